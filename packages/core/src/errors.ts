@@ -1,0 +1,73 @@
+/**
+ * The one error class of batchpipe. Library code throws it (or returns it as data for per-record
+ * failures); only the CLI renders it. Codes are permanent: users grep for them and docs link them.
+ */
+export const ErrorCodes = {
+  /** the spec file has a problem (YAML syntax, schema, env var); `loc` points at it */
+  SPEC_INVALID: "SPEC_INVALID",
+  /** a plugin could not be found, loaded, or has the wrong shape */
+  PLUGIN_NOT_FOUND: "PLUGIN_NOT_FOUND",
+  PLUGIN_INVALID: "PLUGIN_INVALID",
+  /** a plugin threw or timed out while running */
+  PLUGIN_FAILED: "PLUGIN_FAILED",
+  /** the source data cannot be read at all (not a per-record problem) */
+  SOURCE_FAILED: "SOURCE_FAILED",
+  /** two records produced the same custom_id */
+  DUPLICATE_ID: "DUPLICATE_ID",
+  /** the provider refused or failed in a way retries could not fix */
+  PROVIDER_FAILED: "PROVIDER_FAILED",
+  /** the state database is locked, corrupt or from an incompatible version */
+  STATE_FAILED: "STATE_FAILED",
+  /** command-line usage problem */
+  USAGE: "USAGE",
+  /** the run would exceed batch.max_cost */
+  BUDGET_EXCEEDED: "BUDGET_EXCEEDED",
+  /** interrupted by a signal; the state is saved */
+  INTERRUPTED: "INTERRUPTED",
+} as const;
+
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+/** A place in a file: 1-based line and column. */
+export interface SourceLocation {
+  file: string;
+  line: number;
+  column: number;
+}
+
+export interface BatchpipeErrorOptions {
+  /** what to do about it, one sentence */
+  hint?: string;
+  loc?: SourceLocation;
+  /** the record or request id concerned */
+  recordId?: string;
+  /** the plugin concerned (its `use` value or name) */
+  plugin?: string;
+  /** further problems reported with this one (e.g. every spec error at once) */
+  details?: BatchpipeError[];
+  cause?: unknown;
+}
+
+export class BatchpipeError extends Error {
+  override name = "BatchpipeError";
+  readonly code: string;
+  readonly hint?: string;
+  readonly loc?: SourceLocation;
+  readonly recordId?: string;
+  readonly plugin?: string;
+  readonly details?: BatchpipeError[];
+
+  constructor(code: string, message: string, options: BatchpipeErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.hint = options.hint;
+    this.loc = options.loc;
+    this.recordId = options.recordId;
+    this.plugin = options.plugin;
+    this.details = options.details;
+  }
+}
+
+export function isBatchpipeError(error: unknown): error is BatchpipeError {
+  return error instanceof BatchpipeError;
+}

@@ -1,0 +1,172 @@
+/**
+ * The public plugin API: `import { defineSink, z } from "@batchpipe/core/plugin"`.
+ * The definers are identity functions; they exist for type inference (unjs style).
+ */
+import { z } from "zod";
+
+export { BatchpipeError, ErrorCodes } from "./errors.js";
+export { z };
+
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+/** An opaque, JSON-serialisable position a plugin hands back and later receives to resume from. */
+export type Checkpoint = JsonValue;
+
+export interface Logger {
+  debug(message: string, data?: Record<string, unknown>): void;
+  info(message: string, data?: Record<string, unknown>): void;
+  warn(message: string, data?: Record<string, unknown>): void;
+  error(message: string, data?: Record<string, unknown>): void;
+}
+
+/** Where a record came from: for error messages, watch-mode provenance and resume. */
+export interface RecordPosition {
+  /** the source file (absolute path) or another locator the source chooses */
+  file: string;
+  /** 1-based line (or record number) */
+  line: number;
+}
+
+/** A record read from a source. */
+export interface SourceRecord {
+  data: Record<string, unknown>;
+  position: RecordPosition;
+  /** pass back as `checkpoint` to `read` to resume *after* this record */
+  cursor: Checkpoint;
+}
+
+/** A record the source could not parse: it becomes an `invalid_input` failure row; the run goes on. */
+export interface InvalidRecord {
+  invalid: { code: "invalid_input" | (string & {}); message: string };
+  position: RecordPosition;
+  cursor: Checkpoint;
+}
+
+export type SourceItem = SourceRecord | InvalidRecord;
+
+export function isInvalidRecord(item: SourceItem): item is InvalidRecord {
+  return "invalid" in item;
+}
+
+/** One line of a batch input file (OpenAI's format), before `method` is added. */
+export interface RequestLine {
+  custom_id: string;
+  url: string;
+  body: Record<string, unknown>;
+}
+
+export interface Usage {
+  input_tokens: number;
+  output_tokens: number;
+  total_tokens: number;
+  cached_tokens?: number;
+  reasoning_tokens?: number;
+}
+
+/** What reaches the sinks for a success (DESIGN §1). */
+export interface SuccessRow {
+  id: string;
+  status: "success";
+  /** the convenient part: chat content (parsed JSON under a json_schema), embedding vector, responses output text */
+  output: unknown;
+  /** the whole response body */
+  response: unknown;
+  usage: Usage | null;
+  model: string | null;
+  batch_id: string | null;
+  attempts: number;
+  input: Record<string, unknown>;
+  /** where the record came from */
+  source: RecordPosition;
+}
+
+/** What reaches the error sinks for a final failure. */
+export interface FailureRow {
+  id: string;
+  status: "failed";
+  error: { code: string; message: string; status_code: number | null };
+  attempts: number;
+  batch_id: string | null;
+  input: Record<string, unknown> | null;
+  source: RecordPosition;
+}
+
+export type ResultRow = SuccessRow | FailureRow;
+
+/** Handed to every plugin hook. */
+export interface PluginContext<O> {
+  /** the plugin's options, already validated by its schema (defaults applied) */
+  options: O;
+  /** resolve a path relative to the spec file's folder */
+  resolvePath(path: string): string;
+  logger: Logger;
+  signal: AbortSignal;
+}
+
+export interface SourceContext<O> extends PluginContext<O> {
+  /** the `cursor` of the last record already handled, or undefined to start from the beginning */
+  checkpoint: Checkpoint | undefined;
+}
+
+export interface SinkContext<O> extends PluginContext<O> {
+  /** the checkpoint returned by the last `commit` the engine recorded; undefined for a fresh sink */
+  checkpoint: Checkpoint | undefined;
+}
+
+export interface SinkHandle {
+  /** buffer or write rows; they become durable only at `commit` */
+  write(rows: readonly ResultRow[]): Promise<void>;
+  /**
+   * Make everything written so far durable and return the new checkpoint. `key` names the unit of
+   * delivery (a shard attempt); a sink that stores it in the same transaction can answer `committed`.
+   */
+  commit(key: string): Promise<Checkpoint>;
+  /** optional: whether the delivery `key` was already committed (for sinks that record it atomically) */
+  committed?(key: string): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export interface TransformHandle {
+  /** build the request for a record; throw a BatchpipeError (e.g. code `template_error`) to fail this record only */
+  toRequest(record: SourceRecord): RequestLine;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: plugin option schemas are arbitrary zod types
+type AnySchema = z.ZodType<any, any>;
+
+export interface SourcePlugin<S extends AnySchema = AnySchema> {
+  kind: "source";
+  name: string;
+  options: S;
+  read(ctx: SourceContext<z.output<S>>): AsyncIterable<SourceItem>;
+}
+
+export interface TransformPlugin<S extends AnySchema = AnySchema> {
+  kind: "transform";
+  name: string;
+  options: S;
+  create(ctx: PluginContext<z.output<S>>): TransformHandle | Promise<TransformHandle>;
+}
+
+export interface SinkPlugin<S extends AnySchema = AnySchema> {
+  kind: "sink";
+  name: string;
+  options: S;
+  open(ctx: SinkContext<z.output<S>>): Promise<SinkHandle>;
+}
+
+export type Plugin = SourcePlugin | TransformPlugin | SinkPlugin;
+export type PluginKind = Plugin["kind"];
+
+export function defineSource<S extends AnySchema>(plugin: Omit<SourcePlugin<S>, "kind">): SourcePlugin<S> {
+  return { kind: "source", ...plugin };
+}
+
+export function defineTransform<S extends AnySchema>(
+  plugin: Omit<TransformPlugin<S>, "kind">,
+): TransformPlugin<S> {
+  return { kind: "transform", ...plugin };
+}
+
+export function defineSink<S extends AnySchema>(plugin: Omit<SinkPlugin<S>, "kind">): SinkPlugin<S> {
+  return { kind: "sink", ...plugin };
+}
