@@ -1,0 +1,181 @@
+/**
+ * Offline input-token estimates for one batch request line. Used for the per-model queue budget
+ * (enqueued-token limit) and for cost projections, so it errs on the high side: tools, response
+ * formats and images are counted too. Exact mode tokenises with gpt-tokenizer; fast mode is a
+ * character heuristic that never tokenises (see bench/estimate-tokens.js for both speeds).
+ */
+import { type Encoding, encodingForModel, loadEncoding } from "./encoding.js";
+
+export type EstimateMode = "exact" | "fast";
+
+export interface EstimateOptions {
+  /** "exact" (default) tokenises; "fast" uses a character count with a safety margin */
+  mode?: EstimateMode;
+}
+
+/** Per-message framing tokens in chat formats (<|start|>role ... <|end|>), and the reply primer. */
+export const CHAT_MESSAGE_OVERHEAD = 3;
+export const CHAT_REPLY_PRIMER = 3;
+/** What OpenAI bills for an image input at detail "low", and a 1024×1024 image at "high"/"auto". */
+const IMAGE_TOKENS_LOW = 85;
+const IMAGE_TOKENS_HIGH = 765;
+
+/** The input tokens of one request (`{ url, body }` of a batch input line). */
+export function estimateRequestTokens(
+  line: { url: string; body: Record<string, unknown> },
+  options: EstimateOptions = {},
+): number {
+  const { body } = line;
+  const count = counterFor(typeof body.model === "string" ? body.model : undefined, options.mode);
+  const url = line.url.replace(/^\/v1/, "");
+  switch (url) {
+    case "/chat/completions":
+      return chatTokens(body, count);
+    case "/embeddings":
+    case "/moderations":
+      return inputTokens(body.input, count);
+    case "/responses":
+      return responsesTokens(body, count);
+    case "/completions":
+      return inputTokens(body.prompt, count) + extrasTokens(body, count);
+    default:
+      return count(JSON.stringify(body));
+  }
+}
+
+/**
+ * The output tokens to expect, for cost projections: the request's own cap
+ * (max_tokens / max_completion_tokens / max_output_tokens) or a default guess.
+ */
+export function estimateOutputTokens(
+  body: Record<string, unknown>,
+  options: { url?: string; defaultOutputTokens?: number } = {},
+): number {
+  const url = options.url?.replace(/^\/v1/, "");
+  if (url === "/embeddings" || url === "/moderations" || producesNoText(body.model)) return 0;
+  for (const key of ["max_completion_tokens", "max_tokens", "max_output_tokens"] as const) {
+    const value = body[key];
+    if (typeof value === "number" && Number.isFinite(value) && value >= 0) {
+      return Math.ceil(value) * choices(body);
+    }
+  }
+  return (options.defaultOutputTokens ?? DEFAULT_OUTPUT_TOKENS) * choices(body);
+}
+
+/** Assumed completion length when a request sets no cap. */
+export const DEFAULT_OUTPUT_TOKENS = 256;
+
+/**
+ * The fast heuristic: ASCII at 4 characters a token, any other character a token of its own
+ * (CJK and emoji run near one token per character), plus 10 %. Overestimates English by ~10–30 %.
+ */
+export function fastTokenCount(text: string): number {
+  let ascii = 0;
+  let other = 0;
+  for (let i = 0; i < text.length; i++) {
+    if (text.charCodeAt(i) < 128) ascii++;
+    else other++;
+  }
+  return Math.ceil((ascii / 4 + other) * FAST_SAFETY_FACTOR);
+}
+
+export const FAST_SAFETY_FACTOR = 1.1;
+
+type Count = (text: string) => number;
+
+function counterFor(model: string | undefined, mode: EstimateMode = "exact"): Count {
+  if (mode === "fast") return fastTokenCount;
+  const encoding: Encoding = loadEncoding(encodingForModel(model));
+  return (text) => (text.length === 0 ? 0 : encoding.countTokens(text));
+}
+
+function chatTokens(body: Record<string, unknown>, count: Count): number {
+  let total = CHAT_REPLY_PRIMER;
+  const messages = Array.isArray(body.messages) ? body.messages : [];
+  for (const message of messages) total += messageTokens(message, count);
+  return total + extrasTokens(body, count);
+}
+
+function responsesTokens(body: Record<string, unknown>, count: Count): number {
+  let total = 0;
+  if (typeof body.instructions === "string") total += count(body.instructions) + CHAT_MESSAGE_OVERHEAD;
+  const input = body.input;
+  if (typeof input === "string") {
+    total += count(input) + CHAT_MESSAGE_OVERHEAD + CHAT_REPLY_PRIMER;
+  } else if (Array.isArray(input)) {
+    total += CHAT_REPLY_PRIMER;
+    for (const item of input) total += messageTokens(item, count);
+  }
+  return total + extrasTokens(body, count);
+}
+
+function messageTokens(message: unknown, count: Count): number {
+  if (!isObject(message)) return 0;
+  let total = CHAT_MESSAGE_OVERHEAD;
+  if (typeof message.role === "string") total += count(message.role);
+  if (typeof message.name === "string") total += count(message.name) + 1;
+  total += contentTokens(message.content, count);
+  // function/tool calls and their outputs (chat `tool_calls`, responses `function_call` items)
+  if (message.tool_calls !== undefined) total += count(JSON.stringify(message.tool_calls));
+  if (typeof message.arguments === "string") total += count(message.arguments);
+  if (typeof message.output === "string") total += count(message.output);
+  return total;
+}
+
+function contentTokens(content: unknown, count: Count): number {
+  if (typeof content === "string") return count(content);
+  if (!Array.isArray(content)) return 0;
+  let total = 0;
+  for (const part of content) {
+    if (typeof part === "string") total += count(part);
+    else if (isObject(part)) total += partTokens(part, count);
+  }
+  return total;
+}
+
+function partTokens(part: Record<string, unknown>, count: Count): number {
+  if (typeof part.text === "string") return count(part.text);
+  if (part.type === "image_url" || part.type === "input_image") {
+    const detail = isObject(part.image_url) ? part.image_url.detail : part.detail;
+    return detail === "low" ? IMAGE_TOKENS_LOW : IMAGE_TOKENS_HIGH;
+  }
+  // audio / files: their size is unknown offline; count the serialised part as text (an overestimate)
+  return fastTokenCount(JSON.stringify(part));
+}
+
+/** Tools, functions and JSON schemas are sent to the model as text and count as input. */
+function extrasTokens(body: Record<string, unknown>, count: Count): number {
+  let total = 0;
+  for (const key of ["tools", "functions", "response_format", "text"] as const) {
+    const value = body[key];
+    if (value !== undefined && value !== null && typeof value === "object")
+      total += count(JSON.stringify(value));
+  }
+  return total;
+}
+
+/** embeddings / moderations `input`, completions `prompt`: a string, strings, or token arrays */
+function inputTokens(input: unknown, count: Count): number {
+  if (typeof input === "string") return count(input);
+  if (!Array.isArray(input)) return 0;
+  if (input.every((x) => typeof x === "number")) return input.length;
+  let total = 0;
+  for (const item of input) {
+    if (typeof item === "string") total += count(item);
+    else if (Array.isArray(item)) total += item.length;
+    else if (isObject(item)) total += partTokens(item, count);
+  }
+  return total;
+}
+
+function choices(body: Record<string, unknown>): number {
+  return typeof body.n === "number" && body.n > 1 ? Math.floor(body.n) : 1;
+}
+
+function producesNoText(model: unknown): boolean {
+  return typeof model === "string" && (model.includes("embedding") || model.includes("moderation"));
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,13 @@
+export { type EncodingName, encodingForModel } from "./encoding.js";
+export {
+  CHAT_MESSAGE_OVERHEAD,
+  CHAT_REPLY_PRIMER,
+  DEFAULT_OUTPUT_TOKENS,
+  type EstimateMode,
+  type EstimateOptions,
+  estimateOutputTokens,
+  estimateRequestTokens,
+  FAST_SAFETY_FACTOR,
+  fastTokenCount,
+} from "./estimate-tokens.js";
+export { BATCH_PRICES, BATCH_PRICES_DATE, estimateCost, type ModelPrice, priceFor } from "./pricing.js";
