@@ -1,0 +1,293 @@
+/**
+ * BatchProvider over the official `openai` SDK. The SDK's own retries are off (maxRetries: 0):
+ * a retried upload stream cannot be replayed and a retried create can duplicate a batch, so every
+ * call goes through withRetries, and uploads/creates look for their own earlier success first.
+ */
+import fs from "node:fs";
+import { Readable } from "node:stream";
+import type { ReadableStream as WebReadableStream } from "node:stream/web";
+import OpenAI, { NotFoundError, toStreamingFile } from "openai";
+import type { Logger } from "../plugin.js";
+import { toBatchInfo, toFileInfo } from "./normalise.js";
+import {
+  DEFAULT_RETRY_POLICY,
+  errorText,
+  isAmbiguous,
+  type RetryContext,
+  type RetryInfo,
+  type RetryPolicy,
+  statusOf,
+  withRetries,
+} from "./retry.js";
+import type { BatchInfo, BatchProvider, CreateBatchRequest, FileInfo } from "./types.js";
+
+export interface OpenAIProviderOptions {
+  /** e.g. "https://api.openai.com/v1" or "http://127.0.0.1:PORT/v1" */
+  baseURL: string;
+  apiKey: string;
+  /** per-request timeout for API calls (default 60 s) */
+  timeoutMs?: number;
+  /** per-request timeout for file uploads (default 10 min; a 200 MB upload takes a while) */
+  uploadTimeoutMs?: number;
+  /** attempts per call, including the first (default 8, about 1.5 minutes of backoff in total) */
+  maxAttempts?: number;
+  /** first backoff delay (default 1000 ms) and cap (default 30000 ms); retry-after headers win */
+  minDelayMs?: number;
+  maxDelayMs?: number;
+  logger?: Logger;
+  /** called before each retry (for progress output and tests) */
+  onRetry?: (info: RetryInfo) => void;
+  /** provider name reported in BatchProvider.name (default "openai") */
+  name?: string;
+}
+
+/**
+ * How far back (seconds) to look for an upload or batch that an ambiguous failure may have
+ * created: the server's clock and ours can differ, so be generous.
+ */
+const RECONCILE_MARGIN_S = 15 * 60;
+
+export function createOpenAIProvider(options: OpenAIProviderOptions): BatchProvider {
+  const client = new OpenAI({
+    baseURL: options.baseURL,
+    apiKey: options.apiKey,
+    maxRetries: 0,
+    timeout: options.timeoutMs ?? 60_000,
+  });
+  const policy: RetryPolicy = {
+    ...DEFAULT_RETRY_POLICY,
+    ...(options.maxAttempts !== undefined ? { maxAttempts: options.maxAttempts } : {}),
+    ...(options.minDelayMs !== undefined ? { minDelayMs: options.minDelayMs } : {}),
+    ...(options.maxDelayMs !== undefined ? { maxDelayMs: options.maxDelayMs } : {}),
+  };
+  const ctx: RetryContext = {
+    policy,
+    logger: options.logger,
+    onRetry: options.onRetry,
+    redact: makeRedactor(options.apiKey),
+  };
+  const uploadTimeout = options.uploadTimeoutMs ?? 10 * 60_000;
+
+  async function findUploadedFile(filename: string, bytes: number, since: number, signal?: AbortSignal) {
+    for await (const file of newestFirst(listFiles({ purpose: "batch", signal }), since)) {
+      if (file.filename === filename && file.bytes === bytes) return file;
+    }
+    return null;
+  }
+
+  async function findCreatedBatch(metadata: Record<string, string>, since: number, signal?: AbortSignal) {
+    const keys = Object.keys(metadata).filter((k) => k.startsWith("batchpipe_"));
+    if (keys.length === 0) return null;
+    for await (const batch of newestFirst(listBatches({ signal }), since)) {
+      if (keys.every((k) => batch.metadata?.[k] === metadata[k])) return batch;
+    }
+    return null;
+  }
+
+  async function* listBatches(opts: { signal?: AbortSignal } = {}): AsyncGenerator<BatchInfo> {
+    let after: string | undefined;
+    for (;;) {
+      const page = await withRetries(
+        ctx,
+        "GET /batches",
+        () => client.batches.list({ limit: 100, ...(after ? { after } : {}) }, { signal: opts.signal }),
+        opts.signal,
+      );
+      for (const batch of page.data) yield toBatchInfo(batch);
+      const last = page.data.at(-1);
+      if (!page.has_more || !last) return;
+      after = last.id;
+    }
+  }
+
+  async function* listFiles(opts: { purpose?: string; signal?: AbortSignal } = {}): AsyncGenerator<FileInfo> {
+    let after: string | undefined;
+    for (;;) {
+      const params = {
+        limit: 1000,
+        order: "desc" as const,
+        ...(opts.purpose ? { purpose: opts.purpose } : {}),
+        ...(after ? { after } : {}),
+      };
+      const page = await withRetries(
+        ctx,
+        "GET /files",
+        () => client.files.list(params, { signal: opts.signal }),
+        opts.signal,
+      );
+      for (const file of page.data) yield toFileInfo(file);
+      const last = page.data.at(-1);
+      if (!page.has_more || !last) return;
+      after = last.id;
+    }
+  }
+
+  async function retrieveBatch(id: string, opts: { signal?: AbortSignal } = {}): Promise<BatchInfo | null> {
+    return withRetries(
+      ctx,
+      `GET /batches/${id}`,
+      async () => {
+        try {
+          return toBatchInfo(await client.batches.retrieve(id, { signal: opts.signal }));
+        } catch (error) {
+          if (error instanceof NotFoundError) return null;
+          throw error;
+        }
+      },
+      opts.signal,
+    );
+  }
+
+  return {
+    name: options.name ?? "openai",
+
+    async uploadFile(path, { filename, signal }) {
+      const { size } = await fs.promises.stat(path);
+      const since = nowSeconds() - RECONCILE_MARGIN_S;
+      let mayExist = false;
+      return withRetries(
+        ctx,
+        "POST /files",
+        async () => {
+          if (mayExist) {
+            const existing = await findUploadedFile(filename, size, since, signal);
+            if (existing) return existing;
+          }
+          // a fresh stream per attempt: a half-sent stream cannot be replayed
+          const stream = fs.createReadStream(path);
+          try {
+            const file = await client.files.create(
+              { file: toStreamingFile(stream, filename, { type: "application/jsonl" }), purpose: "batch" },
+              { signal, timeout: uploadTimeout },
+            );
+            return toFileInfo(file);
+          } catch (error) {
+            if (isAmbiguous(error)) mayExist = true;
+            throw error;
+          } finally {
+            stream.destroy();
+          }
+        },
+        signal,
+      );
+    },
+
+    async createBatch(request: CreateBatchRequest, opts: { signal?: AbortSignal } = {}) {
+      const since = nowSeconds() - RECONCILE_MARGIN_S;
+      let mayExist = false;
+      return withRetries(
+        ctx,
+        "POST /batches",
+        async (): Promise<{ batch: BatchInfo } | { queueFull: true; message: string }> => {
+          if (mayExist) {
+            const existing = await findCreatedBatch(request.metadata, since, opts.signal);
+            if (existing) return { batch: existing };
+          }
+          try {
+            const batch = await client.batches.create(
+              {
+                input_file_id: request.input_file_id,
+                endpoint: request.endpoint as OpenAI.Batches.BatchCreateParams["endpoint"],
+                completion_window: request.completion_window as "24h",
+                metadata: request.metadata,
+              },
+              { signal: opts.signal },
+            );
+            return { batch: toBatchInfo(batch) };
+          } catch (error) {
+            // Azure's fail-fast queue refusal: wait for the queue, not an error
+            if (statusOf(error) === 400 && errorText(error).includes("token_limit_exceeded")) {
+              return { queueFull: true, message: ctx.redact(errorMessage(error)) };
+            }
+            if (isAmbiguous(error)) mayExist = true;
+            throw error;
+          }
+        },
+        opts.signal,
+      );
+    },
+
+    retrieveBatch,
+
+    async cancelBatch(id) {
+      const outcome = await withRetries(ctx, `POST /batches/${id}/cancel`, async () => {
+        try {
+          return toBatchInfo(await client.batches.cancel(id));
+        } catch (error) {
+          const status = statusOf(error);
+          if (status === 404) return null;
+          // already terminal (completed/failed/expired): not an error, return it as it is
+          if (status === 409) return "terminal" as const;
+          throw error;
+        }
+      });
+      return outcome === "terminal" ? retrieveBatch(id) : outcome;
+    },
+
+    listBatches,
+    listFiles,
+
+    async downloadFile(id, opts = {}) {
+      // only the request is retried: a half-consumed body cannot be
+      const response = await withRetries(
+        ctx,
+        `GET /files/${id}/content`,
+        () => client.files.content(id, { signal: opts.signal }),
+        opts.signal,
+      );
+      if (!response.body) return Readable.from([]);
+      return Readable.fromWeb(response.body as WebReadableStream<Uint8Array>);
+    },
+
+    async deleteFile(id) {
+      await withRetries(ctx, `DELETE /files/${id}`, async () => {
+        try {
+          await client.files.delete(id);
+        } catch (error) {
+          if (error instanceof NotFoundError) return;
+          throw error;
+        }
+      });
+    },
+
+    async close() {},
+  };
+}
+
+/**
+ * Items of a newest-first listing down to `since` (unix seconds). Stops early only while the
+ * listing really is newest first: some compatible servers ignore `order`, and a wrong early stop
+ * would miss the object we are looking for.
+ */
+async function* newestFirst<T extends { created_at: number }>(items: AsyncIterable<T>, since: number) {
+  let previous = Number.POSITIVE_INFINITY;
+  let descending = true;
+  for await (const item of items) {
+    if (item.created_at > previous) descending = false;
+    previous = item.created_at;
+    if (item.created_at < since) {
+      if (descending) return;
+      continue;
+    }
+    yield item;
+  }
+}
+
+/** Replaces the API key (and anything shaped like an OpenAI key) in text we produce. */
+export function makeRedactor(apiKey: string): (text: string) => string {
+  return (text) => {
+    let out = text;
+    if (apiKey.length >= 4) out = out.split(apiKey).join("[redacted]");
+    return out.replace(/\bsk-[A-Za-z0-9_-]{8,}/g, "sk-[redacted]");
+  };
+}
+
+function errorMessage(error: unknown): string {
+  const body = (error as { error?: { message?: unknown } }).error;
+  if (body && typeof body.message === "string") return body.message;
+  return error instanceof Error ? error.message : String(error);
+}
+
+function nowSeconds(): number {
+  return Math.floor(Date.now() / 1000);
+}
