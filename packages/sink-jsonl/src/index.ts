@@ -1,1 +1,111 @@
-export {};
+/**
+ * The `jsonl` sink: appends each row as one JSON line.
+ *
+ * Exactly-once: `commit` flushes and fsyncs, and its checkpoint is the file's byte size after the
+ * commit. `open` truncates the file to its checkpoint, dropping whatever a crashed run wrote after
+ * its last commit. Without a checkpoint the sink is fresh (the engine has never committed to it in
+ * this run), so an existing file is truncated to empty: keeping its lines would duplicate or mix
+ * results from another run.
+ */
+import { type FileHandle, mkdir, open } from "node:fs/promises";
+import { dirname } from "node:path";
+import { BatchpipeError, type Checkpoint, defineSink, type ResultRow, z } from "@batchpipe/core/plugin";
+
+export const options = z.strictObject({
+  path: z
+    .string()
+    .min(1)
+    .meta({
+      description: "The output file, relative to the spec file; parent folders are created.",
+      examples: ["./out/results.jsonl"],
+    }),
+});
+
+export type JsonlSinkOptions = z.output<typeof options>;
+
+export default defineSink({
+  name: "jsonl",
+  options,
+  async open({ options, resolvePath, checkpoint }) {
+    const path = resolvePath(options.path);
+    await mkdir(dirname(path), { recursive: true });
+    const start = checkpoint === undefined ? 0 : parseCheckpoint(checkpoint, path);
+    // "a" would ignore positions on Linux; "r+" needs the file to exist, so create it first
+    await (await open(path, "a")).close();
+    const file = await open(path, "r+");
+    const size = (await file.stat()).size;
+    if (size < start) {
+      await file.close();
+      throw new BatchpipeError(
+        "PLUGIN_FAILED",
+        `${path} has ${size} bytes but its last commit ended at byte ${start}`,
+        {
+          hint: "The file was truncated or replaced outside batchpipe; restore it or start a new run.",
+          plugin: "sink:jsonl",
+        },
+      );
+    }
+    await file.truncate(start);
+    return createWriter(file, start);
+  },
+});
+
+// --- internal ---
+
+const FLUSH_BYTES = 1 << 20;
+
+function createWriter(file: FileHandle, start: number) {
+  // bytes before `position` are in the file; `pending` waits for the next flush
+  let position = start;
+  let pending: string[] = [];
+  let pendingLength = 0;
+
+  async function flush(): Promise<void> {
+    if (pending.length === 0) return;
+    const data = Buffer.from(pending.join(""), "utf8");
+    pending = [];
+    pendingLength = 0;
+    let written = 0;
+    while (written < data.length) {
+      const { bytesWritten } = await file.write(data, written, data.length - written, position + written);
+      written += bytesWritten;
+    }
+    position += data.length;
+  }
+
+  return {
+    async write(rows: readonly ResultRow[]): Promise<void> {
+      for (const row of rows) {
+        const line = `${JSON.stringify(row)}\n`;
+        pending.push(line);
+        // string length undercounts multi-byte text; fine for a flush threshold
+        pendingLength += line.length;
+      }
+      if (pendingLength >= FLUSH_BYTES) await flush();
+    },
+    async commit(): Promise<Checkpoint> {
+      await flush();
+      await file.datasync();
+      return position;
+    },
+    async close(): Promise<void> {
+      // uncommitted rows are dropped on purpose: only `commit` makes rows durable
+      pending = [];
+      await file.close();
+    },
+  };
+}
+
+function parseCheckpoint(checkpoint: Checkpoint, path: string): number {
+  if (typeof checkpoint !== "number" || !Number.isSafeInteger(checkpoint) || checkpoint < 0) {
+    throw new BatchpipeError(
+      "PLUGIN_FAILED",
+      `invalid checkpoint ${JSON.stringify(checkpoint)} for ${path}`,
+      {
+        hint: "A jsonl sink checkpoint is a byte offset; the run state may be corrupt.",
+        plugin: "sink:jsonl",
+      },
+    );
+  }
+  return checkpoint;
+}

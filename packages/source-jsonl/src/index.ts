@@ -1,1 +1,157 @@
-export {};
+/**
+ * The `jsonl` source: one JSON object per line, from a file, a folder or a glob, plain or gzipped.
+ *
+ * Outcomes per line: a blank (whitespace-only) line is skipped but counted; a UTF-8 BOM at the
+ * start of a file is stripped; a trailing `\r` (CRLF) is dropped; a last line without a newline is
+ * still read; a line that is not valid UTF-8, not valid JSON, or a JSON value that is not an object
+ * becomes an `invalid_input` record (`on_invalid: skip_row`, the default) or stops the run with
+ * SOURCE_FAILED at file:line (`on_invalid: fail`).
+ */
+import { BatchpipeError, type Checkpoint, defineSource, type SourceItem, z } from "@batchpipe/core/plugin";
+import { type Line, readLines } from "./read-lines.js";
+import { resolveFiles } from "./resolve-files.js";
+
+export const options = z.strictObject({
+  path: z
+    .string()
+    .min(1)
+    .meta({
+      description:
+        "A .jsonl or .jsonl.gz file, a folder (every *.jsonl and *.jsonl.gz in it, sorted) or a glob; relative to the spec file.",
+      examples: ["./data/reviews.jsonl", "./data/", "./data/*.jsonl.gz"],
+    }),
+  on_invalid: z.enum(["skip_row", "fail"]).default("skip_row").meta({
+    description:
+      "What a line that is not a JSON object does: `skip_row` makes it an `invalid_input` failure row and goes on; `fail` stops the run.",
+  }),
+});
+
+export type JsonlSourceOptions = z.output<typeof options>;
+
+/** Where reading resumes: after line `line` of `file`, which ends at byte `offset`. */
+export interface JsonlCursor {
+  file: string;
+  line: number;
+  offset: number;
+}
+
+export default defineSource({
+  name: "jsonl",
+  options,
+  async *read({ options, resolvePath, signal, checkpoint }) {
+    const files = await resolveFiles(resolvePath(options.path));
+    const cursor = checkpoint === undefined ? undefined : parseCursor(checkpoint);
+    let first = 0;
+    if (cursor) {
+      first = files.indexOf(cursor.file);
+      if (first === -1) {
+        throw new BatchpipeError("SOURCE_FAILED", `cannot resume: ${cursor.file} is no longer an input`, {
+          hint: "The input files changed since the run started; restore them or start a new run.",
+          plugin: "source:jsonl",
+        });
+      }
+    }
+    for (let i = first; i < files.length; i++) {
+      const file = files[i]!;
+      yield* readFile(file, i === first ? cursor : undefined, options.on_invalid, signal);
+    }
+  },
+});
+
+// --- internal ---
+
+async function* readFile(
+  file: string,
+  cursor: JsonlCursor | undefined,
+  onInvalid: JsonlSourceOptions["on_invalid"],
+  signal: AbortSignal,
+): AsyncGenerator<SourceItem> {
+  signal.throwIfAborted();
+  const gzip = file.endsWith(".gz");
+  // a gzip stream cannot seek: re-read it and skip the lines already handled
+  const lines = readLines(file, {
+    start: cursor && !gzip ? cursor.offset : 0,
+    lineBefore: cursor && !gzip ? cursor.line : 0,
+    signal,
+  });
+  const skipThrough = cursor && gzip ? cursor.line : 0;
+  for await (const line of lines) {
+    if (line.line <= skipThrough) continue;
+    const item = parseLine(file, line);
+    if (item === undefined) continue;
+    if ("invalid" in item && onInvalid === "fail") {
+      throw new BatchpipeError("SOURCE_FAILED", item.invalid.message, {
+        loc: { file, line: line.line, column: 1 },
+        hint: "Fix the line, or set `on_invalid: skip_row` to report it as a failed record and go on.",
+        plugin: "source:jsonl",
+      });
+    }
+    signal.throwIfAborted();
+    yield item;
+  }
+}
+
+function parseLine(file: string, line: Line): SourceItem | undefined {
+  const position = { file, line: line.line };
+  const cursor: JsonlCursor = { file, line: line.line, offset: line.end };
+  if (!line.utf8) return invalid("the line is not valid UTF-8", position, cursor);
+  let bytes = line.bytes;
+  if (line.line === 1 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf)
+    bytes = bytes.subarray(3);
+  let end = bytes.length;
+  if (end > 0 && bytes[end - 1] === 0x0d) end--;
+  const text = bytes.toString("utf8", 0, end);
+  if (isBlank(text)) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    return invalid(`invalid JSON: ${(error as Error).message}`, position, cursor);
+  }
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    return invalid(`expected a JSON object, got ${describe(value)}`, position, cursor);
+  }
+  return { data: value as Record<string, unknown>, position, cursor: cursor as unknown as Checkpoint };
+}
+
+function invalid(message: string, position: { file: string; line: number }, cursor: JsonlCursor): SourceItem {
+  return {
+    invalid: { code: "invalid_input", message: `${position.file}:${position.line}: ${message}` },
+    position,
+    cursor: cursor as unknown as Checkpoint,
+  };
+}
+
+function isBlank(text: string): boolean {
+  // fast path: JSON lines almost always start with `{`
+  const first = text.charCodeAt(0);
+  if (first === 0x7b) return false;
+  return text.trim() === "";
+}
+
+function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  return `a ${typeof value}`;
+}
+
+function parseCursor(checkpoint: Checkpoint): JsonlCursor {
+  const cursor = checkpoint as Partial<JsonlCursor> | null;
+  if (
+    cursor === null ||
+    typeof cursor !== "object" ||
+    typeof cursor.file !== "string" ||
+    !Number.isSafeInteger(cursor.line) ||
+    !Number.isSafeInteger(cursor.offset)
+  ) {
+    throw new BatchpipeError(
+      "SOURCE_FAILED",
+      `cannot resume from the checkpoint ${JSON.stringify(checkpoint)}`,
+      {
+        hint: "The checkpoint is not a jsonl cursor ({ file, line, offset }); the run state may be corrupt.",
+        plugin: "source:jsonl",
+      },
+    );
+  }
+  return cursor as JsonlCursor;
+}

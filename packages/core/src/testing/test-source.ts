@@ -1,0 +1,131 @@
+import assert from "node:assert/strict";
+import type { Checkpoint, SourceItem, SourcePlugin, SourceRecord } from "../plugin.js";
+import { optionChecks } from "./check-options.js";
+import {
+  type ConformanceCheck,
+  createTestContext,
+  type InvalidOptionsCase,
+  withTempDir,
+} from "./conformance.js";
+
+export interface TestSourceOptions {
+  /** write `records` in the source's format under `dir` (in this order) and return raw options that read them */
+  writeFixture(dir: string, records: readonly Record<string, unknown>[]): Promise<unknown> | unknown;
+  /** bad options and the path the schema must report for each */
+  invalidOptions?: readonly InvalidOptionsCase[];
+  /** how many records the main fixture holds (default 200) */
+  recordCount?: number;
+}
+
+/**
+ * The source conformance suite: complete, ordered reads; resume from any record's cursor;
+ * empty input; abort. Returns checks to register with a test runner.
+ */
+export function testSource(plugin: SourcePlugin, options: TestSourceOptions): ConformanceCheck[] {
+  const label = `source:${plugin.name}`;
+  const records = makeRecords(options.recordCount ?? 200);
+  const check = (name: string, run: (dir: string) => Promise<void>): ConformanceCheck => ({
+    name: `${label}: ${name}`,
+    run: () => withTempDir(run),
+  });
+  const read = async (dir: string, fixture: readonly Record<string, unknown>[], checkpoint?: Checkpoint) => {
+    const parsed = plugin.options.parse(await options.writeFixture(dir, fixture));
+    return collect(plugin.read({ ...createTestContext(dir, parsed), checkpoint }));
+  };
+
+  return [
+    ...optionChecks(
+      label,
+      plugin.options,
+      (dir) => options.writeFixture(dir, records),
+      options.invalidOptions,
+    ),
+
+    check("reads every record once, in order, with positions and JSON cursors", async (dir) => {
+      const items = await read(dir, records);
+      assert.deepEqual(
+        items.map((item) => item.data),
+        records,
+      );
+      for (const item of items) {
+        assert.equal(typeof item.position.file, "string");
+        assert.ok(Number.isInteger(item.position.line) && item.position.line >= 1, "1-based line");
+        assert.deepEqual(roundTrip(item.cursor), item.cursor, "the cursor survives JSON");
+      }
+    }),
+
+    check("resuming from the cursor of record k yields records k+1.. exactly once", async (dir) => {
+      const items = await read(dir, records);
+      const n = items.length;
+      for (const k of new Set([0, 1, Math.floor(n / 2), n - 2, n - 1])) {
+        const rest = await collect(
+          plugin.read({
+            ...createTestContext(dir, plugin.options.parse(await options.writeFixture(dir, records))),
+            checkpoint: roundTrip(items[k]!.cursor),
+          }),
+        );
+        assert.deepEqual(
+          rest.map((item) => item.data.id),
+          records.slice(k + 1).map((record) => record.id),
+          `resumed after record ${k}`,
+        );
+      }
+    }),
+
+    check("an empty input yields nothing", async (dir) => {
+      assert.deepEqual(await read(dir, []), []);
+    }),
+
+    check("aborting the signal stops reading", async (dir) => {
+      const parsed = plugin.options.parse(await options.writeFixture(dir, records));
+      const controller = new AbortController();
+      const seen: SourceItem[] = [];
+      let stoppedBy: unknown;
+      try {
+        for await (const item of plugin.read({
+          ...createTestContext(dir, parsed, controller.signal),
+          checkpoint: undefined,
+        })) {
+          seen.push(item);
+          if (seen.length === 3) controller.abort();
+        }
+      } catch (error) {
+        stoppedBy = error;
+      }
+      assert.equal(seen.length, 3, "no record after the abort");
+      if (stoppedBy !== undefined) {
+        assert.ok(
+          stoppedBy === controller.signal.reason || (stoppedBy as Error).name === "AbortError",
+          `stopped by an unexpected error: ${String(stoppedBy)}`,
+        );
+      }
+    }),
+  ];
+}
+
+// --- internal ---
+
+async function collect(items: AsyncIterable<SourceItem>): Promise<SourceRecord[]> {
+  const records: SourceRecord[] = [];
+  for await (const item of items) {
+    assert.ok(
+      !("invalid" in item),
+      `unexpected invalid record: ${"invalid" in item ? item.invalid.message : ""}`,
+    );
+    records.push(item);
+  }
+  return records;
+}
+
+function makeRecords(count: number): Record<string, unknown>[] {
+  return Array.from({ length: count }, (_, i) => ({
+    id: `r${String(i).padStart(5, "0")}`,
+    text: i % 7 === 0 ? `quote " backslash \\ newline \n ünïcødé 🚀 ${i}` : `record ${i}`,
+    n: i,
+    nested: { list: [i, null, true], empty: {} },
+  }));
+}
+
+function roundTrip(checkpoint: Checkpoint): Checkpoint {
+  return JSON.parse(JSON.stringify(checkpoint)) as Checkpoint;
+}

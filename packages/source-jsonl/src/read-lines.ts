@@ -1,0 +1,112 @@
+import { isUtf8 } from "node:buffer";
+import { createReadStream } from "node:fs";
+import type { Readable } from "node:stream";
+import { createGunzip } from "node:zlib";
+
+/** One line of a file, without its `\n` (a trailing `\r` is still there). */
+export interface Line {
+  /** the line's bytes; a view into a chunk, valid until the next line is requested */
+  bytes: Buffer;
+  /** 1-based line number */
+  line: number;
+  /** byte offset just after the line's `\n` (of the decompressed stream for .gz) */
+  end: number;
+  /** whether `bytes` is valid UTF-8 */
+  utf8: boolean;
+}
+
+export interface ReadLinesOptions {
+  /** byte offset to start at; must be the start of a line (plain files only) */
+  start?: number;
+  /** the line number of the line at `start`, minus one */
+  lineBefore?: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * Splits a file into lines at the Buffer level: chunks are scanned with indexOf(0x0a), and only a
+ * line that spans chunks is copied. Memory stays at one chunk plus the longest line. Splitting on
+ * the newline byte never cuts a UTF-8 sequence (0x0a never occurs inside one), so validity is
+ * checked once per chunk and per line only when a chunk is not valid.
+ */
+export async function* readLines(file: string, options: ReadLinesOptions = {}): AsyncGenerator<Line> {
+  const gzip = file.endsWith(".gz");
+  const start = options.start ?? 0;
+  const stream = openStream(file, gzip ? 0 : start, options.signal);
+  let line = options.lineBefore ?? 0;
+  let offset = gzip ? 0 : start;
+  let carry: Buffer[] = [];
+  let carryLength = 0;
+  const out: Line = { bytes: EMPTY, line: 0, end: 0, utf8: true };
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      let from = 0;
+      let newline = chunk.indexOf(NEWLINE, from);
+      if (newline === -1) {
+        carry.push(chunk);
+        carryLength += chunk.length;
+        continue;
+      }
+      // one native validity pass over the chunk's complete lines instead of one per line; a line
+      // carried over from the previous chunk is checked on its own
+      const chunkUtf8 = isUtf8(chunk.subarray(carryLength > 0 ? newline + 1 : 0, chunk.lastIndexOf(NEWLINE)));
+      while (newline !== -1) {
+        let bytes: Buffer;
+        let utf8 = chunkUtf8;
+        if (carryLength > 0) {
+          carry.push(chunk.subarray(0, newline));
+          bytes = Buffer.concat(carry, carryLength + newline);
+          carry = [];
+          carryLength = 0;
+          utf8 = isUtf8(bytes);
+        } else {
+          bytes = chunk.subarray(from, newline);
+          if (!chunkUtf8) utf8 = isUtf8(bytes);
+        }
+        line++;
+        offset += bytes.length + 1;
+        out.bytes = bytes;
+        out.line = line;
+        out.end = offset;
+        out.utf8 = utf8;
+        yield out;
+        from = newline + 1;
+        newline = from < chunk.length ? chunk.indexOf(NEWLINE, from) : -1;
+      }
+      if (from < chunk.length) {
+        // copy the tail: holding a view would pin the whole chunk
+        const tail = Buffer.from(chunk.subarray(from));
+        carry.push(tail);
+        carryLength += tail.length;
+      }
+    }
+    if (carryLength > 0) {
+      // a last line without a newline is still a line
+      const bytes = Buffer.concat(carry, carryLength);
+      line++;
+      offset += bytes.length;
+      out.bytes = bytes;
+      out.line = line;
+      out.end = offset;
+      out.utf8 = isUtf8(bytes);
+      yield out;
+    }
+  } finally {
+    stream.destroy();
+  }
+}
+
+// --- internal ---
+
+const NEWLINE = 0x0a;
+const EMPTY = Buffer.alloc(0);
+const CHUNK_SIZE = 1 << 20;
+
+function openStream(file: string, start: number, signal: AbortSignal | undefined): Readable {
+  const raw = createReadStream(file, { start, highWaterMark: CHUNK_SIZE, signal });
+  if (!file.endsWith(".gz")) return raw;
+  const gunzip = createGunzip({ chunkSize: CHUNK_SIZE });
+  raw.on("error", (error) => gunzip.destroy(error));
+  gunzip.on("close", () => raw.destroy());
+  return raw.pipe(gunzip);
+}
