@@ -1,0 +1,114 @@
+import { appendFileSync, existsSync, readFileSync, truncateSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, test } from "vitest";
+import { defineSink, defineSource, type SinkPlugin, type SourcePlugin, z } from "../src/plugin.js";
+import { type ConformanceCheck, testSink, testSource } from "../src/testing/index.js";
+
+/** A minimal JSONL sink; `flaws` switch off the parts exactly-once depends on. */
+function fileSink(flaws: { noTruncate?: boolean; laxOptions?: boolean } = {}): SinkPlugin {
+  const shape = { path: z.string() };
+  return defineSink({
+    name: "test-file",
+    options: flaws.laxOptions ? z.object(shape) : z.strictObject(shape),
+    async open({ options, resolvePath, checkpoint }) {
+      const path = resolvePath(options.path);
+      if (!existsSync(path)) writeFileSync(path, "");
+      if (!flaws.noTruncate) truncateSync(path, (checkpoint as number | undefined) ?? 0);
+      return {
+        async write(rows) {
+          // unbuffered: uncommitted rows reach the file at once, as after a crash mid-shard
+          appendFileSync(path, rows.map((row) => `${JSON.stringify(row)}\n`).join(""));
+        },
+        async commit() {
+          return readFileSync(path).length;
+        },
+        async close() {},
+      };
+    },
+  });
+}
+
+/** A minimal JSONL source; `ignoreCheckpoint` breaks resume, `ignoreSignal` breaks abort. */
+function fileSource(flaws: { ignoreCheckpoint?: boolean; ignoreSignal?: boolean } = {}): SourcePlugin {
+  return defineSource({
+    name: "test-file",
+    options: z.strictObject({ path: z.string() }),
+    async *read({ options, resolvePath, checkpoint, signal }) {
+      const lines = readFileSync(resolvePath(options.path), "utf8").split("\n").filter(Boolean);
+      const start = flaws.ignoreCheckpoint ? 0 : ((checkpoint as number | undefined) ?? 0);
+      for (let i = start; i < lines.length; i++) {
+        if (!flaws.ignoreSignal) signal.throwIfAborted();
+        yield { data: JSON.parse(lines[i]!), position: { file: "in", line: i + 1 }, cursor: i + 1 };
+      }
+    },
+  });
+}
+
+const sinkOptions = {
+  makeOptions: () => ({ path: "out.jsonl" }),
+  readBack: (options: { path: string }, dir: string) =>
+    readFileSync(join(dir, options.path), "utf8")
+      .split("\n")
+      .filter(Boolean)
+      .map((line) => JSON.parse(line)),
+  invalidOptions: [{ options: { path: 1 }, path: ["path"] }],
+};
+
+const sourceOptions = {
+  writeFixture: (dir: string, records: readonly Record<string, unknown>[]) => {
+    writeFileSync(join(dir, "in.jsonl"), records.map((r) => `${JSON.stringify(r)}\n`).join(""));
+    return { path: "in.jsonl" };
+  },
+};
+
+async function failures(checks: ConformanceCheck[]): Promise<string[]> {
+  const failed: string[] = [];
+  for (const check of checks) await check.run().catch(() => failed.push(check.name));
+  return failed;
+}
+
+describe("testSink", () => {
+  test("a correct sink passes every check", async () => {
+    expect(await failures(testSink(fileSink(), sinkOptions))).toEqual([]);
+  });
+
+  test("a sink that does not restore its checkpoint fails the crash checks", async () => {
+    expect(await failures(testSink(fileSink({ noTruncate: true }), sinkOptions))).toEqual([
+      "sink:test-file: after a crash, reopening at the last checkpoint drops uncommitted rows",
+      "sink:test-file: after a crash between a sink commit and its record, redelivery adds no duplicates",
+      "sink:test-file: a fresh open over a previous output adds no duplicates",
+    ]);
+  });
+
+  test("a sink with a non-strict schema fails the unknown-option check", async () => {
+    expect(await failures(testSink(fileSink({ laxOptions: true }), sinkOptions))).toEqual([
+      "sink:test-file: an unknown option is rejected at its key",
+    ]);
+  });
+
+  test("an invalid-options case at the wrong path fails", async () => {
+    const checks = testSink(fileSink(), {
+      ...sinkOptions,
+      invalidOptions: [{ options: { path: 1 }, path: ["table"] }],
+    });
+    expect(await failures(checks)).toEqual(["sink:test-file: invalid option table is reported at its path"]);
+  });
+});
+
+describe("testSource", () => {
+  test("a correct source passes every check", async () => {
+    expect(await failures(testSource(fileSource(), sourceOptions))).toEqual([]);
+  });
+
+  test("a source that ignores its checkpoint fails the resume check", async () => {
+    expect(await failures(testSource(fileSource({ ignoreCheckpoint: true }), sourceOptions))).toEqual([
+      "source:test-file: resuming from the cursor of record k yields records k+1.. exactly once",
+    ]);
+  });
+
+  test("a source that ignores the signal fails the abort check", async () => {
+    expect(await failures(testSource(fileSource({ ignoreSignal: true }), sourceOptions))).toEqual([
+      "source:test-file: aborting the signal stops reading",
+    ]);
+  });
+});

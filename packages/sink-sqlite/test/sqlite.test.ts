@@ -1,0 +1,161 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Checkpoint, FailureRow, SuccessRow } from "@batchpipe/core/plugin";
+import { createTestContext } from "@batchpipe/core/testing";
+import Database from "better-sqlite3";
+import { expect, test } from "vitest";
+import sink from "../src/index.js";
+
+function open(dir: string, options: Record<string, unknown>, checkpoint?: Checkpoint) {
+  return sink.open({ ...createTestContext(dir, sink.options.parse(options)), checkpoint });
+}
+
+function query(file: string, sql: string): Record<string, unknown>[] {
+  const db = new Database(file, { readonly: true });
+  try {
+    return db.prepare(sql).all() as Record<string, unknown>[];
+  } finally {
+    db.close();
+  }
+}
+
+function success(id: string, output: unknown, input: Record<string, unknown> = { id }): SuccessRow {
+  return {
+    id,
+    status: "success",
+    output,
+    response: { body: output },
+    usage: { input_tokens: 1, output_tokens: 2, total_tokens: 3 },
+    model: "gpt-4o-mini",
+    batch_id: "batch_1",
+    attempts: 2,
+    input,
+    source: { file: "/data/in.jsonl", line: 7 },
+  };
+}
+
+test("columns: JSON text for structured values, plain text for a string output, provenance", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "sink-sqlite-"));
+  const failure: FailureRow = {
+    id: "f1",
+    status: "failed",
+    error: { code: "batch_expired", message: "expired", status_code: null },
+    attempts: 3,
+    batch_id: null,
+    input: { id: "f1" },
+    source: { file: "/data/in.jsonl", line: 9 },
+  };
+  const handle = await open(dir, { path: "out/r.db" });
+  await handle.write([success("s1", "plain text"), success("s2", { label: "x" }), failure]);
+  await handle.commit("k1");
+  await handle.close();
+  const rows = query(join(dir, "out/r.db"), "SELECT * FROM results ORDER BY id");
+  expect(rows.map(({ created_at, ...row }) => row)).toEqual([
+    {
+      id: "f1",
+      status: "failed",
+      output: null,
+      response: null,
+      usage: null,
+      model: null,
+      batch_id: null,
+      attempts: 3,
+      input: '{"id":"f1"}',
+      error: '{"code":"batch_expired","message":"expired","status_code":null}',
+      source_file: "/data/in.jsonl",
+      source_line: 9,
+    },
+    {
+      id: "s1",
+      status: "success",
+      output: "plain text",
+      response: '{"body":"plain text"}',
+      usage: '{"input_tokens":1,"output_tokens":2,"total_tokens":3}',
+      model: "gpt-4o-mini",
+      batch_id: "batch_1",
+      attempts: 2,
+      input: '{"id":"s1"}',
+      error: null,
+      source_file: "/data/in.jsonl",
+      source_line: 7,
+    },
+    expect.objectContaining({ id: "s2", output: '{"label":"x"}' }),
+  ]);
+  expect(rows[0]!.created_at).toMatch(/^\d{4}-\d\d-\d\dT/);
+  rmSync(dir, { recursive: true });
+});
+
+test("hostile records are stored intact: SQL in text, NUL characters, huge strings, deep nesting", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "sink-sqlite-"));
+  let deep: unknown = "bottom";
+  for (let i = 0; i < 2000; i++) deep = { d: deep };
+  const hostile = [
+    success(`'); DROP TABLE results; --`, `"; DELETE FROM _batchpipe_commits; --`),
+    success("nul", "before\u0000after", { id: "nul", text: "a\u0000b" }),
+    success("huge", "x".repeat(20_000_000)),
+    success("deep", deep),
+    success('quote"id', { "key with 'quotes'": "val\\ue" }),
+  ];
+  const handle = await open(dir, { path: "r.db", table: "Weird_Table_1" });
+  await handle.write(hostile);
+  await handle.commit("k1");
+  await handle.close();
+  const rows = query(join(dir, "r.db"), 'SELECT id, output, input FROM "Weird_Table_1"');
+  const byId = new Map(rows.map((row) => [row.id as string, row]));
+  expect([...byId.keys()].sort()).toEqual(hostile.map((row) => row.id).sort());
+  expect(byId.get(`'); DROP TABLE results; --`)!.output).toBe(`"; DELETE FROM _batchpipe_commits; --`);
+  expect(byId.get("nul")!.output).toBe("before\u0000after");
+  expect(JSON.parse(byId.get("nul")!.input as string)).toEqual({ id: "nul", text: "a\u0000b" });
+  expect((byId.get("huge")!.output as string).length).toBe(20_000_000);
+  expect(byId.get("deep")!.output).toBe(JSON.stringify(deep));
+  expect(JSON.parse(byId.get('quote"id')!.output as string)).toEqual({ "key with 'quotes'": "val\\ue" });
+  expect(query(join(dir, "r.db"), "SELECT count(*) AS n FROM _batchpipe_commits")).toEqual([{ n: 1 }]);
+  rmSync(dir, { recursive: true });
+});
+
+test("an upsert replaces the row for an id and keeps its created_at", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "sink-sqlite-"));
+  const handle = await open(dir, { path: "r.db" });
+  await handle.write([success("a", "first")]);
+  await handle.commit("k1");
+  const [before] = query(join(dir, "r.db"), "SELECT created_at FROM results");
+  await handle.write([success("a", "second")]);
+  await handle.commit("k2");
+  await handle.close();
+  expect(query(join(dir, "r.db"), "SELECT id, output, created_at FROM results")).toEqual([
+    { id: "a", output: "second", created_at: before!.created_at },
+  ]);
+  rmSync(dir, { recursive: true });
+});
+
+test("two tables in one database keep their commits apart", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "sink-sqlite-"));
+  const results = await open(dir, { path: "r.db", table: "results" });
+  const errors = await open(dir, { path: "r.db", table: "errors" });
+  await results.write([success("a", "x")]);
+  const checkpoint = await results.commit("shard-1");
+  await errors.write([success("b", "y")]);
+  await errors.commit("shard-1");
+  await results.write([success("c", "z")]);
+  await results.commit("shard-2");
+  await results.close();
+  // reopening `results` at its first commit forgets its shard-2, not errors' shard-1
+  const reopened = await open(dir, { path: "r.db", table: "results" }, checkpoint);
+  expect(await reopened.committed!("shard-1")).toBe(true);
+  expect(await reopened.committed!("shard-2")).toBe(false);
+  expect(await errors.committed!("shard-1")).toBe(true);
+  await reopened.close();
+  await errors.close();
+  rmSync(dir, { recursive: true });
+});
+
+test("a checkpoint the database never reached, or not a number, is PLUGIN_FAILED", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "sink-sqlite-"));
+  await expect(open(dir, { path: "r.db" }, 5)).rejects.toMatchObject({
+    code: "PLUGIN_FAILED",
+    message: expect.stringContaining("no commit 5"),
+  });
+  await expect(open(dir, { path: "r.db" }, "5")).rejects.toMatchObject({ code: "PLUGIN_FAILED" });
+  rmSync(dir, { recursive: true });
+});
