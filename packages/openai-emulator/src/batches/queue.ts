@@ -1,0 +1,83 @@
+import type { BatchError } from "./types.js";
+
+export interface QueueOccupancy {
+  enqueued_tokens: number;
+  limit: number | null;
+  enqueued_requests: number;
+}
+
+const ORG = "org-emulator";
+
+/** The organisation-wide enqueued-token (and embedding enqueued-request) queue, per model. */
+export class EnqueuedQueue {
+  private readonly usage = new Map<string, { tokens: number; requests: number }>();
+
+  /** Reserve capacity, or return the batch error OpenAI reports when the queue is full. */
+  reserve(
+    model: string,
+    tokens: number,
+    requests: number,
+    limits: { tokenLimit: number | undefined; requestLimit: number | undefined },
+  ): BatchError | null {
+    const current = this.usage.get(model) ?? { tokens: 0, requests: 0 };
+    const refusal = this.check(model, tokens, requests, limits);
+    if (refusal) return refusal;
+    this.usage.set(model, { tokens: current.tokens + tokens, requests: current.requests + requests });
+    return null;
+  }
+
+  check(
+    model: string,
+    tokens: number,
+    requests: number,
+    limits: { tokenLimit: number | undefined; requestLimit: number | undefined },
+  ): BatchError | null {
+    const current = this.usage.get(model) ?? { tokens: 0, requests: 0 };
+    if (limits.tokenLimit !== undefined && current.tokens + tokens > limits.tokenLimit) {
+      return {
+        code: "token_limit_exceeded",
+        line: null,
+        param: null,
+        message: `Enqueued token limit reached for ${model} in organization ${ORG}. Limit: ${formatCount(limits.tokenLimit)} enqueued tokens. Please try again once some in_progress batches have been completed.`,
+      };
+    }
+    if (limits.requestLimit !== undefined && current.requests + requests > limits.requestLimit) {
+      return {
+        code: "request_limit_exceeded",
+        line: null,
+        param: null,
+        message: `Enqueued request limit reached for ${model} in organization ${ORG}. Limit: ${formatCount(limits.requestLimit)} enqueued requests. Please try again once some in_progress batches have been completed.`,
+      };
+    }
+    return null;
+  }
+
+  release(model: string, tokens: number, requests: number): void {
+    const current = this.usage.get(model);
+    if (!current) return;
+    current.tokens = Math.max(0, current.tokens - tokens);
+    current.requests = Math.max(0, current.requests - requests);
+  }
+
+  snapshot(limits: Record<string, number>): Record<string, QueueOccupancy> {
+    const out: Record<string, QueueOccupancy> = {};
+    const models = new Set([...this.usage.keys(), ...Object.keys(limits)]);
+    for (const model of models) {
+      const current = this.usage.get(model) ?? { tokens: 0, requests: 0 };
+      out[model] = {
+        enqueued_tokens: current.tokens,
+        limit: limits[model] ?? null,
+        enqueued_requests: current.requests,
+      };
+    }
+    return out;
+  }
+
+  clear(): void {
+    this.usage.clear();
+  }
+}
+
+export function formatCount(n: number): string {
+  return n.toLocaleString("en-US");
+}

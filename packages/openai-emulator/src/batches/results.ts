@@ -1,0 +1,91 @@
+import { createHash } from "node:crypto";
+import fs from "node:fs";
+import { permutation, type Random } from "../random.js";
+
+const FLUSH_BYTES = 512 * 1024;
+
+/**
+ * Appends result lines to a temp file, remembering where each line sits, so finish() can write
+ * them in a seeded shuffled order without holding the whole output in memory.
+ */
+export class ResultFile {
+  private readonly fd: number;
+  private offsets: number[] = [];
+  private lengths: number[] = [];
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private position = 0;
+
+  constructor(private readonly tmpPath: string) {
+    this.fd = fs.openSync(tmpPath, "w+");
+  }
+
+  get count(): number {
+    return this.offsets.length;
+  }
+
+  append(line: unknown): void {
+    const buf = Buffer.from(`${JSON.stringify(line)}\n`, "utf8");
+    this.offsets.push(this.position);
+    this.lengths.push(buf.length);
+    this.position += buf.length;
+    this.pending.push(buf);
+    this.pendingBytes += buf.length;
+    if (this.pendingBytes >= FLUSH_BYTES) this.flush();
+  }
+
+  /** Write the final file (shuffled when `random` is given); null when no line was written. */
+  finish(finalPath: string, random: Random | undefined): { bytes: number; sha256: string } | null {
+    this.flush();
+    try {
+      if (this.count === 0) return null;
+      const order = random ? permutation(this.count, random) : undefined;
+      const out = fs.openSync(finalPath, "w");
+      const hash = createHash("sha256");
+      let chunk: Buffer[] = [];
+      let chunkBytes = 0;
+      const write = () => {
+        const data = Buffer.concat(chunk, chunkBytes);
+        hash.update(data);
+        fs.writeSync(out, data);
+        chunk = [];
+        chunkBytes = 0;
+      };
+      try {
+        for (let i = 0; i < this.count; i++) {
+          const index = order ? order[i]! : i;
+          const length = this.lengths[index]!;
+          const buf = Buffer.allocUnsafe(length);
+          fs.readSync(this.fd, buf, 0, length, this.offsets[index]!);
+          chunk.push(buf);
+          chunkBytes += length;
+          if (chunkBytes >= FLUSH_BYTES) write();
+        }
+        write();
+      } finally {
+        fs.closeSync(out);
+      }
+      return { bytes: this.position, sha256: hash.digest("hex") };
+    } finally {
+      this.dispose();
+    }
+  }
+
+  dispose(): void {
+    try {
+      fs.closeSync(this.fd);
+    } catch {
+      // already closed
+    }
+    fs.rmSync(this.tmpPath, { force: true });
+    this.offsets = [];
+    this.lengths = [];
+  }
+
+  private flush(): void {
+    if (this.pendingBytes === 0) return;
+    fs.writeSync(this.fd, Buffer.concat(this.pending, this.pendingBytes));
+    this.pending = [];
+    this.pendingBytes = 0;
+  }
+}

@@ -1,0 +1,138 @@
+import fs from "node:fs";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { BatchEngine } from "./batches/engine.js";
+import { createClock } from "./clock.js";
+import type { EmulatorContext } from "./context.js";
+import { FileStore } from "./files/store.js";
+import { invalidRequest } from "./http/api-error.js";
+import { readJson } from "./http/body.js";
+import { createHandler, type Reply } from "./http/server.js";
+import { type EmulatorOptions, mergeOptions, type ResolvedOptions, resolveOptions } from "./options.js";
+import { createIds, createRandom } from "./random.js";
+import { type EmulatorState, snapshotState } from "./state.js";
+
+export interface Emulator {
+  /** Base URL for the SDK: "http://127.0.0.1:<port>/v1". */
+  readonly url: string;
+  /** Server root without /v1: "http://127.0.0.1:<port>" (the /_emulator endpoints live here). */
+  readonly baseUrl: string;
+  readonly port: number;
+  readonly dataDir: string;
+  /** The current options (after configure()). */
+  readonly options: ResolvedOptions;
+  /** The same JSON as GET /_emulator/state. */
+  state(): EmulatorState;
+  /** Merge options at run time (faults, queueLimits, latencies, timeScale, ...); port/host/dataDir are fixed. */
+  configure(patch: EmulatorOptions): void;
+  /** Forget every batch and file, call counts and counters. */
+  reset(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const FIXED = new Set(["port", "host", "dataDir"]);
+
+/** Start an OpenAI Files + Batches API emulator on loopback. */
+export async function createEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
+  let resolved = resolveOptions(options);
+  const ownDir = resolved.dataDir === undefined;
+  const dataDir = resolved.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "batchpipe-emulator-"));
+  fs.mkdirSync(dataDir, { recursive: true });
+  const clock = createClock(resolved.timeScale);
+  const ids = createIds(createRandom(resolved.seed));
+  const ctx: EmulatorContext = {
+    get options() {
+      return resolved;
+    },
+    set options(next) {
+      resolved = next;
+    },
+    clock,
+    store: new FileStore(dataDir, clock, ids),
+    ids,
+    counters: {},
+  };
+  const engine = new BatchEngine(ctx);
+  const calls = new Map<string, number>();
+
+  const configure = (patch: EmulatorOptions) => {
+    const filtered = Object.fromEntries(
+      Object.entries(patch).filter(([k]) => !FIXED.has(k)),
+    ) as EmulatorOptions;
+    const next = mergeOptions(resolved, filtered);
+    if (next.timeScale !== resolved.timeScale) clock.setScale(next.timeScale);
+    resolved = next;
+  };
+  const reset = async () => {
+    await engine.reset();
+    ctx.store.clear();
+    calls.clear();
+    for (const key of Object.keys(ctx.counters)) delete ctx.counters[key];
+  };
+  const state = () => snapshotState(ctx, engine, calls);
+
+  const internal = async (
+    method: string,
+    route: string,
+    req: http.IncomingMessage,
+  ): Promise<Reply | undefined> => {
+    if (method === "GET" && route === "/_emulator/state") return { json: state() };
+    if (method === "POST" && route === "/_emulator/reset") {
+      await reset();
+      return { json: { ok: true } };
+    }
+    if (method === "POST" && route === "/_emulator/config") {
+      const patch = await readJson(req);
+      if (!patch || typeof patch !== "object" || Array.isArray(patch))
+        throw invalidRequest("Expected a JSON object.");
+      try {
+        configure(patch as EmulatorOptions);
+      } catch (error) {
+        throw invalidRequest((error as Error).message);
+      }
+      const { apiKey: _key, ...visible } = resolved;
+      return { json: { ok: true, options: visible } };
+    }
+    return undefined;
+  };
+
+  const server = http.createServer(createHandler({ ctx, engine, calls, internal }));
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(resolved.port, resolved.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const host = resolved.host.includes(":") ? `[${resolved.host}]` : resolved.host;
+  const baseUrl = `http://${host}:${port}`;
+  let closed: Promise<void> | undefined;
+
+  return {
+    url: `${baseUrl}/v1`,
+    baseUrl,
+    port,
+    dataDir,
+    get options() {
+      return resolved;
+    },
+    state,
+    configure,
+    reset,
+    close() {
+      closed ??= (async () => {
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        });
+        await engine.reset();
+        if (ownDir) fs.rmSync(dataDir, { recursive: true, force: true });
+      })();
+      return closed;
+    },
+  };
+}
