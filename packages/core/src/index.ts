@@ -1,2 +1,26 @@
 export * from "./errors.js";
 export type * from "./plugin.js";
+export { OFFICIAL_PLUGINS, resolvePlugin } from "./plugins/resolve.js";
+export { codeFrame } from "./spec/code-frame.js";
+export { displayPath, type FormatErrorOptions, formatSpecError } from "./spec/format.js";
+export type { Env } from "./spec/interpolate.js";
+export {
+  type LoadPipelineOptions,
+  loadPipeline,
+  type Pipeline,
+  type ResolvedPlugin,
+  type ResolvePipelineOptions,
+  resolvePipeline,
+} from "./spec/load.js";
+export { SpecIssueError } from "./spec/locate.js";
+export {
+  type BatchSpec,
+  MAX_BATCH_BYTES,
+  MAX_BATCH_REQUESTS,
+  type PipelineSpec,
+  type PluginRef,
+  type ProviderSpec,
+  pipelineSchema,
+} from "./spec/schema.js";
+export { parseDuration, parseSize } from "./spec/units.js";
+export { default as promptTransform, type PromptOptions } from "./transform/prompt.js";

@@ -1,0 +1,175 @@
+/**
+ * Find the plugin a `use:` value names. Order: plugins passed in code → built-ins → a path
+ * (`./plugins/x.ts`, loaded with jiti: TypeScript without a build step) → `@batchpipe/<kind>-<name>`
+ * → `batchpipe-<kind>-<name>`. Packages resolve from the spec's folder first, then from core's own
+ * location (so `use: jsonl` works anywhere: core depends on the official plugins).
+ */
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { createJiti, type Jiti } from "jiti";
+import { BatchpipeError, ErrorCodes } from "../errors.js";
+import type { Plugin, PluginKind, SinkPlugin, SourcePlugin, TransformPlugin } from "../plugin.js";
+import { closest } from "../spec/issues.js";
+import prompt from "../transform/prompt.js";
+import { describeExport, isPluginOfKind, pluginShapeProblem } from "./shape.js";
+
+export type PluginOfKind<K extends PluginKind> = K extends "source"
+  ? SourcePlugin
+  : K extends "transform"
+    ? TransformPlugin
+    : SinkPlugin;
+
+export interface ResolvePluginOptions {
+  /** the spec's folder: paths and packages resolve from here */
+  dir: string;
+  /** plugins given in code, by the name used in `use` */
+  plugins?: Record<string, Plugin>;
+}
+
+const BUILTINS: { [K in PluginKind]: Record<string, PluginOfKind<K>> } = {
+  source: {},
+  transform: { prompt },
+  sink: {},
+};
+
+/** the official names, for "did you mean" */
+export const OFFICIAL_PLUGINS: Record<PluginKind, string[]> = {
+  source: ["jsonl"],
+  transform: ["prompt"],
+  sink: ["jsonl", "sqlite"],
+};
+
+/** Resolve and load the plugin `use` names; throws PLUGIN_NOT_FOUND or PLUGIN_INVALID (without a loc). */
+export async function resolvePlugin<K extends PluginKind>(
+  kind: K,
+  use: string | Plugin,
+  options: ResolvePluginOptions,
+): Promise<PluginOfKind<K>> {
+  if (typeof use !== "string") return checkPlugin(kind, use, "the plugin object");
+  const given = options.plugins?.[use];
+  if (given) return checkPlugin(kind, given, `the plugin "${use}" given in code`);
+  const builtin = (BUILTINS[kind] as Record<string, PluginOfKind<K>>)[use];
+  if (builtin) return builtin;
+  if (isPathLike(use)) return checkPlugin(kind, await loadFile(use, options.dir), use);
+  const candidates = packageCandidates(kind, use);
+  for (const name of candidates) {
+    const file = resolvePackage(name, options.dir);
+    if (file) return checkPlugin(kind, await loadPackage(name, file), name);
+  }
+  throw notFound(kind, use, candidates);
+}
+
+export function isPathLike(use: string): boolean {
+  return use.startsWith("./") || use.startsWith("../") || path.isAbsolute(use) || /\.[cm]?[jt]s$/.test(use);
+}
+
+// --- internal ---
+
+let jiti: Jiti | undefined;
+
+function getJiti(): Jiti {
+  jiti ??= createJiti(import.meta.url);
+  return jiti;
+}
+
+async function loadFile(use: string, dir: string): Promise<unknown> {
+  const file = path.resolve(dir, use);
+  if (!existsSync(file))
+    throw new BatchpipeError(
+      ErrorCodes.PLUGIN_NOT_FOUND,
+      `plugin file ${use} does not exist (looked for ${file})`,
+      {
+        hint: "paths in `use` are relative to the spec file's folder",
+        plugin: use,
+      },
+    );
+  try {
+    return pickExport(await getJiti().import(file));
+  } catch (error) {
+    throw loadFailed(use, error);
+  }
+}
+
+async function loadPackage(name: string, file: string): Promise<unknown> {
+  try {
+    const module = /\.[cm]?ts$/.test(file)
+      ? await getJiti().import(file)
+      : await import(pathToFileURL(file).href);
+    return pickExport(module);
+  } catch (error) {
+    throw loadFailed(name, error);
+  }
+}
+
+function pickExport(module: unknown): unknown {
+  if (module === null || typeof module !== "object") return module;
+  const namespace = module as { default?: unknown; plugin?: unknown };
+  // jiti may wrap a CommonJS default export twice
+  const value = namespace.default ?? namespace.plugin;
+  if (value !== null && typeof value === "object" && "default" in value && !("kind" in value))
+    return (value as { default: unknown }).default;
+  return value;
+}
+
+function resolvePackage(name: string, dir: string): string | undefined {
+  for (const from of [path.join(dir, "package.json"), import.meta.url]) {
+    try {
+      return createRequire(from).resolve(name);
+    } catch {
+      // not installed here; try the next place
+    }
+  }
+  return undefined;
+}
+
+function packageCandidates(kind: PluginKind, use: string): string[] {
+  if (use.startsWith("@") || use.startsWith("batchpipe-")) return [use];
+  return [`@batchpipe/${kind}-${use}`, `batchpipe-${kind}-${use}`];
+}
+
+function checkPlugin<K extends PluginKind>(kind: K, value: unknown, from: string): PluginOfKind<K> {
+  if (isPluginOfKind(value, kind)) return value as PluginOfKind<K>;
+  const problem = pluginShapeProblem(value, kind);
+  throw new BatchpipeError(
+    ErrorCodes.PLUGIN_INVALID,
+    `${from} exports ${describeExport(value)}, but a ${kind} plugin is expected${problem ? ` (${problem})` : ""}`,
+    {
+      hint: `export the plugin as the default export: export default ${DEFINERS[kind]}({ name, options, ${HOOKS[kind]}() {...} }) with ${DEFINERS[kind]} from "@batchpipe/core/plugin"`,
+      plugin: from,
+    },
+  );
+}
+
+const DEFINERS: Record<PluginKind, string> = {
+  source: "defineSource",
+  transform: "defineTransform",
+  sink: "defineSink",
+};
+const HOOKS: Record<PluginKind, string> = { source: "read", transform: "create", sink: "open" };
+
+function notFound(kind: PluginKind, use: string, candidates: string[]): BatchpipeError {
+  const official = OFFICIAL_PLUGINS[kind];
+  const close = closest(use, official);
+  const install = candidates[0]!;
+  return new BatchpipeError(
+    ErrorCodes.PLUGIN_NOT_FOUND,
+    `cannot find the ${kind} plugin "${use}" (tried ${[...(BUILTINS[kind][use] ? [] : ["the built-ins"]), ...candidates].join(", ")})`,
+    {
+      hint: close
+        ? `did you mean "${close}"?`
+        : `install it with \`pnpm add ${install}\` (or \`npm i ${install}\`), or point at a file: use: ./plugins/${use}.ts`,
+      plugin: use,
+    },
+  );
+}
+
+function loadFailed(what: string, error: unknown): BatchpipeError {
+  const message = error instanceof Error ? error.message : String(error);
+  return new BatchpipeError(ErrorCodes.PLUGIN_INVALID, `${what} failed to load: ${message.split("\n")[0]}`, {
+    hint: "fix the error in the plugin module (run it with --debug for the stack)",
+    plugin: what,
+    cause: error,
+  });
+}

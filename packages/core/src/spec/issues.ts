@@ -1,0 +1,188 @@
+/** Turn zod issues into spec issues: short messages, a path, and "did you mean" hints. */
+import type { z } from "zod";
+
+export type SpecPath = (string | number)[];
+
+/** One problem in a spec, before it is located in the file. */
+export interface SpecIssue {
+  path: SpecPath;
+  message: string;
+  hint?: string;
+  /** SPEC_INVALID unless a plugin could not be found or loaded */
+  code?: string;
+  /** point at the key of the last path segment rather than at its value (unknown keys) */
+  atKey?: boolean;
+  /** an exact place in the file (offsets), when the path is not precise enough */
+  range?: [number, number];
+}
+
+/** Messages for zod issues that read well after `path:`. Schema-level messages take precedence. */
+export function specErrorMap(issue: z.core.$ZodRawIssue): string | undefined {
+  switch (issue.code) {
+    case "invalid_type":
+      if (issue.input === undefined) return `is required (expected ${article(issue.expected)})`;
+      return `expected ${article(issue.expected)}, got ${describeValue(issue.input)}`;
+    case "too_small":
+      if (issue.origin === "array")
+        return `expected at least ${issue.minimum} item${issue.minimum === 1 ? "" : "s"}`;
+      if (issue.origin === "string")
+        return issue.minimum === 1 ? "must not be empty" : `expected at least ${issue.minimum} characters`;
+      return `must be ${issue.inclusive ? "at least" : "greater than"} ${issue.minimum}`;
+    case "too_big":
+      if (issue.origin === "array") return `expected at most ${issue.maximum} items`;
+      if (issue.origin === "string") return `expected at most ${issue.maximum} characters`;
+      return `must be ${issue.inclusive ? "at most" : "less than"} ${issue.maximum}`;
+    case "invalid_value":
+      return `expected ${issue.values.map((value) => JSON.stringify(value)).join(" or ")}, got ${describeValue(issue.input)}`;
+    default:
+      return undefined;
+  }
+}
+
+/** Convert a failed parse into spec issues, with paths under `prefix` and key suggestions from `schema`. */
+export function issuesFromZod(
+  error: z.ZodError,
+  options: { prefix?: SpecPath; schema: z.ZodType },
+): SpecIssue[] {
+  const prefix = options.prefix ?? [];
+  const issues: SpecIssue[] = [];
+  for (const issue of error.issues) {
+    const path = issue.path.filter((key) => typeof key !== "symbol") as SpecPath;
+    if (issue.code === "unrecognized_keys") {
+      const known = knownKeys(options.schema, path);
+      for (const key of issue.keys) {
+        const suggestion = closest(key, known);
+        issues.push({
+          path: [...prefix, ...path, key],
+          message: `unknown key "${key}"`,
+          hint: suggestion
+            ? `did you mean "${suggestion}"?`
+            : known.length > 0
+              ? `valid keys here: ${known.join(", ")}`
+              : undefined,
+          atKey: true,
+        });
+      }
+      continue;
+    }
+    let hint: string | undefined;
+    if (issue.code === "invalid_value" && typeof issue.input === "string") {
+      const suggestion = closest(
+        issue.input,
+        issue.values.filter((value): value is string => typeof value === "string"),
+      );
+      if (suggestion) hint = `did you mean "${suggestion}"?`;
+    }
+    issues.push({ path: [...prefix, ...path], message: issue.message, hint });
+  }
+  return issues;
+}
+
+/** The keys an object schema accepts at `path` (unwrapping optional, default, pipe, array…). */
+export function knownKeys(schema: z.ZodType, path: SpecPath): string[] {
+  let current: unknown = schema;
+  for (const key of [...path, null]) {
+    current = unwrap(current, typeof key === "number");
+    const def = defOf(current);
+    if (key === null) return def?.type === "object" ? Object.keys(def.shape as object) : [];
+    if (typeof key === "number") continue;
+    if (def?.type !== "object") return [];
+    current = (def.shape as Record<string, unknown>)[key];
+    if (current === undefined) return [];
+  }
+  return [];
+}
+
+/** The candidate closest to `input` by edit distance, if it is close enough to be a likely typo. */
+export function closest(input: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Number.POSITIVE_INFINITY;
+  for (const candidate of candidates) {
+    const distance = editDistance(input.toLowerCase(), candidate.toLowerCase());
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  const limit = Math.max(1, Math.floor((best?.length ?? 0) / 3));
+  return bestDistance <= limit ? best : undefined;
+}
+
+/** A short description of a value for messages: strings are not quoted back (they may be secrets). */
+export function describeValue(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "a list";
+  switch (typeof value) {
+    case "string":
+      return "a string";
+    case "number":
+      return `the number ${value}`;
+    case "boolean":
+      return `${value}`;
+    case "object":
+      return "a mapping";
+    case "undefined":
+      return "nothing";
+    default:
+      return typeof value;
+  }
+}
+
+// --- internal ---
+
+interface ZodDef {
+  type: string;
+  shape?: unknown;
+  innerType?: unknown;
+  in?: unknown;
+  element?: unknown;
+  options?: unknown[];
+}
+
+function defOf(schema: unknown): ZodDef | undefined {
+  return (schema as { _zod?: { def?: ZodDef } } | undefined)?._zod?.def;
+}
+
+function unwrap(schema: unknown, intoArray: boolean): unknown {
+  let current = schema;
+  for (let depth = 0; depth < 20; depth++) {
+    const def = defOf(current);
+    if (!def) return current;
+    if (def.innerType !== undefined) current = def.innerType;
+    else if (def.type === "pipe") current = def.in;
+    else if (intoArray && def.type === "array") return def.element;
+    else if (def.type === "union")
+      current =
+        def.options?.find((option) => defOf(unwrap(option, intoArray))?.type === "object") ??
+        def.options?.[0];
+    else return current;
+  }
+  return current;
+}
+
+function article(type: string): string {
+  const names: Record<string, string> = {
+    object: "a mapping",
+    array: "a list",
+    string: "a string",
+    number: "a number",
+    int: "an integer",
+    boolean: "true or false",
+    null: "null",
+  };
+  return names[type] ?? type;
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, index) => index);
+  for (let i = 1; i <= a.length; i++) {
+    let diagonal = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const above = row[j]!;
+      row[j] = Math.min(above + 1, row[j - 1]! + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diagonal = above;
+    }
+  }
+  return row[b.length]!;
+}

@@ -1,0 +1,110 @@
+/** Find where a spec path sits in the YAML file and turn issues into located errors with frames. */
+import { type Document, isMap, isScalar, isSeq, type LineCounter, type Node } from "yaml";
+import { BatchpipeError, ErrorCodes, type SourceLocation } from "../errors.js";
+import { codeFrame } from "./code-frame.js";
+import type { SpecIssue, SpecPath } from "./issues.js";
+
+/** The parsed spec file, kept to locate problems. */
+export interface SpecText {
+  file: string;
+  text: string;
+  doc: Document;
+  lineCounter: LineCounter;
+  /** ranges never shown in frames (inline secrets) */
+  secrets: [number, number][];
+}
+
+/** An issue with a place: the path it concerns and, for a file, a code frame. */
+export class SpecIssueError extends BatchpipeError {
+  /** dot path such as `sinks[1].table` ("" for the whole file) */
+  readonly path: string;
+  readonly frame?: string;
+
+  constructor(
+    code: string,
+    message: string,
+    options: { path: string; frame?: string; loc?: SourceLocation; hint?: string; plugin?: string },
+  ) {
+    super(code, message, { hint: options.hint, loc: options.loc, plugin: options.plugin });
+    this.path = options.path;
+    this.frame = options.frame;
+  }
+}
+
+/** the node at `path`, or its nearest ancestor in the file */
+export function findNode(doc: Document, path: SpecPath, atKey = false): Node | undefined {
+  let node: unknown = doc.contents;
+  let found = node as Node | undefined;
+  for (const [index, key] of path.entries()) {
+    const last = index === path.length - 1;
+    if (isMap(node)) {
+      const pair = node.items.find((item) => (isScalar(item.key) ? item.key.value : item.key) === key);
+      if (!pair) break;
+      node = last && atKey ? pair.key : (pair.value ?? pair.key);
+    } else if (isSeq(node) && typeof key === "number") {
+      node = node.items[key];
+    } else break;
+    if (!node || !(node as Node).range) break;
+    found = node as Node;
+  }
+  return found;
+}
+
+/** `sinks[1].table`; keys that are not identifiers are quoted */
+export function toDotPath(path: SpecPath): string {
+  let out = "";
+  for (const key of path) {
+    if (typeof key === "number") out += `[${key}]`;
+    else if (/^[A-Za-z_][\w-]*$/.test(key)) out += out ? `.${key}` : key;
+    else out += `[${JSON.stringify(key)}]`;
+  }
+  return out;
+}
+
+/** Locate every issue; sorted by position in the file. */
+export function locateIssues(
+  issues: SpecIssue[],
+  text: SpecText | undefined,
+  file: string | null,
+): SpecIssueError[] {
+  const located = issues.map((issue) => {
+    const code = issue.code ?? ErrorCodes.SPEC_INVALID;
+    const path = toDotPath(issue.path);
+    if (!text)
+      return {
+        offset: 0,
+        error: new SpecIssueError(code, issue.message, { path, hint: issue.hint, loc: undefined }),
+      };
+    const range = issue.range ?? findNode(text.doc, issue.path, issue.atKey)?.range ?? [0, 0];
+    const start = range[0];
+    const { line, col } = text.lineCounter.linePos(start);
+    const length = Math.max(1, range[1] - start);
+    const frame = codeFrame(mask(text), line, col, { length });
+    return {
+      offset: start,
+      error: new SpecIssueError(code, issue.message, {
+        path,
+        frame,
+        hint: issue.hint,
+        loc: { file: file ?? text.file, line, column: col },
+      }),
+    };
+  });
+  if (text) located.sort((a, b) => a.offset - b.offset);
+  return located.map((entry) => entry.error);
+}
+
+// --- internal ---
+
+const masked = new WeakMap<SpecText, string>();
+
+function mask(text: SpecText): string {
+  let out = masked.get(text);
+  if (out === undefined) {
+    out = text.text;
+    for (const [start, end] of text.secrets)
+      out = out.slice(0, start) + out.slice(start, end).replace(/[^\s"']/g, "*") + out.slice(end);
+    masked.set(text, out);
+  }
+  return out;
+}

@@ -1,0 +1,203 @@
+/**
+ * The envelope schema of a pipeline spec (DESIGN §1). Plugin references are checked here only for
+ * their `use`; each plugin's options are then checked by that plugin's own strict schema.
+ */
+import { z } from "zod";
+import type { Plugin, SinkPlugin, SourcePlugin, TransformPlugin } from "../plugin.js";
+import { parseDuration, parseSize } from "./units.js";
+
+/** 200 MB in binary multiples: OpenAI's cap on a batch input file */
+export const MAX_BATCH_BYTES = 200 * 1024 * 1024;
+/** OpenAI's cap on requests in one batch input file */
+export const MAX_BATCH_REQUESTS = 50_000;
+
+/** A plugin named by `use`, with its options flat beside it. */
+export interface PluginRef {
+  /** a built-in name, a package (`@batchpipe/sink-x`, `batchpipe-sink-x`), a path (`./plugins/x.ts`) or, from TypeScript, a plugin object */
+  use: string | Plugin;
+  [option: string]: unknown;
+}
+
+export interface ProviderSpec {
+  use: "openai" | "emulator";
+  /** undefined: the provider falls back to OPENAI_BASE_URL, then its default */
+  base_url?: string;
+  /** undefined: the provider falls back to OPENAI_API_KEY */
+  api_key?: string;
+  /** options passed to createEmulator when `use: emulator` */
+  emulator?: Record<string, unknown>;
+}
+
+export interface BatchSpec {
+  completion_window: string;
+  max_requests: number;
+  /** bytes */
+  max_bytes: number;
+  max_enqueued_tokens: number | null;
+  max_attempts: number;
+  /** milliseconds */
+  poll_interval: number;
+  clean_up: boolean;
+  allow_same_dataset: boolean;
+  /** USD */
+  max_cost: number | null;
+}
+
+/** A spec after defaults: durations in milliseconds, sizes in bytes. */
+export interface PipelineSpec {
+  version: 1;
+  name: string;
+  provider: ProviderSpec;
+  source: PluginRef;
+  transform: PluginRef;
+  batch: BatchSpec;
+  sinks: PluginRef[];
+  errors: PluginRef[];
+}
+
+export type AnyPlugin = SourcePlugin | TransformPlugin | SinkPlugin;
+
+const SLUG = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+const DURATION_TEXT = /^\d+(?:\.\d+)?\s*(?:ms|s|m|h|d)$/;
+const SIZE_TEXT = /^\d+(?:\.\d+)?\s*(?:B|KB|MB|GB|KiB|MiB|GiB)$/i;
+
+export const duration = (description: string) =>
+  z
+    .union([z.number().nonnegative(), z.string().regex(DURATION_TEXT)], {
+      error: 'expected a duration such as "200ms", "30s", "5m" or "24h" (a number is milliseconds)',
+    })
+    .transform((value) => parseDuration(value) as number)
+    .meta({ description });
+
+export const size = (description: string, max: number) =>
+  z
+    .union([z.number().int().nonnegative(), z.string().regex(SIZE_TEXT)], {
+      error: 'expected a size such as "512KB", "1MB" or "200MB" (a number is bytes; 1MB = 1024 KB)',
+    })
+    .transform((value, ctx) => {
+      const bytes = parseSize(value) as number;
+      if (bytes > max)
+        ctx.addIssue({ code: "custom", message: `must be at most ${formatBytes(max)}`, input: value });
+      return bytes;
+    })
+    .meta({ description });
+
+const pluginObject = z.custom<Plugin>(
+  (value) => typeof value === "object" && value !== null && typeof (value as Plugin).kind === "string",
+  { error: "expected a plugin name, package, path or plugin object" },
+);
+
+/** `use` plus the plugin's options; the options are checked later by the plugin's schema */
+export const pluginRefSchema = z.looseObject({
+  use: z.union([z.string().min(1), pluginObject], { error: "expected a plugin name, package or path" }).meta({
+    description:
+      "A built-in name (jsonl), a package (@batchpipe/sink-x, batchpipe-sink-x) or a path (./plugins/x.ts).",
+  }),
+});
+
+export const providerSchema = z
+  .strictObject({
+    use: z.enum(["openai", "emulator"]).default("openai").meta({
+      description:
+        "openai: the OpenAI API or a compatible one at base_url; emulator: the in-process emulator (no key, no network).",
+    }),
+    base_url: z.url({ error: "expected a URL such as https://api.openai.com/v1" }).optional().meta({
+      description: "Default: $OPENAI_BASE_URL, then https://api.openai.com/v1.",
+    }),
+    api_key: z.string().min(1).optional().meta({
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: ${VAR} is the spec syntax
+      description: "Must be a ${VAR} reference such as ${OPENAI_API_KEY}. Default: $OPENAI_API_KEY.",
+    }),
+    emulator: z
+      .record(z.string(), z.unknown())
+      .optional()
+      .meta({ description: "Options for the in-process emulator (createEmulator)." }),
+  })
+  .meta({ description: "Where batches are sent. Default: openai with OPENAI_API_KEY / OPENAI_BASE_URL." });
+
+export const batchSchema = z
+  .strictObject({
+    completion_window: z
+      .string()
+      .regex(/^\d+h$/, { error: 'expected a window in hours such as "24h"' })
+      .default("24h")
+      .meta({ description: "Passed to the provider; OpenAI accepts only 24h." }),
+    max_requests: z
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_BATCH_REQUESTS)
+      .default(MAX_BATCH_REQUESTS)
+      .meta({ description: "Requests per batch file (at most 50000)." }),
+    max_bytes: size(
+      "Bytes per batch file: 200MB at most (binary multiples: 1MB = 1,048,576 bytes).",
+      MAX_BATCH_BYTES,
+    ).default(MAX_BATCH_BYTES),
+    max_enqueued_tokens: z
+      .number()
+      .int()
+      .positive()
+      .nullable()
+      .default(null)
+      .meta({ description: "The model's enqueued-token budget; null: learn it from token_limit_exceeded." }),
+    max_attempts: z
+      .number()
+      .int()
+      .min(1)
+      .default(3)
+      .meta({ description: "Attempts per request: failed or expired requests are resubmitted until this." }),
+    poll_interval: duration("How often open batches are polled.").default(30_000),
+    clean_up: z
+      .boolean()
+      .default(true)
+      .meta({ description: "Delete uploaded and downloaded files from the provider when done." }),
+    allow_same_dataset: z
+      .boolean()
+      .default(false)
+      .meta({ description: "false: a dataset already processed under this name is not paid for again." }),
+    max_cost: z
+      .number()
+      .positive()
+      .nullable()
+      .default(null)
+      .meta({ description: "Stop before the estimated cost of the run exceeds this many US dollars." }),
+  })
+  .meta({ description: "How requests are split into batches and tracked." });
+
+export const pipelineSchema = z
+  .strictObject({
+    version: z.literal(1, { error: "expected 1 (the only spec version)" }),
+    name: z
+      .string()
+      .regex(SLUG, {
+        error:
+          "expected a slug: letters, digits, - and _, starting with a letter or digit, at most 64 characters",
+      })
+      .meta({ description: "The work name: keys the run state and the batches' metadata." }),
+    provider: providerSchema.prefault({}),
+    source: pluginRefSchema.meta({ description: "Where records come from." }),
+    transform: pluginRefSchema
+      .extend({ use: pluginRefSchema.shape.use.default("prompt") })
+      .prefault({})
+      .meta({ description: "Turns a record into a request. Default: the built-in prompt transform." }),
+    batch: batchSchema.prefault({}),
+    sinks: z
+      .array(pluginRefSchema)
+      .min(1, { error: "expected at least one sink" })
+      .meta({ description: "Where successes go, each exactly once, in every sink." }),
+    errors: z.array(pluginRefSchema).optional().meta({
+      description: "Where final failures go. Default: a jsonl sink at .batchpipe/<name>/errors.jsonl.",
+    }),
+  })
+  .meta({ title: "batchpipe pipeline", description: "A batchpipe pipeline spec (version 1)." });
+
+export function formatBytes(bytes: number): string {
+  for (const [unit, factor] of [
+    ["GB", 1024 ** 3],
+    ["MB", 1024 ** 2],
+    ["KB", 1024],
+  ] as const) {
+    if (bytes >= factor && bytes % factor === 0) return `${bytes / factor}${unit}`;
+  }
+  return `${bytes} bytes`;
+}
