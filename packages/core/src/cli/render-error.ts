@@ -1,0 +1,78 @@
+/**
+ * Render anything a command threw: a BatchpipeError with its code, place, frame and hint; anything
+ * else as a short message with a "this is a bug" hint (the stack only under --debug).
+ */
+import { readFileSync } from "node:fs";
+import { BatchpipeError, ErrorCodes } from "../errors.js";
+import { codeFrame } from "../spec/code-frame.js";
+import { formatSpecError } from "../spec/format.js";
+import { ExitCode } from "./exit-codes.js";
+
+export interface RenderErrorOptions {
+  color: boolean;
+  debug: boolean;
+  cwd: string;
+}
+
+export function renderError(error: unknown, options: RenderErrorOptions): string {
+  if (isBatchpipeErrorLike(error)) {
+    const withFrame =
+      error.loc && !(error as { frame?: unknown }).frame && !error.details ? addFrame(error) : error;
+    let text = formatSpecError(withFrame, { color: options.color, cwd: options.cwd });
+    if (options.debug) text += causes(error);
+    return text;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  const lines = [`✖ unexpected error: ${message}`];
+  lines.push("  hint: this is a bug in batchpipe or a plugin; please report it with the output of --debug");
+  if (options.debug && error instanceof Error && error.stack) lines.push("", error.stack);
+  return lines.join("\n");
+}
+
+/** 2 for what the user must fix in the spec or command line, 1 for everything else */
+export function exitCodeFor(error: unknown): number {
+  if (!isBatchpipeErrorLike(error)) return ExitCode.RUN_ERROR;
+  const usage: string[] = [
+    ErrorCodes.SPEC_INVALID,
+    ErrorCodes.USAGE,
+    ErrorCodes.PLUGIN_NOT_FOUND,
+    ErrorCodes.PLUGIN_INVALID,
+  ];
+  return usage.includes(error.code) ? ExitCode.USAGE : ExitCode.RUN_ERROR;
+}
+
+/** by shape, so errors thrown by a plugin's own copy of core are rendered too */
+export function isBatchpipeErrorLike(error: unknown): error is BatchpipeError {
+  return (
+    error instanceof BatchpipeError ||
+    (error instanceof Error &&
+      error.name === "BatchpipeError" &&
+      typeof (error as { code?: unknown }).code === "string")
+  );
+}
+
+// --- internal ---
+
+function addFrame(error: BatchpipeError): BatchpipeError {
+  const loc = error.loc!;
+  try {
+    const frame = codeFrame(readFileSync(loc.file, "utf8"), loc.line, loc.column);
+    return Object.assign(Object.create(Object.getPrototypeOf(error)), error, {
+      frame,
+      message: error.message,
+    });
+  } catch {
+    return error;
+  }
+}
+
+function causes(error: Error): string {
+  let out = "";
+  if (error.stack) out += `\n\n${error.stack}`;
+  let cause = error.cause;
+  for (let depth = 0; cause !== undefined && depth < 5; depth++) {
+    out += `\n  [cause] ${cause instanceof Error ? (cause.stack ?? cause.message) : String(cause)}`;
+    cause = cause instanceof Error ? cause.cause : undefined;
+  }
+  return out;
+}
