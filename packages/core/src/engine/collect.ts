@@ -1,0 +1,298 @@
+/**
+ * Collection of one ended batch: stream its output and error files line by line, join each line
+ * to the shard's request list by custom_id, route every request to exactly one outcome (success,
+ * final failure, or a retry shard) and write the rows to the sinks. The result is deterministic for
+ * a given batch, so a delivery interrupted by a crash is simply done again.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import readline from "node:readline";
+import type { Readable } from "node:stream";
+import { estimateCost } from "../estimate/pricing.js";
+import type { FailureRow, RecordPosition, SuccessRow } from "../plugin.js";
+import type { BatchInfo, BatchProvider } from "../provider/types.js";
+import type { FanoutRow, ShardRow } from "../state/index.js";
+import { classifyLine, extractOutput, isObject, type LineOutcome, toUsage } from "./classify.js";
+import type { RequestMeta } from "./read-phase.js";
+import { retryShardName, SyncWriter } from "./shard-writer.js";
+import type { SinkSet } from "./sink-set.js";
+
+export interface CollectOptions {
+  provider: BatchProvider;
+  stateDir: string;
+  shard: ShardRow;
+  /** the ended batch; null when it disappeared from the provider */
+  batch: BatchInfo | null;
+  fanout: FanoutRow[];
+  maxAttempts: number;
+  /** the run is being cancelled: nothing is retried */
+  noRetry: boolean;
+  sinks: SinkSet;
+  signal?: AbortSignal;
+}
+
+export interface CollectResult {
+  succeeded: number;
+  failed: number;
+  failedByCode: Record<string, number>;
+  retried: number;
+  unexpected: number;
+  missing: number;
+  inputTokens: number;
+  outputTokens: number;
+  cost: number;
+  retryShard: ShardRow | null;
+}
+
+export async function collectShard(options: CollectOptions): Promise<CollectResult> {
+  const { shard, batch, stateDir } = options;
+  const metas = await loadMetas(path.join(stateDir, shard.metaFile));
+  const fanout = new Map<string, FanoutRow[]>();
+  for (const row of options.fanout) {
+    const list = fanout.get(row.canonical) ?? [];
+    list.push(row);
+    fanout.set(row.canonical, list);
+  }
+  const result: CollectResult = {
+    succeeded: 0,
+    failed: 0,
+    failedByCode: {},
+    retried: 0,
+    unexpected: 0,
+    missing: 0,
+    inputTokens: 0,
+    outputTokens: 0,
+    cost: 0,
+    retryShard: null,
+  };
+  const seen = new Set<string>();
+  const retry = new Set<number>();
+  const batchId = batch?.id ?? shard.batchId;
+
+  const route = async (id: string, entry: MetaEntry, outcome: LineOutcome) => {
+    const meta = JSON.parse(entry.line) as RequestMeta;
+    if (outcome.kind === "success") {
+      const extracted = extractOutput(shard.endpoint, outcome.body, meta.j === 1);
+      const usage = toUsage(outcome.body.usage);
+      if (usage) {
+        result.inputTokens += usage.input_tokens;
+        result.outputTokens += usage.output_tokens;
+        result.cost +=
+          estimateCost({
+            model: shard.model,
+            inputTokens: usage.input_tokens,
+            outputTokens: usage.output_tokens,
+            cachedTokens: usage.cached_tokens,
+          }) ?? 0;
+      }
+      if (!extracted.ok) {
+        outcome = {
+          kind: "failure",
+          code: "invalid_json_output",
+          message: extracted.message,
+          statusCode: null,
+          retryable: false,
+        };
+      } else {
+        const model = typeof outcome.body.model === "string" ? outcome.body.model : shard.model || null;
+        for (const target of targets(id, meta, fanout)) {
+          const row: SuccessRow = {
+            id: target.id,
+            status: "success",
+            output: extracted.output,
+            response: outcome.body,
+            usage,
+            model,
+            batch_id: batchId,
+            attempts: shard.attempt,
+            input: target.input,
+            source: target.source,
+          };
+          result.succeeded++;
+          await options.sinks.write(row);
+        }
+        return;
+      }
+    }
+    if (outcome.retryable && !options.noRetry && shard.attempt < options.maxAttempts) {
+      retry.add(entry.index);
+      result.retried++;
+      return;
+    }
+    for (const target of targets(id, meta, fanout)) {
+      const row: FailureRow = {
+        id: target.id,
+        status: "failed",
+        error: { code: outcome.code, message: outcome.message, status_code: outcome.statusCode },
+        attempts: shard.attempt,
+        batch_id: batchId,
+        input: target.input,
+        source: target.source,
+      };
+      result.failed++;
+      result.failedByCode[outcome.code] = (result.failedByCode[outcome.code] ?? 0) + 1;
+      await options.sinks.write(row);
+    }
+  };
+
+  for (const fileId of [batch?.output_file_id, batch?.error_file_id]) {
+    if (!fileId) continue;
+    const stream = await options.provider.downloadFile(fileId, { signal: options.signal });
+    for await (const text of lines(stream)) {
+      if (text.trim() === "") continue;
+      let line: unknown;
+      try {
+        line = JSON.parse(text);
+      } catch {
+        result.unexpected++;
+        continue;
+      }
+      const id = isObject(line) && typeof line.custom_id === "string" ? line.custom_id : undefined;
+      const entry = id === undefined ? undefined : metas.get(id);
+      const outcome = isObject(line) ? classifyLine(line) : null;
+      if (id === undefined || !entry || seen.has(id) || !outcome) {
+        result.unexpected++;
+        continue;
+      }
+      seen.add(id);
+      await route(id, entry, outcome);
+    }
+  }
+
+  // requests absent from both files
+  const lineErrors = new Map<number, { code: string; message: string }>();
+  for (const error of batch?.errors ?? []) {
+    if (error.line !== null)
+      lineErrors.set(error.line, { code: error.code ?? "invalid_request", message: error.message });
+  }
+  for (const [id, entry] of metas) {
+    if (seen.has(id)) continue;
+    const lineError = lineErrors.get(entry.index + 1);
+    if (!lineError) result.missing++;
+    await route(
+      id,
+      entry,
+      lineError
+        ? { kind: "failure", ...lineError, statusCode: null, retryable: false }
+        : missingOutcome(batch),
+    );
+  }
+
+  if (retry.size > 0) result.retryShard = await writeRetryShard(options, metas, retry);
+  return result;
+}
+
+function missingOutcome(batch: BatchInfo | null): LineOutcome {
+  const failure = (code: string, message: string): LineOutcome => ({
+    kind: "failure",
+    code,
+    message,
+    statusCode: null,
+    retryable: true,
+  });
+  if (!batch)
+    return failure("batch_missing", "the batch disappeared from the provider before its results were read");
+  switch (batch.status) {
+    case "expired":
+      return failure("batch_expired", "the request was not executed before the completion window expired");
+    case "cancelled":
+      return failure("batch_cancelled", "the batch was cancelled before the request was executed");
+    case "failed": {
+      const first = batch.errors[0];
+      return failure(first?.code ?? "batch_failed", first?.message ?? "the batch failed");
+    }
+    default:
+      return failure(
+        "missing_result",
+        `the ${batch.status} batch has no line for this request in either file`,
+      );
+  }
+}
+
+interface Target {
+  id: string;
+  input: Record<string, unknown>;
+  source: RecordPosition;
+}
+
+function* targets(id: string, meta: RequestMeta, fanout: Map<string, FanoutRow[]>): Generator<Target> {
+  yield { id, input: meta.input, source: meta.source };
+  for (const row of fanout.get(id) ?? []) {
+    yield { id: row.recordId, input: JSON.parse(row.input), source: JSON.parse(row.source) };
+  }
+}
+
+interface MetaEntry {
+  index: number;
+  line: string;
+}
+
+/** custom_id → its meta line (kept as text: parsed only when its result arrives) */
+async function loadMetas(file: string): Promise<Map<string, MetaEntry>> {
+  const metas = new Map<string, MetaEntry>();
+  let index = 0;
+  for await (const line of lines(fs.createReadStream(file))) {
+    if (line === "") continue;
+    // the id is the first field: avoid parsing the whole input here
+    const id = (JSON.parse(`${line.slice(0, line.indexOf(',"t":'))}}`) as { id: string }).id;
+    metas.set(id, { index: index++, line });
+  }
+  return metas;
+}
+
+async function writeRetryShard(
+  options: CollectOptions,
+  metas: Map<string, MetaEntry>,
+  retry: Set<number>,
+): Promise<ShardRow> {
+  const { shard, stateDir } = options;
+  const attempt = shard.attempt + 1;
+  const name = retryShardName(shard.root, attempt);
+  const base = path.join(path.dirname(shard.file), name);
+  const file = `${base}.jsonl`;
+  const metaFile = `${base}.meta.jsonl`;
+  const requests = new SyncWriter(path.join(stateDir, file));
+  const metaOut = new SyncWriter(path.join(stateDir, metaFile));
+  let tokens = 0;
+  let outputTokens = 0;
+  let bytes = 0;
+  let index = 0;
+  const byIndex = new Map<number, string>();
+  for (const entry of metas.values()) if (retry.has(entry.index)) byIndex.set(entry.index, entry.line);
+  for await (const line of lines(fs.createReadStream(path.join(stateDir, shard.file)))) {
+    if (line === "") continue;
+    const meta = byIndex.get(index++);
+    if (meta === undefined) continue;
+    requests.write(`${line}\n`);
+    metaOut.write(`${meta}\n`);
+    bytes += Buffer.byteLength(line) + 1;
+    const parsed = JSON.parse(meta) as RequestMeta;
+    tokens += parsed.t;
+    outputTokens += parsed.o;
+  }
+  requests.close();
+  metaOut.close();
+  return {
+    ...shard,
+    name,
+    seq: shard.seq,
+    attempt,
+    file,
+    metaFile,
+    requests: retry.size,
+    bytes,
+    tokens,
+    outputTokens,
+    status: "pending",
+    submission: 0,
+    fileId: null,
+    batchId: null,
+    batchStatus: null,
+    createdAt: null,
+    note: null,
+  };
+}
+
+function lines(stream: Readable): AsyncIterable<string> {
+  return readline.createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY });
+}

@@ -1,0 +1,199 @@
+/**
+ * `runPipeline`: the programmatic entry point behind `batchpipe run`. Locks the pipeline's state,
+ * resumes its unfinished run or starts one (read phase → shards on disk), runs the loop to the end,
+ * cleans up and returns the reconciliation report. It emits events and never prints.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { BatchpipeError, ErrorCodes } from "../errors.js";
+import type { Logger } from "../plugin.js";
+import { createProvider } from "../provider/create-provider.js";
+import type { BatchProvider } from "../provider/types.js";
+import { acquireLock, openState, type RunCounters, type RunRow, type StateStore } from "../state/index.js";
+import { runReadPhase } from "./read-phase.js";
+import { RunLoop } from "./run-loop.js";
+import type {
+  EngineEvent,
+  EnginePipeline,
+  RunOptions,
+  RunReport,
+  RunResult,
+  RunStatusResult,
+} from "./types.js";
+
+export function defaultStateDir(pipeline: Pick<EnginePipeline, "dir" | "spec">): string {
+  return path.join(pipeline.dir, ".batchpipe", pipeline.spec.name);
+}
+
+export async function runPipeline(pipeline: EnginePipeline, options: RunOptions = {}): Promise<RunResult> {
+  const stateDir = path.resolve(options.stateDir ?? defaultStateDir(pipeline));
+  const emit = (event: EngineEvent) => options.onEvent?.(event);
+  const signal = options.signal ?? new AbortController().signal;
+  const logger = eventLogger(emit);
+  const lock = acquireLock(stateDir);
+  const state = openState(stateDir);
+  let provider: BatchProvider | undefined;
+  try {
+    let run = state.unfinishedRun();
+    const resumed = run !== undefined;
+    run ??= state.createRun();
+    emit({ type: "run_started", run: run.id, name: pipeline.spec.name, resumed, stateDir });
+    if (run.status === "reading") {
+      const skipped = await readRun({
+        pipeline,
+        state,
+        run,
+        stateDir,
+        signal,
+        logger,
+        emit,
+        force: options.force,
+      });
+      if (skipped) return skipped;
+      run = state.getRun(run.id)!;
+    }
+    provider = await createProvider(pipeline.spec.provider, { env: options.env ?? process.env, logger });
+    const loop = new RunLoop({ pipeline, state, provider, run, stateDir, signal, logger, emit });
+    const { counters, cancelled } = await loop.run();
+    if (pipeline.spec.batch.clean_up) await cleanUp({ provider, loop, stateDir, run, emit });
+    state.finishRun(run.id, cancelled ? "cancelled" : "done", { remember: !cancelled });
+    const status: RunStatusResult = cancelled ? "cancelled" : counters.failed > 0 ? "partial" : "completed";
+    const report = buildReport(pipeline, state.getRun(run.id)!, counters, status);
+    emit({ type: "run_finished", report });
+    return { run: run.id, status, report, exitCode: counters.failed > 0 ? 3 : 0 };
+  } finally {
+    await provider?.close().catch(() => undefined);
+    state.close();
+    lock.release();
+  }
+}
+
+async function readRun(o: {
+  pipeline: EnginePipeline;
+  state: StateStore;
+  run: RunRow;
+  stateDir: string;
+  signal: AbortSignal;
+  logger: Logger;
+  emit: (event: EngineEvent) => void;
+  force?: boolean;
+}): Promise<RunResult | undefined> {
+  const { pipeline, state, run, stateDir, emit } = o;
+  // a read phase interrupted earlier spent nothing: start it over
+  state.resetRun(run.id);
+  fs.rmSync(path.join(stateDir, run.id), { recursive: true, force: true });
+  const read = await runReadPhase({
+    pipeline,
+    stateDir,
+    runId: run.id,
+    signal: o.signal,
+    logger: o.logger,
+    onProgress: (records) => emit({ type: "read_progress", run: run.id, records }),
+    onFanout: (root, rows) => state.insertFanout(run.id, root, rows),
+  }).catch((error) => {
+    // nothing was submitted: forget the run so the next attempt starts clean
+    state.resetRun(run.id);
+    state.finishRun(run.id, "cancelled", { remember: false });
+    fs.rmSync(path.join(stateDir, run.id), { recursive: true, force: true });
+    throw error;
+  });
+  const previous = state.datasetCompleted(read.fingerprint);
+  if (previous && !pipeline.spec.batch.allow_same_dataset && !o.force) {
+    state.resetRun(run.id);
+    state.finishRun(run.id, "cancelled", { remember: false });
+    fs.rmSync(path.join(stateDir, run.id), { recursive: true, force: true });
+    emit({
+      type: "dataset_skipped",
+      run: run.id,
+      fingerprint: read.fingerprint,
+      previousRun: previous.runId,
+      completedAt: previous.completedAt,
+    });
+    const report = buildReport(pipeline, { ...run, totals: read.totals }, run.counters, "skipped");
+    emit({ type: "run_finished", report });
+    return { run: run.id, status: "skipped", report, exitCode: 0 };
+  }
+  state.finishReading(run.id, { fingerprint: read.fingerprint, totals: read.totals, shards: read.shards });
+  emit({
+    type: "planned",
+    run: run.id,
+    totals: read.totals,
+    shards: read.shards.map((s) => ({
+      name: s.name,
+      model: s.model,
+      endpoint: s.endpoint,
+      requests: s.requests,
+      bytes: s.bytes,
+      tokens: s.tokens,
+    })),
+  });
+  return undefined;
+}
+
+async function cleanUp(o: {
+  provider: BatchProvider;
+  loop: RunLoop;
+  stateDir: string;
+  run: RunRow;
+  emit: (event: EngineEvent) => void;
+}): Promise<void> {
+  const ids = o.loop.fileIds();
+  let deleted = 0;
+  for (const id of ids) {
+    try {
+      await o.provider.deleteFile(id);
+      deleted++;
+    } catch (error) {
+      o.emit({
+        type: "warning",
+        run: o.run.id,
+        message: `could not delete file ${id}: ${(error as Error).message}`,
+      });
+    }
+  }
+  fs.rmSync(path.join(o.stateDir, o.run.id), { recursive: true, force: true });
+  o.emit({ type: "cleaned_up", run: o.run.id, files: deleted });
+}
+
+export function buildReport(
+  pipeline: EnginePipeline,
+  run: RunRow,
+  counters: RunCounters,
+  status: RunStatusResult,
+): RunReport {
+  const read = run.totals?.read ?? 0;
+  return {
+    run: run.id,
+    name: pipeline.spec.name,
+    status,
+    read,
+    succeeded: counters.succeeded,
+    failed: counters.failed,
+    failedByCode: counters.failedByCode,
+    retried: counters.retried,
+    unexpected: counters.unexpected,
+    missing: counters.missing,
+    unaccounted: status === "skipped" ? 0 : read - counters.succeeded - counters.failed,
+    identical: run.totals?.identical ?? 0,
+    batches: counters.batches,
+    queueRefusals: counters.queueRefusals,
+    shards: run.totals?.shards ?? 0,
+    inputTokens: counters.inputTokens,
+    outputTokens: counters.outputTokens,
+    cost: counters.cost,
+    estimatedCost: run.totals?.estimatedCost ?? null,
+    durationMs: (run.finishedAt ?? Date.now()) - run.createdAt,
+  };
+}
+
+function eventLogger(emit: (event: EngineEvent) => void): Logger {
+  const warn = (message: string) => emit({ type: "warning", run: "", message });
+  return { debug() {}, info() {}, warn, error: warn };
+}
+
+/** a STATE_FAILED error for commands that need an unfinished run */
+export function noRunError(name: string): BatchpipeError {
+  return new BatchpipeError(ErrorCodes.USAGE, `pipeline "${name}" has no unfinished run`, {
+    hint: "Start one with `batchpipe run <spec>`.",
+  });
+}

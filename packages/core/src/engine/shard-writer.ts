@@ -1,0 +1,190 @@
+/**
+ * Shard files: request lines go to `<run>/shards/NNNNN.jsonl` (the batch input file, uploaded as is)
+ * and, line for line, to `NNNNN.meta.jsonl` (the record id, its input and position, its token
+ * estimates), which the collector joins results against. A shard is sealed before it would pass
+ * max_requests, max_bytes or the token budget; one shard is open per model + endpoint.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import type { ShardRow } from "../state/index.js";
+
+export interface ShardLimits {
+  maxRequests: number;
+  maxBytes: number;
+  /** per-shard estimated input tokens; null = no limit */
+  maxTokens: number | null;
+}
+
+export interface ShardLine {
+  model: string;
+  endpoint: string;
+  /** the request line, without its newline */
+  line: string;
+  bytes: number;
+  tokens: number;
+  outputTokens: number;
+  /** the meta line, without its newline */
+  meta: string;
+}
+
+export const shardName = (seq: number) => String(seq).padStart(5, "0");
+export const retryShardName = (root: string, attempt: number) => `${root}-a${attempt}`;
+
+/** Writes shard files and hands back the sealed shards' rows. */
+export class ShardWriter {
+  private readonly open = new Map<string, OpenShard>();
+  readonly sealed: ShardRow[] = [];
+  private seq = 0;
+
+  constructor(private readonly options: { stateDir: string; runId: string; limits: ShardLimits }) {
+    fs.mkdirSync(path.join(options.stateDir, options.runId, "shards"), { recursive: true });
+  }
+
+  /** whether a single line can ever fit a shard */
+  fits(line: ShardLine): string | undefined {
+    const { maxBytes, maxTokens } = this.options.limits;
+    if (line.bytes > maxBytes)
+      return `the request is ${line.bytes} bytes, over batch.max_bytes (${maxBytes})`;
+    if (maxTokens !== null && line.tokens > maxTokens)
+      return `the request has ~${line.tokens} input tokens, over batch.max_enqueued_tokens (${maxTokens})`;
+    return undefined;
+  }
+
+  /** add a line; returns the name of the shard it went to */
+  add(line: ShardLine): string {
+    const key = `${line.model}\n${line.endpoint}`;
+    let shard = this.open.get(key);
+    const { maxRequests, maxBytes, maxTokens } = this.options.limits;
+    if (
+      shard &&
+      (shard.requests + 1 > maxRequests ||
+        shard.bytes + line.bytes > maxBytes ||
+        (maxTokens !== null && shard.tokens + line.tokens > maxTokens))
+    ) {
+      this.seal(shard);
+      this.open.delete(key);
+      shard = undefined;
+    }
+    if (!shard) {
+      shard = this.create(line.model, line.endpoint);
+      this.open.set(key, shard);
+    }
+    shard.requests++;
+    shard.bytes += line.bytes;
+    shard.tokens += line.tokens;
+    shard.outputTokens += line.outputTokens;
+    shard.lines.write(`${line.line}\n`);
+    shard.metas.write(`${line.meta}\n`);
+    return shard.name;
+  }
+
+  /** seal every open shard; returns all sealed shards in order */
+  finish(): ShardRow[] {
+    for (const shard of this.open.values()) this.seal(shard);
+    this.open.clear();
+    this.sealed.sort((a, b) => a.seq - b.seq);
+    return this.sealed;
+  }
+
+  /** close files without sealing (on abort) */
+  abort(): void {
+    for (const shard of this.open.values()) {
+      shard.lines.close();
+      shard.metas.close();
+    }
+    this.open.clear();
+  }
+
+  private create(model: string, endpoint: string): OpenShard {
+    const seq = ++this.seq;
+    const name = shardName(seq);
+    const rel = path.join(this.options.runId, "shards", name);
+    return {
+      seq,
+      name,
+      model,
+      endpoint,
+      file: `${rel}.jsonl`,
+      metaFile: `${rel}.meta.jsonl`,
+      requests: 0,
+      bytes: 0,
+      tokens: 0,
+      outputTokens: 0,
+      lines: new SyncWriter(path.join(this.options.stateDir, `${rel}.jsonl`)),
+      metas: new SyncWriter(path.join(this.options.stateDir, `${rel}.meta.jsonl`)),
+    };
+  }
+
+  private seal(shard: OpenShard): void {
+    shard.lines.close();
+    shard.metas.close();
+    this.sealed.push({
+      runId: this.options.runId,
+      name: shard.name,
+      seq: shard.seq,
+      root: shard.name,
+      attempt: 1,
+      model: shard.model,
+      endpoint: shard.endpoint,
+      file: shard.file,
+      metaFile: shard.metaFile,
+      requests: shard.requests,
+      bytes: shard.bytes,
+      tokens: shard.tokens,
+      outputTokens: shard.outputTokens,
+      status: "pending",
+      submission: 0,
+      fileId: null,
+      batchId: null,
+      batchStatus: null,
+      createdAt: null,
+      note: null,
+    });
+  }
+}
+
+interface OpenShard {
+  seq: number;
+  name: string;
+  model: string;
+  endpoint: string;
+  file: string;
+  metaFile: string;
+  requests: number;
+  bytes: number;
+  tokens: number;
+  outputTokens: number;
+  lines: SyncWriter;
+  metas: SyncWriter;
+}
+
+/** A buffered synchronous file writer: constant memory, no stream back-pressure to juggle. */
+export class SyncWriter {
+  private readonly fd: number;
+  private chunks: string[] = [];
+  private size = 0;
+
+  constructor(file: string) {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    this.fd = fs.openSync(file, "w");
+  }
+
+  write(text: string): void {
+    this.chunks.push(text);
+    this.size += text.length;
+    if (this.size >= 1 << 18) this.flush();
+  }
+
+  flush(): void {
+    if (this.chunks.length === 0) return;
+    fs.writeSync(this.fd, this.chunks.join(""));
+    this.chunks = [];
+    this.size = 0;
+  }
+
+  close(): void {
+    this.flush();
+    fs.fsyncSync(this.fd);
+    fs.closeSync(this.fd);
+  }
+}

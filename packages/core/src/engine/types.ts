@@ -1,0 +1,144 @@
+/** The engine's inputs (a resolved pipeline), its events and its result. */
+import type { SinkPlugin, SourcePlugin, TransformPlugin } from "../plugin.js";
+import type { PipelineSpec } from "../spec/schema.js";
+import type { RunCounters, RunTotals, ShardStatus } from "../state/index.js";
+
+export interface EngineResolvedPlugin<P> {
+  plugin: P;
+  options: unknown;
+  use: string;
+  label: string;
+}
+
+/** What the engine needs from a loaded pipeline (structurally the spec loader's `Pipeline`). */
+export interface EnginePipeline {
+  /** the spec file (absolute), or a virtual path for inline specs */
+  file: string;
+  /** the folder relative paths resolve against */
+  dir: string;
+  spec: PipelineSpec;
+  source: EngineResolvedPlugin<SourcePlugin>;
+  transform: EngineResolvedPlugin<TransformPlugin>;
+  sinks: EngineResolvedPlugin<SinkPlugin>[];
+  errors: EngineResolvedPlugin<SinkPlugin>[];
+}
+
+/** A snapshot for progress displays. */
+export interface ProgressSnapshot {
+  run: string;
+  shards: Partial<Record<ShardStatus, number>>;
+  /** records with a final outcome / all records read */
+  done: number;
+  total: number;
+  succeeded: number;
+  failed: number;
+  inputTokens: number;
+  outputTokens: number;
+  cost: number;
+  /** requests done per open batch's provider counts (not yet delivered) */
+  inFlight: { completed: number; failed: number; total: number };
+  /** ms, null when unknown */
+  eta: number | null;
+  elapsedMs: number;
+}
+
+export type EngineEvent =
+  | { type: "run_started"; run: string; name: string; resumed: boolean; stateDir: string }
+  | { type: "read_progress"; run: string; records: number }
+  | {
+      type: "planned";
+      run: string;
+      totals: RunTotals;
+      shards: {
+        name: string;
+        model: string;
+        endpoint: string;
+        requests: number;
+        bytes: number;
+        tokens: number;
+      }[];
+    }
+  | { type: "dataset_skipped"; run: string; fingerprint: string; previousRun: string; completedAt: number }
+  | { type: "shard_uploaded"; run: string; shard: string; fileId: string }
+  | {
+      type: "shard_submitted";
+      run: string;
+      shard: string;
+      batchId: string;
+      submission: number;
+      adopted: boolean;
+    }
+  | { type: "queue_full"; run: string; shard: string; model: string; inFlightTokens: number; message: string }
+  | {
+      type: "batch_status";
+      run: string;
+      shard: string;
+      batchId: string;
+      status: string;
+      counts: { total: number; completed: number; failed: number };
+    }
+  | {
+      type: "shard_collected";
+      run: string;
+      shard: string;
+      batchId: string | null;
+      status: string;
+      succeeded: number;
+      failed: number;
+      retried: number;
+      unexpected: number;
+      missing: number;
+    }
+  | { type: "progress"; snapshot: ProgressSnapshot }
+  | { type: "warning"; run: string; message: string; code?: string }
+  | { type: "budget_exceeded"; run: string; shard: string; spent: number; projected: number; maxCost: number }
+  | { type: "cleaned_up"; run: string; files: number }
+  | { type: "run_finished"; report: RunReport };
+
+export type RunStatusResult = "completed" | "partial" | "skipped" | "cancelled";
+
+/** The reconciliation report every run ends with. */
+export interface RunReport {
+  run: string;
+  name: string;
+  status: RunStatusResult;
+  /** records read from the source */
+  read: number;
+  succeeded: number;
+  failed: number;
+  failedByCode: Record<string, number>;
+  retried: number;
+  unexpected: number;
+  missing: number;
+  /** read − succeeded − failed: must be 0 */
+  unaccounted: number;
+  identical: number;
+  batches: number;
+  queueRefusals: number;
+  shards: number;
+  inputTokens: number;
+  outputTokens: number;
+  cost: number;
+  estimatedCost: number | null;
+  durationMs: number;
+}
+
+export interface RunOptions {
+  signal?: AbortSignal;
+  onEvent?: (event: EngineEvent) => void;
+  /** default: `.batchpipe/<name>` beside the spec */
+  stateDir?: string;
+  /** submit again a dataset already completed under this name */
+  force?: boolean;
+  env?: Record<string, string | undefined>;
+}
+
+export interface RunResult {
+  run: string;
+  status: RunStatusResult;
+  report: RunReport;
+  /** 0 all succeeded (or skipped), 3 some requests failed */
+  exitCode: 0 | 3;
+}
+
+export type { RunCounters, RunTotals };

@@ -1,0 +1,2 @@
+export { acquireLock, type StateLock } from "./lock.js";
+export * from "./state-db.js";

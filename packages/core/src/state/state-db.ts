@@ -1,0 +1,456 @@
+/**
+ * Durable run state: one SQLite file (WAL) per pipeline name, `.batchpipe/<name>/state.db`.
+ * It holds runs, dataset fingerprints, shards (one row per batch attempt), the identical-request
+ * fan-out, deliveries and sink checkpoints. Per-request data (request lines, inputs) stays in shard
+ * files on disk so a 1M-record run keeps this database small. Never the API key.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import Database from "better-sqlite3";
+import { BatchpipeError, ErrorCodes } from "../errors.js";
+import type { Checkpoint } from "../plugin.js";
+
+export const STATE_SCHEMA_VERSION = 1;
+
+export type RunStatus = "reading" | "running" | "done" | "cancelled";
+
+export type ShardStatus =
+  /** written to disk, not yet uploaded */
+  | "pending"
+  /** intent: uploading the file (file_id unknown until the call returns) */
+  | "uploading"
+  /** intent: creating the batch (batch_id unknown until the call returns) */
+  | "submitting"
+  /** the provider refused it for its queue; waits for capacity, costs no attempt */
+  | "queued"
+  /** a batch is open at the provider */
+  | "open"
+  /** the batch is terminal; its results are not delivered yet */
+  | "ended"
+  /** results delivered (and retries, if any, scheduled as a new shard) */
+  | "collected"
+  /** never submitted (the run was cancelled) */
+  | "skipped";
+
+export interface RunTotals {
+  /** records read from the source (valid and invalid) */
+  read: number;
+  invalid: number;
+  /** records that failed before any request existed (template_error, request_too_large) */
+  rejected: number;
+  /** distinct requests written to shards */
+  requests: number;
+  /** records whose request was identical to an earlier one (sent once, fanned back) */
+  identical: number;
+  shards: number;
+  estimatedInputTokens: number;
+  estimatedOutputTokens: number;
+  estimatedCost: number | null;
+}
+
+export interface RunCounters {
+  succeeded: number;
+  failed: number;
+  failedByCode: Record<string, number>;
+  /** requests sent again after a retryable failure */
+  retried: number;
+  /** output lines whose custom_id was unknown, duplicated or that could not be parsed */
+  unexpected: number;
+  /** requests absent from both the output and the error file */
+  missing: number;
+  /** batches created (queue refusals included) */
+  batches: number;
+  queueRefusals: number;
+  inputTokens: number;
+  outputTokens: number;
+  cost: number;
+}
+
+export interface RunRow {
+  id: string;
+  seq: number;
+  status: RunStatus;
+  fingerprint: string | null;
+  createdAt: number;
+  finishedAt: number | null;
+  cancelRequested: boolean;
+  totals: RunTotals | null;
+  counters: RunCounters;
+}
+
+export interface ShardRow {
+  runId: string;
+  name: string;
+  seq: number;
+  /** the original shard this one retries (its own name for a first attempt) */
+  root: string;
+  /** the request attempt number of every line in it (1 for a first shard) */
+  attempt: number;
+  model: string;
+  endpoint: string;
+  /** paths relative to the state dir */
+  file: string;
+  metaFile: string;
+  requests: number;
+  bytes: number;
+  tokens: number;
+  outputTokens: number;
+  status: ShardStatus;
+  /** how many batches were created for it (a queue refusal makes another) */
+  submission: number;
+  fileId: string | null;
+  batchId: string | null;
+  batchStatus: string | null;
+  /** when the current batch was created (ms), for the creation-rate window */
+  createdAt: number | null;
+  note: string | null;
+}
+
+export const emptyCounters = (): RunCounters => ({
+  succeeded: 0,
+  failed: 0,
+  failedByCode: {},
+  retried: 0,
+  unexpected: 0,
+  missing: 0,
+  batches: 0,
+  queueRefusals: 0,
+  inputTokens: 0,
+  outputTokens: 0,
+  cost: 0,
+});
+
+export interface FanoutRow {
+  canonical: string;
+  recordId: string;
+  input: string;
+  source: string;
+}
+
+export interface StateStore {
+  readonly dir: string;
+  readonly db: Database.Database;
+  latestRun(): RunRow | undefined;
+  unfinishedRun(): RunRow | undefined;
+  getRun(id: string): RunRow | undefined;
+  createRun(): RunRow;
+  setRunStatus(id: string, status: RunStatus): void;
+  requestCancel(id: string): void;
+  /** end of the read phase: shards, fan-out and totals in one transaction */
+  finishReading(id: string, options: { fingerprint: string; totals: RunTotals; shards: ShardRow[] }): void;
+  resetRun(id: string): void;
+  insertFanout(runId: string, root: string, rows: FanoutRow[]): void;
+  fanoutFor(runId: string, root: string): FanoutRow[];
+  shards(runId: string): ShardRow[];
+  shard(runId: string, name: string): ShardRow | undefined;
+  updateShard(runId: string, name: string, patch: Partial<ShardRow>): void;
+  datasetCompleted(fingerprint: string): { runId: string; completedAt: number } | undefined;
+  /** finish a run; a completed dataset is remembered for allow_same_dataset */
+  finishRun(id: string, status: "done" | "cancelled", options: { remember: boolean }): void;
+  sinkCheckpoint(sink: string): Checkpoint | undefined;
+  delivered(key: string): boolean;
+  /**
+   * The commit point of a delivery: sink checkpoints, counters, the shard's status and the retry
+   * shard that follows it, all in one transaction.
+   */
+  recordDelivery(options: {
+    runId: string;
+    key: string;
+    checkpoints: Record<string, Checkpoint>;
+    counters: RunCounters;
+    shard?: { name: string; patch: Partial<ShardRow> };
+    retryShard?: ShardRow;
+  }): void;
+  saveCounters(runId: string, counters: RunCounters): void;
+  getValue(key: string): string | undefined;
+  setValue(key: string, value: string): void;
+  close(): void;
+}
+
+/** Open (creating if needed) the state database in `dir`. */
+export function openState(dir: string): StateStore {
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, "state.db");
+  let db: Database.Database;
+  try {
+    db = new Database(file);
+    db.pragma("journal_mode = WAL");
+    db.pragma("synchronous = NORMAL");
+    db.pragma("busy_timeout = 5000");
+    migrate(db, file);
+  } catch (error) {
+    if (error instanceof BatchpipeError) throw error;
+    throw new BatchpipeError(ErrorCodes.STATE_FAILED, `cannot open the state database ${file}`, {
+      hint: "Check the folder's permissions, or move the state elsewhere with --state-dir.",
+      cause: error,
+    });
+  }
+  return createStore(dir, db);
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+  id TEXT PRIMARY KEY, seq INTEGER NOT NULL, status TEXT NOT NULL, fingerprint TEXT,
+  created_at INTEGER NOT NULL, finished_at INTEGER, cancel_requested INTEGER NOT NULL DEFAULT 0,
+  totals TEXT, counters TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS datasets (fingerprint TEXT PRIMARY KEY, run_id TEXT NOT NULL, completed_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS shards (
+  run_id TEXT NOT NULL, name TEXT NOT NULL, seq INTEGER NOT NULL, root TEXT NOT NULL, attempt INTEGER NOT NULL,
+  model TEXT NOT NULL, endpoint TEXT NOT NULL, file TEXT NOT NULL, meta_file TEXT NOT NULL,
+  requests INTEGER NOT NULL, bytes INTEGER NOT NULL, tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL,
+  status TEXT NOT NULL, submission INTEGER NOT NULL DEFAULT 0, file_id TEXT, batch_id TEXT, batch_status TEXT,
+  created_at INTEGER, note TEXT, PRIMARY KEY (run_id, name));
+CREATE TABLE IF NOT EXISTS fanout (run_id TEXT NOT NULL, root TEXT NOT NULL, canonical TEXT NOT NULL,
+  record_id TEXT NOT NULL, input TEXT NOT NULL, source TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS fanout_root ON fanout (run_id, root);
+CREATE TABLE IF NOT EXISTS deliveries (key TEXT PRIMARY KEY, run_id TEXT NOT NULL, delivered_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS sink_checkpoints (sink TEXT PRIMARY KEY, checkpoint TEXT NOT NULL, key TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+`;
+
+function migrate(db: Database.Database, file: string): void {
+  const hasMeta = db.prepare("SELECT name FROM sqlite_master WHERE type='table' AND name='meta'").get();
+  if (hasMeta) {
+    const row = db.prepare("SELECT value FROM meta WHERE key='schema_version'").get() as
+      | { value: string }
+      | undefined;
+    const version = Number(row?.value);
+    if (version !== STATE_SCHEMA_VERSION) {
+      throw new BatchpipeError(
+        ErrorCodes.STATE_FAILED,
+        `the state database ${file} has schema version ${row?.value ?? "?"}, this batchpipe reads version ${STATE_SCHEMA_VERSION}`,
+        { hint: "Use the batchpipe version that created it, or point --state-dir at a fresh folder." },
+      );
+    }
+    return;
+  }
+  db.exec(SCHEMA);
+  db.prepare("INSERT INTO meta (key, value) VALUES ('schema_version', ?)").run(String(STATE_SCHEMA_VERSION));
+}
+
+interface RawRun {
+  id: string;
+  seq: number;
+  status: RunStatus;
+  fingerprint: string | null;
+  created_at: number;
+  finished_at: number | null;
+  cancel_requested: number;
+  totals: string | null;
+  counters: string;
+}
+
+interface RawShard {
+  run_id: string;
+  name: string;
+  seq: number;
+  root: string;
+  attempt: number;
+  model: string;
+  endpoint: string;
+  file: string;
+  meta_file: string;
+  requests: number;
+  bytes: number;
+  tokens: number;
+  output_tokens: number;
+  status: ShardStatus;
+  submission: number;
+  file_id: string | null;
+  batch_id: string | null;
+  batch_status: string | null;
+  created_at: number | null;
+  note: string | null;
+}
+
+const SHARD_COLUMNS: Record<keyof ShardRow, keyof RawShard> = {
+  runId: "run_id",
+  name: "name",
+  seq: "seq",
+  root: "root",
+  attempt: "attempt",
+  model: "model",
+  endpoint: "endpoint",
+  file: "file",
+  metaFile: "meta_file",
+  requests: "requests",
+  bytes: "bytes",
+  tokens: "tokens",
+  outputTokens: "output_tokens",
+  status: "status",
+  submission: "submission",
+  fileId: "file_id",
+  batchId: "batch_id",
+  batchStatus: "batch_status",
+  createdAt: "created_at",
+  note: "note",
+};
+
+function createStore(dir: string, db: Database.Database): StateStore {
+  const toRun = (raw: RawRun | undefined): RunRow | undefined =>
+    raw && {
+      id: raw.id,
+      seq: raw.seq,
+      status: raw.status,
+      fingerprint: raw.fingerprint,
+      createdAt: raw.created_at,
+      finishedAt: raw.finished_at,
+      cancelRequested: raw.cancel_requested === 1,
+      totals: raw.totals ? (JSON.parse(raw.totals) as RunTotals) : null,
+      counters: { ...emptyCounters(), ...(JSON.parse(raw.counters) as Partial<RunCounters>) },
+    };
+  const toShard = (raw: RawShard): ShardRow => {
+    const out = {} as Record<string, unknown>;
+    for (const [key, column] of Object.entries(SHARD_COLUMNS)) out[key] = raw[column];
+    return out as unknown as ShardRow;
+  };
+  const insertShard = db.prepare(
+    `INSERT INTO shards (${Object.values(SHARD_COLUMNS).join(", ")})
+     VALUES (${Object.values(SHARD_COLUMNS)
+       .map((c) => `@${c}`)
+       .join(", ")})`,
+  );
+  const shardParams = (row: ShardRow) => {
+    const out: Record<string, unknown> = {};
+    for (const [key, column] of Object.entries(SHARD_COLUMNS)) out[column] = row[key as keyof ShardRow];
+    return out;
+  };
+  const updateShard = (runId: string, name: string, patch: Partial<ShardRow>) => {
+    const entries = Object.entries(patch).filter(([, v]) => v !== undefined);
+    if (entries.length === 0) return;
+    const sets = entries.map(([k]) => `${SHARD_COLUMNS[k as keyof ShardRow]} = ?`).join(", ");
+    db.prepare(`UPDATE shards SET ${sets} WHERE run_id = ? AND name = ?`).run(
+      ...entries.map(([, v]) => v as string | number | null),
+      runId,
+      name,
+    );
+  };
+  const insertFanout = db.prepare(
+    "INSERT INTO fanout (run_id, root, canonical, record_id, input, source) VALUES (?, ?, ?, ?, ?, ?)",
+  );
+  const saveCounters = (runId: string, counters: RunCounters) =>
+    db.prepare("UPDATE runs SET counters = ? WHERE id = ?").run(JSON.stringify(counters), runId);
+
+  return {
+    dir,
+    db,
+    latestRun: () => toRun(db.prepare("SELECT * FROM runs ORDER BY seq DESC LIMIT 1").get() as RawRun),
+    unfinishedRun: () =>
+      toRun(
+        db
+          .prepare("SELECT * FROM runs WHERE status IN ('reading', 'running') ORDER BY seq DESC LIMIT 1")
+          .get() as RawRun,
+      ),
+    getRun: (id) => toRun(db.prepare("SELECT * FROM runs WHERE id = ?").get(id) as RawRun),
+    createRun() {
+      const seq = ((db.prepare("SELECT MAX(seq) AS m FROM runs").get() as { m: number | null }).m ?? 0) + 1;
+      const id = `r${seq}-${Date.now().toString(36)}`;
+      db.prepare(
+        "INSERT INTO runs (id, seq, status, created_at, counters) VALUES (?, ?, 'reading', ?, ?)",
+      ).run(id, seq, Date.now(), JSON.stringify(emptyCounters()));
+      return toRun(db.prepare("SELECT * FROM runs WHERE id = ?").get(id) as RawRun)!;
+    },
+    setRunStatus: (id, status) => db.prepare("UPDATE runs SET status = ? WHERE id = ?").run(status, id),
+    requestCancel: (id) => db.prepare("UPDATE runs SET cancel_requested = 1 WHERE id = ?").run(id),
+    finishReading: db.transaction(
+      (id: string, options: { fingerprint: string; totals: RunTotals; shards: ShardRow[] }) => {
+        for (const shard of options.shards) insertShard.run(shardParams(shard));
+        db.prepare("UPDATE runs SET status = 'running', fingerprint = ?, totals = ? WHERE id = ?").run(
+          options.fingerprint,
+          JSON.stringify(options.totals),
+          id,
+        );
+      },
+    ),
+    resetRun: db.transaction((id: string) => {
+      db.prepare("DELETE FROM shards WHERE run_id = ?").run(id);
+      db.prepare("DELETE FROM fanout WHERE run_id = ?").run(id);
+      db.prepare("UPDATE runs SET status = 'reading', totals = NULL, counters = ? WHERE id = ?").run(
+        JSON.stringify(emptyCounters()),
+        id,
+      );
+    }),
+    insertFanout: db.transaction((runId: string, root: string, rows: FanoutRow[]) => {
+      for (const row of rows)
+        insertFanout.run(runId, root, row.canonical, row.recordId, row.input, row.source);
+    }),
+    fanoutFor: (runId, root) =>
+      (
+        db
+          .prepare("SELECT canonical, record_id, input, source FROM fanout WHERE run_id = ? AND root = ?")
+          .all(runId, root) as { canonical: string; record_id: string; input: string; source: string }[]
+      ).map((r) => ({ canonical: r.canonical, recordId: r.record_id, input: r.input, source: r.source })),
+    shards: (runId) =>
+      (db.prepare("SELECT * FROM shards WHERE run_id = ? ORDER BY seq").all(runId) as RawShard[]).map(
+        toShard,
+      ),
+    shard: (runId, name) => {
+      const raw = db.prepare("SELECT * FROM shards WHERE run_id = ? AND name = ?").get(runId, name) as
+        | RawShard
+        | undefined;
+      return raw && toShard(raw);
+    },
+    updateShard,
+    datasetCompleted: (fingerprint) => {
+      const row = db
+        .prepare("SELECT run_id, completed_at FROM datasets WHERE fingerprint = ?")
+        .get(fingerprint) as { run_id: string; completed_at: number } | undefined;
+      return row && { runId: row.run_id, completedAt: row.completed_at };
+    },
+    finishRun: db.transaction((id: string, status: "done" | "cancelled", options: { remember: boolean }) => {
+      const now = Date.now();
+      db.prepare("UPDATE runs SET status = ?, finished_at = ? WHERE id = ?").run(status, now, id);
+      const run = db.prepare("SELECT fingerprint FROM runs WHERE id = ?").get(id) as {
+        fingerprint: string | null;
+      };
+      if (options.remember && run.fingerprint) {
+        db.prepare(
+          "INSERT OR REPLACE INTO datasets (fingerprint, run_id, completed_at) VALUES (?, ?, ?)",
+        ).run(run.fingerprint, id, now);
+      }
+    }),
+    sinkCheckpoint: (sink) => {
+      const row = db.prepare("SELECT checkpoint FROM sink_checkpoints WHERE sink = ?").get(sink) as
+        | { checkpoint: string }
+        | undefined;
+      return row ? (JSON.parse(row.checkpoint) as Checkpoint) : undefined;
+    },
+    delivered: (key) => db.prepare("SELECT 1 FROM deliveries WHERE key = ?").get(key) !== undefined,
+    recordDelivery: db.transaction(
+      (options: {
+        runId: string;
+        key: string;
+        checkpoints: Record<string, Checkpoint>;
+        counters: RunCounters;
+        shard?: { name: string; patch: Partial<ShardRow> };
+        retryShard?: ShardRow;
+      }) => {
+        const setCheckpoint = db.prepare(
+          "INSERT INTO sink_checkpoints (sink, checkpoint, key) VALUES (?, ?, ?) ON CONFLICT(sink) DO UPDATE SET checkpoint = excluded.checkpoint, key = excluded.key",
+        );
+        for (const [sink, checkpoint] of Object.entries(options.checkpoints)) {
+          setCheckpoint.run(sink, JSON.stringify(checkpoint ?? null), options.key);
+        }
+        db.prepare("INSERT INTO deliveries (key, run_id, delivered_at) VALUES (?, ?, ?)").run(
+          options.key,
+          options.runId,
+          Date.now(),
+        );
+        saveCounters(options.runId, options.counters);
+        if (options.shard) updateShard(options.runId, options.shard.name, options.shard.patch);
+        if (options.retryShard) insertShard.run(shardParams(options.retryShard));
+      },
+    ),
+    saveCounters,
+    getValue: (key) =>
+      (db.prepare("SELECT value FROM kv WHERE key = ?").get(key) as { value: string } | undefined)?.value,
+    setValue: (key, value) =>
+      db
+        .prepare(
+          "INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        )
+        .run(key, value),
+    close: () => db.close(),
+  };
+}
