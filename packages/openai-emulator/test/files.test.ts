@@ -1,0 +1,151 @@
+import fs from "node:fs";
+import path from "node:path";
+import OpenAI, { toFile } from "openai";
+import { afterEach, describe, expect, it } from "vitest";
+import { type Harness, startHarness, upload, writeJsonl } from "./helpers.js";
+
+let h: Harness;
+afterEach(async () => h?.close());
+
+describe("files", () => {
+  it("uploads (multipart, streamed to disk), retrieves, streams content and deletes", async () => {
+    h = await startHarness();
+    const file = writeJsonl(h.dir, "input.jsonl", [{ a: 1 }, { b: "é" }]);
+    const bytes = fs.statSync(file).size;
+    const created = await upload(h.client, file);
+    expect(created).toMatchObject({
+      object: "file",
+      bytes,
+      filename: "input.jsonl",
+      purpose: "batch",
+      status: "processed",
+    });
+    expect(created.id).toMatch(/^file-[0-9A-Za-z]{22}$/);
+    expect(created.expires_at).toBe(created.created_at + 30 * 86400);
+    expect(await h.client.files.retrieve(created.id)).toEqual(created);
+    const content = await (await h.client.files.content(created.id)).text();
+    expect(content).toBe(fs.readFileSync(file, "utf8"));
+    // stored on disk under the data dir
+    expect(fs.readdirSync(path.join(h.emu.dataDir, "files"))).toContain(created.id);
+    expect(await h.client.files.delete(created.id)).toEqual({
+      id: created.id,
+      object: "file",
+      deleted: true,
+    });
+    await expect(h.client.files.retrieve(created.id)).rejects.toMatchObject({ status: 404 });
+    await expect(h.client.files.content(created.id)).rejects.toMatchObject({ status: 404 });
+    await expect(h.client.files.delete(created.id)).rejects.toMatchObject({ status: 404 });
+  });
+
+  it("honours expires_after and rejects bad purposes", async () => {
+    h = await startHarness();
+    const f = await h.client.files.create({
+      file: await toFile(Buffer.from("{}\n"), "x.jsonl"),
+      purpose: "user_data",
+      expires_after: { anchor: "created_at", seconds: 7200 },
+    });
+    expect(f.expires_at).toBe(f.created_at + 7200);
+    await expect(
+      h.client.files.create({
+        file: await toFile(Buffer.from("{}\n"), "x.jsonl"),
+        purpose: "nope" as "batch",
+      }),
+    ).rejects.toMatchObject({ status: 400, code: "invalid_value", param: "purpose" });
+  });
+
+  it("lists with after/limit/order/purpose and first_id/last_id/has_more", async () => {
+    h = await startHarness();
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const f = await h.client.files.create({
+        file: await toFile(Buffer.from(`{"i":${i}}\n`), `f${i}.jsonl`),
+        purpose: i === 4 ? "user_data" : "batch",
+      });
+      ids.push(f.id);
+    }
+    const page = await h.client.files.list({ limit: 2, purpose: "batch" });
+    expect(page.data.map((f) => f.id)).toEqual([ids[3], ids[2]]);
+    expect(page.has_more).toBe(true);
+    const raw = await h.client.files.list({ limit: 2, purpose: "batch" }).asResponse();
+    expect(await raw.json()).toMatchObject({
+      object: "list",
+      first_id: ids[3],
+      last_id: ids[2],
+      has_more: true,
+    });
+    const asc = await h.client.files.list({ order: "asc", after: ids[1] });
+    expect(asc.data.map((f) => f.id)).toEqual([ids[2], ids[3], ids[4]]);
+    expect(asc.has_more).toBe(false);
+    const all: string[] = [];
+    for await (const f of h.client.files.list({ limit: 1, purpose: "batch" })) all.push(f.id);
+    expect(all).toEqual([ids[3], ids[2], ids[1], ids[0]]);
+    await expect(h.client.files.list({ limit: 0 })).rejects.toMatchObject({ status: 400, param: "limit" });
+  });
+
+  it("rejects an upload over maxUploadBytes with 400 'File is too large.' and keeps nothing", async () => {
+    h = await startHarness({ maxUploadBytes: 1024 });
+    const file = writeJsonl(
+      h.dir,
+      "big.jsonl",
+      Array.from({ length: 100 }, (_, i) => ({ i, pad: "x".repeat(50) })),
+    );
+    await expect(upload(h.client, file)).rejects.toMatchObject({
+      status: 400,
+      message: expect.stringContaining("File is too large."),
+      type: "invalid_request_error",
+    });
+    expect(h.emu.state().files).toEqual([]);
+    expect(fs.readdirSync(path.join(h.emu.dataDir, "tmp"))).toEqual([]);
+    // the connection stays usable
+    expect((await h.client.files.list()).data).toEqual([]);
+  });
+});
+
+describe("transport", () => {
+  it("requires a bearer token, checks apiKey, sets x-request-id, 404s unknown routes", async () => {
+    h = await startHarness({ apiKey: "sk-right" });
+    const noKey = await fetch(`${h.emu.url}/batches`);
+    expect(noKey.status).toBe(401);
+    expect(noKey.headers.get("x-request-id")).toMatch(/^req_/);
+    expect((await noKey.json()).error).toMatchObject({
+      type: "invalid_request_error",
+      code: "invalid_api_key",
+    });
+    await expect(h.client.batches.list()).rejects.toMatchObject({ status: 401, code: "invalid_api_key" });
+    const good = new OpenAI({ baseURL: h.emu.url, apiKey: "sk-right", maxRetries: 0 });
+    const res = await good.batches.list().withResponse();
+    expect(res.response.headers.get("x-request-id")).toMatch(/^req_[0-9a-f]{32}$/);
+    const unknown = await fetch(`${h.emu.url}/nothing/here`, {
+      headers: { authorization: "Bearer sk-right" },
+    });
+    expect(unknown.status).toBe(404);
+    expect(await unknown.json()).toEqual({
+      error: {
+        message: "Invalid URL (GET /v1/nothing/here)",
+        type: "invalid_request_error",
+        param: null,
+        code: null,
+      },
+    });
+  });
+
+  it("serves the introspection, config and reset endpoints", async () => {
+    h = await startHarness();
+    await h.client.files.create({ file: await toFile(Buffer.from("{}\n"), "a.jsonl"), purpose: "batch" });
+    const state = await (await fetch(`${h.emu.baseUrl}/_emulator/state`)).json();
+    expect(state.files).toHaveLength(1);
+    expect(state.files[0]).toMatchObject({ purpose: "batch", bytes: 3, filename: "a.jsonl" });
+    expect(state.calls).toEqual({ "POST /v1/files": 1 });
+    expect(state.counters.token_limit_exceeded).toBe(0);
+    const cfg = await fetch(`${h.emu.baseUrl}/_emulator/config`, {
+      method: "POST",
+      body: JSON.stringify({ queueLimits: { "gpt-4o": 5 } }),
+    });
+    expect(cfg.status).toBe(200);
+    expect(h.emu.options.queueLimits).toEqual({ "gpt-4o": 5 });
+    expect(h.emu.state().queues["gpt-4o"]).toEqual({ enqueued_tokens: 0, limit: 5, enqueued_requests: 0 });
+    await fetch(`${h.emu.baseUrl}/_emulator/reset`, { method: "POST" });
+    expect(h.emu.state().files).toEqual([]);
+    expect(h.emu.state().calls).toEqual({});
+  });
+});
