@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import { setImmediate as yieldToLoop } from "node:timers/promises";
 import { bump, type EmulatorContext, isKnownModel } from "../context.js";
 import { ApiError, invalidRequest, notFound } from "../http/api-error.js";
@@ -21,7 +22,7 @@ export class BatchEngine {
   private readonly batches = new Map<string, BatchRecord>();
   private readonly creations: number[] = [];
   private readonly attempts = new Map<string, number>();
-  private life = new AbortController();
+  private life = unboundedController();
   private seq = 0;
   private readonly running = new Set<Promise<void>>();
 
@@ -77,7 +78,7 @@ export class BatchEngine {
       inputSha256: file?.sha256 ?? null,
       estimatedTokens: 0,
       outputExpiresAfter: body.outputExpiresAfter,
-      cancel: new AbortController(),
+      cancel: unboundedController(),
     };
     this.batches.set(record.batch.id, record);
     bump(this.ctx, "batches_created");
@@ -138,7 +139,7 @@ export class BatchEngine {
     this.life.abort();
     for (const r of this.batches.values()) r.cancel.abort();
     await Promise.allSettled([...this.running]);
-    this.life = new AbortController();
+    this.life = unboundedController();
     this.batches.clear();
     this.creations.length = 0;
     this.attempts.clear();
@@ -493,5 +494,14 @@ function emptyUsage() {
 }
 
 function anySignal(a: AbortSignal, b: AbortSignal): AbortSignal {
-  return AbortSignal.any([a, b]);
+  const signal = AbortSignal.any([a, b]);
+  setMaxListeners(0, signal);
+  return signal;
+}
+
+/** Many runners wait on the same signals at once; that is not a leak. */
+function unboundedController(): AbortController {
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  return controller;
 }
