@@ -45,23 +45,41 @@ describe("results: output and error files", () => {
     expect(batch.request_counts).toEqual({ total: 10, completed: 4, failed: 6 });
     const out = await readLinesOf(h.client, batch.output_file_id);
     expect(out.map((l) => l.custom_id).sort()).toEqual(["r-0", "r-7", "r-8", "r-9"]);
-    const errors = Object.fromEntries((await readLinesOf(h.client, batch.error_file_id)).map((l) => [l.custom_id, l]));
+    const errors = Object.fromEntries(
+      (await readLinesOf(h.client, batch.error_file_id)).map((l) => [l.custom_id, l]),
+    );
     expect(errors["r-1"]).toMatchObject({
       id: expect.stringMatching(/^batch_req_/),
       error: null,
       response: {
         status_code: 400,
         request_id: expect.any(String),
-        body: { error: { type: "invalid_request_error", param: "messages", code: "context_length_exceeded" } },
+        body: {
+          error: { type: "invalid_request_error", param: "messages", code: "context_length_exceeded" },
+        },
       },
     });
     expect(errors["r-1"]?.response?.body.error.message).toContain("maximum context length");
-    expect(errors["r-2"]?.response).toMatchObject({ status_code: 404, body: { error: { code: "model_not_found" } } });
-    expect(errors["r-3"]?.response).toMatchObject({ status_code: 429, body: { error: { code: "rate_limit_exceeded" } } });
-    expect(errors["r-4"]?.response).toMatchObject({ status_code: 500, body: { error: { type: "server_error" } } });
-    expect(errors["r-4"]?.response?.body.error.message).toMatch(/^An error occurred while processing your request/);
+    expect(errors["r-2"]?.response).toMatchObject({
+      status_code: 404,
+      body: { error: { code: "model_not_found" } },
+    });
+    expect(errors["r-3"]?.response).toMatchObject({
+      status_code: 429,
+      body: { error: { code: "rate_limit_exceeded" } },
+    });
+    expect(errors["r-4"]?.response).toMatchObject({
+      status_code: 500,
+      body: { error: { type: "server_error" } },
+    });
+    expect(errors["r-4"]?.response?.body.error.message).toMatch(
+      /^An error occurred while processing your request/,
+    );
     expect(errors["r-5"]).toMatchObject({ response: null, error: { code: "request_timeout" } });
-    expect(errors["r-6"]?.response).toMatchObject({ status_code: 400, body: { error: { code: "content_policy_violation" } } });
+    expect(errors["r-6"]?.response).toMatchObject({
+      status_code: 400,
+      body: { error: { code: "content_policy_violation" } },
+    });
   });
 
   it("an all-failed batch is completed with output_file_id null", async () => {

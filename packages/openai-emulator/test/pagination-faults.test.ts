@@ -29,7 +29,10 @@ describe("batch list pagination", () => {
     expect(page.has_more).toBe(true);
     const raw = await (await h.client.batches.list({ limit: 5 }).asResponse()).json();
     expect(raw).toMatchObject({ object: "list", first_id: ids[249], last_id: ids[245], has_more: true });
-    await expect(h.client.batches.list({ limit: 101 })).rejects.toMatchObject({ status: 400, param: "limit" });
+    await expect(h.client.batches.list({ limit: 101 })).rejects.toMatchObject({
+      status: 400,
+      param: "limit",
+    });
   });
 });
 
@@ -67,7 +70,9 @@ describe("control-plane fault injection", () => {
 
   it("retry-after and x-should-retry headers reach the client", async () => {
     h = await startHarness({
-      faults: [{ route: "GET /v1/batches", status: 429, retryAfter: 3, retryAfterMs: 3000, shouldRetry: false }],
+      faults: [
+        { route: "GET /v1/batches", status: 429, retryAfter: 3, retryAfterMs: 3000, shouldRetry: false },
+      ],
     });
     const res = await fetch(`${h.emu.url}/batches`, { headers: { authorization: "Bearer x" } });
     expect(res.status).toBe(429);
@@ -82,9 +87,15 @@ describe("control-plane fault injection", () => {
   });
 
   it("'create succeeds but answers 500': the batch exists, and an SDK retry makes a duplicate", async () => {
-    h = await startHarness({ faults: [{ route: "POST /v1/batches", calls: [1], kind: "drop", status: 500 }] });
+    h = await startHarness({
+      faults: [{ route: "POST /v1/batches", calls: [1], kind: "drop", status: 500 }],
+    });
     const file = await upload(h.client, writeJsonl(h.dir, "in.jsonl", [chatLine("a", "hi")]));
-    const params = { input_file_id: file.id, endpoint: "/v1/chat/completions", completion_window: "24h" } as const;
+    const params = {
+      input_file_id: file.id,
+      endpoint: "/v1/chat/completions",
+      completion_window: "24h",
+    } as const;
     await expect(h.client.batches.create({ ...params, metadata: { shard: "1" } })).rejects.toMatchObject({
       status: 500,
     });
@@ -93,14 +104,18 @@ describe("control-plane fault injection", () => {
     expect(listed.data[0]?.metadata).toEqual({ shard: "1" });
 
     const retrying = new OpenAI({ baseURL: h.emu.url, apiKey: "x", maxRetries: 2 });
-    h.emu.configure({ faults: [{ route: "POST /v1/batches", calls: [2], kind: "drop", status: 500, retryAfterMs: 1 }] });
+    h.emu.configure({
+      faults: [{ route: "POST /v1/batches", calls: [2], kind: "drop", status: 500, retryAfterMs: 1 }],
+    });
     await retrying.batches.create({ ...params, metadata: { shard: "2" } });
     const shard2 = h.emu.state().batches.filter((b) => b.metadata?.shard === "2");
     expect(shard2).toHaveLength(2);
   });
 
   it("slow answers trigger SDK timeouts, and the retry succeeds", async () => {
-    h = await startHarness({ faults: [{ route: "GET /v1/batches", calls: [1], kind: "delay", delayMs: 600 }] });
+    h = await startHarness({
+      faults: [{ route: "GET /v1/batches", calls: [1], kind: "delay", delayMs: 600 }],
+    });
     const client = new OpenAI({ baseURL: h.emu.url, apiKey: "x", timeout: 200, maxRetries: 2 });
     const page = await client.batches.list();
     expect(page.data).toEqual([]);
@@ -119,7 +134,10 @@ describe("control-plane fault injection", () => {
       },
       2,
     );
-    const created = await submit(h, Array.from({ length: 50 }, (_, i) => chatLine(`r${i}`, "x")));
+    const created = await submit(
+      h,
+      Array.from({ length: 50 }, (_, i) => chatLine(`r${i}`, "x")),
+    );
     const { batch } = await waitForBatch(h.client, created.id);
     expect(batch.status).toBe("completed");
     expect(h.emu.state().counters.faults_injected).toBeGreaterThan(0);

@@ -5,7 +5,8 @@ import { chatLine, type Harness, startHarness, submit, waitForBatch } from "./he
 let h: Harness;
 afterEach(async () => h?.close());
 
-const lines = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => chatLine(`${prefix}-${i}`, "hello"));
+const lines = (prefix: string, n: number) =>
+  Array.from({ length: n }, (_, i) => chatLine(`${prefix}-${i}`, "hello"));
 const TOKENS_PER_LINE = estimateRequestTokens("/v1/chat/completions", chatLine("x", "hello").body);
 
 describe("enqueued-token queue", () => {
@@ -14,7 +15,11 @@ describe("enqueued-token queue", () => {
     h = await startHarness({ queueLimits: { "gpt-4o-mini": 1500 }, latencies: { linesPerSecond: 100 } });
     const first = await submit(h, lines("a", 100));
     await waitForBatch(h.client, first.id, { until: (b) => b.status === "in_progress" });
-    expect(h.emu.state().queues["gpt-4o-mini"]).toEqual({ enqueued_tokens: 900, limit: 1500, enqueued_requests: 0 });
+    expect(h.emu.state().queues["gpt-4o-mini"]).toEqual({
+      enqueued_tokens: 900,
+      limit: 1500,
+      enqueued_requests: 0,
+    });
 
     const second = await submit(h, lines("b", 100));
     const { batch: refused } = await waitForBatch(h.client, second.id);
