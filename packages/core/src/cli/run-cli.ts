@@ -20,6 +20,11 @@ type LazyCommand = () => Promise<CommandDef<any>>;
 export const COMMANDS: Record<string, LazyCommand> = {
   validate: () => import("./commands/validate.js").then((m) => m.default),
   schema: () => import("./commands/schema.js").then((m) => m.default),
+  run: () => import("./commands/run.js").then((m) => m.default),
+  plan: () => import("./commands/plan.js").then((m) => m.default),
+  status: () => import("./commands/status.js").then((m) => m.default),
+  cancel: () => import("./commands/cancel.js").then((m) => m.default),
+  emulator: () => import("./commands/emulator.js").then((m) => m.default),
 };
 
 export interface RunCliOptions {

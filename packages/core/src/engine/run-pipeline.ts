@@ -3,6 +3,7 @@
  * resumes its unfinished run or starts one (read phase → shards on disk), runs the loop to the end,
  * cleans up and returns the reconciliation report. It emits events and never prints.
  */
+import { setMaxListeners } from "node:events";
 import fs from "node:fs";
 import path from "node:path";
 import { BatchpipeError, ErrorCodes } from "../errors.js";
@@ -29,6 +30,8 @@ export async function runPipeline(pipeline: EnginePipeline, options: RunOptions 
   const stateDir = path.resolve(options.stateDir ?? defaultStateDir(pipeline));
   const emit = (event: EngineEvent) => options.onEvent?.(event);
   const signal = options.signal ?? new AbortController().signal;
+  // one listener per concurrent provider call and sleep
+  setMaxListeners(64, signal);
   const logger = eventLogger(emit);
   const lock = acquireLock(stateDir);
   const state = openState(stateDir);
@@ -93,14 +96,14 @@ async function readRun(o: {
   }).catch((error) => {
     // nothing was submitted: forget the run so the next attempt starts clean
     state.resetRun(run.id);
-    state.finishRun(run.id, "cancelled", { remember: false });
+    state.finishRun(run.id, "failed", { remember: false });
     fs.rmSync(path.join(stateDir, run.id), { recursive: true, force: true });
     throw error;
   });
   const previous = state.datasetCompleted(read.fingerprint);
   if (previous && !pipeline.spec.batch.allow_same_dataset && !o.force) {
     state.resetRun(run.id);
-    state.finishRun(run.id, "cancelled", { remember: false });
+    state.finishRun(run.id, "skipped", { remember: false });
     fs.rmSync(path.join(stateDir, run.id), { recursive: true, force: true });
     emit({
       type: "dataset_skipped",

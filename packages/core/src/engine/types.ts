@@ -12,8 +12,8 @@ export interface EngineResolvedPlugin<P> {
 
 /** What the engine needs from a loaded pipeline (structurally the spec loader's `Pipeline`). */
 export interface EnginePipeline {
-  /** the spec file (absolute), or a virtual path for inline specs */
-  file: string;
+  /** the spec file (absolute), null for a spec built in code */
+  file: string | null;
   /** the folder relative paths resolve against */
   dir: string;
   spec: PipelineSpec;

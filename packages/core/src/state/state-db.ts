@@ -12,7 +12,8 @@ import type { Checkpoint } from "../plugin.js";
 
 export const STATE_SCHEMA_VERSION = 1;
 
-export type RunStatus = "reading" | "running" | "done" | "cancelled";
+/** skipped: the dataset was already processed; failed: the read phase failed (nothing was submitted) */
+export type RunStatus = "reading" | "running" | "done" | "cancelled" | "skipped" | "failed";
 
 export type ShardStatus =
   /** written to disk, not yet uploaded */
@@ -130,7 +131,8 @@ export interface FanoutRow {
 export interface StateStore {
   readonly dir: string;
   readonly db: Database.Database;
-  latestRun(): RunRow | undefined;
+  /** meaningful: skip runs that were skipped or failed before submitting */
+  latestRun(options?: { meaningful?: boolean }): RunRow | undefined;
   unfinishedRun(): RunRow | undefined;
   getRun(id: string): RunRow | undefined;
   createRun(): RunRow;
@@ -146,7 +148,11 @@ export interface StateStore {
   updateShard(runId: string, name: string, patch: Partial<ShardRow>): void;
   datasetCompleted(fingerprint: string): { runId: string; completedAt: number } | undefined;
   /** finish a run; a completed dataset is remembered for allow_same_dataset */
-  finishRun(id: string, status: "done" | "cancelled", options: { remember: boolean }): void;
+  finishRun(
+    id: string,
+    status: Exclude<RunStatus, "reading" | "running">,
+    options: { remember: boolean },
+  ): void;
   sinkCheckpoint(sink: string): Checkpoint | undefined;
   delivered(key: string): boolean;
   /**
@@ -335,7 +341,14 @@ function createStore(dir: string, db: Database.Database): StateStore {
   return {
     dir,
     db,
-    latestRun: () => toRun(db.prepare("SELECT * FROM runs ORDER BY seq DESC LIMIT 1").get() as RawRun),
+    latestRun: (options) =>
+      toRun(
+        db
+          .prepare(
+            `SELECT * FROM runs ${options?.meaningful ? "WHERE status NOT IN ('skipped', 'failed')" : ""} ORDER BY seq DESC LIMIT 1`,
+          )
+          .get() as RawRun,
+      ),
     unfinishedRun: () =>
       toRun(
         db
@@ -398,18 +411,20 @@ function createStore(dir: string, db: Database.Database): StateStore {
         .get(fingerprint) as { run_id: string; completed_at: number } | undefined;
       return row && { runId: row.run_id, completedAt: row.completed_at };
     },
-    finishRun: db.transaction((id: string, status: "done" | "cancelled", options: { remember: boolean }) => {
-      const now = Date.now();
-      db.prepare("UPDATE runs SET status = ?, finished_at = ? WHERE id = ?").run(status, now, id);
-      const run = db.prepare("SELECT fingerprint FROM runs WHERE id = ?").get(id) as {
-        fingerprint: string | null;
-      };
-      if (options.remember && run.fingerprint) {
-        db.prepare(
-          "INSERT OR REPLACE INTO datasets (fingerprint, run_id, completed_at) VALUES (?, ?, ?)",
-        ).run(run.fingerprint, id, now);
-      }
-    }),
+    finishRun: db.transaction(
+      (id: string, status: Exclude<RunStatus, "reading" | "running">, options: { remember: boolean }) => {
+        const now = Date.now();
+        db.prepare("UPDATE runs SET status = ?, finished_at = ? WHERE id = ?").run(status, now, id);
+        const run = db.prepare("SELECT fingerprint FROM runs WHERE id = ?").get(id) as {
+          fingerprint: string | null;
+        };
+        if (options.remember && run.fingerprint) {
+          db.prepare(
+            "INSERT OR REPLACE INTO datasets (fingerprint, run_id, completed_at) VALUES (?, ?, ?)",
+          ).run(run.fingerprint, id, now);
+        }
+      },
+    ),
     sinkCheckpoint: (sink) => {
       const row = db.prepare("SELECT checkpoint FROM sink_checkpoints WHERE sink = ?").get(sink) as
         | { checkpoint: string }

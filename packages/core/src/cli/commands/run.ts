@@ -1,0 +1,97 @@
+/** `batchpipe run <pipeline.yaml>`: run (or resume) a pipeline to the end and print its reconciliation report. */
+import path from "node:path";
+import { defineCommand } from "citty";
+import { runPipeline } from "../../engine/run-pipeline.js";
+import type { EngineEvent } from "../../engine/types.js";
+import { ErrorCodes, isBatchpipeError } from "../../errors.js";
+import { loadPipeline } from "../../spec/load.js";
+import { cliContext } from "../context.js";
+import { createProgressRenderer, renderReport } from "./run-output.js";
+
+export default defineCommand({
+  meta: {
+    name: "run",
+    description: "Run a pipeline (or resume its unfinished run) and report every record's outcome",
+  },
+  args: {
+    pipeline: {
+      type: "positional",
+      description: "The pipeline file",
+      valueHint: "pipeline.yaml",
+      required: true,
+    },
+    "state-dir": {
+      type: "string",
+      description: "Where the run state lives (default .batchpipe/<name> beside the spec)",
+    },
+    force: {
+      type: "boolean",
+      description: "Submit a dataset even if it was already processed under this name",
+    },
+    json: { type: "boolean", description: "Print one JSON event per line on stdout (for scripts)" },
+    "allow-inline-secrets": { type: "boolean", description: "Accept provider.api_key written inline" },
+  },
+  async run(context) {
+    const { io, cwd, env } = cliContext(context);
+    const args = context.args;
+    const pipeline = await loadPipeline(path.resolve(cwd, args.pipeline), {
+      env,
+      allowInlineSecrets: args["allow-inline-secrets"],
+    });
+    const controller = new AbortController();
+    let signalName: "SIGINT" | "SIGTERM" | undefined;
+    const onSignal = (name: "SIGINT" | "SIGTERM") => () => {
+      if (signalName) {
+        // a second signal: leave now; the state is consistent at every step
+        process.exit(name === "SIGINT" ? 130 : 143);
+      }
+      signalName = name;
+      renderer?.clear();
+      if (!args.json)
+        io.stderr.write(`\n${name} received: saving state (press Ctrl-C again to quit at once)…\n`);
+      controller.abort();
+    };
+    const sigint = onSignal("SIGINT");
+    const sigterm = onSignal("SIGTERM");
+    process.on("SIGINT", sigint);
+    process.on("SIGTERM", sigterm);
+
+    const renderer = args.json
+      ? undefined
+      : createProgressRenderer(io, { tty: Boolean(io.stderr.isTTY) && env.TERM !== "dumb" });
+    const onEvent = (event: EngineEvent) => {
+      if (args.json) io.stdout.write(`${JSON.stringify(event)}\n`);
+      else renderer!.onEvent(event);
+    };
+    try {
+      const result = await runPipeline(pipeline, {
+        signal: controller.signal,
+        onEvent,
+        stateDir: args["state-dir"] ? path.resolve(cwd, args["state-dir"]) : undefined,
+        force: args.force,
+        env,
+      });
+      renderer?.stop();
+      if (!args.json) io.stdout.write(renderReport(result.report));
+      return result.exitCode;
+    } catch (error) {
+      renderer?.stop();
+      if (signalName && isBatchpipeError(error) && error.code === ErrorCodes.INTERRUPTED) {
+        const command = `batchpipe run ${args.pipeline}${args["state-dir"] ? ` --state-dir ${args["state-dir"]}` : ""}`;
+        if (args.json)
+          io.stdout.write(
+            `${JSON.stringify({ type: "interrupted", signal: signalName, resume: command })}\n`,
+          );
+        else
+          io.stderr.write(
+            `■ stopped; the state is saved and open batches go on at the provider.\n  resume with: ${command}\n`,
+          );
+        return signalName === "SIGINT" ? 130 : 143;
+      }
+      throw error;
+    } finally {
+      process.off("SIGINT", sigint);
+      process.off("SIGTERM", sigterm);
+    }
+  },
+});

@@ -1,0 +1,64 @@
+/** `batchpipe status <pipeline.yaml>`: the latest run of a pipeline, from its state (no network). */
+import path from "node:path";
+import { defineCommand } from "citty";
+import { pipelineStatus } from "../../engine/status.js";
+import { loadPipeline } from "../../spec/load.js";
+import { cliContext } from "../context.js";
+import { ExitCode } from "../exit-codes.js";
+import { fmt, money } from "./run-output.js";
+
+export default defineCommand({
+  meta: { name: "status", description: "Show the state of a pipeline's latest run" },
+  args: {
+    pipeline: {
+      type: "positional",
+      description: "The pipeline file",
+      valueHint: "pipeline.yaml",
+      required: true,
+    },
+    "state-dir": {
+      type: "string",
+      description: "Where the run state lives (default .batchpipe/<name> beside the spec)",
+    },
+    json: { type: "boolean", description: "Print the status as JSON" },
+    "allow-inline-secrets": { type: "boolean", description: "Accept provider.api_key written inline" },
+  },
+  async run(context) {
+    const { io, cwd, env } = cliContext(context);
+    const pipeline = await loadPipeline(path.resolve(cwd, context.args.pipeline), {
+      env,
+      allowInlineSecrets: context.args["allow-inline-secrets"],
+    });
+    const status = pipelineStatus(pipeline, {
+      stateDir: context.args["state-dir"] ? path.resolve(cwd, context.args["state-dir"]) : undefined,
+    });
+    if (context.args.json) {
+      io.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
+      return ExitCode.OK;
+    }
+    const run = status.run;
+    if (!run) {
+      io.stdout.write(`${status.name}: no run yet (state: ${status.stateDir})\n`);
+      return ExitCode.OK;
+    }
+    const c = run.counters;
+    const total = run.totals?.read ?? 0;
+    const lines = [
+      `${status.name}: run ${run.id} ${run.status}${run.cancelRequested ? " (cancel requested)" : ""}${status.runningPid ? ` · running in pid ${status.runningPid}` : ""}`,
+      `  started ${new Date(run.createdAt).toISOString()}${run.finishedAt ? ` · finished ${new Date(run.finishedAt).toISOString()}` : ""}`,
+      `  requests ${fmt(c.succeeded + c.failed)}/${fmt(total)} done · ok ${fmt(c.succeeded)} · failed ${fmt(c.failed)} · retried ${fmt(c.retried)}`,
+      `  shards ${
+        Object.entries(run.shards)
+          .map(([k, n]) => `${k} ${n}`)
+          .join(", ") || "-"
+      } · batches ${fmt(c.batches)}`,
+      `  tokens ${fmt(c.inputTokens)} in / ${fmt(c.outputTokens)} out · cost ${money(c.cost)}${run.totals?.estimatedCost != null ? ` (estimated ${money(run.totals.estimatedCost)})` : ""}`,
+    ];
+    for (const b of run.batches)
+      lines.push(
+        `  batch ${b.batchId} shard ${b.shard} (attempt ${b.attempt}, ${fmt(b.requests)} requests): ${b.status ?? "?"}`,
+      );
+    io.stdout.write(`${lines.join("\n")}\n`);
+    return ExitCode.OK;
+  },
+});

@@ -1,0 +1,74 @@
+/**
+ * `planPipeline`: the read phase into a temporary folder, then a summary: records, shards, estimated
+ * tokens and cost at batch prices. No provider is created and nothing touches the network.
+ */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { estimateCost } from "../estimate/pricing.js";
+import type { Logger } from "../plugin.js";
+import type { RunTotals } from "../state/index.js";
+import { runReadPhase } from "./read-phase.js";
+import type { EnginePipeline } from "./types.js";
+
+export interface PlanShard {
+  name: string;
+  model: string;
+  endpoint: string;
+  requests: number;
+  bytes: number;
+  inputTokens: number;
+  outputTokens: number;
+  /** null when the model's price is unknown */
+  cost: number | null;
+}
+
+export interface PlanResult {
+  name: string;
+  totals: RunTotals;
+  shards: PlanShard[];
+  /** failures known before any request is sent, by code (invalid_input, template_error, request_too_large) */
+  failedByCode: Record<string, number>;
+}
+
+export async function planPipeline(
+  pipeline: EnginePipeline,
+  options: { signal?: AbortSignal; logger?: Logger; onProgress?(records: number): void } = {},
+): Promise<PlanResult> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "batchpipe-plan-"));
+  const logger: Logger = options.logger ?? { debug() {}, info() {}, warn() {}, error() {} };
+  try {
+    const read = await runReadPhase({
+      pipeline,
+      stateDir: dir,
+      runId: "plan",
+      signal: options.signal ?? new AbortController().signal,
+      logger,
+      onProgress: options.onProgress,
+    });
+    const failedByCode: Record<string, number> = {};
+    const failures = fs.readFileSync(path.join(dir, read.failuresFile), "utf8");
+    for (const line of failures.split("\n")) {
+      if (!line) continue;
+      const code = (JSON.parse(line) as { error: { code: string } }).error.code;
+      failedByCode[code] = (failedByCode[code] ?? 0) + 1;
+    }
+    return {
+      name: pipeline.spec.name,
+      totals: read.totals,
+      failedByCode,
+      shards: read.shards.map((s) => ({
+        name: s.name,
+        model: s.model,
+        endpoint: s.endpoint,
+        requests: s.requests,
+        bytes: s.bytes,
+        inputTokens: s.tokens,
+        outputTokens: s.outputTokens,
+        cost: estimateCost({ model: s.model, inputTokens: s.tokens, outputTokens: s.outputTokens }),
+      })),
+    };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}

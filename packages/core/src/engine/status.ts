@@ -1,0 +1,128 @@
+/**
+ * `pipelineStatus` reads the state of a pipeline's latest run (no lock: SQLite WAL lets it read
+ * while a run writes). `cancelRun` asks the unfinished run to stop: it flags the run (a running
+ * process sees the flag, stops submitting and finishes with partial results) and cancels its open
+ * batches at the provider.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import type { Logger } from "../plugin.js";
+import { createProvider } from "../provider/create-provider.js";
+import { openState, type RunCounters, type RunTotals, type ShardStatus } from "../state/index.js";
+import { defaultStateDir, noRunError } from "./run-pipeline.js";
+import type { EnginePipeline } from "./types.js";
+
+export interface StatusResult {
+  name: string;
+  stateDir: string;
+  run: {
+    id: string;
+    status: string;
+    cancelRequested: boolean;
+    createdAt: number;
+    finishedAt: number | null;
+    totals: RunTotals | null;
+    counters: RunCounters;
+    shards: Partial<Record<ShardStatus, number>>;
+    batches: { shard: string; batchId: string; status: string | null; attempt: number; requests: number }[];
+  } | null;
+  /** pid of a process holding the pipeline's lock, if any */
+  runningPid: number | null;
+}
+
+export function pipelineStatus(pipeline: EnginePipeline, options: { stateDir?: string } = {}): StatusResult {
+  const stateDir = path.resolve(options.stateDir ?? defaultStateDir(pipeline));
+  const result: StatusResult = {
+    name: pipeline.spec.name,
+    stateDir,
+    run: null,
+    runningPid: readPid(stateDir),
+  };
+  if (!fs.existsSync(path.join(stateDir, "state.db"))) return result;
+  const state = openState(stateDir);
+  try {
+    const run = state.unfinishedRun() ?? state.latestRun({ meaningful: true });
+    if (!run) return result;
+    const shards: Partial<Record<ShardStatus, number>> = {};
+    const batches: NonNullable<StatusResult["run"]>["batches"] = [];
+    for (const s of state.shards(run.id)) {
+      shards[s.status] = (shards[s.status] ?? 0) + 1;
+      if (s.batchId && (s.status === "open" || s.status === "ended")) {
+        batches.push({
+          shard: s.name,
+          batchId: s.batchId,
+          status: s.batchStatus,
+          attempt: s.attempt,
+          requests: s.requests,
+        });
+      }
+    }
+    result.run = {
+      id: run.id,
+      status: run.status,
+      cancelRequested: run.cancelRequested,
+      createdAt: run.createdAt,
+      finishedAt: run.finishedAt,
+      totals: run.totals,
+      counters: run.counters,
+      shards,
+      batches,
+    };
+    return result;
+  } finally {
+    state.close();
+  }
+}
+
+export interface CancelResult {
+  run: string;
+  cancelled: string[];
+  failed: { batchId: string; message: string }[];
+}
+
+export async function cancelRun(
+  pipeline: EnginePipeline,
+  options: { stateDir?: string; env?: Record<string, string | undefined>; logger?: Logger } = {},
+): Promise<CancelResult> {
+  const stateDir = path.resolve(options.stateDir ?? defaultStateDir(pipeline));
+  if (!fs.existsSync(path.join(stateDir, "state.db"))) throw noRunError(pipeline.spec.name);
+  const state = openState(stateDir);
+  try {
+    const run = state.unfinishedRun();
+    if (!run) throw noRunError(pipeline.spec.name);
+    state.requestCancel(run.id);
+    const open = state.shards(run.id).filter((s) => s.status === "open" && s.batchId);
+    const result: CancelResult = { run: run.id, cancelled: [], failed: [] };
+    if (open.length === 0) return result;
+    const provider = await createProvider(pipeline.spec.provider, {
+      env: options.env ?? process.env,
+      logger: options.logger,
+    });
+    try {
+      for (const shard of open) {
+        try {
+          await provider.cancelBatch(shard.batchId!);
+          result.cancelled.push(shard.batchId!);
+        } catch (error) {
+          result.failed.push({ batchId: shard.batchId!, message: (error as Error).message });
+        }
+      }
+    } finally {
+      await provider.close();
+    }
+    return result;
+  } finally {
+    state.close();
+  }
+}
+
+function readPid(stateDir: string): number | null {
+  try {
+    const pid = Number(fs.readFileSync(path.join(stateDir, "lock.pid"), "utf8").split(" ")[0]);
+    if (!Number.isInteger(pid)) return null;
+    process.kill(pid, 0);
+    return pid;
+  } catch {
+    return null;
+  }
+}
