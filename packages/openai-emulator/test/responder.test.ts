@@ -152,5 +152,5 @@ it("base64 embeddings decode to the same vector (float32)", async () => {
   const a = viaSdk.data[0]!.embedding;
   const b = asFloat.data[0]!.embedding;
   expect(a).toHaveLength(16);
-  a.forEach((v, i) => expect(v).toBeCloseTo(b[i]!, 6));
+  for (const [i, v] of a.entries()) expect(v).toBeCloseTo(b[i]!, 6);
 });

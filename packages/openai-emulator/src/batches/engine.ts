@@ -232,7 +232,10 @@ export class BatchEngine {
         },
       ]);
     }
-    const scan = await scanInput(path, this.scanOptions(body.endpoint));
+    const scan = await scanInput(path, {
+      ...this.scanOptions(body.endpoint),
+      signal: anySignal(cancel, life),
+    });
     if (life.aborted) return;
     if (cancel.aborted) return this.finishCancelled(record, undefined, undefined, life);
     if (scan.lines === 0) {

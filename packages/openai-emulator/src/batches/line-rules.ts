@@ -22,12 +22,24 @@ export function matchLineRule(
   for (let i = 0; i < rules.length; i++) {
     const rule = rules[i]!;
     if (rule.customIds && !rule.customIds.includes(customId)) continue;
-    if (rule.customIdPattern !== undefined && !new RegExp(rule.customIdPattern).test(customId)) continue;
+    if (rule.customIdPattern !== undefined && !compiled(rule.customIdPattern).test(customId)) continue;
     if (rule.rate !== undefined && hashUnit(seed, i, customId, attempt) >= rule.rate) continue;
     if (rule.attempts !== undefined && attempt > rule.attempts) continue;
     return failureFor(rule.error, model, requestId, rule);
   }
   return undefined;
+}
+
+const patterns = new Map<string, RegExp>();
+
+function compiled(source: string): RegExp {
+  let re = patterns.get(source);
+  if (!re) {
+    re = new RegExp(source);
+    if (patterns.size > 1000) patterns.clear();
+    patterns.set(source, re);
+  }
+  return re;
 }
 
 export function ruleNeedsAttempts(rules: readonly LineRule[]): boolean {

@@ -4,6 +4,8 @@ import type { BatchError } from "./types.js";
 
 export interface ScanOptions {
   endpoint: string;
+  /** Stops the scan early (the result is then incomplete and must be discarded). */
+  signal?: AbortSignal;
   isKnownModel(model: string): boolean;
 }
 
@@ -40,6 +42,7 @@ export async function scanInput(filePath: string, options: ScanOptions): Promise
   const result: ScanResult = { errors: [], lines: 0, model: null, tokens: 0, embeddingInputs: 0 };
   const seen = new Set<string>();
   for await (const { line, lineNo } of readLines(filePath)) {
+    if (options.signal?.aborted) break;
     if (line.trim() === "") continue;
     result.lines++;
     const error = checkLine(line, lineNo, options, result, seen);

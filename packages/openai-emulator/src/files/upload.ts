@@ -26,6 +26,7 @@ export async function receiveUpload(
   let received: { tmp: string; filename: string; bytes: number; sha256: string } | undefined;
   let tooLarge = false;
   const writes: Promise<void>[] = [];
+  const outputs: fs.WriteStream[] = [];
 
   const parser = busboy({
     headers: req.headers,
@@ -45,6 +46,7 @@ export async function receiveUpload(
     const entry = { tmp, filename: info.filename ?? "upload", bytes: 0, sha256: "" };
     received = entry;
     const out = fs.createWriteStream(tmp);
+    outputs.push(out);
     stream.on("data", (chunk: Buffer) => {
       bytes += chunk.length;
       hash.update(chunk);
@@ -70,6 +72,9 @@ export async function receiveUpload(
     req.on("error", reject);
     req.pipe(parser);
   }).catch(async (cause: unknown) => {
+    // a broken or aborted upload leaves nothing behind
+    for (const out of outputs) out.destroy();
+    if (received) fs.rmSync(received.tmp, { force: true });
     await drain(req);
     throw invalidRequest(`Could not parse multipart form: ${(cause as Error).message}`);
   });

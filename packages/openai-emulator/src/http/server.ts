@@ -1,5 +1,6 @@
 import fs from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { pipeline } from "node:stream";
 import { setTimeout as sleepReal } from "node:timers/promises";
 import type { BatchEngine } from "../batches/engine.js";
 import { bump, type EmulatorContext } from "../context.js";
@@ -263,9 +264,8 @@ function send(res: ServerResponse, reply: Reply): void {
       return;
     }
     res.setHeader("content-length", String(reply.bytes));
-    const stream = fs.createReadStream("", { fd });
-    stream.on("error", () => res.destroy());
-    stream.pipe(res);
+    // pipeline closes the descriptor when the client goes away mid-download
+    pipeline(fs.createReadStream("", { fd }), res, () => {});
     return;
   }
   const body = JSON.stringify(reply.json);
