@@ -76,7 +76,7 @@ export async function runCli(argv: string[], options: RunCliOptions = {}): Promi
     const suggestion = closest(name, Object.keys(COMMANDS));
     err(`✖ unknown command "${name}"\n`);
     err(
-      `  hint: ${suggestion ? `did you mean "${suggestion}"? ` : ""}commands: ${Object.keys(COMMANDS).join(", ")}\n`,
+      `  hint: ${suggestion ? `did you mean "${suggestion}"?` : `the commands are ${Object.keys(COMMANDS).join(", ")}`}\n`,
     );
     return ExitCode.USAGE;
   }

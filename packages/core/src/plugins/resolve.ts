@@ -131,15 +131,23 @@ function packageCandidates(kind: PluginKind, use: string): string[] {
 
 function checkPlugin<K extends PluginKind>(kind: K, value: unknown, from: string): PluginOfKind<K> {
   if (isPluginOfKind(value, kind)) return value as PluginOfKind<K>;
-  const problem = pluginShapeProblem(value, kind);
-  throw new BatchpipeError(
-    ErrorCodes.PLUGIN_INVALID,
-    `${from} exports ${describeExport(value)}, but a ${kind} plugin is expected${problem ? ` (${problem})` : ""}`,
-    {
-      hint: `export the plugin as the default export: export default ${DEFINERS[kind]}({ name, options, ${HOOKS[kind]}() {...} }) with ${DEFINERS[kind]} from "@batchpipe/core/plugin"`,
-      plugin: from,
-    },
-  );
+  const exports = from.startsWith("the plugin") ? "is" : "exports";
+  const found = describeExport(value);
+  const otherKind = (value as { kind?: unknown } | null)?.kind;
+  const message =
+    otherKind === kind
+      ? `${from} ${exports} ${found} that lacks ${pluginShapeProblem(value, kind)}`
+      : typeof otherKind === "string" && found.endsWith(")")
+        ? `${from} ${exports} ${found}, but a ${kind} plugin is expected here`
+        : `${from} ${exports} ${found}, not a ${kind} plugin`;
+  return throwInvalid(kind, message, from);
+}
+
+function throwInvalid(kind: PluginKind, message: string, from: string): never {
+  throw new BatchpipeError(ErrorCodes.PLUGIN_INVALID, message, {
+    hint: `export the plugin as the default export: export default ${DEFINERS[kind]}({ name, options, ${HOOKS[kind]}() {...} }) with ${DEFINERS[kind]} from "@batchpipe/core/plugin"`,
+    plugin: from,
+  });
 }
 
 const DEFINERS: Record<PluginKind, string> = {

@@ -16,18 +16,16 @@ export function isPluginOfKind(value: unknown, kind: PluginKind): value is Plugi
   return isPlugin(value) && value.kind === kind;
 }
 
-/** what is missing from a would-be plugin of `kind`, or undefined if nothing is */
+/** what a would-be plugin of `kind` lacks ("options (a zod schema), open()"), or undefined if nothing */
 export function pluginShapeProblem(value: unknown, kind: PluginKind): string | undefined {
   if (value === null || typeof value !== "object") return undefined;
   const candidate = value as Record<string, unknown>;
-  if (candidate.kind !== undefined && candidate.kind !== kind) return undefined;
   const missing: string[] = [];
-  if (typeof candidate.name !== "string" || candidate.name === "") missing.push("a name");
+  if (typeof candidate.name !== "string" || candidate.name === "") missing.push("name");
   if (typeof (candidate.options as { safeParse?: unknown } | undefined)?.safeParse !== "function")
-    missing.push("an options zod schema");
-  if (typeof candidate[HOOK[kind]] !== "function") missing.push(`a ${HOOK[kind]}() function`);
-  if (candidate.kind === undefined) missing.push(`kind: "${kind}"`);
-  return missing.length > 0 ? `it has no ${missing.join(", no ")}` : undefined;
+    missing.push("options (a zod schema)");
+  if (typeof candidate[HOOK[kind]] !== "function") missing.push(`${HOOK[kind]}()`);
+  return missing.length > 0 ? missing.join(", ") : undefined;
 }
 
 /** "a sink plugin (\"upper\")", "an object with keys a, b", "a function", "nothing" */

@@ -49,7 +49,9 @@ function formatOne(error: BatchpipeError, ctx: { paint: Paint; cwd: string; head
     lines.push(`${paint.red("✖")} ${paint.bold(`${subject}${displayMessage(error.message, cwd)}`)}${code}`);
     if (where) lines.push(`  at ${where}`);
   } else {
-    lines.push(`${where ? `${paint.bold(where)} ` : ""}${subject}${error.message}${code}`);
+    lines.push(
+      `${where ? `${paint.bold(where)} ` : ""}${subject}${displayMessage(error.message, cwd)}${code}`,
+    );
   }
   const frame = (error as { frame?: unknown }).frame;
   if (typeof frame === "string" && frame) lines.push(paint.dim(frame));

@@ -42,7 +42,7 @@ export function specErrorMap(issue: z.core.$ZodRawIssue): string | undefined {
 /** Convert a failed parse into spec issues, with paths under `prefix` and key suggestions from `schema`. */
 export function issuesFromZod(
   error: z.ZodError,
-  options: { prefix?: SpecPath; schema: z.ZodType },
+  options: { prefix?: SpecPath; schema: z.ZodType; input: unknown },
 ): SpecIssue[] {
   const prefix = options.prefix ?? [];
   const issues: SpecIssue[] = [];
@@ -66,9 +66,10 @@ export function issuesFromZod(
       continue;
     }
     let hint: string | undefined;
-    if (issue.code === "invalid_value" && typeof issue.input === "string") {
+    const input = valueAt(options.input, path);
+    if (issue.code === "invalid_value" && typeof input === "string") {
       const suggestion = closest(
-        issue.input,
+        input,
         issue.values.filter((value): value is string => typeof value === "string"),
       );
       if (suggestion) hint = `did you mean "${suggestion}"?`;
@@ -130,6 +131,15 @@ export function describeValue(value: unknown): string {
 
 // --- internal ---
 
+function valueAt(root: unknown, path: SpecPath): unknown {
+  let value = root;
+  for (const key of path) {
+    if (value === null || typeof value !== "object") return undefined;
+    value = (value as Record<string | number, unknown>)[key];
+  }
+  return value;
+}
+
 interface ZodDef {
   type: string;
   shape?: unknown;
@@ -163,6 +173,9 @@ function unwrap(schema: unknown, intoArray: boolean): unknown {
 function article(type: string): string {
   const names: Record<string, string> = {
     object: "a mapping",
+    record: "a mapping",
+    map: "a mapping",
+    tuple: "a list",
     array: "a list",
     string: "a string",
     number: "a number",

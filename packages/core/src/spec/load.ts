@@ -129,6 +129,8 @@ interface Slot {
 }
 
 const YAML_HINTS: Record<string, string> = {
+  BLOCK_AS_IMPLICIT_KEY:
+    "a key has both a value and a nested mapping: check the indentation of the line below",
   BAD_INDENT: "check the indentation: nested keys need more spaces than their parent, and siblings the same",
   DUPLICATE_KEY: "a key may appear only once in a mapping",
   TAB_AS_INDENT: "indent with spaces, not tabs",
@@ -148,7 +150,7 @@ function syntaxErrors(errors: YAMLError[]): YAMLError[] {
 async function buildPipeline(data: unknown, ctx: BuildContext): Promise<Pipeline> {
   const issues = [...ctx.issues];
   const parsed = pipelineSchema.safeParse(data, { error: specErrorMap });
-  if (!parsed.success) issues.push(...issuesFromZod(parsed.error, { schema: pipelineSchema }));
+  if (!parsed.success) issues.push(...issuesFromZod(parsed.error, { schema: pipelineSchema, input: data }));
 
   const slots = pluginSlots(data);
   const results = await Promise.all(slots.map((slot) => resolveSlot(slot, ctx)));
@@ -224,7 +226,8 @@ async function resolveSlot(
   }
   const schema = plugin.options as z.ZodType;
   const parsed = schema.safeParse(options, { error: specErrorMap });
-  if (!parsed.success) return { issues: issuesFromZod(parsed.error, { prefix: slot.path, schema }) };
+  if (!parsed.success)
+    return { issues: issuesFromZod(parsed.error, { prefix: slot.path, schema, input: options }) };
   const name = typeof use === "string" ? use : plugin.name;
   const label = `${toDotPath(slot.path)} (${plugin.name})`;
   return { resolved: { plugin, options: parsed.data, use: name, label }, issues: [] };

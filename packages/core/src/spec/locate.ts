@@ -31,21 +31,28 @@ export class SpecIssueError extends BatchpipeError {
   }
 }
 
-/** the node at `path`, or its nearest ancestor in the file */
+/**
+ * The node at `path`. When the path ends outside the file (a missing key), the nearest ancestor:
+ * its key if it has one (`body:`), else the ancestor itself.
+ */
 export function findNode(doc: Document, path: SpecPath, atKey = false): Node | undefined {
   let node: unknown = doc.contents;
   let found = node as Node | undefined;
+  let foundKey: Node | undefined;
   for (const [index, key] of path.entries()) {
     const last = index === path.length - 1;
+    let keyNode: Node | undefined;
     if (isMap(node)) {
       const pair = node.items.find((item) => (isScalar(item.key) ? item.key.value : item.key) === key);
-      if (!pair) break;
+      if (!pair) return foundKey ?? found;
+      keyNode = pair.key as Node;
       node = last && atKey ? pair.key : (pair.value ?? pair.key);
     } else if (isSeq(node) && typeof key === "number") {
       node = node.items[key];
-    } else break;
-    if (!node || !(node as Node).range) break;
+    } else return foundKey ?? found;
+    if (!node || !(node as Node).range) return foundKey ?? found;
     found = node as Node;
+    foundKey = keyNode?.range ? keyNode : undefined;
   }
   return found;
 }

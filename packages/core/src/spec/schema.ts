@@ -61,18 +61,21 @@ const SLUG = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 const DURATION_TEXT = /^\d+(?:\.\d+)?\s*(?:ms|s|m|h|d)$/;
 const SIZE_TEXT = /^\d+(?:\.\d+)?\s*(?:B|KB|MB|GB|KiB|MiB|GiB)$/i;
 
+const DURATION_ERROR = 'expected a duration such as "200ms", "30s", "5m" or "24h" (a number is milliseconds)';
+const SIZE_ERROR = 'expected a size such as "512KB", "1MB" or "200MB" (a number is bytes; 1MB = 1024 KB)';
+
 export const duration = (description: string) =>
   z
-    .union([z.number().nonnegative(), z.string().regex(DURATION_TEXT)], {
-      error: 'expected a duration such as "200ms", "30s", "5m" or "24h" (a number is milliseconds)',
+    .union([z.number().nonnegative(), z.string().regex(DURATION_TEXT, { error: DURATION_ERROR })], {
+      error: DURATION_ERROR,
     })
     .transform((value) => parseDuration(value) as number)
     .meta({ description });
 
 export const size = (description: string, max: number) =>
   z
-    .union([z.number().int().nonnegative(), z.string().regex(SIZE_TEXT)], {
-      error: 'expected a size such as "512KB", "1MB" or "200MB" (a number is bytes; 1MB = 1024 KB)',
+    .union([z.number().int().nonnegative(), z.string().regex(SIZE_TEXT, { error: SIZE_ERROR })], {
+      error: SIZE_ERROR,
     })
     .transform((value, ctx) => {
       const bytes = parseSize(value) as number;

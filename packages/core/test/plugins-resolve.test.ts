@@ -1,0 +1,142 @@
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, test } from "vitest";
+import { type BatchpipeError, formatSpecError, loadPipeline, resolvePlugin } from "../src/index.js";
+import { writeFixture } from "./cli-helpers.js";
+
+const fixtures = fileURLToPath(new URL("fixtures/spec/custom-plugin/", import.meta.url));
+
+async function loadError(file: string): Promise<BatchpipeError> {
+  return loadPipeline(file, { env: {} }).then(
+    () => expect.unreachable("the spec loaded"),
+    (error: BatchpipeError) => error,
+  );
+}
+
+/** a package in node_modules: plain JS with a duck-typed options schema (no imports) */
+function fakePackage(name: string, body: string): Record<string, string> {
+  return {
+    [`node_modules/${name}/package.json`]: JSON.stringify({ name, type: "module", exports: "./index.js" }),
+    [`node_modules/${name}/index.js`]: body,
+  };
+}
+
+const anyOptions = "{ safeParse: (value) => ({ success: true, data: value }) }";
+
+describe("plugin resolution", () => {
+  test("a TypeScript plugin beside the spec loads with jiti and runs, no build step", async () => {
+    const pipeline = await loadPipeline(join(fixtures, "pipeline.yaml"), { env: {} });
+    expect(pipeline.transform.label).toBe("transform (upper)");
+    expect(pipeline.transform.options).toEqual({ model: "gpt-4o-mini", field: "text" });
+    const handle = await pipeline.transform.plugin.create({
+      options: pipeline.transform.options,
+      resolvePath: pipeline.resolvePath,
+      logger: { debug() {}, info() {}, warn() {}, error() {} },
+      signal: new AbortController().signal,
+    });
+    expect(handle.toRequest({ data: { id: "a", text: "hello" }, position: { file: "in", line: 1 } })).toEqual(
+      {
+        custom_id: "a",
+        url: "/v1/chat/completions",
+        body: { model: "gpt-4o-mini", messages: [{ role: "user", content: "HELLO" }] },
+      },
+    );
+  });
+
+  test("a module of the wrong kind, a non-plugin and a missing file are reported at their `use`", async () => {
+    const error = await loadError(join(fixtures, "wrong-kind.yaml"));
+    expect(formatSpecError(error, { cwd: fixtures })).toMatchInlineSnapshot(`
+      "wrong-kind.yaml:5:8 transform.use: ./plugins/wrong-kind.ts exports a sink plugin ("not-a-transform"), but a transform plugin is expected here (PLUGIN_INVALID)
+        3 | source: { use: jsonl, path: ./data/in.jsonl }
+        4 | transform:
+      > 5 |   use: ./plugins/wrong-kind.ts
+          |        ^^^^^^^^^^^^^^^^^^^^^^^
+        6 | sinks:
+        7 |   - use: ./plugins/not-a-plugin.ts
+        hint: export the plugin as the default export: export default defineTransform({ name, options, create() {...} }) with defineTransform from "@batchpipe/core/plugin"
+
+      wrong-kind.yaml:7:10 sinks[0].use: ./plugins/not-a-plugin.ts exports an object with keys transform, version, not a sink plugin (PLUGIN_INVALID)
+        5 |   use: ./plugins/wrong-kind.ts
+        6 | sinks:
+      > 7 |   - use: ./plugins/not-a-plugin.ts
+          |          ^^^^^^^^^^^^^^^^^^^^^^^^^
+        8 |   - use: ./plugins/missing.ts
+        9 |
+        hint: export the plugin as the default export: export default defineSink({ name, options, open() {...} }) with defineSink from "@batchpipe/core/plugin"
+
+      wrong-kind.yaml:8:10 sinks[1].use: plugin file ./plugins/missing.ts does not exist (looked for plugins/missing.ts) (PLUGIN_NOT_FOUND)
+        6 | sinks:
+        7 |   - use: ./plugins/not-a-plugin.ts
+      > 8 |   - use: ./plugins/missing.ts
+          |          ^^^^^^^^^^^^^^^^^^^^
+        9 |
+        hint: paths in \`use\` are relative to the spec file's folder
+
+      ✖ wrong-kind.yaml has 3 problems (SPEC_INVALID)"
+    `);
+  });
+
+  test("packages resolve from the spec's folder: @batchpipe/<kind>-<name> first, then batchpipe-<kind>-<name>", async () => {
+    const plugin = (kind: string, name: string) =>
+      `export default { kind: "${kind}", name: "${name}", options: ${anyOptions}, open: async () => ({}), read: async function* () {} };`;
+    const dir = writeFixture({
+      ...fakePackage("@batchpipe/sink-fake", plugin("sink", "official-fake")),
+      ...fakePackage("batchpipe-sink-fake", plugin("sink", "community-fake")),
+      ...fakePackage("batchpipe-sink-community", plugin("sink", "community")),
+      ...fakePackage(
+        "@acme/batchpipe-sink-x",
+        `export const plugin = ${plugin("sink", "acme").slice("export default ".length)}`,
+      ),
+    });
+    expect((await resolvePlugin("sink", "fake", { dir })).name).toBe("official-fake");
+    expect((await resolvePlugin("sink", "community", { dir })).name).toBe("community");
+    expect((await resolvePlugin("sink", "@acme/batchpipe-sink-x", { dir })).name).toBe("acme");
+    // the official plugins resolve from core's own location, from any folder
+    expect((await resolvePlugin("source", "jsonl", { dir })).name).toBe("jsonl");
+    expect((await resolvePlugin("sink", "sqlite", { dir })).name).toBe("sqlite");
+  });
+
+  test("a missing package gets the command that installs it; a near miss gets a suggestion", async () => {
+    const dir = writeFixture({});
+    const missing = await resolvePlugin("sink", "postgres", { dir }).catch((error) => error);
+    expect([missing.code, missing.message, missing.hint]).toMatchInlineSnapshot(`
+      [
+        "PLUGIN_NOT_FOUND",
+        "cannot find the sink plugin "postgres" (tried the built-ins, @batchpipe/sink-postgres, batchpipe-sink-postgres)",
+        "install it with \`pnpm add @batchpipe/sink-postgres\` (or \`npm i @batchpipe/sink-postgres\`), or point at a file: use: ./plugins/postgres.ts",
+      ]
+    `);
+    const typo = await resolvePlugin("sink", "sqlit", { dir }).catch((error) => error);
+    expect(typo.hint).toBe('did you mean "sqlite"?');
+  });
+
+  test("a package exporting the wrong thing or failing to load is PLUGIN_INVALID, naming the package", async () => {
+    const dir = writeFixture({
+      ...fakePackage("batchpipe-sink-shape", "export default { write() {}, close() {} };"),
+      ...fakePackage("batchpipe-sink-broken", 'throw new Error("boom at import");'),
+      ...fakePackage("batchpipe-sink-factory", "export default () => ({});"),
+    });
+    const messages = [];
+    for (const name of ["shape", "broken", "factory"]) {
+      const error = await resolvePlugin("sink", name, { dir }).catch((thrown) => thrown);
+      expect(error.code).toBe("PLUGIN_INVALID");
+      messages.push(error.message);
+    }
+    expect(messages).toMatchInlineSnapshot(`
+      [
+        "batchpipe-sink-shape exports an object with keys write, close, not a sink plugin",
+        "batchpipe-sink-broken failed to load: boom at import",
+        "batchpipe-sink-factory exports a function (export the plugin object itself, not a factory), not a sink plugin",
+      ]
+    `);
+  });
+
+  test("a plugin missing its hook is rejected with what is missing", async () => {
+    const error = await resolvePlugin("sink", { kind: "sink", name: "half", options: {} } as never, {
+      dir: "/",
+    }).catch((thrown) => thrown);
+    expect(error.message).toMatchInlineSnapshot(
+      `"the plugin object is a sink plugin ("half") that lacks options (a zod schema), open()"`,
+    );
+  });
+});

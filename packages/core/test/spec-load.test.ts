@@ -1,0 +1,280 @@
+import { join } from "node:path";
+import { describe, expect, test } from "vitest";
+import {
+  type BatchpipeError,
+  loadPipeline,
+  MAX_BATCH_BYTES,
+  parseDuration,
+  parseSize,
+  resolvePipeline,
+  type SpecIssueError,
+} from "../src/index.js";
+import { defineSink, defineSource, z } from "../src/plugin.js";
+import { writeFixture } from "./cli-helpers.js";
+
+const minimal = `version: 1
+name: reviews
+source: { use: jsonl, path: ./in.jsonl }
+transform:
+  body: { model: gpt-4o-mini, messages: [{ role: user, content: "{{ text }}" }] }
+sinks: [{ use: jsonl, path: ./out.jsonl }]
+`;
+
+/** every problem as `line:col path: message` */
+async function problems(yaml: string, env: Record<string, string> = {}): Promise<string[]> {
+  const dir = writeFixture({ "pipeline.yaml": yaml });
+  const error = await loadPipeline(join(dir, "pipeline.yaml"), { env }).then(
+    () => expect.unreachable("the spec loaded"),
+    (thrown: BatchpipeError) => thrown,
+  );
+  expect(error.code).toBe("SPEC_INVALID");
+  return (error.details as SpecIssueError[]).map(
+    (detail) => `${detail.loc?.line}:${detail.loc?.column} ${detail.path}: ${detail.message}`,
+  );
+}
+
+describe("loadPipeline", () => {
+  test("applies the defaults: prompt transform, batch limits, errors sink under .batchpipe/<name>", async () => {
+    const dir = writeFixture({ "pipeline.yaml": minimal });
+    const pipeline = await loadPipeline(join(dir, "pipeline.yaml"), { env: {} });
+    expect(pipeline.file).toBe(join(dir, "pipeline.yaml"));
+    expect(pipeline.dir).toBe(dir);
+    expect(pipeline.spec.provider).toEqual({ use: "openai" });
+    expect(pipeline.spec.batch).toEqual({
+      completion_window: "24h",
+      max_requests: 50_000,
+      max_bytes: 209_715_200,
+      max_enqueued_tokens: null,
+      max_attempts: 3,
+      poll_interval: 30_000,
+      clean_up: true,
+      allow_same_dataset: false,
+      max_cost: null,
+    });
+    expect(pipeline.transform.use).toBe("prompt");
+    expect(pipeline.transform.label).toBe("transform (prompt)");
+    expect(pipeline.transform.options).toMatchObject({ endpoint: "/v1/chat/completions", id: "{{ id }}" });
+    expect(pipeline.source).toMatchObject({
+      use: "jsonl",
+      label: "source (jsonl)",
+      options: { path: "./in.jsonl" },
+    });
+    expect(pipeline.sinks.map((sink) => sink.label)).toEqual(["sinks[0] (jsonl)"]);
+    expect(pipeline.errors.map((sink) => [sink.label, sink.options])).toEqual([
+      ["errors[0] (jsonl)", { path: ".batchpipe/reviews/errors.jsonl" }],
+    ]);
+    expect(pipeline.resolvePath("out/x.jsonl")).toBe(join(dir, "out/x.jsonl"));
+  });
+
+  test("durations and sizes become milliseconds and bytes", async () => {
+    const dir = writeFixture({
+      "pipeline.yaml": `${minimal}batch: { poll_interval: 200ms, max_bytes: 512KB, max_cost: 12.5, max_enqueued_tokens: 90000 }\n`,
+    });
+    const { spec } = await loadPipeline(join(dir, "pipeline.yaml"), { env: {} });
+    expect(spec.batch).toMatchObject({
+      poll_interval: 200,
+      max_bytes: 524_288,
+      max_cost: 12.5,
+      max_enqueued_tokens: 90_000,
+    });
+  });
+
+  test.each([
+    ["200ms", 200],
+    ["30s", 30_000],
+    ["5m", 300_000],
+    ["24h", 86_400_000],
+    ["1.5s", 1500],
+    [250, 250],
+    ["30", undefined],
+    ["5 minutes", undefined],
+    [-1, undefined],
+  ])("parseDuration(%j) = %j", (input, expected) => {
+    expect(parseDuration(input)).toBe(expected);
+  });
+
+  test.each([
+    ["200MB", 209_715_200],
+    ["1MB", 1_048_576],
+    ["512KB", 524_288],
+    ["100B", 100],
+    ["1GB", 1_073_741_824],
+    [4096, 4096],
+    ["200", undefined],
+    ["1.5", undefined],
+    [1.5, undefined],
+  ])("parseSize(%j) = %j", (input, expected) => {
+    expect(parseSize(input)).toBe(expected);
+  });
+
+  test("max_bytes above 200MB, max_requests above 50000 and malformed durations are errors", async () => {
+    expect(
+      await problems(
+        `${minimal}batch:\n  max_bytes: 201MB\n  max_requests: 50001\n  poll_interval: soon\n  max_cost: 0\n`,
+      ),
+    ).toEqual([
+      "8:14 batch.max_bytes: must be at most 200MB",
+      "9:17 batch.max_requests: must be at most 50000",
+      '10:18 batch.poll_interval: expected a duration such as "200ms", "30s", "5m" or "24h" (a number is milliseconds)',
+      "11:13 batch.max_cost: must be greater than 0",
+    ]);
+    expect(MAX_BATCH_BYTES).toBe(209_715_200);
+  });
+
+  test("variables and variables with defaults are interpolated; a plain scalar that is one reference keeps its type", async () => {
+    const dir = writeFixture({
+      "pipeline.yaml": `version: 1
+name: \${NAME:-reviews}
+source: { use: jsonl, path: "./\${DATA}/in.jsonl" }
+transform:
+  body: { model: "\${MODEL:-gpt-4o-mini}", messages: [] }
+batch:
+  max_requests: \${MAX}
+  clean_up: \${CLEAN}
+sinks: [{ use: jsonl, path: "out-$\${literal}.jsonl" }]
+`,
+    });
+    const { spec, sinks, transform } = await loadPipeline(join(dir, "pipeline.yaml"), {
+      env: { DATA: "data", MAX: "1000", CLEAN: "false", MODEL: "" },
+    });
+    expect(spec.name).toBe("reviews");
+    expect(spec.source.path).toBe("./data/in.jsonl");
+    expect(spec.batch.max_requests).toBe(1000);
+    expect(spec.batch.clean_up).toBe(false);
+    expect((transform.options as { body: { model: string } }).body.model).toBe("gpt-4o-mini");
+    expect(sinks[0]!.options).toEqual({ path: `out-$\{literal}.jsonl` });
+  });
+
+  test("a missing variable is reported at the reference, inside quoted strings too", async () => {
+    expect(
+      await problems(`version: 1
+name: reviews
+source: { use: jsonl, path: "./data/\${DATASET}.jsonl" }
+transform:
+  body:
+    model: \${MODEL}
+    messages: []
+sinks:
+  - use: jsonl
+    path: out/\${OUT}.jsonl
+`),
+    ).toEqual([
+      "3:37 source.path: environment variable DATASET is not set",
+      "6:12 transform.body.model: environment variable MODEL is not set",
+      "10:15 sinks[0].path: environment variable OUT is not set",
+    ]);
+  });
+
+  test("unknown keys everywhere are reported at the key, with the closest valid key", async () => {
+    const dir = writeFixture({
+      "pipeline.yaml": `version: 1
+name: reviews
+sorce: { use: jsonl, path: ./in.jsonl }
+transform:
+  endpont: /v1/embeddings
+  body: { model: m, input: "{{ text }}" }
+sinks:
+  - { use: jsonl, pth: ./out.jsonl }
+`,
+    });
+    const error = await loadPipeline(join(dir, "pipeline.yaml"), { env: {} }).catch((thrown) => thrown);
+    expect(
+      (error.details as SpecIssueError[]).map((detail) => [
+        `${detail.loc?.line}:${detail.loc?.column} ${detail.path}: ${detail.message}`,
+        detail.hint,
+      ]),
+    ).toEqual([
+      ["1:1 source: is required (expected a mapping)", undefined],
+      ['3:1 sorce: unknown key "sorce"', 'did you mean "source"?'],
+      ['5:3 transform.endpont: unknown key "endpont"', 'did you mean "endpoint"?'],
+      ["6:3 transform.body.messages: is required for /v1/chat/completions", undefined],
+      ["8:5 sinks[0].path: is required (expected a string)", undefined],
+      ['8:19 sinks[0].pth: unknown key "pth"', 'did you mean "path"?'],
+    ]);
+  });
+
+  test("enum values get a suggestion; the name must be a slug", async () => {
+    const dir = writeFixture({
+      "pipeline.yaml": minimal.replace("name: reviews", "name: ../etc").concat("provider: { use: opneai }\n"),
+    });
+    const error = await loadPipeline(join(dir, "pipeline.yaml"), { env: {} }).catch((thrown) => thrown);
+    expect(
+      (error.details as SpecIssueError[]).map((detail) => [detail.path, detail.message, detail.hint]),
+    ).toEqual([
+      [
+        "name",
+        "expected a slug: letters, digits, - and _, starting with a letter or digit, at most 64 characters",
+        undefined,
+      ],
+      ["provider.use", 'expected "openai" or "emulator", got a string', 'did you mean "openai"?'],
+    ]);
+  });
+
+  test("an empty sinks list and a wrong version are errors", async () => {
+    expect(
+      await problems(minimal.replace("version: 1", "version: 2").replace(/sinks: .*/, "sinks: []")),
+    ).toEqual(["1:10 version: expected 1 (the only spec version)", "6:8 sinks: expected at least one sink"]);
+  });
+});
+
+describe("resolvePipeline (the programmatic API)", () => {
+  const memorySource = defineSource({
+    name: "memory",
+    options: z.strictObject({ rows: z.array(z.record(z.string(), z.unknown())) }),
+    async *read({ options }) {
+      for (const [index, data] of options.rows.entries())
+        yield { data, position: { file: "memory", line: index + 1 }, cursor: index };
+    },
+  });
+  const memorySink = defineSink({
+    name: "memory",
+    options: z.strictObject({}),
+    async open() {
+      return {
+        async write() {},
+        async commit() {
+          return null;
+        },
+        async close() {},
+      };
+    },
+  });
+
+  test("accepts plugin objects as `use` and named plugins through options.plugins", async () => {
+    const pipeline = await resolvePipeline(
+      {
+        version: 1,
+        name: "inline",
+        source: { use: memorySource, rows: [{ id: 1, text: "a" }] },
+        transform: { body: { model: "m", messages: [] } },
+        sinks: [{ use: "memory" }],
+        errors: [{ use: memorySink }],
+      },
+      { dir: "/tmp/somewhere", plugins: { memory: memorySink }, env: {} },
+    );
+    expect(pipeline.file).toBeNull();
+    expect(pipeline.source.plugin).toBe(memorySource);
+    expect(pipeline.source.label).toBe("source (memory)");
+    expect(pipeline.sinks[0]!.plugin).toBe(memorySink);
+    expect(pipeline.errors[0]!.use).toBe("memory");
+    expect(pipeline.resolvePath("x")).toBe("/tmp/somewhere/x");
+  });
+
+  test("reports every problem by path, without positions", async () => {
+    const error = await resolvePipeline(
+      {
+        version: 1,
+        name: "inline",
+        source: { use: memorySource, rows: "no" },
+        sinks: [{ use: memorySink, extra: 1 }],
+      },
+      { dir: "/tmp", env: {} },
+    ).catch((thrown) => thrown);
+    expect(error.code).toBe("SPEC_INVALID");
+    expect((error.details as SpecIssueError[]).map((detail) => `${detail.path}: ${detail.message}`)).toEqual([
+      "source.rows: expected a list, got a string",
+      "transform.body: is required (expected a mapping)",
+      'sinks[0].extra: unknown key "extra"',
+    ]);
+  });
+});

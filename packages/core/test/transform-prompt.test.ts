@@ -1,0 +1,193 @@
+import { join } from "node:path";
+import { describe, expect, test } from "vitest";
+import { type BatchpipeError, loadPipeline, promptTransform, type SpecIssueError } from "../src/index.js";
+import type { SourceRecord, TransformHandle } from "../src/plugin.js";
+import { writeFixture } from "./cli-helpers.js";
+
+async function create(options: Record<string, unknown>): Promise<TransformHandle> {
+  const parsed = promptTransform.options.parse(options);
+  return promptTransform.create({
+    options: parsed,
+    resolvePath: (p) => p,
+    logger: { debug() {}, info() {}, warn() {}, error() {} },
+    signal: new AbortController().signal,
+  });
+}
+
+const record = (data: Record<string, unknown>, line = 1): SourceRecord => ({
+  data,
+  position: { file: "/data/in.jsonl", line },
+  cursor: line,
+});
+
+function failure(handle: TransformHandle, data: Record<string, unknown>): BatchpipeError {
+  try {
+    handle.toRequest(record(data, 7));
+  } catch (error) {
+    return error as BatchpipeError;
+  }
+  return expect.unreachable("the record rendered");
+}
+
+describe("the prompt transform", () => {
+  test("renders chat completions, embeddings, responses and completions requests", async () => {
+    const data = { id: 42, text: "great product", tokens: [1, 2, 3] };
+    const requests = [];
+    for (const [endpoint, body] of [
+      [
+        "/v1/chat/completions",
+        { model: "gpt-4o-mini", messages: [{ role: "user", content: "Rate: {{ text }}" }] },
+      ],
+      ["/v1/embeddings", { model: "text-embedding-3-small", input: "{{ text }}" }],
+      ["/v1/responses", { model: "gpt-4.1-mini", input: "Summarise: {{ text | upcase }}" }],
+      ["/v1/completions", { model: "gpt-3.5-turbo-instruct", prompt: "{{ text }} ->", max_tokens: 5 }],
+    ] as const) {
+      requests.push((await create({ endpoint, body })).toRequest(record(data)));
+    }
+    expect(requests).toEqual([
+      {
+        custom_id: "42",
+        url: "/v1/chat/completions",
+        body: { model: "gpt-4o-mini", messages: [{ role: "user", content: "Rate: great product" }] },
+      },
+      {
+        custom_id: "42",
+        url: "/v1/embeddings",
+        body: { model: "text-embedding-3-small", input: "great product" },
+      },
+      {
+        custom_id: "42",
+        url: "/v1/responses",
+        body: { model: "gpt-4.1-mini", input: "Summarise: GREAT PRODUCT" },
+      },
+      {
+        custom_id: "42",
+        url: "/v1/completions",
+        body: { model: "gpt-3.5-turbo-instruct", prompt: "great product ->", max_tokens: 5 },
+      },
+    ]);
+  });
+
+  test("a string that is exactly one {{ expr }} keeps the value's type; other strings render to strings", async () => {
+    const handle = await create({
+      endpoint: "/v1/embeddings",
+      id: "doc-{{ doc.id }}",
+      body: {
+        model: "m",
+        input: "{{ tokens }}",
+        first: "{{ tokens | first }}",
+        dimensions: "{{- dims -}}",
+        meta: "{{ doc }}",
+        flag: "{{ flag }}",
+        label: "n={{ dims }}",
+      },
+    });
+    const request = handle.toRequest(record({ tokens: [5, 6], dims: 256, doc: { id: "x" }, flag: false }));
+    expect(request).toEqual({
+      custom_id: "doc-x",
+      url: "/v1/embeddings",
+      body: {
+        model: "m",
+        input: [5, 6],
+        first: 5,
+        dimensions: 256,
+        meta: { id: "x" },
+        flag: false,
+        label: "n=256",
+      },
+    });
+  });
+
+  test("a missing variable fails that record with template_error, naming the variable and the record", async () => {
+    const handle = await create({
+      body: { model: "m", messages: [{ role: "user", content: "{{ text }}" }] },
+    });
+    const error = failure(handle, { id: "r1" });
+    expect([error.code, error.recordId, error.message, error.hint]).toEqual([
+      "template_error",
+      "r1",
+      'undefined variable "text" in body.messages[0].content (record at /data/in.jsonl:7)',
+      'the record has no field "text": fix the data, or write {{ text | default: "..." }}',
+    ]);
+    // the next record renders: one failure does not poison the handle
+    expect(handle.toRequest(record({ id: "r2", text: "ok" })).custom_id).toBe("r2");
+  });
+
+  test("a missing or empty id fails the record without an id", async () => {
+    const handle = await create({ body: { model: "m", messages: [] } });
+    expect([failure(handle, { text: "x" }).message, failure(handle, { text: "x" }).recordId]).toEqual([
+      'undefined variable "id" in id (record at /data/in.jsonl:7)',
+      undefined,
+    ]);
+    expect(failure(handle, { id: "" }).message).toBe(
+      "id failed to render: the id rendered empty (record at /data/in.jsonl:7)",
+    );
+  });
+
+  test("`| default:` and {% if %} accept a missing variable; nested missing properties fail", async () => {
+    const handle = await create({
+      body: {
+        model: "m",
+        messages: [
+          { role: "user", content: "{{ title | default: 'untitled' }}{% if note %} ({{ note }}){% endif %}" },
+        ],
+        user: "{{ author.name }}",
+      },
+    });
+    expect(handle.toRequest(record({ id: 1, author: { name: "ann" } })).body.messages).toEqual([
+      { role: "user", content: "untitled" },
+    ]);
+    expect(failure(handle, { id: 2, author: {} }).message).toBe(
+      'undefined variable "author.name" in body.user (record at /data/in.jsonl:7)',
+    );
+  });
+
+  test("constant parts of the body are shared between requests and frozen", async () => {
+    const handle = await create({
+      body: {
+        model: "m",
+        response_format: { type: "json_schema", json_schema: { name: "x" } },
+        messages: [{ role: "user", content: "{{ text }}" }],
+      },
+    });
+    const a = handle.toRequest(record({ id: 1, text: "a" }));
+    const b = handle.toRequest(record({ id: 2, text: "b" }));
+    expect(a.body.response_format).toBe(b.body.response_format);
+    expect(Object.isFrozen(a.body.response_format)).toBe(true);
+    expect(a.body.messages).not.toBe(b.body.messages);
+  });
+
+  test("template syntax errors, unknown filters and missing body keys are spec errors at their position", async () => {
+    const dir = writeFixture({
+      "pipeline.yaml": `version: 1
+name: broken-templates
+source: { use: jsonl, path: in.jsonl }
+transform:
+  endpoint: /v1/embeddings
+  id: "{{ id | nope }}"
+  body:
+    model: m
+    dimensions: "{{ dims "
+sinks: [{ use: jsonl, path: out.jsonl }]
+`,
+    });
+    const error = await loadPipeline(join(dir, "pipeline.yaml"), { env: {} }).catch((thrown) => thrown);
+    expect(
+      (error.details as SpecIssueError[]).map(
+        (detail) => `${detail.loc?.line}:${detail.loc?.column} ${detail.path}: ${detail.message}`,
+      ),
+    ).toEqual([
+      "6:7 transform.id: invalid template: undefined filter: nope",
+      "7:3 transform.body.input: is required for /v1/embeddings",
+      '9:17 transform.body.dimensions: invalid template: output "{{ dims " not closed',
+    ]);
+  });
+
+  test("an unknown endpoint is rejected with the valid ones", () => {
+    const parsed = promptTransform.options.safeParse({
+      endpoint: "/v1/chat",
+      body: { model: "m", messages: [] },
+    });
+    expect(parsed.success).toBe(false);
+  });
+});
