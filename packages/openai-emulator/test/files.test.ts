@@ -149,3 +149,33 @@ describe("transport", () => {
     expect(h.emu.state().calls).toEqual({});
   });
 });
+
+describe("aborted uploads", () => {
+  it("leave no temp file behind and the server keeps serving", async () => {
+    h = await startHarness();
+    const { request } = await import("node:http");
+    const url = new URL(`${h.emu.url}/files`);
+    const boundary = "----emu";
+    const req = request({
+      host: url.hostname,
+      port: url.port,
+      path: url.pathname,
+      method: "POST",
+      headers: {
+        authorization: "Bearer x",
+        "content-type": `multipart/form-data; boundary=${boundary}`,
+        "content-length": String(10 * 1024 * 1024),
+      },
+    });
+    req.on("error", () => {});
+    req.write(`--${boundary}\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nbatch\r\n`);
+    req.write(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="x.jsonl"\r\n\r\n`);
+    req.write("x".repeat(256 * 1024));
+    await new Promise((r) => setTimeout(r, 100));
+    req.destroy();
+    await new Promise((r) => setTimeout(r, 200));
+    expect(fs.readdirSync(path.join(h.emu.dataDir, "tmp"))).toEqual([]);
+    expect(h.emu.state().files).toEqual([]);
+    expect((await h.client.files.list()).data).toEqual([]);
+  });
+});
