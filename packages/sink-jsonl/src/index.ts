@@ -52,36 +52,40 @@ export default defineSink({
 
 // --- internal ---
 
-const FLUSH_BYTES = 1 << 20;
+const BUFFER_BYTES = 1 << 20;
 
 function createWriter(file: FileHandle, start: number) {
-  // bytes before `position` are in the file; `pending` waits for the next flush
+  // bytes before `position` are in the file; `buffer[0, used)` waits for the next flush
   let position = start;
-  let pending: string[] = [];
-  let pendingLength = 0;
+  let buffer = Buffer.allocUnsafe(BUFFER_BYTES);
+  let used = 0;
 
   async function flush(): Promise<void> {
-    if (pending.length === 0) return;
-    const data = Buffer.from(pending.join(""), "utf8");
-    pending = [];
-    pendingLength = 0;
     let written = 0;
-    while (written < data.length) {
-      const { bytesWritten } = await file.write(data, written, data.length - written, position + written);
+    while (written < used) {
+      const { bytesWritten } = await file.write(buffer, written, used - written, position + written);
       written += bytesWritten;
     }
-    position += data.length;
+    position += used;
+    used = 0;
   }
 
   return {
     async write(rows: readonly ResultRow[]): Promise<void> {
       for (const row of rows) {
-        const line = `${JSON.stringify(row)}\n`;
-        pending.push(line);
-        // string length undercounts multi-byte text; fine for a flush threshold
-        pendingLength += line.length;
+        const line = JSON.stringify(row);
+        // UTF-8 needs at most 3 bytes per UTF-16 code unit, plus the newline
+        const worstCase = line.length * 3 + 1;
+        if (used + worstCase > buffer.length) {
+          await flush();
+          // the flushed buffer is reused; only an oversized line needs (and then gives back) a bigger one
+          if (worstCase > buffer.length || buffer.length > BUFFER_BYTES) {
+            buffer = Buffer.allocUnsafe(Math.max(BUFFER_BYTES, worstCase));
+          }
+        }
+        used += buffer.write(line, used);
+        buffer[used++] = 0x0a;
       }
-      if (pendingLength >= FLUSH_BYTES) await flush();
     },
     async commit(): Promise<Checkpoint> {
       await flush();
@@ -90,7 +94,7 @@ function createWriter(file: FileHandle, start: number) {
     },
     async close(): Promise<void> {
       // uncommitted rows are dropped on purpose: only `commit` makes rows durable
-      pending = [];
+      used = 0;
       await file.close();
     },
   };

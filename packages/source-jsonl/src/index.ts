@@ -7,7 +7,14 @@
  * becomes an `invalid_input` record (`on_invalid: skip_row`, the default) or stops the run with
  * SOURCE_FAILED at file:line (`on_invalid: fail`).
  */
-import { BatchpipeError, type Checkpoint, defineSource, type SourceItem, z } from "@batchpipe/core/plugin";
+import {
+  BatchpipeError,
+  type Checkpoint,
+  defineSource,
+  type InvalidRecord,
+  type SourceItem,
+  z,
+} from "@batchpipe/core/plugin";
 import { type Line, readLines } from "./read-lines.js";
 import { resolveFiles } from "./resolve-files.js";
 
@@ -53,42 +60,38 @@ export default defineSource({
     }
     for (let i = first; i < files.length; i++) {
       const file = files[i]!;
-      yield* readFile(file, i === first ? cursor : undefined, options.on_invalid, signal);
+      const resume = i === first ? cursor : undefined;
+      const gzip = file.endsWith(".gz");
+      // a gzip stream cannot seek: re-read it and skip the lines already handled
+      const skipThrough = resume && gzip ? resume.line : 0;
+      const chunks = readLines(file, {
+        start: resume && !gzip ? resume.offset : 0,
+        lineBefore: resume && !gzip ? resume.line : 0,
+        signal,
+      });
+      signal.throwIfAborted();
+      for await (const lines of chunks) {
+        for (const line of lines) {
+          if (line.line <= skipThrough) continue;
+          const item = parseLine(file, line);
+          if (item === undefined) continue;
+          if (options.on_invalid === "fail" && "invalid" in item) throw invalidLine(item, file, line.line);
+          signal.throwIfAborted();
+          yield item;
+        }
+      }
     }
   },
 });
 
 // --- internal ---
 
-async function* readFile(
-  file: string,
-  cursor: JsonlCursor | undefined,
-  onInvalid: JsonlSourceOptions["on_invalid"],
-  signal: AbortSignal,
-): AsyncGenerator<SourceItem> {
-  signal.throwIfAborted();
-  const gzip = file.endsWith(".gz");
-  // a gzip stream cannot seek: re-read it and skip the lines already handled
-  const lines = readLines(file, {
-    start: cursor && !gzip ? cursor.offset : 0,
-    lineBefore: cursor && !gzip ? cursor.line : 0,
-    signal,
+function invalidLine(item: InvalidRecord, file: string, line: number): BatchpipeError {
+  return new BatchpipeError("SOURCE_FAILED", item.invalid.message, {
+    loc: { file, line, column: 1 },
+    hint: "Fix the line, or set `on_invalid: skip_row` to report it as a failed record and go on.",
+    plugin: "source:jsonl",
   });
-  const skipThrough = cursor && gzip ? cursor.line : 0;
-  for await (const line of lines) {
-    if (line.line <= skipThrough) continue;
-    const item = parseLine(file, line);
-    if (item === undefined) continue;
-    if ("invalid" in item && onInvalid === "fail") {
-      throw new BatchpipeError("SOURCE_FAILED", item.invalid.message, {
-        loc: { file, line: line.line, column: 1 },
-        hint: "Fix the line, or set `on_invalid: skip_row` to report it as a failed record and go on.",
-        plugin: "source:jsonl",
-      });
-    }
-    signal.throwIfAborted();
-    yield item;
-  }
 }
 
 function parseLine(file: string, line: Line): SourceItem | undefined {
@@ -114,7 +117,11 @@ function parseLine(file: string, line: Line): SourceItem | undefined {
   return { data: value as Record<string, unknown>, position, cursor: cursor as unknown as Checkpoint };
 }
 
-function invalid(message: string, position: { file: string; line: number }, cursor: JsonlCursor): SourceItem {
+function invalid(
+  message: string,
+  position: { file: string; line: number },
+  cursor: JsonlCursor,
+): InvalidRecord {
   return {
     invalid: { code: "invalid_input", message: `${position.file}:${position.line}: ${message}` },
     position,

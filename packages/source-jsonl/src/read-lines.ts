@@ -5,7 +5,7 @@ import { createGunzip } from "node:zlib";
 
 /** One line of a file, without its `\n` (a trailing `\r` is still there). */
 export interface Line {
-  /** the line's bytes; a view into a chunk, valid until the next line is requested */
+  /** the line's bytes; a view into a read chunk */
   bytes: Buffer;
   /** 1-based line number */
   line: number;
@@ -24,12 +24,13 @@ export interface ReadLinesOptions {
 }
 
 /**
- * Splits a file into lines at the Buffer level: chunks are scanned with indexOf(0x0a), and only a
- * line that spans chunks is copied. Memory stays at one chunk plus the longest line. Splitting on
- * the newline byte never cuts a UTF-8 sequence (0x0a never occurs inside one), so validity is
- * checked once per chunk and per line only when a chunk is not valid.
+ * Splits a file into lines at the Buffer level, yielding the complete lines of each read chunk
+ * together (one await per chunk, not per line). Chunks are scanned with indexOf(0x0a), and only a
+ * line that spans chunks is copied. Memory stays at about one chunk plus the longest line.
+ * Splitting on the newline byte never cuts a UTF-8 sequence (0x0a never occurs inside one), so
+ * validity is checked once per chunk, and per line only when a chunk is not valid.
  */
-export async function* readLines(file: string, options: ReadLinesOptions = {}): AsyncGenerator<Line> {
+export async function* readLines(file: string, options: ReadLinesOptions = {}): AsyncGenerator<Line[]> {
   const gzip = file.endsWith(".gz");
   const start = options.start ?? 0;
   const stream = openStream(file, gzip ? 0 : start, options.signal);
@@ -37,11 +38,11 @@ export async function* readLines(file: string, options: ReadLinesOptions = {}): 
   let offset = gzip ? 0 : start;
   let carry: Buffer[] = [];
   let carryLength = 0;
-  const out: Line = { bytes: EMPTY, line: 0, end: 0, utf8: true };
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
       let from = 0;
       let newline = chunk.indexOf(NEWLINE, from);
+      const lines: Line[] = [];
       if (newline === -1) {
         carry.push(chunk);
         carryLength += chunk.length;
@@ -65,11 +66,7 @@ export async function* readLines(file: string, options: ReadLinesOptions = {}): 
         }
         line++;
         offset += bytes.length + 1;
-        out.bytes = bytes;
-        out.line = line;
-        out.end = offset;
-        out.utf8 = utf8;
-        yield out;
+        lines.push({ bytes, line, end: offset, utf8 });
         from = newline + 1;
         newline = from < chunk.length ? chunk.indexOf(NEWLINE, from) : -1;
       }
@@ -79,17 +76,12 @@ export async function* readLines(file: string, options: ReadLinesOptions = {}): 
         carry.push(tail);
         carryLength += tail.length;
       }
+      yield lines;
     }
     if (carryLength > 0) {
       // a last line without a newline is still a line
       const bytes = Buffer.concat(carry, carryLength);
-      line++;
-      offset += bytes.length;
-      out.bytes = bytes;
-      out.line = line;
-      out.end = offset;
-      out.utf8 = isUtf8(bytes);
-      yield out;
+      yield [{ bytes, line: line + 1, end: offset + bytes.length, utf8: isUtf8(bytes) }];
     }
   } finally {
     stream.destroy();
@@ -99,7 +91,6 @@ export async function* readLines(file: string, options: ReadLinesOptions = {}): 
 // --- internal ---
 
 const NEWLINE = 0x0a;
-const EMPTY = Buffer.alloc(0);
 const CHUNK_SIZE = 1 << 20;
 
 function openStream(file: string, start: number, signal: AbortSignal | undefined): Readable {
