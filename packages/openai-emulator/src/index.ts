@@ -10,6 +10,7 @@ export {
   type FaultRule,
   type LatencyOptions,
   type LineErrorKind,
+  type LineOddity,
   type LineRule,
   type ResolvedOptions,
 } from "./options.js";

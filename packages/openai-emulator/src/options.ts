@@ -107,13 +107,22 @@ export interface LineRule {
   customIds?: string[];
   customIdPattern?: string;
   rate?: number;
-  error: LineErrorKind;
+  /** Required unless `oddity` is set. */
+  error?: LineErrorKind;
   /** Override the HTTP status of the error line (not for request_timeout). */
   status?: number;
   /** Fail only the first `attempts` executions of a custom_id (counted across batches); omitted: always. */
   attempts?: number;
   message?: string;
+  /**
+   * Test-only broken output instead of this line's result (`error` is then ignored): `omit` writes
+   * no line in either file, `malformed` a cut-off non-JSON line in the output file, `unknown_id` a
+   * success line under the custom_id `unknown-<custom_id>`.
+   */
+  oddity?: LineOddity;
 }
+
+export type LineOddity = "omit" | "malformed" | "unknown_id";
 
 export interface ResolvedOptions {
   port: number;

@@ -1,10 +1,12 @@
-import type { LineErrorKind, LineRule } from "../options.js";
+import type { LineErrorKind, LineOddity, LineRule } from "../options.js";
 import { hashUnit } from "../random.js";
 
 export interface LineFailure {
   /** HTTP status of the line, or null for a non-HTTP failure (request_timeout). */
   status: number | null;
   error: { message: string; type: string; param: string | null; code: string | null };
+  /** test-only: write this oddity instead of a result line */
+  oddity?: LineOddity;
 }
 
 /**
@@ -25,7 +27,8 @@ export function matchLineRule(
     if (rule.customIdPattern !== undefined && !compiled(rule.customIdPattern).test(customId)) continue;
     if (rule.rate !== undefined && hashUnit(seed, i, customId, attempt) >= rule.rate) continue;
     if (rule.attempts !== undefined && attempt > rule.attempts) continue;
-    return failureFor(rule.error, model, requestId, rule);
+    const failure = failureFor(rule.error ?? "server_error", model, requestId, rule);
+    return rule.oddity ? { ...failure, oddity: rule.oddity } : failure;
   }
   return undefined;
 }

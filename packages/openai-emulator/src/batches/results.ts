@@ -25,7 +25,12 @@ export class ResultFile {
   }
 
   append(line: unknown): void {
-    const buf = Buffer.from(`${JSON.stringify(line)}\n`, "utf8");
+    this.appendText(JSON.stringify(line));
+  }
+
+  /** a line as given, even if it is not JSON (test-only malformed output) */
+  appendText(text: string): void {
+    const buf = Buffer.from(`${text}\n`, "utf8");
     this.offsets.push(this.position);
     this.lengths.push(buf.length);
     this.position += buf.length;
