@@ -61,6 +61,8 @@ export interface LatencyOptions {
   expiryLag?: number;
   /** Queue capacity is released this long after a batch becomes terminal. Default 0. */
   queueReleaseLag?: number;
+  /** A new file is invisible to batches for this long after upload ("Cannot find file" race). Default 0. */
+  fileVisibility?: number;
 }
 
 export type FaultKind = "error" | "delay" | "drop";
@@ -199,6 +201,7 @@ export function resolveOptions(options: EmulatorOptions = {}): ResolvedOptions {
         cancelDrain: 0.1,
         expiryLag: 0,
         queueReleaseLag: 0,
+        fileVisibility: 0,
       },
       faults: [],
       lineRules: [],

@@ -161,4 +161,22 @@ describe("batch create: synchronous checks", () => {
     expect(res.status).toBe(400);
     expect((await res.json()).error.type).toBe("invalid_request_error");
   });
+
+  it("file visibility race: a fresh file is 'not found' by batches while GET /files works", async () => {
+    h = await startHarness({ latencies: { fileVisibility: 1 } });
+    const f = await inputFile(h);
+    const params = {
+      input_file_id: f.id,
+      endpoint: "/v1/chat/completions",
+      completion_window: "24h",
+    } as const;
+    const early = await h.client.batches.create(params);
+    expect((await h.client.files.retrieve(f.id)).id).toBe(f.id);
+    const { batch } = await waitForBatch(h.client, early.id);
+    expect(batch.status).toBe("failed");
+    expect(batch.errors?.data[0]).toMatchObject({ code: "invalid_request", param: "file_id" });
+    await new Promise((r) => setTimeout(r, 1000));
+    const later = await h.client.batches.create(params);
+    expect((await waitForBatch(h.client, later.id)).batch.status).toBe("completed");
+  });
 });

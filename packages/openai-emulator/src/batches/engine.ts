@@ -31,7 +31,7 @@ export class BatchEngine {
   async create(raw: unknown): Promise<BatchObject> {
     const { options, clock, store } = this.ctx;
     const body = checkCreateBody(raw, options);
-    const file = store.get(body.input_file_id);
+    const file = this.visibleFile(body.input_file_id);
     if (!file && options.syncFileCheck) {
       throw invalidRequest(
         `Cannot find file ${body.input_file_id}, or organization org-emulator does not have access to it.`,
@@ -75,7 +75,7 @@ export class BatchEngine {
         usage: emptyUsage(),
       },
       seq: this.seq++,
-      inputSha256: file?.sha256 ?? null,
+      inputSha256: store.get(body.input_file_id)?.sha256 ?? null,
       estimatedTokens: 0,
       outputExpiresAfter: body.outputExpiresAfter,
       cancel: unboundedController(),
@@ -146,6 +146,14 @@ export class BatchEngine {
     this.queue.clear();
   }
 
+  /** The input file as the batch service sees it: missing until `latencies.fileVisibility` has passed. */
+  private visibleFile(id: string) {
+    const file = this.ctx.store.get(id);
+    const lagMs = this.ctx.options.latencies.fileVisibility * 1000;
+    if (file && lagMs > 0 && this.ctx.clock.nowMs() - file.createdMs < lagMs) return undefined;
+    return file;
+  }
+
   private mustGet(id: string): BatchRecord {
     const record = this.batches.get(id);
     if (!record) throw notFound(`No batch found with id '${id}'.`);
@@ -202,14 +210,14 @@ export class BatchEngine {
   }
 
   private async run(record: BatchRecord, body: CreateBatchBody, life: AbortSignal): Promise<void> {
-    const { clock, store, options } = this.ctx;
+    const { clock, options } = this.ctx;
     const { batch } = record;
     const cancel = record.cancel.signal;
     await clock.sleep(options.latencies.validation, anySignal(cancel, life));
     if (life.aborted) return;
     if (cancel.aborted) return this.finishCancelled(record, undefined, undefined, life);
 
-    const file = store.get(body.input_file_id);
+    const file = this.visibleFile(body.input_file_id);
     if (!file) {
       return this.fail(record, [
         {

@@ -22,6 +22,8 @@ export interface StoredFile extends FileObject {
   path: string;
   sha256: string;
   seq: number;
+  /** Virtual ms of the upload (for the visibility race). */
+  createdMs: number;
 }
 
 export interface ListFilesQuery {
@@ -86,6 +88,7 @@ export class FileStore {
       path: filePath,
       sha256: meta.sha256,
       seq: this.seq++,
+      createdMs: this.clock.nowMs(),
     };
     this.files.set(id, file);
     return file;
@@ -131,6 +134,6 @@ export class FileStore {
 }
 
 export function publicFile(file: StoredFile): FileObject {
-  const { path: _path, sha256: _sha, seq: _seq, ...rest } = file;
+  const { path: _path, sha256: _sha, seq: _seq, createdMs: _ms, ...rest } = file;
   return rest;
 }
