@@ -7,7 +7,7 @@ import { createRandom, hashUnit } from "../random.js";
 import { respond } from "../responder/index.js";
 import { type CreateBatchBody, checkCreateBody } from "./create.js";
 import { matchLineRule, ruleNeedsAttempts } from "./line-rules.js";
-import { EnqueuedQueue } from "./queue.js";
+import { EnqueuedQueue, type QueueDemand } from "./queue.js";
 import { ResultFile } from "./results.js";
 import type { BatchError, BatchObject, BatchRecord } from "./types.js";
 import { firstModel, type ScanResult, scanInput } from "./validate.js";
@@ -185,17 +185,15 @@ export class BatchEngine {
     return { endpoint, isKnownModel: (m: string) => isKnownModel(models, m) };
   }
 
+  /** Admit (and with `reserve`, enqueue) a scanned batch in its model's queue. */
   private queueCheck(endpoint: string, scan: ScanResult, reserve = false): BatchError | null {
     const { options } = this.ctx;
-    const model = scan.model ?? "unknown";
+    const demand = demandOf(endpoint, scan);
     const limits = {
-      tokenLimit: options.queueLimits[model],
+      tokenLimit: options.queueLimits[demand.model],
       requestLimit: endpoint === "/v1/embeddings" ? options.maxEnqueuedEmbeddingRequests : undefined,
     };
-    const requests = endpoint === "/v1/embeddings" ? scan.lines : 0;
-    return reserve
-      ? this.queue.reserve(model, scan.tokens, requests, limits)
-      : this.queue.check(model, scan.tokens, requests, limits);
+    return this.queue.admit(demand, limits, reserve);
   }
 
   private start(record: BatchRecord, body: CreateBatchBody): void {
@@ -284,11 +282,7 @@ export class BatchEngine {
       bump(this.ctx, refusal.code);
       return this.fail(record, [refusal]);
     }
-    record.queueHold = {
-      model: scan.model ?? "unknown",
-      tokens: scan.tokens,
-      requests: body.endpoint === "/v1/embeddings" ? scan.lines : 0,
-    };
+    record.queueHold = demandOf(body.endpoint, scan);
     await this.execute(record, path, scan.lines, life);
   }
 
@@ -492,20 +486,28 @@ export class BatchEngine {
     bump(this.ctx, `batches_${status}`);
     const hold = record.queueHold;
     record.queueHold = undefined;
-    if (hold) this.release(hold.model, hold.tokens, hold.requests);
+    if (hold) this.release(hold);
   }
 
-  private release(model: string, tokens: number, requests: number): void {
+  private release(hold: QueueDemand): void {
     const lag = this.ctx.options.latencies.queueReleaseLag;
     if (lag <= 0) {
-      this.queue.release(model, tokens, requests);
+      this.queue.release(hold);
       return;
     }
     const life = this.life.signal;
     void this.ctx.clock.sleep(lag, life).then(() => {
-      if (!life.aborted) this.queue.release(model, tokens, requests);
+      if (!life.aborted) this.queue.release(hold);
     });
   }
+}
+
+function demandOf(endpoint: string, scan: ScanResult): QueueDemand {
+  return {
+    model: scan.model ?? "unknown",
+    tokens: scan.tokens,
+    requests: endpoint === "/v1/embeddings" ? scan.lines : 0,
+  };
 }
 
 function emptyUsage() {

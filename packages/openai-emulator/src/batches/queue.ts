@@ -6,32 +6,29 @@ export interface QueueOccupancy {
   enqueued_requests: number;
 }
 
+export interface QueueDemand {
+  model: string;
+  tokens: number;
+  requests: number;
+}
+
+export interface QueueLimits {
+  tokenLimit: number | undefined;
+  requestLimit: number | undefined;
+}
+
 const ORG = "org-emulator";
 
 /** The organisation-wide enqueued-token (and embedding enqueued-request) queue, per model. */
 export class EnqueuedQueue {
   private readonly usage = new Map<string, { tokens: number; requests: number }>();
 
-  /** Reserve capacity, or return the batch error OpenAI reports when the queue is full. */
-  reserve(
-    model: string,
-    tokens: number,
-    requests: number,
-    limits: { tokenLimit: number | undefined; requestLimit: number | undefined },
-  ): BatchError | null {
-    const current = this.usage.get(model) ?? { tokens: 0, requests: 0 };
-    const refusal = this.check(model, tokens, requests, limits);
-    if (refusal) return refusal;
-    this.usage.set(model, { tokens: current.tokens + tokens, requests: current.requests + requests });
-    return null;
-  }
-
-  check(
-    model: string,
-    tokens: number,
-    requests: number,
-    limits: { tokenLimit: number | undefined; requestLimit: number | undefined },
-  ): BatchError | null {
+  /**
+   * The batch error OpenAI reports when `tokens`/`requests` more would overflow the model's queue, or null.
+   * With `reserve`, a fitting demand is added to the queue.
+   */
+  admit(demand: QueueDemand, limits: QueueLimits, reserve: boolean): BatchError | null {
+    const { model, tokens, requests } = demand;
     const current = this.usage.get(model) ?? { tokens: 0, requests: 0 };
     if (limits.tokenLimit !== undefined && current.tokens + tokens > limits.tokenLimit) {
       return {
@@ -49,10 +46,12 @@ export class EnqueuedQueue {
         message: `Enqueued request limit reached for ${model} in organization ${ORG}. Limit: ${formatCount(limits.requestLimit)} enqueued requests. Please try again once some in_progress batches have been completed.`,
       };
     }
+    if (reserve)
+      this.usage.set(model, { tokens: current.tokens + tokens, requests: current.requests + requests });
     return null;
   }
 
-  release(model: string, tokens: number, requests: number): void {
+  release({ model, tokens, requests }: QueueDemand): void {
     const current = this.usage.get(model);
     if (!current) return;
     current.tokens = Math.max(0, current.tokens - tokens);

@@ -1,3 +1,5 @@
+import type { QueueDemand } from "./queue.js";
+
 export type BatchStatus =
   | "validating"
   | "failed"
@@ -61,7 +63,7 @@ export interface BatchRecord {
   /** Output file expiry (output_expires_after.seconds), if given. */
   outputExpiresAfter: number | undefined;
   /** Queue capacity this batch holds until it becomes terminal. */
-  queueHold?: { model: string; tokens: number; requests: number } | undefined;
+  queueHold?: QueueDemand | undefined;
   /** Set by cancel; the runner stops dispatching. */
   cancel: AbortController;
 }
