@@ -12,7 +12,7 @@ const TOKENS_PER_LINE = estimateRequestTokens("/v1/chat/completions", chatLine("
 describe("enqueued-token queue", () => {
   it("fails the second of two batches that together exceed the queue; resubmitted after the first completes it succeeds", async () => {
     expect(TOKENS_PER_LINE).toBe(3 + 4 + 2); // ceil(5/4) + per-message + per-request
-    h = await startHarness({ queueLimits: { "gpt-4o-mini": 1500 }, latencies: { linesPerSecond: 100 } });
+    h = await startHarness({ queueLimits: { "gpt-4o-mini": 1500 }, latencies: { linesPerSecond: 50 } });
     const first = await submit(h, lines("a", 100));
     await waitForBatch(h.client, first.id, { until: (b) => b.status === "in_progress" });
     expect(h.emu.state().queues["gpt-4o-mini"]).toEqual({

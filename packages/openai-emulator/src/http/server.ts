@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { pipeline } from "node:stream";
@@ -62,7 +63,8 @@ export function createHandler(parts: ServerParts) {
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const { ctx, calls } = parts;
-    res.setHeader("x-request-id", ctx.ids.request());
+    // not from the seeded stream: poll counts vary with timing and must not shift batch/file ids
+    res.setHeader("x-request-id", `req_${randomBytes(16).toString("hex")}`);
     const url = new URL(req.url ?? "/", "http://emulator");
     const method = req.method ?? "GET";
     const path = url.pathname.replace(/\/+$/, "") || "/";
