@@ -24,7 +24,7 @@ export const options = z.strictObject({
     .min(1)
     .meta({
       description:
-        "A .jsonl or .jsonl.gz file, a folder (every *.jsonl and *.jsonl.gz in it, sorted) or a glob; relative to the spec file.",
+        "A `.jsonl` or `.jsonl.gz` file, a folder (every `*.jsonl` and `*.jsonl.gz` in it, sorted) or a glob; relative to the spec file.",
       examples: ["./data/reviews.jsonl", "./data/", "./data/*.jsonl.gz"],
     }),
   on_invalid: z.enum(["skip_row", "fail"]).default("skip_row").meta({
