@@ -113,6 +113,27 @@ describe("results: output and error files", () => {
     expect(retry.error_file_id).toBeNull();
   });
 
+  it("test-only oddities: omitted, malformed and unknown-id output lines", async () => {
+    h = await startHarness({
+      shuffleOutput: false,
+      lineRules: [
+        { customIds: ["r-0"], oddity: "omit" },
+        { customIds: ["r-1"], oddity: "malformed" },
+        { customIds: ["r-2"], oddity: "unknown_id" },
+      ],
+    });
+    const { batch } = await waitForBatch(h.client, (await submit(h, lines(4))).id);
+    expect(batch.request_counts).toEqual({ total: 4, completed: 4, failed: 0 });
+    expect(batch.error_file_id).toBeNull();
+    const text = await (await h.client.files.content(batch.output_file_id!)).text();
+    const rows = text.trimEnd().split("\n");
+    expect(rows).toHaveLength(3);
+    expect(() => JSON.parse(rows[0]!)).toThrow();
+    expect(rows[0]).toContain('"custom_id":"r-1"');
+    expect(JSON.parse(rows[1]!).custom_id).toBe("unknown-r-2");
+    expect(JSON.parse(rows[2]!).custom_id).toBe("r-3");
+  });
+
   it("lineRules can be changed at run time", async () => {
     const emu = await createEmulator();
     try {
