@@ -1,4 +1,5 @@
 import { join } from "node:path";
+import { Liquid } from "liquidjs";
 import { describe, expect, test } from "vitest";
 import { type BatchpipeError, loadPipeline, promptTransform, type SpecIssueError } from "../src/index.js";
 import type { SourceRecord, TransformHandle } from "../src/plugin.js";
@@ -181,6 +182,44 @@ sinks: [{ use: jsonl, path: out.jsonl }]
       "7:3 transform.body.input: is required for /v1/embeddings",
       '9:17 transform.body.dimensions: invalid template: output "{{ dims " not closed',
     ]);
+  });
+
+  test("renders exactly what LiquidJS renders, on the fast path and off it", async () => {
+    const reference = new Liquid({
+      strictVariables: true,
+      strictFilters: true,
+      lenientIf: true,
+      ownPropertyOnly: true,
+    });
+    const templates = [
+      "{{ s }} and {{ n }}, {{ f }}, {{ b }}, [{{ z }}], {{ neg }}, {{ big }}",
+      "{{ a }} / {{ o }} / {{ o.k }} / {{ deep.x.y }}",
+      "{{s}}{{n}}",
+      "{{ s.size }} {{ a.first }} {{ a[1] }}",
+      "{{- s -}} x {{ s | upcase }}",
+      "{% for t in a %}{{ t }};{% endfor %}",
+      "no template here",
+      "{{ 'literal' }} {{ 3 }}",
+    ];
+    const data = {
+      s: "text",
+      n: 42,
+      f: 1.5,
+      b: true,
+      z: null,
+      neg: -0,
+      big: 1e21,
+      a: [1, "x"],
+      o: { k: "v" },
+      deep: { x: { y: 0 } },
+    };
+    const body = Object.fromEntries(templates.map((template, index) => [`t${index}`, template]));
+    const handle = await create({ endpoint: "/v1/embeddings", body: { model: "m", input: "x", ...body } });
+    const rendered = handle.toRequest(record({ id: 1, ...data })).body;
+    for (const [index, template] of templates.entries())
+      expect(rendered[`t${index}`], template).toBe(
+        reference.parseAndRenderSync(template, { id: 1, ...data }),
+      );
   });
 
   test("an unknown endpoint is rejected with the valid ones", () => {
