@@ -1,0 +1,125 @@
+// End to end: N chat records from JSONL through the prompt transform to the emulator (own process,
+// instant completion) and back into the jsonl and sqlite sinks, through the real CLI; beside it the
+// hand-written openai-SDK baseline and the streams floor, measured in the same run.
+// Usage: pnpm build && node bench/e2e-compare.js [N]
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { DATA_DIR, ensureInput } from "./lib/data.js";
+import { startEmulator } from "./lib/emulator.js";
+import { runMeasured } from "./lib/measure.js";
+
+const BENCH = path.dirname(fileURLToPath(import.meta.url));
+const CLI = path.join(BENCH, "..", "packages/core/bin/batchpipe.js");
+export const POLL_MS = 200;
+
+/** @returns {Promise<{ n: number, batchpipe: Figure, baseline: Figure, floor: Figure }>} */
+export async function runE2E(n, { log = () => {}, profileDir } = {}) {
+  const input = await ensureInput(n);
+  const work = path.join(DATA_DIR, `e2e-${n}`);
+  fs.rmSync(work, { recursive: true, force: true });
+  fs.mkdirSync(work, { recursive: true });
+
+  log(`  baseline (openai SDK script), N=${n.toLocaleString("en-US")}…`);
+  const baseline = await withEmulator(async (url) => {
+    const r = await runMeasured({
+      script: path.join(BENCH, "baseline-openai-script.js"),
+      args: [input, path.join(work, "baseline"), String(POLL_MS)],
+      env: { OPENAI_BASE_URL: url, OPENAI_API_KEY: "bench" },
+    });
+    check(r, "baseline");
+    const summary = JSON.parse(r.stdout.trim().split("\n").at(-1));
+    if (summary.written !== n) throw new Error(`baseline wrote ${summary.written} results, expected ${n}`);
+    return figure(n, r, fs.statSync(path.join(work, "baseline", "results.jsonl")).size);
+  });
+  fs.rmSync(path.join(work, "baseline"), { recursive: true, force: true });
+
+  log(`  batchpipe run (jsonl + sqlite sinks), N=${n.toLocaleString("en-US")}…`);
+  const spec = path.join(work, "pipeline.yaml");
+  fs.writeFileSync(spec, pipelineYaml(path.relative(work, input)));
+  const batchpipe = await withEmulator(async (url) => {
+    const r = await runMeasured({
+      script: CLI,
+      args: ["run", spec, "--json"],
+      env: { OPENAI_BASE_URL: url, OPENAI_API_KEY: "bench" },
+      nodeArgs: profileDir ? ["--cpu-prof", "--cpu-prof-dir", profileDir] : [],
+    });
+    check(r, "batchpipe run");
+    const finished = r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l))
+      .find((e) => e.type === "run_finished");
+    if (finished?.report?.succeeded !== n)
+      throw new Error(`batchpipe delivered ${finished?.report?.succeeded} successes, expected ${n}`);
+    return {
+      ...figure(n, r, fs.statSync(path.join(work, "out", "results.jsonl")).size),
+      batches: finished.report.batches,
+    };
+  });
+  const sqliteBytes = fs.statSync(path.join(work, "out", "results.db")).size;
+  fs.rmSync(path.join(work, "out"), { recursive: true, force: true });
+  fs.rmSync(path.join(work, ".batchpipe"), { recursive: true, force: true });
+
+  log(`  floor (streams + JSON only), N=${n.toLocaleString("en-US")}…`);
+  const floorOut = path.join(work, "floor.jsonl");
+  const fr = await runMeasured({
+    script: path.join(BENCH, "floor-streams.js"),
+    args: [input, floorOut, String(batchpipe.resultBytes), String(n)],
+  });
+  check(fr, "floor");
+  const floor = figure(n, fr, fs.statSync(floorOut).size);
+  fs.rmSync(work, { recursive: true, force: true });
+  return { n, batchpipe: { ...batchpipe, sqliteBytes }, baseline, floor };
+}
+
+function pipelineYaml(input) {
+  return `version: 1
+name: bench-e2e
+provider: { use: openai, base_url: "\${OPENAI_BASE_URL}" }
+source: { use: jsonl, path: ${JSON.stringify(input)} }
+transform:
+  use: prompt
+  endpoint: /v1/chat/completions
+  id: "{{ id }}"
+  body:
+    model: gpt-4o-mini
+    temperature: 0
+    max_tokens: 50
+    messages:
+      - { role: system, content: Classify the sentiment of the product review. }
+      - { role: user, content: "{{ text }}" }
+batch:
+  poll_interval: ${POLL_MS}ms
+  allow_same_dataset: true
+sinks:
+  - { use: jsonl, path: ./out/results.jsonl }
+  - { use: sqlite, path: ./out/results.db, table: results }
+errors:
+  - { use: jsonl, path: ./out/errors.jsonl }
+`;
+}
+
+async function withEmulator(fn) {
+  const emulator = await startEmulator();
+  try {
+    return await fn(emulator.url);
+  } finally {
+    await emulator.close();
+  }
+}
+
+function figure(n, r, resultBytes) {
+  return { wallMs: r.wallMs, recordsPerSec: n / (r.wallMs / 1000), peakRssMB: r.peakRssMB, resultBytes };
+}
+
+function check(r, what) {
+  if (r.code !== 0)
+    throw new Error(`${what} exited with ${r.code}\n${r.stderr.slice(-3000)}\n${r.stdout.slice(-2000)}`);
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const n = Number(process.argv[2] ?? 20_000);
+  const result = await runE2E(n, { log: console.log });
+  console.log(JSON.stringify(result, null, 2));
+}

@@ -1,0 +1,52 @@
+// Runs a Node script in a child process and measures its wall time and peak RSS.
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const PRELOAD = path.join(path.dirname(fileURLToPath(import.meta.url)), "rss-preload.cjs");
+
+/**
+ * @param {{ script: string, args?: string[], env?: Record<string,string>, cwd?: string, nodeArgs?: string[], onLine?: (line: string, atMs: number) => void }} o
+ *   onLine: called with each stdout line and the time it arrived (ms since the start)
+ * @returns {Promise<{ code: number | null, wallMs: number, peakRssMB: number | null, stdout: string, stderr: string }>}
+ */
+export async function runMeasured(o) {
+  const rssFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "bench-rss-")), "rss");
+  const started = performance.now();
+  const child = spawn(
+    process.execPath,
+    [...(o.nodeArgs ?? []), "--require", PRELOAD, o.script, ...(o.args ?? [])],
+    {
+      cwd: o.cwd,
+      env: { ...process.env, ...o.env, BENCH_RSS_FILE: rssFile },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
+  let stdout = "";
+  let stderr = "";
+  let pending = "";
+  child.stdout.setEncoding("utf8").on("data", (d) => {
+    if (o.onLine) {
+      const lines = (pending + d).split("\n");
+      pending = lines.pop();
+      const at = performance.now() - started;
+      for (const line of lines) o.onLine(line, at);
+    }
+    stdout += d;
+    if (stdout.length > 4e6) stdout = stdout.slice(-2e6);
+  });
+  child.stderr.setEncoding("utf8").on("data", (d) => {
+    stderr += d;
+    if (stderr.length > 1e6) stderr = stderr.slice(-5e5);
+  });
+  const code = await new Promise((resolve) => child.on("close", (c) => resolve(c)));
+  const wallMs = performance.now() - started;
+  let peakRssMB = null;
+  try {
+    peakRssMB = Number(fs.readFileSync(rssFile, "utf8")) / 1024;
+  } catch {}
+  fs.rmSync(path.dirname(rssFile), { recursive: true, force: true });
+  return { code, wallMs, peakRssMB, stdout, stderr };
+}

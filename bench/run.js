@@ -1,0 +1,85 @@
+// `pnpm bench` (= pnpm build && node bench/run.js): the end-to-end and scheduling benchmarks;
+// writes bench/RESULTS.md. Small by default (N=20,000); BENCH_N=1000000 runs N=100,000 and BENCH_N.
+// Flags: --all also runs the other bench scripts; --no-sched skips scheduling; --no-e2e skips end to
+// end; --profile writes CPU profiles of the batchpipe CLI to bench/.data/profiles.
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { runE2E } from "./e2e-compare.js";
+import { DATA_DIR } from "./lib/data.js";
+import { describeMachine } from "./lib/machine.js";
+import { renderResults } from "./lib/report.js";
+import { runScheduling } from "./scheduling-queue.js";
+
+const BENCH = path.dirname(fileURLToPath(import.meta.url));
+const flags = new Set(process.argv.slice(2));
+const started = performance.now();
+const envN = process.env.BENCH_N ? Number(process.env.BENCH_N) : undefined;
+if (envN !== undefined && !(Number.isInteger(envN) && envN > 0))
+  throw new Error(`BENCH_N must be a positive integer, got ${process.env.BENCH_N}`);
+const sizes = envN === undefined ? [20_000] : [...new Set([100_000, envN])].sort((a, b) => a - b);
+
+const machine = describeMachine();
+const load = os.loadavg();
+console.log(
+  `batchpipe bench: N = ${sizes.join(", ")} on ${machine.cpu} (${machine.cores} cores), Node ${machine.node}`,
+);
+
+const results = { machine, load, sizes: [], command: commandLine(), notes: [] };
+if (!flags.has("--no-e2e")) {
+  for (const n of sizes) {
+    console.log(`end to end, N=${n.toLocaleString("en-US")}`);
+    const profileDir = flags.has("--profile") ? path.join(DATA_DIR, "profiles", String(n)) : undefined;
+    const s = await runE2E(n, { log: console.log, profileDir });
+    results.sizes.push(s);
+    console.log(
+      `  batchpipe ${sec(s.batchpipe.wallMs)} s, ${Math.round(s.batchpipe.peakRssMB)} MB | baseline ${sec(s.baseline.wallMs)} s, ${Math.round(s.baseline.peakRssMB)} MB | floor ${sec(s.floor.wallMs)} s, ${Math.round(s.floor.peakRssMB)} MB`,
+    );
+  }
+}
+if (!flags.has("--no-sched")) {
+  console.log("scheduling under the queue (40 shards, 4 slots)");
+  results.sched = await runScheduling({ log: console.log });
+  const { withBudget: w, withoutBudget: wo, ideal } = results.sched;
+  console.log(
+    `  with budget ${sec(w.makespanMs)} s (${(w.makespanMs / ideal).toFixed(2)}x ideal), ${w.tokenLimitExceeded} refusals | without ${sec(wo.makespanMs)} s (${(wo.makespanMs / ideal).toFixed(2)}x), ${wo.tokenLimitExceeded} refusals`,
+  );
+}
+if (flags.has("--all")) results.others = runOthers();
+
+results.durationMs = performance.now() - started;
+const { markdown, targets } = renderResults(results);
+fs.writeFileSync(path.join(BENCH, "RESULTS.md"), markdown);
+console.log("\ntargets:");
+for (const t of targets)
+  console.log(`  ${t.met === null ? "n/a   " : t.met ? "met   " : "MISSED"} ${t.name}: ${t.value}`);
+console.log(`\nwrote bench/RESULTS.md (${sec(results.durationMs)} s)`);
+
+function runOthers() {
+  const mine = /^(run|e2e-|baseline-|floor-|scheduling-)/;
+  const others = fs
+    .readdirSync(BENCH)
+    .filter((f) => f.endsWith(".js") && !mine.test(f))
+    .sort();
+  return others.map((script) => {
+    console.log(`running bench/${script}`);
+    const r = spawnSync(process.execPath, [path.join(BENCH, script)], {
+      encoding: "utf8",
+      maxBuffer: 64 << 20,
+    });
+    const output = `${r.stdout ?? ""}${r.status === 0 ? "" : `\n(exit ${r.status})\n${(r.stderr ?? "").slice(-2000)}`}`;
+    console.log(output.trim());
+    return { script, output };
+  });
+}
+
+function commandLine() {
+  const args = process.argv.slice(2).join(" ");
+  return `${envN === undefined ? "" : `BENCH_N=${envN} `}pnpm bench${args ? ` ${args}` : ""}`;
+}
+
+function sec(ms) {
+  return (ms / 1000).toFixed(2);
+}
