@@ -7,7 +7,6 @@ export {
   type EstimateOptions,
   estimateOutputTokens,
   estimateRequestTokens,
-  FAST_SAFETY_FACTOR,
-  fastTokenCount,
 } from "./estimate-tokens.js";
+export { FAST_SAFETY_FACTOR, fastTokenCount } from "./fast-count.js";
 export { BATCH_PRICES, BATCH_PRICES_DATE, estimateCost, type ModelPrice, priceFor } from "./pricing.js";
