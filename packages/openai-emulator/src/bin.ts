@@ -82,7 +82,9 @@ main().then(
     process.exitCode = code;
   },
   (error: unknown) => {
-    console.error(`batchpipe-emulator: ${(error as Error).stack ?? String(error)}`);
+    // option errors (TypeError from createEmulator) are the user's to fix: the message is enough
+    const e = error as Error;
+    console.error(`batchpipe-emulator: ${e instanceof TypeError ? e.message : (e.stack ?? String(e))}`);
     process.exitCode = 1;
   },
 );

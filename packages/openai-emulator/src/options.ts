@@ -211,14 +211,29 @@ export function resolveOptions(options: EmulatorOptions = {}): ResolvedOptions {
   );
 }
 
-/** Overlay `patch` on `base` (latencies merge field by field; arrays and maps are replaced). */
+/**
+ * Overlay `patch` on `base` (latencies merge field by field; arrays and maps are replaced).
+ * Unknown keys throw, so a typo in a JSON config or a pipeline's `emulator:` block is not silently ignored.
+ */
 export function mergeOptions(base: ResolvedOptions, patch: EmulatorOptions): ResolvedOptions {
   const out: ResolvedOptions = { ...base, latencies: { ...base.latencies } };
   for (const [key, value] of Object.entries(patch)) {
     if (value === undefined) continue;
+    if (!(key in base)) {
+      throw new TypeError(
+        `Unknown emulator option '${key}'. Known options: ${Object.keys(base).join(", ")}.`,
+      );
+    }
     if (key === "latencies") {
       for (const [k, v] of Object.entries(value as LatencyOptions)) {
-        if (v !== undefined) (out.latencies as unknown as Record<string, number>)[k] = v;
+        if (!(k in base.latencies)) {
+          throw new TypeError(
+            `Unknown emulator option 'latencies.${k}'. Known: ${Object.keys(base.latencies).join(", ")}.`,
+          );
+        }
+        if (v === undefined) continue;
+        if (typeof v !== "number" || !(v >= 0)) throw new TypeError(`latencies.${k} must be a number >= 0`);
+        (out.latencies as unknown as Record<string, number>)[k] = v;
       }
     } else {
       (out as unknown as Record<string, unknown>)[key] = value;

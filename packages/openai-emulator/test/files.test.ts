@@ -2,6 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import OpenAI, { toFile } from "openai";
 import { afterEach, describe, expect, it } from "vitest";
+import { createEmulator } from "../src/index.js";
 import { type Harness, startHarness, upload, writeJsonl } from "./helpers.js";
 
 let h: Harness;
@@ -144,6 +145,15 @@ describe("transport", () => {
     expect(cfg.status).toBe(200);
     expect(h.emu.options.queueLimits).toEqual({ "gpt-4o": 5 });
     expect(h.emu.state().queues["gpt-4o"]).toEqual({ enqueued_tokens: 0, limit: 5, enqueued_requests: 0 });
+    const typo = await fetch(`${h.emu.baseUrl}/_emulator/config`, {
+      method: "POST",
+      body: JSON.stringify({ queueLimit: { "gpt-4o": 5 } }),
+    });
+    expect(typo.status).toBe(400);
+    expect((await typo.json()).error.message).toContain("Unknown emulator option 'queueLimit'");
+    await expect(createEmulator({ latencies: { finalising: 1 } as never })).rejects.toThrow(
+      /latencies.finalising/,
+    );
     await fetch(`${h.emu.baseUrl}/_emulator/reset`, { method: "POST" });
     expect(h.emu.state().files).toEqual([]);
     expect(h.emu.state().calls).toEqual({});
