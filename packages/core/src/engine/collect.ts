@@ -217,7 +217,8 @@ interface Target {
 
 function* targets(id: string, meta: RequestMeta, fanout: Map<string, FanoutRow[]>): Generator<Target> {
   yield { id, input: meta.input, source: meta.source };
-  for (const row of fanout.get(id) ?? []) {
+  // identical requests point at the root-shard index of the request that was sent
+  for (const row of fanout.get(String(meta.r)) ?? []) {
     yield { id: row.recordId, input: JSON.parse(row.input), source: JSON.parse(row.source) };
   }
 }

@@ -23,8 +23,8 @@ import {
 } from "../plugin.js";
 import type { FanoutRow, RunTotals, ShardRow } from "../state/index.js";
 import { wantsJson } from "./classify.js";
-import { createIdIndex } from "./id-index.js";
-import { ShardWriter, SyncWriter } from "./shard-writer.js";
+import { IdSet, RequestIndex } from "./id-index.js";
+import { ShardWriter, SyncWriter, shardName } from "./shard-writer.js";
 import type { EnginePipeline } from "./types.js";
 
 export interface ReadPhaseOptions {
@@ -53,6 +53,8 @@ export interface RequestMeta {
   /** estimated input / output tokens */
   t: number;
   o: number;
+  /** the index of this request in its root shard (identical requests point at it) */
+  r: number;
   /** 1 when the request asked for JSON output */
   j?: 1;
   input: Record<string, unknown>;
@@ -76,7 +78,9 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
       maxTokens: spec.batch.max_enqueued_tokens,
     },
   });
-  const index = createIdIndex(path.join(stateDir, runId, "ids.scratch.db"));
+  const ids = new IdSet();
+  const requests = new RequestIndex();
+  const estimator = createEstimator(options.estimate);
   const failuresFile = prepFailuresFile(runId);
   const failures = new SyncWriter(path.join(stateDir, failuresFile));
   const fingerprint = createHash("sha256");
@@ -92,9 +96,7 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
     estimatedCost: null,
   };
   const costByModel = new Map<string, { input: number; output: number }>();
-  const files: string[] = [];
-  const fileIndex = new Map<string, number>();
-  const duplicates: { id: string; at: RecordPosition; first: RecordPosition }[] = [];
+  const duplicates: { id: string; at: RecordPosition; first?: RecordPosition }[] = [];
   let duplicateCount = 0;
   const fanout = new Map<string, FanoutRow[]>();
   const flushFanout = (root: string) => {
@@ -148,22 +150,9 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
         continue;
       }
       const id = request.custom_id;
-      const file = item.position.file;
-      let fi = fileIndex.get(file);
-      if (fi === undefined) {
-        fi = files.push(file) - 1;
-        fileIndex.set(file, fi);
-      }
-      const earlier = index.addId(id, fi, item.position.line);
-      if (earlier) {
+      if (!ids.add(id)) {
         duplicateCount++;
-        if (duplicates.length < MAX_DUPLICATES_REPORTED) {
-          duplicates.push({
-            id,
-            at: item.position,
-            first: { file: files[earlier.file]!, line: earlier.line },
-          });
-        }
+        if (duplicates.length < MAX_DUPLICATES_REPORTED) duplicates.push({ id, at: item.position });
         continue;
       }
       // once a duplicate is known nothing will be sent: only keep checking ids
@@ -173,7 +162,7 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
       const line = `{"custom_id":${JSON.stringify(id)},"method":"POST","url":${JSON.stringify(request.url)},"body":${bodyJson}}`;
       const bytes = Buffer.byteLength(line) + 1;
       const model = typeof request.body.model === "string" ? request.body.model : "";
-      const tokens = estimateRequestTokens(request, { mode: options.estimate });
+      const tokens = estimator(model, request);
       const outputTokens = estimateOutputTokens(request.body, { url: request.url });
       const shardLine = {
         model,
@@ -182,14 +171,6 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
         bytes,
         tokens,
         outputTokens,
-        meta: JSON.stringify({
-          id,
-          t: tokens,
-          o: outputTokens,
-          ...(wantsJson(request.body) ? { j: 1 } : {}),
-          input: item.data,
-          source: item.position,
-        }),
       };
       const tooLarge = writer.fits(shardLine);
       if (tooLarge) {
@@ -197,24 +178,36 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
         fail(failureRow(id, "request_too_large", tooLarge, item));
         continue;
       }
-      const hash = createHash("sha1").update(request.url).update("\n").update(bodyJson).digest("base64");
-      const same = index.addRequest(hash, id, "");
+      const digest = RequestIndex.digest(request.url, bodyJson);
+      const same = requests.get(digest);
       if (same) {
         totals.identical++;
-        fingerprint.update(`=${id} ${same.id}\n`);
-        const rows = fanout.get(same.shard) ?? [];
+        const root = shardName(same.shard);
+        fingerprint.update(`=${id} ${root}:${same.index}\n`);
+        const rows = fanout.get(root) ?? [];
         rows.push({
-          canonical: same.id,
+          canonical: String(same.index),
           recordId: id,
           input: JSON.stringify(item.data),
           source: JSON.stringify(item.position),
         });
-        fanout.set(same.shard, rows);
-        if (rows.length >= 1000) flushFanout(same.shard);
+        fanout.set(root, rows);
+        if (rows.length >= 1000) flushFanout(root);
         continue;
       }
-      const shard = writer.add(shardLine);
-      index.setRequestShard(hash, shard);
+      const json = wantsJson(request.body);
+      const placed = writer.add(shardLine, (r) =>
+        JSON.stringify({
+          id,
+          t: tokens,
+          o: outputTokens,
+          r,
+          ...(json ? { j: 1 } : {}),
+          input: item.data,
+          source: item.position,
+        }),
+      );
+      requests.set(digest, placed.seq, placed.index);
       fingerprint.update(line).update("\n");
       totals.requests++;
       totals.estimatedInputTokens += tokens;
@@ -224,14 +217,16 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
       perModel.output += outputTokens;
       costByModel.set(model, perModel);
     }
-    if (duplicateCount > 0) throw duplicateError(duplicates, duplicateCount);
+    if (duplicateCount > 0) {
+      await findFirstPositions(pipeline, transform, duplicates, signal, logger);
+      throw duplicateError(duplicates, duplicateCount);
+    }
     for (const root of [...fanout.keys()]) flushFanout(root);
   } catch (error) {
     writer.abort();
     throw error;
   } finally {
     failures.close();
-    index.close();
   }
   const shards = writer.finish();
   totals.shards = shards.length;
@@ -302,14 +297,66 @@ function sumCosts(byModel: Map<string, { input: number; output: number }>): numb
   return total;
 }
 
+/** the error path only: read the source again to tell where each duplicated id first appeared */
+async function findFirstPositions(
+  pipeline: EnginePipeline,
+  transform: { toRequest(record: SourceRecord): RequestLine },
+  duplicates: { id: string; at: RecordPosition; first?: RecordPosition }[],
+  signal: AbortSignal,
+  logger: Logger,
+): Promise<void> {
+  const wanted = new Map(duplicates.map((d) => [d.id, d]));
+  const firsts = new Map<string, RecordPosition>();
+  const records = pipeline.source.plugin.read({
+    options: pipeline.source.options,
+    resolvePath: (p: string) => path.resolve(pipeline.dir, p),
+    logger,
+    signal,
+    checkpoint: undefined,
+  });
+  for await (const item of records) {
+    if (isInvalidRecord(item)) continue;
+    let id: string;
+    try {
+      id = transform.toRequest(item).custom_id;
+    } catch {
+      continue;
+    }
+    if (wanted.has(id) && !firsts.has(id)) firsts.set(id, item.position);
+    if (firsts.size === wanted.size) break;
+  }
+  for (const d of duplicates) d.first = firsts.get(d.id);
+}
+
+/** Token estimates: exact (tokenizer) for a model's first requests, then the fast count scaled by what they showed. */
+function createEstimator(mode: EstimateMode | undefined): (model: string, request: RequestLine) => number {
+  const calibration = new Map<string, { exact: number; fast: number; n: number }>();
+  return (model, request) => {
+    if (mode) return estimateRequestTokens(request, { mode });
+    const c = calibration.get(model) ?? { exact: 0, fast: 0, n: 0 };
+    calibration.set(model, c);
+    const fast = estimateRequestTokens(request, { mode: "fast" });
+    if (c.n < CALIBRATION_REQUESTS) {
+      const exact = estimateRequestTokens(request, { mode: "exact" });
+      c.exact += exact;
+      c.fast += fast;
+      c.n++;
+      return exact;
+    }
+    // keep the fast count's own margin when it overestimates less than the sample said
+    return Math.ceil((fast * Math.max(c.exact, 1)) / Math.max(c.fast, 1));
+  };
+}
+
+const CALIBRATION_REQUESTS = 500;
+
 function duplicateError(
-  duplicates: { id: string; at: RecordPosition; first: RecordPosition }[],
+  duplicates: { id: string; at: RecordPosition; first?: RecordPosition }[],
   count: number,
 ): BatchpipeError {
   const where = (p: RecordPosition) => `${p.file}:${p.line}`;
-  const lines = duplicates
-    .slice(0, 10)
-    .map((d) => `  "${d.id}" at ${where(d.at)} (first at ${where(d.first)})`);
+  const firstAt = (d: { first?: RecordPosition }) => (d.first ? ` (first at ${where(d.first)})` : "");
+  const lines = duplicates.slice(0, 10).map((d) => `  "${d.id}" at ${where(d.at)}${firstAt(d)}`);
   const more = count > lines.length ? `\n  … and ${count - lines.length} more` : "";
   const first = duplicates[0]!;
   return new BatchpipeError(
@@ -321,14 +368,10 @@ function duplicateError(
       recordId: first.id,
       details: duplicates.map(
         (d) =>
-          new BatchpipeError(
-            ErrorCodes.DUPLICATE_ID,
-            `duplicate custom_id "${d.id}" (first at ${where(d.first)})`,
-            {
-              loc: { file: d.at.file, line: d.at.line, column: 1 },
-              recordId: d.id,
-            },
-          ),
+          new BatchpipeError(ErrorCodes.DUPLICATE_ID, `duplicate custom_id "${d.id}"${firstAt(d)}`, {
+            loc: { file: d.at.file, line: d.at.line, column: 1 },
+            recordId: d.id,
+          }),
       ),
     },
   );

@@ -23,8 +23,6 @@ export interface ShardLine {
   bytes: number;
   tokens: number;
   outputTokens: number;
-  /** the meta line, without its newline */
-  meta: string;
 }
 
 export const shardName = (seq: number) => String(seq).padStart(5, "0");
@@ -50,8 +48,8 @@ export class ShardWriter {
     return undefined;
   }
 
-  /** add a line; returns the name of the shard it went to */
-  add(line: ShardLine): string {
+  /** add a line with its meta line (built from its index in the shard); returns where it went */
+  add(line: ShardLine, meta: (index: number) => string): { name: string; seq: number; index: number } {
     const key = `${line.model}\n${line.endpoint}`;
     let shard = this.open.get(key);
     const { maxRequests, maxBytes, maxTokens } = this.options.limits;
@@ -69,13 +67,13 @@ export class ShardWriter {
       shard = this.create(line.model, line.endpoint);
       this.open.set(key, shard);
     }
-    shard.requests++;
+    const index = shard.requests++;
     shard.bytes += line.bytes;
     shard.tokens += line.tokens;
     shard.outputTokens += line.outputTokens;
     shard.lines.write(`${line.line}\n`);
-    shard.metas.write(`${line.meta}\n`);
-    return shard.name;
+    shard.metas.write(`${meta(index)}\n`);
+    return { name: shard.name, seq: shard.seq, index };
   }
 
   /** seal every open shard; returns all sealed shards in order */
