@@ -1,3 +1,5 @@
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { describe, expect, test } from "vitest";
 import { cli, writeFixture } from "./cli-helpers.js";
 
@@ -217,5 +219,41 @@ describe("the command line frame", () => {
       env: { FORCE_COLOR: "1", NO_COLOR: "1" },
     });
     expect(plain.stderr).not.toContain("\u001b[");
+  });
+});
+
+describe("the built binary", () => {
+  test("bin/batchpipe.js validate exits 2 on an invalid spec and prints to stderr", () => {
+    const dir = writeFixture({ "pipeline.yaml": "version: 1\nname: x\nsinks: []\n" });
+    const bin = fileURLToPath(new URL("../bin/batchpipe.js", import.meta.url));
+    const result = spawnSync(process.execPath, [bin, "validate", "pipeline.yaml"], {
+      cwd: dir,
+      encoding: "utf8",
+      env: { ...process.env, NO_COLOR: "1" },
+    });
+    expect(result.status).toBe(2);
+    expect(result.stdout).toBe("");
+    expect(result.stderr).toMatchInlineSnapshot(`
+      "pipeline.yaml:1:1 source: is required (expected a mapping)
+      > 1 | version: 1
+          | ^^^^^^^^^^
+        2 | name: x
+        3 | sinks: []
+
+      pipeline.yaml:1:1 transform.body: is required (expected a mapping)
+      > 1 | version: 1
+          | ^^^^^^^^^^
+        2 | name: x
+        3 | sinks: []
+
+      pipeline.yaml:3:8 sinks: expected at least one sink
+        1 | version: 1
+        2 | name: x
+      > 3 | sinks: []
+          |        ^^
+
+      ✖ pipeline.yaml has 3 problems (SPEC_INVALID)
+      "
+    `);
   });
 });

@@ -21,6 +21,8 @@ export function codeFrame(
 ): string {
   const context = options.context ?? 2;
   const lines = text.split(/\r?\n/);
+  // the line after a final newline is not a line the user wrote
+  if (lines.length > 1 && lines[lines.length - 1] === "") lines.pop();
   if (line < 1 || line > lines.length) return "";
   const first = Math.max(1, line - context);
   const last = Math.min(lines.length, line + context);

@@ -79,7 +79,7 @@ export async function loadPipeline(file: string, options: LoadPipelineOptions = 
   if (doc.errors.length > 0) {
     const issues = syntaxErrors(doc.errors).map((error) => ({
       path: [],
-      message: error.message.split("\n")[0]!,
+      message: YAML_MESSAGES[error.code] ?? error.message.split("\n")[0]!,
       hint:
         text.slice(error.pos[0] - 1, error.pos[0] + 1) === "${"
           ? FLOW_HINT
@@ -88,6 +88,21 @@ export async function loadPipeline(file: string, options: LoadPipelineOptions = 
     }));
     throw specError(locateIssues(issues, spec, absolute), absolute);
   }
+  if (doc.contents === null)
+    throw specError(
+      locateIssues(
+        [
+          {
+            path: [],
+            message: "the file is empty",
+            hint: "a pipeline spec starts with `version: 1` (see `batchpipe schema`)",
+          },
+        ],
+        spec,
+        absolute,
+      ),
+      absolute,
+    );
   const issues = interpolateDocument(spec, options.env ?? process.env);
   checkApiKey(spec, issues, options.allowInlineSecrets ?? false);
   return buildPipeline(doc.toJS({ maxAliasCount: 100 }), {
@@ -128,11 +143,19 @@ interface Slot {
   ref: PluginRef;
 }
 
+/** yaml's messages that speak to a library user rather than to a spec author */
+const YAML_MESSAGES: Record<string, string> = {
+  MULTIPLE_DOCS: "the file holds more than one YAML document",
+  DUPLICATE_KEY: "duplicate key: a key may appear only once in a mapping",
+};
+
 const YAML_HINTS: Record<string, string> = {
+  MULTIPLE_DOCS:
+    "a pipeline file is one document: remove the `---` line and what follows, or split it into two files",
   BLOCK_AS_IMPLICIT_KEY:
     "a key has both a value and a nested mapping: check the indentation of the line below",
   BAD_INDENT: "check the indentation: nested keys need more spaces than their parent, and siblings the same",
-  DUPLICATE_KEY: "a key may appear only once in a mapping",
+  DUPLICATE_KEY: "remove one of them",
   TAB_AS_INDENT: "indent with spaces, not tabs",
   MISSING_CHAR: "a quote or bracket is not closed",
   MULTILINE_IMPLICIT_KEY: "a key must fit on one line; is a `:` or a quote missing?",
