@@ -61,7 +61,6 @@ describe("plugin resolution", () => {
       > 7 |   - use: ./plugins/not-a-plugin.ts
           |          ^^^^^^^^^^^^^^^^^^^^^^^^^
         8 |   - use: ./plugins/missing.ts
-        9 |
         hint: export the plugin as the default export: export default defineSink({ name, options, open() {...} }) with defineSink from "@batchpipe/core/plugin"
 
       wrong-kind.yaml:8:10 sinks[1].use: plugin file ./plugins/missing.ts does not exist (looked for plugins/missing.ts) (PLUGIN_NOT_FOUND)
@@ -69,7 +68,6 @@ describe("plugin resolution", () => {
         7 |   - use: ./plugins/not-a-plugin.ts
       > 8 |   - use: ./plugins/missing.ts
           |          ^^^^^^^^^^^^^^^^^^^^
-        9 |
         hint: paths in \`use\` are relative to the spec file's folder
 
       ✖ wrong-kind.yaml has 3 problems (SPEC_INVALID)"
