@@ -1,0 +1,242 @@
+/**
+ * Background runs: a detached child process (its own session, so it outlives the shell) whose
+ * stdout and stderr go to `<stateDir>/daemon.log`. `daemon.pid` holds its pid while it may be alive;
+ * `daemon.json` records how it was started and, written by the child as it exits, how it ended.
+ *
+ * The child knows it is a daemon from BATCHPIPE_DAEMON=1 and BATCHPIPE_DAEMON_DIR (the state
+ * folder); `enterDaemonChild` reads and clears them and records the exit code when the process ends.
+ */
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { BatchpipeError, ErrorCodes } from "../errors.js";
+
+export interface DaemonPaths {
+  pid: string;
+  log: string;
+  info: string;
+}
+
+export interface DaemonInfo {
+  pid: number;
+  log: string;
+  startedAt: number;
+  /** argv of the child (node excluded) */
+  command: string[];
+}
+
+export interface DaemonStatus extends DaemonInfo {
+  /** finished: exited and recorded its exit code; died: gone without a record (SIGKILL, crash) */
+  state: "running" | "finished" | "died";
+  exitCode: number | null;
+  finishedAt: number | null;
+}
+
+export const DAEMON_ENV = "BATCHPIPE_DAEMON";
+export const DAEMON_DIR_ENV = "BATCHPIPE_DAEMON_DIR";
+
+export function daemonPaths(stateDir: string): DaemonPaths {
+  return {
+    pid: path.join(stateDir, "daemon.pid"),
+    log: path.join(stateDir, "daemon.log"),
+    info: path.join(stateDir, "daemon.json"),
+  };
+}
+
+export interface StartDaemonOptions {
+  stateDir: string;
+  /** the arguments after the node executable, e.g. [bin, "run", spec] or process.argv.slice(1) */
+  args: string[];
+  /** node flags (e.g. process.execArgv for a loader such as jiti) */
+  execArgv?: string[];
+  cwd?: string;
+  env?: Record<string, string | undefined>;
+  /** the pipeline's name, for messages */
+  name?: string;
+}
+
+/** Start the child; refuses when a daemon (or another process) already runs this pipeline. */
+export function startDaemon(options: StartDaemonOptions): DaemonInfo {
+  const stateDir = path.resolve(options.stateDir);
+  fs.mkdirSync(stateDir, { recursive: true });
+  const paths = daemonPaths(stateDir);
+  const label = options.name ? `pipeline "${options.name}"` : `the pipeline in ${stateDir}`;
+  const current = readDaemon(stateDir);
+  if (current?.state === "running") {
+    throw new BatchpipeError(
+      ErrorCodes.STATE_FAILED,
+      `a daemon (pid ${current.pid}) is already running ${label}`,
+      {
+        hint: "Follow it with `batchpipe logs <spec> -f`, or end it with `batchpipe stop <spec>` (it saves its state).",
+      },
+    );
+  }
+  const holder = lockHolder(stateDir);
+  if (holder !== null) {
+    throw new BatchpipeError(
+      ErrorCodes.STATE_FAILED,
+      `another batchpipe process (pid ${holder}) is running ${label}`,
+      { hint: "Wait for it to finish or stop it first; one process runs a pipeline at a time." },
+    );
+  }
+  fs.rmSync(paths.pid, { force: true });
+  // "wx": of two starts racing, one gets the file
+  let pidFd: number;
+  try {
+    pidFd = fs.openSync(paths.pid, "wx");
+  } catch (error) {
+    throw new BatchpipeError(ErrorCodes.STATE_FAILED, `a daemon is being started for ${label}`, {
+      hint: "Check it with `batchpipe status <spec>`.",
+      cause: error,
+    });
+  }
+  const log = fs.openSync(paths.log, "a");
+  try {
+    fs.writeSync(log, `--- batchpipe daemon started ${new Date().toISOString()} ---\n`);
+    const child = spawn(process.execPath, [...(options.execArgv ?? []), ...options.args], {
+      cwd: options.cwd ?? process.cwd(),
+      env: { ...(options.env ?? process.env), [DAEMON_ENV]: "1", [DAEMON_DIR_ENV]: stateDir },
+      detached: true,
+      stdio: ["ignore", log, log],
+    });
+    if (child.pid === undefined) {
+      throw new BatchpipeError(ErrorCodes.STATE_FAILED, "could not start the background process", {
+        hint: "Check that node can be started from this shell.",
+      });
+    }
+    child.unref();
+    const info: DaemonInfo = { pid: child.pid, log: paths.log, startedAt: Date.now(), command: options.args };
+    fs.writeSync(pidFd, `${child.pid}\n`);
+    fs.writeFileSync(paths.info, `${JSON.stringify(info)}\n`);
+    return info;
+  } catch (error) {
+    fs.rmSync(paths.pid, { force: true });
+    throw error;
+  } finally {
+    fs.closeSync(pidFd);
+    fs.closeSync(log);
+  }
+}
+
+/** The daemon last started for this state folder, or null if none ever was. */
+export function readDaemon(stateDir: string): DaemonStatus | null {
+  const paths = daemonPaths(path.resolve(stateDir));
+  let info: Partial<DaemonInfo & { exitCode: number; finishedAt: number }>;
+  try {
+    info = JSON.parse(fs.readFileSync(paths.info, "utf8"));
+  } catch {
+    return null;
+  }
+  const pid = info.pid ?? readPidFile(paths.pid);
+  if (typeof pid !== "number") return null;
+  const finished = typeof info.exitCode === "number";
+  const state = !finished && isAlive(pid) ? "running" : finished ? "finished" : "died";
+  return {
+    pid,
+    log: paths.log,
+    startedAt: info.startedAt ?? 0,
+    command: info.command ?? [],
+    state,
+    exitCode: finished ? info.exitCode! : null,
+    finishedAt: info.finishedAt ?? null,
+  };
+}
+
+export interface StopResult {
+  pid: number;
+  /** false: it was not running */
+  signalled: boolean;
+  /** it exited within the timeout */
+  stopped: boolean;
+  exitCode: number | null;
+}
+
+/** SIGTERM the daemon (it saves its state and exits) and wait for it to end. */
+export async function stopDaemon(
+  stateDir: string,
+  options: { timeoutMs?: number } = {},
+): Promise<StopResult | null> {
+  const daemon = readDaemon(stateDir);
+  if (!daemon) return null;
+  if (daemon.state !== "running")
+    return { pid: daemon.pid, signalled: false, stopped: true, exitCode: daemon.exitCode };
+  try {
+    process.kill(daemon.pid, "SIGTERM");
+  } catch {
+    return { pid: daemon.pid, signalled: false, stopped: true, exitCode: null };
+  }
+  const deadline = Date.now() + (options.timeoutMs ?? 30_000);
+  while (Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    if (!isAlive(daemon.pid)) break;
+  }
+  const after = readDaemon(stateDir);
+  return {
+    pid: daemon.pid,
+    signalled: true,
+    stopped: !isAlive(daemon.pid),
+    exitCode: after?.exitCode ?? null,
+  };
+}
+
+/**
+ * In the child: the state folder when this process is a daemon (the env flags are then cleared so
+ * processes it starts are not daemons), else undefined. Records the exit code at exit.
+ */
+export function enterDaemonChild(env: Record<string, string | undefined> = process.env): string | undefined {
+  if (env[DAEMON_ENV] !== "1") return undefined;
+  const stateDir = env[DAEMON_DIR_ENV];
+  delete env[DAEMON_ENV];
+  delete env[DAEMON_DIR_ENV];
+  if (env !== process.env) {
+    delete process.env[DAEMON_ENV];
+    delete process.env[DAEMON_DIR_ENV];
+  }
+  if (!stateDir) return undefined;
+  const paths = daemonPaths(stateDir);
+  process.once("exit", (code) => {
+    try {
+      const info = JSON.parse(fs.readFileSync(paths.info, "utf8")) as DaemonInfo;
+      if (info.pid !== process.pid) return;
+      fs.writeFileSync(
+        paths.info,
+        `${JSON.stringify({ ...info, exitCode: code, finishedAt: Date.now() })}\n`,
+      );
+      fs.rmSync(paths.pid, { force: true });
+    } catch {
+      // the record is best effort: status then reports the daemon as died
+    }
+  });
+  return stateDir;
+}
+
+/** whether the process `pid` exists */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+// --- internal ---
+
+function readPidFile(file: string): number | undefined {
+  try {
+    const pid = Number(fs.readFileSync(file, "utf8").trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function lockHolder(stateDir: string): number | null {
+  // lock.pid is "<pid> <command>", written by the process holding the pipeline's lock
+  try {
+    const pid = Number(fs.readFileSync(path.join(stateDir, "lock.pid"), "utf8").split(" ")[0]);
+    return Number.isInteger(pid) && pid > 0 && isAlive(pid) ? pid : null;
+  } catch {
+    return null;
+  }
+}

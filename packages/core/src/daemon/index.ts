@@ -1,0 +1,15 @@
+export {
+  DAEMON_DIR_ENV,
+  DAEMON_ENV,
+  type DaemonInfo,
+  type DaemonPaths,
+  type DaemonStatus,
+  daemonPaths,
+  enterDaemonChild,
+  isAlive,
+  readDaemon,
+  type StartDaemonOptions,
+  type StopResult,
+  startDaemon,
+  stopDaemon,
+} from "./daemon.js";

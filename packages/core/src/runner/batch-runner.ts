@@ -1,0 +1,153 @@
+/**
+ * `BatchRunner`: the seed's runner class. A subclass declares `static workConfig`, `upload()`,
+ * `download()` and optionally `downloadError()`; `Runner.run()` runs them through the engine (the
+ * same sharding, queueing, retries and resume as `batchpipe run`).
+ *
+ * Detach: `run({ detach: true })` starts this same script again (node, its flags and
+ * process.argv) as a background process with BATCHPIPE_DAEMON=1 and returns at once; in that child
+ * `run()` sees the flag and runs in the foreground, its output going to `.batchpipe/<name>/daemon.log`.
+ */
+import path from "node:path";
+import { type DaemonInfo, enterDaemonChild, startDaemon } from "../daemon/daemon.js";
+import { defaultStateDir } from "../engine/run-pipeline.js";
+import type { EngineEvent, RunResult } from "../engine/types.js";
+import { BatchpipeError, ErrorCodes } from "../errors.js";
+import type { Env } from "../spec/interpolate.js";
+import {
+  createCallbackSink,
+  createItemTransform,
+  createUploadSource,
+  type UploadFunction,
+} from "./inline-plugins.js";
+import type { BatchErrorItem, BatchInputItem, BatchOutputItem } from "./items.js";
+import { runSpec } from "./run-spec.js";
+import { type ParsedWorkConfig, parseWorkConfig, type WorkConfig } from "./work-config.js";
+
+export interface BatchRunnerRunOptions {
+  /** start a background process and return at once (see the class comment) */
+  detach?: boolean;
+  /** the folder the state folder (`.batchpipe/<name>`) goes in; default process.cwd() */
+  dir?: string;
+  signal?: AbortSignal;
+  onEvent?: (event: EngineEvent) => void;
+  /** submit again a dataset already completed under this name */
+  force?: boolean;
+  env?: Env;
+}
+
+/** What `run({ detach: true })` returns in the starting process. */
+export interface DetachedRun extends DaemonInfo {
+  detached: true;
+  stateDir: string;
+}
+
+type RunnerClass = {
+  name: string;
+  workConfig?: WorkConfig;
+  upload?: UploadFunction;
+  download?: (items: AsyncIterable<BatchOutputItem>) => Promise<void> | void;
+  downloadError?: (items: AsyncIterable<BatchErrorItem>) => Promise<void> | void;
+};
+
+// biome-ignore lint/complexity/noStaticOnlyClass: the seed's shape is a class with static members
+export abstract class BatchRunner {
+  static workConfig: WorkConfig;
+
+  /** yield the requests: `{ id, messages }`, `{ id, input }` or `{ id, body }` */
+  static upload(): AsyncIterable<BatchInputItem> | Iterable<BatchInputItem> {
+    throw new BatchpipeError(ErrorCodes.SPEC_INVALID, "the runner class does not define upload()", {
+      hint: 'Add `static async *upload() { yield { id: "1", messages: [...] } }` to the class.',
+    });
+  }
+
+  /** receives the results of each delivery (successes; failures too when downloadError is not defined) */
+  static async download(_items: AsyncIterable<BatchOutputItem>): Promise<void> {}
+
+  /** optional: receives the final failures; when absent they go to download() with status "failed" */
+  static downloadError?(items: AsyncIterable<BatchErrorItem>): Promise<void> | void;
+
+  static run(
+    this: RunnerClass,
+    options: BatchRunnerRunOptions & { detach: true },
+  ): Promise<DetachedRun | RunResult>;
+  static run(this: RunnerClass, options?: BatchRunnerRunOptions): Promise<RunResult>;
+  static async run(this: RunnerClass, options: BatchRunnerRunOptions = {}): Promise<RunResult | DetachedRun> {
+    const config = parseWorkConfig(this.workConfig, `${this.name}.workConfig`);
+    const dir = path.resolve(options.dir ?? process.cwd());
+    const stateDir = config.state_dir
+      ? path.resolve(dir, config.state_dir)
+      : defaultStateDir({ dir, spec: { name: config.name } as never });
+    const daemonDir = options.detach ? enterDaemonChild() : undefined;
+    if (options.detach && daemonDir === undefined) {
+      const info = startDaemon({
+        stateDir,
+        args: process.argv.slice(1),
+        execArgv: process.execArgv,
+        env: options.env ?? process.env,
+        name: config.name,
+      });
+      return { ...info, detached: true, stateDir };
+    }
+    const spec = runnerSpec(this, config);
+    const controller = new AbortController();
+    const stop = () => controller.abort();
+    // a daemon stops cleanly on SIGTERM (`batchpipe stop`): the state is saved, a later run resumes
+    if (daemonDir) {
+      process.once("SIGTERM", stop);
+      process.once("SIGINT", stop);
+    }
+    options.signal?.addEventListener("abort", stop, { once: true });
+    try {
+      return await runSpec(spec, {
+        dir,
+        stateDir,
+        signal: controller.signal,
+        onEvent: options.onEvent ?? (daemonDir ? logEvent : undefined),
+        force: options.force,
+        env: options.env,
+      });
+    } finally {
+      process.off("SIGTERM", stop);
+      process.off("SIGINT", stop);
+      options.signal?.removeEventListener("abort", stop);
+    }
+  }
+}
+
+/** The pipeline spec a runner class stands for. */
+export function runnerSpec(runner: RunnerClass, config: ParsedWorkConfig): Record<string, unknown> {
+  const upload = runner.upload?.bind(runner);
+  const download = runner.download?.bind(runner);
+  if (!upload) throw new BatchpipeError(ErrorCodes.SPEC_INVALID, `${runner.name} has no upload()`);
+  if (!download) throw new BatchpipeError(ErrorCodes.SPEC_INVALID, `${runner.name} has no download()`);
+  const downloadError = runner.downloadError?.bind(runner);
+  return {
+    version: 1,
+    name: config.name,
+    ...(config.provider ? { provider: config.provider } : {}),
+    source: { use: createUploadSource(upload, `${runner.name}.upload()`) },
+    transform: { use: createItemTransform(config) },
+    batch: {
+      ...config.batch,
+      completion_window: config.completion_window,
+      clean_up: config.clean_up,
+      allow_same_dataset: config.allow_same_dataset,
+    },
+    sinks: [{ use: createCallbackSink(download, { name: `${runner.name}.download()` }) }],
+    errors: [
+      {
+        use: downloadError
+          ? createCallbackSink(downloadError, { name: `${runner.name}.downloadError()` })
+          : createCallbackSink(download, { name: `${runner.name}.download()`, asOutput: true }),
+      },
+    ],
+  };
+}
+
+// --- internal ---
+
+/** a daemon's log: one line per event that matters */
+function logEvent(event: EngineEvent): void {
+  if (event.type === "progress" || event.type === "batch_status" || event.type === "read_progress") return;
+  process.stdout.write(`${new Date().toISOString()} ${JSON.stringify(event)}\n`);
+}

@@ -1,0 +1,52 @@
+/** The seed's item types: what `upload()` yields and what `download()` / `downloadError()` receive. */
+import type { RecordPosition, Usage } from "../plugin.js";
+
+/**
+ * One request to make. Give `messages` (chat), `input` (embeddings) or `body` (the whole request
+ * body, for full control); `workConfig.model` and `workConfig.body` fill in what a body lacks.
+ */
+export interface BatchInputItem {
+  /** the custom_id: unique in the dataset */
+  id: string | number;
+  messages?: { role: string; content: unknown; [key: string]: unknown }[];
+  input?: unknown;
+  body?: Record<string, unknown>;
+  /** anything else is kept and handed back as `input` on the result */
+  [key: string]: unknown;
+}
+
+export interface BatchItemError {
+  code: string;
+  message: string;
+  status_code: number | null;
+}
+
+/** A result handed to `download()`. */
+export interface BatchOutputItem {
+  id: string;
+  status: "success" | "failed";
+  /** the convenient part: chat content (parsed JSON under a json_schema), embedding vector, output text */
+  content: unknown;
+  /** the whole response body (null for a failure) */
+  response: unknown;
+  usage: Usage | null;
+  /** null for a success */
+  error: BatchItemError | null;
+  model: string | null;
+  batch_id: string | null;
+  attempts: number;
+  /** the item `upload()` yielded */
+  input: Record<string, unknown> | null;
+  source: RecordPosition;
+}
+
+/** A final failure handed to `downloadError()`. */
+export interface BatchErrorItem {
+  id: string;
+  status: "failed";
+  error: BatchItemError;
+  batch_id: string | null;
+  attempts: number;
+  input: Record<string, unknown> | null;
+  source: RecordPosition;
+}

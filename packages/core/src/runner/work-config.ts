@@ -1,0 +1,90 @@
+/**
+ * `workConfig`: the seed's WorkConfig (snake_case, as in the Python runner), checked with zod.
+ * Everything but `name` has a default; unknown keys are errors, reported all at once with hints.
+ */
+import { z } from "zod";
+import { BatchpipeError, ErrorCodes } from "../errors.js";
+import { batchSchema, providerSchema } from "../spec/schema.js";
+
+export const ENDPOINTS = [
+  "/v1/chat/completions",
+  "/v1/embeddings",
+  "/v1/responses",
+  "/v1/completions",
+] as const;
+
+export const workConfigSchema = z.strictObject({
+  name: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, {
+      error: "expected a slug: letters, digits, - and _, at most 64 characters",
+    })
+    .meta({ description: "The work name: keys the run state and the batches' metadata." }),
+  completion_window: z
+    .string()
+    .regex(/^\d+h$/, { error: 'expected a window in hours such as "24h"' })
+    .default("24h"),
+  endpoint: z.enum(ENDPOINTS).default("/v1/chat/completions"),
+  allow_same_dataset: z.boolean().default(false),
+  clean_up: z.boolean().default(true),
+  /** put in every request body that has no `model` */
+  model: z.string().min(1).optional(),
+  /** body fields added to every request built from `messages` / `input` (e.g. temperature) */
+  body: z.record(z.string(), z.unknown()).optional(),
+  provider: providerSchema.optional(),
+  /** the rest of the spec's `batch:` block (max_requests, poll_interval, max_attempts, …) */
+  batch: batchSchema
+    .omit({ completion_window: true, clean_up: true, allow_same_dataset: true })
+    .partial()
+    .optional(),
+  /** default `.batchpipe/<name>` in the run's folder */
+  state_dir: z.string().min(1).optional(),
+});
+
+export type WorkConfig = z.input<typeof workConfigSchema>;
+export type ParsedWorkConfig = z.output<typeof workConfigSchema>;
+
+export function parseWorkConfig(value: unknown, owner = "workConfig"): ParsedWorkConfig {
+  if (value === undefined || value === null) {
+    throw new BatchpipeError(ErrorCodes.SPEC_INVALID, `${owner} is missing`, {
+      hint: 'Declare `static workConfig = { name: "my-work", endpoint: "/v1/chat/completions", model: "gpt-4o-mini" }` on the class.',
+    });
+  }
+  const parsed = workConfigSchema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const details = parsed.error.issues.map((issue) => {
+    const at = issue.path.length > 0 ? `${owner}.${issue.path.join(".")}` : owner;
+    const message =
+      issue.code === "unrecognized_keys" ? `unknown key(s) ${issue.keys.join(", ")}` : issue.message;
+    return new BatchpipeError(ErrorCodes.SPEC_INVALID, `${at}: ${message}`, { hint: hintFor(issue) });
+  });
+  const first = details[0]!;
+  return failWith(
+    new BatchpipeError(
+      ErrorCodes.SPEC_INVALID,
+      details.length === 1
+        ? first.message
+        : `${owner} has ${details.length} problems:\n${details.map((d) => `  ${d.message}`).join("\n")}`,
+      { hint: first.hint, details },
+    ),
+  );
+}
+
+// --- internal ---
+
+function hintFor(issue: z.core.$ZodIssue): string {
+  const key = String(issue.path[0] ?? "");
+  if (issue.code === "unrecognized_keys")
+    return `The keys are ${Object.keys(workConfigSchema.shape).join(", ")}.`;
+  if (key === "endpoint") return `Use one of ${ENDPOINTS.join(", ")}.`;
+  if (key === "name") return "The name keys the state folder (.batchpipe/<name>) and the batches' metadata.";
+  if (key === "batch")
+    return "batch takes the pipeline spec's batch options (max_requests, poll_interval, …).";
+  if (key === "provider")
+    return 'provider is { use: "openai" | "emulator", base_url?, api_key?, emulator? }.';
+  return "See docs/programmatic-api.md for every workConfig key.";
+}
+
+function failWith(error: BatchpipeError): never {
+  throw error;
+}

@@ -1,0 +1,251 @@
+import fs from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  type BatchErrorItem,
+  type BatchInputItem,
+  type BatchOutputItem,
+  BatchpipeError,
+  BatchRunner,
+  runSpec,
+} from "../src/index.js";
+import { defineSource, z } from "../src/plugin.js";
+import {
+  type EmulatorProcess,
+  exactlyOnce,
+  ROOT,
+  readJsonl,
+  runCliProcess,
+  runNode,
+  startEmulatorProcess,
+  tempDir,
+} from "./runner-helpers.js";
+
+const EMULATOR = { use: "emulator", emulator: { timeScale: 3600 } } as const;
+const FAST = { poll_interval: "50ms", max_requests: 4 };
+
+const collect = async <T>(items: AsyncIterable<T>, into: T[]) => {
+  for await (const item of items) into.push(item);
+};
+
+describe("BatchRunner", () => {
+  it("routes successes to download() and final failures to downloadError()", async () => {
+    const dir = tempDir();
+    const outputs: BatchOutputItem[] = [];
+    const errors: BatchErrorItem[] = [];
+    const calls: number[] = [];
+    class Runner extends BatchRunner {
+      static override workConfig = {
+        name: "routing",
+        endpoint: "/v1/chat/completions" as const,
+        model: "gpt-4o-mini",
+        provider: EMULATOR,
+        batch: FAST,
+      };
+      static override async *upload(): AsyncIterable<BatchInputItem> {
+        for (let i = 1; i <= 9; i++)
+          yield { id: `r${i}`, messages: [{ role: "user", content: `hello ${i}` }] };
+        yield { id: "no-messages" };
+        yield {
+          id: "full",
+          body: { model: "gpt-4o-mini", messages: [{ role: "user", content: "full body" }] },
+        };
+      }
+      static override async download(items: AsyncIterable<BatchOutputItem>) {
+        const before = outputs.length;
+        await collect(items, outputs);
+        calls.push(outputs.length - before);
+      }
+      static async downloadError(items: AsyncIterable<BatchErrorItem>) {
+        await collect(items, errors);
+      }
+    }
+    const result = await Runner.run({ dir });
+    expect(result.status).toBe("partial");
+    expect(result.report).toMatchObject({ read: 11, succeeded: 10, failed: 1, unaccounted: 0 });
+    expect(
+      exactlyOnce(
+        outputs.map((o) => o.id),
+        [...Array.from({ length: 9 }, (_, i) => `r${i + 1}`), "full"],
+      ),
+    ).toEqual({
+      missing: [],
+      duplicated: [],
+      extra: [],
+    });
+    // one download() call per delivered shard of ≤ 4 requests
+    expect(calls.every((n) => n > 0 && n <= 4)).toBe(true);
+    const first = outputs.find((o) => o.id === "r1")!;
+    expect(first).toMatchObject({ status: "success", content: "hello 1", error: null, model: "gpt-4o-mini" });
+    expect(first.usage?.input_tokens).toBeGreaterThan(0);
+    expect((first.response as { choices: unknown[] }).choices).toHaveLength(1);
+    expect(first.input).toMatchObject({ id: "r1" });
+    expect(errors).toEqual([
+      expect.objectContaining({
+        id: "no-messages",
+        status: "failed",
+        error: expect.objectContaining({ code: "invalid_input" }),
+      }),
+    ]);
+    expect(fs.existsSync(path.join(dir, ".batchpipe/routing/state.db"))).toBe(true);
+  });
+
+  it("hands failures to download() with status failed when downloadError is not defined", async () => {
+    const outputs: BatchOutputItem[] = [];
+    class Runner extends BatchRunner {
+      static override workConfig = {
+        name: "no-error-callback",
+        model: "gpt-4o-mini",
+        provider: EMULATOR,
+        batch: FAST,
+      };
+      static override *upload(): Iterable<BatchInputItem> {
+        yield { id: 1, messages: [{ role: "user", content: "one" }] };
+        yield { id: 2, input: "not a chat request" };
+      }
+      static override async download(items: AsyncIterable<BatchOutputItem>) {
+        await collect(items, outputs);
+      }
+    }
+    const result = await Runner.run({ dir: tempDir() });
+    expect(result.report).toMatchObject({ succeeded: 1, failed: 1 });
+    expect(outputs.map((o) => [o.id, o.status]).sort()).toEqual([
+      ["1", "success"],
+      ["2", "failed"],
+    ]);
+    expect(outputs.find((o) => o.id === "2")!.error?.code).toBeTruthy();
+  });
+
+  it("rejects a bad workConfig with every problem and a hint", async () => {
+    class Runner extends BatchRunner {
+      static override workConfig = { name: "bad name!", endpoint: "/v1/chat", typo: true } as never;
+    }
+    const error = (await Runner.run({ dir: tempDir() }).catch((e) => e)) as BatchpipeError;
+    expect(error).toBeInstanceOf(BatchpipeError);
+    expect(error.code).toBe("SPEC_INVALID");
+    expect(error.message).toContain("Runner.workConfig has 3 problems");
+    expect(error.message).toContain("Runner.workConfig.endpoint");
+    expect(error.message).toContain("unknown key(s) typo");
+    expect(error.details?.find((d) => d.message.includes("endpoint"))?.hint).toContain(
+      "/v1/chat/completions",
+    );
+  });
+
+  it("runSpec runs a spec object with inline plugin objects and built-in names", async () => {
+    const dir = tempDir();
+    const source = defineSource({
+      name: "numbers",
+      options: z.strictObject({ count: z.number().int() }),
+      async *read({ options }) {
+        for (let i = 1; i <= options.count; i++)
+          yield {
+            data: { id: `n${i}`, text: `number ${i}` },
+            position: { file: "numbers", line: i },
+            cursor: i,
+          };
+      },
+    });
+    const result = await runSpec(
+      {
+        version: 1,
+        name: "inline",
+        provider: EMULATOR,
+        source: { use: source, count: 7 },
+        transform: {
+          endpoint: "/v1/chat/completions",
+          id: "{{ id }}",
+          body: { model: "gpt-4o-mini", messages: [{ role: "user", content: "{{ text }}" }] },
+        },
+        batch: FAST,
+        sinks: [{ use: "jsonl", path: "./out/results.jsonl" }],
+      },
+      { dir },
+    );
+    expect(result.report).toMatchObject({ read: 7, succeeded: 7, failed: 0 });
+    const rows = readJsonl<{ id: string; output: string }>(path.join(dir, "out/results.jsonl"));
+    expect(rows.map((r) => r.id).sort()).toEqual(["n1", "n2", "n3", "n4", "n5", "n6", "n7"]);
+    expect(rows.find((r) => r.id === "n3")?.output).toBe("number 3");
+  });
+});
+
+describe("BatchRunner resume (emulator in its own process)", () => {
+  let emulator: EmulatorProcess;
+  beforeAll(async () => {
+    emulator = await startEmulatorProcess();
+  });
+  afterAll(async () => {
+    await emulator?.close();
+  });
+
+  it("a download() that throws stops the run; the next run hands that shard over again (at-least-once)", async () => {
+    const dir = tempDir();
+    const delivered: string[][] = [];
+    let failOn = 2;
+    class Runner extends BatchRunner {
+      static override workConfig = {
+        name: "resume",
+        model: "gpt-4o-mini",
+        provider: { use: "openai" as const, base_url: emulator.url },
+        batch: { poll_interval: "50ms", max_requests: 5 },
+      };
+      static override async *upload(): AsyncIterable<BatchInputItem> {
+        for (let i = 1; i <= 20; i++) yield { id: `x${i}`, messages: [{ role: "user", content: `m${i}` }] };
+      }
+      static override async download(items: AsyncIterable<BatchOutputItem>) {
+        const ids: string[] = [];
+        for await (const item of items) ids.push(item.id);
+        if (--failOn === 0) throw new Error("disk full");
+        delivered.push(ids);
+      }
+    }
+    const env = { OPENAI_API_KEY: "sk-test" };
+    const error = (await Runner.run({ dir, env }).catch((e) => e)) as BatchpipeError;
+    expect(error.code).toBe("PLUGIN_FAILED");
+    expect(error.message).toContain("Runner.download() threw: disk full");
+    expect(delivered).toHaveLength(1);
+    const batchesBefore = (await emulator.state()).batches.length;
+    const result = await Runner.run({ dir, env });
+    expect(result.report).toMatchObject({ read: 20, succeeded: 20, failed: 0, unaccounted: 0 });
+    const all = delivered.flat();
+    expect(
+      exactlyOnce(
+        all,
+        Array.from({ length: 20 }, (_, i) => `x${i + 1}`),
+      ),
+    ).toEqual({
+      missing: [],
+      duplicated: [],
+      extra: [],
+    });
+    // the resumed run paid for nothing again
+    expect((await emulator.state()).batches.length).toBe(batchesBefore);
+  });
+});
+
+describe("examples/programmatic", () => {
+  it("produces the same rows as the YAML quickstart on the same data", async () => {
+    const example = path.join(ROOT, "examples/programmatic");
+    const programmatic = await runNode([path.join(example, "run.mjs")], { cwd: path.join(ROOT, "examples") });
+    expect(programmatic.stderr).toBe("");
+    expect(programmatic.code).toBe(0);
+    expect(programmatic.stdout).toContain("completed: 200 succeeded, 0 failed");
+
+    const quick = tempDir();
+    for (const file of ["pipeline.yaml", "data.jsonl"])
+      fs.copyFileSync(path.join(ROOT, "examples/quickstart", file), path.join(quick, file));
+    const yaml = await runCliProcess(["run", "pipeline.yaml"], { cwd: quick });
+    expect(yaml.code).toBe(0);
+
+    type Row = { id: string; output?: unknown; content?: unknown; usage: unknown };
+    const ours = readJsonl<Row>(path.join(example, "out/result.jsonl"));
+    const theirs = readJsonl<Row>(path.join(quick, "out/results.jsonl"));
+    expect(ours).toHaveLength(200);
+    const byId = new Map(theirs.map((r) => [r.id, r]));
+    expect(new Set(ours.map((r) => r.id))).toEqual(new Set(byId.keys()));
+    for (const row of ours) {
+      expect(row.content).toEqual(byId.get(row.id)!.output);
+      expect(row.usage).toEqual(byId.get(row.id)!.usage);
+    }
+    expect(readJsonl(path.join(example, "out/errors.jsonl"))).toEqual([]);
+  });
+});
