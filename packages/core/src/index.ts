@@ -1,6 +1,8 @@
+export * from "./daemon/index.js";
 export * from "./errors.js";
 export type * from "./plugin.js";
 export { OFFICIAL_PLUGINS, resolvePlugin } from "./plugins/resolve.js";
+export * from "./runner/index.js";
 export { codeFrame } from "./spec/code-frame.js";
 export { displayPath, type FormatErrorOptions, formatSpecError } from "./spec/format.js";
 export type { Env } from "./spec/interpolate.js";
