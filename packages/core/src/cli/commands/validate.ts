@@ -3,18 +3,14 @@ import path from "node:path";
 import { defineCommand } from "citty";
 import { displayPath } from "../../spec/format.js";
 import { loadPipeline } from "../../spec/load.js";
+import { pipelineArg } from "../args.js";
 import { cliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
 
 export default defineCommand({
   meta: { name: "validate", description: "Check a pipeline spec and its plugins without running it" },
   args: {
-    pipeline: {
-      type: "positional",
-      description: "The pipeline file",
-      valueHint: "pipeline.yaml",
-      required: true,
-    },
+    pipeline: pipelineArg,
     "allow-inline-secrets": {
       type: "boolean",
       description: "Accept provider.api_key written inline instead of as an environment variable reference",
