@@ -72,7 +72,10 @@ export abstract class BatchRunner {
   ): Promise<DetachedRun | RunResult>;
   static run(this: RunnerClass, options?: BatchRunnerRunOptions): Promise<RunResult>;
   static async run(this: RunnerClass, options: BatchRunnerRunOptions = {}): Promise<RunResult | DetachedRun> {
-    const config = parseWorkConfig(this.workConfig, `${this.name}.workConfig`);
+    // `this` is the subclass run() was called on: its statics are the runner
+    // biome-ignore lint/complexity/noUselessThisAlias: see above
+    const runner: RunnerClass = this;
+    const config = parseWorkConfig(runner.workConfig, `${runner.name}.workConfig`);
     const dir = path.resolve(options.dir ?? process.cwd());
     const stateDir = config.state_dir
       ? path.resolve(dir, config.state_dir)
@@ -88,7 +91,7 @@ export abstract class BatchRunner {
       });
       return { ...info, detached: true, stateDir };
     }
-    const spec = runnerSpec(this, config);
+    const spec = runnerSpec(runner, config);
     const controller = new AbortController();
     const stop = () => controller.abort();
     // a daemon stops cleanly on SIGTERM (`batchpipe stop`): the state is saved, a later run resumes
