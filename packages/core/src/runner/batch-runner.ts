@@ -74,6 +74,7 @@ export abstract class BatchRunner {
   static async run(this: RunnerClass, options: BatchRunnerRunOptions = {}): Promise<RunResult | DetachedRun> {
     // `this` is the subclass run() was called on: its statics are the runner
     // biome-ignore lint/complexity/noUselessThisAlias: see above
+    // biome-ignore lint/complexity/noThisInStatic: see above
     const runner: RunnerClass = this;
     const config = parseWorkConfig(runner.workConfig, `${runner.name}.workConfig`);
     const dir = path.resolve(options.dir ?? process.cwd());
