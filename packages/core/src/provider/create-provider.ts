@@ -6,6 +6,7 @@
  * process: crash/resume needs a separate emulator (`batchpipe emulator --port N`) and
  * `use: openai` with `base_url: http://127.0.0.1:N/v1`.
  */
+import type { Emulator, EmulatorOptions } from "@batchpipe/openai-emulator";
 import { BatchpipeError, ErrorCodes } from "../errors.js";
 import type { Logger } from "../plugin.js";
 import { createOpenAIProvider, type OpenAIProviderOptions } from "./openai-provider.js";
@@ -70,20 +71,8 @@ export async function createProvider(
   });
 }
 
-interface RunningEmulator {
-  url: string;
-  close(): Promise<void>;
-}
-
 /** Imported on demand so that `use: openai` never loads the emulator. */
-async function startEmulator(options: Record<string, unknown>): Promise<RunningEmulator> {
-  const mod = (await import("@batchpipe/openai-emulator")) as unknown as {
-    createEmulator?: (options: Record<string, unknown>) => Promise<RunningEmulator> | RunningEmulator;
-  };
-  if (typeof mod.createEmulator !== "function") {
-    throw new BatchpipeError(ErrorCodes.USAGE, "@batchpipe/openai-emulator does not export createEmulator.", {
-      hint: "Rebuild the workspace (pnpm build) or use provider: { use: openai }.",
-    });
-  }
-  return await mod.createEmulator(options);
+async function startEmulator(options: Record<string, unknown>): Promise<Emulator> {
+  const { createEmulator } = await import("@batchpipe/openai-emulator");
+  return createEmulator(options as EmulatorOptions);
 }
