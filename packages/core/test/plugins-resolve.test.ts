@@ -81,12 +81,25 @@ describe("plugin resolution", () => {
       ...fakePackage("@batchpipe/sink-fake", plugin("sink", "official-fake")),
       ...fakePackage("batchpipe-sink-fake", plugin("sink", "community-fake")),
       ...fakePackage("batchpipe-sink-community", plugin("sink", "community")),
+      "node_modules/batchpipe-sink-esm-only/package.json": JSON.stringify({
+        name: "batchpipe-sink-esm-only",
+        type: "module",
+        exports: { ".": { import: "./index.js" } },
+      }),
+      "node_modules/batchpipe-sink-esm-only/index.js": plugin("sink", "esm-only"),
+      "node_modules/batchpipe-sink-cjs/package.json": JSON.stringify({
+        name: "batchpipe-sink-cjs",
+        main: "main.cjs",
+      }),
+      "node_modules/batchpipe-sink-cjs/main.cjs": `module.exports = ${plugin("sink", "cjs").slice("export default ".length)}`,
       ...fakePackage(
         "@acme/batchpipe-sink-x",
         `export const plugin = ${plugin("sink", "acme").slice("export default ".length)}`,
       ),
     });
     expect((await resolvePlugin("sink", "fake", { dir })).name).toBe("official-fake");
+    expect((await resolvePlugin("sink", "esm-only", { dir })).name).toBe("esm-only");
+    expect((await resolvePlugin("sink", "cjs", { dir })).name).toBe("cjs");
     expect((await resolvePlugin("sink", "community", { dir })).name).toBe("community");
     expect((await resolvePlugin("sink", "@acme/batchpipe-sink-x", { dir })).name).toBe("acme");
     // the official plugins resolve from core's own location, from any folder

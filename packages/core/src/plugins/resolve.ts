@@ -7,7 +7,7 @@
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { createJiti, type Jiti } from "jiti";
 import { BatchpipeError, ErrorCodes } from "../errors.js";
 import type { Plugin, PluginKind, SinkPlugin, SourcePlugin, TransformPlugin } from "../plugin.js";
@@ -113,8 +113,11 @@ function pickExport(module: unknown): unknown {
   return value;
 }
 
+/** ESM resolution (the `import` condition) first, then CommonJS `require` for packages without it */
 function resolvePackage(name: string, dir: string): string | undefined {
-  for (const from of [path.join(dir, "package.json"), import.meta.url]) {
+  for (const from of [pathToFileURL(path.join(dir, "package.json")).href, import.meta.url]) {
+    const url = getJiti().esmResolve(name, { parentURL: from, try: true });
+    if (url) return url.startsWith("file:") ? fileURLToPath(url) : url;
     try {
       return createRequire(from).resolve(name);
     } catch {
