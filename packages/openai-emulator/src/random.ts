@@ -24,9 +24,13 @@ const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
 export function createIds(random: Random) {
   const hex = (n: number) => {
+    // eight hex digits per draw
     let s = "";
-    for (let i = 0; i < n; i++) s += Math.floor(random() * 16).toString(16);
-    return s;
+    while (s.length < n)
+      s += Math.floor(random() * 4294967296)
+        .toString(16)
+        .padStart(8, "0");
+    return s.slice(0, n);
   };
   const base62 = (n: number) => {
     let s = "";

@@ -12,7 +12,7 @@ export class ResultFile {
   private readonly fd: number;
   private offsets: number[] = [];
   private lengths: number[] = [];
-  private pending: Buffer[] = [];
+  private pending = "";
   private pendingBytes = 0;
   private position = 0;
 
@@ -30,12 +30,13 @@ export class ResultFile {
 
   /** a line as given, even if it is not JSON (test-only malformed output) */
   appendText(text: string): void {
-    const buf = Buffer.from(`${text}\n`, "utf8");
+    const line = `${text}\n`;
+    const length = Buffer.byteLength(line, "utf8");
     this.offsets.push(this.position);
-    this.lengths.push(buf.length);
-    this.position += buf.length;
-    this.pending.push(buf);
-    this.pendingBytes += buf.length;
+    this.lengths.push(length);
+    this.position += length;
+    this.pending += line;
+    this.pendingBytes += length;
     if (this.pendingBytes >= FLUSH_BYTES) this.flush();
   }
 
@@ -89,8 +90,8 @@ export class ResultFile {
 
   private flush(): void {
     if (this.pendingBytes === 0) return;
-    fs.writeSync(this.fd, Buffer.concat(this.pending, this.pendingBytes));
-    this.pending = [];
+    fs.writeSync(this.fd, this.pending, null, "utf8");
+    this.pending = "";
     this.pendingBytes = 0;
   }
 }
