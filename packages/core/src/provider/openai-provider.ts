@@ -84,42 +84,20 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): BatchProvi
     return null;
   }
 
-  async function* listBatches(opts: { signal?: AbortSignal } = {}): AsyncGenerator<BatchInfo> {
-    let after: string | undefined;
-    for (;;) {
-      const page = await withRetries(
-        ctx,
-        "GET /batches",
-        () => client.batches.list({ limit: 100, ...(after ? { after } : {}) }, { signal: opts.signal }),
-        opts.signal,
-      );
-      for (const batch of page.data) yield toBatchInfo(batch);
-      const last = page.data.at(-1);
-      if (!page.has_more || !last) return;
-      after = last.id;
-    }
+  function listBatches(opts: { signal?: AbortSignal } = {}): AsyncGenerator<BatchInfo> {
+    return paginate(ctx, "GET /batches", toBatchInfo, opts.signal, (after) =>
+      client.batches.list({ limit: 100, ...(after ? { after } : {}) }, { signal: opts.signal }),
+    );
   }
 
-  async function* listFiles(opts: { purpose?: string; signal?: AbortSignal } = {}): AsyncGenerator<FileInfo> {
-    let after: string | undefined;
-    for (;;) {
-      const params = {
-        limit: 1000,
-        order: "desc" as const,
-        ...(opts.purpose ? { purpose: opts.purpose } : {}),
-        ...(after ? { after } : {}),
-      };
-      const page = await withRetries(
-        ctx,
-        "GET /files",
-        () => client.files.list(params, { signal: opts.signal }),
-        opts.signal,
-      );
-      for (const file of page.data) yield toFileInfo(file);
-      const last = page.data.at(-1);
-      if (!page.has_more || !last) return;
-      after = last.id;
-    }
+  function listFiles(opts: { purpose?: string; signal?: AbortSignal } = {}): AsyncGenerator<FileInfo> {
+    const filter = opts.purpose ? { purpose: opts.purpose } : {};
+    return paginate(ctx, "GET /files", toFileInfo, opts.signal, (after) =>
+      client.files.list(
+        { limit: 1000, order: "desc", ...filter, ...(after ? { after } : {}) },
+        { signal: opts.signal },
+      ),
+    );
   }
 
   async function retrieveBatch(id: string, opts: { signal?: AbortSignal } = {}): Promise<BatchInfo | null> {
@@ -252,6 +230,24 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): BatchProvi
 
     async close() {},
   };
+}
+
+/** Walks a cursor-paged list (`after` = the last id of the previous page), each page with retries. */
+async function* paginate<Raw extends { id: string }, T>(
+  ctx: RetryContext,
+  route: string,
+  normalise: (raw: Raw) => T,
+  signal: AbortSignal | undefined,
+  fetchPage: (after: string | undefined) => Promise<{ data: Raw[]; has_more: boolean }>,
+): AsyncGenerator<T> {
+  let after: string | undefined;
+  for (;;) {
+    const page = await withRetries(ctx, route, () => fetchPage(after), signal);
+    for (const item of page.data) yield normalise(item);
+    const last = page.data.at(-1);
+    if (!page.has_more || !last) return;
+    after = last.id;
+  }
 }
 
 /**
