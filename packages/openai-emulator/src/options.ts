@@ -18,6 +18,8 @@ export interface EmulatorOptions {
   maxEnqueuedEmbeddingRequests?: number;
   /** Largest accepted upload in bytes; larger gets 400 "File is too large.". Default 512 MiB. */
   maxUploadBytes?: number;
+  /** Reject a `purpose: batch` upload whose first line is not a JSON object (or that is empty) with 400. Default false. */
+  uploadJsonlCheck?: boolean;
   /** Largest batch input file in bytes (checked when the batch validates). Default 209,715,200. */
   maxBatchBytes?: number;
   /** Most request lines per batch (too_many_tasks). Default 50,000. */
@@ -136,6 +138,7 @@ export interface ResolvedOptions {
   queueLimits: Record<string, number>;
   maxEnqueuedEmbeddingRequests: number;
   maxUploadBytes: number;
+  uploadJsonlCheck: boolean;
   maxBatchBytes: number;
   maxBatchLines: number;
   maxEmbeddingInputs: number;
@@ -184,6 +187,7 @@ export function resolveOptions(options: EmulatorOptions = {}): ResolvedOptions {
       queueLimits: {},
       maxEnqueuedEmbeddingRequests: 1_000_000,
       maxUploadBytes: 512 * 1024 * 1024,
+      uploadJsonlCheck: false,
       maxBatchBytes: 209_715_200,
       maxBatchLines: 50_000,
       maxEmbeddingInputs: 50_000,

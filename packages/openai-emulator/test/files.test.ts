@@ -102,6 +102,26 @@ describe("files", () => {
   });
 });
 
+it("optional upload-time JSONL check rejects empty and garbage batch files", async () => {
+  h = await startHarness({ uploadJsonlCheck: true });
+  for (const content of ["", "\n\n", "not json\n{}\n", "[1]\n"]) {
+    await expect(
+      h.client.files.create({ file: await toFile(Buffer.from(content), "x.jsonl"), purpose: "batch" }),
+    ).rejects.toMatchObject({
+      status: 400,
+      error: { message: "Invalid file format for Batch API. Must be .jsonl" },
+    });
+  }
+  const ok = await h.client.files.create({
+    file: await toFile(Buffer.from('\n{"a":1}\nxx\n'), "x.jsonl"),
+    purpose: "batch",
+  });
+  expect(ok.bytes).toBe(12);
+  // other purposes are not checked
+  await h.client.files.create({ file: await toFile(Buffer.from("plain"), "x.txt"), purpose: "user_data" });
+  expect(h.emu.state().files).toHaveLength(2);
+});
+
 describe("transport", () => {
   it("requires a bearer token, checks apiKey, sets x-request-id, 404s unknown routes", async () => {
     h = await startHarness({ apiKey: "sk-right" });

@@ -4,6 +4,7 @@ import type { IncomingMessage } from "node:http";
 import busboy from "busboy";
 import { ApiError, invalidRequest } from "../http/api-error.js";
 import { drain } from "../http/body.js";
+import { readLines } from "../lines.js";
 import type { FileStore, StoredFile } from "./store.js";
 
 const PURPOSES = new Set(["assistants", "batch", "fine-tune", "vision", "user_data", "evals"]);
@@ -16,6 +17,7 @@ export async function receiveUpload(
   req: IncomingMessage,
   store: FileStore,
   maxBytes: number,
+  checkJsonl = false,
 ): Promise<StoredFile> {
   const contentType = req.headers["content-type"] ?? "";
   if (!contentType.startsWith("multipart/form-data")) {
@@ -55,16 +57,17 @@ export async function receiveUpload(
       tooLarge = true;
     });
     stream.pipe(out);
-    writes.push(
-      new Promise<void>((resolve, reject) => {
-        out.on("finish", () => {
-          entry.bytes = bytes;
-          entry.sha256 = hash.digest("hex");
-          resolve();
-        });
-        out.on("error", reject);
-      }),
-    );
+    const written = new Promise<void>((resolve, reject) => {
+      out.on("finish", () => {
+        entry.bytes = bytes;
+        entry.sha256 = hash.digest("hex");
+        resolve();
+      });
+      out.on("error", reject);
+    });
+    // an aborted upload destroys `out`; that rejection is expected and must not go unhandled
+    written.catch(() => {});
+    writes.push(written);
   });
   await new Promise<void>((resolve, reject) => {
     parser.on("close", resolve);
@@ -116,6 +119,10 @@ export async function receiveUpload(
     }
     expiresAfterSeconds = n;
   }
+  if (checkJsonl && purpose === "batch" && !(await looksLikeJsonl(received.tmp))) {
+    discard();
+    throw invalidRequest("Invalid file format for Batch API. Must be .jsonl");
+  }
   return store.adopt(received.tmp, {
     filename: received.filename,
     purpose,
@@ -123,4 +130,18 @@ export async function receiveUpload(
     sha256: received.sha256,
     expiresAfterSeconds,
   });
+}
+
+/** The light upload-time check: the first non-blank line is a JSON object. */
+async function looksLikeJsonl(filePath: string): Promise<boolean> {
+  for await (const { line } of readLines(filePath)) {
+    if (line.trim() === "") continue;
+    try {
+      const value: unknown = JSON.parse(line);
+      return typeof value === "object" && value !== null && !Array.isArray(value);
+    } catch {
+      return false;
+    }
+  }
+  return false;
 }

@@ -133,7 +133,7 @@ function buildRoutes({ ctx, engine }: ServerParts): Route[] {
   };
   const routes: Route[] = [
     route("POST", "/v1/files", async ({ req }) => {
-      const file = await receiveUpload(req, store, ctx.options.maxUploadBytes);
+      const file = await receiveUpload(req, store, ctx.options.maxUploadBytes, ctx.options.uploadJsonlCheck);
       return { json: publicFile(file) };
     }),
     route("GET", "/v1/files", ({ query }) => {
