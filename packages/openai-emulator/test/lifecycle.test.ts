@@ -6,7 +6,7 @@ afterEach(async () => h?.close());
 
 describe("batch lifecycle", () => {
   it("validating → in_progress → finalizing → completed, with files, usage and timestamps", async () => {
-    h = await startHarness({ latencies: { linesPerSecond: 200, finalizing: 0.3 } });
+    h = await startHarness({ latencies: { linesPerSecond: 100, finalizing: 0.3 } });
     const lines = Array.from({ length: 100 }, (_, i) => chatLine(`r-${i}`, `hello ${i}`));
     const created = await submit(h, lines, "/v1/chat/completions", { run: "t1" });
     expect(created.status).toBe("validating");
