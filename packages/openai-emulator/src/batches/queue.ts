@@ -31,20 +31,10 @@ export class EnqueuedQueue {
     const { model, tokens, requests } = demand;
     const current = this.usage.get(model) ?? { tokens: 0, requests: 0 };
     if (limits.tokenLimit !== undefined && current.tokens + tokens > limits.tokenLimit) {
-      return {
-        code: "token_limit_exceeded",
-        line: null,
-        param: null,
-        message: `Enqueued token limit reached for ${model} in organization ${ORG}. Limit: ${formatCount(limits.tokenLimit)} enqueued tokens. Please try again once some in_progress batches have been completed.`,
-      };
+      return limitError("token", model, limits.tokenLimit);
     }
     if (limits.requestLimit !== undefined && current.requests + requests > limits.requestLimit) {
-      return {
-        code: "request_limit_exceeded",
-        line: null,
-        param: null,
-        message: `Enqueued request limit reached for ${model} in organization ${ORG}. Limit: ${formatCount(limits.requestLimit)} enqueued requests. Please try again once some in_progress batches have been completed.`,
-      };
+      return limitError("request", model, limits.requestLimit);
     }
     if (reserve)
       this.usage.set(model, { tokens: current.tokens + tokens, requests: current.requests + requests });
@@ -75,6 +65,16 @@ export class EnqueuedQueue {
   clear(): void {
     this.usage.clear();
   }
+}
+
+/** OpenAI's queue refusal, e.g. "Enqueued token limit reached for gpt-4o-mini in organization …". */
+function limitError(kind: "token" | "request", model: string, limit: number): BatchError {
+  return {
+    code: `${kind}_limit_exceeded`,
+    line: null,
+    param: null,
+    message: `Enqueued ${kind} limit reached for ${model} in organization ${ORG}. Limit: ${formatCount(limit)} enqueued ${kind}s. Please try again once some in_progress batches have been completed.`,
+  };
 }
 
 export function formatCount(n: number): string {
