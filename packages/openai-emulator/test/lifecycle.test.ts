@@ -19,12 +19,20 @@ describe("batch lifecycle", () => {
     expect(created.in_progress_at).toBeNull();
 
     const partial: number[] = [];
+    const finalizing: (string | null)[] = [];
     const { batch, statuses } = await waitForBatch(h.client, created.id, {
       until: (b) => {
         if (b.status === "in_progress") partial.push(b.request_counts?.completed ?? 0);
+        if (b.status === "finalizing") {
+          expect(b.request_counts?.completed).toBe(100);
+          finalizing.push(b.output_file_id);
+        }
         return b.status === "completed";
       },
     });
+    // the output file id appears with `completed`, not while finalizing
+    expect(finalizing.length).toBeGreaterThan(0);
+    expect(finalizing.every((id) => id === null)).toBe(true);
     expect(statuses).toEqual(["validating", "in_progress", "finalizing", "completed"]);
     expect(partial.some((n) => n > 0 && n < 100)).toBe(true);
     expect(batch.request_counts).toEqual({ total: 100, completed: 100, failed: 0 });

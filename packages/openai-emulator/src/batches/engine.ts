@@ -351,9 +351,11 @@ export class BatchEngine {
       if (cancel.aborted) return await this.finishCancelled(record, ok, bad, life);
       batch.status = "finalizing";
       batch.finalizing_at = clock.nowSeconds();
-      this.publishFiles(record, ok, bad);
+      // the files are written now but their ids appear only with `completed`
+      const attach = this.publishFiles(record, ok, bad, false);
       await clock.sleep(this.ctx.options.latencies.finalizing, life);
       if (life.aborted) return;
+      attach();
       this.terminal(record, "completed");
     } finally {
       ok.dispose();
@@ -443,10 +445,11 @@ export class BatchEngine {
     this.terminal(record, "cancelled");
   }
 
-  /** Write the output and error files (shuffled unless disabled) and attach their ids. */
-  private publishFiles(record: BatchRecord, ok: ResultFile, bad: ResultFile): void {
+  /** Write the output and error files (shuffled unless disabled); their ids go on the batch now or at `attach()`. */
+  private publishFiles(record: BatchRecord, ok: ResultFile, bad: ResultFile, attachNow = true): () => void {
     const { store, options } = this.ctx;
     const { batch } = record;
+    const ids: { output?: string; error?: string } = {};
     const shuffle = (salt: string) =>
       options.shuffleOutput
         ? createRandom(Math.floor(hashUnit(options.seed, batch.id, salt) * 2 ** 32))
@@ -465,9 +468,14 @@ export class BatchEngine {
         sha256: written.sha256,
         expiresAfterSeconds: record.outputExpiresAfter,
       });
-      if (kind === "output") batch.output_file_id = file.id;
-      else batch.error_file_id = file.id;
+      ids[kind] = file.id;
     }
+    const attach = () => {
+      batch.output_file_id = ids.output ?? null;
+      batch.error_file_id = ids.error ?? null;
+    };
+    if (attachNow) attach();
+    return attach;
   }
 
   private fail(record: BatchRecord, errors: BatchError[]): void {
