@@ -112,6 +112,15 @@ describe("control-plane fault injection", () => {
     expect(shard2).toHaveLength(2);
   });
 
+  it("a dropped upload answer: the file is stored although the client saw a 500", async () => {
+    h = await startHarness({ faults: [{ route: "POST /v1/files", kind: "drop", status: 500 }] });
+    await expect(
+      h.client.files.create({ file: await toFile(Buffer.from("{}\n"), "x.jsonl"), purpose: "batch" }),
+    ).rejects.toMatchObject({ status: 500 });
+    const files = await h.client.files.list();
+    expect(files.data.map((f) => f.filename)).toEqual(["x.jsonl"]);
+  });
+
   it("slow answers trigger SDK timeouts, and the retry succeeds", async () => {
     h = await startHarness({
       faults: [{ route: "GET /v1/batches", calls: [1], kind: "delay", delayMs: 600 }],
