@@ -25,6 +25,9 @@ export const COMMANDS: Record<string, LazyCommand> = {
   status: () => import("./commands/status.js").then((m) => m.default),
   cancel: () => import("./commands/cancel.js").then((m) => m.default),
   emulator: () => import("./commands/emulator.js").then((m) => m.default),
+  watch: () => import("./commands/watch.js").then((m) => m.default),
+  stop: () => import("./commands/stop.js").then((m) => m.default),
+  logs: () => import("./commands/logs.js").then((m) => m.default),
 };
 
 export interface RunCliOptions {

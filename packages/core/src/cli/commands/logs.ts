@@ -1,0 +1,85 @@
+/** `batchpipe logs <pipeline.yaml> [-f]`: the log of the pipeline's background run. */
+import fs from "node:fs";
+import path from "node:path";
+import { defineCommand } from "citty";
+import { daemonPaths, readDaemon } from "../../daemon/daemon.js";
+import { defaultStateDir } from "../../engine/run-pipeline.js";
+import { BatchpipeError, ErrorCodes } from "../../errors.js";
+import { loadPipeline } from "../../spec/load.js";
+import { pipelineArg } from "../args.js";
+import { cliContext } from "../context.js";
+import { ExitCode } from "../exit-codes.js";
+
+export default defineCommand({
+  meta: { name: "logs", description: "Show the log of the pipeline's background run" },
+  args: {
+    pipeline: pipelineArg,
+    follow: {
+      type: "boolean",
+      alias: "f",
+      description: "Keep printing new lines until the run ends (or Ctrl-C)",
+    },
+    "state-dir": {
+      type: "string",
+      description: "Where the run state lives (default .batchpipe/<name> beside the spec)",
+    },
+    "allow-inline-secrets": { type: "boolean", description: "Accept provider.api_key written inline" },
+  },
+  async run(context) {
+    const { io, cwd, env } = cliContext(context);
+    const args = context.args;
+    const pipeline = await loadPipeline(path.resolve(cwd, args.pipeline), {
+      env,
+      allowInlineSecrets: args["allow-inline-secrets"],
+    });
+    const stateDir = args["state-dir"] ? path.resolve(cwd, args["state-dir"]) : defaultStateDir(pipeline);
+    const log = daemonPaths(stateDir).log;
+    if (!fs.existsSync(log)) {
+      throw new BatchpipeError(
+        ErrorCodes.USAGE,
+        `"${pipeline.spec.name}" has no background run log (${log})`,
+        {
+          hint: "Start a background run with `batchpipe run <spec> --detach`.",
+        },
+      );
+    }
+    let offset = copy(log, 0, io.stdout, !args.follow);
+    if (!args.follow) return ExitCode.OK;
+    let stop = false;
+    const onSigint = () => {
+      stop = true;
+    };
+    process.once("SIGINT", onSigint);
+    try {
+      // poll: works on every file system, and a log line a second late is fine
+      while (!stop) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        offset = copy(log, offset, io.stdout);
+        if (readDaemon(stateDir)?.state !== "running") {
+          offset = copy(log, offset, io.stdout, true);
+          break;
+        }
+      }
+    } finally {
+      process.off("SIGINT", onSigint);
+    }
+    return ExitCode.OK;
+  },
+});
+
+/** write the lines of `file` from `offset` on (with `all`, a last unfinished line too); returns the new offset */
+function copy(file: string, offset: number, out: { write(text: string): unknown }, all = false): number {
+  const size = fs.statSync(file, { throwIfNoEntry: false })?.size ?? 0;
+  if (size <= offset) return size < offset ? 0 : offset;
+  const fd = fs.openSync(file, "r");
+  try {
+    const buffer = Buffer.alloc(size - offset);
+    const read = fs.readSync(fd, buffer, 0, buffer.length, offset);
+    // whole lines only, so a UTF-8 sequence is never cut
+    const end = all ? read : buffer.lastIndexOf(0x0a, read - 1) + 1;
+    if (end > 0) out.write(buffer.subarray(0, end).toString("utf8"));
+    return offset + end;
+  } finally {
+    fs.closeSync(fd);
+  }
+}

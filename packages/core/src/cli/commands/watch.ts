@@ -1,0 +1,133 @@
+/** `batchpipe watch <pipeline.yaml>`: process every file that appears in the source's folder or glob. */
+import path from "node:path";
+import { defineCommand } from "citty";
+import { ErrorCodes, isBatchpipeError } from "../../errors.js";
+import { loadPipeline } from "../../spec/load.js";
+import { parseDuration } from "../../spec/units.js";
+import { type WatchEvent, watchPipeline } from "../../watch/watch-pipeline.js";
+import { pipelineArg } from "../args.js";
+import { cliContext } from "../context.js";
+import { ExitCode } from "../exit-codes.js";
+import { createProgressRenderer } from "./run-output.js";
+
+export default defineCommand({
+  meta: {
+    name: "watch",
+    description:
+      "Watch the source's folder or glob and run every new or changed file once it is fully written",
+  },
+  args: {
+    pipeline: pipelineArg,
+    once: { type: "boolean", description: "Process the files there now (and unfinished ones), then exit" },
+    "state-dir": {
+      type: "string",
+      description: "Where the run state lives (default .batchpipe/<name> beside the spec)",
+    },
+    settle: {
+      type: "string",
+      description: "How long a file's size must stay unchanged before it is read (default 1s)",
+    },
+    coalesce: {
+      type: "string",
+      description: "Files arriving within this of each other share one run and its batches (default 2s)",
+    },
+    json: { type: "boolean", description: "Print one JSON event per line on stdout (for scripts)" },
+    "allow-inline-secrets": { type: "boolean", description: "Accept provider.api_key written inline" },
+  },
+  async run(context) {
+    const { io, cwd, env } = cliContext(context);
+    const args = context.args;
+    const pipeline = await loadPipeline(path.resolve(cwd, args.pipeline), {
+      env,
+      allowInlineSecrets: args["allow-inline-secrets"],
+    });
+    const controller = new AbortController();
+    let signalName: "SIGINT" | "SIGTERM" | undefined;
+    const onSignal = (name: "SIGINT" | "SIGTERM") => () => {
+      if (signalName) process.exit(name === "SIGINT" ? 130 : 143);
+      signalName = name;
+      if (!args.json)
+        io.stderr.write(`\n${name} received: saving state (press Ctrl-C again to quit at once)…\n`);
+      controller.abort();
+    };
+    const sigint = onSignal("SIGINT");
+    const sigterm = onSignal("SIGTERM");
+    process.on("SIGINT", sigint);
+    process.on("SIGTERM", sigterm);
+    const renderer = args.json ? undefined : createProgressRenderer(io, { tty: false, plainEveryMs: 5000 });
+    const rel = (file: string) => path.relative(cwd, file) || file;
+    const onEvent = (event: WatchEvent) => {
+      if (args.json) {
+        const out =
+          event.type === "group_failed" || event.type === "group_retry"
+            ? { ...event, error: { code: event.error.code, message: event.error.message } }
+            : event;
+        io.stdout.write(`${JSON.stringify(out)}\n`);
+        return;
+      }
+      const line = describe(event, rel);
+      if (line) io.stderr.write(`${line}\n`);
+      if (event.type === "engine") renderer!.onEvent(event.event);
+    };
+    try {
+      const summary = await watchPipeline(pipeline, {
+        stateDir: args["state-dir"] ? path.resolve(cwd, args["state-dir"]) : undefined,
+        once: args.once,
+        signal: controller.signal,
+        onEvent,
+        env,
+        settle: args.settle ? (parseDuration(args.settle) as number) : undefined,
+        coalesce: args.coalesce ? (parseDuration(args.coalesce) as number) : undefined,
+      });
+      renderer?.stop();
+      if (args.json) io.stdout.write(`${JSON.stringify({ type: "summary", ...summary })}\n`);
+      else
+        io.stdout.write(
+          `${summary.files} file(s) in ${summary.groups} run(s): ${summary.succeeded} succeeded, ${summary.failed} failed\n`,
+        );
+      return summary.failed > 0 ? ExitCode.FAILED_REQUESTS : ExitCode.OK;
+    } catch (error) {
+      renderer?.stop();
+      if (signalName && isBatchpipeError(error) && error.code === ErrorCodes.INTERRUPTED) {
+        if (!args.json)
+          io.stderr.write("■ stopped; unfinished files resume at the next `batchpipe watch`.\n");
+        return signalName === "SIGINT" ? 130 : 143;
+      }
+      throw error;
+    } finally {
+      process.off("SIGINT", sigint);
+      process.off("SIGTERM", sigterm);
+    }
+  },
+});
+
+function describe(event: WatchEvent, rel: (file: string) => string): string | undefined {
+  switch (event.type) {
+    case "watching":
+      return event.once
+        ? `processing ${rel(event.target)}`
+        : `watching ${rel(event.target)} (Ctrl-C to stop)`;
+    case "file_queued":
+      return `+ ${rel(event.file)} (${event.bytes} bytes) queued`;
+    case "file_skipped":
+      return `= ${rel(event.file)} already processed (same content)`;
+    case "group_started":
+      return `▶ ${event.resumed ? "resuming" : "running"} ${event.files.length} file(s): ${event.files.map(rel).join(", ")}`;
+    case "file_done":
+      return `✓ ${rel(event.file)}: ${event.succeeded} succeeded, ${event.failed} failed`;
+    case "group_finished":
+      return `■ run ${event.report.run} ${event.status}: ${event.report.succeeded} succeeded, ${event.report.failed} failed, ${event.report.batches} batch(es)`;
+    case "group_split":
+      return `↯ ids collide across the files of run group ${event.group}: running each file on its own`;
+    case "group_failed":
+      return `✖ ${event.files.map(rel).join(", ")}: ${event.error.message}${event.error.hint ? `\n  hint: ${event.error.hint}` : ""}`;
+    case "group_retry":
+      return `! ${event.error.message}; retrying in ${Math.round(event.inMs / 1000)}s`;
+    case "idle":
+      return "waiting for files…";
+    case "engine":
+      return event.event.type === "warning" ? `! ${event.event.message}` : undefined;
+    default:
+      return undefined;
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * The plugins of one watch group: a source reading the group's file snapshots through the
+ * pipeline's own source (its `path` option set to each snapshot, positions mapped back to the
+ * original file), and sinks that carry their checkpoint over from the previous run.
+ *
+ * Why the carry-over: the engine keys sink checkpoints by run, so a sink opened in a new run is
+ * "fresh" (the jsonl sink then truncates its file). In watch mode every group is a new run writing
+ * to the same sinks, so a fresh sink is opened at the checkpoint the previous run recorded last:
+ * nothing committed before is dropped, nothing uncommitted is kept.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import Database from "better-sqlite3";
+import type { EngineResolvedPlugin } from "../engine/types.js";
+import type { Checkpoint, ResultRow, SinkPlugin, SourcePlugin } from "../plugin.js";
+import type { WatchedFile } from "./registry.js";
+
+export function createGroupSource(
+  source: EngineResolvedPlugin<SourcePlugin>,
+  files: WatchedFile[],
+): EngineResolvedPlugin<SourcePlugin> {
+  const inner = source.plugin;
+  const plugin: SourcePlugin = {
+    ...inner,
+    async *read(ctx) {
+      for (const file of files) {
+        const items = inner.read({
+          ...ctx,
+          options: { ...(ctx.options as Record<string, unknown>), path: file.snapshot },
+          checkpoint: undefined,
+        });
+        for await (const item of items) {
+          if (item.position.file === file.snapshot) item.position = { ...item.position, file: file.path };
+          yield item;
+        }
+      }
+    },
+  };
+  return { ...source, plugin };
+}
+
+export type FileCounts = Map<string, { succeeded: number; failed: number }>;
+
+/**
+ * Wrap a sink: open it at the previous run's checkpoint when the engine has none for this run;
+ * when `counts` is given, count committed rows per source file (for per-file progress).
+ */
+export function createCarrySink(
+  ref: EngineResolvedPlugin<SinkPlugin>,
+  options: { role: "sinks" | "errors"; index: number; stateDir: string; counts?: FileCounts },
+): EngineResolvedPlugin<SinkPlugin> {
+  const inner = ref.plugin;
+  const suffix = `|${options.role}[${options.index}]:${ref.use}`;
+  const plugin: SinkPlugin = {
+    ...inner,
+    async open(ctx) {
+      const checkpoint =
+        ctx.checkpoint !== undefined ? ctx.checkpoint : lastCheckpoint(options.stateDir, suffix);
+      const handle = await inner.open({ ...ctx, checkpoint });
+      const counts = options.counts;
+      if (!counts) return handle;
+      let pending: ResultRow[] = [];
+      return {
+        ...handle,
+        committed: handle.committed?.bind(handle),
+        async write(rows) {
+          pending.push(...rows);
+          await handle.write(rows);
+        },
+        async commit(key) {
+          const result = await handle.commit(key);
+          for (const row of pending) {
+            const entry = counts.get(row.source.file) ?? { succeeded: 0, failed: 0 };
+            if (row.status === "success") entry.succeeded++;
+            else entry.failed++;
+            counts.set(row.source.file, entry);
+          }
+          pending = [];
+          return result;
+        },
+        async close() {
+          pending = [];
+          await handle.close();
+        },
+      };
+    },
+  };
+  return { ...ref, plugin };
+}
+
+/** the checkpoint the latest earlier run recorded for the sink whose key ends with `suffix` */
+function lastCheckpoint(stateDir: string, suffix: string): Checkpoint | undefined {
+  const file = path.join(stateDir, "state.db");
+  if (!fs.existsSync(file)) return undefined;
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    db.pragma("busy_timeout = 5000");
+    const row = db
+      .prepare(
+        `SELECT s.checkpoint FROM sink_checkpoints s JOIN runs r ON s.sink = r.id || ?
+         ORDER BY r.seq DESC LIMIT 1`,
+      )
+      .get(suffix) as { checkpoint: string } | undefined;
+    return row ? (JSON.parse(row.checkpoint) as Checkpoint) : undefined;
+  } finally {
+    db.close();
+  }
+}

@@ -1,0 +1,154 @@
+/**
+ * The watcher's file registry, `<stateDir>/watch/watch.db`: every input file version (path +
+ * content sha256) it has taken, in groups (one engine run each).
+ *
+ * Order of writes (crash safety): a file's snapshot is copied and hashed first, then the group and
+ * its files are inserted in one transaction, then the run starts (its id is recorded as soon as the
+ * engine creates it), and only after the run finished is the group marked done. A crash before the
+ * insert leaves nothing (the file is seen again at the next start); after it, the group is pending
+ * and is resumed: its engine run resumes, or, when that run had already finished, it is only marked
+ * done. So a file version is neither lost nor processed twice.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import Database from "better-sqlite3";
+
+export type GroupStatus = "pending" | "done" | "failed" | "split";
+
+export interface WatchedFile {
+  path: string;
+  sha: string;
+  size: number;
+  /** the copy the run reads (absolute) */
+  snapshot: string;
+}
+
+export interface GroupRow {
+  id: number;
+  status: GroupStatus;
+  runId: string | null;
+  createdAt: number;
+  files: WatchedFile[];
+}
+
+export interface WatchRegistry {
+  /** whether this version of the file was already taken */
+  known(file: string, sha: string): boolean;
+  createGroup(files: WatchedFile[]): GroupRow;
+  pendingGroups(): GroupRow[];
+  setRun(groupId: number, runId: string): void;
+  finishGroup(
+    groupId: number,
+    status: "done" | "failed",
+    result: Record<string, unknown>,
+    perFile?: Map<string, { succeeded: number; failed: number }>,
+  ): void;
+  /** replace a group by one group per file (their ids collide when run together) */
+  splitGroup(groupId: number): GroupRow[];
+  /** every file version with its status, oldest first */
+  files(): (WatchedFile & {
+    status: string;
+    groupId: number;
+    succeeded: number | null;
+    failed: number | null;
+  })[];
+  close(): void;
+}
+
+export function openRegistry(dir: string): WatchRegistry {
+  fs.mkdirSync(dir, { recursive: true });
+  const db = new Database(path.join(dir, "watch.db"));
+  db.pragma("journal_mode = WAL");
+  db.pragma("synchronous = FULL");
+  db.pragma("busy_timeout = 5000");
+  db.exec(`
+    CREATE TABLE IF NOT EXISTS groups (id INTEGER PRIMARY KEY AUTOINCREMENT, status TEXT NOT NULL,
+      run_id TEXT, created_at INTEGER NOT NULL, finished_at INTEGER, result TEXT);
+    CREATE TABLE IF NOT EXISTS files (path TEXT NOT NULL, sha TEXT NOT NULL, size INTEGER NOT NULL,
+      snapshot TEXT NOT NULL, group_id INTEGER NOT NULL, status TEXT NOT NULL, queued_at INTEGER NOT NULL,
+      done_at INTEGER, succeeded INTEGER, failed INTEGER, PRIMARY KEY (path, sha));
+    CREATE INDEX IF NOT EXISTS files_group ON files (group_id);
+  `);
+  const filesOf = (groupId: number): WatchedFile[] =>
+    db
+      .prepare("SELECT path, sha, size, snapshot FROM files WHERE group_id = ? ORDER BY rowid")
+      .all(groupId) as WatchedFile[];
+  const groupRow = (raw: {
+    id: number;
+    status: GroupStatus;
+    run_id: string | null;
+    created_at: number;
+  }): GroupRow => ({
+    id: raw.id,
+    status: raw.status,
+    runId: raw.run_id,
+    createdAt: raw.created_at,
+    files: filesOf(raw.id),
+  });
+  const insertGroup = (files: WatchedFile[]): GroupRow => {
+    const now = Date.now();
+    const id = Number(
+      db.prepare("INSERT INTO groups (status, created_at) VALUES ('pending', ?)").run(now).lastInsertRowid,
+    );
+    const insert = db.prepare(
+      `INSERT INTO files (path, sha, size, snapshot, group_id, status, queued_at) VALUES (?, ?, ?, ?, ?, 'pending', ?)
+       ON CONFLICT (path, sha) DO UPDATE SET group_id = excluded.group_id, status = 'pending'`,
+    );
+    for (const f of files) insert.run(f.path, f.sha, f.size, f.snapshot, id, now);
+    return { id, status: "pending", runId: null, createdAt: now, files };
+  };
+  return {
+    known: (file, sha) =>
+      db.prepare("SELECT 1 FROM files WHERE path = ? AND sha = ?").get(file, sha) !== undefined,
+    createGroup: db.transaction(insertGroup),
+    pendingGroups: () =>
+      (
+        db
+          .prepare("SELECT id, status, run_id, created_at FROM groups WHERE status = 'pending' ORDER BY id")
+          .all() as {
+          id: number;
+          status: GroupStatus;
+          run_id: string | null;
+          created_at: number;
+        }[]
+      ).map(groupRow),
+    setRun: (groupId, runId) => db.prepare("UPDATE groups SET run_id = ? WHERE id = ?").run(runId, groupId),
+    finishGroup: db.transaction(
+      (
+        groupId: number,
+        status: "done" | "failed",
+        result: Record<string, unknown>,
+        perFile?: Map<string, { succeeded: number; failed: number }>,
+      ) => {
+        const now = Date.now();
+        db.prepare("UPDATE groups SET status = ?, finished_at = ?, result = ? WHERE id = ?").run(
+          status,
+          now,
+          JSON.stringify(result),
+          groupId,
+        );
+        const update = db.prepare(
+          "UPDATE files SET status = ?, done_at = ?, succeeded = ?, failed = ? WHERE group_id = ? AND path = ?",
+        );
+        for (const f of filesOf(groupId)) {
+          const counts = perFile?.get(f.path);
+          update.run(status, now, counts?.succeeded ?? null, counts?.failed ?? null, groupId, f.path);
+        }
+      },
+    ),
+    splitGroup: db.transaction((groupId: number) => {
+      const files = filesOf(groupId);
+      db.prepare("UPDATE groups SET status = 'split', finished_at = ? WHERE id = ?").run(Date.now(), groupId);
+      return files.map((f) => insertGroup([f]));
+    }),
+    files: () =>
+      (
+        db
+          .prepare(
+            "SELECT path, sha, size, snapshot, status, group_id AS groupId, succeeded, failed FROM files ORDER BY queued_at, rowid",
+          )
+          .all() as ReturnType<WatchRegistry["files"]>
+      ).map((f) => f),
+    close: () => db.close(),
+  };
+}

@@ -1,0 +1,104 @@
+/**
+ * What a watcher watches: the folder, file or glob of the source's `path` option, as a root folder
+ * plus a matcher for files under it. chokidar 5 has no globs, so globs are compiled here to a
+ * RegExp (`*`, `**`, `?`, `[…]`, `{a,b}`); a folder means every *.jsonl / *.jsonl.gz directly in it.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { BatchpipeError, ErrorCodes } from "../errors.js";
+
+export interface WatchTarget {
+  /** the folder chokidar watches */
+  root: string;
+  /** how deep under root files may be (undefined: any depth) */
+  depth: number | undefined;
+  /** whether an absolute file path is an input */
+  matches(file: string): boolean;
+  /** for messages */
+  describe: string;
+}
+
+const DATA_FILE = /\.jsonl(\.gz)?$/;
+const GLOB_CHARS = /[*?[\]{}]/;
+
+export function resolveWatchTarget(pattern: string): WatchTarget {
+  const absolute = path.resolve(pattern);
+  if (!GLOB_CHARS.test(absolute)) {
+    const stats = fs.statSync(absolute, { throwIfNoEntry: false });
+    if (stats?.isDirectory()) {
+      return {
+        root: absolute,
+        depth: 0,
+        matches: (file) => path.dirname(file) === absolute && DATA_FILE.test(file),
+        describe: `${absolute}${path.sep}*.jsonl`,
+      };
+    }
+    // one file (which may not exist yet)
+    return {
+      root: path.dirname(absolute),
+      depth: 0,
+      matches: (file) => file === absolute,
+      describe: absolute,
+    };
+  }
+  const segments = absolute.split(path.sep);
+  const firstGlob = segments.findIndex((s) => GLOB_CHARS.test(s));
+  const root = segments.slice(0, firstGlob).join(path.sep) || path.sep;
+  const rest = segments.slice(firstGlob);
+  const regex = globToRegExp(rest.join("/"));
+  return {
+    root,
+    depth: rest.includes("**") ? undefined : rest.length - 1,
+    matches: (file) => {
+      const relative = path.relative(root, file);
+      return !relative.startsWith("..") && regex.test(relative.split(path.sep).join("/"));
+    },
+    describe: absolute,
+  };
+}
+
+/** a glob over `/`-separated relative paths → an anchored RegExp */
+export function globToRegExp(glob: string): RegExp {
+  let out = "";
+  let braces = 0;
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i]!;
+    if (c === "*") {
+      if (glob[i + 1] === "*") {
+        // `**/` matches any number of folders (zero included); a trailing `**` anything
+        if (glob[i + 2] === "/") {
+          out += "(?:[^/]*/)*";
+          i += 2;
+        } else {
+          out += ".*";
+          i += 1;
+        }
+      } else out += "[^/]*";
+    } else if (c === "?") out += "[^/]";
+    else if (c === "[") {
+      const end = glob.indexOf("]", i + 1);
+      if (end === -1) out += "\\[";
+      else {
+        const body = glob
+          .slice(i + 1, end)
+          .replace(/^!/, "^")
+          .replace(/\\/g, "\\\\");
+        out += `[${body}]`;
+        i = end;
+      }
+    } else if (c === "{") {
+      braces++;
+      out += "(?:";
+    } else if (c === "}" && braces > 0) {
+      braces--;
+      out += ")";
+    } else if (c === "," && braces > 0) out += "|";
+    else out += c.replace(/[.+^$()|\\]/g, "\\$&");
+  }
+  if (braces > 0) {
+    throw new BatchpipeError(ErrorCodes.SPEC_INVALID, `the glob ${glob} has an unclosed {`, {
+      hint: "Close every { in the source's path.",
+    });
+  }
+  return new RegExp(`^${out}$`);
+}
