@@ -29,7 +29,10 @@ export function renderError(error: unknown, options: RenderErrorOptions): string
   return lines.join("\n");
 }
 
-/** 2 for what the user must fix in the spec or command line, 1 for everything else */
+/**
+ * 2 for what the user must fix before anything runs (the spec, the command line, a plugin, ids the
+ * `id` template makes twice), 1 for everything else
+ */
 export function exitCodeFor(error: unknown): number {
   if (!isBatchpipeErrorLike(error)) return ExitCode.RUN_ERROR;
   const usage: string[] = [
@@ -37,6 +40,7 @@ export function exitCodeFor(error: unknown): number {
     ErrorCodes.USAGE,
     ErrorCodes.PLUGIN_NOT_FOUND,
     ErrorCodes.PLUGIN_INVALID,
+    ErrorCodes.DUPLICATE_ID,
   ];
   return usage.includes(error.code) ? ExitCode.USAGE : ExitCode.RUN_ERROR;
 }
