@@ -26,3 +26,4 @@ export {
 } from "./spec/schema.js";
 export { parseDuration, parseSize } from "./spec/units.js";
 export { default as promptTransform, type PromptOptions } from "./transform/prompt.js";
+export * from "./watch/index.js";
