@@ -57,7 +57,7 @@ beforeAll(async () => {
     });
     child.once("exit", (code) => reject(new Error(`emulator exited early with ${code}`)));
   });
-  client = new OpenAI({ baseURL: url, apiKey: "test", maxRetries: 0, timeout: 120_000 });
+  client = new OpenAI({ baseURL: url, apiKey: "test", maxRetries: 0, timeout: 170_000 });
   sampler = setInterval(() => {
     try {
       peakRss = Math.max(peakRss, readRss(child.pid!).rss);
@@ -89,7 +89,7 @@ describe("big inputs through the bin (child process)", () => {
       endpoint: "/v1/chat/completions",
       completion_window: "24h",
     });
-    const { batch: done } = await waitForBatch(client, batch.id, { timeoutMs: 55_000 });
+    const { batch: done } = await waitForBatch(client, batch.id, { timeoutMs: 170_000 });
     expect(done.status).toBe("completed");
     expect(done.request_counts).toEqual({ total: lines, completed: lines, failed: 0 });
     const hwm = readRss(child.pid!).hwm;
@@ -99,7 +99,7 @@ describe("big inputs through the bin (child process)", () => {
     expect(hwm).toBeLessThan(200 * MB);
     await client.files.delete(uploaded.id);
     await client.files.delete(done.output_file_id!);
-  });
+  }, 180_000); // ~10 s on an idle machine; generous for a loaded one
 
   it("rejects a 210 MB input with the 209715200-byte message (the upload itself is accepted)", async () => {
     const file = path.join(dir, "210mb.jsonl");
@@ -111,7 +111,7 @@ describe("big inputs through the bin (child process)", () => {
       endpoint: "/v1/chat/completions",
       completion_window: "24h",
     });
-    const { batch: done } = await waitForBatch(client, batch.id, { timeoutMs: 30_000 });
+    const { batch: done } = await waitForBatch(client, batch.id, { timeoutMs: 170_000 });
     expect(done.status).toBe("failed");
     expect(done.errors?.data).toEqual([
       {
@@ -126,7 +126,7 @@ describe("big inputs through the bin (child process)", () => {
     console.log(`210 MB input: failed as expected; emulator VmHWM so far ${(hwm / MB).toFixed(0)} MB`);
     expect(hwm).toBeLessThan(200 * MB);
     await client.files.delete(uploaded.id);
-  });
+  }, 180_000);
 
   it("shuts down cleanly on SIGTERM", async () => {
     child.kill("SIGTERM");

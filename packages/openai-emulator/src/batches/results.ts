@@ -15,6 +15,7 @@ export class ResultFile {
   private pending = "";
   private pendingBytes = 0;
   private position = 0;
+  private disposed = false;
 
   constructor(private readonly tmpPath: string) {
     this.fd = fs.openSync(tmpPath, "w+");
@@ -78,6 +79,9 @@ export class ResultFile {
   }
 
   dispose(): void {
+    // close once: a second close could hit a descriptor number reused by another file (EBADF elsewhere)
+    if (this.disposed) return;
+    this.disposed = true;
     try {
       fs.closeSync(this.fd);
     } catch {
