@@ -10,7 +10,7 @@ const t0 = performance.now();
 const { estimateRequestTokens, fastTokenCount } = await import("../packages/core/dist/estimate/index.js");
 const importMs = performance.now() - t0;
 const t1 = performance.now();
-estimateRequestTokens(line("warm up", "gpt-4o-mini"));
+estimateRequestTokens(line("warm up", "gpt-4o-mini"), { mode: "exact" });
 const firstCallMs = performance.now() - t1;
 console.log(
   `import estimate module: ${importMs.toFixed(0)} ms; first exact call (loads o200k_base): ${firstCallMs.toFixed(0)} ms`,
