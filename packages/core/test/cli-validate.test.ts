@@ -245,6 +245,7 @@ describe("the built binary", () => {
           | ^^^^^^^^^^
         2 | name: x
         3 | sinks: []
+        hint: no transform is given, so the default \`prompt\` transform is used: give it a body (the request template)
 
       pipeline.yaml:3:8 sinks: expected at least one sink
         1 | version: 1

@@ -145,6 +145,22 @@ sinks: [{ use: jsonl, path: "out-$\${literal}.jsonl" }]
     expect(sinks[0]!.options).toEqual({ path: `out-$\{literal}.jsonl` });
   });
 
+  test("a quoted reference where a number is expected gets a hint", async () => {
+    const dir = writeFixture({ "pipeline.yaml": `${minimal}batch: { max_requests: "$\{N}" }\n` });
+    const error = await loadPipeline(join(dir, "pipeline.yaml"), { env: { N: "5" } }).catch(
+      (thrown) => thrown,
+    );
+    expect(error.details.map((detail: SpecIssueError) => [detail.path, detail.message, detail.hint])).toEqual(
+      [
+        [
+          "batch.max_requests",
+          "expected a number, got a string",
+          "a quoted value stays a string: write $" + "{VAR} unquoted, in block style",
+        ],
+      ],
+    );
+  });
+
   test("a missing variable is reported at the reference, inside quoted strings too", async () => {
     expect(
       await problems(`version: 1

@@ -20,7 +20,7 @@ import {
   isSingleReference,
 } from "./interpolate.js";
 import { issuesFromZod, type SpecIssue, type SpecPath, specErrorMap } from "./issues.js";
-import { locateIssues, type SpecText, toDotPath } from "./locate.js";
+import { findNode, locateIssues, type SpecText, toDotPath } from "./locate.js";
 import { type PipelineSpec, type PluginRef, pipelineSchema } from "./schema.js";
 
 export interface ResolvedPlugin<P> {
@@ -188,8 +188,10 @@ async function buildPipeline(data: unknown, ctx: BuildContext): Promise<Pipeline
         (prefix) => toDotPath(issue.path) === prefix || toDotPath(issue.path).startsWith(`${prefix}.`),
       ),
   );
-  if (reported.length > 0 || !parsed.success)
+  if (reported.length > 0 || !parsed.success) {
+    for (const issue of reported) issue.hint ??= explain(issue, data, ctx.text);
     throw specError(locateIssues(reported, ctx.text, ctx.file), ctx.file ?? "the pipeline spec");
+  }
 
   const spec = parsed.data as PipelineSpec;
   spec.errors = slots.filter((slot) => slot.path[0] === "errors").map((slot) => slot.ref);
@@ -207,6 +209,23 @@ async function buildPipeline(data: unknown, ctx: BuildContext): Promise<Pipeline
     errors: pick<"sink">("errors"),
     resolvePath: (p) => path.resolve(ctx.dir, p),
   };
+}
+
+/** hints for two surprises: a quoted `${VAR}` stays a string; a missing transform is the prompt one */
+function explain(issue: SpecIssue, data: unknown, text: SpecText | undefined): string | undefined {
+  if (/^expected (a number|true or false|an integer), got a string$/.test(issue.message) && text) {
+    const node = findNode(text.doc, issue.path);
+    if (isScalar(node) && node.type !== Scalar.PLAIN && node.range) {
+      const written = text.text.slice(node.range[0] + 1, node.range[1]).replace(/["']\s*$/, "");
+      if (isSingleReference(written))
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: ${VAR} is the spec syntax
+        return "a quoted value stays a string: write ${VAR} unquoted, in block style";
+    }
+  }
+  const transform = isRecord(data) ? data.transform : undefined;
+  if (transform === undefined && toDotPath(issue.path) === "transform.body")
+    return "no transform is given, so the default `prompt` transform is used: give it a body (the request template)";
+  return undefined;
 }
 
 /** every plugin reference in the raw data, with defaults for `transform` and `errors` */
