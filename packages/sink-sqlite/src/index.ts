@@ -1,7 +1,7 @@
 /**
  * The `sqlite` sink: one row per id in a table (upsert), written in one transaction per commit.
  *
- * Exactly-once: rows are held in memory until `commit(key)`, which in ONE transaction upserts them
+ * Exactly-once: rows wait in a TEMP table until `commit(key)`, which in ONE transaction upserts them
  * and records `key` in `_batchpipe_commits`; the checkpoint is that record's `seq`. `open` with a
  * checkpoint forgets the commit records of this table after it (so `committed(key)` is false for
  * them and the engine redelivers); their rows stay, and a redelivery overwrites them by id: never a
@@ -120,18 +120,32 @@ function openTable(db: Database.Database, path: string, table: string, checkpoin
   const updates = COLUMNS.filter((column) => column !== "id" && column !== "created_at")
     .map((column) => `${column} = excluded.${column}`)
     .join(", ");
-  const upsert = db.prepare(
-    `INSERT INTO ${quoted} (${COLUMNS.join(", ")}) VALUES (${COLUMNS.map(() => "?").join(", ")})
-     ON CONFLICT(id) DO UPDATE SET ${updates}`,
+  // rows wait in a TEMP table (the connection's own temp file: no lock on the database, constant
+  // memory; holding a 50,000-row shard in the heap took ~150 MB) until commit(key) moves them
+  db.pragma("temp_store = FILE");
+  db.exec(`CREATE TEMP TABLE IF NOT EXISTS _batchpipe_pending (${COLUMNS.join(", ")})`);
+  const stage = db.prepare(
+    `INSERT INTO temp._batchpipe_pending (${COLUMNS.join(", ")}) VALUES (${COLUMNS.map(() => "?").join(", ")})`,
   );
+  // WHERE true: SQLite's rule for an upsert from a SELECT; rowid order keeps "the last write wins"
+  const upsert = db.prepare(
+    `INSERT INTO ${quoted} (${COLUMNS.join(", ")}) SELECT ${COLUMNS.join(", ")} FROM temp._batchpipe_pending
+     WHERE true ORDER BY rowid ON CONFLICT(id) DO UPDATE SET ${updates}`,
+  );
+  const unstage = db.prepare("DELETE FROM temp._batchpipe_pending");
   const recordCommit = db.prepare(
     "INSERT OR REPLACE INTO _batchpipe_commits (table_name, key, committed_at) VALUES (?, ?, ?)",
   );
   const isCommitted = db.prepare("SELECT 1 FROM _batchpipe_commits WHERE table_name = ? AND key = ?").pluck();
 
-  let pending: Values[] = [];
-  const commitTransaction = db.transaction((rows: Values[], key: string, now: string): number => {
-    for (const values of rows) upsert.run(values);
+  // one transaction per write(): row-by-row autocommits of the temp table were ~10x slower; a
+  // transaction that writes only TEMP tables takes no lock on the database file
+  const stageRows = db.transaction((rows: readonly ResultRow[], now: string) => {
+    for (const row of rows) stage.run(toValues(row, now));
+  });
+  const commitTransaction = db.transaction((key: string, now: string): number => {
+    upsert.run();
+    unstage.run();
     return Number(recordCommit.run(table, key, now).lastInsertRowid);
   });
 
@@ -139,18 +153,15 @@ function openTable(db: Database.Database, path: string, table: string, checkpoin
     async write(rows: readonly ResultRow[]): Promise<void> {
       const now = new Date().toISOString();
       // serialise now: the caller may reuse its objects, and JSON text is what the table stores
-      for (const row of rows) pending.push(toValues(row, now));
+      stageRows(rows, now);
     },
     async commit(key: string): Promise<Checkpoint> {
-      const values = pending;
-      pending = [];
-      return commitTransaction(values, key, new Date().toISOString());
+      return commitTransaction(key, new Date().toISOString());
     },
     async committed(key: string): Promise<boolean> {
       return isCommitted.get(table, key) !== undefined;
     },
     async close(): Promise<void> {
-      pending = [];
       db.close();
     },
   };

@@ -159,3 +159,34 @@ test("a checkpoint the database never reached, or not a number, is PLUGIN_FAILED
   await expect(open(dir, { path: "r.db" }, "5")).rejects.toMatchObject({ code: "PLUGIN_FAILED" });
   rmSync(dir, { recursive: true });
 });
+
+test("uncommitted rows take no lock: another sink on the same file commits meanwhile", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "sink-sqlite-"));
+  const results = await open(dir, { path: "r.db", table: "results" });
+  const errors = await open(dir, { path: "r.db", table: "errors" });
+  await results.write([success("a", "x")]);
+  await errors.write([success("b", "y")]);
+  await errors.commit("shard-1");
+  await results.write([success("c", "z")]);
+  expect(query(join(dir, "r.db"), "SELECT id FROM results")).toEqual([]);
+  await results.commit("shard-1");
+  await results.close();
+  await errors.close();
+  expect(query(join(dir, "r.db"), "SELECT id FROM results ORDER BY id")).toEqual([{ id: "a" }, { id: "c" }]);
+  expect(query(join(dir, "r.db"), "SELECT id FROM errors")).toEqual([{ id: "b" }]);
+  rmSync(dir, { recursive: true });
+});
+
+test("the same id twice in one commit keeps the last write", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "sink-sqlite-"));
+  const handle = await open(dir, { path: "r.db" });
+  await handle.write([success("a", "first"), success("b", "b")]);
+  await handle.write([success("a", "second")]);
+  await handle.commit("k1");
+  await handle.close();
+  expect(query(join(dir, "r.db"), "SELECT id, output FROM results ORDER BY id")).toEqual([
+    { id: "a", output: "second" },
+    { id: "b", output: "b" },
+  ]);
+  rmSync(dir, { recursive: true });
+});
