@@ -68,12 +68,7 @@ export function testSink<O>(plugin: SinkPlugin, options: TestSinkOptions<O>): Co
     }),
 
     check("after a crash, reopening at the last checkpoint drops uncommitted rows", async (sink) => {
-      const [a, b, c, x] = [
-        makeRows("a", 10),
-        makeRows("b", 10),
-        makeRows("c", 10),
-        makeRows("x", 10, { large: true }),
-      ];
+      const { a, b, c, x } = crashRows();
       const crashed = await sink.open(undefined);
       try {
         await crashed.write(a);
@@ -95,12 +90,7 @@ export function testSink<O>(plugin: SinkPlugin, options: TestSinkOptions<O>): Co
     check(
       "after a crash between a sink commit and its record, redelivery adds no duplicates",
       async (sink) => {
-        const [a, b, c, x] = [
-          makeRows("a", 10),
-          makeRows("b", 10),
-          makeRows("c", 10),
-          makeRows("x", 10, { large: true }),
-        ];
+        const { a, b, c, x } = crashRows();
         const crashed = await sink.open(undefined);
         try {
           await crashed.write(a);
@@ -171,6 +161,16 @@ class SinkFixture<O> {
         assert.deepEqual(row.error, written.error, `error of ${row.id}`);
     }
   }
+}
+
+/** a, b, c: delivered and committed; x: written, never committed (one row over 1 MB) */
+function crashRows() {
+  return {
+    a: makeRows("a", 10),
+    b: makeRows("b", 10),
+    c: makeRows("c", 10),
+    x: makeRows("x", 10, { large: true }),
+  };
 }
 
 /** Success and failure rows with awkward content: quotes, newlines, unicode, nesting. */
