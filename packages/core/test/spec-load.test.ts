@@ -276,6 +276,35 @@ describe("resolvePipeline (the programmatic API)", () => {
     expect(pipeline.resolvePath("x")).toBe("/tmp/somewhere/x");
   });
 
+  test("a plugin whose schema would drop unknown keys (z.object) still gets them reported", async () => {
+    const looseSink = defineSink({
+      name: "loose",
+      options: z.object({ path: z.string() }),
+      async open() {
+        return {
+          async write() {},
+          async commit() {
+            return null;
+          },
+          async close() {},
+        };
+      },
+    });
+    const error = await resolvePipeline(
+      {
+        version: 1,
+        name: "inline",
+        source: { use: memorySource, rows: [] },
+        transform: { body: { model: "m", messages: [] } },
+        sinks: [{ use: looseSink, path: "x", paht: "y" }],
+      },
+      { dir: "/tmp", env: {} },
+    ).catch((thrown) => thrown);
+    expect(error.details.map((detail: SpecIssueError) => [detail.path, detail.message, detail.hint])).toEqual(
+      [["sinks[0].paht", 'unknown key "paht"', 'did you mean "path"?']],
+    );
+  });
+
   test("reports every problem by path, without positions", async () => {
     const error = await resolvePipeline(
       {

@@ -50,19 +50,7 @@ export function issuesFromZod(
     const path = issue.path.filter((key) => typeof key !== "symbol") as SpecPath;
     if (issue.code === "unrecognized_keys") {
       const known = knownKeys(options.schema, path);
-      for (const key of issue.keys) {
-        const suggestion = closest(key, known);
-        issues.push({
-          path: [...prefix, ...path, key],
-          message: `unknown key "${key}"`,
-          hint: suggestion
-            ? `did you mean "${suggestion}"?`
-            : known.length > 0
-              ? `valid keys here: ${known.join(", ")}`
-              : undefined,
-          atKey: true,
-        });
-      }
+      for (const key of issue.keys) issues.push(unknownKeyIssue([...prefix, ...path, key], known));
       continue;
     }
     let hint: string | undefined;
@@ -77,6 +65,22 @@ export function issuesFromZod(
     issues.push({ path: [...prefix, ...path], message: issue.message, hint });
   }
   return issues;
+}
+
+/** `unknown key "x"` at the key, suggesting the closest of `known` */
+export function unknownKeyIssue(path: SpecPath, known: string[]): SpecIssue {
+  const key = String(path[path.length - 1]);
+  const suggestion = closest(key, known);
+  return {
+    path,
+    message: `unknown key "${key}"`,
+    hint: suggestion
+      ? `did you mean "${suggestion}"?`
+      : known.length > 0
+        ? `valid keys here: ${known.join(", ")}`
+        : undefined,
+    atKey: true,
+  };
 }
 
 /** The keys an object schema accepts at `path` (unwrapping optional, default, pipe, array…). */
@@ -186,16 +190,19 @@ function article(type: string): string {
   return names[type] ?? type;
 }
 
+/** edit distance where swapping two neighbours counts as one edit (optimal string alignment) */
 function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, index) => index);
+  const rows = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
   for (let i = 1; i <= a.length; i++) {
-    let diagonal = row[0]!;
-    row[0] = i;
     for (let j = 1; j <= b.length; j++) {
-      const above = row[j]!;
-      row[j] = Math.min(above + 1, row[j - 1]! + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diagonal = above;
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let best = Math.min(rows[i - 1]![j]! + 1, rows[i]![j - 1]! + 1, rows[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        best = Math.min(best, rows[i - 2]![j - 2]! + 1);
+      rows[i]![j] = best;
     }
   }
-  return row[b.length]!;
+  return rows[a.length]![b.length]!;
 }

@@ -19,7 +19,14 @@ import {
   interpolate,
   isSingleReference,
 } from "./interpolate.js";
-import { issuesFromZod, type SpecIssue, type SpecPath, specErrorMap } from "./issues.js";
+import {
+  issuesFromZod,
+  knownKeys,
+  type SpecIssue,
+  type SpecPath,
+  specErrorMap,
+  unknownKeyIssue,
+} from "./issues.js";
 import { findNode, locateIssues, type SpecText, toDotPath } from "./locate.js";
 import { type PipelineSpec, type PluginRef, pipelineSchema } from "./schema.js";
 
@@ -268,11 +275,25 @@ async function resolveSlot(
   }
   const schema = plugin.options as z.ZodType;
   const parsed = schema.safeParse(options, { error: specErrorMap });
+  const strays = strippedKeys(schema, options, slot.path);
   if (!parsed.success)
-    return { issues: issuesFromZod(parsed.error, { prefix: slot.path, schema, input: options }) };
+    return {
+      issues: [...issuesFromZod(parsed.error, { prefix: slot.path, schema, input: options }), ...strays],
+    };
+  if (strays.length > 0) return { issues: strays };
   const name = typeof use === "string" ? use : plugin.name;
   const label = `${toDotPath(slot.path)} (${plugin.name})`;
   return { resolved: { plugin, options: parsed.data, use: name, label }, issues: [] };
+}
+
+/** a plugin schema made with z.object() drops unknown keys silently; the spec treats them as errors */
+function strippedKeys(schema: z.ZodType, options: Record<string, unknown>, at: SpecPath): SpecIssue[] {
+  const def = (schema as { _zod?: { def?: { type?: string; catchall?: unknown } } })._zod?.def;
+  if (def?.type !== "object" || def.catchall !== undefined) return [];
+  const known = knownKeys(schema, []);
+  return Object.keys(options)
+    .filter((key) => !known.includes(key))
+    .map((key) => unknownKeyIssue([...at, key], known));
 }
 
 function specError(details: BatchpipeError[], file: string): BatchpipeError {
