@@ -1,3 +1,5 @@
+export { ExitCode } from "./cli/exit-codes.js";
+export { type RunCliOptions, runCli } from "./cli/run-cli.js";
 export * from "./daemon/index.js";
 export * from "./errors.js";
 export type * from "./plugin.js";
@@ -6,6 +8,7 @@ export * from "./runner/index.js";
 export { codeFrame } from "./spec/code-frame.js";
 export { displayPath, type FormatErrorOptions, formatSpecError } from "./spec/format.js";
 export type { Env } from "./spec/interpolate.js";
+export { createPipelineJsonSchema } from "./spec/json-schema.js";
 export {
   type LoadPipelineOptions,
   loadPipeline,
