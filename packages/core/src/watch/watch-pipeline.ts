@@ -307,9 +307,13 @@ async function runGroup(ctx: GroupContext, group: GroupRow, resumed: boolean): P
   let attempt = 0;
   for (;;) {
     const counts: FileCounts = new Map();
+    // a signal per run: listeners the engine leaves on it do not pile up over a long watch
+    const controller = new AbortController();
+    const abort = () => controller.abort();
+    ctx.signal.addEventListener("abort", abort, { once: true });
     try {
       const result = await runPipeline(groupPipeline(ctx, group, counts), {
-        signal: ctx.signal,
+        signal: controller.signal,
         stateDir: ctx.stateDir,
         env: ctx.options.env,
         onEvent: (event) => {
@@ -358,6 +362,8 @@ async function runGroup(ctx: GroupContext, group: GroupRow, resumed: boolean): P
       emit({ type: "group_retry", group: group.id, error: failure, inMs });
       await sleep(inMs, ctx.signal);
       if (ctx.signal.aborted) throw interrupted();
+    } finally {
+      ctx.signal.removeEventListener("abort", abort);
     }
   }
 }

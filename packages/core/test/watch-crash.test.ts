@@ -1,0 +1,242 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import readline from "node:readline";
+import Database from "better-sqlite3";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  CHILD_ENV,
+  CLI,
+  type EmulatorProcess,
+  exactlyOnce,
+  readJsonl,
+  startEmulatorProcess,
+  tempDir,
+  waitFor,
+} from "./runner-helpers.js";
+
+type Event = { type: string; [key: string]: unknown };
+
+interface Watcher {
+  child: ChildProcess;
+  events: Event[];
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stderr(): string;
+}
+
+/** `batchpipe watch --json` in a child process; `killWhen` SIGKILLs it on the first matching event */
+function startWatcher(dir: string, killWhen?: (event: Event) => boolean, extra: string[] = []): Watcher {
+  const child = spawn(
+    process.execPath,
+    [CLI, "watch", "pipeline.yaml", "--json", "--settle", "400ms", "--coalesce", "300ms", ...extra],
+    { cwd: dir, env: CHILD_ENV, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  const events: Event[] = [];
+  let stderr = "";
+  child.stderr!.on("data", (d) => {
+    stderr += d;
+  });
+  readline.createInterface({ input: child.stdout! }).on("line", (line) => {
+    try {
+      const event = JSON.parse(line) as Event;
+      events.push(event);
+      if (killWhen?.(event)) child.kill("SIGKILL");
+    } catch {}
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once("exit", (code, signal) => resolve({ code, signal })),
+  );
+  return { child, events, exited, stderr: () => stderr };
+}
+
+const engine = (type: string) => (e: Event) => e.type === "engine" && (e.event as Event).type === type;
+
+const lines = (k: number) =>
+  Array.from(
+    { length: 10 },
+    (_, i) => `${JSON.stringify({ id: `f${k}-${i + 1}`, text: `file ${k} record ${i + 1}` })}\n`,
+  ).join("");
+
+/** write a file in 5 byte chunks (cutting lines), 150 ms apart: slower than the settle time is short */
+async function writeSlowly(file: string, content: string): Promise<void> {
+  const fd = fs.openSync(file, "w");
+  const size = Math.ceil(content.length / 5);
+  for (let i = 0; i < content.length; i += size) {
+    fs.writeSync(fd, content.slice(i, i + size));
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  fs.closeSync(fd);
+}
+
+describe("batchpipe watch: 20 files, slow writers, SIGKILL and restart", () => {
+  let emulator: EmulatorProcess;
+  beforeAll(async () => {
+    emulator = await startEmulatorProcess({
+      timeScale: 1,
+      latencies: { validation: 0.2, linesPerSecond: 200, finalizing: 0.2 },
+    });
+  });
+  afterAll(async () => {
+    await emulator?.close();
+  });
+
+  it("puts every record of every file in the sinks exactly once and submits no request twice", async () => {
+    const dir = tempDir("bp-watch-");
+    fs.mkdirSync(path.join(dir, "inbox"));
+    fs.writeFileSync(
+      path.join(dir, "pipeline.yaml"),
+      [
+        "version: 1",
+        "name: watch-crash",
+        "provider:",
+        "  use: openai",
+        `  base_url: ${emulator.url}`,
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: the spec's ${VAR} syntax
+        "  api_key: ${OPENAI_API_KEY}",
+        "source: { use: jsonl, path: ./inbox/*.jsonl }",
+        "transform:",
+        '  id: "{{ id }}"',
+        '  body: { model: gpt-4o-mini, max_tokens: 5, messages: [{ role: user, content: "{{ text }}" }] }',
+        "batch: { poll_interval: 100ms, max_requests: 15, clean_up: false }",
+        "sinks:",
+        "  - { use: jsonl, path: ./out/results.jsonl }",
+        "  - { use: sqlite, path: ./out/results.db }",
+        "errors:",
+        "  - { use: jsonl, path: ./out/errors.jsonl }",
+        "",
+      ].join("\n"),
+    );
+    const inbox = (k: number) => path.join(dir, "inbox", `f${String(k).padStart(2, "0")}.jsonl`);
+    const slow = (k: number) => k % 4 === 0;
+
+    // watcher 1: files 1-8 arrive (2 and 4... slowly); killed when its first batch is submitted
+    const first = startWatcher(dir, engine("shard_submitted"));
+    await waitFor(() => first.events.some((e) => e.type === "watching"), 10_000, "the watcher to start");
+    const writes: Promise<void>[] = [];
+    for (let k = 1; k <= 8; k++) {
+      if (slow(k)) writes.push(writeSlowly(inbox(k), lines(k)));
+      else fs.writeFileSync(inbox(k), lines(k));
+    }
+    expect((await first.exited).signal).toBe("SIGKILL");
+    // files 9-14 arrive while no watcher runs, one of them still being written at the restart
+    for (let k = 9; k <= 14; k++) {
+      if (slow(k)) writes.push(writeSlowly(inbox(k), lines(k)));
+      else fs.writeFileSync(inbox(k), lines(k));
+    }
+
+    // watcher 2: killed after its first delivery to the sinks
+    const second = startWatcher(dir, engine("shard_collected"));
+    expect((await second.exited).signal).toBe("SIGKILL");
+    expect(second.events.some((e) => e.type === "group_started" && e.resumed === true)).toBe(true);
+
+    // watcher 3: files 15-20 arrive while it runs; it finishes everything
+    const third = startWatcher(dir);
+    for (let k = 15; k <= 20; k++) {
+      if (slow(k)) writes.push(writeSlowly(inbox(k), lines(k)));
+      else fs.writeFileSync(inbox(k), lines(k));
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await Promise.all(writes);
+    const expected = Array.from({ length: 20 }, (_, k) =>
+      Array.from({ length: 10 }, (_, i) => `f${k + 1}-${i + 1}`),
+    ).flat();
+    const results = path.join(dir, "out/results.jsonl");
+    await waitFor(() => readJsonl(results).length >= 200, 45_000, "200 results").catch((error) => {
+      third.child.kill("SIGKILL");
+      throw new Error(`${error.message}; watcher stderr: ${third.stderr()}`);
+    });
+    await waitFor(() => third.events.at(-1)?.type === "idle", 15_000, "the watcher to be idle");
+    third.child.kill("SIGTERM");
+    expect((await third.exited).code).toBe(143);
+    // the openai SDK leaves one abort listener per request on the run's signal (reported); Node warns
+    const stderr = third
+      .stderr()
+      .split("\n")
+      .filter(
+        (l) => l !== "" && !l.includes("MaxListenersExceededWarning") && !l.includes("--trace-warnings"),
+      );
+    expect(stderr).toEqual([]);
+
+    // every record once in each sink, none failed
+    const rows = readJsonl<{ id: string; source: { file: string; line: number } }>(results);
+    expect(
+      exactlyOnce(
+        rows.map((r) => r.id),
+        expected,
+      ),
+    ).toEqual({ missing: [], duplicated: [], extra: [] });
+    const db = new Database(path.join(dir, "out/results.db"), { readonly: true });
+    const sqliteIds = (db.prepare("SELECT id FROM results").all() as { id: string }[]).map((r) => r.id);
+    db.close();
+    expect(exactlyOnce(sqliteIds, expected)).toEqual({ missing: [], duplicated: [], extra: [] });
+    expect(readJsonl(path.join(dir, "out/errors.jsonl"))).toEqual([]);
+    // each row names its original file and line
+    const row = rows.find((r) => r.id === "f12-7")!;
+    expect(row.source).toEqual({ file: inbox(12), line: 7 });
+
+    // the provider saw each request once: no file's requests were submitted twice
+    const state = await emulator.state();
+    const submitted: string[] = [];
+    for (const batch of state.batches) submitted.push(...(await emulator.fileIds(batch.input_file_id)));
+    expect(exactlyOnce(submitted, expected)).toEqual({ missing: [], duplicated: [], extra: [] });
+    expect(new Set(state.batches.map((b) => b.input_sha256)).size).toBe(state.batches.length);
+    // files that arrived together shared batches
+    expect(state.batches.length).toBeLessThan(20);
+    console.log(
+      `watch crash test: ${state.batches.length} batches for 20 files / 200 records, ` +
+        `${first.events.length + second.events.length + third.events.length} events over 3 watchers`,
+    );
+  });
+
+  it("--once processes a rewritten file again, an unchanged one never", async () => {
+    const dir = tempDir("bp-watch-once-");
+    fs.mkdirSync(path.join(dir, "data"));
+    fs.writeFileSync(
+      path.join(dir, "pipeline.yaml"),
+      [
+        "version: 1",
+        "name: watch-once",
+        "provider: { use: emulator, emulator: { timeScale: 3600 } }",
+        "source: { use: jsonl, path: ./data/ }",
+        "transform:",
+        '  id: "{{ id }}"',
+        '  body: { model: gpt-4o-mini, messages: [{ role: user, content: "{{ text }}" }] }',
+        "batch: { poll_interval: 50ms }",
+        "sinks: [{ use: jsonl, path: ./out/results.jsonl }]",
+        "",
+      ].join("\n"),
+    );
+    const write = (name: string, ids: string[]) =>
+      fs.writeFileSync(
+        path.join(dir, "data", name),
+        ids.map((id) => `${JSON.stringify({ id, text: id })}\n`).join(""),
+      );
+    const once = () => startWatcher(dir, undefined, ["--once"]);
+    write("a.jsonl", ["a1", "a2"]);
+    write("b.jsonl", ["b1"]);
+    let w = once();
+    expect((await w.exited).code).toBe(0);
+    expect(w.events.at(-1)).toMatchObject({ type: "summary", files: 2, succeeded: 3 });
+    // same ids in two files: the group is split, each file runs on its own
+    write("b.jsonl", ["b1", "b2"]);
+    write("c.jsonl", ["b1"]);
+    w = once();
+    expect((await w.exited).code).toBe(0);
+    expect(w.events.some((e) => e.type === "file_skipped" && String(e.file).endsWith("a.jsonl"))).toBe(true);
+    expect(w.events.some((e) => e.type === "group_split")).toBe(true);
+    w = once();
+    expect((await w.exited).code).toBe(0);
+    expect(w.events.at(-1)).toMatchObject({ type: "summary", files: 0 });
+    const ids = readJsonl<{ id: string; source: { file: string } }>(path.join(dir, "out/results.jsonl")).map(
+      (r) => `${r.id}@${path.basename(r.source.file)}`,
+    );
+    expect(ids.sort()).toEqual([
+      "a1@a.jsonl",
+      "a2@a.jsonl",
+      "b1@b.jsonl",
+      "b1@b.jsonl",
+      "b1@c.jsonl",
+      "b2@b.jsonl",
+    ]);
+  });
+});
