@@ -8,7 +8,7 @@ import fs from "node:fs";
 import path from "node:path";
 import type { Logger } from "../plugin.js";
 import { createProvider } from "../provider/create-provider.js";
-import { openState, type RunCounters, type RunTotals, type ShardStatus } from "../state/index.js";
+import { lockHolder, openState, type RunCounters, type RunTotals, type ShardStatus } from "../state/index.js";
 import { defaultStateDir, noRunError } from "./run-pipeline.js";
 import type { EnginePipeline } from "./types.js";
 
@@ -36,7 +36,7 @@ export function pipelineStatus(pipeline: EnginePipeline, options: { stateDir?: s
     name: pipeline.spec.name,
     stateDir,
     run: null,
-    runningPid: readPid(stateDir),
+    runningPid: lockHolder(stateDir)?.pid ?? null,
   };
   if (!fs.existsSync(path.join(stateDir, "state.db"))) return result;
   const state = openState(stateDir);
@@ -113,16 +113,5 @@ export async function cancelRun(
     return result;
   } finally {
     state.close();
-  }
-}
-
-function readPid(stateDir: string): number | null {
-  try {
-    const pid = Number(fs.readFileSync(path.join(stateDir, "lock.pid"), "utf8").split(" ")[0]);
-    if (!Number.isInteger(pid)) return null;
-    process.kill(pid, 0);
-    return pid;
-  } catch {
-    return null;
   }
 }
