@@ -80,39 +80,10 @@ export async function loadPipeline(file: string, options: LoadPipelineOptions = 
       cause: error,
     });
   }
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  const spec: SpecText = { file: absolute, text, doc, lineCounter, secrets: [] };
-  if (doc.errors.length > 0) {
-    const issues = syntaxErrors(doc.errors).map((error) => ({
-      path: [],
-      message: YAML_MESSAGES[error.code] ?? error.message.split("\n")[0]!,
-      hint:
-        text.slice(error.pos[0] - 1, error.pos[0] + 1) === "${"
-          ? FLOW_HINT
-          : (YAML_HINTS[error.code] ?? "fix the YAML syntax"),
-      range: error.pos,
-    }));
-    throw specError(locateIssues(issues, spec, absolute), absolute);
-  }
-  if (doc.contents === null)
-    throw specError(
-      locateIssues(
-        [
-          {
-            path: [],
-            message: "the file is empty",
-            hint: "a pipeline spec starts with `version: 1` (see `batchpipe schema`)",
-          },
-        ],
-        spec,
-        absolute,
-      ),
-      absolute,
-    );
+  const spec = parseSpec(text, absolute);
   const issues = interpolateDocument(spec, options.env ?? process.env);
   checkApiKey(spec, issues, options.allowInlineSecrets ?? false);
-  return buildPipeline(doc.toJS({ maxAliasCount: 100 }), {
+  return buildPipeline(spec.doc.toJS({ maxAliasCount: 100 }), {
     file: absolute,
     dir: path.dirname(absolute),
     text: spec,
@@ -121,7 +92,10 @@ export async function loadPipeline(file: string, options: LoadPipelineOptions = 
   });
 }
 
-/** Build a pipeline from a spec object (the programmatic API); `use` may be a plugin object. */
+/**
+ * Build a pipeline from a spec object (the programmatic API); `use` may be a plugin object.
+ * Strings are interpolated like the YAML's; `provider.api_key` may be given inline here.
+ */
 export async function resolvePipeline(spec: unknown, options: ResolvePipelineOptions): Promise<Pipeline> {
   const issues: SpecIssue[] = [];
   const data = interpolateObject(spec, [], options.env ?? process.env, issues);
@@ -167,6 +141,30 @@ const YAML_HINTS: Record<string, string> = {
   MISSING_CHAR: "a quote or bracket is not closed",
   MULTILINE_IMPLICIT_KEY: "a key must fit on one line; is a `:` or a quote missing?",
 };
+
+/** YAML with positions; throws SPEC_INVALID for syntax errors and an empty file */
+function parseSpec(text: string, file: string): SpecText {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const spec: SpecText = { file, text, doc, lineCounter, secrets: [] };
+  const issues: SpecIssue[] = syntaxErrors(doc.errors).map((error) => ({
+    path: [],
+    message: YAML_MESSAGES[error.code] ?? error.message.split("\n")[0]!,
+    hint:
+      text.slice(error.pos[0] - 1, error.pos[0] + 1) === "${"
+        ? FLOW_HINT
+        : (YAML_HINTS[error.code] ?? "fix the YAML syntax"),
+    range: error.pos,
+  }));
+  if (issues.length === 0 && doc.contents === null)
+    issues.push({
+      path: [],
+      message: "the file is empty",
+      hint: "a pipeline spec starts with `version: 1` (see `batchpipe schema`)",
+    });
+  if (issues.length > 0) throw specError(locateIssues(issues, spec, file), file);
+  return spec;
+}
 
 // biome-ignore lint/suspicious/noTemplateCurlyInString: ${VAR} is the spec syntax
 const FLOW_HINT = 'inside { } or [ ], quote a value that holds a variable: "${VAR}"';
