@@ -2,6 +2,7 @@
 // Prints time, records/s, MB/s and peak RSS (target < 150 MB). Usage: pnpm build && node bench/plugins-source-jsonl.js [sizeMB]
 import { execFileSync } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, renameSync, statSync, writeSync } from "node:fs";
+import os from "node:os";
 import { fileURLToPath } from "node:url";
 
 const sizeMb = Number(process.argv[2] ?? 1024);
@@ -57,6 +58,7 @@ async function measure() {
   const { default: source } = await import("../packages/source-jsonl/dist/index.js");
   const bytes = statSync(file).size;
   const started = performance.now();
+  const cpu = process.cpuUsage();
   let records = 0;
   let invalid = 0;
   const options = source.options.parse({ path: file });
@@ -72,14 +74,20 @@ async function measure() {
     else records++;
   }
   const seconds = (performance.now() - started) / 1000;
+  const used = process.cpuUsage(cpu);
+  const cpuSeconds = (used.user + used.system) / 1e6;
   const peakRssMb = process.resourceUsage().maxRSS / 1024;
   console.log(
     [
       `source-jsonl: ${(bytes / 1e6).toFixed(0)} MB, ${records} records (${invalid} invalid)`,
-      `  time        ${seconds.toFixed(2)} s`,
-      `  records/s   ${Math.round(records / seconds).toLocaleString("en-US")}`,
+      `  time        ${seconds.toFixed(2)} s, CPU ${cpuSeconds.toFixed(2)} s`,
+      `  records/s   ${Math.round(records / seconds).toLocaleString("en-US")} (per CPU-s: ${Math.round(records / cpuSeconds).toLocaleString("en-US")})`,
       `  MB/s        ${(bytes / 1e6 / seconds).toFixed(0)}`,
       `  peak RSS    ${peakRssMb.toFixed(0)} MB (target < 150 MB) ${peakRssMb < 150 ? "OK" : "MISSED"}`,
+      `  load average ${os
+        .loadavg()
+        .map((n) => n.toFixed(1))
+        .join(" ")} on ${os.availableParallelism()} cores`,
     ].join("\n"),
   );
 }
