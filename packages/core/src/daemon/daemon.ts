@@ -9,6 +9,7 @@
 import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { BatchpipeError, ErrorCodes } from "../errors.js";
 
 export interface DaemonPaths {
@@ -239,4 +240,35 @@ function lockHolder(stateDir: string): number | null {
   } catch {
     return null;
   }
+}
+
+/** the CLI's bin (the same path from src/ and dist/) */
+export const CLI_BIN = fileURLToPath(new URL("../../bin/batchpipe.js", import.meta.url));
+
+/** `batchpipe run <spec> --detach`: the same run in a background process */
+export function startRunDaemon(options: {
+  spec: string;
+  stateDir: string;
+  name: string;
+  force?: boolean;
+  allowInlineSecrets?: boolean;
+  cwd: string;
+  env: Record<string, string | undefined>;
+}): DaemonInfo {
+  const stateDir = path.resolve(options.stateDir);
+  return startDaemon({
+    stateDir,
+    name: options.name,
+    cwd: options.cwd,
+    env: options.env,
+    args: [
+      CLI_BIN,
+      "run",
+      path.resolve(options.cwd, options.spec),
+      "--state-dir",
+      stateDir,
+      ...(options.force ? ["--force"] : []),
+      ...(options.allowInlineSecrets ? ["--allow-inline-secrets"] : []),
+    ],
+  });
 }

@@ -1,7 +1,8 @@
 /** `batchpipe run <pipeline.yaml>`: run (or resume) a pipeline to the end and print its reconciliation report. */
 import path from "node:path";
 import { defineCommand } from "citty";
-import { runPipeline } from "../../engine/run-pipeline.js";
+import { enterDaemonChild, startRunDaemon } from "../../daemon/daemon.js";
+import { defaultStateDir, runPipeline } from "../../engine/run-pipeline.js";
 import type { EngineEvent } from "../../engine/types.js";
 import { ErrorCodes, isBatchpipeError } from "../../errors.js";
 import { loadPipeline } from "../../spec/load.js";
@@ -29,6 +30,10 @@ export default defineCommand({
       description: "Submit a dataset even if it was already processed under this name",
     },
     json: { type: "boolean", description: "Print one JSON event per line on stdout (for scripts)" },
+    detach: {
+      type: "boolean",
+      description: "Run in a background process that outlives the shell (see batchpipe status, logs, stop)",
+    },
     "allow-inline-secrets": { type: "boolean", description: "Accept provider.api_key written inline" },
   },
   async run(context) {
@@ -38,6 +43,26 @@ export default defineCommand({
       env,
       allowInlineSecrets: args["allow-inline-secrets"],
     });
+    // in a `--detach` child: record the exit code for `batchpipe status`
+    enterDaemonChild(env);
+    if (args.detach) {
+      const stateDir = args["state-dir"] ? path.resolve(cwd, args["state-dir"]) : defaultStateDir(pipeline);
+      const info = startRunDaemon({
+        spec: args.pipeline,
+        stateDir,
+        name: pipeline.spec.name,
+        force: args.force,
+        allowInlineSecrets: args["allow-inline-secrets"],
+        cwd,
+        env,
+      });
+      io.stdout.write(
+        args.json
+          ? `${JSON.stringify({ type: "detached", ...info })}\n`
+          : `started in the background: pid ${info.pid}\n  log: ${info.log}\n  follow it: batchpipe logs ${args.pipeline} -f · stop it: batchpipe stop ${args.pipeline}\n`,
+      );
+      return 0;
+    }
     const controller = new AbortController();
     let signalName: "SIGINT" | "SIGTERM" | undefined;
     const onSignal = (name: "SIGINT" | "SIGTERM") => () => {

@@ -1,6 +1,7 @@
 /** `batchpipe status <pipeline.yaml>`: the latest run of a pipeline, from its state (no network). */
 import path from "node:path";
 import { defineCommand } from "citty";
+import { readDaemon } from "../../daemon/daemon.js";
 import { pipelineStatus } from "../../engine/status.js";
 import { loadPipeline } from "../../spec/load.js";
 import { cliContext } from "../context.js";
@@ -32,13 +33,18 @@ export default defineCommand({
     const status = pipelineStatus(pipeline, {
       stateDir: context.args["state-dir"] ? path.resolve(cwd, context.args["state-dir"]) : undefined,
     });
+    // the background run started with `run --detach`, if any
+    const daemon = readDaemon(status.stateDir);
+    const daemonLine = daemon
+      ? `  daemon pid ${daemon.pid} ${daemon.state}${daemon.exitCode !== null ? ` (exit ${daemon.exitCode})` : ""} · log ${daemon.log}\n`
+      : "";
     if (context.args.json) {
-      io.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
+      io.stdout.write(`${JSON.stringify({ ...status, daemon }, null, 2)}\n`);
       return ExitCode.OK;
     }
     const run = status.run;
     if (!run) {
-      io.stdout.write(`${status.name}: no run yet (state: ${status.stateDir})\n`);
+      io.stdout.write(`${status.name}: no run yet (state: ${status.stateDir})\n${daemonLine}`);
       return ExitCode.OK;
     }
     const c = run.counters;
@@ -58,7 +64,7 @@ export default defineCommand({
       lines.push(
         `  batch ${b.batchId} shard ${b.shard} (attempt ${b.attempt}, ${fmt(b.requests)} requests): ${b.status ?? "?"}`,
       );
-    io.stdout.write(`${lines.join("\n")}\n`);
+    io.stdout.write(`${lines.join("\n")}\n${daemonLine}`);
     return ExitCode.OK;
   },
 });
