@@ -7,6 +7,7 @@
  * becomes an `invalid_input` record (`on_invalid: skip_row`, the default) or stops the run with
  * SOURCE_FAILED at file:line (`on_invalid: fail`).
  */
+import { stat } from "node:fs/promises";
 import {
   BatchpipeError,
   type Checkpoint,
@@ -64,6 +65,12 @@ export default defineSource({
       const gzip = file.endsWith(".gz");
       // a gzip stream cannot seek: re-read it and skip the lines already handled
       const skipThrough = resume && gzip ? resume.line : 0;
+      if (resume && !gzip && (await stat(file)).size < resume.offset) {
+        throw new BatchpipeError("SOURCE_FAILED", `cannot resume: ${file} is shorter than when it was read`, {
+          hint: "The input file changed since the run started; restore it or start a new run.",
+          plugin: "source:jsonl",
+        });
+      }
       const chunks = readLines(file, {
         start: resume && !gzip ? resume.offset : 0,
         lineBefore: resume && !gzip ? resume.line : 0,

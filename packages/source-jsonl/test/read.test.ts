@@ -140,9 +140,16 @@ describe("inputs", () => {
     }
   });
 
-  test("a cursor naming a file that is no longer an input is SOURCE_FAILED", async () => {
+  test("a cursor naming a file that is no longer an input, or past its end, is SOURCE_FAILED", async () => {
     const dir = fixture({ "in.jsonl": '{"id":"a"}\n' });
-    const cursor = { file: join(dir, "gone.jsonl"), line: 1, offset: 11 };
-    await expect(read(dir, { path: "in.jsonl" }, cursor)).rejects.toMatchObject({ code: "SOURCE_FAILED" });
+    const gone = { file: join(dir, "gone.jsonl"), line: 1, offset: 11 };
+    await expect(read(dir, { path: "in.jsonl" }, gone)).rejects.toMatchObject({ code: "SOURCE_FAILED" });
+    const pastEnd = { file: join(dir, "in.jsonl"), line: 3, offset: 40 };
+    await expect(read(dir, { path: "in.jsonl" }, pastEnd)).rejects.toMatchObject({
+      code: "SOURCE_FAILED",
+      message: expect.stringContaining("shorter"),
+    });
+    const atEnd = { file: join(dir, "in.jsonl"), line: 1, offset: 11 };
+    expect(await read(dir, { path: "in.jsonl" }, atEnd)).toEqual([]);
   });
 });
