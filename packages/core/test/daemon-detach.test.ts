@@ -1,0 +1,190 @@
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { isAlive, readDaemon } from "../src/daemon/daemon.js";
+import {
+  CHILD_ENV,
+  CLI,
+  type EmulatorProcess,
+  exactlyOnce,
+  ROOT,
+  readJsonl,
+  runCliProcess,
+  runNode,
+  startEmulatorProcess,
+  tempDir,
+  waitFor,
+} from "./runner-helpers.js";
+
+const records = (n: number) =>
+  Array.from(
+    { length: n },
+    (_, i) => `${JSON.stringify({ id: `d${i + 1}`, text: `record ${i + 1}` })}\n`,
+  ).join("");
+
+function writePipeline(dir: string, name: string, provider: string[]): string {
+  fs.writeFileSync(path.join(dir, "data.jsonl"), records(30));
+  fs.writeFileSync(
+    path.join(dir, "pipeline.yaml"),
+    [
+      "version: 1",
+      `name: ${name}`,
+      "provider:",
+      ...provider,
+      "source: { use: jsonl, path: ./data.jsonl }",
+      "transform:",
+      '  id: "{{ id }}"',
+      '  body: { model: gpt-4o-mini, max_tokens: 5, messages: [{ role: user, content: "{{ text }}" }] }',
+      "batch: { poll_interval: 100ms, max_requests: 10 }",
+      "sinks: [{ use: jsonl, path: ./out/results.jsonl }]",
+      "",
+    ].join("\n"),
+  );
+  return path.join(dir, ".batchpipe", name);
+}
+
+/** the session id of a process (field 6 of /proc/<pid>/stat) */
+function sessionOf(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[3]);
+}
+
+const expected = Array.from({ length: 30 }, (_, i) => `d${i + 1}`);
+
+describe("batchpipe run --detach", () => {
+  it("outlives the shell that started it, refuses a second daemon, and status reports it done", async () => {
+    const dir = tempDir("bp-daemon-");
+    // validation takes 2 s per batch: the run lasts a few seconds
+    const stateDir = writePipeline(dir, "detached", [
+      "  use: emulator",
+      "  emulator: { timeScale: 10, latencies: { validation: 20 } }",
+    ]);
+    const started = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
+      const sh = spawn("sh", ["-c", `"${process.execPath}" "${CLI}" run pipeline.yaml --detach; exit`], {
+        cwd: dir,
+        env: CHILD_ENV,
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let stdout = "";
+      sh.stdout!.on("data", (d) => {
+        stdout += d;
+      });
+      sh.once("close", (code) => resolve({ code, stdout }));
+    });
+    expect(started.code).toBe(0);
+    expect(started.stdout).toMatch(/started in the background: pid \d+/);
+    const daemon = readDaemon(stateDir)!;
+    expect(daemon.state).toBe("running");
+    // the shell is gone; the daemon lives on in its own session
+    expect(isAlive(daemon.pid)).toBe(true);
+    expect(sessionOf(daemon.pid)).toBe(daemon.pid);
+    expect(fs.readFileSync(path.join(stateDir, "daemon.pid"), "utf8").trim()).toBe(String(daemon.pid));
+
+    const second = await runCliProcess(["run", "pipeline.yaml", "--detach"], { cwd: dir });
+    expect(second.code).toBe(1);
+    expect(second.stderr).toContain(`a daemon (pid ${daemon.pid}) is already running pipeline "detached"`);
+    expect(second.stderr).toContain("batchpipe stop");
+
+    const running = await runCliProcess(["status", "pipeline.yaml"], { cwd: dir });
+    expect(running.stdout).toContain(`daemon pid ${daemon.pid} running`);
+
+    // logs -f follows until the daemon exits
+    const follow = await runCliProcess(["logs", "pipeline.yaml", "-f"], { cwd: dir, timeoutMs: 30_000 });
+    expect(follow.code).toBe(0);
+    expect(follow.stdout).toContain("batchpipe daemon started");
+    expect(follow.stdout).toMatch(/succeeded\s+30/);
+
+    await waitFor(() => readDaemon(stateDir)?.state !== "running", 30_000, "the daemon to finish");
+    const status = await runCliProcess(["status", "pipeline.yaml", "--json"], { cwd: dir });
+    const json = JSON.parse(status.stdout) as {
+      run: { status: string };
+      daemon: { state: string; exitCode: number };
+    };
+    expect(json.run.status).toBe("done");
+    expect(json.daemon).toMatchObject({ state: "finished", exitCode: 0 });
+    expect((await runCliProcess(["status", "pipeline.yaml"], { cwd: dir })).stdout).toContain(
+      `daemon pid ${daemon.pid} finished (exit 0)`,
+    );
+    const ids = readJsonl<{ id: string }>(path.join(dir, "out/results.jsonl")).map((r) => r.id);
+    expect(exactlyOnce(ids, expected)).toEqual({ missing: [], duplicated: [], extra: [] });
+    expect(fs.existsSync(path.join(stateDir, "daemon.pid"))).toBe(false);
+  });
+});
+
+describe("batchpipe stop and Runner.run({ detach: true }) (emulator in its own process)", () => {
+  let emulator: EmulatorProcess;
+  beforeAll(async () => {
+    emulator = await startEmulatorProcess({ timeScale: 1, latencies: { validation: 1, linesPerSecond: 2 } });
+  });
+  afterAll(async () => {
+    await emulator?.close();
+  });
+
+  it("stop ends the daemon cleanly; a later run resumes and delivers every id once", async () => {
+    const dir = tempDir("bp-daemon-stop-");
+    const stateDir = writePipeline(dir, "stoppable", [
+      "  use: openai",
+      `  base_url: ${emulator.url}`,
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: the spec's ${VAR} syntax
+      "  api_key: ${OPENAI_API_KEY}",
+    ]);
+    const start = await runCliProcess(["run", "pipeline.yaml", "--detach"], { cwd: dir });
+    expect(start.code).toBe(0);
+    const log = path.join(stateDir, "daemon.log");
+    await waitFor(() => fs.readFileSync(log, "utf8").includes("shards open"), 20_000, "an open batch");
+    const stop = await runCliProcess(["stop", "pipeline.yaml"], { cwd: dir });
+    expect(stop.stderr).toBe("");
+    expect(stop.code).toBe(0);
+    expect(stop.stdout).toContain("stopped the background run");
+    const daemon = readDaemon(stateDir)!;
+    expect(daemon).toMatchObject({ state: "finished", exitCode: 143 });
+    expect(fs.readFileSync(log, "utf8")).toContain("SIGTERM received: saving state");
+    const again = await runCliProcess(["stop", "pipeline.yaml"], { cwd: dir });
+    expect(again.code).toBe(2);
+    expect(again.stderr).toContain('no background run of "stoppable" is running');
+
+    const batchesBefore = (await emulator.state()).batches.length;
+    const resumed = await runCliProcess(["run", "pipeline.yaml", "--json"], { cwd: dir });
+    expect(resumed.code).toBe(0);
+    expect(resumed.stdout).toContain('"resumed":true');
+    const ids = readJsonl<{ id: string }>(path.join(dir, "out/results.jsonl")).map((r) => r.id);
+    expect(exactlyOnce(ids, expected)).toEqual({ missing: [], duplicated: [], extra: [] });
+    // batches created before the stop were adopted, not paid for again
+    const submitted = (await emulator.state()).batches.length - batchesBefore;
+    expect(submitted).toBeLessThan(3);
+  });
+
+  it("Runner.run({ detach: true }) re-runs the script in the background; run() runs in the child", async () => {
+    const dir = tempDir("bp-daemon-runner-");
+    const core = path.join(ROOT, "packages/core/dist/index.js");
+    const script = path.join(dir, "runner.mjs");
+    fs.writeFileSync(
+      script,
+      `import { appendFileSync } from "node:fs";
+import { BatchRunner } from ${JSON.stringify(core)};
+class Runner extends BatchRunner {
+  static workConfig = {
+    name: "detached-runner", model: "gpt-4o-mini",
+    provider: { use: "openai", base_url: ${JSON.stringify(emulator.url)} },
+    batch: { poll_interval: "100ms", max_requests: 10 },
+  };
+  static async *upload() { for (let i = 1; i <= 30; i++) yield { id: "d" + i, messages: [{ role: "user", content: "r" + i }] }; }
+  static async download(items) { for await (const item of items) appendFileSync(${JSON.stringify(path.join(dir, "out.jsonl"))}, JSON.stringify(item) + "\\n"); }
+}
+const result = await Runner.run({ dir: ${JSON.stringify(dir)}, detach: true });
+console.log(result.detached ? "detached " + result.pid : "finished " + result.report.succeeded);
+`,
+    );
+    const parent = await runNode([script], { cwd: dir });
+    expect(parent.stderr).toBe("");
+    expect(parent.stdout).toMatch(/^detached \d+\n$/);
+    const stateDir = path.join(dir, ".batchpipe/detached-runner");
+    await waitFor(() => readDaemon(stateDir)?.state === "finished", 40_000, "the runner daemon to finish");
+    expect(readDaemon(stateDir)?.exitCode).toBe(0);
+    // the child ran the same script: run() ran in the foreground there and resolved with the result
+    expect(fs.readFileSync(path.join(stateDir, "daemon.log"), "utf8")).toContain("finished 30");
+    const ids = readJsonl<{ id: string }>(path.join(dir, "out.jsonl")).map((r) => r.id);
+    expect(exactlyOnce(ids, expected)).toEqual({ missing: [], duplicated: [], extra: [] });
+  });
+});
