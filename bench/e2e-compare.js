@@ -13,8 +13,8 @@ const BENCH = path.dirname(fileURLToPath(import.meta.url));
 const CLI = path.join(BENCH, "..", "packages/core/bin/batchpipe.js");
 export const POLL_MS = 200;
 
-/** @returns {Promise<{ n: number, batchpipe: Figure, baseline: Figure, floor: Figure }>} */
-export async function runE2E(n, { log = () => {}, profileDir } = {}) {
+/** @returns {Promise<{ n: number, batchpipe: Figure, jsonlOnly?: Figure, baseline: Figure, floor: Figure }>} */
+export async function runE2E(n, { log = () => {}, profileDir, withJsonlOnly = true } = {}) {
   const input = await ensureInput(n);
   const work = path.join(DATA_DIR, `e2e-${n}`);
   fs.rmSync(work, { recursive: true, force: true });
@@ -35,31 +35,12 @@ export async function runE2E(n, { log = () => {}, profileDir } = {}) {
   fs.rmSync(path.join(work, "baseline"), { recursive: true, force: true });
 
   log(`  batchpipe run (jsonl + sqlite sinks), N=${n.toLocaleString("en-US")}…`);
-  const spec = path.join(work, "pipeline.yaml");
-  fs.writeFileSync(spec, pipelineYaml(path.relative(work, input)));
-  const batchpipe = await withEmulator(async (url) => {
-    const r = await runMeasured({
-      script: CLI,
-      args: ["run", spec, "--json"],
-      env: { OPENAI_BASE_URL: url, OPENAI_API_KEY: "bench" },
-      nodeArgs: profileDir ? ["--cpu-prof", "--cpu-prof-dir", profileDir] : [],
-    });
-    check(r, "batchpipe run");
-    const finished = r.stdout
-      .trim()
-      .split("\n")
-      .map((l) => JSON.parse(l))
-      .find((e) => e.type === "run_finished");
-    if (finished?.report?.succeeded !== n)
-      throw new Error(`batchpipe delivered ${finished?.report?.succeeded} successes, expected ${n}`);
-    return {
-      ...figure(n, r, fs.statSync(path.join(work, "out", "results.jsonl")).size),
-      batches: finished.report.batches,
-    };
-  });
-  const sqliteBytes = fs.statSync(path.join(work, "out", "results.db")).size;
-  fs.rmSync(path.join(work, "out"), { recursive: true, force: true });
-  fs.rmSync(path.join(work, ".batchpipe"), { recursive: true, force: true });
+  const batchpipe = await runBatchpipe({ n, input, work, sqlite: true, profileDir });
+  let jsonlOnly;
+  if (withJsonlOnly) {
+    log(`  batchpipe run (jsonl sink only, like the baseline), N=${n.toLocaleString("en-US")}…`);
+    jsonlOnly = await runBatchpipe({ n, input, work, sqlite: false });
+  }
 
   log(`  floor (streams + JSON only), N=${n.toLocaleString("en-US")}…`);
   const floorOut = path.join(work, "floor.jsonl");
@@ -70,10 +51,42 @@ export async function runE2E(n, { log = () => {}, profileDir } = {}) {
   check(fr, "floor");
   const floor = figure(n, fr, fs.statSync(floorOut).size);
   fs.rmSync(work, { recursive: true, force: true });
-  return { n, batchpipe: { ...batchpipe, sqliteBytes }, baseline, floor };
+  return { n, batchpipe, jsonlOnly, baseline, floor };
 }
 
-function pipelineYaml(input) {
+/** `batchpipe run` in a child process against its own emulator; checks every record succeeded */
+async function runBatchpipe({ n, input, work, sqlite, profileDir }) {
+  const spec = path.join(work, "pipeline.yaml");
+  fs.writeFileSync(spec, pipelineYaml(path.relative(work, input), sqlite));
+  try {
+    return await withEmulator(async (url) => {
+      const r = await runMeasured({
+        script: CLI,
+        args: ["run", spec, "--json"],
+        env: { OPENAI_BASE_URL: url, OPENAI_API_KEY: "bench" },
+        nodeArgs: profileDir ? ["--cpu-prof", "--cpu-prof-dir", profileDir] : [],
+      });
+      check(r, "batchpipe run");
+      const finished = r.stdout
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l))
+        .find((e) => e.type === "run_finished");
+      if (finished?.report?.succeeded !== n)
+        throw new Error(`batchpipe delivered ${finished?.report?.succeeded} successes, expected ${n}`);
+      return {
+        ...figure(n, r, fs.statSync(path.join(work, "out", "results.jsonl")).size),
+        batches: finished.report.batches,
+        sqliteBytes: sqlite ? fs.statSync(path.join(work, "out", "results.db")).size : undefined,
+      };
+    });
+  } finally {
+    fs.rmSync(path.join(work, "out"), { recursive: true, force: true });
+    fs.rmSync(path.join(work, ".batchpipe"), { recursive: true, force: true });
+  }
+}
+
+function pipelineYaml(input, sqlite) {
   return `version: 1
 name: bench-e2e
 provider: { use: openai, base_url: "\${OPENAI_BASE_URL}" }
@@ -94,8 +107,7 @@ batch:
   allow_same_dataset: true
 sinks:
   - { use: jsonl, path: ./out/results.jsonl }
-  - { use: sqlite, path: ./out/results.db, table: results }
-errors:
+${sqlite ? "  - { use: sqlite, path: ./out/results.db, table: results }\n" : ""}errors:
   - { use: jsonl, path: ./out/errors.jsonl }
 `;
 }
@@ -110,7 +122,13 @@ async function withEmulator(fn) {
 }
 
 function figure(n, r, resultBytes) {
-  return { wallMs: r.wallMs, recordsPerSec: n / (r.wallMs / 1000), peakRssMB: r.peakRssMB, resultBytes };
+  return {
+    wallMs: r.wallMs,
+    cpuMs: r.cpuMs,
+    recordsPerSec: n / (r.wallMs / 1000),
+    peakRssMB: r.peakRssMB,
+    resultBytes,
+  };
 }
 
 function check(r, what) {

@@ -10,7 +10,7 @@ const PRELOAD = path.join(path.dirname(fileURLToPath(import.meta.url)), "rss-pre
 /**
  * @param {{ script: string, args?: string[], env?: Record<string,string>, cwd?: string, nodeArgs?: string[], onLine?: (line: string, atMs: number) => void }} o
  *   onLine: called with each stdout line and the time it arrived (ms since the start)
- * @returns {Promise<{ code: number | null, wallMs: number, peakRssMB: number | null, stdout: string, stderr: string }>}
+ * @returns {Promise<{ code: number | null, wallMs: number, peakRssMB: number | null, cpuMs: number | null, stdout: string, stderr: string }>}
  */
 export async function runMeasured(o) {
   const rssFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "bench-rss-")), "rss");
@@ -44,9 +44,12 @@ export async function runMeasured(o) {
   const code = await new Promise((resolve) => child.on("close", (c) => resolve(c)));
   const wallMs = performance.now() - started;
   let peakRssMB = null;
+  let cpuMs = null;
   try {
-    peakRssMB = Number(fs.readFileSync(rssFile, "utf8")) / 1024;
+    const usage = JSON.parse(fs.readFileSync(rssFile, "utf8"));
+    peakRssMB = usage.maxRSS / 1024;
+    cpuMs = usage.cpuMs;
   } catch {}
   fs.rmSync(path.dirname(rssFile), { recursive: true, force: true });
-  return { code, wallMs, peakRssMB, stdout, stderr };
+  return { code, wallMs, peakRssMB, cpuMs, stdout, stderr };
 }

@@ -27,29 +27,32 @@ export function renderResults(r) {
     "## End to end",
     "",
     "N chat records (~250 B each) → prompt transform → emulator (own process, instant completion) →",
-    "jsonl + sqlite sinks, through `batchpipe run` in a child process. Baseline: bench/baseline-openai-script.js",
+    "jsonl + sqlite sinks, through `batchpipe run` in a child process (and once more with the jsonl sink only,",
+    "the same output the baseline writes). Baseline: bench/baseline-openai-script.js",
     "(openai SDK: batch files of 50,000 lines, upload, create, poll, download, one results JSONL). Floor:",
     "bench/floor-streams.js (read the input, write as many result bytes as batchpipe's JSONL sink, streams +",
     "JSON only). Peak RSS is the measured process's own (getrusage maxRSS), not the emulator's.",
     "",
-    "| N | run | wall (s) | records/s | peak RSS (MB) | result bytes (MB) | wall vs batchpipe |",
-    "|---:|---|---:|---:|---:|---:|---:|",
+    "| N | run | wall (s) | CPU (s) | records/s | peak RSS (MB) | result bytes (MB) | batchpipe wall / this |",
+    "|---:|---|---:|---:|---:|---:|---:|---:|",
   ];
   for (const s of r.sizes) {
     for (const [label, f] of [
       ["batchpipe", s.batchpipe],
+      ["batchpipe, jsonl sink only", s.jsonlOnly],
       ["baseline", s.baseline],
       ["floor", s.floor],
     ]) {
+      if (!f) continue;
       lines.push(
-        `| ${fmt(s.n)} | ${label} | ${(f.wallMs / 1000).toFixed(2)} | ${fmt(Math.round(f.recordsPerSec))} | ${f.peakRssMB?.toFixed(0) ?? "?"} | ${(f.resultBytes / 1e6).toFixed(0)} | ${label === "batchpipe" ? "1.00x" : `${(s.batchpipe.wallMs / f.wallMs).toFixed(2)}x`} |`,
+        `| ${fmt(s.n)} | ${label} | ${sec(f.wallMs)} | ${f.cpuMs === null ? "?" : sec(f.cpuMs)} | ${fmt(Math.round(f.recordsPerSec))} | ${f.peakRssMB?.toFixed(0) ?? "?"} | ${(f.resultBytes / 1e6).toFixed(0)} | ${label === "batchpipe" ? "1.00x" : `${(s.batchpipe.wallMs / f.wallMs).toFixed(2)}x`} |`,
       );
     }
   }
   lines.push("");
   for (const s of r.sizes)
     lines.push(
-      `- N=${fmt(s.n)}: batchpipe/baseline wall **${(s.batchpipe.wallMs / s.baseline.wallMs).toFixed(2)}x**, batchpipe/floor wall **${(s.batchpipe.wallMs / s.floor.wallMs).toFixed(2)}x**, batchpipe/baseline RSS ${(s.batchpipe.peakRssMB / s.baseline.peakRssMB).toFixed(2)}x; ${s.batchpipe.batches} batches; sqlite sink ${(s.batchpipe.sqliteBytes / 1e6).toFixed(0)} MB`,
+      `- N=${fmt(s.n)}: batchpipe/baseline wall **${(s.batchpipe.wallMs / s.baseline.wallMs).toFixed(2)}x**, batchpipe/floor wall **${(s.batchpipe.wallMs / s.floor.wallMs).toFixed(2)}x**, CPU ${(s.batchpipe.cpuMs / s.baseline.cpuMs).toFixed(2)}x baseline and ${(s.batchpipe.cpuMs / s.floor.cpuMs).toFixed(2)}x floor, batchpipe/baseline RSS ${(s.batchpipe.peakRssMB / s.baseline.peakRssMB).toFixed(2)}x${s.jsonlOnly ? `; jsonl sink only: ${(s.jsonlOnly.wallMs / s.baseline.wallMs).toFixed(2)}x baseline wall, ${(s.jsonlOnly.cpuMs / s.baseline.cpuMs).toFixed(2)}x CPU` : ""}; ${s.batchpipe.batches} batches; sqlite sink ${(s.batchpipe.sqliteBytes / 1e6).toFixed(0)} MB`,
     );
   if (r.sched) {
     const { sched } = r;
@@ -140,6 +143,10 @@ function evaluateTargets(r) {
     });
   }
   return out;
+}
+
+function sec(ms) {
+  return (ms / 1000).toFixed(2);
 }
 
 function fmt(n) {
