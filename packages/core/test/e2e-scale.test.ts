@@ -23,7 +23,9 @@ describe("batchpipe run at scale (real CLI, emulator over HTTP)", () => {
     await emulator?.close();
   });
 
-  it("shards 120,000 records into ≤ 1 MB batches and delivers every id exactly once to both sinks", async () => {
+  it("shards 120,000 records into ≤ 1 MB batches and delivers every id exactly once to both sinks", {
+    timeout: 300_000,
+  }, async () => {
     const dir = tempDir();
     const n = 120_000;
     writeDataset(dir, n);
@@ -66,6 +68,18 @@ describe("batchpipe run at scale (real CLI, emulator over HTTP)", () => {
     expect(checkExactlyOnce(jsonl, expected)).toEqual({ missing: [], duplicated: [], extra: [] });
     const sqlite = readSqliteIds(path.join(dir, "out/results.db"));
     expect(checkExactlyOnce(sqlite, expected)).toEqual({ missing: [], duplicated: [], extra: [] });
-    console.log(`120k records: ${ours.length} batches, ${seconds.toFixed(1)} s`);
+
+    // with the default limits the request cap binds: 50,000 + 50,000 + 20,000 (plan: no network)
+    const planDir = tempDir();
+    writeDataset(planDir, n);
+    const plan = await runBatchpipe(["plan", writeSpec(planDir, { baseUrl: emulator.url }), "--json"], {
+      cwd: planDir,
+    });
+    expect(plan.code, plan.stderr).toBe(0);
+    const shards = (JSON.parse(plan.stdout) as { shards: { requests: number; bytes: number }[] }).shards;
+    expect(shards.map((s) => s.requests)).toEqual([50_000, 50_000, 20_000]);
+    console.log(
+      `120k records: ${ours.length} batches of ≤ 1 MB in ${seconds.toFixed(1)} s; default limits: 3 shards`,
+    );
   });
 });

@@ -16,7 +16,7 @@ import type { RunCounters, RunRow, ShardRow, ShardStatus, StateStore } from "../
 import { collectShard } from "./collect.js";
 import { interrupted, prepFailuresFile } from "./read-phase.js";
 import { SinkSet } from "./sink-set.js";
-import type { EngineEvent, EnginePipeline, ProgressSnapshot } from "./types.js";
+import { type EngineEvent, type EnginePipeline, type ProgressSnapshot, withCallSignal } from "./types.js";
 
 /** OpenAI allows 2,000 batch creations an hour. */
 const CREATIONS_PER_HOUR = 2000;
@@ -154,17 +154,19 @@ export class RunLoop {
     let checkpoints: Awaited<ReturnType<SinkSet["commit"]>>;
     try {
       await sinks.begin(key);
-      result = await collectShard({
-        provider: this.o.provider,
-        stateDir: this.o.stateDir,
-        shard,
-        batch,
-        fanout: this.o.state.fanoutFor(this.runId, shard.root),
-        maxAttempts: this.spec.batch.max_attempts,
-        noRetry: this.cancelling,
-        sinks,
-        signal: this.o.signal,
-      });
+      result = await withCallSignal(this.o.signal, (signal) =>
+        collectShard({
+          provider: this.o.provider,
+          stateDir: this.o.stateDir,
+          shard,
+          batch,
+          fanout: this.o.state.fanoutFor(this.runId, shard.root),
+          maxAttempts: this.spec.batch.max_attempts,
+          noRetry: this.cancelling,
+          sinks,
+          signal,
+        }),
+      );
       checkpoints = await sinks.commit(key);
     } catch (error) {
       // rows already written past the last checkpoint must go: reopen every sink at its checkpoint
@@ -237,11 +239,15 @@ export class RunLoop {
   }
 
   private async reconcileIntents(): Promise<void> {
+    await withCallSignal(this.o.signal, (signal) => this.reconcileWith(signal));
+  }
+
+  private async reconcileWith(signal: AbortSignal): Promise<void> {
     const since = this.o.run.createdAt - RECONCILE_MARGIN_MS;
     const uploading = this.sorted("uploading");
     if (uploading.length > 0) {
       const wanted = new Map(uploading.map((s) => [this.uploadName(s), s]));
-      for await (const file of this.o.provider.listFiles({ purpose: "batch", signal: this.o.signal })) {
+      for await (const file of this.o.provider.listFiles({ purpose: "batch", signal })) {
         if (file.created_at * 1000 < since) break;
         const shard = wanted.get(file.filename);
         if (shard && file.bytes === shard.bytes && !shard.fileId) {
@@ -255,7 +261,7 @@ export class RunLoop {
     const submitting = this.sorted("submitting");
     if (submitting.length > 0) {
       const wanted = new Map(submitting.map((s) => [`${s.name}#${s.submission}`, s]));
-      for await (const batch of this.o.provider.listBatches({ signal: this.o.signal })) {
+      for await (const batch of this.o.provider.listBatches({ signal })) {
         if (batch.created_at * 1000 < since) break;
         const m = batch.metadata;
         if (!m || m.batchpipe_run !== this.runId) continue;
@@ -367,10 +373,12 @@ export class RunLoop {
 
   private async upload(shard: ShardRow): Promise<void> {
     this.patch(shard, { status: "uploading" });
-    const file = await this.o.provider.uploadFile(path.join(this.o.stateDir, shard.file), {
-      filename: this.uploadName(shard),
-      signal: this.o.signal,
-    });
+    const file = await withCallSignal(this.o.signal, (signal) =>
+      this.o.provider.uploadFile(path.join(this.o.stateDir, shard.file), {
+        filename: this.uploadName(shard),
+        signal,
+      }),
+    );
     this.patch(shard, { status: "pending", fileId: file.id });
     this.o.emit({ type: "shard_uploaded", run: this.runId, shard: shard.name, fileId: file.id });
   }
@@ -380,19 +388,21 @@ export class RunLoop {
     const submission = fresh ? shard.submission + 1 : shard.submission;
     const wasQueued = shard.status === "queued";
     this.patch(shard, { status: "submitting", submission });
-    const result = await this.o.provider.createBatch(
-      {
-        input_file_id: shard.fileId!,
-        endpoint: shard.endpoint,
-        completion_window: this.spec.batch.completion_window,
-        metadata: {
-          batchpipe_name: this.spec.name,
-          batchpipe_run: this.runId,
-          batchpipe_shard: shard.name,
-          batchpipe_attempt: String(submission),
+    const result = await withCallSignal(this.o.signal, (signal) =>
+      this.o.provider.createBatch(
+        {
+          input_file_id: shard.fileId!,
+          endpoint: shard.endpoint,
+          completion_window: this.spec.batch.completion_window,
+          metadata: {
+            batchpipe_name: this.spec.name,
+            batchpipe_run: this.runId,
+            batchpipe_shard: shard.name,
+            batchpipe_attempt: String(submission),
+          },
         },
-      },
-      { signal: this.o.signal },
+        { signal },
+      ),
     );
     if ("queueFull" in result) {
       this.refused(shard, result.message);
@@ -473,7 +483,9 @@ export class RunLoop {
     const maxInterval = Math.max(base, Math.min(base * 10, 10 * 60_000));
     let batch: BatchInfo | null;
     try {
-      batch = await this.o.provider.retrieveBatch(shard.batchId!, { signal: this.o.signal });
+      batch = await withCallSignal(this.o.signal, (signal) =>
+        this.o.provider.retrieveBatch(shard.batchId!, { signal }),
+      );
     } catch (error) {
       if (this.o.signal.aborted) return;
       if (fatalProviderError(error)) throw error;

@@ -142,3 +142,22 @@ export interface RunResult {
 }
 
 export type { RunCounters, RunTotals };
+
+/**
+ * Run `fn` with a signal of its own that follows `parent`. Provider calls hand their signal to the
+ * SDK, which never removes its abort listener: a per-call signal keeps the run's signal clean.
+ */
+export async function withCallSignal<T>(
+  parent: AbortSignal,
+  fn: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const controller = new AbortController();
+  const onAbort = () => controller.abort(parent.reason);
+  if (parent.aborted) controller.abort(parent.reason);
+  else parent.addEventListener("abort", onAbort, { once: true });
+  try {
+    return await fn(controller.signal);
+  } finally {
+    parent.removeEventListener("abort", onAbort);
+  }
+}
