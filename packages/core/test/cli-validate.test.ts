@@ -68,6 +68,7 @@ sinks:
            |                 ^^^^
         14 |   poll_intervall: 30s
         15 | sinks:
+        hint: Requests per batch file (at most 50000).
 
       pipeline.yaml:14:3 batch.poll_intervall: unknown key "poll_intervall"
         12 | batch:
@@ -239,6 +240,7 @@ describe("the built binary", () => {
           | ^^^^^^^^^^
         2 | name: x
         3 | sinks: []
+        hint: Where records come from.
 
       pipeline.yaml:1:1 transform.body: is required (expected a mapping)
       > 1 | version: 1
@@ -252,6 +254,7 @@ describe("the built binary", () => {
         2 | name: x
       > 3 | sinks: []
           |        ^^
+        hint: Where successes go, each exactly once, in every sink.
 
       ✖ pipeline.yaml has 3 problems (SPEC_INVALID)
       "

@@ -197,7 +197,7 @@ sinks:
     expect(
       (error.details as SpecIssueError[]).map((detail) => [
         `${detail.loc?.line}:${detail.loc?.column} ${detail.path}: ${detail.message}`,
-        detail.hint,
+        detail.message.startsWith("unknown key") ? detail.hint : undefined,
       ]),
     ).toEqual([
       ["1:1 source: is required (expected a mapping)", undefined],
@@ -220,7 +220,7 @@ sinks:
       [
         "name",
         "expected a slug: letters, digits, - and _, starting with a letter or digit, at most 64 characters",
-        undefined,
+        "The work name: keys the run state and the batches' metadata.",
       ],
       ["provider.use", 'expected "openai" or "emulator", got a string', 'did you mean "openai"?'],
     ]);

@@ -62,6 +62,7 @@ export function issuesFromZod(
       );
       if (suggestion) hint = `did you mean "${suggestion}"?`;
     }
+    hint ??= fieldDescription(options.schema, path);
     issues.push({ path: [...prefix, ...path], message: issue.message, hint });
   }
   return issues;
@@ -85,17 +86,20 @@ export function unknownKeyIssue(path: SpecPath, known: string[]): SpecIssue {
 
 /** The keys an object schema accepts at `path` (unwrapping optional, default, pipe, array…). */
 export function knownKeys(schema: z.ZodType, path: SpecPath): string[] {
-  let current: unknown = schema;
-  for (const key of [...path, null]) {
-    current = unwrap(current, typeof key === "number");
+  const def = defOf(unwrap(schemaAt(schema, path), false));
+  return def?.type === "object" ? Object.keys(def.shape as object) : [];
+}
+
+/** The `.meta({ description })` of the field at `path`, if it has one. */
+export function fieldDescription(schema: z.ZodType, path: SpecPath): string | undefined {
+  let current = schemaAt(schema, path);
+  for (let depth = 0; current && depth < 20; depth++) {
+    const description = (current as { description?: unknown }).description;
+    if (typeof description === "string") return description;
     const def = defOf(current);
-    if (key === null) return def?.type === "object" ? Object.keys(def.shape as object) : [];
-    if (typeof key === "number") continue;
-    if (def?.type !== "object") return [];
-    current = (def.shape as Record<string, unknown>)[key];
-    if (current === undefined) return [];
+    current = def?.innerType ?? (def?.type === "pipe" ? def.in : undefined);
   }
-  return [];
+  return undefined;
 }
 
 /** The candidate closest to `input` by edit distance, if it is close enough to be a likely typo. */
@@ -155,6 +159,20 @@ interface ZodDef {
 
 function defOf(schema: unknown): ZodDef | undefined {
   return (schema as { _zod?: { def?: ZodDef } } | undefined)?._zod?.def;
+}
+
+/** the schema of the field at `path`, before unwrapping it */
+function schemaAt(schema: unknown, path: SpecPath): unknown {
+  let current = schema;
+  for (const key of path) {
+    current = unwrap(current, typeof key === "number");
+    if (typeof key === "number") continue;
+    const def = defOf(current);
+    if (def?.type !== "object") return undefined;
+    current = (def.shape as Record<string, unknown>)[key];
+    if (current === undefined) return undefined;
+  }
+  return current;
 }
 
 function unwrap(schema: unknown, intoArray: boolean): unknown {

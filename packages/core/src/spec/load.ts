@@ -194,7 +194,7 @@ async function buildPipeline(data: unknown, ctx: BuildContext): Promise<Pipeline
       ),
   );
   if (reported.length > 0 || !parsed.success) {
-    for (const issue of reported) issue.hint ??= explain(issue, data, ctx.text);
+    for (const issue of reported) issue.hint = explain(issue, data, ctx.text) ?? issue.hint;
     throw specError(locateIssues(reported, ctx.text, ctx.file), ctx.file ?? "the pipeline spec");
   }
 
