@@ -11,6 +11,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { BatchpipeError, ErrorCodes } from "../errors.js";
+import { lockHolder } from "../state/index.js";
 
 export interface DaemonPaths {
   pid: string;
@@ -73,10 +74,10 @@ export function startDaemon(options: StartDaemonOptions): DaemonInfo {
     );
   }
   const holder = lockHolder(stateDir);
-  if (holder !== null) {
+  if (holder) {
     throw new BatchpipeError(
       ErrorCodes.STATE_FAILED,
-      `another batchpipe process (pid ${holder}) is running ${label}`,
+      `another batchpipe process (pid ${holder.pid}, ${holder.command}) is running ${label}`,
       { hint: "Wait for it to finish or stop it first; one process runs a pipeline at a time." },
     );
   }
@@ -106,7 +107,13 @@ export function startDaemon(options: StartDaemonOptions): DaemonInfo {
       });
     }
     child.unref();
-    const info: DaemonInfo = { pid: child.pid, log: paths.log, startedAt: Date.now(), command: options.args };
+    const info: DaemonInfo & { processStart?: string } = {
+      pid: child.pid,
+      log: paths.log,
+      startedAt: Date.now(),
+      command: options.args,
+      processStart: startTime(child.pid),
+    };
     fs.writeSync(pidFd, `${child.pid}\n`);
     fs.writeFileSync(paths.info, `${JSON.stringify(info)}\n`);
     return info;
@@ -122,7 +129,7 @@ export function startDaemon(options: StartDaemonOptions): DaemonInfo {
 /** The daemon last started for this state folder, or null if none ever was. */
 export function readDaemon(stateDir: string): DaemonStatus | null {
   const paths = daemonPaths(path.resolve(stateDir));
-  let info: Partial<DaemonInfo & { exitCode: number; finishedAt: number }>;
+  let info: Partial<DaemonInfo & { exitCode: number; finishedAt: number; processStart: string }>;
   try {
     info = JSON.parse(fs.readFileSync(paths.info, "utf8"));
   } catch {
@@ -131,7 +138,9 @@ export function readDaemon(stateDir: string): DaemonStatus | null {
   const pid = info.pid ?? readPidFile(paths.pid);
   if (typeof pid !== "number") return null;
   const finished = typeof info.exitCode === "number";
-  const state = !finished && isAlive(pid) ? "running" : finished ? "finished" : "died";
+  // a live process with another start time reused the pid: ours is gone
+  const ours = isAlive(pid) && (!info.processStart || startTime(pid) === info.processStart);
+  const state = finished ? "finished" : ours ? "running" : "died";
   return {
     pid,
     log: paths.log,
@@ -232,13 +241,13 @@ function readPidFile(file: string): number | undefined {
   }
 }
 
-function lockHolder(stateDir: string): number | null {
-  // lock.pid is "<pid> <command>", written by the process holding the pipeline's lock
+/** the process start time (Linux /proc), to tell our daemon from a process that reused its pid */
+function startTime(pid: number): string | undefined {
   try {
-    const pid = Number(fs.readFileSync(path.join(stateDir, "lock.pid"), "utf8").split(" ")[0]);
-    return Number.isInteger(pid) && pid > 0 && isAlive(pid) ? pid : null;
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
   } catch {
-    return null;
+    return undefined;
   }
 }
 

@@ -1,12 +1,9 @@
 /** `batchpipe logs <pipeline.yaml> [-f]`: the log of the pipeline's background run. */
 import fs from "node:fs";
-import path from "node:path";
 import { defineCommand } from "citty";
 import { daemonPaths, readDaemon } from "../../daemon/daemon.js";
-import { defaultStateDir } from "../../engine/run-pipeline.js";
 import { BatchpipeError, ErrorCodes } from "../../errors.js";
-import { loadPipeline } from "../../spec/load.js";
-import { pipelineArg } from "../args.js";
+import { inlineSecretsArg, loadPipelineArgs, pipelineArg, stateDirArg } from "../args.js";
 import { cliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
 
@@ -19,20 +16,13 @@ export default defineCommand({
       alias: "f",
       description: "Keep printing new lines until the run ends (or Ctrl-C)",
     },
-    "state-dir": {
-      type: "string",
-      description: "Where the run state lives (default .batchpipe/<name> beside the spec)",
-    },
-    "allow-inline-secrets": { type: "boolean", description: "Accept provider.api_key written inline" },
+    "state-dir": stateDirArg,
+    "allow-inline-secrets": inlineSecretsArg,
   },
   async run(context) {
     const { io, cwd, env } = cliContext(context);
     const args = context.args;
-    const pipeline = await loadPipeline(path.resolve(cwd, args.pipeline), {
-      env,
-      allowInlineSecrets: args["allow-inline-secrets"],
-    });
-    const stateDir = args["state-dir"] ? path.resolve(cwd, args["state-dir"]) : defaultStateDir(pipeline);
+    const { pipeline, stateDir } = await loadPipelineArgs({ cwd, env }, args);
     const log = daemonPaths(stateDir).log;
     if (!fs.existsSync(log)) {
       throw new BatchpipeError(

@@ -1,12 +1,9 @@
 /** `batchpipe stop <pipeline.yaml>`: end the pipeline's background run cleanly (it saves its state). */
-import path from "node:path";
 import { defineCommand } from "citty";
 import { stopDaemon } from "../../daemon/daemon.js";
-import { defaultStateDir } from "../../engine/run-pipeline.js";
 import { BatchpipeError, ErrorCodes } from "../../errors.js";
-import { loadPipeline } from "../../spec/load.js";
 import { parseDuration } from "../../spec/units.js";
-import { pipelineArg } from "../args.js";
+import { inlineSecretsArg, loadPipelineArgs, pipelineArg, stateDirArg } from "../args.js";
 import { cliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
 
@@ -14,24 +11,17 @@ export default defineCommand({
   meta: { name: "stop", description: "Stop the pipeline's background run (started with run --detach)" },
   args: {
     pipeline: pipelineArg,
-    "state-dir": {
-      type: "string",
-      description: "Where the run state lives (default .batchpipe/<name> beside the spec)",
-    },
+    "state-dir": stateDirArg,
     timeout: {
       type: "string",
       description: "How long to wait for it to save its state and exit (default 60s)",
     },
-    "allow-inline-secrets": { type: "boolean", description: "Accept provider.api_key written inline" },
+    "allow-inline-secrets": inlineSecretsArg,
   },
   async run(context) {
     const { io, cwd, env } = cliContext(context);
     const args = context.args;
-    const pipeline = await loadPipeline(path.resolve(cwd, args.pipeline), {
-      env,
-      allowInlineSecrets: args["allow-inline-secrets"],
-    });
-    const stateDir = args["state-dir"] ? path.resolve(cwd, args["state-dir"]) : defaultStateDir(pipeline);
+    const { pipeline, stateDir } = await loadPipelineArgs({ cwd, env }, args);
     const result = await stopDaemon(stateDir, {
       timeoutMs: args.timeout ? (parseDuration(args.timeout) as number) : 60_000,
     });

@@ -2,10 +2,9 @@
 import path from "node:path";
 import { defineCommand } from "citty";
 import { ErrorCodes, isBatchpipeError } from "../../errors.js";
-import { loadPipeline } from "../../spec/load.js";
 import { parseDuration } from "../../spec/units.js";
 import { type WatchEvent, watchPipeline } from "../../watch/watch-pipeline.js";
-import { pipelineArg } from "../args.js";
+import { inlineSecretsArg, loadPipelineArgs, pipelineArg, stateDirArg } from "../args.js";
 import { cliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
 import { createProgressRenderer } from "./run-output.js";
@@ -19,10 +18,7 @@ export default defineCommand({
   args: {
     pipeline: pipelineArg,
     once: { type: "boolean", description: "Process the files there now (and unfinished ones), then exit" },
-    "state-dir": {
-      type: "string",
-      description: "Where the run state lives (default .batchpipe/<name> beside the spec)",
-    },
+    "state-dir": stateDirArg,
     settle: {
       type: "string",
       description: "How long a file's size must stay unchanged before it is read (default 1s)",
@@ -32,15 +28,12 @@ export default defineCommand({
       description: "Files arriving within this of each other share one run and its batches (default 2s)",
     },
     json: { type: "boolean", description: "Print one JSON event per line on stdout (for scripts)" },
-    "allow-inline-secrets": { type: "boolean", description: "Accept provider.api_key written inline" },
+    "allow-inline-secrets": inlineSecretsArg,
   },
   async run(context) {
     const { io, cwd, env } = cliContext(context);
     const args = context.args;
-    const pipeline = await loadPipeline(path.resolve(cwd, args.pipeline), {
-      env,
-      allowInlineSecrets: args["allow-inline-secrets"],
-    });
+    const { pipeline, stateDir } = await loadPipelineArgs({ cwd, env }, args);
     const controller = new AbortController();
     let signalName: "SIGINT" | "SIGTERM" | undefined;
     const onSignal = (name: "SIGINT" | "SIGTERM") => () => {
@@ -71,7 +64,7 @@ export default defineCommand({
     };
     try {
       const summary = await watchPipeline(pipeline, {
-        stateDir: args["state-dir"] ? path.resolve(cwd, args["state-dir"]) : undefined,
+        stateDir,
         once: args.once,
         signal: controller.signal,
         onEvent,
