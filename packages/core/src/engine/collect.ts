@@ -29,7 +29,17 @@ export interface CollectOptions {
   noRetry: boolean;
   sinks: SinkSet;
   signal?: AbortSignal;
+  /**
+   * Deliveries are cut into parts of PART_REQUESTS requests so that no sink buffers a whole shard.
+   * `partsDone` parts were committed before (a resumed collection re-derives them without writing);
+   * `commitPart` commits one and records it with the counters it added.
+   */
+  partsDone: number;
+  commitPart(part: number, delta: CollectResult): Promise<void>;
 }
+
+/** requests per delivery part (BATCHPIPE_DELIVERY_PART overrides it, for tests) */
+export const PART_REQUESTS = Number(process.env.BATCHPIPE_DELIVERY_PART) || 5000;
 
 export interface CollectResult {
   succeeded: number;
@@ -53,24 +63,35 @@ export async function collectShard(options: CollectOptions): Promise<CollectResu
     list.push(row);
     fanout.set(row.canonical, list);
   }
-  const result: CollectResult = {
-    succeeded: 0,
-    failed: 0,
-    failedByCode: {},
-    retried: 0,
-    unexpected: 0,
-    missing: 0,
-    inputTokens: 0,
-    outputTokens: 0,
-    cost: 0,
-    retryShard: null,
-  };
+  let result = emptyResult();
   const seen = new Set<string>();
   const retry = new Set<number>();
   const batchId = batch?.id ?? shard.batchId;
+  let routed = 0;
+  /** false while re-deriving parts committed before a crash: no writes, no counting */
+  const live = () => Math.floor(routed / PART_REQUESTS) >= options.partsDone;
 
   const route = async (id: string, entry: MetaEntry, outcome: LineOutcome) => {
+    await routeOne(id, entry, outcome);
+    routed++;
+    const part = routed / PART_REQUESTS - 1;
+    if (Number.isInteger(part) && part >= options.partsDone) {
+      await options.commitPart(part, result);
+      result = emptyResult();
+    }
+  };
+
+  const routeOne = async (id: string, entry: MetaEntry, outcome: LineOutcome) => {
     const meta = JSON.parse(entry.line) as RequestMeta;
+    if (!live()) {
+      const retryable =
+        outcome.kind === "failure" &&
+        outcome.retryable &&
+        !options.noRetry &&
+        shard.attempt < options.maxAttempts;
+      if (retryable) retry.add(entry.index);
+      return;
+    }
     if (outcome.kind === "success") {
       const extracted = extractOutput(shard.endpoint, outcome.body, meta.j === 1);
       const usage = toUsage(outcome.body.usage);
@@ -144,14 +165,14 @@ export async function collectShard(options: CollectOptions): Promise<CollectResu
       try {
         line = JSON.parse(text);
       } catch {
-        result.unexpected++;
+        if (live()) result.unexpected++;
         continue;
       }
       const id = isObject(line) && typeof line.custom_id === "string" ? line.custom_id : undefined;
       const entry = id === undefined ? undefined : metas.get(id);
       const outcome = isObject(line) ? classifyLine(line) : null;
       if (id === undefined || !entry || seen.has(id) || !outcome) {
-        result.unexpected++;
+        if (live()) result.unexpected++;
         continue;
       }
       seen.add(id);
@@ -168,7 +189,7 @@ export async function collectShard(options: CollectOptions): Promise<CollectResu
   for (const [id, entry] of metas) {
     if (seen.has(id)) continue;
     const lineError = lineErrors.get(entry.index + 1);
-    if (!lineError) result.missing++;
+    if (!lineError && live()) result.missing++;
     await route(
       id,
       entry,
@@ -180,6 +201,21 @@ export async function collectShard(options: CollectOptions): Promise<CollectResu
 
   if (retry.size > 0) result.retryShard = await writeRetryShard(options, metas, retry);
   return result;
+}
+
+function emptyResult(): CollectResult {
+  return {
+    succeeded: 0,
+    failed: 0,
+    failedByCode: {},
+    retried: 0,
+    unexpected: 0,
+    missing: 0,
+    inputTokens: 0,
+    outputTokens: 0,
+    cost: 0,
+    retryShard: null,
+  };
 }
 
 function missingOutcome(batch: BatchInfo | null): LineOutcome {

@@ -331,13 +331,18 @@ async function findFirstPositions(
 /** Token estimates: exact (tokenizer) for a model's first requests, then the fast count scaled by what they showed. */
 function createEstimator(mode: EstimateMode | undefined): (model: string, request: RequestLine) => number {
   const calibration = new Map<string, { exact: number; fast: number; n: number }>();
+  let exactMs = 0;
   return (model, request) => {
     if (mode) return estimateRequestTokens(request, { mode });
     const c = calibration.get(model) ?? { exact: 0, fast: 0, n: 0 };
     calibration.set(model, c);
     const fast = estimateRequestTokens(request, { mode: "fast" });
-    if (c.n < CALIBRATION_REQUESTS) {
+    // BPE is quadratic in a long run without spaces (a base64 blob, a 50 MB line): calibrate on
+    // small requests only, within a time budget
+    if (c.n < CALIBRATION_REQUESTS && fast <= CALIBRATION_MAX_TOKENS && exactMs < CALIBRATION_MAX_MS) {
+      const started = performance.now();
       const exact = estimateRequestTokens(request, { mode: "exact" });
+      exactMs += performance.now() - started;
       c.exact += exact;
       c.fast += fast;
       c.n++;
@@ -349,6 +354,8 @@ function createEstimator(mode: EstimateMode | undefined): (model: string, reques
 }
 
 const CALIBRATION_REQUESTS = 500;
+const CALIBRATION_MAX_TOKENS = 2000;
+const CALIBRATION_MAX_MS = 1000;
 
 function duplicateError(
   duplicates: { id: string; at: RecordPosition; first?: RecordPosition }[],

@@ -12,8 +12,15 @@ import { BatchpipeError, ErrorCodes } from "../errors.js";
 import { estimateCost } from "../estimate/pricing.js";
 import type { FailureRow, Logger } from "../plugin.js";
 import { type BatchInfo, type BatchProvider, TERMINAL_STATUSES } from "../provider/types.js";
-import type { RunCounters, RunRow, ShardRow, ShardStatus, StateStore } from "../state/index.js";
-import { collectShard } from "./collect.js";
+import {
+  emptyCounters,
+  type RunCounters,
+  type RunRow,
+  type ShardRow,
+  type ShardStatus,
+  type StateStore,
+} from "../state/index.js";
+import { type CollectResult, collectShard } from "./collect.js";
 import { interrupted, prepFailuresFile } from "./read-phase.js";
 import { SinkSet } from "./sink-set.js";
 import { type EngineEvent, type EnginePipeline, type ProgressSnapshot, withCallSignal } from "./types.js";
@@ -55,6 +62,8 @@ export class RunLoop {
   private readonly creations: number[] = [];
   private readonly inFlightCounts = new Map<string, { total: number; completed: number; failed: number }>();
   private budgetBlocked = false;
+  /** the last turn submitted a shard and more may be eligible: the next turn starts at once */
+  private submitAgain = false;
   /** an upload or create failed ambiguously: look at the provider before repeating it */
   private needsReconcile = true;
   private cancelling = false;
@@ -148,12 +157,16 @@ export class RunLoop {
 
   private async collectOne(shard: ShardRow): Promise<void> {
     const key = `${this.runId}:${shard.name}`;
+    const partKey = (part: number) => `${key}#p${part}`;
     const batch = shard.note ? (JSON.parse(shard.note) as BatchInfo | null) : null;
-    const sinks = this.sinks!;
+    let partsDone = 0;
+    while (this.o.state.delivered(partKey(partsDone))) partsDone++;
+    /** what this collection delivered, for the event */
+    let delivered = emptyCounters();
     let result: Awaited<ReturnType<typeof collectShard>>;
     let checkpoints: Awaited<ReturnType<SinkSet["commit"]>>;
     try {
-      await sinks.begin(key);
+      await this.sinks!.begin(partKey(partsDone));
       result = await withCallSignal(this.o.signal, (signal) =>
         collectShard({
           provider: this.o.provider,
@@ -163,14 +176,24 @@ export class RunLoop {
           fanout: this.o.state.fanoutFor(this.runId, shard.root),
           maxAttempts: this.spec.batch.max_attempts,
           noRetry: this.cancelling,
-          sinks,
+          sinks: this.sinks!,
           signal,
+          partsDone,
+          commitPart: async (part, delta) => {
+            const checkpoints = await this.sinks!.commit(partKey(part));
+            const counters = addCounters(this.counters, delta);
+            this.o.state.recordDelivery({ runId: this.runId, key: partKey(part), checkpoints, counters });
+            this.counters = counters;
+            delivered = addCounters(delivered, delta);
+            await this.sinks!.begin(partKey(part + 1));
+            this.progress(false);
+          },
         }),
       );
-      checkpoints = await sinks.commit(key);
+      checkpoints = await this.sinks!.commit(key);
     } catch (error) {
-      // rows already written past the last checkpoint must go: reopen every sink at its checkpoint
-      await sinks.close();
+      // rows written past the last recorded checkpoint must go: reopen every sink at its checkpoint
+      await this.sinks?.close();
       this.sinks = await SinkSet.open({ ...this.o, runId: this.runId });
       if (this.o.signal.aborted) throw interrupted();
       if (error instanceof BatchpipeError && error.code !== ErrorCodes.PROVIDER_FAILED) throw error;
@@ -185,17 +208,8 @@ export class RunLoop {
       return;
     }
     this.collectBackoff.delete(shard.name);
-    const counters = structuredClone(this.counters);
-    counters.succeeded += result.succeeded;
-    counters.failed += result.failed;
-    for (const [code, n] of Object.entries(result.failedByCode))
-      counters.failedByCode[code] = (counters.failedByCode[code] ?? 0) + n;
-    counters.retried += result.retried;
-    counters.unexpected += result.unexpected;
-    counters.missing += result.missing;
-    counters.inputTokens += result.inputTokens;
-    counters.outputTokens += result.outputTokens;
-    counters.cost += result.cost;
+    const counters = addCounters(this.counters, result);
+    delivered = addCounters(delivered, result);
     this.o.state.recordDelivery({
       runId: this.runId,
       key,
@@ -214,11 +228,11 @@ export class RunLoop {
       shard: shard.name,
       batchId: shard.batchId,
       status: batch?.status ?? "missing",
-      succeeded: result.succeeded,
-      failed: result.failed,
-      retried: result.retried,
-      unexpected: result.unexpected,
-      missing: result.missing,
+      succeeded: delivered.succeeded,
+      failed: delivered.failed,
+      retried: delivered.retried,
+      unexpected: delivered.unexpected,
+      missing: delivered.missing,
     });
     this.progress(true);
   }
@@ -280,6 +294,7 @@ export class RunLoop {
   // --- submission ---
 
   private async submitEligible(): Promise<void> {
+    this.submitAgain = false;
     for (const shard of [...this.sorted("pending"), ...this.sorted("queued")].sort(
       (a, b) => a.seq - b.seq || a.attempt - b.attempt,
     )) {
@@ -298,6 +313,10 @@ export class RunLoop {
         this.needsReconcile = true;
         return;
       }
+      // one submission per turn: the loop polls and collects in between and comes straight back,
+      // so delivering ended batches overlaps the provider's work instead of waiting for every upload
+      this.submitAgain = true;
+      return;
     }
   }
 
@@ -603,6 +622,7 @@ export class RunLoop {
   }
 
   private nextWake(): number {
+    if (this.submitAgain) return 0;
     const now = Date.now();
     let next = now + this.spec.batch.poll_interval;
     for (const t of this.timing.values()) next = Math.min(next, t.nextPollAt);
@@ -680,6 +700,21 @@ export class RunLoop {
     }
     return [...ids];
   }
+}
+
+function addCounters(counters: RunCounters, delta: Partial<CollectResult>): RunCounters {
+  const next = structuredClone(counters);
+  next.succeeded += delta.succeeded ?? 0;
+  next.failed += delta.failed ?? 0;
+  for (const [code, n] of Object.entries(delta.failedByCode ?? {}))
+    next.failedByCode[code] = (next.failedByCode[code] ?? 0) + n;
+  next.retried += delta.retried ?? 0;
+  next.unexpected += delta.unexpected ?? 0;
+  next.missing += delta.missing ?? 0;
+  next.inputTokens += delta.inputTokens ?? 0;
+  next.outputTokens += delta.outputTokens ?? 0;
+  next.cost += delta.cost ?? 0;
+  return next;
 }
 
 function fatalProviderError(error: unknown): boolean {
