@@ -55,10 +55,10 @@ const expected = Array.from({ length: 30 }, (_, i) => `d${i + 1}`);
 describe("batchpipe run --detach", () => {
   it("outlives the shell that started it, refuses a second daemon, and status reports it done", async () => {
     const dir = tempDir("bp-daemon-");
-    // validation takes 2 s per batch: the run lasts a few seconds
+    // validation takes 6 s per batch: the run outlasts the checks made while it runs
     const stateDir = writePipeline(dir, "detached", [
       "  use: emulator",
-      "  emulator: { timeScale: 10, latencies: { validation: 20 } }",
+      "  emulator: { timeScale: 10, latencies: { validation: 60 } }",
     ]);
     const started = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
       const sh = spawn("sh", ["-c", `"${process.execPath}" "${CLI}" run pipeline.yaml --detach; exit`], {
@@ -115,7 +115,7 @@ describe("batchpipe run --detach", () => {
 describe("batchpipe stop and Runner.run({ detach: true }) (emulator in its own process)", () => {
   let emulator: EmulatorProcess;
   beforeAll(async () => {
-    emulator = await startEmulatorProcess({ timeScale: 1, latencies: { validation: 1, linesPerSecond: 2 } });
+    emulator = await startEmulatorProcess({ timeScale: 1, latencies: { validation: 1, linesPerSecond: 3 } });
   });
   afterAll(async () => {
     await emulator?.close();
@@ -129,10 +129,15 @@ describe("batchpipe stop and Runner.run({ detach: true }) (emulator in its own p
       // biome-ignore lint/suspicious/noTemplateCurlyInString: the spec's ${VAR} syntax
       "  api_key: ${OPENAI_API_KEY}",
     ]);
+    const before = (await emulator.state()).batches.length;
     const start = await runCliProcess(["run", "pipeline.yaml", "--detach"], { cwd: dir });
     expect(start.code).toBe(0);
     const log = path.join(stateDir, "daemon.log");
-    await waitFor(() => fs.readFileSync(log, "utf8").includes("shards open"), 20_000, "an open batch");
+    await waitFor(
+      async () => (await emulator.state()).batches.length > before,
+      20_000,
+      "a batch at the provider",
+    );
     const stop = await runCliProcess(["stop", "pipeline.yaml"], { cwd: dir });
     expect(stop.stderr).toBe("");
     expect(stop.code).toBe(0);

@@ -1,12 +1,8 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import readline from "node:readline";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  CHILD_ENV,
-  CLI,
   type EmulatorProcess,
   exactlyOnce,
   readJsonl,
@@ -14,40 +10,7 @@ import {
   tempDir,
   waitFor,
 } from "./runner-helpers.js";
-
-type Event = { type: string; [key: string]: unknown };
-
-interface Watcher {
-  child: ChildProcess;
-  events: Event[];
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  stderr(): string;
-}
-
-/** `batchpipe watch --json` in a child process; `killWhen` SIGKILLs it on the first matching event */
-function startWatcher(dir: string, killWhen?: (event: Event) => boolean, extra: string[] = []): Watcher {
-  const child = spawn(
-    process.execPath,
-    [CLI, "watch", "pipeline.yaml", "--json", "--settle", "400ms", "--coalesce", "300ms", ...extra],
-    { cwd: dir, env: CHILD_ENV, stdio: ["ignore", "pipe", "pipe"] },
-  );
-  const events: Event[] = [];
-  let stderr = "";
-  child.stderr!.on("data", (d) => {
-    stderr += d;
-  });
-  readline.createInterface({ input: child.stdout! }).on("line", (line) => {
-    try {
-      const event = JSON.parse(line) as Event;
-      events.push(event);
-      if (killWhen?.(event)) child.kill("SIGKILL");
-    } catch {}
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once("exit", (code, signal) => resolve({ code, signal })),
-  );
-  return { child, events, exited, stderr: () => stderr };
-}
+import { type Event, startWatcher } from "./watch-helpers.js";
 
 const engine = (type: string) => (e: Event) => e.type === "engine" && (e.event as Event).type === type;
 
@@ -186,57 +149,5 @@ describe("batchpipe watch: 20 files, slow writers, SIGKILL and restart", () => {
       `watch crash test: ${state.batches.length} batches for 20 files / 200 records, ` +
         `${first.events.length + second.events.length + third.events.length} events over 3 watchers`,
     );
-  });
-
-  it("--once processes a rewritten file again, an unchanged one never", async () => {
-    const dir = tempDir("bp-watch-once-");
-    fs.mkdirSync(path.join(dir, "data"));
-    fs.writeFileSync(
-      path.join(dir, "pipeline.yaml"),
-      [
-        "version: 1",
-        "name: watch-once",
-        "provider: { use: emulator, emulator: { timeScale: 3600 } }",
-        "source: { use: jsonl, path: ./data/ }",
-        "transform:",
-        '  id: "{{ id }}"',
-        '  body: { model: gpt-4o-mini, messages: [{ role: user, content: "{{ text }}" }] }',
-        "batch: { poll_interval: 50ms }",
-        "sinks: [{ use: jsonl, path: ./out/results.jsonl }]",
-        "",
-      ].join("\n"),
-    );
-    const write = (name: string, ids: string[]) =>
-      fs.writeFileSync(
-        path.join(dir, "data", name),
-        ids.map((id) => `${JSON.stringify({ id, text: id })}\n`).join(""),
-      );
-    const once = () => startWatcher(dir, undefined, ["--once"]);
-    write("a.jsonl", ["a1", "a2"]);
-    write("b.jsonl", ["b1"]);
-    let w = once();
-    expect((await w.exited).code).toBe(0);
-    expect(w.events.at(-1)).toMatchObject({ type: "summary", files: 2, succeeded: 3 });
-    // same ids in two files: the group is split, each file runs on its own
-    write("b.jsonl", ["b1", "b2"]);
-    write("c.jsonl", ["b1"]);
-    w = once();
-    expect((await w.exited).code).toBe(0);
-    expect(w.events.some((e) => e.type === "file_skipped" && String(e.file).endsWith("a.jsonl"))).toBe(true);
-    expect(w.events.some((e) => e.type === "group_split")).toBe(true);
-    w = once();
-    expect((await w.exited).code).toBe(0);
-    expect(w.events.at(-1)).toMatchObject({ type: "summary", files: 0 });
-    const ids = readJsonl<{ id: string; source: { file: string } }>(path.join(dir, "out/results.jsonl")).map(
-      (r) => `${r.id}@${path.basename(r.source.file)}`,
-    );
-    expect(ids.sort()).toEqual([
-      "a1@a.jsonl",
-      "a2@a.jsonl",
-      "b1@b.jsonl",
-      "b1@b.jsonl",
-      "b1@c.jsonl",
-      "b2@b.jsonl",
-    ]);
   });
 });

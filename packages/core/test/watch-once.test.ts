@@ -1,0 +1,59 @@
+import fs from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { readJsonl, tempDir } from "./runner-helpers.js";
+import { startWatcher } from "./watch-helpers.js";
+
+describe("batchpipe watch --once", () => {
+  it("--once processes a rewritten file again, an unchanged one never", async () => {
+    const dir = tempDir("bp-watch-once-");
+    fs.mkdirSync(path.join(dir, "data"));
+    fs.writeFileSync(
+      path.join(dir, "pipeline.yaml"),
+      [
+        "version: 1",
+        "name: watch-once",
+        "provider: { use: emulator, emulator: { timeScale: 3600 } }",
+        "source: { use: jsonl, path: ./data/ }",
+        "transform:",
+        '  id: "{{ id }}"',
+        '  body: { model: gpt-4o-mini, messages: [{ role: user, content: "{{ text }}" }] }',
+        "batch: { poll_interval: 50ms }",
+        "sinks: [{ use: jsonl, path: ./out/results.jsonl }]",
+        "",
+      ].join("\n"),
+    );
+    const write = (name: string, ids: string[]) =>
+      fs.writeFileSync(
+        path.join(dir, "data", name),
+        ids.map((id) => `${JSON.stringify({ id, text: id })}\n`).join(""),
+      );
+    const once = () => startWatcher(dir, undefined, ["--once"]);
+    write("a.jsonl", ["a1", "a2"]);
+    write("b.jsonl", ["b1"]);
+    let w = once();
+    expect((await w.exited).code).toBe(0);
+    expect(w.events.at(-1)).toMatchObject({ type: "summary", files: 2, succeeded: 3 });
+    // same ids in two files: the group is split, each file runs on its own
+    write("b.jsonl", ["b1", "b2"]);
+    write("c.jsonl", ["b1"]);
+    w = once();
+    expect((await w.exited).code).toBe(0);
+    expect(w.events.some((e) => e.type === "file_skipped" && String(e.file).endsWith("a.jsonl"))).toBe(true);
+    expect(w.events.some((e) => e.type === "group_split")).toBe(true);
+    w = once();
+    expect((await w.exited).code).toBe(0);
+    expect(w.events.at(-1)).toMatchObject({ type: "summary", files: 0 });
+    const ids = readJsonl<{ id: string; source: { file: string } }>(path.join(dir, "out/results.jsonl")).map(
+      (r) => `${r.id}@${path.basename(r.source.file)}`,
+    );
+    expect(ids.sort()).toEqual([
+      "a1@a.jsonl",
+      "a2@a.jsonl",
+      "b1@b.jsonl",
+      "b1@b.jsonl",
+      "b1@c.jsonl",
+      "b2@b.jsonl",
+    ]);
+  });
+});
