@@ -1,6 +1,22 @@
 export { ExitCode } from "./cli/exit-codes.js";
 export { type RunCliOptions, runCli } from "./cli/run-cli.js";
 export * from "./daemon/index.js";
+export {
+  type CancelResult,
+  cancelRun,
+  defaultStateDir,
+  type EngineEvent,
+  type EnginePipeline,
+  type PlanResult,
+  type ProgressSnapshot,
+  pipelineStatus,
+  planPipeline,
+  type RunOptions,
+  type RunReport,
+  type RunResult,
+  runPipeline,
+  type StatusResult,
+} from "./engine/index.js";
 export * from "./errors.js";
 export type * from "./plugin.js";
 export { OFFICIAL_PLUGINS, resolvePlugin } from "./plugins/resolve.js";
