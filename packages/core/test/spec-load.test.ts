@@ -305,6 +305,37 @@ describe("resolvePipeline (the programmatic API)", () => {
     );
   });
 
+  test("a plugin whose options schema throws is PLUGIN_INVALID at its `use`, not a crash", async () => {
+    const brokenSink = defineSink({
+      name: "broken",
+      options: z.strictObject({}).transform(() => {
+        throw new Error("bad transform");
+      }),
+      async open() {
+        return {
+          async write() {},
+          async commit() {
+            return null;
+          },
+          async close() {},
+        };
+      },
+    });
+    const error = await resolvePipeline(
+      {
+        version: 1,
+        name: "inline",
+        source: { use: memorySource, rows: [] },
+        transform: { body: { model: "m", messages: [] } },
+        sinks: [{ use: brokenSink }],
+      },
+      { dir: "/tmp", env: {} },
+    ).catch((thrown) => thrown);
+    expect(error.details.map((detail: SpecIssueError) => [detail.code, detail.path, detail.message])).toEqual(
+      [["PLUGIN_INVALID", "sinks[0].use", "the options schema of broken threw: bad transform"]],
+    );
+  });
+
   test("reports every problem by path, without positions", async () => {
     const error = await resolvePipeline(
       {

@@ -272,7 +272,22 @@ async function resolveSlot(
     };
   }
   const schema = plugin.options as z.ZodType;
-  const parsed = schema.safeParse(options, { error: specErrorMap });
+  let parsed: ReturnType<z.ZodType["safeParse"]>;
+  try {
+    parsed = schema.safeParse(options, { error: specErrorMap });
+  } catch (error) {
+    const message = `the options schema of ${plugin.name} threw: ${error instanceof Error ? error.message : String(error)}`;
+    return {
+      issues: [
+        {
+          path: [...slot.path, "use"],
+          message,
+          code: ErrorCodes.PLUGIN_INVALID,
+          hint: "fix the plugin's options schema",
+        },
+      ],
+    };
+  }
   const strays = strippedKeys(schema, options, slot.path);
   if (!parsed.success)
     return {
