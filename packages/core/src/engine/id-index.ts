@@ -4,7 +4,7 @@
  * A JS Set of strings costs ~80 bytes a record; these cost 16 (ids, 64-bit hashes) and 20
  * (requests, 96-bit digests + where the first copy went) per slot, at most half full.
  */
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 
 const EMPTY = 0;
 
@@ -54,7 +54,8 @@ export class RequestIndex {
   private size = 0;
 
   static digest(url: string, body: string): [number, number, number] {
-    const d = createHash("sha1").update(url).update("\n").update(body).digest();
+    // one-shot hash(): ~2x faster than createHash().update().digest() per request
+    const d = hash("sha1", `${url}\n${body}`, "buffer");
     // never all-zero: that marks an empty slot
     return [d.readUInt32LE(0) || 1, d.readUInt32LE(4), d.readUInt32LE(8)];
   }
