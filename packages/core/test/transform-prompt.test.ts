@@ -123,6 +123,9 @@ describe("the prompt transform", () => {
     expect(failure(handle, { id: "" }).message).toBe(
       "id failed to render: the id rendered empty (record at /data/in.jsonl:7)",
     );
+    expect(failure(handle, { id: ["a"] }).message).toBe(
+      "id failed to render: the id rendered to a list (record at /data/in.jsonl:7)",
+    );
   });
 
   test("`| default:` and {% if %} accept a missing variable; nested missing properties fail", async () => {

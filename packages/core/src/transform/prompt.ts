@@ -93,7 +93,12 @@ export function createPromptRenderer(options: PromptOptions): {
       const scope: Scope = { data: record.data, ctx: undefined };
       let id: string | undefined;
       try {
-        id = String(renderId(scope));
+        const raw = renderId(scope);
+        if (raw === null || typeof raw === "object")
+          throw new Error(
+            `the id rendered to ${raw === null ? "null" : Array.isArray(raw) ? "a list" : "a mapping"}`,
+          );
+        id = String(raw);
         if (id === "") throw new Error("the id rendered empty");
         const body = renderBody(scope) as Record<string, unknown>;
         return { custom_id: id, url, body };
