@@ -31,7 +31,7 @@ async function writeSlowly(file: string, content: string): Promise<void> {
   fs.closeSync(fd);
 }
 
-describe("batchpipe watch: 20 files, slow writers, SIGKILL and restart", () => {
+describe("batchpipe watch: 20 files, slow writers, three SIGKILLs and restarts", () => {
   let emulator: EmulatorProcess;
   beforeAll(async () => {
     emulator = await startEmulatorProcess({
@@ -92,7 +92,11 @@ describe("batchpipe watch: 20 files, slow writers, SIGKILL and restart", () => {
     expect((await second.exited).signal).toBe("SIGKILL");
     expect(second.events.some((e) => e.type === "group_started" && e.resumed === true)).toBe(true);
 
-    // watcher 3: files 15-20 arrive while it runs; it finishes everything
+    // watcher 3: killed as its first run finishes (the group may or may not be marked done yet)
+    const between = startWatcher(dir, engine("run_finished"));
+    expect((await between.exited).signal).toBe("SIGKILL");
+
+    // watcher 4: files 15-20 arrive while it runs; it finishes everything
     const third = startWatcher(dir);
     for (let k = 15; k <= 20; k++) {
       if (slow(k)) writes.push(writeSlowly(inbox(k), lines(k)));
@@ -147,7 +151,7 @@ describe("batchpipe watch: 20 files, slow writers, SIGKILL and restart", () => {
     expect(state.batches.length).toBeLessThan(20);
     console.log(
       `watch crash test: ${state.batches.length} batches for 20 files / 200 records, ` +
-        `${first.events.length + second.events.length + third.events.length} events over 3 watchers`,
+        `${first.events.length + second.events.length + between.events.length + third.events.length} events over 4 watchers`,
     );
   });
 });

@@ -1,5 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
+import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { readJsonl, tempDir } from "./runner-helpers.js";
 import { startWatcher } from "./watch-helpers.js";
@@ -55,5 +56,43 @@ describe("batchpipe watch --once", () => {
       "b1@c.jsonl",
       "b2@b.jsonl",
     ]);
+  });
+
+  it("a group whose run finished before the crash recorded it is marked done, not run again", async () => {
+    const dir = tempDir("bp-watch-finished-");
+    fs.mkdirSync(path.join(dir, "data"));
+    fs.writeFileSync(
+      path.join(dir, "pipeline.yaml"),
+      [
+        "version: 1",
+        "name: watch-finished",
+        "provider: { use: emulator, emulator: { timeScale: 3600 } }",
+        "source: { use: jsonl, path: ./data/ }",
+        "transform:",
+        '  id: "{{ id }}"',
+        '  body: { model: gpt-4o-mini, messages: [{ role: user, content: "{{ text }}" }] }',
+        "batch: { poll_interval: 50ms, allow_same_dataset: true }",
+        "sinks: [{ use: jsonl, path: ./out/results.jsonl }]",
+        "",
+      ].join("\n"),
+    );
+    fs.writeFileSync(path.join(dir, "data", "a.jsonl"), '{"id":"a1","text":"x"}\n{"id":"a2","text":"y"}\n');
+    let w = startWatcher(dir, undefined, ["--once"]);
+    expect((await w.exited).code).toBe(0);
+    // as if the watcher died after the engine finished the run but before the registry said so
+    const registry = new Database(path.join(dir, ".batchpipe/watch-finished/watch/watch.db"));
+    registry.prepare("UPDATE groups SET status = 'pending'").run();
+    registry.prepare("UPDATE files SET status = 'pending'").run();
+    registry.close();
+    w = startWatcher(dir, undefined, ["--once"]);
+    expect((await w.exited).code).toBe(0);
+    // allow_same_dataset is true: only the registry's run id stops a second run
+    expect(w.events.some((e) => e.type === "group_started")).toBe(false);
+    expect(readJsonl(path.join(dir, "out/results.jsonl"))).toHaveLength(2);
+    const check = new Database(path.join(dir, ".batchpipe/watch-finished/watch/watch.db"), {
+      readonly: true,
+    });
+    expect(check.prepare("SELECT status FROM groups").all()).toEqual([{ status: "done" }]);
+    check.close();
   });
 });
