@@ -242,19 +242,34 @@ describe("resolvePipeline (the programmatic API)", () => {
         yield { data, position: { file: "memory", line: index + 1 }, cursor: index };
     },
   });
-  const memorySink = defineSink({
-    name: "memory",
-    options: z.strictObject({}),
-    async open() {
-      return {
-        async write() {},
-        async commit() {
-          return null;
-        },
-        async close() {},
-      };
-    },
-  });
+  const nullSink = (name: string, options: z.ZodType) =>
+    defineSink({
+      name,
+      options,
+      async open() {
+        return {
+          async write() {},
+          async commit() {
+            return null;
+          },
+          async close() {},
+        };
+      },
+    });
+  const memorySink = nullSink("memory", z.strictObject({}));
+
+  /** every problem of a spec whose only sink is `sink` */
+  async function sinkProblems(sink: Record<string, unknown>): Promise<SpecIssueError[]> {
+    const spec = {
+      version: 1,
+      name: "inline",
+      source: { use: memorySource, rows: [] },
+      transform: { body: { model: "m", messages: [] } },
+      sinks: [sink],
+    };
+    const error = await resolvePipeline(spec, { dir: "/tmp", env: {} }).catch((thrown) => thrown);
+    return error.details;
+  }
 
   test("accepts plugin objects as `use` and named plugins through options.plugins", async () => {
     const pipeline = await resolvePipeline(
@@ -277,63 +292,21 @@ describe("resolvePipeline (the programmatic API)", () => {
   });
 
   test("a plugin whose schema would drop unknown keys (z.object) still gets them reported", async () => {
-    const looseSink = defineSink({
-      name: "loose",
-      options: z.object({ path: z.string() }),
-      async open() {
-        return {
-          async write() {},
-          async commit() {
-            return null;
-          },
-          async close() {},
-        };
-      },
-    });
-    const error = await resolvePipeline(
-      {
-        version: 1,
-        name: "inline",
-        source: { use: memorySource, rows: [] },
-        transform: { body: { model: "m", messages: [] } },
-        sinks: [{ use: looseSink, path: "x", paht: "y" }],
-      },
-      { dir: "/tmp", env: {} },
-    ).catch((thrown) => thrown);
-    expect(error.details.map((detail: SpecIssueError) => [detail.path, detail.message, detail.hint])).toEqual(
-      [["sinks[0].paht", 'unknown key "paht"', 'did you mean "path"?']],
-    );
+    const looseSink = nullSink("loose", z.object({ path: z.string() }));
+    const problems = await sinkProblems({ use: looseSink, path: "x", paht: "y" });
+    expect(problems.map((detail) => [detail.path, detail.message, detail.hint])).toEqual([
+      ["sinks[0].paht", 'unknown key "paht"', 'did you mean "path"?'],
+    ]);
   });
 
   test("a plugin whose options schema throws is PLUGIN_INVALID at its `use`, not a crash", async () => {
-    const brokenSink = defineSink({
-      name: "broken",
-      options: z.strictObject({}).transform(() => {
-        throw new Error("bad transform");
-      }),
-      async open() {
-        return {
-          async write() {},
-          async commit() {
-            return null;
-          },
-          async close() {},
-        };
-      },
+    const throwing = z.strictObject({}).transform(() => {
+      throw new Error("bad transform");
     });
-    const error = await resolvePipeline(
-      {
-        version: 1,
-        name: "inline",
-        source: { use: memorySource, rows: [] },
-        transform: { body: { model: "m", messages: [] } },
-        sinks: [{ use: brokenSink }],
-      },
-      { dir: "/tmp", env: {} },
-    ).catch((thrown) => thrown);
-    expect(error.details.map((detail: SpecIssueError) => [detail.code, detail.path, detail.message])).toEqual(
-      [["PLUGIN_INVALID", "sinks[0].use", "the options schema of broken threw: bad transform"]],
-    );
+    const problems = await sinkProblems({ use: nullSink("broken", throwing) });
+    expect(problems.map((detail) => [detail.code, detail.path, detail.message])).toEqual([
+      ["PLUGIN_INVALID", "sinks[0].use", "the options schema of broken threw: bad transform"],
+    ]);
   });
 
   test("reports every problem by path, without positions", async () => {
