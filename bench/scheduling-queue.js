@@ -67,7 +67,8 @@ async function runOnce({ input, limit, budget }) {
         }
         if (e.type === "shard_submitted") maxOpen = Math.max(maxOpen, ++open);
         if (e.type === "shard_collected" || e.type === "queue_full") open--;
-        if (e.type === "run_finished") finishedAt = at;
+        // the last delivery ends the schedule (clean-up deletes files afterwards)
+        if (e.type === "shard_collected") finishedAt = at;
       },
     });
     if (r.code !== 0) throw new Error(`batchpipe run exited with ${r.code}\n${r.stderr.slice(-3000)}`);

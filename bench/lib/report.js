@@ -62,7 +62,7 @@ export function renderResults(r) {
       "",
       `40 shards of 100 requests; the emulator's queue holds 4 shards (${fmt(sched.limit)} tokens by its estimate,`,
       `${fmt(sched.shardTokens)} per shard); every batch takes ${(sched.ideal / 10 / 1000).toFixed(0)} s. Ideal makespan = ceil(40/4) × ${(sched.ideal / 10 / 1000).toFixed(0)} s = ${(sched.ideal / 1000).toFixed(0)} s.`,
-      "Makespan = from the end of the read phase (`planned`) to `run_finished`.",
+      "Makespan = from the end of the read phase (`planned`) to the last `shard_collected` (results delivered).",
       "",
       "| spec | makespan (s) | vs ideal | token_limit_exceeded | batches created | most open at once | CLI wall (s) |",
       "|---|---:|---:|---:|---:|---:|---:|",
