@@ -43,6 +43,23 @@ describe("plugin resolution", () => {
     );
   });
 
+  test("a .ts plugin beside a spec with no node_modules imports @batchpipe/core/plugin from the running core", async () => {
+    const dir = writeFixture({
+      "plugins/shout.ts": `import { defineTransform, z } from "@batchpipe/core/plugin";
+export const plugin = defineTransform({
+  name: "shout",
+  options: z.strictObject({ suffix: z.string().default("!") }),
+  create: ({ options }) => ({
+    toRequest: (record) => ({ custom_id: String(record.data.id), url: "/v1/embeddings", body: { model: "m", input: \`\${record.data.text}\${options.suffix}\` } }),
+  }),
+});
+`,
+    });
+    const plugin = await resolvePlugin("transform", "./plugins/shout.ts", { dir });
+    expect(plugin.name).toBe("shout");
+    expect(plugin.options.parse({})).toEqual({ suffix: "!" });
+  });
+
   test("a module of the wrong kind, a non-plugin and a missing file are reported at their `use`", async () => {
     const error = await loadError(join(fixtures, "wrong-kind.yaml"));
     expect(formatSpecError(error, { cwd: fixtures })).toMatchInlineSnapshot(`

@@ -69,8 +69,19 @@ export function isPathLike(use: string): boolean {
 
 let jiti: Jiti | undefined;
 
+/**
+ * Plugin files importing `@batchpipe/core/...` get the running core (one zod instance, the same API),
+ * even beside a spec with no node_modules
+ */
 function getJiti(): Jiti {
-  jiti ??= createJiti(import.meta.url);
+  const core = fileURLToPath(new URL("../../", import.meta.url));
+  jiti ??= createJiti(import.meta.url, {
+    alias: {
+      "@batchpipe/core/plugin": path.join(core, "dist/plugin.js"),
+      "@batchpipe/core/testing": path.join(core, "dist/testing/index.js"),
+      "@batchpipe/core": path.join(core, "dist/index.js"),
+    },
+  });
   return jiti;
 }
 
@@ -103,14 +114,18 @@ async function loadPackage(name: string, file: string): Promise<unknown> {
   }
 }
 
+/** the default export, or a named export `plugin`; jiti's interop may nest either under `default` */
 function pickExport(module: unknown): unknown {
   if (module === null || typeof module !== "object") return module;
-  const namespace = module as { default?: unknown; plugin?: unknown };
-  // jiti may wrap a CommonJS default export twice
-  const value = namespace.default ?? namespace.plugin;
-  if (value !== null && typeof value === "object" && "default" in value && !("kind" in value))
-    return (value as { default: unknown }).default;
-  return value;
+  const namespace = module as { default?: { default?: unknown; plugin?: unknown }; plugin?: unknown };
+  const candidates = [
+    namespace.default,
+    namespace.plugin,
+    namespace.default?.default,
+    namespace.default?.plugin,
+  ];
+  const plugin = candidates.find((value) => value !== null && typeof value === "object" && "kind" in value);
+  return plugin ?? namespace.default ?? namespace.plugin;
 }
 
 /** ESM resolution (the `import` condition) first, then CommonJS `require` for packages without it */
