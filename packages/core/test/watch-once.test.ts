@@ -95,4 +95,42 @@ describe("batchpipe watch --once", () => {
     expect(check.prepare("SELECT status FROM groups").all()).toEqual([{ status: "done" }]);
     check.close();
   });
+
+  it("a file the source cannot read fails on its own; the others of its group are processed", async () => {
+    const dir = tempDir("bp-watch-bad-");
+    fs.mkdirSync(path.join(dir, "data"));
+    fs.writeFileSync(
+      path.join(dir, "pipeline.yaml"),
+      [
+        "version: 1",
+        "name: watch-bad",
+        "provider: { use: emulator, emulator: { timeScale: 3600 } }",
+        "source: { use: jsonl, path: ./data/, on_invalid: fail }",
+        "transform:",
+        '  id: "{{ id }}"',
+        '  body: { model: gpt-4o-mini, messages: [{ role: user, content: "{{ text }}" }] }',
+        "batch: { poll_interval: 50ms }",
+        "sinks: [{ use: jsonl, path: ./out/results.jsonl }]",
+        "",
+      ].join("\n"),
+    );
+    fs.writeFileSync(path.join(dir, "data", "good.jsonl"), '{"id":"g1","text":"x"}\n');
+    fs.writeFileSync(path.join(dir, "data", "bad.jsonl"), '{"id":"b1","text":"x"}\nnot json\n');
+    const w = startWatcher(dir, undefined, ["--once"]);
+    expect((await w.exited).code).toBe(1);
+    expect(w.events.at(-1)).toMatchObject({ type: "summary", files: 1, filesFailed: 1, succeeded: 1 });
+    expect(w.events.some((e) => e.type === "group_split")).toBe(true);
+    const failed = w.events.find((e) => e.type === "group_failed") as {
+      files: string[];
+      error: { code: string };
+    };
+    expect(failed.files.map((f) => path.basename(f))).toEqual(["bad.jsonl"]);
+    expect(failed.error.code).toBe("SOURCE_FAILED");
+    expect(readJsonl<{ id: string }>(path.join(dir, "out/results.jsonl")).map((r) => r.id)).toEqual(["g1"]);
+    // the failed version is not tried again; a fixed file is
+    fs.writeFileSync(path.join(dir, "data", "bad.jsonl"), '{"id":"b1","text":"x"}\n');
+    const again = startWatcher(dir, undefined, ["--once"]);
+    expect((await again.exited).code).toBe(0);
+    expect(again.events.at(-1)).toMatchObject({ type: "summary", files: 1, succeeded: 1 });
+  });
 });

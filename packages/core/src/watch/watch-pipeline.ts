@@ -52,7 +52,10 @@ export interface WatchOptions {
 
 export interface WatchSummary {
   groups: number;
+  /** files processed */
   files: number;
+  /** files that could not be processed (see the group_failed events) */
+  filesFailed: number;
   succeeded: number;
   failed: number;
 }
@@ -71,11 +74,12 @@ export async function watchPipeline(
   // one watcher per pipeline: the registry has one writer
   const lock = acquireLock(watchDir, { command: "watch" });
   const registry = openRegistry(watchDir);
-  const summary: WatchSummary = { groups: 0, files: 0, succeeded: 0, failed: 0 };
+  const summary: WatchSummary = { groups: 0, files: 0, filesFailed: 0, succeeded: 0, failed: 0 };
   const ctx: GroupContext = { pipeline, stateDir, registry, emit, signal, options, summary };
   let watcher: FSWatcher | undefined;
   try {
     emit({ type: "watching", target: target.describe, root: target.root, once: Boolean(options.once) });
+    removeStaleSnapshots(watchDir, registry);
     // groups a previous watcher left unfinished come first, in order
     for (const group of registry.pendingGroups()) await runGroup(ctx, group, true);
     const queue = createQueue(ctx, target, watchDir);
@@ -339,8 +343,10 @@ async function runGroup(ctx: GroupContext, group: GroupRow, resumed: boolean): P
     } catch (error) {
       if (ctx.signal.aborted) throw interrupted();
       const failure = asBatchpipeError(error);
-      if (failure.code === ErrorCodes.DUPLICATE_ID && group.files.length > 1) {
-        // ids collide across files: each file becomes its own run
+      const retry = resumable(ctx.stateDir, failure);
+      if (!retry && group.files.length > 1) {
+        // ids collide across files, or one file is unreadable: each file becomes its own run, so
+        // only the file at fault fails
         const groups = registry.splitGroup(group.id);
         emit({
           type: "group_split",
@@ -351,8 +357,9 @@ async function runGroup(ctx: GroupContext, group: GroupRow, resumed: boolean): P
         for (const single of groups) await runGroup(ctx, single, false);
         return;
       }
-      if (!resumable(ctx.stateDir, failure)) {
+      if (!retry) {
         registry.finishGroup(group.id, "failed", { error: failure.message, code: failure.code });
+        ctx.summary.filesFailed += group.files.length;
         cleanSnapshots(group);
         emit({ type: "group_failed", group: group.id, files, error: failure });
         return;
@@ -404,6 +411,17 @@ function resumable(stateDir: string, error: BatchpipeError): boolean {
   } finally {
     state.close();
   }
+}
+
+/** snapshots no pending group needs: left by a crash between the copy and the registry insert */
+function removeStaleSnapshots(watchDir: string, registry: WatchRegistry): void {
+  const dir = path.join(watchDir, "snapshots");
+  if (!fs.existsSync(dir)) return;
+  const keep = new Set(
+    registry.pendingGroups().flatMap((g) => g.files.map((f) => path.basename(f.snapshot))),
+  );
+  for (const name of fs.readdirSync(dir))
+    if (!keep.has(name)) fs.rmSync(path.join(dir, name), { force: true });
 }
 
 function cleanSnapshots(group: GroupRow): void {

@@ -76,8 +76,9 @@ export default defineCommand({
       if (args.json) io.stdout.write(`${JSON.stringify({ type: "summary", ...summary })}\n`);
       else
         io.stdout.write(
-          `${summary.files} file(s) in ${summary.groups} run(s): ${summary.succeeded} succeeded, ${summary.failed} failed\n`,
+          `${summary.files} file(s) in ${summary.groups} run(s): ${summary.succeeded} succeeded, ${summary.failed} failed${summary.filesFailed ? ` · ${summary.filesFailed} file(s) could not be processed` : ""}\n`,
         );
+      if (summary.filesFailed > 0) return ExitCode.RUN_ERROR;
       return summary.failed > 0 ? ExitCode.FAILED_REQUESTS : ExitCode.OK;
     } catch (error) {
       renderer?.stop();
@@ -111,7 +112,7 @@ function describe(event: WatchEvent, rel: (file: string) => string): string | un
     case "group_finished":
       return `■ run ${event.report.run} ${event.status}: ${event.report.succeeded} succeeded, ${event.report.failed} failed, ${event.report.batches} batch(es)`;
     case "group_split":
-      return `↯ ids collide across the files of run group ${event.group}: running each file on its own`;
+      return `↯ these files cannot run together (${event.reason.split("\n")[0]}): running each on its own`;
     case "group_failed":
       return `✖ ${event.files.map(rel).join(", ")}: ${event.error.message}${event.error.hint ? `\n  hint: ${event.error.hint}` : ""}`;
     case "group_retry":
