@@ -9,7 +9,7 @@
  */
 import { createHash } from "node:crypto";
 import path from "node:path";
-import { BatchpipeError, ErrorCodes } from "../errors.js";
+import { BatchpipeError, ErrorCodes, isBatchpipeError } from "../errors.js";
 import type { EstimateMode } from "../estimate/estimate-tokens.js";
 import { estimateOutputTokens, estimateRequestTokens } from "../estimate/index.js";
 import { estimateCost } from "../estimate/pricing.js";
@@ -19,6 +19,7 @@ import {
   type Logger,
   type RecordPosition,
   type RequestLine,
+  type SourceItem,
   type SourceRecord,
 } from "../plugin.js";
 import type { FanoutRow, RunTotals, ShardRow } from "../state/index.js";
@@ -117,13 +118,16 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
       logger,
       signal,
     });
-    const records = pipeline.source.plugin.read({
-      options: pipeline.source.options,
-      resolvePath,
-      logger,
-      signal,
-      checkpoint: undefined,
-    });
+    const records = guardSource(
+      pipeline.source.plugin.read({
+        options: pipeline.source.options,
+        resolvePath,
+        logger,
+        signal,
+        checkpoint: undefined,
+      }),
+      pipeline.source.label,
+    );
     for await (const item of records) {
       totals.read++;
       if (totals.read % 10_000 === 0) {
@@ -233,6 +237,34 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
   totals.estimatedCost = sumCosts(costByModel);
   options.onProgress?.(totals.read);
   return { fingerprint: fingerprint.digest("hex"), totals, shards, failuresFile };
+}
+
+/** a source that throws something other than a BatchpipeError fails as PLUGIN_FAILED naming it */
+function guardSource(items: AsyncIterable<SourceItem>, label: string): AsyncIterable<SourceItem> {
+  const wrap = (error: unknown) => {
+    if (isBatchpipeError(error) || (error as { name?: unknown })?.name === "AbortError") return error;
+    return new BatchpipeError(
+      ErrorCodes.PLUGIN_FAILED,
+      `${label} failed while reading: ${(error as Error)?.message ?? String(error)}`,
+      {
+        hint: "Fix the source's problem and run again: nothing was submitted, the read starts over.",
+        plugin: label,
+        cause: error,
+      },
+    );
+  };
+  return {
+    [Symbol.asyncIterator]() {
+      const it = items[Symbol.asyncIterator]();
+      return {
+        next: () =>
+          it.next().catch((error: unknown) => {
+            throw wrap(error);
+          }),
+        return: (value?: unknown) => it.return?.(value) ?? Promise.resolve({ done: true, value: undefined }),
+      };
+    },
+  };
 }
 
 function toRequest(

@@ -42,6 +42,8 @@ export interface RunLoopOptions {
   signal: AbortSignal;
   logger: Logger;
   emit(event: EngineEvent): void;
+  /** per sink call (BATCHPIPE_PLUGIN_TIMEOUT); default 5 minutes */
+  pluginTimeoutMs?: number;
 }
 
 interface Timing {

@@ -13,6 +13,7 @@ import type { BatchProvider } from "../provider/types.js";
 import { acquireLock, openState, type RunCounters, type RunRow, type StateStore } from "../state/index.js";
 import { runReadPhase } from "./read-phase.js";
 import { RunLoop } from "./run-loop.js";
+import { pluginTimeoutFromEnv } from "./sink-set.js";
 import type {
   EngineEvent,
   EnginePipeline,
@@ -56,7 +57,18 @@ export async function runPipeline(pipeline: EnginePipeline, options: RunOptions 
       run = state.getRun(run.id)!;
     }
     provider = await createProvider(pipeline.spec.provider, { env: options.env ?? process.env, logger });
-    const loop = new RunLoop({ pipeline, state, provider, run, stateDir, signal, logger, emit });
+    const pluginTimeoutMs = pluginTimeoutFromEnv(options.env ?? process.env);
+    const loop = new RunLoop({
+      pipeline,
+      state,
+      provider,
+      run,
+      stateDir,
+      signal,
+      logger,
+      emit,
+      pluginTimeoutMs,
+    });
     const { counters, cancelled } = await loop.run();
     if (pipeline.spec.batch.clean_up) await cleanUp({ provider, loop, stateDir, run, emit });
     state.finishRun(run.id, cancelled ? "cancelled" : "done", { remember: !cancelled });

@@ -6,6 +6,7 @@
 import path from "node:path";
 import { BatchpipeError, ErrorCodes } from "../errors.js";
 import type { Checkpoint, Logger, ResultRow, SinkHandle, SinkPlugin } from "../plugin.js";
+import { parseDuration } from "../spec/units.js";
 import type { StateStore } from "../state/index.js";
 import type { EnginePipeline, EngineResolvedPlugin } from "./types.js";
 
@@ -19,11 +20,14 @@ interface OpenSink {
 }
 
 const ROWS_PER_WRITE = 500;
+/** how long one sink call may take before the run stops with PLUGIN_FAILED */
+export const DEFAULT_PLUGIN_TIMEOUT_MS = 5 * 60_000;
 
 export class SinkSet {
   private constructor(
     private readonly sinks: OpenSink[],
     private readonly buffers: { sinks: ResultRow[]; errors: ResultRow[] },
+    private readonly timeoutMs: number,
   ) {}
 
   static async open(options: {
@@ -32,8 +36,11 @@ export class SinkSet {
     runId: string;
     logger: Logger;
     signal: AbortSignal;
+    /** per sink call; default DEFAULT_PLUGIN_TIMEOUT_MS */
+    pluginTimeoutMs?: number;
   }): Promise<SinkSet> {
     const { pipeline, state, runId, logger, signal } = options;
+    const timeoutMs = options.pluginTimeoutMs ?? DEFAULT_PLUGIN_TIMEOUT_MS;
     const opened: OpenSink[] = [];
     const resolvePath = (p: string) => path.resolve(pipeline.dir, p);
     const openOne = async (
@@ -43,13 +50,18 @@ export class SinkSet {
     ) => {
       const key = sinkKey(runId, role, index, ref.use);
       try {
-        const handle = await ref.plugin.open({
-          options: ref.options,
-          resolvePath,
-          logger,
-          signal,
-          checkpoint: state.sinkCheckpoint(key),
-        });
+        const handle = await withTimeout(
+          ref.plugin.open({
+            options: ref.options,
+            resolvePath,
+            logger,
+            signal,
+            checkpoint: state.sinkCheckpoint(key),
+          }),
+          timeoutMs,
+          ref.label,
+          "open",
+        );
         opened.push({ key, role, label: ref.label, handle, skip: false });
       } catch (error) {
         throw pluginFailed(ref.label, "open", error);
@@ -59,10 +71,10 @@ export class SinkSet {
       for (const [i, ref] of pipeline.sinks.entries()) await openOne("sinks", i, ref);
       for (const [i, ref] of pipeline.errors.entries()) await openOne("errors", i, ref);
     } catch (error) {
-      await Promise.allSettled(opened.map((s) => s.handle.close()));
+      await Promise.allSettled(opened.map((s) => withTimeout(s.handle.close(), timeoutMs, s.label, "close")));
       throw error;
     }
-    return new SinkSet(opened, { sinks: [], errors: [] });
+    return new SinkSet(opened, { sinks: [], errors: [] }, timeoutMs);
   }
 
   /** start a delivery: sinks that already committed `key` are left out of it */
@@ -73,7 +85,7 @@ export class SinkSet {
       sink.skip = false;
       if (sink.handle.committed) {
         try {
-          sink.skip = await sink.handle.committed(key);
+          sink.skip = await withTimeout(sink.handle.committed(key), this.timeoutMs, sink.label, "committed");
         } catch (error) {
           throw pluginFailed(sink.label, "committed", error);
         }
@@ -95,7 +107,12 @@ export class SinkSet {
     const checkpoints: Record<string, Checkpoint> = {};
     for (const sink of this.sinks) {
       try {
-        checkpoints[sink.key] = await sink.handle.commit(key);
+        checkpoints[sink.key] = await withTimeout(
+          sink.handle.commit(key),
+          this.timeoutMs,
+          sink.label,
+          "commit",
+        );
       } catch (error) {
         throw pluginFailed(sink.label, "commit", error);
       }
@@ -104,7 +121,9 @@ export class SinkSet {
   }
 
   async close(): Promise<void> {
-    await Promise.allSettled(this.sinks.map((s) => s.handle.close()));
+    await Promise.allSettled(
+      this.sinks.map((s) => withTimeout(s.handle.close(), this.timeoutMs, s.label, "close")),
+    );
   }
 
   private async flush(role: "sinks" | "errors"): Promise<void> {
@@ -114,7 +133,7 @@ export class SinkSet {
     for (const sink of this.sinks) {
       if (sink.role !== role || sink.skip) continue;
       try {
-        await sink.handle.write(rows);
+        await withTimeout(sink.handle.write(rows), this.timeoutMs, sink.label, "write");
       } catch (error) {
         throw pluginFailed(sink.label, "write", error);
       }
@@ -124,6 +143,44 @@ export class SinkSet {
 
 export function sinkKey(runId: string, role: string, index: number, use: string): string {
   return `${runId}|${role}[${index}]:${use}`;
+}
+
+/** BATCHPIPE_PLUGIN_TIMEOUT (`30s`, `5m`, or milliseconds) → ms; default DEFAULT_PLUGIN_TIMEOUT_MS */
+export function pluginTimeoutFromEnv(env: Record<string, string | undefined>): number {
+  const raw = env.BATCHPIPE_PLUGIN_TIMEOUT;
+  if (raw === undefined || raw.trim() === "") return DEFAULT_PLUGIN_TIMEOUT_MS;
+  const ms = parseDuration(/^\d+$/.test(raw.trim()) ? Number(raw) : raw);
+  if (ms === undefined || ms <= 0) {
+    throw new BatchpipeError(ErrorCodes.USAGE, `BATCHPIPE_PLUGIN_TIMEOUT="${raw}" is not a duration`, {
+      hint: "Write it like 30s, 5m or 1h (or unset it for the 5 minute default).",
+    });
+  }
+  return ms;
+}
+
+/** a hung plugin must not hang the run: after `ms` the call fails with an error naming the plugin */
+function withTimeout<T>(call: Promise<T>, ms: number, label: string, hook: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  // not unref'd: a hung plugin may hold nothing else that keeps the process alive
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(
+        new BatchpipeError(
+          ErrorCodes.PLUGIN_FAILED,
+          `${label} did not answer within ${formatMs(ms)} in ${hook}`,
+          {
+            hint: `The plugin hangs (a stuck lock or connection?). Fix it, or raise BATCHPIPE_PLUGIN_TIMEOUT, and run again: the run resumes where it stopped.`,
+            plugin: label,
+          },
+        ),
+      );
+    }, ms);
+  });
+  return Promise.race([Promise.resolve(call), timeout]).finally(() => clearTimeout(timer));
+}
+
+function formatMs(ms: number): string {
+  return ms % 60_000 === 0 ? `${ms / 60_000} min` : ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
 }
 
 function pluginFailed(label: string, hook: string, error: unknown): BatchpipeError {
