@@ -55,8 +55,16 @@ export interface CollectResult {
 }
 
 export async function collectShard(options: CollectOptions): Promise<CollectResult> {
-  const { shard, batch, stateDir } = options;
-  const metas = await loadMetas(path.join(stateDir, shard.metaFile));
+  const metas = await MetaIndex.load(path.join(options.stateDir, options.shard.metaFile));
+  try {
+    return await collectWith(options, metas);
+  } finally {
+    metas.close();
+  }
+}
+
+async function collectWith(options: CollectOptions, metas: MetaIndex): Promise<CollectResult> {
+  const { shard, batch } = options;
   const fanout = new Map<string, FanoutRow[]>();
   for (const row of options.fanout) {
     const list = fanout.get(row.canonical) ?? [];
@@ -186,7 +194,7 @@ export async function collectShard(options: CollectOptions): Promise<CollectResu
     if (error.line !== null)
       lineErrors.set(error.line, { code: error.code ?? "invalid_request", message: error.message });
   }
-  for (const [id, entry] of metas) {
+  for (const [id, entry] of metas.entries()) {
     if (seen.has(id)) continue;
     const lineError = lineErrors.get(entry.index + 1);
     if (!lineError && live()) result.missing++;
@@ -261,25 +269,75 @@ function* targets(id: string, meta: RequestMeta, fanout: Map<string, FanoutRow[]
 
 interface MetaEntry {
   index: number;
-  line: string;
+  /** read from disk on demand: the inputs of a 50,000-request shard stay out of memory */
+  readonly line: string;
 }
 
-/** custom_id → its meta line (kept as text: parsed only when its result arrives) */
-async function loadMetas(file: string): Promise<Map<string, MetaEntry>> {
-  const metas = new Map<string, MetaEntry>();
-  let index = 0;
-  for await (const line of lines(fs.createReadStream(file))) {
-    if (line === "") continue;
-    // the id is the first field: avoid parsing the whole input here
-    const id = (JSON.parse(`${line.slice(0, line.indexOf(',"t":'))}}`) as { id: string }).id;
-    metas.set(id, { index: index++, line });
+/** custom_id → where its meta line is in the meta file */
+class MetaIndex {
+  private readonly ids = new Map<string, number>();
+  private readonly offsets: number[] = [];
+  private readonly lengths: number[] = [];
+  private fd: number | undefined;
+
+  private constructor(private readonly file: string) {}
+
+  static async load(file: string): Promise<MetaIndex> {
+    const index = new MetaIndex(file);
+    let offset = 0;
+    for await (const line of lines(fs.createReadStream(file))) {
+      const length = Buffer.byteLength(line);
+      if (line !== "") {
+        // the id is the first field: no need to parse the input here
+        const id = (JSON.parse(`${line.slice(0, line.indexOf(',"t":'))}}`) as { id: string }).id;
+        index.ids.set(id, index.offsets.length);
+        index.offsets.push(offset);
+        index.lengths.push(length);
+      }
+      offset += length + 1;
+    }
+    return index;
   }
-  return metas;
+
+  get size(): number {
+    return this.offsets.length;
+  }
+
+  get(id: string): MetaEntry | undefined {
+    const i = this.ids.get(id);
+    return i === undefined ? undefined : this.entry(i);
+  }
+
+  *entries(): Generator<[string, MetaEntry]> {
+    for (const [id, i] of this.ids) yield [id, this.entry(i)];
+  }
+
+  line(i: number): string {
+    this.fd ??= fs.openSync(this.file, "r");
+    const buffer = Buffer.allocUnsafe(this.lengths[i]!);
+    fs.readSync(this.fd, buffer, 0, buffer.length, this.offsets[i]!);
+    return buffer.toString("utf8");
+  }
+
+  close(): void {
+    if (this.fd !== undefined) fs.closeSync(this.fd);
+    this.fd = undefined;
+  }
+
+  private entry(i: number): MetaEntry {
+    const self = this;
+    return {
+      index: i,
+      get line() {
+        return self.line(i);
+      },
+    };
+  }
 }
 
 async function writeRetryShard(
   options: CollectOptions,
-  metas: Map<string, MetaEntry>,
+  metas: MetaIndex,
   retry: Set<number>,
 ): Promise<ShardRow> {
   const { shard, stateDir } = options;
@@ -294,12 +352,11 @@ async function writeRetryShard(
   let outputTokens = 0;
   let bytes = 0;
   let index = 0;
-  const byIndex = new Map<number, string>();
-  for (const entry of metas.values()) if (retry.has(entry.index)) byIndex.set(entry.index, entry.line);
   for await (const line of lines(fs.createReadStream(path.join(stateDir, shard.file)))) {
     if (line === "") continue;
-    const meta = byIndex.get(index++);
-    if (meta === undefined) continue;
+    const i = index++;
+    if (!retry.has(i)) continue;
+    const meta = metas.line(i);
     requests.write(`${line}\n`);
     metaOut.write(`${meta}\n`);
     bytes += Buffer.byteLength(line) + 1;
