@@ -27,6 +27,12 @@ console.log(
   `batchpipe bench: N = ${sizes.join(", ")} on ${machine.cpu} (${machine.cores} cores), Node ${machine.node}`,
 );
 
+const saved = path.join(DATA_DIR, "results.json");
+if (flags.has("--render")) {
+  // re-render RESULTS.md from the last run's figures (after editing lib/analysis.md)
+  writeResults(JSON.parse(fs.readFileSync(saved, "utf8")));
+  process.exit(0);
+}
 const results = { machine, load, sizes: [], command: commandLine(), notes: [] };
 if (!flags.has("--no-e2e")) {
   for (const n of sizes) {
@@ -50,12 +56,22 @@ if (!flags.has("--no-sched")) {
 if (flags.has("--all")) results.others = runOthers();
 
 results.durationMs = performance.now() - started;
-const { markdown, targets } = renderResults(results);
-fs.writeFileSync(path.join(BENCH, "RESULTS.md"), markdown);
-console.log("\ntargets:");
-for (const t of targets)
-  console.log(`  ${t.met === null ? "n/a   " : t.met ? "met   " : "MISSED"} ${t.name}: ${t.value}`);
-console.log(`\nwrote bench/RESULTS.md (${sec(results.durationMs)} s)`);
+results.loadEnd = os.loadavg();
+fs.mkdirSync(DATA_DIR, { recursive: true });
+fs.writeFileSync(saved, JSON.stringify(results, null, 2));
+writeResults(results);
+console.log(`wrote bench/RESULTS.md (${sec(results.durationMs)} s)`);
+
+function writeResults(figures) {
+  // hand-written analysis of the last full run (hot spots, what limits each missed target)
+  const analysis = path.join(BENCH, "lib", "analysis.md");
+  const notes = fs.existsSync(analysis) ? [fs.readFileSync(analysis, "utf8").trim()] : [];
+  const { markdown, targets } = renderResults({ ...figures, notes });
+  fs.writeFileSync(path.join(BENCH, "RESULTS.md"), markdown);
+  console.log("\ntargets:");
+  for (const t of targets)
+    console.log(`  ${t.met === null ? "n/a   " : t.met ? "met   " : "MISSED"} ${t.name}: ${t.value}`);
+}
 
 function runOthers() {
   const mine = /^(run|e2e-|baseline-|floor-|scheduling-)/;

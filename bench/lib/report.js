@@ -22,7 +22,7 @@ export function renderResults(r) {
     "",
     `- CPU: ${r.machine.cpu}, ${r.machine.cores} cores; RAM ${r.machine.ramGB} GB; ${r.machine.platform}`,
     `- Node ${r.machine.node}`,
-    `- load average at start: ${r.load.map((l) => l.toFixed(2)).join(", ")} (other processes share the cores: wall times are noisy)`,
+    `- load average (1, 5, 15 min) at start: ${r.load.map((l) => l.toFixed(2)).join(", ")}${r.loadEnd ? `; at the end: ${r.loadEnd.map((l) => l.toFixed(2)).join(", ")}` : ""}. Above ${r.machine.cores}, other processes compete for the cores: wall times then stretch with the load, CPU seconds much less.`,
     "",
     "## End to end",
     "",
@@ -82,7 +82,7 @@ export function renderResults(r) {
   lines.push("", "## Targets", "", "| target | measured | met |", "|---|---|---|");
   for (const t of targets)
     lines.push(`| ${t.name} | ${t.value} | ${t.met === null ? "n/a" : t.met ? "met" : "**missed**"} |`);
-  if (r.notes?.length) lines.push("", "## Notes", "", ...r.notes);
+  if (r.notes?.length) lines.push("", ...r.notes);
   if (r.others?.length) {
     lines.push("", "## Other bench scripts (`--all`)", "");
     for (const o of r.others) lines.push(`### ${o.script}`, "", "```", o.output.trim(), "```", "");
