@@ -181,6 +181,7 @@ describe("BatchRunner resume (emulator in its own process)", () => {
     const dir = tempDir();
     const delivered: string[][] = [];
     let failOn = 2;
+    let refused: string[] = [];
     class Runner extends BatchRunner {
       static override workConfig = {
         name: "resume",
@@ -194,7 +195,10 @@ describe("BatchRunner resume (emulator in its own process)", () => {
       static override async download(items: AsyncIterable<BatchOutputItem>) {
         const ids: string[] = [];
         for await (const item of items) ids.push(item.id);
-        if (--failOn === 0) throw new Error("disk full");
+        if (--failOn === 0) {
+          refused = ids;
+          throw new Error("disk full");
+        }
         delivered.push(ids);
       }
     }
@@ -203,10 +207,12 @@ describe("BatchRunner resume (emulator in its own process)", () => {
     expect(error.code).toBe("PLUGIN_FAILED");
     expect(error.message).toContain("Runner.download() threw: disk full");
     expect(delivered).toHaveLength(1);
-    const batchesBefore = (await emulator.state()).batches.length;
     const result = await Runner.run({ dir, env });
     expect(result.report).toMatchObject({ read: 20, succeeded: 20, failed: 0, unaccounted: 0 });
     const all = delivered.flat();
+    // the shard download() refused came back in the resumed run
+    expect(refused.length).toBeGreaterThan(0);
+    expect(delivered.slice(1).flat()).toEqual(expect.arrayContaining(refused));
     expect(
       exactlyOnce(
         all,
@@ -217,8 +223,10 @@ describe("BatchRunner resume (emulator in its own process)", () => {
       duplicated: [],
       extra: [],
     });
-    // the resumed run paid for nothing again
-    expect((await emulator.state()).batches.length).toBe(batchesBefore);
+    // the resumed run paid for nothing again: one batch per shard of 5, each input once
+    const batches = (await emulator.state()).batches.filter((b) => b.metadata?.batchpipe_run !== undefined);
+    expect(batches).toHaveLength(4);
+    expect(new Set(batches.map((b) => b.input_sha256)).size).toBe(4);
   });
 });
 
