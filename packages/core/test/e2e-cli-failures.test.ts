@@ -1,0 +1,91 @@
+import fs from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  type EmulatorProcess,
+  readJsonl,
+  runBatchpipe,
+  startEmulator,
+  tempDir,
+  writeDataset,
+  writeSpec,
+} from "./fixtures/engine/e2e.js";
+
+describe("batchpipe run: records that fail before sending, allow_same_dataset, clean_up, max_cost", () => {
+  let emulator: EmulatorProcess;
+  beforeAll(async () => {
+    emulator = await startEmulator({ timeScale: 1, latencies: { linesPerSecond: 2000, validation: 0.02 } });
+  });
+  afterAll(async () => {
+    await emulator?.close();
+  });
+
+  it("invalid lines, template errors and oversized requests become failure rows at once; --force runs a processed dataset again; files are cleaned up", async () => {
+    const dir = tempDir();
+    const lines: string[] = [];
+    for (let i = 1; i <= 20; i++) lines.push(JSON.stringify({ id: `rec-${i}`, text: `review ${i}` }));
+    lines[4] = "{not json";
+    lines[9] = JSON.stringify({ id: "rec-10" });
+    lines[14] = JSON.stringify({ id: "rec-15", text: "x".repeat(5000) });
+    fs.writeFileSync(path.join(dir, "data.jsonl"), `${lines.join("\n")}\n`);
+    const spec = writeSpec(dir, { name: "prefail", baseUrl: emulator.url, batch: { max_bytes: "4KB" } });
+    const run = await runBatchpipe(["run", spec], { cwd: dir });
+    expect(run.code, run.stderr).toBe(3);
+    const errors = readJsonl<{ id: string; error: { code: string }; source: { line: number } }>(
+      path.join(dir, "out/errors.jsonl"),
+    );
+    expect(errors.map((e) => [e.error.code, e.source.line]).sort()).toEqual([
+      ["invalid_input", 5],
+      ["request_too_large", 15],
+      ["template_error", 10],
+    ]);
+    expect(readJsonl(path.join(dir, "out/results.jsonl")).length).toBe(17);
+    expect(run.stdout).toMatch(/failed +3 \(/);
+    // clean_up: nothing of this run is left at the provider or on disk
+    const state = await emulator.state();
+    expect(state.files.filter((f) => f.filename.includes("prefail"))).toEqual([]);
+    const runDirs = fs.readdirSync(path.join(dir, ".batchpipe/prefail")).filter((f) => /^r\d+-/.test(f));
+    expect(runDirs).toEqual([]);
+
+    const again = await runBatchpipe(["run", spec], { cwd: dir });
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/nothing to do/);
+    const forced = await runBatchpipe(["run", spec, "--force"], { cwd: dir });
+    expect(forced.code, forced.stderr).toBe(3);
+    expect(readJsonl(path.join(dir, "out/results.jsonl")).length).toBe(17);
+  });
+
+  it("max_cost: refuses to submit past the budget (BUDGET_EXCEEDED, exit 1, nothing created)", async () => {
+    const dir = tempDir();
+    writeDataset(dir, 100);
+    const spec = writeSpec(dir, { name: "budget", baseUrl: emulator.url, batch: { max_cost: 0.000001 } });
+    const before = (await emulator.state()).counters.batches_created ?? 0;
+    const run = await runBatchpipe(["run", spec], { cwd: dir });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/BUDGET_EXCEEDED/);
+    expect((await emulator.state()).counters.batches_created ?? 0).toBe(before);
+  });
+});
+
+describe("batchpipe emulator", () => {
+  it("starts the emulator on a port and stops on SIGTERM", async () => {
+    const { spawn } = await import("node:child_process");
+    const { CLI } = await import("./fixtures/engine/e2e.js");
+    const child = spawn(process.execPath, [CLI, "emulator", "--port", "0", "--time-scale", "100"], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stdout.on("data", (d) => {
+        const m = /listening on (\S+)/.exec(String(d));
+        if (m) resolve(m[1]!);
+      });
+      child.once("exit", (code) => reject(new Error(`exited ${code}`)));
+    });
+    const res = await fetch(`${url}/batches`, { headers: { authorization: "Bearer x" } });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { data: unknown[] }).data).toEqual([]);
+    const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+    child.kill("SIGTERM");
+    expect(await exited).toBe(0);
+  });
+});
