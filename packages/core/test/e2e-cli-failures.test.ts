@@ -67,6 +67,74 @@ describe("batchpipe run: records that fail before sending, allow_same_dataset, c
   });
 });
 
+describe("reconciliation against a provider that loses, garbles and invents lines", () => {
+  it("omitted and malformed lines are retried, unknown ids counted as unexpected: every record once", async () => {
+    const emulator = await startEmulator({
+      timeScale: 1,
+      latencies: { linesPerSecond: 2000, validation: 0.02 },
+      lineRules: [
+        { customIds: ["rec-3", "rec-4"], oddity: "omit", attempts: 1 },
+        { customIds: ["rec-7"], oddity: "malformed", attempts: 1 },
+        { customIds: ["rec-9"], oddity: "unknown_id", attempts: 1 },
+      ],
+    });
+    try {
+      const dir = tempDir();
+      writeDataset(dir, 30);
+      const spec = writeSpec(dir, { name: "oddities", baseUrl: emulator.url });
+      const run = await runBatchpipe(["run", spec, "--json"], { cwd: dir });
+      expect(run.code, run.stderr).toBe(0);
+      const report = (
+        run.events.find((e) => e.type === "run_finished") as unknown as { report: Record<string, number> }
+      ).report;
+      // rec-3, rec-4 (omitted), rec-7 (its line garbled) and rec-9 (answered under another id) are missing
+      expect(report).toMatchObject({
+        read: 30,
+        succeeded: 30,
+        failed: 0,
+        missing: 4,
+        retried: 4,
+        unaccounted: 0,
+      });
+      expect(report.unexpected).toBe(2);
+      const ids = readJsonl<{ id: string; attempts: number }>(path.join(dir, "out/results.jsonl"));
+      expect(ids.length).toBe(30);
+      expect(
+        ids
+          .filter((r) => r.attempts === 2)
+          .map((r) => r.id)
+          .sort(),
+      ).toEqual(["rec-3", "rec-4", "rec-7", "rec-9"]);
+    } finally {
+      await emulator.close();
+    }
+  });
+
+  it("a batch that vanished (404 on poll) has its requests retried", async () => {
+    const emulator = await startEmulator({
+      timeScale: 1,
+      latencies: { linesPerSecond: 50, validation: 0.02 },
+      faults: [{ route: "GET /v1/batches/:id", status: 404, calls: [2] }],
+    });
+    try {
+      const dir = tempDir();
+      writeDataset(dir, 40);
+      const spec = writeSpec(dir, { name: "vanished", baseUrl: emulator.url });
+      const run = await runBatchpipe(["run", spec, "--json"], { cwd: dir });
+      expect(run.code, run.stderr).toBe(0);
+      const report = (
+        run.events.find((e) => e.type === "run_finished") as unknown as { report: Record<string, number> }
+      ).report;
+      expect(report).toMatchObject({ read: 40, succeeded: 40, retried: 40, batches: 2 });
+      expect(run.events.some((e) => e.type === "warning" && /disappeared/.test(String(e.message)))).toBe(
+        true,
+      );
+    } finally {
+      await emulator.close();
+    }
+  });
+});
+
 describe("batchpipe emulator", () => {
   it("starts the emulator on a port and stops on SIGTERM", async () => {
     const { spawn } = await import("node:child_process");
