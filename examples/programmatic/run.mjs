@@ -59,7 +59,8 @@ class Runner extends BatchRunner {
     }
   }
 
-  // called once per delivered shard; a crash before it is recorded hands the shard over again,
+  // called once per delivery (≤ 5,000 results of one batch); a crash before it is recorded hands
+  // the same results over again,
   // so a real download() should be idempotent (upsert by id) — here result.jsonl is rewritten per run
   static async download(items) {
     for await (const item of items) {

@@ -20,7 +20,7 @@ const lines = (k: number) =>
     (_, i) => `${JSON.stringify({ id: `f${k}-${i + 1}`, text: `file ${k} record ${i + 1}` })}\n`,
   ).join("");
 
-/** write a file in 5 byte chunks (cutting lines), 150 ms apart: slower than the settle time is short */
+/** write a file in 5 chunks (cutting lines), 150 ms apart: well under the watcher's 1.5 s settle time */
 async function writeSlowly(file: string, content: string): Promise<void> {
   const fd = fs.openSync(file, "w");
   const size = Math.ceil(content.length / 5);

@@ -20,7 +20,16 @@ export function startWatcher(
 ): Watcher {
   const child = spawn(
     process.execPath,
-    [CLI, "watch", "pipeline.yaml", "--json", "--settle", "400ms", "--coalesce", "300ms", ...extra],
+    [
+      CLI,
+      "watch",
+      "pipeline.yaml",
+      "--json",
+      ...(extra.includes("--settle") ? [] : ["--settle", "1500ms"]),
+      "--coalesce",
+      "300ms",
+      ...extra,
+    ],
     { cwd: dir, env: CHILD_ENV, stdio: ["ignore", "pipe", "pipe"] },
   );
   const events: Event[] = [];

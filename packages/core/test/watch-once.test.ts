@@ -29,7 +29,7 @@ describe("batchpipe watch --once", () => {
         path.join(dir, "data", name),
         ids.map((id) => `${JSON.stringify({ id, text: id })}\n`).join(""),
       );
-    const once = () => startWatcher(dir, undefined, ["--once"]);
+    const once = () => startWatcher(dir, undefined, ["--once", "--settle", "200ms"]);
     write("a.jsonl", ["a1", "a2"]);
     write("b.jsonl", ["b1"]);
     let w = once();
@@ -77,14 +77,14 @@ describe("batchpipe watch --once", () => {
       ].join("\n"),
     );
     fs.writeFileSync(path.join(dir, "data", "a.jsonl"), '{"id":"a1","text":"x"}\n{"id":"a2","text":"y"}\n');
-    let w = startWatcher(dir, undefined, ["--once"]);
+    let w = startWatcher(dir, undefined, ["--once", "--settle", "200ms"]);
     expect((await w.exited).code).toBe(0);
     // as if the watcher died after the engine finished the run but before the registry said so
     const registry = new Database(path.join(dir, ".batchpipe/watch-finished/watch/watch.db"));
     registry.prepare("UPDATE groups SET status = 'pending'").run();
     registry.prepare("UPDATE files SET status = 'pending'").run();
     registry.close();
-    w = startWatcher(dir, undefined, ["--once"]);
+    w = startWatcher(dir, undefined, ["--once", "--settle", "200ms"]);
     expect((await w.exited).code).toBe(0);
     // allow_same_dataset is true: only the registry's run id stops a second run
     expect(w.events.some((e) => e.type === "group_started")).toBe(false);
@@ -116,7 +116,7 @@ describe("batchpipe watch --once", () => {
     );
     fs.writeFileSync(path.join(dir, "data", "good.jsonl"), '{"id":"g1","text":"x"}\n');
     fs.writeFileSync(path.join(dir, "data", "bad.jsonl"), '{"id":"b1","text":"x"}\nnot json\n');
-    const w = startWatcher(dir, undefined, ["--once"]);
+    const w = startWatcher(dir, undefined, ["--once", "--settle", "200ms"]);
     expect((await w.exited).code).toBe(1);
     expect(w.events.at(-1)).toMatchObject({ type: "summary", files: 1, filesFailed: 1, succeeded: 1 });
     expect(w.events.some((e) => e.type === "group_split")).toBe(true);
@@ -129,7 +129,7 @@ describe("batchpipe watch --once", () => {
     expect(readJsonl<{ id: string }>(path.join(dir, "out/results.jsonl")).map((r) => r.id)).toEqual(["g1"]);
     // the failed version is not tried again; a fixed file is
     fs.writeFileSync(path.join(dir, "data", "bad.jsonl"), '{"id":"b1","text":"x"}\n');
-    const again = startWatcher(dir, undefined, ["--once"]);
+    const again = startWatcher(dir, undefined, ["--once", "--settle", "200ms"]);
     expect((await again.exited).code).toBe(0);
     expect(again.events.at(-1)).toMatchObject({ type: "summary", files: 1, succeeded: 1 });
   });

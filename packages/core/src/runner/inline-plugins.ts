@@ -3,10 +3,10 @@
  * request from an item and the workConfig, and sinks that hand committed rows to `download()` /
  * `downloadError()`.
  *
- * Delivery guarantee of a callback sink: the rows of one delivery (a shard) are buffered, then
- * handed to the callback inside `commit`; they count as delivered when the callback returns and the
- * engine records the commit. A crash between the two means the shard is handed over again on resume:
- * at-least-once (exactly-once if the callback is idempotent, e.g. an upsert by id).
+ * Delivery guarantee of a callback sink: the rows of one delivery (≤ 5,000 results of a batch) are
+ * buffered, then handed to the callback inside `commit`; they count as delivered when the callback
+ * returns and the engine records the commit. A crash between the two means the delivery is handed
+ * over again on resume: at-least-once (exactly-once if the callback is idempotent, an upsert by id).
  */
 import { BatchpipeError, ErrorCodes } from "../errors.js";
 import {
