@@ -13,8 +13,24 @@ export interface StateLock {
 
 export const LOCK_FILE = "run.lock";
 
+/** create the state folder, or fail with STATE_FAILED saying why (ENOTDIR, EACCES, EROFS, ENOSPC) */
+export function makeStateDir(dir: string): void {
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+  } catch (error) {
+    throw new BatchpipeError(
+      ErrorCodes.STATE_FAILED,
+      `cannot create the state folder ${dir}: ${(error as Error).message}`,
+      {
+        hint: "Check the path and its permissions and free space, or move the state elsewhere with --state-dir.",
+        cause: error,
+      },
+    );
+  }
+}
+
 export function acquireLock(dir: string, options: { command?: string } = {}): StateLock {
-  fs.mkdirSync(dir, { recursive: true });
+  makeStateDir(dir);
   const file = path.join(dir, LOCK_FILE);
   const mine = `${process.pid} ${startTime(process.pid) ?? "?"} ${options.command ?? "run"}\n`;
   for (let attempt = 0; attempt < 3; attempt++) {

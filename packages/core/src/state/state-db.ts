@@ -4,11 +4,11 @@
  * fan-out, deliveries and sink checkpoints. Per-request data (request lines, inputs) stays in shard
  * files on disk so a 1M-record run keeps this database small. Never the API key.
  */
-import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { BatchpipeError, ErrorCodes } from "../errors.js";
 import type { Checkpoint } from "../plugin.js";
+import { makeStateDir } from "./lock.js";
 
 export const STATE_SCHEMA_VERSION = 1;
 
@@ -175,7 +175,7 @@ export interface StateStore {
 
 /** Open (creating if needed) the state database in `dir`. */
 export function openState(dir: string): StateStore {
-  fs.mkdirSync(dir, { recursive: true });
+  makeStateDir(dir);
   const file = path.join(dir, "state.db");
   let db: Database.Database;
   try {
