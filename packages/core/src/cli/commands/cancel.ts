@@ -1,10 +1,9 @@
 /** `batchpipe cancel <pipeline.yaml>`: cancel the open batches of the unfinished run. */
-import path from "node:path";
 import { defineCommand } from "citty";
 import { cancelRun } from "../../engine/status.js";
-import { loadPipeline } from "../../spec/load.js";
 import { cliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
+import { loadPipelineArg, pipelineArgs, stateDirArg } from "./pipeline-args.js";
 
 export default defineCommand({
   meta: {
@@ -13,27 +12,15 @@ export default defineCommand({
       "Cancel the unfinished run: its open batches are cancelled; finished results are still delivered",
   },
   args: {
-    pipeline: {
-      type: "positional",
-      description: "The pipeline file",
-      valueHint: "pipeline.yaml",
-      required: true,
-    },
-    "state-dir": {
-      type: "string",
-      description: "Where the run state lives (default .batchpipe/<name> beside the spec)",
-    },
-    "allow-inline-secrets": { type: "boolean", description: "Accept provider.api_key written inline" },
+    ...pipelineArgs,
+    ...stateDirArg,
   },
   async run(context) {
-    const { io, cwd, env } = cliContext(context);
-    const file = path.resolve(cwd, context.args.pipeline);
-    const pipeline = await loadPipeline(file, {
-      env,
-      allowInlineSecrets: context.args["allow-inline-secrets"],
-    });
+    const ctx = cliContext(context);
+    const { io, env } = ctx;
+    const { pipeline, stateDir } = await loadPipelineArg(ctx, context.args);
     const result = await cancelRun(pipeline, {
-      stateDir: context.args["state-dir"] ? path.resolve(cwd, context.args["state-dir"]) : undefined,
+      stateDir,
       env,
     });
     io.stdout.write(

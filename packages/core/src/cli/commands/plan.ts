@@ -1,11 +1,10 @@
 /** `batchpipe plan <pipeline.yaml>`: read and shard locally, print shards, tokens and cost. No network. */
-import path from "node:path";
 import { defineCommand } from "citty";
 import { planPipeline } from "../../engine/plan-pipeline.js";
-import { loadPipeline } from "../../spec/load.js";
 import { formatBytes } from "../../spec/schema.js";
 import { cliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
+import { loadPipelineArg, pipelineArgs } from "./pipeline-args.js";
 import { fmt, money } from "./run-output.js";
 
 export default defineCommand({
@@ -14,21 +13,13 @@ export default defineCommand({
     description: "Show the shards, tokens and cost a run would have, without any network call",
   },
   args: {
-    pipeline: {
-      type: "positional",
-      description: "The pipeline file",
-      valueHint: "pipeline.yaml",
-      required: true,
-    },
+    ...pipelineArgs,
     json: { type: "boolean", description: "Print the plan as JSON" },
-    "allow-inline-secrets": { type: "boolean", description: "Accept provider.api_key written inline" },
   },
   async run(context) {
-    const { io, cwd, env } = cliContext(context);
-    const pipeline = await loadPipeline(path.resolve(cwd, context.args.pipeline), {
-      env,
-      allowInlineSecrets: context.args["allow-inline-secrets"],
-    });
+    const ctx = cliContext(context);
+    const { io } = ctx;
+    const { pipeline } = await loadPipelineArg(ctx, context.args);
     const plan = await planPipeline(pipeline);
     if (context.args.json) {
       io.stdout.write(`${JSON.stringify(plan, null, 2)}\n`);

@@ -1,12 +1,11 @@
 /** `batchpipe run <pipeline.yaml>`: run (or resume) a pipeline to the end and print its reconciliation report. */
-import path from "node:path";
 import { defineCommand } from "citty";
 import { enterDaemonChild, startRunDaemon } from "../../daemon/daemon.js";
 import { defaultStateDir, runPipeline } from "../../engine/run-pipeline.js";
 import type { EngineEvent } from "../../engine/types.js";
 import { ErrorCodes, isBatchpipeError } from "../../errors.js";
-import { loadPipeline } from "../../spec/load.js";
 import { cliContext } from "../context.js";
+import { loadPipelineArg, pipelineArgs, stateDirArg } from "./pipeline-args.js";
 import { createProgressRenderer, renderReport } from "./run-output.js";
 
 export default defineCommand({
@@ -15,16 +14,8 @@ export default defineCommand({
     description: "Run a pipeline (or resume its unfinished run) and report every record's outcome",
   },
   args: {
-    pipeline: {
-      type: "positional",
-      description: "The pipeline file",
-      valueHint: "pipeline.yaml",
-      required: true,
-    },
-    "state-dir": {
-      type: "string",
-      description: "Where the run state lives (default .batchpipe/<name> beside the spec)",
-    },
+    ...pipelineArgs,
+    ...stateDirArg,
     force: {
       type: "boolean",
       description: "Submit a dataset even if it was already processed under this name",
@@ -34,22 +25,17 @@ export default defineCommand({
       type: "boolean",
       description: "Run in a background process that outlives the shell (see batchpipe status, logs, stop)",
     },
-    "allow-inline-secrets": { type: "boolean", description: "Accept provider.api_key written inline" },
   },
   async run(context) {
     const { io, cwd, env } = cliContext(context);
     const args = context.args;
-    const pipeline = await loadPipeline(path.resolve(cwd, args.pipeline), {
-      env,
-      allowInlineSecrets: args["allow-inline-secrets"],
-    });
+    const { pipeline, stateDir } = await loadPipelineArg(cliContext(context), args);
     // in a `--detach` child: record the exit code for `batchpipe status`
     enterDaemonChild(env);
     if (args.detach) {
-      const stateDir = args["state-dir"] ? path.resolve(cwd, args["state-dir"]) : defaultStateDir(pipeline);
       const info = startRunDaemon({
         spec: args.pipeline,
-        stateDir,
+        stateDir: stateDir ?? defaultStateDir(pipeline),
         name: pipeline.spec.name,
         force: args.force,
         allowInlineSecrets: args["allow-inline-secrets"],
@@ -92,7 +78,7 @@ export default defineCommand({
       const result = await runPipeline(pipeline, {
         signal: controller.signal,
         onEvent,
-        stateDir: args["state-dir"] ? path.resolve(cwd, args["state-dir"]) : undefined,
+        stateDir,
         force: args.force,
         env,
       });

@@ -1,37 +1,25 @@
 /** `batchpipe status <pipeline.yaml>`: the latest run of a pipeline, from its state (no network). */
-import path from "node:path";
 import { defineCommand } from "citty";
 import { readDaemon } from "../../daemon/daemon.js";
 import { pipelineStatus } from "../../engine/status.js";
-import { loadPipeline } from "../../spec/load.js";
 import { cliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
+import { loadPipelineArg, pipelineArgs, stateDirArg } from "./pipeline-args.js";
 import { fmt, money } from "./run-output.js";
 
 export default defineCommand({
   meta: { name: "status", description: "Show the state of a pipeline's latest run" },
   args: {
-    pipeline: {
-      type: "positional",
-      description: "The pipeline file",
-      valueHint: "pipeline.yaml",
-      required: true,
-    },
-    "state-dir": {
-      type: "string",
-      description: "Where the run state lives (default .batchpipe/<name> beside the spec)",
-    },
+    ...pipelineArgs,
+    ...stateDirArg,
     json: { type: "boolean", description: "Print the status as JSON" },
-    "allow-inline-secrets": { type: "boolean", description: "Accept provider.api_key written inline" },
   },
   async run(context) {
-    const { io, cwd, env } = cliContext(context);
-    const pipeline = await loadPipeline(path.resolve(cwd, context.args.pipeline), {
-      env,
-      allowInlineSecrets: context.args["allow-inline-secrets"],
-    });
+    const ctx = cliContext(context);
+    const { io } = ctx;
+    const { pipeline, stateDir } = await loadPipelineArg(ctx, context.args);
     const status = pipelineStatus(pipeline, {
-      stateDir: context.args["state-dir"] ? path.resolve(cwd, context.args["state-dir"]) : undefined,
+      stateDir,
     });
     // the background run started with `run --detach`, if any
     const daemon = readDaemon(status.stateDir);
