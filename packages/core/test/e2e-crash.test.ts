@@ -2,11 +2,11 @@ import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   type CliResult,
-  checkExactlyOnce,
   duplicateSubmissions,
   type EmulatorProcess,
+  exactlyOnceInSinks,
+  ONCE,
   readJsonl,
-  readSqliteIds,
   runBatchpipe,
   startEmulator,
   tempDir,
@@ -96,10 +96,7 @@ describe("SIGKILL at seeded moments, then resume (real CLI, emulator in its own 
     expect(finals.length).toBeGreaterThanOrEqual(1);
     for (const r of runs) expect(r.code === 0 || r.signal === "SIGKILL", r.stderr).toBe(true);
     const expected = Array.from({ length: n }, (_, i) => `rec-${i + 1}`);
-    const jsonl = readJsonl<{ id: string }>(path.join(dir, "out/results.jsonl")).map((r) => r.id);
-    expect(checkExactlyOnce(jsonl, expected)).toEqual({ missing: [], duplicated: [], extra: [] });
-    const sqlite = readSqliteIds(path.join(dir, "out/results.db"));
-    expect(checkExactlyOnce(sqlite, expected)).toEqual({ missing: [], duplicated: [], extra: [] });
+    expect(exactlyOnceInSinks(dir, expected)).toEqual(ONCE);
     expect(readJsonl(path.join(dir, "out/errors.jsonl"))).toEqual([]);
     const state = await emulator.state();
     expect(duplicateSubmissions(state)).toEqual([]);

@@ -3,10 +3,10 @@ import path from "node:path";
 import { estimateRequestTokens as emulatorTokens } from "@batchpipe/openai-emulator";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  checkExactlyOnce,
   type EmulatorProcess,
+  exactlyOnceInSinks,
+  ONCE,
   readJsonl,
-  readSqliteIds,
   runBatchpipe,
   startEmulator,
   tempDir,
@@ -30,10 +30,7 @@ const reportOf = (events: { type: string }[]) =>
 const ids = (n: number) => Array.from({ length: n }, (_, i) => `rec-${i + 1}`);
 
 function expectEveryIdOnce(dir: string, expected: string[]) {
-  const jsonl = readJsonl<{ id: string }>(path.join(dir, "out/results.jsonl")).map((r) => r.id);
-  expect(checkExactlyOnce(jsonl, expected)).toEqual({ missing: [], duplicated: [], extra: [] });
-  const sqlite = readSqliteIds(path.join(dir, "out/results.db"));
-  expect(checkExactlyOnce(sqlite, expected)).toEqual({ missing: [], duplicated: [], extra: [] });
+  expect(exactlyOnceInSinks(dir, expected)).toEqual(ONCE);
 }
 
 describe("the provider's enqueued-token queue (real CLI, emulator over HTTP)", () => {

@@ -1,10 +1,8 @@
-import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  checkExactlyOnce,
   type EmulatorProcess,
-  readJsonl,
-  readSqliteIds,
+  exactlyOnceInSinks,
+  ONCE,
   runBatchpipe,
   startEmulator,
   tempDir,
@@ -64,10 +62,7 @@ describe("batchpipe run at scale (real CLI, emulator over HTTP)", () => {
     expect(Math.max(...planned.shards.map((s) => s.bytes))).toBeGreaterThan(0.9 * MB);
 
     const expected = Array.from({ length: n }, (_, i) => `rec-${i + 1}`);
-    const jsonl = readJsonl<{ id: string }>(path.join(dir, "out/results.jsonl")).map((r) => r.id);
-    expect(checkExactlyOnce(jsonl, expected)).toEqual({ missing: [], duplicated: [], extra: [] });
-    const sqlite = readSqliteIds(path.join(dir, "out/results.db"));
-    expect(checkExactlyOnce(sqlite, expected)).toEqual({ missing: [], duplicated: [], extra: [] });
+    expect(exactlyOnceInSinks(dir, expected)).toEqual(ONCE);
 
     // with the default limits the request cap binds: 50,000 + 50,000 + 20,000 (plan: no network)
     const planDir = tempDir();
