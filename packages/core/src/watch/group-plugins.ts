@@ -18,6 +18,7 @@ import type { WatchedFile } from "./registry.js";
 export function createGroupSource(
   source: EngineResolvedPlugin<SourcePlugin>,
   files: WatchedFile[],
+  onFileRead?: (file: string, records: number) => void,
 ): EngineResolvedPlugin<SourcePlugin> {
   const inner = source.plugin;
   const plugin: SourcePlugin = {
@@ -29,10 +30,13 @@ export function createGroupSource(
           options: { ...(ctx.options as Record<string, unknown>), path: file.snapshot },
           checkpoint: undefined,
         });
+        let records = 0;
         for await (const item of items) {
           if (item.position.file === file.snapshot) item.position = { ...item.position, file: file.path };
+          records++;
           yield item;
         }
+        onFileRead?.(file.path, records);
       }
     },
   };

@@ -26,6 +26,8 @@ export type WatchEvent =
   | { type: "file_skipped"; file: string; sha: string; reason: "already processed" }
   | { type: "group_started"; group: number; files: string[]; resumed: boolean }
   | { type: "group_run"; group: number; run: string }
+  /** the file was read: `records` become requests (or failures) of the group's run */
+  | { type: "file_read"; group: number; file: string; records: number }
   | { type: "file_done"; group: number; file: string; succeeded: number; failed: number }
   | { type: "group_finished"; group: number; status: RunResult["status"]; report: RunResult["report"] }
   | { type: "group_split"; group: number; groups: number[]; reason: string }
@@ -379,7 +381,9 @@ function groupPipeline(ctx: GroupContext, group: GroupRow, counts: FileCounts): 
   const { pipeline, stateDir } = ctx;
   return {
     ...pipeline,
-    source: createGroupSource(pipeline.source, group.files),
+    source: createGroupSource(pipeline.source, group.files, (file, records) =>
+      ctx.emit({ type: "file_read", group: group.id, file, records }),
+    ),
     sinks: pipeline.sinks.map((ref, index) =>
       createCarrySink(ref, { role: "sinks", index, stateDir, counts: index === 0 ? counts : undefined }),
     ),

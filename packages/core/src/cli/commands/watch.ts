@@ -107,6 +107,8 @@ function describe(event: WatchEvent, rel: (file: string) => string): string | un
       return `= ${rel(event.file)} already processed (same content)`;
     case "group_started":
       return `▶ ${event.resumed ? "resuming" : "running"} ${event.files.length} file(s): ${event.files.map(rel).join(", ")}`;
+    case "file_read":
+      return `  ${rel(event.file)}: ${event.records} record(s) read`;
     case "file_done":
       return `✓ ${rel(event.file)}: ${event.succeeded} succeeded, ${event.failed} failed`;
     case "group_finished":
