@@ -105,6 +105,30 @@ describe("the provider's enqueued-token queue (real CLI, emulator over HTTP)", (
     );
   }, 180_000);
 
+  it("a queue refusal answered synchronously (400 token_limit_exceeded at create) also waits and resubmits", async () => {
+    const n = 600;
+    const perShard = 200;
+    await emulator.configure({ failFastTokenLimit: true, queueLimits: { "gpt-4o-mini": 5000 } });
+    try {
+      const dir = tempDir();
+      writeDataset(dir, n);
+      const spec = writeSpec(dir, {
+        name: "failfast",
+        baseUrl: emulator.url,
+        batch: { max_requests: perShard },
+      });
+      const run = await runBatchpipe(["run", spec, "--json"], { cwd: dir });
+      expect(run.code, run.stderr).toBe(0);
+      const report = reportOf(run.events);
+      expect(report).toMatchObject({ read: n, succeeded: n, failed: 0, retried: 0 });
+      expect(report.queueRefusals).toBeGreaterThan(0);
+      expect(run.events.filter((e) => e.type === "queue_full").length).toBe(report.queueRefusals);
+      expectEveryIdOnce(dir, ids(n));
+    } finally {
+      await emulator.configure({ failFastTokenLimit: false, queueLimits: {} });
+    }
+  }, 120_000);
+
   it("expired lines succeed on retry; 10 always-failing ids end in errors after max_attempts (exit 3)", async () => {
     const failing = [
       "rec-3",
