@@ -1,16 +1,15 @@
 /**
- * Helpers for the runner, daemon and watch tests: the emulator's bin as a separate process (so it
- * outlives a SIGKILLed batchpipe), the real CLI in child processes, temp folders, JSONL readers.
+ * Helpers for the runner, daemon and watch tests (beside the engine's e2e fixtures): the emulator's
+ * bin in its own process, node and the real CLI in child processes, temp folders, JSONL readers.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import readline from "node:readline";
+import { type EmulatorProcess, startEmulator } from "./fixtures/engine/e2e.js";
 
 export const ROOT = path.resolve(import.meta.dirname, "../../..");
 export const CLI = path.join(ROOT, "packages/core/bin/batchpipe.js");
-const EMULATOR_BIN = path.join(ROOT, "packages/openai-emulator/bin/batchpipe-emulator.js");
 
 export const CHILD_ENV = { ...process.env, OPENAI_API_KEY: "sk-test", NO_COLOR: "1", FORCE_COLOR: undefined };
 
@@ -18,71 +17,22 @@ export function tempDir(prefix = "bp-runner-"): string {
   return fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), prefix)));
 }
 
-export interface EmulatorBatch {
-  id: string;
-  status: string;
-  metadata: Record<string, string> | null;
-  input_file_id: string;
-  input_sha256: string;
-  request_counts: { total: number; completed: number; failed: number };
+export { checkExactlyOnce as exactlyOnce, type EmulatorProcess, readJsonl } from "./fixtures/engine/e2e.js";
+
+/** the emulator's bin in its own process (it outlives a SIGKILLed batchpipe); 1000× time by default */
+export function startEmulatorProcess(config: Record<string, unknown> = {}): Promise<EmulatorProcess> {
+  return startEmulator({ timeScale: 1000, ...config });
 }
 
-export interface EmulatorProcess {
-  url: string;
-  origin: string;
-  child: ChildProcess;
-  state(): Promise<{ batches: EmulatorBatch[]; counters: Record<string, number> }>;
-  /** the custom_ids of a file's lines */
-  fileIds(fileId: string): Promise<string[]>;
-  close(): Promise<void>;
-}
-
-export async function startEmulatorProcess(config: Record<string, unknown> = {}): Promise<EmulatorProcess> {
-  const dir = tempDir("bp-emu-");
-  const configFile = path.join(dir, "emulator.json");
-  fs.writeFileSync(configFile, JSON.stringify({ seed: 7, timeScale: 1000, ...config }));
-  const child = spawn(process.execPath, [EMULATOR_BIN, "--port", "0", "--config", configFile], {
-    stdio: ["ignore", "pipe", "pipe"],
+/** the custom_ids of an uploaded batch input file, read back from the emulator */
+export async function fileIds(emulator: EmulatorProcess, fileId: string): Promise<string[]> {
+  const res = await fetch(`${emulator.url}/files/${fileId}/content`, {
+    headers: { authorization: "Bearer sk-test" },
   });
-  let stderr = "";
-  child.stderr!.on("data", (d) => {
-    stderr += d;
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    const rl = readline.createInterface({ input: child.stdout! });
-    rl.on("line", (line) => {
-      const m = /listening on (\S+)/.exec(line);
-      if (m) resolve(m[1]!);
-    });
-    child.once("exit", (code) => reject(new Error(`emulator exited ${code}: ${stderr}`)));
-  });
-  const origin = new URL(url).origin;
-  return {
-    url,
-    origin,
-    child,
-    async state() {
-      return (await (await fetch(`${origin}/_emulator/state`)).json()) as Awaited<
-        ReturnType<EmulatorProcess["state"]>
-      >;
-    },
-    async fileIds(fileId) {
-      const res = await fetch(`${url}/files/${fileId}/content`, {
-        headers: { authorization: "Bearer sk-test" },
-      });
-      const text = await res.text();
-      return text
-        .split("\n")
-        .filter((l) => l.trim() !== "")
-        .map((l) => (JSON.parse(l) as { custom_id: string }).custom_id);
-    },
-    async close() {
-      if (child.exitCode !== null) return;
-      const exited = new Promise((r) => child.once("exit", r));
-      child.kill("SIGTERM");
-      await exited;
-    },
-  };
+  return (await res.text())
+    .split("\n")
+    .filter((l) => l.trim() !== "")
+    .map((l) => (JSON.parse(l) as { custom_id: string }).custom_id);
 }
 
 export interface ChildResult {
@@ -126,30 +76,6 @@ export function runCliProcess(
   options: { cwd?: string; env?: Record<string, string | undefined>; timeoutMs?: number } = {},
 ): Promise<ChildResult> {
   return runNode([CLI, ...args], options);
-}
-
-export function readJsonl<T = Record<string, unknown>>(file: string): T[] {
-  if (!fs.existsSync(file)) return [];
-  return fs
-    .readFileSync(file, "utf8")
-    .split("\n")
-    .filter((l) => l.trim() !== "")
-    .map((l) => JSON.parse(l) as T);
-}
-
-/** ids seen more than once, and expected ids never seen */
-export function exactlyOnce(
-  ids: string[],
-  expected: Iterable<string>,
-): { missing: string[]; duplicated: string[]; extra: string[] } {
-  const counts = new Map<string, number>();
-  for (const id of ids) counts.set(id, (counts.get(id) ?? 0) + 1);
-  const want = new Set(expected);
-  return {
-    missing: [...want].filter((id) => !counts.has(id)),
-    duplicated: [...counts].filter(([, n]) => n > 1).map(([id]) => id),
-    extra: [...counts.keys()].filter((id) => !want.has(id)),
-  };
 }
 
 export async function waitFor(

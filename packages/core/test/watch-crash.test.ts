@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type EmulatorProcess,
   exactlyOnce,
+  fileIds,
   readJsonl,
   startEmulatorProcess,
   tempDir,
@@ -137,7 +138,7 @@ describe("batchpipe watch: 20 files, slow writers, three SIGKILLs and restarts",
     // the provider saw each request once: no file's requests were submitted twice
     const state = await emulator.state();
     const submitted: string[] = [];
-    for (const batch of state.batches) submitted.push(...(await emulator.fileIds(batch.input_file_id)));
+    for (const batch of state.batches) submitted.push(...(await fileIds(emulator, batch.input_file_id)));
     expect(exactlyOnce(submitted, expected)).toEqual({ missing: [], duplicated: [], extra: [] });
     expect(new Set(state.batches.map((b) => b.input_sha256)).size).toBe(state.batches.length);
     // files that arrived together shared batches

@@ -5,25 +5,32 @@ import { describe, expect, it } from "vitest";
 import { readJsonl, tempDir } from "./runner-helpers.js";
 import { startWatcher } from "./watch-helpers.js";
 
+/** a temp folder with ./data/ and a pipeline over it (in-process emulator, jsonl sink) */
+function onceFixture(name: string, extra: { source?: string; batch?: string } = {}): string {
+  const dir = tempDir(`bp-${name}-`);
+  fs.mkdirSync(path.join(dir, "data"));
+  const more = (text?: string) => (text ? `, ${text}` : "");
+  fs.writeFileSync(
+    path.join(dir, "pipeline.yaml"),
+    [
+      "version: 1",
+      `name: ${name}`,
+      "provider: { use: emulator, emulator: { timeScale: 3600 } }",
+      `source: { use: jsonl, path: ./data/${more(extra.source)} }`,
+      "transform:",
+      '  id: "{{ id }}"',
+      '  body: { model: gpt-4o-mini, messages: [{ role: user, content: "{{ text }}" }] }',
+      `batch: { poll_interval: 50ms${more(extra.batch)} }`,
+      "sinks: [{ use: jsonl, path: ./out/results.jsonl }]",
+      "",
+    ].join("\n"),
+  );
+  return dir;
+}
+
 describe("batchpipe watch --once", () => {
   it("--once processes a rewritten file again, an unchanged one never", async () => {
-    const dir = tempDir("bp-watch-once-");
-    fs.mkdirSync(path.join(dir, "data"));
-    fs.writeFileSync(
-      path.join(dir, "pipeline.yaml"),
-      [
-        "version: 1",
-        "name: watch-once",
-        "provider: { use: emulator, emulator: { timeScale: 3600 } }",
-        "source: { use: jsonl, path: ./data/ }",
-        "transform:",
-        '  id: "{{ id }}"',
-        '  body: { model: gpt-4o-mini, messages: [{ role: user, content: "{{ text }}" }] }',
-        "batch: { poll_interval: 50ms }",
-        "sinks: [{ use: jsonl, path: ./out/results.jsonl }]",
-        "",
-      ].join("\n"),
-    );
+    const dir = onceFixture("watch-once");
     const write = (name: string, ids: string[]) =>
       fs.writeFileSync(
         path.join(dir, "data", name),
@@ -59,23 +66,7 @@ describe("batchpipe watch --once", () => {
   });
 
   it("a group whose run finished before the crash recorded it is marked done, not run again", async () => {
-    const dir = tempDir("bp-watch-finished-");
-    fs.mkdirSync(path.join(dir, "data"));
-    fs.writeFileSync(
-      path.join(dir, "pipeline.yaml"),
-      [
-        "version: 1",
-        "name: watch-finished",
-        "provider: { use: emulator, emulator: { timeScale: 3600 } }",
-        "source: { use: jsonl, path: ./data/ }",
-        "transform:",
-        '  id: "{{ id }}"',
-        '  body: { model: gpt-4o-mini, messages: [{ role: user, content: "{{ text }}" }] }',
-        "batch: { poll_interval: 50ms, allow_same_dataset: true }",
-        "sinks: [{ use: jsonl, path: ./out/results.jsonl }]",
-        "",
-      ].join("\n"),
-    );
+    const dir = onceFixture("watch-finished", { batch: "allow_same_dataset: true" });
     fs.writeFileSync(path.join(dir, "data", "a.jsonl"), '{"id":"a1","text":"x"}\n{"id":"a2","text":"y"}\n');
     let w = startWatcher(dir, undefined, ["--once", "--settle", "200ms"]);
     expect((await w.exited).code).toBe(0);
@@ -97,23 +88,7 @@ describe("batchpipe watch --once", () => {
   });
 
   it("a file the source cannot read fails on its own; the others of its group are processed", async () => {
-    const dir = tempDir("bp-watch-bad-");
-    fs.mkdirSync(path.join(dir, "data"));
-    fs.writeFileSync(
-      path.join(dir, "pipeline.yaml"),
-      [
-        "version: 1",
-        "name: watch-bad",
-        "provider: { use: emulator, emulator: { timeScale: 3600 } }",
-        "source: { use: jsonl, path: ./data/, on_invalid: fail }",
-        "transform:",
-        '  id: "{{ id }}"',
-        '  body: { model: gpt-4o-mini, messages: [{ role: user, content: "{{ text }}" }] }',
-        "batch: { poll_interval: 50ms }",
-        "sinks: [{ use: jsonl, path: ./out/results.jsonl }]",
-        "",
-      ].join("\n"),
-    );
+    const dir = onceFixture("watch-bad", { source: "on_invalid: fail" });
     fs.writeFileSync(path.join(dir, "data", "good.jsonl"), '{"id":"g1","text":"x"}\n');
     fs.writeFileSync(path.join(dir, "data", "bad.jsonl"), '{"id":"b1","text":"x"}\nnot json\n');
     const w = startWatcher(dir, undefined, ["--once", "--settle", "200ms"]);
