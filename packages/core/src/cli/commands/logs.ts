@@ -2,27 +2,28 @@
 import fs from "node:fs";
 import { defineCommand } from "citty";
 import { daemonPaths, readDaemon } from "../../daemon/daemon.js";
+import { defaultStateDir } from "../../engine/run-pipeline.js";
 import { BatchpipeError, ErrorCodes } from "../../errors.js";
-import { inlineSecretsArg, loadPipelineArgs, pipelineArg, stateDirArg } from "../args.js";
 import { cliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
+import { loadPipelineArg, pipelineArgs, stateDirArg } from "./pipeline-args.js";
 
 export default defineCommand({
   meta: { name: "logs", description: "Show the log of the pipeline's background run" },
   args: {
-    pipeline: pipelineArg,
+    ...pipelineArgs,
     follow: {
       type: "boolean",
       alias: "f",
       description: "Keep printing new lines until the run ends (or Ctrl-C)",
     },
-    "state-dir": stateDirArg,
-    "allow-inline-secrets": inlineSecretsArg,
+    ...stateDirArg,
   },
   async run(context) {
-    const { io, cwd, env } = cliContext(context);
+    const ctx = cliContext(context);
     const args = context.args;
-    const { pipeline, stateDir } = await loadPipelineArgs({ cwd, env }, args);
+    const { pipeline, stateDir: given } = await loadPipelineArg(ctx, args);
+    const stateDir = given ?? defaultStateDir(pipeline);
     const log = daemonPaths(stateDir).log;
     if (!fs.existsSync(log)) {
       throw new BatchpipeError(
@@ -33,7 +34,7 @@ export default defineCommand({
         },
       );
     }
-    let offset = copy(log, 0, io.stdout, !args.follow);
+    let offset = copy(log, 0, ctx.io.stdout, !args.follow);
     if (!args.follow) return ExitCode.OK;
     let stop = false;
     const onSigint = () => {
@@ -44,9 +45,9 @@ export default defineCommand({
       // poll: works on every file system, and a log line a second late is fine
       while (!stop) {
         await new Promise((resolve) => setTimeout(resolve, 200));
-        offset = copy(log, offset, io.stdout);
+        offset = copy(log, offset, ctx.io.stdout);
         if (readDaemon(stateDir)?.state !== "running") {
-          offset = copy(log, offset, io.stdout, true);
+          offset = copy(log, offset, ctx.io.stdout, true);
           break;
         }
       }

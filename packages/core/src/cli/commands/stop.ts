@@ -1,27 +1,28 @@
 /** `batchpipe stop <pipeline.yaml>`: end the pipeline's background run cleanly (it saves its state). */
 import { defineCommand } from "citty";
 import { stopDaemon } from "../../daemon/daemon.js";
+import { defaultStateDir } from "../../engine/run-pipeline.js";
 import { BatchpipeError, ErrorCodes } from "../../errors.js";
 import { parseDuration } from "../../spec/units.js";
-import { inlineSecretsArg, loadPipelineArgs, pipelineArg, stateDirArg } from "../args.js";
 import { cliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
+import { loadPipelineArg, pipelineArgs, stateDirArg } from "./pipeline-args.js";
 
 export default defineCommand({
   meta: { name: "stop", description: "Stop the pipeline's background run (started with run --detach)" },
   args: {
-    pipeline: pipelineArg,
-    "state-dir": stateDirArg,
+    ...pipelineArgs,
+    ...stateDirArg,
     timeout: {
       type: "string",
       description: "How long to wait for it to save its state and exit (default 60s)",
     },
-    "allow-inline-secrets": inlineSecretsArg,
   },
   async run(context) {
-    const { io, cwd, env } = cliContext(context);
+    const ctx = cliContext(context);
     const args = context.args;
-    const { pipeline, stateDir } = await loadPipelineArgs({ cwd, env }, args);
+    const { pipeline, stateDir: given } = await loadPipelineArg(ctx, args);
+    const stateDir = given ?? defaultStateDir(pipeline);
     const result = await stopDaemon(stateDir, {
       timeoutMs: args.timeout ? (parseDuration(args.timeout) as number) : 60_000,
     });
@@ -39,7 +40,7 @@ export default defineCommand({
         },
       );
     }
-    io.stdout.write(
+    ctx.io.stdout.write(
       `stopped the background run (pid ${result.pid}); the state is saved and open batches go on at the provider.\n  resume with: batchpipe run ${args.pipeline} [--detach]\n`,
     );
     return ExitCode.OK;

@@ -1,12 +1,13 @@
 /** `batchpipe watch <pipeline.yaml>`: process every file that appears in the source's folder or glob. */
 import path from "node:path";
 import { defineCommand } from "citty";
+import { defaultStateDir } from "../../engine/run-pipeline.js";
 import { ErrorCodes, isBatchpipeError } from "../../errors.js";
 import { parseDuration } from "../../spec/units.js";
 import { type WatchEvent, watchPipeline } from "../../watch/watch-pipeline.js";
-import { inlineSecretsArg, loadPipelineArgs, pipelineArg, stateDirArg } from "../args.js";
 import { cliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
+import { loadPipelineArg, pipelineArgs, stateDirArg } from "./pipeline-args.js";
 import { createProgressRenderer } from "./run-output.js";
 
 export default defineCommand({
@@ -16,9 +17,9 @@ export default defineCommand({
       "Watch the source's folder or glob and run every new or changed file once it is fully written",
   },
   args: {
-    pipeline: pipelineArg,
+    ...pipelineArgs,
     once: { type: "boolean", description: "Process the files there now (and unfinished ones), then exit" },
-    "state-dir": stateDirArg,
+    ...stateDirArg,
     settle: {
       type: "string",
       description: "How long a file's size must stay unchanged before it is read (default 1s)",
@@ -28,12 +29,13 @@ export default defineCommand({
       description: "Files arriving within this of each other share one run and its batches (default 2s)",
     },
     json: { type: "boolean", description: "Print one JSON event per line on stdout (for scripts)" },
-    "allow-inline-secrets": inlineSecretsArg,
   },
   async run(context) {
-    const { io, cwd, env } = cliContext(context);
+    const ctx = cliContext(context);
+    const { io, cwd, env } = ctx;
     const args = context.args;
-    const { pipeline, stateDir } = await loadPipelineArgs({ cwd, env }, args);
+    const { pipeline, stateDir: given } = await loadPipelineArg(ctx, args);
+    const stateDir = given ?? defaultStateDir(pipeline);
     const controller = new AbortController();
     let signalName: "SIGINT" | "SIGTERM" | undefined;
     const onSignal = (name: "SIGINT" | "SIGTERM") => () => {
