@@ -5,7 +5,17 @@
  */
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, Scalar, type YAMLError } from "yaml";
+import {
+  isMap,
+  isScalar,
+  isSeq,
+  LineCounter,
+  type Node,
+  parseDocument,
+  Scalar,
+  visit,
+  type YAMLError,
+} from "yaml";
 import type { z } from "zod";
 import { BatchpipeError, ErrorCodes } from "../errors.js";
 import type { Plugin, PluginKind, SinkPlugin, SourcePlugin, TransformPlugin } from "../plugin.js";
@@ -83,7 +93,7 @@ export async function loadPipeline(file: string, options: LoadPipelineOptions = 
   const spec = parseSpec(text, absolute);
   const issues = interpolateDocument(spec, options.env ?? process.env);
   checkApiKey(spec, issues, options.allowInlineSecrets ?? false);
-  return buildPipeline(spec.doc.toJS({ maxAliasCount: 100 }), {
+  return buildPipeline(toData(spec), {
     file: absolute,
     dir: path.dirname(absolute),
     text: spec,
@@ -164,6 +174,30 @@ function parseSpec(text: string, file: string): SpecText {
     });
   if (issues.length > 0) throw specError(locateIssues(issues, spec, file), file);
   return spec;
+}
+
+/** the document as data; an alias to no anchor (or an alias bomb) is a located spec error, not a crash */
+function toData(spec: SpecText): unknown {
+  try {
+    return spec.doc.toJS({ maxAliasCount: 100 });
+  } catch (error) {
+    let range: [number, number] | undefined;
+    visit(spec.doc, {
+      Alias(_, node) {
+        if (!range && node.range && node.resolve(spec.doc) === undefined)
+          range = [node.range[0], node.range[1]];
+      },
+    });
+    const issue: SpecIssue = {
+      path: [],
+      message: range
+        ? `the alias ${spec.text.slice(range[0], range[1]).trim()} has no anchor`
+        : (error as Error).message.split("\n")[0]!,
+      hint: "define the anchor (&name) before its alias (*name), or write the value out",
+      range,
+    };
+    throw specError(locateIssues([issue], spec, spec.file), spec.file);
+  }
 }
 
 // biome-ignore lint/suspicious/noTemplateCurlyInString: ${VAR} is the spec syntax
