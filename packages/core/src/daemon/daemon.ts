@@ -73,7 +73,8 @@ export function startDaemon(options: StartDaemonOptions): DaemonInfo {
       },
     );
   }
-  const holder = lockHolder(stateDir);
+  // a foreground run holds the pipeline's lock, a foreground watcher the one in watch/
+  const holder = lockHolder(stateDir) ?? lockHolder(path.join(stateDir, "watch"));
   if (holder) {
     throw new BatchpipeError(
       ErrorCodes.STATE_FAILED,
@@ -254,13 +255,14 @@ function startTime(pid: number): string | undefined {
 /** the CLI's bin (the same path from src/ and dist/) */
 export const CLI_BIN = fileURLToPath(new URL("../../bin/batchpipe.js", import.meta.url));
 
-/** `batchpipe run <spec> --detach`: the same run in a background process */
-export function startRunDaemon(options: {
+/** `batchpipe run|watch <spec> --detach`: the same command in a background process */
+export function startCliDaemon(options: {
+  command: "run" | "watch";
   spec: string;
   stateDir: string;
   name: string;
-  force?: boolean;
-  allowInlineSecrets?: boolean;
+  /** the command's other flags, passed on */
+  flags?: string[];
   cwd: string;
   env: Record<string, string | undefined>;
 }): DaemonInfo {
@@ -272,10 +274,29 @@ export function startRunDaemon(options: {
     env: options.env,
     args: [
       CLI_BIN,
-      "run",
+      options.command,
       path.resolve(options.cwd, options.spec),
       "--state-dir",
       stateDir,
+      ...(options.flags ?? []),
+    ],
+  });
+}
+
+/** `batchpipe run <spec> --detach` */
+export function startRunDaemon(options: {
+  spec: string;
+  stateDir: string;
+  name: string;
+  force?: boolean;
+  allowInlineSecrets?: boolean;
+  cwd: string;
+  env: Record<string, string | undefined>;
+}): DaemonInfo {
+  return startCliDaemon({
+    ...options,
+    command: "run",
+    flags: [
       ...(options.force ? ["--force"] : []),
       ...(options.allowInlineSecrets ? ["--allow-inline-secrets"] : []),
     ],

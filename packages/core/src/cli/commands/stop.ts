@@ -1,6 +1,6 @@
 /** `batchpipe stop <pipeline.yaml>`: end the pipeline's background run cleanly (it saves its state). */
 import { defineCommand } from "citty";
-import { stopDaemon } from "../../daemon/daemon.js";
+import { readDaemon, stopDaemon } from "../../daemon/daemon.js";
 import { defaultStateDir } from "../../engine/run-pipeline.js";
 import { BatchpipeError, ErrorCodes } from "../../errors.js";
 import { parseDuration } from "../../spec/units.js";
@@ -9,7 +9,11 @@ import { ExitCode } from "../exit-codes.js";
 import { loadPipelineArg, pipelineArgs, stateDirArg } from "./pipeline-args.js";
 
 export default defineCommand({
-  meta: { name: "stop", description: "Stop the pipeline's background run (started with run --detach)" },
+  meta: {
+    name: "stop",
+    description:
+      "Stop the pipeline's background process (run --detach or watch --detach); it saves its state",
+  },
   args: {
     ...pipelineArgs,
     ...stateDirArg,
@@ -23,6 +27,7 @@ export default defineCommand({
     const args = context.args;
     const { pipeline, stateDir: given } = await loadPipelineArg(ctx, args);
     const stateDir = given ?? defaultStateDir(pipeline);
+    const command = readDaemon(stateDir)?.command[1] === "watch" ? "watch" : "run";
     const result = await stopDaemon(stateDir, {
       timeoutMs: args.timeout ? (parseDuration(args.timeout) as number) : 60_000,
     });
@@ -41,7 +46,7 @@ export default defineCommand({
       );
     }
     ctx.io.stdout.write(
-      `stopped the background run (pid ${result.pid}); the state is saved and open batches go on at the provider.\n  resume with: batchpipe run ${args.pipeline} [--detach]\n`,
+      `stopped the background ${command === "watch" ? "watcher" : "run"} (pid ${result.pid}); the state is saved and open batches go on at the provider.\n  resume with: batchpipe ${command} ${args.pipeline} [--detach]\n`,
     );
     return ExitCode.OK;
   },

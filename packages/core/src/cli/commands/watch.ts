@@ -1,6 +1,7 @@
 /** `batchpipe watch <pipeline.yaml>`: process every file that appears in the source's folder or glob. */
 import path from "node:path";
 import { defineCommand } from "citty";
+import { enterDaemonChild, startCliDaemon } from "../../daemon/daemon.js";
 import { defaultStateDir } from "../../engine/run-pipeline.js";
 import { ErrorCodes, isBatchpipeError } from "../../errors.js";
 import { parseDuration } from "../../spec/units.js";
@@ -29,6 +30,10 @@ export default defineCommand({
       description: "Files arriving within this of each other share one run and its batches (default 2s)",
     },
     json: { type: "boolean", description: "Print one JSON event per line on stdout (for scripts)" },
+    detach: {
+      type: "boolean",
+      description: "Watch in a background process that outlives the shell (see batchpipe status, logs, stop)",
+    },
   },
   async run(context) {
     const ctx = cliContext(context);
@@ -36,6 +41,30 @@ export default defineCommand({
     const args = context.args;
     const { pipeline, stateDir: given } = await loadPipelineArg(ctx, args);
     const stateDir = given ?? defaultStateDir(pipeline);
+    // in a `--detach` child: record the exit code for `batchpipe status`
+    enterDaemonChild(env);
+    if (args.detach) {
+      const info = startCliDaemon({
+        command: "watch",
+        spec: args.pipeline,
+        stateDir,
+        name: pipeline.spec.name,
+        flags: [
+          ...(args.once ? ["--once"] : []),
+          ...(args.settle ? ["--settle", args.settle] : []),
+          ...(args.coalesce ? ["--coalesce", args.coalesce] : []),
+          ...(args["allow-inline-secrets"] ? ["--allow-inline-secrets"] : []),
+        ],
+        cwd,
+        env,
+      });
+      io.stdout.write(
+        args.json
+          ? `${JSON.stringify({ type: "detached", ...info })}\n`
+          : `watching in the background: pid ${info.pid}\n  log: ${info.log}\n  follow it: batchpipe logs ${args.pipeline} -f · stop it: batchpipe stop ${args.pipeline}\n`,
+      );
+      return ExitCode.OK;
+    }
     const controller = new AbortController();
     let signalName: "SIGINT" | "SIGTERM" | undefined;
     const onSignal = (name: "SIGINT" | "SIGTERM") => () => {
