@@ -41,7 +41,38 @@ export const workConfigSchema = z.strictObject({
   state_dir: z.string().min(1).optional(),
 });
 
-export type WorkConfig = z.input<typeof workConfigSchema>;
+/**
+ * What a runner class declares. Enumerations are typed `string` on purpose: a subclass's
+ * `static workConfig = { endpoint: "/v1/embeddings" }` widens literals to string, and the schema
+ * checks the values when `run()` is called.
+ */
+export interface WorkConfig {
+  name: string;
+  completion_window?: string;
+  /** /v1/chat/completions (default), /v1/embeddings, /v1/responses or /v1/completions */
+  endpoint?: string;
+  allow_same_dataset?: boolean;
+  clean_up?: boolean;
+  /** put in every request body that has no `model` */
+  model?: string;
+  /** fields added to every request built from `messages` / `input` (temperature, response_format, …) */
+  body?: Record<string, unknown>;
+  /** `{ use: "openai" | "emulator", base_url?, api_key?, emulator? }`; default OpenAI with OPENAI_API_KEY */
+  provider?: { use?: string; base_url?: string; api_key?: string; emulator?: Record<string, unknown> };
+  /** the spec's other batch options */
+  batch?: {
+    max_requests?: number;
+    /** bytes, or a size such as "100MB" */
+    max_bytes?: number | string;
+    max_enqueued_tokens?: number | null;
+    max_attempts?: number;
+    /** ms, or a duration such as "30s" */
+    poll_interval?: number | string;
+    max_cost?: number | null;
+  };
+  /** default `.batchpipe/<name>` in run()'s `dir` */
+  state_dir?: string;
+}
 export type ParsedWorkConfig = z.output<typeof workConfigSchema>;
 
 export function parseWorkConfig(value: unknown, owner = "workConfig"): ParsedWorkConfig {
