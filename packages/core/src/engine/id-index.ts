@@ -1,8 +1,8 @@
 /**
  * The read phase's uniqueness checks, in compact typed-array hash tables: custom_ids (a duplicate
  * aborts the run before anything is spent) and request digests (identical requests are sent once).
- * A JS Set of strings costs ~80 bytes a record; these cost 16 (ids, 64-bit hashes) and 20
- * (requests, 96-bit digests + where the first copy went) per slot, at most half full.
+ * Slots hold 8 bytes (ids: 64-bit hashes) and 20 bytes (requests: a 96-bit digest and where the
+ * first copy went), at most half full: 56 MB at 1M records, where Sets of strings take ~200 MB.
  */
 import { hash } from "node:crypto";
 
