@@ -1,0 +1,49 @@
+// The seed's class shape must type-check as users write it (literals widen to string in statics).
+import fs from "node:fs";
+import path from "node:path";
+import { expect, it } from "vitest";
+import { ROOT, runNode, tempDir } from "./runner-helpers.js";
+
+it("a BatchRunner subclass written as in the docs type-checks (strict, NodeNext)", async () => {
+  const dir = tempDir("bp-runner-types-");
+  fs.writeFileSync(path.join(dir, "package.json"), '{ "type": "module" }\n');
+  const core = path.join(ROOT, "packages/core/dist/index.js");
+  fs.writeFileSync(
+    path.join(dir, "runner.ts"),
+    `import { BatchRunner, type BatchErrorItem, type BatchOutputItem } from ${JSON.stringify(core)};
+class Runner extends BatchRunner {
+  static workConfig = { name: "example", completion_window: "24h", endpoint: "/v1/chat/completions",
+    allow_same_dataset: false, clean_up: true, model: "gpt-4o-mini",
+    provider: { use: "emulator" }, batch: { poll_interval: "200ms", max_requests: 100 } };
+  static async *upload() { yield { id: "1", messages: [{ role: "user", content: "hi" }] }; }
+  static async download(items: AsyncIterable<BatchOutputItem>) { for await (const i of items) void i.content; }
+  static async downloadError(items: AsyncIterable<BatchErrorItem>) { for await (const i of items) void i.error.code; }
+}
+const result = await Runner.run();
+const succeeded: number = result.report.succeeded;
+const detached = await Runner.run({ detach: true });
+const pid: number | undefined = "detached" in detached ? detached.pid : undefined;
+void succeeded;
+void pid;
+`,
+  );
+  const tsc = path.join(ROOT, "node_modules/typescript/bin/tsc");
+  const result = await runNode(
+    [
+      tsc,
+      "--noEmit",
+      "--strict",
+      "--module",
+      "nodenext",
+      "--moduleResolution",
+      "nodenext",
+      "--target",
+      "es2022",
+      "--skipLibCheck",
+      "runner.ts",
+    ],
+    { cwd: dir },
+  );
+  expect(result.stdout + result.stderr).toBe("");
+  expect(result.code).toBe(0);
+}, 90_000);
