@@ -1,12 +1,10 @@
 export {
-  DAEMON_DIR_ENV,
   DAEMON_ENV,
   type DaemonInfo,
   type DaemonPaths,
   type DaemonStatus,
   daemonPaths,
   enterDaemonChild,
-  isAlive,
   readDaemon,
   type StartDaemonOptions,
   type StopResult,
