@@ -77,6 +77,7 @@ async function runBatchpipe({ n, input, work, sqlite, profileDir }) {
       return {
         ...figure(n, r, fs.statSync(path.join(work, "out", "results.jsonl")).size),
         batches: finished.report.batches,
+        identical: finished.report.identical,
         sqliteBytes: sqlite ? fs.statSync(path.join(work, "out", "results.db")).size : undefined,
       };
     });

@@ -45,7 +45,8 @@ export function makeRecord(i) {
     seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
     return list[(seed >>> 8) % list.length];
   };
-  let text = pick(OPENERS);
+  // the number makes every text unique: identical requests would be sent once by batchpipe only
+  let text = `#${i} ${pick(OPENERS)}`;
   while (text.length < 190) text += ` The ${pick(THINGS)} ${pick(NOTES)}.`;
   return { id: `rec-${String(i).padStart(8, "0")}`, text: text.slice(0, 200), stars: 1 + (i % 5) };
 }
@@ -53,7 +54,7 @@ export function makeRecord(i) {
 /** writes bench/.data/input-<n>.jsonl once and returns its path */
 export async function ensureInput(n) {
   fs.mkdirSync(DATA_DIR, { recursive: true });
-  const file = path.join(DATA_DIR, `input-${n}.jsonl`);
+  const file = path.join(DATA_DIR, `input-v2-${n}.jsonl`);
   if (fs.existsSync(file)) return file;
   const tmp = `${file}.tmp`;
   const out = fs.createWriteStream(tmp);

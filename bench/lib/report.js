@@ -52,7 +52,7 @@ export function renderResults(r) {
   lines.push("");
   for (const s of r.sizes)
     lines.push(
-      `- N=${fmt(s.n)}: batchpipe/baseline wall **${(s.batchpipe.wallMs / s.baseline.wallMs).toFixed(2)}x**, batchpipe/floor wall **${(s.batchpipe.wallMs / s.floor.wallMs).toFixed(2)}x**, CPU ${(s.batchpipe.cpuMs / s.baseline.cpuMs).toFixed(2)}x baseline and ${(s.batchpipe.cpuMs / s.floor.cpuMs).toFixed(2)}x floor, batchpipe/baseline RSS ${(s.batchpipe.peakRssMB / s.baseline.peakRssMB).toFixed(2)}x${s.jsonlOnly ? `; jsonl sink only: ${(s.jsonlOnly.wallMs / s.baseline.wallMs).toFixed(2)}x baseline wall, ${(s.jsonlOnly.cpuMs / s.baseline.cpuMs).toFixed(2)}x CPU` : ""}; ${s.batchpipe.batches} batches; sqlite sink ${(s.batchpipe.sqliteBytes / 1e6).toFixed(0)} MB`,
+      `- N=${fmt(s.n)}: batchpipe/baseline wall **${(s.batchpipe.wallMs / s.baseline.wallMs).toFixed(2)}x**, batchpipe/floor wall **${(s.batchpipe.wallMs / s.floor.wallMs).toFixed(2)}x**, CPU ${(s.batchpipe.cpuMs / s.baseline.cpuMs).toFixed(2)}x baseline and ${(s.batchpipe.cpuMs / s.floor.cpuMs).toFixed(2)}x floor, batchpipe/baseline RSS ${(s.batchpipe.peakRssMB / s.baseline.peakRssMB).toFixed(2)}x${s.jsonlOnly ? `; jsonl sink only: ${(s.jsonlOnly.wallMs / s.baseline.wallMs).toFixed(2)}x baseline wall, ${(s.jsonlOnly.cpuMs / s.baseline.cpuMs).toFixed(2)}x CPU` : ""}; ${s.batchpipe.batches} batches, ${s.batchpipe.identical ?? "?"} identical requests; sqlite sink ${(s.batchpipe.sqliteBytes / 1e6).toFixed(0)} MB`,
     );
   if (r.sched) {
     const { sched } = r;
