@@ -48,6 +48,14 @@ export async function resolvePlugin<K extends PluginKind>(
   options: ResolvePluginOptions,
 ): Promise<PluginOfKind<K>> {
   if (typeof use !== "string") return checkPlugin(kind, use, "the plugin object");
+  // npm names have at most 214 characters and paths 4096: searching for a huge name takes minutes
+  if (use.length > 4096) {
+    throw new BatchpipeError(
+      ErrorCodes.PLUGIN_NOT_FOUND,
+      `cannot find the ${kind} plugin "${use.slice(0, 40)}…": the name is ${use.length} characters long`,
+      { hint: "`use` names a built-in plugin, an npm package or a path to a plugin file" },
+    );
+  }
   const given = options.plugins?.[use];
   if (given) return checkPlugin(kind, given, `the plugin "${use}" given in code`);
   const builtin = (BUILTINS[kind] as Record<string, PluginOfKind<K>>)[use];

@@ -104,9 +104,13 @@ export function fieldDescription(schema: z.ZodType, path: SpecPath): string | un
 
 /** The candidate closest to `input` by edit distance, if it is close enough to be a likely typo. */
 export function closest(input: string, candidates: readonly string[]): string | undefined {
+  // no name is that long, and editDistance is quadratic (a 1 MB value made validate hang)
+  if (input.length > 256) return undefined;
   let best: string | undefined;
   let bestDistance = Number.POSITIVE_INFINITY;
   for (const candidate of candidates) {
+    // the distance is at least the length difference: this one cannot win
+    if (Math.abs(input.length - candidate.length) >= bestDistance) continue;
     const distance = editDistance(input.toLowerCase(), candidate.toLowerCase());
     if (distance < bestDistance) {
       best = candidate;
