@@ -65,5 +65,7 @@ describe("batchpipe watch --detach", () => {
     // nothing left to do
     const once = await runCliProcess(["watch", "pipeline.yaml", "--once", "--settle", "100ms"], { cwd: dir });
     expect(once.stdout).toContain("0 file(s) in 0 run(s)");
+    const after = await runCliProcess(["status", "pipeline.yaml"], { cwd: dir });
+    expect(after.stdout).toContain("watch: 3 file(s) processed, 0 pending, 0 failed");
   });
 });

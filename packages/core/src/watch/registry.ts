@@ -152,3 +152,31 @@ export function openRegistry(dir: string): WatchRegistry {
     close: () => db.close(),
   };
 }
+
+export interface WatchSummaryCounts {
+  /** file versions processed */
+  done: number;
+  /** taken, waiting for or in a run */
+  pending: number;
+  /** could not be processed (unreadable, colliding ids) */
+  failed: number;
+}
+
+/** what a watcher has done for this state folder, or null if none ever ran (read-only) */
+export function readWatchCounts(stateDir: string): WatchSummaryCounts | null {
+  const file = path.join(stateDir, "watch", "watch.db");
+  if (!fs.existsSync(file)) return null;
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    db.pragma("busy_timeout = 5000");
+    const counts: WatchSummaryCounts = { done: 0, pending: 0, failed: 0 };
+    const rows = db.prepare("SELECT status, COUNT(*) AS n FROM files GROUP BY status").all() as {
+      status: keyof WatchSummaryCounts;
+      n: number;
+    }[];
+    for (const row of rows) if (row.status in counts) counts[row.status] = row.n;
+    return counts;
+  } finally {
+    db.close();
+  }
+}

@@ -2,6 +2,7 @@
 import { defineCommand } from "citty";
 import { readDaemon } from "../../daemon/daemon.js";
 import { pipelineStatus } from "../../engine/status.js";
+import { readWatchCounts } from "../../watch/registry.js";
 import { cliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
 import { loadPipelineArg, pipelineArgs, stateDirArg } from "./pipeline-args.js";
@@ -26,13 +27,18 @@ export default defineCommand({
     const daemonLine = daemon
       ? `  daemon pid ${daemon.pid} ${daemon.state}${daemon.exitCode !== null ? ` (exit ${daemon.exitCode})` : ""} · log ${daemon.log}\n`
       : "";
+    // files taken by `batchpipe watch`, if it ever ran
+    const watch = readWatchCounts(status.stateDir);
+    const watchLine = watch
+      ? `  watch: ${watch.done} file(s) processed, ${watch.pending} pending, ${watch.failed} failed\n`
+      : "";
     if (context.args.json) {
-      io.stdout.write(`${JSON.stringify({ ...status, daemon }, null, 2)}\n`);
+      io.stdout.write(`${JSON.stringify({ ...status, daemon, watch }, null, 2)}\n`);
       return ExitCode.OK;
     }
     const run = status.run;
     if (!run) {
-      io.stdout.write(`${status.name}: no run yet (state: ${status.stateDir})\n${daemonLine}`);
+      io.stdout.write(`${status.name}: no run yet (state: ${status.stateDir})\n${daemonLine}${watchLine}`);
       return ExitCode.OK;
     }
     const c = run.counters;
@@ -52,7 +58,7 @@ export default defineCommand({
       lines.push(
         `  batch ${b.batchId} shard ${b.shard} (attempt ${b.attempt}, ${fmt(b.requests)} requests): ${b.status ?? "?"}`,
       );
-    io.stdout.write(`${lines.join("\n")}\n${daemonLine}`);
+    io.stdout.write(`${lines.join("\n")}\n${daemonLine}${watchLine}`);
     return ExitCode.OK;
   },
 });
