@@ -46,7 +46,7 @@ export interface WatchOptions {
   env?: Record<string, string | undefined>;
   /** ms a file's size must stay unchanged before it counts as written (default 1000) */
   settle?: number;
-  /** ms without a new file before a group starts (default 2000) */
+  /** ms without a new file before a group starts (default 2000; a group waits at most 10× this) */
   coalesce?: number;
   /** the most files in one group (default 1000) */
   maxGroupFiles?: number;
@@ -210,19 +210,27 @@ function createQueue(ctx: GroupContext, _target: WatchTarget, watchDir: string):
   const coalesce = ctx.options.coalesce ?? 2000;
   const maxFiles = ctx.options.maxGroupFiles ?? 1000;
 
+  // a steady trickle of files must not postpone a group for ever
+  const maxWait = coalesce * 10;
+  let firstQueuedAt = 0;
+  let scheduled = false;
+
   const flush = () => {
     timer = undefined;
-    if (pending.length === 0) return;
-    const files = pending.splice(0, maxFiles);
+    if (pending.length === 0 || scheduled) return;
+    scheduled = true;
     running = running
       .then(async () => {
-        if (ctx.signal.aborted) return;
-        const group = ctx.registry.createGroup(files);
-        await runGroup(ctx, group, false);
-        if (pending.length === 0 && !ctx.options.once) ctx.emit({ type: "idle" });
+        scheduled = false;
+        while (pending.length > 0 && !ctx.signal.aborted) {
+          // files leave `pending` as their group enters the registry (both synchronous): a file
+          // seen again in between is always recognised
+          const group = ctx.registry.createGroup(pending.splice(0, maxFiles));
+          await runGroup(ctx, group, false);
+        }
+        if (!ctx.options.once && !ctx.signal.aborted) ctx.emit({ type: "idle" });
       })
       .catch((error) => fatal(error));
-    if (pending.length > 0) flush();
   };
 
   return {
@@ -242,10 +250,11 @@ function createQueue(ctx: GroupContext, _target: WatchTarget, watchDir: string):
             ctx.emit({ type: "file_skipped", file, sha: snapshot.sha, reason: "already processed" });
             return;
           }
+          if (pending.length === 0) firstQueuedAt = Date.now();
           pending.push(snapshot);
           ctx.emit({ type: "file_queued", file, sha: snapshot.sha, bytes: snapshot.size });
           if (timer) clearTimeout(timer);
-          timer = setTimeout(flush, coalesce);
+          timer = setTimeout(flush, Math.max(0, Math.min(coalesce, firstQueuedAt + maxWait - Date.now())));
         } finally {
           inFlight.delete(file);
         }

@@ -27,7 +27,8 @@ export default defineCommand({
     },
     coalesce: {
       type: "string",
-      description: "Files arriving within this of each other share one run and its batches (default 2s)",
+      description:
+        "Files arriving within this of each other share one run and its batches (default 2s, at most 10× this)",
     },
     json: { type: "boolean", description: "Print one JSON event per line on stdout (for scripts)" },
     detach: {
