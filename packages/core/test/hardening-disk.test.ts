@@ -10,10 +10,10 @@ import path from "node:path";
 import type { Emulator } from "@batchpipe/openai-emulator";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  batchesOf,
   batchpipe,
+  expectEachOnce,
   fastEmulator,
-  idCounts,
-  readJsonl,
   records,
   report,
   scratch,
@@ -33,13 +33,7 @@ afterAll(async () => {
   if (canMount) execFileSync("umount", [tiny]);
 });
 
-const ours = (name: string) => emu.state().batches.filter((b) => b.metadata?.batchpipe_name === name);
-
-function expectExactlyOnce(file: string, n: number) {
-  const counts = idCounts(readJsonl<{ id: string }>(file));
-  expect(counts.size).toBe(n);
-  expect([...counts.values()].every((c) => c === 1)).toBe(true);
-}
+const ours = (name: string) => batchesOf(emu, name);
 
 describe("disk problems", () => {
   it("an output folder that cannot be written: clear error, state kept, resume once fixed", async () => {
@@ -62,7 +56,7 @@ describe("disk problems", () => {
     const second = await batchpipe(["run", spec, "--json"], { cwd: dir });
     expect(second.code).toBe(0);
     expect(second.events[0]).toMatchObject({ type: "run_started", resumed: true });
-    expectExactlyOnce(path.join(dir, "out/results.jsonl"), 12);
+    expectEachOnce(path.join(dir, "out/results.jsonl"), 12);
   });
 
   it("a state folder that cannot be created: STATE_FAILED with a hint, not a crash", async () => {
@@ -105,7 +99,7 @@ describe("disk problems", () => {
       expect(second.stderr).toBe("");
       expect(second.code).toBe(0);
       expect(report(second)).toMatchObject({ read: 30, succeeded: 30, unaccounted: 0 });
-      expectExactlyOnce(out, 30);
+      expectEachOnce(out, 30);
       // three shards, three batches: those of the failed run were collected, not submitted again
       expect(ours("full")).toHaveLength(3);
     },

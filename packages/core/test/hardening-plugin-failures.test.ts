@@ -7,9 +7,10 @@ import path from "node:path";
 import type { Emulator } from "@batchpipe/openai-emulator";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  batchesOf,
   batchpipe,
+  expectEachOnce,
   fastEmulator,
-  idCounts,
   PLUGINS_DIR,
   readJsonl,
   records,
@@ -28,9 +29,7 @@ afterAll(async () => {
   await emu?.close();
 });
 
-function ours(name: string) {
-  return emu.state().batches.filter((b) => b.metadata?.batchpipe_name === name);
-}
+const ours = (name: string) => batchesOf(emu, name);
 
 describe("plugin failures", () => {
   it("a sink that throws on write stops the run with the state intact; the next run delivers the rest exactly once", async () => {
@@ -64,9 +63,7 @@ describe("plugin failures", () => {
     expect(second.code).toBe(0);
     expect(second.events[0]).toMatchObject({ type: "run_started", resumed: true });
     expect(report(second)).toMatchObject({ read: 40, succeeded: 40, failed: 0, unaccounted: 0 });
-    const counts = idCounts(readJsonl<{ id: string }>(path.join(dir, "out/results.jsonl")));
-    expect(counts.size).toBe(40);
-    expect([...counts.values()].every((n) => n === 1)).toBe(true);
+    expectEachOnce(path.join(dir, "out/results.jsonl"), 40);
     // the resumed run paid for nothing again
     expect(ours("flaky-sink").length).toBe(batchesBefore);
   });
@@ -108,9 +105,7 @@ describe("plugin failures", () => {
     const second = await batchpipe(["run", spec, "--json"], { cwd: dir });
     expect(second.code).toBe(0);
     expect(report(second)).toMatchObject({ read: 30, succeeded: 30, failed: 0, unaccounted: 0 });
-    const counts = idCounts(readJsonl<{ id: string }>(path.join(dir, "out/results.jsonl")));
-    expect(counts.size).toBe(30);
-    expect([...counts.values()].every((n) => n === 1)).toBe(true);
+    expectEachOnce(path.join(dir, "out/results.jsonl"), 30);
     expect(ours("flaky-source")).toHaveLength(1);
   });
 });

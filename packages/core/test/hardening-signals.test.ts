@@ -6,11 +6,11 @@ import path from "node:path";
 import type { Emulator } from "@batchpipe/openai-emulator";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  batchesOf,
   batchpipe,
+  expectEachOnce,
   fastEmulator,
-  idCounts,
   PLUGINS_DIR,
-  readJsonl,
   records,
   report,
   scratch,
@@ -26,7 +26,7 @@ afterAll(async () => {
   await emu?.close();
 });
 
-const ours = (name: string) => emu.state().batches.filter((b) => b.metadata?.batchpipe_name === name);
+const ours = (name: string) => batchesOf(emu, name);
 
 describe("signals", () => {
   it("SIGTERM mid-run: state saved, the resume command printed, batches left running; the next run finishes them", async () => {
@@ -78,9 +78,7 @@ describe("signals", () => {
     expect(resumed.code).toBe(0);
     expect(resumed.events[0]).toMatchObject({ type: "run_started", resumed: true });
     expect(report(resumed)).toMatchObject({ read: 20, succeeded: 20, unaccounted: 0 });
-    const counts = idCounts(readJsonl<{ id: string }>(path.join(dir, "out/results.jsonl")));
-    expect(counts.size).toBe(20);
-    expect([...counts.values()].every((n) => n === 1)).toBe(true);
+    expectEachOnce(path.join(dir, "out/results.jsonl"), 20);
     // two shards, two batches: the interrupted runs' batches were adopted, not paid for again
     expect(ours("term")).toHaveLength(2);
   });
