@@ -240,16 +240,19 @@ function createQueue(ctx: GroupContext, _target: WatchTarget, watchDir: string):
         if (ctx.signal.aborted || inFlight.has(file)) return;
         inFlight.add(file);
         try {
-          const snapshot = await takeSnapshot(file, watchDir).catch(() => undefined);
-          if (!snapshot) return;
+          const taken = await takeSnapshot(file, watchDir).catch(() => undefined);
+          if (!taken) return;
+          const snapshot = taken.file;
           if (
             ctx.registry.known(file, snapshot.sha) ||
             pending.some((p) => p.path === file && p.sha === snapshot.sha)
           ) {
-            fs.rmSync(snapshot.snapshot, { force: true });
+            // only the fresh copy goes: the queued version's snapshot is the same name
+            fs.rmSync(taken.temp, { force: true });
             ctx.emit({ type: "file_skipped", file, sha: snapshot.sha, reason: "already processed" });
             return;
           }
+          fs.renameSync(taken.temp, snapshot.snapshot);
           if (pending.length === 0) firstQueuedAt = Date.now();
           pending.push(snapshot);
           ctx.emit({ type: "file_queued", file, sha: snapshot.sha, bytes: snapshot.size });
@@ -278,8 +281,8 @@ function createQueue(ctx: GroupContext, _target: WatchTarget, watchDir: string):
   };
 }
 
-/** copy the file to the snapshot folder, hashing it on the way */
-async function takeSnapshot(file: string, watchDir: string): Promise<WatchedFile> {
+/** copy the file to a temp file in the snapshot folder, hashing it on the way; `file.snapshot` is where it belongs */
+async function takeSnapshot(file: string, watchDir: string): Promise<{ file: WatchedFile; temp: string }> {
   const dir = path.join(watchDir, "snapshots");
   fs.mkdirSync(dir, { recursive: true });
   const temp = path.join(dir, `.incoming-${process.pid}-${Date.now()}`);
@@ -302,8 +305,7 @@ async function takeSnapshot(file: string, watchDir: string): Promise<WatchedFile
   // named by path and content: two paths with the same content are two inputs
   const name = createHash("sha256").update(file).digest("hex").slice(0, 12);
   const snapshot = path.join(dir, `${sha.slice(0, 32)}-${name}${ext}`);
-  fs.renameSync(temp, snapshot);
-  return { path: file, sha, size, snapshot };
+  return { file: { path: file, sha, size, snapshot }, temp };
 }
 
 /** run one group to its end: resume its run, or only record it when its run already finished */
