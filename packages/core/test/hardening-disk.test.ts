@@ -23,6 +23,8 @@ import {
 const STACK_LINE = /^\s+at .+[:(]\d+:\d+\)?$/m;
 const tiny = scratch("bp-hard-tmpfs-");
 const canMount = tryMount(tiny);
+const tinyState = scratch("bp-hard-tmpfs-state-");
+const canMountState = canMount && tryMount(tinyState);
 
 let emu: Emulator;
 beforeAll(async () => {
@@ -31,6 +33,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await emu?.close();
   if (canMount) execFileSync("umount", [tiny]);
+  if (canMountState) execFileSync("umount", [tinyState]);
 });
 
 const ours = (name: string) => batchesOf(emu, name);
@@ -105,6 +108,28 @@ describe("disk problems", () => {
     },
   );
 });
+
+it.runIf(canMountState)(
+  "the state folder's disk full: a clear 'disk is full' error, and the run resumes once there is space",
+  async () => {
+    const dir = scratch();
+    fs.writeFileSync(path.join(dir, "data.jsonl"), records(5000));
+    const spec = writePipeline(dir, { baseUrl: emu.url, name: "full-state" });
+    const first = await batchpipe(["run", spec, "--state-dir", tinyState], { cwd: dir });
+    expect(first.code).toBe(1);
+    expect(first.stderr).toMatch(/the disk is full \((ENOSPC|SQLITE_FULL)\)/);
+    expect(first.stderr).toContain("run the same command again");
+    expect(first.stderr).not.toMatch(/unexpected error/);
+    expect(first.stderr).not.toMatch(STACK_LINE);
+    expect(batchesOf(emu, "full-state")).toHaveLength(0);
+
+    execFileSync("mount", ["-o", "remount,size=64m", tinyState]);
+    const second = await batchpipe(["run", spec, "--state-dir", tinyState, "--json"], { cwd: dir });
+    expect(second.stderr).toBe("");
+    expect(second.code).toBe(0);
+    expectEachOnce(path.join(dir, "out/results.jsonl"), 5000);
+  },
+);
 
 function tryMount(dir: string): boolean {
   try {

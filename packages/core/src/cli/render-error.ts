@@ -23,6 +23,16 @@ export function renderError(error: unknown, options: RenderErrorOptions): string
     return text;
   }
   const message = error instanceof Error ? error.message : String(error);
+  const system = systemProblem(error);
+  if (system) {
+    // the machine's problem (a full disk, permissions), not a bug: say what it is and how to go on
+    const lines = [`✖ ${system}: ${message}`];
+    lines.push(
+      "  hint: fix it (free space, permissions, or move the state with --state-dir) and run the same command again: the run resumes where it stopped",
+    );
+    if (options.debug && error instanceof Error && error.stack) lines.push("", error.stack);
+    return lines.join("\n");
+  }
   const lines = [`✖ unexpected error: ${message}`];
   lines.push("  hint: this is a bug in batchpipe or a plugin; please report it with the output of --debug");
   if (options.debug && error instanceof Error && error.stack) lines.push("", error.stack);
@@ -56,6 +66,24 @@ export function isBatchpipeErrorLike(error: unknown): error is BatchpipeError {
 }
 
 // --- internal ---
+
+const SYSTEM_PROBLEMS: [RegExp, string][] = [
+  [/^(ENOSPC|SQLITE_FULL)$/, "the disk is full"],
+  [/^EDQUOT$/, "the disk quota is exceeded"],
+  [/^(EACCES|EPERM|SQLITE_PERM)$/, "permission denied"],
+  [/^(EROFS|SQLITE_READONLY.*)$/, "the file system is read-only"],
+  [/^(EIO|SQLITE_IOERR.*)$/, "the disk failed to read or write"],
+  [/^(EMFILE|ENFILE)$/, "too many open files"],
+  [/^ENOMEM$/, "out of memory"],
+];
+
+/** an OS or SQLite error code that names a problem of the machine, described; undefined otherwise */
+function systemProblem(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code !== "string") return undefined;
+  const found = SYSTEM_PROBLEMS.find(([pattern]) => pattern.test(code));
+  return found ? `${found[1]} (${code})` : undefined;
+}
 
 function addFrame(error: BatchpipeError): BatchpipeError {
   const loc = error.loc!;
