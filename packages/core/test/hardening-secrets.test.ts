@@ -79,6 +79,13 @@ describe("secrets", () => {
     expect(echoed.code).toBe(1);
     expect(echoed.stderr).toMatch(/redacted/);
 
+    // the same in the background: its log file lands in the state folder
+    const detached = await batchpipe(["run", good, "--detach", "--json"], { cwd: dir, env });
+    expect(detached.code).toBe(0);
+    const daemon = detached.events.find((e) => e.type === "detached") as { pid: number; log: string };
+    for (let i = 0; i < 300 && fs.existsSync(`/proc/${daemon.pid}`); i++) await sleep(100);
+    expect(fs.readFileSync(daemon.log, "utf8")).toMatch(/redacted/);
+
     // 3. a wrong key for the emulator: 401
     writePipeline(dir, { baseUrl: emu.url, provider: [KEY_REF] });
     const wrong = await batchpipe(["run", good, "--json", "--debug"], {
@@ -88,7 +95,7 @@ describe("secrets", () => {
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toMatch(/API key|401/);
 
-    expectNoKey(dir, [partial, echoed, wrong]);
+    expectNoKey(dir, [partial, echoed, detached, wrong]);
   });
 
   it("an inline provider.api_key is a located spec error (exit 2) on run, validate and plan unless --allow-inline-secrets", async () => {
@@ -127,3 +134,7 @@ describe("secrets", () => {
     expectNoKey(dir, [...refused, ...allowed]);
   });
 });
+
+function sleep(ms: number) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
