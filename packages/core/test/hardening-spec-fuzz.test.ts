@@ -12,7 +12,7 @@ import { batchpipeInProcess, scratch } from "./fixtures/hardening/harness.js";
 const SEED = Number(process.env.BATCHPIPE_FUZZ_SEED ?? 20261127);
 const CASES = Number(process.env.BATCHPIPE_FUZZ_CASES ?? 300);
 /** a spec error must come back quickly, whatever the spec holds */
-const SLOW_MS = 3000;
+const SLOW_MS = 5000;
 const STACK_LINE = /^\s+at .+[:(]\d+:\d+\)?$/m;
 
 const BASE = `version: 1
