@@ -120,11 +120,17 @@ describe("batchpipe watch: 20 files, slow writers, three SIGKILLs and restarts",
 
     // every record once in each sink, none failed
     const rows = readJsonl<{ id: string; source: { file: string; line: number } }>(results);
+    const queued = [first, second, between, third].map((w, i) =>
+      w.events
+        .filter((e) => e.type === "file_queued")
+        .map((e) => `w${i + 1}:${path.basename(String(e.file))}:${e.bytes}`),
+    );
     expect(
       exactlyOnce(
         rows.map((r) => r.id),
         expected,
       ),
+      `files queued by each watcher: ${JSON.stringify(queued)}`,
     ).toEqual({ missing: [], duplicated: [], extra: [] });
     const db = new Database(path.join(dir, "out/results.db"), { readonly: true });
     const sqliteIds = (db.prepare("SELECT id FROM results").all() as { id: string }[]).map((r) => r.id);

@@ -8,6 +8,7 @@
  * another; every group writes to the same sinks. Rows carry `source.file`: the original path.
  */
 import { createHash } from "node:crypto";
+import { setMaxListeners } from "node:events";
 import fs from "node:fs";
 import path from "node:path";
 import { pipeline as pipe } from "node:stream/promises";
@@ -72,7 +73,12 @@ export async function watchPipeline(
   const watchDir = path.join(stateDir, "watch");
   const target = watchTarget(pipeline);
   const emit = (event: WatchEvent) => options.onEvent?.(event);
-  const signal = options.signal ?? new AbortController().signal;
+  // an own signal: settle waits put one listener each on it, any number of files at once
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  if (options.signal?.aborted) controller.abort();
+  options.signal?.addEventListener("abort", () => controller.abort(), { once: true });
+  const signal = controller.signal;
   // one watcher per pipeline: the registry has one writer
   const lock = acquireLock(watchDir, { command: "watch" });
   const registry = openRegistry(watchDir);
@@ -100,8 +106,14 @@ export async function watchPipeline(
         return Boolean(stats?.isFile()) && !target.matches(path.resolve(file));
       },
     });
-    watcher.on("add", (file) => void queue.offer(path.resolve(file)));
-    watcher.on("change", (file) => void queue.offer(path.resolve(file)));
+    // chokidar applies awaitWriteFinish only after its initial scan: a file found by the scan may
+    // still be being written, so it gets the same settle wait here
+    let scanned = false;
+    watcher.on("ready", () => {
+      scanned = true;
+    });
+    watcher.on("add", (file) => void queue.offer(path.resolve(file), { settle: !scanned }));
+    watcher.on("change", (file) => void queue.offer(path.resolve(file), { settle: !scanned }));
     await new Promise<void>((resolve, reject) => {
       signal.addEventListener("abort", () => resolve(), { once: true });
       watcher!.on("error", (error) => reject(error));
@@ -192,7 +204,8 @@ async function settledFiles(
 }
 
 interface Queue {
-  offer(file: string): Promise<void>;
+  /** `settle`: wait until the file stops changing first (chokidar has not) */
+  offer(file: string, options?: { settle?: boolean }): Promise<void>;
   /** run every queued file now (for --once) */
   drain(): Promise<void>;
   stop(): Promise<void>;
@@ -208,6 +221,7 @@ function createQueue(ctx: GroupContext, _target: WatchTarget, watchDir: string):
   let fatal: (error: unknown) => void = () => {};
   let hashing = Promise.resolve();
   const coalesce = ctx.options.coalesce ?? 2000;
+  const settle = ctx.options.settle ?? 1000;
   const maxFiles = ctx.options.maxGroupFiles ?? 1000;
 
   // a steady trickle of files must not postpone a group for ever
@@ -234,9 +248,11 @@ function createQueue(ctx: GroupContext, _target: WatchTarget, watchDir: string):
   };
 
   return {
-    offer(file) {
-      // hash one file at a time so queue order is arrival order
+    offer(file, options) {
+      // settle waits run side by side; hashing goes one file at a time, in arrival order
+      const settled = options?.settle ? waitUntilStable(file, settle, ctx.signal) : undefined;
       hashing = hashing.then(async () => {
+        await settled;
         if (ctx.signal.aborted || inFlight.has(file)) return;
         inFlight.add(file);
         try {
@@ -279,6 +295,21 @@ function createQueue(ctx: GroupContext, _target: WatchTarget, watchDir: string):
       fatal = handler;
     },
   };
+}
+
+/** resolves once the file's size and mtime have not changed for `settle` ms (or it is gone) */
+async function waitUntilStable(file: string, settle: number, signal: AbortSignal): Promise<void> {
+  const look = () => {
+    const stats = fs.statSync(file, { throwIfNoEntry: false });
+    return stats ? `${stats.size}:${stats.mtimeMs}` : undefined;
+  };
+  let before = look();
+  while (before !== undefined && !signal.aborted) {
+    await sleep(settle, signal);
+    const now = look();
+    if (now === before) return;
+    before = now;
+  }
 }
 
 /** copy the file to a temp file in the snapshot folder, hashing it on the way; `file.snapshot` is where it belongs */
