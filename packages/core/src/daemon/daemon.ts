@@ -11,7 +11,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { BatchpipeError, ErrorCodes } from "../errors.js";
-import { lockHolder } from "../state/index.js";
+import { lockHolder, processStartTime } from "../state/index.js";
 
 export interface DaemonPaths {
   pid: string;
@@ -113,7 +113,7 @@ export function startDaemon(options: StartDaemonOptions): DaemonInfo {
       log: paths.log,
       startedAt: Date.now(),
       command: options.args,
-      processStart: startTime(child.pid),
+      processStart: processStartTime(child.pid),
     };
     fs.writeSync(pidFd, `${child.pid}\n`);
     fs.writeFileSync(paths.info, `${JSON.stringify(info)}\n`);
@@ -140,7 +140,7 @@ export function readDaemon(stateDir: string): DaemonStatus | null {
   if (typeof pid !== "number") return null;
   const finished = typeof info.exitCode === "number";
   // a live process with another start time reused the pid: ours is gone
-  const ours = isAlive(pid) && (!info.processStart || startTime(pid) === info.processStart);
+  const ours = isAlive(pid) && (!info.processStart || processStartTime(pid) === info.processStart);
   const state = finished ? "finished" : ours ? "running" : "died";
   return {
     pid,
@@ -237,16 +237,6 @@ function readPidFile(file: string): number | undefined {
   try {
     const pid = Number(fs.readFileSync(file, "utf8").trim());
     return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** the process start time (Linux /proc), to tell our daemon from a process that reused its pid */
-function startTime(pid: number): string | undefined {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
   } catch {
     return undefined;
   }

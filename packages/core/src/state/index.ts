@@ -1,2 +1,2 @@
-export { acquireLock, LOCK_FILE, lockHolder, type StateLock } from "./lock.js";
+export { acquireLock, LOCK_FILE, lockHolder, processStartTime, type StateLock } from "./lock.js";
 export * from "./state-db.js";

@@ -32,7 +32,7 @@ export function makeStateDir(dir: string): void {
 export function acquireLock(dir: string, options: { command?: string } = {}): StateLock {
   makeStateDir(dir);
   const file = path.join(dir, LOCK_FILE);
-  const mine = `${process.pid} ${startTime(process.pid) ?? "?"} ${options.command ?? "run"}\n`;
+  const mine = `${process.pid} ${processStartTime(process.pid) ?? "?"} ${options.command ?? "run"}\n`;
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       const fd = fs.openSync(file, "wx");
@@ -88,13 +88,13 @@ export function lockHolder(dir: string): { pid: number; command: string } | unde
     if ((error as NodeJS.ErrnoException).code !== "EPERM") return undefined;
   }
   // the pid may have been reused by an unrelated process
-  const now = startTime(pid);
+  const now = processStartTime(pid);
   if (started && started !== "?" && now && now !== started) return undefined;
   return { pid, command: command ?? "run" };
 }
 
-/** the process start time from /proc (Linux); undefined elsewhere */
-function startTime(pid: number): string | undefined {
+/** the process start time from /proc (Linux); undefined elsewhere. Tells a live owner from a process that reused its pid. */
+export function processStartTime(pid: number): string | undefined {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
     // fields after the command (which may contain spaces) start after the last ")"
