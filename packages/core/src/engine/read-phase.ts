@@ -10,6 +10,7 @@
 import { createHash } from "node:crypto";
 import path from "node:path";
 import { BatchpipeError, ErrorCodes, isBatchpipeError } from "../errors.js";
+import { holdEncodings } from "../estimate/encoding.js";
 import type { EstimateMode } from "../estimate/estimate-tokens.js";
 import { estimateOutputTokens, estimateRequestTokens } from "../estimate/index.js";
 import { estimateCost } from "../estimate/pricing.js";
@@ -82,6 +83,8 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
   const ids = new IdSet();
   const requests = new RequestIndex();
   const estimator = createEstimator(options.estimate);
+  // the calibration's tokenizer tables (~60 MB) are dropped when the read phase ends
+  const releaseEncodings = holdEncodings();
   const failuresFile = prepFailuresFile(runId);
   const failures = new SyncWriter(path.join(stateDir, failuresFile));
   const fingerprint = createHash("sha256");
@@ -231,6 +234,7 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
     throw error;
   } finally {
     failures.close();
+    releaseEncodings();
   }
   const shards = writer.finish();
   totals.shards = shards.length;
