@@ -5,6 +5,7 @@ import { defaultStateDir, runPipeline } from "../../engine/run-pipeline.js";
 import type { EngineEvent } from "../../engine/types.js";
 import { ErrorCodes, isBatchpipeError } from "../../errors.js";
 import { cliContext } from "../context.js";
+import { exitCodeForSignal, trapSignals } from "../signals.js";
 import { loadPipelineArg, pipelineArgs, stateDirArg } from "./pipeline-args.js";
 import { createProgressRenderer, renderReport } from "./run-output.js";
 
@@ -49,23 +50,7 @@ export default defineCommand({
       );
       return 0;
     }
-    const controller = new AbortController();
-    let signalName: "SIGINT" | "SIGTERM" | undefined;
-    const onSignal = (name: "SIGINT" | "SIGTERM") => () => {
-      if (signalName) {
-        // a second signal: leave now; the state is consistent at every step
-        process.exit(name === "SIGINT" ? 130 : 143);
-      }
-      signalName = name;
-      renderer?.clear();
-      if (!args.json)
-        io.stderr.write(`\n${name} received: saving state (press Ctrl-C again to quit at once)…\n`);
-      controller.abort();
-    };
-    const sigint = onSignal("SIGINT");
-    const sigterm = onSignal("SIGTERM");
-    process.on("SIGINT", sigint);
-    process.on("SIGTERM", sigterm);
+    const trap = trapSignals({ io, quiet: Boolean(args.json), onFirst: () => renderer?.clear() });
 
     const renderer = args.json
       ? undefined
@@ -76,7 +61,7 @@ export default defineCommand({
     };
     try {
       const result = await runPipeline(pipeline, {
-        signal: controller.signal,
+        signal: trap.signal,
         onEvent,
         stateDir,
         force: args.force,
@@ -87,6 +72,7 @@ export default defineCommand({
       return result.exitCode;
     } catch (error) {
       renderer?.stop();
+      const signalName = trap.received();
       if (signalName && isBatchpipeError(error) && error.code === ErrorCodes.INTERRUPTED) {
         const command = `batchpipe run ${args.pipeline}${args["state-dir"] ? ` --state-dir ${args["state-dir"]}` : ""}`;
         if (args.json)
@@ -97,12 +83,11 @@ export default defineCommand({
           io.stderr.write(
             `■ stopped; the state is saved and open batches go on at the provider.\n  resume with: ${command}\n`,
           );
-        return signalName === "SIGINT" ? 130 : 143;
+        return exitCodeForSignal(signalName);
       }
       throw error;
     } finally {
-      process.off("SIGINT", sigint);
-      process.off("SIGTERM", sigterm);
+      trap.dispose();
     }
   },
 });

@@ -8,6 +8,7 @@ import { parseDuration } from "../../spec/units.js";
 import { type WatchEvent, watchPipeline } from "../../watch/watch-pipeline.js";
 import { cliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
+import { exitCodeForSignal, trapSignals } from "../signals.js";
 import { loadPipelineArg, pipelineArgs, stateDirArg } from "./pipeline-args.js";
 import { createProgressRenderer } from "./run-output.js";
 
@@ -66,19 +67,7 @@ export default defineCommand({
       );
       return ExitCode.OK;
     }
-    const controller = new AbortController();
-    let signalName: "SIGINT" | "SIGTERM" | undefined;
-    const onSignal = (name: "SIGINT" | "SIGTERM") => () => {
-      if (signalName) process.exit(name === "SIGINT" ? 130 : 143);
-      signalName = name;
-      if (!args.json)
-        io.stderr.write(`\n${name} received: saving state (press Ctrl-C again to quit at once)…\n`);
-      controller.abort();
-    };
-    const sigint = onSignal("SIGINT");
-    const sigterm = onSignal("SIGTERM");
-    process.on("SIGINT", sigint);
-    process.on("SIGTERM", sigterm);
+    const trap = trapSignals({ io, quiet: Boolean(args.json) });
     const renderer = args.json ? undefined : createProgressRenderer(io, { tty: false, plainEveryMs: 5000 });
     const rel = (file: string) => path.relative(cwd, file) || file;
     const onEvent = (event: WatchEvent) => {
@@ -98,7 +87,7 @@ export default defineCommand({
       const summary = await watchPipeline(pipeline, {
         stateDir,
         once: args.once,
-        signal: controller.signal,
+        signal: trap.signal,
         onEvent,
         env,
         settle: args.settle ? (parseDuration(args.settle) as number) : undefined,
@@ -114,15 +103,15 @@ export default defineCommand({
       return summary.failed > 0 ? ExitCode.FAILED_REQUESTS : ExitCode.OK;
     } catch (error) {
       renderer?.stop();
+      const signalName = trap.received();
       if (signalName && isBatchpipeError(error) && error.code === ErrorCodes.INTERRUPTED) {
         if (!args.json)
           io.stderr.write("■ stopped; unfinished files resume at the next `batchpipe watch`.\n");
-        return signalName === "SIGINT" ? 130 : 143;
+        return exitCodeForSignal(signalName);
       }
       throw error;
     } finally {
-      process.off("SIGINT", sigint);
-      process.off("SIGTERM", sigterm);
+      trap.dispose();
     }
   },
 });
