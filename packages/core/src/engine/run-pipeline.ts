@@ -13,7 +13,15 @@ import type { Logger } from "../plugin.js";
 import { createProvider } from "../provider/create-provider.js";
 import type { BatchProvider } from "../provider/types.js";
 import { acquireLock, openState, type RunCounters, type RunRow, type StateStore } from "../state/index.js";
-import { runReadPhase } from "./read-phase.js";
+import {
+  type ReadCheckpoint,
+  type ReadResume,
+  ReadStartsOver,
+  readCheckpointEveryFromEnv,
+  readFailure,
+  readIdentity,
+  runReadPhase,
+} from "./read-phase.js";
 import { RunLoop } from "./run-loop.js";
 import { pluginTimeoutFromEnv } from "./sink-set.js";
 import type {
@@ -36,6 +44,7 @@ export async function runPipeline(pipeline: EnginePipeline, options: RunOptions 
   // one listener per concurrent provider call and sleep
   setMaxListeners(64, signal);
   const logger = eventLogger(emit);
+  const checkpointEvery = readCheckpointEveryFromEnv(options.env ?? process.env);
   const lock = acquireLock(stateDir);
   const state = openState(stateDir);
   let provider: BatchProvider | undefined;
@@ -43,7 +52,16 @@ export async function runPipeline(pipeline: EnginePipeline, options: RunOptions 
     let run = state.unfinishedRun();
     const resumed = run !== undefined;
     run ??= state.createRun();
-    emit({ type: "run_started", run: run.id, name: pipeline.spec.name, resumed, stateDir });
+    const resume = run.status === "reading" ? loadReadResume(pipeline, state, run.id) : undefined;
+    emit({
+      type: "run_started",
+      run: run.id,
+      name: pipeline.spec.name,
+      resumed,
+      stateDir,
+      ...(resume?.resume ? { readFrom: resume.resume.checkpoint.read } : {}),
+    });
+    if (resume?.startOver) emit({ type: "warning", run: run.id, message: resume.startOver });
     if (run.status === "reading") {
       const skipped = await readRun({
         pipeline,
@@ -54,6 +72,8 @@ export async function runPipeline(pipeline: EnginePipeline, options: RunOptions 
         logger,
         emit,
         force: options.force,
+        resume: resume?.resume,
+        checkpointEvery,
       });
       if (skipped) return skipped;
       run = state.getRun(run.id)!;
@@ -97,26 +117,52 @@ async function readRun(o: {
   logger: Logger;
   emit: (event: EngineEvent) => void;
   force?: boolean;
+  /** the last checkpoint of this run's interrupted read phase */
+  resume?: ReadResume;
+  checkpointEvery: number;
 }): Promise<RunResult | undefined> {
   const { pipeline, state, run, stateDir, emit } = o;
-  // a read phase interrupted earlier spent nothing: start it over
-  state.resetRun(run.id);
-  fs.rmSync(path.join(stateDir, run.id), { recursive: true, force: true });
-  const read = await runReadPhase({
-    pipeline,
-    stateDir,
-    runId: run.id,
-    signal: o.signal,
-    logger: o.logger,
-    onProgress: (records) => emit({ type: "read_progress", run: run.id, records }),
-    onFanout: (root, rows) => state.insertFanout(run.id, root, rows),
-  }).catch((error) => {
-    // nothing was submitted: forget the run so the next attempt starts clean
+  // nothing was submitted yet: forget what the read phase wrote (its next attempt starts clean)
+  const forget = () => {
     state.resetRun(run.id);
-    state.finishRun(run.id, "failed", { remember: false });
     fs.rmSync(path.join(stateDir, run.id), { recursive: true, force: true });
-    throw error;
-  });
+  };
+  let resume = o.resume;
+  let resumable = true;
+  if (!resume) forget();
+  let read: Awaited<ReturnType<typeof runReadPhase>>;
+  for (;;) {
+    try {
+      read = await runReadPhase({
+        pipeline,
+        stateDir,
+        runId: run.id,
+        signal: o.signal,
+        logger: o.logger,
+        onProgress: (records) => emit({ type: "read_progress", run: run.id, records }),
+        checkpointEvery: o.checkpointEvery,
+        onCheckpoint: (checkpoint, shards, fanout) =>
+          state.saveReadCheckpoint(run.id, { value: JSON.stringify(checkpoint), shards, fanout }),
+        resume,
+        resumable,
+      });
+      break;
+    } catch (error) {
+      if (error instanceof ReadStartsOver) {
+        emit({ type: "warning", run: run.id, message: `${error.message}; reading starts over` });
+        forget();
+        resume = undefined;
+        // a source that ignores its cursor cannot resume: a failure forgets the read, as before
+        if (error.sourceIgnoredCursor) resumable = false;
+        continue;
+      }
+      // the state stays when the read can resume from a checkpoint (the error says where)
+      if (readFailure(error)?.keep) throw error;
+      forget();
+      state.finishRun(run.id, "failed", { remember: false });
+      throw error;
+    }
+  }
   const previous = state.datasetCompleted(read.fingerprint);
   if (previous && !pipeline.spec.batch.allow_same_dataset && !o.force) {
     state.resetRun(run.id);
@@ -133,7 +179,12 @@ async function readRun(o: {
     emit({ type: "run_finished", report });
     return { run: run.id, status: "skipped", report, exitCode: 0 };
   }
-  state.finishReading(run.id, { fingerprint: read.fingerprint, totals: read.totals, shards: read.shards });
+  state.finishReading(run.id, {
+    fingerprint: read.fingerprint,
+    totals: read.totals,
+    shards: read.shards,
+    fanout: read.fanout,
+  });
   emit({
     type: "planned",
     run: run.id,
@@ -148,6 +199,44 @@ async function readRun(o: {
     })),
   });
   return undefined;
+}
+
+/**
+ * The checkpoint an interrupted read phase continues from; `startOver` says why a checkpoint is not
+ * used (the spec changed, or the source gives no cursor).
+ */
+function loadReadResume(
+  pipeline: EnginePipeline,
+  state: StateStore,
+  runId: string,
+): { resume?: ReadResume; startOver?: string } | undefined {
+  const value = state.readCheckpoint(runId);
+  if (value === undefined) return undefined;
+  let checkpoint: ReadCheckpoint;
+  try {
+    checkpoint = JSON.parse(value) as ReadCheckpoint;
+  } catch {
+    return { startOver: "the read checkpoint cannot be parsed; reading starts over" };
+  }
+  if (checkpoint.version !== 1 || checkpoint.identity !== readIdentity(pipeline)) {
+    return {
+      startOver:
+        "the spec's source, transform or batch limits changed since the read was interrupted; reading starts over",
+    };
+  }
+  if (checkpoint.source === null) {
+    return {
+      startOver: `${pipeline.source.label} gives no cursor to resume from; reading starts over`,
+    };
+  }
+  return {
+    resume: {
+      checkpoint,
+      sealed: state.shards(runId),
+      // lazy: an open iterator keeps the connection busy
+      fanoutIds: { [Symbol.iterator]: () => state.fanoutIds(runId) },
+    },
+  };
 }
 
 async function cleanUp(o: {

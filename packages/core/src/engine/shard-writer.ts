@@ -28,14 +28,90 @@ export interface ShardLine {
 export const shardName = (seq: number) => String(seq).padStart(5, "0");
 export const retryShardName = (root: string, attempt: number) => `${root}-a${attempt}`;
 
+/** An open shard at a read checkpoint: its counts and how long its two files were. */
+export interface OpenShardState {
+  seq: number;
+  model: string;
+  endpoint: string;
+  requests: number;
+  bytes: number;
+  tokens: number;
+  outputTokens: number;
+  /** bytes of the request file and of the meta file */
+  fileBytes: number;
+  metaBytes: number;
+}
+
+/** What a read checkpoint records of the writer (sealed shards are rows of the state). */
+export interface ShardWriterState {
+  /** the last shard number handed out */
+  seq: number;
+  open: OpenShardState[];
+}
+
 /** Writes shard files and hands back the sealed shards' rows. */
 export class ShardWriter {
   private readonly open = new Map<string, OpenShard>();
   readonly sealed: ShardRow[] = [];
   private seq = 0;
 
-  constructor(private readonly options: { stateDir: string; runId: string; limits: ShardLimits }) {
-    fs.mkdirSync(path.join(options.stateDir, options.runId, "shards"), { recursive: true });
+  constructor(
+    private readonly options: {
+      stateDir: string;
+      runId: string;
+      limits: ShardLimits;
+      /** continue from a read checkpoint: its sealed shards and the state of its open ones */
+      resume?: { state: ShardWriterState; sealed: ShardRow[] };
+    },
+  ) {
+    const dir = path.join(options.stateDir, options.runId, "shards");
+    fs.mkdirSync(dir, { recursive: true });
+    const resume = options.resume;
+    if (!resume) return;
+    this.seq = resume.state.seq;
+    this.sealed.push(...resume.sealed);
+    // files of shards started after the checkpoint are written again from the records read again
+    for (const name of fs.readdirSync(dir)) {
+      const seq = Number.parseInt(name, 10);
+      if (!(seq <= this.seq)) fs.rmSync(path.join(dir, name), { force: true });
+    }
+    for (const s of resume.state.open) {
+      const name = shardName(s.seq);
+      const rel = path.join(options.runId, "shards", name);
+      this.open.set(`${s.model}\n${s.endpoint}`, {
+        seq: s.seq,
+        name,
+        model: s.model,
+        endpoint: s.endpoint,
+        file: `${rel}.jsonl`,
+        metaFile: `${rel}.meta.jsonl`,
+        requests: s.requests,
+        bytes: s.bytes,
+        tokens: s.tokens,
+        outputTokens: s.outputTokens,
+        lines: new SyncWriter(path.join(options.stateDir, `${rel}.jsonl`), { truncateTo: s.fileBytes }),
+        metas: new SyncWriter(path.join(options.stateDir, `${rel}.meta.jsonl`), { truncateTo: s.metaBytes }),
+      });
+    }
+  }
+
+  /** open shards: flushed, synced to disk and described (for a read checkpoint) */
+  checkpoint(): ShardWriterState {
+    const open: OpenShardState[] = [];
+    for (const shard of this.open.values()) {
+      open.push({
+        seq: shard.seq,
+        model: shard.model,
+        endpoint: shard.endpoint,
+        requests: shard.requests,
+        bytes: shard.bytes,
+        tokens: shard.tokens,
+        outputTokens: shard.outputTokens,
+        fileBytes: shard.lines.sync(),
+        metaBytes: shard.metas.sync(),
+      });
+    }
+    return { seq: this.seq, open };
   }
 
   /** whether a single line can ever fit a shard */
@@ -156,15 +232,30 @@ interface OpenShard {
   metas: SyncWriter;
 }
 
-/** A buffered synchronous file writer: constant memory, no stream back-pressure to juggle. */
+/**
+ * A buffered synchronous file writer: constant memory, no stream back-pressure to juggle.
+ * `truncateTo`: continue a file written before, cut back to that many bytes (a read checkpoint).
+ */
 export class SyncWriter {
   private readonly fd: number;
   private chunks: string[] = [];
   private size = 0;
+  private written = 0;
 
-  constructor(file: string) {
+  constructor(file: string, options: { truncateTo?: number } = {}) {
     fs.mkdirSync(path.dirname(file), { recursive: true });
-    this.fd = fs.openSync(file, "w");
+    if (options.truncateTo === undefined) {
+      this.fd = fs.openSync(file, "w");
+      return;
+    }
+    this.fd = fs.openSync(file, "r+");
+    const size = fs.fstatSync(this.fd).size;
+    if (size < options.truncateTo) {
+      fs.closeSync(this.fd);
+      throw new Error(`${file} is ${size} bytes, shorter than the ${options.truncateTo} recorded`);
+    }
+    fs.ftruncateSync(this.fd, options.truncateTo);
+    this.written = options.truncateTo;
   }
 
   write(text: string): void {
@@ -175,9 +266,20 @@ export class SyncWriter {
 
   flush(): void {
     if (this.chunks.length === 0) return;
-    fs.writeSync(this.fd, this.chunks.join(""));
+    const buffer = Buffer.from(this.chunks.join(""));
+    let done = 0;
+    while (done < buffer.length)
+      done += fs.writeSync(this.fd, buffer, done, buffer.length - done, this.written + done);
+    this.written += buffer.length;
     this.chunks = [];
     this.size = 0;
+  }
+
+  /** write the buffer and make the file durable; returns its length */
+  sync(): number {
+    this.flush();
+    fs.fdatasyncSync(this.fd);
+    return this.written;
   }
 
   close(): void {

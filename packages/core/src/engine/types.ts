@@ -43,7 +43,15 @@ export interface ProgressSnapshot {
 }
 
 export type EngineEvent =
-  | { type: "run_started"; run: string; name: string; resumed: boolean; stateDir: string }
+  | {
+      type: "run_started";
+      run: string;
+      name: string;
+      resumed: boolean;
+      stateDir: string;
+      /** an interrupted read phase continues after this many records (its last checkpoint) */
+      readFrom?: number;
+    }
   | { type: "read_progress"; run: string; records: number }
   | {
       type: "planned";

@@ -128,6 +128,12 @@ export interface FanoutRow {
   source: string;
 }
 
+/** fan-out rows of one root shard */
+export interface FanoutBatch {
+  root: string;
+  rows: FanoutRow[];
+}
+
 export interface StateStore {
   readonly dir: string;
   readonly db: Database.Database;
@@ -138,10 +144,23 @@ export interface StateStore {
   createRun(): RunRow;
   setRunStatus(id: string, status: RunStatus): void;
   requestCancel(id: string): void;
-  /** end of the read phase: shards, fan-out and totals in one transaction */
-  finishReading(id: string, options: { fingerprint: string; totals: RunTotals; shards: ShardRow[] }): void;
+  /**
+   * End of the read phase: shards (those a read checkpoint recorded stay as they are), the fan-out
+   * still pending and totals in one transaction; the read checkpoint is dropped.
+   */
+  finishReading(
+    id: string,
+    options: { fingerprint: string; totals: RunTotals; shards: ShardRow[]; fanout?: FanoutBatch[] },
+  ): void;
+  /** a read checkpoint: the shards sealed and the fan-out found since the last one, with `value` */
+  saveReadCheckpoint(id: string, options: { value: string; shards: ShardRow[]; fanout: FanoutBatch[] }): void;
+  /** the last read checkpoint's value (JSON), if the run's read phase recorded one */
+  readCheckpoint(id: string): string | undefined;
+  /** forget the run's shards, fan-out and read checkpoint: its read phase starts over */
   resetRun(id: string): void;
   insertFanout(runId: string, root: string, rows: FanoutRow[]): void;
+  /** the record ids of the run's fan-out rows, streamed */
+  fanoutIds(runId: string): IterableIterator<string>;
   fanoutFor(runId: string, root: string): FanoutRow[];
   shards(runId: string): ShardRow[];
   shard(runId: string, name: string): ShardRow | undefined;
@@ -293,6 +312,9 @@ const SHARD_COLUMNS: Record<keyof ShardRow, keyof RawShard> = {
   note: "note",
 };
 
+/** the kv key of a run's read checkpoint (kv: no schema change for state files made before it) */
+const readCheckpointKey = (runId: string) => `read-checkpoint:${runId}`;
+
 function createStore(dir: string, db: Database.Database): StateStore {
   const toRun = (raw: RawRun | undefined): RunRow | undefined =>
     raw && {
@@ -335,6 +357,19 @@ function createStore(dir: string, db: Database.Database): StateStore {
   const insertFanout = db.prepare(
     "INSERT INTO fanout (run_id, root, canonical, record_id, input, source) VALUES (?, ?, ?, ?, ?, ?)",
   );
+  const insertShardOnce = db.prepare(
+    `INSERT OR IGNORE INTO shards (${Object.values(SHARD_COLUMNS).join(", ")})
+     VALUES (${Object.values(SHARD_COLUMNS)
+       .map((c) => `@${c}`)
+       .join(", ")})`,
+  );
+  const getValue = (key: string) =>
+    (db.prepare("SELECT value FROM kv WHERE key = ?").get(key) as { value: string } | undefined)?.value;
+  const setValue = (key: string, value: string) => {
+    db.prepare(
+      "INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+    ).run(key, value);
+  };
   const saveCounters = (runId: string, counters: RunCounters) =>
     db.prepare("UPDATE runs SET counters = ? WHERE id = ?").run(JSON.stringify(counters), runId);
 
@@ -367,8 +402,15 @@ function createStore(dir: string, db: Database.Database): StateStore {
     setRunStatus: (id, status) => db.prepare("UPDATE runs SET status = ? WHERE id = ?").run(status, id),
     requestCancel: (id) => db.prepare("UPDATE runs SET cancel_requested = 1 WHERE id = ?").run(id),
     finishReading: db.transaction(
-      (id: string, options: { fingerprint: string; totals: RunTotals; shards: ShardRow[] }) => {
-        for (const shard of options.shards) insertShard.run(shardParams(shard));
+      (
+        id: string,
+        options: { fingerprint: string; totals: RunTotals; shards: ShardRow[]; fanout?: FanoutBatch[] },
+      ) => {
+        for (const shard of options.shards) insertShardOnce.run(shardParams(shard));
+        for (const { root, rows } of options.fanout ?? [])
+          for (const row of rows)
+            insertFanout.run(id, root, row.canonical, row.recordId, row.input, row.source);
+        db.prepare("DELETE FROM kv WHERE key = ?").run(readCheckpointKey(id));
         db.prepare("UPDATE runs SET status = 'running', fingerprint = ?, totals = ? WHERE id = ?").run(
           options.fingerprint,
           JSON.stringify(options.totals),
@@ -376,9 +418,20 @@ function createStore(dir: string, db: Database.Database): StateStore {
         );
       },
     ),
+    saveReadCheckpoint: db.transaction(
+      (id: string, options: { value: string; shards: ShardRow[]; fanout: FanoutBatch[] }) => {
+        for (const shard of options.shards) insertShardOnce.run(shardParams(shard));
+        for (const { root, rows } of options.fanout)
+          for (const row of rows)
+            insertFanout.run(id, root, row.canonical, row.recordId, row.input, row.source);
+        setValue(readCheckpointKey(id), options.value);
+      },
+    ),
+    readCheckpoint: (id) => getValue(readCheckpointKey(id)),
     resetRun: db.transaction((id: string) => {
       db.prepare("DELETE FROM shards WHERE run_id = ?").run(id);
       db.prepare("DELETE FROM fanout WHERE run_id = ?").run(id);
+      db.prepare("DELETE FROM kv WHERE key = ?").run(readCheckpointKey(id));
       db.prepare("UPDATE runs SET status = 'reading', totals = NULL, counters = ? WHERE id = ?").run(
         JSON.stringify(emptyCounters()),
         id,
@@ -388,6 +441,11 @@ function createStore(dir: string, db: Database.Database): StateStore {
       for (const row of rows)
         insertFanout.run(runId, root, row.canonical, row.recordId, row.input, row.source);
     }),
+    fanoutIds: (runId) =>
+      db
+        .prepare("SELECT record_id FROM fanout WHERE run_id = ?")
+        .pluck()
+        .iterate(runId) as IterableIterator<string>,
     fanoutFor: (runId, root) =>
       (
         db
@@ -458,14 +516,8 @@ function createStore(dir: string, db: Database.Database): StateStore {
       },
     ),
     saveCounters,
-    getValue: (key) =>
-      (db.prepare("SELECT value FROM kv WHERE key = ?").get(key) as { value: string } | undefined)?.value,
-    setValue: (key, value) =>
-      db
-        .prepare(
-          "INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-        )
-        .run(key, value),
+    getValue,
+    setValue,
     close: () => db.close(),
   };
 }
