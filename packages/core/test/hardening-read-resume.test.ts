@@ -207,6 +207,62 @@ describe("read phase resume", () => {
     expect(fingerprintOf(other, name)).toBe(fingerprintOf(dir, name));
   });
 
+  it("a spec changed since the read stopped: the read starts over (a warning), every record once", async () => {
+    const name = "read-resume-changed";
+    const { text, ids } = dataset(1500);
+    const dir = scratch();
+    fs.writeFileSync(path.join(dir, "data.jsonl"), text);
+    fs.writeFileSync(path.join(dir, "broken"), "");
+    const spec = sourcePipeline(dir, name, 1200);
+    const first = await batchpipe(["run", spec], { cwd: dir, env: ENV });
+    expect(first.code, first.stderr).toBe(1);
+    expect(first.stderr).toContain("reading resumes at record 1001");
+
+    fs.writeFileSync(spec, fs.readFileSync(spec, "utf8").replace("Say: {{ text }}", "Repeat: {{ text }}"));
+    const second = await batchpipe(["run", spec, "--json"], { cwd: dir, env: ENV });
+    expect(second.code, second.stderr).toBe(3);
+    expect(second.events[0]).toMatchObject({ type: "run_started", resumed: true });
+    expect(second.events[0]).not.toHaveProperty("readFrom");
+    expect(events(second, "warning")).toMatchObject([
+      { message: expect.stringContaining("changed since the read was interrupted; reading starts over") },
+    ]);
+    expect(readJsonl(path.join(dir, "given.jsonl"))).toEqual(["undefined", "undefined"]);
+    expect(report(second)).toMatchObject({ read: 1500, failed: 3, unaccounted: 0 });
+    expectEachIdOnce(dir, ids);
+  });
+
+  it("a source that ignores its checkpoint (yields its first record again) is read from the start, every record once", async () => {
+    const name = "read-resume-ignored";
+    const { text, ids } = dataset(1500);
+    const dir = scratch();
+    fs.writeFileSync(path.join(dir, "data.jsonl"), text);
+    fs.writeFileSync(path.join(dir, "broken"), "");
+    const spec = sourcePipeline(dir, name, 1200);
+    // the same source, deaf to `checkpoint`
+    const plugin = path.join(dir, "plugins", "resumable.ts");
+    fs.writeFileSync(
+      plugin,
+      fs.readFileSync(plugin, "utf8").replace('typeof checkpoint === "number" ? checkpoint : 0', "0"),
+    );
+    const first = await batchpipe(["run", spec], { cwd: dir, env: ENV });
+    expect(first.code, first.stderr).toBe(1);
+    expect(first.stderr).toContain("reading resumes at record 1001");
+
+    const second = await batchpipe(["run", spec, "--json"], { cwd: dir, env: ENV });
+    expect(second.code, second.stderr).toBe(3);
+    expect(second.events[0]).toMatchObject({ type: "run_started", resumed: true, readFrom: 1000 });
+    expect(events(second, "warning")).toMatchObject([
+      {
+        message:
+          "source (resumable) yielded its first record again instead of resuming after record 1000; reading starts over",
+      },
+    ]);
+    expect(report(second)).toMatchObject({ read: 1500, failed: 3, unaccounted: 0 });
+    expectEachIdOnce(dir, ids);
+    const submitted = await submittedIds(name);
+    expect(new Set(submitted).size).toBe(submitted.length);
+  });
+
   it("kill -9 while reading 60,000 records: the next run resumes from a checkpoint; each id once, each custom_id submitted once, the same fingerprint", async () => {
     const name = "read-resume-kill";
     const n = 60_000;
@@ -240,7 +296,8 @@ describe("read phase resume", () => {
     expect(second.code, second.stderr).toBe(0);
     const started = second.events[0] as { type: string; resumed: boolean; readFrom?: number };
     expect(started).toMatchObject({ type: "run_started", resumed: true });
-    expect(started.readFrom).toBeGreaterThanOrEqual(20_000);
+    // checkpoints commit once their files are synced: the one before the 20,000 mark is in
+    expect(started.readFrom).toBeGreaterThanOrEqual(20_000 - EVERY);
     expect(started.readFrom).toBeLessThan(n);
     expect(started.readFrom! % EVERY).toBe(0);
     // progress goes on from the checkpoint, not from 0

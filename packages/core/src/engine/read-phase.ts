@@ -254,29 +254,46 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
     fingerprint.update(`!${row.error.code} ${row.source.file}:${row.source.line}\n`);
   };
 
-  const checkpoint = (last: SourceItem) => {
+  // The checkpoint in flight: its files are synced off the main thread while reading goes on
+  // (files only grow, so the lengths it recorded stay valid), then it is committed. One at a time.
+  let pending: Promise<void> | undefined;
+  const settle = async () => {
+    const p = pending;
+    pending = undefined;
+    await p;
+  };
+  const checkpoint = async (last: SourceItem) => {
     if (!options.onCheckpoint) {
       fanout.clear();
       return;
     }
+    await settle();
+    const onCheckpoint = options.onCheckpoint;
     const source = last.cursor === undefined ? null : { cursor: last.cursor };
+    const shards = writer.checkpoint();
     const state: ReadCheckpoint = {
       version: 1,
       identity: readIdentity(pipeline),
       read: totals.read,
       source,
       first,
-      totals,
-      costByModel: [...costByModel],
+      totals: { ...totals },
+      costByModel: [...costByModel].map(([model, c]) => [model, { ...c }]),
       estimator: estimator.state(),
       fingerprint: fingerprint.value,
-      writer: writer.checkpoint(),
-      failuresBytes: failures.sync(),
+      writer: shards.state,
+      failuresBytes: failures.flushed(),
     };
-    options.onCheckpoint(state, writer.sealed.slice(sealedRecorded), takeFanout());
+    const sealed = writer.sealed.slice(sealedRecorded);
     sealedRecorded = writer.sealed.length;
-    recorded = totals.read;
-    recordedCursor = source !== null;
+    const found = takeFanout();
+    pending = syncFiles([...shards.files, path.join(stateDir, failuresFile)]).then(() => {
+      onCheckpoint(state, sealed, found);
+      recorded = state.read;
+      recordedCursor = source !== null;
+    });
+    // a failure surfaces where the checkpoint is settled, never as an unhandled rejection
+    pending.catch(() => undefined);
   };
 
   let transformLabel: string | undefined;
@@ -400,7 +417,7 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
       handle(item);
       if (totals.read % FINGERPRINT_SEGMENT === 0) fingerprint.cut();
       if (totals.read % every === 0 && duplicateCount === 0) {
-        checkpoint(item);
+        await checkpoint(item);
         if (signal.aborted) throw interrupted();
       }
       if (totals.read % PROGRESS_EVERY === 0) {
@@ -412,8 +429,12 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
       await findFirstPositions(pipeline, transform, duplicates, signal, logger);
       throw duplicateError(duplicates, duplicateCount);
     }
+    // the last checkpoint is committed before the caller records the end of the read
+    await settle();
   } catch (error) {
     writer.abort();
+    // a checkpoint still in flight lands first (the caller may forget the read next)
+    await settle().catch(() => undefined);
     if (error instanceof ReadStartsOver) throw error;
     const fromSource = sourceErrors.has(error as object);
     const fromTransform =
@@ -751,6 +772,20 @@ function rebuildTables(o: {
     if (row.error.code === "request_too_large") ids.add(row.id);
   }
   for (const id of resume.fanoutIds) ids.add(id);
+}
+
+/** make files durable, in parallel on libuv's threads (a separate descriptor: the writer may close its own) */
+async function syncFiles(files: string[]): Promise<void> {
+  await Promise.all(
+    files.map(async (file) => {
+      const handle = await fs.promises.open(file, "r");
+      try {
+        await handle.datasync();
+      } finally {
+        await handle.close();
+      }
+    }),
+  );
 }
 
 /** the lines of the first `limit` bytes of a file (all of it when undefined), synchronously */

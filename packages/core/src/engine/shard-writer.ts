@@ -95,9 +95,13 @@ export class ShardWriter {
     }
   }
 
-  /** open shards: flushed, synced to disk and described (for a read checkpoint) */
-  checkpoint(): ShardWriterState {
+  /**
+   * Open shards, flushed and described (for a read checkpoint), with their files: the caller syncs
+   * them before it records the checkpoint.
+   */
+  checkpoint(): { state: ShardWriterState; files: string[] } {
     const open: OpenShardState[] = [];
+    const files: string[] = [];
     for (const shard of this.open.values()) {
       open.push({
         seq: shard.seq,
@@ -107,11 +111,15 @@ export class ShardWriter {
         bytes: shard.bytes,
         tokens: shard.tokens,
         outputTokens: shard.outputTokens,
-        fileBytes: shard.lines.sync(),
-        metaBytes: shard.metas.sync(),
+        fileBytes: shard.lines.flushed(),
+        metaBytes: shard.metas.flushed(),
       });
+      files.push(
+        path.join(this.options.stateDir, shard.file),
+        path.join(this.options.stateDir, shard.metaFile),
+      );
     }
-    return { seq: this.seq, open };
+    return { state: { seq: this.seq, open }, files };
   }
 
   /** whether a single line can ever fit a shard */
@@ -275,10 +283,9 @@ export class SyncWriter {
     this.size = 0;
   }
 
-  /** write the buffer and make the file durable; returns its length */
-  sync(): number {
+  /** write the buffer out (not synced); returns the file's length */
+  flushed(): number {
     this.flush();
-    fs.fdatasyncSync(this.fd);
     return this.written;
   }
 
