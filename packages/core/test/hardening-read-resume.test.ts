@@ -207,6 +207,32 @@ describe("read phase resume", () => {
     expect(fingerprintOf(other, name)).toBe(fingerprintOf(dir, name));
   });
 
+  it("ids read before the checkpoint are known after it: duplicates of a sent, an identical and a too-large request stop the resumed run", async () => {
+    const name = "read-resume-dup";
+    const lines = dataset(2500).text.split("\n");
+    const line = (id: string, text: string) => JSON.stringify({ id, text });
+    lines[9] = line("r10", "x".repeat(5000)); // over max_bytes: a request_too_large failure
+    lines[2299] = line("r3", "again"); // r3 was sent
+    lines[2309] = line("r703", "again"); // r703 was identical to r3 (fanned out)
+    lines[2319] = line("r10", "again");
+    const dir = scratch();
+    fs.writeFileSync(path.join(dir, "data.jsonl"), lines.join("\n"));
+    fs.writeFileSync(path.join(dir, "broken"), "");
+    const spec = sourcePipeline(dir, name, 2100);
+    fs.writeFileSync(spec, fs.readFileSync(spec, "utf8").replace("batch:\n", "batch:\n  max_bytes: 4KB\n"));
+    const first = await batchpipe(["run", spec], { cwd: dir, env: ENV });
+    expect(first.code, first.stderr).toBe(1);
+    expect(first.stderr).toContain("reading resumes at record 2001");
+
+    const second = await batchpipe(["run", spec], { cwd: dir, env: ENV });
+    expect(second.code, second.stderr).toBe(2);
+    expect(second.stderr).toContain("3 duplicate custom_ids; nothing was submitted");
+    expect(second.stderr).toContain('"r3" at data.jsonl:2300 (first at data.jsonl:3)');
+    expect(second.stderr).toContain('"r703" at data.jsonl:2310 (first at data.jsonl:703)');
+    expect(second.stderr).toContain('"r10" at data.jsonl:2320 (first at data.jsonl:10)');
+    expect(batchesOf(emu, name)).toHaveLength(0);
+  });
+
   it("a spec changed since the read stopped: the read starts over (a warning), every record once", async () => {
     const name = "read-resume-changed";
     const { text, ids } = dataset(1500);
@@ -273,7 +299,8 @@ describe("read phase resume", () => {
     const spec = writePipeline(dir, {
       baseUrl: emu.url,
       name,
-      batch: { max_requests: 20_000, clean_up: "false" },
+      // 9,000 distinct requests in 5 shards: 4 are sealed before the first 20,000 records are read
+      batch: { max_requests: 2000, clean_up: "false" },
       sinks: [
         "- { use: jsonl, path: ./out/results.jsonl }",
         "- { use: sqlite, path: ./out/results.db, table: results }",
@@ -310,6 +337,7 @@ describe("read phase resume", () => {
       failed: 0,
       unaccounted: 0,
       identical: n - 9000,
+      shards: 5,
     });
 
     const expected = Array.from({ length: n }, (_, i) => `k${i + 1}`);

@@ -190,7 +190,7 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
   const failuresFile = prepFailuresFile(runId);
   const ids = new IdSet();
   const requests = new RequestIndex();
-  let writer: ShardWriter;
+  let writer: ShardWriter | undefined;
   let failures: SyncWriter;
   try {
     writer = new ShardWriter({
@@ -209,6 +209,7 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
       saved ? { truncateTo: saved.failuresBytes } : {},
     );
   } catch (error) {
+    writer?.abort();
     if (!saved || isBatchpipeError(error)) throw error;
     throw new ReadStartsOver(
       `the files of the interrupted read do not match its checkpoint (${(error as Error).message})`,
