@@ -1,5 +1,7 @@
 // Benchmark: sink-sqlite and sink-jsonl writing SuccessRow-shaped rows, one commit per 50,000-row shard.
-// Times only the sinks' write + commit (rows are built outside the timed part).
+// Times only the sinks' write + commit. Rows are built outside the timed part, the way the engine
+// builds them (packages/core/src/engine/collect.ts): from an output line as the emulator writes it and
+// a shard meta line, so they carry the JSON text the engine keeps for response, input and output.
 // Targets: sqlite >= 100,000 rows/s, jsonl >= 200,000 rows/s. Usage: pnpm build && node bench/plugins-sinks.js [rows]
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import os, { tmpdir } from "node:os";
@@ -13,12 +15,16 @@ const shape = process.argv[4] ?? "full";
 const SHARD = 50_000;
 const WRITE_BATCH = 1000;
 
+const { buildSuccessRow, metaInputJson, splitResultLine } = await import(
+  "../packages/core/dist/engine/collect.js"
+);
+const { classifyLine, extractOutput, toUsage } = await import("../packages/core/dist/engine/classify.js");
 const { default: sqlite } = await import("../packages/sink-sqlite/dist/index.js");
 const { default: jsonl } = await import("../packages/sink-jsonl/dist/index.js");
 
 let baselineCpuRate = 0;
 console.log(`rows: ${shape}`);
-const results = [baseline()];
+const results = [building(), baseline()];
 if (only !== "sqlite") results.push(await run("sink-jsonl", jsonl, { path: "out/results.jsonl" }, 200_000));
 if (only !== "jsonl")
   results.push(await run("sink-sqlite", sqlite, { path: "out/results.db", table: "results" }, 100_000));
@@ -43,15 +49,22 @@ async function run(label, plugin, rawOptions, target) {
   let sinkMs = 0;
   let cpuMs = 0;
   const wallStart = performance.now();
-  for (let shard = 0; shard * SHARD < total; shard++) {
-    const rows = makeShard(shard, Math.min(SHARD, total - shard * SHARD));
+  const timed = async (call) => {
     const started = performance.now();
     const cpu = process.cpuUsage();
-    for (let i = 0; i < rows.length; i += WRITE_BATCH) await handle.write(rows.slice(i, i + WRITE_BATCH));
-    await handle.commit(`shard-${shard}`);
+    await call();
     sinkMs += performance.now() - started;
     const used = process.cpuUsage(cpu);
     cpuMs += (used.user + used.system) / 1000;
+  };
+  for (let shard = 0; shard * SHARD < total; shard++) {
+    const count = Math.min(SHARD, total - shard * SHARD);
+    // rows are built a batch at a time, as the engine delivers them (it holds at most 500)
+    for (let from = 0; from < count; from += WRITE_BATCH) {
+      const rows = buildRows(shard, makeLines(shard, from, Math.min(WRITE_BATCH, count - from)));
+      await timed(() => handle.write(rows));
+    }
+    await timed(() => handle.commit(`shard-${shard}`));
   }
   await handle.close();
   const wallMs = performance.now() - wallStart;
@@ -73,8 +86,8 @@ function baseline() {
   let ms = 0;
   let cpuMs = 0;
   let bytes = 0;
-  for (let shard = 0; shard * SHARD < total; shard++) {
-    const rows = makeShard(shard, Math.min(SHARD, total - shard * SHARD));
+  for (const [shard, from, count] of batches()) {
+    const rows = buildRows(shard, makeLines(shard, from, count));
     const started = performance.now();
     const cpu = process.cpuUsage();
     for (const row of rows) bytes += JSON.stringify(row).length;
@@ -90,31 +103,96 @@ function baseline() {
   ].join("\n");
 }
 
-function makeShard(shard, count) {
-  return Array.from({ length: count }, (_, i) => {
+/** what building the rows costs the engine: with the JSON pieces kept, and a plain JSON.parse of the line */
+function building() {
+  let cpuMs = 0;
+  let plainMs = 0;
+  for (const [shard, from, count] of batches()) {
+    const lines = makeLines(shard, from, count);
+    let cpu = process.cpuUsage();
+    buildRows(shard, lines);
+    let used = process.cpuUsage(cpu);
+    cpuMs += (used.user + used.system) / 1000;
+    cpu = process.cpuUsage();
+    for (const { text, metaLine } of lines) {
+      const line = JSON.parse(text);
+      extractOutput("/v1/chat/completions", line.response.body, JSON.parse(metaLine).j === 1);
+    }
+    used = process.cpuUsage(cpu);
+    plainMs += (used.user + used.system) / 1000;
+  }
+  return [
+    `engine row building (output line + meta line -> row): CPU ${(cpuMs / 1000).toFixed(2)} s, ${Math.round(total / (cpuMs / 1000)).toLocaleString("en-US")} rows/CPU-s`,
+    `  (JSON.parse of both lines + output only: CPU ${(plainMs / 1000).toFixed(2)} s)`,
+  ].join("\n");
+}
+
+/** [shard, first index, count] of every write batch */
+function* batches() {
+  for (let shard = 0; shard * SHARD < total; shard++) {
+    const count = Math.min(SHARD, total - shard * SHARD);
+    for (let from = 0; from < count; from += WRITE_BATCH)
+      yield [shard, from, Math.min(WRITE_BATCH, count - from)];
+  }
+}
+
+/** the engine's steps for a success line (collect.ts routeOne), without the sinks */
+function buildRows(shard, lines) {
+  return lines.map(({ text, metaLine }) => {
+    const split = splitResultLine(text);
+    const line = split ? split.line : JSON.parse(text);
+    const outcome = classifyLine(line);
+    const meta = JSON.parse(metaLine);
+    const extracted = extractOutput("/v1/chat/completions", outcome.body, meta.j === 1);
+    return buildSuccessRow(
+      {
+        id: meta.id,
+        output: extracted.output,
+        response: outcome.body,
+        usage: toUsage(outcome.body.usage),
+        model: outcome.body.model,
+        batch_id: `batch_${shard}`,
+        attempts: 1,
+        input: meta.input,
+        source: meta.source,
+      },
+      { output: extracted.json, response: split?.body, input: metaInputJson(metaLine) },
+    );
+  });
+}
+
+/** output lines as the emulator writes them (JSON.stringify), and the shard's meta lines */
+function makeLines(shard, from, count) {
+  return Array.from({ length: count }, (_, k) => {
+    const i = from + k;
     const id = `rev-${shard}-${i}`;
     const content = `{"sentiment":"positive","confidence":0.${i % 100},"summary":"the customer likes it"}`;
-    return {
+    const body =
+      shape === "lean"
+        ? { id: `chatcmpl-${id}` }
+        : {
+            id: `chatcmpl-${id}`,
+            object: "chat.completion",
+            created: 1764259200,
+            model: "gpt-4o-mini-2024-07-18",
+            choices: [{ index: 0, message: { role: "assistant", content }, finish_reason: "stop" }],
+            usage: { prompt_tokens: 52, completion_tokens: 21, total_tokens: 73 },
+          };
+    const text = JSON.stringify({
+      id: `batch_req_${shard}_${i}`,
+      custom_id: id,
+      response: { status_code: 200, request_id: `req_${shard}_${i}`, body },
+      error: null,
+    });
+    const metaLine = JSON.stringify({
       id,
-      status: "success",
-      output: { sentiment: "positive", confidence: (i % 100) / 100, summary: "the customer likes it" },
-      response:
-        shape === "lean"
-          ? { id: `chatcmpl-${id}` }
-          : {
-              id: `chatcmpl-${id}`,
-              object: "chat.completion",
-              created: 1764259200,
-              model: "gpt-4o-mini-2024-07-18",
-              choices: [{ index: 0, message: { role: "assistant", content }, finish_reason: "stop" }],
-              usage: { prompt_tokens: 52, completion_tokens: 21, total_tokens: 73 },
-            },
-      usage: { input_tokens: 52, output_tokens: 21, total_tokens: 73 },
-      model: "gpt-4o-mini-2024-07-18",
-      batch_id: `batch_${shard}`,
-      attempts: 1,
+      t: 52,
+      o: 21,
+      r: i,
+      j: 1,
       input: { id, text: "Great product, works as described, would buy again." },
       source: { file: "/data/reviews.jsonl", line: shard * SHARD + i + 1 },
-    };
+    });
+    return { text, metaLine };
   });
 }

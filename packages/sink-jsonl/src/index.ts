@@ -9,7 +9,14 @@
  */
 import { type FileHandle, mkdir, open } from "node:fs/promises";
 import { dirname } from "node:path";
-import { BatchpipeError, type Checkpoint, defineSink, type ResultRow, z } from "@batchpipe/core/plugin";
+import {
+  BatchpipeError,
+  type Checkpoint,
+  defineSink,
+  type ResultRow,
+  rowToJson,
+  z,
+} from "@batchpipe/core/plugin";
 
 export const options = z.strictObject({
   path: z
@@ -53,12 +60,30 @@ export default defineSink({
 // --- internal ---
 
 const BUFFER_BYTES = 1 << 20;
+/** lines are joined into one string of about this many characters before they are encoded */
+const PENDING_CHARS = 1 << 16;
 
 function createWriter(file: FileHandle, start: number) {
-  // bytes before `position` are in the file; `buffer[0, used)` waits for the next flush
+  // bytes before `position` are in the file; `buffer[0, used)` waits for the next flush;
+  // `pending` holds lines not yet encoded: one buffer.write per ~64K characters, not one per row
   let position = start;
   let buffer = Buffer.allocUnsafe(BUFFER_BYTES);
   let used = 0;
+  let pending = "";
+
+  async function encode(): Promise<void> {
+    // UTF-8 needs at most 3 bytes per UTF-16 code unit
+    const worstCase = pending.length * 3;
+    if (used + worstCase > buffer.length) {
+      await flush();
+      // the flushed buffer is reused; only an oversized text needs (and then gives back) a bigger one
+      if (worstCase > buffer.length || buffer.length > BUFFER_BYTES) {
+        buffer = Buffer.allocUnsafe(Math.max(BUFFER_BYTES, worstCase));
+      }
+    }
+    used += buffer.write(pending, used);
+    pending = "";
+  }
 
   async function flush(): Promise<void> {
     let written = 0;
@@ -73,27 +98,20 @@ function createWriter(file: FileHandle, start: number) {
   return {
     async write(rows: readonly ResultRow[]): Promise<void> {
       for (const row of rows) {
-        const line = JSON.stringify(row);
-        // UTF-8 needs at most 3 bytes per UTF-16 code unit, plus the newline
-        const worstCase = line.length * 3 + 1;
-        if (used + worstCase > buffer.length) {
-          await flush();
-          // the flushed buffer is reused; only an oversized line needs (and then gives back) a bigger one
-          if (worstCase > buffer.length || buffer.length > BUFFER_BYTES) {
-            buffer = Buffer.allocUnsafe(Math.max(BUFFER_BYTES, worstCase));
-          }
-        }
-        used += buffer.write(line, used);
-        buffer[used++] = 0x0a;
+        // JSON.stringify(row), from the JSON text the engine already has for response, input, output
+        pending += `${rowToJson(row)}\n`;
+        if (pending.length >= PENDING_CHARS) await encode();
       }
     },
     async commit(): Promise<Checkpoint> {
+      await encode();
       await flush();
       await file.datasync();
       return position;
     },
     async close(): Promise<void> {
       // uncommitted rows are dropped on purpose: only `commit` makes rows durable
+      pending = "";
       used = 0;
       await file.close();
     },

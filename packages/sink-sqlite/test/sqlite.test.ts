@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Checkpoint, FailureRow, SuccessRow } from "@batchpipe/core/plugin";
@@ -160,20 +160,59 @@ test("a checkpoint the database never reached, or not a number, is PLUGIN_FAILED
   rmSync(dir, { recursive: true });
 });
 
-test("uncommitted rows take no lock: another sink on the same file commits meanwhile", async () => {
+test("two sinks on one file share a connection: neither waits for the other's write lock", async () => {
   const dir = mkdtempSync(join(tmpdir(), "sink-sqlite-"));
   const results = await open(dir, { path: "r.db", table: "results" });
-  const errors = await open(dir, { path: "r.db", table: "errors" });
+  // another path to the same file (through a symlink) reaches the same connection
+  symlinkSync(dir, join(dir, "link"));
+  const errors = await open(dir, { path: "link/r.db", table: "errors" });
   await results.write([success("a", "x")]);
   await errors.write([success("b", "y")]);
+  // with a connection each, this commit would wait for the results sink's transaction (busy_timeout)
   await errors.commit("shard-1");
+  // the shared transaction made results' written row durable before its commit record: harmless,
+  // a redelivery of shard-1 (not yet committed for results) overwrites it by id
+  expect(query(join(dir, "r.db"), "SELECT id FROM results")).toEqual([{ id: "a" }]);
+  expect(await results.committed!("shard-1")).toBe(false);
   await results.write([success("c", "z")]);
-  expect(query(join(dir, "r.db"), "SELECT id FROM results")).toEqual([]);
   await results.commit("shard-1");
   await results.close();
+  await errors.write([success("d", "w")]);
+  await errors.commit("shard-2");
   await errors.close();
   expect(query(join(dir, "r.db"), "SELECT id FROM results ORDER BY id")).toEqual([{ id: "a" }, { id: "c" }]);
-  expect(query(join(dir, "r.db"), "SELECT id FROM errors")).toEqual([{ id: "b" }]);
+  expect(query(join(dir, "r.db"), "SELECT id FROM errors ORDER BY id")).toEqual([{ id: "b" }, { id: "d" }]);
+  expect(query(join(dir, "r.db"), "SELECT table_name, key FROM _batchpipe_commits ORDER BY seq")).toEqual([
+    { table_name: "errors", key: "shard-1" },
+    { table_name: "results", key: "shard-1" },
+    { table_name: "errors", key: "shard-2" },
+  ]);
+  rmSync(dir, { recursive: true });
+});
+
+test("opening a table again rolls back what its older sink had not committed; that sink then fails", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "sink-sqlite-"));
+  const older = await open(dir, { path: "r.db", table: "results" });
+  const errors = await open(dir, { path: "r.db", table: "errors" });
+  await older.write([success("a", "x")]);
+  const checkpoint = await older.commit("k1");
+  await older.write([success("lost", "x")]);
+  await errors.write([success("e-lost", "y")]);
+  const newer = await open(dir, { path: "r.db", table: "results" }, checkpoint);
+  await expect(older.write([success("b", "x")])).rejects.toMatchObject({
+    code: "PLUGIN_FAILED",
+    message: expect.stringContaining('table "results" was opened again'),
+  });
+  // the errors sink's uncommitted row went with the rollback: it fails instead of committing without it
+  await expect(errors.commit("k1")).rejects.toMatchObject({
+    code: "PLUGIN_FAILED",
+    message: expect.stringContaining("rolled back the rows this sink had not committed"),
+  });
+  await newer.write([success("c", "z")]);
+  await newer.commit("k2");
+  await Promise.all([older.close(), errors.close(), newer.close()]);
+  expect(query(join(dir, "r.db"), "SELECT id FROM results ORDER BY id")).toEqual([{ id: "a" }, { id: "c" }]);
+  expect(query(join(dir, "r.db"), "SELECT id FROM errors")).toEqual([]);
   rmSync(dir, { recursive: true });
 });
 

@@ -3,6 +3,7 @@
  * error is null, whichever file it came from. Failures say whether a new attempt can help.
  */
 import type { Usage } from "../plugin.js";
+import { compactJson } from "../raw-json.js";
 
 export type LineOutcome =
   | { kind: "success"; body: Record<string, unknown> }
@@ -60,7 +61,7 @@ export function extractOutput(
   endpoint: string,
   body: Record<string, unknown>,
   wantsJson: boolean,
-): { ok: true; output: unknown } | { ok: false; message: string } {
+): { ok: true; output: unknown; json?: string } | { ok: false; message: string } {
   const url = endpoint.replace(/^\/v1/, "");
   let text: unknown;
   if (url === "/chat/completions") {
@@ -81,7 +82,8 @@ export function extractOutput(
   }
   if (wantsJson && typeof text === "string") {
     try {
-      return { ok: true, output: JSON.parse(text) };
+      // json: the text the output was parsed from (compact), for sinks that write JSON
+      return { ok: true, output: JSON.parse(text), json: compactJson(text) };
     } catch (error) {
       return { ok: false, message: `the model's output is not valid JSON: ${(error as Error).message}` };
     }

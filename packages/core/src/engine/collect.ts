@@ -9,8 +9,9 @@ import path from "node:path";
 import readline from "node:readline";
 import type { Readable } from "node:stream";
 import { estimateCost } from "../estimate/pricing.js";
-import type { FailureRow, RecordPosition, SuccessRow } from "../plugin.js";
+import type { FailureRow, RecordPosition, SuccessRow, Usage } from "../plugin.js";
 import type { BatchInfo, BatchProvider } from "../provider/types.js";
+import { attachRawJson, compactJson, memberJson } from "../raw-json.js";
 import type { FanoutRow, ShardRow } from "../state/index.js";
 import { classifyLine, extractOutput, isObject, type LineOutcome, toUsage } from "./classify.js";
 import type { RequestMeta } from "./read-phase.js";
@@ -79,8 +80,8 @@ async function collectWith(options: CollectOptions, metas: MetaIndex): Promise<C
   /** false while re-deriving parts committed before a crash: no writes, no counting */
   const live = () => Math.floor(routed / PART_REQUESTS) >= options.partsDone;
 
-  const route = async (id: string, entry: MetaEntry, outcome: LineOutcome) => {
-    await routeOne(id, entry, outcome);
+  const route = async (id: string, entry: MetaEntry, outcome: LineOutcome, raw?: RawLine) => {
+    await routeOne(id, entry, outcome, raw);
     routed++;
     const part = routed / PART_REQUESTS - 1;
     if (Number.isInteger(part) && part >= options.partsDone) {
@@ -89,8 +90,10 @@ async function collectWith(options: CollectOptions, metas: MetaIndex): Promise<C
     }
   };
 
-  const routeOne = async (id: string, entry: MetaEntry, outcome: LineOutcome) => {
-    const meta = JSON.parse(entry.line) as RequestMeta;
+  /** `raw`: the output line `outcome` was read from (its JSON text goes to the rows) */
+  const routeOne = async (id: string, entry: MetaEntry, outcome: LineOutcome, raw?: RawLine) => {
+    const metaLine = entry.line;
+    const meta = JSON.parse(metaLine) as RequestMeta;
     if (!live()) {
       const retryable =
         outcome.kind === "failure" &&
@@ -124,19 +127,22 @@ async function collectWith(options: CollectOptions, metas: MetaIndex): Promise<C
         };
       } else {
         const model = typeof outcome.body.model === "string" ? outcome.body.model : shard.model || null;
-        for (const target of targets(id, meta, fanout)) {
-          const row: SuccessRow = {
-            id: target.id,
-            status: "success",
-            output: extracted.output,
-            response: outcome.body,
-            usage,
-            model,
-            batch_id: batchId,
-            attempts: shard.attempt,
-            input: target.input,
-            source: target.source,
-          };
+        const responseJson = raw === undefined ? undefined : (raw.body ?? bodyJson(raw.text));
+        for (const target of targets(id, meta, metaLine, fanout)) {
+          const row = buildSuccessRow(
+            {
+              id: target.id,
+              output: extracted.output,
+              response: outcome.body,
+              usage,
+              model,
+              batch_id: batchId,
+              attempts: shard.attempt,
+              input: target.input,
+              source: target.source,
+            },
+            { output: extracted.json, response: responseJson, input: target.inputJson },
+          );
           result.succeeded++;
           await options.sinks.write(row);
         }
@@ -148,16 +154,19 @@ async function collectWith(options: CollectOptions, metas: MetaIndex): Promise<C
       result.retried++;
       return;
     }
-    for (const target of targets(id, meta, fanout)) {
-      const row: FailureRow = {
-        id: target.id,
-        status: "failed",
-        error: { code: outcome.code, message: outcome.message, status_code: outcome.statusCode },
-        attempts: shard.attempt,
-        batch_id: batchId,
-        input: target.input,
-        source: target.source,
-      };
+    for (const target of targets(id, meta, metaLine, fanout)) {
+      const row: FailureRow = attachRawJson(
+        {
+          id: target.id,
+          status: "failed",
+          error: { code: outcome.code, message: outcome.message, status_code: outcome.statusCode },
+          attempts: shard.attempt,
+          batch_id: batchId,
+          input: target.input,
+          source: target.source,
+        },
+        { input: target.inputJson },
+      );
       result.failed++;
       result.failedByCode[outcome.code] = (result.failedByCode[outcome.code] ?? 0) + 1;
       await options.sinks.write(row);
@@ -170,11 +179,15 @@ async function collectWith(options: CollectOptions, metas: MetaIndex): Promise<C
     for await (const text of lines(stream)) {
       if (text.trim() === "") continue;
       let line: unknown;
-      try {
-        line = JSON.parse(text);
-      } catch {
-        if (live()) result.unexpected++;
-        continue;
+      const split = splitResultLine(text);
+      if (split) line = split.line;
+      else {
+        try {
+          line = JSON.parse(text);
+        } catch {
+          if (live()) result.unexpected++;
+          continue;
+        }
       }
       const id = isObject(line) && typeof line.custom_id === "string" ? line.custom_id : undefined;
       const entry = id === undefined ? undefined : metas.get(id);
@@ -184,7 +197,7 @@ async function collectWith(options: CollectOptions, metas: MetaIndex): Promise<C
         continue;
       }
       seen.add(id);
-      await route(id, entry, outcome);
+      await route(id, entry, outcome, { text, body: split?.body });
     }
   }
 
@@ -253,17 +266,164 @@ function missingOutcome(batch: BatchInfo | null): LineOutcome {
   }
 }
 
+/**
+ * A success row as the engine delivers it: `json` holds the JSON text the engine already has for
+ * `output`, `response` and `input` (see raw-json.ts), which sinks write instead of serialising those
+ * values again. Exported for bench/plugins-sinks.js, which builds its rows with it.
+ */
+export function buildSuccessRow(
+  fields: {
+    id: string;
+    output: unknown;
+    response: Record<string, unknown>;
+    usage: Usage | null;
+    model: string | null;
+    batch_id: string | null;
+    attempts: number;
+    input: Record<string, unknown>;
+    source: RecordPosition;
+  },
+  json: { output?: string; response?: string; input?: string },
+): SuccessRow {
+  const row: SuccessRow = {
+    id: fields.id,
+    status: "success",
+    output: fields.output,
+    response: fields.response,
+    usage: fields.usage,
+    model: fields.model,
+    batch_id: fields.batch_id,
+    attempts: fields.attempts,
+    input: fields.input,
+    source: fields.source,
+  };
+  return attachRawJson(row, json);
+}
+
+const RESPONSE_BODY = ["response", "body"];
+const INPUT = ["input"];
+
+/**
+ * The JSON text of `response.body` in an output line, when it is the object classifyLine took as the
+ * body (a line without an object body gets `{}`, which has no text here).
+ */
+export function bodyJson(line: string): string | undefined {
+  const json = memberJson(line, RESPONSE_BODY);
+  return json?.charCodeAt(0) === 0x7b ? json : undefined;
+}
+
+/** an output line, and the JSON text of its `response.body` when splitResultLine found it */
+interface RawLine {
+  text: string;
+  body: string | undefined;
+}
+
+const STRING = String.raw`"([^"\\\x00-\x1f]*(?:\\.[^"\\\x00-\x1f]*)*)"`;
+const STATUS = String.raw`(0|[1-9]\d{0,2})`;
+/** JSON's whitespace (\s would take more) */
+const WS = "[ \\t\\r\\n]*";
+/** a result line's head up to the body, as the emulator writes it (JSON.stringify: no whitespace) */
+const COMPACT_HEAD = new RegExp(
+  String.raw`\{"id":${STRING},"custom_id":${STRING},"response":\{"status_code":${STATUS},"request_id":(?:${STRING}|null),"body":(?=\{)`,
+  "y",
+);
+const COMPACT_TAIL = '},"error":null}';
+/** the same with whitespace between tokens, as OpenAI writes it (Python's `", "` and `": "`) */
+const SPACED_HEAD = new RegExp(
+  String.raw`${WS}\{${WS}"id"${WS}:${WS}${STRING}${WS},${WS}"custom_id"${WS}:${WS}${STRING}${WS},${WS}"response"${WS}:${WS}\{${WS}"status_code"${WS}:${WS}${STATUS}${WS},${WS}"request_id"${WS}:${WS}(?:${STRING}|null)${WS},${WS}"body"${WS}:${WS}(?=\{)`,
+  "y",
+);
+const SPACED_TAIL = new RegExp(String.raw`\}${WS},${WS}"error"${WS}:${WS}null${WS}\}${WS}$`, "g");
+
+/**
+ * A success-shaped output line (`{"id", "custom_id", "response": {"status_code", "request_id",
+ * "body"}, "error": null}`, in that order), parsed so that the JSON text of its body comes for free:
+ * the head and tail are matched by patterns, the body between them is parsed on its own (a text that
+ * is not exactly one JSON value throws), so the result is what JSON.parse(text) gives. Any other
+ * line (other keys or order, escaped keys, a non-null error) gives undefined: parse it whole.
+ */
+export function splitResultLine(text: string): { line: Record<string, unknown>; body: string } | undefined {
+  let head = COMPACT_HEAD;
+  let start: number;
+  let end: number;
+  let match = matchAt(COMPACT_HEAD, text);
+  if (
+    match &&
+    text.endsWith(COMPACT_TAIL) &&
+    text.charCodeAt(text.length - COMPACT_TAIL.length - 1) === 0x7d
+  ) {
+    start = COMPACT_HEAD.lastIndex;
+    end = text.length - COMPACT_TAIL.length;
+  } else {
+    head = SPACED_HEAD;
+    match = matchAt(SPACED_HEAD, text);
+    if (!match) return undefined;
+    start = SPACED_HEAD.lastIndex;
+    SPACED_TAIL.lastIndex = Math.max(start, text.length - 64);
+    const tail = SPACED_TAIL.exec(text);
+    if (!tail) return undefined;
+    end = tail.index;
+  }
+  try {
+    let body = text.slice(start, end);
+    const parsed = JSON.parse(body) as Record<string, unknown>;
+    // a writer that puts no whitespace in its envelope puts none in its bodies (JSON.stringify);
+    // OpenAI's writer puts `", "` and `": "` in both
+    if (head === SPACED_HEAD) body = compactJson(body);
+    const line = {
+      id: stringValue(match[1]!),
+      custom_id: stringValue(match[2]!),
+      response: {
+        status_code: Number(match[3]),
+        request_id: match[4] === undefined ? null : stringValue(match[4]),
+        body: parsed,
+      },
+      error: null,
+    };
+    return { line, body };
+  } catch {
+    return undefined;
+  }
+}
+
+function matchAt(pattern: RegExp, text: string): RegExpExecArray | null {
+  pattern.lastIndex = 0;
+  return pattern.exec(text);
+}
+
+/** the value of a JSON string's inner text */
+function stringValue(inner: string): string {
+  return inner.includes("\\") ? (JSON.parse(`"${inner}"`) as string) : inner;
+}
+
+/** the JSON text of a shard meta line's `input` (the line is the engine's own JSON.stringify) */
+export function metaInputJson(metaLine: string): string | undefined {
+  return memberJson(metaLine, INPUT);
+}
+
 interface Target {
   id: string;
   input: Record<string, unknown>;
+  /** the JSON text of `input` */
+  inputJson: string | undefined;
   source: RecordPosition;
 }
 
-function* targets(id: string, meta: RequestMeta, fanout: Map<string, FanoutRow[]>): Generator<Target> {
-  yield { id, input: meta.input, source: meta.source };
+function* targets(
+  id: string,
+  meta: RequestMeta,
+  metaLine: string,
+  fanout: Map<string, FanoutRow[]>,
+): Generator<Target> {
+  yield { id, input: meta.input, inputJson: metaInputJson(metaLine), source: meta.source };
   // identical requests point at the root-shard index of the request that was sent
   for (const row of fanout.get(String(meta.r)) ?? []) {
-    yield { id: row.recordId, input: JSON.parse(row.input), source: JSON.parse(row.source) };
+    yield {
+      id: row.recordId,
+      input: JSON.parse(row.input),
+      inputJson: row.input,
+      source: JSON.parse(row.source),
+    };
   }
 }
 
