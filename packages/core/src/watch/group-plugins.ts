@@ -24,15 +24,20 @@ export function createGroupSource(
   const plugin: SourcePlugin = {
     ...inner,
     async *read(ctx) {
-      for (const file of files) {
+      // the group's cursor is { file: index in the group, cursor: the inner source's cursor }, so an
+      // interrupted read resumes inside the file it stopped in
+      const from = groupCursor(ctx.checkpoint, files.length);
+      for (let index = from?.file ?? 0; index < files.length; index++) {
+        const file = files[index]!;
         const items = inner.read({
           ...ctx,
           options: { ...(ctx.options as Record<string, unknown>), path: file.snapshot },
-          checkpoint: undefined,
+          checkpoint: index === from?.file ? from.cursor : undefined,
         });
         let records = 0;
         for await (const item of items) {
           if (item.position.file === file.snapshot) item.position = { ...item.position, file: file.path };
+          item.cursor = { file: index, cursor: item.cursor };
           records++;
           yield item;
         }
@@ -41,6 +46,17 @@ export function createGroupSource(
     },
   };
   return { ...source, plugin };
+}
+
+/** a checkpoint this group source made, or undefined (start from the first file) */
+function groupCursor(
+  checkpoint: Checkpoint | undefined,
+  count: number,
+): { file: number; cursor: Checkpoint } | undefined {
+  if (typeof checkpoint !== "object" || checkpoint === null || Array.isArray(checkpoint)) return undefined;
+  const { file, cursor } = checkpoint as { file?: unknown; cursor?: Checkpoint };
+  if (typeof file !== "number" || !Number.isInteger(file) || file < 0 || file >= count) return undefined;
+  return { file, cursor: cursor as Checkpoint };
 }
 
 export type FileCounts = Map<string, { succeeded: number; failed: number }>;

@@ -60,7 +60,10 @@ export function createProgressRenderer(
           return;
         case "run_started":
           line(
-            `${event.resumed ? "↻ resuming" : "▶ starting"} run ${event.run} of ${event.name} (state: ${event.stateDir})`,
+            `${event.resumed ? "↻ resuming" : "▶ starting"} run ${event.run} of ${event.name} (state: ${event.stateDir})` +
+              (event.readFrom
+                ? `\n  reading from record ${fmt(event.readFrom + 1)} (the last read checkpoint)`
+                : ""),
           );
           return;
         case "planned":
