@@ -14,42 +14,50 @@
 /** Symbol.for: a row built by one copy of @batchpipe/core is understood by another */
 const RAW = Symbol.for("batchpipe.rawJson");
 
-interface RawPiece {
-  value: unknown;
-  json: string;
-}
-
 /** the fields the engine has JSON text for */
-export type RawJsonKey = "output" | "response" | "input";
+export type RawJsonKey = "output" | "response" | "input" | "source";
 
+/** each field's value when its text was kept (a text counts only while the field still holds it) */
 class RawPieces {
-  output: RawPiece | undefined = undefined;
-  response: RawPiece | undefined = undefined;
-  input: RawPiece | undefined = undefined;
+  readonly output: unknown;
+  readonly response: unknown;
+  readonly input: unknown;
+  readonly source: unknown;
+  constructor(
+    row: Record<string, unknown>,
+    readonly outputJson: string | undefined,
+    readonly responseJson: string | undefined,
+    readonly inputJson: string | undefined,
+    readonly sourceJson: string | undefined,
+  ) {
+    this.output = row.output;
+    this.response = row.response;
+    this.input = row.input;
+    this.source = row.source;
+  }
 }
 
 type AnyRow = object;
 
+/** reused: defineProperty reads it at once */
+const DESCRIPTOR: PropertyDescriptor = { value: undefined, enumerable: false, configurable: true };
+
 /**
  * Keep `json` as the text of `row[key]` for every key given (undefined texts are skipped). The text
- * must be compact JSON of exactly that value: the engine passes what `memberJson`/`compactJson` cut.
+ * must be compact JSON of exactly that value: the engine passes what it cut from the lines it read.
  */
 export function attachRawJson<R extends AnyRow>(
   row: R,
   pieces: Partial<Record<RawJsonKey, string | undefined>>,
 ): R {
-  let raw: RawPieces | undefined;
-  for (const key of RAW_KEYS) {
-    const json = pieces[key];
-    if (json === undefined) continue;
-    raw ??= new RawPieces();
-    raw[key] = { value: (row as Record<string, unknown>)[key], json };
-  }
-  if (raw) Object.defineProperty(row, RAW, { value: raw, enumerable: false, configurable: true });
+  const { output, response, input, source } = pieces;
+  if (output === undefined && response === undefined && input === undefined && source === undefined)
+    return row;
+  DESCRIPTOR.value = new RawPieces(row as Record<string, unknown>, output, response, input, source);
+  Object.defineProperty(row, RAW, DESCRIPTOR);
+  DESCRIPTOR.value = undefined;
   return row;
 }
-
-const RAW_KEYS: readonly RawJsonKey[] = ["output", "response", "input"];
 
 /**
  * The JSON text of a result row: what `JSON.stringify(row)` gives (the same keys in the same order,
@@ -68,7 +76,7 @@ export function rowToJson(row: AnyRow): string {
   let out = "";
   for (const key of keys) {
     const value = fields[key];
-    const json = isRawKey(key) ? pieceJson(raw[key], value) : valueJson(value);
+    const json = rawText(raw, key, value) ?? valueJson(value);
     if (json === undefined) continue;
     out += out === "" ? `{${keyJson(key)}${json}` : `,${keyJson(key)}${json}`;
   }
@@ -82,7 +90,7 @@ export function rowToJson(row: AnyRow): string {
 export function fieldToJson(row: AnyRow, key: string): string | undefined {
   const value = (row as Record<string, unknown>)[key];
   const raw = (row as { [RAW]?: RawPieces })[RAW];
-  return raw !== undefined && isRawKey(key) ? pieceJson(raw[key], value) : valueJson(value);
+  return (raw === undefined ? undefined : rawText(raw, key, value)) ?? valueJson(value);
 }
 
 /**
@@ -117,13 +125,20 @@ export function compactJson(text: string): string {
 
 // --- internal ---
 
-function isRawKey(key: string): key is RawJsonKey {
-  return key === "response" || key === "input" || key === "output";
-}
-
-/** the piece's text while the field still holds the value it was cut for */
-function pieceJson(piece: RawPiece | undefined, value: unknown): string | undefined {
-  return piece !== undefined && piece.value === value ? piece.json : valueJson(value);
+/** the kept text of `key` while the field still holds the value it was cut for */
+function rawText(raw: RawPieces, key: string, value: unknown): string | undefined {
+  switch (key) {
+    case "response":
+      return raw.response === value ? raw.responseJson : undefined;
+    case "input":
+      return raw.input === value ? raw.inputJson : undefined;
+    case "output":
+      return raw.output === value ? raw.outputJson : undefined;
+    case "source":
+      return raw.source === value ? raw.sourceJson : undefined;
+    default:
+      return undefined;
+  }
 }
 
 /** a success row's keys, in the order the engine creates them */
@@ -152,14 +167,14 @@ function isSuccessLayout(keys: string[]): boolean {
 function successJson(row: SuccessFields, raw: RawPieces): string | undefined {
   const id = valueJson(row.id);
   const status = valueJson(row.status);
-  const output = pieceJson(raw.output, row.output);
-  const response = pieceJson(raw.response, row.response);
+  const output = (raw.output === row.output ? raw.outputJson : undefined) ?? valueJson(row.output);
+  const response = (raw.response === row.response ? raw.responseJson : undefined) ?? valueJson(row.response);
   const usage = valueJson(row.usage);
   const model = valueJson(row.model);
   const batchId = valueJson(row.batch_id);
   const attempts = valueJson(row.attempts);
-  const input = pieceJson(raw.input, row.input);
-  const source = valueJson(row.source);
+  const input = (raw.input === row.input ? raw.inputJson : undefined) ?? valueJson(row.input);
+  const source = (raw.source === row.source ? raw.sourceJson : undefined) ?? valueJson(row.source);
   if (
     id === undefined ||
     status === undefined ||

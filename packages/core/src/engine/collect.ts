@@ -141,7 +141,12 @@ async function collectWith(options: CollectOptions, metas: MetaIndex): Promise<C
               input: target.input,
               source: target.source,
             },
-            { output: extracted.json, response: responseJson, input: target.inputJson },
+            {
+              output: extracted.json,
+              response: responseJson,
+              input: target.inputJson,
+              source: target.sourceJson,
+            },
           );
           result.succeeded++;
           await options.sinks.write(row);
@@ -165,7 +170,7 @@ async function collectWith(options: CollectOptions, metas: MetaIndex): Promise<C
           input: target.input,
           source: target.source,
         },
-        { input: target.inputJson },
+        { input: target.inputJson, source: target.sourceJson },
       );
       result.failed++;
       result.failedByCode[outcome.code] = (result.failedByCode[outcome.code] ?? 0) + 1;
@@ -283,7 +288,7 @@ export function buildSuccessRow(
     input: Record<string, unknown>;
     source: RecordPosition;
   },
-  json: { output?: string; response?: string; input?: string },
+  json: { output?: string; response?: string; input?: string; source?: string },
 ): SuccessRow {
   const row: SuccessRow = {
     id: fields.id,
@@ -302,6 +307,9 @@ export function buildSuccessRow(
 
 const RESPONSE_BODY = ["response", "body"];
 const INPUT = ["input"];
+const SOURCE = ["source"];
+const INPUT_KEY = ',"input":';
+const SOURCE_KEY = ',"source":';
 
 /**
  * The JSON text of `response.body` in an output line, when it is the object classifyLine took as the
@@ -396,16 +404,48 @@ function stringValue(inner: string): string {
   return inner.includes("\\") ? (JSON.parse(`"${inner}"`) as string) : inner;
 }
 
-/** the JSON text of a shard meta line's `input` (the line is the engine's own JSON.stringify) */
-export function metaInputJson(metaLine: string): string | undefined {
-  return memberJson(metaLine, INPUT);
+/** the JSON text of a shard meta line's `input` and `source` (parsed as `meta`) */
+export function metaJson(metaLine: string, meta: RequestMeta): { input?: string; source?: string } {
+  // read-phase.ts writes JSON.stringify({ id, t, o, r, j?, input, source }): the input starts after
+  // the first `,"input":` (before it come a JSON string and numbers) and ends at the last
+  // `,"source":`, which is the last member's key when the source has no member of that name and
+  // nothing nested (inside a JSON string that text would have escaped quotes). Any other layout
+  // takes the general scanner.
+  const keys = Object.keys(meta);
+  const n = keys.length;
+  if (
+    keys[n - 1] === "source" &&
+    keys[n - 2] === "input" &&
+    flatWithoutSource(meta.source) &&
+    metaLine.charCodeAt(metaLine.length - 1) === 0x7d
+  ) {
+    const start = metaLine.indexOf(INPUT_KEY);
+    const end = metaLine.lastIndexOf(SOURCE_KEY);
+    if (start >= 0 && end > start + INPUT_KEY.length) {
+      return {
+        input: metaLine.slice(start + INPUT_KEY.length, end),
+        source: metaLine.slice(end + SOURCE_KEY.length, -1),
+      };
+    }
+  }
+  return { input: memberJson(metaLine, INPUT), source: memberJson(metaLine, SOURCE) };
+}
+
+function flatWithoutSource(value: unknown): boolean {
+  if (typeof value !== "object" || value === null) return true;
+  for (const key in value) {
+    const member = (value as Record<string, unknown>)[key];
+    if (key === "source" || (typeof member === "object" && member !== null)) return false;
+  }
+  return true;
 }
 
 interface Target {
   id: string;
   input: Record<string, unknown>;
-  /** the JSON text of `input` */
+  /** the JSON text of `input` and `source` */
   inputJson: string | undefined;
+  sourceJson: string | undefined;
   source: RecordPosition;
 }
 
@@ -415,13 +455,15 @@ function* targets(
   metaLine: string,
   fanout: Map<string, FanoutRow[]>,
 ): Generator<Target> {
-  yield { id, input: meta.input, inputJson: metaInputJson(metaLine), source: meta.source };
+  const json = metaJson(metaLine, meta);
+  yield { id, input: meta.input, inputJson: json.input, source: meta.source, sourceJson: json.source };
   // identical requests point at the root-shard index of the request that was sent
   for (const row of fanout.get(String(meta.r)) ?? []) {
     yield {
       id: row.recordId,
       input: JSON.parse(row.input),
       inputJson: row.input,
+      sourceJson: row.source,
       source: JSON.parse(row.source),
     };
   }
