@@ -15,7 +15,7 @@ const shape = process.argv[4] ?? "full";
 const SHARD = 50_000;
 const WRITE_BATCH = 1000;
 
-const { buildSuccessRow, metaJson, splitResultLine } = await import(
+const { buildSuccessRow, metaJson, splitResultLine, usageJson } = await import(
   "../packages/core/dist/engine/collect.js"
 );
 const { classifyLine, extractOutput, toUsage } = await import("../packages/core/dist/engine/classify.js");
@@ -173,6 +173,7 @@ function buildRows(shard, lines, keep = true) {
     return buildSuccessRow(fields, {
       output: extracted.json,
       response: split?.body,
+      usage: fields.usage ? usageJson(fields.usage) : undefined,
       input: json.input,
       source: json.source,
     });

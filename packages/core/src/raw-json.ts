@@ -1,7 +1,8 @@
 /**
  * The JSON text the engine already has for parts of a result row, so sinks need not serialise them
  * again. The engine parses every output line (the provider's `response.body`) and every shard meta
- * line (the record's `input`); a JSON `output` is parsed from the model's content string. Their text
+ * line (the record's `input` and `source`); a JSON `output` is parsed from the model's content
+string. Their text
  * is kept on the row under a non-enumerable symbol: `JSON.stringify(row)`, `Object.keys`, spread and
  * deep-equality checks do not see it. `rowToJson` / `fieldToJson` use a piece only while the row's
  * field still holds the very value it was cut for; otherwise they fall back to JSON.stringify.
@@ -15,23 +16,26 @@
 const RAW = Symbol.for("batchpipe.rawJson");
 
 /** the fields the engine has JSON text for */
-export type RawJsonKey = "output" | "response" | "input" | "source";
+export type RawJsonKey = "output" | "response" | "usage" | "input" | "source";
 
 /** each field's value when its text was kept (a text counts only while the field still holds it) */
 class RawPieces {
   readonly output: unknown;
   readonly response: unknown;
+  readonly usage: unknown;
   readonly input: unknown;
   readonly source: unknown;
   constructor(
     row: Record<string, unknown>,
     readonly outputJson: string | undefined,
     readonly responseJson: string | undefined,
+    readonly usageJson: string | undefined,
     readonly inputJson: string | undefined,
     readonly sourceJson: string | undefined,
   ) {
     this.output = row.output;
     this.response = row.response;
+    this.usage = row.usage;
     this.input = row.input;
     this.source = row.source;
   }
@@ -50,10 +54,17 @@ export function attachRawJson<R extends AnyRow>(
   row: R,
   pieces: Partial<Record<RawJsonKey, string | undefined>>,
 ): R {
-  const { output, response, input, source } = pieces;
-  if (output === undefined && response === undefined && input === undefined && source === undefined)
+  const { output, response, usage, input, source } = pieces;
+  if (
+    output === undefined &&
+    response === undefined &&
+    usage === undefined &&
+    input === undefined &&
+    source === undefined
+  )
     return row;
-  DESCRIPTOR.value = new RawPieces(row as Record<string, unknown>, output, response, input, source);
+  const fields = row as Record<string, unknown>;
+  DESCRIPTOR.value = new RawPieces(fields, output, response, usage, input, source);
   Object.defineProperty(row, RAW, DESCRIPTOR);
   DESCRIPTOR.value = undefined;
   return row;
@@ -61,8 +72,8 @@ export function attachRawJson<R extends AnyRow>(
 
 /**
  * The JSON text of a result row: what `JSON.stringify(row)` gives (the same keys in the same order,
- * parsing to the same value), built from the JSON text the engine kept for `response`, `input` and
- * `output` where it has it, which costs a fraction of serialising those values again.
+ * parsing to the same value), built from the JSON text the engine kept for `response`, `input`,
+ * `source` and `output` where it has it, which costs a fraction of serialising those values again.
  */
 export function rowToJson(row: AnyRow): string {
   const raw = (row as { [RAW]?: RawPieces })[RAW];
@@ -132,6 +143,8 @@ function rawText(raw: RawPieces, key: string, value: unknown): string | undefine
       return raw.response === value ? raw.responseJson : undefined;
     case "input":
       return raw.input === value ? raw.inputJson : undefined;
+    case "usage":
+      return raw.usage === value ? raw.usageJson : undefined;
     case "output":
       return raw.output === value ? raw.outputJson : undefined;
     case "source":
@@ -169,7 +182,7 @@ function successJson(row: SuccessFields, raw: RawPieces): string | undefined {
   const status = valueJson(row.status);
   const output = (raw.output === row.output ? raw.outputJson : undefined) ?? valueJson(row.output);
   const response = (raw.response === row.response ? raw.responseJson : undefined) ?? valueJson(row.response);
-  const usage = valueJson(row.usage);
+  const usage = (raw.usage === row.usage ? raw.usageJson : undefined) ?? valueJson(row.usage);
   const model = valueJson(row.model);
   const batchId = valueJson(row.batch_id);
   const attempts = valueJson(row.attempts);

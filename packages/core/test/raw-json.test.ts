@@ -4,7 +4,7 @@ import { join } from "node:path";
 import jsonlSink from "@batchpipe/sink-jsonl";
 import { describe, expect, it } from "vitest";
 import { extractOutput, toUsage } from "../src/engine/classify.js";
-import { bodyJson, buildSuccessRow, metaJson, splitResultLine } from "../src/engine/collect.js";
+import { bodyJson, buildSuccessRow, metaJson, splitResultLine, usageJson } from "../src/engine/collect.js";
 import { fieldToJson, rowToJson } from "../src/plugin.js";
 import { compactJson, memberJson } from "../src/raw-json.js";
 import { createTestContext } from "../src/testing/index.js";
@@ -23,7 +23,13 @@ const tricky: Record<string, unknown>[] = [
   {
     id: "chatcmpl-1",
     choices: [{ message: { role: "assistant", content: '{"a":"}{][","b":[1,{"c":"\\"}"}]}' } }],
-    usage: { prompt_tokens: 5, completion_tokens: 7, total_tokens: 12 },
+    usage: {
+      prompt_tokens: 5,
+      completion_tokens: 7,
+      total_tokens: 12,
+      prompt_tokens_details: { cached_tokens: 2 },
+      completion_tokens_details: { reasoning_tokens: 3 },
+    },
   },
   { id: "esc", text: 'quote " backslash \\ slash / tab \t newline \n nul \u0000 end\\' },
   { id: "unicode", text: "é ü 日本語 🎉 \u2028 \u2029", "ключ 🔑": ["é", { "🎉": "🎉" }] },
@@ -153,19 +159,25 @@ function engineRow(body: Record<string, unknown>, input: Record<string, unknown>
   const response = split.line.response.body as Record<string, unknown>;
   const extracted = extractOutput("/v1/chat/completions", response, wantsJson);
   if (!extracted.ok) throw new Error(extracted.message);
+  const usage = toUsage(response.usage);
   return buildSuccessRow(
     {
       id: "rec-1",
       output: extracted.output,
       response,
-      usage: toUsage(response.usage),
+      usage,
       model: "gpt-4o-mini",
       batch_id: "batch_1",
       attempts: 1,
       input: meta.input,
       source: meta.source,
     },
-    { output: extracted.json, response: split.body, ...metaJson(metaLine, meta) },
+    {
+      output: extracted.json,
+      response: split.body,
+      usage: usage ? usageJson(usage) : undefined,
+      ...metaJson(metaLine, meta),
+    },
   );
 }
 
@@ -184,6 +196,8 @@ describe("rowToJson and fieldToJson: JSON.stringify(row) from the engine's JSON 
       expect(rowToJson(row)).toBe(JSON.stringify(row));
       expect(fieldToJson(row, "response")).toBe(JSON.stringify(row.response));
       expect(fieldToJson(row, "input")).toBe(JSON.stringify(row.input));
+      expect(fieldToJson(row, "usage")).toBe(JSON.stringify(row.usage));
+      expect(fieldToJson(row, "source")).toBe(JSON.stringify(row.source));
     });
   }
 

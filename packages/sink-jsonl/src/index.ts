@@ -98,7 +98,7 @@ function createWriter(file: FileHandle, start: number) {
   return {
     async write(rows: readonly ResultRow[]): Promise<void> {
       for (const row of rows) {
-        // JSON.stringify(row), from the JSON text the engine already has for response, input, output
+        // JSON.stringify(row), from the JSON text the engine already has (response, input, output, …)
         pending += `${rowToJson(row)}\n`;
         if (pending.length >= PENDING_CHARS) await encode();
       }

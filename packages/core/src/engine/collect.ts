@@ -144,6 +144,7 @@ async function collectWith(options: CollectOptions, metas: MetaIndex): Promise<C
             {
               output: extracted.json,
               response: responseJson,
+              usage: usage ? usageJson(usage) : undefined,
               input: target.inputJson,
               source: target.sourceJson,
             },
@@ -288,7 +289,7 @@ export function buildSuccessRow(
     input: Record<string, unknown>;
     source: RecordPosition;
   },
-  json: { output?: string; response?: string; input?: string; source?: string },
+  json: { output?: string; response?: string; usage?: string; input?: string; source?: string },
 ): SuccessRow {
   const row: SuccessRow = {
     id: fields.id,
@@ -303,6 +304,14 @@ export function buildSuccessRow(
     source: fields.source,
   };
   return attachRawJson(row, json);
+}
+
+/** the JSON text of what toUsage built (its keys in its order; its numbers are finite) */
+export function usageJson(usage: Usage): string {
+  let json = `{"input_tokens":${usage.input_tokens},"output_tokens":${usage.output_tokens},"total_tokens":${usage.total_tokens}`;
+  if (usage.cached_tokens !== undefined) json += `,"cached_tokens":${usage.cached_tokens}`;
+  if (usage.reasoning_tokens !== undefined) json += `,"reasoning_tokens":${usage.reasoning_tokens}`;
+  return `${json}}`;
 }
 
 const RESPONSE_BODY = ["response", "body"];
