@@ -176,15 +176,34 @@ function isSuccessLayout(keys: string[]): boolean {
   return true;
 }
 
+interface Remembered {
+  value: unknown;
+  json: string | undefined;
+}
+
+const MODEL: Remembered = { value: undefined, json: undefined };
+const BATCH: Remembered = { value: undefined, json: undefined };
+
+/** a string's text, remembered for the next row (only strings: an object may have changed) */
+function recall(slot: Remembered, value: unknown): string | undefined {
+  if (typeof value !== "string") return valueJson(value);
+  if (value !== slot.value) {
+    slot.value = value;
+    slot.json = quote(value);
+  }
+  return slot.json;
+}
+
 /** the engine's success row in one template (undefined when a field is left out of JSON) */
 function successJson(row: SuccessFields, raw: RawPieces): string | undefined {
   const id = valueJson(row.id);
-  const status = valueJson(row.status);
+  const status = row.status === "success" ? '"success"' : valueJson(row.status);
   const output = (raw.output === row.output ? raw.outputJson : undefined) ?? valueJson(row.output);
   const response = (raw.response === row.response ? raw.responseJson : undefined) ?? valueJson(row.response);
   const usage = (raw.usage === row.usage ? raw.usageJson : undefined) ?? valueJson(row.usage);
-  const model = valueJson(row.model);
-  const batchId = valueJson(row.batch_id);
+  // the rows of a delivery share their model and batch: their text is remembered
+  const model = recall(MODEL, row.model);
+  const batchId = recall(BATCH, row.batch_id);
   const attempts = valueJson(row.attempts);
   const input = (raw.input === row.input ? raw.inputJson : undefined) ?? valueJson(row.input);
   const source = (raw.source === row.source ? raw.sourceJson : undefined) ?? valueJson(row.source);
