@@ -7,9 +7,12 @@ string. Their text
  * deep-equality checks do not see it. `rowToJson` / `fieldToJson` use a piece only while the row's
  * field still holds the very value it was cut for; otherwise they fall back to JSON.stringify.
  *
- * A piece is compact, single-line JSON that parses to the same value as the field: whitespace
- * between tokens is removed, but number spellings (`1.0`, `1e3`) and string escapes (`\u00e9`,
- * `\/`) stay as the provider wrote them (JSON.stringify would write `1`, `1000`, `é`, `/`).
+ * A piece is single-line JSON (a line of the file it came from) that parses to the same value as the
+ * field. Number spellings (`1.0`, `1e3`) and string escapes (`\u00e9`, `\/`) stay as the provider
+ * wrote them (JSON.stringify would write `1`, `1000`, `é`, `/`). Whitespace between tokens is removed
+ * where the engine sees it: a result line whose envelope has it (OpenAI's `", "` and `": "`), the
+ * model's JSON output, the general scanner's finds; a line with a compact envelope is taken to have
+ * a compact body, as JSON.stringify writes both (the emulator).
  */
 
 /** Symbol.for: a row built by one copy of @batchpipe/core is understood by another */

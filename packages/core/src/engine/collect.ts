@@ -128,6 +128,7 @@ async function collectWith(options: CollectOptions, metas: MetaIndex): Promise<C
       } else {
         const model = typeof outcome.body.model === "string" ? outcome.body.model : shard.model || null;
         const responseJson = raw === undefined ? undefined : (raw.body ?? bodyJson(raw.text));
+        const usageText = usage ? usageJson(usage) : undefined;
         for (const target of targets(id, meta, metaLine, fanout)) {
           const row = buildSuccessRow(
             {
@@ -144,7 +145,7 @@ async function collectWith(options: CollectOptions, metas: MetaIndex): Promise<C
             {
               output: extracted.json,
               response: responseJson,
-              usage: usage ? usageJson(usage) : undefined,
+              usage: usageText,
               input: target.inputJson,
               source: target.sourceJson,
             },
@@ -274,8 +275,8 @@ function missingOutcome(batch: BatchInfo | null): LineOutcome {
 
 /**
  * A success row as the engine delivers it: `json` holds the JSON text the engine already has for
- * `output`, `response` and `input` (see raw-json.ts), which sinks write instead of serialising those
- * values again. Exported for bench/plugins-sinks.js, which builds its rows with it.
+ * `output`, `response`, `usage`, `input` and `source` (see raw-json.ts), which sinks write instead of
+ * serialising those values again. Exported for bench/plugins-sinks.js, which builds its rows with it.
  */
 export function buildSuccessRow(
   fields: {
