@@ -84,7 +84,7 @@ describe("two sqlite sinks on one database file (results and errors tables)", ()
     await emulator?.close();
   });
 
-  it("a run killed mid-delivery and run again: every id once in its table, rows equal to the jsonl copies", async () => {
+  it("a run SIGKILLed after its second collected shard, then run again: every id once in its table, rows equal to the jsonl copies", async () => {
     const dir = tempDir("bp-shared-");
     writeDataset(dir, N);
     const spec = writeSharedSpec(dir, emulator.url);
