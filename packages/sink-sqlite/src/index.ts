@@ -11,9 +11,9 @@
  * sink (no checkpoint) forgets every commit record of its table and keeps the rows, which later
  * deliveries upsert.
  */
-import { realpathSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { dirname } from "node:path";
+import { Worker } from "node:worker_threads";
 import {
   BatchpipeError,
   type Checkpoint,
@@ -22,7 +22,8 @@ import {
   type ResultRow,
   z,
 } from "@batchpipe/core/plugin";
-import Database from "better-sqlite3";
+import type { Reply, Request } from "./protocol.js";
+import { BOUND, type Value } from "./table.js";
 
 export const options = z.strictObject({
   path: z
@@ -50,11 +51,12 @@ export default defineSink({
   async open({ options, resolvePath, checkpoint }) {
     const path = resolvePath(options.path);
     await mkdir(dirname(path), { recursive: true });
-    const connection = acquireConnection(path);
+    const worker = acquireWorker();
     try {
-      return openTable(connection, path, options.table, checkpoint);
+      const handle = (await worker.call({ op: "open", path, table: options.table, checkpoint })) as number;
+      return createHandle(worker, handle);
     } catch (error) {
-      releaseConnection(connection);
+      worker.release();
       throw error;
     }
   },
@@ -62,222 +64,133 @@ export default defineSink({
 
 // --- internal ---
 
-const COLUMNS = [
-  "id",
-  "status",
-  "output",
-  "response",
-  "usage",
-  "model",
-  "batch_id",
-  "attempts",
-  "input",
-  "error",
-  "source_file",
-  "source_line",
-  "created_at",
-] as const;
-
-/** the columns bound per row (created_at is one named parameter per statement) */
-const BOUND = COLUMNS.length - 1;
 /**
- * Rows per INSERT statement: one better-sqlite3 call costs ~1 µs whatever it carries, so 16 rows
- * per call cut the sink's CPU per row by about a fifth (bench/plugins-sinks.js).
+ * Writes not yet acknowledged by the worker. `write` returns while the worker inserts (the engine
+ * builds the next rows meanwhile); past this many it waits, so memory stays bounded.
  */
-const ROWS_PER_STATEMENT = 16;
-/** created_at, bound once per statement (strftime for each row cost ~1 µs a row) */
-const NOW = "@now";
+const MAX_WRITES_IN_FLIGHT = 4;
 
-type Value = string | number | null;
-
-/**
- * The sinks of this process on one database file share ONE connection, so they share its write
- * transaction. With a connection each, the transaction a results sink holds from its first write
- * to its commit would lock out an errors sink on the same file (SQLite has one writer at a time)
- * until busy_timeout fails it. Sharing means a sink's commit also makes the other sinks' written
- * rows durable before their own commit records, which the upsert makes harmless (see the top).
- */
-interface Connection {
-  key: string;
-  db: Database.Database;
-  users: number;
-  /** the open sink of each table */
-  tables: Map<string, TableState>;
-}
-
-interface TableState {
-  /** it has work in the open transaction (rows, or its restore at open) */
-  dirty: boolean;
-  /** why its calls now fail: a newer open rolled back its uncommitted work */
-  broken: string | undefined;
-}
-
-const connections = new Map<string, Connection>();
-
-function acquireConnection(path: string): Connection {
-  // one key per file, whatever path spelling reaches it (the folder exists: open created it)
-  const key = join(realpathSync(dirname(path)), basename(path));
-  let connection = connections.get(key);
-  if (!connection) {
-    const db = new Database(path);
-    try {
-      // rows carry whole response bodies (~1 KB): bigger pages mean fewer splits and overflow
-      // pages; this only takes effect when the database is created
-      db.pragma("page_size = 16384");
-      db.pragma("journal_mode = WAL");
-      // FULL: in WAL mode NORMAL may lose the last commits on power loss after the engine recorded
-      // their checkpoints, which would lose rows; one fsync per commit costs nothing at shard size
-      db.pragma("synchronous = FULL");
-      db.pragma("busy_timeout = 5000");
-    } catch (error) {
-      db.close();
-      throw error;
-    }
-    connection = { key, db, users: 0, tables: new Map() };
-    connections.set(key, connection);
-  }
-  connection.users++;
-  return connection;
-}
-
-/**
- * A second open of a table while its first sink is still open means the first one's run is gone
- * (the conformance suite simulates a crash this way; two runs on one table would also do it). Its
- * uncommitted work must not become durable with the newer sink's commit: the shared transaction is
- * rolled back, and every sink that had work in it fails from then on (PLUGIN_FAILED) instead of
- * committing a delivery with rows missing.
- */
-function supersede(connection: Connection, path: string, table: string): void {
-  const previous = connection.tables.get(table);
-  if (!previous) return;
-  connection.tables.delete(table);
-  previous.broken = `${path}: table "${table}" was opened again in this process; this older sink on it stops`;
-  const dirty = [...connection.tables.values(), previous].filter((state) => state.dirty);
-  if (dirty.length === 0 || !connection.db.inTransaction) return;
-  connection.db.exec("ROLLBACK");
-  for (const state of dirty) {
-    state.dirty = false;
-    state.broken = `${path}: table "${table}" was opened again in this process, which rolled back the rows this sink had not committed`;
-  }
-}
-
-/** the last sink on a file closes its connection, which rolls back what no sink committed */
-function releaseConnection(connection: Connection): void {
-  if (--connection.users > 0) return;
-  connections.delete(connection.key);
-  connection.db.close();
-}
-
-function openTable(connection: Connection, path: string, table: string, checkpoint: Checkpoint | undefined) {
-  const { db } = connection;
-  supersede(connection, path, table);
-  const quoted = `"${table}"`;
-  db.exec(`
-    CREATE TABLE IF NOT EXISTS ${quoted} (
-      id TEXT PRIMARY KEY NOT NULL,
-      status TEXT NOT NULL,
-      output TEXT,
-      response TEXT,
-      usage TEXT,
-      model TEXT,
-      batch_id TEXT,
-      attempts INTEGER,
-      input TEXT,
-      error TEXT,
-      source_file TEXT,
-      source_line INTEGER,
-      created_at TEXT NOT NULL
-    );
-    CREATE TABLE IF NOT EXISTS _batchpipe_commits (
-      seq INTEGER PRIMARY KEY AUTOINCREMENT,
-      table_name TEXT NOT NULL,
-      key TEXT NOT NULL,
-      committed_at TEXT NOT NULL,
-      UNIQUE (table_name, key)
-    );
-  `);
-  const restoreTo = checkpoint === undefined ? 0 : parseCheckpoint(checkpoint, path);
-  const lastSeq =
-    (db.prepare("SELECT seq FROM sqlite_sequence WHERE name = '_batchpipe_commits'").pluck().get() as
-      | number
-      | undefined) ?? 0;
-  if (lastSeq < restoreTo) {
-    throw new BatchpipeError(
-      "PLUGIN_FAILED",
-      `${path} has no commit ${restoreTo} (its last is ${lastSeq}): the database was replaced or rolled back`,
-      { hint: "Restore the database file or start a new run.", plugin: "sink:sqlite" },
-    );
-  }
-  db.prepare("DELETE FROM _batchpipe_commits WHERE table_name = ? AND seq > ?").run(table, restoreTo);
-  // inside another sink's open transaction, the restore is uncommitted work of this sink too
-  const state: TableState = { dirty: db.inTransaction, broken: undefined };
-  connection.tables.set(table, state);
-
-  const updates = COLUMNS.filter((column) => column !== "id" && column !== "created_at")
-    .map((column) => `${column} = excluded.${column}`)
-    .join(", ");
-  // a later row of one statement with the same id updates the earlier one: the last write wins
-  const tuple = `(${Array.from({ length: BOUND }, () => "?").join(", ")}, ${NOW})`;
-  const insert = (rows: number) =>
-    db.prepare(
-      `INSERT INTO ${quoted} (${COLUMNS.join(", ")}) VALUES ${Array.from({ length: rows }, () => tuple).join(", ")}
-       ON CONFLICT(id) DO UPDATE SET ${updates}`,
-    );
-  const upsertOne = insert(1);
-  const upsertMany = insert(ROWS_PER_STATEMENT);
-  const one: Value[] = new Array(BOUND);
-  const many: Value[] = new Array(BOUND * ROWS_PER_STATEMENT);
-  const recordCommit = db.prepare(
-    "INSERT OR REPLACE INTO _batchpipe_commits (table_name, key, committed_at) VALUES (?, ?, ?)",
-  );
-  const isCommitted = db.prepare("SELECT 1 FROM _batchpipe_commits WHERE table_name = ? AND key = ?").pluck();
-  // IMMEDIATE: take the write lock now, not on a later statement (a deferred transaction that
-  // must upgrade can fail with SQLITE_BUSY without waiting)
-  const begin = () => {
-    if (state.broken) {
-      throw new BatchpipeError("PLUGIN_FAILED", state.broken, {
-        hint: "Run again: the run resumes from its last recorded commit.",
-        plugin: "sink:sqlite",
-      });
-    }
-    if (!db.inTransaction) db.exec("BEGIN IMMEDIATE");
-    state.dirty = true;
-  };
+function createHandle(worker: SinkWorker, handle: number) {
+  const inFlight: Promise<unknown>[] = [];
   let closed = false;
-
+  /** wait for every write sent; the first that failed throws */
+  const drain = async () => {
+    while (inFlight.length > 0) await inFlight.shift();
+  };
   return {
     async write(rows: readonly ResultRow[]): Promise<void> {
-      begin();
-      const now = { now: new Date().toISOString() };
-      // serialised now: the caller may reuse its objects, and JSON text is what the table stores
-      let i = 0;
-      for (; i + ROWS_PER_STATEMENT <= rows.length; i += ROWS_PER_STATEMENT) {
-        for (let k = 0; k < ROWS_PER_STATEMENT; k++) setValues(many, k * BOUND, rows[i + k]!);
-        upsertMany.run(...many, now);
-      }
-      for (; i < rows.length; i++) {
-        setValues(one, 0, rows[i]!);
-        upsertOne.run(...one, now);
-      }
+      // serialised here: the caller may reuse its objects, and only strings and numbers cross threads
+      const values: Value[] = new Array(rows.length * BOUND);
+      for (let i = 0; i < rows.length; i++) setValues(values, i * BOUND, rows[i]!);
+      const sent = worker.call({ op: "write", handle, values, now: new Date().toISOString() });
+      // a failure surfaces at the next call that waits for it (a later write or the commit)
+      sent.catch(() => {});
+      inFlight.push(sent);
+      while (inFlight.length > MAX_WRITES_IN_FLIGHT) await inFlight.shift();
     },
     async commit(key: string): Promise<Checkpoint> {
-      begin();
-      const seq = Number(recordCommit.run(table, key, new Date().toISOString()).lastInsertRowid);
-      db.exec("COMMIT");
-      // the transaction held every sink's work on this file: all of it is durable now
-      for (const other of connection.tables.values()) other.dirty = false;
-      return seq;
+      await drain();
+      return (await worker.call({ op: "commit", handle, key })) as number;
     },
     async committed(key: string): Promise<boolean> {
-      return isCommitted.get(table, key) !== undefined;
+      return (await worker.call({ op: "committed", handle, key })) as boolean;
     },
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
-      if (connection.tables.get(table) === state) connection.tables.delete(table);
-      releaseConnection(connection);
+      // uncommitted rows are dropped on purpose (the worker's close rolls back what no sink committed)
+      await Promise.allSettled(inFlight.splice(0));
+      try {
+        await worker.call({ op: "close", handle });
+      } finally {
+        worker.release();
+      }
     },
   };
+}
+
+interface SinkWorker {
+  call(request: DistributiveOmit<Request, "id">): Promise<unknown>;
+  release(): void;
+}
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/** One worker thread per process serves every sqlite sink (it holds the shared connections). */
+let shared: { worker: Worker; users: number; client: SinkWorker } | undefined;
+
+function acquireWorker(): SinkWorker {
+  if (!shared) shared = startWorker();
+  shared.users++;
+  return shared.client;
+}
+
+function startWorker(): NonNullable<typeof shared> {
+  // dist/worker.js from both src/ (tests) and dist/: the worker must be plain JavaScript
+  const worker = new Worker(new URL("../dist/worker.js", import.meta.url));
+  const pending = new Map<number, { resolve(value: unknown): void; reject(error: unknown): void }>();
+  let nextId = 1;
+  let failure: Error | undefined;
+  // the thread keeps the process alive only while a call waits for it
+  worker.unref();
+  const settleAll = (error: Error) => {
+    failure = error;
+    for (const call of pending.values()) call.reject(error);
+    pending.clear();
+  };
+  worker.on("message", (reply: Reply) => {
+    const call = pending.get(reply.id);
+    if (!call) return;
+    pending.delete(reply.id);
+    if (pending.size === 0) worker.unref();
+    if (reply.ok) call.resolve(reply.value);
+    else call.reject(fromWire(reply.error));
+  });
+  worker.on("error", (error) =>
+    settleAll(
+      new BatchpipeError("PLUGIN_FAILED", `the sqlite sink's worker thread failed: ${error.message}`, {
+        plugin: "sink:sqlite",
+        cause: error,
+      }),
+    ),
+  );
+  worker.on("exit", (code) => {
+    if (shared?.worker === worker) shared = undefined;
+    settleAll(
+      new BatchpipeError("PLUGIN_FAILED", `the sqlite sink's worker thread exited (code ${code})`, {
+        plugin: "sink:sqlite",
+      }),
+    );
+  });
+  const state: NonNullable<typeof shared> = {
+    worker,
+    users: 0,
+    client: {
+      call(request) {
+        if (failure) return Promise.reject(failure);
+        const id = nextId++;
+        if (pending.size === 0) worker.ref();
+        return new Promise((resolve, reject) => {
+          pending.set(id, { resolve, reject });
+          worker.postMessage({ ...request, id });
+        });
+      },
+      release() {
+        if (--state.users > 0) return;
+        if (shared === state) shared = undefined;
+        void worker.terminate();
+      },
+    },
+  };
+  return state;
+}
+
+function fromWire(error: Extract<Reply, { ok: false }>["error"]): Error {
+  if (error.code !== undefined) {
+    return new BatchpipeError(error.code, error.message, { hint: error.hint, plugin: error.plugin });
+  }
+  // SQLite's own errors keep their code (SQLITE_FULL, SQLITE_READONLY…): the CLI names them
+  return Object.assign(new Error(error.message), { code: error.sqliteCode });
 }
 
 /** the bound columns of `row` into values[at, at + BOUND) */
@@ -308,18 +221,4 @@ function setValues(values: Value[], at: number, row: ResultRow): void {
 function json(row: ResultRow, key: string): string | null {
   const value = (row as unknown as Record<string, unknown>)[key];
   return value === undefined || value === null ? null : (fieldToJson(row, key) ?? null);
-}
-
-function parseCheckpoint(checkpoint: Checkpoint, path: string): number {
-  if (typeof checkpoint !== "number" || !Number.isSafeInteger(checkpoint) || checkpoint < 0) {
-    throw new BatchpipeError(
-      "PLUGIN_FAILED",
-      `invalid checkpoint ${JSON.stringify(checkpoint)} for ${path}`,
-      {
-        hint: "A sqlite sink checkpoint is a commit sequence number; the run state may be corrupt.",
-        plugin: "sink:sqlite",
-      },
-    );
-  }
-  return checkpoint;
 }
