@@ -68,7 +68,7 @@ export default defineSink({
  * Writes not yet acknowledged by the worker. `write` returns while the worker inserts (the engine
  * builds the next rows meanwhile); past this many it waits, so memory stays bounded.
  */
-const MAX_WRITES_IN_FLIGHT = 4;
+const MAX_WRITES_IN_FLIGHT = 2;
 
 function createHandle(worker: SinkWorker, handle: number) {
   const inFlight: Promise<unknown>[] = [];
