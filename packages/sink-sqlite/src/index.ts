@@ -23,7 +23,7 @@ import {
   z,
 } from "@batchpipe/core/plugin";
 import type { Reply, Request } from "./protocol.js";
-import { BOUND, type Value } from "./table.js";
+import { BOUND, openSqliteTable, type TableHandle, type Value } from "./table.js";
 
 export const options = z.strictObject({
   path: z
@@ -41,6 +41,10 @@ export const options = z.strictObject({
     )
     .default("results")
     .meta({ description: "The table the rows go to; created if missing." }),
+  worker: z.boolean().default(false).meta({
+    description:
+      "Run SQLite in a worker thread, overlapping the engine's work: ~1.6x the rows/s for ~50 MB more peak RSS. Every sqlite sink on one database file must use the same setting.",
+  }),
 });
 
 export type SqliteSinkOptions = z.output<typeof options>;
@@ -51,6 +55,7 @@ export default defineSink({
   async open({ options, resolvePath, checkpoint }) {
     const path = resolvePath(options.path);
     await mkdir(dirname(path), { recursive: true });
+    if (!options.worker) return createLocalHandle(openSqliteTable(path, options.table, checkpoint));
     const worker = acquireWorker();
     try {
       const handle = (await worker.call({ op: "open", path, table: options.table, checkpoint })) as number;
@@ -70,6 +75,25 @@ export default defineSink({
  */
 const MAX_WRITES_IN_FLIGHT = 2;
 
+/** SQLite on the caller's thread (the default: no second V8 isolate and malloc arena) */
+function createLocalHandle(table: TableHandle) {
+  return {
+    async write(rows: readonly ResultRow[]): Promise<void> {
+      table.write(toValues(rows), new Date().toISOString());
+    },
+    async commit(key: string): Promise<Checkpoint> {
+      return table.commit(key);
+    },
+    async committed(key: string): Promise<boolean> {
+      return table.committed(key);
+    },
+    async close(): Promise<void> {
+      table.close();
+    },
+  };
+}
+
+/** SQLite in the worker thread (`worker: true`) */
 function createHandle(worker: SinkWorker, handle: number) {
   const inFlight: Promise<unknown>[] = [];
   let closed = false;
@@ -80,9 +104,12 @@ function createHandle(worker: SinkWorker, handle: number) {
   return {
     async write(rows: readonly ResultRow[]): Promise<void> {
       // serialised here: the caller may reuse its objects, and only strings and numbers cross threads
-      const values: Value[] = new Array(rows.length * BOUND);
-      for (let i = 0; i < rows.length; i++) setValues(values, i * BOUND, rows[i]!);
-      const sent = worker.call({ op: "write", handle, values, now: new Date().toISOString() });
+      const sent = worker.call({
+        op: "write",
+        handle,
+        values: toValues(rows),
+        now: new Date().toISOString(),
+      });
       // a failure surfaces at the next call that waits for it (a later write or the commit)
       sent.catch(() => {});
       inFlight.push(sent);
@@ -191,6 +218,13 @@ function fromWire(error: Extract<Reply, { ok: false }>["error"]): Error {
   }
   // SQLite's own errors keep their code (SQLITE_FULL, SQLITE_READONLY…): the CLI names them
   return Object.assign(new Error(error.message), { code: error.sqliteCode });
+}
+
+/** the bound columns of every row, one row after another */
+function toValues(rows: readonly ResultRow[]): Value[] {
+  const values: Value[] = new Array(rows.length * BOUND);
+  for (let i = 0; i < rows.length; i++) setValues(values, i * BOUND, rows[i]!);
+  return values;
 }
 
 /** the bound columns of `row` into values[at, at + BOUND) */

@@ -7,8 +7,11 @@ import Database from "better-sqlite3";
 import { expect, test } from "vitest";
 import sink from "../src/index.js";
 
+// sqlite-worker.test.ts runs every test here again with SQLite in the worker thread
+const worker = process.env.SQLITE_SINK_TEST_WORKER === "1";
+
 function open(dir: string, options: Record<string, unknown>, checkpoint?: Checkpoint) {
-  return sink.open({ ...createTestContext(dir, sink.options.parse(options)), checkpoint });
+  return sink.open({ ...createTestContext(dir, sink.options.parse({ worker, ...options })), checkpoint });
 }
 
 function query(file: string, sql: string): Record<string, unknown>[] {
