@@ -2,7 +2,8 @@
  * The read phase's uniqueness checks, in compact typed-array hash tables: custom_ids (a duplicate
  * aborts the run before anything is spent) and request digests (identical requests are sent once).
  * Slots hold 8 bytes (ids: 64-bit hashes) and 20 bytes (requests: a 96-bit digest and where the
- * first copy went), at most half full: 56 MB at 1M records, where Sets of strings take ~200 MB.
+ * first copy went), at most 3/4 full, growing by half: ~38 MB at 1M records (56 MB at half full
+ * and doubling), where Sets of strings take ~200 MB.
  *
  * Each table is split into 256 partitions that grow on their own. One big table doubling copied
  * itself whole (at 1M records ~28 MB old + 56 MB new at once: the run's peak RSS), and its freed
@@ -16,6 +17,13 @@ const PARTITION_BITS = 8;
 const PARTITIONS = 1 << PARTITION_BITS;
 const INITIAL_SLOTS = 64;
 
+/** grow a partition when an insert would take it past 3/4 full; linear probing stays short below that */
+const full = (size: number, slots: number) => (size + 1) * 4 > slots * 3;
+/** the next size: half again (doubling left tables between 1/4 and 1/2 full: 1.5x the memory) */
+const grown = (slots: number) => Math.ceil(slots * 1.5);
+/** a slot in [0, slots) from 32 hash bits (multiply-shift: slot counts are not powers of two) */
+const slotOf = (h: number, slots: number) => Math.floor(((h >>> 0) * slots) / 4294967296);
+
 /** A set of 64-bit hashes of strings. */
 export class IdSet {
   private readonly parts = Array.from({ length: PARTITIONS }, () => new Uint32Array(2 * INITIAL_SLOTS));
@@ -26,14 +34,14 @@ export class IdSet {
     const [h1, h2] = hash64(id);
     // the partition from h2's top bits, the slot from h1: independent bits
     const p = h2 >>> (32 - PARTITION_BITS);
-    if (this.sizes[p]! * 2 >= this.parts[p]!.length / 2) this.grow(p);
+    if (full(this.sizes[p]!, this.parts[p]!.length / 2)) this.grow(p);
     return this.insert(p, h1, h2);
   }
 
   private insert(p: number, h1: number, h2: number): boolean {
     const keys = this.parts[p]!;
-    const mask = keys.length / 2 - 1;
-    let i = (h1 ^ Math.imul(h2, 0x9e3779b1)) & mask;
+    const slots = keys.length / 2;
+    let i = slotOf(h1 ^ Math.imul(h2, 0x9e3779b1), slots);
     for (;;) {
       const a = keys[2 * i]!;
       const b = keys[2 * i + 1]!;
@@ -44,13 +52,13 @@ export class IdSet {
         return true;
       }
       if (a === h1 && b === h2) return false;
-      i = (i + 1) & mask;
+      if (++i === slots) i = 0;
     }
   }
 
   private grow(p: number): void {
     const old = this.parts[p]!;
-    this.parts[p] = new Uint32Array(old.length * 2);
+    this.parts[p] = new Uint32Array(2 * grown(old.length / 2));
     this.sizes[p] = 0;
     for (let i = 0; i < old.length; i += 2) {
       if (old[i] !== EMPTY || old[i + 1] !== EMPTY) this.insert(p, old[i]!, old[i + 1]!);
@@ -81,7 +89,7 @@ export class RequestIndex {
 
   set(key: [number, number, number], shard: number, index: number): void {
     const p = partition(key);
-    if (this.sizes[p]! * 2 >= this.keys[p]!.length / 3) this.grow(p);
+    if (full(this.sizes[p]!, this.keys[p]!.length / 3)) this.grow(p);
     this.put(p, key[0], key[1], key[2], shard, index);
   }
 
@@ -99,21 +107,22 @@ export class RequestIndex {
 
   private find(p: number, key: [number, number, number]): number {
     const keys = this.keys[p]!;
-    const mask = keys.length / 3 - 1;
-    let i = key[1] & mask;
+    const slots = keys.length / 3;
+    let i = slotOf(key[1], slots);
     for (;;) {
       const a = keys[3 * i]!;
       if (a === EMPTY) return i;
       if (a === key[0] && keys[3 * i + 1] === key[1] && keys[3 * i + 2] === key[2]) return i;
-      i = (i + 1) & mask;
+      if (++i === slots) i = 0;
     }
   }
 
   private grow(p: number): void {
     const oldKeys = this.keys[p]!;
     const oldValues = this.values[p]!;
-    this.keys[p] = new Uint32Array(oldKeys.length * 2);
-    this.values[p] = new Uint32Array(oldValues.length * 2);
+    const slots = grown(oldKeys.length / 3);
+    this.keys[p] = new Uint32Array(3 * slots);
+    this.values[p] = new Uint32Array(2 * slots);
     this.sizes[p] = 0;
     for (let j = 0; j < oldKeys.length / 3; j++) {
       if (oldKeys[3 * j] === EMPTY) continue;
