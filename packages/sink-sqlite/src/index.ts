@@ -14,16 +14,9 @@
 import { mkdir } from "node:fs/promises";
 import { dirname } from "node:path";
 import { Worker } from "node:worker_threads";
-import {
-  BatchpipeError,
-  type Checkpoint,
-  defineSink,
-  fieldToJson,
-  type ResultRow,
-  z,
-} from "@batchpipe/core/plugin";
+import { BatchpipeError, type Checkpoint, defineSink, type ResultRow, z } from "@batchpipe/core/plugin";
 import type { Reply, Request } from "./protocol.js";
-import { BOUND, openSqliteTable, type TableHandle, type Value } from "./table.js";
+import { openSqliteTable, type TableHandle, toValues } from "./table.js";
 
 export const options = z.strictObject({
   path: z
@@ -218,41 +211,4 @@ function fromWire(error: Extract<Reply, { ok: false }>["error"]): Error {
   }
   // SQLite's own errors keep their code (SQLITE_FULL, SQLITE_READONLY…): the CLI names them
   return Object.assign(new Error(error.message), { code: error.sqliteCode });
-}
-
-/** the bound columns of every row, one row after another */
-function toValues(rows: readonly ResultRow[]): Value[] {
-  const values: Value[] = new Array(rows.length * BOUND);
-  for (let i = 0; i < rows.length; i++) setValues(values, i * BOUND, rows[i]!);
-  return values;
-}
-
-/** the bound columns of `row` into values[at, at + BOUND) */
-function setValues(values: Value[], at: number, row: ResultRow): void {
-  values[at] = row.id;
-  values[at + 1] = row.status;
-  // fieldToJson: the JSON text the engine already has for response, input and output
-  if (row.status === "success") {
-    values[at + 2] = typeof row.output === "string" ? row.output : json(row, "output");
-    values[at + 3] = json(row, "response");
-    values[at + 4] = json(row, "usage");
-    values[at + 5] = row.model;
-    values[at + 9] = null;
-  } else {
-    values[at + 2] = null;
-    values[at + 3] = null;
-    values[at + 4] = null;
-    values[at + 5] = null;
-    values[at + 9] = json(row, "error");
-  }
-  values[at + 6] = row.batch_id;
-  values[at + 7] = row.attempts;
-  values[at + 8] = json(row, "input");
-  values[at + 10] = row.source?.file ?? null;
-  values[at + 11] = row.source?.line ?? null;
-}
-
-function json(row: ResultRow, key: string): string | null {
-  const value = (row as unknown as Record<string, unknown>)[key];
-  return value === undefined || value === null ? null : (fieldToJson(row, key) ?? null);
 }

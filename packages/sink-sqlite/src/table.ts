@@ -1,14 +1,14 @@
 /**
- * The sqlite sink's database side, run in the sink's worker thread (worker.ts): tables, the shared
- * connection per file, the write transaction and the commit records. Everything here is synchronous
- * (better-sqlite3); the thread keeps SQLite's work (~7 µs a row) off the engine's event loop.
+ * The sqlite sink's database side: the rows' column values, tables, the shared connection per file,
+ * the write transaction and the commit records. Everything here is synchronous (better-sqlite3); it
+ * runs on the caller's thread, or in the sink's worker thread with `worker: true` (worker.ts).
  */
 import { realpathSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { BatchpipeError, type Checkpoint } from "@batchpipe/core/plugin";
+import { BatchpipeError, type Checkpoint, fieldToJson, type ResultRow } from "@batchpipe/core/plugin";
 import Database from "better-sqlite3";
 
-export const COLUMNS = [
+const COLUMNS = [
   "id",
   "status",
   "output",
@@ -25,7 +25,7 @@ export const COLUMNS = [
 ] as const;
 
 /** the columns bound per row (created_at is one named parameter per statement) */
-export const BOUND = COLUMNS.length - 1;
+const BOUND = COLUMNS.length - 1;
 /**
  * Rows per INSERT statement: one better-sqlite3 call costs ~1 µs whatever it carries, so 16 rows
  * per call cut the sink's CPU per row by about a fifth (bench/plugins-sinks.js).
@@ -207,7 +207,7 @@ function openTable(connection: Connection, path: string, table: string, checkpoi
   let closed = false;
 
   return {
-    /** `values`: BOUND values per row, rows one after another (see `setValues` in index.ts) */
+    /** `values`: BOUND values per row, rows one after another (see `toValues`) */
     write(values: readonly Value[], now: string): void {
       begin();
       const at = { now };
@@ -236,6 +236,43 @@ function openTable(connection: Connection, path: string, table: string, checkpoi
       releaseConnection(connection);
     },
   };
+}
+
+/** the bound columns of every row, one row after another (what `write` takes) */
+export function toValues(rows: readonly ResultRow[]): Value[] {
+  const values: Value[] = new Array(rows.length * BOUND);
+  for (let i = 0; i < rows.length; i++) setValues(values, i * BOUND, rows[i]!);
+  return values;
+}
+
+/** the bound columns of `row` into values[at, at + BOUND) */
+function setValues(values: Value[], at: number, row: ResultRow): void {
+  values[at] = row.id;
+  values[at + 1] = row.status;
+  // fieldToJson: the JSON text the engine already has for response, input and output
+  if (row.status === "success") {
+    values[at + 2] = typeof row.output === "string" ? row.output : json(row, "output");
+    values[at + 3] = json(row, "response");
+    values[at + 4] = json(row, "usage");
+    values[at + 5] = row.model;
+    values[at + 9] = null;
+  } else {
+    values[at + 2] = null;
+    values[at + 3] = null;
+    values[at + 4] = null;
+    values[at + 5] = null;
+    values[at + 9] = json(row, "error");
+  }
+  values[at + 6] = row.batch_id;
+  values[at + 7] = row.attempts;
+  values[at + 8] = json(row, "input");
+  values[at + 10] = row.source?.file ?? null;
+  values[at + 11] = row.source?.line ?? null;
+}
+
+function json(row: ResultRow, key: string): string | null {
+  const value = (row as unknown as Record<string, unknown>)[key];
+  return value === undefined || value === null ? null : (fieldToJson(row, key) ?? null);
 }
 
 function parseCheckpoint(checkpoint: Checkpoint, path: string): number {

@@ -279,19 +279,10 @@ function missingOutcome(batch: BatchInfo | null): LineOutcome {
  * serialising those values again. Exported for bench/plugins-sinks.js, which builds its rows with it.
  */
 export function buildSuccessRow(
-  fields: {
-    id: string;
-    output: unknown;
-    response: Record<string, unknown>;
-    usage: Usage | null;
-    model: string | null;
-    batch_id: string | null;
-    attempts: number;
-    input: Record<string, unknown>;
-    source: RecordPosition;
-  },
+  fields: Omit<SuccessRow, "status" | "response"> & { response: Record<string, unknown> },
   json: { output?: string; response?: string; usage?: string; input?: string; source?: string },
 ): SuccessRow {
+  // field by field, in SuccessRow's key order: rowToJson relies on that order
   const row: SuccessRow = {
     id: fields.id,
     status: "success",
