@@ -81,7 +81,7 @@ function createLocalHandle(table: TableHandle) {
       return table.committed(key);
     },
     async close(): Promise<void> {
-      table.close();
+      await table.close();
     },
   };
 }

@@ -7,23 +7,29 @@ import { BatchpipeError } from "@batchpipe/core/plugin";
 import type { Reply, Request } from "./protocol.js";
 import { openSqliteTable, type TableHandle } from "./table.js";
 
+if (!parentPort) throw new Error("the sqlite sink's worker must run in a worker thread");
 const port = parentPort;
-if (!port) throw new Error("the sqlite sink's worker must run in a worker thread");
 
 const handles = new Map<number, TableHandle>();
 let nextHandle = 1;
 
+// one request at a time, in order (a close waits for its checkpointer thread)
+let served: Promise<void> = Promise.resolve();
 port.on("message", (request: Request) => {
+  served = served.then(() => serve(request));
+});
+
+async function serve(request: Request): Promise<void> {
   let reply: Reply;
   try {
-    reply = { id: request.id, ok: true, value: handle(request) };
+    reply = { id: request.id, ok: true, value: await handle(request) };
   } catch (error) {
     reply = { id: request.id, ok: false, error: toWire(error) };
   }
   port.postMessage(reply);
-});
+}
 
-function handle(request: Request): unknown {
+async function handle(request: Request): Promise<unknown> {
   switch (request.op) {
     case "open": {
       const table = openSqliteTable(request.path, request.table, request.checkpoint);
@@ -41,7 +47,7 @@ function handle(request: Request): unknown {
     case "close": {
       const table = handles.get(request.handle);
       handles.delete(request.handle);
-      table?.close();
+      await table?.close();
       return undefined;
     }
   }

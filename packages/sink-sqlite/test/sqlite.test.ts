@@ -1,6 +1,7 @@
-import { mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, rmSync, statSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Checkpoint, FailureRow, SuccessRow } from "@batchpipe/core/plugin";
 import { createTestContext } from "@batchpipe/core/testing";
 import Database from "better-sqlite3";
@@ -231,5 +232,59 @@ test("the same id twice in one commit keeps the last write", async () => {
     { id: "a", output: "second" },
     { id: "b", output: "b" },
   ]);
+  rmSync(dir, { recursive: true });
+});
+
+test("rows that share status, model, batch and source file are stored as rows written one by one", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "sink-sqlite-"));
+  const rows: (SuccessRow | FailureRow)[] = Array.from({ length: 40 }, (_, i) => success(`r${i}`, { n: i }));
+  // the second statement's 16 rows disagree on model, batch_id and source file, and hold a failure
+  rows[20] = { ...success("r20", "x"), model: "gpt-4o" };
+  rows[21] = { ...success("r21", "y"), batch_id: "batch_2", source: { file: "/data/other.jsonl", line: 1 } };
+  rows[22] = {
+    id: "r22",
+    status: "failed",
+    error: { code: "batch_expired", message: "expired", status_code: null },
+    attempts: 3,
+    batch_id: "batch_1",
+    input: { id: "r22" },
+    source: { file: "/data/in.jsonl", line: 22 },
+  };
+  const together = await open(dir, { path: "r.db", table: "together" });
+  await together.write(rows);
+  await together.commit("k1");
+  await together.close();
+  const apart = await open(dir, { path: "r.db", table: "apart" });
+  for (const row of rows) await apart.write([row]);
+  await apart.commit("k1");
+  await apart.close();
+  const columns =
+    "id, status, output, response, usage, model, batch_id, attempts, input, error, source_file, source_line";
+  const stored = query(join(dir, "r.db"), `SELECT ${columns} FROM together ORDER BY id`);
+  expect(stored).toHaveLength(40);
+  expect(stored).toEqual(query(join(dir, "r.db"), `SELECT ${columns} FROM apart ORDER BY id`));
+  expect(stored.find((row) => row.id === "r20")).toMatchObject({ model: "gpt-4o", output: "x" });
+  expect(stored.find((row) => row.id === "r22")).toMatchObject({ status: "failed", model: null });
+  rmSync(dir, { recursive: true });
+});
+
+test("committed rows reach the database file while the sink is open; after close it alone holds them", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "sink-sqlite-"));
+  const file = join(dir, "r.db");
+  const handle = await open(dir, { path: "r.db" });
+  const text = "x".repeat(2000);
+  for (let round = 0; round < 4; round++) {
+    await handle.write(Array.from({ length: 1000 }, (_, i) => success(`r${round}-${i}`, text)));
+    await handle.commit(`k${round}`);
+  }
+  // the WAL is checkpointed beside the writes (automatic checkpoints are off on the sink's connection)
+  const deadline = Date.now() + 10_000;
+  while (statSync(file).size < 6_000_000 && Date.now() < deadline) await sleep(50);
+  expect(statSync(file).size).toBeGreaterThan(6_000_000);
+  await handle.close();
+  // as with SQLite's own checkpoints: no WAL left, so copying the .db file alone loses nothing
+  expect(existsSync(`${file}-wal`)).toBe(false);
+  copyFileSync(file, join(dir, "copy.db"));
+  expect(query(join(dir, "copy.db"), "SELECT count(*) AS n FROM results")).toEqual([{ n: 4000 }]);
   rmSync(dir, { recursive: true });
 });
