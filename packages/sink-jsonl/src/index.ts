@@ -74,6 +74,26 @@ function createWriter(file: FileHandle, start: number) {
   let buffer = Buffer.allocUnsafe(BUFFER_BYTES);
   let used = 0;
   let pending = "";
+  /**
+   * A datasync started after each flush, on libuv's pool, while rows go on being written: the
+   * commit's own datasync then finds little left to write out. Its error is kept for the commit
+   * (after a failed fsync, Linux may report the next one as a success with the data lost).
+   */
+  let syncing: Promise<void> | undefined;
+  let syncError: unknown;
+
+  function syncInBackground(): void {
+    if (syncing) return;
+    syncing = file.datasync().then(
+      () => {
+        syncing = undefined;
+      },
+      (error: unknown) => {
+        syncError ??= error;
+        syncing = undefined;
+      },
+    );
+  }
 
   async function encode(): Promise<void> {
     // UTF-8 needs at most 3 bytes per UTF-16 code unit
@@ -97,6 +117,7 @@ function createWriter(file: FileHandle, start: number) {
     }
     position += used;
     used = 0;
+    syncInBackground();
   }
 
   return {
@@ -110,6 +131,8 @@ function createWriter(file: FileHandle, start: number) {
     async commit(): Promise<Checkpoint> {
       await encode();
       await flush();
+      await syncing;
+      if (syncError !== undefined) throw syncError;
       await file.datasync();
       return position;
     },
@@ -117,6 +140,7 @@ function createWriter(file: FileHandle, start: number) {
       // uncommitted rows are dropped on purpose: only `commit` makes rows durable
       pending = "";
       used = 0;
+      await syncing;
       await file.close();
     },
   };

@@ -1,30 +1,41 @@
 /**
- * The WAL checkpointer thread of one database file (see `Checkpointer` in table.ts): its own
- * connection runs `wal_checkpoint(PASSIVE)` when asked, which copies committed WAL frames into the
- * database file and fsyncs it, while the sink's connection goes on writing. Plain JavaScript after
- * the build (dist/checkpointer.js); it loads better-sqlite3 only, so its V8 heap stays small.
+ * The WAL helper thread of one database file (wal.ts): it waits on a shared flag word for
+ * requests from the writing thread, which sets bits without waiting for anything:
+ * - FLUSH: fdatasync the WAL, so the frames written so far are on disk before COMMIT's own fsync;
+ * - CHECKPOINT: `wal_checkpoint(PASSIVE)` on this thread's own connection, which copies committed
+ *   frames into the database file and fsyncs it while the writer goes on;
+ * - CLOSE: close the connection and end.
+ * A failure sets FAILED for the writer to see at its next commit, and ends the thread. Plain
+ * JavaScript after the build (dist/checkpointer.js); it loads better-sqlite3 only.
  */
-import { parentPort, workerData } from "node:worker_threads";
+import fs from "node:fs";
+import { workerData } from "node:worker_threads";
 import Database from "better-sqlite3";
+import { CHECKPOINT, CLOSE, FAILED, FLUSH, type WalHelperData } from "./wal-flags.js";
 
-if (!parentPort) throw new Error("the sqlite sink's checkpointer must run in a worker thread");
-const port = parentPort;
-
-const db = new Database((workerData as { path: string }).path, { fileMustExist: true });
-// FULL: the database file is fsynced before the WAL may be reused (SQLite's default, said outright)
+const { path, flags } = workerData as WalHelperData;
+const db = new Database(path, { fileMustExist: true });
+// FULL: the database file is fsynced before SQLite may reuse the WAL (the default, said outright)
 db.pragma("synchronous = FULL");
+let walFd: number | undefined;
 
-port.on("message", (message: "checkpoint" | "close") => {
-  if (message === "close") {
-    // the last connection to close checkpoints what is left and removes the WAL file
-    db.close();
-    port.close();
-    return;
+try {
+  for (;;) {
+    Atomics.wait(flags, 0, 0);
+    const request = Atomics.exchange(flags, 0, 0);
+    if (request & CLOSE) break;
+    if (request & FLUSH) {
+      // the fd stays valid when SQLite restarts the WAL from its first frame
+      walFd ??= fs.openSync(`${path}-wal`, "r");
+      fs.fdatasyncSync(walFd);
+    }
+    if (request & CHECKPOINT) db.pragma("wal_checkpoint(PASSIVE)");
   }
-  try {
-    db.pragma("wal_checkpoint(PASSIVE)");
-    port.postMessage({ ok: true });
-  } catch (error) {
-    port.postMessage({ ok: false, message: error instanceof Error ? error.message : String(error) });
-  }
-});
+} catch {
+  // an fsync that failed must fail the writer's next commit: after it, Linux may report the next
+  // fsync of the file as a success with the data lost
+  Atomics.store(flags, 1, FAILED);
+} finally {
+  if (walFd !== undefined) fs.closeSync(walFd);
+  db.close();
+}
