@@ -9,10 +9,10 @@
  * itself whole (at 1M records ~28 MB old + 56 MB new at once: the run's peak RSS), and its freed
  * multi-MB buffers raised glibc's mmap threshold, so later allocations fragmented the heap and ~30 MB
  * stayed resident for the rest of the run. With 16, a partition passes glibc's initial mmap
- * threshold (128 KB) between ~100,000 and ~200,000 records: from there each is its own mapping, which goes back to the
- * system whole when the partition grows or the read ends, and a growth holds at most 1/16 of the
- * table twice. 256 partitions stayed under it and fragmented the heap instead: engine-memory.js 1M
- * peak 229 MB (1.21x the 100k run) with 256, 219 MB (1.11x, 1.13x) with 16.
+ * threshold (128 KB) between ~100,000 and ~200,000 records: from there each is its own mapping,
+ * which goes back to the system whole when the partition grows or the read ends, and a growth holds
+ * at most 1/16 of the table twice. 256 partitions stayed under it and fragmented the heap instead:
+ * engine-memory.js 1M peak 229 MB (1.21x the 100k run) with 256, 219 MB (1.11x, 1.13x) with 16.
  */
 import { hash } from "node:crypto";
 
