@@ -1,7 +1,8 @@
 /**
  * The sqlite sink's database side: the rows' column values, tables, the shared connection per file,
- * the write transaction and the commit records. Everything here is synchronous (better-sqlite3); it
- * runs on the caller's thread, or in the sink's worker thread with `worker: true` (worker.ts).
+ * the write transaction and the commit records. Everything here is synchronous (better-sqlite3) but
+ * closing, which waits for the file's WAL helper thread (wal.ts); it runs on the caller's thread, or
+ * in the sink's worker thread with `worker: true` (worker.ts).
  */
 import { realpathSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
@@ -83,7 +84,7 @@ function acquireConnection(path: string): Connection {
       db.pragma("page_size = 16384");
       db.pragma("journal_mode = WAL");
       // FULL: in WAL mode NORMAL may lose the last commits on power loss after the engine recorded
-      // their checkpoints, which would lose rows; one fsync per commit costs nothing at shard size
+      // their checkpoints, which would lose rows; its fsyncs mostly run ahead on the helper thread
       db.pragma("synchronous = FULL");
       db.pragma("busy_timeout = 5000");
       // 2 MB (SQLite's default; better-sqlite3 sets 16 MB): a delivery's pages then go to the WAL
