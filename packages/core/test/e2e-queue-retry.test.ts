@@ -3,6 +3,7 @@ import path from "node:path";
 import { estimateRequestTokens as emulatorTokens } from "@batchpipe/openai-emulator";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  duplicateSubmissions,
   type EmulatorProcess,
   exactlyOnceInSinks,
   ONCE,
@@ -183,4 +184,30 @@ describe("the provider's enqueued-token queue (real CLI, emulator over HTTP)", (
       await emulator.configure({ expireAfterLines: null, lineRules: [] });
     }
   }, 120_000);
+});
+
+describe("a provider's batch-creation rate limit below batchpipe's own (real CLI, emulator over HTTP)", () => {
+  let emulator: EmulatorProcess;
+  beforeAll(async () => {
+    // 2 creations per virtual hour, and an hour passes in 2 s: creations 3 to 5 get 429 with retry-after
+    emulator = await startEmulator({ timeScale: 1800, creationRateLimitPerHour: 2 });
+  });
+  afterAll(async () => {
+    await emulator?.close();
+  });
+
+  it("creates answered 429 wait as told and are made again: every id once, no batch created twice", async () => {
+    const n = 500;
+    const dir = tempDir();
+    writeDataset(dir, n);
+    const spec = writeSpec(dir, { name: "create-rate", baseUrl: emulator.url, batch: { max_requests: 100 } });
+    const run = await runBatchpipe(["run", spec, "--json"], { cwd: dir });
+    expect(run.code, run.stderr).toBe(0);
+    const state = await emulator.state();
+    expect(state.counters.creation_rate_limited ?? 0).toBeGreaterThan(0);
+    expect(state.batches).toHaveLength(5);
+    expect(duplicateSubmissions(state)).toEqual([]);
+    expect(reportOf(run.events)).toMatchObject({ read: n, succeeded: n, failed: 0, unaccounted: 0 });
+    expectEveryIdOnce(dir, ids(n));
+  });
 });
