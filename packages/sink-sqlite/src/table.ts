@@ -1,8 +1,8 @@
 /**
  * The sqlite sink's database side: the rows' column values, tables, the shared connection per file,
  * the write transaction and the commit records. Everything here is synchronous (better-sqlite3) but
- * closing, which waits for the file's WAL helper thread (wal.ts); it runs on the caller's thread, or
- * in the sink's worker thread with `worker: true` (worker.ts).
+ * closing, which waits for the file's WAL helper thread (wal.ts); it runs in the sink's worker
+ * thread (worker.ts, the default), or on the caller's thread with `worker: false`.
  */
 import { realpathSync } from "node:fs";
 import { basename, dirname, join } from "node:path";

@@ -4,7 +4,7 @@ import Database from "better-sqlite3";
 import { test } from "vitest";
 import sink, { type SqliteSinkOptions } from "../src/index.js";
 
-// both ways of running SQLite: on the caller's thread (the default) and in the worker thread
+// both ways of running SQLite: in the worker thread (the default) and on the caller's thread
 for (const worker of [false, true]) {
   const checks = testSink<SqliteSinkOptions>(sink, {
     makeOptions: () => ({ path: "out/results.db", table: "sentiment", worker }),
