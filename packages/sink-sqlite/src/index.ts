@@ -36,7 +36,7 @@ export const options = z.strictObject({
     .meta({ description: "The table the rows go to; created if missing." }),
   worker: z.boolean().default(true).meta({
     description:
-      "Run SQLite in a worker thread, overlapping the engine's work (~2x the rows/s of `false`, for 20–35 MB more peak RSS). `false` runs it on the caller's thread. Every sqlite sink on one database file must use the same setting.",
+      "Run SQLite in a worker thread, overlapping the engine's work (~2x the rows/s of `false`, for up to ~40 MB more peak RSS). `false` runs it on the caller's thread. Every sqlite sink on one database file must use the same setting.",
   }),
 });
 
