@@ -67,15 +67,15 @@ export class WalHelper {
   async close(): Promise<void> {
     const worker = this.worker;
     if (!worker) return;
+    this.request(CLOSE);
     this.worker = undefined;
-    this.request(CLOSE, true);
     // unref'd so that it never keeps a process alive: while waiting for it, it must
     worker.ref();
     await this.exited;
   }
 
-  private request(bit: number, closing = false): void {
-    if (!this.worker && !closing) return;
+  private request(bit: number): void {
+    if (!this.worker) return;
     Atomics.or(this.flags, 0, bit);
     Atomics.notify(this.flags, 0);
   }
