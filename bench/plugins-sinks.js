@@ -29,7 +29,7 @@ if (only !== "sqlite") results.push(await run("sink-jsonl", jsonl, { path: "out/
 if (only !== "jsonl") {
   // the default: SQLite in the sink's worker thread
   results.push(await run("sink-sqlite", sqlite, { path: "out/results.db", table: "results" }, 100_000));
-  // SQLite on the caller's thread (up to ~40 MB less peak RSS in a full run)
+  // SQLite on the caller's thread (~5–15 MB less peak RSS in a full run)
   results.push(
     await run(
       "sink-sqlite, worker: false",
