@@ -201,19 +201,17 @@ function openTable(connection: Connection, path: string, table: string, checkpoi
     .map((column) => `${column} = excluded.${column}`)
     .join(", ");
   // a later row of one statement with the same id updates the earlier one: the last write wins
-  const tuple = `(${Array.from({ length: BOUND }, () => "?").join(", ")}, ${NOW})`;
-  const insert = (rows: number) =>
+  const insert = (rows: number, tuple: string) =>
     db.prepare(
       `INSERT INTO ${quoted} (${COLUMNS.join(", ")}) VALUES ${Array.from({ length: rows }, () => tuple).join(", ")}
        ON CONFLICT(id) DO UPDATE SET ${updates}`,
     );
-  const upsertOne = insert(1);
-  const upsertMany = insert(ROWS_PER_STATEMENT);
+  // every column bound per row, or the SHARED ones once per statement by name
+  const tuple = `(${Array.from({ length: BOUND }, () => "?").join(", ")}, ${NOW})`;
   const sharedTuple = `(${COLUMNS.map((column, i) => (i === BOUND ? NOW : (SHARED as readonly number[]).includes(i) ? `@${column}` : "?")).join(", ")})`;
-  const upsertShared = db.prepare(
-    `INSERT INTO ${quoted} (${COLUMNS.join(", ")}) VALUES ${Array.from({ length: ROWS_PER_STATEMENT }, () => sharedTuple).join(", ")}
-     ON CONFLICT(id) DO UPDATE SET ${updates}`,
-  );
+  const upsertOne = insert(1, tuple);
+  const upsertMany = insert(ROWS_PER_STATEMENT, tuple);
+  const upsertShared = insert(ROWS_PER_STATEMENT, sharedTuple);
   const own = new Array<Value>(ROWS_PER_STATEMENT * OWN.length);
   const recordCommit = db.prepare(
     "INSERT OR REPLACE INTO _batchpipe_commits (table_name, key, committed_at) VALUES (?, ?, ?)",
