@@ -5,9 +5,35 @@
 import { z } from "zod";
 
 export { BatchpipeError, ErrorCodes } from "./errors.js";
+export type {
+  BatchEnding,
+  BatchRef,
+  BatchSnapshot,
+  EncodedRequest,
+  OutputRequest,
+  OutputResult,
+  ProviderConnection,
+  ProviderContext,
+  ProviderLimits,
+  ResultItem,
+  ShardSubmission,
+  SubmissionTag,
+  SubmitOptions,
+  SubmitResult,
+} from "./provider/contract.js";
+export { tagKey } from "./provider/contract.js";
 /** a row's JSON text (as JSON.stringify) from the JSON the engine already has: for sinks that write JSON */
 export { fieldToJson, rowToJson } from "./raw-json.js";
 export { z };
+
+import type {
+  EncodedRequest,
+  OutputRequest,
+  OutputResult,
+  ProviderConnection,
+  ProviderContext,
+  ProviderLimits,
+} from "./provider/contract.js";
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 /** An opaque, JSON-serialisable position a plugin hands back and later receives to resume from. */
@@ -156,7 +182,22 @@ export interface SinkPlugin<S extends AnySchema = AnySchema> {
   open(ctx: SinkContext<z.output<S>>): Promise<SinkHandle>;
 }
 
-export type Plugin = SourcePlugin | TransformPlugin | SinkPlugin;
+/**
+ * A batch API (DESIGN §2, provider/contract.ts). `limits`, `encode` and `output` are pure (used by
+ * `plan` and the read phase without I/O); `open` connects for a run.
+ */
+export interface ProviderPlugin<S extends AnySchema = AnySchema> {
+  kind: "provider";
+  name: string;
+  options: S;
+  limits(options: z.output<S>): ProviderLimits;
+  encode(request: RequestLine, options: z.output<S>): EncodedRequest;
+  /** the convenient part of a success's response (DESIGN §1), or why it cannot be had */
+  output(response: Record<string, unknown>, request: OutputRequest): OutputResult;
+  open(ctx: ProviderContext<z.output<S>>): Promise<ProviderConnection>;
+}
+
+export type Plugin = SourcePlugin | TransformPlugin | SinkPlugin | ProviderPlugin;
 export type PluginKind = Plugin["kind"];
 
 export function defineSource<S extends AnySchema>(plugin: Omit<SourcePlugin<S>, "kind">): SourcePlugin<S> {
@@ -167,6 +208,12 @@ export function defineTransform<S extends AnySchema>(
   plugin: Omit<TransformPlugin<S>, "kind">,
 ): TransformPlugin<S> {
   return { kind: "transform", ...plugin };
+}
+
+export function defineProvider<S extends AnySchema>(
+  plugin: Omit<ProviderPlugin<S>, "kind">,
+): ProviderPlugin<S> {
+  return { kind: "provider", ...plugin };
 }
 
 export function defineSink<S extends AnySchema>(plugin: Omit<SinkPlugin<S>, "kind">): SinkPlugin<S> {

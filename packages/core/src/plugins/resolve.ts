@@ -10,7 +10,14 @@ import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { createJiti, type Jiti } from "jiti";
 import { BatchpipeError, ErrorCodes } from "../errors.js";
-import type { Plugin, PluginKind, SinkPlugin, SourcePlugin, TransformPlugin } from "../plugin.js";
+import type {
+  Plugin,
+  PluginKind,
+  ProviderPlugin,
+  SinkPlugin,
+  SourcePlugin,
+  TransformPlugin,
+} from "../plugin.js";
 import { closest } from "../spec/issues.js";
 import prompt from "../transform/prompt.js";
 import { describeExport, isPluginOfKind, pluginShapeProblem } from "./shape.js";
@@ -19,7 +26,9 @@ export type PluginOfKind<K extends PluginKind> = K extends "source"
   ? SourcePlugin
   : K extends "transform"
     ? TransformPlugin
-    : SinkPlugin;
+    : K extends "sink"
+      ? SinkPlugin
+      : ProviderPlugin;
 
 export interface ResolvePluginOptions {
   /** the spec's folder: paths and packages resolve from here */
@@ -32,6 +41,7 @@ const BUILTINS: { [K in PluginKind]: Record<string, PluginOfKind<K>> } = {
   source: {},
   transform: { prompt },
   sink: {},
+  provider: {},
 };
 
 /** the official names, for "did you mean" */
@@ -39,6 +49,7 @@ export const OFFICIAL_PLUGINS: Record<PluginKind, string[]> = {
   source: ["jsonl"],
   transform: ["prompt"],
   sink: ["jsonl", "sqlite"],
+  provider: ["openai", "emulator"],
 };
 
 /** Resolve and load the plugin `use` names; throws PLUGIN_NOT_FOUND or PLUGIN_INVALID (without a loc). */
@@ -180,8 +191,14 @@ const DEFINERS: Record<PluginKind, string> = {
   source: "defineSource",
   transform: "defineTransform",
   sink: "defineSink",
+  provider: "defineProvider",
 };
-const HOOKS: Record<PluginKind, string> = { source: "read", transform: "create", sink: "open" };
+const HOOKS: Record<PluginKind, string> = {
+  source: "read",
+  transform: "create",
+  sink: "open",
+  provider: "open",
+};
 
 function notFound(kind: PluginKind, use: string, candidates: string[]): BatchpipeError {
   const official = OFFICIAL_PLUGINS[kind];

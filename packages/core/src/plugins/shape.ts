@@ -1,8 +1,13 @@
 /** Structural checks of plugin objects (a plugin may come from another copy of core, so no instanceof). */
 import type { Plugin, PluginKind } from "../plugin.js";
 
-const HOOK: Record<PluginKind, string> = { source: "read", transform: "create", sink: "open" };
-const KINDS = new Set<string>(["source", "transform", "sink"]);
+const HOOK: Record<PluginKind, string> = {
+  source: "read",
+  transform: "create",
+  sink: "open",
+  provider: "open",
+};
+const KINDS = new Set<string>(["source", "transform", "sink", "provider"]);
 
 export function isPlugin(value: unknown): value is Plugin {
   if (value === null || typeof value !== "object") return false;
