@@ -40,7 +40,6 @@ export {
   MAX_BATCH_REQUESTS,
   type PipelineSpec,
   type PluginRef,
-  type ProviderSpec,
   pipelineSchema,
 } from "./spec/schema.js";
 export { parseDuration, parseSize } from "./spec/units.js";

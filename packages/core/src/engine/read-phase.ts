@@ -33,6 +33,7 @@ import {
 } from "../plugin.js";
 import type { FanoutBatch, FanoutRow, RunTotals, ShardRow } from "../state/index.js";
 import { wantsJson } from "./classify.js";
+import { encodeShardMeta } from "./codecs/shard-meta.js";
 import { IdSet, RequestIndex } from "./id-index.js";
 import { ShardWriter, type ShardWriterState, SyncWriter, shardName } from "./shard-writer.js";
 import type { EnginePipeline } from "./types.js";
@@ -160,20 +161,6 @@ export function readIdentity(pipeline: EnginePipeline): string {
     text = String(parts);
   }
   return createHash("sha256").update(text).digest("hex").slice(0, 32);
-}
-
-/** Meta line beside each request line: what the collector needs to build the rows. */
-export interface RequestMeta {
-  id: string;
-  /** estimated input / output tokens */
-  t: number;
-  o: number;
-  /** the index of this request in its root shard (identical requests point at it) */
-  r: number;
-  /** 1 when the request asked for JSON output */
-  j?: 1;
-  input: Record<string, unknown>;
-  source: RecordPosition;
 }
 
 export const prepFailuresFile = (runId: string) => path.join(runId, "prep-failures.jsonl");
@@ -373,13 +360,13 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
         return;
       }
       const json = wantsJson(request.body);
-      const placed = writer.add(shardLine, (r) =>
-        JSON.stringify({
+      const placed = writer.add(shardLine, (rootIndex) =>
+        encodeShardMeta({
           id,
-          t: tokens,
-          o: outputTokens,
-          r,
-          ...(json ? { j: 1 } : {}),
+          inputTokens: tokens,
+          outputTokens,
+          rootIndex,
+          json,
           input: item.data,
           source: item.position,
         }),

@@ -6,12 +6,9 @@
 import { setMaxListeners } from "node:events";
 import fs from "node:fs";
 import path from "node:path";
-import v8 from "node:v8";
-import { runInNewContext } from "node:vm";
 import { BatchpipeError, ErrorCodes } from "../errors.js";
 import type { Logger } from "../plugin.js";
-import { createProvider } from "../provider/create-provider.js";
-import type { BatchProvider } from "../provider/types.js";
+import type { ProviderConnection } from "../provider/contract.js";
 import { acquireLock, openState, type RunCounters, type RunRow, type StateStore } from "../state/index.js";
 import {
   type ReadCheckpoint,
@@ -47,7 +44,7 @@ export async function runPipeline(pipeline: EnginePipeline, options: RunOptions 
   const checkpointEvery = readCheckpointEveryFromEnv(options.env ?? process.env);
   const lock = acquireLock(stateDir);
   const state = openState(stateDir);
-  let provider: BatchProvider | undefined;
+  let provider: ProviderConnection | undefined;
   try {
     let run = state.unfinishedRun();
     const resumed = run !== undefined;
@@ -77,11 +74,8 @@ export async function runPipeline(pipeline: EnginePipeline, options: RunOptions 
       });
       if (skipped) return skipped;
       run = state.getRun(run.id)!;
-      // the read phase's tables (tens of MB at 1M records) are garbage now: free them before the
-      // loop allocates its own, so the two phases' peaks do not add up
-      collectGarbage();
     }
-    provider = await createProvider(pipeline.spec.provider, { env: options.env ?? process.env, logger });
+    provider = await openProvider(pipeline, { env: options.env ?? process.env, logger, signal });
     const pluginTimeoutMs = pluginTimeoutFromEnv(options.env ?? process.env);
     const loop = new RunLoop({
       pipeline,
@@ -239,29 +233,46 @@ function loadReadResume(
   };
 }
 
+/** Connect to the pipeline's provider for a run (or a cancel). */
+export async function openProvider(
+  pipeline: EnginePipeline,
+  o: { env: Record<string, string | undefined>; logger: Logger; signal: AbortSignal },
+): Promise<ProviderConnection> {
+  const { plugin, options } = pipeline.provider;
+  return plugin.open({
+    options,
+    env: o.env,
+    logger: o.logger,
+    signal: o.signal,
+    resolvePath: (p: string) => path.resolve(pipeline.dir, p),
+  });
+}
+
+/** what each shard left at the provider goes, then the run's local shard files */
 async function cleanUp(o: {
-  provider: BatchProvider;
+  provider: ProviderConnection;
   loop: RunLoop;
   stateDir: string;
   run: RunRow;
   emit: (event: EngineEvent) => void;
 }): Promise<void> {
-  const ids = o.loop.fileIds();
-  let deleted = 0;
-  for (const id of ids) {
+  let cleaned = 0;
+  for (const shard of o.loop.shards()) {
+    if (shard.staged === null && shard.batchId === null) continue;
+    const batch = shard.batchId ? { id: shard.batchId, data: shard.batch?.data ?? null } : null;
     try {
-      await o.provider.deleteFile(id);
-      deleted++;
+      await o.provider.cleanUp({ staged: shard.staged, batch });
+      cleaned++;
     } catch (error) {
       o.emit({
         type: "warning",
         run: o.run.id,
-        message: `could not delete file ${id}: ${(error as Error).message}`,
+        message: `could not clean up shard ${shard.name} at the provider: ${(error as Error).message}`,
       });
     }
   }
   fs.rmSync(path.join(o.stateDir, o.run.id), { recursive: true, force: true });
-  o.emit({ type: "cleaned_up", run: o.run.id, files: deleted });
+  o.emit({ type: "cleaned_up", run: o.run.id, shards: cleaned });
 }
 
 export function buildReport(
@@ -293,15 +304,6 @@ export function buildReport(
     estimatedCost: run.totals?.estimatedCost ?? null,
     durationMs: (run.finishedAt ?? Date.now()) - run.createdAt,
   };
-}
-
-function collectGarbage(): void {
-  try {
-    v8.setFlagsFromString("--expose-gc");
-    (runInNewContext("gc") as () => void)();
-  } catch {
-    // not essential
-  }
 }
 
 function eventLogger(emit: (event: EngineEvent) => void): Logger {

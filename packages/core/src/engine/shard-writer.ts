@@ -216,11 +216,11 @@ export class ShardWriter {
       outputTokens: shard.outputTokens,
       status: "pending",
       submission: 0,
-      fileId: null,
+      staged: null,
       batchId: null,
       batchStatus: null,
       createdAt: null,
-      note: null,
+      batch: null,
     });
   }
 }

@@ -7,9 +7,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { Logger } from "../plugin.js";
-import { createProvider } from "../provider/create-provider.js";
 import { lockHolder, openState, type RunCounters, type RunTotals, type ShardStatus } from "../state/index.js";
-import { defaultStateDir, noRunError } from "./run-pipeline.js";
+import { defaultStateDir, noRunError, openProvider } from "./run-pipeline.js";
 import type { EnginePipeline } from "./types.js";
 
 export interface StatusResult {
@@ -80,6 +79,8 @@ export interface CancelResult {
   failed: { batchId: string; message: string }[];
 }
 
+const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
 export async function cancelRun(
   pipeline: EnginePipeline,
   options: { stateDir?: string; env?: Record<string, string | undefined>; logger?: Logger } = {},
@@ -94,14 +95,15 @@ export async function cancelRun(
     const open = state.shards(run.id).filter((s) => s.status === "open" && s.batchId);
     const result: CancelResult = { run: run.id, cancelled: [], failed: [] };
     if (open.length === 0) return result;
-    const provider = await createProvider(pipeline.spec.provider, {
+    const provider = await openProvider(pipeline, {
       env: options.env ?? process.env,
-      logger: options.logger,
+      logger: options.logger ?? silentLogger,
+      signal: new AbortController().signal,
     });
     try {
       for (const shard of open) {
         try {
-          await provider.cancelBatch(shard.batchId!);
+          await provider.cancel({ id: shard.batchId!, data: shard.batch?.data ?? null });
           result.cancelled.push(shard.batchId!);
         } catch (error) {
           result.failed.push({ batchId: shard.batchId!, message: (error as Error).message });

@@ -1,5 +1,5 @@
 /** The engine's inputs (a resolved pipeline), its events and its result. */
-import type { SinkPlugin, SourcePlugin, TransformPlugin } from "../plugin.js";
+import type { ProviderPlugin, SinkPlugin, SourcePlugin, TransformPlugin } from "../plugin.js";
 import type { PipelineSpec } from "../spec/schema.js";
 import type { RunCounters, RunTotals, ShardStatus } from "../state/index.js";
 
@@ -17,6 +17,7 @@ export interface EnginePipeline {
   /** the folder relative paths resolve against */
   dir: string;
   spec: PipelineSpec;
+  provider: EngineResolvedPlugin<ProviderPlugin>;
   source: EngineResolvedPlugin<SourcePlugin>;
   transform: EngineResolvedPlugin<TransformPlugin>;
   sinks: EngineResolvedPlugin<SinkPlugin>[];
@@ -67,7 +68,8 @@ export type EngineEvent =
       }[];
     }
   | { type: "dataset_skipped"; run: string; fingerprint: string; previousRun: string; completedAt: number }
-  | { type: "shard_uploaded"; run: string; shard: string; fileId: string }
+  /** the provider staged part of a submission (e.g. uploaded the shard file) */
+  | { type: "shard_staged"; run: string; shard: string }
   | {
       type: "shard_submitted";
       run: string;
@@ -76,7 +78,16 @@ export type EngineEvent =
       submission: number;
       adopted: boolean;
     }
-  | { type: "queue_full"; run: string; shard: string; model: string; inFlightTokens: number; message: string }
+  | {
+      type: "queue_full";
+      run: string;
+      shard: string;
+      model: string;
+      /** what the queue holds now, in its unit */
+      inFlight: number;
+      unit: "tokens" | "requests";
+      message: string;
+    }
   | {
       type: "batch_status";
       run: string;
@@ -100,7 +111,8 @@ export type EngineEvent =
   | { type: "progress"; snapshot: ProgressSnapshot }
   | { type: "warning"; run: string; message: string; code?: string }
   | { type: "budget_exceeded"; run: string; shard: string; spent: number; projected: number; maxCost: number }
-  | { type: "cleaned_up"; run: string; files: number }
+  /** what `shards` shards left at the provider was deleted */
+  | { type: "cleaned_up"; run: string; shards: number }
   | { type: "run_finished"; report: RunReport };
 
 export type RunStatusResult = "completed" | "partial" | "skipped" | "cancelled";

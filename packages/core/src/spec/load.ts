@@ -18,7 +18,14 @@ import {
 } from "yaml";
 import type { z } from "zod";
 import { BatchpipeError, ErrorCodes } from "../errors.js";
-import type { Plugin, PluginKind, SinkPlugin, SourcePlugin, TransformPlugin } from "../plugin.js";
+import type {
+  Plugin,
+  PluginKind,
+  ProviderPlugin,
+  SinkPlugin,
+  SourcePlugin,
+  TransformPlugin,
+} from "../plugin.js";
 import { type PluginOfKind, resolvePlugin } from "../plugins/resolve.js";
 import { isPlugin } from "../plugins/shape.js";
 import {
@@ -56,6 +63,7 @@ export interface Pipeline {
   /** the folder relative paths resolve against */
   dir: string;
   spec: PipelineSpec;
+  provider: ResolvedPlugin<ProviderPlugin>;
   source: ResolvedPlugin<SourcePlugin>;
   transform: ResolvedPlugin<TransformPlugin>;
   sinks: ResolvedPlugin<SinkPlugin>[];
@@ -242,6 +250,7 @@ async function buildPipeline(data: unknown, ctx: BuildContext): Promise<Pipeline
     file: ctx.file,
     dir: ctx.dir,
     spec,
+    provider: pick<"provider">("provider")[0]!,
     source: pick<"source">("source")[0]!,
     transform: pick<"transform">("transform")[0]!,
     sinks: pick<"sink">("sinks"),
@@ -275,6 +284,12 @@ function pluginSlots(data: unknown): Slot[] {
     if (isRecord(value) && (typeof value.use === "string" ? value.use !== "" : isPlugin(value.use)))
       slots.push({ kind, path: at, ref: value as PluginRef });
   };
+  const provider = data.provider ?? {};
+  add(
+    "provider",
+    ["provider"],
+    isRecord(provider) && provider.use === undefined ? { use: "openai", ...provider } : provider,
+  );
   add("source", ["source"], data.source);
   const transform = data.transform ?? {};
   add(

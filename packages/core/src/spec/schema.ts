@@ -18,16 +18,6 @@ export interface PluginRef {
   [option: string]: unknown;
 }
 
-export interface ProviderSpec {
-  use: "openai" | "emulator";
-  /** undefined: the provider falls back to OPENAI_BASE_URL, then its default */
-  base_url?: string;
-  /** undefined: the provider falls back to OPENAI_API_KEY */
-  api_key?: string;
-  /** options passed to createEmulator when `use: emulator` */
-  emulator?: Record<string, unknown>;
-}
-
 export interface BatchSpec {
   completion_window: string;
   max_requests: number;
@@ -47,7 +37,8 @@ export interface BatchSpec {
 export interface PipelineSpec {
   version: 1;
   name: string;
-  provider: ProviderSpec;
+  /** the batch API: `use` names a provider plugin (openai, emulator, a package or a path) */
+  provider: PluginRef;
   source: PluginRef;
   transform: PluginRef;
   batch: BatchSpec;
@@ -98,26 +89,6 @@ export const pluginRefSchema = z.looseObject({
   }),
 });
 
-export const providerSchema = z
-  .strictObject({
-    use: z.enum(["openai", "emulator"]).default("openai").meta({
-      description:
-        "openai: the OpenAI API or a compatible one at base_url; emulator: the in-process emulator (no key, no network).",
-    }),
-    base_url: z.url({ error: "expected a URL such as https://api.openai.com/v1" }).optional().meta({
-      description: "Default: $OPENAI_BASE_URL, then https://api.openai.com/v1.",
-    }),
-    api_key: z.string().min(1).optional().meta({
-      // biome-ignore lint/suspicious/noTemplateCurlyInString: ${VAR} is the spec syntax
-      description: "Must be a ${VAR} reference such as ${OPENAI_API_KEY}. Default: $OPENAI_API_KEY.",
-    }),
-    emulator: z
-      .record(z.string(), z.unknown())
-      .optional()
-      .meta({ description: "Options for the in-process emulator (createEmulator)." }),
-  })
-  .meta({ description: "Where batches are sent. Default: openai with OPENAI_API_KEY / OPENAI_BASE_URL." });
-
 export const batchSchema = z
   .strictObject({
     completion_window: z
@@ -166,6 +137,13 @@ export const batchSchema = z
       .meta({ description: "Stop before the estimated cost of the run exceeds this many US dollars." }),
   })
   .meta({ description: "How requests are split into batches and tracked." });
+
+export const providerSchema = pluginRefSchema
+  .extend({ use: pluginRefSchema.shape.use.default("openai") })
+  .meta({
+    description:
+      "Where batches are sent: openai (the OpenAI API or a compatible one at base_url), emulator (in process, no key, no network), a package or a path. Default: openai with OPENAI_API_KEY / OPENAI_BASE_URL.",
+  });
 
 export const pipelineSchema = z
   .strictObject({

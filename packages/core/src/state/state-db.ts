@@ -7,20 +7,19 @@
 import path from "node:path";
 import Database from "better-sqlite3";
 import { BatchpipeError, ErrorCodes } from "../errors.js";
-import type { Checkpoint } from "../plugin.js";
+import type { Checkpoint, JsonValue } from "../plugin.js";
+import type { BatchSnapshot } from "../provider/contract.js";
 import { makeStateDir } from "./lock.js";
 
-export const STATE_SCHEMA_VERSION = 1;
+export const STATE_SCHEMA_VERSION = 2;
 
 /** skipped: the dataset was already processed; failed: the read phase failed (nothing was submitted) */
 export type RunStatus = "reading" | "running" | "done" | "cancelled" | "skipped" | "failed";
 
 export type ShardStatus =
-  /** written to disk, not yet uploaded */
+  /** written to disk, not yet submitted */
   | "pending"
-  /** intent: uploading the file (file_id unknown until the call returns) */
-  | "uploading"
-  /** intent: creating the batch (batch_id unknown until the call returns) */
+  /** intent: submitting it (the batch's id is unknown until the call returns) */
   | "submitting"
   /** the provider refused it for its queue; waits for capacity, costs no attempt */
   | "queued"
@@ -99,12 +98,14 @@ export interface ShardRow {
   status: ShardStatus;
   /** how many batches were created for it (a queue refusal makes another) */
   submission: number;
-  fileId: string | null;
+  /** what the provider staged for this shard's submissions (e.g. an uploaded file); null before */
+  staged: JsonValue;
   batchId: string | null;
   batchStatus: string | null;
   /** when the current batch was created (ms), for the creation-rate window */
   createdAt: number | null;
-  note: string | null;
+  /** the batch as last seen (set when it ends, and when it is created) */
+  batch: BatchSnapshot | null;
 }
 
 export const emptyCounters = (): RunCounters => ({
@@ -224,8 +225,8 @@ CREATE TABLE IF NOT EXISTS shards (
   run_id TEXT NOT NULL, name TEXT NOT NULL, seq INTEGER NOT NULL, root TEXT NOT NULL, attempt INTEGER NOT NULL,
   model TEXT NOT NULL, endpoint TEXT NOT NULL, file TEXT NOT NULL, meta_file TEXT NOT NULL,
   requests INTEGER NOT NULL, bytes INTEGER NOT NULL, tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL,
-  status TEXT NOT NULL, submission INTEGER NOT NULL DEFAULT 0, file_id TEXT, batch_id TEXT, batch_status TEXT,
-  created_at INTEGER, note TEXT, PRIMARY KEY (run_id, name));
+  status TEXT NOT NULL, submission INTEGER NOT NULL DEFAULT 0, staged TEXT, batch_id TEXT, batch_status TEXT,
+  created_at INTEGER, batch TEXT, PRIMARY KEY (run_id, name));
 CREATE TABLE IF NOT EXISTS fanout (run_id TEXT NOT NULL, root TEXT NOT NULL, canonical TEXT NOT NULL,
   record_id TEXT NOT NULL, input TEXT NOT NULL, source TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS fanout_root ON fanout (run_id, root);
@@ -282,11 +283,13 @@ interface RawShard {
   output_tokens: number;
   status: ShardStatus;
   submission: number;
-  file_id: string | null;
+  /** JSON */
+  staged: string | null;
   batch_id: string | null;
   batch_status: string | null;
   created_at: number | null;
-  note: string | null;
+  /** JSON of a BatchSnapshot */
+  batch: string | null;
 }
 
 const SHARD_COLUMNS: Record<keyof ShardRow, keyof RawShard> = {
@@ -305,12 +308,20 @@ const SHARD_COLUMNS: Record<keyof ShardRow, keyof RawShard> = {
   outputTokens: "output_tokens",
   status: "status",
   submission: "submission",
-  fileId: "file_id",
+  staged: "staged",
   batchId: "batch_id",
   batchStatus: "batch_status",
   createdAt: "created_at",
-  note: "note",
+  batch: "batch",
 };
+
+/** the columns that hold JSON */
+const JSON_COLUMNS = new Set<keyof RawShard>(["staged", "batch"]);
+
+function toColumn(column: keyof RawShard, value: unknown): unknown {
+  if (!JSON_COLUMNS.has(column)) return value;
+  return value === null || value === undefined ? null : JSON.stringify(value);
+}
 
 /** the kv key of a run's read checkpoint (kv: no schema change for state files made before it) */
 const readCheckpointKey = (runId: string) => `read-checkpoint:${runId}`;
@@ -330,7 +341,10 @@ function createStore(dir: string, db: Database.Database): StateStore {
     };
   const toShard = (raw: RawShard): ShardRow => {
     const out = {} as Record<string, unknown>;
-    for (const [key, column] of Object.entries(SHARD_COLUMNS)) out[key] = raw[column];
+    for (const [key, column] of Object.entries(SHARD_COLUMNS)) {
+      const value = raw[column];
+      out[key] = JSON_COLUMNS.has(column) ? (value === null ? null : JSON.parse(value as string)) : value;
+    }
     return out as unknown as ShardRow;
   };
   const insertShard = db.prepare(
@@ -341,7 +355,8 @@ function createStore(dir: string, db: Database.Database): StateStore {
   );
   const shardParams = (row: ShardRow) => {
     const out: Record<string, unknown> = {};
-    for (const [key, column] of Object.entries(SHARD_COLUMNS)) out[column] = row[key as keyof ShardRow];
+    for (const [key, column] of Object.entries(SHARD_COLUMNS))
+      out[column] = toColumn(column, row[key as keyof ShardRow]);
     return out;
   };
   const updateShard = (runId: string, name: string, patch: Partial<ShardRow>) => {
@@ -349,7 +364,7 @@ function createStore(dir: string, db: Database.Database): StateStore {
     if (entries.length === 0) return;
     const sets = entries.map(([k]) => `${SHARD_COLUMNS[k as keyof ShardRow]} = ?`).join(", ");
     db.prepare(`UPDATE shards SET ${sets} WHERE run_id = ? AND name = ?`).run(
-      ...entries.map(([, v]) => v as string | number | null),
+      ...entries.map(([k, v]) => toColumn(SHARD_COLUMNS[k as keyof ShardRow], v) as string | number | null),
       runId,
       name,
     );

@@ -1,0 +1,27 @@
+/** The run's counters: one type for the run's totals and for what one delivery adds to them. */
+import { emptyCounters, type RunCounters } from "../state/index.js";
+
+export { emptyCounters, type RunCounters };
+
+export function addCounters(counters: RunCounters, delta: RunCounters): RunCounters {
+  const next = structuredClone(counters);
+  next.succeeded += delta.succeeded;
+  next.failed += delta.failed;
+  for (const [code, n] of Object.entries(delta.failedByCode))
+    next.failedByCode[code] = (next.failedByCode[code] ?? 0) + n;
+  next.retried += delta.retried;
+  next.unexpected += delta.unexpected;
+  next.missing += delta.missing;
+  next.batches += delta.batches;
+  next.queueRefusals += delta.queueRefusals;
+  next.inputTokens += delta.inputTokens;
+  next.outputTokens += delta.outputTokens;
+  next.cost += delta.cost;
+  return next;
+}
+
+/** count one final failure */
+export function countFailure(counters: RunCounters, code: string): void {
+  counters.failed++;
+  counters.failedByCode[code] = (counters.failedByCode[code] ?? 0) + 1;
+}

@@ -1,0 +1,147 @@
+/**
+ * Delivery: rows reach every sink, and one state transaction records the sinks' new checkpoints
+ * with the counters (and the shard's new status): that record is the commit point. A delivery cut
+ * short (a crash, a failed download) is done again from the last recorded part.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { BatchpipeError, ErrorCodes } from "../errors.js";
+import type { FailureRow } from "../plugin.js";
+import type { ShardRow } from "../state/index.js";
+import { type CollectResult, collectShard, DEFAULT_PART_SIZE } from "./collect.js";
+import { addCounters, countFailure, emptyCounters, type RunCounters } from "./counters.js";
+import { describeError, type LoopContext, warn } from "./loop-context.js";
+import { interrupted, prepFailuresFile } from "./read-phase.js";
+import { readLines } from "./shard-meta-index.js";
+import { SinkSet } from "./sink-set.js";
+import { withCallSignal } from "./types.js";
+
+export interface DeliveryOptions {
+  /** per sink call */
+  pluginTimeoutMs?: number;
+  /** requests per delivery part */
+  partSize?: number;
+  /** called after each committed part */
+  onPart?(): void;
+}
+
+export type CollectOutcome =
+  | { ok: true; delivered: RunCounters; retryShard: ShardRow | null }
+  /** the results could not be read this time (the caller retries later) */
+  | { ok: false; error: unknown };
+
+export class Delivery {
+  private sinks: SinkSet | undefined;
+
+  constructor(
+    private readonly ctx: LoopContext,
+    private readonly options: DeliveryOptions = {},
+  ) {}
+
+  async open(): Promise<void> {
+    this.sinks = await SinkSet.open({
+      pipeline: this.ctx.pipeline,
+      state: this.ctx.state,
+      runId: this.ctx.runId,
+      logger: this.ctx.logger,
+      signal: this.ctx.signal,
+      pluginTimeoutMs: this.options.pluginTimeoutMs,
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.sinks?.close();
+    this.sinks = undefined;
+  }
+
+  /** the failure rows of records that never became requests (written by the read phase) */
+  async prepFailures(): Promise<void> {
+    const { ctx } = this;
+    const key = `${ctx.runId}:prep`;
+    if (ctx.state.delivered(key)) return;
+    const file = path.join(ctx.stateDir, prepFailuresFile(ctx.runId));
+    const sinks = this.sinks!;
+    await sinks.begin(key);
+    const counters = structuredClone(ctx.counters);
+    if (fs.existsSync(file)) {
+      for await (const line of readLines(fs.createReadStream(file))) {
+        if (line === "") continue;
+        const row = JSON.parse(line) as FailureRow;
+        countFailure(counters, row.error.code);
+        await sinks.write(row);
+      }
+    }
+    const checkpoints = await sinks.commit(key);
+    ctx.state.recordDelivery({ runId: ctx.runId, key, checkpoints, counters });
+    ctx.counters = counters;
+  }
+
+  /**
+   * Collect an ended shard and deliver its rows, part by part. On success the shard is `collected`
+   * and its retry shard (if any) recorded in the same transaction.
+   */
+  async collect(shard: ShardRow, noRetry: boolean): Promise<CollectOutcome> {
+    const { ctx } = this;
+    const key = `${ctx.runId}:${shard.name}`;
+    const partKey = (part: number) => `${key}#p${part}`;
+    let partsDone = 0;
+    while (ctx.state.delivered(partKey(partsDone))) partsDone++;
+    /** what this collection delivered, for the event */
+    let delivered = emptyCounters();
+    let result: CollectResult;
+    let checkpoints: Awaited<ReturnType<SinkSet["commit"]>>;
+    try {
+      const sinks = this.sinks!;
+      await sinks.begin(partKey(partsDone));
+      result = await withCallSignal(ctx.signal, (signal) =>
+        collectShard({
+          pipeline: ctx.pipeline,
+          provider: ctx.provider,
+          stateDir: ctx.stateDir,
+          shard,
+          batch: shard.batch,
+          fanout: ctx.state.fanoutFor(ctx.runId, shard.root),
+          noRetry,
+          sinks,
+          signal,
+          partSize: this.options.partSize ?? DEFAULT_PART_SIZE,
+          partsDone,
+          commitPart: async (part, delta) => {
+            const checkpoints = await sinks.commit(partKey(part));
+            const counters = addCounters(ctx.counters, delta);
+            ctx.state.recordDelivery({ runId: ctx.runId, key: partKey(part), checkpoints, counters });
+            ctx.counters = counters;
+            delivered = addCounters(delivered, delta);
+            await sinks.begin(partKey(part + 1));
+            this.options.onPart?.();
+          },
+        }),
+      );
+      checkpoints = await sinks.commit(key);
+    } catch (error) {
+      // rows written past the last recorded checkpoint must go: reopen every sink at its checkpoint
+      await this.close();
+      await this.open();
+      if (ctx.signal.aborted) throw interrupted();
+      if (error instanceof BatchpipeError && error.code !== ErrorCodes.PROVIDER_FAILED) throw error;
+      warn(
+        ctx,
+        `could not read the results of batch ${shard.batchId} (shard ${shard.name}); retrying: ${describeError(error)}`,
+      );
+      return { ok: false, error };
+    }
+    const counters = addCounters(ctx.counters, result.counters);
+    delivered = addCounters(delivered, result.counters);
+    ctx.state.recordDelivery({
+      runId: ctx.runId,
+      key,
+      checkpoints,
+      counters,
+      shard: { name: shard.name, patch: { status: "collected" } },
+      retryShard: result.retryShard ?? undefined,
+    });
+    ctx.counters = counters;
+    shard.status = "collected";
+    return { ok: true, delivered, retryShard: result.retryShard };
+  }
+}

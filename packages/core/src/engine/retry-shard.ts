@@ -1,0 +1,66 @@
+/**
+ * A retry shard: the requests of a collected shard that failed in a way a new attempt can fix,
+ * copied line for line (request and meta) into a new shard of the next attempt.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import type { ShardRow } from "../state/index.js";
+import { decodeShardMeta } from "./codecs/shard-meta.js";
+import { readLines, type ShardMetaIndex } from "./shard-meta-index.js";
+import { retryShardName, SyncWriter } from "./shard-writer.js";
+
+export async function writeRetryShard(options: {
+  stateDir: string;
+  shard: ShardRow;
+  metas: ShardMetaIndex;
+  /** indexes of the requests to retry */
+  retry: ReadonlySet<number>;
+}): Promise<ShardRow> {
+  const { shard, stateDir, metas, retry } = options;
+  const attempt = shard.attempt + 1;
+  const name = retryShardName(shard.root, attempt);
+  const base = path.join(path.dirname(shard.file), name);
+  const file = `${base}.jsonl`;
+  const metaFile = `${base}.meta.jsonl`;
+  const requests = new SyncWriter(path.join(stateDir, file));
+  const metaOut = new SyncWriter(path.join(stateDir, metaFile));
+  let tokens = 0;
+  let outputTokens = 0;
+  let bytes = 0;
+  let index = 0;
+  try {
+    for await (const line of readLines(fs.createReadStream(path.join(stateDir, shard.file)))) {
+      if (line === "") continue;
+      const i = index++;
+      if (!retry.has(i)) continue;
+      const metaLine = metas.line(i);
+      requests.write(`${line}\n`);
+      metaOut.write(`${metaLine}\n`);
+      bytes += Buffer.byteLength(line) + 1;
+      const meta = decodeShardMeta(metaLine);
+      tokens += meta.inputTokens;
+      outputTokens += meta.outputTokens;
+    }
+  } finally {
+    requests.close();
+    metaOut.close();
+  }
+  return {
+    ...shard,
+    name,
+    attempt,
+    file,
+    metaFile,
+    requests: retry.size,
+    bytes,
+    tokens,
+    outputTokens,
+    status: "pending",
+    submission: 0,
+    staged: null,
+    batchId: null,
+    batchStatus: null,
+    createdAt: null,
+    batch: null,
+  };
+}

@@ -1,0 +1,171 @@
+/**
+ * Which shard to submit next: the provider's queue budget (tokens per model, or requests across the
+ * account), its creation rate, and the run's cost cap. Pure: it sees shards and the clock, does no
+ * I/O, and its memory (budgets learnt from refusals, who waits for what) is plain data the run loop
+ * persists.
+ */
+import type { ProviderLimits } from "../provider/contract.js";
+
+/** What the scheduler needs of a shard. */
+export interface SchedulerShard {
+  name: string;
+  seq: number;
+  attempt: number;
+  model: string;
+  /** estimated input tokens and output tokens */
+  tokens: number;
+  outputTokens: number;
+  requests: number;
+  status: string;
+}
+
+export interface SchedulerOptions {
+  queue: ProviderLimits["queue"];
+  createsPerHour: number | null;
+  /** the spec's cap on the queue (in the queue's unit); null = none */
+  maxEnqueued: number | null;
+  /** ms; how long a refused shard waits, doubled per refusal, when nothing of its queue is in flight */
+  pollInterval: number;
+  /** USD; null = no cap */
+  maxCost: number | null;
+  /** estimated cost of a shard (USD), 0 when unknown */
+  shardCost(shard: SchedulerShard): number;
+  /** budgets learnt from earlier refusals, by queue key */
+  learned?: Record<string, number>;
+  /** creation times (ms) in the last hour */
+  creations?: number[];
+}
+
+export type Decision =
+  | { submit: SchedulerShard }
+  /** nothing may be submitted now; `blocked` names why when a shard is waiting */
+  | { submit: null; blocked: "queue" | "rate" | "cost" | null; cost?: { projected: number } };
+
+const HOUR = 3_600_000;
+/** statuses whose work sits in the provider's queue */
+const IN_FLIGHT = new Set(["open", "submitting"]);
+/** statuses of shards that may be submitted */
+const WAITING = new Set(["pending", "queued"]);
+
+export class Scheduler {
+  private readonly learned: Map<string, number>;
+  private readonly creations: number[];
+  /** per queue key: batches ended so far (a refused shard waits for the next one) */
+  private readonly endedByKey = new Map<string, number>();
+  private readonly refusedAt = new Map<string, { ended: number; at: number; waits: number }>();
+
+  constructor(private readonly options: SchedulerOptions) {
+    this.learned = new Map(Object.entries(options.learned ?? {}));
+    this.creations = [...(options.creations ?? [])].sort((a, b) => a - b);
+  }
+
+  /** the queue a shard's work counts against */
+  queueKey(shard: Pick<SchedulerShard, "model">): string {
+    return this.options.queue.per === "model" ? shard.model : "*";
+  }
+
+  /** what a shard takes of its queue */
+  size(shard: SchedulerShard): number {
+    return this.options.queue.counts === "tokens" ? shard.tokens : shard.requests;
+  }
+
+  budget(key: string): number {
+    const configured = this.options.maxEnqueued ?? Number.POSITIVE_INFINITY;
+    return Math.min(configured, this.learned.get(key) ?? Number.POSITIVE_INFINITY);
+  }
+
+  inFlight(shards: Iterable<SchedulerShard>, key: string, except?: string): number {
+    let total = 0;
+    for (const s of shards)
+      if (IN_FLIGHT.has(s.status) && s.name !== except && this.queueKey(s) === key) total += this.size(s);
+    return total;
+  }
+
+  /** The next shard to submit (lowest seq, then attempt) or why none can go now. */
+  next(shards: readonly SchedulerShard[], now: number, spent: number): Decision {
+    const waiting = shards
+      .filter((s) => WAITING.has(s.status))
+      .sort((a, b) => a.seq - b.seq || a.attempt - b.attempt);
+    let blocked: "queue" | null = null;
+    for (const shard of waiting) {
+      if (!this.queueAllows(shards, shard, now)) {
+        blocked = "queue";
+        continue;
+      }
+      if (!this.rateAllows(now)) return { submit: null, blocked: "rate" };
+      const projected = this.projectedCost(shards, shard, spent);
+      if (this.options.maxCost !== null && projected > this.options.maxCost)
+        return { submit: null, blocked: "cost", cost: { projected } };
+      return { submit: shard };
+    }
+    return { submit: null, blocked };
+  }
+
+  /** a batch was created at `now` */
+  created(now: number): void {
+    this.creations.push(now);
+  }
+
+  /** a shard's batch was created (after waiting in the queue or not) */
+  accepted(shard: SchedulerShard): void {
+    this.refusedAt.delete(shard.name);
+  }
+
+  /**
+   * The provider's queue refused the shard: what was in flight then is the budget (learnt), and the
+   * shard waits for a batch of its queue to end. Returns the learnt budgets (for the run to persist).
+   */
+  refused(shards: readonly SchedulerShard[], shard: SchedulerShard, now: number): Record<string, number> {
+    const key = this.queueKey(shard);
+    const inFlight = this.inFlight(shards, key, shard.name);
+    if (inFlight > 0) this.learned.set(key, Math.min(this.budget(key), inFlight));
+    const previous = this.refusedAt.get(shard.name);
+    this.refusedAt.set(shard.name, {
+      ended: this.endedByKey.get(key) ?? 0,
+      at: now,
+      waits: (previous?.waits ?? 0) + 1,
+    });
+    return Object.fromEntries(this.learned);
+  }
+
+  /** a batch ended: its queue has room again */
+  ended(shard: Pick<SchedulerShard, "model">): void {
+    const key = this.queueKey(shard);
+    this.endedByKey.set(key, (this.endedByKey.get(key) ?? 0) + 1);
+  }
+
+  /** when the creation rate allows the next batch (ms), or `now` */
+  rateOpensAt(now: number): number {
+    if (this.rateAllows(now)) return now;
+    return (this.creations[0] ?? now) + HOUR;
+  }
+
+  private queueAllows(shards: readonly SchedulerShard[], shard: SchedulerShard, now: number): boolean {
+    const key = this.queueKey(shard);
+    const inFlight = this.inFlight(shards, key);
+    const refused = this.refusedAt.get(shard.name);
+    if (refused) {
+      const ended = this.endedByKey.get(key) ?? 0;
+      // wait for a batch of this queue to end; with none in flight, wait a growing delay instead
+      const delay = this.options.pollInterval * Math.min(2 ** refused.waits, 64);
+      if (ended <= refused.ended && !(inFlight === 0 && now >= refused.at + delay)) return false;
+    }
+    if (inFlight === 0) return true;
+    return inFlight + this.size(shard) <= this.budget(key);
+  }
+
+  private rateAllows(now: number): boolean {
+    const limit = this.options.createsPerHour;
+    if (limit === null) return true;
+    while (this.creations.length > 0 && this.creations[0]! < now - HOUR) this.creations.shift();
+    return this.creations.length < limit;
+  }
+
+  private projectedCost(shards: readonly SchedulerShard[], shard: SchedulerShard, spent: number): number {
+    if (this.options.maxCost === null) return 0;
+    let projected = spent + this.options.shardCost(shard);
+    for (const s of shards)
+      if (s.status === "open" || s.status === "ended") projected += this.options.shardCost(s);
+    return projected;
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * A shard's meta file indexed by request id: where each meta line is, read from disk on demand so
+ * the inputs of a 50,000-request shard stay out of memory while its results are joined.
+ */
+import fs from "node:fs";
+import readline from "node:readline";
+import type { Readable } from "node:stream";
+import { decodeShardMeta, type ShardMeta } from "./codecs/shard-meta.js";
+
+export interface MetaEntry {
+  /** the request's index in its shard file */
+  index: number;
+  meta(): ShardMeta;
+}
+
+export class ShardMetaIndex {
+  private readonly ids = new Map<string, number>();
+  private readonly offsets: number[] = [];
+  private readonly lengths: number[] = [];
+  private fd: number | undefined;
+
+  private constructor(private readonly file: string) {}
+
+  static async load(file: string): Promise<ShardMetaIndex> {
+    const index = new ShardMetaIndex(file);
+    let offset = 0;
+    for await (const line of readLines(fs.createReadStream(file))) {
+      const length = Buffer.byteLength(line);
+      if (line !== "") {
+        index.ids.set(decodeShardMeta(line).id, index.offsets.length);
+        index.offsets.push(offset);
+        index.lengths.push(length);
+      }
+      offset += length + 1;
+    }
+    return index;
+  }
+
+  get(id: string): MetaEntry | undefined {
+    const i = this.ids.get(id);
+    return i === undefined ? undefined : this.entry(i);
+  }
+
+  *entries(): Generator<[string, MetaEntry]> {
+    for (const [id, i] of this.ids) yield [id, this.entry(i)];
+  }
+
+  /** the meta line of the request at `index` */
+  line(index: number): string {
+    this.fd ??= fs.openSync(this.file, "r");
+    const buffer = Buffer.allocUnsafe(this.lengths[index]!);
+    fs.readSync(this.fd, buffer, 0, buffer.length, this.offsets[index]!);
+    return buffer.toString("utf8");
+  }
+
+  close(): void {
+    if (this.fd !== undefined) fs.closeSync(this.fd);
+    this.fd = undefined;
+  }
+
+  private entry(index: number): MetaEntry {
+    return { index, meta: () => decodeShardMeta(this.line(index)) };
+  }
+}
+
+/** a stream's lines (any line ending) */
+export function readLines(stream: Readable): AsyncIterable<string> {
+  return readline.createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY });
+}

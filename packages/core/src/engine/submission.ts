@@ -1,0 +1,82 @@
+/**
+ * Submitting a shard, and finding submissions again after a crash. Intent before effect: the shard
+ * is `submitting` (with its submission number, the tag the provider can find it by) before the
+ * provider is called, and what the provider stages on the way (an uploaded file) is recorded as it
+ * happens, so a crash at any point neither loses a batch nor pays for one twice.
+ */
+import path from "node:path";
+import type { BatchSnapshot, SubmissionTag, SubmitResult } from "../provider/contract.js";
+import { tagKey } from "../provider/contract.js";
+import type { ShardRow } from "../state/index.js";
+import { type LoopContext, patchShard, shardsIn } from "./loop-context.js";
+import { withCallSignal } from "./types.js";
+
+/** how far back before the run's start to look for its submissions (clocks differ) */
+const RECONCILE_MARGIN_MS = 15 * 60_000;
+
+export function submissionTag(ctx: LoopContext, shard: ShardRow): SubmissionTag {
+  return {
+    pipeline: ctx.pipeline.spec.name,
+    run: ctx.runId,
+    shard: shard.name,
+    submission: shard.submission,
+  };
+}
+
+/**
+ * Submit the shard as one batch. `fresh`: a new submission (a new tag); otherwise the same
+ * submission is tried again after it was not found at the provider.
+ */
+export async function submitShard(ctx: LoopContext, shard: ShardRow, fresh: boolean): Promise<SubmitResult> {
+  const submission = fresh ? shard.submission + 1 : shard.submission;
+  patchShard(ctx, shard, { status: "submitting", submission });
+  return withCallSignal(ctx.signal, (signal) =>
+    ctx.provider.submit(
+      {
+        file: path.join(ctx.stateDir, shard.file),
+        requests: shard.requests,
+        bytes: shard.bytes,
+        model: shard.model,
+        endpoint: shard.endpoint,
+        completionWindow: ctx.pipeline.spec.batch.completion_window,
+        tag: submissionTag(ctx, shard),
+      },
+      {
+        signal,
+        staged: shard.staged,
+        stage(data) {
+          patchShard(ctx, shard, { staged: data });
+          ctx.emit({ type: "shard_staged", run: ctx.runId, shard: shard.name });
+        },
+        maybeStarted: !fresh,
+      },
+    ),
+  );
+}
+
+/**
+ * Shards left `submitting` by a crash or an ambiguous failure: the batches the provider has for
+ * their tags are adopted (`found`); the others never reached it and are submitted again
+ * (`notFound`) under the same tag.
+ */
+export async function reconcileSubmissions(
+  ctx: LoopContext,
+  handlers: {
+    found(shard: ShardRow, batch: BatchSnapshot): void;
+    notFound(shard: ShardRow): Promise<void>;
+  },
+): Promise<void> {
+  const submitting = shardsIn(ctx, "submitting");
+  if (submitting.length === 0) return;
+  const found = await withCallSignal(ctx.signal, (signal) =>
+    ctx.provider.find(
+      submitting.map((s) => submissionTag(ctx, s)),
+      { since: ctx.runCreatedAt - RECONCILE_MARGIN_MS, signal },
+    ),
+  );
+  for (const shard of submitting) {
+    const batch = found.get(tagKey({ shard: shard.name, submission: shard.submission }));
+    if (batch) handlers.found(shard, batch);
+    else await handlers.notFound(shard);
+  }
+}
