@@ -5,8 +5,6 @@
 import { z } from "zod";
 
 export { BatchpipeError, ErrorCodes } from "./errors.js";
-/** a row's JSON text (as JSON.stringify) from the JSON the engine already has: for sinks that write JSON */
-export { fieldToJson, rowToJson } from "./raw-json.js";
 export { z };
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
