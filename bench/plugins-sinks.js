@@ -1,8 +1,8 @@
 // Benchmark: sink-sqlite and sink-jsonl writing SuccessRow-shaped rows, one commit per 50,000-row shard.
-// Times only the sinks' write + commit. Rows are built outside the timed part, the way the engine
-// builds them (packages/core/src/engine/collect.ts): from an output line as the emulator writes it and
-// a shard meta line, so they carry the JSON text the engine keeps for response, input and output.
-// Targets: sqlite >= 100,000 rows/s, jsonl >= 200,000 rows/s. Usage: pnpm build && node bench/plugins-sinks.js [rows]
+// Times only the sinks' write + commit. Rows are plain objects built outside the timed part, from an
+// output line as the emulator writes it (JSON.parse, as the engine reads it) and the record.
+// Targets: sqlite >= 100,000 rows/s, jsonl >= 200,000 rows/s.
+// Usage: pnpm build && node bench/plugins-sinks.js [rows] [all|jsonl|sqlite] [full|lean]
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import os, { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,16 +15,12 @@ const shape = process.argv[4] ?? "full";
 const SHARD = 50_000;
 const WRITE_BATCH = 1000;
 
-const { buildSuccessRow, metaJson, splitResultLine, usageJson } = await import(
-  "../packages/core/dist/engine/collect.js"
-);
-const { classifyLine, extractOutput, toUsage } = await import("../packages/core/dist/engine/classify.js");
 const { default: sqlite } = await import("../packages/sink-sqlite/dist/index.js");
 const { default: jsonl } = await import("../packages/sink-jsonl/dist/index.js");
 
 let baselineCpuRate = 0;
 console.log(`rows: ${shape}`);
-const results = [building(), baseline()];
+const results = [baseline()];
 if (only !== "sqlite") results.push(await run("sink-jsonl", jsonl, { path: "out/results.jsonl" }, 200_000));
 if (only !== "jsonl") {
   // the default: SQLite in the sink's worker thread
@@ -114,42 +110,6 @@ function baseline() {
   ].join("\n");
 }
 
-/**
- * What building the rows costs the engine (not timed in the sinks' figures): as it does now, keeping
- * the JSON text of response, input and output, and the way it did before (JSON.parse of the whole
- * line, no text kept), alternately on the same lines.
- */
-function building() {
-  let keptMs = 0;
-  let plainMs = 0;
-  const cpuOf = (call) => {
-    const cpu = process.cpuUsage();
-    call();
-    const used = process.cpuUsage(cpu);
-    return (used.user + used.system) / 1000;
-  };
-  let n = 0;
-  for (const [shard, from, count] of batches()) {
-    const lines = makeLines(shard, from, count);
-    // alternate which goes first, so neither always meets the other's garbage
-    const kept = () => (keptMs += cpuOf(() => buildRows(shard, lines)));
-    const plain = () => (plainMs += cpuOf(() => buildRows(shard, lines, false)));
-    if (n++ % 2 === 0) {
-      kept();
-      plain();
-    } else {
-      plain();
-      kept();
-    }
-  }
-  const rate = (ms) => Math.round(total / (ms / 1000)).toLocaleString("en-US");
-  return [
-    `engine row building (output line + meta line -> row, outside the sinks' time):`,
-    `  keeping the JSON text   CPU ${(keptMs / 1000).toFixed(2)} s, ${rate(keptMs)} rows/CPU-s`,
-    `  JSON.parse, no text     CPU ${(plainMs / 1000).toFixed(2)} s, ${rate(plainMs)} rows/CPU-s`,
-  ].join("\n");
-}
-
 /** [shard, first index, count] of every write batch */
 function* batches() {
   for (let shard = 0; shard * SHARD < total; shard++) {
@@ -159,39 +119,34 @@ function* batches() {
   }
 }
 
-/** the engine's steps for a success line (collect.ts routeOne), without the sinks; keep: false is the
- * engine before it kept the JSON text (JSON.parse of the line, a plain row) */
-function buildRows(shard, lines, keep = true) {
-  return lines.map(({ text, metaLine }) => {
-    const split = keep ? splitResultLine(text) : undefined;
-    const line = split ? split.line : JSON.parse(text);
-    const outcome = classifyLine(line);
-    const meta = JSON.parse(metaLine);
-    const extracted = extractOutput("/v1/chat/completions", outcome.body, meta.j === 1);
-    const fields = {
-      id: meta.id,
-      output: extracted.output,
-      response: outcome.body,
-      usage: toUsage(outcome.body.usage),
-      model: outcome.body.model,
+/** a SuccessRow as the engine delivers it: the output line parsed, a JSON output parsed from its text */
+function buildRows(shard, lines) {
+  return lines.map(({ text, record }) => {
+    const body = JSON.parse(text).response.body;
+    const content = body.choices?.[0]?.message?.content;
+    const usage = body.usage;
+    return {
+      id: record.id,
+      status: "success",
+      output: content === undefined ? null : JSON.parse(content),
+      response: body,
+      usage: usage
+        ? {
+            input_tokens: usage.prompt_tokens,
+            output_tokens: usage.completion_tokens,
+            total_tokens: usage.total_tokens,
+          }
+        : null,
+      model: body.model ?? null,
       batch_id: `batch_${shard}`,
       attempts: 1,
-      input: meta.input,
-      source: meta.source,
+      input: record.input,
+      source: record.source,
     };
-    if (!keep) return { id: fields.id, status: "success", ...fields };
-    const json = metaJson(metaLine, meta);
-    return buildSuccessRow(fields, {
-      output: extracted.json,
-      response: split?.body,
-      usage: fields.usage ? usageJson(fields.usage) : undefined,
-      input: json.input,
-      source: json.source,
-    });
   });
 }
 
-/** output lines as the emulator writes them (JSON.stringify), and the shard's meta lines */
+/** output lines as the emulator writes them (JSON.stringify), and the records they answer */
 function makeLines(shard, from, count) {
   return Array.from({ length: count }, (_, k) => {
     const i = from + k;
@@ -214,15 +169,11 @@ function makeLines(shard, from, count) {
       response: { status_code: 200, request_id: `req_${shard}_${i}`, body },
       error: null,
     });
-    const metaLine = JSON.stringify({
+    const record = {
       id,
-      t: 52,
-      o: 21,
-      r: i,
-      j: 1,
       input: { id, text: "Great product, works as described, would buy again." },
       source: { file: "/data/reviews.jsonl", line: shard * SHARD + i + 1 },
-    });
-    return { text, metaLine };
+    };
+    return { text, record };
   });
 }

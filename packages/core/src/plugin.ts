@@ -22,8 +22,6 @@ export type {
   SubmitResult,
 } from "./provider/contract.js";
 export { tagKey } from "./provider/contract.js";
-/** a row's JSON text (as JSON.stringify) from the JSON the engine already has: for sinks that write JSON */
-export { fieldToJson, rowToJson } from "./raw-json.js";
 export { z };
 
 import type {

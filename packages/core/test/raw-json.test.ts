@@ -5,8 +5,7 @@ import jsonlSink from "@batchpipe/sink-jsonl";
 import { describe, expect, it } from "vitest";
 import { extractOutput, toUsage } from "../src/engine/classify.js";
 import { bodyJson, buildSuccessRow, metaJson, splitResultLine, usageJson } from "../src/engine/collect.js";
-import { fieldToJson, rowToJson } from "../src/plugin.js";
-import { compactJson, memberJson } from "../src/raw-json.js";
+import { compactJson, fieldToJson, memberJson, rowToJson } from "../src/raw-json.js";
 import { createTestContext } from "../src/testing/index.js";
 
 /** Python's json.dumps separators (", " and ": "), as OpenAI writes its output files */

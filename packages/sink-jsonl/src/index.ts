@@ -9,14 +9,7 @@
  */
 import { type FileHandle, mkdir, open } from "node:fs/promises";
 import { dirname } from "node:path";
-import {
-  BatchpipeError,
-  type Checkpoint,
-  defineSink,
-  type ResultRow,
-  rowToJson,
-  z,
-} from "@batchpipe/core/plugin";
+import { BatchpipeError, type Checkpoint, defineSink, type ResultRow, z } from "@batchpipe/core/plugin";
 
 export const options = z.strictObject({
   path: z
@@ -123,8 +116,7 @@ function createWriter(file: FileHandle, start: number) {
   return {
     async write(rows: readonly ResultRow[]): Promise<void> {
       for (const row of rows) {
-        // JSON.stringify(row), from the JSON text the engine already has (response, input, output, …)
-        pending += `${rowToJson(row)}\n`;
+        pending += `${JSON.stringify(row)}\n`;
         if (pending.length >= PENDING_CHARS) await encode();
       }
     },

@@ -6,7 +6,7 @@
  */
 import { realpathSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { BatchpipeError, type Checkpoint, fieldToJson, type ResultRow } from "@batchpipe/core/plugin";
+import { BatchpipeError, type Checkpoint, type ResultRow } from "@batchpipe/core/plugin";
 import Database from "better-sqlite3";
 import { WalHelper } from "./wal.js";
 
@@ -309,11 +309,10 @@ export function toValues(rows: readonly ResultRow[]): Value[] {
 function setValues(values: Value[], at: number, row: ResultRow): void {
   values[at] = row.id;
   values[at + 1] = row.status;
-  // fieldToJson: the JSON text the engine already has for response, input and output
   if (row.status === "success") {
-    values[at + 2] = typeof row.output === "string" ? row.output : json(row, "output");
-    values[at + 3] = json(row, "response");
-    values[at + 4] = json(row, "usage");
+    values[at + 2] = typeof row.output === "string" ? row.output : json(row.output);
+    values[at + 3] = json(row.response);
+    values[at + 4] = json(row.usage);
     values[at + 5] = row.model;
     values[at + 9] = null;
   } else {
@@ -321,18 +320,18 @@ function setValues(values: Value[], at: number, row: ResultRow): void {
     values[at + 3] = null;
     values[at + 4] = null;
     values[at + 5] = null;
-    values[at + 9] = json(row, "error");
+    values[at + 9] = json(row.error);
   }
   values[at + 6] = row.batch_id;
   values[at + 7] = row.attempts;
-  values[at + 8] = json(row, "input");
+  values[at + 8] = json(row.input);
   values[at + 10] = row.source?.file ?? null;
   values[at + 11] = row.source?.line ?? null;
 }
 
-function json(row: ResultRow, key: string): string | null {
-  const value = (row as unknown as Record<string, unknown>)[key];
-  return value === undefined || value === null ? null : (fieldToJson(row, key) ?? null);
+/** JSON text, or NULL for a missing value (and for one JSON cannot hold, such as a function) */
+function json(value: unknown): string | null {
+  return value === undefined || value === null ? null : (JSON.stringify(value) ?? null);
 }
 
 function parseCheckpoint(checkpoint: Checkpoint, path: string): number {

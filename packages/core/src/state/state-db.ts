@@ -7,133 +7,28 @@
 import path from "node:path";
 import Database from "better-sqlite3";
 import { BatchpipeError, ErrorCodes } from "../errors.js";
-import type { Checkpoint, JsonValue } from "../plugin.js";
-import type { BatchSnapshot } from "../provider/contract.js";
+import type { Checkpoint } from "../plugin.js";
 import { makeStateDir } from "./lock.js";
-
-export const STATE_SCHEMA_VERSION = 2;
-
-/** skipped: the dataset was already processed; failed: the read phase failed (nothing was submitted) */
-export type RunStatus = "reading" | "running" | "done" | "cancelled" | "skipped" | "failed";
-
-export type ShardStatus =
-  /** written to disk, not yet submitted */
-  | "pending"
-  /** intent: submitting it (the batch's id is unknown until the call returns) */
-  | "submitting"
-  /** the provider refused it for its queue; waits for capacity, costs no attempt */
-  | "queued"
-  /** a batch is open at the provider */
-  | "open"
-  /** the batch is terminal; its results are not delivered yet */
-  | "ended"
-  /** results delivered (and retries, if any, scheduled as a new shard) */
-  | "collected"
-  /** never submitted (the run was cancelled) */
-  | "skipped";
-
-export interface RunTotals {
-  /** records read from the source (valid and invalid) */
-  read: number;
-  invalid: number;
-  /** records that failed before any request existed (template_error, request_too_large) */
-  rejected: number;
-  /** distinct requests written to shards */
-  requests: number;
-  /** records whose request was identical to an earlier one (sent once, fanned back) */
-  identical: number;
-  shards: number;
-  estimatedInputTokens: number;
-  estimatedOutputTokens: number;
-  estimatedCost: number | null;
-}
-
-export interface RunCounters {
-  succeeded: number;
-  failed: number;
-  failedByCode: Record<string, number>;
-  /** requests sent again after a retryable failure */
-  retried: number;
-  /** output lines whose custom_id was unknown, duplicated or that could not be parsed */
-  unexpected: number;
-  /** requests absent from both the output and the error file */
-  missing: number;
-  /** batches created (queue refusals included) */
-  batches: number;
-  queueRefusals: number;
-  inputTokens: number;
-  outputTokens: number;
-  cost: number;
-}
-
-export interface RunRow {
-  id: string;
-  seq: number;
-  status: RunStatus;
-  fingerprint: string | null;
-  createdAt: number;
-  finishedAt: number | null;
-  cancelRequested: boolean;
-  totals: RunTotals | null;
-  counters: RunCounters;
-}
-
-export interface ShardRow {
-  runId: string;
-  name: string;
-  seq: number;
-  /** the original shard this one retries (its own name for a first attempt) */
-  root: string;
-  /** the request attempt number of every line in it (1 for a first shard) */
-  attempt: number;
-  model: string;
-  endpoint: string;
-  /** paths relative to the state dir */
-  file: string;
-  metaFile: string;
-  requests: number;
-  bytes: number;
-  tokens: number;
-  outputTokens: number;
-  status: ShardStatus;
-  /** how many batches were created for it (a queue refusal makes another) */
-  submission: number;
-  /** what the provider staged for this shard's submissions (e.g. an uploaded file); null before */
-  staged: JsonValue;
-  batchId: string | null;
-  batchStatus: string | null;
-  /** when the current batch was created (ms), for the creation-rate window */
-  createdAt: number | null;
-  /** the batch as last seen (set when it ends, and when it is created) */
-  batch: BatchSnapshot | null;
-}
-
-export const emptyCounters = (): RunCounters => ({
-  succeeded: 0,
-  failed: 0,
-  failedByCode: {},
-  retried: 0,
-  unexpected: 0,
-  missing: 0,
-  batches: 0,
-  queueRefusals: 0,
-  inputTokens: 0,
-  outputTokens: 0,
-  cost: 0,
-});
-
-export interface FanoutRow {
-  canonical: string;
-  recordId: string;
-  input: string;
-  source: string;
-}
-
-/** fan-out rows of one root shard */
-export interface FanoutBatch {
-  root: string;
-  rows: FanoutRow[];
-}
+import {
+  migrate,
+  type RawRun,
+  type RawShard,
+  SHARD_COLUMNS,
+  shardParams,
+  toColumn,
+  toRun,
+  toShard,
+} from "./schema.js";
+import {
+  emptyCounters,
+  type FanoutBatch,
+  type FanoutRow,
+  type RunCounters,
+  type RunRow,
+  type RunStatus,
+  type RunTotals,
+  type ShardRow,
+} from "./types.js";
 
 export interface StateStore {
   readonly dir: string;
@@ -214,151 +109,16 @@ export function openState(dir: string): StateStore {
   return createStore(dir, db);
 }
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS runs (
-  id TEXT PRIMARY KEY, seq INTEGER NOT NULL, status TEXT NOT NULL, fingerprint TEXT,
-  created_at INTEGER NOT NULL, finished_at INTEGER, cancel_requested INTEGER NOT NULL DEFAULT 0,
-  totals TEXT, counters TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS datasets (fingerprint TEXT PRIMARY KEY, run_id TEXT NOT NULL, completed_at INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS shards (
-  run_id TEXT NOT NULL, name TEXT NOT NULL, seq INTEGER NOT NULL, root TEXT NOT NULL, attempt INTEGER NOT NULL,
-  model TEXT NOT NULL, endpoint TEXT NOT NULL, file TEXT NOT NULL, meta_file TEXT NOT NULL,
-  requests INTEGER NOT NULL, bytes INTEGER NOT NULL, tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL,
-  status TEXT NOT NULL, submission INTEGER NOT NULL DEFAULT 0, staged TEXT, batch_id TEXT, batch_status TEXT,
-  created_at INTEGER, batch TEXT, PRIMARY KEY (run_id, name));
-CREATE TABLE IF NOT EXISTS fanout (run_id TEXT NOT NULL, root TEXT NOT NULL, canonical TEXT NOT NULL,
-  record_id TEXT NOT NULL, input TEXT NOT NULL, source TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS fanout_root ON fanout (run_id, root);
-CREATE TABLE IF NOT EXISTS deliveries (key TEXT PRIMARY KEY, run_id TEXT NOT NULL, delivered_at INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS sink_checkpoints (sink TEXT PRIMARY KEY, checkpoint TEXT NOT NULL, key TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-`;
-
-function migrate(db: Database.Database, file: string): void {
-  const hasMeta = db.prepare("SELECT name FROM sqlite_master WHERE type='table' AND name='meta'").get();
-  if (hasMeta) {
-    const row = db.prepare("SELECT value FROM meta WHERE key='schema_version'").get() as
-      | { value: string }
-      | undefined;
-    const version = Number(row?.value);
-    if (version !== STATE_SCHEMA_VERSION) {
-      throw new BatchpipeError(
-        ErrorCodes.STATE_FAILED,
-        `the state database ${file} has schema version ${row?.value ?? "?"}, this batchpipe reads version ${STATE_SCHEMA_VERSION}`,
-        { hint: "Use the batchpipe version that created it, or point --state-dir at a fresh folder." },
-      );
-    }
-    return;
-  }
-  db.exec(SCHEMA);
-  db.prepare("INSERT INTO meta (key, value) VALUES ('schema_version', ?)").run(String(STATE_SCHEMA_VERSION));
-}
-
-interface RawRun {
-  id: string;
-  seq: number;
-  status: RunStatus;
-  fingerprint: string | null;
-  created_at: number;
-  finished_at: number | null;
-  cancel_requested: number;
-  totals: string | null;
-  counters: string;
-}
-
-interface RawShard {
-  run_id: string;
-  name: string;
-  seq: number;
-  root: string;
-  attempt: number;
-  model: string;
-  endpoint: string;
-  file: string;
-  meta_file: string;
-  requests: number;
-  bytes: number;
-  tokens: number;
-  output_tokens: number;
-  status: ShardStatus;
-  submission: number;
-  /** JSON */
-  staged: string | null;
-  batch_id: string | null;
-  batch_status: string | null;
-  created_at: number | null;
-  /** JSON of a BatchSnapshot */
-  batch: string | null;
-}
-
-const SHARD_COLUMNS: Record<keyof ShardRow, keyof RawShard> = {
-  runId: "run_id",
-  name: "name",
-  seq: "seq",
-  root: "root",
-  attempt: "attempt",
-  model: "model",
-  endpoint: "endpoint",
-  file: "file",
-  metaFile: "meta_file",
-  requests: "requests",
-  bytes: "bytes",
-  tokens: "tokens",
-  outputTokens: "output_tokens",
-  status: "status",
-  submission: "submission",
-  staged: "staged",
-  batchId: "batch_id",
-  batchStatus: "batch_status",
-  createdAt: "created_at",
-  batch: "batch",
-};
-
-/** the columns that hold JSON */
-const JSON_COLUMNS = new Set<keyof RawShard>(["staged", "batch"]);
-
-function toColumn(column: keyof RawShard, value: unknown): unknown {
-  if (!JSON_COLUMNS.has(column)) return value;
-  return value === null || value === undefined ? null : JSON.stringify(value);
-}
-
 /** the kv key of a run's read checkpoint (kv: no schema change for state files made before it) */
 const readCheckpointKey = (runId: string) => `read-checkpoint:${runId}`;
 
 function createStore(dir: string, db: Database.Database): StateStore {
-  const toRun = (raw: RawRun | undefined): RunRow | undefined =>
-    raw && {
-      id: raw.id,
-      seq: raw.seq,
-      status: raw.status,
-      fingerprint: raw.fingerprint,
-      createdAt: raw.created_at,
-      finishedAt: raw.finished_at,
-      cancelRequested: raw.cancel_requested === 1,
-      totals: raw.totals ? (JSON.parse(raw.totals) as RunTotals) : null,
-      counters: { ...emptyCounters(), ...(JSON.parse(raw.counters) as Partial<RunCounters>) },
-    };
-  const toShard = (raw: RawShard): ShardRow => {
-    const out = {} as Record<string, unknown>;
-    for (const [key, column] of Object.entries(SHARD_COLUMNS)) {
-      const value = raw[column];
-      out[key] = JSON_COLUMNS.has(column) ? (value === null ? null : JSON.parse(value as string)) : value;
-    }
-    return out as unknown as ShardRow;
-  };
   const insertShard = db.prepare(
     `INSERT INTO shards (${Object.values(SHARD_COLUMNS).join(", ")})
      VALUES (${Object.values(SHARD_COLUMNS)
        .map((c) => `@${c}`)
        .join(", ")})`,
   );
-  const shardParams = (row: ShardRow) => {
-    const out: Record<string, unknown> = {};
-    for (const [key, column] of Object.entries(SHARD_COLUMNS))
-      out[column] = toColumn(column, row[key as keyof ShardRow]);
-    return out;
-  };
   const updateShard = (runId: string, name: string, patch: Partial<ShardRow>) => {
     const entries = Object.entries(patch).filter(([, v]) => v !== undefined);
     if (entries.length === 0) return;
