@@ -4,17 +4,24 @@
  * allows. Every remote effect is preceded by an intent in the state and every delivery is committed
  * by one state transaction, so the loop can be killed anywhere and started again.
  */
-import { BatchpipeError, ErrorCodes } from "../errors.js";
 import { estimateCost } from "../estimate/pricing.js";
 import type { Logger } from "../plugin.js";
 import type { BatchSnapshot, ProviderConnection } from "../provider/contract.js";
 import type { RunCounters, RunRow, ShardRow, StateStore } from "../state/index.js";
 import { Delivery } from "./delivery.js";
-import { describeError, type LoopContext, patchShard, shardsIn, warn } from "./loop-context.js";
+import {
+  describeError,
+  fatalProviderError,
+  type LoopContext,
+  patchShard,
+  shardsIn,
+  warn,
+} from "./loop-context.js";
 import { Poller } from "./polling.js";
+import { progressSnapshot } from "./progress.js";
 import { interrupted } from "./read-phase.js";
-import { Scheduler } from "./scheduler.js";
-import { reconcileSubmissions, submitShard } from "./submission.js";
+import { budgetExceeded, Scheduler } from "./scheduler.js";
+import { cancelShards, reconcileSubmissions, submitShard } from "./submission.js";
 import type { EngineEvent, EnginePipeline, ProgressSnapshot } from "./types.js";
 
 const HOUR = 3_600_000;
@@ -116,7 +123,7 @@ export class RunLoop {
         this.progress(false);
         if (this.remaining() === 0 && !this.needsReconcile) break;
         if (this.budgetBlocked && this.openCount() === 0 && shardsIn(this.ctx, "ended").length === 0) {
-          throw this.budgetError();
+          throw budgetExceeded(this.ctx.pipeline.spec.batch.max_cost, this.ctx.counters.cost);
         }
         await this.sleep(this.nextWake());
       }
@@ -325,21 +332,7 @@ export class RunLoop {
       this.ctx,
       "the run was cancelled: open batches are cancelled, finished results delivered, the rest fails as batch_cancelled",
     );
-    for (const shard of [...shardsIn(this.ctx, "pending"), ...shardsIn(this.ctx, "queued")]) {
-      patchShard(this.ctx, shard, {
-        status: "ended",
-        batchId: null,
-        batchStatus: "cancelled",
-        batch: NEVER_SUBMITTED,
-      });
-    }
-    for (const shard of shardsIn(this.ctx, "open")) {
-      void this.ctx.provider
-        .cancel({ id: shard.batchId!, data: shard.batch?.data ?? null })
-        .catch((error) => {
-          warn(this.ctx, `could not cancel batch ${shard.batchId}: ${describeError(error)}`);
-        });
-    }
+    cancelShards(this.ctx);
   }
 
   // --- helpers ---
@@ -381,44 +374,13 @@ export class RunLoop {
     if (this.ctx.signal.aborted) throw interrupted();
   }
 
-  private budgetError(): BatchpipeError {
-    const { batch } = this.ctx.pipeline.spec;
-    return new BatchpipeError(
-      ErrorCodes.BUDGET_EXCEEDED,
-      `the next batch would take the run past batch.max_cost ($${batch.max_cost}); spent so far $${this.ctx.counters.cost.toFixed(4)}`,
-      { hint: "Raise batch.max_cost and run again: the run resumes where it stopped." },
-    );
-  }
-
   snapshot(): ProgressSnapshot {
-    const shards: ProgressSnapshot["shards"] = {};
-    for (const s of this.ctx.shards.values()) shards[s.status] = (shards[s.status] ?? 0) + 1;
-    const inFlight = { completed: 0, failed: 0, total: 0 };
-    for (const c of this.inFlightCounts.values()) {
-      inFlight.completed += c.completed;
-      inFlight.failed += c.failed;
-      inFlight.total += c.total;
-    }
-    const { counters } = this.ctx;
-    const total = this.totalRead;
-    const done = counters.succeeded + counters.failed;
-    const elapsedMs = Date.now() - this.startedAt;
-    const progressed = done + inFlight.completed + inFlight.failed - this.doneAtStart;
-    const eta = progressed > 0 && total > done ? Math.round(((total - done) * elapsedMs) / progressed) : null;
-    return {
-      run: this.runId,
-      shards,
-      done,
-      total,
-      succeeded: counters.succeeded,
-      failed: counters.failed,
-      inputTokens: counters.inputTokens,
-      outputTokens: counters.outputTokens,
-      cost: counters.cost,
-      inFlight,
-      eta,
-      elapsedMs,
-    };
+    return progressSnapshot(this.ctx, {
+      inFlight: this.inFlightCounts.values(),
+      startedAt: this.startedAt,
+      doneAtStart: this.doneAtStart,
+      total: this.totalRead,
+    });
   }
 
   private progress(force: boolean): void {
@@ -427,26 +389,4 @@ export class RunLoop {
     this.lastProgress = now;
     this.ctx.emit({ type: "progress", snapshot: this.snapshot() });
   }
-}
-
-/** the batch of a shard the run was cancelled before submitting: every request fails as batch_cancelled */
-const NEVER_SUBMITTED: BatchSnapshot = {
-  id: "",
-  data: null,
-  state: "ended",
-  status: "cancelled",
-  ending: "cancelled",
-  queueFull: null,
-  counts: null,
-  errors: [],
-  createdAt: null,
-  expiresAt: null,
-};
-
-/** errors that no retry fixes: a bad key, a bad request, or not a provider error at all */
-export function fatalProviderError(error: unknown): boolean {
-  if (!(error instanceof BatchpipeError)) return true;
-  if (error.code !== ErrorCodes.PROVIDER_FAILED) return true;
-  const status = (error as { status?: number }).status;
-  return status === 400 || status === 401 || status === 403 || status === 404 || status === 422;
 }

@@ -4,6 +4,7 @@
  * I/O, and its memory (budgets learnt from refusals, who waits for what) is plain data the run loop
  * persists.
  */
+import { BatchpipeError, ErrorCodes } from "../errors.js";
 import type { ProviderLimits } from "../provider/contract.js";
 
 /** What the scheduler needs of a shard. */
@@ -168,4 +169,13 @@ export class Scheduler {
       if (s.status === "open" || s.status === "ended") projected += this.options.shardCost(s);
     return projected;
   }
+}
+
+/** the run stops: the next batch would pass batch.max_cost */
+export function budgetExceeded(maxCost: number | null, spent: number): BatchpipeError {
+  return new BatchpipeError(
+    ErrorCodes.BUDGET_EXCEEDED,
+    `the next batch would take the run past batch.max_cost ($${maxCost}); spent so far $${spent.toFixed(4)}`,
+    { hint: "Raise batch.max_cost and run again: the run resumes where it stopped." },
+  );
 }

@@ -8,7 +8,7 @@ import path from "node:path";
 import type { BatchSnapshot, SubmissionTag, SubmitResult } from "../provider/contract.js";
 import { tagKey } from "../provider/contract.js";
 import type { ShardRow } from "../state/index.js";
-import { type LoopContext, patchShard, shardsIn } from "./loop-context.js";
+import { describeError, type LoopContext, patchShard, shardsIn, warn } from "./loop-context.js";
 import { withCallSignal } from "./types.js";
 
 /** how far back before the run's start to look for its submissions (clocks differ) */
@@ -80,3 +80,37 @@ export async function reconcileSubmissions(
     else await handlers.notFound(shard);
   }
 }
+
+/**
+ * The run is cancelled: shards not yet submitted end as never run (their requests fail as
+ * batch_cancelled), open batches are asked to stop (what they finished is still delivered).
+ */
+export function cancelShards(ctx: LoopContext): void {
+  for (const shard of [...shardsIn(ctx, "pending"), ...shardsIn(ctx, "queued")]) {
+    patchShard(ctx, shard, {
+      status: "ended",
+      batchId: null,
+      batchStatus: "cancelled",
+      batch: NEVER_SUBMITTED,
+    });
+  }
+  for (const shard of shardsIn(ctx, "open")) {
+    void ctx.provider.cancel({ id: shard.batchId!, data: shard.batch?.data ?? null }).catch((error) => {
+      warn(ctx, `could not cancel batch ${shard.batchId}: ${describeError(error)}`);
+    });
+  }
+}
+
+/** the batch of a shard the run was cancelled before submitting */
+const NEVER_SUBMITTED: BatchSnapshot = {
+  id: "",
+  data: null,
+  state: "ended",
+  status: "cancelled",
+  ending: "cancelled",
+  queueFull: null,
+  counts: null,
+  errors: [],
+  createdAt: null,
+  expiresAt: null,
+};
