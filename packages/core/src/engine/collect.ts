@@ -6,19 +6,20 @@
  */
 import path from "node:path";
 import { estimateCost } from "../estimate/pricing.js";
-import type { FailureRow, RecordPosition, SuccessRow } from "../plugin.js";
+import type { FailureRow, ProviderPlugin, RecordPosition, ResultRow, SuccessRow } from "../plugin.js";
 import type { BatchSnapshot, ProviderConnection, ResultItem } from "../provider/contract.js";
 import type { FanoutRow, ShardRow } from "../state/index.js";
 import type { ShardMeta } from "./codecs/shard-meta.js";
 import { countFailure, emptyCounters, type RunCounters } from "./counters.js";
 import { writeRetryShard } from "./retry-shard.js";
 import { type MetaEntry, ShardMetaIndex } from "./shard-meta-index.js";
-import type { SinkSet } from "./sink-set.js";
-import type { EnginePipeline } from "./types.js";
 
 export interface CollectOptions {
-  pipeline: EnginePipeline;
   provider: ProviderConnection;
+  /** the provider plugin's `output` */
+  output: ProviderPlugin["output"];
+  /** batch.max_attempts */
+  maxAttempts: number;
   stateDir: string;
   shard: ShardRow;
   /** the ended batch; null when it disappeared from the provider or was never created */
@@ -26,7 +27,8 @@ export interface CollectOptions {
   fanout: FanoutRow[];
   /** the run is being cancelled: nothing is retried */
   noRetry: boolean;
-  sinks: SinkSet;
+  /** where rows go (successes to the sinks, failures to the error sinks) */
+  sinks: { write(row: ResultRow): Promise<void> };
   signal: AbortSignal;
   /** requests per delivery part, so that no sink buffers a whole shard */
   partSize: number;
@@ -62,7 +64,7 @@ export async function collectShard(options: CollectOptions): Promise<CollectResu
 async function collectWith(options: CollectOptions, metas: ShardMetaIndex): Promise<CollectResult> {
   const { shard, batch } = options;
   const fanout = groupFanout(options.fanout);
-  const retryAllowed = !options.noRetry && shard.attempt < options.pipeline.spec.batch.max_attempts;
+  const retryAllowed = !options.noRetry && shard.attempt < options.maxAttempts;
   let counters = emptyCounters();
   const seen = new Set<string>();
   const retry = new Set<number>();
@@ -173,7 +175,7 @@ function successOf(
         cachedTokens: usage.cached_tokens,
       }) ?? 0;
   }
-  const output = options.pipeline.provider.plugin.output(outcome.response, {
+  const output = options.output(outcome.response, {
     endpoint: shard.endpoint,
     json: meta.json,
   });

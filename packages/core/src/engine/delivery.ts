@@ -95,8 +95,9 @@ export class Delivery {
       await sinks.begin(partKey(partsDone));
       result = await withCallSignal(ctx.signal, (signal) =>
         collectShard({
-          pipeline: ctx.pipeline,
           provider: ctx.provider,
+          output: ctx.pipeline.provider.plugin.output,
+          maxAttempts: ctx.pipeline.spec.batch.max_attempts,
           stateDir: ctx.stateDir,
           shard,
           batch: shard.batch,
