@@ -99,7 +99,6 @@ export class RunLoop {
       partSize: o.deliveryPartSize,
       onPart: () => this.progress(false),
     });
-    for (const shard of shardsIn(this.ctx, "open")) this.poller.track(shard);
   }
 
   get runId(): string {
