@@ -177,7 +177,7 @@ function successOf(
   }
   const output = options.output(outcome.response, {
     endpoint: shard.endpoint,
-    json: meta.json,
+    json: meta.jsonOutput,
   });
   if (!output.ok) {
     return {

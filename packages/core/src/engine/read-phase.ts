@@ -366,7 +366,7 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
           inputTokens: tokens,
           outputTokens,
           rootIndex,
-          json,
+          jsonOutput: json,
           input: item.data,
           source: item.position,
         }),
