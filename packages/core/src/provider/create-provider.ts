@@ -6,11 +6,22 @@
  * process: crash/resume needs a separate emulator (`batchpipe emulator --port N`) and
  * `use: openai` with `base_url: http://127.0.0.1:N/v1`.
  */
-import type { Emulator, EmulatorOptions } from "@batchpipe/openai-emulator";
 import { BatchpipeError, ErrorCodes } from "../errors.js";
 import type { Logger } from "../plugin.js";
-import { createOpenAIProvider, type OpenAIProviderOptions } from "./openai-provider.js";
 import type { BatchProvider } from "./types.js";
+
+/** createOpenAIClient's options (@batchpipe/provider-openai/client) */
+interface OpenAIProviderOptions {
+  baseURL: string;
+  apiKey: string;
+  timeoutMs?: number;
+  uploadTimeoutMs?: number;
+  maxAttempts?: number;
+  minDelayMs?: number;
+  maxDelayMs?: number;
+  logger?: Logger;
+  name?: string;
+}
 
 export interface ProviderSpec {
   use: "openai" | "emulator";
@@ -36,7 +47,7 @@ export async function createProvider(
   const { env, logger, overrides } = context;
   if (spec.use === "emulator") {
     const emulator = await startEmulator(spec.emulator ?? {});
-    const provider = createOpenAIProvider({
+    const provider = await createOpenAIProvider({
       ...overrides,
       baseURL: emulator.url,
       // the emulator accepts any bearer token unless told to require one
@@ -63,7 +74,7 @@ export async function createProvider(
       hint: "Export OPENAI_API_KEY=sk-... (or use provider: { use: emulator } to try batchpipe offline).",
     });
   }
-  return createOpenAIProvider({
+  return await createOpenAIProvider({
     ...overrides,
     baseURL: spec.base_url ?? env.OPENAI_BASE_URL ?? DEFAULT_OPENAI_BASE_URL,
     apiKey,
@@ -71,8 +82,25 @@ export async function createProvider(
   });
 }
 
-/** Imported on demand so that `use: openai` never loads the emulator. */
-async function startEmulator(options: Record<string, unknown>): Promise<Emulator> {
-  const { createEmulator } = await import("@batchpipe/openai-emulator");
-  return createEmulator(options as EmulatorOptions);
+/*
+ * Until the engine speaks the provider contract (and this file goes), both packages are imported
+ * by a name TypeScript does not resolve: they depend on core, so a build-time reference would be a
+ * cycle. Imported on demand so that `use: openai` never loads the emulator.
+ */
+async function startEmulator(
+  options: Record<string, unknown>,
+): Promise<{ url: string; close(): Promise<void> }> {
+  const name = "@batchpipe/openai-emulator";
+  const { createEmulator } = (await import(name)) as {
+    createEmulator(options: Record<string, unknown>): Promise<{ url: string; close(): Promise<void> }>;
+  };
+  return createEmulator(options);
+}
+
+async function createOpenAIProvider(options: OpenAIProviderOptions): Promise<BatchProvider> {
+  const name = "@batchpipe/provider-openai/client";
+  const { createOpenAIClient } = (await import(name)) as {
+    createOpenAIClient(options: OpenAIProviderOptions): BatchProvider;
+  };
+  return createOpenAIClient(options);
 }

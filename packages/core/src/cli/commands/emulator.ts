@@ -45,7 +45,9 @@ export default defineCommand({
       options[key] = n;
     }
     if (args.host) options.host = args.host;
-    const { createEmulator } = (await import("@batchpipe/openai-emulator")) as unknown as {
+    // by a name TypeScript does not resolve: the emulator package depends on core (a build-time cycle)
+    const emulatorPackage = "@batchpipe/openai-emulator";
+    const { createEmulator } = (await import(emulatorPackage)) as {
       createEmulator(options: Record<string, unknown>): Promise<{ url: string; close(): Promise<void> }>;
     };
     const emulator = await createEmulator(options);

@@ -3,11 +3,10 @@
  * what happens between attempts: honour retry-after, look for a half-done upload or create before
  * repeating it, and fail with a PROVIDER_FAILED error that never carries the API key.
  */
+
+import { BatchpipeError, ErrorCodes, type Logger } from "@batchpipe/core/plugin";
 import { APIConnectionError, APIError, APIUserAbortError } from "openai";
 import pRetry from "p-retry";
-import { BatchpipeError, ErrorCodes } from "../errors.js";
-import type { Logger } from "../plugin.js";
-import type { ProviderCallInfo } from "./types.js";
 
 export interface RetryPolicy {
   /** attempts in total, including the first (default 8) */
@@ -39,7 +38,7 @@ export interface RetryInfo {
 }
 
 /** Thrown by every provider call that could not be completed; `status` is the last HTTP status. */
-export class ProviderError extends BatchpipeError implements ProviderCallInfo {
+export class ProviderError extends BatchpipeError {
   readonly route: string;
   readonly status?: number;
   readonly attempts: number;
@@ -63,19 +62,26 @@ export interface RetryContext {
 /**
  * Runs `attempt` until it succeeds, fails with a non-retryable error, or runs out of attempts.
  * An abort rejects with the signal's reason.
+ *
+ * `attempt` gets a signal of this call's own that follows `signal`: the SDK leaves a listener on
+ * every signal it is given, and the caller's may live as long as the run.
  */
 export async function withRetries<T>(
   ctx: RetryContext,
   route: string,
-  attempt: (attemptNumber: number) => Promise<T>,
+  attempt: (signal: AbortSignal) => Promise<T>,
   signal?: AbortSignal,
 ): Promise<T> {
   let attempts = 0;
+  const call = new AbortController();
+  const follow = () => call.abort(signal?.reason);
+  if (signal?.aborted) follow();
+  else signal?.addEventListener("abort", follow, { once: true });
   try {
     return await pRetry(
       (n) => {
         attempts = n;
-        return attempt(n);
+        return attempt(call.signal);
       },
       {
         retries: Math.max(0, ctx.policy.maxAttempts - 1),
@@ -94,10 +100,7 @@ export async function withRetries<T>(
             status: statusOf(error),
             reason: ctx.redact(describeError(error)),
           };
-          ctx.logger?.warn(`${route} failed (${info.reason}); retrying in ${delayMs} ms`, {
-            attempt: attemptNumber,
-            maxAttempts: ctx.policy.maxAttempts,
-          });
+          ctx.logger?.warn(`${route} failed (${info.reason}); retrying in ${delayMs} ms`, { ...info });
           ctx.onRetry?.(info);
           await sleep(delayMs, signal);
           return true;
@@ -107,6 +110,8 @@ export async function withRetries<T>(
   } catch (error) {
     if (signal?.aborted) throw signal.reason ?? error;
     throw toProviderError(ctx, route, error, attempts);
+  } finally {
+    signal?.removeEventListener("abort", follow);
   }
 }
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { toBatchInfo, toFileInfo } from "../src/provider/index.js";
+import { toBatchInfo, toFileInfo } from "../src/normalise.js";
+import { toSnapshot } from "../src/snapshot.js";
 
 describe("toBatchInfo", () => {
   it("normalises an OpenAI batch: errors object → array, absent ids → null, usage with cached tokens", () => {
@@ -87,5 +88,62 @@ describe("toFileInfo", () => {
         purpose: "batch",
       }),
     ).toEqual({ id: "file-1", filename: "a.jsonl", bytes: 12, purpose: "batch", created_at: 5 });
+  });
+});
+
+describe("toSnapshot", () => {
+  const batch = (raw: Record<string, unknown>) =>
+    toSnapshot(toBatchInfo({ id: "b", input_file_id: "f", ...raw }));
+
+  it("validating, in_progress, finalizing and cancelling run; completed, expired, cancelled and failed end", () => {
+    for (const status of ["validating", "in_progress", "finalizing", "cancelling", "Canceling"]) {
+      expect(batch({ status })).toMatchObject({ state: "running", ending: null });
+    }
+    for (const status of ["completed", "expired", "cancelled", "failed"]) {
+      expect(batch({ status })).toMatchObject({ state: "ended", ending: status, status, queueFull: null });
+    }
+    expect(batch({ status: "canceled" })).toMatchObject({ ending: "cancelled", status: "cancelled" });
+  });
+
+  it("a batch failed by the queue (token_limit_exceeded) ends failed with queueFull", () => {
+    const refused = batch({
+      status: "failed",
+      errors: {
+        data: [{ code: "token_limit_exceeded", message: "Enqueued token limit reached", line: null }],
+      },
+    });
+    expect(refused).toMatchObject({
+      state: "ended",
+      ending: "failed",
+      queueFull: "Enqueued token limit reached",
+      errors: [{ code: "token_limit_exceeded", message: "Enqueued token limit reached", line: null }],
+    });
+  });
+
+  it("maps errors without a code by whether they name a line; times in ms; counts; file ids in data", () => {
+    const snapshot = batch({
+      status: "failed",
+      errors: [{ code: null, message: "bad line", line: 4 }, { message: "it failed" }],
+      output_file_id: "",
+      error_file_id: "file-err",
+      request_counts: { total: 5, completed: 1, failed: 4 },
+      created_at: 1714508499,
+      expires_at: 1714594899,
+    });
+    expect(snapshot).toEqual({
+      id: "b",
+      data: { input_file_id: "f", output_file_id: null, error_file_id: "file-err" },
+      state: "ended",
+      status: "failed",
+      ending: "failed",
+      queueFull: null,
+      counts: { total: 5, completed: 1, failed: 4 },
+      errors: [
+        { code: "invalid_request", message: "bad line", line: 4 },
+        { code: "batch_failed", message: "it failed", line: null },
+      ],
+      createdAt: 1714508499000,
+      expiresAt: 1714594899000,
+    });
   });
 });

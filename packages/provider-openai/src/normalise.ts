@@ -1,5 +1,5 @@
 /**
- * Provider objects → the engine's shapes. Compatible servers drift (reference §4): upper-case or
+ * OpenAI's objects → the client's shapes. Compatible servers drift (reference §4): upper-case or
  * American statuses, `errors` as an object or a bare array, "" for absent file ids. All of it stops here.
  */
 import type { BatchErrorInfo, BatchInfo, BatchStatus, FileInfo } from "./types.js";

@@ -1,13 +1,14 @@
 /**
- * BatchProvider over the official `openai` SDK. The SDK's own retries are off (maxRetries: 0):
- * a retried upload stream cannot be replayed and a retried create can duplicate a batch, so every
- * call goes through withRetries, and uploads/creates look for their own earlier success first.
+ * OpenAI's Files + Batches over the official `openai` SDK. The SDK's own retries are off
+ * (maxRetries: 0): a retried upload stream cannot be replayed and a retried create can duplicate a
+ * batch, so every call goes through withRetries, and uploads/creates look for their own earlier
+ * success first.
  */
 import fs from "node:fs";
 import { Readable } from "node:stream";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
+import type { Logger } from "@batchpipe/core/plugin";
 import OpenAI, { NotFoundError, toStreamingFile } from "openai";
-import type { Logger } from "../plugin.js";
 import { toBatchInfo, toFileInfo } from "./normalise.js";
 import {
   DEFAULT_RETRY_POLICY,
@@ -19,9 +20,12 @@ import {
   statusOf,
   withRetries,
 } from "./retry.js";
-import type { BatchInfo, BatchProvider, CreateBatchRequest, FileInfo } from "./types.js";
+import type { BatchInfo, CreateBatchRequest, FileInfo, OpenAIClient } from "./types.js";
 
-export interface OpenAIProviderOptions {
+export { ProviderError, type RetryInfo, type RetryPolicy } from "./retry.js";
+export type { BatchInfo, CreateBatchRequest, FileInfo, OpenAIClient, UploadOptions } from "./types.js";
+
+export interface OpenAIClientOptions {
   /** e.g. "https://api.openai.com/v1" or "http://127.0.0.1:PORT/v1" */
   baseURL: string;
   apiKey: string;
@@ -37,7 +41,7 @@ export interface OpenAIProviderOptions {
   logger?: Logger;
   /** called before each retry (for progress output and tests) */
   onRetry?: (info: RetryInfo) => void;
-  /** provider name reported in BatchProvider.name (default "openai") */
+  /** the name reported in OpenAIClient.name (default "openai") */
   name?: string;
 }
 
@@ -45,9 +49,9 @@ export interface OpenAIProviderOptions {
  * How far back (seconds) to look for an upload or batch that an ambiguous failure may have
  * created: the server's clock and ours can differ, so be generous.
  */
-const RECONCILE_MARGIN_S = 15 * 60;
+export const RECONCILE_MARGIN_S = 15 * 60;
 
-export function createOpenAIProvider(options: OpenAIProviderOptions): BatchProvider {
+export function createOpenAIClient(options: OpenAIClientOptions): OpenAIClient {
   const client = new OpenAI({
     baseURL: options.baseURL,
     apiKey: options.apiKey,
@@ -68,14 +72,14 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): BatchProvi
   };
   const uploadTimeout = options.uploadTimeoutMs ?? 10 * 60_000;
 
-  async function findUploadedFile(filename: string, bytes: number, since: number, signal?: AbortSignal) {
+  async function findUploadedFile(filename: string, bytes: number, since: number, signal: AbortSignal) {
     for await (const file of newestFirst(listFiles({ purpose: "batch", signal }), since)) {
       if (file.filename === filename && file.bytes === bytes) return file;
     }
     return null;
   }
 
-  async function findCreatedBatch(metadata: Record<string, string>, since: number, signal?: AbortSignal) {
+  async function findCreatedBatch(metadata: Record<string, string>, since: number, signal: AbortSignal) {
     const keys = Object.keys(metadata).filter((k) => k.startsWith("batchpipe_"));
     if (keys.length === 0) return null;
     for await (const batch of newestFirst(listBatches({ signal }), since)) {
@@ -85,18 +89,15 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): BatchProvi
   }
 
   function listBatches(opts: { signal?: AbortSignal } = {}): AsyncGenerator<BatchInfo> {
-    return paginate(ctx, "GET /batches", toBatchInfo, opts.signal, (after) =>
-      client.batches.list({ limit: 100, ...(after ? { after } : {}) }, { signal: opts.signal }),
+    return paginate(ctx, "GET /batches", toBatchInfo, opts.signal, (after, signal) =>
+      client.batches.list({ limit: 100, ...(after ? { after } : {}) }, { signal }),
     );
   }
 
   function listFiles(opts: { purpose?: string; signal?: AbortSignal } = {}): AsyncGenerator<FileInfo> {
     const filter = opts.purpose ? { purpose: opts.purpose } : {};
-    return paginate(ctx, "GET /files", toFileInfo, opts.signal, (after) =>
-      client.files.list(
-        { limit: 1000, order: "desc", ...filter, ...(after ? { after } : {}) },
-        { signal: opts.signal },
-      ),
+    return paginate(ctx, "GET /files", toFileInfo, opts.signal, (after, signal) =>
+      client.files.list({ limit: 1000, order: "desc", ...filter, ...(after ? { after } : {}) }, { signal }),
     );
   }
 
@@ -104,9 +105,9 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): BatchProvi
     return withRetries(
       ctx,
       `GET /batches/${id}`,
-      async () => {
+      async (signal) => {
         try {
-          return toBatchInfo(await client.batches.retrieve(id, { signal: opts.signal }));
+          return toBatchInfo(await client.batches.retrieve(id, { signal }));
         } catch (error) {
           if (error instanceof NotFoundError) return null;
           throw error;
@@ -119,16 +120,16 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): BatchProvi
   return {
     name: options.name ?? "openai",
 
-    async uploadFile(path, { filename, signal }) {
+    async uploadFile(path, { filename, signal, lookFirst }) {
       const { size } = await fs.promises.stat(path);
-      const since = nowSeconds() - RECONCILE_MARGIN_S;
-      let mayExist = false;
+      const since = Math.min(lookFirst?.since ?? Number.POSITIVE_INFINITY, nowSeconds() - RECONCILE_MARGIN_S);
+      let mayExist = lookFirst !== undefined;
       return withRetries(
         ctx,
         "POST /files",
-        async () => {
+        async (callSignal) => {
           if (mayExist) {
-            const existing = await findUploadedFile(filename, size, since, signal);
+            const existing = await findUploadedFile(filename, size, since, callSignal);
             if (existing) return existing;
           }
           // a fresh stream per attempt: a half-sent stream cannot be replayed
@@ -136,7 +137,7 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): BatchProvi
           try {
             const file = await client.files.create(
               { file: toStreamingFile(stream, filename, { type: "application/jsonl" }), purpose: "batch" },
-              { signal, timeout: uploadTimeout },
+              { signal: callSignal, timeout: uploadTimeout },
             );
             return toFileInfo(file);
           } catch (error) {
@@ -156,9 +157,9 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): BatchProvi
       return withRetries(
         ctx,
         "POST /batches",
-        async (): Promise<{ batch: BatchInfo } | { queueFull: true; message: string }> => {
+        async (signal): Promise<{ batch: BatchInfo } | { queueFull: true; message: string }> => {
           if (mayExist) {
-            const existing = await findCreatedBatch(request.metadata, since, opts.signal);
+            const existing = await findCreatedBatch(request.metadata, since, signal);
             if (existing) return { batch: existing };
           }
           try {
@@ -169,7 +170,7 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): BatchProvi
                 completion_window: request.completion_window as "24h",
                 metadata: request.metadata,
               },
-              { signal: opts.signal },
+              { signal },
             );
             return { batch: toBatchInfo(batch) };
           } catch (error) {
@@ -210,7 +211,7 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): BatchProvi
       const response = await withRetries(
         ctx,
         `GET /files/${id}/content`,
-        () => client.files.content(id, { signal: opts.signal }),
+        (signal) => client.files.content(id, { signal }),
         opts.signal,
       );
       if (!response.body) return Readable.from([]);
@@ -238,11 +239,11 @@ async function* paginate<Raw extends { id: string }, T>(
   route: string,
   normalise: (raw: Raw) => T,
   signal: AbortSignal | undefined,
-  fetchPage: (after: string | undefined) => Promise<{ data: Raw[]; has_more: boolean }>,
+  fetchPage: (after: string | undefined, signal: AbortSignal) => Promise<{ data: Raw[]; has_more: boolean }>,
 ): AsyncGenerator<T> {
   let after: string | undefined;
   for (;;) {
-    const page = await withRetries(ctx, route, () => fetchPage(after), signal);
+    const page = await withRetries(ctx, route, (callSignal) => fetchPage(after, callSignal), signal);
     for (const item of page.data) yield normalise(item);
     const last = page.data.at(-1);
     if (!page.has_more || !last) return;
@@ -255,7 +256,7 @@ async function* paginate<Raw extends { id: string }, T>(
  * listing really is newest first: some compatible servers ignore `order`, and a wrong early stop
  * would miss the object we are looking for.
  */
-async function* newestFirst<T extends { created_at: number }>(items: AsyncIterable<T>, since: number) {
+export async function* newestFirst<T extends { created_at: number }>(items: AsyncIterable<T>, since: number) {
   let previous = Number.POSITIVE_INFINITY;
   let descending = true;
   for await (const item of items) {
@@ -284,6 +285,6 @@ function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-function nowSeconds(): number {
+export function nowSeconds(): number {
   return Math.floor(Date.now() / 1000);
 }

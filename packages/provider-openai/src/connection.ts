@@ -1,0 +1,199 @@
+/**
+ * The provider contract over OpenAI's Batch API: a shard is an uploaded input file plus a batch
+ * tagged with batchpipe_* metadata, which is how find() recognises it after a crash.
+ */
+import readline from "node:readline";
+import {
+  type BatchSnapshot,
+  type JsonValue,
+  type ProviderConnection,
+  type ResultItem,
+  type SubmissionTag,
+  tagKey,
+} from "@batchpipe/core/plugin";
+import { createOpenAIClient, newestFirst, nowSeconds, type OpenAIClientOptions } from "./client.js";
+import { classifyLine, isObject, toUsage } from "./format.js";
+import { ProviderError } from "./retry.js";
+import { batchData, toSnapshot } from "./snapshot.js";
+import type { OpenAIClient } from "./types.js";
+
+export type OpenAIConnectionOptions = OpenAIClientOptions;
+
+/**
+ * How far back a submission that may have started before a crash looks for its own upload. A run
+ * resumed later than this uploads the shard again: one stray file, never a second batch.
+ */
+const UPLOAD_LOOKBACK_S = 24 * 3600;
+
+export function createOpenAIConnection(options: OpenAIConnectionOptions): ProviderConnection {
+  const client = createOpenAIClient(options);
+  return {
+    async submit(shard, { staged, stage, maybeStarted, signal }) {
+      let fileId = stagedFileId(staged);
+      if (!fileId) {
+        const file = await client.uploadFile(shard.file, {
+          filename: uploadName(shard.tag),
+          signal,
+          ...(maybeStarted ? { lookFirst: { since: nowSeconds() - UPLOAD_LOOKBACK_S } } : {}),
+        });
+        fileId = file.id;
+        // before the create: a crash or a queue refusal from here on reuses the upload
+        stage({ fileId });
+      }
+      const created = await client.createBatch(
+        {
+          input_file_id: fileId,
+          endpoint: shard.endpoint,
+          completion_window: shard.completionWindow,
+          metadata: metadataOf(shard.tag),
+        },
+        { signal },
+      );
+      if ("queueFull" in created) return { queueFull: created.message };
+      return { batch: toSnapshot(created.batch) };
+    },
+
+    async find(tags, { since, signal }) {
+      const wanted = new Map(tags.map((tag) => [matchKey(tag.run, tag.shard, String(tag.submission)), tag]));
+      const found = new Map<string, BatchSnapshot>();
+      if (wanted.size === 0) return found;
+      for await (const batch of newestFirst(client.listBatches({ signal }), Math.floor(since / 1000))) {
+        const m = batch.metadata;
+        if (!m) continue;
+        const key = matchKey(m.batchpipe_run, m.batchpipe_shard, m.batchpipe_attempt);
+        const tag = wanted.get(key);
+        if (!tag) continue;
+        found.set(tagKey(tag), toSnapshot(batch));
+        wanted.delete(key);
+        if (wanted.size === 0) break;
+      }
+      return found;
+    },
+
+    async poll(batch, { signal }) {
+      const info = await client.retrieveBatch(batch.id, { signal });
+      return info && toSnapshot(info);
+    },
+
+    results(batch, { signal }) {
+      return streamResults(client, batchData(batch.data), signal);
+    },
+
+    async cancel(batch) {
+      // 404 (gone) and 409 (already ended) are answers, not errors
+      await client.cancelBatch(batch.id);
+    },
+
+    async cleanUp({ staged, batch }) {
+      const ids = new Set<string>();
+      const fileId = stagedFileId(staged);
+      if (fileId) ids.add(fileId);
+      if (batch) {
+        let data = batchData(batch.data);
+        if (!data.output_file_id && !data.error_file_id) {
+          // a ref stored before the batch ended does not know its result files yet
+          const fresh = await client.retrieveBatch(batch.id);
+          if (fresh) data = batchData(toSnapshot(fresh).data);
+        }
+        for (const id of [data.input_file_id, data.output_file_id, data.error_file_id]) if (id) ids.add(id);
+      }
+      for (const id of ids) await client.deleteFile(id);
+    },
+
+    close: () => client.close(),
+  };
+}
+
+/** the name an upload is found again by */
+export function uploadName(tag: SubmissionTag): string {
+  return `batchpipe-${tag.pipeline}-${tag.run}-${tag.shard}.jsonl`;
+}
+
+export function metadataOf(tag: SubmissionTag): Record<string, string> {
+  return {
+    batchpipe_name: tag.pipeline,
+    batchpipe_run: tag.run,
+    batchpipe_shard: tag.shard,
+    batchpipe_attempt: String(tag.submission),
+  };
+}
+
+function matchKey(run: unknown, shard: unknown, attempt: unknown): string {
+  return JSON.stringify([run, shard, attempt]);
+}
+
+function stagedFileId(staged: JsonValue): string | null {
+  if (!isObject(staged)) return null;
+  return typeof staged.fileId === "string" && staged.fileId !== "" ? staged.fileId : null;
+}
+
+/** the output file, then the error file, line by line */
+async function* streamResults(
+  client: OpenAIClient,
+  data: { output_file_id: string | null; error_file_id: string | null },
+  signal: AbortSignal,
+): AsyncGenerator<ResultItem> {
+  for (const [which, fileId] of [
+    ["output", data.output_file_id],
+    ["error", data.error_file_id],
+  ] as const) {
+    if (!fileId) continue;
+    const stream = await client.downloadFile(fileId, { signal });
+    // the download's own signal no longer follows `signal` once the call has answered
+    const stop = () => stream.destroy(signal.reason);
+    signal.addEventListener("abort", stop, { once: true });
+    const lines = readline.createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY });
+    let n = 0;
+    try {
+      for await (const text of lines) {
+        n++;
+        if (text.trim() !== "") yield toResultItem(text, `line ${n} of the ${which} file ${fileId}`);
+      }
+    } catch (error) {
+      if (signal.aborted) throw signal.reason ?? error;
+      const route = `GET /files/${fileId}/content`;
+      throw new ProviderError({
+        route,
+        attempts: 1,
+        message: `${route} failed while reading line ${n + 1}: ${error instanceof Error ? error.message : String(error)}`,
+        hint: "The download broke off; run again to read the results again.",
+      });
+    } finally {
+      signal.removeEventListener("abort", stop);
+      lines.close();
+      stream.destroy();
+    }
+  }
+}
+
+/** one line of an output or error file */
+export function toResultItem(text: string, where: string): ResultItem {
+  let line: unknown;
+  try {
+    line = JSON.parse(text);
+  } catch (error) {
+    return { kind: "unreadable", reason: `${where} is not JSON: ${(error as Error).message}` };
+  }
+  if (!isObject(line) || typeof line.custom_id !== "string")
+    return { kind: "unreadable", reason: `${where} has no custom_id` };
+  const id = line.custom_id;
+  const outcome = classifyLine(line);
+  if (!outcome)
+    return { kind: "unreadable", reason: `${where} (${id}) has neither a response status nor an error` };
+  if (outcome.kind === "success") {
+    const body = outcome.body;
+    return {
+      kind: "success",
+      id,
+      response: body,
+      usage: toUsage(body.usage),
+      model: typeof body.model === "string" ? body.model : null,
+    };
+  }
+  return {
+    kind: "failure",
+    id,
+    error: { code: outcome.code, message: outcome.message, status_code: outcome.statusCode },
+    retryable: outcome.retryable,
+  };
+}

@@ -1,0 +1,29 @@
+/**
+ * `use: openai`: OpenAI's Batch API, or any OpenAI-compatible one at `base_url`.
+ * Pure parts (limits, encode, output) need no connection; `open` reads the key from the
+ * environment the engine passes (never process.env).
+ */
+import { defineProvider, type ProviderLimits } from "@batchpipe/core/plugin";
+import { createOpenAIConnection } from "./connection.js";
+import { encodeRequest, extractOutput } from "./format.js";
+import { clientOptions, openaiOptions } from "./options.js";
+
+/** OpenAI's documented limits (reference/openai-batch-api.md) */
+export const OPENAI_LIMITS: ProviderLimits = {
+  maxRequests: 50_000,
+  maxBytes: 200 * 1024 * 1024,
+  batchKey: ["model", "endpoint"],
+  queue: { counts: "tokens", per: "model" },
+  createsPerHour: 2000,
+};
+
+export default defineProvider({
+  name: "openai",
+  options: openaiOptions,
+  limits: () => OPENAI_LIMITS,
+  encode: (request) => encodeRequest(request),
+  output: (response, request) => extractOutput(response, request),
+  async open({ options, env, logger }) {
+    return createOpenAIConnection(clientOptions(options, env, logger));
+  },
+});
