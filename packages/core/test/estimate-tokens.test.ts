@@ -1,8 +1,6 @@
-import { createRequire } from "node:module";
 import { countTokens as cl100k } from "gpt-tokenizer/encoding/cl100k_base";
 import { countTokens as o200k } from "gpt-tokenizer/encoding/o200k_base";
 import { describe, expect, it } from "vitest";
-import { holdEncodings } from "../src/estimate/encoding.js";
 import {
   encodingForModel,
   estimateOutputTokens,
@@ -141,25 +139,6 @@ describe("estimateRequestTokens (exact)", () => {
   it("falls back to the serialised body for endpoints it does not know", () => {
     const line = { url: "/v1/images/generations", body: { model: "gpt-image-1", prompt: "a cat" } };
     expect(estimateRequestTokens(line, EXACT)).toBe(o200k(JSON.stringify(line.body)));
-  });
-});
-
-describe("holdEncodings", () => {
-  it("drops the tokenizer modules when the last holder lets go, and counts the same after a reload", () => {
-    const cache = createRequire(import.meta.url).cache;
-    const tokenizerModules = () =>
-      Object.keys(cache).filter((k) => /[\\/]gpt-tokenizer[\\/]cjs[\\/]/.test(k));
-    const line = chat("gpt-4o", [{ role: "user", content: "Count me twice, before and after." }]);
-    const first = holdEncodings();
-    const second = holdEncodings();
-    const before = estimateRequestTokens(line, EXACT);
-    expect(tokenizerModules().length).toBeGreaterThan(0);
-    first();
-    first(); // a second call of the same release does nothing
-    expect(tokenizerModules().length).toBeGreaterThan(0);
-    second();
-    expect(tokenizerModules()).toEqual([]);
-    expect(estimateRequestTokens(line, EXACT)).toBe(before);
   });
 });
 

@@ -1,6 +1,7 @@
 /**
- * Tokenizer selection. The BPE tables are big (importing o200k_base costs ~0.4 s), so they are
- * required lazily on first use: commands that never estimate (status, --version) don't pay for them.
+ * Tokenizer selection. The BPE tables are big (importing o200k_base costs ~0.4 s and ~15 MB of
+ * heap), so each is required on first use: commands that never estimate (status, --version) don't
+ * pay for them. Once loaded, a table stays for the life of the process, as any required module does.
  */
 import { createRequire } from "node:module";
 
@@ -23,9 +24,8 @@ export function encodingForModel(model: string | undefined): EncodingName {
 export function loadEncoding(name: EncodingName): Encoding {
   let encoding = loaded.get(name);
   if (!encoding) {
-    // the CJS build, so the load can stay synchronous and lazy; a fresh require per load, so no
-    // parent module keeps the table in its `children` once releaseEncodings() drops it
-    const mod = createRequire(import.meta.url)(`gpt-tokenizer/cjs/encoding/${name}`) as {
+    // the CJS build, so the load can stay synchronous and lazy
+    const mod = require(`gpt-tokenizer/cjs/encoding/${name}`) as {
       countTokens(text: string, options: { disallowedSpecial: Set<string> }): number;
     };
     // user text may contain "<|endoftext|>" and the like: count it as plain text, never throw
@@ -37,34 +37,14 @@ export function loadEncoding(name: EncodingName): Encoding {
 }
 
 /**
- * Hold the loaded tables until the returned function is called; the last holder to let go drops
- * them (o200k_base: ~15 MB of heap, ~60 MB of RSS to load), so a run does not carry them past its
- * calibration. A later loadEncoding() loads them again.
+ * Does nothing: the tables stay loaded (see the top). Kept only while the read phase still calls
+ * it; remove it with that call.
  */
 export function holdEncodings(): () => void {
-  holders++;
-  let held = true;
-  return () => {
-    if (!held) return;
-    held = false;
-    holders--;
-    if (holders === 0) releaseEncodings();
-  };
+  return () => {};
 }
 
-function releaseEncodings(): void {
-  if (loaded.size === 0) return;
-  loaded.clear();
-  // the module cache holds the tables too, and each cached module keeps the module that first
-  // required it (module.parent): forget the whole package
-  for (const key of Object.keys(requireCache)) {
-    if (TOKENIZER_MODULE.test(key)) delete requireCache[key];
-  }
-}
-
-const requireCache = createRequire(import.meta.url).cache;
-const TOKENIZER_MODULE = /[\\/]gpt-tokenizer[\\/]cjs[\\/]/;
-let holders = 0;
+const require = createRequire(import.meta.url);
 const loaded = new Map<EncodingName, Encoding>();
 
 const O200K_PREFIXES = ["gpt-4o", "gpt-4.1", "gpt-4.5", "chatgpt-4o", "gpt-5", "o1", "o3", "o4", "gpt-oss"];

@@ -115,3 +115,13 @@ function mask(text: SpecText): string {
   }
   return out;
 }
+
+/** one SPEC_INVALID error that lists every located problem of `file` */
+export function specError(details: BatchpipeError[], file: string): BatchpipeError {
+  const count = details.length === 1 ? "a problem" : `${details.length} problems`;
+  return new BatchpipeError(ErrorCodes.SPEC_INVALID, `${file} has ${count}`, {
+    details,
+    loc: details[0]?.loc,
+    hint: "fix them and run `batchpipe validate` again",
+  });
+}

@@ -1,4 +1,5 @@
 import type { BatchError } from "./types.js";
+import type { ScanResult } from "./validate.js";
 
 export interface QueueOccupancy {
   enqueued_tokens: number;
@@ -79,4 +80,13 @@ function limitError(kind: "token" | "request", model: string, limit: number): Ba
 
 export function formatCount(n: number): string {
   return n.toLocaleString("en-US");
+}
+
+/** what a scanned batch takes in its model's queue: tokens, and requests for embeddings */
+export function demandOf(endpoint: string, scan: ScanResult): QueueDemand {
+  return {
+    model: scan.model ?? "unknown",
+    tokens: scan.tokens,
+    requests: endpoint === "/v1/embeddings" ? scan.lines : 0,
+  };
 }

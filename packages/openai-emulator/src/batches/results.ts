@@ -1,6 +1,8 @@
 import { createHash } from "node:crypto";
 import fs from "node:fs";
-import { permutation, type Random } from "../random.js";
+import type { EmulatorContext } from "../context.js";
+import { createRandom, hashUnit, permutation, type Random } from "../random.js";
+import type { BatchRecord } from "./types.js";
 
 const FLUSH_BYTES = 512 * 1024;
 
@@ -98,4 +100,43 @@ export class ResultFile {
     this.pending = "";
     this.pendingBytes = 0;
   }
+}
+
+/** Write the output and error files (shuffled unless disabled); their ids go on the batch now or at `attach()`. */
+export function publishFiles(
+  ctx: EmulatorContext,
+  record: BatchRecord,
+  ok: ResultFile,
+  bad: ResultFile,
+  attachNow = true,
+): () => void {
+  const { store, options } = ctx;
+  const { batch } = record;
+  const ids: { output?: string; error?: string } = {};
+  const shuffle = (salt: string) =>
+    options.shuffleOutput
+      ? createRandom(Math.floor(hashUnit(options.seed, batch.id, salt) * 2 ** 32))
+      : undefined;
+  for (const [result, kind] of [
+    [ok, "output"],
+    [bad, "error"],
+  ] as const) {
+    const tmp = store.tmpPath(".jsonl");
+    const written = result.finish(tmp, shuffle(kind));
+    if (!written) continue;
+    const file = store.adopt(tmp, {
+      filename: `${batch.id}_${kind}.jsonl`,
+      purpose: "batch_output",
+      bytes: written.bytes,
+      sha256: written.sha256,
+      expiresAfterSeconds: record.outputExpiresAfter,
+    });
+    ids[kind] = file.id;
+  }
+  const attach = () => {
+    batch.output_file_id = ids.output ?? null;
+    batch.error_file_id = ids.error ?? null;
+  };
+  if (attachNow) attach();
+  return attach;
 }

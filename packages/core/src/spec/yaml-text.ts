@@ -1,0 +1,161 @@
+/**
+ * The spec file as YAML text: parsed with positions (syntax errors located), `${VAR}` references
+ * interpolated in place, and an inline `provider.api_key` refused (and hidden from frames).
+ */
+import {
+  isMap,
+  isScalar,
+  isSeq,
+  LineCounter,
+  type Node,
+  parseDocument,
+  Scalar,
+  visit,
+  type YAMLError,
+} from "yaml";
+import {
+  coercePlainScalar,
+  type Env,
+  hasReference,
+  type InterpolationProblem,
+  interpolate,
+  isSingleReference,
+} from "./interpolate.js";
+import type { SpecIssue, SpecPath } from "./issues.js";
+import { locateIssues, type SpecText, specError } from "./locate.js";
+
+/** yaml's messages that speak to a library user rather than to a spec author */
+const YAML_MESSAGES: Record<string, string> = {
+  MULTIPLE_DOCS: "the file holds more than one YAML document",
+  DUPLICATE_KEY: "duplicate key: a key may appear only once in a mapping",
+};
+
+const YAML_HINTS: Record<string, string> = {
+  MULTIPLE_DOCS:
+    "a pipeline file is one document: remove the `---` line and what follows, or split it into two files",
+  BLOCK_AS_IMPLICIT_KEY:
+    "a key has both a value and a nested mapping: check the indentation of the line below",
+  BAD_INDENT: "check the indentation: nested keys need more spaces than their parent, and siblings the same",
+  DUPLICATE_KEY: "remove one of them",
+  TAB_AS_INDENT: "indent with spaces, not tabs",
+  MISSING_CHAR: "a quote or bracket is not closed",
+  MULTILINE_IMPLICIT_KEY: "a key must fit on one line; is a `:` or a quote missing?",
+};
+
+/** YAML with positions; throws SPEC_INVALID for syntax errors and an empty file */
+export function parseSpec(text: string, file: string): SpecText {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const spec: SpecText = { file, text, doc, lineCounter, secrets: [] };
+  const issues: SpecIssue[] = syntaxErrors(doc.errors).map((error) => ({
+    path: [],
+    message: YAML_MESSAGES[error.code] ?? error.message.split("\n")[0]!,
+    hint:
+      text.slice(error.pos[0] - 1, error.pos[0] + 1) === "${"
+        ? FLOW_HINT
+        : (YAML_HINTS[error.code] ?? "fix the YAML syntax"),
+    range: error.pos,
+  }));
+  if (issues.length === 0 && doc.contents === null)
+    issues.push({
+      path: [],
+      message: "the file is empty",
+      hint: "a pipeline spec starts with `version: 1` (see `batchpipe schema`)",
+    });
+  if (issues.length > 0) throw specError(locateIssues(issues, spec, file), file);
+  return spec;
+}
+
+/** the document as data; an alias to no anchor (or an alias bomb) is a located spec error, not a crash */
+export function toData(spec: SpecText): unknown {
+  try {
+    return spec.doc.toJS({ maxAliasCount: 100 });
+  } catch (error) {
+    let range: [number, number] | undefined;
+    visit(spec.doc, {
+      Alias(_, node) {
+        if (!range && node.range && node.resolve(spec.doc) === undefined)
+          range = [node.range[0], node.range[1]];
+      },
+    });
+    const issue: SpecIssue = {
+      path: [],
+      message: range
+        ? `the alias ${spec.text.slice(range[0], range[1]).trim()} has no anchor`
+        : (error as Error).message.split("\n")[0]!,
+      hint: "define the anchor (&name) before its alias (*name), or write the value out",
+      range,
+    };
+    throw specError(locateIssues([issue], spec, spec.file), spec.file);
+  }
+}
+
+// biome-ignore lint/suspicious/noTemplateCurlyInString: ${VAR} is the spec syntax
+export const FLOW_HINT = 'inside { } or [ ], quote a value that holds a variable: "${VAR}"';
+
+/** the first syntax error, and later ones that cannot be its echo; the rest usually cascade from the first */
+function syntaxErrors(errors: YAMLError[]): YAMLError[] {
+  const independent = new Set(["DUPLICATE_KEY", "TAB_AS_INDENT", "BAD_DQ_ESCAPE"]);
+  return errors.filter((error, index) => index === 0 || independent.has(error.code));
+}
+
+/** interpolate every string scalar in place; problems point at the reference inside the scalar */
+export function interpolateDocument(spec: SpecText, env: Env): SpecIssue[] {
+  const issues: SpecIssue[] = [];
+  const visit = (node: unknown, at: SpecPath) => {
+    if (isMap(node)) {
+      for (const pair of node.items) {
+        const key = isScalar(pair.key) ? pair.key.value : pair.key;
+        if (typeof key === "string" || typeof key === "number") visit(pair.value, [...at, key]);
+      }
+    } else if (isSeq(node)) {
+      for (const [index, item] of node.items.entries()) visit(item, [...at, index]);
+    } else if (isScalar(node) && typeof node.value === "string" && hasReference(node.value)) {
+      const original = node.value;
+      const result = interpolate(original, env);
+      const start = node.range?.[0] ?? 0;
+      const source = spec.text.slice(start, node.range?.[1] ?? start);
+      for (const problem of result.problems) issues.push(problemIssue(problem, original, source, start, at));
+      node.value =
+        node.type === Scalar.PLAIN && isSingleReference(original)
+          ? coercePlainScalar(result.value)
+          : result.value;
+    }
+  };
+  visit(spec.doc.contents, []);
+  return issues;
+}
+
+function problemIssue(
+  problem: InterpolationProblem,
+  original: string,
+  source: string,
+  start: number,
+  at: SpecPath,
+): SpecIssue {
+  // the reference as written; found in the raw source so quoted scalars point right too
+  const reference = original.slice(problem.index).match(/^\$\{[^}]*\}?/)?.[0] ?? "${";
+  const offset = source.indexOf(reference);
+  const from = start + Math.max(0, offset);
+  return { path: at, message: problem.message, hint: problem.hint, range: [from, from + reference.length] };
+}
+
+/** `provider.api_key` must come from the environment: the spec is committed, the key must not be */
+export function checkApiKey(spec: SpecText, issues: SpecIssue[], allowInline: boolean) {
+  const provider = spec.doc.get("provider", true);
+  if (!isMap(provider)) return;
+  const node = provider.get("api_key", true) as Node | undefined;
+  if (!isScalar(node) || !node.range) return;
+  const written = spec.text.slice(node.range[0], node.range[1]).replace(/^["']|["']$/g, "");
+  if (isSingleReference(written)) return;
+  spec.secrets.push([node.range[0], node.range[1]]);
+  if (allowInline) return;
+  issues.push({
+    path: ["provider", "api_key"],
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: ${VAR} is the spec syntax
+    message: "must be a ${VAR} reference, not the key itself (the value is hidden here)",
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: ${VAR} is the spec syntax
+    hint: "put the key in an environment variable and write api_key: ${OPENAI_API_KEY}; revoke the key if this file was shared",
+    range: [node.range[0], node.range[1]],
+  });
+}

@@ -1,0 +1,103 @@
+/**
+ * The queue of a watch: files that are ready wait here (settled, snapshotted, not seen before) and
+ * run as groups, one group at a time; files that arrive within `coalesce` of each other share one.
+ */
+import fs from "node:fs";
+import { takeSnapshot, waitUntilStable } from "./files.js";
+import type { WatchedFile } from "./registry.js";
+import { runGroup } from "./run-group.js";
+import type { GroupContext } from "./types.js";
+
+export interface Queue {
+  /** `settle`: wait until the file stops changing first (chokidar has not) */
+  offer(file: string, options?: { settle?: boolean }): Promise<void>;
+  /** run every queued file now (for --once) */
+  drain(): Promise<void>;
+  stop(): Promise<void>;
+  onFatal(handler: (error: unknown) => void): void;
+}
+
+/** collects ready files and runs them in groups, one group at a time */
+export function createQueue(ctx: GroupContext, watchDir: string): Queue {
+  const pending: WatchedFile[] = [];
+  const inFlight = new Set<string>();
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> = Promise.resolve();
+  let fatal: (error: unknown) => void = () => {};
+  let hashing = Promise.resolve();
+  const coalesce = ctx.options.coalesce ?? 2000;
+  const settle = ctx.options.settle ?? 1000;
+  const maxFiles = ctx.options.maxGroupFiles ?? 1000;
+
+  // a steady trickle of files must not postpone a group for ever
+  const maxWait = coalesce * 10;
+  let firstQueuedAt = 0;
+  let scheduled = false;
+
+  const flush = () => {
+    timer = undefined;
+    if (pending.length === 0 || scheduled) return;
+    scheduled = true;
+    running = running
+      .then(async () => {
+        scheduled = false;
+        while (pending.length > 0 && !ctx.signal.aborted) {
+          // files leave `pending` as their group enters the registry (both synchronous): a file
+          // seen again in between is always recognised
+          const group = ctx.registry.createGroup(pending.splice(0, maxFiles));
+          await runGroup(ctx, group, false);
+        }
+        if (!ctx.options.once && !ctx.signal.aborted) ctx.emit({ type: "idle" });
+      })
+      .catch((error) => fatal(error));
+  };
+
+  return {
+    offer(file, options) {
+      // settle waits run side by side; hashing goes one file at a time, in arrival order
+      const settled = options?.settle ? waitUntilStable(file, settle, ctx.signal) : undefined;
+      hashing = hashing.then(async () => {
+        await settled;
+        if (ctx.signal.aborted || inFlight.has(file)) return;
+        inFlight.add(file);
+        try {
+          const taken = await takeSnapshot(file, watchDir).catch(() => undefined);
+          if (!taken) return;
+          const snapshot = taken.file;
+          if (
+            ctx.registry.known(file, snapshot.sha) ||
+            pending.some((p) => p.path === file && p.sha === snapshot.sha)
+          ) {
+            // only the fresh copy goes: the queued version's snapshot is the same name
+            fs.rmSync(taken.temp, { force: true });
+            ctx.emit({ type: "file_skipped", file, sha: snapshot.sha, reason: "already processed" });
+            return;
+          }
+          fs.renameSync(taken.temp, snapshot.snapshot);
+          if (pending.length === 0) firstQueuedAt = Date.now();
+          pending.push(snapshot);
+          ctx.emit({ type: "file_queued", file, sha: snapshot.sha, bytes: snapshot.size });
+          if (timer) clearTimeout(timer);
+          timer = setTimeout(flush, Math.max(0, Math.min(coalesce, firstQueuedAt + maxWait - Date.now())));
+        } finally {
+          inFlight.delete(file);
+        }
+      });
+      return hashing;
+    },
+    async drain() {
+      await hashing;
+      if (timer) clearTimeout(timer);
+      flush();
+      await running;
+    },
+    async stop() {
+      if (timer) clearTimeout(timer);
+      await hashing.catch(() => undefined);
+      await running.catch(() => undefined);
+    },
+    onFatal(handler) {
+      fatal = handler;
+    },
+  };
+}

@@ -1,0 +1,147 @@
+/**
+ * One group of files, run as one engine run to its end: resumed after a crash, retried while the
+ * failure is one a later attempt may get past, split into one run per file when a file is at fault.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { runPipeline } from "../engine/run-pipeline.js";
+import type { EnginePipeline } from "../engine/types.js";
+import { BatchpipeError, ErrorCodes } from "../errors.js";
+import { openState } from "../state/index.js";
+import { cleanSnapshots, sleep } from "./files.js";
+import { createCarrySink, createGroupSource, type FileCounts } from "./group-plugins.js";
+import type { GroupRow } from "./registry.js";
+import type { GroupContext } from "./types.js";
+
+/** run one group to its end: resume its run, or only record it when its run already finished */
+export async function runGroup(ctx: GroupContext, group: GroupRow, resumed: boolean): Promise<void> {
+  const { registry, emit } = ctx;
+  const files = group.files.map((f) => f.path);
+  if (group.runId) {
+    const finished = finishedRun(ctx.stateDir, group.runId);
+    if (finished) {
+      registry.finishGroup(group.id, "done", { run: group.runId, status: finished });
+      cleanSnapshots(group);
+      return;
+    }
+  }
+  emit({ type: "group_started", group: group.id, files, resumed });
+  let attempt = 0;
+  for (;;) {
+    const counts: FileCounts = new Map();
+    // a signal per run: listeners the engine leaves on it do not pile up over a long watch
+    const controller = new AbortController();
+    const abort = () => controller.abort();
+    ctx.signal.addEventListener("abort", abort, { once: true });
+    try {
+      const result = await runPipeline(groupPipeline(ctx, group, counts), {
+        signal: controller.signal,
+        stateDir: ctx.stateDir,
+        env: ctx.options.env,
+        onEvent: (event) => {
+          if (event.type === "run_started") {
+            registry.setRun(group.id, event.run);
+            emit({ type: "group_run", group: group.id, run: event.run });
+          }
+          emit({ type: "engine", group: group.id, event });
+        },
+      });
+      registry.finishGroup(group.id, "done", { run: result.run, status: result.status }, counts);
+      cleanSnapshots(group);
+      ctx.summary.groups++;
+      ctx.summary.files += group.files.length;
+      ctx.summary.succeeded += result.report.succeeded;
+      ctx.summary.failed += result.report.failed;
+      for (const file of files) {
+        const c = counts.get(file) ?? { succeeded: 0, failed: 0 };
+        emit({ type: "file_done", group: group.id, file, succeeded: c.succeeded, failed: c.failed });
+      }
+      emit({ type: "group_finished", group: group.id, status: result.status, report: result.report });
+      return;
+    } catch (error) {
+      if (ctx.signal.aborted) throw interrupted();
+      const failure = asBatchpipeError(error);
+      const retry = resumable(ctx.stateDir, failure);
+      if (!retry && group.files.length > 1) {
+        // ids collide across files, or one file is unreadable: each file becomes its own run, so
+        // only the file at fault fails
+        const groups = registry.splitGroup(group.id);
+        emit({
+          type: "group_split",
+          group: group.id,
+          groups: groups.map((g) => g.id),
+          reason: failure.message,
+        });
+        for (const single of groups) await runGroup(ctx, single, false);
+        return;
+      }
+      if (!retry) {
+        registry.finishGroup(group.id, "failed", { error: failure.message, code: failure.code });
+        ctx.summary.filesFailed += group.files.length;
+        cleanSnapshots(group);
+        emit({ type: "group_failed", group: group.id, files, error: failure });
+        return;
+      }
+      attempt++;
+      const inMs = Math.min(60_000, 1000 * 2 ** Math.min(attempt, 6));
+      emit({ type: "group_retry", group: group.id, error: failure, inMs });
+      await sleep(inMs, ctx.signal);
+      if (ctx.signal.aborted) throw interrupted();
+    } finally {
+      ctx.signal.removeEventListener("abort", abort);
+    }
+  }
+}
+
+function groupPipeline(ctx: GroupContext, group: GroupRow, counts: FileCounts): EnginePipeline {
+  const { pipeline, stateDir } = ctx;
+  return {
+    ...pipeline,
+    source: createGroupSource(pipeline.source, group.files, (file, records) =>
+      ctx.emit({ type: "file_read", group: group.id, file, records }),
+    ),
+    sinks: pipeline.sinks.map((ref, index) =>
+      createCarrySink(ref, { role: "sinks", index, stateDir, counts: index === 0 ? counts : undefined }),
+    ),
+    errors: pipeline.errors.map((ref, index) =>
+      createCarrySink(ref, { role: "errors", index, stateDir, counts: index === 0 ? counts : undefined }),
+    ),
+  };
+}
+
+/** the status of a finished engine run, or undefined while it is unfinished (or unknown) */
+function finishedRun(stateDir: string, runId: string): string | undefined {
+  if (!fs.existsSync(path.join(stateDir, "state.db"))) return undefined;
+  const state = openState(stateDir);
+  try {
+    const run = state.getRun(runId);
+    return run && run.status !== "reading" && run.status !== "running" ? run.status : undefined;
+  } finally {
+    state.close();
+  }
+}
+
+/** a failure the next attempt may get past: the run is unfinished (resumes), or the pipeline was locked */
+function resumable(stateDir: string, error: BatchpipeError): boolean {
+  if (error.code === ErrorCodes.STATE_FAILED || error.code === ErrorCodes.PROVIDER_FAILED) return true;
+  if (!fs.existsSync(path.join(stateDir, "state.db"))) return false;
+  const state = openState(stateDir);
+  try {
+    return state.unfinishedRun() !== undefined;
+  } finally {
+    state.close();
+  }
+}
+
+function asBatchpipeError(error: unknown): BatchpipeError {
+  if (error instanceof BatchpipeError) return error;
+  return new BatchpipeError(ErrorCodes.PLUGIN_FAILED, (error as Error)?.message ?? String(error), {
+    cause: error,
+  });
+}
+
+export function interrupted(): BatchpipeError {
+  return new BatchpipeError(ErrorCodes.INTERRUPTED, "interrupted; the state is saved", {
+    hint: "Run the same command again: unfinished files resume, finished ones are not processed again.",
+  });
+}

@@ -1,0 +1,57 @@
+/** What `watchPipeline` takes, reports and returns, and what the parts of a watch share. */
+import type { EngineEvent, EnginePipeline, RunResult } from "../engine/types.js";
+import type { BatchpipeError } from "../errors.js";
+import type { WatchRegistry } from "./registry.js";
+
+export type WatchEvent =
+  | { type: "watching"; target: string; root: string; once: boolean }
+  | { type: "file_queued"; file: string; sha: string; bytes: number }
+  | { type: "file_skipped"; file: string; sha: string; reason: "already processed" }
+  | { type: "group_started"; group: number; files: string[]; resumed: boolean }
+  | { type: "group_run"; group: number; run: string }
+  /** the file was read: `records` become requests (or failures) of the group's run */
+  | { type: "file_read"; group: number; file: string; records: number }
+  | { type: "file_done"; group: number; file: string; succeeded: number; failed: number }
+  | { type: "group_finished"; group: number; status: RunResult["status"]; report: RunResult["report"] }
+  | { type: "group_split"; group: number; groups: number[]; reason: string }
+  | { type: "group_failed"; group: number; files: string[]; error: BatchpipeError }
+  | { type: "group_retry"; group: number; error: BatchpipeError; inMs: number }
+  | { type: "idle" }
+  | { type: "engine"; group: number; event: EngineEvent };
+
+export interface WatchOptions {
+  /** default `.batchpipe/<name>` beside the spec */
+  stateDir?: string;
+  /** process what is there now (and unfinished groups), then return */
+  once?: boolean;
+  signal?: AbortSignal;
+  onEvent?: (event: WatchEvent) => void;
+  env?: Record<string, string | undefined>;
+  /** ms a file's size must stay unchanged before it counts as written (default 1000) */
+  settle?: number;
+  /** ms without a new file before a group starts (default 2000; a group waits at most 10× this) */
+  coalesce?: number;
+  /** the most files in one group (default 1000) */
+  maxGroupFiles?: number;
+}
+
+export interface WatchSummary {
+  groups: number;
+  /** files processed */
+  files: number;
+  /** files that could not be processed (see the group_failed events) */
+  filesFailed: number;
+  succeeded: number;
+  failed: number;
+}
+
+/** what the queue and the group runner of one watch share */
+export interface GroupContext {
+  pipeline: EnginePipeline;
+  stateDir: string;
+  registry: WatchRegistry;
+  emit: (event: WatchEvent) => void;
+  signal: AbortSignal;
+  options: WatchOptions;
+  summary: WatchSummary;
+}

@@ -1,0 +1,315 @@
+/**
+ * One batch's life after `create`: validating (the input scanned and checked, its queue capacity
+ * taken), in_progress (every line answered at the configured pace, or failed when the batch expires
+ * or is cancelled), finalizing, and a terminal status that gives the queue capacity back.
+ */
+import { setMaxListeners } from "node:events";
+import { setImmediate as yieldToLoop } from "node:timers/promises";
+import { bump, type EmulatorContext } from "../context.js";
+import type { StoredFile } from "../files/store.js";
+import { readLines } from "../lines.js";
+import { respond } from "../responder/index.js";
+import type { CreateBatchBody } from "./create.js";
+import { matchLineRule, ruleNeedsAttempts } from "./line-rules.js";
+import { demandOf, type QueueDemand } from "./queue.js";
+import { publishFiles, ResultFile } from "./results.js";
+import type { BatchError, BatchRecord } from "./types.js";
+import { firstModel, type ScanOptions, type ScanResult, scanInput } from "./validate.js";
+
+const EXPIRED_MESSAGE = "This request could not be executed before the completion window expired.";
+const CANCELLED_MESSAGE = "This request was cancelled before it could be executed.";
+
+/** What a batch's run needs from the engine that owns it (batches/engine.ts). */
+export interface BatchHost {
+  readonly ctx: EmulatorContext;
+  /** attempts so far per custom_id, kept across batches, for line rules that count them */
+  readonly attempts: Map<string, number>;
+  /** the input file as the batch service sees it (absent during the file-visibility lag) */
+  visibleFile(id: string): StoredFile | undefined;
+  scanOptions(endpoint: string): Omit<ScanOptions, "signal">;
+  /** admit (and with `reserve`, enqueue) a scanned batch in its model's queue */
+  queueCheck(endpoint: string, scan: ScanResult, reserve: boolean): BatchError | null;
+  /** give back the queue capacity a batch held */
+  release(hold: QueueDemand): void;
+}
+
+export async function runBatch(
+  host: BatchHost,
+  record: BatchRecord,
+  body: CreateBatchBody,
+  life: AbortSignal,
+): Promise<void> {
+  const { clock, options } = host.ctx;
+  const { batch } = record;
+  const cancel = record.cancel.signal;
+  await clock.sleep(options.latencies.validation, anySignal(cancel, life));
+  if (life.aborted) return;
+  if (cancel.aborted) return finishCancelled(host, record, undefined, undefined, life);
+
+  const file = host.visibleFile(body.input_file_id);
+  if (!file) {
+    return failBatch(host, record, [
+      {
+        code: "invalid_request",
+        line: null,
+        param: "file_id",
+        message: `Cannot find file ${body.input_file_id}, or organization org-emulator does not have access to it.`,
+      },
+    ]);
+  }
+  const path = file.path;
+  if (file.bytes > options.maxBatchBytes) {
+    const model = (await firstModel(path)) ?? "unknown";
+    return failBatch(host, record, [
+      {
+        code: "file_too_large",
+        line: null,
+        param: null,
+        message: `The batch input file is larger than the ${options.maxBatchBytes} maximum for the ${model} model. Please try again with a smaller batch.`,
+      },
+    ]);
+  }
+  const scan = await scanInput(path, {
+    ...host.scanOptions(body.endpoint),
+    signal: anySignal(cancel, life),
+  });
+  if (life.aborted) return;
+  if (cancel.aborted) return finishCancelled(host, record, undefined, undefined, life);
+  if (scan.lines === 0) {
+    return failBatch(host, record, [
+      {
+        code: "empty_file",
+        line: null,
+        param: null,
+        message: "The input file is empty. Please ensure that the batch contains at least one request.",
+      },
+    ]);
+  }
+  if (scan.errors.length > 0) return failBatch(host, record, scan.errors);
+  if (scan.lines > options.maxBatchLines) {
+    return failBatch(host, record, [
+      {
+        code: "too_many_tasks",
+        line: null,
+        param: null,
+        message: `The batch input file contains ${scan.lines} requests, which is more than the maximum of ${options.maxBatchLines} requests per batch.`,
+      },
+    ]);
+  }
+  if (body.endpoint === "/v1/embeddings" && scan.embeddingInputs > options.maxEmbeddingInputs) {
+    return failBatch(host, record, [
+      {
+        code: "too_many_inputs",
+        line: null,
+        param: null,
+        message: `The batch input file contains ${scan.embeddingInputs} embedding inputs, which is more than the maximum of ${options.maxEmbeddingInputs} embedding inputs per batch.`,
+      },
+    ]);
+  }
+  batch.model = scan.model;
+  record.estimatedTokens = scan.tokens;
+  const refusal = host.queueCheck(body.endpoint, scan, true);
+  if (refusal) {
+    bump(host.ctx, refusal.code);
+    return failBatch(host, record, [refusal]);
+  }
+  record.queueHold = demandOf(body.endpoint, scan);
+  await execute(host, record, path, scan.lines, life);
+}
+
+async function execute(
+  host: BatchHost,
+  record: BatchRecord,
+  path: string,
+  total: number,
+  life: AbortSignal,
+): Promise<void> {
+  const { clock, store, ids } = host.ctx;
+  const { batch } = record;
+  const cancel = record.cancel.signal;
+  if (batch.status === "validating") batch.status = "in_progress";
+  batch.in_progress_at = clock.nowSeconds();
+  batch.request_counts.total = total;
+
+  const ok = new ResultFile(store.tmpPath(".out"));
+  const bad = new ResultFile(store.tmpPath(".err"));
+  try {
+    const startMs = clock.nowMs();
+    const expireAtMs = (batch.expires_at + host.ctx.options.latencies.expiryLag) * 1000;
+    let stop: "expired" | "cancelled" | undefined;
+    let done = 0;
+    const checkStop = () => {
+      if (stop) return;
+      const options = host.ctx.options;
+      if (cancel.aborted) stop = "cancelled";
+      else if (options.expireAfterLines !== undefined && done >= options.expireAfterLines) stop = "expired";
+      else if (clock.nowMs() >= expireAtMs) stop = "expired";
+    };
+    for await (const { line } of readLines(path)) {
+      if (life.aborted) return;
+      if (line.trim() === "") continue;
+      const request = JSON.parse(line) as { custom_id: string; body: Record<string, unknown> };
+      checkStop();
+      if (!stop) {
+        // pace to linesPerSecond of virtual time; sleep only when ahead of schedule
+        const dueMs = startMs + ((done + 1) / host.ctx.options.latencies.linesPerSecond) * 1000;
+        const nowMs = clock.nowMs();
+        if (nowMs < dueMs) {
+          const untilMs = Math.min(dueMs, expireAtMs) - nowMs;
+          await clock.sleep(Math.max(0, untilMs) / 1000, anySignal(cancel, life));
+          if (life.aborted) return;
+          checkStop();
+        } else if (done % 500 === 499) {
+          await yieldToLoop();
+        }
+      }
+      if (stop) {
+        bad.append({
+          id: ids.batchRequest(),
+          custom_id: request.custom_id,
+          response: null,
+          error: {
+            code: stop === "expired" ? "batch_expired" : "batch_cancelled",
+            message: stop === "expired" ? EXPIRED_MESSAGE : CANCELLED_MESSAGE,
+          },
+        });
+        batch.request_counts.failed++;
+        continue;
+      }
+      executeLine(host, record, request, ok, bad);
+      done++;
+    }
+    if (stop === "cancelled") return await finishCancelled(host, record, ok, bad, life);
+    if (stop === "expired") {
+      publishFiles(host.ctx, record, ok, bad);
+      terminal(host, record, "expired");
+      return;
+    }
+    if (cancel.aborted) return await finishCancelled(host, record, ok, bad, life);
+    batch.status = "finalizing";
+    batch.finalizing_at = clock.nowSeconds();
+    // the files are written now but their ids appear only with `completed`
+    const attach = publishFiles(host.ctx, record, ok, bad, false);
+    await clock.sleep(host.ctx.options.latencies.finalizing, life);
+    if (life.aborted) return;
+    attach();
+    terminal(host, record, "completed");
+  } finally {
+    ok.dispose();
+    bad.dispose();
+  }
+}
+
+function executeLine(
+  host: BatchHost,
+  record: BatchRecord,
+  request: { custom_id: string; body: Record<string, unknown> },
+  ok: ResultFile,
+  bad: ResultFile,
+): void {
+  const { ids, clock, options } = host.ctx;
+  const { batch } = record;
+  const customId = request.custom_id;
+  let attempt = 1;
+  if (ruleNeedsAttempts(options.lineRules)) {
+    attempt = (host.attempts.get(customId) ?? 0) + 1;
+    host.attempts.set(customId, attempt);
+  }
+  const id = ids.batchRequest();
+  const requestId = ids.request();
+  const model = batch.model ?? "unknown";
+  const failure =
+    options.lineRules.length > 0
+      ? matchLineRule(options.lineRules, customId, attempt, options.seed, model, requestId)
+      : undefined;
+  bump(host.ctx, "lines_executed");
+  if (failure?.oddity) {
+    // test-only broken output (LineRule.oddity): the provider counts the line as done
+    batch.request_counts.completed++;
+    if (failure.oddity === "malformed")
+      ok.appendText(
+        `{"id":"${id}","custom_id":${JSON.stringify(customId)},"response":{"status_code":200,"bo`,
+      );
+    if (failure.oddity === "unknown_id") {
+      const body = respond(batch.endpoint, request.body, { ids, now: clock.nowSeconds() }).body;
+      const response = { status_code: 200, request_id: requestId, body };
+      ok.append({ id, custom_id: `unknown-${customId}`, response, error: null });
+    }
+    return;
+  }
+  if (failure) {
+    bump(host.ctx, "lines_failed");
+    batch.request_counts.failed++;
+    if (failure.status === null) {
+      bad.append({
+        id,
+        custom_id: customId,
+        response: null,
+        error: { code: failure.error.code, message: failure.error.message },
+      });
+    } else {
+      bad.append({
+        id,
+        custom_id: customId,
+        response: { status_code: failure.status, request_id: requestId, body: { error: failure.error } },
+        error: null,
+      });
+    }
+    return;
+  }
+  const answer = respond(batch.endpoint, request.body, { ids, now: clock.nowSeconds() });
+  ok.append({
+    id,
+    custom_id: customId,
+    response: { status_code: 200, request_id: requestId, body: answer.body },
+    error: null,
+  });
+  batch.request_counts.completed++;
+  const usage = batch.usage;
+  usage.input_tokens += answer.usage.input;
+  usage.output_tokens += answer.usage.output;
+  usage.total_tokens += answer.usage.input + answer.usage.output;
+}
+
+async function finishCancelled(
+  host: BatchHost,
+  record: BatchRecord,
+  ok: ResultFile | undefined,
+  bad: ResultFile | undefined,
+  life: AbortSignal,
+): Promise<void> {
+  await host.ctx.clock.sleep(host.ctx.options.latencies.cancelDrain, life);
+  if (life.aborted) return;
+  if (ok && bad) publishFiles(host.ctx, record, ok, bad);
+  terminal(host, record, "cancelled");
+}
+
+/** End the batch as `failed` with these errors. */
+export function failBatch(host: BatchHost, record: BatchRecord, errors: BatchError[]): void {
+  record.batch.errors = { object: "list", data: errors };
+  terminal(host, record, "failed");
+}
+
+function terminal(
+  host: BatchHost,
+  record: BatchRecord,
+  status: "failed" | "completed" | "expired" | "cancelled",
+): void {
+  const now = host.ctx.clock.nowSeconds();
+  const { batch } = record;
+  batch.status = status;
+  if (status === "failed") batch.failed_at = now;
+  if (status === "completed") batch.completed_at = now;
+  if (status === "expired") batch.expired_at = now;
+  if (status === "cancelled") batch.cancelled_at = now;
+  bump(host.ctx, `batches_${status}`);
+  const hold = record.queueHold;
+  record.queueHold = undefined;
+  if (hold) host.release(hold);
+}
+
+function anySignal(a: AbortSignal, b: AbortSignal): AbortSignal {
+  const signal = AbortSignal.any([a, b]);
+  setMaxListeners(0, signal);
+  return signal;
+}
