@@ -15,7 +15,7 @@ const shape = process.argv[4] ?? "full";
 const SHARD = 50_000;
 const WRITE_BATCH = 1000;
 
-const { buildSuccessRow, metaJson, splitResultLine, usageJson } = await import(
+const { buildSuccessRow, splitResultLine, usageJson } = await import(
   "../packages/core/dist/engine/collect.js"
 );
 const { classifyLine, extractOutput, toUsage } = await import("../packages/core/dist/engine/classify.js");
@@ -180,13 +180,10 @@ function buildRows(shard, lines, keep = true) {
       source: meta.source,
     };
     if (!keep) return { id: fields.id, status: "success", ...fields };
-    const json = metaJson(metaLine, meta);
     return buildSuccessRow(fields, {
       output: extracted.json,
       response: split?.body,
       usage: fields.usage ? usageJson(fields.usage) : undefined,
-      input: json.input,
-      source: json.source,
     });
   });
 }

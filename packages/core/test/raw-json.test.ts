@@ -4,7 +4,7 @@ import { join } from "node:path";
 import jsonlSink from "@batchpipe/sink-jsonl";
 import { describe, expect, it } from "vitest";
 import { extractOutput, toUsage } from "../src/engine/classify.js";
-import { bodyJson, buildSuccessRow, metaJson, splitResultLine, usageJson } from "../src/engine/collect.js";
+import { bodyJson, buildSuccessRow, splitResultLine, usageJson } from "../src/engine/collect.js";
 import { fieldToJson, rowToJson } from "../src/plugin.js";
 import { compactJson, memberJson } from "../src/raw-json.js";
 import { createTestContext } from "../src/testing/index.js";
@@ -101,24 +101,6 @@ describe("splitResultLine: a result line's body text without a second parse", ()
   });
 });
 
-describe("metaJson: the input and source of a shard meta line", () => {
-  it("as read-phase writes it, and in layouts where only the general scanner is sure", () => {
-    const input = { id: 'r"1', source: "web", nested: { source: { file: "x", line: 1 } }, text: "é \n" };
-    const lines = [
-      { id: 'r"1', t: 1, o: 2, r: 3, j: 1, input, source: { file: "/d/a b.jsonl", line: 7 } },
-      { id: "r2", t: 1, o: 2, r: 3, input: {}, source: { file: "/d", line: 1, source: { file: "y" } } },
-      { id: "r3", t: 1, o: 2, r: 3, source: { file: "/d", line: 1 }, input },
-      { id: "r4", t: 1, o: 2, r: 3, input: [1, "]"], source: "not an object" },
-    ];
-    for (const value of lines) {
-      const metaLine = JSON.stringify(value);
-      const json = metaJson(metaLine, JSON.parse(metaLine));
-      expect(json.input, metaLine).toBe(JSON.stringify(value.input));
-      expect(json.source, metaLine).toBe(JSON.stringify(value.source));
-    }
-  });
-});
-
 describe("memberJson and compactJson", () => {
   it("the last duplicate wins, as in JSON.parse; a path through a non-object is absent", () => {
     const text = '{"a":{"b":1},"x":"{\\"a\\":2}","a":{"c":{"d":[1, 2]}}}';
@@ -143,19 +125,11 @@ describe("memberJson and compactJson", () => {
   });
 });
 
-/** a success row as collect.ts builds it from an output line and a shard meta line */
+/** a success row as collect.ts builds it from an output line and a shard meta line's input and source */
 function engineRow(body: Record<string, unknown>, input: Record<string, unknown>, wantsJson = false) {
   const text = line(body);
   const split = splitResultLine(text)!;
-  const metaLine = JSON.stringify({
-    id: "rec-1",
-    t: 1,
-    o: 1,
-    r: 0,
-    input,
-    source: { file: "/d.jsonl", line: 3 },
-  });
-  const meta = JSON.parse(metaLine);
+  const meta = { input, source: { file: "/d.jsonl", line: 3 } };
   const response = split.line.response.body as Record<string, unknown>;
   const extracted = extractOutput("/v1/chat/completions", response, wantsJson);
   if (!extracted.ok) throw new Error(extracted.message);
@@ -176,7 +150,6 @@ function engineRow(body: Record<string, unknown>, input: Record<string, unknown>
       output: extracted.json,
       response: split.body,
       usage: usage ? usageJson(usage) : undefined,
-      ...metaJson(metaLine, meta),
     },
   );
 }

@@ -14,8 +14,8 @@ import type { BatchInfo, BatchProvider } from "../provider/types.js";
 import { attachRawJson, compactJson, memberJson } from "../raw-json.js";
 import type { FanoutRow, ShardRow } from "../state/index.js";
 import { classifyLine, extractOutput, isObject, type LineOutcome, toUsage } from "./classify.js";
-import type { RequestMeta } from "./read-phase.js";
-import { retryShardName, SyncWriter } from "./shard-writer.js";
+import { decodeShardMeta, type ShardMeta } from "./codecs/shard-meta.js";
+import { retryShardName, SyncWriter } from "./read/index.js";
 import type { SinkSet } from "./sink-set.js";
 
 export interface CollectOptions {
@@ -92,8 +92,7 @@ async function collectWith(options: CollectOptions, metas: MetaIndex): Promise<C
 
   /** `raw`: the output line `outcome` was read from (its JSON text goes to the rows) */
   const routeOne = async (id: string, entry: MetaEntry, outcome: LineOutcome, raw?: RawLine) => {
-    const metaLine = entry.line;
-    const meta = JSON.parse(metaLine) as RequestMeta;
+    const meta = decodeShardMeta(entry.line);
     if (!live()) {
       const retryable =
         outcome.kind === "failure" &&
@@ -104,7 +103,7 @@ async function collectWith(options: CollectOptions, metas: MetaIndex): Promise<C
       return;
     }
     if (outcome.kind === "success") {
-      const extracted = extractOutput(shard.endpoint, outcome.body, meta.j === 1);
+      const extracted = extractOutput(shard.endpoint, outcome.body, meta.jsonOutput);
       const usage = toUsage(outcome.body.usage);
       if (usage) {
         result.inputTokens += usage.input_tokens;
@@ -129,7 +128,7 @@ async function collectWith(options: CollectOptions, metas: MetaIndex): Promise<C
         const model = typeof outcome.body.model === "string" ? outcome.body.model : shard.model || null;
         const responseJson = raw === undefined ? undefined : (raw.body ?? bodyJson(raw.text));
         const usageText = usage ? usageJson(usage) : undefined;
-        for (const target of targets(id, meta, metaLine, fanout)) {
+        for (const target of targets(id, meta, fanout)) {
           const row = buildSuccessRow(
             {
               id: target.id,
@@ -161,7 +160,7 @@ async function collectWith(options: CollectOptions, metas: MetaIndex): Promise<C
       result.retried++;
       return;
     }
-    for (const target of targets(id, meta, metaLine, fanout)) {
+    for (const target of targets(id, meta, fanout)) {
       const row: FailureRow = attachRawJson(
         {
           id: target.id,
@@ -307,10 +306,6 @@ export function usageJson(usage: Usage): string {
 }
 
 const RESPONSE_BODY = ["response", "body"];
-const INPUT = ["input"];
-const SOURCE = ["source"];
-const INPUT_KEY = ',"input":';
-const SOURCE_KEY = ',"source":';
 
 /**
  * The JSON text of `response.body` in an output line, when it is the object classifyLine took as the
@@ -405,42 +400,6 @@ function stringValue(inner: string): string {
   return inner.includes("\\") ? (JSON.parse(`"${inner}"`) as string) : inner;
 }
 
-/** the JSON text of a shard meta line's `input` and `source` (parsed as `meta`) */
-export function metaJson(metaLine: string, meta: RequestMeta): { input?: string; source?: string } {
-  // read-phase.ts writes JSON.stringify({ id, t, o, r, j?, input, source }): the input starts after
-  // the first `,"input":` (before it come a JSON string and numbers) and ends at the last
-  // `,"source":`, which is the last member's key when the source has no member of that name and
-  // nothing nested (inside a JSON string that text would have escaped quotes). Any other layout
-  // takes the general scanner.
-  const keys = Object.keys(meta);
-  const n = keys.length;
-  if (
-    keys[n - 1] === "source" &&
-    keys[n - 2] === "input" &&
-    flatWithoutSource(meta.source) &&
-    metaLine.charCodeAt(metaLine.length - 1) === 0x7d
-  ) {
-    const start = metaLine.indexOf(INPUT_KEY);
-    const end = metaLine.lastIndexOf(SOURCE_KEY);
-    if (start >= 0 && end > start + INPUT_KEY.length) {
-      return {
-        input: metaLine.slice(start + INPUT_KEY.length, end),
-        source: metaLine.slice(end + SOURCE_KEY.length, -1),
-      };
-    }
-  }
-  return { input: memberJson(metaLine, INPUT), source: memberJson(metaLine, SOURCE) };
-}
-
-function flatWithoutSource(value: unknown): boolean {
-  if (typeof value !== "object" || value === null) return true;
-  for (const key in value) {
-    const member = (value as Record<string, unknown>)[key];
-    if (key === "source" || (typeof member === "object" && member !== null)) return false;
-  }
-  return true;
-}
-
 interface Target {
   id: string;
   input: Record<string, unknown>;
@@ -450,16 +409,10 @@ interface Target {
   source: RecordPosition;
 }
 
-function* targets(
-  id: string,
-  meta: RequestMeta,
-  metaLine: string,
-  fanout: Map<string, FanoutRow[]>,
-): Generator<Target> {
-  const json = metaJson(metaLine, meta);
-  yield { id, input: meta.input, inputJson: json.input, source: meta.source, sourceJson: json.source };
+function* targets(id: string, meta: ShardMeta, fanout: Map<string, FanoutRow[]>): Generator<Target> {
+  yield { id, input: meta.input, inputJson: undefined, source: meta.source, sourceJson: undefined };
   // identical requests point at the root-shard index of the request that was sent
-  for (const row of fanout.get(String(meta.r)) ?? []) {
+  for (const row of fanout.get(String(meta.rootIndex)) ?? []) {
     yield {
       id: row.recordId,
       input: JSON.parse(row.input),
@@ -491,8 +444,7 @@ class MetaIndex {
     for await (const line of lines(fs.createReadStream(file))) {
       const length = Buffer.byteLength(line);
       if (line !== "") {
-        // the id is the first field: no need to parse the input here
-        const id = (JSON.parse(`${line.slice(0, line.indexOf(',"t":'))}}`) as { id: string }).id;
+        const id = decodeShardMeta(line).id;
         index.ids.set(id, index.offsets.length);
         index.offsets.push(offset);
         index.lengths.push(length);
@@ -563,9 +515,9 @@ async function writeRetryShard(
     requests.write(`${line}\n`);
     metaOut.write(`${meta}\n`);
     bytes += Buffer.byteLength(line) + 1;
-    const parsed = JSON.parse(meta) as RequestMeta;
-    tokens += parsed.t;
-    outputTokens += parsed.o;
+    const parsed = decodeShardMeta(meta);
+    tokens += parsed.inputTokens;
+    outputTokens += parsed.outputTokens;
   }
   requests.close();
   metaOut.close();

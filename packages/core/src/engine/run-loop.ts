@@ -21,7 +21,7 @@ import {
   type StateStore,
 } from "../state/index.js";
 import { type CollectResult, collectShard } from "./collect.js";
-import { interrupted, prepFailuresFile } from "./read-phase.js";
+import { interrupted, prepFailuresFile } from "./read/index.js";
 import { SinkSet } from "./sink-set.js";
 import { type EngineEvent, type EnginePipeline, type ProgressSnapshot, withCallSignal } from "./types.js";
 

@@ -1,0 +1,51 @@
+/**
+ * Shard meta lines: beside each shard file `NNNNN.jsonl`, `NNNNN.meta.jsonl` holds one JSON line per
+ * request line, in the same order: what the collector needs to turn a result into rows (the record's
+ * id, input and position), the token estimates a retry shard adds up, and where identical requests
+ * point. A retry shard copies the meta lines of the requests it sends again.
+ */
+import { BatchpipeError, ErrorCodes } from "../../errors.js";
+import type { RecordPosition } from "../../plugin.js";
+
+export interface ShardMeta {
+  /** the record's id (the request's custom_id) */
+  id: string;
+  /** estimated input and output tokens of the request */
+  inputTokens: number;
+  outputTokens: number;
+  /** the request's index in its first-attempt shard: identical requests point at it */
+  rootIndex: number;
+  /** the request asked for JSON output (the output is parsed) */
+  jsonOutput: boolean;
+  input: Record<string, unknown>;
+  source: RecordPosition;
+}
+
+/** the line without its newline */
+export function encodeShardMeta(meta: ShardMeta): string {
+  return JSON.stringify({
+    id: meta.id,
+    inputTokens: meta.inputTokens,
+    outputTokens: meta.outputTokens,
+    rootIndex: meta.rootIndex,
+    // absent when false (JSON.stringify leaves out undefined)
+    jsonOutput: meta.jsonOutput || undefined,
+    input: meta.input,
+    source: meta.source,
+  });
+}
+
+export function decodeShardMeta(line: string): ShardMeta {
+  const meta = JSON.parse(line) as Partial<ShardMeta>;
+  if (typeof meta.id !== "string" || typeof meta.inputTokens !== "number") {
+    throw new BatchpipeError(
+      ErrorCodes.STATE_FAILED,
+      "a shard meta line is not in this version's format (the run was started by another batchpipe version)",
+      {
+        hint: "Finish the run with the batchpipe version that started it, or delete the state folder to start over.",
+      },
+    );
+  }
+  meta.jsonOutput = meta.jsonOutput === true;
+  return meta as ShardMeta;
+}
