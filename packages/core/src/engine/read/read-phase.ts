@@ -3,8 +3,8 @@
  *
  * The whole source is sharded before the first upload. That is what lets batchpipe promise that a
  * duplicate custom_id costs nothing (the run stops before any spend) and compute the dataset
- * fingerprint for allow_same_dataset before paying. Reading and sharding run at local-disk speed
- * (~100k records/s), negligible next to a batch's hours.
+ * fingerprint for allow_same_dataset before paying. Reading and sharding run at local-disk speed,
+ * negligible next to a batch's hours.
  *
  * This file is the loop; each record takes one pass through `place`, top to bottom. The jobs around
  * it have their own modules: checkpoints.ts and resume.ts (a read that stops continues from its
@@ -26,6 +26,7 @@ import {
 } from "../../plugin.js";
 import type { FanoutBatch, FanoutRow, RunTotals, ShardRow } from "../../state/index.js";
 import { wantsJson } from "../classify.js";
+import type { ReadCheckpoint } from "../codecs/read-checkpoint.js";
 import { openAIRequestLines, type RequestLineCodec } from "../codecs/request-line.js";
 import type { EnginePipeline } from "../types.js";
 import {
@@ -123,13 +124,13 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
     const found = fanout.take();
     if (!options.onCheckpoint) return;
     const shards = writer.checkpoint();
-    const state = {
+    const state: ReadCheckpoint = {
       identity,
       read: totals.read,
       source: last.cursor === undefined ? null : { cursor: last.cursor },
       first,
       totals: { ...totals },
-      costByModel: [...costByModel].map(([model, c]): [string, typeof c] => [model, { ...c }]),
+      costByModel: [...costByModel].map(([model, c]) => [model, { ...c }]),
       estimator: estimator.state(),
       fingerprint: fingerprint.value,
       writer: shards.state,
