@@ -83,7 +83,12 @@ export class CheckpointCommits {
    * Commit `checkpoint` once `files` are durable, after the one before it. `sealed`: every shard
    * sealed so far (those not yet recorded are committed with it).
    */
-  async save(checkpoint: ReadCheckpoint, files: string[], sealed: ShardRow[], fanout: FanoutBatch[]) {
+  async save(
+    checkpoint: ReadCheckpoint,
+    files: string[],
+    sealed: ShardRow[],
+    fanout: FanoutBatch[],
+  ): Promise<void> {
     await this.settle();
     const newlySealed = sealed.slice(this.sealedRecorded);
     this.sealedRecorded = sealed.length;
