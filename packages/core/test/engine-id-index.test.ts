@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { IdSet, RequestIndex } from "../src/engine/id-index.js";
+import { IdSet, RequestIndex } from "../src/engine/read/id-index.js";
 
 // 300,000 entries: every partition grows several times (each starts at 64 slots)
 const N = 300_000;

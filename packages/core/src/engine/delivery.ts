@@ -11,7 +11,7 @@ import type { ShardRow } from "../state/index.js";
 import { type CollectResult, collectShard, DEFAULT_PART_SIZE } from "./collect.js";
 import { addCounters, countFailure, emptyCounters, type RunCounters } from "./counters.js";
 import { describeError, type LoopContext, warn } from "./loop-context.js";
-import { interrupted, prepFailuresFile } from "./read-phase.js";
+import { interrupted, prepFailuresFile } from "./read/index.js";
 import { readLines } from "./shard-meta-index.js";
 import { SinkSet } from "./sink-set.js";
 import { withCallSignal } from "./types.js";

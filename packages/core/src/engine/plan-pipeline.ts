@@ -8,7 +8,7 @@ import path from "node:path";
 import { estimateCost } from "../estimate/pricing.js";
 import type { Logger } from "../plugin.js";
 import type { RunTotals } from "../state/index.js";
-import { runReadPhase } from "./read-phase.js";
+import { runReadPhase } from "./read/index.js";
 import type { EnginePipeline } from "./types.js";
 
 export interface PlanShard {

@@ -6,8 +6,8 @@ import fs from "node:fs";
 import path from "node:path";
 import type { ShardRow } from "../state/index.js";
 import { decodeShardMeta } from "./codecs/shard-meta.js";
+import { retryShardName, SyncWriter } from "./read/index.js";
 import { readLines, type ShardMetaIndex } from "./shard-meta-index.js";
-import { retryShardName, SyncWriter } from "./shard-writer.js";
 
 export async function writeRetryShard(options: {
   stateDir: string;

@@ -19,7 +19,7 @@ import {
 } from "./loop-context.js";
 import { Poller } from "./polling.js";
 import { progressSnapshot } from "./progress.js";
-import { interrupted } from "./read-phase.js";
+import { interrupted } from "./read/index.js";
 import { budgetExceeded, Scheduler } from "./scheduler.js";
 import { cancelShards, reconcileSubmissions, submitShard } from "./submission.js";
 import type { EngineEvent, EnginePipeline, ProgressSnapshot } from "./types.js";

@@ -10,15 +10,15 @@ import { BatchpipeError, ErrorCodes } from "../errors.js";
 import type { Logger } from "../plugin.js";
 import type { ProviderConnection } from "../provider/contract.js";
 import { acquireLock, openState, type RunCounters, type RunRow, type StateStore } from "../state/index.js";
+import { decodeReadCheckpoint, encodeReadCheckpoint } from "./codecs/read-checkpoint.js";
 import {
-  type ReadCheckpoint,
   type ReadResume,
   ReadStartsOver,
   readCheckpointEveryFromEnv,
   readFailure,
   readIdentity,
   runReadPhase,
-} from "./read-phase.js";
+} from "./read/index.js";
 import { RunLoop } from "./run-loop.js";
 import { pluginTimeoutFromEnv } from "./sink-set.js";
 import type {
@@ -136,7 +136,7 @@ async function readRun(o: {
         onProgress: (records) => emit({ type: "read_progress", run: run.id, records }),
         checkpointEvery: o.checkpointEvery,
         onCheckpoint: (checkpoint, shards, fanout) =>
-          state.saveReadCheckpoint(run.id, { value: JSON.stringify(checkpoint), shards, fanout }),
+          state.saveReadCheckpoint(run.id, { value: encodeReadCheckpoint(checkpoint), shards, fanout }),
         resume,
         resumable,
       });
@@ -206,13 +206,14 @@ function loadReadResume(
 ): { resume?: ReadResume; startOver?: string } | undefined {
   const value = state.readCheckpoint(runId);
   if (value === undefined) return undefined;
-  let checkpoint: ReadCheckpoint;
-  try {
-    checkpoint = JSON.parse(value) as ReadCheckpoint;
-  } catch {
-    return { startOver: "the read checkpoint cannot be parsed; reading starts over" };
+  const checkpoint = decodeReadCheckpoint(value);
+  if (!checkpoint) {
+    return {
+      startOver:
+        "the read checkpoint cannot be parsed or was written by another batchpipe version; reading starts over",
+    };
   }
-  if (checkpoint.version !== 1 || checkpoint.identity !== readIdentity(pipeline)) {
+  if (checkpoint.identity !== readIdentity(pipeline)) {
     return {
       startOver:
         "the spec's source, transform or batch limits changed since the read was interrupted; reading starts over",

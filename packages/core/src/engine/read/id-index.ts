@@ -2,17 +2,14 @@
  * The read phase's uniqueness checks, in compact typed-array hash tables: custom_ids (a duplicate
  * aborts the run before anything is spent) and request digests (identical requests are sent once).
  * Slots hold 8 bytes (ids: 64-bit hashes) and 20 bytes (requests: a 96-bit digest and where the
- * first copy went), at most 3/4 full, growing by half: ~38 MB at 1M records (56 MB at half full
- * and doubling), where Sets of strings take ~200 MB.
+ * first copy went), at most 3/4 full, growing by half: ~38 MB at 1M records, where Sets of strings
+ * take ~200 MB.
  *
- * Each table is split into 16 partitions that grow on their own. One big table doubling copied
- * itself whole (at 1M records ~28 MB old + 56 MB new at once: the run's peak RSS), and its freed
- * multi-MB buffers raised glibc's mmap threshold, so later allocations fragmented the heap and ~30 MB
- * stayed resident for the rest of the run. With 16, a partition passes glibc's initial mmap
- * threshold (128 KB) between ~100,000 and ~200,000 records: from there each is its own mapping,
- * which goes back to the system whole when the partition grows or the read ends, and a growth holds
- * at most 1/16 of the table twice. 256 partitions stayed under it and fragmented the heap instead:
- * engine-memory.js 1M peak 229 MB (1.21x the 100k run) with 256, 219 MB (1.11x, 1.13x) with 16.
+ * Each table is split into 16 partitions that grow on their own: a growth holds 1/16 of the table
+ * twice, not all of it (that copy was the run's peak RSS), and past glibc's mmap threshold each
+ * partition is its own mapping, given back whole when it grows or the read ends instead of
+ * fragmenting the heap (more partitions stay under the threshold and fragment it).
+ * bench/lib/analysis.md has the figures.
  */
 import { hash } from "node:crypto";
 

@@ -1,0 +1,57 @@
+/**
+ * Token estimates of the read phase (shard token budgets, the plan's cost). Exact counts with the
+ * model's tokenizer are slow, so a model's first requests are counted both exactly and fast, and
+ * the rest get the fast count scaled by the ratio those showed. The calibration is part of a read
+ * checkpoint: a resumed read estimates as an uninterrupted one.
+ */
+import type { EstimateMode } from "../../estimate/estimate-tokens.js";
+import { estimateRequestTokens } from "../../estimate/index.js";
+import type { RequestLine } from "../../plugin.js";
+
+/** the calibration, kept by read checkpoints */
+export interface EstimatorState {
+  calibration: [string, { exact: number; fast: number; n: number }][];
+  /** time spent on exact counts so far */
+  exactMs: number;
+}
+
+export interface TokenEstimator {
+  /** estimated input tokens of a request */
+  estimate(model: string, request: RequestLine): number;
+  state(): EstimatorState;
+}
+
+/** `mode`: always that estimate (no calibration); `restored`: continue a checkpointed calibration */
+export function createEstimator(mode: EstimateMode | undefined, restored?: EstimatorState): TokenEstimator {
+  const calibration = new Map<string, { exact: number; fast: number; n: number }>(
+    restored?.calibration.map(([model, c]) => [model, { ...c }]) ?? [],
+  );
+  let exactMs = restored?.exactMs ?? 0;
+  const estimate = (model: string, request: RequestLine) => {
+    if (mode) return estimateRequestTokens(request, { mode });
+    const c = calibration.get(model) ?? { exact: 0, fast: 0, n: 0 };
+    calibration.set(model, c);
+    const fast = estimateRequestTokens(request, { mode: "fast" });
+    // BPE is quadratic in a long run without spaces (a base64 blob, a 50 MB line): calibrate on
+    // small requests only, within a time budget
+    if (c.n < CALIBRATION_REQUESTS && fast <= CALIBRATION_MAX_TOKENS && exactMs < CALIBRATION_MAX_MS) {
+      const started = performance.now();
+      const exact = estimateRequestTokens(request, { mode: "exact" });
+      exactMs += performance.now() - started;
+      c.exact += exact;
+      c.fast += fast;
+      c.n++;
+      return exact;
+    }
+    // keep the fast count's own margin when it overestimates less than the sample said
+    return Math.ceil((fast * Math.max(c.exact, 1)) / Math.max(c.fast, 1));
+  };
+  return {
+    estimate,
+    state: () => ({ calibration: [...calibration].map(([model, c]) => [model, { ...c }]), exactMs }),
+  };
+}
+
+const CALIBRATION_REQUESTS = 500;
+const CALIBRATION_MAX_TOKENS = 2000;
+const CALIBRATION_MAX_MS = 1000;

@@ -1,0 +1,106 @@
+/**
+ * File helpers of the read phase (and of retry shards): a buffered synchronous writer that can
+ * continue a file cut back to a checkpoint, a synchronous line reader for the same, and fsync of
+ * several files in parallel.
+ */
+import fs from "node:fs";
+import path from "node:path";
+
+/**
+ * A buffered synchronous file writer: constant memory, no stream back-pressure to juggle.
+ * `truncateTo`: continue a file written before, cut back to that many bytes (a read checkpoint).
+ */
+export class SyncWriter {
+  private readonly fd: number;
+  private chunks: string[] = [];
+  private size = 0;
+  private written = 0;
+
+  constructor(file: string, options: { truncateTo?: number } = {}) {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    if (options.truncateTo === undefined) {
+      this.fd = fs.openSync(file, "w");
+      return;
+    }
+    this.fd = fs.openSync(file, "r+");
+    const size = fs.fstatSync(this.fd).size;
+    if (size < options.truncateTo) {
+      fs.closeSync(this.fd);
+      throw new Error(`${file} is ${size} bytes, shorter than the ${options.truncateTo} recorded`);
+    }
+    fs.ftruncateSync(this.fd, options.truncateTo);
+    this.written = options.truncateTo;
+  }
+
+  write(text: string): void {
+    this.chunks.push(text);
+    this.size += text.length;
+    if (this.size >= 1 << 18) this.flush();
+  }
+
+  flush(): void {
+    if (this.chunks.length === 0) return;
+    const buffer = Buffer.from(this.chunks.join(""));
+    let done = 0;
+    while (done < buffer.length)
+      done += fs.writeSync(this.fd, buffer, done, buffer.length - done, this.written + done);
+    this.written += buffer.length;
+    this.chunks = [];
+    this.size = 0;
+  }
+
+  /** write the buffer out (not synced); returns the file's length */
+  flushed(): number {
+    this.flush();
+    return this.written;
+  }
+
+  close(): void {
+    this.flush();
+    fs.fsyncSync(this.fd);
+    fs.closeSync(this.fd);
+  }
+}
+
+/** the lines of the first `limit` bytes of a file (all of it when undefined), synchronously */
+export function* readLinesSync(file: string, limit?: number): Generator<string> {
+  const fd = fs.openSync(file, "r");
+  try {
+    const end = limit ?? fs.fstatSync(fd).size;
+    const chunk = Buffer.allocUnsafe(1 << 20);
+    let parts: Buffer[] = [];
+    let pos = 0;
+    while (pos < end) {
+      const n = fs.readSync(fd, chunk, 0, Math.min(chunk.length, end - pos), pos);
+      if (n === 0) throw new Error(`${file} is shorter than ${end} bytes`);
+      pos += n;
+      const view = chunk.subarray(0, n);
+      let start = 0;
+      for (let nl = view.indexOf(10); nl !== -1; nl = view.indexOf(10, start)) {
+        parts.push(view.subarray(start, nl));
+        yield Buffer.concat(parts).toString("utf8");
+        parts = [];
+        start = nl + 1;
+      }
+      // copy: the chunk is reused
+      if (start < n) parts.push(Buffer.from(view.subarray(start)));
+    }
+    if (parts.length > 0) throw new Error(`${file} ends inside a line at ${end} bytes`);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** make files durable, in parallel on libuv's threads (a separate descriptor: the writer may close its own) */
+export async function syncFiles(files: string[]): Promise<void> {
+  await Promise.all(
+    files.map(async (file) => {
+      const handle = await fs.promises.open(file, "r");
+      try {
+        await handle.datasync();
+      } finally {
+        await handle.close();
+      }
+    }),
+  );
+}

@@ -1,0 +1,7 @@
+export { DEFAULT_CHECKPOINT_EVERY, readCheckpointEveryFromEnv, readIdentity } from "./checkpoints.js";
+export { SyncWriter } from "./files.js";
+export { prepFailuresFile } from "./prep-failures.js";
+export { interrupted, type ReadFailure, readFailure } from "./read-errors.js";
+export { type ReadPhaseOptions, type ReadPhaseResult, runReadPhase } from "./read-phase.js";
+export { type ReadResume, ReadStartsOver } from "./resume.js";
+export { retryShardName } from "./shard-writer.js";

@@ -1,0 +1,148 @@
+/**
+ * What the read loop's plugins throw, and what a failed read leaves behind. The source and the
+ * transform are called through guards that name the plugin in the error; a failed read keeps its
+ * state (to resume from the last checkpoint) or not, and the error says which.
+ */
+import { BatchpipeError, ErrorCodes, isBatchpipeError } from "../../errors.js";
+import type { RequestLine, SourceItem, SourceRecord } from "../../plugin.js";
+
+/** How a failed read phase leaves the state: kept to resume at record `resumeAt`, or not. */
+export interface ReadFailure {
+  keep: boolean;
+  resumeAt: number;
+}
+
+/** what the read phase decided about the state when it threw `error` (undefined: not its error) */
+export function readFailure(error: unknown): ReadFailure | undefined {
+  return error !== null && typeof error === "object" ? readFailures.get(error) : undefined;
+}
+
+const readFailures = new WeakMap<object, ReadFailure>();
+
+/** Decide what a failed read keeps; returns the error to throw (a source's says where reading resumes). */
+export function failedRead(
+  error: unknown,
+  o: {
+    /** the caller keeps the state of a failed read (false: the source restarted instead of resuming) */
+    resumable: boolean;
+    /** records the last committed checkpoint covers, and whether the source can resume there */
+    recorded: number;
+    recordedCursor: boolean;
+    /** the transform's label once it was created (its failures are not resumed) */
+    transform: string | undefined;
+    /** this attempt continued a checkpoint and the source yielded nothing */
+    resumedWithoutRecord: boolean;
+  },
+): unknown {
+  const fromSource = sourceErrors.has(error as object);
+  const fromTransform =
+    isBatchpipeError(error) &&
+    error.code === ErrorCodes.PLUGIN_FAILED &&
+    o.transform !== undefined &&
+    error.plugin === o.transform;
+  const keep =
+    o.resumable &&
+    o.recorded > 0 &&
+    o.recordedCursor &&
+    !(isBatchpipeError(error) && error.code === ErrorCodes.DUPLICATE_ID) &&
+    !fromTransform &&
+    // a source that cannot even start from its cursor: the next run reads from the start
+    !(fromSource && o.resumedWithoutRecord);
+  const failure: ReadFailure = { keep, resumeAt: keep ? o.recorded + 1 : 1 };
+  const out = fromSource ? sourceFailure(error as BatchpipeError, failure) : error;
+  if (out !== null && typeof out === "object") readFailures.set(out, failure);
+  return out;
+}
+
+export function interrupted(): BatchpipeError {
+  return new BatchpipeError(ErrorCodes.INTERRUPTED, "interrupted; the state is saved", {
+    hint: "Run the same command again to resume.",
+  });
+}
+
+/** a source that throws something other than a BatchpipeError fails as PLUGIN_FAILED naming it */
+export function guardSource(items: AsyncIterable<SourceItem>, label: string): AsyncIterable<SourceItem> {
+  const wrap = (error: unknown) => {
+    if ((error as { name?: unknown })?.name === "AbortError") return error;
+    const out = isBatchpipeError(error)
+      ? error
+      : new BatchpipeError(
+          ErrorCodes.PLUGIN_FAILED,
+          `${label} failed while reading: ${(error as Error)?.message ?? String(error)}`,
+          { hint: SOURCE_HINT, plugin: label, cause: error },
+        );
+    sourceErrors.add(out);
+    return out;
+  };
+  return {
+    [Symbol.asyncIterator]() {
+      const it = items[Symbol.asyncIterator]();
+      return {
+        next: () =>
+          it.next().catch((error: unknown) => {
+            throw wrap(error);
+          }),
+        return: (value?: unknown) => it.return?.(value) ?? Promise.resolve({ done: true, value: undefined }),
+      };
+    },
+  };
+}
+
+/**
+ * The transform's request for a record, or the BatchpipeError it threw for that record (a failure
+ * row). Anything else it throws fails the read as PLUGIN_FAILED.
+ */
+export function toRequest(
+  transform: { toRequest(record: SourceRecord): RequestLine },
+  record: SourceRecord,
+  label: string,
+): RequestLine | BatchpipeError {
+  let request: RequestLine;
+  try {
+    request = transform.toRequest(record);
+  } catch (error) {
+    if (error instanceof BatchpipeError) return error;
+    throw new BatchpipeError(
+      ErrorCodes.PLUGIN_FAILED,
+      `the transform threw on the record at ${record.position.file}:${record.position.line}: ${(error as Error)?.message ?? String(error)}`,
+      {
+        hint: "A transform should throw a BatchpipeError for a bad record; fix the plugin.",
+        plugin: label,
+        cause: error,
+      },
+    );
+  }
+  if (typeof request?.custom_id !== "string" || request.custom_id.length === 0) {
+    return new BatchpipeError("invalid_request", "the transform produced an empty custom_id");
+  }
+  if (typeof request.url !== "string" || typeof request.body !== "object" || request.body === null) {
+    return new BatchpipeError("invalid_request", "the transform produced a request without url or body", {
+      recordId: request.custom_id,
+    });
+  }
+  return request;
+}
+
+/** errors thrown by the source (wrapped by guardSource) */
+const sourceErrors = new WeakSet<object>();
+
+const SOURCE_HINT = "Fix the source's problem and run again.";
+
+/** a source's error with a hint that says where the next run reads from */
+function sourceFailure(error: BatchpipeError, failure: ReadFailure): BatchpipeError {
+  const wrapped = error.code === ErrorCodes.PLUGIN_FAILED && error.hint === SOURCE_HINT;
+  const where = failure.keep
+    ? `reading resumes at record ${failure.resumeAt} (nothing was submitted; the ${failure.resumeAt - 1} records before it are kept).`
+    : "nothing was submitted, the read starts over.";
+  const hint = wrapped
+    ? `Fix the source and run again; ${where}`
+    : `${error.hint ? `${error.hint} ` : ""}${where.charAt(0).toUpperCase()}${where.slice(1)}`;
+  return new BatchpipeError(error.code, error.message, {
+    hint,
+    loc: error.loc,
+    recordId: error.recordId,
+    plugin: error.plugin,
+    details: error.details,
+    cause: error.cause ?? error,
+  });
+}

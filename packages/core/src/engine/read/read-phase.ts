@@ -1,0 +1,329 @@
+/**
+ * The read phase: source → transform → shard files on disk, streaming, in constant memory.
+ *
+ * The whole source is sharded before the first upload. That is what lets batchpipe promise that a
+ * duplicate custom_id costs nothing (the run stops before any spend) and compute the dataset
+ * fingerprint for allow_same_dataset before paying. Reading and sharding run at local-disk speed,
+ * negligible next to a batch's hours.
+ *
+ * This file is the loop; each record takes one pass through `place`, top to bottom. The jobs around
+ * it have their own modules: checkpoints.ts and resume.ts (a read that stops continues from its
+ * last checkpoint), duplicates.ts, estimator.ts, fingerprint.ts, prep-failures.ts (records that
+ * never became requests) and shard-writer.ts; the formats written are in ../codecs/.
+ */
+import path from "node:path";
+import { BatchpipeError } from "../../errors.js";
+import { holdEncodings } from "../../estimate/encoding.js";
+import type { EstimateMode } from "../../estimate/estimate-tokens.js";
+import { estimateOutputTokens } from "../../estimate/index.js";
+import { estimateCost } from "../../estimate/pricing.js";
+import {
+  type FailureRow,
+  isInvalidRecord,
+  type Logger,
+  type RecordPosition,
+  type SourceItem,
+} from "../../plugin.js";
+import type { FanoutBatch, FanoutRow, RunTotals, ShardRow } from "../../state/index.js";
+import { wantsJson } from "../classify.js";
+import type { ReadCheckpoint } from "../codecs/read-checkpoint.js";
+import { openAIRequestLines, type RequestLineCodec } from "../codecs/request-line.js";
+import type { EnginePipeline } from "../types.js";
+import {
+  CheckpointCommits,
+  type CommitCheckpoint,
+  DEFAULT_CHECKPOINT_EVERY,
+  readIdentity,
+} from "./checkpoints.js";
+import { DuplicateIds } from "./duplicates.js";
+import { createEstimator } from "./estimator.js";
+import { FINGERPRINT_SEGMENT, FingerprintChain } from "./fingerprint.js";
+import { RequestIndex } from "./id-index.js";
+import { invalidRecordRow, prepFailuresFile, rejectedRow } from "./prep-failures.js";
+import { failedRead, guardSource, interrupted, toRequest } from "./read-errors.js";
+import { openReadFiles, type ReadResume, ReadStartsOver } from "./resume.js";
+import { requestTooLarge, type ShardLimits, shardName } from "./shard-writer.js";
+
+export interface ReadPhaseOptions {
+  pipeline: EnginePipeline;
+  stateDir: string;
+  runId: string;
+  signal: AbortSignal;
+  logger: Logger;
+  estimate?: EstimateMode;
+  onProgress?(records: number): void;
+  /** records between checkpoints: a multiple of FINGERPRINT_SEGMENT (default 10,000) */
+  checkpointEvery?: number;
+  /**
+   * Make a checkpoint durable: `checkpoint` with the shards sealed and the identical requests found
+   * since the previous one, in one transaction. Without it checkpoints only drop the fan-out rows.
+   */
+  onCheckpoint?: CommitCheckpoint;
+  /** continue the read after the last checkpoint of an earlier attempt */
+  resume?: ReadResume;
+  /** false: a failure will not keep the state (the source restarted instead of resuming) */
+  resumable?: boolean;
+  /** how requests become lines of the shard files (default: OpenAI's batch input lines) */
+  requestLines?: RequestLineCodec;
+}
+
+export interface ReadPhaseResult {
+  fingerprint: string;
+  totals: RunTotals;
+  /** every shard, in order (those recorded by checkpoints included) */
+  shards: ShardRow[];
+  /** identical requests found since the last checkpoint */
+  fanout: FanoutBatch[];
+  /** failure rows of records that never became requests (JSONL, relative to the state dir) */
+  failuresFile: string;
+}
+
+export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhaseResult> {
+  const { pipeline, stateDir, runId, signal, logger, resume } = options;
+  const saved = resume?.checkpoint;
+  const every = options.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY;
+  const requestLines = options.requestLines ?? openAIRequestLines;
+  const limits: ShardLimits = {
+    maxRequests: pipeline.spec.batch.max_requests,
+    maxBytes: pipeline.spec.batch.max_bytes,
+    maxTokens: pipeline.spec.batch.max_enqueued_tokens,
+  };
+  const resolvePath = (p: string) => path.resolve(pipeline.dir, p);
+  const duplicates = new DuplicateIds();
+  const requests = new RequestIndex();
+  const { writer, failures } = openReadFiles({
+    stateDir,
+    runId,
+    limits,
+    resume,
+    requestLines,
+    duplicates,
+    requests,
+  });
+  const estimator = createEstimator(options.estimate, saved?.estimator);
+  // the calibration's tokenizer tables (~60 MB) are dropped when the read phase ends
+  const releaseEncodings = holdEncodings();
+  const fingerprint = new FingerprintChain(saved?.fingerprint);
+  const totals: RunTotals = saved ? { ...saved.totals } : emptyTotals();
+  const costByModel = new Map<string, { input: number; output: number }>(saved?.costByModel ?? []);
+  const fanout = new FanoutRows();
+  const commits = new CheckpointCommits(
+    options.onCheckpoint ?? (() => undefined),
+    resume && { checkpoint: resume.checkpoint, sealed: resume.sealed.length },
+  );
+  const identity = readIdentity(pipeline);
+  let first: RecordPosition | null = saved?.first ?? null;
+  let yielded = 0;
+
+  const fail = (row: FailureRow) => {
+    failures.write(`${JSON.stringify(row)}\n`);
+    fingerprint.failure(row.error.code, row.source);
+  };
+
+  const checkpoint = async (last: SourceItem) => {
+    const found = fanout.take();
+    if (!options.onCheckpoint) return;
+    const shards = writer.checkpoint();
+    const state: ReadCheckpoint = {
+      identity,
+      read: totals.read,
+      source: last.cursor === undefined ? null : { cursor: last.cursor },
+      first,
+      totals: { ...totals },
+      costByModel: [...costByModel].map(([model, c]) => [model, { ...c }]),
+      estimator: estimator.state(),
+      fingerprint: fingerprint.value,
+      writer: shards.state,
+      failuresBytes: failures.flushed(),
+    };
+    const files = [...shards.files, path.join(stateDir, prepFailuresFile(runId))];
+    await commits.save(state, files, writer.sealed, found);
+  };
+
+  let transformLabel: string | undefined;
+  try {
+    const transform = await pipeline.transform.plugin.create({
+      options: pipeline.transform.options,
+      resolvePath,
+      logger,
+      signal,
+    });
+    transformLabel = pipeline.transform.label;
+
+    /** one record: a failure row, a duplicate id, a request identical to one placed, or a new request */
+    const place = (item: SourceItem) => {
+      if (isInvalidRecord(item)) {
+        totals.invalid++;
+        fail(invalidRecordRow(item));
+        return;
+      }
+      const request = toRequest(transform, item, pipeline.transform.label);
+      if (request instanceof BatchpipeError) {
+        totals.rejected++;
+        fail(rejectedRow(item, { code: request.code, message: request.message, id: request.recordId }));
+        return;
+      }
+      const id = request.custom_id;
+      if (!duplicates.take(id, item.position)) return;
+      // once a duplicate is known nothing will be sent: only keep checking ids
+      if (duplicates.count > 0) return;
+
+      const body = JSON.stringify(request.body);
+      const line = requestLines.encode({ custom_id: id, url: request.url, body });
+      const bytes = Buffer.byteLength(line) + 1;
+      const model = typeof request.body.model === "string" ? request.body.model : "";
+      const inputTokens = estimator.estimate(model, request);
+      const outputTokens = estimateOutputTokens(request.body, { url: request.url });
+      const tooLarge = requestTooLarge(limits, { bytes, inputTokens });
+      if (tooLarge) {
+        totals.rejected++;
+        fail(rejectedRow(item, { code: "request_too_large", message: tooLarge, id }));
+        return;
+      }
+      const digest = RequestIndex.digest(request.url, body);
+      const same = requests.get(digest);
+      if (same) {
+        totals.identical++;
+        const root = shardName(same.shard);
+        fingerprint.identical(id, root, same.index);
+        fanout.add(root, {
+          canonical: String(same.index),
+          recordId: id,
+          input: JSON.stringify(item.data),
+          source: JSON.stringify(item.position),
+        });
+        return;
+      }
+      const placed = writer.add({
+        model,
+        endpoint: request.url,
+        line,
+        bytes,
+        inputTokens,
+        outputTokens,
+        id,
+        jsonOutput: wantsJson(request.body),
+        input: item.data,
+        source: item.position,
+      });
+      requests.set(digest, placed.seq, placed.index);
+      fingerprint.request(line);
+      totals.requests++;
+      totals.estimatedInputTokens += inputTokens;
+      totals.estimatedOutputTokens += outputTokens;
+      const perModel = costByModel.get(model) ?? { input: 0, output: 0 };
+      perModel.input += inputTokens;
+      perModel.output += outputTokens;
+      costByModel.set(model, perModel);
+    };
+
+    const records = guardSource(
+      pipeline.source.plugin.read({
+        options: pipeline.source.options,
+        resolvePath,
+        logger,
+        signal,
+        checkpoint: saved?.source ? saved.source.cursor : undefined,
+      }),
+      pipeline.source.label,
+    );
+    for await (const item of records) {
+      yielded++;
+      if (first === null) first = item.position;
+      else if (yielded === 1 && saved && samePosition(item.position, first)) {
+        throw new ReadStartsOver(
+          `${pipeline.source.label} yielded its first record again instead of resuming after record ${saved.read}`,
+          true,
+        );
+      }
+      totals.read++;
+      place(item);
+      if (totals.read % FINGERPRINT_SEGMENT === 0) fingerprint.cut();
+      if (totals.read % every === 0 && duplicates.count === 0) {
+        await checkpoint(item);
+        if (signal.aborted) throw interrupted();
+      }
+      if (totals.read % PROGRESS_EVERY === 0) {
+        options.onProgress?.(totals.read);
+        if (signal.aborted) throw interrupted();
+      }
+    }
+    if (duplicates.count > 0) throw await duplicates.error({ pipeline, transform, signal, logger });
+    // the last checkpoint is committed before the caller records the end of the read
+    await commits.settle();
+  } catch (error) {
+    writer.abort();
+    // a checkpoint still in flight lands first (the caller may forget the read next)
+    await commits.settle().catch(() => undefined);
+    if (error instanceof ReadStartsOver) throw error;
+    throw failedRead(error, {
+      resumable: options.resumable !== false,
+      recorded: commits.recorded,
+      recordedCursor: commits.recordedCursor,
+      transform: transformLabel,
+      resumedWithoutRecord: saved !== undefined && yielded === 0,
+    });
+  } finally {
+    failures.close();
+    releaseEncodings();
+  }
+  fingerprint.cut();
+  const shards = writer.finish();
+  totals.shards = shards.length;
+  totals.estimatedCost = sumCosts(costByModel);
+  options.onProgress?.(totals.read);
+  return {
+    fingerprint: fingerprint.value,
+    totals,
+    shards,
+    fanout: fanout.take(),
+    failuresFile: prepFailuresFile(runId),
+  };
+}
+
+const PROGRESS_EVERY = 10_000;
+
+/** identical requests found since the last checkpoint (at most checkpointEvery rows), by root shard */
+class FanoutRows {
+  private rows = new Map<string, FanoutRow[]>();
+
+  add(root: string, row: FanoutRow): void {
+    const rows = this.rows.get(root);
+    if (rows) rows.push(row);
+    else this.rows.set(root, [row]);
+  }
+
+  take(): FanoutBatch[] {
+    const out = [...this.rows].map(([root, rows]) => ({ root, rows }));
+    this.rows = new Map();
+    return out;
+  }
+}
+
+function emptyTotals(): RunTotals {
+  return {
+    read: 0,
+    invalid: 0,
+    rejected: 0,
+    requests: 0,
+    identical: 0,
+    shards: 0,
+    estimatedInputTokens: 0,
+    estimatedOutputTokens: 0,
+    estimatedCost: null,
+  };
+}
+
+function sumCosts(byModel: Map<string, { input: number; output: number }>): number | null {
+  let total = 0;
+  for (const [model, tokens] of byModel) {
+    const cost = estimateCost({ model, inputTokens: tokens.input, outputTokens: tokens.output });
+    if (cost === null) return null;
+    total += cost;
+  }
+  return total;
+}
+
+function samePosition(a: RecordPosition, b: RecordPosition): boolean {
+  return a.file === b.file && a.line === b.line;
+}

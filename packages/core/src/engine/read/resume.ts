@@ -1,0 +1,112 @@
+/**
+ * Continuing an interrupted read from its last checkpoint: the shard files and the prep-failures
+ * file are cut back to the recorded lengths, the tables of ids and requests are rebuilt from them
+ * (and from the recorded fan-out ids), and the source is asked to read after the recorded cursor.
+ */
+import path from "node:path";
+import { isBatchpipeError } from "../../errors.js";
+import type { ShardRow } from "../../state/index.js";
+import type { ReadCheckpoint } from "../codecs/read-checkpoint.js";
+import type { RequestLineCodec, ShardRequest } from "../codecs/request-line.js";
+import type { DuplicateIds } from "./duplicates.js";
+import { readLinesSync, SyncWriter } from "./files.js";
+import { RequestIndex } from "./id-index.js";
+import { prepFailuresFile, takenIds } from "./prep-failures.js";
+import { type ShardLimits, ShardWriter, shardFiles } from "./shard-writer.js";
+
+export interface ReadResume {
+  checkpoint: ReadCheckpoint;
+  /** the shards the checkpoints recorded (all sealed) */
+  sealed: ShardRow[];
+  /** the record ids of the fan-out rows recorded */
+  fanoutIds: Iterable<string>;
+}
+
+/**
+ * The read cannot continue from its checkpoint (the source yielded its first record again, or the
+ * shard files do not match the state): the caller forgets the checkpoint and reads from the start.
+ */
+export class ReadStartsOver extends Error {
+  constructor(
+    message: string,
+    readonly sourceIgnoredCursor: boolean,
+  ) {
+    super(message);
+  }
+}
+
+/** The files a read writes, opened afresh or continued from `resume` with the tables rebuilt. */
+export function openReadFiles(o: {
+  stateDir: string;
+  runId: string;
+  limits: ShardLimits;
+  resume: ReadResume | undefined;
+  requestLines: RequestLineCodec;
+  duplicates: DuplicateIds;
+  requests: RequestIndex;
+}): { writer: ShardWriter; failures: SyncWriter } {
+  const { stateDir, runId, resume } = o;
+  let writer: ShardWriter | undefined;
+  try {
+    writer = new ShardWriter({
+      stateDir,
+      runId,
+      limits: o.limits,
+      resume: resume && { state: resume.checkpoint.writer, sealed: resume.sealed },
+    });
+    if (resume) restoreTables({ ...o, resume });
+    const failures = new SyncWriter(
+      path.join(stateDir, prepFailuresFile(runId)),
+      resume ? { truncateTo: resume.checkpoint.failuresBytes } : {},
+    );
+    return { writer, failures };
+  } catch (error) {
+    writer?.abort();
+    if (!resume || isBatchpipeError(error)) throw error;
+    throw new ReadStartsOver(
+      `the files of the interrupted read do not match its checkpoint (${(error as Error).message})`,
+      false,
+    );
+  }
+}
+
+/**
+ * The id and request tables as they were at the checkpoint, from the shard files (cut at their
+ * recorded lengths), the ids of request_too_large failures and the recorded fan-out ids.
+ */
+function restoreTables(o: {
+  stateDir: string;
+  runId: string;
+  resume: ReadResume;
+  requestLines: RequestLineCodec;
+  duplicates: DuplicateIds;
+  requests: RequestIndex;
+}): void {
+  const { stateDir, runId, resume, duplicates, requests } = o;
+  const files = [
+    ...resume.sealed.map((s) => ({ seq: s.seq, file: s.file, bytes: undefined as number | undefined })),
+    ...resume.checkpoint.writer.open.map((s) => ({
+      seq: s.seq,
+      file: shardFiles(runId, s.seq).file,
+      bytes: s.fileBytes as number | undefined,
+    })),
+  ];
+  for (const { seq, file, bytes } of files) {
+    let index = 0;
+    for (const line of readLinesSync(path.join(stateDir, file), bytes)) {
+      let request: ShardRequest;
+      try {
+        request = o.requestLines.decode(line);
+      } catch (error) {
+        throw new Error(`line ${index + 1} of ${file}: ${(error as Error).message}`);
+      }
+      duplicates.restore(request.custom_id);
+      // the digest of the same text as when the line was written: the body's JSON as is
+      requests.set(RequestIndex.digest(request.url, request.body), seq, index);
+      index++;
+    }
+  }
+  const failures = path.join(stateDir, prepFailuresFile(runId));
+  for (const id of takenIds(failures, resume.checkpoint.failuresBytes)) duplicates.restore(id);
+  for (const id of resume.fanoutIds) duplicates.restore(id);
+}

@@ -1,0 +1,267 @@
+/**
+ * Shard files: request lines go to `<run>/shards/NNNNN.jsonl` (the batch input file, uploaded as is)
+ * and, line for line, meta lines to `NNNNN.meta.jsonl` (codecs/shard-meta.ts), which the collector
+ * joins results against. A shard is sealed before it would pass max_requests, max_bytes or the token
+ * budget; one shard is open per model + endpoint.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import type { RecordPosition } from "../../plugin.js";
+import type { ShardRow } from "../../state/index.js";
+import { encodeShardMeta } from "../codecs/shard-meta.js";
+import { SyncWriter } from "./files.js";
+
+export interface ShardLimits {
+  maxRequests: number;
+  maxBytes: number;
+  /** per-shard estimated input tokens; null = no limit */
+  maxTokens: number | null;
+}
+
+/** A request to place: its line and what its meta line holds. */
+export interface ShardEntry {
+  model: string;
+  endpoint: string;
+  /** the request line, without its newline */
+  line: string;
+  /** bytes of the line with its newline */
+  bytes: number;
+  inputTokens: number;
+  outputTokens: number;
+  id: string;
+  jsonOutput: boolean;
+  input: Record<string, unknown>;
+  source: RecordPosition;
+}
+
+export const shardName = (seq: number) => String(seq).padStart(5, "0");
+export const retryShardName = (root: string, attempt: number) => `${root}-a${attempt}`;
+
+/** a first-attempt shard's two files, relative to the state dir */
+export function shardFiles(runId: string, seq: number): { file: string; metaFile: string } {
+  const base = path.join(runId, "shards", shardName(seq));
+  return { file: `${base}.jsonl`, metaFile: `${base}.meta.jsonl` };
+}
+
+/** why a request fits no shard at all, or undefined when it fits an empty one */
+export function requestTooLarge(
+  limits: ShardLimits,
+  request: { bytes: number; inputTokens: number },
+): string | undefined {
+  const { maxBytes, maxTokens } = limits;
+  if (request.bytes > maxBytes)
+    return `the request is ${request.bytes} bytes, over batch.max_bytes (${maxBytes})`;
+  if (maxTokens !== null && request.inputTokens > maxTokens)
+    return `the request has ~${request.inputTokens} input tokens, over batch.max_enqueued_tokens (${maxTokens})`;
+  return undefined;
+}
+
+/** An open shard at a read checkpoint: its counts and how long its two files were. */
+export interface OpenShardState {
+  seq: number;
+  model: string;
+  endpoint: string;
+  requests: number;
+  bytes: number;
+  tokens: number;
+  outputTokens: number;
+  /** bytes of the request file and of the meta file */
+  fileBytes: number;
+  metaBytes: number;
+}
+
+/** What a read checkpoint records of the writer (sealed shards are rows of the state). */
+export interface ShardWriterState {
+  /** the last shard number handed out */
+  seq: number;
+  open: OpenShardState[];
+}
+
+/** Writes shard files and hands back the sealed shards' rows. */
+export class ShardWriter {
+  private readonly open = new Map<string, OpenShard>();
+  readonly sealed: ShardRow[] = [];
+  private seq = 0;
+
+  constructor(
+    private readonly options: {
+      stateDir: string;
+      runId: string;
+      limits: ShardLimits;
+      /** continue from a read checkpoint: its sealed shards and the state of its open ones */
+      resume?: { state: ShardWriterState; sealed: ShardRow[] };
+    },
+  ) {
+    const dir = path.join(options.stateDir, options.runId, "shards");
+    fs.mkdirSync(dir, { recursive: true });
+    const resume = options.resume;
+    if (!resume) return;
+    this.seq = resume.state.seq;
+    this.sealed.push(...resume.sealed);
+    // files of shards started after the checkpoint are written again from the records read again
+    for (const name of fs.readdirSync(dir)) {
+      const seq = Number.parseInt(name, 10);
+      if (!(seq <= this.seq)) fs.rmSync(path.join(dir, name), { force: true });
+    }
+    for (const s of resume.state.open) {
+      this.open.set(
+        `${s.model}\n${s.endpoint}`,
+        this.openShard(s, { lines: s.fileBytes, metas: s.metaBytes }),
+      );
+    }
+  }
+
+  /** write a request line and its meta line to the open shard of its model and endpoint */
+  add(entry: ShardEntry): { seq: number; index: number } {
+    const key = `${entry.model}\n${entry.endpoint}`;
+    let shard = this.open.get(key);
+    const { maxRequests, maxBytes, maxTokens } = this.options.limits;
+    if (
+      shard &&
+      (shard.requests + 1 > maxRequests ||
+        shard.bytes + entry.bytes > maxBytes ||
+        (maxTokens !== null && shard.tokens + entry.inputTokens > maxTokens))
+    ) {
+      this.seal(shard);
+      this.open.delete(key);
+      shard = undefined;
+    }
+    if (!shard) {
+      shard = this.openShard({
+        seq: ++this.seq,
+        model: entry.model,
+        endpoint: entry.endpoint,
+        requests: 0,
+        bytes: 0,
+        tokens: 0,
+        outputTokens: 0,
+      });
+      this.open.set(key, shard);
+    }
+    const index = shard.requests++;
+    shard.bytes += entry.bytes;
+    shard.tokens += entry.inputTokens;
+    shard.outputTokens += entry.outputTokens;
+    shard.lines.write(`${entry.line}\n`);
+    const meta = encodeShardMeta({
+      id: entry.id,
+      inputTokens: entry.inputTokens,
+      outputTokens: entry.outputTokens,
+      rootIndex: index,
+      jsonOutput: entry.jsonOutput,
+      input: entry.input,
+      source: entry.source,
+    });
+    shard.metas.write(`${meta}\n`);
+    return { seq: shard.seq, index };
+  }
+
+  /**
+   * Open shards, flushed and described (for a read checkpoint), with their files: the caller syncs
+   * them before it records the checkpoint.
+   */
+  checkpoint(): { state: ShardWriterState; files: string[] } {
+    const open: OpenShardState[] = [];
+    const files: string[] = [];
+    for (const shard of this.open.values()) {
+      open.push({
+        seq: shard.seq,
+        model: shard.model,
+        endpoint: shard.endpoint,
+        requests: shard.requests,
+        bytes: shard.bytes,
+        tokens: shard.tokens,
+        outputTokens: shard.outputTokens,
+        fileBytes: shard.lines.flushed(),
+        metaBytes: shard.metas.flushed(),
+      });
+      files.push(
+        path.join(this.options.stateDir, shard.file),
+        path.join(this.options.stateDir, shard.metaFile),
+      );
+    }
+    return { state: { seq: this.seq, open }, files };
+  }
+
+  /** seal every open shard; returns all sealed shards in order */
+  finish(): ShardRow[] {
+    for (const shard of this.open.values()) this.seal(shard);
+    this.open.clear();
+    this.sealed.sort((a, b) => a.seq - b.seq);
+    return this.sealed;
+  }
+
+  /** close files without sealing (on abort) */
+  abort(): void {
+    for (const shard of this.open.values()) {
+      shard.lines.close();
+      shard.metas.close();
+    }
+    this.open.clear();
+  }
+
+  /** a new shard, or (`truncateTo`) one continued from a checkpoint */
+  private openShard(
+    s: Omit<OpenShardState, "fileBytes" | "metaBytes">,
+    truncateTo?: { lines: number; metas: number },
+  ): OpenShard {
+    const { file, metaFile } = shardFiles(this.options.runId, s.seq);
+    const at = (rel: string) => path.join(this.options.stateDir, rel);
+    return {
+      seq: s.seq,
+      name: shardName(s.seq),
+      model: s.model,
+      endpoint: s.endpoint,
+      file,
+      metaFile,
+      requests: s.requests,
+      bytes: s.bytes,
+      tokens: s.tokens,
+      outputTokens: s.outputTokens,
+      lines: new SyncWriter(at(file), { truncateTo: truncateTo?.lines }),
+      metas: new SyncWriter(at(metaFile), { truncateTo: truncateTo?.metas }),
+    };
+  }
+
+  private seal(shard: OpenShard): void {
+    shard.lines.close();
+    shard.metas.close();
+    this.sealed.push({
+      runId: this.options.runId,
+      name: shard.name,
+      seq: shard.seq,
+      root: shard.name,
+      attempt: 1,
+      model: shard.model,
+      endpoint: shard.endpoint,
+      file: shard.file,
+      metaFile: shard.metaFile,
+      requests: shard.requests,
+      bytes: shard.bytes,
+      tokens: shard.tokens,
+      outputTokens: shard.outputTokens,
+      status: "pending",
+      submission: 0,
+      staged: null,
+      batchId: null,
+      batchStatus: null,
+      createdAt: null,
+      batch: null,
+    });
+  }
+}
+
+interface OpenShard {
+  seq: number;
+  name: string;
+  model: string;
+  endpoint: string;
+  file: string;
+  metaFile: string;
+  requests: number;
+  bytes: number;
+  tokens: number;
+  outputTokens: number;
+  lines: SyncWriter;
+  metas: SyncWriter;
+}
