@@ -36,8 +36,6 @@ export {
 export { SpecIssueError } from "./spec/locate.js";
 export {
   type BatchSpec,
-  MAX_BATCH_BYTES,
-  MAX_BATCH_REQUESTS,
   type PipelineSpec,
   type PluginRef,
   pipelineSchema,

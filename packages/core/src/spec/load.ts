@@ -21,7 +21,7 @@ import { type Env, hasReference, interpolate, isSingleReference } from "./interp
 import { issuesFromZod, type SpecIssue, type SpecPath, specErrorMap } from "./issues.js";
 import { findNode, locateIssues, type SpecText, specError, toDotPath } from "./locate.js";
 import { isRecord, pluginSlots, type ResolvedPlugin, resolveSlot } from "./plugin-slots.js";
-import { type PipelineSpec, pipelineSchema } from "./schema.js";
+import { formatBytes, type PipelineSpec, pipelineSchema } from "./schema.js";
 import { checkApiKey, interpolateDocument, parseSpec, toData } from "./yaml-text.js";
 
 export type { ResolvedPlugin } from "./plugin-slots.js";
@@ -134,17 +134,37 @@ async function buildPipeline(data: unknown, ctx: BuildContext): Promise<Pipeline
     resolved.filter((entry, index) => entry && slots[index]!.path[0] === key) as ResolvedPlugin<
       PluginOfKind<K>
     >[];
+  const provider = pick<"provider">("provider")[0]!;
+  const overLimits = providerLimitIssues(spec, provider);
+  if (overLimits.length > 0)
+    throw specError(locateIssues(overLimits, ctx.text, ctx.file), ctx.file ?? "the pipeline spec");
   return {
     file: ctx.file,
     dir: ctx.dir,
     spec,
-    provider: pick<"provider">("provider")[0]!,
+    provider,
     source: pick<"source">("source")[0]!,
     transform: pick<"transform">("transform")[0]!,
     sinks: pick<"sink">("sinks"),
     errors: pick<"sink">("errors"),
     resolvePath: (p) => path.resolve(ctx.dir, p),
   };
+}
+
+/** batch sizes the spec sets past what the provider accepts in one batch */
+function providerLimitIssues(spec: PipelineSpec, provider: ResolvedPlugin<ProviderPlugin>): SpecIssue[] {
+  const limits = provider.plugin.limits(provider.options);
+  const issues: SpecIssue[] = [];
+  const hint = `that is the ${provider.plugin.name} provider's limit per batch; leave the key out to use it`;
+  if (spec.batch.max_requests !== null && spec.batch.max_requests > limits.maxRequests)
+    issues.push({ path: ["batch", "max_requests"], message: `must be at most ${limits.maxRequests}`, hint });
+  if (spec.batch.max_bytes !== null && spec.batch.max_bytes > limits.maxBytes)
+    issues.push({
+      path: ["batch", "max_bytes"],
+      message: `must be at most ${formatBytes(limits.maxBytes)}`,
+      hint,
+    });
+  return issues;
 }
 
 /** hints for two surprises: a quoted `${VAR}` stays a string; a missing transform is the prompt one */

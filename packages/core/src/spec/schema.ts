@@ -6,11 +6,6 @@ import { z } from "zod";
 import type { Plugin, SinkPlugin, SourcePlugin, TransformPlugin } from "../plugin.js";
 import { parseDuration, parseSize } from "./units.js";
 
-/** 200 MB in binary multiples: OpenAI's cap on a batch input file */
-export const MAX_BATCH_BYTES = 200 * 1024 * 1024;
-/** OpenAI's cap on requests in one batch input file */
-export const MAX_BATCH_REQUESTS = 50_000;
-
 /** A plugin named by `use`, with its options flat beside it. */
 export interface PluginRef {
   /** a built-in name, a package (`@batchpipe/sink-x`, `batchpipe-sink-x`), a path (`./plugins/x.ts`) or, from TypeScript, a plugin object */
@@ -20,9 +15,10 @@ export interface PluginRef {
 
 export interface BatchSpec {
   completion_window: string;
-  max_requests: number;
-  /** bytes */
-  max_bytes: number;
+  /** null: the provider's limit */
+  max_requests: number | null;
+  /** bytes; null: the provider's limit */
+  max_bytes: number | null;
   max_enqueued_tokens: number | null;
   max_attempts: number;
   /** milliseconds */
@@ -96,17 +92,15 @@ export const batchSchema = z
       .regex(/^\d+h$/, { error: 'expected a window in hours such as "24h"' })
       .default("24h")
       .meta({ description: "Passed to the provider; OpenAI accepts only 24h." }),
-    max_requests: z
-      .number()
-      .int()
-      .min(1)
-      .max(MAX_BATCH_REQUESTS)
-      .default(MAX_BATCH_REQUESTS)
-      .meta({ description: "Requests per batch file (at most 50000)." }),
+    max_requests: z.number().int().min(1).nullable().default(null).meta({
+      description: "Requests per batch; default and maximum: the provider's limit (OpenAI: 50000).",
+    }),
     max_bytes: size(
-      "Bytes per batch file: 200MB at most (binary multiples: 1MB = 1,048,576 bytes).",
-      MAX_BATCH_BYTES,
-    ).default(MAX_BATCH_BYTES),
+      "Bytes per batch; default and maximum: the provider's limit (OpenAI: 200MB; binary multiples: 1MB = 1,048,576 bytes).",
+      Number.MAX_SAFE_INTEGER,
+    )
+      .nullable()
+      .default(null),
     max_enqueued_tokens: z
       .number()
       .int()

@@ -15,6 +15,8 @@ export interface ShardMeta {
   outputTokens: number;
   /** the request's index in its first-attempt shard: identical requests point at it */
   rootIndex: number;
+  /** what recognises an identical request (its endpoint and body): a resumed read rebuilds its table from these */
+  requestDigest: [number, number, number];
   /** the request asked for JSON output (the output is parsed) */
   jsonOutput: boolean;
   input: Record<string, unknown>;
@@ -28,6 +30,7 @@ export function encodeShardMeta(meta: ShardMeta): string {
     inputTokens: meta.inputTokens,
     outputTokens: meta.outputTokens,
     rootIndex: meta.rootIndex,
+    requestDigest: meta.requestDigest,
     // absent when false (JSON.stringify leaves out undefined)
     jsonOutput: meta.jsonOutput || undefined,
     input: meta.input,
@@ -37,7 +40,11 @@ export function encodeShardMeta(meta: ShardMeta): string {
 
 export function decodeShardMeta(line: string): ShardMeta {
   const meta = JSON.parse(line) as Partial<ShardMeta>;
-  if (typeof meta.id !== "string" || typeof meta.inputTokens !== "number") {
+  if (
+    typeof meta.id !== "string" ||
+    typeof meta.inputTokens !== "number" ||
+    !Array.isArray(meta.requestDigest)
+  ) {
     throw new BatchpipeError(
       ErrorCodes.STATE_FAILED,
       "a shard meta line is not in this version's format (the run was started by another batchpipe version)",

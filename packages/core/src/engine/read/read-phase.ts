@@ -24,10 +24,9 @@ import {
   type RecordPosition,
   type SourceItem,
 } from "../../plugin.js";
+import type { ProviderLimits } from "../../provider/contract.js";
 import type { FanoutBatch, FanoutRow, RunTotals, ShardRow } from "../../state/index.js";
-import { wantsJson } from "../classify.js";
 import type { ReadCheckpoint } from "../codecs/read-checkpoint.js";
-import { openAIRequestLines, type RequestLineCodec } from "../codecs/request-line.js";
 import type { EnginePipeline } from "../types.js";
 import {
   CheckpointCommits,
@@ -63,8 +62,6 @@ export interface ReadPhaseOptions {
   resume?: ReadResume;
   /** false: a failure will not keep the state (the source restarted instead of resuming) */
   resumable?: boolean;
-  /** how requests become lines of the shard files (default: OpenAI's batch input lines) */
-  requestLines?: RequestLineCodec;
 }
 
 export interface ReadPhaseResult {
@@ -82,12 +79,10 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
   const { pipeline, stateDir, runId, signal, logger, resume } = options;
   const saved = resume?.checkpoint;
   const every = options.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY;
-  const requestLines = options.requestLines ?? openAIRequestLines;
-  const limits: ShardLimits = {
-    maxRequests: pipeline.spec.batch.max_requests,
-    maxBytes: pipeline.spec.batch.max_bytes,
-    maxTokens: pipeline.spec.batch.max_enqueued_tokens,
-  };
+  const provider = pipeline.provider;
+  const providerLimits = provider.plugin.limits(provider.options);
+  const limits = shardLimits(pipeline.spec.batch, providerLimits);
+  const batchKey = new Set(providerLimits.batchKey);
   const resolvePath = (p: string) => path.resolve(pipeline.dir, p);
   const duplicates = new DuplicateIds();
   const requests = new RequestIndex();
@@ -96,7 +91,6 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
     runId,
     limits,
     resume,
-    requestLines,
     duplicates,
     requests,
   });
@@ -168,10 +162,8 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
       // once a duplicate is known nothing will be sent: only keep checking ids
       if (duplicates.count > 0) return;
 
-      const body = JSON.stringify(request.body);
-      const line = requestLines.encode({ custom_id: id, url: request.url, body });
+      const { line, model, json } = provider.plugin.encode(request, provider.options);
       const bytes = Buffer.byteLength(line) + 1;
-      const model = typeof request.body.model === "string" ? request.body.model : "";
       const inputTokens = estimator.estimate(model, request);
       const outputTokens = estimateOutputTokens(request.body, { url: request.url });
       const tooLarge = requestTooLarge(limits, { bytes, inputTokens });
@@ -180,7 +172,7 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
         fail(rejectedRow(item, { code: "request_too_large", message: tooLarge, id }));
         return;
       }
-      const digest = RequestIndex.digest(request.url, body);
+      const digest = RequestIndex.digest(request.url, JSON.stringify(request.body));
       const same = requests.get(digest);
       if (same) {
         totals.identical++;
@@ -195,14 +187,15 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
         return;
       }
       const placed = writer.add({
-        model,
-        endpoint: request.url,
+        model: batchKey.has("model") ? model : "",
+        endpoint: batchKey.has("endpoint") ? request.url : "",
         line,
         bytes,
         inputTokens,
         outputTokens,
         id,
-        jsonOutput: wantsJson(request.body),
+        requestDigest: digest,
+        jsonOutput: json,
         input: item.data,
         source: item.position,
       });
@@ -326,4 +319,17 @@ function sumCosts(byModel: Map<string, { input: number; output: number }>): numb
 
 function samePosition(a: RecordPosition, b: RecordPosition): boolean {
   return a.file === b.file && a.line === b.line;
+}
+
+/** a shard's limits: the spec's where it sets them, the provider's otherwise (never past them) */
+export function shardLimits(
+  batch: { max_requests: number | null; max_bytes: number | null; max_enqueued_tokens: number | null },
+  provider: ProviderLimits,
+): ShardLimits {
+  return {
+    maxRequests: Math.min(batch.max_requests ?? provider.maxRequests, provider.maxRequests),
+    maxBytes: Math.min(batch.max_bytes ?? provider.maxBytes, provider.maxBytes),
+    // a token queue caps a shard's estimated input tokens; a request queue is capped by maxRequests
+    maxTokens: provider.queue.counts === "tokens" ? batch.max_enqueued_tokens : null,
+  };
 }

@@ -7,10 +7,10 @@ import path from "node:path";
 import { isBatchpipeError } from "../../errors.js";
 import type { ShardRow } from "../../state/index.js";
 import type { ReadCheckpoint } from "../codecs/read-checkpoint.js";
-import type { RequestLineCodec, ShardRequest } from "../codecs/request-line.js";
+import { decodeShardMeta, type ShardMeta } from "../codecs/shard-meta.js";
 import type { DuplicateIds } from "./duplicates.js";
 import { readLinesSync, SyncWriter } from "./files.js";
-import { RequestIndex } from "./id-index.js";
+import type { RequestIndex } from "./id-index.js";
 import { prepFailuresFile, takenIds } from "./prep-failures.js";
 import { type ShardLimits, ShardWriter, shardFiles } from "./shard-writer.js";
 
@@ -41,7 +41,6 @@ export function openReadFiles(o: {
   runId: string;
   limits: ShardLimits;
   resume: ReadResume | undefined;
-  requestLines: RequestLineCodec;
   duplicates: DuplicateIds;
   requests: RequestIndex;
 }): { writer: ShardWriter; failures: SyncWriter } {
@@ -71,38 +70,36 @@ export function openReadFiles(o: {
 }
 
 /**
- * The id and request tables as they were at the checkpoint, from the shard files (cut at their
- * recorded lengths), the ids of request_too_large failures and the recorded fan-out ids.
+ * The id and request tables as they were at the checkpoint, from the shards' meta files (cut at
+ * their recorded lengths), the ids of request_too_large failures and the recorded fan-out ids.
  */
 function restoreTables(o: {
   stateDir: string;
   runId: string;
   resume: ReadResume;
-  requestLines: RequestLineCodec;
   duplicates: DuplicateIds;
   requests: RequestIndex;
 }): void {
   const { stateDir, runId, resume, duplicates, requests } = o;
   const files = [
-    ...resume.sealed.map((s) => ({ seq: s.seq, file: s.file, bytes: undefined as number | undefined })),
+    ...resume.sealed.map((s) => ({ seq: s.seq, file: s.metaFile, bytes: undefined as number | undefined })),
     ...resume.checkpoint.writer.open.map((s) => ({
       seq: s.seq,
-      file: shardFiles(runId, s.seq).file,
-      bytes: s.fileBytes as number | undefined,
+      file: shardFiles(runId, s.seq).metaFile,
+      bytes: s.metaBytes as number | undefined,
     })),
   ];
   for (const { seq, file, bytes } of files) {
     let index = 0;
     for (const line of readLinesSync(path.join(stateDir, file), bytes)) {
-      let request: ShardRequest;
+      let meta: ShardMeta;
       try {
-        request = o.requestLines.decode(line);
+        meta = decodeShardMeta(line);
       } catch (error) {
         throw new Error(`line ${index + 1} of ${file}: ${(error as Error).message}`);
       }
-      duplicates.restore(request.custom_id);
-      // the digest of the same text as when the line was written: the body's JSON as is
-      requests.set(RequestIndex.digest(request.url, request.body), seq, index);
+      duplicates.restore(meta.id);
+      requests.set(meta.requestDigest, seq, index);
       index++;
     }
   }

@@ -29,6 +29,7 @@ export interface ShardEntry {
   inputTokens: number;
   outputTokens: number;
   id: string;
+  requestDigest: [number, number, number];
   jsonOutput: boolean;
   input: Record<string, unknown>;
   source: RecordPosition;
@@ -111,7 +112,7 @@ export class ShardWriter {
     }
   }
 
-  /** write a request line and its meta line to the open shard of its model and endpoint */
+  /** write a request line and its meta line to the open shard of its model and endpoint ("" when the provider's batches mix them) */
   add(entry: ShardEntry): { seq: number; index: number } {
     const key = `${entry.model}\n${entry.endpoint}`;
     let shard = this.open.get(key);
@@ -148,6 +149,7 @@ export class ShardWriter {
       inputTokens: entry.inputTokens,
       outputTokens: entry.outputTokens,
       rootIndex: index,
+      requestDigest: entry.requestDigest,
       jsonOutput: entry.jsonOutput,
       input: entry.input,
       source: entry.source,
