@@ -39,7 +39,6 @@ export default defineProvider({
       baseURL: emulator.url,
       apiKey,
       logger,
-      name: "emulator",
     });
     return {
       ...connection,

@@ -22,9 +22,6 @@ import {
 } from "./retry.js";
 import type { BatchInfo, CreateBatchRequest, FileInfo, OpenAIClient } from "./types.js";
 
-export { ProviderError, type RetryInfo, type RetryPolicy } from "./retry.js";
-export type { BatchInfo, CreateBatchRequest, FileInfo, OpenAIClient, UploadOptions } from "./types.js";
-
 export interface OpenAIClientOptions {
   /** e.g. "https://api.openai.com/v1" or "http://127.0.0.1:PORT/v1" */
   baseURL: string;
@@ -41,8 +38,6 @@ export interface OpenAIClientOptions {
   logger?: Logger;
   /** called before each retry (for progress output and tests) */
   onRetry?: (info: RetryInfo) => void;
-  /** the name reported in OpenAIClient.name (default "openai") */
-  name?: string;
 }
 
 /**
@@ -118,8 +113,6 @@ export function createOpenAIClient(options: OpenAIClientOptions): OpenAIClient {
   }
 
   return {
-    name: options.name ?? "openai",
-
     async uploadFile(path, { filename, signal, lookFirst }) {
       const { size } = await fs.promises.stat(path);
       const since = Math.min(lookFirst?.since ?? Number.POSITIVE_INFINITY, nowSeconds() - RECONCILE_MARGIN_S);
@@ -189,18 +182,16 @@ export function createOpenAIClient(options: OpenAIClientOptions): OpenAIClient {
     retrieveBatch,
 
     async cancelBatch(id) {
-      const outcome = await withRetries(ctx, `POST /batches/${id}/cancel`, async () => {
+      await withRetries(ctx, `POST /batches/${id}/cancel`, async (signal) => {
         try {
-          return toBatchInfo(await client.batches.cancel(id));
+          await client.batches.cancel(id, { signal });
         } catch (error) {
           const status = statusOf(error);
-          if (status === 404) return null;
-          // already terminal (completed/failed/expired): not an error, return it as it is
-          if (status === 409) return "terminal" as const;
+          // gone (404) or already ended (409): nothing left to stop
+          if (status === 404 || status === 409) return;
           throw error;
         }
       });
-      return outcome === "terminal" ? retrieveBatch(id) : outcome;
     },
 
     listBatches,

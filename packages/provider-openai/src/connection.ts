@@ -79,10 +79,7 @@ export function createOpenAIConnection(options: OpenAIConnectionOptions): Provid
       return streamResults(client, batchData(batch.data), signal);
     },
 
-    async cancel(batch) {
-      // 404 (gone) and 409 (already ended) are answers, not errors
-      await client.cancelBatch(batch.id);
-    },
+    cancel: (batch) => client.cancelBatch(batch.id),
 
     async cleanUp({ staged, batch }) {
       const ids = new Set<string>();

@@ -68,7 +68,6 @@ export interface UploadOptions {
 
 /** Files + Batches over HTTP, every call with retries; see client.ts. */
 export interface OpenAIClient {
-  readonly name: string;
   /**
    * Upload a batch input file (streamed from disk). Idempotent by `filename`: when the call fails
    * after the server may have stored it, it looks for a file with the same filename and size
@@ -87,8 +86,8 @@ export interface OpenAIClient {
   ): Promise<{ batch: BatchInfo } | { queueFull: true; message: string }>;
   /** null when the batch no longer exists (404) */
   retrieveBatch(id: string, options?: { signal?: AbortSignal }): Promise<BatchInfo | null>;
-  /** a batch that is already terminal is returned as is (409 is not an error here); null on 404 */
-  cancelBatch(id: string): Promise<BatchInfo | null>;
+  /** a batch that is gone (404) or already ended (409) is not an error */
+  cancelBatch(id: string): Promise<void>;
   /** newest first */
   listBatches(options?: { signal?: AbortSignal }): AsyncIterable<BatchInfo>;
   /** files with the given purpose (default all), newest first */
