@@ -1,4 +1,5 @@
 /** What every command gets besides its arguments: where to write, colours, the environment. */
+import type { EngineTuning } from "@batchpipe/core";
 import type { CommandContext } from "citty";
 
 export interface CliIo {
@@ -14,6 +15,8 @@ export interface CliContext {
   debug: boolean;
   cwd: string;
   env: Record<string, string | undefined>;
+  /** RunCliOptions.engine, for every run a command starts */
+  engine: EngineTuning;
 }
 
 /** the CliContext runCli hands to a command through citty's `data` */

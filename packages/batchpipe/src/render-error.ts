@@ -3,9 +3,7 @@
  * else as a short message with a "this is a bug" hint (the stack only under --debug).
  */
 import { readFileSync } from "node:fs";
-import { BatchpipeError, ErrorCodes } from "../errors.js";
-import { codeFrame } from "../spec/code-frame.js";
-import { formatSpecError } from "../spec/format.js";
+import { BatchpipeError, codeFrame, ErrorCodes, formatSpecError } from "@batchpipe/core";
 import { ExitCode } from "./exit-codes.js";
 
 export interface RenderErrorOptions {

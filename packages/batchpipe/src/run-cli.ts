@@ -7,8 +7,8 @@
  * are registered in COMMANDS below, imported lazily.
  */
 import { readFileSync } from "node:fs";
+import { closest, type EngineTuning } from "@batchpipe/core";
 import { type ArgsDef, type CommandDef, defineCommand, renderUsage, runCommand } from "citty";
-import { closest } from "../spec/issues.js";
 import { type CliContext, type CliIo, stripAnsi, wantsColor } from "./context.js";
 import { ExitCode } from "./exit-codes.js";
 import { exitCodeFor, renderError } from "./render-error.js";
@@ -37,10 +37,12 @@ export interface RunCliOptions {
   cwd?: string;
   /** default process.env */
   env?: Record<string, string | undefined>;
+  /** passed to every run the command starts (tests use it to checkpoint and deliver in small steps) */
+  engine?: EngineTuning;
 }
 
 export const VERSION: string = JSON.parse(
-  readFileSync(new URL("../../package.json", import.meta.url), "utf8"),
+  readFileSync(new URL("../package.json", import.meta.url), "utf8"),
 ).version;
 
 export async function runCli(argv: string[], options: RunCliOptions = {}): Promise<number> {
@@ -50,6 +52,7 @@ export async function runCli(argv: string[], options: RunCliOptions = {}): Promi
     io,
     env,
     cwd: options.cwd ?? process.cwd(),
+    engine: options.engine ?? {},
     debug: argv.includes("--debug"),
     color: { stdout: wantsColor(io.stdout, env), stderr: wantsColor(io.stderr, env) },
   };

@@ -1,6 +1,7 @@
 /** `batchpipe cancel <pipeline.yaml>`: cancel the open batches of the unfinished run. */
+
+import { cancelRun } from "@batchpipe/core";
 import { defineCommand } from "citty";
-import { cancelRun } from "../../engine/status.js";
 import { cliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
 import { loadPipelineArg, pipelineArgs, stateDirArg } from "./pipeline-args.js";

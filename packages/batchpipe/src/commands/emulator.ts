@@ -1,8 +1,8 @@
 /** `batchpipe emulator [--port N]`: start the OpenAI Batch API emulator (like the batchpipe-emulator bin). */
 import fs from "node:fs";
 import path from "node:path";
+import { BatchpipeError, ErrorCodes } from "@batchpipe/core";
 import { defineCommand } from "citty";
-import { BatchpipeError, ErrorCodes } from "../../errors.js";
 import { cliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
 

@@ -1,9 +1,7 @@
 /** `batchpipe logs <pipeline.yaml> [-f]`: the log of the pipeline's background run. */
 import fs from "node:fs";
+import { BatchpipeError, daemonPaths, defaultStateDir, ErrorCodes, readDaemon } from "@batchpipe/core";
 import { defineCommand } from "citty";
-import { daemonPaths, readDaemon } from "../../daemon/daemon.js";
-import { defaultStateDir } from "../../engine/run-pipeline.js";
-import { BatchpipeError, ErrorCodes } from "../../errors.js";
 import { cliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
 import { loadPipelineArg, pipelineArgs, stateDirArg } from "./pipeline-args.js";

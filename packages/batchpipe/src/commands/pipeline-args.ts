@@ -1,8 +1,8 @@
 /** Arguments and spec loading shared by the commands that act on a pipeline file. */
 import path from "node:path";
-import type { Pipeline } from "../../spec/load.js";
-import { loadPipeline } from "../../spec/load.js";
+import { loadPipeline, type Pipeline } from "@batchpipe/core";
 import type { CliContext } from "../context.js";
+import { officialPlugins } from "../official-plugins.js";
 
 export const pipelineArgs = {
   pipeline: {
@@ -29,6 +29,7 @@ export async function loadPipelineArg(
   const pipeline = await loadPipeline(path.resolve(ctx.cwd, args.pipeline), {
     env: ctx.env,
     allowInlineSecrets: args["allow-inline-secrets"],
+    builtins: officialPlugins,
   });
   return { pipeline, stateDir: args["state-dir"] ? path.resolve(ctx.cwd, args["state-dir"]) : undefined };
 }

@@ -1,7 +1,7 @@
 /** `batchpipe plan <pipeline.yaml>`: read and shard locally, print shards, tokens and cost. No network. */
+
+import { formatBytes, planPipeline } from "@batchpipe/core";
 import { defineCommand } from "citty";
-import { planPipeline } from "../../engine/plan-pipeline.js";
-import { formatBytes } from "../../spec/schema.js";
 import { cliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
 import { loadPipelineArg, pipelineArgs } from "./pipeline-args.js";

@@ -1,5 +1,5 @@
 /** Rendering of run events for people: live progress on a TTY, periodic lines otherwise, the final report. */
-import type { EngineEvent, ProgressSnapshot, RunReport } from "../../engine/types.js";
+import type { EngineEvent, ProgressSnapshot, RunReport } from "@batchpipe/core";
 import type { CliIo } from "../context.js";
 
 const ESC = "\u001b[";

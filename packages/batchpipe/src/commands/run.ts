@@ -1,10 +1,16 @@
 /** `batchpipe run <pipeline.yaml>`: run (or resume) a pipeline to the end and print its reconciliation report. */
+
+import {
+  defaultStateDir,
+  type EngineEvent,
+  ErrorCodes,
+  enterDaemonChild,
+  isBatchpipeError,
+  runPipeline,
+} from "@batchpipe/core";
 import { defineCommand } from "citty";
-import { enterDaemonChild, startRunDaemon } from "../../daemon/daemon.js";
-import { defaultStateDir, runPipeline } from "../../engine/run-pipeline.js";
-import type { EngineEvent } from "../../engine/types.js";
-import { ErrorCodes, isBatchpipeError } from "../../errors.js";
 import { cliContext } from "../context.js";
+import { startRunDaemon } from "../detach.js";
 import { exitCodeForSignal, trapSignals } from "../signals.js";
 import { loadPipelineArg, pipelineArgs, stateDirArg } from "./pipeline-args.js";
 import { createProgressRenderer, renderReport } from "./run-output.js";
@@ -28,7 +34,7 @@ export default defineCommand({
     },
   },
   async run(context) {
-    const { io, cwd, env } = cliContext(context);
+    const { io, cwd, env, engine } = cliContext(context);
     const args = context.args;
     const { pipeline, stateDir } = await loadPipelineArg(cliContext(context), args);
     // in a `--detach` child: record the exit code for `batchpipe status`
@@ -61,6 +67,7 @@ export default defineCommand({
     };
     try {
       const result = await runPipeline(pipeline, {
+        ...engine,
         signal: trap.signal,
         onEvent,
         stateDir,

@@ -1,8 +1,7 @@
 /** `batchpipe status <pipeline.yaml>`: the latest run of a pipeline, from its state (no network). */
+
+import { pipelineStatus, readDaemon, readWatchCounts } from "@batchpipe/core";
 import { defineCommand } from "citty";
-import { readDaemon } from "../../daemon/daemon.js";
-import { pipelineStatus } from "../../engine/status.js";
-import { readWatchCounts } from "../../watch/registry.js";
 import { cliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
 import { loadPipelineArg, pipelineArgs, stateDirArg } from "./pipeline-args.js";

@@ -1,9 +1,14 @@
 /** `batchpipe stop <pipeline.yaml>`: end the pipeline's background run cleanly (it saves its state). */
+
+import {
+  BatchpipeError,
+  defaultStateDir,
+  ErrorCodes,
+  parseDuration,
+  readDaemon,
+  stopDaemon,
+} from "@batchpipe/core";
 import { defineCommand } from "citty";
-import { readDaemon, stopDaemon } from "../../daemon/daemon.js";
-import { defaultStateDir } from "../../engine/run-pipeline.js";
-import { BatchpipeError, ErrorCodes } from "../../errors.js";
-import { parseDuration } from "../../spec/units.js";
 import { cliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
 import { loadPipelineArg, pipelineArgs, stateDirArg } from "./pipeline-args.js";

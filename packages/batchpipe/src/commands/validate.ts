@@ -1,11 +1,11 @@
 /** `batchpipe validate <pipeline.yaml>`: load the spec and its plugins, print every problem or a one-line summary. */
 import path from "node:path";
+import { displayPath, loadPipeline } from "@batchpipe/core";
 import { defineCommand } from "citty";
-import { displayPath } from "../../spec/format.js";
-import { loadPipeline } from "../../spec/load.js";
 import { pipelineArg } from "../args.js";
 import { cliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
+import { officialPlugins } from "../official-plugins.js";
 
 export default defineCommand({
   meta: { name: "validate", description: "Check a pipeline spec and its plugins without running it" },
@@ -22,6 +22,7 @@ export default defineCommand({
     const pipeline = await loadPipeline(file, {
       env,
       allowInlineSecrets: context.args["allow-inline-secrets"],
+      builtins: officialPlugins,
     });
     const sinks = pipeline.sinks.length === 1 ? "1 sink" : `${pipeline.sinks.length} sinks`;
     const parts = `source ${pipeline.source.plugin.name}, transform ${pipeline.transform.plugin.name}, ${sinks}`;

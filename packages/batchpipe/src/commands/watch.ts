@@ -1,12 +1,17 @@
 /** `batchpipe watch <pipeline.yaml>`: process every file that appears in the source's folder or glob. */
 import path from "node:path";
+import {
+  defaultStateDir,
+  ErrorCodes,
+  enterDaemonChild,
+  isBatchpipeError,
+  parseDuration,
+  type WatchEvent,
+  watchPipeline,
+} from "@batchpipe/core";
 import { defineCommand } from "citty";
-import { enterDaemonChild, startCliDaemon } from "../../daemon/daemon.js";
-import { defaultStateDir } from "../../engine/run-pipeline.js";
-import { ErrorCodes, isBatchpipeError } from "../../errors.js";
-import { parseDuration } from "../../spec/units.js";
-import { type WatchEvent, watchPipeline } from "../../watch/watch-pipeline.js";
 import { cliContext } from "../context.js";
+import { startCliDaemon } from "../detach.js";
 import { ExitCode } from "../exit-codes.js";
 import { exitCodeForSignal, trapSignals } from "../signals.js";
 import { loadPipelineArg, pipelineArgs, stateDirArg } from "./pipeline-args.js";
@@ -90,6 +95,7 @@ export default defineCommand({
         signal: trap.signal,
         onEvent,
         env,
+        engine: ctx.engine,
         settle: args.settle ? (parseDuration(args.settle) as number) : undefined,
         coalesce: args.coalesce ? (parseDuration(args.coalesce) as number) : undefined,
       });

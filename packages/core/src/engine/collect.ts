@@ -8,6 +8,7 @@ import fs from "node:fs";
 import path from "node:path";
 import readline from "node:readline";
 import type { Readable } from "node:stream";
+import { BatchpipeError, ErrorCodes } from "../errors.js";
 import { estimateCost } from "../estimate/pricing.js";
 import type { FailureRow, RecordPosition, SuccessRow, Usage } from "../plugin.js";
 import type { BatchInfo, BatchProvider } from "../provider/types.js";
@@ -31,16 +32,25 @@ export interface CollectOptions {
   sinks: SinkSet;
   signal?: AbortSignal;
   /**
-   * Deliveries are cut into parts of PART_REQUESTS requests so that no sink buffers a whole shard.
+   * Deliveries are cut into parts of `partSize` requests so that no sink buffers a whole shard.
    * `partsDone` parts were committed before (a resumed collection re-derives them without writing);
    * `commitPart` commits one and records it with the counters it added.
    */
+  partSize: number;
   partsDone: number;
   commitPart(part: number, delta: CollectResult): Promise<void>;
 }
 
-/** requests per delivery part (BATCHPIPE_DELIVERY_PART overrides it, for tests) */
-export const PART_REQUESTS = Number(process.env.BATCHPIPE_DELIVERY_PART) || 5000;
+/** RunOptions.deliveryPartSize: requests per delivery part (default 5,000) */
+export function resolvePartSize(size: number | undefined): number {
+  if (size === undefined) return 5000;
+  if (!Number.isSafeInteger(size) || size <= 0) {
+    throw new BatchpipeError(ErrorCodes.USAGE, `deliveryPartSize ${size} is not a positive whole number`, {
+      hint: "Give a request count such as 5000 (or leave it out for the default).",
+    });
+  }
+  return size;
+}
 
 export interface CollectResult {
   succeeded: number;
@@ -78,12 +88,12 @@ async function collectWith(options: CollectOptions, metas: MetaIndex): Promise<C
   const batchId = batch?.id ?? shard.batchId;
   let routed = 0;
   /** false while re-deriving parts committed before a crash: no writes, no counting */
-  const live = () => Math.floor(routed / PART_REQUESTS) >= options.partsDone;
+  const live = () => Math.floor(routed / options.partSize) >= options.partsDone;
 
   const route = async (id: string, entry: MetaEntry, outcome: LineOutcome, raw?: RawLine) => {
     await routeOne(id, entry, outcome, raw);
     routed++;
-    const part = routed / PART_REQUESTS - 1;
+    const part = routed / options.partSize - 1;
     if (Number.isInteger(part) && part >= options.partsDone) {
       await options.commitPart(part, result);
       result = emptyResult();

@@ -42,8 +42,10 @@ export interface RunLoopOptions {
   signal: AbortSignal;
   logger: Logger;
   emit(event: EngineEvent): void;
-  /** per sink call (BATCHPIPE_PLUGIN_TIMEOUT); default 5 minutes */
+  /** per sink call (batch.plugin_timeout); default 5 minutes */
   pluginTimeoutMs?: number;
+  /** requests per delivery part */
+  deliveryPartSize: number;
 }
 
 interface Timing {
@@ -180,6 +182,7 @@ export class RunLoop {
           noRetry: this.cancelling,
           sinks: this.sinks!,
           signal,
+          partSize: this.o.deliveryPartSize,
           partsDone,
           commitPart: async (part, delta) => {
             const checkpoints = await this.sinks!.commit(partKey(part));

@@ -13,17 +13,17 @@ import type { Logger } from "../plugin.js";
 import { createProvider } from "../provider/create-provider.js";
 import type { BatchProvider } from "../provider/types.js";
 import { acquireLock, openState, type RunCounters, type RunRow, type StateStore } from "../state/index.js";
+import { resolvePartSize } from "./collect.js";
 import {
   type ReadCheckpoint,
   type ReadResume,
   ReadStartsOver,
-  readCheckpointEveryFromEnv,
   readFailure,
   readIdentity,
+  resolveCheckpointEvery,
   runReadPhase,
 } from "./read-phase.js";
 import { RunLoop } from "./run-loop.js";
-import { pluginTimeoutFromEnv } from "./sink-set.js";
 import type {
   EngineEvent,
   EnginePipeline,
@@ -44,7 +44,8 @@ export async function runPipeline(pipeline: EnginePipeline, options: RunOptions 
   // one listener per concurrent provider call and sleep
   setMaxListeners(64, signal);
   const logger = eventLogger(emit);
-  const checkpointEvery = readCheckpointEveryFromEnv(options.env ?? process.env);
+  const checkpointEvery = resolveCheckpointEvery(options.readCheckpointEvery);
+  const deliveryPartSize = resolvePartSize(options.deliveryPartSize);
   const lock = acquireLock(stateDir);
   const state = openState(stateDir);
   let provider: BatchProvider | undefined;
@@ -82,7 +83,6 @@ export async function runPipeline(pipeline: EnginePipeline, options: RunOptions 
       collectGarbage();
     }
     provider = await createProvider(pipeline.spec.provider, { env: options.env ?? process.env, logger });
-    const pluginTimeoutMs = pluginTimeoutFromEnv(options.env ?? process.env);
     const loop = new RunLoop({
       pipeline,
       state,
@@ -92,7 +92,8 @@ export async function runPipeline(pipeline: EnginePipeline, options: RunOptions 
       signal,
       logger,
       emit,
-      pluginTimeoutMs,
+      pluginTimeoutMs: pipeline.spec.batch.plugin_timeout,
+      deliveryPartSize,
     });
     const { counters, cancelled } = await loop.run();
     if (pipeline.spec.batch.clean_up) await cleanUp({ provider, loop, stateDir, run, emit });

@@ -19,7 +19,7 @@ import {
 import type { z } from "zod";
 import { BatchpipeError, ErrorCodes } from "../errors.js";
 import type { Plugin, PluginKind, SinkPlugin, SourcePlugin, TransformPlugin } from "../plugin.js";
-import { type PluginOfKind, resolvePlugin } from "../plugins/resolve.js";
+import { type PluginOfKind, type PluginRegistry, resolvePlugin } from "../plugins/resolve.js";
 import { isPlugin } from "../plugins/shape.js";
 import {
   coercePlainScalar,
@@ -71,6 +71,8 @@ export interface LoadPipelineOptions {
   allowInlineSecrets?: boolean;
   /** plugins by the name used in `use`, taking precedence over built-ins and packages */
   plugins?: Record<string, Plugin>;
+  /** built-in plugins by kind and name (the batchpipe CLI passes the official ones) */
+  builtins?: PluginRegistry;
 }
 
 export interface ResolvePipelineOptions extends LoadPipelineOptions {
@@ -99,6 +101,7 @@ export async function loadPipeline(file: string, options: LoadPipelineOptions = 
     text: spec,
     issues,
     plugins: options.plugins,
+    builtins: options.builtins,
   });
 }
 
@@ -114,6 +117,7 @@ export async function resolvePipeline(spec: unknown, options: ResolvePipelineOpt
     dir: path.resolve(options.dir),
     issues,
     plugins: options.plugins,
+    builtins: options.builtins,
   });
 }
 
@@ -126,6 +130,7 @@ interface BuildContext {
   /** problems found before the schema ran (environment variables, secrets) */
   issues: SpecIssue[];
   plugins?: Record<string, Plugin>;
+  builtins?: PluginRegistry;
 }
 
 interface Slot {
@@ -298,7 +303,11 @@ async function resolveSlot(
   const { use, ...options } = slot.ref;
   let plugin: Plugin;
   try {
-    plugin = await resolvePlugin(slot.kind, use, { dir: ctx.dir, plugins: ctx.plugins });
+    plugin = await resolvePlugin(slot.kind, use, {
+      dir: ctx.dir,
+      plugins: ctx.plugins,
+      builtins: ctx.builtins,
+    });
   } catch (error) {
     if (!(error instanceof BatchpipeError)) throw error;
     return {

@@ -14,7 +14,7 @@ import path from "node:path";
 import { pipeline as pipe } from "node:stream/promises";
 import { watch as chokidarWatch, type FSWatcher } from "chokidar";
 import { runPipeline } from "../engine/run-pipeline.js";
-import type { EngineEvent, EnginePipeline, RunResult } from "../engine/types.js";
+import type { EngineEvent, EnginePipeline, EngineTuning, RunResult } from "../engine/types.js";
 import { BatchpipeError, ErrorCodes } from "../errors.js";
 import { acquireLock, openState } from "../state/index.js";
 import { createCarrySink, createGroupSource, type FileCounts } from "./group-plugins.js";
@@ -45,6 +45,8 @@ export interface WatchOptions {
   signal?: AbortSignal;
   onEvent?: (event: WatchEvent) => void;
   env?: Record<string, string | undefined>;
+  /** passed to each group's runPipeline */
+  engine?: EngineTuning;
   /** ms a file's size must stay unchanged before it counts as written (default 1000) */
   settle?: number;
   /** ms without a new file before a group starts (default 2000; a group waits at most 10× this) */
@@ -361,6 +363,7 @@ async function runGroup(ctx: GroupContext, group: GroupRow, resumed: boolean): P
     ctx.signal.addEventListener("abort", abort, { once: true });
     try {
       const result = await runPipeline(groupPipeline(ctx, group, counts), {
+        ...ctx.options.engine,
         signal: controller.signal,
         stateDir: ctx.stateDir,
         env: ctx.options.env,
