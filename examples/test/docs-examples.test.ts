@@ -1,10 +1,17 @@
 // The docs' runnable examples: they run, and the docs quote them verbatim.
 import fs from "node:fs";
 import path from "node:path";
+import type { SinkPlugin } from "@batchpipe/core/plugin";
+import { testSink } from "@batchpipe/core/testing";
 import { describe, expect, it, test } from "vitest";
-import type { SinkPlugin } from "../src/plugin.js";
-import { testSink } from "../src/testing/index.js";
-import { exactlyOnce, ROOT, readJsonl, runCliProcess, runNode, tempDir } from "./runner-helpers.js";
+import {
+  batchpipe,
+  checkExactlyOnce,
+  ROOT,
+  readJsonl,
+  runNode,
+  tempDir,
+} from "../../packages/batchpipe/test/support/harness.js";
 
 const EXAMPLES = path.join(ROOT, "examples");
 const read = (file: string) => fs.readFileSync(path.join(ROOT, file), "utf8");
@@ -67,7 +74,7 @@ describe("examples/writing-plugins: the CSV sink", async () => {
 
   it("runs in the example pipeline (loaded from a .ts path with jiti)", async () => {
     const dir = path.join(EXAMPLES, "writing-plugins");
-    const result = await runCliProcess(["run", "pipeline.yaml", "--force", "--state-dir", tempDir()], {
+    const result = await batchpipe(["run", "pipeline.yaml", "--force", "--state-dir", tempDir()], {
       cwd: dir,
     });
     expect(result.stderr).not.toContain("✖");
@@ -79,7 +86,7 @@ describe("examples/writing-plugins: the CSV sink", async () => {
       .filter(Boolean)
       .map((l) => (JSON.parse(l) as { id: string }).id);
     expect(
-      exactlyOnce(
+      checkExactlyOnce(
         rows.map((r) => r.id!),
         ids,
       ),
@@ -102,7 +109,7 @@ describe("examples/programmatic/run-spec.mjs and examples/watch-folder", () => {
     const dir = tempDir("bp-watch-example-");
     fs.cpSync(path.join(EXAMPLES, "watch-folder/pipeline.yaml"), path.join(dir, "pipeline.yaml"));
     fs.cpSync(path.join(EXAMPLES, "watch-folder/inbox"), path.join(dir, "inbox"), { recursive: true });
-    const result = await runCliProcess(["watch", "pipeline.yaml", "--once", "--settle", "100ms"], {
+    const result = await batchpipe(["watch", "pipeline.yaml", "--once", "--settle", "100ms"], {
       cwd: dir,
     });
     expect(result.code).toBe(0);

@@ -1,11 +1,8 @@
-import { execFileSync } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { expect, test } from "vitest";
+import { batchpipe } from "./support/harness.js";
 
-const bin = fileURLToPath(new URL("../bin/batchpipe.js", import.meta.url));
-
-test("the batchpipe bin runs from the committed shim", () => {
-  expect(execFileSync(process.execPath, [bin, "--version"], { encoding: "utf8" })).toMatch(
-    /^batchpipe \d+\.\d+\.\d+/,
-  );
+test("the batchpipe bin runs from the committed shim", async () => {
+  const run = await batchpipe(["--version"]);
+  expect(run.code, run.stderr).toBe(0);
+  expect(run.stdout).toMatch(/^batchpipe \d+\.\d+\.\d+/);
 });

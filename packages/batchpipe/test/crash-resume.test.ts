@@ -1,18 +1,20 @@
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import {
-  type CliResult,
+  batchpipe,
+  type ChildRun,
   duplicateSubmissions,
   type EmulatorProcess,
   exactlyOnceInSinks,
   ONCE,
   readJsonl,
-  runBatchpipe,
-  startEmulator,
+  SENTIMENT,
+  signalOnce,
+  startEmulatorProcess,
   tempDir,
   writeDataset,
-  writeSpec,
-} from "./fixtures/engine/e2e.js";
+  writePipeline,
+} from "./support/harness.js";
 
 /** deterministic "random" moments */
 function mulberry32(seed: number) {
@@ -54,16 +56,22 @@ async function crashAndResume(emulator: EmulatorProcess, seed: number) {
   const dir = tempDir("bp-crash-");
   const n = 1000;
   writeDataset(dir, n);
-  const spec = writeSpec(dir, { baseUrl: emulator.url, batch: { max_requests: 200, poll_interval: "50ms" } });
-  const runs: CliResult[] = [];
+  const spec = writePipeline(dir, {
+    ...SENTIMENT,
+    baseUrl: emulator.url,
+    batch: { max_requests: 200, poll_interval: "50ms" },
+  });
+  const runs: ChildRun[] = [];
   for (const moment of seededMoments(seed)) {
     let seen = 0;
-    const result = await runBatchpipe(["run", spec, "--json"], {
+    const result = await batchpipe(["run", spec, "--json"], {
       cwd: dir,
       // small delivery parts, so kills also land between the parts of one shard's delivery
-      env: { BATCHPIPE_DELIVERY_PART: "70" },
-      killWhen: (event) => event.type === moment.event && ++seen === moment.nth,
-      killDelayMs: moment.delayMs,
+      engine: { deliveryPartSize: 70 },
+      onEvent: (event, child) => {
+        if (event.type === moment.event && ++seen === moment.nth)
+          signalOnce(child, "SIGKILL", moment.delayMs);
+      },
     });
     runs.push(result);
     if (process.env.BP_DEBUG)
@@ -76,9 +84,9 @@ async function crashAndResume(emulator: EmulatorProcess, seed: number) {
       );
   }
   // and once more to the end
-  const last = await runBatchpipe(["run", spec, "--json"], {
+  const last = await batchpipe(["run", spec, "--json"], {
     cwd: dir,
-    env: { BATCHPIPE_DELIVERY_PART: "70" },
+    engine: { deliveryPartSize: 70 },
   });
   runs.push(last);
   return { dir, runs, n };
@@ -90,7 +98,7 @@ describe("SIGKILL at seeded moments, then resume (real CLI, emulator in its own 
     await emulator?.close();
   });
 
-  const check = async (emulator: EmulatorProcess, dir: string, runs: CliResult[], n: number) => {
+  const check = async (emulator: EmulatorProcess, dir: string, runs: ChildRun[], n: number) => {
     const killed = runs.filter((r) => r.signal === "SIGKILL").length;
     const finals = runs.filter((r) => r.code === 0);
     expect(finals.length).toBeGreaterThanOrEqual(1);
@@ -110,7 +118,10 @@ describe("SIGKILL at seeded moments, then resume (real CLI, emulator in its own 
   };
 
   it("kills at 6 seeded moments (one mid-delivery): every id once in each sink, no batch submitted twice", async () => {
-    emulator = await startEmulator({ timeScale: 1, latencies: { linesPerSecond: 400, validation: 0.05 } });
+    emulator = await startEmulatorProcess({
+      timeScale: 1,
+      latencies: { linesPerSecond: 400, validation: 0.05 },
+    });
     const { dir, runs, n } = await crashAndResume(emulator, 11);
     const figures = await check(emulator, dir, runs, n);
     expect(figures.killed).toBeGreaterThanOrEqual(5);
@@ -118,7 +129,7 @@ describe("SIGKILL at seeded moments, then resume (real CLI, emulator in its own 
   }, 180_000);
 
   it("the same with faults: 20% of calls 500/429, 30% of creates answering 500 after creating", async () => {
-    emulator = await startEmulator({
+    emulator = await startEmulatorProcess({
       timeScale: 1,
       latencies: { linesPerSecond: 400, validation: 0.05 },
       faults: [

@@ -13,22 +13,22 @@ import {
   batchesOf,
   batchpipe,
   expectEachOnce,
-  fastEmulator,
   records,
   report,
-  scratch,
+  startEmulator,
+  tempDir,
   writePipeline,
-} from "./fixtures/hardening/harness.js";
+} from "./support/harness.js";
 
 const STACK_LINE = /^\s+at .+[:(]\d+:\d+\)?$/m;
-const tiny = scratch("bp-hard-tmpfs-");
+const tiny = tempDir("bp-hard-tmpfs-");
 const canMount = tryMount(tiny);
-const tinyState = scratch("bp-hard-tmpfs-state-");
+const tinyState = tempDir("bp-hard-tmpfs-state-");
 const canMountState = canMount && tryMount(tinyState);
 
 let emu: Emulator;
 beforeAll(async () => {
-  emu = await fastEmulator();
+  emu = await startEmulator();
 });
 afterAll(async () => {
   await emu?.close();
@@ -40,7 +40,7 @@ const ours = (name: string) => batchesOf(emu, name);
 
 describe("disk problems", () => {
   it("an output folder that cannot be written: clear error, state kept, resume once fixed", async () => {
-    const dir = scratch();
+    const dir = tempDir();
     fs.writeFileSync(path.join(dir, "data.jsonl"), records(12));
     fs.writeFileSync(path.join(dir, "out"), "a file where the output folder should be");
     const spec = writePipeline(dir, {
@@ -63,7 +63,7 @@ describe("disk problems", () => {
   });
 
   it("a state folder that cannot be created: STATE_FAILED with a hint, not a crash", async () => {
-    const dir = scratch();
+    const dir = tempDir();
     fs.writeFileSync(path.join(dir, "data.jsonl"), records(2));
     fs.writeFileSync(path.join(dir, "blocked"), "");
     const spec = writePipeline(dir, { baseUrl: emu.url, name: "ro-state" });
@@ -78,7 +78,7 @@ describe("disk problems", () => {
   it.runIf(canMount)(
     "disk full while delivering: clear ENOSPC error, state kept, resume delivers the rest once, nothing paid twice",
     async () => {
-      const dir = scratch();
+      const dir = tempDir();
       fs.writeFileSync(path.join(dir, "data.jsonl"), records(30));
       const out = path.join(tiny, "results.jsonl");
       const spec = writePipeline(dir, {
@@ -112,7 +112,7 @@ describe("disk problems", () => {
 it.runIf(canMountState)(
   "the state folder's disk full: a clear 'disk is full' error, and the run resumes once there is space",
   async () => {
-    const dir = scratch();
+    const dir = tempDir();
     fs.writeFileSync(path.join(dir, "data.jsonl"), records(5000));
     const spec = writePipeline(dir, { baseUrl: emu.url, name: "full-state" });
     const first = await batchpipe(["run", spec, "--state-dir", tinyState], { cwd: dir });
@@ -136,7 +136,7 @@ function tryMount(dir: string): boolean {
     execFileSync("mount", ["-t", "tmpfs", "-o", "size=512k", "tmpfs", dir], { stdio: "ignore" });
     return true;
   } catch {
-    console.log("hardening-disk: cannot mount a tmpfs here (not root?); the disk-full test is skipped");
+    console.log("disk-problems: cannot mount a tmpfs here (not root?); the disk-full test is skipped");
     return false;
   }
 }

@@ -2,18 +2,21 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  batchpipe,
   checkExactlyOnce,
   type EmulatorProcess,
+  FIXTURES,
+  ROOT,
   readJsonl,
-  runBatchpipe,
-  startEmulator,
+  SENTIMENT,
+  signalOnce,
+  startEmulatorProcess,
   tempDir,
   writeDataset,
-  writeSpec,
-} from "./fixtures/engine/e2e.js";
+  writePipeline,
+} from "./support/harness.js";
 
-const ROOT = path.resolve(import.meta.dirname, "../../..");
-const NO_NETWORK = path.join(import.meta.dirname, "fixtures/engine/no-network.cjs");
+const NO_NETWORK = path.join(FIXTURES, "no-network.cjs");
 
 function copyQuickstart(): string {
   const dir = tempDir("bp-quick-");
@@ -26,7 +29,7 @@ function copyQuickstart(): string {
 describe("batchpipe plan", () => {
   it("prints shards, tokens and cost for the quickstart without any network (sockets disabled)", async () => {
     const dir = copyQuickstart();
-    const result = await runBatchpipe(["plan", "pipeline.yaml"], {
+    const result = await batchpipe(["plan", "pipeline.yaml"], {
       cwd: dir,
       env: { NODE_OPTIONS: `--require ${NO_NETWORK}` },
     });
@@ -38,7 +41,7 @@ describe("batchpipe plan", () => {
     expect(result.stdout).toMatch(/estimated cost +\$0\.\d{4} at batch prices/);
     expect(fs.existsSync(path.join(dir, ".batchpipe"))).toBe(false);
     // the guard itself works: a run needs the (in-process) emulator's socket and fails
-    const run = await runBatchpipe(["run", "pipeline.yaml"], {
+    const run = await batchpipe(["run", "pipeline.yaml"], {
       cwd: dir,
       env: { NODE_OPTIONS: `--require ${NO_NETWORK}` },
     });
@@ -50,7 +53,10 @@ describe("batchpipe plan", () => {
 describe("batchpipe run: usage and control (real CLI, emulator over HTTP)", () => {
   let emulator: EmulatorProcess;
   beforeAll(async () => {
-    emulator = await startEmulator({ timeScale: 1, latencies: { linesPerSecond: 150, validation: 0.05 } });
+    emulator = await startEmulatorProcess({
+      timeScale: 1,
+      latencies: { linesPerSecond: 150, validation: 0.05 },
+    });
   });
   afterAll(async () => {
     await emulator?.close();
@@ -59,9 +65,9 @@ describe("batchpipe run: usage and control (real CLI, emulator over HTTP)", () =
   it("duplicate custom_ids: exit 2 with both lines, nothing uploaded", async () => {
     const dir = tempDir();
     writeDataset(dir, 50, { id: (i) => (i === 30 ? "rec-7" : i === 41 ? "rec-12" : `rec-${i}`) });
-    const spec = writeSpec(dir, { name: "dups", baseUrl: emulator.url });
+    const spec = writePipeline(dir, { ...SENTIMENT, name: "dups", baseUrl: emulator.url });
     const uploadsBefore = (await emulator.state()).calls["POST /v1/files"] ?? 0;
-    const result = await runBatchpipe(["run", spec], { cwd: dir });
+    const result = await batchpipe(["run", spec], { cwd: dir });
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/DUPLICATE_ID/);
     expect(result.stderr).toMatch(/"rec-7" at .*data\.jsonl:30 \(first at .*data\.jsonl:7\)/);
@@ -69,7 +75,7 @@ describe("batchpipe run: usage and control (real CLI, emulator over HTTP)", () =
     expect((await emulator.state()).calls["POST /v1/files"] ?? 0).toBe(uploadsBefore);
     // the next run starts clean once the data is fixed
     writeDataset(dir, 50);
-    const fixed = await runBatchpipe(["run", spec], { cwd: dir });
+    const fixed = await batchpipe(["run", spec], { cwd: dir });
     expect(fixed.code, fixed.stderr).toBe(0);
   });
 
@@ -77,23 +83,25 @@ describe("batchpipe run: usage and control (real CLI, emulator over HTTP)", () =
     const dir = tempDir();
     const n = 600;
     writeDataset(dir, n);
-    const spec = writeSpec(dir, { name: "control", baseUrl: emulator.url, batch: { max_requests: 200 } });
+    const spec = writePipeline(dir, {
+      ...SENTIMENT,
+      name: "control",
+      baseUrl: emulator.url,
+      batch: { max_requests: 200 },
+    });
     await emulator.configure({ latencies: { linesPerSecond: 20 } });
-    let second: Promise<Awaited<ReturnType<typeof runBatchpipe>>> | undefined;
+    let second: Promise<Awaited<ReturnType<typeof batchpipe>>> | undefined;
     let secondDone = false;
-    const first = await runBatchpipe(["run", spec, "--json"], {
+    const first = await batchpipe(["run", spec, "--json"], {
       cwd: dir,
-      signalWhen: {
-        signal: "SIGINT",
-        when: (event) => {
-          if (event.type === "shard_submitted" && !second) {
-            second = runBatchpipe(["run", spec], { cwd: dir });
-            second.then(() => {
-              secondDone = true;
-            });
-          }
-          return secondDone;
-        },
+      onEvent: (event, child) => {
+        if (event.type === "shard_submitted" && !second) {
+          second = batchpipe(["run", spec], { cwd: dir });
+          second.then(() => {
+            secondDone = true;
+          });
+        }
+        if (secondDone) signalOnce(child, "SIGINT");
       },
     });
     await emulator.configure({ latencies: { linesPerSecond: 400 } });
@@ -102,14 +110,14 @@ describe("batchpipe run: usage and control (real CLI, emulator over HTTP)", () =
     expect(concurrent.stderr).toMatch(/another batchpipe process \(pid \d+, run\) is running this pipeline/);
     expect(first.code).toBe(130);
     expect(first.stdout).toMatch(/"type":"interrupted"/);
-    const resumed = await runBatchpipe(["run", spec], { cwd: dir });
+    const resumed = await batchpipe(["run", spec], { cwd: dir });
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(resumed.stderr).toMatch(/resuming run/);
     expect(resumed.stdout).toMatch(/succeeded +600/);
     const ids = readJsonl<{ id: string }>(path.join(dir, "out/results.jsonl")).map((r) => r.id);
     const expected = Array.from({ length: n }, (_, i) => `rec-${i + 1}`);
     expect(checkExactlyOnce(ids, expected)).toEqual({ missing: [], duplicated: [], extra: [] });
-    const status = await runBatchpipe(["status", spec, "--json"], { cwd: dir });
+    const status = await batchpipe(["status", spec, "--json"], { cwd: dir });
     expect(JSON.parse(status.stdout)).toMatchObject({ run: { status: "done", counters: { succeeded: n } } });
   });
 
@@ -117,19 +125,23 @@ describe("batchpipe run: usage and control (real CLI, emulator over HTTP)", () =
     const dir = tempDir();
     const n = 600;
     writeDataset(dir, n);
-    const spec = writeSpec(dir, { name: "cancel", baseUrl: emulator.url, batch: { max_requests: 300 } });
+    const spec = writePipeline(dir, {
+      ...SENTIMENT,
+      name: "cancel",
+      baseUrl: emulator.url,
+      batch: { max_requests: 300 },
+    });
     await emulator.configure({ latencies: { linesPerSecond: 30 } });
-    let cancel: Promise<Awaited<ReturnType<typeof runBatchpipe>>> | undefined;
-    const run = await runBatchpipe(["run", spec, "--json"], {
+    let cancel: Promise<Awaited<ReturnType<typeof batchpipe>>> | undefined;
+    const run = await batchpipe(["run", spec, "--json"], {
       cwd: dir,
-      killWhen: (event) => {
+      onEvent: (event) => {
         if (
           event.type === "batch_status" &&
           (event as { counts?: { completed: number } }).counts!.completed > 0
         ) {
-          cancel ??= runBatchpipe(["cancel", spec], { cwd: dir });
+          cancel ??= batchpipe(["cancel", spec], { cwd: dir });
         }
-        return false;
       },
     });
     const cancelled = await cancel!;

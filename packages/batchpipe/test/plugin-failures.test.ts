@@ -1,5 +1,5 @@
 // Plugin failures through the real CLI: a sink that throws stops the run cleanly and the next run
-// delivers the rest exactly once; a sink that hangs hits BATCHPIPE_PLUGIN_TIMEOUT with an error
+// delivers the rest exactly once; a sink that hangs hits batch.plugin_timeout with an error
 // naming it; a source that throws mid-stream stops the run before anything is spent, and the next
 // run reads it again to the end.
 import fs from "node:fs";
@@ -10,20 +10,20 @@ import {
   batchesOf,
   batchpipe,
   expectEachOnce,
-  fastEmulator,
-  PLUGINS_DIR,
+  FIXTURES,
   readJsonl,
   records,
   report,
-  scratch,
+  startEmulator,
+  tempDir,
   writePipeline,
-} from "./fixtures/hardening/harness.js";
+} from "./support/harness.js";
 
 const STACK_LINE = /^\s+at .+[:(]\d+:\d+\)?$/m;
 
 let emu: Emulator;
 beforeAll(async () => {
-  emu = await fastEmulator();
+  emu = await startEmulator();
 });
 afterAll(async () => {
   await emu?.close();
@@ -33,7 +33,7 @@ const ours = (name: string) => batchesOf(emu, name);
 
 describe("plugin failures", () => {
   it("a sink that throws on write stops the run with the state intact; the next run delivers the rest exactly once", async () => {
-    const dir = scratch();
+    const dir = tempDir();
     fs.writeFileSync(path.join(dir, "data.jsonl"), records(40));
     fs.writeFileSync(path.join(dir, "broken"), "");
     const spec = writePipeline(dir, {
@@ -41,7 +41,7 @@ describe("plugin failures", () => {
       name: "flaky-sink",
       batch: { max_requests: 10 },
       sinks: [
-        `- { use: ${path.join(PLUGINS_DIR, "flaky-sink.ts")}, path: ./out/results.jsonl, fail_marker: ./broken, fail_after: 20 }`,
+        `- { use: ${path.join(FIXTURES, "plugins/flaky-sink.ts")}, path: ./out/results.jsonl, fail_marker: ./broken, fail_after: 20 }`,
       ],
     });
 
@@ -69,25 +69,30 @@ describe("plugin failures", () => {
   });
 
   it("a sink that hangs hits the plugin timeout; the error names the plugin and the process exits", async () => {
-    const dir = scratch();
+    const dir = tempDir();
     fs.writeFileSync(path.join(dir, "data.jsonl"), records(3));
-    const plugin = path.join(PLUGINS_DIR, "hang-sink.ts");
-    const spec = writePipeline(dir, { baseUrl: emu.url, name: "hang", sinks: [`- { use: ${plugin} }`] });
-    const run = await batchpipe(["run", spec], { cwd: dir, env: { BATCHPIPE_PLUGIN_TIMEOUT: "1s" } });
+    const plugin = path.join(FIXTURES, "plugins/hang-sink.ts");
+    const spec = writePipeline(dir, {
+      baseUrl: emu.url,
+      name: "hang",
+      sinks: [`- { use: ${plugin} }`],
+      batch: { plugin_timeout: "1s" },
+    });
+    const run = await batchpipe(["run", spec], { cwd: dir });
     expect(run.signal).toBeNull();
     expect(run.code).toBe(1);
     expect(run.stderr).toContain("did not answer within 1 s in write");
     expect(run.stderr).toContain(`sinks[0]`);
     expect(run.stderr).toContain("PLUGIN_FAILED");
-    expect(run.stderr).toContain("BATCHPIPE_PLUGIN_TIMEOUT");
+    expect(run.stderr).toContain("raise batch.plugin_timeout");
     expect(run.stderr).not.toMatch(STACK_LINE);
   });
 
   it("a source that throws mid-stream stops the run before any spend; the next run reads to the end", async () => {
-    const dir = scratch();
+    const dir = tempDir();
     fs.writeFileSync(path.join(dir, "data.jsonl"), records(30));
     fs.writeFileSync(path.join(dir, "broken"), "");
-    const plugin = path.join(PLUGINS_DIR, "flaky-source.ts");
+    const plugin = path.join(FIXTURES, "plugins/flaky-source.ts");
     const spec = writePipeline(dir, {
       baseUrl: emu.url,
       name: "flaky-source",

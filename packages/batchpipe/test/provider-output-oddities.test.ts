@@ -8,14 +8,14 @@ import type { Emulator, EmulatorOptions } from "@batchpipe/openai-emulator";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   batchpipe,
-  fastEmulator,
   idCounts,
   readJsonl,
   records,
   report,
-  scratch,
+  startEmulator,
+  tempDir,
   writePipeline,
-} from "./fixtures/hardening/harness.js";
+} from "./support/harness.js";
 
 interface Row {
   id: string;
@@ -31,8 +31,8 @@ afterEach(async () => {
 });
 
 async function runWith(options: EmulatorOptions, n: number, batch: Record<string, string | number> = {}) {
-  emu = await fastEmulator(options);
-  const dir = scratch();
+  emu = await startEmulator(options);
+  const dir = tempDir();
   fs.writeFileSync(path.join(dir, "data.jsonl"), records(n));
   const spec = writePipeline(dir, { baseUrl: emu.url, batch });
   const run = await batchpipe(["run", spec, "--json"], { cwd: dir });

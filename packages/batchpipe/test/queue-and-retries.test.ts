@@ -3,17 +3,18 @@ import path from "node:path";
 import { estimateRequestTokens as emulatorTokens } from "@batchpipe/openai-emulator";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  batchpipe,
   duplicateSubmissions,
   type EmulatorProcess,
   exactlyOnceInSinks,
   ONCE,
   readJsonl,
-  runBatchpipe,
-  startEmulator,
+  SENTIMENT,
+  startEmulatorProcess,
   tempDir,
   writeDataset,
-  writeSpec,
-} from "./fixtures/engine/e2e.js";
+  writePipeline,
+} from "./support/harness.js";
 
 interface Report {
   read: number;
@@ -37,7 +38,10 @@ function expectEveryIdOnce(dir: string, expected: string[]) {
 describe("the provider's enqueued-token queue (real CLI, emulator over HTTP)", () => {
   let emulator: EmulatorProcess;
   beforeAll(async () => {
-    emulator = await startEmulator({ timeScale: 1, latencies: { linesPerSecond: 200, validation: 0.05 } });
+    emulator = await startEmulatorProcess({
+      timeScale: 1,
+      latencies: { linesPerSecond: 200, validation: 0.05 },
+    });
   });
   afterAll(async () => {
     await emulator?.close();
@@ -61,13 +65,14 @@ describe("the provider's enqueued-token queue (real CLI, emulator over HTTP)", (
     // 1. no max_enqueued_tokens: every shard is tried, the queue refuses some
     const dir1 = tempDir();
     writeDataset(dir1, n);
-    const spec1 = writeSpec(dir1, {
+    const spec1 = writePipeline(dir1, {
+      ...SENTIMENT,
       name: "queue-a",
       baseUrl: emulator.url,
       batch: { max_requests: perShard },
     });
     const before1 = (await emulator.state()).counters.token_limit_exceeded ?? 0;
-    const run1 = await runBatchpipe(["run", spec1, "--json"], { cwd: dir1 });
+    const run1 = await batchpipe(["run", spec1, "--json"], { cwd: dir1 });
     expect(run1.code, run1.stderr).toBe(0);
     const refused1 = ((await emulator.state()).counters.token_limit_exceeded ?? 0) - before1;
     const report1 = reportOf(run1.events);
@@ -79,10 +84,15 @@ describe("the provider's enqueued-token queue (real CLI, emulator over HTTP)", (
     // 2. max_enqueued_tokens below the queue, in batchpipe's own (higher) estimate: nothing refused
     const dir2 = tempDir();
     writeDataset(dir2, n);
-    const plan = await runBatchpipe(
+    const plan = await batchpipe(
       [
         "plan",
-        writeSpec(dir2, { name: "queue-b", baseUrl: emulator.url, batch: { max_requests: perShard } }),
+        writePipeline(dir2, {
+          ...SENTIMENT,
+          name: "queue-b",
+          baseUrl: emulator.url,
+          batch: { max_requests: perShard },
+        }),
         "--json",
       ],
       { cwd: dir2 },
@@ -90,13 +100,14 @@ describe("the provider's enqueued-token queue (real CLI, emulator over HTTP)", (
     const ours = (JSON.parse(plan.stdout) as { shards: { inputTokens: number }[] }).shards[0]!.inputTokens;
     const budget = Math.floor(ours * 2.2);
     expect(ours).toBeGreaterThanOrEqual(perRequest * perShard * 0.9);
-    const spec2 = writeSpec(dir2, {
+    const spec2 = writePipeline(dir2, {
+      ...SENTIMENT,
       name: "queue-b",
       baseUrl: emulator.url,
       batch: { max_requests: perShard, max_enqueued_tokens: budget },
     });
     const before2 = (await emulator.state()).counters.token_limit_exceeded ?? 0;
-    const run2 = await runBatchpipe(["run", spec2, "--json"], { cwd: dir2 });
+    const run2 = await batchpipe(["run", spec2, "--json"], { cwd: dir2 });
     expect(run2.code, run2.stderr).toBe(0);
     expect(((await emulator.state()).counters.token_limit_exceeded ?? 0) - before2).toBe(0);
     expect(reportOf(run2.events)).toMatchObject({ read: n, succeeded: n, queueRefusals: 0 });
@@ -113,12 +124,13 @@ describe("the provider's enqueued-token queue (real CLI, emulator over HTTP)", (
     try {
       const dir = tempDir();
       writeDataset(dir, n);
-      const spec = writeSpec(dir, {
+      const spec = writePipeline(dir, {
+        ...SENTIMENT,
         name: "failfast",
         baseUrl: emulator.url,
         batch: { max_requests: perShard },
       });
-      const run = await runBatchpipe(["run", spec, "--json"], { cwd: dir });
+      const run = await batchpipe(["run", spec, "--json"], { cwd: dir });
       expect(run.code, run.stderr).toBe(0);
       const report = reportOf(run.events);
       expect(report).toMatchObject({ read: n, succeeded: n, failed: 0, retried: 0 });
@@ -152,12 +164,13 @@ describe("the provider's enqueued-token queue (real CLI, emulator over HTTP)", (
       const n = 600;
       const dir = tempDir();
       writeDataset(dir, n);
-      const spec = writeSpec(dir, {
+      const spec = writePipeline(dir, {
+        ...SENTIMENT,
         name: "expiry",
         baseUrl: emulator.url,
         batch: { max_requests: 200, max_attempts: 3 },
       });
-      const run = await runBatchpipe(["run", spec, "--json"], { cwd: dir });
+      const run = await batchpipe(["run", spec, "--json"], { cwd: dir });
       expect(run.code, run.stderr).toBe(3);
       const report = reportOf(run.events);
       expect(report).toMatchObject({
@@ -190,7 +203,7 @@ describe("a provider's batch-creation rate limit below batchpipe's own (real CLI
   let emulator: EmulatorProcess;
   beforeAll(async () => {
     // 2 creations per virtual hour, and an hour passes in 2 s: creations 3 to 5 get 429 with retry-after
-    emulator = await startEmulator({ timeScale: 1800, creationRateLimitPerHour: 2 });
+    emulator = await startEmulatorProcess({ timeScale: 1800, creationRateLimitPerHour: 2 });
   });
   afterAll(async () => {
     await emulator?.close();
@@ -200,8 +213,13 @@ describe("a provider's batch-creation rate limit below batchpipe's own (real CLI
     const n = 500;
     const dir = tempDir();
     writeDataset(dir, n);
-    const spec = writeSpec(dir, { name: "create-rate", baseUrl: emulator.url, batch: { max_requests: 100 } });
-    const run = await runBatchpipe(["run", spec, "--json"], { cwd: dir });
+    const spec = writePipeline(dir, {
+      ...SENTIMENT,
+      name: "create-rate",
+      baseUrl: emulator.url,
+      batch: { max_requests: 100 },
+    });
+    const run = await batchpipe(["run", spec, "--json"], { cwd: dir });
     expect(run.code, run.stderr).toBe(0);
     const state = await emulator.state();
     expect(state.counters.creation_rate_limited ?? 0).toBeGreaterThan(0);

@@ -12,24 +12,24 @@ import {
   batchesOf,
   batchpipe,
   type ChildRun,
-  fastEmulator,
   idCounts,
   readJsonl,
   report,
-  scratch,
+  startEmulator,
+  tempDir,
   writePipeline,
-} from "./fixtures/hardening/harness.js";
+} from "./support/harness.js";
 
 let emu: Emulator;
 beforeAll(async () => {
-  emu = await fastEmulator();
+  emu = await startEmulator();
 });
 afterAll(async () => {
   await emu?.close();
 });
 
 const EVERY = 1000;
-const ENV = { BATCHPIPE_READ_CHECKPOINT_EVERY: String(EVERY) };
+const ENGINE = { readCheckpointEvery: EVERY };
 
 // a source beside the spec: JSON lines (a line that is not JSON is an invalid record); its cursor is
 // the number of lines handled; it logs each checkpoint it is given and throws once after
@@ -101,7 +101,7 @@ async function submittedIds(name: string): Promise<string[]> {
   const ids: string[] = [];
   for (const batch of batchesOf(emu, name)) {
     const res = await fetch(`${emu.url}/files/${batch.input_file_id}/content`, {
-      headers: { authorization: "Bearer sk-test-harness" },
+      headers: { authorization: "Bearer sk-test" },
     });
     expect(res.status).toBe(200);
     for (const line of (await res.text()).split("\n")) {
@@ -150,12 +150,12 @@ describe("read phase resume", () => {
     const name = "read-resume-source";
     const failAfter = 2345;
     const { text, ids } = dataset(2500);
-    const dir = scratch();
+    const dir = tempDir();
     fs.writeFileSync(path.join(dir, "data.jsonl"), text);
     fs.writeFileSync(path.join(dir, "broken"), "");
     const spec = sourcePipeline(dir, name, failAfter);
 
-    const first = await batchpipe(["run", spec], { cwd: dir, env: ENV });
+    const first = await batchpipe(["run", spec], { cwd: dir, engine: ENGINE });
     expect(first.code, first.stderr).toBe(1);
     expect(first.stderr).toContain(
       "source (resumable) failed while reading: connection reset at record 2346",
@@ -174,7 +174,7 @@ describe("read phase resume", () => {
     );
     expect(JSON.parse(saved!.value)).toMatchObject({ read: 2000, source: { cursor: 2000 } });
 
-    const second = await batchpipe(["run", spec, "--json"], { cwd: dir, env: ENV });
+    const second = await batchpipe(["run", spec, "--json"], { cwd: dir, engine: ENGINE });
     // 3: finished, the 6 invalid lines are failure rows
     expect(second.code, second.stderr).toBe(3);
     expect(second.events[0]).toMatchObject({ type: "run_started", resumed: true, readFrom: 2000 });
@@ -198,10 +198,10 @@ describe("read phase resume", () => {
     expect([...idCounts(submitted.map((id) => ({ id })))].filter(([, n]) => n !== 1)).toEqual([]);
 
     // the same data read without interruption (another state) has the same fingerprint
-    const other = scratch();
+    const other = tempDir();
     fs.writeFileSync(path.join(other, "data.jsonl"), text);
     const otherSpec = sourcePipeline(other, name, failAfter);
-    const plain = await batchpipe(["run", otherSpec, "--json"], { cwd: other, env: ENV });
+    const plain = await batchpipe(["run", otherSpec, "--json"], { cwd: other, engine: ENGINE });
     expect(plain.code, plain.stderr).toBe(3);
     expect(plain.events[0]).not.toHaveProperty("readFrom");
     expect(fingerprintOf(other, name)).toBe(fingerprintOf(dir, name));
@@ -215,16 +215,16 @@ describe("read phase resume", () => {
     lines[2299] = line("r3", "again"); // r3 was sent
     lines[2309] = line("r703", "again"); // r703 was identical to r3 (fanned out)
     lines[2319] = line("r10", "again");
-    const dir = scratch();
+    const dir = tempDir();
     fs.writeFileSync(path.join(dir, "data.jsonl"), lines.join("\n"));
     fs.writeFileSync(path.join(dir, "broken"), "");
     const spec = sourcePipeline(dir, name, 2100);
     fs.writeFileSync(spec, fs.readFileSync(spec, "utf8").replace("batch:\n", "batch:\n  max_bytes: 4KB\n"));
-    const first = await batchpipe(["run", spec], { cwd: dir, env: ENV });
+    const first = await batchpipe(["run", spec], { cwd: dir, engine: ENGINE });
     expect(first.code, first.stderr).toBe(1);
     expect(first.stderr).toContain("reading resumes at record 2001");
 
-    const second = await batchpipe(["run", spec], { cwd: dir, env: ENV });
+    const second = await batchpipe(["run", spec], { cwd: dir, engine: ENGINE });
     expect(second.code, second.stderr).toBe(2);
     expect(second.stderr).toContain("3 duplicate custom_ids; nothing was submitted");
     expect(second.stderr).toContain('"r3" at data.jsonl:2300 (first at data.jsonl:3)');
@@ -236,16 +236,16 @@ describe("read phase resume", () => {
   it("a spec changed since the read stopped: the read starts over (a warning), every record once", async () => {
     const name = "read-resume-changed";
     const { text, ids } = dataset(1500);
-    const dir = scratch();
+    const dir = tempDir();
     fs.writeFileSync(path.join(dir, "data.jsonl"), text);
     fs.writeFileSync(path.join(dir, "broken"), "");
     const spec = sourcePipeline(dir, name, 1200);
-    const first = await batchpipe(["run", spec], { cwd: dir, env: ENV });
+    const first = await batchpipe(["run", spec], { cwd: dir, engine: ENGINE });
     expect(first.code, first.stderr).toBe(1);
     expect(first.stderr).toContain("reading resumes at record 1001");
 
     fs.writeFileSync(spec, fs.readFileSync(spec, "utf8").replace("Say: {{ text }}", "Repeat: {{ text }}"));
-    const second = await batchpipe(["run", spec, "--json"], { cwd: dir, env: ENV });
+    const second = await batchpipe(["run", spec, "--json"], { cwd: dir, engine: ENGINE });
     expect(second.code, second.stderr).toBe(3);
     expect(second.events[0]).toMatchObject({ type: "run_started", resumed: true });
     expect(second.events[0]).not.toHaveProperty("readFrom");
@@ -260,7 +260,7 @@ describe("read phase resume", () => {
   it("a source that ignores its checkpoint (yields its first record again) is read from the start, every record once", async () => {
     const name = "read-resume-ignored";
     const { text, ids } = dataset(1500);
-    const dir = scratch();
+    const dir = tempDir();
     fs.writeFileSync(path.join(dir, "data.jsonl"), text);
     fs.writeFileSync(path.join(dir, "broken"), "");
     const spec = sourcePipeline(dir, name, 1200);
@@ -270,11 +270,11 @@ describe("read phase resume", () => {
       plugin,
       fs.readFileSync(plugin, "utf8").replace('typeof checkpoint === "number" ? checkpoint : 0', "0"),
     );
-    const first = await batchpipe(["run", spec], { cwd: dir, env: ENV });
+    const first = await batchpipe(["run", spec], { cwd: dir, engine: ENGINE });
     expect(first.code, first.stderr).toBe(1);
     expect(first.stderr).toContain("reading resumes at record 1001");
 
-    const second = await batchpipe(["run", spec, "--json"], { cwd: dir, env: ENV });
+    const second = await batchpipe(["run", spec, "--json"], { cwd: dir, engine: ENGINE });
     expect(second.code, second.stderr).toBe(3);
     expect(second.events[0]).toMatchObject({ type: "run_started", resumed: true, readFrom: 1000 });
     expect(events(second, "warning")).toMatchObject([
@@ -292,7 +292,7 @@ describe("read phase resume", () => {
   it("kill -9 while reading 60,000 records: the next run resumes from a checkpoint; each id once, each custom_id submitted once, the same fingerprint", async () => {
     const name = "read-resume-kill";
     const n = 60_000;
-    const dir = scratch();
+    const dir = tempDir();
     let lines = "";
     for (let i = 1; i <= n; i++) lines += `${JSON.stringify({ id: `k${i}`, text: `review ${i % 9000}` })}\n`;
     fs.writeFileSync(path.join(dir, "data.jsonl"), lines);
@@ -309,7 +309,7 @@ describe("read phase resume", () => {
 
     const first = await batchpipe(["run", spec, "--json"], {
       cwd: dir,
-      env: ENV,
+      engine: ENGINE,
       onEvent: (event, child) => {
         if (event.type === "read_progress" && (event.records as number) >= 20_000) child.kill("SIGKILL");
       },
@@ -319,7 +319,7 @@ describe("read phase resume", () => {
     expect(events(first, "planned")).toEqual([]);
     expect(batchesOf(emu, name)).toHaveLength(0);
 
-    const second = await batchpipe(["run", spec, "--json"], { cwd: dir, env: ENV, timeoutMs: 90_000 });
+    const second = await batchpipe(["run", spec, "--json"], { cwd: dir, engine: ENGINE, timeoutMs: 90_000 });
     expect(second.code, second.stderr).toBe(0);
     const started = second.events[0] as { type: string; resumed: boolean; readFrom?: number };
     expect(started).toMatchObject({ type: "run_started", resumed: true });

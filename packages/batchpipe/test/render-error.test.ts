@@ -1,7 +1,7 @@
+import { BatchpipeError } from "@batchpipe/core";
 import { expect, test } from "vitest";
-import { exitCodeFor, renderError } from "../src/cli/render-error.js";
-import { BatchpipeError } from "../src/errors.js";
-import { writeFixture } from "./cli-helpers.js";
+import { exitCodeFor, renderError } from "../src/render-error.js";
+import { writeFiles } from "./support/harness.js";
 
 const plain = { color: false, debug: false, cwd: "/work" };
 
@@ -16,7 +16,7 @@ test("an unexpected error prints a short message and a bug hint; the stack only 
 });
 
 test("a BatchpipeError with a place gets its code frame from the file", () => {
-  const dir = writeFixture({ "data.jsonl": '{"id":1}\n{"id":2,\n{"id":3}\n' });
+  const dir = writeFiles({ "data.jsonl": '{"id":1}\n{"id":2,\n{"id":3}\n' });
   const error = new BatchpipeError("SOURCE_FAILED", "line 2 is not valid JSON", {
     loc: { file: `${dir}/data.jsonl`, line: 2, column: 8 },
     hint: "fix the line or set on_invalid: skip_row",

@@ -1,21 +1,22 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  batchpipe,
   type EmulatorProcess,
   exactlyOnceInSinks,
   ONCE,
-  runBatchpipe,
-  startEmulator,
+  SENTIMENT,
+  startEmulatorProcess,
   tempDir,
   writeDataset,
-  writeSpec,
-} from "./fixtures/engine/e2e.js";
+  writePipeline,
+} from "./support/harness.js";
 
 const MB = 1024 * 1024;
 
 describe("batchpipe run at scale (real CLI, emulator over HTTP)", () => {
   let emulator: EmulatorProcess;
   beforeAll(async () => {
-    emulator = await startEmulator({ timeScale: 1000, latencies: { linesPerSecond: 200000 } });
+    emulator = await startEmulatorProcess({ timeScale: 1000, latencies: { linesPerSecond: 200000 } });
   });
   afterAll(async () => {
     await emulator?.close();
@@ -27,9 +28,9 @@ describe("batchpipe run at scale (real CLI, emulator over HTTP)", () => {
     const dir = tempDir();
     const n = 120_000;
     writeDataset(dir, n);
-    const spec = writeSpec(dir, { baseUrl: emulator.url, batch: { max_bytes: "1MB" } });
+    const spec = writePipeline(dir, { ...SENTIMENT, baseUrl: emulator.url, batch: { max_bytes: "1MB" } });
     const started = Date.now();
-    const result = await runBatchpipe(["run", spec, "--json"], { cwd: dir });
+    const result = await batchpipe(["run", spec, "--json"], { cwd: dir });
     const seconds = (Date.now() - started) / 1000;
     expect(result.stderr).toBe("");
     expect(result.code).toBe(0);
@@ -67,9 +68,12 @@ describe("batchpipe run at scale (real CLI, emulator over HTTP)", () => {
     // with the default limits the request cap binds: 50,000 + 50,000 + 20,000 (plan: no network)
     const planDir = tempDir();
     writeDataset(planDir, n);
-    const plan = await runBatchpipe(["plan", writeSpec(planDir, { baseUrl: emulator.url }), "--json"], {
-      cwd: planDir,
-    });
+    const plan = await batchpipe(
+      ["plan", writePipeline(planDir, { ...SENTIMENT, baseUrl: emulator.url }), "--json"],
+      {
+        cwd: planDir,
+      },
+    );
     expect(plan.code, plan.stderr).toBe(0);
     const shards = (JSON.parse(plan.stdout) as { shards: { requests: number; bytes: number }[] }).shards;
     expect(shards.map((s) => s.requests)).toEqual([50_000, 50_000, 20_000]);

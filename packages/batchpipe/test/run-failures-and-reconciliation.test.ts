@@ -2,19 +2,23 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  batchpipe,
   type EmulatorProcess,
   readJsonl,
-  runBatchpipe,
-  startEmulator,
+  SENTIMENT,
+  startEmulatorProcess,
   tempDir,
   writeDataset,
-  writeSpec,
-} from "./fixtures/engine/e2e.js";
+  writePipeline,
+} from "./support/harness.js";
 
 describe("batchpipe run: records that fail before sending, allow_same_dataset, clean_up, max_cost", () => {
   let emulator: EmulatorProcess;
   beforeAll(async () => {
-    emulator = await startEmulator({ timeScale: 1, latencies: { linesPerSecond: 2000, validation: 0.02 } });
+    emulator = await startEmulatorProcess({
+      timeScale: 1,
+      latencies: { linesPerSecond: 2000, validation: 0.02 },
+    });
   });
   afterAll(async () => {
     await emulator?.close();
@@ -28,8 +32,13 @@ describe("batchpipe run: records that fail before sending, allow_same_dataset, c
     lines[9] = JSON.stringify({ id: "rec-10" });
     lines[14] = JSON.stringify({ id: "rec-15", text: "x".repeat(5000) });
     fs.writeFileSync(path.join(dir, "data.jsonl"), `${lines.join("\n")}\n`);
-    const spec = writeSpec(dir, { name: "prefail", baseUrl: emulator.url, batch: { max_bytes: "4KB" } });
-    const run = await runBatchpipe(["run", spec], { cwd: dir });
+    const spec = writePipeline(dir, {
+      ...SENTIMENT,
+      name: "prefail",
+      baseUrl: emulator.url,
+      batch: { max_bytes: "4KB" },
+    });
+    const run = await batchpipe(["run", spec], { cwd: dir });
     expect(run.code, run.stderr).toBe(3);
     const errors = readJsonl<{ id: string; error: { code: string }; source: { line: number } }>(
       path.join(dir, "out/errors.jsonl"),
@@ -47,10 +56,10 @@ describe("batchpipe run: records that fail before sending, allow_same_dataset, c
     const runDirs = fs.readdirSync(path.join(dir, ".batchpipe/prefail")).filter((f) => /^r\d+-/.test(f));
     expect(runDirs).toEqual([]);
 
-    const again = await runBatchpipe(["run", spec], { cwd: dir });
+    const again = await batchpipe(["run", spec], { cwd: dir });
     expect(again.code).toBe(0);
     expect(again.stdout).toMatch(/nothing to do/);
-    const forced = await runBatchpipe(["run", spec, "--force"], { cwd: dir });
+    const forced = await batchpipe(["run", spec, "--force"], { cwd: dir });
     expect(forced.code, forced.stderr).toBe(3);
     expect(readJsonl(path.join(dir, "out/results.jsonl")).length).toBe(17);
   });
@@ -58,9 +67,14 @@ describe("batchpipe run: records that fail before sending, allow_same_dataset, c
   it("max_cost: refuses to submit past the budget (BUDGET_EXCEEDED, exit 1, nothing created)", async () => {
     const dir = tempDir();
     writeDataset(dir, 100);
-    const spec = writeSpec(dir, { name: "budget", baseUrl: emulator.url, batch: { max_cost: 0.000001 } });
+    const spec = writePipeline(dir, {
+      ...SENTIMENT,
+      name: "budget",
+      baseUrl: emulator.url,
+      batch: { max_cost: 0.000001 },
+    });
     const before = (await emulator.state()).counters.batches_created ?? 0;
-    const run = await runBatchpipe(["run", spec], { cwd: dir });
+    const run = await batchpipe(["run", spec], { cwd: dir });
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/BUDGET_EXCEEDED/);
     expect((await emulator.state()).counters.batches_created ?? 0).toBe(before);
@@ -69,7 +83,7 @@ describe("batchpipe run: records that fail before sending, allow_same_dataset, c
 
 describe("reconciliation against a provider that loses, garbles and invents lines", () => {
   it("omitted and malformed lines are retried, unknown ids counted as unexpected: every record once", async () => {
-    const emulator = await startEmulator({
+    const emulator = await startEmulatorProcess({
       timeScale: 1,
       latencies: { linesPerSecond: 2000, validation: 0.02 },
       lineRules: [
@@ -81,8 +95,8 @@ describe("reconciliation against a provider that loses, garbles and invents line
     try {
       const dir = tempDir();
       writeDataset(dir, 30);
-      const spec = writeSpec(dir, { name: "oddities", baseUrl: emulator.url });
-      const run = await runBatchpipe(["run", spec, "--json"], { cwd: dir });
+      const spec = writePipeline(dir, { ...SENTIMENT, name: "oddities", baseUrl: emulator.url });
+      const run = await batchpipe(["run", spec, "--json"], { cwd: dir });
       expect(run.code, run.stderr).toBe(0);
       const report = (
         run.events.find((e) => e.type === "run_finished") as unknown as { report: Record<string, number> }
@@ -111,7 +125,7 @@ describe("reconciliation against a provider that loses, garbles and invents line
   });
 
   it("a batch that vanished (404 on poll) has its requests retried", async () => {
-    const emulator = await startEmulator({
+    const emulator = await startEmulatorProcess({
       timeScale: 1,
       latencies: { linesPerSecond: 50, validation: 0.02 },
       faults: [{ route: "GET /v1/batches/:id", status: 404, calls: [2] }],
@@ -119,8 +133,8 @@ describe("reconciliation against a provider that loses, garbles and invents line
     try {
       const dir = tempDir();
       writeDataset(dir, 40);
-      const spec = writeSpec(dir, { name: "vanished", baseUrl: emulator.url });
-      const run = await runBatchpipe(["run", spec, "--json"], { cwd: dir });
+      const spec = writePipeline(dir, { ...SENTIMENT, name: "vanished", baseUrl: emulator.url });
+      const run = await batchpipe(["run", spec, "--json"], { cwd: dir });
       expect(run.code, run.stderr).toBe(0);
       const report = (
         run.events.find((e) => e.type === "run_finished") as unknown as { report: Record<string, number> }
@@ -132,28 +146,5 @@ describe("reconciliation against a provider that loses, garbles and invents line
     } finally {
       await emulator.close();
     }
-  });
-});
-
-describe("batchpipe emulator", () => {
-  it("starts the emulator on a port and stops on SIGTERM", async () => {
-    const { spawn } = await import("node:child_process");
-    const { CLI } = await import("./fixtures/engine/e2e.js");
-    const child = spawn(process.execPath, [CLI, "emulator", "--port", "0", "--time-scale", "100"], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    const url = await new Promise<string>((resolve, reject) => {
-      child.stdout.on("data", (d) => {
-        const m = /listening on (\S+)/.exec(String(d));
-        if (m) resolve(m[1]!);
-      });
-      child.once("exit", (code) => reject(new Error(`exited ${code}`)));
-    });
-    const res = await fetch(`${url}/batches`, { headers: { authorization: "Bearer x" } });
-    expect(res.status).toBe(200);
-    expect(((await res.json()) as { data: unknown[] }).data).toEqual([]);
-    const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
-    child.kill("SIGTERM");
-    expect(await exited).toBe(0);
   });
 });

@@ -1,14 +1,14 @@
 import { readFileSync } from "node:fs";
 import { expect, test } from "vitest";
-import { cli } from "./cli-helpers.js";
+import { cli } from "./support/harness.js";
 
-const committed = new URL("../schema/pipeline.schema.json", import.meta.url);
+const committed = new URL("../../core/schema/pipeline.schema.json", import.meta.url);
 
 test("packages/core/schema/pipeline.schema.json is what `batchpipe schema` prints", async () => {
   const { code, stdout } = await cli(["schema"]);
   expect(code).toBe(0);
   const regenerate =
-    "the committed schema is out of date: run `pnpm build && node packages/core/bin/batchpipe.js schema > packages/core/schema/pipeline.schema.json`";
+    "the committed schema is out of date: run `pnpm build && node packages/batchpipe/bin/batchpipe.js schema > packages/core/schema/pipeline.schema.json`";
   expect(readFileSync(committed, "utf8"), regenerate).toBe(stdout);
 });
 

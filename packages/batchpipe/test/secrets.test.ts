@@ -9,13 +9,13 @@ import type { Emulator } from "@batchpipe/openai-emulator";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   batchpipe,
-  batchpipeInProcess,
-  fastEmulator,
+  cli,
   filesContaining,
   records,
-  scratch,
+  startEmulator,
+  tempDir,
   writePipeline,
-} from "./fixtures/hardening/harness.js";
+} from "./support/harness.js";
 
 const KEY = "sk-test-LEAKCHECK-123456";
 // a ${VAR} reference in YAML, not a JS template
@@ -26,7 +26,7 @@ let emu: Emulator;
 let echo: http.Server;
 let echoUrl: string;
 beforeAll(async () => {
-  emu = await fastEmulator({
+  emu = await startEmulator({
     apiKey: KEY,
     lineRules: [{ customIds: ["r2"], error: "context_length_exceeded" }],
   });
@@ -61,20 +61,20 @@ function expectNoKey(dir: string, runs: { stdout: string; stderr: string }[]) {
 
 describe("secrets", () => {
   it("after failing runs with a fake key, the key is in no state file, sink, log, event or --debug output", async () => {
-    const dir = scratch();
+    const dir = tempDir();
     fs.writeFileSync(path.join(dir, "data.jsonl"), records(5));
     const env = { OPENAI_API_KEY: undefined, BP_KEY: KEY };
-    const good = writePipeline(dir, { baseUrl: emu.url, provider: [KEY_REF] });
+    const good = writePipeline(dir, { baseUrl: emu.url, name: "secrets", provider: [KEY_REF] });
 
     // 1. a run that ends with failed requests (exit 3), with events and debug output
     const partial = await batchpipe(["run", good, "--json", "--debug"], { cwd: dir, env });
     expect(partial.code).toBe(3);
-    const stateDir = path.join(dir, ".batchpipe/hard");
+    const stateDir = path.join(dir, ".batchpipe/secrets");
     expect(fs.readdirSync(stateDir).some((f) => f.startsWith("state.db"))).toBe(true);
 
     // 2. a provider that echoes the key in its errors: the run fails (exit 1) with --debug causes
     fs.writeFileSync(path.join(dir, "data.jsonl"), records(5, 100));
-    writePipeline(dir, { baseUrl: echoUrl, provider: [KEY_REF] });
+    writePipeline(dir, { baseUrl: echoUrl, name: "secrets", provider: [KEY_REF] });
     const echoed = await batchpipe(["run", good, "--json", "--debug"], { cwd: dir, env });
     expect(echoed.code).toBe(1);
     expect(echoed.stderr).toMatch(/redacted/);
@@ -87,7 +87,7 @@ describe("secrets", () => {
     expect(fs.readFileSync(daemon.log, "utf8")).toMatch(/redacted/);
 
     // 3. a wrong key for the emulator: 401
-    writePipeline(dir, { baseUrl: emu.url, provider: [KEY_REF] });
+    writePipeline(dir, { baseUrl: emu.url, name: "secrets", provider: [KEY_REF] });
     const wrong = await batchpipe(["run", good, "--json", "--debug"], {
       cwd: dir,
       env: { ...env, BP_KEY: `${KEY}-wrong` },
@@ -99,7 +99,7 @@ describe("secrets", () => {
   });
 
   it("an inline provider.api_key is a located spec error (exit 2) on run, validate and plan unless --allow-inline-secrets", async () => {
-    const dir = scratch();
+    const dir = tempDir();
     fs.writeFileSync(path.join(dir, "data.jsonl"), records(3, 10));
     const spec = writePipeline(dir, { baseUrl: emu.url, provider: [`api_key: ${KEY}`] });
     const keyLine =
@@ -110,7 +110,7 @@ describe("secrets", () => {
     const env = { OPENAI_API_KEY: undefined };
     const refused: { stdout: string; stderr: string }[] = [];
     for (const command of ["validate", "plan", "run"]) {
-      const run = await batchpipeInProcess([command, spec], { cwd: dir, env });
+      const run = await cli([command, spec], { cwd: dir, env });
       expect(run.code, `${command}: ${run.stderr}`).toBe(2);
       expect(run.stderr).toMatch(new RegExp(`pipeline\\.yaml:${keyLine}:\\d+`));
       expect(run.stderr).toMatch(/api_key/);
@@ -122,7 +122,7 @@ describe("secrets", () => {
 
     const allowed: { stdout: string; stderr: string }[] = [];
     for (const command of ["validate", "plan"]) {
-      const run = await batchpipeInProcess([command, spec, "--allow-inline-secrets"], { cwd: dir, env });
+      const run = await cli([command, spec, "--allow-inline-secrets"], { cwd: dir, env });
       expect(run.code, `${command}: ${run.stderr}`).toBe(0);
       allowed.push(run);
     }

@@ -9,18 +9,19 @@ import {
   batchesOf,
   batchpipe,
   expectEachOnce,
-  fastEmulator,
-  PLUGINS_DIR,
+  FIXTURES,
   records,
   report,
-  scratch,
+  startBatchpipe,
+  startEmulator,
+  tempDir,
   writePipeline,
-} from "./fixtures/hardening/harness.js";
+} from "./support/harness.js";
 
 let emu: Emulator;
 beforeAll(async () => {
   // slow enough that batches are still running when the signal arrives
-  emu = await fastEmulator({ timeScale: 1, latencies: { validation: 0.2, linesPerSecond: 10 } });
+  emu = await startEmulator({ timeScale: 1, latencies: { validation: 0.2, linesPerSecond: 10 } });
 });
 afterAll(async () => {
   await emu?.close();
@@ -30,7 +31,7 @@ const ours = (name: string) => batchesOf(emu, name);
 
 describe("signals", () => {
   it("SIGTERM mid-run: state saved, the resume command printed, batches left running; the next run finishes them", async () => {
-    const dir = scratch();
+    const dir = tempDir();
     fs.writeFileSync(path.join(dir, "data.jsonl"), records(20));
     const spec = writePipeline(dir, { baseUrl: emu.url, name: "term", batch: { max_requests: 10 } });
     let signalled = false;
@@ -84,12 +85,13 @@ describe("signals", () => {
   });
 
   it("a second SIGINT exits at once, even while a plugin call is stuck", async () => {
-    const dir = scratch();
+    const dir = tempDir();
     fs.writeFileSync(path.join(dir, "data.jsonl"), records(2));
     writePipeline(dir, {
       baseUrl: emu.url,
       name: "twice",
-      sinks: [`- { use: ${path.join(PLUGINS_DIR, "hang-sink.ts")} }`],
+      sinks: [`- { use: ${path.join(FIXTURES, "plugins/hang-sink.ts")} }`],
+      batch: { plugin_timeout: "5m" },
     });
     await emu.configure({ latencies: { linesPerSecond: 20_000 } });
     let secondAt = 0;
@@ -103,14 +105,10 @@ describe("signals", () => {
       secondAt = Date.now();
       child!.kill("SIGINT");
     };
-    const run = await batchpipe(["run", "pipeline.yaml"], {
-      cwd: dir,
-      env: { BATCHPIPE_PLUGIN_TIMEOUT: "5m" },
-      onSpawn(c) {
-        child = c;
-        void waitForStuckWrite();
-      },
-    });
+    const running = startBatchpipe(["run", "pipeline.yaml"], { cwd: dir });
+    child = running.child;
+    void waitForStuckWrite();
+    const run = await running.done;
     await emu.configure({ latencies: { linesPerSecond: 10 } });
     expect(run.code).toBe(130);
     expect(run.stderr).toContain("press Ctrl-C again to quit at once");

@@ -4,14 +4,7 @@ import fs from "node:fs";
 import path from "node:path";
 import type { Emulator } from "@batchpipe/openai-emulator";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  batchpipe,
-  fastEmulator,
-  readJsonl,
-  report,
-  scratch,
-  writePipeline,
-} from "./fixtures/hardening/harness.js";
+import { batchpipe, readJsonl, report, startEmulator, tempDir, writePipeline } from "./support/harness.js";
 
 interface Row {
   id: string;
@@ -24,7 +17,7 @@ interface Row {
 
 let emu: Emulator;
 beforeAll(async () => {
-  emu = await fastEmulator();
+  emu = await startEmulator();
 });
 afterAll(async () => {
   await emu?.close();
@@ -32,7 +25,7 @@ afterAll(async () => {
 
 describe("source input oddities (jsonl source, real CLI)", () => {
   it("BOM, CRLF and blank lines are read; bad UTF-8, non-objects, broken and truncated lines become invalid_input rows with their line", async () => {
-    const dir = scratch();
+    const dir = tempDir();
     const data = Buffer.concat([
       Buffer.from([0xef, 0xbb, 0xbf]),
       Buffer.from('{"id":"bom","text":"first line after a BOM"}\n'), // 1
@@ -81,7 +74,7 @@ describe("source input oddities (jsonl source, real CLI)", () => {
   });
 
   it("a 50 MB single line is read whole and fails as request_too_large over batch.max_bytes; its neighbours succeed", async () => {
-    const dir = scratch();
+    const dir = tempDir();
     const big = JSON.stringify({ id: "huge", text: "x".repeat(50 * 1024 * 1024) });
     fs.writeFileSync(
       path.join(dir, "data.jsonl"),
@@ -107,7 +100,7 @@ describe("source input oddities (jsonl source, real CLI)", () => {
   });
 
   it("duplicate ids within and across files: exit 2 before any upload, naming both places", async () => {
-    const dir = scratch();
+    const dir = tempDir();
     fs.mkdirSync(path.join(dir, "data"));
     fs.writeFileSync(
       path.join(dir, "data/a.jsonl"),

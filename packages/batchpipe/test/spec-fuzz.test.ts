@@ -7,7 +7,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import YAML from "yaml";
-import { batchpipeInProcess, scratch } from "./fixtures/hardening/harness.js";
+import { cli, tempDir } from "./support/harness.js";
 
 const SEED = Number(process.env.BATCHPIPE_FUZZ_SEED ?? 20261127);
 const CASES = Number(process.env.BATCHPIPE_FUZZ_CASES ?? 300);
@@ -47,15 +47,15 @@ errors:
 
 describe("spec fuzzing (validate, in process)", () => {
   it("the base spec is valid", async () => {
-    const dir = scratch();
+    const dir = tempDir();
     fs.writeFileSync(path.join(dir, "pipeline.yaml"), BASE);
-    const run = await batchpipeInProcess(["validate", "pipeline.yaml"], { cwd: dir, env: {} });
+    const run = await cli(["validate", "pipeline.yaml"], { cwd: dir, env: {} });
     expect(run.stderr).toBe("");
     expect(run.code).toBe(0);
   });
 
   it(`${CASES} seeded mutations and random documents: exit 0, or exit 2 with file:line:col`, async () => {
-    const dir = scratch();
+    const dir = tempDir();
     const file = path.join(dir, "pipeline.yaml");
     const outcomes = { valid: 0, invalid: 0 };
     const failures: string[] = [];
@@ -68,7 +68,7 @@ describe("spec fuzzing (validate, in process)", () => {
       let run: { code: number; stdout: string; stderr: string };
       const started = Date.now();
       try {
-        run = await batchpipeInProcess(["validate", "pipeline.yaml"], { cwd: dir, env: { SET: "x" } });
+        run = await cli(["validate", "pipeline.yaml"], { cwd: dir, env: { SET: "x" } });
       } catch (error) {
         run = { code: -1, stdout: "", stderr: `runCli threw: ${(error as Error).stack}` };
       }

@@ -1,50 +1,36 @@
-import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  batchpipe,
   checkExactlyOnce,
   type EmulatorProcess,
   readJsonl,
-  runBatchpipe,
-  startEmulator,
+  SENTIMENT,
+  signalOnce,
+  startEmulatorProcess,
   tempDir,
   writeDataset,
-} from "./fixtures/engine/e2e.js";
+  writePipeline,
+} from "./support/harness.js";
 
 /** results and errors in one SQLite file (two tables), plus jsonl copies of both */
 function writeSharedSpec(dir: string, baseUrl: string): string {
-  const lines = [
-    "version: 1",
-    "name: shared",
-    "provider:",
-    "  use: openai",
-    `  base_url: ${baseUrl}`,
-    "source:",
-    "  use: jsonl",
-    "  path: ./data.jsonl",
-    "transform:",
-    "  use: prompt",
-    "  endpoint: /v1/chat/completions",
-    '  id: "{{ id }}"',
-    "  body:",
-    "    model: gpt-4o-mini",
-    "    max_tokens: 20",
-    "    messages:",
-    '      - { role: user, content: "Sentiment of: {{ text }}" }',
-    "batch:",
-    "  poll_interval: 50ms",
-    "  max_requests: 100",
-    "sinks:",
-    "  - { use: sqlite, path: ./out/all.db, table: results }",
-    "  - { use: jsonl, path: ./out/results.jsonl }",
-    "errors:",
-    "  - { use: sqlite, path: ./out/all.db, table: errors }",
-    "  - { use: jsonl, path: ./out/errors.jsonl }",
-  ];
-  const file = path.join(dir, "pipeline.yaml");
-  fs.writeFileSync(file, `${lines.join("\n")}\n`);
-  return file;
+  return writePipeline(dir, {
+    ...SENTIMENT,
+    name: "shared",
+    baseUrl,
+    batch: { max_requests: 100 },
+    sqlite: false,
+    sinks: [
+      "- { use: sqlite, path: ./out/all.db, table: results }",
+      "- { use: jsonl, path: ./out/results.jsonl }",
+    ],
+    errors: [
+      "- { use: sqlite, path: ./out/all.db, table: errors }",
+      "- { use: jsonl, path: ./out/errors.jsonl }",
+    ],
+  });
 }
 
 function query<T>(file: string, sql: string): T[] {
@@ -74,7 +60,7 @@ const failing = (id: string) => id.endsWith("7");
 describe("two sqlite sinks on one database file (results and errors tables)", () => {
   let emulator: EmulatorProcess;
   beforeAll(async () => {
-    emulator = await startEmulator({
+    emulator = await startEmulatorProcess({
       timeScale: 1,
       latencies: { linesPerSecond: 400, validation: 0.02 },
       lineRules: [{ customIdPattern: "^rec-\\d*7$", error: "context_length_exceeded" }],
@@ -88,17 +74,18 @@ describe("two sqlite sinks on one database file (results and errors tables)", ()
     const dir = tempDir("bp-shared-");
     writeDataset(dir, N);
     const spec = writeSharedSpec(dir, emulator.url);
-    const env = { BATCHPIPE_DELIVERY_PART: "30" };
+    const engine = { deliveryPartSize: 30 };
     // SIGKILL after the second delivered shard: both tables have rows and commit records by then
     let collected = 0;
-    const killed = await runBatchpipe(["run", spec, "--json"], {
+    const killed = await batchpipe(["run", spec, "--json"], {
       cwd: dir,
-      env,
-      killWhen: (event) => event.type === "shard_collected" && ++collected === 2,
-      killDelayMs: 5,
+      engine,
+      onEvent: (event, child) => {
+        if (event.type === "shard_collected" && ++collected === 2) signalOnce(child, "SIGKILL", 5);
+      },
     });
     expect(killed.signal, killed.stderr).toBe("SIGKILL");
-    const resumed = await runBatchpipe(["run", spec], { cwd: dir, env });
+    const resumed = await batchpipe(["run", spec], { cwd: dir, engine });
     // exit 3: finished with some failed requests
     expect(resumed.code, resumed.stderr).toBe(3);
 

@@ -1,11 +1,9 @@
-import { spawnSync } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { describe, expect, test } from "vitest";
-import { cli, writeFixture } from "./cli-helpers.js";
+import { batchpipe, cli, writeFiles } from "./support/harness.js";
 
 describe("batchpipe validate", () => {
   test("a valid spec prints a one-line summary and exits 0", async () => {
-    const dir = writeFixture({
+    const dir = writeFiles({
       "pipeline.yaml": `version: 1
 name: reviews
 source: { use: jsonl, path: ./data/reviews.jsonl }
@@ -29,7 +27,7 @@ sinks:
   });
 
   test("an unknown key, a wrong type and a missing variable are reported together with their positions", async () => {
-    const dir = writeFixture({
+    const dir = writeFiles({
       "pipeline.yaml": `version: 1
 name: reviews
 source:
@@ -87,7 +85,7 @@ sinks:
   });
 
   test("a YAML syntax error is reported at its line and column", async () => {
-    const dir = writeFixture({
+    const dir = writeFiles({
       "pipeline.yaml": `version: 1
 name: reviews
 source:
@@ -117,7 +115,7 @@ sinks:
   });
 
   test("an inline api key is reported without printing the key", async () => {
-    const dir = writeFixture({
+    const dir = writeFiles({
       "pipeline.yaml": `version: 1
 name: reviews
 provider: { use: openai, api_key: sk-live-0123456789abcdef }
@@ -150,7 +148,7 @@ sinks: [{ use: jsonl, path: out.jsonl }]
   });
 
   test("a missing file is a usage error", async () => {
-    const dir = writeFixture({});
+    const dir = writeFiles({});
     const result = await cli(["validate", "nope.yaml"], { cwd: dir });
     expect(result.code).toBe(2);
     expect(result.stderr.replaceAll(dir, "<root>")).toMatchInlineSnapshot(`
@@ -212,7 +210,7 @@ describe("the command line frame", () => {
   });
 
   test("colour only when asked for and not under NO_COLOR", async () => {
-    const dir = writeFixture({ "pipeline.yaml": "version: 2\n" });
+    const dir = writeFiles({ "pipeline.yaml": "version: 2\n" });
     const forced = await cli(["validate", "pipeline.yaml"], { cwd: dir, env: { FORCE_COLOR: "1" } });
     expect(forced.stderr).toContain("\u001b[");
     const plain = await cli(["validate", "pipeline.yaml"], {
@@ -224,15 +222,10 @@ describe("the command line frame", () => {
 });
 
 describe("the built binary", () => {
-  test("bin/batchpipe.js validate exits 2 on an invalid spec and prints to stderr", () => {
-    const dir = writeFixture({ "pipeline.yaml": "version: 1\nname: x\nsinks: []\n" });
-    const bin = fileURLToPath(new URL("../bin/batchpipe.js", import.meta.url));
-    const result = spawnSync(process.execPath, [bin, "validate", "pipeline.yaml"], {
-      cwd: dir,
-      encoding: "utf8",
-      env: { ...process.env, NO_COLOR: "1" },
-    });
-    expect(result.status).toBe(2);
+  test("bin/batchpipe.js validate exits 2 on an invalid spec and prints to stderr", async () => {
+    const dir = writeFiles({ "pipeline.yaml": "version: 1\nname: x\nsinks: []\n" });
+    const result = await batchpipe(["validate", "pipeline.yaml"], { cwd: dir });
+    expect(result.code).toBe(2);
     expect(result.stdout).toBe("");
     expect(result.stderr).toMatchInlineSnapshot(`
       "pipeline.yaml:1:1 source: is required (expected a mapping)

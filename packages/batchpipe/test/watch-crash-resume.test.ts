@@ -3,17 +3,18 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  type CliEvent,
+  checkExactlyOnce,
   type EmulatorProcess,
-  exactlyOnce,
   fileIds,
   readJsonl,
   startEmulatorProcess,
+  startWatcher,
   tempDir,
   waitFor,
-} from "./runner-helpers.js";
-import { type Event, startWatcher } from "./watch-helpers.js";
+} from "./support/harness.js";
 
-const engine = (type: string) => (e: Event) => e.type === "engine" && (e.event as Event).type === type;
+const engine = (type: string) => (e: CliEvent) => e.type === "engine" && (e.event as CliEvent).type === type;
 
 const lines = (k: number) =>
   Array.from(
@@ -81,7 +82,7 @@ describe("batchpipe watch: 20 files, slow writers, three SIGKILLs and restarts",
       if (slow(k)) writes.push(writeSlowly(inbox(k), lines(k)));
       else fs.writeFileSync(inbox(k), lines(k));
     }
-    expect((await first.exited).signal).toBe("SIGKILL");
+    expect((await first.done).signal).toBe("SIGKILL");
     // files 9-14 arrive while no watcher runs, one of them still being written at the restart
     for (let k = 9; k <= 14; k++) {
       if (slow(k)) writes.push(writeSlowly(inbox(k), lines(k)));
@@ -90,12 +91,12 @@ describe("batchpipe watch: 20 files, slow writers, three SIGKILLs and restarts",
 
     // watcher 2: killed after its first delivery to the sinks
     const second = startWatcher(dir, engine("shard_collected"));
-    expect((await second.exited).signal).toBe("SIGKILL");
+    expect((await second.done).signal).toBe("SIGKILL");
     expect(second.events.some((e) => e.type === "group_started" && e.resumed === true)).toBe(true);
 
     // watcher 3: killed as its first run finishes (the group may or may not be marked done yet)
     const between = startWatcher(dir, engine("run_finished"));
-    expect((await between.exited).signal).toBe("SIGKILL");
+    expect((await between.done).signal).toBe("SIGKILL");
 
     // watcher 4: files 15-20 arrive while it runs; it finishes everything
     const third = startWatcher(dir);
@@ -115,7 +116,7 @@ describe("batchpipe watch: 20 files, slow writers, three SIGKILLs and restarts",
     });
     await waitFor(() => third.events.at(-1)?.type === "idle", 15_000, "the watcher to be idle");
     third.child.kill("SIGTERM");
-    expect((await third.exited).code).toBe(143);
+    expect((await third.done).code).toBe(143);
     expect(third.stderr()).toBe("");
 
     // every record once in each sink, none failed
@@ -126,7 +127,7 @@ describe("batchpipe watch: 20 files, slow writers, three SIGKILLs and restarts",
         .map((e) => `w${i + 1}:${path.basename(String(e.file))}:${e.bytes}`),
     );
     expect(
-      exactlyOnce(
+      checkExactlyOnce(
         rows.map((r) => r.id),
         expected,
       ),
@@ -135,7 +136,7 @@ describe("batchpipe watch: 20 files, slow writers, three SIGKILLs and restarts",
     const db = new Database(path.join(dir, "out/results.db"), { readonly: true });
     const sqliteIds = (db.prepare("SELECT id FROM results").all() as { id: string }[]).map((r) => r.id);
     db.close();
-    expect(exactlyOnce(sqliteIds, expected)).toEqual({ missing: [], duplicated: [], extra: [] });
+    expect(checkExactlyOnce(sqliteIds, expected)).toEqual({ missing: [], duplicated: [], extra: [] });
     expect(readJsonl(path.join(dir, "out/errors.jsonl"))).toEqual([]);
     // each row names its original file and line
     const row = rows.find((r) => r.id === "f12-7")!;
@@ -145,7 +146,7 @@ describe("batchpipe watch: 20 files, slow writers, three SIGKILLs and restarts",
     const state = await emulator.state();
     const submitted: string[] = [];
     for (const batch of state.batches) submitted.push(...(await fileIds(emulator, batch.input_file_id)));
-    expect(exactlyOnce(submitted, expected)).toEqual({ missing: [], duplicated: [], extra: [] });
+    expect(checkExactlyOnce(submitted, expected)).toEqual({ missing: [], duplicated: [], extra: [] });
     expect(new Set(state.batches.map((b) => b.input_sha256)).size).toBe(state.batches.length);
     // files that arrived together shared batches
     expect(state.batches.length).toBeLessThan(20);

@@ -1,8 +1,8 @@
 import fs from "node:fs";
 import path from "node:path";
+import { readDaemon } from "@batchpipe/core";
 import { describe, expect, it } from "vitest";
-import { readDaemon } from "../src/daemon/daemon.js";
-import { exactlyOnce, readJsonl, runCliProcess, tempDir, waitFor } from "./runner-helpers.js";
+import { batchpipe, checkExactlyOnce, readJsonl, tempDir, waitFor } from "./support/harness.js";
 
 describe("batchpipe watch --detach", () => {
   it("watches in the background, processes dropped files, and stops cleanly", async () => {
@@ -24,14 +24,14 @@ describe("batchpipe watch --detach", () => {
       ].join("\n"),
     );
     const stateDir = path.join(dir, ".batchpipe/watch-daemon");
-    const start = await runCliProcess(["watch", "pipeline.yaml", "--detach", "--settle", "300ms"], {
+    const start = await batchpipe(["watch", "pipeline.yaml", "--detach", "--settle", "300ms"], {
       cwd: dir,
     });
     expect(start.stderr).toBe("");
     expect(start.stdout).toMatch(/watching in the background: pid \d+/);
     const pid = readDaemon(stateDir)!.pid;
     // a second background process for the same pipeline is refused, a watcher as a run
-    const second = await runCliProcess(["run", "pipeline.yaml", "--detach"], { cwd: dir });
+    const second = await batchpipe(["run", "pipeline.yaml", "--detach"], { cwd: dir });
     expect(second.code).toBe(1);
     expect(second.stderr).toContain(`a daemon (pid ${pid}) is already running`);
 
@@ -46,10 +46,10 @@ describe("batchpipe watch --detach", () => {
     }
     const results = path.join(dir, "out/results.jsonl");
     await waitFor(() => readJsonl(results).length >= 9, 40_000, "9 results");
-    const status = await runCliProcess(["status", "pipeline.yaml"], { cwd: dir });
+    const status = await batchpipe(["status", "pipeline.yaml"], { cwd: dir });
     expect(status.stdout).toContain(`daemon pid ${pid} running`);
 
-    const stop = await runCliProcess(["stop", "pipeline.yaml"], { cwd: dir });
+    const stop = await batchpipe(["stop", "pipeline.yaml"], { cwd: dir });
     expect(stop.code).toBe(0);
     expect(stop.stdout).toContain("stopped the background watcher");
     expect(stop.stdout).toContain("resume with: batchpipe watch pipeline.yaml");
@@ -57,15 +57,15 @@ describe("batchpipe watch --detach", () => {
     const log = fs.readFileSync(path.join(stateDir, "daemon.log"), "utf8");
     expect(log).toContain("f2.jsonl: 3 succeeded, 0 failed");
     expect(
-      exactlyOnce(
+      checkExactlyOnce(
         readJsonl<{ id: string }>(results).map((r) => r.id),
         ids,
       ),
     ).toEqual({ missing: [], duplicated: [], extra: [] });
     // nothing left to do
-    const once = await runCliProcess(["watch", "pipeline.yaml", "--once", "--settle", "100ms"], { cwd: dir });
+    const once = await batchpipe(["watch", "pipeline.yaml", "--once", "--settle", "100ms"], { cwd: dir });
     expect(once.stdout).toContain("0 file(s) in 0 run(s)");
-    const after = await runCliProcess(["status", "pipeline.yaml"], { cwd: dir });
+    const after = await batchpipe(["status", "pipeline.yaml"], { cwd: dir });
     expect(after.stdout).toContain("watch: 3 file(s) processed, 0 pending, 0 failed");
   });
 });

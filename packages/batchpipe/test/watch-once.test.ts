@@ -2,8 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
-import { readJsonl, tempDir } from "./runner-helpers.js";
-import { startWatcher } from "./watch-helpers.js";
+import { readJsonl, startWatcher, tempDir } from "./support/harness.js";
 
 /** a temp folder with ./data/ and a pipeline over it (in-process emulator, jsonl sink) */
 function onceFixture(name: string, extra: { source?: string; batch?: string } = {}): string {
@@ -40,17 +39,17 @@ describe("batchpipe watch --once", () => {
     write("a.jsonl", ["a1", "a2"]);
     write("b.jsonl", ["b1"]);
     let w = once();
-    expect((await w.exited).code).toBe(0);
+    expect((await w.done).code).toBe(0);
     expect(w.events.at(-1)).toMatchObject({ type: "summary", files: 2, succeeded: 3 });
     // same ids in two files: the group is split, each file runs on its own
     write("b.jsonl", ["b1", "b2"]);
     write("c.jsonl", ["b1"]);
     w = once();
-    expect((await w.exited).code).toBe(0);
+    expect((await w.done).code).toBe(0);
     expect(w.events.some((e) => e.type === "file_skipped" && String(e.file).endsWith("a.jsonl"))).toBe(true);
     expect(w.events.some((e) => e.type === "group_split")).toBe(true);
     w = once();
-    expect((await w.exited).code).toBe(0);
+    expect((await w.done).code).toBe(0);
     expect(w.events.at(-1)).toMatchObject({ type: "summary", files: 0 });
     const ids = readJsonl<{ id: string; source: { file: string } }>(path.join(dir, "out/results.jsonl")).map(
       (r) => `${r.id}@${path.basename(r.source.file)}`,
@@ -69,14 +68,14 @@ describe("batchpipe watch --once", () => {
     const dir = onceFixture("watch-finished", { batch: "allow_same_dataset: true" });
     fs.writeFileSync(path.join(dir, "data", "a.jsonl"), '{"id":"a1","text":"x"}\n{"id":"a2","text":"y"}\n');
     let w = startWatcher(dir, undefined, ["--once", "--settle", "200ms"]);
-    expect((await w.exited).code).toBe(0);
+    expect((await w.done).code).toBe(0);
     // as if the watcher died after the engine finished the run but before the registry said so
     const registry = new Database(path.join(dir, ".batchpipe/watch-finished/watch/watch.db"));
     registry.prepare("UPDATE groups SET status = 'pending'").run();
     registry.prepare("UPDATE files SET status = 'pending'").run();
     registry.close();
     w = startWatcher(dir, undefined, ["--once", "--settle", "200ms"]);
-    expect((await w.exited).code).toBe(0);
+    expect((await w.done).code).toBe(0);
     // allow_same_dataset is true: only the registry's run id stops a second run
     expect(w.events.some((e) => e.type === "group_started")).toBe(false);
     expect(readJsonl(path.join(dir, "out/results.jsonl"))).toHaveLength(2);
@@ -92,7 +91,7 @@ describe("batchpipe watch --once", () => {
     fs.writeFileSync(path.join(dir, "data", "good.jsonl"), '{"id":"g1","text":"x"}\n');
     fs.writeFileSync(path.join(dir, "data", "bad.jsonl"), '{"id":"b1","text":"x"}\nnot json\n');
     const w = startWatcher(dir, undefined, ["--once", "--settle", "200ms"]);
-    expect((await w.exited).code).toBe(1);
+    expect((await w.done).code).toBe(1);
     expect(w.events.at(-1)).toMatchObject({ type: "summary", files: 1, filesFailed: 1, succeeded: 1 });
     expect(w.events.some((e) => e.type === "group_split")).toBe(true);
     const failed = w.events.find((e) => e.type === "group_failed") as {
@@ -105,7 +104,7 @@ describe("batchpipe watch --once", () => {
     // the failed version is not tried again; a fixed file is
     fs.writeFileSync(path.join(dir, "data", "bad.jsonl"), '{"id":"b1","text":"x"}\n');
     const again = startWatcher(dir, undefined, ["--once", "--settle", "200ms"]);
-    expect((await again.exited).code).toBe(0);
+    expect((await again.done).code).toBe(0);
     expect(again.events.at(-1)).toMatchObject({ type: "summary", files: 1, succeeded: 1 });
   });
 });

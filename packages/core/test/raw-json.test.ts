@@ -1,13 +1,15 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import jsonlSink from "@batchpipe/sink-jsonl";
 import { describe, expect, it } from "vitest";
+import { officialPlugins } from "../../batchpipe/test/support/harness.js";
 import { extractOutput, toUsage } from "../src/engine/classify.js";
 import { bodyJson, buildSuccessRow, metaJson, splitResultLine, usageJson } from "../src/engine/collect.js";
 import { fieldToJson, rowToJson } from "../src/plugin.js";
 import { compactJson, memberJson } from "../src/raw-json.js";
 import { createTestContext } from "../src/testing/index.js";
+
+const jsonlSink = officialPlugins.sink!.jsonl!;
 
 /** Python's json.dumps separators (", " and ": "), as OpenAI writes its output files */
 function spaced(value: unknown): string {

@@ -1,17 +1,17 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readDaemon } from "../src/daemon/daemon.js";
 import {
+  checkExactlyOnce,
   type EmulatorProcess,
-  exactlyOnce,
   ROOT,
   readJsonl,
   runNode,
   startEmulatorProcess,
   tempDir,
   waitFor,
-} from "./runner-helpers.js";
+} from "../../batchpipe/test/support/harness.js";
+import { readDaemon } from "../src/daemon/daemon.js";
 
 const expected = Array.from({ length: 30 }, (_, i) => `d${i + 1}`);
 
@@ -54,6 +54,6 @@ console.log(result.detached ? "detached " + result.pid : "finished " + result.re
     // the child ran the same script: run() ran in the foreground there and resolved with the result
     expect(fs.readFileSync(path.join(stateDir, "daemon.log"), "utf8")).toContain("finished 30");
     const ids = readJsonl<{ id: string }>(path.join(dir, "out.jsonl")).map((r) => r.id);
-    expect(exactlyOnce(ids, expected)).toEqual({ missing: [], duplicated: [], extra: [] });
+    expect(checkExactlyOnce(ids, expected)).toEqual({ missing: [], duplicated: [], extra: [] });
   });
 });

@@ -252,6 +252,7 @@ export interface RunningChild {
   child: ChildProcess;
   /** the JSON events so far */
   events: CliEvent[];
+  stdout(): string;
   stderr(): string;
   done: Promise<ChildRun>;
 }
@@ -270,6 +271,24 @@ export function batchpipe(args: string[], o: ChildOptions = {}): Promise<ChildRu
 /** node with `args` (a script and its arguments) to its end */
 export function runNode(args: string[], o: ChildOptions = {}): Promise<ChildRun> {
   return startNode(args, o).done;
+}
+
+/**
+ * The environment of every child: process.env, OPENAI_API_KEY=sk-test, NO_COLOR=1, then `extra`.
+ * Without the NODE_PATH `pnpm exec` sets (it lists every package of the workspace), so a child
+ * resolves packages the way it would in a user's project.
+ */
+export function childEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  const env: Record<string, string | undefined> = {
+    ...process.env,
+    NODE_PATH: undefined,
+    OPENAI_API_KEY: "sk-test",
+    NO_COLOR: "1",
+    FORCE_COLOR: undefined,
+    ...extra,
+  };
+  for (const key of Object.keys(env)) if (env[key] === undefined) delete env[key];
+  return env as NodeJS.ProcessEnv;
 }
 
 /** send `signal` to `child` once (after `delayMs`), and nothing after a SIGKILL */
@@ -468,17 +487,9 @@ const signalsSent = new WeakMap<ChildProcess, Set<NodeJS.Signals>>();
 
 function startNode(args: string[], o: ChildOptions): RunningChild {
   const started = Date.now();
-  const env: Record<string, string | undefined> = {
-    ...process.env,
-    OPENAI_API_KEY: "sk-test",
-    NO_COLOR: "1",
-    FORCE_COLOR: undefined,
-    ...o.env,
-  };
-  for (const key of Object.keys(env)) if (env[key] === undefined) delete env[key];
   const child = spawn(process.execPath, args, {
     cwd: o.cwd,
-    env: env as NodeJS.ProcessEnv,
+    env: childEnv(o.env),
     stdio: ["ignore", "pipe", "pipe"],
   });
   const run: ChildRun = { code: null, signal: null, stdout: "", stderr: "", events: [], ms: 0 };
@@ -508,5 +519,5 @@ function startNode(args: string[], o: ChildOptions): RunningChild {
       resolve(run);
     });
   });
-  return { child, events: run.events, stderr: () => run.stderr, done };
+  return { child, events: run.events, stdout: () => run.stdout, stderr: () => run.stderr, done };
 }
