@@ -30,6 +30,7 @@ try {
   step("npm install", () => {
     run("npm", ["init", "-y"], { cwd: project });
     run("npm", ["install", "--no-audit", "--no-fund", ...packed], { cwd: project });
+    checkInstalledFromTarballs(packed);
   });
   step("npx batchpipe run", () => runPipeline());
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
@@ -79,6 +80,21 @@ function checkTarball(tarball) {
     if (!listing.has(file)) problems.push(`${target} (exports or bin) is not in the tarball`);
   }
   if (problems.length > 0) fail(`${name}: ${problems.join("; ")}`);
+}
+
+/** each of our packages installed once, from its tarball (never a registry copy of the same name) */
+function checkInstalledFromTarballs(packed) {
+  const names = packed.map(
+    (tarball) =>
+      JSON.parse(execFileSync("tar", ["-xzOf", tarball, "package/package.json"], { encoding: "utf8" })).name,
+  );
+  const lock = readJson(path.join(project, "package-lock.json"));
+  for (const name of names) {
+    const copies = Object.entries(lock.packages).filter(([key]) => key.endsWith(`node_modules/${name}`));
+    const resolved = copies.map(([, entry]) => entry.resolved ?? "");
+    if (copies.length !== 1 || !resolved[0].startsWith("file:"))
+      fail(`${name} is installed as ${JSON.stringify(resolved)}, not once from its tarball`);
+  }
 }
 
 function exportTargets(exports) {
