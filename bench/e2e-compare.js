@@ -10,7 +10,7 @@ import { startEmulator } from "./lib/emulator.js";
 import { runMeasured } from "./lib/measure.js";
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url));
-const CLI = path.join(BENCH, "..", "packages/core/bin/batchpipe.js");
+const CLI = path.join(BENCH, "..", "packages/batchpipe/bin/batchpipe.js");
 export const POLL_MS = 200;
 
 /** @returns {Promise<{ n: number, batchpipe: Figure, jsonlOnly?: Figure, baseline: Figure, floor: Figure }>} */

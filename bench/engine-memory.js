@@ -11,7 +11,7 @@ import { INSTANT, startEmulator } from "./lib/emulator.js";
 import { runMeasured } from "./lib/measure.js";
 
 const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), "..");
-const CLI = path.join(ROOT, "packages/core/bin/batchpipe.js");
+const CLI = path.join(ROOT, "packages/batchpipe/bin/batchpipe.js");
 const sizes = (process.env.BENCH_SIZES ?? "100000,1000000").split(",").map(Number);
 
 const emulator = await startEmulator(INSTANT);

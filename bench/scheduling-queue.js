@@ -11,7 +11,7 @@ import { startEmulator } from "./lib/emulator.js";
 import { runMeasured } from "./lib/measure.js";
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url));
-const CLI = path.join(BENCH, "..", "packages/core/bin/batchpipe.js");
+const CLI = path.join(BENCH, "..", "packages/batchpipe/bin/batchpipe.js");
 const { estimateRequestTokens } = await import("../packages/openai-emulator/dist/index.js");
 
 export const SHARDS = 40;

@@ -1,5 +1,3 @@
-export { ExitCode } from "./cli/exit-codes.js";
-export { type RunCliOptions, runCli } from "./cli/run-cli.js";
 export * from "./daemon/index.js";
 export {
   type CancelResult,
@@ -7,6 +5,7 @@ export {
   defaultStateDir,
   type EngineEvent,
   type EnginePipeline,
+  type EngineTuning,
   type PlanResult,
   type ProgressSnapshot,
   pipelineStatus,
@@ -19,11 +18,17 @@ export {
 } from "./engine/index.js";
 export * from "./errors.js";
 export type * from "./plugin.js";
-export { OFFICIAL_PLUGINS, resolvePlugin } from "./plugins/resolve.js";
+export {
+  OFFICIAL_PLUGINS,
+  type PluginRegistry,
+  type ResolvePluginOptions,
+  resolvePlugin,
+} from "./plugins/resolve.js";
 export * from "./runner/index.js";
 export { codeFrame } from "./spec/code-frame.js";
 export { displayPath, type FormatErrorOptions, formatSpecError } from "./spec/format.js";
 export type { Env } from "./spec/interpolate.js";
+export { closest } from "./spec/issues.js";
 export { createPipelineJsonSchema } from "./spec/json-schema.js";
 export {
   type LoadPipelineOptions,
@@ -36,6 +41,7 @@ export {
 export { SpecIssueError } from "./spec/locate.js";
 export {
   type BatchSpec,
+  formatBytes,
   type PipelineSpec,
   type PluginRef,
   pipelineSchema,

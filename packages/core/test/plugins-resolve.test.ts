@@ -1,13 +1,14 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, test } from "vitest";
+import { officialPlugins, ROOT, runNode, writeFiles } from "../../batchpipe/test/support/harness.js";
 import { type BatchpipeError, formatSpecError, loadPipeline, resolvePlugin } from "../src/index.js";
-import { writeFixture } from "./cli-helpers.js";
 
 const fixtures = fileURLToPath(new URL("fixtures/spec/custom-plugin/", import.meta.url));
+const CORE = join(ROOT, "packages/core/dist/index.js");
 
 async function loadError(file: string): Promise<BatchpipeError> {
-  return loadPipeline(file, { env: {} }).then(
+  return loadPipeline(file, { env: {}, builtins: officialPlugins }).then(
     () => expect.unreachable("the spec loaded"),
     (error: BatchpipeError) => error,
   );
@@ -25,7 +26,10 @@ const anyOptions = "{ safeParse: (value) => ({ success: true, data: value }) }";
 
 describe("plugin resolution", () => {
   test("a TypeScript plugin beside the spec loads with jiti and runs, no build step", async () => {
-    const pipeline = await loadPipeline(join(fixtures, "pipeline.yaml"), { env: {} });
+    const pipeline = await loadPipeline(join(fixtures, "pipeline.yaml"), {
+      env: {},
+      builtins: officialPlugins,
+    });
     expect(pipeline.transform.label).toBe("transform (upper)");
     expect(pipeline.transform.options).toEqual({ model: "gpt-4o-mini", field: "text" });
     const handle = await pipeline.transform.plugin.create({
@@ -44,7 +48,7 @@ describe("plugin resolution", () => {
   });
 
   test("a .ts plugin beside a spec with no node_modules imports @batchpipe/core/plugin from the running core", async () => {
-    const dir = writeFixture({
+    const dir = writeFiles({
       "plugins/shout.ts": `import { defineTransform, z } from "@batchpipe/core/plugin";
 export const plugin = defineTransform({
   name: "shout",
@@ -94,7 +98,7 @@ export const plugin = defineTransform({
   test("packages resolve from the spec's folder: @batchpipe/<kind>-<name> first, then batchpipe-<kind>-<name>", async () => {
     const plugin = (kind: string, name: string) =>
       `export default { kind: "${kind}", name: "${name}", options: ${anyOptions}, open: async () => ({}), read: async function* () {} };`;
-    const dir = writeFixture({
+    const dir = writeFiles({
       ...fakePackage("@batchpipe/sink-fake", plugin("sink", "official-fake")),
       ...fakePackage("batchpipe-sink-fake", plugin("sink", "community-fake")),
       ...fakePackage("batchpipe-sink-community", plugin("sink", "community")),
@@ -119,27 +123,61 @@ export const plugin = defineTransform({
     expect((await resolvePlugin("sink", "cjs", { dir })).name).toBe("cjs");
     expect((await resolvePlugin("sink", "community", { dir })).name).toBe("community");
     expect((await resolvePlugin("sink", "@acme/batchpipe-sink-x", { dir })).name).toBe("acme");
-    // the official plugins resolve from core's own location, from any folder
-    expect((await resolvePlugin("source", "jsonl", { dir })).name).toBe("jsonl");
-    expect((await resolvePlugin("sink", "sqlite", { dir })).name).toBe("sqlite");
   });
 
-  test("a missing package gets the command that installs it; a near miss gets a suggestion", async () => {
-    const dir = writeFixture({});
+  test("the official plugins come from the registry the host passes; without one, from the spec's folder", async () => {
+    const builtins = officialPlugins;
+    const dir = writeFiles(
+      fakePackage(
+        "@batchpipe/source-jsonl",
+        `export default { kind: "source", name: "jsonl-beside-the-spec", options: ${anyOptions}, read: async function* () {} };`,
+      ),
+    );
+    expect(await resolvePlugin("source", "jsonl", { dir, builtins })).toBe(builtins.source!.jsonl);
+    expect(await resolvePlugin("sink", "sqlite", { dir, builtins })).toBe(builtins.sink!.sqlite);
+    // no registry (core alone): the package installed beside the spec, as any other
+    expect((await resolvePlugin("source", "jsonl", { dir })).name).toBe("jsonl-beside-the-spec");
+    // a registry does not replace core's own prompt transform
+    const other = { transform: { prompt: builtins.sink!.jsonl } } as never;
+    expect((await resolvePlugin("transform", "prompt", { dir, builtins: other })).name).toBe("prompt");
+  });
+
+  test("core alone, in a folder without the official packages: `use: sqlite` says which package to install", async () => {
+    // a child process: `pnpm exec vitest` sets a NODE_PATH that would find every workspace package
+    const script = `import { resolvePlugin } from ${JSON.stringify(CORE)};
+const error = await resolvePlugin("sink", "sqlite", { dir: process.cwd() }).catch((error) => error);
+console.log(JSON.stringify([error.code, error.message, error.hint]));`;
+    const run = await runNode(["--input-type=module", "-e", script], { cwd: writeFiles({}) });
+    expect(run.stderr).toBe("");
+    expect(JSON.parse(run.stdout)).toMatchInlineSnapshot(`
+      [
+        "PLUGIN_NOT_FOUND",
+        "cannot find the sink plugin "sqlite" (tried the built-ins, @batchpipe/sink-sqlite, batchpipe-sink-sqlite)",
+        "install @batchpipe/sink-sqlite beside the spec (\`npm i @batchpipe/sink-sqlite\`), or run the spec with the batchpipe command line, which includes it",
+      ]
+    `);
+  });
+
+  test("a missing plugin names what was tried and no package name guessed from `use`; a near miss gets a suggestion", async () => {
+    const dir = writeFiles({});
     const missing = await resolvePlugin("sink", "postgres", { dir }).catch((error) => error);
     expect([missing.code, missing.message, missing.hint]).toMatchInlineSnapshot(`
       [
         "PLUGIN_NOT_FOUND",
         "cannot find the sink plugin "postgres" (tried the built-ins, @batchpipe/sink-postgres, batchpipe-sink-postgres)",
-        "install it with \`pnpm add @batchpipe/sink-postgres\` (or \`npm i @batchpipe/sink-postgres\`), or point at a file: use: ./plugins/postgres.ts",
+        "the official sink plugins are jsonl, sqlite; for another, point at a plugin file (use: ./plugins/postgres.ts) or install a plugin package and give its name in \`use\`",
       ]
     `);
+    const scoped = await resolvePlugin("sink", "@acme/batchpipe-sink-pg", { dir }).catch((error) => error);
+    expect(scoped.hint).toMatchInlineSnapshot(
+      `"install @acme/batchpipe-sink-pg beside the spec (\`npm i @acme/batchpipe-sink-pg\`)"`,
+    );
     const typo = await resolvePlugin("sink", "sqlit", { dir }).catch((error) => error);
     expect(typo.hint).toBe('did you mean "sqlite"?');
   });
 
   test("a package exporting the wrong thing or failing to load is PLUGIN_INVALID, naming the package", async () => {
-    const dir = writeFixture({
+    const dir = writeFiles({
       ...fakePackage("batchpipe-sink-shape", "export default { write() {}, close() {} };"),
       ...fakePackage("batchpipe-sink-broken", 'throw new Error("boom at import");'),
       ...fakePackage("batchpipe-sink-factory", "export default () => ({});"),

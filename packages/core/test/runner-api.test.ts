@@ -2,6 +2,14 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  checkExactlyOnce,
+  type EmulatorProcess,
+  officialPlugins,
+  readJsonl,
+  startEmulatorProcess,
+  tempDir,
+} from "../../batchpipe/test/support/harness.js";
+import {
   type BatchErrorItem,
   type BatchInputItem,
   type BatchOutputItem,
@@ -10,16 +18,6 @@ import {
   runSpec,
 } from "../src/index.js";
 import { defineSource, z } from "../src/plugin.js";
-import {
-  type EmulatorProcess,
-  exactlyOnce,
-  ROOT,
-  readJsonl,
-  runCliProcess,
-  runNode,
-  startEmulatorProcess,
-  tempDir,
-} from "./runner-helpers.js";
 
 const EMULATOR = { use: "emulator", emulator: { timeScale: 3600 } } as const;
 const FAST = { poll_interval: "50ms", max_requests: 4 };
@@ -64,7 +62,7 @@ describe("BatchRunner", () => {
     expect(result.status).toBe("partial");
     expect(result.report).toMatchObject({ read: 11, succeeded: 10, failed: 1, unaccounted: 0 });
     expect(
-      exactlyOnce(
+      checkExactlyOnce(
         outputs.map((o) => o.id),
         [...Array.from({ length: 9 }, (_, i) => `r${i + 1}`), "full"],
       ),
@@ -159,7 +157,7 @@ describe("BatchRunner", () => {
         batch: FAST,
         sinks: [{ use: "jsonl", path: "./out/results.jsonl" }],
       },
-      { dir },
+      { dir, builtins: officialPlugins },
     );
     expect(result.report).toMatchObject({ read: 7, succeeded: 7, failed: 0 });
     const rows = readJsonl<{ id: string; output: string }>(path.join(dir, "out/results.jsonl"));
@@ -214,7 +212,7 @@ describe("BatchRunner resume (emulator in its own process)", () => {
     expect(refused.length).toBeGreaterThan(0);
     expect(delivered.slice(1).flat()).toEqual(expect.arrayContaining(refused));
     expect(
-      exactlyOnce(
+      checkExactlyOnce(
         all,
         Array.from({ length: 20 }, (_, i) => `x${i + 1}`),
       ),
@@ -227,33 +225,5 @@ describe("BatchRunner resume (emulator in its own process)", () => {
     const batches = (await emulator.state()).batches.filter((b) => b.metadata?.batchpipe_run !== undefined);
     expect(batches).toHaveLength(4);
     expect(new Set(batches.map((b) => b.input_sha256)).size).toBe(4);
-  });
-});
-
-describe("examples/programmatic", () => {
-  it("produces the same rows as the YAML quickstart on the same data", async () => {
-    const example = path.join(ROOT, "examples/programmatic");
-    const programmatic = await runNode([path.join(example, "run.mjs")], { cwd: path.join(ROOT, "examples") });
-    expect(programmatic.stderr).toBe("");
-    expect(programmatic.code).toBe(0);
-    expect(programmatic.stdout).toContain("completed: 200 succeeded, 0 failed");
-
-    const quick = tempDir();
-    for (const file of ["pipeline.yaml", "data.jsonl"])
-      fs.copyFileSync(path.join(ROOT, "examples/quickstart", file), path.join(quick, file));
-    const yaml = await runCliProcess(["run", "pipeline.yaml"], { cwd: quick });
-    expect(yaml.code).toBe(0);
-
-    type Row = { id: string; output?: unknown; content?: unknown; usage: unknown };
-    const ours = readJsonl<Row>(path.join(example, "out/result.jsonl"));
-    const theirs = readJsonl<Row>(path.join(quick, "out/results.jsonl"));
-    expect(ours).toHaveLength(200);
-    const byId = new Map(theirs.map((r) => [r.id, r]));
-    expect(new Set(ours.map((r) => r.id))).toEqual(new Set(byId.keys()));
-    for (const row of ours) {
-      expect(row.content).toEqual(byId.get(row.id)!.output);
-      expect(row.usage).toEqual(byId.get(row.id)!.usage);
-    }
-    expect(readJsonl(path.join(example, "out/errors.jsonl"))).toEqual([]);
   });
 });

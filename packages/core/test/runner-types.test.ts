@@ -2,7 +2,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { expect, it } from "vitest";
-import { ROOT, runNode, tempDir } from "./runner-helpers.js";
+import { ROOT, runNode, tempDir } from "../../batchpipe/test/support/harness.js";
 
 it("a BatchRunner subclass written as in the docs type-checks (strict, NodeNext)", async () => {
   const dir = tempDir("bp-runner-types-");

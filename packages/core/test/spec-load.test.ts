@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
+import { officialPlugins as builtins, writeFiles } from "../../batchpipe/test/support/harness.js";
 import {
   type BatchpipeError,
   loadPipeline,
@@ -10,7 +11,6 @@ import {
   type SpecIssueError,
 } from "../src/index.js";
 import { defineSink, defineSource, z } from "../src/plugin.js";
-import { writeFixture } from "./cli-helpers.js";
 
 const minimal = `version: 1
 name: reviews
@@ -22,8 +22,8 @@ sinks: [{ use: jsonl, path: ./out.jsonl }]
 
 /** every problem as `line:col path: message` */
 async function problems(yaml: string, env: Record<string, string> = {}): Promise<string[]> {
-  const dir = writeFixture({ "pipeline.yaml": yaml });
-  const error = await loadPipeline(join(dir, "pipeline.yaml"), { env }).then(
+  const dir = writeFiles({ "pipeline.yaml": yaml });
+  const error = await loadPipeline(join(dir, "pipeline.yaml"), { env, builtins }).then(
     () => expect.unreachable("the spec loaded"),
     (thrown: BatchpipeError) => thrown,
   );
@@ -35,8 +35,8 @@ async function problems(yaml: string, env: Record<string, string> = {}): Promise
 
 describe("loadPipeline", () => {
   test("applies the defaults: prompt transform, batch limits, errors sink under .batchpipe/<name>", async () => {
-    const dir = writeFixture({ "pipeline.yaml": minimal });
-    const pipeline = await loadPipeline(join(dir, "pipeline.yaml"), { env: {} });
+    const dir = writeFiles({ "pipeline.yaml": minimal });
+    const pipeline = await loadPipeline(join(dir, "pipeline.yaml"), { env: {}, builtins });
     expect(pipeline.file).toBe(join(dir, "pipeline.yaml"));
     expect(pipeline.dir).toBe(dir);
     expect(pipeline.spec.provider).toEqual({ use: "openai" });
@@ -50,6 +50,7 @@ describe("loadPipeline", () => {
       clean_up: true,
       allow_same_dataset: false,
       max_cost: null,
+      plugin_timeout: 300_000,
     });
     expect(pipeline.transform.use).toBe("prompt");
     expect(pipeline.transform.label).toBe("transform (prompt)");
@@ -67,15 +68,16 @@ describe("loadPipeline", () => {
   });
 
   test("durations and sizes become milliseconds and bytes", async () => {
-    const dir = writeFixture({
-      "pipeline.yaml": `${minimal}batch: { poll_interval: 200ms, max_bytes: 512KB, max_cost: 12.5, max_enqueued_tokens: 90000 }\n`,
+    const dir = writeFiles({
+      "pipeline.yaml": `${minimal}batch: { poll_interval: 200ms, max_bytes: 512KB, max_cost: 12.5, max_enqueued_tokens: 90000, plugin_timeout: 30s }\n`,
     });
-    const { spec } = await loadPipeline(join(dir, "pipeline.yaml"), { env: {} });
+    const { spec } = await loadPipeline(join(dir, "pipeline.yaml"), { env: {}, builtins });
     expect(spec.batch).toMatchObject({
       poll_interval: 200,
       max_bytes: 524_288,
       max_cost: 12.5,
       max_enqueued_tokens: 90_000,
+      plugin_timeout: 30_000,
     });
   });
 
@@ -110,19 +112,20 @@ describe("loadPipeline", () => {
   test("max_bytes above 200MB, max_requests above 50000 and malformed durations are errors", async () => {
     expect(
       await problems(
-        `${minimal}batch:\n  max_bytes: 201MB\n  max_requests: 50001\n  poll_interval: soon\n  max_cost: 0\n`,
+        `${minimal}batch:\n  max_bytes: 201MB\n  max_requests: 50001\n  poll_interval: soon\n  max_cost: 0\n  plugin_timeout: 0s\n`,
       ),
     ).toEqual([
       "8:14 batch.max_bytes: must be at most 200MB",
       "9:17 batch.max_requests: must be at most 50000",
       '10:18 batch.poll_interval: expected a duration such as "200ms", "30s", "5m" or "24h" (a number is milliseconds)',
       "11:13 batch.max_cost: must be greater than 0",
+      "12:19 batch.plugin_timeout: must be more than 0",
     ]);
     expect(MAX_BATCH_BYTES).toBe(209_715_200);
   });
 
   test("variables and variables with defaults are interpolated; a plain scalar that is one reference keeps its type", async () => {
-    const dir = writeFixture({
+    const dir = writeFiles({
       "pipeline.yaml": `version: 1
 name: \${NAME:-reviews}
 source: { use: jsonl, path: "./\${DATA}/in.jsonl" }
@@ -136,6 +139,7 @@ sinks: [{ use: jsonl, path: "out-$\${literal}.jsonl" }]
     });
     const { spec, sinks, transform } = await loadPipeline(join(dir, "pipeline.yaml"), {
       env: { DATA: "data", MAX: "1000", CLEAN: "false", MODEL: "" },
+      builtins,
     });
     expect(spec.name).toBe("reviews");
     expect(spec.source.path).toBe("./data/in.jsonl");
@@ -146,8 +150,8 @@ sinks: [{ use: jsonl, path: "out-$\${literal}.jsonl" }]
   });
 
   test("a quoted reference where a number is expected gets a hint", async () => {
-    const dir = writeFixture({ "pipeline.yaml": `${minimal}batch: { max_requests: "$\{N}" }\n` });
-    const error = await loadPipeline(join(dir, "pipeline.yaml"), { env: { N: "5" } }).catch(
+    const dir = writeFiles({ "pipeline.yaml": `${minimal}batch: { max_requests: "$\{N}" }\n` });
+    const error = await loadPipeline(join(dir, "pipeline.yaml"), { env: { N: "5" }, builtins }).catch(
       (thrown) => thrown,
     );
     expect(error.details.map((detail: SpecIssueError) => [detail.path, detail.message, detail.hint])).toEqual(
@@ -182,7 +186,7 @@ sinks:
   });
 
   test("unknown keys everywhere are reported at the key, with the closest valid key", async () => {
-    const dir = writeFixture({
+    const dir = writeFiles({
       "pipeline.yaml": `version: 1
 name: reviews
 sorce: { use: jsonl, path: ./in.jsonl }
@@ -193,7 +197,9 @@ sinks:
   - { use: jsonl, pth: ./out.jsonl }
 `,
     });
-    const error = await loadPipeline(join(dir, "pipeline.yaml"), { env: {} }).catch((thrown) => thrown);
+    const error = await loadPipeline(join(dir, "pipeline.yaml"), { env: {}, builtins }).catch(
+      (thrown) => thrown,
+    );
     expect(
       (error.details as SpecIssueError[]).map((detail) => [
         `${detail.loc?.line}:${detail.loc?.column} ${detail.path}: ${detail.message}`,
@@ -210,10 +216,12 @@ sinks:
   });
 
   test("enum values get a suggestion; the name must be a slug", async () => {
-    const dir = writeFixture({
+    const dir = writeFiles({
       "pipeline.yaml": minimal.replace("name: reviews", "name: ../etc").concat("provider: { use: opneai }\n"),
     });
-    const error = await loadPipeline(join(dir, "pipeline.yaml"), { env: {} }).catch((thrown) => thrown);
+    const error = await loadPipeline(join(dir, "pipeline.yaml"), { env: {}, builtins }).catch(
+      (thrown) => thrown,
+    );
     expect(
       (error.details as SpecIssueError[]).map((detail) => [detail.path, detail.message, detail.hint]),
     ).toEqual([
@@ -267,7 +275,7 @@ describe("resolvePipeline (the programmatic API)", () => {
       transform: { body: { model: "m", messages: [] } },
       sinks: [sink],
     };
-    const error = await resolvePipeline(spec, { dir: "/tmp", env: {} }).catch((thrown) => thrown);
+    const error = await resolvePipeline(spec, { dir: "/tmp", env: {}, builtins }).catch((thrown) => thrown);
     return error.details;
   }
 
@@ -281,7 +289,7 @@ describe("resolvePipeline (the programmatic API)", () => {
         sinks: [{ use: "memory" }],
         errors: [{ use: memorySink }],
       },
-      { dir: "/tmp/somewhere", plugins: { memory: memorySink }, env: {} },
+      { dir: "/tmp/somewhere", plugins: { memory: memorySink }, env: {}, builtins },
     );
     expect(pipeline.file).toBeNull();
     expect(pipeline.source.plugin).toBe(memorySource);
@@ -317,7 +325,7 @@ describe("resolvePipeline (the programmatic API)", () => {
         source: { use: memorySource, rows: "no" },
         sinks: [{ use: memorySink, extra: 1 }],
       },
-      { dir: "/tmp", env: {} },
+      { dir: "/tmp", env: {}, builtins },
     ).catch((thrown) => thrown);
     expect(error.code).toBe("SPEC_INVALID");
     expect((error.details as SpecIssueError[]).map((detail) => `${detail.path}: ${detail.message}`)).toEqual([

@@ -1,9 +1,9 @@
 import { join } from "node:path";
 import { Liquid } from "liquidjs";
 import { describe, expect, test } from "vitest";
+import { officialPlugins, writeFiles } from "../../batchpipe/test/support/harness.js";
 import { type BatchpipeError, loadPipeline, promptTransform, type SpecIssueError } from "../src/index.js";
 import type { SourceRecord, TransformHandle } from "../src/plugin.js";
-import { writeFixture } from "./cli-helpers.js";
 
 async function create(options: Record<string, unknown>): Promise<TransformHandle> {
   const parsed = promptTransform.options.parse(options);
@@ -162,7 +162,7 @@ describe("the prompt transform", () => {
   });
 
   test("template syntax errors, unknown filters and missing body keys are spec errors at their position", async () => {
-    const dir = writeFixture({
+    const dir = writeFiles({
       "pipeline.yaml": `version: 1
 name: broken-templates
 source: { use: jsonl, path: in.jsonl }
@@ -175,7 +175,10 @@ transform:
 sinks: [{ use: jsonl, path: out.jsonl }]
 `,
     });
-    const error = await loadPipeline(join(dir, "pipeline.yaml"), { env: {} }).catch((thrown) => thrown);
+    const error = await loadPipeline(join(dir, "pipeline.yaml"), {
+      env: {},
+      builtins: officialPlugins,
+    }).catch((thrown) => thrown);
     expect(
       (error.details as SpecIssueError[]).map(
         (detail) => `${detail.loc?.line}:${detail.loc?.column} ${detail.path}: ${detail.message}`,

@@ -2,11 +2,13 @@
 // conformance suite: its cursor { file, cursor } must resume inside the file a read stopped in.
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import jsonl from "@batchpipe/source-jsonl";
 import { test } from "vitest";
+import { officialPlugins } from "../../batchpipe/test/support/harness.js";
 import { defineSource, z } from "../src/plugin.js";
 import { testSource } from "../src/testing/index.js";
 import { createGroupSource } from "../src/watch/group-plugins.js";
+
+const jsonl = officialPlugins.source!.jsonl!;
 
 const group = defineSource({
   name: "watch-group",

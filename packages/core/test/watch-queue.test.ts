@@ -2,9 +2,15 @@
 import fs from "node:fs";
 import path from "node:path";
 import { expect, it } from "vitest";
+import {
+  checkExactlyOnce,
+  officialPlugins,
+  readJsonl,
+  tempDir,
+  waitFor,
+} from "../../batchpipe/test/support/harness.js";
 import { resolvePipeline } from "../src/spec/load.js";
 import { type WatchEvent, watchPipeline } from "../src/watch/watch-pipeline.js";
-import { exactlyOnce, readJsonl, tempDir, waitFor } from "./runner-helpers.js";
 
 it("a queued file touched while an earlier group runs is skipped, then processed once", async () => {
   const dir = tempDir("bp-watch-queue-");
@@ -23,7 +29,7 @@ it("a queued file touched while an earlier group runs is skipped, then processed
       batch: { poll_interval: "50ms" },
       sinks: [{ use: "jsonl", path: "./out/results.jsonl" }],
     },
-    { dir },
+    { dir, builtins: officialPlugins },
   );
   const events: WatchEvent[] = [];
   const controller = new AbortController();
@@ -59,6 +65,6 @@ it("a queued file touched while an earlier group runs is skipped, then processed
   expect(((await watching) as { code?: string }).code).toBe("INTERRUPTED");
 
   const ids = readJsonl<{ id: string }>(path.join(dir, "out/results.jsonl")).map((r) => r.id);
-  expect(exactlyOnce(ids, ["x1", "x2", "a1", "a2"])).toEqual({ missing: [], duplicated: [], extra: [] });
+  expect(checkExactlyOnce(ids, ["x1", "x2", "a1", "a2"])).toEqual({ missing: [], duplicated: [], extra: [] });
   expect(events.filter((e) => e.type === "group_started")).toHaveLength(2);
 });

@@ -5,6 +5,7 @@ export {
   type DaemonStatus,
   daemonPaths,
   enterDaemonChild,
+  isAlive,
   readDaemon,
   type StartDaemonOptions,
   type StopResult,

@@ -8,7 +8,7 @@ import path from "node:path";
 import { BatchpipeError, ErrorCodes } from "../errors.js";
 import type { FailureRow } from "../plugin.js";
 import type { ShardRow } from "../state/index.js";
-import { type CollectResult, collectShard, DEFAULT_PART_SIZE } from "./collect.js";
+import { type CollectResult, collectShard } from "./collect.js";
 import { addCounters, countFailure, emptyCounters, type RunCounters } from "./counters.js";
 import { describeError, type LoopContext, warn } from "./loop-context.js";
 import { interrupted, prepFailuresFile } from "./read/index.js";
@@ -20,7 +20,7 @@ export interface DeliveryOptions {
   /** per sink call */
   pluginTimeoutMs?: number;
   /** requests per delivery part */
-  partSize?: number;
+  partSize: number;
   /** called after each committed part */
   onPart?(): void;
 }
@@ -35,7 +35,7 @@ export class Delivery {
 
   constructor(
     private readonly ctx: LoopContext,
-    private readonly options: DeliveryOptions = {},
+    private readonly options: DeliveryOptions,
   ) {}
 
   async open(): Promise<void> {
@@ -105,7 +105,7 @@ export class Delivery {
           noRetry,
           sinks,
           signal,
-          partSize: this.options.partSize ?? DEFAULT_PART_SIZE,
+          partSize: this.options.partSize,
           partsDone,
           commitPart: async (part, delta) => {
             const checkpoints = await sinks.commit(partKey(part));

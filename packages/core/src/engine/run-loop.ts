@@ -36,10 +36,10 @@ export interface RunLoopOptions {
   signal: AbortSignal;
   logger: Logger;
   emit(event: EngineEvent): void;
-  /** per sink call; default 5 minutes */
+  /** per sink call (batch.plugin_timeout) */
   pluginTimeoutMs?: number;
   /** requests per delivery part */
-  deliveryPartSize?: number;
+  deliveryPartSize: number;
 }
 
 export class RunLoop {

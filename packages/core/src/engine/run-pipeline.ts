@@ -11,16 +11,16 @@ import type { Logger } from "../plugin.js";
 import type { ProviderConnection } from "../provider/contract.js";
 import { acquireLock, openState, type RunCounters, type RunRow, type StateStore } from "../state/index.js";
 import { decodeReadCheckpoint, encodeReadCheckpoint } from "./codecs/read-checkpoint.js";
+import { resolvePartSize } from "./collect.js";
 import {
   type ReadResume,
   ReadStartsOver,
-  readCheckpointEveryFromEnv,
   readFailure,
   readIdentity,
+  resolveCheckpointEvery,
   runReadPhase,
 } from "./read/index.js";
 import { RunLoop } from "./run-loop.js";
-import { pluginTimeoutFromEnv } from "./sink-set.js";
 import type {
   EngineEvent,
   EnginePipeline,
@@ -41,7 +41,8 @@ export async function runPipeline(pipeline: EnginePipeline, options: RunOptions 
   // one listener per concurrent provider call and sleep
   setMaxListeners(64, signal);
   const logger = eventLogger(emit);
-  const checkpointEvery = readCheckpointEveryFromEnv(options.env ?? process.env);
+  const checkpointEvery = resolveCheckpointEvery(options.readCheckpointEvery);
+  const deliveryPartSize = resolvePartSize(options.deliveryPartSize);
   const lock = acquireLock(stateDir);
   const state = openState(stateDir);
   let provider: ProviderConnection | undefined;
@@ -76,7 +77,6 @@ export async function runPipeline(pipeline: EnginePipeline, options: RunOptions 
       run = state.getRun(run.id)!;
     }
     provider = await openProvider(pipeline, { env: options.env ?? process.env, logger, signal });
-    const pluginTimeoutMs = pluginTimeoutFromEnv(options.env ?? process.env);
     const loop = new RunLoop({
       pipeline,
       state,
@@ -86,7 +86,8 @@ export async function runPipeline(pipeline: EnginePipeline, options: RunOptions 
       signal,
       logger,
       emit,
-      pluginTimeoutMs,
+      pluginTimeoutMs: pipeline.spec.batch.plugin_timeout,
+      deliveryPartSize,
     });
     const { counters, cancelled } = await loop.run();
     if (pipeline.spec.batch.clean_up) await cleanUp({ provider, loop, stateDir, run, emit });

@@ -6,7 +6,6 @@
 import path from "node:path";
 import { BatchpipeError, ErrorCodes } from "../errors.js";
 import type { Checkpoint, Logger, ResultRow, SinkHandle, SinkPlugin } from "../plugin.js";
-import { parseDuration } from "../spec/units.js";
 import type { StateStore } from "../state/index.js";
 import type { EnginePipeline, EngineResolvedPlugin } from "./types.js";
 
@@ -145,19 +144,6 @@ export function sinkKey(runId: string, role: string, index: number, use: string)
   return `${runId}|${role}[${index}]:${use}`;
 }
 
-/** BATCHPIPE_PLUGIN_TIMEOUT (`30s`, `5m`, or milliseconds) → ms; default DEFAULT_PLUGIN_TIMEOUT_MS */
-export function pluginTimeoutFromEnv(env: Record<string, string | undefined>): number {
-  const raw = env.BATCHPIPE_PLUGIN_TIMEOUT;
-  if (raw === undefined || raw.trim() === "") return DEFAULT_PLUGIN_TIMEOUT_MS;
-  const ms = parseDuration(/^\d+$/.test(raw.trim()) ? Number(raw) : raw);
-  if (ms === undefined || ms <= 0) {
-    throw new BatchpipeError(ErrorCodes.USAGE, `BATCHPIPE_PLUGIN_TIMEOUT="${raw}" is not a duration`, {
-      hint: "Write it like 30s, 5m or 1h (or unset it for the 5 minute default).",
-    });
-  }
-  return ms;
-}
-
 /** a hung plugin must not hang the run: after `ms` the call fails with an error naming the plugin */
 function withTimeout<T>(call: Promise<T>, ms: number, label: string, hook: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -169,7 +155,7 @@ function withTimeout<T>(call: Promise<T>, ms: number, label: string, hook: strin
           ErrorCodes.PLUGIN_FAILED,
           `${label} did not answer within ${formatMs(ms)} in ${hook}`,
           {
-            hint: `The plugin hangs (a stuck lock or connection?). Fix it, or raise BATCHPIPE_PLUGIN_TIMEOUT, and run again: the run resumes where it stopped.`,
+            hint: `The plugin hangs (a stuck lock or connection?). Fix it, or raise batch.plugin_timeout in the spec, and run again: the run resumes where it stopped.`,
             plugin: label,
           },
         ),

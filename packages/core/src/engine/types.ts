@@ -143,7 +143,15 @@ export interface RunReport {
   durationMs: number;
 }
 
-export interface RunOptions {
+/** How the engine cuts its work; the defaults suit every run. Tests set them to exercise small inputs. */
+export interface EngineTuning {
+  /** records between read-phase checkpoints, rounded up to a multiple of 1,000 (default 10,000) */
+  readCheckpointEvery?: number;
+  /** requests per delivery part: sinks commit after at most this many rows of a shard (default 5,000) */
+  deliveryPartSize?: number;
+}
+
+export interface RunOptions extends EngineTuning {
   signal?: AbortSignal;
   onEvent?: (event: EngineEvent) => void;
   /** default: `.batchpipe/<name>` beside the spec */

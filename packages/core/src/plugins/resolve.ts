@@ -1,8 +1,8 @@
 /**
- * Find the plugin a `use:` value names. Order: plugins passed in code → built-ins → a path
+ * Find the plugin a `use:` value names. Order: plugins passed in code → built-ins (core's `prompt`,
+ * then the registry the host passes, e.g. the batchpipe CLI's official plugins) → a path
  * (`./plugins/x.ts`, loaded with jiti: TypeScript without a build step) → `@batchpipe/<kind>-<name>`
- * → `batchpipe-<kind>-<name>`. Packages resolve from the spec's folder first, then from core's own
- * location (so `use: jsonl` works anywhere: core depends on the official plugins).
+ * → `batchpipe-<kind>-<name>`. Packages resolve from the spec's folder: core depends on no plugin.
  */
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -35,7 +35,12 @@ export interface ResolvePluginOptions {
   dir: string;
   /** plugins given in code, by the name used in `use` */
   plugins?: Record<string, Plugin>;
+  /** built-in plugins by kind and name, e.g. the official ones the batchpipe CLI ships with */
+  builtins?: PluginRegistry;
 }
+
+/** Plugins a host makes available by name, per kind: `use: jsonl` in `source` finds `source.jsonl`. */
+export type PluginRegistry = { [K in PluginKind]?: Record<string, PluginOfKind<K>> };
 
 const BUILTINS: { [K in PluginKind]: Record<string, PluginOfKind<K>> } = {
   source: {},
@@ -69,15 +74,27 @@ export async function resolvePlugin<K extends PluginKind>(
   }
   const given = options.plugins?.[use];
   if (given) return checkPlugin(kind, given, `the plugin "${use}" given in code`);
-  const builtin = (BUILTINS[kind] as Record<string, PluginOfKind<K>>)[use];
-  if (builtin) return builtin;
+  const builtin = builtinPlugin(kind, use, options.builtins);
+  if (builtin) return checkPlugin(kind, builtin, `the built-in ${kind} plugin "${use}"`);
   if (isPathLike(use)) return checkPlugin(kind, await loadFile(use, options.dir), use);
   const candidates = packageCandidates(kind, use);
   for (const name of candidates) {
     const file = resolvePackage(name, options.dir);
     if (file) return checkPlugin(kind, await loadPackage(name, file), name);
   }
-  throw notFound(kind, use, candidates);
+  throw notFound(kind, use, candidates, options.builtins);
+}
+
+/** core's own built-in (`prompt`) or the registry's plugin of that name */
+export function builtinPlugin<K extends PluginKind>(
+  kind: K,
+  use: string,
+  builtins: PluginRegistry | undefined,
+): PluginOfKind<K> | undefined {
+  const own = BUILTINS[kind] as Record<string, PluginOfKind<K>>;
+  if (Object.hasOwn(own, use)) return own[use];
+  const given = builtins?.[kind] as Record<string, PluginOfKind<K>> | undefined;
+  return given && Object.hasOwn(given, use) ? given[use] : undefined;
 }
 
 export function isPathLike(use: string): boolean {
@@ -149,16 +166,14 @@ function pickExport(module: unknown): unknown {
 
 /** ESM resolution (the `import` condition) first, then CommonJS `require` for packages without it */
 function resolvePackage(name: string, dir: string): string | undefined {
-  for (const from of [pathToFileURL(path.join(dir, "package.json")).href, import.meta.url]) {
-    const url = getJiti().esmResolve(name, { parentURL: from, try: true });
-    if (url) return url.startsWith("file:") ? fileURLToPath(url) : url;
-    try {
-      return createRequire(from).resolve(name);
-    } catch {
-      // not installed here; try the next place
-    }
+  const from = pathToFileURL(path.join(dir, "package.json")).href;
+  const url = getJiti().esmResolve(name, { parentURL: from, try: true });
+  if (url) return url.startsWith("file:") ? fileURLToPath(url) : url;
+  try {
+    return createRequire(from).resolve(name);
+  } catch {
+    return undefined;
   }
-  return undefined;
 }
 
 function packageCandidates(kind: PluginKind, use: string): string[] {
@@ -200,20 +215,28 @@ const HOOKS: Record<PluginKind, string> = {
   provider: "open",
 };
 
-function notFound(kind: PluginKind, use: string, candidates: string[]): BatchpipeError {
-  const official = OFFICIAL_PLUGINS[kind];
-  const close = closest(use, official);
-  const install = candidates[0]!;
+function notFound(
+  kind: PluginKind,
+  use: string,
+  candidates: string[],
+  builtins: PluginRegistry | undefined,
+): BatchpipeError {
+  const official = [...new Set([...OFFICIAL_PLUGINS[kind], ...Object.keys(builtins?.[kind] ?? {})])];
   return new BatchpipeError(
     ErrorCodes.PLUGIN_NOT_FOUND,
-    `cannot find the ${kind} plugin "${use}" (tried ${[...(BUILTINS[kind][use] ? [] : ["the built-ins"]), ...candidates].join(", ")})`,
-    {
-      hint: close
-        ? `did you mean "${close}"?`
-        : `install it with \`pnpm add ${install}\` (or \`npm i ${install}\`), or point at a file: use: ./plugins/${use}.ts`,
-      plugin: use,
-    },
+    `cannot find the ${kind} plugin "${use}" (tried the built-ins, ${candidates.join(", ")})`,
+    { hint: notFoundHint(kind, use, candidates, official), plugin: use },
   );
+}
+
+/** never suggests installing a package whose name was only guessed from `use` */
+function notFoundHint(kind: PluginKind, use: string, candidates: string[], official: string[]): string {
+  const close = closest(use, official);
+  if (close && close !== use) return `did you mean "${close}"?`;
+  if (official.includes(use))
+    return `install ${candidates[0]} beside the spec (\`npm i ${candidates[0]}\`), or run the spec with the batchpipe command line, which includes it`;
+  if (candidates[0] === use) return `install ${use} beside the spec (\`npm i ${use}\`)`;
+  return `the official ${kind} plugins are ${official.join(", ")}; for another, point at a plugin file (use: ./plugins/${use}.ts) or install a plugin package and give its name in \`use\``;
 }
 
 function loadFailed(what: string, error: unknown): BatchpipeError {

@@ -6,6 +6,7 @@ import path from "node:path";
 import { runPipeline } from "../engine/run-pipeline.js";
 import type { RunOptions, RunResult } from "../engine/types.js";
 import type { Plugin } from "../plugin.js";
+import type { PluginRegistry } from "../plugins/resolve.js";
 import type { Env } from "../spec/interpolate.js";
 import { type Pipeline, resolvePipeline } from "../spec/load.js";
 
@@ -14,30 +15,27 @@ export interface RunSpecOptions extends Omit<RunOptions, "env"> {
   dir?: string;
   /** plugins by the name used in `use`, before built-ins and packages */
   plugins?: Record<string, Plugin>;
+  /** built-in plugins by kind and name, e.g. `{ source: { jsonl } }` for `use: jsonl` */
+  builtins?: PluginRegistry;
   /** for `${VAR}` interpolation and the provider's key; default process.env */
   env?: Env;
 }
 
 /** Validate `spec` (same schema and errors as a YAML file), resolve its plugins and run it to the end. */
 export async function runSpec(spec: unknown, options: RunSpecOptions = {}): Promise<RunResult> {
-  const pipeline = await resolveSpec(spec, options);
-  return runPipeline(pipeline, {
-    signal: options.signal,
-    onEvent: options.onEvent,
-    stateDir: options.stateDir,
-    force: options.force,
-    env: options.env,
-  });
+  const { dir, plugins, builtins, ...runOptions } = options;
+  return runPipeline(await resolveSpec(spec, { dir, plugins, builtins, env: options.env }), runOptions);
 }
 
 /** `resolvePipeline` with the defaults of runSpec (dir = cwd) */
 export function resolveSpec(
   spec: unknown,
-  options: Pick<RunSpecOptions, "dir" | "plugins" | "env"> = {},
+  options: Pick<RunSpecOptions, "dir" | "plugins" | "builtins" | "env"> = {},
 ): Promise<Pipeline> {
   return resolvePipeline(spec, {
     dir: path.resolve(options.dir ?? process.cwd()),
     plugins: options.plugins,
+    builtins: options.builtins,
     env: options.env,
   });
 }

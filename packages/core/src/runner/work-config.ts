@@ -69,6 +69,8 @@ export interface WorkConfig {
     /** ms, or a duration such as "30s" */
     poll_interval?: number | string;
     max_cost?: number | null;
+    /** ms, or a duration such as "5m" */
+    plugin_timeout?: number | string;
   };
   /** default `.batchpipe/<name>` in run()'s `dir` */
   state_dir?: string;

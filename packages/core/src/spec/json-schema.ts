@@ -1,25 +1,27 @@
 /**
  * The JSON Schema of a pipeline spec, for editors (`# yaml-language-server: $schema=...`).
- * Generated from the zod schema; the official plugins' options are spelled out through an `anyOf`
+ * Generated from the zod schema; the built-in plugins' options (core's `prompt` and those in the
+ * registry passed in: the batchpipe CLI passes the official ones) are spelled out through an `anyOf`
  * on `use`, any other plugin's options are open (they are checked when the plugin is loaded).
  */
-import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import type { PluginKind } from "../plugin.js";
-import { OFFICIAL_PLUGINS, resolvePlugin } from "../plugins/resolve.js";
+import { builtinPlugin, OFFICIAL_PLUGINS, type PluginRegistry } from "../plugins/resolve.js";
 import { pipelineSchema } from "./schema.js";
 
 type JsonSchema = Record<string, unknown>;
 
 /** the document `batchpipe schema` prints and packages/core/schema/pipeline.schema.json holds */
-export async function createPipelineJsonSchema(): Promise<JsonSchema> {
+export async function createPipelineJsonSchema(
+  options: { builtins?: PluginRegistry } = {},
+): Promise<JsonSchema> {
   const schema = toJson(pipelineSchema);
   const properties = schema.properties as Record<string, JsonSchema>;
-  const [source, transform, sink] = await Promise.all([
-    pluginRefJson("source", false),
-    pluginRefJson("transform", true),
-    pluginRefJson("sink", false),
-  ]);
+  const source = pluginRefJson("source", false, options.builtins);
+  const transform = pluginRefJson("transform", true, options.builtins);
+  const sink = pluginRefJson("sink", false, options.builtins);
+  const provider = pluginRefJson("provider", true, options.builtins);
+  properties.provider = { ...provider, description: properties.provider?.description };
   properties.source = { ...source, description: properties.source?.description };
   properties.transform = { ...transform, description: properties.transform?.description };
   properties.sinks = { ...properties.sinks, items: sink };
@@ -29,13 +31,13 @@ export async function createPipelineJsonSchema(): Promise<JsonSchema> {
 
 // --- internal ---
 
-const coreDir = fileURLToPath(new URL("..", import.meta.url));
-
-async function pluginRefJson(kind: PluginKind, useOptional: boolean): Promise<JsonSchema> {
-  const names = OFFICIAL_PLUGINS[kind];
+function pluginRefJson(kind: PluginKind, useOptional: boolean, builtins?: PluginRegistry): JsonSchema {
+  const names = [...new Set([...OFFICIAL_PLUGINS[kind], ...Object.keys(builtins?.[kind] ?? {})])].filter(
+    (name) => builtinPlugin(kind, name, builtins),
+  );
   const branches: JsonSchema[] = [];
   for (const name of names) {
-    const plugin = await resolvePlugin(kind, name, { dir: coreDir });
+    const plugin = builtinPlugin(kind, name, builtins)!;
     const options = withoutSchemaKey(toJson(plugin.options as z.ZodType));
     const required = (options.required as string[] | undefined) ?? [];
     branches.push({

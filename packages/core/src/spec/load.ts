@@ -15,7 +15,7 @@ import type {
   SourcePlugin,
   TransformPlugin,
 } from "../plugin.js";
-import type { PluginOfKind } from "../plugins/resolve.js";
+import type { PluginOfKind, PluginRegistry } from "../plugins/resolve.js";
 import { isPlugin } from "../plugins/shape.js";
 import { type Env, hasReference, interpolate, isSingleReference } from "./interpolate.js";
 import { issuesFromZod, type SpecIssue, type SpecPath, specErrorMap } from "./issues.js";
@@ -48,6 +48,8 @@ export interface LoadPipelineOptions {
   allowInlineSecrets?: boolean;
   /** plugins by the name used in `use`, taking precedence over built-ins and packages */
   plugins?: Record<string, Plugin>;
+  /** built-in plugins by kind and name (the batchpipe CLI passes the official ones) */
+  builtins?: PluginRegistry;
 }
 
 export interface ResolvePipelineOptions extends LoadPipelineOptions {
@@ -76,6 +78,7 @@ export async function loadPipeline(file: string, options: LoadPipelineOptions = 
     text: spec,
     issues,
     plugins: options.plugins,
+    builtins: options.builtins,
   });
 }
 
@@ -91,6 +94,7 @@ export async function resolvePipeline(spec: unknown, options: ResolvePipelineOpt
     dir: path.resolve(options.dir),
     issues,
     plugins: options.plugins,
+    builtins: options.builtins,
   });
 }
 
@@ -103,6 +107,7 @@ interface BuildContext {
   /** problems found before the schema ran (environment variables, secrets) */
   issues: SpecIssue[];
   plugins?: Record<string, Plugin>;
+  builtins?: PluginRegistry;
 }
 
 async function buildPipeline(data: unknown, ctx: BuildContext): Promise<Pipeline> {

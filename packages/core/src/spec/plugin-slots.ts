@@ -5,7 +5,7 @@
 import type { z } from "zod";
 import { BatchpipeError, ErrorCodes } from "../errors.js";
 import type { Plugin, PluginKind } from "../plugin.js";
-import { resolvePlugin } from "../plugins/resolve.js";
+import { type PluginRegistry, resolvePlugin } from "../plugins/resolve.js";
 import { isPlugin } from "../plugins/shape.js";
 import {
   issuesFromZod,
@@ -64,15 +64,19 @@ export function pluginSlots(data: unknown): Slot[] {
   return slots;
 }
 
-/** `dir`: the folder local plugin files resolve against; `plugins`: given in code, by name */
+/** `dir`: the folder local plugin files resolve against; `plugins`: given in code, by name; `builtins`: the host's */
 export async function resolveSlot(
   slot: Slot,
-  ctx: { dir: string; plugins?: Record<string, Plugin> },
+  ctx: { dir: string; plugins?: Record<string, Plugin>; builtins?: PluginRegistry },
 ): Promise<{ resolved?: ResolvedPlugin<Plugin>; issues: SpecIssue[] }> {
   const { use, ...options } = slot.ref;
   let plugin: Plugin;
   try {
-    plugin = await resolvePlugin(slot.kind, use, { dir: ctx.dir, plugins: ctx.plugins });
+    plugin = await resolvePlugin(slot.kind, use, {
+      dir: ctx.dir,
+      plugins: ctx.plugins,
+      builtins: ctx.builtins,
+    });
   } catch (error) {
     if (!(error instanceof BatchpipeError)) throw error;
     return {

@@ -27,6 +27,8 @@ export interface BatchSpec {
   allow_same_dataset: boolean;
   /** USD */
   max_cost: number | null;
+  /** milliseconds a sink call may take before the run stops */
+  plugin_timeout: number;
 }
 
 /** A spec after defaults: durations in milliseconds, sizes in bytes. */
@@ -129,6 +131,11 @@ export const batchSchema = z
       .nullable()
       .default(null)
       .meta({ description: "Stop before the estimated cost of the run exceeds this many US dollars." }),
+    plugin_timeout: duration(
+      "How long one sink call may take; a call that hangs longer stops the run (PLUGIN_FAILED), which resumes on the next run.",
+    )
+      .refine((ms) => ms > 0, { error: "must be more than 0" })
+      .default(5 * 60_000),
   })
   .meta({ description: "How requests are split into batches and tracked." });
 

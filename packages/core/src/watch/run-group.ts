@@ -38,6 +38,7 @@ export async function runGroup(ctx: GroupContext, group: GroupRow, resumed: bool
         signal: controller.signal,
         stateDir: ctx.stateDir,
         env: ctx.options.env,
+        ...ctx.options.engine,
         onEvent: (event) => {
           if (event.type === "run_started") {
             registry.setRun(group.id, event.run);

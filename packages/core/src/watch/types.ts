@@ -1,5 +1,5 @@
 /** What `watchPipeline` takes, reports and returns, and what the parts of a watch share. */
-import type { EngineEvent, EnginePipeline, RunResult } from "../engine/types.js";
+import type { EngineEvent, EnginePipeline, EngineTuning, RunResult } from "../engine/types.js";
 import type { BatchpipeError } from "../errors.js";
 import type { WatchRegistry } from "./registry.js";
 
@@ -27,6 +27,8 @@ export interface WatchOptions {
   signal?: AbortSignal;
   onEvent?: (event: WatchEvent) => void;
   env?: Record<string, string | undefined>;
+  /** passed to each group's runPipeline */
+  engine?: EngineTuning;
   /** ms a file's size must stay unchanged before it counts as written (default 1000) */
   settle?: number;
   /** ms without a new file before a group starts (default 2000; a group waits at most 10× this) */

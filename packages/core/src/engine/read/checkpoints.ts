@@ -15,19 +15,19 @@ import { FINGERPRINT_SEGMENT } from "./fingerprint.js";
 
 export const DEFAULT_CHECKPOINT_EVERY = 10_000;
 
-/** BATCHPIPE_READ_CHECKPOINT_EVERY: records between read checkpoints, rounded up to a multiple of 1,000 */
-export function readCheckpointEveryFromEnv(env: Record<string, string | undefined>): number {
-  const raw = env.BATCHPIPE_READ_CHECKPOINT_EVERY;
-  if (raw === undefined || raw.trim() === "") return DEFAULT_CHECKPOINT_EVERY;
-  const n = Number(raw.trim());
-  if (!Number.isSafeInteger(n) || n <= 0) {
+/** RunOptions.readCheckpointEvery: records between read checkpoints, rounded up to a multiple of 1,000 */
+export function resolveCheckpointEvery(every: number | undefined): number {
+  if (every === undefined) return DEFAULT_CHECKPOINT_EVERY;
+  if (!Number.isSafeInteger(every) || every <= 0) {
     throw new BatchpipeError(
       ErrorCodes.USAGE,
-      `BATCHPIPE_READ_CHECKPOINT_EVERY="${raw}" is not a positive whole number`,
-      { hint: "Give a record count such as 10000 (or unset it for the default, 10,000)." },
+      `readCheckpointEvery ${every} is not a positive whole number`,
+      {
+        hint: "Give a record count such as 10000 (or leave it out for the default, 10,000).",
+      },
     );
   }
-  return Math.ceil(n / FINGERPRINT_SEGMENT) * FINGERPRINT_SEGMENT;
+  return Math.ceil(every / FINGERPRINT_SEGMENT) * FINGERPRINT_SEGMENT;
 }
 
 /** what shapes the read's output: a checkpoint written under another identity is not resumed */

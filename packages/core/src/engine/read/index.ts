@@ -1,4 +1,4 @@
-export { DEFAULT_CHECKPOINT_EVERY, readCheckpointEveryFromEnv, readIdentity } from "./checkpoints.js";
+export { DEFAULT_CHECKPOINT_EVERY, readIdentity, resolveCheckpointEvery } from "./checkpoints.js";
 export { SyncWriter } from "./files.js";
 export { prepFailuresFile } from "./prep-failures.js";
 export { interrupted, type ReadFailure, readFailure } from "./read-errors.js";

@@ -1,0 +1,36 @@
+/** `batchpipe cancel <pipeline.yaml>`: cancel the open batches of the unfinished run. */
+
+import { cancelRun } from "@batchpipe/core";
+import { defineCommand } from "citty";
+import { cliContext } from "../context.js";
+import { ExitCode } from "../exit-codes.js";
+import { loadPipelineArg, pipelineArgs, stateDirArg } from "./pipeline-args.js";
+
+export default defineCommand({
+  meta: {
+    name: "cancel",
+    description:
+      "Cancel the unfinished run: its open batches are cancelled; finished results are still delivered",
+  },
+  args: {
+    ...pipelineArgs,
+    ...stateDirArg,
+  },
+  async run(context) {
+    const ctx = cliContext(context);
+    const { io, env } = ctx;
+    const { pipeline, stateDir } = await loadPipelineArg(ctx, context.args);
+    const result = await cancelRun(pipeline, {
+      stateDir,
+      env,
+    });
+    io.stdout.write(
+      `■ run ${result.run}: cancel requested; ${result.cancelled.length} open batch${result.cancelled.length === 1 ? "" : "es"} cancelled\n`,
+    );
+    for (const f of result.failed) io.stderr.write(`  ⚠ could not cancel ${f.batchId}: ${f.message}\n`);
+    io.stdout.write(
+      `  A running \`batchpipe run\` delivers the finished results and stops; if none is running, \`batchpipe run ${context.args.pipeline}\` does it.\n`,
+    );
+    return result.failed.length > 0 ? ExitCode.RUN_ERROR : ExitCode.OK;
+  },
+});

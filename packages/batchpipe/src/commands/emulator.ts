@@ -1,0 +1,63 @@
+/** `batchpipe emulator [--port N]`: start the OpenAI Batch API emulator (like the batchpipe-emulator bin). */
+import fs from "node:fs";
+import path from "node:path";
+import { BatchpipeError, ErrorCodes } from "@batchpipe/core";
+import { defineCommand } from "citty";
+import { cliContext } from "../context.js";
+import { ExitCode } from "../exit-codes.js";
+
+export default defineCommand({
+  meta: { name: "emulator", description: "Start the OpenAI Files + Batches API emulator on loopback" },
+  args: {
+    port: { type: "string", description: "Port (default: a free one)" },
+    host: { type: "string", description: "Host (default 127.0.0.1)" },
+    "time-scale": { type: "string", description: "Emulated seconds per real second (e.g. 3600)" },
+    seed: { type: "string", description: "Seed for ids, output order and faults" },
+    config: { type: "string", description: "A JSON file of emulator options" },
+  },
+  async run(context) {
+    const { io, cwd } = cliContext(context);
+    const args = context.args;
+    let options: Record<string, unknown> = {};
+    if (args.config) {
+      try {
+        options = JSON.parse(fs.readFileSync(path.resolve(cwd, args.config), "utf8")) as Record<
+          string,
+          unknown
+        >;
+      } catch (error) {
+        throw new BatchpipeError(ErrorCodes.USAGE, `cannot read the emulator config ${args.config}`, {
+          hint: "Give a JSON file of emulator options (see the emulator's README).",
+          cause: error,
+        });
+      }
+    }
+    for (const [key, flag] of [
+      ["port", "port"],
+      ["timeScale", "time-scale"],
+      ["seed", "seed"],
+    ] as const) {
+      const raw = args[flag];
+      if (raw === undefined) continue;
+      const n = Number(raw);
+      if (!Number.isFinite(n))
+        throw new BatchpipeError(ErrorCodes.USAGE, `--${flag} expects a number, got "${raw}"`);
+      options[key] = n;
+    }
+    if (args.host) options.host = args.host;
+    // by a name TypeScript does not resolve: the emulator package depends on core (a build-time cycle)
+    const emulatorPackage = "@batchpipe/openai-emulator";
+    const { createEmulator } = (await import(emulatorPackage)) as {
+      createEmulator(options: Record<string, unknown>): Promise<{ url: string; close(): Promise<void> }>;
+    };
+    const emulator = await createEmulator(options);
+    io.stdout.write(`batchpipe-emulator listening on ${emulator.url}\n`);
+    const signal = await new Promise<string>((resolve) => {
+      process.once("SIGINT", () => resolve("SIGINT"));
+      process.once("SIGTERM", () => resolve("SIGTERM"));
+    });
+    await emulator.close();
+    io.stderr.write(`emulator stopped (${signal})\n`);
+    return ExitCode.OK;
+  },
+});

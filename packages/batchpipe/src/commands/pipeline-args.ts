@@ -1,0 +1,35 @@
+/** Arguments and spec loading shared by the commands that act on a pipeline file. */
+import path from "node:path";
+import { loadPipeline, type Pipeline } from "@batchpipe/core";
+import type { CliContext } from "../context.js";
+import { officialPlugins } from "../official-plugins.js";
+
+export const pipelineArgs = {
+  pipeline: {
+    type: "positional",
+    description: "The pipeline file",
+    valueHint: "pipeline.yaml",
+    required: true,
+  },
+  "allow-inline-secrets": { type: "boolean", description: "Accept provider.api_key written inline" },
+} as const;
+
+export const stateDirArg = {
+  "state-dir": {
+    type: "string",
+    description: "Where the run state lives (default .batchpipe/<name> beside the spec)",
+  },
+} as const;
+
+/** load the spec named on the command line; `stateDir` resolved against the working directory */
+export async function loadPipelineArg(
+  ctx: CliContext,
+  args: { pipeline: string; "allow-inline-secrets"?: boolean; "state-dir"?: string },
+): Promise<{ pipeline: Pipeline; stateDir: string | undefined }> {
+  const pipeline = await loadPipeline(path.resolve(ctx.cwd, args.pipeline), {
+    env: ctx.env,
+    allowInlineSecrets: args["allow-inline-secrets"],
+    builtins: officialPlugins,
+  });
+  return { pipeline, stateDir: args["state-dir"] ? path.resolve(ctx.cwd, args["state-dir"]) : undefined };
+}

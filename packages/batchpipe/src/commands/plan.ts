@@ -1,0 +1,71 @@
+/** `batchpipe plan <pipeline.yaml>`: read and shard locally, print shards, tokens and cost. No network. */
+
+import { formatBytes, planPipeline } from "@batchpipe/core";
+import { defineCommand } from "citty";
+import { cliContext } from "../context.js";
+import { ExitCode } from "../exit-codes.js";
+import { loadPipelineArg, pipelineArgs } from "./pipeline-args.js";
+import { fmt, money } from "./run-output.js";
+
+export default defineCommand({
+  meta: {
+    name: "plan",
+    description: "Show the shards, tokens and cost a run would have, without any network call",
+  },
+  args: {
+    ...pipelineArgs,
+    json: { type: "boolean", description: "Print the plan as JSON" },
+  },
+  async run(context) {
+    const ctx = cliContext(context);
+    const { io } = ctx;
+    const { pipeline } = await loadPipelineArg(ctx, context.args);
+    const plan = await planPipeline(pipeline);
+    if (context.args.json) {
+      io.stdout.write(`${JSON.stringify(plan, null, 2)}\n`);
+      return ExitCode.OK;
+    }
+    const t = plan.totals;
+    const out: string[] = [];
+    out.push(
+      `plan for ${plan.name}: ${fmt(t.read)} records → ${fmt(t.requests)} requests in ${t.shards} shard${t.shards === 1 ? "" : "s"}`,
+    );
+    if (t.identical)
+      out.push(`  ${fmt(t.identical)} records repeat an identical request (sent once, result fanned back)`);
+    for (const [code, n] of Object.entries(plan.failedByCode))
+      out.push(`  ${fmt(n)} records fail before sending: ${code}`);
+    out.push("");
+    const shown = plan.shards.slice(0, 20);
+    const table = [
+      ["shard", "model", "endpoint", "requests", "size", "in tokens", "cost"],
+      ...shown.map((s) => [
+        s.name,
+        s.model || "-",
+        s.endpoint,
+        fmt(s.requests),
+        formatBytes(s.bytes),
+        fmt(s.inputTokens),
+        s.cost === null ? "?" : money(s.cost),
+      ]),
+    ];
+    const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
+    for (const row of table) {
+      out.push(
+        `  ${row.map((cell, i) => (i >= 3 ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join("  ")}`,
+      );
+    }
+    if (plan.shards.length > shown.length)
+      out.push(`  … and ${plan.shards.length - shown.length} more shards`);
+    out.push("");
+    out.push(`  estimated input tokens   ${fmt(t.estimatedInputTokens)}`);
+    out.push(`  estimated output tokens  ${fmt(t.estimatedOutputTokens)} (max_tokens, or a default guess)`);
+    out.push(`  estimated cost           ${money(t.estimatedCost)} at batch prices`);
+    const max = pipeline.spec.batch.max_cost;
+    if (max !== null && t.estimatedCost !== null && t.estimatedCost > max) {
+      out.push(`  ⚠ over batch.max_cost (${money(max)}): the run would stop submitting before the end`);
+    }
+    out.push("  (nothing was sent: plan reads and shards locally)");
+    io.stdout.write(`${out.join("\n")}\n`);
+    return ExitCode.OK;
+  },
+});

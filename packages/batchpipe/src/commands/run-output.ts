@@ -1,0 +1,171 @@
+/** Rendering of run events for people: live progress on a TTY, periodic lines otherwise, the final report. */
+import type { EngineEvent, ProgressSnapshot, RunReport } from "@batchpipe/core";
+import type { CliIo } from "../context.js";
+
+const ESC = "\u001b[";
+
+export interface ProgressRenderer {
+  onEvent(event: EngineEvent): void;
+  /** clear the live area before other output */
+  clear(): void;
+  stop(): void;
+}
+
+/** TTY: a redrawn block (at most 4 times a second). Otherwise: a progress line every `plainEveryMs`. */
+export function createProgressRenderer(
+  io: CliIo,
+  options: { tty: boolean; plainEveryMs?: number },
+): ProgressRenderer {
+  const out = io.stderr;
+  let drawn = 0;
+  let last: ProgressSnapshot | undefined;
+  let lastDraw = 0;
+  let lastPlain = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const plainEvery = options.plainEveryMs ?? 5000;
+
+  const clear = () => {
+    if (!options.tty || drawn === 0) return;
+    out.write(`${ESC}${drawn}A${ESC}0J`);
+    drawn = 0;
+  };
+  const draw = () => {
+    timer = undefined;
+    if (!last) return;
+    lastDraw = Date.now();
+    clear();
+    const lines = progressLines(last);
+    out.write(`${lines.join("\n")}\n`);
+    drawn = lines.length;
+  };
+  const line = (text: string) => {
+    clear();
+    out.write(`${text}\n`);
+    if (options.tty && last) draw();
+  };
+
+  return {
+    onEvent(event) {
+      switch (event.type) {
+        case "progress":
+          last = event.snapshot;
+          if (options.tty) {
+            const wait = 250 - (Date.now() - lastDraw);
+            if (wait <= 0) draw();
+            else timer ??= setTimeout(draw, wait);
+          } else if (Date.now() - lastPlain >= plainEvery) {
+            lastPlain = Date.now();
+            out.write(`${progressLines(event.snapshot).join(" | ")}\n`);
+          }
+          return;
+        case "run_started":
+          line(
+            `${event.resumed ? "↻ resuming" : "▶ starting"} run ${event.run} of ${event.name} (state: ${event.stateDir})` +
+              (event.readFrom
+                ? `\n  reading from record ${fmt(event.readFrom + 1)} (the last read checkpoint)`
+                : ""),
+          );
+          return;
+        case "planned":
+          line(
+            `  read ${fmt(event.totals.read)} records → ${fmt(event.totals.requests)} requests in ${event.totals.shards} shard${event.totals.shards === 1 ? "" : "s"}` +
+              `${event.totals.identical ? ` (${fmt(event.totals.identical)} identical sent once)` : ""}` +
+              ` · ~${fmt(event.totals.estimatedInputTokens)} input tokens · est. ${money(event.totals.estimatedCost)}`,
+          );
+          return;
+        case "dataset_skipped":
+          line(
+            `✓ this dataset was already processed by run ${event.previousRun} (${new Date(event.completedAt).toISOString()}); nothing submitted. Use --force to run it again.`,
+          );
+          return;
+        case "queue_full":
+          line(
+            `  ⏸ queue full for ${event.model}: shard ${event.shard} waits (${fmt(event.inFlight)} ${event.unit} in flight)`,
+          );
+          return;
+        case "budget_exceeded":
+          line(
+            `  ✖ budget: shard ${event.shard} would bring the run to ${money(event.projected)} > max_cost ${money(event.maxCost)}`,
+          );
+          return;
+        case "warning":
+          line(`  ⚠ ${event.message}`);
+          return;
+        default:
+          return;
+      }
+    },
+    clear,
+    stop() {
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+      if (options.tty && last) draw();
+    },
+  };
+}
+
+function progressLines(s: ProgressSnapshot): string[] {
+  const shards = Object.entries(s.shards)
+    .filter(([, n]) => n)
+    .map(([k, n]) => `${k} ${n}`)
+    .join(", ");
+  const pct = s.total > 0 ? Math.floor((100 * s.done) / s.total) : 0;
+  const running =
+    s.inFlight.total > 0
+      ? ` (in batches: ${fmt(s.inFlight.completed + s.inFlight.failed)}/${fmt(s.inFlight.total)})`
+      : "";
+  return [
+    `  requests ${fmt(s.done)}/${fmt(s.total)} ${pct}%${running} · ok ${fmt(s.succeeded)} · failed ${fmt(s.failed)}`,
+    `  shards ${shards || "-"} · tokens ${fmt(s.inputTokens)} in / ${fmt(s.outputTokens)} out · cost ${money(s.cost)} · elapsed ${duration(s.elapsedMs)}${s.eta !== null ? ` · ETA ${duration(s.eta)}` : ""}`,
+  ];
+}
+
+export function renderReport(report: RunReport): string {
+  if (report.status === "skipped") {
+    return `✓ nothing to do: ${fmt(report.read)} records already processed under "${report.name}" (--force runs them again)\n`;
+  }
+  const codes = Object.entries(report.failedByCode)
+    .sort((a, b) => b[1] - a[1])
+    .map(([code, n]) => `${code} ${fmt(n)}`)
+    .join(", ");
+  const head =
+    report.status === "completed"
+      ? `✓ run ${report.run} completed: every request succeeded`
+      : report.status === "partial"
+        ? `⚠ run ${report.run} finished with ${fmt(report.failed)} failed request${report.failed === 1 ? "" : "s"} (in the error sinks)`
+        : report.status === "cancelled"
+          ? `■ run ${report.run} cancelled`
+          : `✓ run ${report.run} skipped`;
+  const rows: [string, string][] = [
+    ["read", fmt(report.read)],
+    ["succeeded", fmt(report.succeeded)],
+    ["failed", `${fmt(report.failed)}${codes ? ` (${codes})` : ""}`],
+    ["retried", fmt(report.retried)],
+    ["identical", `${fmt(report.identical)} (sent once, result fanned back)`],
+    ["unexpected lines", fmt(report.unexpected)],
+    ["missing lines", fmt(report.missing)],
+    ["unaccounted", fmt(report.unaccounted)],
+    ["batches", `${fmt(report.batches)} (${report.shards} shards, ${report.queueRefusals} queue refusals)`],
+    ["tokens", `${fmt(report.inputTokens)} in / ${fmt(report.outputTokens)} out`],
+    ["cost", `${money(report.cost)} at batch prices (estimated ${money(report.estimatedCost)})`],
+    ["time", duration(report.durationMs)],
+  ];
+  return `${head}\n${rows.map(([k, v]) => `  ${k.padEnd(17)}${v}`).join("\n")}\n`;
+}
+
+export function fmt(n: number): string {
+  return n.toLocaleString("en-US");
+}
+
+export function money(n: number | null): string {
+  if (n === null) return "unknown (model price not known)";
+  return n < 0.01 ? `$${n.toFixed(4)}` : `$${n.toFixed(2)}`;
+}
+
+export function duration(ms: number): string {
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `${(ms / 1000).toFixed(s < 10 ? 1 : 0)}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m${String(s % 60).padStart(2, "0")}s`;
+  return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, "0")}m`;
+}

@@ -1,0 +1,63 @@
+/** `batchpipe status <pipeline.yaml>`: the latest run of a pipeline, from its state (no network). */
+
+import { pipelineStatus, readDaemon, readWatchCounts } from "@batchpipe/core";
+import { defineCommand } from "citty";
+import { cliContext } from "../context.js";
+import { ExitCode } from "../exit-codes.js";
+import { loadPipelineArg, pipelineArgs, stateDirArg } from "./pipeline-args.js";
+import { fmt, money } from "./run-output.js";
+
+export default defineCommand({
+  meta: { name: "status", description: "Show the state of a pipeline's latest run" },
+  args: {
+    ...pipelineArgs,
+    ...stateDirArg,
+    json: { type: "boolean", description: "Print the status as JSON" },
+  },
+  async run(context) {
+    const ctx = cliContext(context);
+    const { io } = ctx;
+    const { pipeline, stateDir } = await loadPipelineArg(ctx, context.args);
+    const status = pipelineStatus(pipeline, {
+      stateDir,
+    });
+    // the background run started with `run --detach`, if any
+    const daemon = readDaemon(status.stateDir);
+    const daemonLine = daemon
+      ? `  daemon pid ${daemon.pid} ${daemon.state}${daemon.exitCode !== null ? ` (exit ${daemon.exitCode})` : ""} · log ${daemon.log}\n`
+      : "";
+    // files taken by `batchpipe watch`, if it ever ran
+    const watch = readWatchCounts(status.stateDir);
+    const watchLine = watch
+      ? `  watch: ${watch.done} file(s) processed, ${watch.pending} pending, ${watch.failed} failed\n`
+      : "";
+    if (context.args.json) {
+      io.stdout.write(`${JSON.stringify({ ...status, daemon, watch }, null, 2)}\n`);
+      return ExitCode.OK;
+    }
+    const run = status.run;
+    if (!run) {
+      io.stdout.write(`${status.name}: no run yet (state: ${status.stateDir})\n${daemonLine}${watchLine}`);
+      return ExitCode.OK;
+    }
+    const c = run.counters;
+    const total = run.totals?.read ?? 0;
+    const lines = [
+      `${status.name}: run ${run.id} ${run.status}${run.cancelRequested ? " (cancel requested)" : ""}${status.runningPid ? ` · running in pid ${status.runningPid}` : ""}`,
+      `  started ${new Date(run.createdAt).toISOString()}${run.finishedAt ? ` · finished ${new Date(run.finishedAt).toISOString()}` : ""}`,
+      `  requests ${fmt(c.succeeded + c.failed)}/${fmt(total)} done · ok ${fmt(c.succeeded)} · failed ${fmt(c.failed)} · retried ${fmt(c.retried)}`,
+      `  shards ${
+        Object.entries(run.shards)
+          .map(([k, n]) => `${k} ${n}`)
+          .join(", ") || "-"
+      } · batches ${fmt(c.batches)}`,
+      `  tokens ${fmt(c.inputTokens)} in / ${fmt(c.outputTokens)} out · cost ${money(c.cost)}${run.totals?.estimatedCost != null ? ` (estimated ${money(run.totals.estimatedCost)})` : ""}`,
+    ];
+    for (const b of run.batches)
+      lines.push(
+        `  batch ${b.batchId} shard ${b.shard} (attempt ${b.attempt}, ${fmt(b.requests)} requests): ${b.status ?? "?"}`,
+      );
+    io.stdout.write(`${lines.join("\n")}\n${daemonLine}${watchLine}`);
+    return ExitCode.OK;
+  },
+});

@@ -1,0 +1,58 @@
+/** `batchpipe stop <pipeline.yaml>`: end the pipeline's background run cleanly (it saves its state). */
+
+import {
+  BatchpipeError,
+  defaultStateDir,
+  ErrorCodes,
+  parseDuration,
+  readDaemon,
+  stopDaemon,
+} from "@batchpipe/core";
+import { defineCommand } from "citty";
+import { cliContext } from "../context.js";
+import { ExitCode } from "../exit-codes.js";
+import { loadPipelineArg, pipelineArgs, stateDirArg } from "./pipeline-args.js";
+
+export default defineCommand({
+  meta: {
+    name: "stop",
+    description:
+      "Stop the pipeline's background process (run --detach or watch --detach); it saves its state",
+  },
+  args: {
+    ...pipelineArgs,
+    ...stateDirArg,
+    timeout: {
+      type: "string",
+      description: "How long to wait for it to save its state and exit (default 60s)",
+    },
+  },
+  async run(context) {
+    const ctx = cliContext(context);
+    const args = context.args;
+    const { pipeline, stateDir: given } = await loadPipelineArg(ctx, args);
+    const stateDir = given ?? defaultStateDir(pipeline);
+    const command = readDaemon(stateDir)?.command[1] === "watch" ? "watch" : "run";
+    const result = await stopDaemon(stateDir, {
+      timeoutMs: args.timeout ? (parseDuration(args.timeout) as number) : 60_000,
+    });
+    if (!result?.signalled) {
+      throw new BatchpipeError(ErrorCodes.USAGE, `no background run of "${pipeline.spec.name}" is running`, {
+        hint: "Start one with `batchpipe run <spec> --detach`; `batchpipe status <spec>` shows the last one.",
+      });
+    }
+    if (!result.stopped) {
+      throw new BatchpipeError(
+        ErrorCodes.STATE_FAILED,
+        `the background run (pid ${result.pid}) did not exit in time`,
+        {
+          hint: `It may still be saving; check \`batchpipe status ${args.pipeline}\`, or kill -9 ${result.pid} (the state survives).`,
+        },
+      );
+    }
+    ctx.io.stdout.write(
+      `stopped the background ${command === "watch" ? "watcher" : "run"} (pid ${result.pid}); the state is saved and open batches go on at the provider.\n  resume with: batchpipe ${command} ${args.pipeline} [--detach]\n`,
+    );
+    return ExitCode.OK;
+  },
+});

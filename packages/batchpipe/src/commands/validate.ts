@@ -1,0 +1,32 @@
+/** `batchpipe validate <pipeline.yaml>`: load the spec and its plugins, print every problem or a one-line summary. */
+import path from "node:path";
+import { displayPath, loadPipeline } from "@batchpipe/core";
+import { defineCommand } from "citty";
+import { pipelineArg } from "../args.js";
+import { cliContext } from "../context.js";
+import { ExitCode } from "../exit-codes.js";
+import { officialPlugins } from "../official-plugins.js";
+
+export default defineCommand({
+  meta: { name: "validate", description: "Check a pipeline spec and its plugins without running it" },
+  args: {
+    pipeline: pipelineArg,
+    "allow-inline-secrets": {
+      type: "boolean",
+      description: "Accept provider.api_key written inline instead of as an environment variable reference",
+    },
+  },
+  async run(context) {
+    const { io, cwd, env } = cliContext(context);
+    const file = path.resolve(cwd, context.args.pipeline);
+    const pipeline = await loadPipeline(file, {
+      env,
+      allowInlineSecrets: context.args["allow-inline-secrets"],
+      builtins: officialPlugins,
+    });
+    const sinks = pipeline.sinks.length === 1 ? "1 sink" : `${pipeline.sinks.length} sinks`;
+    const parts = `source ${pipeline.source.plugin.name}, transform ${pipeline.transform.plugin.name}, ${sinks}`;
+    io.stdout.write(`✓ ${displayPath(file, cwd)} is valid (${parts})\n`);
+    return ExitCode.OK;
+  },
+});

@@ -1,0 +1,156 @@
+/** `batchpipe watch <pipeline.yaml>`: process every file that appears in the source's folder or glob. */
+import path from "node:path";
+import {
+  defaultStateDir,
+  ErrorCodes,
+  enterDaemonChild,
+  isBatchpipeError,
+  parseDuration,
+  type WatchEvent,
+  watchPipeline,
+} from "@batchpipe/core";
+import { defineCommand } from "citty";
+import { cliContext } from "../context.js";
+import { startCliDaemon } from "../detach.js";
+import { ExitCode } from "../exit-codes.js";
+import { exitCodeForSignal, trapSignals } from "../signals.js";
+import { loadPipelineArg, pipelineArgs, stateDirArg } from "./pipeline-args.js";
+import { createProgressRenderer } from "./run-output.js";
+
+export default defineCommand({
+  meta: {
+    name: "watch",
+    description:
+      "Watch the source's folder or glob and run every new or changed file once it is fully written",
+  },
+  args: {
+    ...pipelineArgs,
+    once: { type: "boolean", description: "Process the files there now (and unfinished ones), then exit" },
+    ...stateDirArg,
+    settle: {
+      type: "string",
+      description: "How long a file's size must stay unchanged before it is read (default 1s)",
+    },
+    coalesce: {
+      type: "string",
+      description:
+        "Files arriving within this of each other share one run and its batches (default 2s, at most 10× this)",
+    },
+    json: { type: "boolean", description: "Print one JSON event per line on stdout (for scripts)" },
+    detach: {
+      type: "boolean",
+      description: "Watch in a background process that outlives the shell (see batchpipe status, logs, stop)",
+    },
+  },
+  async run(context) {
+    const ctx = cliContext(context);
+    const { io, cwd, env } = ctx;
+    const args = context.args;
+    const { pipeline, stateDir: given } = await loadPipelineArg(ctx, args);
+    const stateDir = given ?? defaultStateDir(pipeline);
+    // in a `--detach` child: record the exit code for `batchpipe status`
+    enterDaemonChild(env);
+    if (args.detach) {
+      const info = startCliDaemon({
+        command: "watch",
+        spec: args.pipeline,
+        stateDir,
+        name: pipeline.spec.name,
+        flags: [
+          ...(args.once ? ["--once"] : []),
+          ...(args.settle ? ["--settle", args.settle] : []),
+          ...(args.coalesce ? ["--coalesce", args.coalesce] : []),
+          ...(args["allow-inline-secrets"] ? ["--allow-inline-secrets"] : []),
+        ],
+        cwd,
+        env,
+      });
+      io.stdout.write(
+        args.json
+          ? `${JSON.stringify({ type: "detached", ...info })}\n`
+          : `watching in the background: pid ${info.pid}\n  log: ${info.log}\n  follow it: batchpipe logs ${args.pipeline} -f · stop it: batchpipe stop ${args.pipeline}\n`,
+      );
+      return ExitCode.OK;
+    }
+    const trap = trapSignals({ io, quiet: Boolean(args.json) });
+    const renderer = args.json ? undefined : createProgressRenderer(io, { tty: false, plainEveryMs: 5000 });
+    const rel = (file: string) => path.relative(cwd, file) || file;
+    const onEvent = (event: WatchEvent) => {
+      if (args.json) {
+        const out =
+          event.type === "group_failed" || event.type === "group_retry"
+            ? { ...event, error: { code: event.error.code, message: event.error.message } }
+            : event;
+        io.stdout.write(`${JSON.stringify(out)}\n`);
+        return;
+      }
+      const line = describe(event, rel);
+      if (line) io.stderr.write(`${line}\n`);
+      if (event.type === "engine") renderer!.onEvent(event.event);
+    };
+    try {
+      const summary = await watchPipeline(pipeline, {
+        stateDir,
+        once: args.once,
+        signal: trap.signal,
+        onEvent,
+        env,
+        engine: ctx.engine,
+        settle: args.settle ? (parseDuration(args.settle) as number) : undefined,
+        coalesce: args.coalesce ? (parseDuration(args.coalesce) as number) : undefined,
+      });
+      renderer?.stop();
+      if (args.json) io.stdout.write(`${JSON.stringify({ type: "summary", ...summary })}\n`);
+      else
+        io.stdout.write(
+          `${summary.files} file(s) in ${summary.groups} run(s): ${summary.succeeded} succeeded, ${summary.failed} failed${summary.filesFailed ? ` · ${summary.filesFailed} file(s) could not be processed` : ""}\n`,
+        );
+      if (summary.filesFailed > 0) return ExitCode.RUN_ERROR;
+      return summary.failed > 0 ? ExitCode.FAILED_REQUESTS : ExitCode.OK;
+    } catch (error) {
+      renderer?.stop();
+      const signalName = trap.received();
+      if (signalName && isBatchpipeError(error) && error.code === ErrorCodes.INTERRUPTED) {
+        if (!args.json)
+          io.stderr.write("■ stopped; unfinished files resume at the next `batchpipe watch`.\n");
+        return exitCodeForSignal(signalName);
+      }
+      throw error;
+    } finally {
+      trap.dispose();
+    }
+  },
+});
+
+function describe(event: WatchEvent, rel: (file: string) => string): string | undefined {
+  switch (event.type) {
+    case "watching":
+      return event.once
+        ? `processing ${rel(event.target)}`
+        : `watching ${rel(event.target)} (Ctrl-C to stop)`;
+    case "file_queued":
+      return `+ ${rel(event.file)} (${event.bytes} bytes) queued`;
+    case "file_skipped":
+      return `= ${rel(event.file)} already processed (same content)`;
+    case "group_started":
+      return `▶ ${event.resumed ? "resuming" : "running"} ${event.files.length} file(s): ${event.files.map(rel).join(", ")}`;
+    case "file_read":
+      return `  ${rel(event.file)}: ${event.records} record(s) read`;
+    case "file_done":
+      return `✓ ${rel(event.file)}: ${event.succeeded} succeeded, ${event.failed} failed`;
+    case "group_finished":
+      return `■ run ${event.report.run} ${event.status}: ${event.report.succeeded} succeeded, ${event.report.failed} failed, ${event.report.batches} batch(es)`;
+    case "group_split":
+      return `↯ these files cannot run together (${event.reason.split("\n")[0]}): running each on its own`;
+    case "group_failed":
+      return `✖ ${event.files.map(rel).join(", ")}: ${event.error.message}${event.error.hint ? `\n  hint: ${event.error.hint}` : ""}`;
+    case "group_retry":
+      return `! ${event.error.message}; retrying in ${Math.round(event.inMs / 1000)}s`;
+    case "idle":
+      return "waiting for files…";
+    case "engine":
+      return event.event.type === "warning" ? `! ${event.event.message}` : undefined;
+    default:
+      return undefined;
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * Render anything a command threw: a BatchpipeError with its code, place, frame and hint; anything
+ * else as a short message with a "this is a bug" hint (the stack only under --debug).
+ */
+import { readFileSync } from "node:fs";
+import { BatchpipeError, codeFrame, ErrorCodes, formatSpecError } from "@batchpipe/core";
+import { ExitCode } from "./exit-codes.js";
+
+export interface RenderErrorOptions {
+  color: boolean;
+  debug: boolean;
+  cwd: string;
+}
+
+export function renderError(error: unknown, options: RenderErrorOptions): string {
+  if (isBatchpipeErrorLike(error)) {
+    const withFrame =
+      error.loc && !(error as { frame?: unknown }).frame && !error.details ? addFrame(error) : error;
+    let text = formatSpecError(withFrame, { color: options.color, cwd: options.cwd });
+    if (options.debug) text += causes(error);
+    return text;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  const system = systemProblem(error);
+  if (system) {
+    // the machine's problem (a full disk, permissions), not a bug: say what it is and how to go on
+    const lines = [`✖ ${system}: ${message}`];
+    lines.push(
+      "  hint: fix it (free space, permissions, or move the state with --state-dir) and run the same command again: the run resumes where it stopped",
+    );
+    if (options.debug && error instanceof Error && error.stack) lines.push("", error.stack);
+    return lines.join("\n");
+  }
+  const lines = [`✖ unexpected error: ${message}`];
+  lines.push("  hint: this is a bug in batchpipe or a plugin; please report it with the output of --debug");
+  if (options.debug && error instanceof Error && error.stack) lines.push("", error.stack);
+  return lines.join("\n");
+}
+
+/**
+ * 2 for what the user must fix before anything runs (the spec, the command line, a plugin, ids the
+ * `id` template makes twice), 1 for everything else
+ */
+export function exitCodeFor(error: unknown): number {
+  if (!isBatchpipeErrorLike(error)) return ExitCode.RUN_ERROR;
+  const usage: string[] = [
+    ErrorCodes.SPEC_INVALID,
+    ErrorCodes.USAGE,
+    ErrorCodes.PLUGIN_NOT_FOUND,
+    ErrorCodes.PLUGIN_INVALID,
+    ErrorCodes.DUPLICATE_ID,
+  ];
+  return usage.includes(error.code) ? ExitCode.USAGE : ExitCode.RUN_ERROR;
+}
+
+/** by shape, so errors thrown by a plugin's own copy of core are rendered too */
+export function isBatchpipeErrorLike(error: unknown): error is BatchpipeError {
+  return (
+    error instanceof BatchpipeError ||
+    (error instanceof Error &&
+      error.name === "BatchpipeError" &&
+      typeof (error as { code?: unknown }).code === "string")
+  );
+}
+
+// --- internal ---
+
+const SYSTEM_PROBLEMS: [RegExp, string][] = [
+  [/^(ENOSPC|SQLITE_FULL)$/, "the disk is full"],
+  [/^EDQUOT$/, "the disk quota is exceeded"],
+  [/^(EACCES|EPERM|SQLITE_PERM)$/, "permission denied"],
+  [/^(EROFS|SQLITE_READONLY.*)$/, "the file system is read-only"],
+  [/^(EIO|SQLITE_IOERR.*)$/, "the disk failed to read or write"],
+  [/^(EMFILE|ENFILE)$/, "too many open files"],
+  [/^ENOMEM$/, "out of memory"],
+];
+
+/** an OS or SQLite error code that names a problem of the machine, described; undefined otherwise */
+function systemProblem(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code !== "string") return undefined;
+  const found = SYSTEM_PROBLEMS.find(([pattern]) => pattern.test(code));
+  return found ? `${found[1]} (${code})` : undefined;
+}
+
+function addFrame(error: BatchpipeError): BatchpipeError {
+  const loc = error.loc!;
+  try {
+    const frame = codeFrame(readFileSync(loc.file, "utf8"), loc.line, loc.column);
+    return Object.assign(Object.create(Object.getPrototypeOf(error)), error, {
+      frame,
+      message: error.message,
+    });
+  } catch {
+    return error;
+  }
+}
+
+function causes(error: Error): string {
+  let out = "";
+  if (error.stack) out += `\n\n${error.stack}`;
+  let cause = error.cause;
+  for (let depth = 0; cause !== undefined && depth < 5; depth++) {
+    out += `\n  [cause] ${cause instanceof Error ? (cause.stack ?? cause.message) : String(cause)}`;
+    cause = cause instanceof Error ? cause.cause : undefined;
+  }
+  return out;
+}

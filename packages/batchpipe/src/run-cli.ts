@@ -1,0 +1,156 @@
+/**
+ * The `batchpipe` command line: parses argv, runs one command, renders errors and returns the exit
+ * code (0 ok, 1 run error, 2 invalid spec or usage, 3 finished with failed requests). It never
+ * exits the process: bin.ts does.
+ *
+ * Commands live in ./commands/<name>.ts (a citty command whose `run` may return an exit code) and
+ * are registered in COMMANDS below, imported lazily.
+ */
+import { readFileSync } from "node:fs";
+import { closest, type EngineTuning } from "@batchpipe/core";
+import { type ArgsDef, type CommandDef, defineCommand, renderUsage, runCommand } from "citty";
+import { type CliContext, type CliIo, stripAnsi, wantsColor } from "./context.js";
+import { ExitCode } from "./exit-codes.js";
+import { exitCodeFor, renderError } from "./render-error.js";
+
+// biome-ignore lint/suspicious/noExplicitAny: commands have their own argument types
+type LazyCommand = () => Promise<CommandDef<any>>;
+
+/** every subcommand, one line each */
+export const COMMANDS: Record<string, LazyCommand> = {
+  validate: () => import("./commands/validate.js").then((m) => m.default),
+  schema: () => import("./commands/schema.js").then((m) => m.default),
+  run: () => import("./commands/run.js").then((m) => m.default),
+  plan: () => import("./commands/plan.js").then((m) => m.default),
+  status: () => import("./commands/status.js").then((m) => m.default),
+  cancel: () => import("./commands/cancel.js").then((m) => m.default),
+  emulator: () => import("./commands/emulator.js").then((m) => m.default),
+  watch: () => import("./commands/watch.js").then((m) => m.default),
+  stop: () => import("./commands/stop.js").then((m) => m.default),
+  logs: () => import("./commands/logs.js").then((m) => m.default),
+};
+
+export interface RunCliOptions {
+  /** where output goes (default process.stdout / process.stderr) */
+  io?: CliIo;
+  /** default process.cwd() */
+  cwd?: string;
+  /** default process.env */
+  env?: Record<string, string | undefined>;
+  /** passed to every run the command starts (tests use it to checkpoint and deliver in small steps) */
+  engine?: EngineTuning;
+}
+
+export const VERSION: string = JSON.parse(
+  readFileSync(new URL("../package.json", import.meta.url), "utf8"),
+).version;
+
+export async function runCli(argv: string[], options: RunCliOptions = {}): Promise<number> {
+  const io = options.io ?? { stdout: process.stdout, stderr: process.stderr };
+  const env = options.env ?? process.env;
+  const ctx: CliContext = {
+    io,
+    env,
+    cwd: options.cwd ?? process.cwd(),
+    engine: options.engine ?? {},
+    debug: argv.includes("--debug"),
+    color: { stdout: wantsColor(io.stdout, env), stderr: wantsColor(io.stderr, env) },
+  };
+  const args = argv.filter((arg) => arg !== "--debug");
+  const out = (text: string) => io.stdout.write(ctx.color.stdout ? text : stripAnsi(text));
+  const err = (text: string) => io.stderr.write(ctx.color.stderr ? text : stripAnsi(text));
+
+  const nameIndex = args.findIndex((arg) => !arg.startsWith("-"));
+  const wantsHelp = (list: string[]) => list.includes("--help") || list.includes("-h");
+  if (nameIndex === -1) {
+    if (args.includes("--version") || args.includes("-v")) {
+      out(`batchpipe ${VERSION}\n`);
+      return ExitCode.OK;
+    }
+    if (wantsHelp(args)) {
+      out(`${await renderUsage(main)}\n`);
+      return ExitCode.OK;
+    }
+    err(`${await renderUsage(main)}\n`);
+    if (args.length > 0) err(`\n✖ unknown option ${args[0]}\n`);
+    return ExitCode.USAGE;
+  }
+
+  const name = args[nameIndex]!;
+  const load = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (!load) {
+    const suggestion = closest(name, Object.keys(COMMANDS));
+    err(`✖ unknown command "${name}"\n`);
+    err(
+      `  hint: ${suggestion ? `did you mean "${suggestion}"?` : `the commands are ${Object.keys(COMMANDS).join(", ")}`}\n`,
+    );
+    return ExitCode.USAGE;
+  }
+  const command = await load();
+  const rest = args.slice(nameIndex + 1);
+  if (wantsHelp(rest)) {
+    out(`${await renderUsage(command, main)}\n`);
+    return ExitCode.OK;
+  }
+  try {
+    await checkFlags(command, rest, name);
+    const { result } = await runCommand(command, { rawArgs: rest, data: ctx });
+    return typeof result === "number" ? result : ExitCode.OK;
+  } catch (error) {
+    if (isUsageError(error)) {
+      err(`✖ ${stripAnsi((error as Error).message)}\n  hint: see \`batchpipe ${name} --help\`\n`);
+      return ExitCode.USAGE;
+    }
+    err(`${renderError(error, { color: ctx.color.stderr, debug: ctx.debug, cwd: ctx.cwd })}\n`);
+    return exitCodeFor(error);
+  }
+}
+
+// --- internal ---
+
+const main = defineCommand({
+  meta: {
+    name: "batchpipe",
+    version: VERSION,
+    description: "Run datasets through LLM batch APIs from a YAML pipeline",
+  },
+  args: {
+    debug: { type: "boolean", description: "Show stacks and causes of unexpected errors" },
+    version: { type: "boolean", description: "Print the version" },
+  },
+  subCommands: COMMANDS,
+});
+
+class UsageError extends Error {
+  override name = "CLIError";
+}
+
+function isUsageError(error: unknown): boolean {
+  return error instanceof Error && error.name === "CLIError";
+}
+
+/** citty ignores unknown flags; batchpipe rejects them, with a suggestion */
+async function checkFlags(command: CommandDef<ArgsDef>, rawArgs: string[], name: string) {
+  const defs = typeof command.args === "function" ? await command.args() : await command.args;
+  const known = new Set<string>();
+  for (const [flag, def] of Object.entries(defs ?? {})) {
+    if (def.type === "positional") continue;
+    known.add(kebab(flag));
+    const aliases = "alias" in def && def.alias ? [def.alias].flat() : [];
+    for (const alias of aliases) known.add(alias);
+  }
+  for (const arg of rawArgs) {
+    if (arg === "--") break;
+    if (!arg.startsWith("-") || arg === "-") continue;
+    const flag = arg.replace(/^--?(no-)?/, "").split("=")[0]!;
+    if (known.has(flag) || known.has(kebab(flag))) continue;
+    const suggestion = closest(flag, [...known]);
+    throw new UsageError(
+      `unknown option ${arg.split("=")[0]} for ${name}${suggestion ? ` (did you mean --${suggestion}?)` : ""}`,
+    );
+  }
+}
+
+function kebab(name: string): string {
+  return name.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);
+}

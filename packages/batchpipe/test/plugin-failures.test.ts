@@ -1,0 +1,116 @@
+// Plugin failures through the real CLI: a sink that throws stops the run cleanly and the next run
+// delivers the rest exactly once; a sink that hangs hits batch.plugin_timeout with an error
+// naming it; a source that throws mid-stream stops the run before anything is spent, and the next
+// run reads it again to the end.
+import fs from "node:fs";
+import path from "node:path";
+import type { Emulator } from "@batchpipe/openai-emulator";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  batchesOf,
+  batchpipe,
+  expectEachOnce,
+  FIXTURES,
+  readJsonl,
+  records,
+  report,
+  startEmulator,
+  tempDir,
+  writePipeline,
+} from "./support/harness.js";
+
+const STACK_LINE = /^\s+at .+[:(]\d+:\d+\)?$/m;
+
+let emu: Emulator;
+beforeAll(async () => {
+  emu = await startEmulator();
+});
+afterAll(async () => {
+  await emu?.close();
+});
+
+const ours = (name: string) => batchesOf(emu, name);
+
+describe("plugin failures", () => {
+  it("a sink that throws on write stops the run with the state intact; the next run delivers the rest exactly once", async () => {
+    const dir = tempDir();
+    fs.writeFileSync(path.join(dir, "data.jsonl"), records(40));
+    fs.writeFileSync(path.join(dir, "broken"), "");
+    const spec = writePipeline(dir, {
+      baseUrl: emu.url,
+      name: "flaky-sink",
+      batch: { max_requests: 10 },
+      sinks: [
+        `- { use: ${path.join(FIXTURES, "plugins/flaky-sink.ts")}, path: ./out/results.jsonl, fail_marker: ./broken, fail_after: 20 }`,
+      ],
+    });
+
+    const first = await batchpipe(["run", spec], { cwd: dir });
+    expect(first.code).toBe(1);
+    expect(first.stderr).toMatch(/sinks\[0\].*failed in write: EIO: the disk went away/);
+    expect(first.stderr).toContain("PLUGIN_FAILED");
+    expect(first.stderr).toMatch(/hint: .*run again/);
+    expect(first.stderr).not.toMatch(STACK_LINE);
+    const delivered = readJsonl<{ id: string }>(path.join(dir, "out/results.jsonl"));
+    expect(delivered).toHaveLength(20);
+    expect(fs.existsSync(path.join(dir, ".batchpipe/flaky-sink/state.db"))).toBe(true);
+    const batchesBefore = ours("flaky-sink").length;
+    expect(batchesBefore).toBe(4);
+
+    fs.rmSync(path.join(dir, "broken"));
+    const second = await batchpipe(["run", spec, "--json"], { cwd: dir });
+    expect(second.stderr).toBe("");
+    expect(second.code).toBe(0);
+    expect(second.events[0]).toMatchObject({ type: "run_started", resumed: true });
+    expect(report(second)).toMatchObject({ read: 40, succeeded: 40, failed: 0, unaccounted: 0 });
+    expectEachOnce(path.join(dir, "out/results.jsonl"), 40);
+    // the resumed run paid for nothing again
+    expect(ours("flaky-sink").length).toBe(batchesBefore);
+  });
+
+  it("a sink that hangs hits the plugin timeout; the error names the plugin and the process exits", async () => {
+    const dir = tempDir();
+    fs.writeFileSync(path.join(dir, "data.jsonl"), records(3));
+    const plugin = path.join(FIXTURES, "plugins/hang-sink.ts");
+    const spec = writePipeline(dir, {
+      baseUrl: emu.url,
+      name: "hang",
+      sinks: [`- { use: ${plugin} }`],
+      batch: { plugin_timeout: "1s" },
+    });
+    const run = await batchpipe(["run", spec], { cwd: dir });
+    expect(run.signal).toBeNull();
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain("did not answer within 1 s in write");
+    expect(run.stderr).toContain(`sinks[0]`);
+    expect(run.stderr).toContain("PLUGIN_FAILED");
+    expect(run.stderr).toContain("raise batch.plugin_timeout");
+    expect(run.stderr).not.toMatch(STACK_LINE);
+  });
+
+  it("a source that throws mid-stream stops the run before any spend; the next run reads to the end", async () => {
+    const dir = tempDir();
+    fs.writeFileSync(path.join(dir, "data.jsonl"), records(30));
+    fs.writeFileSync(path.join(dir, "broken"), "");
+    const plugin = path.join(FIXTURES, "plugins/flaky-source.ts");
+    const spec = writePipeline(dir, {
+      baseUrl: emu.url,
+      name: "flaky-source",
+      source: `  { use: ${plugin}, path: ./data.jsonl, fail_marker: ./broken, fail_after: 12 }`,
+    });
+    const first = await batchpipe(["run", spec], { cwd: dir });
+    expect(first.code).toBe(1);
+    expect(first.stderr).toContain("connection reset while reading record 13");
+    expect(first.stderr).toContain("source (flaky-source) failed while reading");
+    expect(first.stderr).toContain("PLUGIN_FAILED");
+    expect(first.stderr).not.toMatch(STACK_LINE);
+    expect(ours("flaky-source")).toHaveLength(0);
+
+    fs.rmSync(path.join(dir, "broken"));
+    const second = await batchpipe(["run", spec, "--json"], { cwd: dir });
+    expect(second.code).toBe(0);
+    expect(report(second)).toMatchObject({ read: 30, succeeded: 30, failed: 0, unaccounted: 0 });
+    expectEachOnce(path.join(dir, "out/results.jsonl"), 30);
+    expect(ours("flaky-source")).toHaveLength(1);
+  });
+});

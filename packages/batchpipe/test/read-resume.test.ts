@@ -1,0 +1,360 @@
+// The read phase resumes from its last checkpoint through the real CLI: a source plugin that throws
+// mid-stream stops the run (exit 1, the hint says where reading resumes) and the next run hands it
+// the recorded cursor; a `kill -9` while reading a 60,000-record jsonl source resumes from a
+// checkpoint. Every record ends once in the sinks, every custom_id is submitted once, and the
+// dataset fingerprint equals an uninterrupted read's.
+import fs from "node:fs";
+import path from "node:path";
+import type { Emulator } from "@batchpipe/openai-emulator";
+import Database from "better-sqlite3";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  batchesOf,
+  batchpipe,
+  type ChildRun,
+  idCounts,
+  readJsonl,
+  report,
+  startEmulator,
+  tempDir,
+  writePipeline,
+} from "./support/harness.js";
+
+let emu: Emulator;
+beforeAll(async () => {
+  emu = await startEmulator();
+});
+afterAll(async () => {
+  await emu?.close();
+});
+
+const EVERY = 1000;
+const ENGINE = { readCheckpointEvery: EVERY };
+
+// a source beside the spec: JSON lines (a line that is not JSON is an invalid record); its cursor is
+// the number of lines handled; it logs each checkpoint it is given and throws once after
+// `fail_after` records while `fail_marker` exists (removing the marker)
+const RESUMABLE_SOURCE = `
+import fs from "node:fs";
+import { defineSource, z } from "@batchpipe/core/plugin";
+
+export default defineSource({
+  name: "resumable",
+  options: z.strictObject({
+    path: z.string(),
+    fail_marker: z.string(),
+    fail_after: z.number().int(),
+    log: z.string(),
+  }),
+  async *read({ options, resolvePath, checkpoint }) {
+    fs.appendFileSync(resolvePath(options.log), JSON.stringify(checkpoint === undefined ? "undefined" : checkpoint) + "\\n");
+    const lines = fs.readFileSync(resolvePath(options.path), "utf8").split("\\n").filter((l) => l !== "");
+    const marker = resolvePath(options.fail_marker);
+    for (let i = typeof checkpoint === "number" ? checkpoint : 0; i < lines.length; i++) {
+      if (i === options.fail_after && fs.existsSync(marker)) {
+        fs.rmSync(marker);
+        throw new Error("connection reset at record " + (i + 1));
+      }
+      const position = { file: "data.jsonl", line: i + 1 };
+      let data;
+      try {
+        data = JSON.parse(lines[i]);
+      } catch {
+        yield { invalid: { code: "invalid_input", message: "not JSON" }, position, cursor: i + 1 };
+        continue;
+      }
+      yield { data, position, cursor: i + 1 };
+    }
+  },
+});
+`;
+
+/** `count` lines: `{ id: "r<i>", text }` with texts repeating (identical requests), every 400th not JSON */
+function dataset(count: number): { text: string; ids: string[] } {
+  let text = "";
+  const ids: string[] = [];
+  for (let i = 1; i <= count; i++) {
+    if (i % 400 === 0) {
+      text += "not json\n";
+      ids.push(`data.jsonl:${i}`);
+      continue;
+    }
+    text += `${JSON.stringify({ id: `r${i}`, text: `hello ${i % 700}` })}\n`;
+    ids.push(`r${i}`);
+  }
+  return { text, ids };
+}
+
+function sourcePipeline(dir: string, name: string, failAfter: number): string {
+  fs.mkdirSync(path.join(dir, "plugins"), { recursive: true });
+  fs.writeFileSync(path.join(dir, "plugins", "resumable.ts"), RESUMABLE_SOURCE);
+  return writePipeline(dir, {
+    baseUrl: emu.url,
+    name,
+    source: `  { use: ./plugins/resumable.ts, path: ./data.jsonl, fail_marker: ./broken, fail_after: ${failAfter}, log: ./given.jsonl }`,
+    batch: { max_requests: 1000, clean_up: "false" },
+  });
+}
+
+/** the custom_ids of every input file the emulator received for this pipeline, with repeats */
+async function submittedIds(name: string): Promise<string[]> {
+  const ids: string[] = [];
+  for (const batch of batchesOf(emu, name)) {
+    const res = await fetch(`${emu.url}/files/${batch.input_file_id}/content`, {
+      headers: { authorization: "Bearer sk-test" },
+    });
+    expect(res.status).toBe(200);
+    for (const line of (await res.text()).split("\n")) {
+      if (line) ids.push((JSON.parse(line) as { custom_id: string }).custom_id);
+    }
+  }
+  return ids;
+}
+
+function stateRow<T>(dir: string, name: string, sql: string): T[] {
+  const db = new Database(path.join(dir, ".batchpipe", name, "state.db"), { readonly: true });
+  try {
+    return db.prepare(sql).all() as T[];
+  } finally {
+    db.close();
+  }
+}
+
+function fingerprintOf(dir: string, name: string): string {
+  const rows = stateRow<{ fingerprint: string | null }>(
+    dir,
+    name,
+    "SELECT fingerprint FROM runs WHERE status = 'done' ORDER BY seq",
+  );
+  expect(rows).toHaveLength(1);
+  return rows[0]!.fingerprint!;
+}
+
+/** ids over the result sink and the error sink: each expected id once, nothing else */
+function expectEachIdOnce(dir: string, expected: string[], resultFiles = ["out/results.jsonl"]): void {
+  for (const file of resultFiles) {
+    const rows = [
+      ...readJsonl<{ id: string }>(path.join(dir, file)),
+      ...readJsonl<{ id: string }>(path.join(dir, "out/errors.jsonl")),
+    ];
+    const counts = idCounts(rows);
+    expect([...counts].filter(([, n]) => n !== 1)).toEqual([]);
+    expect([...counts.keys()].sort()).toEqual([...expected].sort());
+  }
+}
+
+const events = (run: ChildRun, type: string) => run.events.filter((e) => e.type === type);
+
+describe("read phase resume", () => {
+  it("a source that throws mid-stream: exit 1 with where reading resumes; the next run resumes from the recorded cursor", async () => {
+    const name = "read-resume-source";
+    const failAfter = 2345;
+    const { text, ids } = dataset(2500);
+    const dir = tempDir();
+    fs.writeFileSync(path.join(dir, "data.jsonl"), text);
+    fs.writeFileSync(path.join(dir, "broken"), "");
+    const spec = sourcePipeline(dir, name, failAfter);
+
+    const first = await batchpipe(["run", spec], { cwd: dir, engine: ENGINE });
+    expect(first.code, first.stderr).toBe(1);
+    expect(first.stderr).toContain(
+      "source (resumable) failed while reading: connection reset at record 2346",
+    );
+    expect(first.stderr).toContain("PLUGIN_FAILED");
+    expect(first.stderr).toContain("Fix the source and run again; reading resumes at record 2001");
+    expect(batchesOf(emu, name)).toHaveLength(0);
+    // the state is intact: the run is still reading, its checkpoint covers 2,000 records
+    expect(stateRow<{ status: string }>(dir, name, "SELECT status FROM runs")).toEqual([
+      { status: "reading" },
+    ]);
+    const [saved] = stateRow<{ value: string }>(
+      dir,
+      name,
+      "SELECT value FROM kv WHERE key LIKE 'read-checkpoint:%'",
+    );
+    expect(JSON.parse(saved!.value)).toMatchObject({ read: 2000, source: { cursor: 2000 } });
+
+    const second = await batchpipe(["run", spec, "--json"], { cwd: dir, engine: ENGINE });
+    // 3: finished, the 6 invalid lines are failure rows
+    expect(second.code, second.stderr).toBe(3);
+    expect(second.events[0]).toMatchObject({ type: "run_started", resumed: true, readFrom: 2000 });
+    const given = readJsonl<number | string>(path.join(dir, "given.jsonl"));
+    expect(given[0]).toBe("undefined");
+    expect(given).toHaveLength(2);
+    expect(typeof given[1]).toBe("number");
+    expect(given[1] as number).toBeGreaterThanOrEqual(Math.floor(failAfter / EVERY) * EVERY);
+    expect(given[1] as number).toBeLessThanOrEqual(failAfter);
+    const planned = events(second, "planned")[0] as { totals: Record<string, number> };
+    expect(planned.totals).toMatchObject({
+      read: 2500,
+      invalid: 6,
+      requests: 700,
+      identical: 2500 - 6 - 700,
+    });
+    expect(report(second)).toMatchObject({ read: 2500, succeeded: 2494, failed: 6, unaccounted: 0 });
+    expectEachIdOnce(dir, ids);
+    const submitted = await submittedIds(name);
+    expect(submitted).toHaveLength(700);
+    expect([...idCounts(submitted.map((id) => ({ id })))].filter(([, n]) => n !== 1)).toEqual([]);
+
+    // the same data read without interruption (another state) has the same fingerprint
+    const other = tempDir();
+    fs.writeFileSync(path.join(other, "data.jsonl"), text);
+    const otherSpec = sourcePipeline(other, name, failAfter);
+    const plain = await batchpipe(["run", otherSpec, "--json"], { cwd: other, engine: ENGINE });
+    expect(plain.code, plain.stderr).toBe(3);
+    expect(plain.events[0]).not.toHaveProperty("readFrom");
+    expect(fingerprintOf(other, name)).toBe(fingerprintOf(dir, name));
+  });
+
+  it("ids read before the checkpoint are known after it: duplicates of a sent, an identical and a too-large request stop the resumed run", async () => {
+    const name = "read-resume-dup";
+    const lines = dataset(2500).text.split("\n");
+    const line = (id: string, text: string) => JSON.stringify({ id, text });
+    lines[9] = line("r10", "x".repeat(5000)); // over max_bytes: a request_too_large failure
+    lines[2299] = line("r3", "again"); // r3 was sent
+    lines[2309] = line("r703", "again"); // r703 was identical to r3 (fanned out)
+    lines[2319] = line("r10", "again");
+    const dir = tempDir();
+    fs.writeFileSync(path.join(dir, "data.jsonl"), lines.join("\n"));
+    fs.writeFileSync(path.join(dir, "broken"), "");
+    const spec = sourcePipeline(dir, name, 2100);
+    fs.writeFileSync(spec, fs.readFileSync(spec, "utf8").replace("batch:\n", "batch:\n  max_bytes: 4KB\n"));
+    const first = await batchpipe(["run", spec], { cwd: dir, engine: ENGINE });
+    expect(first.code, first.stderr).toBe(1);
+    expect(first.stderr).toContain("reading resumes at record 2001");
+
+    const second = await batchpipe(["run", spec], { cwd: dir, engine: ENGINE });
+    expect(second.code, second.stderr).toBe(2);
+    expect(second.stderr).toContain("3 duplicate custom_ids; nothing was submitted");
+    expect(second.stderr).toContain('"r3" at data.jsonl:2300 (first at data.jsonl:3)');
+    expect(second.stderr).toContain('"r703" at data.jsonl:2310 (first at data.jsonl:703)');
+    expect(second.stderr).toContain('"r10" at data.jsonl:2320 (first at data.jsonl:10)');
+    expect(batchesOf(emu, name)).toHaveLength(0);
+  });
+
+  it("a spec changed since the read stopped: the read starts over (a warning), every record once", async () => {
+    const name = "read-resume-changed";
+    const { text, ids } = dataset(1500);
+    const dir = tempDir();
+    fs.writeFileSync(path.join(dir, "data.jsonl"), text);
+    fs.writeFileSync(path.join(dir, "broken"), "");
+    const spec = sourcePipeline(dir, name, 1200);
+    const first = await batchpipe(["run", spec], { cwd: dir, engine: ENGINE });
+    expect(first.code, first.stderr).toBe(1);
+    expect(first.stderr).toContain("reading resumes at record 1001");
+
+    fs.writeFileSync(spec, fs.readFileSync(spec, "utf8").replace("Say: {{ text }}", "Repeat: {{ text }}"));
+    const second = await batchpipe(["run", spec, "--json"], { cwd: dir, engine: ENGINE });
+    expect(second.code, second.stderr).toBe(3);
+    expect(second.events[0]).toMatchObject({ type: "run_started", resumed: true });
+    expect(second.events[0]).not.toHaveProperty("readFrom");
+    expect(events(second, "warning")).toMatchObject([
+      { message: expect.stringContaining("changed since the read was interrupted; reading starts over") },
+    ]);
+    expect(readJsonl(path.join(dir, "given.jsonl"))).toEqual(["undefined", "undefined"]);
+    expect(report(second)).toMatchObject({ read: 1500, failed: 3, unaccounted: 0 });
+    expectEachIdOnce(dir, ids);
+  });
+
+  it("a source that ignores its checkpoint (yields its first record again) is read from the start, every record once", async () => {
+    const name = "read-resume-ignored";
+    const { text, ids } = dataset(1500);
+    const dir = tempDir();
+    fs.writeFileSync(path.join(dir, "data.jsonl"), text);
+    fs.writeFileSync(path.join(dir, "broken"), "");
+    const spec = sourcePipeline(dir, name, 1200);
+    // the same source, deaf to `checkpoint`
+    const plugin = path.join(dir, "plugins", "resumable.ts");
+    fs.writeFileSync(
+      plugin,
+      fs.readFileSync(plugin, "utf8").replace('typeof checkpoint === "number" ? checkpoint : 0', "0"),
+    );
+    const first = await batchpipe(["run", spec], { cwd: dir, engine: ENGINE });
+    expect(first.code, first.stderr).toBe(1);
+    expect(first.stderr).toContain("reading resumes at record 1001");
+
+    const second = await batchpipe(["run", spec, "--json"], { cwd: dir, engine: ENGINE });
+    expect(second.code, second.stderr).toBe(3);
+    expect(second.events[0]).toMatchObject({ type: "run_started", resumed: true, readFrom: 1000 });
+    expect(events(second, "warning")).toMatchObject([
+      {
+        message:
+          "source (resumable) yielded its first record again instead of resuming after record 1000; reading starts over",
+      },
+    ]);
+    expect(report(second)).toMatchObject({ read: 1500, failed: 3, unaccounted: 0 });
+    expectEachIdOnce(dir, ids);
+    const submitted = await submittedIds(name);
+    expect(new Set(submitted).size).toBe(submitted.length);
+  });
+
+  it("kill -9 while reading 60,000 records: the next run resumes from a checkpoint; each id once, each custom_id submitted once, the same fingerprint", async () => {
+    const name = "read-resume-kill";
+    const n = 60_000;
+    const dir = tempDir();
+    let lines = "";
+    for (let i = 1; i <= n; i++) lines += `${JSON.stringify({ id: `k${i}`, text: `review ${i % 9000}` })}\n`;
+    fs.writeFileSync(path.join(dir, "data.jsonl"), lines);
+    const spec = writePipeline(dir, {
+      baseUrl: emu.url,
+      name,
+      // 9,000 distinct requests in 5 shards: 4 are sealed before the first 20,000 records are read
+      batch: { max_requests: 2000, clean_up: "false" },
+      sinks: [
+        "- { use: jsonl, path: ./out/results.jsonl }",
+        "- { use: sqlite, path: ./out/results.db, table: results }",
+      ],
+    });
+
+    const first = await batchpipe(["run", spec, "--json"], {
+      cwd: dir,
+      engine: ENGINE,
+      onEvent: (event, child) => {
+        if (event.type === "read_progress" && (event.records as number) >= 20_000) child.kill("SIGKILL");
+      },
+    });
+    expect(first.signal).toBe("SIGKILL");
+    // killed while reading: nothing planned or submitted
+    expect(events(first, "planned")).toEqual([]);
+    expect(batchesOf(emu, name)).toHaveLength(0);
+
+    const second = await batchpipe(["run", spec, "--json"], { cwd: dir, engine: ENGINE, timeoutMs: 90_000 });
+    expect(second.code, second.stderr).toBe(0);
+    const started = second.events[0] as { type: string; resumed: boolean; readFrom?: number };
+    expect(started).toMatchObject({ type: "run_started", resumed: true });
+    // checkpoints commit once their files are synced: the one before the 20,000 mark is in
+    expect(started.readFrom).toBeGreaterThanOrEqual(20_000 - EVERY);
+    expect(started.readFrom).toBeLessThan(n);
+    expect(started.readFrom! % EVERY).toBe(0);
+    // progress goes on from the checkpoint, not from 0
+    expect(events(second, "read_progress")[0]).toMatchObject({
+      records: Math.ceil((started.readFrom! + 1) / 10_000) * 10_000,
+    });
+    expect(report(second)).toMatchObject({
+      read: n,
+      succeeded: n,
+      failed: 0,
+      unaccounted: 0,
+      identical: n - 9000,
+      shards: 5,
+    });
+
+    const expected = Array.from({ length: n }, (_, i) => `k${i + 1}`);
+    expectEachIdOnce(dir, expected);
+    const db = new Database(path.join(dir, "out/results.db"), { readonly: true });
+    const sqliteIds = (db.prepare("SELECT id FROM results").all() as { id: string }[]).map((r) => r.id);
+    db.close();
+    expect(sqliteIds).toHaveLength(n);
+    expect(new Set(sqliteIds).size).toBe(n);
+    const submitted = await submittedIds(name);
+    expect(submitted).toHaveLength(9000);
+    expect(new Set(submitted).size).toBe(9000);
+
+    // an uninterrupted read of the same data (default checkpoint interval) has the same fingerprint:
+    // the dataset is recognised as done
+    const third = await batchpipe(["run", spec, "--json"], { cwd: dir });
+    expect(third.code, third.stderr).toBe(0);
+    expect(events(third, "dataset_skipped")[0]).toMatchObject({ fingerprint: fingerprintOf(dir, name) });
+  }, 180_000);
+});

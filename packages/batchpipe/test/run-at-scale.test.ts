@@ -1,0 +1,84 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  batchpipe,
+  type EmulatorProcess,
+  exactlyOnceInSinks,
+  ONCE,
+  SENTIMENT,
+  startEmulatorProcess,
+  tempDir,
+  writeDataset,
+  writePipeline,
+} from "./support/harness.js";
+
+const MB = 1024 * 1024;
+
+describe("batchpipe run at scale (real CLI, emulator over HTTP)", () => {
+  let emulator: EmulatorProcess;
+  beforeAll(async () => {
+    emulator = await startEmulatorProcess({ timeScale: 1000, latencies: { linesPerSecond: 200000 } });
+  });
+  afterAll(async () => {
+    await emulator?.close();
+  });
+
+  it("shards 120,000 records into ≤ 1 MB batches and delivers every id exactly once to both sinks", {
+    timeout: 300_000,
+  }, async () => {
+    const dir = tempDir();
+    const n = 120_000;
+    writeDataset(dir, n);
+    const spec = writePipeline(dir, { ...SENTIMENT, baseUrl: emulator.url, batch: { max_bytes: "1MB" } });
+    const started = Date.now();
+    const result = await batchpipe(["run", spec, "--json"], { cwd: dir });
+    const seconds = (Date.now() - started) / 1000;
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
+    const finished = result.events.find((e) => e.type === "run_finished") as unknown as {
+      report: {
+        read: number;
+        succeeded: number;
+        failed: number;
+        batches: number;
+        shards: number;
+        unaccounted: number;
+      };
+    };
+    expect(finished.report).toMatchObject({ read: n, succeeded: n, failed: 0, unaccounted: 0 });
+
+    const state = await emulator.state();
+    const ours = state.batches.filter((b) => b.metadata?.batchpipe_name === "e2e");
+    expect(ours.length).toBeGreaterThanOrEqual(3);
+    const inputs = new Map(state.files.map((f) => [f.id, f]));
+    for (const b of ours) {
+      expect(b.request_counts.total).toBeLessThanOrEqual(50_000);
+      // clean_up deleted the files; sizes come from the planned event instead
+      if (inputs.has(b.input_file_id)) expect(inputs.get(b.input_file_id)!.bytes).toBeLessThanOrEqual(MB);
+    }
+    const planned = result.events.find((e) => e.type === "planned") as unknown as {
+      shards: { bytes: number; requests: number }[];
+    };
+    expect(planned.shards.length).toBe(ours.length);
+    for (const s of planned.shards) expect(s.bytes).toBeLessThanOrEqual(MB);
+    expect(Math.max(...planned.shards.map((s) => s.bytes))).toBeGreaterThan(0.9 * MB);
+
+    const expected = Array.from({ length: n }, (_, i) => `rec-${i + 1}`);
+    expect(exactlyOnceInSinks(dir, expected)).toEqual(ONCE);
+
+    // with the default limits the request cap binds: 50,000 + 50,000 + 20,000 (plan: no network)
+    const planDir = tempDir();
+    writeDataset(planDir, n);
+    const plan = await batchpipe(
+      ["plan", writePipeline(planDir, { ...SENTIMENT, baseUrl: emulator.url }), "--json"],
+      {
+        cwd: planDir,
+      },
+    );
+    expect(plan.code, plan.stderr).toBe(0);
+    const shards = (JSON.parse(plan.stdout) as { shards: { requests: number; bytes: number }[] }).shards;
+    expect(shards.map((s) => s.requests)).toEqual([50_000, 50_000, 20_000]);
+    console.log(
+      `120k records: ${ours.length} batches of ≤ 1 MB in ${seconds.toFixed(1)} s; default limits: 3 shards`,
+    );
+  });
+});

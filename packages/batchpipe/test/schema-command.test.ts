@@ -1,0 +1,30 @@
+import { readFileSync } from "node:fs";
+import { expect, test } from "vitest";
+import { cli } from "./support/harness.js";
+
+const committed = new URL("../../core/schema/pipeline.schema.json", import.meta.url);
+
+test("packages/core/schema/pipeline.schema.json is what `batchpipe schema` prints", async () => {
+  const { code, stdout } = await cli(["schema"]);
+  expect(code).toBe(0);
+  const regenerate =
+    "the committed schema is out of date: run `pnpm build && node packages/batchpipe/bin/batchpipe.js schema > packages/core/schema/pipeline.schema.json`";
+  expect(readFileSync(committed, "utf8"), regenerate).toBe(stdout);
+});
+
+test("the schema spells out the official plugins' options through `use` and leaves others open", async () => {
+  const schema = JSON.parse((await cli(["schema"])).stdout);
+  const sinkBranches = schema.properties.sinks.items.anyOf;
+  expect(sinkBranches.map((branch: { properties: { use: unknown } }) => branch.properties.use)).toEqual([
+    { const: "jsonl" },
+    { const: "sqlite" },
+    { type: "string", not: { enum: ["jsonl", "sqlite"] } },
+  ]);
+  expect(sinkBranches[1].required).toEqual(["use", "path"]);
+  expect(sinkBranches[2].additionalProperties).toBe(true);
+  expect(schema.properties.transform.anyOf[0].properties.endpoint.enum).toHaveLength(4);
+  expect(schema.properties.batch.properties.max_bytes.anyOf).toEqual([
+    { type: "integer", minimum: 0, maximum: 9007199254740991 },
+    { type: "string", pattern: expect.any(String) },
+  ]);
+});

@@ -1,0 +1,256 @@
+import { describe, expect, test } from "vitest";
+import { batchpipe, cli, writeFiles } from "./support/harness.js";
+
+describe("batchpipe validate", () => {
+  test("a valid spec prints a one-line summary and exits 0", async () => {
+    const dir = writeFiles({
+      "pipeline.yaml": `version: 1
+name: reviews
+source: { use: jsonl, path: ./data/reviews.jsonl }
+transform:
+  body:
+    model: gpt-4o-mini
+    messages: [{ role: user, content: "Classify: {{ text }}" }]
+sinks:
+  - { use: jsonl, path: ./out/results.jsonl }
+  - { use: sqlite, path: ./out/results.db, table: sentiment }
+`,
+    });
+    expect(await cli(["validate", "pipeline.yaml"], { cwd: dir })).toMatchInlineSnapshot(`
+      {
+        "code": 0,
+        "stderr": "",
+        "stdout": "✓ pipeline.yaml is valid (source jsonl, transform prompt, 2 sinks)
+      ",
+      }
+    `);
+  });
+
+  test("an unknown key, a wrong type and a missing variable are reported together with their positions", async () => {
+    const dir = writeFiles({
+      "pipeline.yaml": `version: 1
+name: reviews
+source:
+  use: jsonl
+  path: ./data/reviews.jsonl
+transform:
+  use: prompt
+  body:
+    model: \${MODEL}
+    messages:
+      - { role: user, content: "Classify: {{ text }}" }
+batch:
+  max_requests: many
+  poll_intervall: 30s
+sinks:
+  - use: jsonl
+    path: ./out/results.jsonl
+`,
+    });
+    expect(await cli(["validate", "pipeline.yaml"], { cwd: dir })).toMatchInlineSnapshot(`
+      {
+        "code": 2,
+        "stderr": "pipeline.yaml:9:12 transform.body.model: environment variable MODEL is not set
+         7 |   use: prompt
+         8 |   body:
+      >  9 |     model: \${MODEL}
+           |            ^^^^^^^^
+        10 |     messages:
+        11 |       - { role: user, content: "Classify: {{ text }}" }
+        hint: export MODEL=... before running, or give a default: \${MODEL:-value}
+
+      pipeline.yaml:13:17 batch.max_requests: expected a number, got a string
+        11 |       - { role: user, content: "Classify: {{ text }}" }
+        12 | batch:
+      > 13 |   max_requests: many
+           |                 ^^^^
+        14 |   poll_intervall: 30s
+        15 | sinks:
+        hint: Requests per batch file (at most 50000).
+
+      pipeline.yaml:14:3 batch.poll_intervall: unknown key "poll_intervall"
+        12 | batch:
+        13 |   max_requests: many
+      > 14 |   poll_intervall: 30s
+           |   ^^^^^^^^^^^^^^
+        15 | sinks:
+        16 |   - use: jsonl
+        hint: did you mean "poll_interval"?
+
+      ✖ pipeline.yaml has 3 problems (SPEC_INVALID)
+      ",
+        "stdout": "",
+      }
+    `);
+  });
+
+  test("a YAML syntax error is reported at its line and column", async () => {
+    const dir = writeFiles({
+      "pipeline.yaml": `version: 1
+name: reviews
+source:
+  use: jsonl
+   path: ./data/reviews.jsonl
+sinks:
+  - { use: jsonl, path: ./out/results.jsonl }
+`,
+    });
+    expect(await cli(["validate", "pipeline.yaml"], { cwd: dir })).toMatchInlineSnapshot(`
+      {
+        "code": 2,
+        "stderr": "pipeline.yaml:4:8 Nested mappings are not allowed in compact mappings
+        2 | name: reviews
+        3 | source:
+      > 4 |   use: jsonl
+          |        ^
+        5 |    path: ./data/reviews.jsonl
+        6 | sinks:
+        hint: a key has both a value and a nested mapping: check the indentation of the line below
+
+      ✖ pipeline.yaml has a problem (SPEC_INVALID)
+      ",
+        "stdout": "",
+      }
+    `);
+  });
+
+  test("an inline api key is reported without printing the key", async () => {
+    const dir = writeFiles({
+      "pipeline.yaml": `version: 1
+name: reviews
+provider: { use: openai, api_key: sk-live-0123456789abcdef }
+source: { use: jsonl, path: in.jsonl }
+transform: { body: { model: m, messages: [] } }
+sinks: [{ use: jsonl, path: out.jsonl }]
+`,
+    });
+    const result = await cli(["validate", "pipeline.yaml"], { cwd: dir });
+    expect(result.stderr).not.toContain("0123456789abcdef");
+    expect(result).toMatchInlineSnapshot(`
+      {
+        "code": 2,
+        "stderr": "pipeline.yaml:3:35 provider.api_key: must be a \${VAR} reference, not the key itself (the value is hidden here)
+        1 | version: 1
+        2 | name: reviews
+      > 3 | provider: { use: openai, api_key: ************************ }
+          |                                   ^^^^^^^^^^^^^^^^^^^^^^^^
+        4 | source: { use: jsonl, path: in.jsonl }
+        5 | transform: { body: { model: m, messages: [] } }
+        hint: put the key in an environment variable and write api_key: \${OPENAI_API_KEY}; revoke the key if this file was shared
+
+      ✖ pipeline.yaml has a problem (SPEC_INVALID)
+      ",
+        "stdout": "",
+      }
+    `);
+    const allowed = await cli(["validate", "pipeline.yaml", "--allow-inline-secrets"], { cwd: dir });
+    expect(allowed.code).toBe(0);
+  });
+
+  test("a missing file is a usage error", async () => {
+    const dir = writeFiles({});
+    const result = await cli(["validate", "nope.yaml"], { cwd: dir });
+    expect(result.code).toBe(2);
+    expect(result.stderr.replaceAll(dir, "<root>")).toMatchInlineSnapshot(`
+      "✖ cannot read the pipeline file nope.yaml (SPEC_INVALID)
+        hint: check the path
+      "
+    `);
+  });
+});
+
+describe("the command line frame", () => {
+  test("an unknown command exits 2 with a suggestion", async () => {
+    expect(await cli(["valdate", "pipeline.yaml"])).toMatchInlineSnapshot(`
+      {
+        "code": 2,
+        "stderr": "✖ unknown command "valdate"
+        hint: did you mean "validate"?
+      ",
+        "stdout": "",
+      }
+    `);
+  });
+
+  test("an unknown option exits 2 with a suggestion", async () => {
+    expect(await cli(["validate", "--allow-inline-secret", "x.yaml"])).toMatchInlineSnapshot(`
+      {
+        "code": 2,
+        "stderr": "✖ unknown option --allow-inline-secret for validate (did you mean --allow-inline-secrets?)
+        hint: see \`batchpipe validate --help\`
+      ",
+        "stdout": "",
+      }
+    `);
+  });
+
+  test("a missing argument exits 2", async () => {
+    const result = await cli(["validate"]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatchInlineSnapshot(`
+      "✖ Missing required positional argument: PIPELINE
+        hint: see \`batchpipe validate --help\`
+      "
+    `);
+  });
+
+  test("--help works for the program and every command", async () => {
+    const main = await cli(["--help"]);
+    expect(main.code).toBe(0);
+    expect(main.stdout).toContain("validate");
+    for (const command of ["validate", "schema"]) {
+      const help = await cli([command, "--help"]);
+      expect(help.code).toBe(0);
+      expect(help.stdout).toContain(`batchpipe ${command}`);
+    }
+  });
+
+  test("--version prints the package version", async () => {
+    expect((await cli(["--version"])).stdout).toMatch(/^batchpipe \d+\.\d+\.\d+\n$/);
+  });
+
+  test("colour only when asked for and not under NO_COLOR", async () => {
+    const dir = writeFiles({ "pipeline.yaml": "version: 2\n" });
+    const forced = await cli(["validate", "pipeline.yaml"], { cwd: dir, env: { FORCE_COLOR: "1" } });
+    expect(forced.stderr).toContain("\u001b[");
+    const plain = await cli(["validate", "pipeline.yaml"], {
+      cwd: dir,
+      env: { FORCE_COLOR: "1", NO_COLOR: "1" },
+    });
+    expect(plain.stderr).not.toContain("\u001b[");
+  });
+});
+
+describe("the built binary", () => {
+  test("bin/batchpipe.js validate exits 2 on an invalid spec and prints to stderr", async () => {
+    const dir = writeFiles({ "pipeline.yaml": "version: 1\nname: x\nsinks: []\n" });
+    const result = await batchpipe(["validate", "pipeline.yaml"], { cwd: dir });
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe("");
+    expect(result.stderr).toMatchInlineSnapshot(`
+      "pipeline.yaml:1:1 source: is required (expected a mapping)
+      > 1 | version: 1
+          | ^^^^^^^^^^
+        2 | name: x
+        3 | sinks: []
+        hint: Where records come from.
+
+      pipeline.yaml:1:1 transform.body: is required (expected a mapping)
+      > 1 | version: 1
+          | ^^^^^^^^^^
+        2 | name: x
+        3 | sinks: []
+        hint: no transform is given, so the default \`prompt\` transform is used: give it a body (the request template)
+
+      pipeline.yaml:3:8 sinks: expected at least one sink
+        1 | version: 1
+        2 | name: x
+      > 3 | sinks: []
+          |        ^^
+        hint: Where successes go, each exactly once, in every sink.
+
+      ✖ pipeline.yaml has 3 problems (SPEC_INVALID)
+      "
+    `);
+  });
+});

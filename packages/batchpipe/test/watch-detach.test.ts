@@ -1,0 +1,71 @@
+import fs from "node:fs";
+import path from "node:path";
+import { readDaemon } from "@batchpipe/core";
+import { describe, expect, it } from "vitest";
+import { batchpipe, checkExactlyOnce, readJsonl, tempDir, waitFor } from "./support/harness.js";
+
+describe("batchpipe watch --detach", () => {
+  it("watches in the background, processes dropped files, and stops cleanly", async () => {
+    const dir = tempDir("bp-daemon-watch-");
+    fs.mkdirSync(path.join(dir, "inbox"));
+    fs.writeFileSync(
+      path.join(dir, "pipeline.yaml"),
+      [
+        "version: 1",
+        "name: watch-daemon",
+        "provider: { use: emulator, emulator: { timeScale: 3600 } }",
+        "source: { use: jsonl, path: ./inbox/ }",
+        "transform:",
+        '  id: "{{ id }}"',
+        '  body: { model: gpt-4o-mini, messages: [{ role: user, content: "{{ text }}" }] }',
+        "batch: { poll_interval: 50ms }",
+        "sinks: [{ use: jsonl, path: ./out/results.jsonl }]",
+        "",
+      ].join("\n"),
+    );
+    const stateDir = path.join(dir, ".batchpipe/watch-daemon");
+    const start = await batchpipe(["watch", "pipeline.yaml", "--detach", "--settle", "300ms"], {
+      cwd: dir,
+    });
+    expect(start.stderr).toBe("");
+    expect(start.stdout).toMatch(/watching in the background: pid \d+/);
+    const pid = readDaemon(stateDir)!.pid;
+    // a second background process for the same pipeline is refused, a watcher as a run
+    const second = await batchpipe(["run", "pipeline.yaml", "--detach"], { cwd: dir });
+    expect(second.code).toBe(1);
+    expect(second.stderr).toContain(`a daemon (pid ${pid}) is already running`);
+
+    const ids: string[] = [];
+    for (let k = 1; k <= 3; k++) {
+      const lines = [1, 2, 3].map((i) => ({ id: `w${k}-${i}`, text: `file ${k} line ${i}` }));
+      ids.push(...lines.map((l) => l.id));
+      fs.writeFileSync(
+        path.join(dir, "inbox", `f${k}.jsonl`),
+        lines.map((l) => `${JSON.stringify(l)}\n`).join(""),
+      );
+    }
+    const results = path.join(dir, "out/results.jsonl");
+    await waitFor(() => readJsonl(results).length >= 9, 40_000, "9 results");
+    const status = await batchpipe(["status", "pipeline.yaml"], { cwd: dir });
+    expect(status.stdout).toContain(`daemon pid ${pid} running`);
+
+    const stop = await batchpipe(["stop", "pipeline.yaml"], { cwd: dir });
+    expect(stop.code).toBe(0);
+    expect(stop.stdout).toContain("stopped the background watcher");
+    expect(stop.stdout).toContain("resume with: batchpipe watch pipeline.yaml");
+    expect(readDaemon(stateDir)).toMatchObject({ state: "finished", exitCode: 143 });
+    const log = fs.readFileSync(path.join(stateDir, "daemon.log"), "utf8");
+    expect(log).toContain("f2.jsonl: 3 succeeded, 0 failed");
+    expect(
+      checkExactlyOnce(
+        readJsonl<{ id: string }>(results).map((r) => r.id),
+        ids,
+      ),
+    ).toEqual({ missing: [], duplicated: [], extra: [] });
+    // nothing left to do
+    const once = await batchpipe(["watch", "pipeline.yaml", "--once", "--settle", "100ms"], { cwd: dir });
+    expect(once.stdout).toContain("0 file(s) in 0 run(s)");
+    const after = await batchpipe(["status", "pipeline.yaml"], { cwd: dir });
+    expect(after.stdout).toContain("watch: 3 file(s) processed, 0 pending, 0 failed");
+  });
+});

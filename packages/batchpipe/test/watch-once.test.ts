@@ -1,0 +1,110 @@
+import fs from "node:fs";
+import path from "node:path";
+import Database from "better-sqlite3";
+import { describe, expect, it } from "vitest";
+import { readJsonl, startWatcher, tempDir } from "./support/harness.js";
+
+/** a temp folder with ./data/ and a pipeline over it (in-process emulator, jsonl sink) */
+function onceFixture(name: string, extra: { source?: string; batch?: string } = {}): string {
+  const dir = tempDir(`bp-${name}-`);
+  fs.mkdirSync(path.join(dir, "data"));
+  const more = (text?: string) => (text ? `, ${text}` : "");
+  fs.writeFileSync(
+    path.join(dir, "pipeline.yaml"),
+    [
+      "version: 1",
+      `name: ${name}`,
+      "provider: { use: emulator, emulator: { timeScale: 3600 } }",
+      `source: { use: jsonl, path: ./data/${more(extra.source)} }`,
+      "transform:",
+      '  id: "{{ id }}"',
+      '  body: { model: gpt-4o-mini, messages: [{ role: user, content: "{{ text }}" }] }',
+      `batch: { poll_interval: 50ms${more(extra.batch)} }`,
+      "sinks: [{ use: jsonl, path: ./out/results.jsonl }]",
+      "",
+    ].join("\n"),
+  );
+  return dir;
+}
+
+describe("batchpipe watch --once", () => {
+  it("--once processes a rewritten file again, an unchanged one never", async () => {
+    const dir = onceFixture("watch-once");
+    const write = (name: string, ids: string[]) =>
+      fs.writeFileSync(
+        path.join(dir, "data", name),
+        ids.map((id) => `${JSON.stringify({ id, text: id })}\n`).join(""),
+      );
+    const once = () => startWatcher(dir, undefined, ["--once", "--settle", "200ms"]);
+    write("a.jsonl", ["a1", "a2"]);
+    write("b.jsonl", ["b1"]);
+    let w = once();
+    expect((await w.done).code).toBe(0);
+    expect(w.events.at(-1)).toMatchObject({ type: "summary", files: 2, succeeded: 3 });
+    // same ids in two files: the group is split, each file runs on its own
+    write("b.jsonl", ["b1", "b2"]);
+    write("c.jsonl", ["b1"]);
+    w = once();
+    expect((await w.done).code).toBe(0);
+    expect(w.events.some((e) => e.type === "file_skipped" && String(e.file).endsWith("a.jsonl"))).toBe(true);
+    expect(w.events.some((e) => e.type === "group_split")).toBe(true);
+    w = once();
+    expect((await w.done).code).toBe(0);
+    expect(w.events.at(-1)).toMatchObject({ type: "summary", files: 0 });
+    const ids = readJsonl<{ id: string; source: { file: string } }>(path.join(dir, "out/results.jsonl")).map(
+      (r) => `${r.id}@${path.basename(r.source.file)}`,
+    );
+    expect(ids.sort()).toEqual([
+      "a1@a.jsonl",
+      "a2@a.jsonl",
+      "b1@b.jsonl",
+      "b1@b.jsonl",
+      "b1@c.jsonl",
+      "b2@b.jsonl",
+    ]);
+  });
+
+  it("a group whose run finished before the crash recorded it is marked done, not run again", async () => {
+    const dir = onceFixture("watch-finished", { batch: "allow_same_dataset: true" });
+    fs.writeFileSync(path.join(dir, "data", "a.jsonl"), '{"id":"a1","text":"x"}\n{"id":"a2","text":"y"}\n');
+    let w = startWatcher(dir, undefined, ["--once", "--settle", "200ms"]);
+    expect((await w.done).code).toBe(0);
+    // as if the watcher died after the engine finished the run but before the registry said so
+    const registry = new Database(path.join(dir, ".batchpipe/watch-finished/watch/watch.db"));
+    registry.prepare("UPDATE groups SET status = 'pending'").run();
+    registry.prepare("UPDATE files SET status = 'pending'").run();
+    registry.close();
+    w = startWatcher(dir, undefined, ["--once", "--settle", "200ms"]);
+    expect((await w.done).code).toBe(0);
+    // allow_same_dataset is true: only the registry's run id stops a second run
+    expect(w.events.some((e) => e.type === "group_started")).toBe(false);
+    expect(readJsonl(path.join(dir, "out/results.jsonl"))).toHaveLength(2);
+    const check = new Database(path.join(dir, ".batchpipe/watch-finished/watch/watch.db"), {
+      readonly: true,
+    });
+    expect(check.prepare("SELECT status FROM groups").all()).toEqual([{ status: "done" }]);
+    check.close();
+  });
+
+  it("a file the source cannot read fails on its own; the others of its group are processed", async () => {
+    const dir = onceFixture("watch-bad", { source: "on_invalid: fail" });
+    fs.writeFileSync(path.join(dir, "data", "good.jsonl"), '{"id":"g1","text":"x"}\n');
+    fs.writeFileSync(path.join(dir, "data", "bad.jsonl"), '{"id":"b1","text":"x"}\nnot json\n');
+    const w = startWatcher(dir, undefined, ["--once", "--settle", "200ms"]);
+    expect((await w.done).code).toBe(1);
+    expect(w.events.at(-1)).toMatchObject({ type: "summary", files: 1, filesFailed: 1, succeeded: 1 });
+    expect(w.events.some((e) => e.type === "group_split")).toBe(true);
+    const failed = w.events.find((e) => e.type === "group_failed") as {
+      files: string[];
+      error: { code: string };
+    };
+    expect(failed.files.map((f) => path.basename(f))).toEqual(["bad.jsonl"]);
+    expect(failed.error.code).toBe("SOURCE_FAILED");
+    expect(readJsonl<{ id: string }>(path.join(dir, "out/results.jsonl")).map((r) => r.id)).toEqual(["g1"]);
+    // the failed version is not tried again; a fixed file is
+    fs.writeFileSync(path.join(dir, "data", "bad.jsonl"), '{"id":"b1","text":"x"}\n');
+    const again = startWatcher(dir, undefined, ["--once", "--settle", "200ms"]);
+    expect((await again.done).code).toBe(0);
+    expect(again.events.at(-1)).toMatchObject({ type: "summary", files: 1, succeeded: 1 });
+  });
+});
