@@ -1,8 +1,9 @@
 // runSpec: a pipeline spec as an object, with plugins written inline (no files, no packages).
 // The spec is the YAML spec's shape and is checked by the same schema; `use` takes a plugin object,
 // or a name that `plugins` maps to one. Run: pnpm --filter @batchpipe/examples programmatic-spec
-import { runSpec } from "@batchpipe/core";
+
 import { defineSink, defineSource, z } from "@batchpipe/core/plugin";
+import { runSpec } from "batchpipe";
 
 const here = import.meta.dirname;
 

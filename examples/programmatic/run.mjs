@@ -5,7 +5,7 @@
 // programmatic/.batchpipe/programmatic-sentiment/daemon.log.
 import { appendFileSync, createReadStream, mkdirSync, rmSync } from "node:fs";
 import { createInterface } from "node:readline";
-import { BatchRunner } from "@batchpipe/core";
+import { BatchRunner } from "batchpipe";
 
 const here = import.meta.dirname;
 const out = (name) => `${here}/out/${name}`;

@@ -30,7 +30,7 @@ function mulberry32(seed: number) {
 /** the natural order of a run's steps; each kill lands a seeded few ms after the nth such event */
 const MOMENT_EVENTS: [string, number][] = [
   ["planned", 1],
-  ["shard_uploaded", 2],
+  ["shard_staged", 2],
   ["shard_submitted", 2],
   ["batch_status", 3],
   ["shard_collected", 1],

@@ -102,7 +102,7 @@ describe("provider output oddities", () => {
     expect(results.map((r) => r.id).sort()).toEqual(["r1", "r3"]);
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatchObject({ id: "r2", attempts: 2, error: { code: "missing_result" } });
-    expect(errors[0]!.error!.message).toMatch(/no line for this request/);
+    expect(errors[0]!.error!.message).toMatch(/has no result for this request/);
   });
 
   it("a batch that disappears (404 on poll) is reported and its requests are resubmitted", async () => {

@@ -23,8 +23,25 @@ test("the schema spells out the official plugins' options through `use` and leav
   expect(sinkBranches[1].required).toEqual(["use", "path"]);
   expect(sinkBranches[2].additionalProperties).toBe(true);
   expect(schema.properties.transform.anyOf[0].properties.endpoint.enum).toHaveLength(4);
+  // null (the default): the provider's own limit
   expect(schema.properties.batch.properties.max_bytes.anyOf).toEqual([
-    { type: "integer", minimum: 0, maximum: 9007199254740991 },
-    { type: "string", pattern: expect.any(String) },
+    expect.objectContaining({
+      anyOf: [
+        { type: "integer", minimum: 0, maximum: 9007199254740991 },
+        { type: "string", pattern: expect.any(String) },
+      ],
+    }),
+    { type: "null" },
   ]);
+  const providerBranches = schema.properties.provider.anyOf;
+  expect(providerBranches.map((branch: { properties: { use: unknown } }) => branch.properties.use)).toEqual([
+    { const: "openai" },
+    { const: "emulator" },
+    { type: "string", not: { enum: ["openai", "emulator"] } },
+  ]);
+  expect(Object.keys(providerBranches[0].properties)).toEqual(
+    expect.arrayContaining(["base_url", "api_key"]),
+  );
+  // `use` may be left out: openai is the default
+  expect(providerBranches[0].required ?? []).not.toContain("use");
 });

@@ -66,7 +66,7 @@ sinks:
            |                 ^^^^
         14 |   poll_intervall: 30s
         15 | sinks:
-        hint: Requests per batch file (at most 50000).
+        hint: Requests per batch; default and maximum: the provider's limit (OpenAI: 50000).
 
       pipeline.yaml:14:3 batch.poll_intervall: unknown key "poll_intervall"
         12 | batch:

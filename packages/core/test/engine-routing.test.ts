@@ -28,6 +28,7 @@ function setup(ids: string[], o: { json?: boolean } = {}) {
           inputTokens: 10 + i,
           outputTokens: 5,
           rootIndex: i,
+          requestDigest: [i + 1, 0, 0],
           jsonOutput: o.json ?? false,
           input: { n: i },
           source: { file: "/data.jsonl", line: i + 1 },

@@ -58,7 +58,7 @@ describe("BatchRunner", () => {
         await collect(items, errors);
       }
     }
-    const result = await Runner.run({ dir });
+    const result = await Runner.run({ dir, builtins: officialPlugins });
     expect(result.status).toBe("partial");
     expect(result.report).toMatchObject({ read: 11, succeeded: 10, failed: 1, unaccounted: 0 });
     expect(
@@ -105,7 +105,7 @@ describe("BatchRunner", () => {
         await collect(items, outputs);
       }
     }
-    const result = await Runner.run({ dir: tempDir() });
+    const result = await Runner.run({ dir: tempDir(), builtins: officialPlugins });
     expect(result.report).toMatchObject({ succeeded: 1, failed: 1 });
     expect(outputs.map((o) => [o.id, o.status]).sort()).toEqual([
       ["1", "success"],
@@ -118,7 +118,9 @@ describe("BatchRunner", () => {
     class Runner extends BatchRunner {
       static override workConfig = { name: "bad name!", endpoint: "/v1/chat", typo: true } as never;
     }
-    const error = (await Runner.run({ dir: tempDir() }).catch((e) => e)) as BatchpipeError;
+    const error = (await Runner.run({ dir: tempDir(), builtins: officialPlugins }).catch(
+      (e) => e,
+    )) as BatchpipeError;
     expect(error).toBeInstanceOf(BatchpipeError);
     expect(error.code).toBe("SPEC_INVALID");
     expect(error.message).toContain("Runner.workConfig has 3 problems");
@@ -201,11 +203,13 @@ describe("BatchRunner resume (emulator in its own process)", () => {
       }
     }
     const env = { OPENAI_API_KEY: "sk-test" };
-    const error = (await Runner.run({ dir, env }).catch((e) => e)) as BatchpipeError;
+    const error = (await Runner.run({ dir, env, builtins: officialPlugins }).catch(
+      (e) => e,
+    )) as BatchpipeError;
     expect(error.code).toBe("PLUGIN_FAILED");
     expect(error.message).toContain("Runner.download() threw: disk full");
     expect(delivered).toHaveLength(1);
-    const result = await Runner.run({ dir, env });
+    const result = await Runner.run({ dir, env, builtins: officialPlugins });
     expect(result.report).toMatchObject({ read: 20, succeeded: 20, failed: 0, unaccounted: 0 });
     const all = delivered.flat();
     // the shard download() refused came back in the resumed run

@@ -26,12 +26,13 @@ describe("Runner.run({ detach: true }) (emulator in its own process)", () => {
 
   it("Runner.run({ detach: true }) re-runs the script in the background; run() runs in the child", async () => {
     const dir = tempDir("bp-daemon-runner-");
-    const core = path.join(ROOT, "packages/core/dist/index.js");
+    // the batchpipe package's BatchRunner: the official plugins (here `use: openai`) known by name
+    const batchpipe = path.join(ROOT, "packages/batchpipe/dist/index.js");
     const script = path.join(dir, "runner.mjs");
     fs.writeFileSync(
       script,
       `import { appendFileSync } from "node:fs";
-import { BatchRunner } from ${JSON.stringify(core)};
+import { BatchRunner } from ${JSON.stringify(batchpipe)};
 class Runner extends BatchRunner {
   static workConfig = {
     name: "detached-runner", model: "gpt-4o-mini",

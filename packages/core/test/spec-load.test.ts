@@ -4,7 +4,6 @@ import { officialPlugins as builtins, writeFiles } from "../../batchpipe/test/su
 import {
   type BatchpipeError,
   loadPipeline,
-  MAX_BATCH_BYTES,
   parseDuration,
   parseSize,
   resolvePipeline,
@@ -34,7 +33,7 @@ async function problems(yaml: string, env: Record<string, string> = {}): Promise
 }
 
 describe("loadPipeline", () => {
-  test("applies the defaults: prompt transform, batch limits, errors sink under .batchpipe/<name>", async () => {
+  test("applies the defaults: openai provider, prompt transform, the provider's batch limits, errors sink under .batchpipe/<name>", async () => {
     const dir = writeFiles({ "pipeline.yaml": minimal });
     const pipeline = await loadPipeline(join(dir, "pipeline.yaml"), { env: {}, builtins });
     expect(pipeline.file).toBe(join(dir, "pipeline.yaml"));
@@ -42,8 +41,9 @@ describe("loadPipeline", () => {
     expect(pipeline.spec.provider).toEqual({ use: "openai" });
     expect(pipeline.spec.batch).toEqual({
       completion_window: "24h",
-      max_requests: 50_000,
-      max_bytes: 209_715_200,
+      // null: the provider's own limits (OpenAI: 50,000 requests, 200 MB)
+      max_requests: null,
+      max_bytes: null,
       max_enqueued_tokens: null,
       max_attempts: 3,
       poll_interval: 30_000,
@@ -51,6 +51,11 @@ describe("loadPipeline", () => {
       allow_same_dataset: false,
       max_cost: null,
       plugin_timeout: 300_000,
+    });
+    expect(pipeline.provider).toMatchObject({ use: "openai", label: "provider (openai)" });
+    expect(pipeline.provider.plugin.limits(pipeline.provider.options)).toMatchObject({
+      maxRequests: 50_000,
+      maxBytes: 209_715_200,
     });
     expect(pipeline.transform.use).toBe("prompt");
     expect(pipeline.transform.label).toBe("transform (prompt)");
@@ -109,7 +114,7 @@ describe("loadPipeline", () => {
     expect(parseSize(input)).toBe(expected);
   });
 
-  test("max_bytes above 200MB, max_requests above 50000 and malformed durations are errors", async () => {
+  test("max_bytes above 200MB, max_requests above 50000 (the openai provider's limits) and malformed durations are errors", async () => {
     expect(
       await problems(
         `${minimal}batch:\n  max_bytes: 201MB\n  max_requests: 50001\n  poll_interval: soon\n  max_cost: 0\n  plugin_timeout: 0s\n`,
@@ -121,7 +126,6 @@ describe("loadPipeline", () => {
       "11:13 batch.max_cost: must be greater than 0",
       "12:19 batch.plugin_timeout: must be more than 0",
     ]);
-    expect(MAX_BATCH_BYTES).toBe(209_715_200);
   });
 
   test("variables and variables with defaults are interpolated; a plain scalar that is one reference keeps its type", async () => {
@@ -215,7 +219,7 @@ sinks:
     ]);
   });
 
-  test("enum values get a suggestion; the name must be a slug", async () => {
+  test("a misspelt provider gets a suggestion; the name must be a slug", async () => {
     const dir = writeFiles({
       "pipeline.yaml": minimal.replace("name: reviews", "name: ../etc").concat("provider: { use: opneai }\n"),
     });
@@ -230,7 +234,11 @@ sinks:
         "expected a slug: letters, digits, - and _, starting with a letter or digit, at most 64 characters",
         "The work name: keys the run state and the batches' metadata.",
       ],
-      ["provider.use", 'expected "openai" or "emulator", got a string', 'did you mean "openai"?'],
+      [
+        "provider.use",
+        'cannot find the provider plugin "opneai" (tried the built-ins, @batchpipe/provider-opneai, batchpipe-provider-opneai)',
+        'did you mean "openai"?',
+      ],
     ]);
   });
 

@@ -12,6 +12,7 @@ import { type DaemonInfo, enterDaemonChild, startDaemon } from "../daemon/daemon
 import { defaultStateDir } from "../engine/run-pipeline.js";
 import type { EngineEvent, RunResult } from "../engine/types.js";
 import { BatchpipeError, ErrorCodes } from "../errors.js";
+import type { PluginRegistry } from "../plugins/resolve.js";
 import type { Env } from "../spec/interpolate.js";
 import {
   createCallbackSink,
@@ -33,6 +34,8 @@ export interface BatchRunnerRunOptions {
   /** submit again a dataset already completed under this name */
   force?: boolean;
   env?: Env;
+  /** plugins known by name (`use: emulator`); default the class's static `builtins` */
+  builtins?: PluginRegistry;
 }
 
 /** What `run({ detach: true })` returns in the starting process. */
@@ -44,6 +47,8 @@ export interface DetachedRun extends DaemonInfo {
 type RunnerClass = {
   name: string;
   workConfig?: WorkConfig;
+  /** plugins known by name; the `batchpipe` package's BatchRunner sets the official ones */
+  builtins?: PluginRegistry;
   upload?: UploadFunction;
   download?: (items: AsyncIterable<BatchOutputItem>) => Promise<void> | void;
   downloadError?: (items: AsyncIterable<BatchErrorItem>) => Promise<void> | void;
@@ -52,6 +57,8 @@ type RunnerClass = {
 // biome-ignore lint/complexity/noStaticOnlyClass: the seed's shape is a class with static members
 export abstract class BatchRunner {
   static workConfig: WorkConfig;
+  /** plugins known by name (`use: jsonl`, `use: emulator`); `batchpipe`'s BatchRunner sets the official ones */
+  static builtins: PluginRegistry | undefined;
 
   /** yield the requests: `{ id, messages }`, `{ id, input }` or `{ id, body }` */
   static upload(): AsyncIterable<BatchInputItem> | Iterable<BatchInputItem> {
@@ -109,6 +116,7 @@ export abstract class BatchRunner {
         onEvent: options.onEvent ?? (daemonDir ? logEvent : undefined),
         force: options.force,
         env: options.env,
+        builtins: options.builtins ?? runner.builtins,
       });
     } finally {
       process.off("SIGTERM", stop);

@@ -22,6 +22,7 @@ import { issuesFromZod, type SpecIssue, type SpecPath, specErrorMap } from "./is
 import { findNode, locateIssues, type SpecText, specError, toDotPath } from "./locate.js";
 import { isRecord, pluginSlots, type ResolvedPlugin, resolveSlot } from "./plugin-slots.js";
 import { formatBytes, type PipelineSpec, pipelineSchema } from "./schema.js";
+import { parseSize } from "./units.js";
 import { checkApiKey, interpolateDocument, parseSpec, toData } from "./yaml-text.js";
 
 export type { ResolvedPlugin } from "./plugin-slots.js";
@@ -119,6 +120,8 @@ async function buildPipeline(data: unknown, ctx: BuildContext): Promise<Pipeline
   const results = await Promise.all(slots.map((slot) => resolveSlot(slot, ctx)));
   for (const result of results) issues.push(...result.issues);
   const resolved = results.map((result) => result.resolved);
+  const providerRef = resolved.find((entry, index) => entry && slots[index]!.path[0] === "provider");
+  if (providerRef) issues.push(...providerLimitIssues(data, providerRef as ResolvedPlugin<ProviderPlugin>));
 
   const blocked = ctx.issues.map((issue) => toDotPath(issue.path));
   const reported = issues.filter(
@@ -139,15 +142,11 @@ async function buildPipeline(data: unknown, ctx: BuildContext): Promise<Pipeline
     resolved.filter((entry, index) => entry && slots[index]!.path[0] === key) as ResolvedPlugin<
       PluginOfKind<K>
     >[];
-  const provider = pick<"provider">("provider")[0]!;
-  const overLimits = providerLimitIssues(spec, provider);
-  if (overLimits.length > 0)
-    throw specError(locateIssues(overLimits, ctx.text, ctx.file), ctx.file ?? "the pipeline spec");
   return {
     file: ctx.file,
     dir: ctx.dir,
     spec,
-    provider,
+    provider: pick<"provider">("provider")[0]!,
     source: pick<"source">("source")[0]!,
     transform: pick<"transform">("transform")[0]!,
     sinks: pick<"sink">("sinks"),
@@ -156,14 +155,20 @@ async function buildPipeline(data: unknown, ctx: BuildContext): Promise<Pipeline
   };
 }
 
-/** batch sizes the spec sets past what the provider accepts in one batch */
-function providerLimitIssues(spec: PipelineSpec, provider: ResolvedPlugin<ProviderPlugin>): SpecIssue[] {
+/** batch sizes the spec sets past what the provider accepts in one batch (other problems aside) */
+function providerLimitIssues(data: unknown, provider: ResolvedPlugin<ProviderPlugin>): SpecIssue[] {
+  const batch = isRecord(data) && isRecord(data.batch) ? data.batch : {};
   const limits = provider.plugin.limits(provider.options);
   const issues: SpecIssue[] = [];
   const hint = `that is the ${provider.plugin.name} provider's limit per batch; leave the key out to use it`;
-  if (spec.batch.max_requests !== null && spec.batch.max_requests > limits.maxRequests)
+  const requests = batch.max_requests;
+  if (typeof requests === "number" && requests > limits.maxRequests)
     issues.push({ path: ["batch", "max_requests"], message: `must be at most ${limits.maxRequests}`, hint });
-  if (spec.batch.max_bytes !== null && spec.batch.max_bytes > limits.maxBytes)
+  const bytes =
+    typeof batch.max_bytes === "string" || typeof batch.max_bytes === "number"
+      ? parseSize(batch.max_bytes)
+      : null;
+  if (typeof bytes === "number" && bytes > limits.maxBytes)
     issues.push({
       path: ["batch", "max_bytes"],
       message: `must be at most ${formatBytes(limits.maxBytes)}`,
