@@ -1,0 +1,110 @@
+// `node bench/read-phase.js [N] [--against DIR] [--runs K]` (after `pnpm build`): the read phase alone
+// (source-jsonl → prompt transform → shard files, a checkpoint every 10,000 records, as `batchpipe run`
+// does) on N bench records (default 1,000,000), in a child process per run. --against DIR measures a
+// built checkout of another commit too (a git worktree), alternating with this one, on the same input.
+// Prints wall and CPU seconds of runReadPhase, peak RSS and the fingerprint (equal data, equal value).
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { ensureInput } from "./lib/data.js";
+
+const SELF = fileURLToPath(import.meta.url);
+const ROOT = path.join(path.dirname(SELF), "..");
+const args = process.argv.slice(2);
+
+if (args[0] === "--measure") {
+  console.log(JSON.stringify(await measure(args[1], args[2])));
+} else {
+  const flag = (name) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
+  const n = Number(args.find((a) => /^\d+$/.test(a)) ?? 1_000_000);
+  const runs = Number(flag("--runs") ?? 1);
+  const roots = [ROOT, flag("--against")].filter(Boolean).map((r) => path.resolve(r));
+  const input = await ensureInput(n);
+  const results = new Map(roots.map((r) => [r, []]));
+  for (let i = 0; i < runs; i++) {
+    for (const root of roots) {
+      const out = execFileSync(process.execPath, [SELF, "--measure", root, input], {
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "inherit"],
+      });
+      const figures = JSON.parse(out.trim().split("\n").pop());
+      results.get(root).push(figures);
+      console.log(`${root}: ${JSON.stringify(figures)}`);
+    }
+  }
+  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+  console.log(`\nread phase, ${n.toLocaleString("en-US")} records, median of ${runs}`);
+  for (const [root, list] of results) {
+    console.log(
+      `${root}: wall ${median(list.map((f) => f.wallS))} s, cpu ${median(list.map((f) => f.cpuS))} s, peak RSS ${median(list.map((f) => f.peakRssMB))} MB`,
+    );
+  }
+  console.log(
+    `load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(" ")} on ${os.availableParallelism()} cores`,
+  );
+}
+
+async function measure(root, input) {
+  const core = await import(path.join(root, "packages/core/dist/index.js"));
+  // given as a plugin object: the same source whichever way a checkout resolves built-in names
+  const { default: jsonl } = await import(path.join(root, "packages/source-jsonl/dist/index.js"));
+  // engine/read/ since the read phase was split; engine/read-phase.js before
+  const modern = path.join(root, "packages/core/dist/engine/read/read-phase.js");
+  const { runReadPhase } = await import(
+    fs.existsSync(modern) ? modern : path.join(root, "packages/core/dist/engine/read-phase.js")
+  );
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), "bench-read-"));
+  const spec = path.join(work, "pipeline.yaml");
+  fs.writeFileSync(spec, pipelineYaml(input));
+  const pipeline = await core.loadPipeline(spec, {
+    env: { OPENAI_API_KEY: "sk-bench" },
+    plugins: { "bench-source": jsonl },
+  });
+  const cpu = process.cpuUsage();
+  const started = performance.now();
+  const read = await runReadPhase({
+    pipeline,
+    stateDir: path.join(work, "state"),
+    runId: "bench",
+    signal: new AbortController().signal,
+    logger: { debug() {}, info() {}, warn() {}, error() {} },
+    checkpointEvery: 10_000,
+    onCheckpoint() {},
+  });
+  const wallMs = performance.now() - started;
+  const used = process.cpuUsage(cpu);
+  fs.rmSync(work, { recursive: true, force: true });
+  return {
+    wallS: +(wallMs / 1000).toFixed(2),
+    cpuS: +((used.user + used.system) / 1e6).toFixed(2),
+    peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
+    requests: read.totals.requests,
+    shards: read.shards.length,
+    fingerprint: read.fingerprint.slice(0, 16),
+  };
+}
+
+function pipelineYaml(input) {
+  return `version: 1
+name: bench-read
+provider: { use: openai, base_url: "http://127.0.0.1:9/v1" }
+source: { use: bench-source, path: "${input}" }
+transform:
+  use: prompt
+  endpoint: /v1/chat/completions
+  id: "{{ id }}"
+  body:
+    model: gpt-4o-mini
+    max_tokens: 20
+    messages:
+      - { role: system, content: "Classify the sentiment of the review." }
+      - { role: user, content: "{{ text }}" }
+sinks:
+  - { use: jsonl, path: ./out/results.jsonl }
+`;
+}
