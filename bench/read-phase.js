@@ -61,9 +61,12 @@ async function measure(root, input) {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), "bench-read-"));
   const spec = path.join(work, "pipeline.yaml");
   fs.writeFileSync(spec, pipelineYaml(input));
+  // providers are plugins since the engine-seams change: the openai one by object, where it exists
+  const providerFile = path.join(root, "packages/provider-openai/dist/index.js");
+  const provider = fs.existsSync(providerFile) ? { openai: (await import(providerFile)).default } : {};
   const pipeline = await core.loadPipeline(spec, {
     env: { OPENAI_API_KEY: "sk-bench" },
-    plugins: { "bench-source": jsonl },
+    plugins: { "bench-source": jsonl, ...provider },
   });
   const cpu = process.cpuUsage();
   const started = performance.now();
