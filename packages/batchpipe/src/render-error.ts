@@ -3,7 +3,13 @@
  * else as a short message with a "this is a bug" hint (the stack only under --debug).
  */
 import { readFileSync } from "node:fs";
-import { BatchpipeError, codeFrame, ErrorCodes, formatSpecError } from "@batchpipe/core";
+import {
+  type BatchpipeError,
+  codeFrame,
+  ErrorCodes,
+  formatSpecError,
+  isBatchpipeError,
+} from "@batchpipe/core";
 import { ExitCode } from "./exit-codes.js";
 
 export interface RenderErrorOptions {
@@ -54,14 +60,7 @@ export function exitCodeFor(error: unknown): number {
 }
 
 /** by shape, so errors thrown by a plugin's own copy of core are rendered too */
-export function isBatchpipeErrorLike(error: unknown): error is BatchpipeError {
-  return (
-    error instanceof BatchpipeError ||
-    (error instanceof Error &&
-      error.name === "BatchpipeError" &&
-      typeof (error as { code?: unknown }).code === "string")
-  );
-}
+export const isBatchpipeErrorLike = isBatchpipeError;
 
 // --- internal ---
 

@@ -68,6 +68,12 @@ export class BatchpipeError extends Error {
   }
 }
 
+/** by shape too: a plugin may throw the BatchpipeError of its own copy of core */
 export function isBatchpipeError(error: unknown): error is BatchpipeError {
-  return error instanceof BatchpipeError;
+  return (
+    error instanceof BatchpipeError ||
+    (error instanceof Error &&
+      error.name === "BatchpipeError" &&
+      typeof (error as { code?: unknown }).code === "string")
+  );
 }

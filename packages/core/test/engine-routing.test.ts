@@ -272,3 +272,18 @@ describe("routing the results of an ended batch", () => {
     expect(resumed.result.retryShard?.requests).toBe(2);
   });
 });
+
+describe("errors from a provider loaded with its own copy of core", () => {
+  it("a transient PROVIDER_FAILED from another copy's BatchpipeError is retried, not fatal", async () => {
+    const { fatalProviderError } = await import("../src/engine/loop-context.js");
+    // what `new BatchpipeError(...)` of another copy of @batchpipe/core looks like from here
+    const foreign = Object.assign(new Error("HTTP 503"), {
+      name: "BatchpipeError",
+      code: "PROVIDER_FAILED",
+      status: 503,
+    });
+    expect(fatalProviderError(foreign)).toBe(false);
+    expect(fatalProviderError(Object.assign(foreign, { status: 401 }))).toBe(true);
+    expect(fatalProviderError(new Error("a bug"))).toBe(true);
+  });
+});

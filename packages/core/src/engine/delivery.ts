@@ -5,7 +5,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { BatchpipeError, ErrorCodes } from "../errors.js";
+import { ErrorCodes, isBatchpipeError } from "../errors.js";
 import type { FailureRow } from "../plugin.js";
 import type { ShardRow } from "../state/index.js";
 import { type CollectResult, collectShard } from "./collect.js";
@@ -124,7 +124,7 @@ export class Delivery {
       await this.close();
       await this.open();
       if (ctx.signal.aborted) throw interrupted();
-      if (error instanceof BatchpipeError && error.code !== ErrorCodes.PROVIDER_FAILED) throw error;
+      if (isBatchpipeError(error) && error.code !== ErrorCodes.PROVIDER_FAILED) throw error;
       warn(
         ctx,
         `could not read the results of batch ${shard.batchId} (shard ${shard.name}); retrying: ${describeError(error)}`,

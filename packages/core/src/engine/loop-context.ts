@@ -2,7 +2,7 @@
  * What every step of the run loop shares: the pipeline, the state, the provider connection and the
  * run's shards (the in-memory copy of their rows, patched together with the state).
  */
-import { BatchpipeError, ErrorCodes } from "../errors.js";
+import { ErrorCodes, isBatchpipeError } from "../errors.js";
 import type { Logger } from "../plugin.js";
 import type { ProviderConnection } from "../provider/contract.js";
 import type { RunCounters, ShardRow, ShardStatus, StateStore } from "../state/index.js";
@@ -46,7 +46,7 @@ export function describeError(error: unknown): string {
 
 /** errors that no retry fixes: a bad key, a bad request, or not a provider error at all */
 export function fatalProviderError(error: unknown): boolean {
-  if (!(error instanceof BatchpipeError)) return true;
+  if (!isBatchpipeError(error)) return true;
   if (error.code !== ErrorCodes.PROVIDER_FAILED) return true;
   const status = (error as { status?: number }).status;
   return status === 400 || status === 401 || status === 403 || status === 404 || status === 422;

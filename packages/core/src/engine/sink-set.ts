@@ -4,7 +4,7 @@
  * checkpoints, which the caller records in one state transaction: that record is the commit point.
  */
 import path from "node:path";
-import { BatchpipeError, ErrorCodes } from "../errors.js";
+import { BatchpipeError, ErrorCodes, isBatchpipeError } from "../errors.js";
 import type { Checkpoint, Logger, ResultRow, SinkHandle, SinkPlugin } from "../plugin.js";
 import type { StateStore } from "../state/index.js";
 import type { EnginePipeline, EngineResolvedPlugin } from "./types.js";
@@ -170,7 +170,7 @@ function formatMs(ms: number): string {
 }
 
 function pluginFailed(label: string, hook: string, error: unknown): BatchpipeError {
-  if (error instanceof BatchpipeError) return error;
+  if (isBatchpipeError(error)) return error;
   return new BatchpipeError(
     ErrorCodes.PLUGIN_FAILED,
     `${label} failed in ${hook}: ${(error as Error)?.message ?? String(error)}`,

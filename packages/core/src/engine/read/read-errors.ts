@@ -101,7 +101,7 @@ export function toRequest(
   try {
     request = transform.toRequest(record);
   } catch (error) {
-    if (error instanceof BatchpipeError) return error;
+    if (isBatchpipeError(error)) return error;
     throw new BatchpipeError(
       ErrorCodes.PLUGIN_FAILED,
       `the transform threw on the record at ${record.position.file}:${record.position.line}: ${(error as Error)?.message ?? String(error)}`,

@@ -12,7 +12,7 @@
  * never became requests) and shard-writer.ts; the formats written are in ../codecs/.
  */
 import path from "node:path";
-import { BatchpipeError } from "../../errors.js";
+import { isBatchpipeError } from "../../errors.js";
 import { holdEncodings } from "../../estimate/encoding.js";
 import type { EstimateMode } from "../../estimate/estimate-tokens.js";
 import { estimateOutputTokens } from "../../estimate/index.js";
@@ -152,7 +152,7 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
         return;
       }
       const request = toRequest(transform, item, pipeline.transform.label);
-      if (request instanceof BatchpipeError) {
+      if (isBatchpipeError(request)) {
         totals.rejected++;
         fail(rejectedRow(item, { code: request.code, message: request.message, id: request.recordId }));
         return;
