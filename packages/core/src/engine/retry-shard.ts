@@ -6,7 +6,7 @@ import fs from "node:fs";
 import path from "node:path";
 import type { ShardRow } from "../state/index.js";
 import { decodeShardMeta } from "./codecs/shard-meta.js";
-import { retryShardName, SyncWriter } from "./read/index.js";
+import { NOT_SUBMITTED, retryShardName, SyncWriter } from "./read/index.js";
 import { readLines, type ShardMetaIndex } from "./shard-meta-index.js";
 
 export async function writeRetryShard(options: {
@@ -55,12 +55,6 @@ export async function writeRetryShard(options: {
     bytes,
     tokens,
     outputTokens,
-    status: "pending",
-    submission: 0,
-    staged: null,
-    batchId: null,
-    batchStatus: null,
-    createdAt: null,
-    batch: null,
+    ...NOT_SUBMITTED,
   };
 }

@@ -4,4 +4,4 @@ export { prepFailuresFile } from "./prep-failures.js";
 export { interrupted, type ReadFailure, readFailure } from "./read-errors.js";
 export { type ReadPhaseOptions, type ReadPhaseResult, runReadPhase } from "./read-phase.js";
 export { type ReadResume, ReadStartsOver } from "./resume.js";
-export { retryShardName } from "./shard-writer.js";
+export { NOT_SUBMITTED, retryShardName } from "./shard-writer.js";

@@ -242,16 +242,21 @@ export class ShardWriter {
       bytes: shard.bytes,
       tokens: shard.tokens,
       outputTokens: shard.outputTokens,
-      status: "pending",
-      submission: 0,
-      staged: null,
-      batchId: null,
-      batchStatus: null,
-      createdAt: null,
-      batch: null,
+      ...NOT_SUBMITTED,
     });
   }
 }
+
+/** a shard row's fields before its first submission */
+export const NOT_SUBMITTED = {
+  status: "pending",
+  submission: 0,
+  staged: null,
+  batchId: null,
+  batchStatus: null,
+  createdAt: null,
+  batch: null,
+} as const satisfies Partial<ShardRow>;
 
 interface OpenShard {
   seq: number;
