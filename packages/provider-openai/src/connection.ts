@@ -11,7 +11,7 @@ import {
   type SubmissionTag,
   tagKey,
 } from "@batchpipe/core/plugin";
-import { createOpenAIClient, newestFirst, nowSeconds, type OpenAIClientOptions } from "./client.js";
+import { createOpenAIClient, newestFirst, type OpenAIClientOptions } from "./client.js";
 import { classifyLine, isObject, toUsage } from "./format.js";
 import { ProviderError } from "./retry.js";
 import { batchData, toSnapshot } from "./snapshot.js";
@@ -19,22 +19,17 @@ import type { OpenAIClient } from "./types.js";
 
 export type OpenAIConnectionOptions = OpenAIClientOptions;
 
-/**
- * How far back a submission that may have started before a crash looks for its own upload. A run
- * resumed later than this uploads the shard again: one stray file, never a second batch.
- */
-const UPLOAD_LOOKBACK_S = 24 * 3600;
-
 export function createOpenAIConnection(options: OpenAIConnectionOptions): ProviderConnection {
   const client = createOpenAIClient(options);
   return {
-    async submit(shard, { staged, stage, maybeStarted, signal }) {
+    async submit(shard, { staged, stage, maybeStarted, since, signal }) {
       let fileId = stagedFileId(staged);
       if (!fileId) {
         const file = await client.uploadFile(shard.file, {
           filename: uploadName(shard.tag),
           signal,
-          ...(maybeStarted ? { lookFirst: { since: nowSeconds() - UPLOAD_LOOKBACK_S } } : {}),
+          // an earlier try may have uploaded it: look for that file (by name and size) first
+          ...(maybeStarted ? { lookFirst: { since: Math.floor(since / 1000) } } : {}),
         });
         fileId = file.id;
         // before the create: a crash or a queue refusal from here on reuses the upload

@@ -134,6 +134,7 @@ describe("the openai provider against the emulator", () => {
     const options = {
       signal: new AbortController().signal,
       maybeStarted: false,
+      since: Date.now() - 15 * 60_000,
       stage: (data: unknown) => {
         staged = data;
       },

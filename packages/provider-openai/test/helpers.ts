@@ -121,6 +121,7 @@ export async function submit(
   const result = await connection.submit(shard, {
     staged,
     maybeStarted,
+    since: Date.now() - 15 * 60_000,
     signal,
     stage: (data) => {
       recorded = data;

@@ -150,6 +150,7 @@ describe("no duplicates after an ambiguous failure", () => {
       signal: signal(),
       staged: null,
       maybeStarted: false,
+      since: Date.now() - 15 * 60_000,
       stage() {
         throw new Error("crash");
       },

@@ -49,6 +49,7 @@ export async function submitShard(ctx: LoopContext, shard: ShardRow, fresh: bool
           ctx.emit({ type: "shard_staged", run: ctx.runId, shard: shard.name });
         },
         maybeStarted: !fresh,
+        since: ctx.runCreatedAt - RECONCILE_MARGIN_MS,
       },
     ),
   );

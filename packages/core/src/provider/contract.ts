@@ -130,6 +130,8 @@ export interface SubmitOptions {
    * failure): look for what it left (an upload by name) before doing it again.
    */
   maybeStarted: boolean;
+  /** the earliest time (ms) such an earlier try can have started: look no further back */
+  since: number;
 }
 
 /** The I/O part of a provider: one per run. Every method retries transient failures itself. */

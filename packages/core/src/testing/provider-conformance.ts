@@ -132,6 +132,7 @@ export function testProvider(plugin: ProviderPlugin, options: TestProviderOption
           signal: crash.signal,
           staged: null,
           maybeStarted: false,
+          since: Date.now() - 15 * 60_000,
           stage(data) {
             stagedB = roundTrip(data);
             crash.abort(new Error("crash after stage"));
@@ -267,6 +268,7 @@ class ProviderFixture {
       signal: this.signal,
       staged: from.staged,
       maybeStarted: from.maybeStarted,
+      since: Date.now() - 15 * 60_000,
       stage(data) {
         staged = roundTrip(data);
       },
