@@ -1,6 +1,8 @@
+import { createRequire } from "node:module";
 import { countTokens as cl100k } from "gpt-tokenizer/encoding/cl100k_base";
 import { countTokens as o200k } from "gpt-tokenizer/encoding/o200k_base";
 import { describe, expect, it } from "vitest";
+import { readRanks } from "../src/estimate/encoding.js";
 import {
   encodingForModel,
   estimateOutputTokens,
@@ -191,4 +193,16 @@ describe("estimateOutputTokens", () => {
     expect(estimateOutputTokens({ model: "text-embedding-3-small", input: "x" })).toBe(0);
     expect(estimateOutputTokens({ model: "anything", input: "x" }, { url: "/v1/embeddings" })).toBe(0);
   });
+});
+
+describe("the tokenizer tables read from gpt-tokenizer's rank files", () => {
+  it.each(["o200k_base", "cl100k_base"] as const)(
+    "%s: the same ranks as gpt-tokenizer's own table",
+    (name) => {
+      const own = createRequire(import.meta.url)(`gpt-tokenizer/cjs/bpeRanks/${name}`) as {
+        default: (string | number[])[];
+      };
+      expect(readRanks(name)).toEqual(own.default);
+    },
+  );
 });
