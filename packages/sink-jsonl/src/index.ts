@@ -55,8 +55,8 @@ export default defineSink({
 const BUFFER_BYTES = 1 << 20;
 /**
  * Lines are joined into one string of about this many characters before they are encoded: one
- * buffer.write per ~20 rows, not one per row; past ~128 KB V8 puts the joined string in its large
- * object space, which made the sink slower (1 << 18 measured 0.6x the rows/CPU-s of 1 << 14).
+ * buffer.write per ~20 rows, not one per row. Much longer strings would land in V8's large object
+ * space, where building them costs more.
  */
 const PENDING_CHARS = 1 << 14;
 
@@ -67,26 +67,6 @@ function createWriter(file: FileHandle, start: number) {
   let buffer = Buffer.allocUnsafe(BUFFER_BYTES);
   let used = 0;
   let pending = "";
-  /**
-   * A datasync started after each flush, on libuv's pool, while rows go on being written: the
-   * commit's own datasync then finds little left to write out. Its error is kept for the commit
-   * (after a failed fsync, Linux may report the next one as a success with the data lost).
-   */
-  let syncing: Promise<void> | undefined;
-  let syncError: unknown;
-
-  function syncInBackground(): void {
-    if (syncing) return;
-    syncing = file.datasync().then(
-      () => {
-        syncing = undefined;
-      },
-      (error: unknown) => {
-        syncError ??= error;
-        syncing = undefined;
-      },
-    );
-  }
 
   async function encode(): Promise<void> {
     // UTF-8 needs at most 3 bytes per UTF-16 code unit
@@ -110,7 +90,6 @@ function createWriter(file: FileHandle, start: number) {
     }
     position += used;
     used = 0;
-    syncInBackground();
   }
 
   return {
@@ -123,8 +102,6 @@ function createWriter(file: FileHandle, start: number) {
     async commit(): Promise<Checkpoint> {
       await encode();
       await flush();
-      await syncing;
-      if (syncError !== undefined) throw syncError;
       await file.datasync();
       return position;
     },
@@ -132,7 +109,6 @@ function createWriter(file: FileHandle, start: number) {
       // uncommitted rows are dropped on purpose: only `commit` makes rows durable
       pending = "";
       used = 0;
-      await syncing;
       await file.close();
     },
   };

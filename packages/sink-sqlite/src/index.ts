@@ -4,19 +4,24 @@
  * Exactly-once: rows are upserted as they arrive, inside a transaction that opens at the first
  * write and ends at `commit(key)`, which records `key` in `_batchpipe_commits` in that same
  * transaction; the checkpoint is that record's `seq`. A row that becomes durable before its commit
- * record (see the shared connection below) is harmless: until the record exists the engine delivers
- * that key again, and the upsert by id overwrites the row. `open` with a checkpoint forgets the
- * commit records of this table after it (so `committed(key)` is false for them and the engine
+ * record (see the shared connection in table.ts) is harmless: until the record exists the engine
+ * delivers that key again, and the upsert by id overwrites the row. `open` with a checkpoint forgets
+ * the commit records of this table after it (so `committed(key)` is false for them and the engine
  * redelivers); their rows stay, and a redelivery overwrites them by id: never a duplicate. A fresh
  * sink (no checkpoint) forgets every commit record of its table and keeps the rows, which later
  * deliveries upsert.
+ *
+ * SQLite runs in one worker thread per process (worker.ts), which holds the connections: `write`
+ * turns the rows into column values on the caller's thread and returns while the worker inserts
+ * them, so SQLite's work (its inserts, and the fsyncs of each commit) overlaps the engine's instead
+ * of blocking its event loop. The README gives the figure.
  */
 import { mkdir } from "node:fs/promises";
 import { dirname } from "node:path";
 import { Worker } from "node:worker_threads";
 import { BatchpipeError, type Checkpoint, defineSink, type ResultRow, z } from "@batchpipe/core/plugin";
 import type { Reply, Request } from "./protocol.js";
-import { openSqliteTable, type TableHandle, toValues } from "./table.js";
+import { toValues } from "./table.js";
 
 export const options = z.strictObject({
   path: z
@@ -34,10 +39,6 @@ export const options = z.strictObject({
     )
     .default("results")
     .meta({ description: "The table the rows go to; created if missing." }),
-  worker: z.boolean().default(true).meta({
-    description:
-      "Run SQLite in a worker thread, overlapping the engine's work (~2x the rows/s of `false`, for ~5–15 MB more peak RSS). `false` runs it on the caller's thread. Every sqlite sink on one database file must use the same setting.",
-  }),
 });
 
 export type SqliteSinkOptions = z.output<typeof options>;
@@ -48,7 +49,6 @@ export default defineSink({
   async open({ options, resolvePath, checkpoint }) {
     const path = resolvePath(options.path);
     await mkdir(dirname(path), { recursive: true });
-    if (!options.worker) return createLocalHandle(openSqliteTable(path, options.table, checkpoint));
     const worker = acquireWorker();
     try {
       const handle = (await worker.call({ op: "open", path, table: options.table, checkpoint })) as number;
@@ -68,25 +68,7 @@ export default defineSink({
  */
 const MAX_WRITES_IN_FLIGHT = 2;
 
-/** SQLite on the caller's thread (`worker: false`: no second V8 isolate and malloc arena) */
-function createLocalHandle(table: TableHandle) {
-  return {
-    async write(rows: readonly ResultRow[]): Promise<void> {
-      table.write(toValues(rows), new Date().toISOString());
-    },
-    async commit(key: string): Promise<Checkpoint> {
-      return table.commit(key);
-    },
-    async committed(key: string): Promise<boolean> {
-      return table.committed(key);
-    },
-    async close(): Promise<void> {
-      await table.close();
-    },
-  };
-}
-
-/** SQLite in the worker thread (`worker: true`, the default) */
+/** a sink's calls, sent to the worker thread in order */
 function createHandle(worker: SinkWorker, handle: number) {
   const inFlight: Promise<unknown>[] = [];
   let closed = false;
@@ -148,8 +130,8 @@ function acquireWorker(): SinkWorker {
 function startWorker(): NonNullable<typeof shared> {
   // dist/worker.js from both src/ (tests) and dist/: the worker must be plain JavaScript
   const worker = new Worker(new URL("../dist/worker.js", import.meta.url), {
-    // a write message is at most ~500 rows of values: a 4 MB young generation holds it, where V8's
-    // default (16 MB semi-spaces) doubled the thread's heap (26 -> 14 MB in an RSS trace of a 1M run)
+    // a write message is one delivery part's column values: a 4 MB young generation holds it, and
+    // V8's default (16 MB semi-spaces) would make the thread's heap about twice as big
     resourceLimits: { maxYoungGenerationSizeMb: 4 },
   });
   const pending = new Map<number, { resolve(value: unknown): void; reject(error: unknown): void }>();

@@ -1,14 +1,12 @@
 /**
  * The sqlite sink's database side: the rows' column values, tables, the shared connection per file,
- * the write transaction and the commit records. Everything here is synchronous (better-sqlite3) but
- * closing, which waits for the file's WAL helper thread (wal.ts); it runs in the sink's worker
- * thread (worker.ts, the default), or on the caller's thread with `worker: false`.
+ * the write transaction and the commit records. Everything here is synchronous (better-sqlite3)
+ * and runs in the sink's worker thread (worker.ts), except `toValues`, which the caller runs.
  */
 import { realpathSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { BatchpipeError, type Checkpoint, type ResultRow } from "@batchpipe/core/plugin";
 import Database from "better-sqlite3";
-import { WalHelper } from "./wal.js";
 
 const COLUMNS = [
   "id",
@@ -56,8 +54,6 @@ export type Value = string | number | null;
 interface Connection {
   key: string;
   db: Database.Database;
-  /** the WAL's fsyncs and checkpoints, off this thread (wal.ts) */
-  wal: WalHelper;
   users: number;
   /** the open sink of each table */
   tables: Map<string, TableState>;
@@ -83,20 +79,18 @@ function acquireConnection(path: string): Connection {
       // pages; this only takes effect when the database is created
       db.pragma("page_size = 16384");
       db.pragma("journal_mode = WAL");
-      // FULL: in WAL mode NORMAL may lose the last commits on power loss after the engine recorded
-      // their checkpoints, which would lose rows; its fsyncs mostly run ahead on the helper thread
+      // FULL: COMMIT fsyncs the WAL. In WAL mode NORMAL may lose the last commits on power loss
+      // after the engine recorded their checkpoints, which would lose rows
       db.pragma("synchronous = FULL");
       db.pragma("busy_timeout = 5000");
-      // 2 MB (SQLite's default; better-sqlite3 sets 16 MB): a delivery's pages then go to the WAL
-      // while it is written, where the helper thread fsyncs them ahead of COMMIT (wal.ts), instead
-      // of all at COMMIT; it also keeps RSS down (plugins-sinks.js, 300k rows: 104,522 rows/s at
-      // 16 MB, 115,376 at 1 MB; 1M rows at 2 MB: 111,090)
+      // 2 MB (SQLite's default; better-sqlite3 sets 16 MB): a delivery's pages go to the WAL as
+      // they are written instead of piling up in memory until COMMIT
       db.pragma("cache_size = -2048");
     } catch (error) {
       db.close();
       throw error;
     }
-    connection = { key, db, wal: new WalHelper(db, path), users: 0, tables: new Map() };
+    connection = { key, db, users: 0, tables: new Map() };
     connections.set(key, connection);
   }
   connection.users++;
@@ -124,15 +118,15 @@ function supersede(connection: Connection, path: string, table: string): void {
   }
 }
 
-/** the last sink on a file closes its connection, which rolls back what no sink committed */
-async function releaseConnection(connection: Connection): Promise<void> {
+/**
+ * The last sink on a file closes its connection, which rolls back what no sink committed; SQLite
+ * then checkpoints the WAL into the database file and removes it, so the `.db` file alone holds
+ * every committed row.
+ */
+function releaseConnection(connection: Connection): void {
   if (--connection.users > 0) return;
   connections.delete(connection.key);
-  try {
-    await connection.wal.close();
-  } finally {
-    connection.db.close();
-  }
+  connection.db.close();
 }
 
 export type TableHandle = ReturnType<typeof openTable>;
@@ -147,7 +141,7 @@ export function openSqliteTable(
   try {
     return openTable(connection, path, table, checkpoint);
   } catch (error) {
-    void releaseConnection(connection).catch(() => {});
+    releaseConnection(connection);
     throw error;
   }
 }
@@ -251,24 +245,11 @@ function openTable(connection: Connection, path: string, table: string, checkpoi
         upsertShared.run(...own, shared);
       }
       for (; i < rows; i++) upsertOne.run(...values.slice(i * BOUND, (i + 1) * BOUND), at);
-      connection.wal.flush();
     },
     commit(key: string): number {
       begin();
       const seq = Number(recordCommit.run(table, key, new Date().toISOString()).lastInsertRowid);
       db.exec("COMMIT");
-      if (connection.wal.failed) {
-        // after a failed fsync, COMMIT's own may have reported success with frames lost
-        throw new BatchpipeError(
-          "PLUGIN_FAILED",
-          `${path}: the background fsync or checkpoint of the database failed, so this commit may not be durable`,
-          {
-            hint: "Check the disk that holds the database, then run again: the run resumes from its last recorded commit.",
-            plugin: "sink:sqlite",
-          },
-        );
-      }
-      connection.wal.checkpoint();
       // the transaction held every sink's work on this file: all of it is durable now
       for (const other of connection.tables.values()) other.dirty = false;
       return seq;
@@ -276,11 +257,11 @@ function openTable(connection: Connection, path: string, table: string, checkpoi
     committed(key: string): boolean {
       return isCommitted.get(table, key) !== undefined;
     },
-    async close(): Promise<void> {
+    close(): void {
       if (closed) return;
       closed = true;
       if (connection.tables.get(table) === state) connection.tables.delete(table);
-      await releaseConnection(connection);
+      releaseConnection(connection);
     },
   };
 }

@@ -13,23 +13,18 @@ const port = parentPort;
 const handles = new Map<number, TableHandle>();
 let nextHandle = 1;
 
-// one request at a time, in order (a close waits for its checkpointer thread)
-let served: Promise<void> = Promise.resolve();
+// every call is synchronous, so requests are answered one at a time, in the order they came
 port.on("message", (request: Request) => {
-  served = served.then(() => serve(request));
-});
-
-async function serve(request: Request): Promise<void> {
   let reply: Reply;
   try {
-    reply = { id: request.id, ok: true, value: await handle(request) };
+    reply = { id: request.id, ok: true, value: handle(request) };
   } catch (error) {
     reply = { id: request.id, ok: false, error: toWire(error) };
   }
   port.postMessage(reply);
-}
+});
 
-async function handle(request: Request): Promise<unknown> {
+function handle(request: Request): unknown {
   switch (request.op) {
     case "open": {
       const table = openSqliteTable(request.path, request.table, request.checkpoint);
@@ -47,7 +42,7 @@ async function handle(request: Request): Promise<unknown> {
     case "close": {
       const table = handles.get(request.handle);
       handles.delete(request.handle);
-      await table?.close();
+      table?.close();
       return undefined;
     }
   }

@@ -4,40 +4,37 @@ import Database from "better-sqlite3";
 import { test } from "vitest";
 import sink, { type SqliteSinkOptions } from "../src/index.js";
 
-// both ways of running SQLite: in the worker thread (the default) and on the caller's thread
-for (const worker of [false, true]) {
-  const checks = testSink<SqliteSinkOptions>(sink, {
-    makeOptions: () => ({ path: "out/results.db", table: "sentiment", worker }),
-    readBack: (options, dir) => {
-      const db = new Database(join(dir, options.path), { readonly: true });
-      try {
-        const rows = db.prepare(`SELECT id, status, output, error FROM "${options.table}"`).all() as {
-          id: string;
-          status: string;
-          output: string | null;
-          error: string | null;
-        }[];
-        return rows.map((row) => ({
-          id: row.id,
-          status: row.status,
-          ...(row.status === "success"
-            ? { output: parseOutput(row.output) }
-            : { error: JSON.parse(row.error!) }),
-        }));
-      } finally {
-        db.close();
-      }
-    },
-    invalidOptions: [
-      { options: { path: "x.db", table: "bad-name" }, path: ["table"] },
-      { options: { path: "x.db", table: "1abc" }, path: ["table"] },
-      { options: { path: "x.db", table: 'x"; DROP TABLE t; --' }, path: ["table"] },
-      { options: { table: "ok" }, path: ["path"] },
-    ],
-  });
+const checks = testSink<SqliteSinkOptions>(sink, {
+  makeOptions: () => ({ path: "out/results.db", table: "sentiment" }),
+  readBack: (options, dir) => {
+    const db = new Database(join(dir, options.path), { readonly: true });
+    try {
+      const rows = db.prepare(`SELECT id, status, output, error FROM "${options.table}"`).all() as {
+        id: string;
+        status: string;
+        output: string | null;
+        error: string | null;
+      }[];
+      return rows.map((row) => ({
+        id: row.id,
+        status: row.status,
+        ...(row.status === "success"
+          ? { output: parseOutput(row.output) }
+          : { error: JSON.parse(row.error!) }),
+      }));
+    } finally {
+      db.close();
+    }
+  },
+  invalidOptions: [
+    { options: { path: "x.db", table: "bad-name" }, path: ["table"] },
+    { options: { path: "x.db", table: "1abc" }, path: ["table"] },
+    { options: { path: "x.db", table: 'x"; DROP TABLE t; --' }, path: ["table"] },
+    { options: { table: "ok" }, path: ["path"] },
+  ],
+});
 
-  for (const check of checks) test(`${check.name}${worker ? " (worker: true)" : ""}`, check.run);
-}
+for (const check of checks) test(check.name, check.run);
 
 // output is plain text when the row's output was a string, JSON otherwise
 function parseOutput(text: string | null): unknown {
