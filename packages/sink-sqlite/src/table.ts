@@ -1,7 +1,7 @@
 /**
  * The sqlite sink's database side: the rows' column values, tables, the shared connection per file,
- * the write transaction and the commit records. Everything here is synchronous (better-sqlite3)
- * and runs in the sink's worker thread (worker.ts), except `toValues`, which the caller runs.
+ * the write transaction and the commit records. Everything here is synchronous (better-sqlite3), on
+ * the caller's thread.
  */
 import { realpathSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
@@ -42,7 +42,7 @@ const SHARED = [1, 5, 6, 7, 9, 10] as const;
 /** the other bound columns, bound per row */
 const OWN = [0, 2, 3, 4, 8, 11] as const;
 
-export type Value = string | number | null;
+type Value = string | number | null;
 
 /**
  * The sinks of this process on one database file share ONE connection, so they share its write
@@ -226,13 +226,13 @@ function openTable(connection: Connection, path: string, table: string, checkpoi
   let closed = false;
 
   return {
-    /** `values`: BOUND values per row, rows one after another (see `toValues`) */
-    write(values: readonly Value[], now: string): void {
+    write(rows: readonly ResultRow[]): void {
+      const values = toValues(rows);
       begin();
+      const now = new Date().toISOString();
       const at = { now };
-      const rows = values.length / BOUND;
       let i = 0;
-      for (; i + ROWS_PER_STATEMENT <= rows; i += ROWS_PER_STATEMENT) {
+      for (; i + ROWS_PER_STATEMENT <= rows.length; i += ROWS_PER_STATEMENT) {
         const shared = sharedValues(values, i * BOUND, now);
         if (shared === undefined) {
           upsertMany.run(...values.slice(i * BOUND, (i + ROWS_PER_STATEMENT) * BOUND), at);
@@ -244,7 +244,7 @@ function openTable(connection: Connection, path: string, table: string, checkpoi
         }
         upsertShared.run(...own, shared);
       }
-      for (; i < rows; i++) upsertOne.run(...values.slice(i * BOUND, (i + 1) * BOUND), at);
+      for (; i < rows.length; i++) upsertOne.run(...values.slice(i * BOUND, (i + 1) * BOUND), at);
     },
     commit(key: string): number {
       begin();
@@ -279,8 +279,8 @@ function sharedValues(values: readonly Value[], at: number, now: string): Record
   return shared;
 }
 
-/** the bound columns of every row, one row after another (what `write` takes) */
-export function toValues(rows: readonly ResultRow[]): Value[] {
+/** the bound columns of every row, one row after another */
+function toValues(rows: readonly ResultRow[]): Value[] {
   const values: Value[] = new Array(rows.length * BOUND);
   for (let i = 0; i < rows.length; i++) setValues(values, i * BOUND, rows[i]!);
   return values;

@@ -199,7 +199,7 @@ test("opening a table again rolls back what its older sink had not committed; th
   await older.write([success("lost", "x")]);
   await errors.write([success("e-lost", "y")]);
   const newer = await open(dir, { path: "r.db", table: "results" }, checkpoint);
-  // writes are acknowledged by the sink's worker thread later: the failure surfaces by the commit
+  // the older sink fails at its next call
   await expect(older.write([success("b", "x")]).then(() => older.commit("k2"))).rejects.toMatchObject({
     code: "PLUGIN_FAILED",
     message: expect.stringContaining('table "results" was opened again'),
