@@ -19,7 +19,7 @@ export interface RenderErrorOptions {
 }
 
 export function renderError(error: unknown, options: RenderErrorOptions): string {
-  if (isBatchpipeErrorLike(error)) {
+  if (isBatchpipeError(error)) {
     const withFrame =
       error.loc && !(error as { frame?: unknown }).frame && !error.details ? addFrame(error) : error;
     let text = formatSpecError(withFrame, { color: options.color, cwd: options.cwd });
@@ -48,7 +48,7 @@ export function renderError(error: unknown, options: RenderErrorOptions): string
  * `id` template makes twice), 1 for everything else
  */
 export function exitCodeFor(error: unknown): number {
-  if (!isBatchpipeErrorLike(error)) return ExitCode.RUN_ERROR;
+  if (!isBatchpipeError(error)) return ExitCode.RUN_ERROR;
   const usage: string[] = [
     ErrorCodes.SPEC_INVALID,
     ErrorCodes.USAGE,
@@ -58,9 +58,6 @@ export function exitCodeFor(error: unknown): number {
   ];
   return usage.includes(error.code) ? ExitCode.USAGE : ExitCode.RUN_ERROR;
 }
-
-/** by shape, so errors thrown by a plugin's own copy of core are rendered too */
-export const isBatchpipeErrorLike = isBatchpipeError;
 
 // --- internal ---
 

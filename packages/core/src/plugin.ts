@@ -44,6 +44,9 @@ export interface Logger {
   error(message: string, data?: Record<string, unknown>): void;
 }
 
+/** a Logger that drops everything */
+export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
 /** Where a record came from: for error messages, watch-mode provenance and resume. */
 export interface RecordPosition {
   /** the source file (absolute path) or another locator the source chooses */

@@ -5,7 +5,6 @@
  * result is deterministic for a given batch, so a delivery interrupted by a crash is done again.
  */
 import path from "node:path";
-import { BatchpipeError, ErrorCodes } from "../errors.js";
 import { estimateCost } from "../estimate/pricing.js";
 import type { FailureRow, ProviderPlugin, RecordPosition, ResultRow, SuccessRow } from "../plugin.js";
 import type { BatchSnapshot, ProviderConnection, ResultItem } from "../provider/contract.js";
@@ -45,17 +44,6 @@ export interface CollectResult {
   /** what the last, uncommitted part added */
   counters: RunCounters;
   retryShard: ShardRow | null;
-}
-
-/** RunOptions.deliveryPartSize: requests per delivery part (default 5,000) */
-export function resolvePartSize(size: number | undefined): number {
-  if (size === undefined) return 5000;
-  if (!Number.isSafeInteger(size) || size <= 0) {
-    throw new BatchpipeError(ErrorCodes.USAGE, `deliveryPartSize ${size} is not a positive whole number`, {
-      hint: "Give a request count such as 5000 (or leave it out for the default).",
-    });
-  }
-  return size;
 }
 
 /** a request's outcome: a result of the provider's, or one made up for a request without any */

@@ -11,8 +11,7 @@ import type { ShardRow } from "../state/index.js";
 import { type CollectResult, collectShard } from "./collect.js";
 import { addCounters, countFailure, emptyCounters, type RunCounters } from "./counters.js";
 import { describeError, type LoopContext, warn } from "./loop-context.js";
-import { interrupted, prepFailuresFile } from "./read/index.js";
-import { readLines } from "./shard-meta-index.js";
+import { interrupted, prepFailuresFile, readFileLines } from "./read/index.js";
 import { SinkSet } from "./sink-set.js";
 import { withCallSignal } from "./types.js";
 
@@ -64,7 +63,7 @@ export class Delivery {
     await sinks.begin(key);
     const counters = structuredClone(ctx.counters);
     if (fs.existsSync(file)) {
-      for await (const line of readLines(fs.createReadStream(file))) {
+      for await (const line of readFileLines(file)) {
         if (line === "") continue;
         const row = JSON.parse(line) as FailureRow;
         countFailure(counters, row.error.code);

@@ -6,7 +6,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { estimateCost } from "../estimate/pricing.js";
-import type { Logger } from "../plugin.js";
+import { type Logger, silentLogger } from "../plugin.js";
 import type { RunTotals } from "../state/index.js";
 import { runReadPhase } from "./read/index.js";
 import type { EnginePipeline } from "./types.js";
@@ -36,7 +36,7 @@ export async function planPipeline(
   options: { signal?: AbortSignal; logger?: Logger; onProgress?(records: number): void } = {},
 ): Promise<PlanResult> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "batchpipe-plan-"));
-  const logger: Logger = options.logger ?? { debug() {}, info() {}, warn() {}, error() {} };
+  const logger: Logger = options.logger ?? silentLogger;
   try {
     const read = await runReadPhase({
       pipeline,

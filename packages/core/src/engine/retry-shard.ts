@@ -1,13 +1,8 @@
-/**
- * A retry shard: the requests of a collected shard that failed in a way a new attempt can fix,
- * copied line for line (request and meta) into a new shard of the next attempt.
- */
-import fs from "node:fs";
 import path from "node:path";
 import type { ShardRow } from "../state/index.js";
 import { decodeShardMeta } from "./codecs/shard-meta.js";
-import { NOT_SUBMITTED, retryShardName, SyncWriter } from "./read/index.js";
-import { readLines, type ShardMetaIndex } from "./shard-meta-index.js";
+import { NOT_SUBMITTED, readFileLines, retryShardName, SyncWriter } from "./read/index.js";
+import type { ShardMetaIndex } from "./shard-meta-index.js";
 
 export async function writeRetryShard(options: {
   stateDir: string;
@@ -29,7 +24,7 @@ export async function writeRetryShard(options: {
   let bytes = 0;
   let index = 0;
   try {
-    for await (const line of readLines(fs.createReadStream(path.join(stateDir, shard.file)))) {
+    for await (const line of readFileLines(path.join(stateDir, shard.file))) {
       if (line === "") continue;
       const i = index++;
       if (!retry.has(i)) continue;

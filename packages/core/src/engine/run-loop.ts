@@ -276,7 +276,7 @@ export class RunLoop {
       shard: shard.name,
       model: shard.model,
       inFlight: this.scheduler.inFlight(shards, this.scheduler.queueKey(shard), shard.name),
-      unit: this.ctx.pipeline.provider.plugin.limits(this.ctx.pipeline.provider.options).queue.counts,
+      unit: this.scheduler.unit,
       message,
     });
   }

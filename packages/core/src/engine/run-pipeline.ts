@@ -11,16 +11,9 @@ import type { Logger } from "../plugin.js";
 import type { ProviderConnection } from "../provider/contract.js";
 import { acquireLock, openState, type RunCounters, type RunRow, type StateStore } from "../state/index.js";
 import { decodeReadCheckpoint, encodeReadCheckpoint } from "./codecs/read-checkpoint.js";
-import { resolvePartSize } from "./collect.js";
-import {
-  type ReadResume,
-  ReadStartsOver,
-  readFailure,
-  readIdentity,
-  resolveCheckpointEvery,
-  runReadPhase,
-} from "./read/index.js";
+import { type ReadResume, ReadStartsOver, readFailure, readIdentity, runReadPhase } from "./read/index.js";
 import { RunLoop } from "./run-loop.js";
+import { resolveTuning } from "./tuning.js";
 import type {
   EngineEvent,
   EnginePipeline,
@@ -41,8 +34,7 @@ export async function runPipeline(pipeline: EnginePipeline, options: RunOptions 
   // one listener per concurrent provider call and sleep
   setMaxListeners(64, signal);
   const logger = eventLogger(emit);
-  const checkpointEvery = resolveCheckpointEvery(options.readCheckpointEvery);
-  const deliveryPartSize = resolvePartSize(options.deliveryPartSize);
+  const { checkpointEvery, deliveryPartSize } = resolveTuning(options);
   const lock = acquireLock(stateDir);
   const state = openState(stateDir);
   let provider: ProviderConnection | undefined;

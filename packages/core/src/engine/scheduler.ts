@@ -60,6 +60,11 @@ export class Scheduler {
     this.creations = [...(options.creations ?? [])].sort((a, b) => a - b);
   }
 
+  /** what the provider's queue counts */
+  get unit(): "tokens" | "requests" {
+    return this.options.queue.counts;
+  }
+
   /** the queue a shard's work counts against */
   queueKey(shard: Pick<SchedulerShard, "model">): string {
     return this.options.queue.per === "model" ? shard.model : "*";

@@ -3,9 +3,8 @@
  * the inputs of a 50,000-request shard stay out of memory while its results are joined.
  */
 import fs from "node:fs";
-import readline from "node:readline";
-import type { Readable } from "node:stream";
 import { decodeShardMeta, type ShardMeta } from "./codecs/shard-meta.js";
+import { readFileLines } from "./read/index.js";
 
 export interface MetaEntry {
   /** the request's index in its shard file */
@@ -24,7 +23,7 @@ export class ShardMetaIndex {
   static async load(file: string): Promise<ShardMetaIndex> {
     const index = new ShardMetaIndex(file);
     let offset = 0;
-    for await (const line of readLines(fs.createReadStream(file))) {
+    for await (const line of readFileLines(file)) {
       const length = Buffer.byteLength(line);
       if (line !== "") {
         index.ids.set(decodeShardMeta(line).id, index.offsets.length);
@@ -61,9 +60,4 @@ export class ShardMetaIndex {
   private entry(index: number): MetaEntry {
     return { index, meta: () => decodeShardMeta(this.line(index)) };
   }
-}
-
-/** a stream's lines (any line ending) */
-export function readLines(stream: Readable): AsyncIterable<string> {
-  return readline.createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY });
 }

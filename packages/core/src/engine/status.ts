@@ -6,7 +6,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import type { Logger } from "../plugin.js";
+import { type Logger, silentLogger } from "../plugin.js";
 import { lockHolder, openState, type RunCounters, type RunTotals, type ShardStatus } from "../state/index.js";
 import { defaultStateDir, noRunError, openProvider } from "./run-pipeline.js";
 import type { EnginePipeline } from "./types.js";
@@ -78,8 +78,6 @@ export interface CancelResult {
   cancelled: string[];
   failed: { batchId: string; message: string }[];
 }
-
-const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
 export async function cancelRun(
   pipeline: EnginePipeline,

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { resolve } from "node:path";
-import type { Logger, PluginContext } from "../plugin.js";
+import { type PluginContext, silentLogger } from "../plugin.js";
 
 /**
  * One check of a conformance suite: register it with any runner, e.g.
@@ -19,7 +19,7 @@ export interface InvalidOptionsCase {
   path: readonly (string | number)[];
 }
 
-export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+export { silentLogger };
 
 /** A plugin context rooted at `dir` (resolvePath resolves against it). */
 export function createTestContext<O>(

@@ -6,7 +6,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { runPipeline } from "../engine/run-pipeline.js";
 import type { EnginePipeline } from "../engine/types.js";
-import { BatchpipeError, ErrorCodes } from "../errors.js";
+import { BatchpipeError, ErrorCodes, isBatchpipeError } from "../errors.js";
 import { openState } from "../state/index.js";
 import { cleanSnapshots, sleep } from "./files.js";
 import { createCarrySink, createGroupSource, type FileCounts } from "./group-plugins.js";
@@ -135,7 +135,7 @@ function resumable(stateDir: string, error: BatchpipeError): boolean {
 }
 
 function asBatchpipeError(error: unknown): BatchpipeError {
-  if (error instanceof BatchpipeError) return error;
+  if (isBatchpipeError(error)) return error;
   return new BatchpipeError(ErrorCodes.PLUGIN_FAILED, (error as Error)?.message ?? String(error), {
     cause: error,
   });

@@ -6,29 +6,12 @@
  * transaction; resume.ts continues from there.
  */
 import { createHash } from "node:crypto";
-import { BatchpipeError, ErrorCodes } from "../../errors.js";
 import type { FanoutBatch, ShardRow } from "../../state/index.js";
 import type { ReadCheckpoint } from "../codecs/read-checkpoint.js";
 import type { EnginePipeline } from "../types.js";
 import { syncFiles } from "./files.js";
-import { FINGERPRINT_SEGMENT } from "./fingerprint.js";
 
 export const DEFAULT_CHECKPOINT_EVERY = 10_000;
-
-/** RunOptions.readCheckpointEvery: records between read checkpoints, rounded up to a multiple of 1,000 */
-export function resolveCheckpointEvery(every: number | undefined): number {
-  if (every === undefined) return DEFAULT_CHECKPOINT_EVERY;
-  if (!Number.isSafeInteger(every) || every <= 0) {
-    throw new BatchpipeError(
-      ErrorCodes.USAGE,
-      `readCheckpointEvery ${every} is not a positive whole number`,
-      {
-        hint: "Give a record count such as 10000 (or leave it out for the default, 10,000).",
-      },
-    );
-  }
-  return Math.ceil(every / FINGERPRINT_SEGMENT) * FINGERPRINT_SEGMENT;
-}
 
 /** what shapes the read's output: a checkpoint written under another identity is not resumed */
 export function readIdentity(pipeline: EnginePipeline): string {

@@ -5,6 +5,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
+import readline from "node:readline";
 
 /**
  * A buffered synchronous file writer: constant memory, no stream back-pressure to juggle.
@@ -103,4 +104,9 @@ export async function syncFiles(files: string[]): Promise<void> {
       }
     }),
   );
+}
+
+/** a file's lines (any line ending), streamed */
+export function readFileLines(file: string): AsyncIterable<string> {
+  return readline.createInterface({ input: fs.createReadStream(file), crlfDelay: Number.POSITIVE_INFINITY });
 }

@@ -1,5 +1,5 @@
-export { DEFAULT_CHECKPOINT_EVERY, readIdentity, resolveCheckpointEvery } from "./checkpoints.js";
-export { SyncWriter } from "./files.js";
+export { DEFAULT_CHECKPOINT_EVERY, readIdentity } from "./checkpoints.js";
+export { readFileLines, SyncWriter } from "./files.js";
 export { prepFailuresFile } from "./prep-failures.js";
 export { interrupted, type ReadFailure, readFailure } from "./read-errors.js";
 export { type ReadPhaseOptions, type ReadPhaseResult, runReadPhase } from "./read-phase.js";

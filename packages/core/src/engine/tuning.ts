@@ -1,0 +1,33 @@
+/** RunOptions' tuning (EngineTuning) checked once, with its defaults. */
+import { BatchpipeError, ErrorCodes } from "../errors.js";
+import { DEFAULT_CHECKPOINT_EVERY } from "./read/checkpoints.js";
+import { FINGERPRINT_SEGMENT } from "./read/fingerprint.js";
+import type { EngineTuning } from "./types.js";
+
+export function resolveTuning(tuning: EngineTuning): { checkpointEvery: number; deliveryPartSize: number } {
+  const every = positiveCount("readCheckpointEvery", tuning.readCheckpointEvery, {
+    fallback: DEFAULT_CHECKPOINT_EVERY,
+    hint: "Give a record count such as 10000 (or leave it out for the default, 10,000).",
+  });
+  return {
+    // checkpoints fall on fingerprint segment ends
+    checkpointEvery: Math.ceil(every / FINGERPRINT_SEGMENT) * FINGERPRINT_SEGMENT,
+    deliveryPartSize: positiveCount("deliveryPartSize", tuning.deliveryPartSize, {
+      fallback: 5000,
+      hint: "Give a request count such as 5000 (or leave it out for the default).",
+    }),
+  };
+}
+
+function positiveCount(
+  name: string,
+  value: number | undefined,
+  o: { fallback: number; hint: string },
+): number {
+  if (value === undefined) return o.fallback;
+  if (!Number.isSafeInteger(value) || value <= 0)
+    throw new BatchpipeError(ErrorCodes.USAGE, `${name} ${value} is not a positive whole number`, {
+      hint: o.hint,
+    });
+  return value;
+}
