@@ -9,7 +9,6 @@
  */
 import { defineProvider, z } from "@batchpipe/core/plugin";
 import openai, { callOptions, callSettings, createOpenAIConnection } from "@batchpipe/provider-openai";
-import { createEmulator } from "./emulator.js";
 import type { EmulatorOptions } from "./options.js";
 
 export const emulatorProviderOptions = z.strictObject({
@@ -32,6 +31,9 @@ export default defineProvider({
   output: (response, request) => openai.output(response, request),
   async open({ options, logger }) {
     const settings = options.emulator ?? {};
+    // loaded here, not with the module: the CLI registers this provider for every command, and only
+    // a run that uses it needs the server
+    const { createEmulator } = await import("./emulator.js");
     const emulator = await createEmulator(settings as EmulatorOptions);
     const apiKey = options.api_key ?? (typeof settings.apiKey === "string" ? settings.apiKey : "emulator");
     const connection = createOpenAIConnection({
