@@ -24,6 +24,8 @@ export const ErrorCodes = {
   BUDGET_EXCEEDED: "BUDGET_EXCEEDED",
   /** interrupted by a signal; the state is saved */
   INTERRUPTED: "INTERRUPTED",
+  /** a `notify:` webhook or command did not take the run's end report (a warning: the run's outcome stands) */
+  NOTIFY_FAILED: "NOTIFY_FAILED",
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -10,6 +10,7 @@ export {
   type ProgressSnapshot,
   pipelineStatus,
   planPipeline,
+  type RunEndNotice,
   type RunOptions,
   type RunReport,
   type RunResult,
@@ -42,6 +43,7 @@ export { SpecIssueError } from "./spec/locate.js";
 export {
   type BatchSpec,
   formatBytes,
+  type NotifyTarget,
   type PipelineSpec,
   type PluginRef,
   pipelineSchema,

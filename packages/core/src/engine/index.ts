@@ -1,3 +1,4 @@
+export type { RunEndNotice } from "./notify.js";
 export { type PlanResult, type PlanShard, planPipeline } from "./plan-pipeline.js";
 export { buildReport, defaultStateDir, runPipeline } from "./run-pipeline.js";
 export { type CancelResult, cancelRun, pipelineStatus, type StatusResult } from "./status.js";

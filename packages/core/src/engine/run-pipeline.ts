@@ -11,6 +11,7 @@ import type { Logger } from "../plugin.js";
 import type { ProviderConnection } from "../provider/contract.js";
 import { acquireLock, openState, type RunCounters, type RunRow, type StateStore } from "../state/index.js";
 import { decodeReadCheckpoint, encodeReadCheckpoint } from "./codecs/read-checkpoint.js";
+import { runNotifying } from "./notify.js";
 import { type ReadResume, ReadStartsOver, readFailure, readIdentity, runReadPhase } from "./read/index.js";
 import { RunLoop } from "./run-loop.js";
 import { resolveTuning } from "./tuning.js";
@@ -28,6 +29,10 @@ export function defaultStateDir(pipeline: Pick<EnginePipeline, "dir" | "spec">):
 }
 
 export async function runPipeline(pipeline: EnginePipeline, options: RunOptions = {}): Promise<RunResult> {
+  return runNotifying(pipeline, options, (withEvents) => runOnce(pipeline, withEvents));
+}
+
+async function runOnce(pipeline: EnginePipeline, options: RunOptions): Promise<RunResult> {
   const stateDir = path.resolve(options.stateDir ?? defaultStateDir(pipeline));
   const emit = (event: EngineEvent) => options.onEvent?.(event);
   const signal = options.signal ?? new AbortController().signal;

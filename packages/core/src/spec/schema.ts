@@ -42,7 +42,12 @@ export interface PipelineSpec {
   batch: BatchSpec;
   sinks: PluginRef[];
   errors: PluginRef[];
+  /** who is told when a run ends */
+  notify: NotifyTarget[];
 }
+
+/** A webhook that receives the run's end report as JSON, or a shell command that gets it on stdin. */
+export type NotifyTarget = { webhook: string; headers?: Record<string, string> } | { command: string };
 
 export type AnyPlugin = SourcePlugin | TransformPlugin | SinkPlugin;
 
@@ -146,6 +151,34 @@ export const providerSchema = pluginRefSchema
       "Where batches are sent: openai (the OpenAI API or a compatible one at base_url), emulator (in process, no key, no network), a package or a path. Default: openai with OPENAI_API_KEY / OPENAI_BASE_URL.",
   });
 
+export const notifySchema = z
+  .array(
+    z.union(
+      [
+        z.strictObject({
+          webhook: z.url({ protocol: /^https?$/, error: "expected an http(s) URL" }).meta({
+            description: "POST the run's end report as JSON here (5 tries with backoff); may be an environment reference.",
+          }),
+          headers: z
+            .record(z.string(), z.string())
+            .optional()
+            .meta({ description: "Extra request headers." }),
+        }),
+        z.strictObject({
+          command: z.string().min(1).meta({
+            description: "A shell command run in the spec's folder with the report as JSON on stdin.",
+          }),
+        }),
+      ],
+      { error: "expected { webhook: <url> } or { command: <shell command> }" },
+    ),
+  )
+  .default([])
+  .meta({
+    description:
+      "Who is told when a run ends, however it ends (finished, failed records, stopped on an error).",
+  });
+
 export const pipelineSchema = z
   .strictObject({
     version: z.literal(1, { error: "expected 1 (the only spec version)" }),
@@ -170,6 +203,7 @@ export const pipelineSchema = z
     errors: z.array(pluginRefSchema).optional().meta({
       description: "Where final failures go. Default: a jsonl sink at .batchpipe/<name>/errors.jsonl.",
     }),
+    notify: notifySchema,
   })
   .meta({ title: "batchpipe pipeline", description: "A batchpipe pipeline spec (version 1)." });
 
