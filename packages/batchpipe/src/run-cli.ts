@@ -23,6 +23,8 @@ export const COMMANDS: Record<string, LazyCommand> = {
   run: () => import("./commands/run.js").then((m) => m.default),
   plan: () => import("./commands/plan.js").then((m) => m.default),
   status: () => import("./commands/status.js").then((m) => m.default),
+  runs: () => import("./commands/runs.js").then((m) => m.default),
+  init: () => import("./commands/init.js").then((m) => m.default),
   cancel: () => import("./commands/cancel.js").then((m) => m.default),
   emulator: () => import("./commands/emulator.js").then((m) => m.default),
   watch: () => import("./commands/watch.js").then((m) => m.default),

@@ -157,7 +157,8 @@ export const notifySchema = z
       [
         z.strictObject({
           webhook: z.url({ protocol: /^https?$/, error: "expected an http(s) URL" }).meta({
-            description: "POST the run's end report as JSON here (5 tries with backoff); may be an environment reference.",
+            description:
+              "POST the run's end report as JSON here (5 tries with backoff); may be an environment reference.",
           }),
           headers: z
             .record(z.string(), z.string())

@@ -36,6 +36,8 @@ export interface StateStore {
   /** meaningful: skip runs that were skipped or failed before submitting */
   latestRun(options?: { meaningful?: boolean }): RunRow | undefined;
   unfinishedRun(): RunRow | undefined;
+  /** runs, newest first */
+  runs(limit: number): RunRow[];
   getRun(id: string): RunRow | undefined;
   createRun(): RunRow;
   setRunStatus(id: string, status: RunStatus): void;
@@ -164,6 +166,10 @@ function createStore(dir: string, db: Database.Database): StateStore {
         db
           .prepare("SELECT * FROM runs WHERE status IN ('reading', 'running') ORDER BY seq DESC LIMIT 1")
           .get() as RawRun,
+      ),
+    runs: (limit) =>
+      (db.prepare("SELECT * FROM runs ORDER BY seq DESC LIMIT ?").all(limit) as RawRun[]).map(
+        (raw) => toRun(raw)!,
       ),
     getRun: (id) => toRun(db.prepare("SELECT * FROM runs WHERE id = ?").get(id) as RawRun),
     createRun() {

@@ -1,0 +1,57 @@
+/** `batchpipe runs <pipeline.yaml>`: a pipeline's past runs, newest first, from its state (no network). */
+
+import { pipelineRuns } from "@batchpipe/core";
+import { defineCommand } from "citty";
+import { cliContext } from "../context.js";
+import { ExitCode } from "../exit-codes.js";
+import { loadPipelineArg, pipelineArgs, stateDirArg } from "./pipeline-args.js";
+import { duration, fmt, money } from "./run-output.js";
+
+export default defineCommand({
+  meta: { name: "runs", description: "List a pipeline's past runs with counts, cost and duration" },
+  args: {
+    ...pipelineArgs,
+    ...stateDirArg,
+    limit: { type: "string", description: "How many runs, newest first (default 50)" },
+    json: { type: "boolean", description: "Print the runs as JSON" },
+  },
+  async run(context) {
+    const ctx = cliContext(context);
+    const { pipeline, stateDir } = await loadPipelineArg(ctx, context.args);
+    const limit = context.args.limit === undefined ? 50 : Number(context.args.limit);
+    if (!Number.isInteger(limit) || limit < 1) {
+      ctx.io.stderr.write(`✖ --limit expects a whole number of runs, got ${context.args.limit} (USAGE)\n`);
+      return ExitCode.USAGE;
+    }
+    const { name, stateDir: dir, runs } = pipelineRuns(pipeline, { stateDir, limit });
+    if (context.args.json) {
+      ctx.io.stdout.write(`${JSON.stringify({ name, stateDir: dir, runs }, null, 2)}\n`);
+      return ExitCode.OK;
+    }
+    if (runs.length === 0) {
+      ctx.io.stdout.write(`${name}: no run yet (state: ${dir})\n`);
+      return ExitCode.OK;
+    }
+    const rows = runs.map((r) => [
+      r.id,
+      r.status,
+      new Date(r.createdAt).toISOString().replace("T", " ").slice(0, 19),
+      r.finishedAt ? duration(r.finishedAt - r.createdAt) : "-",
+      r.read === null ? "-" : fmt(r.read),
+      fmt(r.counters.succeeded),
+      fmt(r.counters.failed),
+      money(r.counters.cost),
+      fmt(r.counters.batches),
+    ]);
+    const header = ["run", "status", "started (UTC)", "took", "read", "ok", "failed", "cost", "batches"];
+    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+    // text left, numbers right
+    const line = (cells: string[]) =>
+      cells
+        .map((c, i) => (i < 3 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
+        .join("  ")
+        .trimEnd();
+    ctx.io.stdout.write(`${[line(header), ...rows.map(line)].join("\n")}\n`);
+    return ExitCode.OK;
+  },
+});

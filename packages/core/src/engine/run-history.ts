@@ -1,0 +1,45 @@
+/** `pipelineRuns`: a pipeline's past runs, newest first, from its state (read-only, no lock). */
+import fs from "node:fs";
+import path from "node:path";
+import { lockHolder, openState, type RunCounters, type RunStatus } from "../state/index.js";
+import { defaultStateDir } from "./run-pipeline.js";
+import type { EnginePipeline } from "./types.js";
+
+export interface RunSummary {
+  id: string;
+  /** `stopped`: the run is unfinished and no process holds it (`run` again resumes it) */
+  status: RunStatus | "stopped";
+  createdAt: number;
+  finishedAt: number | null;
+  read: number | null;
+  counters: RunCounters;
+  estimatedCost: number | null;
+}
+
+export function pipelineRuns(
+  pipeline: EnginePipeline,
+  options: { stateDir?: string; limit?: number } = {},
+): { name: string; stateDir: string; runs: RunSummary[] } {
+  const stateDir = path.resolve(options.stateDir ?? defaultStateDir(pipeline));
+  const result = { name: pipeline.spec.name, stateDir, runs: [] as RunSummary[] };
+  if (!fs.existsSync(path.join(stateDir, "state.db"))) return result;
+  const running = lockHolder(stateDir) !== undefined;
+  const state = openState(stateDir);
+  try {
+    for (const run of state.runs(options.limit ?? 50)) {
+      const unfinished = run.status === "reading" || run.status === "running";
+      result.runs.push({
+        id: run.id,
+        status: unfinished && !running ? "stopped" : run.status,
+        createdAt: run.createdAt,
+        finishedAt: run.finishedAt,
+        read: run.totals?.read ?? null,
+        counters: run.counters,
+        estimatedCost: run.totals?.estimatedCost ?? null,
+      });
+    }
+  } finally {
+    state.close();
+  }
+  return result;
+}
