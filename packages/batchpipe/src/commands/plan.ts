@@ -61,8 +61,13 @@ export default defineCommand({
     out.push(`  estimated output tokens  ${fmt(t.estimatedOutputTokens)} (max_tokens, or a default guess)`);
     out.push(`  estimated cost           ${money(t.estimatedCost)} at batch prices`);
     const max = pipeline.spec.batch.max_cost;
+    if (max !== null && t.estimatedCost === null) {
+      out.push(
+        `  ⚠ batch.max_cost is set but the cost is unknown: \`run\` would refuse until the model is priced under \`pricing:\``,
+      );
+    }
     if (max !== null && t.estimatedCost !== null && t.estimatedCost > max) {
-      out.push(`  ⚠ over batch.max_cost (${money(max)}): the run would stop submitting before the end`);
+      out.push(`  ⚠ over batch.max_cost (${money(max)}): \`run\` would refuse before submitting anything`);
     }
     out.push("  (nothing was sent: plan reads and shards locally)");
     io.stdout.write(`${out.join("\n")}\n`);

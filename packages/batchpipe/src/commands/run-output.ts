@@ -158,7 +158,7 @@ export function fmt(n: number): string {
 }
 
 export function money(n: number | null): string {
-  if (n === null) return "unknown (model price not known)";
+  if (n === null) return "unknown (a model's price is not known: add it under `pricing:` in the spec)";
   return n < 0.01 ? `$${n.toFixed(4)}` : `$${n.toFixed(2)}`;
 }
 

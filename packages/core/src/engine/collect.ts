@@ -5,7 +5,7 @@
  * result is deterministic for a given batch, so a delivery interrupted by a crash is done again.
  */
 import path from "node:path";
-import { estimateCost } from "../estimate/pricing.js";
+import { estimateCost, type ModelPrice } from "../estimate/pricing.js";
 import type { FailureRow, ProviderPlugin, RecordPosition, ResultRow, SuccessRow } from "../plugin.js";
 import type { BatchSnapshot, ProviderConnection, ResultItem } from "../provider/contract.js";
 import type { FanoutRow, ShardRow } from "../state/index.js";
@@ -20,6 +20,8 @@ export interface CollectOptions {
   output: ProviderPlugin["output"];
   /** batch.max_attempts */
   maxAttempts: number;
+  /** batch prices per model (the built-in table with the spec's `pricing:`); default the built-in table */
+  prices?: Readonly<Record<string, ModelPrice>>;
   stateDir: string;
   shard: ShardRow;
   /** the ended batch; null when it disappeared from the provider or was never created */
@@ -170,6 +172,7 @@ function successOf(
         inputTokens: usage.input_tokens,
         outputTokens: usage.output_tokens,
         cachedTokens: usage.cached_tokens,
+        prices: options.prices,
       }) ?? 0;
   }
   const output = options.output(outcome.response, {

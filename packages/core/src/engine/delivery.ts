@@ -6,6 +6,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { ErrorCodes, isBatchpipeError } from "../errors.js";
+import { pricesFor } from "../estimate/pricing.js";
 import type { FailureRow } from "../plugin.js";
 import type { ShardRow } from "../state/index.js";
 import { type CollectResult, collectShard } from "./collect.js";
@@ -96,6 +97,7 @@ export class Delivery {
         collectShard({
           provider: ctx.provider,
           output: ctx.pipeline.provider.plugin.output,
+          prices: pricesFor(ctx.pipeline.spec.pricing),
           maxAttempts: ctx.pipeline.spec.batch.max_attempts,
           stateDir: ctx.stateDir,
           shard,

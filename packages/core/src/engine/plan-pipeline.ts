@@ -5,7 +5,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { estimateCost } from "../estimate/pricing.js";
+import { estimateCost, pricesFor } from "../estimate/pricing.js";
 import { type Logger, silentLogger } from "../plugin.js";
 import type { RunTotals } from "../state/index.js";
 import { runReadPhase } from "./read/index.js";
@@ -65,7 +65,12 @@ export async function planPipeline(
         bytes: s.bytes,
         inputTokens: s.tokens,
         outputTokens: s.outputTokens,
-        cost: estimateCost({ model: s.model, inputTokens: s.tokens, outputTokens: s.outputTokens }),
+        cost: estimateCost({
+          model: s.model,
+          inputTokens: s.tokens,
+          outputTokens: s.outputTokens,
+          prices: pricesFor(pipeline.spec.pricing),
+        }),
       })),
     };
   } finally {

@@ -7,6 +7,7 @@ import { setMaxListeners } from "node:events";
 import fs from "node:fs";
 import path from "node:path";
 import { BatchpipeError, ErrorCodes } from "../errors.js";
+import { pricesFor } from "../estimate/pricing.js";
 import type { Logger } from "../plugin.js";
 import type { ProviderConnection } from "../provider/contract.js";
 import { acquireLock, openState, type RunCounters, type RunRow, type StateStore } from "../state/index.js";
@@ -14,6 +15,7 @@ import { decodeReadCheckpoint, encodeReadCheckpoint } from "./codecs/read-checkp
 import { runNotifying } from "./notify.js";
 import { type ReadResume, ReadStartsOver, readFailure, readIdentity, runReadPhase } from "./read/index.js";
 import { RunLoop } from "./run-loop.js";
+import { costCapRefusal } from "./scheduler.js";
 import { resolveTuning } from "./tuning.js";
 import type {
   EngineEvent,
@@ -72,6 +74,16 @@ async function runOnce(pipeline: EnginePipeline, options: RunOptions): Promise<R
       });
       if (skipped) return skipped;
       run = state.getRun(run.id)!;
+    }
+    const shards = state.shards(run.id);
+    if (shards.every((s) => s.status === "pending")) {
+      const refusal = costCapRefusal({
+        maxCost: pipeline.spec.batch.max_cost,
+        estimatedCost: run.totals?.estimatedCost ?? null,
+        models: shards.map((s) => s.model),
+        prices: pricesFor(pipeline.spec.pricing),
+      });
+      if (refusal) throw refusal;
     }
     provider = await openProvider(pipeline, { env: options.env ?? process.env, logger, signal });
     const loop = new RunLoop({

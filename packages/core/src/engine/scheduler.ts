@@ -5,6 +5,7 @@
  * persists.
  */
 import { BatchpipeError, ErrorCodes } from "../errors.js";
+import { type ModelPrice, priceFor } from "../estimate/pricing.js";
 import type { ProviderLimits } from "../provider/contract.js";
 
 /** What the scheduler needs of a shard. */
@@ -182,5 +183,40 @@ export function budgetExceeded(maxCost: number | null, spent: number): Batchpipe
     ErrorCodes.BUDGET_EXCEEDED,
     `the next batch would take the run past batch.max_cost ($${maxCost}); spent so far $${spent.toFixed(4)}`,
     { hint: "Raise batch.max_cost and run again: the run resumes where it stopped." },
+  );
+}
+
+/**
+ * Before the first submission, the whole run's estimate against `batch.max_cost`: a run that would
+ * pass it, or whose cost cannot be known (a model without a price), is refused before anything is
+ * paid. Once submitting, `next` checks each batch against the actual spend.
+ */
+export function costCapRefusal(o: {
+  maxCost: number | null;
+  estimatedCost: number | null;
+  /** the models of the run's shards ("" for shards that mix models) */
+  models: readonly string[];
+  prices: Readonly<Record<string, ModelPrice>>;
+}): BatchpipeError | null {
+  if (o.maxCost === null) return null;
+  if (o.estimatedCost === null) {
+    const unknown = [...new Set(o.models)].filter((m) => m !== "" && priceFor(m, o.prices) === null);
+    const which = unknown.length > 0 ? unknown.join(", ") : "a model of the run";
+    const example = unknown[0] ?? "my-model";
+    return new BatchpipeError(
+      ErrorCodes.BUDGET_EXCEEDED,
+      `batch.max_cost is set but the price of ${which} is unknown, so the run's cost cannot be capped; nothing was submitted`,
+      {
+        hint: `Add its list prices (USD per 1M tokens) to the spec: pricing: { "${example}": { input: 0.5, output: 1.5 } }, or remove batch.max_cost.`,
+      },
+    );
+  }
+  if (o.estimatedCost <= o.maxCost) return null;
+  return new BatchpipeError(
+    ErrorCodes.BUDGET_EXCEEDED,
+    `the run's estimated cost $${o.estimatedCost.toFixed(4)} is above batch.max_cost ($${o.maxCost}); nothing was submitted`,
+    {
+      hint: "Raise batch.max_cost or shrink the dataset, then run again: the read is kept and the run resumes.",
+    },
   );
 }

@@ -4,13 +4,15 @@
  * Source: OpenAI's pricing page (developers.openai.com/api/docs/pricing, "Batch" column), as mirrored
  * by third-party price tables checked on 2026-11-27; list prices: gpt-5 $1.25/$10, gpt-4.1 $2/$8,
  * gpt-4o $2.50/$10, o3 $2/$8 (after the June 2025 cut). Prices change: the table is a default that a
- * pipeline can override with `batch.prices` (per model), and models not listed here give null,
- * which callers report as "cost unknown".
+ * pipeline can extend or override with `pricing:` (list prices per model, see `pricesFor`), and
+ * models known to neither give null, which callers report as "cost unknown".
  *
  * `cached_input` assumes the cache discount stacks with the batch discount (half the list cached
  * rate). Whether OpenAI applies caching to batch jobs is not confirmed (reference §3.7); when a
  * model has no cached price, cached tokens are billed at the input price (an overestimate).
  */
+import type { PricingEntry } from "../spec/schema.js";
+
 export interface ModelPrice {
   input: number;
   output: number;
@@ -69,6 +71,33 @@ export function estimateCost(args: {
   const cachedRate = price.cached_input ?? price.input;
   return (uncached * price.input + cached * cachedRate + args.outputTokens * price.output) / 1_000_000;
 }
+
+/**
+ * The batch prices a pipeline uses: the table above, with the spec's `pricing:` entries (list
+ * prices) turned into batch prices on top. Computed once per spec.
+ */
+export function pricesFor(
+  pricing: Readonly<Record<string, PricingEntry>> | undefined,
+): Readonly<Record<string, ModelPrice>> {
+  if (!pricing || Object.keys(pricing).length === 0) return BATCH_PRICES;
+  let prices = merged.get(pricing);
+  if (!prices) {
+    const own: Record<string, ModelPrice> = {};
+    for (const [model, entry] of Object.entries(pricing)) {
+      const factor = 1 - entry.batch_discount;
+      own[model] = {
+        input: entry.input * factor,
+        output: entry.output * factor,
+        ...(entry.cached_input === undefined ? {} : { cached_input: entry.cached_input * factor }),
+      };
+    }
+    prices = { ...BATCH_PRICES, ...own };
+    merged.set(pricing, prices);
+  }
+  return prices;
+}
+
+const merged = new WeakMap<object, Readonly<Record<string, ModelPrice>>>();
 
 /** "-2024-08-06" or "-0613" at the end of a model name */
 const SNAPSHOT_SUFFIX = /-(\d{4}-\d{2}-\d{2}|\d{4})$/;

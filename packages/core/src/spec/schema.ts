@@ -44,6 +44,16 @@ export interface PipelineSpec {
   errors: PluginRef[];
   /** who is told when a run ends */
   notify: NotifyTarget[];
+  /** list prices (USD per 1M tokens) of models batchpipe does not know, or overrides */
+  pricing: Record<string, PricingEntry>;
+}
+
+export interface PricingEntry {
+  input: number;
+  output: number;
+  cached_input?: number;
+  /** the batch API's discount off these list prices (0.5: half price) */
+  batch_discount: number;
 }
 
 /** A webhook that receives the run's end report as JSON, or a shell command that gets it on stdin. */
@@ -130,12 +140,10 @@ export const batchSchema = z
       .boolean()
       .default(false)
       .meta({ description: "false: a dataset already processed under this name is not paid for again." }),
-    max_cost: z
-      .number()
-      .positive()
-      .nullable()
-      .default(null)
-      .meta({ description: "Stop before the estimated cost of the run exceeds this many US dollars." }),
+    max_cost: z.number().positive().nullable().default(null).meta({
+      description:
+        "US dollars: a run whose whole estimate is above it (or unknown: see pricing) is refused before it submits anything; then each batch is checked against the actual spend.",
+    }),
     plugin_timeout: duration(
       "How long one sink call may take; a call that hangs longer stops the run (PLUGIN_FAILED), which resumes on the next run.",
     )
@@ -180,6 +188,28 @@ export const notifySchema = z
       "Who is told when a run ends, however it ends (finished, failed records, stopped on an error).",
   });
 
+export const pricingSchema = z
+  .record(
+    z.string().min(1),
+    z.strictObject({
+      input: z.number().min(0).meta({ description: "List price of input tokens, USD per 1M." }),
+      output: z.number().min(0).default(0).meta({ description: "List price of output tokens, USD per 1M." }),
+      cached_input: z
+        .number()
+        .min(0)
+        .optional()
+        .meta({ description: "List price of cached input tokens, USD per 1M (default: the input price)." }),
+      batch_discount: z.number().min(0).max(1).default(0.5).meta({
+        description: "The batch API's discount off the list prices: 0.5 is half price (OpenAI, Anthropic).",
+      }),
+    }),
+  )
+  .default({})
+  .meta({
+    description:
+      "Per-model list prices for models batchpipe does not know (or to override its table), e.g. for OpenAI-compatible providers; plan, max_cost and the report use them.",
+  });
+
 export const pipelineSchema = z
   .strictObject({
     version: z.literal(1, { error: "expected 1 (the only spec version)" }),
@@ -205,6 +235,7 @@ export const pipelineSchema = z
       description: "Where final failures go. Default: a jsonl sink at .batchpipe/<name>/errors.jsonl.",
     }),
     notify: notifySchema,
+    pricing: pricingSchema,
   })
   .meta({ title: "batchpipe pipeline", description: "A batchpipe pipeline spec (version 1)." });
 

@@ -16,7 +16,7 @@ import { isBatchpipeError } from "../../errors.js";
 import { holdEncodings } from "../../estimate/encoding.js";
 import type { EstimateMode } from "../../estimate/estimate-tokens.js";
 import { estimateOutputTokens } from "../../estimate/index.js";
-import { estimateCost } from "../../estimate/pricing.js";
+import { estimateCost, type ModelPrice, pricesFor } from "../../estimate/pricing.js";
 import {
   type FailureRow,
   isInvalidRecord,
@@ -263,7 +263,7 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
   fingerprint.cut();
   const shards = writer.finish();
   totals.shards = shards.length;
-  totals.estimatedCost = sumCosts(costByModel);
+  totals.estimatedCost = sumCosts(costByModel, pricesFor(pipeline.spec.pricing));
   options.onProgress?.(totals.read);
   return {
     fingerprint: fingerprint.value,
@@ -307,10 +307,13 @@ function emptyTotals(): RunTotals {
   };
 }
 
-function sumCosts(byModel: Map<string, { input: number; output: number }>): number | null {
+function sumCosts(
+  byModel: Map<string, { input: number; output: number }>,
+  prices: Readonly<Record<string, ModelPrice>>,
+): number | null {
   let total = 0;
   for (const [model, tokens] of byModel) {
-    const cost = estimateCost({ model, inputTokens: tokens.input, outputTokens: tokens.output });
+    const cost = estimateCost({ model, inputTokens: tokens.input, outputTokens: tokens.output, prices });
     if (cost === null) return null;
     total += cost;
   }
