@@ -22,6 +22,7 @@ export const COMMANDS: Record<string, LazyCommand> = {
   schema: () => import("./commands/schema.js").then((m) => m.default),
   run: () => import("./commands/run.js").then((m) => m.default),
   plan: () => import("./commands/plan.js").then((m) => m.default),
+  try: () => import("./commands/try.js").then((m) => m.default),
   status: () => import("./commands/status.js").then((m) => m.default),
   runs: () => import("./commands/runs.js").then((m) => m.default),
   init: () => import("./commands/init.js").then((m) => m.default),

@@ -18,6 +18,9 @@ export {
   type RunSummary,
   runPipeline,
   type StatusResult,
+  type TryItem,
+  type TryOptions,
+  tryPipeline,
 } from "./engine/index.js";
 export * from "./errors.js";
 export type * from "./plugin.js";

@@ -10,6 +10,7 @@ export type {
   BatchRef,
   BatchSnapshot,
   EncodedRequest,
+  LiveResult,
   OutputRequest,
   OutputResult,
   ProviderConnection,

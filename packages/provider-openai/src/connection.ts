@@ -13,6 +13,7 @@ import {
 } from "@batchpipe/core/plugin";
 import { createOpenAIClient, newestFirst, type OpenAIClientOptions } from "./client.js";
 import { classifyLine, isObject, toUsage } from "./format.js";
+import { createLiveCaller } from "./live.js";
 import { ProviderError } from "./retry.js";
 import { batchData, toSnapshot } from "./snapshot.js";
 import type { OpenAIClient } from "./types.js";
@@ -22,6 +23,8 @@ export type OpenAIConnectionOptions = OpenAIClientOptions;
 export function createOpenAIConnection(options: OpenAIConnectionOptions): ProviderConnection {
   const client = createOpenAIClient(options);
   return {
+    live: createLiveCaller(options),
+
     async submit(shard, { staged, stage, maybeStarted, since, signal }) {
       let fileId = stagedFileId(staged);
       if (!fileId) {

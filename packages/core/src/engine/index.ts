@@ -3,4 +3,5 @@ export { type PlanResult, type PlanShard, planPipeline } from "./plan-pipeline.j
 export { pipelineRuns, type RunSummary } from "./run-history.js";
 export { buildReport, defaultStateDir, runPipeline } from "./run-pipeline.js";
 export { type CancelResult, cancelRun, pipelineStatus, type StatusResult } from "./status.js";
+export { type TryItem, type TryOptions, tryPipeline } from "./try-pipeline.js";
 export type * from "./types.js";

@@ -99,5 +99,35 @@ export function pricesFor(
 
 const merged = new WeakMap<object, Readonly<Record<string, ModelPrice>>>();
 
+/**
+ * Live (synchronous API) prices: the built-in batch table undone (batch is half the list price for
+ * every model in it), with the spec's `pricing:` list prices as given.
+ */
+export function livePricesFor(
+  pricing: Readonly<Record<string, PricingEntry>> | undefined,
+): Readonly<Record<string, ModelPrice>> {
+  const own = pricing ?? {};
+  let prices = mergedLive.get(own);
+  if (!prices) {
+    const live: Record<string, ModelPrice> = {};
+    for (const [model, price] of Object.entries(BATCH_PRICES)) {
+      live[model] = {
+        input: price.input * 2,
+        output: price.output * 2,
+        ...(price.cached_input === undefined ? {} : { cached_input: price.cached_input * 2 }),
+      };
+    }
+    for (const [model, entry] of Object.entries(own)) {
+      const { batch_discount: _discount, ...list } = entry;
+      live[model] = list;
+    }
+    prices = live;
+    mergedLive.set(own, prices);
+  }
+  return prices;
+}
+
+const mergedLive = new WeakMap<object, Readonly<Record<string, ModelPrice>>>();
+
 /** "-2024-08-06" or "-0613" at the end of a model name */
 const SNAPSHOT_SUFFIX = /-(\d{4}-\d{2}-\d{2}|\d{4})$/;

@@ -154,8 +154,17 @@ export interface ProviderConnection {
   cancel(batch: BatchRef): Promise<void>;
   /** delete what the shard left at the provider (staged data and the batch's files or the batch) */
   cleanUp(shard: { staged: JsonValue; batch: BatchRef | null }): Promise<void>;
+  /**
+   * Optional: send one request through the provider's live (synchronous) API, at live prices, for
+   * `batchpipe try`. Retries transient failures (and honours retry-after) itself; a failure it
+   * cannot fix is an answer, not an error.
+   */
+  live?(request: RequestLine, options: { signal: AbortSignal }): Promise<LiveResult>;
   close(): Promise<void>;
 }
+
+/** The answer to one live call: a success or a failure, as a batch result would be. */
+export type LiveResult = Exclude<ResultItem, { kind: "unreadable" }>;
 
 export interface ProviderContext<O> extends PluginContext<O> {
   /** for the provider's own defaults (e.g. OPENAI_API_KEY); never read at load time */

@@ -1,0 +1,122 @@
+/**
+ * `batchpipe try <pipeline.yaml> [-n 5] [--ids a,b]`: render a few records and send them through the
+ * provider's live API, printing each request as sent with its answer, tokens and cost at live
+ * prices. Nothing is written: no state, no sinks.
+ */
+
+import { type TryItem, tryPipeline } from "@batchpipe/core";
+import { defineCommand } from "citty";
+import { cliContext } from "../context.js";
+import { ExitCode } from "../exit-codes.js";
+import { loadPipelineArg, pipelineArgs } from "./pipeline-args.js";
+import { fmt } from "./run-output.js";
+
+export default defineCommand({
+  meta: {
+    name: "try",
+    description: "Send a few records through the provider's live API and show the answers (writes nothing)",
+  },
+  args: {
+    ...pipelineArgs,
+    number: { type: "string", alias: "n", description: "How many records, from the first (default 5)" },
+    ids: { type: "string", description: "Comma-separated custom_ids to send instead of the first records" },
+    json: { type: "boolean", description: "Print one JSON object per record" },
+  },
+  async run(context) {
+    const ctx = cliContext(context);
+    const { io, env } = ctx;
+    const args = context.args;
+    const limit = args.number === undefined ? 5 : Number(args.number);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 100) {
+      io.stderr.write(`✖ -n expects a number of records from 1 to 100, got ${args.number} (USAGE)\n`);
+      return ExitCode.USAGE;
+    }
+    const ids = args.ids
+      ?.split(",")
+      .map((id) => id.trim())
+      .filter(Boolean);
+    const { pipeline } = await loadPipelineArg(ctx, args);
+    const seen = new Set<string>();
+    let answered = 0;
+    let failed = 0;
+    let inputTokens = 0;
+    let outputTokens = 0;
+    let cost: number | null = 0;
+    // Ctrl-C simply ends the process: nothing was written
+    for await (const item of tryPipeline(pipeline, { limit, ids, env })) {
+      seen.add(item.id);
+      if (item.sent && item.result.kind === "success") {
+        answered++;
+        inputTokens += item.result.usage?.input_tokens ?? 0;
+        outputTokens += item.result.usage?.output_tokens ?? 0;
+        cost = cost === null || item.cost === null ? null : cost + item.cost;
+      } else failed++;
+      io.stdout.write(args.json ? `${JSON.stringify(item)}\n` : renderItem(item));
+    }
+    const missing = (ids ?? []).filter((id) => !seen.has(id));
+    if (missing.length > 0) {
+      io.stderr.write(`⚠ no record has the id ${missing.join(", ")}\n`);
+      failed += missing.length;
+    }
+    if (!args.json) {
+      const total = answered + failed;
+      const price =
+        cost === null
+          ? "cost unknown (add the model under `pricing:`)"
+          : `$${cost.toFixed(6)} at live prices`;
+      io.stdout.write(
+        `${fmt(total)} record${total === 1 ? "" : "s"} tried: ${fmt(answered)} answered, ${fmt(failed)} failed · ${fmt(inputTokens)} in / ${fmt(outputTokens)} out tokens · ${price}\n` +
+          "nothing was written (no run state, no sinks); `batchpipe plan` shows the batch cost of the whole dataset\n",
+      );
+    }
+    return failed > 0 ? ExitCode.FAILED_REQUESTS : ExitCode.OK;
+  },
+});
+
+function renderItem(item: TryItem): string {
+  const head = `── ${item.id} (${item.source.file.split("/").pop()}:${item.source.line}) `;
+  const lines = [head.padEnd(72, "─")];
+  if (!item.sent) {
+    lines.push(`not sent: ${item.error.message} (${item.error.code})`, "");
+    return `${lines.join("\n")}\n`;
+  }
+  lines.push(`request  POST ${item.request.url}`, indent(compactJson(item.request.body)));
+  const r = item.result;
+  if (r.kind === "failure") {
+    lines.push(`answer   ✖ ${r.error.message} (${r.error.code}${r.retryable ? ", retryable" : ""})`, "");
+    return `${lines.join("\n")}\n`;
+  }
+  const usage = r.usage
+    ? ` · ${fmt(r.usage.input_tokens)} in / ${fmt(r.usage.output_tokens)} out tokens`
+    : "";
+  const price = item.cost === null ? " · cost unknown" : ` · $${item.cost.toFixed(6)}`;
+  lines.push(`answer   ✔ ${item.ms} ms${usage}${price}`);
+  const out = item.output;
+  if (out && out.ok)
+    lines.push(indent(typeof out.output === "string" ? out.output : compactJson(out.output)));
+  else if (out) lines.push(`  ✖ ${out.message} (invalid_json_output)`);
+  lines.push("");
+  return `${lines.join("\n")}\n`;
+}
+
+function indent(text: string): string {
+  return text
+    .split("\n")
+    .map((line) => `  ${line}`)
+    .join("\n");
+}
+
+/** JSON with objects and arrays kept on one line when they fit in 96 columns (`used`: columns taken before it) */
+function compactJson(value: unknown, pad = "", used = pad.length): string {
+  const flat = JSON.stringify(value) ?? "null";
+  if (used + flat.length <= 96 || value === null || typeof value !== "object") return flat;
+  const inner = `${pad}  `;
+  const items = Array.isArray(value)
+    ? value.map((v) => `${inner}${compactJson(v, inner)}`)
+    : Object.entries(value).map(([k, v]) => {
+        const key = `${inner}${JSON.stringify(k)}: `;
+        return `${key}${compactJson(v, inner, key.length)}`;
+      });
+  const [open, close] = Array.isArray(value) ? ["[", "]"] : ["{", "}"];
+  return `${open}\n${items.join(",\n")}\n${pad}${close}`;
+}

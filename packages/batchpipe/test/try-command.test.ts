@@ -1,0 +1,127 @@
+// `batchpipe try` through the real CLI: a few records rendered and sent through the live API (the
+// emulator over HTTP), each request printed with its answer, tokens and cost at live prices, and
+// nothing written: no state folder, no sink, no batch or file at the provider.
+import { execFile } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { promisify } from "node:util";
+import type { Emulator } from "@batchpipe/openai-emulator";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  batchpipe,
+  CLI_BIN,
+  childEnv,
+  ROOT,
+  records,
+  startEmulator,
+  tempDir,
+  writePipeline,
+} from "./support/harness.js";
+
+let emu: Emulator;
+beforeAll(async () => {
+  emu = await startEmulator();
+});
+afterAll(async () => {
+  await emu?.close();
+});
+
+/** every file under `dir` with its size and mtime */
+function listing(dir: string): string[] {
+  return fs
+    .readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => {
+      const file = path.join(e.parentPath, e.name);
+      const st = fs.statSync(file);
+      return `${path.relative(dir, file)} ${st.size} ${st.mtimeMs}`;
+    })
+    .sort();
+}
+
+describe("batchpipe try", () => {
+  it("try -n 3 on the quickstart prints 3 answers and changes no file", async () => {
+    const dir = tempDir();
+    fs.cpSync(path.join(ROOT, "examples/quickstart"), dir, { recursive: true });
+    fs.rmSync(path.join(dir, "out"), { recursive: true, force: true });
+    fs.rmSync(path.join(dir, ".batchpipe"), { recursive: true, force: true });
+    const before = listing(dir);
+    const run = await batchpipe(["try", "pipeline.yaml", "-n", "3"], { cwd: dir });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout.match(/^answer {3}✔ \d+ ms · \d+ in \/ \d+ out tokens · \$0\.\d{6}$/gm)).toHaveLength(
+      3,
+    );
+    expect(run.stdout.match(/^request {2}POST \/v1\/chat\/completions$/gm)).toHaveLength(3);
+    for (const id of ["review-001", "review-002", "review-003"])
+      expect(run.stdout).toContain(`── ${id} (data.jsonl:`);
+    expect(run.stdout).toContain('{"sentiment":');
+    expect(run.stdout).toMatch(
+      /3 records tried: 3 answered, 0 failed · \d+ in \/ \d+ out tokens · \$0\.\d{6} at live prices/,
+    );
+    expect(listing(dir)).toEqual(before);
+  });
+
+  it("--ids sends the named records through the provider's live API only: no file, no batch, no state", async () => {
+    const dir = tempDir();
+    fs.writeFileSync(path.join(dir, "data.jsonl"), records(10));
+    const spec = writePipeline(dir, { baseUrl: emu.url, name: "try-ids", maxTokens: 5 });
+    const calls = () => emu.state().calls;
+    const before = { ...calls() };
+    const run = await batchpipe(["try", spec, "--ids", "r7,r2", "--json"], { cwd: dir });
+    expect(run.code, run.stderr).toBe(0);
+    const items = run.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    // in source order
+    expect(items.map((i) => i.id)).toEqual(["r2", "r7"]);
+    expect(items[0]).toMatchObject({
+      sent: true,
+      request: {
+        custom_id: "r2",
+        url: "/v1/chat/completions",
+        body: { model: "gpt-4o-mini", max_tokens: 5 },
+      },
+      result: { kind: "success", usage: { input_tokens: expect.any(Number) } },
+      output: { ok: true },
+    });
+    // gpt-4o-mini at live prices: $0.15 / $0.60 per 1M tokens
+    const u = items[0].result.usage;
+    expect(items[0].cost).toBeCloseTo((u.input_tokens * 0.15 + u.output_tokens * 0.6) / 1e6, 12);
+    const after = calls();
+    expect((after["POST /v1/chat/completions"] ?? 0) - (before["POST /v1/chat/completions"] ?? 0)).toBe(2);
+    expect(after["POST /v1/files"] ?? 0).toBe(before["POST /v1/files"] ?? 0);
+    expect(after["POST /v1/batches"] ?? 0).toBe(before["POST /v1/batches"] ?? 0);
+    expect(fs.existsSync(path.join(dir, ".batchpipe"))).toBe(false);
+    expect(fs.existsSync(path.join(dir, "out"))).toBe(false);
+  });
+
+  it("a record whose template fails is shown as not sent; an id no record has is a warning; exit 3", async () => {
+    const dir = tempDir();
+    fs.writeFileSync(
+      path.join(dir, "data.jsonl"),
+      `${JSON.stringify({ id: "a", text: "fine" })}\n${JSON.stringify({ id: "b" })}\n`,
+    );
+    const spec = writePipeline(dir, { baseUrl: emu.url, name: "try-fail" });
+    const run = await batchpipe(["try", spec, "-n", "2"], { cwd: dir });
+    expect(run.code).toBe(3);
+    expect(run.stdout).toMatch(/── b \(data\.jsonl:2\) ─+\nnot sent: .*text.* \(template_error\)/);
+    expect(run.stdout).toContain("2 records tried: 1 answered, 1 failed");
+    const missing = await batchpipe(["try", spec, "--ids", "zzz"], { cwd: dir });
+    expect(missing.code).toBe(3);
+    expect(missing.stderr).toContain("⚠ no record has the id zzz");
+  });
+
+  it("a reader that stops early (| head) ends it quietly", async () => {
+    const dir = tempDir();
+    fs.writeFileSync(path.join(dir, "data.jsonl"), records(5));
+    const spec = writePipeline(dir, { baseUrl: emu.url, name: "try-pipe" });
+    const { stdout, stderr } = await promisify(execFile)(
+      "sh",
+      ["-c", `node "${CLI_BIN}" try "${spec}" -n 5 | head -1`],
+      { cwd: dir, env: childEnv() },
+    );
+    expect(stdout).toMatch(/^── r1 /);
+    expect(stderr).toBe("");
+  });
+});

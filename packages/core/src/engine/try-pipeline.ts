@@ -1,0 +1,138 @@
+/**
+ * `tryPipeline`: the first N records (or the named ones) rendered and sent through the provider's
+ * live API, one at a time, so a user sees what the model answers before paying for a batch. It
+ * writes nothing: no state folder, no lock, no sink.
+ */
+import path from "node:path";
+import { BatchpipeError, ErrorCodes } from "../errors.js";
+import { estimateCost, livePricesFor } from "../estimate/pricing.js";
+import {
+  isInvalidRecord,
+  type Logger,
+  type RecordPosition,
+  type RequestLine,
+  silentLogger,
+} from "../plugin.js";
+import type { LiveResult } from "../provider/contract.js";
+import { guardSource, toRequest } from "./read/read-errors.js";
+import { openProvider } from "./run-pipeline.js";
+import type { EnginePipeline } from "./types.js";
+
+export interface TryOptions {
+  /** records to send (default 5); ignored when `ids` is given */
+  limit?: number;
+  /** send these records (by the request's custom_id) instead of the first ones */
+  ids?: readonly string[];
+  env?: Record<string, string | undefined>;
+  signal?: AbortSignal;
+  logger?: Logger;
+}
+
+/** One record tried: the request as sent and the live answer, or why it was not sent. */
+export type TryItem = {
+  id: string;
+  source: RecordPosition;
+} & (
+  | {
+      sent: true;
+      request: RequestLine;
+      result: LiveResult;
+      /** the convenient output (as sinks would get it) of a success */
+      output: { ok: true; output: unknown } | { ok: false; message: string } | null;
+      /** USD at live prices; null when the model's price is unknown */
+      cost: number | null;
+      ms: number;
+    }
+  | { sent: false; error: { code: string; message: string } }
+);
+
+export async function* tryPipeline(
+  pipeline: EnginePipeline,
+  options: TryOptions = {},
+): AsyncGenerator<TryItem> {
+  const signal = options.signal ?? new AbortController().signal;
+  const logger = options.logger ?? silentLogger;
+  const wanted = options.ids ? new Set(options.ids) : null;
+  const limit = wanted ? wanted.size : (options.limit ?? 5);
+  const resolvePath = (p: string) => path.resolve(pipeline.dir, p);
+  const transform = await pipeline.transform.plugin.create({
+    options: pipeline.transform.options,
+    resolvePath,
+    logger,
+    signal,
+  });
+  const provider = await openProvider(pipeline, { env: options.env ?? process.env, logger, signal });
+  try {
+    if (!provider.live) {
+      throw new BatchpipeError(
+        ErrorCodes.USAGE,
+        `the provider ${pipeline.provider.label} has no live API, so records cannot be tried one by one`,
+        {
+          hint: "Use `batchpipe plan` to see the requests and their cost, or a provider with live calls (openai, emulator).",
+        },
+      );
+    }
+    const prices = livePricesFor(pipeline.spec.pricing);
+    const { plugin, options: providerOptions } = pipeline.provider;
+    let done = 0;
+    const records = guardSource(
+      pipeline.source.plugin.read({
+        options: pipeline.source.options,
+        resolvePath,
+        logger,
+        signal,
+        checkpoint: undefined,
+      }),
+      pipeline.source.label,
+    );
+    for await (const item of records) {
+      if (done >= limit) break;
+      if (isInvalidRecord(item)) {
+        if (wanted) continue;
+        done++;
+        yield { id: `(line ${item.position.line})`, source: item.position, sent: false, error: item.invalid };
+        continue;
+      }
+      const request = toRequest(transform, item, pipeline.transform.label);
+      if (request instanceof BatchpipeError) {
+        if (wanted) continue;
+        done++;
+        yield {
+          id: request.recordId ?? `(line ${item.position.line})`,
+          source: item.position,
+          sent: false,
+          error: { code: request.code, message: request.message },
+        };
+        continue;
+      }
+      if (wanted && !wanted.has(request.custom_id)) continue;
+      done++;
+      const { model, json } = plugin.encode(request, providerOptions);
+      const started = Date.now();
+      const result = await provider.live(request, { signal });
+      const ms = Date.now() - started;
+      const usage = result.kind === "success" ? result.usage : null;
+      yield {
+        id: request.custom_id,
+        source: item.position,
+        sent: true,
+        request,
+        result,
+        output:
+          result.kind === "success" ? plugin.output(result.response, { endpoint: request.url, json }) : null,
+        cost: usage
+          ? estimateCost({
+              model: result.kind === "success" ? (result.model ?? model) : model,
+              inputTokens: usage.input_tokens,
+              outputTokens: usage.output_tokens,
+              cachedTokens: usage.cached_tokens,
+              prices,
+            })
+          : null,
+        ms,
+      };
+    }
+  } finally {
+    await provider.close().catch(() => undefined);
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * Live (synchronous) calls for `batchpipe try`: one request to its endpoint (chat completions,
+ * responses, embeddings, completions) through the official SDK. Unlike batch calls, the SDK's own
+ * retries are on: a live call is one idempotent-enough request, and the SDK honours retry-after.
+ */
+import type { LiveResult, RequestLine } from "@batchpipe/core/plugin";
+import OpenAI, { APIConnectionError, APIError } from "openai";
+import { makeRedactor } from "./client.js";
+import { isObject, RETRYABLE_CODES, toUsage } from "./format.js";
+
+export interface LiveCallerOptions {
+  baseURL: string;
+  apiKey: string;
+  /** per-call timeout (default 60 s) */
+  timeoutMs?: number;
+}
+
+export function createLiveCaller(options: LiveCallerOptions) {
+  const client = new OpenAI({
+    baseURL: options.baseURL,
+    apiKey: options.apiKey,
+    maxRetries: 4,
+    timeout: options.timeoutMs ?? 60_000,
+  });
+  const redact = makeRedactor(options.apiKey);
+  return async (request: RequestLine, { signal }: { signal: AbortSignal }): Promise<LiveResult> => {
+    const id = request.custom_id;
+    // the SDK's base URL ends in /v1; request urls start with it
+    const route = request.url.replace(/^\/v1(?=\/)/, "");
+    try {
+      const body = await client.post<unknown>(route, { body: request.body, signal });
+      if (!isObject(body))
+        return failure(
+          id,
+          "invalid_response",
+          `POST ${request.url} answered something that is not a JSON object`,
+          null,
+          true,
+        );
+      return {
+        kind: "success",
+        id,
+        response: body,
+        usage: toUsage(body.usage),
+        model: typeof body.model === "string" ? body.model : null,
+      };
+    } catch (error) {
+      if (signal.aborted) throw signal.reason ?? error;
+      if (error instanceof APIError && error.status !== undefined) {
+        const code = typeof error.code === "string" ? error.code : (error.type ?? `http_${error.status}`);
+        const retryable = error.status === 429 || error.status >= 500 || RETRYABLE_CODES.has(code);
+        return failure(id, code, redact(error.message), error.status, retryable);
+      }
+      const message = error instanceof APIConnectionError ? `cannot reach ${options.baseURL}` : String(error);
+      return failure(id, "connection_error", redact(message), null, true);
+    }
+  };
+}
+
+function failure(
+  id: string,
+  code: string,
+  message: string,
+  status: number | null,
+  retryable: boolean,
+): LiveResult {
+  return { kind: "failure", id, error: { code, message, status_code: status }, retryable };
+}
