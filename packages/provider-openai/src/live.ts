@@ -23,7 +23,9 @@ export function createLiveCaller(options: LiveCallerOptions) {
     timeout: options.timeoutMs ?? 60_000,
   });
   const redact = makeRedactor(options.apiKey);
-  return async (request: RequestLine, { signal }: { signal: AbortSignal }): Promise<LiveResult> => {
+  return async (line: string, { signal }: { signal: AbortSignal }): Promise<LiveResult> => {
+    // a line of a batch input file, as encodeRequest wrote it
+    const request = JSON.parse(line) as RequestLine;
     const id = request.custom_id;
     // the SDK's base URL ends in /v1; request urls start with it
     const route = request.url.replace(/^\/v1(?=\/)/, "");

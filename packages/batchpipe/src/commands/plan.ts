@@ -5,7 +5,7 @@ import { defineCommand } from "citty";
 import { cliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
 import { loadPipelineArg, pipelineArgs } from "./pipeline-args.js";
-import { fmt, money } from "./run-output.js";
+import { duration, fmt, money } from "./run-output.js";
 
 export default defineCommand({
   meta: {
@@ -68,6 +68,12 @@ export default defineCommand({
     }
     if (max !== null && t.estimatedCost !== null && t.estimatedCost > max) {
       out.push(`  ⚠ over batch.max_cost (${money(max)}): \`run\` would refuse before submitting anything`);
+    }
+    const deadline = pipeline.spec.batch.deadline;
+    if (deadline !== null) {
+      out.push(
+        `  if batch.deadline (${duration(deadline)}) passes before any batch ends: up to ${money(plan.liveWorstCase)} at live prices`,
+      );
     }
     out.push("  (nothing was sent: plan reads and shards locally)");
     io.stdout.write(`${out.join("\n")}\n`);

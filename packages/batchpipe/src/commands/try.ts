@@ -92,8 +92,7 @@ function renderItem(item: TryItem): string {
   const price = item.cost === null ? " · cost unknown" : ` · $${item.cost.toFixed(6)}`;
   lines.push(`answer   ✔ ${item.ms} ms${usage}${price}`);
   const out = item.output;
-  if (out?.ok)
-    lines.push(indent(typeof out.output === "string" ? out.output : compactJson(out.output)));
+  if (out?.ok) lines.push(indent(typeof out.output === "string" ? out.output : compactJson(out.output)));
   else if (out) lines.push(`  ✖ ${out.message} (invalid_json_output)`);
   lines.push("");
   return `${lines.join("\n")}\n`;

@@ -11,11 +11,13 @@ import type { BatchSnapshot, ProviderConnection, ResultItem } from "../provider/
 import type { FanoutRow, ShardRow } from "../state/index.js";
 import type { ShardMeta } from "./codecs/shard-meta.js";
 import { countFailure, emptyCounters, type RunCounters } from "./counters.js";
+import { isAnsweredLive } from "./live-fallback.js";
 import { writeRetryShard } from "./retry-shard.js";
 import { type MetaEntry, ShardMetaIndex } from "./shard-meta-index.js";
 
 export interface CollectOptions {
-  provider: ProviderConnection;
+  /** where the batch's results come from */
+  provider: Pick<ProviderConnection, "results">;
   /** the provider plugin's `output` */
   output: ProviderPlugin["output"];
   /** batch.max_attempts */
@@ -120,8 +122,9 @@ async function collectWith(options: CollectOptions, metas: ShardMetaIndex): Prom
     }
   };
 
-  // a shard never submitted (the run was cancelled first) has no results to read
-  if (batch && shard.batchId) {
+  // a shard never submitted (the run was cancelled first) has no results to read; one answered
+  // through the live API after batch.deadline has its answers instead
+  if (batch && (shard.batchId || isAnsweredLive(batch))) {
     for await (const item of options.provider.results(batch, { signal: options.signal })) {
       const entry = item.kind === "unreadable" ? undefined : metas.get(item.id);
       if (item.kind === "unreadable" || !entry || seen.has(item.id)) {

@@ -6,11 +6,12 @@
 import fs from "node:fs";
 import path from "node:path";
 import { ErrorCodes, isBatchpipeError } from "../errors.js";
-import { pricesFor } from "../estimate/pricing.js";
+import { livePricesFor, pricesFor } from "../estimate/pricing.js";
 import type { FailureRow } from "../plugin.js";
 import type { ShardRow } from "../state/index.js";
 import { type CollectResult, collectShard } from "./collect.js";
 import { addCounters, countFailure, emptyCounters, type RunCounters } from "./counters.js";
+import { isAnsweredLive, liveResults } from "./live-fallback.js";
 import { describeError, type LoopContext, warn } from "./loop-context.js";
 import { interrupted, prepFailuresFile, readFileLines } from "./read/index.js";
 import { SinkSet } from "./sink-set.js";
@@ -95,9 +96,11 @@ export class Delivery {
       await sinks.begin(partKey(partsDone));
       result = await withCallSignal(ctx.signal, (signal) =>
         collectShard({
-          provider: ctx.provider,
+          // a shard answered through the live API after batch.deadline: its answers, at live prices
+          ...(isAnsweredLive(shard.batch)
+            ? { provider: liveResults(ctx.stateDir), prices: livePricesFor(ctx.pipeline.spec.pricing) }
+            : { provider: ctx.provider, prices: pricesFor(ctx.pipeline.spec.pricing) }),
           output: ctx.pipeline.provider.plugin.output,
-          prices: pricesFor(ctx.pipeline.spec.pricing),
           maxAttempts: ctx.pipeline.spec.batch.max_attempts,
           stateDir: ctx.stateDir,
           shard,

@@ -5,7 +5,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { estimateCost, pricesFor } from "../estimate/pricing.js";
+import { estimateCost, livePricesFor, pricesFor } from "../estimate/pricing.js";
 import { type Logger, silentLogger } from "../plugin.js";
 import type { RunTotals } from "../state/index.js";
 import { runReadPhase } from "./read/index.js";
@@ -29,6 +29,11 @@ export interface PlanResult {
   shards: PlanShard[];
   /** failures known before any request is sent, by code (invalid_input, template_error, request_too_large) */
   failedByCode: Record<string, number>;
+  /**
+   * With batch.deadline: the cost if every request is answered through the live API (the deadline
+   * passes before any batch ends); null without a deadline or when a model's price is unknown.
+   */
+  liveWorstCase: number | null;
 }
 
 export async function planPipeline(
@@ -53,10 +58,23 @@ export async function planPipeline(
       const code = (JSON.parse(line) as { error: { code: string } }).error.code;
       failedByCode[code] = (failedByCode[code] ?? 0) + 1;
     }
+    const livePrices = livePricesFor(pipeline.spec.pricing);
+    let liveWorstCase: number | null = pipeline.spec.batch.deadline === null ? null : 0;
+    for (const s of read.shards) {
+      if (liveWorstCase === null) break;
+      const cost = estimateCost({
+        model: s.model,
+        inputTokens: s.tokens,
+        outputTokens: s.outputTokens,
+        prices: livePrices,
+      });
+      liveWorstCase = cost === null ? null : liveWorstCase + cost;
+    }
     return {
       name: pipeline.spec.name,
       totals: read.totals,
       failedByCode,
+      liveWorstCase,
       shards: read.shards.map((s) => ({
         name: s.name,
         model: s.model,

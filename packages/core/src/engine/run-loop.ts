@@ -4,11 +4,13 @@
  * allows. Every remote effect is preceded by an intent in the state and every delivery is committed
  * by one state transaction, so the loop can be killed anywhere and started again.
  */
+import { setTimeout as delay } from "node:timers/promises";
 import { estimateCost, pricesFor } from "../estimate/pricing.js";
 import type { Logger } from "../plugin.js";
 import type { BatchSnapshot, ProviderConnection } from "../provider/contract.js";
 import type { RunCounters, RunRow, ShardRow, StateStore } from "../state/index.js";
 import { Delivery } from "./delivery.js";
+import { Deadline } from "./live-fallback.js";
 import {
   describeError,
   fatalProviderError,
@@ -47,6 +49,7 @@ export class RunLoop {
   private readonly scheduler: Scheduler;
   private readonly poller: Poller;
   private readonly delivery: Delivery;
+  private readonly deadline: Deadline;
   private readonly inFlightCounts = new Map<string, { total: number; completed: number; failed: number }>();
   private readonly collectBackoff = new Map<string, { at: number; failures: number }>();
   private budgetBlocked = false;
@@ -99,6 +102,7 @@ export class RunLoop {
         .filter((at): at is number => at !== null && at > recent),
     });
     this.poller = new Poller(this.ctx, fatalProviderError);
+    this.deadline = new Deadline(this.ctx);
     this.delivery = new Delivery(this.ctx, {
       pluginTimeoutMs: o.pluginTimeoutMs,
       partSize: o.deliveryPartSize,
@@ -119,6 +123,7 @@ export class RunLoop {
       for (;;) {
         this.checkSignal();
         this.checkCancel();
+        await this.deadline.check(Date.now());
         if (this.needsReconcile) await this.tryReconcile();
         await this.collectEnded();
         await this.pollDue();
@@ -200,6 +205,10 @@ export class RunLoop {
 
   private async submitNext(): Promise<void> {
     this.submitAgain = false;
+    if (this.deadline.passed) {
+      this.submitAgain = await this.deadline.answerNext();
+      return;
+    }
     if (this.budgetBlocked) return;
     const decision = this.scheduler.next([...this.ctx.shards.values()], Date.now(), this.ctx.counters.cost);
     if (decision.submit === null) {
@@ -356,22 +365,15 @@ export class RunLoop {
     const now = Date.now();
     let next = now + this.ctx.pipeline.spec.batch.poll_interval;
     next = Math.min(next, this.poller.nextDue() ?? next);
+    if (this.deadline.at !== null && !this.deadline.passed) next = Math.min(next, this.deadline.at);
     for (const b of this.collectBackoff.values()) next = Math.min(next, b.at);
     next = Math.max(next, Math.min(this.scheduler.rateOpensAt(now), now + HOUR));
     return Math.max(10, Math.min(next - now, 1000));
   }
 
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const signal = this.ctx.signal;
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        signal.removeEventListener("abort", done);
-        resolve();
-      }
-      signal.addEventListener("abort", done, { once: true });
-    });
+  /** until the next turn, or at once when the run is interrupted (the loop then sees the signal) */
+  private async sleep(ms: number): Promise<void> {
+    await delay(ms, undefined, { signal: this.ctx.signal }).catch(() => undefined);
   }
 
   private checkSignal(): void {

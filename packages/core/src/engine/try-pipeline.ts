@@ -107,9 +107,9 @@ export async function* tryPipeline(
       }
       if (wanted && !wanted.has(request.custom_id)) continue;
       done++;
-      const { model, json } = plugin.encode(request, providerOptions);
+      const { line, model, json } = plugin.encode(request, providerOptions);
       const started = Date.now();
-      const result = await provider.live(request, { signal });
+      const result = await provider.live(line, { signal });
       const ms = Date.now() - started;
       const usage = result.kind === "success" ? result.usage : null;
       yield {

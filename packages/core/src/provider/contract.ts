@@ -155,11 +155,12 @@ export interface ProviderConnection {
   /** delete what the shard left at the provider (staged data and the batch's files or the batch) */
   cleanUp(shard: { staged: JsonValue; batch: BatchRef | null }): Promise<void>;
   /**
-   * Optional: send one request through the provider's live (synchronous) API, at live prices, for
-   * `batchpipe try`. Retries transient failures (and honours retry-after) itself; a failure it
-   * cannot fix is an answer, not an error.
+   * Optional: send one request (a line as `encode` made it) through the provider's live
+   * (synchronous) API, at live prices: `batchpipe try`, and the requests still without a result
+   * when a run passes `batch.deadline`. Retries transient failures (and honours retry-after)
+   * itself; a failure it cannot fix is an answer, not an error.
    */
-  live?(request: RequestLine, options: { signal: AbortSignal }): Promise<LiveResult>;
+  live?(line: string, options: { signal: AbortSignal }): Promise<LiveResult>;
   close(): Promise<void>;
 }
 

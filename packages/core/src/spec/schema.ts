@@ -29,6 +29,8 @@ export interface BatchSpec {
   max_cost: number | null;
   /** milliseconds a sink call may take before the run stops */
   plugin_timeout: number;
+  /** milliseconds after the run starts; then open batches are cancelled and the rest goes live */
+  deadline: number | null;
 }
 
 /** A spec after defaults: durations in milliseconds, sizes in bytes. */
@@ -149,6 +151,12 @@ export const batchSchema = z
     )
       .refine((ms) => ms > 0, { error: "must be more than 0" })
       .default(5 * 60_000),
+    deadline: duration(
+      "How long the run may take (from its start): then its open batches are cancelled and every request without a result is sent through the provider's live API, at live prices (plan shows the worst case). Default: no deadline.",
+    )
+      .refine((ms) => ms > 0, { error: "must be more than 0" })
+      .nullable()
+      .default(null),
   })
   .meta({ description: "How requests are split into batches and tracked." });
 

@@ -1,0 +1,159 @@
+/**
+ * `batch.deadline`: once a run passes it, its open batches are cancelled once, and every request
+ * that still has no result (the shards never submitted, and what a cancelled batch left undone,
+ * which comes back as a retry shard) is sent through the provider's live API instead of a batch.
+ *
+ * Exactly once: a shard goes live only while no batch of it is open, so a request answered by its
+ * batch after all is delivered from that batch and never sent again. Each live answer is appended
+ * to the shard's live file (with the request's index in the shard) before anything is delivered;
+ * after a crash only the requests without an answer there are sent, and the file is then collected
+ * like a batch's results, at live prices.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { BatchpipeError, ErrorCodes } from "../errors.js";
+import type { BatchSnapshot, LiveResult, ProviderConnection, ResultItem } from "../provider/contract.js";
+import type { ShardRow } from "../state/index.js";
+import { describeError, type LoopContext, patchShard, shardsIn, warn } from "./loop-context.js";
+import { interrupted, readFileLines } from "./read/index.js";
+import { withCallSignal } from "./types.js";
+
+/** the provider status word of a shard answered through the live API */
+export const ANSWERED_LIVE = "answered_live";
+/** live calls in flight at once */
+const CONCURRENCY = 8;
+
+export class Deadline {
+  /** ms since the epoch; null without batch.deadline */
+  readonly at: number | null;
+  private passedAt: number | null = null;
+
+  constructor(private readonly ctx: LoopContext) {
+    const ms = ctx.pipeline.spec.batch.deadline;
+    this.at = ms === null ? null : ctx.runCreatedAt + ms;
+    if (this.at !== null && !ctx.provider.live) {
+      throw new BatchpipeError(
+        ErrorCodes.USAGE,
+        `batch.deadline is set but the provider ${ctx.pipeline.provider.label} has no live API to finish late work with`,
+        { hint: "Remove batch.deadline, or use a provider with live calls (openai, emulator)." },
+      );
+    }
+  }
+
+  get passed(): boolean {
+    return this.passedAt !== null;
+  }
+
+  /** once, when the deadline passes: every open batch is asked to stop */
+  async check(now: number): Promise<void> {
+    if (this.at === null || this.passed || now < this.at) return;
+    this.passedAt = now;
+    const open = shardsIn(this.ctx, "open");
+    const waiting = [...shardsIn(this.ctx, "pending"), ...shardsIn(this.ctx, "queued")];
+    warn(
+      this.ctx,
+      `the run passed batch.deadline: ${open.length} open batch(es) are cancelled and the requests without a result (${waiting.length} shard(s) not submitted, and what the cancelled batches leave undone) are sent through the live API, at live prices`,
+    );
+    for (const shard of open) {
+      try {
+        await this.ctx.provider.cancel({ id: shard.batchId!, data: shard.batch?.data ?? null });
+      } catch (error) {
+        warn(this.ctx, `could not cancel batch ${shard.batchId} at the deadline: ${describeError(error)}`);
+      }
+    }
+  }
+
+  /** Past the deadline: the next shard without a batch is answered live; false when none is left. */
+  async answerNext(): Promise<boolean> {
+    const shard = [...shardsIn(this.ctx, "pending"), ...shardsIn(this.ctx, "queued")][0];
+    if (!shard) return false;
+    const batch = await this.answer(shard);
+    if (this.ctx.signal.aborted) throw interrupted();
+    patchShard(this.ctx, shard, { status: "ended", batchId: null, batchStatus: batch.status, batch });
+    return true;
+  }
+
+  /** Send every request of the shard that has no live answer yet; returns the shard's "batch". */
+  private async answer(shard: ShardRow): Promise<BatchSnapshot> {
+    const { ctx } = this;
+    const live = ctx.provider.live!;
+    const file = liveFile(ctx.stateDir, shard);
+    const answered = await keepCompleteAnswers(file);
+    const out = fs.openSync(file, "a", 0o600);
+    try {
+      const lines = readFileLines(path.join(ctx.stateDir, shard.file))[Symbol.asyncIterator]();
+      let index = 0;
+      const next = async (): Promise<{ index: number; line: string } | null> => {
+        for (;;) {
+          const { value, done } = await lines.next();
+          if (done) return null;
+          if (value === "") continue;
+          const i = index++;
+          if (!answered.has(i)) return { index: i, line: value };
+        }
+      };
+      const worker = async () => {
+        for (let job = await next(); job !== null; job = await next()) {
+          if (ctx.signal.aborted) return;
+          const result: LiveResult = await withCallSignal(ctx.signal, (signal) => live(job.line, { signal }));
+          fs.writeSync(out, `${JSON.stringify({ index: job.index, result })}\n`);
+        }
+      };
+      await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+      fs.fsyncSync(out);
+    } finally {
+      fs.closeSync(out);
+    }
+    return {
+      // rows answered this way show batch_id "live"
+      id: "live",
+      data: { live: path.relative(ctx.stateDir, file) },
+      state: "ended",
+      status: ANSWERED_LIVE,
+      ending: "completed",
+      queueFull: null,
+      counts: null,
+      errors: [],
+      createdAt: null,
+      expiresAt: null,
+    };
+  }
+}
+
+export function isAnsweredLive(batch: BatchSnapshot | null): boolean {
+  return batch?.status === ANSWERED_LIVE;
+}
+
+/** reads a live shard's answers back as the results of a batch */
+export function liveResults(stateDir: string): Pick<ProviderConnection, "results"> {
+  return {
+    async *results(batch) {
+      const data = batch.data as { live?: unknown } | null;
+      if (typeof data?.live !== "string") return;
+      for await (const line of readFileLines(path.join(stateDir, data.live))) {
+        if (line !== "") yield (JSON.parse(line) as { result: ResultItem }).result;
+      }
+    },
+  };
+}
+
+function liveFile(stateDir: string, shard: ShardRow): string {
+  return path.join(stateDir, shard.file.replace(/\.jsonl$/, ".live.jsonl"));
+}
+
+/** the indexes already answered; a line cut short by a crash is dropped */
+async function keepCompleteAnswers(file: string): Promise<Set<number>> {
+  const answered = new Set<number>();
+  if (!fs.existsSync(file)) return answered;
+  const size = fs.statSync(file).size;
+  let complete = 0;
+  for await (const line of readFileLines(file)) {
+    const bytes = Buffer.byteLength(line) + 1;
+    // the last line has no newline: a write the crash cut short
+    if (complete + bytes > size) break;
+    complete += bytes;
+    if (line !== "") answered.add((JSON.parse(line) as { index: number }).index);
+  }
+  if (complete < size) fs.truncateSync(file, complete);
+  return answered;
+}
