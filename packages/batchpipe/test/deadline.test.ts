@@ -62,7 +62,7 @@ describe("batch.deadline", () => {
     const warning = run.events.find(
       (e) => e.type === "warning" && String(e.message).includes("passed batch.deadline"),
     );
-    expect(warning?.message).toMatch(/1 open batch\(es\) are cancelled .*2 shard\(s\) not submitted/);
+    expect(warning?.message).toMatch(/1 open batch cancelled, .*\(2 shards not submitted/);
     const report = run.events.find((e) => e.type === "run_finished")?.report as Record<string, number>;
     expect(report).toMatchObject({ read: 60, succeeded: 60, failed: 0, unaccounted: 0 });
     // live prices: twice the batch price of gpt-4o-mini

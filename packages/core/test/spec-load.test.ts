@@ -51,7 +51,10 @@ describe("loadPipeline", () => {
       allow_same_dataset: false,
       max_cost: null,
       plugin_timeout: 300_000,
+      deadline: null,
     });
+    expect(pipeline.spec.notify).toEqual([]);
+    expect(pipeline.spec.pricing).toEqual({});
     expect(pipeline.provider).toMatchObject({ use: "openai", label: "provider (openai)" });
     expect(pipeline.provider.plugin.limits(pipeline.provider.options)).toMatchObject({
       maxRequests: 50_000,

@@ -55,7 +55,21 @@ export function createProgressRenderer(
             else timer ??= setTimeout(draw, wait);
           } else if (Date.now() - lastPlain >= plainEvery) {
             lastPlain = Date.now();
-            out.write(`${progressLines(event.snapshot).join(" | ")}\n`);
+            out.write(
+              `  ${progressLines(event.snapshot)
+                .map((l) => l.trim())
+                .join(" | ")}\n`,
+            );
+          }
+          return;
+        case "read_progress":
+          if (options.tty) {
+            clear();
+            out.write(`  reading… ${plural(event.records, "record")}\n`);
+            drawn = 1;
+          } else if (Date.now() - lastPlain >= plainEvery) {
+            lastPlain = Date.now();
+            out.write(`  reading… ${plural(event.records, "record")}\n`);
           }
           return;
         case "run_started":
@@ -68,7 +82,7 @@ export function createProgressRenderer(
           return;
         case "planned":
           line(
-            `  read ${fmt(event.totals.read)} records → ${fmt(event.totals.requests)} requests in ${event.totals.shards} shard${event.totals.shards === 1 ? "" : "s"}` +
+            `  read ${plural(event.totals.read, "record")} → ${plural(event.totals.requests, "request")} in ${plural(event.totals.shards, "shard")}` +
               `${event.totals.identical ? ` (${fmt(event.totals.identical)} identical sent once)` : ""}` +
               ` · ~${fmt(event.totals.estimatedInputTokens)} input tokens · est. ${money(event.totals.estimatedCost)}`,
           );
@@ -104,20 +118,35 @@ export function createProgressRenderer(
   };
 }
 
+/** the bar: █ delivered, ▓ finished at the provider, ▒ running there, ░ not submitted yet */
 function progressLines(s: ProgressSnapshot): string[] {
-  const shards = Object.entries(s.shards)
-    .filter(([, n]) => n)
-    .map(([k, n]) => `${k} ${n}`)
-    .join(", ");
+  const total = Math.max(s.total, 1);
+  const width = 30;
+  const cells = (n: number) => Math.max(0, Math.min(width, Math.round((width * n) / total)));
+  const delivered = cells(s.done);
+  const finished = Math.min(width - delivered, cells(s.finished));
+  const running = Math.min(width - delivered - finished, cells(s.submitted - s.finished));
+  const bar = `${"█".repeat(delivered)}${"▓".repeat(finished)}${"▒".repeat(running)}${"░".repeat(width - delivered - finished - running)}`;
   const pct = s.total > 0 ? Math.floor((100 * s.done) / s.total) : 0;
-  const running =
-    s.inFlight.total > 0
-      ? ` (in batches: ${fmt(s.inFlight.completed + s.inFlight.failed)}/${fmt(s.inFlight.total)})`
-      : "";
-  return [
-    `  requests ${fmt(s.done)}/${fmt(s.total)} ${pct}%${running} · ok ${fmt(s.succeeded)} · failed ${fmt(s.failed)}`,
-    `  shards ${shards || "-"} · tokens ${fmt(s.inputTokens)} in / ${fmt(s.outputTokens)} out · cost ${money(s.cost)} · elapsed ${duration(s.elapsedMs)}${s.eta !== null ? ` · ETA ${duration(s.eta)}` : ""}`,
+  const batches = s.shards.open ?? 0;
+  const waiting = (s.shards.pending ?? 0) + (s.shards.queued ?? 0);
+  const stages = [
+    `${fmt(s.done)}/${fmt(s.total)} delivered`,
+    ...(s.finished > 0 ? [`${fmt(s.finished)} finished at the provider`] : []),
+    ...(batches > 0
+      ? [`${fmt(s.submitted - s.finished)} running in ${plural(batches, "batch", "batches")}`]
+      : []),
+    ...(waiting > 0 ? [`${plural(waiting, "shard")} waiting`] : []),
   ];
+  return [
+    `  ${bar} ${pct}% · ${stages.join(" · ")}`,
+    `  ok ${fmt(s.succeeded)} · failed ${fmt(s.failed)} · tokens ${fmt(s.inputTokens)} in / ${fmt(s.outputTokens)} out · cost ${money(s.cost)} · elapsed ${duration(s.elapsedMs)}${s.eta !== null && s.eta > 0 ? ` · ETA ${duration(s.eta)}` : ""}`,
+  ];
+}
+
+/** "1 batch", "2 batches" */
+export function plural(n: number, one: string, many = `${one}s`): string {
+  return `${fmt(n)} ${n === 1 ? one : many}`;
 }
 
 export function renderReport(report: RunReport): string {

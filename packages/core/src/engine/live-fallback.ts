@@ -52,7 +52,7 @@ export class Deadline {
     const waiting = [...shardsIn(this.ctx, "pending"), ...shardsIn(this.ctx, "queued")];
     warn(
       this.ctx,
-      `the run passed batch.deadline: ${open.length} open batch(es) are cancelled and the requests without a result (${waiting.length} shard(s) not submitted, and what the cancelled batches leave undone) are sent through the live API, at live prices`,
+      `the run passed batch.deadline: ${count(open.length, "open batch", "open batches")} cancelled, and the requests without a result (${count(waiting.length, "shard")} not submitted, and what the cancelled batches leave undone) go through the live API, at live prices`,
     );
     for (const shard of open) {
       try {
@@ -156,4 +156,8 @@ async function keepCompleteAnswers(file: string): Promise<Set<number>> {
   }
   if (complete < size) fs.truncateSync(file, complete);
   return answered;
+}
+
+function count(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
 }

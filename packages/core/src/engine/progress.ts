@@ -1,45 +1,76 @@
-/** The run's progress for displays: shards by status, outcomes so far, and an ETA. */
+/**
+ * The run's progress for displays: where its requests are (delivered, finished at the provider,
+ * running there, not yet submitted), outcomes so far, and an ETA from the recent pace of real
+ * work (the provider's own per-request counts where it reports them, and deliveries).
+ */
 import type { LoopContext } from "./loop-context.js";
 import type { ProgressSnapshot } from "./types.js";
 
-export function progressSnapshot(
-  ctx: LoopContext,
-  o: {
+/** how far back the pace is measured */
+const WINDOW_MS = 60_000;
+
+export class ProgressTracker {
+  private readonly samples: { at: number; progressed: number }[] = [];
+
+  constructor(
+    private readonly o: {
+      startedAt: number;
+      /** records read */
+      total: number;
+    },
+  ) {}
+
+  snapshot(
+    ctx: LoopContext,
     /** per open batch: the provider's request counts */
-    inFlight: Iterable<{ total: number; completed: number; failed: number }>;
-    startedAt: number;
-    /** outcomes already counted when this process started (a resumed run) */
-    doneAtStart: number;
-    /** records read */
-    total: number;
-  },
-): ProgressSnapshot {
-  const shards: ProgressSnapshot["shards"] = {};
-  for (const s of ctx.shards.values()) shards[s.status] = (shards[s.status] ?? 0) + 1;
-  const inFlight = { completed: 0, failed: 0, total: 0 };
-  for (const c of o.inFlight) {
-    inFlight.completed += c.completed;
-    inFlight.failed += c.failed;
-    inFlight.total += c.total;
+    inFlight: Iterable<{ total: number; completed: number; failed: number }>,
+  ): ProgressSnapshot {
+    const shards: ProgressSnapshot["shards"] = {};
+    let submitted = 0;
+    let finished = 0;
+    for (const s of ctx.shards.values()) {
+      shards[s.status] = (shards[s.status] ?? 0) + 1;
+      if (s.status === "open" || s.status === "submitting" || s.status === "ended") submitted += s.requests;
+      if (s.status === "ended") finished += s.requests;
+    }
+    const counts = { completed: 0, failed: 0, total: 0 };
+    for (const c of inFlight) {
+      counts.completed += c.completed;
+      counts.failed += c.failed;
+      counts.total += c.total;
+    }
+    finished += counts.completed + counts.failed;
+    const { counters } = ctx;
+    const done = counters.succeeded + counters.failed;
+    const now = Date.now();
+    return {
+      run: ctx.runId,
+      shards,
+      done,
+      total: this.o.total,
+      submitted,
+      finished,
+      succeeded: counters.succeeded,
+      failed: counters.failed,
+      inputTokens: counters.inputTokens,
+      outputTokens: counters.outputTokens,
+      cost: counters.cost,
+      inFlight: counts,
+      // a request is two steps of work: finished at the provider, then delivered
+      eta: this.eta(now, 2 * done + finished, 2 * this.o.total),
+      elapsedMs: now - this.o.startedAt,
+    };
   }
-  const { counters } = ctx;
-  const done = counters.succeeded + counters.failed;
-  const elapsedMs = Date.now() - o.startedAt;
-  const progressed = done + inFlight.completed + inFlight.failed - o.doneAtStart;
-  const eta =
-    progressed > 0 && o.total > done ? Math.round(((o.total - done) * elapsedMs) / progressed) : null;
-  return {
-    run: ctx.runId,
-    shards,
-    done,
-    total: o.total,
-    succeeded: counters.succeeded,
-    failed: counters.failed,
-    inputTokens: counters.inputTokens,
-    outputTokens: counters.outputTokens,
-    cost: counters.cost,
-    inFlight,
-    eta,
-    elapsedMs,
-  };
+
+  /** the work left over the pace of the last minute; null until something moved */
+  private eta(now: number, progressed: number, total: number): number | null {
+    this.samples.push({ at: now, progressed });
+    while (this.samples.length > 2 && this.samples[0]!.at < now - WINDOW_MS) this.samples.shift();
+    if (progressed >= total) return 0;
+    const first = this.samples[0]!;
+    const moved = progressed - first.progressed;
+    const ms = now - first.at;
+    if (moved <= 0 || ms < 500) return null;
+    return Math.round(((total - progressed) * ms) / moved);
+  }
 }

@@ -20,7 +20,7 @@ import {
   warn,
 } from "./loop-context.js";
 import { Poller } from "./polling.js";
-import { progressSnapshot } from "./progress.js";
+import { ProgressTracker } from "./progress.js";
 import { interrupted } from "./read/index.js";
 import { budgetExceeded, Scheduler } from "./scheduler.js";
 import { cancelShards, reconcileSubmissions, submitShard } from "./submission.js";
@@ -58,13 +58,11 @@ export class RunLoop {
   /** a submission failed ambiguously (or the run resumes): look at the provider before repeating it */
   private needsReconcile = true;
   private cancelling = false;
-  private readonly startedAt = Date.now();
-  private doneAtStart = 0;
+  private readonly tracker: ProgressTracker;
   private lastProgress = 0;
-  private readonly totalRead: number;
 
   constructor(o: RunLoopOptions) {
-    this.totalRead = o.run.totals?.read ?? 0;
+    this.tracker = new ProgressTracker({ startedAt: Date.now(), total: o.run.totals?.read ?? 0 });
     this.ctx = {
       pipeline: o.pipeline,
       state: o.state,
@@ -118,7 +116,6 @@ export class RunLoop {
   async run(): Promise<{ counters: RunCounters; cancelled: boolean }> {
     await this.delivery.open();
     try {
-      this.doneAtStart = this.ctx.counters.succeeded + this.ctx.counters.failed;
       await this.delivery.prepFailures();
       for (;;) {
         this.checkSignal();
@@ -381,12 +378,7 @@ export class RunLoop {
   }
 
   snapshot(): ProgressSnapshot {
-    return progressSnapshot(this.ctx, {
-      inFlight: this.inFlightCounts.values(),
-      startedAt: this.startedAt,
-      doneAtStart: this.doneAtStart,
-      total: this.totalRead,
-    });
+    return this.tracker.snapshot(this.ctx, this.inFlightCounts.values());
   }
 
   private progress(force: boolean): void {

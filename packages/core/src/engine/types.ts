@@ -31,6 +31,10 @@ export interface ProgressSnapshot {
   /** records with a final outcome / all records read */
   done: number;
   total: number;
+  /** requests at the provider (in open or ended batches, not yet delivered) */
+  submitted: number;
+  /** of those, finished at the provider (by its own counts where it reports them) */
+  finished: number;
   succeeded: number;
   failed: number;
   inputTokens: number;
@@ -38,7 +42,7 @@ export interface ProgressSnapshot {
   cost: number;
   /** requests done per open batch's provider counts (not yet delivered) */
   inFlight: { completed: number; failed: number; total: number };
-  /** ms, null when unknown */
+  /** ms, from the pace of the last minute; null until something moved */
   eta: number | null;
   elapsedMs: number;
 }
