@@ -38,6 +38,7 @@ export {
   type ResolvePipelineOptions,
   resolvePipeline,
 } from "./spec/load.js";
+export { type CheckPipelineOptions, checkPipeline } from "./spec/check.js";
 export { SpecIssueError } from "./spec/locate.js";
 export {
   type BatchSpec,

@@ -1,6 +1,7 @@
 /** `batchpipe run <pipeline.yaml>`: run (or resume) a pipeline to the end and print its reconciliation report. */
 
 import {
+  checkPipeline,
   defaultStateDir,
   type EngineEvent,
   ErrorCodes,
@@ -37,6 +38,8 @@ export default defineCommand({
     const { io, cwd, env, engine } = cliContext(context);
     const args = context.args;
     const { pipeline, stateDir } = await loadPipelineArg(cliContext(context), args);
+    // a wrong path, a missing key or two sinks on one file: said now, before a record is read
+    checkPipeline(pipeline, { env, stateDir });
     // in a `--detach` child: record the exit code for `batchpipe status`
     enterDaemonChild(env);
     if (args.detach) {
