@@ -25,7 +25,9 @@ export {
   resolvePlugin,
 } from "./plugins/resolve.js";
 export * from "./runner/index.js";
+export { type CheckPipelineOptions, checkPipeline } from "./spec/check.js";
 export { codeFrame } from "./spec/code-frame.js";
+export { checkFirstRecord } from "./spec/first-record.js";
 export { displayPath, type FormatErrorOptions, formatSpecError } from "./spec/format.js";
 export type { Env } from "./spec/interpolate.js";
 export { closest } from "./spec/issues.js";
@@ -38,7 +40,6 @@ export {
   type ResolvePipelineOptions,
   resolvePipeline,
 } from "./spec/load.js";
-export { type CheckPipelineOptions, checkPipeline } from "./spec/check.js";
 export { SpecIssueError } from "./spec/locate.js";
 export {
   type BatchSpec,
