@@ -13,8 +13,10 @@ export {
   type RunOptions,
   type RunReport,
   type RunResult,
+  recordRunStop,
   runPipeline,
   type StatusResult,
+  type StopReason,
 } from "./engine/index.js";
 export * from "./errors.js";
 export type * from "./plugin.js";
