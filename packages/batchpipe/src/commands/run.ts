@@ -8,6 +8,7 @@ import {
   ErrorCodes,
   enterDaemonChild,
   isBatchpipeError,
+  readDaemon,
   readWatchCounts,
   recordRunStop,
   runPipeline,
@@ -128,7 +129,8 @@ function stopReason(
  */
 function refuseWatched(stateDir: string, spec: string): void {
   const watched = readWatchCounts(stateDir);
-  if (!watched) return;
+  // a watcher running in the background: the daemon and lock checks say so, with its pid
+  if (!watched || readDaemon(stateDir)?.state === "running") return;
   const files = watched.done + watched.pending + watched.failed;
   throw new BatchpipeError(
     ErrorCodes.USAGE,
