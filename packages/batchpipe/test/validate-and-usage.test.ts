@@ -15,7 +15,7 @@ sinks:
   - { use: jsonl, path: ./out/results.jsonl }
   - { use: sqlite, path: ./out/results.db, table: sentiment }
 `,
-      "data/reviews.jsonl": "",
+      "data/reviews.jsonl": `${JSON.stringify({ id: "r1", text: "great" })}\n`,
     });
     expect(
       await cli(["validate", "pipeline.yaml"], { cwd: dir, env: { OPENAI_API_KEY: "sk-test" } }),
