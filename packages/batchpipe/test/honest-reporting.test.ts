@@ -12,6 +12,7 @@ import {
   FIXTURES,
   readJsonl,
   records,
+  signalOnce,
   startEmulator,
   startWatcher,
   tempDir,
@@ -76,6 +77,18 @@ describe("honest reporting", () => {
     `);
     const json = JSON.parse((await batchpipe(["status", "pipeline.yaml", "--json"], { cwd: dir })).stdout);
     expect(json.run).toMatchObject({ status: "stopped", stopped: { code: "PLUGIN_FAILED" } });
+    // resumed, then killed: stopped again, without the old reason
+    const killed = await batchpipe(["run", "pipeline.yaml", "--json"], {
+      cwd: dir,
+      onEvent: (event, child) => {
+        if (event.type === "run_started") signalOnce(child, "SIGKILL");
+      },
+    });
+    expect(killed.signal).toBe("SIGKILL");
+    const after = await batchpipe(["status", "pipeline.yaml"], { cwd: dir });
+    expect(after.stdout.split("\n")[1]).toMatchInlineSnapshot(
+      `"  the process running it is gone (killed, or the machine restarted); no error was recorded"`,
+    );
   });
 
   test("--json: a spec error is an event too", async () => {
@@ -100,7 +113,9 @@ describe("honest reporting", () => {
     });
     const run = await batchpipe(["run", "pipeline.yaml"], { cwd: dir });
     expect(run.code).toBe(0);
-    expect(run.stdout.split("\n")[0]!.replace(/r\d+-\w+/, "<run>")).toMatchInlineSnapshot(`"⚠ run <run> read no records: the source is empty, nothing was sent (check the source's path)"`);
+    expect(run.stdout.split("\n")[0]!.replace(/r\d+-\w+/, "<run>")).toMatchInlineSnapshot(
+      `"⚠ run <run> read no records: the source is empty, nothing was sent (check the source's path)"`,
+    );
     const json = await batchpipe(["run", "pipeline.yaml", "--json", "--force"], { cwd: dir });
     expect(json.events.filter((e) => e.type === "warning")).toMatchObject([
       { message: "the source is empty, nothing was sent (check the source's path)" },

@@ -2,6 +2,7 @@ export * from "./daemon/index.js";
 export {
   type CancelResult,
   cancelRun,
+  clearRunStop,
   defaultStateDir,
   type EngineEvent,
   type EnginePipeline,

@@ -3,6 +3,7 @@
 import {
   BatchpipeError,
   checkPipeline,
+  clearRunStop,
   defaultStateDir,
   type EngineEvent,
   ErrorCodes,
@@ -71,7 +72,10 @@ export default defineCommand({
       : createProgressRenderer(io, { tty: Boolean(io.stderr.isTTY) && env.TERM !== "dumb" });
     let runId: string | undefined;
     const onEvent = (event: EngineEvent) => {
-      if (event.type === "run_started") runId = event.run;
+      if (event.type === "run_started") {
+        runId = event.run;
+        clearRunStop(event.stateDir);
+      }
       if (args.json && event.type === "planned" && event.totals.read === 0 && event.totals.invalid === 0)
         io.stdout.write(`${JSON.stringify({ type: "warning", run: event.run, message: EMPTY_SOURCE })}\n`);
       if (args.json) io.stdout.write(`${JSON.stringify(event)}\n`);

@@ -3,6 +3,7 @@ export { buildReport, defaultStateDir, runPipeline } from "./run-pipeline.js";
 export {
   type CancelResult,
   cancelRun,
+  clearRunStop,
   pipelineStatus,
   recordRunStop,
   type StatusResult,

@@ -108,6 +108,15 @@ export function recordRunStop(
   }
 }
 
+/** a run (re)starts: an earlier stop reason no longer explains anything (a later kill -9 records none) */
+export function clearRunStop(stateDir: string): void {
+  try {
+    fs.rmSync(path.join(stateDir, STOP_FILE), { force: true });
+  } catch {
+    // best effort, as when it is written
+  }
+}
+
 const STOP_FILE = "stopped.json";
 
 function readStopReason(stateDir: string, run: string): StopReason | null {
