@@ -3,7 +3,7 @@
  * records do not have fails on every record, and is better reported at its place in the spec than
  * as a failure row per record after the run.
  */
-import { isBatchpipeError } from "../errors.js";
+import { BatchpipeError, ErrorCodes, isBatchpipeError } from "../errors.js";
 import { isInvalidRecord, type SourceRecord, silentLogger } from "../plugin.js";
 import { checkSourceItem, checkTransformHandle } from "../plugins/contract.js";
 import type { SpecIssue } from "./issues.js";
@@ -16,23 +16,27 @@ export async function checkFirstRecord(
   options: { signal?: AbortSignal } = {},
 ): Promise<boolean> {
   const signal = options.signal ?? new AbortController().signal;
-  const record = await firstRecord(pipeline, signal);
+  const record = await named(pipeline.source.label, "reading the first record", () =>
+    firstRecord(pipeline, signal),
+  );
   if (!record) return false;
   const { transform } = pipeline;
   const handle = checkTransformHandle(
-    await transform.plugin.create({
-      options: transform.options,
-      resolvePath: pipeline.resolvePath,
-      logger: silentLogger,
-      signal,
-    }),
+    await named(transform.label, "create", () =>
+      transform.plugin.create({
+        options: transform.options,
+        resolvePath: pipeline.resolvePath,
+        logger: silentLogger,
+        signal,
+      }),
+    ),
     transform.label,
   );
   try {
     handle.toRequest(record);
     return true;
   } catch (error) {
-    if (!isBatchpipeError(error)) throw error;
+    if (!isBatchpipeError(error)) throw pluginFailed(transform.label, "toRequest", error);
     const option = (error as { option?: unknown }).option;
     const where = Array.isArray(option) ? toDotPath(option) : "";
     // the issue is shown at the template: the message need not say which one, nor the record twice
@@ -65,4 +69,21 @@ async function firstRecord(pipeline: Pipeline, signal: AbortSignal): Promise<Sou
     if (!isInvalidRecord(checked)) return checked;
   }
   return undefined;
+}
+
+/** a plugin's own error as it is; anything else (a TypeError in the plugin) names the plugin */
+async function named<T>(label: string, doing: string, call: () => Promise<T> | T): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    throw isBatchpipeError(error) ? error : pluginFailed(label, doing, error);
+  }
+}
+
+function pluginFailed(label: string, doing: string, error: unknown): BatchpipeError {
+  return new BatchpipeError(
+    ErrorCodes.PLUGIN_FAILED,
+    `${label} failed in ${doing}: ${(error as Error)?.message ?? String(error)}`,
+    { hint: "Fix the plugin's problem and validate again.", plugin: label, cause: error },
+  );
 }
