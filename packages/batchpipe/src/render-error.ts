@@ -43,6 +43,31 @@ export function renderError(error: unknown, options: RenderErrorOptions): string
   return lines.join("\n");
 }
 
+/** The `--json` event of an error a command ends on (stdout; the rendered text still goes to stderr). */
+export function errorEvent(error: unknown, usage = false): Record<string, unknown> {
+  const exitCode = usage ? ExitCode.USAGE : exitCodeFor(error);
+  if (!isBatchpipeError(error)) {
+    const message = error instanceof Error ? error.message : String(error);
+    return { type: "error", code: usage ? ErrorCodes.USAGE : "UNEXPECTED", message, exitCode };
+  }
+  const problems = error.details?.map((detail) => ({
+    message: detail.message,
+    path: (detail as { path?: string }).path,
+    loc: detail.loc,
+    hint: detail.hint,
+  }));
+  return {
+    type: "error",
+    code: error.code,
+    message: error.message,
+    ...(error.hint ? { hint: error.hint } : {}),
+    ...(error.plugin ? { plugin: error.plugin } : {}),
+    ...(error.loc ? { loc: error.loc } : {}),
+    ...(problems ? { problems } : {}),
+    exitCode,
+  };
+}
+
 /**
  * 2 for what the user must fix before anything runs (the spec, the command line, a plugin, ids the
  * `id` template makes twice), 1 for everything else

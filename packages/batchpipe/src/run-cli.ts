@@ -11,7 +11,7 @@ import { closest, type EngineTuning } from "@batchpipe/core";
 import { type ArgsDef, type CommandDef, defineCommand, renderUsage, runCommand } from "citty";
 import { type CliContext, type CliIo, stripAnsi, wantsColor } from "./context.js";
 import { ExitCode } from "./exit-codes.js";
-import { exitCodeFor, renderError } from "./render-error.js";
+import { errorEvent, exitCodeFor, renderError } from "./render-error.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: commands have their own argument types
 type LazyCommand = () => Promise<CommandDef<any>>;
@@ -100,6 +100,8 @@ export async function runCli(argv: string[], options: RunCliOptions = {}): Promi
     const { result } = await runCommand(command, { rawArgs: rest, data: ctx });
     return typeof result === "number" ? result : ExitCode.OK;
   } catch (error) {
+    // a script reading --json gets the error as an event too, not only a bare exit code
+    if (rest.includes("--json")) out(`${JSON.stringify(errorEvent(error, isUsageError(error)))}\n`);
     if (isUsageError(error)) {
       err(`✖ ${stripAnsi((error as Error).message)}\n  hint: see \`batchpipe ${name} --help\`\n`);
       return ExitCode.USAGE;

@@ -39,7 +39,7 @@ afterAll(async () => {
 const ours = (name: string) => batchesOf(emu, name);
 
 describe("disk problems", () => {
-  it("an output folder that cannot be written: clear error, state kept, resume once fixed", async () => {
+  it("an output folder that cannot be made: a located spec error before reading, a clean run once fixed", async () => {
     const dir = tempDir();
     fs.writeFileSync(path.join(dir, "data.jsonl"), records(12));
     fs.writeFileSync(path.join(dir, "out"), "a file where the output folder should be");
@@ -49,16 +49,19 @@ describe("disk problems", () => {
       sinks: ["- { use: jsonl, path: ./out/results.jsonl }"],
     });
     const first = await batchpipe(["run", spec], { cwd: dir });
-    expect(first.code).toBe(1);
-    expect(first.stderr).toMatch(/sinks\[0\] \(jsonl\) failed in open: .*(ENOTDIR|EEXIST)/);
+    // checked before a record is read (issue 13 item 9): nothing read, nothing paid
+    expect(first.code).toBe(2);
+    expect(first.stderr).toMatch(
+      /sinks\[0\]\.path: cannot create .*out\/results\.jsonl: .*out is a file, not a folder/,
+    );
     expect(first.stderr).toContain("hint:");
     expect(first.stderr).not.toMatch(STACK_LINE);
-    expect(fs.existsSync(path.join(dir, ".batchpipe/ro-out/state.db"))).toBe(true);
+    expect(fs.existsSync(path.join(dir, ".batchpipe/ro-out/state.db"))).toBe(false);
 
     fs.rmSync(path.join(dir, "out"));
     const second = await batchpipe(["run", spec, "--json"], { cwd: dir });
     expect(second.code).toBe(0);
-    expect(second.events[0]).toMatchObject({ type: "run_started", resumed: true });
+    expect(second.events[0]).toMatchObject({ type: "run_started", resumed: false });
     expectEachOnce(path.join(dir, "out/results.jsonl"), 12);
   });
 

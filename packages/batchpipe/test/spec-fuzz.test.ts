@@ -45,9 +45,13 @@ errors:
   - { use: jsonl, path: ./out/errors.jsonl }
 `;
 
+/** the source's input: validate checks that it exists and renders its first record */
+const DATA = `${JSON.stringify({ id: "r1", text: "hello" })}\n`;
+
 describe("spec fuzzing (validate, in process)", () => {
   it("the base spec is valid", async () => {
     const dir = tempDir();
+    fs.writeFileSync(path.join(dir, "data.jsonl"), DATA);
     fs.writeFileSync(path.join(dir, "pipeline.yaml"), BASE);
     const run = await cli(["validate", "pipeline.yaml"], { cwd: dir, env: {} });
     expect(run.stderr).toBe("");
@@ -56,6 +60,7 @@ describe("spec fuzzing (validate, in process)", () => {
 
   it(`${CASES} seeded mutations and random documents: exit 0, or exit 2 with file:line:col`, async () => {
     const dir = tempDir();
+    fs.writeFileSync(path.join(dir, "data.jsonl"), DATA);
     const file = path.join(dir, "pipeline.yaml");
     const outcomes = { valid: 0, invalid: 0 };
     const failures: string[] = [];

@@ -15,8 +15,11 @@ sinks:
   - { use: jsonl, path: ./out/results.jsonl }
   - { use: sqlite, path: ./out/results.db, table: sentiment }
 `,
+      "data/reviews.jsonl": `${JSON.stringify({ id: "r1", text: "great" })}\n`,
     });
-    expect(await cli(["validate", "pipeline.yaml"], { cwd: dir })).toMatchInlineSnapshot(`
+    expect(
+      await cli(["validate", "pipeline.yaml"], { cwd: dir, env: { OPENAI_API_KEY: "sk-test" } }),
+    ).toMatchInlineSnapshot(`
       {
         "code": 0,
         "stderr": "",
@@ -123,6 +126,7 @@ source: { use: jsonl, path: in.jsonl }
 transform: { body: { model: m, messages: [] } }
 sinks: [{ use: jsonl, path: out.jsonl }]
 `,
+      "in.jsonl": "",
     });
     const result = await cli(["validate", "pipeline.yaml"], { cwd: dir });
     expect(result.stderr).not.toContain("0123456789abcdef");

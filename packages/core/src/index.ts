@@ -2,6 +2,7 @@ export * from "./daemon/index.js";
 export {
   type CancelResult,
   cancelRun,
+  clearRunStop,
   defaultStateDir,
   type EngineEvent,
   type EnginePipeline,
@@ -16,8 +17,10 @@ export {
   type RunReport,
   type RunResult,
   type RunSummary,
+  recordRunStop,
   runPipeline,
   type StatusResult,
+  type StopReason,
   type TryItem,
   type TryOptions,
   tryPipeline,
@@ -31,7 +34,9 @@ export {
   resolvePlugin,
 } from "./plugins/resolve.js";
 export * from "./runner/index.js";
+export { type CheckPipelineOptions, checkPipeline } from "./spec/check.js";
 export { codeFrame } from "./spec/code-frame.js";
+export { checkFirstRecord } from "./spec/first-record.js";
 export { displayPath, type FormatErrorOptions, formatSpecError } from "./spec/format.js";
 export type { Env } from "./spec/interpolate.js";
 export { closest } from "./spec/issues.js";

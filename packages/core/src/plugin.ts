@@ -160,24 +160,71 @@ export interface TransformHandle {
   toRequest(record: SourceRecord): RequestLine;
 }
 
+/** A file or folder a plugin reads or writes, as its `check` hook declares it. */
+export interface PluginPath {
+  /** absolute: made with `ctx.resolvePath` */
+  path: string;
+  /** the option that holds it: a problem with the path points at this key of the spec entry */
+  option: string;
+  /** for writes: the part of the file the plugin owns alone (a SQLite table); writers of different parts may share a file */
+  part?: string;
+}
+
+/** A problem a plugin sees in its options before anything runs. */
+export interface PluginProblem {
+  message: string;
+  /** the option it concerns (the spec entry itself when left out) */
+  option?: string;
+  /** what to do */
+  hint?: string;
+}
+
+/**
+ * What `check` answers. The engine does the I/O: every `reads` path must exist, every `writes`
+ * path's folder must be writable, no two plugins write the same file (or part), and no plugin
+ * writes what another reads or what the state folder holds.
+ */
+export interface PluginCheck {
+  reads?: PluginPath[];
+  writes?: PluginPath[];
+  problems?: PluginProblem[];
+}
+
+export interface CheckContext<O> {
+  /** the plugin's options, validated by its schema (defaults applied) */
+  options: O;
+  resolvePath(path: string): string;
+  /** the environment the run will get (a provider checks its key here) */
+  env: Record<string, string | undefined>;
+}
+
+/**
+ * The optional `check` hook, on every plugin kind: pure (no I/O, no network), called by
+ * `batchpipe validate` and before `run` reads a record, so a wrong path or a missing key is
+ * reported at once, at its place in the spec.
+ */
+export interface Checkable<O> {
+  check?(ctx: CheckContext<O>): PluginCheck;
+}
+
 // biome-ignore lint/suspicious/noExplicitAny: plugin option schemas are arbitrary zod types
 type AnySchema = z.ZodType<any, any>;
 
-export interface SourcePlugin<S extends AnySchema = AnySchema> {
+export interface SourcePlugin<S extends AnySchema = AnySchema> extends Checkable<z.output<S>> {
   kind: "source";
   name: string;
   options: S;
   read(ctx: SourceContext<z.output<S>>): AsyncIterable<SourceItem>;
 }
 
-export interface TransformPlugin<S extends AnySchema = AnySchema> {
+export interface TransformPlugin<S extends AnySchema = AnySchema> extends Checkable<z.output<S>> {
   kind: "transform";
   name: string;
   options: S;
   create(ctx: PluginContext<z.output<S>>): TransformHandle | Promise<TransformHandle>;
 }
 
-export interface SinkPlugin<S extends AnySchema = AnySchema> {
+export interface SinkPlugin<S extends AnySchema = AnySchema> extends Checkable<z.output<S>> {
   kind: "sink";
   name: string;
   options: S;
@@ -188,7 +235,7 @@ export interface SinkPlugin<S extends AnySchema = AnySchema> {
  * A batch API (DESIGN §2, provider/contract.ts). `limits`, `encode` and `output` are pure (used by
  * `plan` and the read phase without I/O); `open` connects for a run.
  */
-export interface ProviderPlugin<S extends AnySchema = AnySchema> {
+export interface ProviderPlugin<S extends AnySchema = AnySchema> extends Checkable<z.output<S>> {
   kind: "provider";
   name: string;
   options: S;

@@ -23,6 +23,17 @@ export default defineProvider({
   limits: () => OPENAI_LIMITS,
   encode: (request) => encodeRequest(request),
   output: (response, request) => extractOutput(response, request),
+  check: ({ options, env }) =>
+    options.api_key || env.OPENAI_API_KEY
+      ? {}
+      : {
+          problems: [
+            {
+              message: "no OpenAI API key: OPENAI_API_KEY is not set",
+              hint: "export OPENAI_API_KEY=sk-... (or use provider: { use: emulator } to try batchpipe offline)",
+            },
+          ],
+        },
   async open({ options, env, logger }) {
     return createOpenAIConnection(clientOptions(options, env, logger));
   },

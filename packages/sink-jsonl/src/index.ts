@@ -26,6 +26,7 @@ export type JsonlSinkOptions = z.output<typeof options>;
 export default defineSink({
   name: "jsonl",
   options,
+  check: ({ options, resolvePath }) => ({ writes: [{ path: resolvePath(options.path), option: "path" }] }),
   async open({ options, resolvePath, checkpoint }) {
     const path = resolvePath(options.path);
     await mkdir(dirname(path), { recursive: true });

@@ -13,7 +13,7 @@
  */
 import { mkdir } from "node:fs/promises";
 import { dirname } from "node:path";
-import { type Checkpoint, defineSink, type ResultRow, z } from "@batchpipe/core/plugin";
+import { type Checkpoint, defineSink, type PluginProblem, type ResultRow, z } from "@batchpipe/core/plugin";
 import { openSqliteTable } from "./table.js";
 
 export const options = z.strictObject({
@@ -39,6 +39,11 @@ export type SqliteSinkOptions = z.output<typeof options>;
 export default defineSink({
   name: "sqlite",
   options,
+  // SQLite table names ignore case: two sinks on "Results" and "results" share one table
+  check: ({ options, resolvePath }) => ({
+    writes: [{ path: resolvePath(options.path), option: "path", part: options.table.toLowerCase() }],
+    problems: reservedTable(options.table),
+  }),
   async open({ options, resolvePath, checkpoint }) {
     const path = resolvePath(options.path);
     await mkdir(dirname(path), { recursive: true });
@@ -59,3 +64,19 @@ export default defineSink({
     };
   },
 });
+
+/** SQLite reserves sqlite_* (in any case); the sink keeps its commit records in _batchpipe_commits */
+function reservedTable(table: string): PluginProblem[] {
+  const hint = "name the table after what it holds, e.g. table: results";
+  if (/^sqlite_/i.test(table))
+    return [
+      {
+        option: "table",
+        message: `"${table}" is reserved: SQLite owns the names starting with sqlite_`,
+        hint,
+      },
+    ];
+  if (table.toLowerCase() === "_batchpipe_commits")
+    return [{ option: "table", message: `"${table}" is the sink's own bookkeeping table`, hint }];
+  return [];
+}

@@ -16,6 +16,7 @@ import {
   type SourceItem,
   z,
 } from "@batchpipe/core/plugin";
+import { isDynamicPattern } from "tinyglobby";
 import { type Line, readLines } from "./read-lines.js";
 import { resolveFiles } from "./resolve-files.js";
 
@@ -46,6 +47,9 @@ export interface JsonlCursor {
 export default defineSource({
   name: "jsonl",
   options,
+  // a glob is matched when the run reads; a plain file or folder must exist before it starts
+  check: ({ options, resolvePath }) =>
+    isDynamicPattern(options.path) ? {} : { reads: [{ path: resolvePath(options.path), option: "path" }] },
   async *read({ options, resolvePath, signal, checkpoint }) {
     const files = await resolveFiles(resolvePath(options.path));
     const cursor = checkpoint === undefined ? undefined : parseCursor(checkpoint);

@@ -149,6 +149,9 @@ export function plural(n: number, one: string, many = `${one}s`): string {
   return `${fmt(n)} ${n === 1 ? one : many}`;
 }
 
+/** an empty source is almost always a wrong path or an empty export, not a success */
+export const EMPTY_SOURCE = "the source is empty, nothing was sent (check the source's path)";
+
 export function renderReport(report: RunReport): string {
   if (report.status === "skipped") {
     return `✓ nothing to do: ${fmt(report.read)} records already processed under "${report.name}" (--force runs them again)\n`;
@@ -158,13 +161,15 @@ export function renderReport(report: RunReport): string {
     .map(([code, n]) => `${code} ${fmt(n)}`)
     .join(", ");
   const head =
-    report.status === "completed"
-      ? `✓ run ${report.run} completed: every request succeeded`
-      : report.status === "partial"
-        ? `⚠ run ${report.run} finished with ${fmt(report.failed)} failed request${report.failed === 1 ? "" : "s"} (in the error sinks)`
-        : report.status === "cancelled"
-          ? `■ run ${report.run} cancelled`
-          : `✓ run ${report.run} skipped`;
+    report.read === 0 && report.status === "completed"
+      ? `⚠ run ${report.run} read no records: ${EMPTY_SOURCE}`
+      : report.status === "completed"
+        ? `✓ run ${report.run} completed: every request succeeded`
+        : report.status === "partial"
+          ? `⚠ run ${report.run} finished with ${fmt(report.failed)} failed request${report.failed === 1 ? "" : "s"} (in the error sinks)`
+          : report.status === "cancelled"
+            ? `■ run ${report.run} cancelled`
+            : `✓ run ${report.run} skipped`;
   const rows: [string, string][] = [
     ["read", fmt(report.read)],
     ["succeeded", fmt(report.succeeded)],

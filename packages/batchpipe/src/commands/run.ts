@@ -1,11 +1,17 @@
 /** `batchpipe run <pipeline.yaml>`: run (or resume) a pipeline to the end and print its reconciliation report. */
 
 import {
+  BatchpipeError,
+  checkPipeline,
+  clearRunStop,
   defaultStateDir,
   type EngineEvent,
   ErrorCodes,
   enterDaemonChild,
   isBatchpipeError,
+  readDaemon,
+  readWatchCounts,
+  recordRunStop,
   runPipeline,
 } from "@batchpipe/core";
 import { defineCommand } from "citty";
@@ -13,7 +19,7 @@ import { cliContext } from "../context.js";
 import { startRunDaemon } from "../detach.js";
 import { exitCodeForSignal, trapSignals } from "../signals.js";
 import { loadPipelineArg, pipelineArgs, stateDirArg } from "./pipeline-args.js";
-import { createProgressRenderer, renderReport } from "./run-output.js";
+import { createProgressRenderer, EMPTY_SOURCE, renderReport } from "./run-output.js";
 
 export default defineCommand({
   meta: {
@@ -37,6 +43,9 @@ export default defineCommand({
     const { io, cwd, env, engine } = cliContext(context);
     const args = context.args;
     const { pipeline, stateDir } = await loadPipelineArg(cliContext(context), args);
+    // a wrong path, a missing key or two sinks on one file: said now, before a record is read
+    checkPipeline(pipeline, { env, stateDir });
+    if (!args.force) refuseWatched(stateDir ?? defaultStateDir(pipeline), args.pipeline);
     // in a `--detach` child: record the exit code for `batchpipe status`
     enterDaemonChild(env);
     if (args.detach) {
@@ -61,7 +70,14 @@ export default defineCommand({
     const renderer = args.json
       ? undefined
       : createProgressRenderer(io, { tty: Boolean(io.stderr.isTTY) && env.TERM !== "dumb" });
+    let runId: string | undefined;
     const onEvent = (event: EngineEvent) => {
+      if (event.type === "run_started") {
+        runId = event.run;
+        clearRunStop(event.stateDir);
+      }
+      if (args.json && event.type === "planned" && event.totals.read === 0 && event.totals.invalid === 0)
+        io.stdout.write(`${JSON.stringify({ type: "warning", run: event.run, message: EMPTY_SOURCE })}\n`);
       if (args.json) io.stdout.write(`${JSON.stringify(event)}\n`);
       else renderer!.onEvent(event);
     };
@@ -80,6 +96,8 @@ export default defineCommand({
     } catch (error) {
       renderer?.stop();
       const signalName = trap.received();
+      // `status` then says the run stopped, and why, instead of "running"
+      if (runId) recordRunStop(stateDir ?? defaultStateDir(pipeline), runId, stopReason(error, signalName));
       if (signalName && isBatchpipeError(error) && error.code === ErrorCodes.INTERRUPTED) {
         const command = `batchpipe run ${args.pipeline}${args["state-dir"] ? ` --state-dir ${args["state-dir"]}` : ""}`;
         if (args.json)
@@ -98,3 +116,31 @@ export default defineCommand({
     }
   },
 });
+
+function stopReason(
+  error: unknown,
+  signalName: string | undefined,
+): { code: string; message: string; hint?: string } {
+  if (signalName) return { code: ErrorCodes.INTERRUPTED, message: `interrupted by ${signalName}` };
+  if (isBatchpipeError(error)) return { code: error.code, message: error.message, hint: error.hint };
+  return { code: "UNEXPECTED", message: error instanceof Error ? error.message : String(error) };
+}
+
+/**
+ * A pipeline `batchpipe watch` processes takes its files one by one; a `run` would read the whole
+ * folder as one new dataset, pay for it again and start its sinks afresh. Read-only: the watch
+ * registry is only looked at.
+ */
+function refuseWatched(stateDir: string, spec: string): void {
+  const watched = readWatchCounts(stateDir);
+  // a watcher running in the background: the daemon and lock checks say so, with its pid
+  if (!watched || readDaemon(stateDir)?.state === "running") return;
+  const files = watched.done + watched.pending + watched.failed;
+  throw new BatchpipeError(
+    ErrorCodes.USAGE,
+    `this pipeline is processed by \`batchpipe watch\` (${files} file${files === 1 ? "" : "s"} taken so far): a run would read the whole source again as a new dataset and pay for it twice`,
+    {
+      hint: `let the watcher take the files (batchpipe watch ${spec}, or with --once to process what is there and exit); --force runs the whole source anyway`,
+    },
+  );
+}

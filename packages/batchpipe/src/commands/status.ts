@@ -1,6 +1,6 @@
 /** `batchpipe status <pipeline.yaml>`: the latest run of a pipeline, from its state (no network). */
 
-import { pipelineStatus, readDaemon, readWatchCounts } from "@batchpipe/core";
+import { pipelineStatus, readDaemon, readWatchCounts, type StatusResult } from "@batchpipe/core";
 import { defineCommand } from "citty";
 import { cliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
@@ -44,6 +44,7 @@ export default defineCommand({
     const total = run.totals?.read ?? 0;
     const lines = [
       `${status.name}: run ${run.id} ${run.status}${run.cancelRequested ? " (cancel requested)" : ""}${status.runningPid ? ` · running in pid ${status.runningPid}` : ""}`,
+      ...stoppedLines(run, context.args.pipeline),
       `  started ${new Date(run.createdAt).toISOString()}${run.finishedAt ? ` · finished ${new Date(run.finishedAt).toISOString()}` : ""}`,
       `  requests ${fmt(c.succeeded + c.failed)}/${fmt(total)} done · ok ${fmt(c.succeeded)} · failed ${fmt(c.failed)} · retried ${fmt(c.retried)}`,
       `  shards ${
@@ -61,3 +62,16 @@ export default defineCommand({
     return ExitCode.OK;
   },
 });
+
+/** why an unfinished run is not running, and how to go on */
+function stoppedLines(run: NonNullable<StatusResult["run"]>, spec: string): string[] {
+  if (run.status !== "stopped") return [];
+  const reason = run.stopped;
+  return [
+    reason
+      ? `  ended on: ${reason.message} (${reason.code}) at ${new Date(reason.at).toISOString()}`
+      : "  the process running it is gone (killed, or the machine restarted); no error was recorded",
+    ...(reason?.hint ? [`  hint: ${reason.hint}`] : []),
+    `  resume with: batchpipe run ${spec}`,
+  ];
+}

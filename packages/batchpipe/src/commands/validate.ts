@@ -1,6 +1,6 @@
 /** `batchpipe validate <pipeline.yaml>`: load the spec and its plugins, print every problem or a one-line summary. */
 import path from "node:path";
-import { displayPath, loadPipeline } from "@batchpipe/core";
+import { checkFirstRecord, checkPipeline, displayPath, loadPipeline } from "@batchpipe/core";
 import { defineCommand } from "citty";
 import { pipelineArg } from "../args.js";
 import { cliContext } from "../context.js";
@@ -24,9 +24,14 @@ export default defineCommand({
       allowInlineSecrets: context.args["allow-inline-secrets"],
       builtins: officialPlugins,
     });
+    // paths, keys and output folders, checked against this machine
+    checkPipeline(pipeline, { env });
+    // a template that fails on the first record fails on them all
+    const hasRecords = await checkFirstRecord(pipeline);
     const sinks = pipeline.sinks.length === 1 ? "1 sink" : `${pipeline.sinks.length} sinks`;
     const parts = `source ${pipeline.source.plugin.name}, transform ${pipeline.transform.plugin.name}, ${sinks}`;
     io.stdout.write(`✓ ${displayPath(file, cwd)} is valid (${parts})\n`);
+    if (!hasRecords) io.stderr.write("⚠ the source has no records: a run would have nothing to send\n");
     return ExitCode.OK;
   },
 });

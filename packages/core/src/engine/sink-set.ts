@@ -6,6 +6,7 @@
 import path from "node:path";
 import { BatchpipeError, ErrorCodes, isBatchpipeError } from "../errors.js";
 import type { Checkpoint, Logger, ResultRow, SinkHandle, SinkPlugin } from "../plugin.js";
+import { checkSinkHandle } from "../plugins/contract.js";
 import type { StateStore } from "../state/index.js";
 import type { EnginePipeline, EngineResolvedPlugin } from "./types.js";
 
@@ -49,7 +50,7 @@ export class SinkSet {
     ) => {
       const key = sinkKey(runId, role, index, ref.use);
       try {
-        const handle = await withTimeout(
+        const opening = withTimeout(
           ref.plugin.open({
             options: ref.options,
             resolvePath,
@@ -61,6 +62,7 @@ export class SinkSet {
           ref.label,
           "open",
         );
+        const handle = checkSinkHandle(await opening, ref.label);
         opened.push({ key, role, label: ref.label, handle, skip: false });
       } catch (error) {
         throw pluginFailed(ref.label, "open", error);

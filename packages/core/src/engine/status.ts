@@ -11,12 +11,24 @@ import { lockHolder, openState, type RunCounters, type RunTotals, type ShardStat
 import { defaultStateDir, noRunError, openProvider } from "./run-pipeline.js";
 import type { EnginePipeline } from "./types.js";
 
+/** Why a run that is not finished is not running either: the error (or signal) it ended on. */
+export interface StopReason {
+  code: string;
+  message: string;
+  hint?: string;
+  /** epoch ms */
+  at: number;
+}
+
 export interface StatusResult {
   name: string;
   stateDir: string;
   run: {
     id: string;
+    /** the state's status, except `stopped` for an unfinished run no process is running */
     status: string;
+    /** for a stopped run: what it ended on, when the process could say (null after a kill -9) */
+    stopped: StopReason | null;
     cancelRequested: boolean;
     createdAt: number;
     finishedAt: number | null;
@@ -56,9 +68,13 @@ export function pipelineStatus(pipeline: EnginePipeline, options: { stateDir?: s
         });
       }
     }
+    // an unfinished run whose process is gone ended on an error, a signal or a kill: never "running"
+    const unfinished = run.status === "reading" || run.status === "running";
+    const stopped = unfinished && result.runningPid === null;
     result.run = {
       id: run.id,
-      status: run.status,
+      status: stopped ? "stopped" : run.status,
+      stopped: stopped ? readStopReason(stateDir, run.id) : null,
       cancelRequested: run.cancelRequested,
       createdAt: run.createdAt,
       finishedAt: run.finishedAt,
@@ -70,6 +86,48 @@ export function pipelineStatus(pipeline: EnginePipeline, options: { stateDir?: s
     return result;
   } finally {
     state.close();
+  }
+}
+
+/**
+ * Remember why the process running `run` stops before its end, for `status`. Best effort: a
+ * state folder that cannot be written must not hide the error being recorded.
+ */
+export function recordRunStop(
+  stateDir: string,
+  run: string,
+  reason: { code: string; message: string; hint?: string },
+): void {
+  const file = path.join(stateDir, STOP_FILE);
+  const record = { run, code: reason.code, message: reason.message, hint: reason.hint, at: Date.now() };
+  try {
+    fs.writeFileSync(`${file}.tmp`, `${JSON.stringify(record)}\n`, { mode: 0o600 });
+    fs.renameSync(`${file}.tmp`, file);
+  } catch {
+    // nothing to do: status then says "stopped" without the reason
+  }
+}
+
+/** a run (re)starts: an earlier stop reason no longer explains anything (a later kill -9 records none) */
+export function clearRunStop(stateDir: string): void {
+  try {
+    fs.rmSync(path.join(stateDir, STOP_FILE), { force: true });
+  } catch {
+    // best effort, as when it is written
+  }
+}
+
+const STOP_FILE = "stopped.json";
+
+function readStopReason(stateDir: string, run: string): StopReason | null {
+  try {
+    const record = JSON.parse(fs.readFileSync(path.join(stateDir, STOP_FILE), "utf8")) as StopReason & {
+      run?: string;
+    };
+    if (record.run !== run) return null;
+    return { code: record.code, message: record.message, hint: record.hint, at: record.at };
+  } catch {
+    return null;
   }
 }
 

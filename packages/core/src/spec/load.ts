@@ -142,7 +142,7 @@ async function buildPipeline(data: unknown, ctx: BuildContext): Promise<Pipeline
     resolved.filter((entry, index) => entry && slots[index]!.path[0] === key) as ResolvedPlugin<
       PluginOfKind<K>
     >[];
-  return {
+  const pipeline: Pipeline = {
     file: ctx.file,
     dir: ctx.dir,
     spec,
@@ -153,7 +153,16 @@ async function buildPipeline(data: unknown, ctx: BuildContext): Promise<Pipeline
     errors: pick<"sink">("errors"),
     resolvePath: (p) => path.resolve(ctx.dir, p),
   };
+  if (ctx.text) specTexts.set(pipeline, ctx.text);
+  return pipeline;
 }
+
+/** the parsed file a pipeline came from, to locate problems found after loading (checkPipeline) */
+export function specTextOf(pipeline: Pipeline): SpecText | undefined {
+  return specTexts.get(pipeline);
+}
+
+const specTexts = new WeakMap<Pipeline, SpecText>();
 
 /** batch sizes the spec sets past what the provider accepts in one batch (other problems aside) */
 function providerLimitIssues(data: unknown, provider: ResolvedPlugin<ProviderPlugin>): SpecIssue[] {

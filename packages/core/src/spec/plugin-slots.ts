@@ -26,6 +26,8 @@ export interface ResolvedPlugin<P> {
   use: string;
   /** for messages: `sinks[1] (sqlite)` */
   label: string;
+  /** where the entry sits in the spec: `["sinks", 1]` */
+  path: SpecPath;
 }
 
 export interface Slot {
@@ -108,7 +110,7 @@ export async function resolveSlot(
   if (strays.length > 0) return { issues: strays };
   const name = typeof use === "string" ? use : plugin.name;
   const label = `${toDotPath(slot.path)} (${plugin.name})`;
-  return { resolved: { plugin, options: parsed.data, use: name, label }, issues: [] };
+  return { resolved: { plugin, options: parsed.data, use: name, label, path: slot.path }, issues: [] };
 }
 
 /** a plugin schema made with z.object() drops unknown keys silently; the spec treats them as errors */

@@ -3,6 +3,8 @@
  * interpolated in place, and an inline `provider.api_key` refused (and hidden from frames).
  */
 import {
+  type Document,
+  isCollection,
   isMap,
   isScalar,
   isSeq,
@@ -47,15 +49,18 @@ export function parseSpec(text: string, file: string): SpecText {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const spec: SpecText = { file, text, doc, lineCounter, secrets: [] };
-  const issues: SpecIssue[] = syntaxErrors(doc.errors).map((error) => ({
-    path: [],
-    message: YAML_MESSAGES[error.code] ?? error.message.split("\n")[0]!,
-    hint:
-      text.slice(error.pos[0] - 1, error.pos[0] + 1) === "${"
-        ? FLOW_HINT
-        : (YAML_HINTS[error.code] ?? "fix the YAML syntax"),
-    range: error.pos,
-  }));
+  const issues: SpecIssue[] = syntaxErrors(doc.errors).map(
+    (error) =>
+      unclosedIssue(doc, text, error) ?? {
+        path: [],
+        message: YAML_MESSAGES[error.code] ?? error.message.split("\n")[0]!,
+        hint:
+          text.slice(error.pos[0] - 1, error.pos[0] + 1) === "${"
+            ? FLOW_HINT
+            : (YAML_HINTS[error.code] ?? "fix the YAML syntax"),
+        range: error.pos,
+      },
+  );
   if (issues.length === 0 && doc.contents === null)
     issues.push({
       path: [],
@@ -92,6 +97,40 @@ export function toData(spec: SpecText): unknown {
 
 // biome-ignore lint/suspicious/noTemplateCurlyInString: ${VAR} is the spec syntax
 export const FLOW_HINT = 'inside { } or [ ], quote a value that holds a variable: "${VAR}"';
+
+const CLOSERS: Record<string, string> = { "{": "}", "[": "]", '"': '"', "'": "'" };
+
+/**
+ * A quote or bracket that is never closed is reported where yaml gives up, often lines below:
+ * point at where it opens instead (the last unclosed one of its kind before the error).
+ */
+function unclosedIssue(doc: Document, text: string, error: YAMLError): SpecIssue | undefined {
+  const quote = /^Missing closing (["'])quote/.exec(error.message)?.[1];
+  const bracket = /must be sufficiently indented and end with a ([}\]])/.exec(error.message)?.[1];
+  if (!quote && !bracket) return undefined;
+  let start: number | undefined;
+  visit(doc, {
+    Node(_, node) {
+      const range = node.range;
+      if (!range || range[0] >= error.pos[0] || (start !== undefined && range[0] <= start)) return;
+      const open = text[range[0]]!;
+      const kind = isScalar(node) ? open === quote : isCollection(node) && CLOSERS[open] === bracket;
+      const written = text.slice(range[0], range[1]).trimEnd();
+      if (kind && (written.length === 1 || !written.endsWith(CLOSERS[open]!))) start = range[0];
+    },
+  });
+  if (start === undefined) return undefined;
+  const open = text[start]!;
+  const close = CLOSERS[open]!;
+  return {
+    path: [],
+    message: `this ${open} is never closed`,
+    hint: quote
+      ? `end the value with ${close}${open === '"' ? ' (write \\" for a quote inside it)' : " (write '' for a quote inside it)"}`
+      : `close it with ${close}; a { } or [ ] that spans lines must indent its lines more than its key`,
+    range: [start, start + 1],
+  };
+}
 
 /** the first syntax error, and later ones that cannot be its echo; the rest usually cascade from the first */
 function syntaxErrors(errors: YAMLError[]): YAMLError[] {

@@ -12,9 +12,20 @@
  * record goes through LiquidJS, so output and errors are LiquidJS's own. A record whose template
  * fails becomes a `template_error` failure.
  */
-import { Context, Liquid, type Template, toValueSync, Value } from "liquidjs";
+import {
+  Context,
+  Liquid,
+  Tag,
+  type TagToken,
+  type Template,
+  type TopLevelToken,
+  toValueSync,
+  Value,
+} from "liquidjs";
 import { BatchpipeError } from "../errors.js";
 import { defineTransform, type RequestLine, type SourceRecord, z } from "../plugin.js";
+import { closest } from "../spec/issues.js";
+import { toDotPath } from "../spec/locate.js";
 
 export const PROMPT_ENDPOINTS = [
   "/v1/chat/completions",
@@ -38,6 +49,32 @@ const liquid = new Liquid({
   lenientIf: true,
   ownPropertyOnly: true,
 });
+
+/** a template reads the record, never a file: the tags that would read one fail to parse */
+class NoFileTag extends Tag {
+  constructor(token: TagToken, remain: TopLevelToken[], engine: Liquid) {
+    super(token, remain, engine);
+    throw new Error(
+      `{% ${token.name} %} is not available: templates cannot read files; write the text into the template`,
+    );
+  }
+  render(): void {}
+}
+for (const name of ["include", "render", "layout"]) liquid.registerTag(name, NoFileTag);
+
+/** where in the options a template sits: ["body", "messages", 0, "content"] */
+type OptionPath = (string | number)[];
+
+/** a record's template failed; `option` says which template (for `validate` to point at it) */
+export class TemplateError extends BatchpipeError {
+  constructor(
+    message: string,
+    readonly option: OptionPath,
+    options: ConstructorParameters<typeof BatchpipeError>[2],
+  ) {
+    super("template_error", message, options);
+  }
+}
 
 export const promptOptions = z
   .strictObject({
@@ -85,8 +122,8 @@ export default defineTransform({
 export function createPromptRenderer(options: PromptOptions): {
   toRequest(record: SourceRecord): RequestLine;
 } {
-  const renderId = compileString(options.id, "id");
-  const renderBody = compileNode(options.body, "body");
+  const renderId = compileString(options.id, ["id"]);
+  const renderBody = compileNode(options.body, ["body"]);
   const url = options.endpoint;
   return {
     toRequest(record) {
@@ -127,7 +164,7 @@ function liquidContext(scope: Scope): Context {
 /** the place being rendered, carried by errors thrown inside a template */
 class TemplateFailure extends Error {
   constructor(
-    readonly where: string,
+    readonly where: OptionPath,
     readonly original: unknown,
   ) {
     super(original instanceof Error ? original.message : String(original));
@@ -146,7 +183,7 @@ function isTemplate(text: string): boolean {
   return text.includes("{{") || text.includes("{%");
 }
 
-function compileString(text: string, where: string): Render {
+function compileString(text: string, where: OptionPath): Render {
   if (!isTemplate(text)) return () => text;
   const single = SINGLE_OUTPUT.exec(text);
   if (single && !single[1]!.includes("}}") && !single[1]!.includes("{{"))
@@ -176,7 +213,7 @@ function compileString(text: string, where: string): Render {
 }
 
 /** `{{ expr }}` alone: the value itself, type kept */
-function compileValue(expression: string, where: string): Render {
+function compileValue(expression: string, where: OptionPath): Render {
   const value = new Value(expression, liquid);
   const slow: Render = (scope) => {
     try {
@@ -237,17 +274,17 @@ function lookup(data: Record<string, unknown>, path: string[]): string | typeof 
 }
 
 /** compile a JSON-like value; constant subtrees are frozen and returned as they are */
-function compileNode(node: unknown, where: string): Render {
+function compileNode(node: unknown, where: OptionPath): Render {
   if (typeof node === "string") return compileString(node, where);
   if (Array.isArray(node)) {
-    const items = node.map((item, index) => compileNode(item, `${where}[${index}]`));
+    const items = node.map((item, index) => compileNode(item, [...where, index]));
     if (!node.some(hasTemplate)) return constant(node);
     return (ctx) => items.map((render) => render(ctx));
   }
   if (node !== null && typeof node === "object") {
     if (!hasTemplate(node)) return constant(node);
     const entries = Object.entries(node).map(
-      ([key, value]) => [key, compileNode(value, `${where}.${key}`)] as const,
+      ([key, value]) => [key, compileNode(value, [...where, key])] as const,
     );
     return (ctx) => {
       const out: Record<string, unknown> = {};
@@ -279,19 +316,23 @@ function deepFreeze<T>(node: T): T {
 }
 
 function templateError(error: unknown, record: SourceRecord, id: string | undefined): BatchpipeError {
-  const where = error instanceof TemplateFailure ? error.where : "id";
+  const where = error instanceof TemplateFailure ? error.where : ["id"];
   const original = error instanceof TemplateFailure ? error.original : error;
   const text = original instanceof Error ? original.message : String(original);
   const variable = /^undefined variable: ([^,]+)/.exec(text)?.[1];
   const at = `${record.position.file}:${record.position.line}`;
   const message = variable
-    ? `undefined variable "${variable}" in ${where} (record at ${at})`
-    : `${where} failed to render: ${text.replace(/, line:\d+, col:\d+$/, "")} (record at ${at})`;
-  return new BatchpipeError("template_error", message, {
+    ? `undefined variable "${variable}" in ${toDotPath(where)} (record at ${at})`
+    : `${toDotPath(where)} failed to render: ${text.replace(/, line:\d+, col:\d+$/, "")} (record at ${at})`;
+  const field = variable?.split(".")[0];
+  const near = field ? closest(field, Object.keys(record.data)) : undefined;
+  return new TemplateError(message, where, {
     recordId: id,
-    hint: variable
-      ? `the record has no field "${variable}": fix the data, or write {{ ${variable} | default: "..." }}`
-      : "check the template in the transform options",
+    hint: !variable
+      ? "check the template in the transform options"
+      : near && near !== field
+        ? `did you mean "${near}"? The record has no field "${field}"; fix the template, or write {{ ${variable} | default: "..." }}`
+        : `the record has no field "${variable}": fix the data, or write {{ ${variable} | default: "..." }}`,
     cause: original,
   });
 }

@@ -5,6 +5,7 @@
  */
 import { BatchpipeError, ErrorCodes, isBatchpipeError } from "../../errors.js";
 import type { RequestLine, SourceItem, SourceRecord } from "../../plugin.js";
+import { checkSourceItem } from "../../plugins/contract.js";
 
 /** How a failed read phase leaves the state: kept to resume at record `resumeAt`, or not. */
 export interface ReadFailure {
@@ -79,9 +80,16 @@ export function guardSource(items: AsyncIterable<SourceItem>, label: string): As
       const it = items[Symbol.asyncIterator]();
       return {
         next: () =>
-          it.next().catch((error: unknown) => {
-            throw wrap(error);
-          }),
+          it
+            .next()
+            .then((result) => {
+              // a source that yields the wrong shape is named here, not in a TypeError further on
+              if (!result.done) checkSourceItem(result.value, label);
+              return result;
+            })
+            .catch((error: unknown) => {
+              throw wrap(error);
+            }),
         return: (value?: unknown) => it.return?.(value) ?? Promise.resolve({ done: true, value: undefined }),
       };
     },

@@ -24,6 +24,7 @@ import {
   type RecordPosition,
   type SourceItem,
 } from "../../plugin.js";
+import { checkTransformHandle } from "../../plugins/contract.js";
 import type { ProviderLimits } from "../../provider/contract.js";
 import type { FanoutBatch, FanoutRow, RunTotals, ShardRow } from "../../state/index.js";
 import type { ReadCheckpoint } from "../codecs/read-checkpoint.js";
@@ -136,12 +137,15 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
 
   let transformLabel: string | undefined;
   try {
-    const transform = await pipeline.transform.plugin.create({
-      options: pipeline.transform.options,
-      resolvePath,
-      logger,
-      signal,
-    });
+    const transform = checkTransformHandle(
+      await pipeline.transform.plugin.create({
+        options: pipeline.transform.options,
+        resolvePath,
+        logger,
+        signal,
+      }),
+      pipeline.transform.label,
+    );
     transformLabel = pipeline.transform.label;
 
     /** one record: a failure row, a duplicate id, a request identical to one placed, or a new request */

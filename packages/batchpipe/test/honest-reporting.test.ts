@@ -1,0 +1,218 @@
+// Issue 13 item 11, through the real CLI: `status` says a run that ended on an error is stopped,
+// with the reason; `--json` ends with an error event; an empty source is a warning; a plugin that
+// breaks its contract is named; a YAML quote or bracket never closed is shown where it opens; a
+// `run` on a pipeline that `watch` processes is refused.
+import fs from "node:fs";
+import path from "node:path";
+import type { Emulator } from "@batchpipe/openai-emulator";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import {
+  batchpipe,
+  cli,
+  FIXTURES,
+  readJsonl,
+  records,
+  signalOnce,
+  startEmulator,
+  startWatcher,
+  tempDir,
+  writeFiles,
+  writePipeline,
+} from "./support/harness.js";
+
+let emu: Emulator;
+beforeAll(async () => {
+  emu = await startEmulator();
+});
+afterAll(async () => {
+  await emu?.close();
+});
+
+/** an offline pipeline (the emulator in process) over `source` */
+const offline = (source: string, sinks = "[{ use: jsonl, path: ./out/results.jsonl }]") => `version: 1
+name: honest
+provider: { use: emulator, emulator: { timeScale: 3600 } }
+source: ${source}
+transform:
+  body: { model: gpt-4o-mini, messages: [{ role: user, content: "{{ text }}" }] }
+batch: { poll_interval: 50ms }
+sinks: ${sinks}
+`;
+
+describe("honest reporting", () => {
+  test("a run that ended on an error: --json ends with an error event; status says stopped, and why", async () => {
+    const dir = tempDir();
+    fs.writeFileSync(path.join(dir, "data.jsonl"), records(20));
+    fs.writeFileSync(path.join(dir, "broken"), "");
+    writePipeline(dir, {
+      baseUrl: emu.url,
+      name: "stops",
+      batch: { max_requests: 10 },
+      sinks: [
+        `- { use: ${path.join(FIXTURES, "plugins/flaky-sink.ts")}, path: ./out/results.jsonl, fail_marker: ./broken, fail_after: 10 }`,
+      ],
+    });
+    const run = await batchpipe(["run", "pipeline.yaml", "--json"], { cwd: dir });
+    expect(run.code).toBe(1);
+    expect(run.events.at(-1)).toEqual({
+      type: "error",
+      code: "PLUGIN_FAILED",
+      message: "sinks[0] (flaky) failed in write: EIO: the disk went away",
+      hint: "Fix the sink's problem and run again: the run resumes where it stopped.",
+      plugin: "sinks[0] (flaky)",
+      exitCode: 1,
+    });
+    const status = await batchpipe(["status", "pipeline.yaml"], { cwd: dir });
+    const shown = status.stdout
+      .split("\n")
+      .slice(0, 4)
+      .join("\n")
+      .replace(/r\d+-\w+/, "<run>")
+      .replace(/ at \d{4}-[\d-]+T[\d:.]+Z/, " at <time>");
+    expect(shown).toMatchInlineSnapshot(`
+      "stops: run <run> stopped
+        ended on: sinks[0] (flaky) failed in write: EIO: the disk went away (PLUGIN_FAILED) at <time>
+        hint: Fix the sink's problem and run again: the run resumes where it stopped.
+        resume with: batchpipe run pipeline.yaml"
+    `);
+    const json = JSON.parse((await batchpipe(["status", "pipeline.yaml", "--json"], { cwd: dir })).stdout);
+    expect(json.run).toMatchObject({ status: "stopped", stopped: { code: "PLUGIN_FAILED" } });
+    // resumed, then killed: stopped again, without the old reason
+    const killed = await batchpipe(["run", "pipeline.yaml", "--json"], {
+      cwd: dir,
+      onEvent: (event, child) => {
+        if (event.type === "run_started") signalOnce(child, "SIGKILL");
+      },
+    });
+    expect(killed.signal).toBe("SIGKILL");
+    const after = await batchpipe(["status", "pipeline.yaml"], { cwd: dir });
+    expect(after.stdout.split("\n")[1]).toMatchInlineSnapshot(
+      `"  the process running it is gone (killed, or the machine restarted); no error was recorded"`,
+    );
+  });
+
+  test("--json: a spec error is an event too", async () => {
+    const dir = writeFiles({ "pipeline.yaml": offline("{ use: jsonl, path: ./missing.jsonl }") });
+    const run = await batchpipe(["run", "pipeline.yaml", "--json"], { cwd: dir });
+    expect(run.code).toBe(2);
+    expect(run.events).toHaveLength(1);
+    expect(run.events[0]).toMatchObject({
+      type: "error",
+      code: "SPEC_INVALID",
+      exitCode: 2,
+      problems: [
+        { path: "source.path", message: expect.stringMatching(/^no such file or folder: .*missing.jsonl$/) },
+      ],
+    });
+  });
+
+  test("an empty source is a warning, not a green tick", async () => {
+    const dir = writeFiles({
+      "data.jsonl": "",
+      "pipeline.yaml": offline("{ use: jsonl, path: ./data.jsonl }"),
+    });
+    const run = await batchpipe(["run", "pipeline.yaml"], { cwd: dir });
+    expect(run.code).toBe(0);
+    expect(run.stdout.split("\n")[0]!.replace(/r\d+-\w+/, "<run>")).toMatchInlineSnapshot(
+      `"⚠ run <run> read no records: the source is empty, nothing was sent (check the source's path)"`,
+    );
+    const json = await batchpipe(["run", "pipeline.yaml", "--json", "--force"], { cwd: dir });
+    expect(json.events.filter((e) => e.type === "warning")).toMatchObject([
+      { message: "the source is empty, nothing was sent (check the source's path)" },
+    ]);
+    expect((await cli(["validate", "pipeline.yaml"], { cwd: dir })).stderr).toMatchInlineSnapshot(`
+      "⚠ the source has no records: a run would have nothing to send
+      "
+    `);
+  });
+
+  test("a plugin that breaks its contract is named, never 'a bug in batchpipe'", async () => {
+    const source = `{ use: ${path.join(FIXTURES, "plugins/wrong-shape-source.ts")} }`;
+    const dir = writeFiles({ "pipeline.yaml": offline(source) });
+    const run = await batchpipe(["run", "pipeline.yaml", "--json"], { cwd: dir });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatchInlineSnapshot(`
+      "✖ source (wrong-shape) broke the plugin contract: yielded an object with keys id, text instead of a record { data, position, cursor } (PLUGIN_INVALID)
+        hint: A source yields { data: { ...fields }, position: { file, line }, cursor } per record (SourceRecord in @batchpipe/core/plugin); fix the plugin. Nothing was submitted, the read starts over.
+      "
+    `);
+    const sink = `[{ use: ${path.join(FIXTURES, "plugins/no-commit-sink.ts")} }]`;
+    const other = writeFiles({
+      "data.jsonl": records(2),
+      "pipeline.yaml": offline("{ use: jsonl, path: ./data.jsonl }", sink),
+    });
+    const broken = await batchpipe(["run", "pipeline.yaml", "--json"], { cwd: other });
+    expect(broken.code).toBe(2);
+    expect(broken.stderr).toMatchInlineSnapshot(`
+      "✖ sinks[0] (no-commit) broke the plugin contract: open() returned a handle without commit() (PLUGIN_INVALID)
+        hint: open() returns { write(rows), commit(key), close() } (SinkHandle in @batchpipe/core/plugin); fix the plugin.
+      "
+    `);
+    expect(broken.events.some((e) => e.type === "shard_submitted")).toBe(false);
+  });
+
+  test("a quote or bracket never closed is shown where it opens", async () => {
+    const dir = writeFiles({
+      "quote.yaml": `version: 1
+name: "honest
+source: { use: jsonl, path: ./data.jsonl }
+sinks: []
+`,
+      "bracket.yaml": `version: 1
+name: honest
+source: { use: jsonl, path: ./data.jsonl
+sinks:
+  - { use: jsonl, path: ./out/results.jsonl }
+`,
+    });
+    expect((await cli(["validate", "quote.yaml"], { cwd: dir })).stderr).toMatchInlineSnapshot(`
+      "quote.yaml:2:7 this " is never closed
+        1 | version: 1
+      > 2 | name: "honest
+          |       ^
+        3 | source: { use: jsonl, path: ./data.jsonl }
+        4 | sinks: []
+        hint: end the value with " (write \\" for a quote inside it)
+
+      ✖ quote.yaml has a problem (SPEC_INVALID)
+      "
+    `);
+    expect((await cli(["validate", "bracket.yaml"], { cwd: dir })).stderr).toMatchInlineSnapshot(`
+      "bracket.yaml:3:9 this { is never closed
+        1 | version: 1
+        2 | name: honest
+      > 3 | source: { use: jsonl, path: ./data.jsonl
+          |         ^
+        4 | sinks:
+        5 |   - { use: jsonl, path: ./out/results.jsonl }
+        hint: close it with }; a { } or [ ] that spans lines must indent its lines more than its key
+
+      ✖ bracket.yaml has a problem (SPEC_INVALID)
+      "
+    `);
+  });
+
+  test("run refuses a pipeline that watch processes, instead of paying for the whole folder again", async () => {
+    const dir = writeFiles({
+      "data/a.jsonl": records(2),
+      "pipeline.yaml": offline("{ use: jsonl, path: ./data/ }"),
+    });
+    const first = startWatcher(dir, undefined, ["--once", "--settle", "200ms"]);
+    expect((await first.done).code).toBe(0);
+    fs.writeFileSync(path.join(dir, "data/b.jsonl"), records(2, 3));
+    const second = startWatcher(dir, undefined, ["--once", "--settle", "200ms"]);
+    expect((await second.done).code).toBe(0);
+    const results = path.join(dir, "out/results.jsonl");
+    expect(readJsonl(results)).toHaveLength(4);
+
+    const run = await batchpipe(["run", "pipeline.yaml"], { cwd: dir });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatchInlineSnapshot(`
+      "✖ this pipeline is processed by \`batchpipe watch\` (2 files taken so far): a run would read the whole source again as a new dataset and pay for it twice (USAGE)
+        hint: let the watcher take the files (batchpipe watch pipeline.yaml, or with --once to process what is there and exit); --force runs the whole source anyway
+      "
+    `);
+    // the watcher's results are untouched
+    expect(readJsonl(results)).toHaveLength(4);
+  });
+});

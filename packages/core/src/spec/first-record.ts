@@ -1,0 +1,89 @@
+/**
+ * `validate` renders the first record through the transform: a template that names a field the
+ * records do not have fails on every record, and is better reported at its place in the spec than
+ * as a failure row per record after the run.
+ */
+import { BatchpipeError, ErrorCodes, isBatchpipeError } from "../errors.js";
+import { isInvalidRecord, type SourceRecord, silentLogger } from "../plugin.js";
+import { checkSourceItem, checkTransformHandle } from "../plugins/contract.js";
+import type { SpecIssue } from "./issues.js";
+import { type Pipeline, specTextOf } from "./load.js";
+import { locateIssues, specError, toDotPath } from "./locate.js";
+
+/** Throws SPEC_INVALID when the first record fails to render; returns whether there was one. */
+export async function checkFirstRecord(
+  pipeline: Pipeline,
+  options: { signal?: AbortSignal } = {},
+): Promise<boolean> {
+  const signal = options.signal ?? new AbortController().signal;
+  const record = await named(pipeline.source.label, "reading the first record", () =>
+    firstRecord(pipeline, signal),
+  );
+  if (!record) return false;
+  const { transform } = pipeline;
+  const handle = checkTransformHandle(
+    await named(transform.label, "create", () =>
+      transform.plugin.create({
+        options: transform.options,
+        resolvePath: pipeline.resolvePath,
+        logger: silentLogger,
+        signal,
+      }),
+    ),
+    transform.label,
+  );
+  try {
+    handle.toRequest(record);
+    return true;
+  } catch (error) {
+    if (!isBatchpipeError(error)) throw pluginFailed(transform.label, "toRequest", error);
+    const option = (error as { option?: unknown }).option;
+    const where = Array.isArray(option) ? toDotPath(option) : "";
+    // the issue is shown at the template: the message need not say which one, nor the record twice
+    const what = error.message
+      .replace(/ \(record at [^)]*\)$/, "")
+      .replace(` in ${where}`, "")
+      .replace(`${where} failed`, "failed");
+    const issue: SpecIssue = {
+      path: Array.isArray(option) ? [...transform.path, ...option] : transform.path,
+      message: `${what}: the first record (${record.position.file}:${record.position.line}) fails to render, so the others probably do too`,
+      hint: error.hint,
+    };
+    const name = pipeline.file ?? "the pipeline spec";
+    throw specError(locateIssues([issue], specTextOf(pipeline), pipeline.file), name);
+  }
+}
+
+/** the first readable record; lines the source cannot parse are skipped (the run reports them) */
+async function firstRecord(pipeline: Pipeline, signal: AbortSignal): Promise<SourceRecord | undefined> {
+  const { source } = pipeline;
+  const items = source.plugin.read({
+    options: source.options,
+    resolvePath: pipeline.resolvePath,
+    logger: silentLogger,
+    signal,
+    checkpoint: undefined,
+  });
+  for await (const item of items) {
+    const checked = checkSourceItem(item, source.label);
+    if (!isInvalidRecord(checked)) return checked;
+  }
+  return undefined;
+}
+
+/** a plugin's own error as it is; anything else (a TypeError in the plugin) names the plugin */
+async function named<T>(label: string, doing: string, call: () => Promise<T> | T): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    throw isBatchpipeError(error) ? error : pluginFailed(label, doing, error);
+  }
+}
+
+function pluginFailed(label: string, doing: string, error: unknown): BatchpipeError {
+  return new BatchpipeError(
+    ErrorCodes.PLUGIN_FAILED,
+    `${label} failed in ${doing}: ${(error as Error)?.message ?? String(error)}`,
+    { hint: "Fix the plugin's problem and validate again.", plugin: label, cause: error },
+  );
+}
