@@ -100,6 +100,34 @@ describe("Anthropic Message Batches: create, retrieve, results", () => {
     });
   });
 
+  it("reports prompt-cache writes, then reads, for a prefix marked with cache_control", async () => {
+    h = await startAnthropic({ shuffleOutput: false });
+    const system = [
+      { type: "text" as const, text: "s".repeat(400), cache_control: { type: "ephemeral" as const } },
+    ];
+    const { id } = await h.client.messages.batches.create({
+      requests: [
+        request("first", "q1", { system }),
+        request("second", "q2", { system }),
+        request("plain", "q3"),
+      ],
+    });
+    await waitEnded(h.client, id);
+    const usage = Object.fromEntries(
+      (await resultsOf(h.client, id)).map((r) => [
+        r.custom_id,
+        r.result.type === "succeeded" ? r.result.message.usage : null,
+      ]),
+    );
+    expect(usage.first).toMatchObject({ cache_creation_input_tokens: 100, cache_read_input_tokens: 0 });
+    expect(usage.first?.cache_creation).toEqual({
+      ephemeral_5m_input_tokens: 100,
+      ephemeral_1h_input_tokens: 0,
+    });
+    expect(usage.second).toMatchObject({ cache_creation_input_tokens: 0, cache_read_input_tokens: 100 });
+    expect(usage.second?.input_tokens).toBe(usage.plain?.input_tokens);
+  });
+
   it("marks requests with invalid params as errored results (invalid_request_error, unknown model not_found_error)", async () => {
     h = await startAnthropic();
     const { id } = await h.client.messages.batches.create({

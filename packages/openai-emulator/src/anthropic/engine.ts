@@ -37,6 +37,8 @@ export class AnthropicBatches {
   private readonly batches = new Map<string, MessageBatchRecord>();
   readonly executions = new Map<string, number>();
   readonly paid = new Map<string, number>();
+  /** prompt prefixes written to the (simplified) prompt cache */
+  readonly promptCache = new Set<string>();
   private queued = 0;
   private seq = 0;
   private life = unbounded();
@@ -215,6 +217,7 @@ export class AnthropicBatches {
     this.batches.clear();
     this.executions.clear();
     this.paid.clear();
+    this.promptCache.clear();
     this.queued = 0;
   }
 

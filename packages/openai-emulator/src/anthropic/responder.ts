@@ -3,6 +3,7 @@
  * OpenAI responder's parts: the last user text echoed, a sample of the schema for JSON output
  * (`output_config.format`) or a forced tool, and usage from the same token estimator.
  */
+import { createHash } from "node:crypto";
 import { isKnownModel } from "../context.js";
 import { sampleFromSchema } from "../responder/json-schema.js";
 import { estimateRequestTokens, estimateTextTokens, textOf } from "../responder/tokens.js";
@@ -55,10 +56,47 @@ export function checkParams(
 }
 
 export function estimateMessageTokens(params: Params): number {
+  const tools = Array.isArray(params.tools) ? estimateTextTokens(JSON.stringify(params.tools)) : 0;
   return (
     estimateRequestTokens("/v1/chat/completions", { messages: params.messages }) +
-    estimateTextTokens(textOf(params.system))
+    estimateTextTokens(textOf(params.system)) +
+    tools
   );
+}
+
+/**
+ * Prompt caching, simplified: the prompt up to its last `cache_control` breakpoint (tools, then
+ * system, then messages; a top-level `cache_control` marks the end) is written to the cache the
+ * first time it is seen and read from it every later time, whatever its length.
+ */
+function cachedPrefix(params: Params): { key: string; tokens: number; ttl: string } | undefined {
+  const pieces: { json: string; tokens: number; ttl: string | undefined }[] = [];
+  const add = (part: unknown, text: string) => {
+    const control = (part as Params | null)?.cache_control as Params | undefined;
+    const ttl = control ? String(control.ttl ?? "5m") : undefined;
+    pieces.push({ json: JSON.stringify(part), tokens: estimateTextTokens(text), ttl });
+  };
+  for (const tool of Array.isArray(params.tools) ? params.tools : []) add(tool, JSON.stringify(tool));
+  const blocks = (content: unknown) => (Array.isArray(content) ? content : [content]);
+  for (const block of blocks(params.system ?? [])) add(block, textOf([block]));
+  for (const message of params.messages as Params[]) {
+    for (const block of blocks(message.content)) add(block, textOf([block]));
+  }
+  let last = -1;
+  pieces.forEach((p, i) => {
+    if (p.ttl) last = i;
+  });
+  let ttl = last >= 0 ? pieces[last]?.ttl : undefined;
+  const top = params.cache_control as Params | undefined;
+  if (top && typeof top === "object") {
+    last = pieces.length - 1;
+    ttl = String(top.ttl ?? "5m");
+  }
+  if (last < 0 || ttl === undefined) return undefined;
+  const prefix = pieces.slice(0, last + 1);
+  const hash = createHash("sha256").update(String(params.model));
+  for (const p of prefix) hash.update(p.json);
+  return { key: hash.digest("hex"), tokens: prefix.reduce((sum, p) => sum + p.tokens, 0), ttl };
 }
 
 /** A Messages API `message` for valid params. */
@@ -66,9 +104,16 @@ export function respondMessage(
   params: Params,
   ids: AnthropicIds,
   serviceTier: "batch" | "standard",
+  cache: Set<string>,
 ): AnthropicAnswer {
   const model = String(params.model);
-  const input = estimateMessageTokens(params);
+  const total = estimateMessageTokens(params);
+  const prefix = cachedPrefix(params);
+  const cached = prefix ? Math.min(prefix.tokens, total) : 0;
+  const hit = prefix !== undefined && cache.has(prefix.key);
+  if (prefix) cache.add(prefix.key);
+  const written = prefix && !hit ? cached : 0;
+  const input = total - cached;
   const maxTokens = typeof params.max_tokens === "number" ? params.max_tokens : 1;
   let content: Record<string, unknown>[];
   let stopReason = "end_turn";
@@ -102,9 +147,12 @@ export function respondMessage(
       stop_sequence: null,
       usage: {
         input_tokens: input,
-        cache_creation_input_tokens: 0,
-        cache_read_input_tokens: 0,
-        cache_creation: { ephemeral_5m_input_tokens: 0, ephemeral_1h_input_tokens: 0 },
+        cache_creation_input_tokens: written,
+        cache_read_input_tokens: hit ? cached : 0,
+        cache_creation: {
+          ephemeral_5m_input_tokens: prefix?.ttl === "1h" ? 0 : written,
+          ephemeral_1h_input_tokens: prefix?.ttl === "1h" ? written : 0,
+        },
         output_tokens: output,
         service_tier: serviceTier,
       },

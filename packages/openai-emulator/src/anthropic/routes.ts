@@ -64,7 +64,7 @@ function routes(route: RouteFactory, batches: AnthropicBatches): Route[] {
       const error = checkParams(params, ctx.options.anthropicModels, false);
       if (error) throw new AnthropicError(error.status, error.message, { type: error.type });
       if (params.stream === true) throw invalid("stream: the emulator does not stream; send stream: false");
-      return { json: respondMessage(params, batches.ids, "standard").message };
+      return { json: respondMessage(params, batches.ids, "standard", batches.promptCache).message };
     }),
   ];
 }

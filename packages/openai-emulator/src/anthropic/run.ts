@@ -118,7 +118,7 @@ function execute(
     errored(status, MESSAGES[code]?.(model) ?? DEFAULT_MESSAGES[anthropicType(status)] ?? "Error");
     return;
   }
-  const answer = respondMessage(request.params, host.ids, "batch");
+  const answer = respondMessage(request.params, host.ids, "batch", host.promptCache);
   record.outcomes.succeeded++;
   host.paid.set(customId, (host.paid.get(customId) ?? 0) + 1);
   if (failure?.oddity === "omit") return;
