@@ -175,8 +175,23 @@ describe("Anthropic Message Batches: faults and introspection", () => {
     expect(state.paid).toEqual({ x0: 2, x1: 1, x2: 1 });
     expect(state.executions).toEqual({ x0: 2, x1: 1, x2: 1 });
     expect(state.paid_twice).toEqual(["x0"]);
+    expect(state.params_paid_twice).toEqual([
+      { params_sha256: expect.any(String), custom_ids: ["x0", "x0"] },
+    ]);
+    // the same request resubmitted under a new custom_id is caught by its params
+    const renamed = await h.client.messages.batches.create({ requests: [request("y1", "t1")] });
+    await waitEnded(h.client, renamed.id);
+    expect(h.emu.state().anthropic.params_paid_twice.map((p) => p.custom_ids)).toEqual([
+      ["x0", "x0"],
+      ["x1", "y1"],
+    ]);
     await h.emu.reset();
-    expect(h.emu.state().anthropic).toMatchObject({ batches: [], paid: {}, paid_twice: [] });
+    expect(h.emu.state().anthropic).toMatchObject({
+      batches: [],
+      paid: {},
+      paid_twice: [],
+      params_paid_twice: [],
+    });
   });
 
   it("line rules give errored results in Anthropic's types; attempts count executions across batches", async () => {
