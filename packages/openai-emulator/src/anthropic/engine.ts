@@ -1,6 +1,7 @@
 import { setMaxListeners } from "node:events";
 import fs from "node:fs";
 import { bump, type EmulatorContext } from "../context.js";
+import { createIds, createRandom } from "../random.js";
 import { AnthropicError, invalid, missing } from "./errors.js";
 import { type AnthropicIds, anthropicIds } from "./ids.js";
 import { runMessageBatch } from "./run.js";
@@ -52,7 +53,8 @@ export class AnthropicBatches {
   private readonly running = new Set<Promise<void>>();
 
   constructor(readonly ctx: EmulatorContext) {
-    this.ids = anthropicIds(ctx.ids);
+    // a stream of its own: Anthropic traffic must not shift the OpenAI side's seeded ids
+    this.ids = anthropicIds(createIds(createRandom((ctx.options.seed ^ 0x416e7468) >>> 0)));
   }
 
   create(requests: BatchRequest[], resultsBase: string): MessageBatch {
