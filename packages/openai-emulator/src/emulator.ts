@@ -3,6 +3,8 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { AnthropicBatches, type AnthropicState } from "./anthropic/engine.js";
+import { anthropicDialect } from "./anthropic/routes.js";
 import { BatchEngine } from "./batches/engine.js";
 import { createClock } from "./clock.js";
 import type { EmulatorContext } from "./context.js";
@@ -17,14 +19,14 @@ import { type EmulatorState, snapshotState } from "./state.js";
 export interface Emulator {
   /** Base URL for the SDK: "http://127.0.0.1:<port>/v1". */
   readonly url: string;
-  /** Server root without /v1: "http://127.0.0.1:<port>" (the /_emulator endpoints live here). */
+  /** Server root without /v1: "http://127.0.0.1:<port>" (the Anthropic SDK's baseURL; the /_emulator endpoints live here). */
   readonly baseUrl: string;
   readonly port: number;
   readonly dataDir: string;
   /** The current options (after configure()). */
   readonly options: ResolvedOptions;
   /** The same JSON as GET /_emulator/state. */
-  state(): EmulatorState;
+  state(): EmulatorState & { anthropic: AnthropicState };
   /** Merge options at run time (faults, queueLimits, latencies, timeScale, ...); port/host/dataDir are fixed. */
   configure(patch: EmulatorOptions): void;
   /** Forget every batch and file, call counts and counters. */
@@ -34,7 +36,7 @@ export interface Emulator {
 
 const FIXED = new Set(["port", "host", "dataDir"]);
 
-/** Start an OpenAI Files + Batches API emulator on loopback. */
+/** Start the emulator on loopback: OpenAI's Files + Batches API and Anthropic's Message Batches API. */
 export async function createEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
   let resolved = resolveOptions(options);
   const ownDir = resolved.dataDir === undefined;
@@ -55,6 +57,7 @@ export async function createEmulator(options: EmulatorOptions = {}): Promise<Emu
     counters: {},
   };
   const engine = new BatchEngine(ctx);
+  const anthropic = new AnthropicBatches(ctx);
   const calls = new Map<string, number>();
 
   const configure = (patch: EmulatorOptions) => {
@@ -67,11 +70,12 @@ export async function createEmulator(options: EmulatorOptions = {}): Promise<Emu
   };
   const reset = async () => {
     await engine.reset();
+    await anthropic.reset();
     ctx.store.clear();
     calls.clear();
     for (const key of Object.keys(ctx.counters)) delete ctx.counters[key];
   };
-  const state = () => snapshotState(ctx, engine, calls);
+  const state = () => ({ ...snapshotState(ctx, engine, calls), anthropic: anthropic.snapshot() });
 
   const internal = async (
     method: string,
@@ -98,7 +102,9 @@ export async function createEmulator(options: EmulatorOptions = {}): Promise<Emu
     return undefined;
   };
 
-  const server = http.createServer(createHandler({ ctx, engine, calls, internal }));
+  const server = http.createServer(
+    createHandler({ ctx, engine, calls, internal, dialects: [anthropicDialect(anthropic)] }),
+  );
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -130,6 +136,7 @@ export async function createEmulator(options: EmulatorOptions = {}): Promise<Emu
           server.closeAllConnections();
         });
         await engine.reset();
+        await anthropic.reset();
         if (ownDir) fs.rmSync(dataDir, { recursive: true, force: true });
       })();
       return closed;
