@@ -1,17 +1,18 @@
 /**
- * The official plugins the command line knows by name (`use: jsonl`, `use: sqlite`, `use: openai`,
- * `use: emulator`): they come with the batchpipe package, so a spec needs no plugin package
+ * The official plugins the command line knows by name (`use: jsonl`, `use: sqlite`, `use: postgres`,
+ * `use: openai`, `use: emulator`): they come with the batchpipe package, so a spec needs no plugin package
  * installed beside it.
  */
 import type { PluginRegistry } from "@batchpipe/core";
 import emulator from "@batchpipe/openai-emulator/provider";
 import openai from "@batchpipe/provider-openai";
 import sinkJsonl from "@batchpipe/sink-jsonl";
+import sinkPostgres from "@batchpipe/sink-postgres";
 import sinkSqlite from "@batchpipe/sink-sqlite";
 import sourceJsonl from "@batchpipe/source-jsonl";
 
 export const officialPlugins: PluginRegistry = {
   source: { jsonl: sourceJsonl },
-  sink: { jsonl: sinkJsonl, sqlite: sinkSqlite },
+  sink: { jsonl: sinkJsonl, sqlite: sinkSqlite, postgres: sinkPostgres },
   provider: { openai, emulator },
 };

@@ -36,7 +36,10 @@ export function redactor(url: string): Redact {
 /** the URL without its password or query, for messages */
 export function describeUrl(url: string): string {
   const [base] = url.split(/[?#]/);
-  return base!.replace(USERINFO, (_, scheme: string, userinfo: string) => `${scheme}${userinfo.split(":")[0]}@`);
+  return base!.replace(
+    USERINFO,
+    (_, scheme: string, userinfo: string) => `${scheme}${userinfo.split(":")[0]}@`,
+  );
 }
 
 export function connectionFailed(label: string, error: unknown, redact: Redact): BatchpipeError {

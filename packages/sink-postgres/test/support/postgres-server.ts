@@ -1,7 +1,8 @@
 /**
  * A real PostgreSQL server for tests and benchmarks: initdb in a temp folder, `postgres` on a free
  * loopback port, stopped (fast shutdown) and removed by `stop()`. initdb and postgres refuse to run
- * as root, so as root they run as the `postgres` user (runuser). The binaries come from Debian's
+ * as root, so as root they run as the `postgres` user (spawned with its uid and gid, so the server
+ * is our direct child and gets our signals; runuser would stand between). The binaries come from Debian's
  * `postgresql` package (/usr/lib/postgresql/<version>/bin, which .ci/run installs) or PATH.
  *
  * Local connections (unix socket) are trusted; TCP needs a password (scram-sha-256), so a test can
@@ -42,14 +43,12 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
   const bin = findBinDir();
   const root = fs.mkdtempSync(path.join(os.tmpdir(), "bp-pg-"));
   const data = path.join(root, "data");
-  const asRoot = process.getuid?.() === 0;
-  if (asRoot) execFileSync("chown", ["postgres:postgres", root]);
-  const run = (file: string, args: string[]) =>
-    asRoot ? (["runuser", ["-u", "postgres", "--", file, ...args]] as const) : ([file, args] as const);
+  const user = process.getuid?.() === 0 ? postgresUser() : {};
+  if (user.uid !== undefined) fs.chownSync(root, user.uid, user.gid!);
 
   const pwfile = path.join(root, "pw");
   fs.writeFileSync(pwfile, `${POSTGRES_PASSWORD}\n`, { mode: 0o644 });
-  const [initdb, initArgs] = run(path.join(bin, "initdb"), [
+  const initArgs = [
     "-D",
     data,
     "-U",
@@ -61,13 +60,13 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
     "--encoding=UTF8",
     "--locale=C",
     "--no-sync",
-  ]);
-  execFileSync(initdb, initArgs, { stdio: "pipe" });
+  ];
+  execFileSync(path.join(bin, "initdb"), initArgs, { stdio: "pipe", cwd: root, ...user });
   fs.rmSync(pwfile);
 
   const port = await freePort();
   const settings = { fsync: "off", ...options.settings };
-  const [postgres, args] = run(path.join(bin, "postgres"), [
+  const args = [
     "-D",
     data,
     "-p",
@@ -77,8 +76,12 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
     "-c",
     "listen_addresses=127.0.0.1",
     ...Object.entries(settings).flatMap(([name, value]) => ["-c", `${name}=${value}`]),
-  ]);
-  const child = spawn(postgres, args, { stdio: ["ignore", "ignore", "pipe"] });
+  ];
+  const child = spawn(path.join(bin, "postgres"), args, {
+    stdio: ["ignore", "ignore", "pipe"],
+    cwd: root,
+    ...user,
+  });
   let log = "";
   child.stderr?.on("data", (chunk: Buffer) => {
     log = (log + chunk.toString()).slice(-4000);
@@ -87,7 +90,11 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
 
   const url = (database = "postgres") =>
     `postgres://postgres:${POSTGRES_PASSWORD}@127.0.0.1:${port}/${database}`;
-  const query = async <R extends pg.QueryResultRow>(sql: string, params: unknown[] = [], database?: string) => {
+  const query = async <R extends pg.QueryResultRow>(
+    sql: string,
+    params: unknown[] = [],
+    database?: string,
+  ) => {
     const client = new pg.Client({ connectionString: url(database) });
     await client.connect();
     try {
@@ -135,6 +142,16 @@ function findBinDir(): string {
     if (fs.existsSync(path.join(dir, "postgres")) && fs.existsSync(path.join(dir, "initdb"))) return dir;
   }
   throw new Error("no PostgreSQL server found: apt-get install -y postgresql (as .ci/run does)");
+}
+
+function postgresUser(): { uid?: number; gid?: number } {
+  const line = fs
+    .readFileSync("/etc/passwd", "utf8")
+    .split("\n")
+    .find((l) => l.startsWith("postgres:"));
+  if (!line) throw new Error("running as root and there is no postgres user: apt-get install -y postgresql");
+  const [, , uid, gid] = line.split(":");
+  return { uid: Number(uid), gid: Number(gid) };
 }
 
 function freePort(): Promise<number> {
