@@ -33,13 +33,9 @@ export const options = z.strictObject({
       // biome-ignore lint/suspicious/noTemplateCurlyInString: ${VAR} is the spec syntax
       examples: ["${DATABASE_URL}"],
     }),
-  table: z
-    .string()
-    .regex(IDENTIFIER, IDENTIFIER_MESSAGE)
-    .default("results")
-    .meta({
-      description: "The table the rows go to; created if missing, or an existing one with an id key.",
-    }),
+  table: z.string().regex(IDENTIFIER, IDENTIFIER_MESSAGE).default("results").meta({
+    description: "The table the rows go to; created if missing, or an existing one with an id key.",
+  }),
   schema: z
     .string()
     .regex(IDENTIFIER, IDENTIFIER_MESSAGE)
