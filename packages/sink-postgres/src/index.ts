@@ -14,13 +14,13 @@
  */
 import { BatchpipeError, type Checkpoint, defineSink, type ResultRow, z } from "@batchpipe/core/plugin";
 import type pg from "pg";
-import { COLUMN_NAMES } from "./columns.js";
+import { batchJson, COLUMN_NAMES } from "./columns.js";
 import { connectionFailed, describeUrl, queryFailed, type Redact, redactor } from "./errors.js";
 import { COMMITS, prepareTable, qualified } from "./table.js";
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const IDENTIFIER_MESSAGE = "must be a plain SQL identifier (letters, digits, _; not starting with a digit)";
-/** rows per INSERT … SELECT FROM unnest(…): one array per column, so no parameter limit applies */
+/** rows per INSERT … SELECT FROM jsonb_array_elements($1): one parameter whatever the count */
 const ROWS_PER_STATEMENT = 2000;
 
 export const options = z.strictObject({
@@ -108,7 +108,11 @@ function openHandle(o: {
   let failed: BatchpipeError | undefined;
   let closed = false;
 
-  const query = async <R extends pg.QueryResultRow>(hook: string, sql: string, params?: unknown[]) => {
+  const query = async <R extends pg.QueryResultRow>(
+    hook: string,
+    sql: string | pg.QueryConfig,
+    params?: unknown[],
+  ) => {
     if (failed) throw failed;
     try {
       return await client.query<R>(sql, params);
@@ -130,11 +134,12 @@ function openHandle(o: {
       await begin("write");
       for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) {
         const chunk = lastOfEachId(rows.slice(i, i + ROWS_PER_STATEMENT));
-        await query(
-          "write",
-          upsert.sql,
-          upsert.encoders.map((encode) => chunk.map(encode)),
-        );
+        // named: the server parses and plans it once per connection
+        await query("write", {
+          name: "batchpipe_upsert",
+          text: upsert.sql,
+          values: [batchJson(chunk, upsert.getters)],
+        });
       }
     },
     async commit(key: string): Promise<Checkpoint> {

@@ -4,7 +4,7 @@
  */
 import { BatchpipeError } from "@batchpipe/core/plugin";
 import type pg from "pg";
-import { COLUMN_NAMES, type ColumnName, CREATE_TYPES, type Encoder, encoderFor } from "./columns.js";
+import { COLUMN_NAMES, type ColumnName, CREATE_TYPES, GETTERS, type Getter } from "./columns.js";
 
 export const COMMITS = "_batchpipe_commits";
 /** one lock for every sink's DDL, so two sinks creating the commit table at once do not collide */
@@ -18,9 +18,10 @@ export interface Target {
 }
 
 export interface Upsert {
+  /** takes the rows as one JSON array of arrays ($1) */
   sql: string;
-  /** one encoder per array parameter, in order */
-  encoders: Encoder[];
+  /** the value of each place in a row's array */
+  getters: Getter[];
 }
 
 /** `"schema"."name"` (names are validated identifiers; quoting keeps their case) */
@@ -106,17 +107,19 @@ function upsertFor(columns: readonly TableColumn[], table: string, wanted: Reado
       wanted.has(c.name as ColumnName) && c.name !== "created_at",
   );
   const names: string[] = written.map((c) => c.name);
-  const values = written.map((c) => `v.${c.name}::${c.type}`);
+  // a JSON column takes the value itself (JSON null is SQL NULL); any other its text: a string
+  // as it is, anything else as JSON text
+  const values = written.map((c, i) =>
+    c.json ? `NULLIF(e->${i}, 'null')::${c.type}` : `(e->>${i})::${c.type}`,
+  );
   // created_at is written once, by the first insert of an id
-  const createdAt = columns.some((c) => c.name === "created_at") && wanted.has("created_at");
-  if (createdAt) {
+  if (columns.some((c) => c.name === "created_at") && wanted.has("created_at")) {
     names.push("created_at");
     values.push("now()");
   }
   const updates = written.filter((c) => c.name !== "id").map((c) => `${c.name} = excluded.${c.name}`);
-  const arrays = written.map((_, i) => `$${i + 1}::text[]`);
   const sql = `INSERT INTO ${table} (${names.join(", ")})
-    SELECT ${values.join(", ")} FROM unnest(${arrays.join(", ")}) AS v(${written.map((c) => c.name).join(", ")})
+    SELECT ${values.join(", ")} FROM jsonb_array_elements($1::jsonb) AS e
     ON CONFLICT (id) DO ${updates.length > 0 ? `UPDATE SET ${updates.join(", ")}` : "NOTHING"}`;
-  return { sql, encoders: written.map((c) => encoderFor(c.name, c.json)) };
+  return { sql, getters: written.map((c) => GETTERS[c.name]) };
 }

@@ -2,9 +2,9 @@
 import { testSink } from "@batchpipe/core/testing";
 import { afterAll, beforeAll, test } from "vitest";
 import sink, { type PostgresSinkOptions } from "../src/index.js";
-import { type PostgresServer, startPostgres } from "./support/postgres-server.js";
+import { startPostgres } from "./support/postgres-server.mjs";
 
-let server: PostgresServer;
+let server: Awaited<ReturnType<typeof startPostgres>>;
 let url: string;
 let tables = 0;
 beforeAll(async () => {
@@ -19,7 +19,7 @@ const checks = testSink<PostgresSinkOptions>(sink, {
   // a table per check: the checks share one database
   makeOptions: () => ({ url, table: `sentiment_${++tables}` }),
   readBack: async (options) => {
-    const rows = await server.query<{ id: string; status: string; output: unknown; error: unknown }>(
+    const rows: { id: string; status: string; output: unknown; error: unknown }[] = await server.query(
       `SELECT id, status, output, error FROM "${options.table}"`,
       [],
       new URL(options.url).pathname.slice(1),

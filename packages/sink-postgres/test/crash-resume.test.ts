@@ -19,7 +19,7 @@ import {
   writeDataset,
   writePipeline,
 } from "../../batchpipe/test/support/harness.js";
-import { POSTGRES_PASSWORD, type PostgresServer, startPostgres } from "./support/postgres-server.js";
+import { POSTGRES_PASSWORD, startPostgres } from "./support/postgres-server.mjs";
 
 // a ${VAR} reference in YAML, not a JS template
 const URL_REF = ['url: "$', '{DATABASE_URL}"'].join("");
@@ -27,7 +27,7 @@ const N = 1200;
 /** small parts (engine tuning): a shard's delivery is many transactions, so kills land between and inside them */
 const ENGINE = { deliveryPartSize: 40 };
 
-let server: PostgresServer;
+let server: Awaited<ReturnType<typeof startPostgres>>;
 let emulator: EmulatorProcess;
 beforeAll(async () => {
   [server, emulator] = await Promise.all([
@@ -69,7 +69,7 @@ describe("sink-postgres: SIGKILL during delivery, then resume (real CLI, real Po
     });
     const env = { DATABASE_URL: url };
     const ids = async () =>
-      (await server.query<{ id: string }>("SELECT id FROM results", [], database)).map((r) => r.id);
+      (await server.query("SELECT id FROM results", [], database)).map((r: { id: string }) => r.id);
 
     const runs: ChildRun[] = [];
     const countsAfterKills: number[] = [];
@@ -131,7 +131,7 @@ describe("sink-postgres: SIGKILL during delivery, then resume (real CLI, real Po
     expect(checkExactlyOnce(await ids(), expected)).toEqual(none);
     const jsonl = readJsonl<{ id: string }>(path.join(dir, "out/results.jsonl")).map((r) => r.id);
     expect(checkExactlyOnce(jsonl, expected)).toEqual(none);
-    const [row] = await server.query<{ status: string; output: unknown; source_line: string }>(
+    const [row]: { status: string; output: unknown; source_line: string }[] = await server.query(
       "SELECT status, output, source_line FROM results WHERE id = 'rec-7'",
       [],
       database,

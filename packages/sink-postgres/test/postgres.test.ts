@@ -4,9 +4,9 @@ import type { FailureRow, ResultRow, SuccessRow } from "@batchpipe/core/plugin";
 import { createTestContext } from "@batchpipe/core/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import sink from "../src/index.js";
-import { POSTGRES_PASSWORD, type PostgresServer, startPostgres } from "./support/postgres-server.js";
+import { POSTGRES_PASSWORD, startPostgres } from "./support/postgres-server.mjs";
 
-let server: PostgresServer;
+let server: Awaited<ReturnType<typeof startPostgres>>;
 let url: string;
 const DB = `sink_${process.pid}`;
 beforeAll(async () => {
@@ -18,7 +18,7 @@ afterAll(async () => {
 });
 
 const query = <R extends Record<string, unknown>>(sql: string, params: unknown[] = []) =>
-  server.query<R>(sql, params, DB);
+  server.query(sql, params, DB) as Promise<R[]>;
 
 function open(options: Record<string, unknown>, checkpoint?: number) {
   return sink.open({
@@ -159,7 +159,7 @@ describe("sink-postgres", () => {
     const rows = await query("SELECT id, output, usage, attempts, note FROM mine ORDER BY id");
     expect(rows).toEqual([
       { id: "old", output: "kept", usage: null, attempts: null, note: "from the table" },
-      // a string output is plain text in a text column, anything else JSON text
+      // a string output is plain text in a text column, anything else JSON text (as jsonb prints it)
       {
         id: "r1",
         output: "plain text",
@@ -169,7 +169,7 @@ describe("sink-postgres", () => {
       },
       {
         id: "r2",
-        output: '{"a":[1,2]}',
+        output: '{"a": [1, 2]}',
         usage: { input_tokens: 3, output_tokens: 2, total_tokens: 5 },
         attempts: "1",
         note: "from the table",

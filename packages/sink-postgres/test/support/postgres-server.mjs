@@ -5,10 +5,10 @@
  * is our direct child and gets our signals; runuser would stand between). The binaries come from Debian's
  * `postgresql` package (/usr/lib/postgresql/<version>/bin, which .ci/run installs) or PATH.
  *
- * Local connections (unix socket) are trusted; TCP needs a password (scram-sha-256), so a test can
+ * Plain JS, so that bench/ can start one too. Local connections (unix socket) are trusted; TCP needs a password (scram-sha-256), so a test can
  * pass a real password in a URL. The superuser `postgres` has password POSTGRES_PASSWORD.
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
@@ -17,34 +17,30 @@ import pg from "pg";
 
 export const POSTGRES_PASSWORD = "bp-test-pw-7Qx";
 
-export interface PostgresServer {
-  port: number;
-  /** a superuser URL over loopback TCP (with its password) for `database` (default postgres) */
-  url(database?: string): string;
-  /** a new empty database; returns its URL */
-  createDatabase(name?: string): Promise<string>;
-  /** run SQL as the superuser in `database` */
-  query<R extends pg.QueryResultRow = Record<string, unknown>>(
-    sql: string,
-    params?: unknown[],
-    database?: string,
-  ): Promise<R[]>;
-  stop(): Promise<void>;
-}
-
-export interface StartPostgresOptions {
-  /** extra `-c name=value` settings; default fsync off (tests kill clients, not the server) */
-  settings?: Record<string, string>;
-}
+/**
+ * @typedef {object} PostgresServer
+ * @property {number} port
+ * @property {(database?: string) => string} url a superuser URL over loopback TCP (with its password)
+ *   for `database` (default postgres)
+ * @property {(name?: string) => Promise<string>} createDatabase a new empty database; returns its URL
+ * @property {(sql: string, params?: unknown[], database?: string) => Promise<any[]>} query SQL as the
+ *   superuser in `database`: its rows
+ * @property {() => Promise<void>} stop
+ */
 
 let databases = 0;
 
-export async function startPostgres(options: StartPostgresOptions = {}): Promise<PostgresServer> {
+/**
+ * @param {{ settings?: Record<string, string> }} [options] extra `-c name=value` settings; default
+ *   fsync off (tests kill clients, not the server)
+ * @returns {Promise<PostgresServer>}
+ */
+export async function startPostgres(options = {}) {
   const bin = findBinDir();
   const root = fs.mkdtempSync(path.join(os.tmpdir(), "bp-pg-"));
   const data = path.join(root, "data");
   const user = process.getuid?.() === 0 ? postgresUser() : {};
-  if (user.uid !== undefined) fs.chownSync(root, user.uid, user.gid!);
+  if (user.uid !== undefined) fs.chownSync(root, user.uid, user.gid);
 
   const pwfile = path.join(root, "pw");
   fs.writeFileSync(pwfile, `${POSTGRES_PASSWORD}\n`, { mode: 0o644 });
@@ -83,22 +79,18 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
     ...user,
   });
   let log = "";
-  child.stderr?.on("data", (chunk: Buffer) => {
+  child.stderr?.on("data", (chunk) => {
     log = (log + chunk.toString()).slice(-4000);
   });
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const exited = new Promise((resolve) => child.once("exit", () => resolve()));
 
   const url = (database = "postgres") =>
     `postgres://postgres:${POSTGRES_PASSWORD}@127.0.0.1:${port}/${database}`;
-  const query = async <R extends pg.QueryResultRow>(
-    sql: string,
-    params: unknown[] = [],
-    database?: string,
-  ) => {
+  const query = async (sql, params = [], database = undefined) => {
     const client = new pg.Client({ connectionString: url(database) });
     await client.connect();
     try {
-      return (await client.query<R>(sql, params)).rows;
+      return (await client.query(sql, params)).rows;
     } finally {
       await client.end();
     }
@@ -129,7 +121,7 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
 
 // --- internal ---
 
-function findBinDir(): string {
+function findBinDir() {
   const base = "/usr/lib/postgresql";
   const versions = fs.existsSync(base)
     ? fs
@@ -137,14 +129,14 @@ function findBinDir(): string {
         .filter((v) => fs.existsSync(path.join(base, v, "bin/postgres")))
         .sort((a, b) => Number(b) - Number(a))
     : [];
-  if (versions.length > 0) return path.join(base, versions[0]!, "bin");
+  if (versions.length > 0) return path.join(base, versions[0], "bin");
   for (const dir of (process.env.PATH ?? "").split(path.delimiter)) {
     if (fs.existsSync(path.join(dir, "postgres")) && fs.existsSync(path.join(dir, "initdb"))) return dir;
   }
   throw new Error("no PostgreSQL server found: apt-get install -y postgresql (as .ci/run does)");
 }
 
-function postgresUser(): { uid?: number; gid?: number } {
+function postgresUser() {
   const line = fs
     .readFileSync("/etc/passwd", "utf8")
     .split("\n")
@@ -154,18 +146,18 @@ function postgresUser(): { uid?: number; gid?: number } {
   return { uid: Number(uid), gid: Number(gid) };
 }
 
-function freePort(): Promise<number> {
+function freePort() {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.once("error", reject);
     server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
+      const { port } = server.address();
       server.close(() => resolve(port));
     });
   });
 }
 
-async function waitUntilReady(url: string, child: ChildProcess, log: () => string): Promise<void> {
+async function waitUntilReady(url, child, log) {
   const deadline = Date.now() + 30_000;
   for (;;) {
     if (child.exitCode !== null || child.signalCode !== null)
@@ -185,7 +177,7 @@ async function waitUntilReady(url: string, child: ChildProcess, log: () => strin
 }
 
 /** SIGINT is postgres's fast shutdown: it ends sessions and stops cleanly */
-async function stopChild(child: ChildProcess, exited: Promise<void>): Promise<void> {
+async function stopChild(child, exited) {
   if (child.exitCode !== null || child.signalCode !== null) return;
   child.kill("SIGINT");
   const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
