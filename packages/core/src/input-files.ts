@@ -1,5 +1,8 @@
+import { createReadStream } from "node:fs";
 import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
+import type { Readable } from "node:stream";
+import { createGunzip } from "node:zlib";
 import { glob, isDynamicPattern } from "tinyglobby";
 import { BatchpipeError } from "./errors.js";
 
@@ -40,7 +43,30 @@ export async function resolveInputFiles(path: string, options: ResolveInputFiles
   throw fail(`no such file or folder: ${path}`, "Check `path`; it is relative to the spec file.");
 }
 
+/**
+ * A data file's bytes in 1 MB chunks, gunzipped when its name ends in `.gz`. `start` skips to a byte
+ * offset of a plain file (a gzip stream cannot seek: it always starts at 0).
+ */
+export function openInputFile(
+  file: string,
+  options: { start?: number; signal?: AbortSignal } = {},
+): Readable {
+  const gzip = file.endsWith(".gz");
+  const raw = createReadStream(file, {
+    start: gzip ? 0 : (options.start ?? 0),
+    highWaterMark: CHUNK_SIZE,
+    signal: options.signal,
+  });
+  if (!gzip) return raw;
+  const gunzip = createGunzip({ chunkSize: CHUNK_SIZE });
+  raw.on("error", (error) => gunzip.destroy(error));
+  gunzip.on("close", () => raw.destroy());
+  return raw.pipe(gunzip);
+}
+
 // --- internal ---
+
+const CHUNK_SIZE = 1 << 20;
 
 function byCodeUnit(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;

@@ -5,7 +5,7 @@
 import { z } from "zod";
 
 export { BatchpipeError, ErrorCodes } from "./errors.js";
-export { type ResolveInputFilesOptions, resolveInputFiles } from "./input-files.js";
+export { openInputFile, type ResolveInputFilesOptions, resolveInputFiles } from "./input-files.js";
 export type {
   BatchEnding,
   BatchRef,
