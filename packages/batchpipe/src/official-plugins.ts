@@ -8,10 +8,12 @@ import emulator from "@batchpipe/openai-emulator/provider";
 import openai from "@batchpipe/provider-openai";
 import sinkJsonl from "@batchpipe/sink-jsonl";
 import sinkSqlite from "@batchpipe/sink-sqlite";
+import sourceCsv from "@batchpipe/source-csv";
 import sourceJsonl from "@batchpipe/source-jsonl";
+import sourceParquet from "@batchpipe/source-parquet";
 
 export const officialPlugins: PluginRegistry = {
-  source: { jsonl: sourceJsonl },
+  source: { jsonl: sourceJsonl, csv: sourceCsv, parquet: sourceParquet },
   sink: { jsonl: sinkJsonl, sqlite: sinkSqlite },
   provider: { openai, emulator },
 };
