@@ -13,11 +13,11 @@ import {
   type Checkpoint,
   defineSource,
   type InvalidRecord,
+  resolveInputFiles,
   type SourceItem,
   z,
 } from "@batchpipe/core/plugin";
 import { type Line, readLines } from "./read-lines.js";
-import { resolveFiles } from "./resolve-files.js";
 
 export const options = z.strictObject({
   path: z
@@ -47,7 +47,10 @@ export default defineSource({
   name: "jsonl",
   options,
   async *read({ options, resolvePath, signal, checkpoint }) {
-    const files = await resolveFiles(resolvePath(options.path));
+    const files = await resolveInputFiles(resolvePath(options.path), {
+      extensions: [".jsonl", ".jsonl.gz"],
+      plugin: "source:jsonl",
+    });
     const cursor = checkpoint === undefined ? undefined : parseCursor(checkpoint);
     let first = 0;
     if (cursor) {
