@@ -20,7 +20,7 @@ import { COMMITS, prepareTable, qualified } from "./table.js";
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const IDENTIFIER_MESSAGE = "must be a plain SQL identifier (letters, digits, _; not starting with a digit)";
-/** rows per INSERT … SELECT FROM jsonb_array_elements($1): one parameter whatever the count */
+/** rows per INSERT … SELECT FROM json_array_elements($1): one parameter whatever the count */
 const ROWS_PER_STATEMENT = 2000;
 
 export const options = z.strictObject({

@@ -118,8 +118,12 @@ function upsertFor(columns: readonly TableColumn[], table: string, wanted: Reado
     values.push("now()");
   }
   const updates = written.filter((c) => c.name !== "id").map((c) => `${c.name} = excluded.${c.name}`);
+  // $1 is parsed as json (a quick check) and each row's array as jsonb on its own: one jsonb parse
+  // of the whole batch cost the server twice as much CPU. OFFSET 0 keeps the subquery from being
+  // inlined, which would parse the row again for each column.
   const sql = `INSERT INTO ${table} (${names.join(", ")})
-    SELECT ${values.join(", ")} FROM jsonb_array_elements($1::jsonb) AS e
+    SELECT ${values.join(", ")}
+      FROM json_array_elements($1::json) AS j, LATERAL (SELECT j::jsonb AS e OFFSET 0) AS row
     ON CONFLICT (id) DO ${updates.length > 0 ? `UPDATE SET ${updates.join(", ")}` : "NOTHING"}`;
   return { sql, getters: written.map((c) => GETTERS[c.name]) };
 }
