@@ -108,12 +108,24 @@ function openHandle(o: {
   let failed: BatchpipeError | undefined;
   let closed = false;
 
+  /**
+   * The last upsert, still running: write() returns once it is sent, so the server inserts while
+   * the engine prepares the next rows. Every later call waits for it first (it never rejects: a
+   * failure lands in `failed`), so COMMIT is never sent after a failed write.
+   */
+  let pending: Promise<void> | undefined;
+  const settle = async () => {
+    await pending;
+    pending = undefined;
+    if (failed) throw failed;
+  };
+
   const query = async <R extends pg.QueryResultRow>(
     hook: string,
     sql: string | pg.QueryConfig,
     params?: unknown[],
   ) => {
-    if (failed) throw failed;
+    await settle();
     try {
       return await client.query<R>(sql, params);
     } catch (error) {
@@ -135,11 +147,19 @@ function openHandle(o: {
       for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) {
         const chunk = lastOfEachId(rows.slice(i, i + ROWS_PER_STATEMENT));
         // named: the server parses and plans it once per connection
-        await query("write", {
+        const statement = {
           name: "batchpipe_upsert",
           text: upsert.sql,
           values: [batchJson(chunk, upsert.getters)],
-        });
+        };
+        await settle();
+        pending = client.query(statement).then(
+          () => {},
+          (error: unknown) => {
+            // the transaction is aborted: nothing of this delivery may be committed now
+            failed = queryFailed(label, "write", error, redact);
+          },
+        );
       }
     },
     async commit(key: string): Promise<Checkpoint> {
@@ -167,6 +187,7 @@ function openHandle(o: {
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
+      await pending;
       // ending the session rolls back what was not committed
       await client.end().catch(() => {});
     },

@@ -220,6 +220,29 @@ describe("sink-postgres", () => {
     expect(await query("SELECT id FROM team.results")).toEqual([{ id: "s1" }]);
   });
 
+  it("a write the server refuses fails the delivery: its commit throws and none of its rows are in the table", async () => {
+    await query("CREATE TABLE picky (id text PRIMARY KEY, status text CHECK (status <> 'failed'))");
+    const handle = await open({ table: "picky" });
+    await handle.write([success("r1", "ok")]);
+    await handle.commit("k1");
+    // write() may return before the server answers: the failure shows at the latest in commit
+    const delivery = async () => {
+      await handle.write([success("r2", "ok")]);
+      await handle.write([failure("r3")]);
+      await handle.commit("k2");
+    };
+    await expect(delivery()).rejects.toMatchObject({
+      code: "PLUGIN_FAILED",
+      message: expect.stringMatching(/write failed: .*violates check constraint/),
+    });
+    await expect(handle.commit("k3")).rejects.toMatchObject({ code: "PLUGIN_FAILED" });
+    await handle.close();
+    expect(await query("SELECT id FROM picky ORDER BY id")).toEqual([{ id: "r1" }]);
+    const reopened = await open({ table: "picky" }, 1);
+    expect(await reopened.committed!("k2")).toBe(false);
+    await reopened.close();
+  });
+
   it("stores hostile values: SQL in ids and text, NUL (as U+FFFD), lone surrogates, deep JSON, megabytes", async () => {
     await query("CREATE TABLE keep (v text); INSERT INTO keep VALUES ('still here')");
     const injection = `x'); DROP TABLE keep; --`;
