@@ -99,13 +99,16 @@ async function run(client) {
   );
   if (rows[0].n !== total) throw new Error(`expected ${total} rows in ${TABLE}, found ${rows[0].n}`);
   const rate = Math.round(total / (sinkMs / 1000));
+  // with a core each on an idle machine: the client and the backend one after the other, or
+  // overlapping (a write returns once its rows are sent), then the busier of the two sets the pace
   const cpuRate = Math.round(total / ((cpuMs + backendCpuMs) / 1000));
+  const overlapRate = Math.round(total / (Math.max(cpuMs, backendCpuMs) / 1000));
   return [
     `sink-postgres: ${total.toLocaleString("en-US")} rows, commit every ${SHARD.toLocaleString("en-US")}, ${WRITE_BATCH} rows a write, table ${(Number(rows[0].bytes) / 1e6).toFixed(0)} MB`,
     `  sink time   ${(sinkMs / 1000).toFixed(2)} s (commits ${(commitMs / 1000).toFixed(2)} s), client CPU ${(cpuMs / 1000).toFixed(2)} s (wall incl. building rows ${(wallMs / 1000).toFixed(2)} s)`,
     `  server CPU  ${Number.isNaN(backendCpuMs) ? "unknown (not a local server)" : `${(backendCpuMs / 1000).toFixed(2)} s (the sink's backend process)`}`,
-    `  rows/s      ${rate.toLocaleString("en-US")} (target >= ${TARGET.toLocaleString("en-US")}) ${rate >= TARGET ? "OK" : "MISSED"}`,
-    `  rows/CPU-s  ${Number.isNaN(cpuRate) ? "unknown" : cpuRate.toLocaleString("en-US")} (rows per second of client + backend CPU: the rate with a core each, on an idle machine)`,
+    `  rows/s      ${rate.toLocaleString("en-US")} (target >= ${TARGET.toLocaleString("en-US")}) ${rate >= TARGET ? "OK" : "MISSED"}; ${Math.round(total / (wallMs / 1000)).toLocaleString("en-US")} over the wall time incl. building rows (a write returns once its rows are sent: the server inserts while the next rows are built)`,
+    `  rows/CPU-s  ${Number.isNaN(cpuRate) ? "unknown" : `${cpuRate.toLocaleString("en-US")} of client + backend CPU; ${overlapRate.toLocaleString("en-US")} of the busier one's (what a core each on an idle machine allows, without and with the overlap)`}`,
     `  peak RSS    ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB (this process; the server's is its own)`,
   ].join("\n");
 }
