@@ -54,7 +54,7 @@ describe("sink-postgres: SIGKILL during delivery, then resume (real CLI, real Po
   it("kills at 3 moments during delivery: every id exactly once in the table, the password nowhere", async () => {
     const database = `crash_${process.pid}`;
     const url = await server.createDatabase(database);
-    const dir = tempDir("bp-pg-crash-");
+    const dir = tempDir("bp-sink-pg-crash-");
     writeDataset(dir, N);
     const spec = writePipeline(dir, {
       baseUrl: emulator.url,
@@ -149,7 +149,7 @@ describe("sink-postgres: SIGKILL during delivery, then resume (real CLI, real Po
   it("a wrong password fails the run (exit 1) with PLUGIN_FAILED and no trace of the password", async () => {
     const url = await server.createDatabase(`wrong_${process.pid}`);
     const wrong = url.replace(POSTGRES_PASSWORD, "not-the-Password-93k");
-    const dir = tempDir("bp-pg-auth-");
+    const dir = tempDir("bp-sink-pg-auth-");
     writeDataset(dir, 5);
     const spec = writePipeline(dir, {
       baseUrl: emulator.url,
