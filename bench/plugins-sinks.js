@@ -7,6 +7,7 @@
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import os, { tmpdir } from "node:os";
 import { join } from "node:path";
+import { buildRows, makeLines } from "./lib/sink-rows.js";
 
 const total = Number(process.argv[2] ?? 1_000_000);
 const only = process.argv[3]; // "jsonl" or "sqlite" to run one sink
@@ -59,7 +60,10 @@ async function run(label, plugin, rawOptions, target) {
     const count = Math.min(SHARD, total - shard * SHARD);
     // rows are built a batch at a time, as the engine delivers them (it holds at most 500)
     for (let from = 0; from < count; from += WRITE_BATCH) {
-      const rows = buildRows(shard, makeLines(shard, from, Math.min(WRITE_BATCH, count - from)));
+      const rows = buildRows(
+        shard,
+        makeLines({ shard, from, count: Math.min(WRITE_BATCH, count - from), shardSize: SHARD, shape }),
+      );
       await timed(() => handle.write(rows));
     }
     await timed(() => handle.commit(`shard-${shard}`));
@@ -85,7 +89,7 @@ function baseline() {
   let cpuMs = 0;
   let bytes = 0;
   for (const [shard, from, count] of batches()) {
-    const rows = buildRows(shard, makeLines(shard, from, count));
+    const rows = buildRows(shard, makeLines({ shard, from, count, shardSize: SHARD, shape }));
     const started = performance.now();
     const cpu = process.cpuUsage();
     for (const row of rows) bytes += JSON.stringify(row).length;
@@ -108,63 +112,4 @@ function* batches() {
     for (let from = 0; from < count; from += WRITE_BATCH)
       yield [shard, from, Math.min(WRITE_BATCH, count - from)];
   }
-}
-
-/** a SuccessRow as the engine delivers it: the output line parsed, a JSON output parsed from its text */
-function buildRows(shard, lines) {
-  return lines.map(({ text, record }) => {
-    const body = JSON.parse(text).response.body;
-    const content = body.choices?.[0]?.message?.content;
-    const usage = body.usage;
-    return {
-      id: record.id,
-      status: "success",
-      output: content === undefined ? null : JSON.parse(content),
-      response: body,
-      usage: usage
-        ? {
-            input_tokens: usage.prompt_tokens,
-            output_tokens: usage.completion_tokens,
-            total_tokens: usage.total_tokens,
-          }
-        : null,
-      model: body.model ?? null,
-      batch_id: `batch_${shard}`,
-      attempts: 1,
-      input: record.input,
-      source: record.source,
-    };
-  });
-}
-
-/** output lines as the emulator writes them (JSON.stringify), and the records they answer */
-function makeLines(shard, from, count) {
-  return Array.from({ length: count }, (_, k) => {
-    const i = from + k;
-    const id = `rev-${shard}-${i}`;
-    const content = `{"sentiment":"positive","confidence":0.${i % 100},"summary":"the customer likes it"}`;
-    const body =
-      shape === "lean"
-        ? { id: `chatcmpl-${id}` }
-        : {
-            id: `chatcmpl-${id}`,
-            object: "chat.completion",
-            created: 1764259200,
-            model: "gpt-4o-mini-2024-07-18",
-            choices: [{ index: 0, message: { role: "assistant", content }, finish_reason: "stop" }],
-            usage: { prompt_tokens: 52, completion_tokens: 21, total_tokens: 73 },
-          };
-    const text = JSON.stringify({
-      id: `batch_req_${shard}_${i}`,
-      custom_id: id,
-      response: { status_code: 200, request_id: `req_${shard}_${i}`, body },
-      error: null,
-    });
-    const record = {
-      id,
-      input: { id, text: "Great product, works as described, would buy again." },
-      source: { file: "/data/reviews.jsonl", line: shard * SHARD + i + 1 },
-    };
-    return { text, record };
-  });
 }

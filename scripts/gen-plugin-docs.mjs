@@ -5,7 +5,14 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { z } from "../packages/core/dist/plugin.js";
 
-export const PLUGIN_PACKAGES = ["source-jsonl", "sink-jsonl", "sink-sqlite"];
+export const PLUGIN_PACKAGES = [
+  "source-jsonl",
+  "source-csv",
+  "source-parquet",
+  "sink-jsonl",
+  "sink-sqlite",
+  "sink-postgres",
+];
 
 const START = "<!-- options:start -->";
 const END = "<!-- options:end -->";

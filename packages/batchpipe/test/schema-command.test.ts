@@ -18,10 +18,12 @@ test("the schema spells out the official plugins' options through `use` and leav
   expect(sinkBranches.map((branch: { properties: { use: unknown } }) => branch.properties.use)).toEqual([
     { const: "jsonl" },
     { const: "sqlite" },
-    { type: "string", not: { enum: ["jsonl", "sqlite"] } },
+    { const: "postgres" },
+    { type: "string", not: { enum: ["jsonl", "sqlite", "postgres"] } },
   ]);
   expect(sinkBranches[1].required).toEqual(["use", "path"]);
-  expect(sinkBranches[2].additionalProperties).toBe(true);
+  expect(sinkBranches[2].required).toEqual(["use", "url"]);
+  expect(sinkBranches[3].additionalProperties).toBe(true);
   expect(schema.properties.transform.anyOf[0].properties.endpoint.enum).toHaveLength(4);
   // null (the default): the provider's own limit
   expect(schema.properties.batch.properties.max_bytes.anyOf).toEqual([

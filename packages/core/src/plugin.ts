@@ -5,6 +5,7 @@
 import { z } from "zod";
 
 export { BatchpipeError, ErrorCodes } from "./errors.js";
+export { openInputFile, type ResolveInputFilesOptions, resolveInputFiles } from "./input-files.js";
 export type {
   BatchEnding,
   BatchRef,

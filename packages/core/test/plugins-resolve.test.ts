@@ -160,12 +160,12 @@ console.log(JSON.stringify([error.code, error.message, error.hint]));`;
 
   test("a missing plugin names what was tried and no package name guessed from `use`; a near miss gets a suggestion", async () => {
     const dir = writeFiles({});
-    const missing = await resolvePlugin("sink", "postgres", { dir }).catch((error) => error);
+    const missing = await resolvePlugin("sink", "mysql", { dir }).catch((error) => error);
     expect([missing.code, missing.message, missing.hint]).toMatchInlineSnapshot(`
       [
         "PLUGIN_NOT_FOUND",
-        "cannot find the sink plugin "postgres" (tried the built-ins, @batchpipe/sink-postgres, batchpipe-sink-postgres)",
-        "the official sink plugins are jsonl, sqlite; for another, point at a plugin file (use: ./plugins/postgres.ts) or install a plugin package and give its name in \`use\`",
+        "cannot find the sink plugin "mysql" (tried the built-ins, @batchpipe/sink-mysql, batchpipe-sink-mysql)",
+        "the official sink plugins are jsonl, sqlite, postgres; for another, point at a plugin file (use: ./plugins/mysql.ts) or install a plugin package and give its name in \`use\`",
       ]
     `);
     const scoped = await resolvePlugin("sink", "@acme/batchpipe-sink-pg", { dir }).catch((error) => error);

@@ -13,12 +13,12 @@ import {
   type Checkpoint,
   defineSource,
   type InvalidRecord,
+  resolveInputFiles,
   type SourceItem,
   z,
 } from "@batchpipe/core/plugin";
 import { isDynamicPattern } from "tinyglobby";
 import { type Line, readLines } from "./read-lines.js";
-import { resolveFiles } from "./resolve-files.js";
 
 export const options = z.strictObject({
   path: z
@@ -51,7 +51,10 @@ export default defineSource({
   check: ({ options, resolvePath }) =>
     isDynamicPattern(options.path) ? {} : { reads: [{ path: resolvePath(options.path), option: "path" }] },
   async *read({ options, resolvePath, signal, checkpoint }) {
-    const files = await resolveFiles(resolvePath(options.path));
+    const files = await resolveInputFiles(resolvePath(options.path), {
+      extensions: [".jsonl", ".jsonl.gz"],
+      plugin: "source:jsonl",
+    });
     const cursor = checkpoint === undefined ? undefined : parseCursor(checkpoint);
     let first = 0;
     if (cursor) {

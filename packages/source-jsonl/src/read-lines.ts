@@ -1,7 +1,5 @@
 import { isUtf8 } from "node:buffer";
-import { createReadStream } from "node:fs";
-import type { Readable } from "node:stream";
-import { createGunzip } from "node:zlib";
+import { openInputFile } from "@batchpipe/core/plugin";
 
 /** One line of a file, without its `\n` (a trailing `\r` is still there). */
 export interface Line {
@@ -33,7 +31,7 @@ export interface ReadLinesOptions {
 export async function* readLines(file: string, options: ReadLinesOptions = {}): AsyncGenerator<Line[]> {
   const gzip = file.endsWith(".gz");
   const start = options.start ?? 0;
-  const stream = openStream(file, gzip ? 0 : start, options.signal);
+  const stream = openInputFile(file, { start, signal: options.signal });
   let line = options.lineBefore ?? 0;
   let offset = gzip ? 0 : start;
   let carry: Buffer[] = [];
@@ -91,13 +89,3 @@ export async function* readLines(file: string, options: ReadLinesOptions = {}): 
 // --- internal ---
 
 const NEWLINE = 0x0a;
-const CHUNK_SIZE = 1 << 20;
-
-function openStream(file: string, start: number, signal: AbortSignal | undefined): Readable {
-  const raw = createReadStream(file, { start, highWaterMark: CHUNK_SIZE, signal });
-  if (!file.endsWith(".gz")) return raw;
-  const gunzip = createGunzip({ chunkSize: CHUNK_SIZE });
-  raw.on("error", (error) => gunzip.destroy(error));
-  gunzip.on("close", () => raw.destroy());
-  return raw.pipe(gunzip);
-}

@@ -51,9 +51,9 @@ const BUILTINS: { [K in PluginKind]: Record<string, PluginOfKind<K>> } = {
 
 /** the official names, for "did you mean" */
 export const OFFICIAL_PLUGINS: Record<PluginKind, string[]> = {
-  source: ["jsonl"],
+  source: ["jsonl", "csv", "parquet"],
   transform: ["prompt"],
-  sink: ["jsonl", "sqlite"],
+  sink: ["jsonl", "sqlite", "postgres"],
   provider: ["openai", "emulator"],
 };
 

@@ -1,0 +1,73 @@
+import { createReadStream } from "node:fs";
+import { readdir, stat } from "node:fs/promises";
+import { join } from "node:path";
+import type { Readable } from "node:stream";
+import { createGunzip } from "node:zlib";
+import { glob, isDynamicPattern } from "tinyglobby";
+import { BatchpipeError } from "./errors.js";
+
+export interface ResolveInputFilesOptions {
+  /** the endings a data file in a folder has, e.g. `[".jsonl", ".jsonl.gz"]` */
+  extensions: readonly string[];
+  /** the plugin named in errors, e.g. `source:jsonl` */
+  plugin: string;
+}
+
+/**
+ * The files a source's `path` option names, sorted: a file as is; a folder → every file directly in
+ * it with one of `extensions`; anything else with glob characters → the files the glob matches.
+ * No file at all is an error: an empty input is almost always a wrong path.
+ */
+export async function resolveInputFiles(path: string, options: ResolveInputFilesOptions): Promise<string[]> {
+  const fail = (message: string, hint: string) =>
+    new BatchpipeError("SOURCE_FAILED", message, { hint, plugin: options.plugin });
+  const stats = await stat(path).catch(() => undefined);
+  if (stats?.isFile()) return [path];
+  if (stats?.isDirectory()) {
+    const entries = await readdir(path, { withFileTypes: true });
+    const files = entries
+      .filter((entry) => entry.isFile() && options.extensions.some((ext) => entry.name.endsWith(ext)))
+      .map((entry) => join(path, entry.name))
+      .sort(byCodeUnit);
+    if (files.length === 0) {
+      const kinds = options.extensions.map((ext) => `*${ext}`).join(" or ");
+      throw fail(`no ${kinds} files in the folder ${path}`, "Check `path`.");
+    }
+    return files;
+  }
+  if (isDynamicPattern(path)) {
+    const files = await glob(path, { absolute: true, onlyFiles: true, expandDirectories: false });
+    if (files.length === 0) throw fail(`no file matches the glob ${path}`, "Check `path`.");
+    return files.sort(byCodeUnit);
+  }
+  throw fail(`no such file or folder: ${path}`, "Check `path`; it is relative to the spec file.");
+}
+
+/**
+ * A data file's bytes in 1 MB chunks, gunzipped when its name ends in `.gz`. `start` skips to a byte
+ * offset of a plain file (a gzip stream cannot seek: it always starts at 0).
+ */
+export function openInputFile(
+  file: string,
+  options: { start?: number; signal?: AbortSignal } = {},
+): Readable {
+  const gzip = file.endsWith(".gz");
+  const raw = createReadStream(file, {
+    start: gzip ? 0 : (options.start ?? 0),
+    highWaterMark: CHUNK_SIZE,
+    signal: options.signal,
+  });
+  if (!gzip) return raw;
+  const gunzip = createGunzip({ chunkSize: CHUNK_SIZE });
+  raw.on("error", (error) => gunzip.destroy(error));
+  gunzip.on("close", () => raw.destroy());
+  return raw.pipe(gunzip);
+}
+
+// --- internal ---
+
+const CHUNK_SIZE = 1 << 20;
+
+function byCodeUnit(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

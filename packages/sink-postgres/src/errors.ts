@@ -1,0 +1,68 @@
+/**
+ * The sink's errors, with the connection URL's password kept out: messages name the server as
+ * `postgres://user@host:port/db`, and anything the driver or the server says is redacted. The
+ * driver's error is not kept as the cause (a --debug run prints causes).
+ */
+import { BatchpipeError } from "@batchpipe/core/plugin";
+
+export type Redact = (text: string) => string;
+
+const USERINFO = /^(postgres(?:ql)?:\/\/)([^@/?#]*)@/;
+/** a password in any connection URL a message quotes */
+const ANY_PASSWORD = /(postgres(?:ql)?:\/\/[^:@/\s]*):[^@\s]*@/g;
+
+/** removes `url` and its password from text */
+export function redactor(url: string): Redact {
+  const secrets = [url];
+  const userinfo = url.match(USERINFO)?.[2] ?? "";
+  const colon = userinfo.indexOf(":");
+  if (colon !== -1) {
+    const raw = userinfo.slice(colon + 1);
+    secrets.push(raw);
+    try {
+      secrets.push(decodeURIComponent(raw));
+    } catch {
+      // not percent-encoded: the raw form is enough
+    }
+  }
+  const needles = secrets.filter((s) => s.length >= 3).sort((a, b) => b.length - a.length);
+  return (text) => {
+    let out = text;
+    for (const needle of needles) out = out.split(needle).join("[redacted]");
+    return out.replace(ANY_PASSWORD, "$1:[redacted]@");
+  };
+}
+
+/** the URL without its password or query, for messages */
+export function describeUrl(url: string): string {
+  const [base] = url.split(/[?#]/);
+  return base!.replace(
+    USERINFO,
+    (_, scheme: string, userinfo: string) => `${scheme}${userinfo.split(":")[0]}@`,
+  );
+}
+
+export function connectionFailed(label: string, error: unknown, redact: Redact): BatchpipeError {
+  return new BatchpipeError("PLUGIN_FAILED", redact(`cannot connect to ${label}: ${describe(error)}`), {
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: ${VAR} is the spec syntax
+    hint: "Check the sink's url (e.g. url: ${DATABASE_URL}), the password, and that the server accepts connections.",
+    plugin: "sink:postgres",
+  });
+}
+
+export function queryFailed(label: string, hook: string, error: unknown, redact: Redact): BatchpipeError {
+  if (error instanceof BatchpipeError) return error;
+  return new BatchpipeError("PLUGIN_FAILED", redact(`${label}: ${hook} failed: ${describe(error)}`), {
+    hint: "Fix the database problem and run again: the run resumes from its last commit.",
+    plugin: "sink:postgres",
+  });
+}
+
+// --- internal ---
+
+function describe(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const { code, detail } = error as Error & { code?: string; detail?: string };
+  const message = error.message || (error as AggregateError).errors?.map(String).join("; ") || error.name;
+  return [message, code ? `(${code})` : "", detail ? `— ${detail}` : ""].filter(Boolean).join(" ");
+}

@@ -1,0 +1,247 @@
+/**
+ * The `postgres` sink: one row per id in a PostgreSQL table (upsert), made durable by `commit(key)`.
+ *
+ * Exactly-once: a delivery's rows are upserted in batches inside a transaction that opens at the
+ * first write and ends at `commit(key)`, which records `key` in `_batchpipe_commits` in that same
+ * transaction; the checkpoint is that record's `seq`. A crash (kill -9, a lost connection) leaves
+ * the transaction uncommitted and the server rolls it back. `open` with a checkpoint forgets this
+ * table's commit records after it (so `committed(key)` is false for them and the engine delivers
+ * them again; their rows stay and the upsert by id overwrites them); a fresh sink forgets them all
+ * and keeps the rows. Each sink has its own connection, so its own transaction.
+ *
+ * The connection URL holds a password: it is never logged, and every message the sink produces has
+ * it redacted.
+ */
+import { BatchpipeError, type Checkpoint, defineSink, type ResultRow, z } from "@batchpipe/core/plugin";
+import type pg from "pg";
+import { batchJson, COLUMN_NAMES } from "./columns.js";
+import { connectionFailed, describeUrl, queryFailed, type Redact, redactor } from "./errors.js";
+import { COMMITS, prepareTable, qualified } from "./table.js";
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const IDENTIFIER_MESSAGE = "must be a plain SQL identifier (letters, digits, _; not starting with a digit)";
+/** rows per INSERT … SELECT FROM json_array_elements($1): one parameter whatever the count */
+const ROWS_PER_STATEMENT = 2000;
+
+export const options = z.strictObject({
+  url: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, "must be a postgres:// or postgresql:// connection URL")
+    .meta({
+      description:
+        "The connection URL (libpq style: user, password, host, port, database, ?sslmode=…). Write it as an environment reference so the password stays out of the spec; it is never stored or logged.",
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: ${VAR} is the spec syntax
+      examples: ["${DATABASE_URL}"],
+    }),
+  table: z.string().regex(IDENTIFIER, IDENTIFIER_MESSAGE).default("results").meta({
+    description: "The table the rows go to; created if missing, or an existing one with an id key.",
+  }),
+  schema: z
+    .string()
+    .regex(IDENTIFIER, IDENTIFIER_MESSAGE)
+    .default("public")
+    .meta({ description: "The schema of the table and of the commit records; it must exist." }),
+  columns: z
+    .array(z.enum(COLUMN_NAMES))
+    .min(1)
+    .optional()
+    .meta({
+      description:
+        "The columns of a table the sink creates (id and status always); default all. In an existing table the sink writes the ones it has.",
+      examples: ["[output, usage, input]"],
+    }),
+});
+
+export type PostgresSinkOptions = z.output<typeof options>;
+
+export default defineSink({
+  name: "postgres",
+  options,
+  async open({ options, checkpoint }) {
+    const redact = redactor(options.url);
+    const target = { schema: options.schema, table: options.table, columns: options.columns };
+    const label = `${describeUrl(options.url)} ${qualified(options.schema, options.table)}`;
+    // loaded when a run opens the sink: the CLI that bundles this sink should not pay for pg's
+    // load (~0.3 s here) on every command
+    const { default: postgres } = await import("pg");
+    const client = new postgres.Client({
+      connectionString: options.url,
+      application_name: "batchpipe",
+      connectionTimeoutMillis: 30_000,
+    });
+    // a connection lost between calls is reported by the next call; without a listener it would
+    // be an uncaught 'error' event
+    client.on("error", () => {});
+    try {
+      await client.connect();
+    } catch (error) {
+      await client.end().catch(() => {});
+      throw connectionFailed(label, error, redact);
+    }
+    try {
+      await client.query("BEGIN");
+      const upsert = await prepareTable(client, target);
+      await restore(client, options.schema, options.table, checkpoint, label);
+      await client.query("COMMIT");
+      return openHandle({ client, upsert, schema: options.schema, table: options.table, label, redact });
+    } catch (error) {
+      await client.end().catch(() => {});
+      throw queryFailed(label, "open", error, redact);
+    }
+  },
+});
+
+// --- internal ---
+
+function openHandle(o: {
+  client: pg.Client;
+  upsert: Awaited<ReturnType<typeof prepareTable>>;
+  schema: string;
+  table: string;
+  label: string;
+  redact: Redact;
+}) {
+  const { client, upsert, label, redact } = o;
+  const commits = qualified(o.schema, COMMITS);
+  let inTransaction = false;
+  /** why calls fail from now on: a statement failed inside the delivery's transaction */
+  let failed: BatchpipeError | undefined;
+  let closed = false;
+
+  /**
+   * The last upsert, still running: write() returns once it is sent, so the server inserts while
+   * the engine prepares the next rows. Every later call waits for it first (it never rejects: a
+   * failure lands in `failed`), so COMMIT is never sent after a failed write.
+   */
+  let pending: Promise<void> | undefined;
+  const settle = async () => {
+    await pending;
+    pending = undefined;
+    if (failed) throw failed;
+  };
+
+  const query = async <R extends pg.QueryResultRow>(
+    hook: string,
+    sql: string | pg.QueryConfig,
+    params?: unknown[],
+  ) => {
+    await settle();
+    try {
+      return await client.query<R>(sql, params);
+    } catch (error) {
+      // the transaction is aborted: nothing of this delivery may be committed now
+      failed = queryFailed(label, hook, error, redact);
+      throw failed;
+    }
+  };
+  const begin = async (hook: string) => {
+    if (inTransaction) return;
+    await query(hook, "BEGIN");
+    inTransaction = true;
+  };
+
+  return {
+    async write(rows: readonly ResultRow[]): Promise<void> {
+      if (rows.length === 0) return;
+      await begin("write");
+      for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) {
+        const chunk = lastOfEachId(rows.slice(i, i + ROWS_PER_STATEMENT));
+        // named: the server parses and plans it once per connection
+        const statement = {
+          name: "batchpipe_upsert",
+          text: upsert.sql,
+          values: [batchJson(chunk, upsert.getters)],
+        };
+        await settle();
+        pending = client.query(statement).then(
+          () => {},
+          (error: unknown) => {
+            // the transaction is aborted: nothing of this delivery may be committed now
+            failed = queryFailed(label, "write", error, redact);
+          },
+        );
+      }
+    },
+    async commit(key: string): Promise<Checkpoint> {
+      await begin("commit");
+      // a key committed again (two sinks on one table) takes a new seq, like a new record
+      const { rows } = await query<{ seq: string }>(
+        "commit",
+        `INSERT INTO ${commits} (table_name, key) VALUES ($1, $2)
+         ON CONFLICT (table_name, key) DO UPDATE SET seq = DEFAULT, committed_at = now()
+         RETURNING seq`,
+        [o.table, key],
+      );
+      await query("commit", "COMMIT");
+      inTransaction = false;
+      return Number(rows[0]!.seq);
+    },
+    async committed(key: string): Promise<boolean> {
+      const { rows } = await query(
+        "committed",
+        `SELECT 1 FROM ${commits} WHERE table_name = $1 AND key = $2`,
+        [o.table, key],
+      );
+      return rows.length > 0;
+    },
+    async close(): Promise<void> {
+      if (closed) return;
+      closed = true;
+      await pending;
+      // ending the session rolls back what was not committed
+      await client.end().catch(() => {});
+    },
+  };
+}
+
+/**
+ * Forget this table's commit records after `checkpoint` (all of them for a fresh sink). A
+ * checkpoint beyond the last seq ever given out means the database is not the one the run wrote to.
+ */
+async function restore(
+  client: pg.Client,
+  schema: string,
+  table: string,
+  checkpoint: Checkpoint | undefined,
+  label: string,
+): Promise<void> {
+  const commits = qualified(schema, COMMITS);
+  const restoreTo = checkpoint === undefined ? 0 : parseCheckpoint(checkpoint, label);
+  const { rows } = await client.query<{ last: string | null }>(
+    "SELECT pg_sequence_last_value(pg_get_serial_sequence($1, 'seq')::regclass) AS last",
+    [commits],
+  );
+  const last = Number(rows[0]?.last ?? 0);
+  if (last < restoreTo) {
+    throw new BatchpipeError(
+      "PLUGIN_FAILED",
+      `${label} has no commit ${restoreTo} (its last is ${last}): the database was replaced or restored`,
+      { hint: "Point url at the database the run wrote to, or start a new run.", plugin: "sink:postgres" },
+    );
+  }
+  await client.query(`DELETE FROM ${commits} WHERE table_name = $1 AND seq > $2`, [table, restoreTo]);
+}
+
+function parseCheckpoint(checkpoint: Checkpoint, label: string): number {
+  if (typeof checkpoint !== "number" || !Number.isSafeInteger(checkpoint) || checkpoint < 0) {
+    throw new BatchpipeError(
+      "PLUGIN_FAILED",
+      `invalid checkpoint ${JSON.stringify(checkpoint)} for ${label}`,
+      {
+        hint: "A postgres sink checkpoint is a commit sequence number; the run state may be corrupt.",
+        plugin: "sink:postgres",
+      },
+    );
+  }
+  return checkpoint;
+}
+
+/** one statement may not touch an id twice (ON CONFLICT): the last row of an id wins */
+function lastOfEachId(rows: readonly ResultRow[]): readonly ResultRow[] {
+  const ids = new Set<string>();
+  for (const row of rows) ids.add(row.id);
+  if (ids.size === rows.length) return rows;
+  const last = new Map<string, ResultRow>();
+  for (const row of rows) last.set(row.id, row);
+  return [...last.values()];
+}

@@ -1,0 +1,129 @@
+/**
+ * The sink's table: created if missing, or an existing one inspected (which of the sink's columns
+ * it has, of which types; an `id` it can upsert on), the commit records, and the upsert statement.
+ */
+import { BatchpipeError } from "@batchpipe/core/plugin";
+import type pg from "pg";
+import { COLUMN_NAMES, type ColumnName, CREATE_TYPES, GETTERS, type Getter } from "./columns.js";
+
+export const COMMITS = "_batchpipe_commits";
+/** one lock for every sink's DDL, so two sinks creating the commit table at once do not collide */
+const DDL_LOCK = 0x62_70_73_6b; // "bpsk"
+
+export interface Target {
+  schema: string;
+  table: string;
+  /** the columns to create in a new table (id and status always) */
+  columns: readonly ColumnName[] | undefined;
+}
+
+export interface Upsert {
+  /** takes the rows as one JSON array of arrays ($1) */
+  sql: string;
+  /** the value of each place in a row's array */
+  getters: Getter[];
+}
+
+/** `"schema"."name"` (names are validated identifiers; quoting keeps their case) */
+export function qualified(schema: string, name: string): string {
+  return `"${schema}"."${name}"`;
+}
+
+/**
+ * Create the table and the commit records if missing (under the DDL lock, in the caller's
+ * transaction) and return the upsert for the table's columns.
+ */
+export async function prepareTable(client: pg.Client, target: Target): Promise<Upsert> {
+  const table = qualified(target.schema, target.table);
+  await client.query("SELECT pg_advisory_xact_lock($1)", [DDL_LOCK]);
+  const wanted = new Set<ColumnName>(["id", "status", ...(target.columns ?? COLUMN_NAMES)]);
+  const declarations = COLUMN_NAMES.filter((c) => wanted.has(c)).map((c) => `${c} ${CREATE_TYPES[c]}`);
+  await client.query(`CREATE TABLE IF NOT EXISTS ${table} (${declarations.join(", ")})`);
+  await client.query(`
+    CREATE TABLE IF NOT EXISTS ${qualified(target.schema, COMMITS)} (
+      seq bigserial PRIMARY KEY,
+      table_name text NOT NULL,
+      key text NOT NULL,
+      committed_at timestamptz NOT NULL DEFAULT now(),
+      UNIQUE (table_name, key)
+    )`);
+  const columns = await tableColumns(client, table);
+  checkTable(columns, table);
+  return upsertFor(columns, table, wanted);
+}
+
+// --- internal ---
+
+interface TableColumn {
+  name: string;
+  /** format_type: what the INSERT casts the text to */
+  type: string;
+  json: boolean;
+  /** NOT NULL without a default: the sink must write it */
+  required: boolean;
+  /** the column alone is a unique key (primary key or unique index without a predicate) */
+  unique: boolean;
+}
+
+async function tableColumns(client: pg.Client, table: string): Promise<TableColumn[]> {
+  const { rows } = await client.query<TableColumn>(
+    `SELECT a.attname AS name,
+            format_type(a.atttypid, a.atttypmod) AS type,
+            t.typname IN ('json', 'jsonb') AS json,
+            a.attnotnull AND NOT a.atthasdef AND a.attidentity = '' AND a.attgenerated = '' AS required,
+            EXISTS (SELECT 1 FROM pg_index i
+                     WHERE i.indrelid = a.attrelid AND i.indisunique AND i.indpred IS NULL
+                       AND i.indnkeyatts = 1 AND i.indkey[0] = a.attnum) AS unique
+       FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+      WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped
+      ORDER BY a.attnum`,
+    [table],
+  );
+  return rows;
+}
+
+function checkTable(columns: readonly TableColumn[], table: string): void {
+  const fail = (message: string, hint: string) =>
+    new BatchpipeError("PLUGIN_FAILED", `${table}: ${message}`, { hint, plugin: "sink:postgres" });
+  const id = columns.find((c) => c.name === "id");
+  if (!id) throw fail("the existing table has no id column", "Add one, or name another table.");
+  if (!id.unique)
+    throw fail(
+      "its id column is not a primary key or unique, so rows cannot be upserted by id",
+      `ALTER TABLE ${table} ADD PRIMARY KEY (id), or name another table.`,
+    );
+  const known = new Set<string>(COLUMN_NAMES);
+  const missing = columns.filter((c) => c.required && !known.has(c.name)).map((c) => c.name);
+  if (missing.length > 0)
+    throw fail(
+      `the sink writes no value to its NOT NULL column(s) ${missing.join(", ")}`,
+      "Give them a default or allow NULL, or name another table.",
+    );
+}
+
+function upsertFor(columns: readonly TableColumn[], table: string, wanted: ReadonlySet<ColumnName>): Upsert {
+  const written = columns.filter(
+    (c): c is TableColumn & { name: Exclude<ColumnName, "created_at"> } =>
+      wanted.has(c.name as ColumnName) && c.name !== "created_at",
+  );
+  const names: string[] = written.map((c) => c.name);
+  // a JSON column takes the value itself (JSON null is SQL NULL); any other its text: a string
+  // as it is, anything else as JSON text
+  const values = written.map((c, i) =>
+    c.json ? `NULLIF(e->${i}, 'null')::${c.type}` : `(e->>${i})::${c.type}`,
+  );
+  // created_at is written once, by the first insert of an id
+  if (columns.some((c) => c.name === "created_at") && wanted.has("created_at")) {
+    names.push("created_at");
+    values.push("now()");
+  }
+  const updates = written.filter((c) => c.name !== "id").map((c) => `${c.name} = excluded.${c.name}`);
+  // $1 is parsed as json (a quick check) and each row's array as jsonb on its own: one jsonb parse
+  // of the whole batch cost the server twice as much CPU. OFFSET 0 keeps the subquery from being
+  // inlined, which would parse the row again for each column.
+  const sql = `INSERT INTO ${table} (${names.join(", ")})
+    SELECT ${values.join(", ")}
+      FROM json_array_elements($1::json) AS j, LATERAL (SELECT j::jsonb AS e OFFSET 0) AS row
+    ON CONFLICT (id) DO ${updates.length > 0 ? `UPDATE SET ${updates.join(", ")}` : "NOTHING"}`;
+  return { sql, getters: written.map((c) => GETTERS[c.name]) };
+}

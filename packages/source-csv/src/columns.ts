@@ -1,0 +1,91 @@
+import { BatchpipeError } from "@batchpipe/core/plugin";
+
+export const columnTypes = ["string", "number", "integer", "boolean", "json"] as const;
+export type ColumnType = (typeof columnTypes)[number];
+
+/** A row's fields → the record, or a message saying why the row is invalid. */
+export type ToRecord = (fields: string[]) => Record<string, unknown> | string;
+
+/**
+ * Checks the column names of `file` (from its header at `line`, or `columns`) and returns the
+ * function that turns a row into a record: names as keys, values converted where `types` asks.
+ */
+export function compileColumns(
+  file: string,
+  line: number,
+  names: readonly string[],
+  types: Readonly<Record<string, ColumnType>>,
+): ToRecord {
+  const fail = (message: string, hint: string) =>
+    new BatchpipeError("SOURCE_FAILED", message, {
+      loc: { file, line, column: 1 },
+      hint,
+      plugin: "source:csv",
+    });
+  const seen = new Set<string>();
+  names.forEach((name, i) => {
+    if (name === "") throw fail(`column ${i + 1} of the header has no name`, "Name it, or give `columns`.");
+    // a key that would set the record's prototype instead of a field
+    if (name === "__proto__") throw fail('the column name "__proto__" is not allowed', "Give `columns`.");
+    if (seen.has(name))
+      throw fail(`the column name "${name}" appears twice`, "Rename one, or give `columns`.");
+    seen.add(name);
+  });
+  for (const name of Object.keys(types)) {
+    if (!seen.has(name)) {
+      throw fail(
+        `\`types\` names the column "${name}", which ${file} does not have`,
+        `Its columns: ${names.join(", ")}.`,
+      );
+    }
+  }
+  const converters = names.map((name) => {
+    const type = Object.hasOwn(types, name) ? types[name] : undefined;
+    return type === undefined || type === "string" ? undefined : CONVERTERS[type];
+  });
+  const count = names.length;
+  return (fields) => {
+    if (fields.length !== count) return `expected ${count} fields (one per column), got ${fields.length}`;
+    const record: Record<string, unknown> = {};
+    for (let i = 0; i < count; i++) {
+      const name = names[i]!;
+      const value = fields[i]!;
+      const convert = converters[i];
+      if (convert === undefined) record[name] = value;
+      else if (value === "") record[name] = null;
+      else {
+        const converted = convert(value);
+        if (converted === INVALID)
+          return `column "${name}": expected ${types[name]}, got ${JSON.stringify(value)}`;
+        record[name] = converted;
+      }
+    }
+    return record;
+  };
+}
+
+// --- internal ---
+
+const INVALID = Symbol("invalid");
+
+const CONVERTERS: Record<Exclude<ColumnType, "string">, (value: string) => unknown> = {
+  number(value) {
+    const number = value.trim() === "" ? Number.NaN : Number(value);
+    return Number.isFinite(number) ? number : INVALID;
+  },
+  integer(value) {
+    const number = /^\s*[+-]?\d+\s*$/.test(value) ? Number(value) : Number.NaN;
+    return Number.isSafeInteger(number) ? number : INVALID;
+  },
+  boolean(value) {
+    const text = value.trim().toLowerCase();
+    return text === "true" || text === "1" ? true : text === "false" || text === "0" ? false : INVALID;
+  },
+  json(value) {
+    try {
+      return JSON.parse(value);
+    } catch {
+      return INVALID;
+    }
+  },
+};

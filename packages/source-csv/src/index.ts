@@ -1,0 +1,223 @@
+/**
+ * The `csv` source: one record per CSV row, from a file, a folder or a glob, plain or gzipped.
+ *
+ * The header row names the record's keys (or `columns` does); values stay strings unless `types`
+ * asks for a type per column. A row with the wrong number of fields, a value that does not convert
+ * to its column's type, or an unclosed quote at the end of the file becomes an `invalid_input`
+ * record at the line where the row starts (`on_invalid: skip_row`, the default) and the rows after
+ * it go on; `on_invalid: fail` stops the run with SOURCE_FAILED at file:line.
+ */
+import { stat } from "node:fs/promises";
+import {
+  BatchpipeError,
+  type Checkpoint,
+  defineSource,
+  type InvalidRecord,
+  resolveInputFiles,
+  type SourceItem,
+  z,
+} from "@batchpipe/core/plugin";
+import { type ColumnType, columnTypes, compileColumns, type ToRecord } from "./columns.js";
+import { type ReadRowsOptions, type Row, readRows } from "./read-rows.js";
+
+export const options = z
+  .strictObject({
+    path: z
+      .string()
+      .min(1)
+      .meta({
+        description:
+          "A `.csv` or `.csv.gz` file, a folder (every `*.csv` and `*.csv.gz` in it, sorted) or a glob; relative to the spec file.",
+        examples: ["./data/reviews.csv", "./data/", "./data/*.csv.gz"],
+      }),
+    header: z.boolean().default(true).meta({
+      description:
+        "Whether each file's first row is a header; its names become the record's keys unless `columns` is given.",
+    }),
+    columns: z
+      .array(z.string().min(1))
+      .min(1)
+      .optional()
+      .meta({
+        description:
+          "The record's keys, in column order; with `header: true` they replace the header's names.",
+        examples: ["[id, text, stars]"],
+      }),
+    types: z
+      .record(z.string(), z.enum(columnTypes))
+      .default({})
+      .meta({
+        description:
+          "A type per column for values that should not stay strings; an empty cell in a typed column becomes null.",
+        examples: ["{ stars: integer, price: number, tags: json }"],
+      }),
+    delimiter: z
+      .string()
+      .min(1)
+      .default(",")
+      .meta({ description: "The field delimiter, e.g. `;` or `\\t`." }),
+    quote: z.string().length(1).default('"').meta({ description: "The quote character around fields." }),
+    escape: z
+      .string()
+      .length(1)
+      .default('"')
+      .meta({ description: 'The character that escapes a quote inside a quoted field (`""` by default).' }),
+    encoding: z
+      .enum(["utf8", "latin1"])
+      .default("utf8")
+      .meta({ description: "The files' text encoding; a UTF-8 byte order mark is always skipped." }),
+    on_invalid: z.enum(["skip_row", "fail"]).default("skip_row").meta({
+      description:
+        "What a malformed row does: `skip_row` makes it an `invalid_input` failure row and goes on; `fail` stops the run.",
+    }),
+  })
+  .refine((options) => options.header || options.columns, {
+    message: "without a header row (`header: false`), `columns` must name the columns",
+    path: ["columns"],
+  });
+
+export type CsvSourceOptions = z.output<typeof options>;
+
+/** Where reading resumes: after the row of `file` that ends at byte `offset`, with `line` newlines before it. */
+export interface CsvCursor {
+  file: string;
+  offset: number;
+  line: number;
+}
+
+export default defineSource({
+  name: "csv",
+  options,
+  async *read({ options, resolvePath, signal, checkpoint }) {
+    const files = await resolveInputFiles(resolvePath(options.path), {
+      extensions: [".csv", ".csv.gz"],
+      plugin: PLUGIN,
+    });
+    const cursor = checkpoint === undefined ? undefined : parseCursor(checkpoint);
+    let first = 0;
+    if (cursor) {
+      first = files.indexOf(cursor.file);
+      if (first === -1) throw cannotResume(`${cursor.file} is no longer an input`);
+    }
+    const parse: ReadRowsOptions = { ...options, signal };
+    for (let i = first; i < files.length; i++) {
+      const file = files[i]!;
+      const resume = i === first ? cursor : undefined;
+      const gzip = file.endsWith(".gz");
+      // a gzip stream cannot seek: re-read it and skip the rows already handled
+      const skipThrough = resume && gzip ? resume.offset : 0;
+      const seek = resume && !gzip && resume.offset > 0 ? resume : undefined;
+      if (seek && (await stat(file)).size < seek.offset)
+        throw cannotResume(`${file} is shorter than when it was read`);
+      // resuming mid-file: the header is read on its own
+      const names = options.columns ?? (seek && options.header ? await readHeader(file, parse) : undefined);
+      let toRecord = names ? compileColumns(file, 1, names, options.types) : undefined;
+      let headerPending = options.header && !seek;
+      const rows = readRows(file, { ...parse, start: seek?.offset ?? 0, lineBefore: seek?.line ?? 0 });
+      for await (const batch of rows) {
+        for (const row of batch) {
+          if (headerPending) {
+            headerPending = false;
+            toRecord = compileColumns(
+              file,
+              row.line,
+              options.columns ?? headerNames(file, row),
+              options.types,
+            );
+            continue;
+          }
+          if (row.end <= skipThrough) continue;
+          const item = toItem(file, row, toRecord!);
+          if (options.on_invalid === "fail" && "invalid" in item) throw invalidRow(item, file, row.line);
+          signal.throwIfAborted();
+          yield item;
+        }
+      }
+    }
+  },
+});
+
+// --- internal ---
+
+const PLUGIN = "source:csv";
+
+function toItem(file: string, row: Row, toRecord: ToRecord): SourceItem {
+  const position = { file, line: row.line };
+  const cursor: CsvCursor = { file, offset: row.end, line: row.linesBefore };
+  if (row.fields === undefined) return invalid(`malformed CSV: ${row.error}`, position, cursor);
+  const result = toRecord(row.fields);
+  if (typeof result === "string") return invalid(result, position, cursor);
+  return { data: result, position, cursor: cursor as unknown as Checkpoint };
+}
+
+/** the header row's names; a header csv-parse could not split stops the run */
+function headerNames(file: string, row: Row): string[] {
+  if (row.fields === undefined) {
+    throw new BatchpipeError("SOURCE_FAILED", `the header row is not valid CSV: ${row.error}`, {
+      loc: { file, line: row.line, column: 1 },
+      hint: "Fix the header row, or set `header: false` and give `columns`.",
+      plugin: PLUGIN,
+    });
+  }
+  return row.fields;
+}
+
+async function readHeader(file: string, parse: ReadRowsOptions): Promise<string[] | undefined> {
+  const rows = readRows(file, parse);
+  try {
+    for await (const batch of rows) return headerNames(file, batch[0]!);
+    return undefined;
+  } finally {
+    await rows.return(undefined);
+  }
+}
+
+function invalidRow(item: InvalidRecord, file: string, line: number): BatchpipeError {
+  return new BatchpipeError("SOURCE_FAILED", item.invalid.message, {
+    loc: { file, line, column: 1 },
+    hint: "Fix the row, or set `on_invalid: skip_row` to report it as a failed record and go on.",
+    plugin: PLUGIN,
+  });
+}
+
+function invalid(
+  message: string,
+  position: { file: string; line: number },
+  cursor: CsvCursor,
+): InvalidRecord {
+  return {
+    invalid: { code: "invalid_input", message: `${position.file}:${position.line}: ${message}` },
+    position,
+    cursor: cursor as unknown as Checkpoint,
+  };
+}
+
+function cannotResume(reason: string): BatchpipeError {
+  return new BatchpipeError("SOURCE_FAILED", `cannot resume: ${reason}`, {
+    hint: "The input files changed since the run started; restore them or start a new run.",
+    plugin: PLUGIN,
+  });
+}
+
+function parseCursor(checkpoint: Checkpoint): CsvCursor {
+  const cursor = checkpoint as Partial<CsvCursor> | null;
+  if (
+    cursor === null ||
+    typeof cursor !== "object" ||
+    typeof cursor.file !== "string" ||
+    !Number.isSafeInteger(cursor.line) ||
+    !Number.isSafeInteger(cursor.offset)
+  ) {
+    throw new BatchpipeError(
+      "SOURCE_FAILED",
+      `cannot resume from the checkpoint ${JSON.stringify(checkpoint)}`,
+      {
+        hint: "The checkpoint is not a csv cursor ({ file, offset, line }); the run state may be corrupt.",
+        plugin: PLUGIN,
+      },
+    );
+  }
+  return cursor as CsvCursor;
+}
+
+export type { ColumnType };

@@ -1,0 +1,205 @@
+import { BatchpipeError, openInputFile } from "@batchpipe/core/plugin";
+import { type CsvError, type Options, Parser } from "csv-parse";
+
+/** A CSV row as csv-parse split it (`fields`), or a row it could not split (`error`). */
+export interface Row {
+  /** the line the row starts on (1-based; a quoted field can span lines) */
+  line: number;
+  /** newlines before `end`: the line count to resume after this row with */
+  linesBefore: number;
+  /** byte offset just after the row (of the decompressed stream for .gz) */
+  end: number;
+  fields: string[] | undefined;
+  error: string | undefined;
+}
+
+export interface ReadRowsOptions {
+  delimiter: string;
+  quote: string;
+  escape: string;
+  encoding: "utf8" | "latin1";
+  /** byte offset to start at; must be the start of a row (plain files only) */
+  start?: number;
+  /** the number of lines before `start` */
+  lineBefore?: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * Splits a CSV file into rows with csv-parse, yielding the rows of each read chunk together (one
+ * await per chunk). csv-parse counts bytes but not lines reliably (CRLF inside a quoted field
+ * counts twice), so lines are counted here from the same bytes. Memory: about one chunk plus the
+ * longest row.
+ */
+export async function* readRows(file: string, options: ReadRowsOptions): AsyncGenerator<Row[]> {
+  const gzip = file.endsWith(".gz");
+  const base = gzip ? 0 : (options.start ?? 0);
+  const lines = new LineCounter(base, gzip ? 0 : (options.lineBefore ?? 0));
+  let batch: Row[] = [];
+  const add = (end: number, fields: string[] | undefined, error: string | undefined) => {
+    const line = lines.row(end);
+    batch.push({ line, linesBefore: lines.count, end, fields, error });
+  };
+  const parser = new RowParser(
+    {
+      delimiter: options.delimiter,
+      quote: options.quote,
+      escape: options.escape,
+      encoding: options.encoding,
+      bom: true,
+      // a row with the wrong number of fields or stray quotes is still split, and judged by the caller
+      relax_column_count: true,
+      relax_quotes: true,
+      // given, not discovered: csv-parse re-encodes "\r\n" for every byte while it discovers
+      record_delimiter: ["\r\n", "\n"],
+      skip_empty_lines: true,
+      skip_records_with_error: true,
+      on_skip: (error: CsvError | undefined) => {
+        // with the relaxed options above, only the end of the file leaves a row unsplit
+        add(ending ? fed : base + parser.info.bytes, undefined, describe(error));
+      },
+    },
+    (fields) => add(base + parser.info.bytes, fields, undefined),
+  );
+  let failed: unknown;
+  let fed = base;
+  let ending = false;
+  parser.on("error", (error) => {
+    failed = error;
+  });
+  const stream = openInputFile(file, { start: base, signal: options.signal });
+  let first = base === 0;
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      if (first) checkEncoding(file, chunk);
+      first = false;
+      lines.push(chunk);
+      fed += chunk.length;
+      parser.write(chunk);
+      if (failed) throw failed;
+      if (batch.length > 0) {
+        yield batch;
+        batch = [];
+      }
+    }
+    await new Promise<void>((resolve, reject) => {
+      parser.once("finish", resolve);
+      parser.once("error", reject);
+      ending = true;
+      parser.end();
+    });
+    if (batch.length > 0) yield batch;
+  } finally {
+    stream.destroy();
+    parser.destroy();
+  }
+}
+
+// --- internal ---
+
+const NEWLINE = 0x0a;
+const CR = 0x0d;
+
+/**
+ * csv-parse's stream, with each record handed to `onRow` as it is split (when `info.bytes` is
+ * its end) instead of queued on the readable side: no per-record info object, no stream buffer.
+ */
+class RowParser extends Parser {
+  constructor(
+    options: Options,
+    private readonly onRow: (fields: string[]) => void,
+  ) {
+    super(options);
+  }
+
+  override push(record: unknown): boolean {
+    if (record === null) return super.push(null);
+    this.onRow(record as string[]);
+    return true;
+  }
+}
+
+/** Line numbers for byte offsets, from the chunks read so far (those already counted are dropped). */
+class LineCounter {
+  private chunks: Buffer[] = [];
+  /** absolute offset of chunks[0] */
+  private chunkStart: number;
+  /** absolute offset counted up to */
+  private at: number;
+  /** newlines before `at` */
+  private lines: number;
+
+  constructor(start: number, lineBefore: number) {
+    this.chunkStart = start;
+    this.at = start;
+    this.lines = lineBefore;
+  }
+
+  push(chunk: Buffer): void {
+    this.chunks.push(chunk);
+  }
+
+  /** newlines counted so far */
+  get count(): number {
+    return this.lines;
+  }
+
+  /** the line the row ending at `end` starts on (after any blank lines); counts up to `end` */
+  row(end: number): number {
+    this.skipBlank(end);
+    const line = this.lines + 1;
+    this.countTo(end);
+    return line;
+  }
+
+  private skipBlank(end: number): void {
+    while (this.at < end) {
+      const byte = this.byteAt(this.at);
+      if (byte !== NEWLINE && byte !== CR) return;
+      if (byte === NEWLINE) this.lines++;
+      this.at++;
+    }
+  }
+
+  private countTo(end: number): void {
+    while (this.at < end && this.chunks.length > 0) {
+      const chunk = this.chunks[0]!;
+      const chunkEnd = this.chunkStart + chunk.length;
+      const stop = Math.min(end, chunkEnd) - this.chunkStart;
+      let from = this.at - this.chunkStart;
+      for (let i = chunk.indexOf(NEWLINE, from); i !== -1 && i < stop; i = chunk.indexOf(NEWLINE, from)) {
+        this.lines++;
+        from = i + 1;
+      }
+      this.at = this.chunkStart + stop;
+      if (this.at === chunkEnd) {
+        this.chunks.shift();
+        this.chunkStart = chunkEnd;
+      }
+    }
+  }
+
+  private byteAt(offset: number): number | undefined {
+    let start = this.chunkStart;
+    for (const chunk of this.chunks) {
+      if (offset < start + chunk.length) return chunk[offset - start];
+      start += chunk.length;
+    }
+    return undefined;
+  }
+}
+
+function describe(error: CsvError | undefined): string {
+  if (error?.code === "CSV_QUOTE_NOT_CLOSED") return "a quoted field is still open at the end of the file";
+  return error?.code ?? "the row cannot be split into fields";
+}
+
+function checkEncoding(file: string, chunk: Buffer): void {
+  if ((chunk[0] === 0xff && chunk[1] === 0xfe) || (chunk[0] === 0xfe && chunk[1] === 0xff)) {
+    throw new BatchpipeError("SOURCE_FAILED", `${file} is UTF-16 (it starts with a UTF-16 byte order mark)`, {
+      loc: { file, line: 1, column: 1 },
+      hint: "Convert it to UTF-8 first, e.g. `iconv -f UTF-16 -t UTF-8 in.csv > out.csv`.",
+      plugin: "source:csv",
+    });
+  }
+}

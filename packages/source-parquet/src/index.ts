@@ -1,0 +1,191 @@
+/**
+ * The `parquet` source: one record per row, from a Parquet file, a folder or a glob, on hyparquet
+ * (snappy, gzip, zstd, brotli and lz4 through hyparquet-compressors).
+ *
+ * Row groups are read one at a time, so memory holds one row group whatever the file size. Nested
+ * (struct) and list columns become JSON objects and arrays a template can use (`{{ meta.tags[0] }}`);
+ * the values JSON has no form for become: 64-bit integers → numbers (strings beyond 2^53),
+ * timestamps and dates → ISO 8601 strings, binary → base64.
+ */
+import { BatchpipeError, type Checkpoint, defineSource, resolveInputFiles, z } from "@batchpipe/core/plugin";
+import {
+  type AsyncBuffer,
+  asyncBufferFromFile,
+  type FileMetaData,
+  parquetMetadataAsync,
+  parquetReadObjects,
+} from "hyparquet";
+import { compressors } from "hyparquet-compressors";
+import { toJsonRecord } from "./json-values.js";
+
+export const options = z.strictObject({
+  path: z
+    .string()
+    .min(1)
+    .meta({
+      description:
+        "A `.parquet` file, a folder (every `*.parquet` in it, sorted) or a glob; relative to the spec file.",
+      examples: ["./data/reviews.parquet", "./data/", "./data/part-*.parquet"],
+    }),
+  columns: z
+    .array(z.string().min(1))
+    .min(1)
+    .optional()
+    .meta({
+      description: "The top-level columns to read (all when absent); the others are never decoded.",
+      examples: ["[id, text, meta]"],
+    }),
+});
+
+export type ParquetSourceOptions = z.output<typeof options>;
+
+/** Where reading resumes: after row `row` (0-based) of `file`. */
+export interface ParquetCursor {
+  file: string;
+  row: number;
+}
+
+export default defineSource({
+  name: "parquet",
+  options,
+  async *read({ options, resolvePath, signal, checkpoint }) {
+    const files = await resolveInputFiles(resolvePath(options.path), {
+      extensions: [".parquet"],
+      plugin: PLUGIN,
+    });
+    const cursor = checkpoint === undefined ? undefined : parseCursor(checkpoint);
+    let first = 0;
+    if (cursor) {
+      first = files.indexOf(cursor.file);
+      if (first === -1) throw cannotResume(`${cursor.file} is no longer an input`);
+    }
+    for (let i = first; i < files.length; i++) {
+      const file = files[i]!;
+      const { buffer, metadata } = await openParquet(file);
+      checkColumns(file, metadata, options.columns);
+      const next = i === first && cursor ? cursor.row + 1 : 0;
+      if (next > Number(metadata.num_rows))
+        throw cannotResume(`${file} has fewer rows than when it was read`);
+      let groupStart = 0;
+      for (const [group, rowGroup] of metadata.row_groups.entries()) {
+        const groupEnd = groupStart + Number(rowGroup.num_rows);
+        const rowStart = Math.max(groupStart, next);
+        groupStart = groupEnd;
+        if (rowStart >= groupEnd) continue;
+        signal.throwIfAborted();
+        const rows = await parquetReadObjects({
+          file: buffer,
+          metadata,
+          columns: options.columns,
+          rowStart,
+          rowEnd: groupEnd,
+          compressors,
+        }).catch((error: unknown) => {
+          throw new BatchpipeError(
+            "SOURCE_FAILED",
+            `cannot read row group ${group} of ${file}: ${message(error)}`,
+            {
+              hint: "The file may be damaged or use an encoding hyparquet does not read.",
+              plugin: PLUGIN,
+              cause: error,
+            },
+          );
+        });
+        for (let r = 0; r < rows.length; r++) {
+          signal.throwIfAborted();
+          const row = rowStart + r;
+          const cursor: ParquetCursor = { file, row };
+          yield {
+            data: toJsonRecord(rows[r]!),
+            position: { file, line: row + 1 },
+            cursor: cursor as unknown as Checkpoint,
+          };
+        }
+      }
+    }
+  },
+});
+
+// --- internal ---
+
+const PLUGIN = "source:parquet";
+
+async function openParquet(file: string): Promise<{ buffer: AsyncBuffer; metadata: FileMetaData }> {
+  try {
+    const buffer = await asyncBufferFromFile(file);
+    return { buffer, metadata: await parquetMetadataAsync(buffer) };
+  } catch (error) {
+    throw new BatchpipeError("SOURCE_FAILED", `${file} is not a readable Parquet file: ${message(error)}`, {
+      hint: "Check `path`; the file may be damaged or still being written.",
+      plugin: PLUGIN,
+      cause: error,
+    });
+  }
+}
+
+function checkColumns(file: string, metadata: FileMetaData, columns: readonly string[] | undefined): void {
+  if (!columns) return;
+  // the schema is flattened depth-first: the root's children are the top-level columns
+  const names = topLevelNames(metadata);
+  const missing = columns.filter((column) => !names.includes(column));
+  if (missing.length > 0) {
+    throw new BatchpipeError(
+      "SOURCE_FAILED",
+      `${file} has no column ${missing.map((c) => `"${c}"`).join(", ")}`,
+      {
+        hint: `Its columns: ${names.join(", ")}.`,
+        plugin: PLUGIN,
+      },
+    );
+  }
+}
+
+function topLevelNames(metadata: FileMetaData): string[] {
+  const names: string[] = [];
+  const schema = metadata.schema;
+  let i = 1;
+  for (let child = 0; child < (schema[0]?.num_children ?? 0); child++) {
+    names.push(schema[i]!.name);
+    i = skipSubtree(schema, i);
+  }
+  return names;
+}
+
+/** the index after the subtree of the schema element at `i` */
+function skipSubtree(schema: FileMetaData["schema"], i: number): number {
+  const children = schema[i]!.num_children ?? 0;
+  let next = i + 1;
+  for (let child = 0; child < children; child++) next = skipSubtree(schema, next);
+  return next;
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function cannotResume(reason: string): BatchpipeError {
+  return new BatchpipeError("SOURCE_FAILED", `cannot resume: ${reason}`, {
+    hint: "The input files changed since the run started; restore them or start a new run.",
+    plugin: PLUGIN,
+  });
+}
+
+function parseCursor(checkpoint: Checkpoint): ParquetCursor {
+  const cursor = checkpoint as Partial<ParquetCursor> | null;
+  if (
+    cursor === null ||
+    typeof cursor !== "object" ||
+    typeof cursor.file !== "string" ||
+    !Number.isSafeInteger(cursor.row)
+  ) {
+    throw new BatchpipeError(
+      "SOURCE_FAILED",
+      `cannot resume from the checkpoint ${JSON.stringify(checkpoint)}`,
+      {
+        hint: "The checkpoint is not a parquet cursor ({ file, row }); the run state may be corrupt.",
+        plugin: PLUGIN,
+      },
+    );
+  }
+  return cursor as ParquetCursor;
+}
