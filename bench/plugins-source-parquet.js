@@ -15,7 +15,9 @@ if (process.argv[3] === "--measure") {
 } else {
   if (!existsSync(file)) await generate();
   // measure in a fresh process so generation does not count towards peak RSS
-  execFileSync(process.execPath, [fileURLToPath(import.meta.url), String(rows), "--measure"], { stdio: "inherit" });
+  execFileSync(process.execPath, [fileURLToPath(import.meta.url), String(rows), "--measure"], {
+    stdio: "inherit",
+  });
 }
 
 async function generate() {

@@ -13,6 +13,11 @@ export interface ResolveInputFilesOptions {
   plugin: string;
 }
 
+/** whether a source's `path` is a glob (matched when the run reads) rather than a file or folder */
+export function isGlobPath(path: string): boolean {
+  return isDynamicPattern(path);
+}
+
 /**
  * The files a source's `path` option names, sorted: a file as is; a folder → every file directly in
  * it with one of `extensions`; anything else with glob characters → the files the glob matches.

@@ -5,7 +5,12 @@
 import { z } from "zod";
 
 export { BatchpipeError, ErrorCodes } from "./errors.js";
-export { openInputFile, type ResolveInputFilesOptions, resolveInputFiles } from "./input-files.js";
+export {
+  isGlobPath,
+  openInputFile,
+  type ResolveInputFilesOptions,
+  resolveInputFiles,
+} from "./input-files.js";
 export type {
   BatchEnding,
   BatchRef,

@@ -13,11 +13,11 @@ import {
   type Checkpoint,
   defineSource,
   type InvalidRecord,
+  isGlobPath,
   resolveInputFiles,
   type SourceItem,
   z,
 } from "@batchpipe/core/plugin";
-import { isDynamicPattern } from "tinyglobby";
 import { type Line, readLines } from "./read-lines.js";
 
 export const options = z.strictObject({
@@ -49,7 +49,7 @@ export default defineSource({
   options,
   // a glob is matched when the run reads; a plain file or folder must exist before it starts
   check: ({ options, resolvePath }) =>
-    isDynamicPattern(options.path) ? {} : { reads: [{ path: resolvePath(options.path), option: "path" }] },
+    isGlobPath(options.path) ? {} : { reads: [{ path: resolvePath(options.path), option: "path" }] },
   async *read({ options, resolvePath, signal, checkpoint }) {
     const files = await resolveInputFiles(resolvePath(options.path), {
       extensions: [".jsonl", ".jsonl.gz"],
