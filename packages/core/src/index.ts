@@ -17,6 +17,7 @@ export {
   type StatusResult,
 } from "./engine/index.js";
 export * from "./errors.js";
+export { estimateCost } from "./estimate/index.js";
 export type * from "./plugin.js";
 export {
   OFFICIAL_PLUGINS,
@@ -49,3 +50,5 @@ export {
 export { parseDuration, parseSize } from "./spec/units.js";
 export { default as promptTransform, type PromptOptions } from "./transform/prompt.js";
 export * from "./watch/index.js";
+// for readers of a state folder (batchpipe view): who holds the run lock, which schema version it has
+export { lockHolder, STATE_SCHEMA_VERSION } from "./state/index.js";

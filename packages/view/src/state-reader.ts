@@ -1,0 +1,194 @@
+/**
+ * Read-only access to a pipeline's state folder: `state.db` through a SQLite connection opened
+ * readonly (WAL lets it read while a run writes; the run lock is never taken). The database may not
+ * exist yet when the viewer starts: it is opened on the first request after a run created it.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { BatchpipeError, ErrorCodes, lockHolder, STATE_SCHEMA_VERSION } from "@batchpipe/core";
+import Database from "better-sqlite3";
+
+export interface RunRecord {
+  id: string;
+  seq: number;
+  status: string;
+  createdAt: number;
+  finishedAt: number | null;
+  cancelRequested: boolean;
+  totals: Record<string, number | null> | null;
+  counters: {
+    succeeded: number;
+    failed: number;
+    failedByCode: Record<string, number>;
+    retried: number;
+    batches: number;
+    queueRefusals: number;
+    inputTokens: number;
+    outputTokens: number;
+    cost: number;
+    [key: string]: unknown;
+  };
+}
+
+export interface ShardRecord {
+  name: string;
+  seq: number;
+  root: string;
+  attempt: number;
+  model: string;
+  endpoint: string;
+  file: string;
+  requests: number;
+  tokens: number;
+  outputTokens: number;
+  status: string;
+  batchId: string | null;
+  batchStatus: string | null;
+  createdAt: number | null;
+  batch: {
+    status?: string;
+    counts?: { total: number; completed: number; failed: number } | null;
+    createdAt?: number | null;
+    expiresAt?: number | null;
+    ending?: string | null;
+  } | null;
+}
+
+export class StateReader {
+  private db: Database.Database | undefined;
+
+  constructor(readonly dir: string) {}
+
+  /** null while no run has created the state database */
+  private open(): Database.Database | null {
+    if (this.db) return this.db;
+    const file = path.join(this.dir, "state.db");
+    if (!fs.existsSync(file)) return null;
+    const db = new Database(file, { readonly: true, fileMustExist: true });
+    db.pragma("busy_timeout = 2000");
+    const version = (
+      db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as { value: string } | undefined
+    )?.value;
+    if (Number(version) !== STATE_SCHEMA_VERSION) {
+      db.close();
+      throw new BatchpipeError(
+        ErrorCodes.STATE_FAILED,
+        `the state database ${file} has schema version ${version ?? "?"}, this batchpipe reads version ${STATE_SCHEMA_VERSION}`,
+        { hint: "View it with the batchpipe version that created it." },
+      );
+    }
+    this.db = db;
+    return db;
+  }
+
+  runs(): RunRecord[] {
+    const db = this.open();
+    if (!db) return [];
+    return (db.prepare("SELECT * FROM runs ORDER BY seq DESC").all() as RawRun[]).map(toRun);
+  }
+
+  run(id: string): RunRecord | undefined {
+    const raw = this.open()?.prepare("SELECT * FROM runs WHERE id = ?").get(id) as RawRun | undefined;
+    return raw && toRun(raw);
+  }
+
+  shards(runId: string): ShardRecord[] {
+    const db = this.open();
+    if (!db) return [];
+    return (db.prepare("SELECT * FROM shards WHERE run_id = ? ORDER BY seq").all(runId) as RawShard[]).map(
+      toShard,
+    );
+  }
+
+  /** shard deliveries (not their parts) with when they were committed */
+  deliveries(runId: string): { key: string; at: number }[] {
+    const db = this.open();
+    if (!db) return [];
+    return (
+      db
+        .prepare("SELECT key, delivered_at AS at FROM deliveries WHERE run_id = ? ORDER BY delivered_at")
+        .all(runId) as { key: string; at: number }[]
+    ).filter((d) => !d.key.includes("#"));
+  }
+
+  /** the byte offset a jsonl sink last committed for `runId` (see the engine's sinkKey) */
+  checkpoint(sinkKey: string): unknown {
+    const row = this.open()?.prepare("SELECT checkpoint FROM sink_checkpoints WHERE sink = ?").get(sinkKey) as
+      | { checkpoint: string }
+      | undefined;
+    return row ? JSON.parse(row.checkpoint) : undefined;
+  }
+
+  /** the pid of the process running the pipeline (the lock's holder), read without taking the lock */
+  runningPid(): number | null {
+    return lockHolder(this.dir)?.pid ?? null;
+  }
+
+  close(): void {
+    this.db?.close();
+    this.db = undefined;
+  }
+}
+
+interface RawRun {
+  id: string;
+  seq: number;
+  status: string;
+  created_at: number;
+  finished_at: number | null;
+  cancel_requested: number;
+  totals: string | null;
+  counters: string;
+}
+
+interface RawShard {
+  name: string;
+  seq: number;
+  root: string;
+  attempt: number;
+  model: string;
+  endpoint: string;
+  file: string;
+  requests: number;
+  tokens: number;
+  output_tokens: number;
+  status: string;
+  batch_id: string | null;
+  batch_status: string | null;
+  created_at: number | null;
+  batch: string | null;
+}
+
+function toRun(raw: RawRun): RunRecord {
+  const counters = JSON.parse(raw.counters) as RunRecord["counters"];
+  return {
+    id: raw.id,
+    seq: raw.seq,
+    status: raw.status,
+    createdAt: raw.created_at,
+    finishedAt: raw.finished_at,
+    cancelRequested: raw.cancel_requested === 1,
+    totals: raw.totals ? JSON.parse(raw.totals) : null,
+    counters: { ...counters, failedByCode: counters.failedByCode ?? {} },
+  };
+}
+
+function toShard(raw: RawShard): ShardRecord {
+  return {
+    name: raw.name,
+    seq: raw.seq,
+    root: raw.root,
+    attempt: raw.attempt,
+    model: raw.model,
+    endpoint: raw.endpoint,
+    file: raw.file,
+    requests: raw.requests,
+    tokens: raw.tokens,
+    outputTokens: raw.output_tokens,
+    status: raw.status,
+    batchId: raw.batch_id,
+    batchStatus: raw.batch_status,
+    createdAt: raw.created_at,
+    batch: raw.batch ? JSON.parse(raw.batch) : null,
+  };
+}
