@@ -43,8 +43,8 @@ async function api(path, params) {
 }
 
 const fmt = (n) => (n === null || n === undefined ? "–" : Number(n).toLocaleString("en-US"));
-const money = (n) =>
-  n === null || n === undefined ? "–" : `$${n < 0.01 && n > 0 ? n.toFixed(6) : n.toFixed(4)}`;
+// as the CLI's report writes it
+const money = (n) => (n === null || n === undefined ? "–" : `$${n < 0.01 ? n.toFixed(4) : n.toFixed(2)}`);
 const time = (ms) => (ms ? new Date(ms).toLocaleString() : "–");
 
 function duration(ms) {
@@ -113,8 +113,9 @@ async function runsPage() {
       h("small", { class: "muted" }, p.file ?? ""),
       p.runningPid ? h("span", { class: "badge running" }, `running · pid ${p.runningPid}`) : null,
     );
-    if (p.error) return h("section", null, head, h("p", { class: "error" }, p.error));
-    if (p.runs.length === 0) return h("section", null, head, h("p", { class: "muted" }, "No run yet."));
+    const attrs = { "data-pipeline": p.name };
+    if (p.error) return h("section", attrs, head, h("p", { class: "error" }, p.error));
+    if (p.runs.length === 0) return h("section", attrs, head, h("p", { class: "muted" }, "No run yet."));
     const rows = p.runs.map((r) =>
       h(
         "tr",
@@ -134,7 +135,7 @@ async function runsPage() {
     );
     return h(
       "section",
-      { "data-pipeline": p.name },
+      attrs,
       head,
       table(
         [

@@ -106,6 +106,7 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, ctx: 
     return asset(res, "index.html", (html) => html.replaceAll("{{query}}", ctx.token ? `?token=${ctx.token}` : ""));
   }
   if (route === "/app.js" || route === "/style.css") return asset(res, route.slice(1));
+  if (route === "/favicon.ico") return void res.writeHead(204, HEADERS).end();
   if (route === "/api/runs") return send(res, 200, { pipelines: runsView(ctx.catalog) });
   if (!route.startsWith("/api/")) return send(res, 404, { error: "not found" });
 
