@@ -56,6 +56,12 @@ function duration(ms) {
   return `${Math.floor(m / 60)}h ${m % 60}m`;
 }
 
+/** the page's content (null and false children are left out) */
+function show(...children) {
+  main.replaceChildren();
+  append(main, children);
+}
+
 const runLink = (p, r) => `#/run/${encodeURIComponent(p)}/${encodeURIComponent(r)}`;
 const recordsLink = (p, r, q) =>
   `#/records/${encodeURIComponent(p)}/${encodeURIComponent(r)}${q ? `?${new URLSearchParams(q)}` : ""}`;
@@ -156,7 +162,7 @@ async function runsPage() {
       ),
     );
   });
-  main.replaceChildren(h("h1", null, "Runs"), ...sections);
+  show(h("h1", null, "Runs"), ...sections);
   return pipelines.some((p) => p.runningPid || p.runs?.some((r) => r.status === "running" || r.status === "reading"));
 }
 
@@ -218,7 +224,7 @@ async function runPage(p, r) {
       h("tr", null, h("td", null, c.model), h("td", { class: "num" }, money(c.estimated)), h("td", { class: "num" }, money(c.actual))),
     ),
   );
-  main.replaceChildren(
+  show(
     h("h1", null, `Run ${run.id}`),
     h(
       "p",
@@ -320,7 +326,7 @@ async function recordsPage(p, r, params) {
   const body = h("tbody");
   const state = h("p", { class: "muted", id: "scan-state" });
   const pager = h("p", { class: "pager" });
-  main.replaceChildren(
+  show(
     h("h1", null, "Records"),
     form,
     runData.records ? h("p", { class: "note" }, runData.records) : null,
@@ -386,7 +392,7 @@ async function recordPage(p, r, ref) {
     ["usage", row.usage ? `${fmt(row.usage.input_tokens)} in / ${fmt(row.usage.output_tokens)} out` : "–"],
     ["cost", money(cost)],
   ];
-  main.replaceChildren(
+  show(
     h("h1", null, "Record ", h("span", { class: "mono", id: "record-id" }, row.id)),
     h("dl", { class: "facts" }, facts.map(([k, v]) => [h("dt", null, k), h("dd", null, v)])),
     row.error ? h("section", { id: "error" }, h("h2", null, `Error: ${row.error.code}`), h("pre", { class: "text" }, row.error.message)) : null,
@@ -417,7 +423,7 @@ async function recordPage(p, r, ref) {
 async function failuresPage(p, r) {
   setCrumbs(["runs", "#/"], [r, runLink(p, r)], ["failures"]);
   const data = await api("/api/failures", { pipeline: p, run: r });
-  main.replaceChildren(
+  show(
     h("h1", null, "Failures"),
     data.note ? h("p", { class: "note" }, data.note) : null,
     data.codes.length === 0 ? h("p", { class: "muted" }, "No failure.") : null,
@@ -463,7 +469,7 @@ async function route() {
       if (again || page === runsPage) timer = setTimeout(tick, POLL_MS);
     } catch (error) {
       if (mine !== generation) return;
-      main.replaceChildren(h("p", { class: "error" }, String(error.message ?? error)));
+      show(h("p", { class: "error" }, String(error.message ?? error)));
     }
   };
   await tick();

@@ -5,10 +5,10 @@
  * files, never the files in memory. A cursor is `<file index>:<byte offset>`.
  */
 import type { RecordFile } from "./catalog.js";
-import { byteLength, readChunks, readLineAt } from "./line-scan.js";
+import { lineStarts, lowerAscii, lowerAsciiText, readChunks, readLineAt } from "./line-scan.js";
 
 export interface RecordQuery {
-  /** text in the id, the input, the output or the error message (case-insensitive) */
+  /** text in the id, the input, the output or the error message (ASCII letters in any case) */
   q?: string;
   status?: "success" | "failed";
   /** a failure code (implies status failed) */
@@ -58,20 +58,15 @@ export function scanRecords(o: {
   for (; fileIndex < wanted.length; fileIndex++, offset = 0) {
     const file = wanted[fileIndex]!;
     for (const chunk of readChunks(file.path, offset, file.limit)) {
-      let at = 0;
-      let bytes = chunk.start;
-      for (const lineStart of match.candidates(chunk.text)) {
-        bytes += byteLength(chunk.text.slice(at, lineStart));
-        at = lineStart;
-        const lineEnd = chunk.text.indexOf("\n", lineStart);
-        const row = parseRow(chunk.text.slice(lineStart, lineEnd));
-        if (row && match.row(row)) {
-          rows.push(summarize(row, `${file.tag}:${bytes}`));
-          if (rows.length >= o.pageSize) {
-            const after = bytes + byteLength(chunk.text.slice(lineStart, lineEnd + 1));
-            const next = after < file.limit ? `${fileIndex}:${after}` : nextFile(fileIndex, wanted.length);
-            return { rows, next, scanned: scannedBefore(fileIndex, after), total };
-          }
+      for (const lineStart of match.candidates(chunk.bytes)) {
+        const lineEnd = chunk.bytes.indexOf(10, lineStart);
+        const row = parseRow(chunk.bytes.toString("utf8", lineStart, lineEnd));
+        if (!row || !match.row(row)) continue;
+        rows.push(summarize(row, `${file.tag}:${chunk.start + lineStart}`));
+        if (rows.length >= o.pageSize) {
+          const after = chunk.start + lineEnd + 1;
+          const next = after < file.limit ? `${fileIndex}:${after}` : nextFile(fileIndex, wanted.length);
+          return { rows, next, scanned: scannedBefore(fileIndex, after), total };
         }
       }
       if (performance.now() > deadline && chunk.end < file.limit) {
@@ -102,16 +97,12 @@ export function failureExamples(
   const file = files.find((f) => f.tag === "e");
   if (!file) return { examples, complete: true };
   for (const chunk of readChunks(file.path, 0, file.limit)) {
-    let at = 0;
-    let bytes = chunk.start;
-    for (const lineStart of lineStarts(chunk.text)) {
-      bytes += byteLength(chunk.text.slice(at, lineStart));
-      at = lineStart;
-      const row = parseRow(chunk.text.slice(lineStart, chunk.text.indexOf("\n", lineStart)));
+    for (const lineStart of lineStarts(chunk.bytes)) {
+      const row = parseRow(chunk.bytes.toString("utf8", lineStart, chunk.bytes.indexOf(10, lineStart)));
       const code = row ? codeOf(row) : null;
       if (!row || code === null) continue;
       const list = (examples[code] ??= []);
-      if (list.length < perCode) list.push(summarize(row, `e:${bytes}`));
+      if (list.length < perCode) list.push(summarize(row, `e:${chunk.start + lineStart}`));
     }
     if (performance.now() > deadline && chunk.end < file.limit) return { examples, complete: false };
   }
@@ -121,53 +112,43 @@ export function failureExamples(
 // --- internal ---
 
 interface Matcher {
-  /** the starts of the lines of a chunk that may match (a cheap test on the raw text) */
-  candidates(text: string): Iterable<number>;
+  /** the starts of the lines of a chunk that may match (a test on the raw bytes) */
+  candidates(bytes: Buffer): Iterable<number>;
   row(row: Record<string, unknown>): boolean;
 }
 
 function matcher(query: RecordQuery): Matcher {
-  // text as it appears inside a JSON string (quotes and backslashes escaped), lowercased
-  const needle = query.q ? JSON.stringify(query.q.toLowerCase()).slice(1, -1) : "";
+  // the text as it appears inside a JSON string (quotes and backslashes escaped), ASCII lowercased
+  const needle = query.q ? lowerAsciiText(JSON.stringify(query.q).slice(1, -1)) : "";
   const code = query.code ?? null;
   const rowMatches = (row: Record<string, unknown>) => {
     if (code !== null && codeOf(row) !== code) return false;
     if (!needle) return true;
     return [row.id, row.input, row.output, (row.error as { message?: unknown } | undefined)?.message].some(
-      (field) =>
-        field !== undefined && JSON.stringify(field)?.toLowerCase().includes(needle) === true,
+      (field) => field !== undefined && lowerAsciiText(JSON.stringify(field) ?? "").includes(needle),
     );
   };
   if (!needle && code === null) return { candidates: lineStarts, row: rowMatches };
-  const raw = needle || `"code":${JSON.stringify(code)}`;
+  const raw = Buffer.from(needle || `"code":${JSON.stringify(code)}`);
+  let lowered = Buffer.alloc(0);
   return {
-    *candidates(text) {
-      const lower = needle ? text.toLowerCase() : text;
-      // lowercasing changed the length (a few Unicode letters do): test every line instead
-      if (lower.length !== text.length) {
-        yield* lineStarts(text);
-        return;
+    *candidates(bytes) {
+      let haystack = bytes;
+      if (needle) {
+        if (lowered.length < bytes.length) lowered = Buffer.allocUnsafeSlow(Math.max(bytes.length, 1 << 20));
+        haystack = lowered.subarray(0, bytes.length);
+        lowerAscii(bytes, haystack);
       }
-      let from = 0;
-      for (;;) {
-        const hit = lower.indexOf(raw, from);
+      for (let from = 0; ; ) {
+        const hit = haystack.indexOf(raw, from);
         if (hit === -1) return;
-        const start = text.lastIndexOf("\n", hit) + 1;
-        yield start;
-        from = text.indexOf("\n", hit) + 1;
+        yield bytes.lastIndexOf(10, hit) + 1;
+        from = bytes.indexOf(10, hit) + 1;
         if (from === 0) return;
       }
     },
     row: rowMatches,
   };
-}
-
-function* lineStarts(text: string): Generator<number> {
-  for (let start = 0; start < text.length; ) {
-    yield start;
-    start = text.indexOf("\n", start) + 1;
-    if (start === 0) return;
-  }
 }
 
 function fileWanted(file: RecordFile, query: RecordQuery): boolean {

@@ -8,7 +8,7 @@ import { estimateCost } from "@batchpipe/core";
 import { silentLogger } from "@batchpipe/core/plugin";
 import { recordFiles, type ViewPipeline } from "./catalog.js";
 import { failureHint } from "./failure-hints.js";
-import { byteLength, readChunks } from "./line-scan.js";
+import { readChunks } from "./line-scan.js";
 import { failureExamples, readRecord } from "./records.js";
 import type { RunRecord, ShardRecord } from "./state-reader.js";
 
@@ -49,7 +49,7 @@ export function runView(view: ViewPipeline, run: RunRecord) {
       batchStatus: s.batchStatus,
       requests: s.requests,
       counts: s.batch?.counts ?? null,
-      createdAt: s.batch?.createdAt ?? s.createdAt,
+      createdAt: s.createdAt ?? s.batch?.createdAt ?? null,
       endedAt: endedAt(view, run, s),
       expiresAt: s.batch?.expiresAt ?? null,
     })),
@@ -179,11 +179,11 @@ async function requestOf(view: ViewPipeline, run: RunRecord, row: Record<string,
     const file = path.join(view.state.dir, shard.file);
     if (!fs.existsSync(file)) continue;
     for (const chunk of readChunks(file, 0, fs.statSync(file).size)) {
-      const hit = chunk.text.indexOf(needle);
+      const hit = chunk.bytes.indexOf(needle);
       if (hit === -1) continue;
-      const start = chunk.text.lastIndexOf("\n", hit) + 1;
-      const line = chunk.text.slice(start, chunk.text.indexOf("\n", hit));
-      return { from: "shard", shard: shard.name, at: chunk.start + byteLength(chunk.text.slice(0, start)), line: JSON.parse(line) };
+      const start = chunk.bytes.lastIndexOf(10, hit) + 1;
+      const line = chunk.bytes.toString("utf8", start, chunk.bytes.indexOf(10, hit));
+      return { from: "shard", shard: shard.name, line: JSON.parse(line) };
     }
   }
   if (!row.input || typeof row.input !== "object") return null;

@@ -102,6 +102,7 @@ describe("batchpipe view in Chromium", () => {
   });
 
   it("shows the run page with its batches (the README's screenshot)", async () => {
+    await page.goto(url);
     await page.click(`a[href="#/run/${await key("quickstart-sentiment")}/${quickstart.run}"]`);
     await page.locator("table.batches tbody tr").first().waitFor();
     expect(await page.locator("table.batches tbody tr").count()).toBe(quickstart.batches);
