@@ -82,9 +82,15 @@ try {
   figures.push([`search "kettle", first 50 matches (${common.requests} requests)`, common.ms]);
   const last = `rec-${String(n).padStart(8, "0")}`;
   const rare = await search(last, true);
-  figures.push([`search "${last}" (the last record) through every record (${rare.requests} requests, ${rare.rows} match)`, rare.ms]);
+  figures.push([
+    `search "${last}" (the last record) through every record (${rare.requests} requests, ${rare.rows} match)`,
+    rare.ms,
+  ]);
   const ref = first.body.rows[0].ref;
-  figures.push(["a record's page data (/api/record)", (await api("/api/record", { pipeline: "0", run, ref })).ms]);
+  figures.push([
+    "a record's page data (/api/record)",
+    (await api("/api/record", { pipeline: "0", run, ref })).ms,
+  ]);
 
   const browser = await browserFigures(url, run);
   figures.push(...browser);
@@ -133,7 +139,9 @@ async function ensureRun() {
   fs.mkdirSync(work, { recursive: true });
   const input = await ensureInput(n);
   fs.writeFileSync(spec, pipelineYaml(path.relative(work, input)));
-  console.log(`making a run of ${n.toLocaleString("en-US")} records (once; kept in ${path.relative(ROOT, work)})…`);
+  console.log(
+    `making a run of ${n.toLocaleString("en-US")} records (once; kept in ${path.relative(ROOT, work)})…`,
+  );
   const emulator = await startEmulator();
   try {
     const r = await runMeasured({

@@ -48,7 +48,7 @@ export {
   pipelineSchema,
 } from "./spec/schema.js";
 export { parseDuration, parseSize } from "./spec/units.js";
-export { default as promptTransform, type PromptOptions } from "./transform/prompt.js";
-export * from "./watch/index.js";
 // for readers of a state folder (batchpipe view): who holds the run lock, which schema version it has
 export { lockHolder, STATE_SCHEMA_VERSION } from "./state/index.js";
+export { default as promptTransform, type PromptOptions } from "./transform/prompt.js";
+export * from "./watch/index.js";

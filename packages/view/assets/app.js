@@ -72,7 +72,20 @@ const failuresLink = (p, r) => `#/failures/${encodeURIComponent(p)}/${encodeURIC
 const badge = (status) => h("span", { class: `badge ${status}`, "data-status": status }, status);
 
 function table(headers, rows, attrs) {
-  return h("table", attrs, h("thead", null, h("tr", null, headers.map((x) => h("th", null, x)))), h("tbody", null, rows));
+  return h(
+    "table",
+    attrs,
+    h(
+      "thead",
+      null,
+      h(
+        "tr",
+        null,
+        headers.map((x) => h("th", null, x)),
+      ),
+    ),
+    h("tbody", null, rows),
+  );
 }
 
 function setCrumbs(...items) {
@@ -94,7 +107,9 @@ function jsonTree(value, open = true) {
     h(
       "ul",
       null,
-      entries.map(([k, v]) => h("li", null, h("span", { class: "key" }, `${k}: `), jsonTree(v, entries.length < 20))),
+      entries.map(([k, v]) =>
+        h("li", null, h("span", { class: "key" }, `${k}: `), jsonTree(v, entries.length < 20)),
+      ),
     ),
   );
 }
@@ -163,7 +178,9 @@ async function runsPage() {
     );
   });
   show(h("h1", null, "Runs"), ...sections);
-  return pipelines.some((p) => p.runningPid || p.runs?.some((r) => r.status === "running" || r.status === "reading"));
+  return pipelines.some(
+    (p) => p.runningPid || p.runs?.some((r) => r.status === "running" || r.status === "reading"),
+  );
 }
 
 async function runPage(p, r) {
@@ -177,7 +194,11 @@ async function runPage(p, r) {
     "div",
     { class: "cards" },
     card("status", badge(run.status)),
-    card("progress", h("span", { id: "progress" }, `${fmt(done)} / ${fmt(total)} (${pct}%)`), progressBar(pct)),
+    card(
+      "progress",
+      h("span", { id: "progress" }, `${fmt(done)} / ${fmt(total)} (${pct}%)`),
+      progressBar(pct),
+    ),
     card("succeeded", h("span", { id: "succeeded" }, fmt(run.succeeded))),
     card("failed", h("a", { href: failuresLink(p, r) }, fmt(run.failed))),
     card("cost", `${money(run.cost)} (est. ${money(run.estimatedCost)})`),
@@ -186,7 +207,18 @@ async function runPage(p, r) {
     card("batches", fmt(run.batches)),
   );
   const batches = table(
-    ["shard", "attempt", "model", "batch", "state", "requests", "done at provider", "created", "ended", "expires in"],
+    [
+      "shard",
+      "attempt",
+      "model",
+      "batch",
+      "state",
+      "requests",
+      "done at provider",
+      "created",
+      "ended",
+      "expires in",
+    ],
     data.batches.map((b) =>
       h(
         "tr",
@@ -197,7 +229,11 @@ async function runPage(p, r) {
         h("td", { class: "mono" }, b.batchId ?? "–"),
         h("td", null, badge(b.status), b.batchStatus ? ` ${b.batchStatus}` : ""),
         h("td", { class: "num" }, fmt(b.requests)),
-        h("td", { class: "num" }, b.counts ? `${fmt(b.counts.completed + b.counts.failed)} / ${fmt(b.counts.total)}` : "–"),
+        h(
+          "td",
+          { class: "num" },
+          b.counts ? `${fmt(b.counts.completed + b.counts.failed)} / ${fmt(b.counts.total)}` : "–",
+        ),
         h("td", null, time(b.createdAt)),
         h("td", null, time(b.endedAt)),
         h("td", null, b.expiresAt && !b.endedAt ? duration(b.expiresAt - Date.now()) : "–"),
@@ -221,7 +257,13 @@ async function runPage(p, r) {
   const costs = table(
     ["model", "estimated", "actual"],
     data.costByModel.map((c) =>
-      h("tr", null, h("td", null, c.model), h("td", { class: "num" }, money(c.estimated)), h("td", { class: "num" }, money(c.actual))),
+      h(
+        "tr",
+        null,
+        h("td", null, c.model),
+        h("td", { class: "num" }, money(c.estimated)),
+        h("td", { class: "num" }, money(c.actual)),
+      ),
     ),
   );
   show(
@@ -239,13 +281,23 @@ async function runPage(p, r) {
     chart(data.progress, data.running ? data.now : null),
     h("h2", null, "Batches"),
     batches,
-    h("div", { class: "two" }, h("div", null, h("h2", null, "Queue per model"), queue), h("div", null, h("h2", null, "Cost by model"), costs)),
+    h(
+      "div",
+      { class: "two" },
+      h("div", null, h("h2", null, "Queue per model"), queue),
+      h("div", null, h("h2", null, "Cost by model"), costs),
+    ),
   );
   return data.running || run.status === "running" || run.status === "reading";
 }
 
 function card(label, ...value) {
-  return h("div", { class: "card" }, h("div", { class: "label" }, label), h("div", { class: "value" }, value));
+  return h(
+    "div",
+    { class: "card" },
+    h("div", { class: "label" }, label),
+    h("div", { class: "value" }, value),
+  );
 }
 
 function progressBar(pct) {
@@ -286,18 +338,30 @@ function chart(progress, now) {
     svg("text", { x: 40, y: H - 8 }, time(t0)),
     svg("text", { x: W - 20, y: H - 8, "text-anchor": "end" }, `+${duration(t1 - t0)}`),
   );
-  return h("figure", null, el, h("figcaption", { class: "muted" }, "requests collected over time (per delivered batch)"));
+  return h(
+    "figure",
+    null,
+    el,
+    h("figcaption", { class: "muted" }, "requests collected over time (per delivered batch)"),
+  );
 }
 
 async function recordsPage(p, r, params) {
   setCrumbs(["runs", "#/"], [r, runLink(p, r)], ["records"]);
   const runData = await api("/api/run", { pipeline: p, run: r });
   const codes = Object.keys(runData.run.failedByCode);
-  const q = h("input", { type: "search", name: "q", placeholder: "id or text in input / output", value: params.get("q") ?? "" });
+  const q = h("input", {
+    type: "search",
+    name: "q",
+    placeholder: "id or text in input / output",
+    value: params.get("q") ?? "",
+  });
   const status = h(
     "select",
     { name: "status" },
-    ["", "success", "failed"].map((s) => h("option", { value: s, selected: (params.get("status") ?? "") === s }, s || "any status")),
+    ["", "success", "failed"].map((s) =>
+      h("option", { value: s, selected: (params.get("status") ?? "") === s }, s || "any status"),
+    ),
   );
   const code = h(
     "select",
@@ -333,7 +397,15 @@ async function recordsPage(p, r, params) {
     h(
       "table",
       { class: "records" },
-      h("thead", null, h("tr", null, ["id", "status", "code", "output", "input"].map((x) => h("th", null, x)))),
+      h(
+        "thead",
+        null,
+        h(
+          "tr",
+          null,
+          ["id", "status", "code", "output", "input"].map((x) => h("th", null, x)),
+        ),
+      ),
       body,
     ),
     state,
@@ -350,7 +422,12 @@ async function recordsPage(p, r, params) {
     let shown = 0;
     // a page is 50 rows; a search answers in slices of ~300 ms and goes on from its cursor
     do {
-      const page = await api("/api/records", { pipeline: p, run: r, ...query, ...(next ? { cursor: next } : {}) });
+      const page = await api("/api/records", {
+        pipeline: p,
+        run: r,
+        ...query,
+        ...(next ? { cursor: next } : {}),
+      });
       if (mine !== generation) return;
       for (const row of page.rows) {
         if (shown >= 50) break;
@@ -369,12 +446,31 @@ async function recordsPage(p, r, params) {
       }
       next = page.next;
       const pct = page.total > 0 ? Math.floor((100 * page.scanned) / page.total) : 100;
-      state.textContent = next ? `searched ${pct}% of the run's records…` : `searched all of the run's records`;
+      state.textContent = next
+        ? `searched ${pct}% of the run's records…`
+        : `searched all of the run's records`;
     } while (next && shown < 50);
     state.textContent = shown === 0 ? "No record matches." : state.textContent.replace("…", "");
     if (cursors.length > 1)
-      pager.append(h("button", { onclick: () => (cursors.pop(), load(cursors.at(-1))) }, "← Previous"));
-    if (next) pager.append(h("button", { onclick: () => (cursors.push(next), load(next)) }, "Next →"));
+      pager.append(
+        h(
+          "button",
+          {
+            onclick: () => {
+              cursors.pop();
+              load(cursors.at(-1));
+            },
+          },
+          "← Previous",
+        ),
+      );
+    if (next) {
+      const onclick = () => {
+        cursors.push(next);
+        load(next);
+      };
+      pager.append(h("button", { onclick }, "Next →"));
+    }
   };
   await load(cursors[0]);
   return false;
@@ -394,8 +490,19 @@ async function recordPage(p, r, ref) {
   ];
   show(
     h("h1", null, "Record ", h("span", { class: "mono", id: "record-id" }, row.id)),
-    h("dl", { class: "facts" }, facts.map(([k, v]) => [h("dt", null, k), h("dd", null, v)])),
-    row.error ? h("section", { id: "error" }, h("h2", null, `Error: ${row.error.code}`), h("pre", { class: "text" }, row.error.message)) : null,
+    h(
+      "dl",
+      { class: "facts" },
+      facts.map(([k, v]) => [h("dt", null, k), h("dd", null, v)]),
+    ),
+    row.error
+      ? h(
+          "section",
+          { id: "error" },
+          h("h2", null, `Error: ${row.error.code}`),
+          h("pre", { class: "text" }, row.error.message),
+        )
+      : null,
     h("section", { id: "input" }, h("h2", null, "Input"), jsonTree(row.input)),
     h(
       "section",
@@ -436,7 +543,9 @@ async function failuresPage(p, r) {
         h(
           "ul",
           null,
-          c.examples.map((e) => h("li", null, h("a", { href: recordLink(p, r, e.ref) }, e.id), ` — ${e.output}`)),
+          c.examples.map((e) =>
+            h("li", null, h("a", { href: recordLink(p, r, e.ref) }, e.id), ` — ${e.output}`),
+          ),
         ),
         h("a", { href: recordsLink(p, r, { code: c.code }) }, `all ${fmt(c.count)} →`),
       ),

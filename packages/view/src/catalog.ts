@@ -67,7 +67,9 @@ export function recordFiles(view: ViewPipeline, run: RunRecord): RunRecordFiles 
   ] as const) {
     const role = tag === "s" ? "successes" : "failures";
     if (!sink) {
-      notes.push(`the pipeline has no jsonl ${tag === "s" ? "sink" : "error sink"}: its ${role} are not shown`);
+      notes.push(
+        `the pipeline has no jsonl ${tag === "s" ? "sink" : "error sink"}: its ${role} are not shown`,
+      );
       continue;
     }
     if (owner && owner.id !== run.id && DELIVERING.has(run.status)) {

@@ -12,13 +12,11 @@ const HINTS: Record<string, string> = {
     "The model's answer did not parse as the JSON the request asked for; raise max_tokens (a cut-off answer is invalid JSON) or simplify the schema.",
   batch_expired:
     "The batch did not finish within its completion window; run again to retry only what failed (it was retried up to batch.max_attempts).",
-  batch_cancelled:
-    "The batch was cancelled before this request ran; run again to send what is left.",
+  batch_cancelled: "The batch was cancelled before this request ran; run again to send what is left.",
   batch_failed: "The provider failed the whole batch; read the message, then run again to retry.",
   batch_missing:
     "The batch disappeared from the provider before its results were read; run again to resend these requests.",
-  missing_result:
-    "The provider ended the batch without a result for this request; run again to resend it.",
+  missing_result: "The provider ended the batch without a result for this request; run again to resend it.",
   context_length_exceeded:
     "The prompt plus max_tokens is over the model's context window; shorten the input or lower max_tokens.",
   rate_limit_exceeded: "The provider rate-limited the request; run again later, or lower the batch size.",

@@ -35,7 +35,8 @@ export function* readChunks(file: string, from: number, limit: number): Generato
       const read = fs.readSync(fd, buffer, 0, Math.min(buffer.length, limit - position), position);
       if (read === 0) return;
       position += read;
-      const data = carry.length > 0 ? Buffer.concat([carry, buffer.subarray(0, read)]) : buffer.subarray(0, read);
+      const data =
+        carry.length > 0 ? Buffer.concat([carry, buffer.subarray(0, read)]) : buffer.subarray(0, read);
       const last = data.lastIndexOf(10);
       if (last === -1) {
         if (data.length > MAX_LINE) return;

@@ -70,7 +70,12 @@ export function scanRecords(o: {
         }
       }
       if (performance.now() > deadline && chunk.end < file.limit) {
-        return { rows, next: `${fileIndex}:${chunk.end}`, scanned: scannedBefore(fileIndex, chunk.end), total };
+        return {
+          rows,
+          next: `${fileIndex}:${chunk.end}`,
+          scanned: scannedBefore(fileIndex, chunk.end),
+          total,
+        };
       }
     }
   }
@@ -101,7 +106,8 @@ export function failureExamples(
       const row = parseRow(chunk.bytes.toString("utf8", lineStart, chunk.bytes.indexOf(10, lineStart)));
       const code = row ? codeOf(row) : null;
       if (!row || code === null) continue;
-      const list = (examples[code] ??= []);
+      examples[code] ??= [];
+      const list = examples[code];
       if (list.length < perCode) list.push(summarize(row, `e:${chunk.start + lineStart}`));
     }
     if (performance.now() > deadline && chunk.end < file.limit) return { examples, complete: false };

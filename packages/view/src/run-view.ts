@@ -25,7 +25,13 @@ export function runsView(pipelines: ViewPipeline[]) {
         runs: view.state.runs().map((run) => runSummary(run)),
       };
     } catch (error) {
-      return { key: view.key, name: view.name, file: view.file, stateDir: view.state.dir, error: message(error) };
+      return {
+        key: view.key,
+        name: view.name,
+        file: view.file,
+        stateDir: view.state.dir,
+        error: message(error),
+      };
     }
   });
 }

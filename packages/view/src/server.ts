@@ -103,7 +103,9 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, ctx: 
   const route = url.pathname;
   if (route === "/" || route === "/index.html") {
     // the assets' URLs carry the token too (it is hex: nothing to escape)
-    return asset(res, "index.html", (html) => html.replaceAll("{{query}}", ctx.token ? `?token=${ctx.token}` : ""));
+    return asset(res, "index.html", (html) =>
+      html.replaceAll("{{query}}", ctx.token ? `?token=${ctx.token}` : ""),
+    );
   }
   if (route === "/app.js" || route === "/style.css") return asset(res, route.slice(1));
   if (route === "/favicon.ico") return void res.writeHead(204, HEADERS).end();

@@ -56,7 +56,10 @@ beforeAll(async () => {
   );
   fs.writeFileSync(
     path.join(dir, "live-data.jsonl"),
-    Array.from({ length: 30 }, (_, i) => `${JSON.stringify({ id: `d${i + 1}`, text: i === 6 ? HTML : `line ${i + 1}` })}\n`).join(""),
+    Array.from(
+      { length: 30 },
+      (_, i) => `${JSON.stringify({ id: `d${i + 1}`, text: i === 6 ? HTML : `line ${i + 1}` })}\n`,
+    ).join(""),
   );
   fs.writeFileSync(path.join(dir, "live.yaml"), LIVE_SPEC);
   const run = await batchpipe(["run", "pipeline.yaml", "--json"], { cwd: dir });
@@ -89,7 +92,9 @@ const money = (n: number) => (n < 0.01 ? `$${n.toFixed(4)}` : `$${n.toFixed(2)}`
 describe("batchpipe view in Chromium", () => {
   it("lists the quickstart's run with its counts and cost", async () => {
     await page.goto(url);
-    const row = page.locator(`section[data-pipeline="quickstart-sentiment"] tr[data-run="${quickstart.run}"]`);
+    const row = page.locator(
+      `section[data-pipeline="quickstart-sentiment"] tr[data-run="${quickstart.run}"]`,
+    );
     await row.waitFor();
     expect(await row.locator('[data-col="read"]').textContent()).toBe(String(quickstart.read));
     expect(await row.locator('[data-col="succeeded"]').textContent()).toBe(String(quickstart.succeeded));
@@ -109,7 +114,8 @@ describe("batchpipe view in Chromium", () => {
     expect(await page.locator("#progress").textContent()).toContain("203 / 203");
     const shot = await page.screenshot({ fullPage: true });
     expect(shot.subarray(1, 4).toString()).toBe("PNG");
-    if (process.env.UPDATE_SCREENSHOTS === "1") fs.writeFileSync(path.join(ROOT, "docs/img/view-run.png"), shot);
+    if (process.env.UPDATE_SCREENSHOTS === "1")
+      fs.writeFileSync(path.join(ROOT, "docs/img/view-run.png"), shot);
   });
 
   it("finds the record holding a searched word", async () => {
@@ -118,7 +124,11 @@ describe("batchpipe view in Chromium", () => {
     expect(await page.locator("table.records tbody tr").count()).toBe(50);
     await page.fill('input[name="q"]', "ONERROR");
     await page.click('form.filters button[type="submit"]');
-    await waitFor(async () => (await page.locator("#scan-state").textContent()) === "searched all of the run's records", 10_000, "the search");
+    await waitFor(
+      async () => (await page.locator("#scan-state").textContent()) === "searched all of the run's records",
+      10_000,
+      "the search",
+    );
     const ids = await page.locator("table.records tbody tr td:first-child").allTextContents();
     expect(ids).toEqual(["html-1"]);
   });
@@ -129,9 +139,9 @@ describe("batchpipe view in Chromium", () => {
     await page.selectOption('select[name="code"]', "template_error");
     await page.click('form.filters button[type="submit"]');
     await page.locator('tr[data-code="template_error"]').waitFor();
-    const codes = await page.locator("table.records tbody tr").evaluateAll((rows) =>
-      rows.map((r) => r.getAttribute("data-code")),
-    );
+    const codes = await page
+      .locator("table.records tbody tr")
+      .evaluateAll((rows) => rows.map((r) => r.getAttribute("data-code")));
     expect(codes).toEqual(["template_error"]);
     expect(await page.locator("table.records tbody").textContent()).toContain("no-text");
   });
@@ -141,9 +151,9 @@ describe("batchpipe view in Chromium", () => {
     await page.click('table.records a:text-is("review-017")');
     await page.locator("#output").waitFor();
     expect(await page.locator("#record-id").textContent()).toBe("review-017");
-    const input = JSON.parse(
-      fs.readFileSync(path.join(dir, "data.jsonl"), "utf8").split("\n")[16]!,
-    ) as { text: string };
+    const input = JSON.parse(fs.readFileSync(path.join(dir, "data.jsonl"), "utf8").split("\n")[16]!) as {
+      text: string;
+    };
     expect(await page.locator("#input").textContent()).toContain(JSON.stringify(input.text));
     expect(await page.locator("#output").textContent()).toMatch(/sentiment.*"(positive|negative|neutral)"/s);
     expect(await page.locator("#request").textContent()).toContain("Classify the sentiment");
@@ -159,7 +169,11 @@ describe("batchpipe view in Chromium", () => {
     const seen = new Set<string>();
     await waitFor(
       async () => {
-        const text = (await page.locator("#progress").textContent().catch(() => null)) ?? "";
+        const text =
+          (await page
+            .locator("#progress")
+            .textContent()
+            .catch(() => null)) ?? "";
         if (text) seen.add(text.split(" (")[0]!);
         return text.startsWith("30 / 30");
       },

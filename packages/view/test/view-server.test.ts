@@ -4,8 +4,8 @@
  * which run a jsonl sink's records belong to.
  */
 import path from "node:path";
-import type { Emulator } from "@batchpipe/openai-emulator";
 import { loadPipeline } from "@batchpipe/core";
+import type { Emulator } from "@batchpipe/openai-emulator";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   cli,
@@ -37,7 +37,10 @@ afterAll(async () => {
 });
 
 async function serve(options: { host?: string } = {}): Promise<ViewServer> {
-  const pipeline = await loadPipeline(spec, { env: { OPENAI_API_KEY: "sk-test" }, builtins: officialPlugins });
+  const pipeline = await loadPipeline(spec, {
+    env: { OPENAI_API_KEY: "sk-test" },
+    builtins: officialPlugins,
+  });
   const server = await startViewServer({ pipelines: [{ pipeline }], ...options });
   servers.push(server);
   return server;
@@ -101,7 +104,12 @@ describe("the viewer's server", () => {
       // fetch does not let a caller set Host: a raw request does
       import("node:http").then(({ request }) => {
         const req = request(
-          { host: "127.0.0.1", port: server.port, path: "/api/runs", headers: { host: `evil.example:${server.port}` } },
+          {
+            host: "127.0.0.1",
+            port: server.port,
+            path: "/api/runs",
+            headers: { host: `evil.example:${server.port}` },
+          },
           (res) => resolve({ status: res.statusCode ?? 0 }),
         );
         req.on("error", reject);
@@ -139,7 +147,9 @@ describe("the viewer's server", () => {
     const again = await cli(["run", spec, "--force"], { env: { OPENAI_API_KEY: "sk-test" } });
     expect(again.code).toBe(0);
     const server = await serve();
-    const runs = (await (await get(server, "/api/runs")).json()) as { pipelines: { runs: { id: string }[] }[] };
+    const runs = (await (await get(server, "/api/runs")).json()) as {
+      pipelines: { runs: { id: string }[] }[];
+    };
     const [newer, older] = runs.pipelines[0]!.runs;
     const page = async (run: string) =>
       (await (await get(server, `/api/records?pipeline=0&run=${run}`)).json()) as {

@@ -14,7 +14,10 @@ import { ExitCode } from "../exit-codes.js";
 import { officialPlugins } from "../official-plugins.js";
 
 export default defineCommand({
-  meta: { name: "view", description: "Open a read-only local page of a pipeline's runs, batches and records" },
+  meta: {
+    name: "view",
+    description: "Open a read-only local page of a pipeline's runs, batches and records",
+  },
   args: {
     specs: {
       type: "positional",
@@ -25,7 +28,8 @@ export default defineCommand({
     port: { type: "string", description: "Port (default: a free one)" },
     host: {
       type: "string",
-      description: "Address to listen on (default 127.0.0.1); any other needs the access token printed in the URL",
+      description:
+        "Address to listen on (default 127.0.0.1); any other needs the access token printed in the URL",
     },
     open: { type: "boolean", description: "Open the page in the default browser" },
     "state-dir": { type: "string", description: "Where the run state lives (one spec only)" },
@@ -100,7 +104,9 @@ const SKIP = new Set(["node_modules", ".git", ".batchpipe", "dist"]);
 
 function specFiles(dir: string, depth: number): string[] {
   const out: string[] = [];
-  for (const entry of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+  for (const entry of fs
+    .readdirSync(dir, { withFileTypes: true })
+    .sort((a, b) => a.name.localeCompare(b.name))) {
     const full = path.join(dir, entry.name);
     if (entry.isDirectory()) {
       if (depth > 0 && !SKIP.has(entry.name)) out.push(...specFiles(full, depth - 1));
@@ -117,7 +123,8 @@ function looksLikeSpec(file: string): boolean {
 }
 
 function openBrowser(url: string): void {
-  const command = process.platform === "darwin" ? "open" : process.platform === "win32" ? "explorer" : "xdg-open";
+  const command =
+    process.platform === "darwin" ? "open" : process.platform === "win32" ? "explorer" : "xdg-open";
   const child = spawn(command, [url], { stdio: "ignore", detached: true });
   child.on("error", () => undefined);
   child.unref();
