@@ -486,7 +486,8 @@ async function recordPage(p, r, ref) {
     ["model", row.model ?? "–"],
     ["source", row.source ? `${row.source.file ?? ""}${row.source.line ? `:${row.source.line}` : ""}` : "–"],
     ["usage", row.usage ? `${fmt(row.usage.input_tokens)} in / ${fmt(row.usage.output_tokens)} out` : "–"],
-    ["cost", money(cost)],
+    // one record costs fractions of a cent
+    ["cost", cost === null || cost === undefined ? "–" : `$${cost.toFixed(6)}`],
   ];
   show(
     h("h1", null, "Record ", h("span", { class: "mono", id: "record-id" }, row.id)),
@@ -517,7 +518,7 @@ async function recordPage(p, r, ref) {
                 ? `as sent, from shard ${request.shard}`
                 : "rendered again from the record's input by the spec's transform (the run removed its shard files)",
             ),
-            request.error ? h("p", { class: "error" }, request.error) : jsonTree(request.line, false),
+            request.error ? h("p", { class: "error" }, request.error) : jsonTree(request.line),
           ]
         : h("p", { class: "muted" }, "no request was made for this record"),
     ),

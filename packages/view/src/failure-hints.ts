@@ -3,7 +3,7 @@ const HINTS: Record<string, string> = {
   invalid_input:
     "The source line is not a JSON object; fix the line (its file and line number are in the record) and run again.",
   template_error:
-    "The prompt template needs a field this record lacks; add the field to the record or a default in the template (`{{ x | default: '' }}`).",
+    "The prompt template needs a field this record lacks; add the field to the record or a default in the template ({{ x | default: '' }}).",
   request_too_large:
     "The rendered request is over the provider's per-request or per-batch size; shorten the input or split the record.",
   duplicate_id:

@@ -38,6 +38,7 @@ export function runsView(pipelines: ViewPipeline[]) {
 
 export function runView(view: ViewPipeline, run: RunRecord) {
   const shards = view.state.shards(run.id);
+  const delivered = new Map(view.state.deliveries(run.id).map((d) => [d.key, d.at]));
   const now = Date.now();
   return {
     pipeline: { key: view.key, name: view.name, file: view.file },
@@ -56,12 +57,13 @@ export function runView(view: ViewPipeline, run: RunRecord) {
       requests: s.requests,
       counts: s.batch?.counts ?? null,
       createdAt: s.createdAt ?? s.batch?.createdAt ?? null,
-      endedAt: endedAt(view, run, s),
+      // when its results were delivered (the snapshot does not keep the provider's end time)
+      endedAt: s.status === "collected" ? (delivered.get(`${run.id}:${s.name}`) ?? null) : null,
       expiresAt: s.batch?.expiresAt ?? null,
     })),
     queue: queueUse(view, shards),
     costByModel: costByModel(run, shards),
-    progress: progress(view, run, shards),
+    progress: progress(run, shards, delivered),
     records: recordFiles(view, run).note,
   };
 }
@@ -114,12 +116,6 @@ function runSummary(run: RunRecord) {
   };
 }
 
-/** when a batch ended: its delivery's time (the snapshot does not keep the provider's end time) */
-function endedAt(view: ViewPipeline, run: RunRecord, shard: ShardRecord): number | null {
-  if (shard.status !== "collected") return null;
-  return view.state.deliveries(run.id).find((d) => d.key === `${run.id}:${shard.name}`)?.at ?? null;
-}
-
 /** estimated tokens of the open batches per model, against batch.max_enqueued_tokens */
 function queueUse(view: ViewPipeline, shards: ShardRecord[]) {
   const limit = view.pipeline.spec.batch.max_enqueued_tokens ?? null;
@@ -156,14 +152,15 @@ function costByModel(run: RunRecord, shards: ShardRecord[]) {
 }
 
 /** requests collected over time, from the shards' committed deliveries, and the records done now */
-function progress(view: ViewPipeline, run: RunRecord, shards: ShardRecord[]) {
-  const requests = new Map(shards.map((s) => [`${run.id}:${s.name}`, s.requests]));
+function progress(run: RunRecord, shards: ShardRecord[], delivered: Map<string, number>) {
   const points: [number, number][] = [[run.createdAt, 0]];
+  const times = shards
+    .map((s) => ({ at: delivered.get(`${run.id}:${s.name}`), requests: s.requests }))
+    .filter((d): d is { at: number; requests: number } => d.at !== undefined)
+    .sort((a, b) => a.at - b.at);
   let done = 0;
-  for (const d of view.state.deliveries(run.id)) {
-    const n = requests.get(d.key);
-    if (n === undefined) continue;
-    done += n;
+  for (const d of times) {
+    done += d.requests;
     points.push([d.at, done]);
   }
   return {
