@@ -143,6 +143,15 @@ describe("the viewer's server", () => {
     expect(csp).not.toContain("unsafe-inline");
   });
 
+  it("batchpipe view refuses a missing spec and a bad port (exit 2)", async () => {
+    const missing = await cli(["view", path.join(dir, "missing.yaml")]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain("does not exist");
+    const port = await cli(["view", spec, "--port", "http"], { env: { OPENAI_API_KEY: "sk-test" } });
+    expect(port.code).toBe(2);
+    expect(port.stderr).toContain("--port expects a port number");
+  });
+
   it("says when a newer run has replaced a run's records in the jsonl sink", async () => {
     const again = await cli(["run", spec, "--force"], { env: { OPENAI_API_KEY: "sk-test" } });
     expect(again.code).toBe(0);
