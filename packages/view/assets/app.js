@@ -348,6 +348,14 @@ function chart(progress, now) {
 
 async function recordsPage(p, r, params) {
   setCrumbs(["runs", "#/"], [r, runLink(p, r)], ["records"]);
+  const query = {};
+  for (const key of ["q", "status", "code"]) if (params.get(key)) query[key] = params.get(key);
+  const cursors = [params.get("cursor") ?? ""];
+  // the run (for its failure codes) and the first slice of records, fetched together
+  const slice = (cursor, limit = 50) =>
+    api("/api/records", { pipeline: p, run: r, ...query, limit, ...(cursor ? { cursor } : {}) });
+  let prefetched = slice(cursors[0]);
+  prefetched.catch(() => undefined);
   const runData = await api("/api/run", { pipeline: p, run: r });
   const codes = Object.keys(runData.run.failedByCode);
   const q = h("input", {
@@ -411,9 +419,6 @@ async function recordsPage(p, r, params) {
     state,
     pager,
   );
-  const query = {};
-  for (const key of ["q", "status", "code"]) if (params.get(key)) query[key] = params.get(key);
-  const cursors = [params.get("cursor") ?? ""];
   const mine = generation;
   const load = async (cursor) => {
     body.replaceChildren();
@@ -422,15 +427,10 @@ async function recordsPage(p, r, params) {
     let shown = 0;
     // a page is 50 rows; a search answers in slices of ~300 ms and goes on from its cursor
     do {
-      const page = await api("/api/records", {
-        pipeline: p,
-        run: r,
-        ...query,
-        ...(next ? { cursor: next } : {}),
-      });
+      const page = await (prefetched ?? slice(next, 50 - shown));
+      prefetched = null;
       if (mine !== generation) return;
       for (const row of page.rows) {
-        if (shown >= 50) break;
         shown++;
         body.append(
           h(

@@ -126,7 +126,8 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, ctx: 
         files: files.files,
         query: recordQuery(url.searchParams),
         cursor: url.searchParams.get("cursor") ?? undefined,
-        pageSize: PAGE_SIZE,
+        // the page asks for what its current page still lacks
+        pageSize: Math.min(PAGE_SIZE, Math.max(1, Number(url.searchParams.get("limit")) || PAGE_SIZE)),
         budgetMs: SCAN_BUDGET_MS,
       });
       return send(res, 200, { ...page, note: files.note });
