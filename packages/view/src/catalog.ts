@@ -6,8 +6,9 @@
  * last committed: bytes past it are not durable yet and are not shown.
  */
 import path from "node:path";
+import type { RunRow } from "@batchpipe/core";
 import { defaultStateDir, type EnginePipeline } from "@batchpipe/core";
-import { type RunRecord, StateReader } from "./state-reader.js";
+import { StateReader } from "./state-reader.js";
 
 export interface ViewPipeline {
   /** the pipeline's key in URLs (its position in the list) */
@@ -50,14 +51,14 @@ export interface RecordFile {
   limit: number;
 }
 
-export interface RunRecordFiles {
+export interface RunRowFiles {
   files: RecordFile[];
   /** why some or all of the run's records cannot be shown */
   note: string | null;
 }
 
 /** the files holding `run`'s records, each with the bytes the run committed to it */
-export function recordFiles(view: ViewPipeline, run: RunRecord): RunRecordFiles {
+export function recordFiles(view: ViewPipeline, run: RunRow): RunRowFiles {
   const files: RecordFile[] = [];
   const notes: string[] = [];
   const owner = view.state.runs().find((r) => DELIVERING.has(r.status));

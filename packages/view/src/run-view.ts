@@ -4,13 +4,13 @@
  */
 import fs from "node:fs";
 import path from "node:path";
+import type { RunRow, ShardRow } from "@batchpipe/core";
 import { estimateCost } from "@batchpipe/core";
 import { silentLogger } from "@batchpipe/core/plugin";
 import { recordFiles, type ViewPipeline } from "./catalog.js";
 import { failureHint } from "./failure-hints.js";
 import { readChunks } from "./line-scan.js";
 import { failureExamples, readRecord } from "./records.js";
-import type { RunRecord, ShardRecord } from "./state-reader.js";
 
 export function runsView(pipelines: ViewPipeline[]) {
   return pipelines.map((view) => {
@@ -36,7 +36,7 @@ export function runsView(pipelines: ViewPipeline[]) {
   });
 }
 
-export function runView(view: ViewPipeline, run: RunRecord) {
+export function runView(view: ViewPipeline, run: RunRow) {
   const shards = view.state.shards(run.id);
   const delivered = new Map(view.state.deliveries(run.id).map((d) => [d.key, d.at]));
   const now = Date.now();
@@ -68,7 +68,7 @@ export function runView(view: ViewPipeline, run: RunRecord) {
   };
 }
 
-export function failuresView(view: ViewPipeline, run: RunRecord) {
+export function failuresView(view: ViewPipeline, run: RunRow) {
   const files = recordFiles(view, run);
   const { examples, complete } = failureExamples(files.files, 3, 400);
   const codes = Object.entries(run.counters.failedByCode)
@@ -77,7 +77,7 @@ export function failuresView(view: ViewPipeline, run: RunRecord) {
   return { codes, complete, note: files.note };
 }
 
-export async function recordView(view: ViewPipeline, run: RunRecord, ref: string) {
+export async function recordView(view: ViewPipeline, run: RunRow, ref: string) {
   const row = readRecord(recordFiles(view, run).files, ref);
   if (!row) return undefined;
   const usage = row.usage as { input_tokens?: number; output_tokens?: number; cached_tokens?: number } | null;
@@ -96,7 +96,7 @@ export async function recordView(view: ViewPipeline, run: RunRecord, ref: string
 
 // --- internal ---
 
-function runSummary(run: RunRecord) {
+function runSummary(run: RunRow) {
   const c = run.counters;
   return {
     id: run.id,
@@ -117,7 +117,7 @@ function runSummary(run: RunRecord) {
 }
 
 /** estimated tokens of the open batches per model, against batch.max_enqueued_tokens */
-function queueUse(view: ViewPipeline, shards: ShardRecord[]) {
+function queueUse(view: ViewPipeline, shards: ShardRow[]) {
   const limit = view.pipeline.spec.batch.max_enqueued_tokens ?? null;
   const byModel = new Map<string, { tokens: number; batches: number }>();
   for (const s of shards) {
@@ -135,7 +135,7 @@ function queueUse(view: ViewPipeline, shards: ShardRecord[]) {
  * Estimated cost per model from the shards' token estimates; the actual cost is kept per run, not
  * per model, so it is shown beside the one model when there is only one.
  */
-function costByModel(run: RunRecord, shards: ShardRecord[]) {
+function costByModel(run: RunRow, shards: ShardRow[]) {
   const byModel = new Map<string, { tokens: number; outputTokens: number }>();
   for (const s of shards.filter((s) => s.attempt === 1)) {
     const entry = byModel.get(s.model) ?? { tokens: 0, outputTokens: 0 };
@@ -152,7 +152,7 @@ function costByModel(run: RunRecord, shards: ShardRecord[]) {
 }
 
 /** requests collected over time, from the shards' committed deliveries, and the records done now */
-function progress(run: RunRecord, shards: ShardRecord[], delivered: Map<string, number>) {
+function progress(run: RunRow, shards: ShardRow[], delivered: Map<string, number>) {
   const points: [number, number][] = [[run.createdAt, 0]];
   const times = shards
     .map((s) => ({ at: delivered.get(`${run.id}:${s.name}`), requests: s.requests }))
@@ -175,7 +175,7 @@ function progress(run: RunRecord, shards: ShardRecord[], delivered: Map<string, 
  * The request as sent: its line in the shard file while the run keeps its shard files; after a
  * run cleans them up, the request rendered again from the record's input by the spec's transform.
  */
-async function requestOf(view: ViewPipeline, run: RunRecord, row: Record<string, unknown>) {
+async function requestOf(view: ViewPipeline, run: RunRow, row: Record<string, unknown>) {
   const shards = view.state.shards(run.id).filter((s) => row.batch_id && s.batchId === row.batch_id);
   const needle = `"custom_id":${JSON.stringify(row.id)}`;
   for (const shard of shards) {

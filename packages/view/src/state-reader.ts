@@ -5,54 +5,19 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { BatchpipeError, ErrorCodes, lockHolder, STATE_SCHEMA_VERSION } from "@batchpipe/core";
+import {
+  BatchpipeError,
+  ErrorCodes,
+  lockHolder,
+  type RawRun,
+  type RawShard,
+  type RunRow,
+  type ShardRow,
+  STATE_SCHEMA_VERSION,
+  toRun,
+  toShard,
+} from "@batchpipe/core";
 import Database from "better-sqlite3";
-
-export interface RunRecord {
-  id: string;
-  seq: number;
-  status: string;
-  createdAt: number;
-  finishedAt: number | null;
-  cancelRequested: boolean;
-  totals: Record<string, number | null> | null;
-  counters: {
-    succeeded: number;
-    failed: number;
-    failedByCode: Record<string, number>;
-    retried: number;
-    batches: number;
-    queueRefusals: number;
-    inputTokens: number;
-    outputTokens: number;
-    cost: number;
-    [key: string]: unknown;
-  };
-}
-
-export interface ShardRecord {
-  name: string;
-  seq: number;
-  root: string;
-  attempt: number;
-  model: string;
-  endpoint: string;
-  file: string;
-  requests: number;
-  tokens: number;
-  outputTokens: number;
-  status: string;
-  batchId: string | null;
-  batchStatus: string | null;
-  createdAt: number | null;
-  batch: {
-    status?: string;
-    counts?: { total: number; completed: number; failed: number } | null;
-    createdAt?: number | null;
-    expiresAt?: number | null;
-    ending?: string | null;
-  } | null;
-}
 
 export class StateReader {
   private db: Database.Database | undefined;
@@ -81,18 +46,17 @@ export class StateReader {
     return db;
   }
 
-  runs(): RunRecord[] {
+  runs(): RunRow[] {
     const db = this.open();
     if (!db) return [];
-    return (db.prepare("SELECT * FROM runs ORDER BY seq DESC").all() as RawRun[]).map(toRun);
+    return (db.prepare("SELECT * FROM runs ORDER BY seq DESC").all() as RawRun[]).map((raw) => toRun(raw)!);
   }
 
-  run(id: string): RunRecord | undefined {
-    const raw = this.open()?.prepare("SELECT * FROM runs WHERE id = ?").get(id) as RawRun | undefined;
-    return raw && toRun(raw);
+  run(id: string): RunRow | undefined {
+    return toRun(this.open()?.prepare("SELECT * FROM runs WHERE id = ?").get(id) as RawRun | undefined);
   }
 
-  shards(runId: string): ShardRecord[] {
+  shards(runId: string): ShardRow[] {
     const db = this.open();
     if (!db) return [];
     return (db.prepare("SELECT * FROM shards WHERE run_id = ? ORDER BY seq").all(runId) as RawShard[]).map(
@@ -128,67 +92,4 @@ export class StateReader {
     this.db?.close();
     this.db = undefined;
   }
-}
-
-interface RawRun {
-  id: string;
-  seq: number;
-  status: string;
-  created_at: number;
-  finished_at: number | null;
-  cancel_requested: number;
-  totals: string | null;
-  counters: string;
-}
-
-interface RawShard {
-  name: string;
-  seq: number;
-  root: string;
-  attempt: number;
-  model: string;
-  endpoint: string;
-  file: string;
-  requests: number;
-  tokens: number;
-  output_tokens: number;
-  status: string;
-  batch_id: string | null;
-  batch_status: string | null;
-  created_at: number | null;
-  batch: string | null;
-}
-
-function toRun(raw: RawRun): RunRecord {
-  const counters = JSON.parse(raw.counters) as RunRecord["counters"];
-  return {
-    id: raw.id,
-    seq: raw.seq,
-    status: raw.status,
-    createdAt: raw.created_at,
-    finishedAt: raw.finished_at,
-    cancelRequested: raw.cancel_requested === 1,
-    totals: raw.totals ? JSON.parse(raw.totals) : null,
-    counters: { ...counters, failedByCode: counters.failedByCode ?? {} },
-  };
-}
-
-function toShard(raw: RawShard): ShardRecord {
-  return {
-    name: raw.name,
-    seq: raw.seq,
-    root: raw.root,
-    attempt: raw.attempt,
-    model: raw.model,
-    endpoint: raw.endpoint,
-    file: raw.file,
-    requests: raw.requests,
-    tokens: raw.tokens,
-    outputTokens: raw.output_tokens,
-    status: raw.status,
-    batchId: raw.batch_id,
-    batchStatus: raw.batch_status,
-    createdAt: raw.created_at,
-    batch: raw.batch ? JSON.parse(raw.batch) : null,
-  };
 }
