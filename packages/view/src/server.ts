@@ -34,6 +34,8 @@ export interface ViewServer {
 }
 
 const ASSETS = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "assets");
+/** the page's script modules */
+const SCRIPTS = new Set(fs.readdirSync(ASSETS).filter((name) => name.endsWith(".js")));
 const TYPES: Record<string, string> = {
   ".js": "text/javascript; charset=utf-8",
   ".css": "text/css; charset=utf-8",
@@ -97,8 +99,15 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, ctx: 
   if (isLoopback(ctx.host) && !loopbackHost(req.headers.host, ctx.port)) {
     return send(res, 403, { error: "this viewer answers requests addressed to loopback only" });
   }
-  if (ctx.token && !sameToken(url.searchParams.get("token"), ctx.token)) {
-    return send(res, 403, { error: "a valid access token is required (the URL batchpipe view printed)" });
+  // the token comes in the URL, or in the cookie the page got with it (the script's own imports
+  // carry no query); the cookie's name holds the port: cookies do not tell ports apart
+  const cookie = `batchpipe_view_${ctx.port}`;
+  if (ctx.token) {
+    const query = url.searchParams.get("token");
+    if (!sameToken(query ?? cookieValue(req, cookie), ctx.token)) {
+      return send(res, 403, { error: "a valid access token is required (the URL batchpipe view printed)" });
+    }
+    if (query) res.setHeader("set-cookie", `${cookie}=${ctx.token}; HttpOnly; SameSite=Strict; Path=/`);
   }
   const route = url.pathname;
   if (route === "/" || route === "/index.html") {
@@ -107,7 +116,7 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, ctx: 
       html.replaceAll("{{query}}", ctx.token ? `?token=${ctx.token}` : ""),
     );
   }
-  if (route === "/app.js" || route === "/style.css") return asset(res, route.slice(1));
+  if (SCRIPTS.has(route.slice(1)) || route === "/style.css") return asset(res, route.slice(1));
   if (route === "/favicon.ico") return void res.writeHead(204, HEADERS).end();
   if (route === "/api/runs") return send(res, 200, { pipelines: runsView(ctx.catalog) });
   if (!route.startsWith("/api/")) return send(res, 404, { error: "not found" });
@@ -156,6 +165,14 @@ function loopbackHost(header: string | undefined, port: number): boolean {
   if (!m) return false;
   const name = m[1]!.replace(/^\[|\]$/g, "");
   return isLoopback(name) && (m[2] === undefined ? port === 80 : Number(m[2]) === port);
+}
+
+function cookieValue(req: http.IncomingMessage, name: string): string | null {
+  for (const part of (req.headers.cookie ?? "").split(";")) {
+    const [key, value] = part.trim().split("=");
+    if (key === name && value !== undefined) return value;
+  }
+  return null;
 }
 
 function sameToken(given: string | null, token: string): boolean {

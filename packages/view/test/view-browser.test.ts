@@ -187,6 +187,25 @@ describe("batchpipe view in Chromium", () => {
     await page.locator('.badge[data-status="done"]').first().waitFor();
   });
 
+  it("off loopback, works with the access token of the URL it printed, and not without", async () => {
+    const remote = startBatchpipe(["view", ".", "--host", "0.0.0.0", "--port", "0"], { cwd: dir });
+    try {
+      await waitFor(() => /listening on (\S+)/.test(remote.stdout()), 30_000, "the viewer's URL");
+      const printed = new URL(/listening on (\S+)/.exec(remote.stdout())![1]!);
+      expect(printed.searchParams.get("token")).toMatch(/^[0-9a-f]{48}$/);
+      printed.hostname = "127.0.0.1";
+      const other = await browser.newPage();
+      await other.goto(printed.href);
+      await other.locator('section[data-pipeline="quickstart-sentiment"] tr[data-run]').waitFor();
+      const denied = await other.goto(`http://127.0.0.1:${printed.port}/?token=${"0".repeat(48)}`);
+      expect(denied?.status()).toBe(403);
+      await other.close();
+    } finally {
+      signalOnce(remote.child, "SIGTERM");
+      await remote.done;
+    }
+  });
+
   it("renders model output holding HTML as text", async () => {
     const live = await pipelineOf("live-demo");
     await page.goto(`${url}#/records/${live.key}/${live.runs[0]!.id}?q=onerror`);

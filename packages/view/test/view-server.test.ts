@@ -126,14 +126,19 @@ describe("the viewer's server", () => {
     const token = new URL(server.url).searchParams.get("token");
     expect(token).toMatch(/^[0-9a-f]{48}$/);
     const base = `http://127.0.0.1:${server.port}`;
-    for (const route of ["/", "/app.js", "/style.css", "/api/runs"]) {
+    for (const route of ["/", "/app.js", "/dom.js", "/style.css", "/api/runs"]) {
       expect((await fetch(`${base}${route}`)).status).toBe(403);
       expect((await fetch(`${base}${route}?token=${"0".repeat(48)}`)).status).toBe(403);
       expect((await fetch(`${base}${route}?token=${token}`)).status).toBe(200);
     }
-    // the page passes the token on to its script and stylesheet
-    const html = await (await fetch(`${base}/?token=${token}`)).text();
-    expect(html).toContain(`app.js?token=${token}`);
+    // the page passes the token on to its script and stylesheet, and in a cookie to the script's imports
+    const page = await fetch(`${base}/?token=${token}`);
+    expect(await page.text()).toContain(`app.js?token=${token}`);
+    const cookie = page.headers.get("set-cookie")!.split(";")[0]!;
+    expect(cookie).toBe(`batchpipe_view_${server.port}=${token}`);
+    expect((await fetch(`${base}/dom.js`, { headers: { cookie } })).status).toBe(200);
+    const wrong = `batchpipe_view_${server.port}=${"0".repeat(48)}`;
+    expect((await fetch(`${base}/dom.js`, { headers: { cookie: wrong } })).status).toBe(403);
   });
 
   it("sends a Content-Security-Policy that allows no inline script", async () => {
