@@ -61,6 +61,9 @@ export interface RunRowFiles {
 export function recordFiles(view: ViewPipeline, run: RunRow): RunRowFiles {
   const files: RecordFile[] = [];
   const notes: string[] = [];
+  if (run.status === "skipped") {
+    return { files, note: "This run was skipped: the dataset had been processed already, nothing was sent." };
+  }
   const owner = view.state.runs().find((r) => DELIVERING.has(r.status));
   for (const [tag, sink] of [
     ["s", view.results],
