@@ -174,5 +174,15 @@ describe("the viewer's server", () => {
     const old = await page(older!.id);
     expect(old.rows).toEqual([]);
     expect(old.note).toContain(`${path.basename("results.jsonl")} now holds the records of run ${newer!.id}`);
+
+    // the same dataset again: a skipped run, which leaves the sink to the run before it
+    expect((await cli(["run", spec], { env: { OPENAI_API_KEY: "sk-test" } })).code).toBe(0);
+    const after = (await (await get(server, "/api/runs")).json()) as {
+      pipelines: { runs: { id: string; status: string }[] }[];
+    };
+    const skipped = after.pipelines[0]!.runs[0]!;
+    expect(skipped.status).toBe("skipped");
+    expect((await page(skipped.id)).note).toContain("skipped");
+    expect((await page(newer!.id)).rows).toHaveLength(50);
   });
 });
