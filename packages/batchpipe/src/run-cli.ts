@@ -31,6 +31,7 @@ export const COMMANDS: Record<string, LazyCommand> = {
   watch: () => import("./commands/watch.js").then((m) => m.default),
   stop: () => import("./commands/stop.js").then((m) => m.default),
   logs: () => import("./commands/logs.js").then((m) => m.default),
+  view: () => import("./commands/view.js").then((m) => m.default),
 };
 
 export interface RunCliOptions {

@@ -26,6 +26,7 @@ export {
   tryPipeline,
 } from "./engine/index.js";
 export * from "./errors.js";
+export { estimateCost } from "./estimate/index.js";
 export type * from "./plugin.js";
 export {
   OFFICIAL_PLUGINS,
@@ -59,5 +60,9 @@ export {
   pipelineSchema,
 } from "./spec/schema.js";
 export { parseDuration, parseSize } from "./spec/units.js";
+// for readers of a state folder (batchpipe view): who holds the run lock, the schema version, the rows
+export { lockHolder, STATE_SCHEMA_VERSION } from "./state/index.js";
+export { type RawRun, type RawShard, toRun, toShard } from "./state/schema.js";
+export type { RunCounters, RunRow, RunStatus, RunTotals, ShardRow, ShardStatus } from "./state/types.js";
 export { default as promptTransform, type PromptOptions } from "./transform/prompt.js";
 export * from "./watch/index.js";

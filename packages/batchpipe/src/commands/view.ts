@@ -1,0 +1,131 @@
+/**
+ * `batchpipe view [spec|folder…]`: a read-only local page of the runs of the pipelines given (or of
+ * every pipeline spec under the folder): runs, batches, records, failures, cost. The server and the
+ * page are @batchpipe/view; this command finds the specs, loads them and prints the URL.
+ */
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { BatchpipeError, ErrorCodes, loadPipeline, type Pipeline } from "@batchpipe/core";
+import { startViewServer } from "@batchpipe/view";
+import { defineCommand } from "citty";
+import { type CliContext, cliContext } from "../context.js";
+import { ExitCode } from "../exit-codes.js";
+import { officialPlugins } from "../official-plugins.js";
+
+export default defineCommand({
+  meta: {
+    name: "view",
+    description: "Open a read-only local page of a pipeline's runs, batches and records",
+  },
+  args: {
+    specs: {
+      type: "positional",
+      description: "Pipeline files or folders (default: every pipeline spec under the current folder)",
+      valueHint: "pipeline.yaml|folder",
+      required: false,
+    },
+    port: { type: "string", description: "Port (default: a free one)" },
+    host: {
+      type: "string",
+      description:
+        "Address to listen on (default 127.0.0.1); any other needs the access token printed in the URL",
+    },
+    open: { type: "boolean", description: "Open the page in the default browser" },
+    "state-dir": { type: "string", description: "Where the run state lives (one spec only)" },
+  },
+  async run(context) {
+    const ctx = cliContext(context);
+    const args = context.args;
+    const given = (context.args._ as string[]).length > 0 ? (context.args._ as string[]) : ["."];
+    const pipelines = await findPipelines(ctx, given);
+    if (pipelines.length === 0) {
+      throw new BatchpipeError(ErrorCodes.USAGE, `no pipeline spec found in ${given.join(", ")}`, {
+        hint: "Name a pipeline file: `batchpipe view pipeline.yaml`.",
+      });
+    }
+    if (args["state-dir"] && pipelines.length > 1) {
+      throw new BatchpipeError(ErrorCodes.USAGE, "--state-dir applies to one pipeline; name one spec");
+    }
+    const port = args.port === undefined ? 0 : Number(args.port);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+      throw new BatchpipeError(ErrorCodes.USAGE, `--port expects a port number, got "${args.port}"`);
+    }
+    const stateDir = args["state-dir"] ? path.resolve(ctx.cwd, args["state-dir"]) : undefined;
+    const server = await startViewServer({
+      pipelines: pipelines.map((pipeline) => ({ pipeline, stateDir })),
+      host: args.host,
+      port,
+    });
+    ctx.io.stdout.write(
+      `batchpipe view: ${pipelines.map((p) => p.spec.name).join(", ")}\nlistening on ${server.url}\n`,
+    );
+    if (args.open) openBrowser(server.url);
+    const signal = await new Promise<string>((resolve) => {
+      process.once("SIGINT", () => resolve("SIGINT"));
+      process.once("SIGTERM", () => resolve("SIGTERM"));
+    });
+    await server.close();
+    ctx.io.stderr.write(`view stopped (${signal})\n`);
+    return ExitCode.OK;
+  },
+});
+
+/** the specs named, and the specs found under the folders named (a YAML file with version, name and source) */
+async function findPipelines(ctx: CliContext, given: string[]): Promise<Pipeline[]> {
+  const pipelines: Pipeline[] = [];
+  for (const arg of given) {
+    const target = path.resolve(ctx.cwd, arg);
+    if (!fs.existsSync(target)) {
+      throw new BatchpipeError(ErrorCodes.USAGE, `${arg} does not exist`, {
+        hint: "Name a pipeline file or a folder holding pipeline files.",
+      });
+    }
+    if (!fs.statSync(target).isDirectory()) {
+      pipelines.push(await load(ctx, target));
+      continue;
+    }
+    for (const file of specFiles(target, 3)) {
+      try {
+        pipelines.push(await load(ctx, file));
+      } catch (error) {
+        ctx.io.stderr.write(`skipped ${path.relative(ctx.cwd, file)}: ${(error as Error).message}\n`);
+      }
+    }
+  }
+  return pipelines;
+}
+
+function load(ctx: CliContext, file: string): Promise<Pipeline> {
+  return loadPipeline(file, { env: ctx.env, builtins: officialPlugins });
+}
+
+const SKIP = new Set(["node_modules", ".git", ".batchpipe", "dist"]);
+
+function specFiles(dir: string, depth: number): string[] {
+  const out: string[] = [];
+  for (const entry of fs
+    .readdirSync(dir, { withFileTypes: true })
+    .sort((a, b) => a.name.localeCompare(b.name))) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) {
+      if (depth > 0 && !SKIP.has(entry.name)) out.push(...specFiles(full, depth - 1));
+    } else if (/\.ya?ml$/.test(entry.name) && looksLikeSpec(full)) {
+      out.push(full);
+    }
+  }
+  return out;
+}
+
+function looksLikeSpec(file: string): boolean {
+  const text = fs.readFileSync(file, "utf8");
+  return /^version:/m.test(text) && /^name:/m.test(text) && /^source:/m.test(text);
+}
+
+function openBrowser(url: string): void {
+  const command =
+    process.platform === "darwin" ? "open" : process.platform === "win32" ? "explorer" : "xdg-open";
+  const child = spawn(command, [url], { stdio: "ignore", detached: true });
+  child.on("error", () => undefined);
+  child.unref();
+}

@@ -1,0 +1,43 @@
+// batchpipe view: the page's router. Pages: #/ runs · #/run/P/R · #/records/P/R?q&status&code ·
+// #/record/P/R/REF · #/failures/P/R. The runs and run pages poll while shown, so a run in progress
+// moves. Plain DOM, no framework, no build step.
+import { h, nav, show } from "./dom.js";
+import { failuresPage, recordPage, recordsPage } from "./records-pages.js";
+import { runPage, runsPage } from "./runs-pages.js";
+
+const live = document.getElementById("live");
+const POLL_MS = 1500;
+let timer;
+
+// --- router ---
+
+async function route() {
+  clearTimeout(timer);
+  const mine = ++nav.generation;
+  const [pathPart, queryPart] = location.hash.replace(/^#/, "").split("?");
+  const parts = (pathPart || "/").split("/").filter(Boolean).map(decodeURIComponent);
+  const params = new URLSearchParams(queryPart ?? "");
+  const pages = {
+    run: () => runPage(parts[1], parts[2]),
+    records: () => recordsPage(parts[1], parts[2], params),
+    record: () => recordPage(parts[1], parts[2], parts[3]),
+    failures: () => failuresPage(parts[1], parts[2]),
+  };
+  const page = pages[parts[0]] ?? runsPage;
+  const tick = async () => {
+    try {
+      const again = await page();
+      if (mine !== nav.generation) return;
+      live.textContent = again ? "● live" : "";
+      // finished runs move no more, but a new run may start: the runs page keeps polling
+      if (again || page === runsPage) timer = setTimeout(tick, POLL_MS);
+    } catch (error) {
+      if (mine !== nav.generation) return;
+      show(h("p", { class: "error" }, String(error.message ?? error)));
+    }
+  };
+  await tick();
+}
+
+window.addEventListener("hashchange", route);
+route();

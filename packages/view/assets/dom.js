@@ -1,0 +1,117 @@
+// batchpipe view: the DOM helpers, the API client and the formats every page uses. h() builds
+// elements whose data children are text nodes only: a model output of `<img onerror=…>` shows as
+// those characters, never as HTML.
+
+export const token = new URLSearchParams(location.search).get("token");
+export const main = document.getElementById("main");
+const crumbs = document.getElementById("crumbs");
+/** bumped at each navigation: a page's late answers are dropped */
+export const nav = { generation: 0 };
+
+/** an element with attributes, listeners (onx) and children; strings become text nodes */
+export function h(tag, props, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(props ?? {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (key === "class") el.className = value;
+    else if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
+    else el.setAttribute(key, String(value));
+  }
+  append(el, children);
+  return el;
+}
+
+export function append(el, children) {
+  for (const child of children.flat(Infinity)) {
+    if (child === null || child === undefined || child === false) continue;
+    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+}
+
+export async function api(path, params) {
+  const query = new URLSearchParams(params ?? {});
+  if (token) query.set("token", token);
+  const res = await fetch(`${path}?${query}`);
+  const body = await res.json();
+  if (!res.ok) throw new Error(body.error ?? `HTTP ${res.status}`);
+  return body;
+}
+
+export const fmt = (n) => (n === null || n === undefined ? "–" : Number(n).toLocaleString("en-US"));
+// as the CLI's report writes it
+export const money = (n) =>
+  n === null || n === undefined ? "–" : `$${n < 0.01 ? n.toFixed(4) : n.toFixed(2)}`;
+export const time = (ms) => (ms ? new Date(ms).toLocaleString() : "–");
+
+export function duration(ms) {
+  if (ms === null || ms === undefined || ms < 0) return "–";
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${s % 60}s`;
+  return `${Math.floor(m / 60)}h ${m % 60}m`;
+}
+
+/** the page's content (null and false children are left out) */
+export function show(...children) {
+  main.replaceChildren();
+  append(main, children);
+}
+
+export const runLink = (p, r) => `#/run/${encodeURIComponent(p)}/${encodeURIComponent(r)}`;
+export const recordsLink = (p, r, q) =>
+  `#/records/${encodeURIComponent(p)}/${encodeURIComponent(r)}${q ? `?${new URLSearchParams(q)}` : ""}`;
+export const recordLink = (p, r, ref) =>
+  `#/record/${encodeURIComponent(p)}/${encodeURIComponent(r)}/${encodeURIComponent(ref)}`;
+export const failuresLink = (p, r) => `#/failures/${encodeURIComponent(p)}/${encodeURIComponent(r)}`;
+
+export const badge = (status) => h("span", { class: `badge ${status}`, "data-status": status }, status);
+
+export function table(headers, rows, attrs) {
+  return h(
+    "table",
+    attrs,
+    h(
+      "thead",
+      null,
+      h(
+        "tr",
+        null,
+        headers.map((x) => h("th", null, x)),
+      ),
+    ),
+    h("tbody", null, rows),
+  );
+}
+
+export function setCrumbs(...items) {
+  crumbs.replaceChildren();
+  for (const [label, href] of items) append(crumbs, [" / ", href ? h("a", { href }, label) : label]);
+}
+
+/** JSON as a collapsible tree: objects and arrays are <details>, leaves are text */
+export function jsonTree(value, open = true) {
+  if (value === null || typeof value !== "object") {
+    return h("span", { class: `json ${value === null ? "null" : typeof value}` }, JSON.stringify(value));
+  }
+  const entries = Array.isArray(value) ? value.map((v, i) => [i, v]) : Object.entries(value);
+  const label = Array.isArray(value) ? `[${entries.length}]` : `{${entries.length}}`;
+  return h(
+    "details",
+    { class: "json", open },
+    h("summary", null, label),
+    h(
+      "ul",
+      null,
+      entries.map(([k, v]) =>
+        h("li", null, h("span", { class: "key" }, `${k}: `), jsonTree(v, entries.length < 20)),
+      ),
+    ),
+  );
+}
+
+/** text as written; a string holding JSON is also shown as a tree */
+export function textBlock(value) {
+  if (typeof value === "string") return h("pre", { class: "text" }, value);
+  return jsonTree(value);
+}

@@ -1,0 +1,240 @@
+// batchpipe view: the runs page and a run's page (batches, queue, cost, progress chart).
+import {
+  api,
+  badge,
+  duration,
+  failuresLink,
+  fmt,
+  h,
+  money,
+  recordsLink,
+  runLink,
+  setCrumbs,
+  show,
+  table,
+  time,
+} from "./dom.js";
+
+export async function runsPage() {
+  setCrumbs(["runs"]);
+  const { pipelines } = await api("/api/runs");
+  const sections = pipelines.map((p) => {
+    const head = h(
+      "h2",
+      null,
+      p.name,
+      " ",
+      h("small", { class: "muted" }, p.file ?? ""),
+      p.runningPid ? h("span", { class: "badge running" }, `running · pid ${p.runningPid}`) : null,
+    );
+    const attrs = { "data-pipeline": p.name };
+    if (p.error) return h("section", attrs, head, h("p", { class: "error" }, p.error));
+    if (p.runs.length === 0) return h("section", attrs, head, h("p", { class: "muted" }, "No run yet."));
+    const rows = p.runs.map((r) =>
+      h(
+        "tr",
+        { "data-run": r.id },
+        h("td", null, h("a", { href: runLink(p.key, r.id) }, r.id)),
+        h("td", null, badge(r.status)),
+        h("td", null, time(r.createdAt)),
+        h("td", null, duration((r.finishedAt ?? Date.now()) - r.createdAt)),
+        h("td", { class: "num", "data-col": "read" }, fmt(r.read)),
+        h("td", { class: "num", "data-col": "succeeded" }, fmt(r.succeeded)),
+        h("td", { class: "num", "data-col": "failed" }, fmt(r.failed)),
+        h("td", { class: "num" }, fmt(r.identical)),
+        h("td", { class: "num", "data-col": "estimated" }, money(r.estimatedCost)),
+        h("td", { class: "num", "data-col": "cost" }, money(r.cost)),
+        h("td", { class: "num" }, fmt(r.batches)),
+      ),
+    );
+    return h(
+      "section",
+      attrs,
+      head,
+      table(
+        [
+          "run",
+          "status",
+          "started",
+          "duration",
+          "read",
+          "succeeded",
+          "failed",
+          "identical",
+          "est. cost",
+          "cost",
+          "batches",
+        ],
+        rows,
+        { class: "runs" },
+      ),
+    );
+  });
+  show(h("h1", null, "Runs"), ...sections);
+  return pipelines.some(
+    (p) => p.runningPid || p.runs?.some((r) => r.status === "running" || r.status === "reading"),
+  );
+}
+
+export async function runPage(p, r) {
+  const data = await api("/api/run", { pipeline: p, run: r });
+  setCrumbs(["runs", "#/"], [`${data.pipeline.name} · ${r}`]);
+  const run = data.run;
+  const total = run.read ?? 0;
+  const done = run.succeeded + run.failed;
+  const pct = total > 0 ? Math.floor((100 * done) / total) : 0;
+  const cards = h(
+    "div",
+    { class: "cards" },
+    card("status", badge(run.status)),
+    card(
+      "progress",
+      h("span", { id: "progress" }, `${fmt(done)} / ${fmt(total)} (${pct}%)`),
+      progressBar(pct),
+    ),
+    card("succeeded", h("span", { id: "succeeded" }, fmt(run.succeeded))),
+    card("failed", h("a", { href: failuresLink(p, r) }, fmt(run.failed))),
+    card("cost", `${money(run.cost)} (est. ${money(run.estimatedCost)})`),
+    card("started", time(run.createdAt)),
+    card("duration", duration((run.finishedAt ?? data.now) - run.createdAt)),
+    card("batches", fmt(run.batches)),
+  );
+  const batches = table(
+    [
+      "shard",
+      "attempt",
+      "model",
+      "batch",
+      "state",
+      "requests",
+      "done at provider",
+      "created",
+      "ended",
+      "expires in",
+    ],
+    data.batches.map((b) =>
+      h(
+        "tr",
+        null,
+        h("td", null, b.shard),
+        h("td", { class: "num" }, b.attempt),
+        h("td", null, b.model),
+        h("td", { class: "mono" }, b.batchId ?? "–"),
+        h("td", null, badge(b.status), b.batchStatus ? ` ${b.batchStatus}` : ""),
+        h("td", { class: "num" }, fmt(b.requests)),
+        h(
+          "td",
+          { class: "num" },
+          b.counts ? `${fmt(b.counts.completed + b.counts.failed)} / ${fmt(b.counts.total)}` : "–",
+        ),
+        h("td", null, time(b.createdAt)),
+        h("td", null, time(b.endedAt)),
+        h("td", null, b.expiresAt && !b.endedAt ? duration(b.expiresAt - Date.now()) : "–"),
+      ),
+    ),
+    { class: "batches" },
+  );
+  const queue = table(
+    ["model", "open batches", "enqueued tokens (est.)", "limit"],
+    data.queue.map((q) =>
+      h(
+        "tr",
+        null,
+        h("td", null, q.model),
+        h("td", { class: "num" }, fmt(q.batches)),
+        h("td", { class: "num" }, fmt(q.tokens)),
+        h("td", { class: "num" }, q.limit === null ? "unlimited" : fmt(q.limit)),
+      ),
+    ),
+  );
+  const costs = table(
+    ["model", "estimated", "actual"],
+    data.costByModel.map((c) =>
+      h(
+        "tr",
+        null,
+        h("td", null, c.model),
+        h("td", { class: "num" }, money(c.estimated)),
+        h("td", { class: "num" }, money(c.actual)),
+      ),
+    ),
+  );
+  show(
+    h("h1", null, `Run ${run.id}`),
+    h(
+      "p",
+      { class: "links" },
+      h("a", { href: recordsLink(p, r) }, "Records"),
+      " · ",
+      h("a", { href: failuresLink(p, r) }, `Failures (${fmt(run.failed)})`),
+    ),
+    data.records ? h("p", { class: "note" }, data.records) : null,
+    cards,
+    h("h2", null, "Progress"),
+    chart(data.progress, data.running ? data.now : null),
+    h("h2", null, "Batches"),
+    batches,
+    h(
+      "div",
+      { class: "two" },
+      h("div", null, h("h2", null, "Queue per model"), queue),
+      h("div", null, h("h2", null, "Cost by model"), costs),
+    ),
+  );
+  return data.running || run.status === "running" || run.status === "reading";
+}
+
+function card(label, ...value) {
+  return h(
+    "div",
+    { class: "card" },
+    h("div", { class: "label" }, label),
+    h("div", { class: "value" }, value),
+  );
+}
+
+function progressBar(pct) {
+  const bar = h("div", { class: "bar" }, h("div", { class: "fill" }));
+  bar.firstChild.style.width = `${pct}%`;
+  return bar;
+}
+
+/** requests collected over time, as an SVG step line */
+function chart(progress, now) {
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = (tag, attrs, text) => {
+    const el = document.createElementNS(ns, tag);
+    for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
+    if (text !== undefined) el.textContent = text;
+    return el;
+  };
+  const points = [...progress.points];
+  if (now) points.push([now, points.at(-1)[1]]);
+  const W = 720;
+  const H = 180;
+  const t0 = points[0][0];
+  const t1 = Math.max(points.at(-1)[0], t0 + 1000);
+  const yMax = Math.max(progress.total ?? 0, points.at(-1)[1], 1);
+  const x = (t) => 40 + ((t - t0) / (t1 - t0)) * (W - 60);
+  const y = (n) => H - 25 - (n / yMax) * (H - 40);
+  let d = "";
+  points.forEach(([t, n], i) => {
+    d += i === 0 ? `M${x(t)},${y(n)}` : `H${x(t)}V${y(n)}`;
+  });
+  const el = svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart", role: "img" });
+  el.append(
+    svg("line", { x1: 40, y1: H - 25, x2: W - 20, y2: H - 25, class: "axis" }),
+    svg("line", { x1: 40, y1: 15, x2: 40, y2: H - 25, class: "axis" }),
+    svg("path", { d, class: "line" }),
+    svg("text", { x: 36, y: 20, "text-anchor": "end" }, fmt(yMax)),
+    svg("text", { x: 36, y: H - 25, "text-anchor": "end" }, "0"),
+    svg("text", { x: 40, y: H - 8 }, time(t0)),
+    svg("text", { x: W - 20, y: H - 8, "text-anchor": "end" }, `+${duration(t1 - t0)}`),
+  );
+  return h(
+    "figure",
+    null,
+    el,
+    h("figcaption", { class: "muted" }, "requests collected over time (per delivered batch)"),
+  );
+}

@@ -1,0 +1,35 @@
+/** What to do about each failure code a record can end with (DESIGN §1), shown on the failures page. */
+const HINTS: Record<string, string> = {
+  invalid_input:
+    "The source line is not a JSON object; fix the line (its file and line number are in the record) and run again.",
+  template_error:
+    "The prompt template needs a field this record lacks; add the field to the record or a default in the template ({{ x | default: '' }}).",
+  request_too_large:
+    "The rendered request is over the provider's per-request or per-batch size; shorten the input or split the record.",
+  duplicate_id:
+    "Another record has the same id (the first one wins); make `transform.id` unique across the dataset.",
+  invalid_json_output:
+    "The model's answer did not parse as the JSON the request asked for; raise max_tokens (a cut-off answer is invalid JSON) or simplify the schema.",
+  batch_expired:
+    "The batch did not finish within its completion window; run again to retry only what failed (it was retried up to batch.max_attempts).",
+  batch_cancelled: "The batch was cancelled before this request ran; run again to send what is left.",
+  batch_failed: "The provider failed the whole batch; read the message, then run again to retry.",
+  batch_missing:
+    "The batch disappeared from the provider before its results were read; run again to resend these requests.",
+  missing_result: "The provider ended the batch without a result for this request; run again to resend it.",
+  context_length_exceeded:
+    "The prompt plus max_tokens is over the model's context window; shorten the input or lower max_tokens.",
+  rate_limit_exceeded: "The provider rate-limited the request; run again later, or lower the batch size.",
+  token_limit_exceeded:
+    "The provider's enqueued-token queue was full; set batch.max_enqueued_tokens to your tier's limit.",
+  invalid_request_error:
+    "The provider refused the request body; check the model name and the body's fields against the provider's API.",
+  server_error: "The provider failed on its side; run again to retry.",
+};
+
+export function failureHint(code: string): string {
+  return (
+    HINTS[code] ??
+    "Read the message of an example below; failures are not cached, so running again retries exactly these records."
+  );
+}

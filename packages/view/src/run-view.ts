@@ -1,0 +1,210 @@
+/**
+ * What the pages show, as JSON: the runs of every pipeline, one run (its batches, queue use and cost
+ * per model, progress over time), its failures by code, and one record with the request it sent.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import type { RunRow, ShardRow } from "@batchpipe/core";
+import { estimateCost } from "@batchpipe/core";
+import { silentLogger } from "@batchpipe/core/plugin";
+import { recordFiles, type ViewPipeline } from "./catalog.js";
+import { failureHint } from "./failure-hints.js";
+import { readChunks } from "./line-scan.js";
+import { failureExamples, readRecord } from "./records.js";
+
+export function runsView(pipelines: ViewPipeline[]) {
+  return pipelines.map((view) => {
+    try {
+      const runningPid = view.state.runningPid();
+      return {
+        key: view.key,
+        name: view.name,
+        file: view.file,
+        stateDir: view.state.dir,
+        runningPid,
+        runs: view.state.runs().map((run) => runSummary(run)),
+      };
+    } catch (error) {
+      return {
+        key: view.key,
+        name: view.name,
+        file: view.file,
+        stateDir: view.state.dir,
+        error: message(error),
+      };
+    }
+  });
+}
+
+export function runView(view: ViewPipeline, run: RunRow) {
+  const shards = view.state.shards(run.id);
+  const delivered = new Map(view.state.deliveries(run.id).map((d) => [d.key, d.at]));
+  const now = Date.now();
+  return {
+    pipeline: { key: view.key, name: view.name, file: view.file },
+    run: runSummary(run),
+    totals: run.totals,
+    counters: run.counters,
+    running: view.state.runningPid() !== null && (run.status === "running" || run.status === "reading"),
+    now,
+    batches: shards.map((s) => ({
+      shard: s.name,
+      attempt: s.attempt,
+      model: s.model,
+      status: s.status,
+      batchId: s.batchId,
+      batchStatus: s.batchStatus,
+      requests: s.requests,
+      counts: s.batch?.counts ?? null,
+      createdAt: s.createdAt ?? s.batch?.createdAt ?? null,
+      // when its results were delivered (the snapshot does not keep the provider's end time)
+      endedAt: s.status === "collected" ? (delivered.get(`${run.id}:${s.name}`) ?? null) : null,
+      expiresAt: s.batch?.expiresAt ?? null,
+    })),
+    queue: queueUse(view, shards),
+    costByModel: costByModel(run, shards),
+    progress: progress(run, shards, delivered),
+    records: recordFiles(view, run).note,
+  };
+}
+
+export function failuresView(view: ViewPipeline, run: RunRow) {
+  const files = recordFiles(view, run);
+  const { examples, complete } = failureExamples(files.files, 3, 400);
+  const codes = Object.entries(run.counters.failedByCode)
+    .sort((a, b) => b[1] - a[1])
+    .map(([code, count]) => ({ code, count, hint: failureHint(code), examples: examples[code] ?? [] }));
+  return { codes, complete, note: files.note };
+}
+
+export async function recordView(view: ViewPipeline, run: RunRow, ref: string) {
+  const row = readRecord(recordFiles(view, run).files, ref);
+  if (!row) return undefined;
+  const usage = row.usage as { input_tokens?: number; output_tokens?: number; cached_tokens?: number } | null;
+  const model = typeof row.model === "string" ? row.model : (view.state.shards(run.id)[0]?.model ?? "");
+  const cost =
+    usage && typeof usage.input_tokens === "number"
+      ? estimateCost({
+          model,
+          inputTokens: usage.input_tokens,
+          outputTokens: usage.output_tokens ?? 0,
+          cachedTokens: usage.cached_tokens,
+        })
+      : null;
+  return { row, cost, request: await requestOf(view, run, row) };
+}
+
+// --- internal ---
+
+function runSummary(run: RunRow) {
+  const c = run.counters;
+  return {
+    id: run.id,
+    status: run.status,
+    cancelRequested: run.cancelRequested,
+    createdAt: run.createdAt,
+    finishedAt: run.finishedAt,
+    read: run.totals?.read ?? null,
+    requests: run.totals?.requests ?? null,
+    identical: run.totals?.identical ?? null,
+    succeeded: c.succeeded,
+    failed: c.failed,
+    failedByCode: c.failedByCode,
+    estimatedCost: run.totals?.estimatedCost ?? null,
+    cost: c.cost,
+    batches: c.batches,
+  };
+}
+
+/** estimated tokens of the open batches per model, against batch.max_enqueued_tokens */
+function queueUse(view: ViewPipeline, shards: ShardRow[]) {
+  const limit = view.pipeline.spec.batch.max_enqueued_tokens ?? null;
+  const byModel = new Map<string, { tokens: number; batches: number }>();
+  for (const s of shards) {
+    const entry = byModel.get(s.model) ?? { tokens: 0, batches: 0 };
+    if (s.status === "open" || s.status === "submitting") {
+      entry.tokens += s.tokens;
+      entry.batches++;
+    }
+    byModel.set(s.model, entry);
+  }
+  return [...byModel].map(([model, use]) => ({ model, ...use, limit }));
+}
+
+/**
+ * Estimated cost per model from the shards' token estimates; the actual cost is kept per run, not
+ * per model, so it is shown beside the one model when there is only one.
+ */
+function costByModel(run: RunRow, shards: ShardRow[]) {
+  const byModel = new Map<string, { tokens: number; outputTokens: number }>();
+  for (const s of shards.filter((s) => s.attempt === 1)) {
+    const entry = byModel.get(s.model) ?? { tokens: 0, outputTokens: 0 };
+    entry.tokens += s.tokens;
+    entry.outputTokens += s.outputTokens;
+    byModel.set(s.model, entry);
+  }
+  const single = byModel.size === 1;
+  return [...byModel].map(([model, t]) => ({
+    model,
+    estimated: estimateCost({ model, inputTokens: t.tokens, outputTokens: t.outputTokens }),
+    actual: single ? run.counters.cost : null,
+  }));
+}
+
+/** requests collected over time, from the shards' committed deliveries, and the records done now */
+function progress(run: RunRow, shards: ShardRow[], delivered: Map<string, number>) {
+  const points: [number, number][] = [[run.createdAt, 0]];
+  const times = shards
+    .map((s) => ({ at: delivered.get(`${run.id}:${s.name}`), requests: s.requests }))
+    .filter((d): d is { at: number; requests: number } => d.at !== undefined)
+    .sort((a, b) => a.at - b.at);
+  let done = 0;
+  for (const d of times) {
+    done += d.requests;
+    points.push([d.at, done]);
+  }
+  return {
+    points,
+    total: run.totals?.requests ?? null,
+    done: run.counters.succeeded + run.counters.failed,
+    read: run.totals?.read ?? null,
+  };
+}
+
+/**
+ * The request as sent: its line in the shard file while the run keeps its shard files; after a
+ * run cleans them up, the request rendered again from the record's input by the spec's transform.
+ */
+async function requestOf(view: ViewPipeline, run: RunRow, row: Record<string, unknown>) {
+  const shards = view.state.shards(run.id).filter((s) => row.batch_id && s.batchId === row.batch_id);
+  const needle = `"custom_id":${JSON.stringify(row.id)}`;
+  for (const shard of shards) {
+    const file = path.join(view.state.dir, shard.file);
+    if (!fs.existsSync(file)) continue;
+    for (const chunk of readChunks(file, 0, fs.statSync(file).size)) {
+      const hit = chunk.bytes.indexOf(needle);
+      if (hit === -1) continue;
+      const start = chunk.bytes.lastIndexOf(10, hit) + 1;
+      const line = chunk.bytes.toString("utf8", start, chunk.bytes.indexOf(10, hit));
+      return { from: "shard", shard: shard.name, line: JSON.parse(line) };
+    }
+  }
+  if (!row.input || typeof row.input !== "object") return null;
+  try {
+    const { plugin, options } = view.pipeline.transform;
+    const handle = await plugin.create({
+      options,
+      resolvePath: (p: string) => path.resolve(view.pipeline.dir, p),
+      logger: silentLogger,
+      signal: new AbortController().signal,
+    });
+    const record = { data: row.input as Record<string, unknown>, position: row.source ?? {}, cursor: null };
+    return { from: "transform", line: handle.toRequest(record as never) };
+  } catch (error) {
+    return { from: "transform", error: message(error) };
+  }
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

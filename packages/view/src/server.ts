@@ -1,0 +1,196 @@
+/**
+ * The viewer's HTTP server (node:http: a handful of GET routes need no framework). Read-only: every
+ * method but GET and HEAD is refused. On loopback it answers only requests addressed to loopback
+ * (a DNS-rebinding page cannot read it); on any other host it needs the access token in every URL.
+ * The page and its script ship in ../assets (no CDN); the script renders data as text only, and
+ * the Content-Security-Policy forbids inline script as a second line of defence.
+ */
+import { randomBytes, timingSafeEqual } from "node:crypto";
+import fs from "node:fs";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import type { EnginePipeline } from "@batchpipe/core";
+import { createCatalog, recordFiles, type ViewPipeline } from "./catalog.js";
+import { type RecordQuery, scanRecords } from "./records.js";
+import { failuresView, recordView, runsView, runView } from "./run-view.js";
+
+export interface ViewServerOptions {
+  pipelines: { pipeline: EnginePipeline; stateDir?: string }[];
+  /** default 127.0.0.1 */
+  host?: string;
+  /** default 0: a free port */
+  port?: number;
+  /** required in every URL; default: a random token when `host` is not loopback, none on loopback */
+  token?: string | null;
+}
+
+export interface ViewServer {
+  /** the page's address (with the token when one is required) */
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+const ASSETS = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "assets");
+/** the page's script modules */
+const SCRIPTS = new Set(fs.readdirSync(ASSETS).filter((name) => name.endsWith(".js")));
+const TYPES: Record<string, string> = {
+  ".js": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".html": "text/html; charset=utf-8",
+};
+const HEADERS = {
+  "content-security-policy":
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "no-referrer",
+  "cache-control": "no-store",
+};
+/** records per page, and how long one records request may scan before it answers with a cursor */
+const PAGE_SIZE = 50;
+const SCAN_BUDGET_MS = 300;
+
+export function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+export async function startViewServer(options: ViewServerOptions): Promise<ViewServer> {
+  const host = options.host ?? "127.0.0.1";
+  const token =
+    options.token !== undefined ? options.token : isLoopback(host) ? null : randomBytes(24).toString("hex");
+  const catalog = createCatalog(options.pipelines);
+  const server = http.createServer((req, res) => {
+    handle(req, res, { catalog, token, host, port: (server.address() as AddressInfo).port }).catch(
+      (error: unknown) => send(res, 500, { error: error instanceof Error ? error.message : String(error) }),
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const shown = host.includes(":") ? `[${host}]` : host;
+  return {
+    url: `http://${shown}:${port}/${token ? `?token=${token}` : ""}`,
+    port,
+    close: async () => {
+      for (const view of catalog) view.state.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+interface Context {
+  catalog: ViewPipeline[];
+  token: string | null;
+  host: string;
+  port: number;
+}
+
+async function handle(req: http.IncomingMessage, res: http.ServerResponse, ctx: Context): Promise<void> {
+  if (req.method !== "GET" && req.method !== "HEAD") {
+    res.setHeader("allow", "GET, HEAD");
+    return send(res, 405, { error: "the viewer is read-only" });
+  }
+  const url = new URL(req.url ?? "/", "http://viewer");
+  if (isLoopback(ctx.host) && !loopbackHost(req.headers.host, ctx.port)) {
+    return send(res, 403, { error: "this viewer answers requests addressed to loopback only" });
+  }
+  // the token comes in the URL, or in the cookie the page got with it (the script's own imports
+  // carry no query); the cookie's name holds the port: cookies do not tell ports apart
+  const cookie = `batchpipe_view_${ctx.port}`;
+  if (ctx.token) {
+    const query = url.searchParams.get("token");
+    if (!sameToken(query ?? cookieValue(req, cookie), ctx.token)) {
+      return send(res, 403, { error: "a valid access token is required (the URL batchpipe view printed)" });
+    }
+    if (query) res.setHeader("set-cookie", `${cookie}=${ctx.token}; HttpOnly; SameSite=Strict; Path=/`);
+  }
+  const route = url.pathname;
+  if (route === "/" || route === "/index.html") {
+    // the assets' URLs carry the token too (it is hex: nothing to escape)
+    return asset(res, "index.html", (html) =>
+      html.replaceAll("{{query}}", ctx.token ? `?token=${ctx.token}` : ""),
+    );
+  }
+  if (SCRIPTS.has(route.slice(1)) || route === "/style.css") return asset(res, route.slice(1));
+  if (route === "/favicon.ico") return void res.writeHead(204, HEADERS).end();
+  if (route === "/api/runs") return send(res, 200, { pipelines: runsView(ctx.catalog) });
+  if (!route.startsWith("/api/")) return send(res, 404, { error: "not found" });
+
+  const view = ctx.catalog.find((p) => p.key === url.searchParams.get("pipeline"));
+  const run = view?.state.run(url.searchParams.get("run") ?? "");
+  if (!view || !run) return send(res, 404, { error: "no such pipeline or run" });
+  switch (route) {
+    case "/api/run":
+      return send(res, 200, runView(view, run));
+    case "/api/failures":
+      return send(res, 200, failuresView(view, run));
+    case "/api/records": {
+      const files = recordFiles(view, run);
+      const page = scanRecords({
+        files: files.files,
+        query: recordQuery(url.searchParams),
+        cursor: url.searchParams.get("cursor") ?? undefined,
+        // the page asks for what its current page still lacks
+        pageSize: Math.min(PAGE_SIZE, Math.max(1, Number(url.searchParams.get("limit")) || PAGE_SIZE)),
+        budgetMs: SCAN_BUDGET_MS,
+      });
+      return send(res, 200, { ...page, note: files.note });
+    }
+    case "/api/record": {
+      const record = await recordView(view, run, url.searchParams.get("ref") ?? "");
+      return record ? send(res, 200, record) : send(res, 404, { error: "no record at this place" });
+    }
+    default:
+      return send(res, 404, { error: "not found" });
+  }
+}
+
+function recordQuery(params: URLSearchParams): RecordQuery {
+  const status = params.get("status");
+  return {
+    q: params.get("q") || undefined,
+    status: status === "success" || status === "failed" ? status : undefined,
+    code: params.get("code") || undefined,
+  };
+}
+
+function loopbackHost(header: string | undefined, port: number): boolean {
+  if (!header) return false;
+  const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(header);
+  if (!m) return false;
+  const name = m[1]!.replace(/^\[|\]$/g, "");
+  return isLoopback(name) && (m[2] === undefined ? port === 80 : Number(m[2]) === port);
+}
+
+function cookieValue(req: http.IncomingMessage, name: string): string | null {
+  for (const part of (req.headers.cookie ?? "").split(";")) {
+    const [key, value] = part.trim().split("=");
+    if (key === name && value !== undefined) return value;
+  }
+  return null;
+}
+
+function sameToken(given: string | null, token: string): boolean {
+  if (given === null) return false;
+  const a = Buffer.from(given);
+  const b = Buffer.from(token);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+function asset(res: http.ServerResponse, name: string, edit?: (text: string) => string): void {
+  const text = fs.readFileSync(path.join(ASSETS, name), "utf8");
+  const body = edit ? edit(text) : text;
+  res.writeHead(200, { ...HEADERS, "content-type": TYPES[path.extname(name)] ?? "application/octet-stream" });
+  res.end(body);
+}
+
+function send(res: http.ServerResponse, status: number, body: unknown): void {
+  if (res.headersSent) return void res.end();
+  res.writeHead(status, { ...HEADERS, "content-type": "application/json; charset=utf-8" });
+  res.end(JSON.stringify(body));
+}

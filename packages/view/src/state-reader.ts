@@ -1,0 +1,95 @@
+/**
+ * Read-only access to a pipeline's state folder: `state.db` through a SQLite connection opened
+ * readonly (WAL lets it read while a run writes; the run lock is never taken). The database may not
+ * exist yet when the viewer starts: it is opened on the first request after a run created it.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import {
+  BatchpipeError,
+  ErrorCodes,
+  lockHolder,
+  type RawRun,
+  type RawShard,
+  type RunRow,
+  type ShardRow,
+  STATE_SCHEMA_VERSION,
+  toRun,
+  toShard,
+} from "@batchpipe/core";
+import Database from "better-sqlite3";
+
+export class StateReader {
+  private db: Database.Database | undefined;
+
+  constructor(readonly dir: string) {}
+
+  /** null while no run has created the state database */
+  private open(): Database.Database | null {
+    if (this.db) return this.db;
+    const file = path.join(this.dir, "state.db");
+    if (!fs.existsSync(file)) return null;
+    const db = new Database(file, { readonly: true, fileMustExist: true });
+    db.pragma("busy_timeout = 2000");
+    const version = (
+      db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as { value: string } | undefined
+    )?.value;
+    if (Number(version) !== STATE_SCHEMA_VERSION) {
+      db.close();
+      throw new BatchpipeError(
+        ErrorCodes.STATE_FAILED,
+        `the state database ${file} has schema version ${version ?? "?"}, this batchpipe reads version ${STATE_SCHEMA_VERSION}`,
+        { hint: "View it with the batchpipe version that created it." },
+      );
+    }
+    this.db = db;
+    return db;
+  }
+
+  runs(): RunRow[] {
+    const db = this.open();
+    if (!db) return [];
+    return (db.prepare("SELECT * FROM runs ORDER BY seq DESC").all() as RawRun[]).map((raw) => toRun(raw)!);
+  }
+
+  run(id: string): RunRow | undefined {
+    return toRun(this.open()?.prepare("SELECT * FROM runs WHERE id = ?").get(id) as RawRun | undefined);
+  }
+
+  shards(runId: string): ShardRow[] {
+    const db = this.open();
+    if (!db) return [];
+    return (db.prepare("SELECT * FROM shards WHERE run_id = ? ORDER BY seq").all(runId) as RawShard[]).map(
+      toShard,
+    );
+  }
+
+  /** shard deliveries (not their parts) with when they were committed */
+  deliveries(runId: string): { key: string; at: number }[] {
+    const db = this.open();
+    if (!db) return [];
+    return (
+      db
+        .prepare("SELECT key, delivered_at AS at FROM deliveries WHERE run_id = ? ORDER BY delivered_at")
+        .all(runId) as { key: string; at: number }[]
+    ).filter((d) => !d.key.includes("#"));
+  }
+
+  /** the byte offset a jsonl sink last committed for `runId` (see the engine's sinkKey) */
+  checkpoint(sinkKey: string): unknown {
+    const row = this.open()?.prepare("SELECT checkpoint FROM sink_checkpoints WHERE sink = ?").get(sinkKey) as
+      | { checkpoint: string }
+      | undefined;
+    return row ? JSON.parse(row.checkpoint) : undefined;
+  }
+
+  /** the pid of the process running the pipeline (the lock's holder), read without taking the lock */
+  runningPid(): number | null {
+    return lockHolder(this.dir)?.pid ?? null;
+  }
+
+  close(): void {
+    this.db?.close();
+    this.db = undefined;
+  }
+}
