@@ -3,7 +3,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { ROOT, runNode, tempDir } from "../../batchpipe/test/support/harness.js";
+import { ROOT, runNode, tempDir, waitFor } from "../../batchpipe/test/support/harness.js";
 
 const STATE = path.join(ROOT, "packages/core/dist/state/index.js");
 const DAEMON = path.join(ROOT, "packages/core/dist/daemon/index.js");
@@ -74,10 +74,8 @@ setTimeout(() => {}, 60_000);
     );
     const { lockHolder } = await import("../src/state/lock.js");
     const child = runNode([file, state, "0", "0"], { cwd: dir, timeoutMs: 3000 });
-    const started = Date.now();
-    let holder: ReturnType<typeof lockHolder>;
-    while (!(holder = lockHolder(state)) && Date.now() - started < 2500)
-      await new Promise((r) => setTimeout(r, 20));
+    await waitFor(() => lockHolder(state) !== undefined, 2500, "the child to hold the lock");
+    const holder = lockHolder(state);
     expect(holder).toMatchObject({ command: "watch" });
     expect(holder!.pid).toBeGreaterThan(0);
     // the harness SIGKILLs it after 3 s
