@@ -21,7 +21,7 @@ export default defineCommand({
   meta: {
     name: "watch",
     description:
-      "Watch the source's folder or glob and run every new or changed file once it is fully written",
+      "Watch the source's folder or glob and run every new or changed file once it is fully written. Each record id is delivered once per pipeline: a record whose id an earlier file delivered fails as duplicate_id (errors sink)",
   },
   args: {
     ...pipelineArgs,

@@ -62,6 +62,7 @@ export async function runPipeline(pipeline: EnginePipeline, options: RunOptions 
         logger,
         emit,
         force: options.force,
+        deliveredBefore: options.deliveredBefore,
         resume: resume?.resume,
         checkpointEvery,
       });
@@ -104,6 +105,7 @@ async function readRun(o: {
   logger: Logger;
   emit: (event: EngineEvent) => void;
   force?: boolean;
+  deliveredBefore?: (id: string) => string | undefined;
   /** the last checkpoint of this run's interrupted read phase */
   resume?: ReadResume;
   checkpointEvery: number;
@@ -132,6 +134,7 @@ async function readRun(o: {
           state.saveReadCheckpoint(run.id, { value: encodeReadCheckpoint(checkpoint), shards, fanout }),
         resume,
         resumable,
+        deliveredBefore: o.deliveredBefore,
       });
       break;
     } catch (error) {
