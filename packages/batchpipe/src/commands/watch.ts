@@ -36,6 +36,11 @@ export default defineCommand({
       description:
         "Files arriving within this of each other share one run and its batches (default 2s, at most 10× this)",
     },
+    force: {
+      type: "boolean",
+      description:
+        "Submit even if the state is new but the provider has batches of this pipeline's name (a lost state.db: STATE_LOST)",
+    },
     json: { type: "boolean", description: "Print one JSON event per line on stdout (for scripts)" },
     detach: {
       type: "boolean",
@@ -58,6 +63,7 @@ export default defineCommand({
         name: pipeline.spec.name,
         flags: [
           ...(args.once ? ["--once"] : []),
+          ...(args.force ? ["--force"] : []),
           ...(args.settle ? ["--settle", args.settle] : []),
           ...(args.coalesce ? ["--coalesce", args.coalesce] : []),
           ...(args["allow-inline-secrets"] ? ["--allow-inline-secrets"] : []),
@@ -95,6 +101,7 @@ export default defineCommand({
         signal: trap.signal,
         onEvent,
         env,
+        force: args.force,
         engine: ctx.engine,
         settle: args.settle ? (parseDuration(args.settle) as number) : undefined,
         coalesce: args.coalesce ? (parseDuration(args.coalesce) as number) : undefined,

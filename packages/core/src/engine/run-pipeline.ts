@@ -9,7 +9,14 @@ import path from "node:path";
 import { BatchpipeError, ErrorCodes } from "../errors.js";
 import type { Logger } from "../plugin.js";
 import type { ProviderConnection } from "../provider/contract.js";
-import { acquireLock, openState, type RunCounters, type RunRow, type StateStore } from "../state/index.js";
+import {
+  acquireLock,
+  openState,
+  type RunCounters,
+  type RunRow,
+  type StateStore,
+  stateTag,
+} from "../state/index.js";
 import { decodeReadCheckpoint, encodeReadCheckpoint } from "./codecs/read-checkpoint.js";
 import { type ReadResume, ReadStartsOver, readFailure, readIdentity, runReadPhase } from "./read/index.js";
 import { RunLoop } from "./run-loop.js";
@@ -41,6 +48,11 @@ export async function runPipeline(pipeline: EnginePipeline, options: RunOptions 
   try {
     let run = state.unfinishedRun();
     const resumed = run !== undefined;
+    if (!run && !state.latestRun() && !options.force) {
+      // a new state: if it was lost or emptied, the provider still has this pipeline's batches
+      provider = await openProvider(pipeline, { env: options.env ?? process.env, logger, signal });
+      await refuseLostState(pipeline, provider, stateDir, signal);
+    }
     run ??= state.createRun();
     const resume = run.status === "reading" ? loadReadResume(pipeline, state, run.id) : undefined;
     emit({
@@ -69,7 +81,7 @@ export async function runPipeline(pipeline: EnginePipeline, options: RunOptions 
       if (skipped) return skipped;
       run = state.getRun(run.id)!;
     }
-    provider = await openProvider(pipeline, { env: options.env ?? process.env, logger, signal });
+    provider ??= await openProvider(pipeline, { env: options.env ?? process.env, logger, signal });
     const loop = new RunLoop({
       pipeline,
       state,
@@ -228,6 +240,31 @@ function loadReadResume(
       fanoutIds: { [Symbol.iterator]: () => state.fanoutIds(runId) },
     },
   };
+}
+
+/**
+ * On a new state: refuse (STATE_LOST) when the provider has batches tagged with this pipeline's
+ * name. The state that knew them is gone, so running would submit (and pay for) everything again.
+ */
+async function refuseLostState(
+  pipeline: EnginePipeline,
+  provider: ProviderConnection,
+  stateDir: string,
+  signal: AbortSignal,
+): Promise<void> {
+  const name = pipeline.spec.name;
+  const found =
+    (await provider.findByPipeline?.(name, { state: stateTag(stateDir), limit: 5, signal })) ?? [];
+  if (found.length === 0) return;
+  const newest = found[0]!;
+  const when = newest.createdAt ? ` created ${new Date(newest.createdAt).toISOString()}` : "";
+  throw new BatchpipeError(
+    ErrorCodes.STATE_LOST,
+    `the provider has ${found.length === 5 ? "5 or more" : found.length} batch(es) of pipeline "${name}" (newest: ${newest.id}${when}), but its state in ${stateDir} is new: running would submit and pay for everything again`,
+    {
+      hint: "Restore the state folder (state.db) from a backup or point --state-dir at it; or, to submit everything again anyway, add --force (or rename the pipeline).",
+    },
+  );
 }
 
 /** Connect to the pipeline's provider for a run (or a cancel). */

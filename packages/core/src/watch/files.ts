@@ -81,7 +81,7 @@ export async function takeSnapshot(
   watchDir: string,
 ): Promise<{ file: WatchedFile; temp: string }> {
   const dir = path.join(watchDir, "snapshots");
-  fs.mkdirSync(dir, { recursive: true });
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const temp = path.join(dir, `.incoming-${process.pid}-${Date.now()}`);
   const hash = createHash("sha256");
   let size = 0;
@@ -94,7 +94,7 @@ export async function takeSnapshot(
         yield chunk;
       }
     },
-    fs.createWriteStream(temp),
+    fs.createWriteStream(temp, { mode: 0o600 }),
   );
   const sha = hash.digest("hex");
   // keep the extension: the source reads .gz files as gzip

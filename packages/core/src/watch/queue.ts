@@ -24,6 +24,8 @@ export function createQueue(ctx: GroupContext, watchDir: string): Queue {
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> = Promise.resolve();
   let fatal: (error: unknown) => void = () => {};
+  // what stopped the groups (e.g. STATE_LOST): drain() throws it (--once has no fatal handler)
+  let failure: unknown;
   let hashing = Promise.resolve();
   const coalesce = ctx.options.coalesce ?? 2000;
   const settle = ctx.options.settle ?? 1000;
@@ -49,7 +51,10 @@ export function createQueue(ctx: GroupContext, watchDir: string): Queue {
         }
         if (!ctx.options.once && !ctx.signal.aborted) ctx.emit({ type: "idle" });
       })
-      .catch((error) => fatal(error));
+      .catch((error) => {
+        failure ??= error;
+        fatal(error);
+      });
   };
 
   return {
@@ -90,6 +95,7 @@ export function createQueue(ctx: GroupContext, watchDir: string): Queue {
       if (timer) clearTimeout(timer);
       flush();
       await running;
+      if (failure) throw failure;
     },
     async stop() {
       if (timer) clearTimeout(timer);

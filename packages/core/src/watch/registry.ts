@@ -12,6 +12,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
+import { makeStateDir, ownerOnly } from "../state/index.js";
 
 export type GroupStatus = "pending" | "done" | "failed" | "split";
 
@@ -63,8 +64,10 @@ export interface WatchRegistry {
 }
 
 export function openRegistry(dir: string): WatchRegistry {
-  fs.mkdirSync(dir, { recursive: true });
-  const db = new Database(path.join(dir, "watch.db"));
+  makeStateDir(dir);
+  const file = path.join(dir, "watch.db");
+  const db = new Database(file);
+  ownerOnly(file);
   db.pragma("journal_mode = WAL");
   db.pragma("synchronous = FULL");
   db.pragma("busy_timeout = 5000");
@@ -77,6 +80,7 @@ export function openRegistry(dir: string): WatchRegistry {
     CREATE INDEX IF NOT EXISTS files_group ON files (group_id);
     CREATE TABLE IF NOT EXISTS delivered (id TEXT PRIMARY KEY, group_id INTEGER NOT NULL, file TEXT NOT NULL);
   `);
+  ownerOnly(file);
   const insertDelivered = db.prepare("INSERT OR IGNORE INTO delivered (id, group_id, file) VALUES (?, ?, ?)");
   const selectDelivered = db.prepare("SELECT file FROM delivered WHERE id = ? AND group_id != ?").pluck();
   const filesOf = (groupId: number): WatchedFile[] =>

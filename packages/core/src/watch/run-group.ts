@@ -39,6 +39,7 @@ export async function runGroup(ctx: GroupContext, group: GroupRow, resumed: bool
         signal: controller.signal,
         stateDir: ctx.stateDir,
         env: ctx.options.env,
+        force: ctx.options.force,
         ...ctx.options.engine,
         // exactly once per id across files: an id an earlier group delivered fails as duplicate_id
         deliveredBefore: (id) => registry.deliveredBefore(id, group.id),
@@ -65,6 +66,8 @@ export async function runGroup(ctx: GroupContext, group: GroupRow, resumed: bool
     } catch (error) {
       if (ctx.signal.aborted) throw interrupted();
       const failure = asBatchpipeError(error);
+      // every group would be refused the same way: the watcher stops, its files stay unprocessed
+      if (failure.code === ErrorCodes.STATE_LOST) throw failure;
       const retry = resumable(ctx.stateDir, failure);
       if (!retry && group.files.length > 1) {
         // ids collide across files, or one file is unreadable: each file becomes its own run, so
