@@ -1,11 +1,15 @@
 import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { BatchpipeError } from "@batchpipe/core/plugin";
+import { BatchpipeError, globRoot, staysInside } from "@batchpipe/core/plugin";
 import { glob, isDynamicPattern } from "tinyglobby";
 
 /**
  * The files a `path` option names, sorted: a file as is; a folder → every *.jsonl and *.jsonl.gz
  * directly in it; anything else with glob characters → the files the glob matches.
+ * Symbolic links (the policy watch mode follows too): a file `path` names is read even if it is a
+ * link; a file found in a folder or by a glob only if its real path stays inside that folder (the
+ * glob's fixed start), so a link to a file elsewhere is skipped. To read such a file, name it, or
+ * its real folder, in `path`.
  * No file at all is an error: an empty input is almost always a wrong path.
  */
 export async function resolveFiles(path: string): Promise<string[]> {
@@ -13,17 +17,22 @@ export async function resolveFiles(path: string): Promise<string[]> {
   if (stats?.isFile()) return [path];
   if (stats?.isDirectory()) {
     const entries = await readdir(path, { withFileTypes: true });
-    const files = entries
-      .filter((entry) => entry.isFile() && DATA_FILE.test(entry.name))
-      .map((entry) => join(path, entry.name))
-      .sort(byCodeUnit);
+    const files: string[] = [];
+    for (const entry of entries) {
+      if (!DATA_FILE.test(entry.name)) continue;
+      const file = join(path, entry.name);
+      if (entry.isFile() || (entry.isSymbolicLink() && (await isFile(file)) && staysInside(file, path)))
+        files.push(file);
+    }
     if (files.length === 0) {
       throw sourceFailed(`no *.jsonl or *.jsonl.gz files in the folder ${path}`, "Check `path`.");
     }
-    return files;
+    return files.sort(byCodeUnit);
   }
   if (isDynamicPattern(path)) {
-    const files = await glob(path, { absolute: true, onlyFiles: true, expandDirectories: false });
+    const root = globRoot(path);
+    const matched = await glob(path, { absolute: true, onlyFiles: true, expandDirectories: false });
+    const files = matched.filter((file) => staysInside(file, root));
     if (files.length === 0) throw sourceFailed(`no file matches the glob ${path}`, "Check `path`.");
     return files.sort(byCodeUnit);
   }
@@ -33,6 +42,10 @@ export async function resolveFiles(path: string): Promise<string[]> {
 // --- internal ---
 
 const DATA_FILE = /\.jsonl(\.gz)?$/;
+
+async function isFile(file: string): Promise<boolean> {
+  return (await stat(file).catch(() => undefined))?.isFile() ?? false;
+}
 
 function byCodeUnit(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;

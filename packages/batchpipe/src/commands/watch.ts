@@ -84,7 +84,7 @@ export default defineCommand({
     const onEvent = (event: WatchEvent) => {
       if (args.json) {
         const out =
-          event.type === "group_failed" || event.type === "group_retry"
+          event.type === "group_failed" || event.type === "group_retry" || event.type === "file_error"
             ? { ...event, error: { code: event.error.code, message: event.error.message } }
             : event;
         io.stdout.write(`${JSON.stringify(out)}\n`);
@@ -139,6 +139,8 @@ function describe(event: WatchEvent, rel: (file: string) => string): string | un
       return `+ ${rel(event.file)} (${event.bytes} bytes) queued`;
     case "file_skipped":
       return `= ${rel(event.file)} already processed (same content)`;
+    case "file_error":
+      return `! ${event.error.message}; ${event.retryInMs === null ? "not processed this time" : `trying again in ${Math.round(event.retryInMs / 1000)}s`}`;
     case "group_started":
       return `▶ ${event.resumed ? "resuming" : "running"} ${event.files.length} file(s): ${event.files.map(rel).join(", ")}`;
     case "file_read":
