@@ -139,7 +139,8 @@ function snapshotFailed(file: string, error: unknown): BatchpipeError {
 /** snapshots no pending group needs: left by a crash between the copy and the registry insert */
 export function removeStaleSnapshots(watchDir: string, registry: WatchRegistry): void {
   const dir = path.join(watchDir, "snapshots");
-  if (!fs.existsSync(dir)) return;
+  // not a folder: the next snapshot reports it (file_error) and is tried again
+  if (!fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory()) return;
   const keep = new Set(
     registry.pendingGroups().flatMap((g) => g.files.map((f) => path.basename(f.snapshot))),
   );
