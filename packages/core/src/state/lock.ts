@@ -16,8 +16,8 @@ export interface StateLock {
 
 export const LOCK_FILE = "run.lock";
 
-/** how long a process waits for the lock before it reports the holder (a probe holds it for µs) */
-const WAIT_MS = 2000;
+/** how long a process waits for the lock before it reports the holder: only what a probe (lockHolder, µs) may take */
+const WAIT_MS = 250;
 
 /**
  * Create the state folder (0700: shard files hold full prompts), or fail with STATE_FAILED saying
