@@ -4,7 +4,15 @@
 import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { batchpipe, readJsonl, signalOnce, startWatcher, tempDir, waitFor } from "./support/harness.js";
+import {
+  batchpipe,
+  readJsonl,
+  signalOnce,
+  startWatcher,
+  tempDir,
+  waitFor,
+  writeEmulatorPipeline,
+} from "./support/harness.js";
 
 /** inbox/ with a file, a link to a file in inbox/sub/ and a link to a file outside inbox/ */
 function fixture(name: string, sourcePath: string): string {
@@ -17,21 +25,7 @@ function fixture(name: string, sourcePath: string): string {
   fs.writeFileSync(path.join(dir, "outside/secret.jsonl"), line("linked-outside"));
   fs.symlinkSync(path.join(dir, "inbox/sub/real.data"), path.join(dir, "inbox/in.jsonl"));
   fs.symlinkSync("../outside/secret.jsonl", path.join(dir, "inbox/out.jsonl"));
-  fs.writeFileSync(
-    path.join(dir, "pipeline.yaml"),
-    [
-      "version: 1",
-      `name: ${name}`,
-      "provider: { use: emulator, emulator: { timeScale: 3600 } }",
-      `source: { use: jsonl, path: ${sourcePath} }`,
-      "transform:",
-      '  id: "{{ id }}"',
-      '  body: { model: gpt-4o-mini, messages: [{ role: user, content: "{{ text }}" }] }',
-      "batch: { poll_interval: 50ms }",
-      "sinks: [{ use: jsonl, path: ./out/results.jsonl }]",
-      "",
-    ].join("\n"),
-  );
+  writeEmulatorPipeline(dir, { name, source: sourcePath });
   return dir;
 }
 

@@ -4,27 +4,20 @@
 import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { type CliEvent, readJsonl, signalOnce, startWatcher, tempDir, waitFor } from "./support/harness.js";
+import {
+  type CliEvent,
+  readJsonl,
+  signalOnce,
+  startWatcher,
+  tempDir,
+  waitFor,
+  writeEmulatorPipeline,
+} from "./support/harness.js";
 
 function fixture(name: string): string {
   const dir = tempDir(`bp-${name}-`);
   fs.mkdirSync(path.join(dir, "inbox"));
-  fs.writeFileSync(
-    path.join(dir, "pipeline.yaml"),
-    [
-      "version: 1",
-      `name: ${name}`,
-      "provider: { use: emulator, emulator: { timeScale: 3600 } }",
-      "source: { use: jsonl, path: ./inbox/ }",
-      "transform:",
-      '  id: "{{ id }}"',
-      '  body: { model: gpt-4o-mini, messages: [{ role: user, content: "{{ text }}" }] }',
-      "batch: { poll_interval: 50ms }",
-      "sinks: [{ use: jsonl, path: ./out/results.jsonl }]",
-      "errors: [{ use: jsonl, path: ./out/errors.jsonl }]",
-      "",
-    ].join("\n"),
-  );
+  writeEmulatorPipeline(dir, { name, errors: true });
   return dir;
 }
 
