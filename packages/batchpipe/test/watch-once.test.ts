@@ -41,11 +41,13 @@ describe("batchpipe watch --once", () => {
     let w = once();
     expect((await w.done).code).toBe(0);
     expect(w.events.at(-1)).toMatchObject({ type: "summary", files: 2, succeeded: 3 });
-    // same ids in two files: the group is split, each file runs on its own
-    write("b.jsonl", ["b1", "b2"]);
-    write("c.jsonl", ["b1"]);
+    // a new id (c1) in two files of one group: the group is split, each file runs on its own; an
+    // id delivered before (b1 by the first b.jsonl, c1 by b.jsonl's run) fails as duplicate_id
+    // wherever it comes again (exit 3)
+    write("b.jsonl", ["b1", "b2", "c1"]);
+    write("c.jsonl", ["b1", "c1"]);
     w = once();
-    expect((await w.done).code).toBe(0);
+    expect((await w.done).code).toBe(3);
     expect(w.events.some((e) => e.type === "file_skipped" && String(e.file).endsWith("a.jsonl"))).toBe(true);
     expect(w.events.some((e) => e.type === "group_split")).toBe(true);
     w = once();
@@ -54,14 +56,7 @@ describe("batchpipe watch --once", () => {
     const ids = readJsonl<{ id: string; source: { file: string } }>(path.join(dir, "out/results.jsonl")).map(
       (r) => `${r.id}@${path.basename(r.source.file)}`,
     );
-    expect(ids.sort()).toEqual([
-      "a1@a.jsonl",
-      "a2@a.jsonl",
-      "b1@b.jsonl",
-      "b1@b.jsonl",
-      "b1@c.jsonl",
-      "b2@b.jsonl",
-    ]);
+    expect(ids.sort()).toEqual(["a1@a.jsonl", "a2@a.jsonl", "b1@b.jsonl", "b2@b.jsonl", "c1@b.jsonl"]);
   });
 
   it("a group whose run finished before the crash recorded it is marked done, not run again", async () => {

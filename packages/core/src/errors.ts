@@ -18,6 +18,11 @@ export const ErrorCodes = {
   PROVIDER_FAILED: "PROVIDER_FAILED",
   /** the state database is locked, corrupt or from an incompatible version */
   STATE_FAILED: "STATE_FAILED",
+  /**
+   * the state is new (lost or emptied) but the provider has batches tagged with this pipeline's
+   * name: running would pay again for work already submitted (run with --force to do it anyway)
+   */
+  STATE_LOST: "STATE_LOST",
   /** command-line usage problem */
   USAGE: "USAGE",
   /** the run would exceed batch.max_cost */

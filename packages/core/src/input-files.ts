@@ -5,6 +5,7 @@ import type { Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
 import { glob, isDynamicPattern } from "tinyglobby";
 import { BatchpipeError } from "./errors.js";
+import { globRoot, staysInside } from "./watch/links.js";
 
 export interface ResolveInputFilesOptions {
   /** the endings a data file in a folder has, e.g. `[".jsonl", ".jsonl.gz"]` */
@@ -21,6 +22,10 @@ export function isGlobPath(path: string): boolean {
 /**
  * The files a source's `path` option names, sorted: a file as is; a folder → every file directly in
  * it with one of `extensions`; anything else with glob characters → the files the glob matches.
+ * Symbolic links (the policy watch mode follows too): a file `path` names is read even if it is a
+ * link; a file found in a folder or by a glob only if its real path stays inside that folder (the
+ * glob's fixed start), so a link to a file elsewhere is skipped. To read such a file, name it, or
+ * its real folder, in `path`.
  * No file at all is an error: an empty input is almost always a wrong path.
  */
 export async function resolveInputFiles(path: string, options: ResolveInputFilesOptions): Promise<string[]> {
@@ -30,10 +35,14 @@ export async function resolveInputFiles(path: string, options: ResolveInputFiles
   if (stats?.isFile()) return [path];
   if (stats?.isDirectory()) {
     const entries = await readdir(path, { withFileTypes: true });
-    const files = entries
-      .filter((entry) => entry.isFile() && options.extensions.some((ext) => entry.name.endsWith(ext)))
-      .map((entry) => join(path, entry.name))
-      .sort(byCodeUnit);
+    const files: string[] = [];
+    for (const entry of entries) {
+      if (!options.extensions.some((ext) => entry.name.endsWith(ext))) continue;
+      const file = join(path, entry.name);
+      if (entry.isFile() || (entry.isSymbolicLink() && (await isFile(file)) && staysInside(file, path)))
+        files.push(file);
+    }
+    files.sort(byCodeUnit);
     if (files.length === 0) {
       const kinds = options.extensions.map((ext) => `*${ext}`).join(" or ");
       throw fail(`no ${kinds} files in the folder ${path}`, "Check `path`.");
@@ -41,7 +50,9 @@ export async function resolveInputFiles(path: string, options: ResolveInputFiles
     return files;
   }
   if (isDynamicPattern(path)) {
-    const files = await glob(path, { absolute: true, onlyFiles: true, expandDirectories: false });
+    const root = globRoot(path);
+    const matched = await glob(path, { absolute: true, onlyFiles: true, expandDirectories: false });
+    const files = matched.filter((file) => staysInside(file, root));
     if (files.length === 0) throw fail(`no file matches the glob ${path}`, "Check `path`.");
     return files.sort(byCodeUnit);
   }
@@ -75,4 +86,8 @@ const CHUNK_SIZE = 1 << 20;
 
 function byCodeUnit(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+async function isFile(file: string): Promise<boolean> {
+  return (await stat(file).catch(() => undefined))?.isFile() ?? false;
 }

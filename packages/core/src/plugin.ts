@@ -274,3 +274,6 @@ export function defineProvider<S extends AnySchema>(
 export function defineSink<S extends AnySchema>(plugin: Omit<SinkPlugin<S>, "kind">): SinkPlugin<S> {
   return { kind: "sink", ...plugin };
 }
+
+/** the symlink policy of sources and watch mode (a listed file counts if its real path stays inside) */
+export { globRoot, staysInside } from "./watch/links.js";

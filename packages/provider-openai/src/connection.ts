@@ -68,6 +68,18 @@ export function createOpenAIConnection(options: OpenAIConnectionOptions): Provid
       return found;
     },
 
+    async findByPipeline(pipeline, { state, limit, signal }) {
+      const found: BatchSnapshot[] = [];
+      for await (const batch of client.listBatches({ signal })) {
+        const m = batch.metadata;
+        if (m?.batchpipe_name !== pipeline) continue;
+        if (state && m.batchpipe_state && m.batchpipe_state !== state) continue;
+        found.push(toSnapshot(batch));
+        if (found.length >= limit) break;
+      }
+      return found;
+    },
+
     async poll(batch, { signal }) {
       const info = await client.retrieveBatch(batch.id, { signal });
       return info && toSnapshot(info);
@@ -110,6 +122,7 @@ export function metadataOf(tag: SubmissionTag): Record<string, string> {
     batchpipe_run: tag.run,
     batchpipe_shard: tag.shard,
     batchpipe_attempt: String(tag.submission),
+    ...(tag.state ? { batchpipe_state: tag.state } : {}),
   };
 }
 

@@ -31,7 +31,8 @@ export default defineCommand({
     ...stateDirArg,
     force: {
       type: "boolean",
-      description: "Submit a dataset even if it was already processed under this name",
+      description:
+        "Submit a dataset even if it was already processed under this name, or if the state is new but the provider has batches of this name (a lost state.db: STATE_LOST)",
     },
     json: { type: "boolean", description: "Print one JSON event per line on stdout (for scripts)" },
     detach: {

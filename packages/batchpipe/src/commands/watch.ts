@@ -21,7 +21,7 @@ export default defineCommand({
   meta: {
     name: "watch",
     description:
-      "Watch the source's folder or glob and run every new or changed file once it is fully written",
+      "Watch the source's folder or glob and run every new or changed file once it is fully written. Each record id is delivered once per pipeline: a record whose id an earlier file delivered fails as duplicate_id (errors sink)",
   },
   args: {
     ...pipelineArgs,
@@ -35,6 +35,11 @@ export default defineCommand({
       type: "string",
       description:
         "Files arriving within this of each other share one run and its batches (default 2s, at most 10× this)",
+    },
+    force: {
+      type: "boolean",
+      description:
+        "Submit even if the state is new but the provider has batches of this pipeline's name (a lost state.db: STATE_LOST)",
     },
     json: { type: "boolean", description: "Print one JSON event per line on stdout (for scripts)" },
     detach: {
@@ -58,6 +63,7 @@ export default defineCommand({
         name: pipeline.spec.name,
         flags: [
           ...(args.once ? ["--once"] : []),
+          ...(args.force ? ["--force"] : []),
           ...(args.settle ? ["--settle", args.settle] : []),
           ...(args.coalesce ? ["--coalesce", args.coalesce] : []),
           ...(args["allow-inline-secrets"] ? ["--allow-inline-secrets"] : []),
@@ -78,7 +84,7 @@ export default defineCommand({
     const onEvent = (event: WatchEvent) => {
       if (args.json) {
         const out =
-          event.type === "group_failed" || event.type === "group_retry"
+          event.type === "group_failed" || event.type === "group_retry" || event.type === "file_error"
             ? { ...event, error: { code: event.error.code, message: event.error.message } }
             : event;
         io.stdout.write(`${JSON.stringify(out)}\n`);
@@ -95,6 +101,7 @@ export default defineCommand({
         signal: trap.signal,
         onEvent,
         env,
+        force: args.force,
         engine: ctx.engine,
         settle: args.settle ? (parseDuration(args.settle) as number) : undefined,
         coalesce: args.coalesce ? (parseDuration(args.coalesce) as number) : undefined,
@@ -132,6 +139,8 @@ function describe(event: WatchEvent, rel: (file: string) => string): string | un
       return `+ ${rel(event.file)} (${event.bytes} bytes) queued`;
     case "file_skipped":
       return `= ${rel(event.file)} already processed (same content)`;
+    case "file_error":
+      return `! ${event.error.message}; ${event.retryInMs === null ? "not processed this time" : `trying again in ${Math.round(event.retryInMs / 1000)}s`}`;
     case "group_started":
       return `▶ ${event.resumed ? "resuming" : "running"} ${event.files.length} file(s): ${event.files.map(rel).join(", ")}`;
     case "file_read":

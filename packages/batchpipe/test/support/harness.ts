@@ -220,6 +220,32 @@ export function writePipeline(dir: string, o: PipelineOptions): string {
   return file;
 }
 
+/**
+ * writes `<dir>/pipeline.yaml` for the in-process emulator (no separate process; it forgets its
+ * batches when the run ends): a jsonl source of `source` (default ./inbox/), `{{ text }}` as the
+ * prompt, results in ./out/results.jsonl and, with `errors`, failures in ./out/errors.jsonl
+ */
+export function writeEmulatorPipeline(
+  dir: string,
+  o: { name: string; source?: string; errors?: boolean },
+): string {
+  const file = path.join(dir, "pipeline.yaml");
+  const lines = [
+    "version: 1",
+    `name: ${o.name}`,
+    "provider: { use: emulator, emulator: { timeScale: 3600 } }",
+    `source: { use: jsonl, path: ${o.source ?? "./inbox/"} }`,
+    "transform:",
+    '  id: "{{ id }}"',
+    '  body: { model: gpt-4o-mini, messages: [{ role: user, content: "{{ text }}" }] }',
+    "batch: { poll_interval: 50ms }",
+    "sinks: [{ use: jsonl, path: ./out/results.jsonl }]",
+    ...(o.errors ? ["errors: [{ use: jsonl, path: ./out/errors.jsonl }]"] : []),
+  ];
+  fs.writeFileSync(file, `${lines.join("\n")}\n`);
+  return file;
+}
+
 // --- the CLI and node scripts in child processes ---
 
 export type CliEvent = { type: string; [key: string]: unknown };

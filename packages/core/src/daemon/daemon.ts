@@ -10,7 +10,14 @@ import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { BatchpipeError, ErrorCodes } from "../errors.js";
-import { lockHolder, processStartTime } from "../state/index.js";
+import {
+  holdExclusive,
+  lockHolder,
+  makeStateDir,
+  ownerOnly,
+  processStartTime,
+  writeAtomic,
+} from "../state/index.js";
 
 export interface DaemonPaths {
   pid: string;
@@ -56,73 +63,46 @@ export interface StartDaemonOptions {
   name?: string;
 }
 
-/** Start the child; refuses when a daemon (or another process) already runs this pipeline. */
+/**
+ * Start the child; refuses when a daemon (or another process) already runs this pipeline. Starts
+ * are serialised by an OS lock on `daemon.lock` (held from the check to the pid file's write), and
+ * the pid file is renamed into place with its content: two starts racing start one daemon, and
+ * neither can remove the other's pid file.
+ */
 export function startDaemon(options: StartDaemonOptions): DaemonInfo {
   const stateDir = path.resolve(options.stateDir);
-  fs.mkdirSync(stateDir, { recursive: true });
+  makeStateDir(stateDir);
   const paths = daemonPaths(stateDir);
   const label = options.name ? `pipeline "${options.name}"` : `the pipeline in ${stateDir}`;
-  const current = readDaemon(stateDir);
-  if (current?.state === "running") {
-    throw new BatchpipeError(
-      ErrorCodes.STATE_FAILED,
-      `a daemon (pid ${current.pid}) is already running ${label}`,
-      {
-        hint: "Follow it with `batchpipe logs <spec> -f`, or end it with `batchpipe stop <spec>` (it saves its state).",
-      },
-    );
-  }
-  // a foreground run holds the pipeline's lock, a foreground watcher the one in watch/
-  const holder = lockHolder(stateDir) ?? lockHolder(path.join(stateDir, "watch"));
-  if (holder) {
-    throw new BatchpipeError(
-      ErrorCodes.STATE_FAILED,
-      `another batchpipe process (pid ${holder.pid}, ${holder.command}) is running ${label}`,
-      { hint: "Wait for it to finish or stop it first; one process runs a pipeline at a time." },
-    );
-  }
-  fs.rmSync(paths.pid, { force: true });
-  // "wx": of two starts racing, one gets the file
-  let pidFd: number;
-  try {
-    pidFd = fs.openSync(paths.pid, "wx");
-  } catch (error) {
+  const starting = holdExclusive(path.join(stateDir, "daemon.lock"), 2000);
+  if (!starting) {
     throw new BatchpipeError(ErrorCodes.STATE_FAILED, `a daemon is being started for ${label}`, {
       hint: "Check it with `batchpipe status <spec>`.",
-      cause: error,
     });
   }
-  const log = fs.openSync(paths.log, "a");
   try {
-    fs.writeSync(log, `--- batchpipe daemon started ${new Date().toISOString()} ---\n`);
-    const child = spawn(process.execPath, [...(options.execArgv ?? []), ...options.args], {
-      cwd: options.cwd ?? process.cwd(),
-      env: { ...(options.env ?? process.env), [DAEMON_ENV]: "1", [DAEMON_DIR_ENV]: stateDir },
-      detached: true,
-      stdio: ["ignore", log, log],
-    });
-    if (child.pid === undefined) {
-      throw new BatchpipeError(ErrorCodes.STATE_FAILED, "could not start the background process", {
-        hint: "Check that node can be started from this shell.",
-      });
+    const current = readDaemon(stateDir);
+    if (current?.state === "running") {
+      throw new BatchpipeError(
+        ErrorCodes.STATE_FAILED,
+        `a daemon (pid ${current.pid}) is already running ${label}`,
+        {
+          hint: "Follow it with `batchpipe logs <spec> -f`, or end it with `batchpipe stop <spec>` (it saves its state).",
+        },
+      );
     }
-    child.unref();
-    const info: DaemonInfo & { processStart?: string } = {
-      pid: child.pid,
-      log: paths.log,
-      startedAt: Date.now(),
-      command: options.args,
-      processStart: processStartTime(child.pid),
-    };
-    fs.writeSync(pidFd, `${child.pid}\n`);
-    fs.writeFileSync(paths.info, `${JSON.stringify(info)}\n`);
-    return info;
-  } catch (error) {
-    fs.rmSync(paths.pid, { force: true });
-    throw error;
+    // a foreground run holds the pipeline's lock, a foreground watcher the one in watch/
+    const holder = lockHolder(stateDir) ?? lockHolder(path.join(stateDir, "watch"));
+    if (holder) {
+      throw new BatchpipeError(
+        ErrorCodes.STATE_FAILED,
+        `another batchpipe process (pid ${holder.pid}, ${holder.command}) is running ${label}`,
+        { hint: "Wait for it to finish or stop it first; one process runs a pipeline at a time." },
+      );
+    }
+    return spawnDaemon(options, stateDir, paths);
   } finally {
-    fs.closeSync(pidFd);
-    fs.closeSync(log);
+    starting.close();
   }
 }
 
@@ -208,11 +188,9 @@ export function enterDaemonChild(env: Record<string, string | undefined> = proce
     try {
       const info = JSON.parse(fs.readFileSync(paths.info, "utf8")) as DaemonInfo;
       if (info.pid !== process.pid) return;
-      fs.writeFileSync(
-        paths.info,
-        `${JSON.stringify({ ...info, exitCode: code, finishedAt: Date.now() })}\n`,
-      );
-      fs.rmSync(paths.pid, { force: true });
+      writeAtomic(paths.info, `${JSON.stringify({ ...info, exitCode: code, finishedAt: Date.now() })}\n`);
+      // only our own: a daemon started after this one's record said "finished" has its own
+      if (readPidFile(paths.pid) === process.pid) fs.rmSync(paths.pid, { force: true });
     } catch {
       // the record is best effort: status then reports the daemon as died
     }
@@ -231,6 +209,38 @@ export function isAlive(pid: number): boolean {
 }
 
 // --- internal ---
+
+function spawnDaemon(options: StartDaemonOptions, stateDir: string, paths: DaemonPaths): DaemonInfo {
+  const log = fs.openSync(paths.log, "a", 0o600);
+  try {
+    ownerOnly(paths.log);
+    fs.writeSync(log, `--- batchpipe daemon started ${new Date().toISOString()} ---\n`);
+    const child = spawn(process.execPath, [...(options.execArgv ?? []), ...options.args], {
+      cwd: options.cwd ?? process.cwd(),
+      env: { ...(options.env ?? process.env), [DAEMON_ENV]: "1", [DAEMON_DIR_ENV]: stateDir },
+      detached: true,
+      stdio: ["ignore", log, log],
+    });
+    if (child.pid === undefined) {
+      throw new BatchpipeError(ErrorCodes.STATE_FAILED, "could not start the background process", {
+        hint: "Check that node can be started from this shell.",
+      });
+    }
+    child.unref();
+    const info: DaemonInfo & { processStart?: string } = {
+      pid: child.pid,
+      log: paths.log,
+      startedAt: Date.now(),
+      command: options.args,
+      processStart: processStartTime(child.pid),
+    };
+    writeAtomic(paths.info, `${JSON.stringify(info)}\n`);
+    writeAtomic(paths.pid, `${child.pid}\n`);
+    return info;
+  } finally {
+    fs.closeSync(log);
+  }
+}
 
 function readPidFile(file: string): number | undefined {
   try {

@@ -10,7 +10,14 @@ import { BatchpipeError, ErrorCodes } from "../errors.js";
 import { pricesFor } from "../estimate/pricing.js";
 import type { Logger } from "../plugin.js";
 import type { ProviderConnection } from "../provider/contract.js";
-import { acquireLock, openState, type RunCounters, type RunRow, type StateStore } from "../state/index.js";
+import {
+  acquireLock,
+  openState,
+  type RunCounters,
+  type RunRow,
+  type StateStore,
+  stateTag,
+} from "../state/index.js";
 import { decodeReadCheckpoint, encodeReadCheckpoint } from "./codecs/read-checkpoint.js";
 import { runNotifying } from "./notify.js";
 import { type ReadResume, ReadStartsOver, readFailure, readIdentity, runReadPhase } from "./read/index.js";
@@ -48,6 +55,11 @@ async function runOnce(pipeline: EnginePipeline, options: RunOptions): Promise<R
   try {
     let run = state.unfinishedRun();
     const resumed = run !== undefined;
+    if (!run && !state.latestRun() && !options.force) {
+      // a new state: if it was lost or emptied, the provider still has this pipeline's batches
+      provider = await openProvider(pipeline, { env: options.env ?? process.env, logger, signal });
+      await refuseLostState(pipeline, provider, stateDir, signal);
+    }
     run ??= state.createRun();
     const resume = run.status === "reading" ? loadReadResume(pipeline, state, run.id) : undefined;
     emit({
@@ -69,6 +81,7 @@ async function runOnce(pipeline: EnginePipeline, options: RunOptions): Promise<R
         logger,
         emit,
         force: options.force,
+        deliveredBefore: options.deliveredBefore,
         resume: resume?.resume,
         checkpointEvery,
       });
@@ -85,7 +98,7 @@ async function runOnce(pipeline: EnginePipeline, options: RunOptions): Promise<R
       });
       if (refusal) throw refusal;
     }
-    provider = await openProvider(pipeline, { env: options.env ?? process.env, logger, signal });
+    provider ??= await openProvider(pipeline, { env: options.env ?? process.env, logger, signal });
     const loop = new RunLoop({
       pipeline,
       state,
@@ -121,6 +134,7 @@ async function readRun(o: {
   logger: Logger;
   emit: (event: EngineEvent) => void;
   force?: boolean;
+  deliveredBefore?: (id: string) => string | undefined;
   /** the last checkpoint of this run's interrupted read phase */
   resume?: ReadResume;
   checkpointEvery: number;
@@ -149,6 +163,7 @@ async function readRun(o: {
           state.saveReadCheckpoint(run.id, { value: encodeReadCheckpoint(checkpoint), shards, fanout }),
         resume,
         resumable,
+        deliveredBefore: o.deliveredBefore,
       });
       break;
     } catch (error) {
@@ -242,6 +257,31 @@ function loadReadResume(
       fanoutIds: { [Symbol.iterator]: () => state.fanoutIds(runId) },
     },
   };
+}
+
+/**
+ * On a new state: refuse (STATE_LOST) when the provider has batches tagged with this pipeline's
+ * name. The state that knew them is gone, so running would submit (and pay for) everything again.
+ */
+async function refuseLostState(
+  pipeline: EnginePipeline,
+  provider: ProviderConnection,
+  stateDir: string,
+  signal: AbortSignal,
+): Promise<void> {
+  const name = pipeline.spec.name;
+  const found =
+    (await provider.findByPipeline?.(name, { state: stateTag(stateDir), limit: 5, signal })) ?? [];
+  if (found.length === 0) return;
+  const newest = found[0]!;
+  const when = newest.createdAt ? ` created ${new Date(newest.createdAt).toISOString()}` : "";
+  throw new BatchpipeError(
+    ErrorCodes.STATE_LOST,
+    `the provider has ${found.length === 5 ? "5 or more" : found.length} batch(es) of pipeline "${name}" (newest: ${newest.id}${when}), but its state in ${stateDir} is new: running would submit and pay for everything again`,
+    {
+      hint: "Restore the state folder (state.db) from a backup or point --state-dir at it; or, to submit everything again anyway, add --force (or rename the pipeline).",
+    },
+  );
 }
 
 /** Connect to the pipeline's provider for a run (or a cancel). */

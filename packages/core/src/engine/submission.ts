@@ -7,7 +7,7 @@
 import path from "node:path";
 import type { BatchSnapshot, SubmissionTag, SubmitResult } from "../provider/contract.js";
 import { tagKey } from "../provider/contract.js";
-import type { ShardRow } from "../state/index.js";
+import { type ShardRow, stateTag } from "../state/index.js";
 import { describeError, type LoopContext, patchShard, shardsIn, warn } from "./loop-context.js";
 import { withCallSignal } from "./types.js";
 
@@ -20,6 +20,7 @@ export function submissionTag(ctx: LoopContext, shard: ShardRow): SubmissionTag 
     run: ctx.runId,
     shard: shard.name,
     submission: shard.submission,
+    state: stateTag(ctx.stateDir),
   };
 }
 

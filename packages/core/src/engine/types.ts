@@ -163,6 +163,11 @@ export interface RunOptions extends EngineTuning {
   /** submit again a dataset already completed under this name */
   force?: boolean;
   env?: Record<string, string | undefined>;
+  /**
+   * Where a record id was already delivered for this pipeline (watch mode: by an earlier file), or
+   * undefined. Such a record fails as `duplicate_id` (the first occurrence wins) instead of being sent.
+   */
+  deliveredBefore?: (id: string) => string | undefined;
 }
 
 export interface RunResult {

@@ -45,6 +45,11 @@ export interface SubmissionTag {
   shard: string;
   /** counts the batches created for this shard (a queue refusal makes another) */
   submission: number;
+  /**
+   * Which state folder submitted it (a hash of its path; see findByPipeline): tells this copy's
+   * batches from those of another folder running a pipeline of the same name. Optional.
+   */
+  state?: string;
 }
 
 /** A sealed shard to submit as one batch. */
@@ -146,6 +151,16 @@ export interface ProviderConnection {
     tags: SubmissionTag[],
     options: { since: number; signal: AbortSignal },
   ): Promise<Map<string, BatchSnapshot>>;
+  /**
+   * Optional: batches at the provider tagged with this pipeline's name (any run), newest first, at
+   * most `limit`. The engine asks when a run starts on a new state (lost or emptied state.db) and
+   * refuses to pay again without --force. A provider that cannot list by tag leaves it out.
+   */
+  findByPipeline?(
+    pipeline: string,
+    /** `state`: only batches of this SubmissionTag.state (or of none: made before it existed) */
+    options: { state?: string; limit: number; signal: AbortSignal },
+  ): Promise<BatchSnapshot[]>;
   /** null when the batch no longer exists */
   poll(batch: BatchRef, options: { signal: AbortSignal }): Promise<BatchSnapshot | null>;
   /** every result of an ended batch, streamed (never held whole) */

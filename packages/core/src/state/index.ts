@@ -1,4 +1,15 @@
-export { acquireLock, LOCK_FILE, lockHolder, processStartTime, type StateLock } from "./lock.js";
+export {
+  acquireLock,
+  holdExclusive,
+  isHeld,
+  LOCK_FILE,
+  lockHolder,
+  makeStateDir,
+  ownerOnly,
+  processStartTime,
+  type StateLock,
+  writeAtomic,
+} from "./lock.js";
 export { STATE_SCHEMA_VERSION } from "./schema.js";
 export * from "./state-db.js";
 export * from "./types.js";

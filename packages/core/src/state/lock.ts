@@ -1,10 +1,13 @@
 /**
- * One process per pipeline: a lock file created with O_EXCL holding the owner's pid and start
- * time. A lock left by a killed process (SIGKILL, power loss) is recognised as stale (no such
- * process, or a different process that reused the pid) and taken over, so it never blocks a resume.
+ * One process per pipeline. The lock is an OS lock, not a file's existence: SQLite's exclusive lock
+ * on `run.lock` (fcntl), held by an open connection for the owner's life. The kernel drops it when
+ * the owner dies (SIGKILL, power loss), so there is no stale lock to take over and nothing that a
+ * takeover could delete. Who holds it (pid, start time, command) is in `run.lock.json`, written to a
+ * temp file and renamed into place once the lock is held: a reader sees all of it or none.
  */
 import fs from "node:fs";
 import path from "node:path";
+import Database from "better-sqlite3";
 import { BatchpipeError, ErrorCodes } from "../errors.js";
 
 export interface StateLock {
@@ -13,10 +16,18 @@ export interface StateLock {
 
 export const LOCK_FILE = "run.lock";
 
-/** create the state folder, or fail with STATE_FAILED saying why (ENOTDIR, EACCES, EROFS, ENOSPC) */
+/** how long a process waits for the lock before it reports the holder: only what a probe (lockHolder, µs) may take */
+const WAIT_MS = 250;
+
+/**
+ * Create the state folder (0700: shard files hold full prompts), or fail with STATE_FAILED saying
+ * why (ENOTDIR, EACCES, EROFS, ENOSPC).
+ */
 export function makeStateDir(dir: string): void {
   try {
-    fs.mkdirSync(dir, { recursive: true });
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    // a folder made by an older batchpipe (or a umask) may be wider
+    if ((fs.statSync(dir).mode & 0o077) !== 0) fs.chmodSync(dir, 0o700);
   } catch (error) {
     throw new BatchpipeError(
       ErrorCodes.STATE_FAILED,
@@ -29,68 +40,106 @@ export function makeStateDir(dir: string): void {
   }
 }
 
+/** make `file` (and SQLite's -wal/-shm beside it) readable by its owner only */
+export function ownerOnly(file: string): void {
+  for (const f of [file, `${file}-wal`, `${file}-shm`, `${file}-journal`]) {
+    try {
+      fs.chmodSync(f, 0o600);
+    } catch {}
+  }
+}
+
 export function acquireLock(dir: string, options: { command?: string } = {}): StateLock {
   makeStateDir(dir);
   const file = path.join(dir, LOCK_FILE);
-  const mine = `${process.pid} ${processStartTime(process.pid) ?? "?"} ${options.command ?? "run"}\n`;
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      const fd = fs.openSync(file, "wx");
-      fs.writeSync(fd, mine);
-      fs.closeSync(fd);
-      return {
-        release() {
-          try {
-            if (fs.readFileSync(file, "utf8") === mine) fs.rmSync(file, { force: true });
-          } catch {}
-        },
-      };
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "EEXIST") {
-        throw new BatchpipeError(ErrorCodes.STATE_FAILED, `cannot create the lock file ${file}`, {
-          hint: "Check the folder's permissions, or move the state elsewhere with --state-dir.",
-          cause: error,
-        });
-      }
-    }
+  const lock = holdExclusive(file, WAIT_MS);
+  if (!lock) {
     const holder = lockHolder(dir);
-    if (holder) {
-      throw new BatchpipeError(
-        ErrorCodes.STATE_FAILED,
-        `another batchpipe process (pid ${holder.pid}, ${holder.command}) is running this pipeline (${dir})`,
-        {
-          hint: "Wait for it to finish, or stop it (it saves its state); `batchpipe status` shows its progress.",
-        },
-      );
-    }
-    // stale: its owner is gone
-    fs.rmSync(file, { force: true });
+    throw new BatchpipeError(
+      ErrorCodes.STATE_FAILED,
+      `another batchpipe process (pid ${holder?.pid ?? "?"}, ${holder?.command ?? "run"}) is running this pipeline (${dir})`,
+      {
+        hint: "Wait for it to finish, or stop it (it saves its state); `batchpipe status` shows its progress.",
+      },
+    );
   }
-  throw new BatchpipeError(ErrorCodes.STATE_FAILED, `cannot take the lock ${file}`, {
-    hint: "Another process keeps creating it; try again.",
-  });
+  const info = `${file}.json`;
+  const mine = `${process.pid} ${processStartTime(process.pid) ?? "?"} ${options.command ?? "run"}\n`;
+  writeAtomic(info, mine);
+  return {
+    release() {
+      try {
+        if (fs.readFileSync(info, "utf8") === mine) fs.rmSync(info, { force: true });
+      } catch {}
+      lock.close();
+    },
+  };
 }
 
 /** the live process holding the pipeline's lock, if any */
 export function lockHolder(dir: string): { pid: number; command: string } | undefined {
-  let text: string;
+  const file = path.join(dir, LOCK_FILE);
+  if (!isHeld(file)) return undefined;
+  let text = "";
   try {
-    text = fs.readFileSync(path.join(dir, LOCK_FILE), "utf8");
-  } catch {
-    return undefined;
-  }
-  const [pidText, started, command] = text.trim().split(" ");
+    text = fs.readFileSync(`${file}.json`, "utf8");
+  } catch {}
+  // held, but its holder has not written who it is yet
+  const [pidText, , command] = text.trim().split(" ");
   const pid = Number(pidText);
-  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  return { pid: Number.isInteger(pid) && pid > 0 ? pid : 0, command: command ?? "run" };
+}
+
+/**
+ * Take the exclusive lock on `file` (an SQLite file made for it), waiting up to `waitMs`; undefined
+ * when another connection holds it. The lock lasts until close() or the process's end.
+ */
+export function holdExclusive(file: string, waitMs: number): Database.Database | undefined {
+  let db: Database.Database | undefined;
   try {
-    process.kill(pid, 0);
+    db = new Database(file, { timeout: waitMs });
+    ownerOnly(file);
+    // EXCLUSIVE locking mode: the lock the first write takes is kept until the connection closes
+    db.pragma("locking_mode = EXCLUSIVE");
+    db.exec("BEGIN EXCLUSIVE; CREATE TABLE IF NOT EXISTS holder (at INTEGER); DELETE FROM holder;");
+    db.prepare("INSERT INTO holder (at) VALUES (?)").run(Date.now());
+    db.exec("COMMIT");
+    return db;
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "EPERM") return undefined;
+    db?.close();
+    if (isBusy(error)) return undefined;
+    throw new BatchpipeError(ErrorCodes.STATE_FAILED, `cannot take the lock ${file}`, {
+      hint: "Check the folder's permissions and free space, or move the state elsewhere with --state-dir.",
+      cause: error,
+    });
   }
-  // the pid may have been reused by an unrelated process
-  const now = processStartTime(pid);
-  if (started && started !== "?" && now && now !== started) return undefined;
-  return { pid, command: command ?? "run" };
+}
+
+/** whether a live process holds the exclusive lock on `file` (a probe: it never waits) */
+export function isHeld(file: string): boolean {
+  if (!fs.existsSync(file)) return false;
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(file, { fileMustExist: true, timeout: 0 });
+    db.prepare("SELECT count(*) FROM sqlite_master").get();
+    return false;
+  } catch (error) {
+    return isBusy(error);
+  } finally {
+    db?.close();
+  }
+}
+
+/** write `text` to a temp file beside `file`, then rename it into place (0600) */
+export function writeAtomic(file: string, text: string): void {
+  const temp = `${file}.${process.pid}.${Date.now().toString(36)}.tmp`;
+  try {
+    fs.writeFileSync(temp, text, { mode: 0o600 });
+    fs.renameSync(temp, file);
+  } catch (error) {
+    fs.rmSync(temp, { force: true });
+    throw error;
+  }
 }
 
 /** the process start time from /proc (Linux); undefined elsewhere. Tells a live owner from a process that reused its pid. */
@@ -102,4 +151,11 @@ export function processStartTime(pid: number): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+// --- internal ---
+
+function isBusy(error: unknown): boolean {
+  const code = (error as { code?: string }).code ?? "";
+  return code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED");
 }

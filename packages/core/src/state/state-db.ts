@@ -4,11 +4,12 @@
  * fan-out, deliveries and sink checkpoints. Per-request data (request lines, inputs) stays in shard
  * files on disk so a 1M-record run keeps this database small. Never the API key.
  */
+import { createHash } from "node:crypto";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { BatchpipeError, ErrorCodes } from "../errors.js";
 import type { Checkpoint } from "../plugin.js";
-import { makeStateDir } from "./lock.js";
+import { makeStateDir, ownerOnly } from "./lock.js";
 import {
   migrate,
   type RawRun,
@@ -97,10 +98,14 @@ export function openState(dir: string): StateStore {
   let db: Database.Database;
   try {
     db = new Database(file);
+    ownerOnly(file);
     db.pragma("journal_mode = WAL");
-    db.pragma("synchronous = NORMAL");
+    // FULL: a commit that precedes a paid call (a submission's stage) survives a power loss
+    db.pragma("synchronous = FULL");
     db.pragma("busy_timeout = 5000");
     migrate(db, file);
+    // the -wal and -shm files exist from here
+    ownerOnly(file);
   } catch (error) {
     if (error instanceof BatchpipeError) throw error;
     throw new BatchpipeError(ErrorCodes.STATE_FAILED, `cannot open the state database ${file}`, {
@@ -109,6 +114,11 @@ export function openState(dir: string): StateStore {
     });
   }
   return createStore(dir, db);
+}
+
+/** the SubmissionTag.state of batches submitted from the state folder `dir`: its path, hashed */
+export function stateTag(dir: string): string {
+  return createHash("sha256").update(path.resolve(dir)).digest("hex").slice(0, 16);
 }
 
 /** the kv key of a run's read checkpoint (kv: no schema change for state files made before it) */

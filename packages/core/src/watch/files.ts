@@ -7,6 +7,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { pipeline as pipe } from "node:stream/promises";
 import type { EnginePipeline } from "../engine/types.js";
+import { BatchpipeError, ErrorCodes } from "../errors.js";
 import type { GroupRow, WatchedFile, WatchRegistry } from "./registry.js";
 import type { WatchTarget } from "./target.js";
 
@@ -30,8 +31,12 @@ function listFiles(target: WatchTarget, excludedPaths: string[]): string[] {
     for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
       const full = path.join(dir, entry.name);
       if (isExcluded(full, excludedPaths)) continue;
-      if (entry.isDirectory() && (target.depth === undefined || depth < target.depth)) walk(full, depth + 1);
-      else if (entry.isFile() && target.matches(full)) out.push(full);
+      // a link counts as what it points to, if the symlink policy lets it (chokidar follows links too)
+      const link = entry.isSymbolicLink();
+      if (link && !target.allows(full)) continue;
+      const stats = link ? fs.statSync(full, { throwIfNoEntry: false }) : entry;
+      if (stats?.isDirectory() && (target.depth === undefined || depth < target.depth)) walk(full, depth + 1);
+      else if (stats?.isFile() && target.matches(full)) out.push(full);
     }
   };
   if (fs.existsSync(target.root)) walk(target.root, 0);
@@ -81,21 +86,31 @@ export async function takeSnapshot(
   watchDir: string,
 ): Promise<{ file: WatchedFile; temp: string }> {
   const dir = path.join(watchDir, "snapshots");
-  fs.mkdirSync(dir, { recursive: true });
+  try {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    throw snapshotFailed(file, error);
+  }
   const temp = path.join(dir, `.incoming-${process.pid}-${Date.now()}`);
   const hash = createHash("sha256");
   let size = 0;
-  await pipe(
-    fs.createReadStream(file),
-    async function* (chunks: AsyncIterable<Buffer>) {
-      for await (const chunk of chunks) {
-        hash.update(chunk);
-        size += chunk.length;
-        yield chunk;
-      }
-    },
-    fs.createWriteStream(temp),
-  );
+  try {
+    await pipe(
+      fs.createReadStream(file),
+      async function* (chunks: AsyncIterable<Buffer>) {
+        for await (const chunk of chunks) {
+          hash.update(chunk);
+          size += chunk.length;
+          yield chunk;
+        }
+      },
+      fs.createWriteStream(temp, { mode: 0o600 }),
+    );
+  } catch (error) {
+    // a full disk leaves a partial copy: it goes
+    fs.rmSync(temp, { force: true });
+    throw snapshotFailed(file, error);
+  }
   const sha = hash.digest("hex");
   // keep the extension: the source reads .gz files as gzip
   const ext = file.endsWith(".gz") ? ".jsonl.gz" : ".jsonl";
@@ -105,10 +120,27 @@ export async function takeSnapshot(
   return { file: { path: file, sha, size, snapshot }, temp };
 }
 
+/** why a file could not be copied: the input cannot be read (SOURCE_FAILED) or the copy written (STATE_FAILED) */
+function snapshotFailed(file: string, error: unknown): BatchpipeError {
+  const e = error as NodeJS.ErrnoException;
+  const reading = e.path === file;
+  return new BatchpipeError(
+    reading ? ErrorCodes.SOURCE_FAILED : ErrorCodes.STATE_FAILED,
+    `cannot ${reading ? "read" : "copy"} ${file}${reading ? "" : " to the state folder"}: ${e.message}`,
+    {
+      hint: reading
+        ? "Check the file's permissions; it is tried again."
+        : "Check the state folder's free space and permissions; the file is tried again.",
+      cause: error,
+    },
+  );
+}
+
 /** snapshots no pending group needs: left by a crash between the copy and the registry insert */
 export function removeStaleSnapshots(watchDir: string, registry: WatchRegistry): void {
   const dir = path.join(watchDir, "snapshots");
-  if (!fs.existsSync(dir)) return;
+  // not a folder: the next snapshot reports it (file_error) and is tried again
+  if (!fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory()) return;
   const keep = new Set(
     registry.pendingGroups().flatMap((g) => g.files.map((f) => path.basename(f.snapshot))),
   );

@@ -67,7 +67,14 @@ export type FileCounts = Map<string, { succeeded: number; failed: number }>;
  */
 export function createCarrySink(
   ref: EngineResolvedPlugin<SinkPlugin>,
-  options: { role: "sinks" | "errors"; index: number; stateDir: string; counts?: FileCounts },
+  options: {
+    role: "sinks" | "errors";
+    index: number;
+    stateDir: string;
+    counts?: FileCounts;
+    /** called with the rows of each commit, once the sink has them */
+    onCommitted?: (rows: ResultRow[]) => void;
+  },
 ): EngineResolvedPlugin<SinkPlugin> {
   const inner = ref.plugin;
   const suffix = `|${options.role}[${options.index}]:${ref.use}`;
@@ -77,8 +84,8 @@ export function createCarrySink(
       const checkpoint =
         ctx.checkpoint !== undefined ? ctx.checkpoint : lastCheckpoint(options.stateDir, suffix);
       const handle = await inner.open({ ...ctx, checkpoint });
-      const counts = options.counts;
-      if (!counts) return handle;
+      const { counts, onCommitted } = options;
+      if (!counts && !onCommitted) return handle;
       let pending: ResultRow[] = [];
       return {
         ...handle,
@@ -89,11 +96,12 @@ export function createCarrySink(
         },
         async commit(key) {
           const result = await handle.commit(key);
-          for (const row of pending) {
-            const entry = counts.get(row.source.file) ?? { succeeded: 0, failed: 0 };
+          onCommitted?.(pending);
+          for (const row of counts ? pending : []) {
+            const entry = counts!.get(row.source.file) ?? { succeeded: 0, failed: 0 };
             if (row.status === "success") entry.succeeded++;
             else entry.failed++;
-            counts.set(row.source.file, entry);
+            counts!.set(row.source.file, entry);
           }
           pending = [];
           return result;

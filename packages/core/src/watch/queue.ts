@@ -3,7 +3,8 @@
  * run as groups, one group at a time; files that arrive within `coalesce` of each other share one.
  */
 import fs from "node:fs";
-import { takeSnapshot, waitUntilStable } from "./files.js";
+import type { BatchpipeError } from "../errors.js";
+import { sleep, takeSnapshot, waitUntilStable } from "./files.js";
 import type { WatchedFile } from "./registry.js";
 import { runGroup } from "./run-group.js";
 import type { GroupContext } from "./types.js";
@@ -24,6 +25,8 @@ export function createQueue(ctx: GroupContext, watchDir: string): Queue {
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> = Promise.resolve();
   let fatal: (error: unknown) => void = () => {};
+  // what stopped the groups (e.g. STATE_LOST): drain() throws it (--once has no fatal handler)
+  let failure: unknown;
   let hashing = Promise.resolve();
   const coalesce = ctx.options.coalesce ?? 2000;
   const settle = ctx.options.settle ?? 1000;
@@ -49,10 +52,53 @@ export function createQueue(ctx: GroupContext, watchDir: string): Queue {
         }
         if (!ctx.options.once && !ctx.signal.aborted) ctx.emit({ type: "idle" });
       })
-      .catch((error) => fatal(error));
+      .catch((error) => {
+        failure ??= error;
+        fatal(error);
+      });
   };
 
-  return {
+  // files whose snapshot failed: attempts so far, and the timers of their next try
+  const attempts = new Map<string, number>();
+  const retries = new Set<NodeJS.Timeout>();
+
+  /**
+   * Copy the file to its snapshot; on failure (unreadable, disk full) report it and try again
+   * later: a watcher on a timer (backoff up to a minute), --once up to ONCE_ATTEMPTS times in place.
+   */
+  const copy = async (file: string): Promise<Awaited<ReturnType<typeof takeSnapshot>> | undefined> => {
+    for (;;) {
+      try {
+        const taken = await takeSnapshot(file, watchDir);
+        attempts.delete(file);
+        return taken;
+      } catch (error) {
+        // gone in the meantime: nothing to do
+        if (!fs.existsSync(file) || ctx.signal.aborted) return undefined;
+        const attempt = (attempts.get(file) ?? 0) + 1;
+        attempts.set(file, attempt);
+        const giveUp = ctx.options.once && attempt >= ONCE_ATTEMPTS;
+        const retryInMs = giveUp ? null : Math.min(60_000, 1000 * 2 ** (attempt - 1));
+        ctx.emit({ type: "file_error", file, error: error as BatchpipeError, retryInMs });
+        if (retryInMs === null) {
+          ctx.summary.filesFailed++;
+          return undefined;
+        }
+        if (ctx.options.once) {
+          await sleep(retryInMs, ctx.signal);
+          continue;
+        }
+        const timer = setTimeout(() => {
+          retries.delete(timer);
+          void queue.offer(file);
+        }, retryInMs);
+        retries.add(timer);
+        return undefined;
+      }
+    }
+  };
+
+  const queue: Queue = {
     offer(file, options) {
       // settle waits run side by side; hashing goes one file at a time, in arrival order
       const settled = options?.settle ? waitUntilStable(file, settle, ctx.signal) : undefined;
@@ -61,7 +107,7 @@ export function createQueue(ctx: GroupContext, watchDir: string): Queue {
         if (ctx.signal.aborted || inFlight.has(file)) return;
         inFlight.add(file);
         try {
-          const taken = await takeSnapshot(file, watchDir).catch(() => undefined);
+          const taken = await copy(file);
           if (!taken) return;
           const snapshot = taken.file;
           if (
@@ -90,9 +136,11 @@ export function createQueue(ctx: GroupContext, watchDir: string): Queue {
       if (timer) clearTimeout(timer);
       flush();
       await running;
+      if (failure) throw failure;
     },
     async stop() {
       if (timer) clearTimeout(timer);
+      for (const retry of retries) clearTimeout(retry);
       await hashing.catch(() => undefined);
       await running.catch(() => undefined);
     },
@@ -100,4 +148,8 @@ export function createQueue(ctx: GroupContext, watchDir: string): Queue {
       fatal = handler;
     },
   };
+  return queue;
 }
+
+/** --once: how many times a file that cannot be copied is tried before the run ends without it */
+const ONCE_ATTEMPTS = 3;

@@ -12,6 +12,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
+import { makeStateDir, ownerOnly } from "../state/index.js";
 
 export type GroupStatus = "pending" | "done" | "failed" | "split";
 
@@ -43,6 +44,13 @@ export interface WatchRegistry {
     result: Record<string, unknown>,
     perFile?: Map<string, { succeeded: number; failed: number }>,
   ): void;
+  /**
+   * Remember the record ids a group delivered to a sink (the first group to deliver an id owns it):
+   * exactly once per id across every file of the watch.
+   */
+  recordDelivered(groupId: number, rows: { id: string; file: string }[]): void;
+  /** the file an earlier group delivered `id` from, or undefined (ids of `groupId` itself excluded) */
+  deliveredBefore(id: string, groupId: number): string | undefined;
   /** replace a group by one group per file (their ids collide when run together) */
   splitGroup(groupId: number): GroupRow[];
   /** every file version with its status, oldest first */
@@ -56,8 +64,10 @@ export interface WatchRegistry {
 }
 
 export function openRegistry(dir: string): WatchRegistry {
-  fs.mkdirSync(dir, { recursive: true });
-  const db = new Database(path.join(dir, "watch.db"));
+  makeStateDir(dir);
+  const file = path.join(dir, "watch.db");
+  const db = new Database(file);
+  ownerOnly(file);
   db.pragma("journal_mode = WAL");
   db.pragma("synchronous = FULL");
   db.pragma("busy_timeout = 5000");
@@ -68,7 +78,11 @@ export function openRegistry(dir: string): WatchRegistry {
       snapshot TEXT NOT NULL, group_id INTEGER NOT NULL, status TEXT NOT NULL, queued_at INTEGER NOT NULL,
       done_at INTEGER, succeeded INTEGER, failed INTEGER, PRIMARY KEY (path, sha));
     CREATE INDEX IF NOT EXISTS files_group ON files (group_id);
+    CREATE TABLE IF NOT EXISTS delivered (id TEXT PRIMARY KEY, group_id INTEGER NOT NULL, file TEXT NOT NULL);
   `);
+  ownerOnly(file);
+  const insertDelivered = db.prepare("INSERT OR IGNORE INTO delivered (id, group_id, file) VALUES (?, ?, ?)");
+  const selectDelivered = db.prepare("SELECT file FROM delivered WHERE id = ? AND group_id != ?").pluck();
   const filesOf = (groupId: number): WatchedFile[] =>
     db
       .prepare("SELECT path, sha, size, snapshot FROM files WHERE group_id = ? ORDER BY rowid")
@@ -136,6 +150,10 @@ export function openRegistry(dir: string): WatchRegistry {
         }
       },
     ),
+    recordDelivered: db.transaction((groupId: number, rows: { id: string; file: string }[]) => {
+      for (const row of rows) insertDelivered.run(row.id, groupId, row.file);
+    }),
+    deliveredBefore: (id, groupId) => selectDelivered.get(id, groupId) as string | undefined,
     splitGroup: db.transaction((groupId: number) => {
       const files = filesOf(groupId);
       db.prepare("UPDATE groups SET status = 'split', finished_at = ? WHERE id = ?").run(Date.now(), groupId);

@@ -7,6 +7,7 @@ import path from "node:path";
 import { runPipeline } from "../engine/run-pipeline.js";
 import type { EnginePipeline } from "../engine/types.js";
 import { BatchpipeError, ErrorCodes, isBatchpipeError } from "../errors.js";
+import type { ResultRow } from "../plugin.js";
 import { openState } from "../state/index.js";
 import { cleanSnapshots, sleep } from "./files.js";
 import { createCarrySink, createGroupSource, type FileCounts } from "./group-plugins.js";
@@ -38,7 +39,10 @@ export async function runGroup(ctx: GroupContext, group: GroupRow, resumed: bool
         signal: controller.signal,
         stateDir: ctx.stateDir,
         env: ctx.options.env,
+        force: ctx.options.force,
         ...ctx.options.engine,
+        // exactly once per id across files: an id an earlier group delivered fails as duplicate_id
+        deliveredBefore: (id) => registry.deliveredBefore(id, group.id),
         onEvent: (event) => {
           if (event.type === "run_started") {
             registry.setRun(group.id, event.run);
@@ -62,6 +66,8 @@ export async function runGroup(ctx: GroupContext, group: GroupRow, resumed: bool
     } catch (error) {
       if (ctx.signal.aborted) throw interrupted();
       const failure = asBatchpipeError(error);
+      // every group would be refused the same way: the watcher stops, its files stay unprocessed
+      if (failure.code === ErrorCodes.STATE_LOST) throw failure;
       const retry = resumable(ctx.stateDir, failure);
       if (!retry && group.files.length > 1) {
         // ids collide across files, or one file is unreadable: each file becomes its own run, so
@@ -96,16 +102,33 @@ export async function runGroup(ctx: GroupContext, group: GroupRow, resumed: bool
 
 function groupPipeline(ctx: GroupContext, group: GroupRow, counts: FileCounts): EnginePipeline {
   const { pipeline, stateDir } = ctx;
+  const onCommitted = (rows: ResultRow[]) =>
+    ctx.registry.recordDelivered(
+      group.id,
+      rows.map((r) => ({ id: r.id, file: r.source.file })),
+    );
   return {
     ...pipeline,
     source: createGroupSource(pipeline.source, group.files, (file, records) =>
       ctx.emit({ type: "file_read", group: group.id, file, records }),
     ),
     sinks: pipeline.sinks.map((ref, index) =>
-      createCarrySink(ref, { role: "sinks", index, stateDir, counts: index === 0 ? counts : undefined }),
+      createCarrySink(ref, {
+        role: "sinks",
+        index,
+        stateDir,
+        counts: index === 0 ? counts : undefined,
+        onCommitted,
+      }),
     ),
     errors: pipeline.errors.map((ref, index) =>
-      createCarrySink(ref, { role: "errors", index, stateDir, counts: index === 0 ? counts : undefined }),
+      createCarrySink(ref, {
+        role: "errors",
+        index,
+        stateDir,
+        counts: index === 0 ? counts : undefined,
+        onCommitted,
+      }),
     ),
   };
 }

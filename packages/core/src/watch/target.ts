@@ -6,6 +6,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { BatchpipeError, ErrorCodes } from "../errors.js";
+import { globRoot, staysInside } from "./links.js";
 
 export interface WatchTarget {
   /** the folder chokidar watches */
@@ -16,6 +17,11 @@ export interface WatchTarget {
   matches(file: string): boolean;
   /** for messages */
   describe: string;
+  /**
+   * The symlink policy (links.ts): whether a file found under root counts. The one file the
+   * source names is taken as is; a file found by listing only if its real path stays in root.
+   */
+  allows(file: string): boolean;
 }
 
 const DATA_FILE = /\.jsonl(\.gz)?$/;
@@ -31,6 +37,7 @@ export function resolveWatchTarget(pattern: string): WatchTarget {
         depth: 0,
         matches: (file) => path.dirname(file) === absolute && DATA_FILE.test(file),
         describe: `${absolute}${path.sep}*.jsonl`,
+        allows: (file) => staysInside(file, absolute),
       };
     }
     // one file (which may not exist yet)
@@ -39,12 +46,11 @@ export function resolveWatchTarget(pattern: string): WatchTarget {
       depth: 0,
       matches: (file) => file === absolute,
       describe: absolute,
+      allows: () => true,
     };
   }
-  const segments = absolute.split(path.sep);
-  const firstGlob = segments.findIndex((s) => GLOB_CHARS.test(s));
-  const root = segments.slice(0, firstGlob).join(path.sep) || path.sep;
-  const rest = segments.slice(firstGlob);
+  const root = globRoot(absolute);
+  const rest = path.relative(root, absolute).split(path.sep);
   const regex = globToRegExp(rest.join("/"));
   return {
     root,
@@ -54,6 +60,7 @@ export function resolveWatchTarget(pattern: string): WatchTarget {
       return !relative.startsWith("..") && regex.test(relative.split(path.sep).join("/"));
     },
     describe: absolute,
+    allows: (file) => staysInside(file, root),
   };
 }
 

@@ -6,7 +6,14 @@ import type { WatchRegistry } from "./registry.js";
 export type WatchEvent =
   | { type: "watching"; target: string; root: string; once: boolean }
   | { type: "file_queued"; file: string; sha: string; bytes: number }
-  | { type: "file_skipped"; file: string; sha: string; reason: "already processed" }
+  | {
+      type: "file_skipped";
+      file: string;
+      sha: string;
+      reason: "already processed" | "link out of the folder";
+    }
+  /** the file could not be copied to its snapshot (unreadable, disk full); retryInMs null: given up (--once) */
+  | { type: "file_error"; file: string; error: BatchpipeError; retryInMs: number | null }
   | { type: "group_started"; group: number; files: string[]; resumed: boolean }
   | { type: "group_run"; group: number; run: string }
   /** the file was read: `records` become requests (or failures) of the group's run */
@@ -27,6 +34,8 @@ export interface WatchOptions {
   signal?: AbortSignal;
   onEvent?: (event: WatchEvent) => void;
   env?: Record<string, string | undefined>;
+  /** RunOptions.force for each group's run: submit even when the state is new but the provider has this pipeline's batches */
+  force?: boolean;
   /** passed to each group's runPipeline */
   engine?: EngineTuning;
   /** ms a file's size must stay unchanged before it counts as written (default 1000) */

@@ -71,8 +71,16 @@ export async function watchPipeline(
     watcher.on("ready", () => {
       scanned = true;
     });
-    watcher.on("add", (file) => void queue.offer(path.resolve(file), { settle: !scanned }));
-    watcher.on("change", (file) => void queue.offer(path.resolve(file), { settle: !scanned }));
+    const offer = (file: string) => {
+      const absolute = path.resolve(file);
+      if (!target.allows(absolute)) {
+        emit({ type: "file_skipped", file: absolute, sha: "", reason: "link out of the folder" });
+        return;
+      }
+      void queue.offer(absolute, { settle: !scanned });
+    };
+    watcher.on("add", offer);
+    watcher.on("change", offer);
     await new Promise<void>((resolve, reject) => {
       signal.addEventListener("abort", () => resolve(), { once: true });
       watcher!.on("error", (error) => reject(error));

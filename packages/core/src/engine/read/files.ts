@@ -18,9 +18,10 @@ export class SyncWriter {
   private written = 0;
 
   constructor(file: string, options: { truncateTo?: number } = {}) {
-    fs.mkdirSync(path.dirname(file), { recursive: true });
+    // owner only: shard files hold full prompts
+    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
     if (options.truncateTo === undefined) {
-      this.fd = fs.openSync(file, "w");
+      this.fd = fs.openSync(file, "w", 0o600);
       return;
     }
     this.fd = fs.openSync(file, "r+");

@@ -63,6 +63,8 @@ export interface ReadPhaseOptions {
   resume?: ReadResume;
   /** false: a failure will not keep the state (the source restarted instead of resuming) */
   resumable?: boolean;
+  /** RunOptions.deliveredBefore */
+  deliveredBefore?: (id: string) => string | undefined;
 }
 
 export interface ReadPhaseResult {
@@ -162,6 +164,13 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
         return;
       }
       const id = request.custom_id;
+      const earlier = options.deliveredBefore?.(id);
+      if (earlier !== undefined) {
+        totals.rejected++;
+        const message = `"${id}" was already delivered for this pipeline (from ${earlier}); the first occurrence wins`;
+        fail(rejectedRow(item, { code: "duplicate_id", message, id }));
+        return;
+      }
       if (!duplicates.take(id, item.position)) return;
       // once a duplicate is known nothing will be sent: only keep checking ids
       if (duplicates.count > 0) return;

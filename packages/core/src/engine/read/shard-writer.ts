@@ -94,7 +94,7 @@ export class ShardWriter {
     },
   ) {
     const dir = path.join(options.stateDir, options.runId, "shards");
-    fs.mkdirSync(dir, { recursive: true });
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     const resume = options.resume;
     if (!resume) return;
     this.seq = resume.state.seq;

@@ -1,0 +1,126 @@
+// The state folder: a lost or emptied state.db never silently pays again (STATE_LOST unless
+// --force), and the folder is 0700, its files 0600 (shard files hold full prompts).
+import fs from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  batchpipe,
+  type EmulatorProcess,
+  readJsonl,
+  startEmulatorProcess,
+  tempDir,
+  writeDataset,
+  writePipeline,
+} from "./support/harness.js";
+
+describe("the state folder (emulator in its own process)", () => {
+  let emulator: EmulatorProcess;
+  beforeAll(async () => {
+    emulator = await startEmulatorProcess();
+  });
+  afterAll(async () => {
+    await emulator?.close();
+  });
+
+  const batchesOf = async (name: string) =>
+    (await emulator.state()).batches.filter((b) => b.metadata?.batchpipe_name === name).length;
+
+  it("a lost or emptied state.db is refused with STATE_LOST (nothing submitted); --force submits again", async () => {
+    const dir = tempDir("bp-lost-state-");
+    writeDataset(dir, 30);
+    writePipeline(dir, { baseUrl: emulator.url, name: "lost-state", batch: { max_requests: 10 } });
+    const first = await batchpipe(["run", "pipeline.yaml", "--json"], { cwd: dir });
+    expect(first.code).toBe(0);
+    expect(await batchesOf("lost-state")).toBe(3);
+    const stateDir = path.join(dir, ".batchpipe/lost-state");
+
+    // state.db emptied (a 0-byte file), then the whole folder lost
+    fs.writeFileSync(path.join(stateDir, "state.db"), "");
+    for (const f of ["state.db-wal", "state.db-shm"]) fs.rmSync(path.join(stateDir, f), { force: true });
+    const emptied = await batchpipe(["run", "pipeline.yaml"], { cwd: dir });
+    expect(emptied.code).toBe(1);
+    expect(emptied.stderr).toContain("(STATE_LOST)");
+    expect(emptied.stderr).toMatch(/the provider has 3 batch\(es\) of pipeline "lost-state"/);
+    expect(emptied.stderr).toContain("--force");
+    fs.rmSync(stateDir, { recursive: true });
+    const lost = await batchpipe(["run", "pipeline.yaml", "--json"], { cwd: dir });
+    expect(lost.code).toBe(1);
+    expect(lost.stderr).toContain("(STATE_LOST)");
+    expect(await batchesOf("lost-state")).toBe(3);
+    expect(readJsonl(path.join(dir, "out/results.jsonl"))).toHaveLength(30);
+
+    const forced = await batchpipe(["run", "pipeline.yaml", "--force"], { cwd: dir });
+    expect(forced.code).toBe(0);
+    expect(await batchesOf("lost-state")).toBe(6);
+    // with its state back, the next run is not refused (it finds the dataset done)
+    const again = await batchpipe(["run", "pipeline.yaml"], { cwd: dir });
+    expect(again.code).toBe(0);
+    expect(again.stderr).not.toContain("STATE_LOST");
+  });
+
+  it("another folder running a pipeline of the same name is not refused", async () => {
+    const a = tempDir("bp-same-name-a-");
+    const b = tempDir("bp-same-name-b-");
+    for (const dir of [a, b]) {
+      writeDataset(dir, 5);
+      writePipeline(dir, { baseUrl: emulator.url, name: "same-name" });
+    }
+    expect((await batchpipe(["run", "pipeline.yaml"], { cwd: a })).code).toBe(0);
+    const other = await batchpipe(["run", "pipeline.yaml"], { cwd: b });
+    expect(other.stderr).not.toContain("STATE_LOST");
+    expect(other.code).toBe(0);
+  });
+
+  it("a lost state stops a watcher too; watch --force processes the folder", async () => {
+    const dir = tempDir("bp-lost-watch-");
+    fs.mkdirSync(path.join(dir, "inbox"));
+    writeDataset(dir, 4, { file: "inbox/a.jsonl" });
+    writePipeline(dir, {
+      baseUrl: emulator.url,
+      name: "lost-watch",
+      source: "  { use: jsonl, path: ./inbox/ }",
+    });
+    const once = ["watch", "pipeline.yaml", "--once", "--settle", "200ms", "--json"];
+    expect((await batchpipe(once, { cwd: dir })).code).toBe(0);
+    fs.rmSync(path.join(dir, ".batchpipe"), { recursive: true });
+    const refused = await batchpipe(once, { cwd: dir });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain("(STATE_LOST)");
+    expect(await batchesOf("lost-watch")).toBe(1);
+    const forced = await batchpipe([...once, "--force"], { cwd: dir });
+    expect(forced.code).toBe(0);
+    expect(await batchesOf("lost-watch")).toBe(2);
+  });
+
+  it("the state folder is 0700 and every file in it 0600", async () => {
+    const dir = tempDir("bp-state-modes-");
+    writeDataset(dir, 20);
+    writePipeline(dir, {
+      baseUrl: emulator.url,
+      name: "modes",
+      // keep the shard files (full prompts) to check them
+      batch: { max_requests: 10, clean_up: false },
+    });
+    const run = await batchpipe(["run", "pipeline.yaml"], { cwd: dir });
+    expect(run.code).toBe(0);
+    const stateDir = path.join(dir, ".batchpipe/modes");
+    const modes: string[] = [];
+    const walk = (d: string) => {
+      for (const entry of fs.readdirSync(d, { withFileTypes: true })) {
+        const full = path.join(d, entry.name);
+        const mode = (fs.statSync(full).mode & 0o777).toString(8);
+        modes.push(`${path.relative(stateDir, full)} ${mode}`);
+        if (entry.isDirectory()) walk(full);
+      }
+    };
+    expect((fs.statSync(stateDir).mode & 0o777).toString(8)).toBe("700");
+    walk(stateDir);
+    expect(modes.some((m) => m.includes("shards"))).toBe(true);
+    expect(modes.filter((m) => !/ (600|700)$/.test(m))).toEqual([]);
+    expect(
+      modes
+        .filter((m) => / 700$/.test(m))
+        .every((m) => fs.statSync(path.join(stateDir, m.split(" ")[0]!)).isDirectory()),
+    ).toBe(true);
+  });
+});

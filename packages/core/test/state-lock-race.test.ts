@@ -1,0 +1,134 @@
+// The run lock and the daemon's pid file under processes racing for them (real child processes,
+// started at the same instant, some SIGKILLed while they hold the lock).
+import fs from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { ROOT, runNode, signalOnce, tempDir } from "../../batchpipe/test/support/harness.js";
+
+const STATE = path.join(ROOT, "packages/core/dist/state/index.js");
+const DAEMON = path.join(ROOT, "packages/core/dist/daemon/index.js");
+
+/** a node script that waits for `startAt`, then runs `body` (its output is the test's evidence) */
+function script(dir: string, name: string, body: string): string {
+  const file = path.join(dir, name);
+  fs.writeFileSync(
+    file,
+    `import fs from "node:fs";
+import path from "node:path";
+const [dir, startAt, until] = process.argv.slice(2).map((a, i) => (i === 0 ? a : Number(a)));
+while (Date.now() < startAt) {}
+${body}
+`,
+  );
+  return file;
+}
+
+describe("the run lock", () => {
+  it("admits one process at a time, also while holders die holding it (no takeover deletes a fresh lock)", async () => {
+    const dir = tempDir("bp-lock-race-");
+    const state = path.join(dir, "state");
+    const file = script(
+      dir,
+      "hammer.mjs",
+      `import { acquireLock } from ${JSON.stringify(STATE)};
+const marker = path.join(dir, "inside");
+let held = 0, overlaps = 0, refused = 0;
+while (Date.now() < until) {
+  let lock;
+  try { lock = acquireLock(dir); } catch {
+    refused++;
+    // try again soon (a real second run would not try at all)
+    const pause = Date.now() + 5 + Math.random() * 10; while (Date.now() < pause) {}
+    continue;
+  }
+  held++;
+  // the critical section: a second holder finds the marker there
+  try { fs.closeSync(fs.openSync(marker, "wx")); } catch { overlaps++; }
+  const end = Date.now() + 3; while (Date.now() < end) {}
+  fs.rmSync(marker, { force: true });
+  // now and then die holding it: the next holder takes over a lock whose owner is gone
+  if (Math.random() < 0.15) { console.log(JSON.stringify({ held, overlaps, refused })); process.kill(process.pid, "SIGKILL"); }
+  lock.release();
+}
+console.log(JSON.stringify({ held, overlaps, refused }));
+`,
+    );
+    const startAt = Date.now() + 1500;
+    const racers = Array.from({ length: 6 }, () =>
+      runNode([file, state, String(startAt), String(startAt + 4000)], { cwd: dir }),
+    );
+    const results = (await Promise.all(racers)).map((r) => {
+      expect(r.stderr).toBe("");
+      return JSON.parse(r.stdout.trim().split("\n").at(-1)!) as { held: number; overlaps: number };
+    });
+    expect(results.reduce((n, r) => n + r.held, 0)).toBeGreaterThanOrEqual(6);
+    expect(results.map((r) => r.overlaps)).toEqual([0, 0, 0, 0, 0, 0]);
+  });
+
+  it("its holder is readable whole while held, and no one holds it after the holder is killed", async () => {
+    const dir = tempDir("bp-lock-holder-");
+    const state = path.join(dir, "state");
+    const file = script(
+      dir,
+      "hold.mjs",
+      `import { acquireLock } from ${JSON.stringify(STATE)};
+acquireLock(dir, { command: "watch" });
+console.log(JSON.stringify({ type: "held" }));
+setTimeout(() => {}, 60_000);
+`,
+    );
+    const { lockHolder } = await import("../src/state/lock.js");
+    let holder: ReturnType<typeof lockHolder>;
+    const ended = await runNode([file, state, "0", "0"], {
+      cwd: dir,
+      onEvent: (event, child) => {
+        if (event.type !== "held") return;
+        holder = lockHolder(state);
+        signalOnce(child, "SIGKILL");
+      },
+    });
+    expect(ended.stderr).toBe("");
+    expect(holder).toMatchObject({ command: "watch" });
+    expect(holder!.pid).toBeGreaterThan(0);
+    expect(ended.signal).toBe("SIGKILL");
+    expect(lockHolder(state)).toBeUndefined();
+    expect(fs.statSync(state).mode & 0o777).toBe(0o700);
+  });
+});
+
+describe("the daemon's pid file", () => {
+  it("of several starts racing, one starts a daemon; the pid file names it, whole", async () => {
+    const dir = tempDir("bp-daemon-race-");
+    const sleeper = path.join(dir, "sleeper.mjs");
+    fs.writeFileSync(sleeper, "setTimeout(() => {}, 4000);\n");
+    const file = script(
+      dir,
+      "start.mjs",
+      `import { startDaemon } from ${JSON.stringify(DAEMON)};
+try {
+  const info = startDaemon({ stateDir: dir, args: [${JSON.stringify(sleeper)}], name: "race" });
+  console.log("started " + info.pid);
+} catch (error) {
+  console.log("refused " + error.message);
+}
+`,
+    );
+    // three rounds, each in a fresh state folder: one lucky round proves little
+    for (const round of [1, 2, 3]) {
+      const state = path.join(dir, `state-${round}`);
+      const startAt = Date.now() + 1500;
+      const runs = await Promise.all(
+        Array.from({ length: 6 }, () => runNode([file, state, String(startAt), "0"], { cwd: dir })),
+      );
+      const lines = runs.map((r) => r.stdout.trim());
+      const started = lines.filter((l) => l.startsWith("started "));
+      for (const line of started) process.kill(Number(line.slice("started ".length)), "SIGKILL");
+      expect(started, lines.join("\n")).toHaveLength(1);
+      expect(lines.filter((l) => l.startsWith("refused "))).toHaveLength(5);
+      const pid = started[0]!.slice("started ".length);
+      expect(fs.readFileSync(path.join(state, "daemon.pid"), "utf8")).toBe(`${pid}\n`);
+      expect(JSON.parse(fs.readFileSync(path.join(state, "daemon.json"), "utf8")).pid).toBe(Number(pid));
+      expect(fs.statSync(path.join(state, "daemon.log")).mode & 0o777).toBe(0o600);
+    }
+  });
+});
