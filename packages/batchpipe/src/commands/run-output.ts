@@ -110,8 +110,9 @@ function progressLines(s: ProgressSnapshot): string[] {
     .map(([k, n]) => `${k} ${n}`)
     .join(", ");
   const pct = s.total > 0 ? Math.floor((100 * s.done) / s.total) : 0;
-  const running =
-    s.inFlight.total > 0
+  const running = s.inFlight.processing
+    ? ` (${fmt(s.inFlight.processing)} requests processing)`
+    : s.inFlight.total > 0
       ? ` (in batches: ${fmt(s.inFlight.completed + s.inFlight.failed)}/${fmt(s.inFlight.total)})`
       : "";
   return [

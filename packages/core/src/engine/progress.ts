@@ -6,7 +6,7 @@ export function progressSnapshot(
   ctx: LoopContext,
   o: {
     /** per open batch: the provider's request counts */
-    inFlight: Iterable<{ total: number; completed: number; failed: number }>;
+    inFlight: Iterable<{ total: number; completed: number; failed: number; processing?: number }>;
     startedAt: number;
     /** outcomes already counted when this process started (a resumed run) */
     doneAtStart: number;
@@ -16,11 +16,12 @@ export function progressSnapshot(
 ): ProgressSnapshot {
   const shards: ProgressSnapshot["shards"] = {};
   for (const s of ctx.shards.values()) shards[s.status] = (shards[s.status] ?? 0) + 1;
-  const inFlight = { completed: 0, failed: 0, total: 0 };
+  const inFlight = { completed: 0, failed: 0, total: 0, processing: 0 };
   for (const c of o.inFlight) {
     inFlight.completed += c.completed;
     inFlight.failed += c.failed;
     inFlight.total += c.total;
+    inFlight.processing += c.processing ?? 0;
   }
   const { counters } = ctx;
   const done = counters.succeeded + counters.failed;

@@ -47,7 +47,10 @@ export class RunLoop {
   private readonly scheduler: Scheduler;
   private readonly poller: Poller;
   private readonly delivery: Delivery;
-  private readonly inFlightCounts = new Map<string, { total: number; completed: number; failed: number }>();
+  private readonly inFlightCounts = new Map<
+    string,
+    { total: number; completed: number; failed: number; processing?: number }
+  >();
   private readonly collectBackoff = new Map<string, { at: number; failures: number }>();
   private budgetBlocked = false;
   /** the last turn submitted a shard and more may be eligible: the next turn starts at once */
@@ -83,7 +86,8 @@ export class RunLoop {
     this.scheduler = new Scheduler({
       queue: limits.queue,
       createsPerHour: limits.createsPerHour,
-      maxEnqueued: limits.queue.counts === "tokens" ? spec.batch.max_enqueued_tokens : null,
+      maxEnqueued:
+        limits.queue.counts === "tokens" ? spec.batch.max_enqueued_tokens : (limits.maxEnqueued ?? null),
       pollInterval: spec.batch.poll_interval,
       maxCost: spec.batch.max_cost,
       shardCost: (s) =>

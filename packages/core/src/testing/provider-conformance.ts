@@ -142,7 +142,12 @@ export function testProvider(plugin: ProviderPlugin, options: TestProviderOption
       const never = p.tag();
 
       const resumed = options.durable === false ? first : await p.open();
-      const found = await resumed.find([tagA, tagB, never], { since, signal: p.signal });
+      // the engine hands back what each submission staged (B's crash came right after it staged)
+      const staged = new Map([
+        [tagKey(tagA), a.staged],
+        [tagKey(tagB), stagedB],
+      ]);
+      const found = await resumed.find([tagA, tagB, never], { since, signal: p.signal, staged });
       assert.equal(found.get(tagKey(tagA))?.id, a.batch.id, "find() answers the created batch by its tag");
       assert.ok(!found.has(tagKey(never)), "find() answers a tag that was never submitted");
       for (const snapshot of found.values()) p.expectSnapshot(snapshot);
@@ -152,7 +157,12 @@ export function testProvider(plugin: ProviderPlugin, options: TestProviderOption
         const again = await p.submit(resumed, shardB, { staged: stagedB, maybeStarted: true });
         b = again.batch;
         stagedB = again.staged;
-        const refound = await resumed.find([tagB], { since, signal: p.signal });
+        const refound = await resumed.find([tagB], {
+          since,
+          signal: p.signal,
+          staged: new Map([[tagKey(tagB), stagedB]]),
+          known: [a.batch.id],
+        });
         assert.equal(refound.get(tagKey(tagB))?.id, b.id, "find() answers the resubmitted batch");
       }
       if (before !== undefined) {
