@@ -3,6 +3,8 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { AnthropicBatches, type AnthropicState } from "./anthropic/engine.js";
+import { anthropicDialect } from "./anthropic/routes.js";
 import { BatchEngine } from "./batches/engine.js";
 import { createClock } from "./clock.js";
 import type { EmulatorContext } from "./context.js";
@@ -24,7 +26,7 @@ export interface Emulator {
   /** The current options (after configure()). */
   readonly options: ResolvedOptions;
   /** The same JSON as GET /_emulator/state. */
-  state(): EmulatorState;
+  state(): EmulatorState & { anthropic: AnthropicState };
   /** Merge options at run time (faults, queueLimits, latencies, timeScale, ...); port/host/dataDir are fixed. */
   configure(patch: EmulatorOptions): void;
   /** Forget every batch and file, call counts and counters. */
@@ -55,6 +57,7 @@ export async function createEmulator(options: EmulatorOptions = {}): Promise<Emu
     counters: {},
   };
   const engine = new BatchEngine(ctx);
+  const anthropic = new AnthropicBatches(ctx);
   const calls = new Map<string, number>();
 
   const configure = (patch: EmulatorOptions) => {
@@ -67,11 +70,12 @@ export async function createEmulator(options: EmulatorOptions = {}): Promise<Emu
   };
   const reset = async () => {
     await engine.reset();
+    await anthropic.reset();
     ctx.store.clear();
     calls.clear();
     for (const key of Object.keys(ctx.counters)) delete ctx.counters[key];
   };
-  const state = () => snapshotState(ctx, engine, calls);
+  const state = () => ({ ...snapshotState(ctx, engine, calls), anthropic: anthropic.snapshot() });
 
   const internal = async (
     method: string,
@@ -98,7 +102,9 @@ export async function createEmulator(options: EmulatorOptions = {}): Promise<Emu
     return undefined;
   };
 
-  const server = http.createServer(createHandler({ ctx, engine, calls, internal }));
+  const server = http.createServer(
+    createHandler({ ctx, engine, calls, internal, dialects: [anthropicDialect(anthropic)] }),
+  );
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -130,6 +136,7 @@ export async function createEmulator(options: EmulatorOptions = {}): Promise<Emu
           server.closeAllConnections();
         });
         await engine.reset();
+        await anthropic.reset();
         if (ownDir) fs.rmSync(dataDir, { recursive: true, force: true });
       })();
       return closed;

@@ -48,6 +48,14 @@ export interface EmulatorOptions {
   lineRules?: LineRule[];
   /** Each batch processes this many lines and then expires (the rest become batch_expired). */
   expireAfterLines?: number;
+  /** Anthropic Message Batches: known models (exact names, or prefixes ending in "*"). Default ["claude-*"]. */
+  anthropicModels?: string[];
+  /** Anthropic: batch requests in the processing queue, across all models; a create past it gets 429. Default 100,000. */
+  anthropicQueueLimit?: number;
+  /** Anthropic: most requests per batch. Default 100,000. */
+  anthropicMaxBatchRequests?: number;
+  /** Anthropic: largest create body in bytes (413 request_too_large). Default 256 MB. */
+  anthropicMaxBatchBytes?: number;
 }
 
 export interface LatencyOptions {
@@ -153,6 +161,10 @@ export interface ResolvedOptions {
   faults: FaultRule[];
   lineRules: LineRule[];
   expireAfterLines: number | undefined;
+  anthropicModels: string[];
+  anthropicQueueLimit: number;
+  anthropicMaxBatchRequests: number;
+  anthropicMaxBatchBytes: number;
 }
 
 export const DEFAULT_ENDPOINTS = [
@@ -210,6 +222,10 @@ export function resolveOptions(options: EmulatorOptions = {}): ResolvedOptions {
       faults: [],
       lineRules: [],
       expireAfterLines: undefined,
+      anthropicModels: ["claude-*"],
+      anthropicQueueLimit: 100_000,
+      anthropicMaxBatchRequests: 100_000,
+      anthropicMaxBatchBytes: 256 * 1024 * 1024,
     },
     options,
   );

@@ -18,13 +18,13 @@ export type Reply =
   | { status?: number; json: unknown; headers?: Record<string, string> }
   | { status?: number; file: string; bytes: number; headers?: Record<string, string> };
 
-interface Call {
+export interface Call {
   req: IncomingMessage;
   params: string[];
   query: URLSearchParams;
 }
 
-interface Route {
+export interface Route {
   method: string;
   /** "METHOD /v1/path/:id" — the key used for call counts and fault rules. */
   key: string;
@@ -32,8 +32,25 @@ interface Route {
   handler(call: Call): Promise<Reply> | Reply;
 }
 
+export type RouteFactory = (method: string, path: string, handler: Route["handler"]) => Route;
+
+/**
+ * Another API served on the same port under `prefix` (Anthropic's /v1/messages), with its own auth,
+ * request-id header and error envelope; call counts and fault rules are shared with the OpenAI routes.
+ */
+export interface Dialect {
+  prefix: string;
+  requestIdHeader: string;
+  /** The error to answer instead of the call, or undefined when the credentials pass. */
+  checkAuth(req: IncomingMessage, apiKey: string | undefined): unknown;
+  errorReply(error: unknown, requestId: string): Reply;
+  faultError(fault: FaultRule): unknown;
+  routes(route: RouteFactory): Route[];
+}
+
 export interface ServerParts {
   ctx: EmulatorContext;
+  dialects?: Dialect[];
   engine: BatchEngine;
   calls: Map<string, number>;
   /** The /_emulator/* endpoints (no auth). */
@@ -64,10 +81,13 @@ export function createHandler(parts: ServerParts) {
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const { ctx, calls } = parts;
     // not from the seeded stream: poll counts vary with timing and must not shift batch/file ids
-    res.setHeader("x-request-id", `req_${randomBytes(16).toString("hex")}`);
+    const requestId = `req_${randomBytes(16).toString("hex")}`;
     const url = new URL(req.url ?? "/", "http://emulator");
     const method = req.method ?? "GET";
     const path = url.pathname.replace(/\/+$/, "") || "/";
+    const dialect = parts.dialects?.find((d) => path === d.prefix || path.startsWith(`${d.prefix}/`));
+    res.setHeader(dialect?.requestIdHeader ?? "x-request-id", requestId);
+    const fail = (error: unknown) => (dialect ? dialect.errorReply(error, requestId) : errorReply(error));
 
     if (path.startsWith("/_emulator/")) {
       const reply = await parts.internal(method, path, req).catch((e: unknown) => errorReply(e));
@@ -87,40 +107,41 @@ export function createHandler(parts: ServerParts) {
     }
     if (!match) {
       await drain(req);
-      return send(res, errorReply(notFound(`Invalid URL (${method} ${path})`)));
+      return send(res, fail(notFound(`Invalid URL (${method} ${path})`)));
     }
     const key = match.route.key;
     const n = (calls.get(key) ?? 0) + 1;
     calls.set(key, n);
 
-    const auth = checkAuth(req, ctx.options.apiKey);
+    const auth = (dialect ?? { checkAuth }).checkAuth(req, ctx.options.apiKey);
     if (auth) {
       await drain(req);
-      return send(res, errorReply(auth));
+      return send(res, fail(auth));
     }
 
     const fault = pickFault(ctx.options.faults, key, n, ctx.options.seed);
     if (fault) bump(ctx, "faults_injected");
     if (fault?.delayMs) await sleepReal(fault.delayMs);
+    const faulted = (rule: FaultRule) => (dialect ? fail(dialect.faultError(rule)) : faultReply(rule));
     if (fault && (fault.kind ?? "error") === "error") {
       await drain(req);
-      return send(res, faultReply(fault));
+      return send(res, faulted(fault));
     }
     let reply: Reply;
     try {
       reply = await match.route.handler({ req, params: match.params, query: url.searchParams });
     } catch (error) {
       await drain(req);
-      reply = errorReply(error);
+      reply = fail(error);
     }
-    if (fault?.kind === "drop") return send(res, faultReply(fault));
+    if (fault?.kind === "drop") return send(res, faulted(fault));
     send(res, reply);
   }
 }
 
-function buildRoutes({ ctx, engine }: ServerParts): Route[] {
+function buildRoutes({ ctx, engine, dialects }: ServerParts): Route[] {
   const { store } = ctx;
-  const route = (method: string, path: string, handler: Route["handler"]): Route => ({
+  const route: RouteFactory = (method, path, handler) => ({
     method,
     key: `${method} ${path}`,
     pattern: new RegExp(`^${path.replace(/:id/g, "([^/]+)")}$`),
@@ -191,6 +212,7 @@ function buildRoutes({ ctx, engine }: ServerParts): Route[] {
       }),
     );
   }
+  for (const dialect of dialects ?? []) routes.push(...dialect.routes(route));
   return routes;
 }
 
