@@ -83,11 +83,14 @@ export async function reconcileSubmissions(
       },
     ),
   );
+  // the found first: a submission made again must know every batch the run holds
+  const notFound: ShardRow[] = [];
   for (const shard of submitting) {
     const batch = found.get(tagKey({ shard: shard.name, submission: shard.submission }));
     if (batch) handlers.found(shard, batch);
-    else await handlers.notFound(shard);
+    else notFound.push(shard);
   }
+  for (const shard of notFound) await handlers.notFound(shard);
 }
 
 /** the batches the run's shards hold (a provider without metadata tells its own from them) */

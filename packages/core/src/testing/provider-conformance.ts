@@ -154,7 +154,12 @@ export function testProvider(plugin: ProviderPlugin, options: TestProviderOption
       let b = found.get(tagKey(tagB));
       if (!b) {
         // never created: the engine submits it again with the same tag and what was staged
-        const again = await p.submit(resumed, shardB, { staged: stagedB, maybeStarted: true });
+        // (the engine holds A's batch by now: find() answered it)
+        const again = await p.submit(resumed, shardB, {
+          staged: stagedB,
+          maybeStarted: true,
+          known: [a.batch.id],
+        });
         b = again.batch;
         stagedB = again.staged;
         const refound = await resumed.find([tagB], {
@@ -271,13 +276,17 @@ class ProviderFixture {
   async submit(
     connection: ProviderConnection,
     shard: ShardSubmission,
-    from: { staged: JsonValue; maybeStarted: boolean } = { staged: null, maybeStarted: false },
+    from: { staged: JsonValue; maybeStarted: boolean; known?: string[] } = {
+      staged: null,
+      maybeStarted: false,
+    },
   ): Promise<{ batch: BatchSnapshot; staged: JsonValue }> {
     let staged = from.staged;
     const result = await connection.submit(shard, {
       signal: this.signal,
       staged: from.staged,
       maybeStarted: from.maybeStarted,
+      known: from.known ?? [],
       since: Date.now() - 15 * 60_000,
       stage(data) {
         staged = roundTrip(data);
@@ -325,7 +334,13 @@ class ProviderFixture {
   expectEachOnce(items: readonly ResultItem[], how: "exactly" | "at most"): void {
     const unreadable = items.filter((i) => i.kind === "unreadable");
     assert.deepEqual(unreadable, [], "no unreadable results");
-    const ids = items.map((i) => (i.kind === "unreadable" ? "" : i.id));
+    // a result that names its line in the shard file answers the request on that line
+    const ids = items.map((i) => {
+      if (i.kind === "unreadable") return "";
+      if (i.index === undefined) return i.id;
+      assert.ok(Number.isInteger(i.index) && i.index >= 0, `index ${i.index} of ${i.id}`);
+      return this.requests[i.index]?.custom_id ?? `line ${i.index}`;
+    });
     assert.equal(new Set(ids).size, ids.length, "no id twice");
     const known = new Set(this.requests.map((r) => r.custom_id));
     for (const id of ids) assert.ok(known.has(id), `a result for an unknown id ${id}`);
