@@ -5,6 +5,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { anthropicState, env, KEY, reportOf, writeAnthropicPipeline } from "./support/anthropic.js";
 import {
   batchpipe,
   type EmulatorProcess,
@@ -14,75 +15,6 @@ import {
   startEmulatorProcess,
   tempDir,
 } from "./support/harness.js";
-
-const KEY = "sk-ant-e2e-0123456789abcdef";
-const env = { ANTHROPIC_API_KEY: KEY };
-
-/** ids Anthropic's custom_id pattern refuses: slashes, colons, spaces, 100 characters */
-const awkwardId = (i: number) => `tenant/${i % 7}:doc:${i} ${"é/x:".repeat(30)}`.slice(0, 100);
-
-interface AnthropicState {
-  queue: { processing: number; limit: number };
-  batches: { id: string; processing_status: string; request_counts: Record<string, number> }[];
-  paid: Record<string, number>;
-  paid_twice: string[];
-}
-
-async function anthropicState(emu: EmulatorProcess): Promise<AnthropicState> {
-  return ((await emu.state()) as unknown as { anthropic: AnthropicState }).anthropic;
-}
-
-function writeAnthropicPipeline(
-  dir: string,
-  o: {
-    name: string;
-    baseUrl: string;
-    n: number;
-    batch?: Record<string, string | number>;
-    provider?: string[];
-  },
-): string[] {
-  const ids = Array.from({ length: o.n }, (_, i) => awkwardId(i + 1));
-  fs.writeFileSync(
-    path.join(dir, "data.jsonl"),
-    ids.map((id, i) => `${JSON.stringify({ id, text: `review ${i + 1}` })}\n`).join(""),
-  );
-  const batch = { poll_interval: "50ms", ...o.batch };
-  const yaml = [
-    "version: 1",
-    `name: ${o.name}`,
-    "provider:",
-    "  use: anthropic",
-    `  base_url: ${o.baseUrl}`,
-    "  retry_min_delay_ms: 20",
-    "  retry_max_delay_ms: 200",
-    ...(o.provider ?? []).map((l) => `  ${l}`),
-    "source: { use: jsonl, path: ./data.jsonl }",
-    "transform:",
-    "  use: prompt",
-    '  id: "{{ id }}"',
-    "  body:",
-    "    model: claude-haiku-4-5",
-    "    max_tokens: 20",
-    '    messages: [{ role: user, content: "Sentiment of: {{ text }}" }]',
-    "batch:",
-    ...Object.entries(batch).map(([k, v]) => `  ${k}: ${v}`),
-    "sinks:",
-    "  - { use: jsonl, path: ./out/results.jsonl }",
-    "  - { use: sqlite, path: ./out/results.db, table: results }",
-    "errors:",
-    "  - { use: jsonl, path: ./out/errors.jsonl }",
-  ];
-  fs.writeFileSync(path.join(dir, "pipeline.yaml"), `${yaml.join("\n")}\n`);
-  return ids;
-}
-
-const reportOf = (events: { type: string }[]) =>
-  (
-    events.find((e) => e.type === "run_finished") as unknown as
-      | { report: Record<string, unknown> }
-      | undefined
-  )?.report;
 
 describe("anthropic provider (real CLI, emulator over HTTP)", () => {
   let emu: EmulatorProcess;
@@ -144,7 +76,11 @@ describe("anthropic provider (real CLI, emulator over HTTP)", () => {
           batch: { max_requests: 600 },
           provider: [...provider],
         });
-        const run = await batchpipe(["run", "pipeline.yaml", "--json"], { cwd: dir, env, timeoutMs: 120_000 });
+        const run = await batchpipe(["run", "pipeline.yaml", "--json"], {
+          cwd: dir,
+          env,
+          timeoutMs: 120_000,
+        });
         expect(run.code, run.stderr).toBe(0);
         expect(exactlyOnceInSinks(dir, ids)).toEqual(ONCE);
         const refusals = run.events.filter((e) => e.type === "queue_full").length;
