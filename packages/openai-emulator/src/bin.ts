@@ -5,7 +5,8 @@ import { createEmulator, type EmulatorOptions } from "./index.js";
 
 const USAGE = `Usage: batchpipe-emulator [--port N] [--host H] [--time-scale X] [--seed S] [--config file.json] [--data-dir DIR] [--api-key KEY]
 
-Starts the OpenAI Files + Batches API emulator. The config file holds EmulatorOptions as JSON; flags override it.`;
+Starts the emulator: OpenAI's Files + Batches API under /v1 and Anthropic's Message Batches under
+/v1/messages, on one port. The config file holds EmulatorOptions as JSON; flags override it.`;
 
 async function main(): Promise<number> {
   let args: ReturnType<typeof parse>;

@@ -19,7 +19,7 @@ import { type EmulatorState, snapshotState } from "./state.js";
 export interface Emulator {
   /** Base URL for the SDK: "http://127.0.0.1:<port>/v1". */
   readonly url: string;
-  /** Server root without /v1: "http://127.0.0.1:<port>" (the /_emulator endpoints live here). */
+  /** Server root without /v1: "http://127.0.0.1:<port>" (the Anthropic SDK's baseURL; the /_emulator endpoints live here). */
   readonly baseUrl: string;
   readonly port: number;
   readonly dataDir: string;
@@ -36,7 +36,7 @@ export interface Emulator {
 
 const FIXED = new Set(["port", "host", "dataDir"]);
 
-/** Start an OpenAI Files + Batches API emulator on loopback. */
+/** Start the emulator on loopback: OpenAI's Files + Batches API and Anthropic's Message Batches API. */
 export async function createEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
   let resolved = resolveOptions(options);
   const ownDir = resolved.dataDir === undefined;

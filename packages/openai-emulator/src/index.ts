@@ -1,3 +1,5 @@
+export type { AnthropicState } from "./anthropic/engine.js";
+export type { MessageBatch, ProcessingStatus, RequestCounts } from "./anthropic/types.js";
 export type { QueueOccupancy } from "./batches/queue.js";
 export type { BatchError, BatchObject, BatchStatus, BatchUsage } from "./batches/types.js";
 export { createEmulator, type Emulator } from "./emulator.js";

@@ -54,7 +54,7 @@ export interface EmulatorOptions {
   anthropicQueueLimit?: number;
   /** Anthropic: most requests per batch. Default 100,000. */
   anthropicMaxBatchRequests?: number;
-  /** Anthropic: largest create body in bytes (413 request_too_large). Default 256 MB. */
+  /** Anthropic: largest create body in bytes (413 request_too_large). Default 256 MB (256,000,000, the stricter reading). */
   anthropicMaxBatchBytes?: number;
 }
 
@@ -225,7 +225,7 @@ export function resolveOptions(options: EmulatorOptions = {}): ResolvedOptions {
       anthropicModels: ["claude-*"],
       anthropicQueueLimit: 100_000,
       anthropicMaxBatchRequests: 100_000,
-      anthropicMaxBatchBytes: 256 * 1024 * 1024,
+      anthropicMaxBatchBytes: 256_000_000,
     },
     options,
   );

@@ -182,6 +182,16 @@ describe("Anthropic Message Batches: create, retrieve, results", () => {
     const all: string[] = [];
     for await (const batch of h.client.messages.batches.list({ limit: 2 })) all.push(batch.id);
     expect(all).toEqual(newestFirst);
+    // backwards from the oldest: the SDK pages with before_id = first_id
+    const newer: string[] = [];
+    for await (const batch of h.client.messages.batches.list({ limit: 2, before_id: newestFirst[6] })) {
+      newer.push(batch.id);
+    }
+    expect(newer).toEqual([
+      ...newestFirst.slice(4, 6),
+      ...newestFirst.slice(2, 4),
+      ...newestFirst.slice(0, 2),
+    ]);
     await expect(h.client.messages.batches.list({ limit: 0 })).rejects.toBeInstanceOf(
       Anthropic.BadRequestError,
     );

@@ -3,11 +3,12 @@ import { once } from "node:events";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import Anthropic from "@anthropic-ai/sdk";
 import { expect, it } from "vitest";
 
 const BIN = path.resolve(import.meta.dirname, "../bin/batchpipe-emulator.js");
 
-it("bin: prints one ready line, reads --config, flags override, serves state, exits 0 on SIGINT", async () => {
+it("bin: prints one ready line, reads --config, flags override, serves state and both APIs, exits 0 on SIGINT", async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "emu-bin-"));
   const config = path.join(dir, "emu.json");
   fs.writeFileSync(config, JSON.stringify({ timeScale: 5, seed: 9, queueLimits: { "gpt-4o-mini": 1234 } }));
@@ -26,6 +27,15 @@ it("bin: prints one ready line, reads --config, flags override, serves state, ex
     const state = await (await fetch(url.replace(/\/v1$/, "/_emulator/state"))).json();
     expect(state.time_scale).toBe(60);
     expect(state.queues["gpt-4o-mini"]).toEqual({ enqueued_tokens: 0, limit: 1234, enqueued_requests: 0 });
+    // Anthropic's Message Batches on the same port
+    const anthropic = new Anthropic({ baseURL: url.replace(/\/v1$/, ""), apiKey: "k", maxRetries: 0 });
+    const params = {
+      model: "claude-haiku-4-5",
+      max_tokens: 10,
+      messages: [{ role: "user" as const, content: "hi" }],
+    };
+    const batch = await anthropic.messages.batches.create({ requests: [{ custom_id: "one", params }] });
+    expect(batch.processing_status).toBe("in_progress");
   } finally {
     child.kill("SIGINT");
   }

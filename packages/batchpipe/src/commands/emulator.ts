@@ -7,7 +7,7 @@ import { cliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
 
 export default defineCommand({
-  meta: { name: "emulator", description: "Start the OpenAI Files + Batches API emulator on loopback" },
+  meta: { name: "emulator", description: "Start the OpenAI + Anthropic batch API emulator on loopback" },
   args: {
     port: { type: "string", description: "Port (default: a free one)" },
     host: { type: "string", description: "Host (default 127.0.0.1)" },

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from "node:http";
-import { drain } from "../http/body.js";
+import { drain, readJson } from "../http/body.js";
 import type { ResolvedOptions } from "../options.js";
 import { AnthropicError, invalid } from "./errors.js";
 import type { BatchRequest } from "./types.js";
@@ -8,28 +8,14 @@ const CUSTOM_ID = /^[a-zA-Z0-9_-]{1,64}$/;
 
 /** Read a JSON body of at most `limit` bytes (413 request_too_large past it). */
 export async function readBody(req: IncomingMessage, limit: number): Promise<unknown> {
-  const declared = Number(req.headers["content-length"]);
-  if (declared > limit) {
+  if (Number(req.headers["content-length"]) > limit) {
     await drain(req);
     throw tooLarge();
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) {
-      await drain(req);
-      throw tooLarge();
-    }
-    chunks.push(chunk);
-  }
-  const text = Buffer.concat(chunks).toString("utf8");
-  if (text.trim() === "") return {};
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw invalid("There was an issue with your request body: it is not valid JSON.");
-  }
+  return readJson(req, limit, {
+    tooLarge,
+    notJson: () => invalid("There was an issue with your request body: it is not valid JSON."),
+  });
 }
 
 function tooLarge(): AnthropicError {

@@ -79,8 +79,10 @@ export class AnthropicBatches {
     this.queued += record.queued;
     this.batches.set(record.id, record);
     bump(this.ctx, "anthropic_batches_created");
+    // the answer is the batch as created: a small batch may run to its end before start() returns
+    const created = this.view(record, resultsBase);
     this.start(record);
-    return this.view(record, resultsBase);
+    return created;
   }
 
   retrieve(id: string, resultsBase: string): MessageBatch {

@@ -160,9 +160,12 @@ export function respondMessage(
   };
 }
 
-/** JSON for `output_config.format: {type: "json_schema"}`, else the last user message echoed. */
+/** JSON for `output_config.format` / `output_format` `{type: "json_schema"}`, else the last user message echoed. */
 function textAnswer(params: Params): string {
-  const format = (params.output_config as Params | undefined)?.format as Params | undefined;
+  // output_config.format (GA), or the structured-outputs beta's output_format
+  const format = ((params.output_config as Params | undefined)?.format ?? params.output_format) as
+    | Params
+    | undefined;
   if (format?.type === "json_schema") return JSON.stringify(sampleFromSchema(format.schema ?? {}));
   const messages = params.messages as Params[];
   const lastUser = [...messages].reverse().find((m) => m.role === "user") ?? messages[messages.length - 1];
