@@ -42,11 +42,18 @@ export function encodeRequest(request: RequestLine): EncodedRequest {
 
 /**
  * The request asks for JSON output the two ways Anthropic supports: structured outputs
- * (`output_format: { type: "json_schema" }`, the text is JSON) or a forced tool
+ * (`output_config.format`, or the beta's `output_format`, of type json_schema: the text is JSON)
+ * or a forced tool
  * (`tool_choice: { type: "tool" }`, the tool call's input is the object).
  */
 export function wantsJson(body: Record<string, unknown>): boolean {
-  const format = isObject(body.output_format) ? body.output_format : undefined;
+  // structured outputs: output_config.format (GA), or the beta's output_format
+  const config = isObject(body.output_config) ? body.output_config : undefined;
+  const format = isObject(config?.format)
+    ? config.format
+    : isObject(body.output_format)
+      ? body.output_format
+      : undefined;
   const choice = isObject(body.tool_choice) ? body.tool_choice : undefined;
   return format?.type === "json_schema" || choice?.type === "tool";
 }

@@ -59,9 +59,10 @@ describe("outputs", () => {
 
   test("JSON output: output_format json_schema parses the text, a forced tool gives its input", () => {
     const body = { model: "m", max_tokens: 5, messages: [] };
-    const structured = { ...body, output_format: { type: "json_schema", schema: {} } };
+    const structured = { ...body, output_config: { format: { type: "json_schema", schema: {} } } };
+    const beta = { ...body, output_format: { type: "json_schema", schema: {} } };
     const forced = { ...body, tool_choice: { type: "tool", name: "label" }, tools: [] };
-    for (const b of [structured, forced])
+    for (const b of [structured, beta, forced])
       expect(encodeRequest({ custom_id: "x", url: "", body: b }).json).toBe(true);
     expect(extractOutput(message([{ type: "text", text: '{"a":1}' }]), { endpoint: "", json: true })).toEqual(
       {
