@@ -5,7 +5,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { anthropicState, env, KEY, reportOf, writeAnthropicPipeline } from "./support/anthropic.js";
+import { anthropicState, env, KEY, MODELS, reportOf, writeAnthropicPipeline } from "./support/anthropic.js";
 import {
   batchpipe,
   type EmulatorProcess,
@@ -46,6 +46,8 @@ describe("anthropic provider (real CLI, emulator over HTTP)", () => {
       path.join(dir, "out/results.jsonl"),
     );
     expect(rows[0]).toMatchObject({ output: expect.any(String), model: expect.stringContaining("claude") });
+    // one batch mixes models; each row is priced by the model that answered
+    expect(new Set(rows.map((r) => r.model))).toEqual(new Set(MODELS));
     expect(rows[0]!.usage).toMatchObject({ input_tokens: expect.any(Number), cached_tokens: 0 });
     const report = reportOf(run.events);
     expect(report).toMatchObject({ succeeded: 20_000, failed: 0 });
@@ -60,20 +62,21 @@ describe("anthropic provider (real CLI, emulator over HTTP)", () => {
     const queued = await startEmulatorProcess({
       apiKey: KEY,
       timeScale: 1,
-      anthropicQueueLimit: 1200,
-      latencies: { linesPerSecond: 300 },
+      anthropicQueueLimit: 600,
+      // 6 s a batch: the shards are all read before the first batch ends
+      latencies: { linesPerSecond: 50 },
     });
     try {
       for (const [name, provider] of [
         ["anth-queue", []],
-        ["anth-queue-set", ["max_enqueued_requests: 1200"]],
+        ["anth-queue-set", ["max_enqueued_requests: 600"]],
       ] as const) {
         const dir = tempDir();
         const ids = writeAnthropicPipeline(dir, {
           name,
           baseUrl: queued.origin,
-          n: 3000,
-          batch: { max_requests: 600 },
+          n: 1500,
+          batch: { max_requests: 300 },
           provider: [...provider],
         });
         const run = await batchpipe(["run", "pipeline.yaml", "--json"], {
@@ -84,7 +87,14 @@ describe("anthropic provider (real CLI, emulator over HTTP)", () => {
         expect(run.code, run.stderr).toBe(0);
         expect(exactlyOnceInSinks(dir, ids)).toEqual(ONCE);
         const refusals = run.events.filter((e) => e.type === "queue_full").length;
-        expect(reportOf(run.events)).toMatchObject({ succeeded: 3000, failed: 0, queueRefusals: refusals });
+        expect(reportOf(run.events)).toMatchObject({ succeeded: 1500, failed: 0, queueRefusals: refusals });
+        // progress while batches run: Anthropic counts only requests processing
+        const processing = run.events.filter(
+          (e) =>
+            e.type === "progress" &&
+            (e.snapshot as { inFlight: { processing?: number } }).inFlight.processing,
+        );
+        expect(processing.length).toBeGreaterThan(0);
         console.log(`${name}: ${refusals} queue refusals, ${run.ms} ms`);
         if (provider.length === 0) {
           expect(refusals).toBeGreaterThan(0);

@@ -3,6 +3,8 @@ import fs from "node:fs";
 import path from "node:path";
 import type { EmulatorProcess } from "./harness.js";
 
+export const MODELS = ["claude-haiku-4-5", "claude-sonnet-4-5"] as const;
+
 export const KEY = "sk-ant-e2e-0123456789abcdef";
 export const env = { ANTHROPIC_API_KEY: KEY };
 
@@ -33,7 +35,8 @@ export function writeAnthropicPipeline(
   const ids = Array.from({ length: o.n }, (_, i) => awkwardId(i + 1));
   fs.writeFileSync(
     path.join(dir, "data.jsonl"),
-    ids.map((id, i) => `${JSON.stringify({ id, text: `review ${i + 1}` })}\n`).join(""),
+    // two models, mixed in every batch
+    ids.map((id, i) => `${JSON.stringify({ id, text: `review ${i + 1}`, model: MODELS[i % 2] })}\n`).join(""),
   );
   const batch = { poll_interval: "50ms", ...o.batch };
   const yaml = [
@@ -50,7 +53,7 @@ export function writeAnthropicPipeline(
     "  use: prompt",
     '  id: "{{ id }}"',
     "  body:",
-    "    model: claude-haiku-4-5",
+    '    model: "{{ model }}"',
     "    max_tokens: 20",
     '    messages: [{ role: user, content: "Sentiment of: {{ text }}" }]',
     "batch:",
