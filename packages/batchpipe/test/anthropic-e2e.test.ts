@@ -2,7 +2,6 @@
  * Anthropic's Message Batches end to end: the real CLI in a child process, the anthropic provider
  * (official @anthropic-ai/sdk) and the emulator's Anthropic side over loopback HTTP.
  */
-import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { anthropicState, env, KEY, MODELS, reportOf, writeAnthropicPipeline } from "./support/anthropic.js";
@@ -10,6 +9,7 @@ import {
   batchpipe,
   type EmulatorProcess,
   exactlyOnceInSinks,
+  filesContaining,
   ONCE,
   readJsonl,
   startEmulatorProcess,
@@ -32,11 +32,16 @@ describe("anthropic provider (real CLI, emulator over HTTP)", () => {
       baseUrl: emu.origin,
       n: 20_000,
       batch: { max_requests: 4000 },
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: ${VAR} is the spec syntax
+      provider: ["api_key: ${ANTHROPIC_API_KEY}"],
     });
     const before = (await anthropicState(emu)).batches.length;
     const plan = await batchpipe(["plan", "pipeline.yaml"], { cwd: dir, env });
     expect(plan.code, plan.stderr).toBe(0);
     expect(plan.stdout).toMatch(/estimated cost\s+\$\d/);
+    // shards that mix models are priced too (by the run's average per request), not "?"
+    expect(plan.stdout).toMatch(/^ {2}00001 .*\$\d/m);
+    expect(plan.stdout).not.toMatch(/ \?$/m);
     const run = await batchpipe(["run", "pipeline.yaml", "--json"], { cwd: dir, env, timeoutMs: 300_000 });
     expect(run.code, run.stderr).toBe(0);
     const state = await anthropicState(emu);
@@ -52,8 +57,9 @@ describe("anthropic provider (real CLI, emulator over HTTP)", () => {
     const report = reportOf(run.events);
     expect(report).toMatchObject({ succeeded: 20_000, failed: 0 });
     expect(report?.cost).toBeGreaterThan(0);
-    // the key is never stored
-    expect(fs.readFileSync(path.join(dir, "pipeline.yaml"), "utf8")).not.toContain(KEY);
+    // the key is never stored, logged or printed
+    expect(filesContaining(dir, KEY)).toEqual([]);
+    expect(run.stdout + run.stderr).not.toContain(KEY);
     expect(state.paid_twice).toEqual([]);
     console.log(`20,000 records: plan ${plan.ms} ms, run ${run.ms} ms, cost $${report?.cost}`);
   }, 300_000);

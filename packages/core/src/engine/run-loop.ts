@@ -4,7 +4,7 @@
  * allows. Every remote effect is preceded by an intent in the state and every delivery is committed
  * by one state transaction, so the loop can be killed anywhere and started again.
  */
-import { estimateCost } from "../estimate/pricing.js";
+import { averageCost, estimateCost } from "../estimate/pricing.js";
 import type { Logger } from "../plugin.js";
 import type { BatchSnapshot, ProviderConnection } from "../provider/contract.js";
 import type { RunCounters, RunRow, ShardRow, StateStore } from "../state/index.js";
@@ -91,7 +91,10 @@ export class RunLoop {
       pollInterval: spec.batch.poll_interval,
       maxCost: spec.batch.max_cost,
       shardCost: (s) =>
-        estimateCost({ model: s.model, inputTokens: s.tokens, outputTokens: s.outputTokens }) ?? 0,
+        // a shard that mixes models (model "") costs the run's average per request
+        s.model === ""
+          ? averageCost(o.run.totals) * s.requests
+          : (estimateCost({ model: s.model, inputTokens: s.tokens, outputTokens: s.outputTokens }) ?? 0),
       learned: learned ? (JSON.parse(learned) as Record<string, number>) : {},
       creations: [...this.ctx.shards.values()]
         .map((s) => s.createdAt)

@@ -111,3 +111,11 @@ export function estimateCost(args: {
 
 /** "-2024-08-06", "-0613" or Anthropic's "-20250929" at the end of a model name */
 const SNAPSHOT_SUFFIX = /-(\d{4}-\d{2}-\d{2}|\d{8}|\d{4})$/;
+
+/** the estimated cost of one request of a run (USD), for shards that mix models; 0 when unknown */
+export function averageCost(
+  totals: { estimatedCost: number | null; requests: number } | null | undefined,
+): number {
+  if (!totals || totals.estimatedCost === null || totals.requests === 0) return 0;
+  return totals.estimatedCost / totals.requests;
+}
