@@ -34,6 +34,17 @@ interface Staged {
 
 export function createAnthropicConnection(options: AnthropicConnectionOptions): ProviderConnection {
   const client = createAnthropicClient(options);
+  // an ambiguous lookup stays so until batches end: ask again after a while, not on every turn
+  const ambiguous = new Map<string, { until: number; message: string }>();
+  const lookUp = async (o: Parameters<typeof locate>[1]): Promise<Located> => {
+    const known = ambiguous.get(o.tagId);
+    if (known && Date.now() < known.until) return { kind: "ambiguous", message: known.message };
+    const result = await locate(client, o);
+    if (result.kind === "ambiguous")
+      ambiguous.set(o.tagId, { until: Date.now() + AMBIGUOUS_RECHECK_MS, message: result.message });
+    else ambiguous.delete(o.tagId);
+    return result;
+  };
   return {
     async submit(shard, { staged, stage, signal, known }) {
       const tagId = submissionTagId(shard.tag);
@@ -53,7 +64,7 @@ export function createAnthropicConnection(options: AnthropicConnectionOptions): 
         "POST /v1/messages/batches",
         async (callSignal): Promise<Found | { queueFull: string }> => {
           if (mayExist) {
-            const found = await locate(client, {
+            const found = await lookUp({
               tagId,
               requests: shard.requests,
               startedAt,
@@ -94,7 +105,7 @@ export function createAnthropicConnection(options: AnthropicConnectionOptions): 
           const batch = await client.retrieve(st.batchId, signal);
           if (batch) located = { kind: "found", batch, confirmed: true };
         } else {
-          const result = await locate(client, {
+          const result = await lookUp({
             tagId,
             requests: st.requests,
             startedAt: st.startedAt,
@@ -146,6 +157,8 @@ export function createAnthropicConnection(options: AnthropicConnectionOptions): 
     async close() {},
   };
 }
+
+const AMBIGUOUS_RECHECK_MS = 60_000;
 
 const AMBIGUOUS_HINT =
   "Run again later: once those batches have ended, their results tell which one is this shard's.";
