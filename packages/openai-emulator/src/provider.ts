@@ -65,10 +65,21 @@ function anthropicPlugin(): ProviderPlugin {
 }
 
 /** The anthropic provider's options for these (`base_url` and the key only when connecting). */
-function anthropicOptions(options: Options, connect?: { baseUrl: string; apiKey: string }) {
+function anthropicOptions(options: Options, connect?: { baseUrl: string; apiKey: string }): unknown {
   const { api: _api, emulator: _emulator, api_key: _key, upload_timeout_ms: _upload, ...rest } = options;
   const given = connect ? { ...rest, base_url: connect.baseUrl, api_key: connect.apiKey } : rest;
   return anthropicPlugin().options.parse(given);
+}
+
+// encode() runs once per record: parse the options once per options object
+const parsedForEncode = new WeakMap<Options, unknown>();
+function encodeOptions(options: Options): unknown {
+  let parsed = parsedForEncode.get(options);
+  if (parsed === undefined) {
+    parsed = anthropicOptions(options);
+    parsedForEncode.set(options, parsed);
+  }
+  return parsed;
 }
 
 export default defineProvider({
@@ -79,7 +90,7 @@ export default defineProvider({
     options.api === "anthropic" ? anthropicPlugin().limits(anthropicOptions(options)) : openai.limits({}),
   encode: (request, options) =>
     options.api === "anthropic"
-      ? anthropicPlugin().encode(request, anthropicOptions(options))
+      ? anthropicPlugin().encode(request, encodeOptions(options))
       : openai.encode(request, {}),
   // an Anthropic answer is a `message`; output() is not told the options
   output: (response, request) =>

@@ -100,6 +100,22 @@ describe("Anthropic Message Batches: create, retrieve, results", () => {
     });
   });
 
+  it("serves the SDK's beta surface (anthropic-beta header, ?beta=true) the same, with the beta's output_format", async () => {
+    h = await startAnthropic();
+    const schema = { type: "object", properties: { n: { type: "integer", minimum: 3 } }, required: ["n"] };
+    const { id } = await h.client.beta.messages.batches.create({
+      betas: ["structured-outputs-2025-11-13"],
+      requests: [request("x", "hi", { output_format: { type: "json_schema", schema } })],
+    });
+    await waitEnded(h.client, id);
+    const lines = [];
+    for await (const line of await h.client.beta.messages.batches.results(id)) lines.push(line);
+    expect(lines).toMatchObject([
+      { custom_id: "x", result: { type: "succeeded", message: { content: [{ text: '{"n":3}' }] } } },
+    ]);
+    expect(await h.client.beta.messages.batches.delete(id)).toEqual({ id, type: "message_batch_deleted" });
+  });
+
   it("reports prompt-cache writes, then reads, for a prefix marked with cache_control", async () => {
     h = await startAnthropic({ shuffleOutput: false });
     const system = [

@@ -97,6 +97,23 @@ describe("Anthropic Message Batches: cancel, delete, queue, expiry", () => {
     const short = await h.client.messages.batches.create({ requests: many(10, "s") });
     expect((await waitEnded(h.client, short.id)).request_counts).toMatchObject({ succeeded: 3, expired: 7 });
   });
+
+  it("archives a batch 29 days after creation: archived_at set, results gone", async () => {
+    h = await startAnthropic();
+    const { id } = await h.client.messages.batches.create({ requests: many(2) });
+    const ended = await waitEnded(h.client, id);
+    expect(ended.archived_at).toBeNull();
+    // then 29 virtual days pass in about 25 real ms
+    h.emu.configure({ timeScale: 100_000_000 });
+    await new Promise((r) => setTimeout(r, 100));
+    const archived = await h.client.messages.batches.retrieve(id);
+    expect(Date.parse(archived.archived_at!) - Date.parse(archived.created_at)).toBe(29 * 24 * 3600_000);
+    expect(archived.results_url).toBeNull();
+    const raw = await fetch(`${h.emu.baseUrl}/v1/messages/batches/${id}/results`, {
+      headers: { "x-api-key": "k", "anthropic-version": "2023-06-01" },
+    });
+    expect(raw.status).toBe(404);
+  });
 });
 
 describe("Anthropic Message Batches: faults and introspection", () => {
@@ -175,8 +192,23 @@ describe("Anthropic Message Batches: faults and introspection", () => {
     expect(state.paid).toEqual({ x0: 2, x1: 1, x2: 1 });
     expect(state.executions).toEqual({ x0: 2, x1: 1, x2: 1 });
     expect(state.paid_twice).toEqual(["x0"]);
+    expect(state.params_paid_twice).toEqual([
+      { params_sha256: expect.any(String), custom_ids: ["x0", "x0"] },
+    ]);
+    // the same request resubmitted under a new custom_id is caught by its params
+    const renamed = await h.client.messages.batches.create({ requests: [request("y1", "t1")] });
+    await waitEnded(h.client, renamed.id);
+    expect(h.emu.state().anthropic.params_paid_twice.map((p) => p.custom_ids)).toEqual([
+      ["x0", "x0"],
+      ["x1", "y1"],
+    ]);
     await h.emu.reset();
-    expect(h.emu.state().anthropic).toMatchObject({ batches: [], paid: {}, paid_twice: [] });
+    expect(h.emu.state().anthropic).toMatchObject({
+      batches: [],
+      paid: {},
+      paid_twice: [],
+      params_paid_twice: [],
+    });
   });
 
   it("line rules give errored results in Anthropic's types; attempts count executions across batches", async () => {

@@ -1,6 +1,7 @@
 import { setMaxListeners } from "node:events";
 import fs from "node:fs";
 import { bump, type EmulatorContext } from "../context.js";
+import { createIds, createRandom } from "../random.js";
 import { AnthropicError, invalid, missing } from "./errors.js";
 import { type AnthropicIds, anthropicIds } from "./ids.js";
 import { runMessageBatch } from "./run.js";
@@ -26,6 +27,11 @@ export interface AnthropicState {
   paid: Record<string, number>;
   /** custom_ids billed more than once */
   paid_twice: string[];
+  /**
+   * requests billed more than once under any custom_ids (a resubmission under a new id included):
+   * the sha256 of their params (JSON as sent) and the custom_ids of each success
+   */
+  params_paid_twice: { params_sha256: string; custom_ids: string[] }[];
 }
 
 /**
@@ -37,6 +43,8 @@ export class AnthropicBatches {
   private readonly batches = new Map<string, MessageBatchRecord>();
   readonly executions = new Map<string, number>();
   readonly paid = new Map<string, number>();
+  /** custom_ids of each success, by the sha256 of its params */
+  readonly paidParams = new Map<string, string[]>();
   /** prompt prefixes written to the (simplified) prompt cache */
   readonly promptCache = new Set<string>();
   private queued = 0;
@@ -45,7 +53,8 @@ export class AnthropicBatches {
   private readonly running = new Set<Promise<void>>();
 
   constructor(readonly ctx: EmulatorContext) {
-    this.ids = anthropicIds(ctx.ids);
+    // a stream of its own: Anthropic traffic must not shift the OpenAI side's seeded ids
+    this.ids = anthropicIds(createIds(createRandom((ctx.options.seed ^ 0x416e7468) >>> 0)));
   }
 
   create(requests: BatchRequest[], resultsBase: string): MessageBatch {
@@ -192,6 +201,9 @@ export class AnthropicBatches {
       executions: Object.fromEntries(this.executions),
       paid: Object.fromEntries(this.paid),
       paid_twice: paidTwice,
+      params_paid_twice: [...this.paidParams]
+        .filter(([, ids]) => ids.length > 1)
+        .map(([hash, ids]) => ({ params_sha256: hash, custom_ids: [...ids] })),
     };
   }
 
@@ -219,6 +231,7 @@ export class AnthropicBatches {
     this.batches.clear();
     this.executions.clear();
     this.paid.clear();
+    this.paidParams.clear();
     this.promptCache.clear();
     this.queued = 0;
   }

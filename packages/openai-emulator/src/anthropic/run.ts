@@ -4,6 +4,7 @@
  * expires_at (+ expiryLag) or after `expireAfterLines`; then the results written shuffled and the
  * batch `ended`, its queue share given back.
  */
+import { createHash } from "node:crypto";
 import { setMaxListeners } from "node:events";
 import { setImmediate as yieldToLoop } from "node:timers/promises";
 import { matchLineRule } from "../batches/line-rules.js";
@@ -121,6 +122,8 @@ function execute(
   const answer = respondMessage(request.params, host.ids, "batch", host.promptCache);
   record.outcomes.succeeded++;
   host.paid.set(customId, (host.paid.get(customId) ?? 0) + 1);
+  const hash = createHash("sha256").update(JSON.stringify(request.params)).digest("hex");
+  host.paidParams.set(hash, [...(host.paidParams.get(hash) ?? []), customId]);
   if (failure?.oddity === "omit") return;
   if (failure?.oddity === "malformed") {
     results.appendText(`{"custom_id":${JSON.stringify(customId)},"result":{"type":"succeeded","mess`);
