@@ -133,6 +133,7 @@ it("SIGKILL at 5 seeded moments with 20 % failing calls and 30 % lost creates: e
   const state = await anthropicState(emu);
   const all = await emu.state();
   expect(state.paid_twice).toEqual([]);
+  expect(state.params_paid_twice).toEqual([]);
   // every record was paid for exactly once: no batch was created twice for a shard
   expect(Object.values(state.paid).reduce((a, b) => a + b, 0)).toBe(n);
   // submissions found again after a kill instead of being created again

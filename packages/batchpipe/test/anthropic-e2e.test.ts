@@ -61,6 +61,7 @@ describe("anthropic provider (real CLI, emulator over HTTP)", () => {
     expect(filesContaining(dir, KEY)).toEqual([]);
     expect(run.stdout + run.stderr).not.toContain(KEY);
     expect(state.paid_twice).toEqual([]);
+    expect(state.params_paid_twice).toEqual([]);
     console.log(`20,000 records: plan ${plan.ms} ms, run ${run.ms} ms, cost $${report?.cost}`);
   }, 300_000);
 
@@ -107,7 +108,9 @@ describe("anthropic provider (real CLI, emulator over HTTP)", () => {
           expect(run.events.find((e) => e.type === "queue_full")).toMatchObject({ unit: "requests" });
         } else expect(refusals).toBe(0);
       }
-      expect((await anthropicState(queued)).paid_twice).toEqual([]);
+      const state = await anthropicState(queued);
+      expect(state.paid_twice).toEqual([]);
+      expect(state.params_paid_twice).toEqual([]);
     } finally {
       await queued.close();
     }
@@ -154,6 +157,7 @@ describe("anthropic provider (real CLI, emulator over HTTP)", () => {
       expect(state.batches.length).toBeGreaterThan(3);
       expect(state.batches.some((b) => (b.request_counts.expired ?? 0) > 0)).toBe(true);
       expect(state.paid_twice).toEqual([]);
+      expect(state.params_paid_twice).toEqual([]);
       expect(Object.values(state.paid).reduce((a, b) => a + b, 0)).toBe(results.length);
       console.log(
         `errors: ${errors.length} invalid_request_error, ${report.retried} retried, ${state.batches.length} batches`,

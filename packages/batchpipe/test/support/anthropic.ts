@@ -16,6 +16,8 @@ export interface AnthropicState {
   batches: { id: string; processing_status: string; request_counts: Record<string, number> }[];
   paid: Record<string, number>;
   paid_twice: string[];
+  /** requests (by their params) paid more than once under any custom_ids */
+  params_paid_twice: { params_sha256: string; custom_ids: string[] }[];
 }
 
 export async function anthropicState(emu: EmulatorProcess): Promise<AnthropicState> {
