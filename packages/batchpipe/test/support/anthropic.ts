@@ -38,7 +38,9 @@ export function writeAnthropicPipeline(
   fs.writeFileSync(
     path.join(dir, "data.jsonl"),
     // two models, mixed in every batch
-    ids.map((id, i) => `${JSON.stringify({ id, text: `review ${i + 1}`, model: MODELS[i % 2] })}\n`).join(""),
+    ids
+      .map((id, i) => `${JSON.stringify({ id, text: `${o.name} review ${i + 1}`, model: MODELS[i % 2] })}\n`)
+      .join(""),
   );
   const batch = { poll_interval: "50ms", ...o.batch };
   const yaml = [
