@@ -1,10 +1,11 @@
 /**
  * The official plugins the command line knows by name (`use: jsonl`, `use: csv`, `use: parquet`,
- * `use: sqlite`, `use: postgres`, `use: openai`, `use: emulator`): they come with the batchpipe
- * package, so a spec needs no plugin package installed beside it.
+ * `use: sqlite`, `use: postgres`, `use: openai`, `use: anthropic`, `use: emulator`): they come with the
+ * batchpipe package, so a spec needs no plugin package installed beside it.
  */
 import type { PluginRegistry } from "@batchpipe/core";
 import emulator from "@batchpipe/openai-emulator/provider";
+import anthropic from "@batchpipe/provider-anthropic";
 import openai from "@batchpipe/provider-openai";
 import sinkJsonl from "@batchpipe/sink-jsonl";
 import sinkPostgres from "@batchpipe/sink-postgres";
@@ -16,5 +17,5 @@ import sourceParquet from "@batchpipe/source-parquet";
 export const officialPlugins: PluginRegistry = {
   source: { jsonl: sourceJsonl, csv: sourceCsv, parquet: sourceParquet },
   sink: { jsonl: sinkJsonl, sqlite: sinkSqlite, postgres: sinkPostgres },
-  provider: { openai, emulator },
+  provider: { openai, anthropic, emulator },
 };

@@ -16,6 +16,7 @@ export type {
   BatchRef,
   BatchSnapshot,
   EncodedRequest,
+  FindOptions,
   LiveResult,
   OutputRequest,
   OutputResult,
@@ -94,7 +95,10 @@ export interface Usage {
   input_tokens: number;
   output_tokens: number;
   total_tokens: number;
+  /** input tokens read from a prompt cache (part of input_tokens) */
   cached_tokens?: number;
+  /** input tokens written to a prompt cache (part of input_tokens; Anthropic bills them above the input price) */
+  cache_creation_tokens?: number;
   reasoning_tokens?: number;
 }
 

@@ -69,3 +69,17 @@ describe("estimateCost", () => {
     expect(estimateCost({ model: "mystery-1", inputTokens: 10, outputTokens: 10 })).toBeNull();
   });
 });
+
+describe("Claude prices", () => {
+  it("Claude at batch prices, dated snapshots included, cache reads and writes priced as such", () => {
+    // Sonnet 4.5: $3 / $15 list → $1.50 / $7.50 batch; cache read $0.15, 5-minute write $1.875
+    const cost = estimateCost({
+      model: "claude-sonnet-4-5-20250929",
+      inputTokens: 3_000_000,
+      outputTokens: 1_000_000,
+      cachedTokens: 1_000_000,
+      cacheWriteTokens: 1_000_000,
+    });
+    expect(cost).toBeCloseTo(1.5 + 0.15 + 1.875 + 7.5, 6);
+  });
+});

@@ -133,8 +133,13 @@ function progressLines(s: ProgressSnapshot): string[] {
   const stages = [
     `${fmt(s.done)}/${fmt(s.total)} delivered`,
     ...(s.finished > 0 ? [`${fmt(s.finished)} finished at the provider`] : []),
+    // Anthropic reports only how many requests are processing until a batch ends
     ...(batches > 0
-      ? [`${fmt(s.submitted - s.finished)} running in ${plural(batches, "batch", "batches")}`]
+      ? [
+          s.inFlight.processing
+            ? `${plural(s.inFlight.processing, "request")} processing in ${plural(batches, "batch", "batches")}`
+            : `${fmt(s.submitted - s.finished)} running in ${plural(batches, "batch", "batches")}`,
+        ]
       : []),
     ...(waiting > 0 ? [`${plural(waiting, "shard")} waiting`] : []),
   ];

@@ -126,13 +126,13 @@ async function collectWith(options: CollectOptions, metas: ShardMetaIndex): Prom
   // through the live API after batch.deadline has its answers instead
   if (batch && (shard.batchId || isAnsweredLive(batch))) {
     for await (const item of options.provider.results(batch, { signal: options.signal })) {
-      const entry = item.kind === "unreadable" ? undefined : metas.get(item.id);
-      if (item.kind === "unreadable" || !entry || seen.has(item.id)) {
+      const found = item.kind === "unreadable" ? undefined : lookUp(metas, item);
+      if (item.kind === "unreadable" || !found || seen.has(found.id)) {
         if (live()) counters.unexpected++;
         continue;
       }
-      seen.add(item.id);
-      await route(entry, item);
+      seen.add(found.id);
+      await route(found.entry, item);
     }
   }
 
@@ -175,6 +175,7 @@ function successOf(
         inputTokens: usage.input_tokens,
         outputTokens: usage.output_tokens,
         cachedTokens: usage.cached_tokens,
+        cacheWriteTokens: usage.cache_creation_tokens,
         prices: options.prices,
       }) ?? 0;
   }
@@ -206,6 +207,13 @@ function successOf(
     source: meta.source,
   };
   return { ok: true, row };
+}
+
+/** the request a result answers: by its line in the shard file when the provider gives it, else by id */
+function lookUp(metas: ShardMetaIndex, item: Outcome): { id: string; entry: MetaEntry } | undefined {
+  if (item.index !== undefined) return metas.at(item.index);
+  const entry = metas.get(item.id);
+  return entry && { id: item.id, entry };
 }
 
 function missingOutcome(id: string, batch: BatchSnapshot | null): Outcome {

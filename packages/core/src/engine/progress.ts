@@ -23,7 +23,7 @@ export class ProgressTracker {
   snapshot(
     ctx: LoopContext,
     /** per open batch: the provider's request counts */
-    inFlight: Iterable<{ total: number; completed: number; failed: number }>,
+    inFlight: Iterable<{ total: number; completed: number; failed: number; processing?: number }>,
   ): ProgressSnapshot {
     const shards: ProgressSnapshot["shards"] = {};
     let submitted = 0;
@@ -33,11 +33,12 @@ export class ProgressTracker {
       if (s.status === "open" || s.status === "submitting" || s.status === "ended") submitted += s.requests;
       if (s.status === "ended") finished += s.requests;
     }
-    const counts = { completed: 0, failed: 0, total: 0 };
+    const counts = { completed: 0, failed: 0, total: 0, processing: 0 };
     for (const c of inFlight) {
       counts.completed += c.completed;
       counts.failed += c.failed;
       counts.total += c.total;
+      counts.processing += c.processing ?? 0;
     }
     finished += counts.completed + counts.failed;
     const { counters } = ctx;

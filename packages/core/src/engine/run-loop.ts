@@ -5,7 +5,7 @@
  * by one state transaction, so the loop can be killed anywhere and started again.
  */
 import { setTimeout as delay } from "node:timers/promises";
-import { estimateCost, pricesFor } from "../estimate/pricing.js";
+import { averageCost, estimateCost, pricesFor } from "../estimate/pricing.js";
 import type { Logger } from "../plugin.js";
 import type { BatchSnapshot, ProviderConnection } from "../provider/contract.js";
 import type { RunCounters, RunRow, ShardRow, StateStore } from "../state/index.js";
@@ -50,7 +50,10 @@ export class RunLoop {
   private readonly poller: Poller;
   private readonly delivery: Delivery;
   private readonly deadline: Deadline;
-  private readonly inFlightCounts = new Map<string, { total: number; completed: number; failed: number }>();
+  private readonly inFlightCounts = new Map<
+    string,
+    { total: number; completed: number; failed: number; processing?: number }
+  >();
   private readonly collectBackoff = new Map<string, { at: number; failures: number }>();
   private budgetBlocked = false;
   /** the last turn submitted a shard and more may be eligible: the next turn starts at once */
@@ -84,16 +87,20 @@ export class RunLoop {
     this.scheduler = new Scheduler({
       queue: limits.queue,
       createsPerHour: limits.createsPerHour,
-      maxEnqueued: limits.queue.counts === "tokens" ? spec.batch.max_enqueued_tokens : null,
+      maxEnqueued:
+        limits.queue.counts === "tokens" ? spec.batch.max_enqueued_tokens : (limits.maxEnqueued ?? null),
       pollInterval: spec.batch.poll_interval,
       maxCost: spec.batch.max_cost,
       shardCost: (s) =>
-        estimateCost({
-          model: s.model,
-          inputTokens: s.tokens,
-          outputTokens: s.outputTokens,
-          prices: pricesFor(spec.pricing),
-        }) ?? 0,
+        // a shard that mixes models (model "") costs the run's average per request
+        s.model === ""
+          ? averageCost(o.run.totals) * s.requests
+          : (estimateCost({
+              model: s.model,
+              inputTokens: s.tokens,
+              outputTokens: s.outputTokens,
+              prices: pricesFor(spec.pricing),
+            }) ?? 0),
       learned: learned ? (JSON.parse(learned) as Record<string, number>) : {},
       creations: [...this.ctx.shards.values()]
         .map((s) => s.createdAt)

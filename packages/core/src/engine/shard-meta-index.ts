@@ -14,6 +14,7 @@ export interface MetaEntry {
 
 export class ShardMetaIndex {
   private readonly ids = new Map<string, number>();
+  private readonly idAt: string[] = [];
   private readonly offsets: number[] = [];
   private readonly lengths: number[] = [];
   private fd: number | undefined;
@@ -26,7 +27,9 @@ export class ShardMetaIndex {
     for await (const line of readFileLines(file)) {
       const length = Buffer.byteLength(line);
       if (line !== "") {
-        index.ids.set(decodeShardMeta(line).id, index.offsets.length);
+        const id = decodeShardMeta(line).id;
+        index.ids.set(id, index.offsets.length);
+        index.idAt.push(id);
         index.offsets.push(offset);
         index.lengths.push(length);
       }
@@ -38,6 +41,12 @@ export class ShardMetaIndex {
   get(id: string): MetaEntry | undefined {
     const i = this.ids.get(id);
     return i === undefined ? undefined : this.entry(i);
+  }
+
+  /** the request at line `index` of the shard file, with its record's id */
+  at(index: number): { id: string; entry: MetaEntry } | undefined {
+    const id = this.idAt[index];
+    return id === undefined ? undefined : { id, entry: this.entry(index) };
   }
 
   *entries(): Generator<[string, MetaEntry]> {

@@ -51,6 +51,7 @@ export async function submitShard(ctx: LoopContext, shard: ShardRow, fresh: bool
         },
         maybeStarted: !fresh,
         since: ctx.runCreatedAt - RECONCILE_MARGIN_MS,
+        known: knownBatches(ctx),
       },
     ),
   );
@@ -73,14 +74,31 @@ export async function reconcileSubmissions(
   const found = await withCallSignal(ctx.signal, (signal) =>
     ctx.provider.find(
       submitting.map((s) => submissionTag(ctx, s)),
-      { since: ctx.runCreatedAt - RECONCILE_MARGIN_MS, signal },
+      {
+        since: ctx.runCreatedAt - RECONCILE_MARGIN_MS,
+        signal,
+        staged: new Map(
+          submitting.map((s) => [tagKey({ shard: s.name, submission: s.submission }), s.staged]),
+        ),
+        known: knownBatches(ctx),
+      },
     ),
   );
+  // the found first: a submission made again must know every batch the run holds
+  const notFound: ShardRow[] = [];
   for (const shard of submitting) {
     const batch = found.get(tagKey({ shard: shard.name, submission: shard.submission }));
     if (batch) handlers.found(shard, batch);
-    else await handlers.notFound(shard);
+    else notFound.push(shard);
   }
+  for (const shard of notFound) await handlers.notFound(shard);
+}
+
+/** the batches the run's shards hold (a provider without metadata tells its own from them) */
+function knownBatches(ctx: LoopContext): string[] {
+  const ids: string[] = [];
+  for (const s of ctx.shards.values()) if (s.batchId) ids.push(s.batchId);
+  return ids;
 }
 
 /**

@@ -40,8 +40,11 @@ export interface ProgressSnapshot {
   inputTokens: number;
   outputTokens: number;
   cost: number;
-  /** requests done per open batch's provider counts (not yet delivered) */
-  inFlight: { completed: number; failed: number; total: number };
+  /**
+   * requests done per open batch's provider counts (not yet delivered); `processing`: requests the
+   * provider reports as processing (Anthropic counts nothing else until a batch ends)
+   */
+  inFlight: { completed: number; failed: number; total: number; processing?: number };
   /** ms, from the pace of the last minute; null until something moved */
   eta: number | null;
   elapsedMs: number;

@@ -17,9 +17,40 @@ export interface ModelPrice {
   input: number;
   output: number;
   cached_input?: number;
+  /** input written to a prompt cache (Anthropic); absent: billed at the input price */
+  cache_write?: number;
 }
 
 export const BATCH_PRICES_DATE = "2026-11-27";
+
+/**
+ * Anthropic's Message Batches: 50 % of the list price, and the prompt-cache multipliers stack on
+ * the batch price (cache reads 0.1x input, 5-minute cache writes 1.25x input). Source: Anthropic's
+ * pricing page (docs.anthropic.com/en/docs/about-claude/pricing: "Batch input/output" and the cache
+ * columns), list prices checked on 2026-12-05 against third-party tables: Opus 4.5/4.6 $5/$25, Opus
+ * 4/4.1 and 3 $15/$75, Sonnet 3.7/4/4.5/4.6 $3/$15, Haiku 4.5 $1/$5, Haiku 3.5 $0.80/$4, Haiku 3
+ * $0.25/$1.25. Not modelled: 1-hour cache writes (2x input, priced here as 5-minute ones) and the
+ * long-context rate of Sonnet 4/4.5 past 200K input tokens.
+ */
+const CLAUDE_BATCH_PRICES: Readonly<Record<string, ModelPrice>> = {
+  "claude-opus-4-6": claude(5, 25),
+  "claude-opus-4-5": claude(5, 25),
+  "claude-opus-4-1": claude(15, 75),
+  "claude-opus-4": claude(15, 75),
+  "claude-sonnet-4-6": claude(3, 15),
+  "claude-sonnet-4-5": claude(3, 15),
+  "claude-sonnet-4": claude(3, 15),
+  "claude-3-7-sonnet": claude(3, 15),
+  "claude-haiku-4-5": claude(1, 5),
+  "claude-3-5-haiku": claude(0.8, 4),
+  "claude-3-haiku": claude(0.25, 1.25),
+  "claude-3-opus": claude(15, 75),
+};
+
+/** a Claude model's batch price from its list price (USD per 1M tokens) */
+function claude(input: number, output: number): ModelPrice {
+  return { input: input / 2, output: output / 2, cached_input: input / 20, cache_write: (input * 1.25) / 2 };
+}
 
 export const BATCH_PRICES: Readonly<Record<string, ModelPrice>> = {
   "gpt-5": { input: 0.625, output: 5, cached_input: 0.0625 },
@@ -36,6 +67,7 @@ export const BATCH_PRICES: Readonly<Record<string, ModelPrice>> = {
   "text-embedding-3-small": { input: 0.01, output: 0 },
   "text-embedding-3-large": { input: 0.065, output: 0 },
   "text-embedding-ada-002": { input: 0.05, output: 0 },
+  ...CLAUDE_BATCH_PRICES,
 };
 
 /**
@@ -62,14 +94,21 @@ export function estimateCost(args: {
   inputTokens: number;
   outputTokens: number;
   cachedTokens?: number;
+  /** input tokens written to a prompt cache, part of inputTokens too */
+  cacheWriteTokens?: number;
   prices?: Readonly<Record<string, ModelPrice>>;
 }): number | null {
   const price = priceFor(args.model, args.prices);
   if (!price) return null;
   const cached = Math.min(args.cachedTokens ?? 0, args.inputTokens);
-  const uncached = args.inputTokens - cached;
+  const written = Math.min(args.cacheWriteTokens ?? 0, args.inputTokens - cached);
+  const uncached = args.inputTokens - cached - written;
   const cachedRate = price.cached_input ?? price.input;
-  return (uncached * price.input + cached * cachedRate + args.outputTokens * price.output) / 1_000_000;
+  const writeRate = price.cache_write ?? price.input;
+  return (
+    (uncached * price.input + cached * cachedRate + written * writeRate + args.outputTokens * price.output) /
+    1_000_000
+  );
 }
 
 /**
@@ -129,5 +168,13 @@ export function livePricesFor(
 
 const mergedLive = new WeakMap<object, Readonly<Record<string, ModelPrice>>>();
 
-/** "-2024-08-06" or "-0613" at the end of a model name */
-const SNAPSHOT_SUFFIX = /-(\d{4}-\d{2}-\d{2}|\d{4})$/;
+/** "-2024-08-06", "-0613" or Anthropic's "-20250929" at the end of a model name */
+const SNAPSHOT_SUFFIX = /-(\d{4}-\d{2}-\d{2}|\d{8}|\d{4})$/;
+
+/** the estimated cost of one request of a run (USD), for shards that mix models; 0 when unknown */
+export function averageCost(
+  totals: { estimatedCost: number | null; requests: number } | null | undefined,
+): number {
+  if (!totals || totals.estimatedCost === null || totals.requests === 0) return 0;
+  return totals.estimatedCost / totals.requests;
+}

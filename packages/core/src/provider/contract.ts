@@ -25,6 +25,11 @@ export interface ProviderLimits {
   queue: { counts: "tokens" | "requests"; per: "model" | "account" };
   /** batch creations allowed per hour; null when the provider sets no such limit */
   createsPerHour: number | null;
+  /**
+   * The queue's budget in its unit when the provider's options set one (e.g. Anthropic's
+   * `max_enqueued_requests`); absent or null: learnt from the provider's refusals.
+   */
+  maxEnqueued?: number | null;
 }
 
 /** A request as the provider will receive it. */
@@ -88,8 +93,11 @@ export interface BatchSnapshot extends BatchRef {
    * token_limit_exceeded): nothing ran; the engine waits for the queue and submits again.
    */
   queueFull: string | null;
-  /** per-request progress while it runs; null when the provider reports none */
-  counts: { total: number; completed: number; failed: number } | null;
+  /**
+   * per-request progress while it runs; null when the provider reports none. `processing`: requests
+   * still being processed, for providers that count nothing else until the batch ends (Anthropic).
+   */
+  counts: { total: number; completed: number; failed: number; processing?: number } | null;
   /** batch-level errors; `line` is 1-based in the shard file when the error is about one request */
   errors: { code: string; message: string; line: number | null }[];
   /** ms since the epoch; null when unknown */
@@ -98,11 +106,16 @@ export interface BatchSnapshot extends BatchRef {
   expiresAt: number | null;
 }
 
-/** One result of an ended batch, as the provider streams them (in any order). */
+/**
+ * One result of an ended batch, as the provider streams them (in any order). `index`: the request's
+ * 0-based line in the shard file, for providers that send ids of their own instead of the records'
+ * (Anthropic's custom_id pattern): the engine then joins by it, and `id` is only for messages.
+ */
 export type ResultItem =
   | {
       kind: "success";
       id: string;
+      index?: number;
       /** the response body */
       response: Record<string, unknown>;
       usage: Usage | null;
@@ -112,6 +125,7 @@ export type ResultItem =
   | {
       kind: "failure";
       id: string;
+      index?: number;
       error: { code: string; message: string; status_code: number | null };
       /** a new attempt can succeed (expired, cancelled, transient) */
       retryable: boolean;
@@ -137,6 +151,18 @@ export interface SubmitOptions {
   maybeStarted: boolean;
   /** the earliest time (ms) such an earlier try can have started: look no further back */
   since: number;
+  /** ids of the batches the run's other shards hold: never this submission's (providers without metadata) */
+  known?: readonly string[];
+}
+
+/** What find() is told besides the tags (for providers that find batches by their shape, not metadata). */
+export interface FindOptions {
+  since: number;
+  signal: AbortSignal;
+  /** what each submission staged (see SubmitOptions.stage), by tagKey(tag); absent: nothing staged */
+  staged?: ReadonlyMap<string, JsonValue>;
+  /** ids of the batches the run's shards hold */
+  known?: readonly string[];
 }
 
 /** The I/O part of a provider: one per run. Every method retries transient failures itself. */
@@ -147,10 +173,7 @@ export interface ProviderConnection {
    * After a crash: the batches that submissions with these tags created, by tagKey(tag). A tag not
    * in the answer was never created (the engine submits it again with the same tag).
    */
-  find(
-    tags: SubmissionTag[],
-    options: { since: number; signal: AbortSignal },
-  ): Promise<Map<string, BatchSnapshot>>;
+  find(tags: SubmissionTag[], options: FindOptions): Promise<Map<string, BatchSnapshot>>;
   /**
    * Optional: batches at the provider tagged with this pipeline's name (any run), newest first, at
    * most `limit`. The engine asks when a run starts on a new state (lost or emptied state.db) and

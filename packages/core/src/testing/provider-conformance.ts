@@ -142,17 +142,32 @@ export function testProvider(plugin: ProviderPlugin, options: TestProviderOption
       const never = p.tag();
 
       const resumed = options.durable === false ? first : await p.open();
-      const found = await resumed.find([tagA, tagB, never], { since, signal: p.signal });
+      // the engine hands back what each submission staged (B's crash came right after it staged)
+      const staged = new Map([
+        [tagKey(tagA), a.staged],
+        [tagKey(tagB), stagedB],
+      ]);
+      const found = await resumed.find([tagA, tagB, never], { since, signal: p.signal, staged });
       assert.equal(found.get(tagKey(tagA))?.id, a.batch.id, "find() answers the created batch by its tag");
       assert.ok(!found.has(tagKey(never)), "find() answers a tag that was never submitted");
       for (const snapshot of found.values()) p.expectSnapshot(snapshot);
       let b = found.get(tagKey(tagB));
       if (!b) {
         // never created: the engine submits it again with the same tag and what was staged
-        const again = await p.submit(resumed, shardB, { staged: stagedB, maybeStarted: true });
+        // (the engine holds A's batch by now: find() answered it)
+        const again = await p.submit(resumed, shardB, {
+          staged: stagedB,
+          maybeStarted: true,
+          known: [a.batch.id],
+        });
         b = again.batch;
         stagedB = again.staged;
-        const refound = await resumed.find([tagB], { since, signal: p.signal });
+        const refound = await resumed.find([tagB], {
+          since,
+          signal: p.signal,
+          staged: new Map([[tagKey(tagB), stagedB]]),
+          known: [a.batch.id],
+        });
         assert.equal(refound.get(tagKey(tagB))?.id, b.id, "find() answers the resubmitted batch");
       }
       if (before !== undefined) {
@@ -261,13 +276,17 @@ class ProviderFixture {
   async submit(
     connection: ProviderConnection,
     shard: ShardSubmission,
-    from: { staged: JsonValue; maybeStarted: boolean } = { staged: null, maybeStarted: false },
+    from: { staged: JsonValue; maybeStarted: boolean; known?: string[] } = {
+      staged: null,
+      maybeStarted: false,
+    },
   ): Promise<{ batch: BatchSnapshot; staged: JsonValue }> {
     let staged = from.staged;
     const result = await connection.submit(shard, {
       signal: this.signal,
       staged: from.staged,
       maybeStarted: from.maybeStarted,
+      known: from.known ?? [],
       since: Date.now() - 15 * 60_000,
       stage(data) {
         staged = roundTrip(data);
@@ -315,7 +334,13 @@ class ProviderFixture {
   expectEachOnce(items: readonly ResultItem[], how: "exactly" | "at most"): void {
     const unreadable = items.filter((i) => i.kind === "unreadable");
     assert.deepEqual(unreadable, [], "no unreadable results");
-    const ids = items.map((i) => (i.kind === "unreadable" ? "" : i.id));
+    // a result that names its line in the shard file answers the request on that line
+    const ids = items.map((i) => {
+      if (i.kind === "unreadable") return "";
+      if (i.index === undefined) return i.id;
+      assert.ok(Number.isInteger(i.index) && i.index >= 0, `index ${i.index} of ${i.id}`);
+      return this.requests[i.index]?.custom_id ?? `line ${i.index}`;
+    });
     assert.equal(new Set(ids).size, ids.length, "no id twice");
     const known = new Set(this.requests.map((r) => r.custom_id));
     for (const id of ids) assert.ok(known.has(id), `a result for an unknown id ${id}`);

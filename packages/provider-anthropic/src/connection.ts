@@ -1,0 +1,204 @@
+/**
+ * The provider contract over Anthropic's Message Batches. A batch carries no metadata, so a
+ * submission is recognised by what it sent: every custom_id carries the submission's tag (ids.ts),
+ * the engine records `{ tagId, startedAt }` before the create and the batch id after it, and a
+ * create whose answer was lost is found by listing (locate.ts). README.md has the argument.
+ */
+import {
+  type BatchRef,
+  type BatchSnapshot,
+  type JsonValue,
+  type ProviderConnection,
+  type ResultItem,
+  tagKey,
+} from "@batchpipe/core/plugin";
+import { type AnthropicClient, type AnthropicClientOptions, createAnthropicClient } from "./client.js";
+import { toResultItem } from "./format.js";
+import { submissionTagId } from "./ids.js";
+import { belongsTo, type Located, locate } from "./locate.js";
+
+type Found = Extract<Located, { kind: "found" }>;
+
+import { apiMessage, isAmbiguous, ProviderError, statusOf, Transient, withRetries } from "./retry.js";
+import { batchData, toSnapshot } from "./snapshot.js";
+
+export type AnthropicConnectionOptions = AnthropicClientOptions;
+
+/** what a submission staged with the engine: its tag, when its first create started, its batch */
+interface Staged {
+  tagId: string;
+  startedAt: number;
+  requests: number;
+  batchId: string | null;
+}
+
+export function createAnthropicConnection(options: AnthropicConnectionOptions): ProviderConnection {
+  const client = createAnthropicClient(options);
+  // an ambiguous lookup stays so until batches end: ask again after a while, not on every turn
+  const ambiguous = new Map<string, { until: number; message: string }>();
+  const lookUp = async (o: Parameters<typeof locate>[1]): Promise<Located> => {
+    const known = ambiguous.get(o.tagId);
+    if (known && Date.now() < known.until) return { kind: "ambiguous", message: known.message };
+    const result = await locate(client, o);
+    if (result.kind === "ambiguous")
+      ambiguous.set(o.tagId, { until: Date.now() + AMBIGUOUS_RECHECK_MS, message: result.message });
+    else ambiguous.delete(o.tagId);
+    return result;
+  };
+  return {
+    async submit(shard, { staged, stage, signal, known }) {
+      const tagId = submissionTagId(shard.tag);
+      const earlier = stagedFor(staged, tagId);
+      if (earlier?.batchId) {
+        const batch = await client.retrieve(earlier.batchId, signal);
+        if (batch) return { batch: toSnapshot(batch, { tagId, confirmed: true }) };
+      }
+      const startedAt = earlier?.startedAt ?? Date.now();
+      // intent before effect: from here on a crash leaves a tag that find() looks for
+      if (!earlier) stage({ tagId, startedAt, requests: shard.requests, batchId: null });
+      // an earlier try of this very submission may have created the batch
+      let mayExist = earlier !== null;
+      const known_ = new Set(known ?? []);
+      const outcome = await withRetries(
+        client.ctx,
+        "POST /v1/messages/batches",
+        async (callSignal): Promise<Found | { queueFull: string }> => {
+          if (mayExist) {
+            const found = await lookUp({
+              tagId,
+              requests: shard.requests,
+              startedAt,
+              known: known_,
+              signal: callSignal,
+            });
+            if (found.kind === "found") return found;
+            if (found.kind === "ambiguous") throw new Transient(found.message);
+          }
+          try {
+            const batch = await client.createOnce(shard.file, tagId, callSignal);
+            return { kind: "found", batch, confirmed: true };
+          } catch (error) {
+            // the request-count queue is full: wait for it, not an error
+            if (statusOf(error) === 429 && /queue/i.test(apiMessage(error)))
+              return { queueFull: client.ctx.redact(apiMessage(error)) };
+            if (isAmbiguous(error)) mayExist = true;
+            throw error;
+          }
+        },
+        signal,
+      );
+      if ("queueFull" in outcome) return outcome;
+      stage({ tagId, startedAt, requests: shard.requests, batchId: outcome.batch.id });
+      return { batch: toSnapshot(outcome.batch, { tagId, confirmed: outcome.confirmed }) };
+    },
+
+    async find(tags, { signal, staged, known }) {
+      const found = new Map<string, BatchSnapshot>();
+      const claimed = new Set(known ?? []);
+      for (const tag of tags) {
+        const tagId = submissionTagId(tag);
+        const st = stagedFor(staged?.get(tagKey(tag)) ?? null, tagId);
+        // nothing staged: the create never started (the tag is staged before it)
+        if (!st) continue;
+        let located: Found | null = null;
+        if (st.batchId) {
+          const batch = await client.retrieve(st.batchId, signal);
+          if (batch) located = { kind: "found", batch, confirmed: true };
+        } else {
+          const result = await lookUp({
+            tagId,
+            requests: st.requests,
+            startedAt: st.startedAt,
+            known: claimed,
+            signal,
+          });
+          if (result.kind === "ambiguous") {
+            throw new ProviderError({
+              route: "GET /v1/messages/batches",
+              message: result.message,
+              hint: AMBIGUOUS_HINT,
+            });
+          }
+          if (result.kind === "found") located = result;
+        }
+        if (!located) continue;
+        claimed.add(located.batch.id);
+        found.set(tagKey(tag), toSnapshot(located.batch, { tagId, confirmed: located.confirmed }));
+      }
+      return found;
+    },
+
+    async poll(ref, { signal }) {
+      const batch = await client.retrieve(ref.id, signal);
+      return batch && toSnapshot(batch, dataOf(ref));
+    },
+
+    results(batch, { signal }) {
+      return streamResults(client, batch, signal);
+    },
+
+    async cancel(ref) {
+      // a batch adopted by its shape may be someone else's until its results say otherwise
+      if (!dataOf(ref).confirmed) return;
+      await client.cancel(ref.id);
+    },
+
+    async cleanUp({ staged, batch }) {
+      const id = batch?.id || stagedFor(staged, null)?.batchId;
+      if (!id) return;
+      const found = await client.retrieve(id);
+      // only an ended batch can be deleted; one not confirmed ours is left alone unless its results are ours
+      if (found?.processing_status !== "ended") return;
+      const data = batch ? dataOf(batch) : { tagId: stagedFor(staged, null)!.tagId, confirmed: true };
+      if (!data.confirmed && !(await belongsTo(client, found, data.tagId))) return;
+      await client.delete(id);
+    },
+
+    async close() {},
+  };
+}
+
+const AMBIGUOUS_RECHECK_MS = 60_000;
+
+const AMBIGUOUS_HINT =
+  "Run again later: once those batches have ended, their results tell which one is this shard's.";
+
+async function* streamResults(
+  client: AnthropicClient,
+  snapshot: BatchSnapshot,
+  signal: AbortSignal,
+): AsyncGenerator<ResultItem> {
+  const { tagId } = dataOf(snapshot);
+  const batch = await client.retrieve(snapshot.id, signal);
+  if (!batch) return;
+  let n = 0;
+  for await (const text of client.resultLines(batch, signal)) {
+    n++;
+    const where = `line ${n} of batch ${batch.id}'s results`;
+    let line: unknown;
+    try {
+      line = JSON.parse(text);
+    } catch (error) {
+      yield { kind: "unreadable", reason: `${where} is not JSON: ${(error as Error).message}` };
+      continue;
+    }
+    yield toResultItem(line, tagId, where);
+  }
+}
+
+function dataOf(ref: BatchRef): { tagId: string; confirmed: boolean } {
+  return batchData(ref.data) ?? { tagId: "", confirmed: false };
+}
+
+/** what this submission staged; `tagId` null: whatever submission staged it */
+function stagedFor(staged: JsonValue, tagId: string | null): Staged | null {
+  if (typeof staged !== "object" || staged === null || Array.isArray(staged)) return null;
+  if (typeof staged.tagId !== "string" || typeof staged.startedAt !== "number") return null;
+  if (tagId !== null && staged.tagId !== tagId) return null;
+  return {
+    tagId: staged.tagId,
+    startedAt: staged.startedAt,
+    requests: typeof staged.requests === "number" ? staged.requests : -1,
+    batchId: typeof staged.batchId === "string" && staged.batchId !== "" ? staged.batchId : null,
+  };
+}

@@ -1,0 +1,33 @@
+/**
+ * `use: anthropic`: Anthropic's Message Batches. Pure parts (limits, encode, output) need no
+ * connection; `open` reads the key from the environment the engine passes (never process.env).
+ */
+import { defineProvider, type ProviderLimits } from "@batchpipe/core/plugin";
+import { createAnthropicConnection } from "./connection.js";
+import { encodeRequest, extractOutput } from "./format.js";
+import { anthropicOptions, clientOptions } from "./options.js";
+
+/**
+ * Anthropic's documented limits (reference/providers.md §1): 100,000 requests or 256 MB per batch,
+ * one queue of requests across all models. The shard file holds the records' own ids, which the
+ * create replaces with tagged ones of at most 25 characters: the byte limit keeps 48 bytes a
+ * request of room for that (a short id can grow), so the create's body never passes 256 MB.
+ */
+export const ANTHROPIC_LIMITS: ProviderLimits = {
+  maxRequests: 100_000,
+  maxBytes: 256_000_000 - 100_000 * 48,
+  batchKey: [],
+  queue: { counts: "requests", per: "account" },
+  createsPerHour: null,
+};
+
+export default defineProvider({
+  name: "anthropic",
+  options: anthropicOptions,
+  limits: (options) => ({ ...ANTHROPIC_LIMITS, maxEnqueued: options.max_enqueued_requests ?? null }),
+  encode: (request) => encodeRequest(request),
+  output: (response, request) => extractOutput(response, request),
+  async open({ options, env, logger }) {
+    return createAnthropicConnection(clientOptions(options, env, logger));
+  },
+});
