@@ -48,6 +48,8 @@ export interface EmulatorOptions {
   lineRules?: LineRule[];
   /** Each batch processes this many lines and then expires (the rest become batch_expired). */
   expireAfterLines?: number;
+  /** Batch objects carry `expires_at: null` (some compatible servers send none). Default false. */
+  omitExpiresAt?: boolean;
 }
 
 export interface LatencyOptions {
@@ -67,7 +69,7 @@ export interface LatencyOptions {
   fileVisibility?: number;
 }
 
-export type FaultKind = "error" | "delay" | "drop";
+export type FaultKind = "error" | "delay" | "drop" | "reset";
 
 /**
  * A control-plane fault. `route` is "METHOD /v1/path" with `:id` placeholders
@@ -80,10 +82,17 @@ export interface FaultRule {
   calls?: number[];
   rate?: number;
   /** error (default): answer `status` without doing the work; delay: wait `delayMs`, then work normally;
-   *  drop: do the work (e.g. the batch is created) but answer `status` instead. */
+   *  drop: do the work (e.g. the batch is created) but answer `status` instead;
+   *  reset: close the connection without an answer (a network outage; the work is not done). */
   kind?: FaultKind;
-  /** HTTP status for error/drop. Default 500 (429 sets code rate_limit_exceeded). */
+  /** HTTP status for error/drop. Default 500 (429 sets code rate_limit_exceeded), 200 when `body` is set. */
   status?: number;
+  /**
+   * For error/drop: this raw text is the answer instead of an API error envelope (an HTML page from
+   * a proxy, an empty body, JSON of the wrong shape), with `contentType` (default text/html).
+   */
+  body?: string;
+  contentType?: string;
   /** `retry-after` header in seconds. */
   retryAfter?: number;
   /** `retry-after-ms` header. */
@@ -121,12 +130,15 @@ export interface LineRule {
   /**
    * Test-only broken output instead of this line's result (`error` is then ignored): `omit` writes
    * no line in either file, `malformed` a cut-off non-JSON line in the output file, `unknown_id` a
-   * success line under the custom_id `unknown-<custom_id>`.
+   * success line under the custom_id `unknown-<custom_id>`, `long_line` a line of `lineBytes` bytes
+   * that never closes its JSON (a runaway or endless line).
    */
   oddity?: LineOddity;
+  /** For oddity long_line: the line's length in bytes. Default 1 MiB. */
+  lineBytes?: number;
 }
 
-export type LineOddity = "omit" | "malformed" | "unknown_id";
+export type LineOddity = "omit" | "malformed" | "unknown_id" | "long_line";
 
 export interface ResolvedOptions {
   port: number;
@@ -153,6 +165,7 @@ export interface ResolvedOptions {
   faults: FaultRule[];
   lineRules: LineRule[];
   expireAfterLines: number | undefined;
+  omitExpiresAt: boolean;
 }
 
 export const DEFAULT_ENDPOINTS = [
@@ -210,6 +223,7 @@ export function resolveOptions(options: EmulatorOptions = {}): ResolvedOptions {
       faults: [],
       lineRules: [],
       expireAfterLines: undefined,
+      omitExpiresAt: false,
     },
     options,
   );
