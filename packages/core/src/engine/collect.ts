@@ -5,6 +5,7 @@
  * result is deterministic for a given batch, so a delivery interrupted by a crash is done again.
  */
 import path from "node:path";
+import { ErrorCodes, isBatchpipeError } from "../errors.js";
 import { estimateCost } from "../estimate/pricing.js";
 import type { FailureRow, ProviderPlugin, RecordPosition, ResultRow, SuccessRow } from "../plugin.js";
 import type { BatchSnapshot, ProviderConnection, ResultItem } from "../provider/contract.js";
@@ -44,7 +45,12 @@ export interface CollectResult {
   /** what the last, uncommitted part added */
   counters: RunCounters;
   retryShard: ShardRow | null;
+  /** why the batch's results could not be read (gone at the provider); its unread requests were retried */
+  unavailable: string | null;
 }
+
+/** the status of a batch given up on as stuck (polling.ts): it has no results to read */
+export const STUCK_STATUS = "stuck";
 
 /** a request's outcome: a result of the provider's, or one made up for a request without any */
 type Outcome = Exclude<ResultItem, { kind: "unreadable" }>;
@@ -118,16 +124,23 @@ async function collectWith(options: CollectOptions, metas: ShardMetaIndex): Prom
     }
   };
 
-  // a shard never submitted (the run was cancelled first) has no results to read
-  if (batch && shard.batchId) {
-    for await (const item of options.provider.results(batch, { signal: options.signal })) {
-      const entry = item.kind === "unreadable" ? undefined : metas.get(item.id);
-      if (item.kind === "unreadable" || !entry || seen.has(item.id)) {
-        if (live()) counters.unexpected++;
-        continue;
+  // a shard never submitted (the run was cancelled first) or given up as stuck has no results to read
+  let unavailable: string | null = null;
+  if (batch && shard.batchId && batch.status !== STUCK_STATUS) {
+    try {
+      for await (const item of options.provider.results(batch, { signal: options.signal })) {
+        const entry = item.kind === "unreadable" ? undefined : metas.get(item.id);
+        if (item.kind === "unreadable" || !entry || seen.has(item.id)) {
+          if (live()) counters.unexpected++;
+          continue;
+        }
+        seen.add(item.id);
+        await route(entry, item);
       }
-      seen.add(item.id);
-      await route(entry, item);
+    } catch (error) {
+      // results that are gone (404/410) never come back: what was not read gets a new attempt
+      if (!resultsGone(error)) throw error;
+      unavailable = (error as Error).message;
     }
   }
 
@@ -142,13 +155,30 @@ async function collectWith(options: CollectOptions, metas: ShardMetaIndex): Prom
       entry,
       lineError
         ? { kind: "failure", id, error: { ...lineError, status_code: null }, retryable: false }
-        : missingOutcome(id, batch),
+        : unavailable !== null
+          ? {
+              kind: "failure",
+              id,
+              error: {
+                code: "results_unavailable",
+                message: `the batch's results could not be read: ${unavailable}`,
+                status_code: null,
+              },
+              retryable: true,
+            }
+          : missingOutcome(id, batch),
     );
   }
 
   const retryShard =
     retry.size > 0 ? await writeRetryShard({ stateDir: options.stateDir, shard, metas, retry }) : null;
-  return { counters, retryShard };
+  return { counters, retryShard, unavailable };
+}
+
+function resultsGone(error: unknown): boolean {
+  if (!isBatchpipeError(error) || error.code !== ErrorCodes.PROVIDER_FAILED) return false;
+  const status = (error as { status?: number }).status;
+  return status === 404 || status === 410;
 }
 
 /** the success row's common part (the caller sets each target's id, input and source), with its cost counted */

@@ -123,12 +123,23 @@ export class Delivery {
       await this.close();
       await this.open();
       if (ctx.signal.aborted) throw interrupted();
-      if (isBatchpipeError(error) && error.code !== ErrorCodes.PROVIDER_FAILED) throw error;
+      if (
+        isBatchpipeError(error) &&
+        error.code !== ErrorCodes.PROVIDER_FAILED &&
+        error.code !== ErrorCodes.PROVIDER_UNREACHABLE
+      )
+        throw error;
       warn(
         ctx,
         `could not read the results of batch ${shard.batchId} (shard ${shard.name}); retrying: ${describeError(error)}`,
       );
       return { ok: false, error };
+    }
+    if (result.unavailable !== null) {
+      warn(
+        ctx,
+        `the results of batch ${shard.batchId} (shard ${shard.name}) could not be read (${result.unavailable}); its unread requests get a new attempt`,
+      );
     }
     const counters = addCounters(ctx.counters, result.counters);
     delivered = addCounters(delivered, result.counters);

@@ -9,11 +9,16 @@ import type { Logger } from "../plugin.js";
 import type { BatchSnapshot, ProviderConnection } from "../provider/contract.js";
 import type { RunCounters, RunRow, ShardRow, StateStore } from "../state/index.js";
 import { Delivery } from "./delivery.js";
+import { isBatchpipeError } from "../errors.js";
 import {
+  checkOutage,
   describeError,
   fatalProviderError,
   type LoopContext,
   patchShard,
+  providerAnswered,
+  providerFailed,
+  retryDelay,
   shardsIn,
   warn,
 } from "./loop-context.js";
@@ -40,7 +45,12 @@ export interface RunLoopOptions {
   pluginTimeoutMs?: number;
   /** requests per delivery part */
   deliveryPartSize: number;
+  /** batch deadlines (EngineTuning): cancel after `afterMs`, give up `graceMs` later */
+  deadline?: { afterMs?: number; graceMs?: number };
 }
+
+/** a batch may run this long past its completion window before it is cancelled */
+const DEADLINE_GRACE_MS = HOUR;
 
 export class RunLoop {
   private readonly ctx: LoopContext;
@@ -74,6 +84,8 @@ export class RunLoop {
       emit: o.emit,
       shards: new Map(o.state.shards(o.run.id).map((s) => [s.name, s])),
       counters: o.run.counters,
+      outage: { since: null, failures: 0, retryAt: 0 },
+      deadline: { afterMs: o.deadline?.afterMs ?? null, graceMs: o.deadline?.graceMs ?? DEADLINE_GRACE_MS },
     };
     const spec = o.pipeline.spec;
     const provider = o.pipeline.provider;
@@ -114,7 +126,8 @@ export class RunLoop {
       for (;;) {
         this.checkSignal();
         this.checkCancel();
-        if (this.needsReconcile) await this.tryReconcile();
+        checkOutage(this.ctx);
+        if (this.needsReconcile && this.ctx.outage.retryAt <= Date.now()) await this.tryReconcile();
         await this.collectEnded();
         await this.pollDue();
         await this.collectEnded();
@@ -147,11 +160,15 @@ export class RunLoop {
       this.checkSignal();
       const outcome = await this.delivery.collect(shard, this.cancelling);
       if (!outcome.ok) {
+        if (isBatchpipeError(outcome.error)) {
+          if (fatalProviderError(this.ctx, outcome.error)) throw outcome.error;
+          providerFailed(this.ctx, outcome.error);
+        }
         const failures = (backoff?.failures ?? 0) + 1;
-        const delay = Math.min(this.ctx.pipeline.spec.batch.poll_interval * 2 ** failures, 10 * 60_000);
-        this.collectBackoff.set(shard.name, { at: Date.now() + delay, failures });
+        this.collectBackoff.set(shard.name, { at: Date.now() + retryDelay(this.ctx, failures + 1), failures });
         continue;
       }
+      providerAnswered(this.ctx);
       this.collectBackoff.delete(shard.name);
       this.inFlightCounts.delete(shard.name);
       if (outcome.retryShard) this.ctx.shards.set(outcome.retryShard.name, outcome.retryShard);
@@ -181,13 +198,15 @@ export class RunLoop {
         notFound: (shard) => this.submit(shard, false),
       });
       this.needsReconcile = false;
+      providerAnswered(this.ctx);
     } catch (error) {
       if (this.ctx.signal.aborted) throw interrupted();
-      if (fatalProviderError(error)) throw error;
+      if (fatalProviderError(this.ctx, error)) throw error;
       warn(
         this.ctx,
         `could not check the provider for interrupted submissions; retrying: ${describeError(error)}`,
       );
+      providerFailed(this.ctx, error);
     }
   }
 
@@ -195,7 +214,7 @@ export class RunLoop {
 
   private async submitNext(): Promise<void> {
     this.submitAgain = false;
-    if (this.budgetBlocked) return;
+    if (this.budgetBlocked || this.ctx.outage.retryAt > Date.now()) return;
     const decision = this.scheduler.next([...this.ctx.shards.values()], Date.now(), this.ctx.counters.cost);
     if (decision.submit === null) {
       if (decision.blocked === "cost") {
@@ -217,11 +236,13 @@ export class RunLoop {
       await this.submit(shard, true);
     } catch (error) {
       if (this.ctx.signal.aborted) throw interrupted();
-      if (fatalProviderError(error)) throw error;
+      if (fatalProviderError(this.ctx, error)) throw error;
       warn(this.ctx, `could not submit shard ${shard.name}; retrying later: ${describeError(error)}`);
       this.needsReconcile = true;
+      providerFailed(this.ctx, error);
       return;
     }
+    providerAnswered(this.ctx);
     // one submission per turn: the loop polls and collects in between and comes straight back,
     // so delivering ended batches overlaps the provider's work instead of waiting for every upload
     this.submitAgain = true;

@@ -34,7 +34,7 @@ export async function runPipeline(pipeline: EnginePipeline, options: RunOptions 
   // one listener per concurrent provider call and sleep
   setMaxListeners(64, signal);
   const logger = eventLogger(emit);
-  const { checkpointEvery, deliveryPartSize } = resolveTuning(options);
+  const { checkpointEvery, deliveryPartSize, deadline } = resolveTuning(options);
   const lock = acquireLock(stateDir);
   const state = openState(stateDir);
   let provider: ProviderConnection | undefined;
@@ -80,6 +80,7 @@ export async function runPipeline(pipeline: EnginePipeline, options: RunOptions 
       emit,
       pluginTimeoutMs: pipeline.spec.batch.plugin_timeout,
       deliveryPartSize,
+      deadline,
     });
     const { counters, cancelled } = await loop.run();
     if (pipeline.spec.batch.clean_up) await cleanUp({ provider, loop, stateDir, run, emit });
