@@ -163,7 +163,10 @@ describe("a provider that cannot be reached (item 2)", () => {
   });
 
   it("an outage after submission: retried up to batch.max_outage, then exit 1 with the state saved; a rerun resumes without paying again", async () => {
-    emuProcess = await startEmulatorProcess({ timeScale: 1, latencies: { linesPerSecond: 2, validation: 0.05 } });
+    emuProcess = await startEmulatorProcess({
+      timeScale: 1,
+      latencies: { linesPerSecond: 2, validation: 0.05 },
+    });
     const { dir, spec } = setUp(emuProcess.url, 4, { batch: { max_outage: "3s" } });
     const child = startBatchpipe(["run", spec, "--json"], {
       cwd: dir,

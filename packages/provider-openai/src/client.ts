@@ -161,10 +161,10 @@ export function createOpenAIClient(options: OpenAIClientOptions): OpenAIClient {
           try {
             const batch = await parsed(
               client.batches.create(
-              {
-                input_file_id: request.input_file_id,
-                endpoint: request.endpoint as OpenAI.Batches.BatchCreateParams["endpoint"],
-                completion_window: request.completion_window as "24h",
+                {
+                  input_file_id: request.input_file_id,
+                  endpoint: request.endpoint as OpenAI.Batches.BatchCreateParams["endpoint"],
+                  completion_window: request.completion_window as "24h",
                   metadata: request.metadata,
                 },
                 { signal },

@@ -5,14 +5,19 @@
  */
 export type BoundedLine = { text: string } | { tooLong: number };
 
-export async function* boundedLines(input: AsyncIterable<Buffer>, maxBytes: number): AsyncGenerator<BoundedLine> {
+export async function* boundedLines(
+  input: AsyncIterable<Buffer>,
+  maxBytes: number,
+): AsyncGenerator<BoundedLine> {
   let parts: Buffer[] = [];
   let size = 0;
   /** bytes of the current line, counted on while it is being skipped */
   let skipped = -1;
   const end = (): BoundedLine => {
     const line: BoundedLine =
-      skipped >= 0 ? { tooLong: skipped } : { text: Buffer.concat(parts, size).toString("utf8").replace(/\r$/, "") };
+      skipped >= 0
+        ? { tooLong: skipped }
+        : { text: Buffer.concat(parts, size).toString("utf8").replace(/\r$/, "") };
     parts = [];
     size = 0;
     skipped = -1;

@@ -154,7 +154,8 @@ export function isRetryable(error: unknown): boolean {
 export function isAmbiguous(error: unknown): boolean {
   if (error instanceof APIUserAbortError) return false;
   // a bad answer may hide a done call (a proxy's page in front of a created batch)
-  if (error instanceof APIConnectionError || error instanceof UnexpectedAnswerError) return !isUnreachable(error);
+  if (error instanceof APIConnectionError || error instanceof UnexpectedAnswerError)
+    return !isUnreachable(error);
   if (!(error instanceof APIError)) return false;
   const status = error.status ?? 0;
   return status === 408 || status >= 500;

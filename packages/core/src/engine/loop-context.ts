@@ -59,11 +59,11 @@ export function describeError(error: unknown): string {
  * that cannot be reached before anything was submitted (a wrong base_url should end the run in
  * seconds; once work is out there, an outage is waited out up to batch.max_outage).
  */
-export function fatalProviderError(ctx: LoopContext, error: unknown): boolean {
+export function fatalProviderError(error: unknown, ctx?: LoopContext): boolean {
   if (!isBatchpipeError(error)) return true;
   const status = (error as { status?: number }).status;
   if (status === 401 || status === 403) return true;
-  if (error.code === ErrorCodes.PROVIDER_UNREACHABLE) return !submittedAny(ctx);
+  if (error.code === ErrorCodes.PROVIDER_UNREACHABLE) return !ctx || !submittedAny(ctx);
   if (error.code !== ErrorCodes.PROVIDER_FAILED) return true;
   return status === 400 || status === 404 || status === 422;
 }
@@ -71,7 +71,13 @@ export function fatalProviderError(ctx: LoopContext, error: unknown): boolean {
 /** whether anything of the run may be at the provider (a staged upload or a batch) */
 function submittedAny(ctx: LoopContext): boolean {
   for (const s of ctx.shards.values()) {
-    if (s.batchId || s.staged !== null || s.status === "open" || s.status === "ended" || s.status === "collected")
+    if (
+      s.batchId ||
+      s.staged !== null ||
+      s.status === "open" ||
+      s.status === "ended" ||
+      s.status === "collected"
+    )
       return true;
   }
   return false;

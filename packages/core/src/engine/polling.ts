@@ -39,7 +39,7 @@ export class Poller {
   constructor(
     private readonly ctx: LoopContext,
     /** whether an error means the run cannot go on (bad key, bad request) */
-    private readonly fatal: (ctx: LoopContext, error: unknown) => boolean,
+    private readonly fatal: (error: unknown, ctx: LoopContext) => boolean,
   ) {}
 
   private get base(): number {
@@ -86,7 +86,7 @@ export class Poller {
       batch = await withCallSignal(this.ctx.signal, (signal) => this.ctx.provider.poll(ref, { signal }));
     } catch (error) {
       if (this.ctx.signal.aborted) return undefined;
-      if (this.fatal(this.ctx, error)) throw error;
+      if (this.fatal(error, this.ctx)) throw error;
       timing.interval = Math.min(timing.interval * 2, Math.max(this.base, MAX_RETRY_DELAY_MS));
       timing.nextPollAt = Date.now() + timing.interval;
       warn(this.ctx, `could not poll batch ${shard.batchId}: ${describeError(error)}`);
@@ -116,7 +116,8 @@ export class Poller {
   private async pastDeadline(shard: ShardRow, batch: BatchSnapshot): Promise<BatchSnapshot | null> {
     const { afterMs, graceMs } = this.ctx.deadline;
     const created = shard.createdAt ?? Date.now();
-    const deadline = created + (afterMs ?? windowMs(this.ctx.pipeline.spec.batch.completion_window) + graceMs);
+    const deadline =
+      created + (afterMs ?? windowMs(this.ctx.pipeline.spec.batch.completion_window) + graceMs);
     const now = Date.now();
     if (now < deadline) return null;
     if (!this.cancelAsked.has(shard.name)) {

@@ -4,12 +4,13 @@
  * allows. Every remote effect is preceded by an intent in the state and every delivery is committed
  * by one state transaction, so the loop can be killed anywhere and started again.
  */
+
+import { isBatchpipeError } from "../errors.js";
 import { estimateCost } from "../estimate/pricing.js";
 import type { Logger } from "../plugin.js";
 import type { BatchSnapshot, ProviderConnection } from "../provider/contract.js";
 import type { RunCounters, RunRow, ShardRow, StateStore } from "../state/index.js";
 import { Delivery } from "./delivery.js";
-import { isBatchpipeError } from "../errors.js";
 import {
   checkOutage,
   describeError,
@@ -161,11 +162,14 @@ export class RunLoop {
       const outcome = await this.delivery.collect(shard, this.cancelling);
       if (!outcome.ok) {
         if (isBatchpipeError(outcome.error)) {
-          if (fatalProviderError(this.ctx, outcome.error)) throw outcome.error;
+          if (fatalProviderError(outcome.error, this.ctx)) throw outcome.error;
           providerFailed(this.ctx, outcome.error);
         }
         const failures = (backoff?.failures ?? 0) + 1;
-        this.collectBackoff.set(shard.name, { at: Date.now() + retryDelay(this.ctx, failures + 1), failures });
+        this.collectBackoff.set(shard.name, {
+          at: Date.now() + retryDelay(this.ctx, failures + 1),
+          failures,
+        });
         continue;
       }
       providerAnswered(this.ctx);
@@ -201,7 +205,7 @@ export class RunLoop {
       providerAnswered(this.ctx);
     } catch (error) {
       if (this.ctx.signal.aborted) throw interrupted();
-      if (fatalProviderError(this.ctx, error)) throw error;
+      if (fatalProviderError(error, this.ctx)) throw error;
       warn(
         this.ctx,
         `could not check the provider for interrupted submissions; retrying: ${describeError(error)}`,
@@ -236,7 +240,7 @@ export class RunLoop {
       await this.submit(shard, true);
     } catch (error) {
       if (this.ctx.signal.aborted) throw interrupted();
-      if (fatalProviderError(this.ctx, error)) throw error;
+      if (fatalProviderError(error, this.ctx)) throw error;
       warn(this.ctx, `could not submit shard ${shard.name}; retrying later: ${describeError(error)}`);
       this.needsReconcile = true;
       providerFailed(this.ctx, error);

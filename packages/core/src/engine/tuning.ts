@@ -28,7 +28,9 @@ export function resolveTuning(tuning: EngineTuning): {
 }
 
 function optionalCount(name: string, value: number | undefined): number | undefined {
-  return value === undefined ? undefined : positiveCount(name, value, { fallback: 0, hint: "Give milliseconds." });
+  return value === undefined
+    ? undefined
+    : positiveCount(name, value, { fallback: 0, hint: "Give milliseconds." });
 }
 
 function positiveCount(
