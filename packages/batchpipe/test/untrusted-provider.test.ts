@@ -137,6 +137,14 @@ describe("a provider that cannot be reached (item 2)", () => {
     expect(run.stderr).toContain(url);
     expect(run.stderr).toMatch(/PROVIDER_UNREACHABLE/);
     expect(run.stderr).toMatch(/base_url/);
+
+    // a name that does not resolve (.invalid never does)
+    const dnsUrl = "http://batchpipe-test.invalid/v1";
+    const dns = setUp(dnsUrl, 3);
+    const dnsRun = await batchpipe(["run", dns.spec], { cwd: dns.dir, timeoutMs: 90_000 });
+    expect(dnsRun.code).toBe(1);
+    expect(dnsRun.stderr).toContain(dnsUrl);
+    expect(dnsRun.stderr).toMatch(/PROVIDER_UNREACHABLE/);
   });
 
   it("TLS to a server that speaks plain HTTP, and a refused API key (401): exit 1 at once, naming the base URL", async () => {

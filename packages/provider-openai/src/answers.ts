@@ -5,23 +5,12 @@
  * work. Such an answer is an UnexpectedAnswerError: a failed call, retried like a dropped one.
  */
 import { isObject } from "./format.js";
-import { normaliseStatus, toBatchInfo, toFileInfo } from "./normalise.js";
-import type { BatchInfo, BatchStatus, FileInfo } from "./types.js";
+import { toBatchInfo, toFileInfo } from "./normalise.js";
+import type { BatchInfo, FileInfo } from "./types.js";
 
 export class UnexpectedAnswerError extends Error {
   override name = "UnexpectedAnswerError";
 }
-
-const STATUSES: ReadonlySet<BatchStatus> = new Set([
-  "validating",
-  "failed",
-  "in_progress",
-  "finalizing",
-  "completed",
-  "expired",
-  "cancelling",
-  "cancelled",
-]);
 
 /** a file object, or an UnexpectedAnswerError */
 export function checkedFile(raw: unknown): FileInfo {
@@ -31,13 +20,16 @@ export function checkedFile(raw: unknown): FileInfo {
   return toFileInfo(raw);
 }
 
-/** a batch object with a known status, or an UnexpectedAnswerError */
+/**
+ * A batch object with an id and a status, or an UnexpectedAnswerError. A status word we do not know
+ * (a compatible server's own) is kept: the batch is polled as running, up to its deadline.
+ */
 export function checkedBatch(raw: unknown): BatchInfo {
   if (
     !isObject(raw) ||
     !nonEmptyString(raw.id) ||
-    (raw.object !== undefined && raw.object !== "batch") ||
-    !STATUSES.has(normaliseStatus(raw.status))
+    !nonEmptyString(raw.status) ||
+    (raw.object !== undefined && raw.object !== "batch")
   ) {
     throw unexpected("a batch object", raw);
   }

@@ -105,7 +105,8 @@ export function createOpenAIClient(options: OpenAIClientOptions): OpenAIClient {
         try {
           return checkedBatch(await parsed(client.batches.retrieve(id, { signal })));
         } catch (error) {
-          if (error instanceof NotFoundError) return null;
+          // gone: deleted (404) or archived (410)
+          if (error instanceof NotFoundError || statusOf(error) === 410) return null;
           throw error;
         }
       },

@@ -168,7 +168,10 @@ const UNREACHABLE_CODES =
 /** No server of the API at this address (refused, DNS, TLS), or the key was refused (401/403). */
 export function isUnreachable(error: unknown): boolean {
   if (error instanceof APIConnectionTimeoutError) return false;
-  if (error instanceof APIConnectionError) return UNREACHABLE_CODES.test(causeCode(error) ?? "");
+  if (error instanceof APIConnectionError) {
+    // fetch refuses some addresses outright ("bad port", e.g. :9 or :6000) without a code
+    return UNREACHABLE_CODES.test(causeCode(error) ?? "") || /bad port/i.test(causeText(error));
+  }
   const status = statusOf(error);
   return status === 401 || status === 403;
 }
@@ -205,8 +208,13 @@ function retryAfterMs(headers: Headers | undefined): number | undefined {
 
 export function describeError(error: unknown): string {
   if (error instanceof APIConnectionError) {
-    const code = causeCode(error);
-    return `${error.message.replace(/\.$/, "")}${code ? ` (${code})` : ""}`;
+    const why =
+      causeCode(error) ??
+      causeText(error)
+        .replace(/^fetch failed\s*/, "")
+        .slice(0, 80)
+        .trim();
+    return `${error.message.replace(/\.$/, "")}${why ? ` (${why})` : ""}`;
   }
   if (error instanceof APIError) {
     const code = error.code ? ` ${error.code}` : "";
@@ -270,6 +278,16 @@ function apiMessage(error: APIError): string {
   const body = error.error as { message?: unknown } | undefined;
   if (body && typeof body.message === "string") return body.message;
   return error.message.replace(/^\d{3}\s+/, "");
+}
+
+function causeText(error: Error): string {
+  const parts: string[] = [];
+  let cause: unknown = error.cause;
+  for (let depth = 0; depth < 4 && cause; depth++) {
+    parts.push(String((cause as { message?: unknown }).message ?? ""));
+    cause = (cause as { cause?: unknown }).cause;
+  }
+  return parts.join(" ");
 }
 
 function causeCode(error: Error): string | undefined {
