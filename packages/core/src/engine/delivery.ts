@@ -10,7 +10,7 @@ import type { FailureRow } from "../plugin.js";
 import type { ShardRow } from "../state/index.js";
 import { type CollectResult, collectShard } from "./collect.js";
 import { addCounters, countFailure, emptyCounters, type RunCounters } from "./counters.js";
-import { describeError, type LoopContext, warn } from "./loop-context.js";
+import { describeError, type LoopContext, providerAnswered, providerFailed, warn } from "./loop-context.js";
 import { interrupted, prepFailuresFile, readFileLines } from "./read/index.js";
 import { SinkSet } from "./sink-set.js";
 import { withCallSignal } from "./types.js";
@@ -129,12 +129,15 @@ export class Delivery {
         error.code !== ErrorCodes.PROVIDER_UNREACHABLE
       )
         throw error;
+      // a provider error counts towards an outage (and a fatal one, e.g. a revoked key, stops the run)
+      if (isBatchpipeError(error)) providerFailed(ctx, error);
       warn(
         ctx,
         `could not read the results of batch ${shard.batchId} (shard ${shard.name}); retrying: ${describeError(error)}`,
       );
       return { ok: false, error };
     }
+    providerAnswered(ctx);
     if (result.unavailable !== null) {
       warn(
         ctx,

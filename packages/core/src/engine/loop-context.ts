@@ -84,10 +84,12 @@ function submittedAny(ctx: LoopContext): boolean {
 }
 
 /**
- * A provider call failed in a way time may fix: the outage clock runs, the next try backs off
- * (capped), and past batch.max_outage the run stops with its state saved.
+ * A provider call failed: a fatal error (fatalProviderError) is thrown on; one that time may fix
+ * runs the outage clock, the next try backs off (capped), and past batch.max_outage the run stops
+ * with its state saved.
  */
 export function providerFailed(ctx: LoopContext, error: unknown): void {
+  if (fatalProviderError(error, ctx)) throw error;
   const now = Date.now();
   const outage = ctx.outage;
   outage.since ??= now;

@@ -36,11 +36,7 @@ export class Poller {
   private readonly timing = new Map<string, Timing>();
   private readonly cancelAsked = new Set<string>();
 
-  constructor(
-    private readonly ctx: LoopContext,
-    /** whether an error means the run cannot go on (bad key, bad request) */
-    private readonly fatal: (error: unknown, ctx: LoopContext) => boolean,
-  ) {}
+  constructor(private readonly ctx: LoopContext) {}
 
   private get base(): number {
     return this.ctx.pipeline.spec.batch.poll_interval;
@@ -86,11 +82,10 @@ export class Poller {
       batch = await withCallSignal(this.ctx.signal, (signal) => this.ctx.provider.poll(ref, { signal }));
     } catch (error) {
       if (this.ctx.signal.aborted) return undefined;
-      if (this.fatal(error, this.ctx)) throw error;
+      providerFailed(this.ctx, error);
       timing.interval = Math.min(timing.interval * 2, Math.max(this.base, MAX_RETRY_DELAY_MS));
       timing.nextPollAt = Date.now() + timing.interval;
       warn(this.ctx, `could not poll batch ${shard.batchId}: ${describeError(error)}`);
-      providerFailed(this.ctx, error);
       return undefined;
     }
     providerAnswered(this.ctx);

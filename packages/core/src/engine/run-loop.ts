@@ -4,8 +4,6 @@
  * allows. Every remote effect is preceded by an intent in the state and every delivery is committed
  * by one state transaction, so the loop can be killed anywhere and started again.
  */
-
-import { isBatchpipeError } from "../errors.js";
 import { estimateCost } from "../estimate/pricing.js";
 import type { Logger } from "../plugin.js";
 import type { BatchSnapshot, ProviderConnection } from "../provider/contract.js";
@@ -14,10 +12,8 @@ import { Delivery } from "./delivery.js";
 import {
   checkOutage,
   describeError,
-  fatalProviderError,
   type LoopContext,
   patchShard,
-  providerAnswered,
   providerFailed,
   retryDelay,
   shardsIn,
@@ -46,12 +42,9 @@ export interface RunLoopOptions {
   pluginTimeoutMs?: number;
   /** requests per delivery part */
   deliveryPartSize: number;
-  /** batch deadlines (EngineTuning): cancel after `afterMs`, give up `graceMs` later */
-  deadline?: { afterMs?: number; graceMs?: number };
+  /** batch deadlines (EngineTuning, resolved) */
+  deadline: LoopContext["deadline"];
 }
-
-/** a batch may run this long past its completion window before it is cancelled */
-const DEADLINE_GRACE_MS = HOUR;
 
 export class RunLoop {
   private readonly ctx: LoopContext;
@@ -86,7 +79,7 @@ export class RunLoop {
       shards: new Map(o.state.shards(o.run.id).map((s) => [s.name, s])),
       counters: o.run.counters,
       outage: { since: null, failures: 0, retryAt: 0 },
-      deadline: { afterMs: o.deadline?.afterMs ?? null, graceMs: o.deadline?.graceMs ?? DEADLINE_GRACE_MS },
+      deadline: o.deadline,
     };
     const spec = o.pipeline.spec;
     const provider = o.pipeline.provider;
@@ -106,7 +99,7 @@ export class RunLoop {
         .map((s) => s.createdAt)
         .filter((at): at is number => at !== null && at > recent),
     });
-    this.poller = new Poller(this.ctx, fatalProviderError);
+    this.poller = new Poller(this.ctx);
     this.delivery = new Delivery(this.ctx, {
       pluginTimeoutMs: o.pluginTimeoutMs,
       partSize: o.deliveryPartSize,
@@ -161,18 +154,11 @@ export class RunLoop {
       this.checkSignal();
       const outcome = await this.delivery.collect(shard, this.cancelling);
       if (!outcome.ok) {
-        if (isBatchpipeError(outcome.error)) {
-          if (fatalProviderError(outcome.error, this.ctx)) throw outcome.error;
-          providerFailed(this.ctx, outcome.error);
-        }
         const failures = (backoff?.failures ?? 0) + 1;
-        this.collectBackoff.set(shard.name, {
-          at: Date.now() + retryDelay(this.ctx, failures + 1),
-          failures,
-        });
+        const at = Date.now() + retryDelay(this.ctx, failures + 1);
+        this.collectBackoff.set(shard.name, { at, failures });
         continue;
       }
-      providerAnswered(this.ctx);
       this.collectBackoff.delete(shard.name);
       this.inFlightCounts.delete(shard.name);
       if (outcome.retryShard) this.ctx.shards.set(outcome.retryShard.name, outcome.retryShard);
@@ -202,15 +188,13 @@ export class RunLoop {
         notFound: (shard) => this.submit(shard, false),
       });
       this.needsReconcile = false;
-      providerAnswered(this.ctx);
     } catch (error) {
       if (this.ctx.signal.aborted) throw interrupted();
-      if (fatalProviderError(error, this.ctx)) throw error;
+      providerFailed(this.ctx, error);
       warn(
         this.ctx,
         `could not check the provider for interrupted submissions; retrying: ${describeError(error)}`,
       );
-      providerFailed(this.ctx, error);
     }
   }
 
@@ -240,13 +224,11 @@ export class RunLoop {
       await this.submit(shard, true);
     } catch (error) {
       if (this.ctx.signal.aborted) throw interrupted();
-      if (fatalProviderError(error, this.ctx)) throw error;
+      providerFailed(this.ctx, error);
       warn(this.ctx, `could not submit shard ${shard.name}; retrying later: ${describeError(error)}`);
       this.needsReconcile = true;
-      providerFailed(this.ctx, error);
       return;
     }
-    providerAnswered(this.ctx);
     // one submission per turn: the loop polls and collects in between and comes straight back,
     // so delivering ended batches overlaps the provider's work instead of waiting for every upload
     this.submitAgain = true;

@@ -8,7 +8,14 @@ import path from "node:path";
 import type { BatchSnapshot, SubmissionTag, SubmitResult } from "../provider/contract.js";
 import { tagKey } from "../provider/contract.js";
 import type { ShardRow } from "../state/index.js";
-import { describeError, type LoopContext, patchShard, shardsIn, warn } from "./loop-context.js";
+import {
+  describeError,
+  type LoopContext,
+  patchShard,
+  providerAnswered,
+  shardsIn,
+  warn,
+} from "./loop-context.js";
 import { withCallSignal } from "./types.js";
 
 /** how far back before the run's start to look for its submissions (clocks differ) */
@@ -30,7 +37,7 @@ export function submissionTag(ctx: LoopContext, shard: ShardRow): SubmissionTag 
 export async function submitShard(ctx: LoopContext, shard: ShardRow, fresh: boolean): Promise<SubmitResult> {
   const submission = fresh ? shard.submission + 1 : shard.submission;
   patchShard(ctx, shard, { status: "submitting", submission });
-  return withCallSignal(ctx.signal, (signal) =>
+  const result = await withCallSignal(ctx.signal, (signal) =>
     ctx.provider.submit(
       {
         file: path.join(ctx.stateDir, shard.file),
@@ -53,6 +60,8 @@ export async function submitShard(ctx: LoopContext, shard: ShardRow, fresh: bool
       },
     ),
   );
+  providerAnswered(ctx);
+  return result;
 }
 
 /**
@@ -75,6 +84,7 @@ export async function reconcileSubmissions(
       { since: ctx.runCreatedAt - RECONCILE_MARGIN_MS, signal },
     ),
   );
+  providerAnswered(ctx);
   for (const shard of submitting) {
     const batch = found.get(tagKey({ shard: shard.name, submission: shard.submission }));
     if (batch) handlers.found(shard, batch);

@@ -7,7 +7,7 @@ import type { EngineTuning } from "./types.js";
 export function resolveTuning(tuning: EngineTuning): {
   checkpointEvery: number;
   deliveryPartSize: number;
-  deadline: { afterMs?: number; graceMs?: number };
+  deadline: { afterMs: number | null; graceMs: number };
 } {
   const every = positiveCount("readCheckpointEvery", tuning.readCheckpointEvery, {
     fallback: DEFAULT_CHECKPOINT_EVERY,
@@ -21,8 +21,9 @@ export function resolveTuning(tuning: EngineTuning): {
       hint: "Give a request count such as 5000 (or leave it out for the default).",
     }),
     deadline: {
-      afterMs: optionalCount("batchDeadlineMs", tuning.batchDeadlineMs),
-      graceMs: optionalCount("stuckGraceMs", tuning.stuckGraceMs),
+      afterMs: optionalCount("batchDeadlineMs", tuning.batchDeadlineMs) ?? null,
+      // a batch may run this long past its completion window before it is cancelled
+      graceMs: optionalCount("stuckGraceMs", tuning.stuckGraceMs) ?? 3_600_000,
     },
   };
 }
