@@ -161,9 +161,12 @@ export function isAmbiguous(error: unknown): boolean {
   return status === 408 || status >= 500;
 }
 
-/** error codes of a connection that never reached an HTTP server that answers as the API */
+/**
+ * Error codes of a connection that never reached an HTTP server (refused, no such name, no route,
+ * no connection within the connect timeout, TLS): nothing of the call can have been done.
+ */
 const UNREACHABLE_CODES =
-  /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|EPROTO|ERR_SSL_.*|ERR_TLS_.*|CERT_.*|.*_CERT.*|UNABLE_TO_.*)$/;
+  /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|UND_ERR_CONNECT_TIMEOUT|EPROTO|ERR_SSL_.*|ERR_TLS_.*|CERT_.*|.*_CERT.*|UNABLE_TO_.*)$/;
 
 /** No server of the API at this address (refused, DNS, TLS), or the key was refused (401/403). */
 export function isUnreachable(error: unknown): boolean {
