@@ -28,6 +28,11 @@ export interface CollectOptions {
   fanout: FanoutRow[];
   /** the run is being cancelled: nothing is retried */
   noRetry: boolean;
+  /**
+   * Results answering 404/410 are taken as gone (their unread requests get a new attempt); until
+   * then such an answer is thrown like any failed download (it may be a passing glitch).
+   */
+  acceptGone: boolean;
   /** where rows go (successes to the sinks, failures to the error sinks) */
   sinks: { write(row: ResultRow): Promise<void> };
   signal: AbortSignal;
@@ -138,8 +143,8 @@ async function collectWith(options: CollectOptions, metas: ShardMetaIndex): Prom
         await route(entry, item);
       }
     } catch (error) {
-      // results that are gone (404/410) never come back: what was not read gets a new attempt
-      if (!resultsGone(error)) throw error;
+      // results that stay gone (404/410) never come back: what was not read gets a new attempt
+      if (!options.acceptGone || !resultsGone(error)) throw error;
       unavailable = (error as Error).message;
     }
   }
@@ -175,7 +180,8 @@ async function collectWith(options: CollectOptions, metas: ShardMetaIndex): Prom
   return { counters, retryShard, unavailable };
 }
 
-function resultsGone(error: unknown): boolean {
+/** a result download answered 404/410 */
+export function resultsGone(error: unknown): boolean {
   if (!isBatchpipeError(error) || error.code !== ErrorCodes.PROVIDER_FAILED) return false;
   const status = (error as { status?: number }).status;
   return status === 404 || status === 410;

@@ -15,7 +15,6 @@ import {
   type LoopContext,
   patchShard,
   providerFailed,
-  retryDelay,
   shardsIn,
   warn,
 } from "./loop-context.js";
@@ -52,7 +51,6 @@ export class RunLoop {
   private readonly poller: Poller;
   private readonly delivery: Delivery;
   private readonly inFlightCounts = new Map<string, { total: number; completed: number; failed: number }>();
-  private readonly collectBackoff = new Map<string, { at: number; failures: number }>();
   private budgetBlocked = false;
   /** the last turn submitted a shard and more may be eligible: the next turn starts at once */
   private submitAgain = false;
@@ -149,17 +147,10 @@ export class RunLoop {
 
   private async collectEnded(): Promise<void> {
     for (const shard of shardsIn(this.ctx, "ended")) {
-      const backoff = this.collectBackoff.get(shard.name);
-      if (backoff && backoff.at > Date.now()) continue;
+      if (!this.delivery.due(shard)) continue;
       this.checkSignal();
       const outcome = await this.delivery.collect(shard, this.cancelling);
-      if (!outcome.ok) {
-        const failures = (backoff?.failures ?? 0) + 1;
-        const at = Date.now() + retryDelay(this.ctx, failures + 1);
-        this.collectBackoff.set(shard.name, { at, failures });
-        continue;
-      }
-      this.collectBackoff.delete(shard.name);
+      if (!outcome.ok) continue;
       this.inFlightCounts.delete(shard.name);
       if (outcome.retryShard) this.ctx.shards.set(outcome.retryShard.name, outcome.retryShard);
       const d = outcome.delivered;
@@ -358,7 +349,7 @@ export class RunLoop {
     const now = Date.now();
     let next = now + this.ctx.pipeline.spec.batch.poll_interval;
     next = Math.min(next, this.poller.nextDue() ?? next);
-    for (const b of this.collectBackoff.values()) next = Math.min(next, b.at);
+    next = Math.min(next, this.delivery.retryAt() ?? next);
     next = Math.max(next, Math.min(this.scheduler.rateOpensAt(now), now + HOUR));
     return Math.max(10, Math.min(next - now, 1000));
   }
