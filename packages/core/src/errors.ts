@@ -16,6 +16,11 @@ export const ErrorCodes = {
   DUPLICATE_ID: "DUPLICATE_ID",
   /** the provider refused or failed in a way retries could not fix */
   PROVIDER_FAILED: "PROVIDER_FAILED",
+  /**
+   * the provider could not be reached (refused, DNS, TLS) or refused the key before anything was
+   * submitted, or stayed unreachable longer than batch.max_outage; the state is saved
+   */
+  PROVIDER_UNREACHABLE: "PROVIDER_UNREACHABLE",
   /** the state database is locked, corrupt or from an incompatible version */
   STATE_FAILED: "STATE_FAILED",
   /**

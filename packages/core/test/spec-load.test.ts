@@ -47,6 +47,7 @@ describe("loadPipeline", () => {
       max_enqueued_tokens: null,
       max_attempts: 3,
       poll_interval: 30_000,
+      max_outage: 6 * 3_600_000,
       clean_up: true,
       allow_same_dataset: false,
       max_cost: null,

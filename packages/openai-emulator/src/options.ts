@@ -56,6 +56,8 @@ export interface EmulatorOptions {
   anthropicMaxBatchRequests?: number;
   /** Anthropic: largest create body in bytes (413 request_too_large). Default 256 MB (256,000,000, the stricter reading). */
   anthropicMaxBatchBytes?: number;
+  /** Batch objects carry `expires_at: null` (some compatible servers send none). Default false. */
+  omitExpiresAt?: boolean;
 }
 
 export interface LatencyOptions {
@@ -75,7 +77,7 @@ export interface LatencyOptions {
   fileVisibility?: number;
 }
 
-export type FaultKind = "error" | "delay" | "drop";
+export type FaultKind = "error" | "delay" | "drop" | "reset";
 
 /**
  * A control-plane fault. `route` is "METHOD /v1/path" with `:id` placeholders
@@ -88,10 +90,17 @@ export interface FaultRule {
   calls?: number[];
   rate?: number;
   /** error (default): answer `status` without doing the work; delay: wait `delayMs`, then work normally;
-   *  drop: do the work (e.g. the batch is created) but answer `status` instead. */
+   *  drop: do the work (e.g. the batch is created) but answer `status` instead;
+   *  reset: close the connection without an answer (a network outage; the work is not done). */
   kind?: FaultKind;
-  /** HTTP status for error/drop. Default 500 (429 sets code rate_limit_exceeded). */
+  /** HTTP status for error/drop. Default 500 (429 sets code rate_limit_exceeded), 200 when `body` is set. */
   status?: number;
+  /**
+   * For error/drop: this raw text is the answer instead of an API error envelope (an HTML page from
+   * a proxy, an empty body, JSON of the wrong shape), with `contentType` (default text/html).
+   */
+  body?: string;
+  contentType?: string;
   /** `retry-after` header in seconds. */
   retryAfter?: number;
   /** `retry-after-ms` header. */
@@ -129,12 +138,15 @@ export interface LineRule {
   /**
    * Test-only broken output instead of this line's result (`error` is then ignored): `omit` writes
    * no line in either file, `malformed` a cut-off non-JSON line in the output file, `unknown_id` a
-   * success line under the custom_id `unknown-<custom_id>`.
+   * success line under the custom_id `unknown-<custom_id>`, `long_line` a line of `lineBytes` bytes
+   * that never closes its JSON (a runaway or endless line).
    */
   oddity?: LineOddity;
+  /** For oddity long_line: the line's length in bytes. Default 1 MiB. */
+  lineBytes?: number;
 }
 
-export type LineOddity = "omit" | "malformed" | "unknown_id";
+export type LineOddity = "omit" | "malformed" | "unknown_id" | "long_line";
 
 export interface ResolvedOptions {
   port: number;
@@ -165,6 +177,7 @@ export interface ResolvedOptions {
   anthropicQueueLimit: number;
   anthropicMaxBatchRequests: number;
   anthropicMaxBatchBytes: number;
+  omitExpiresAt: boolean;
 }
 
 export const DEFAULT_ENDPOINTS = [
@@ -226,6 +239,7 @@ export function resolveOptions(options: EmulatorOptions = {}): ResolvedOptions {
       anthropicQueueLimit: 100_000,
       anthropicMaxBatchRequests: 100_000,
       anthropicMaxBatchBytes: 256_000_000,
+      omitExpiresAt: false,
     },
     options,
   );

@@ -35,7 +35,10 @@ describe("use: emulator", () => {
     const missing = { id: "batch_x", data: null };
     expect(await connection.poll(missing, { signal })).toBeNull();
     await connection.close();
-    await expect(connection.poll(missing, { signal })).rejects.toMatchObject({ code: "PROVIDER_FAILED" });
+    // nothing listens any more: the connection is refused
+    await expect(connection.poll(missing, { signal })).rejects.toMatchObject({
+      code: "PROVIDER_UNREACHABLE",
+    });
   });
 
   it("sends emulator.apiKey as the key when the emulator requires one, and api_key when given", async () => {

@@ -9,7 +9,7 @@ import { Readable } from "node:stream";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import type { Logger } from "@batchpipe/core/plugin";
 import OpenAI, { NotFoundError, toStreamingFile } from "openai";
-import { toBatchInfo, toFileInfo } from "./normalise.js";
+import { checkContent, checkedBatch, checkedFile, checkPage, parsed } from "./answers.js";
 import {
   DEFAULT_RETRY_POLICY,
   errorText,
@@ -64,6 +64,7 @@ export function createOpenAIClient(options: OpenAIClientOptions): OpenAIClient {
     logger: options.logger,
     onRetry: options.onRetry,
     redact: makeRedactor(options.apiKey),
+    baseURL: options.baseURL,
   };
   const uploadTimeout = options.uploadTimeoutMs ?? 10 * 60_000;
 
@@ -84,14 +85,14 @@ export function createOpenAIClient(options: OpenAIClientOptions): OpenAIClient {
   }
 
   function listBatches(opts: { signal?: AbortSignal } = {}): AsyncGenerator<BatchInfo> {
-    return paginate(ctx, "GET /batches", toBatchInfo, opts.signal, (after, signal) =>
+    return paginate(ctx, "GET /batches", checkedBatch, opts.signal, (after, signal) =>
       client.batches.list({ limit: 100, ...(after ? { after } : {}) }, { signal }),
     );
   }
 
   function listFiles(opts: { purpose?: string; signal?: AbortSignal } = {}): AsyncGenerator<FileInfo> {
     const filter = opts.purpose ? { purpose: opts.purpose } : {};
-    return paginate(ctx, "GET /files", toFileInfo, opts.signal, (after, signal) =>
+    return paginate(ctx, "GET /files", checkedFile, opts.signal, (after, signal) =>
       client.files.list({ limit: 1000, order: "desc", ...filter, ...(after ? { after } : {}) }, { signal }),
     );
   }
@@ -102,9 +103,10 @@ export function createOpenAIClient(options: OpenAIClientOptions): OpenAIClient {
       `GET /batches/${id}`,
       async (signal) => {
         try {
-          return toBatchInfo(await client.batches.retrieve(id, { signal }));
+          return checkedBatch(await parsed(client.batches.retrieve(id, { signal })));
         } catch (error) {
-          if (error instanceof NotFoundError) return null;
+          // gone: deleted (404) or archived (410)
+          if (error instanceof NotFoundError || statusOf(error) === 410) return null;
           throw error;
         }
       },
@@ -128,11 +130,13 @@ export function createOpenAIClient(options: OpenAIClientOptions): OpenAIClient {
           // a fresh stream per attempt: a half-sent stream cannot be replayed
           const stream = fs.createReadStream(path);
           try {
-            const file = await client.files.create(
-              { file: toStreamingFile(stream, filename, { type: "application/jsonl" }), purpose: "batch" },
-              { signal: callSignal, timeout: uploadTimeout },
+            const file = await parsed(
+              client.files.create(
+                { file: toStreamingFile(stream, filename, { type: "application/jsonl" }), purpose: "batch" },
+                { signal: callSignal, timeout: uploadTimeout },
+              ),
             );
-            return toFileInfo(file);
+            return checkedFile(file);
           } catch (error) {
             if (isAmbiguous(error)) mayExist = true;
             throw error;
@@ -156,16 +160,18 @@ export function createOpenAIClient(options: OpenAIClientOptions): OpenAIClient {
             if (existing) return { batch: existing };
           }
           try {
-            const batch = await client.batches.create(
-              {
-                input_file_id: request.input_file_id,
-                endpoint: request.endpoint as OpenAI.Batches.BatchCreateParams["endpoint"],
-                completion_window: request.completion_window as "24h",
-                metadata: request.metadata,
-              },
-              { signal },
+            const batch = await parsed(
+              client.batches.create(
+                {
+                  input_file_id: request.input_file_id,
+                  endpoint: request.endpoint as OpenAI.Batches.BatchCreateParams["endpoint"],
+                  completion_window: request.completion_window as "24h",
+                  metadata: request.metadata,
+                },
+                { signal },
+              ),
             );
-            return { batch: toBatchInfo(batch) };
+            return { batch: checkedBatch(batch) };
           } catch (error) {
             // Azure's fail-fast queue refusal: wait for the queue, not an error
             if (statusOf(error) === 400 && errorText(error).includes("token_limit_exceeded")) {
@@ -184,7 +190,7 @@ export function createOpenAIClient(options: OpenAIClientOptions): OpenAIClient {
     async cancelBatch(id) {
       await withRetries(ctx, `POST /batches/${id}/cancel`, async (signal) => {
         try {
-          await client.batches.cancel(id, { signal });
+          checkedBatch(await parsed(client.batches.cancel(id, { signal })));
         } catch (error) {
           const status = statusOf(error);
           // gone (404) or already ended (409): nothing left to stop
@@ -202,7 +208,11 @@ export function createOpenAIClient(options: OpenAIClientOptions): OpenAIClient {
       const response = await withRetries(
         ctx,
         `GET /files/${id}/content`,
-        (signal) => client.files.content(id, { signal }),
+        async (signal) => {
+          const answer = await client.files.content(id, { signal });
+          checkContent(answer);
+          return answer;
+        },
         opts.signal,
       );
       if (!response.body) return Readable.from([]);
@@ -234,8 +244,27 @@ async function* paginate<Raw extends { id: string }, T>(
 ): AsyncGenerator<T> {
   let after: string | undefined;
   for (;;) {
-    const page = await withRetries(ctx, route, (callSignal) => fetchPage(after, callSignal), signal);
-    for (const item of page.data) yield normalise(item);
+    const page = await withRetries(
+      ctx,
+      route,
+      async (callSignal) => {
+        const answer = await parsed(fetchPage(after, callSignal));
+        // the SDK reads a page that is not a list as an empty one: look at the body it parsed
+        checkPage((answer as unknown as { body: unknown }).body);
+        return answer;
+      },
+      signal,
+    );
+    for (const item of page.data) {
+      // an item of the wrong shape is none of ours: skipped, never read as an id ""
+      let value: T;
+      try {
+        value = normalise(item);
+      } catch {
+        continue;
+      }
+      yield value;
+    }
     const last = page.data.at(-1);
     if (!page.has_more || !last) return;
     after = last.id;

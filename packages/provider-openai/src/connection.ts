@@ -2,7 +2,6 @@
  * The provider contract over OpenAI's Batch API: a shard is an uploaded input file plus a batch
  * tagged with batchpipe_* metadata, which is how find() recognises it after a crash.
  */
-import readline from "node:readline";
 import {
   type BatchSnapshot,
   type JsonValue,
@@ -13,15 +12,23 @@ import {
 } from "@batchpipe/core/plugin";
 import { createOpenAIClient, newestFirst, type OpenAIClientOptions } from "./client.js";
 import { classifyLine, isObject, toUsage } from "./format.js";
+import { boundedLines } from "./lines.js";
 import { createLiveCaller } from "./live.js";
 import { ProviderError } from "./retry.js";
 import { batchData, toSnapshot } from "./snapshot.js";
 import type { OpenAIClient } from "./types.js";
 
-export type OpenAIConnectionOptions = OpenAIClientOptions;
+export type OpenAIConnectionOptions = OpenAIClientOptions & {
+  /** longest result line read; a longer one is skipped as unreadable (default 128 MiB) */
+  maxLineBytes?: number;
+};
+
+/** a result line is one response: 128 MiB holds the largest (thousands of embeddings in one request) */
+export const DEFAULT_MAX_LINE_BYTES = 128 * 1024 * 1024;
 
 export function createOpenAIConnection(options: OpenAIConnectionOptions): ProviderConnection {
   const client = createOpenAIClient(options);
+  const maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
   return {
     live: createLiveCaller(options),
 
@@ -86,7 +93,7 @@ export function createOpenAIConnection(options: OpenAIConnectionOptions): Provid
     },
 
     results(batch, { signal }) {
-      return streamResults(client, batchData(batch.data), signal);
+      return streamResults(client, batchData(batch.data), maxLineBytes, signal);
     },
 
     cancel: (batch) => client.cancelBatch(batch.id),
@@ -139,6 +146,7 @@ function stagedFileId(staged: JsonValue): string | null {
 async function* streamResults(
   client: OpenAIClient,
   data: { output_file_id: string | null; error_file_id: string | null },
+  maxLineBytes: number,
   signal: AbortSignal,
 ): AsyncGenerator<ResultItem> {
   for (const [which, fileId] of [
@@ -150,12 +158,17 @@ async function* streamResults(
     // the download's own signal no longer follows `signal` once the call has answered
     const stop = () => stream.destroy(signal.reason);
     signal.addEventListener("abort", stop, { once: true });
-    const lines = readline.createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY });
     let n = 0;
     try {
-      for await (const text of lines) {
+      for await (const line of boundedLines(stream, maxLineBytes)) {
         n++;
-        if (text.trim() !== "") yield toResultItem(text, `line ${n} of the ${which} file ${fileId}`);
+        const where = `line ${n} of the ${which} file ${fileId}`;
+        if ("tooLong" in line) {
+          yield {
+            kind: "unreadable",
+            reason: `${where} is longer than ${maxLineBytes} bytes (max_line_bytes); skipped`,
+          };
+        } else if (line.text.trim() !== "") yield toResultItem(line.text, where);
       }
     } catch (error) {
       if (signal.aborted) throw signal.reason ?? error;
@@ -168,7 +181,6 @@ async function* streamResults(
       });
     } finally {
       signal.removeEventListener("abort", stop);
-      lines.close();
       stream.destroy();
     }
   }

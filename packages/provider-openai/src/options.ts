@@ -1,6 +1,6 @@
 /** The `provider:` options of `use: openai`, and what they become for the client. */
 import { BatchpipeError, ErrorCodes, type Logger, z } from "@batchpipe/core/plugin";
-import type { OpenAIClientOptions } from "./client.js";
+import type { OpenAIConnectionOptions } from "./connection.js";
 
 export const DEFAULT_OPENAI_BASE_URL = "https://api.openai.com/v1";
 
@@ -24,6 +24,10 @@ export const callOptions = {
     .optional()
     .meta({ description: "First backoff delay; it doubles per attempt. Default 1000. retry-after wins." }),
   retry_max_delay_ms: z.int().min(0).optional().meta({ description: "Backoff cap. Default 30000." }),
+  max_line_bytes: z.int().positive().optional().meta({
+    description:
+      "Longest result line read, in bytes; a longer one is counted as unexpected and skipped (its request is retried). Default 134217728 (128 MiB).",
+  }),
 };
 
 export const openaiOptions = z.strictObject({
@@ -46,7 +50,7 @@ export function clientOptions(
   options: OpenAIOptions,
   env: Record<string, string | undefined>,
   logger: Logger,
-): OpenAIClientOptions {
+): OpenAIConnectionOptions {
   const apiKey = options.api_key || env.OPENAI_API_KEY;
   if (!apiKey) {
     throw new BatchpipeError(ErrorCodes.USAGE, "No OpenAI API key: OPENAI_API_KEY is not set.", {
@@ -61,8 +65,9 @@ export function clientOptions(
   };
 }
 
-export function callSettings(options: CallOptions): Omit<OpenAIClientOptions, "baseURL" | "apiKey"> {
+export function callSettings(options: CallOptions): Omit<OpenAIConnectionOptions, "baseURL" | "apiKey"> {
   return {
+    maxLineBytes: options.max_line_bytes,
     timeoutMs: options.timeout_ms,
     uploadTimeoutMs: options.upload_timeout_ms,
     maxAttempts: options.retry_attempts,

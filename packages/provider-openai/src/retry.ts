@@ -5,8 +5,9 @@
  */
 
 import { BatchpipeError, ErrorCodes, type Logger } from "@batchpipe/core/plugin";
-import { APIConnectionError, APIError, APIUserAbortError } from "openai";
+import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from "openai";
 import pRetry from "p-retry";
+import { UnexpectedAnswerError } from "./answers.js";
 
 export interface RetryPolicy {
   /** attempts in total, including the first (default 8) */
@@ -43,8 +44,18 @@ export class ProviderError extends BatchpipeError {
   readonly status?: number;
   readonly attempts: number;
 
-  constructor(args: { route: string; message: string; hint: string; status?: number; attempts: number }) {
-    super(ErrorCodes.PROVIDER_FAILED, args.message, { hint: args.hint });
+  constructor(args: {
+    route: string;
+    message: string;
+    hint: string;
+    status?: number;
+    attempts: number;
+    /** PROVIDER_UNREACHABLE: no answer from the API at all (refused, DNS, TLS) or a refused key */
+    unreachable?: boolean;
+  }) {
+    super(args.unreachable ? ErrorCodes.PROVIDER_UNREACHABLE : ErrorCodes.PROVIDER_FAILED, args.message, {
+      hint: args.hint,
+    });
     this.route = args.route;
     this.status = args.status;
     this.attempts = args.attempts;
@@ -57,7 +68,15 @@ export interface RetryContext {
   onRetry?: (info: RetryInfo) => void;
   /** removes secrets from any text we produce */
   redact: (text: string) => string;
+  /** named in errors: what the user checks when the provider cannot be reached */
+  baseURL?: string;
 }
+
+/**
+ * Attempts for a call that finds no server at all (refused, DNS, TLS): a few, so that a wrong
+ * base_url ends the run in seconds; an outage after submission is waited out by the engine.
+ */
+const UNREACHABLE_ATTEMPTS = 3;
 
 /**
  * Runs `attempt` until it succeeds, fails with a non-retryable error, or runs out of attempts.
@@ -91,6 +110,7 @@ export async function withRetries<T>(
         signal,
         shouldRetry: async ({ error, attemptNumber }) => {
           if (signal?.aborted || !isRetryable(error)) return false;
+          if (isUnreachable(error) && attemptNumber >= UNREACHABLE_ATTEMPTS) return false;
           const delayMs = retryDelay(error, attemptNumber, ctx.policy);
           const info: RetryInfo = {
             route,
@@ -118,7 +138,7 @@ export async function withRetries<T>(
 /** Connection errors, timeouts, 408/409/429/5xx, or whatever `x-should-retry` says. */
 export function isRetryable(error: unknown): boolean {
   if (error instanceof APIUserAbortError) return false;
-  if (error instanceof APIConnectionError) return true;
+  if (error instanceof APIConnectionError || error instanceof UnexpectedAnswerError) return true;
   if (!(error instanceof APIError)) return false;
   const hint = error.headers?.get("x-should-retry");
   if (hint === "true") return true;
@@ -133,10 +153,30 @@ export function isRetryable(error: unknown): boolean {
  */
 export function isAmbiguous(error: unknown): boolean {
   if (error instanceof APIUserAbortError) return false;
-  if (error instanceof APIConnectionError) return true;
+  // a bad answer may hide a done call (a proxy's page in front of a created batch)
+  if (error instanceof APIConnectionError || error instanceof UnexpectedAnswerError)
+    return !isUnreachable(error);
   if (!(error instanceof APIError)) return false;
   const status = error.status ?? 0;
   return status === 408 || status >= 500;
+}
+
+/**
+ * Error codes of a connection that never reached an HTTP server (refused, no such name, no route,
+ * no connection within the connect timeout, TLS): nothing of the call can have been done.
+ */
+const UNREACHABLE_CODES =
+  /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|UND_ERR_CONNECT_TIMEOUT|EPROTO|ERR_SSL_.*|ERR_TLS_.*|CERT_.*|.*_CERT.*|UNABLE_TO_.*)$/;
+
+/** No server of the API at this address (refused, DNS, TLS), or the key was refused (401/403). */
+export function isUnreachable(error: unknown): boolean {
+  if (error instanceof APIConnectionTimeoutError) return false;
+  if (error instanceof APIConnectionError) {
+    // fetch refuses some addresses outright ("bad port", e.g. :9 or :6000) without a code
+    return UNREACHABLE_CODES.test(causeCode(error) ?? "") || /bad port/i.test(causeText(error));
+  }
+  const status = statusOf(error);
+  return status === 401 || status === 403;
 }
 
 export function statusOf(error: unknown): number | undefined {
@@ -171,8 +211,13 @@ function retryAfterMs(headers: Headers | undefined): number | undefined {
 
 export function describeError(error: unknown): string {
   if (error instanceof APIConnectionError) {
-    const code = causeCode(error);
-    return `${error.message.replace(/\.$/, "")}${code ? ` (${code})` : ""}`;
+    const why =
+      causeCode(error) ??
+      causeText(error)
+        .replace(/^fetch failed\s*/, "")
+        .slice(0, 80)
+        .trim();
+    return `${error.message.replace(/\.$/, "")}${why ? ` (${why})` : ""}`;
   }
   if (error instanceof APIError) {
     const code = error.code ? ` ${error.code}` : "";
@@ -186,18 +231,34 @@ function toProviderError(ctx: RetryContext, route: string, error: unknown, attem
   if (error instanceof BatchpipeError) return error;
   const status = statusOf(error);
   const tries = attempts > 1 ? ` after ${attempts} attempts` : "";
+  const unreachable = isUnreachable(error);
+  // the address is what to check when the API could not be reached or answered oddly
+  const where =
+    ctx.baseURL &&
+    (unreachable || error instanceof APIConnectionError || error instanceof UnexpectedAnswerError)
+      ? ` (provider at ${ctx.baseURL})`
+      : "";
   return new ProviderError({
     route,
     status,
     attempts,
-    message: ctx.redact(`${route} failed${tries}: ${describeError(error)}`),
+    unreachable,
+    message: ctx.redact(`${route} failed${tries}: ${describeError(error)}${where}`),
     hint: hintFor(status, error),
   });
 }
 
 function hintFor(status: number | undefined, error: unknown): string {
-  if (status === 401) return "Check the API key: export OPENAI_API_KEY or set provider.api_key.";
-  if (status === 403) return "The API key has no access to this project or model; check its permissions.";
+  if (status === 401)
+    return "Check the API key: export OPENAI_API_KEY or set provider.api_key, and that provider.base_url is the provider the key belongs to.";
+  if (status === 403)
+    return "The API key has no access to this project or model (or provider.base_url points elsewhere); check its permissions.";
+  if (isUnreachable(error)) {
+    return "Check provider.base_url (or OPENAI_BASE_URL): the address and port, http vs https, that the server is running and reachable from here (network, proxy, firewall, DNS) and, for TLS errors, its certificate.";
+  }
+  if (error instanceof UnexpectedAnswerError) {
+    return "Something other than the API answered (a proxy, a captive portal, a wrong provider.base_url); check the base URL and the network, then run again: the run resumes where it stopped.";
+  }
   if (status === 404) return "The object no longer exists at the provider (expired or deleted).";
   if (status === 413) return "The file is too large for the provider; lower batch.max_bytes.";
   if (
@@ -220,6 +281,16 @@ function apiMessage(error: APIError): string {
   const body = error.error as { message?: unknown } | undefined;
   if (body && typeof body.message === "string") return body.message;
   return error.message.replace(/^\d{3}\s+/, "");
+}
+
+function causeText(error: Error): string {
+  const parts: string[] = [];
+  let cause: unknown = error.cause;
+  for (let depth = 0; depth < 4 && cause; depth++) {
+    parts.push(String((cause as { message?: unknown }).message ?? ""));
+    cause = (cause as { cause?: unknown }).cause;
+  }
+  return parts.join(" ");
 }
 
 function causeCode(error: Error): string | undefined {

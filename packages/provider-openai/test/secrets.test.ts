@@ -30,7 +30,7 @@ describe("secrets", () => {
     );
     const ref = { id: "batch_x", data: null };
     const error = await rejection(connection.poll(ref, { signal: signal() }));
-    expect(error).toMatchObject({ code: "PROVIDER_FAILED", status: 401 });
+    expect(error).toMatchObject({ code: "PROVIDER_UNREACHABLE", status: 401 });
     expect((error as ProviderError).hint).toMatch(/OPENAI_API_KEY/);
     assertClean(error, lines);
 
@@ -57,10 +57,12 @@ describe("secrets", () => {
     );
     const tag = { pipeline: "p", run: "r", shard: "1", submission: 1 };
     const error = await rejection(connection.find([tag], { since: 0, signal: signal() }));
-    expect(error).toMatchObject({ code: "PROVIDER_FAILED" });
+    // no server there at all: PROVIDER_UNREACHABLE, naming the address to check
+    expect(error).toMatchObject({ code: "PROVIDER_UNREACHABLE" });
     expect((error as Error).message).toMatch(
       /GET \/batches failed after 2 attempts: Connection error \(ECONNREFUSED\)/,
     );
+    expect((error as Error).message).toContain(url);
     assertClean(error, lines);
   });
 });

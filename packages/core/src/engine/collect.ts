@@ -5,6 +5,7 @@
  * result is deterministic for a given batch, so a delivery interrupted by a crash is done again.
  */
 import path from "node:path";
+import { ErrorCodes, isBatchpipeError } from "../errors.js";
 import { estimateCost, type ModelPrice } from "../estimate/pricing.js";
 import type { FailureRow, ProviderPlugin, RecordPosition, ResultRow, SuccessRow } from "../plugin.js";
 import type { BatchSnapshot, ProviderConnection, ResultItem } from "../provider/contract.js";
@@ -31,6 +32,11 @@ export interface CollectOptions {
   fanout: FanoutRow[];
   /** the run is being cancelled: nothing is retried */
   noRetry: boolean;
+  /**
+   * Results answering 404/410 are taken as gone (their unread requests get a new attempt); until
+   * then such an answer is thrown like any failed download (it may be a passing glitch).
+   */
+  acceptGone: boolean;
   /** where rows go (successes to the sinks, failures to the error sinks) */
   sinks: { write(row: ResultRow): Promise<void> };
   signal: AbortSignal;
@@ -48,7 +54,12 @@ export interface CollectResult {
   /** what the last, uncommitted part added */
   counters: RunCounters;
   retryShard: ShardRow | null;
+  /** why the batch's results could not be read (gone at the provider); its unread requests were retried */
+  unavailable: string | null;
 }
+
+/** the status of a batch given up on as stuck (polling.ts): it has no results to read */
+export const STUCK_STATUS = "stuck";
 
 /** a request's outcome: a result of the provider's, or one made up for a request without any */
 type Outcome = Exclude<ResultItem, { kind: "unreadable" }>;
@@ -122,17 +133,24 @@ async function collectWith(options: CollectOptions, metas: ShardMetaIndex): Prom
     }
   };
 
-  // a shard never submitted (the run was cancelled first) has no results to read; one answered
-  // through the live API after batch.deadline has its answers instead
-  if (batch && (shard.batchId || isAnsweredLive(batch))) {
-    for await (const item of options.provider.results(batch, { signal: options.signal })) {
-      const found = item.kind === "unreadable" ? undefined : lookUp(metas, item);
-      if (item.kind === "unreadable" || !found || seen.has(found.id)) {
-        if (live()) counters.unexpected++;
-        continue;
+  // a shard never submitted (the run was cancelled first) or given up as stuck has no results to
+  // read; one answered through the live API after batch.deadline has its answers instead
+  let unavailable: string | null = null;
+  if (batch && (shard.batchId || isAnsweredLive(batch)) && batch.status !== STUCK_STATUS) {
+    try {
+      for await (const item of options.provider.results(batch, { signal: options.signal })) {
+        const found = item.kind === "unreadable" ? undefined : lookUp(metas, item);
+        if (item.kind === "unreadable" || !found || seen.has(found.id)) {
+          if (live()) counters.unexpected++;
+          continue;
+        }
+        seen.add(found.id);
+        await route(found.entry, item);
       }
-      seen.add(found.id);
-      await route(found.entry, item);
+    } catch (error) {
+      // results that stay gone (404/410) never come back: what was not read gets a new attempt
+      if (!options.acceptGone || !resultsGone(error)) throw error;
+      unavailable = (error as Error).message;
     }
   }
 
@@ -147,13 +165,31 @@ async function collectWith(options: CollectOptions, metas: ShardMetaIndex): Prom
       entry,
       lineError
         ? { kind: "failure", id, error: { ...lineError, status_code: null }, retryable: false }
-        : missingOutcome(id, batch),
+        : unavailable !== null
+          ? {
+              kind: "failure",
+              id,
+              error: {
+                code: "results_unavailable",
+                message: `the batch's results could not be read: ${unavailable}`,
+                status_code: null,
+              },
+              retryable: true,
+            }
+          : missingOutcome(id, batch),
     );
   }
 
   const retryShard =
     retry.size > 0 ? await writeRetryShard({ stateDir: options.stateDir, shard, metas, retry }) : null;
-  return { counters, retryShard };
+  return { counters, retryShard, unavailable };
+}
+
+/** a result download answered 404/410 */
+export function resultsGone(error: unknown): boolean {
+  if (!isBatchpipeError(error) || error.code !== ErrorCodes.PROVIDER_FAILED) return false;
+  const status = (error as { status?: number }).status;
+  return status === 404 || status === 410;
 }
 
 /** the success row's common part (the caller sets each target's id, input and source), with its cost counted */

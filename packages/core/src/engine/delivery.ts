@@ -9,10 +9,17 @@ import { ErrorCodes, isBatchpipeError } from "../errors.js";
 import { livePricesFor, pricesFor } from "../estimate/pricing.js";
 import type { FailureRow } from "../plugin.js";
 import type { ShardRow } from "../state/index.js";
-import { type CollectResult, collectShard } from "./collect.js";
+import { type CollectResult, collectShard, resultsGone } from "./collect.js";
 import { addCounters, countFailure, emptyCounters, type RunCounters } from "./counters.js";
 import { isAnsweredLive, liveResults } from "./live-fallback.js";
-import { describeError, type LoopContext, warn } from "./loop-context.js";
+import {
+  describeError,
+  type LoopContext,
+  providerAnswered,
+  providerFailed,
+  retryDelay,
+  warn,
+} from "./loop-context.js";
 import { interrupted, prepFailuresFile, readFileLines } from "./read/index.js";
 import { SinkSet } from "./sink-set.js";
 import { withCallSignal } from "./types.js";
@@ -31,8 +38,13 @@ export type CollectOutcome =
   /** the results could not be read this time (the caller retries later) */
   | { ok: false; error: unknown };
 
+/** downloads answering 404/410 in a row before a batch's results are taken as gone */
+const GONE_TRIES = 3;
+
 export class Delivery {
   private sinks: SinkSet | undefined;
+  /** per shard whose collection failed: when to try again, after how many failures (`gone`: 404/410 in a row) */
+  private readonly backoff = new Map<string, { at: number; failures: number; gone: number }>();
 
   constructor(
     private readonly ctx: LoopContext,
@@ -77,11 +89,40 @@ export class Delivery {
     ctx.counters = counters;
   }
 
+  /** whether a collection of the shard may be tried now (not backing off after a failure) */
+  due(shard: ShardRow): boolean {
+    return (this.backoff.get(shard.name)?.at ?? 0) <= Date.now();
+  }
+
+  /** the earliest time a failed collection is tried again, or undefined */
+  retryAt(): number | undefined {
+    let at: number | undefined;
+    for (const b of this.backoff.values()) at = Math.min(at ?? b.at, b.at);
+    return at;
+  }
+
   /**
    * Collect an ended shard and deliver its rows, part by part. On success the shard is `collected`
-   * and its retry shard (if any) recorded in the same transaction.
+   * and its retry shard (if any) recorded in the same transaction; on failure it is tried again
+   * after a capped backoff.
    */
   async collect(shard: ShardRow, noRetry: boolean): Promise<CollectOutcome> {
+    const outcome = await this.collectOnce(
+      shard,
+      noRetry,
+      (this.backoff.get(shard.name)?.gone ?? 0) + 1 >= GONE_TRIES,
+    );
+    const before = this.backoff.get(shard.name);
+    if (outcome.ok) this.backoff.delete(shard.name);
+    else {
+      const failures = (before?.failures ?? 0) + 1;
+      const gone = resultsGone(outcome.error) ? (before?.gone ?? 0) + 1 : 0;
+      this.backoff.set(shard.name, { at: Date.now() + retryDelay(this.ctx, failures + 1), failures, gone });
+    }
+    return outcome;
+  }
+
+  private async collectOnce(shard: ShardRow, noRetry: boolean, acceptGone: boolean): Promise<CollectOutcome> {
     const { ctx } = this;
     const key = `${ctx.runId}:${shard.name}`;
     const partKey = (part: number) => `${key}#p${part}`;
@@ -107,6 +148,7 @@ export class Delivery {
           batch: shard.batch,
           fanout: ctx.state.fanoutFor(ctx.runId, shard.root),
           noRetry,
+          acceptGone,
           sinks,
           signal,
           partSize: this.options.partSize,
@@ -128,12 +170,26 @@ export class Delivery {
       await this.close();
       await this.open();
       if (ctx.signal.aborted) throw interrupted();
-      if (isBatchpipeError(error) && error.code !== ErrorCodes.PROVIDER_FAILED) throw error;
+      if (
+        isBatchpipeError(error) &&
+        error.code !== ErrorCodes.PROVIDER_FAILED &&
+        error.code !== ErrorCodes.PROVIDER_UNREACHABLE
+      )
+        throw error;
+      // a provider error counts towards an outage (and a fatal one, e.g. a revoked key, stops the run)
+      if (isBatchpipeError(error) && !resultsGone(error)) providerFailed(ctx, error);
       warn(
         ctx,
         `could not read the results of batch ${shard.batchId} (shard ${shard.name}); retrying: ${describeError(error)}`,
       );
       return { ok: false, error };
+    }
+    providerAnswered(ctx);
+    if (result.unavailable !== null) {
+      warn(
+        ctx,
+        `the results of batch ${shard.batchId} (shard ${shard.name}) could not be read (${result.unavailable}); its unread requests get a new attempt`,
+      );
     }
     const counters = addCounters(ctx.counters, result.counters);
     delivered = addCounters(delivered, result.counters);

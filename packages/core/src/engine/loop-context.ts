@@ -2,7 +2,7 @@
  * What every step of the run loop shares: the pipeline, the state, the provider connection and the
  * run's shards (the in-memory copy of their rows, patched together with the state).
  */
-import { ErrorCodes, isBatchpipeError } from "../errors.js";
+import { BatchpipeError, ErrorCodes, isBatchpipeError } from "../errors.js";
 import type { Logger } from "../plugin.js";
 import type { ProviderConnection } from "../provider/contract.js";
 import type { RunCounters, ShardRow, ShardStatus, StateStore } from "../state/index.js";
@@ -21,7 +21,17 @@ export interface LoopContext {
   emit(event: EngineEvent): void;
   shards: Map<string, ShardRow>;
   counters: RunCounters;
+  /** provider calls failing with no success since: when it began, how many failed, when to try next */
+  outage: { since: number | null; failures: number; retryAt: number; last?: unknown };
+  /**
+   * When a batch that has not ended is cancelled: `afterMs` after its creation (default: the
+   * completion window + `graceMs`); `graceMs` later, still running, it is given up as batch_stuck.
+   */
+  deadline: { afterMs: number | null; graceMs: number };
 }
+
+/** the longest wait between two tries of a failing provider call (unless poll_interval is longer) */
+export const MAX_RETRY_DELAY_MS = 2 * 60_000;
 
 /** change a shard in memory and in the state */
 export function patchShard(ctx: LoopContext, shard: ShardRow, patch: Partial<ShardRow>): void {
@@ -36,18 +46,84 @@ export function shardsIn(ctx: LoopContext, status: ShardStatus): ShardRow[] {
     .sort((a, b) => a.seq - b.seq || a.attempt - b.attempt);
 }
 
-export function warn(ctx: LoopContext, message: string): void {
-  ctx.emit({ type: "warning", run: ctx.runId, message });
+export function warn(ctx: LoopContext, message: string, code?: string): void {
+  ctx.emit({ type: "warning", run: ctx.runId, message, ...(code ? { code } : {}) });
 }
 
 export function describeError(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** errors that no retry fixes: a bad key, a bad request, or not a provider error at all */
-export function fatalProviderError(error: unknown): boolean {
+/**
+ * Errors that no retry fixes: a bad key, a bad request, not a provider error at all, or a provider
+ * that cannot be reached before anything was submitted (a wrong base_url should end the run in
+ * seconds; once work is out there, an outage is waited out up to batch.max_outage).
+ */
+export function fatalProviderError(error: unknown, ctx?: LoopContext): boolean {
   if (!isBatchpipeError(error)) return true;
-  if (error.code !== ErrorCodes.PROVIDER_FAILED) return true;
   const status = (error as { status?: number }).status;
-  return status === 400 || status === 401 || status === 403 || status === 404 || status === 422;
+  if (status === 401 || status === 403) return true;
+  if (error.code === ErrorCodes.PROVIDER_UNREACHABLE) return !ctx || !submittedAny(ctx);
+  if (error.code !== ErrorCodes.PROVIDER_FAILED) return true;
+  return status === 400 || status === 404 || status === 422;
+}
+
+/** whether anything of the run may be at the provider (a staged upload or a batch) */
+function submittedAny(ctx: LoopContext): boolean {
+  for (const s of ctx.shards.values()) {
+    if (
+      s.batchId ||
+      s.staged !== null ||
+      s.status === "open" ||
+      s.status === "ended" ||
+      s.status === "collected"
+    )
+      return true;
+  }
+  return false;
+}
+
+/**
+ * A provider call failed: a fatal error (fatalProviderError) is thrown on; one that time may fix
+ * runs the outage clock, the next try backs off (capped), and past batch.max_outage the run stops
+ * with its state saved.
+ */
+export function providerFailed(ctx: LoopContext, error: unknown): void {
+  if (fatalProviderError(error, ctx)) throw error;
+  const now = Date.now();
+  const outage = ctx.outage;
+  outage.since ??= now;
+  outage.failures++;
+  outage.retryAt = now + retryDelay(ctx, outage.failures);
+  outage.last = error;
+  checkOutage(ctx);
+}
+
+/** a provider call succeeded: the outage (if any) is over */
+export function providerAnswered(ctx: LoopContext): void {
+  ctx.outage.since = null;
+  ctx.outage.failures = 0;
+  ctx.outage.retryAt = 0;
+  ctx.outage.last = undefined;
+}
+
+/** throws once the provider has been failing for longer than batch.max_outage */
+export function checkOutage(ctx: LoopContext): void {
+  const { since, last } = ctx.outage;
+  const max = ctx.pipeline.spec.batch.max_outage;
+  if (since === null || Date.now() - since < max) return;
+  throw new BatchpipeError(
+    ErrorCodes.PROVIDER_UNREACHABLE,
+    `the provider kept failing for ${Math.round((Date.now() - since) / 1000)} s, longer than batch.max_outage (${Math.round(max / 1000)} s); the run stopped with its state saved. Last error: ${describeError(last)}`,
+    {
+      hint: "Run the same command again once the provider is back: the run resumes where it stopped and pays for nothing twice. Raise batch.max_outage to wait longer.",
+      cause: last,
+    },
+  );
+}
+
+/** backoff after `failures` failed tries in a row: doubling from poll_interval, capped */
+export function retryDelay(ctx: LoopContext, failures: number): number {
+  const base = ctx.pipeline.spec.batch.poll_interval;
+  return Math.min(base * 2 ** Math.max(0, failures - 1), Math.max(base, MAX_RETRY_DELAY_MS));
 }

@@ -1,15 +1,24 @@
 /**
  * Polling open batches: one loop for all of them, each on its own backoff (reset when its status
- * or counts move), a few at a time. A batch past its window plus a grace period is asked to cancel
- * once, so what it finished can be collected.
+ * or counts move; capped), a few at a time. A batch that has not ended by its local deadline
+ * (created + completion window + grace, on our clock: a provider may send no expires_at, and its
+ * clock is not ours) is asked to cancel once, so what it finished can be collected; still running
+ * a grace period later, it is given up as batch_stuck and its requests get a new attempt.
  */
+import { isBatchpipeError } from "../errors.js";
 import type { BatchSnapshot } from "../provider/contract.js";
 import type { ShardRow } from "../state/index.js";
-import { describeError, type LoopContext, warn } from "./loop-context.js";
+import { STUCK_STATUS } from "./collect.js";
+import {
+  describeError,
+  type LoopContext,
+  MAX_RETRY_DELAY_MS,
+  providerAnswered,
+  providerFailed,
+  warn,
+} from "./loop-context.js";
 import { withCallSignal } from "./types.js";
 
-/** a batch is never given up before expires_at + this */
-const EXPIRY_GRACE_MS = 3_600_000;
 const CONCURRENT_POLLS = 8;
 
 interface Timing {
@@ -27,11 +36,7 @@ export class Poller {
   private readonly timing = new Map<string, Timing>();
   private readonly cancelAsked = new Set<string>();
 
-  constructor(
-    private readonly ctx: LoopContext,
-    /** whether an error means the run cannot go on (bad key, bad request) */
-    private readonly fatal: (error: unknown) => boolean,
-  ) {}
+  constructor(private readonly ctx: LoopContext) {}
 
   private get base(): number {
     return this.ctx.pipeline.spec.batch.poll_interval;
@@ -77,12 +82,13 @@ export class Poller {
       batch = await withCallSignal(this.ctx.signal, (signal) => this.ctx.provider.poll(ref, { signal }));
     } catch (error) {
       if (this.ctx.signal.aborted) return undefined;
-      if (this.fatal(error)) throw error;
-      timing.interval = Math.min(timing.interval * 2, maxInterval);
+      providerFailed(this.ctx, error);
+      timing.interval = Math.min(timing.interval * 2, Math.max(this.base, MAX_RETRY_DELAY_MS));
       timing.nextPollAt = Date.now() + timing.interval;
       warn(this.ctx, `could not poll batch ${shard.batchId}: ${describeError(error)}`);
       return undefined;
     }
+    providerAnswered(this.ctx);
     if (batch === null) return { shard, batch: null, changed: true };
     const c = batch.counts;
     const key = `${batch.status}:${c?.completed ?? ""}:${c?.failed ?? ""}`;
@@ -94,19 +100,65 @@ export class Poller {
       timing.interval = Math.min(Math.ceil(timing.interval * 1.5), maxInterval);
     }
     timing.nextPollAt = Date.now() + timing.interval;
-    if (
-      batch.state === "running" &&
-      batch.expiresAt !== null &&
-      Date.now() > batch.expiresAt + EXPIRY_GRACE_MS &&
-      !this.cancelAsked.has(shard.name)
-    ) {
-      // never declared dead before its window ends; past it (plus grace) it is cancelled, then collected
-      this.cancelAsked.add(shard.name);
-      warn(this.ctx, `batch ${batch.id} is past its window; cancelling it to collect what it finished`);
-      await this.ctx.provider.cancel(ref).catch((error: unknown) => {
-        warn(this.ctx, `could not cancel batch ${batch.id}: ${describeError(error)}`);
-      });
+    if (batch.state === "running") {
+      const stuck = await this.pastDeadline(shard, batch);
+      if (stuck) return { shard, batch: stuck, changed: true };
     }
     return { shard, batch, changed };
   }
+
+  /** cancels a batch past its deadline once; past the grace after that, the batch is given up */
+  private async pastDeadline(shard: ShardRow, batch: BatchSnapshot): Promise<BatchSnapshot | null> {
+    const { afterMs, graceMs } = this.ctx.deadline;
+    const created = shard.createdAt ?? Date.now();
+    const deadline =
+      created + (afterMs ?? windowMs(this.ctx.pipeline.spec.batch.completion_window) + graceMs);
+    const now = Date.now();
+    if (now < deadline) return null;
+    if (!this.cancelAsked.has(shard.name)) {
+      this.cancelAsked.add(shard.name);
+      warn(
+        this.ctx,
+        `batch ${batch.id} (shard ${shard.name}) has not ended by its deadline (created + completion window + grace); cancelling it to collect what it finished`,
+      );
+      const ref = { id: batch.id, data: batch.data };
+      await this.ctx.provider.cancel(ref).catch((error: unknown) => {
+        warn(
+          this.ctx,
+          `could not cancel batch ${batch.id} (shard ${shard.name}): ${describeError(error)}`,
+          isBatchpipeError(error) ? error.code : undefined,
+        );
+      });
+      return null;
+    }
+    if (now < deadline + graceMs) return null;
+    warn(
+      this.ctx,
+      `batch ${batch.id} (shard ${shard.name}) is still ${batch.status} past its deadline and a cancel; its requests are given up on as batch_stuck (and retried while attempts remain)`,
+    );
+    return stuckSnapshot(batch);
+  }
+}
+
+/** an open batch given up on: ended for the engine, its results never read */
+function stuckSnapshot(batch: BatchSnapshot): BatchSnapshot {
+  return {
+    ...batch,
+    state: "ended",
+    status: STUCK_STATUS,
+    ending: "failed",
+    queueFull: null,
+    errors: [
+      {
+        code: "batch_stuck",
+        message: `the batch did not end by its deadline, nor after it was cancelled (last status: ${batch.status})`,
+        line: null,
+      },
+    ],
+  };
+}
+
+/** "24h" → ms */
+function windowMs(window: string): number {
+  return Number.parseInt(window, 10) * 3_600_000;
 }

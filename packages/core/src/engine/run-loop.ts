@@ -12,10 +12,11 @@ import type { RunCounters, RunRow, ShardRow, StateStore } from "../state/index.j
 import { Delivery } from "./delivery.js";
 import { Deadline } from "./live-fallback.js";
 import {
+  checkOutage,
   describeError,
-  fatalProviderError,
   type LoopContext,
   patchShard,
+  providerFailed,
   shardsIn,
   warn,
 } from "./loop-context.js";
@@ -42,6 +43,8 @@ export interface RunLoopOptions {
   pluginTimeoutMs?: number;
   /** requests per delivery part */
   deliveryPartSize: number;
+  /** batch deadlines (EngineTuning, resolved) */
+  deadline: LoopContext["deadline"];
 }
 
 export class RunLoop {
@@ -54,7 +57,6 @@ export class RunLoop {
     string,
     { total: number; completed: number; failed: number; processing?: number }
   >();
-  private readonly collectBackoff = new Map<string, { at: number; failures: number }>();
   private budgetBlocked = false;
   /** the last turn submitted a shard and more may be eligible: the next turn starts at once */
   private submitAgain = false;
@@ -78,6 +80,8 @@ export class RunLoop {
       emit: o.emit,
       shards: new Map(o.state.shards(o.run.id).map((s) => [s.name, s])),
       counters: o.run.counters,
+      outage: { since: null, failures: 0, retryAt: 0 },
+      deadline: o.deadline,
     };
     const spec = o.pipeline.spec;
     const provider = o.pipeline.provider;
@@ -106,7 +110,7 @@ export class RunLoop {
         .map((s) => s.createdAt)
         .filter((at): at is number => at !== null && at > recent),
     });
-    this.poller = new Poller(this.ctx, fatalProviderError);
+    this.poller = new Poller(this.ctx);
     this.deadline = new Deadline(this.ctx);
     this.delivery = new Delivery(this.ctx, {
       pluginTimeoutMs: o.pluginTimeoutMs,
@@ -128,7 +132,8 @@ export class RunLoop {
         this.checkSignal();
         this.checkCancel();
         await this.deadline.check(Date.now());
-        if (this.needsReconcile) await this.tryReconcile();
+        checkOutage(this.ctx);
+        if (this.needsReconcile && this.ctx.outage.retryAt <= Date.now()) await this.tryReconcile();
         await this.collectEnded();
         await this.pollDue();
         await this.collectEnded();
@@ -156,17 +161,10 @@ export class RunLoop {
 
   private async collectEnded(): Promise<void> {
     for (const shard of shardsIn(this.ctx, "ended")) {
-      const backoff = this.collectBackoff.get(shard.name);
-      if (backoff && backoff.at > Date.now()) continue;
+      if (!this.delivery.due(shard)) continue;
       this.checkSignal();
       const outcome = await this.delivery.collect(shard, this.cancelling);
-      if (!outcome.ok) {
-        const failures = (backoff?.failures ?? 0) + 1;
-        const delay = Math.min(this.ctx.pipeline.spec.batch.poll_interval * 2 ** failures, 10 * 60_000);
-        this.collectBackoff.set(shard.name, { at: Date.now() + delay, failures });
-        continue;
-      }
-      this.collectBackoff.delete(shard.name);
+      if (!outcome.ok) continue;
       this.inFlightCounts.delete(shard.name);
       if (outcome.retryShard) this.ctx.shards.set(outcome.retryShard.name, outcome.retryShard);
       const d = outcome.delivered;
@@ -197,7 +195,7 @@ export class RunLoop {
       this.needsReconcile = false;
     } catch (error) {
       if (this.ctx.signal.aborted) throw interrupted();
-      if (fatalProviderError(error)) throw error;
+      providerFailed(this.ctx, error);
       warn(
         this.ctx,
         `could not check the provider for interrupted submissions; retrying: ${describeError(error)}`,
@@ -213,7 +211,7 @@ export class RunLoop {
       this.submitAgain = await this.deadline.answerNext();
       return;
     }
-    if (this.budgetBlocked) return;
+    if (this.budgetBlocked || this.ctx.outage.retryAt > Date.now()) return;
     const decision = this.scheduler.next([...this.ctx.shards.values()], Date.now(), this.ctx.counters.cost);
     if (decision.submit === null) {
       if (decision.blocked === "cost") {
@@ -235,7 +233,7 @@ export class RunLoop {
       await this.submit(shard, true);
     } catch (error) {
       if (this.ctx.signal.aborted) throw interrupted();
-      if (fatalProviderError(error)) throw error;
+      providerFailed(this.ctx, error);
       warn(this.ctx, `could not submit shard ${shard.name}; retrying later: ${describeError(error)}`);
       this.needsReconcile = true;
       return;
@@ -370,7 +368,7 @@ export class RunLoop {
     let next = now + this.ctx.pipeline.spec.batch.poll_interval;
     next = Math.min(next, this.poller.nextDue() ?? next);
     if (this.deadline.at !== null && !this.deadline.passed) next = Math.min(next, this.deadline.at);
-    for (const b of this.collectBackoff.values()) next = Math.min(next, b.at);
+    next = Math.min(next, this.delivery.retryAt() ?? next);
     next = Math.max(next, Math.min(this.scheduler.rateOpensAt(now), now + HOUR));
     return Math.max(10, Math.min(next - now, 1000));
   }

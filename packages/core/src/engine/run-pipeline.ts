@@ -48,7 +48,7 @@ async function runOnce(pipeline: EnginePipeline, options: RunOptions): Promise<R
   // one listener per concurrent provider call and sleep
   setMaxListeners(64, signal);
   const logger = eventLogger(emit);
-  const { checkpointEvery, deliveryPartSize } = resolveTuning(options);
+  const { checkpointEvery, deliveryPartSize, deadline } = resolveTuning(options);
   const lock = acquireLock(stateDir);
   const state = openState(stateDir);
   let provider: ProviderConnection | undefined;
@@ -110,6 +110,7 @@ async function runOnce(pipeline: EnginePipeline, options: RunOptions): Promise<R
       emit,
       pluginTimeoutMs: pipeline.spec.batch.plugin_timeout,
       deliveryPartSize,
+      deadline,
     });
     const { counters, cancelled } = await loop.run();
     if (pipeline.spec.batch.clean_up) await cleanUp({ provider, loop, stateDir, run, emit });

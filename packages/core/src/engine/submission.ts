@@ -8,7 +8,14 @@ import path from "node:path";
 import type { BatchSnapshot, SubmissionTag, SubmitResult } from "../provider/contract.js";
 import { tagKey } from "../provider/contract.js";
 import { type ShardRow, stateTag } from "../state/index.js";
-import { describeError, type LoopContext, patchShard, shardsIn, warn } from "./loop-context.js";
+import {
+  describeError,
+  type LoopContext,
+  patchShard,
+  providerAnswered,
+  shardsIn,
+  warn,
+} from "./loop-context.js";
 import { withCallSignal } from "./types.js";
 
 /** how far back before the run's start to look for its submissions (clocks differ) */
@@ -31,7 +38,7 @@ export function submissionTag(ctx: LoopContext, shard: ShardRow): SubmissionTag 
 export async function submitShard(ctx: LoopContext, shard: ShardRow, fresh: boolean): Promise<SubmitResult> {
   const submission = fresh ? shard.submission + 1 : shard.submission;
   patchShard(ctx, shard, { status: "submitting", submission });
-  return withCallSignal(ctx.signal, (signal) =>
+  const result = await withCallSignal(ctx.signal, (signal) =>
     ctx.provider.submit(
       {
         file: path.join(ctx.stateDir, shard.file),
@@ -55,6 +62,8 @@ export async function submitShard(ctx: LoopContext, shard: ShardRow, fresh: bool
       },
     ),
   );
+  providerAnswered(ctx);
+  return result;
 }
 
 /**
@@ -84,6 +93,7 @@ export async function reconcileSubmissions(
       },
     ),
   );
+  providerAnswered(ctx);
   // the found first: a submission made again must know every batch the run holds
   const notFound: ShardRow[] = [];
   for (const shard of submitting) {

@@ -156,6 +156,10 @@ export interface EngineTuning {
   readCheckpointEvery?: number;
   /** requests per delivery part: sinks commit after at most this many rows of a shard (default 5,000) */
   deliveryPartSize?: number;
+  /** ms after its creation that a batch not yet ended is cancelled (default: completion window + stuckGraceMs) */
+  batchDeadlineMs?: number;
+  /** ms a batch may stay unended past its deadline and a cancel before it is given up as batch_stuck (default 1 h) */
+  stuckGraceMs?: number;
 }
 
 export interface RunOptions extends EngineTuning {

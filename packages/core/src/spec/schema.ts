@@ -23,6 +23,8 @@ export interface BatchSpec {
   max_attempts: number;
   /** milliseconds */
   poll_interval: number;
+  /** milliseconds the provider may stay unreachable after submission before the run stops */
+  max_outage: number;
   clean_up: boolean;
   allow_same_dataset: boolean;
   /** USD */
@@ -134,6 +136,11 @@ export const batchSchema = z
       .default(3)
       .meta({ description: "Attempts per request: failed or expired requests are resubmitted until this." }),
     poll_interval: duration("How often open batches are polled.").default(30_000),
+    max_outage: duration(
+      "How long the provider may stay unreachable (or keep failing) after work was submitted; past it the run stops with its state saved (exit 1) and a rerun resumes. Retries in between are at most 2 minutes apart.",
+    )
+      .refine((ms) => ms > 0, { error: "must be more than 0" })
+      .default(6 * 3_600_000),
     clean_up: z
       .boolean()
       .default(true)

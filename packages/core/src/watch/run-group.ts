@@ -147,7 +147,12 @@ function finishedRun(stateDir: string, runId: string): string | undefined {
 
 /** a failure the next attempt may get past: the run is unfinished (resumes), or the pipeline was locked */
 function resumable(stateDir: string, error: BatchpipeError): boolean {
-  if (error.code === ErrorCodes.STATE_FAILED || error.code === ErrorCodes.PROVIDER_FAILED) return true;
+  if (
+    error.code === ErrorCodes.STATE_FAILED ||
+    error.code === ErrorCodes.PROVIDER_FAILED ||
+    error.code === ErrorCodes.PROVIDER_UNREACHABLE
+  )
+    return true;
   if (!fs.existsSync(path.join(stateDir, "state.db"))) return false;
   const state = openState(stateDir);
   try {

@@ -135,6 +135,7 @@ export class BatchEngine {
       ...b,
       errors: b.errors ? { object: "list", data: b.errors.data.map((e) => ({ ...e })) } : null,
       output_file_id: b.output_file_id ?? (absent as string | null),
+      ...(this.ctx.options.omitExpiresAt ? { expires_at: null as unknown as number } : {}),
       error_file_id: b.error_file_id ?? (absent as string | null),
       request_counts: { ...b.request_counts },
       metadata: b.metadata ? { ...b.metadata } : null,

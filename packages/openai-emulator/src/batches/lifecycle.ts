@@ -230,6 +230,10 @@ function executeLine(
       ok.appendText(
         `{"id":"${id}","custom_id":${JSON.stringify(customId)},"response":{"status_code":200,"bo`,
       );
+    if (failure.oddity === "long_line") {
+      const prefix = `{"id":"${id}","custom_id":${JSON.stringify(customId)},"response":{"status_code":200,"body":"`;
+      ok.appendText(prefix.padEnd(Math.max(prefix.length, failure.lineBytes ?? 1024 * 1024), "x"));
+    }
     if (failure.oddity === "unknown_id") {
       const body = respond(batch.endpoint, request.body, { ids, now: clock.nowSeconds() }).body;
       const response = { status_code: 200, request_id: requestId, body };

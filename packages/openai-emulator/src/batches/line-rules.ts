@@ -7,6 +7,8 @@ export interface LineFailure {
   error: { message: string; type: string; param: string | null; code: string | null };
   /** test-only: write this oddity instead of a result line */
   oddity?: LineOddity;
+  /** for oddity long_line */
+  lineBytes?: number;
 }
 
 /**
@@ -28,7 +30,7 @@ export function matchLineRule(
     if (rule.rate !== undefined && hashUnit(seed, i, customId, attempt) >= rule.rate) continue;
     if (rule.attempts !== undefined && attempt > rule.attempts) continue;
     const failure = failureFor(rule.error ?? "server_error", model, requestId, rule);
-    return rule.oddity ? { ...failure, oddity: rule.oddity } : failure;
+    return rule.oddity ? { ...failure, oddity: rule.oddity, lineBytes: rule.lineBytes } : failure;
   }
   return undefined;
 }

@@ -16,7 +16,8 @@ import { drain, readJson } from "./body.js";
 /** What a route handler hands back: a JSON body, or a file streamed from disk. */
 export type Reply =
   | { status?: number; json: unknown; headers?: Record<string, string> }
-  | { status?: number; file: string; bytes: number; headers?: Record<string, string> };
+  | { status?: number; file: string; bytes: number; headers?: Record<string, string> }
+  | { status?: number; raw: string; headers?: Record<string, string> };
 
 export interface Call {
   req: IncomingMessage;
@@ -122,6 +123,11 @@ export function createHandler(parts: ServerParts) {
     const fault = pickFault(ctx.options.faults, key, n, ctx.options.seed);
     if (fault) bump(ctx, "faults_injected");
     if (fault?.delayMs) await sleepReal(fault.delayMs);
+    if (fault?.kind === "reset") {
+      // a network outage: the connection closes without an answer
+      req.socket.destroy();
+      return;
+    }
     const faulted = (rule: FaultRule) => (dialect ? fail(dialect.faultError(rule)) : faultReply(rule));
     if (fault && (fault.kind ?? "error") === "error") {
       await drain(req);
@@ -255,8 +261,13 @@ export function pickFault(
 }
 
 function faultReply(fault: FaultRule): Reply {
-  const status = fault.status ?? 500;
   const headers: Record<string, string> = {};
+  if (fault.body !== undefined) {
+    // not the API's answer at all (a proxy's page, an empty body): sent as given
+    headers["content-type"] = fault.contentType ?? "text/html";
+    return { status: fault.status ?? 200, raw: fault.body, headers };
+  }
+  const status = fault.status ?? 500;
   if (fault.retryAfter !== undefined) headers["retry-after"] = String(fault.retryAfter);
   if (fault.retryAfterMs !== undefined) headers["retry-after-ms"] = String(fault.retryAfterMs);
   if (fault.shouldRetry !== undefined) headers["x-should-retry"] = String(fault.shouldRetry);
@@ -290,6 +301,11 @@ function send(res: ServerResponse, reply: Reply): void {
     res.setHeader("content-length", String(reply.bytes));
     // pipeline closes the descriptor when the client goes away mid-download
     pipeline(fs.createReadStream("", { fd }), res, () => {});
+    return;
+  }
+  if ("raw" in reply) {
+    res.setHeader("content-length", String(Buffer.byteLength(reply.raw)));
+    res.end(reply.raw);
     return;
   }
   const body = JSON.stringify(reply.json);
