@@ -11,9 +11,14 @@ import { stat } from "node:fs/promises";
 import {
   BatchpipeError,
   type Checkpoint,
+  cannotResume,
   defineSource,
   type InvalidRecord,
+  invalidInput,
+  invalidInputError,
+  type RecordPosition,
   resolveInputFiles,
+  resumePoint,
   type SourceItem,
   z,
 } from "@batchpipe/core/plugin";
@@ -93,12 +98,10 @@ export default defineSource({
       extensions: [".csv", ".csv.gz"],
       plugin: PLUGIN,
     });
-    const cursor = checkpoint === undefined ? undefined : parseCursor(checkpoint);
-    let first = 0;
-    if (cursor) {
-      first = files.indexOf(cursor.file);
-      if (first === -1) throw cannotResume(`${cursor.file} is no longer an input`);
-    }
+    const { first, cursor } = resumePoint<CsvCursor>(files, checkpoint, {
+      fields: ["offset", "line"],
+      plugin: PLUGIN,
+    });
     const parse: ReadRowsOptions = { ...options, signal };
     for (let i = first; i < files.length; i++) {
       const file = files[i]!;
@@ -108,7 +111,7 @@ export default defineSource({
       const skipThrough = resume && gzip ? resume.offset : 0;
       const seek = resume && !gzip && resume.offset > 0 ? resume : undefined;
       if (seek && (await stat(file)).size < seek.offset)
-        throw cannotResume(`${file} is shorter than when it was read`);
+        throw cannotResume(`${file} is shorter than when it was read`, PLUGIN);
       // resuming mid-file: the header is read on its own
       const names = options.columns ?? (seek && options.header ? await readHeader(file, parse) : undefined);
       let toRecord = names ? compileColumns(file, 1, names, options.types) : undefined;
@@ -128,7 +131,7 @@ export default defineSource({
           }
           if (row.end <= skipThrough) continue;
           const item = toItem(file, row, toRecord!);
-          if (options.on_invalid === "fail" && "invalid" in item) throw invalidRow(item, file, row.line);
+          if (options.on_invalid === "fail" && "invalid" in item) throw invalidInputError(item, ON_FAIL);
           signal.throwIfAborted();
           yield item;
         }
@@ -140,6 +143,10 @@ export default defineSource({
 // --- internal ---
 
 const PLUGIN = "source:csv";
+const ON_FAIL = {
+  plugin: PLUGIN,
+  hint: "Fix the row, or set `on_invalid: skip_row` to report it as a failed record and go on.",
+};
 
 function toItem(file: string, row: Row, toRecord: ToRecord): SourceItem {
   const position = { file, line: row.line };
@@ -172,52 +179,8 @@ async function readHeader(file: string, parse: ReadRowsOptions): Promise<string[
   }
 }
 
-function invalidRow(item: InvalidRecord, file: string, line: number): BatchpipeError {
-  return new BatchpipeError("SOURCE_FAILED", item.invalid.message, {
-    loc: { file, line, column: 1 },
-    hint: "Fix the row, or set `on_invalid: skip_row` to report it as a failed record and go on.",
-    plugin: PLUGIN,
-  });
-}
-
-function invalid(
-  message: string,
-  position: { file: string; line: number },
-  cursor: CsvCursor,
-): InvalidRecord {
-  return {
-    invalid: { code: "invalid_input", message: `${position.file}:${position.line}: ${message}` },
-    position,
-    cursor: cursor as unknown as Checkpoint,
-  };
-}
-
-function cannotResume(reason: string): BatchpipeError {
-  return new BatchpipeError("SOURCE_FAILED", `cannot resume: ${reason}`, {
-    hint: "The input files changed since the run started; restore them or start a new run.",
-    plugin: PLUGIN,
-  });
-}
-
-function parseCursor(checkpoint: Checkpoint): CsvCursor {
-  const cursor = checkpoint as Partial<CsvCursor> | null;
-  if (
-    cursor === null ||
-    typeof cursor !== "object" ||
-    typeof cursor.file !== "string" ||
-    !Number.isSafeInteger(cursor.line) ||
-    !Number.isSafeInteger(cursor.offset)
-  ) {
-    throw new BatchpipeError(
-      "SOURCE_FAILED",
-      `cannot resume from the checkpoint ${JSON.stringify(checkpoint)}`,
-      {
-        hint: "The checkpoint is not a csv cursor ({ file, offset, line }); the run state may be corrupt.",
-        plugin: PLUGIN,
-      },
-    );
-  }
-  return cursor as CsvCursor;
+function invalid(message: string, position: RecordPosition, cursor: CsvCursor): InvalidRecord {
+  return invalidInput(message, position, cursor as unknown as Checkpoint);
 }
 
 export type { ColumnType };

@@ -7,7 +7,15 @@
  * the values JSON has no form for become: 64-bit integers → numbers (strings beyond 2^53),
  * timestamps and dates → ISO 8601 strings, binary → base64.
  */
-import { BatchpipeError, type Checkpoint, defineSource, resolveInputFiles, z } from "@batchpipe/core/plugin";
+import {
+  BatchpipeError,
+  type Checkpoint,
+  cannotResume,
+  defineSource,
+  resolveInputFiles,
+  resumePoint,
+  z,
+} from "@batchpipe/core/plugin";
 import {
   type AsyncBuffer,
   asyncBufferFromFile,
@@ -53,19 +61,17 @@ export default defineSource({
       extensions: [".parquet"],
       plugin: PLUGIN,
     });
-    const cursor = checkpoint === undefined ? undefined : parseCursor(checkpoint);
-    let first = 0;
-    if (cursor) {
-      first = files.indexOf(cursor.file);
-      if (first === -1) throw cannotResume(`${cursor.file} is no longer an input`);
-    }
+    const { first, cursor } = resumePoint<ParquetCursor>(files, checkpoint, {
+      fields: ["row"],
+      plugin: PLUGIN,
+    });
     for (let i = first; i < files.length; i++) {
       const file = files[i]!;
       const { buffer, metadata } = await openParquet(file);
       checkColumns(file, metadata, options.columns);
       const next = i === first && cursor ? cursor.row + 1 : 0;
       if (next > Number(metadata.num_rows))
-        throw cannotResume(`${file} has fewer rows than when it was read`);
+        throw cannotResume(`${file} has fewer rows than when it was read`, PLUGIN);
       let groupStart = 0;
       for (const [group, rowGroup] of metadata.row_groups.entries()) {
         const groupEnd = groupStart + Number(rowGroup.num_rows);
@@ -95,8 +101,11 @@ export default defineSource({
           signal.throwIfAborted();
           const row = rowStart + r;
           const cursor: ParquetCursor = { file, row };
+          const data = rows[r]!;
+          // let a handled row be collected while the rest of its group is still being yielded
+          rows[r] = undefined as never;
           yield {
-            data: toJsonRecord(rows[r]!),
+            data: toJsonRecord(data),
             position: { file, line: row + 1 },
             cursor: cursor as unknown as Checkpoint,
           };
@@ -161,31 +170,4 @@ function skipSubtree(schema: FileMetaData["schema"], i: number): number {
 
 function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-function cannotResume(reason: string): BatchpipeError {
-  return new BatchpipeError("SOURCE_FAILED", `cannot resume: ${reason}`, {
-    hint: "The input files changed since the run started; restore them or start a new run.",
-    plugin: PLUGIN,
-  });
-}
-
-function parseCursor(checkpoint: Checkpoint): ParquetCursor {
-  const cursor = checkpoint as Partial<ParquetCursor> | null;
-  if (
-    cursor === null ||
-    typeof cursor !== "object" ||
-    typeof cursor.file !== "string" ||
-    !Number.isSafeInteger(cursor.row)
-  ) {
-    throw new BatchpipeError(
-      "SOURCE_FAILED",
-      `cannot resume from the checkpoint ${JSON.stringify(checkpoint)}`,
-      {
-        hint: "The checkpoint is not a parquet cursor ({ file, row }); the run state may be corrupt.",
-        plugin: PLUGIN,
-      },
-    );
-  }
-  return cursor as ParquetCursor;
 }
