@@ -5,6 +5,7 @@
 // its nested values rendered by the template.
 import fs from "node:fs";
 import path from "node:path";
+import type { FailureRow, SuccessRow } from "@batchpipe/core/plugin";
 import type { Emulator } from "@batchpipe/openai-emulator";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -17,15 +18,6 @@ import {
   tempDir,
   writePipeline,
 } from "./support/harness.js";
-
-interface Row {
-  id: string;
-  status: string;
-  output?: unknown;
-  input: Record<string, unknown> | null;
-  error?: { code: string; message: string };
-  source: { file: string; line: number };
-}
 
 let emu: Emulator;
 beforeAll(async () => {
@@ -58,7 +50,7 @@ describe("csv source (real CLI)", () => {
     expect(run.code).toBe(3); // finished, one record failed
     expect(report(run)).toMatchObject({ read: 5, succeeded: 4, failed: 1, unaccounted: 0 });
 
-    const results = readJsonl<Row>(path.join(dir, "out/results.jsonl"));
+    const results = readJsonl<SuccessRow>(path.join(dir, "out/results.jsonl"));
     expect(results.map((r) => r.id).sort()).toEqual(["a", "b", "c", "e"]);
     const byId = new Map(results.map((r) => [r.id, r]));
     expect(byId.get("a")!.input).toEqual({ id: "a", text: "good, with a comma", stars: 5 });
@@ -66,7 +58,7 @@ describe("csv source (real CLI)", () => {
     expect(byId.get("c")!.output).toBe('3 stars: say "hi"');
     expect(byId.get("e")!.source).toEqual({ file: path.join(dir, "data.csv"), line: 7 });
 
-    const errors = readJsonl<Row>(path.join(dir, "out/errors.jsonl"));
+    const errors = readJsonl<FailureRow>(path.join(dir, "out/errors.jsonl"));
     expect(errors).toHaveLength(1);
     expect(errors[0]!.source).toEqual({ file: path.join(dir, "data.csv"), line: 6 });
     expect(errors[0]!.error).toMatchObject({
@@ -105,7 +97,7 @@ describe("csv source (real CLI)", () => {
     expect(started).toMatchObject({ type: "run_started", resumed: true });
     expect(started.readFrom).toBeGreaterThan(0);
     expectEachOnce(path.join(dir, "out/results.jsonl"), n);
-    const results = readJsonl<Row>(path.join(dir, "out/results.jsonl"));
+    const results = readJsonl<SuccessRow>(path.join(dir, "out/results.jsonl"));
     const k4 = results.find((r) => r.id === "k4")!;
     expect(k4.input).toEqual({ id: "k4", text: "review, 4\nmore" });
     expect(k4.source.line).toBe(5);
@@ -132,7 +124,7 @@ describe("parquet source (real CLI)", () => {
     expect(report(run)).toMatchObject({ read: 12, succeeded: 12, failed: 0, unaccounted: 0 });
 
     expectEachOnce(path.join(dir, "out/results.jsonl"), 12);
-    const results = readJsonl<Row>(path.join(dir, "out/results.jsonl"));
+    const results = readJsonl<SuccessRow>(path.join(dir, "out/results.jsonl"));
     const byId = new Map(results.map((r) => [r.id, r]));
     expect(byId.get("rev-002")!.output).toBe("p-2 by author 2 [fast+cheap+sturdy] 3: review number 2");
     expect(byId.get("rev-002")!.source).toEqual({ file: path.join(dir, "reviews.parquet"), line: 3 });

@@ -5,42 +5,34 @@ import type { Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
 import { glob, isDynamicPattern } from "tinyglobby";
 import { BatchpipeError } from "./errors.js";
+import type { Checkpoint } from "./plugin.js";
+import { resumePoint } from "./source-items.js";
 
-export interface ResolveInputFilesOptions {
+export interface ResolveInputFilesOptions<C extends { file: string }> {
   /** the endings a data file in a folder has, e.g. `[".jsonl", ".jsonl.gz"]` */
   extensions: readonly string[];
   /** the plugin named in errors, e.g. `source:jsonl` */
   plugin: string;
+  /** the source's checkpoint: a cursor `{ file, ...integer fields }`, or undefined to start at the beginning */
+  checkpoint: Checkpoint | undefined;
+  /** the cursor's integer fields besides `file` */
+  cursorFields: readonly (keyof C & string)[];
 }
 
 /**
- * The files a source's `path` option names, sorted: a file as is; a folder → every file directly in
- * it with one of `extensions`; anything else with glob characters → the files the glob matches.
- * No file at all is an error: an empty input is almost always a wrong path.
+ * The files a source's `path` option names, sorted, and where reading resumes: `first`, the index
+ * of the checkpoint's file, and the checked `cursor` (`first` 0 and no cursor without a checkpoint).
+ * A file is itself; a folder → every file directly in it with one of `extensions`; anything else
+ * with glob characters → the files the glob matches. No file at all is an error: an empty input is
+ * almost always a wrong path.
  */
-export async function resolveInputFiles(path: string, options: ResolveInputFilesOptions): Promise<string[]> {
-  const fail = (message: string, hint: string) =>
-    new BatchpipeError("SOURCE_FAILED", message, { hint, plugin: options.plugin });
-  const stats = await stat(path).catch(() => undefined);
-  if (stats?.isFile()) return [path];
-  if (stats?.isDirectory()) {
-    const entries = await readdir(path, { withFileTypes: true });
-    const files = entries
-      .filter((entry) => entry.isFile() && options.extensions.some((ext) => entry.name.endsWith(ext)))
-      .map((entry) => join(path, entry.name))
-      .sort(byCodeUnit);
-    if (files.length === 0) {
-      const kinds = options.extensions.map((ext) => `*${ext}`).join(" or ");
-      throw fail(`no ${kinds} files in the folder ${path}`, "Check `path`.");
-    }
-    return files;
-  }
-  if (isDynamicPattern(path)) {
-    const files = await glob(path, { absolute: true, onlyFiles: true, expandDirectories: false });
-    if (files.length === 0) throw fail(`no file matches the glob ${path}`, "Check `path`.");
-    return files.sort(byCodeUnit);
-  }
-  throw fail(`no such file or folder: ${path}`, "Check `path`; it is relative to the spec file.");
+export async function resolveInputFiles<C extends { file: string }>(
+  path: string,
+  options: ResolveInputFilesOptions<C>,
+): Promise<{ files: string[]; first: number; cursor: C | undefined }> {
+  const files = await listFiles(path, options);
+  const fields = options.cursorFields;
+  return { files, ...resumePoint<C>(files, options.checkpoint, { fields, plugin: options.plugin }) };
 }
 
 /**
@@ -67,6 +59,31 @@ export function openInputFile(
 // --- internal ---
 
 const CHUNK_SIZE = 1 << 20;
+
+async function listFiles(path: string, options: { extensions: readonly string[]; plugin: string }) {
+  const fail = (message: string, hint: string) =>
+    new BatchpipeError("SOURCE_FAILED", message, { hint, plugin: options.plugin });
+  const stats = await stat(path).catch(() => undefined);
+  if (stats?.isFile()) return [path];
+  if (stats?.isDirectory()) {
+    const entries = await readdir(path, { withFileTypes: true });
+    const files = entries
+      .filter((entry) => entry.isFile() && options.extensions.some((ext) => entry.name.endsWith(ext)))
+      .map((entry) => join(path, entry.name))
+      .sort(byCodeUnit);
+    if (files.length === 0) {
+      const kinds = options.extensions.map((ext) => `*${ext}`).join(" or ");
+      throw fail(`no ${kinds} files in the folder ${path}`, "Check `path`.");
+    }
+    return files;
+  }
+  if (isDynamicPattern(path)) {
+    const files = await glob(path, { absolute: true, onlyFiles: true, expandDirectories: false });
+    if (files.length === 0) throw fail(`no file matches the glob ${path}`, "Check `path`.");
+    return files.sort(byCodeUnit);
+  }
+  throw fail(`no such file or folder: ${path}`, "Check `path`; it is relative to the spec file.");
+}
 
 function byCodeUnit(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;

@@ -18,7 +18,6 @@ import {
   invalidInputError,
   type RecordPosition,
   resolveInputFiles,
-  resumePoint,
   type SourceItem,
   z,
 } from "@batchpipe/core/plugin";
@@ -94,13 +93,11 @@ export default defineSource({
   name: "csv",
   options,
   async *read({ options, resolvePath, signal, checkpoint }) {
-    const files = await resolveInputFiles(resolvePath(options.path), {
+    const { files, first, cursor } = await resolveInputFiles<CsvCursor>(resolvePath(options.path), {
       extensions: [".csv", ".csv.gz"],
       plugin: PLUGIN,
-    });
-    const { first, cursor } = resumePoint<CsvCursor>(files, checkpoint, {
-      fields: ["offset", "line"],
-      plugin: PLUGIN,
+      checkpoint,
+      cursorFields: ["offset", "line"],
     });
     const parse: ReadRowsOptions = { ...options, signal };
     for (let i = first; i < files.length; i++) {

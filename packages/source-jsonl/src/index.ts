@@ -17,7 +17,6 @@ import {
   invalidInputError,
   type RecordPosition,
   resolveInputFiles,
-  resumePoint,
   type SourceItem,
   z,
 } from "@batchpipe/core/plugin";
@@ -51,13 +50,11 @@ export default defineSource({
   name: "jsonl",
   options,
   async *read({ options, resolvePath, signal, checkpoint }) {
-    const files = await resolveInputFiles(resolvePath(options.path), {
+    const { files, first, cursor } = await resolveInputFiles<JsonlCursor>(resolvePath(options.path), {
       extensions: [".jsonl", ".jsonl.gz"],
       plugin: PLUGIN,
-    });
-    const { first, cursor } = resumePoint<JsonlCursor>(files, checkpoint, {
-      fields: ["line", "offset"],
-      plugin: PLUGIN,
+      checkpoint,
+      cursorFields: ["line", "offset"],
     });
     for (let i = first; i < files.length; i++) {
       const file = files[i]!;

@@ -13,7 +13,6 @@ import {
   cannotResume,
   defineSource,
   resolveInputFiles,
-  resumePoint,
   z,
 } from "@batchpipe/core/plugin";
 import {
@@ -57,13 +56,11 @@ export default defineSource({
   name: "parquet",
   options,
   async *read({ options, resolvePath, signal, checkpoint }) {
-    const files = await resolveInputFiles(resolvePath(options.path), {
+    const { files, first, cursor } = await resolveInputFiles<ParquetCursor>(resolvePath(options.path), {
       extensions: [".parquet"],
       plugin: PLUGIN,
-    });
-    const { first, cursor } = resumePoint<ParquetCursor>(files, checkpoint, {
-      fields: ["row"],
-      plugin: PLUGIN,
+      checkpoint,
+      cursorFields: ["row"],
     });
     for (let i = first; i < files.length; i++) {
       const file = files[i]!;
