@@ -20,10 +20,10 @@ import {
   asyncBufferFromFile,
   type FileMetaData,
   parquetMetadataAsync,
-  parquetReadObjects,
+  parquetSchema,
 } from "hyparquet";
-import { compressors } from "hyparquet-compressors";
 import { toJsonRecord } from "./json-values.js";
+import { readRowGroup } from "./row-group.js";
 
 export const options = z.strictObject({
   path: z
@@ -65,7 +65,7 @@ export default defineSource({
     for (let i = first; i < files.length; i++) {
       const file = files[i]!;
       const { buffer, metadata } = await openParquet(file);
-      checkColumns(file, metadata, options.columns);
+      const columns = selectColumns(file, metadata, options.columns);
       const next = i === first && cursor ? cursor.row + 1 : 0;
       if (next > Number(metadata.num_rows))
         throw cannotResume(`${file} has fewer rows than when it was read`, PLUGIN);
@@ -76,34 +76,27 @@ export default defineSource({
         groupStart = groupEnd;
         if (rowStart >= groupEnd) continue;
         signal.throwIfAborted();
-        const rows = await parquetReadObjects({
-          file: buffer,
-          metadata,
-          columns: options.columns,
-          rowStart,
-          rowEnd: groupEnd,
-          compressors,
-        }).catch((error: unknown) => {
-          throw new BatchpipeError(
-            "SOURCE_FAILED",
-            `cannot read row group ${group} of ${file}: ${message(error)}`,
-            {
-              hint: "The file may be damaged or use an encoding hyparquet does not read.",
-              plugin: PLUGIN,
-              cause: error,
-            },
-          );
-        });
-        for (let r = 0; r < rows.length; r++) {
+        const rows = await readRowGroup(buffer, metadata, { columns, rowStart, rowEnd: groupEnd }).catch(
+          (error: unknown) => {
+            throw new BatchpipeError(
+              "SOURCE_FAILED",
+              `cannot read row group ${group} of ${file}: ${message(error)}`,
+              {
+                hint: "The file may be damaged or use an encoding hyparquet does not read.",
+                plugin: PLUGIN,
+                cause: error,
+              },
+            );
+          },
+        );
+        let row = rowStart;
+        for (const data of rows) {
           signal.throwIfAborted();
-          const row = rowStart + r;
           const cursor: ParquetCursor = { file, row };
-          const data = rows[r]!;
-          // let a handled row be collected while the rest of its group is still being yielded
-          rows[r] = undefined as never;
+          row++;
           yield {
             data: toJsonRecord(data),
-            position: { file, line: row + 1 },
+            position: { file, line: row },
             cursor: cursor as unknown as Checkpoint,
           };
         }
@@ -129,10 +122,14 @@ async function openParquet(file: string): Promise<{ buffer: AsyncBuffer; metadat
   }
 }
 
-function checkColumns(file: string, metadata: FileMetaData, columns: readonly string[] | undefined): void {
-  if (!columns) return;
-  // the schema is flattened depth-first: the root's children are the top-level columns
-  const names = topLevelNames(metadata);
+/** the columns to read: `columns` (each checked to be in the file) or all top-level ones */
+function selectColumns(
+  file: string,
+  metadata: FileMetaData,
+  columns: readonly string[] | undefined,
+): string[] {
+  const names = parquetSchema(metadata).children.map((child) => child.element.name);
+  if (!columns) return names;
   const missing = columns.filter((column) => !names.includes(column));
   if (missing.length > 0) {
     throw new BatchpipeError(
@@ -144,25 +141,7 @@ function checkColumns(file: string, metadata: FileMetaData, columns: readonly st
       },
     );
   }
-}
-
-function topLevelNames(metadata: FileMetaData): string[] {
-  const names: string[] = [];
-  const schema = metadata.schema;
-  let i = 1;
-  for (let child = 0; child < (schema[0]?.num_children ?? 0); child++) {
-    names.push(schema[i]!.name);
-    i = skipSubtree(schema, i);
-  }
-  return names;
-}
-
-/** the index after the subtree of the schema element at `i` */
-function skipSubtree(schema: FileMetaData["schema"], i: number): number {
-  const children = schema[i]!.num_children ?? 0;
-  let next = i + 1;
-  for (let child = 0; child < children; child++) next = skipSubtree(schema, next);
-  return next;
+  return [...columns];
 }
 
 function message(error: unknown): string {
