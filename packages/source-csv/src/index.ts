@@ -64,8 +64,12 @@ export const options = z
     escape: z
       .string()
       .length(1)
-      .default('"')
-      .meta({ description: 'The character that escapes a quote inside a quoted field (`""` by default).' }),
+      .optional()
+      .meta({
+        description:
+          'The character that escapes a quote inside a quoted field; by default the quote itself (`""`, or `\'\'` with `quote: "\'"`).',
+        examples: ["\\"],
+      }),
     encoding: z
       .enum(["utf8", "latin1"])
       .default("utf8")

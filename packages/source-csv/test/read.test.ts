@@ -105,6 +105,14 @@ describe("rows", () => {
       { id: "2", text: "x" },
     ]);
     expect(semi[0]!.position.line).toBe(1);
+    // the escape is the quote unless given: '' inside single quotes
+    const single = await read(fixture({ "in.csv": "id,text\n1,'it''s \"fine\"'\n" }), {
+      path: "in.csv",
+      quote: "'",
+    });
+    expect(single.map((item) => ("data" in item ? item.data : item))).toEqual([
+      { id: "1", text: 'it\'s "fine"' },
+    ]);
     const renamed = await read(dir, { path: "named.csv", columns: ["id", "text"] });
     expect(renamed.map((item) => ("data" in item ? item.data : item))).toEqual([{ id: "1", text: "x" }]);
     const latin1 = await read(dir, { path: "latin1.csv", encoding: "latin1" });
