@@ -2,9 +2,10 @@
 // fields with commas and newlines, a malformed row) delivers every good row once and fails the bad
 // one with the line it starts on; a kill -9 while reading a CSV resumes from its byte-offset
 // checkpoint; a Parquet file written by parquetjs-lite (snappy, a nested column) delivers every row,
-// its nested values rendered by the template.
+// its nested values rendered by the template; a column the file lacks stops the run.
 import fs from "node:fs";
 import path from "node:path";
+import type { FailureRow, SuccessRow } from "@batchpipe/core/plugin";
 import type { Emulator } from "@batchpipe/openai-emulator";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -17,15 +18,6 @@ import {
   tempDir,
   writePipeline,
 } from "./support/harness.js";
-
-interface Row {
-  id: string;
-  status: string;
-  output?: unknown;
-  input: Record<string, unknown> | null;
-  error?: { code: string; message: string };
-  source: { file: string; line: number };
-}
 
 let emu: Emulator;
 beforeAll(async () => {
@@ -45,6 +37,8 @@ describe("csv source (real CLI)", () => {
       'c,"say ""hi""",3', // 5
       "d,one,too,many", // 6: malformed
       'e,"last\nrow",2', // 7-8
+      "f,typed,x", // 9: not an integer
+      'g,"never closed,1', // 10: a quote still open at the end of the file
     ].join("\r\n");
     fs.writeFileSync(path.join(dir, "data.csv"), `${csv}\r\n`);
     const spec = writePipeline(dir, {
@@ -55,10 +49,10 @@ describe("csv source (real CLI)", () => {
 
     const run = await batchpipe(["run", spec, "--json"], { cwd: dir });
     expect(run.stderr).toBe("");
-    expect(run.code).toBe(3); // finished, one record failed
-    expect(report(run)).toMatchObject({ read: 5, succeeded: 4, failed: 1, unaccounted: 0 });
+    expect(run.code).toBe(3); // finished, some records failed
+    expect(report(run)).toMatchObject({ read: 7, succeeded: 4, failed: 3, unaccounted: 0 });
 
-    const results = readJsonl<Row>(path.join(dir, "out/results.jsonl"));
+    const results = readJsonl<SuccessRow>(path.join(dir, "out/results.jsonl"));
     expect(results.map((r) => r.id).sort()).toEqual(["a", "b", "c", "e"]);
     const byId = new Map(results.map((r) => [r.id, r]));
     expect(byId.get("a")!.input).toEqual({ id: "a", text: "good, with a comma", stars: 5 });
@@ -66,13 +60,21 @@ describe("csv source (real CLI)", () => {
     expect(byId.get("c")!.output).toBe('3 stars: say "hi"');
     expect(byId.get("e")!.source).toEqual({ file: path.join(dir, "data.csv"), line: 7 });
 
-    const errors = readJsonl<Row>(path.join(dir, "out/errors.jsonl"));
-    expect(errors).toHaveLength(1);
-    expect(errors[0]!.source).toEqual({ file: path.join(dir, "data.csv"), line: 6 });
-    expect(errors[0]!.error).toMatchObject({
-      code: "invalid_input",
-      message: `${path.join(dir, "data.csv")}:6: expected 3 fields (one per column), got 4`,
-    });
+    const errors = readJsonl<FailureRow>(path.join(dir, "out/errors.jsonl"));
+    const file = path.join(dir, "data.csv");
+    expect(
+      errors
+        .sort((x, y) => x.source.line - y.source.line)
+        .map((e) => [e.source, e.error.code, e.error.message]),
+    ).toEqual([
+      [{ file, line: 6 }, "invalid_input", `${file}:6: expected 3 fields (one per column), got 4`],
+      [{ file, line: 9 }, "invalid_input", `${file}:9: column "stars": expected integer, got "x"`],
+      [
+        { file, line: 10 },
+        "invalid_input",
+        `${file}:10: malformed CSV: a quoted field is still open at the end of the file`,
+      ],
+    ]);
   });
 
   it("kill -9 while reading 40,000 rows: the next run resumes from a byte-offset checkpoint; each id once", async () => {
@@ -105,7 +107,7 @@ describe("csv source (real CLI)", () => {
     expect(started).toMatchObject({ type: "run_started", resumed: true });
     expect(started.readFrom).toBeGreaterThan(0);
     expectEachOnce(path.join(dir, "out/results.jsonl"), n);
-    const results = readJsonl<Row>(path.join(dir, "out/results.jsonl"));
+    const results = readJsonl<SuccessRow>(path.join(dir, "out/results.jsonl"));
     const k4 = results.find((r) => r.id === "k4")!;
     expect(k4.input).toEqual({ id: "k4", text: "review, 4\nmore" });
     expect(k4.source.line).toBe(5);
@@ -132,7 +134,7 @@ describe("parquet source (real CLI)", () => {
     expect(report(run)).toMatchObject({ read: 12, succeeded: 12, failed: 0, unaccounted: 0 });
 
     expectEachOnce(path.join(dir, "out/results.jsonl"), 12);
-    const results = readJsonl<Row>(path.join(dir, "out/results.jsonl"));
+    const results = readJsonl<SuccessRow>(path.join(dir, "out/results.jsonl"));
     const byId = new Map(results.map((r) => [r.id, r]));
     expect(byId.get("rev-002")!.output).toBe("p-2 by author 2 [fast+cheap+sturdy] 3: review number 2");
     expect(byId.get("rev-002")!.source).toEqual({ file: path.join(dir, "reviews.parquet"), line: 3 });
@@ -144,5 +146,21 @@ describe("parquet source (real CLI)", () => {
       },
       created: "2026-11-03T12:00:00.000Z",
     });
+  });
+
+  it("a column the file lacks stops the run before anything is sent: SOURCE_FAILED naming the columns it has", async () => {
+    const dir = tempDir();
+    fs.copyFileSync(
+      path.join(ROOT, "packages/source-parquet/test/fixtures/reviews.snappy.parquet"),
+      path.join(dir, "reviews.parquet"),
+    );
+    const spec = writePipeline(dir, {
+      baseUrl: emu.url,
+      source: "  { use: parquet, path: ./reviews.parquet, columns: [id, body] }",
+    });
+    const run = await batchpipe(["run", spec], { cwd: dir });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('reviews.parquet has no column "body"');
+    expect(run.stderr).toContain("Its columns: id, text, stars, price, meta, created.");
   });
 });

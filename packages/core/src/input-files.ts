@@ -5,13 +5,19 @@ import type { Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
 import { glob, isDynamicPattern } from "tinyglobby";
 import { BatchpipeError } from "./errors.js";
+import type { Checkpoint } from "./plugin.js";
+import { resumePoint } from "./source-items.js";
 import { globRoot, staysInside } from "./watch/links.js";
 
-export interface ResolveInputFilesOptions {
+export interface ResolveInputFilesOptions<C extends { file: string }> {
   /** the endings a data file in a folder has, e.g. `[".jsonl", ".jsonl.gz"]` */
   extensions: readonly string[];
   /** the plugin named in errors, e.g. `source:jsonl` */
   plugin: string;
+  /** the source's checkpoint: a cursor `{ file, ...integer fields }`, or undefined to start at the beginning */
+  checkpoint: Checkpoint | undefined;
+  /** the cursor's integer fields besides `file` */
+  cursorFields: readonly (keyof C & string)[];
 }
 
 /** whether a source's `path` is a glob (matched when the run reads) rather than a file or folder */
@@ -20,15 +26,51 @@ export function isGlobPath(path: string): boolean {
 }
 
 /**
- * The files a source's `path` option names, sorted: a file as is; a folder → every file directly in
- * it with one of `extensions`; anything else with glob characters → the files the glob matches.
+ * The files a source's `path` option names, sorted, and where reading resumes: `first`, the index
+ * of the checkpoint's file, and the checked `cursor` (`first` 0 and no cursor without a checkpoint).
+ * A file is itself; a folder → every file directly in it with one of `extensions`; anything else
+ * with glob characters → the files the glob matches. No file at all is an error: an empty input is
+ * almost always a wrong path.
  * Symbolic links (the policy watch mode follows too): a file `path` names is read even if it is a
  * link; a file found in a folder or by a glob only if its real path stays inside that folder (the
  * glob's fixed start), so a link to a file elsewhere is skipped. To read such a file, name it, or
  * its real folder, in `path`.
- * No file at all is an error: an empty input is almost always a wrong path.
  */
-export async function resolveInputFiles(path: string, options: ResolveInputFilesOptions): Promise<string[]> {
+export async function resolveInputFiles<C extends { file: string }>(
+  path: string,
+  options: ResolveInputFilesOptions<C>,
+): Promise<{ files: string[]; first: number; cursor: C | undefined }> {
+  const files = await listFiles(path, options);
+  const fields = options.cursorFields;
+  return { files, ...resumePoint<C>(files, options.checkpoint, { fields, plugin: options.plugin }) };
+}
+
+/**
+ * A data file's bytes in 1 MB chunks, gunzipped when its name ends in `.gz`. `start` skips to a byte
+ * offset of a plain file (a gzip stream cannot seek: it always starts at 0).
+ */
+export function openInputFile(
+  file: string,
+  options: { start?: number; signal?: AbortSignal } = {},
+): Readable {
+  const gzip = file.endsWith(".gz");
+  const raw = createReadStream(file, {
+    start: gzip ? 0 : (options.start ?? 0),
+    highWaterMark: CHUNK_SIZE,
+    signal: options.signal,
+  });
+  if (!gzip) return raw;
+  const gunzip = createGunzip({ chunkSize: CHUNK_SIZE });
+  raw.on("error", (error) => gunzip.destroy(error));
+  gunzip.on("close", () => raw.destroy());
+  return raw.pipe(gunzip);
+}
+
+// --- internal ---
+
+const CHUNK_SIZE = 1 << 20;
+
+async function listFiles(path: string, options: { extensions: readonly string[]; plugin: string }) {
   const fail = (message: string, hint: string) =>
     new BatchpipeError("SOURCE_FAILED", message, { hint, plugin: options.plugin });
   const stats = await stat(path).catch(() => undefined);
@@ -58,31 +100,6 @@ export async function resolveInputFiles(path: string, options: ResolveInputFiles
   }
   throw fail(`no such file or folder: ${path}`, "Check `path`; it is relative to the spec file.");
 }
-
-/**
- * A data file's bytes in 1 MB chunks, gunzipped when its name ends in `.gz`. `start` skips to a byte
- * offset of a plain file (a gzip stream cannot seek: it always starts at 0).
- */
-export function openInputFile(
-  file: string,
-  options: { start?: number; signal?: AbortSignal } = {},
-): Readable {
-  const gzip = file.endsWith(".gz");
-  const raw = createReadStream(file, {
-    start: gzip ? 0 : (options.start ?? 0),
-    highWaterMark: CHUNK_SIZE,
-    signal: options.signal,
-  });
-  if (!gzip) return raw;
-  const gunzip = createGunzip({ chunkSize: CHUNK_SIZE });
-  raw.on("error", (error) => gunzip.destroy(error));
-  gunzip.on("close", () => raw.destroy());
-  return raw.pipe(gunzip);
-}
-
-// --- internal ---
-
-const CHUNK_SIZE = 1 << 20;
 
 function byCodeUnit(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;

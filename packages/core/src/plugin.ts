@@ -30,6 +30,7 @@ export type {
   SubmitResult,
 } from "./provider/contract.js";
 export { tagKey } from "./provider/contract.js";
+export { cannotResume, invalidInput, invalidInputError } from "./source-items.js";
 export { z };
 
 import type {

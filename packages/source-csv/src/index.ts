@@ -11,8 +11,12 @@ import { stat } from "node:fs/promises";
 import {
   BatchpipeError,
   type Checkpoint,
+  cannotResume,
   defineSource,
   type InvalidRecord,
+  invalidInput,
+  invalidInputError,
+  type RecordPosition,
   resolveInputFiles,
   type SourceItem,
   z,
@@ -60,8 +64,12 @@ export const options = z
     escape: z
       .string()
       .length(1)
-      .default('"')
-      .meta({ description: 'The character that escapes a quote inside a quoted field (`""` by default).' }),
+      .optional()
+      .meta({
+        description:
+          'The character that escapes a quote inside a quoted field; by default the quote itself (`""`, or `\'\'` with `quote: "\'"`).',
+        examples: ["\\"],
+      }),
     encoding: z
       .enum(["utf8", "latin1"])
       .default("utf8")
@@ -89,16 +97,12 @@ export default defineSource({
   name: "csv",
   options,
   async *read({ options, resolvePath, signal, checkpoint }) {
-    const files = await resolveInputFiles(resolvePath(options.path), {
+    const { files, first, cursor } = await resolveInputFiles<CsvCursor>(resolvePath(options.path), {
       extensions: [".csv", ".csv.gz"],
       plugin: PLUGIN,
+      checkpoint,
+      cursorFields: ["offset", "line"],
     });
-    const cursor = checkpoint === undefined ? undefined : parseCursor(checkpoint);
-    let first = 0;
-    if (cursor) {
-      first = files.indexOf(cursor.file);
-      if (first === -1) throw cannotResume(`${cursor.file} is no longer an input`);
-    }
     const parse: ReadRowsOptions = { ...options, signal };
     for (let i = first; i < files.length; i++) {
       const file = files[i]!;
@@ -108,7 +112,7 @@ export default defineSource({
       const skipThrough = resume && gzip ? resume.offset : 0;
       const seek = resume && !gzip && resume.offset > 0 ? resume : undefined;
       if (seek && (await stat(file)).size < seek.offset)
-        throw cannotResume(`${file} is shorter than when it was read`);
+        throw cannotResume(`${file} is shorter than when it was read`, PLUGIN);
       // resuming mid-file: the header is read on its own
       const names = options.columns ?? (seek && options.header ? await readHeader(file, parse) : undefined);
       let toRecord = names ? compileColumns(file, 1, names, options.types) : undefined;
@@ -128,7 +132,7 @@ export default defineSource({
           }
           if (row.end <= skipThrough) continue;
           const item = toItem(file, row, toRecord!);
-          if (options.on_invalid === "fail" && "invalid" in item) throw invalidRow(item, file, row.line);
+          if (options.on_invalid === "fail" && "invalid" in item) throw invalidInputError(item, ON_FAIL);
           signal.throwIfAborted();
           yield item;
         }
@@ -140,6 +144,10 @@ export default defineSource({
 // --- internal ---
 
 const PLUGIN = "source:csv";
+const ON_FAIL = {
+  plugin: PLUGIN,
+  hint: "Fix the row, or set `on_invalid: skip_row` to report it as a failed record and go on.",
+};
 
 function toItem(file: string, row: Row, toRecord: ToRecord): SourceItem {
   const position = { file, line: row.line };
@@ -172,52 +180,8 @@ async function readHeader(file: string, parse: ReadRowsOptions): Promise<string[
   }
 }
 
-function invalidRow(item: InvalidRecord, file: string, line: number): BatchpipeError {
-  return new BatchpipeError("SOURCE_FAILED", item.invalid.message, {
-    loc: { file, line, column: 1 },
-    hint: "Fix the row, or set `on_invalid: skip_row` to report it as a failed record and go on.",
-    plugin: PLUGIN,
-  });
-}
-
-function invalid(
-  message: string,
-  position: { file: string; line: number },
-  cursor: CsvCursor,
-): InvalidRecord {
-  return {
-    invalid: { code: "invalid_input", message: `${position.file}:${position.line}: ${message}` },
-    position,
-    cursor: cursor as unknown as Checkpoint,
-  };
-}
-
-function cannotResume(reason: string): BatchpipeError {
-  return new BatchpipeError("SOURCE_FAILED", `cannot resume: ${reason}`, {
-    hint: "The input files changed since the run started; restore them or start a new run.",
-    plugin: PLUGIN,
-  });
-}
-
-function parseCursor(checkpoint: Checkpoint): CsvCursor {
-  const cursor = checkpoint as Partial<CsvCursor> | null;
-  if (
-    cursor === null ||
-    typeof cursor !== "object" ||
-    typeof cursor.file !== "string" ||
-    !Number.isSafeInteger(cursor.line) ||
-    !Number.isSafeInteger(cursor.offset)
-  ) {
-    throw new BatchpipeError(
-      "SOURCE_FAILED",
-      `cannot resume from the checkpoint ${JSON.stringify(checkpoint)}`,
-      {
-        hint: "The checkpoint is not a csv cursor ({ file, offset, line }); the run state may be corrupt.",
-        plugin: PLUGIN,
-      },
-    );
-  }
-  return cursor as CsvCursor;
+function invalid(message: string, position: RecordPosition, cursor: CsvCursor): InvalidRecord {
+  return invalidInput(message, position, cursor as unknown as Checkpoint);
 }
 
 export type { ColumnType };

@@ -16,7 +16,8 @@ export interface Row {
 export interface ReadRowsOptions {
   delimiter: string;
   quote: string;
-  escape: string;
+  /** default: `quote` */
+  escape?: string | undefined;
   encoding: "utf8" | "latin1";
   /** byte offset to start at; must be the start of a row (plain files only) */
   start?: number;
@@ -44,7 +45,7 @@ export async function* readRows(file: string, options: ReadRowsOptions): AsyncGe
     {
       delimiter: options.delimiter,
       quote: options.quote,
-      escape: options.escape,
+      escape: options.escape ?? options.quote,
       encoding: options.encoding,
       bom: true,
       // a row with the wrong number of fields or stray quotes is still split, and judged by the caller

@@ -1,27 +1,15 @@
-import { mkdirSync, mkdtempSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { statSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import type { BatchpipeError, Checkpoint, SourceItem } from "@batchpipe/core/plugin";
-import { createTestContext } from "@batchpipe/core/testing";
+import { readSource } from "@batchpipe/core/testing";
 import { describe, expect, test } from "vitest";
+import { writeFiles } from "../../batchpipe/test/support/harness.js";
 import source from "../src/index.js";
 
-function fixture(files: Record<string, string | Buffer>): string {
-  const dir = mkdtempSync(join(tmpdir(), "source-csv-"));
-  for (const [name, content] of Object.entries(files)) {
-    mkdirSync(join(dir, name, ".."), { recursive: true });
-    writeFileSync(join(dir, name), content);
-  }
-  return dir;
-}
-
-async function read(dir: string, options: Record<string, unknown>, checkpoint?: Checkpoint) {
-  const items: SourceItem[] = [];
-  const parsed = source.options.parse(options);
-  for await (const item of source.read({ ...createTestContext(dir, parsed), checkpoint })) items.push(item);
-  return items;
-}
+const fixture = (files: Record<string, string | Buffer>) => writeFiles(files, "source-csv-");
+const read = (dir: string, options: Record<string, unknown>, checkpoint?: Checkpoint) =>
+  readSource(source, dir, options, checkpoint);
 
 /** a compact view: `line:id` for records, `line:!message` for invalid ones */
 function summary(items: SourceItem[]): string[] {
@@ -117,6 +105,14 @@ describe("rows", () => {
       { id: "2", text: "x" },
     ]);
     expect(semi[0]!.position.line).toBe(1);
+    // the escape is the quote unless given: '' inside single quotes
+    const single = await read(fixture({ "in.csv": "id,text\n1,'it''s \"fine\"'\n" }), {
+      path: "in.csv",
+      quote: "'",
+    });
+    expect(single.map((item) => ("data" in item ? item.data : item))).toEqual([
+      { id: "1", text: 'it\'s "fine"' },
+    ]);
     const renamed = await read(dir, { path: "named.csv", columns: ["id", "text"] });
     expect(renamed.map((item) => ("data" in item ? item.data : item))).toEqual([{ id: "1", text: "x" }]);
     const latin1 = await read(dir, { path: "latin1.csv", encoding: "latin1" });

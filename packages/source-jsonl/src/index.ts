@@ -9,11 +9,14 @@
  */
 import { stat } from "node:fs/promises";
 import {
-  BatchpipeError,
   type Checkpoint,
+  cannotResume,
   defineSource,
   type InvalidRecord,
+  invalidInput,
+  invalidInputError,
   isGlobPath,
+  type RecordPosition,
   resolveInputFiles,
   type SourceItem,
   z,
@@ -51,21 +54,12 @@ export default defineSource({
   check: ({ options, resolvePath }) =>
     isGlobPath(options.path) ? {} : { reads: [{ path: resolvePath(options.path), option: "path" }] },
   async *read({ options, resolvePath, signal, checkpoint }) {
-    const files = await resolveInputFiles(resolvePath(options.path), {
+    const { files, first, cursor } = await resolveInputFiles<JsonlCursor>(resolvePath(options.path), {
       extensions: [".jsonl", ".jsonl.gz"],
-      plugin: "source:jsonl",
+      plugin: PLUGIN,
+      checkpoint,
+      cursorFields: ["line", "offset"],
     });
-    const cursor = checkpoint === undefined ? undefined : parseCursor(checkpoint);
-    let first = 0;
-    if (cursor) {
-      first = files.indexOf(cursor.file);
-      if (first === -1) {
-        throw new BatchpipeError("SOURCE_FAILED", `cannot resume: ${cursor.file} is no longer an input`, {
-          hint: "The input files changed since the run started; restore them or start a new run.",
-          plugin: "source:jsonl",
-        });
-      }
-    }
     for (let i = first; i < files.length; i++) {
       const file = files[i]!;
       const resume = i === first ? cursor : undefined;
@@ -73,10 +67,7 @@ export default defineSource({
       // a gzip stream cannot seek: re-read it and skip the lines already handled
       const skipThrough = resume && gzip ? resume.line : 0;
       if (resume && !gzip && (await stat(file)).size < resume.offset) {
-        throw new BatchpipeError("SOURCE_FAILED", `cannot resume: ${file} is shorter than when it was read`, {
-          hint: "The input file changed since the run started; restore it or start a new run.",
-          plugin: "source:jsonl",
-        });
+        throw cannotResume(`${file} is shorter than when it was read`, PLUGIN);
       }
       const chunks = readLines(file, {
         start: resume && !gzip ? resume.offset : 0,
@@ -89,7 +80,7 @@ export default defineSource({
           if (line.line <= skipThrough) continue;
           const item = parseLine(file, line);
           if (item === undefined) continue;
-          if (options.on_invalid === "fail" && "invalid" in item) throw invalidLine(item, file, line.line);
+          if (options.on_invalid === "fail" && "invalid" in item) throw invalidInputError(item, ON_FAIL);
           signal.throwIfAborted();
           yield item;
         }
@@ -100,13 +91,11 @@ export default defineSource({
 
 // --- internal ---
 
-function invalidLine(item: InvalidRecord, file: string, line: number): BatchpipeError {
-  return new BatchpipeError("SOURCE_FAILED", item.invalid.message, {
-    loc: { file, line, column: 1 },
-    hint: "Fix the line, or set `on_invalid: skip_row` to report it as a failed record and go on.",
-    plugin: "source:jsonl",
-  });
-}
+const PLUGIN = "source:jsonl";
+const ON_FAIL = {
+  plugin: PLUGIN,
+  hint: "Fix the line, or set `on_invalid: skip_row` to report it as a failed record and go on.",
+};
 
 function parseLine(file: string, line: Line): SourceItem | undefined {
   const position = { file, line: line.line };
@@ -131,16 +120,8 @@ function parseLine(file: string, line: Line): SourceItem | undefined {
   return { data: value as Record<string, unknown>, position, cursor: cursor as unknown as Checkpoint };
 }
 
-function invalid(
-  message: string,
-  position: { file: string; line: number },
-  cursor: JsonlCursor,
-): InvalidRecord {
-  return {
-    invalid: { code: "invalid_input", message: `${position.file}:${position.line}: ${message}` },
-    position,
-    cursor: cursor as unknown as Checkpoint,
-  };
+function invalid(message: string, position: RecordPosition, cursor: JsonlCursor): InvalidRecord {
+  return invalidInput(message, position, cursor as unknown as Checkpoint);
 }
 
 function isBlank(text: string): boolean {
@@ -154,25 +135,4 @@ function describe(value: unknown): string {
   if (value === null) return "null";
   if (Array.isArray(value)) return "an array";
   return `a ${typeof value}`;
-}
-
-function parseCursor(checkpoint: Checkpoint): JsonlCursor {
-  const cursor = checkpoint as Partial<JsonlCursor> | null;
-  if (
-    cursor === null ||
-    typeof cursor !== "object" ||
-    typeof cursor.file !== "string" ||
-    !Number.isSafeInteger(cursor.line) ||
-    !Number.isSafeInteger(cursor.offset)
-  ) {
-    throw new BatchpipeError(
-      "SOURCE_FAILED",
-      `cannot resume from the checkpoint ${JSON.stringify(checkpoint)}`,
-      {
-        hint: "The checkpoint is not a jsonl cursor ({ file, line, offset }); the run state may be corrupt.",
-        plugin: "source:jsonl",
-      },
-    );
-  }
-  return cursor as JsonlCursor;
 }

@@ -7,16 +7,23 @@
  * the values JSON has no form for become: 64-bit integers → numbers (strings beyond 2^53),
  * timestamps and dates → ISO 8601 strings, binary → base64.
  */
-import { BatchpipeError, type Checkpoint, defineSource, resolveInputFiles, z } from "@batchpipe/core/plugin";
+import {
+  BatchpipeError,
+  type Checkpoint,
+  cannotResume,
+  defineSource,
+  resolveInputFiles,
+  z,
+} from "@batchpipe/core/plugin";
 import {
   type AsyncBuffer,
   asyncBufferFromFile,
   type FileMetaData,
   parquetMetadataAsync,
-  parquetReadObjects,
+  parquetSchema,
 } from "hyparquet";
-import { compressors } from "hyparquet-compressors";
 import { toJsonRecord } from "./json-values.js";
+import { readRowGroup } from "./row-group.js";
 
 export const options = z.strictObject({
   path: z
@@ -49,23 +56,19 @@ export default defineSource({
   name: "parquet",
   options,
   async *read({ options, resolvePath, signal, checkpoint }) {
-    const files = await resolveInputFiles(resolvePath(options.path), {
+    const { files, first, cursor } = await resolveInputFiles<ParquetCursor>(resolvePath(options.path), {
       extensions: [".parquet"],
       plugin: PLUGIN,
+      checkpoint,
+      cursorFields: ["row"],
     });
-    const cursor = checkpoint === undefined ? undefined : parseCursor(checkpoint);
-    let first = 0;
-    if (cursor) {
-      first = files.indexOf(cursor.file);
-      if (first === -1) throw cannotResume(`${cursor.file} is no longer an input`);
-    }
     for (let i = first; i < files.length; i++) {
       const file = files[i]!;
       const { buffer, metadata } = await openParquet(file);
-      checkColumns(file, metadata, options.columns);
+      const columns = selectColumns(file, metadata, options.columns);
       const next = i === first && cursor ? cursor.row + 1 : 0;
       if (next > Number(metadata.num_rows))
-        throw cannotResume(`${file} has fewer rows than when it was read`);
+        throw cannotResume(`${file} has fewer rows than when it was read`, PLUGIN);
       let groupStart = 0;
       for (const [group, rowGroup] of metadata.row_groups.entries()) {
         const groupEnd = groupStart + Number(rowGroup.num_rows);
@@ -73,31 +76,27 @@ export default defineSource({
         groupStart = groupEnd;
         if (rowStart >= groupEnd) continue;
         signal.throwIfAborted();
-        const rows = await parquetReadObjects({
-          file: buffer,
-          metadata,
-          columns: options.columns,
-          rowStart,
-          rowEnd: groupEnd,
-          compressors,
-        }).catch((error: unknown) => {
-          throw new BatchpipeError(
-            "SOURCE_FAILED",
-            `cannot read row group ${group} of ${file}: ${message(error)}`,
-            {
-              hint: "The file may be damaged or use an encoding hyparquet does not read.",
-              plugin: PLUGIN,
-              cause: error,
-            },
-          );
-        });
-        for (let r = 0; r < rows.length; r++) {
+        const rows = await readRowGroup(buffer, metadata, { columns, rowStart, rowEnd: groupEnd }).catch(
+          (error: unknown) => {
+            throw new BatchpipeError(
+              "SOURCE_FAILED",
+              `cannot read row group ${group} of ${file}: ${message(error)}`,
+              {
+                hint: "The file may be damaged or use an encoding hyparquet does not read.",
+                plugin: PLUGIN,
+                cause: error,
+              },
+            );
+          },
+        );
+        let row = rowStart;
+        for (const data of rows) {
           signal.throwIfAborted();
-          const row = rowStart + r;
           const cursor: ParquetCursor = { file, row };
+          row++;
           yield {
-            data: toJsonRecord(rows[r]!),
-            position: { file, line: row + 1 },
+            data: toJsonRecord(data),
+            position: { file, line: row },
             cursor: cursor as unknown as Checkpoint,
           };
         }
@@ -123,10 +122,14 @@ async function openParquet(file: string): Promise<{ buffer: AsyncBuffer; metadat
   }
 }
 
-function checkColumns(file: string, metadata: FileMetaData, columns: readonly string[] | undefined): void {
-  if (!columns) return;
-  // the schema is flattened depth-first: the root's children are the top-level columns
-  const names = topLevelNames(metadata);
+/** the columns to read: `columns` (each checked to be in the file) or all top-level ones */
+function selectColumns(
+  file: string,
+  metadata: FileMetaData,
+  columns: readonly string[] | undefined,
+): string[] {
+  const names = parquetSchema(metadata).children.map((child) => child.element.name);
+  if (!columns) return names;
   const missing = columns.filter((column) => !names.includes(column));
   if (missing.length > 0) {
     throw new BatchpipeError(
@@ -138,54 +141,9 @@ function checkColumns(file: string, metadata: FileMetaData, columns: readonly st
       },
     );
   }
-}
-
-function topLevelNames(metadata: FileMetaData): string[] {
-  const names: string[] = [];
-  const schema = metadata.schema;
-  let i = 1;
-  for (let child = 0; child < (schema[0]?.num_children ?? 0); child++) {
-    names.push(schema[i]!.name);
-    i = skipSubtree(schema, i);
-  }
-  return names;
-}
-
-/** the index after the subtree of the schema element at `i` */
-function skipSubtree(schema: FileMetaData["schema"], i: number): number {
-  const children = schema[i]!.num_children ?? 0;
-  let next = i + 1;
-  for (let child = 0; child < children; child++) next = skipSubtree(schema, next);
-  return next;
+  return [...columns];
 }
 
 function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-function cannotResume(reason: string): BatchpipeError {
-  return new BatchpipeError("SOURCE_FAILED", `cannot resume: ${reason}`, {
-    hint: "The input files changed since the run started; restore them or start a new run.",
-    plugin: PLUGIN,
-  });
-}
-
-function parseCursor(checkpoint: Checkpoint): ParquetCursor {
-  const cursor = checkpoint as Partial<ParquetCursor> | null;
-  if (
-    cursor === null ||
-    typeof cursor !== "object" ||
-    typeof cursor.file !== "string" ||
-    !Number.isSafeInteger(cursor.row)
-  ) {
-    throw new BatchpipeError(
-      "SOURCE_FAILED",
-      `cannot resume from the checkpoint ${JSON.stringify(checkpoint)}`,
-      {
-        hint: "The checkpoint is not a parquet cursor ({ file, row }); the run state may be corrupt.",
-        plugin: PLUGIN,
-      },
-    );
-  }
-  return cursor as ParquetCursor;
 }

@@ -1,27 +1,19 @@
-import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Checkpoint, SourceItem, SourceRecord } from "@batchpipe/core/plugin";
-import { createTestContext } from "@batchpipe/core/testing";
+import type { Checkpoint, SourceRecord } from "@batchpipe/core/plugin";
+import { readSource } from "@batchpipe/core/testing";
 import { asyncBufferFromFile, parquetMetadataAsync } from "hyparquet";
 import { describe, expect, test } from "vitest";
+import { tempDir } from "../../batchpipe/test/support/harness.js";
 import source from "../src/index.js";
 // @ts-expect-error: a plain .mjs helper (parquetjs-lite has no types)
 import { reviews, writeParquet } from "./fixtures/write-fixtures.mjs";
 
 const FIXTURE = fileURLToPath(new URL("fixtures/reviews.snappy.parquet", import.meta.url));
 
-function tempDir(): string {
-  return mkdtempSync(join(tmpdir(), "source-parquet-"));
-}
-
-async function read(dir: string, options: Record<string, unknown>, checkpoint?: Checkpoint) {
-  const items: SourceItem[] = [];
-  const parsed = source.options.parse(options);
-  for await (const item of source.read({ ...createTestContext(dir, parsed), checkpoint })) items.push(item);
-  return items as SourceRecord[];
-}
+const read = async (dir: string, options: Record<string, unknown>, checkpoint?: Checkpoint) =>
+  (await readSource(source, dir, options, checkpoint)) as SourceRecord[];
 
 describe("a file written by parquetjs-lite (snappy, a nested column, three row groups)", () => {
   test("the fixture is what it claims to be", async () => {

@@ -33,7 +33,7 @@ export function tempDir(prefix = "bp-test-"): string {
 }
 
 /** a fresh temp folder holding `files` (path → content) */
-export function writeFiles(files: Record<string, string>, prefix = "bp-spec-"): string {
+export function writeFiles(files: Record<string, string | Uint8Array>, prefix = "bp-spec-"): string {
   const dir = tempDir(prefix);
   for (const [name, content] of Object.entries(files)) {
     fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });

@@ -8,4 +8,4 @@ export type { ConformanceCheck, InvalidOptionsCase } from "./conformance.js";
 export { createTestContext, silentLogger, withTempDir } from "./conformance.js";
 export { type TestProviderOptions, testProvider } from "./provider-conformance.js";
 export { type ReadBackRow, type TestSinkOptions, testSink } from "./test-sink.js";
-export { type TestSourceOptions, testSource } from "./test-source.js";
+export { readSource, type TestSourceOptions, testSource } from "./test-source.js";

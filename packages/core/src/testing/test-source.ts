@@ -103,6 +103,19 @@ export function testSource(plugin: SourcePlugin, options: TestSourceOptions): Co
   ];
 }
 
+/** Every item `plugin.read` yields in `dir` for `rawOptions` (parsed by its schema), resuming after `checkpoint`. */
+export async function readSource(
+  plugin: SourcePlugin,
+  dir: string,
+  rawOptions: unknown,
+  checkpoint?: Checkpoint,
+): Promise<SourceItem[]> {
+  const items: SourceItem[] = [];
+  const context = createTestContext(dir, plugin.options.parse(rawOptions));
+  for await (const item of plugin.read({ ...context, checkpoint })) items.push(item);
+  return items;
+}
+
 // --- internal ---
 
 async function collect(items: AsyncIterable<SourceItem>): Promise<SourceRecord[]> {
