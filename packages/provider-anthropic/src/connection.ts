@@ -15,6 +15,7 @@ import {
 import { type AnthropicClient, type AnthropicClientOptions, createAnthropicClient } from "./client.js";
 import { toResultItem } from "./format.js";
 import { submissionTagId } from "./ids.js";
+import { createLiveCaller } from "./live.js";
 import { belongsTo, type Located, locate } from "./locate.js";
 
 type Found = Extract<Located, { kind: "found" }>;
@@ -34,6 +35,7 @@ interface Staged {
 
 export function createAnthropicConnection(options: AnthropicConnectionOptions): ProviderConnection {
   const client = createAnthropicClient(options);
+  const live = createLiveCaller(options);
   // an ambiguous lookup stays so until batches end: ask again after a while, not on every turn
   const ambiguous = new Map<string, { until: number; message: string }>();
   const lookUp = async (o: Parameters<typeof locate>[1]): Promise<Located> => {
@@ -46,6 +48,7 @@ export function createAnthropicConnection(options: AnthropicConnectionOptions): 
     return result;
   };
   return {
+    live,
     async submit(shard, { staged, stage, signal, known }) {
       const tagId = submissionTagId(shard.tag);
       const earlier = stagedFor(staged, tagId);

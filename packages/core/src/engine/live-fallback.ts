@@ -96,7 +96,11 @@ export class Deadline {
         for (let job = await next(); job !== null; job = await next()) {
           if (ctx.signal.aborted) return;
           const result: LiveResult = await withCallSignal(ctx.signal, (signal) => live(job.line, { signal }));
-          fs.writeSync(out, `${JSON.stringify({ index: job.index, result })}\n`);
+          // joined by its line in the shard, as batch results of providers with ids of their own are
+          fs.writeSync(
+            out,
+            `${JSON.stringify({ index: job.index, result: { ...result, index: job.index } })}\n`,
+          );
         }
       };
       await Promise.all(Array.from({ length: CONCURRENCY }, worker));

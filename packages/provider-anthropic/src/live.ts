@@ -1,0 +1,69 @@
+/**
+ * Live (synchronous) calls: one Messages request through the official SDK, for `batchpipe try` and
+ * the requests still without a result when a run passes `batch.deadline`. The SDK's own retries
+ * are on here (they honour retry-after): a live call is one request, not a batch to find again.
+ */
+import Anthropic from "@anthropic-ai/sdk";
+import type { LiveResult } from "@batchpipe/core/plugin";
+import { makeRedactor } from "./client.js";
+import { FINAL_ERROR, isObject, toUsage } from "./format.js";
+
+export interface LiveCallerOptions {
+  baseURL: string;
+  apiKey: string;
+  betas: readonly string[];
+  /** per call (default 10 min, as the SDK's) */
+  timeoutMs?: number;
+}
+
+export function createLiveCaller(options: LiveCallerOptions) {
+  const client = new Anthropic({
+    baseURL: options.baseURL,
+    apiKey: options.apiKey,
+    maxRetries: 4,
+    timeout: options.timeoutMs ?? 600_000,
+    defaultHeaders: options.betas.length > 0 ? { "anthropic-beta": options.betas.join(",") } : undefined,
+  });
+  const redact = makeRedactor(options.apiKey);
+  return async (line: string, { signal }: { signal: AbortSignal }): Promise<LiveResult> => {
+    // a shard line, as encodeRequest wrote it
+    const { custom_id: id, params } = JSON.parse(line) as {
+      custom_id: string;
+      params: Record<string, unknown>;
+    };
+    try {
+      const message = await client.post<unknown>("/v1/messages", { body: params, signal });
+      if (!isObject(message) || message.type !== "message")
+        return failure(
+          id,
+          "invalid_response",
+          "POST /v1/messages answered something that is not a message",
+          null,
+          true,
+        );
+      const model = typeof message.model === "string" ? message.model : null;
+      return { kind: "success", id, response: message, usage: toUsage(message.usage), model };
+    } catch (error) {
+      if (signal.aborted) throw signal.reason ?? error;
+      if (error instanceof Anthropic.APIError && typeof error.status === "number") {
+        const body = isObject(error.error) && isObject(error.error.error) ? error.error.error : {};
+        const code = typeof body.type === "string" ? body.type : `http_${error.status}`;
+        const retryable = code !== FINAL_ERROR && error.status !== 400 && error.status !== 404;
+        return failure(id, code, redact(error.message), error.status, retryable);
+      }
+      const message =
+        error instanceof Anthropic.APIConnectionError ? `cannot reach ${options.baseURL}` : String(error);
+      return failure(id, "connection_error", redact(message), null, true);
+    }
+  };
+}
+
+function failure(
+  id: string,
+  code: string,
+  message: string,
+  status: number | null,
+  retryable: boolean,
+): LiveResult {
+  return { kind: "failure", id, error: { code, message, status_code: status }, retryable };
+}
