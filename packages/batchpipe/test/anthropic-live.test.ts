@@ -73,4 +73,19 @@ describe("Anthropic's live API", () => {
     expect(rows.every((r) => r.batch_id === "live")).toBe(true);
     expect(rows.find((r) => r.id === "ticket/7:x")?.output).toContain("hello 7");
   });
+
+  it("an inline key under use: anthropic is refused with the hint naming ANTHROPIC_API_KEY", async () => {
+    const dir = tempDir();
+    const spec = anthropicPipeline(dir, "{ poll_interval: 100ms }");
+    fs.writeFileSync(
+      spec,
+      fs
+        .readFileSync(spec, "utf8")
+        .replace("  use: emulator\n  api: anthropic\n", "  use: anthropic\n  api_key: sk-ant-inline\n"),
+    );
+    const run = await batchpipe(["validate", spec], { cwd: dir });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain("write api_key: ${ANTHROPIC_API_KEY}");
+    expect(run.stderr).not.toContain("sk-ant-inline");
+  });
 });

@@ -189,12 +189,14 @@ export function checkApiKey(spec: SpecText, issues: SpecIssue[], allowInline: bo
   if (isSingleReference(written)) return;
   spec.secrets.push([node.range[0], node.range[1]]);
   if (allowInline) return;
+  // the variable the chosen provider reads by default
+  const use = provider.get("use");
+  const variable = use === "anthropic" ? "ANTHROPIC_API_KEY" : "OPENAI_API_KEY";
   issues.push({
     path: ["provider", "api_key"],
     // biome-ignore lint/suspicious/noTemplateCurlyInString: ${VAR} is the spec syntax
     message: "must be a ${VAR} reference, not the key itself (the value is hidden here)",
-    // biome-ignore lint/suspicious/noTemplateCurlyInString: ${VAR} is the spec syntax
-    hint: "put the key in an environment variable and write api_key: ${OPENAI_API_KEY}; revoke the key if this file was shared",
+    hint: `put the key in an environment variable and write api_key: \${${variable}}; revoke the key if this file was shared`,
     range: [node.range[0], node.range[1]],
   });
 }
