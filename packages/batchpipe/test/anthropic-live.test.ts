@@ -85,6 +85,7 @@ describe("Anthropic's live API", () => {
     );
     const run = await batchpipe(["validate", spec], { cwd: dir });
     expect(run.code).toBe(2);
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: ${VAR} is the spec syntax
     expect(run.stderr).toContain("write api_key: ${ANTHROPIC_API_KEY}");
     expect(run.stderr).not.toContain("sk-ant-inline");
   });
