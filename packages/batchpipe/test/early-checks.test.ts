@@ -196,4 +196,36 @@ errors:
       }
     `);
   });
+
+  test("the csv and parquet sources and the anthropic provider check their input and key too", async () => {
+    const dir = writeFiles({
+      "pipeline.yaml": `version: 1
+name: early-more
+provider: { use: anthropic }
+source: { use: csv, path: ./missing.csv }
+transform:
+  body: { model: claude-haiku-4-5, max_tokens: 5, messages: [{ role: user, content: "{{ text }}" }] }
+sinks:
+  - { use: jsonl, path: ./out/results.jsonl }
+`,
+      "parquet.yaml": `version: 1
+name: early-parquet
+provider: { use: emulator }
+source: { use: parquet, path: ./missing/ }
+transform:
+  body: { model: gpt-4o-mini, messages: [{ role: user, content: "{{ text }}" }] }
+sinks:
+  - { use: jsonl, path: ./out/results.jsonl }
+`,
+    });
+    const csv = await cli(["validate", "pipeline.yaml"], { cwd: dir, env: {} });
+    expect(csv.code).toBe(2);
+    expect(csv.stderr).toContain(
+      "pipeline.yaml:3:11 provider: no Anthropic API key: ANTHROPIC_API_KEY is not set",
+    );
+    expect(csv.stderr).toContain("pipeline.yaml:4:27 source.path: no such file or folder: missing.csv");
+    const parquet = await cli(["validate", "parquet.yaml"], { cwd: dir, env: {} });
+    expect(parquet.code).toBe(2);
+    expect(parquet.stderr).toContain("parquet.yaml:4:31 source.path: no such file or folder: missing");
+  });
 });

@@ -26,6 +26,18 @@ export function isGlobPath(path: string): boolean {
 }
 
 /**
+ * A file source's `check`: the file or folder its `path` names must exist before the run starts;
+ * a glob is matched when the run reads.
+ */
+export function checkInputPath(ctx: { options: { path: string }; resolvePath(path: string): string }): {
+  reads?: { path: string; option: string }[];
+} {
+  return isGlobPath(ctx.options.path)
+    ? {}
+    : { reads: [{ path: ctx.resolvePath(ctx.options.path), option: "path" }] };
+}
+
+/**
  * The files a source's `path` option names, sorted, and where reading resumes: `first`, the index
  * of the checkpoint's file, and the checked `cursor` (`first` 0 and no cursor without a checkpoint).
  * A file is itself; a folder → every file directly in it with one of `extensions`; anything else

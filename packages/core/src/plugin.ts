@@ -6,6 +6,7 @@ import { z } from "zod";
 
 export { BatchpipeError, ErrorCodes } from "./errors.js";
 export {
+  checkInputPath,
   isGlobPath,
   openInputFile,
   type ResolveInputFilesOptions,

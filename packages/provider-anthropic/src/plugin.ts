@@ -27,6 +27,17 @@ export default defineProvider({
   limits: (options) => ({ ...ANTHROPIC_LIMITS, maxEnqueued: options.max_enqueued_requests ?? null }),
   encode: (request) => encodeRequest(request),
   output: (response, request) => extractOutput(response, request),
+  check: ({ options, env }) =>
+    options.api_key || env.ANTHROPIC_API_KEY
+      ? {}
+      : {
+          problems: [
+            {
+              message: "no Anthropic API key: ANTHROPIC_API_KEY is not set",
+              hint: "export ANTHROPIC_API_KEY=sk-ant-... (or use provider: { use: emulator, api: anthropic } to try batchpipe offline)",
+            },
+          ],
+        },
   async open({ options, env, logger }) {
     return createAnthropicConnection(clientOptions(options, env, logger));
   },

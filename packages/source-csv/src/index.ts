@@ -12,6 +12,7 @@ import {
   BatchpipeError,
   type Checkpoint,
   cannotResume,
+  checkInputPath,
   defineSource,
   type InvalidRecord,
   invalidInput,
@@ -96,6 +97,8 @@ export interface CsvCursor {
 export default defineSource({
   name: "csv",
   options,
+  // a glob is matched when the run reads; a plain file or folder must exist before it starts
+  check: checkInputPath,
   async *read({ options, resolvePath, signal, checkpoint }) {
     const { files, first, cursor } = await resolveInputFiles<CsvCursor>(resolvePath(options.path), {
       extensions: [".csv", ".csv.gz"],

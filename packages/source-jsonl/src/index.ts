@@ -11,11 +11,11 @@ import { stat } from "node:fs/promises";
 import {
   type Checkpoint,
   cannotResume,
+  checkInputPath,
   defineSource,
   type InvalidRecord,
   invalidInput,
   invalidInputError,
-  isGlobPath,
   type RecordPosition,
   resolveInputFiles,
   type SourceItem,
@@ -51,8 +51,7 @@ export default defineSource({
   name: "jsonl",
   options,
   // a glob is matched when the run reads; a plain file or folder must exist before it starts
-  check: ({ options, resolvePath }) =>
-    isGlobPath(options.path) ? {} : { reads: [{ path: resolvePath(options.path), option: "path" }] },
+  check: checkInputPath,
   async *read({ options, resolvePath, signal, checkpoint }) {
     const { files, first, cursor } = await resolveInputFiles<JsonlCursor>(resolvePath(options.path), {
       extensions: [".jsonl", ".jsonl.gz"],

@@ -11,6 +11,7 @@ import {
   BatchpipeError,
   type Checkpoint,
   cannotResume,
+  checkInputPath,
   defineSource,
   resolveInputFiles,
   z,
@@ -55,6 +56,8 @@ export interface ParquetCursor {
 export default defineSource({
   name: "parquet",
   options,
+  // a glob is matched when the run reads; a plain file or folder must exist before it starts
+  check: checkInputPath,
   async *read({ options, resolvePath, signal, checkpoint }) {
     const { files, first, cursor } = await resolveInputFiles<ParquetCursor>(resolvePath(options.path), {
       extensions: [".parquet"],
