@@ -95,6 +95,8 @@ describe("batch.deadline", () => {
     });
     const liveCalls = async () => (await emulator.state()).calls["POST /v1/chat/completions"] ?? 0;
     const before = await liveCalls();
+    // each live answer takes 100 ms: 400 of them, 8 at a time, take ~5 s, so the kill lands mid-way
+    await emulator.configure({ faults: [{ route: "POST /v1/chat/completions", kind: "delay", delayMs: 100 }] });
     const first = await batchpipe(["run", spec, "--json"], {
       cwd: dir,
       onEvent: (event, child) => {
@@ -102,9 +104,11 @@ describe("batch.deadline", () => {
           signalOnce(child, "SIGKILL", 1500);
       },
     });
+    await emulator.configure({ faults: [] });
     expect(first.signal).toBe("SIGKILL");
     const sentBeforeKill = (await liveCalls()) - before;
     expect(sentBeforeKill).toBeGreaterThan(0);
+    expect(sentBeforeKill).toBeLessThan(400);
     const second = await batchpipe(["run", spec, "--json"], { cwd: dir });
     expect(second.code, second.stderr).toBe(0);
     expect(exactlyOnceInSinks(dir, ids(400))).toEqual(ONCE);

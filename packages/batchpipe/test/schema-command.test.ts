@@ -39,7 +39,8 @@ test("the schema spells out the official plugins' options through `use` and leav
   expect(providerBranches.map((branch: { properties: { use: unknown } }) => branch.properties.use)).toEqual([
     { const: "openai" },
     { const: "emulator" },
-    { type: "string", not: { enum: ["openai", "emulator"] } },
+    { const: "anthropic" },
+    { type: "string", not: { enum: ["openai", "emulator", "anthropic"] } },
   ]);
   expect(Object.keys(providerBranches[0].properties)).toEqual(
     expect.arrayContaining(["base_url", "api_key"]),

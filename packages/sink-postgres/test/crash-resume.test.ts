@@ -40,14 +40,15 @@ afterAll(async () => {
 });
 
 /**
- * A few ms after the nth committed delivery part of a run (a `progress` event whose succeeded count
- * grew); or, with `inTransaction`, after that part as soon as the sink's transaction holds written,
- * uncommitted rows (its backend has a transaction id in pg_stat_activity).
+ * Each run is killed once the table holds `rows` more rows than when the run started (a delivery
+ * part committed), `delayMs` later; or, with `inTransaction`, once the sink's transaction holds
+ * written, uncommitted rows (its backend has a transaction id in pg_stat_activity) after the first
+ * part. Watched by polling the database, so the moments do not depend on how fast delivery is.
  */
 const MOMENTS = [
-  { nth: 1, delayMs: 0 },
-  { nth: 3, delayMs: 7 },
-  { nth: 2, delayMs: 0, inTransaction: true },
+  { rows: 1, delayMs: 0, inTransaction: true },
+  { rows: 40, delayMs: 0 },
+  { rows: 120, delayMs: 7 },
 ];
 
 describe("sink-postgres: SIGKILL during delivery, then resume (real CLI, real PostgreSQL)", () => {
@@ -74,39 +75,45 @@ describe("sink-postgres: SIGKILL during delivery, then resume (real CLI, real Po
     const runs: ChildRun[] = [];
     const countsAfterKills: number[] = [];
     const watcher = new pg.Client({ connectionString: url });
+    // a failed expectation leaves it open until the server stops: that is no error of the run
+    watcher.on("error", () => undefined);
     await watcher.connect();
     let caughtInTransaction = false;
-    /** SIGKILL `child` once the sink's backend is in a transaction that has written rows */
-    const killInTransaction = async (child: ChildProcess) => {
-      const deadline = Date.now() + 60_000;
-      while (child.exitCode === null && child.signalCode === null && Date.now() < deadline) {
-        const { rows } = await watcher.query(
+    const count = async () => {
+      try {
+        const { rows } = await watcher.query("SELECT count(*)::int AS n FROM results");
+        return rows[0].n as number;
+      } catch {
+        return 0; // the first run has not created the table yet
+      }
+    };
+    const inTransaction = async () =>
+      (
+        await watcher.query(
           `SELECT 1 FROM pg_stat_activity
             WHERE datname = $1 AND application_name = 'batchpipe' AND backend_xid IS NOT NULL`,
           [database],
-        );
-        if (rows.length > 0) {
-          caughtInTransaction = true;
-          signalOnce(child, "SIGKILL");
-          return;
-        }
+        )
+      ).rows.length > 0;
+    /** SIGKILL `child` at the moment (see MOMENTS) */
+    const killAt = async (child: ChildProcess, moment: (typeof MOMENTS)[number], start: number) => {
+      const deadline = Date.now() + 60_000;
+      while (child.exitCode === null && child.signalCode === null && Date.now() < deadline) {
+        if ((await count()) < start + moment.rows) continue;
+        if (moment.inTransaction && !(await inTransaction())) continue;
+        if (moment.inTransaction) caughtInTransaction = true;
+        signalOnce(child, "SIGKILL", moment.delayMs);
+        return;
       }
     };
     for (const moment of MOMENTS) {
-      let seen = 0;
-      let succeeded: number | undefined;
+      const start = await count();
       const run = await batchpipe(["run", spec, "--json"], {
         cwd: dir,
         env,
         engine: ENGINE,
         onEvent: (event, child) => {
-          if (event.type !== "progress") return;
-          const now = (event.snapshot as { succeeded: number }).succeeded;
-          if (succeeded !== undefined && now > succeeded && ++seen === moment.nth) {
-            if (moment.inTransaction) void killInTransaction(child);
-            else signalOnce(child, "SIGKILL", moment.delayMs);
-          }
-          succeeded = now;
+          if (event.type === "run_started") void killAt(child, moment, start);
         },
       });
       runs.push(run);
