@@ -96,7 +96,9 @@ describe("batch.deadline", () => {
     const liveCalls = async () => (await emulator.state()).calls["POST /v1/chat/completions"] ?? 0;
     const before = await liveCalls();
     // each live answer takes 100 ms: 400 of them, 8 at a time, take ~5 s, so the kill lands mid-way
-    await emulator.configure({ faults: [{ route: "POST /v1/chat/completions", kind: "delay", delayMs: 100 }] });
+    await emulator.configure({
+      faults: [{ route: "POST /v1/chat/completions", kind: "delay", delayMs: 100 }],
+    });
     const first = await batchpipe(["run", spec, "--json"], {
       cwd: dir,
       onEvent: (event, child) => {
