@@ -228,4 +228,21 @@ sinks:
     expect(parquet.code).toBe(2);
     expect(parquet.stderr).toContain("parquet.yaml:4:31 source.path: no such file or folder: missing");
   });
+
+  test("watch refuses a bad spec too, before it takes a file", async () => {
+    const dir = writeFiles({
+      "inbox/a.jsonl": records(2),
+      "pipeline.yaml": `${HEAD.replace("./data.jsonl", "./inbox/")}sinks:
+  - { use: jsonl, path: ./out/results.jsonl }
+  - { use: jsonl, path: ./out/results.jsonl }
+`,
+    });
+    const watch = await batchpipe(["watch", "pipeline.yaml", "--once"], { cwd: dir });
+    expect(watch.code).toBe(2);
+    expect(watch.stderr).toContain("sinks[1].path");
+    expect(watch.stderr).toContain("give each sink (and each errors entry) its own file");
+    // nothing taken: no state folder, no output
+    expect(fs.existsSync(path.join(dir, ".batchpipe"))).toBe(false);
+    expect(fs.existsSync(path.join(dir, "out"))).toBe(false);
+  });
 });

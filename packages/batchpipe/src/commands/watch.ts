@@ -1,6 +1,7 @@
 /** `batchpipe watch <pipeline.yaml>`: process every file that appears in the source's folder or glob. */
 import path from "node:path";
 import {
+  checkPipeline,
   defaultStateDir,
   ErrorCodes,
   enterDaemonChild,
@@ -53,6 +54,8 @@ export default defineCommand({
     const args = context.args;
     const { pipeline, stateDir: given } = await loadPipelineArg(ctx, args);
     const stateDir = given ?? defaultStateDir(pipeline);
+    // a wrong path, a missing key or two sinks on one file: said now, before a file is taken
+    checkPipeline(pipeline, { env, stateDir });
     // in a `--detach` child: record the exit code for `batchpipe status`
     enterDaemonChild(env);
     if (args.detach) {
