@@ -123,4 +123,18 @@ describe("the state folder (emulator in its own process)", () => {
         .every((m) => fs.statSync(path.join(stateDir, m.split(" ")[0]!)).isDirectory()),
     ).toBe(true);
   });
+
+  it("the default errors sink inside the state folder writes a 0600 file", async () => {
+    const dir = tempDir("bp-state-errors-");
+    const data = writeDataset(dir, 5);
+    // a record without `text`: its template fails and it goes to the errors sink
+    fs.appendFileSync(data, `${JSON.stringify({ id: "no-text" })}\n`);
+    const spec = writePipeline(dir, { baseUrl: emulator.url, name: "default-errors" });
+    fs.writeFileSync(spec, fs.readFileSync(spec, "utf8").replace(/errors:\n.*\n$/, ""));
+    const run = await batchpipe(["run", "pipeline.yaml"], { cwd: dir });
+    expect(run.code, run.stderr).toBe(3);
+    const errors = path.join(dir, ".batchpipe/default-errors/errors.jsonl");
+    expect(fs.readFileSync(errors, "utf8")).toContain('"id":"no-text"');
+    expect((fs.statSync(errors).mode & 0o777).toString(8)).toBe("600");
+  });
 });

@@ -3,6 +3,7 @@
  * `sinks`, failures to `errors`), commits every sink with the delivery key and returns the new
  * checkpoints, which the caller records in one state transaction: that record is the commit point.
  */
+import fs from "node:fs";
 import path from "node:path";
 import { BatchpipeError, ErrorCodes, isBatchpipeError } from "../errors.js";
 import type { Checkpoint, Logger, ResultRow, SinkHandle, SinkPlugin } from "../plugin.js";
@@ -49,6 +50,7 @@ export class SinkSet {
       ref: EngineResolvedPlugin<SinkPlugin>,
     ) => {
       const key = sinkKey(runId, role, index, ref.use);
+      keepPrivate(ref, resolvePath, [state.dir, path.join(pipeline.dir, ".batchpipe")]);
       try {
         const opening = withTimeout(
           ref.plugin.open({
@@ -182,4 +184,23 @@ function pluginFailed(label: string, hook: string, error: unknown): BatchpipeErr
       cause: error,
     },
   );
+}
+
+/**
+ * A sink writing inside a state folder (the default errors sink: `.batchpipe/<name>/errors.jsonl`)
+ * writes full inputs: its file is made 0600 (and its folder 0700) before the sink opens it, as the
+ * state's own files are. The paths come from the sink's `check` hook.
+ */
+function keepPrivate(
+  ref: EngineResolvedPlugin<SinkPlugin>,
+  resolvePath: (p: string) => string,
+  privateDirs: readonly string[],
+): void {
+  const writes = ref.plugin.check?.({ options: ref.options, resolvePath, env: {} }).writes ?? [];
+  for (const { path: file } of writes) {
+    const inside = privateDirs.some((dir) => file.startsWith(path.resolve(dir) + path.sep));
+    if (!inside || fs.existsSync(file)) continue;
+    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    fs.closeSync(fs.openSync(file, "a", 0o600));
+  }
 }
