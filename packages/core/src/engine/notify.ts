@@ -4,6 +4,7 @@
  * that cannot be delivered is a warning: it never changes the run's outcome.
  */
 import { spawn } from "node:child_process";
+import { setTimeout as sleep } from "node:timers/promises";
 import { ErrorCodes } from "../errors.js";
 import type { NotifyTarget } from "../spec/schema.js";
 import type { EngineEvent, EnginePipeline, RunOptions, RunReport, RunResult } from "./types.js";
@@ -118,7 +119,7 @@ async function postWebhook(
       last = (error as Error).message;
     }
     if (attempt < attempts) {
-      await new Promise((resolve) => setTimeout(resolve, delay));
+      await sleep(delay);
       delay = Math.min(delay * 2, 30_000);
     }
   }

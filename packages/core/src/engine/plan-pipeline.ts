@@ -5,7 +5,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { averageCost, estimateCost, livePricesFor, pricesFor } from "../estimate/pricing.js";
+import { estimateCost, livePricesFor, pricesFor, shardCost } from "../estimate/pricing.js";
 import { type Logger, silentLogger } from "../plugin.js";
 import type { RunTotals } from "../state/index.js";
 import { runReadPhase } from "./read/index.js";
@@ -83,18 +83,7 @@ export async function planPipeline(
         bytes: s.bytes,
         inputTokens: s.tokens,
         outputTokens: s.outputTokens,
-        // a shard that mixes models (model "") costs the run's average per request
-        cost:
-          s.model === ""
-            ? read.totals.estimatedCost === null
-              ? null
-              : averageCost(read.totals) * s.requests
-            : estimateCost({
-                model: s.model,
-                inputTokens: s.tokens,
-                outputTokens: s.outputTokens,
-                prices: pricesFor(pipeline.spec.pricing),
-              }),
+        cost: shardCost(s, read.totals, pricesFor(pipeline.spec.pricing)),
       })),
     };
   } finally {

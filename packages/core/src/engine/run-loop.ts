@@ -5,7 +5,7 @@
  * by one state transaction, so the loop can be killed anywhere and started again.
  */
 import { setTimeout as delay } from "node:timers/promises";
-import { averageCost, estimateCost, pricesFor } from "../estimate/pricing.js";
+import { pricesFor, shardCost } from "../estimate/pricing.js";
 import type { Logger } from "../plugin.js";
 import type { BatchSnapshot, ProviderConnection } from "../provider/contract.js";
 import type { RunCounters, RunRow, ShardRow, StateStore } from "../state/index.js";
@@ -95,16 +95,7 @@ export class RunLoop {
         limits.queue.counts === "tokens" ? spec.batch.max_enqueued_tokens : (limits.maxEnqueued ?? null),
       pollInterval: spec.batch.poll_interval,
       maxCost: spec.batch.max_cost,
-      shardCost: (s) =>
-        // a shard that mixes models (model "") costs the run's average per request
-        s.model === ""
-          ? averageCost(o.run.totals) * s.requests
-          : (estimateCost({
-              model: s.model,
-              inputTokens: s.tokens,
-              outputTokens: s.outputTokens,
-              prices: pricesFor(spec.pricing),
-            }) ?? 0),
+      shardCost: (s) => shardCost(s, o.run.totals, pricesFor(spec.pricing)) ?? 0,
       learned: learned ? (JSON.parse(learned) as Record<string, number>) : {},
       creations: [...this.ctx.shards.values()]
         .map((s) => s.createdAt)

@@ -178,3 +178,21 @@ export function averageCost(
   if (!totals || totals.estimatedCost === null || totals.requests === 0) return 0;
   return totals.estimatedCost / totals.requests;
 }
+
+/**
+ * A shard's estimated cost (USD) at `prices`; a shard that mixes models (model "") costs the run's
+ * average per request. Null when a price is unknown.
+ */
+export function shardCost(
+  shard: { model: string; requests: number; tokens: number; outputTokens: number },
+  totals: { estimatedCost: number | null; requests: number } | null | undefined,
+  prices: Readonly<Record<string, ModelPrice>>,
+): number | null {
+  if (shard.model === "") return totals?.estimatedCost == null ? null : averageCost(totals) * shard.requests;
+  return estimateCost({
+    model: shard.model,
+    inputTokens: shard.tokens,
+    outputTokens: shard.outputTokens,
+    prices,
+  });
+}
