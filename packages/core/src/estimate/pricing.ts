@@ -118,25 +118,8 @@ export function estimateCost(args: {
 export function pricesFor(
   pricing: Readonly<Record<string, PricingEntry>> | undefined,
 ): Readonly<Record<string, ModelPrice>> {
-  if (!pricing || Object.keys(pricing).length === 0) return BATCH_PRICES;
-  let prices = merged.get(pricing);
-  if (!prices) {
-    const own: Record<string, ModelPrice> = {};
-    for (const [model, entry] of Object.entries(pricing)) {
-      const factor = 1 - entry.batch_discount;
-      own[model] = {
-        input: entry.input * factor,
-        output: entry.output * factor,
-        ...(entry.cached_input === undefined ? {} : { cached_input: entry.cached_input * factor }),
-      };
-    }
-    prices = { ...BATCH_PRICES, ...own };
-    merged.set(pricing, prices);
-  }
-  return prices;
+  return withSpecPrices(BATCH_PRICES, pricing, (entry) => 1 - entry.batch_discount, batchMemo);
 }
-
-const merged = new WeakMap<object, Readonly<Record<string, ModelPrice>>>();
 
 /**
  * Live (synchronous API) prices: the built-in batch table undone (batch is half the list price for
@@ -145,28 +128,40 @@ const merged = new WeakMap<object, Readonly<Record<string, ModelPrice>>>();
 export function livePricesFor(
   pricing: Readonly<Record<string, PricingEntry>> | undefined,
 ): Readonly<Record<string, ModelPrice>> {
-  const own = pricing ?? {};
-  let prices = mergedLive.get(own);
+  return withSpecPrices(LIVE_PRICES, pricing, () => 1, liveMemo);
+}
+
+/** `price` times `factor`, every kind of token */
+function scaled(price: ModelPrice, factor: number): ModelPrice {
+  const out: ModelPrice = { input: price.input * factor, output: price.output * factor };
+  if (price.cached_input !== undefined) out.cached_input = price.cached_input * factor;
+  if (price.cache_write !== undefined) out.cache_write = price.cache_write * factor;
+  return out;
+}
+
+const LIVE_PRICES: Readonly<Record<string, ModelPrice>> = Object.fromEntries(
+  Object.entries(BATCH_PRICES).map(([model, price]) => [model, scaled(price, 2)]),
+);
+const batchMemo = new WeakMap<object, Readonly<Record<string, ModelPrice>>>();
+const liveMemo = new WeakMap<object, Readonly<Record<string, ModelPrice>>>();
+
+/** `table` with the spec's entries on top, each scaled by `factor(entry)`; one per spec */
+function withSpecPrices(
+  table: Readonly<Record<string, ModelPrice>>,
+  pricing: Readonly<Record<string, PricingEntry>> | undefined,
+  factor: (entry: PricingEntry) => number,
+  memo: WeakMap<object, Readonly<Record<string, ModelPrice>>>,
+): Readonly<Record<string, ModelPrice>> {
+  if (!pricing || Object.keys(pricing).length === 0) return table;
+  let prices = memo.get(pricing);
   if (!prices) {
-    const live: Record<string, ModelPrice> = {};
-    for (const [model, price] of Object.entries(BATCH_PRICES)) {
-      live[model] = {
-        input: price.input * 2,
-        output: price.output * 2,
-        ...(price.cached_input === undefined ? {} : { cached_input: price.cached_input * 2 }),
-      };
-    }
-    for (const [model, entry] of Object.entries(own)) {
-      const { batch_discount: _discount, ...list } = entry;
-      live[model] = list;
-    }
-    prices = live;
-    mergedLive.set(own, prices);
+    const own: Record<string, ModelPrice> = { ...table };
+    for (const [model, entry] of Object.entries(pricing)) own[model] = scaled(entry, factor(entry));
+    prices = own;
+    memo.set(pricing, prices);
   }
   return prices;
 }
-
-const mergedLive = new WeakMap<object, Readonly<Record<string, ModelPrice>>>();
 
 /** "-2024-08-06", "-0613" or Anthropic's "-20250929" at the end of a model name */
 const SNAPSHOT_SUFFIX = /-(\d{4}-\d{2}-\d{2}|\d{8}|\d{4})$/;
