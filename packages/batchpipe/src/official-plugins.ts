@@ -5,7 +5,8 @@
  */
 import type { PluginRegistry } from "@batchpipe/core";
 import emulator from "@batchpipe/openai-emulator/provider";
-import anthropic from "@batchpipe/provider-anthropic";
+// the plugin alone: its SDK loads when a run opens it
+import anthropic from "@batchpipe/provider-anthropic/plugin";
 import openai from "@batchpipe/provider-openai";
 import sinkJsonl from "@batchpipe/sink-jsonl";
 import sinkPostgres from "@batchpipe/sink-postgres";

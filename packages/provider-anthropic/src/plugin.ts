@@ -3,7 +3,6 @@
  * connection; `open` reads the key from the environment the engine passes (never process.env).
  */
 import { defineProvider, type ProviderLimits } from "@batchpipe/core/plugin";
-import { createAnthropicConnection } from "./connection.js";
 import { encodeRequest, extractOutput } from "./format.js";
 import { anthropicOptions, clientOptions } from "./options.js";
 
@@ -39,6 +38,8 @@ export default defineProvider({
           ],
         },
   async open({ options, env, logger }) {
+    // the SDK (~0.4 s to load) only for a run that talks to the API, not for every command
+    const { createAnthropicConnection } = await import("./connection.js");
     return createAnthropicConnection(clientOptions(options, env, logger));
   },
 });
