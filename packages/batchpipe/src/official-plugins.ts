@@ -7,7 +7,7 @@ import type { PluginRegistry } from "@batchpipe/core";
 import emulator from "@batchpipe/openai-emulator/provider";
 // the plugin alone: its SDK loads when a run opens it
 import anthropic from "@batchpipe/provider-anthropic/plugin";
-import openai from "@batchpipe/provider-openai";
+import openai from "@batchpipe/provider-openai/plugin";
 import sinkJsonl from "@batchpipe/sink-jsonl";
 import sinkPostgres from "@batchpipe/sink-postgres";
 import sinkSqlite from "@batchpipe/sink-sqlite";

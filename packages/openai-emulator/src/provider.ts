@@ -15,7 +15,7 @@ import {
   type ProviderPlugin,
   z,
 } from "@batchpipe/core/plugin";
-import openai, { callOptions, callSettings, createOpenAIConnection } from "@batchpipe/provider-openai";
+import openai, { callOptions, callSettings } from "@batchpipe/provider-openai/plugin";
 import type { EmulatorOptions } from "./options.js";
 
 export const emulatorProviderOptions = z.strictObject({
@@ -43,7 +43,7 @@ type Options = z.output<typeof emulatorProviderOptions>;
  */
 const ANTHROPIC_PLUGIN = "@batchpipe/provider-anthropic";
 let loadError: unknown;
-const anthropic: ProviderPlugin | undefined = await import(ANTHROPIC_PLUGIN).then(
+const anthropic: ProviderPlugin | undefined = await import(`${ANTHROPIC_PLUGIN}/plugin`).then(
   (m: { default: ProviderPlugin }) => m.default,
   (error: unknown) => {
     loadError = error;
@@ -103,6 +103,7 @@ export default defineProvider({
     // loaded here, not with the module: the CLI registers this provider for every command, and only
     // a run that uses it needs the server
     const { createEmulator } = await import("./emulator.js");
+    const { createOpenAIConnection } = await import("@batchpipe/provider-openai");
     const emulator = await createEmulator(settings as EmulatorOptions);
     const apiKey = options.api_key ?? (typeof settings.apiKey === "string" ? settings.apiKey : "emulator");
     let connection: ProviderConnection;

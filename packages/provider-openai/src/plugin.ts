@@ -4,7 +4,6 @@
  * environment the engine passes (never process.env).
  */
 import { defineProvider, type ProviderLimits } from "@batchpipe/core/plugin";
-import { createOpenAIConnection } from "./connection.js";
 import { encodeRequest, extractOutput } from "./format.js";
 import { clientOptions, openaiOptions } from "./options.js";
 
@@ -35,6 +34,10 @@ export default defineProvider({
           ],
         },
   async open({ options, env, logger }) {
+    // the SDK (~0.3 s to load) only for a run that talks to the API, not for every command
+    const { createOpenAIConnection } = await import("./connection.js");
     return createOpenAIConnection(clientOptions(options, env, logger));
   },
 });
+
+export { callOptions, callSettings } from "./options.js";
