@@ -6,6 +6,7 @@ import net from "node:net";
 import path from "node:path";
 import type { Emulator, EmulatorOptions } from "@batchpipe/openai-emulator";
 import { afterEach, describe, expect, it } from "vitest";
+import { env as anthropicEnv, writeAnthropicPipeline } from "./support/anthropic.js";
 import {
   batchpipe,
   type ChildOptions,
@@ -145,6 +146,18 @@ describe("a provider that cannot be reached (item 2)", () => {
     expect(dnsRun.code).toBe(1);
     expect(dnsRun.stderr).toContain(dnsUrl);
     expect(dnsRun.stderr).toMatch(/PROVIDER_UNREACHABLE/);
+  });
+
+  it("the anthropic provider too: connection refused ends the run with PROVIDER_UNREACHABLE after 3 attempts, naming the base URL", async () => {
+    const url = `http://127.0.0.1:${await closedPort()}`;
+    const dir = tempDir();
+    writeAnthropicPipeline(dir, { name: "anth-unreachable", baseUrl: url, n: 3 });
+    const run = await batchpipe(["run", "pipeline.yaml"], { cwd: dir, env: anthropicEnv, timeoutMs: 90_000 });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(url);
+    expect(run.stderr).toMatch(/PROVIDER_UNREACHABLE/);
+    expect(run.stderr).toMatch(/after 3 attempts/);
+    expect(run.stderr).toMatch(/ANTHROPIC_BASE_URL/);
   });
 
   it("TLS to a server that speaks plain HTTP, and a refused API key (401): exit 1 at once, naming the base URL", async () => {

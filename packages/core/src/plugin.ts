@@ -31,6 +31,21 @@ export type {
   SubmitResult,
 } from "./provider/contract.js";
 export { tagKey } from "./provider/contract.js";
+export {
+  type CallFailure,
+  DEFAULT_RETRY_POLICY,
+  describeFailure,
+  isAmbiguous,
+  isRetryable,
+  isUnreachable,
+  ProviderError,
+  type RetryContext,
+  type RetryInfo,
+  type RetryPolicy,
+  retryDelay,
+  statusOf,
+  withRetries,
+} from "./provider/http-retry.js";
 export { cannotResume, invalidInput, invalidInputError } from "./source-items.js";
 export { z };
 

@@ -11,7 +11,14 @@ import Anthropic, { NotFoundError } from "@anthropic-ai/sdk";
 import type { Logger } from "@batchpipe/core/plugin";
 import { BatchpipeError, ErrorCodes } from "@batchpipe/core/plugin";
 import { customId } from "./ids.js";
-import { DEFAULT_RETRY_POLICY, type RetryContext, type RetryInfo, statusOf, withRetries } from "./retry.js";
+import {
+  DEFAULT_RETRY_POLICY,
+  type RetryContext,
+  type RetryInfo,
+  retryContext,
+  statusOf,
+  withRetries,
+} from "./retry.js";
 
 export interface AnthropicClientOptions {
   /** e.g. "https://api.anthropic.com" or "http://127.0.0.1:PORT" (the SDK adds /v1/…) */
@@ -54,7 +61,7 @@ export function createAnthropicClient(options: AnthropicClientOptions) {
     timeout: options.timeoutMs ?? 600_000,
     defaultHeaders: options.betas.length > 0 ? { "anthropic-beta": options.betas.join(",") } : undefined,
   });
-  const ctx: RetryContext = {
+  const ctx: RetryContext = retryContext({
     policy: {
       ...DEFAULT_RETRY_POLICY,
       ...(options.maxAttempts !== undefined ? { maxAttempts: options.maxAttempts } : {}),
@@ -64,7 +71,8 @@ export function createAnthropicClient(options: AnthropicClientOptions) {
     logger: options.logger,
     onRetry: options.onRetry,
     redact: makeRedactor(options.apiKey),
-  };
+    baseURL: options.baseURL,
+  });
 
   return {
     ctx,

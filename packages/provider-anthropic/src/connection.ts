@@ -120,6 +120,7 @@ export function createAnthropicConnection(options: AnthropicConnectionOptions): 
               route: "GET /v1/messages/batches",
               message: result.message,
               hint: AMBIGUOUS_HINT,
+              attempts: 1,
             });
           }
           if (result.kind === "found") located = result;

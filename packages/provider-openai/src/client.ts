@@ -17,6 +17,7 @@ import {
   type RetryContext,
   type RetryInfo,
   type RetryPolicy,
+  retryContext,
   statusOf,
   withRetries,
 } from "./retry.js";
@@ -59,13 +60,13 @@ export function createOpenAIClient(options: OpenAIClientOptions): OpenAIClient {
     ...(options.minDelayMs !== undefined ? { minDelayMs: options.minDelayMs } : {}),
     ...(options.maxDelayMs !== undefined ? { maxDelayMs: options.maxDelayMs } : {}),
   };
-  const ctx: RetryContext = {
+  const ctx: RetryContext = retryContext({
     policy,
     logger: options.logger,
     onRetry: options.onRetry,
     redact: makeRedactor(options.apiKey),
     baseURL: options.baseURL,
-  };
+  });
   const uploadTimeout = options.uploadTimeoutMs ?? 10 * 60_000;
 
   async function findUploadedFile(filename: string, bytes: number, since: number, signal: AbortSignal) {

@@ -22,7 +22,14 @@ export interface LoopContext {
   shards: Map<string, ShardRow>;
   counters: RunCounters;
   /** provider calls failing with no success since: when it began, how many failed, when to try next */
-  outage: { since: number | null; failures: number; retryAt: number; last?: unknown };
+  outage: {
+    since: number | null;
+    failures: number;
+    retryAt: number;
+    last?: unknown;
+    /** the provider answered a call of this process */
+    answered?: boolean;
+  };
   /**
    * When a batch that has not ended is cancelled: `afterMs` after its creation (default: the
    * completion window + `graceMs`); `graceMs` later, still running, it is given up as batch_stuck.
@@ -68,12 +75,17 @@ export function fatalProviderError(error: unknown, ctx?: LoopContext): boolean {
   return status === 400 || status === 404 || status === 422;
 }
 
-/** whether anything of the run may be at the provider (a staged upload or a batch) */
+/**
+ * Whether anything of the run may be at the provider: a batch, or staged data (an upload) once the
+ * provider has answered this process. Staged data alone, with no answer yet, may be a local intent
+ * (Anthropic's provider stages one before its create): a wrong base_url must not wait for hours
+ * on it, and the saved state lets the next run find whatever an earlier process left.
+ */
 function submittedAny(ctx: LoopContext): boolean {
   for (const s of ctx.shards.values()) {
     if (
       s.batchId ||
-      s.staged !== null ||
+      (s.staged !== null && ctx.outage.answered) ||
       s.status === "open" ||
       s.status === "ended" ||
       s.status === "collected"
@@ -105,6 +117,7 @@ export function providerAnswered(ctx: LoopContext): void {
   ctx.outage.failures = 0;
   ctx.outage.retryAt = 0;
   ctx.outage.last = undefined;
+  ctx.outage.answered = true;
 }
 
 /** throws once the provider has been failing for longer than batch.max_outage */
