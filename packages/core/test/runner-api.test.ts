@@ -177,6 +177,41 @@ describe("BatchRunner resume (emulator in its own process)", () => {
     await emulator?.close();
   });
 
+  it("runSpec runs the early checks of `batchpipe run`: two sinks on one file are refused before anything is read", async () => {
+    const dir = tempDir();
+    let read = 0;
+    const source = defineSource({
+      name: "counting",
+      options: z.object({}),
+      async *read() {
+        read++;
+        yield { data: { id: "a", text: "a" }, position: { file: "x", line: 1 } };
+      },
+    });
+    const run = runSpec(
+      {
+        version: 1,
+        name: "two-writers",
+        provider: EMULATOR,
+        source: { use: source },
+        transform: {
+          endpoint: "/v1/chat/completions",
+          id: "{{ id }}",
+          body: { model: "gpt-4o-mini", messages: [{ role: "user", content: "{{ text }}" }] },
+        },
+        batch: FAST,
+        sinks: [
+          { use: "jsonl", path: "./out/results.jsonl" },
+          { use: "jsonl", path: "./out/results.jsonl" },
+        ],
+      },
+      { dir, builtins: officialPlugins },
+    );
+    await expect(run).rejects.toMatchObject({ code: "SPEC_INVALID" });
+    expect(read).toBe(0);
+    expect(fs.existsSync(path.join(dir, ".batchpipe"))).toBe(false);
+  });
+
   it("a download() that throws stops the run; the next run hands that shard over again (at-least-once)", async () => {
     const dir = tempDir();
     const delivered: string[][] = [];

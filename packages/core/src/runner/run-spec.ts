@@ -3,10 +3,11 @@
  * object (defineSource / defineTransform / defineSink), or a name from `plugins`.
  */
 import path from "node:path";
-import { runPipeline } from "../engine/run-pipeline.js";
+import { defaultStateDir, runPipeline } from "../engine/run-pipeline.js";
 import type { RunOptions, RunResult } from "../engine/types.js";
 import type { Plugin } from "../plugin.js";
 import type { PluginRegistry } from "../plugins/resolve.js";
+import { checkPipeline } from "../spec/check.js";
 import type { Env } from "../spec/interpolate.js";
 import { type Pipeline, resolvePipeline } from "../spec/load.js";
 
@@ -21,10 +22,18 @@ export interface RunSpecOptions extends Omit<RunOptions, "env"> {
   env?: Env;
 }
 
-/** Validate `spec` (same schema and errors as a YAML file), resolve its plugins and run it to the end. */
+/**
+ * Validate `spec` (same schema and errors as a YAML file), resolve its plugins, run the early checks
+ * `batchpipe run` runs (inputs exist, no two writers on one file, keys set) and run it to the end.
+ */
 export async function runSpec(spec: unknown, options: RunSpecOptions = {}): Promise<RunResult> {
   const { dir, plugins, builtins, ...runOptions } = options;
-  return runPipeline(await resolveSpec(spec, { dir, plugins, builtins, env: options.env }), runOptions);
+  const pipeline = await resolveSpec(spec, { dir, plugins, builtins, env: options.env });
+  checkPipeline(pipeline, {
+    env: options.env,
+    stateDir: path.resolve(options.stateDir ?? defaultStateDir(pipeline)),
+  });
+  return runPipeline(pipeline, runOptions);
 }
 
 /** `resolvePipeline` with the defaults of runSpec (dir = cwd) */
