@@ -31,6 +31,22 @@ export type {
   SubmitResult,
 } from "./provider/contract.js";
 export { tagKey } from "./provider/contract.js";
+export {
+  ALL_COLUMNS,
+  type Column,
+  type ColumnKind,
+  type ColumnsOption,
+  columnsOption,
+  compileColumns,
+  compileFields,
+  DEFAULT_COLUMNS,
+  DEFAULT_SUCCESS_FIELDS,
+  type FieldsOption,
+  fieldsOption,
+  isDefaultColumns,
+  ROW_FIELDS,
+  type RowProjector,
+} from "./rows/projection.js";
 export { cannotResume, invalidInput, invalidInputError } from "./source-items.js";
 export { z };
 
