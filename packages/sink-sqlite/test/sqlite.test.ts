@@ -296,8 +296,8 @@ test("columns: paths into a JSON output and usage, renamed; a value keeps its ty
   await handle.close();
   const file = join(dir, "r.db");
   expect(query(file, "SELECT * FROM results ORDER BY id")).toEqual([
-    { id: "a", output_sentiment: "positive", tokens: 3, score: 0.9 },
-    { id: "b", output_sentiment: null, tokens: 3, score: null },
+    { id: "a", status: "success", output_sentiment: "positive", tokens: 3, score: 0.9 },
+    { id: "b", status: "success", output_sentiment: null, tokens: 3, score: null },
   ]);
   const full = await open(dir, { path: "r.db", table: "full", columns: "all" });
   await full.write([success("a", "text")]);
@@ -331,10 +331,11 @@ test("a table the old default created: the default writes into it; listed column
     { id: "b", response: null, output: null, output_sentiment: "negative" },
     { id: "old", response: "{}", output: "o", output_sentiment: null },
   ]);
-  // status is NOT NULL there: columns that leave it out fail at open, with the fix
+  // created_at is NOT NULL there: columns that leave it out fail at open, with the fix
   await expect(open(dir, { path: "r.db", columns: ["id", "output"] })).rejects.toMatchObject({
     code: "PLUGIN_FAILED",
-    message: expect.stringContaining("NOT NULL column(s) status, created_at"),
+    message: expect.stringContaining("NOT NULL column(s) created_at"),
+    hint: expect.stringContaining("columns: [id, status, output, created_at]"),
   });
   rmSync(dir, { recursive: true });
 });

@@ -126,7 +126,7 @@ export const columnsOption = projectionSchema(
   "identifier",
 ).meta({
   description:
-    "The table's columns: `all` (adds response and input for every row), or a list of row fields and dotted paths (a column's name is the path with . as _), each optionally renamed as { name: path }; id is always written. Default: id, status, output, usage, model, batch_id, attempts, error, input and source_file, source_line (for failures), created_at.",
+    "The table's columns: `all` (adds response and input for every row), or a list of row fields and dotted paths (a column's name is the path with . as _), each optionally renamed as { name: path }; id and status are always written. Default: id, status, output, usage, model, batch_id, attempts, error, input and source_file, source_line (for failures), created_at.",
   examples: [
     "all",
     "[id, output, usage, response]",
@@ -171,7 +171,7 @@ export interface Column {
 export type ColumnKind = "text" | "integer" | "time" | "json" | "value";
 
 /**
- * compile `columns:` (undefined: the default) once. `id` is always the first column. The default's
+ * compile `columns:` (undefined: the default) once. `id` and `status` are always the first columns. The default's
  * `input`, `source_file` and `source_line` are read from failure rows only.
  */
 export function compileColumns(option: ColumnsOption | undefined): Column[] {
@@ -187,10 +187,10 @@ export function compileColumns(option: ColumnsOption | undefined): Column[] {
       c.get = (row) => (row.status === "failed" ? get(row) : undefined);
     }
   }
-  const id = columns.findIndex((c) => c.name === "id");
-  if (id > 0) columns.unshift(...columns.splice(id, 1));
-  if (id === -1) columns.unshift(column("id", "id"));
-  return columns;
+  // id (the upsert key) and status come first, listed or not
+  const rest = columns.filter((c) => c.name !== "id" && c.name !== "status");
+  const pick = (name: string) => columns.find((c) => c.name === name) ?? column(name, name);
+  return [pick("id"), pick("status"), ...rest];
 }
 
 /** whether `columns` is the default projection (so a sink may keep a table's own column set) */
