@@ -57,7 +57,11 @@ function describeType(property) {
   if (property.anyOf) {
     return property.anyOf
       .map((part) =>
-        part.const !== undefined ? `\`${JSON.stringify(part.const)}\`` : part.type === "array" ? "list" : describeType(part),
+        part.const !== undefined
+          ? `\`${JSON.stringify(part.const)}\``
+          : part.type === "array"
+            ? "list"
+            : describeType(part),
       )
       .join(" \\| ");
   }
