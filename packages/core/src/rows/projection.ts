@@ -95,7 +95,8 @@ function projectionSchema(extra: readonly string[], names: "any" | "identifier")
       .record(name, path)
       .refine((entry) => Object.keys(entry).length === 1, { message: "one { name: path } per entry" }),
   ]);
-  return z.union([z.literal("all"), z.array(entry).min(1)]).superRefine((value, ctx) => {
+  const shape = 'must be "all" or a list of row fields and paths, e.g. [id, output, usage]';
+  return z.union([z.literal("all"), z.array(entry).min(1)], { error: shape }).superRefine((value, ctx) => {
     if (value === "all") return;
     const seen = new Set<string>();
     for (const [i, item] of value.entries()) {
