@@ -53,18 +53,9 @@ export const DEFAULT_COLUMNS = [
   "created_at",
 ] as const;
 
-/** the whole row, as table columns (the `columns: all` of a table sink) */
+/** the whole row, as table columns (the `columns: all` of a table sink): the order earlier versions created */
 export const ALL_COLUMNS = [
-  "id",
-  "status",
-  "output",
-  "response",
-  "usage",
-  "model",
-  "batch_id",
-  "attempts",
-  "input",
-  "error",
+  ...ROW_FIELDS.filter((field) => field !== "source"),
   "source_file",
   "source_line",
   "created_at",
