@@ -2,7 +2,9 @@
 // Times only the sinks' write + commit. Rows are plain objects built outside the timed part, from an
 // output line as the emulator writes it (JSON.parse, as the engine reads it) and the record.
 // Targets: sqlite >= 100,000 rows/s, jsonl >= 200,000 rows/s.
-// Usage: pnpm build && node bench/plugins-sinks.js [rows] [all|jsonl|sqlite] [full|lean]
+// Usage: pnpm build && node bench/plugins-sinks.js [rows] [all|jsonl|sqlite] [full|lean] [default|whole]
+// The last argument is what the sinks keep: their default projection (DESIGN §1: no response, input
+// nor source for a success) or the whole row (`fields: all`, `columns: all`).
 // Peak RSS is the process's so far: run one sink (jsonl or sqlite) for its own figure.
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import os, { tmpdir } from "node:os";
@@ -14,6 +16,8 @@ const only = process.argv[3]; // "jsonl" or "sqlite" to run one sink
 // "full": a whole chat-completion body in `response` (~770 bytes a row, what the engine delivers);
 // "lean": a one-field response (~440 bytes a row)
 const shape = process.argv[4] ?? "full";
+const projection = process.argv[5] ?? "default";
+const whole = projection === "whole";
 const SHARD = 50_000;
 const WRITE_BATCH = 1000;
 
@@ -21,11 +25,21 @@ const { default: sqlite } = await import("../packages/sink-sqlite/dist/index.js"
 const { default: jsonl } = await import("../packages/sink-jsonl/dist/index.js");
 
 let baselineCpuRate = 0;
-console.log(`rows: ${shape}`);
+console.log(`rows: ${shape}; sinks keep: ${whole ? "the whole row" : "their default projection"}`);
 const results = [baseline()];
-if (only !== "sqlite") results.push(await run("sink-jsonl", jsonl, { path: "out/results.jsonl" }, 200_000));
+if (only !== "sqlite")
+  results.push(
+    await run("sink-jsonl", jsonl, { path: "out/results.jsonl", ...(whole && { fields: "all" }) }, 200_000),
+  );
 if (only !== "jsonl") {
-  results.push(await run("sink-sqlite", sqlite, { path: "out/results.db", table: "results" }, 100_000));
+  results.push(
+    await run(
+      "sink-sqlite",
+      sqlite,
+      { path: "out/results.db", table: "results", ...(whole && { columns: "all" }) },
+      100_000,
+    ),
+  );
 }
 console.log(results.join("\n"));
 console.log(
@@ -75,7 +89,7 @@ async function run(label, plugin, rawOptions, target) {
   const rate = Math.round(total / (sinkMs / 1000));
   const cpuRate = Math.round(total / (cpuMs / 1000));
   return [
-    `${label}: ${total.toLocaleString("en-US")} rows, commit every ${SHARD.toLocaleString("en-US")}, output ${(size / 1e6).toFixed(0)} MB`,
+    `${label}: ${total.toLocaleString("en-US")} rows, commit every ${SHARD.toLocaleString("en-US")}, output ${(size / 1e6).toFixed(0)} MB (${Math.round(size / total)} bytes a row)`,
     `  sink time   ${(sinkMs / 1000).toFixed(2)} s, CPU ${(cpuMs / 1000).toFixed(2)} s (wall incl. building rows ${(wallMs / 1000).toFixed(2)} s)`,
     `  rows/s      ${rate.toLocaleString("en-US")} (target >= ${target.toLocaleString("en-US")}) ${rate >= target ? "OK" : "MISSED"}`,
     `  rows/CPU-s  ${cpuRate.toLocaleString("en-US")} (an idle core's rate); ${(cpuRate / baselineCpuRate).toFixed(2)}x the baseline`,

@@ -53,6 +53,18 @@ export function readmePath(pkg) {
 // --- internal ---
 
 function describeType(property) {
+  // a union such as `"all" | list`
+  if (property.anyOf) {
+    return property.anyOf
+      .map((part) =>
+        part.const !== undefined
+          ? `\`${JSON.stringify(part.const)}\``
+          : part.type === "array"
+            ? "list"
+            : describeType(part),
+      )
+      .join(" \\| ");
+  }
   if (property.enum) return property.enum.map((value) => `\`${JSON.stringify(value)}\``).join(" \\| ");
   const type = Array.isArray(property.type) ? property.type.join(" \\| ") : (property.type ?? "any");
   return property.pattern ? `${type} matching \`${property.pattern}\`` : type;

@@ -23,8 +23,8 @@ function writeSharedSpec(dir: string, baseUrl: string): string {
     batch: { max_requests: 100 },
     sqlite: false,
     sinks: [
-      "- { use: sqlite, path: ./out/all.db, table: results }",
-      "- { use: jsonl, path: ./out/results.jsonl }",
+      "- { use: sqlite, path: ./out/all.db, table: results, columns: all }",
+      "- { use: jsonl, path: ./out/results.jsonl, fields: all }",
     ],
     errors: [
       "- { use: sqlite, path: ./out/all.db, table: errors }",

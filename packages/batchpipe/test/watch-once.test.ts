@@ -20,7 +20,7 @@ function onceFixture(name: string, extra: { source?: string; batch?: string } = 
       '  id: "{{ id }}"',
       '  body: { model: gpt-4o-mini, messages: [{ role: user, content: "{{ text }}" }] }',
       `batch: { poll_interval: 50ms${more(extra.batch)} }`,
-      "sinks: [{ use: jsonl, path: ./out/results.jsonl }]",
+      "sinks: [{ use: jsonl, path: ./out/results.jsonl, fields: [id, status, output, source] }]",
       "",
     ].join("\n"),
   );

@@ -46,6 +46,22 @@ export {
   statusOf,
   withRetries,
 } from "./provider/http-retry.js";
+export {
+  ALL_COLUMNS,
+  type Column,
+  type ColumnKind,
+  type ColumnsOption,
+  columnsOption,
+  compileColumns,
+  compileFields,
+  DEFAULT_COLUMNS,
+  DEFAULT_SUCCESS_FIELDS,
+  type FieldsOption,
+  fieldsOption,
+  isDefaultColumns,
+  ROW_FIELDS,
+  type RowProjector,
+} from "./rows/projection.js";
 export { cannotResume, invalidInput, invalidInputError } from "./source-items.js";
 export { z };
 

@@ -71,7 +71,7 @@ describe("loadPipeline", () => {
     });
     expect(pipeline.sinks.map((sink) => sink.label)).toEqual(["sinks[0] (jsonl)"]);
     expect(pipeline.errors.map((sink) => [sink.label, sink.options])).toEqual([
-      ["errors[0] (jsonl)", { path: ".batchpipe/reviews/errors.jsonl" }],
+      ["errors[0] (jsonl)", { path: ".batchpipe/reviews/errors.jsonl", append: false }],
     ]);
     expect(pipeline.resolvePath("out/x.jsonl")).toBe(join(dir, "out/x.jsonl"));
   });
@@ -154,7 +154,7 @@ sinks: [{ use: jsonl, path: "out-$\${literal}.jsonl" }]
     expect(spec.batch.max_requests).toBe(1000);
     expect(spec.batch.clean_up).toBe(false);
     expect((transform.options as { body: { model: string } }).body.model).toBe("gpt-4o-mini");
-    expect(sinks[0]!.options).toEqual({ path: `out-$\{literal}.jsonl` });
+    expect(sinks[0]!.options).toEqual({ path: `out-$\{literal}.jsonl`, append: false });
   });
 
   test("a quoted reference where a number is expected gets a hint", async () => {

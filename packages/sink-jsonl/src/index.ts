@@ -5,11 +5,23 @@
  * commit. `open` truncates the file to its checkpoint, dropping whatever a crashed run wrote after
  * its last commit. Without a checkpoint the sink is fresh (the engine has never committed to it in
  * this run), so an existing file is truncated to empty: keeping its lines would duplicate or mix
- * results from another run.
+ * results from another run; `append: true` keeps it and adds this run's lines after it (the
+ * checkpoint, a byte offset, then starts at the old end of the file).
+ *
+ * `fields` projects each row (DESIGN §1; the projection is compiled once, in `open`).
  */
 import { type FileHandle, mkdir, open } from "node:fs/promises";
 import { dirname } from "node:path";
-import { BatchpipeError, type Checkpoint, defineSink, type ResultRow, z } from "@batchpipe/core/plugin";
+import {
+  BatchpipeError,
+  type Checkpoint,
+  compileFields,
+  defineSink,
+  fieldsOption,
+  type ResultRow,
+  type RowProjector,
+  z,
+} from "@batchpipe/core/plugin";
 
 export const options = z.strictObject({
   path: z
@@ -19,6 +31,11 @@ export const options = z.strictObject({
       description: "The output file, relative to the spec file; parent folders are created.",
       examples: ["./out/results.jsonl"],
     }),
+  fields: fieldsOption.optional(),
+  append: z.boolean().default(false).meta({
+    description:
+      "Keep the lines earlier runs wrote and add this run's after them. Default: a fresh file per run. A run that resumes after a crash still drops what it wrote after its last commit.",
+  }),
 });
 
 export type JsonlSinkOptions = z.output<typeof options>;
@@ -30,11 +47,13 @@ export default defineSink({
   async open({ options, resolvePath, checkpoint }) {
     const path = resolvePath(options.path);
     await mkdir(dirname(path), { recursive: true });
-    const start = checkpoint === undefined ? 0 : parseCheckpoint(checkpoint, path);
     // "a" would ignore positions on Linux; "r+" needs the file to exist, so create it first
     await (await open(path, "a")).close();
     const file = await open(path, "r+");
     const size = (await file.stat()).size;
+    // a fresh sink starts at the end of the file when appending (a partial last line, from a run
+    // that crashed before its first commit was recorded, is not ours to keep or cut: it stays)
+    const start = checkpoint !== undefined ? parseCheckpoint(checkpoint, path) : options.append ? size : 0;
     if (size < start) {
       await file.close();
       throw new BatchpipeError(
@@ -47,7 +66,7 @@ export default defineSink({
       );
     }
     await file.truncate(start);
-    return createWriter(file, start);
+    return createWriter(file, start, compileFields(options.fields));
   },
 });
 
@@ -61,7 +80,7 @@ const BUFFER_BYTES = 1 << 20;
  */
 const PENDING_CHARS = 1 << 14;
 
-function createWriter(file: FileHandle, start: number) {
+function createWriter(file: FileHandle, start: number, project: RowProjector) {
   // bytes before `position` are in the file; `buffer[0, used)` waits for the next flush;
   // `pending` holds lines not yet encoded: one buffer.write per PENDING_CHARS
   let position = start;
@@ -96,7 +115,7 @@ function createWriter(file: FileHandle, start: number) {
   return {
     async write(rows: readonly ResultRow[]): Promise<void> {
       for (const row of rows) {
-        pending += `${JSON.stringify(row)}\n`;
+        pending += `${JSON.stringify(project(row))}\n`;
         if (pending.length >= PENDING_CHARS) await encode();
       }
     },

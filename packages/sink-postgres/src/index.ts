@@ -12,9 +12,18 @@
  * The connection URL holds a password: it is never logged, and every message the sink produces has
  * it redacted.
  */
-import { BatchpipeError, type Checkpoint, defineSink, type ResultRow, z } from "@batchpipe/core/plugin";
+import {
+  BatchpipeError,
+  type Checkpoint,
+  columnsOption,
+  compileColumns,
+  defineSink,
+  isDefaultColumns,
+  type ResultRow,
+  z,
+} from "@batchpipe/core/plugin";
 import type pg from "pg";
-import { batchJson, COLUMN_NAMES } from "./columns.js";
+import { batchJson } from "./columns.js";
 import { connectionFailed, describeUrl, queryFailed, type Redact, redactor } from "./errors.js";
 import { COMMITS, prepareTable, qualified } from "./table.js";
 
@@ -41,15 +50,7 @@ export const options = z.strictObject({
     .regex(IDENTIFIER, IDENTIFIER_MESSAGE)
     .default("public")
     .meta({ description: "The schema of the table and of the commit records; it must exist." }),
-  columns: z
-    .array(z.enum(COLUMN_NAMES))
-    .min(1)
-    .optional()
-    .meta({
-      description:
-        "The columns of a table the sink creates (id and status always); default all. In an existing table the sink writes the ones it has.",
-      examples: ["[output, usage, input]"],
-    }),
+  columns: columnsOption.optional(),
 });
 
 export type PostgresSinkOptions = z.output<typeof options>;
@@ -59,7 +60,12 @@ export default defineSink({
   options,
   async open({ options, checkpoint }) {
     const redact = redactor(options.url);
-    const target = { schema: options.schema, table: options.table, columns: options.columns };
+    const target = {
+      schema: options.schema,
+      table: options.table,
+      columns: compileColumns(options.columns),
+      isDefault: isDefaultColumns(options.columns),
+    };
     const label = `${describeUrl(options.url)} ${qualified(options.schema, options.table)}`;
     // loaded when a run opens the sink: the CLI that bundles this sink should not pay for pg's
     // load (~0.3 s here) on every command

@@ -2,9 +2,11 @@
  * The sink's table: created if missing, or an existing one inspected (which of the sink's columns
  * it has, of which types; an `id` it can upsert on), the commit records, and the upsert statement.
  */
+
+import type { Column } from "@batchpipe/core/plugin";
 import { BatchpipeError } from "@batchpipe/core/plugin";
 import type pg from "pg";
-import { COLUMN_NAMES, type ColumnName, CREATE_TYPES, GETTERS, type Getter } from "./columns.js";
+import { createType, type Getter } from "./columns.js";
 
 export const COMMITS = "_batchpipe_commits";
 /** one lock for every sink's DDL, so two sinks creating the commit table at once do not collide */
@@ -13,8 +15,10 @@ const DDL_LOCK = 0x62_70_73_6b; // "bpsk"
 export interface Target {
   schema: string;
   table: string;
-  /** the columns to create in a new table (id and status always) */
-  columns: readonly ColumnName[] | undefined;
+  /** the projection's columns (id and status first) */
+  columns: readonly Column[];
+  /** the default projection: an existing table keeps its shape (the sink writes the columns it has) */
+  isDefault: boolean;
 }
 
 export interface Upsert {
@@ -36,8 +40,7 @@ export function qualified(schema: string, name: string): string {
 export async function prepareTable(client: pg.Client, target: Target): Promise<Upsert> {
   const table = qualified(target.schema, target.table);
   await client.query("SELECT pg_advisory_xact_lock($1)", [DDL_LOCK]);
-  const wanted = new Set<ColumnName>(["id", "status", ...(target.columns ?? COLUMN_NAMES)]);
-  const declarations = COLUMN_NAMES.filter((c) => wanted.has(c)).map((c) => `${c} ${CREATE_TYPES[c]}`);
+  const declarations = target.columns.map((c) => `"${c.name}" ${createType(c)}`);
   await client.query(`CREATE TABLE IF NOT EXISTS ${table} (${declarations.join(", ")})`);
   await client.query(`
     CREATE TABLE IF NOT EXISTS ${qualified(target.schema, COMMITS)} (
@@ -47,9 +50,19 @@ export async function prepareTable(client: pg.Client, target: Target): Promise<U
       committed_at timestamptz NOT NULL DEFAULT now(),
       UNIQUE (table_name, key)
     )`);
-  const columns = await tableColumns(client, table);
-  checkTable(columns, table);
-  return upsertFor(columns, table, wanted);
+  let columns = await tableColumns(client, table);
+  checkTable(columns, table, target.columns);
+  if (!target.isDefault) {
+    // listed columns an existing table lacks are added (NULL allowed: its rows have no value)
+    const has = new Set(columns.map((c) => c.name));
+    const missing = target.columns.filter((c) => !has.has(c.name));
+    for (const c of missing) {
+      const type = createType(c).replace(" NOT NULL DEFAULT now()", " DEFAULT now()");
+      await client.query(`ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS "${c.name}" ${type}`);
+    }
+    if (missing.length > 0) columns = await tableColumns(client, table);
+  }
+  return upsertFor(columns, table, target.columns);
 }
 
 // --- internal ---
@@ -82,7 +95,7 @@ async function tableColumns(client: pg.Client, table: string): Promise<TableColu
   return rows;
 }
 
-function checkTable(columns: readonly TableColumn[], table: string): void {
+function checkTable(columns: readonly TableColumn[], table: string, written: readonly Column[]): void {
   const fail = (message: string, hint: string) =>
     new BatchpipeError("PLUGIN_FAILED", `${table}: ${message}`, { hint, plugin: "sink:postgres" });
   const id = columns.find((c) => c.name === "id");
@@ -92,32 +105,33 @@ function checkTable(columns: readonly TableColumn[], table: string): void {
       "its id column is not a primary key or unique, so rows cannot be upserted by id",
       `ALTER TABLE ${table} ADD PRIMARY KEY (id), or name another table.`,
     );
-  const known = new Set<string>(COLUMN_NAMES);
+  const known = new Set<string>(written.map((c) => c.name));
   const missing = columns.filter((c) => c.required && !known.has(c.name)).map((c) => c.name);
   if (missing.length > 0)
     throw fail(
       `the sink writes no value to its NOT NULL column(s) ${missing.join(", ")}`,
-      "Give them a default or allow NULL, or name another table.",
+      "Give them a default or allow NULL, add them to the sink's columns, or name another table.",
     );
 }
 
-function upsertFor(columns: readonly TableColumn[], table: string, wanted: ReadonlySet<ColumnName>): Upsert {
+function upsertFor(columns: readonly TableColumn[], table: string, projected: readonly Column[]): Upsert {
+  const byName = new Map(projected.map((c) => [c.name, c]));
   const written = columns.filter(
-    (c): c is TableColumn & { name: Exclude<ColumnName, "created_at"> } =>
-      wanted.has(c.name as ColumnName) && c.name !== "created_at",
+    (c) => byName.get(c.name) !== undefined && byName.get(c.name)!.kind !== "time",
   );
-  const names: string[] = written.map((c) => c.name);
+  const names: string[] = written.map((c) => `"${c.name}"`);
   // a JSON column takes the value itself (JSON null is SQL NULL); any other its text: a string
   // as it is, anything else as JSON text
   const values = written.map((c, i) =>
     c.json ? `NULLIF(e->${i}, 'null')::${c.type}` : `(e->>${i})::${c.type}`,
   );
   // created_at is written once, by the first insert of an id
-  if (columns.some((c) => c.name === "created_at") && wanted.has("created_at")) {
-    names.push("created_at");
+  const time = projected.find((c) => c.kind === "time");
+  if (time && columns.some((c) => c.name === time.name)) {
+    names.push(`"${time.name}"`);
     values.push("now()");
   }
-  const updates = written.filter((c) => c.name !== "id").map((c) => `${c.name} = excluded.${c.name}`);
+  const updates = written.filter((c) => c.name !== "id").map((c) => `"${c.name}" = excluded."${c.name}"`);
   // $1 is parsed as json (a quick check) and each row's array as jsonb on its own: one jsonb parse
   // of the whole batch cost the server twice as much CPU. OFFSET 0 keeps the subquery from being
   // inlined, which would parse the row again for each column.
@@ -125,5 +139,5 @@ function upsertFor(columns: readonly TableColumn[], table: string, wanted: Reado
     SELECT ${values.join(", ")}
       FROM json_array_elements($1::json) AS j, LATERAL (SELECT j::jsonb AS e OFFSET 0) AS row
     ON CONFLICT (id) DO ${updates.length > 0 ? `UPDATE SET ${updates.join(", ")}` : "NOTHING"}`;
-  return { sql, getters: written.map((c) => GETTERS[c.name]) };
+  return { sql, getters: written.map((c) => byName.get(c.name)!.get) };
 }

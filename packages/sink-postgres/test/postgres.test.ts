@@ -57,7 +57,7 @@ function failure(id: string): FailureRow {
 
 describe("sink-postgres", () => {
   it("creates the table with typed columns (JSON as jsonb) and upserts by id: the last write wins, created_at stays", async () => {
-    const first = await open({ table: "typed" });
+    const first = await open({ table: "typed", columns: "all" });
     await first.write([
       success("r1", "positive"),
       success("r2", { label: "neg", score: 0.2 }),
@@ -93,7 +93,7 @@ describe("sink-postgres", () => {
       "SELECT id, created_at FROM typed ORDER BY id",
     );
 
-    const second = await open({ table: "typed" }, seq1 as number);
+    const second = await open({ table: "typed", columns: "all" }, seq1 as number);
     // r1 twice in one write: the later row wins
     await second.write([
       success("r1", "neutral"),
@@ -142,6 +142,57 @@ describe("sink-postgres", () => {
     expect(rows.map((r) => r.created_at)).toEqual(before.map((r) => r.created_at));
   });
 
+  it("default columns: no response, input and provenance for failures only; listed paths become jsonb columns, added to an existing table", async () => {
+    const lean = await open({ table: "lean" });
+    await lean.write([success("r1", { sentiment: "positive" }), failure("r2")]);
+    await lean.commit("k1");
+    await lean.close();
+    const columns = async () =>
+      (
+        await query<{ column_name: string; data_type: string }>(
+          `SELECT column_name, data_type FROM information_schema.columns
+            WHERE table_name = 'lean' ORDER BY ordinal_position`,
+        )
+      ).map((c) => `${c.column_name} ${c.data_type}`);
+    expect(await columns()).toEqual([
+      "id text",
+      "status text",
+      "output jsonb",
+      "usage jsonb",
+      "model text",
+      "batch_id text",
+      "attempts integer",
+      "error jsonb",
+      "input jsonb",
+      "source_file text",
+      "source_line bigint",
+      "created_at timestamp with time zone",
+    ]);
+    expect(await query("SELECT id, input, source_line FROM lean ORDER BY id")).toEqual([
+      { id: "r1", input: null, source_line: null },
+      { id: "r2", input: { id: "r2" }, source_line: "9" },
+    ]);
+
+    const more = await open({
+      table: "lean",
+      columns: ["output.sentiment", { tokens: "usage.total_tokens" }, "response", "created_at"],
+    });
+    await more.write([success("r3", { sentiment: "negative" })]);
+    await more.commit("k2");
+    await more.close();
+    expect((await columns()).slice(-3)).toEqual(["output_sentiment jsonb", "tokens jsonb", "response jsonb"]);
+    const [row] = await query(
+      "SELECT status, output, output_sentiment, tokens, response FROM lean WHERE id = 'r3'",
+    );
+    expect(row).toEqual({
+      status: "success",
+      output: null,
+      output_sentiment: "negative",
+      tokens: 5,
+      response: { id: "resp-r3", choices: [{ message: { content: "[object Object]" } }] },
+    });
+  });
+
   it("writes into an existing table: the columns it has, cast to their types; its other columns keep their defaults", async () => {
     await query(`CREATE TABLE mine (
       id varchar(40) PRIMARY KEY,
@@ -180,6 +231,7 @@ describe("sink-postgres", () => {
 
   it("creates only the columns asked for; an existing table it cannot upsert into fails at open with what to do", async () => {
     const handle = await open({ table: "slim", columns: ["output", "created_at"] });
+    // id and status are written whether listed or not
     await handle.write([success("r1", { x: 1 })]);
     await handle.commit("k1");
     await handle.close();
@@ -259,7 +311,7 @@ describe("sink-postgres", () => {
         response: { body: huge },
       }),
     ];
-    const handle = await open({ table: "hostile" });
+    const handle = await open({ table: "hostile", columns: "all" });
     await handle.write(rows);
     await handle.commit(`key ${injection}`);
     expect(await handle.committed!(`key ${injection}`)).toBe(true);

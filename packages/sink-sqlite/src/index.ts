@@ -13,7 +13,14 @@
  */
 import { mkdir } from "node:fs/promises";
 import { dirname } from "node:path";
-import { type Checkpoint, defineSink, type PluginProblem, type ResultRow, z } from "@batchpipe/core/plugin";
+import {
+  type Checkpoint,
+  columnsOption,
+  defineSink,
+  type PluginProblem,
+  type ResultRow,
+  z,
+} from "@batchpipe/core/plugin";
 import { openSqliteTable } from "./table.js";
 
 export const options = z.strictObject({
@@ -32,6 +39,7 @@ export const options = z.strictObject({
     )
     .default("results")
     .meta({ description: "The table the rows go to; created if missing." }),
+  columns: columnsOption.optional(),
 });
 
 export type SqliteSinkOptions = z.output<typeof options>;
@@ -47,7 +55,7 @@ export default defineSink({
   async open({ options, resolvePath, checkpoint }) {
     const path = resolvePath(options.path);
     await mkdir(dirname(path), { recursive: true });
-    const table = openSqliteTable(path, options.table, checkpoint);
+    const table = openSqliteTable(path, options.table, checkpoint, options.columns);
     return {
       async write(rows: readonly ResultRow[]): Promise<void> {
         table.write(rows);

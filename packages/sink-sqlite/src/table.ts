@@ -5,27 +5,18 @@
  */
 import { realpathSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { BatchpipeError, type Checkpoint, type ResultRow } from "@batchpipe/core/plugin";
+import {
+  BatchpipeError,
+  type Checkpoint,
+  type Column,
+  type ColumnKind,
+  type ColumnsOption,
+  compileColumns,
+  isDefaultColumns,
+  type ResultRow,
+} from "@batchpipe/core/plugin";
 import Database from "better-sqlite3";
 
-const COLUMNS = [
-  "id",
-  "status",
-  "output",
-  "response",
-  "usage",
-  "model",
-  "batch_id",
-  "attempts",
-  "input",
-  "error",
-  "source_file",
-  "source_line",
-  "created_at",
-] as const;
-
-/** the columns bound per row (created_at is one named parameter per statement) */
-const BOUND = COLUMNS.length - 1;
 /**
  * Rows per INSERT statement: one better-sqlite3 call costs ~1 µs whatever it carries, so 16 rows
  * per call cut the sink's CPU per row by about a fifth (bench/plugins-sinks.js).
@@ -34,13 +25,19 @@ const ROWS_PER_STATEMENT = 16;
 /** created_at, bound once per statement (strftime for each row cost ~1 µs a row) */
 const NOW = "@now";
 /**
- * Columns that rows of one delivery usually share (status, model, batch_id, attempts, error,
- * source_file), by their place in a row's values: when the rows of a statement agree on them they
- * are bound once, as named parameters. Binding is most of better-sqlite3's cost per row.
+ * Fields that rows of one delivery usually share: when the rows of a statement agree on the
+ * columns of these they are bound once, as named parameters. Binding is most of better-sqlite3's
+ * cost per row.
  */
-const SHARED = [1, 5, 6, 7, 9, 10] as const;
-/** the other bound columns, bound per row */
-const OWN = [0, 2, 3, 4, 8, 11] as const;
+const SHARED_PATHS = new Set(["status", "model", "batch_id", "attempts", "error", "source.file"]);
+/** how a created table declares a column of each kind; a path's value keeps its own type */
+const DECLARED: Record<ColumnKind, string> = {
+  text: "TEXT",
+  integer: "INTEGER",
+  time: "TEXT",
+  json: "TEXT",
+  value: "",
+};
 
 type Value = string | number | null;
 
@@ -75,7 +72,7 @@ function acquireConnection(path: string): Connection {
   if (!connection) {
     const db = new Database(path);
     try {
-      // rows carry whole response bodies (~1 KB): bigger pages mean fewer splits and overflow
+      // rows may carry whole response bodies (~1 KB): bigger pages mean fewer splits and overflow
       // pages; this only takes effect when the database is created
       db.pragma("page_size = 16384");
       db.pragma("journal_mode = WAL");
@@ -136,36 +133,29 @@ export function openSqliteTable(
   path: string,
   table: string,
   checkpoint: Checkpoint | undefined,
+  columns: ColumnsOption | undefined,
 ): TableHandle {
   const connection = acquireConnection(path);
   try {
-    return openTable(connection, path, table, checkpoint);
+    return openTable(connection, path, table, checkpoint, columns);
   } catch (error) {
     releaseConnection(connection);
     throw error;
   }
 }
 
-function openTable(connection: Connection, path: string, table: string, checkpoint: Checkpoint | undefined) {
+function openTable(
+  connection: Connection,
+  path: string,
+  table: string,
+  checkpoint: Checkpoint | undefined,
+  option: ColumnsOption | undefined,
+) {
   const { db } = connection;
   supersede(connection, path, table);
   const quoted = `"${table}"`;
+  const columns = prepareColumns(db, path, table, compileColumns(option), isDefaultColumns(option));
   db.exec(`
-    CREATE TABLE IF NOT EXISTS ${quoted} (
-      id TEXT PRIMARY KEY NOT NULL,
-      status TEXT NOT NULL,
-      output TEXT,
-      response TEXT,
-      usage TEXT,
-      model TEXT,
-      batch_id TEXT,
-      attempts INTEGER,
-      input TEXT,
-      error TEXT,
-      source_file TEXT,
-      source_line INTEGER,
-      created_at TEXT NOT NULL
-    );
     CREATE TABLE IF NOT EXISTS _batchpipe_commits (
       seq INTEGER PRIMARY KEY AUTOINCREMENT,
       table_name TEXT NOT NULL,
@@ -191,21 +181,34 @@ function openTable(connection: Connection, path: string, table: string, checkpoi
   const state: TableState = { dirty: db.inTransaction, broken: undefined };
   connection.tables.set(table, state);
 
-  const updates = COLUMNS.filter((column) => column !== "id" && column !== "created_at")
-    .map((column) => `${column} = excluded.${column}`)
+  // the columns bound per row; created_at is one named parameter per statement
+  const bound = columns.filter((c) => c.kind !== "time");
+  const BOUND = bound.length;
+  const getters = bound.map((c) => c.get);
+  const names = bound.map((c) => c.name);
+  const withTime = columns.some((c) => c.kind === "time");
+  const timeName = columns.find((c) => c.kind === "time")?.name;
+  const SHARED = bound.flatMap((c, i) => (SHARED_PATHS.has(c.path.join(".")) ? [i] : []));
+  const OWN = bound.flatMap((_, i) => (SHARED.includes(i) ? [] : [i]));
+  const updates = names
+    .filter((name) => name !== "id")
+    .map((name) => `"${name}" = excluded."${name}"`)
     .join(", ");
+  const allNames = [...names, ...(withTime ? [timeName!] : [])].map((name) => `"${name}"`).join(", ");
   // a later row of one statement with the same id updates the earlier one: the last write wins
   const insert = (rows: number, tuple: string) =>
     db.prepare(
-      `INSERT INTO ${quoted} (${COLUMNS.join(", ")}) VALUES ${Array.from({ length: rows }, () => tuple).join(", ")}
-       ON CONFLICT(id) DO UPDATE SET ${updates}`,
+      `INSERT INTO ${quoted} (${allNames}) VALUES ${Array.from({ length: rows }, () => tuple).join(", ")}
+       ON CONFLICT(id) DO ${updates ? `UPDATE SET ${updates}` : "NOTHING"}`,
     );
-  // every column bound per row, or the SHARED ones once per statement by name
-  const tuple = `(${Array.from({ length: BOUND }, () => "?").join(", ")}, ${NOW})`;
-  const sharedTuple = `(${COLUMNS.map((column, i) => (i === BOUND ? NOW : (SHARED as readonly number[]).includes(i) ? `@${column}` : "?")).join(", ")})`;
+  const time = withTime ? `, ${NOW}` : "";
+  // every column bound per row, or the SHARED ones once per statement by name (@c<i>: a column
+  // name may not be a valid parameter name)
+  const tuple = `(${Array.from({ length: BOUND }, () => "?").join(", ")}${time})`;
+  const sharedTuple = `(${bound.map((_, i) => (SHARED.includes(i) ? `@c${i}` : "?")).join(", ")}${time})`;
   const upsertOne = insert(1, tuple);
   const upsertMany = insert(ROWS_PER_STATEMENT, tuple);
-  const upsertShared = insert(ROWS_PER_STATEMENT, sharedTuple);
+  const upsertShared = SHARED.length > 0 ? insert(ROWS_PER_STATEMENT, sharedTuple) : undefined;
   const own = new Array<Value>(ROWS_PER_STATEMENT * OWN.length);
   const recordCommit = db.prepare(
     "INSERT OR REPLACE INTO _batchpipe_commits (table_name, key, committed_at) VALUES (?, ?, ?)",
@@ -227,24 +230,26 @@ function openTable(connection: Connection, path: string, table: string, checkpoi
 
   return {
     write(rows: readonly ResultRow[]): void {
-      const values = toValues(rows);
+      const values = toValues(rows, getters);
       begin();
       const now = new Date().toISOString();
-      const at = { now };
+      // created_at's named parameter, when the table has it
+      const at: { now: string }[] = withTime ? [{ now }] : [];
       let i = 0;
       for (; i + ROWS_PER_STATEMENT <= rows.length; i += ROWS_PER_STATEMENT) {
-        const shared = sharedValues(values, i * BOUND, now);
+        const shared =
+          upsertShared && sharedValues(values, i * BOUND, BOUND, SHARED, withTime ? now : undefined);
         if (shared === undefined) {
-          upsertMany.run(...values.slice(i * BOUND, (i + ROWS_PER_STATEMENT) * BOUND), at);
+          upsertMany.run(...values.slice(i * BOUND, (i + ROWS_PER_STATEMENT) * BOUND), ...at);
           continue;
         }
         let k = 0;
         for (let row = i * BOUND, end = row + ROWS_PER_STATEMENT * BOUND; row < end; row += BOUND) {
           for (const column of OWN) own[k++] = values[row + column]!;
         }
-        upsertShared.run(...own, shared);
+        upsertShared!.run(...own, shared);
       }
-      for (; i < rows.length; i++) upsertOne.run(...values.slice(i * BOUND, (i + 1) * BOUND), at);
+      for (; i < rows.length; i++) upsertOne.run(...values.slice(i * BOUND, (i + 1) * BOUND), ...at);
     },
     commit(key: string): number {
       begin();
@@ -270,49 +275,95 @@ function openTable(connection: Connection, path: string, table: string, checkpoi
  * The named parameters of `upsertShared` when the ROWS_PER_STATEMENT rows from `values[at]` agree
  * on every SHARED column; undefined when they do not.
  */
-function sharedValues(values: readonly Value[], at: number, now: string): Record<string, Value> | undefined {
-  for (let row = at + BOUND, end = at + ROWS_PER_STATEMENT * BOUND; row < end; row += BOUND) {
-    for (const column of SHARED) if (values[row + column] !== values[at + column]) return undefined;
+function sharedValues(
+  values: readonly Value[],
+  at: number,
+  width: number,
+  shared: readonly number[],
+  now: string | undefined,
+): Record<string, Value> | undefined {
+  for (let row = at + width, end = at + ROWS_PER_STATEMENT * width; row < end; row += width) {
+    for (const column of shared) if (values[row + column] !== values[at + column]) return undefined;
   }
-  const shared: Record<string, Value> = { now };
-  for (const column of SHARED) shared[COLUMNS[column]] = values[at + column]!;
-  return shared;
+  const named: Record<string, Value> = now === undefined ? {} : { now };
+  for (const column of shared) named[`c${column}`] = values[at + column]!;
+  return named;
 }
 
 /** the bound columns of every row, one row after another */
-function toValues(rows: readonly ResultRow[]): Value[] {
-  const values: Value[] = new Array(rows.length * BOUND);
-  for (let i = 0; i < rows.length; i++) setValues(values, i * BOUND, rows[i]!);
+function toValues(rows: readonly ResultRow[], getters: readonly ((row: ResultRow) => unknown)[]): Value[] {
+  const width = getters.length;
+  const values: Value[] = new Array(rows.length * width);
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i]!;
+    for (let c = 0; c < width; c++) values[i * width + c] = sqlValue(getters[c]!(row));
+  }
   return values;
 }
 
-/** the bound columns of `row` into values[at, at + BOUND) */
-function setValues(values: Value[], at: number, row: ResultRow): void {
-  values[at] = row.id;
-  values[at + 1] = row.status;
-  if (row.status === "success") {
-    values[at + 2] = typeof row.output === "string" ? row.output : json(row.output);
-    values[at + 3] = json(row.response);
-    values[at + 4] = json(row.usage);
-    values[at + 5] = row.model;
-    values[at + 9] = null;
-  } else {
-    values[at + 2] = null;
-    values[at + 3] = null;
-    values[at + 4] = null;
-    values[at + 5] = null;
-    values[at + 9] = json(row.error);
-  }
-  values[at + 6] = row.batch_id;
-  values[at + 7] = row.attempts;
-  values[at + 8] = json(row.input);
-  values[at + 10] = row.source?.file ?? null;
-  values[at + 11] = row.source?.line ?? null;
+/**
+ * A value as SQLite stores it: strings and numbers as they are, booleans as 1/0, objects and
+ * arrays as JSON text, NULL for a missing value (and for one JSON cannot hold, such as a function).
+ */
+function sqlValue(value: unknown): Value {
+  if (value === undefined || value === null) return null;
+  if (typeof value === "string" || typeof value === "number") return value;
+  if (typeof value === "boolean") return value ? 1 : 0;
+  return JSON.stringify(value) ?? null;
 }
 
-/** JSON text, or NULL for a missing value (and for one JSON cannot hold, such as a function) */
-function json(value: unknown): string | null {
-  return value === undefined || value === null ? null : (JSON.stringify(value) ?? null);
+/**
+ * Create the table with `columns`, or fit an existing one: the columns it lacks are added (with
+ * the default projection, the sink writes only those it has: a table someone else made keeps its
+ * shape); a NOT NULL column without a default that the sink would not write fails here, not at the
+ * first row.
+ */
+function prepareColumns(
+  db: Database.Database,
+  path: string,
+  table: string,
+  columns: Column[],
+  isDefault: boolean,
+): Column[] {
+  const quoted = `"${table}"`;
+  const declare = (c: Column) =>
+    c.name === "id"
+      ? `"id" TEXT PRIMARY KEY NOT NULL`
+      : `"${c.name}" ${DECLARED[c.kind]}${c.name === "status" || c.kind === "time" ? " NOT NULL" : ""}`.trimEnd();
+  db.exec(`CREATE TABLE IF NOT EXISTS ${quoted} (${columns.map(declare).join(", ")})`);
+  const existing = db.prepare(`PRAGMA table_info(${quoted})`).all() as {
+    name: string;
+    notnull: number;
+    dflt_value: unknown;
+    pk: number;
+  }[];
+  const has = new Set(existing.map((c) => c.name.toLowerCase()));
+  const fail = (message: string, hint: string) =>
+    new BatchpipeError("PLUGIN_FAILED", `${path}: table "${table}" ${message}`, {
+      hint,
+      plugin: "sink:sqlite",
+    });
+  if (!has.has("id")) throw fail("has no id column", "Add one, or name another table.");
+  let written = columns;
+  if (isDefault) written = columns.filter((c) => has.has(c.name.toLowerCase()));
+  else {
+    for (const c of columns) {
+      // ADD COLUMN cannot add NOT NULL without a default: added columns allow NULL
+      if (!has.has(c.name.toLowerCase()))
+        db.exec(`ALTER TABLE ${quoted} ADD COLUMN "${c.name}" ${DECLARED[c.kind]}`);
+    }
+  }
+  const names = new Set(written.map((c) => c.name.toLowerCase()));
+  const missing = existing.filter(
+    (c) => c.notnull && c.dflt_value === null && !c.pk && !names.has(c.name.toLowerCase()),
+  );
+  if (missing.length > 0) {
+    throw fail(
+      `has NOT NULL column(s) ${missing.map((c) => c.name).join(", ")} that the sink's columns do not write`,
+      `Add them to columns (e.g. columns: [${[...written.map((c) => c.name), ...missing.map((c) => c.name)].join(", ")}]), or name another table.`,
+    );
+  }
+  return written;
 }
 
 function parseCheckpoint(checkpoint: Checkpoint, path: string): number {

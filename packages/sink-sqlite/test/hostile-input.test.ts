@@ -89,7 +89,7 @@ describe("sink-sqlite hardening", () => {
     ];
 
     const handle = await sink.open({
-      ...createTestContext(dir, sink.options.parse({ path: "./out.db", table: "results" })),
+      ...createTestContext(dir, sink.options.parse({ path: "./out.db", table: "results", columns: "all" })),
       checkpoint: undefined,
     });
     await handle.write(rows);

@@ -35,7 +35,7 @@ function success(id: string, output: unknown, input: Record<string, unknown> = {
   };
 }
 
-test("columns: JSON text for structured values, plain text for a string output, provenance", async () => {
+test("default columns: JSON text for structured values, plain text for a string output; input and provenance for failures only", async () => {
   const dir = mkdtempSync(join(tmpdir(), "sink-sqlite-"));
   const failure: FailureRow = {
     id: "f1",
@@ -56,7 +56,6 @@ test("columns: JSON text for structured values, plain text for a string output, 
       id: "f1",
       status: "failed",
       output: null,
-      response: null,
       usage: null,
       model: null,
       batch_id: null,
@@ -70,15 +69,14 @@ test("columns: JSON text for structured values, plain text for a string output, 
       id: "s1",
       status: "success",
       output: "plain text",
-      response: '{"body":"plain text"}',
       usage: '{"input_tokens":1,"output_tokens":2,"total_tokens":3}',
       model: "gpt-4o-mini",
       batch_id: "batch_1",
       attempts: 2,
-      input: '{"id":"s1"}',
+      input: null,
       error: null,
-      source_file: "/data/in.jsonl",
-      source_line: 7,
+      source_file: null,
+      source_line: null,
     },
     expect.objectContaining({ id: "s2", output: '{"label":"x"}' }),
   ]);
@@ -97,7 +95,7 @@ test("hostile records are stored intact: SQL in text, NUL characters, huge strin
     success("deep", deep),
     success('quote"id', { "key with 'quotes'": "val\\ue" }),
   ];
-  const handle = await open(dir, { path: "r.db", table: "Weird_Table_1" });
+  const handle = await open(dir, { path: "r.db", table: "Weird_Table_1", columns: "all" });
   await handle.write(hostile);
   await handle.commit("k1");
   await handle.close();
@@ -246,11 +244,11 @@ test("rows that share status, model, batch and source file are stored as rows wr
     input: { id: "r22" },
     source: { file: "/data/in.jsonl", line: 22 },
   };
-  const together = await open(dir, { path: "r.db", table: "together" });
+  const together = await open(dir, { path: "r.db", table: "together", columns: "all" });
   await together.write(rows);
   await together.commit("k1");
   await together.close();
-  const apart = await open(dir, { path: "r.db", table: "apart" });
+  const apart = await open(dir, { path: "r.db", table: "apart", columns: "all" });
   for (const row of rows) await apart.write([row]);
   await apart.commit("k1");
   await apart.close();
@@ -282,4 +280,73 @@ test("committed rows reach the database file while the sink is open; after close
   copyFileSync(file, join(dir, "copy.db"));
   expect(query(join(dir, "copy.db"), "SELECT count(*) AS n FROM results")).toEqual([{ n: 8000 }]);
   rmSync(dir, { recursive: true });
+});
+
+test("columns: paths into a JSON output and usage, renamed; a value keeps its type; `all` brings response back", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "sink-sqlite-"));
+  const handle = await open(dir, {
+    path: "r.db",
+    columns: ["id", "output.sentiment", { tokens: "usage.total_tokens" }, { score: "output.scores.0" }],
+  });
+  await handle.write([
+    success("a", { sentiment: "positive", scores: [0.9], flag: true }),
+    success("b", "not json"),
+  ]);
+  await handle.commit("k1");
+  await handle.close();
+  const file = join(dir, "r.db");
+  expect(query(file, "SELECT * FROM results ORDER BY id")).toEqual([
+    { id: "a", status: "success", output_sentiment: "positive", tokens: 3, score: 0.9 },
+    { id: "b", status: "success", output_sentiment: null, tokens: 3, score: null },
+  ]);
+  const full = await open(dir, { path: "r.db", table: "full", columns: "all" });
+  await full.write([success("a", "text")]);
+  await full.commit("k1");
+  await full.close();
+  const [row] = query(file, "SELECT response, input, source_file FROM full");
+  expect(row).toEqual({ response: '{"body":"text"}', input: '{"id":"a"}', source_file: "/data/in.jsonl" });
+  rmSync(dir, { recursive: true });
+});
+
+test("a table the old default created: the default writes into it; listed columns it lacks are added", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "sink-sqlite-"));
+  const file = join(dir, "r.db");
+  const db = new Database(file);
+  // the table every earlier version created
+  db.exec(`CREATE TABLE results (id TEXT PRIMARY KEY NOT NULL, status TEXT NOT NULL, output TEXT, response TEXT,
+    usage TEXT, model TEXT, batch_id TEXT, attempts INTEGER, input TEXT, error TEXT, source_file TEXT,
+    source_line INTEGER, created_at TEXT NOT NULL);
+    INSERT INTO results VALUES ('old', 'success', 'o', '{}', NULL, NULL, NULL, 1, '{}', NULL, NULL, NULL, 'then');`);
+  db.close();
+  const lean = await open(dir, { path: "r.db" });
+  await lean.write([success("a", { sentiment: "neutral" })]);
+  await lean.commit("k1");
+  await lean.close();
+  const more = await open(dir, { path: "r.db", columns: ["id", "status", "output.sentiment", "created_at"] });
+  await more.write([success("b", { sentiment: "negative" })]);
+  await more.commit("k2");
+  await more.close();
+  expect(query(file, "SELECT id, response, output, output_sentiment FROM results ORDER BY id")).toEqual([
+    { id: "a", response: null, output: '{"sentiment":"neutral"}', output_sentiment: null },
+    { id: "b", response: null, output: null, output_sentiment: "negative" },
+    { id: "old", response: "{}", output: "o", output_sentiment: null },
+  ]);
+  // created_at is NOT NULL there: columns that leave it out fail at open, with the fix
+  await expect(open(dir, { path: "r.db", columns: ["id", "output"] })).rejects.toMatchObject({
+    code: "PLUGIN_FAILED",
+    message: expect.stringContaining("NOT NULL column(s) created_at"),
+    hint: expect.stringContaining("columns: [id, status, output, created_at]"),
+  });
+  rmSync(dir, { recursive: true });
+});
+
+test("columns that are not row paths or SQL names are refused with their place", () => {
+  const issues = (columns: unknown) =>
+    sink.options.safeParse({ path: "r.db", columns }).error?.issues.map((i) => [i.path.join("."), i.message]);
+  expect(issues(["id", "outptu"])?.[0]?.[0]).toMatch(/^columns/);
+  expect(issues(["id", "output.a-b"])).toEqual([
+    ["columns.1", expect.stringContaining("not a plain SQL identifier")],
+  ]);
+  expect(issues(["id", { n: "usage" }, { n: "model" }])).toEqual([["columns.2", '"n" is named twice']]);
+  expect(issues(["id", "created_at", "source_line"])).toBeUndefined();
 });

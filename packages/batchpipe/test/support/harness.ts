@@ -169,9 +169,12 @@ export interface PipelineOptions {
   /** max_tokens of every request; default none */
   maxTokens?: number;
   batch?: Record<string, string | number | boolean | null>;
-  /** the sink list items; default `- { use: jsonl, path: ./out/results.jsonl }` */
+  /**
+   * the sink list items; default `- { use: jsonl, path: ./out/results.jsonl, fields: all }` (the
+   * whole row: the suites check what the engine delivers; the sinks' tests check their default rows)
+   */
   sinks?: string[];
-  /** add `- { use: sqlite, path: ./out/results.db, table: results }` to the sinks */
+  /** add `- { use: sqlite, path: ./out/results.db, table: results, columns: all }` to the sinks */
   sqlite?: boolean;
   /** default `- { use: jsonl, path: ./out/errors.jsonl }` */
   errors?: string[];
@@ -188,7 +191,7 @@ export const SENTIMENT = {
 /** writes `<dir>/pipeline.yaml`: a jsonl source, the prompt transform, jsonl sinks, polling every 50ms */
 export function writePipeline(dir: string, o: PipelineOptions): string {
   const batch = { poll_interval: "50ms", ...o.batch };
-  const sinks = o.sinks ?? ["- { use: jsonl, path: ./out/results.jsonl }"];
+  const sinks = o.sinks ?? ["- { use: jsonl, path: ./out/results.jsonl, fields: all }"];
   const lines = [
     "version: 1",
     `name: ${o.name ?? "test"}`,
@@ -209,9 +212,10 @@ export function writePipeline(dir: string, o: PipelineOptions): string {
     "batch:",
     ...Object.entries(batch).map(([k, v]) => `  ${k}: ${v === null ? "null" : v}`),
     "sinks:",
-    ...[...sinks, ...(o.sqlite ? ["- { use: sqlite, path: ./out/results.db, table: results }"] : [])].map(
-      (l) => `  ${l}`,
-    ),
+    ...[
+      ...sinks,
+      ...(o.sqlite ? ["- { use: sqlite, path: ./out/results.db, table: results, columns: all }"] : []),
+    ].map((l) => `  ${l}`),
     "errors:",
     ...(o.errors ?? ["- { use: jsonl, path: ./out/errors.jsonl }"]).map((l) => `  ${l}`),
   ];
@@ -239,7 +243,7 @@ export function writeEmulatorPipeline(
     '  id: "{{ id }}"',
     '  body: { model: gpt-4o-mini, messages: [{ role: user, content: "{{ text }}" }] }',
     "batch: { poll_interval: 50ms }",
-    "sinks: [{ use: jsonl, path: ./out/results.jsonl }]",
+    "sinks: [{ use: jsonl, path: ./out/results.jsonl, fields: all }]",
     ...(o.errors ? ["errors: [{ use: jsonl, path: ./out/errors.jsonl }]"] : []),
   ];
   fs.writeFileSync(file, `${lines.join("\n")}\n`);

@@ -51,6 +51,7 @@ export class SinkSet {
     ) => {
       const key = sinkKey(runId, role, index, ref.use);
       keepPrivate(ref, resolvePath, [state.dir, path.join(pipeline.dir, ".batchpipe")]);
+      const checkpoint = state.sinkCheckpoint(key);
       try {
         const opening = withTimeout(
           ref.plugin.open({
@@ -58,7 +59,7 @@ export class SinkSet {
             resolvePath,
             logger,
             signal,
-            checkpoint: state.sinkCheckpoint(key),
+            checkpoint,
           }),
           timeoutMs,
           ref.label,
@@ -66,6 +67,14 @@ export class SinkSet {
         );
         const handle = checkSinkHandle(await opening, ref.label);
         opened.push({ key, role, label: ref.label, handle, skip: false });
+        // a fresh sink's starting point is recorded before it gets a row: a run that crashes
+        // before its first delivery is recorded resumes from there, not as fresh again (which
+        // would keep what it wrote, e.g. in a jsonl file with append: true)
+        if (checkpoint === undefined) {
+          const openKey = `${key}|open`;
+          const start = await withTimeout(handle.commit(openKey), timeoutMs, ref.label, "commit");
+          state.recordSinkCheckpoint(key, start, openKey);
+        }
       } catch (error) {
         throw pluginFailed(ref.label, "open", error);
       }

@@ -247,7 +247,8 @@ export const pipelineSchema = z
       .min(1, { error: "expected at least one sink" })
       .meta({ description: "Where successes go, each exactly once, in every sink." }),
     errors: z.array(pluginRefSchema).optional().meta({
-      description: "Where final failures go. Default: a jsonl sink at .batchpipe/<name>/errors.jsonl.",
+      description:
+        "Where final failures go. Default: a jsonl sink at .batchpipe/<name>/errors.jsonl, which keeps each failure row whole (id, error, attempts, batch_id, input, source).",
     }),
     notify: notifySchema,
     pricing: pricingSchema,

@@ -72,6 +72,8 @@ export interface StateStore {
     options: { remember: boolean },
   ): void;
   sinkCheckpoint(sink: string): Checkpoint | undefined;
+  /** a sink's checkpoint outside a delivery: where a fresh sink starts (see SinkSet.open) */
+  recordSinkCheckpoint(sink: string, checkpoint: Checkpoint, key: string): void;
   delivered(key: string): boolean;
   /**
    * The commit point of a delivery: sink checkpoints, counters, the shard's status and the retry
@@ -279,6 +281,11 @@ function createStore(dir: string, db: Database.Database): StateStore {
         | { checkpoint: string }
         | undefined;
       return row ? (JSON.parse(row.checkpoint) as Checkpoint) : undefined;
+    },
+    recordSinkCheckpoint: (sink, checkpoint, key) => {
+      db.prepare(
+        "INSERT INTO sink_checkpoints (sink, checkpoint, key) VALUES (?, ?, ?) ON CONFLICT(sink) DO UPDATE SET checkpoint = excluded.checkpoint, key = excluded.key",
+      ).run(sink, JSON.stringify(checkpoint ?? null), key);
     },
     delivered: (key) => db.prepare("SELECT 1 FROM deliveries WHERE key = ?").get(key) !== undefined,
     recordDelivery: db.transaction(

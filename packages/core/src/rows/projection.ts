@@ -1,0 +1,259 @@
+/**
+ * Row projections (DESIGN §1 "What reaches the sinks"): which fields or paths of a row a sink
+ * keeps. One option syntax for every sink: a list whose entries are a path (`id`, `usage`,
+ * `output.sentiment`, `source.line`) or a one-key map `{ name: path }` that renames it; `all` keeps
+ * the whole row. A path's name is the path with `.` as `_` (`output.sentiment` → `output_sentiment`,
+ * the column name a table sink uses). Paths are split once, when the projection is compiled.
+ *
+ * The default keeps what most users keep: a success row's `id, status, output, usage, model,
+ * batch_id, attempts` (not `response`, `input` nor `source`: on request), and a failure row whole
+ * (`id, status, error, attempts, batch_id, input, source`): failures are few, and their input is
+ * what one needs to act on them.
+ */
+import { z } from "zod";
+import type { ResultRow } from "../plugin.js";
+
+/** the top-level fields a path may start with */
+export const ROW_FIELDS = [
+  "id",
+  "status",
+  "output",
+  "response",
+  "usage",
+  "model",
+  "batch_id",
+  "attempts",
+  "input",
+  "error",
+  "source",
+] as const;
+
+/** a success row's fields under the default projection (failure rows are kept whole) */
+export const DEFAULT_SUCCESS_FIELDS = [
+  "id",
+  "status",
+  "output",
+  "usage",
+  "model",
+  "batch_id",
+  "attempts",
+] as const;
+
+/**
+ * The default columns of a table sink: the default fields of both kinds of row. `input`,
+ * `source_file` and `source_line` are filled for failures only (NULL for successes); `created_at`
+ * is the time the row was first written.
+ */
+export const DEFAULT_COLUMNS = [
+  ...DEFAULT_SUCCESS_FIELDS,
+  "error",
+  "input",
+  "source_file",
+  "source_line",
+  "created_at",
+] as const;
+
+/** the whole row, as table columns (the `columns: all` of a table sink): the order earlier versions created */
+export const ALL_COLUMNS = [
+  ...ROW_FIELDS.filter((field) => field !== "source"),
+  "source_file",
+  "source_line",
+  "created_at",
+] as const;
+
+const PATH = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_-]+)*$/;
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+function pathSchema(extra: readonly string[]) {
+  const starts = [...ROW_FIELDS, ...extra];
+  return z
+    .string()
+    .regex(PATH, "must be a row field, or a dotted path into one (e.g. output.sentiment)")
+    .refine((path) => starts.includes(path.split(".")[0]!), {
+      message: `must start with a row field: ${starts.join(", ")}`,
+    });
+}
+
+function projectionSchema(extra: readonly string[], names: "any" | "identifier") {
+  const path = pathSchema(extra);
+  const name =
+    names === "identifier"
+      ? z.string().regex(IDENTIFIER, "must be a plain SQL identifier (letters, digits, _)")
+      : z.string().min(1);
+  const entry = z.union([
+    path,
+    z
+      .record(name, path)
+      .refine((entry) => Object.keys(entry).length === 1, { message: "one { name: path } per entry" }),
+  ]);
+  const shape = 'must be "all" or a list of row fields and paths, e.g. [id, output, usage]';
+  return z.union([z.literal("all"), z.array(entry).min(1)], { error: shape }).superRefine((value, ctx) => {
+    if (value === "all") return;
+    const seen = new Set<string>();
+    for (const [i, item] of value.entries()) {
+      const { name } = parseEntry(item);
+      if (names === "identifier" && !IDENTIFIER.test(name)) {
+        ctx.addIssue({
+          code: "custom",
+          path: [i],
+          message: `its column name "${name}" is not a plain SQL identifier: rename it, e.g. { my_name: ${item} }`,
+        });
+      }
+      if (seen.has(name)) ctx.addIssue({ code: "custom", path: [i], message: `"${name}" is named twice` });
+      seen.add(name);
+    }
+  });
+}
+
+/** `fields:` of a JSON-shaped sink (sink-jsonl) */
+export const fieldsOption = projectionSchema([], "any").meta({
+  description:
+    "What each line keeps: `all` (the whole row, incl. response and input), or a list of row fields and dotted paths (e.g. output.sentiment, usage.total_tokens; a path's key is the path with . as _), each optionally renamed as { name: path }. Default: a success keeps id, status, output, usage, model, batch_id, attempts; a failure is kept whole.",
+  examples: ["all", "[id, output, usage]", "[id, output.sentiment, { tokens: usage.total_tokens }]"],
+});
+
+/** `columns:` of a table sink (sink-sqlite, sink-postgres): also `source_file`, `source_line`, `created_at` */
+export const columnsOption = projectionSchema(
+  ["source_file", "source_line", "created_at"],
+  "identifier",
+).meta({
+  description:
+    "The table's columns: `all` (adds response and input for every row), or a list of row fields and dotted paths (a column's name is the path with . as _), each optionally renamed as { name: path }; id and status are always written. Default: id, status, output, usage, model, batch_id, attempts, error, input and source_file, source_line (for failures), created_at.",
+  examples: [
+    "all",
+    "[id, output, usage, response]",
+    "[id, output.sentiment, { tokens: usage.total_tokens }]",
+  ],
+});
+
+export type FieldsOption = z.output<typeof fieldsOption>;
+export type ColumnsOption = z.output<typeof columnsOption>;
+type Entry = string | Record<string, string>;
+
+/** A compiled JSON projection: the object a row becomes (the row itself when nothing is dropped). */
+export type RowProjector = (row: ResultRow) => unknown;
+
+/** compile `fields:` (undefined: the default) once; the projector runs per row */
+export function compileFields(option: FieldsOption | undefined): RowProjector {
+  if (option === "all") return (row) => row;
+  if (option === undefined) {
+    const success = compileObject(DEFAULT_SUCCESS_FIELDS);
+    // the failure row is kept whole
+    return (row) => (row.status === "success" ? success(row) : row);
+  }
+  return compileObject(option);
+}
+
+/** One column of a table sink. */
+export interface Column {
+  name: string;
+  /** the path it comes from, split (`created_at` is the time of the first write) */
+  path: readonly string[];
+  /** a top-level field (its type is known) or a path into one (any JSON value) */
+  kind: ColumnKind;
+  /** the row's value, undefined when the row does not have it */
+  get: (row: ResultRow) => unknown;
+}
+
+/**
+ * What a column holds: text (`id`, `status`, `model`, `batch_id`, `source_file`), integer
+ * (`attempts`, `source_line`), time (`created_at`), JSON (a top-level object field: `output`,
+ * `response`, `usage`, `input`, `error`), or a value (a path into a field: whatever it holds).
+ */
+export type ColumnKind = "text" | "integer" | "time" | "json" | "value";
+
+/**
+ * compile `columns:` (undefined: the default) once. `id` and `status` are always the first columns. The default's
+ * `input`, `source_file` and `source_line` are read from failure rows only.
+ */
+export function compileColumns(option: ColumnsOption | undefined): Column[] {
+  const entries: readonly Entry[] = option === "all" ? ALL_COLUMNS : (option ?? DEFAULT_COLUMNS);
+  const columns = entries.map((entry) => {
+    const { name, path } = parseEntry(entry);
+    return column(name, path);
+  });
+  if (option === undefined) {
+    for (const c of columns) {
+      if (c.name !== "input" && c.name !== "source_file" && c.name !== "source_line") continue;
+      const get = c.get;
+      c.get = (row) => (row.status === "failed" ? get(row) : undefined);
+    }
+  }
+  // id (the upsert key) and status come first, listed or not
+  const rest = columns.filter((c) => c.name !== "id" && c.name !== "status");
+  const pick = (name: string) => columns.find((c) => c.name === name) ?? column(name, name);
+  return [pick("id"), pick("status"), ...rest];
+}
+
+/** whether `columns` is the default projection (so a sink may keep a table's own column set) */
+export function isDefaultColumns(option: ColumnsOption | undefined): boolean {
+  return option === undefined;
+}
+
+// --- internal ---
+
+function parseEntry(entry: Entry): { name: string; path: string } {
+  if (typeof entry === "string") return { name: entry.replaceAll(".", "_"), path: entry };
+  const [name, path] = Object.entries(entry)[0]!;
+  return { name, path };
+}
+
+const KINDS: Record<string, ColumnKind> = {
+  id: "text",
+  status: "text",
+  model: "text",
+  batch_id: "text",
+  source_file: "text",
+  attempts: "integer",
+  source_line: "integer",
+  created_at: "time",
+};
+
+function column(name: string, path: string): Column {
+  const split = aliased(path).split(".");
+  const kind = KINDS[path] ?? (split.length === 1 ? "json" : "value");
+  return { name, path: split, kind, get: getter(split) };
+}
+
+/** `source_file` and `source_line` are the table names of `source.file` and `source.line` */
+function aliased(path: string): string {
+  return path === "source_file" ? "source.file" : path === "source_line" ? "source.line" : path;
+}
+
+/** a getter for a split path: one property read per segment, undefined where the path ends early */
+function getter(path: readonly string[]): (row: ResultRow) => unknown {
+  const [first, second, ...rest] = path as [string, ...string[]];
+  if (second === undefined) return (row) => (row as unknown as Record<string, unknown>)[first];
+  return (row) => {
+    let value = (row as unknown as Record<string, unknown>)[first];
+    value = step(value, second);
+    for (let i = 0; i < rest.length && value !== undefined; i++) value = step(value, rest[i]!);
+    return value;
+  };
+}
+
+function step(value: unknown, key: string): unknown {
+  return value !== null && typeof value === "object" && Object.hasOwn(value, key)
+    ? (value as Record<string, unknown>)[key]
+    : undefined;
+}
+
+/** an object of the entries' values, in their order; a value the row lacks is left out */
+function compileObject(entries: readonly Entry[]): RowProjector {
+  const names: string[] = [];
+  const getters: ((row: ResultRow) => unknown)[] = [];
+  for (const entry of entries) {
+    const { name, path } = parseEntry(entry);
+    names.push(name);
+    getters.push(getter(path.split(".")));
+  }
+  const count = names.length;
+  return (row) => {
+    const out: Record<string, unknown> = {};
+    for (let i = 0; i < count; i++) {
+      const value = getters[i]!(row);
+      if (value !== undefined) out[names[i]!] = value;
+    }
+    return out;
+  };
+}
