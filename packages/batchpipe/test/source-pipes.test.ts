@@ -1,0 +1,155 @@
+// The jsonl source fed by a producer process, through the real CLI against the emulator: standard
+// input (`path: "-"`) and a named pipe (mkfifo). validate never opens either.
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import type { Emulator } from "@batchpipe/openai-emulator";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import {
+  batchpipe,
+  CLI_BIN,
+  childEnv,
+  expectEachOnce,
+  readJsonl,
+  startEmulator,
+  tempDir,
+  writeDataset,
+  writePipeline,
+} from "./support/harness.js";
+
+let emu: Emulator;
+beforeAll(async () => {
+  emu = await startEmulator();
+});
+afterAll(async () => {
+  await emu?.close();
+});
+const children: ChildProcess[] = [];
+afterEach(() => {
+  for (const child of children.splice(0)) if (child.exitCode === null) child.kill("SIGKILL");
+});
+
+/** `batchpipe <args>` with its stdin a pipe the test holds; resolves with the exit code and output */
+function withStdin(args: string[], cwd: string) {
+  const child = spawn(process.execPath, [CLI_BIN, ...args], { cwd, env: childEnv(), stdio: "pipe" });
+  children.push(child);
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d) => {
+    stdout += d;
+  });
+  child.stderr.on("data", (d) => {
+    stderr += d;
+  });
+  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
+    child.once("close", (code) => resolve({ code, stdout, stderr })),
+  );
+  return { child, done };
+}
+
+interface Row {
+  id: string;
+  source: { file: string; line: number };
+  error?: { code: string; message: string };
+}
+
+describe("the jsonl source on a pipe (real CLI, emulator)", () => {
+  it('`batchpipe run` with `path: "-"` reads the records piped to its stdin, each delivered once at file "-"', async () => {
+    const dir = tempDir();
+    const data = writeDataset(dir, 300, { file: "export.jsonl" });
+    fs.appendFileSync(data, "not json\n");
+    const spec = writePipeline(dir, { baseUrl: emu.url, source: '  { use: jsonl, path: "-" }' });
+
+    const run = withStdin(["run", spec, "--json"], dir);
+    // producer | batchpipe run pipeline.yaml
+    fs.createReadStream(data).pipe(run.child.stdin);
+    const { code, stdout, stderr } = await run.done;
+    expect(stderr).toBe("");
+    expect(code).toBe(3); // finished; the line that is not JSON failed
+
+    const finished = stdout
+      .split("\n")
+      .filter((l) => l.startsWith("{"))
+      .map((l) => JSON.parse(l))
+      .find((e) => e.type === "run_finished");
+    expect(finished.report).toMatchObject({ read: 301, succeeded: 300, failed: 1, unaccounted: 0 });
+    const results = path.join(dir, "out/results.jsonl");
+    expectEachOnce(results, 300);
+    const rows = readJsonl<Row>(results);
+    expect(rows.find((r) => r.id === "rec-7")!.source).toEqual({ file: "-", line: 7 });
+    const [failure] = readJsonl<Row>(path.join(dir, "out/errors.jsonl"));
+    expect(failure!.source).toEqual({ file: "-", line: 301 });
+    expect(failure!.error!.message).toMatch(/^-:301: invalid JSON/);
+  });
+
+  it("`batchpipe run` reads a named pipe that a producer process writes, each record once", async () => {
+    const dir = tempDir();
+    const data = writeDataset(dir, 200, { file: "export.jsonl" });
+    const fifo = path.join(dir, "in.fifo");
+    execFileSync("mkfifo", [fifo]);
+    const spec = writePipeline(dir, { baseUrl: emu.url, data: "in.fifo" });
+
+    // the producer writes in small pieces, with pauses, and closes the pipe at the end
+    const producer = spawn(
+      process.execPath,
+      [
+        "-e",
+        `const fs = require("node:fs");
+        const text = fs.readFileSync(process.argv[1]);
+        const fd = fs.openSync(process.argv[2], "w");
+        let at = 0;
+        const step = () => {
+          if (at >= text.length) return fs.closeSync(fd);
+          at += fs.writeSync(fd, text, at, Math.min(4096, text.length - at));
+          setTimeout(step, 5);
+        };
+        step();`,
+        data,
+        fifo,
+      ],
+      { stdio: "inherit" },
+    );
+    children.push(producer);
+    const run = await batchpipe(["run", spec, "--json"], { cwd: dir });
+    expect(run.stderr).toBe("");
+    expect(run.code).toBe(0);
+    expectEachOnce(path.join(dir, "out/results.jsonl"), 200);
+    const rows = readJsonl<Row>(path.join(dir, "out/results.jsonl"));
+    expect(rows.find((r) => r.id === "rec-150")!.source).toEqual({ file: fifo, line: 150 });
+  });
+
+  it("`batchpipe validate` on a named pipe nobody writes returns at once, without opening it", async () => {
+    const dir = tempDir();
+    execFileSync("mkfifo", [path.join(dir, "in.fifo")]);
+    const spec = writePipeline(dir, { baseUrl: emu.url, data: "in.fifo" });
+    // were the pipe opened for reading, validate would wait for a writer until this SIGKILL
+    const run = await batchpipe(["validate", spec], { cwd: dir, timeoutMs: 30_000 });
+    expect(run.signal).toBeNull();
+    expect(run.stderr).toBe("");
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain("is valid");
+  });
+
+  it('`batchpipe validate` with `path: "-"` returns without reading stdin (left open)', async () => {
+    const dir = tempDir();
+    const spec = writePipeline(dir, { baseUrl: emu.url, source: '  { use: jsonl, path: "-" }' });
+    const run = withStdin(["validate", spec], dir);
+    const timer = setTimeout(() => run.child.kill("SIGKILL"), 30_000);
+    const { code, stdout, stderr } = await run.done;
+    clearTimeout(timer);
+    expect(stderr).toBe("");
+    expect(code).toBe(0);
+    expect(stdout).toContain("is valid");
+  });
+
+  it("the csv source refuses a named pipe clearly instead of calling it missing", async () => {
+    const dir = tempDir();
+    execFileSync("mkfifo", [path.join(dir, "in.csv")]);
+    const spec = writePipeline(dir, { baseUrl: emu.url, source: "  { use: csv, path: ./in.csv }" });
+    const run = await batchpipe(["run", spec], { cwd: dir, timeoutMs: 30_000 });
+    expect(run.signal).toBeNull();
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toContain("is a named pipe");
+    expect(run.stderr).not.toContain("no such file");
+  });
+});
