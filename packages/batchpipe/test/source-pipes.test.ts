@@ -6,6 +6,7 @@ import path from "node:path";
 import type { Emulator } from "@batchpipe/openai-emulator";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
+  batchesOf,
   batchpipe,
   CLI_BIN,
   childEnv,
@@ -29,14 +30,19 @@ afterEach(() => {
   for (const child of children.splice(0)) if (child.exitCode === null) child.kill("SIGKILL");
 });
 
+/** the test-only CLI entry that takes engine tuning (small read checkpoints) */
+const CLI_CHILD = path.join(import.meta.dirname, "support/cli-child.mjs");
+
 /** `batchpipe <args>` with its stdin a pipe the test holds; resolves with the exit code and output */
-function withStdin(args: string[], cwd: string) {
-  const child = spawn(process.execPath, [CLI_BIN, ...args], { cwd, env: childEnv(), stdio: "pipe" });
+function withStdin(args: string[], cwd: string, engine?: Record<string, number>) {
+  const entry = engine ? [CLI_CHILD, JSON.stringify(engine)] : [CLI_BIN];
+  const child = spawn(process.execPath, [...entry, ...args], { cwd, env: childEnv(), stdio: "pipe" });
   children.push(child);
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (d) => {
     stdout += d;
+    if (/"type":"read_progress"/.test(String(d))) child.emit("read_progress");
   });
   child.stderr.on("data", (d) => {
     stderr += d;
@@ -80,6 +86,36 @@ describe("the jsonl source on a pipe (real CLI, emulator)", () => {
     const [failure] = readJsonl<Row>(path.join(dir, "out/errors.jsonl"));
     expect(failure!.source).toEqual({ file: "-", line: 301 });
     expect(failure!.error!.message).toMatch(/^-:301: invalid JSON/);
+  });
+
+  it("SIGKILL while reading stdin: the next run reads from the start (no cursor) and the producer feeds it again; each record once", async () => {
+    const dir = tempDir();
+    const data = writeDataset(dir, 12_000, { file: "export.jsonl" });
+    const spec = writePipeline(dir, {
+      baseUrl: emu.url,
+      name: "stdin-crash",
+      source: '  { use: jsonl, path: "-" }',
+    });
+    const first = withStdin(["run", spec, "--json"], dir, { readCheckpointEvery: 1000 });
+    // 10,000 records, then the producer holds stdin open: the read waits, with checkpoints committed
+    const lines = fs.readFileSync(data, "utf8").split("\n");
+    first.child.stdin.write(`${lines.slice(0, 10_000).join("\n")}\n`);
+    await new Promise((resolve) => first.child.once("read_progress", resolve));
+    first.child.kill("SIGKILL");
+    await first.done;
+    expect(batchesOf(emu, "stdin-crash")).toEqual([]);
+
+    const again = withStdin(["run", spec, "--json"], dir);
+    fs.createReadStream(data).pipe(again.child.stdin);
+    const { code, stdout, stderr } = await again.done;
+    expect(stderr).toBe("");
+    expect(code).toBe(0);
+    expect(stdout).toContain("gives no cursor to resume from; reading starts over");
+    expectEachOnce(path.join(dir, "out/results.jsonl"), 12_000);
+    // nothing was submitted before the crash, and each request once after it (the input files are
+    // deleted once their batch ends, so the counts are what is left to look at)
+    const batches = batchesOf(emu, "stdin-crash");
+    expect(batches.reduce((sum, b) => sum + b.request_counts.total, 0)).toBe(12_000);
   });
 
   it("`batchpipe run` reads a named pipe that a producer process writes, each record once", async () => {
