@@ -12,6 +12,8 @@ import {
   childEnv,
   expectEachOnce,
   readJsonl,
+  records,
+  signalOnce,
   startEmulator,
   tempDir,
   writeDataset,
@@ -153,6 +155,46 @@ describe("the jsonl source on a pipe (real CLI, emulator)", () => {
     const rows = readJsonl<Row>(path.join(dir, "out/results.jsonl"));
     expect(rows.find((r) => r.id === "rec-150")!.source).toEqual({ file: fifo, line: 150 });
   });
+
+  it.each([
+    ["nobody has opened the pipe for writing yet", 0],
+    ["the producer wrote 5 records and holds the pipe open", 5],
+  ])(
+    "SIGINT while the run waits on a named pipe (%s) stops it: interrupted, state saved",
+    async (_, count) => {
+      const dir = tempDir();
+      const fifo = path.join(dir, "in.fifo");
+      execFileSync("mkfifo", [fifo]);
+      const spec = writePipeline(dir, { baseUrl: emu.url, data: "in.fifo" });
+      if (count > 0) {
+        const producer = spawn(
+          process.execPath,
+          [
+            "-e",
+            `const fs = require("node:fs");
+          fs.writeSync(fs.openSync(process.argv[1], "w"), process.argv[2]);
+          setInterval(() => undefined, 1000);`,
+            fifo,
+            records(count),
+          ],
+          { stdio: "inherit" },
+        );
+        children.push(producer);
+      }
+      const run = await batchpipe(["run", spec, "--json"], {
+        cwd: dir,
+        timeoutMs: 60_000,
+        onEvent(event, child) {
+          // the read starts right after; a moment later it is waiting on the pipe
+          if (event.type === "run_started") signalOnce(child, "SIGINT", 1500);
+        },
+      });
+      expect(run.signal).toBeNull();
+      expect(run.stderr).toBe("");
+      expect(run.code).toBe(130);
+      expect(run.events.at(-1)).toMatchObject({ type: "interrupted", signal: "SIGINT" });
+    },
+  );
 
   it("`batchpipe validate` on a named pipe nobody writes returns at once, without opening it", async () => {
     const dir = tempDir();

@@ -1,7 +1,8 @@
-import { createReadStream, statSync } from "node:fs";
+import { constants, createReadStream, close as fsClose, open as fsOpen, statSync } from "node:fs";
 import { readdir, stat } from "node:fs/promises";
+import { Socket } from "node:net";
 import { join } from "node:path";
-import { addAbortSignal, type Readable } from "node:stream";
+import { addAbortSignal, PassThrough, type Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
 import { glob, isDynamicPattern } from "tinyglobby";
 import { BatchpipeError } from "./errors.js";
@@ -93,16 +94,15 @@ export function openInputFile(
   options: { start?: number; signal?: AbortSignal; stream?: Readable } = {},
 ): Readable {
   const gzip = file.endsWith(".gz");
-  const raw: Readable = options.stream
-    ? options.signal
-      ? addAbortSignal(options.signal, options.stream)
-      : options.stream
-    : createReadStream(file, {
-        // a start position makes every read positional, which a pipe refuses (ESPIPE)
-        start: gzip || !options.start ? undefined : options.start,
-        highWaterMark: CHUNK_SIZE,
-        signal: options.signal,
-      });
+  let raw: Readable;
+  if (options.stream) raw = options.signal ? addAbortSignal(options.signal, options.stream) : options.stream;
+  else if (isStreamInput(file)) raw = openPipe(file, options.signal);
+  else
+    raw = createReadStream(file, {
+      start: gzip ? 0 : (options.start ?? 0),
+      highWaterMark: CHUNK_SIZE,
+      signal: options.signal,
+    });
   if (!gzip) return raw;
   const gunzip = createGunzip({ chunkSize: CHUNK_SIZE });
   raw.on("error", (error) => gunzip.destroy(error));
@@ -111,6 +111,34 @@ export function openInputFile(
 }
 
 // --- internal ---
+
+/**
+ * A named pipe's bytes. Opening it waits (on libuv's thread pool) until a writer appears; the reads
+ * then go through a pipe handle, which destroy() stops at once, where a file stream's pending read
+ * would hold the process until the writer writes. Destroying the stream (or aborting) while the open
+ * still waits ends the wait by being a writer for a moment: a non-blocking open for writing does
+ * not wait, and closing it at once reads as the end of the input.
+ */
+function openPipe(file: string, signal: AbortSignal | undefined): Readable {
+  const out = new PassThrough();
+  let socket: Socket | undefined;
+  fsOpen(file, constants.O_RDONLY, (error, fd) => {
+    if (error) return out.destroy(error);
+    if (out.destroyed) return fsClose(fd, ignore);
+    socket = new Socket({ fd, readable: true, writable: false });
+    socket.on("error", (e) => out.destroy(e));
+    socket.pipe(out);
+  });
+  out.once("close", () => {
+    if (socket) return socket.destroy();
+    fsOpen(file, constants.O_WRONLY | constants.O_NONBLOCK, (error, fd) => {
+      if (!error) fsClose(fd, ignore);
+    });
+  });
+  return signal ? addAbortSignal(signal, out) : out;
+}
+
+function ignore(): void {}
 
 // the records parsed from one chunk are alive together: 256 KB keeps that small without slowing reads
 const CHUNK_SIZE = 1 << 18;
