@@ -220,6 +220,22 @@ describe("the jsonl source on a pipe (real CLI, emulator)", () => {
     expect(stdout).toContain("is valid");
   });
 
+  it("`batchpipe watch` refuses standard input and a named pipe (usage error) instead of waiting for files", async () => {
+    const dir = tempDir();
+    execFileSync("mkfifo", [path.join(dir, "in.fifo")]);
+    for (const [source, what] of [
+      ['"-"', "standard input"],
+      ["./in.fifo", "the named pipe"],
+    ] as const) {
+      const spec = writePipeline(dir, { baseUrl: emu.url, source: `  { use: jsonl, path: ${source} }` });
+      const run = await batchpipe(["watch", spec], { cwd: dir, timeoutMs: 30_000 });
+      expect(run.signal).toBeNull();
+      expect(run.code).toBe(2);
+      expect(run.stderr).toContain(what);
+      expect(run.stderr).toContain("batchpipe run");
+    }
+  });
+
   it("the csv source refuses a named pipe clearly instead of calling it missing", async () => {
     const dir = tempDir();
     execFileSync("mkfifo", [path.join(dir, "in.csv")]);
