@@ -1,7 +1,8 @@
-import { createReadStream } from "node:fs";
+import { constants, createReadStream, close as fsClose, open as fsOpen, statSync } from "node:fs";
 import { readdir, stat } from "node:fs/promises";
+import { Socket } from "node:net";
 import { join } from "node:path";
-import type { Readable } from "node:stream";
+import { addAbortSignal, PassThrough, type Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
 import { glob, isDynamicPattern } from "tinyglobby";
 import { BatchpipeError } from "./errors.js";
@@ -18,6 +19,23 @@ export interface ResolveInputFilesOptions<C extends { file: string }> {
   checkpoint: Checkpoint | undefined;
   /** the cursor's integer fields besides `file` */
   cursorFields: readonly (keyof C & string)[];
+  /**
+   * accept a named pipe that `path` names, and `-` (standard input); the caller reads them once, as
+   * a stream (isStreamInput says which). Without it a pipe is refused: most formats need a file.
+   */
+  streams?: boolean;
+}
+
+/** a source's `path: -`: standard input */
+export const STDIN_PATH = "-";
+
+/**
+ * Whether a resolved input path is read once, as a stream: standard input (`-`) or a named pipe.
+ * It looks without opening: opening a pipe for reading waits until a writer appears.
+ */
+export function isStreamInput(path: string): boolean {
+  if (path === STDIN_PATH) return true;
+  return statSync(path, { throwIfNoEntry: false })?.isFIFO() ?? false;
 }
 
 /** whether a source's `path` is a glob (matched when the run reads) rather than a file or folder */
@@ -26,12 +44,18 @@ export function isGlobPath(path: string): boolean {
 }
 
 /**
- * A file source's `check`: the file or folder its `path` names must exist before the run starts;
- * a glob is matched when the run reads.
+ * A file source's `check`: the file, folder or named pipe its `path` names must exist before the run
+ * starts; a glob is matched when the run reads. With `streams` (a source that reads pipes), `-`
+ * (standard input) is declared as the path `-`.
  */
-export function checkInputPath(ctx: { options: { path: string }; resolvePath(path: string): string }): {
+export function checkInputPath(
+  ctx: { options: { path: string }; resolvePath(path: string): string },
+  options: { streams?: boolean } = {},
+): {
   reads?: { path: string; option: string }[];
 } {
+  if (options.streams && ctx.options.path === STDIN_PATH)
+    return { reads: [{ path: STDIN_PATH, option: "path" }] };
   return isGlobPath(ctx.options.path)
     ? {}
     : { reads: [{ path: ctx.resolvePath(ctx.options.path), option: "path" }] };
@@ -40,13 +64,15 @@ export function checkInputPath(ctx: { options: { path: string }; resolvePath(pat
 /**
  * The files a source's `path` option names, sorted, and where reading resumes: `first`, the index
  * of the checkpoint's file, and the checked `cursor` (`first` 0 and no cursor without a checkpoint).
- * A file is itself; a folder → every file directly in it with one of `extensions`; anything else
+ * A file is itself, and so are a named pipe and `-` (standard input, passed unresolved) with
+ * `streams`; a folder → every file directly in it with one of `extensions`; anything else
  * with glob characters → the files the glob matches. No file at all is an error: an empty input is
  * almost always a wrong path.
  * Symbolic links (the policy watch mode follows too): a file `path` names is read even if it is a
  * link; a file found in a folder or by a glob only if its real path stays inside that folder (the
  * glob's fixed start), so a link to a file elsewhere is skipped. To read such a file, name it, or
- * its real folder, in `path`.
+ * its real folder, in `path`. Only a pipe `path` names itself is read: a folder's or a glob's are
+ * skipped (opening one would wait for a writer).
  */
 export async function resolveInputFiles<C extends { file: string }>(
   path: string,
@@ -58,19 +84,25 @@ export async function resolveInputFiles<C extends { file: string }>(
 }
 
 /**
- * A data file's bytes in 1 MB chunks, gunzipped when its name ends in `.gz`. `start` skips to a byte
- * offset of a plain file (a gzip stream cannot seek: it always starts at 0).
+ * A data file's bytes in 256 KB chunks, gunzipped when its name ends in `.gz`. `start` skips to a
+ * byte offset of a plain file (a gzip stream cannot seek: it always starts at 0; nor can a pipe).
+ * `stream` is read instead of opening `file`: standard input for `-` (the caller passes it, so this
+ * module never touches process globals).
  */
 export function openInputFile(
   file: string,
-  options: { start?: number; signal?: AbortSignal } = {},
+  options: { start?: number; signal?: AbortSignal; stream?: Readable } = {},
 ): Readable {
   const gzip = file.endsWith(".gz");
-  const raw = createReadStream(file, {
-    start: gzip ? 0 : (options.start ?? 0),
-    highWaterMark: CHUNK_SIZE,
-    signal: options.signal,
-  });
+  let raw: Readable;
+  if (options.stream) raw = options.signal ? addAbortSignal(options.signal, options.stream) : options.stream;
+  else if (isStreamInput(file)) raw = openPipe(file, options.signal);
+  else
+    raw = createReadStream(file, {
+      start: gzip ? 0 : (options.start ?? 0),
+      highWaterMark: CHUNK_SIZE,
+      signal: options.signal,
+    });
   if (!gzip) return raw;
   const gunzip = createGunzip({ chunkSize: CHUNK_SIZE });
   raw.on("error", (error) => gunzip.destroy(error));
@@ -80,14 +112,53 @@ export function openInputFile(
 
 // --- internal ---
 
+/**
+ * A named pipe's bytes. Opening it waits (on libuv's thread pool) until a writer appears; the reads
+ * then go through a pipe handle, which destroy() stops at once, where a file stream's pending read
+ * would hold the process until the writer writes. Destroying the stream (or aborting) while the open
+ * still waits ends the wait by being a writer for a moment: a non-blocking open for writing does
+ * not wait, and closing it at once reads as the end of the input.
+ */
+function openPipe(file: string, signal: AbortSignal | undefined): Readable {
+  const out = new PassThrough();
+  let socket: Socket | undefined;
+  fsOpen(file, constants.O_RDONLY, (error, fd) => {
+    if (error) return out.destroy(error);
+    if (out.destroyed) return fsClose(fd, ignore);
+    socket = new Socket({ fd, readable: true, writable: false });
+    socket.on("error", (e) => out.destroy(e));
+    socket.pipe(out);
+  });
+  out.once("close", () => {
+    if (socket) return socket.destroy();
+    fsOpen(file, constants.O_WRONLY | constants.O_NONBLOCK, (error, fd) => {
+      if (!error) fsClose(fd, ignore);
+    });
+  });
+  return signal ? addAbortSignal(signal, out) : out;
+}
+
+function ignore(): void {}
+
 // the records parsed from one chunk are alive together: 256 KB keeps that small without slowing reads
 const CHUNK_SIZE = 1 << 18;
 
-async function listFiles(path: string, options: { extensions: readonly string[]; plugin: string }) {
+async function listFiles(
+  path: string,
+  options: { extensions: readonly string[]; plugin: string; streams?: boolean },
+) {
   const fail = (message: string, hint: string) =>
     new BatchpipeError("SOURCE_FAILED", message, { hint, plugin: options.plugin });
+  if (options.streams && path === STDIN_PATH) return [path];
   const stats = await stat(path).catch(() => undefined);
   if (stats?.isFile()) return [path];
+  if (stats?.isFIFO()) {
+    if (options.streams) return [path];
+    throw fail(
+      `${path} is a named pipe: ${options.plugin} reads files only`,
+      "Write the data to a file first.",
+    );
+  }
   if (stats?.isDirectory()) {
     const entries = await readdir(path, { withFileTypes: true });
     const files: string[] = [];

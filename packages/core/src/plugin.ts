@@ -8,9 +8,11 @@ export { BatchpipeError, ErrorCodes } from "./errors.js";
 export {
   checkInputPath,
   isGlobPath,
+  isStreamInput,
   openInputFile,
   type ResolveInputFilesOptions,
   resolveInputFiles,
+  STDIN_PATH,
 } from "./input-files.js";
 export type {
   BatchEnding,
@@ -205,7 +207,7 @@ export interface TransformHandle {
 
 /** A file or folder a plugin reads or writes, as its `check` hook declares it. */
 export interface PluginPath {
-  /** absolute: made with `ctx.resolvePath` */
+  /** absolute: made with `ctx.resolvePath`; for a read, `-` is standard input (STDIN_PATH) */
   path: string;
   /** the option that holds it: a problem with the path points at this key of the spec entry */
   option: string;

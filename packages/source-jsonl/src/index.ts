@@ -1,5 +1,6 @@
 /**
- * The `jsonl` source: one JSON object per line, from a file, a folder or a glob, plain or gzipped.
+ * The `jsonl` source: one JSON object per line, from a file, a folder or a glob, plain or gzipped,
+ * or from a named pipe or standard input (`path: -`), read as a stream.
  *
  * Outcomes per line: a blank (whitespace-only) line is skipped but counted; a UTF-8 BOM at the
  * start of a file is stripped; a trailing `\r` (CRLF) is dropped; a last line without a newline is
@@ -16,9 +17,11 @@ import {
   type InvalidRecord,
   invalidInput,
   invalidInputError,
+  isStreamInput,
   type RecordPosition,
   resolveInputFiles,
   type SourceItem,
+  STDIN_PATH,
   z,
 } from "@batchpipe/core/plugin";
 import { type Line, readLines } from "./read-lines.js";
@@ -29,8 +32,8 @@ export const options = z.strictObject({
     .min(1)
     .meta({
       description:
-        "A `.jsonl` or `.jsonl.gz` file, a folder (every `*.jsonl` and `*.jsonl.gz` in it, sorted) or a glob; relative to the spec file.",
-      examples: ["./data/reviews.jsonl", "./data/", "./data/*.jsonl.gz"],
+        "A `.jsonl` or `.jsonl.gz` file, a folder (every `*.jsonl` and `*.jsonl.gz` in it, sorted), a glob, a named pipe, or `-` for standard input; relative to the spec file.",
+      examples: ["./data/reviews.jsonl", "./data/", "./data/*.jsonl.gz", "-"],
     }),
   on_invalid: z.enum(["skip_row", "fail"]).default("skip_row").meta({
     description:
@@ -50,19 +53,24 @@ export interface JsonlCursor {
 export default defineSource({
   name: "jsonl",
   options,
-  // a glob is matched when the run reads; a plain file or folder must exist before it starts
-  check: checkInputPath,
+  // a glob is matched when the run reads; a plain file, folder or pipe must exist before it starts
+  check: (ctx) => checkInputPath(ctx, { streams: true }),
   async *read({ options, resolvePath, signal, checkpoint }) {
-    const { files, first, cursor } = await resolveInputFiles<JsonlCursor>(resolvePath(options.path), {
+    const path = options.path === STDIN_PATH ? STDIN_PATH : resolvePath(options.path);
+    const { files, first, cursor } = await resolveInputFiles<JsonlCursor>(path, {
       extensions: [".jsonl", ".jsonl.gz"],
       plugin: PLUGIN,
       checkpoint,
       cursorFields: ["line", "offset"],
+      streams: true,
     });
     for (let i = first; i < files.length; i++) {
       const file = files[i]!;
       const resume = i === first ? cursor : undefined;
       const gzip = file.endsWith(".gz");
+      // a pipe is read once: its records carry no cursor, so a run that stops reads it from the start
+      const once = isStreamInput(file);
+      if (resume && once) throw cannotResume(`${file} is a pipe, which cannot be read again`, PLUGIN);
       // a gzip stream cannot seek: re-read it and skip the lines already handled
       const skipThrough = resume && gzip ? resume.line : 0;
       if (resume && !gzip && (await stat(file)).size < resume.offset) {
@@ -72,12 +80,14 @@ export default defineSource({
         start: resume && !gzip ? resume.offset : 0,
         lineBefore: resume && !gzip ? resume.line : 0,
         signal,
+        // read at run time, never at module load
+        stream: file === STDIN_PATH ? process.stdin : undefined,
       });
       signal.throwIfAborted();
       for await (const lines of chunks) {
         for (const line of lines) {
           if (line.line <= skipThrough) continue;
-          const item = parseLine(file, line);
+          const item = parseLine(file, line, !once);
           if (item === undefined) continue;
           if (options.on_invalid === "fail" && "invalid" in item) throw invalidInputError(item, ON_FAIL);
           signal.throwIfAborted();
@@ -91,14 +101,16 @@ export default defineSource({
 // --- internal ---
 
 const PLUGIN = "source:jsonl";
+// the engine reads a record without a cursor as "no place to resume from": reading starts over
+const NO_CURSOR = undefined;
 const ON_FAIL = {
   plugin: PLUGIN,
   hint: "Fix the line, or set `on_invalid: skip_row` to report it as a failed record and go on.",
 };
 
-function parseLine(file: string, line: Line): SourceItem | undefined {
+function parseLine(file: string, line: Line, seekable: boolean): SourceItem | undefined {
   const position = { file, line: line.line };
-  const cursor: JsonlCursor = { file, line: line.line, offset: line.end };
+  const cursor = seekable ? { file, line: line.line, offset: line.end } : NO_CURSOR;
   if (!line.utf8) return invalid("the line is not valid UTF-8", position, cursor);
   let bytes = line.bytes;
   if (line.line === 1 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf)
@@ -119,7 +131,7 @@ function parseLine(file: string, line: Line): SourceItem | undefined {
   return { data: value as Record<string, unknown>, position, cursor: cursor as unknown as Checkpoint };
 }
 
-function invalid(message: string, position: RecordPosition, cursor: JsonlCursor): InvalidRecord {
+function invalid(message: string, position: RecordPosition, cursor: JsonlCursor | undefined): InvalidRecord {
   return invalidInput(message, position, cursor as unknown as Checkpoint);
 }
 

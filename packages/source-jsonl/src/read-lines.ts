@@ -1,4 +1,5 @@
 import { isUtf8 } from "node:buffer";
+import type { Readable } from "node:stream";
 import { openInputFile } from "@batchpipe/core/plugin";
 
 /** One line of a file, without its `\n` (a trailing `\r` is still there). */
@@ -19,6 +20,8 @@ export interface ReadLinesOptions {
   /** the line number of the line at `start`, minus one */
   lineBefore?: number;
   signal?: AbortSignal;
+  /** read this instead of opening `file` (standard input) */
+  stream?: Readable;
 }
 
 /**
@@ -31,7 +34,7 @@ export interface ReadLinesOptions {
 export async function* readLines(file: string, options: ReadLinesOptions = {}): AsyncGenerator<Line[]> {
   const gzip = file.endsWith(".gz");
   const start = options.start ?? 0;
-  const stream = openInputFile(file, { start, signal: options.signal });
+  const stream = openInputFile(file, { start, signal: options.signal, stream: options.stream });
   let line = options.lineBefore ?? 0;
   let offset = gzip ? 0 : start;
   let carry: Buffer[] = [];

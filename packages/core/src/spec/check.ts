@@ -7,6 +7,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
+import { STDIN_PATH } from "../input-files.js";
 import type { Plugin, PluginCheck, PluginPath } from "../plugin.js";
 import type { Env } from "./interpolate.js";
 import type { SpecIssue, SpecPath } from "./issues.js";
@@ -59,7 +60,9 @@ function pipelineIssues(pipeline: Pipeline, options: CheckPipelineOptions): Spec
         message: problem.message,
         hint: problem.hint,
       });
-    for (const at of answer.reads ?? []) reads.push({ entry, at: { ...at, canonical: canonical(at.path) } });
+    // standard input is there by definition, and no sink can write to it
+    for (const at of answer.reads ?? [])
+      if (at.path !== STDIN_PATH) reads.push({ entry, at: { ...at, canonical: canonical(at.path) } });
     for (const at of answer.writes ?? [])
       writes.push({ entry, at: { ...at, canonical: canonical(at.path) } });
   }

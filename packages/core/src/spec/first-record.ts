@@ -4,17 +4,23 @@
  * as a failure row per record after the run.
  */
 import { BatchpipeError, ErrorCodes, isBatchpipeError } from "../errors.js";
+import { isStreamInput } from "../input-files.js";
 import { isInvalidRecord, type SourceRecord, silentLogger } from "../plugin.js";
 import { checkSourceItem, checkTransformHandle } from "../plugins/contract.js";
 import type { SpecIssue } from "./issues.js";
 import { type Pipeline, specTextOf } from "./load.js";
 import { locateIssues, specError, toDotPath } from "./locate.js";
 
-/** Throws SPEC_INVALID when the first record fails to render; returns whether there was one. */
+/**
+ * Throws SPEC_INVALID when the first record fails to render; returns whether there was one. A source
+ * that reads a pipe or standard input is not sampled (true): its data can be read only once, by the
+ * run, and opening a pipe waits for a writer.
+ */
 export async function checkFirstRecord(
   pipeline: Pipeline,
   options: { signal?: AbortSignal } = {},
 ): Promise<boolean> {
+  if (readsStream(pipeline)) return true;
   const signal = options.signal ?? new AbortController().signal;
   const record = await named(pipeline.source.label, "reading the first record", () =>
     firstRecord(pipeline, signal),
@@ -69,6 +75,22 @@ async function firstRecord(pipeline: Pipeline, signal: AbortSignal): Promise<Sou
     if (!isInvalidRecord(checked)) return checked;
   }
   return undefined;
+}
+
+/** whether the source declares (in its pure `check`) a read of standard input or a named pipe */
+function readsStream(pipeline: Pipeline): boolean {
+  const { source } = pipeline;
+  try {
+    const answer = source.plugin.check?.({
+      options: source.options,
+      resolvePath: pipeline.resolvePath,
+      env: {},
+    });
+    return (answer?.reads ?? []).some((read) => isStreamInput(read.path));
+  } catch {
+    // checkPipeline reports a check() that throws
+    return false;
+  }
 }
 
 /** a plugin's own error as it is; anything else (a TypeError in the plugin) names the plugin */

@@ -12,6 +12,7 @@ import path from "node:path";
 import { watch as chokidarWatch, type FSWatcher } from "chokidar";
 import type { EnginePipeline } from "../engine/types.js";
 import { BatchpipeError, ErrorCodes } from "../errors.js";
+import { isStreamInput, STDIN_PATH } from "../input-files.js";
 import { acquireLock } from "../state/index.js";
 import { excluded, isExcluded, removeStaleSnapshots, settledFiles } from "./files.js";
 import { createQueue } from "./queue.js";
@@ -107,5 +108,14 @@ function watchTarget(pipeline: EnginePipeline): WatchTarget {
       { hint: "Use the jsonl source with path: ./inbox/ or path: ./inbox/*.jsonl" },
     );
   }
-  return resolveWatchTarget(path.resolve(pipeline.dir, source));
+  const target = path.resolve(pipeline.dir, source);
+  // a pipe holds one stream, not files that arrive: watching it would wait for nothing
+  if (source === STDIN_PATH || isStreamInput(target)) {
+    throw new BatchpipeError(
+      ErrorCodes.USAGE,
+      `batchpipe watch reads files that arrive in a folder; ${source === STDIN_PATH ? "standard input" : `the named pipe ${target}`} is read by \`batchpipe run\``,
+      { hint: "Use `batchpipe run` for a pipe, or path: ./inbox/ (a folder) for watch." },
+    );
+  }
+  return resolveWatchTarget(target);
 }

@@ -64,7 +64,8 @@ export function interrupted(): BatchpipeError {
 /** a source that throws something other than a BatchpipeError fails as PLUGIN_FAILED naming it */
 export function guardSource(items: AsyncIterable<SourceItem>, label: string): AsyncIterable<SourceItem> {
   const wrap = (error: unknown) => {
-    if ((error as { name?: unknown })?.name === "AbortError") return error;
+    // the run's signal stopped a source that waits for input (a pipe): the run was interrupted
+    if ((error as { name?: unknown })?.name === "AbortError") return interrupted();
     const out = isBatchpipeError(error)
       ? error
       : new BatchpipeError(
