@@ -173,6 +173,19 @@ sinks: [{ use: jsonl, path: "out-$\${literal}.jsonl" }]
     );
   });
 
+  test("a bare `-` value (standard input) gets the hint to quote it, in block and flow style", async () => {
+    for (const source of ["source:\n  use: jsonl\n  path: -\n", "source: { use: jsonl, path: - }\n"]) {
+      const dir = writeFiles({
+        "pipeline.yaml": `version: 1\nname: dash\n${source}sinks: [{ use: jsonl, path: out.jsonl }]\n`,
+      });
+      const error = await loadPipeline(join(dir, "pipeline.yaml"), { env: {}, builtins }).catch(
+        (thrown) => thrown,
+      );
+      expect(error.code).toBe("SPEC_INVALID");
+      expect(error.details[0].hint).toMatch(/quote it, e\.g\. `path: "-"`/);
+    }
+  });
+
   test("a missing variable is reported at the reference, inside quoted strings too", async () => {
     expect(
       await problems(`version: 1

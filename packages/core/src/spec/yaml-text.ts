@@ -44,6 +44,16 @@ const YAML_HINTS: Record<string, string> = {
   MULTILINE_IMPLICIT_KEY: "a key must fit on one line; is a `:` or a quote missing?",
 };
 
+/** `path: -` (standard input) read as a list item */
+const DASH_HINT = 'a bare `-` starts a YAML list: quote it, e.g. `path: "-"` for standard input';
+
+/** the error is at a `-` that stands alone as a value (`key: -` or `key: - }`) */
+function bareDash(text: string, at: number): boolean {
+  return (
+    /:\s*$/.test(text.slice(Math.max(0, at - 40), at)) && /^-\s*(?:[,}\]]|$)/m.test(text.slice(at, at + 40))
+  );
+}
+
 /** YAML with positions; throws SPEC_INVALID for syntax errors and an empty file */
 export function parseSpec(text: string, file: string): SpecText {
   const lineCounter = new LineCounter();
@@ -57,7 +67,9 @@ export function parseSpec(text: string, file: string): SpecText {
         hint:
           text.slice(error.pos[0] - 1, error.pos[0] + 1) === "${"
             ? FLOW_HINT
-            : (YAML_HINTS[error.code] ?? "fix the YAML syntax"),
+            : bareDash(text, error.pos[0])
+              ? DASH_HINT
+              : (YAML_HINTS[error.code] ?? "fix the YAML syntax"),
         range: error.pos,
       },
   );
