@@ -25,6 +25,7 @@ export {
   type TryOptions,
   tryPipeline,
 } from "./engine/index.js";
+export { type CacheStats, cacheStats, clearCache } from "./cache/index.js";
 export * from "./errors.js";
 export { estimateCost } from "./estimate/index.js";
 export type * from "./plugin.js";

@@ -3,6 +3,7 @@
  * run's shards (the in-memory copy of their rows, patched together with the state).
  */
 import { BatchpipeError, ErrorCodes, isBatchpipeError } from "../errors.js";
+import type { ResultCache } from "../cache/index.js";
 import type { Logger } from "../plugin.js";
 import type { ProviderConnection } from "../provider/contract.js";
 import type { RunCounters, ShardRow, ShardStatus, StateStore } from "../state/index.js";
@@ -20,6 +21,8 @@ export interface LoopContext {
   logger: Logger;
   emit(event: EngineEvent): void;
   shards: Map<string, ShardRow>;
+  /** the result cache successes are stored in (cache/); undefined: none is kept */
+  cache?: ResultCache;
   counters: RunCounters;
   /** provider calls failing with no success since: when it began, how many failed, when to try next */
   outage: { since: number | null; failures: number; retryAt: number; last?: unknown };

@@ -34,6 +34,10 @@ export interface RunTotals {
   requests: number;
   /** records whose request was identical to an earlier one (sent once, fanned back) */
   identical: number;
+  /** requests answered from the result cache (not sent); absent in runs of older versions */
+  cached?: number;
+  /** what the cached requests cost when they were paid (batch prices of their usage) */
+  cachedCost?: number;
   shards: number;
   estimatedInputTokens: number;
   estimatedOutputTokens: number;

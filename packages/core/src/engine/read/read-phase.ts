@@ -12,6 +12,8 @@
  * never became requests) and shard-writer.ts; the formats written are in ../codecs/.
  */
 import path from "node:path";
+import type { CacheLookup } from "../../cache/index.js";
+import { cachedLine } from "../../cache/cached-shard.js";
 import { isBatchpipeError } from "../../errors.js";
 import { holdEncodings } from "../../estimate/encoding.js";
 import type { EstimateMode } from "../../estimate/estimate-tokens.js";
@@ -63,6 +65,11 @@ export interface ReadPhaseOptions {
   resume?: ReadResume;
   /** false: a failure will not keep the state (the source restarted instead of resuming) */
   resumable?: boolean;
+  /**
+   * The result cache: a request found there is not sent but answered from it (a cached shard,
+   * cache/cached-shard.ts). Undefined: everything is sent (--no-cache, or the cache is empty).
+   */
+  cache?: CacheLookup;
   /** RunOptions.deliveredBefore */
   deliveredBefore?: (id: string) => string | undefined;
 }
@@ -199,6 +206,31 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
         });
         return;
       }
+      // --- result cache (cache/): a request that succeeded in an earlier run is not sent again
+      const hit = options.cache?.get(digest);
+      if (hit) {
+        const cached = cachedLine(id, hit);
+        const placed = writer.add({
+          model: batchKey.has("model") ? model : "",
+          endpoint: batchKey.has("endpoint") ? request.url : "",
+          line: cached,
+          bytes: Buffer.byteLength(cached) + 1,
+          inputTokens,
+          outputTokens,
+          id,
+          requestDigest: digest,
+          jsonOutput: json,
+          input: item.data,
+          source: item.position,
+          cached: true,
+        });
+        requests.set(digest, placed.seq, placed.index);
+        fingerprint.request(line);
+        totals.cached = (totals.cached ?? 0) + 1;
+        totals.cachedCost = (totals.cachedCost ?? 0) + hit.cost;
+        return;
+      }
+      // --- end result cache
       const placed = writer.add({
         model: batchKey.has("model") ? model : "",
         endpoint: batchKey.has("endpoint") ? request.url : "",
@@ -313,6 +345,8 @@ function emptyTotals(): RunTotals {
     rejected: 0,
     requests: 0,
     identical: 0,
+    cached: 0,
+    cachedCost: 0,
     shards: 0,
     estimatedInputTokens: 0,
     estimatedOutputTokens: 0,
