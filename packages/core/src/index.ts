@@ -1,3 +1,4 @@
+export { type CacheStats, cacheStats, clearCache } from "./cache/index.js";
 export * from "./daemon/index.js";
 export {
   type CancelResult,
@@ -25,7 +26,6 @@ export {
   type TryOptions,
   tryPipeline,
 } from "./engine/index.js";
-export { type CacheStats, cacheStats, clearCache } from "./cache/index.js";
 export * from "./errors.js";
 export { estimateCost } from "./estimate/index.js";
 export type * from "./plugin.js";

@@ -29,7 +29,8 @@ export default defineCommand({
     const name = pipeline.spec.name;
     if (context.args.clear) {
       const before = clearCache(stateDir);
-      if (context.args.json) ctx.io.stdout.write(`${JSON.stringify({ name, stateDir, cleared: before ?? null })}\n`);
+      if (context.args.json)
+        ctx.io.stdout.write(`${JSON.stringify({ name, stateDir, cleared: before ?? null })}\n`);
       else
         ctx.io.stdout.write(
           before
@@ -47,10 +48,14 @@ export default defineCommand({
       ctx.io.stdout.write(`${name}: the result cache is empty (state: ${stateDir})\n`);
       return ExitCode.OK;
     }
-    const when = (ms: number | null) => (ms === null ? "-" : new Date(ms).toISOString().replace("T", " ").slice(0, 19));
+    const when = (ms: number | null) =>
+      ms === null ? "-" : new Date(ms).toISOString().replace("T", " ").slice(0, 19);
     const rows: [string, string][] = [
       ["entries", fmt(stats.entries)],
-      ["on disk", `${formatBytes(stats.fileBytes)} (${formatBytes(stats.bytes)} of compressed results; bound: batch.cache_max_size ${formatBytes(pipeline.spec.batch.cache_max_size)})`],
+      [
+        "on disk",
+        `${formatBytes(stats.fileBytes)} (${formatBytes(stats.bytes)} of compressed results; bound: batch.cache_max_size ${formatBytes(pipeline.spec.batch.cache_max_size)})`,
+      ],
       ["oldest", `${when(stats.oldest)} UTC`],
       ["newest", `${when(stats.newest)} UTC`],
     ];

@@ -182,7 +182,10 @@ export function renderReport(report: RunReport): string {
     ["failed", `${fmt(report.failed)}${codes ? ` (${codes})` : ""}`],
     ["retried", fmt(report.retried)],
     ["identical", `${fmt(report.identical)} (sent once, result fanned back)`],
-    ["cached", `${fmt(report.cached)} (answered from the result cache, not sent: saved ${money(report.cachedSaved)})`],
+    [
+      "cached",
+      `${fmt(report.cached)} (answered from the result cache, not sent: saved ${money(report.cachedSaved)})`,
+    ],
     ["unexpected lines", fmt(report.unexpected)],
     ["missing lines", fmt(report.missing)],
     ["unaccounted", fmt(report.unaccounted)],

@@ -7,8 +7,8 @@
  * commits, fan-out of identical requests and crash recovery as paid ones, with no second path.
  */
 import path from "node:path";
-import type { BatchSnapshot, ProviderConnection, ResultItem } from "../provider/contract.js";
 import { readFileLines } from "../engine/read/files.js";
+import type { BatchSnapshot, ProviderConnection, ResultItem } from "../provider/contract.js";
 import type { CacheHit } from "./result-cache.js";
 
 /** the provider status word of a shard answered from the cache */
@@ -48,7 +48,10 @@ export function cachedResults(stateDir: string): Pick<ProviderConnection, "resul
       if (typeof data?.cache !== "string") return;
       for await (const line of readFileLines(path.join(stateDir, data.cache))) {
         if (line === "") continue;
-        const { id, result } = JSON.parse(line) as { id: string; result: Omit<ResultItem & { kind: "success" }, "kind" | "id"> };
+        const { id, result } = JSON.parse(line) as {
+          id: string;
+          result: Omit<ResultItem & { kind: "success" }, "kind" | "id">;
+        };
         yield { kind: "success", id, response: result.response, usage: result.usage, model: result.model };
       }
     },

@@ -99,10 +99,14 @@ export class ResultCache implements CacheLookup {
       ownerOnly(file);
       return new ResultCache(db, o.provider, o.maxBytes);
     } catch (error) {
-      throw new BatchpipeError(ErrorCodes.STATE_FAILED, `cannot open the result cache ${file}: ${(error as Error).message}`, {
-        hint: "Check the state folder's permissions and free space; `batchpipe cache <spec> --clear` starts an empty cache.",
-        cause: error,
-      });
+      throw new BatchpipeError(
+        ErrorCodes.STATE_FAILED,
+        `cannot open the result cache ${file}: ${(error as Error).message}`,
+        {
+          hint: "Check the state folder's permissions and free space; `batchpipe cache <spec> --clear` starts an empty cache.",
+          cause: error,
+        },
+      );
     }
   }
 
@@ -159,7 +163,9 @@ export class ResultCache implements CacheLookup {
   /** oldest first until the stored bytes are back under the bound */
   private evict(): void {
     if (this.bytes <= this.maxBytes) return;
-    const oldest = this.db.prepare("SELECT seq, size FROM entries ORDER BY seq").iterate() as IterableIterator<{
+    const oldest = this.db
+      .prepare("SELECT seq, size FROM entries ORDER BY seq")
+      .iterate() as IterableIterator<{
       seq: number;
       size: number;
     }>;

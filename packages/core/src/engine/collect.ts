@@ -5,6 +5,8 @@
  * result is deterministic for a given batch, so a delivery interrupted by a crash is done again.
  */
 import path from "node:path";
+import { isFromCache } from "../cache/cached-shard.js";
+import type { CachedResult } from "../cache/index.js";
 import { ErrorCodes, isBatchpipeError } from "../errors.js";
 import { estimateCost, type ModelPrice } from "../estimate/pricing.js";
 import type { FailureRow, ProviderPlugin, RecordPosition, ResultRow, SuccessRow } from "../plugin.js";
@@ -12,8 +14,6 @@ import type { BatchSnapshot, ProviderConnection, ResultItem } from "../provider/
 import type { FanoutRow, ShardRow } from "../state/index.js";
 import type { ShardMeta } from "./codecs/shard-meta.js";
 import { countFailure, emptyCounters, type RunCounters } from "./counters.js";
-import { isFromCache } from "../cache/cached-shard.js";
-import type { CachedResult } from "../cache/index.js";
 import { isAnsweredLive } from "./live-fallback.js";
 import { writeRetryShard } from "./retry-shard.js";
 import { type MetaEntry, ShardMetaIndex } from "./shard-meta-index.js";
@@ -148,7 +148,11 @@ async function collectWith(options: CollectOptions, metas: ShardMetaIndex): Prom
   // a shard never submitted (the run was cancelled first) or given up as stuck has no results to
   // read; one answered through the live API after batch.deadline has its answers instead
   let unavailable: string | null = null;
-  if (batch && (shard.batchId || isAnsweredLive(batch) || isFromCache(batch)) && batch.status !== STUCK_STATUS) {
+  if (
+    batch &&
+    (shard.batchId || isAnsweredLive(batch) || isFromCache(batch)) &&
+    batch.status !== STUCK_STATUS
+  ) {
     try {
       for await (const item of options.provider.results(batch, { signal: options.signal })) {
         const found = item.kind === "unreadable" ? undefined : lookUp(metas, item);
@@ -210,7 +214,9 @@ function successOf(
   meta: ShardMeta,
   outcome: Extract<Outcome, { kind: "success" }>,
   counters: RunCounters,
-): { ok: true; row: SuccessRow; cost: number } | { ok: false; failure: Extract<Outcome, { kind: "failure" }> } {
+):
+  | { ok: true; row: SuccessRow; cost: number }
+  | { ok: false; failure: Extract<Outcome, { kind: "failure" }> } {
   const { shard } = options;
   const usage = outcome.usage;
   const model = outcome.model ?? (shard.model || null);

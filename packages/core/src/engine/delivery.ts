@@ -5,13 +5,13 @@
  */
 import fs from "node:fs";
 import path from "node:path";
+import { cachedResults, isFromCache } from "../cache/cached-shard.js";
 import { ErrorCodes, isBatchpipeError } from "../errors.js";
 import { livePricesFor, pricesFor } from "../estimate/pricing.js";
 import type { FailureRow } from "../plugin.js";
 import type { ShardRow } from "../state/index.js";
 import { type CollectResult, collectShard, resultsGone } from "./collect.js";
 import { addCounters, countFailure, emptyCounters, type RunCounters } from "./counters.js";
-import { cachedResults, isFromCache } from "../cache/cached-shard.js";
 import { isAnsweredLive, liveResults } from "./live-fallback.js";
 import {
   describeError,

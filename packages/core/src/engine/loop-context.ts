@@ -2,8 +2,9 @@
  * What every step of the run loop shares: the pipeline, the state, the provider connection and the
  * run's shards (the in-memory copy of their rows, patched together with the state).
  */
-import { BatchpipeError, ErrorCodes, isBatchpipeError } from "../errors.js";
+
 import type { ResultCache } from "../cache/index.js";
+import { BatchpipeError, ErrorCodes, isBatchpipeError } from "../errors.js";
 import type { Logger } from "../plugin.js";
 import type { ProviderConnection } from "../provider/contract.js";
 import type { RunCounters, ShardRow, ShardStatus, StateStore } from "../state/index.js";

@@ -5,11 +5,11 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { isFromCache } from "../cache/cached-shard.js";
+import { CACHE_FILE, ResultCache } from "../cache/index.js";
 import { estimateCost, livePricesFor, pricesFor, shardCost } from "../estimate/pricing.js";
 import { type Logger, silentLogger } from "../plugin.js";
 import type { RunTotals } from "../state/index.js";
-import { isFromCache } from "../cache/cached-shard.js";
-import { CACHE_FILE, ResultCache } from "../cache/index.js";
 import { runReadPhase } from "./read/index.js";
 import type { EnginePipeline } from "./types.js";
 
@@ -61,7 +61,10 @@ export async function planPipeline(
     !pipeline.spec.batch.allow_same_dataset &&
     pipeline.spec.batch.cache_max_size > 0 &&
     fs.existsSync(path.join(stateDir, CACHE_FILE))
-      ? ResultCache.open(stateDir, { provider: pipeline.provider.label, maxBytes: pipeline.spec.batch.cache_max_size })
+      ? ResultCache.open(stateDir, {
+          provider: pipeline.provider.label,
+          maxBytes: pipeline.spec.batch.cache_max_size,
+        })
       : undefined;
   try {
     const read = await runReadPhase({

@@ -371,7 +371,8 @@ function cacheLookup(
   pipeline: EnginePipeline,
   options: RunOptions,
 ): CacheLookup | undefined {
-  if (!cache || cache.size === 0 || options.noCache || pipeline.spec.batch.allow_same_dataset) return undefined;
+  if (!cache || cache.size === 0 || options.noCache || pipeline.spec.batch.allow_same_dataset)
+    return undefined;
   return cache;
 }
 

@@ -147,13 +147,10 @@ export const batchSchema = z
       .boolean()
       .default(true)
       .meta({ description: "Delete uploaded and downloaded files from the provider when done." }),
-    allow_same_dataset: z
-      .boolean()
-      .default(false)
-      .meta({
-        description:
-          "false: a request that already succeeded under this name is answered from the result cache, not paid for again; true: every request is sent (as run --no-cache).",
-      }),
+    allow_same_dataset: z.boolean().default(false).meta({
+      description:
+        "false: a request that already succeeded under this name is answered from the result cache, not paid for again; true: every request is sent (as run --no-cache).",
+    }),
     cache_max_size: size(
       "The result cache's bound (.batchpipe/<name>/cache.db, compressed results): past it the oldest entries go first. 0: nothing is kept.",
       Number.MAX_SAFE_INTEGER,

@@ -12,8 +12,8 @@
  * never became requests) and shard-writer.ts; the formats written are in ../codecs/.
  */
 import path from "node:path";
-import type { CacheLookup } from "../../cache/index.js";
 import { cachedLine } from "../../cache/cached-shard.js";
+import type { CacheLookup } from "../../cache/index.js";
 import { isBatchpipeError } from "../../errors.js";
 import { holdEncodings } from "../../estimate/encoding.js";
 import type { EstimateMode } from "../../estimate/estimate-tokens.js";

@@ -6,9 +6,9 @@
  */
 import fs from "node:fs";
 import path from "node:path";
+import { ANSWERED_FROM_CACHE, cachedBatch } from "../../cache/cached-shard.js";
 import type { RecordPosition } from "../../plugin.js";
 import type { ShardRow } from "../../state/index.js";
-import { ANSWERED_FROM_CACHE, cachedBatch } from "../../cache/cached-shard.js";
 import { encodeShardMeta } from "../codecs/shard-meta.js";
 import { SyncWriter } from "./files.js";
 
@@ -110,10 +110,7 @@ export class ShardWriter {
       if (!(seq <= this.seq)) fs.rmSync(path.join(dir, name), { force: true });
     }
     for (const s of resume.state.open) {
-      this.open.set(
-        openKey(s),
-        this.openShard(s, { lines: s.fileBytes, metas: s.metaBytes }),
-      );
+      this.open.set(openKey(s), this.openShard(s, { lines: s.fileBytes, metas: s.metaBytes }));
     }
   }
 
@@ -252,7 +249,12 @@ export class ShardWriter {
       outputTokens: shard.outputTokens,
       // a cached shard has ended from the start: collection reads its file as the batch's results
       ...(shard.cached
-        ? { ...NOT_SUBMITTED, status: "ended", batchStatus: ANSWERED_FROM_CACHE, batch: cachedBatch(shard.file) }
+        ? {
+            ...NOT_SUBMITTED,
+            status: "ended",
+            batchStatus: ANSWERED_FROM_CACHE,
+            batch: cachedBatch(shard.file),
+          }
         : NOT_SUBMITTED),
     });
   }
