@@ -36,7 +36,11 @@ const response = (i) => ({
   system_fingerprint: "fp_0123456789",
 });
 const digests = Array.from({ length: N }, (_, i) => digest(i));
-const result = (i) => ({ response: response(i), usage: { input_tokens: 120, output_tokens: 40 }, model: "gpt-4o-mini" });
+const result = (i) => ({
+  response: response(i),
+  usage: { input_tokens: 120, output_tokens: 40 },
+  model: "gpt-4o-mini",
+});
 let rawBytes = 0;
 
 const cache = ResultCache.open(dir, { provider: "openai", maxBytes: 1 << 30 });
@@ -76,7 +80,8 @@ const missMs = since(t);
 cache.close();
 fs.rmSync(dir, { recursive: true, force: true });
 
-const us = (ms) => `${((ms.cpu * 1000) / N).toFixed(1)} µs CPU (${((ms.wall * 1000) / N).toFixed(1)} µs wall)`;
+const us = (ms) =>
+  `${((ms.cpu * 1000) / N).toFixed(1)} µs CPU (${((ms.wall * 1000) / N).toFixed(1)} µs wall)`;
 console.log(`${N.toLocaleString()} results, ~${Math.round(rawBytes / N)} bytes of JSON each`);
 console.log(`  store: ${us(writeMs)} per result, of which`);
 console.log(`    JSON + deflate (add): ${us(addMs)}`);

@@ -355,7 +355,13 @@ describe("read phase resume", () => {
     // answered from the result cache, nothing is sent again, every record delivered again
     const third = await batchpipe(["run", spec, "--json"], { cwd: dir });
     expect(third.code, third.stderr).toBe(0);
-    expect(report(third)).toMatchObject({ read: n, succeeded: n, cached: 9000, identical: n - 9000, cost: 0 });
+    expect(report(third)).toMatchObject({
+      read: n,
+      succeeded: n,
+      cached: 9000,
+      identical: n - 9000,
+      cost: 0,
+    });
     expect(await submittedIds(name)).toHaveLength(9000);
     expectEachIdOnce(dir, expected);
   }, 180_000);

@@ -7,7 +7,10 @@ import { RequestIndex } from "../src/engine/read/id-index.js";
 
 const digest = (i: number) => RequestIndex.digest("/v1/chat/completions", `{"n":${i}}`);
 const result = (i: number) => ({
-  response: { id: `chatcmpl-${i}`, choices: [{ message: { role: "assistant", content: `answer ${i} `.repeat(20) } }] },
+  response: {
+    id: `chatcmpl-${i}`,
+    choices: [{ message: { role: "assistant", content: `answer ${i} `.repeat(20) } }],
+  },
   usage: { input_tokens: 12, output_tokens: 40 },
   model: "gpt-4o-mini",
 });

@@ -123,7 +123,10 @@ export class ResultCache implements CacheLookup {
   get(digest: readonly number[]): CacheHit | undefined {
     const row = this.select.get(this.key(digest));
     if (!row) return undefined;
-    return { json: inflateRawSync(row.value, { windowBits: ZLIB.windowBits }).toString("utf8"), cost: row.cost };
+    return {
+      json: inflateRawSync(row.value, { windowBits: ZLIB.windowBits }).toString("utf8"),
+      cost: row.cost,
+    };
   }
 
   /** queue a success; it is stored by the next flush() */
