@@ -358,7 +358,8 @@ describe("read phase resume", () => {
     expect(report(third)).toMatchObject({
       read: n,
       succeeded: n,
-      cached: 9000,
+      cached: n,
+      cachedRequests: 9000,
       identical: n - 9000,
       cost: 0,
     });

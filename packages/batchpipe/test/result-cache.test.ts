@@ -169,7 +169,12 @@ describe("the result cache", () => {
     expect(cachedKilled.signal).toBe("SIGKILL");
     const cachedResumed = await batchpipe(["run", spec, "--json"], { cwd: dir, engine });
     expect(cachedResumed.code, cachedResumed.stderr).toBe(0);
-    expect(report(cachedResumed)).toMatchObject({ succeeded: 1000, cost: 0 });
+    expect(report(cachedResumed)).toMatchObject({
+      succeeded: 1000,
+      cached: 1000,
+      cachedRequests: 1000,
+      cost: 0,
+    });
     expect(exactlyOnceInSinks(dir, ids)).toEqual(ONCE);
     expect(await sent()).toBe(start + 1000);
     // the emulator is shared with the other tests (same datasets): only this pipeline's batches

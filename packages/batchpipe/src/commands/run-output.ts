@@ -184,7 +184,7 @@ export function renderReport(report: RunReport): string {
     ["identical", `${fmt(report.identical)} (sent once, result fanned back)`],
     [
       "cached",
-      `${fmt(report.cached)} (answered from the result cache, not sent: saved ${money(report.cachedSaved)})`,
+      `${fmt(report.cached)} (answered from the result cache: ${plural(report.cachedRequests, "request")} not sent, saved ${money(report.cachedSaved)})`,
     ],
     ["unexpected lines", fmt(report.unexpected)],
     ["missing lines", fmt(report.missing)],

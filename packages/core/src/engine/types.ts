@@ -140,8 +140,10 @@ export interface RunReport {
   /** read − succeeded − failed: must be 0 */
   unaccounted: number;
   identical: number;
-  /** records answered from the result cache (not sent) */
+  /** records answered from the result cache (its requests and the records identical to them) */
   cached: number;
+  /** distinct requests answered from the result cache: not sent */
+  cachedRequests: number;
   /** what the cached requests cost when they were paid: what this run did not spend */
   cachedSaved: number;
   batches: number;

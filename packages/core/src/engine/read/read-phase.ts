@@ -12,7 +12,7 @@
  * never became requests) and shard-writer.ts; the formats written are in ../codecs/.
  */
 import path from "node:path";
-import { cachedLine } from "../../cache/cached-shard.js";
+import { cachedLine, isFromCache } from "../../cache/cached-shard.js";
 import type { CacheLookup } from "../../cache/index.js";
 import { isBatchpipeError } from "../../errors.js";
 import { holdEncodings } from "../../estimate/encoding.js";
@@ -116,6 +116,11 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
     resume && { checkpoint: resume.checkpoint, sealed: resume.sealed.length },
   );
   const identity = readIdentity(pipeline);
+  /** shards answered from the result cache (by seq): a record identical to one of theirs is cached too */
+  const cachedShards = new Set<number>([
+    ...(resume?.sealed ?? []).filter((s) => isFromCache(s.batch)).map((s) => s.seq),
+    ...(saved?.writer.open ?? []).filter((s) => s.cached).map((s) => s.seq),
+  ]);
   let first: RecordPosition | null = saved?.first ?? null;
   let yielded = 0;
 
@@ -196,6 +201,7 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
       const same = requests.get(digest);
       if (same) {
         totals.identical++;
+        if (cachedShards.has(same.shard)) totals.cachedRecords = (totals.cachedRecords ?? 0) + 1;
         const root = shardName(same.shard);
         fingerprint.identical(id, root, same.index);
         fanout.add(root, {
@@ -225,8 +231,10 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
           cached: true,
         });
         requests.set(digest, placed.seq, placed.index);
+        cachedShards.add(placed.seq);
         fingerprint.request(line);
         totals.cached = (totals.cached ?? 0) + 1;
+        totals.cachedRecords = (totals.cachedRecords ?? 0) + 1;
         totals.cachedCost = (totals.cachedCost ?? 0) + hit.cost;
         return;
       }
@@ -346,6 +354,7 @@ function emptyTotals(): RunTotals {
     requests: 0,
     identical: 0,
     cached: 0,
+    cachedRecords: 0,
     cachedCost: 0,
     shards: 0,
     estimatedInputTokens: 0,
