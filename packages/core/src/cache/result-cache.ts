@@ -204,6 +204,7 @@ export function cacheStats(dir: string): CacheStats | undefined {
   if (!fs.existsSync(file)) return undefined;
   // not read-only: a WAL database may need its -shm file created to be read
   const db = new Database(file, { fileMustExist: true });
+  ownerOnly(file);
   try {
     const row = db
       .prepare(

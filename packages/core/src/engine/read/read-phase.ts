@@ -44,7 +44,7 @@ import { RequestIndex } from "./id-index.js";
 import { invalidRecordRow, prepFailuresFile, rejectedRow } from "./prep-failures.js";
 import { failedRead, guardSource, interrupted, toRequest } from "./read-errors.js";
 import { openReadFiles, type ReadResume, ReadStartsOver } from "./resume.js";
-import { requestTooLarge, type ShardLimits, shardName } from "./shard-writer.js";
+import { requestTooLarge, type ShardEntry, type ShardLimits, shardName } from "./shard-writer.js";
 
 export interface ReadPhaseOptions {
   pipeline: EnginePipeline;
@@ -212,34 +212,7 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
         });
         return;
       }
-      // --- result cache (cache/): a request that succeeded in an earlier run is not sent again
-      const hit = options.cache?.get(digest);
-      if (hit) {
-        const cached = cachedLine(id, hit);
-        const placed = writer.add({
-          model: batchKey.has("model") ? model : "",
-          endpoint: batchKey.has("endpoint") ? request.url : "",
-          line: cached,
-          bytes: Buffer.byteLength(cached) + 1,
-          inputTokens,
-          outputTokens,
-          id,
-          requestDigest: digest,
-          jsonOutput: json,
-          input: item.data,
-          source: item.position,
-          cached: true,
-        });
-        requests.set(digest, placed.seq, placed.index);
-        cachedShards.add(placed.seq);
-        fingerprint.request(line);
-        totals.cached = (totals.cached ?? 0) + 1;
-        totals.cachedRecords = (totals.cachedRecords ?? 0) + 1;
-        totals.cachedCost = (totals.cachedCost ?? 0) + hit.cost;
-        return;
-      }
-      // --- end result cache
-      const placed = writer.add({
+      const entry: ShardEntry = {
         model: batchKey.has("model") ? model : "",
         endpoint: batchKey.has("endpoint") ? request.url : "",
         line,
@@ -251,7 +224,23 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
         jsonOutput: json,
         input: item.data,
         source: item.position,
-      });
+      };
+      // --- result cache (cache/): a request that succeeded in an earlier run is not sent again
+      const hit = options.cache?.get(digest);
+      if (hit) {
+        const cached = cachedLine(id, hit);
+        const bytes = Buffer.byteLength(cached) + 1;
+        const placed = writer.add({ ...entry, line: cached, bytes, cached: true });
+        requests.set(digest, placed.seq, placed.index);
+        cachedShards.add(placed.seq);
+        fingerprint.request(line);
+        totals.cached = (totals.cached ?? 0) + 1;
+        totals.cachedRecords = (totals.cachedRecords ?? 0) + 1;
+        totals.cachedCost = (totals.cachedCost ?? 0) + hit.cost;
+        return;
+      }
+      // --- end result cache
+      const placed = writer.add(entry);
       requests.set(digest, placed.seq, placed.index);
       fingerprint.request(line);
       totals.requests++;
