@@ -64,7 +64,8 @@ describe("batchpipe run: records that fail before sending, allow_same_dataset, c
     const forced = await batchpipe(["run", spec, "--no-cache"], { cwd: dir });
     expect(forced.code, forced.stderr).toBe(3);
     expect(readJsonl(path.join(dir, "out/results.jsonl")).length).toBe(17);
-  });
+    // three runs now (the rerun is a run, answered from the cache): more than the default 60 s on a busy machine
+  }, 180_000);
 
   it("max_cost: refuses to submit past the budget (BUDGET_EXCEEDED, exit 1, nothing created)", async () => {
     const dir = tempDir();
