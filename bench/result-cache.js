@@ -2,13 +2,16 @@
 // delivery part of 5,000 as collection does) and looking requests up (read phase), with ~600-byte
 // chat responses. CPU time of this process (user + system), so a busy machine does not inflate it;
 // wall time beside it. Needs `pnpm build` first.
-// Usage: node bench/result-cache.js [requests=100000]
+// Results under 1 KB of JSON are stored as they are, larger ones compressed: the second argument
+// lengthens each answer to show both. Usage: node bench/result-cache.js [requests=100000] [extra answer chars=0]
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 
 const N = Number(process.argv[2] ?? 100_000);
+const EXTRA = Number(process.argv[3] ?? 0);
+const words = "the delivery was quick and the build quality matches the price; ";
 const PART = 5_000;
 const { ResultCache } = await import("../packages/core/dist/cache/index.js");
 const { RequestIndex } = await import("../packages/core/dist/engine/read/id-index.js");
@@ -25,7 +28,7 @@ const response = (i) => ({
       index: 0,
       message: {
         role: "assistant",
-        content: `{"sentiment":"${i % 3 ? "positive" : "negative"}","confidence":0.${i % 97},"summary":"Review ${i} talks about the product's build quality, delivery time and value for money in some detail."}`,
+        content: `{"sentiment":"${i % 3 ? "positive" : "negative"}","confidence":0.${i % 97},"summary":"Review ${i} talks about the product's build quality, delivery time and value for money in some detail.${words.repeat(Math.ceil(EXTRA / words.length)).slice(0, EXTRA)}"}`,
         refusal: null,
       },
       logprobs: null,

@@ -6,10 +6,11 @@ import { cacheStats, clearCache, ResultCache } from "../src/cache/index.js";
 import { RequestIndex } from "../src/engine/read/id-index.js";
 
 const digest = (i: number) => RequestIndex.digest("/v1/chat/completions", `{"n":${i}}`);
-const result = (i: number) => ({
+/** `repeat` 20: ~300 bytes of JSON, stored as is; 200: ~2 KB, compressed */
+const result = (i: number, repeat = 20) => ({
   response: {
     id: `chatcmpl-${i}`,
-    choices: [{ message: { role: "assistant", content: `answer ${i} `.repeat(20) } }],
+    choices: [{ message: { role: "assistant", content: `answer ${i} `.repeat(repeat) } }],
   },
   usage: { input_tokens: 12, output_tokens: 40 },
   model: "gpt-4o-mini",
@@ -17,21 +18,24 @@ const result = (i: number) => ({
 const tempDir = () => fs.mkdtempSync(path.join(os.tmpdir(), "bp-cache-unit-"));
 
 describe("ResultCache", () => {
-  it("gives back what was stored, byte for byte, compressed on disk; nothing before flush; per provider", () => {
+  it("gives back what was stored, byte for byte, large values compressed on disk; nothing before flush; per provider", () => {
     const dir = tempDir();
     const cache = ResultCache.open(dir, { provider: "openai", maxBytes: 1 << 30 });
     expect(cache.size).toBe(0);
-    cache.add(digest(1), result(1), 0.25);
+    cache.add(digest(1), result(1, 200), 0.25);
+    cache.add(digest(2), result(2), 0.5);
     expect(cache.get(digest(1))).toBeUndefined();
     cache.flush();
     const hit = cache.get(digest(1))!;
-    expect(JSON.parse(hit.json)).toEqual(result(1));
+    expect(JSON.parse(hit.json)).toEqual(result(1, 200));
     expect(hit.cost).toBe(0.25);
-    expect(cache.get(digest(2))).toBeUndefined();
+    expect(JSON.parse(cache.get(digest(2))!.json)).toEqual(result(2));
+    expect(cache.get(digest(3))).toBeUndefined();
     const stats = cache.stats();
-    expect(stats.entries).toBe(1);
-    // compressed: the repeated answer shrinks well below its JSON
-    expect(stats.bytes).toBeLessThan(JSON.stringify(result(1)).length / 2);
+    expect(stats.entries).toBe(2);
+    // the large value compressed (the repeated answer shrinks well below its JSON), the small one as is
+    const small = JSON.stringify(result(2)).length;
+    expect(stats.bytes - small).toBeLessThan(JSON.stringify(result(1, 200)).length / 2);
     cache.close();
     // the same digest under another provider is another request
     const other = ResultCache.open(dir, { provider: "anthropic", maxBytes: 1 << 30 });

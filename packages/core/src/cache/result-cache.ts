@@ -5,7 +5,7 @@
  *
  * Key: the provider's label, then the read phase's 96-bit request digest (endpoint + body), which
  * the shard meta lines already carry, so storing a result costs no hashing at collection. Value:
- * the provider's success (response, usage, model) as JSON, raw-deflated (ZLIB below). Bounded: past
+ * the provider's success (response, usage, model) as JSON, raw-deflated from 1 KB (ZLIB below). Bounded: past
  * `maxBytes` of stored values the oldest entries go first (a refreshed entry counts as new).
  *
  * Its own file, not state.db: clearing it or losing it costs money, never correctness, so it uses
@@ -27,6 +27,12 @@ export const CACHE_FILE = "cache.db";
  * that setup half the cost (~37 µs) for the same ratio on these small values (bench/result-cache.js).
  */
 const ZLIB = { level: zlib.Z_BEST_SPEED, windowBits: 12, memLevel: 5 };
+/**
+ * Values of fewer JSON characters are stored as they are: a short chat answer shrinks only by a
+ * third, and compressing it measured ~45 µs of CPU per result at collection on this (busy)
+ * machine against ~10 µs for the insert itself; large ones (long answers, embeddings) shrink 2-3x.
+ */
+const COMPRESS_FROM = 1024;
 
 /** what a cached success holds (a ResultItem's success fields, without its id) */
 export interface CachedResult {
@@ -59,15 +65,17 @@ export interface CacheLookup {
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS entries (
   seq INTEGER PRIMARY KEY, key BLOB NOT NULL UNIQUE, value BLOB NOT NULL,
-  size INTEGER NOT NULL, cost REAL NOT NULL, created_at INTEGER NOT NULL);
+  size INTEGER NOT NULL, cost REAL NOT NULL, created_at INTEGER NOT NULL,
+  -- 1: value is raw-deflated JSON; 0: the JSON as it is
+  z INTEGER NOT NULL);
 `;
 
 export class ResultCache implements CacheLookup {
   private readonly db: Database.Database;
   private readonly prefix: Buffer;
-  private readonly select: Database.Statement<[Buffer], { value: Buffer; cost: number }>;
+  private readonly select: Database.Statement<[Buffer], { value: Buffer; cost: number; z: number }>;
   private readonly insert: Database.Statement;
-  private pending: { key: Buffer; value: Buffer; cost: number }[] = [];
+  private pending: { key: Buffer; value: Buffer; cost: number; z: number }[] = [];
   /** stored bytes, kept in step with inserts and evictions */
   private bytes: number;
   private count: number;
@@ -79,9 +87,9 @@ export class ResultCache implements CacheLookup {
   ) {
     this.db = db;
     this.prefix = Buffer.from(`${provider}\n`);
-    this.select = db.prepare("SELECT value, cost FROM entries WHERE key = ?");
+    this.select = db.prepare("SELECT value, cost, z FROM entries WHERE key = ?");
     this.insert = db.prepare(
-      "INSERT OR REPLACE INTO entries (key, value, size, cost, created_at) VALUES (?, ?, ?, ?, ?)",
+      "INSERT OR REPLACE INTO entries (key, value, size, cost, created_at, z) VALUES (?, ?, ?, ?, ?, ?)",
     );
     const row = db.prepare("SELECT count(*) AS n, coalesce(sum(size), 0) AS bytes FROM entries").get() as {
       n: number;
@@ -123,16 +131,16 @@ export class ResultCache implements CacheLookup {
   get(digest: readonly number[]): CacheHit | undefined {
     const row = this.select.get(this.key(digest));
     if (!row) return undefined;
-    return {
-      json: inflateRawSync(row.value, { windowBits: ZLIB.windowBits }).toString("utf8"),
-      cost: row.cost,
-    };
+    const json = row.z ? inflateRawSync(row.value, { windowBits: ZLIB.windowBits }) : row.value;
+    return { json: json.toString("utf8"), cost: row.cost };
   }
 
   /** queue a success; it is stored by the next flush() */
   add(digest: readonly number[], result: CachedResult, cost: number): void {
-    const value = deflateRawSync(JSON.stringify(result), ZLIB);
-    this.pending.push({ key: this.key(digest), value, cost });
+    const json = JSON.stringify(result);
+    const z = json.length >= COMPRESS_FROM ? 1 : 0;
+    const value = z ? deflateRawSync(json, ZLIB) : Buffer.from(json);
+    this.pending.push({ key: this.key(digest), value, cost, z });
   }
 
   /** store what add() queued, in one transaction, then evict the oldest entries past the bound */
@@ -149,7 +157,7 @@ export class ResultCache implements CacheLookup {
           this.bytes -= old.value.length;
           this.count--;
         }
-        this.insert.run(r.key, r.value, r.value.length, r.cost, now);
+        this.insert.run(r.key, r.value, r.value.length, r.cost, now, r.z);
         this.bytes += r.value.length;
         this.count++;
       }
