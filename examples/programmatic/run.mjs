@@ -83,7 +83,8 @@ if (!process.env.BATCHPIPE_DAEMON) {
   rmSync(out("result.jsonl"), { force: true });
   rmSync(out("errors.jsonl"), { force: true });
 }
-// force: the demo runs the same data every time (allow_same_dataset: false would skip it)
+// force: the demo's state may be new while the emulator is not; a rerun of the same data is
+// answered from the result cache (noCache: true would send it again)
 const result = await Runner.run({ dir: here, detach, force: true });
 if (result.detached) {
   console.log(`started in the background: pid ${result.pid}, log ${result.log}`);

@@ -41,7 +41,7 @@ it("csv-to-postgres runs offline with the built-in emulator into a real PostgreS
     { n: 0 },
   ]);
 
-  // the same data again (--force: a new run): still one row per review, upserted by id
+  // the same data again (a new run, answered from the result cache): still one row per review, upserted by id
   const again = await batchpipe(["run", "pipeline.yaml", "--force"], { cwd: dir, env });
   expect(again.code, again.stderr).toBe(0);
   expect(await server.query("SELECT count(*)::int AS n FROM review_sentiment", [], "reviews")).toEqual([

@@ -26,8 +26,10 @@ it("the quickstart runs offline with the built-in emulator: 200 reviews, each on
   const ids = readSqliteIds(path.join(dir, "out/results.db"), "sentiment");
   expect({ n: ids.length, d: new Set(ids).size }).toEqual({ n: 200, d: 200 });
 
-  // the same dataset again: nothing is paid twice
+  // the same dataset again: nothing is paid twice, every row is delivered again from the result cache
   const again = await batchpipe(["run", "pipeline.yaml"], { cwd: dir, env });
   expect(again.code).toBe(0);
-  expect(again.stdout).toMatch(/nothing to do: 200 records already processed/);
+  expect(again.stdout).toMatch(
+    /cached +200 \(answered from the result cache: \d+ requests not sent, saved \$/,
+  );
 });

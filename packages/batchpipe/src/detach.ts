@@ -40,6 +40,7 @@ export function startRunDaemon(options: {
   stateDir: string;
   name: string;
   force?: boolean;
+  noCache?: boolean;
   allowInlineSecrets?: boolean;
   cwd: string;
   env: Record<string, string | undefined>;
@@ -49,6 +50,7 @@ export function startRunDaemon(options: {
     command: "run",
     flags: [
       ...(options.force ? ["--force"] : []),
+      ...(options.noCache ? ["--no-cache"] : []),
       ...(options.allowInlineSecrets ? ["--allow-inline-secrets"] : []),
     ],
   });

@@ -32,6 +32,7 @@ export const COMMANDS: Record<string, LazyCommand> = {
   stop: () => import("./commands/stop.js").then((m) => m.default),
   logs: () => import("./commands/logs.js").then((m) => m.default),
   view: () => import("./commands/view.js").then((m) => m.default),
+  cache: () => import("./commands/cache.js").then((m) => m.default),
 };
 
 export interface RunCliOptions {

@@ -52,7 +52,7 @@ describe("the state folder (emulator in its own process)", () => {
     const forced = await batchpipe(["run", "pipeline.yaml", "--force"], { cwd: dir });
     expect(forced.code).toBe(0);
     expect(await batchesOf("lost-state")).toBe(6);
-    // with its state back, the next run is not refused (it finds the dataset done)
+    // with its state back, the next run is not refused (it is answered from the result cache)
     const again = await batchpipe(["run", "pipeline.yaml"], { cwd: dir });
     expect(again.code).toBe(0);
     expect(again.stderr).not.toContain("STATE_LOST");

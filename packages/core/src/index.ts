@@ -1,3 +1,4 @@
+export { type CacheStats, cacheStats, clearCache } from "./cache/index.js";
 export * from "./daemon/index.js";
 export {
   type CancelResult,

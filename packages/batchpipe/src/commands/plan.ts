@@ -4,7 +4,7 @@ import { formatBytes, planPipeline } from "@batchpipe/core";
 import { defineCommand } from "citty";
 import { cliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
-import { loadPipelineArg, pipelineArgs } from "./pipeline-args.js";
+import { loadPipelineArg, pipelineArgs, stateDirArg } from "./pipeline-args.js";
 import { duration, fmt, money } from "./run-output.js";
 
 export default defineCommand({
@@ -14,13 +14,19 @@ export default defineCommand({
   },
   args: {
     ...pipelineArgs,
+    ...stateDirArg,
+    cache: {
+      type: "boolean",
+      default: true,
+      description: "--no-cache: plan as run --no-cache (every request sent, none from the result cache)",
+    },
     json: { type: "boolean", description: "Print the plan as JSON" },
   },
   async run(context) {
     const ctx = cliContext(context);
     const { io } = ctx;
-    const { pipeline } = await loadPipelineArg(ctx, context.args);
-    const plan = await planPipeline(pipeline);
+    const { pipeline, stateDir } = await loadPipelineArg(ctx, context.args);
+    const plan = await planPipeline(pipeline, { stateDir, noCache: context.args.cache === false });
     if (context.args.json) {
       io.stdout.write(`${JSON.stringify(plan, null, 2)}\n`);
       return ExitCode.OK;
@@ -32,6 +38,10 @@ export default defineCommand({
     );
     if (t.identical)
       out.push(`  ${fmt(t.identical)} records repeat an identical request (sent once, result fanned back)`);
+    if (t.cached)
+      out.push(
+        `  ${fmt(t.cached)} requests are answered from the result cache, not sent (saved ${money(t.cachedCost ?? 0)}; run --no-cache sends them)`,
+      );
     for (const [code, n] of Object.entries(plan.failedByCode))
       out.push(`  ${fmt(n)} records fail before sending: ${code}`);
     out.push("");
@@ -39,7 +49,7 @@ export default defineCommand({
     const table = [
       ["shard", "model", "endpoint", "requests", "size", "in tokens", "cost"],
       ...shown.map((s) => [
-        s.name,
+        s.cached ? `${s.name} (cached)` : s.name,
         s.model || "-",
         s.endpoint,
         fmt(s.requests),

@@ -84,6 +84,7 @@ export function createProgressRenderer(
           line(
             `  read ${plural(event.totals.read, "record")} → ${plural(event.totals.requests, "request")} in ${plural(event.totals.shards, "shard")}` +
               `${event.totals.identical ? ` (${fmt(event.totals.identical)} identical sent once)` : ""}` +
+              `${event.totals.cached ? ` · ${plural(event.totals.cached, "request")} answered from the cache (saved ~${money(event.totals.cachedCost ?? 0)})` : ""}` +
               ` · ~${fmt(event.totals.estimatedInputTokens)} input tokens · est. ${money(event.totals.estimatedCost)}`,
           );
           return;
@@ -181,6 +182,10 @@ export function renderReport(report: RunReport): string {
     ["failed", `${fmt(report.failed)}${codes ? ` (${codes})` : ""}`],
     ["retried", fmt(report.retried)],
     ["identical", `${fmt(report.identical)} (sent once, result fanned back)`],
+    [
+      "cached",
+      `${fmt(report.cached)} (answered from the result cache: ${plural(report.cachedRequests, "request")} not sent, saved ${money(report.cachedSaved)})`,
+    ],
     ["unexpected lines", fmt(report.unexpected)],
     ["missing lines", fmt(report.missing)],
     ["unaccounted", fmt(report.unaccounted)],

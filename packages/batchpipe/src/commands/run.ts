@@ -32,7 +32,13 @@ export default defineCommand({
     force: {
       type: "boolean",
       description:
-        "Submit a dataset even if it was already processed under this name, or if the state is new but the provider has batches of this name (a lost state.db: STATE_LOST)",
+        "Run although the state is new but the provider has batches of this name (a lost state.db: STATE_LOST), or a watcher takes this source",
+    },
+    cache: {
+      type: "boolean",
+      default: true,
+      description:
+        "--no-cache: send every request, none answered from the result cache (the results still refresh it)",
     },
     json: { type: "boolean", description: "Print one JSON event per line on stdout (for scripts)" },
     detach: {
@@ -55,6 +61,7 @@ export default defineCommand({
         stateDir: stateDir ?? defaultStateDir(pipeline),
         name: pipeline.spec.name,
         force: args.force,
+        noCache: args.cache === false,
         allowInlineSecrets: args["allow-inline-secrets"],
         cwd,
         env,
@@ -89,6 +96,7 @@ export default defineCommand({
         onEvent,
         stateDir,
         force: args.force,
+        noCache: args.cache === false,
         env,
       });
       renderer?.stop();

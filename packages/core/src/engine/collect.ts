@@ -5,6 +5,8 @@
  * result is deterministic for a given batch, so a delivery interrupted by a crash is done again.
  */
 import path from "node:path";
+import { isFromCache } from "../cache/cached-shard.js";
+import type { CachedResult } from "../cache/index.js";
 import { ErrorCodes, isBatchpipeError } from "../errors.js";
 import { estimateCost, type ModelPrice } from "../estimate/pricing.js";
 import type { FailureRow, ProviderPlugin, RecordPosition, ResultRow, SuccessRow } from "../plugin.js";
@@ -48,6 +50,11 @@ export interface CollectOptions {
    */
   partsDone: number;
   commitPart(part: number, delta: RunCounters): Promise<void>;
+  /**
+   * The result cache's write side: each success delivered (not re-derived) from a paid batch, with
+   * its request digest and what it cost; the caller stores them before it commits the part.
+   */
+  remember?(digest: readonly number[], result: CachedResult, cost: number): void;
 }
 
 export interface CollectResult {
@@ -77,6 +84,7 @@ async function collectWith(options: CollectOptions, metas: ShardMetaIndex): Prom
   const { shard, batch } = options;
   const fanout = groupFanout(options.fanout);
   const retryAllowed = !options.noRetry && shard.attempt < options.maxAttempts;
+  const fromCache = isFromCache(batch);
   let counters = emptyCounters();
   const seen = new Set<string>();
   const retry = new Set<number>();
@@ -100,6 +108,10 @@ async function collectWith(options: CollectOptions, metas: ShardMetaIndex): Prom
     if (outcome.kind === "success") {
       const success = successOf(options, meta, outcome, counters);
       if (success.ok) {
+        if (!fromCache) {
+          const { response, usage, model } = outcome;
+          options.remember?.(meta.requestDigest, { response, usage, model }, success.cost);
+        }
         for (const target of targets(meta, fanout)) {
           counters.succeeded++;
           await options.sinks.write({
@@ -136,7 +148,11 @@ async function collectWith(options: CollectOptions, metas: ShardMetaIndex): Prom
   // a shard never submitted (the run was cancelled first) or given up as stuck has no results to
   // read; one answered through the live API after batch.deadline has its answers instead
   let unavailable: string | null = null;
-  if (batch && (shard.batchId || isAnsweredLive(batch)) && batch.status !== STUCK_STATUS) {
+  if (
+    batch &&
+    (shard.batchId || isAnsweredLive(batch) || isFromCache(batch)) &&
+    batch.status !== STUCK_STATUS
+  ) {
     try {
       for await (const item of options.provider.results(batch, { signal: options.signal })) {
         const found = item.kind === "unreadable" ? undefined : lookUp(metas, item);
@@ -198,14 +214,18 @@ function successOf(
   meta: ShardMeta,
   outcome: Extract<Outcome, { kind: "success" }>,
   counters: RunCounters,
-): { ok: true; row: SuccessRow } | { ok: false; failure: Extract<Outcome, { kind: "failure" }> } {
+):
+  | { ok: true; row: SuccessRow; cost: number }
+  | { ok: false; failure: Extract<Outcome, { kind: "failure" }> } {
   const { shard } = options;
   const usage = outcome.usage;
   const model = outcome.model ?? (shard.model || null);
-  if (usage) {
+  let cost = 0;
+  // a result from the cache was paid for in an earlier run: this run spends no tokens on it
+  if (usage && !isFromCache(options.batch)) {
     counters.inputTokens += usage.input_tokens;
     counters.outputTokens += usage.output_tokens;
-    counters.cost +=
+    cost =
       estimateCost({
         model: shard.model || model || "",
         inputTokens: usage.input_tokens,
@@ -214,6 +234,7 @@ function successOf(
         cacheWriteTokens: usage.cache_creation_tokens,
         prices: options.prices,
       }) ?? 0;
+    counters.cost += cost;
   }
   const output = options.output(outcome.response, {
     endpoint: shard.endpoint,
@@ -242,7 +263,7 @@ function successOf(
     input: meta.input,
     source: meta.source,
   };
-  return { ok: true, row };
+  return { ok: true, row, cost };
 }
 
 /** the request a result answers: by its line in the shard file when the provider gives it, else by id */

@@ -5,6 +5,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
+import { cachedResults, isFromCache } from "../cache/cached-shard.js";
 import { ErrorCodes, isBatchpipeError } from "../errors.js";
 import { livePricesFor, pricesFor } from "../estimate/pricing.js";
 import type { FailureRow } from "../plugin.js";
@@ -140,7 +141,9 @@ export class Delivery {
           // a shard answered through the live API after batch.deadline: its answers, at live prices
           ...(isAnsweredLive(shard.batch)
             ? { provider: liveResults(ctx.stateDir), prices: livePricesFor(ctx.pipeline.spec.pricing) }
-            : { provider: ctx.provider, prices: pricesFor(ctx.pipeline.spec.pricing) }),
+            : isFromCache(shard.batch)
+              ? { provider: cachedResults(ctx.stateDir) }
+              : { provider: ctx.provider, prices: pricesFor(ctx.pipeline.spec.pricing) }),
           output: ctx.pipeline.provider.plugin.output,
           maxAttempts: ctx.pipeline.spec.batch.max_attempts,
           stateDir: ctx.stateDir,
@@ -153,7 +156,11 @@ export class Delivery {
           signal,
           partSize: this.options.partSize,
           partsDone,
+          remember: ctx.cache && ((digest, result, cost) => ctx.cache!.add(digest, result, cost)),
           commitPart: async (part, delta) => {
+            // the part's successes are in the cache before its rows are committed: a crash in
+            // between leaves an extra entry (harmless), never a delivered result missing from it
+            ctx.cache?.flush();
             const checkpoints = await sinks.commit(partKey(part));
             const counters = addCounters(ctx.counters, delta);
             ctx.state.recordDelivery({ runId: ctx.runId, key: partKey(part), checkpoints, counters });
@@ -164,6 +171,7 @@ export class Delivery {
           },
         }),
       );
+      ctx.cache?.flush();
       checkpoints = await sinks.commit(key);
     } catch (error) {
       // rows written past the last recorded checkpoint must go: reopen every sink at its checkpoint

@@ -108,19 +108,8 @@ export class Deadline {
     } finally {
       fs.closeSync(out);
     }
-    return {
-      // rows answered this way show batch_id "live"
-      id: "live",
-      data: { live: path.relative(ctx.stateDir, file) },
-      state: "ended",
-      status: ANSWERED_LIVE,
-      ending: "completed",
-      queueFull: null,
-      counts: null,
-      errors: [],
-      createdAt: null,
-      expiresAt: null,
-    };
+    // rows answered this way show batch_id "live"
+    return answeredLocally("live", ANSWERED_LIVE, { live: path.relative(ctx.stateDir, file) });
   }
 }
 
@@ -128,13 +117,32 @@ export function isAnsweredLive(batch: BatchSnapshot | null): boolean {
   return batch?.status === ANSWERED_LIVE;
 }
 
-/** reads a live shard's answers back as the results of a batch */
-export function liveResults(stateDir: string): Pick<ProviderConnection, "results"> {
+/**
+ * The "batch" of a shard answered without one (live calls, or the result cache): ended, its
+ * answers in a file of `{ result }` lines named by `data` (liveResults reads them).
+ */
+export function answeredLocally(id: string, status: string, data: Record<string, string>): BatchSnapshot {
+  return {
+    id,
+    data,
+    state: "ended",
+    status,
+    ending: "completed",
+    queueFull: null,
+    counts: null,
+    errors: [],
+    createdAt: null,
+    expiresAt: null,
+  };
+}
+
+/** reads a live shard's answers (or, with `field` "cache", a cached shard's) back as the results of a batch */
+export function liveResults(stateDir: string, field = "live"): Pick<ProviderConnection, "results"> {
   return {
     async *results(batch) {
-      const data = batch.data as { live?: unknown } | null;
-      if (typeof data?.live !== "string") return;
-      for await (const line of readFileLines(path.join(stateDir, data.live))) {
+      const file = (batch.data as Record<string, unknown> | null)?.[field];
+      if (typeof file !== "string") return;
+      for await (const line of readFileLines(path.join(stateDir, file))) {
         if (line !== "") yield (JSON.parse(line) as { result: ResultItem }).result;
       }
     },

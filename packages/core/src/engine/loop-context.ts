@@ -2,6 +2,8 @@
  * What every step of the run loop shares: the pipeline, the state, the provider connection and the
  * run's shards (the in-memory copy of their rows, patched together with the state).
  */
+
+import type { ResultCache } from "../cache/index.js";
 import { BatchpipeError, ErrorCodes, isBatchpipeError } from "../errors.js";
 import type { Logger } from "../plugin.js";
 import type { ProviderConnection } from "../provider/contract.js";
@@ -20,6 +22,8 @@ export interface LoopContext {
   logger: Logger;
   emit(event: EngineEvent): void;
   shards: Map<string, ShardRow>;
+  /** the result cache successes are stored in (cache/); undefined: none is kept */
+  cache?: ResultCache;
   counters: RunCounters;
   /** provider calls failing with no success since: when it began, how many failed, when to try next */
   outage: {

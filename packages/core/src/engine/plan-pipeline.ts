@@ -5,6 +5,8 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { isFromCache } from "../cache/cached-shard.js";
+import { CACHE_FILE, ResultCache } from "../cache/index.js";
 import { estimateCost, livePricesFor, pricesFor, shardCost } from "../estimate/pricing.js";
 import { type Logger, silentLogger } from "../plugin.js";
 import type { RunTotals } from "../state/index.js";
@@ -21,6 +23,8 @@ export interface PlanShard {
   outputTokens: number;
   /** null when the model's price is unknown */
   cost: number | null;
+  /** answered from the result cache: nothing is sent */
+  cached: boolean;
 }
 
 export interface PlanResult {
@@ -38,10 +42,30 @@ export interface PlanResult {
 
 export async function planPipeline(
   pipeline: EnginePipeline,
-  options: { signal?: AbortSignal; logger?: Logger; onProgress?(records: number): void } = {},
+  options: {
+    signal?: AbortSignal;
+    logger?: Logger;
+    onProgress?(records: number): void;
+    /** the state folder whose result cache answers requests (default .batchpipe/<name>) */
+    stateDir?: string;
+    /** as run --no-cache: count every request as sent */
+    noCache?: boolean;
+  } = {},
 ): Promise<PlanResult> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "batchpipe-plan-"));
   const logger: Logger = options.logger ?? silentLogger;
+  // what a run would take from the result cache (never created here: plan writes no state)
+  const stateDir = options.stateDir ?? path.join(pipeline.dir, ".batchpipe", pipeline.spec.name);
+  const cache =
+    !options.noCache &&
+    !pipeline.spec.batch.allow_same_dataset &&
+    pipeline.spec.batch.cache_max_size > 0 &&
+    fs.existsSync(path.join(stateDir, CACHE_FILE))
+      ? ResultCache.open(stateDir, {
+          provider: pipeline.provider.label,
+          maxBytes: pipeline.spec.batch.cache_max_size,
+        })
+      : undefined;
   try {
     const read = await runReadPhase({
       pipeline,
@@ -50,6 +74,7 @@ export async function planPipeline(
       signal: options.signal ?? new AbortController().signal,
       logger,
       onProgress: options.onProgress,
+      cache: cache && cache.size > 0 ? cache : undefined,
     });
     const failedByCode: Record<string, number> = {};
     const failures = fs.readFileSync(path.join(dir, read.failuresFile), "utf8");
@@ -62,6 +87,7 @@ export async function planPipeline(
     let liveWorstCase: number | null = pipeline.spec.batch.deadline === null ? null : 0;
     for (const s of read.shards) {
       if (liveWorstCase === null) break;
+      if (isFromCache(s.batch)) continue;
       const cost = estimateCost({
         model: s.model,
         inputTokens: s.tokens,
@@ -83,10 +109,12 @@ export async function planPipeline(
         bytes: s.bytes,
         inputTokens: s.tokens,
         outputTokens: s.outputTokens,
-        cost: shardCost(s, read.totals, pricesFor(pipeline.spec.pricing)),
+        cost: isFromCache(s.batch) ? 0 : shardCost(s, read.totals, pricesFor(pipeline.spec.pricing)),
+        cached: isFromCache(s.batch),
       })),
     };
   } finally {
+    cache?.close();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -5,6 +5,7 @@
  * by one state transaction, so the loop can be killed anywhere and started again.
  */
 import { setTimeout as delay } from "node:timers/promises";
+import type { ResultCache } from "../cache/index.js";
 import { pricesFor, shardCost } from "../estimate/pricing.js";
 import type { Logger } from "../plugin.js";
 import type { BatchSnapshot, ProviderConnection } from "../provider/contract.js";
@@ -45,6 +46,8 @@ export interface RunLoopOptions {
   deliveryPartSize: number;
   /** batch deadlines (EngineTuning, resolved) */
   deadline: LoopContext["deadline"];
+  /** the result cache successes are stored in */
+  cache?: ResultCache;
 }
 
 export class RunLoop {
@@ -82,6 +85,7 @@ export class RunLoop {
       counters: o.run.counters,
       outage: { since: null, failures: 0, retryAt: 0 },
       deadline: o.deadline,
+      cache: o.cache,
     };
     const spec = o.pipeline.spec;
     const provider = o.pipeline.provider;

@@ -6,6 +6,8 @@
 import { setMaxListeners } from "node:events";
 import fs from "node:fs";
 import path from "node:path";
+import { isFromCache } from "../cache/cached-shard.js";
+import { type CacheLookup, ResultCache } from "../cache/index.js";
 import { BatchpipeError, ErrorCodes } from "../errors.js";
 import { pricesFor } from "../estimate/pricing.js";
 import type { Logger } from "../plugin.js";
@@ -52,7 +54,9 @@ async function runOnce(pipeline: EnginePipeline, options: RunOptions): Promise<R
   const lock = acquireLock(stateDir);
   const state = openState(stateDir);
   let provider: ProviderConnection | undefined;
+  let cache: ResultCache | undefined;
   try {
+    cache = openCache(pipeline, stateDir);
     let run = state.unfinishedRun();
     const resumed = run !== undefined;
     if (!run && !state.latestRun() && !options.force) {
@@ -84,16 +88,19 @@ async function runOnce(pipeline: EnginePipeline, options: RunOptions): Promise<R
         deliveredBefore: options.deliveredBefore,
         resume: resume?.resume,
         checkpointEvery,
+        cache: cacheLookup(cache, pipeline, options),
       });
       if (skipped) return skipped;
       run = state.getRun(run.id)!;
     }
     const shards = state.shards(run.id);
-    if (shards.every((s) => s.status === "pending")) {
+    // shards answered from the cache cost nothing and are ended from the start
+    const paid = shards.filter((s) => !isFromCache(s.batch));
+    if (paid.every((s) => s.status === "pending")) {
       const refusal = costCapRefusal({
         maxCost: pipeline.spec.batch.max_cost,
         estimatedCost: run.totals?.estimatedCost ?? null,
-        models: shards.map((s) => s.model),
+        models: paid.map((s) => s.model),
         prices: pricesFor(pipeline.spec.pricing),
       });
       if (refusal) throw refusal;
@@ -111,6 +118,7 @@ async function runOnce(pipeline: EnginePipeline, options: RunOptions): Promise<R
       pluginTimeoutMs: pipeline.spec.batch.plugin_timeout,
       deliveryPartSize,
       deadline,
+      cache,
     });
     const { counters, cancelled } = await loop.run();
     if (pipeline.spec.batch.clean_up) await cleanUp({ provider, loop, stateDir, run, emit });
@@ -121,6 +129,7 @@ async function runOnce(pipeline: EnginePipeline, options: RunOptions): Promise<R
     return { run: run.id, status, report, exitCode: counters.failed > 0 ? 3 : 0 };
   } finally {
     await provider?.close().catch(() => undefined);
+    cache?.close();
     state.close();
     lock.release();
   }
@@ -139,6 +148,8 @@ async function readRun(o: {
   /** the last checkpoint of this run's interrupted read phase */
   resume?: ReadResume;
   checkpointEvery: number;
+  /** the result cache to answer requests from (cache/) */
+  cache?: CacheLookup;
 }): Promise<RunResult | undefined> {
   const { pipeline, state, run, stateDir, emit } = o;
   // nothing was submitted yet: forget what the read phase wrote (its next attempt starts clean)
@@ -165,6 +176,7 @@ async function readRun(o: {
         resume,
         resumable,
         deliveredBefore: o.deliveredBefore,
+        cache: o.cache,
       });
       break;
     } catch (error) {
@@ -183,22 +195,8 @@ async function readRun(o: {
       throw error;
     }
   }
-  const previous = state.datasetCompleted(read.fingerprint);
-  if (previous && !pipeline.spec.batch.allow_same_dataset && !o.force) {
-    state.resetRun(run.id);
-    state.finishRun(run.id, "skipped", { remember: false });
-    fs.rmSync(path.join(stateDir, run.id), { recursive: true, force: true });
-    emit({
-      type: "dataset_skipped",
-      run: run.id,
-      fingerprint: read.fingerprint,
-      previousRun: previous.runId,
-      completedAt: previous.completedAt,
-    });
-    const report = buildReport(pipeline, { ...run, totals: read.totals }, run.counters, "skipped");
-    emit({ type: "run_finished", report });
-    return { run: run.id, status: "skipped", report, exitCode: 0 };
-  }
+  // (cache) no dataset skip any more: an unchanged dataset is read again and answered from the
+  // result cache, so every run delivers every record and a rerun retries exactly what failed
   state.finishReading(run.id, {
     fingerprint: read.fingerprint,
     totals: read.totals,
@@ -347,6 +345,9 @@ export function buildReport(
     missing: counters.missing,
     unaccounted: status === "skipped" ? 0 : read - counters.succeeded - counters.failed,
     identical: run.totals?.identical ?? 0,
+    cached: run.totals?.cachedRecords ?? 0,
+    cachedRequests: run.totals?.cached ?? 0,
+    cachedSaved: run.totals?.cachedCost ?? 0,
     batches: counters.batches,
     queueRefusals: counters.queueRefusals,
     shards: run.totals?.shards ?? 0,
@@ -356,6 +357,24 @@ export function buildReport(
     estimatedCost: run.totals?.estimatedCost ?? null,
     durationMs: (run.finishedAt ?? Date.now()) - run.createdAt,
   };
+}
+
+/** the pipeline's result cache (written by every run; batch.cache_max_size 0 keeps none) */
+function openCache(pipeline: EnginePipeline, stateDir: string): ResultCache | undefined {
+  const maxBytes = pipeline.spec.batch.cache_max_size;
+  if (maxBytes === 0) return undefined;
+  return ResultCache.open(stateDir, { provider: pipeline.provider.label, maxBytes });
+}
+
+/** where the read phase looks requests up: nowhere with --no-cache or allow_same_dataset, or when empty (no cost per record) */
+function cacheLookup(
+  cache: ResultCache | undefined,
+  pipeline: EnginePipeline,
+  options: RunOptions,
+): CacheLookup | undefined {
+  if (!cache || cache.size === 0 || options.noCache || pipeline.spec.batch.allow_same_dataset)
+    return undefined;
+  return cache;
 }
 
 function eventLogger(emit: (event: EngineEvent) => void): Logger {

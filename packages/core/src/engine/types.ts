@@ -140,6 +140,12 @@ export interface RunReport {
   /** read − succeeded − failed: must be 0 */
   unaccounted: number;
   identical: number;
+  /** records answered from the result cache (its requests and the records identical to them) */
+  cached: number;
+  /** distinct requests answered from the result cache: not sent */
+  cachedRequests: number;
+  /** what the cached requests cost when they were paid: what this run did not spend */
+  cachedSaved: number;
   batches: number;
   queueRefusals: number;
   shards: number;
@@ -167,8 +173,13 @@ export interface RunOptions extends EngineTuning {
   onEvent?: (event: EngineEvent) => void;
   /** default: `.batchpipe/<name>` beside the spec */
   stateDir?: string;
-  /** submit again a dataset already completed under this name */
+  /** run on a new state although the provider has batches of this pipeline (STATE_LOST) */
   force?: boolean;
+  /**
+   * Send every request, none answered from the result cache (as batch.allow_same_dataset: true);
+   * the successes still refresh the cache.
+   */
+  noCache?: boolean;
   env?: Record<string, string | undefined>;
   /**
    * Where a record id was already delivered for this pipeline (watch mode: by an earlier file), or

@@ -31,8 +31,10 @@ export interface BatchRunnerRunOptions {
   dir?: string;
   signal?: AbortSignal;
   onEvent?: (event: EngineEvent) => void;
-  /** submit again a dataset already completed under this name */
+  /** run on a new state although the provider has batches of this name (STATE_LOST) */
   force?: boolean;
+  /** send every request, none answered from the result cache (as `batchpipe run --no-cache`) */
+  noCache?: boolean;
   env?: Env;
   /** plugins known by name (`use: emulator`); default the class's static `builtins` */
   builtins?: PluginRegistry;
@@ -115,6 +117,7 @@ export abstract class BatchRunner {
         signal: controller.signal,
         onEvent: options.onEvent ?? (daemonDir ? logEvent : undefined),
         force: options.force,
+        noCache: options.noCache,
         env: options.env,
         builtins: options.builtins ?? runner.builtins,
       });

@@ -27,6 +27,8 @@ export interface BatchSpec {
   max_outage: number;
   clean_up: boolean;
   allow_same_dataset: boolean;
+  /** bytes of compressed results the result cache keeps */
+  cache_max_size: number;
   /** USD */
   max_cost: number | null;
   /** milliseconds a sink call may take before the run stops */
@@ -145,10 +147,14 @@ export const batchSchema = z
       .boolean()
       .default(true)
       .meta({ description: "Delete uploaded and downloaded files from the provider when done." }),
-    allow_same_dataset: z
-      .boolean()
-      .default(false)
-      .meta({ description: "false: a dataset already processed under this name is not paid for again." }),
+    allow_same_dataset: z.boolean().default(false).meta({
+      description:
+        "false: a request that already succeeded under this name is answered from the result cache, not paid for again; true: every request is sent (as run --no-cache).",
+    }),
+    cache_max_size: size(
+      "The result cache's bound (.batchpipe/<name>/cache.db, compressed results): past it the oldest entries go first. 0: nothing is kept.",
+      Number.MAX_SAFE_INTEGER,
+    ).default(1024 ** 3),
     max_cost: z.number().positive().nullable().default(null).meta({
       description:
         "US dollars: a run whose whole estimate is above it (or unknown: see pricing) is refused before it submits anything; then each batch is checked against the actual spend.",

@@ -34,6 +34,12 @@ export interface RunTotals {
   requests: number;
   /** records whose request was identical to an earlier one (sent once, fanned back) */
   identical: number;
+  /** distinct requests answered from the result cache (not sent); absent in runs of older versions */
+  cached?: number;
+  /** records answered from the result cache: those requests and the records identical to them */
+  cachedRecords?: number;
+  /** what the cached requests cost when they were paid (batch prices of their usage) */
+  cachedCost?: number;
   shards: number;
   estimatedInputTokens: number;
   estimatedOutputTokens: number;

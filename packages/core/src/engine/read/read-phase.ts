@@ -12,6 +12,8 @@
  * never became requests) and shard-writer.ts; the formats written are in ../codecs/.
  */
 import path from "node:path";
+import { cachedLine, isFromCache } from "../../cache/cached-shard.js";
+import type { CacheLookup } from "../../cache/index.js";
 import { isBatchpipeError } from "../../errors.js";
 import { holdEncodings } from "../../estimate/encoding.js";
 import type { EstimateMode } from "../../estimate/estimate-tokens.js";
@@ -42,7 +44,7 @@ import { RequestIndex } from "./id-index.js";
 import { invalidRecordRow, prepFailuresFile, rejectedRow } from "./prep-failures.js";
 import { failedRead, guardSource, interrupted, toRequest } from "./read-errors.js";
 import { openReadFiles, type ReadResume, ReadStartsOver } from "./resume.js";
-import { requestTooLarge, type ShardLimits, shardName } from "./shard-writer.js";
+import { requestTooLarge, type ShardEntry, type ShardLimits, shardName } from "./shard-writer.js";
 
 export interface ReadPhaseOptions {
   pipeline: EnginePipeline;
@@ -63,6 +65,11 @@ export interface ReadPhaseOptions {
   resume?: ReadResume;
   /** false: a failure will not keep the state (the source restarted instead of resuming) */
   resumable?: boolean;
+  /**
+   * The result cache: a request found there is not sent but answered from it (a cached shard,
+   * cache/cached-shard.ts). Undefined: everything is sent (--no-cache, or the cache is empty).
+   */
+  cache?: CacheLookup;
   /** RunOptions.deliveredBefore */
   deliveredBefore?: (id: string) => string | undefined;
 }
@@ -109,6 +116,11 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
     resume && { checkpoint: resume.checkpoint, sealed: resume.sealed.length },
   );
   const identity = readIdentity(pipeline);
+  /** shards answered from the result cache (by seq): a record identical to one of theirs is cached too */
+  const cachedShards = new Set<number>([
+    ...(resume?.sealed ?? []).filter((s) => isFromCache(s.batch)).map((s) => s.seq),
+    ...(saved?.writer.open ?? []).filter((s) => s.cached).map((s) => s.seq),
+  ]);
   let first: RecordPosition | null = saved?.first ?? null;
   let yielded = 0;
 
@@ -189,6 +201,7 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
       const same = requests.get(digest);
       if (same) {
         totals.identical++;
+        if (cachedShards.has(same.shard)) totals.cachedRecords = (totals.cachedRecords ?? 0) + 1;
         const root = shardName(same.shard);
         fingerprint.identical(id, root, same.index);
         fanout.add(root, {
@@ -199,7 +212,7 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
         });
         return;
       }
-      const placed = writer.add({
+      const entry: ShardEntry = {
         model: batchKey.has("model") ? model : "",
         endpoint: batchKey.has("endpoint") ? request.url : "",
         line,
@@ -211,7 +224,23 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
         jsonOutput: json,
         input: item.data,
         source: item.position,
-      });
+      };
+      // --- result cache (cache/): a request that succeeded in an earlier run is not sent again
+      const hit = options.cache?.get(digest);
+      if (hit) {
+        const cached = cachedLine(id, hit);
+        const bytes = Buffer.byteLength(cached) + 1;
+        const placed = writer.add({ ...entry, line: cached, bytes, cached: true });
+        requests.set(digest, placed.seq, placed.index);
+        cachedShards.add(placed.seq);
+        fingerprint.request(line);
+        totals.cached = (totals.cached ?? 0) + 1;
+        totals.cachedRecords = (totals.cachedRecords ?? 0) + 1;
+        totals.cachedCost = (totals.cachedCost ?? 0) + hit.cost;
+        return;
+      }
+      // --- end result cache
+      const placed = writer.add(entry);
       requests.set(digest, placed.seq, placed.index);
       fingerprint.request(line);
       totals.requests++;
@@ -313,6 +342,9 @@ function emptyTotals(): RunTotals {
     rejected: 0,
     requests: 0,
     identical: 0,
+    cached: 0,
+    cachedRecords: 0,
+    cachedCost: 0,
     shards: 0,
     estimatedInputTokens: 0,
     estimatedOutputTokens: 0,

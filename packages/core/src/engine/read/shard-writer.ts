@@ -6,6 +6,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
+import { ANSWERED_FROM_CACHE, cachedBatch } from "../../cache/cached-shard.js";
 import type { RecordPosition } from "../../plugin.js";
 import type { ShardRow } from "../../state/index.js";
 import { encodeShardMeta } from "../codecs/shard-meta.js";
@@ -33,6 +34,8 @@ export interface ShardEntry {
   jsonOutput: boolean;
   input: Record<string, unknown>;
   source: RecordPosition;
+  /** answered from the result cache: `line` is its cached result, in a shard of its own (cache/cached-shard.ts) */
+  cached?: boolean;
 }
 
 export const shardName = (seq: number) => String(seq).padStart(5, "0");
@@ -66,6 +69,8 @@ export interface OpenShardState {
   bytes: number;
   tokens: number;
   outputTokens: number;
+  /** a shard of results from the cache (cache/cached-shard.ts) */
+  cached?: boolean;
   /** bytes of the request file and of the meta file */
   fileBytes: number;
   metaBytes: number;
@@ -105,16 +110,13 @@ export class ShardWriter {
       if (!(seq <= this.seq)) fs.rmSync(path.join(dir, name), { force: true });
     }
     for (const s of resume.state.open) {
-      this.open.set(
-        `${s.model}\n${s.endpoint}`,
-        this.openShard(s, { lines: s.fileBytes, metas: s.metaBytes }),
-      );
+      this.open.set(openKey(s), this.openShard(s, { lines: s.fileBytes, metas: s.metaBytes }));
     }
   }
 
   /** write a request line and its meta line to the open shard of its model and endpoint ("" when the provider's batches mix them) */
   add(entry: ShardEntry): { seq: number; index: number } {
-    const key = `${entry.model}\n${entry.endpoint}`;
+    const key = openKey(entry);
     let shard = this.open.get(key);
     const { maxRequests, maxBytes, maxTokens } = this.options.limits;
     if (
@@ -136,6 +138,7 @@ export class ShardWriter {
         bytes: 0,
         tokens: 0,
         outputTokens: 0,
+        ...(entry.cached ? { cached: true } : {}),
       });
       this.open.set(key, shard);
     }
@@ -174,6 +177,7 @@ export class ShardWriter {
         bytes: shard.bytes,
         tokens: shard.tokens,
         outputTokens: shard.outputTokens,
+        ...(shard.cached ? { cached: true } : {}),
         fileBytes: shard.lines.flushed(),
         metaBytes: shard.metas.flushed(),
       });
@@ -220,6 +224,7 @@ export class ShardWriter {
       bytes: s.bytes,
       tokens: s.tokens,
       outputTokens: s.outputTokens,
+      cached: s.cached === true,
       lines: new SyncWriter(at(file), { truncateTo: truncateTo?.lines }),
       metas: new SyncWriter(at(metaFile), { truncateTo: truncateTo?.metas }),
     };
@@ -242,7 +247,15 @@ export class ShardWriter {
       bytes: shard.bytes,
       tokens: shard.tokens,
       outputTokens: shard.outputTokens,
-      ...NOT_SUBMITTED,
+      // a cached shard has ended from the start: collection reads its file as the batch's results
+      ...(shard.cached
+        ? {
+            ...NOT_SUBMITTED,
+            status: "ended",
+            batchStatus: ANSWERED_FROM_CACHE,
+            batch: cachedBatch(shard.file),
+          }
+        : NOT_SUBMITTED),
     });
   }
 }
@@ -269,6 +282,12 @@ interface OpenShard {
   bytes: number;
   tokens: number;
   outputTokens: number;
+  cached: boolean;
   lines: SyncWriter;
   metas: SyncWriter;
+}
+
+/** one open shard per model + endpoint, and apart from them one per model + endpoint answered from the cache */
+function openKey(s: { model: string; endpoint: string; cached?: boolean }): string {
+  return `${s.cached ? "cache\n" : ""}${s.model}\n${s.endpoint}`;
 }

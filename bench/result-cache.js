@@ -1,0 +1,96 @@
+// The result cache's cost per request: storing successes (compress + insert, one transaction per
+// delivery part of 5,000 as collection does) and looking requests up (read phase), with ~600-byte
+// chat responses. CPU time of this process (user + system), so a busy machine does not inflate it;
+// wall time beside it. Needs `pnpm build` first.
+// Results under 1 KB of JSON are stored as they are, larger ones compressed: the second argument
+// lengthens each answer to show both. Usage: node bench/result-cache.js [requests=100000] [extra answer chars=0]
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { performance } from "node:perf_hooks";
+
+const N = Number(process.argv[2] ?? 100_000);
+const EXTRA = Number(process.argv[3] ?? 0);
+const words = "the delivery was quick and the build quality matches the price; ";
+const PART = 5_000;
+const { ResultCache } = await import("../packages/core/dist/cache/index.js");
+const { RequestIndex } = await import("../packages/core/dist/engine/read/id-index.js");
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bp-bench-cache-"));
+const digest = (i) => RequestIndex.digest("/v1/chat/completions", `{"model":"gpt-4o-mini","n":${i}}`);
+const response = (i) => ({
+  id: `chatcmpl-${i}`,
+  object: "chat.completion",
+  created: 1764950000 + i,
+  model: "gpt-4o-mini-2024-07-18",
+  choices: [
+    {
+      index: 0,
+      message: {
+        role: "assistant",
+        content: `{"sentiment":"${i % 3 ? "positive" : "negative"}","confidence":0.${i % 97},"summary":"Review ${i} talks about the product's build quality, delivery time and value for money in some detail.${words.repeat(Math.ceil(EXTRA / words.length)).slice(0, EXTRA)}"}`,
+        refusal: null,
+      },
+      logprobs: null,
+      finish_reason: "stop",
+    },
+  ],
+  usage: { prompt_tokens: 120 + (i % 50), completion_tokens: 40 + (i % 20), total_tokens: 160 + (i % 70) },
+  system_fingerprint: "fp_0123456789",
+});
+const digests = Array.from({ length: N }, (_, i) => digest(i));
+const result = (i) => ({
+  response: response(i),
+  usage: { input_tokens: 120, output_tokens: 40 },
+  model: "gpt-4o-mini",
+});
+let rawBytes = 0;
+
+const cache = ResultCache.open(dir, { provider: "openai", maxBytes: 1 << 30 });
+const clock = () => ({ wall: performance.now(), cpu: process.cpuUsage() });
+const since = (c) => {
+  const d = process.cpuUsage(c.cpu);
+  return { wall: performance.now() - c.wall, cpu: (d.user + d.system) / 1000 };
+};
+let addMs = { wall: 0, cpu: 0 };
+let flushMs = { wall: 0, cpu: 0 };
+const plus = (a, b) => ({ wall: a.wall + b.wall, cpu: a.cpu + b.cpu });
+for (let from = 0; from < N; from += PART) {
+  // one delivery part's results at a time, as collection holds them
+  const results = [];
+  for (let i = from; i < Math.min(N, from + PART); i++) results.push(result(i));
+  for (const r of results) rawBytes += JSON.stringify(r).length;
+  let t = clock();
+  for (let i = 0; i < results.length; i++) cache.add(digests[from + i], results[i], 0.00002);
+  addMs = plus(addMs, since(t));
+  t = clock();
+  cache.flush();
+  flushMs = plus(flushMs, since(t));
+}
+const writeMs = plus(addMs, flushMs);
+let t;
+const stats = cache.stats();
+
+t = clock();
+let hits = 0;
+for (let i = 0; i < N; i++) if (cache.get(digests[i])) hits++;
+const hitMs = since(t);
+const missing = Array.from({ length: N }, (_, i) => digest(N + i));
+t = clock();
+let misses = 0;
+for (let i = 0; i < N; i++) if (!cache.get(missing[i])) misses++;
+const missMs = since(t);
+cache.close();
+fs.rmSync(dir, { recursive: true, force: true });
+
+const us = (ms) =>
+  `${((ms.cpu * 1000) / N).toFixed(1)} µs CPU (${((ms.wall * 1000) / N).toFixed(1)} µs wall)`;
+console.log(`${N.toLocaleString()} results, ~${Math.round(rawBytes / N)} bytes of JSON each`);
+console.log(`  store: ${us(writeMs)} per result, of which`);
+console.log(`    JSON + deflate (add): ${us(addMs)}`);
+console.log(`    insert, ${PART} per transaction (flush): ${us(flushMs)}`);
+console.log(`  look up, found (select + inflate): ${us(hitMs)} per request (${hits} hits)`);
+console.log(`  look up, not found (select): ${us(missMs)} per request (${misses} misses)`);
+console.log(
+  `  stored ${(stats.bytes / N).toFixed(0)} bytes per result (${((stats.bytes / rawBytes) * 100).toFixed(0)}% of the JSON); cache.db + WAL ${(stats.fileBytes / 1e6).toFixed(1)} MB`,
+);

@@ -1,0 +1,67 @@
+/** `batchpipe cache <pipeline.yaml> [--clear]`: the pipeline's result cache: entries, size, age; or empty it. */
+
+import { cacheStats, clearCache, defaultStateDir, formatBytes } from "@batchpipe/core";
+import { defineCommand } from "citty";
+import { cliContext } from "../context.js";
+import { ExitCode } from "../exit-codes.js";
+import { loadPipelineArg, pipelineArgs, stateDirArg } from "./pipeline-args.js";
+import { fmt, plural } from "./run-output.js";
+
+export default defineCommand({
+  meta: {
+    name: "cache",
+    description:
+      "Show the pipeline's result cache (the successes later runs take instead of paying again), or empty it",
+  },
+  args: {
+    ...pipelineArgs,
+    ...stateDirArg,
+    clear: {
+      type: "boolean",
+      description: "Empty the cache: the next run sends (and pays for) every request again",
+    },
+    json: { type: "boolean", description: "Print the figures as JSON" },
+  },
+  async run(context) {
+    const ctx = cliContext(context);
+    const { pipeline, stateDir: given } = await loadPipelineArg(ctx, context.args);
+    const stateDir = given ?? defaultStateDir(pipeline);
+    const name = pipeline.spec.name;
+    if (context.args.clear) {
+      const before = clearCache(stateDir);
+      if (context.args.json)
+        ctx.io.stdout.write(`${JSON.stringify({ name, stateDir, cleared: before ?? null })}\n`);
+      else
+        ctx.io.stdout.write(
+          before
+            ? `✓ cleared the result cache of ${name}: ${plural(before.entries, "entry", "entries")}, ${formatBytes(before.fileBytes)} on disk\n`
+            : `${name} has no result cache (state: ${stateDir})\n`,
+        );
+      return ExitCode.OK;
+    }
+    const stats = cacheStats(stateDir);
+    if (context.args.json) {
+      ctx.io.stdout.write(`${JSON.stringify({ name, stateDir, cache: stats ?? null }, null, 2)}\n`);
+      return ExitCode.OK;
+    }
+    if (!stats || stats.entries === 0) {
+      ctx.io.stdout.write(`${name}: the result cache is empty (state: ${stateDir})\n`);
+      return ExitCode.OK;
+    }
+    const when = (ms: number | null) =>
+      ms === null ? "-" : new Date(ms).toISOString().replace("T", " ").slice(0, 19);
+    const rows: [string, string][] = [
+      ["entries", fmt(stats.entries)],
+      [
+        "on disk",
+        `${formatBytes(stats.fileBytes)} (${formatBytes(stats.bytes)} of compressed results; bound: batch.cache_max_size ${formatBytes(pipeline.spec.batch.cache_max_size)})`,
+      ],
+      ["oldest", `${when(stats.oldest)} UTC`],
+      ["newest", `${when(stats.newest)} UTC`],
+    ];
+    ctx.io.stdout.write(
+      `result cache of ${name} (${stateDir}/cache.db)\n${rows.map(([k, v]) => `  ${k.padEnd(9)}${v}`).join("\n")}\n  (batchpipe cache ${context.args.pipeline} --clear empties it; run --no-cache sends everything again)\n`,
+    );
+    return ExitCode.OK;
+  },
+});

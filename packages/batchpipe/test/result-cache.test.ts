@@ -1,0 +1,215 @@
+/**
+ * The result cache end to end (DESIGN §3): the real CLI in child processes against the emulator in
+ * its own process, which counts what it was sent (the request lines of every batch it got).
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  batchpipe,
+  type ChildRun,
+  duplicateSubmissions,
+  type EmulatorProcess,
+  exactlyOnceInSinks,
+  ONCE,
+  readJsonl,
+  report,
+  SENTIMENT,
+  signalOnce,
+  startEmulatorProcess,
+  tempDir,
+  writeDataset,
+  writePipeline,
+} from "./support/harness.js";
+
+let emulator: EmulatorProcess;
+
+beforeAll(async () => {
+  emulator = await startEmulatorProcess({ timeScale: 1000 });
+});
+afterAll(async () => {
+  await emulator?.close();
+});
+
+/** request lines the emulator received in batches, over all runs so far */
+async function sent(): Promise<number> {
+  const state = await emulator.state();
+  return state.batches.reduce((n, b) => n + b.request_counts.total, 0);
+}
+
+/** request lines of the batches created after `before` (a count of batches) */
+async function sentSince(before: number): Promise<number> {
+  const state = await emulator.state();
+  return state.batches.slice(before).reduce((n, b) => n + b.request_counts.total, 0);
+}
+
+async function batchCount(): Promise<number> {
+  return (await emulator.state()).batches.length;
+}
+
+function pipeline(name: string, n: number, batch: Record<string, string | number | boolean> = {}) {
+  const dir = tempDir("bp-cache-");
+  writeDataset(dir, n);
+  const spec = writePipeline(dir, {
+    ...SENTIMENT,
+    name,
+    baseUrl: emulator.url,
+    batch: { max_requests: 200, poll_interval: "50ms", ...batch },
+  });
+  const ids = Array.from({ length: n }, (_, i) => `rec-${i + 1}`);
+  return { dir, spec, ids };
+}
+
+async function run(spec: string, dir: string, extra: string[] = []): Promise<ChildRun> {
+  return batchpipe(["run", spec, "--json", ...extra], { cwd: dir });
+}
+
+describe("the result cache", () => {
+  it("a rerun of an unchanged dataset sends nothing and delivers every row again, from the cache", async () => {
+    const { dir, spec, ids } = pipeline("unchanged", 500);
+    const before = await batchCount();
+    const first = await run(spec, dir);
+    expect(first.code, first.stderr).toBe(0);
+    expect(await sentSince(before)).toBe(500);
+
+    const again = await batchCount();
+    const second = await run(spec, dir);
+    expect(second.code, second.stderr).toBe(0);
+    expect(await sentSince(again)).toBe(0);
+    expect(report(second)).toMatchObject({
+      read: 500,
+      succeeded: 500,
+      failed: 0,
+      cached: 500,
+      cost: 0,
+      unaccounted: 0,
+    });
+    expect((report(second)!.cachedSaved as number) > 0).toBe(true);
+    // jsonl: a fresh file with every row; sqlite: every id (upserted) once
+    expect(exactlyOnceInSinks(dir, ids)).toEqual(ONCE);
+    const rows = readJsonl<{ batch_id: string; output: unknown }>(path.join(dir, "out/results.jsonl"));
+    expect(rows.every((r) => r.batch_id === "cache" && r.output !== undefined)).toBe(true);
+
+    // plan says the same before anything runs
+    const plan = await batchpipe(["plan", spec, "--json"], { cwd: dir });
+    expect(plan.code, plan.stderr).toBe(0);
+    expect(JSON.parse(plan.stdout).totals).toMatchObject({ read: 500, cached: 500, requests: 0 });
+  });
+
+  it("10 changed records send exactly 10; --no-cache and allow_same_dataset send everything", async () => {
+    const { dir, spec, ids } = pipeline("changed", 300);
+    expect((await run(spec, dir)).code).toBe(0);
+    writeDataset(dir, 300, {
+      text: (i) =>
+        i % 30 === 0
+          ? `Changed review ${i}.`
+          : `Review number ${i}: the product is ${i % 3 === 0 ? "bad" : "good"}.`,
+    });
+    let before = await batchCount();
+    const changed = await run(spec, dir);
+    expect(changed.code, changed.stderr).toBe(0);
+    expect(await sentSince(before)).toBe(10);
+    expect(report(changed)).toMatchObject({ succeeded: 300, cached: 290 });
+    expect(exactlyOnceInSinks(dir, ids)).toEqual(ONCE);
+
+    before = await batchCount();
+    const fresh = await run(spec, dir, ["--no-cache"]);
+    expect(fresh.code, fresh.stderr).toBe(0);
+    expect(await sentSince(before)).toBe(300);
+    expect(report(fresh)).toMatchObject({ succeeded: 300, cached: 0 });
+    expect(exactlyOnceInSinks(dir, ids)).toEqual(ONCE);
+
+    fs.writeFileSync(
+      spec,
+      fs.readFileSync(spec, "utf8").replace("batch:\n", "batch:\n  allow_same_dataset: true\n"),
+    );
+    before = await batchCount();
+    const allowed = await run(spec, dir);
+    expect(allowed.code, allowed.stderr).toBe(0);
+    expect(await sentSince(before)).toBe(300);
+  });
+
+  it("a run with 300 failures, run again once the provider is well, sends exactly those 300", async () => {
+    const { dir, spec, ids } = pipeline("failures", 1000, { max_attempts: 1 });
+    const failing = ids.filter((_, i) => i % 3 === 0).slice(0, 300);
+    await emulator.configure({ lineRules: [{ customIds: failing, error: "server_error" }] });
+    let first: ChildRun;
+    try {
+      first = await run(spec, dir);
+    } finally {
+      await emulator.configure({ lineRules: [] });
+    }
+    expect(first.code, first.stderr).toBe(3);
+    expect(report(first)).toMatchObject({ succeeded: 700, failed: 300 });
+
+    const before = await batchCount();
+    const second = await run(spec, dir);
+    expect(second.code, second.stderr).toBe(0);
+    expect(await sentSince(before)).toBe(300);
+    expect(report(second)).toMatchObject({ succeeded: 1000, failed: 0, cached: 700 });
+    expect(exactlyOnceInSinks(dir, ids)).toEqual(ONCE);
+  });
+
+  it("survives SIGKILL during delivery: nothing paid twice, every id once", async () => {
+    const { dir, spec, ids } = pipeline("killed", 1000);
+    const start = await sent();
+    const first = await batchCount();
+    const engine = { deliveryPartSize: 70 };
+    const killAt = (nth: number) => (event: { type: string }, child: Parameters<typeof signalOnce>[0]) => {
+      if (event.type === "shard_collected" && --nth === 0) signalOnce(child, "SIGKILL", 5);
+    };
+    // killed while paid shards are delivered (the cache is written part by part), then resumed
+    const killed = await batchpipe(["run", spec, "--json"], { cwd: dir, engine, onEvent: killAt(2) });
+    expect(killed.signal).toBe("SIGKILL");
+    const resumed = await batchpipe(["run", spec, "--json"], { cwd: dir, engine });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(exactlyOnceInSinks(dir, ids)).toEqual(ONCE);
+    // a new run, killed while its cached shards are delivered, then resumed
+    const cachedKilled = await batchpipe(["run", spec, "--json"], { cwd: dir, engine, onEvent: killAt(1) });
+    expect(cachedKilled.signal).toBe("SIGKILL");
+    const cachedResumed = await batchpipe(["run", spec, "--json"], { cwd: dir, engine });
+    expect(cachedResumed.code, cachedResumed.stderr).toBe(0);
+    expect(report(cachedResumed)).toMatchObject({
+      succeeded: 1000,
+      cached: 1000,
+      cachedRequests: 1000,
+      cost: 0,
+    });
+    expect(exactlyOnceInSinks(dir, ids)).toEqual(ONCE);
+    expect(await sent()).toBe(start + 1000);
+    // the emulator is shared with the other tests (same datasets): only this pipeline's batches
+    const state = await emulator.state();
+    expect(duplicateSubmissions({ ...state, batches: state.batches.slice(first) })).toEqual([]);
+  });
+
+  it("batchpipe cache shows the entries and --clear empties it (the next run sends everything)", async () => {
+    const { dir, spec } = pipeline("shown", 120);
+    const empty = await batchpipe(["cache", spec], { cwd: dir });
+    expect(empty.code, empty.stderr).toBe(0);
+    expect(empty.stdout).toMatch(/the result cache is empty/);
+    expect((await run(spec, dir)).code).toBe(0);
+
+    const shown = await batchpipe(["cache", spec], { cwd: dir });
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout).toMatch(/entries\s+120\n/);
+    expect(shown.stdout).toMatch(/on disk/);
+    const json = JSON.parse((await batchpipe(["cache", spec, "--json"], { cwd: dir })).stdout);
+    expect(json.cache).toMatchObject({ entries: 120 });
+    expect(json.cache.bytes).toBeGreaterThan(0);
+    expect(json.cache.oldest).toBeLessThanOrEqual(json.cache.newest);
+    const mode = fs.statSync(path.join(dir, ".batchpipe/shown/cache.db")).mode & 0o777;
+    expect(mode).toBe(0o600);
+
+    const plan = await batchpipe(["plan", spec], { cwd: dir });
+    expect(plan.stdout).toMatch(/120 requests are answered from the result cache, not sent \(saved \$/);
+
+    const cleared = await batchpipe(["cache", spec, "--clear"], { cwd: dir });
+    expect(cleared.code, cleared.stderr).toBe(0);
+    expect(cleared.stdout).toMatch(/cleared the result cache of shown: 120 entries/);
+    expect((await batchpipe(["cache", spec], { cwd: dir })).stdout).toMatch(/empty/);
+    const before = await batchCount();
+    const again = await run(spec, dir);
+    expect(again.code, again.stderr).toBe(0);
+    expect(await sentSince(before)).toBe(120);
+  });
+});
