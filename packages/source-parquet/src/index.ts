@@ -2,7 +2,8 @@
  * The `parquet` source: one record per row, from a Parquet file, a folder or a glob, on hyparquet
  * (snappy, gzip, zstd, brotli and lz4 through hyparquet-compressors).
  *
- * Row groups are read one at a time, so memory holds one row group whatever the file size. Nested
+ * Row groups are read one at a time and each column a page at a time (row-group.ts), so memory holds
+ * about a page of each column whatever the size of the file or of its row groups. Nested
  * (struct) and list columns become JSON objects and arrays a template can use (`{{ meta.tags[0] }}`);
  * the values JSON has no form for become: 64-bit integers → numbers (strings beyond 2^53),
  * timestamps and dates → ISO 8601 strings, binary → base64.
@@ -75,12 +76,14 @@ export default defineSource({
       let groupStart = 0;
       for (const [group, rowGroup] of metadata.row_groups.entries()) {
         const groupEnd = groupStart + Number(rowGroup.num_rows);
-        const rowStart = Math.max(groupStart, next);
+        let row = Math.max(groupStart, next);
+        const skip = row - groupStart;
         groupStart = groupEnd;
-        if (rowStart >= groupEnd) continue;
+        if (row >= groupEnd) continue;
         signal.throwIfAborted();
-        const rows = await readRowGroup(buffer, metadata, { columns, rowStart, rowEnd: groupEnd }).catch(
-          (error: unknown) => {
+        const batches = readRowGroup(buffer, metadata, { columns, group, skip });
+        for (;;) {
+          const batch = await batches.next().catch((error: unknown) => {
             throw new BatchpipeError(
               "SOURCE_FAILED",
               `cannot read row group ${group} of ${file}: ${message(error)}`,
@@ -90,18 +93,18 @@ export default defineSource({
                 cause: error,
               },
             );
-          },
-        );
-        let row = rowStart;
-        for (const data of rows) {
-          signal.throwIfAborted();
-          const cursor: ParquetCursor = { file, row };
-          row++;
-          yield {
-            data: toJsonRecord(data),
-            position: { file, line: row },
-            cursor: cursor as unknown as Checkpoint,
-          };
+          });
+          if (batch.done) break;
+          for (const data of batch.value) {
+            signal.throwIfAborted();
+            const cursor: ParquetCursor = { file, row };
+            row++;
+            yield {
+              data: toJsonRecord(data),
+              position: { file, line: row },
+              cursor: cursor as unknown as Checkpoint,
+            };
+          }
         }
       }
     }
