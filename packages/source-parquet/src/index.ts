@@ -15,15 +15,11 @@ import {
   checkInputPath,
   defineSource,
   resolveInputFiles,
+  type SourceRecord,
   z,
 } from "@batchpipe/core/plugin";
-import {
-  type AsyncBuffer,
-  asyncBufferFromFile,
-  type FileMetaData,
-  parquetMetadataAsync,
-  parquetSchema,
-} from "hyparquet";
+import { type AsyncBuffer, type FileMetaData, parquetMetadataAsync, parquetSchema } from "hyparquet";
+import { type FileBuffer, openFileBuffer } from "./file-buffer.js";
 import { toJsonRecord } from "./json-values.js";
 import { readRowGroup } from "./row-group.js";
 
@@ -69,43 +65,14 @@ export default defineSource({
     for (let i = first; i < files.length; i++) {
       const file = files[i]!;
       const { buffer, metadata } = await openParquet(file);
-      const columns = selectColumns(file, metadata, options.columns);
-      const next = i === first && cursor ? cursor.row + 1 : 0;
-      if (next > Number(metadata.num_rows))
-        throw cannotResume(`${file} has fewer rows than when it was read`, PLUGIN);
-      let groupStart = 0;
-      for (const [group, rowGroup] of metadata.row_groups.entries()) {
-        const groupEnd = groupStart + Number(rowGroup.num_rows);
-        let row = Math.max(groupStart, next);
-        const skip = row - groupStart;
-        groupStart = groupEnd;
-        if (row >= groupEnd) continue;
-        signal.throwIfAborted();
-        const batches = readRowGroup(buffer, metadata, { columns, group, skip });
-        for (;;) {
-          const batch = await batches.next().catch((error: unknown) => {
-            throw new BatchpipeError(
-              "SOURCE_FAILED",
-              `cannot read row group ${group} of ${file}: ${message(error)}`,
-              {
-                hint: "The file may be damaged or use an encoding hyparquet does not read.",
-                plugin: PLUGIN,
-                cause: error,
-              },
-            );
-          });
-          if (batch.done) break;
-          for (const data of batch.value) {
-            signal.throwIfAborted();
-            const cursor: ParquetCursor = { file, row };
-            row++;
-            yield {
-              data: toJsonRecord(data),
-              position: { file, line: row },
-              cursor: cursor as unknown as Checkpoint,
-            };
-          }
-        }
+      try {
+        const columns = selectColumns(file, metadata, options.columns);
+        const next = i === first && cursor ? cursor.row + 1 : 0;
+        if (next > Number(metadata.num_rows))
+          throw cannotResume(`${file} has fewer rows than when it was read`, PLUGIN);
+        yield* readFile(file, buffer, metadata, columns, next, signal);
+      } finally {
+        await buffer.close();
       }
     }
   },
@@ -115,11 +82,58 @@ export default defineSource({
 
 const PLUGIN = "source:parquet";
 
-async function openParquet(file: string): Promise<{ buffer: AsyncBuffer; metadata: FileMetaData }> {
+/** the records of `file` from row `next` on */
+async function* readFile(
+  file: string,
+  buffer: AsyncBuffer,
+  metadata: FileMetaData,
+  columns: readonly string[],
+  next: number,
+  signal: AbortSignal,
+): AsyncGenerator<SourceRecord> {
+  let groupStart = 0;
+  for (const [group, rowGroup] of metadata.row_groups.entries()) {
+    const groupEnd = groupStart + Number(rowGroup.num_rows);
+    let row = Math.max(groupStart, next);
+    const skip = row - groupStart;
+    groupStart = groupEnd;
+    if (row >= groupEnd) continue;
+    signal.throwIfAborted();
+    const batches = readRowGroup(buffer, metadata, { columns, group, skip });
+    for (;;) {
+      const batch = await batches.next().catch((error: unknown) => {
+        throw new BatchpipeError(
+          "SOURCE_FAILED",
+          `cannot read row group ${group} of ${file}: ${message(error)}`,
+          {
+            hint: "The file may be damaged or use an encoding hyparquet does not read.",
+            plugin: PLUGIN,
+            cause: error,
+          },
+        );
+      });
+      if (batch.done) break;
+      for (const data of batch.value) {
+        signal.throwIfAborted();
+        const cursor: ParquetCursor = { file, row };
+        row++;
+        yield {
+          data: toJsonRecord(data),
+          position: { file, line: row },
+          cursor: cursor as unknown as Checkpoint,
+        };
+      }
+    }
+  }
+}
+
+async function openParquet(file: string): Promise<{ buffer: FileBuffer; metadata: FileMetaData }> {
+  let buffer: FileBuffer | undefined;
   try {
-    const buffer = await asyncBufferFromFile(file);
+    buffer = await openFileBuffer(file);
     return { buffer, metadata: await parquetMetadataAsync(buffer) };
   } catch (error) {
+    await buffer?.close();
     throw new BatchpipeError("SOURCE_FAILED", `${file} is not a readable Parquet file: ${message(error)}`, {
       hint: "Check `path`; the file may be damaged or still being written.",
       plugin: PLUGIN,
