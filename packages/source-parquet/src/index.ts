@@ -70,7 +70,12 @@ export default defineSource({
         const next = i === first && cursor ? cursor.row + 1 : 0;
         if (next > Number(metadata.num_rows))
           throw cannotResume(`${file} has fewer rows than when it was read`, PLUGIN);
-        yield* readFile(file, buffer, metadata, columns, next, signal);
+        for await (const batch of readFile(file, buffer, metadata, columns, next)) {
+          for (const item of batch) {
+            signal.throwIfAborted();
+            yield item;
+          }
+        }
       } finally {
         await buffer.close();
       }
@@ -82,15 +87,14 @@ export default defineSource({
 
 const PLUGIN = "source:parquet";
 
-/** the records of `file` from row `next` on */
+/** the records of `file` from row `next` on, in batches (one promise per batch, not per record) */
 async function* readFile(
   file: string,
   buffer: AsyncBuffer,
   metadata: FileMetaData,
   columns: readonly string[],
   next: number,
-  signal: AbortSignal,
-): AsyncGenerator<SourceRecord> {
+): AsyncGenerator<SourceRecord[]> {
   let groupStart = 0;
   for (const [group, rowGroup] of metadata.row_groups.entries()) {
     const groupEnd = groupStart + Number(rowGroup.num_rows);
@@ -98,7 +102,6 @@ async function* readFile(
     const skip = row - groupStart;
     groupStart = groupEnd;
     if (row >= groupEnd) continue;
-    signal.throwIfAborted();
     const batches = readRowGroup(buffer, metadata, { columns, group, skip });
     for (;;) {
       const batch = await batches.next().catch((error: unknown) => {
@@ -113,16 +116,17 @@ async function* readFile(
         );
       });
       if (batch.done) break;
-      for (const data of batch.value) {
-        signal.throwIfAborted();
+      const items: SourceRecord[] = new Array(batch.value.length);
+      for (const [i, data] of batch.value.entries()) {
         const cursor: ParquetCursor = { file, row };
         row++;
-        yield {
+        items[i] = {
           data: toJsonRecord(data),
           position: { file, line: row },
           cursor: cursor as unknown as Checkpoint,
         };
       }
+      yield items;
     }
   }
 }
