@@ -113,10 +113,14 @@ export class LeafColumn {
 
 type ColumnDecoder = Parameters<typeof readPage>[2];
 
-/** the smallest read from the file; a page larger than this is read whole */
-const WINDOW = 256 * 1024;
+/**
+ * The smallest read from the file: small pages share a read, a larger page is read alone, so its
+ * bytes are garbage as soon as it is decoded (a window shared by several pages outlives young
+ * collections and waits for a full one).
+ */
+const WINDOW = 16 * 1024;
 /** a page header fits in this many bytes unless its statistics are large; then it is read again */
-const HEADER = 16 * 1024;
+const HEADER = 1024;
 
 /** a column chunk's pages, read through a window of its bytes */
 class ChunkBytes {
