@@ -62,8 +62,10 @@ export class LeafColumn {
     this.at += n;
     if (!Array.isArray(values)) return values.subarray(at, at + n);
     const rows = values.slice(at, at + n);
-    // rows taken are the caller's: the page no longer keeps them alive
-    values.fill(undefined, at, at + n);
+    // rows taken are the caller's: the page no longer keeps their strings and objects alive (an
+    // array of numbers is left alone: clearing it would box every number left in it)
+    const first = rows[0];
+    if (typeof first === "string" || typeof first === "object") values.fill(undefined, at, at + n);
     return rows;
   }
 
