@@ -1,7 +1,8 @@
 // Benchmark: source-parquet over a generated 1M-row Parquet file written by parquetjs-lite (snappy,
 // row groups of 100,000 rows by default, a nested `meta` struct with a list). Prints time, rows/s
-// and peak RSS (targets: >= 200,000 rows/s, < 150 MB); memory holds one decoded row group, so peak
-// RSS follows the row group size. Usage: pnpm build && node bench/plugins-source-parquet.js [rows] [rowGroupRows]
+// and peak RSS (targets: >= 200,000 rows/s, < 150 MB); the source decodes a data page of each column
+// at a time (parquetjs-lite: 8,192 rows), so peak RSS does not follow the row group size: try
+// [rowGroupRows] 20000, 100000 and 1000000 (one group). Usage: pnpm build && node bench/plugins-source-parquet.js [rows] [rowGroupRows]
 import { mkdirSync, renameSync, statSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { benchArgs, benchSource } from "./lib/source-bench.js";

@@ -2,7 +2,8 @@
  * The `parquet` source: one record per row, from a Parquet file, a folder or a glob, on hyparquet
  * (snappy, gzip, zstd, brotli and lz4 through hyparquet-compressors).
  *
- * Row groups are read one at a time, so memory holds one row group whatever the file size. Nested
+ * Row groups are read one at a time and each column a page at a time (row-group.ts), so memory holds
+ * about a page of each column whatever the size of the file or of its row groups. Nested
  * (struct) and list columns become JSON objects and arrays a template can use (`{{ meta.tags[0] }}`);
  * the values JSON has no form for become: 64-bit integers → numbers (strings beyond 2^53),
  * timestamps and dates → ISO 8601 strings, binary → base64.
@@ -14,15 +15,11 @@ import {
   checkInputPath,
   defineSource,
   resolveInputFiles,
+  type SourceRecord,
   z,
 } from "@batchpipe/core/plugin";
-import {
-  type AsyncBuffer,
-  asyncBufferFromFile,
-  type FileMetaData,
-  parquetMetadataAsync,
-  parquetSchema,
-} from "hyparquet";
+import { type AsyncBuffer, type FileMetaData, parquetMetadataAsync, parquetSchema } from "hyparquet";
+import { type FileBuffer, openFileBuffer } from "./file-buffer.js";
 import { toJsonRecord } from "./json-values.js";
 import { readRowGroup } from "./row-group.js";
 
@@ -68,41 +65,19 @@ export default defineSource({
     for (let i = first; i < files.length; i++) {
       const file = files[i]!;
       const { buffer, metadata } = await openParquet(file);
-      const columns = selectColumns(file, metadata, options.columns);
-      const next = i === first && cursor ? cursor.row + 1 : 0;
-      if (next > Number(metadata.num_rows))
-        throw cannotResume(`${file} has fewer rows than when it was read`, PLUGIN);
-      let groupStart = 0;
-      for (const [group, rowGroup] of metadata.row_groups.entries()) {
-        const groupEnd = groupStart + Number(rowGroup.num_rows);
-        const rowStart = Math.max(groupStart, next);
-        groupStart = groupEnd;
-        if (rowStart >= groupEnd) continue;
-        signal.throwIfAborted();
-        const rows = await readRowGroup(buffer, metadata, { columns, rowStart, rowEnd: groupEnd }).catch(
-          (error: unknown) => {
-            throw new BatchpipeError(
-              "SOURCE_FAILED",
-              `cannot read row group ${group} of ${file}: ${message(error)}`,
-              {
-                hint: "The file may be damaged or use an encoding hyparquet does not read.",
-                plugin: PLUGIN,
-                cause: error,
-              },
-            );
-          },
-        );
-        let row = rowStart;
-        for (const data of rows) {
-          signal.throwIfAborted();
-          const cursor: ParquetCursor = { file, row };
-          row++;
-          yield {
-            data: toJsonRecord(data),
-            position: { file, line: row },
-            cursor: cursor as unknown as Checkpoint,
-          };
+      try {
+        const columns = selectColumns(file, metadata, options.columns);
+        const next = i === first && cursor ? cursor.row + 1 : 0;
+        if (next > Number(metadata.num_rows))
+          throw cannotResume(`${file} has fewer rows than when it was read`, PLUGIN);
+        for await (const batch of readFile(file, buffer, metadata, columns, next)) {
+          for (const item of batch) {
+            signal.throwIfAborted();
+            yield item;
+          }
         }
+      } finally {
+        await buffer.close();
       }
     }
   },
@@ -112,11 +87,57 @@ export default defineSource({
 
 const PLUGIN = "source:parquet";
 
-async function openParquet(file: string): Promise<{ buffer: AsyncBuffer; metadata: FileMetaData }> {
+/** the records of `file` from row `next` on, in batches (one promise per batch, not per record) */
+async function* readFile(
+  file: string,
+  buffer: AsyncBuffer,
+  metadata: FileMetaData,
+  columns: readonly string[],
+  next: number,
+): AsyncGenerator<SourceRecord[]> {
+  let groupStart = 0;
+  for (const [group, rowGroup] of metadata.row_groups.entries()) {
+    const groupEnd = groupStart + Number(rowGroup.num_rows);
+    let row = Math.max(groupStart, next);
+    const skip = row - groupStart;
+    groupStart = groupEnd;
+    if (row >= groupEnd) continue;
+    const batches = readRowGroup(buffer, metadata, { columns, group, skip });
+    for (;;) {
+      const batch = await batches.next().catch((error: unknown) => {
+        throw new BatchpipeError(
+          "SOURCE_FAILED",
+          `cannot read row group ${group} of ${file}: ${message(error)}`,
+          {
+            hint: "The file may be damaged or use an encoding hyparquet does not read.",
+            plugin: PLUGIN,
+            cause: error,
+          },
+        );
+      });
+      if (batch.done) break;
+      const items: SourceRecord[] = new Array(batch.value.length);
+      for (const [i, data] of batch.value.entries()) {
+        const cursor: ParquetCursor = { file, row };
+        row++;
+        items[i] = {
+          data: toJsonRecord(data),
+          position: { file, line: row },
+          cursor: cursor as unknown as Checkpoint,
+        };
+      }
+      yield items;
+    }
+  }
+}
+
+async function openParquet(file: string): Promise<{ buffer: FileBuffer; metadata: FileMetaData }> {
+  let buffer: FileBuffer | undefined;
   try {
-    const buffer = await asyncBufferFromFile(file);
+    buffer = await openFileBuffer(file);
     return { buffer, metadata: await parquetMetadataAsync(buffer) };
   } catch (error) {
+    await buffer?.close();
     throw new BatchpipeError("SOURCE_FAILED", `${file} is not a readable Parquet file: ${message(error)}`, {
       hint: "Check `path`; the file may be damaged or still being written.",
       plugin: PLUGIN,

@@ -26,15 +26,19 @@ function toJson(value: unknown): unknown {
     default:
       return value;
   }
-  if (Array.isArray(value)) return value.map(toJson);
+  // arrays and objects are the decoder's own, one per row: converted in place
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) value[i] = toJson(value[i]);
+    return value;
+  }
   if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value.toISOString();
   if (ArrayBuffer.isView(value)) {
     if (value instanceof Uint8Array)
       return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("base64");
     return Array.from(value as unknown as ArrayLike<unknown>, toJson);
   }
-  const object: Record<string, unknown> = {};
-  for (const [key, item] of Object.entries(value)) object[key] = toJson(item);
+  const object = value as Record<string, unknown>;
+  for (const key in object) object[key] = toJson(object[key]);
   return object;
 }
 
