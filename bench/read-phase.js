@@ -64,9 +64,12 @@ async function measure(root, input) {
   // providers are plugins since the engine-seams change: the openai one by object, where it exists
   const providerFile = path.join(root, "packages/provider-openai/dist/index.js");
   const provider = fs.existsSync(providerFile) ? { openai: (await import(providerFile)).default } : {};
+  // sinks too since they are plugins (the read phase opens none; the spec and its errors sink name one)
+  const { default: sink } = await import(path.join(root, "packages/sink-jsonl/dist/index.js"));
   const pipeline = await core.loadPipeline(spec, {
     env: { OPENAI_API_KEY: "sk-bench" },
     plugins: { "bench-source": jsonl, ...provider },
+    builtins: { sink: { jsonl: sink } },
   });
   const cpu = process.cpuUsage();
   const started = performance.now();
