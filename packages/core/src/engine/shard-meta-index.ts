@@ -1,10 +1,14 @@
 /**
  * A shard's meta file indexed by request id: where each meta line is, read from disk on demand so
- * the inputs of a 50,000-request shard stay out of memory while its results are joined.
+ * the inputs of a 50,000-request shard stay out of memory while its results are joined. Results
+ * mostly come in the shard's order, so a read takes the next 64 KB with it and the following lines
+ * come from that block (a read per line cost ~5 µs a result).
  */
 import fs from "node:fs";
 import { decodeShardMeta, type ShardMeta } from "./codecs/shard-meta.js";
 import { readFileLines } from "./read/index.js";
+
+const READ_AHEAD = 1 << 16;
 
 export interface MetaEntry {
   /** the request's index in its shard file */
@@ -18,6 +22,10 @@ export class ShardMetaIndex {
   private readonly offsets: number[] = [];
   private readonly lengths: number[] = [];
   private fd: number | undefined;
+  /** the last block read: `filled` bytes of `buffer`, from file offset `blockAt` */
+  private buffer: Buffer | undefined;
+  private filled = 0;
+  private blockAt = 0;
 
   private constructor(private readonly file: string) {}
 
@@ -55,15 +63,24 @@ export class ShardMetaIndex {
 
   /** the meta line of the request at `index` */
   line(index: number): string {
-    this.fd ??= fs.openSync(this.file, "r");
-    const buffer = Buffer.allocUnsafe(this.lengths[index]!);
-    fs.readSync(this.fd, buffer, 0, buffer.length, this.offsets[index]!);
-    return buffer.toString("utf8");
+    const offset = this.offsets[index]!;
+    const length = this.lengths[index]!;
+    let start = offset - this.blockAt;
+    if (!this.buffer || start < 0 || start + length > this.filled) {
+      this.fd ??= fs.openSync(this.file, "r");
+      if (!this.buffer || this.buffer.length < length)
+        this.buffer = Buffer.allocUnsafe(Math.max(length, READ_AHEAD));
+      this.filled = fs.readSync(this.fd, this.buffer, 0, this.buffer.length, offset);
+      this.blockAt = offset;
+      start = 0;
+    }
+    return this.buffer.toString("utf8", start, start + length);
   }
 
   close(): void {
     if (this.fd !== undefined) fs.closeSync(this.fd);
     this.fd = undefined;
+    this.buffer = undefined;
   }
 
   private entry(index: number): MetaEntry {
