@@ -50,4 +50,23 @@ describe("ShardMetaIndex", () => {
       index.close();
     }
   });
+
+  it("finds results by id in order, then out of order, and lists every request once in the shard's order", async () => {
+    const metas = Array.from({ length: 2000 }, (_, i) => meta(i, `text ${i}`));
+    const file = metaFile(metas);
+    for (const inOrder of [2000, 700, 0]) {
+      const index = await ShardMetaIndex.load(file);
+      try {
+        for (let i = 0; i < inOrder; i++) expect(index.get(`rec-${i}`)?.meta()).toEqual(metas[i]);
+        for (let i = 1999; i >= inOrder; i -= 3) expect(index.get(`rec-${i}`)?.meta()).toEqual(metas[i]);
+        expect(index.get("rec-unknown")).toBeUndefined();
+        expect(index.at(2000)).toBeUndefined();
+        const all = [...index.entries()];
+        expect(all.map(([id]) => id)).toEqual(metas.map((m) => m.id));
+        expect(all.map(([, entry]) => entry.meta())).toEqual(metas);
+      } finally {
+        index.close();
+      }
+    }
+  });
 });
