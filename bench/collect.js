@@ -5,12 +5,10 @@
 // own line reader and parser (the HTTP download left out), joining each result to its meta line and
 // building the rows, for a sink that only counts them. --against DIR measures a built checkout of
 // another commit too (a git worktree), alternating with this one. Prints CPU µs per row.
-import { execFileSync } from "node:child_process";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { ensureInput } from "./lib/data.js";
+import { alternate } from "./lib/alternate.js";
 
 const SELF = fileURLToPath(import.meta.url);
 const ROOT = path.join(path.dirname(SELF), "..");
@@ -20,36 +18,12 @@ const args = process.argv.slice(2);
 if (args[0] === "--measure") {
   console.log(JSON.stringify(await measure(args[1], args[2])));
 } else {
-  const flag = (name) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
-  const n = Number(args.find((a) => /^\d+$/.test(a)) ?? 200_000);
-  const runs = Number(flag("--runs") ?? 1);
-  const roots = [ROOT, flag("--against")].filter(Boolean).map((r) => path.resolve(r));
-  const input = await ensureInput(n);
-  const results = new Map(roots.map((r) => [r, []]));
-  for (let i = 0; i < runs; i++) {
-    for (const root of roots) {
-      const out = execFileSync(process.execPath, [SELF, "--measure", root, input], {
-        encoding: "utf8",
-        stdio: ["ignore", "pipe", "inherit"],
-      });
-      const figures = JSON.parse(out.trim().split("\n").pop());
-      results.get(root).push(figures);
-      console.log(`${root}: ${JSON.stringify(figures)}`);
-    }
-  }
-  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
-  console.log(`\ncollection, ${n.toLocaleString("en-US")} rows, median of ${runs}`);
-  for (const [root, list] of results) {
-    console.log(
-      `${root}: cpu ${median(list.map((f) => f.cpuS))} s (${median(list.map((f) => f.cpuUsPerRow))} µs a row), wall ${median(list.map((f) => f.wallS))} s`,
-    );
-  }
-  console.log(
-    `load average ${os
-      .loadavg()
-      .map((l) => l.toFixed(1))
-      .join(" ")} on ${os.availableParallelism()} cores`,
-  );
+  await alternate(SELF, args, {
+    root: ROOT,
+    defaultN: 200_000,
+    what: "collection",
+    summary: (m) => `cpu ${m("cpuS")} s (${m("cpuUsPerRow")} µs a row), wall ${m("wallS")} s`,
+  });
 }
 
 async function measure(root, input) {
@@ -59,7 +33,12 @@ async function measure(root, input) {
   const { collectShard } = await import(path.join(root, "packages/core/dist/engine/collect.js"));
   const { boundedLines } = await import(path.join(root, "packages/provider-openai/dist/lines.js"));
   const { toResultItem } = await import(path.join(root, "packages/provider-openai/dist/connection.js"));
-  const outputs = read.shards.map((shard) => writeOutputs(stateDir, shard));
+  // this checkout's emulator writes the output files (untimed)
+  const emulator = path.join(root, "packages/openai-emulator/dist");
+  const { respond } = await import(path.join(emulator, "responder/index.js"));
+  const { createIds, createRandom } = await import(path.join(emulator, "random.js"));
+  const ids = createIds(createRandom(1));
+  const outputs = read.shards.map((shard) => writeOutputs(respond, ids, stateDir, shard));
 
   let rows = 0;
   const sinks = {
@@ -114,43 +93,13 @@ async function* fileResults(boundedLines, toResultItem, file) {
   }
 }
 
-/** the output file of a shard, lines shaped as the emulator's (its responder's chat completion) */
-function writeOutputs(stateDir, shard) {
+/** the output file of a shard, its lines as the emulator writes them (its responder, its ids) */
+function writeOutputs(respond, ids, stateDir, shard) {
   const file = path.join(stateDir, `${shard.name}.output.jsonl`);
   const lines = fs.readFileSync(path.join(stateDir, shard.file), "utf8").split("\n").filter(Boolean);
   const out = lines.map((text, i) => {
     const request = JSON.parse(text);
-    const content = `{"sentiment":"positive","note":"${i}"}`;
-    const input = 60;
-    const output = 12;
-    const body = {
-      id: `chatcmpl-${String(i).padStart(24, "0")}`,
-      object: "chat.completion",
-      created: 1764950400,
-      model: request.body.model,
-      choices: [
-        {
-          index: 0,
-          message: { role: "assistant", content, refusal: null, annotations: [] },
-          logprobs: null,
-          finish_reason: "stop",
-        },
-      ],
-      usage: {
-        prompt_tokens: input,
-        completion_tokens: output,
-        total_tokens: input + output,
-        prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
-        completion_tokens_details: {
-          reasoning_tokens: 0,
-          audio_tokens: 0,
-          accepted_prediction_tokens: 0,
-          rejected_prediction_tokens: 0,
-        },
-      },
-      service_tier: "default",
-      system_fingerprint: "fp_emulator",
-    };
+    const { body } = respond(request.url, request.body, { ids, now: 1764950400 });
     return JSON.stringify({
       id: `batch_req_${i}`,
       custom_id: request.custom_id,

@@ -3,12 +3,11 @@
 // does) on N bench records (default 1,000,000), in a child process per run. --against DIR measures a
 // built checkout of another commit too (a git worktree), alternating with this one, on the same input.
 // Prints wall and CPU seconds of runReadPhase, peak RSS and the fingerprint (equal data, equal value).
-import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { ensureInput } from "./lib/data.js";
+import { alternate } from "./lib/alternate.js";
 
 const SELF = fileURLToPath(import.meta.url);
 const ROOT = path.join(path.dirname(SELF), "..");
@@ -19,36 +18,12 @@ if (process.argv[1] !== SELF) {
 } else if (args[0] === "--measure") {
   console.log(JSON.stringify(await measure(args[1], args[2])));
 } else {
-  const flag = (name) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
-  const n = Number(args.find((a) => /^\d+$/.test(a)) ?? 1_000_000);
-  const runs = Number(flag("--runs") ?? 1);
-  const roots = [ROOT, flag("--against")].filter(Boolean).map((r) => path.resolve(r));
-  const input = await ensureInput(n);
-  const results = new Map(roots.map((r) => [r, []]));
-  for (let i = 0; i < runs; i++) {
-    for (const root of roots) {
-      const out = execFileSync(process.execPath, [SELF, "--measure", root, input], {
-        encoding: "utf8",
-        stdio: ["ignore", "pipe", "inherit"],
-      });
-      const figures = JSON.parse(out.trim().split("\n").pop());
-      results.get(root).push(figures);
-      console.log(`${root}: ${JSON.stringify(figures)}`);
-    }
-  }
-  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
-  console.log(`\nread phase, ${n.toLocaleString("en-US")} records, median of ${runs}`);
-  for (const [root, list] of results) {
-    console.log(
-      `${root}: wall ${median(list.map((f) => f.wallS))} s, cpu ${median(list.map((f) => f.cpuS))} s, peak RSS ${median(list.map((f) => f.peakRssMB))} MB`,
-    );
-  }
-  console.log(
-    `load average ${os
-      .loadavg()
-      .map((l) => l.toFixed(1))
-      .join(" ")} on ${os.availableParallelism()} cores`,
-  );
+  await alternate(SELF, args, {
+    root: ROOT,
+    defaultN: 1_000_000,
+    what: "read phase",
+    summary: (m) => `wall ${m("wallS")} s, cpu ${m("cpuS")} s, peak RSS ${m("peakRssMB")} MB`,
+  });
 }
 
 async function measure(root, input) {
