@@ -3,53 +3,57 @@
 // does) on N bench records (default 1,000,000), in a child process per run. --against DIR measures a
 // built checkout of another commit too (a git worktree), alternating with this one, on the same input.
 // Prints wall and CPU seconds of runReadPhase, peak RSS and the fingerprint (equal data, equal value).
-import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { ensureInput } from "./lib/data.js";
+import { alternate } from "./lib/alternate.js";
 
 const SELF = fileURLToPath(import.meta.url);
 const ROOT = path.join(path.dirname(SELF), "..");
 const args = process.argv.slice(2);
 
-if (args[0] === "--measure") {
+if (process.argv[1] !== SELF) {
+  // imported (bench/collect.js): readShards only
+} else if (args[0] === "--measure") {
   console.log(JSON.stringify(await measure(args[1], args[2])));
 } else {
-  const flag = (name) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
-  const n = Number(args.find((a) => /^\d+$/.test(a)) ?? 1_000_000);
-  const runs = Number(flag("--runs") ?? 1);
-  const roots = [ROOT, flag("--against")].filter(Boolean).map((r) => path.resolve(r));
-  const input = await ensureInput(n);
-  const results = new Map(roots.map((r) => [r, []]));
-  for (let i = 0; i < runs; i++) {
-    for (const root of roots) {
-      const out = execFileSync(process.execPath, [SELF, "--measure", root, input], {
-        encoding: "utf8",
-        stdio: ["ignore", "pipe", "inherit"],
-      });
-      const figures = JSON.parse(out.trim().split("\n").pop());
-      results.get(root).push(figures);
-      console.log(`${root}: ${JSON.stringify(figures)}`);
-    }
-  }
-  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
-  console.log(`\nread phase, ${n.toLocaleString("en-US")} records, median of ${runs}`);
-  for (const [root, list] of results) {
-    console.log(
-      `${root}: wall ${median(list.map((f) => f.wallS))} s, cpu ${median(list.map((f) => f.cpuS))} s, peak RSS ${median(list.map((f) => f.peakRssMB))} MB`,
-    );
-  }
-  console.log(
-    `load average ${os
-      .loadavg()
-      .map((l) => l.toFixed(1))
-      .join(" ")} on ${os.availableParallelism()} cores`,
-  );
+  await alternate(SELF, args, {
+    root: ROOT,
+    defaultN: 1_000_000,
+    what: "read phase",
+    summary: (m) => `wall ${m("wallS")} s, cpu ${m("cpuS")} s, peak RSS ${m("peakRssMB")} MB`,
+  });
 }
 
 async function measure(root, input) {
+  // timed from the call of runReadPhase (loading the spec and the plugins left out)
+  let cpu;
+  let started;
+  // the timed window on the monotonic clock in µs (the clock of --cpu-prof's samples)
+  const window = [];
+  const { work, read } = await readShards(root, input, () => {
+    cpu = process.cpuUsage();
+    started = performance.now();
+    window.push(process.hrtime.bigint() / 1000n);
+  });
+  const wallMs = performance.now() - started;
+  const used = process.cpuUsage(cpu);
+  window.push(process.hrtime.bigint() / 1000n);
+  fs.rmSync(work, { recursive: true, force: true });
+  return {
+    wallS: +(wallMs / 1000).toFixed(2),
+    cpuS: +((used.user + used.system) / 1e6).toFixed(2),
+    peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
+    requests: read.totals.requests,
+    shards: read.shards.length,
+    fingerprint: read.fingerprint.slice(0, 16),
+    timedUs: window.map(Number),
+  };
+}
+
+/** the read phase of `root`'s checkout on `input` into a new temporary folder (the caller removes it) */
+export async function readShards(root, input, onStart = () => {}) {
   const core = await import(path.join(root, "packages/core/dist/index.js"));
   // given as a plugin object: the same source whichever way a checkout resolves built-in names
   const { default: jsonl } = await import(path.join(root, "packages/source-jsonl/dist/index.js"));
@@ -64,12 +68,14 @@ async function measure(root, input) {
   // providers are plugins since the engine-seams change: the openai one by object, where it exists
   const providerFile = path.join(root, "packages/provider-openai/dist/index.js");
   const provider = fs.existsSync(providerFile) ? { openai: (await import(providerFile)).default } : {};
+  // sinks too since they are plugins (the read phase opens none; the spec and its errors sink name one)
+  const { default: sink } = await import(path.join(root, "packages/sink-jsonl/dist/index.js"));
   const pipeline = await core.loadPipeline(spec, {
     env: { OPENAI_API_KEY: "sk-bench" },
     plugins: { "bench-source": jsonl, ...provider },
+    builtins: { sink: { jsonl: sink } },
   });
-  const cpu = process.cpuUsage();
-  const started = performance.now();
+  onStart();
   const read = await runReadPhase({
     pipeline,
     stateDir: path.join(work, "state"),
@@ -79,17 +85,7 @@ async function measure(root, input) {
     checkpointEvery: 10_000,
     onCheckpoint() {},
   });
-  const wallMs = performance.now() - started;
-  const used = process.cpuUsage(cpu);
-  fs.rmSync(work, { recursive: true, force: true });
-  return {
-    wallS: +(wallMs / 1000).toFixed(2),
-    cpuS: +((used.user + used.system) / 1e6).toFixed(2),
-    peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
-    requests: read.totals.requests,
-    shards: read.shards.length,
-    fingerprint: read.fingerprint.slice(0, 16),
-  };
+  return { pipeline, work, read };
 }
 
 function pipelineYaml(input) {

@@ -14,15 +14,15 @@ export async function* boundedLines(
   /** bytes of the current line, counted on while it is being skipped */
   let skipped = -1;
   const end = (): BoundedLine => {
-    const line: BoundedLine =
-      skipped >= 0
-        ? { tooLong: skipped }
-        : { text: Buffer.concat(parts, size).toString("utf8").replace(/\r$/, "") };
+    const line: BoundedLine = skipped >= 0 ? { tooLong: skipped } : { text: withoutCR(joined()) };
     parts = [];
     size = 0;
     skipped = -1;
     return line;
   };
+  // a line inside one chunk (most are) is decoded from it without a copy
+  const joined = () =>
+    parts.length === 1 ? parts[0]!.toString("utf8") : Buffer.concat(parts, size).toString("utf8");
   for await (const chunk of input) {
     let start = 0;
     while (start < chunk.length) {
@@ -43,4 +43,8 @@ export async function* boundedLines(
     }
   }
   if (skipped >= 0 || size > 0) yield end();
+}
+
+function withoutCR(text: string): string {
+  return text.charCodeAt(text.length - 1) === 13 ? text.slice(0, -1) : text;
 }

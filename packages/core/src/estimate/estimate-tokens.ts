@@ -4,7 +4,7 @@
  * formats and images are counted too. Exact mode tokenises with gpt-tokenizer; fast mode is a
  * character heuristic that never tokenises (see bench/estimate-tokens.js for both speeds).
  */
-import { encodingForModel, loadEncoding } from "./encoding.js";
+import { type EncodingName, encodingForModel, loadEncoding } from "./encoding.js";
 import { fastTokenCount } from "./fast-count.js";
 
 export type EstimateMode = "exact" | "fast";
@@ -72,11 +72,24 @@ export const DEFAULT_OUTPUT_TOKENS = 256;
 type Count = (text: string) => number;
 
 function counterFor(model: string | undefined, mode: EstimateMode = "fast"): Count {
-  const name = encodingForModel(model);
-  if (mode === "fast") return (text) => fastTokenCount(text, name);
+  const name = encodingOf(model);
+  if (mode === "fast") return name === "cl100k_base" ? fastCl100k : fastO200k;
   const encoding = loadEncoding(name);
   return (text) => (text.length === 0 ? 0 : encoding.countTokens(text));
 }
+
+const fastO200k: Count = (text) => fastTokenCount(text, "o200k_base");
+const fastCl100k: Count = (text) => fastTokenCount(text, "cl100k_base");
+
+/** encodingForModel, remembering the last model (a dataset's requests mostly share one) */
+function encodingOf(model: string | undefined): EncodingName {
+  if (model !== last.model) last = { model, name: encodingForModel(model) };
+  return last.name;
+}
+let last: { model: string | undefined; name: EncodingName } = {
+  model: undefined,
+  name: encodingForModel(undefined),
+};
 
 function chatTokens(body: Record<string, unknown>, count: Count): number {
   let total = CHAT_REPLY_PRIMER;

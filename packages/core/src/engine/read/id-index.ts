@@ -82,7 +82,7 @@ export class RequestIndex {
 
   get(key: [number, number, number]): { shard: number; index: number } | undefined {
     const p = partition(key);
-    const i = this.find(p, key);
+    const i = this.find(p, key[0], key[1], key[2]);
     if (this.keys[p]![3 * i] === EMPTY) return undefined;
     const values = this.values[p]!;
     return { shard: values[2 * i]!, index: values[2 * i + 1]! };
@@ -96,7 +96,7 @@ export class RequestIndex {
 
   private put(p: number, k0: number, k1: number, k2: number, shard: number, index: number): void {
     const keys = this.keys[p]!;
-    const i = this.find(p, [k0, k1, k2]);
+    const i = this.find(p, k0, k1, k2);
     if (keys[3 * i] === EMPTY) this.sizes[p]!++;
     keys[3 * i] = k0;
     keys[3 * i + 1] = k1;
@@ -106,14 +106,15 @@ export class RequestIndex {
     values[2 * i + 1] = index;
   }
 
-  private find(p: number, key: [number, number, number]): number {
+  /** the slot of a key, or the empty slot it would take (words apart: no array per probe, growth re-puts every key) */
+  private find(p: number, k0: number, k1: number, k2: number): number {
     const keys = this.keys[p]!;
     const slots = keys.length / 3;
-    let i = slotOf(key[1], slots);
+    let i = slotOf(k1, slots);
     for (;;) {
       const a = keys[3 * i]!;
       if (a === EMPTY) return i;
-      if (a === key[0] && keys[3 * i + 1] === key[1] && keys[3 * i + 2] === key[2]) return i;
+      if (a === k0 && keys[3 * i + 1] === k1 && keys[3 * i + 2] === k2) return i;
       if (++i === slots) i = 0;
     }
   }
