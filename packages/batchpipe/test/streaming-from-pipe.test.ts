@@ -7,7 +7,6 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import {
-  batchpipe,
   type EmulatorProcess,
   exactlyOnceInSinks,
   ONCE,
@@ -26,7 +25,7 @@ afterEach(async () => {
   emu = undefined;
 });
 
-describe("streaming submission", () => {
+describe("streaming submission from a named pipe", () => {
   it("a named pipe a producer holds open: the first shard's batch is created before the source ends", async () => {
     emu = await startEmulatorProcess({ timeScale: 1000 });
     const dir = tempDir();
@@ -66,23 +65,5 @@ describe("streaming submission", () => {
       ),
     ).toEqual(ONCE);
     expect((await emu.state()).batches).toHaveLength(3);
-  });
-
-  it("a duplicate id mid-stream fails that record as duplicate_id and the run goes on", async () => {
-    emu = await startEmulatorProcess({ timeScale: 1000 });
-    const dir = tempDir();
-    // r150 appears again after the first shard was submitted
-    fs.writeFileSync(path.join(dir, "data.jsonl"), records(200) + records(1, 150) + records(50, 201));
-    writePipeline(dir, { name: "dup", baseUrl: emu.url, batch: { max_requests: 100 } });
-    const run = await batchpipe(["run", "pipeline.yaml", "--json"], { cwd: dir, timeoutMs: 90_000 });
-    expect(run.code).toBe(3);
-    expect(report(run)).toMatchObject({ read: 251, succeeded: 250, failed: 1 });
-    const errors = fs
-      .readFileSync(path.join(dir, "out/errors.jsonl"), "utf8")
-      .trim()
-      .split("\n")
-      .map((l) => JSON.parse(l));
-    expect(errors).toHaveLength(1);
-    expect(errors[0]).toMatchObject({ id: "r150", error: { code: "duplicate_id" } });
   });
 });
