@@ -12,13 +12,12 @@ const WINDOW_MS = 60_000;
 export class ProgressTracker {
   private readonly samples: { at: number; progressed: number }[] = [];
 
-  constructor(
-    private readonly o: {
-      startedAt: number;
-      /** records read */
-      total: number;
-    },
-  ) {}
+  /** records read (so far, while the read runs beside the loop) */
+  total: number;
+
+  constructor(private readonly o: { startedAt: number; total: number }) {
+    this.total = o.total;
+  }
 
   snapshot(
     ctx: LoopContext,
@@ -48,7 +47,7 @@ export class ProgressTracker {
       run: ctx.runId,
       shards,
       done,
-      total: this.o.total,
+      total: this.total,
       submitted,
       finished,
       succeeded: counters.succeeded,
@@ -58,7 +57,7 @@ export class ProgressTracker {
       cost: counters.cost,
       inFlight: counts,
       // a request is two steps of work: finished at the provider, then delivered
-      eta: this.eta(now, 2 * done + finished, 2 * this.o.total),
+      eta: this.eta(now, 2 * done + finished, 2 * this.total),
       elapsedMs: now - this.o.startedAt,
     };
   }

@@ -1,5 +1,6 @@
 /**
- * The run loop after the read phase: until every request has an outcome, it finds interrupted
+ * The run loop, beside the read (streaming submission): until the read has ended and every request
+ * has an outcome, it takes the shards each read checkpoint commits, finds interrupted
  * submissions again, collects ended batches, polls open ones, and submits what the scheduler
  * allows. Every remote effect is preceded by an intent in the state and every delivery is committed
  * by one state transaction, so the loop can be killed anywhere and started again.
@@ -8,7 +9,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import { pricesFor, shardCost } from "../estimate/pricing.js";
 import type { Logger } from "../plugin.js";
 import type { BatchSnapshot, ProviderConnection } from "../provider/contract.js";
-import type { RunCounters, RunRow, ShardRow, StateStore } from "../state/index.js";
+import type { RunCounters, RunRow, RunTotals, ShardRow, StateStore } from "../state/index.js";
 import { Delivery } from "./delivery.js";
 import { Deadline } from "./live-fallback.js";
 import {
@@ -22,7 +23,7 @@ import {
 } from "./loop-context.js";
 import { Poller } from "./polling.js";
 import { ProgressTracker } from "./progress.js";
-import { interrupted } from "./read/index.js";
+import { type FanoutGate, interrupted } from "./read/index.js";
 import { budgetExceeded, Scheduler } from "./scheduler.js";
 import { cancelShards, reconcileSubmissions, submitShard } from "./submission.js";
 import type { EngineEvent, EnginePipeline, ProgressSnapshot } from "./types.js";
@@ -45,6 +46,8 @@ export interface RunLoopOptions {
   deliveryPartSize: number;
   /** batch deadlines (EngineTuning, resolved) */
   deadline: LoopContext["deadline"];
+  /** the run's source is still being read (readEnded/readFailed tell when it stops) */
+  reading?: { holdSubmissions: boolean; gate: FanoutGate };
 }
 
 export class RunLoop {
@@ -65,9 +68,23 @@ export class RunLoop {
   private cancelling = false;
   private readonly tracker: ProgressTracker;
   private lastProgress = 0;
+  /** the read runs beside the loop: more shards may come */
+  private reading: boolean;
+  /** with max_cost nothing is submitted before the whole estimate is known */
+  private readonly holdSubmissions: boolean;
+  private readonly gate: FanoutGate | undefined;
+  private readError: { error: unknown } | undefined;
+  private prepDelivered = false;
+  private totals: RunTotals | null;
+  /** ends the current sleep (new shards, the read's end) */
+  private wake: (() => void) | undefined;
 
   constructor(o: RunLoopOptions) {
     this.tracker = new ProgressTracker({ startedAt: Date.now(), total: o.run.totals?.read ?? 0 });
+    this.reading = o.reading !== undefined;
+    this.holdSubmissions = o.reading?.holdSubmissions ?? false;
+    this.gate = o.reading?.gate;
+    this.totals = o.run.totals;
     this.ctx = {
       pipeline: o.pipeline,
       state: o.state,
@@ -95,7 +112,7 @@ export class RunLoop {
         limits.queue.counts === "tokens" ? spec.batch.max_enqueued_tokens : (limits.maxEnqueued ?? null),
       pollInterval: spec.batch.poll_interval,
       maxCost: spec.batch.max_cost,
-      shardCost: (s) => shardCost(s, o.run.totals, pricesFor(spec.pricing)) ?? 0,
+      shardCost: (s) => shardCost(s, this.totals, pricesFor(spec.pricing)) ?? 0,
       learned: learned ? (JSON.parse(learned) as Record<string, number>) : {},
       creations: [...this.ctx.shards.values()]
         .map((s) => s.createdAt)
@@ -114,12 +131,38 @@ export class RunLoop {
     return this.ctx.runId;
   }
 
+  /** shards a read checkpoint committed (those the loop has already are ignored) */
+  addShards(shards: ShardRow[]): void {
+    for (const shard of shards) if (!this.ctx.shards.has(shard.name)) this.ctx.shards.set(shard.name, shard);
+    // a run cancelled while reading: its later shards are never submitted either
+    if (this.cancelling) cancelShards(this.ctx);
+    this.wake?.();
+  }
+
+  readProgress(records: number): void {
+    this.tracker.total = records;
+  }
+
+  /** the read ended: its shards are all known (finishReading committed) */
+  readEnded(totals: RunTotals | null): void {
+    this.reading = false;
+    this.totals = totals;
+    this.tracker.total = totals?.read ?? this.tracker.total;
+    this.wake?.();
+  }
+
+  /** the read failed: the loop stops with its error (the state keeps what both did) */
+  readFailed(error: unknown): void {
+    this.readError = { error };
+    this.wake?.();
+  }
+
   /** runs to the end; returns the final counters */
   async run(): Promise<{ counters: RunCounters; cancelled: boolean }> {
     await this.delivery.open();
     try {
-      await this.delivery.prepFailures();
       for (;;) {
+        this.checkRead();
         this.checkSignal();
         this.checkCancel();
         await this.deadline.check(Date.now());
@@ -128,9 +171,15 @@ export class RunLoop {
         await this.collectEnded();
         await this.pollDue();
         await this.collectEnded();
-        if (!this.cancelling) await this.submitNext();
+        if (!this.cancelling && !(this.reading && this.holdSubmissions)) await this.submitNext();
+        // records that never became requests: their rows once the read has written them all
+        if (!this.reading && !this.prepDelivered) {
+          await this.delivery.prepFailures();
+          this.prepDelivered = true;
+        }
         this.progress(false);
-        if (this.remaining() === 0 && !this.needsReconcile) break;
+        this.checkRead();
+        if (!this.reading && this.remaining() === 0 && !this.needsReconcile) break;
         if (this.budgetBlocked && this.openCount() === 0 && shardsIn(this.ctx, "ended").length === 0) {
           throw budgetExceeded(this.ctx.pipeline.spec.batch.max_cost, this.ctx.counters.cost);
         }
@@ -153,6 +202,8 @@ export class RunLoop {
   private async collectEnded(): Promise<void> {
     for (const shard of shardsIn(this.ctx, "ended")) {
       if (!this.delivery.due(shard)) continue;
+      // the read may still hold identical requests of this root: after its next checkpoint
+      if (this.reading && this.gate && !this.gate.close(shard.root)) continue;
       this.checkSignal();
       const outcome = await this.delivery.collect(shard, this.cancelling);
       if (!outcome.ok) continue;
@@ -366,7 +417,22 @@ export class RunLoop {
 
   /** until the next turn, or at once when the run is interrupted (the loop then sees the signal) */
   private async sleep(ms: number): Promise<void> {
-    await delay(ms, undefined, { signal: this.ctx.signal }).catch(() => undefined);
+    const stop = new AbortController();
+    const woken = new Promise<void>((resolve) => {
+      this.wake = resolve;
+    });
+    await Promise.race([
+      delay(ms, undefined, { signal: AbortSignal.any([this.ctx.signal, stop.signal]) }).catch(
+        () => undefined,
+      ),
+      woken,
+    ]);
+    stop.abort();
+    this.wake = undefined;
+  }
+
+  private checkRead(): void {
+    if (this.readError) throw this.readError.error;
   }
 
   private checkSignal(): void {
