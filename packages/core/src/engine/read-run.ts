@@ -33,6 +33,8 @@ export interface ReadRunOptions {
   /** the last checkpoint of this run's interrupted read */
   resume?: ReadResume;
   checkpointEvery: number;
+  /** ReadPhaseOptions.urgent */
+  urgent?(): boolean;
   /** shared with the run loop (identical requests while it collects) */
   gate: FanoutGate;
   /** shards a checkpoint committed: the run loop may submit them now */
@@ -75,6 +77,7 @@ export async function readRun(o: ReadRunOptions): Promise<void> {
         resumable,
         deliveredBefore: o.deliveredBefore,
         gate: o.gate,
+        urgent: o.urgent,
       });
       break;
     } catch (error) {

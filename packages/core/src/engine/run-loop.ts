@@ -5,11 +5,11 @@
  * allows. Every remote effect is preceded by an intent in the state and every delivery is committed
  * by one state transaction, so the loop can be killed anywhere and started again.
  */
-import { setTimeout as delay } from "node:timers/promises";
 import { pricesFor, shardCost } from "../estimate/pricing.js";
 import type { Logger } from "../plugin.js";
 import type { BatchSnapshot, ProviderConnection } from "../provider/contract.js";
 import type { RunCounters, RunRow, RunTotals, ShardRow, StateStore } from "../state/index.js";
+import { collectEnded } from "./collect-ended.js";
 import { Delivery } from "./delivery.js";
 import { Deadline } from "./live-fallback.js";
 import {
@@ -24,6 +24,7 @@ import {
 import { Poller } from "./polling.js";
 import { ProgressTracker } from "./progress.js";
 import { type FanoutGate, interrupted } from "./read/index.js";
+import { ReadLink } from "./read-link.js";
 import { budgetExceeded, Scheduler } from "./scheduler.js";
 import { cancelShards, reconcileSubmissions, submitShard } from "./submission.js";
 import type { EngineEvent, EnginePipeline, ProgressSnapshot } from "./types.js";
@@ -56,10 +57,7 @@ export class RunLoop {
   private readonly poller: Poller;
   private readonly delivery: Delivery;
   private readonly deadline: Deadline;
-  private readonly inFlightCounts = new Map<
-    string,
-    { total: number; completed: number; failed: number; processing?: number }
-  >();
+  private readonly inFlightCounts = new Map<string, NonNullable<BatchSnapshot["counts"]>>();
   private budgetBlocked = false;
   /** the last turn submitted a shard and more may be eligible: the next turn starts at once */
   private submitAgain = false;
@@ -68,22 +66,16 @@ export class RunLoop {
   private cancelling = false;
   private readonly tracker: ProgressTracker;
   private lastProgress = 0;
-  /** the read runs beside the loop: more shards may come */
-  private reading: boolean;
-  /** with max_cost nothing is submitted before the whole estimate is known */
-  private readonly holdSubmissions: boolean;
-  private readonly gate: FanoutGate | undefined;
-  private readError: { error: unknown } | undefined;
+  /** the read beside the loop (its failure: `read.failed`, the loop then stops with its error) */
+  readonly read: ReadLink;
   private prepDelivered = false;
+  /** a shard is being uploaded and created (the read yields more often meanwhile) */
+  submitting = false;
   private totals: RunTotals | null;
-  /** ends the current sleep (new shards, the read's end) */
-  private wake: (() => void) | undefined;
 
   constructor(o: RunLoopOptions) {
     this.tracker = new ProgressTracker({ startedAt: Date.now(), total: o.run.totals?.read ?? 0 });
-    this.reading = o.reading !== undefined;
-    this.holdSubmissions = o.reading?.holdSubmissions ?? false;
-    this.gate = o.reading?.gate;
+    this.read = new ReadLink(o.reading);
     this.totals = o.run.totals;
     this.ctx = {
       pipeline: o.pipeline,
@@ -136,7 +128,7 @@ export class RunLoop {
     for (const shard of shards) if (!this.ctx.shards.has(shard.name)) this.ctx.shards.set(shard.name, shard);
     // a run cancelled while reading: its later shards are never submitted either
     if (this.cancelling) cancelShards(this.ctx);
-    this.wake?.();
+    this.read.wake();
   }
 
   readProgress(records: number): void {
@@ -145,16 +137,9 @@ export class RunLoop {
 
   /** the read ended: its shards are all known (finishReading committed) */
   readEnded(totals: RunTotals | null): void {
-    this.reading = false;
     this.totals = totals;
     this.tracker.total = totals?.read ?? this.tracker.total;
-    this.wake?.();
-  }
-
-  /** the read failed: the loop stops with its error (the state keeps what both did) */
-  readFailed(error: unknown): void {
-    this.readError = { error };
-    this.wake?.();
+    this.read.ended();
   }
 
   /** runs to the end; returns the final counters */
@@ -162,7 +147,7 @@ export class RunLoop {
     await this.delivery.open();
     try {
       for (;;) {
-        this.checkRead();
+        this.read.check();
         this.checkSignal();
         this.checkCancel();
         await this.deadline.check(Date.now());
@@ -171,19 +156,20 @@ export class RunLoop {
         await this.collectEnded();
         await this.pollDue();
         await this.collectEnded();
-        if (!this.cancelling && !(this.reading && this.holdSubmissions)) await this.submitNext();
+        if (!this.cancelling && this.read.maySubmit()) await this.submitNext();
         // records that never became requests: their rows once the read has written them all
-        if (!this.reading && !this.prepDelivered) {
+        if (!this.read.reading && !this.prepDelivered) {
           await this.delivery.prepFailures();
           this.prepDelivered = true;
         }
         this.progress(false);
-        this.checkRead();
-        if (!this.reading && this.remaining() === 0 && !this.needsReconcile) break;
-        if (this.budgetBlocked && this.openCount() === 0 && shardsIn(this.ctx, "ended").length === 0) {
+        this.read.check();
+        if (!this.read.reading && this.remaining() === 0 && !this.needsReconcile) break;
+        const busy = ["open", "submitting", "ended"] as const;
+        if (this.budgetBlocked && busy.every((status) => shardsIn(this.ctx, status).length === 0)) {
           throw budgetExceeded(this.ctx.pipeline.spec.batch.max_cost, this.ctx.counters.cost);
         }
-        await this.sleep(this.nextWake());
+        await this.read.sleep(this.nextWake(), this.ctx.signal);
       }
       this.progress(true);
       return { counters: this.ctx.counters, cancelled: this.cancelling };
@@ -200,30 +186,14 @@ export class RunLoop {
   // --- collection ---
 
   private async collectEnded(): Promise<void> {
-    for (const shard of shardsIn(this.ctx, "ended")) {
-      if (!this.delivery.due(shard)) continue;
-      // the read may still hold identical requests of this root: after its next checkpoint
-      if (this.reading && this.gate && !this.gate.close(shard.root)) continue;
-      this.checkSignal();
-      const outcome = await this.delivery.collect(shard, this.cancelling);
-      if (!outcome.ok) continue;
-      this.inFlightCounts.delete(shard.name);
-      if (outcome.retryShard) this.ctx.shards.set(outcome.retryShard.name, outcome.retryShard);
-      const d = outcome.delivered;
-      this.ctx.emit({
-        type: "shard_collected",
-        run: this.runId,
-        shard: shard.name,
-        batchId: shard.batchId,
-        status: shard.batch?.status ?? "missing",
-        succeeded: d.succeeded,
-        failed: d.failed,
-        retried: d.retried,
-        unexpected: d.unexpected,
-        missing: d.missing,
-      });
-      this.progress(true);
-    }
+    await collectEnded(this.ctx, this.delivery, {
+      cancelling: this.cancelling,
+      mayCollect: (root) => this.read.mayCollect(root),
+      collected: (shard) => {
+        this.inFlightCounts.delete(shard.name);
+        this.progress(true);
+      },
+    });
   }
 
   // --- reconciliation after a crash ---
@@ -286,7 +256,10 @@ export class RunLoop {
   }
 
   private async submit(shard: ShardRow, fresh: boolean): Promise<void> {
-    const result = await submitShard(this.ctx, shard, fresh);
+    this.submitting = true;
+    const result = await submitShard(this.ctx, shard, fresh).finally(() => {
+      this.submitting = false;
+    });
     if ("queueFull" in result) {
       this.refused(shard, result.queueFull);
       return;
@@ -400,10 +373,6 @@ export class RunLoop {
     return n;
   }
 
-  private openCount(): number {
-    return shardsIn(this.ctx, "open").length + shardsIn(this.ctx, "submitting").length;
-  }
-
   private nextWake(): number {
     if (this.submitAgain) return 0;
     const now = Date.now();
@@ -413,26 +382,6 @@ export class RunLoop {
     next = Math.min(next, this.delivery.retryAt() ?? next);
     next = Math.max(next, Math.min(this.scheduler.rateOpensAt(now), now + HOUR));
     return Math.max(10, Math.min(next - now, 1000));
-  }
-
-  /** until the next turn, or at once when the run is interrupted (the loop then sees the signal) */
-  private async sleep(ms: number): Promise<void> {
-    const stop = new AbortController();
-    const woken = new Promise<void>((resolve) => {
-      this.wake = resolve;
-    });
-    await Promise.race([
-      delay(ms, undefined, { signal: AbortSignal.any([this.ctx.signal, stop.signal]) }).catch(
-        () => undefined,
-      ),
-      woken,
-    ]);
-    stop.abort();
-    this.wake = undefined;
-  }
-
-  private checkRead(): void {
-    if (this.readError) throw this.readError.error;
   }
 
   private checkSignal(): void {

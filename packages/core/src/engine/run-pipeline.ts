@@ -17,7 +17,6 @@ import {
   type RunCounters,
   type RunRow,
   type ShardRow,
-  type StateStore,
   stateTag,
 } from "../state/index.js";
 import { runNotifying } from "./notify.js";
@@ -111,6 +110,7 @@ async function runOnce(pipeline: EnginePipeline, options: RunOptions): Promise<R
           resume: resume?.resume,
           checkpointEvery,
           gate,
+          urgent: () => loop.submitting,
           onShards: (shards) => loop.addShards(shards),
           onProgress: (records) => loop.readProgress(records),
         }).then(
@@ -120,7 +120,7 @@ async function runOnce(pipeline: EnginePipeline, options: RunOptions): Promise<R
             if (shards.every((s) => s.status === "pending")) refuseCost(pipeline, read, shards);
             loop.readEnded(read.totals);
           },
-          (error: unknown) => loop.readFailed(error),
+          (error: unknown) => loop.read.failed(error),
         )
       : undefined;
     let ran: Awaited<ReturnType<RunLoop["run"]>>;

@@ -67,6 +67,8 @@ export interface ReadPhaseOptions {
   resumable?: boolean;
   /** RunOptions.deliveredBefore */
   deliveredBefore?: (id: string) => string | undefined;
+  /** the run loop is uploading: the read gives it a turn every 32 records (the first batch sooner) */
+  urgent?(): boolean;
   /** identical requests while the run loop collects (with onCheckpoint) */
   gate?: FanoutGate;
 }
@@ -121,6 +123,7 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
   let skip = resume?.skip ? (saved?.read ?? 0) : 0;
   let first: RecordPosition | null = saved?.first ?? null;
   let yielded = 0;
+  let lastTurn = performance.now();
 
   const fail = (row: FailureRow) => {
     failures.write(`${JSON.stringify(row)}\n`);
@@ -277,8 +280,12 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
         options.onProgress?.(totals.read);
         if (signal.aborted) throw interrupted();
       }
-      // the run loop shares this thread: let its polls, uploads and deliveries in
-      if (totals.read % YIELD_EVERY === 0) await nextTurn();
+      // the run loop shares this thread: its polls, uploads and deliveries get a turn every few
+      // ms (an upload moves a chunk or two per turn, so a long slice would starve it)
+      if (totals.read % 32 === 0 && (options.urgent?.() || performance.now() - lastTurn > TURN_MS)) {
+        await nextTurn();
+        lastTurn = performance.now();
+      }
     }
     if (skip > 0) {
       throw new ReadStartsOver(
@@ -319,8 +326,8 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
 }
 
 const PROGRESS_EVERY = 10_000;
-/** records between turns given to the event loop */
-const YIELD_EVERY = 500;
+/** the longest the read keeps the thread before the run loop gets a turn */
+const TURN_MS = 2;
 
 /** identical requests found since the last checkpoint (at most checkpointEvery rows), by root shard */
 class FanoutRows {
