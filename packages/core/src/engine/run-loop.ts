@@ -183,8 +183,6 @@ export class RunLoop {
     return [...this.ctx.shards.values()];
   }
 
-  // --- collection ---
-
   private async collectEnded(): Promise<void> {
     await collectEnded(this.ctx, this.delivery, {
       cancelling: this.cancelling,
