@@ -28,17 +28,18 @@ describe("init and runs", () => {
     const rows = readJsonl<{ id: string; status: string }>(path.join(dir, "out/results.jsonl"));
     expect(rows.map((r) => r.id).sort()).toEqual(["q1", "q2", "q3", "q4", "q5"]);
 
-    // a second run finds the dataset done (skipped): two runs, newest first
+    // a second run runs again (issue 17: the dataset skip is gone with streaming submission; the
+    // result cache replaces it): two runs, newest first
     expect((await batchpipe(["run", "pipeline.yaml"], { cwd: dir })).code).toBe(0);
     const runs = await batchpipe(["runs", "pipeline.yaml"], { cwd: dir });
     expect(runs.code).toBe(0);
     const lines = runs.stdout.trimEnd().split("\n");
     expect(lines[0]).toMatch(/^run\s+status\s+started \(UTC\)\s+took\s+read\s+ok\s+failed\s+cost\s+batches$/);
     expect(lines).toHaveLength(3);
-    expect(lines[1]).toMatch(/\sskipped\s/);
+    expect(lines[1]).toMatch(/\sdone\s.*\s5\s+5\s+0\s/);
     expect(lines[2]).toMatch(/\sdone\s.*\s5\s+5\s+0\s+\$\d+\.\d+\s+1$/);
     const json = JSON.parse((await batchpipe(["runs", "pipeline.yaml", "--json"], { cwd: dir })).stdout);
-    expect(json.runs.map((r: { status: string }) => r.status)).toEqual(["skipped", "done"]);
+    expect(json.runs.map((r: { status: string }) => r.status)).toEqual(["done", "done"]);
     expect(json.runs[1]).toMatchObject({ read: 5, counters: { succeeded: 5, failed: 0 } });
 
     const again = await batchpipe(["init", "reviews"], { cwd: root });
