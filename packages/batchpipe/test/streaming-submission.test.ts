@@ -141,6 +141,46 @@ describe("streaming submission", () => {
     expect(new Set(sent).size).toBe(sent.length);
   });
 
+  it("a source without a cursor, killed after shards were submitted: read again and skipped to the checkpoint; every id once, nothing sent twice", async () => {
+    const name = "stream-no-cursor";
+    const n = 6000;
+    const dir = tempDir();
+    const spec = slowPipeline(dir, { name, n, pauseMs: 40 });
+    const plugin = path.join(dir, "plugins", "slow.ts");
+    fs.writeFileSync(
+      plugin,
+      fs
+        .readFileSync(plugin, "utf8")
+        .replace('typeof checkpoint === "number" ? checkpoint : 0', "0")
+        .replace(", cursor: i + 1 }", " }"),
+    );
+    const first = await batchpipe(["run", spec, "--json"], {
+      cwd: dir,
+      engine: ENGINE,
+      onEvent: (event, child) => {
+        if (event.type === "shard_submitted") child.kill("SIGKILL");
+      },
+    });
+    expect(first.signal, first.stderr).toBe("SIGKILL");
+    expect(batchesOf(emu, name).length).toBeGreaterThan(0);
+    const second = await batchpipe(["run", spec, "--json"], { cwd: dir, engine: ENGINE, timeoutMs: 90_000 });
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.events.filter((e) => e.type === "warning")).toMatchObject([
+      {
+        message: expect.stringMatching(/gives no cursor and shards were already submitted: it is read again/),
+      },
+    ]);
+    expect(report(second)).toMatchObject({ read: n, succeeded: n, failed: 0, unaccounted: 0 });
+    expect(
+      exactlyOnceInSinks(
+        dir,
+        Array.from({ length: n }, (_, i) => `s${i + 1}`),
+      ),
+    ).toEqual(ONCE);
+    const sent = await submittedIds(name);
+    expect(new Set(sent).size).toBe(sent.length);
+  }, 180_000);
+
   const moments: [string, (event: CliEvent, seen: CliEvent[]) => boolean][] = [
     ["after the first batch is created while reading", (e) => e.type === "shard_submitted"],
     [

@@ -131,15 +131,15 @@ export async function readRun(o: ReadRunOptions): Promise<void> {
 }
 
 /**
- * The checkpoint an interrupted read continues from; `startOver` says why a checkpoint is not
- * used (the spec changed, or the source gives no cursor). Once a shard was submitted a cursor-less
+ * The checkpoint an interrupted read continues from; `warning` says why a checkpoint is not used
+ * (the spec changed, or the source gives no cursor) or that the source is read again and skipped. Once a shard was submitted a cursor-less
  * source is re-read and skipped up to the checkpoint, and a changed spec is refused.
  */
 export function loadReadResume(
   pipeline: EnginePipeline,
   state: StateStore,
   runId: string,
-): { resume?: ReadResume; startOver?: string } | undefined {
+): { resume?: ReadResume; warning?: string } | undefined {
   const value = state.readCheckpoint(runId);
   if (value === undefined) return undefined;
   const checkpoint = decodeReadCheckpoint(value);
@@ -147,16 +147,16 @@ export function loadReadResume(
   if (!checkpoint) {
     const why = "the read checkpoint cannot be parsed or was written by another batchpipe version";
     if (sent) throw cannotRestart(pipeline, why);
-    return { startOver: `${why}; reading starts over` };
+    return { warning: `${why}; reading starts over` };
   }
   if (checkpoint.identity !== readIdentity(pipeline)) {
     const why = "the spec's source, transform or batch limits changed since the read was interrupted";
     if (sent) throw cannotRestart(pipeline, why);
-    return { startOver: `${why}; reading starts over` };
+    return { warning: `${why}; reading starts over` };
   }
   if (checkpoint.source === null && !sent) {
     return {
-      startOver: `${pipeline.source.label} gives no cursor to resume from; reading starts over`,
+      warning: `${pipeline.source.label} gives no cursor to resume from; reading starts over`,
     };
   }
   return {
@@ -168,6 +168,11 @@ export function loadReadResume(
       fanoutIds: { [Symbol.iterator]: () => state.fanoutIds(runId) },
       ...(checkpoint.source === null ? { skip: true } : {}),
     },
+    ...(checkpoint.source === null
+      ? {
+          warning: `${pipeline.source.label} gives no cursor and shards were already submitted: it is read again from the start and the ${checkpoint.read} records its last read checkpoint covers are skipped`,
+        }
+      : {}),
   };
 }
 

@@ -71,7 +71,7 @@ async function runOnce(pipeline: EnginePipeline, options: RunOptions): Promise<R
       stateDir,
       ...(resume?.resume ? { readFrom: resume.resume.checkpoint.read } : {}),
     });
-    if (resume?.startOver) emit({ type: "warning", run: run.id, message: resume.startOver });
+    if (resume?.warning) emit({ type: "warning", run: run.id, message: resume.warning });
     const reading = run.status === "reading";
     const runId = run.id;
     if (!reading) {
