@@ -76,6 +76,7 @@ export class RunLoop {
   constructor(o: RunLoopOptions) {
     this.tracker = new ProgressTracker({ startedAt: Date.now(), total: o.run.totals?.read ?? 0 });
     this.read = new ReadLink(o.reading);
+    this.tracker.reading = this.read.reading;
     this.totals = o.run.totals;
     this.ctx = {
       pipeline: o.pipeline,
@@ -139,6 +140,7 @@ export class RunLoop {
   readEnded(totals: RunTotals | null): void {
     this.totals = totals;
     this.tracker.total = totals?.read ?? this.tracker.total;
+    this.tracker.reading = false;
     this.read.ended();
   }
 
