@@ -113,15 +113,14 @@ async function runOnce(pipeline: EnginePipeline, options: RunOptions): Promise<R
           urgent: () => loop.submitting,
           onShards: (shards) => loop.addShards(shards),
           onProgress: (records) => loop.readProgress(records),
-        }).then(
-          () => {
+        })
+          .then(() => {
             const read = state.getRun(runId)!;
             const shards = loop.shards();
             if (shards.every((s) => s.status === "pending")) refuseCost(pipeline, read, shards);
             loop.readEnded(read.totals);
-          },
-          (error: unknown) => loop.read.failed(error),
-        )
+          })
+          .catch((error: unknown) => loop.read.failed(error))
       : undefined;
     let ran: Awaited<ReturnType<RunLoop["run"]>>;
     try {
