@@ -181,6 +181,37 @@ describe("streaming submission", () => {
     expect(new Set(sent).size).toBe(sent.length);
   }, 180_000);
 
+  it("with max_cost set, submissions wait for the read's end (the whole estimate is checked first)", async () => {
+    const dir = tempDir();
+    const spec = slowPipeline(dir, { name: "stream-cost", n: 3000, pauseMs: 5 });
+    fs.writeFileSync(spec, fs.readFileSync(spec, "utf8").replace("batch:\n", "batch:\n  max_cost: 100\n"));
+    const run = await batchpipe(["run", spec, "--json"], { cwd: dir, engine: ENGINE });
+    expect(run.code, run.stderr).toBe(0);
+    expect(index(run.events, "planned")).toBeGreaterThan(-1);
+    expect(index(run.events, "shard_submitted")).toBeGreaterThan(index(run.events, "planned"));
+  });
+
+  it("a spec changed after shards were submitted mid-read: refused (STATE_FAILED), nothing sent twice", async () => {
+    const name = "stream-changed";
+    const dir = tempDir();
+    const spec = slowPipeline(dir, { name, n: 6000, pauseMs: 40 });
+    const first = await batchpipe(["run", spec, "--json"], {
+      cwd: dir,
+      engine: ENGINE,
+      onEvent: (event, child) => {
+        if (event.type === "shard_submitted") child.kill("SIGKILL");
+      },
+    });
+    expect(first.signal, first.stderr).toBe("SIGKILL");
+    fs.writeFileSync(spec, fs.readFileSync(spec, "utf8").replace("Say: {{ text }}", "Repeat: {{ text }}"));
+    const before = batchesOf(emu, name).length;
+    const second = await batchpipe(["run", spec], { cwd: dir, engine: ENGINE });
+    expect(second.code).toBe(1);
+    expect(second.stderr).toContain("STATE_FAILED");
+    expect(second.stderr).toContain("shards it made were already submitted");
+    expect(batchesOf(emu, name).length).toBe(before);
+  });
+
   const moments: [string, (event: CliEvent, seen: CliEvent[]) => boolean][] = [
     ["after the first batch is created while reading", (e) => e.type === "shard_submitted"],
     [
