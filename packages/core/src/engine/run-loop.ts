@@ -47,7 +47,7 @@ export interface RunLoopOptions {
   deliveryPartSize: number;
   /** batch deadlines (EngineTuning, resolved) */
   deadline: LoopContext["deadline"];
-  /** the run's source is still being read (readEnded/readFailed tell when it stops) */
+  /** the run's source is still being read (readEnded, or read.failed, tell when it stops) */
   reading?: { holdSubmissions: boolean; gate: FanoutGate };
 }
 

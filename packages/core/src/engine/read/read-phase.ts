@@ -4,7 +4,7 @@
  * The read runs beside the run loop (streaming submission): a shard sealed and committed by a
  * checkpoint is visible to the loop, which may submit it while the source is still being read. So
  * a duplicate custom_id fails its record (`duplicate_id`) instead of refusing the run, and an
- * identical request fans out only to a root the loop cannot see yet (see `place`).
+ * identical request fans out only to a root whose collection has not begun (fanout-gate.ts).
  *
  * This file is the loop; each record takes one pass through `place`, top to bottom. The jobs around
  * it have their own modules: checkpoints.ts and resume.ts (a read that stops continues from its
