@@ -84,6 +84,28 @@ async function submittedIds(name: string): Promise<string[]> {
   return ids;
 }
 
+/** a run whose held source (hold_after) goes on once the first batch is created */
+function runReleasingSource(dir: string, spec: string) {
+  return batchpipe(["run", spec, "--json"], {
+    cwd: dir,
+    engine: ENGINE,
+    onEvent: (event) => {
+      if (event.type === "shard_submitted") fs.writeFileSync(path.join(dir, "go"), "");
+    },
+  });
+}
+
+/** a run killed (SIGKILL) as its first batch is created, while the source is read */
+function killAtFirstBatch(dir: string, spec: string) {
+  return batchpipe(["run", spec, "--json"], {
+    cwd: dir,
+    engine: ENGINE,
+    onEvent: (event, child) => {
+      if (event.type === "shard_submitted") child.kill("SIGKILL");
+    },
+  });
+}
+
 const index = (events: CliEvent[], type: string) => events.findIndex((e) => e.type === type);
 
 describe("streaming submission", () => {
@@ -91,13 +113,7 @@ describe("streaming submission", () => {
     const dir = tempDir();
     // the source holds after 1,500 records until the test has seen the first batch created
     const spec = slowPipeline(dir, { name: "stream-first", n: 3000, pauseMs: 1, holdAfter: 1500 });
-    const run = await batchpipe(["run", spec, "--json"], {
-      cwd: dir,
-      engine: ENGINE,
-      onEvent: (event) => {
-        if (event.type === "shard_submitted") fs.writeFileSync(path.join(dir, "go"), "");
-      },
-    });
+    const run = await runReleasingSource(dir, spec);
     expect(run.code, run.stderr).toBe(0);
     expect(fs.readFileSync(path.join(dir, "go.seen"), "utf8")).toBe("go");
     // `planned` comes at the read's end: the first batch was created before it
@@ -121,13 +137,7 @@ describe("streaming submission", () => {
       holdAfter: 1500,
       id: (i) => (i === 2600 ? "s7" : `s${i}`),
     });
-    const run = await batchpipe(["run", spec, "--json"], {
-      cwd: dir,
-      engine: ENGINE,
-      onEvent: (event) => {
-        if (event.type === "shard_submitted") fs.writeFileSync(path.join(dir, "go"), "");
-      },
-    });
+    const run = await runReleasingSource(dir, spec);
     expect(run.code, run.stderr).toBe(3);
     expect(fs.readFileSync(path.join(dir, "go.seen"), "utf8")).toBe("go");
     const errors = readJsonl<{ id: string; error: { code: string }; source: { line: number } }>(
@@ -154,13 +164,7 @@ describe("streaming submission", () => {
         .replace('typeof checkpoint === "number" ? checkpoint : 0', "0")
         .replace(", cursor: i + 1 }", " }"),
     );
-    const first = await batchpipe(["run", spec, "--json"], {
-      cwd: dir,
-      engine: ENGINE,
-      onEvent: (event, child) => {
-        if (event.type === "shard_submitted") child.kill("SIGKILL");
-      },
-    });
+    const first = await killAtFirstBatch(dir, spec);
     expect(first.signal, first.stderr).toBe("SIGKILL");
     expect(batchesOf(emu, name).length).toBeGreaterThan(0);
     const second = await batchpipe(["run", spec, "--json"], { cwd: dir, engine: ENGINE, timeoutMs: 90_000 });
@@ -195,13 +199,7 @@ describe("streaming submission", () => {
     const name = "stream-changed";
     const dir = tempDir();
     const spec = slowPipeline(dir, { name, n: 6000, pauseMs: 40 });
-    const first = await batchpipe(["run", spec, "--json"], {
-      cwd: dir,
-      engine: ENGINE,
-      onEvent: (event, child) => {
-        if (event.type === "shard_submitted") child.kill("SIGKILL");
-      },
-    });
+    const first = await killAtFirstBatch(dir, spec);
     expect(first.signal, first.stderr).toBe("SIGKILL");
     fs.writeFileSync(spec, fs.readFileSync(spec, "utf8").replace("Say: {{ text }}", "Repeat: {{ text }}"));
     const before = batchesOf(emu, name).length;
