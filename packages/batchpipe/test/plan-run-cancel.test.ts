@@ -62,21 +62,27 @@ describe("batchpipe run: usage and control (real CLI, emulator over HTTP)", () =
     await emulator?.close();
   });
 
-  it("duplicate custom_ids: exit 2 with both lines, nothing uploaded", async () => {
+  // DESIGN §3 / issue 17: with streaming submission a duplicate custom_id fails its record as
+  // duplicate_id (the first occurrence wins) instead of refusing the run before any upload
+  it("duplicate custom_ids: each later occurrence fails as duplicate_id with its line, the run completes (exit 3)", async () => {
     const dir = tempDir();
     writeDataset(dir, 50, { id: (i) => (i === 30 ? "rec-7" : i === 41 ? "rec-12" : `rec-${i}`) });
     const spec = writePipeline(dir, { ...SENTIMENT, name: "dups", baseUrl: emulator.url });
-    const uploadsBefore = (await emulator.state()).calls["POST /v1/files"] ?? 0;
     const result = await batchpipe(["run", spec], { cwd: dir });
-    expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/DUPLICATE_ID/);
-    expect(result.stderr).toMatch(/"rec-7" at .*data\.jsonl:30 \(first at .*data\.jsonl:7\)/);
-    expect(result.stderr).toMatch(/"rec-12" at .*data\.jsonl:41 \(first at .*data\.jsonl:12\)/);
-    expect((await emulator.state()).calls["POST /v1/files"] ?? 0).toBe(uploadsBefore);
-    // the next run starts clean once the data is fixed
-    writeDataset(dir, 50);
-    const fixed = await batchpipe(["run", spec], { cwd: dir });
-    expect(fixed.code, fixed.stderr).toBe(0);
+    expect(result.code, result.stderr).toBe(3);
+    const errors = readJsonl<{ id: string; error: { code: string; message: string } }>(
+      path.join(dir, "out/errors.jsonl"),
+    );
+    expect(errors.map((e) => [e.id, e.error.code])).toEqual([
+      ["rec-7", "duplicate_id"],
+      ["rec-12", "duplicate_id"],
+    ]);
+    expect(errors[0]!.error.message).toMatch(/data\.jsonl:30/);
+    expect(errors[1]!.error.message).toMatch(/data\.jsonl:41/);
+    // the first occurrences were sent and delivered, once
+    const results = readJsonl<{ id: string }>(path.join(dir, "out/results.jsonl")).map((r) => r.id);
+    expect(results).toHaveLength(48);
+    expect(new Set(results).size).toBe(48);
   });
 
   it("a second run on the same spec while one runs: clear error, exit 1; SIGINT saves state (exit 130) and the next run resumes", async () => {

@@ -27,6 +27,7 @@ const snapshot = (over: Partial<ProgressSnapshot>): ProgressSnapshot => ({
   shards: {},
   done: 0,
   total: 300,
+  reading: false,
   submitted: 0,
   finished: 0,
   succeeded: 0,

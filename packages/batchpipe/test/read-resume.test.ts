@@ -207,7 +207,9 @@ describe("read phase resume", () => {
     expect(fingerprintOf(other, name)).toBe(fingerprintOf(dir, name));
   });
 
-  it("ids read before the checkpoint are known after it: duplicates of a sent, an identical and a too-large request stop the resumed run", async () => {
+  // issue 17 (streaming submission): duplicates fail their records as duplicate_id instead of
+  // refusing the run; the ids known before the checkpoint still make them duplicates
+  it("ids read before the checkpoint are known after it: duplicates of a sent, an identical and a too-large request fail as duplicate_id in the resumed run", async () => {
     const name = "read-resume-dup";
     const lines = dataset(2500).text.split("\n");
     const line = (id: string, text: string) => JSON.stringify({ id, text });
@@ -225,12 +227,17 @@ describe("read phase resume", () => {
     expect(first.stderr).toContain("reading resumes at record 2001");
 
     const second = await batchpipe(["run", spec], { cwd: dir, engine: ENGINE });
-    expect(second.code, second.stderr).toBe(2);
-    expect(second.stderr).toContain("3 duplicate custom_ids; nothing was submitted");
-    expect(second.stderr).toContain('"r3" at data.jsonl:2300 (first at data.jsonl:3)');
-    expect(second.stderr).toContain('"r703" at data.jsonl:2310 (first at data.jsonl:703)');
-    expect(second.stderr).toContain('"r10" at data.jsonl:2320 (first at data.jsonl:10)');
-    expect(batchesOf(emu, name)).toHaveLength(0);
+    expect(second.code, second.stderr).toBe(3);
+    const duplicates = readJsonl<{ id: string; error: { code: string }; source: { line: number } }>(
+      path.join(dir, "out/errors.jsonl"),
+    ).filter((e) => e.error.code === "duplicate_id");
+    expect(duplicates.map((e) => [e.id, e.source.line])).toEqual([
+      ["r3", 2300],
+      ["r703", 2310],
+      ["r10", 2320],
+    ]);
+    const submitted = await submittedIds(name);
+    expect(new Set(submitted).size).toBe(submitted.length);
   });
 
   it("a spec changed since the read stopped: the read starts over (a warning), every record once", async () => {
@@ -289,7 +296,10 @@ describe("read phase resume", () => {
     expect(new Set(submitted).size).toBe(submitted.length);
   });
 
-  it("kill -9 while reading 60,000 records: the next run resumes from a checkpoint; each id once, each custom_id submitted once, the same fingerprint", async () => {
+  // issue 17: shards are submitted while reading, and the dataset skip is gone (the result cache
+  // replaces it): the kill may come after submissions, and an identical request whose root was
+  // already being collected is sent once more (fanout-gate.ts), so the count of sent requests varies
+  it("kill -9 while reading 60,000 records: the next run resumes from a checkpoint; each id once, each custom_id submitted once", async () => {
     const name = "read-resume-kill";
     const n = 60_000;
     const dir = tempDir();
@@ -315,9 +325,8 @@ describe("read phase resume", () => {
       },
     });
     expect(first.signal).toBe("SIGKILL");
-    // killed while reading: nothing planned or submitted
+    // killed while reading: not planned yet
     expect(events(first, "planned")).toEqual([]);
-    expect(batchesOf(emu, name)).toHaveLength(0);
 
     const second = await batchpipe(["run", spec, "--json"], { cwd: dir, engine: ENGINE, timeoutMs: 90_000 });
     expect(second.code, second.stderr).toBe(0);
@@ -336,8 +345,6 @@ describe("read phase resume", () => {
       succeeded: n,
       failed: 0,
       unaccounted: 0,
-      identical: n - 9000,
-      shards: 5,
     });
 
     const expected = Array.from({ length: n }, (_, i) => `k${i + 1}`);
@@ -348,22 +355,17 @@ describe("read phase resume", () => {
     expect(sqliteIds).toHaveLength(n);
     expect(new Set(sqliteIds).size).toBe(n);
     const submitted = await submittedIds(name);
-    expect(submitted).toHaveLength(9000);
-    expect(new Set(submitted).size).toBe(9000);
+    // with overlap, an identical request found after its root's collection began is sent again
+    expect(submitted.length).toBeGreaterThanOrEqual(9000);
+    expect(new Set(submitted).size).toBe(submitted.length);
+    expect(report(second)).toMatchObject({ identical: n - submitted.length });
 
     // an uninterrupted read of the same data (default checkpoint interval): every request is
     // answered from the result cache, nothing is sent again, every record delivered again
     const third = await batchpipe(["run", spec, "--json"], { cwd: dir });
     expect(third.code, third.stderr).toBe(0);
-    expect(report(third)).toMatchObject({
-      read: n,
-      succeeded: n,
-      cached: n,
-      cachedRequests: 9000,
-      identical: n - 9000,
-      cost: 0,
-    });
-    expect(await submittedIds(name)).toHaveLength(9000);
+    expect(report(third)).toMatchObject({ read: n, succeeded: n, cached: n, cost: 0 });
+    expect(await submittedIds(name)).toHaveLength(submitted.length);
     expectEachIdOnce(dir, expected);
   }, 180_000);
 });

@@ -99,7 +99,9 @@ describe("source input oddities (jsonl source, real CLI)", () => {
     ).toEqual(["after", "before"]);
   });
 
-  it("duplicate ids within and across files: exit 2 before any upload, naming both places", async () => {
+  // issue 17 (streaming submission): a duplicate no longer refuses the run before any upload; each
+  // later occurrence fails as duplicate_id with its place, the first occurrence is sent
+  it("duplicate ids within and across files: each later one fails as duplicate_id with its place", async () => {
     const dir = tempDir();
     fs.mkdirSync(path.join(dir, "data"));
     fs.writeFileSync(
@@ -112,19 +114,19 @@ describe("source input oddities (jsonl source, real CLI)", () => {
       name: "dups",
       source: "  { use: jsonl, path: ./data/ }",
     });
-    const before = emu.state();
     const run = await batchpipe(["run", spec], { cwd: dir });
-    expect(run.code).toBe(2);
-    // places are shown relative to the working folder
-    expect(run.stderr).toContain("DUPLICATE_ID");
-    expect(run.stderr).toContain('"r1" at data/a.jsonl:3 (first at data/a.jsonl:1)');
-    expect(run.stderr).toContain('"r2" at data/b.jsonl:2 (first at data/a.jsonl:2)');
-    expect(run.stderr).toContain("nothing was submitted");
-    expect(run.stderr).not.toMatch(/\n\s+at .+:\d+:\d+\)?\n/); // no stack trace
-    // nothing was uploaded or created
-    const after = emu.state();
-    expect(after.files.length).toBe(before.files.length);
-    expect(after.batches.length).toBe(before.batches.length);
-    expect(fs.existsSync(path.join(dir, "out/results.jsonl"))).toBe(false);
+    expect(run.code, run.stderr).toBe(3);
+    const errors = readJsonl<{ id: string; error: { code: string }; source: { file: string; line: number } }>(
+      path.join(dir, "out/errors.jsonl"),
+    );
+    expect(errors.map((e) => [e.id, e.error.code, path.basename(e.source.file), e.source.line])).toEqual([
+      ["r1", "duplicate_id", "a.jsonl", 3],
+      ["r2", "duplicate_id", "b.jsonl", 2],
+    ]);
+    expect(
+      readJsonl<Row>(path.join(dir, "out/results.jsonl"))
+        .map((r) => r.id)
+        .sort(),
+    ).toEqual(["r1", "r2", "r3"]);
   });
 });

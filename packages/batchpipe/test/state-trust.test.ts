@@ -56,7 +56,7 @@ describe("the state folder (emulator in its own process)", () => {
     const again = await batchpipe(["run", "pipeline.yaml"], { cwd: dir });
     expect(again.code).toBe(0);
     expect(again.stderr).not.toContain("STATE_LOST");
-  });
+  }, 120_000);
 
   it("another folder running a pipeline of the same name is not refused", async () => {
     const a = tempDir("bp-same-name-a-");

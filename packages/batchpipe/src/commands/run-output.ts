@@ -63,6 +63,8 @@ export function createProgressRenderer(
           }
           return;
         case "read_progress":
+          // the batches' bar shows the records read so far once it is drawn
+          if (options.tty && last) return;
           if (options.tty) {
             clear();
             out.write(`  reading… ${plural(event.records, "record")}\n`);
@@ -132,7 +134,7 @@ function progressLines(s: ProgressSnapshot): string[] {
   const batches = s.shards.open ?? 0;
   const waiting = (s.shards.pending ?? 0) + (s.shards.queued ?? 0);
   const stages = [
-    `${fmt(s.done)}/${fmt(s.total)} delivered`,
+    `${fmt(s.done)}/${fmt(s.total)}${s.reading ? " read so far" : ""} delivered`,
     ...(s.finished > 0 ? [`${fmt(s.finished)} finished at the provider`] : []),
     // Anthropic reports only how many requests are processing until a batch ends
     ...(batches > 0

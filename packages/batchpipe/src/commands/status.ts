@@ -46,7 +46,8 @@ export default defineCommand({
       `${status.name}: run ${run.id} ${run.status}${run.cancelRequested ? " (cancel requested)" : ""}${status.runningPid ? ` · running in pid ${status.runningPid}` : ""}`,
       ...stoppedLines(run, context.args.pipeline),
       `  started ${new Date(run.createdAt).toISOString()}${run.finishedAt ? ` · finished ${new Date(run.finishedAt).toISOString()}` : ""}`,
-      `  requests ${fmt(c.succeeded + c.failed)}/${fmt(total)} done · ok ${fmt(c.succeeded)} · failed ${fmt(c.failed)} · retried ${fmt(c.retried)}`,
+      // while the source is read (streaming submission) the total is not known yet
+      `  requests ${fmt(c.succeeded + c.failed)}/${run.totals ? fmt(total) : "? (source still being read)"} done · ok ${fmt(c.succeeded)} · failed ${fmt(c.failed)} · retried ${fmt(c.retried)}`,
       `  shards ${
         Object.entries(run.shards)
           .map(([k, n]) => `${k} ${n}`)

@@ -12,13 +12,13 @@ const WINDOW_MS = 60_000;
 export class ProgressTracker {
   private readonly samples: { at: number; progressed: number }[] = [];
 
-  constructor(
-    private readonly o: {
-      startedAt: number;
-      /** records read */
-      total: number;
-    },
-  ) {}
+  /** records read (so far, while the read runs beside the loop) */
+  total: number;
+  reading = false;
+
+  constructor(private readonly o: { startedAt: number; total: number }) {
+    this.total = o.total;
+  }
 
   snapshot(
     ctx: LoopContext,
@@ -44,11 +44,14 @@ export class ProgressTracker {
     const { counters } = ctx;
     const done = counters.succeeded + counters.failed;
     const now = Date.now();
+    // a request is two steps of work: finished at the provider, then delivered
+    const eta = this.eta(now, 2 * done + finished, 2 * this.total);
     return {
       run: ctx.runId,
       shards,
       done,
-      total: this.o.total,
+      total: this.total,
+      reading: this.reading,
       submitted,
       finished,
       succeeded: counters.succeeded,
@@ -57,8 +60,8 @@ export class ProgressTracker {
       outputTokens: counters.outputTokens,
       cost: counters.cost,
       inFlight: counts,
-      // a request is two steps of work: finished at the provider, then delivered
-      eta: this.eta(now, 2 * done + finished, 2 * this.o.total),
+      // the work left is unknown while the source is read
+      eta: this.reading ? null : eta,
       elapsedMs: now - this.o.startedAt,
     };
   }

@@ -1,15 +1,16 @@
 /**
- * The run loop after the read phase: until every request has an outcome, it finds interrupted
+ * The run loop, beside the read (streaming submission): until the read has ended and every request
+ * has an outcome, it takes the shards each read checkpoint commits, finds interrupted
  * submissions again, collects ended batches, polls open ones, and submits what the scheduler
  * allows. Every remote effect is preceded by an intent in the state and every delivery is committed
  * by one state transaction, so the loop can be killed anywhere and started again.
  */
-import { setTimeout as delay } from "node:timers/promises";
 import type { ResultCache } from "../cache/index.js";
 import { pricesFor, shardCost } from "../estimate/pricing.js";
 import type { Logger } from "../plugin.js";
 import type { BatchSnapshot, ProviderConnection } from "../provider/contract.js";
-import type { RunCounters, RunRow, ShardRow, StateStore } from "../state/index.js";
+import type { RunCounters, RunRow, RunTotals, ShardRow, StateStore } from "../state/index.js";
+import { collectEnded } from "./collect-ended.js";
 import { Delivery } from "./delivery.js";
 import { Deadline } from "./live-fallback.js";
 import {
@@ -23,7 +24,8 @@ import {
 } from "./loop-context.js";
 import { Poller } from "./polling.js";
 import { ProgressTracker } from "./progress.js";
-import { interrupted } from "./read/index.js";
+import { type FanoutGate, interrupted } from "./read/index.js";
+import { ReadLink } from "./read-link.js";
 import { budgetExceeded, Scheduler } from "./scheduler.js";
 import { cancelShards, reconcileSubmissions, submitShard } from "./submission.js";
 import type { EngineEvent, EnginePipeline, ProgressSnapshot } from "./types.js";
@@ -46,6 +48,8 @@ export interface RunLoopOptions {
   deliveryPartSize: number;
   /** batch deadlines (EngineTuning, resolved) */
   deadline: LoopContext["deadline"];
+  /** the run's source is still being read (readEnded, or read.failed, tell when it stops) */
+  reading?: { holdSubmissions: boolean; gate: FanoutGate };
   /** the result cache successes are stored in */
   cache?: ResultCache;
 }
@@ -56,10 +60,7 @@ export class RunLoop {
   private readonly poller: Poller;
   private readonly delivery: Delivery;
   private readonly deadline: Deadline;
-  private readonly inFlightCounts = new Map<
-    string,
-    { total: number; completed: number; failed: number; processing?: number }
-  >();
+  private readonly inFlightCounts = new Map<string, NonNullable<BatchSnapshot["counts"]>>();
   private budgetBlocked = false;
   /** the last turn submitted a shard and more may be eligible: the next turn starts at once */
   private submitAgain = false;
@@ -68,9 +69,18 @@ export class RunLoop {
   private cancelling = false;
   private readonly tracker: ProgressTracker;
   private lastProgress = 0;
+  /** the read beside the loop (its failure: `read.failed`, the loop then stops with its error) */
+  readonly read: ReadLink;
+  private prepDelivered = false;
+  /** a shard is being uploaded and created (the read yields more often meanwhile) */
+  submitting = false;
+  private totals: RunTotals | null;
 
   constructor(o: RunLoopOptions) {
     this.tracker = new ProgressTracker({ startedAt: Date.now(), total: o.run.totals?.read ?? 0 });
+    this.read = new ReadLink(o.reading);
+    this.tracker.reading = this.read.reading;
+    this.totals = o.run.totals;
     this.ctx = {
       pipeline: o.pipeline,
       state: o.state,
@@ -99,7 +109,7 @@ export class RunLoop {
         limits.queue.counts === "tokens" ? spec.batch.max_enqueued_tokens : (limits.maxEnqueued ?? null),
       pollInterval: spec.batch.poll_interval,
       maxCost: spec.batch.max_cost,
-      shardCost: (s) => shardCost(s, o.run.totals, pricesFor(spec.pricing)) ?? 0,
+      shardCost: (s) => shardCost(s, this.totals, pricesFor(spec.pricing)) ?? 0,
       learned: learned ? (JSON.parse(learned) as Record<string, number>) : {},
       creations: [...this.ctx.shards.values()]
         .map((s) => s.createdAt)
@@ -118,12 +128,32 @@ export class RunLoop {
     return this.ctx.runId;
   }
 
+  /** shards a read checkpoint committed (those the loop has already are ignored) */
+  addShards(shards: ShardRow[]): void {
+    for (const shard of shards) if (!this.ctx.shards.has(shard.name)) this.ctx.shards.set(shard.name, shard);
+    // a run cancelled while reading: its later shards are never submitted either
+    if (this.cancelling) cancelShards(this.ctx);
+    this.read.wake();
+  }
+
+  readProgress(records: number): void {
+    this.tracker.total = records;
+  }
+
+  /** the read ended: its shards are all known (finishReading committed) */
+  readEnded(totals: RunTotals | null): void {
+    this.totals = totals;
+    this.tracker.total = totals?.read ?? this.tracker.total;
+    this.tracker.reading = false;
+    this.read.ended();
+  }
+
   /** runs to the end; returns the final counters */
   async run(): Promise<{ counters: RunCounters; cancelled: boolean }> {
     await this.delivery.open();
     try {
-      await this.delivery.prepFailures();
       for (;;) {
+        this.read.check();
         this.checkSignal();
         this.checkCancel();
         await this.deadline.check(Date.now());
@@ -132,13 +162,20 @@ export class RunLoop {
         await this.collectEnded();
         await this.pollDue();
         await this.collectEnded();
-        if (!this.cancelling) await this.submitNext();
+        if (!this.cancelling && this.read.maySubmit()) await this.submitNext();
+        // records that never became requests: their rows once the read has written them all
+        if (!this.read.reading && !this.prepDelivered) {
+          await this.delivery.prepFailures();
+          this.prepDelivered = true;
+        }
         this.progress(false);
-        if (this.remaining() === 0 && !this.needsReconcile) break;
-        if (this.budgetBlocked && this.openCount() === 0 && shardsIn(this.ctx, "ended").length === 0) {
+        this.read.check();
+        if (!this.read.reading && this.remaining() === 0 && !this.needsReconcile) break;
+        const busy = ["open", "submitting", "ended"] as const;
+        if (this.budgetBlocked && busy.every((status) => shardsIn(this.ctx, status).length === 0)) {
           throw budgetExceeded(this.ctx.pipeline.spec.batch.max_cost, this.ctx.counters.cost);
         }
-        await this.sleep(this.nextWake());
+        await this.read.sleep(this.nextWake(), this.ctx.signal);
       }
       this.progress(true);
       return { counters: this.ctx.counters, cancelled: this.cancelling };
@@ -152,31 +189,15 @@ export class RunLoop {
     return [...this.ctx.shards.values()];
   }
 
-  // --- collection ---
-
   private async collectEnded(): Promise<void> {
-    for (const shard of shardsIn(this.ctx, "ended")) {
-      if (!this.delivery.due(shard)) continue;
-      this.checkSignal();
-      const outcome = await this.delivery.collect(shard, this.cancelling);
-      if (!outcome.ok) continue;
-      this.inFlightCounts.delete(shard.name);
-      if (outcome.retryShard) this.ctx.shards.set(outcome.retryShard.name, outcome.retryShard);
-      const d = outcome.delivered;
-      this.ctx.emit({
-        type: "shard_collected",
-        run: this.runId,
-        shard: shard.name,
-        batchId: shard.batchId,
-        status: shard.batch?.status ?? "missing",
-        succeeded: d.succeeded,
-        failed: d.failed,
-        retried: d.retried,
-        unexpected: d.unexpected,
-        missing: d.missing,
-      });
-      this.progress(true);
-    }
+    await collectEnded(this.ctx, this.delivery, {
+      cancelling: this.cancelling,
+      mayCollect: (root) => this.read.mayCollect(root),
+      collected: (shard) => {
+        this.inFlightCounts.delete(shard.name);
+        this.progress(true);
+      },
+    });
   }
 
   // --- reconciliation after a crash ---
@@ -239,7 +260,10 @@ export class RunLoop {
   }
 
   private async submit(shard: ShardRow, fresh: boolean): Promise<void> {
-    const result = await submitShard(this.ctx, shard, fresh);
+    this.submitting = true;
+    const result = await submitShard(this.ctx, shard, fresh).finally(() => {
+      this.submitting = false;
+    });
     if ("queueFull" in result) {
       this.refused(shard, result.queueFull);
       return;
@@ -353,10 +377,6 @@ export class RunLoop {
     return n;
   }
 
-  private openCount(): number {
-    return shardsIn(this.ctx, "open").length + shardsIn(this.ctx, "submitting").length;
-  }
-
   private nextWake(): number {
     if (this.submitAgain) return 0;
     const now = Date.now();
@@ -366,11 +386,6 @@ export class RunLoop {
     next = Math.min(next, this.delivery.retryAt() ?? next);
     next = Math.max(next, Math.min(this.scheduler.rateOpensAt(now), now + HOUR));
     return Math.max(10, Math.min(next - now, 1000));
-  }
-
-  /** until the next turn, or at once when the run is interrupted (the loop then sees the signal) */
-  private async sleep(ms: number): Promise<void> {
-    await delay(ms, undefined, { signal: this.ctx.signal }).catch(() => undefined);
   }
 
   private checkSignal(): void {

@@ -1,7 +1,8 @@
 /**
  * `runPipeline`: the programmatic entry point behind `batchpipe run`. Locks the pipeline's state,
- * resumes its unfinished run or starts one (read phase → shards on disk), runs the loop to the end,
- * cleans up and returns the reconciliation report. It emits events and never prints.
+ * resumes its unfinished run or starts one, reads its source (read-run.ts) while the run loop submits
+ * the shards sealed so far, runs the loop to the end, cleans up and returns the reconciliation
+ * report. It emits events and never prints.
  */
 import { setMaxListeners } from "node:events";
 import fs from "node:fs";
@@ -17,12 +18,12 @@ import {
   openState,
   type RunCounters,
   type RunRow,
-  type StateStore,
+  type ShardRow,
   stateTag,
 } from "../state/index.js";
-import { decodeReadCheckpoint, encodeReadCheckpoint } from "./codecs/read-checkpoint.js";
 import { runNotifying } from "./notify.js";
-import { type ReadResume, ReadStartsOver, readFailure, readIdentity, runReadPhase } from "./read/index.js";
+import { FanoutGate } from "./read/index.js";
+import { loadReadResume, readRun } from "./read-run.js";
 import { RunLoop } from "./run-loop.js";
 import { costCapRefusal } from "./scheduler.js";
 import { resolveTuning } from "./tuning.js";
@@ -74,38 +75,14 @@ async function runOnce(pipeline: EnginePipeline, options: RunOptions): Promise<R
       stateDir,
       ...(resume?.resume ? { readFrom: resume.resume.checkpoint.read } : {}),
     });
-    if (resume?.startOver) emit({ type: "warning", run: run.id, message: resume.startOver });
-    if (run.status === "reading") {
-      const skipped = await readRun({
-        pipeline,
-        state,
-        run,
-        stateDir,
-        signal,
-        logger,
-        emit,
-        force: options.force,
-        deliveredBefore: options.deliveredBefore,
-        resume: resume?.resume,
-        checkpointEvery,
-        cache: cacheLookup(cache, pipeline, options),
-      });
-      if (skipped) return skipped;
-      run = state.getRun(run.id)!;
-    }
-    const shards = state.shards(run.id);
-    // shards answered from the cache cost nothing and are ended from the start
-    const paid = shards.filter((s) => !isFromCache(s.batch));
-    if (paid.every((s) => s.status === "pending")) {
-      const refusal = costCapRefusal({
-        maxCost: pipeline.spec.batch.max_cost,
-        estimatedCost: run.totals?.estimatedCost ?? null,
-        models: paid.map((s) => s.model),
-        prices: pricesFor(pipeline.spec.pricing),
-      });
-      if (refusal) throw refusal;
-    }
+    if (resume?.warning) emit({ type: "warning", run: run.id, message: resume.warning });
+    const reading = run.status === "reading";
+    const runId = run.id;
+    if (!reading) refuseCost(pipeline, run, state.shards(run.id));
     provider ??= await openProvider(pipeline, { env: options.env ?? process.env, logger, signal });
+    // the read stops when the loop fails (and the loop when the read fails)
+    const stopRead = new AbortController();
+    const gate = new FanoutGate(state.shards(run.id));
     const loop = new RunLoop({
       pipeline,
       state,
@@ -118,9 +95,44 @@ async function runOnce(pipeline: EnginePipeline, options: RunOptions): Promise<R
       pluginTimeoutMs: pipeline.spec.batch.plugin_timeout,
       deliveryPartSize,
       deadline,
+      // with max_cost the whole estimate is checked before the first submission: wait for the read
+      reading: reading ? { holdSubmissions: pipeline.spec.batch.max_cost != null, gate } : undefined,
       cache,
     });
-    const { counters, cancelled } = await loop.run();
+    const read = reading
+      ? readRun({
+          pipeline,
+          state,
+          run,
+          stateDir,
+          signal: AbortSignal.any([signal, stopRead.signal]),
+          logger,
+          emit,
+          deliveredBefore: options.deliveredBefore,
+          resume: resume?.resume,
+          checkpointEvery,
+          cache: cacheLookup(cache, pipeline, options),
+          gate,
+          urgent: () => loop.submitting,
+          onShards: (shards) => loop.addShards(shards),
+          onProgress: (records) => loop.readProgress(records),
+        })
+          .then(() => {
+            const read = state.getRun(runId)!;
+            refuseCost(pipeline, read, loop.shards());
+            loop.readEnded(read.totals);
+          })
+          .catch((error: unknown) => loop.read.failed(error))
+      : undefined;
+    let ran: Awaited<ReturnType<RunLoop["run"]>>;
+    try {
+      ran = await loop.run();
+    } finally {
+      stopRead.abort();
+      await read;
+    }
+    const { counters, cancelled } = ran;
+    run = state.getRun(run.id)!;
     if (pipeline.spec.batch.clean_up) await cleanUp({ provider, loop, stateDir, run, emit });
     state.finishRun(run.id, cancelled ? "cancelled" : "done", { remember: !cancelled });
     const status: RunStatusResult = cancelled ? "cancelled" : counters.failed > 0 ? "partial" : "completed";
@@ -135,127 +147,20 @@ async function runOnce(pipeline: EnginePipeline, options: RunOptions): Promise<R
   }
 }
 
-async function readRun(o: {
-  pipeline: EnginePipeline;
-  state: StateStore;
-  run: RunRow;
-  stateDir: string;
-  signal: AbortSignal;
-  logger: Logger;
-  emit: (event: EngineEvent) => void;
-  force?: boolean;
-  deliveredBefore?: (id: string) => string | undefined;
-  /** the last checkpoint of this run's interrupted read phase */
-  resume?: ReadResume;
-  checkpointEvery: number;
-  /** the result cache to answer requests from (cache/) */
-  cache?: CacheLookup;
-}): Promise<RunResult | undefined> {
-  const { pipeline, state, run, stateDir, emit } = o;
-  // nothing was submitted yet: forget what the read phase wrote (its next attempt starts clean)
-  const forget = () => {
-    state.resetRun(run.id);
-    fs.rmSync(path.join(stateDir, run.id), { recursive: true, force: true });
-  };
-  let resume = o.resume;
-  let resumable = true;
-  if (!resume) forget();
-  let read: Awaited<ReturnType<typeof runReadPhase>>;
-  for (;;) {
-    try {
-      read = await runReadPhase({
-        pipeline,
-        stateDir,
-        runId: run.id,
-        signal: o.signal,
-        logger: o.logger,
-        onProgress: (records) => emit({ type: "read_progress", run: run.id, records }),
-        checkpointEvery: o.checkpointEvery,
-        onCheckpoint: (checkpoint, shards, fanout) =>
-          state.saveReadCheckpoint(run.id, { value: encodeReadCheckpoint(checkpoint), shards, fanout }),
-        resume,
-        resumable,
-        deliveredBefore: o.deliveredBefore,
-        cache: o.cache,
-      });
-      break;
-    } catch (error) {
-      if (error instanceof ReadStartsOver) {
-        emit({ type: "warning", run: run.id, message: `${error.message}; reading starts over` });
-        forget();
-        resume = undefined;
-        // a source that ignores its cursor cannot resume: a failure forgets the read, as before
-        if (error.sourceIgnoredCursor) resumable = false;
-        continue;
-      }
-      // the state stays when the read can resume from a checkpoint (the error says where)
-      if (readFailure(error)?.keep) throw error;
-      forget();
-      state.finishRun(run.id, "failed", { remember: false });
-      throw error;
-    }
-  }
-  // (cache) no dataset skip any more: an unchanged dataset is read again and answered from the
-  // result cache, so every run delivers every record and a rerun retries exactly what failed
-  state.finishReading(run.id, {
-    fingerprint: read.fingerprint,
-    totals: read.totals,
-    shards: read.shards,
-    fanout: read.fanout,
-  });
-  emit({
-    type: "planned",
-    run: run.id,
-    totals: read.totals,
-    shards: read.shards.map((s) => ({
-      name: s.name,
-      model: s.model,
-      endpoint: s.endpoint,
-      requests: s.requests,
-      bytes: s.bytes,
-      tokens: s.tokens,
-    })),
-  });
-  return undefined;
-}
-
 /**
- * The checkpoint an interrupted read phase continues from; `startOver` says why a checkpoint is not
- * used (the spec changed, or the source gives no cursor).
+ * max_cost against the whole estimate, before the first submission (shards answered from the cache
+ * cost nothing and are ended from the start)
  */
-function loadReadResume(
-  pipeline: EnginePipeline,
-  state: StateStore,
-  runId: string,
-): { resume?: ReadResume; startOver?: string } | undefined {
-  const value = state.readCheckpoint(runId);
-  if (value === undefined) return undefined;
-  const checkpoint = decodeReadCheckpoint(value);
-  if (!checkpoint) {
-    return {
-      startOver:
-        "the read checkpoint cannot be parsed or was written by another batchpipe version; reading starts over",
-    };
-  }
-  if (checkpoint.identity !== readIdentity(pipeline)) {
-    return {
-      startOver:
-        "the spec's source, transform or batch limits changed since the read was interrupted; reading starts over",
-    };
-  }
-  if (checkpoint.source === null) {
-    return {
-      startOver: `${pipeline.source.label} gives no cursor to resume from; reading starts over`,
-    };
-  }
-  return {
-    resume: {
-      checkpoint,
-      sealed: state.shards(runId),
-      // lazy: an open iterator keeps the connection busy
-      fanoutIds: { [Symbol.iterator]: () => state.fanoutIds(runId) },
-    },
-  };
+function refuseCost(pipeline: EnginePipeline, run: RunRow, shards: readonly ShardRow[]): void {
+  const paid = shards.filter((s) => !isFromCache(s.batch));
+  if (!paid.every((s) => s.status === "pending")) return;
+  const refusal = costCapRefusal({
+    maxCost: pipeline.spec.batch.max_cost,
+    estimatedCost: run.totals?.estimatedCost ?? null,
+    models: paid.map((s) => s.model),
+    prices: pricesFor(pipeline.spec.pricing),
+  });
+  if (refusal) throw refusal;
 }
 
 /**

@@ -28,9 +28,11 @@ export interface EnginePipeline {
 export interface ProgressSnapshot {
   run: string;
   shards: Partial<Record<ShardStatus, number>>;
-  /** records with a final outcome / all records read */
+  /** records with a final outcome / all records read (so far, while `reading`) */
   done: number;
   total: number;
+  /** the source is still being read beside the batches (streaming submission) */
+  reading: boolean;
   /** requests at the provider (in open or ended batches, not yet delivered) */
   submitted: number;
   /** of those, finished at the provider (by its own counts where it reports them) */

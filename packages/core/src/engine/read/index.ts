@@ -1,4 +1,5 @@
 export { DEFAULT_CHECKPOINT_EVERY, readIdentity } from "./checkpoints.js";
+export { FanoutGate } from "./fanout-gate.js";
 export { readFileLines, SyncWriter } from "./files.js";
 export { prepFailuresFile } from "./prep-failures.js";
 export { interrupted, type ReadFailure, readFailure } from "./read-errors.js";

@@ -1,10 +1,10 @@
 /**
  * The read phase: source → transform → shard files on disk, streaming, in constant memory.
  *
- * The whole source is sharded before the first upload. That is what lets batchpipe promise that a
- * duplicate custom_id costs nothing (the run stops before any spend) and compute the dataset
- * fingerprint for allow_same_dataset before paying. Reading and sharding run at local-disk speed,
- * negligible next to a batch's hours.
+ * The read runs beside the run loop (streaming submission): a shard sealed and committed by a
+ * checkpoint is visible to the loop, which may submit it while the source is still being read. So
+ * a duplicate custom_id fails its record (`duplicate_id`) instead of refusing the run, and an
+ * identical request fans out only to a root whose collection has not begun (fanout-gate.ts).
  *
  * This file is the loop; each record takes one pass through `place`, top to bottom. The jobs around
  * it have their own modules: checkpoints.ts and resume.ts (a read that stops continues from its
@@ -12,6 +12,7 @@
  * never became requests) and shard-writer.ts; the formats written are in ../codecs/.
  */
 import path from "node:path";
+import { setImmediate as nextTurn } from "node:timers/promises";
 import { cachedLine, isFromCache } from "../../cache/cached-shard.js";
 import type { CacheLookup } from "../../cache/index.js";
 import { isBatchpipeError } from "../../errors.js";
@@ -37,8 +38,9 @@ import {
   DEFAULT_CHECKPOINT_EVERY,
   readIdentity,
 } from "./checkpoints.js";
-import { DuplicateIds } from "./duplicates.js";
+import { DuplicateIds, duplicateMessage } from "./duplicates.js";
 import { createEstimator } from "./estimator.js";
+import type { FanoutGate } from "./fanout-gate.js";
 import { FINGERPRINT_SEGMENT, FingerprintChain } from "./fingerprint.js";
 import { RequestIndex } from "./id-index.js";
 import { invalidRecordRow, prepFailuresFile, rejectedRow } from "./prep-failures.js";
@@ -72,6 +74,10 @@ export interface ReadPhaseOptions {
   cache?: CacheLookup;
   /** RunOptions.deliveredBefore */
   deliveredBefore?: (id: string) => string | undefined;
+  /** the run loop is uploading: the read gives it a turn every 32 records (the first batch sooner) */
+  urgent?(): boolean;
+  /** identical requests while the run loop collects (with onCheckpoint) */
+  gate?: FanoutGate;
 }
 
 export interface ReadPhaseResult {
@@ -121,8 +127,15 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
     ...(resume?.sealed ?? []).filter((s) => isFromCache(s.batch)).map((s) => s.seq),
     ...(saved?.writer.open ?? []).filter((s) => s.cached).map((s) => s.seq),
   ]);
+  // shards sealed up to the last checkpoint (the run loop may submit those)
+  let committedCount = writer.sealed.length;
+  const gate = options.gate;
+  // a source without a cursor, restarted after shards were submitted: the records the checkpoint
+  // covers are read again and skipped (the same source yields the same records, so the same shards)
+  let skip = resume?.skip ? (saved?.read ?? 0) : 0;
   let first: RecordPosition | null = saved?.first ?? null;
   let yielded = 0;
+  let lastTurn = performance.now();
 
   const fail = (row: FailureRow) => {
     failures.write(`${JSON.stringify(row)}\n`);
@@ -147,6 +160,7 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
     };
     const files = [...shards.files, path.join(stateDir, prepFailuresFile(runId))];
     await commits.save(state, files, writer.sealed, found);
+    committedCount = writer.sealed.length;
   };
 
   let transformLabel: string | undefined;
@@ -183,9 +197,11 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
         fail(rejectedRow(item, { code: "duplicate_id", message, id }));
         return;
       }
-      if (!duplicates.take(id, item.position)) return;
-      // once a duplicate is known nothing will be sent: only keep checking ids
-      if (duplicates.count > 0) return;
+      if (!duplicates.take(id)) {
+        totals.rejected++;
+        fail(rejectedRow(item, { code: "duplicate_id", message: duplicateMessage(id, item.position), id }));
+        return;
+      }
 
       const { line, model, json } = provider.plugin.encode(request, provider.options);
       const bytes = Buffer.byteLength(line) + 1;
@@ -199,10 +215,12 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
       }
       const digest = RequestIndex.digest(request.url, JSON.stringify(request.body));
       const same = requests.get(digest);
-      if (same) {
+      // a root whose collection began cannot deliver more fan-out rows (fanout-gate.ts)
+      if (same && (gate?.canFanOut(shardName(same.shard)) ?? true)) {
         totals.identical++;
         if (cachedShards.has(same.shard)) totals.cachedRecords = (totals.cachedRecords ?? 0) + 1;
         const root = shardName(same.shard);
+        gate?.added(root);
         fingerprint.identical(id, root, same.index);
         fanout.add(root, {
           canonical: String(same.index),
@@ -263,9 +281,13 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
       pipeline.source.label,
     );
     for await (const item of records) {
+      if (skip > 0) {
+        skip--;
+        continue;
+      }
       yielded++;
       if (first === null) first = item.position;
-      else if (yielded === 1 && saved && samePosition(item.position, first)) {
+      else if (yielded === 1 && saved && !resume?.skip && samePosition(item.position, first)) {
         throw new ReadStartsOver(
           `${pipeline.source.label} yielded its first record again instead of resuming after record ${saved.read}`,
           true,
@@ -274,7 +296,12 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
       totals.read++;
       place(item);
       if (totals.read % FINGERPRINT_SEGMENT === 0) fingerprint.cut();
-      if (totals.read % every === 0 && duplicates.count === 0) {
+      // a shard is committed (and so submittable) at the first segment end after it is sealed;
+      // so are fan-out rows a collection waits for
+      const early =
+        (writer.sealed.length > committedCount || gate?.wantCheckpoint === true) &&
+        totals.read % FINGERPRINT_SEGMENT === 0;
+      if (totals.read % every === 0 || early) {
         await checkpoint(item);
         if (signal.aborted) throw interrupted();
       }
@@ -282,8 +309,19 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
         options.onProgress?.(totals.read);
         if (signal.aborted) throw interrupted();
       }
+      // the run loop shares this thread: its polls, uploads and deliveries get a turn every few
+      // ms (an upload moves a chunk or two per turn, so a long slice would starve it)
+      if (totals.read % 32 === 0 && (options.urgent?.() || performance.now() - lastTurn > TURN_MS)) {
+        await nextTurn();
+        lastTurn = performance.now();
+      }
     }
-    if (duplicates.count > 0) throw await duplicates.error({ pipeline, transform, signal, logger });
+    if (skip > 0) {
+      throw new ReadStartsOver(
+        `${pipeline.source.label} yielded ${saved!.read - skip} records, fewer than the ${saved!.read} its last read checkpoint covers`,
+        false,
+      );
+    }
     // the last checkpoint is committed before the caller records the end of the read
     await commits.settle();
   } catch (error) {
@@ -317,6 +355,8 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
 }
 
 const PROGRESS_EVERY = 10_000;
+/** the longest the read keeps the thread before the run loop gets a turn */
+const TURN_MS = 2;
 
 /** identical requests found since the last checkpoint (at most checkpointEvery rows), by root shard */
 class FanoutRows {

@@ -20,6 +20,11 @@ export interface ReadResume {
   sealed: ShardRow[];
   /** the record ids of the fan-out rows recorded */
   fanoutIds: Iterable<string>;
+  /**
+   * the source gives no cursor (or ignored it) and shards were already submitted: read it from the
+   * start and skip the records the checkpoint covers
+   */
+  skip?: boolean;
 }
 
 /**

@@ -1,0 +1,104 @@
+// Streaming submission: the time from the start of `batchpipe run` (the CLI's process spawned) to
+// its first batch created (the `shard_submitted` event), N chat records from JSONL against the
+// emulator in its own process; shards hold 50,000 requests (the OpenAI default), so the first is
+// sealed after 50,000 records. The run is stopped (SIGKILL) once that event has arrived. Also
+// printed: the CLI's CPU time by then (what the wall time would be on an idle machine, roughly).
+// Usage: pnpm build && node bench/first-batch.js [N]
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { ensureInput } from "./lib/data.js";
+import { startEmulator } from "./lib/emulator.js";
+
+const BENCH = path.dirname(fileURLToPath(import.meta.url));
+const CLI = path.join(BENCH, "..", "packages/batchpipe/bin/batchpipe.js");
+
+export async function firstBatch(n) {
+  const input = await ensureInput(n);
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), "bench-first-batch-"));
+  const spec = path.join(work, "pipeline.yaml");
+  fs.writeFileSync(
+    spec,
+    `version: 1
+name: bench-first-batch
+provider: { use: openai, base_url: "\${OPENAI_BASE_URL}" }
+source: { use: jsonl, path: ${JSON.stringify(input)} }
+transform:
+  use: prompt
+  endpoint: /v1/chat/completions
+  id: "{{ id }}"
+  body:
+    model: gpt-4o-mini
+    max_tokens: 50
+    messages: [{ role: user, content: "{{ text }}" }]
+batch: { poll_interval: 200ms }
+sinks: [{ use: jsonl, path: ./out/results.jsonl }]
+`,
+  );
+  const emulator = await startEmulator();
+  try {
+    const started = performance.now();
+    const child = spawn(process.execPath, [CLI, "run", spec, "--json"], {
+      cwd: work,
+      env: { ...process.env, OPENAI_BASE_URL: emulator.url, OPENAI_API_KEY: "bench" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const at = {};
+    let rest = "";
+    let stderr = "";
+    child.stderr.setEncoding("utf8").on("data", (d) => {
+      stderr += d;
+    });
+    await new Promise((resolve, reject) => {
+      child.stdout.setEncoding("utf8").on("data", (d) => {
+        const lines = (rest + d).split("\n");
+        rest = lines.pop();
+        for (const line of lines) {
+          const event = JSON.parse(line);
+          const ms = Math.round(performance.now() - started);
+          if (event.type === "run_started" && at.runStarted === undefined) {
+            at.runStarted = ms;
+            at.cpuMsToRunStarted = cpuMs(child.pid);
+          }
+          if (event.type === "read_progress" && event.records >= 50_000 && at.read50k === undefined) {
+            at.read50k = ms;
+            at.cpuMsToRead50k = cpuMs(child.pid);
+          }
+          if (event.type === "shard_submitted" && at.firstBatch === undefined) {
+            at.firstBatch = ms;
+            at.cpuMsToFirstBatch = cpuMs(child.pid);
+            child.kill("SIGKILL");
+          }
+        }
+      });
+      child.once("exit", (code) =>
+        at.firstBatch === undefined ? reject(new Error(`exited ${code} first\n${stderr}`)) : resolve(),
+      );
+    });
+    return { n, ...at };
+  } finally {
+    await emulator.close();
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/**
+ * CPU time (user + system) a process has used so far, from /proc (Linux; null elsewhere): on a
+ * shared machine it tells what the wall time would be unloaded, as the CLI runs on one thread
+ */
+function cpuMs(pid) {
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    // utime and stime are fields 14 and 15 of the line (11 and 12 after the command name)
+    return Math.round(((Number(fields[11]) + Number(fields[12])) * 1000) / 100);
+  } catch {
+    return null;
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const n = Number(process.argv[2] ?? 1_000_000);
+  console.log(JSON.stringify(await firstBatch(n)));
+}

@@ -1,0 +1,268 @@
+// Streaming submission (issue 17 item 2) through the real CLI against the emulator: shards are
+// submitted while a slow source (a .ts plugin beside the spec) is still being read; a duplicate id
+// mid-stream fails its record as duplicate_id and the run goes on; SIGKILL at five moments of an
+// overlapped read-and-submit run, then `batchpipe run` again: every id once in each sink, and no
+// custom_id in two input files (no request paid twice).
+import fs from "node:fs";
+import path from "node:path";
+import type { Emulator } from "@batchpipe/openai-emulator";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  batchesOf,
+  batchpipe,
+  type CliEvent,
+  exactlyOnceInSinks,
+  fileIds,
+  ONCE,
+  readJsonl,
+  report,
+  startEmulator,
+  tempDir,
+  writePipeline,
+} from "./support/harness.js";
+
+let emu: Emulator;
+beforeAll(async () => {
+  emu = await startEmulator();
+});
+afterAll(async () => {
+  await emu?.close();
+});
+
+const ENGINE = { readCheckpointEvery: 1000 };
+
+// JSON lines with a cursor (the line number); it pauses `pause_ms` every 100 records, and after
+// `hold_after` records waits (up to 60 s) for the file `go` to exist, noting whether it did
+const SLOW_SOURCE = `
+import fs from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
+import { defineSource, z } from "@batchpipe/core/plugin";
+
+export default defineSource({
+  name: "slow",
+  options: z.strictObject({ path: z.string(), pause_ms: z.number(), hold_after: z.number().int(), go: z.string() }),
+  async *read({ options, resolvePath, checkpoint }) {
+    const lines = fs.readFileSync(resolvePath(options.path), "utf8").split("\\n").filter((l) => l !== "");
+    for (let i = typeof checkpoint === "number" ? checkpoint : 0; i < lines.length; i++) {
+      if (i > 0 && i % 100 === 0) await sleep(options.pause_ms);
+      if (i === options.hold_after) {
+        const go = resolvePath(options.go);
+        const until = Date.now() + 60_000;
+        while (!fs.existsSync(go) && Date.now() < until) await sleep(20);
+        fs.writeFileSync(go + ".seen", fs.existsSync(go) ? "go" : "timeout");
+      }
+      yield { data: JSON.parse(lines[i]), position: { file: "data.jsonl", line: i + 1 }, cursor: i + 1 };
+    }
+  },
+});
+`;
+
+function slowPipeline(
+  dir: string,
+  o: { name: string; n: number; pauseMs: number; holdAfter?: number; id?: (i: number) => string },
+): string {
+  let text = "";
+  for (let i = 1; i <= o.n; i++) {
+    text += `${JSON.stringify({ id: o.id ? o.id(i) : `s${i}`, text: `review ${i % 2500}` })}\n`;
+  }
+  fs.writeFileSync(path.join(dir, "data.jsonl"), text);
+  fs.mkdirSync(path.join(dir, "plugins"), { recursive: true });
+  fs.writeFileSync(path.join(dir, "plugins", "slow.ts"), SLOW_SOURCE);
+  return writePipeline(dir, {
+    baseUrl: emu.url,
+    name: o.name,
+    source: `  { use: ./plugins/slow.ts, path: ./data.jsonl, pause_ms: ${o.pauseMs}, hold_after: ${o.holdAfter ?? -1}, go: ./go }`,
+    batch: { max_requests: 500, clean_up: "false" },
+    sqlite: true,
+  });
+}
+
+/** every custom_id the emulator received for this pipeline, with repeats */
+async function submittedIds(name: string): Promise<string[]> {
+  const ids: string[] = [];
+  for (const batch of batchesOf(emu, name)) ids.push(...(await fileIds(emu, batch.input_file_id)));
+  return ids;
+}
+
+/** a run whose held source (hold_after) goes on once the first batch is created */
+function runReleasingSource(dir: string, spec: string) {
+  return batchpipe(["run", spec, "--json"], {
+    cwd: dir,
+    engine: ENGINE,
+    onEvent: (event) => {
+      if (event.type === "shard_submitted") fs.writeFileSync(path.join(dir, "go"), "");
+    },
+  });
+}
+
+/** a run killed (SIGKILL) as its first batch is created, while the source is read */
+function killAtFirstBatch(dir: string, spec: string) {
+  return batchpipe(["run", spec, "--json"], {
+    cwd: dir,
+    engine: ENGINE,
+    onEvent: (event, child) => {
+      if (event.type === "shard_submitted") child.kill("SIGKILL");
+    },
+  });
+}
+
+const index = (events: CliEvent[], type: string) => events.findIndex((e) => e.type === type);
+
+describe("streaming submission", () => {
+  it("a shard's batch is created while the source is still being read", async () => {
+    const dir = tempDir();
+    // the source holds after 1,500 records until the test has seen the first batch created
+    const spec = slowPipeline(dir, { name: "stream-first", n: 3000, pauseMs: 1, holdAfter: 1500 });
+    const run = await runReleasingSource(dir, spec);
+    expect(run.code, run.stderr).toBe(0);
+    expect(fs.readFileSync(path.join(dir, "go.seen"), "utf8")).toBe("go");
+    // `planned` comes at the read's end: the first batch was created before it
+    expect(index(run.events, "shard_submitted")).toBeGreaterThan(-1);
+    expect(index(run.events, "shard_submitted")).toBeLessThan(index(run.events, "planned"));
+    expect(report(run)).toMatchObject({ read: 3000, succeeded: 3000, failed: 0, unaccounted: 0 });
+    expect(
+      exactlyOnceInSinks(
+        dir,
+        Array.from({ length: 3000 }, (_, i) => `s${i + 1}`),
+      ),
+    ).toEqual(ONCE);
+  });
+
+  it("a duplicate id after the first batch was created fails as one duplicate_id row; the run completes", async () => {
+    const dir = tempDir();
+    const spec = slowPipeline(dir, {
+      name: "stream-dup",
+      n: 3000,
+      pauseMs: 1,
+      holdAfter: 1500,
+      id: (i) => (i === 2600 ? "s7" : `s${i}`),
+    });
+    const run = await runReleasingSource(dir, spec);
+    expect(run.code, run.stderr).toBe(3);
+    expect(fs.readFileSync(path.join(dir, "go.seen"), "utf8")).toBe("go");
+    const errors = readJsonl<{ id: string; error: { code: string }; source: { line: number } }>(
+      path.join(dir, "out/errors.jsonl"),
+    );
+    expect(errors.map((e) => [e.id, e.error.code, e.source.line])).toEqual([["s7", "duplicate_id", 2600]]);
+    expect(report(run)).toMatchObject({ read: 3000, succeeded: 2999, failed: 1, unaccounted: 0 });
+    const expected = Array.from({ length: 3000 }, (_, i) => `s${i + 1}`).filter((id) => id !== "s2600");
+    expect(exactlyOnceInSinks(dir, expected)).toEqual(ONCE);
+    const sent = await submittedIds("stream-dup");
+    expect(new Set(sent).size).toBe(sent.length);
+  });
+
+  it("a source without a cursor, killed after shards were submitted: read again and skipped to the checkpoint; every id once, nothing sent twice", async () => {
+    const name = "stream-no-cursor";
+    const n = 6000;
+    const dir = tempDir();
+    const spec = slowPipeline(dir, { name, n, pauseMs: 40 });
+    const plugin = path.join(dir, "plugins", "slow.ts");
+    fs.writeFileSync(
+      plugin,
+      fs
+        .readFileSync(plugin, "utf8")
+        .replace('typeof checkpoint === "number" ? checkpoint : 0', "0")
+        .replace(", cursor: i + 1 }", " }"),
+    );
+    const first = await killAtFirstBatch(dir, spec);
+    expect(first.signal, first.stderr).toBe("SIGKILL");
+    expect(batchesOf(emu, name).length).toBeGreaterThan(0);
+    const second = await batchpipe(["run", spec, "--json"], { cwd: dir, engine: ENGINE, timeoutMs: 90_000 });
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.events.filter((e) => e.type === "warning")).toMatchObject([
+      {
+        message: expect.stringMatching(/gives no cursor and shards were already submitted: it is read again/),
+      },
+    ]);
+    expect(report(second)).toMatchObject({ read: n, succeeded: n, failed: 0, unaccounted: 0 });
+    expect(
+      exactlyOnceInSinks(
+        dir,
+        Array.from({ length: n }, (_, i) => `s${i + 1}`),
+      ),
+    ).toEqual(ONCE);
+    const sent = await submittedIds(name);
+    expect(new Set(sent).size).toBe(sent.length);
+  }, 180_000);
+
+  it("with max_cost set, submissions wait for the read's end (the whole estimate is checked first)", async () => {
+    const dir = tempDir();
+    const spec = slowPipeline(dir, { name: "stream-cost", n: 3000, pauseMs: 5 });
+    fs.writeFileSync(spec, fs.readFileSync(spec, "utf8").replace("batch:\n", "batch:\n  max_cost: 100\n"));
+    const run = await batchpipe(["run", spec, "--json"], { cwd: dir, engine: ENGINE });
+    expect(run.code, run.stderr).toBe(0);
+    expect(index(run.events, "planned")).toBeGreaterThan(-1);
+    expect(index(run.events, "shard_submitted")).toBeGreaterThan(index(run.events, "planned"));
+  });
+
+  it("a spec changed after shards were submitted mid-read: refused (STATE_FAILED), nothing sent twice", async () => {
+    const name = "stream-changed";
+    const dir = tempDir();
+    const spec = slowPipeline(dir, { name, n: 6000, pauseMs: 40 });
+    const first = await killAtFirstBatch(dir, spec);
+    expect(first.signal, first.stderr).toBe("SIGKILL");
+    fs.writeFileSync(spec, fs.readFileSync(spec, "utf8").replace("Say: {{ text }}", "Repeat: {{ text }}"));
+    const before = batchesOf(emu, name).length;
+    const second = await batchpipe(["run", spec], { cwd: dir, engine: ENGINE });
+    expect(second.code).toBe(1);
+    expect(second.stderr).toContain("STATE_FAILED");
+    expect(second.stderr).toContain("shards it made were already submitted");
+    expect(batchesOf(emu, name).length).toBe(before);
+  });
+
+  const moments: [string, (event: CliEvent, seen: CliEvent[]) => boolean][] = [
+    ["after the first batch is created while reading", (e) => e.type === "shard_submitted"],
+    [
+      "mid-read with 2 batches open",
+      (e, seen) =>
+        e.type === "shard_submitted" && seen.filter((s) => s.type === "shard_submitted").length === 2,
+    ],
+    ["at the read's end", (e) => e.type === "planned"],
+    [
+      "during delivery while reading",
+      (e, seen) =>
+        e.type === "progress" &&
+        (e.snapshot as { done: number }).done > 0 &&
+        !seen.some((s) => s.type === "planned"),
+    ],
+    ["after the read", (e, seen) => e.type === "shard_collected" && seen.some((s) => s.type === "planned")],
+  ];
+
+  it.each(moments)(
+    "SIGKILL %s, then run again: every id once in each sink, nothing sent twice",
+    async (moment, when) => {
+      const name = `stream-kill-${moments.findIndex(([m]) => m === moment)}`;
+      const n = 6000;
+      const dir = tempDir();
+      const spec = slowPipeline(dir, { name, n, pauseMs: 40 });
+      const seen: CliEvent[] = [];
+      const first = await batchpipe(["run", spec, "--json"], {
+        cwd: dir,
+        engine: ENGINE,
+        onEvent: (event, child) => {
+          seen.push(event);
+          if (when(event, seen)) child.kill("SIGKILL");
+        },
+      });
+      expect(first.signal, first.stderr).toBe("SIGKILL");
+      // the overlapped moments came before the read's end
+      if (!/read's end|after the read/.test(moment))
+        expect(seen.some((e) => e.type === "planned")).toBe(false);
+      const second = await batchpipe(["run", spec, "--json"], {
+        cwd: dir,
+        engine: ENGINE,
+        timeoutMs: 90_000,
+      });
+      expect(second.code, second.stderr).toBe(0);
+      expect(second.events[0]).toMatchObject({ type: "run_started", resumed: true });
+      expect(report(second)).toMatchObject({ read: n, succeeded: n, failed: 0, unaccounted: 0 });
+      const expected = Array.from({ length: n }, (_, i) => `s${i + 1}`);
+      expect(exactlyOnceInSinks(dir, expected)).toEqual(ONCE);
+      // no request paid twice: each custom_id in one input file only
+      const sent = await submittedIds(name);
+      expect(new Set(sent).size).toBe(sent.length);
+      expect(sent.length).toBeGreaterThanOrEqual(2500);
+    },
+    180_000,
+  );
+});

@@ -1,0 +1,38 @@
+/** The run loop's collection turn: every ended shard that may be collected now is delivered. */
+import type { ShardRow } from "../state/index.js";
+import type { Delivery } from "./delivery.js";
+import { type LoopContext, shardsIn } from "./loop-context.js";
+import { interrupted } from "./read/index.js";
+
+export async function collectEnded(
+  ctx: LoopContext,
+  delivery: Delivery,
+  o: {
+    cancelling: boolean;
+    /** false while the read may still add identical requests of the root (read-link.ts) */
+    mayCollect(root: string): boolean;
+    collected(shard: ShardRow): void;
+  },
+): Promise<void> {
+  for (const shard of shardsIn(ctx, "ended")) {
+    if (!delivery.due(shard) || !o.mayCollect(shard.root)) continue;
+    if (ctx.signal.aborted) throw interrupted();
+    const outcome = await delivery.collect(shard, o.cancelling);
+    if (!outcome.ok) continue;
+    if (outcome.retryShard) ctx.shards.set(outcome.retryShard.name, outcome.retryShard);
+    const d = outcome.delivered;
+    ctx.emit({
+      type: "shard_collected",
+      run: ctx.runId,
+      shard: shard.name,
+      batchId: shard.batchId,
+      status: shard.batch?.status ?? "missing",
+      succeeded: d.succeeded,
+      failed: d.failed,
+      retried: d.retried,
+      unexpected: d.unexpected,
+      missing: d.missing,
+    });
+    o.collected(shard);
+  }
+}
