@@ -128,7 +128,7 @@ describe("notify", () => {
     const text = fs
       .readFileSync(spec, "utf8")
       .replace(
-        "- { use: jsonl, path: ./out/results.jsonl }",
+        "- { use: jsonl, path: ./out/results.jsonl, fields: all }",
         `- { use: ${path.join(FIXTURES, "plugins/flaky-sink.ts")}, path: ./out/results.jsonl, fail_marker: ./broken, fail_after: 2 }`,
       );
     fs.writeFileSync(spec, text);

@@ -50,6 +50,7 @@ describe("loadPipeline", () => {
       max_outage: 6 * 3_600_000,
       clean_up: true,
       allow_same_dataset: false,
+      cache_max_size: 1024 ** 3,
       max_cost: null,
       plugin_timeout: 300_000,
       deadline: null,

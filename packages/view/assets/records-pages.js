@@ -172,7 +172,18 @@ export async function recordPage(p, r, ref) {
           h("pre", { class: "text" }, row.error.message),
         )
       : null,
-    h("section", { id: "input" }, h("h2", null, "Input"), jsonTree(row.input)),
+    h(
+      "section",
+      { id: "input" },
+      h("h2", null, "Input"),
+      "input" in row
+        ? jsonTree(row.input)
+        : h(
+            "p",
+            { class: "muted" },
+            "this sink keeps no input: add input (and source) to its fields, or fields: all",
+          ),
+    ),
     h(
       "section",
       { id: "request" },

@@ -33,7 +33,8 @@ transform:
   id: "{{ id }}"
   body: { model: gpt-4o-mini, max_tokens: 5, messages: [{ role: user, content: "{{ text }}" }] }
 batch: { poll_interval: 200ms, max_requests: 10, max_enqueued_tokens: 200 }
-sinks: [{ use: jsonl, path: ./out/live.jsonl }]
+# the viewer shows a record's input and request from the rows: keep them whole
+sinks: [{ use: jsonl, path: ./out/live.jsonl, fields: all }]
 `;
 
 let dir: string;
@@ -49,6 +50,17 @@ beforeAll(async () => {
   fs.cpSync(path.join(ROOT, "examples/quickstart"), dir, { recursive: true });
   fs.rmSync(path.join(dir, ".batchpipe"), { recursive: true, force: true });
   fs.rmSync(path.join(dir, "out"), { recursive: true, force: true });
+  // the viewer shows a record's input and request from the rows: keep them whole
+  const quickstartSpec = path.join(dir, "pipeline.yaml");
+  fs.writeFileSync(
+    quickstartSpec,
+    fs
+      .readFileSync(quickstartSpec, "utf8")
+      .replace(
+        "{ use: jsonl, path: ./out/results.jsonl }",
+        "{ use: jsonl, path: ./out/results.jsonl, fields: all }",
+      ),
+  );
   // one record whose text is HTML, one without the field the template needs, one invalid line
   fs.appendFileSync(
     path.join(dir, "data.jsonl"),

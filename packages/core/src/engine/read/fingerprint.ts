@@ -1,16 +1,17 @@
 /**
- * The dataset fingerprint: what `allow_same_dataset` compares to skip a dataset already done. It
- * hashes what the read phase made of each record: the request line written, an identical request's
- * pointer to the first copy, or a failure's code and position.
+ * The dataset fingerprint, recorded with each run. It hashes what the read phase made of each
+ * record: the request line written, an identical request's pointer to the first copy, or a
+ * failure's code and position. Nothing compares it any more: the result cache replaced the skip of
+ * an unchanged dataset (issue 17), and with streaming submission a segment also ends at each early
+ * checkpoint (a shard sealed), so the value depends on when those fell. Removing it is a follow-up.
  *
- * A hash chain over segments of FINGERPRINT_SEGMENT records, fp_k = sha256(fp_{k-1} || sha256(segment
- * k)): a chain value is a string, so a resumed read continues it (read checkpoints fall on segment
- * ends) and ends with the fingerprint an uninterrupted read gives.
+ * A hash chain over segments, fp_k = sha256(fp_{k-1} || sha256(segment k)): a chain value is a
+ * string, so a resumed read continues it from a checkpoint (checkpoints fall on segment ends).
  */
 import { createHash } from "node:crypto";
 import type { RecordPosition } from "../../plugin.js";
 
-/** records per fingerprint segment; read checkpoints fall on segment ends */
+/** records per fingerprint segment (a checkpoint also ends one) */
 export const FINGERPRINT_SEGMENT = 1000;
 
 export class FingerprintChain {

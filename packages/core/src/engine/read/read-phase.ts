@@ -295,12 +295,10 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
       }
       totals.read++;
       place(item);
-      if (totals.read % FINGERPRINT_SEGMENT === 0) fingerprint.cut();
-      // a shard is committed (and so submittable) at the first segment end after it is sealed;
-      // so are fan-out rows a collection waits for
-      const early =
-        (writer.sealed.length > committedCount || gate?.wantCheckpoint === true) &&
-        totals.read % FINGERPRINT_SEGMENT === 0;
+      // a shard is committed (and so submittable) as soon as it is sealed, a slow source's too; so
+      // are fan-out rows a collection waits for
+      const early = writer.sealed.length > committedCount || gate?.wantCheckpoint === true;
+      if (totals.read % FINGERPRINT_SEGMENT === 0 || early) fingerprint.cut();
       if (totals.read % every === 0 || early) {
         await checkpoint(item);
         if (signal.aborted) throw interrupted();
