@@ -5,9 +5,11 @@
 
 import type { ResultCache } from "../cache/index.js";
 import { BatchpipeError, ErrorCodes, isBatchpipeError } from "../errors.js";
+import { pricesFor, shardCost } from "../estimate/pricing.js";
 import type { Logger } from "../plugin.js";
 import type { ProviderConnection } from "../provider/contract.js";
-import type { RunCounters, ShardRow, ShardStatus, StateStore } from "../state/index.js";
+import type { RunCounters, RunTotals, ShardRow, ShardStatus, StateStore } from "../state/index.js";
+import { Scheduler } from "./scheduler.js";
 import type { EngineEvent, EnginePipeline } from "./types.js";
 
 export interface LoopContext {
@@ -143,4 +145,30 @@ export function checkOutage(ctx: LoopContext): void {
 export function retryDelay(ctx: LoopContext, failures: number): number {
   const base = ctx.pipeline.spec.batch.poll_interval;
   return Math.min(base * 2 ** Math.max(0, failures - 1), Math.max(base, MAX_RETRY_DELAY_MS));
+}
+
+export const HOUR = 3_600_000;
+/** the state key of the queue budgets learned from refusals */
+export const LEARNED_BUDGETS = "learned_budgets";
+
+/** the run's scheduler: the provider's queue and limits, the spec's budget, what was learned and created */
+export function runScheduler(ctx: LoopContext, totals: () => RunTotals | null): Scheduler {
+  const spec = ctx.pipeline.spec;
+  const provider = ctx.pipeline.provider;
+  const limits = provider.plugin.limits(provider.options);
+  const learned = ctx.state.getValue(LEARNED_BUDGETS);
+  const recent = Date.now() - HOUR;
+  return new Scheduler({
+    queue: limits.queue,
+    createsPerHour: limits.createsPerHour,
+    maxEnqueued:
+      limits.queue.counts === "tokens" ? spec.batch.max_enqueued_tokens : (limits.maxEnqueued ?? null),
+    pollInterval: spec.batch.poll_interval,
+    maxCost: spec.batch.max_cost,
+    shardCost: (s) => shardCost(s, totals(), pricesFor(spec.pricing)) ?? 0,
+    learned: learned ? (JSON.parse(learned) as Record<string, number>) : {},
+    creations: [...ctx.shards.values()]
+      .map((s) => s.createdAt)
+      .filter((at): at is number => at !== null && at > recent),
+  });
 }

@@ -6,7 +6,6 @@
  * by one state transaction, so the loop can be killed anywhere and started again.
  */
 import type { ResultCache } from "../cache/index.js";
-import { pricesFor, shardCost } from "../estimate/pricing.js";
 import type { Logger } from "../plugin.js";
 import type { BatchSnapshot, ProviderConnection } from "../provider/contract.js";
 import type { RunCounters, RunRow, RunTotals, ShardRow, StateStore } from "../state/index.js";
@@ -16,9 +15,12 @@ import { Deadline } from "./live-fallback.js";
 import {
   checkOutage,
   describeError,
+  HOUR,
+  LEARNED_BUDGETS,
   type LoopContext,
   patchShard,
   providerFailed,
+  runScheduler,
   shardsIn,
   warn,
 } from "./loop-context.js";
@@ -26,12 +28,9 @@ import { Poller } from "./polling.js";
 import { ProgressTracker } from "./progress.js";
 import { type FanoutGate, interrupted } from "./read/index.js";
 import { ReadLink } from "./read-link.js";
-import { budgetExceeded, Scheduler } from "./scheduler.js";
+import { budgetExceeded, type Scheduler } from "./scheduler.js";
 import { cancelShards, reconcileSubmissions, submitShard } from "./submission.js";
 import type { EngineEvent, EnginePipeline, ProgressSnapshot } from "./types.js";
-
-const HOUR = 3_600_000;
-const LEARNED_BUDGETS = "learned_budgets";
 
 export interface RunLoopOptions {
   pipeline: EnginePipeline;
@@ -97,24 +96,7 @@ export class RunLoop {
       deadline: o.deadline,
       cache: o.cache,
     };
-    const spec = o.pipeline.spec;
-    const provider = o.pipeline.provider;
-    const limits = provider.plugin.limits(provider.options);
-    const learned = o.state.getValue(LEARNED_BUDGETS);
-    const recent = Date.now() - HOUR;
-    this.scheduler = new Scheduler({
-      queue: limits.queue,
-      createsPerHour: limits.createsPerHour,
-      maxEnqueued:
-        limits.queue.counts === "tokens" ? spec.batch.max_enqueued_tokens : (limits.maxEnqueued ?? null),
-      pollInterval: spec.batch.poll_interval,
-      maxCost: spec.batch.max_cost,
-      shardCost: (s) => shardCost(s, this.totals, pricesFor(spec.pricing)) ?? 0,
-      learned: learned ? (JSON.parse(learned) as Record<string, number>) : {},
-      creations: [...this.ctx.shards.values()]
-        .map((s) => s.createdAt)
-        .filter((at): at is number => at !== null && at > recent),
-    });
+    this.scheduler = runScheduler(this.ctx, () => this.totals);
     this.poller = new Poller(this.ctx);
     this.deadline = new Deadline(this.ctx);
     this.delivery = new Delivery(this.ctx, {

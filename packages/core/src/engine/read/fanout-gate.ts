@@ -4,7 +4,7 @@
  * that no checkpoint committed yet, and the read must not fan out to a root whose collection has
  * begun (such a request is placed again: sent once more, it roots later identical ones).
  */
-import type { FanoutBatch, ShardRow } from "../../state/index.js";
+import type { FanoutBatch, FanoutRow, ShardRow } from "../../state/index.js";
 
 export class FanoutGate {
   /** roots whose collection has begun */
@@ -45,5 +45,22 @@ export class FanoutGate {
     }
     this.closed.add(root);
     return true;
+  }
+}
+
+/** identical requests found since the last checkpoint (at most checkpointEvery rows), by root shard */
+export class FanoutRows {
+  private rows = new Map<string, FanoutRow[]>();
+
+  add(root: string, row: FanoutRow): void {
+    const rows = this.rows.get(root);
+    if (rows) rows.push(row);
+    else this.rows.set(root, [row]);
+  }
+
+  take(): FanoutBatch[] {
+    const out = [...this.rows].map(([root, rows]) => ({ root, rows }));
+    this.rows = new Map();
+    return out;
   }
 }

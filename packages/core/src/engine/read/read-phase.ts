@@ -28,8 +28,7 @@ import {
   type SourceItem,
 } from "../../plugin.js";
 import { checkTransformHandle } from "../../plugins/contract.js";
-import type { ProviderLimits } from "../../provider/contract.js";
-import type { FanoutBatch, FanoutRow, RunTotals, ShardRow } from "../../state/index.js";
+import type { FanoutBatch, RunTotals, ShardRow } from "../../state/index.js";
 import type { ReadCheckpoint } from "../codecs/read-checkpoint.js";
 import type { EnginePipeline } from "../types.js";
 import {
@@ -40,13 +39,13 @@ import {
 } from "./checkpoints.js";
 import { DuplicateIds, duplicateMessage } from "./duplicates.js";
 import { createEstimator } from "./estimator.js";
-import type { FanoutGate } from "./fanout-gate.js";
+import { type FanoutGate, FanoutRows } from "./fanout-gate.js";
 import { FINGERPRINT_SEGMENT, FingerprintChain } from "./fingerprint.js";
 import { RequestIndex } from "./id-index.js";
 import { invalidRecordRow, prepFailuresFile, rejectedRow } from "./prep-failures.js";
 import { failedRead, guardSource, interrupted, toRequest } from "./read-errors.js";
 import { openReadFiles, type ReadResume, ReadStartsOver } from "./resume.js";
-import { requestTooLarge, type ShardEntry, type ShardLimits, shardName } from "./shard-writer.js";
+import { requestTooLarge, type ShardEntry, shardLimits, shardName } from "./shard-writer.js";
 
 export interface ReadPhaseOptions {
   pipeline: EnginePipeline;
@@ -356,23 +355,6 @@ const PROGRESS_EVERY = 10_000;
 /** the longest the read keeps the thread before the run loop gets a turn */
 const TURN_MS = 2;
 
-/** identical requests found since the last checkpoint (at most checkpointEvery rows), by root shard */
-class FanoutRows {
-  private rows = new Map<string, FanoutRow[]>();
-
-  add(root: string, row: FanoutRow): void {
-    const rows = this.rows.get(root);
-    if (rows) rows.push(row);
-    else this.rows.set(root, [row]);
-  }
-
-  take(): FanoutBatch[] {
-    const out = [...this.rows].map(([root, rows]) => ({ root, rows }));
-    this.rows = new Map();
-    return out;
-  }
-}
-
 function emptyTotals(): RunTotals {
   return {
     read: 0,
@@ -405,17 +387,4 @@ function sumCosts(
 
 function samePosition(a: RecordPosition, b: RecordPosition): boolean {
   return a.file === b.file && a.line === b.line;
-}
-
-/** a shard's limits: the spec's where it sets them, the provider's otherwise (never past them) */
-export function shardLimits(
-  batch: { max_requests: number | null; max_bytes: number | null; max_enqueued_tokens: number | null },
-  provider: ProviderLimits,
-): ShardLimits {
-  return {
-    maxRequests: Math.min(batch.max_requests ?? provider.maxRequests, provider.maxRequests),
-    maxBytes: Math.min(batch.max_bytes ?? provider.maxBytes, provider.maxBytes),
-    // a token queue caps a shard's estimated input tokens; a request queue is capped by maxRequests
-    maxTokens: provider.queue.counts === "tokens" ? batch.max_enqueued_tokens : null,
-  };
 }

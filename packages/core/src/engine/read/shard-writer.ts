@@ -8,6 +8,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { ANSWERED_FROM_CACHE, cachedBatch } from "../../cache/cached-shard.js";
 import type { RecordPosition } from "../../plugin.js";
+import type { ProviderLimits } from "../../provider/contract.js";
 import type { ShardRow } from "../../state/index.js";
 import { encodeShardMeta } from "../codecs/shard-meta.js";
 import { SyncWriter } from "./files.js";
@@ -290,4 +291,17 @@ interface OpenShard {
 /** one open shard per model + endpoint, and apart from them one per model + endpoint answered from the cache */
 function openKey(s: { model: string; endpoint: string; cached?: boolean }): string {
   return `${s.cached ? "cache\n" : ""}${s.model}\n${s.endpoint}`;
+}
+
+/** a shard's limits: the spec's where it sets them, the provider's otherwise (never past them) */
+export function shardLimits(
+  batch: { max_requests: number | null; max_bytes: number | null; max_enqueued_tokens: number | null },
+  provider: ProviderLimits,
+): ShardLimits {
+  return {
+    maxRequests: Math.min(batch.max_requests ?? provider.maxRequests, provider.maxRequests),
+    maxBytes: Math.min(batch.max_bytes ?? provider.maxBytes, provider.maxBytes),
+    // a token queue caps a shard's estimated input tokens; a request queue is capped by maxRequests
+    maxTokens: provider.queue.counts === "tokens" ? batch.max_enqueued_tokens : null,
+  };
 }
