@@ -193,7 +193,12 @@ export function renderReport(report: RunReport): string {
     ["unaccounted", fmt(report.unaccounted)],
     ["batches", `${fmt(report.batches)} (${report.shards} shards, ${report.queueRefusals} queue refusals)`],
     ["tokens", `${fmt(report.inputTokens)} in / ${fmt(report.outputTokens)} out`],
-    ["cost", `${money(report.cost)} at batch prices (estimated ${money(report.estimatedCost)})`],
+    [
+      "cost",
+      report.answeredLive > 0
+        ? `${money(report.cost)}: batch prices, and live prices for ${plural(report.answeredLive, "request")} answered live after batch.deadline (estimated ${money(report.estimatedCost)} at batch prices)`
+        : `${money(report.cost)} at batch prices (estimated ${money(report.estimatedCost)})`,
+    ],
     ["time", duration(report.durationMs)],
   ];
   return `${head}\n${rows.map(([k, v]) => `  ${k.padEnd(17)}${v}`).join("\n")}\n`;

@@ -17,6 +17,7 @@ export function addCounters(counters: RunCounters, delta: RunCounters): RunCount
   next.inputTokens += delta.inputTokens;
   next.outputTokens += delta.outputTokens;
   next.cost += delta.cost;
+  next.answeredLive += delta.answeredLive;
   return next;
 }
 

@@ -128,6 +128,8 @@ export class Delivery {
     const key = `${ctx.runId}:${shard.name}`;
     const partKey = (part: number) => `${key}#p${part}`;
     let partsDone = 0;
+    // the successes of a shard answered live were paid at live prices: the report says how many
+    const tally = (d: RunCounters) => (isAnsweredLive(shard.batch) ? { ...d, answeredLive: d.succeeded } : d);
     while (ctx.state.delivered(partKey(partsDone))) partsDone++;
     /** what this collection delivered, for the event */
     let delivered = emptyCounters();
@@ -157,7 +159,8 @@ export class Delivery {
           partSize: this.options.partSize,
           partsDone,
           remember: ctx.cache && ((digest, result, cost) => ctx.cache!.add(digest, result, cost)),
-          commitPart: async (part, delta) => {
+          commitPart: async (part, partDelta) => {
+            const delta = tally(partDelta);
             // the part's successes are in the cache before its rows are committed: a crash in
             // between leaves an extra entry (harmless), never a delivered result missing from it
             ctx.cache?.flush();
@@ -199,8 +202,8 @@ export class Delivery {
         `the results of batch ${shard.batchId} (shard ${shard.name}) could not be read (${result.unavailable}); its unread requests get a new attempt`,
       );
     }
-    const counters = addCounters(ctx.counters, result.counters);
-    delivered = addCounters(delivered, result.counters);
+    const counters = addCounters(ctx.counters, tally(result.counters));
+    delivered = addCounters(delivered, tally(result.counters));
     ctx.state.recordDelivery({
       runId: ctx.runId,
       key,

@@ -253,6 +253,7 @@ export function buildReport(
     cached: run.totals?.cachedRecords ?? 0,
     cachedRequests: run.totals?.cached ?? 0,
     cachedSaved: run.totals?.cachedCost ?? 0,
+    answeredLive: counters.answeredLive,
     batches: counters.batches,
     queueRefusals: counters.queueRefusals,
     shards: run.totals?.shards ?? 0,

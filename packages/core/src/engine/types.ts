@@ -148,6 +148,8 @@ export interface RunReport {
   cachedRequests: number;
   /** what the cached requests cost when they were paid: what this run did not spend */
   cachedSaved: number;
+  /** successes answered through the live API after batch.deadline, at live prices (in `cost`) */
+  answeredLive: number;
   batches: number;
   queueRefusals: number;
   shards: number;

@@ -62,6 +62,8 @@ export interface RunCounters {
   inputTokens: number;
   outputTokens: number;
   cost: number;
+  /** successes answered through the live API after batch.deadline (in `cost` at live prices) */
+  answeredLive: number;
 }
 
 export interface RunRow {
@@ -118,6 +120,7 @@ export const emptyCounters = (): RunCounters => ({
   inputTokens: 0,
   outputTokens: 0,
   cost: 0,
+  answeredLive: 0,
 });
 
 export interface FanoutRow {
