@@ -41,15 +41,15 @@ describe("batchpipe watch --once", () => {
     let w = once();
     expect((await w.done).code).toBe(0);
     expect(w.events.at(-1)).toMatchObject({ type: "summary", files: 2, succeeded: 3 });
-    // a new id (c1) in two files of one group: the group is split, each file runs on its own; an
-    // id delivered before (b1 by the first b.jsonl, c1 by b.jsonl's run) fails as duplicate_id
-    // wherever it comes again (exit 3)
+    // a new id (c1) in two files of one group: the first occurrence wins and the other fails as
+    // duplicate_id in the same run (issue 17: a duplicate no longer refuses the run, so the group
+    // is not split); an id delivered before (b1 by the first b.jsonl) fails as duplicate_id too (exit 3)
     write("b.jsonl", ["b1", "b2", "c1"]);
     write("c.jsonl", ["b1", "c1"]);
     w = once();
     expect((await w.done).code).toBe(3);
     expect(w.events.some((e) => e.type === "file_skipped" && String(e.file).endsWith("a.jsonl"))).toBe(true);
-    expect(w.events.some((e) => e.type === "group_split")).toBe(true);
+    expect(w.events.some((e) => e.type === "group_split")).toBe(false);
     w = once();
     expect((await w.done).code).toBe(0);
     expect(w.events.at(-1)).toMatchObject({ type: "summary", files: 0 });

@@ -59,6 +59,8 @@ export interface CacheStats {
 
 /** the read side of the cache, as the read phase sees it */
 export interface CacheLookup {
+  /** entries (the read looks every request up only when there are some at its start) */
+  readonly size: number;
   get(digest: readonly number[]): CacheHit | undefined;
 }
 

@@ -272,14 +272,13 @@ function openCache(pipeline: EnginePipeline, stateDir: string): ResultCache | un
   return ResultCache.open(stateDir, { provider: pipeline.provider.label, maxBytes });
 }
 
-/** where the read phase looks requests up: nowhere with --no-cache or allow_same_dataset, or when empty (no cost per record) */
+/** where the read phase looks requests up: nowhere with --no-cache or allow_same_dataset */
 function cacheLookup(
   cache: ResultCache | undefined,
   pipeline: EnginePipeline,
   options: RunOptions,
 ): CacheLookup | undefined {
-  if (!cache || cache.size === 0 || options.noCache || pipeline.spec.batch.allow_same_dataset)
-    return undefined;
+  if (!cache || options.noCache || pipeline.spec.batch.allow_same_dataset) return undefined;
   return cache;
 }
 

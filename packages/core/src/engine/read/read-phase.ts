@@ -135,6 +135,8 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
   let first: RecordPosition | null = saved?.first ?? null;
   let yielded = 0;
   let lastTurn = performance.now();
+  // every request is looked up only when the cache had entries at the start (a lookup costs ~7 µs)
+  const lookUpAll = (options.cache?.size ?? 0) > 0;
 
   const fail = (row: FailureRow) => {
     failures.write(`${JSON.stringify(row)}\n`);
@@ -242,8 +244,9 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
         input: item.data,
         source: item.position,
       };
-      // --- result cache (cache/): a request that succeeded in an earlier run is not sent again
-      const hit = options.cache?.get(digest);
+      // --- result cache (cache/): a request that succeeded in an earlier run is not sent again, nor
+      // one identical to a request whose collection began in this run (its result may be cached now)
+      const hit = lookUpAll || same ? options.cache?.get(digest) : undefined;
       if (hit) {
         const cached = cachedLine(id, hit);
         const bytes = Buffer.byteLength(cached) + 1;
