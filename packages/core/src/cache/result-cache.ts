@@ -77,6 +77,7 @@ export class ResultCache implements CacheLookup {
   private readonly prefix: Buffer;
   private readonly select: Database.Statement<[Buffer], { value: Buffer; cost: number; z: number }>;
   private readonly insert: Database.Statement;
+  private readonly insertNew: Database.Statement;
   private pending: { key: Buffer; value: Buffer; cost: number; z: number }[] = [];
   /** stored bytes, kept in step with inserts and evictions */
   private bytes: number;
@@ -92,6 +93,9 @@ export class ResultCache implements CacheLookup {
     this.select = db.prepare("SELECT value, cost, z FROM entries WHERE key = ?");
     this.insert = db.prepare(
       "INSERT OR REPLACE INTO entries (key, value, size, cost, created_at, z) VALUES (?, ?, ?, ?, ?, ?)",
+    );
+    this.insertNew = db.prepare(
+      "INSERT OR IGNORE INTO entries (key, value, size, cost, created_at, z) VALUES (?, ?, ?, ?, ?, ?)",
     );
     const row = db.prepare("SELECT count(*) AS n, coalesce(sum(size), 0) AS bytes FROM entries").get() as {
       n: number;
@@ -153,13 +157,16 @@ export class ResultCache implements CacheLookup {
     const now = Date.now();
     this.db.transaction(() => {
       for (const r of rows) {
-        // a replaced entry's old size leaves the total (rare: an identical request paid twice)
-        const old = this.select.get(r.key);
-        if (old) {
-          this.bytes -= old.value.length;
-          this.count--;
+        if (this.insertNew.run(r.key, r.value, r.value.length, r.cost, now, r.z).changes === 0) {
+          // the key is there already (rare: an identical request paid twice): the entry is
+          // replaced, and its old size leaves the total
+          const old = this.select.get(r.key);
+          if (old) {
+            this.bytes -= old.value.length;
+            this.count--;
+          }
+          this.insert.run(r.key, r.value, r.value.length, r.cost, now, r.z);
         }
-        this.insert.run(r.key, r.value, r.value.length, r.cost, now, r.z);
         this.bytes += r.value.length;
         this.count++;
       }

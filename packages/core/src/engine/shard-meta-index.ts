@@ -1,6 +1,7 @@
 /**
- * A shard's meta file indexed by request id: where each meta line is, read from disk on demand so
- * the inputs of a 50,000-request shard stay out of memory while its results are joined.
+ * A shard's meta file indexed by request id: where each meta line is. A file of usual size (up to
+ * 64 MB) is held in memory while its shard is collected; a larger one (records with big inputs) is
+ * read from disk on demand, so its inputs stay out of memory while its results are joined.
  *
  * Results mostly come in the shard's order, so two things follow that order and fall back when it
  * breaks: a read takes the next 64 KB with it and the following lines come from that block (a read
@@ -12,6 +13,8 @@ import fs from "node:fs";
 import { decodeShardMeta, type ShardMeta } from "./codecs/shard-meta.js";
 
 const READ_AHEAD = 1 << 16;
+/** meta files up to this size are held whole while their shard is collected (a 50,000-request shard's is ~20 MB) */
+const WHOLE_FILE = 64 << 20;
 
 export interface MetaEntry {
   /** the request's index in its shard file */
@@ -33,10 +36,12 @@ export class ShardMetaIndex {
   private buffer: Buffer | undefined;
   private filled = 0;
   private blockAt = 0;
+  /** the line read last */
+  private lastLine = -2;
 
   private constructor(private readonly file: string) {}
 
-  /** where each (non-empty) line is */
+  /** where each (non-empty) line is; a file up to WHOLE_FILE bytes is kept in memory whole */
   static async load(file: string): Promise<ShardMetaIndex> {
     const index = new ShardMetaIndex(file);
     const add = (offset: number, length: number) => {
@@ -46,21 +51,33 @@ export class ShardMetaIndex {
     };
     const handle = await fs.promises.open(file, "r");
     try {
-      const chunk = Buffer.allocUnsafe(1 << 20);
+      const size = (await handle.stat()).size;
+      // results come in any order (OpenAI's and the emulator's): a read per line costs a syscall
+      // each, so a shard's meta file of usual size is read once and its lines sliced from memory
+      const whole = size <= WHOLE_FILE ? Buffer.allocUnsafe(size) : undefined;
+      const chunk = whole ?? Buffer.allocUnsafe(1 << 20);
       let lineStart = 0;
       let pos = 0;
       for (;;) {
-        const { bytesRead } = await handle.read(chunk, 0, chunk.length, pos);
+        const { bytesRead } = whole
+          ? await handle.read(whole, pos, size - pos, pos)
+          : await handle.read(chunk, 0, chunk.length, pos);
         if (bytesRead === 0) break;
-        const view = chunk.subarray(0, bytesRead);
+        const view = whole ? whole.subarray(pos, pos + bytesRead) : chunk.subarray(0, bytesRead);
         for (let nl = view.indexOf(10); nl !== -1; nl = view.indexOf(10, nl + 1)) {
           add(lineStart, pos + nl - lineStart);
           lineStart = pos + nl + 1;
         }
         pos += bytesRead;
+        if (whole && pos >= size) break;
       }
       // a last line without its newline
       add(lineStart, pos - lineStart);
+      if (whole) {
+        index.buffer = whole;
+        index.filled = pos;
+        index.blockAt = 0;
+      }
     } finally {
       await handle.close();
     }
@@ -109,12 +126,17 @@ export class ShardMetaIndex {
   line(index: number): string {
     const offset = this.offsets[index]!;
     const length = this.lengths[index]!;
+    // read ahead only while lines are asked in order: results out of the shard's order (as
+    // OpenAI returns them) would otherwise read 64 KB for every ~400-byte line
+    const inOrder = index === this.lastLine + 1;
+    this.lastLine = index;
     let start = offset - this.blockAt;
     if (!this.buffer || start < 0 || start + length > this.filled) {
       this.fd ??= fs.openSync(this.file, "r");
-      if (!this.buffer || this.buffer.length < length)
-        this.buffer = Buffer.allocUnsafe(Math.max(length, READ_AHEAD));
-      this.filled = fs.readSync(this.fd, this.buffer, 0, this.buffer.length, offset);
+      const want = inOrder ? Math.max(length, READ_AHEAD) : length;
+      if (!this.buffer || this.buffer.length < want)
+        this.buffer = Buffer.allocUnsafe(Math.max(want, READ_AHEAD));
+      this.filled = fs.readSync(this.fd, this.buffer, 0, want, offset);
       this.blockAt = offset;
       start = 0;
     }
