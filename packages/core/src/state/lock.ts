@@ -93,11 +93,29 @@ export function lockHolder(dir: string): { pid: number; command: string } | unde
 /**
  * Take the exclusive lock on `file` (an SQLite file made for it), waiting up to `waitMs`; undefined
  * when another connection holds it. The lock lasts until close() or the process's end.
+ *
+ * Tried in short attempts with a random pause between them: processes that open a new lock file at
+ * the same moment can each take SQLite's shared lock and then wait on one another for the whole
+ * busy timeout, so that all of them give up (seen with six daemon starts racing).
  */
 export function holdExclusive(file: string, waitMs: number): Database.Database | undefined {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const left = deadline - Date.now();
+    const lock = tryExclusive(file, Math.max(0, Math.min(left, ATTEMPT_MS)));
+    if (lock) return lock;
+    if (Date.now() >= deadline) return undefined;
+    sleepSync(Math.min(20 + Math.random() * 80, Math.max(0, deadline - Date.now())));
+  }
+}
+
+/** one attempt at the slowest `timeoutMs` of SQLite's own waiting */
+const ATTEMPT_MS = 250;
+
+function tryExclusive(file: string, timeoutMs: number): Database.Database | undefined {
   let db: Database.Database | undefined;
   try {
-    db = new Database(file, { timeout: waitMs });
+    db = new Database(file, { timeout: timeoutMs });
     ownerOnly(file);
     // EXCLUSIVE locking mode: the lock the first write takes is kept until the connection closes
     db.pragma("locking_mode = EXCLUSIVE");
@@ -113,6 +131,11 @@ export function holdExclusive(file: string, waitMs: number): Database.Database |
       cause: error,
     });
   }
+}
+
+/** wait without an event loop turn: taking a lock is synchronous */
+function sleepSync(ms: number): void {
+  if (ms > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
 /** whether a live process holds the exclusive lock on `file` (a probe: it never waits) */
