@@ -45,6 +45,8 @@ export {
   type RetryInfo,
   type RetryPolicy,
   retryDelay,
+  retryOptions,
+  retryPolicy,
   statusOf,
   withRetries,
 } from "./provider/http-retry.js";

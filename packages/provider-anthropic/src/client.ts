@@ -12,10 +12,10 @@ import type { Logger } from "@batchpipe/core/plugin";
 import { BatchpipeError, ErrorCodes } from "@batchpipe/core/plugin";
 import { customId } from "./ids.js";
 import {
-  DEFAULT_RETRY_POLICY,
   type RetryContext,
   type RetryInfo,
   retryContext,
+  retryPolicy,
   statusOf,
   withRetries,
 } from "./retry.js";
@@ -62,12 +62,7 @@ export function createAnthropicClient(options: AnthropicClientOptions) {
     defaultHeaders: options.betas.length > 0 ? { "anthropic-beta": options.betas.join(",") } : undefined,
   });
   const ctx: RetryContext = retryContext({
-    policy: {
-      ...DEFAULT_RETRY_POLICY,
-      ...(options.maxAttempts !== undefined ? { maxAttempts: options.maxAttempts } : {}),
-      ...(options.minDelayMs !== undefined ? { minDelayMs: options.minDelayMs } : {}),
-      ...(options.maxDelayMs !== undefined ? { maxDelayMs: options.maxDelayMs } : {}),
-    },
+    policy: retryPolicy(options),
     logger: options.logger,
     onRetry: options.onRetry,
     redact: makeRedactor(options.apiKey),

@@ -1,5 +1,5 @@
 /** The `provider:` options of `use: anthropic`, and what they become for the client. */
-import { BatchpipeError, ErrorCodes, type Logger, z } from "@batchpipe/core/plugin";
+import { BatchpipeError, ErrorCodes, type Logger, retryOptions, z } from "@batchpipe/core/plugin";
 import type { AnthropicClientOptions } from "./client.js";
 
 export const DEFAULT_ANTHROPIC_BASE_URL = "https://api.anthropic.com";
@@ -23,18 +23,7 @@ export const anthropicOptions = z.strictObject({
       "Beta features for every batch, sent as the anthropic-beta header (e.g. structured-outputs-2025-11-13 for output_format).",
   }),
   timeout_ms: z.int().positive().optional().meta({ description: "Timeout of one API call. Default 600000." }),
-  retry_attempts: z
-    .int()
-    .min(1)
-    .max(100)
-    .optional()
-    .meta({ description: "Attempts per API call, the first included. Default 8 (about 1.5 minutes)." }),
-  retry_min_delay_ms: z
-    .int()
-    .min(0)
-    .optional()
-    .meta({ description: "First backoff delay; it doubles per attempt. Default 1000. retry-after wins." }),
-  retry_max_delay_ms: z.int().min(0).optional().meta({ description: "Backoff cap. Default 30000." }),
+  ...retryOptions,
 });
 
 export type AnthropicOptions = z.output<typeof anthropicOptions>;

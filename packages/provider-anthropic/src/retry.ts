@@ -24,6 +24,7 @@ export {
   type RetryContext,
   type RetryInfo,
   type RetryPolicy,
+  retryPolicy,
   withRetries,
 } from "@batchpipe/core/plugin";
 

@@ -11,13 +11,12 @@ import type { Logger } from "@batchpipe/core/plugin";
 import OpenAI, { NotFoundError, toStreamingFile } from "openai";
 import { checkContent, checkedBatch, checkedFile, checkPage, parsed } from "./answers.js";
 import {
-  DEFAULT_RETRY_POLICY,
   errorText,
   isAmbiguous,
   type RetryContext,
   type RetryInfo,
-  type RetryPolicy,
   retryContext,
+  retryPolicy,
   statusOf,
   withRetries,
 } from "./retry.js";
@@ -54,12 +53,7 @@ export function createOpenAIClient(options: OpenAIClientOptions): OpenAIClient {
     maxRetries: 0,
     timeout: options.timeoutMs ?? 60_000,
   });
-  const policy: RetryPolicy = {
-    ...DEFAULT_RETRY_POLICY,
-    ...(options.maxAttempts !== undefined ? { maxAttempts: options.maxAttempts } : {}),
-    ...(options.minDelayMs !== undefined ? { minDelayMs: options.minDelayMs } : {}),
-    ...(options.maxDelayMs !== undefined ? { maxDelayMs: options.maxDelayMs } : {}),
-  };
+  const policy = retryPolicy(options);
   const ctx: RetryContext = retryContext({
     policy,
     logger: options.logger,

@@ -1,5 +1,5 @@
 /** The `provider:` options of `use: openai`, and what they become for the client. */
-import { BatchpipeError, ErrorCodes, type Logger, z } from "@batchpipe/core/plugin";
+import { BatchpipeError, ErrorCodes, type Logger, retryOptions, z } from "@batchpipe/core/plugin";
 import type { OpenAIConnectionOptions } from "./connection.js";
 
 export const DEFAULT_OPENAI_BASE_URL = "https://api.openai.com/v1";
@@ -12,18 +12,7 @@ export const callOptions = {
     .positive()
     .optional()
     .meta({ description: "Timeout of one file upload. Default 600000 (a 200 MB upload takes a while)." }),
-  retry_attempts: z
-    .int()
-    .min(1)
-    .max(100)
-    .optional()
-    .meta({ description: "Attempts per API call, the first included. Default 8 (about 1.5 minutes)." }),
-  retry_min_delay_ms: z
-    .int()
-    .min(0)
-    .optional()
-    .meta({ description: "First backoff delay; it doubles per attempt. Default 1000. retry-after wins." }),
-  retry_max_delay_ms: z.int().min(0).optional().meta({ description: "Backoff cap. Default 30000." }),
+  ...retryOptions,
   max_line_bytes: z.int().positive().optional().meta({
     description:
       "Longest result line read, in bytes; a longer one is counted as unexpected and skipped (its request is retried). Default 134217728 (128 MiB).",

@@ -19,6 +19,7 @@ export {
   type RetryContext,
   type RetryInfo,
   type RetryPolicy,
+  retryPolicy,
   withRetries,
 } from "@batchpipe/core/plugin";
 

@@ -8,6 +8,7 @@
  * What is generic to HTTP lives here; a provider tells it how to read its SDK's errors
  * (`readFailure`) and what to tell its user (`hint`).
  */
+import { z } from "zod";
 import { BatchpipeError, ErrorCodes } from "../errors.js";
 import type { Logger } from "../plugin.js";
 
@@ -28,6 +29,31 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = {
   maxDelayMs: 30_000,
   maxRetryAfterMs: 60_000,
 };
+
+/** a provider's spec options for its retries (spread into its options schema) */
+export const retryOptions = {
+  retry_attempts: z
+    .int()
+    .min(1)
+    .max(100)
+    .optional()
+    .meta({ description: "Attempts per API call, the first included. Default 8 (about 1.5 minutes)." }),
+  retry_min_delay_ms: z
+    .int()
+    .min(0)
+    .optional()
+    .meta({ description: "First backoff delay; it doubles per attempt. Default 1000. retry-after wins." }),
+  retry_max_delay_ms: z.int().min(0).optional().meta({ description: "Backoff cap. Default 30000." }),
+};
+
+/** the policy of the given settings, the defaults where one is not set */
+export function retryPolicy(set: Partial<RetryPolicy>): RetryPolicy {
+  const policy = { ...DEFAULT_RETRY_POLICY };
+  for (const key of Object.keys(policy) as (keyof RetryPolicy)[]) {
+    if (set[key] !== undefined) policy[key] = set[key];
+  }
+  return policy;
+}
 
 /**
  * A failed call as the retry loop sees it:
