@@ -90,11 +90,6 @@ export function createProgressRenderer(
               ` · ~${fmt(event.totals.estimatedInputTokens)} input tokens · est. ${money(event.totals.estimatedCost)}`,
           );
           return;
-        case "dataset_skipped":
-          line(
-            `✓ this dataset was already processed by run ${event.previousRun} (${new Date(event.completedAt).toISOString()}); nothing submitted. Use --force to run it again.`,
-          );
-          return;
         case "queue_full":
           line(
             `  ⏸ queue full for ${event.model}: shard ${event.shard} waits (${fmt(event.inFlight)} ${event.unit} in flight)`,

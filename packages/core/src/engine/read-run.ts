@@ -106,7 +106,7 @@ export async function readRun(o: ReadRunOptions): Promise<void> {
       // always once a shard may be at the provider
       if (readFailure(error)?.keep || submitted(state, run.id)) throw error;
       forget("its read failed");
-      state.finishRun(run.id, "failed", { remember: false });
+      state.finishRun(run.id, "failed");
       throw error;
     }
   }

@@ -134,7 +134,7 @@ async function runOnce(pipeline: EnginePipeline, options: RunOptions): Promise<R
     const { counters, cancelled } = ran;
     run = state.getRun(run.id)!;
     if (pipeline.spec.batch.clean_up) await cleanUp({ provider, loop, stateDir, run, emit });
-    state.finishRun(run.id, cancelled ? "cancelled" : "done", { remember: !cancelled });
+    state.finishRun(run.id, cancelled ? "cancelled" : "done");
     const status: RunStatusResult = cancelled ? "cancelled" : counters.failed > 0 ? "partial" : "completed";
     const report = buildReport(pipeline, state.getRun(run.id)!, counters, status);
     emit({ type: "run_finished", report });

@@ -76,7 +76,6 @@ export type EngineEvent =
         tokens: number;
       }[];
     }
-  | { type: "dataset_skipped"; run: string; fingerprint: string; previousRun: string; completedAt: number }
   /** the provider staged part of a submission (e.g. uploaded the shard file) */
   | { type: "shard_staged"; run: string; shard: string }
   | {

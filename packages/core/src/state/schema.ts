@@ -23,7 +23,6 @@ CREATE TABLE IF NOT EXISTS runs (
   id TEXT PRIMARY KEY, seq INTEGER NOT NULL, status TEXT NOT NULL, fingerprint TEXT,
   created_at INTEGER NOT NULL, finished_at INTEGER, cancel_requested INTEGER NOT NULL DEFAULT 0,
   totals TEXT, counters TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS datasets (fingerprint TEXT PRIMARY KEY, run_id TEXT NOT NULL, completed_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS shards (
   run_id TEXT NOT NULL, name TEXT NOT NULL, seq INTEGER NOT NULL, root TEXT NOT NULL, attempt INTEGER NOT NULL,
   model TEXT NOT NULL, endpoint TEXT NOT NULL, file TEXT NOT NULL, meta_file TEXT NOT NULL,

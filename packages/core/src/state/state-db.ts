@@ -1,6 +1,6 @@
 /**
  * Durable run state: one SQLite file (WAL) per pipeline name, `.batchpipe/<name>/state.db`.
- * It holds runs, dataset fingerprints, shards (one row per batch attempt), the identical-request
+ * It holds runs, shards (one row per batch attempt), the identical-request
  * fan-out, deliveries and sink checkpoints. Per-request data (request lines, inputs) stays in shard
  * files on disk so a 1M-record run keeps this database small. Never the API key.
  */
@@ -64,13 +64,7 @@ export interface StateStore {
   shards(runId: string): ShardRow[];
   shard(runId: string, name: string): ShardRow | undefined;
   updateShard(runId: string, name: string, patch: Partial<ShardRow>): void;
-  datasetCompleted(fingerprint: string): { runId: string; completedAt: number } | undefined;
-  /** finish a run; a completed dataset is remembered for allow_same_dataset */
-  finishRun(
-    id: string,
-    status: Exclude<RunStatus, "reading" | "running">,
-    options: { remember: boolean },
-  ): void;
+  finishRun(id: string, status: Exclude<RunStatus, "reading" | "running">): void;
   sinkCheckpoint(sink: string): Checkpoint | undefined;
   /** a sink's checkpoint outside a delivery: where a fresh sink starts (see SinkSet.open) */
   recordSinkCheckpoint(sink: string, checkpoint: Checkpoint, key: string): void;
@@ -256,26 +250,9 @@ function createStore(dir: string, db: Database.Database): StateStore {
       return raw && toShard(raw);
     },
     updateShard,
-    datasetCompleted: (fingerprint) => {
-      const row = db
-        .prepare("SELECT run_id, completed_at FROM datasets WHERE fingerprint = ?")
-        .get(fingerprint) as { run_id: string; completed_at: number } | undefined;
-      return row && { runId: row.run_id, completedAt: row.completed_at };
+    finishRun: (id, status) => {
+      db.prepare("UPDATE runs SET status = ?, finished_at = ? WHERE id = ?").run(status, Date.now(), id);
     },
-    finishRun: db.transaction(
-      (id: string, status: Exclude<RunStatus, "reading" | "running">, options: { remember: boolean }) => {
-        const now = Date.now();
-        db.prepare("UPDATE runs SET status = ?, finished_at = ? WHERE id = ?").run(status, now, id);
-        const run = db.prepare("SELECT fingerprint FROM runs WHERE id = ?").get(id) as {
-          fingerprint: string | null;
-        };
-        if (options.remember && run.fingerprint) {
-          db.prepare(
-            "INSERT OR REPLACE INTO datasets (fingerprint, run_id, completed_at) VALUES (?, ?, ?)",
-          ).run(run.fingerprint, id, now);
-        }
-      },
-    ),
     sinkCheckpoint: (sink) => {
       const row = db.prepare("SELECT checkpoint FROM sink_checkpoints WHERE sink = ?").get(sink) as
         | { checkpoint: string }
