@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { DATA_DIR, ensureInput } from "./lib/data.js";
 import { startEmulator } from "./lib/emulator.js";
 import { runMeasured } from "./lib/measure.js";
+import { chatSpec } from "./lib/spec.js";
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url));
 const CLI = path.join(BENCH, "..", "packages/batchpipe/bin/batchpipe.js");
@@ -98,28 +99,20 @@ async function runBatchpipe({ n, input, work, sqlite, profileDir }) {
 const SAME_FIELDS_AS_BASELINE = "fields: [id, output, usage]";
 
 function pipelineYaml(input, sqlite) {
-  return `version: 1
-name: bench-e2e
-provider: { use: openai, base_url: "\${OPENAI_BASE_URL}" }
-source: { use: jsonl, path: ${JSON.stringify(input)} }
-transform:
-  use: prompt
-  endpoint: /v1/chat/completions
-  id: "{{ id }}"
-  body:
-    model: gpt-4o-mini
-    temperature: 0
-    max_tokens: 50
-    messages:
-      - { role: system, content: Classify the sentiment of the product review. }
-      - { role: user, content: "{{ text }}" }
-batch:
-  poll_interval: ${POLL_MS}ms
-sinks:
-  - { use: jsonl, path: ./out/results.jsonl${sqlite ? "" : `, ${SAME_FIELDS_AS_BASELINE}`} }
-${sqlite ? "  - { use: sqlite, path: ./out/results.db, table: results }\n" : ""}errors:
-  - { use: jsonl, path: ./out/errors.jsonl }
-`;
+  return chatSpec({
+    name: "bench-e2e",
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: ${VAR} is the spec syntax
+    baseUrl: "${OPENAI_BASE_URL}",
+    source: `{ use: jsonl, path: ${JSON.stringify(input)} }`,
+    temperature: 0,
+    batch: { poll_interval: `${POLL_MS}ms` },
+    sinks: sqlite
+      ? [
+          "{ use: jsonl, path: ./out/results.jsonl }",
+          "{ use: sqlite, path: ./out/results.db, table: results }",
+        ]
+      : [`{ use: jsonl, path: ./out/results.jsonl, ${SAME_FIELDS_AS_BASELINE} }`],
+  });
 }
 
 async function withEmulator(fn) {

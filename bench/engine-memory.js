@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { DATA_DIR, ensureInput } from "./lib/data.js";
 import { INSTANT, startEmulator } from "./lib/emulator.js";
 import { runMeasured } from "./lib/measure.js";
+import { chatSpec } from "./lib/spec.js";
 
 const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), "..");
 const CLI = path.join(ROOT, "packages/batchpipe/bin/batchpipe.js");
@@ -77,26 +78,16 @@ fs.writeFileSync(
 );
 
 function pipelineYaml(input, url) {
-  return `version: 1
-name: bench-engine
-provider: { use: openai, base_url: "${url}" }
-source: { use: jsonl, path: "${input}" }
-transform:
-  use: prompt
-  endpoint: /v1/chat/completions
-  id: "{{ id }}"
-  body:
-    model: gpt-4o-mini
-    max_tokens: 20
-    messages:
-      - { role: system, content: "Classify the sentiment of the review." }
-      - { role: user, content: "{{ text }}" }
-batch:
-  poll_interval: 200ms
-sinks:
-  - { use: jsonl, path: ./out/results.jsonl }
-${process.env.BENCH_NO_SQLITE ? "" : "  - { use: sqlite, path: ./out/results.db, table: results }"}
-errors:
-  - { use: jsonl, path: ./out/errors.jsonl }
-`;
+  return chatSpec({
+    name: "bench-engine",
+    baseUrl: url,
+    source: `{ use: jsonl, path: "${input}" }`,
+    maxTokens: 20,
+    system: "Classify the sentiment of the review.",
+    batch: { poll_interval: "200ms" },
+    sinks: [
+      "{ use: jsonl, path: ./out/results.jsonl }",
+      ...(process.env.BENCH_NO_SQLITE ? [] : ["{ use: sqlite, path: ./out/results.db, table: results }"]),
+    ],
+  });
 }

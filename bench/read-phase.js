@@ -8,6 +8,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { alternate } from "./lib/alternate.js";
+import { chatSpec } from "./lib/spec.js";
 
 const SELF = fileURLToPath(import.meta.url);
 const ROOT = path.join(path.dirname(SELF), "..");
@@ -89,21 +90,13 @@ export async function readShards(root, input, onStart = () => {}) {
 }
 
 function pipelineYaml(input) {
-  return `version: 1
-name: bench-read
-provider: { use: openai, base_url: "http://127.0.0.1:9/v1" }
-source: { use: bench-source, path: "${input}" }
-transform:
-  use: prompt
-  endpoint: /v1/chat/completions
-  id: "{{ id }}"
-  body:
-    model: gpt-4o-mini
-    max_tokens: 20
-    messages:
-      - { role: system, content: "Classify the sentiment of the review." }
-      - { role: user, content: "{{ text }}" }
-sinks:
-  - { use: jsonl, path: ./out/results.jsonl }
-`;
+  return chatSpec({
+    name: "bench-read",
+    baseUrl: "http://127.0.0.1:9/v1",
+    source: `{ use: bench-source, path: "${input}" }`,
+    maxTokens: 20,
+    system: "Classify the sentiment of the review.",
+    sinks: ["{ use: jsonl, path: ./out/results.jsonl }"],
+    errors: false,
+  });
 }

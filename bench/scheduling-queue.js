@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { DATA_DIR, ensureInput } from "./lib/data.js";
 import { startEmulator } from "./lib/emulator.js";
 import { runMeasured } from "./lib/measure.js";
+import { chatSpec } from "./lib/spec.js";
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url));
 const CLI = path.join(BENCH, "..", "packages/batchpipe/bin/batchpipe.js");
@@ -89,29 +90,22 @@ async function runOnce({ input, limit, budget }) {
 }
 
 function pipelineYaml(input, budget) {
-  return `version: 1
-name: bench-scheduling
-provider: { use: openai, base_url: "\${OPENAI_BASE_URL}" }
-source: { use: jsonl, path: ${JSON.stringify(input)} }
-transform:
-  use: prompt
-  endpoint: /v1/chat/completions
-  id: "{{ id }}"
-  body:
-    model: gpt-4o-mini
-    temperature: 0
-    max_tokens: 50
-    messages:
-      - { role: system, content: ${SYSTEM} }
-      - { role: user, content: "{{ text }}" }
-batch:
-  max_requests: ${PER_SHARD}
-  max_enqueued_tokens: ${budget === null ? "null" : budget}
-  poll_interval: ${POLL}
-  allow_same_dataset: true
-sinks:
-  - { use: jsonl, path: ./out/results.jsonl }
-`;
+  return chatSpec({
+    name: "bench-scheduling",
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: ${VAR} is the spec syntax
+    baseUrl: "${OPENAI_BASE_URL}",
+    source: `{ use: jsonl, path: ${JSON.stringify(input)} }`,
+    temperature: 0,
+    system: SYSTEM,
+    batch: {
+      max_requests: PER_SHARD,
+      max_enqueued_tokens: budget,
+      poll_interval: POLL,
+      allow_same_dataset: true,
+    },
+    sinks: ["{ use: jsonl, path: ./out/results.jsonl }"],
+    errors: false,
+  });
 }
 
 async function emulatorShardTokens(input) {

@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import { DATA_DIR, ensureInput } from "./lib/data.js";
 import { startEmulator } from "./lib/emulator.js";
 import { runMeasured } from "./lib/measure.js";
+import { chatSpec } from "./lib/spec.js";
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.join(BENCH, "..");
@@ -194,26 +195,12 @@ async function ensureRun() {
 }
 
 function pipelineYaml(input) {
-  return `version: 1
-name: bench-view
-provider: { use: openai, base_url: "\${OPENAI_BASE_URL:-http://127.0.0.1:9/v1}" }
-source: { use: jsonl, path: ${JSON.stringify(input)} }
-transform:
-  use: prompt
-  endpoint: /v1/chat/completions
-  id: "{{ id }}"
-  body:
-    model: gpt-4o-mini
-    max_tokens: 50
-    messages:
-      - { role: system, content: Classify the sentiment of the product review. }
-      - { role: user, content: "{{ text }}" }
-batch:
-  poll_interval: 200ms
-  allow_same_dataset: true
-sinks:
-  - { use: jsonl, path: ./out/results.jsonl }
-errors:
-  - { use: jsonl, path: ./out/errors.jsonl }
-`;
+  return chatSpec({
+    name: "bench-view",
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: ${VAR} is the spec syntax
+    baseUrl: "${OPENAI_BASE_URL:-http://127.0.0.1:9/v1}",
+    source: `{ use: jsonl, path: ${JSON.stringify(input)} }`,
+    batch: { poll_interval: "200ms", allow_same_dataset: true },
+    sinks: ["{ use: jsonl, path: ./out/results.jsonl }"],
+  });
 }
