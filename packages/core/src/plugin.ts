@@ -32,7 +32,7 @@ export type {
   SubmitOptions,
   SubmitResult,
 } from "./provider/contract.js";
-export { tagKey } from "./provider/contract.js";
+export { liveFailure, tagKey } from "./provider/contract.js";
 export {
   type CallFailure,
   DEFAULT_RETRY_POLICY,
@@ -40,6 +40,7 @@ export {
   isAmbiguous,
   isRetryable,
   isUnreachable,
+  keyRedactor,
   ProviderError,
   type RetryContext,
   type RetryInfo,

@@ -8,8 +8,7 @@ import readline from "node:readline";
 import { Readable } from "node:stream";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import Anthropic, { NotFoundError } from "@anthropic-ai/sdk";
-import type { Logger } from "@batchpipe/core/plugin";
-import { BatchpipeError, ErrorCodes } from "@batchpipe/core/plugin";
+import { BatchpipeError, ErrorCodes, keyRedactor, type Logger } from "@batchpipe/core/plugin";
 import { customId } from "./ids.js";
 import {
   type RetryContext,
@@ -65,7 +64,7 @@ export function createAnthropicClient(options: AnthropicClientOptions) {
     policy: retryPolicy(options),
     logger: options.logger,
     onRetry: options.onRetry,
-    redact: makeRedactor(options.apiKey),
+    redact: keyRedactor(options.apiKey, "sk-ant-"),
     baseURL: options.baseURL,
   });
 
@@ -235,10 +234,3 @@ function notOurs(): BatchpipeError {
 }
 
 /** Replaces the API key (and anything shaped like an Anthropic key) in text we produce. */
-export function makeRedactor(apiKey: string): (text: string) => string {
-  return (text) => {
-    let out = text;
-    if (apiKey.length >= 4) out = out.split(apiKey).join("[redacted]");
-    return out.replace(/\bsk-ant-[A-Za-z0-9_-]{8,}/g, "sk-ant-[redacted]");
-  };
-}

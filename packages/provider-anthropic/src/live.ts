@@ -4,8 +4,7 @@
  * are on here (they honour retry-after): a live call is one request, not a batch to find again.
  */
 import Anthropic from "@anthropic-ai/sdk";
-import type { LiveResult } from "@batchpipe/core/plugin";
-import { makeRedactor } from "./client.js";
+import { keyRedactor, type LiveResult, liveFailure } from "@batchpipe/core/plugin";
 import { FINAL_ERROR, isObject, toUsage } from "./format.js";
 
 export interface LiveCallerOptions {
@@ -24,7 +23,7 @@ export function createLiveCaller(options: LiveCallerOptions) {
     timeout: options.timeoutMs ?? 600_000,
     defaultHeaders: options.betas.length > 0 ? { "anthropic-beta": options.betas.join(",") } : undefined,
   });
-  const redact = makeRedactor(options.apiKey);
+  const redact = keyRedactor(options.apiKey, "sk-ant-");
   return async (line: string, { signal }: { signal: AbortSignal }): Promise<LiveResult> => {
     // a shard line, as encodeRequest wrote it
     const { custom_id: id, params } = JSON.parse(line) as {
@@ -34,7 +33,7 @@ export function createLiveCaller(options: LiveCallerOptions) {
     try {
       const message = await client.post<unknown>("/v1/messages", { body: params, signal });
       if (!isObject(message) || message.type !== "message")
-        return failure(
+        return liveFailure(
           id,
           "invalid_response",
           "POST /v1/messages answered something that is not a message",
@@ -49,21 +48,11 @@ export function createLiveCaller(options: LiveCallerOptions) {
         const body = isObject(error.error) && isObject(error.error.error) ? error.error.error : {};
         const code = typeof body.type === "string" ? body.type : `http_${error.status}`;
         const retryable = code !== FINAL_ERROR && error.status !== 400 && error.status !== 404;
-        return failure(id, code, redact(error.message), error.status, retryable);
+        return liveFailure(id, code, redact(error.message), error.status, retryable);
       }
       const message =
         error instanceof Anthropic.APIConnectionError ? `cannot reach ${options.baseURL}` : String(error);
-      return failure(id, "connection_error", redact(message), null, true);
+      return liveFailure(id, "connection_error", redact(message), null, true);
     }
   };
-}
-
-function failure(
-  id: string,
-  code: string,
-  message: string,
-  status: number | null,
-  retryable: boolean,
-): LiveResult {
-  return { kind: "failure", id, error: { code, message, status_code: status }, retryable };
 }

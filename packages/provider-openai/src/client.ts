@@ -7,7 +7,7 @@
 import fs from "node:fs";
 import { Readable } from "node:stream";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
-import type { Logger } from "@batchpipe/core/plugin";
+import { keyRedactor, type Logger } from "@batchpipe/core/plugin";
 import OpenAI, { NotFoundError, toStreamingFile } from "openai";
 import { checkContent, checkedBatch, checkedFile, checkPage, parsed } from "./answers.js";
 import {
@@ -58,7 +58,7 @@ export function createOpenAIClient(options: OpenAIClientOptions): OpenAIClient {
     policy,
     logger: options.logger,
     onRetry: options.onRetry,
-    redact: makeRedactor(options.apiKey),
+    redact: keyRedactor(options.apiKey, "sk-"),
     baseURL: options.baseURL,
   });
   const uploadTimeout = options.uploadTimeoutMs ?? 10 * 60_000;
@@ -286,13 +286,6 @@ export async function* newestFirst<T extends { created_at: number }>(items: Asyn
 }
 
 /** Replaces the API key (and anything shaped like an OpenAI key) in text we produce. */
-export function makeRedactor(apiKey: string): (text: string) => string {
-  return (text) => {
-    let out = text;
-    if (apiKey.length >= 4) out = out.split(apiKey).join("[redacted]");
-    return out.replace(/\bsk-[A-Za-z0-9_-]{8,}/g, "sk-[redacted]");
-  };
-}
 
 function errorMessage(error: unknown): string {
   const body = (error as { error?: { message?: unknown } }).error;

@@ -3,9 +3,8 @@
  * responses, embeddings, completions) through the official SDK. Unlike batch calls, the SDK's own
  * retries are on: a live call is one idempotent-enough request, and the SDK honours retry-after.
  */
-import type { LiveResult, RequestLine } from "@batchpipe/core/plugin";
+import { keyRedactor, type LiveResult, liveFailure, type RequestLine } from "@batchpipe/core/plugin";
 import OpenAI, { APIConnectionError, APIError } from "openai";
-import { makeRedactor } from "./client.js";
 import { isObject, RETRYABLE_CODES, toUsage } from "./format.js";
 
 export interface LiveCallerOptions {
@@ -22,7 +21,7 @@ export function createLiveCaller(options: LiveCallerOptions) {
     maxRetries: 4,
     timeout: options.timeoutMs ?? 60_000,
   });
-  const redact = makeRedactor(options.apiKey);
+  const redact = keyRedactor(options.apiKey, "sk-");
   return async (line: string, { signal }: { signal: AbortSignal }): Promise<LiveResult> => {
     // a line of a batch input file, as encodeRequest wrote it
     const request = JSON.parse(line) as RequestLine;
@@ -32,7 +31,7 @@ export function createLiveCaller(options: LiveCallerOptions) {
     try {
       const body = await client.post<unknown>(route, { body: request.body, signal });
       if (!isObject(body))
-        return failure(
+        return liveFailure(
           id,
           "invalid_response",
           `POST ${request.url} answered something that is not a JSON object`,
@@ -51,20 +50,10 @@ export function createLiveCaller(options: LiveCallerOptions) {
       if (error instanceof APIError && error.status !== undefined) {
         const code = typeof error.code === "string" ? error.code : (error.type ?? `http_${error.status}`);
         const retryable = error.status === 429 || error.status >= 500 || RETRYABLE_CODES.has(code);
-        return failure(id, code, redact(error.message), error.status, retryable);
+        return liveFailure(id, code, redact(error.message), error.status, retryable);
       }
       const message = error instanceof APIConnectionError ? `cannot reach ${options.baseURL}` : String(error);
-      return failure(id, "connection_error", redact(message), null, true);
+      return liveFailure(id, "connection_error", redact(message), null, true);
     }
   };
-}
-
-function failure(
-  id: string,
-  code: string,
-  message: string,
-  status: number | null,
-  retryable: boolean,
-): LiveResult {
-  return { kind: "failure", id, error: { code, message, status_code: status }, retryable };
 }

@@ -218,6 +218,17 @@ export interface OutputRequest {
 
 export type OutputResult = { ok: true; output: unknown } | { ok: false; message: string };
 
+/** a live call's failure (`retryable`: the engine may send the request again) */
+export function liveFailure(
+  id: string,
+  code: string,
+  message: string,
+  status: number | null,
+  retryable: boolean,
+): LiveResult {
+  return { kind: "failure", id, error: { code, message, status_code: status }, retryable };
+}
+
 /** The key find() answers by. */
 export function tagKey(tag: Pick<SubmissionTag, "shard" | "submission">): string {
   return `${tag.shard}#${tag.submission}`;

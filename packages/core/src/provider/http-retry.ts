@@ -30,6 +30,18 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = {
   maxRetryAfterMs: 60_000,
 };
 
+/**
+ * Removes an API key from text a provider produces (errors, logs): the key itself, and anything that
+ * looks like a key of the provider's kind (`prefix`, e.g. "sk-"), such as one echoed back by a server.
+ */
+export function keyRedactor(apiKey: string, prefix: string): (text: string) => string {
+  const lookalike = new RegExp(`\\b${prefix.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}[A-Za-z0-9_-]{8,}`, "g");
+  return (text) => {
+    const out = apiKey.length >= 4 ? text.split(apiKey).join("[redacted]") : text;
+    return out.replace(lookalike, `${prefix}[redacted]`);
+  };
+}
+
 /** a provider's spec options for its retries (spread into its options schema) */
 export const retryOptions = {
   retry_attempts: z
