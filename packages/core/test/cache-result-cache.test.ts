@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { cacheStats, clearCache, ResultCache } from "../src/cache/index.js";
 import { RequestIndex } from "../src/engine/read/id-index.js";
@@ -59,29 +60,80 @@ describe("ResultCache", () => {
     cache.close();
   });
 
-  it("evicts the oldest entries first once the stored bytes pass the bound", () => {
+  it("evicts the oldest entries first once the stored bytes pass the bound, down to 90% of it", () => {
     const dir = tempDir();
-    const probe = ResultCache.open(tempDir(), { provider: "openai", maxBytes: 1 << 30 });
-    probe.add(digest(0), result(0), 0);
-    probe.flush();
-    const each = probe.stats().bytes;
-    probe.close();
-    // room for ~50 entries
-    const cache = ResultCache.open(dir, { provider: "openai", maxBytes: each * 50 + each / 2 });
-    for (let i = 0; i < 80; i++) {
+    const each = JSON.stringify(result(10)).length;
+    // room for ~50 entries of 2-digit ids
+    const bound = each * 50 + each / 2;
+    const cache = ResultCache.open(dir, { provider: "openai", maxBytes: bound, mergeAt: 25 });
+    for (let i = 10; i < 90; i++) {
       cache.add(digest(i), result(i), 0);
       // one flush per "delivery part" of 10
       if (i % 10 === 9) cache.flush();
     }
     const stats = cache.stats();
-    expect(stats.bytes).toBeLessThanOrEqual(each * 50 + each / 2 + 8);
+    expect(stats.bytes).toBeLessThanOrEqual(bound);
+    // each flush that passes the bound (55-60 entries) evicts down to 90% of it: 45
     expect(stats.entries).toBeGreaterThanOrEqual(45);
-    expect(stats.entries).toBeLessThanOrEqual(51);
-    // the newest are kept, the oldest gone
-    expect(cache.get(digest(79))).toBeDefined();
-    expect(cache.get(digest(0))).toBeUndefined();
-    expect(cache.get(digest(80 - stats.entries))).toBeDefined();
-    expect(cache.get(digest(79 - stats.entries))).toBeUndefined();
+    expect(stats.entries).toBeLessThanOrEqual(50);
+    expect(cacheStats(dir)).toMatchObject({ entries: stats.entries, bytes: stats.bytes });
+    // the newest are kept, the oldest gone (from both key tables: merged every 25)
+    expect(cache.get(digest(89))).toBeDefined();
+    expect(cache.get(digest(10))).toBeUndefined();
+    expect(cache.get(digest(90 - stats.entries))).toBeDefined();
+    expect(cache.get(digest(89 - stats.entries))).toBeUndefined();
+    cache.close();
+  });
+
+  it("keys merged into the large table still answer; a key stored again after its merge answers with the newer result and counts once", () => {
+    const dir = tempDir();
+    const cache = ResultCache.open(dir, { provider: "openai", maxBytes: 1 << 30, mergeAt: 30 });
+    for (let i = 0; i < 100; i++) {
+      cache.add(digest(i), result(i), 0.01);
+      if (i % 10 === 9) cache.flush();
+    }
+    // 90 merged, 10 waiting in `fresh`
+    for (const i of [0, 45, 89, 95, 99]) expect(JSON.parse(cache.get(digest(i))!.json)).toEqual(result(i));
+    cache.add(digest(7), result(700), 0.02);
+    cache.add(digest(97), result(970), 0.02);
+    cache.flush();
+    expect(JSON.parse(cache.get(digest(7))!.json)).toEqual(result(700));
+    expect(cache.get(digest(7))!.cost).toBe(0.02);
+    expect(JSON.parse(cache.get(digest(97))!.json)).toEqual(result(970));
+    // before the next merge the older result of 7 is still stored, but counted once
+    expect(cache.stats().entries).toBe(100);
+    expect(cacheStats(dir)!.entries).toBe(100);
+    for (let i = 100; i < 130; i++) cache.add(digest(i), result(i), 0.01);
+    cache.flush();
+    expect(JSON.parse(cache.get(digest(7))!.json)).toEqual(result(700));
+    const stats = cache.stats();
+    expect(stats.entries).toBe(130);
+    expect(cacheStats(dir)).toMatchObject({ entries: 130, bytes: stats.bytes });
+    cache.close();
+  });
+
+  it("reads a cache of the first layout (one table with a unique key) after upgrading it", () => {
+    const dir = tempDir();
+    const key = (d: number[]) => {
+      const k = Buffer.alloc(7 + 12);
+      k.write("openai\n");
+      for (const [i, w] of d.entries()) k.writeUInt32LE(w >>> 0, 7 + 4 * i);
+      return k;
+    };
+    const db = new Database(path.join(dir, "cache.db"));
+    db.exec(`CREATE TABLE entries (seq INTEGER PRIMARY KEY, key BLOB NOT NULL UNIQUE, value BLOB NOT NULL,
+      size INTEGER NOT NULL, cost REAL NOT NULL, created_at INTEGER NOT NULL, z INTEGER NOT NULL)`);
+    const json = JSON.stringify(result(1));
+    db.prepare("INSERT INTO entries (key, value, size, cost, created_at, z) VALUES (?, ?, ?, 0.5, 1, 0)").run(
+      key(digest(1)),
+      Buffer.from(json),
+      json.length,
+    );
+    db.close();
+    expect(cacheStats(dir)).toMatchObject({ entries: 1, bytes: json.length });
+    const cache = ResultCache.open(dir, { provider: "openai", maxBytes: 1 << 30 });
+    expect(cache.size).toBe(1);
+    expect(cache.get(digest(1))).toEqual({ json, cost: 0.5 });
     cache.close();
   });
 
