@@ -14,7 +14,14 @@ import path from "node:path";
 import { BatchpipeError, ErrorCodes } from "../errors.js";
 import type { BatchSnapshot, LiveResult, ProviderConnection, ResultItem } from "../provider/contract.js";
 import type { ShardRow } from "../state/index.js";
-import { describeError, type LoopContext, patchShard, shardsIn, warn } from "./loop-context.js";
+import {
+  describeError,
+  type LoopContext,
+  patchShard,
+  shardsIn,
+  waitingShards,
+  warn,
+} from "./loop-context.js";
 import { interrupted, readFileLines } from "./read/index.js";
 import { withCallSignal } from "./types.js";
 
@@ -49,7 +56,7 @@ export class Deadline {
     if (this.at === null || this.passed || now < this.at) return;
     this.passedAt = now;
     const open = shardsIn(this.ctx, "open");
-    const waiting = [...shardsIn(this.ctx, "pending"), ...shardsIn(this.ctx, "queued")];
+    const waiting = waitingShards(this.ctx);
     warn(
       this.ctx,
       `the run passed batch.deadline: ${count(open.length, "open batch", "open batches")} cancelled, and the requests without a result (${count(waiting.length, "shard")} not submitted, and what the cancelled batches leave undone) go through the live API, at live prices`,
@@ -65,7 +72,7 @@ export class Deadline {
 
   /** Past the deadline: the next shard without a batch is answered live; false when none is left. */
   async answerNext(): Promise<boolean> {
-    const shard = [...shardsIn(this.ctx, "pending"), ...shardsIn(this.ctx, "queued")][0];
+    const shard = waitingShards(this.ctx)[0];
     if (!shard) return false;
     const batch = await this.answer(shard);
     if (this.ctx.signal.aborted) throw interrupted();

@@ -59,6 +59,30 @@ export function shardsIn(ctx: LoopContext, status: ShardStatus): ShardRow[] {
     .sort((a, b) => a.seq - b.seq || a.attempt - b.attempt);
 }
 
+/** shards not collected (or skipped) yet */
+export function unfinishedShards(ctx: LoopContext): number {
+  let n = 0;
+  for (const s of ctx.shards.values()) if (s.status !== "collected" && s.status !== "skipped") n++;
+  return n;
+}
+
+/** shards not at the provider yet: never submitted, or refused by its queue */
+export function waitingShards(ctx: LoopContext): ShardRow[] {
+  return [...shardsIn(ctx, "pending"), ...shardsIn(ctx, "queued")];
+}
+
+/** max_cost would be passed by the next shard: the run stops submitting */
+export function emitBudgetExceeded(ctx: LoopContext, projected: number): void {
+  ctx.emit({
+    type: "budget_exceeded",
+    run: ctx.runId,
+    shard: waitingShards(ctx)[0]?.name ?? "",
+    spent: ctx.counters.cost,
+    projected,
+    maxCost: ctx.pipeline.spec.batch.max_cost ?? 0,
+  });
+}
+
 export function warn(ctx: LoopContext, message: string, code?: string): void {
   ctx.emit({ type: "warning", run: ctx.runId, message, ...(code ? { code } : {}) });
 }

@@ -15,6 +15,7 @@ import { Deadline } from "./live-fallback.js";
 import {
   checkOutage,
   describeError,
+  emitBudgetExceeded,
   HOUR,
   LEARNED_BUDGETS,
   type LoopContext,
@@ -22,6 +23,8 @@ import {
   providerFailed,
   runScheduler,
   shardsIn,
+  unfinishedShards,
+  waitingShards,
   warn,
 } from "./loop-context.js";
 import { Poller } from "./polling.js";
@@ -29,7 +32,7 @@ import { ProgressTracker } from "./progress.js";
 import { type FanoutGate, interrupted } from "./read/index.js";
 import { ReadLink } from "./read-link.js";
 import { budgetExceeded, type Scheduler } from "./scheduler.js";
-import { cancelShards, reconcileSubmissions, submitShard } from "./submission.js";
+import { cancelIfRequested, cancelShards, reconcileSubmissions, submitShard } from "./submission.js";
 import type { EngineEvent, EnginePipeline, ProgressSnapshot } from "./types.js";
 
 export interface RunLoopOptions {
@@ -73,6 +76,7 @@ export class RunLoop {
   private prepDelivered = false;
   /** a shard is being uploaded and created (the read yields more often meanwhile) */
   submitting = false;
+  private submittingAll = false;
   private totals: RunTotals | null;
 
   constructor(o: RunLoopOptions) {
@@ -102,7 +106,7 @@ export class RunLoop {
     this.delivery = new Delivery(this.ctx, {
       pluginTimeoutMs: o.pluginTimeoutMs,
       partSize: o.deliveryPartSize,
-      onPart: () => this.progress(false),
+      onPart: () => this.betweenParts(),
     });
   }
 
@@ -144,7 +148,7 @@ export class RunLoop {
         await this.collectEnded();
         await this.pollDue();
         await this.collectEnded();
-        if (!this.cancelling && this.read.maySubmit()) await this.submitNext();
+        if (!this.cancelling && this.read.maySubmit()) await this.submitEligible();
         // records that never became requests: their rows once the read has written them all
         if (!this.read.reading && !this.prepDelivered) {
           await this.delivery.prepFailures();
@@ -152,7 +156,7 @@ export class RunLoop {
         }
         this.progress(false);
         this.read.check();
-        if (!this.read.reading && this.remaining() === 0 && !this.needsReconcile) break;
+        if (!this.read.reading && unfinishedShards(this.ctx) === 0 && !this.needsReconcile) break;
         const busy = ["open", "submitting", "ended"] as const;
         if (this.budgetBlocked && busy.every((status) => shardsIn(this.ctx, status).length === 0)) {
           throw budgetExceeded(this.ctx.pipeline.spec.batch.max_cost, this.ctx.counters.cost);
@@ -188,7 +192,9 @@ export class RunLoop {
     try {
       await reconcileSubmissions(this.ctx, {
         found: (shard, batch) => this.opened(shard, batch, true),
-        notFound: (shard) => this.submit(shard, false),
+        notFound: async (shard) => {
+          await this.submit(shard, false);
+        },
       });
       this.needsReconcile = false;
     } catch (error) {
@@ -203,6 +209,30 @@ export class RunLoop {
 
   // --- submission ---
 
+  /**
+   * The shards waiting when this is called, as far as the scheduler lets them go: the provider works
+   * on them while the loop collects (one per turn left sealed shards waiting behind a whole
+   * collection). Not the ones sealed meanwhile: the read seals the next while one uploads.
+   */
+  private async submitEligible(): Promise<void> {
+    if (this.submittingAll) return;
+    this.submittingAll = true;
+    try {
+      let waiting = waitingShards(this.ctx).length;
+      do await this.submitNext();
+      while (this.submitAgain && --waiting > 0 && !this.deadline.passed);
+    } finally {
+      this.submittingAll = false;
+    }
+  }
+
+  /** between a collection's parts: shards sealed meanwhile are submitted too */
+  private async betweenParts(): Promise<void> {
+    this.progress(false);
+    if (this.cancelling || this.deadline.passed || !this.read.maySubmit()) return;
+    await this.submitEligible();
+  }
+
   private async submitNext(): Promise<void> {
     this.submitAgain = false;
     if (this.deadline.passed) {
@@ -214,21 +244,14 @@ export class RunLoop {
     if (decision.submit === null) {
       if (decision.blocked === "cost") {
         this.budgetBlocked = true;
-        const shard = [...shardsIn(this.ctx, "pending"), ...shardsIn(this.ctx, "queued")][0];
-        this.ctx.emit({
-          type: "budget_exceeded",
-          run: this.runId,
-          shard: shard?.name ?? "",
-          spent: this.ctx.counters.cost,
-          projected: decision.cost?.projected ?? 0,
-          maxCost: this.ctx.pipeline.spec.batch.max_cost ?? 0,
-        });
+        emitBudgetExceeded(this.ctx, decision.cost?.projected ?? 0);
       }
       return;
     }
     const shard = this.ctx.shards.get(decision.submit.name)!;
+    let opened: boolean;
     try {
-      await this.submit(shard, true);
+      opened = await this.submit(shard, true);
     } catch (error) {
       if (this.ctx.signal.aborted) throw interrupted();
       providerFailed(this.ctx, error);
@@ -236,22 +259,23 @@ export class RunLoop {
       this.needsReconcile = true;
       return;
     }
-    // one submission per turn: the loop polls and collects in between and comes straight back,
-    // so delivering ended batches overlaps the provider's work instead of waiting for every upload
-    this.submitAgain = true;
+    // more may be eligible (a refusal by the provider's queue waits for the next turn)
+    this.submitAgain = opened;
   }
 
-  private async submit(shard: ShardRow, fresh: boolean): Promise<void> {
+  /** false: the provider's queue refused the shard */
+  private async submit(shard: ShardRow, fresh: boolean): Promise<boolean> {
     this.submitting = true;
     const result = await submitShard(this.ctx, shard, fresh).finally(() => {
       this.submitting = false;
     });
     if ("queueFull" in result) {
       this.refused(shard, result.queueFull);
-      return;
+      return false;
     }
     this.scheduler.accepted(shard);
     this.opened(shard, result.batch, !fresh);
+    return true;
   }
 
   private opened(shard: ShardRow, batch: BatchSnapshot, adopted: boolean): void {
@@ -340,24 +364,10 @@ export class RunLoop {
   // --- cancellation ---
 
   private checkCancel(): void {
-    if (this.cancelling) return;
-    const run = this.ctx.state.getRun(this.runId);
-    if (!run?.cancelRequested) return;
-    this.cancelling = true;
-    warn(
-      this.ctx,
-      "the run was cancelled: open batches are cancelled, finished results delivered, the rest fails as batch_cancelled",
-    );
-    cancelShards(this.ctx);
+    if (!this.cancelling) this.cancelling = cancelIfRequested(this.ctx);
   }
 
   // --- helpers ---
-
-  private remaining(): number {
-    let n = 0;
-    for (const s of this.ctx.shards.values()) if (s.status !== "collected" && s.status !== "skipped") n++;
-    return n;
-  }
 
   private nextWake(): number {
     if (this.submitAgain) return 0;

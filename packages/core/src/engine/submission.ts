@@ -14,6 +14,7 @@ import {
   patchShard,
   providerAnswered,
   shardsIn,
+  waitingShards,
   warn,
 } from "./loop-context.js";
 import { withCallSignal } from "./types.js";
@@ -111,12 +112,23 @@ function knownBatches(ctx: LoopContext): string[] {
   return ids;
 }
 
+/** `batchpipe cancel` asked to stop the run: its open batches are cancelled (true once it has) */
+export function cancelIfRequested(ctx: LoopContext): boolean {
+  if (!ctx.state.getRun(ctx.runId)?.cancelRequested) return false;
+  warn(
+    ctx,
+    "the run was cancelled: open batches are cancelled, finished results delivered, the rest fails as batch_cancelled",
+  );
+  cancelShards(ctx);
+  return true;
+}
+
 /**
  * The run is cancelled: shards not yet submitted end as never run (their requests fail as
  * batch_cancelled), open batches are asked to stop (what they finished is still delivered).
  */
 export function cancelShards(ctx: LoopContext): void {
-  for (const shard of [...shardsIn(ctx, "pending"), ...shardsIn(ctx, "queued")]) {
+  for (const shard of waitingShards(ctx)) {
     patchShard(ctx, shard, {
       status: "ended",
       batchId: null,
