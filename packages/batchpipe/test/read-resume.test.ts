@@ -302,6 +302,41 @@ describe("read phase resume", () => {
     expectEachIdOnce(dir, ids);
   });
 
+  // issue 17: the dataset fingerprint is gone; a state folder written before (a runs.fingerprint
+  // column, a read checkpoint holding the chain) keeps its schema version and resumes
+  it("a state folder from before the fingerprint's removal resumes its read, every record once", async () => {
+    const name = "read-resume-old-state";
+    const { text, ids } = dataset(1500);
+    const dir = tempDir();
+    fs.writeFileSync(path.join(dir, "data.jsonl"), text);
+    fs.writeFileSync(path.join(dir, "broken"), "");
+    const spec = sourcePipeline(dir, name, 1200);
+    const first = await batchpipe(["run", spec], { cwd: dir, engine: ENGINE });
+    expect(first.code, first.stderr).toBe(1);
+    expect(first.stderr).toContain("reading resumes at record 1001");
+
+    // what the earlier build left: the column in runs and the chain in the checkpoint
+    const db = new Database(path.join(dir, ".batchpipe", name, "state.db"));
+    expect(db.prepare("SELECT name FROM pragma_table_info('runs')").pluck().all()).not.toContain(
+      "fingerprint",
+    );
+    db.exec("ALTER TABLE runs ADD COLUMN fingerprint TEXT");
+    const saved = db.prepare("SELECT key, value FROM kv WHERE key LIKE 'read-checkpoint:%'").get() as {
+      key: string;
+      value: string;
+    };
+    const old = { ...(JSON.parse(saved.value) as object), fingerprint: "ab".repeat(32) };
+    db.prepare("UPDATE kv SET value = ? WHERE key = ?").run(JSON.stringify(old), saved.key);
+    db.close();
+
+    const second = await batchpipe(["run", spec, "--json"], { cwd: dir, engine: ENGINE });
+    expect(second.code, second.stderr).toBe(3);
+    expect(second.events[0]).toMatchObject({ type: "run_started", resumed: true, readFrom: 1000 });
+    expect(events(second, "warning")).toEqual([]);
+    expect(report(second)).toMatchObject({ read: 1500, failed: 3, unaccounted: 0 });
+    expectEachIdOnce(dir, ids);
+  });
+
   it("a source that ignores its checkpoint (yields its first record again) is read from the start, every record once", async () => {
     const name = "read-resume-ignored";
     const { text, ids } = dataset(1500);
