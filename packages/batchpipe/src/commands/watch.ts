@@ -42,6 +42,12 @@ export default defineCommand({
       description:
         "Submit even if the state is new but the provider has batches of this pipeline's name (a lost state.db: STATE_LOST)",
     },
+    cache: {
+      type: "boolean",
+      default: true,
+      description:
+        "--no-cache: each file's requests are all sent, none answered from the result cache (the results still refresh it)",
+    },
     json: { type: "boolean", description: "Print one JSON event per line on stdout (for scripts)" },
     detach: {
       type: "boolean",
@@ -67,6 +73,7 @@ export default defineCommand({
         flags: [
           ...(args.once ? ["--once"] : []),
           ...(args.force ? ["--force"] : []),
+          ...(args.cache === false ? ["--no-cache"] : []),
           ...(args.settle ? ["--settle", args.settle] : []),
           ...(args.coalesce ? ["--coalesce", args.coalesce] : []),
           ...(args["allow-inline-secrets"] ? ["--allow-inline-secrets"] : []),
@@ -105,6 +112,7 @@ export default defineCommand({
         onEvent,
         env,
         force: args.force,
+        noCache: args.cache === false,
         engine: ctx.engine,
         settle: args.settle ? (parseDuration(args.settle) as number) : undefined,
         coalesce: args.coalesce ? (parseDuration(args.coalesce) as number) : undefined,
