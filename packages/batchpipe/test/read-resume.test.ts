@@ -173,6 +173,20 @@ function expectEachIdOnce(dir: string, expected: string[], resultFiles = ["out/r
   }
 }
 
+/** a read of 1,500 records the source stops after 1,200 (`prepare` runs first): its checkpoint covers 1,000 */
+async function stoppedRead(name: string, prepare?: (dir: string) => void) {
+  const { text, ids } = dataset(1500);
+  const dir = tempDir();
+  fs.writeFileSync(path.join(dir, "data.jsonl"), text);
+  fs.writeFileSync(path.join(dir, "broken"), "");
+  const spec = sourcePipeline(dir, name, 1200);
+  prepare?.(dir);
+  const first = await batchpipe(["run", spec], { cwd: dir, engine: ENGINE });
+  expect(first.code, first.stderr).toBe(1);
+  expect(first.stderr).toContain("reading resumes at record 1001");
+  return { dir, spec, ids };
+}
+
 const events = (run: ChildRun, type: string) => run.events.filter((e) => e.type === type);
 
 describe("read phase resume", () => {
@@ -279,15 +293,7 @@ describe("read phase resume", () => {
   });
 
   it("a spec changed since the read stopped: the read starts over (a warning), every record once", async () => {
-    const name = "read-resume-changed";
-    const { text, ids } = dataset(1500);
-    const dir = tempDir();
-    fs.writeFileSync(path.join(dir, "data.jsonl"), text);
-    fs.writeFileSync(path.join(dir, "broken"), "");
-    const spec = sourcePipeline(dir, name, 1200);
-    const first = await batchpipe(["run", spec], { cwd: dir, engine: ENGINE });
-    expect(first.code, first.stderr).toBe(1);
-    expect(first.stderr).toContain("reading resumes at record 1001");
+    const { dir, spec, ids } = await stoppedRead("read-resume-changed");
 
     fs.writeFileSync(spec, fs.readFileSync(spec, "utf8").replace("Say: {{ text }}", "Repeat: {{ text }}"));
     const second = await batchpipe(["run", spec, "--json"], { cwd: dir, engine: ENGINE });
@@ -306,14 +312,7 @@ describe("read phase resume", () => {
   // column, a read checkpoint holding the chain) keeps its schema version and resumes
   it("a state folder from before the fingerprint's removal resumes its read, every record once", async () => {
     const name = "read-resume-old-state";
-    const { text, ids } = dataset(1500);
-    const dir = tempDir();
-    fs.writeFileSync(path.join(dir, "data.jsonl"), text);
-    fs.writeFileSync(path.join(dir, "broken"), "");
-    const spec = sourcePipeline(dir, name, 1200);
-    const first = await batchpipe(["run", spec], { cwd: dir, engine: ENGINE });
-    expect(first.code, first.stderr).toBe(1);
-    expect(first.stderr).toContain("reading resumes at record 1001");
+    const { dir, spec, ids } = await stoppedRead(name);
 
     // what the earlier build left: the column in runs and the chain in the checkpoint
     const db = new Database(path.join(dir, ".batchpipe", name, "state.db"));
@@ -339,20 +338,14 @@ describe("read phase resume", () => {
 
   it("a source that ignores its checkpoint (yields its first record again) is read from the start, every record once", async () => {
     const name = "read-resume-ignored";
-    const { text, ids } = dataset(1500);
-    const dir = tempDir();
-    fs.writeFileSync(path.join(dir, "data.jsonl"), text);
-    fs.writeFileSync(path.join(dir, "broken"), "");
-    const spec = sourcePipeline(dir, name, 1200);
-    // the same source, deaf to `checkpoint`
-    const plugin = path.join(dir, "plugins", "resumable.ts");
-    fs.writeFileSync(
-      plugin,
-      fs.readFileSync(plugin, "utf8").replace('typeof checkpoint === "number" ? checkpoint : 0', "0"),
-    );
-    const first = await batchpipe(["run", spec], { cwd: dir, engine: ENGINE });
-    expect(first.code, first.stderr).toBe(1);
-    expect(first.stderr).toContain("reading resumes at record 1001");
+    const { dir, spec, ids } = await stoppedRead(name, (dir) => {
+      // the same source, deaf to `checkpoint`
+      const plugin = path.join(dir, "plugins", "resumable.ts");
+      fs.writeFileSync(
+        plugin,
+        fs.readFileSync(plugin, "utf8").replace('typeof checkpoint === "number" ? checkpoint : 0', "0"),
+      );
+    });
 
     const second = await batchpipe(["run", spec, "--json"], { cwd: dir, engine: ENGINE });
     expect(second.code, second.stderr).toBe(3);

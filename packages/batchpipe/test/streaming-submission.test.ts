@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   batchesOf,
   batchpipe,
+  type ChildRun,
   type CliEvent,
   duplicateSubmissions,
   exactlyOnceInSinks,
@@ -122,6 +123,33 @@ function killAtFirstBatch(dir: string, spec: string) {
       if (event.type === "shard_submitted") child.kill("SIGKILL");
     },
   });
+}
+
+/** a run killed (SIGKILL) at the first event `when` accepts; `seen`: the events up to it */
+async function killedRun(
+  dir: string,
+  spec: string,
+  when: (event: CliEvent, seen: CliEvent[]) => boolean,
+): Promise<{ run: ChildRun; seen: CliEvent[] }> {
+  const seen: CliEvent[] = [];
+  const run = await batchpipe(["run", spec, "--json"], {
+    cwd: dir,
+    engine: ENGINE,
+    onEvent: (event, child) => {
+      seen.push(event);
+      if (when(event, seen)) child.kill("SIGKILL");
+    },
+  });
+  expect(run.signal, run.stderr).toBe("SIGKILL");
+  return { run, seen };
+}
+
+/** `batchpipe run` again after a kill: it resumes the run and finishes */
+async function resumedRun(dir: string, spec: string): Promise<ChildRun> {
+  const run = await batchpipe(["run", spec, "--json"], { cwd: dir, engine: ENGINE, timeoutMs: 90_000 });
+  expect(run.code, run.stderr).toBe(0);
+  expect(run.events[0]).toMatchObject({ type: "run_started", resumed: true });
+  return run;
 }
 
 const index = (events: CliEvent[], type: string) => events.findIndex((e) => e.type === type);
@@ -253,26 +281,11 @@ describe("streaming submission", () => {
       const n = 6000;
       const dir = tempDir();
       const spec = slowPipeline(dir, { name, n, pauseMs: 40 });
-      const seen: CliEvent[] = [];
-      const first = await batchpipe(["run", spec, "--json"], {
-        cwd: dir,
-        engine: ENGINE,
-        onEvent: (event, child) => {
-          seen.push(event);
-          if (when(event, seen)) child.kill("SIGKILL");
-        },
-      });
-      expect(first.signal, first.stderr).toBe("SIGKILL");
+      const { seen } = await killedRun(dir, spec, when);
       // the overlapped moments came before the read's end
       if (!/read's end|after the read/.test(moment))
         expect(seen.some((e) => e.type === "planned")).toBe(false);
-      const second = await batchpipe(["run", spec, "--json"], {
-        cwd: dir,
-        engine: ENGINE,
-        timeoutMs: 90_000,
-      });
-      expect(second.code, second.stderr).toBe(0);
-      expect(second.events[0]).toMatchObject({ type: "run_started", resumed: true });
+      const second = await resumedRun(dir, spec);
       expect(report(second)).toMatchObject({ read: n, succeeded: n, failed: 0, unaccounted: 0 });
       const expected = Array.from({ length: n }, (_, i) => `s${i + 1}`);
       expect(exactlyOnceInSinks(dir, expected)).toEqual(ONCE);
@@ -322,17 +335,9 @@ describe("streaming submission", () => {
         path.join(dir, "data.jsonl"),
         old.map((l, i) => l + line(`n${i + 1}`, newText(i + 1))).join(""),
       );
-      const seen: CliEvent[] = [];
-      const killed = await batchpipe(["run", spec, "--json"], {
-        cwd: dir,
-        engine: ENGINE,
-        onEvent: (event, child) => {
-          seen.push(event);
-          if (!seen.some((e) => e.type === "planned") && when(event, seen)) child.kill("SIGKILL");
-        },
-      });
-      expect(killed.signal, killed.stderr).toBe("SIGKILL");
-      expect(seen.some((e) => e.type === "planned")).toBe(false);
+      const reading = (seen: CliEvent[]) => !seen.some((e) => e.type === "planned");
+      const { seen } = await killedRun(dir, spec, (e, seen) => reading(seen) && when(e, seen));
+      expect(reading(seen)).toBe(true);
       // the read stopped with a cached shard and a paid one open (its last checkpoint says so)
       const db = new Database(path.join(dir, ".batchpipe", name, "state.db"), { readonly: true });
       const saved = db.prepare("SELECT value FROM kv WHERE key LIKE 'read-checkpoint:%'").pluck().get();
@@ -343,13 +348,7 @@ describe("streaming submission", () => {
       expect(open.some((s) => s.cached && s.requests > 0)).toBe(true);
       expect(open.some((s) => !s.cached && s.requests > 0)).toBe(true);
 
-      const resumed = await batchpipe(["run", spec, "--json"], {
-        cwd: dir,
-        engine: ENGINE,
-        timeoutMs: 90_000,
-      });
-      expect(resumed.code, resumed.stderr).toBe(0);
-      expect(resumed.events[0]).toMatchObject({ type: "run_started", resumed: true });
+      const resumed = await resumedRun(dir, spec);
       expect((resumed.events[0] as { readFrom?: number }).readFrom).toBeGreaterThan(0);
       expect(report(resumed)).toMatchObject({ read: 6000, succeeded: 6000, failed: 0, unaccounted: 0 });
       // the old records and the new ones identical to them
