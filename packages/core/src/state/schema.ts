@@ -2,7 +2,8 @@
  * The state database's tables, its version check, and how a run or shard row maps to its columns.
  * A table or column added here needs a new STATE_SCHEMA_VERSION: a state file of another version is
  * refused, not migrated. One removed does not: this version neither reads nor writes it, so a file
- * that still has it works as before (runs.fingerprint and the datasets table, issue 17).
+ * that still has it works as before (runs.fingerprint and the datasets table, issue 17). The other
+ * way round is not checked: an earlier build fails on a file made without them.
  */
 import type Database from "better-sqlite3";
 import { BatchpipeError, ErrorCodes } from "../errors.js";
