@@ -149,9 +149,11 @@ async function checkFlags(command: CommandDef<ArgsDef>, rawArgs: string[], name:
   for (const arg of rawArgs) {
     if (arg === "--") break;
     if (!arg.startsWith("-") || arg === "-") continue;
-    const flag = arg.replace(/^--?(no-)?/, "").split("=")[0]!;
-    if (known.has(flag) || known.has(kebab(flag))) continue;
-    const suggestion = closest(flag, [...known]);
+    const given = arg.replace(/^--?/, "").split("=")[0]!;
+    // `--no-x` negates a boolean x, unless a flag is declared as no-x (--no-cache)
+    const flag = given.replace(/^no-/, "");
+    if ([given, flag].some((f) => known.has(f) || known.has(kebab(f)))) continue;
+    const suggestion = closest(flag, [...known]) ?? (known.has(`no-${flag}`) ? `no-${flag}` : undefined);
     throw new UsageError(
       `unknown option ${arg.split("=")[0]} for ${name}${suggestion ? ` (did you mean --${suggestion}?)` : ""}`,
     );

@@ -2,7 +2,7 @@
 // mid-stream stops the run (exit 1, the hint says where reading resumes) and the next run hands it
 // the recorded cursor; a `kill -9` while reading a 60,000-record jsonl source resumes from a
 // checkpoint. Every record ends once in the sinks, every custom_id is submitted once, and the
-// dataset fingerprint equals an uninterrupted read's.
+// resumed read wrote what an uninterrupted read writes (shard files, fan-out rows, failure rows).
 import fs from "node:fs";
 import path from "node:path";
 import type { Emulator } from "@batchpipe/openai-emulator";
@@ -120,14 +120,44 @@ function stateRow<T>(dir: string, name: string, sql: string): T[] {
   }
 }
 
-function fingerprintOf(dir: string, name: string): string {
-  const rows = stateRow<{ fingerprint: string | null }>(
+/**
+ * What the read phase of the one finished run wrote: each shard's row, request file and meta file,
+ * the identical requests' fan-out rows, the failure rows of records that never became requests and
+ * the totals. Paths are relative to the run's folder (its id differs between states).
+ */
+function readOutcome(dir: string, name: string): unknown {
+  const stateDir = path.join(dir, ".batchpipe", name);
+  const runs = stateRow<{ id: string; totals: string }>(
     dir,
     name,
-    "SELECT fingerprint FROM runs WHERE status = 'done' ORDER BY seq",
+    "SELECT id, totals FROM runs WHERE status = 'done'",
   );
-  expect(rows).toHaveLength(1);
-  return rows[0]!.fingerprint!;
+  expect(runs).toHaveLength(1);
+  const run = runs[0]!;
+  const file = (p: string) => fs.readFileSync(path.join(stateDir, p), "utf8");
+  const local = (p: string) => path.relative(run.id, p);
+  const shards = stateRow<Record<string, string | number>>(
+    dir,
+    name,
+    "SELECT name, seq, root, attempt, model, endpoint, file, meta_file, requests, bytes, tokens, output_tokens FROM shards ORDER BY seq",
+  ).map((s) => ({
+    ...s,
+    file: local(s.file as string),
+    meta_file: local(s.meta_file as string),
+    requestLines: file(s.file as string),
+    metaLines: file(s.meta_file as string),
+  }));
+  const fanout = stateRow(
+    dir,
+    name,
+    "SELECT root, canonical, record_id, input, source FROM fanout ORDER BY record_id",
+  );
+  return {
+    totals: JSON.parse(run.totals) as unknown,
+    shards,
+    fanout,
+    failures: file(path.join(run.id, "prep-failures.jsonl")),
+  };
 }
 
 /** ids over the result sink and the error sink: each expected id once, nothing else */
@@ -141,6 +171,20 @@ function expectEachIdOnce(dir: string, expected: string[], resultFiles = ["out/r
     expect([...counts].filter(([, n]) => n !== 1)).toEqual([]);
     expect([...counts.keys()].sort()).toEqual([...expected].sort());
   }
+}
+
+/** a read of 1,500 records the source stops after 1,200 (`prepare` runs first): its checkpoint covers 1,000 */
+async function stoppedRead(name: string, prepare?: (dir: string) => void) {
+  const { text, ids } = dataset(1500);
+  const dir = tempDir();
+  fs.writeFileSync(path.join(dir, "data.jsonl"), text);
+  fs.writeFileSync(path.join(dir, "broken"), "");
+  const spec = sourcePipeline(dir, name, 1200);
+  prepare?.(dir);
+  const first = await batchpipe(["run", spec], { cwd: dir, engine: ENGINE });
+  expect(first.code, first.stderr).toBe(1);
+  expect(first.stderr).toContain("reading resumes at record 1001");
+  return { dir, spec, ids };
 }
 
 const events = (run: ChildRun, type: string) => run.events.filter((e) => e.type === type);
@@ -197,14 +241,18 @@ describe("read phase resume", () => {
     expect(submitted).toHaveLength(700);
     expect([...idCounts(submitted.map((id) => ({ id })))].filter(([, n]) => n !== 1)).toEqual([]);
 
-    // the same data read without interruption (another state) has the same fingerprint
+    // the same data read without interruption (another state) gives the same shards, byte for byte,
+    // the same identical requests pointing at the same requests, and the same failure rows
     const other = tempDir();
     fs.writeFileSync(path.join(other, "data.jsonl"), text);
     const otherSpec = sourcePipeline(other, name, failAfter);
     const plain = await batchpipe(["run", otherSpec, "--json"], { cwd: other, engine: ENGINE });
     expect(plain.code, plain.stderr).toBe(3);
     expect(plain.events[0]).not.toHaveProperty("readFrom");
-    expect(fingerprintOf(other, name)).toBe(fingerprintOf(dir, name));
+    const resumed = readOutcome(dir, name) as { shards: unknown[]; fanout: unknown[] };
+    expect(resumed.shards).toHaveLength(1);
+    expect(resumed.fanout).toHaveLength(2500 - 6 - 700);
+    expect(readOutcome(other, name)).toEqual(resumed);
   });
 
   // issue 17 (streaming submission): duplicates fail their records as duplicate_id instead of
@@ -245,15 +293,7 @@ describe("read phase resume", () => {
   });
 
   it("a spec changed since the read stopped: the read starts over (a warning), every record once", async () => {
-    const name = "read-resume-changed";
-    const { text, ids } = dataset(1500);
-    const dir = tempDir();
-    fs.writeFileSync(path.join(dir, "data.jsonl"), text);
-    fs.writeFileSync(path.join(dir, "broken"), "");
-    const spec = sourcePipeline(dir, name, 1200);
-    const first = await batchpipe(["run", spec], { cwd: dir, engine: ENGINE });
-    expect(first.code, first.stderr).toBe(1);
-    expect(first.stderr).toContain("reading resumes at record 1001");
+    const { dir, spec, ids } = await stoppedRead("read-resume-changed");
 
     fs.writeFileSync(spec, fs.readFileSync(spec, "utf8").replace("Say: {{ text }}", "Repeat: {{ text }}"));
     const second = await batchpipe(["run", spec, "--json"], { cwd: dir, engine: ENGINE });
@@ -268,22 +308,44 @@ describe("read phase resume", () => {
     expectEachIdOnce(dir, ids);
   });
 
+  // issue 17: the dataset fingerprint is gone; a state folder written before (a runs.fingerprint
+  // column, a read checkpoint holding the chain) keeps its schema version and resumes
+  it("a state folder from before the fingerprint's removal resumes its read, every record once", async () => {
+    const name = "read-resume-old-state";
+    const { dir, spec, ids } = await stoppedRead(name);
+
+    // what the earlier build left: the column in runs and the chain in the checkpoint
+    const db = new Database(path.join(dir, ".batchpipe", name, "state.db"));
+    expect(db.prepare("SELECT name FROM pragma_table_info('runs')").pluck().all()).not.toContain(
+      "fingerprint",
+    );
+    db.exec("ALTER TABLE runs ADD COLUMN fingerprint TEXT");
+    const saved = db.prepare("SELECT key, value FROM kv WHERE key LIKE 'read-checkpoint:%'").get() as {
+      key: string;
+      value: string;
+    };
+    const old = { ...(JSON.parse(saved.value) as object), fingerprint: "ab".repeat(32) };
+    db.prepare("UPDATE kv SET value = ? WHERE key = ?").run(JSON.stringify(old), saved.key);
+    db.close();
+
+    const second = await batchpipe(["run", spec, "--json"], { cwd: dir, engine: ENGINE });
+    expect(second.code, second.stderr).toBe(3);
+    expect(second.events[0]).toMatchObject({ type: "run_started", resumed: true, readFrom: 1000 });
+    expect(events(second, "warning")).toEqual([]);
+    expect(report(second)).toMatchObject({ read: 1500, failed: 3, unaccounted: 0 });
+    expectEachIdOnce(dir, ids);
+  });
+
   it("a source that ignores its checkpoint (yields its first record again) is read from the start, every record once", async () => {
     const name = "read-resume-ignored";
-    const { text, ids } = dataset(1500);
-    const dir = tempDir();
-    fs.writeFileSync(path.join(dir, "data.jsonl"), text);
-    fs.writeFileSync(path.join(dir, "broken"), "");
-    const spec = sourcePipeline(dir, name, 1200);
-    // the same source, deaf to `checkpoint`
-    const plugin = path.join(dir, "plugins", "resumable.ts");
-    fs.writeFileSync(
-      plugin,
-      fs.readFileSync(plugin, "utf8").replace('typeof checkpoint === "number" ? checkpoint : 0', "0"),
-    );
-    const first = await batchpipe(["run", spec], { cwd: dir, engine: ENGINE });
-    expect(first.code, first.stderr).toBe(1);
-    expect(first.stderr).toContain("reading resumes at record 1001");
+    const { dir, spec, ids } = await stoppedRead(name, (dir) => {
+      // the same source, deaf to `checkpoint`
+      const plugin = path.join(dir, "plugins", "resumable.ts");
+      fs.writeFileSync(
+        plugin,
+        fs.readFileSync(plugin, "utf8").replace('typeof checkpoint === "number" ? checkpoint : 0', "0"),
+      );
+    });
 
     const second = await batchpipe(["run", spec, "--json"], { cwd: dir, engine: ENGINE });
     expect(second.code, second.stderr).toBe(3);

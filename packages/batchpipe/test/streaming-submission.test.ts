@@ -2,15 +2,19 @@
 // submitted while a slow source (a .ts plugin beside the spec) is still being read; a duplicate id
 // mid-stream fails its record as duplicate_id and the run goes on; SIGKILL at five moments of an
 // overlapped read-and-submit run, then `batchpipe run` again: every id once in each sink, and no
-// custom_id in two input files (no request paid twice).
+// custom_id in two input files (no request paid twice); the same for a rerun whose read places
+// requests of the result cache in cached shards beside new ones in paid shards.
 import fs from "node:fs";
 import path from "node:path";
 import type { Emulator } from "@batchpipe/openai-emulator";
+import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   batchesOf,
   batchpipe,
+  type ChildRun,
   type CliEvent,
+  duplicateSubmissions,
   exactlyOnceInSinks,
   fileIds,
   ONCE,
@@ -84,6 +88,21 @@ async function submittedIds(name: string): Promise<string[]> {
   return ids;
 }
 
+/** the request lines of the batches this pipeline created after the first `skip` */
+async function submittedLines(
+  name: string,
+  skip: number,
+): Promise<{ custom_id: string; body: { messages: { content: string }[] } }[]> {
+  const lines = [];
+  for (const batch of batchesOf(emu, name).slice(skip)) {
+    const res = await fetch(`${emu.url}/files/${batch.input_file_id}/content`, {
+      headers: { authorization: "Bearer sk-test" },
+    });
+    for (const line of (await res.text()).split("\n")) if (line) lines.push(JSON.parse(line));
+  }
+  return lines;
+}
+
 /** a run whose held source (hold_after) goes on once the first batch is created */
 function runReleasingSource(dir: string, spec: string) {
   return batchpipe(["run", spec, "--json"], {
@@ -104,6 +123,33 @@ function killAtFirstBatch(dir: string, spec: string) {
       if (event.type === "shard_submitted") child.kill("SIGKILL");
     },
   });
+}
+
+/** a run killed (SIGKILL) at the first event `when` accepts; `seen`: the events up to it */
+async function killedRun(
+  dir: string,
+  spec: string,
+  when: (event: CliEvent, seen: CliEvent[]) => boolean,
+): Promise<{ run: ChildRun; seen: CliEvent[] }> {
+  const seen: CliEvent[] = [];
+  const run = await batchpipe(["run", spec, "--json"], {
+    cwd: dir,
+    engine: ENGINE,
+    onEvent: (event, child) => {
+      seen.push(event);
+      if (when(event, seen)) child.kill("SIGKILL");
+    },
+  });
+  expect(run.signal, run.stderr).toBe("SIGKILL");
+  return { run, seen };
+}
+
+/** `batchpipe run` again after a kill: it resumes the run and finishes */
+async function resumedRun(dir: string, spec: string): Promise<ChildRun> {
+  const run = await batchpipe(["run", spec, "--json"], { cwd: dir, engine: ENGINE, timeoutMs: 90_000 });
+  expect(run.code, run.stderr).toBe(0);
+  expect(run.events[0]).toMatchObject({ type: "run_started", resumed: true });
+  return run;
 }
 
 const index = (events: CliEvent[], type: string) => events.findIndex((e) => e.type === type);
@@ -235,26 +281,11 @@ describe("streaming submission", () => {
       const n = 6000;
       const dir = tempDir();
       const spec = slowPipeline(dir, { name, n, pauseMs: 40 });
-      const seen: CliEvent[] = [];
-      const first = await batchpipe(["run", spec, "--json"], {
-        cwd: dir,
-        engine: ENGINE,
-        onEvent: (event, child) => {
-          seen.push(event);
-          if (when(event, seen)) child.kill("SIGKILL");
-        },
-      });
-      expect(first.signal, first.stderr).toBe("SIGKILL");
+      const { seen } = await killedRun(dir, spec, when);
       // the overlapped moments came before the read's end
       if (!/read's end|after the read/.test(moment))
         expect(seen.some((e) => e.type === "planned")).toBe(false);
-      const second = await batchpipe(["run", spec, "--json"], {
-        cwd: dir,
-        engine: ENGINE,
-        timeoutMs: 90_000,
-      });
-      expect(second.code, second.stderr).toBe(0);
-      expect(second.events[0]).toMatchObject({ type: "run_started", resumed: true });
+      const second = await resumedRun(dir, spec);
       expect(report(second)).toMatchObject({ read: n, succeeded: n, failed: 0, unaccounted: 0 });
       const expected = Array.from({ length: n }, (_, i) => `s${i + 1}`);
       expect(exactlyOnceInSinks(dir, expected)).toEqual(ONCE);
@@ -262,6 +293,81 @@ describe("streaming submission", () => {
       const sent = await submittedIds(name);
       expect(new Set(sent).size).toBe(sent.length);
       expect(sent.length).toBeGreaterThanOrEqual(2500);
+    },
+    180_000,
+  );
+
+  // SIGKILL while the read writes cached shards (requests answered from the result cache) beside
+  // paid ones: a rerun of 3,000 cached records with 3,000 new ones between them
+  const cachedMoments: [string, (event: CliEvent, seen: CliEvent[]) => boolean][] = [
+    ["as the first paid batch is created", (e) => e.type === "shard_submitted"],
+    [
+      "as the first cached shard is delivered",
+      (e) => e.type === "shard_collected" && e.status === "answered_from_cache",
+    ],
+    [
+      "once a cached and a paid shard were delivered",
+      (e, seen) =>
+        e.type === "shard_collected" &&
+        e.status !== "answered_from_cache" &&
+        seen.some((s) => s.type === "shard_collected" && s.status === "answered_from_cache"),
+    ],
+  ];
+
+  it.each(cachedMoments)(
+    "a rerun with new records, SIGKILL mid-read %s, then run again: every id once in each sink, nothing paid twice",
+    async (moment, when) => {
+      const name = `stream-cached-kill-${cachedMoments.findIndex(([m]) => m === moment)}`;
+      const dir = tempDir();
+      const spec = slowPipeline(dir, { name, n: 0, pauseMs: 40 });
+      const line = (id: string, text: string) => `${JSON.stringify({ id, text })}\n`;
+      const old = Array.from({ length: 3000 }, (_, i) => line(`c${i + 1}`, `old ${i + 1}`));
+      fs.writeFileSync(path.join(dir, "data.jsonl"), old.join(""));
+      const first = await batchpipe(["run", spec, "--json"], { cwd: dir, engine: ENGINE });
+      expect(first.code, first.stderr).toBe(0);
+      const paidBefore = batchesOf(emu, name).length;
+
+      // each old record, then a new one: a tenth repeat an old request (cached), the others 800
+      // new requests, each about three times (identical requests)
+      const newText = (i: number) =>
+        i % 10 === 0 ? `old ${i}` : i % 10 === 5 ? `old ${Math.min(3000, i + 500)}` : `new ${i % 1000}`;
+      fs.writeFileSync(
+        path.join(dir, "data.jsonl"),
+        old.map((l, i) => l + line(`n${i + 1}`, newText(i + 1))).join(""),
+      );
+      const reading = (seen: CliEvent[]) => !seen.some((e) => e.type === "planned");
+      const { seen } = await killedRun(dir, spec, (e, seen) => reading(seen) && when(e, seen));
+      expect(reading(seen)).toBe(true);
+      // the read stopped with a cached shard and a paid one open (its last checkpoint says so)
+      const db = new Database(path.join(dir, ".batchpipe", name, "state.db"), { readonly: true });
+      const saved = db.prepare("SELECT value FROM kv WHERE key LIKE 'read-checkpoint:%'").pluck().get();
+      db.close();
+      const open = (
+        JSON.parse(saved as string) as { writer: { open: { cached?: boolean; requests: number }[] } }
+      ).writer.open;
+      expect(open.some((s) => s.cached && s.requests > 0)).toBe(true);
+      expect(open.some((s) => !s.cached && s.requests > 0)).toBe(true);
+
+      const resumed = await resumedRun(dir, spec);
+      expect((resumed.events[0] as { readFrom?: number }).readFrom).toBeGreaterThan(0);
+      expect(report(resumed)).toMatchObject({ read: 6000, succeeded: 6000, failed: 0, unaccounted: 0 });
+      // the old records and the new ones identical to them
+      expect(report(resumed)!.cached as number).toBeGreaterThanOrEqual(3600);
+      const ids = [
+        ...Array.from({ length: 3000 }, (_, i) => `c${i + 1}`),
+        ...Array.from({ length: 3000 }, (_, i) => `n${i + 1}`),
+      ];
+      expect(exactlyOnceInSinks(dir, ids)).toEqual(ONCE);
+
+      // nothing paid twice: no custom_id in two input files, no shard submitted twice, and the
+      // rerun sent none of the first run's requests, only new ones
+      const sent = await submittedIds(name);
+      expect(new Set(sent).size).toBe(sent.length);
+      expect(duplicateSubmissions({ ...emu.state(), batches: batchesOf(emu, name) })).toEqual([]);
+      const rerun = await submittedLines(name, paidBefore);
+      expect(rerun.filter((l) => !l.custom_id.startsWith("n"))).toEqual([]);
+      expect(rerun.filter((l) => !l.body.messages[0]!.content.startsWith("Say: new "))).toEqual([]);
+      expect(new Set(rerun.map((l) => l.body.messages[0]!.content)).size).toBe(800);
     },
     180_000,
   );

@@ -209,6 +209,22 @@ describe("the command line frame", () => {
     }
   });
 
+  // a boolean `cache` defaulting to true listed `--cache` (which did nothing) and a bare `--no-cache`
+  test("run, plan and watch list --no-cache alone, with its meaning; --cache is refused", async () => {
+    for (const command of ["run", "plan", "watch"]) {
+      const help = await cli([command, "--help"]);
+      expect(help.code).toBe(0);
+      const lines = help.stdout.split("\n").filter((line) => /--(no-)?cache\b/.test(line));
+      expect(lines, command).toHaveLength(1);
+      expect(lines[0]!.trim()).toMatch(/^--no-cache +\S.*none answered from the result cache/);
+      expect(lines[0]).not.toContain("Default");
+    }
+    expect(await cli(["run", "x.yaml", "--cache"])).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining("unknown option --cache for run (did you mean --no-cache?)"),
+    });
+  });
+
   test("--version prints the package version", async () => {
     expect((await cli(["--version"])).stdout).toMatch(/^batchpipe \d+\.\d+\.\d+\n$/);
   });

@@ -68,4 +68,46 @@ describe("batchpipe watch --detach", () => {
     const after = await batchpipe(["status", "pipeline.yaml"], { cwd: dir });
     expect(after.stdout).toContain("watch: 3 file(s) processed, 0 pending, 0 failed");
   });
+
+  it("--detach passes --no-cache on: requests an earlier file paid are sent again", async () => {
+    const dir = tempDir("bp-daemon-no-cache-");
+    fs.mkdirSync(path.join(dir, "inbox"));
+    fs.writeFileSync(
+      path.join(dir, "pipeline.yaml"),
+      [
+        "version: 1",
+        "name: watch-daemon-no-cache",
+        "provider: { use: emulator, emulator: { timeScale: 3600 } }",
+        "source: { use: jsonl, path: ./inbox/ }",
+        "transform:",
+        '  id: "{{ id }}"',
+        '  body: { model: gpt-4o-mini, messages: [{ role: user, content: "{{ text }}" }] }',
+        "batch: { poll_interval: 50ms }",
+        "sinks: [{ use: jsonl, path: ./out/results.jsonl }]",
+        "",
+      ].join("\n"),
+    );
+    const write = (name: string, prefix: string) =>
+      fs.writeFileSync(
+        path.join(dir, "inbox", name),
+        [1, 2, 3].map((i) => `${JSON.stringify({ id: `${prefix}${i}`, text: `line ${i}` })}\n`).join(""),
+      );
+    const watch = ["watch", "pipeline.yaml", "--once", "--settle", "200ms"];
+    write("a.jsonl", "a");
+    expect((await batchpipe(watch, { cwd: dir })).stdout).toContain("3 succeeded");
+    // the same requests under other ids, in the background with --no-cache
+    write("b.jsonl", "b");
+    const start = await batchpipe([...watch, "--detach", "--no-cache"], { cwd: dir });
+    expect(start.code, start.stderr).toBe(0);
+    const stateDir = path.join(dir, ".batchpipe/watch-daemon-no-cache");
+    await waitFor(() => readDaemon(stateDir)?.state === "finished", 40_000, "the watcher to finish");
+    expect(readDaemon(stateDir)).toMatchObject({ exitCode: 0 });
+    const log = fs.readFileSync(path.join(stateDir, "daemon.log"), "utf8");
+    expect(log).toMatch(/completed: 3 succeeded, 0 failed, 1 batch\(es\)/);
+    expect(
+      readJsonl<{ id: string }>(path.join(dir, "out/results.jsonl"))
+        .map((r) => r.id)
+        .sort(),
+    ).toEqual(["a1", "a2", "a3", "b1", "b2", "b3"]);
+  });
 });

@@ -102,4 +102,31 @@ describe("batchpipe watch --once", () => {
     expect((await again.done).code).toBe(0);
     expect(again.events.at(-1)).toMatchObject({ type: "summary", files: 1, succeeded: 1 });
   });
+
+  // issue 17: watch takes --no-cache as run does
+  it("a file whose requests an earlier file paid is answered from the result cache; with --no-cache it is sent again", async () => {
+    const dir = onceFixture("watch-no-cache");
+    const write = (name: string, ids: string[]) =>
+      fs.writeFileSync(
+        path.join(dir, "data", name),
+        ids.map((id, i) => `${JSON.stringify({ id, text: `text ${i}` })}\n`).join(""),
+      );
+    /** the report of the one group a `watch --once` ran, and how it ended */
+    const once = async (extra: string[] = []) => {
+      const w = startWatcher(dir, undefined, ["--once", "--settle", "200ms", ...extra]);
+      expect((await w.done).code).toBe(0);
+      const finished = w.events.filter((e) => e.type === "group_finished");
+      expect(finished).toHaveLength(1);
+      return (finished[0] as { report: Record<string, unknown> }).report;
+    };
+    write("a.jsonl", ["a1", "a2", "a3"]);
+    expect(await once()).toMatchObject({ succeeded: 3, cached: 0, batches: 1 });
+    // the same three requests under other ids
+    write("b.jsonl", ["b1", "b2", "b3"]);
+    expect(await once()).toMatchObject({ succeeded: 3, cached: 3, batches: 0, cost: 0 });
+    write("c.jsonl", ["c1", "c2", "c3"]);
+    expect(await once(["--no-cache"])).toMatchObject({ succeeded: 3, cached: 0, batches: 1 });
+    const ids = readJsonl<{ id: string }>(path.join(dir, "out/results.jsonl")).map((r) => r.id);
+    expect(ids.sort()).toEqual(["a1", "a2", "a3", "b1", "b2", "b3", "c1", "c2", "c3"]);
+  });
 });

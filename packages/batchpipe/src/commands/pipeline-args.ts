@@ -21,6 +21,20 @@ export const stateDirArg = {
   },
 } as const;
 
+/**
+ * `--no-cache`, declared under that name so that the help lists it alone: a boolean `cache` that
+ * defaults to true would list a `--cache` that does nothing, and `--no-cache` without its meaning.
+ * citty reads any `--no-x` as `x: false`, so read the flag with noCache().
+ */
+export function noCacheArg(description: string) {
+  return { "no-cache": { type: "boolean" as const, description } };
+}
+
+/** whether `--no-cache` was given */
+export function noCache(args: { cache?: unknown; "no-cache"?: unknown }): boolean {
+  return args.cache === false || args["no-cache"] === true;
+}
+
 /** load the spec named on the command line; `stateDir` resolved against the working directory */
 export async function loadPipelineArg(
   ctx: CliContext,

@@ -4,7 +4,7 @@ import { formatBytes, planPipeline } from "@batchpipe/core";
 import { defineCommand } from "citty";
 import { cliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
-import { loadPipelineArg, pipelineArgs, stateDirArg } from "./pipeline-args.js";
+import { loadPipelineArg, noCache, noCacheArg, pipelineArgs, stateDirArg } from "./pipeline-args.js";
 import { duration, fmt, money } from "./run-output.js";
 
 export default defineCommand({
@@ -15,18 +15,14 @@ export default defineCommand({
   args: {
     ...pipelineArgs,
     ...stateDirArg,
-    cache: {
-      type: "boolean",
-      default: true,
-      description: "--no-cache: plan as run --no-cache (every request sent, none from the result cache)",
-    },
+    ...noCacheArg("Plan as run --no-cache: every request sent, none answered from the result cache"),
     json: { type: "boolean", description: "Print the plan as JSON" },
   },
   async run(context) {
     const ctx = cliContext(context);
     const { io } = ctx;
     const { pipeline, stateDir } = await loadPipelineArg(ctx, context.args);
-    const plan = await planPipeline(pipeline, { stateDir, noCache: context.args.cache === false });
+    const plan = await planPipeline(pipeline, { stateDir, noCache: noCache(context.args) });
     if (context.args.json) {
       io.stdout.write(`${JSON.stringify(plan, null, 2)}\n`);
       return ExitCode.OK;

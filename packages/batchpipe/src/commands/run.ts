@@ -18,7 +18,7 @@ import { defineCommand } from "citty";
 import { cliContext } from "../context.js";
 import { startRunDaemon } from "../detach.js";
 import { exitCodeForSignal, trapSignals } from "../signals.js";
-import { loadPipelineArg, pipelineArgs, stateDirArg } from "./pipeline-args.js";
+import { loadPipelineArg, noCache, noCacheArg, pipelineArgs, stateDirArg } from "./pipeline-args.js";
 import { createProgressRenderer, EMPTY_SOURCE, renderReport } from "./run-output.js";
 
 export default defineCommand({
@@ -34,12 +34,7 @@ export default defineCommand({
       description:
         "Run although the state is new but the provider has batches of this name (a lost state.db: STATE_LOST), or a watcher takes this source",
     },
-    cache: {
-      type: "boolean",
-      default: true,
-      description:
-        "--no-cache: send every request, none answered from the result cache (the results still refresh it)",
-    },
+    ...noCacheArg("Send every request, none answered from the result cache (the results still refresh it)"),
     json: { type: "boolean", description: "Print one JSON event per line on stdout (for scripts)" },
     detach: {
       type: "boolean",
@@ -61,7 +56,7 @@ export default defineCommand({
         stateDir: stateDir ?? defaultStateDir(pipeline),
         name: pipeline.spec.name,
         force: args.force,
-        noCache: args.cache === false,
+        noCache: noCache(args),
         allowInlineSecrets: args["allow-inline-secrets"],
         cwd,
         env,
@@ -96,7 +91,7 @@ export default defineCommand({
         onEvent,
         stateDir,
         force: args.force,
-        noCache: args.cache === false,
+        noCache: noCache(args),
         env,
       });
       renderer?.stop();

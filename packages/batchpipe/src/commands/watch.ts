@@ -15,7 +15,7 @@ import { cliContext } from "../context.js";
 import { startCliDaemon } from "../detach.js";
 import { ExitCode } from "../exit-codes.js";
 import { exitCodeForSignal, trapSignals } from "../signals.js";
-import { loadPipelineArg, pipelineArgs, stateDirArg } from "./pipeline-args.js";
+import { loadPipelineArg, noCache, noCacheArg, pipelineArgs, stateDirArg } from "./pipeline-args.js";
 import { createProgressRenderer } from "./run-output.js";
 
 export default defineCommand({
@@ -42,6 +42,9 @@ export default defineCommand({
       description:
         "Submit even if the state is new but the provider has batches of this pipeline's name (a lost state.db: STATE_LOST)",
     },
+    ...noCacheArg(
+      "Send every request of each file, none answered from the result cache (the results still refresh it)",
+    ),
     json: { type: "boolean", description: "Print one JSON event per line on stdout (for scripts)" },
     detach: {
       type: "boolean",
@@ -67,6 +70,7 @@ export default defineCommand({
         flags: [
           ...(args.once ? ["--once"] : []),
           ...(args.force ? ["--force"] : []),
+          ...(noCache(args) ? ["--no-cache"] : []),
           ...(args.settle ? ["--settle", args.settle] : []),
           ...(args.coalesce ? ["--coalesce", args.coalesce] : []),
           ...(args["allow-inline-secrets"] ? ["--allow-inline-secrets"] : []),
@@ -105,6 +109,7 @@ export default defineCommand({
         onEvent,
         env,
         force: args.force,
+        noCache: noCache(args),
         engine: ctx.engine,
         settle: args.settle ? (parseDuration(args.settle) as number) : undefined,
         coalesce: args.coalesce ? (parseDuration(args.coalesce) as number) : undefined,

@@ -111,7 +111,6 @@ export async function readRun(o: ReadRunOptions): Promise<void> {
     }
   }
   state.finishReading(run.id, {
-    fingerprint: read.fingerprint,
     totals: read.totals,
     shards: read.shards,
     fanout: read.fanout,

@@ -1,7 +1,6 @@
 /** RunOptions' tuning (EngineTuning) checked once, with its defaults. */
 import { BatchpipeError, ErrorCodes } from "../errors.js";
 import { DEFAULT_CHECKPOINT_EVERY } from "./read/checkpoints.js";
-import { FINGERPRINT_SEGMENT } from "./read/fingerprint.js";
 import type { EngineTuning } from "./types.js";
 
 export function resolveTuning(tuning: EngineTuning): {
@@ -14,8 +13,7 @@ export function resolveTuning(tuning: EngineTuning): {
     hint: "Give a record count such as 10000 (or leave it out for the default, 10,000).",
   });
   return {
-    // checkpoints fall on fingerprint segment ends
-    checkpointEvery: Math.ceil(every / FINGERPRINT_SEGMENT) * FINGERPRINT_SEGMENT,
+    checkpointEvery: every,
     deliveryPartSize: positiveCount("deliveryPartSize", tuning.deliveryPartSize, {
       fallback: 5000,
       hint: "Give a request count such as 5000 (or leave it out for the default).",

@@ -161,7 +161,7 @@ export interface RunReport {
 
 /** How the engine cuts its work; the defaults suit every run. Tests set them to exercise small inputs. */
 export interface EngineTuning {
-  /** records between read-phase checkpoints, rounded up to a multiple of 1,000 (default 10,000) */
+  /** records between read-phase checkpoints (default 10,000) */
   readCheckpointEvery?: number;
   /** requests per delivery part: sinks commit after at most this many rows of a shard (default 5,000) */
   deliveryPartSize?: number;

@@ -1,7 +1,9 @@
 /**
  * The state database's tables, its version check, and how a run or shard row maps to its columns.
  * A table or column added here needs a new STATE_SCHEMA_VERSION: a state file of another version is
- * refused, not migrated.
+ * refused, not migrated. One removed does not: this version neither reads nor writes it, so a file
+ * that still has it works as before (runs.fingerprint and the datasets table, issue 17). The other
+ * way round is not checked: an earlier build fails on a file made without them.
  */
 import type Database from "better-sqlite3";
 import { BatchpipeError, ErrorCodes } from "../errors.js";
@@ -20,9 +22,8 @@ export const STATE_SCHEMA_VERSION = 2;
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
-  id TEXT PRIMARY KEY, seq INTEGER NOT NULL, status TEXT NOT NULL, fingerprint TEXT,
-  created_at INTEGER NOT NULL, finished_at INTEGER, cancel_requested INTEGER NOT NULL DEFAULT 0,
-  totals TEXT, counters TEXT NOT NULL);
+  id TEXT PRIMARY KEY, seq INTEGER NOT NULL, status TEXT NOT NULL, created_at INTEGER NOT NULL,
+  finished_at INTEGER, cancel_requested INTEGER NOT NULL DEFAULT 0, totals TEXT, counters TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS shards (
   run_id TEXT NOT NULL, name TEXT NOT NULL, seq INTEGER NOT NULL, root TEXT NOT NULL, attempt INTEGER NOT NULL,
   model TEXT NOT NULL, endpoint TEXT NOT NULL, file TEXT NOT NULL, meta_file TEXT NOT NULL,
@@ -61,7 +62,6 @@ export interface RawRun {
   id: string;
   seq: number;
   status: RunStatus;
-  fingerprint: string | null;
   created_at: number;
   finished_at: number | null;
   cancel_requested: number;
@@ -132,7 +132,6 @@ export function toRun(raw: RawRun | undefined): RunRow | undefined {
       id: raw.id,
       seq: raw.seq,
       status: raw.status,
-      fingerprint: raw.fingerprint,
       createdAt: raw.created_at,
       finishedAt: raw.finished_at,
       cancelRequested: raw.cancel_requested === 1,

@@ -47,10 +47,7 @@ export interface StateStore {
    * End of the read phase: shards (those a read checkpoint recorded stay as they are), the fan-out
    * still pending and totals in one transaction; the read checkpoint is dropped.
    */
-  finishReading(
-    id: string,
-    options: { fingerprint: string; totals: RunTotals; shards: ShardRow[]; fanout?: FanoutBatch[] },
-  ): void;
+  finishReading(id: string, options: { totals: RunTotals; shards: ShardRow[]; fanout?: FanoutBatch[] }): void;
   /** a read checkpoint: the shards sealed and the fan-out found since the last one, with `value` */
   saveReadCheckpoint(id: string, options: { value: string; shards: ShardRow[]; fanout: FanoutBatch[] }): void;
   /** the last read checkpoint's value (JSON), if the run's read phase recorded one */
@@ -189,17 +186,13 @@ function createStore(dir: string, db: Database.Database): StateStore {
     setRunStatus: (id, status) => db.prepare("UPDATE runs SET status = ? WHERE id = ?").run(status, id),
     requestCancel: (id) => db.prepare("UPDATE runs SET cancel_requested = 1 WHERE id = ?").run(id),
     finishReading: db.transaction(
-      (
-        id: string,
-        options: { fingerprint: string; totals: RunTotals; shards: ShardRow[]; fanout?: FanoutBatch[] },
-      ) => {
+      (id: string, options: { totals: RunTotals; shards: ShardRow[]; fanout?: FanoutBatch[] }) => {
         for (const shard of options.shards) insertShardOnce.run(shardParams(shard));
         for (const { root, rows } of options.fanout ?? [])
           for (const row of rows)
             insertFanout.run(id, root, row.canonical, row.recordId, row.input, row.source);
         db.prepare("DELETE FROM kv WHERE key = ?").run(readCheckpointKey(id));
-        db.prepare("UPDATE runs SET status = 'running', fingerprint = ?, totals = ? WHERE id = ?").run(
-          options.fingerprint,
+        db.prepare("UPDATE runs SET status = 'running', totals = ? WHERE id = ?").run(
           JSON.stringify(options.totals),
           id,
         );

@@ -70,7 +70,6 @@ export interface RunRow {
   id: string;
   seq: number;
   status: RunStatus;
-  fingerprint: string | null;
   createdAt: number;
   finishedAt: number | null;
   cancelRequested: boolean;

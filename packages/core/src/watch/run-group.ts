@@ -40,6 +40,7 @@ export async function runGroup(ctx: GroupContext, group: GroupRow, resumed: bool
         stateDir: ctx.stateDir,
         env: ctx.options.env,
         force: ctx.options.force,
+        noCache: ctx.options.noCache,
         ...ctx.options.engine,
         // exactly once per id across files: an id an earlier group delivered fails as duplicate_id
         deliveredBefore: (id) => registry.deliveredBefore(id, group.id),

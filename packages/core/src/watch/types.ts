@@ -36,6 +36,8 @@ export interface WatchOptions {
   env?: Record<string, string | undefined>;
   /** RunOptions.force for each group's run: submit even when the state is new but the provider has this pipeline's batches */
   force?: boolean;
+  /** RunOptions.noCache for each group's run: every request is sent, none answered from the result cache */
+  noCache?: boolean;
   /** passed to each group's runPipeline */
   engine?: EngineTuning;
   /** ms a file's size must stay unchanged before it counts as written (default 1000) */

@@ -9,7 +9,8 @@ import type { ShardWriterState } from "../read/shard-writer.js";
 
 /**
  * 2: shard meta lines with full key names. A read checkpointed by version 1 starts over (its shard
- * files hold meta lines of the old format).
+ * files hold meta lines of the old format). A checkpoint of an earlier build of version 2 also holds
+ * the dataset fingerprint (removed in issue 17), which is ignored.
  */
 const VERSION = 2;
 
@@ -25,8 +26,6 @@ export interface ReadCheckpoint {
   totals: RunTotals;
   costByModel: [string, { input: number; output: number }][];
   estimator: EstimatorState;
-  /** the fingerprint chain up to `read` (hex) */
-  fingerprint: string;
   writer: ShardWriterState;
   /** bytes of the prep-failures file */
   failuresBytes: number;

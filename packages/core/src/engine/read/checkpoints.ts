@@ -1,8 +1,8 @@
 /**
  * Read checkpoints. Every `checkpointEvery` records (10,000 by default) the read records how far it
  * got: the open shard files and the prep-failures file are flushed and their lengths recorded, with
- * the source's cursor, the totals, the estimator's calibration, the fingerprint chain and the
- * identical requests found so far (codecs/read-checkpoint.ts). The caller commits it all in one
+ * the source's cursor, the totals, the estimator's calibration and the identical requests found
+ * so far (codecs/read-checkpoint.ts). The caller commits it all in one
  * transaction; resume.ts continues from there.
  */
 import { createHash } from "node:crypto";

@@ -11,7 +11,7 @@ export class FanoutGate {
   private readonly closed = new Set<string>();
   /** fan-out rows not yet committed, per root */
   private readonly pending = new Map<string, number>();
-  /** a collection waits for these rows: the read checkpoints at its next segment end */
+  /** a collection waits for these rows: the read checkpoints after its next record */
   wantCheckpoint = false;
 
   /** `shards`: the run's shards in the state (those past `open` have begun their collection) */

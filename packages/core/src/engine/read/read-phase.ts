@@ -8,8 +8,8 @@
  *
  * This file is the loop; each record takes one pass through `place`, top to bottom. The jobs around
  * it have their own modules: checkpoints.ts and resume.ts (a read that stops continues from its
- * last checkpoint), duplicates.ts, estimator.ts, fingerprint.ts, prep-failures.ts (records that
- * never became requests) and shard-writer.ts; the formats written are in ../codecs/.
+ * last checkpoint), duplicates.ts, estimator.ts, prep-failures.ts (records that never became
+ * requests) and shard-writer.ts; the formats written are in ../codecs/.
  */
 import path from "node:path";
 import { setImmediate as nextTurn } from "node:timers/promises";
@@ -40,7 +40,6 @@ import {
 import { DuplicateIds, duplicateMessage } from "./duplicates.js";
 import { createEstimator } from "./estimator.js";
 import { type FanoutGate, FanoutRows } from "./fanout-gate.js";
-import { FINGERPRINT_SEGMENT, FingerprintChain } from "./fingerprint.js";
 import { RequestIndex } from "./id-index.js";
 import { invalidRecordRow, prepFailuresFile, rejectedRow } from "./prep-failures.js";
 import { failedRead, guardSource, interrupted, toRequest } from "./read-errors.js";
@@ -55,7 +54,7 @@ export interface ReadPhaseOptions {
   logger: Logger;
   estimate?: EstimateMode;
   onProgress?(records: number): void;
-  /** records between checkpoints: a multiple of FINGERPRINT_SEGMENT (default 10,000) */
+  /** records between checkpoints (default 10,000) */
   checkpointEvery?: number;
   /**
    * Make a checkpoint durable: `checkpoint` with the shards sealed and the identical requests found
@@ -80,7 +79,6 @@ export interface ReadPhaseOptions {
 }
 
 export interface ReadPhaseResult {
-  fingerprint: string;
   totals: RunTotals;
   /** every shard, in order (those recorded by checkpoints included) */
   shards: ShardRow[];
@@ -112,7 +110,6 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
   const estimator = createEstimator(options.estimate, saved?.estimator);
   // the calibration's tokenizer tables (~60 MB) are dropped when the read phase ends
   const releaseEncodings = holdEncodings();
-  const fingerprint = new FingerprintChain(saved?.fingerprint);
   const totals: RunTotals = saved ? { ...saved.totals } : emptyTotals();
   const costByModel = new Map<string, { input: number; output: number }>(saved?.costByModel ?? []);
   const fanout = new FanoutRows();
@@ -138,10 +135,7 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
   // every request is looked up only when the cache had entries at the start (a lookup costs ~7 µs)
   const lookUpAll = (options.cache?.size ?? 0) > 0;
 
-  const fail = (row: FailureRow) => {
-    failures.write(`${JSON.stringify(row)}\n`);
-    fingerprint.failure(row.error.code, row.source);
-  };
+  const fail = (row: FailureRow) => failures.write(`${JSON.stringify(row)}\n`);
 
   const checkpoint = async (last: SourceItem) => {
     const found = fanout.take();
@@ -155,7 +149,6 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
       totals: { ...totals },
       costByModel: [...costByModel].map(([model, c]) => [model, { ...c }]),
       estimator: estimator.state(),
-      fingerprint: fingerprint.value,
       writer: shards.state,
       failuresBytes: failures.flushed(),
     };
@@ -222,7 +215,6 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
         if (cachedShards.has(same.shard)) totals.cachedRecords = (totals.cachedRecords ?? 0) + 1;
         const root = shardName(same.shard);
         gate?.added(root);
-        fingerprint.identical(id, root, same.index);
         fanout.add(root, {
           canonical: String(same.index),
           recordId: id,
@@ -253,7 +245,6 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
         const placed = writer.add({ ...entry, line: cached, bytes, cached: true });
         requests.set(digest, placed.seq, placed.index);
         cachedShards.add(placed.seq);
-        fingerprint.request(line);
         totals.cached = (totals.cached ?? 0) + 1;
         totals.cachedRecords = (totals.cachedRecords ?? 0) + 1;
         totals.cachedCost = (totals.cachedCost ?? 0) + hit.cost;
@@ -262,7 +253,6 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
       // --- end result cache
       const placed = writer.add(entry);
       requests.set(digest, placed.seq, placed.index);
-      fingerprint.request(line);
       totals.requests++;
       totals.estimatedInputTokens += inputTokens;
       totals.estimatedOutputTokens += outputTokens;
@@ -300,7 +290,6 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
       // a shard is committed (and so submittable) as soon as it is sealed, a slow source's too; so
       // are fan-out rows a collection waits for
       const early = writer.sealed.length > committedCount || gate?.wantCheckpoint === true;
-      if (totals.read % FINGERPRINT_SEGMENT === 0 || early) fingerprint.cut();
       if (totals.read % every === 0 || early) {
         await checkpoint(item);
         if (signal.aborted) throw interrupted();
@@ -340,13 +329,11 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
     failures.close();
     releaseEncodings();
   }
-  fingerprint.cut();
   const shards = writer.finish();
   totals.shards = shards.length;
   totals.estimatedCost = sumCosts(costByModel, pricesFor(pipeline.spec.pricing));
   options.onProgress?.(totals.read);
   return {
-    fingerprint: fingerprint.value,
     totals,
     shards,
     fanout: fanout.take(),
