@@ -18,15 +18,15 @@ const result = (i: number, repeat = 20) => ({
 });
 const tempDir = () => fs.mkdtempSync(path.join(os.tmpdir(), "bp-cache-unit-"));
 
-describe("ResultCache", () => {
-  it("gives back what was stored, byte for byte, large values compressed on disk; nothing before flush; per provider", () => {
+describe("ResultCache", async () => {
+  it("gives back what was stored, byte for byte, large values compressed on disk; nothing before flush; per provider", async () => {
     const dir = tempDir();
     const cache = ResultCache.open(dir, { provider: "openai", maxBytes: 1 << 30 });
     expect(cache.size).toBe(0);
     cache.add(digest(1), result(1, 200), 0.25);
     cache.add(digest(2), result(2), 0.5);
     expect(cache.get(digest(1))).toBeUndefined();
-    cache.flush();
+    await cache.flush();
     const hit = cache.get(digest(1))!;
     expect(JSON.parse(hit.json)).toEqual(result(1, 200));
     expect(hit.cost).toBe(0.25);
@@ -37,30 +37,30 @@ describe("ResultCache", () => {
     // the large value compressed (the repeated answer shrinks well below its JSON), the small one as is
     const small = JSON.stringify(result(2)).length;
     expect(stats.bytes - small).toBeLessThan(JSON.stringify(result(1, 200)).length / 2);
-    cache.close();
+    await cache.close();
     // the same digest under another provider is another request
     const other = ResultCache.open(dir, { provider: "anthropic", maxBytes: 1 << 30 });
     expect(other.get(digest(1))).toBeUndefined();
-    other.close();
+    await other.close();
     expect(fs.statSync(path.join(dir, "cache.db")).mode & 0o777).toBe(0o600);
   });
 
-  it("survives reopening; an entry stored again replaces the old one and counts once", () => {
+  it("survives reopening; an entry stored again replaces the old one and counts once", async () => {
     const dir = tempDir();
     let cache = ResultCache.open(dir, { provider: "openai", maxBytes: 1 << 30 });
     for (let i = 0; i < 100; i++) cache.add(digest(i), result(i), 0.01);
-    cache.close();
+    await cache.close();
     cache = ResultCache.open(dir, { provider: "openai", maxBytes: 1 << 30 });
     expect(cache.size).toBe(100);
     cache.add(digest(5), result(500), 0.02);
-    cache.flush();
+    await cache.flush();
     expect(cache.size).toBe(100);
     expect(JSON.parse(cache.get(digest(5))!.json)).toEqual(result(500));
     expect(cacheStats(dir)).toMatchObject({ entries: 100, bytes: cache.stats().bytes });
-    cache.close();
+    await cache.close();
   });
 
-  it("evicts the oldest entries first once the stored bytes pass the bound, down to 90% of it", () => {
+  it("evicts the oldest entries first once the stored bytes pass the bound, down to 90% of it", async () => {
     const dir = tempDir();
     const each = JSON.stringify(result(10)).length;
     // room for ~50 entries of 2-digit ids
@@ -69,7 +69,7 @@ describe("ResultCache", () => {
     for (let i = 10; i < 90; i++) {
       cache.add(digest(i), result(i), 0);
       // one flush per "delivery part" of 10
-      if (i % 10 === 9) cache.flush();
+      if (i % 10 === 9) await cache.flush();
     }
     const stats = cache.stats();
     expect(stats.bytes).toBeLessThanOrEqual(bound);
@@ -82,21 +82,21 @@ describe("ResultCache", () => {
     expect(cache.get(digest(10))).toBeUndefined();
     expect(cache.get(digest(90 - stats.entries))).toBeDefined();
     expect(cache.get(digest(89 - stats.entries))).toBeUndefined();
-    cache.close();
+    await cache.close();
   });
 
-  it("keys merged into the large table still answer; a key stored again after its merge answers with the newer result and counts once", () => {
+  it("keys merged into the large table still answer; a key stored again after its merge answers with the newer result and counts once", async () => {
     const dir = tempDir();
     const cache = ResultCache.open(dir, { provider: "openai", maxBytes: 1 << 30, mergeAt: 30 });
     for (let i = 0; i < 100; i++) {
       cache.add(digest(i), result(i), 0.01);
-      if (i % 10 === 9) cache.flush();
+      if (i % 10 === 9) await cache.flush();
     }
     // 90 merged, 10 waiting in `fresh`
     for (const i of [0, 45, 89, 95, 99]) expect(JSON.parse(cache.get(digest(i))!.json)).toEqual(result(i));
     cache.add(digest(7), result(700), 0.02);
     cache.add(digest(97), result(970), 0.02);
-    cache.flush();
+    await cache.flush();
     expect(JSON.parse(cache.get(digest(7))!.json)).toEqual(result(700));
     expect(cache.get(digest(7))!.cost).toBe(0.02);
     expect(JSON.parse(cache.get(digest(97))!.json)).toEqual(result(970));
@@ -104,15 +104,15 @@ describe("ResultCache", () => {
     expect(cache.stats().entries).toBe(100);
     expect(cacheStats(dir)!.entries).toBe(100);
     for (let i = 100; i < 130; i++) cache.add(digest(i), result(i), 0.01);
-    cache.flush();
+    await cache.flush();
     expect(JSON.parse(cache.get(digest(7))!.json)).toEqual(result(700));
     const stats = cache.stats();
     expect(stats.entries).toBe(130);
     expect(cacheStats(dir)).toMatchObject({ entries: 130, bytes: stats.bytes });
-    cache.close();
+    await cache.close();
   });
 
-  it("reads a cache of the first layout (one table with a unique key) after upgrading it", () => {
+  it("reads a cache of the first layout (one table with a unique key) after upgrading it", async () => {
     const dir = tempDir();
     const key = (d: number[]) => {
       const k = Buffer.alloc(7 + 12);
@@ -134,14 +134,14 @@ describe("ResultCache", () => {
     const cache = ResultCache.open(dir, { provider: "openai", maxBytes: 1 << 30 });
     expect(cache.size).toBe(1);
     expect(cache.get(digest(1))).toEqual({ json, cost: 0.5 });
-    cache.close();
+    await cache.close();
   });
 
-  it("clearCache deletes it and says what it held", () => {
+  it("clearCache deletes it and says what it held", async () => {
     const dir = tempDir();
     const cache = ResultCache.open(dir, { provider: "openai", maxBytes: 1 << 30 });
     cache.add(digest(1), result(1), 0);
-    cache.close();
+    await cache.close();
     expect(clearCache(dir)).toMatchObject({ entries: 1 });
     expect(cacheStats(dir)).toBeUndefined();
     expect(clearCache(dir)).toBeUndefined();

@@ -14,25 +14,19 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { deflateRawSync, inflateRawSync, constants as zlib } from "node:zlib";
-import Database from "better-sqlite3";
+import { Worker } from "node:worker_threads";
+import { inflateRawSync } from "node:zlib";
+import type Database from "better-sqlite3";
 import { BatchpipeError, ErrorCodes } from "../errors.js";
 import { acquireLock, makeStateDir, ownerOnly } from "../state/lock.js";
+import type { WriterData, WriterMessage, WriterReply } from "./cache-writer.js";
+import { MERGE_AT, openCacheDb, ZLIB } from "./store.js";
 
 export const CACHE_FILE = "cache.db";
-
-/**
- * Level 1 with a 4 KB window: a ~600-byte chat result takes ~16 µs and shrinks to ~2/3, a 32 KB
- * embedding to ~45%. zlib sets up a context per call; the default 32 KB window and memLevel 8 made
- * that setup half the cost (~37 µs) for the same ratio on these small values (bench/result-cache.js).
- */
-const ZLIB = { level: zlib.Z_BEST_SPEED, windowBits: 12, memLevel: 5 };
-/**
- * Values of fewer JSON characters are stored as they are: a short chat answer shrinks only by a
- * third, and compressing it measured ~45 µs of CPU per result at collection on this (busy)
- * machine against ~10 µs for the insert itself; large ones (long answers, embeddings) shrink 2-3x.
- */
-const COMPRESS_FROM = 1024;
+/** successes handed to the writer at a time */
+const HAND_OVER = 512;
+/** the writer's code: the built file, from src/ (tests) as from dist/ */
+const WRITER = new URL("../../dist/cache/cache-writer.js", import.meta.url);
 
 /** what a cached success holds (a ResultItem's success fields, without its id) */
 export interface CachedResult {
@@ -64,86 +58,52 @@ export interface CacheLookup {
   get(digest: readonly number[]): CacheHit | undefined;
 }
 
-/**
- * Why keys live apart from the results, in two tables: a random key inserted into a large B-tree
- * dirties one page of it, so committing a delivery part's 5,000 keys into a 1M-entry index rewrote
- * ~5,000 of its pages (WAL, then checkpoint): 17-35 µs a store at 1M entries. A part's keys go to
- * `fresh`, which stays small, and are merged into `keys` MERGE_AT at a time, in key order, so a
- * merge writes each page of `keys` about once. Results are appended in the order stored.
- */
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS results (
-  seq INTEGER PRIMARY KEY, value BLOB NOT NULL, size INTEGER NOT NULL, cost REAL NOT NULL,
-  created_at INTEGER NOT NULL,
-  -- 1: value is raw-deflated JSON; 0: the JSON as it is
-  z INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS keys (key BLOB PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS fresh (key BLOB PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
-`;
-const SCHEMA_VERSION = 2;
-const MERGE_AT = 50_000;
-/** eviction goes this far under the bound, so the scan that drops evicted keys runs rarely */
-const EVICT_TO = 0.9;
-
 export class ResultCache implements CacheLookup {
-  private readonly db: Database.Database;
   private readonly prefix: Buffer;
   private readonly select: Database.Statement<
     [Buffer, Buffer],
     { value: Buffer | string; cost: number; z: number }
   >;
-  private readonly insertResult: Database.Statement;
-  private readonly insertFresh: Database.Statement;
-  private pending: { key: Buffer; value: Buffer | string; size: number; cost: number; z: number }[] = [];
-  /** stored bytes, kept in step with inserts and evictions */
+  private writer: Worker | undefined;
+  private writerError: Error | undefined;
+  private readonly waiting = new Map<number, { resolve(): void; reject(error: Error): void }>();
+  private commits = 0;
+  private pending: { keys: Buffer[]; json: string[]; costs: number[] } = { keys: [], json: [], costs: [] };
+  /** successes handed over since the last commit */
+  private uncommitted = 0;
+  /** stored bytes and results, as the writer's last commit left them */
   private bytes: number;
   private count: number;
-  private freshCount: number;
 
   private constructor(
-    db: Database.Database,
+    private readonly db: Database.Database,
     provider: string,
-    private readonly maxBytes: number,
-    private readonly mergeAt: number,
+    private readonly data: WriterData,
   ) {
-    this.db = db;
     this.prefix = Buffer.from(`${provider}\n`);
     // `fresh` first: a key stored again since the last merge points at its newer result
     this.select = db.prepare(
       "SELECT value, cost, z FROM results WHERE seq = coalesce((SELECT seq FROM fresh WHERE key = ?), (SELECT seq FROM keys WHERE key = ?))",
     );
-    this.insertResult = db.prepare(
-      "INSERT INTO results (value, size, cost, created_at, z) VALUES (?, ?, ?, ?, ?)",
-    );
-    this.insertFresh = db.prepare("INSERT OR IGNORE INTO fresh (key, seq) VALUES (?, ?)");
     const row = db.prepare("SELECT count(*) AS n, coalesce(sum(size), 0) AS bytes FROM results").get() as {
       n: number;
       bytes: number;
     };
     this.count = row.n;
     this.bytes = row.bytes;
-    this.freshCount = (db.prepare("SELECT count(*) AS n FROM fresh").get() as { n: number }).n;
   }
 
   /**
    * open (creating) the cache of the state folder `dir`, for `provider` (its label); `mergeAt`: keys
-   * gathered in `fresh` before they are merged (tests make it small)
+   * gathered before they are merged (store.ts; tests make it small)
    */
   static open(dir: string, o: { provider: string; maxBytes: number; mergeAt?: number }): ResultCache {
     makeStateDir(dir);
     const file = path.join(dir, CACHE_FILE);
     try {
-      const db = new Database(file);
+      const db = openCacheDb(file);
       ownerOnly(file);
-      // a new cache's page size (an existing one keeps its own): results of ~1 KB are appended, and
-      // 16 KB pages took 7 µs a store at 1M entries against 12 µs with 4 KB (fewer writes and cells)
-      db.pragma("page_size = 16384");
-      db.pragma("journal_mode = WAL");
-      db.pragma("synchronous = NORMAL");
-      db.pragma("busy_timeout = 5000");
-      upgrade(db);
-      ownerOnly(file);
-      return new ResultCache(db, o.provider, o.maxBytes, o.mergeAt ?? MERGE_AT);
+      return new ResultCache(db, o.provider, { file, maxBytes: o.maxBytes, mergeAt: o.mergeAt ?? MERGE_AT });
     } catch (error) {
       throw new BatchpipeError(
         ErrorCodes.STATE_FAILED,
@@ -171,86 +131,82 @@ export class ResultCache implements CacheLookup {
 
   /** queue a success; it is stored by the next flush() */
   add(digest: readonly number[], result: CachedResult, cost: number): void {
-    const json = JSON.stringify(result);
-    // short values are stored as text, as they are (no copy into a buffer)
-    if (json.length < COMPRESS_FROM) {
-      this.pending.push({ key: this.key(digest), value: json, size: Buffer.byteLength(json), cost, z: 0 });
-      return;
-    }
-    const value = deflateRawSync(json, ZLIB);
-    this.pending.push({ key: this.key(digest), value, size: value.length, cost, z: 1 });
+    this.pending.keys.push(this.key(digest));
+    this.pending.json.push(JSON.stringify(result));
+    this.pending.costs.push(cost);
+    if (this.pending.json.length >= HAND_OVER) this.handOver();
   }
 
-  /** store what add() queued, in one transaction, then evict the oldest entries past the bound */
-  flush(): void {
-    if (this.pending.length === 0) return;
-    const rows = this.pending;
-    this.pending = [];
-    const now = Date.now();
-    this.db.transaction(() => {
-      for (const r of rows) {
-        const seq = this.insertResult.run(r.value, r.size, r.cost, now, r.z).lastInsertRowid;
-        this.bytes += r.size;
-        this.count++;
-        if (this.insertFresh.run(r.key, seq).changes === 0) this.replaceFresh(r.key, seq);
-        else this.freshCount++;
-      }
-      if (this.freshCount >= this.mergeAt) this.merge();
-      this.evict();
-    })();
+  /** resolves once what add() queued is committed (the oldest entries evicted past the bound) */
+  async flush(): Promise<void> {
+    this.handOver();
+    if (this.uncommitted === 0) return;
+    this.uncommitted = 0;
+    const id = ++this.commits;
+    const done = new Promise<void>((resolve, reject) => this.waiting.set(id, { resolve, reject }));
+    this.send({ type: "commit", id });
+    await done;
   }
 
   stats(): CacheStats {
     return { ...readStats(this.db, false), entries: this.count - twice(this.db), bytes: this.bytes };
   }
 
-  close(): void {
-    this.flush();
-    this.db.close();
-  }
-
-  /** a key stored twice since the last merge (rare: an identical request paid twice) */
-  private replaceFresh(key: Buffer, seq: number | bigint): void {
-    const old = this.db.prepare("SELECT seq FROM fresh WHERE key = ?").get(key) as { seq: number };
-    this.dropResults("SELECT ?", old.seq);
-    this.db.prepare("UPDATE fresh SET seq = ? WHERE key = ?").run(seq, key);
-  }
-
-  /** move `fresh` into `keys`; a key already there (stored again) gives up its older result */
-  private merge(): void {
-    this.dropResults("SELECT k.seq FROM fresh f JOIN keys k ON k.key = f.key");
-    this.db.exec("INSERT OR REPLACE INTO keys SELECT key, seq FROM fresh; DELETE FROM fresh");
-    this.freshCount = 0;
-  }
-
-  /** delete the results whose seq the query gives, keeping the figures in step */
-  private dropResults(seqs: string, ...params: unknown[]): void {
-    const where = `WHERE seq IN (${seqs})`;
-    const gone = this.db
-      .prepare(`SELECT count(*) AS n, coalesce(sum(size), 0) AS bytes FROM results ${where}`)
-      .get(...params) as { n: number; bytes: number };
-    this.db.prepare(`DELETE FROM results ${where}`).run(...params);
-    this.count -= gone.n;
-    this.bytes -= gone.bytes;
-  }
-
-  /** past the bound: the oldest results go until the stored bytes are under EVICT_TO of it */
-  private evict(): void {
-    if (this.bytes <= this.maxBytes) return;
-    const oldest = this.db
-      .prepare("SELECT seq, size FROM results ORDER BY seq")
-      .iterate() as IterableIterator<{ seq: number; size: number }>;
-    let upTo = -1;
-    let bytes = this.bytes;
-    for (const row of oldest) {
-      if (bytes <= this.maxBytes * EVICT_TO) break;
-      bytes -= row.size;
-      upTo = row.seq;
+  async close(): Promise<void> {
+    try {
+      await this.flush();
+    } finally {
+      const writer = this.writer;
+      this.writer = undefined;
+      if (writer) {
+        const exited = new Promise((resolve) => writer.once("exit", resolve));
+        writer.postMessage({ type: "close" } satisfies WriterMessage);
+        await exited;
+      }
+      this.db.close();
     }
-    this.dropResults("SELECT seq FROM results WHERE seq <= ?", upTo);
-    // their keys: a scan of both key tables (rare, thanks to EVICT_TO)
-    this.db.prepare("DELETE FROM keys WHERE seq <= ?").run(upTo);
-    this.freshCount -= this.db.prepare("DELETE FROM fresh WHERE seq <= ?").run(upTo).changes;
+  }
+
+  private handOver(): void {
+    const { keys, json, costs } = this.pending;
+    if (json.length === 0) return;
+    this.pending = { keys: [], json: [], costs: [] };
+    this.uncommitted += json.length;
+    const keyLength = keys[0]!.length;
+    // one buffer of its own, moved to the writer (not copied)
+    const all = new Uint8Array(keys.length * keyLength);
+    for (let i = 0; i < keys.length; i++) all.set(keys[i]!, i * keyLength);
+    this.send({ type: "rows", keys: all, keyLength, json, costs }, [all.buffer]);
+  }
+
+  private send(message: WriterMessage, transfer?: ArrayBuffer[]): void {
+    if (this.writerError) throw this.writerError;
+    this.writer ??= this.startWriter();
+    this.writer.postMessage(message, transfer);
+  }
+
+  private startWriter(): Worker {
+    const writer = new Worker(WRITER, { workerData: this.data });
+    writer.on("message", (reply: WriterReply) => {
+      if (reply.type === "closed") {
+        void writer.terminate();
+        return;
+      }
+      const waiter = this.waiting.get(reply.id);
+      this.waiting.delete(reply.id);
+      if (reply.type === "committed") {
+        this.count = reply.count;
+        this.bytes = reply.bytes;
+        waiter?.resolve();
+      } else waiter?.reject(storeFailed(this.data.file, reply.message));
+    });
+    writer.on("error", (error) => {
+      // the writer is gone: what waits fails, and so does every later store
+      this.writerError = storeFailed(this.data.file, error.message);
+      for (const waiter of this.waiting.values()) waiter.reject(this.writerError);
+      this.waiting.clear();
+    });
+    return writer;
   }
 
   private key(digest: readonly number[]): Buffer {
@@ -263,22 +219,14 @@ export class ResultCache implements CacheLookup {
   }
 }
 
-/**
- * Create the tables, or bring a cache of the first layout (one `entries` table with a unique key)
- * to this one; user_version tells them apart.
- */
-function upgrade(db: Database.Database): void {
-  const version = db.pragma("user_version", { simple: true }) as number;
-  if (version === SCHEMA_VERSION) return;
-  db.transaction(() => {
-    db.exec(SCHEMA);
-    const first = db.prepare("SELECT name FROM sqlite_master WHERE type='table' AND name='entries'").get();
-    if (first) {
-      db.exec(`INSERT INTO results SELECT seq, value, size, cost, created_at, z FROM entries;
-        INSERT INTO keys SELECT key, seq FROM entries; DROP TABLE entries`);
-    }
-    db.pragma(`user_version = ${SCHEMA_VERSION}`);
-  })();
+function storeFailed(file: string, message: string): BatchpipeError {
+  return new BatchpipeError(
+    ErrorCodes.STATE_FAILED,
+    `cannot store results in the result cache ${file}: ${message}`,
+    {
+      hint: "Check the state folder's free space; `batchpipe cache <spec> --clear` starts an empty cache.",
+    },
+  );
 }
 
 /** the cache's figures without opening it for writing; undefined when there is none */
@@ -286,10 +234,9 @@ export function cacheStats(dir: string): CacheStats | undefined {
   const file = path.join(dir, CACHE_FILE);
   if (!fs.existsSync(file)) return undefined;
   // not read-only: a WAL database may need its -shm file created to be read
-  const db = new Database(file, { fileMustExist: true });
+  const db = openCacheDb(file, { fileMustExist: true });
   ownerOnly(file);
   try {
-    upgrade(db);
     return readStats(db);
   } finally {
     db.close();

@@ -161,10 +161,10 @@ export class Delivery {
           remember: ctx.cache && ((digest, result, cost) => ctx.cache!.add(digest, result, cost)),
           commitPart: async (part, partDelta) => {
             const delta = tally(partDelta);
-            // the part's successes are in the cache before its rows are committed: a crash in
-            // between leaves an extra entry (harmless), never a delivered result missing from it
-            ctx.cache?.flush();
-            const checkpoints = await sinks.commit(partKey(part));
+            // the part's successes are committed to the cache with its rows, before the delivery is
+            // recorded: a crash in between leaves an extra entry (harmless), never a recorded
+            // result missing from it
+            const [, checkpoints] = await Promise.all([ctx.cache?.flush(), sinks.commit(partKey(part))]);
             const counters = addCounters(ctx.counters, delta);
             ctx.state.recordDelivery({ runId: ctx.runId, key: partKey(part), checkpoints, counters });
             ctx.counters = counters;
@@ -174,8 +174,7 @@ export class Delivery {
           },
         }),
       );
-      ctx.cache?.flush();
-      checkpoints = await sinks.commit(key);
+      [, checkpoints] = await Promise.all([ctx.cache?.flush(), sinks.commit(key)]);
     } catch (error) {
       // rows written past the last recorded checkpoint must go: reopen every sink at its checkpoint
       await this.close();

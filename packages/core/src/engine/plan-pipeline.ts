@@ -114,7 +114,7 @@ export async function planPipeline(
       })),
     };
   } finally {
-    cache?.close();
+    await cache?.close();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -141,7 +141,8 @@ async function runOnce(pipeline: EnginePipeline, options: RunOptions): Promise<R
     return { run: run.id, status, report, exitCode: counters.failed > 0 ? 3 : 0 };
   } finally {
     await provider?.close().catch(() => undefined);
-    cache?.close();
+    // every delivery committed its successes already: this stops the writer
+    await cache?.close().catch(() => undefined);
     state.close();
     lock.release();
   }

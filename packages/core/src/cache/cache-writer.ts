@@ -1,0 +1,66 @@
+/**
+ * The result cache's writer, in a worker thread: the collection hands it each part's successes
+ * while it goes on parsing results, and waits only for the commit (result-cache.ts). Storing took
+ * ~10 µs a result on the collecting thread (SQLite inserts, merges, compression).
+ */
+import { parentPort, workerData } from "node:worker_threads";
+import { CacheStore, openCacheDb } from "./store.js";
+
+/** from the cache: results to insert (keys of `keyLength` bytes, back to back), or a commit */
+export type WriterMessage =
+  | { type: "rows"; keys: Uint8Array; keyLength: number; json: string[]; costs: number[] }
+  | { type: "commit"; id: number }
+  | { type: "close" };
+
+/** to the cache: a commit's outcome with the figures after it, or closed */
+export type WriterReply =
+  | { type: "committed"; id: number; count: number; bytes: number }
+  | { type: "failed"; id: number; message: string }
+  | { type: "closed" };
+
+export interface WriterData {
+  file: string;
+  maxBytes: number;
+  mergeAt: number;
+}
+
+const port = parentPort!;
+const data = workerData as WriterData;
+const db = openCacheDb(data.file);
+const store = new CacheStore(db, data);
+/** an insert that failed: its commit fails (and rolls back) */
+let failure: string | undefined;
+
+port.on("message", (message: WriterMessage) => {
+  if (message.type === "rows") {
+    if (failure !== undefined) return;
+    try {
+      const now = Date.now();
+      const keys = Buffer.from(message.keys.buffer, message.keys.byteOffset, message.keys.byteLength);
+      for (let i = 0; i < message.json.length; i++) {
+        const at = i * message.keyLength;
+        store.insert(keys.subarray(at, at + message.keyLength), message.json[i]!, message.costs[i]!, now);
+      }
+    } catch (error) {
+      failure = (error as Error).message;
+    }
+  } else if (message.type === "commit") {
+    try {
+      if (failure !== undefined) throw new Error(failure);
+      store.commit();
+      reply({ type: "committed", id: message.id, count: store.count, bytes: store.bytes });
+    } catch (error) {
+      store.rollback();
+      failure = undefined;
+      reply({ type: "failed", id: message.id, message: (error as Error).message });
+    }
+  } else {
+    if (db.inTransaction) db.exec("ROLLBACK");
+    db.close();
+    reply({ type: "closed" });
+  }
+});
+
+function reply(r: WriterReply): void {
+  port.postMessage(r);
+}
