@@ -6,17 +6,27 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { CacheStore, openCacheDb } from "./store.js";
 
-/** from the cache: results to insert (keys of `keyLength` bytes, back to back), or a commit */
-export type WriterMessage =
-  | { type: "rows"; keys: Uint8Array; keyLength: number; json: string[]; costs: number[] }
-  | { type: "commit"; id: number }
-  | { type: "close" };
+/**
+ * from the cache: `n` results to insert (their keys of `keyLength` bytes and their JSON back to back,
+ * result i's JSON ending at ends[i]; buffers moved, not copied), or a commit
+ */
+export type WriterMessage = RowsMessage | { type: "commit"; id: number } | { type: "close" };
 
 /** to the cache: a commit's outcome with the figures after it, or closed */
 export type WriterReply =
   | { type: "committed"; id: number; count: number; bytes: number }
   | { type: "failed"; id: number; message: string }
   | { type: "closed" };
+
+export interface RowsMessage {
+  type: "rows";
+  n: number;
+  keyLength: number;
+  keys: Uint8Array;
+  json: Uint8Array;
+  ends: Uint32Array;
+  costs: Float64Array;
+}
 
 export interface WriterData {
   file: string;
@@ -36,10 +46,16 @@ port.on("message", (message: WriterMessage) => {
     if (failure !== undefined) return;
     try {
       const now = Date.now();
+      const { n, keyLength, ends, costs } = message;
       const keys = Buffer.from(message.keys.buffer, message.keys.byteOffset, message.keys.byteLength);
-      for (let i = 0; i < message.json.length; i++) {
-        const at = i * message.keyLength;
-        store.insert(keys.subarray(at, at + message.keyLength), message.json[i]!, message.costs[i]!, now);
+      const json = Buffer.from(message.json.buffer, message.json.byteOffset, message.json.byteLength);
+      for (let i = 0, start = 0; i < n; start = ends[i]!, i++) {
+        store.insert(
+          keys.subarray(i * keyLength, (i + 1) * keyLength),
+          json.subarray(start, ends[i]),
+          costs[i]!,
+          now,
+        );
       }
     } catch (error) {
       failure = (error as Error).message;

@@ -19,12 +19,13 @@ import { inflateRawSync } from "node:zlib";
 import type Database from "better-sqlite3";
 import { BatchpipeError, ErrorCodes } from "../errors.js";
 import { acquireLock, makeStateDir, ownerOnly } from "../state/lock.js";
-import type { WriterData, WriterMessage, WriterReply } from "./cache-writer.js";
+import type { RowsMessage, WriterData, WriterMessage, WriterReply } from "./cache-writer.js";
 import { MERGE_AT, openCacheDb, ZLIB } from "./store.js";
 
 export const CACHE_FILE = "cache.db";
-/** successes handed to the writer at a time */
+/** successes handed to the writer at a time (at most), and the JSON bytes of a hand-over to start with */
 const HAND_OVER = 512;
+const HAND_OVER_BYTES = 1 << 20;
 /** the writer's code: the built file, from src/ (tests) as from dist/ */
 const WRITER = new URL("../../dist/cache/cache-writer.js", import.meta.url);
 
@@ -68,7 +69,8 @@ export class ResultCache implements CacheLookup {
   private writerError: Error | undefined;
   private readonly waiting = new Map<number, { resolve(): void; reject(error: Error): void }>();
   private commits = 0;
-  private pending: { keys: Buffer[]; json: string[]; costs: number[] } = { keys: [], json: [], costs: [] };
+  private readonly keyLength: number;
+  private batch: RowsMessage & { keys: Buffer; json: Buffer };
   /** successes handed over since the last commit */
   private uncommitted = 0;
   /** stored bytes and results, as the writer's last commit left them */
@@ -81,6 +83,8 @@ export class ResultCache implements CacheLookup {
     private readonly data: WriterData,
   ) {
     this.prefix = Buffer.from(`${provider}\n`);
+    this.keyLength = this.prefix.length + 12;
+    this.batch = this.newBatch(HAND_OVER_BYTES);
     // `fresh` first: a key stored again since the last merge points at its newer result
     this.select = db.prepare(
       "SELECT value, cost, z FROM results WHERE seq = coalesce((SELECT seq FROM fresh WHERE key = ?), (SELECT seq FROM keys WHERE key = ?))",
@@ -131,10 +135,22 @@ export class ResultCache implements CacheLookup {
 
   /** queue a success; it is stored by the next flush() */
   add(digest: readonly number[], result: CachedResult, cost: number): void {
-    this.pending.keys.push(this.key(digest));
-    this.pending.json.push(JSON.stringify(result));
-    this.pending.costs.push(cost);
-    if (this.pending.json.length >= HAND_OVER) this.handOver();
+    const json = JSON.stringify(result);
+    const bytes = Buffer.byteLength(json);
+    let b = this.batch;
+    const used = b.n === 0 ? 0 : b.ends[b.n - 1]!;
+    if (used + bytes > b.json.length) {
+      this.handOver();
+      if (bytes > this.batch.json.length) this.batch = this.newBatch(bytes);
+      b = this.batch;
+    }
+    const start = b.n === 0 ? 0 : b.ends[b.n - 1]!;
+    b.json.write(json, start);
+    b.ends[b.n] = start + bytes;
+    b.costs[b.n] = cost;
+    this.writeKey(b.keys, b.n * this.keyLength, digest);
+    b.n++;
+    if (b.n === HAND_OVER) this.handOver();
   }
 
   /** resolves once what add() queued is committed (the oldest entries evicted past the bound) */
@@ -168,15 +184,24 @@ export class ResultCache implements CacheLookup {
   }
 
   private handOver(): void {
-    const { keys, json, costs } = this.pending;
-    if (json.length === 0) return;
-    this.pending = { keys: [], json: [], costs: [] };
-    this.uncommitted += json.length;
-    const keyLength = keys[0]!.length;
-    // one buffer of its own, moved to the writer (not copied)
-    const all = new Uint8Array(keys.length * keyLength);
-    for (let i = 0; i < keys.length; i++) all.set(keys[i]!, i * keyLength);
-    this.send({ type: "rows", keys: all, keyLength, json, costs }, [all.buffer]);
+    const b = this.batch;
+    if (b.n === 0) return;
+    this.batch = this.newBatch(HAND_OVER_BYTES);
+    this.uncommitted += b.n;
+    this.send(b, [b.keys.buffer, b.json.buffer, b.ends.buffer, b.costs.buffer] as ArrayBuffer[]);
+  }
+
+  /** buffers of their own (not Buffer's shared pool), moved to the writer when handed over */
+  private newBatch(jsonBytes: number): RowsMessage & { keys: Buffer; json: Buffer } {
+    return {
+      type: "rows",
+      n: 0,
+      keyLength: this.keyLength,
+      keys: Buffer.from(new ArrayBuffer(HAND_OVER * this.keyLength)),
+      json: Buffer.from(new ArrayBuffer(jsonBytes)),
+      ends: new Uint32Array(HAND_OVER),
+      costs: new Float64Array(HAND_OVER),
+    };
   }
 
   private send(message: WriterMessage, transfer?: ArrayBuffer[]): void {
@@ -210,12 +235,17 @@ export class ResultCache implements CacheLookup {
   }
 
   private key(digest: readonly number[]): Buffer {
-    const key = Buffer.allocUnsafe(this.prefix.length + 12);
-    this.prefix.copy(key, 0);
-    key.writeUInt32LE(digest[0]! >>> 0, this.prefix.length);
-    key.writeUInt32LE(digest[1]! >>> 0, this.prefix.length + 4);
-    key.writeUInt32LE(digest[2]! >>> 0, this.prefix.length + 8);
+    const key = Buffer.allocUnsafe(this.keyLength);
+    this.writeKey(key, 0, digest);
     return key;
+  }
+
+  private writeKey(into: Buffer, at: number, digest: readonly number[]): void {
+    this.prefix.copy(into, at);
+    const d = at + this.prefix.length;
+    into.writeUInt32LE(digest[0]! >>> 0, d);
+    into.writeUInt32LE(digest[1]! >>> 0, d + 4);
+    into.writeUInt32LE(digest[2]! >>> 0, d + 8);
   }
 }
 
