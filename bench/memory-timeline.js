@@ -40,7 +40,10 @@ try {
       temperature: 0,
       batch: { poll_interval: "200ms" },
       sinks: sqlite
-        ? ["{ use: jsonl, path: ./out/results.jsonl }", "{ use: sqlite, path: ./out/results.db, table: results }"]
+        ? [
+            "{ use: jsonl, path: ./out/results.jsonl }",
+            "{ use: sqlite, path: ./out/results.db, table: results }",
+          ]
         : ["{ use: jsonl, path: ./out/results.jsonl, fields: [id, output, usage] }"],
     }),
   );
@@ -58,12 +61,17 @@ try {
         events.push([Date.now(), type]);
     },
   });
-  if (result.code !== 0) throw new Error(`batchpipe run exited ${result.code}: ${result.stderr.slice(-2000)}`);
+  if (result.code !== 0)
+    throw new Error(`batchpipe run exited ${result.code}: ${result.stderr.slice(-2000)}`);
 } finally {
   await emulator.close();
 }
 
-const lines = fs.readFileSync(memFile, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+const lines = fs
+  .readFileSync(memFile, "utf8")
+  .trim()
+  .split("\n")
+  .map((l) => JSON.parse(l));
 const samples = lines.filter((l) => l.rss !== undefined);
 const smaps = lines.filter((l) => l.smaps);
 const t0 = samples[0].at;
@@ -75,7 +83,9 @@ const phaseAt = (at) => {
 };
 const row = (s) =>
   `${sec(s.at)}  ${String(s.rss).padStart(4)}  ${String(s.heapTotal).padStart(5)}  ${String(s.heapUsed).padStart(5)}  ${String(s.spaces.new ?? 0).padStart(4)}  ${String(s.spaces.old ?? 0).padStart(4)}  ${String(s.spaces.large_object ?? 0).padStart(4)}  ${String(s.external).padStart(4)}  ${String(s.arrayBuffers).padStart(4)}  ${String(s.rss - s.heapTotal - s.external).padStart(5)}  ${String(s.file ?? "").padStart(4)}  ${phaseAt(s.at)}`;
-console.log(`N=${n.toLocaleString("en-US")}, ${sqlite ? "jsonl + sqlite sinks" : "jsonl sink only"}; MB; other = rss - heapTotal - external (file-backed pages, stacks, native heaps: SQLite, zlib, freed malloc memory not given back); file = RSS of mapped files`);
+console.log(
+  `N=${n.toLocaleString("en-US")}, ${sqlite ? "jsonl + sqlite sinks" : "jsonl sink only"}; MB; other = rss - heapTotal - external (file-backed pages, stacks, native heaps: SQLite, zlib, freed malloc memory not given back); file = RSS of mapped files`,
+);
 console.log("     s   rss  heapT  heapU   new   old  large  ext   ab  other  file  phase");
 let last = -Infinity;
 for (const s of samples) {
@@ -94,11 +104,18 @@ if (peakMaps)
   );
 if (readEnd) {
   const readPeak = samples.filter((s) => s.at <= readEnd).reduce((a, b) => (b.rss > a.rss ? b : a));
-  const afterPeak = samples.filter((s) => s.at > readEnd).reduce((a, b) => (b.rss > a.rss ? b : a), { rss: 0 });
-  console.log(`read ended at ${sec(readEnd).trim()} s; RSS peak while reading ${readPeak.rss} MB, after ${afterPeak.rss} MB`);
+  const afterPeak = samples
+    .filter((s) => s.at > readEnd)
+    .reduce((a, b) => (b.rss > a.rss ? b : a), { rss: 0 });
+  console.log(
+    `read ended at ${sec(readEnd).trim()} s; RSS peak while reading ${readPeak.rss} MB, after ${afterPeak.rss} MB`,
+  );
 }
 console.log(
-  `peak RSS (getrusage) ${Math.round(result.peakRssMB)} MB · CPU ${(result.cpuMs / 1000).toFixed(1)} s · wall ${(result.wallMs / 1000).toFixed(1)} s · load ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`,
+  `peak RSS (getrusage) ${Math.round(result.peakRssMB)} MB · CPU ${(result.cpuMs / 1000).toFixed(1)} s · wall ${(result.wallMs / 1000).toFixed(1)} s · load ${os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" ")}`,
 );
 if (process.env.BENCH_MEM_SNAPSHOT_MB) console.log(`heap snapshots in ${work}`);
 else fs.rmSync(work, { recursive: true, force: true });

@@ -15,7 +15,8 @@ if (file) {
   const sample = () => {
     const m = process.memoryUsage();
     const spaces = {};
-    for (const s of v8.getHeapSpaceStatistics()) spaces[s.space_name.replace(/_space$/, "")] = mb(s.space_used_size);
+    for (const s of v8.getHeapSpaceStatistics())
+      spaces[s.space_name.replace(/_space$/, "")] = mb(s.space_used_size);
     const line = {
       at: Date.now(),
       rss: mb(m.rss),
@@ -37,46 +38,54 @@ if (file) {
       v8.writeHeapSnapshot(path.join(path.dirname(file), `at-${mb(m.rss)}mb.heapsnapshot`));
     }
   };
-  /** RSS of anonymous memory and of mapped files (the node binary, libraries), and the thread count */
-  function procStatus() {
-    try {
-      const status = fs.readFileSync("/proc/self/status", "utf8");
-      const kb = (key) => Number(new RegExp(`^${key}:\\s+(\\d+)`, "m").exec(status)?.[1] ?? 0);
-      return { anon: Math.round(kb("RssAnon") / 1024), file: Math.round(kb("RssFile") / 1024), threads: kb("Threads") };
-    } catch {
-      return {};
-    }
-  }
-  /**
-   * Anonymous RSS (MB) by kind of mapping: the brk heap (glibc's main arena), mappings of 64 MB or
-   * more (glibc's thread arenas reserve 64 MB; V8 reserves its code range), and the rest by size
-   * (V8's heap pages are 256 KB; big malloc()s such as ArrayBuffer backing stores get their own).
-   */
-  function smaps() {
-    const out = { brk: 0, "64mb+": 0, "1-64mb": 0, "<1mb": 0, top: [] };
-    let size = 0;
-    let name = "";
-    for (const l of fs.readFileSync("/proc/self/smaps", "utf8").split("\n")) {
-      const head = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ (\d+)\s*(.*)$/.exec(l);
-      if (head) {
-        size = (Number.parseInt(head[2], 16) - Number.parseInt(head[1], 16)) / 1048576;
-        name = head[3] !== "0" ? "file" : head[4] || "anon";
-        continue;
-      }
-      const rss = /^Rss:\s+(\d+)/.exec(l);
-      if (!rss || name === "file" || (name !== "anon" && name !== "[heap]")) continue;
-      const mbRss = Number(rss[1]) / 1024;
-      const kind = name === "[heap]" ? "brk" : size >= 64 ? "64mb+" : size >= 1 ? "1-64mb" : "<1mb";
-      out[kind] += mbRss;
-      if (mbRss >= 4) out.top.push(`${kind} ${Math.round(size)}MB mapping: ${Math.round(mbRss)}MB`);
-    }
-    for (const k of ["brk", "64mb+", "1-64mb", "<1mb"]) out[k] = Math.round(out[k]);
-    return out;
-  }
   sample();
   setInterval(sample, Number(process.env.BENCH_MEM_EVERY_MS ?? 200)).unref();
   process.on("exit", () => {
     sample();
-    fs.appendFileSync(file, `${JSON.stringify({ at: Date.now(), maxRSS: mb(process.resourceUsage().maxRSS * 1024) })}\n`);
+    fs.appendFileSync(
+      file,
+      `${JSON.stringify({ at: Date.now(), maxRSS: mb(process.resourceUsage().maxRSS * 1024) })}\n`,
+    );
   });
+}
+
+/** RSS of anonymous memory and of mapped files (the node binary, libraries), and the thread count */
+function procStatus() {
+  try {
+    const status = fs.readFileSync("/proc/self/status", "utf8");
+    const kb = (key) => Number(new RegExp(`^${key}:\\s+(\\d+)`, "m").exec(status)?.[1] ?? 0);
+    return {
+      anon: Math.round(kb("RssAnon") / 1024),
+      file: Math.round(kb("RssFile") / 1024),
+      threads: kb("Threads"),
+    };
+  } catch {
+    return {};
+  }
+}
+/**
+ * Anonymous RSS (MB) by kind of mapping: the brk heap (glibc's main arena), mappings of 64 MB or
+ * more (glibc's thread arenas reserve 64 MB; V8 reserves its code range), and the rest by size
+ * (V8's heap pages are 256 KB; big malloc()s such as ArrayBuffer backing stores get their own).
+ */
+function smaps() {
+  const out = { brk: 0, "64mb+": 0, "1-64mb": 0, "<1mb": 0, top: [] };
+  let size = 0;
+  let name = "";
+  for (const l of fs.readFileSync("/proc/self/smaps", "utf8").split("\n")) {
+    const head = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ (\d+)\s*(.*)$/.exec(l);
+    if (head) {
+      size = (Number.parseInt(head[2], 16) - Number.parseInt(head[1], 16)) / 1048576;
+      name = head[3] !== "0" ? "file" : head[4] || "anon";
+      continue;
+    }
+    const rss = /^Rss:\s+(\d+)/.exec(l);
+    if (!rss || name === "file" || (name !== "anon" && name !== "[heap]")) continue;
+    const mbRss = Number(rss[1]) / 1024;
+    const kind = name === "[heap]" ? "brk" : size >= 64 ? "64mb+" : size >= 1 ? "1-64mb" : "<1mb";
+    out[kind] += mbRss;
+    if (mbRss >= 4) out.top.push(`${kind} ${Math.round(size)}MB mapping: ${Math.round(mbRss)}MB`);
+  }
+  for (const k of ["brk", "64mb+", "1-64mb", "<1mb"]) out[k] = Math.round(out[k]);
+  return out;
 }
