@@ -5,6 +5,8 @@
 // process.memoryUsage() and V8's heap spaces every 200 ms. Prints the samples every ~2 s and the
 // peak, with peak RSS and CPU seconds from getrusage. BENCH_MEM_SNAPSHOT_MB=300 also writes a
 // heap snapshot when RSS first passes 300 MB (into the printed folder; it stops the run a while).
+// BENCH_NODE_ARGS="--trace-gc" passes node options to the run, BENCH_OTHER_OUT=file keeps what it
+// prints besides its events.
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -20,6 +22,9 @@ const args = process.argv.slice(2);
 const n = Number(args.find((a) => /^\d+$/.test(a)) ?? 1_000_000);
 const sqlite = !args.includes("--jsonl-only");
 
+// BENCH_NODE_ARGS="--trace-gc": more node options for the run; what they print goes to BENCH_OTHER_OUT
+const nodeArgs = (process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean);
+const otherOut = process.env.BENCH_OTHER_OUT;
 const input = await ensureInput(n);
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "bench-memory-"));
 const memFile = path.join(work, "memory.jsonl");
@@ -52,8 +57,9 @@ try {
     args: ["run", spec, "--json"],
     cwd: work,
     env: { OPENAI_API_KEY: "sk-bench", NO_COLOR: "1", BENCH_MEM_FILE: memFile },
-    nodeArgs: ["--require", path.join(BENCH, "lib/memory-preload.cjs")],
+    nodeArgs: [...nodeArgs, "--require", path.join(BENCH, "lib/memory-preload.cjs")],
     onLine(line) {
+      if (otherOut && !line.startsWith("{")) fs.appendFileSync(otherOut, `${line}\n`);
       const type = /^\{"type":"([a-z_]+)"/.exec(line)?.[1];
       if (type === "shard_submitted") events.push([Date.now(), `submitted ${++submitted}`]);
       else if (type === "shard_collected") events.push([Date.now(), `collected ${++collected}`]);
@@ -117,5 +123,6 @@ console.log(
     .map((l) => l.toFixed(2))
     .join(" ")}`,
 );
-if (process.env.BENCH_MEM_SNAPSHOT_MB) console.log(`heap snapshots in ${work}`);
+if (process.env.BENCH_MEM_SNAPSHOT_MB || process.env.BENCH_MEM_SNAPSHOT_AB_MB)
+  console.log(`heap snapshots in ${work}`);
 else fs.rmSync(work, { recursive: true, force: true });

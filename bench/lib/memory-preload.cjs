@@ -1,7 +1,8 @@
 // Preloaded with `node --require` by bench/memory-timeline.js: every BENCH_MEM_EVERY_MS (200) it
 // appends one line of process.memoryUsage() and V8's heap spaces (MB) to $BENCH_MEM_FILE, so a
 // run's memory can be lined up with its events. BENCH_MEM_SNAPSHOT_MB: write one heap snapshot
-// into the file's folder the first time RSS passes that many MB (diagnosis only: it stops the run).
+// into the file's folder the first time RSS passes that many MB (diagnosis only: it stops the run);
+// BENCH_MEM_SNAPSHOT_AB_MB: the same when ArrayBuffers pass that many MB.
 const fs = require("node:fs");
 const path = require("node:path");
 const v8 = require("node:v8");
@@ -10,6 +11,7 @@ const file = process.env.BENCH_MEM_FILE;
 if (file) {
   const mb = (bytes) => Math.round(bytes / 1048576);
   const snapshotAt = Number(process.env.BENCH_MEM_SNAPSHOT_MB ?? 0) * 1048576;
+  const snapshotAbAt = Number(process.env.BENCH_MEM_SNAPSHOT_AB_MB ?? 0) * 1048576;
   let snapshotTaken = false;
   let peak = 0;
   const sample = () => {
@@ -33,7 +35,10 @@ if (file) {
       peak = m.rss;
       fs.appendFileSync(file, `${JSON.stringify({ at: line.at, smaps: smaps() })}\n`);
     }
-    if (snapshotAt && !snapshotTaken && m.rss >= snapshotAt) {
+    if (
+      !snapshotTaken &&
+      ((snapshotAt && m.rss >= snapshotAt) || (snapshotAbAt && m.arrayBuffers >= snapshotAbAt))
+    ) {
       snapshotTaken = true;
       v8.writeHeapSnapshot(path.join(path.dirname(file), `at-${mb(m.rss)}mb.heapsnapshot`));
     }
