@@ -12,8 +12,8 @@
  * The whole-file buffer is reused from one shard to the next instead of allocated per shard: glibc
  * gives a freed mapping of up to 32 MB back to the system but raises its mmap threshold to that
  * size, so after the first ~20 MB buffer was freed every smaller buffer of the run (the read's hash
- * tables, stream chunks) came from the brk heap, which grows and does not shrink. It cost ~25 MB
- * of peak RSS at 1M records while the read ran beside the collection (bench/memory-timeline.js).
+ * tables, stream chunks) came from the brk heap, which grows and does not shrink: at a 1M run's
+ * peak it held 178–188 MB, 140–144 MB with the buffer reused (bench/memory-timeline.js).
  */
 import fs from "node:fs";
 import { decodeShardMeta, type ShardMeta } from "./codecs/shard-meta.js";
