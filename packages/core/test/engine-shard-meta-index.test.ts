@@ -69,4 +69,30 @@ describe("ShardMetaIndex", () => {
       }
     }
   });
+
+  it("reads each shard's own lines when one shard's buffer is reused by the next, and after close from disk", async () => {
+    const big = Array.from({ length: 3000 }, (_, i) => meta(i, `big shard ${"y".repeat(i % 200)} ${i}`));
+    const small = Array.from({ length: 1000 }, (_, i) => meta(i, `small shard ✓ ${i}`));
+    const first = await ShardMetaIndex.load(metaFile(big));
+    const entries = [0, 1500, 2999].map((i) => first.at(i)!.entry);
+    first.close();
+    // the next load takes the closed index's buffer; the first one's entries now read the file
+    const second = await ShardMetaIndex.load(metaFile(small));
+    // loaded while the second is open: a buffer of its own
+    const third = await ShardMetaIndex.load(metaFile(big));
+    try {
+      for (let i = 999; i >= 0; i -= 7) expect(second.at(i)?.entry.meta()).toEqual(small[i]);
+      for (let i = 0; i < 3000; i += 11) expect(third.get(`rec-${i}`)?.meta()).toEqual(big[i]);
+      expect(entries.map((e) => e.meta())).toEqual([big[0], big[1500], big[2999]]);
+    } finally {
+      second.close();
+      third.close();
+    }
+    const fourth = await ShardMetaIndex.load(metaFile(small));
+    try {
+      expect([...fourth.entries()].map(([, e]) => e.meta())).toEqual(small);
+    } finally {
+      fourth.close();
+    }
+  });
 });

@@ -8,6 +8,12 @@
  * per line cost ~5 µs a result), and ids are read from the lines as results ask for them, each line
  * decoded once for its id and its row (decoding every line first for the id map cost ~1.5 µs a
  * result); the first result out of order reads the remaining ids into the map.
+ *
+ * The whole-file buffer is reused from one shard to the next instead of allocated per shard: glibc
+ * gives a freed mapping of up to 32 MB back to the system but raises its mmap threshold to that
+ * size, so after the first ~20 MB buffer was freed every smaller buffer of the run (the read's hash
+ * tables, stream chunks) came from the brk heap, which grows and does not shrink: at a 1M run's
+ * peak it held 178–188 MB, 140–144 MB with the buffer reused (bench/memory-timeline.js).
  */
 import fs from "node:fs";
 import { decodeShardMeta, type ShardMeta } from "./codecs/shard-meta.js";
@@ -15,6 +21,17 @@ import { decodeShardMeta, type ShardMeta } from "./codecs/shard-meta.js";
 const READ_AHEAD = 1 << 16;
 /** meta files up to this size are held whole while their shard is collected (a 50,000-request shard's is ~20 MB) */
 const WHOLE_FILE = 64 << 20;
+
+/** the whole-file buffer of the last index closed, for the next load (at most one kept, ≤ WHOLE_FILE) */
+let spare: Buffer | undefined;
+
+/** a buffer of at least `size` bytes: the spare, or a new one with room for a somewhat larger shard */
+function wholeFileBuffer(size: number): Buffer {
+  const buffer =
+    spare && spare.length >= size ? spare : Buffer.allocUnsafe(Math.min(WHOLE_FILE, size + (size >> 3)));
+  spare = undefined;
+  return buffer;
+}
 
 export interface MetaEntry {
   /** the request's index in its shard file */
@@ -38,6 +55,8 @@ export class ShardMetaIndex {
   private blockAt = 0;
   /** the line read last */
   private lastLine = -2;
+  /** the buffer holds the whole file (given to the next load on close) */
+  private whole = false;
 
   private constructor(private readonly file: string) {}
 
@@ -54,7 +73,7 @@ export class ShardMetaIndex {
       const size = (await handle.stat()).size;
       // results come in any order (OpenAI's and the emulator's): a read per line costs a syscall
       // each, so a shard's meta file of usual size is read once and its lines sliced from memory
-      const whole = size <= WHOLE_FILE ? Buffer.allocUnsafe(size) : undefined;
+      const whole = size <= WHOLE_FILE ? wholeFileBuffer(size) : undefined;
       const chunk = whole ?? Buffer.allocUnsafe(1 << 20);
       let lineStart = 0;
       let pos = 0;
@@ -75,6 +94,7 @@ export class ShardMetaIndex {
       add(lineStart, pos - lineStart);
       if (whole) {
         index.buffer = whole;
+        index.whole = true;
         index.filled = pos;
         index.blockAt = 0;
       }
@@ -143,9 +163,12 @@ export class ShardMetaIndex {
     return this.buffer.toString("utf8", start, start + length);
   }
 
+  /** entries read after this come from the file on disk */
   close(): void {
     if (this.fd !== undefined) fs.closeSync(this.fd);
     this.fd = undefined;
+    if (this.whole && this.buffer && this.buffer.length > (spare?.length ?? 0)) spare = this.buffer;
+    this.whole = false;
     this.buffer = undefined;
   }
 

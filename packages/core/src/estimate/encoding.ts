@@ -1,8 +1,8 @@
 /**
  * Tokenizer selection. The BPE tables are big (o200k_base: ~0.5 s and ~40 MB of heap to build), so
  * each is built on first use from gpt-tokenizer's rank file, and held only while someone needs it:
- * the read phase calibrates its estimates with them and then lets go, so a run does not carry them
- * into its collection. They are plain data read from a file, not a module, so letting go frees them.
+ * the read phase calibrates its estimates with them and then lets go, so the rest of the read and
+ * the collection beside it do not carry them. They are plain data read from a file, not a module, so letting go frees them.
  */
 import fs from "node:fs";
 import { createRequire } from "node:module";
@@ -49,6 +49,11 @@ export function holdEncodings(): () => void {
     holders--;
     if (holders === 0) loaded.clear();
   };
+}
+
+/** the encodings whose tables are built and held now */
+export function loadedEncodings(): EncodingName[] {
+  return [...loaded.keys()];
 }
 
 /**

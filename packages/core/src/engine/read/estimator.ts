@@ -3,7 +3,12 @@
  * model's tokenizer are slow, so a model's first requests are counted both exactly and fast, and
  * the rest get the fast count scaled by the ratio those showed. The calibration is part of a read
  * checkpoint: a resumed read estimates as an uninterrupted one.
+ *
+ * The tokenizer tables (~15 MB of heap for o200k_base) are held only while a calibration is under
+ * way: since submission streams, the read runs beside the collection, and tables kept to the end
+ * of the read added to the run's peak memory. A model first seen after that builds them again.
  */
+import { holdEncodings } from "../../estimate/encoding.js";
 import type { EstimateMode } from "../../estimate/estimate-tokens.js";
 import { estimateRequestTokens } from "../../estimate/index.js";
 import type { RequestLine } from "../../plugin.js";
@@ -19,6 +24,8 @@ export interface TokenEstimator {
   /** estimated input tokens of a request */
   estimate(model: string, request: RequestLine): number;
   state(): EstimatorState;
+  /** let go of the tokenizer tables (the read is over) */
+  close(): void;
 }
 
 /** `mode`: always that estimate (no calibration); `restored`: continue a checkpointed calibration */
@@ -27,6 +34,12 @@ export function createEstimator(mode: EstimateMode | undefined, restored?: Estim
     restored?.calibration.map(([model, c]) => [model, { ...c }]) ?? [],
   );
   let exactMs = restored?.exactMs ?? 0;
+  /** lets go of the tokenizer tables; set while they are held */
+  let release = mode === "exact" ? holdEncodings() : undefined;
+  const letGo = () => {
+    release?.();
+    release = undefined;
+  };
   const estimate = (model: string, request: RequestLine) => {
     if (mode) return estimateRequestTokens(request, { mode });
     const c = calibration.get(model) ?? { exact: 0, fast: 0, n: 0 };
@@ -35,20 +48,27 @@ export function createEstimator(mode: EstimateMode | undefined, restored?: Estim
     // BPE is quadratic in a long run without spaces (a base64 blob, a 50 MB line): calibrate on
     // small requests only, within a time budget
     if (c.n < CALIBRATION_REQUESTS && fast <= CALIBRATION_MAX_TOKENS && exactMs < CALIBRATION_MAX_MS) {
+      release ??= holdEncodings();
       const started = performance.now();
       const exact = estimateRequestTokens(request, { mode: "exact" });
       exactMs += performance.now() - started;
       c.exact += exact;
       c.fast += fast;
       c.n++;
+      if (calibrated()) letGo();
       return exact;
     }
     // keep the fast count's own margin when it overestimates less than the sample said
     return Math.ceil((fast * Math.max(c.exact, 1)) / Math.max(c.fast, 1));
   };
+  /** no calibration under way: every model that began one finished it, or the time budget is spent */
+  const calibrated = () =>
+    exactMs >= CALIBRATION_MAX_MS ||
+    [...calibration.values()].every((c) => c.n === 0 || c.n >= CALIBRATION_REQUESTS);
   return {
     estimate,
     state: () => ({ calibration: [...calibration].map(([model, c]) => [model, { ...c }]), exactMs }),
+    close: letGo,
   };
 }
 

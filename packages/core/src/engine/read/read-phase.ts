@@ -16,7 +16,6 @@ import { setImmediate as nextTurn } from "node:timers/promises";
 import { cachedLine, isFromCache } from "../../cache/cached-shard.js";
 import type { CacheLookup } from "../../cache/index.js";
 import { isBatchpipeError } from "../../errors.js";
-import { holdEncodings } from "../../estimate/encoding.js";
 import type { EstimateMode } from "../../estimate/estimate-tokens.js";
 import { estimateOutputTokens } from "../../estimate/index.js";
 import { estimateCost, type ModelPrice, pricesFor } from "../../estimate/pricing.js";
@@ -107,9 +106,8 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
     duplicates,
     requests,
   });
+  // holds the calibration's tokenizer tables only while it calibrates (or estimates exactly)
   const estimator = createEstimator(options.estimate, saved?.estimator);
-  // the calibration's tokenizer tables (~60 MB) are dropped when the read phase ends
-  const releaseEncodings = holdEncodings();
   const totals: RunTotals = saved ? { ...saved.totals } : emptyTotals();
   const costByModel = new Map<string, { input: number; output: number }>(saved?.costByModel ?? []);
   const fanout = new FanoutRows();
@@ -327,7 +325,7 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
     });
   } finally {
     failures.close();
-    releaseEncodings();
+    estimator.close();
   }
   const shards = writer.finish();
   totals.shards = shards.length;

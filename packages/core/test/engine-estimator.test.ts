@@ -1,0 +1,76 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { createEstimator, type TokenEstimator } from "../src/engine/read/estimator.js";
+import { type EncodingName, holdEncodings, loadEncoding, loadedEncodings } from "../src/estimate/encoding.js";
+
+const chat = (model: string, text: string) => ({
+  custom_id: "x",
+  url: "/v1/chat/completions",
+  body: { model, messages: [{ role: "user", content: text }] },
+});
+
+const estimators: TokenEstimator[] = [];
+const open = (...args: Parameters<typeof createEstimator>) => {
+  const estimator = createEstimator(...args);
+  estimators.push(estimator);
+  return estimator;
+};
+
+/**
+ * Build the tables beforehand (the calibration's 1 s budget counts their build too, which a busy
+ * machine can spend whole); the returned function lets go of this hold once the estimator has its own.
+ */
+const warm = (name: EncodingName) => {
+  const release = holdEncodings();
+  loadEncoding(name);
+  return release;
+};
+
+afterEach(() => {
+  for (const estimator of estimators.splice(0)) estimator.close();
+});
+
+describe("the read's token estimator", () => {
+  it("holds the tokenizer tables while it calibrates and lets go once every model is calibrated", () => {
+    const release = warm("o200k_base");
+    const estimator = open(undefined);
+    estimator.estimate("gpt-4o-mini", chat("gpt-4o-mini", "How was the kettle?"));
+    release();
+    expect(loadedEncodings()).toEqual(["o200k_base"]);
+    // a second model begins its calibration before the first ends: the tables stay for it
+    estimator.estimate("gpt-4o", chat("gpt-4o", "And the lamp?"));
+    for (let i = 1; i < 500; i++)
+      estimator.estimate("gpt-4o-mini", chat("gpt-4o-mini", `Review ${i}: fine.`));
+    expect(loadedEncodings()).toEqual(["o200k_base"]);
+    for (let i = 1; i < 500; i++) estimator.estimate("gpt-4o", chat("gpt-4o", `Review ${i}: fine.`));
+    expect(loadedEncodings()).toEqual([]);
+    // past the calibration the fast count is scaled: no tables needed
+    const later = estimator.estimate("gpt-4o-mini", chat("gpt-4o-mini", "Review 600: fine."));
+    expect(later).toBeGreaterThan(0);
+    expect(loadedEncodings()).toEqual([]);
+    expect(estimator.state().calibration.map(([model, c]) => [model, c.n])).toEqual([
+      ["gpt-4o-mini", 500],
+      ["gpt-4o", 500],
+    ]);
+  });
+
+  it("calibrates a model first seen after the others, building the tables again", () => {
+    const estimator = open(undefined, {
+      calibration: [["gpt-4o-mini", { exact: 5000, fast: 6000, n: 500 }]],
+      exactMs: 10,
+    });
+    expect(estimator.estimate("gpt-4o-mini", chat("gpt-4o-mini", "Fine."))).toBeGreaterThan(0);
+    expect(loadedEncodings()).toEqual([]);
+    const release = warm("cl100k_base");
+    estimator.estimate("gpt-3.5-turbo", chat("gpt-3.5-turbo", "Fine."));
+    release();
+    expect(loadedEncodings()).toEqual(["cl100k_base"]);
+  });
+
+  it("holds the tables until closed when every estimate is exact", () => {
+    const estimator = open("exact");
+    for (let i = 0; i < 600; i++) estimator.estimate("gpt-4o", chat("gpt-4o", `Review ${i}: fine.`));
+    expect(loadedEncodings()).toEqual(["o200k_base"]);
+    estimator.close();
+    expect(loadedEncodings()).toEqual([]);
+  });
+});
