@@ -7,7 +7,7 @@ import type { ResultCache } from "../cache/index.js";
 import { BatchpipeError, ErrorCodes, isBatchpipeError } from "../errors.js";
 import { pricesFor, shardCost } from "../estimate/pricing.js";
 import type { Logger } from "../plugin.js";
-import type { ProviderConnection } from "../provider/contract.js";
+import type { BatchSnapshot, ProviderConnection } from "../provider/contract.js";
 import type { RunCounters, RunTotals, ShardRow, ShardStatus, StateStore } from "../state/index.js";
 import { Scheduler } from "./scheduler.js";
 import type { EngineEvent, EnginePipeline } from "./types.js";
@@ -69,6 +69,18 @@ export function unfinishedShards(ctx: LoopContext): number {
 /** shards not at the provider yet: never submitted, or refused by its queue */
 export function waitingShards(ctx: LoopContext): ShardRow[] {
   return [...shardsIn(ctx, "pending"), ...shardsIn(ctx, "queued")];
+}
+
+/** a batch's status or counts changed */
+export function emitBatchStatus(ctx: LoopContext, shard: ShardRow, batch: BatchSnapshot): void {
+  ctx.emit({
+    type: "batch_status",
+    run: ctx.runId,
+    shard: shard.name,
+    batchId: batch.id,
+    status: batch.status,
+    counts: batch.counts ?? { total: shard.requests, completed: 0, failed: 0 },
+  });
 }
 
 /** max_cost would be passed by the next shard: the run stops submitting */

@@ -15,6 +15,7 @@ import { Deadline } from "./live-fallback.js";
 import {
   checkOutage,
   describeError,
+  emitBatchStatus,
   emitBudgetExceeded,
   HOUR,
   LEARNED_BUDGETS,
@@ -77,6 +78,8 @@ export class RunLoop {
   /** a shard is being uploaded and created (the read yields more often meanwhile) */
   submitting = false;
   private submittingAll = false;
+  /** submissions started between a collection's parts */
+  private beside: Promise<void> | undefined;
   private totals: RunTotals | null;
 
   constructor(o: RunLoopOptions) {
@@ -166,6 +169,7 @@ export class RunLoop {
       this.progress(true);
       return { counters: this.ctx.counters, cancelled: this.cancelling };
     } finally {
+      await this.beside;
       await this.delivery.close();
     }
   }
@@ -210,9 +214,8 @@ export class RunLoop {
   // --- submission ---
 
   /**
-   * The shards waiting when this is called, as far as the scheduler lets them go: the provider works
-   * on them while the loop collects (one per turn left sealed shards waiting behind a whole
-   * collection). Not the ones sealed meanwhile: the read seals the next while one uploads.
+   * The shards waiting when called (not those sealed meanwhile: the read seals the next while one
+   * uploads), as the scheduler allows: one per turn left them waiting behind a whole collection.
    */
   private async submitEligible(): Promise<void> {
     if (this.submittingAll) return;
@@ -226,11 +229,16 @@ export class RunLoop {
     }
   }
 
-  /** between a collection's parts: shards sealed meanwhile are submitted too */
+  /** between a collection's parts: sealed shards are submitted beside it (awaiting starved it) */
   private async betweenParts(): Promise<void> {
     this.progress(false);
-    if (this.cancelling || this.deadline.passed || !this.read.maySubmit()) return;
-    await this.submitEligible();
+    if (this.submittingAll || this.cancelling || this.deadline.passed || !this.read.maySubmit()) return;
+    // submitNext reports its own failures; the loop sees an abort itself
+    this.beside = this.submitEligible()
+      .catch(() => undefined)
+      .finally(() => {
+        this.beside = undefined;
+      });
   }
 
   private async submitNext(): Promise<void> {
@@ -338,14 +346,7 @@ export class RunLoop {
       if (changed) {
         if (batch.counts) this.inFlightCounts.set(shard.name, batch.counts);
         if (batch.status !== shard.batchStatus) patchShard(this.ctx, shard, { batchStatus: batch.status });
-        this.ctx.emit({
-          type: "batch_status",
-          run: this.runId,
-          shard: shard.name,
-          batchId: batch.id,
-          status: batch.status,
-          counts: batch.counts ?? { total: shard.requests, completed: 0, failed: 0 },
-        });
+        emitBatchStatus(this.ctx, shard, batch);
       }
       if (batch.state === "ended") this.ended(shard, batch);
     }
