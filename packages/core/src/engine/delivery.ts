@@ -30,8 +30,8 @@ export interface DeliveryOptions {
   pluginTimeoutMs?: number;
   /** requests per delivery part */
   partSize: number;
-  /** called after each committed part (the collection goes on once it settles) */
-  onPart?(): Promise<void>;
+  /** called after each committed part */
+  onPart?(): void;
 }
 
 export type CollectOutcome =
@@ -170,7 +170,7 @@ export class Delivery {
             ctx.counters = counters;
             delivered = addCounters(delivered, delta);
             await sinks.begin(partKey(part + 1));
-            await this.options.onPart?.();
+            this.options.onPart?.();
           },
         }),
       );

@@ -77,9 +77,6 @@ export class RunLoop {
   private prepDelivered = false;
   /** a shard is being uploaded and created (the read yields more often meanwhile) */
   submitting = false;
-  private submittingAll = false;
-  /** submissions started between a collection's parts */
-  private beside: Promise<void> | undefined;
   private totals: RunTotals | null;
 
   constructor(o: RunLoopOptions) {
@@ -109,7 +106,7 @@ export class RunLoop {
     this.delivery = new Delivery(this.ctx, {
       pluginTimeoutMs: o.pluginTimeoutMs,
       partSize: o.deliveryPartSize,
-      onPart: () => this.betweenParts(),
+      onPart: () => this.progress(false),
     });
   }
 
@@ -169,7 +166,6 @@ export class RunLoop {
       this.progress(true);
       return { counters: this.ctx.counters, cancelled: this.cancelling };
     } finally {
-      await this.beside;
       await this.delivery.close();
     }
   }
@@ -218,27 +214,9 @@ export class RunLoop {
    * uploads), as the scheduler allows: one per turn left them waiting behind a whole collection.
    */
   private async submitEligible(): Promise<void> {
-    if (this.submittingAll) return;
-    this.submittingAll = true;
-    try {
-      let waiting = waitingShards(this.ctx).length;
-      do await this.submitNext();
-      while (this.submitAgain && --waiting > 0 && !this.deadline.passed);
-    } finally {
-      this.submittingAll = false;
-    }
-  }
-
-  /** between a collection's parts: sealed shards are submitted beside it (awaiting starved it) */
-  private async betweenParts(): Promise<void> {
-    this.progress(false);
-    if (this.submittingAll || this.cancelling || this.deadline.passed || !this.read.maySubmit()) return;
-    // submitNext reports its own failures; the loop sees an abort itself
-    this.beside = this.submitEligible()
-      .catch(() => undefined)
-      .finally(() => {
-        this.beside = undefined;
-      });
+    let waiting = waitingShards(this.ctx).length;
+    do await this.submitNext();
+    while (this.submitAgain && --waiting > 0 && !this.deadline.passed);
   }
 
   private async submitNext(): Promise<void> {
