@@ -4,25 +4,30 @@ import { readDaemon } from "@batchpipe/core";
 import { describe, expect, it } from "vitest";
 import { batchpipe, checkExactlyOnce, readJsonl, tempDir, waitFor } from "./support/harness.js";
 
+/** `<dir>/pipeline.yaml` watching ./inbox/ through the in-process emulator, and the empty inbox */
+function writeWatchPipeline(dir: string, name: string): void {
+  fs.mkdirSync(path.join(dir, "inbox"));
+  fs.writeFileSync(
+    path.join(dir, "pipeline.yaml"),
+    [
+      "version: 1",
+      `name: ${name}`,
+      "provider: { use: emulator, emulator: { timeScale: 3600 } }",
+      "source: { use: jsonl, path: ./inbox/ }",
+      "transform:",
+      '  id: "{{ id }}"',
+      '  body: { model: gpt-4o-mini, messages: [{ role: user, content: "{{ text }}" }] }',
+      "batch: { poll_interval: 50ms }",
+      "sinks: [{ use: jsonl, path: ./out/results.jsonl }]",
+      "",
+    ].join("\n"),
+  );
+}
+
 describe("batchpipe watch --detach", () => {
   it("watches in the background, processes dropped files, and stops cleanly", async () => {
     const dir = tempDir("bp-daemon-watch-");
-    fs.mkdirSync(path.join(dir, "inbox"));
-    fs.writeFileSync(
-      path.join(dir, "pipeline.yaml"),
-      [
-        "version: 1",
-        "name: watch-daemon",
-        "provider: { use: emulator, emulator: { timeScale: 3600 } }",
-        "source: { use: jsonl, path: ./inbox/ }",
-        "transform:",
-        '  id: "{{ id }}"',
-        '  body: { model: gpt-4o-mini, messages: [{ role: user, content: "{{ text }}" }] }',
-        "batch: { poll_interval: 50ms }",
-        "sinks: [{ use: jsonl, path: ./out/results.jsonl }]",
-        "",
-      ].join("\n"),
-    );
+    writeWatchPipeline(dir, "watch-daemon");
     const stateDir = path.join(dir, ".batchpipe/watch-daemon");
     const start = await batchpipe(["watch", "pipeline.yaml", "--detach", "--settle", "300ms"], {
       cwd: dir,
@@ -71,22 +76,7 @@ describe("batchpipe watch --detach", () => {
 
   it("--detach passes --no-cache on: requests an earlier file paid are sent again", async () => {
     const dir = tempDir("bp-daemon-no-cache-");
-    fs.mkdirSync(path.join(dir, "inbox"));
-    fs.writeFileSync(
-      path.join(dir, "pipeline.yaml"),
-      [
-        "version: 1",
-        "name: watch-daemon-no-cache",
-        "provider: { use: emulator, emulator: { timeScale: 3600 } }",
-        "source: { use: jsonl, path: ./inbox/ }",
-        "transform:",
-        '  id: "{{ id }}"',
-        '  body: { model: gpt-4o-mini, messages: [{ role: user, content: "{{ text }}" }] }',
-        "batch: { poll_interval: 50ms }",
-        "sinks: [{ use: jsonl, path: ./out/results.jsonl }]",
-        "",
-      ].join("\n"),
-    );
+    writeWatchPipeline(dir, "watch-daemon-no-cache");
     const write = (name: string, prefix: string) =>
       fs.writeFileSync(
         path.join(dir, "inbox", name),
