@@ -52,6 +52,8 @@ export class SinkSet {
       const key = sinkKey(runId, role, index, ref.use);
       keepPrivate(ref, resolvePath, [state.dir, path.join(pipeline.dir, ".batchpipe")]);
       const checkpoint = state.sinkCheckpoint(key);
+      const openKey = `${key}|open`;
+      let start: Checkpoint | undefined;
       try {
         const opening = withTimeout(
           ref.plugin.open({
@@ -70,14 +72,13 @@ export class SinkSet {
         // a fresh sink's starting point is recorded before it gets a row: a run that crashes
         // before its first delivery is recorded resumes from there, not as fresh again (which
         // would keep what it wrote, e.g. in a jsonl file with append: true)
-        if (checkpoint === undefined) {
-          const openKey = `${key}|open`;
-          const start = await withTimeout(handle.commit(openKey), timeoutMs, ref.label, "commit");
-          state.recordSinkCheckpoint(key, start, openKey);
-        }
+        if (checkpoint === undefined)
+          start = await withTimeout(handle.commit(openKey), timeoutMs, ref.label, "commit");
       } catch (error) {
         throw pluginFailed(ref.label, "open", error);
       }
+      // outside the sink's failures: the state's own (its disk full) is reported as such
+      if (checkpoint === undefined) state.recordSinkCheckpoint(key, start as Checkpoint, openKey);
     };
     try {
       for (const [i, ref] of pipeline.sinks.entries()) await openOne("sinks", i, ref);
