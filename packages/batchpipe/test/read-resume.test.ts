@@ -401,7 +401,7 @@ describe("read phase resume", () => {
     // checkpoints commit once their files are synced: the one before the 20,000 mark is in
     expect(started.readFrom).toBeGreaterThanOrEqual(20_000 - EVERY);
     expect(started.readFrom).toBeLessThan(n);
-    expect(started.readFrom! % EVERY).toBe(0);
+    // (not a multiple of EVERY: each shard's seal is checkpointed at once, wherever it falls)
     // progress goes on from the checkpoint, not from 0
     expect(events(second, "read_progress")[0]).toMatchObject({
       records: Math.ceil((started.readFrom! + 1) / 10_000) * 10_000,
