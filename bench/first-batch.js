@@ -11,6 +11,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { ensureInput } from "./lib/data.js";
 import { startEmulator } from "./lib/emulator.js";
+import { chatSpec } from "./lib/spec.js";
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url));
 const CLI = path.join(BENCH, "..", "packages/batchpipe/bin/batchpipe.js");
@@ -21,21 +22,15 @@ export async function firstBatch(n) {
   const spec = path.join(work, "pipeline.yaml");
   fs.writeFileSync(
     spec,
-    `version: 1
-name: bench-first-batch
-provider: { use: openai, base_url: "\${OPENAI_BASE_URL}" }
-source: { use: jsonl, path: ${JSON.stringify(input)} }
-transform:
-  use: prompt
-  endpoint: /v1/chat/completions
-  id: "{{ id }}"
-  body:
-    model: gpt-4o-mini
-    max_tokens: 50
-    messages: [{ role: user, content: "{{ text }}" }]
-batch: { poll_interval: 200ms }
-sinks: [{ use: jsonl, path: ./out/results.jsonl }]
-`,
+    chatSpec({
+      name: "bench-first-batch",
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: ${VAR} is the spec syntax
+      baseUrl: "${OPENAI_BASE_URL}",
+      source: `{ use: jsonl, path: ${JSON.stringify(input)} }`,
+      batch: { poll_interval: "200ms" },
+      sinks: ["{ use: jsonl, path: ./out/results.jsonl }"],
+      errors: false,
+    }),
   );
   const emulator = await startEmulator();
   try {
