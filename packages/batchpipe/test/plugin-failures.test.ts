@@ -5,6 +5,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { Emulator } from "@batchpipe/openai-emulator";
+import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   batchesOf,
@@ -66,6 +67,73 @@ describe("plugin failures", () => {
     expectEachOnce(path.join(dir, "out/results.jsonl"), 40);
     // the resumed run paid for nothing again
     expect(ours("flaky-sink").length).toBe(batchesBefore);
+  });
+
+  // a delivery is recorded part by part; the run that finishes it may deliver in parts of another
+  // size (EngineTuning.deliveryPartSize; the CLI's default is 5,000)
+  it.each([
+    { first: 20, then: undefined, label: "5,000 (the default)", committed: 40 },
+    { first: 30, then: 20, label: "20", committed: 30 },
+  ])(
+    "a delivery cut short in parts of $first is finished in parts of $label: every row once",
+    async ({ first, then, committed }) => {
+      const dir = tempDir();
+      fs.writeFileSync(path.join(dir, "data.jsonl"), records(100));
+      fs.writeFileSync(path.join(dir, "broken"), "");
+      const name = `part-size-${first}-${then}`;
+      const spec = writePipeline(dir, {
+        baseUrl: emu.url,
+        name,
+        sinks: [
+          `- { use: ${path.join(FIXTURES, "plugins/flaky-sink.ts")}, path: ./out/results.jsonl, fail_marker: ./broken, fail_after: 50 }`,
+        ],
+      });
+      const cut = await batchpipe(["run", spec], { cwd: dir, engine: { deliveryPartSize: first } });
+      expect(cut.code, cut.stderr).toBe(1);
+      expect(cut.stderr).toContain("EIO: the disk went away");
+      expect(readJsonl(path.join(dir, "out/results.jsonl"))).toHaveLength(committed);
+
+      fs.rmSync(path.join(dir, "broken"));
+      const rest = await batchpipe(["run", spec, "--json"], {
+        cwd: dir,
+        engine: then === undefined ? undefined : { deliveryPartSize: then },
+      });
+      expect(rest.code, rest.stderr).toBe(0);
+      expect(report(rest)).toMatchObject({ read: 100, succeeded: 100, failed: 0, unaccounted: 0 });
+      expectEachOnce(path.join(dir, "out/results.jsonl"), 100);
+      expect(ours(name)).toHaveLength(1);
+    },
+  );
+
+  it("a delivery cut short by an earlier build, its parts numbered, is finished after its last part", async () => {
+    const dir = tempDir();
+    fs.writeFileSync(path.join(dir, "data.jsonl"), records(100));
+    fs.writeFileSync(path.join(dir, "broken"), "");
+    const spec = writePipeline(dir, {
+      baseUrl: emu.url,
+      name: "numbered-parts",
+      sinks: [
+        `- { use: ${path.join(FIXTURES, "plugins/flaky-sink.ts")}, path: ./out/results.jsonl, fail_marker: ./broken, fail_after: 50 }`,
+      ],
+    });
+    const engine = { deliveryPartSize: 20 };
+    expect((await batchpipe(["run", spec], { cwd: dir, engine })).code).toBe(1);
+    // the earlier build's keys: `<run>:<shard>#p<n>` for the n-th part
+    const db = new Database(path.join(dir, ".batchpipe/numbered-parts/state.db"));
+    const parts = db
+      .prepare("SELECT key FROM deliveries WHERE key LIKE '%@%' ORDER BY key")
+      .pluck()
+      .all() as string[];
+    expect(parts.map((key) => key.replace(/^.*@/, ""))).toEqual(["20", "40"]);
+    parts.forEach((key, n) => {
+      db.prepare("UPDATE deliveries SET key = ? WHERE key = ?").run(key.replace(/@\d+$/, `#p${n}`), key);
+    });
+    db.close();
+
+    fs.rmSync(path.join(dir, "broken"));
+    const rest = await batchpipe(["run", spec, "--json"], { cwd: dir, engine });
+    expect(rest.code, rest.stderr).toBe(0);
+    expectEachOnce(path.join(dir, "out/results.jsonl"), 100);
   });
 
   it("a sink that hangs hits the plugin timeout; the error names the plugin and the process exits", async () => {

@@ -138,8 +138,8 @@ async function collect(
     sinks: { write: async (row) => void rows.push(row) },
     signal: new AbortController().signal,
     partSize: 5000,
-    partsDone: 0,
-    commitPart: async (part) => void parts.push(part),
+    routedDone: 0,
+    commitPart: async (end) => void parts.push(end),
     ...over,
   });
   return { rows, result, dir, parts };
@@ -263,13 +263,25 @@ describe("routing the results of an ended batch", () => {
       failed("e", "server_error", true),
     ];
     const fresh = await collect(ids, items, { partSize: 2 });
-    expect(fresh.parts).toEqual([0, 1]);
+    expect(fresh.parts).toEqual([2, 4]);
     expect(fresh.rows.map((r) => r.id)).toEqual(["a", "c", "d"]);
-    const resumed = await collect(ids, items, { partSize: 2, partsDone: 2 });
+    const resumed = await collect(ids, items, { partSize: 2, routedDone: 4 });
     expect(resumed.parts).toEqual([]);
     expect(resumed.rows).toEqual([]);
     // the retry shard is the same whether or not the parts were delivered in this process
     expect(resumed.result.retryShard?.requests).toBe(2);
+  });
+
+  it("a delivery resumed with another part size goes on after the last request committed", async () => {
+    const ids = ["a", "b", "c", "d", "e", "f", "g"];
+    const items = ids.map((id) => ok(id));
+    // 3 requests were committed in parts of 3; this run delivers in parts of 2 (then 5000)
+    const smaller = await collect(ids, items, { partSize: 2, routedDone: 3 });
+    expect(smaller.parts).toEqual([5, 7]);
+    expect(smaller.rows.map((r) => r.id)).toEqual(["d", "e", "f", "g"]);
+    const larger = await collect(ids, items, { routedDone: 3 });
+    expect(larger.parts).toEqual([]);
+    expect(larger.rows.map((r) => r.id)).toEqual(["d", "e", "f", "g"]);
   });
 });
 

@@ -45,11 +45,12 @@ export interface CollectOptions {
   /** requests per delivery part, so that no sink buffers a whole shard */
   partSize: number;
   /**
-   * `partsDone` parts were committed before (a resumed collection re-derives them without
-   * writing); `commitPart` commits one and records it with the counters it added.
+   * The parts of the first `routedDone` requests (in the batch's order) were committed before: a
+   * resumed collection re-derives them without writing. `commitPart` commits the part that ends
+   * after `end` requests and records it with the counters it added.
    */
-  partsDone: number;
-  commitPart(part: number, delta: RunCounters): Promise<void>;
+  routedDone: number;
+  commitPart(end: number, delta: RunCounters): Promise<void>;
   /**
    * The result cache's write side: each success delivered (not re-derived) from a paid batch, with
    * its request digest and what it cost; the caller stores them before it commits the part.
@@ -90,15 +91,15 @@ async function collectWith(options: CollectOptions, metas: ShardMetaIndex): Prom
   const retry = new Set<number>();
   let routed = 0;
   /** false while re-deriving parts committed before a crash: no writes, no counting */
-  const live = () => Math.floor(routed / options.partSize) >= options.partsDone;
+  const live = () => routed >= options.routedDone;
 
   const route = async (entry: MetaEntry, outcome: Outcome) => {
     if (live()) await deliver(entry, outcome);
     else if (outcome.kind === "failure" && outcome.retryable && retryAllowed) retry.add(entry.index);
     routed++;
-    const part = routed / options.partSize - 1;
-    if (Number.isInteger(part) && part >= options.partsDone) {
-      await options.commitPart(part, counters);
+    // parts are counted from where the last run's ended: its part size may have been another
+    if (routed > options.routedDone && (routed - options.routedDone) % options.partSize === 0) {
+      await options.commitPart(routed, counters);
       counters = emptyCounters();
     }
   };

@@ -126,18 +126,20 @@ export class Delivery {
   private async collectOnce(shard: ShardRow, noRetry: boolean, acceptGone: boolean): Promise<CollectOutcome> {
     const { ctx } = this;
     const key = `${ctx.runId}:${shard.name}`;
-    const partKey = (part: number) => `${key}#p${part}`;
-    let partsDone = 0;
+    const { partSize } = this.options;
+    // a part is recorded by how many requests the delivery has routed at its end, not by its number:
+    // a run resuming it may have another part size (EngineTuning.deliveryPartSize)
+    const partKey = (end: number) => `${key}@${end}`;
+    const routedDone = Math.max(ctx.state.deliveredThrough(key), legacyPartsDone(ctx, key) * partSize);
     // the successes of a shard answered live were paid at live prices: the report says how many
     const tally = (d: RunCounters) => (isAnsweredLive(shard.batch) ? { ...d, answeredLive: d.succeeded } : d);
-    while (ctx.state.delivered(partKey(partsDone))) partsDone++;
     /** what this collection delivered, for the event */
     let delivered = emptyCounters();
     let result: CollectResult;
     let checkpoints: Awaited<ReturnType<SinkSet["commit"]>>;
     try {
       const sinks = this.sinks!;
-      await sinks.begin(partKey(partsDone));
+      await sinks.begin(partKey(routedDone + partSize));
       result = await withCallSignal(ctx.signal, (signal) =>
         collectShard({
           // a shard answered through the live API after batch.deadline: its answers, at live prices
@@ -156,20 +158,20 @@ export class Delivery {
           acceptGone,
           sinks,
           signal,
-          partSize: this.options.partSize,
-          partsDone,
+          partSize,
+          routedDone,
           remember: ctx.cache && ((digest, result, cost) => ctx.cache!.add(digest, result, cost)),
-          commitPart: async (part, partDelta) => {
+          commitPart: async (end, partDelta) => {
             const delta = tally(partDelta);
             // the part's successes are committed to the cache with its rows, before the delivery is
             // recorded: a crash in between leaves an extra entry (harmless), never a recorded
             // result missing from it
-            const [, checkpoints] = await Promise.all([ctx.cache?.flush(), sinks.commit(partKey(part))]);
+            const [, checkpoints] = await Promise.all([ctx.cache?.flush(), sinks.commit(partKey(end))]);
             const counters = addCounters(ctx.counters, delta);
-            ctx.state.recordDelivery({ runId: ctx.runId, key: partKey(part), checkpoints, counters });
+            ctx.state.recordDelivery({ runId: ctx.runId, key: partKey(end), checkpoints, counters });
             ctx.counters = counters;
             delivered = addCounters(delivered, delta);
-            await sinks.begin(partKey(part + 1));
+            await sinks.begin(partKey(end + partSize));
             this.options.onPart?.();
           },
         }),
@@ -215,4 +217,14 @@ export class Delivery {
     shard.status = "collected";
     return { ok: true, delivered, retryShard: result.retryShard };
   }
+}
+
+/**
+ * The parts of a delivery cut short by a build that numbered them (`key#p0`, `key#p1`…): they are
+ * taken to have this run's part size, the default unless tuned.
+ */
+function legacyPartsDone(ctx: LoopContext, key: string): number {
+  let parts = 0;
+  while (ctx.state.delivered(`${key}#p${parts}`)) parts++;
+  return parts;
 }

@@ -66,6 +66,8 @@ export interface StateStore {
   /** a sink's checkpoint outside a delivery: where a fresh sink starts (see SinkSet.open) */
   recordSinkCheckpoint(sink: string, checkpoint: Checkpoint, key: string): void;
   delivered(key: string): boolean;
+  /** the largest `end` of the delivered keys `${key}@${end}` (a delivery's parts), 0 without any */
+  deliveredThrough(key: string): number;
   /**
    * The commit point of a delivery: sink checkpoints, counters, the shard's status and the retry
    * shard that follows it, all in one transaction.
@@ -258,6 +260,13 @@ function createStore(dir: string, db: Database.Database): StateStore {
       ).run(sink, JSON.stringify(checkpoint ?? null), key);
     },
     delivered: (key) => db.prepare("SELECT 1 FROM deliveries WHERE key = ?").get(key) !== undefined,
+    deliveredThrough: (key) => {
+      // the keys from `key@` to `key@:` (':' sorts right after the digits): a range of the primary key
+      const rows = db
+        .prepare("SELECT key FROM deliveries WHERE key >= ? AND key < ?")
+        .all(`${key}@`, `${key}@:`) as { key: string }[];
+      return rows.reduce((most, row) => Math.max(most, Number(row.key.slice(key.length + 1)) || 0), 0);
+    },
     recordDelivery: db.transaction(
       (options: {
         runId: string;
