@@ -72,15 +72,15 @@ describe("plugin failures", () => {
   // a delivery is recorded part by part; the run that finishes it may deliver in parts of another
   // size (EngineTuning.deliveryPartSize; the CLI's default is 5,000)
   it.each([
-    { first: 20, then: undefined, label: "5,000 (the default)", committed: 40 },
-    { first: 30, then: 20, label: "20", committed: 30 },
+    { first: 20, second: undefined, label: "5,000 (the default)", committed: 40 },
+    { first: 30, second: 20, label: "20", committed: 30 },
   ])(
     "a delivery cut short in parts of $first is finished in parts of $label: every row once",
-    async ({ first, then, committed }) => {
+    async ({ first, second, committed }) => {
       const dir = tempDir();
       fs.writeFileSync(path.join(dir, "data.jsonl"), records(100));
       fs.writeFileSync(path.join(dir, "broken"), "");
-      const name = `part-size-${first}-${then}`;
+      const name = `part-size-${first}-${second}`;
       const spec = writePipeline(dir, {
         baseUrl: emu.url,
         name,
@@ -96,7 +96,7 @@ describe("plugin failures", () => {
       fs.rmSync(path.join(dir, "broken"));
       const rest = await batchpipe(["run", spec, "--json"], {
         cwd: dir,
-        engine: then === undefined ? undefined : { deliveryPartSize: then },
+        engine: second === undefined ? undefined : { deliveryPartSize: second },
       });
       expect(rest.code, rest.stderr).toBe(0);
       expect(report(rest)).toMatchObject({ read: 100, succeeded: 100, failed: 0, unaccounted: 0 });
