@@ -16,6 +16,7 @@ import {
   type CliEvent,
   duplicateSubmissions,
   exactlyOnceInSinks,
+  FIXTURES,
   fileIds,
   ONCE,
   readJsonl,
@@ -63,7 +64,15 @@ export default defineSource({
 
 function slowPipeline(
   dir: string,
-  o: { name: string; n: number; pauseMs: number; holdAfter?: number; id?: (i: number) => string },
+  o: {
+    name: string;
+    n: number;
+    pauseMs: number;
+    holdAfter?: number;
+    id?: (i: number) => string;
+    /** instead of the jsonl and sqlite sinks */
+    sinks?: string[];
+  },
 ): string {
   let text = "";
   for (let i = 1; i <= o.n; i++) {
@@ -77,7 +86,8 @@ function slowPipeline(
     name: o.name,
     source: `  { use: ./plugins/slow.ts, path: ./data.jsonl, pause_ms: ${o.pauseMs}, hold_after: ${o.holdAfter ?? -1}, go: ./go }`,
     batch: { max_requests: 500, clean_up: "false" },
-    sqlite: true,
+    sqlite: o.sinks === undefined,
+    sinks: o.sinks,
   });
 }
 
@@ -172,6 +182,34 @@ describe("streaming submission", () => {
         Array.from({ length: 3000 }, (_, i) => `s${i + 1}`),
       ),
     ).toEqual(ONCE);
+  });
+
+  it("a shard sealed while another shard is collected is submitted before that collection ends", async () => {
+    const dir = tempDir();
+    // the source holds after 600 records (the first shard, 500, is sealed by the 501st) until the
+    // sink's first write; each of the 10 delivery parts of that shard then takes 200 ms more, while
+    // the second shard is sealed
+    const spec = slowPipeline(dir, {
+      name: "stream-while-collecting",
+      n: 1000,
+      pauseMs: 0,
+      holdAfter: 600,
+      sinks: [
+        `- { use: ${path.join(FIXTURES, "plugins/slow-commit-sink.ts")}, path: ./out/results.jsonl, commit_ms: 200, on_first_write: ./go }`,
+      ],
+    });
+    const run = await batchpipe(["run", spec, "--json"], {
+      cwd: dir,
+      engine: { ...ENGINE, deliveryPartSize: 50 },
+    });
+    expect(run.code, run.stderr).toBe(0);
+    expect(fs.readFileSync(path.join(dir, "go.seen"), "utf8")).toBe("go");
+    const at = (type: string, shard: string) =>
+      run.events.findIndex((e) => e.type === type && (e as { shard?: string }).shard === shard);
+    expect(at("shard_submitted", "00002")).toBeGreaterThan(-1);
+    expect(at("shard_submitted", "00002")).toBeLessThan(at("shard_collected", "00001"));
+    expect(report(run)).toMatchObject({ read: 1000, succeeded: 1000, failed: 0 });
+    expect(readJsonl(path.join(dir, "out/results.jsonl"))).toHaveLength(1000);
   });
 
   it("a duplicate id after the first batch was created fails as one duplicate_id row; the run completes", async () => {

@@ -71,6 +71,18 @@ export function waitingShards(ctx: LoopContext): ShardRow[] {
   return [...shardsIn(ctx, "pending"), ...shardsIn(ctx, "queued")];
 }
 
+/** a shard's batch was created (or found again after a crash: `adopted`) */
+export function emitSubmitted(ctx: LoopContext, shard: ShardRow, adopted: boolean): void {
+  ctx.emit({
+    type: "shard_submitted",
+    run: ctx.runId,
+    shard: shard.name,
+    batchId: shard.batchId!,
+    submission: shard.submission,
+    adopted,
+  });
+}
+
 /** a batch's status or counts changed */
 export function emitBatchStatus(ctx: LoopContext, shard: ShardRow, batch: BatchSnapshot): void {
   ctx.emit({

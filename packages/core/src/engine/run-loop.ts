@@ -17,6 +17,7 @@ import {
   describeError,
   emitBatchStatus,
   emitBudgetExceeded,
+  emitSubmitted,
   HOUR,
   LEARNED_BUDGETS,
   type LoopContext,
@@ -77,6 +78,10 @@ export class RunLoop {
   private prepDelivered = false;
   /** a shard is being uploaded and created (the read yields more often meanwhile) */
   submitting = false;
+  /** the submission in flight beside the turn's collections and polls (settleSubmission) */
+  private submission: Promise<void> | undefined;
+  private submissionDone = true;
+  private submissionFailure: { error: unknown } | undefined;
   private totals: RunTotals | null;
 
   constructor(o: RunLoopOptions) {
@@ -106,7 +111,7 @@ export class RunLoop {
     this.delivery = new Delivery(this.ctx, {
       pluginTimeoutMs: o.pluginTimeoutMs,
       partSize: o.deliveryPartSize,
-      onPart: () => this.progress(false),
+      onPart: () => this.betweenParts(),
     });
   }
 
@@ -145,10 +150,13 @@ export class RunLoop {
         await this.deadline.check(Date.now());
         checkOutage(this.ctx);
         if (this.needsReconcile && this.ctx.outage.retryAt <= Date.now()) await this.tryReconcile();
+        this.startSubmission();
         await this.collectEnded();
         await this.pollDue();
         await this.collectEnded();
-        if (!this.cancelling && this.read.maySubmit()) await this.submitEligible();
+        await this.settleSubmission();
+        // past the deadline, a shard is answered through the live API instead (one per turn)
+        if (this.deadline.passed && !this.cancelling && this.read.maySubmit()) await this.submitNext();
         // records that never became requests: their rows once the read has written them all
         if (!this.read.reading && !this.prepDelivered) {
           await this.delivery.prepFailures();
@@ -166,6 +174,7 @@ export class RunLoop {
       this.progress(true);
       return { counters: this.ctx.counters, cancelled: this.cancelling };
     } finally {
+      await this.submission;
       await this.delivery.close();
     }
   }
@@ -210,13 +219,35 @@ export class RunLoop {
   // --- submission ---
 
   /**
-   * The shards waiting when called (not those sealed meanwhile: the read seals the next while one
-   * uploads), as the scheduler allows: one per turn left them waiting behind a whole collection.
+   * One submission at a time, beside the turn's collections and polls (submitting between them
+   * idled the provider, or left ended shards uncollected). Its failure waits for settleSubmission.
    */
-  private async submitEligible(): Promise<void> {
-    let waiting = waitingShards(this.ctx).length;
-    do await this.submitNext();
-    while (this.submitAgain && --waiting > 0 && !this.deadline.passed);
+  private startSubmission(): void {
+    if (!this.submissionDone || this.submissionFailure || this.cancelling || this.deadline.passed) return;
+    if (!this.read.maySubmit() || waitingShards(this.ctx).length === 0) return;
+    this.submissionDone = false;
+    this.submission = this.submitNext()
+      .catch((error: unknown) => {
+        this.submissionFailure = { error };
+      })
+      .finally(() => {
+        this.submissionDone = true;
+      });
+  }
+
+  /** a turn ends with its submission: nothing else runs beside one (reconciliation least of all) */
+  private async settleSubmission(): Promise<void> {
+    await this.submission;
+    this.submission = undefined;
+    const failure = this.submissionFailure;
+    this.submissionFailure = undefined;
+    if (failure) throw failure.error;
+  }
+
+  /** between a collection's parts: the next submission starts once the one before is done */
+  private betweenParts(): void {
+    this.progress(false);
+    this.startSubmission();
   }
 
   private async submitNext(): Promise<void> {
@@ -277,14 +308,7 @@ export class RunLoop {
       batch,
     });
     this.poller.track(shard);
-    this.ctx.emit({
-      type: "shard_submitted",
-      run: this.runId,
-      shard: shard.name,
-      batchId: batch.id,
-      submission: shard.submission,
-      adopted,
-    });
+    emitSubmitted(this.ctx, shard, adopted);
     if (batch.state === "ended") this.ended(shard, batch);
   }
 
