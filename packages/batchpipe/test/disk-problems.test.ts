@@ -134,6 +134,44 @@ it.runIf(canMountState)(
   },
 );
 
+it.runIf(canMountState)(
+  "the state folder's disk fills up while results are delivered: a clear error with the resume hint, then every row once and nothing paid twice",
+  async () => {
+    execFileSync("mount", ["-o", "remount,size=64m", tinyState]);
+    const dir = tempDir();
+    fs.writeFileSync(path.join(dir, "data.jsonl"), records(8000));
+    const spec = writePipeline(dir, {
+      baseUrl: emu.url,
+      name: "full-delivery",
+      batch: { max_requests: 2000 },
+    });
+    const stateDir = path.join(tinyState, "full-delivery");
+    const filler = path.join(tinyState, "filler");
+    // full once the first batch is polled: the result cache's writer (or the state) meets it while
+    // the first shard's results are stored
+    let filled = false;
+    const first = await batchpipe(["run", spec, "--state-dir", stateDir, "--json"], {
+      cwd: dir,
+      onEvent: (event) => {
+        if (event.type !== "batch_status" || filled) return;
+        filled = true;
+        fillUp(filler);
+      },
+    });
+    expect(filled).toBe(true);
+    expect(first.code, first.stderr).toBe(1);
+    expect(first.stderr).toMatch(/the disk is full \((ENOSPC|SQLITE_FULL)\)/);
+    expect(first.stderr).toContain("run the same command again: the run resumes where it stopped");
+    expect(first.stderr).not.toMatch(STACK_LINE);
+
+    fs.rmSync(filler);
+    const second = await batchpipe(["run", spec, "--state-dir", stateDir, "--json"], { cwd: dir });
+    expect(second.code, second.stderr).toBe(0);
+    expectEachOnce(path.join(dir, "out/results.jsonl"), 8000);
+    expect(batchesOf(emu, "full-delivery")).toHaveLength(4);
+  },
+);
+
 function tryMount(dir: string): boolean {
   try {
     execFileSync("mount", ["-t", "tmpfs", "-o", "size=512k", "tmpfs", dir], { stdio: "ignore" });

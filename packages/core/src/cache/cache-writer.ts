@@ -15,7 +15,7 @@ export type WriterMessage = RowsMessage | { type: "commit"; id: number } | { typ
 /** to the cache: a commit's outcome with the figures after it, or closed */
 export type WriterReply =
   | { type: "committed"; id: number; count: number; bytes: number }
-  | { type: "failed"; id: number; message: string }
+  | { type: "failed"; id: number; message: string; code?: string }
   | { type: "closed" };
 
 export interface RowsMessage {
@@ -39,7 +39,7 @@ const data = workerData as WriterData;
 const db = openCacheDb(data.file);
 const store = new CacheStore(db, data);
 /** an insert that failed: its commit fails (and rolls back) */
-let failure: string | undefined;
+let failure: Error | undefined;
 
 port.on("message", (message: WriterMessage) => {
   if (message.type === "rows") {
@@ -58,17 +58,23 @@ port.on("message", (message: WriterMessage) => {
         );
       }
     } catch (error) {
-      failure = (error as Error).message;
+      failure = error as Error;
     }
   } else if (message.type === "commit") {
     try {
-      if (failure !== undefined) throw new Error(failure);
+      if (failure !== undefined) throw failure;
       store.commit();
       reply({ type: "committed", id: message.id, count: store.count, bytes: store.bytes });
     } catch (error) {
       store.rollback();
       failure = undefined;
-      reply({ type: "failed", id: message.id, message: (error as Error).message });
+      const { message: text, code } = error as Error & { code?: unknown };
+      reply({
+        type: "failed",
+        id: message.id,
+        message: text,
+        code: typeof code === "string" ? code : undefined,
+      });
     }
   } else {
     if (db.inTransaction) db.exec("ROLLBACK");

@@ -223,7 +223,7 @@ export class ResultCache implements CacheLookup {
         this.count = reply.count;
         this.bytes = reply.bytes;
         waiter?.resolve();
-      } else waiter?.reject(storeFailed(this.data.file, reply.message));
+      } else waiter?.reject(storeFailed(this.data.file, reply.message, reply.code));
     });
     writer.on("error", (error) => {
       // the writer is gone: what waits fails, and so does every later store
@@ -249,12 +249,14 @@ export class ResultCache implements CacheLookup {
   }
 }
 
-function storeFailed(file: string, message: string): BatchpipeError {
+function storeFailed(file: string, message: string, code?: string): BatchpipeError {
+  const full = code === "SQLITE_FULL" ? "the disk is full (SQLITE_FULL): " : "";
   return new BatchpipeError(
     ErrorCodes.STATE_FAILED,
-    `cannot store results in the result cache ${file}: ${message}`,
+    `cannot store results in the result cache ${file}: ${full}${message}`,
     {
-      hint: "Check the state folder's free space; `batchpipe cache <spec> --clear` starts an empty cache.",
+      // nothing of the part was recorded as delivered: the next run delivers it again
+      hint: "Free space in the state folder (or move it with --state-dir) and run the same command again: the run resumes where it stopped. If the cache itself is damaged, `batchpipe cache <spec> --clear` empties it (its results are then paid for again).",
     },
   );
 }
