@@ -45,6 +45,26 @@ describe("ResultCache", async () => {
     expect(fs.statSync(path.join(dir, "cache.db")).mode & 0o777).toBe(0o600);
   });
 
+  it("a writer thread that dies: the flush fails with STATE_FAILED and close() still ends", async () => {
+    const dir = tempDir();
+    const cache = ResultCache.open(dir, { provider: "openai", maxBytes: 1 << 30 });
+    // the writer opens the file itself when first needed: with its folder gone it cannot, and dies
+    fs.rmSync(dir, { recursive: true, force: true });
+    cache.add(digest(1), result(1), 0.1);
+    await expect(cache.flush()).rejects.toMatchObject({
+      code: "STATE_FAILED",
+      message: expect.stringContaining("the directory does not exist"),
+    });
+    // the run's end comes later (its error handled first): close() waited for an exit that had
+    // happened already, and so did the run, for ever
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const closed = await Promise.race([
+      cache.close().then(() => "closed"),
+      new Promise((resolve) => setTimeout(resolve, 5000, "still waiting")),
+    ]);
+    expect(closed).toBe("closed");
+  });
+
   it("survives reopening; an entry stored again replaces the old one and counts once", async () => {
     const dir = tempDir();
     let cache = ResultCache.open(dir, { provider: "openai", maxBytes: 1 << 30 });

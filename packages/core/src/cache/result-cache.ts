@@ -66,6 +66,8 @@ export class ResultCache implements CacheLookup {
     { value: Buffer | string; cost: number; z: number }
   >;
   private writer: Worker | undefined;
+  /** settles when the writer thread has exited (closed, or died) */
+  private writerExited: Promise<void> | undefined;
   private writerError: Error | undefined;
   private readonly waiting = new Map<number, { resolve(): void; reject(error: Error): void }>();
   private commits = 0;
@@ -175,9 +177,9 @@ export class ResultCache implements CacheLookup {
       const writer = this.writer;
       this.writer = undefined;
       if (writer) {
-        const exited = new Promise((resolve) => writer.once("exit", resolve));
+        // a writer that died has exited already: its exit was seen when it happened
         writer.postMessage({ type: "close" } satisfies WriterMessage);
-        await exited;
+        await this.writerExited;
       }
       this.db.close();
     }
@@ -212,6 +214,14 @@ export class ResultCache implements CacheLookup {
 
   private startWriter(): Worker {
     const writer = new Worker(WRITER, { workerData: this.data });
+    this.writerExited = new Promise((resolve) =>
+      writer.once("exit", () => {
+        // gone (after an error, or closed): what still waits fails, and so does every later store
+        this.writerError ??= storeFailed(this.data.file, "its writer thread stopped");
+        this.failWaiting(this.writerError);
+        resolve();
+      }),
+    );
     writer.on("message", (reply: WriterReply) => {
       if (reply.type === "closed") {
         void writer.terminate();
@@ -226,12 +236,21 @@ export class ResultCache implements CacheLookup {
       } else waiter?.reject(storeFailed(this.data.file, reply.message, reply.code));
     });
     writer.on("error", (error) => {
-      // the writer is gone: what waits fails, and so does every later store
-      this.writerError = storeFailed(this.data.file, error.message);
-      for (const waiter of this.waiting.values()) waiter.reject(this.writerError);
-      this.waiting.clear();
+      const { code } = error as Error & { code?: unknown };
+      this.writerError = storeFailed(
+        this.data.file,
+        error.message,
+        typeof code === "string" ? code : undefined,
+        error,
+      );
+      this.failWaiting(this.writerError);
     });
     return writer;
+  }
+
+  private failWaiting(error: Error): void {
+    for (const waiter of this.waiting.values()) waiter.reject(error);
+    this.waiting.clear();
   }
 
   private key(digest: readonly number[]): Buffer {
@@ -249,7 +268,7 @@ export class ResultCache implements CacheLookup {
   }
 }
 
-function storeFailed(file: string, message: string, code?: string): BatchpipeError {
+function storeFailed(file: string, message: string, code?: string, cause?: unknown): BatchpipeError {
   const full = code === "SQLITE_FULL" ? "the disk is full (SQLITE_FULL): " : "";
   return new BatchpipeError(
     ErrorCodes.STATE_FAILED,
@@ -257,6 +276,7 @@ function storeFailed(file: string, message: string, code?: string): BatchpipeErr
     {
       // nothing of the part was recorded as delivered: the next run delivers it again
       hint: "Free space in the state folder (or move it with --state-dir) and run the same command again: the run resumes where it stopped. If the cache itself is damaged, `batchpipe cache <spec> --clear` empties it (its results are then paid for again).",
+      cause,
     },
   );
 }
