@@ -136,6 +136,26 @@ describe("plugin failures", () => {
     expectEachOnce(path.join(dir, "out/results.jsonl"), 100);
   });
 
+  it("a sink that cannot roll back, killed right after committing a shard's last part: committed(key) makes the next run skip it", async () => {
+    const dir = tempDir();
+    fs.writeFileSync(path.join(dir, "data.jsonl"), records(100));
+    fs.writeFileSync(path.join(dir, "kill"), "");
+    const spec = writePipeline(dir, {
+      baseUrl: emu.url,
+      name: "commit-log",
+      sinks: [
+        `- { use: ${path.join(FIXTURES, "plugins/commit-log-sink.ts")}, path: ./out/log.jsonl, kill_marker: ./kill }`,
+      ],
+    });
+    // one part (the default part size is 5,000): killed right after the sink committed it
+    const first = await batchpipe(["run", spec], { cwd: dir });
+    expect(first.signal, first.stderr).toBe("SIGKILL");
+    expect(readJsonl(path.join(dir, "out/log.jsonl"))).toHaveLength(100);
+    const second = await batchpipe(["run", spec, "--json"], { cwd: dir });
+    expect(second.code, second.stderr).toBe(0);
+    expectEachOnce(path.join(dir, "out/log.jsonl"), 100);
+  });
+
   it("a sink that hangs hits the plugin timeout; the error names the plugin and the process exits", async () => {
     const dir = tempDir();
     fs.writeFileSync(path.join(dir, "data.jsonl"), records(3));

@@ -97,8 +97,10 @@ async function collectWith(options: CollectOptions, metas: ShardMetaIndex): Prom
     if (live()) await deliver(entry, outcome);
     else if (outcome.kind === "failure" && outcome.retryable && retryAllowed) retry.add(entry.index);
     routed++;
-    // parts are counted from where the last run's ended: its part size may have been another
-    if (routed > options.routedDone && (routed - options.routedDone) % options.partSize === 0) {
+    // parts are counted from where the last run's ended (its part size may have been another);
+    // the last part is the delivery's own commit, under the shard's key (see Delivery)
+    const partEnds = routed > options.routedDone && (routed - options.routedDone) % options.partSize === 0;
+    if (partEnds && routed < metas.size) {
       await options.commitPart(routed, counters);
       counters = emptyCounters();
     }

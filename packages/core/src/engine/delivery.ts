@@ -130,6 +130,9 @@ export class Delivery {
     // a part is recorded by how many requests the delivery has routed at its end, not by its number:
     // a run resuming it may have another part size (EngineTuning.deliveryPartSize)
     const partKey = (end: number) => `${key}@${end}`;
+    // the part a sink begins: the last one is committed under the shard's key, and a sink that
+    // answers `committed` must be asked about the key its commit will have
+    const partStart = (end: number) => (end >= shard.requests ? key : partKey(end));
     const routedDone = Math.max(ctx.state.deliveredThrough(key), legacyPartsDone(ctx, key) * partSize);
     // the successes of a shard answered live were paid at live prices: the report says how many
     const tally = (d: RunCounters) => (isAnsweredLive(shard.batch) ? { ...d, answeredLive: d.succeeded } : d);
@@ -139,7 +142,7 @@ export class Delivery {
     let checkpoints: Awaited<ReturnType<SinkSet["commit"]>>;
     try {
       const sinks = this.sinks!;
-      await sinks.begin(partKey(routedDone + partSize));
+      await sinks.begin(partStart(routedDone + partSize));
       result = await withCallSignal(ctx.signal, (signal) =>
         collectShard({
           // a shard answered through the live API after batch.deadline: its answers, at live prices
@@ -171,7 +174,7 @@ export class Delivery {
             ctx.state.recordDelivery({ runId: ctx.runId, key: partKey(end), checkpoints, counters });
             ctx.counters = counters;
             delivered = addCounters(delivered, delta);
-            await sinks.begin(partKey(end + partSize));
+            await sinks.begin(partStart(end + partSize));
             this.options.onPart?.();
           },
         }),
