@@ -80,7 +80,6 @@ export class RunLoop {
   submitting = false;
   /** the submission in flight beside the turn's collections and polls (settleSubmission) */
   private submission: Promise<void> | undefined;
-  private submissionDone = true;
   private submissionFailure: { error: unknown } | undefined;
   private totals: RunTotals | null;
 
@@ -223,31 +222,30 @@ export class RunLoop {
    * idled the provider, or left ended shards uncollected). Its failure waits for settleSubmission.
    */
   private startSubmission(): void {
-    if (!this.submissionDone || this.submissionFailure || this.cancelling || this.deadline.passed) return;
+    if (this.submission || this.submissionFailure || this.cancelling || this.deadline.passed) return;
     if (!this.read.maySubmit() || waitingShards(this.ctx).length === 0) return;
-    this.submissionDone = false;
     this.submission = this.submitNext()
       .catch((error: unknown) => {
         this.submissionFailure = { error };
       })
       .finally(() => {
-        this.submissionDone = true;
+        this.submission = undefined;
       });
   }
 
   /** a turn ends with its submission: nothing else runs beside one (reconciliation least of all) */
   private async settleSubmission(): Promise<void> {
     await this.submission;
-    this.submission = undefined;
     const failure = this.submissionFailure;
     this.submissionFailure = undefined;
     if (failure) throw failure.error;
   }
 
-  /** between a collection's parts: the next submission starts once the one before is done */
+  /** between a collection's parts the next submission starts, once the one before is done */
   private betweenParts(): void {
     this.progress(false);
-    this.startSubmission();
+    // not under max_cost: its projection would count the parts delivered so far twice
+    if (this.ctx.pipeline.spec.batch.max_cost == null) this.startSubmission();
   }
 
   private async submitNext(): Promise<void> {
