@@ -69,6 +69,21 @@ describe("plugin failures", () => {
     expect(ours("flaky-sink").length).toBe(batchesBefore);
   });
 
+  /** 100 records into a sink that fails past its 50th row while ./broken exists (it does) */
+  const brokenAfter50 = (name: string) => {
+    const dir = tempDir();
+    fs.writeFileSync(path.join(dir, "data.jsonl"), records(100));
+    fs.writeFileSync(path.join(dir, "broken"), "");
+    const spec = writePipeline(dir, {
+      baseUrl: emu.url,
+      name,
+      sinks: [
+        `- { use: ${path.join(FIXTURES, "plugins/flaky-sink.ts")}, path: ./out/results.jsonl, fail_marker: ./broken, fail_after: 50 }`,
+      ],
+    });
+    return { dir, spec };
+  };
+
   // a delivery is recorded part by part; the run that finishes it may deliver in parts of another
   // size (EngineTuning.deliveryPartSize; the CLI's default is 5,000)
   it.each([
@@ -77,17 +92,8 @@ describe("plugin failures", () => {
   ])(
     "a delivery cut short in parts of $first is finished in parts of $label: every row once",
     async ({ first, second, committed }) => {
-      const dir = tempDir();
-      fs.writeFileSync(path.join(dir, "data.jsonl"), records(100));
-      fs.writeFileSync(path.join(dir, "broken"), "");
       const name = `part-size-${first}-${second}`;
-      const spec = writePipeline(dir, {
-        baseUrl: emu.url,
-        name,
-        sinks: [
-          `- { use: ${path.join(FIXTURES, "plugins/flaky-sink.ts")}, path: ./out/results.jsonl, fail_marker: ./broken, fail_after: 50 }`,
-        ],
-      });
+      const { dir, spec } = brokenAfter50(name);
       const cut = await batchpipe(["run", spec], { cwd: dir, engine: { deliveryPartSize: first } });
       expect(cut.code, cut.stderr).toBe(1);
       expect(cut.stderr).toContain("EIO: the disk went away");
@@ -106,16 +112,7 @@ describe("plugin failures", () => {
   );
 
   it("a delivery cut short by an earlier build, its parts numbered, is finished after its last part", async () => {
-    const dir = tempDir();
-    fs.writeFileSync(path.join(dir, "data.jsonl"), records(100));
-    fs.writeFileSync(path.join(dir, "broken"), "");
-    const spec = writePipeline(dir, {
-      baseUrl: emu.url,
-      name: "numbered-parts",
-      sinks: [
-        `- { use: ${path.join(FIXTURES, "plugins/flaky-sink.ts")}, path: ./out/results.jsonl, fail_marker: ./broken, fail_after: 50 }`,
-      ],
-    });
+    const { dir, spec } = brokenAfter50("numbered-parts");
     const engine = { deliveryPartSize: 20 };
     expect((await batchpipe(["run", spec], { cwd: dir, engine })).code).toBe(1);
     // the earlier build's keys: `<run>:<shard>#p<n>` for the n-th part
