@@ -15,7 +15,7 @@ export type WriterMessage = RowsMessage | { type: "commit"; id: number } | { typ
 /** to the cache: a commit's outcome with the figures after it, or closed */
 export type WriterReply =
   | { type: "committed"; id: number; count: number; bytes: number }
-  | { type: "failed"; id: number; message: string; code?: string }
+  | { type: "failed"; id: number; message: string; code?: unknown }
   | { type: "closed" };
 
 export interface RowsMessage {
@@ -69,12 +69,7 @@ port.on("message", (message: WriterMessage) => {
       store.rollback();
       failure = undefined;
       const { message: text, code } = error as Error & { code?: unknown };
-      reply({
-        type: "failed",
-        id: message.id,
-        message: text,
-        code: typeof code === "string" ? code : undefined,
-      });
+      reply({ type: "failed", id: message.id, message: text, code });
     }
   } else {
     if (db.inTransaction) db.exec("ROLLBACK");

@@ -5,8 +5,9 @@
  *
  * Key: the provider's label, then the read phase's 96-bit request digest (endpoint + body), which
  * the shard meta lines already carry, so storing a result costs no hashing at collection. Value:
- * the provider's success (response, usage, model) as JSON, raw-deflated from 1 KB (ZLIB below). Bounded: past
- * `maxBytes` of stored values the oldest entries go first (a refreshed entry counts as new).
+ * the provider's success (response, usage, model) as JSON, raw-deflated from 1 KB (store.ts).
+ * Bounded: past `maxBytes` of stored values the oldest entries go first (a refreshed entry counts
+ * as new).
  *
  * Its own file, not state.db: clearing it or losing it costs money, never correctness, so it uses
  * synchronous = NORMAL (a process crash loses nothing; a power loss may lose the last entries,
@@ -140,13 +141,13 @@ export class ResultCache implements CacheLookup {
     const json = JSON.stringify(result);
     const bytes = Buffer.byteLength(json);
     let b = this.batch;
-    const used = b.n === 0 ? 0 : b.ends[b.n - 1]!;
-    if (used + bytes > b.json.length) {
+    let start = b.n === 0 ? 0 : b.ends[b.n - 1]!;
+    if (start + bytes > b.json.length) {
       this.handOver();
       if (bytes > this.batch.json.length) this.batch = this.newBatch(bytes);
       b = this.batch;
+      start = 0;
     }
-    const start = b.n === 0 ? 0 : b.ends[b.n - 1]!;
     b.json.write(json, start);
     b.ends[b.n] = start + bytes;
     b.costs[b.n] = cost;
@@ -217,8 +218,9 @@ export class ResultCache implements CacheLookup {
     this.writerExited = new Promise((resolve) =>
       writer.once("exit", () => {
         // gone (after an error, or closed): what still waits fails, and so does every later store
-        this.writerError ??= storeFailed(this.data.file, "its writer thread stopped");
-        this.failWaiting(this.writerError);
+        this.writerError ??= storeFailed(this.data.file, { message: "its writer thread stopped" });
+        for (const waiter of this.waiting.values()) waiter.reject(this.writerError);
+        this.waiting.clear();
         resolve();
       }),
     );
@@ -233,24 +235,13 @@ export class ResultCache implements CacheLookup {
         this.count = reply.count;
         this.bytes = reply.bytes;
         waiter?.resolve();
-      } else waiter?.reject(storeFailed(this.data.file, reply.message, reply.code));
+      } else waiter?.reject(storeFailed(this.data.file, reply));
     });
+    // its exit follows, and fails what waits
     writer.on("error", (error) => {
-      const { code } = error as Error & { code?: unknown };
-      this.writerError = storeFailed(
-        this.data.file,
-        error.message,
-        typeof code === "string" ? code : undefined,
-        error,
-      );
-      this.failWaiting(this.writerError);
+      this.writerError = storeFailed(this.data.file, error, error);
     });
     return writer;
-  }
-
-  private failWaiting(error: Error): void {
-    for (const waiter of this.waiting.values()) waiter.reject(error);
-    this.waiting.clear();
   }
 
   private key(digest: readonly number[]): Buffer {
@@ -268,11 +259,16 @@ export class ResultCache implements CacheLookup {
   }
 }
 
-function storeFailed(file: string, message: string, code?: string, cause?: unknown): BatchpipeError {
-  const full = code === "SQLITE_FULL" ? "the disk is full (SQLITE_FULL): " : "";
+/** the writer's failure: its error's message and (SQLite's) code */
+function storeFailed(
+  file: string,
+  failure: { message: string; code?: unknown },
+  cause?: unknown,
+): BatchpipeError {
+  const full = failure.code === "SQLITE_FULL" ? "the disk is full (SQLITE_FULL): " : "";
   return new BatchpipeError(
     ErrorCodes.STATE_FAILED,
-    `cannot store results in the result cache ${file}: ${full}${message}`,
+    `cannot store results in the result cache ${file}: ${full}${failure.message}`,
     {
       // nothing of the part was recorded as delivered: the next run delivers it again
       hint: "Free space in the state folder (or move it with --state-dir) and run the same command again: the run resumes where it stopped. If the cache itself is damaged, `batchpipe cache <spec> --clear` empties it (its results are then paid for again).",

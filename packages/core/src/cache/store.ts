@@ -53,7 +53,7 @@ export function openCacheDb(file: string, o: { fileMustExist?: boolean } = {}): 
 }
 
 /** the stored value of a result's JSON (UTF-8): as it is below COMPRESS_FROM bytes, else raw-deflated */
-export function storedValue(json: Buffer): { value: Buffer; z: 0 | 1 } {
+function storedValue(json: Buffer): { value: Buffer; z: 0 | 1 } {
   return json.length < COMPRESS_FROM ? { value: json, z: 0 } : { value: deflateRawSync(json, ZLIB), z: 1 };
 }
 
@@ -165,7 +165,7 @@ export class CacheStore {
  * Create the tables, or bring a cache of the first layout (one `entries` table with a unique key)
  * to this one; user_version tells them apart.
  */
-export function upgrade(db: Database.Database): void {
+function upgrade(db: Database.Database): void {
   const version = db.pragma("user_version", { simple: true }) as number;
   if (version === SCHEMA_VERSION) return;
   db.transaction(() => {

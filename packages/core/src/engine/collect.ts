@@ -100,7 +100,7 @@ async function collectWith(options: CollectOptions, metas: ShardMetaIndex): Prom
     // parts are counted from where the last run's ended (its part size may have been another);
     // the last part is the delivery's own commit, under the shard's key (see Delivery)
     const partEnds = routed > options.routedDone && (routed - options.routedDone) % options.partSize === 0;
-    if (partEnds && routed < metas.size) {
+    if (partEnds && routed < shard.requests) {
       await options.commitPart(routed, counters);
       counters = emptyCounters();
     }

@@ -104,11 +104,6 @@ export class ShardMetaIndex {
     return index;
   }
 
-  /** the shard's requests */
-  get size(): number {
-    return this.offsets.length;
-  }
-
   get(id: string): MetaEntry | undefined {
     if (!this.ids) {
       const i = this.next;

@@ -2,7 +2,8 @@
  * Tokenizer selection. The BPE tables are big (o200k_base: ~0.5 s and ~40 MB of heap to build), so
  * each is built on first use from gpt-tokenizer's rank file, and held only while someone needs it:
  * the read phase calibrates its estimates with them and then lets go, so the rest of the read and
- * the collection beside it do not carry them. They are plain data read from a file, not a module, so letting go frees them.
+ * the collection beside it do not carry them. They are plain data read from a file, not a module,
+ * so letting go frees them.
  */
 import fs from "node:fs";
 import { createRequire } from "node:module";
