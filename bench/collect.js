@@ -64,7 +64,7 @@ async function measure(root, input) {
       sinks,
       signal: new AbortController().signal,
       partSize: 5000,
-      partsDone: 0,
+      routedDone: 0,
       async commitPart() {},
     });
   }
