@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { deflateRawSync } from "node:zlib";
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { cacheStats, clearCache, ResultCache } from "../src/cache/index.js";
@@ -16,10 +17,17 @@ const result = (i: number, repeat = 20) => ({
   usage: { input_tokens: 12, output_tokens: 40 },
   model: "gpt-4o-mini",
 });
+/** the key the cache stores for a digest under the provider "openai" */
+const cacheKey = (d: number[]) => {
+  const k = Buffer.alloc(7 + 12);
+  k.write("openai\n");
+  for (const [i, w] of d.entries()) k.writeUInt32LE(w >>> 0, 7 + 4 * i);
+  return k;
+};
 const tempDir = () => fs.mkdtempSync(path.join(os.tmpdir(), "bp-cache-unit-"));
 
 describe("ResultCache", async () => {
-  it("gives back what was stored, byte for byte, large values compressed on disk; nothing before flush; per provider", async () => {
+  it("gives back what was stored, byte for byte, compressed on disk; nothing before flush; per provider", async () => {
     const dir = tempDir();
     const cache = ResultCache.open(dir, { provider: "openai", maxBytes: 1 << 30 });
     expect(cache.size).toBe(0);
@@ -34,9 +42,8 @@ describe("ResultCache", async () => {
     expect(cache.get(digest(3))).toBeUndefined();
     const stats = cache.stats();
     expect(stats.entries).toBe(2);
-    // the large value compressed (the repeated answer shrinks well below its JSON), the small one as is
-    const small = JSON.stringify(result(2)).length;
-    expect(stats.bytes - small).toBeLessThan(JSON.stringify(result(1, 200)).length / 2);
+    // stored in one block, compressed (the repeated answer shrinks well below its JSON)
+    expect(stats.bytes).toBeLessThan(JSON.stringify(result(1, 200)).length / 2);
     await cache.close();
     // the same digest under another provider is another request
     const other = ResultCache.open(dir, { provider: "anthropic", maxBytes: 1 << 30 });
@@ -80,11 +87,16 @@ describe("ResultCache", async () => {
     await cache.close();
   });
 
-  it("evicts the oldest entries first once the stored bytes pass the bound, down to 90% of it", async () => {
+  it("evicts the oldest blocks first once the stored bytes pass the bound, down to 90% of it", async () => {
+    // each flush of 10 results stores one block: measure one
+    const probe = ResultCache.open(tempDir(), { provider: "openai", maxBytes: 1 << 30 });
+    for (let i = 10; i < 20; i++) probe.add(digest(i), result(i), 0);
+    await probe.flush();
+    const block = probe.stats().bytes;
+    await probe.close();
+    // room for 5.5 blocks
+    const bound = block * 5.5;
     const dir = tempDir();
-    const each = JSON.stringify(result(10)).length;
-    // room for ~50 entries of 2-digit ids
-    const bound = each * 50 + each / 2;
     const cache = ResultCache.open(dir, { provider: "openai", maxBytes: bound, mergeAt: 25 });
     for (let i = 10; i < 90; i++) {
       cache.add(digest(i), result(i), 0);
@@ -93,9 +105,10 @@ describe("ResultCache", async () => {
     }
     const stats = cache.stats();
     expect(stats.bytes).toBeLessThanOrEqual(bound);
-    // each flush that passes the bound (55-60 entries) evicts down to 90% of it: 45
-    expect(stats.entries).toBeGreaterThanOrEqual(45);
+    // each flush that passes the bound (6 blocks) evicts whole blocks down to 90% of it: 4 blocks
+    expect(stats.entries).toBeGreaterThanOrEqual(40);
     expect(stats.entries).toBeLessThanOrEqual(50);
+    expect(stats.entries % 10).toBe(0);
     expect(cacheStats(dir)).toMatchObject({ entries: stats.entries, bytes: stats.bytes });
     // the newest are kept, the oldest gone (from both key tables: merged every 25)
     expect(cache.get(digest(89))).toBeDefined();
@@ -132,20 +145,84 @@ describe("ResultCache", async () => {
     await cache.close();
   });
 
+  it("stores results in blocks: each comes back byte for byte in any order, a large one alone; compressed", async () => {
+    const dir = tempDir();
+    const cache = ResultCache.open(dir, { provider: "openai", maxBytes: 1 << 30 });
+    const big = {
+      response: { data: [{ embedding: Array.from({ length: 5000 }, (_, i) => i / 7) }] },
+      usage: {},
+      model: "e",
+    };
+    let raw = 0;
+    for (let i = 0; i < 1000; i++) {
+      const r = i === 500 ? big : result(i, i % 7);
+      raw += JSON.stringify(r).length;
+      cache.add(digest(i), r, i / 1000);
+    }
+    await cache.flush();
+    // in an order that leaves the reader's last blocks behind at every step
+    const order = Array.from({ length: 1000 }, (_, i) => (i * 389) % 1000);
+    for (const i of order) {
+      const hit = cache.get(digest(i))!;
+      expect(hit.json).toBe(JSON.stringify(i === 500 ? big : result(i, i % 7)));
+      expect(hit.cost).toBe(i / 1000);
+    }
+    expect(cache.stats()).toMatchObject({ entries: 1000 });
+    expect(cache.stats().bytes).toBeLessThan(raw / 3);
+    await cache.close();
+    const db = new Database(path.join(dir, "cache.db"));
+    // 1,000 results in blocks of at most 32, the one of > 32 KB alone
+    const blocks = db.prepare("SELECT count(*) AS n, sum(ends IS NULL) AS single FROM blocks").get() as {
+      n: number;
+      single: number;
+    };
+    db.close();
+    expect(blocks.n).toBeGreaterThanOrEqual(Math.ceil(999 / 32) + 1);
+    expect(blocks.n).toBeLessThan(50);
+    expect(blocks.single).toBeGreaterThanOrEqual(1);
+  });
+
+  it("reads a cache of the second layout (a row per result, keys and fresh) after upgrading it", async () => {
+    const dir = tempDir();
+    const db = new Database(path.join(dir, "cache.db"));
+    db.exec(`CREATE TABLE results (seq INTEGER PRIMARY KEY, value BLOB NOT NULL, size INTEGER NOT NULL, cost REAL NOT NULL,
+        created_at INTEGER NOT NULL, z INTEGER NOT NULL);
+      CREATE TABLE keys (key BLOB PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
+      CREATE TABLE fresh (key BLOB PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
+      PRAGMA user_version = 2`);
+    const small = JSON.stringify(result(1));
+    const large = JSON.stringify(result(2, 200));
+    const insert = db.prepare(
+      "INSERT INTO results (seq, value, size, cost, created_at, z) VALUES (?, ?, ?, ?, 1, ?)",
+    );
+    insert.run(1, Buffer.from(small), small.length, 0.5, 0);
+    // the second layout deflated with a 4 KB window
+    const deflated = deflateRawSync(large, { level: 1, windowBits: 12, memLevel: 5 });
+    insert.run(2, deflated, deflated.length, 0.75, 1);
+    // merged, and stored again since the last merge (its older result still stored)
+    insert.run(3, Buffer.from(small), small.length, 0.25, 0);
+    db.prepare("INSERT INTO keys VALUES (?, 1), (?, 2)").run(cacheKey(digest(1)), cacheKey(digest(2)));
+    db.prepare("INSERT INTO fresh VALUES (?, 3)").run(cacheKey(digest(1)));
+    db.close();
+    const cache = ResultCache.open(dir, { provider: "openai", maxBytes: 1 << 30 });
+    expect(cache.stats()).toMatchObject({ entries: 2 });
+    expect(cache.get(digest(1))).toEqual({ json: small, cost: 0.25 });
+    expect(cache.get(digest(2))).toEqual({ json: large, cost: 0.75 });
+    cache.add(digest(3), result(3), 0.1);
+    await cache.flush();
+    expect(cache.get(digest(3))).toEqual({ json: JSON.stringify(result(3)), cost: 0.1 });
+    await cache.close();
+    expect(cacheStats(dir)).toMatchObject({ entries: 3 });
+  });
+
   it("reads a cache of the first layout (one table with a unique key) after upgrading it", async () => {
     const dir = tempDir();
-    const key = (d: number[]) => {
-      const k = Buffer.alloc(7 + 12);
-      k.write("openai\n");
-      for (const [i, w] of d.entries()) k.writeUInt32LE(w >>> 0, 7 + 4 * i);
-      return k;
-    };
     const db = new Database(path.join(dir, "cache.db"));
     db.exec(`CREATE TABLE entries (seq INTEGER PRIMARY KEY, key BLOB NOT NULL UNIQUE, value BLOB NOT NULL,
       size INTEGER NOT NULL, cost REAL NOT NULL, created_at INTEGER NOT NULL, z INTEGER NOT NULL)`);
     const json = JSON.stringify(result(1));
     db.prepare("INSERT INTO entries (key, value, size, cost, created_at, z) VALUES (?, ?, ?, 0.5, 1, 0)").run(
-      key(digest(1)),
+      cacheKey(digest(1)),
       Buffer.from(json),
       json.length,
     );

@@ -5,9 +5,9 @@
  *
  * Key: the provider's label, then the read phase's 96-bit request digest (endpoint + body), which
  * the shard meta lines already carry, so storing a result costs no hashing at collection. Value:
- * the provider's success (response, usage, model) as JSON, raw-deflated from 1 KB (store.ts).
- * Bounded: past `maxBytes` of stored values the oldest entries go first (a refreshed entry counts
- * as new).
+ * the provider's success (response, usage, model) as JSON, stored in raw-deflated blocks of
+ * consecutive results (store.ts). Bounded: past `maxBytes` of stored bytes the oldest blocks go
+ * first (a refreshed entry counts as new).
  *
  * Its own file, not state.db: clearing it or losing it costs money, never correctness, so it uses
  * synchronous = NORMAL (a process crash loses nothing; a power loss may lose the last entries,
@@ -21,7 +21,7 @@ import type Database from "better-sqlite3";
 import { BatchpipeError, ErrorCodes } from "../errors.js";
 import { acquireLock, makeStateDir, ownerOnly } from "../state/lock.js";
 import type { RowsMessage, WriterData, WriterMessage, WriterReply } from "./cache-writer.js";
-import { MERGE_AT, openCacheDb, ZLIB } from "./store.js";
+import { cacheFigures, MERGE_AT, openCacheDb, twice } from "./store.js";
 
 export const CACHE_FILE = "cache.db";
 /** successes handed to the writer at a time (at most), and the JSON bytes of a hand-over to start with */
@@ -29,6 +29,8 @@ const HAND_OVER = 512;
 const HAND_OVER_BYTES = 1 << 20;
 /** the writer's code: the built file, from src/ (tests) as from dist/ */
 const WRITER = new URL("../../dist/cache/cache-writer.js", import.meta.url);
+/** inflated blocks the reader keeps: hits in the stored order inflate each block once */
+const BLOCKS_KEPT = 8;
 
 /** what a cached success holds (a ResultItem's success fields, without its id) */
 export interface CachedResult {
@@ -62,10 +64,13 @@ export interface CacheLookup {
 
 export class ResultCache implements CacheLookup {
   private readonly prefix: Buffer;
-  private readonly select: Database.Statement<
-    [Buffer, Buffer],
-    { value: Buffer | string; cost: number; z: number }
+  private readonly selectKey: Database.Statement<[Buffer, Buffer], { seq: number; i: number; cost: number }>;
+  private readonly selectBlock: Database.Statement<
+    [number],
+    { value: Buffer | string; ends: Buffer | null; z: number }
   >;
+  /** the last blocks read, inflated, by seq (a seq is never reused: store.ts) */
+  private readonly blocks = new Map<number, { json: Buffer; ends: Buffer | null }>();
   private writer: Worker | undefined;
   /** settles when the writer thread has exited (closed, or died) */
   private writerExited: Promise<void> | undefined;
@@ -89,15 +94,13 @@ export class ResultCache implements CacheLookup {
     this.keyLength = this.prefix.length + 12;
     this.batch = this.newBatch(HAND_OVER_BYTES);
     // `fresh` first: a key stored again since the last merge points at its newer result
-    this.select = db.prepare(
-      "SELECT value, cost, z FROM results WHERE seq = coalesce((SELECT seq FROM fresh WHERE key = ?), (SELECT seq FROM keys WHERE key = ?))",
+    this.selectKey = db.prepare(
+      "SELECT seq, i, cost FROM fresh WHERE key = ? UNION ALL SELECT seq, i, cost FROM keys WHERE key = ? LIMIT 1",
     );
-    const row = db.prepare("SELECT count(*) AS n, coalesce(sum(size), 0) AS bytes FROM results").get() as {
-      n: number;
-      bytes: number;
-    };
-    this.count = row.n;
-    this.bytes = row.bytes;
+    this.selectBlock = db.prepare("SELECT value, ends, z FROM blocks WHERE seq = ?");
+    const figures = cacheFigures(db);
+    this.count = figures.count;
+    this.bytes = figures.bytes;
   }
 
   /**
@@ -129,11 +132,28 @@ export class ResultCache implements CacheLookup {
 
   get(digest: readonly number[]): CacheHit | undefined {
     const key = this.key(digest);
-    const row = this.select.get(key, key);
-    if (!row) return undefined;
-    if (typeof row.value === "string") return { json: row.value, cost: row.cost };
-    const json = row.z ? inflateRawSync(row.value, { windowBits: ZLIB.windowBits }) : row.value;
-    return { json: json.toString("utf8"), cost: row.cost };
+    const at = this.selectKey.get(key, key);
+    if (!at) return undefined;
+    const block = this.block(at.seq);
+    const start = at.i === 0 ? 0 : block.ends!.readUInt32LE(4 * (at.i - 1));
+    const end = block.ends ? block.ends.readUInt32LE(4 * at.i) : block.json.length;
+    return { json: block.json.toString("utf8", start, end), cost: at.cost };
+  }
+
+  private block(seq: number): { json: Buffer; ends: Buffer | null } {
+    let block = this.blocks.get(seq);
+    if (block) return block;
+    const row = this.selectBlock.get(seq)!;
+    // a cache of the first layout may hold a value as TEXT
+    const value = typeof row.value === "string" ? Buffer.from(row.value) : row.value;
+    // one output buffer of the block's size: zlib's default 16 KB chunks, concatenated, made a
+    // 1M-hit lookup spend a quarter of its time in garbage collection
+    const size = row.ends ? row.ends.readUInt32LE(row.ends.length - 4) : undefined;
+    const json = row.z ? inflateRawSync(value, size ? { chunkSize: Math.max(size, 64) } : {}) : value;
+    block = { json, ends: row.ends };
+    if (this.blocks.size === BLOCKS_KEPT) this.blocks.delete(this.blocks.keys().next().value!);
+    this.blocks.set(seq, block);
+    return block;
   }
 
   /** queue a success; it is stored by the next flush() */
@@ -168,7 +188,7 @@ export class ResultCache implements CacheLookup {
   }
 
   stats(): CacheStats {
-    return { ...readStats(this.db, false), entries: this.count - twice(this.db), bytes: this.bytes };
+    return readStats(this.db, { count: this.count, bytes: this.bytes });
   }
 
   async close(): Promise<void> {
@@ -291,33 +311,24 @@ export function cacheStats(dir: string): CacheStats | undefined {
   }
 }
 
-/** the figures; `count`: also count and sum every result (a scan of the whole table) */
-function readStats(db: Database.Database, count = true): CacheStats {
+/** the figures; by default it counts the key rows and sums the blocks (scans of whole tables) */
+function readStats(
+  db: Database.Database,
+  figures: { count: number; bytes: number } = cacheFigures(db),
+): CacheStats {
   const at = (order: string) =>
     (
-      db.prepare(`SELECT created_at AS t FROM results ORDER BY seq ${order} LIMIT 1`).get() as
+      db.prepare(`SELECT created_at AS t FROM blocks ORDER BY seq ${order} LIMIT 1`).get() as
         | { t: number }
         | undefined
     )?.t ?? null;
-  const totals = count
-    ? (db.prepare("SELECT count(*) AS n, coalesce(sum(size), 0) AS bytes FROM results").get() as {
-        n: number;
-        bytes: number;
-      })
-    : { n: 0, bytes: 0 };
   return {
-    entries: totals.n - twice(db),
-    bytes: totals.bytes,
+    entries: figures.count - twice(db),
+    bytes: figures.bytes,
     fileBytes: fileBytes(db.name),
     oldest: at("ASC"),
     newest: at("DESC"),
   };
-}
-
-/** entries stored again since the last merge: their older result stays until then, counted once */
-function twice(db: Database.Database): number {
-  return (db.prepare("SELECT count(*) AS n FROM fresh f JOIN keys k ON k.key = f.key").get() as { n: number })
-    .n;
 }
 
 /**

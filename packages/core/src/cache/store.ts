@@ -1,40 +1,45 @@
 /**
- * The result cache's tables and its write side (cache-writer.ts runs it in a worker thread): results
- * appended, keys gathered in `fresh` and merged into `keys`, the oldest results evicted past the bound.
+ * The result cache's tables and its write side (cache-writer.ts runs it in a worker thread):
+ * results stored in compressed blocks, their keys gathered in `fresh` and merged into `keys`, the
+ * oldest blocks evicted past the bound.
  */
 import { deflateRawSync, constants as zlib } from "node:zlib";
 import Database from "better-sqlite3";
 
 /**
- * Level 1 with a 4 KB window: a ~600-byte chat result takes ~16 µs and shrinks to ~2/3, a 32 KB
- * embedding to ~45%. zlib sets up a context per call; the default 32 KB window and memLevel 8 made
- * that setup half the cost (~37 µs) for the same ratio on these small values (bench/result-cache.js).
+ * Results are stored in blocks of consecutive successes (as collection delivers them), up to
+ * BLOCK_RESULTS of them or BLOCK_BYTES of JSON: compressing ~600-byte chat results one by one gains
+ * a third at ~16 µs each (zlib sets up a context per call), while a block of 32 shares its field names
+ * and setup: ~2 µs a result, and 1M results took ~65 MB of cache file instead of ~660 MB
+ * (bench/result-cache.js). A hit inflates its block (~20 KB, ~40 µs); the reader keeps the last few,
+ * so a rerun in the stored order inflates each block once.
  */
-export const ZLIB = { level: zlib.Z_BEST_SPEED, windowBits: 12, memLevel: 5 };
-/**
- * Values of fewer JSON bytes are stored as they are: a short chat answer shrinks only by a
- * third, and compressing it measured ~45 µs of CPU per result at collection on this (busy)
- * machine against ~10 µs for the insert itself; large ones (long answers, embeddings) shrink 2-3x.
- */
+export const BLOCK_RESULTS = 32;
+export const BLOCK_BYTES = 32 * 1024;
+/** a block of fewer JSON bytes is stored as it is (one short result: compressing gains little) */
 const COMPRESS_FROM = 1024;
+const DEFLATE = { level: zlib.Z_BEST_SPEED };
 
 /**
  * Why keys live apart from the results, in two tables: a random key inserted into a large B-tree
  * dirties one page of it, so committing a delivery part's 5,000 keys into a 1M-entry index rewrote
- * ~5,000 of its pages (WAL, then checkpoint): 17-35 µs a store at 1M entries. A part's keys go to
- * `fresh`, which stays small, and are merged into `keys` MERGE_AT at a time, in key order, so a
- * merge writes each page of `keys` about once. Results are appended in the order stored.
+ * ~5,000 of its pages (WAL, then checkpoint). A part's keys go to `fresh`, which stays small, and
+ * are merged into `keys` MERGE_AT at a time, in key order, so a merge writes each page of `keys`
+ * about once. AUTOINCREMENT: a block's seq is never used again once evicted, so the reader's copy of
+ * a block can never be another block's.
  */
 const SCHEMA = `
-CREATE TABLE IF NOT EXISTS results (
-  seq INTEGER PRIMARY KEY, value BLOB NOT NULL, size INTEGER NOT NULL, cost REAL NOT NULL,
-  created_at INTEGER NOT NULL,
-  -- 1: value is raw-deflated JSON; 0: the JSON as it is
+CREATE TABLE IF NOT EXISTS blocks (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, value BLOB NOT NULL,
+  -- where each result's JSON ends in the (inflated) value, uint32 LE; NULL: one result, the whole value
+  ends BLOB,
+  size INTEGER NOT NULL, created_at INTEGER NOT NULL,
+  -- 1: value is raw-deflated; 0: as it is
   z INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS keys (key BLOB PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS fresh (key BLOB PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS keys (key BLOB PRIMARY KEY, seq INTEGER NOT NULL, i INTEGER NOT NULL, cost REAL NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS fresh (key BLOB PRIMARY KEY, seq INTEGER NOT NULL, i INTEGER NOT NULL, cost REAL NOT NULL) WITHOUT ROWID;
 `;
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
 export const MERGE_AT = 50_000;
 /** eviction goes this far under the bound, so the scan that drops evicted keys runs rarely */
 const EVICT_TO = 0.9;
@@ -42,8 +47,7 @@ const EVICT_TO = 0.9;
 /** open the cache file with its settings, creating or upgrading its tables */
 export function openCacheDb(file: string, o: { fileMustExist?: boolean } = {}): Database.Database {
   const db = new Database(file, o);
-  // a new cache's page size (an existing one keeps its own): results of ~1 KB are appended, and
-  // 16 KB pages took 7 µs a store at 1M entries against 12 µs with 4 KB (fewer writes and cells)
+  // a new cache's page size (an existing one keeps its own): fewer pages and cells for blocks of KBs
   db.pragma("page_size = 16384");
   db.pragma("journal_mode = WAL");
   db.pragma("synchronous = NORMAL");
@@ -52,43 +56,70 @@ export function openCacheDb(file: string, o: { fileMustExist?: boolean } = {}): 
   return db;
 }
 
-/** the stored value of a result's JSON (UTF-8): as it is below COMPRESS_FROM bytes, else raw-deflated */
-function storedValue(json: Buffer): { value: Buffer; z: 0 | 1 } {
-  return json.length < COMPRESS_FROM ? { value: json, z: 0 } : { value: deflateRawSync(json, ZLIB), z: 1 };
+/** what the cache holds: `count` key rows (an entry stored again since the last merge counts twice), stored bytes */
+export function cacheFigures(db: Database.Database): { count: number; bytes: number; fresh: number } {
+  const n = (sql: string) => (db.prepare(sql).get() as { n: number }).n;
+  const fresh = n("SELECT count(*) AS n FROM fresh");
+  return {
+    count: n("SELECT count(*) AS n FROM keys") + fresh,
+    bytes: n("SELECT coalesce(sum(size), 0) AS n FROM blocks"),
+    fresh,
+  };
+}
+
+/** one result's JSON per key, in a block: its bytes back to back, result i's ending at uint32 LE i of `ends` */
+export interface Block {
+  json: Buffer;
+  ends: Buffer;
+  keys: Buffer[];
+  costs: ArrayLike<number>;
 }
 
 /** the write side: every call but commit() runs inside the transaction the first insert opens */
 export class CacheStore {
-  private readonly insertResult: Database.Statement;
+  private readonly insertBlock: Database.Statement;
   private readonly insertFresh: Database.Statement;
-  /** stored bytes and results, kept in step with inserts and evictions */
-  bytes: number;
-  count: number;
-  private freshCount: number;
+  private readonly updateFresh: Database.Statement;
+  /** key rows (keys + fresh) and stored bytes, kept in step with inserts and evictions */
+  bytes = 0;
+  count = 0;
+  private freshCount = 0;
 
   constructor(
     private readonly db: Database.Database,
     private readonly o: { maxBytes: number; mergeAt: number },
   ) {
-    this.insertResult = db.prepare(
-      "INSERT INTO results (value, size, cost, created_at, z) VALUES (?, ?, ?, ?, ?)",
+    this.insertBlock = db.prepare(
+      "INSERT INTO blocks (value, ends, size, created_at, z) VALUES (?, ?, ?, ?, ?)",
     );
-    this.insertFresh = db.prepare("INSERT OR IGNORE INTO fresh (key, seq) VALUES (?, ?)");
-    const row = this.figures();
-    this.count = row.count;
-    this.bytes = row.bytes;
-    this.freshCount = row.fresh;
+    this.insertFresh = db.prepare("INSERT OR IGNORE INTO fresh (key, seq, i, cost) VALUES (?, ?, ?, ?)");
+    this.updateFresh = db.prepare("UPDATE fresh SET seq = ?, i = ?, cost = ? WHERE key = ?");
+    this.readFigures();
   }
 
-  insert(key: Buffer, json: Buffer, cost: number, now: number): void {
+  insert(block: Block, now: number): void {
     if (!this.db.inTransaction) this.db.exec("BEGIN");
-    const { value, z } = storedValue(json);
-    const size = value.length;
-    const seq = this.insertResult.run(value, size, cost, now, z).lastInsertRowid;
-    this.bytes += size;
-    this.count++;
-    if (this.insertFresh.run(key, seq).changes === 0) this.replaceFresh(key, seq);
-    else this.freshCount++;
+    const { json, ends, keys, costs } = block;
+    const compress = json.length >= COMPRESS_FROM;
+    const value = compress ? deflateRawSync(json, DEFLATE) : json;
+    const seq = this.insertBlock.run(
+      value,
+      keys.length === 1 ? null : ends,
+      value.length,
+      now,
+      compress ? 1 : 0,
+    ).lastInsertRowid;
+    this.bytes += value.length;
+    for (let i = 0; i < keys.length; i++) {
+      if (this.insertFresh.run(keys[i], seq, i, costs[i]).changes === 1) {
+        this.freshCount++;
+        this.count++;
+      } else {
+        // stored twice since the last merge (rare: an identical request paid twice): the newer
+        // answers; the older stays in its block, dead, until the block is evicted
+        this.updateFresh.run(seq, i, costs[i], keys[i]);
+      }
+    }
   }
 
   /** merge and evict as needed, then commit what was inserted */
@@ -102,50 +133,28 @@ export class CacheStore {
   /** drop what was inserted since the last commit; the figures are read again */
   rollback(): void {
     if (this.db.inTransaction) this.db.exec("ROLLBACK");
-    const row = this.figures();
-    this.count = row.count;
-    this.bytes = row.bytes;
-    this.freshCount = row.fresh;
+    this.readFigures();
   }
 
-  private figures(): { count: number; bytes: number; fresh: number } {
-    const row = this.db
-      .prepare("SELECT count(*) AS count, coalesce(sum(size), 0) AS bytes FROM results")
-      .get() as { count: number; bytes: number };
-    const fresh = (this.db.prepare("SELECT count(*) AS n FROM fresh").get() as { n: number }).n;
-    return { ...row, fresh };
+  private readFigures(): void {
+    const f = cacheFigures(this.db);
+    this.count = f.count;
+    this.bytes = f.bytes;
+    this.freshCount = f.fresh;
   }
 
-  /** a key stored twice since the last merge (rare: an identical request paid twice) */
-  private replaceFresh(key: Buffer, seq: number | bigint): void {
-    const old = this.db.prepare("SELECT seq FROM fresh WHERE key = ?").get(key) as { seq: number };
-    this.dropResults("SELECT ?", old.seq);
-    this.db.prepare("UPDATE fresh SET seq = ? WHERE key = ?").run(seq, key);
-  }
-
-  /** move `fresh` into `keys`; a key already there (stored again) gives up its older result */
+  /** move `fresh` into `keys`; a key already there (stored again) now points at its newer result */
   private merge(): void {
-    this.dropResults("SELECT k.seq FROM fresh f JOIN keys k ON k.key = f.key");
-    this.db.exec("INSERT OR REPLACE INTO keys SELECT key, seq FROM fresh; DELETE FROM fresh");
+    this.count -= twice(this.db);
+    this.db.exec("INSERT OR REPLACE INTO keys SELECT key, seq, i, cost FROM fresh; DELETE FROM fresh");
     this.freshCount = 0;
   }
 
-  /** delete the results whose seq the query gives, keeping the figures in step */
-  private dropResults(seqs: string, ...params: unknown[]): void {
-    const where = `WHERE seq IN (${seqs})`;
-    const gone = this.db
-      .prepare(`SELECT count(*) AS n, coalesce(sum(size), 0) AS bytes FROM results ${where}`)
-      .get(...params) as { n: number; bytes: number };
-    this.db.prepare(`DELETE FROM results ${where}`).run(...params);
-    this.count -= gone.n;
-    this.bytes -= gone.bytes;
-  }
-
-  /** past the bound: the oldest results go until the stored bytes are under EVICT_TO of it */
+  /** past the bound: the oldest blocks go until the stored bytes are under EVICT_TO of it */
   private evict(): void {
     if (this.bytes <= this.o.maxBytes) return;
     const oldest = this.db
-      .prepare("SELECT seq, size FROM results ORDER BY seq")
+      .prepare("SELECT seq, size FROM blocks ORDER BY seq")
       .iterate() as IterableIterator<{ seq: number; size: number }>;
     let upTo = -1;
     let bytes = this.bytes;
@@ -154,26 +163,49 @@ export class CacheStore {
       bytes -= row.size;
       upTo = row.seq;
     }
-    this.dropResults("SELECT seq FROM results WHERE seq <= ?", upTo);
+    this.bytes = bytes;
+    this.db.prepare("DELETE FROM blocks WHERE seq <= ?").run(upTo);
     // their keys: a scan of both key tables (rare, thanks to EVICT_TO)
-    this.db.prepare("DELETE FROM keys WHERE seq <= ?").run(upTo);
-    this.freshCount -= this.db.prepare("DELETE FROM fresh WHERE seq <= ?").run(upTo).changes;
+    this.count -= this.db.prepare("DELETE FROM keys WHERE seq <= ?").run(upTo).changes;
+    const fresh = this.db.prepare("DELETE FROM fresh WHERE seq <= ?").run(upTo).changes;
+    this.count -= fresh;
+    this.freshCount -= fresh;
   }
 }
 
+/** entries stored again since the last merge: in both key tables, counted once */
+export function twice(db: Database.Database): number {
+  return (db.prepare("SELECT count(*) AS n FROM fresh f JOIN keys k ON k.key = f.key").get() as { n: number })
+    .n;
+}
+
 /**
- * Create the tables, or bring a cache of the first layout (one `entries` table with a unique key)
- * to this one; user_version tells them apart.
+ * Create the tables, or bring an earlier layout to this one (user_version tells them apart):
+ * 1, one `entries` table with a unique key; 2, a `results` row per result with `keys` and `fresh`
+ * pointing at it. Each of their results becomes a block of one (`ends` NULL), as it was stored:
+ * nothing paid for is lost.
  */
 function upgrade(db: Database.Database): void {
   const version = db.pragma("user_version", { simple: true }) as number;
   if (version === SCHEMA_VERSION) return;
+  const has = (table: string) =>
+    db.prepare("SELECT name FROM sqlite_master WHERE type='table' AND name=?").get(table) !== undefined;
   db.transaction(() => {
+    if (has("results")) {
+      db.exec("ALTER TABLE keys RENAME TO keys_v2; ALTER TABLE fresh RENAME TO fresh_v2");
+    }
     db.exec(SCHEMA);
-    const first = db.prepare("SELECT name FROM sqlite_master WHERE type='table' AND name='entries'").get();
-    if (first) {
-      db.exec(`INSERT INTO results SELECT seq, value, size, cost, created_at, z FROM entries;
-        INSERT INTO keys SELECT key, seq FROM entries; DROP TABLE entries`);
+    if (has("entries")) {
+      db.exec(`INSERT INTO blocks (seq, value, ends, size, created_at, z)
+          SELECT seq, value, NULL, size, created_at, z FROM entries;
+        INSERT INTO keys SELECT key, seq, 0, cost FROM entries; DROP TABLE entries`);
+    }
+    if (has("results")) {
+      db.exec(`INSERT INTO blocks (seq, value, ends, size, created_at, z)
+          SELECT seq, value, NULL, size, created_at, z FROM results;
+        INSERT INTO keys SELECT k.key, k.seq, 0, r.cost FROM keys_v2 k JOIN results r ON r.seq = k.seq;
+        INSERT INTO fresh SELECT f.key, f.seq, 0, r.cost FROM fresh_v2 f JOIN results r ON r.seq = f.seq;
+        DROP TABLE keys_v2; DROP TABLE fresh_v2; DROP TABLE results`);
     }
     db.pragma(`user_version = ${SCHEMA_VERSION}`);
   })();
