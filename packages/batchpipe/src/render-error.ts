@@ -1,6 +1,7 @@
 /**
- * Render anything a command threw: a BatchpipeError with its code, place, frame and hint; anything
- * else as a short message with a "this is a bug" hint (the stack only under --debug).
+ * Render anything a command threw: a BatchpipeError with its code, place, frame and hint; a problem
+ * of the machine (full disk, permissions) as such; anything else as a short message with a "this is
+ * a bug" hint (the stack only under --debug).
  */
 import { readFileSync } from "node:fs";
 import {
@@ -26,17 +27,13 @@ export function renderError(error: unknown, options: RenderErrorOptions): string
     if (options.debug) text += causes(error);
     return text;
   }
-  const message = error instanceof Error ? error.message : String(error);
-  const system = systemProblem(error);
+  const system = systemError(error);
   if (system) {
-    // the machine's problem (a full disk, permissions), not a bug: say what it is and how to go on
-    const lines = [`✖ ${system}: ${message}`];
-    lines.push(
-      "  hint: fix it (free space, permissions, or move the state with --state-dir) and run the same command again: the run resumes where it stopped",
-    );
+    const lines = [`✖ ${system.message}`, `  hint: ${system.hint}`];
     if (options.debug && error instanceof Error && error.stack) lines.push("", error.stack);
     return lines.join("\n");
   }
+  const message = error instanceof Error ? error.message : String(error);
   const lines = [`✖ unexpected error: ${message}`];
   lines.push("  hint: this is a bug in batchpipe or a plugin; please report it with the output of --debug");
   if (options.debug && error instanceof Error && error.stack) lines.push("", error.stack);
@@ -47,8 +44,10 @@ export function renderError(error: unknown, options: RenderErrorOptions): string
 export function errorEvent(error: unknown, usage = false): Record<string, unknown> {
   const exitCode = usage ? ExitCode.USAGE : exitCodeFor(error);
   if (!isBatchpipeError(error)) {
+    const system = usage ? undefined : systemError(error);
+    if (system) return { type: "error", ...system, exitCode };
     const message = error instanceof Error ? error.message : String(error);
-    return { type: "error", code: usage ? ErrorCodes.USAGE : "UNEXPECTED", message, exitCode };
+    return { type: "error", code: usage ? ErrorCodes.USAGE : UNEXPECTED, message, exitCode };
   }
   const problems = error.details?.map((detail) => ({
     message: detail.message,
@@ -84,6 +83,28 @@ export function exitCodeFor(error: unknown): number {
   return usage.includes(error.code) ? ExitCode.USAGE : ExitCode.RUN_ERROR;
 }
 
+/** the code of an error that is neither a BatchpipeError nor the machine's: a bug */
+export const UNEXPECTED = "UNEXPECTED";
+
+/**
+ * A problem of the machine (a full disk, permissions), not a bug: how the text, the `--json` error
+ * event and `status` name it. Undefined for anything else, BatchpipeErrors included (they say more).
+ */
+export function systemError(
+  error: unknown,
+): { code: string; errno: string; message: string; hint: string } | undefined {
+  if (isBatchpipeError(error)) return undefined;
+  const problem = systemProblem(error);
+  if (!problem) return undefined;
+  const message = error instanceof Error ? error.message : String(error);
+  return {
+    code: ErrorCodes.SYSTEM,
+    errno: problem.errno,
+    message: `${problem.what} (${problem.errno}): ${message}`,
+    hint: "fix it (free space, permissions, or move the state with --state-dir) and run the same command again: the run resumes where it stopped",
+  };
+}
+
 // --- internal ---
 
 const SYSTEM_PROBLEMS: [RegExp, string][] = [
@@ -97,11 +118,11 @@ const SYSTEM_PROBLEMS: [RegExp, string][] = [
 ];
 
 /** an OS or SQLite error code that names a problem of the machine, described; undefined otherwise */
-function systemProblem(error: unknown): string | undefined {
+function systemProblem(error: unknown): { errno: string; what: string } | undefined {
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code !== "string") return undefined;
   const found = SYSTEM_PROBLEMS.find(([pattern]) => pattern.test(code));
-  return found ? `${found[1]} (${code})` : undefined;
+  return found ? { errno: code, what: found[1] } : undefined;
 }
 
 function addFrame(error: BatchpipeError): BatchpipeError {

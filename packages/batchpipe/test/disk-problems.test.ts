@@ -118,12 +118,28 @@ it.runIf(canMountState)(
     const dir = tempDir();
     fs.writeFileSync(path.join(dir, "data.jsonl"), records(5000));
     const spec = writePipeline(dir, { baseUrl: emu.url, name: "full-state" });
-    const first = await batchpipe(["run", spec, "--state-dir", tinyState], { cwd: dir });
+    const first = await batchpipe(["run", spec, "--state-dir", tinyState, "--json"], { cwd: dir });
     expect(first.code).toBe(1);
     expect(first.stderr).toMatch(/the disk is full \((ENOSPC|SQLITE_FULL)\)/);
     expect(first.stderr).toContain("run the same command again");
     expect(first.stderr).not.toMatch(/unexpected error/);
     expect(first.stderr).not.toMatch(STACK_LINE);
+    // a script tells the machine's problem from a bug: its own code, the errno, the same hint
+    expect(first.events.at(-1)).toMatchObject({
+      type: "error",
+      code: "SYSTEM",
+      errno: expect.stringMatching(/^(ENOSPC|SQLITE_FULL)$/),
+      message: expect.stringMatching(/^the disk is full \((ENOSPC|SQLITE_FULL)\): /),
+      hint: expect.stringContaining("run the same command again"),
+      exitCode: 1,
+    });
+    // and `status` says the same of the stopped run
+    const status = await batchpipe(["status", spec, "--state-dir", tinyState, "--json"], { cwd: dir });
+    expect(JSON.parse(status.stdout).run.stopped).toMatchObject({
+      code: "SYSTEM",
+      message: expect.stringMatching(/^the disk is full \((ENOSPC|SQLITE_FULL)\): /),
+      hint: expect.stringContaining("run the same command again"),
+    });
     expect(batchesOf(emu, "full-state")).toHaveLength(0);
 
     execFileSync("mount", ["-o", "remount,size=64m", tinyState]);

@@ -308,8 +308,9 @@ describe("read phase resume", () => {
     expectEachIdOnce(dir, ids);
   });
 
-  // issue 17: the dataset fingerprint is gone; a state folder written before (a runs.fingerprint
-  // column, a read checkpoint holding the chain) keeps its schema version and resumes
+  // issue 17: the dataset fingerprint is gone; a state folder written before (schema version 2, a
+  // runs.fingerprint column, the datasets table, a read checkpoint holding the chain) resumes, and
+  // is marked version 3 (what new state folders are) so that a build from before refuses it
   it("a state folder from before the fingerprint's removal resumes its read, every record once", async () => {
     const name = "read-resume-old-state";
     const { dir, spec, ids } = await stoppedRead(name);
@@ -319,7 +320,12 @@ describe("read phase resume", () => {
     expect(db.prepare("SELECT name FROM pragma_table_info('runs')").pluck().all()).not.toContain(
       "fingerprint",
     );
+    expect(db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").pluck().get()).toBe("3");
     db.exec("ALTER TABLE runs ADD COLUMN fingerprint TEXT");
+    db.exec(
+      "CREATE TABLE datasets (fingerprint TEXT PRIMARY KEY, run_id TEXT NOT NULL, completed_at INTEGER NOT NULL)",
+    );
+    db.exec("UPDATE meta SET value = '2' WHERE key = 'schema_version'");
     const saved = db.prepare("SELECT key, value FROM kv WHERE key LIKE 'read-checkpoint:%'").get() as {
       key: string;
       value: string;
@@ -334,6 +340,9 @@ describe("read phase resume", () => {
     expect(events(second, "warning")).toEqual([]);
     expect(report(second)).toMatchObject({ read: 1500, failed: 3, unaccounted: 0 });
     expectEachIdOnce(dir, ids);
+    expect(stateRow(dir, name, "SELECT value FROM meta WHERE key = 'schema_version'")).toEqual([
+      { value: "3" },
+    ]);
   });
 
   it("a source that ignores its checkpoint (yields its first record again) is read from the start, every record once", async () => {

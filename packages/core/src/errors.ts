@@ -28,6 +28,11 @@ export const ErrorCodes = {
    * name: running would pay again for work already submitted (run with --force to do it anyway)
    */
   STATE_LOST: "STATE_LOST",
+  /**
+   * a problem of the machine, not of batchpipe: a full disk, permissions, a read-only file system
+   * (the `--json` error event has the OS or SQLite code as `errno`); fix it and run again to resume
+   */
+  SYSTEM: "SYSTEM",
   /** command-line usage problem */
   USAGE: "USAGE",
   /** the run would exceed batch.max_cost */

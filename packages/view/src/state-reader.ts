@@ -6,14 +6,13 @@
 import fs from "node:fs";
 import path from "node:path";
 import {
-  BatchpipeError,
-  ErrorCodes,
   lockHolder,
   type RawRun,
   type RawShard,
   type RunRow,
+  refuseVersion,
   type ShardRow,
-  STATE_SCHEMA_VERSION,
+  schemaVersion,
   toRun,
   toShard,
 } from "@batchpipe/core";
@@ -31,16 +30,14 @@ export class StateReader {
     if (!fs.existsSync(file)) return null;
     const db = new Database(file, { readonly: true, fileMustExist: true });
     db.pragma("busy_timeout = 2000");
-    const version = (
-      db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as { value: string } | undefined
-    )?.value;
-    if (Number(version) !== STATE_SCHEMA_VERSION) {
+    const refused = refuseVersion(
+      file,
+      schemaVersion(db),
+      "View it with the batchpipe version that created it.",
+    );
+    if (refused) {
       db.close();
-      throw new BatchpipeError(
-        ErrorCodes.STATE_FAILED,
-        `the state database ${file} has schema version ${version ?? "?"}, this batchpipe reads version ${STATE_SCHEMA_VERSION}`,
-        { hint: "View it with the batchpipe version that created it." },
-      );
+      throw refused;
     }
     this.db = db;
     return db;

@@ -17,6 +17,7 @@ import {
 import { defineCommand } from "citty";
 import { cliContext } from "../context.js";
 import { startRunDaemon } from "../detach.js";
+import { systemError, UNEXPECTED } from "../render-error.js";
 import { exitCodeForSignal, trapSignals } from "../signals.js";
 import { loadPipelineArg, noCache, noCacheArg, pipelineArgs, stateDirArg } from "./pipeline-args.js";
 import { createProgressRenderer, EMPTY_SOURCE, renderReport } from "./run-output.js";
@@ -127,7 +128,9 @@ function stopReason(
 ): { code: string; message: string; hint?: string } {
   if (signalName) return { code: ErrorCodes.INTERRUPTED, message: `interrupted by ${signalName}` };
   if (isBatchpipeError(error)) return { code: error.code, message: error.message, hint: error.hint };
-  return { code: "UNEXPECTED", message: error instanceof Error ? error.message : String(error) };
+  const system = systemError(error);
+  if (system) return { code: system.code, message: system.message, hint: system.hint };
+  return { code: UNEXPECTED, message: error instanceof Error ? error.message : String(error) };
 }
 
 /**

@@ -1,9 +1,13 @@
 /**
  * The state database's tables, its version check, and how a run or shard row maps to its columns.
- * A table or column added here needs a new STATE_SCHEMA_VERSION: a state file of another version is
- * refused, not migrated. One removed does not: this version neither reads nor writes it, so a file
- * that still has it works as before (runs.fingerprint and the datasets table, issue 17). The other
- * way round is not checked: an earlier build fails on a file made without them.
+ * A table or column added or removed here needs a new STATE_SCHEMA_VERSION: a build refuses a state
+ * file of a version it does not know (a clear STATE_FAILED), it does not migrate it.
+ *
+ * Version 3 is version 2 without runs.fingerprint and the datasets table (issue 17). This build opens
+ * both: it neither reads nor writes what 3 removed, so a version-2 file that still has them works as
+ * before. Opening one marks it 3, because from then on it holds runs without a fingerprint and
+ * read checkpoints without the chain, which a build from before issue 17 (reads 2 only) would
+ * misread or fail on ("no such column: fingerprint"); that build now refuses it by its version.
  */
 import type Database from "better-sqlite3";
 import { BatchpipeError, ErrorCodes } from "../errors.js";
@@ -17,7 +21,11 @@ import {
   type ShardStatus,
 } from "./types.js";
 
-export const STATE_SCHEMA_VERSION = 2;
+/** the version of the state files this build creates */
+export const STATE_SCHEMA_VERSION = 3;
+
+/** the versions this build opens; an earlier one is marked STATE_SCHEMA_VERSION when opened for writing */
+export const STATE_SCHEMA_VERSIONS_READ: readonly number[] = [2, STATE_SCHEMA_VERSION];
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -41,21 +49,41 @@ CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 export function migrate(db: Database.Database, file: string): void {
   const hasMeta = db.prepare("SELECT name FROM sqlite_master WHERE type='table' AND name='meta'").get();
   if (hasMeta) {
-    const row = db.prepare("SELECT value FROM meta WHERE key='schema_version'").get() as
-      | { value: string }
-      | undefined;
-    const version = Number(row?.value);
-    if (version !== STATE_SCHEMA_VERSION) {
-      throw new BatchpipeError(
-        ErrorCodes.STATE_FAILED,
-        `the state database ${file} has schema version ${row?.value ?? "?"}, this batchpipe reads version ${STATE_SCHEMA_VERSION}`,
-        { hint: "Use the batchpipe version that created it, or point --state-dir at a fresh folder." },
-      );
-    }
+    const version = schemaVersion(db);
+    const refused = refuseVersion(
+      file,
+      version,
+      "Use the batchpipe version that created it, or point --state-dir at a fresh folder.",
+    );
+    if (refused) throw refused;
+    if (Number(version) !== STATE_SCHEMA_VERSION)
+      db.prepare("UPDATE meta SET value = ? WHERE key = 'schema_version'").run(String(STATE_SCHEMA_VERSION));
     return;
   }
   db.exec(SCHEMA);
   db.prepare("INSERT INTO meta (key, value) VALUES ('schema_version', ?)").run(String(STATE_SCHEMA_VERSION));
+}
+
+/** the schema version a state database records (undefined if none) */
+export function schemaVersion(db: Database.Database): string | undefined {
+  const row = db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as
+    | { value: string }
+    | undefined;
+  return row?.value;
+}
+
+/** the STATE_FAILED error refusing a state file of `version`; undefined if this build reads it */
+export function refuseVersion(
+  file: string,
+  version: string | undefined,
+  hint: string,
+): BatchpipeError | undefined {
+  if (STATE_SCHEMA_VERSIONS_READ.includes(Number(version))) return undefined;
+  return new BatchpipeError(
+    ErrorCodes.STATE_FAILED,
+    `the state database ${file} has schema version ${version ?? "?"}, this batchpipe reads version ${STATE_SCHEMA_VERSIONS_READ.join(" or ")}`,
+    { hint },
+  );
 }
 
 export interface RawRun {
