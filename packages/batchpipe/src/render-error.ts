@@ -10,6 +10,8 @@ import {
   ErrorCodes,
   formatSpecError,
   isBatchpipeError,
+  summarizeError,
+  systemError,
 } from "@batchpipe/core";
 import { ExitCode } from "./exit-codes.js";
 
@@ -44,10 +46,9 @@ export function renderError(error: unknown, options: RenderErrorOptions): string
 export function errorEvent(error: unknown, usage = false): Record<string, unknown> {
   const exitCode = usage ? ExitCode.USAGE : exitCodeFor(error);
   if (!isBatchpipeError(error)) {
-    const system = usage ? undefined : systemError(error);
-    if (system) return { type: "error", ...system, exitCode };
+    if (!usage) return { type: "error", ...summarizeError(error), exitCode };
     const message = error instanceof Error ? error.message : String(error);
-    return { type: "error", code: usage ? ErrorCodes.USAGE : UNEXPECTED, message, exitCode };
+    return { type: "error", code: ErrorCodes.USAGE, message, exitCode };
   }
   const problems = error.details?.map((detail) => ({
     message: detail.message,
@@ -83,47 +84,7 @@ export function exitCodeFor(error: unknown): number {
   return usage.includes(error.code) ? ExitCode.USAGE : ExitCode.RUN_ERROR;
 }
 
-/** the code of an error that is neither a BatchpipeError nor the machine's: a bug */
-export const UNEXPECTED = "UNEXPECTED";
-
-/**
- * A problem of the machine (a full disk, permissions), not a bug: how the text, the `--json` error
- * event and `status` name it. Undefined for anything else, BatchpipeErrors included (they say more).
- */
-export function systemError(
-  error: unknown,
-): { code: string; errno: string; message: string; hint: string } | undefined {
-  if (isBatchpipeError(error)) return undefined;
-  const problem = systemProblem(error);
-  if (!problem) return undefined;
-  const message = error instanceof Error ? error.message : String(error);
-  return {
-    code: ErrorCodes.SYSTEM,
-    errno: problem.errno,
-    message: `${problem.what} (${problem.errno}): ${message}`,
-    hint: "fix it (free space, permissions, or move the state with --state-dir) and run the same command again: the run resumes where it stopped",
-  };
-}
-
 // --- internal ---
-
-const SYSTEM_PROBLEMS: [RegExp, string][] = [
-  [/^(ENOSPC|SQLITE_FULL)$/, "the disk is full"],
-  [/^EDQUOT$/, "the disk quota is exceeded"],
-  [/^(EACCES|EPERM|SQLITE_PERM)$/, "permission denied"],
-  [/^(EROFS|SQLITE_READONLY.*)$/, "the file system is read-only"],
-  [/^(EIO|SQLITE_IOERR.*)$/, "the disk failed to read or write"],
-  [/^(EMFILE|ENFILE)$/, "too many open files"],
-  [/^ENOMEM$/, "out of memory"],
-];
-
-/** an OS or SQLite error code that names a problem of the machine, described; undefined otherwise */
-function systemProblem(error: unknown): { errno: string; what: string } | undefined {
-  const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code !== "string") return undefined;
-  const found = SYSTEM_PROBLEMS.find(([pattern]) => pattern.test(code));
-  return found ? { errno: code, what: found[1] } : undefined;
-}
 
 function addFrame(error: BatchpipeError): BatchpipeError {
   const loc = error.loc!;

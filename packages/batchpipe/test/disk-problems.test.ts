@@ -118,6 +118,8 @@ it.runIf(canMountState)(
     const dir = tempDir();
     fs.writeFileSync(path.join(dir, "data.jsonl"), records(5000));
     const spec = writePipeline(dir, { baseUrl: emu.url, name: "full-state" });
+    // the run's end report, written outside the full disk
+    fs.appendFileSync(spec, "notify:\n  - command: cat > notice.json\n");
     const first = await batchpipe(["run", spec, "--state-dir", tinyState, "--json"], { cwd: dir });
     expect(first.code).toBe(1);
     expect(first.stderr).toMatch(/the disk is full \((ENOSPC|SQLITE_FULL)\)/);
@@ -137,8 +139,15 @@ it.runIf(canMountState)(
     const status = await batchpipe(["status", spec, "--state-dir", tinyState, "--json"], { cwd: dir });
     expect(JSON.parse(status.stdout).run.stopped).toMatchObject({
       code: "SYSTEM",
+      errno: first.events.at(-1)!.errno,
       message: expect.stringMatching(/^the disk is full \((ENOSPC|SQLITE_FULL)\): /),
       hint: expect.stringContaining("run the same command again"),
+    });
+    // and so does `notify`
+    const notice = JSON.parse(fs.readFileSync(path.join(dir, "notice.json"), "utf8"));
+    expect(notice).toMatchObject({
+      status: "stopped",
+      error: { code: "SYSTEM", errno: first.events.at(-1)!.errno },
     });
     expect(batchesOf(emu, "full-state")).toHaveLength(0);
 

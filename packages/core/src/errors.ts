@@ -94,3 +94,56 @@ export function isBatchpipeError(error: unknown): error is BatchpipeError {
       typeof (error as { code?: unknown }).code === "string")
   );
 }
+
+/** the code of an error that is neither a BatchpipeError nor the machine's: a bug */
+export const UNEXPECTED = "UNEXPECTED";
+
+/** how an error is named to a script: the `--json` error event, `status`'s stop reason, `notify` */
+export interface ErrorSummary {
+  code: string;
+  message: string;
+  hint?: string;
+  /** a problem of the machine (code SYSTEM): the OS or SQLite error code */
+  errno?: string;
+}
+
+/** a BatchpipeError's code, message and hint; the machine's problem as SYSTEM; anything else UNEXPECTED */
+export function summarizeError(error: unknown): ErrorSummary {
+  if (isBatchpipeError(error)) {
+    return { code: error.code, message: error.message, ...(error.hint ? { hint: error.hint } : {}) };
+  }
+  return systemError(error) ?? { code: UNEXPECTED, message: errorMessage(error) };
+}
+
+/**
+ * A problem of the machine (a full disk, permissions), not a bug: said as such, with how to go on.
+ * Undefined for anything else, BatchpipeErrors included (they say more).
+ */
+export function systemError(error: unknown): Required<ErrorSummary> | undefined {
+  if (isBatchpipeError(error)) return undefined;
+  const errno = (error as { code?: unknown } | null)?.code;
+  if (typeof errno !== "string") return undefined;
+  const found = SYSTEM_PROBLEMS.find(([pattern]) => pattern.test(errno));
+  if (!found) return undefined;
+  return {
+    code: ErrorCodes.SYSTEM,
+    errno,
+    message: `${found[1]} (${errno}): ${errorMessage(error)}`,
+    hint: "fix it (free space, permissions, or move the state with --state-dir) and run the same command again: the run resumes where it stopped",
+  };
+}
+
+/** OS and SQLite error codes that name a problem of the machine */
+const SYSTEM_PROBLEMS: [RegExp, string][] = [
+  [/^(ENOSPC|SQLITE_FULL)$/, "the disk is full"],
+  [/^EDQUOT$/, "the disk quota is exceeded"],
+  [/^(EACCES|EPERM|SQLITE_PERM)$/, "permission denied"],
+  [/^(EROFS|SQLITE_READONLY.*)$/, "the file system is read-only"],
+  [/^(EIO|SQLITE_IOERR.*)$/, "the disk failed to read or write"],
+  [/^(EMFILE|ENFILE)$/, "too many open files"],
+  [/^ENOMEM$/, "out of memory"],
+];
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

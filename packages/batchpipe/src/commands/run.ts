@@ -7,17 +7,18 @@ import {
   defaultStateDir,
   type EngineEvent,
   ErrorCodes,
+  type ErrorSummary,
   enterDaemonChild,
   isBatchpipeError,
   readDaemon,
   readWatchCounts,
   recordRunStop,
   runPipeline,
+  summarizeError,
 } from "@batchpipe/core";
 import { defineCommand } from "citty";
 import { cliContext } from "../context.js";
 import { startRunDaemon } from "../detach.js";
-import { systemError, UNEXPECTED } from "../render-error.js";
 import { exitCodeForSignal, trapSignals } from "../signals.js";
 import { loadPipelineArg, noCache, noCacheArg, pipelineArgs, stateDirArg } from "./pipeline-args.js";
 import { createProgressRenderer, EMPTY_SOURCE, renderReport } from "./run-output.js";
@@ -122,15 +123,9 @@ export default defineCommand({
   },
 });
 
-function stopReason(
-  error: unknown,
-  signalName: string | undefined,
-): { code: string; message: string; hint?: string } {
+function stopReason(error: unknown, signalName: string | undefined): ErrorSummary {
   if (signalName) return { code: ErrorCodes.INTERRUPTED, message: `interrupted by ${signalName}` };
-  if (isBatchpipeError(error)) return { code: error.code, message: error.message, hint: error.hint };
-  const system = systemError(error);
-  if (system) return { code: system.code, message: system.message, hint: system.hint };
-  return { code: UNEXPECTED, message: error instanceof Error ? error.message : String(error) };
+  return summarizeError(error);
 }
 
 /**

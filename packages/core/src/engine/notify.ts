@@ -5,7 +5,7 @@
  */
 import { spawn } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
-import { ErrorCodes } from "../errors.js";
+import { ErrorCodes, type ErrorSummary, summarizeError } from "../errors.js";
 import type { NotifyTarget } from "../spec/schema.js";
 import type { EngineEvent, EnginePipeline, RunOptions, RunReport, RunResult } from "./types.js";
 
@@ -19,7 +19,7 @@ export interface RunEndNotice {
   /** the reconciliation report of a run that finished, else null */
   report: RunReport | null;
   /** why a stopped run stopped */
-  error: { code: string; message: string; hint?: string } | null;
+  error: ErrorSummary | null;
   endedAt: string;
 }
 
@@ -64,13 +64,7 @@ export async function runNotifying(
   } catch (error) {
     // a run that never started (its lock is held, its state cannot be opened) is not reported
     if (runId !== null) {
-      const { code, message, hint } = error as { code?: string; message?: string; hint?: string };
-      await notify({
-        run: runId,
-        status: "stopped",
-        report: null,
-        error: { code: code ?? "INTERNAL", message: message ?? String(error), ...(hint ? { hint } : {}) },
-      });
+      await notify({ run: runId, status: "stopped", report: null, error: summarizeError(error) });
     }
     throw error;
   }

@@ -6,16 +6,14 @@
  */
 import fs from "node:fs";
 import path from "node:path";
+import type { ErrorSummary } from "../errors.js";
 import { type Logger, silentLogger } from "../plugin.js";
 import { lockHolder, openState, type RunCounters, type RunTotals, type ShardStatus } from "../state/index.js";
 import { defaultStateDir, noRunError, openProvider } from "./run-pipeline.js";
 import type { EnginePipeline } from "./types.js";
 
 /** Why a run that is not finished is not running either: the error (or signal) it ended on. */
-export interface StopReason {
-  code: string;
-  message: string;
-  hint?: string;
+export interface StopReason extends ErrorSummary {
   /** epoch ms */
   at: number;
 }
@@ -93,13 +91,9 @@ export function pipelineStatus(pipeline: EnginePipeline, options: { stateDir?: s
  * Remember why the process running `run` stops before its end, for `status`. Best effort: a
  * state folder that cannot be written must not hide the error being recorded.
  */
-export function recordRunStop(
-  stateDir: string,
-  run: string,
-  reason: { code: string; message: string; hint?: string },
-): void {
+export function recordRunStop(stateDir: string, run: string, reason: ErrorSummary): void {
   const file = path.join(stateDir, STOP_FILE);
-  const record = { run, code: reason.code, message: reason.message, hint: reason.hint, at: Date.now() };
+  const record = { run, ...reason, at: Date.now() };
   try {
     fs.writeFileSync(`${file}.tmp`, `${JSON.stringify(record)}\n`, { mode: 0o600 });
     fs.renameSync(`${file}.tmp`, file);
@@ -125,7 +119,8 @@ function readStopReason(stateDir: string, run: string): StopReason | null {
       run?: string;
     };
     if (record.run !== run) return null;
-    return { code: record.code, message: record.message, hint: record.hint, at: record.at };
+    const { run: _, ...reason } = record;
+    return reason;
   } catch {
     return null;
   }
