@@ -58,9 +58,7 @@ export function errorEvent(error: unknown, usage = false): Record<string, unknow
   }));
   return {
     type: "error",
-    code: error.code,
-    message: error.message,
-    ...(error.hint ? { hint: error.hint } : {}),
+    ...summarizeError(error),
     ...(error.plugin ? { plugin: error.plugin } : {}),
     ...(error.loc ? { loc: error.loc } : {}),
     ...(problems ? { problems } : {}),

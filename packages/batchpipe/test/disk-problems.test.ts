@@ -93,9 +93,11 @@ describe("disk problems", () => {
       const filler = path.join(tiny, "filler");
       fillUp(filler);
 
-      const first = await batchpipe(["run", spec], { cwd: dir });
+      const first = await batchpipe(["run", spec, "--json"], { cwd: dir });
       expect(first.code).toBe(1);
       expect(first.stderr).toMatch(/sinks\[0\] \(jsonl\) failed in (write|commit): ENOSPC/);
+      // the sink failed (its code), on the machine's problem (the errno)
+      expect(first.events.at(-1)).toMatchObject({ type: "error", code: "PLUGIN_FAILED", errno: "ENOSPC" });
       expect(first.stderr).toContain("hint:");
       expect(first.stderr).not.toMatch(STACK_LINE);
       expect(ours("full").length).toBeGreaterThanOrEqual(1);
@@ -188,6 +190,13 @@ it.runIf(canMountState)(
     expect(first.stderr).toMatch(/the disk is full \((ENOSPC|SQLITE_FULL)\)/);
     expect(first.stderr).toContain("run the same command again: the run resumes where it stopped");
     expect(first.stderr).not.toMatch(STACK_LINE);
+    // whichever met the full disk (the cache's writer: STATE_FAILED; the state: SYSTEM), a script
+    // sees the machine's errno
+    expect(first.events.at(-1)).toMatchObject({
+      type: "error",
+      code: expect.stringMatching(/^(STATE_FAILED|SYSTEM)$/),
+      errno: expect.stringMatching(/^(ENOSPC|SQLITE_FULL)$/),
+    });
 
     fs.rmSync(filler);
     const second = await batchpipe(["run", spec, "--state-dir", stateDir, "--json"], { cwd: dir });

@@ -103,16 +103,34 @@ export interface ErrorSummary {
   code: string;
   message: string;
   hint?: string;
-  /** a problem of the machine (code SYSTEM): the OS or SQLite error code */
+  /**
+   * the OS or SQLite error code of a problem of the machine: always with SYSTEM, and with another
+   * code when the machine's problem is its cause (a sink's write or the cache's store on a full disk)
+   */
   errno?: string;
 }
 
-/** a BatchpipeError's code, message and hint; the machine's problem as SYSTEM; anything else UNEXPECTED */
+/**
+ * A BatchpipeError's code, message and hint (and the errno of a machine problem among its causes);
+ * the machine's problem as SYSTEM; anything else UNEXPECTED.
+ */
 export function summarizeError(error: unknown): ErrorSummary {
   if (isBatchpipeError(error)) {
-    return { code: error.code, message: error.message, ...(error.hint ? { hint: error.hint } : {}) };
+    const errno = systemErrno(error.cause);
+    return {
+      code: error.code,
+      message: error.message,
+      ...(error.hint ? { hint: error.hint } : {}),
+      ...(errno ? { errno } : {}),
+    };
   }
   return systemError(error) ?? { code: UNEXPECTED, message: errorMessage(error) };
+}
+
+/** the errno of the first machine problem in a chain of causes */
+function systemErrno(cause: unknown, depth = 0): string | undefined {
+  if (cause === undefined || cause === null || depth > 8) return undefined;
+  return systemError(cause)?.errno ?? systemErrno((cause as { cause?: unknown }).cause, depth + 1);
 }
 
 /**
@@ -145,5 +163,6 @@ const SYSTEM_PROBLEMS: [RegExp, string][] = [
 ];
 
 function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  const message = (error as { message?: unknown } | null)?.message;
+  return typeof message === "string" ? message : String(error);
 }

@@ -18,7 +18,7 @@ import path from "node:path";
 import { Worker } from "node:worker_threads";
 import { inflateRawSync } from "node:zlib";
 import type Database from "better-sqlite3";
-import { BatchpipeError, ErrorCodes } from "../errors.js";
+import { BatchpipeError, ErrorCodes, systemError } from "../errors.js";
 import { acquireLock, makeStateDir, ownerOnly } from "../state/lock.js";
 import type { RowsMessage, WriterData, WriterMessage, WriterReply } from "./cache-writer.js";
 import { cacheFigures, MERGE_AT, openCacheDb, twice } from "./store.js";
@@ -259,7 +259,7 @@ export class ResultCache implements CacheLookup {
     });
     // its exit follows, and fails what waits
     writer.on("error", (error) => {
-      this.writerError = storeFailed(this.data.file, error, error);
+      this.writerError = storeFailed(this.data.file, error);
     });
     return writer;
   }
@@ -280,19 +280,17 @@ export class ResultCache implements CacheLookup {
 }
 
 /** the writer's failure: its error's message and (SQLite's) code */
-function storeFailed(
-  file: string,
-  failure: { message: string; code?: unknown },
-  cause?: unknown,
-): BatchpipeError {
-  const full = failure.code === "SQLITE_FULL" ? "the disk is full (SQLITE_FULL): " : "";
+function storeFailed(file: string, failure: { message: string; code?: unknown }): BatchpipeError {
+  // a full disk says so: "the disk is full (SQLITE_FULL): …"
+  const what = systemError(failure)?.message ?? failure.message;
   return new BatchpipeError(
     ErrorCodes.STATE_FAILED,
-    `cannot store results in the result cache ${file}: ${full}${failure.message}`,
+    `cannot store results in the result cache ${file}: ${what}`,
     {
       // nothing of the part was recorded as delivered: the next run delivers it again
       hint: "Free space in the state folder (or move it with --state-dir) and run the same command again: the run resumes where it stopped. If the cache itself is damaged, `batchpipe cache <spec> --clear` empties it (its results are then paid for again).",
-      cause,
+      // the writer's error, or what its reply said of it (its code tells a full disk from a bug)
+      cause: failure,
     },
   );
 }
