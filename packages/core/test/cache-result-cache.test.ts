@@ -24,6 +24,12 @@ const cacheKey = (d: number[]) => {
   for (const [i, w] of d.entries()) k.writeUInt32LE(w >>> 0, 7 + 4 * i);
   return k;
 };
+/** the tables of the second layout, as its build made them */
+const SECOND_LAYOUT = `CREATE TABLE IF NOT EXISTS results (seq INTEGER PRIMARY KEY, value BLOB NOT NULL,
+    size INTEGER NOT NULL, cost REAL NOT NULL, created_at INTEGER NOT NULL, z INTEGER NOT NULL);
+  CREATE TABLE IF NOT EXISTS keys (key BLOB PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
+  CREATE TABLE IF NOT EXISTS fresh (key BLOB PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
+  PRAGMA user_version = 2`;
 const tempDir = () => fs.mkdtempSync(path.join(os.tmpdir(), "bp-cache-unit-"));
 
 describe("ResultCache", async () => {
@@ -182,14 +188,31 @@ describe("ResultCache", async () => {
     expect(blocks.single).toBeGreaterThanOrEqual(1);
   });
 
+  it("an earlier build that opens this cache keeps to tables of its own; what it stored is taken in later", async () => {
+    const dir = tempDir();
+    let cache = ResultCache.open(dir, { provider: "openai", maxBytes: 1 << 30 });
+    for (let i = 0; i < 3; i++) cache.add(digest(i), result(i), 0.1);
+    await cache.close();
+    // what a build of the second layout does with it: creates its tables, stores a result (seq 1,
+    // as this layout's first block), marks the file 2
+    const db = new Database(path.join(dir, "cache.db"));
+    db.exec(SECOND_LAYOUT);
+    const json = JSON.stringify(result(9));
+    db.prepare("INSERT INTO results VALUES (1, ?, ?, 0.9, 1, 0)").run(Buffer.from(json), json.length);
+    db.prepare("INSERT INTO keys VALUES (?, 1)").run(cacheKey(digest(9)));
+    db.close();
+    cache = ResultCache.open(dir, { provider: "openai", maxBytes: 1 << 30 });
+    expect(cache.stats()).toMatchObject({ entries: 4 });
+    for (let i = 0; i < 3; i++)
+      expect(cache.get(digest(i))).toEqual({ json: JSON.stringify(result(i)), cost: 0.1 });
+    expect(cache.get(digest(9))).toEqual({ json, cost: 0.9 });
+    await cache.close();
+  });
+
   it("reads a cache of the second layout (a row per result, keys and fresh) after upgrading it", async () => {
     const dir = tempDir();
     const db = new Database(path.join(dir, "cache.db"));
-    db.exec(`CREATE TABLE results (seq INTEGER PRIMARY KEY, value BLOB NOT NULL, size INTEGER NOT NULL, cost REAL NOT NULL,
-        created_at INTEGER NOT NULL, z INTEGER NOT NULL);
-      CREATE TABLE keys (key BLOB PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
-      CREATE TABLE fresh (key BLOB PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
-      PRAGMA user_version = 2`);
+    db.exec(SECOND_LAYOUT);
     const small = JSON.stringify(result(1));
     const large = JSON.stringify(result(2, 200));
     const insert = db.prepare(

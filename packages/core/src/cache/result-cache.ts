@@ -95,7 +95,7 @@ export class ResultCache implements CacheLookup {
     this.batch = this.newBatch(HAND_OVER_BYTES);
     // `fresh` first: a key stored again since the last merge points at its newer result
     this.selectKey = db.prepare(
-      "SELECT seq, i, cost FROM fresh WHERE key = ? UNION ALL SELECT seq, i, cost FROM keys WHERE key = ? LIMIT 1",
+      "SELECT seq, i, cost FROM fresh_keys WHERE key = ? UNION ALL SELECT seq, i, cost FROM result_keys WHERE key = ? LIMIT 1",
     );
     this.selectBlock = db.prepare("SELECT value, ends, z FROM blocks WHERE seq = ?");
     const figures = cacheFigures(db);

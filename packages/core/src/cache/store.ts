@@ -36,8 +36,8 @@ CREATE TABLE IF NOT EXISTS blocks (
   size INTEGER NOT NULL, created_at INTEGER NOT NULL,
   -- 1: value is raw-deflated; 0: as it is
   z INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS keys (key BLOB PRIMARY KEY, seq INTEGER NOT NULL, i INTEGER NOT NULL, cost REAL NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS fresh (key BLOB PRIMARY KEY, seq INTEGER NOT NULL, i INTEGER NOT NULL, cost REAL NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS result_keys (key BLOB PRIMARY KEY, seq INTEGER NOT NULL, i INTEGER NOT NULL, cost REAL NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS fresh_keys (key BLOB PRIMARY KEY, seq INTEGER NOT NULL, i INTEGER NOT NULL, cost REAL NOT NULL) WITHOUT ROWID;
 `;
 const SCHEMA_VERSION = 3;
 export const MERGE_AT = 50_000;
@@ -59,9 +59,9 @@ export function openCacheDb(file: string, o: { fileMustExist?: boolean } = {}): 
 /** what the cache holds: `count` key rows (an entry stored again since the last merge counts twice), stored bytes */
 export function cacheFigures(db: Database.Database): { count: number; bytes: number; fresh: number } {
   const n = (sql: string) => (db.prepare(sql).get() as { n: number }).n;
-  const fresh = n("SELECT count(*) AS n FROM fresh");
+  const fresh = n("SELECT count(*) AS n FROM fresh_keys");
   return {
-    count: n("SELECT count(*) AS n FROM keys") + fresh,
+    count: n("SELECT count(*) AS n FROM result_keys") + fresh,
     bytes: n("SELECT coalesce(sum(size), 0) AS n FROM blocks"),
     fresh,
   };
@@ -92,8 +92,8 @@ export class CacheStore {
     this.insertBlock = db.prepare(
       "INSERT INTO blocks (value, ends, size, created_at, z) VALUES (?, ?, ?, ?, ?)",
     );
-    this.insertFresh = db.prepare("INSERT OR IGNORE INTO fresh (key, seq, i, cost) VALUES (?, ?, ?, ?)");
-    this.updateFresh = db.prepare("UPDATE fresh SET seq = ?, i = ?, cost = ? WHERE key = ?");
+    this.insertFresh = db.prepare("INSERT OR IGNORE INTO fresh_keys (key, seq, i, cost) VALUES (?, ?, ?, ?)");
+    this.updateFresh = db.prepare("UPDATE fresh_keys SET seq = ?, i = ?, cost = ? WHERE key = ?");
     this.readFigures();
   }
 
@@ -146,7 +146,9 @@ export class CacheStore {
   /** move `fresh` into `keys`; a key already there (stored again) now points at its newer result */
   private merge(): void {
     this.count -= twice(this.db);
-    this.db.exec("INSERT OR REPLACE INTO keys SELECT key, seq, i, cost FROM fresh; DELETE FROM fresh");
+    this.db.exec(
+      "INSERT OR REPLACE INTO result_keys SELECT key, seq, i, cost FROM fresh_keys; DELETE FROM fresh_keys",
+    );
     this.freshCount = 0;
   }
 
@@ -166,8 +168,8 @@ export class CacheStore {
     this.bytes = bytes;
     this.db.prepare("DELETE FROM blocks WHERE seq <= ?").run(upTo);
     // their keys: a scan of both key tables (rare, thanks to EVICT_TO)
-    this.count -= this.db.prepare("DELETE FROM keys WHERE seq <= ?").run(upTo).changes;
-    const fresh = this.db.prepare("DELETE FROM fresh WHERE seq <= ?").run(upTo).changes;
+    this.count -= this.db.prepare("DELETE FROM result_keys WHERE seq <= ?").run(upTo).changes;
+    const fresh = this.db.prepare("DELETE FROM fresh_keys WHERE seq <= ?").run(upTo).changes;
     this.count -= fresh;
     this.freshCount -= fresh;
   }
@@ -175,37 +177,49 @@ export class CacheStore {
 
 /** entries stored again since the last merge: in both key tables, counted once */
 export function twice(db: Database.Database): number {
-  return (db.prepare("SELECT count(*) AS n FROM fresh f JOIN keys k ON k.key = f.key").get() as { n: number })
-    .n;
+  const sql = "SELECT count(*) AS n FROM fresh_keys f JOIN result_keys k ON k.key = f.key";
+  return (db.prepare(sql).get() as { n: number }).n;
 }
 
 /**
- * Create the tables, or bring an earlier layout to this one (user_version tells them apart):
+ * Create the tables, or take in the results of an earlier layout (user_version tells them apart):
  * 1, one `entries` table with a unique key; 2, a `results` row per result with `keys` and `fresh`
- * pointing at it. Each of their results becomes a block of one (`ends` NULL), as it was stored:
- * nothing paid for is lost.
+ * pointing at it. Each of their results becomes a block of one (`ends` NULL), numbered after this
+ * layout's blocks: nothing paid for is lost. This layout's tables have names of their own, so an
+ * earlier build that opens this cache makes its own tables beside them (it starts empty, it does not
+ * fail), and what it stored there is taken in when this build opens the cache again.
  */
 function upgrade(db: Database.Database): void {
   const version = db.pragma("user_version", { simple: true }) as number;
   if (version === SCHEMA_VERSION) return;
   const has = (table: string) =>
     db.prepare("SELECT name FROM sqlite_master WHERE type='table' AND name=?").get(table) !== undefined;
-  db.transaction(() => {
-    if (has("results")) {
-      db.exec("ALTER TABLE keys RENAME TO keys_v2; ALTER TABLE fresh RENAME TO fresh_v2");
+  /** the results of `from` (its seq, value, size, cost, created_at, z) as blocks of one, with their keys */
+  const takeIn = (from: string, keys: [table: string, into: string][]) => {
+    const after = (
+      db.prepare("SELECT coalesce(max(seq), 0) AS n FROM sqlite_sequence WHERE name = 'blocks'").get() as {
+        n: number;
+      }
+    ).n;
+    db.exec(`INSERT INTO blocks (seq, value, ends, size, created_at, z)
+      SELECT seq + ${after}, value, NULL, size, created_at, z FROM ${from}`);
+    for (const [table, into] of keys) {
+      db.exec(`INSERT OR REPLACE INTO ${into} SELECT k.key, k.seq + ${after}, 0, r.cost
+        FROM ${table} k JOIN ${from} r ON r.seq = k.seq`);
     }
+  };
+  db.transaction(() => {
     db.exec(SCHEMA);
     if (has("entries")) {
-      db.exec(`INSERT INTO blocks (seq, value, ends, size, created_at, z)
-          SELECT seq, value, NULL, size, created_at, z FROM entries;
-        INSERT INTO keys SELECT key, seq, 0, cost FROM entries; DROP TABLE entries`);
+      takeIn("entries", [["entries", "result_keys"]]);
+      db.exec("DROP TABLE entries");
     }
     if (has("results")) {
-      db.exec(`INSERT INTO blocks (seq, value, ends, size, created_at, z)
-          SELECT seq, value, NULL, size, created_at, z FROM results;
-        INSERT INTO keys SELECT k.key, k.seq, 0, r.cost FROM keys_v2 k JOIN results r ON r.seq = k.seq;
-        INSERT INTO fresh SELECT f.key, f.seq, 0, r.cost FROM fresh_v2 f JOIN results r ON r.seq = f.seq;
-        DROP TABLE keys_v2; DROP TABLE fresh_v2; DROP TABLE results`);
+      takeIn("results", [
+        ["keys", "result_keys"],
+        ["fresh", "fresh_keys"],
+      ]);
+      db.exec("DROP TABLE keys; DROP TABLE fresh; DROP TABLE results");
     }
     db.pragma(`user_version = ${SCHEMA_VERSION}`);
   })();
