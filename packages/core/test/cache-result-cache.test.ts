@@ -166,7 +166,7 @@ describe("ResultCache", async () => {
       cache.add(digest(i), r, i / 1000);
     }
     await cache.flush();
-    // in an order that leaves the reader's last blocks behind at every step
+    // in an order that jumps between blocks, far more of them than the reader keeps inflated
     const order = Array.from({ length: 1000 }, (_, i) => (i * 389) % 1000);
     for (const i of order) {
       const hit = cache.get(digest(i))!;
@@ -207,6 +207,35 @@ describe("ResultCache", async () => {
       expect(cache.get(digest(i))).toEqual({ json: JSON.stringify(result(i)), cost: 0.1 });
     expect(cache.get(digest(9))).toEqual({ json, cost: 0.9 });
     await cache.close();
+  });
+
+  it("a key whose block the writer evicted between the lookup's two reads is a miss, not a crash", async () => {
+    const dir = tempDir();
+    const cache = ResultCache.open(dir, { provider: "openai", maxBytes: 1 << 30 });
+    cache.add(digest(1), result(1), 0.1);
+    await cache.flush();
+    // the key read, then its block gone: what the reader sees when an eviction commits in between
+    const db = new Database(path.join(dir, "cache.db"));
+    db.exec("DELETE FROM blocks");
+    db.close();
+    expect(cache.get(digest(1))).toBeUndefined();
+    await cache.close();
+  });
+
+  it("refuses a cache of a newer layout (STATE_FAILED) and leaves it as it is", () => {
+    const dir = tempDir();
+    const db = new Database(path.join(dir, "cache.db"));
+    db.pragma("user_version = 4");
+    db.close();
+    expect(() => ResultCache.open(dir, { provider: "openai", maxBytes: 1 << 30 })).toThrow(
+      expect.objectContaining({
+        code: "STATE_FAILED",
+        message: expect.stringMatching(/layout \(4\) is newer/),
+      }),
+    );
+    const after = new Database(path.join(dir, "cache.db"));
+    expect(after.pragma("user_version", { simple: true })).toBe(4);
+    after.close();
   });
 
   it("reads a cache of the second layout (a row per result, keys and fresh) after upgrading it", async () => {

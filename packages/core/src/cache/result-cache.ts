@@ -95,7 +95,7 @@ export class ResultCache implements CacheLookup {
     this.batch = this.newBatch(HAND_OVER_BYTES);
     // `fresh` first: a key stored again since the last merge points at its newer result
     this.selectKey = db.prepare(
-      "SELECT seq, i, cost FROM fresh_keys WHERE key = ? UNION ALL SELECT seq, i, cost FROM result_keys WHERE key = ? LIMIT 1",
+      "SELECT seq, i, cost FROM (SELECT 0 AS o, seq, i, cost FROM fresh_keys WHERE key = ? UNION ALL SELECT 1, seq, i, cost FROM result_keys WHERE key = ?) ORDER BY o LIMIT 1",
     );
     this.selectBlock = db.prepare("SELECT value, ends, z FROM blocks WHERE seq = ?");
     const figures = cacheFigures(db);
@@ -135,21 +135,24 @@ export class ResultCache implements CacheLookup {
     const at = this.selectKey.get(key, key);
     if (!at) return undefined;
     const block = this.block(at.seq);
+    // evicted by the writer's commit between the two reads (each sees its own snapshot): a miss
+    if (!block) return undefined;
     const start = at.i === 0 ? 0 : block.ends!.readUInt32LE(4 * (at.i - 1));
     const end = block.ends ? block.ends.readUInt32LE(4 * at.i) : block.json.length;
     return { json: block.json.toString("utf8", start, end), cost: at.cost };
   }
 
-  private block(seq: number): { json: Buffer; ends: Buffer | null } {
+  private block(seq: number): { json: Buffer; ends: Buffer | null } | undefined {
     let block = this.blocks.get(seq);
     if (block) return block;
-    const row = this.selectBlock.get(seq)!;
+    const row = this.selectBlock.get(seq);
+    if (!row) return undefined;
     // a cache of the first layout may hold a value as TEXT
     const value = typeof row.value === "string" ? Buffer.from(row.value) : row.value;
-    // one output buffer of the block's size: zlib's default 16 KB chunks, concatenated, made a
-    // 1M-hit lookup spend a quarter of its time in garbage collection
+    // one output buffer of the block's size (+1: zlib asks for another chunk when one fills up):
+    // zlib's default 16 KB chunks, concatenated, made a 1M-hit lookup spend a quarter of its time in GC
     const size = row.ends ? row.ends.readUInt32LE(row.ends.length - 4) : undefined;
-    const json = row.z ? inflateRawSync(value, size ? { chunkSize: Math.max(size, 64) } : {}) : value;
+    const json = row.z ? inflateRawSync(value, size ? { chunkSize: Math.max(size + 1, 64) } : {}) : value;
     block = { json, ends: row.ends };
     if (this.blocks.size === BLOCKS_KEPT) this.blocks.delete(this.blocks.keys().next().value!);
     this.blocks.set(seq, block);
