@@ -4,7 +4,7 @@
  * ~10 µs a result on the collecting thread (SQLite inserts, merges, compression).
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { BLOCK_BYTES, BLOCK_RESULTS, CacheStore, openCacheDb } from "./store.js";
+import { CacheStore, openCacheDb } from "./store.js";
 
 /**
  * from the cache: `n` results to insert (their keys of `keyLength` bytes and their JSON back to back,
@@ -45,33 +45,10 @@ port.on("message", (message: WriterMessage) => {
   if (message.type === "rows") {
     if (failure !== undefined) return;
     try {
-      const now = Date.now();
       const { n, keyLength, ends, costs } = message;
       const keys = Buffer.from(message.keys.buffer, message.keys.byteOffset, message.keys.byteLength);
       const json = Buffer.from(message.json.buffer, message.json.byteOffset, message.json.byteLength);
-      // blocks of consecutive results: up to BLOCK_RESULTS, or BLOCK_BYTES of JSON (one larger result alone)
-      for (let first = 0; first < n; ) {
-        const start = first === 0 ? 0 : ends[first - 1]!;
-        let last = first + 1;
-        while (last < n && last - first < BLOCK_RESULTS && ends[last]! - start <= BLOCK_BYTES) last++;
-        const blockEnds = Buffer.allocUnsafe(4 * (last - first));
-        const blockKeys: Buffer[] = [];
-        for (let i = first; i < last; i++) {
-          blockEnds.writeUInt32LE(ends[i]! - start, 4 * (i - first));
-          blockKeys.push(keys.subarray(i * keyLength, (i + 1) * keyLength));
-        }
-        const end = ends[last - 1]!;
-        store.insert(
-          {
-            json: json.subarray(start, end),
-            ends: blockEnds,
-            keys: blockKeys,
-            costs: costs.subarray(first, last),
-          },
-          now,
-        );
-        first = last;
-      }
+      store.insert({ n, keyLength, keys, json, ends, costs }, Date.now());
     } catch (error) {
       failure = error as Error;
     }

@@ -14,8 +14,8 @@ import Database from "better-sqlite3";
  * file with their keys instead of ~660 MB (bench/result-cache.js). A hit inflates its block (~20 KB, ~40 µs); the reader keeps the last few,
  * so a rerun in the stored order inflates each block once.
  */
-export const BLOCK_RESULTS = 32;
-export const BLOCK_BYTES = 32 * 1024;
+const BLOCK_RESULTS = 32;
+const BLOCK_BYTES = 32 * 1024;
 /** a block of fewer JSON bytes is stored as it is (one short result: compressing gains little) */
 const COMPRESS_FROM = 1024;
 const DEFLATE = { level: zlib.Z_BEST_SPEED };
@@ -67,17 +67,22 @@ export function cacheFigures(db: Database.Database): { count: number; bytes: num
   };
 }
 
-/** one result's JSON per key, in a block: its bytes back to back, result i's ending at uint32 LE i of `ends` */
-export interface Block {
+/**
+ * Results handed over back to back: result i's key is bytes [i * keyLength, (i + 1) * keyLength) of
+ * `keys`, its JSON ends at ends[i] in `json` (the previous one's end is where it starts)
+ */
+export interface StoredResults {
+  n: number;
+  keyLength: number;
+  keys: Buffer;
   json: Buffer;
-  ends: Buffer;
-  keys: Buffer[];
-  costs: ArrayLike<number>;
+  ends: Uint32Array;
+  costs: Float64Array;
 }
 
 /** the write side: every call but commit() runs inside the transaction the first insert opens */
 export class CacheStore {
-  private readonly insertBlock: Database.Statement;
+  private readonly insertBlockRow: Database.Statement;
   private readonly insertFresh: Database.Statement;
   private readonly updateFresh: Database.Statement;
   /** key rows (keys + fresh) and stored bytes, kept in step with inserts and evictions */
@@ -89,7 +94,7 @@ export class CacheStore {
     private readonly db: Database.Database,
     private readonly o: { maxBytes: number; mergeAt: number },
   ) {
-    this.insertBlock = db.prepare(
+    this.insertBlockRow = db.prepare(
       "INSERT INTO blocks (value, ends, size, created_at, z) VALUES (?, ?, ?, ?, ?)",
     );
     this.insertFresh = db.prepare("INSERT OR IGNORE INTO fresh_keys (key, seq, i, cost) VALUES (?, ?, ?, ?)");
@@ -97,27 +102,49 @@ export class CacheStore {
     this.readFigures();
   }
 
-  insert(block: Block, now: number): void {
+  /** stores the results in blocks of consecutive ones: up to BLOCK_RESULTS, or BLOCK_BYTES of JSON (a larger one alone) */
+  insert(results: StoredResults, now: number): void {
     if (!this.db.inTransaction) this.db.exec("BEGIN");
-    const { json, ends, keys, costs } = block;
-    const compress = json.length >= COMPRESS_FROM;
-    const value = compress ? deflateRawSync(json, DEFLATE) : json;
-    const seq = this.insertBlock.run(
-      value,
-      keys.length === 1 ? null : ends,
-      value.length,
+    const { n, ends } = results;
+    for (let first = 0; first < n; ) {
+      const start = first === 0 ? 0 : ends[first - 1]!;
+      let last = first + 1;
+      while (last < n && last - first < BLOCK_RESULTS && ends[last]! - start <= BLOCK_BYTES) last++;
+      this.insertBlock(results, first, last, now);
+      first = last;
+    }
+  }
+
+  /** results [first, last) as one block, and their keys in `fresh_keys` */
+  private insertBlock(results: StoredResults, first: number, last: number, now: number): void {
+    const { keyLength, keys, json, ends, costs } = results;
+    const start = first === 0 ? 0 : ends[first - 1]!;
+    const value = json.subarray(start, ends[last - 1]);
+    // where each result ends in the block; none for a block of one (its whole value)
+    let blockEnds: Buffer | null = null;
+    if (last - first > 1) {
+      blockEnds = Buffer.allocUnsafe(4 * (last - first));
+      for (let i = first; i < last; i++) blockEnds.writeUInt32LE(ends[i]! - start, 4 * (i - first));
+    }
+    const compress = value.length >= COMPRESS_FROM;
+    const stored = compress ? deflateRawSync(value, DEFLATE) : value;
+    const seq = this.insertBlockRow.run(
+      stored,
+      blockEnds,
+      stored.length,
       now,
       compress ? 1 : 0,
     ).lastInsertRowid;
-    this.bytes += value.length;
-    for (let i = 0; i < keys.length; i++) {
-      if (this.insertFresh.run(keys[i], seq, i, costs[i]).changes === 1) {
+    this.bytes += stored.length;
+    for (let i = first; i < last; i++) {
+      const key = keys.subarray(i * keyLength, (i + 1) * keyLength);
+      if (this.insertFresh.run(key, seq, i - first, costs[i]).changes === 1) {
         this.freshCount++;
         this.count++;
       } else {
         // stored twice since the last merge (rare: an identical request paid twice): the newer
         // answers; the older stays in its block, dead, until the block is evicted
-        this.updateFresh.run(seq, i, costs[i], keys[i]);
+        this.updateFresh.run(seq, i - first, costs[i], key);
       }
     }
   }

@@ -136,6 +136,10 @@ export class Delivery {
     const routedDone = Math.max(ctx.state.deliveredThrough(key), legacyPartsDone(ctx, key) * partSize);
     // the successes of a shard answered live were paid at live prices: the report says how many
     const tally = (d: RunCounters) => (isAnsweredLive(shard.batch) ? { ...d, answeredLive: d.succeeded } : d);
+    // a part's successes are committed to the cache with its rows, before the delivery is recorded:
+    // a crash in between leaves an extra entry (harmless), never a recorded result missing from it
+    const commit = async (sinks: SinkSet, at: string) =>
+      (await Promise.all([ctx.cache?.flush(), sinks.commit(at)]))[1];
     /** what this collection delivered, for the event */
     let delivered = emptyCounters();
     let result: CollectResult;
@@ -166,10 +170,7 @@ export class Delivery {
           remember: ctx.cache && ((digest, result, cost) => ctx.cache!.add(digest, result, cost)),
           commitPart: async (end, partDelta) => {
             const delta = tally(partDelta);
-            // the part's successes are committed to the cache with its rows, before the delivery is
-            // recorded: a crash in between leaves an extra entry (harmless), never a recorded
-            // result missing from it
-            const [, checkpoints] = await Promise.all([ctx.cache?.flush(), sinks.commit(partKey(end))]);
+            const checkpoints = await commit(sinks, partKey(end));
             const counters = addCounters(ctx.counters, delta);
             ctx.state.recordDelivery({ runId: ctx.runId, key: partKey(end), checkpoints, counters });
             ctx.counters = counters;
@@ -179,7 +180,7 @@ export class Delivery {
           },
         }),
       );
-      [, checkpoints] = await Promise.all([ctx.cache?.flush(), sinks.commit(key)]);
+      checkpoints = await commit(sinks, key);
     } catch (error) {
       // rows written past the last recorded checkpoint must go: reopen every sink at its checkpoint
       await this.close();
