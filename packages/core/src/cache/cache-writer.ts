@@ -31,7 +31,6 @@ export interface RowsMessage {
 export interface WriterData {
   file: string;
   maxBytes: number;
-  mergeAt: number;
 }
 
 const port = parentPort!;
