@@ -31,24 +31,16 @@ const SECOND_LAYOUT = `CREATE TABLE IF NOT EXISTS results (seq INTEGER PRIMARY K
   CREATE TABLE IF NOT EXISTS fresh (key BLOB PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
   PRAGMA user_version = 2`;
 const tempDir = () => fs.mkdtempSync(path.join(os.tmpdir(), "bp-cache-unit-"));
-/** what the next run sees: the keys a run stored answer once the cache is opened again */
-const reopen = async (cache: ResultCache, dir: string, maxBytes = 1 << 30) => {
-  await cache.close();
-  return ResultCache.open(dir, { provider: "openai", maxBytes });
-};
 
 describe("ResultCache", async () => {
-  it("gives back what was stored, byte for byte, compressed on disk, from its next opening on; per provider", async () => {
+  it("gives back what was stored, byte for byte, compressed on disk; nothing before flush; per provider", async () => {
     const dir = tempDir();
-    let cache = ResultCache.open(dir, { provider: "openai", maxBytes: 1 << 30 });
+    const cache = ResultCache.open(dir, { provider: "openai", maxBytes: 1 << 30 });
     expect(cache.size).toBe(0);
     cache.add(digest(1), result(1, 200), 0.25);
     cache.add(digest(2), result(2), 0.5);
-    await cache.flush();
-    // stored, counted, but indexed only when the cache is next opened
-    expect(cache.size).toBe(2);
     expect(cache.get(digest(1))).toBeUndefined();
-    cache = await reopen(cache, dir);
+    await cache.flush();
     const hit = cache.get(digest(1))!;
     expect(JSON.parse(hit.json)).toEqual(result(1, 200));
     expect(hit.cost).toBe(0.25);
@@ -90,21 +82,13 @@ describe("ResultCache", async () => {
     const dir = tempDir();
     let cache = ResultCache.open(dir, { provider: "openai", maxBytes: 1 << 30 });
     for (let i = 0; i < 100; i++) cache.add(digest(i), result(i), 0.01);
-    cache = await reopen(cache, dir);
+    await cache.close();
+    cache = ResultCache.open(dir, { provider: "openai", maxBytes: 1 << 30 });
     expect(cache.size).toBe(100);
     cache.add(digest(5), result(500), 0.02);
-    cache.add(digest(7), result(700), 0.02);
-    cache.add(digest(7), result(701), 0.03);
     await cache.flush();
-    // while this opening lasts the older answers and the new rows count on their own
-    expect(cache.size).toBe(103);
-    expect(JSON.parse(cache.get(digest(5))!.json)).toEqual(result(5));
-    cache = await reopen(cache, dir);
     expect(cache.size).toBe(100);
-    expect(cache.get(digest(5))).toEqual({ json: JSON.stringify(result(500)), cost: 0.02 });
-    // stored twice by one run: the later answers
-    expect(cache.get(digest(7))).toEqual({ json: JSON.stringify(result(701)), cost: 0.03 });
-    expect(JSON.parse(cache.get(digest(99))!.json)).toEqual(result(99));
+    expect(JSON.parse(cache.get(digest(5))!.json)).toEqual(result(500));
     expect(cacheStats(dir)).toMatchObject({ entries: 100, bytes: cache.stats().bytes });
     await cache.close();
   });
@@ -119,13 +103,11 @@ describe("ResultCache", async () => {
     // room for 5.5 blocks
     const bound = block * 5.5;
     const dir = tempDir();
-    let cache = ResultCache.open(dir, { provider: "openai", maxBytes: bound });
+    const cache = ResultCache.open(dir, { provider: "openai", maxBytes: bound, mergeAt: 25 });
     for (let i = 10; i < 90; i++) {
       cache.add(digest(i), result(i), 0);
       // one flush per "delivery part" of 10
       if (i % 10 === 9) await cache.flush();
-      // a second run from 50 on: the first run's keys are indexed, the second's added
-      if (i === 49) cache = await reopen(cache, dir, bound);
     }
     const stats = cache.stats();
     expect(stats.bytes).toBeLessThanOrEqual(bound);
@@ -134,8 +116,7 @@ describe("ResultCache", async () => {
     expect(stats.entries).toBeLessThanOrEqual(50);
     expect(stats.entries % 10).toBe(0);
     expect(cacheStats(dir)).toMatchObject({ entries: stats.entries, bytes: stats.bytes });
-    // the newest are kept, the oldest gone (from both key tables)
-    cache = await reopen(cache, dir, bound);
+    // the newest are kept, the oldest gone (from both key tables: merged every 25)
     expect(cache.get(digest(89))).toBeDefined();
     expect(cache.get(digest(10))).toBeUndefined();
     expect(cache.get(digest(90 - stats.entries))).toBeDefined();
@@ -143,9 +124,36 @@ describe("ResultCache", async () => {
     await cache.close();
   });
 
+  it("keys merged into the large table still answer; a key stored again after its merge answers with the newer result and counts once", async () => {
+    const dir = tempDir();
+    const cache = ResultCache.open(dir, { provider: "openai", maxBytes: 1 << 30, mergeAt: 30 });
+    for (let i = 0; i < 100; i++) {
+      cache.add(digest(i), result(i), 0.01);
+      if (i % 10 === 9) await cache.flush();
+    }
+    // 90 merged, 10 waiting in `fresh`
+    for (const i of [0, 45, 89, 95, 99]) expect(JSON.parse(cache.get(digest(i))!.json)).toEqual(result(i));
+    cache.add(digest(7), result(700), 0.02);
+    cache.add(digest(97), result(970), 0.02);
+    await cache.flush();
+    expect(JSON.parse(cache.get(digest(7))!.json)).toEqual(result(700));
+    expect(cache.get(digest(7))!.cost).toBe(0.02);
+    expect(JSON.parse(cache.get(digest(97))!.json)).toEqual(result(970));
+    // before the next merge the older result of 7 is still stored, but counted once
+    expect(cache.stats().entries).toBe(100);
+    expect(cacheStats(dir)!.entries).toBe(100);
+    for (let i = 100; i < 130; i++) cache.add(digest(i), result(i), 0.01);
+    await cache.flush();
+    expect(JSON.parse(cache.get(digest(7))!.json)).toEqual(result(700));
+    const stats = cache.stats();
+    expect(stats.entries).toBe(130);
+    expect(cacheStats(dir)).toMatchObject({ entries: 130, bytes: stats.bytes });
+    await cache.close();
+  });
+
   it("stores results in blocks: each comes back byte for byte in any order, a large one alone; compressed", async () => {
     const dir = tempDir();
-    let cache = ResultCache.open(dir, { provider: "openai", maxBytes: 1 << 30 });
+    const cache = ResultCache.open(dir, { provider: "openai", maxBytes: 1 << 30 });
     const big = {
       response: { data: [{ embedding: Array.from({ length: 5000 }, (_, i) => i / 7) }] },
       usage: {},
@@ -157,7 +165,7 @@ describe("ResultCache", async () => {
       raw += JSON.stringify(r).length;
       cache.add(digest(i), r, i / 1000);
     }
-    cache = await reopen(cache, dir);
+    await cache.flush();
     // in an order that jumps between blocks, far more of them than the reader keeps inflated
     const order = Array.from({ length: 1000 }, (_, i) => (i * 389) % 1000);
     for (const i of order) {
@@ -203,9 +211,9 @@ describe("ResultCache", async () => {
 
   it("a key whose block the writer evicted between the lookup's two reads is a miss, not a crash", async () => {
     const dir = tempDir();
-    let cache = ResultCache.open(dir, { provider: "openai", maxBytes: 1 << 30 });
+    const cache = ResultCache.open(dir, { provider: "openai", maxBytes: 1 << 30 });
     cache.add(digest(1), result(1), 0.1);
-    cache = await reopen(cache, dir);
+    await cache.flush();
     // the key read, then its block gone: what the reader sees when an eviction commits in between
     const db = new Database(path.join(dir, "cache.db"));
     db.exec("DELETE FROM blocks");
@@ -217,16 +225,16 @@ describe("ResultCache", async () => {
   it("refuses a cache of a newer layout (STATE_FAILED) and leaves it as it is", () => {
     const dir = tempDir();
     const db = new Database(path.join(dir, "cache.db"));
-    db.pragma("user_version = 5");
+    db.pragma("user_version = 4");
     db.close();
     expect(() => ResultCache.open(dir, { provider: "openai", maxBytes: 1 << 30 })).toThrow(
       expect.objectContaining({
         code: "STATE_FAILED",
-        message: expect.stringMatching(/layout \(5\) is newer/),
+        message: expect.stringMatching(/layout \(4\) is newer/),
       }),
     );
     const after = new Database(path.join(dir, "cache.db"));
-    expect(after.pragma("user_version", { simple: true })).toBe(5);
+    expect(after.pragma("user_version", { simple: true })).toBe(4);
     after.close();
   });
 
@@ -248,47 +256,15 @@ describe("ResultCache", async () => {
     db.prepare("INSERT INTO keys VALUES (?, 1), (?, 2)").run(cacheKey(digest(1)), cacheKey(digest(2)));
     db.prepare("INSERT INTO fresh VALUES (?, 3)").run(cacheKey(digest(1)));
     db.close();
-    let cache = ResultCache.open(dir, { provider: "openai", maxBytes: 1 << 30 });
+    const cache = ResultCache.open(dir, { provider: "openai", maxBytes: 1 << 30 });
     expect(cache.stats()).toMatchObject({ entries: 2 });
     expect(cache.get(digest(1))).toEqual({ json: small, cost: 0.25 });
     expect(cache.get(digest(2))).toEqual({ json: large, cost: 0.75 });
     cache.add(digest(3), result(3), 0.1);
-    cache = await reopen(cache, dir);
+    await cache.flush();
     expect(cache.get(digest(3))).toEqual({ json: JSON.stringify(result(3)), cost: 0.1 });
     await cache.close();
     expect(cacheStats(dir)).toMatchObject({ entries: 3 });
-  });
-
-  it("reads a cache of the third layout (keys waiting in an indexed fresh_keys) after upgrading it", async () => {
-    const dir = tempDir();
-    const cache = ResultCache.open(dir, { provider: "openai", maxBytes: 1 << 30 });
-    for (let i = 0; i < 10; i++) cache.add(digest(i), result(i), 0.1);
-    cache.add(digest(20), result(20), 0.2);
-    await cache.close();
-    // the third layout: the same blocks and result_keys, newer keys in fresh_keys (one of them stored
-    // again: its fresh row answers)
-    const db = new Database(path.join(dir, "cache.db"));
-    db.exec(
-      `CREATE TABLE fresh_keys (key BLOB PRIMARY KEY, seq INTEGER NOT NULL, i INTEGER NOT NULL, cost REAL NOT NULL) WITHOUT ROWID;
-      INSERT INTO result_keys SELECT * FROM added_keys WHERE key != ?1;
-      INSERT INTO result_keys VALUES (?2, 1, 0, 0.9);
-      INSERT INTO fresh_keys SELECT * FROM added_keys WHERE key = ?1;
-      DROP TABLE added_keys;
-      PRAGMA user_version = 3`
-        .replace(/\?1/g, `x'${cacheKey(digest(20)).toString("hex")}'`)
-        .replace(/\?2/g, `x'${cacheKey(digest(20)).toString("hex")}'`),
-    );
-    db.close();
-    const upgraded = ResultCache.open(dir, { provider: "openai", maxBytes: 1 << 30 });
-    expect(upgraded.size).toBe(11);
-    for (let i = 0; i < 10; i++)
-      expect(upgraded.get(digest(i))).toEqual({ json: JSON.stringify(result(i)), cost: 0.1 });
-    expect(upgraded.get(digest(20))).toEqual({ json: JSON.stringify(result(20)), cost: 0.2 });
-    await upgraded.close();
-    const after = new Database(path.join(dir, "cache.db"));
-    expect(after.pragma("user_version", { simple: true })).toBe(4);
-    expect(after.prepare("SELECT name FROM sqlite_master WHERE name = 'fresh_keys'").get()).toBeUndefined();
-    after.close();
   });
 
   it("reads a cache of the first layout (one table with a unique key) after upgrading it", async () => {

@@ -31,6 +31,7 @@ export interface RowsMessage {
 export interface WriterData {
   file: string;
   maxBytes: number;
+  mergeAt: number;
 }
 
 const port = parentPort!;

@@ -21,7 +21,7 @@ import type Database from "better-sqlite3";
 import { BatchpipeError, ErrorCodes, systemError } from "../errors.js";
 import { acquireLock, makeStateDir, ownerOnly } from "../state/lock.js";
 import type { RowsMessage, WriterData, WriterMessage, WriterReply } from "./cache-writer.js";
-import { cacheFigures, openCacheDb } from "./store.js";
+import { cacheFigures, MERGE_AT, openCacheDb, twice } from "./store.js";
 
 export const CACHE_FILE = "cache.db";
 /** successes handed to the writer at a time (at most), and the JSON bytes of a hand-over to start with */
@@ -46,7 +46,6 @@ export interface CacheHit {
 }
 
 export interface CacheStats {
-  /** results it answers for (a result stored again while the cache is open counts twice until it is next opened) */
   entries: number;
   /** stored (compressed) bytes of the values */
   bytes: number;
@@ -65,7 +64,7 @@ export interface CacheLookup {
 
 export class ResultCache implements CacheLookup {
   private readonly prefix: Buffer;
-  private readonly selectKey: Database.Statement<[Buffer], { seq: number; i: number; cost: number }>;
+  private readonly selectKey: Database.Statement<[Buffer, Buffer], { seq: number; i: number; cost: number }>;
   private readonly selectBlock: Database.Statement<
     [number],
     { value: Buffer | string; ends: Buffer | null; z: number }
@@ -94,22 +93,27 @@ export class ResultCache implements CacheLookup {
     this.prefix = Buffer.from(`${provider}\n`);
     this.keyLength = this.prefix.length + 12;
     this.batch = this.newBatch(HAND_OVER_BYTES);
-    // the keys added since this opening are indexed by the next (store.ts)
-    this.selectKey = db.prepare("SELECT seq, i, cost FROM result_keys WHERE key = ?");
+    // `fresh` first: a key stored again since the last merge points at its newer result
+    this.selectKey = db.prepare(
+      "SELECT seq, i, cost FROM (SELECT 0 AS o, seq, i, cost FROM fresh_keys WHERE key = ? UNION ALL SELECT 1, seq, i, cost FROM result_keys WHERE key = ?) ORDER BY o LIMIT 1",
+    );
     this.selectBlock = db.prepare("SELECT value, ends, z FROM blocks WHERE seq = ?");
     const figures = cacheFigures(db);
     this.count = figures.count;
     this.bytes = figures.bytes;
   }
 
-  /** open (creating) the cache of the state folder `dir`, for `provider` (its label) */
-  static open(dir: string, o: { provider: string; maxBytes: number }): ResultCache {
+  /**
+   * open (creating) the cache of the state folder `dir`, for `provider` (its label); `mergeAt`: keys
+   * gathered before they are merged (store.ts; tests make it small)
+   */
+  static open(dir: string, o: { provider: string; maxBytes: number; mergeAt?: number }): ResultCache {
     makeStateDir(dir);
     const file = path.join(dir, CACHE_FILE);
     try {
       const db = openCacheDb(file);
       ownerOnly(file);
-      return new ResultCache(db, o.provider, { file, maxBytes: o.maxBytes });
+      return new ResultCache(db, o.provider, { file, maxBytes: o.maxBytes, mergeAt: o.mergeAt ?? MERGE_AT });
     } catch (error) {
       throw new BatchpipeError(
         ErrorCodes.STATE_FAILED,
@@ -128,7 +132,7 @@ export class ResultCache implements CacheLookup {
 
   get(digest: readonly number[]): CacheHit | undefined {
     const key = this.key(digest);
-    const at = this.selectKey.get(key);
+    const at = this.selectKey.get(key, key);
     if (!at) return undefined;
     const block = this.block(at.seq);
     // evicted by the writer's commit between the two reads (each sees its own snapshot): a miss
@@ -320,7 +324,7 @@ function readStats(
         | undefined
     )?.t ?? null;
   return {
-    entries: figures.count,
+    entries: figures.count - twice(db),
     bytes: figures.bytes,
     fileBytes: fileBytes(db.name),
     oldest: at("ASC"),

@@ -1,7 +1,7 @@
 /**
  * The result cache's tables and its write side (cache-writer.ts runs it in a worker thread):
- * results stored in compressed blocks, their keys appended to `added_keys` and indexed in
- * `result_keys` when the cache is next opened, the oldest blocks evicted past the bound.
+ * results stored in compressed blocks, their keys gathered in `fresh` and merged into `keys`, the
+ * oldest blocks evicted past the bound.
  */
 import { deflateRawSync, constants as zlib } from "node:zlib";
 import Database from "better-sqlite3";
@@ -21,16 +21,12 @@ const COMPRESS_FROM = 1024;
 const DEFLATE = { level: zlib.Z_BEST_SPEED };
 
 /**
- * Why keys live apart from the results, in two tables: a random key inserted into a B-tree dirties
- * one page of it, so committing a delivery part's 5,000 keys into a 1M-entry index rewrote ~5,000
- * of its pages (WAL, then checkpoint), and merging them 50,000 at a time into it still rewrote the
- * whole index each time (at 1M results: 5.7 s of inserts and 3.5 s of commits on the writer thread).
- * A run appends its keys to `added_keys` (no index: each page written once) and the next opening of
- * the cache indexes them into `result_keys` in one sorted pass (~2 s for 1M keys; at 1M results the
- * writer then spends 4.1 s inserting and 0.3 s committing). So a key answers lookups from the next
- * run on: within a run, identical requests are sent once anyway (the read's request digests).
- * AUTOINCREMENT: a block's seq is never used again once evicted, so the reader's copy of a block
- * can never be another block's.
+ * Why keys live apart from the results, in two tables: a random key inserted into a large B-tree
+ * dirties one page of it, so committing a delivery part's 5,000 keys into a 1M-entry index rewrote
+ * ~5,000 of its pages (WAL, then checkpoint). A part's keys go to `fresh`, which stays small, and
+ * are merged into `keys` MERGE_AT at a time, in key order, so a merge writes each page of `keys`
+ * about once. AUTOINCREMENT: a block's seq is never used again once evicted, so the reader's copy of
+ * a block can never be another block's.
  */
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS blocks (
@@ -41,16 +37,14 @@ CREATE TABLE IF NOT EXISTS blocks (
   -- 1: value is raw-deflated; 0: as it is
   z INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS result_keys (key BLOB PRIMARY KEY, seq INTEGER NOT NULL, i INTEGER NOT NULL, cost REAL NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS added_keys (key BLOB NOT NULL, seq INTEGER NOT NULL, i INTEGER NOT NULL, cost REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS fresh_keys (key BLOB PRIMARY KEY, seq INTEGER NOT NULL, i INTEGER NOT NULL, cost REAL NOT NULL) WITHOUT ROWID;
 `;
-const SCHEMA_VERSION = 4;
+const SCHEMA_VERSION = 3;
+export const MERGE_AT = 50_000;
 /** eviction goes this far under the bound, so the scan that drops evicted keys runs rarely */
 const EVICT_TO = 0.9;
 
-/**
- * open the cache file with its settings, creating or upgrading its tables, and index the keys runs
- * added since it was last opened
- */
+/** open the cache file with its settings, creating or upgrading its tables */
 export function openCacheDb(file: string, o: { fileMustExist?: boolean } = {}): Database.Database {
   const db = new Database(file, o);
   // a new cache's page size (an existing one keeps its own): fewer pages and cells for blocks of KBs
@@ -59,30 +53,18 @@ export function openCacheDb(file: string, o: { fileMustExist?: boolean } = {}): 
   db.pragma("synchronous = NORMAL");
   db.pragma("busy_timeout = 5000");
   upgrade(db);
-  indexAddedKeys(db);
   return db;
 }
 
-/** what the cache holds: `count` key rows (an entry stored again since the cache was opened counts twice), stored bytes */
-export function cacheFigures(db: Database.Database): { count: number; bytes: number } {
+/** what the cache holds: `count` key rows (an entry stored again since the last merge counts twice), stored bytes */
+export function cacheFigures(db: Database.Database): { count: number; bytes: number; fresh: number } {
   const n = (sql: string) => (db.prepare(sql).get() as { n: number }).n;
+  const fresh = n("SELECT count(*) AS n FROM fresh_keys");
   return {
-    count: n("SELECT count(*) AS n FROM result_keys") + n("SELECT count(*) AS n FROM added_keys"),
+    count: n("SELECT count(*) AS n FROM result_keys") + fresh,
     bytes: n("SELECT coalesce(sum(size), 0) AS n FROM blocks"),
+    fresh,
   };
-}
-
-/**
- * `added_keys` into `result_keys`, in key order (each page of the index written about once); a key
- * added twice, or already there, points at its newest result. IMMEDIATE: two openers at once (a
- * run and a `plan`) cannot both take the same keys.
- */
-function indexAddedKeys(db: Database.Database): void {
-  if (db.prepare("SELECT 1 FROM added_keys LIMIT 1").get() === undefined) return;
-  db.transaction(() => {
-    db.exec(`INSERT OR REPLACE INTO result_keys SELECT key, seq, i, cost FROM added_keys ORDER BY key, rowid;
-      DELETE FROM added_keys`);
-  }).immediate();
 }
 
 /**
@@ -101,19 +83,22 @@ export interface StoredResults {
 /** the write side: every call but commit() runs inside the transaction the first insert opens */
 export class CacheStore {
   private readonly insertBlockRow: Database.Statement;
-  private readonly insertKey: Database.Statement;
-  /** key rows (both tables) and stored bytes, kept in step with inserts and evictions */
+  private readonly insertFresh: Database.Statement;
+  private readonly updateFresh: Database.Statement;
+  /** key rows (keys + fresh) and stored bytes, kept in step with inserts and evictions */
   bytes = 0;
   count = 0;
+  private freshCount = 0;
 
   constructor(
     private readonly db: Database.Database,
-    private readonly o: { maxBytes: number },
+    private readonly o: { maxBytes: number; mergeAt: number },
   ) {
     this.insertBlockRow = db.prepare(
       "INSERT INTO blocks (value, ends, size, created_at, z) VALUES (?, ?, ?, ?, ?)",
     );
-    this.insertKey = db.prepare("INSERT INTO added_keys (key, seq, i, cost) VALUES (?, ?, ?, ?)");
+    this.insertFresh = db.prepare("INSERT OR IGNORE INTO fresh_keys (key, seq, i, cost) VALUES (?, ?, ?, ?)");
+    this.updateFresh = db.prepare("UPDATE fresh_keys SET seq = ?, i = ?, cost = ? WHERE key = ?");
     this.readFigures();
   }
 
@@ -130,7 +115,7 @@ export class CacheStore {
     }
   }
 
-  /** results [first, last) as one block, and their keys in `added_keys` */
+  /** results [first, last) as one block, and their keys in `fresh_keys` */
   private insertBlock(results: StoredResults, first: number, last: number, now: number): void {
     const { keyLength, keys, json, ends, costs } = results;
     const start = first === 0 ? 0 : ends[first - 1]!;
@@ -152,16 +137,22 @@ export class CacheStore {
     ).lastInsertRowid;
     this.bytes += stored.length;
     for (let i = first; i < last; i++) {
-      // a key stored before answers with this newer result once indexed; the older stays in its
-      // block, dead, until the block is evicted
-      this.insertKey.run(keys.subarray(i * keyLength, (i + 1) * keyLength), seq, i - first, costs[i]);
-      this.count++;
+      const key = keys.subarray(i * keyLength, (i + 1) * keyLength);
+      if (this.insertFresh.run(key, seq, i - first, costs[i]).changes === 1) {
+        this.freshCount++;
+        this.count++;
+      } else {
+        // stored twice since the last merge (rare: an identical request paid twice): the newer
+        // answers; the older stays in its block, dead, until the block is evicted
+        this.updateFresh.run(seq, i - first, costs[i], key);
+      }
     }
   }
 
-  /** evict as needed, then commit what was inserted */
+  /** merge and evict as needed, then commit what was inserted */
   commit(): void {
     if (!this.db.inTransaction) return;
+    if (this.freshCount >= this.o.mergeAt) this.merge();
     this.evict();
     this.db.exec("COMMIT");
   }
@@ -176,6 +167,16 @@ export class CacheStore {
     const f = cacheFigures(this.db);
     this.count = f.count;
     this.bytes = f.bytes;
+    this.freshCount = f.fresh;
+  }
+
+  /** move `fresh` into `keys`; a key already there (stored again) now points at its newer result */
+  private merge(): void {
+    this.count -= twice(this.db);
+    this.db.exec(
+      "INSERT OR REPLACE INTO result_keys SELECT key, seq, i, cost FROM fresh_keys; DELETE FROM fresh_keys",
+    );
+    this.freshCount = 0;
   }
 
   /** past the bound: the oldest blocks go until the stored bytes are under EVICT_TO of it */
@@ -195,18 +196,25 @@ export class CacheStore {
     this.db.prepare("DELETE FROM blocks WHERE seq <= ?").run(upTo);
     // their keys: a scan of both key tables (rare, thanks to EVICT_TO)
     this.count -= this.db.prepare("DELETE FROM result_keys WHERE seq <= ?").run(upTo).changes;
-    this.count -= this.db.prepare("DELETE FROM added_keys WHERE seq <= ?").run(upTo).changes;
+    const fresh = this.db.prepare("DELETE FROM fresh_keys WHERE seq <= ?").run(upTo).changes;
+    this.count -= fresh;
+    this.freshCount -= fresh;
   }
+}
+
+/** entries stored again since the last merge: in both key tables, counted once */
+export function twice(db: Database.Database): number {
+  const sql = "SELECT count(*) AS n FROM fresh_keys f JOIN result_keys k ON k.key = f.key";
+  return (db.prepare(sql).get() as { n: number }).n;
 }
 
 /**
  * Create the tables, or take in the results of an earlier layout (user_version tells them apart):
  * 1, one `entries` table with a unique key; 2, a `results` row per result with `keys` and `fresh`
- * pointing at it (each of their results becomes a block of one, `ends` NULL, numbered after this
- * layout's blocks: nothing paid for is lost); 3, these blocks, with the keys waiting in an indexed
- * `fresh_keys` (indexed now). The tables have names of their own, so a build of layout 1 or 2 that
- * opens this cache makes its own tables beside them (it starts empty, it does not fail), and what it
- * stored there is taken in when this build opens the cache again; a build of layout 3 refuses it.
+ * pointing at it. Each of their results becomes a block of one (`ends` NULL), numbered after this
+ * layout's blocks: nothing paid for is lost. This layout's tables have names of their own, so an
+ * earlier build that opens this cache makes its own tables beside them (it starts empty, it does not
+ * fail), and what it stored there is taken in when this build opens the cache again.
  */
 function upgrade(db: Database.Database): void {
   const version = () => db.pragma("user_version", { simple: true }) as number;
@@ -240,13 +248,10 @@ function upgrade(db: Database.Database): void {
       takeIn("entries", [["entries", "result_keys"]]);
       db.exec("DROP TABLE entries");
     }
-    if (has("fresh_keys")) {
-      db.exec("INSERT OR REPLACE INTO result_keys SELECT * FROM fresh_keys; DROP TABLE fresh_keys");
-    }
     if (has("results")) {
       takeIn("results", [
         ["keys", "result_keys"],
-        ["fresh", "result_keys"],
+        ["fresh", "fresh_keys"],
       ]);
       db.exec("DROP TABLE keys; DROP TABLE fresh; DROP TABLE results");
     }
