@@ -212,6 +212,28 @@ describe("streaming submission", () => {
     expect(readJsonl(path.join(dir, "out/results.jsonl"))).toHaveLength(1000);
   });
 
+  it("a request identical to one whose shard was already delivered in this run is answered from the cache, not sent again", async () => {
+    const dir = tempDir();
+    const name = "stream-identical-delivered";
+    // records 2501..3000 repeat the requests of 1..500 (the first shard); the source holds after
+    // 2500 records until that shard is collected (its results stored in the cache)
+    const spec = slowPipeline(dir, { name, n: 3000, pauseMs: 0, holdAfter: 2500 });
+    const run = await batchpipe(["run", spec, "--json"], {
+      cwd: dir,
+      engine: ENGINE,
+      onEvent: (event) => {
+        if (event.type === "shard_collected" && (event as { shard?: string }).shard === "00001") {
+          fs.writeFileSync(path.join(dir, "go"), "");
+        }
+      },
+    });
+    expect(run.code, run.stderr).toBe(0);
+    expect(fs.readFileSync(path.join(dir, "go.seen"), "utf8")).toBe("go");
+    expect(report(run)).toMatchObject({ read: 3000, succeeded: 3000, failed: 0 });
+    // each distinct request paid once
+    expect(await submittedIds(name)).toHaveLength(2500);
+  });
+
   it("a duplicate id after the first batch was created fails as one duplicate_id row; the run completes", async () => {
     const dir = tempDir();
     const spec = slowPipeline(dir, {
