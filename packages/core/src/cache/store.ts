@@ -9,10 +9,11 @@ import Database from "better-sqlite3";
 /**
  * Results are stored in blocks of consecutive successes (as collection delivers them), up to
  * BLOCK_RESULTS of them or BLOCK_BYTES of JSON: compressing ~600-byte chat results one by one gains
- * a third at ~16 µs each (zlib sets up a context per call), while a block of 32 shares its field names
- * and setup: ~2 µs a result, and 1M chat results took 37 bytes each instead of 588, ~80 MB of cache
- * file with their keys instead of ~660 MB (bench/result-cache.js). A hit inflates its block (~20 KB, ~40 µs); the reader keeps the last few,
- * so a rerun in the stored order inflates each block once.
+ * a third at ~16 µs each (zlib sets up a context per call), while a block of 32 shares its field
+ * names and setup: ~2 µs a result, and 1M chat results took 37 bytes each instead of 588, ~80 MB of
+ * cache file with their keys instead of ~660 MB (bench/result-cache.js). A hit inflates its block
+ * (~20 KB, ~40 µs); the reader keeps the last few, so a rerun in the stored order inflates each
+ * block once.
  */
 const BLOCK_RESULTS = 32;
 const BLOCK_BYTES = 32 * 1024;
@@ -110,15 +111,14 @@ export class CacheStore {
       const start = first === 0 ? 0 : ends[first - 1]!;
       let last = first + 1;
       while (last < n && last - first < BLOCK_RESULTS && ends[last]! - start <= BLOCK_BYTES) last++;
-      this.insertBlock(results, first, last, now);
+      this.insertBlock(results, first, last, start, now);
       first = last;
     }
   }
 
-  /** results [first, last) as one block, and their keys in `fresh_keys` */
-  private insertBlock(results: StoredResults, first: number, last: number, now: number): void {
+  /** results [first, last) as one block (their JSON from `start` in `json`), and their keys in `fresh_keys` */
+  private insertBlock(results: StoredResults, first: number, last: number, start: number, now: number): void {
     const { keyLength, keys, json, ends, costs } = results;
-    const start = first === 0 ? 0 : ends[first - 1]!;
     const value = json.subarray(start, ends[last - 1]);
     // where each result ends in the block; none for a block of one (its whole value)
     let blockEnds: Buffer | null = null;
