@@ -79,6 +79,19 @@ const lines = fs
   .split("\n")
   .map((l) => JSON.parse(l));
 const samples = lines.filter((l) => l.rss !== undefined);
+// worker threads' own heaps (the result cache's writer), by thread: the latest at a main sample
+const workerLines = lines.filter((l) => l.thread !== undefined);
+const workersAt = (at) => {
+  const latest = new Map();
+  for (const w of workerLines) if (w.at <= at && at - w.at < 1000) latest.set(w.thread, w);
+  let heapTotal = 0;
+  let external = 0;
+  for (const w of latest.values()) {
+    heapTotal += w.heapTotal;
+    external += w.external;
+  }
+  return { heapTotal, external };
+};
 const smaps = lines.filter((l) => l.smaps);
 const t0 = samples[0].at;
 const sec = (at) => ((at - t0) / 1000).toFixed(1).padStart(6);
@@ -87,12 +100,15 @@ const phaseAt = (at) => {
   const read = before.some(([, w]) => w === "planned") ? "read done" : "reading";
   return `${read}, ${before.filter(([, w]) => w.startsWith("submitted")).length} submitted, ${before.filter(([, w]) => w.startsWith("collected")).length} collected`;
 };
-const row = (s) =>
-  `${sec(s.at)}  ${String(s.rss).padStart(4)}  ${String(s.heapTotal).padStart(5)}  ${String(s.heapUsed).padStart(5)}  ${String(s.spaces.new ?? 0).padStart(4)}  ${String(s.spaces.old ?? 0).padStart(4)}  ${String(s.spaces.large_object ?? 0).padStart(4)}  ${String(s.external).padStart(4)}  ${String(s.arrayBuffers).padStart(4)}  ${String(s.rss - s.heapTotal - s.external).padStart(5)}  ${String(s.file ?? "").padStart(4)}  ${phaseAt(s.at)}`;
+const row = (s) => {
+  const w = workersAt(s.at);
+  const other = s.rss - s.heapTotal - s.external - w.heapTotal - w.external;
+  return `${sec(s.at)}  ${String(s.rss).padStart(4)}  ${String(s.heapTotal).padStart(5)}  ${String(s.heapUsed).padStart(5)}  ${String(s.spaces.new ?? 0).padStart(4)}  ${String(s.spaces.old ?? 0).padStart(4)}  ${String(s.spaces.large_object ?? 0).padStart(4)}  ${String(s.external).padStart(4)}  ${String(s.arrayBuffers).padStart(4)}  ${String(w.heapTotal).padStart(5)}  ${String(w.external).padStart(4)}  ${String(other).padStart(5)}  ${String(s.file ?? "").padStart(4)}  ${phaseAt(s.at)}`;
+};
 console.log(
-  `N=${n.toLocaleString("en-US")}, ${sqlite ? "jsonl + sqlite sinks" : "jsonl sink only"}; MB; other = rss - heapTotal - external (file-backed pages, stacks, native heaps: SQLite, zlib, freed malloc memory not given back); file = RSS of mapped files`,
+  `N=${n.toLocaleString("en-US")}, ${sqlite ? "jsonl + sqlite sinks" : "jsonl sink only"}; MB; heapT…ab: the main thread's isolate; wHeap, wExt: the worker threads' (the cache writer); other = rss - both heaps - both externals (file-backed pages, stacks, native heaps: SQLite, zlib, freed malloc memory not given back); file = RSS of mapped files`,
 );
-console.log("     s   rss  heapT  heapU   new   old  large  ext   ab  other  file  phase");
+console.log("     s   rss  heapT  heapU   new   old  large  ext   ab  wHeap  wExt  other  file  phase");
 let last = -Infinity;
 for (const s of samples) {
   if (s.at - last >= 2000) {

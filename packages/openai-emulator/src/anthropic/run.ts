@@ -6,11 +6,11 @@
  */
 import { createHash } from "node:crypto";
 import { setMaxListeners } from "node:events";
-import { setImmediate as yieldToLoop } from "node:timers/promises";
 import { matchLineRule } from "../batches/line-rules.js";
 import { ResultFile } from "../batches/results.js";
 import { bump } from "../context.js";
 import { createRandom, hashUnit } from "../random.js";
+import { TimeSlices } from "../slices.js";
 import type { AnthropicBatches } from "./engine.js";
 import { anthropicType } from "./errors.js";
 import { checkParams, respondMessage } from "./responder.js";
@@ -32,6 +32,7 @@ export async function runMessageBatch(
     const expireAtMs = record.expiresMs + host.ctx.options.latencies.expiryLag * 1000;
     let stop: Stop | undefined;
     let done = 0;
+    const slices = new TimeSlices();
     const checkStop = () => {
       if (stop) return;
       const limit = host.ctx.options.expireAfterLines;
@@ -50,8 +51,8 @@ export async function runMessageBatch(
           await clock.sleep((Math.min(dueMs, expireAtMs) - nowMs) / 1000, anySignal(cancel, life));
           if (life.aborted) return;
           checkStop();
-        } else if (done % 500 === 499) {
-          await yieldToLoop();
+        } else if (slices.due()) {
+          await slices.turn();
         }
       }
       if (stop) {

@@ -4,11 +4,11 @@
  * or is cancelled), finalizing, and a terminal status that gives the queue capacity back.
  */
 import { setMaxListeners } from "node:events";
-import { setImmediate as yieldToLoop } from "node:timers/promises";
 import { bump, type EmulatorContext } from "../context.js";
 import type { StoredFile } from "../files/store.js";
 import { readLines } from "../lines.js";
 import { respond } from "../responder/index.js";
+import { TimeSlices } from "../slices.js";
 import type { CreateBatchBody } from "./create.js";
 import { matchLineRule, ruleNeedsAttempts } from "./line-rules.js";
 import { demandOf, type QueueDemand } from "./queue.js";
@@ -138,6 +138,7 @@ async function execute(
     const expireAtMs = (batch.expires_at + host.ctx.options.latencies.expiryLag) * 1000;
     let stop: "expired" | "cancelled" | undefined;
     let done = 0;
+    const slices = new TimeSlices();
     const checkStop = () => {
       if (stop) return;
       const options = host.ctx.options;
@@ -159,8 +160,8 @@ async function execute(
           await clock.sleep(Math.max(0, untilMs) / 1000, anySignal(cancel, life));
           if (life.aborted) return;
           checkStop();
-        } else if (done % 500 === 499) {
-          await yieldToLoop();
+        } else if (slices.due()) {
+          await slices.turn();
         }
       }
       if (stop) {
