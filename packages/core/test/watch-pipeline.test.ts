@@ -1,6 +1,6 @@
-// watchPipeline in process: the start of a watcher. chokidar lists a folder, then watches it; a file
-// created between the two gets no event. `watching` must come after the folder is watched, and the
-// file created in that gap must still be processed.
+// watchPipeline in process: the start of a watcher (chokidar lists a folder, then watches it; a
+// file created between the two gets no event), and a file seen again while it waits for a running
+// group.
 import fs from "node:fs";
 import { syncBuiltinESMExports } from "node:module";
 import path from "node:path";
@@ -39,13 +39,19 @@ function beforeWatching(folder: string, before: () => void): { watched: () => bo
   return { watched: () => watched };
 }
 
-/** watchPipeline over `<dir>/inbox/` (the in-process emulator), running; `onWatching` sees its `watching` */
-async function startWatch(dir: string, onWatching: () => void = () => {}) {
+/**
+ * watchPipeline over `<dir>/inbox/` (the in-process emulator, `emulator` its options), running;
+ * `onWatching` is called at its `watching`
+ */
+async function startWatch(
+  dir: string,
+  o: { emulator?: Record<string, unknown>; onWatching?: () => void } = {},
+) {
   const pipeline = await resolvePipeline(
     {
       version: 1,
-      name: "start",
-      provider: { use: "emulator", emulator: { timeScale: 3600 } },
+      name: "watch",
+      provider: { use: "emulator", emulator: o.emulator ?? { timeScale: 3600 } },
       source: { use: "jsonl", path: "./inbox/" },
       transform: {
         id: "{{ id }}",
@@ -63,10 +69,12 @@ async function startWatch(dir: string, onWatching: () => void = () => {}) {
     settle: 200,
     coalesce: 200,
     onEvent: (event) => {
-      if (event.type === "watching") onWatching();
+      if (event.type === "watching") o.onWatching?.();
       events.push(event);
     },
   }).catch((error) => error);
+  const seen = (type: string, file?: string) =>
+    events.some((e) => e.type === type && (!file || ("file" in e && path.basename(e.file) === file)));
   const done = (...files: string[]) =>
     files.every((f) => events.some((e) => e.type === "file_done" && path.basename(e.file) === f));
   const waitDone = (...files: string[]) =>
@@ -79,7 +87,7 @@ async function startWatch(dir: string, onWatching: () => void = () => {}) {
     expect(((await result) as { code?: string }).code).toBe("INTERRUPTED");
     return readJsonl<{ id: string }>(path.join(dir, "out/results.jsonl")).map((r) => r.id);
   };
-  return { events, waitDone, stop };
+  return { events, seen, waitDone, stop };
 }
 
 function inboxIn(dir: string): { inbox: string; write: (name: string, ids: string[]) => void } {
@@ -121,12 +129,36 @@ it("`watching` comes once the folder is watched; a file written right after it i
   write("before.jsonl", ["b1"]);
   const folder = beforeWatching(inbox, () => {});
   let watchedAtWatching: boolean | undefined;
-  const watch = await startWatch(dir, () => {
-    watchedAtWatching = folder.watched();
+  const watch = await startWatch(dir, {
+    onWatching: () => {
+      watchedAtWatching = folder.watched();
+    },
   });
-  await waitFor(() => watch.events.some((e) => e.type === "watching"), 10_000, "the watcher");
+  await waitFor(() => watch.seen("watching"), 10_000, "the watcher");
   expect(watchedAtWatching).toBe(true);
   write("after.jsonl", ["a1"]);
   await watch.waitDone("before.jsonl", "after.jsonl");
   expect(checkExactlyOnce(await watch.stop(), ["b1", "a1"])).toEqual(ONCE_EACH);
+});
+
+it("a queued file touched while an earlier group runs is skipped, then processed once", async () => {
+  const dir = tempDir("bp-watch-queue-");
+  const { inbox, write } = inboxIn(dir);
+  // each batch validates for 1.5 s: the first group is still running when the second file waits
+  const watch = await startWatch(dir, { emulator: { timeScale: 1, latencies: { validation: 1.5 } } });
+  const { seen } = watch;
+  await waitFor(() => seen("watching"), 5000, "the watcher");
+  write("x.jsonl", ["x1", "x2"]);
+  await waitFor(() => seen("group_started"), 10_000, "the first group");
+  write("a.jsonl", ["a1", "a2"]);
+  await waitFor(() => seen("file_queued", "a.jsonl"), 10_000, "a.jsonl queued");
+  // past the coalesce time: a.jsonl waits for the running group; now it changes its mtime only
+  await new Promise((r) => setTimeout(r, 400));
+  expect(seen("file_done", "x.jsonl")).toBe(false);
+  const now = new Date();
+  fs.utimesSync(path.join(inbox, "a.jsonl"), now, new Date(now.getTime() + 5000));
+  await waitFor(() => seen("file_skipped", "a.jsonl"), 10_000, "a.jsonl recognised");
+  await watch.waitDone("a.jsonl");
+  expect(checkExactlyOnce(await watch.stop(), ["x1", "x2", "a1", "a2"])).toEqual(ONCE_EACH);
+  expect(watch.events.filter((e) => e.type === "group_started")).toHaveLength(2);
 });
