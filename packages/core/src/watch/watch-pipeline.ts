@@ -50,7 +50,8 @@ export async function watchPipeline(
     const watching = () =>
       emit({ type: "watching", target: target.describe, root: target.root, once: Boolean(options.once) });
     if (options.once) watching();
-    // groups a previous watcher left unfinished come first, in order: nothing else runs beside them
+    // groups a previous watcher left unfinished come first, in order, with no other group beside
+    // them (the queue's groups would be); chokidar starts after them, its scan finds what came meanwhile
     for (const group of registry.pendingGroups()) await runGroup(ctx, group, true);
     const queue = createQueue(ctx, watchDir);
     if (options.once) {
