@@ -25,10 +25,19 @@ export function isExcluded(file: string, excludedPaths: string[]): boolean {
   return excludedPaths.some((p) => absolute === p || absolute.startsWith(`${p}${path.sep}`));
 }
 
-function listFiles(target: WatchTarget, excludedPaths: string[]): string[] {
+/** the input files under the target now, sorted (what chokidar's first scan would report) */
+export function listFiles(target: WatchTarget, excludedPaths: string[]): string[] {
   const out: string[] = [];
   const walk = (dir: string, depth: number) => {
-    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(dir, { withFileTypes: true });
+    } catch (error) {
+      // a folder removed while it is listed holds no files
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
+      throw error;
+    }
+    for (const entry of entries) {
       const full = path.join(dir, entry.name);
       if (isExcluded(full, excludedPaths)) continue;
       // a link counts as what it points to, if the symlink policy lets it (chokidar follows links too)
@@ -39,7 +48,7 @@ function listFiles(target: WatchTarget, excludedPaths: string[]): string[] {
       else if (stats?.isFile() && target.matches(full)) out.push(full);
     }
   };
-  if (fs.existsSync(target.root)) walk(target.root, 0);
+  walk(target.root, 0);
   return out.sort();
 }
 

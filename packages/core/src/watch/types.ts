@@ -4,6 +4,10 @@ import type { BatchpipeError } from "../errors.js";
 import type { WatchRegistry } from "./registry.js";
 
 export type WatchEvent =
+  /**
+   * A watcher: every folder is watched (after any unfinished groups ran), so a file written from
+   * now on is seen. --once: the start; the files there once the unfinished groups ran are taken.
+   */
   | { type: "watching"; target: string; root: string; once: boolean }
   | { type: "file_queued"; file: string; sha: string; bytes: number }
   | {

@@ -14,7 +14,7 @@ import type { EnginePipeline } from "../engine/types.js";
 import { BatchpipeError, ErrorCodes } from "../errors.js";
 import { isStreamInput, STDIN_PATH } from "../input-files.js";
 import { acquireLock } from "../state/index.js";
-import { excluded, isExcluded, removeStaleSnapshots, settledFiles } from "./files.js";
+import { excluded, isExcluded, listFiles, removeStaleSnapshots, settledFiles } from "./files.js";
 import { createQueue } from "./queue.js";
 import { openRegistry } from "./registry.js";
 import { interrupted, runGroup } from "./run-group.js";
@@ -46,9 +46,12 @@ export async function watchPipeline(
   const ctx: GroupContext = { pipeline, stateDir, registry, emit, signal, options, summary };
   let watcher: FSWatcher | undefined;
   try {
-    emit({ type: "watching", target: target.describe, root: target.root, once: Boolean(options.once) });
     removeStaleSnapshots(watchDir, registry);
-    // groups a previous watcher left unfinished come first, in order
+    const watching = () =>
+      emit({ type: "watching", target: target.describe, root: target.root, once: Boolean(options.once) });
+    if (options.once) watching();
+    // groups a previous watcher left unfinished come first, in order, with no other group beside
+    // them (the queue's groups would be); chokidar starts after them, its scan finds what came meanwhile
     for (const group of registry.pendingGroups()) await runGroup(ctx, group, true);
     const queue = createQueue(ctx, watchDir);
     if (options.once) {
@@ -66,27 +69,38 @@ export async function watchPipeline(
         return Boolean(stats?.isFile()) && !target.matches(path.resolve(file));
       },
     });
-    // chokidar applies awaitWriteFinish only after its initial scan: a file found by the scan may
-    // still be being written, so it gets the same settle wait here
-    let scanned = false;
-    watcher.on("ready", () => {
-      scanned = true;
-    });
-    const offer = (file: string) => {
-      const absolute = path.resolve(file);
-      if (!target.allows(absolute)) {
-        emit({ type: "file_skipped", file: absolute, sha: "", reason: "link out of the folder" });
-        return;
-      }
-      void queue.offer(absolute, { settle: !scanned });
-    };
-    watcher.on("add", offer);
-    watcher.on("change", offer);
-    await new Promise<void>((resolve, reject) => {
+    const stopped = new Promise<void>((resolve, reject) => {
       signal.addEventListener("abort", () => resolve(), { once: true });
       watcher!.on("error", (error) => reject(error));
       queue.onFatal(reject);
     });
+    // chokidar applies awaitWriteFinish only after its initial scan: a file found by the scan may
+    // still be being written, so it gets the same settle wait here. `scan`: what the scan reported.
+    let scan: Set<string> | undefined = new Set();
+    const offer = (file: string, settle: boolean) => {
+      const absolute = path.resolve(file);
+      scan?.add(absolute);
+      if (!target.allows(absolute)) {
+        emit({ type: "file_skipped", file: absolute, sha: "", reason: "link out of the folder" });
+        return;
+      }
+      void queue.offer(absolute, { settle });
+    };
+    watcher.on("add", (file) => offer(file, scan !== undefined));
+    watcher.on("change", (file) => offer(file, scan !== undefined));
+    await Promise.race([new Promise<void>((resolve) => watcher!.once("ready", () => resolve())), stopped]);
+    if (!signal.aborted) {
+      const reported = scan;
+      scan = undefined;
+      // chokidar lists a folder before it watches it: a file created in between gets no event
+      // until the folder changes again. Every watch is set now; a second listing finds such files
+      // (one also reported later is recognised by the queue and runs once).
+      for (const file of listFiles(target, excluded(pipeline, stateDir)))
+        if (!reported.has(file)) offer(file, true);
+      // only now: a file written from here on gets an event
+      watching();
+    }
+    await stopped;
     await queue.stop();
     throw interrupted();
   } finally {
