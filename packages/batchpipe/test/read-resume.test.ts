@@ -310,7 +310,8 @@ describe("read phase resume", () => {
 
   // issue 17: the dataset fingerprint is gone; a state folder written before (schema version 2, a
   // runs.fingerprint column, the datasets table, a read checkpoint holding the chain) resumes, and
-  // is marked version 3 (what new state folders are) so that a build from before refuses it
+  // is marked version 3 (what new state folders are) so that a build from before refuses it; only a
+  // run marks it, not `status` or `runs`
   it("a state folder from before the fingerprint's removal resumes its read, every record once", async () => {
     const name = "read-resume-old-state";
     const { dir, spec, ids } = await stoppedRead(name);
@@ -333,6 +334,16 @@ describe("read phase resume", () => {
     const old = { ...(JSON.parse(saved.value) as object), fingerprint: "ab".repeat(32) };
     db.prepare("UPDATE kv SET value = ? WHERE key = ?").run(JSON.stringify(old), saved.key);
     db.close();
+
+    // a look at it (status, runs) leaves it at 2: the build that wrote it can still finish the run
+    const status = await batchpipe(["status", spec, "--json"], { cwd: dir, engine: ENGINE });
+    expect(status.code, status.stderr).toBe(0);
+    expect(JSON.parse(status.stdout).run).toMatchObject({ status: "stopped" });
+    const runs = await batchpipe(["runs", spec, "--json"], { cwd: dir, engine: ENGINE });
+    expect(runs.code, runs.stderr).toBe(0);
+    expect(stateRow(dir, name, "SELECT value FROM meta WHERE key = 'schema_version'")).toEqual([
+      { value: "2" },
+    ]);
 
     const second = await batchpipe(["run", spec, "--json"], { cwd: dir, engine: ENGINE });
     expect(second.code, second.stderr).toBe(3);

@@ -24,7 +24,7 @@ export function pipelineRuns(
   const result = { name: pipeline.spec.name, stateDir, runs: [] as RunSummary[] };
   if (!fs.existsSync(path.join(stateDir, "state.db"))) return result;
   const running = lockHolder(stateDir) !== undefined;
-  const state = openState(stateDir);
+  const state = openState(stateDir, { keepVersion: true });
   try {
     for (const run of state.runs(options.limit ?? 50)) {
       const unfinished = run.status === "reading" || run.status === "running";

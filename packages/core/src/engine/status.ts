@@ -48,7 +48,7 @@ export function pipelineStatus(pipeline: EnginePipeline, options: { stateDir?: s
     runningPid: lockHolder(stateDir)?.pid ?? null,
   };
   if (!fs.existsSync(path.join(stateDir, "state.db"))) return result;
-  const state = openState(stateDir);
+  const state = openState(stateDir, { keepVersion: true });
   try {
     const run = state.unfinishedRun() ?? state.latestRun({ meaningful: true });
     if (!run) return result;
@@ -138,7 +138,7 @@ export async function cancelRun(
 ): Promise<CancelResult> {
   const stateDir = path.resolve(options.stateDir ?? defaultStateDir(pipeline));
   if (!fs.existsSync(path.join(stateDir, "state.db"))) throw noRunError(pipeline.spec.name);
-  const state = openState(stateDir);
+  const state = openState(stateDir, { keepVersion: true });
   try {
     const run = state.unfinishedRun();
     if (!run) throw noRunError(pipeline.spec.name);

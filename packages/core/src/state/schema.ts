@@ -5,9 +5,10 @@
  *
  * Version 3 is version 2 without runs.fingerprint and the datasets table (issue 17). This build opens
  * both: it neither reads nor writes what 3 removed, so a version-2 file that still has them works as
- * before. Opening one marks it 3, because from then on it holds runs without a fingerprint and
- * read checkpoints without the chain, which a build from before issue 17 (reads 2 only) would
+ * before. Opening one for a run marks it 3, because from then on it holds runs without a fingerprint
+ * and read checkpoints without the chain, which a build from before issue 17 (reads 2 only) would
  * misread or fail on ("no such column: fingerprint"); that build now refuses it by its version.
+ * `status`, `runs` and `cancel` leave its version as it is.
  */
 import type Database from "better-sqlite3";
 import { BatchpipeError, ErrorCodes } from "../errors.js";
@@ -24,7 +25,7 @@ import {
 /** the version of the state files this build creates */
 export const STATE_SCHEMA_VERSION = 3;
 
-/** the versions this build opens; an earlier one is marked STATE_SCHEMA_VERSION when opened for writing */
+/** the versions this build opens; an earlier one is marked STATE_SCHEMA_VERSION when opened for a run */
 export const STATE_SCHEMA_VERSIONS_READ: readonly number[] = [2, STATE_SCHEMA_VERSION];
 
 const SCHEMA = `
@@ -46,7 +47,8 @@ CREATE TABLE IF NOT EXISTS sink_checkpoints (sink TEXT PRIMARY KEY, checkpoint T
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 `;
 
-export function migrate(db: Database.Database, file: string): void {
+/** `mark`: an earlier version this build opens is marked STATE_SCHEMA_VERSION (it will write runs) */
+export function migrate(db: Database.Database, file: string, o: { mark: boolean } = { mark: true }): void {
   const hasMeta = db.prepare("SELECT name FROM sqlite_master WHERE type='table' AND name='meta'").get();
   if (hasMeta) {
     const version = schemaVersion(db);
@@ -56,7 +58,7 @@ export function migrate(db: Database.Database, file: string): void {
       "Use the batchpipe version that created it, or point --state-dir at a fresh folder.",
     );
     if (refused) throw refused;
-    if (Number(version) !== STATE_SCHEMA_VERSION)
+    if (o.mark && Number(version) !== STATE_SCHEMA_VERSION)
       db.prepare("UPDATE meta SET value = ? WHERE key = 'schema_version'").run(String(STATE_SCHEMA_VERSION));
     return;
   }

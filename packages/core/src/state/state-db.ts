@@ -86,8 +86,12 @@ export interface StateStore {
   close(): void;
 }
 
-/** Open (creating if needed) the state database in `dir`. */
-export function openState(dir: string): StateStore {
+/**
+ * Open (creating if needed) the state database in `dir`. `keepVersion`: for commands that only look
+ * (status, runs) or write nothing a version-2 build lacks (cancel): an earlier version's file keeps
+ * its version, so the build that wrote it can still finish its run (schema.ts).
+ */
+export function openState(dir: string, options: { keepVersion?: boolean } = {}): StateStore {
   makeStateDir(dir);
   const file = path.join(dir, "state.db");
   let db: Database.Database;
@@ -98,7 +102,7 @@ export function openState(dir: string): StateStore {
     // FULL: a commit that precedes a paid call (a submission's stage) survives a power loss
     db.pragma("synchronous = FULL");
     db.pragma("busy_timeout = 5000");
-    migrate(db, file);
+    migrate(db, file, { mark: !options.keepVersion });
     // the -wal and -shm files exist from here
     ownerOnly(file);
   } catch (error) {
