@@ -2,7 +2,7 @@
 // chokidar's first scan, its events or the listing after its `ready` found it (a file found twice
 // runs once). A regression guard, not a test of the start gap: a file created in chokidar's gap is
 // brought up by the next file's event, so this passes without the fix too (the gap itself is
-// tested in packages/core/test/watch-start.test.ts).
+// tested in packages/core/test/watch-pipeline.test.ts).
 import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
