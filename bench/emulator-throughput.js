@@ -1,7 +1,9 @@
 // `node bench/emulator-throughput.js` (after pnpm build): figures for @batchpipe/openai-emulator.
 //  1. a 50,000-line chat batch at the default time scale (upload + create + completed, wall time);
 //  2. the same with pacing off (linesPerSecond 1e9): the emulator's raw per-line execution speed;
-//  3. a 150 MB input through the bin in a child process: upload MB/s, run time, the child's peak RSS.
+//  3. an upload and a poll beside a running 50,000-line batch (pacing off), against the same upload
+//     with the emulator idle: the API must not wait for the batches it runs;
+//  4. a 150 MB input through the bin in a child process: upload MB/s, run time, the child's peak RSS.
 // BENCH_EMU_MB=300 changes the size of (3).
 import { spawn } from "node:child_process";
 import { once } from "node:events";
@@ -31,6 +33,35 @@ try {
     const s = (performance.now() - t0) / 1000;
     console.log(
       `50,000-line batch, ${label}: ${s.toFixed(2)} s wall (${Math.round(50_000 / s).toLocaleString("en-US")} lines/s), status ${batch.status}`,
+    );
+    await emu.close();
+  }
+
+  {
+    const emu = await createEmulator({ latencies: { linesPerSecond: 1e9, validation: 0, finalizing: 0 } });
+    const client = new OpenAI({ baseURL: emu.url, apiKey: "bench", maxRetries: 0 });
+    const file = path.join(dir, "50k.jsonl");
+    const upload = async () => {
+      const t0 = performance.now();
+      const f = await client.files.create({ file: fs.createReadStream(file), purpose: "batch" });
+      return { id: f.id, ms: performance.now() - t0 };
+    };
+    const idle = await upload();
+    const running = await client.batches.create({
+      input_file_id: idle.id,
+      endpoint: "/v1/chat/completions",
+      completion_window: "24h",
+    });
+    // wait until it executes lines, then upload and poll beside it
+    while ((await client.batches.retrieve(running.id)).status !== "in_progress")
+      await new Promise((r) => setTimeout(r, 5));
+    const t0 = performance.now();
+    await client.batches.retrieve(running.id);
+    const pollMs = performance.now() - t0;
+    const beside = await upload();
+    const after = await client.batches.retrieve(running.id);
+    console.log(
+      `${(fs.statSync(file).size / MB).toFixed(0)} MB upload: ${idle.ms.toFixed(0)} ms idle, ${beside.ms.toFixed(0)} ms beside a running 50,000-line batch (${after.status} after it); a poll beside it ${pollMs.toFixed(0)} ms`,
     );
     await emu.close();
   }
