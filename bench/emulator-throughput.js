@@ -4,7 +4,7 @@
 //  3. an upload and a poll beside a running 50,000-line batch (pacing off), against the same upload
 //     with the emulator idle: the API must not wait for the batches it runs;
 //  4. a 150 MB input through the bin in a child process: upload MB/s, run time, the child's peak RSS.
-// BENCH_EMU_MB=300 changes the size of (3).
+// BENCH_EMU_MB=300 changes the size of (4).
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import fs from "node:fs";
@@ -40,6 +40,7 @@ try {
   {
     const emu = await createEmulator({ latencies: { linesPerSecond: 1e9, validation: 0, finalizing: 0 } });
     const client = new OpenAI({ baseURL: emu.url, apiKey: "bench", maxRetries: 0 });
+    // the 50,000-line input (1) and (2) wrote
     const file = path.join(dir, "50k.jsonl");
     const upload = async () => {
       const t0 = performance.now();

@@ -1,34 +1,32 @@
 // Preloaded with `node --require` by bench/memory-timeline.js: every BENCH_MEM_EVERY_MS (200) it
 // appends one line of process.memoryUsage() and V8's heap spaces (MB) to $BENCH_MEM_FILE (and one
-// line of each worker thread's own heap, marked `thread`), so a
-// run's memory can be lined up with its events. BENCH_MEM_SNAPSHOT_MB: write one heap snapshot
-// into the file's folder the first time RSS passes that many MB (diagnosis only: it stops the run);
-// BENCH_MEM_SNAPSHOT_AB_MB: the same when ArrayBuffers pass that many MB.
+// line of each worker thread's own heap, marked `thread`), so a run's memory can be lined up with
+// its events. BENCH_MEM_SNAPSHOT_MB: write one heap snapshot into the file's folder the first time
+// RSS passes that many MB (diagnosis only: it stops the run); BENCH_MEM_SNAPSHOT_AB_MB: the same
+// when ArrayBuffers pass that many MB.
 const fs = require("node:fs");
 const path = require("node:path");
 const v8 = require("node:v8");
 const { isMainThread, threadId } = require("node:worker_threads");
 
 const file = process.env.BENCH_MEM_FILE;
+const mb = (bytes) => Math.round(bytes / 1048576);
+/** this thread's isolate: its heap and the memory outside it that it holds (MB) */
+const isolate = (m) => ({
+  heapTotal: mb(m.heapTotal),
+  heapUsed: mb(m.heapUsed),
+  external: mb(m.external),
+  arrayBuffers: mb(m.arrayBuffers),
+});
 // node runs a --require preload in every worker thread too: a worker writes its own isolate's heap
 // figures, marked with its thread id (RSS and the rest are the process's, written by the main thread)
 if (file && !isMainThread) {
-  const mb = (bytes) => Math.round(bytes / 1048576);
   const sample = () => {
-    const m = process.memoryUsage();
-    const line = {
-      at: Date.now(),
-      thread: threadId,
-      heapTotal: mb(m.heapTotal),
-      heapUsed: mb(m.heapUsed),
-      external: mb(m.external),
-      arrayBuffers: mb(m.arrayBuffers),
-    };
+    const line = { at: Date.now(), thread: threadId, ...isolate(process.memoryUsage()) };
     fs.appendFileSync(file, `${JSON.stringify(line)}\n`);
   };
   setInterval(sample, Number(process.env.BENCH_MEM_EVERY_MS ?? 200)).unref();
 } else if (file) {
-  const mb = (bytes) => Math.round(bytes / 1048576);
   const snapshotAt = Number(process.env.BENCH_MEM_SNAPSHOT_MB ?? 0) * 1048576;
   const snapshotAbAt = Number(process.env.BENCH_MEM_SNAPSHOT_AB_MB ?? 0) * 1048576;
   let snapshotTaken = false;
@@ -41,10 +39,7 @@ if (file && !isMainThread) {
     const line = {
       at: Date.now(),
       rss: mb(m.rss),
-      heapTotal: mb(m.heapTotal),
-      heapUsed: mb(m.heapUsed),
-      external: mb(m.external),
-      arrayBuffers: mb(m.arrayBuffers),
+      ...isolate(m),
       spaces,
       ...procStatus(),
     };

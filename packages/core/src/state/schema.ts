@@ -48,7 +48,7 @@ CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 `;
 
 /** `mark`: an earlier version this build opens is marked STATE_SCHEMA_VERSION (it will write runs) */
-export function migrate(db: Database.Database, file: string, o: { mark: boolean } = { mark: true }): void {
+export function migrate(db: Database.Database, file: string, o: { mark: boolean }): void {
   const hasMeta = db.prepare("SELECT name FROM sqlite_master WHERE type='table' AND name='meta'").get();
   if (hasMeta) {
     const version = schemaVersion(db);
