@@ -65,7 +65,7 @@ describe("batchpipe run at scale (real CLI, emulator over HTTP)", () => {
     const expected = Array.from({ length: n }, (_, i) => `rec-${i + 1}`);
     expect(exactlyOnceInSinks(dir, expected)).toEqual(ONCE);
 
-    // with the default limits the request cap binds: 50,000 + 50,000 + 20,000 (plan: no network)
+    // with the default limits the first shards ramp up to the request cap, 50,000 (plan: no network)
     const planDir = tempDir();
     writeDataset(planDir, n);
     const plan = await batchpipe(
@@ -76,9 +76,21 @@ describe("batchpipe run at scale (real CLI, emulator over HTTP)", () => {
     );
     expect(plan.code, plan.stderr).toBe(0);
     const shards = (JSON.parse(plan.stdout) as { shards: { requests: number; bytes: number }[] }).shards;
-    expect(shards.map((s) => s.requests)).toEqual([50_000, 50_000, 20_000]);
+    expect(shards.map((s) => s.requests)).toEqual([6_250, 12_500, 25_000, 50_000, 26_250]);
+    // max_requests set: every shard up to it, no ramp
+    const fixed = await batchpipe(
+      [
+        "plan",
+        writePipeline(planDir, { ...SENTIMENT, baseUrl: emulator.url, batch: { max_requests: 50_000 } }),
+        "--json",
+      ],
+      { cwd: planDir },
+    );
+    expect(fixed.code, fixed.stderr).toBe(0);
+    const fixedShards = (JSON.parse(fixed.stdout) as { shards: { requests: number }[] }).shards;
+    expect(fixedShards.map((s) => s.requests)).toEqual([50_000, 50_000, 20_000]);
     console.log(
-      `120k records: ${ours.length} batches of ≤ 1 MB in ${seconds.toFixed(1)} s; default limits: 3 shards`,
+      `120k records: ${ours.length} batches of ≤ 1 MB in ${seconds.toFixed(1)} s; default limits: 5 shards`,
     );
   });
 });

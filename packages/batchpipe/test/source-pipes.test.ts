@@ -97,6 +97,8 @@ describe("the jsonl source on a pipe (real CLI, emulator)", () => {
       baseUrl: emu.url,
       name: "stdin-crash",
       source: '  { use: jsonl, path: "-" }',
+      // one shard for all 12,000: nothing is submitted before the crash (no first, smaller shard)
+      batch: { max_requests: 50_000 },
     });
     const first = withStdin(["run", spec, "--json"], dir, { readCheckpointEvery: 1000 });
     // 10,000 records, then the producer holds stdin open: the read waits, with checkpoints committed

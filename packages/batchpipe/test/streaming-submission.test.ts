@@ -72,11 +72,15 @@ function slowPipeline(
     id?: (i: number) => string;
     /** instead of the jsonl and sqlite sinks */
     sinks?: string[];
+    /** batch.max_requests; default 500, null: the provider's (the first shards ramp up) */
+    maxRequests?: number | null;
+    /** every record's request differs (by default 2,500 texts repeat: identical requests) */
+    distinct?: boolean;
   },
 ): string {
   let text = "";
   for (let i = 1; i <= o.n; i++) {
-    text += `${JSON.stringify({ id: o.id ? o.id(i) : `s${i}`, text: `review ${i % 2500}` })}\n`;
+    text += `${JSON.stringify({ id: o.id ? o.id(i) : `s${i}`, text: `review ${o.distinct ? i : i % 2500}` })}\n`;
   }
   fs.writeFileSync(path.join(dir, "data.jsonl"), text);
   fs.mkdirSync(path.join(dir, "plugins"), { recursive: true });
@@ -85,7 +89,10 @@ function slowPipeline(
     baseUrl: emu.url,
     name: o.name,
     source: `  { use: ./plugins/slow.ts, path: ./data.jsonl, pause_ms: ${o.pauseMs}, hold_after: ${o.holdAfter ?? -1}, go: ./go }`,
-    batch: { max_requests: 500, clean_up: "false" },
+    batch: {
+      ...(o.maxRequests === null ? {} : { max_requests: o.maxRequests ?? 500 }),
+      clean_up: "false",
+    },
     sqlite: o.sinks === undefined,
     sinks: o.sinks,
   });
@@ -356,6 +363,32 @@ describe("streaming submission", () => {
     },
     180_000,
   );
+
+  it("without max_requests the first shards ramp up (6,250, then 12,500); SIGKILL as the second is created mid-read, then run again: the same shards, every id once, nothing sent twice", async () => {
+    const name = "stream-ramp";
+    const n = 20_000;
+    const dir = tempDir();
+    const spec = slowPipeline(dir, { name, n, pauseMs: 20, maxRequests: null, distinct: true });
+    const { seen } = await killedRun(
+      dir,
+      spec,
+      (e, seen) =>
+        e.type === "shard_submitted" && seen.filter((s) => s.type === "shard_submitted").length === 2,
+    );
+    expect(seen.some((e) => e.type === "planned")).toBe(false);
+    const second = await resumedRun(dir, spec);
+    expect(report(second)).toMatchObject({ read: n, succeeded: n, failed: 0, unaccounted: 0 });
+    expect(
+      exactlyOnceInSinks(
+        dir,
+        Array.from({ length: n }, (_, i) => `s${i + 1}`),
+      ),
+    ).toEqual(ONCE);
+    expect(batchesOf(emu, name).map((b) => b.request_counts.total)).toEqual([6_250, 12_500, 1_250]);
+    const sent = await submittedIds(name);
+    expect(new Set(sent).size).toBe(n);
+    expect(sent.length).toBe(n);
+  }, 180_000);
 
   // SIGKILL while the read writes cached shards (requests answered from the result cache) beside
   // paid ones: a rerun of 3,000 cached records with 3,000 new ones between them

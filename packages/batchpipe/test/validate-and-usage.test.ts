@@ -69,7 +69,7 @@ sinks:
            |                 ^^^^
         14 |   poll_intervall: 30s
         15 | sinks:
-        hint: Requests per batch; default and maximum: the provider's limit (OpenAI: 50000).
+        hint: Requests per batch; default and maximum: the provider's limit (OpenAI: 50000; unset, the first shards are smaller).
 
       pipeline.yaml:14:3 batch.poll_intervall: unknown key "poll_intervall"
         12 | batch:
