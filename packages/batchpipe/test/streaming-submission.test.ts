@@ -169,6 +169,17 @@ async function resumedRun(dir: string, spec: string): Promise<ChildRun> {
   return run;
 }
 
+/** the run delivered records s1…sN, each once in each sink */
+function expectEachRecordOnce(dir: string, run: ChildRun, n: number): void {
+  expect(report(run)).toMatchObject({ read: n, succeeded: n, failed: 0, unaccounted: 0 });
+  expect(
+    exactlyOnceInSinks(
+      dir,
+      Array.from({ length: n }, (_, i) => `s${i + 1}`),
+    ),
+  ).toEqual(ONCE);
+}
+
 const index = (events: CliEvent[], type: string) => events.findIndex((e) => e.type === type);
 
 describe("streaming submission", () => {
@@ -287,13 +298,7 @@ describe("streaming submission", () => {
         message: expect.stringMatching(/gives no cursor and shards were already submitted: it is read again/),
       },
     ]);
-    expect(report(second)).toMatchObject({ read: n, succeeded: n, failed: 0, unaccounted: 0 });
-    expect(
-      exactlyOnceInSinks(
-        dir,
-        Array.from({ length: n }, (_, i) => `s${i + 1}`),
-      ),
-    ).toEqual(ONCE);
+    expectEachRecordOnce(dir, second, n);
     const sent = await submittedIds(name);
     expect(new Set(sent).size).toBe(sent.length);
   }, 180_000);
@@ -377,13 +382,7 @@ describe("streaming submission", () => {
     );
     expect(seen.some((e) => e.type === "planned")).toBe(false);
     const second = await resumedRun(dir, spec);
-    expect(report(second)).toMatchObject({ read: n, succeeded: n, failed: 0, unaccounted: 0 });
-    expect(
-      exactlyOnceInSinks(
-        dir,
-        Array.from({ length: n }, (_, i) => `s${i + 1}`),
-      ),
-    ).toEqual(ONCE);
+    expectEachRecordOnce(dir, second, n);
     expect(batchesOf(emu, name).map((b) => b.request_counts.total)).toEqual([6_250, 12_500, 1_250]);
     const sent = await submittedIds(name);
     expect(new Set(sent).size).toBe(n);
