@@ -169,6 +169,10 @@ async function resumedRun(dir: string, spec: string): Promise<ChildRun> {
   return run;
 }
 
+/** the event of the run's second batch created (killedRun's `when`) */
+const secondBatchCreated = (event: CliEvent, seen: CliEvent[]) =>
+  event.type === "shard_submitted" && seen.filter((s) => s.type === "shard_submitted").length === 2;
+
 /** the run delivered records s1…sN, each once in each sink */
 function expectEachRecordOnce(dir: string, run: ChildRun, n: number): void {
   expect(report(run)).toMatchObject({ read: n, succeeded: n, failed: 0, unaccounted: 0 });
@@ -330,11 +334,7 @@ describe("streaming submission", () => {
 
   const moments: [string, (event: CliEvent, seen: CliEvent[]) => boolean][] = [
     ["after the first batch is created while reading", (e) => e.type === "shard_submitted"],
-    [
-      "mid-read with 2 batches open",
-      (e, seen) =>
-        e.type === "shard_submitted" && seen.filter((s) => s.type === "shard_submitted").length === 2,
-    ],
+    ["mid-read with 2 batches open", secondBatchCreated],
     ["at the read's end", (e) => e.type === "planned"],
     [
       "during delivery while reading",
@@ -358,9 +358,7 @@ describe("streaming submission", () => {
       if (!/read's end|after the read/.test(moment))
         expect(seen.some((e) => e.type === "planned")).toBe(false);
       const second = await resumedRun(dir, spec);
-      expect(report(second)).toMatchObject({ read: n, succeeded: n, failed: 0, unaccounted: 0 });
-      const expected = Array.from({ length: n }, (_, i) => `s${i + 1}`);
-      expect(exactlyOnceInSinks(dir, expected)).toEqual(ONCE);
+      expectEachRecordOnce(dir, second, n);
       // no request paid twice: each custom_id in one input file only
       const sent = await submittedIds(name);
       expect(new Set(sent).size).toBe(sent.length);
@@ -374,12 +372,7 @@ describe("streaming submission", () => {
     const n = 20_000;
     const dir = tempDir();
     const spec = slowPipeline(dir, { name, n, pauseMs: 20, maxRequests: null, distinct: true });
-    const { seen } = await killedRun(
-      dir,
-      spec,
-      (e, seen) =>
-        e.type === "shard_submitted" && seen.filter((s) => s.type === "shard_submitted").length === 2,
-    );
+    const { seen } = await killedRun(dir, spec, secondBatchCreated);
     expect(seen.some((e) => e.type === "planned")).toBe(false);
     const second = await resumedRun(dir, spec);
     expectEachRecordOnce(dir, second, n);

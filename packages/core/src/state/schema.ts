@@ -47,8 +47,11 @@ CREATE TABLE IF NOT EXISTS sink_checkpoints (sink TEXT PRIMARY KEY, checkpoint T
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 `;
 
-/** `mark`: an earlier version this build opens is marked STATE_SCHEMA_VERSION (it will write runs) */
-export function migrate(db: Database.Database, file: string, o: { mark: boolean }): void {
+/**
+ * `keepVersion` false: an earlier version this build opens is marked STATE_SCHEMA_VERSION (it will
+ * write runs); true: left as it is (openState's option)
+ */
+export function migrate(db: Database.Database, file: string, o: { keepVersion: boolean }): void {
   const hasMeta = db.prepare("SELECT name FROM sqlite_master WHERE type='table' AND name='meta'").get();
   if (hasMeta) {
     const version = schemaVersion(db);
@@ -58,7 +61,7 @@ export function migrate(db: Database.Database, file: string, o: { mark: boolean 
       "Use the batchpipe version that created it, or point --state-dir at a fresh folder.",
     );
     if (refused) throw refused;
-    if (o.mark && Number(version) !== STATE_SCHEMA_VERSION)
+    if (!o.keepVersion && Number(version) !== STATE_SCHEMA_VERSION)
       db.prepare("UPDATE meta SET value = ? WHERE key = 'schema_version'").run(String(STATE_SCHEMA_VERSION));
     return;
   }

@@ -102,7 +102,7 @@ export function openState(dir: string, options: { keepVersion?: boolean } = {}):
     // FULL: a commit that precedes a paid call (a submission's stage) survives a power loss
     db.pragma("synchronous = FULL");
     db.pragma("busy_timeout = 5000");
-    migrate(db, file, { mark: !options.keepVersion });
+    migrate(db, file, { keepVersion: options.keepVersion === true });
     // the -wal and -shm files exist from here
     ownerOnly(file);
   } catch (error) {

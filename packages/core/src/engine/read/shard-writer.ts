@@ -127,7 +127,7 @@ export class ShardWriter {
     const { maxBytes, maxTokens } = this.options.limits;
     if (
       shard &&
-      (shard.requests + 1 > this.requestCap(shard) ||
+      (shard.requests + 1 > shard.maxRequests ||
         shard.bytes + entry.bytes > maxBytes ||
         (maxTokens !== null && shard.tokens + entry.inputTokens > maxTokens))
     ) {
@@ -212,17 +212,6 @@ export class ShardWriter {
     this.open.clear();
   }
 
-  /**
-   * How many requests the shard may hold: the run's first shards are smaller (shardLimits), counted
-   * by sequence number so that a resumed read cuts the same shards. A shard answered from the cache
-   * is not sent: it takes the full cap.
-   */
-  private requestCap(shard: OpenShard): number {
-    const { maxRequests, firstRequests } = this.options.limits;
-    if (firstRequests === null || shard.cached) return maxRequests;
-    return Math.min(maxRequests, firstRequests * 2 ** Math.min(shard.seq - 1, 30));
-  }
-
   /** a new shard, or (`truncateTo`) one continued from a checkpoint */
   private openShard(
     s: Omit<OpenShardState, "fileBytes" | "metaBytes">,
@@ -230,6 +219,10 @@ export class ShardWriter {
   ): OpenShard {
     const { file, metaFile } = shardFiles(this.options.runId, s.seq);
     const at = (rel: string) => path.join(this.options.stateDir, rel);
+    // the run's first shards are smaller (shardLimits), by sequence number: a resumed read cuts the
+    // same shards; a shard answered from the cache is not sent, so it takes the full cap
+    const { maxRequests, firstRequests } = this.options.limits;
+    const ramp = firstRequests !== null && s.cached !== true;
     return {
       seq: s.seq,
       name: shardName(s.seq),
@@ -242,6 +235,7 @@ export class ShardWriter {
       tokens: s.tokens,
       outputTokens: s.outputTokens,
       cached: s.cached === true,
+      maxRequests: ramp ? Math.min(maxRequests, firstRequests * 2 ** Math.min(s.seq - 1, 30)) : maxRequests,
       lines: new SyncWriter(at(file), { truncateTo: truncateTo?.lines }),
       metas: new SyncWriter(at(metaFile), { truncateTo: truncateTo?.metas }),
     };
@@ -300,6 +294,8 @@ interface OpenShard {
   tokens: number;
   outputTokens: number;
   cached: boolean;
+  /** how many requests it may hold (its place in the ramp, shardLimits) */
+  maxRequests: number;
   lines: SyncWriter;
   metas: SyncWriter;
 }
