@@ -1,7 +1,7 @@
 // Streaming submission: the time from the start of `batchpipe run` (the CLI's process spawned) to
 // its first batch created (the `shard_submitted` event), N chat records from JSONL against the
 // emulator in its own process; with the default limits the first shard holds 6,250 requests (then
-// 12,500, 25,000 and 50,000 each: shard-writer.ts), so the first is sealed after 6,250 records.
+// 12,500 each: shard-writer.ts), so the first is sealed after 6,250 records.
 // The run is stopped (SIGKILL) once that event has arrived. Also
 // printed: the CLI's CPU time by then (what the wall time would be on an idle machine, roughly).
 // Usage: pnpm build && node bench/first-batch.js [N]

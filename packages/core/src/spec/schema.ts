@@ -117,7 +117,7 @@ export const batchSchema = z
       .meta({ description: "Passed to the provider; OpenAI accepts only 24h." }),
     max_requests: z.number().int().min(1).nullable().default(null).meta({
       description:
-        "Requests per batch; default and maximum: the provider's limit (OpenAI: 50000; unset, the first shards are smaller).",
+        "Requests per batch, at most the provider's limit (OpenAI: 50000); unset: 6250 in the first batch, then 12500.",
     }),
     max_bytes: size(
       "Bytes per batch; default and maximum: the provider's limit (OpenAI: 200MB; binary multiples: 1MB = 1,048,576 bytes).",
