@@ -23,6 +23,7 @@ import {
   report,
   startEmulator,
   tempDir,
+  waitFor,
   writePipeline,
 } from "./support/harness.js";
 
@@ -72,8 +73,10 @@ function slowPipeline(
     id?: (i: number) => string;
     /** instead of the jsonl and sqlite sinks */
     sinks?: string[];
-    /** batch.max_requests; default 500, null: the provider's (the first shards ramp up) */
+    /** batch.max_requests; default 500, null: unset (6,250 requests in the first shard, then 12,500) */
     maxRequests?: number | null;
+    /** batch.clean_up; default false (the tests read the files the emulator received) */
+    cleanUp?: boolean;
     /** every record's request differs (by default 2,500 texts repeat: identical requests) */
     distinct?: boolean;
   },
@@ -91,7 +94,7 @@ function slowPipeline(
     source: `  { use: ./plugins/slow.ts, path: ./data.jsonl, pause_ms: ${o.pauseMs}, hold_after: ${o.holdAfter ?? -1}, go: ./go }`,
     batch: {
       ...(o.maxRequests === null ? {} : { max_requests: o.maxRequests ?? 500 }),
-      clean_up: "false",
+      clean_up: o.cleanUp ? "true" : "false",
     },
     sqlite: o.sinks === undefined,
     sinks: o.sinks,
@@ -204,6 +207,44 @@ describe("streaming submission", () => {
         Array.from({ length: 3000 }, (_, i) => `s${i + 1}`),
       ),
     ).toEqual(ONCE);
+  });
+
+  it("with clean_up, a collected shard's files are deleted at the provider while the source is still read; none are left at the end", async () => {
+    const name = "stream-clean";
+    const dir = tempDir();
+    // the source holds after 1,000 records: the first shard of 500 is submitted, ends and is collected meanwhile
+    const spec = slowPipeline(dir, {
+      name,
+      n: 1200,
+      pauseMs: 1,
+      holdAfter: 1000,
+      cleanUp: true,
+      distinct: true,
+    });
+    const filesOf = (batch: { input_file_id: string; output_file_id?: string | null }) =>
+      emu.state().files.filter((f) => f.id === batch.input_file_id || f.id === batch.output_file_id);
+    const running = batchpipe(["run", spec, "--json"], { cwd: dir, engine: ENGINE });
+    try {
+      await waitFor(
+        () => {
+          const first = batchesOf(emu, name)[0];
+          return first?.status === "completed" && first.output_file_id != null && filesOf(first).length === 0;
+        },
+        30_000,
+        "the first batch's input and output files to be deleted",
+      );
+    } finally {
+      fs.writeFileSync(path.join(dir, "go"), "");
+    }
+    const run = await running;
+    expect(run.code, run.stderr).toBe(0);
+    // the files went while the source was held: before the read's end
+    expect(fs.readFileSync(path.join(dir, "go.seen"), "utf8")).toBe("go");
+    expect(report(run)).toMatchObject({ read: 1200, succeeded: 1200, failed: 0, unaccounted: 0 });
+    const batches = batchesOf(emu, name);
+    expect(batches.length).toBeGreaterThanOrEqual(3);
+    for (const batch of batches) expect(filesOf(batch)).toEqual([]);
+    expect(run.events.find((e) => e.type === "cleaned_up")).toMatchObject({ shards: batches.length });
   });
 
   it("a shard sealed while another shard is collected is submitted before that collection ends", async () => {

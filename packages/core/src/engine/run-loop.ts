@@ -9,6 +9,7 @@ import type { ResultCache } from "../cache/index.js";
 import type { Logger } from "../plugin.js";
 import type { BatchSnapshot, ProviderConnection } from "../provider/contract.js";
 import type { RunCounters, RunRow, RunTotals, ShardRow, StateStore } from "../state/index.js";
+import { ProviderCleanUp } from "./clean-up.js";
 import { collectEnded } from "./collect-ended.js";
 import { Delivery } from "./delivery.js";
 import { Deadline } from "./live-fallback.js";
@@ -82,6 +83,8 @@ export class RunLoop {
   private submission: Promise<void> | undefined;
   private submissionFailure: { error: unknown } | undefined;
   private totals: RunTotals | null;
+  /** the provider's files of collected shards (batch.clean_up) */
+  readonly cleanUp: ProviderCleanUp;
 
   constructor(o: RunLoopOptions) {
     this.tracker = new ProgressTracker({ startedAt: Date.now(), total: o.run.totals?.read ?? 0 });
@@ -107,6 +110,7 @@ export class RunLoop {
     this.scheduler = runScheduler(this.ctx, () => this.totals);
     this.poller = new Poller(this.ctx);
     this.deadline = new Deadline(this.ctx);
+    this.cleanUp = new ProviderCleanUp(this.ctx, o.pipeline.spec.batch.clean_up);
     this.delivery = new Delivery(this.ctx, {
       pluginTimeoutMs: o.pluginTimeoutMs,
       partSize: o.deliveryPartSize,
@@ -178,7 +182,7 @@ export class RunLoop {
     }
   }
 
-  /** every shard of the run, for clean-up */
+  /** every shard of the run */
   shards(): ShardRow[] {
     return [...this.ctx.shards.values()];
   }
@@ -189,6 +193,7 @@ export class RunLoop {
       mayCollect: (root) => this.read.mayCollect(root),
       collected: (shard) => {
         this.inFlightCounts.delete(shard.name);
+        this.cleanUp.collected(shard);
         this.progress(true);
       },
     });

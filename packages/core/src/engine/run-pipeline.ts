@@ -133,7 +133,7 @@ async function runOnce(pipeline: EnginePipeline, options: RunOptions): Promise<R
     }
     const { counters, cancelled } = ran;
     run = state.getRun(run.id)!;
-    if (pipeline.spec.batch.clean_up) await cleanUp({ provider, loop, stateDir, run, emit });
+    if (pipeline.spec.batch.clean_up) await cleanUp({ loop, stateDir, run, emit });
     state.finishRun(run.id, cancelled ? "cancelled" : "done");
     const status: RunStatusResult = cancelled ? "cancelled" : counters.failed > 0 ? "partial" : "completed";
     const report = buildReport(pipeline, state.getRun(run.id)!, counters, status);
@@ -204,29 +204,14 @@ export async function openProvider(
   });
 }
 
-/** what each shard left at the provider goes, then the run's local shard files */
+/** what the shards left at the provider goes (those collected went already), then the run's local shard files */
 async function cleanUp(o: {
-  provider: ProviderConnection;
   loop: RunLoop;
   stateDir: string;
   run: RunRow;
   emit: (event: EngineEvent) => void;
 }): Promise<void> {
-  let cleaned = 0;
-  for (const shard of o.loop.shards()) {
-    if (shard.staged === null && shard.batchId === null) continue;
-    const batch = shard.batchId ? { id: shard.batchId, data: shard.batch?.data ?? null } : null;
-    try {
-      await o.provider.cleanUp({ staged: shard.staged, batch });
-      cleaned++;
-    } catch (error) {
-      o.emit({
-        type: "warning",
-        run: o.run.id,
-        message: `could not clean up shard ${shard.name} at the provider: ${(error as Error).message}`,
-      });
-    }
-  }
+  const cleaned = await o.loop.cleanUp.finish();
   fs.rmSync(path.join(o.stateDir, o.run.id), { recursive: true, force: true });
   o.emit({ type: "cleaned_up", run: o.run.id, shards: cleaned });
 }

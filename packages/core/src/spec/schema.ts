@@ -144,10 +144,10 @@ export const batchSchema = z
     )
       .refine((ms) => ms > 0, { error: "must be more than 0" })
       .default(6 * 3_600_000),
-    clean_up: z
-      .boolean()
-      .default(true)
-      .meta({ description: "Delete uploaded and downloaded files from the provider when done." }),
+    clean_up: z.boolean().default(true).meta({
+      description:
+        "Delete a shard's files at the provider once it is collected (what is left, when the run ends).",
+    }),
     allow_same_dataset: z.boolean().default(false).meta({
       description:
         "false: a request that already succeeded under this name is answered from the result cache, not paid for again; true: every request is sent (as run --no-cache).",
