@@ -69,7 +69,7 @@ sinks:
            |                 ^^^^
         14 |   poll_intervall: 30s
         15 | sinks:
-        hint: Requests per batch; default and maximum: the provider's limit (OpenAI: 50000; unset, the first shards are smaller).
+        hint: Requests per batch, at most the provider's limit (OpenAI: 50000); unset: 6250 in the first batch, then 12500.
 
       pipeline.yaml:14:3 batch.poll_intervall: unknown key "poll_intervall"
         12 | batch:
