@@ -313,7 +313,7 @@ function openKey(s: { model: string; endpoint: string; cached?: boolean }): stri
  * are read (~0.2 s of reading, against ~1.2 s for 50,000), so the provider starts at once and a
  * mistake in the spec shows in a small batch; the next shards hold 12,500, a quarter of OpenAI's cap.
  * A collection holds its shard's meta file in memory and the run ends with its last batch, so
- * smaller batches lower the peak memory (~380 → ~330 MB at 1M records) and shorten the tail (100k
+ * smaller batches lower the peak memory (1M records: 353–362 → 321–322 MB) and shorten the tail (100k
  * records: 4.5 → 4.0 s), at 80 batches a million records: far within the provider's rate of batch
  * creation (OpenAI: 2,000 an hour, 25 million requests at 12,500). max_requests raises them.
  */
