@@ -209,7 +209,7 @@ describe("streaming submission", () => {
     ).toEqual(ONCE);
   });
 
-  it("with clean_up, a collected shard's files are deleted at the provider while the source is still read; none are left at the end", async () => {
+  it("with clean_up, a collected shard's files are deleted at the provider and its local request file at once, while the source is still read; none are left at the end", async () => {
     const name = "stream-clean";
     const dir = tempDir();
     // the source holds after 1,000 records: the first shard of 500 is submitted, ends and is collected meanwhile
@@ -224,6 +224,11 @@ describe("streaming submission", () => {
     const filesOf = (batch: { input_file_id: string; output_file_id?: string | null }) =>
       emu.state().files.filter((f) => f.id === batch.input_file_id || f.id === batch.output_file_id);
     const running = batchpipe(["run", spec, "--json"], { cwd: dir, engine: ENGINE });
+    const shardFile = (suffix: string) => {
+      const state = path.join(dir, ".batchpipe", name);
+      const run = fs.readdirSync(state).find((f) => /^r\d+-/.test(f));
+      return run && path.join(state, run, "shards", `00001${suffix}`);
+    };
     try {
       await waitFor(
         () => {
@@ -233,6 +238,13 @@ describe("streaming submission", () => {
         30_000,
         "the first batch's input and output files to be deleted",
       );
+      // the local request file went with them; the meta file stays (a resumed read needs it)
+      await waitFor(
+        () => !fs.existsSync(shardFile(".jsonl")!),
+        5_000,
+        "the first shard's request file to go",
+      );
+      expect(fs.existsSync(shardFile(".meta.jsonl")!)).toBe(true);
     } finally {
       fs.writeFileSync(path.join(dir, "go"), "");
     }

@@ -1,25 +1,32 @@
 /**
- * What a run leaves at the provider (batch.clean_up): a shard's uploaded and result files go as
- * soon as the shard is collected, beside the rest of the run, and the run's end takes care of
- * what is left (shards that ended without a collection, a clean-up that failed, shards collected
- * before a crash). A long run so keeps only its unfinished shards' files at the provider: Azure
- * OpenAI allows 500 files, and a run of a million records makes 80 shards.
+ * What a run leaves behind (batch.clean_up). As soon as a shard is collected, beside the rest of
+ * the run, its uploaded and result files at the provider go, and so does its local request file
+ * (its retry shard, if any, is written by then); the run's end takes care of what is left (shards
+ * that ended without a collection, a clean-up that failed, shards collected before a crash) and of
+ * the run's local folder. A long run so keeps only its unfinished shards' files at the provider
+ * (Azure OpenAI allows 500 files; a run of a million records makes 80 shards), and less on disk (a
+ * 1M bench run's state folder peaked at 632 MB instead of 1,050). The meta files stay until the
+ * end: a resumed read rebuilds its duplicate tables from them.
  */
+import fs from "node:fs";
+import path from "node:path";
 import type { ShardRow } from "../state/index.js";
 import type { LoopContext } from "./loop-context.js";
 
-export class ProviderCleanUp {
+export class ShardCleanUp {
   /** each shard's clean-up under way or done: whether it succeeded */
   private readonly started = new Map<string, Promise<boolean>>();
 
   constructor(
-    private readonly ctx: Pick<LoopContext, "provider" | "runId" | "emit" | "shards">,
+    private readonly ctx: Pick<LoopContext, "provider" | "runId" | "emit" | "shards" | "stateDir">,
     private readonly enabled: boolean,
   ) {}
 
   /** a shard was collected: its files are no longer needed */
   collected(shard: ShardRow): void {
-    if (this.enabled && !this.started.has(shard.name)) this.started.set(shard.name, this.cleanUp(shard));
+    if (!this.enabled || this.started.has(shard.name)) return;
+    fs.rmSync(path.join(this.ctx.stateDir, shard.file), { force: true });
+    this.started.set(shard.name, this.cleanUp(shard));
   }
 
   /** the run's end: every shard cleaned up (those collected already, once); how many were */

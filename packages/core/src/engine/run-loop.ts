@@ -9,7 +9,7 @@ import type { ResultCache } from "../cache/index.js";
 import type { Logger } from "../plugin.js";
 import type { BatchSnapshot, ProviderConnection } from "../provider/contract.js";
 import type { RunCounters, RunRow, RunTotals, ShardRow, StateStore } from "../state/index.js";
-import { ProviderCleanUp } from "./clean-up.js";
+import { ShardCleanUp } from "./clean-up.js";
 import { collectEnded } from "./collect-ended.js";
 import { Delivery } from "./delivery.js";
 import { Deadline } from "./live-fallback.js";
@@ -83,8 +83,8 @@ export class RunLoop {
   private submission: Promise<void> | undefined;
   private submissionFailure: { error: unknown } | undefined;
   private totals: RunTotals | null;
-  /** the provider's files of collected shards (batch.clean_up) */
-  readonly cleanUp: ProviderCleanUp;
+  /** the files of collected shards (batch.clean_up) */
+  readonly cleanUp: ShardCleanUp;
 
   constructor(o: RunLoopOptions) {
     this.tracker = new ProgressTracker({ startedAt: Date.now(), total: o.run.totals?.read ?? 0 });
@@ -110,7 +110,7 @@ export class RunLoop {
     this.scheduler = runScheduler(this.ctx, () => this.totals);
     this.poller = new Poller(this.ctx);
     this.deadline = new Deadline(this.ctx);
-    this.cleanUp = new ProviderCleanUp(this.ctx, o.pipeline.spec.batch.clean_up);
+    this.cleanUp = new ShardCleanUp(this.ctx, o.pipeline.spec.batch.clean_up);
     this.delivery = new Delivery(this.ctx, {
       pluginTimeoutMs: o.pluginTimeoutMs,
       partSize: o.deliveryPartSize,
