@@ -77,6 +77,8 @@ function slowPipeline(
     maxRequests?: number | null;
     /** batch.clean_up; default false (the tests read the files the emulator received) */
     cleanUp?: boolean;
+    /** another emulator than the file's */
+    emulator?: Emulator;
     /** every record's request differs (by default 2,500 texts repeat: identical requests) */
     distinct?: boolean;
   },
@@ -89,7 +91,7 @@ function slowPipeline(
   fs.mkdirSync(path.join(dir, "plugins"), { recursive: true });
   fs.writeFileSync(path.join(dir, "plugins", "slow.ts"), SLOW_SOURCE);
   return writePipeline(dir, {
-    baseUrl: emu.url,
+    baseUrl: (o.emulator ?? emu).url,
     name: o.name,
     source: `  { use: ./plugins/slow.ts, path: ./data.jsonl, pause_ms: ${o.pauseMs}, hold_after: ${o.holdAfter ?? -1}, go: ./go }`,
     batch: {
@@ -209,54 +211,115 @@ describe("streaming submission", () => {
     ).toEqual(ONCE);
   });
 
-  it("with clean_up, a collected shard's files are deleted at the provider and its local request file at once, while the source is still read; none are left at the end", async () => {
+  it("with clean_up, a collected shard's files go at once: at the provider and its request file mid-read, its meta file once the read ended; none are left at the end", async () => {
     const name = "stream-clean";
     const dir = tempDir();
-    // the source holds after 1,000 records: the first shard of 500 is submitted, ends and is collected meanwhile
-    const spec = slowPipeline(dir, {
-      name,
-      n: 1200,
-      pauseMs: 1,
-      holdAfter: 1000,
-      cleanUp: true,
-      distinct: true,
-    });
-    const filesOf = (batch: { input_file_id: string; output_file_id?: string | null }) =>
-      emu.state().files.filter((f) => f.id === batch.input_file_id || f.id === batch.output_file_id);
-    const running = batchpipe(["run", spec, "--json"], { cwd: dir, engine: ENGINE });
-    const shardFile = (suffix: string) => {
-      const state = path.join(dir, ".batchpipe", name);
-      const run = fs.readdirSync(state).find((f) => /^r\d+-/.test(f));
-      return run && path.join(state, run, "shards", `00001${suffix}`);
-    };
+    // batches take ~1 s: the last ones are still running after the read ends
+    const slow = await startEmulator({ timeScale: 1, latencies: { linesPerSecond: 500 } });
     try {
-      await waitFor(
-        () => {
-          const first = batchesOf(emu, name)[0];
-          return first?.status === "completed" && first.output_file_id != null && filesOf(first).length === 0;
+      // the source holds after 1,000 records: the first shard of 500 is submitted, ends and is collected meanwhile
+      const spec = slowPipeline(dir, {
+        name,
+        n: 1200,
+        pauseMs: 1,
+        holdAfter: 1000,
+        cleanUp: true,
+        distinct: true,
+        emulator: slow,
+      });
+      const filesOf = (batch: { input_file_id: string; output_file_id?: string | null }) =>
+        slow.state().files.filter((f) => f.id === batch.input_file_id || f.id === batch.output_file_id);
+      const shardFile = (suffix: string) => {
+        const state = path.join(dir, ".batchpipe", name);
+        const run = fs.readdirSync(state).find((f) => /^r\d+-/.test(f));
+        return path.join(state, run ?? "none", "shards", `00001${suffix}`);
+      };
+      let readEnded = false;
+      let cleanedUp = false;
+      const running = batchpipe(["run", spec, "--json"], {
+        cwd: dir,
+        engine: ENGINE,
+        onEvent: (event) => {
+          if (event.type === "planned") readEnded = true;
+          if (event.type === "cleaned_up") cleanedUp = true;
         },
-        30_000,
-        "the first batch's input and output files to be deleted",
-      );
-      // the local request file went with them; the meta file stays (a resumed read needs it)
+      });
+      try {
+        await waitFor(
+          () => {
+            const first = batchesOf(slow, name)[0];
+            return (
+              first?.status === "completed" && first.output_file_id != null && filesOf(first).length === 0
+            );
+          },
+          30_000,
+          "the first batch's input and output files to be deleted",
+        );
+        // the local request file went with them; the meta file stays while the source is read (a
+        // resumed read rebuilds its tables from it)
+        await waitFor(
+          () => !fs.existsSync(shardFile(".jsonl")),
+          5_000,
+          "the first shard's request file to go",
+        );
+        expect(fs.existsSync(shardFile(".meta.jsonl"))).toBe(true);
+        expect(readEnded).toBe(false);
+      } finally {
+        fs.writeFileSync(path.join(dir, "go"), "");
+      }
+      // the read ends: the meta file goes, before the run's end removes the run's folder
       await waitFor(
-        () => !fs.existsSync(shardFile(".jsonl")!),
-        5_000,
-        "the first shard's request file to go",
+        () => !fs.existsSync(shardFile(".meta.jsonl")),
+        10_000,
+        "the first shard's meta file to go",
       );
-      expect(fs.existsSync(shardFile(".meta.jsonl")!)).toBe(true);
+      expect(readEnded).toBe(true);
+      expect(cleanedUp).toBe(false);
+      const run = await running;
+      expect(run.code, run.stderr).toBe(0);
+      expect(fs.readFileSync(path.join(dir, "go.seen"), "utf8")).toBe("go");
+      expect(report(run)).toMatchObject({ read: 1200, succeeded: 1200, failed: 0, unaccounted: 0 });
+      const batches = batchesOf(slow, name);
+      expect(batches.length).toBeGreaterThanOrEqual(3);
+      for (const batch of batches) expect(filesOf(batch)).toEqual([]);
+      expect(run.events.find((e) => e.type === "cleaned_up")).toMatchObject({ shards: batches.length });
     } finally {
-      fs.writeFileSync(path.join(dir, "go"), "");
+      await slow.close();
     }
-    const run = await running;
-    expect(run.code, run.stderr).toBe(0);
-    // the files went while the source was held: before the read's end
-    expect(fs.readFileSync(path.join(dir, "go.seen"), "utf8")).toBe("go");
-    expect(report(run)).toMatchObject({ read: 1200, succeeded: 1200, failed: 0, unaccounted: 0 });
-    const batches = batchesOf(emu, name);
-    expect(batches.length).toBeGreaterThanOrEqual(3);
-    for (const batch of batches) expect(filesOf(batch)).toEqual([]);
-    expect(run.events.find((e) => e.type === "cleaned_up")).toMatchObject({ shards: batches.length });
+  });
+
+  it("with clean_up, SIGKILL once the read ended and a collected shard's meta file is gone, then run again: every id once, nothing sent twice", async () => {
+    const name = "stream-clean-kill";
+    const dir = tempDir();
+    const slow = await startEmulator({ timeScale: 1, latencies: { linesPerSecond: 500 } });
+    try {
+      const spec = slowPipeline(dir, {
+        name,
+        n: 1200,
+        pauseMs: 1,
+        cleanUp: true,
+        distinct: true,
+        emulator: slow,
+      });
+      const meta = (seq: string) => {
+        const state = path.join(dir, ".batchpipe", name);
+        const run = fs.readdirSync(state).find((f) => /^r\d+-/.test(f));
+        return path.join(state, run ?? "none", "shards", `${seq}.meta.jsonl`);
+      };
+      // the read ends long before the batches (~1 s each): killed once a collected shard's meta file went
+      const { seen } = await killedRun(
+        dir,
+        spec,
+        (_, seen) => seen.some((e) => e.type === "shard_collected") && !fs.existsSync(meta("00001")),
+      );
+      expect(seen.some((e) => e.type === "planned")).toBe(true);
+      const second = await resumedRun(dir, spec);
+      expectEachRecordOnce(dir, second, 1200);
+      const batches = batchesOf(slow, name);
+      expect(batches.reduce((sum, b) => sum + b.request_counts.total, 0)).toBe(1200);
+    } finally {
+      await slow.close();
+    }
   });
 
   it("a shard sealed while another shard is collected is submitted before that collection ends", async () => {

@@ -5,8 +5,9 @@
  * that ended without a collection, a clean-up that failed, shards collected before a crash) and of
  * the run's local folder. A long run so keeps only its unfinished shards' files at the provider
  * (Azure OpenAI allows 500 files; a run of a million records makes 80 shards), and less on disk (a
- * 1M bench run's state folder peaked at 632 MB instead of 1,050). The meta files stay until the
- * end: a resumed read rebuilds its duplicate tables from them.
+ * 1M bench run's state folder peaked at 632 MB instead of 1,050). A collected shard's meta file
+ * goes once the read has ended too: until then a resumed read rebuilds its duplicate tables from
+ * the meta files.
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -14,19 +15,31 @@ import type { ShardRow } from "../state/index.js";
 import type { LoopContext } from "./loop-context.js";
 
 export class ShardCleanUp {
-  /** each shard's clean-up under way or done: whether it succeeded */
+  /** each collected shard's clean-up at the provider, under way or done: whether it succeeded */
   private readonly started = new Map<string, Promise<boolean>>();
 
   constructor(
     private readonly ctx: Pick<LoopContext, "provider" | "runId" | "emit" | "shards" | "stateDir">,
     private readonly enabled: boolean,
+    /** the run's source is still being read: a resumed read would rebuild its tables from the meta files */
+    private reading: boolean,
   ) {}
 
   /** a shard was collected: its files are no longer needed */
   collected(shard: ShardRow): void {
     if (!this.enabled || this.started.has(shard.name)) return;
-    fs.rmSync(path.join(this.ctx.stateDir, shard.file), { force: true });
+    this.remove(shard.file);
+    if (!this.reading) this.remove(shard.metaFile);
     this.started.set(shard.name, this.cleanUp(shard));
+  }
+
+  /** the read ended: the collected shards' meta files go, and later ones' as they are collected */
+  readEnded(): void {
+    this.reading = false;
+    for (const name of this.started.keys()) {
+      const shard = this.ctx.shards.get(name);
+      if (shard) this.remove(shard.metaFile);
+    }
   }
 
   /** the run's end: every shard cleaned up (those collected already, once); how many were */
@@ -37,6 +50,10 @@ export class ShardCleanUp {
       if (early === true || (early === undefined && (await this.cleanUp(shard)))) cleaned++;
     }
     return cleaned;
+  }
+
+  private remove(file: string): void {
+    fs.rmSync(path.join(this.ctx.stateDir, file), { force: true });
   }
 
   /** false: nothing to clean up, or it failed (a warning says so; the run goes on) */

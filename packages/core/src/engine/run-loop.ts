@@ -110,7 +110,7 @@ export class RunLoop {
     this.scheduler = runScheduler(this.ctx, () => this.totals);
     this.poller = new Poller(this.ctx);
     this.deadline = new Deadline(this.ctx);
-    this.cleanUp = new ShardCleanUp(this.ctx, o.pipeline.spec.batch.clean_up);
+    this.cleanUp = new ShardCleanUp(this.ctx, o.pipeline.spec.batch.clean_up, this.read.reading);
     this.delivery = new Delivery(this.ctx, {
       pluginTimeoutMs: o.pluginTimeoutMs,
       partSize: o.deliveryPartSize,
@@ -140,6 +140,7 @@ export class RunLoop {
     this.tracker.total = totals?.read ?? this.tracker.total;
     this.tracker.reading = false;
     this.read.ended();
+    this.cleanUp.readEnded();
   }
 
   /** runs to the end; returns the final counters */

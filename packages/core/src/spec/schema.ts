@@ -146,7 +146,7 @@ export const batchSchema = z
       .default(6 * 3_600_000),
     clean_up: z.boolean().default(true).meta({
       description:
-        "Once a shard is collected, delete its files at the provider and its local request file; the rest when the run ends.",
+        "Once a shard is collected, delete its files at the provider and its local files (the meta file once the read has ended); the rest when the run ends.",
     }),
     allow_same_dataset: z.boolean().default(false).meta({
       description:
