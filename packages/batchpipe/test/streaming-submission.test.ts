@@ -191,6 +191,21 @@ function expectEachRecordOnce(dir: string, run: ChildRun, n: number): void {
 
 const index = (events: CliEvent[], type: string) => events.findIndex((e) => e.type === type);
 
+/** an emulator whose batches take ~1 s each (500 lines a second, in real time) */
+const startSlowEmulator = () => startEmulator({ timeScale: 1, latencies: { linesPerSecond: 500 } });
+
+/** 1,200 distinct records with clean_up on, against `emulator` (held after `holdAfter` records) */
+function cleanUpPipeline(dir: string, name: string, emulator: Emulator, holdAfter?: number): string {
+  return slowPipeline(dir, { name, n: 1200, pauseMs: 1, holdAfter, cleanUp: true, distinct: true, emulator });
+}
+
+/** a file of the pipeline's run's shards folder (a path that does not exist before the run does) */
+function runShardFile(dir: string, name: string, file: string): string {
+  const state = path.join(dir, ".batchpipe", name);
+  const run = fs.existsSync(state) ? fs.readdirSync(state).find((f) => /^r\d+-/.test(f)) : undefined;
+  return path.join(state, run ?? "none", "shards", file);
+}
+
 describe("streaming submission", () => {
   it("a shard's batch is created while the source is still being read", async () => {
     const dir = tempDir();
@@ -215,25 +230,13 @@ describe("streaming submission", () => {
     const name = "stream-clean";
     const dir = tempDir();
     // batches take ~1 s: the last ones are still running after the read ends
-    const slow = await startEmulator({ timeScale: 1, latencies: { linesPerSecond: 500 } });
+    const slow = await startSlowEmulator();
     try {
       // the source holds after 1,000 records: the first shard of 500 is submitted, ends and is collected meanwhile
-      const spec = slowPipeline(dir, {
-        name,
-        n: 1200,
-        pauseMs: 1,
-        holdAfter: 1000,
-        cleanUp: true,
-        distinct: true,
-        emulator: slow,
-      });
+      const spec = cleanUpPipeline(dir, name, slow, 1000);
       const filesOf = (batch: { input_file_id: string; output_file_id?: string | null }) =>
         slow.state().files.filter((f) => f.id === batch.input_file_id || f.id === batch.output_file_id);
-      const shardFile = (suffix: string) => {
-        const state = path.join(dir, ".batchpipe", name);
-        const run = fs.readdirSync(state).find((f) => /^r\d+-/.test(f));
-        return path.join(state, run ?? "none", "shards", `00001${suffix}`);
-      };
+      const shardFile = (suffix: string) => runShardFile(dir, name, `00001${suffix}`);
       let readEnded = false;
       let cleanedUp = false;
       const running = batchpipe(["run", spec, "--json"], {
@@ -291,21 +294,10 @@ describe("streaming submission", () => {
   it("with clean_up, SIGKILL once the read ended and a collected shard's meta file is gone, then run again: every id once, nothing sent twice", async () => {
     const name = "stream-clean-kill";
     const dir = tempDir();
-    const slow = await startEmulator({ timeScale: 1, latencies: { linesPerSecond: 500 } });
+    const slow = await startSlowEmulator();
     try {
-      const spec = slowPipeline(dir, {
-        name,
-        n: 1200,
-        pauseMs: 1,
-        cleanUp: true,
-        distinct: true,
-        emulator: slow,
-      });
-      const meta = (seq: string) => {
-        const state = path.join(dir, ".batchpipe", name);
-        const run = fs.readdirSync(state).find((f) => /^r\d+-/.test(f));
-        return path.join(state, run ?? "none", "shards", `${seq}.meta.jsonl`);
-      };
+      const spec = cleanUpPipeline(dir, name, slow);
+      const meta = (seq: string) => runShardFile(dir, name, `${seq}.meta.jsonl`);
       // the read ends long before the batches (~1 s each): killed once a collected shard's meta file went
       const { seen } = await killedRun(
         dir,
