@@ -42,18 +42,23 @@ export class ShardCleanUp {
     }
   }
 
-  /** the run's end: every shard cleaned up (those collected already, once); how many were */
+  /**
+   * the run's end: every shard cleaned up at the provider (those collected already, once), then the
+   * run's local folder; how many shards were cleaned up
+   */
   async finish(): Promise<number> {
     let cleaned = 0;
     for (const shard of this.ctx.shards.values()) {
       const early = await this.started.get(shard.name);
       if (early === true || (early === undefined && (await this.cleanUp(shard)))) cleaned++;
     }
+    this.remove(this.ctx.runId);
     return cleaned;
   }
 
+  /** a file or folder of the state folder */
   private remove(file: string): void {
-    fs.rmSync(path.join(this.ctx.stateDir, file), { force: true });
+    fs.rmSync(path.join(this.ctx.stateDir, file), { recursive: true, force: true });
   }
 
   /** false: nothing to clean up, or it failed (a warning says so; the run goes on) */

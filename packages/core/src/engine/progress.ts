@@ -8,9 +8,17 @@ import type { ProgressSnapshot } from "./types.js";
 
 /** how far back the pace is measured */
 const WINDOW_MS = 60_000;
+/** progress events come at most this often, unless forced (a shard collected, the end) */
+const EMIT_EVERY_MS = 250;
+
+/** an open batch's request counts, as its provider last reported them */
+type BatchCounts = { total: number; completed: number; failed: number; processing?: number };
 
 export class ProgressTracker {
   private readonly samples: { at: number; progressed: number }[] = [];
+  /** each open batch's counts, by shard name; forgotten once its shard is collected */
+  private readonly inFlight = new Map<string, BatchCounts>();
+  private lastEmitted = 0;
 
   /** records read (so far, while the read runs beside the loop) */
   total: number;
@@ -20,10 +28,28 @@ export class ProgressTracker {
     this.total = o.total;
   }
 
+  /** a poll brought the batch's counts */
+  batchCounts(shard: string, counts: BatchCounts): void {
+    this.inFlight.set(shard, counts);
+  }
+
+  /** the shard is collected: its requests count as done, not as in flight */
+  collected(shard: string): void {
+    this.inFlight.delete(shard);
+  }
+
+  /** a progress event, unless one went out less than EMIT_EVERY_MS ago and `force` is false */
+  emit(ctx: LoopContext, force: boolean): void {
+    const now = Date.now();
+    if (!force && now - this.lastEmitted < EMIT_EVERY_MS) return;
+    this.lastEmitted = now;
+    ctx.emit({ type: "progress", snapshot: this.snapshot(ctx, this.inFlight.values()) });
+  }
+
   snapshot(
     ctx: LoopContext,
     /** per open batch: the provider's request counts */
-    inFlight: Iterable<{ total: number; completed: number; failed: number; processing?: number }>,
+    inFlight: Iterable<BatchCounts>,
   ): ProgressSnapshot {
     const shards: ProgressSnapshot["shards"] = {};
     let submitted = 0;

@@ -36,7 +36,7 @@ import { type FanoutGate, interrupted } from "./read/index.js";
 import { ReadLink } from "./read-link.js";
 import { budgetExceeded, type Scheduler } from "./scheduler.js";
 import { cancelIfRequested, cancelShards, reconcileSubmissions, submitShard } from "./submission.js";
-import type { EngineEvent, EnginePipeline, ProgressSnapshot } from "./types.js";
+import type { EngineEvent, EnginePipeline } from "./types.js";
 
 export interface RunLoopOptions {
   pipeline: EnginePipeline;
@@ -65,7 +65,6 @@ export class RunLoop {
   private readonly poller: Poller;
   private readonly delivery: Delivery;
   private readonly deadline: Deadline;
-  private readonly inFlightCounts = new Map<string, NonNullable<BatchSnapshot["counts"]>>();
   private budgetBlocked = false;
   /** the last turn submitted a shard and more may be eligible: the next turn starts at once */
   private submitAgain = false;
@@ -73,7 +72,6 @@ export class RunLoop {
   private needsReconcile = true;
   private cancelling = false;
   private readonly tracker: ProgressTracker;
-  private lastProgress = 0;
   /** the read beside the loop (its failure: `read.failed`, the loop then stops with its error) */
   readonly read: ReadLink;
   private prepDelivered = false;
@@ -193,7 +191,7 @@ export class RunLoop {
       cancelling: this.cancelling,
       mayCollect: (root) => this.read.mayCollect(root),
       collected: (shard) => {
-        this.inFlightCounts.delete(shard.name);
+        this.tracker.collected(shard.name);
         this.cleanUp.collected(shard);
         this.progress(true);
       },
@@ -350,7 +348,7 @@ export class RunLoop {
         continue;
       }
       if (changed) {
-        if (batch.counts) this.inFlightCounts.set(shard.name, batch.counts);
+        if (batch.counts) this.tracker.batchCounts(shard.name, batch.counts);
         if (batch.status !== shard.batchStatus) patchShard(this.ctx, shard, { batchStatus: batch.status });
         emitBatchStatus(this.ctx, shard, batch);
       }
@@ -391,14 +389,7 @@ export class RunLoop {
     if (this.ctx.signal.aborted) throw interrupted();
   }
 
-  snapshot(): ProgressSnapshot {
-    return this.tracker.snapshot(this.ctx, this.inFlightCounts.values());
-  }
-
   private progress(force: boolean): void {
-    const now = Date.now();
-    if (!force && now - this.lastProgress < 250) return;
-    this.lastProgress = now;
-    this.ctx.emit({ type: "progress", snapshot: this.snapshot() });
+    this.tracker.emit(this.ctx, force);
   }
 }

@@ -5,7 +5,6 @@
  * report. It emits events and never prints.
  */
 import { setMaxListeners } from "node:events";
-import fs from "node:fs";
 import path from "node:path";
 import { isFromCache } from "../cache/cached-shard.js";
 import { type CacheLookup, ResultCache } from "../cache/index.js";
@@ -133,7 +132,8 @@ async function runOnce(pipeline: EnginePipeline, options: RunOptions): Promise<R
     }
     const { counters, cancelled } = ran;
     run = state.getRun(run.id)!;
-    if (pipeline.spec.batch.clean_up) await cleanUp({ loop, stateDir, run, emit });
+    if (pipeline.spec.batch.clean_up)
+      emit({ type: "cleaned_up", run: run.id, shards: await loop.cleanUp.finish() });
     state.finishRun(run.id, cancelled ? "cancelled" : "done");
     const status: RunStatusResult = cancelled ? "cancelled" : counters.failed > 0 ? "partial" : "completed";
     const report = buildReport(pipeline, state.getRun(run.id)!, counters, status);
@@ -202,18 +202,6 @@ export async function openProvider(
     signal: o.signal,
     resolvePath: (p: string) => path.resolve(pipeline.dir, p),
   });
-}
-
-/** what the shards left at the provider goes (those collected went already), then the run's local shard files */
-async function cleanUp(o: {
-  loop: RunLoop;
-  stateDir: string;
-  run: RunRow;
-  emit: (event: EngineEvent) => void;
-}): Promise<void> {
-  const cleaned = await o.loop.cleanUp.finish();
-  fs.rmSync(path.join(o.stateDir, o.run.id), { recursive: true, force: true });
-  o.emit({ type: "cleaned_up", run: o.run.id, shards: cleaned });
 }
 
 export function buildReport(
