@@ -187,6 +187,8 @@ export function readWatchCounts(stateDir: string): WatchSummaryCounts | null {
   const db = new Database(file, { readonly: true, fileMustExist: true });
   try {
     db.pragma("busy_timeout = 5000");
+    // a watcher starting up has created the file but maybe not yet its tables: nothing taken yet
+    if (!db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'files'").get()) return null;
     const counts: WatchSummaryCounts = { done: 0, pending: 0, failed: 0 };
     const rows = db.prepare("SELECT status, COUNT(*) AS n FROM files GROUP BY status").all() as {
       status: keyof WatchSummaryCounts;
