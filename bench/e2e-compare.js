@@ -115,10 +115,14 @@ function pipelineYaml(input, sqlite) {
   });
 }
 
+/** fn(url) against a fresh emulator; its figure gets the emulator's CPU time during fn */
 async function withEmulator(fn) {
   const emulator = await startEmulator();
   try {
-    return await fn(emulator.url);
+    const before = emulator.cpuMs();
+    const figure = await fn(emulator.url);
+    const after = emulator.cpuMs();
+    return { ...figure, emulatorCpuMs: before === null || after === null ? null : after - before };
   } finally {
     await emulator.close();
   }

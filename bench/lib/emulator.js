@@ -8,13 +8,20 @@ import { fileURLToPath } from "node:url";
 const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 const BIN = path.join(ROOT, "packages/openai-emulator/bin/batchpipe-emulator.js");
 
+// USER_HZ: 100 on every Linux this runs on (getconf CLK_TCK)
+const CLOCK_TICKS = 100;
+
 /** instant completion: no validation or finalizing latency, lines as fast as the machine runs them */
 export const INSTANT = {
   timeScale: 1,
   latencies: { validation: 0, finalizing: 0, linesPerSecond: 1e9 },
 };
 
-/** @returns {Promise<{ url: string, state(): Promise<any>, close(): Promise<void> }>} */
+/**
+ * cpuMs(): the emulator process's CPU time so far (user + system, from /proc; null where there is
+ * none): a run's CPU budget on this machine is the client's plus the emulator's
+ * @returns {Promise<{ url: string, state(): Promise<any>, cpuMs(): number | null, close(): Promise<void> }>}
+ */
 export async function startEmulator(options = INSTANT) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-emu-"));
   const config = path.join(dir, "config.json");
@@ -37,6 +44,15 @@ export async function startEmulator(options = INSTANT) {
     async state() {
       const res = await fetch(`${origin}/_emulator/state`);
       return res.json();
+    },
+    cpuMs() {
+      try {
+        // fields 14 and 15 of /proc/<pid>/stat (after the command's closing paren): utime, stime in ticks
+        const fields = fs.readFileSync(`/proc/${child.pid}/stat`, "utf8").split(") ")[1].split(" ");
+        return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+      } catch {
+        return null;
+      }
     },
     async close() {
       if (child.exitCode === null) {
