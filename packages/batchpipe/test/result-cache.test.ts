@@ -192,7 +192,9 @@ describe("the result cache", () => {
     const shown = await batchpipe(["cache", spec], { cwd: dir });
     expect(shown.code, shown.stderr).toBe(0);
     expect(shown.stdout).toMatch(/entries\s+120\n/);
-    expect(shown.stdout).toMatch(/on disk/);
+    expect(shown.stdout).toMatch(
+      /on disk +\d+(\.\d)? KB \(\d+(\.\d)? KB of compressed results; bound: batch.cache_max_size 1GB\)/,
+    );
     const json = JSON.parse((await batchpipe(["cache", spec, "--json"], { cwd: dir })).stdout);
     expect(json.cache).toMatchObject({ entries: 120 });
     expect(json.cache.bytes).toBeGreaterThan(0);

@@ -5,7 +5,7 @@ import { defineCommand } from "citty";
 import { cliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
 import { loadPipelineArg, pipelineArgs, stateDirArg } from "./pipeline-args.js";
-import { fmt, plural } from "./run-output.js";
+import { fmt, plural, size } from "./run-output.js";
 
 export default defineCommand({
   meta: {
@@ -34,7 +34,7 @@ export default defineCommand({
       else
         ctx.io.stdout.write(
           before
-            ? `✓ cleared the result cache of ${name}: ${plural(before.entries, "entry", "entries")}, ${formatBytes(before.fileBytes)} on disk\n`
+            ? `✓ cleared the result cache of ${name}: ${plural(before.entries, "entry", "entries")}, ${size(before.fileBytes)} on disk\n`
             : `${name} has no result cache (state: ${stateDir})\n`,
         );
       return ExitCode.OK;
@@ -54,7 +54,7 @@ export default defineCommand({
       ["entries", fmt(stats.entries)],
       [
         "on disk",
-        `${formatBytes(stats.fileBytes)} (${formatBytes(stats.bytes)} of compressed results; bound: batch.cache_max_size ${formatBytes(pipeline.spec.batch.cache_max_size)})`,
+        `${size(stats.fileBytes)} (${size(stats.bytes)} of compressed results; bound: batch.cache_max_size ${formatBytes(pipeline.spec.batch.cache_max_size)})`,
       ],
       ["oldest", `${when(stats.oldest)} UTC`],
       ["newest", `${when(stats.newest)} UTC`],

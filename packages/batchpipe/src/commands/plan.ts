@@ -1,11 +1,11 @@
 /** `batchpipe plan <pipeline.yaml>`: read and shard locally, print shards, tokens and cost. No network. */
 
-import { formatBytes, planPipeline } from "@batchpipe/core";
+import { planPipeline } from "@batchpipe/core";
 import { defineCommand } from "citty";
 import { cliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
 import { loadPipelineArg, noCache, noCacheArg, pipelineArgs, stateDirArg } from "./pipeline-args.js";
-import { duration, fmt, money } from "./run-output.js";
+import { duration, fmt, money, size } from "./run-output.js";
 
 export default defineCommand({
   meta: {
@@ -49,7 +49,7 @@ export default defineCommand({
         s.model || "-",
         s.endpoint,
         fmt(s.requests),
-        formatBytes(s.bytes),
+        size(s.bytes),
         fmt(s.inputTokens),
         s.cost === null ? "?" : money(s.cost),
       ]),

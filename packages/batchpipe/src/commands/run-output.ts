@@ -208,6 +208,18 @@ export function money(n: number | null): string {
   return n < 0.01 ? `$${n.toFixed(4)}` : `$${n.toFixed(2)}`;
 }
 
+/**
+ * A measured size for people: 1,047,786 → "1023 KB", 5,242,880 → "5.0 MB" (binary multiples, as
+ * the spec's sizes). formatBytes is for spec values: it keeps a size exact, so it falls back to bytes.
+ */
+export function size(bytes: number): string {
+  if (bytes < 1024) return `${bytes} bytes`;
+  const [unit, factor] =
+    bytes >= 1024 ** 3 ? ["GB", 1024 ** 3] : bytes >= 1024 ** 2 ? ["MB", 1024 ** 2] : ["KB", 1024];
+  const value = bytes / factor;
+  return `${value >= 100 ? Math.round(value) : value.toFixed(1)} ${unit}`;
+}
+
 export function duration(ms: number): string {
   const s = Math.round(ms / 1000);
   if (s < 60) return `${(ms / 1000).toFixed(s < 10 ? 1 : 0)}s`;
