@@ -12,6 +12,16 @@ export const TARGETS = {
   makespanRatio: 1.15,
 };
 
+/** each round's ratios and peak RSS, in the order they ran (the figures above are each one's median) */
+function roundsLine(s) {
+  const ratio = (f, r) => (f ? `${(f.wallMs / r.baseline.wallMs).toFixed(2)}x` : "-");
+  const each = s.rounds.map(
+    (r, i) =>
+      `${i + 1}: ${ratio(r.batchpipe, r)} / ${ratio(r.jsonlOnly, r)}, ${r.batchpipe.peakRssMB?.toFixed(0) ?? "?"} MB`,
+  );
+  return `  - N=${fmt(s.n)}, ${s.rounds.length} rounds (the figures above are medians), each round's wall / baseline (jsonl + sqlite / jsonl only) and peak RSS: ${each.join("; ")}`;
+}
+
 /**
  * The wall time no scheduling can beat: the client's and the emulator's CPU spread over every core.
  * The baseline runs its phases one after the other (its wall is about its CPU plus the emulator's);
@@ -82,6 +92,7 @@ export function renderResults(r) {
     );
     const budget = cpuBudget(s, r.machine.cores);
     if (budget) lines.push(budget);
+    if (s.rounds) lines.push(roundsLine(s));
   }
   if (r.sched) {
     const { sched } = r;
