@@ -1,3 +1,5 @@
+import fs from "node:fs";
+import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   batchpipe,
@@ -93,5 +95,48 @@ describe("batchpipe run at scale (real CLI, emulator over HTTP)", () => {
     console.log(
       `120k records: ${ours.length} batches of ≤ 1 MB in ${seconds.toFixed(1)} s; default limits: ${shards.length} shards`,
     );
+  });
+
+  // the read's id and request tables keep 131,072 keys in memory and the rest in files (engine/read/
+  // spilled-table.ts): records 3 and 7 are on disk by the time their twins come
+  it("150,000 records: a duplicate id and an identical request ~148,000 records after their first are still found", {
+    timeout: 300_000,
+  }, async () => {
+    const dir = tempDir();
+    const n = 150_000;
+    const text = (i: number) => `Review number ${i}: the product is ${i % 3 === 0 ? "bad" : "good"}.`;
+    writeDataset(dir, n, {
+      id: (i) => (i === 149_000 ? "rec-7" : `rec-${i}`),
+      text: (i) => text(i === 148_000 ? 3 : i),
+    });
+    const spec = writePipeline(dir, { ...SENTIMENT, name: "spilled", baseUrl: emulator.url });
+    const before = (await emulator.state()).batches.length;
+    const result = await batchpipe(["run", spec, "--json"], { cwd: dir });
+    expect(result.code, result.stderr).toBe(3);
+    const finished = result.events.find((e) => e.type === "run_finished") as unknown as {
+      report: Record<string, unknown>;
+    };
+    expect(finished.report).toMatchObject({
+      read: n,
+      succeeded: n - 1,
+      failed: 1,
+      failedByCode: { duplicate_id: 1 },
+      unaccounted: 0,
+    });
+    // record 148,000 is record 3's request: its twin was collected long before, so it is answered
+    // from the result cache (found only because the request table found its twin: the cache was
+    // empty when the run began, so other requests are not looked up there)
+    expect(finished.report).toMatchObject({ identical: 0, cached: 1, cachedRequests: 1 });
+    const sent = (await emulator.state()).batches
+      .slice(before)
+      .reduce((total, b) => total + b.request_counts.total, 0);
+    expect(sent).toBe(n - 2);
+    const expected = Array.from({ length: n }, (_, i) => `rec-${i + 1}`).filter((id) => id !== "rec-149000");
+    expect(exactlyOnceInSinks(dir, expected)).toEqual(ONCE);
+    // the tables' files went when the read ended
+    const leftovers = fs
+      .readdirSync(path.join(dir, ".batchpipe"), { recursive: true })
+      .filter((f) => String(f).includes("read-tables"));
+    expect(leftovers).toEqual([]);
   });
 });

@@ -6,10 +6,19 @@
  */
 import path from "node:path";
 import type { RecordPosition } from "../../plugin.js";
-import { IdSet } from "./id-index.js";
+import { IdSet, type TableOptions } from "./id-index.js";
 
 export class DuplicateIds {
-  private readonly ids = new IdSet();
+  private readonly ids: IdSet;
+
+  constructor(options: TableOptions = {}) {
+    this.ids = new IdSet(options);
+  }
+
+  /** give back the files of the ids that went to disk */
+  close(): void {
+    this.ids.close();
+  }
 
   /** take the id; false when it was taken before (the record is a duplicate) */
   take(id: string): boolean {

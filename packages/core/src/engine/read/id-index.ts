@@ -1,17 +1,22 @@
 /**
- * The read phase's uniqueness checks, in compact typed-array hash tables: custom_ids (a duplicate
- * aborts the run before anything is spent) and request digests (identical requests are sent once).
- * Slots hold 8 bytes (ids: 64-bit hashes) and 20 bytes (requests: a 96-bit digest and where the
- * first copy went), at most 3/4 full, growing by half: ~38 MB at 1M records, where Sets of strings
- * take ~200 MB.
+ * The read phase's uniqueness checks, in compact typed-array hash tables: custom_ids (a later
+ * occurrence fails as duplicate_id) and request digests (identical requests are sent once). Slots
+ * hold 8 bytes (ids: 64-bit hashes) and 20 bytes (requests: a 96-bit digest and where the first
+ * copy went), at most 3/4 full, growing by half: ~38 MB for a million keys of each, where Sets of
+ * strings take ~200 MB.
  *
  * Each table is split into 16 partitions that grow on their own: a growth holds 1/16 of the table
  * twice, not all of it (that copy was the run's peak RSS), and past glibc's mmap threshold each
  * partition is its own mapping, given back whole when it grows or the read ends instead of
  * fragmenting the heap (more partitions stay under the threshold and fragment it).
  * bench/lib/analysis.md has the figures.
+ *
+ * With a `spillDir`, a table that holds `memoryEntries` keys goes to disk (spilled-table.ts) and
+ * starts again empty, so the tables' memory stays flat as the dataset grows: a Bloom filter of ~1.3
+ * bytes a key is what stays in memory of the keys on disk.
  */
 import { hash } from "node:crypto";
+import { type Partition, type SpilledTable, SpilledTables, type TableLayout } from "./spilled-table.js";
 
 const EMPTY = 0;
 const PARTITION_BITS = 4;
@@ -24,25 +29,102 @@ const full = (size: number, slots: number) => (size + 1) * 4 > slots * 3;
 const grown = (slots: number) => Math.ceil(slots * 1.5);
 /** a slot in [0, slots) from 32 hash bits (multiply-shift: slot counts are not powers of two) */
 const slotOf = (h: number, slots: number) => Math.floor(((h >>> 0) * slots) / 4294967296);
+/** an id's first slot: from h1 mixed with h2 (h2's top bits chose the partition) */
+const idSlot = (h1: number, h2: number, slots: number) => slotOf(h1 ^ Math.imul(h2, 0x9e3779b1), slots);
+
+export interface TableOptions {
+  /** a folder of the run's for full tables; without it every key stays in memory */
+  spillDir?: string;
+  /** keys held in memory before the table goes to disk (default 2^17) */
+  memoryEntries?: number;
+}
+
+/**
+ * ~6 MB for both tables. A 1M-record run peaked at 297–302 MB of RSS with it, 343–350 MB with every
+ * key in memory (the tables' ~40 MB, and their growth's copies); looking up the files on disk cost
+ * ~0.4 µs a record (bench/lib/analysis.md, ninth pass)
+ */
+const MEMORY_ENTRIES = 1 << 17;
+
+/** where a table goes past its memory share, if anywhere */
+class Spills {
+  private readonly tables: SpilledTables | undefined;
+  private readonly limit: number;
+
+  constructor(options: TableOptions, prefix: string, layout: TableLayout) {
+    this.tables = options.spillDir ? new SpilledTables(options.spillDir, prefix, layout) : undefined;
+    this.limit = options.memoryEntries ?? MEMORY_ENTRIES;
+  }
+
+  /** the files to look in, newest first */
+  get files(): readonly SpilledTable[] {
+    return this.tables?.tables ?? [];
+  }
+
+  /** the memory holds as many keys as it may (never without a folder to spill to) */
+  due(entries: number): boolean {
+    return this.tables !== undefined && entries >= this.limit;
+  }
+
+  spill(parts: Partition[], entries: number): void {
+    this.tables!.spill(parts, entries);
+  }
+
+  close(): void {
+    this.tables?.close();
+  }
+}
 
 /** A set of 64-bit hashes of strings. */
 export class IdSet {
-  private readonly parts = Array.from({ length: PARTITIONS }, () => new Uint32Array(2 * INITIAL_SLOTS));
+  private parts = Array.from({ length: PARTITIONS }, () => new Uint32Array(2 * INITIAL_SLOTS));
   private readonly sizes = new Uint32Array(PARTITIONS);
+  private entries = 0;
+  private readonly spills: Spills;
+  private readonly key = new Uint32Array(2);
+
+  constructor(options: TableOptions = {}) {
+    this.spills = new Spills(options, "ids", ID_LAYOUT);
+  }
 
   /** false when the id was (most probably: 64-bit hash) seen before */
   add(id: string): boolean {
     const [h1, h2] = hash64(id);
     // the partition from h2's top bits, the slot from h1: independent bits
     const p = h2 >>> (32 - PARTITION_BITS);
+    if (this.spills.files.length > 0) {
+      this.key[0] = h1;
+      this.key[1] = h2;
+      for (const table of this.spills.files) {
+        const slots = table.slots(p);
+        if (table.find(p, idSlot(h1, h2, slots), this.key) !== -1) return false;
+      }
+    }
     if (full(this.sizes[p]!, this.parts[p]!.length / 2)) this.grow(p);
-    return this.insert(p, h1, h2);
+    const added = this.insert(p, h1, h2);
+    if (added && this.spills.due(++this.entries)) this.spill();
+    return added;
+  }
+
+  /** give back the spilled tables' files (the set stays usable for what is in memory) */
+  close(): void {
+    this.spills.close();
+  }
+
+  private spill(): void {
+    this.spills.spill(
+      this.parts.map((keys) => ({ keys })),
+      this.entries,
+    );
+    this.parts = Array.from({ length: PARTITIONS }, () => new Uint32Array(2 * INITIAL_SLOTS));
+    this.sizes.fill(0);
+    this.entries = 0;
   }
 
   private insert(p: number, h1: number, h2: number): boolean {
     const keys = this.parts[p]!;
     const slots = keys.length / 2;
-    let i = slotOf(h1 ^ Math.imul(h2, 0x9e3779b1), slots);
+    let i = idSlot(h1, h2, slots);
     for (;;) {
       const a = keys[2 * i]!;
       const b = keys[2 * i + 1]!;
@@ -69,9 +151,16 @@ export class IdSet {
 
 /** request digest (96 bits of sha1) → where the first copy went (shard seq, index in that shard) */
 export class RequestIndex {
-  private readonly keys = Array.from({ length: PARTITIONS }, () => new Uint32Array(3 * INITIAL_SLOTS));
-  private readonly values = Array.from({ length: PARTITIONS }, () => new Uint32Array(2 * INITIAL_SLOTS));
+  private keys = Array.from({ length: PARTITIONS }, () => new Uint32Array(3 * INITIAL_SLOTS));
+  private values = Array.from({ length: PARTITIONS }, () => new Uint32Array(2 * INITIAL_SLOTS));
   private readonly sizes = new Uint32Array(PARTITIONS);
+  private entries = 0;
+  private readonly spills: Spills;
+  private readonly key = new Uint32Array(3);
+
+  constructor(options: TableOptions = {}) {
+    this.spills = new Spills(options, "requests", REQUEST_LAYOUT);
+  }
 
   static digest(url: string, body: string): [number, number, number] {
     // one-shot hash(): ~2x faster than createHash().update().digest() per request
@@ -83,15 +172,44 @@ export class RequestIndex {
   get(key: [number, number, number]): { shard: number; index: number } | undefined {
     const p = partition(key);
     const i = this.find(p, key[0], key[1], key[2]);
-    if (this.keys[p]![3 * i] === EMPTY) return undefined;
-    const values = this.values[p]!;
-    return { shard: values[2 * i]!, index: values[2 * i + 1]! };
+    if (this.keys[p]![3 * i] !== EMPTY) {
+      const values = this.values[p]!;
+      return { shard: values[2 * i]!, index: values[2 * i + 1]! };
+    }
+    // newest first: a key set again after its table went to disk is in memory or a newer table
+    this.key.set(key);
+    for (const table of this.spills.files) {
+      const slot = table.find(p, slotOf(key[1], table.slots(p)), this.key);
+      if (slot !== -1) {
+        const [shard, index] = table.value(p, slot);
+        return { shard: shard!, index: index! };
+      }
+    }
+    return undefined;
   }
 
   set(key: [number, number, number], shard: number, index: number): void {
     const p = partition(key);
     if (full(this.sizes[p]!, this.keys[p]!.length / 3)) this.grow(p);
+    const before = this.sizes[p]!;
     this.put(p, key[0], key[1], key[2], shard, index);
+    if (this.sizes[p]! > before && this.spills.due(++this.entries)) this.spill();
+  }
+
+  /** give back the spilled tables' files (the index stays usable for what is in memory) */
+  close(): void {
+    this.spills.close();
+  }
+
+  private spill(): void {
+    this.spills.spill(
+      this.keys.map((keys, p) => ({ keys, values: this.values[p]! })),
+      this.entries,
+    );
+    this.keys = Array.from({ length: PARTITIONS }, () => new Uint32Array(3 * INITIAL_SLOTS));
+    this.values = Array.from({ length: PARTITIONS }, () => new Uint32Array(2 * INITIAL_SLOTS));
+    this.sizes.fill(0);
+    this.entries = 0;
   }
 
   private put(p: number, k0: number, k1: number, k2: number, shard: number, index: number): void {
@@ -139,6 +257,20 @@ export class RequestIndex {
     }
   }
 }
+
+/** how each table's slots are laid out and probed, for its files on disk (spilled-table.ts) */
+const ID_LAYOUT: TableLayout = {
+  keyWords: 2,
+  valueWords: 0,
+  isEmpty: (keys, slot) => keys[2 * slot] === EMPTY && keys[2 * slot + 1] === EMPTY,
+  start: (keys, at, slots) => idSlot(keys[at]!, keys[at + 1]!, slots),
+};
+const REQUEST_LAYOUT: TableLayout = {
+  keyWords: 3,
+  valueWords: 2,
+  isEmpty: (keys, slot) => keys[3 * slot] === EMPTY,
+  start: (keys, at, slots) => slotOf(keys[at + 1]!, slots),
+};
 
 /** the partition from the digest's third word (the slot comes from the second) */
 function partition(key: [number, number, number]): number {

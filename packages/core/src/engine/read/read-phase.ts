@@ -11,6 +11,7 @@
  * last checkpoint), duplicates.ts, estimator.ts, prep-failures.ts (records that never became
  * requests) and shard-writer.ts; the formats written are in ../codecs/.
  */
+import fs from "node:fs";
 import path from "node:path";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { cachedLine, isFromCache } from "../../cache/cached-shard.js";
@@ -96,16 +97,25 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
   const limits = shardLimits(pipeline.spec.batch, providerLimits);
   const batchKey = new Set(providerLimits.batchKey);
   const resolvePath = (p: string) => path.resolve(pipeline.dir, p);
-  const duplicates = new DuplicateIds();
-  const requests = new RequestIndex();
-  const { writer, failures } = openReadFiles({
-    stateDir,
-    runId,
-    limits,
-    resume,
-    duplicates,
-    requests,
-  });
+  // past a million keys the id and request tables go to disk here (scratch: a resumed read
+  // rebuilds them from the meta files, so an interrupted read's are stale)
+  const tables = { spillDir: path.join(stateDir, runId, "read-tables") };
+  fs.rmSync(tables.spillDir, { recursive: true, force: true });
+  const duplicates = new DuplicateIds(tables);
+  const requests = new RequestIndex(tables);
+  const closeTables = () => {
+    duplicates.close();
+    requests.close();
+    fs.rmSync(tables.spillDir, { recursive: true, force: true });
+  };
+  let files: ReturnType<typeof openReadFiles>;
+  try {
+    files = openReadFiles({ stateDir, runId, limits, resume, duplicates, requests });
+  } catch (error) {
+    closeTables();
+    throw error;
+  }
+  const { writer, failures } = files;
   // holds the calibration's tokenizer tables only while it calibrates (or estimates exactly)
   const estimator = createEstimator(options.estimate, saved?.estimator);
   const totals: RunTotals = saved ? { ...saved.totals } : emptyTotals();
@@ -326,6 +336,7 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
   } finally {
     failures.close();
     estimator.close();
+    closeTables();
   }
   const shards = writer.finish();
   totals.shards = shards.length;
