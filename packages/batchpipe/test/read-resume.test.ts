@@ -457,4 +457,56 @@ describe("read phase resume", () => {
     expect(await submittedIds(name)).toHaveLength(submitted.length);
     expectEachIdOnce(dir, expected);
   }, 180_000);
+
+  // past 131,072 keys the read's id and request tables go to files of the run's (engine/read/
+  // spilled-table.ts); a resumed read drops those and rebuilds its tables from the meta files
+  it("kill -9 after the read's tables went to disk: the resumed read still finds a duplicate of an id read before the kill", async () => {
+    const name = "read-resume-spilled";
+    // the kill comes at 140,000: 60,000 records later the read is surely not over
+    const n = 200_000;
+    const dir = tempDir();
+    const fd = fs.openSync(path.join(dir, "data.jsonl"), "w");
+    for (let from = 1; from <= n; from += 10_000) {
+      let lines = "";
+      for (let i = from; i < from + 10_000; i++) {
+        // record 199,000 takes record 7's id, read before the kill and before the first spill
+        const id = i === 199_000 ? "k7" : `k${i}`;
+        lines += `${JSON.stringify({ id, text: `review ${i}` })}\n`;
+      }
+      fs.writeSync(fd, lines);
+    }
+    fs.closeSync(fd);
+    const spec = writePipeline(dir, { baseUrl: emu.url, name, batch: { clean_up: "false" } });
+
+    const first = await batchpipe(["run", spec, "--json"], {
+      cwd: dir,
+      onEvent: (event, child) => {
+        if (event.type === "read_progress" && (event.records as number) >= 140_000) child.kill("SIGKILL");
+      },
+    });
+    expect(first.signal).toBe("SIGKILL");
+
+    const second = await batchpipe(["run", spec, "--json"], { cwd: dir, timeoutMs: 120_000 });
+    expect(second.code, second.stderr).toBe(3);
+    const started = second.events[0] as { type: string; resumed: boolean; readFrom?: number };
+    expect(started).toMatchObject({ type: "run_started", resumed: true });
+    expect(started.readFrom).toBeGreaterThan(131_072);
+    expect(report(second)).toMatchObject({
+      read: n,
+      succeeded: n - 1,
+      failed: 1,
+      failedByCode: { duplicate_id: 1 },
+      unaccounted: 0,
+    });
+    const results = idCounts(readJsonl<{ id: string }>(path.join(dir, "out/results.jsonl")));
+    expect([...results].filter(([, count]) => count !== 1)).toEqual([]);
+    expect(results.size).toBe(n - 1);
+    expect(results.has("k199000")).toBe(false);
+    const errors = readJsonl<{ id: string; error: { code: string } }>(path.join(dir, "out/errors.jsonl"));
+    expect(errors.map((e) => [e.id, e.error.code])).toEqual([["k7", "duplicate_id"]]);
+    // each custom_id submitted once over both runs
+    const submitted = await submittedIds(name);
+    expect(submitted).toHaveLength(n - 1);
+    expect(new Set(submitted).size).toBe(n - 1);
+  }, 240_000);
 });
