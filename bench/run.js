@@ -12,6 +12,7 @@ import { fileURLToPath } from "node:url";
 import { runE2E } from "./e2e-compare.js";
 import { DATA_DIR } from "./lib/data.js";
 import { describeMachine } from "./lib/machine.js";
+import { median } from "./lib/measure.js";
 import { renderResults } from "./lib/report.js";
 import { runScheduling } from "./scheduling-queue.js";
 
@@ -111,10 +112,6 @@ function runOthers() {
  */
 function medianRound(each) {
   if (each.length === 1) return each[0];
-  const median = (values) => {
-    const known = values.filter((v) => v != null).sort((a, b) => a - b);
-    return known.length === 0 ? null : known[Math.floor((known.length - 1) / 2)];
-  };
   const s = { ...each[0], rounds: each };
   for (const run of ["batchpipe", "jsonlOnly", "baseline", "floor"]) {
     if (!each[0][run]) continue;

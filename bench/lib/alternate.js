@@ -4,6 +4,7 @@ import { execFileSync } from "node:child_process";
 import os from "node:os";
 import path from "node:path";
 import { ensureInput } from "./data.js";
+import { median } from "./measure.js";
 
 /** parses [N] [--against DIR] [--runs K]; returns each root's figures, printing them as they come */
 export async function alternate(script, args, { root, defaultN, what, summary }) {
@@ -24,10 +25,8 @@ export async function alternate(script, args, { root, defaultN, what, summary })
       console.log(`${r}: ${JSON.stringify(figures)}`);
     }
   }
-  const median = (list, key) =>
-    [...list.map((f) => f[key])].sort((a, b) => a - b)[Math.floor((list.length - 1) / 2)];
   console.log(`\n${what}, ${n.toLocaleString("en-US")} records, median of ${runs}`);
-  for (const [r, list] of results) console.log(`${r}: ${summary((key) => median(list, key))}`);
+  for (const [r, list] of results) console.log(`${r}: ${summary((key) => median(list.map((f) => f[key])))}`);
   console.log(
     `load average ${os
       .loadavg()

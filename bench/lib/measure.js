@@ -53,3 +53,9 @@ export async function runMeasured(o) {
   fs.rmSync(path.dirname(rssFile), { recursive: true, force: true });
   return { code, wallMs, peakRssMB, cpuMs, stdout, stderr };
 }
+
+/** the median of the known values (the lower middle one of an even count); null when none is known */
+export function median(values) {
+  const known = values.filter((v) => v != null).sort((a, b) => a - b);
+  return known.length === 0 ? null : known[Math.floor((known.length - 1) / 2)];
+}

@@ -16,7 +16,7 @@
  * bytes a key is what stays in memory of the keys on disk.
  */
 import { hash } from "node:crypto";
-import { type Partition, type SpilledTable, SpilledTables, type TableLayout } from "./spilled-table.js";
+import { SpilledTables, type TableLayout } from "./spilled-table.js";
 
 const EMPTY = 0;
 const PARTITION_BITS = 4;
@@ -46,45 +46,28 @@ export interface TableOptions {
  */
 const MEMORY_ENTRIES = 1 << 17;
 
-/** where a table goes past its memory share, if anywhere */
-class Spills {
-  private readonly tables: SpilledTables | undefined;
-  private readonly limit: number;
+/** a table's files past its memory share; none without a folder to spill to */
+function spillsFor(options: TableOptions, prefix: string, layout: TableLayout): SpilledTables | undefined {
+  return options.spillDir
+    ? new SpilledTables(options.spillDir, prefix, layout, options.memoryEntries ?? MEMORY_ENTRIES)
+    : undefined;
+}
 
-  constructor(options: TableOptions, prefix: string, layout: TableLayout) {
-    this.tables = options.spillDir ? new SpilledTables(options.spillDir, prefix, layout) : undefined;
-    this.limit = options.memoryEntries ?? MEMORY_ENTRIES;
-  }
-
-  /** the files to look in, newest first */
-  get files(): readonly SpilledTable[] {
-    return this.tables?.tables ?? [];
-  }
-
-  /** the memory holds as many keys as it may (never without a folder to spill to) */
-  due(entries: number): boolean {
-    return this.tables !== undefined && entries >= this.limit;
-  }
-
-  spill(parts: Partition[], entries: number): void {
-    this.tables!.spill(parts, entries);
-  }
-
-  close(): void {
-    this.tables?.close();
-  }
+/** `words` words a slot, every partition empty */
+function emptyPartitions(words: number): Uint32Array[] {
+  return Array.from({ length: PARTITIONS }, () => new Uint32Array(words * INITIAL_SLOTS));
 }
 
 /** A set of 64-bit hashes of strings. */
 export class IdSet {
-  private parts = Array.from({ length: PARTITIONS }, () => new Uint32Array(2 * INITIAL_SLOTS));
+  private parts = emptyPartitions(2);
   private readonly sizes = new Uint32Array(PARTITIONS);
   private entries = 0;
-  private readonly spills: Spills;
+  private readonly spills: SpilledTables | undefined;
   private readonly key = new Uint32Array(2);
 
   constructor(options: TableOptions = {}) {
-    this.spills = new Spills(options, "ids", ID_LAYOUT);
+    this.spills = spillsFor(options, "ids", ID_LAYOUT);
   }
 
   /** false when the id was (most probably: 64-bit hash) seen before */
@@ -92,31 +75,28 @@ export class IdSet {
     const [h1, h2] = hash64(id);
     // the partition from h2's top bits, the slot from h1: independent bits
     const p = h2 >>> (32 - PARTITION_BITS);
-    if (this.spills.files.length > 0) {
+    if (this.spills) {
       this.key[0] = h1;
       this.key[1] = h2;
-      for (const table of this.spills.files) {
-        const slots = table.slots(p);
-        if (table.find(p, idSlot(h1, h2, slots), this.key) !== -1) return false;
-      }
+      if (this.spills.find(p, this.key)) return false;
     }
     if (full(this.sizes[p]!, this.parts[p]!.length / 2)) this.grow(p);
     const added = this.insert(p, h1, h2);
-    if (added && this.spills.due(++this.entries)) this.spill();
+    if (added && this.spills?.full(++this.entries)) this.spill();
     return added;
   }
 
   /** give back the spilled tables' files (the set stays usable for what is in memory) */
   close(): void {
-    this.spills.close();
+    this.spills?.close();
   }
 
   private spill(): void {
-    this.spills.spill(
+    this.spills!.spill(
       this.parts.map((keys) => ({ keys })),
       this.entries,
     );
-    this.parts = Array.from({ length: PARTITIONS }, () => new Uint32Array(2 * INITIAL_SLOTS));
+    this.parts = emptyPartitions(2);
     this.sizes.fill(0);
     this.entries = 0;
   }
@@ -151,15 +131,15 @@ export class IdSet {
 
 /** request digest (96 bits of sha1) → where the first copy went (shard seq, index in that shard) */
 export class RequestIndex {
-  private keys = Array.from({ length: PARTITIONS }, () => new Uint32Array(3 * INITIAL_SLOTS));
-  private values = Array.from({ length: PARTITIONS }, () => new Uint32Array(2 * INITIAL_SLOTS));
+  private keys = emptyPartitions(3);
+  private values = emptyPartitions(2);
   private readonly sizes = new Uint32Array(PARTITIONS);
   private entries = 0;
-  private readonly spills: Spills;
+  private readonly spills: SpilledTables | undefined;
   private readonly key = new Uint32Array(3);
 
   constructor(options: TableOptions = {}) {
-    this.spills = new Spills(options, "requests", REQUEST_LAYOUT);
+    this.spills = spillsFor(options, "requests", REQUEST_LAYOUT);
   }
 
   static digest(url: string, body: string): [number, number, number] {
@@ -176,16 +156,13 @@ export class RequestIndex {
       const values = this.values[p]!;
       return { shard: values[2 * i]!, index: values[2 * i + 1]! };
     }
+    if (!this.spills) return undefined;
     // newest first: a key set again after its table went to disk is in memory or a newer table
     this.key.set(key);
-    for (const table of this.spills.files) {
-      const slot = table.find(p, slotOf(key[1], table.slots(p)), this.key);
-      if (slot !== -1) {
-        const [shard, index] = table.value(p, slot);
-        return { shard: shard!, index: index! };
-      }
-    }
-    return undefined;
+    const found = this.spills.find(p, this.key);
+    if (!found) return undefined;
+    const [shard, index] = found.table.value(p, found.slot);
+    return { shard: shard!, index: index! };
   }
 
   set(key: [number, number, number], shard: number, index: number): void {
@@ -193,21 +170,21 @@ export class RequestIndex {
     if (full(this.sizes[p]!, this.keys[p]!.length / 3)) this.grow(p);
     const before = this.sizes[p]!;
     this.put(p, key[0], key[1], key[2], shard, index);
-    if (this.sizes[p]! > before && this.spills.due(++this.entries)) this.spill();
+    if (this.sizes[p]! > before && this.spills?.full(++this.entries)) this.spill();
   }
 
   /** give back the spilled tables' files (the index stays usable for what is in memory) */
   close(): void {
-    this.spills.close();
+    this.spills?.close();
   }
 
   private spill(): void {
-    this.spills.spill(
+    this.spills!.spill(
       this.keys.map((keys, p) => ({ keys, values: this.values[p]! })),
       this.entries,
     );
-    this.keys = Array.from({ length: PARTITIONS }, () => new Uint32Array(3 * INITIAL_SLOTS));
-    this.values = Array.from({ length: PARTITIONS }, () => new Uint32Array(2 * INITIAL_SLOTS));
+    this.keys = emptyPartitions(3);
+    this.values = emptyPartitions(2);
     this.sizes.fill(0);
     this.entries = 0;
   }

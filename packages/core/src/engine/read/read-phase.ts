@@ -97,7 +97,7 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
   const limits = shardLimits(pipeline.spec.batch, providerLimits);
   const batchKey = new Set(providerLimits.batchKey);
   const resolvePath = (p: string) => path.resolve(pipeline.dir, p);
-  // past a million keys the id and request tables go to disk here (scratch: a resumed read
+  // past their memory share the id and request tables go to disk here (scratch: a resumed read
   // rebuilds them from the meta files, so an interrupted read's are stale)
   const tables = { spillDir: path.join(stateDir, runId, "read-tables") };
   fs.rmSync(tables.spillDir, { recursive: true, force: true });

@@ -44,14 +44,30 @@ export class SpilledTables {
   /** files by size: level 0 holds spills of the memory, level n+1 merges of FANOUT level-n files */
   private readonly levels: SpilledTable[][] = [];
   /** every file, newest first: lower levels are newer than higher ones */
-  tables: SpilledTable[] = [];
+  private tables: SpilledTable[] = [];
   private count = 0;
 
+  /** `memoryEntries`: the keys the table holds in memory before it spills */
   constructor(
     private readonly dir: string,
     private readonly prefix: string,
     private readonly layout: TableLayout,
+    private readonly memoryEntries: number,
   ) {}
+
+  /** the memory holds as many keys as it may */
+  full(entries: number): boolean {
+    return entries >= this.memoryEntries;
+  }
+
+  /** the newest file holding `key` (of partition `p`) and its slot there */
+  find(p: number, key: Uint32Array): { table: SpilledTable; slot: number } | undefined {
+    for (const table of this.tables) {
+      const slot = table.find(p, key);
+      if (slot !== -1) return { table, slot };
+    }
+    return undefined;
+  }
 
   /** write out the memory's partitions (`entries` keys) */
   spill(parts: Partition[], entries: number): void {
@@ -116,10 +132,10 @@ export class SpilledTable {
         let used = 0;
         for (let slot = 0; slot < slots; slot++) {
           if (layout.isEmpty(part.keys, slot)) continue;
-          this.bloomBitsOf(part.keys, slot * layout.keyWords, (word, bit) => {
-            this.bloom[word]! |= bit;
-            return true;
-          });
+          for (let i = 0; i < BLOOM_HASHES; i++) {
+            const bit = this.bloomBit(part.keys, slot * layout.keyWords, i);
+            this.bloom[bit >>> 5]! |= 1 << (bit & 31);
+          }
           used++;
         }
         this.at.push({ keys, values, slots, entries: used });
@@ -130,25 +146,18 @@ export class SpilledTable {
     }
   }
 
-  /** partition `p`'s slot count */
-  slots(p: number): number {
-    return this.at[p]!.slots;
-  }
-
-  /** the slot of `key` in partition `p`, probing from `start` as the table did in memory; -1 when it is not there */
-  find(p: number, start: number, key: Uint32Array): number {
-    if (!this.bloomBitsOf(key, 0, (word, bit) => (this.bloom[word]! & bit) !== 0)) return -1;
+  /** the slot of `key` in partition `p`, probing as the table did in memory; -1 when it is not there */
+  find(p: number, key: Uint32Array): number {
+    if (!this.mayHold(key)) return -1;
     const { keys, slots } = this.at[p]!;
     const w = this.layout.keyWords;
-    let slot = start;
+    let slot = this.layout.start(key, 0, slots);
     for (let probed = 0; probed < slots; ) {
       const n = Math.min(WINDOW, slots - slot, slots - probed);
       this.readExactly(this.windowBytes, n * w * 4, keys + slot * w * 4);
       for (let i = 0; i < n; i++) {
         if (this.layout.isEmpty(this.window, i)) return -1;
-        let same = true;
-        for (let k = 0; k < w && same; k++) same = this.window[i * w + k] === key[k];
-        if (same) return slot + i;
+        if (sameKey(this.window, i * w, key, 0, w)) return slot + i;
       }
       probed += n;
       slot = (slot + n) % slots;
@@ -167,15 +176,15 @@ export class SpilledTable {
     ).slice();
   }
 
-  /** partition `p` as it was written, and how many keys it holds */
-  partition(p: number): Partition & { entries: number } {
-    const { keys, values, slots, entries } = this.at[p]!;
+  /** partition `p` as it was written */
+  partition(p: number): Partition {
+    const { keys, values, slots } = this.at[p]!;
     const read = (words: number, offset: number) => {
       const array = new Uint32Array(words);
       this.readExactly(Buffer.from(array.buffer), words * 4, offset);
       return array;
     };
-    const part = { keys: read(slots * this.layout.keyWords, keys), entries };
+    const part = { keys: read(slots * this.layout.keyWords, keys) };
     return this.layout.valueWords === 0
       ? part
       : { ...part, values: read(slots * this.layout.valueWords, values) };
@@ -213,18 +222,18 @@ export class SpilledTable {
     return bytes.length;
   }
 
-  /**
-   * Visits the filter's bits of the key at word `at` (double hashing of its first two words: keys
-   * are hashes already); stops at the first `visit` that returns false, and says whether none did
-   */
-  private bloomBitsOf(keys: Uint32Array, at: number, visit: (word: number, bit: number) => boolean): boolean {
-    const a = keys[at]!;
-    const b = keys[at + 1]! | 1;
+  /** whether the filter may hold the key (no: it is not in the file) */
+  private mayHold(key: Uint32Array): boolean {
     for (let i = 0; i < BLOOM_HASHES; i++) {
-      const bit = ((a + Math.imul(i, b)) >>> 0) % this.bloomBits;
-      if (!visit(bit >>> 5, 1 << (bit & 31))) return false;
+      const bit = this.bloomBit(key, 0, i);
+      if ((this.bloom[bit >>> 5]! & (1 << (bit & 31))) === 0) return false;
     }
     return true;
+  }
+
+  /** the filter's i-th bit of the key at word `at`: double hashing of its first two words (keys are hashes already) */
+  private bloomBit(keys: Uint32Array, at: number, i: number): number {
+    return ((keys[at]! + Math.imul(i, keys[at + 1]! | 1)) >>> 0) % this.bloomBits;
   }
 }
 
@@ -233,14 +242,12 @@ export class SpilledTable {
  * partition at a time, so a merge holds one partition of the result in memory
  */
 function mergeTables(file: string, tables: SpilledTable[], layout: TableLayout): SpilledTable {
-  const partitions = tables[0]!.partitions;
-  let entries = 0;
-  for (const table of tables) for (let p = 0; p < partitions; p++) entries += table.entries(p);
+  const counts = Array.from({ length: tables[0]!.partitions }, (_, p) =>
+    tables.reduce((n, table) => n + table.entries(p), 0),
+  );
   function* merged(): Generator<Partition> {
     const { keyWords: kw, valueWords: vw } = layout;
-    for (let p = 0; p < partitions; p++) {
-      let count = 0;
-      for (const table of tables) count += table.entries(p);
+    for (const [p, count] of counts.entries()) {
       // at most 3/4 full, as in memory
       const slots = Math.max(64, Math.ceil((count * 4) / 3) + 1);
       const keys = new Uint32Array(kw * slots);
@@ -251,10 +258,7 @@ function mergeTables(file: string, tables: SpilledTable[], layout: TableLayout):
         for (let s = 0; s < fromSlots; s++) {
           if (layout.isEmpty(from.keys, s)) continue;
           let i = layout.start(from.keys, s * kw, slots);
-          for (;;) {
-            let same = !layout.isEmpty(keys, i);
-            for (let k = 0; k < kw && same; k++) same = keys[i * kw + k] === from.keys[s * kw + k];
-            if (same || layout.isEmpty(keys, i)) break;
+          while (!layout.isEmpty(keys, i) && !sameKey(keys, i * kw, from.keys, s * kw, kw)) {
             if (++i === slots) i = 0;
           }
           for (let k = 0; k < kw; k++) keys[i * kw + k] = from.keys[s * kw + k]!;
@@ -264,5 +268,16 @@ function mergeTables(file: string, tables: SpilledTable[], layout: TableLayout):
       yield values ? { keys, values } : { keys };
     }
   }
-  return new SpilledTable(file, merged(), layout, entries);
+  return new SpilledTable(
+    file,
+    merged(),
+    layout,
+    counts.reduce((a, b) => a + b, 0),
+  );
+}
+
+/** whether the `words`-word keys at a[ai] and b[bi] are the same */
+function sameKey(a: Uint32Array, ai: number, b: Uint32Array, bi: number, words: number): boolean {
+  for (let k = 0; k < words; k++) if (a[ai + k] !== b[bi + k]) return false;
+  return true;
 }
