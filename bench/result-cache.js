@@ -3,7 +3,9 @@
 // chat responses. CPU time of this process (user + system), so a busy machine does not inflate it;
 // wall time beside it. Needs `pnpm build` first.
 // Results under 1 KB of JSON are stored as they are, larger ones compressed: the second argument
-// lengthens each answer to show both. Usage: node bench/result-cache.js [requests=100000] [extra answer chars=0]
+// lengthens each answer to show both; the third stores that many other results first, untimed (a
+// cache that has grown over many runs: storing should cost the same, lookups a little more).
+// Usage: node bench/result-cache.js [requests=100000] [extra answer chars=0] [stored before=0]
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -11,13 +13,15 @@ import { performance } from "node:perf_hooks";
 
 const N = Number(process.argv[2] ?? 100_000);
 const EXTRA = Number(process.argv[3] ?? 0);
+const BEFORE = Number(process.argv[4] ?? 0);
 const words = "the delivery was quick and the build quality matches the price; ";
 const PART = 5_000;
 const { ResultCache } = await import("../packages/core/dist/cache/index.js");
 const { RequestIndex } = await import("../packages/core/dist/engine/read/id-index.js");
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bp-bench-cache-"));
-const digest = (i) => RequestIndex.digest("/v1/chat/completions", `{"model":"gpt-4o-mini","n":${i}}`);
+const digest = (i) =>
+  RequestIndex.digest("/v1/chat/completions", `{"model":"gpt-4o-mini","n":${BEFORE + i}}`);
 const response = (i) => ({
   id: `chatcmpl-${i}`,
   object: "chat.completion",
@@ -47,6 +51,11 @@ const result = (i) => ({
 let rawBytes = 0;
 
 const cache = ResultCache.open(dir, { provider: "openai", maxBytes: 1 << 30 });
+for (let i = 0; i < BEFORE; i++) {
+  cache.add(RequestIndex.digest("/v1/chat/completions", `{"n":${i}}`), result(i), 0.00002);
+  if (i % PART === PART - 1) await cache.flush();
+}
+await cache.flush();
 const clock = () => ({ wall: performance.now(), cpu: process.cpuUsage() });
 const since = (c) => {
   const d = process.cpuUsage(c.cpu);
@@ -85,7 +94,9 @@ fs.rmSync(dir, { recursive: true, force: true });
 
 const us = (ms) =>
   `${((ms.cpu * 1000) / N).toFixed(1)} µs CPU (${((ms.wall * 1000) / N).toFixed(1)} µs wall)`;
-console.log(`${N.toLocaleString()} results, ~${Math.round(rawBytes / N)} bytes of JSON each`);
+console.log(
+  `${N.toLocaleString()} results, ~${Math.round(rawBytes / N)} bytes of JSON each${BEFORE ? `, on top of ${BEFORE.toLocaleString()} stored before` : ""}`,
+);
 // the writer is a worker thread: process CPU counts both threads; the caller's thread is busy only in
 // add() (JSON, hand-over) and waits in flush() for the commit
 console.log(`  store: ${us(writeMs)} per result (CPU of both threads), of which`);
@@ -94,5 +105,5 @@ console.log(`    flush, ${PART} per commit (the caller waits for the writer): ${
 console.log(`  look up, found (select + inflate): ${us(hitMs)} per request (${hits} hits)`);
 console.log(`  look up, not found (select): ${us(missMs)} per request (${misses} misses)`);
 console.log(
-  `  stored ${(stats.bytes / N).toFixed(0)} bytes per result (${((stats.bytes / rawBytes) * 100).toFixed(0)}% of the JSON); cache.db + WAL ${(stats.fileBytes / 1e6).toFixed(1)} MB`,
+  `  stored ${(stats.bytes / (N + BEFORE)).toFixed(0)} bytes per result (${((stats.bytes / (N + BEFORE) / (rawBytes / N)) * 100).toFixed(0)}% of the JSON); cache.db + WAL ${(stats.fileBytes / 1e6).toFixed(1)} MB`,
 );

@@ -21,7 +21,7 @@ import type Database from "better-sqlite3";
 import { BatchpipeError, ErrorCodes, systemError } from "../errors.js";
 import { acquireLock, makeStateDir, ownerOnly } from "../state/lock.js";
 import type { RowsMessage, WriterData, WriterMessage, WriterReply } from "./cache-writer.js";
-import { cacheFigures, MERGE_AT, openCacheDb, twice } from "./store.js";
+import { cacheFigures, duplicates, KEY_LEVELS, MERGE_AT, openCacheDb } from "./store.js";
 
 export const CACHE_FILE = "cache.db";
 /** successes handed to the writer at a time (at most), and the JSON bytes of a hand-over to start with */
@@ -64,7 +64,7 @@ export interface CacheLookup {
 
 export class ResultCache implements CacheLookup {
   private readonly prefix: Buffer;
-  private readonly selectKey: Database.Statement<[Buffer, Buffer], { seq: number; i: number; cost: number }>;
+  private readonly selectKey: Database.Statement<[{ key: Buffer }], { seq: number; i: number; cost: number }>;
   private readonly selectBlock: Database.Statement<
     [number],
     { value: Buffer | string; ends: Buffer | null; z: number }
@@ -93,9 +93,12 @@ export class ResultCache implements CacheLookup {
     this.prefix = Buffer.from(`${provider}\n`);
     this.keyLength = this.prefix.length + 12;
     this.batch = this.newBatch(HAND_OVER_BYTES);
-    // `fresh` first: a key stored again since the last merge points at its newer result
+    // the newest level first: a key stored again since its level moved down points at its newer result
+    const levels = KEY_LEVELS.map(
+      (table, o) => `SELECT ${o} AS o, seq, i, cost FROM ${table} WHERE key = @key`,
+    );
     this.selectKey = db.prepare(
-      "SELECT seq, i, cost FROM (SELECT 0 AS o, seq, i, cost FROM fresh_keys WHERE key = ? UNION ALL SELECT 1, seq, i, cost FROM result_keys WHERE key = ?) ORDER BY o LIMIT 1",
+      `SELECT seq, i, cost FROM (${levels.join(" UNION ALL ")}) ORDER BY o LIMIT 1`,
     );
     this.selectBlock = db.prepare("SELECT value, ends, z FROM blocks WHERE seq = ?");
     const figures = cacheFigures(db);
@@ -112,6 +115,9 @@ export class ResultCache implements CacheLookup {
     const file = path.join(dir, CACHE_FILE);
     try {
       const db = openCacheDb(file);
+      // room for the first two key levels (~10 MB at most): a lookup then reads one page from disk,
+      // in the last level (store.ts)
+      db.pragma("cache_size = -12288");
       ownerOnly(file);
       return new ResultCache(db, o.provider, { file, maxBytes: o.maxBytes, mergeAt: o.mergeAt ?? MERGE_AT });
     } catch (error) {
@@ -132,7 +138,7 @@ export class ResultCache implements CacheLookup {
 
   get(digest: readonly number[]): CacheHit | undefined {
     const key = this.key(digest);
-    const at = this.selectKey.get(key, key);
+    const at = this.selectKey.get({ key });
     if (!at) return undefined;
     const block = this.block(at.seq);
     // evicted by the writer's commit between the two reads (each sees its own snapshot): a miss
@@ -324,7 +330,7 @@ function readStats(
         | undefined
     )?.t ?? null;
   return {
-    entries: figures.count - twice(db),
+    entries: figures.count - duplicates(db),
     bytes: figures.bytes,
     fileBytes: fileBytes(db.name),
     oldest: at("ASC"),

@@ -1,7 +1,7 @@
 /**
  * The result cache's tables and its write side (cache-writer.ts runs it in a worker thread):
- * results stored in compressed blocks, their keys gathered in `fresh` and merged into `keys`, the
- * oldest blocks evicted past the bound.
+ * results stored in compressed blocks, their keys in levels (the newest small, each moved down a
+ * level when full), the oldest blocks evicted past the bound.
  */
 import { deflateRawSync, constants as zlib } from "node:zlib";
 import Database from "better-sqlite3";
@@ -22,13 +22,25 @@ const COMPRESS_FROM = 1024;
 const DEFLATE = { level: zlib.Z_BEST_SPEED };
 
 /**
- * Why keys live apart from the results, in two tables: a random key inserted into a large B-tree
+ * Why keys live apart from the results, in levels: a random key inserted into a large B-tree
  * dirties one page of it, so committing a delivery part's 5,000 keys into a 1M-entry index rewrote
- * ~5,000 of its pages (WAL, then checkpoint). A part's keys go to `fresh`, which stays small, and
- * are merged into `keys` MERGE_AT at a time, in key order, so a merge writes each page of `keys`
- * about once. AUTOINCREMENT: a block's seq is never used again once evicted, so the reader's copy of
- * a block can never be another block's.
+ * ~5,000 of its pages (WAL, then checkpoint). A part's keys go to `keys_0`, which stays small, and
+ * move down a level when it is full, in key order, so a move writes each page of the level below
+ * about once. With two levels the one below was the whole cache, rewritten every MERGE_AT results:
+ * storing a result cost 2.7 µs of the writer's time with 1M keys, 10.9 µs with 5M, and grew on.
+ * The middle level holds LEVEL_RATIO times the first before it moves into the last, which is so
+ * rewritten LEVEL_RATIO times less often: 2.4 µs at 1M, 4.7 µs at 5M (bench/result-cache.js; its
+ * third argument stores on top of that many keys). A larger ratio rewrites the last level less
+ * often still, but a lookup asks every level, and the first two are small enough to stay in the
+ * reader's page cache (result-cache.ts) only at this ratio: with 16, a lookup at 5M keys cost
+ * ~2.5 µs more than with two levels; with 4, ~0.5 µs. A key stored again is in more than one level
+ * until they merge: the newest answers. AUTOINCREMENT: a block's seq is never used again once
+ * evicted, so the reader's copy of a block can never be another block's.
  */
+export const KEY_LEVELS = ["keys_0", "keys_1", "keys_2"] as const;
+const LEVEL_RATIO = 4;
+const keyTable = (name: string) =>
+  `CREATE TABLE IF NOT EXISTS ${name} (key BLOB PRIMARY KEY, seq INTEGER NOT NULL, i INTEGER NOT NULL, cost REAL NOT NULL) WITHOUT ROWID;`;
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS blocks (
   seq INTEGER PRIMARY KEY AUTOINCREMENT, value BLOB NOT NULL,
@@ -37,10 +49,10 @@ CREATE TABLE IF NOT EXISTS blocks (
   size INTEGER NOT NULL, created_at INTEGER NOT NULL,
   -- 1: value is raw-deflated; 0: as it is
   z INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS result_keys (key BLOB PRIMARY KEY, seq INTEGER NOT NULL, i INTEGER NOT NULL, cost REAL NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS fresh_keys (key BLOB PRIMARY KEY, seq INTEGER NOT NULL, i INTEGER NOT NULL, cost REAL NOT NULL) WITHOUT ROWID;
+${KEY_LEVELS.map(keyTable).join("\n")}
 `;
-const SCHEMA_VERSION = 3;
+const SCHEMA_VERSION = 4;
+/** keys_0 moves down at this many keys, keys_1 at LEVEL_RATIO times as many */
 export const MERGE_AT = 50_000;
 /** eviction goes this far under the bound, so the scan that drops evicted keys runs rarely */
 const EVICT_TO = 0.9;
@@ -57,14 +69,17 @@ export function openCacheDb(file: string, o: { fileMustExist?: boolean } = {}): 
   return db;
 }
 
-/** what the cache holds: `count` key rows (an entry stored again since the last merge counts twice), stored bytes */
-export function cacheFigures(db: Database.Database): { count: number; bytes: number; fresh: number } {
+/**
+ * what the cache holds: `count` key rows (an entry stored again counts once per level it is in
+ * until the levels merge; duplicates() tells them), `levels` the rows of each level, stored bytes
+ */
+export function cacheFigures(db: Database.Database): { count: number; bytes: number; levels: number[] } {
   const n = (sql: string) => (db.prepare(sql).get() as { n: number }).n;
-  const fresh = n("SELECT count(*) AS n FROM fresh_keys");
+  const levels = KEY_LEVELS.map((table) => n(`SELECT count(*) AS n FROM ${table}`));
   return {
-    count: n("SELECT count(*) AS n FROM result_keys") + fresh,
+    count: levels.reduce((sum, rows) => sum + rows, 0),
     bytes: n("SELECT coalesce(sum(size), 0) AS n FROM blocks"),
-    fresh,
+    levels,
   };
 }
 
@@ -84,12 +99,13 @@ export interface StoredResults {
 /** the write side: every call but commit() runs inside the transaction the first insert opens */
 export class CacheStore {
   private readonly insertBlockRow: Database.Statement;
-  private readonly insertFresh: Database.Statement;
-  private readonly updateFresh: Database.Statement;
-  /** key rows (keys + fresh) and stored bytes, kept in step with inserts and evictions */
+  private readonly insertKey: Database.Statement;
+  private readonly updateKey: Database.Statement;
+  /** key rows (of every level) and stored bytes, kept in step with inserts, merges and evictions */
   bytes = 0;
   count = 0;
-  private freshCount = 0;
+  /** the key rows of each level */
+  private levels: number[] = [];
 
   constructor(
     private readonly db: Database.Database,
@@ -98,8 +114,10 @@ export class CacheStore {
     this.insertBlockRow = db.prepare(
       "INSERT INTO blocks (value, ends, size, created_at, z) VALUES (?, ?, ?, ?, ?)",
     );
-    this.insertFresh = db.prepare("INSERT OR IGNORE INTO fresh_keys (key, seq, i, cost) VALUES (?, ?, ?, ?)");
-    this.updateFresh = db.prepare("UPDATE fresh_keys SET seq = ?, i = ?, cost = ? WHERE key = ?");
+    this.insertKey = db.prepare(
+      `INSERT OR IGNORE INTO ${KEY_LEVELS[0]} (key, seq, i, cost) VALUES (?, ?, ?, ?)`,
+    );
+    this.updateKey = db.prepare(`UPDATE ${KEY_LEVELS[0]} SET seq = ?, i = ?, cost = ? WHERE key = ?`);
     this.readFigures();
   }
 
@@ -116,7 +134,7 @@ export class CacheStore {
     }
   }
 
-  /** results [first, last) as one block (their JSON from `start` in `json`), and their keys in `fresh_keys` */
+  /** results [first, last) as one block (their JSON from `start` in `json`), and their keys in the first level */
   private insertBlock(results: StoredResults, first: number, last: number, start: number, now: number): void {
     const { keyLength, keys, json, ends, costs } = results;
     const value = json.subarray(start, ends[last - 1]);
@@ -138,21 +156,24 @@ export class CacheStore {
     this.bytes += stored.length;
     for (let i = first; i < last; i++) {
       const key = keys.subarray(i * keyLength, (i + 1) * keyLength);
-      if (this.insertFresh.run(key, seq, i - first, costs[i]).changes === 1) {
-        this.freshCount++;
+      if (this.insertKey.run(key, seq, i - first, costs[i]).changes === 1) {
+        this.levels[0]!++;
         this.count++;
       } else {
-        // stored twice since the last merge (rare: an identical request paid twice): the newer
-        // answers; the older stays in its block, dead, until the block is evicted
-        this.updateFresh.run(seq, i - first, costs[i], key);
+        // stored twice since its level moved down (rare: an identical request paid twice): the
+        // newer answers; the older stays in its block, dead, until the block is evicted
+        this.updateKey.run(seq, i - first, costs[i], key);
       }
     }
   }
 
-  /** merge and evict as needed, then commit what was inserted */
+  /** move full levels down, evict as needed, then commit what was inserted */
   commit(): void {
     if (!this.db.inTransaction) return;
-    if (this.freshCount >= this.o.mergeAt) this.merge();
+    for (let level = 0; level < KEY_LEVELS.length - 1; level++) {
+      if (this.levels[level]! < this.o.mergeAt * LEVEL_RATIO ** level) break;
+      this.merge(level);
+    }
     this.evict();
     this.db.exec("COMMIT");
   }
@@ -167,16 +188,22 @@ export class CacheStore {
     const f = cacheFigures(this.db);
     this.count = f.count;
     this.bytes = f.bytes;
-    this.freshCount = f.fresh;
+    this.levels = f.levels;
   }
 
-  /** move `fresh` into `keys`; a key already there (stored again) now points at its newer result */
-  private merge(): void {
-    this.count -= twice(this.db);
-    this.db.exec(
-      "INSERT OR REPLACE INTO result_keys SELECT key, seq, i, cost FROM fresh_keys; DELETE FROM fresh_keys",
-    );
-    this.freshCount = 0;
+  /** move a level into the one below; a key already there (stored again) now points at its newer result */
+  private merge(level: number): void {
+    const from = KEY_LEVELS[level]!;
+    const into = KEY_LEVELS[level + 1]!;
+    const both = (
+      this.db.prepare(`SELECT count(*) AS n FROM ${from} f JOIN ${into} k ON k.key = f.key`).get() as {
+        n: number;
+      }
+    ).n;
+    this.db.exec(`INSERT OR REPLACE INTO ${into} SELECT key, seq, i, cost FROM ${from}; DELETE FROM ${from}`);
+    this.levels[level + 1]! += this.levels[level]! - both;
+    this.levels[level] = 0;
+    this.count -= both;
   }
 
   /** past the bound: the oldest blocks go until the stored bytes are under EVICT_TO of it */
@@ -194,25 +221,38 @@ export class CacheStore {
     }
     this.bytes = bytes;
     this.db.prepare("DELETE FROM blocks WHERE seq <= ?").run(upTo);
-    // their keys: a scan of both key tables (rare, thanks to EVICT_TO)
-    this.count -= this.db.prepare("DELETE FROM result_keys WHERE seq <= ?").run(upTo).changes;
-    const fresh = this.db.prepare("DELETE FROM fresh_keys WHERE seq <= ?").run(upTo).changes;
-    this.count -= fresh;
-    this.freshCount -= fresh;
+    // their keys: a scan of every level (rare, thanks to EVICT_TO)
+    for (const [level, table] of KEY_LEVELS.entries()) {
+      const gone = this.db.prepare(`DELETE FROM ${table} WHERE seq <= ?`).run(upTo).changes;
+      this.levels[level]! -= gone;
+      this.count -= gone;
+    }
   }
 }
 
-/** entries stored again since the last merge: in both key tables, counted once */
-export function twice(db: Database.Database): number {
-  const sql = "SELECT count(*) AS n FROM fresh_keys f JOIN result_keys k ON k.key = f.key";
-  return (db.prepare(sql).get() as { n: number }).n;
+/**
+ * key rows beyond the first of their key (entries stored again, in more than one level): each
+ * level's keys that an older level holds too
+ */
+export function duplicates(db: Database.Database): number {
+  let n = 0;
+  for (let level = 0; level < KEY_LEVELS.length - 1; level++) {
+    const older = KEY_LEVELS.slice(level + 1)
+      .map((table) => `EXISTS (SELECT 1 FROM ${table} o WHERE o.key = k.key)`)
+      .join(" OR ");
+    n += (
+      db.prepare(`SELECT count(*) AS n FROM ${KEY_LEVELS[level]} k WHERE ${older}`).get() as { n: number }
+    ).n;
+  }
+  return n;
 }
 
 /**
  * Create the tables, or take in the results of an earlier layout (user_version tells them apart):
  * 1, one `entries` table with a unique key; 2, a `results` row per result with `keys` and `fresh`
  * pointing at it. Each of their results becomes a block of one (`ends` NULL), numbered after this
- * layout's blocks: nothing paid for is lost. This layout's tables have names of their own, so an
+ * layout's blocks: nothing paid for is lost. 3 had this layout's blocks with two levels of keys
+ * (`fresh_keys`, `result_keys`): they become the first and the last. This layout's tables have names of their own, so an
  * earlier build that opens this cache makes its own tables beside them (it starts empty, it does not
  * fail), and what it stored there is taken in when this build opens the cache again.
  */
@@ -243,15 +283,19 @@ function upgrade(db: Database.Database): void {
       );
     }
     if (version() === SCHEMA_VERSION) return;
+    const first = KEY_LEVELS[0];
+    const last = KEY_LEVELS[KEY_LEVELS.length - 1]!;
+    if (has("fresh_keys")) db.exec(`ALTER TABLE fresh_keys RENAME TO ${first}`);
+    if (has("result_keys")) db.exec(`ALTER TABLE result_keys RENAME TO ${last}`);
     db.exec(SCHEMA);
     if (has("entries")) {
-      takeIn("entries", [["entries", "result_keys"]]);
+      takeIn("entries", [["entries", last]]);
       db.exec("DROP TABLE entries");
     }
     if (has("results")) {
       takeIn("results", [
-        ["keys", "result_keys"],
-        ["fresh", "fresh_keys"],
+        ["keys", last],
+        ["fresh", first],
       ]);
       db.exec("DROP TABLE keys; DROP TABLE fresh; DROP TABLE results");
     }
