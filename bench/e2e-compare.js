@@ -132,6 +132,8 @@ function figure(n, r, resultBytes) {
   return {
     wallMs: r.wallMs,
     cpuMs: r.cpuMs,
+    mainRunMs: r.mainRunMs,
+    mainWaitMs: r.mainWaitMs,
     recordsPerSec: n / (r.wallMs / 1000),
     peakRssMB: r.peakRssMB,
     resultBytes,

@@ -116,7 +116,15 @@ function medianRound(each) {
   for (const run of ["batchpipe", "jsonlOnly", "baseline", "floor"]) {
     if (!each[0][run]) continue;
     const figure = { ...each[0][run] };
-    for (const key of ["wallMs", "cpuMs", "emulatorCpuMs", "peakRssMB", "firstBatchMs"])
+    for (const key of [
+      "wallMs",
+      "cpuMs",
+      "emulatorCpuMs",
+      "mainRunMs",
+      "mainWaitMs",
+      "peakRssMB",
+      "firstBatchMs",
+    ])
       if (key in figure) figure[key] = median(each.map((r) => r[run][key]));
     figure.recordsPerSec = s.n / (figure.wallMs / 1000);
     s[run] = figure;

@@ -10,7 +10,9 @@ const PRELOAD = path.join(path.dirname(fileURLToPath(import.meta.url)), "rss-pre
 /**
  * @param {{ script: string, args?: string[], env?: Record<string,string>, cwd?: string, nodeArgs?: string[], onLine?: (line: string, atMs: number) => void }} o
  *   onLine: called with each stdout line and the time it arrived (ms since the start)
- * @returns {Promise<{ code: number | null, wallMs: number, peakRssMB: number | null, cpuMs: number | null, stdout: string, stderr: string }>}
+ *   mainRunMs / mainWaitMs: how long the process's main thread ran, and waited for a core while
+ *   ready to run (Linux; null elsewhere)
+ * @returns {Promise<{ code: number | null, wallMs: number, peakRssMB: number | null, cpuMs: number | null, mainRunMs: number | null, mainWaitMs: number | null, stdout: string, stderr: string }>}
  */
 export async function runMeasured(o) {
   const rssFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "bench-rss-")), "rss");
@@ -45,13 +47,17 @@ export async function runMeasured(o) {
   const wallMs = performance.now() - started;
   let peakRssMB = null;
   let cpuMs = null;
+  let mainRunMs = null;
+  let mainWaitMs = null;
   try {
     const usage = JSON.parse(fs.readFileSync(rssFile, "utf8"));
     peakRssMB = usage.maxRSS / 1024;
     cpuMs = usage.cpuMs;
+    mainRunMs = usage.mainRunMs ?? null;
+    mainWaitMs = usage.mainWaitMs ?? null;
   } catch {}
   fs.rmSync(path.dirname(rssFile), { recursive: true, force: true });
-  return { code, wallMs, peakRssMB, cpuMs, stdout, stderr };
+  return { code, wallMs, peakRssMB, cpuMs, mainRunMs, mainWaitMs, stdout, stderr };
 }
 
 /** the median of the known values (the lower middle one of an even count); null when none is known */

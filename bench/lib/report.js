@@ -25,7 +25,8 @@ function roundsLine(s) {
 /**
  * The wall time no scheduling can beat: the client's and the emulator's CPU spread over every core.
  * The baseline runs its phases one after the other (its wall is about its CPU plus the emulator's);
- * batchpipe overlaps them, so its CPU budget bounds it.
+ * batchpipe overlaps them, so its CPU budget bounds it. Its main thread's time beside it: how long it
+ * ran, and how long it was ready to run but waited for a core the emulator or another thread held.
  */
 function cpuBudget(s, cores) {
   const runs = [
@@ -36,7 +37,11 @@ function cpuBudget(s, cores) {
   if (runs.length === 0) return null;
   const parts = runs.map(([label, f]) => {
     const total = f.cpuMs + f.emulatorCpuMs;
-    return `${label} ${sec(f.cpuMs)} + ${sec(f.emulatorCpuMs)} = ${sec(total)} s (÷ ${cores} cores: ${sec(total / cores)} s)`;
+    const main =
+      f.mainRunMs == null
+        ? ""
+        : `; its main thread ran ${sec(f.mainRunMs)} s and waited ${sec(f.mainWaitMs)} s for a core`;
+    return `${label} ${sec(f.cpuMs)} + ${sec(f.emulatorCpuMs)} = ${sec(total)} s (÷ ${cores} cores: ${sec(total / cores)} s${main})`;
   });
   return `  - N=${fmt(s.n)}, CPU of the run + the emulator's: ${parts.join("; ")}`;
 }
