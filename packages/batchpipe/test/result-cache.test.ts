@@ -4,6 +4,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
+import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   batchpipe,
@@ -213,5 +214,42 @@ describe("the result cache", () => {
     const again = await run(spec, dir);
     expect(again.code, again.stderr).toBe(0);
     expect(await sentSince(before)).toBe(120);
+  });
+
+  it("a cache written by a newer batchpipe: run, plan and cache refuse it (STATE_FAILED, what to do) and leave it; cache --clear empties it", async () => {
+    const { dir, spec, ids } = pipeline("newer", 30);
+    const file = path.join(dir, ".batchpipe/newer/cache.db");
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    const db = new Database(file);
+    db.pragma("user_version = 99");
+    db.close();
+    for (const args of [
+      ["run", spec],
+      ["plan", spec],
+      ["cache", spec],
+    ]) {
+      const refused = await batchpipe(args, { cwd: dir });
+      expect(refused.code, args.join(" ")).toBe(1);
+      expect(refused.stderr).toMatch(
+        /cannot open the result cache .*cache\.db: its layout \(99\) is newer than this batchpipe's .*\(STATE_FAILED\)/,
+      );
+      expect(refused.stderr).toMatch(
+        /hint: Run it with the batchpipe version that wrote the cache .* `batchpipe cache <spec> --clear`/,
+      );
+      expect(refused.stderr).not.toMatch(/unexpected error/);
+    }
+    const kept = new Database(file, { readonly: true });
+    expect(kept.pragma("user_version", { simple: true })).toBe(99);
+    kept.close();
+    const cleared = await batchpipe(["cache", spec, "--clear"], { cwd: dir });
+    expect(cleared.code, cleared.stderr).toBe(0);
+    expect(cleared.stdout).toMatch(
+      /cleared the result cache of newer \(its figures could not be read: .*layout \(99\) is newer/,
+    );
+    const before = await batchCount();
+    const after = await run(spec, dir);
+    expect(after.code, after.stderr).toBe(0);
+    expect(await sentSince(before)).toBe(30);
+    expect(exactlyOnceInSinks(dir, ids)).toEqual(ONCE);
   });
 });

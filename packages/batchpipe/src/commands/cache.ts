@@ -33,9 +33,11 @@ export default defineCommand({
         ctx.io.stdout.write(`${JSON.stringify({ name, stateDir, cleared: before ?? null })}\n`);
       else
         ctx.io.stdout.write(
-          before
-            ? `✓ cleared the result cache of ${name}: ${plural(before.entries, "entry", "entries")}, ${size(before.fileBytes)} on disk\n`
-            : `${name} has no result cache (state: ${stateDir})\n`,
+          !before
+            ? `${name} has no result cache (state: ${stateDir})\n`
+            : "unreadable" in before
+              ? `✓ cleared the result cache of ${name} (its figures could not be read: ${before.unreadable})\n`
+              : `✓ cleared the result cache of ${name}: ${plural(before.entries, "entry", "entries")}, ${size(before.fileBytes)} on disk\n`,
         );
       return ExitCode.OK;
     }

@@ -21,7 +21,7 @@ import type Database from "better-sqlite3";
 import { BatchpipeError, ErrorCodes, systemError } from "../errors.js";
 import { acquireLock, makeStateDir, ownerOnly } from "../state/lock.js";
 import type { RowsMessage, WriterData, WriterMessage, WriterReply } from "./cache-writer.js";
-import { cacheFigures, duplicates, KEY_LEVELS, MERGE_AT, openCacheDb } from "./store.js";
+import { cacheFigures, duplicates, KEY_LEVELS, MERGE_AT, NewerLayoutError, openCacheDb } from "./store.js";
 
 export const CACHE_FILE = "cache.db";
 /** successes handed to the writer at a time (at most), and the JSON bytes of a hand-over to start with */
@@ -121,14 +121,7 @@ export class ResultCache implements CacheLookup {
       ownerOnly(file);
       return new ResultCache(db, o.provider, { file, maxBytes: o.maxBytes, mergeAt: o.mergeAt ?? MERGE_AT });
     } catch (error) {
-      throw new BatchpipeError(
-        ErrorCodes.STATE_FAILED,
-        `cannot open the result cache ${file}: ${(error as Error).message}`,
-        {
-          hint: "Check the state folder's permissions and free space; `batchpipe cache <spec> --clear` starts an empty cache.",
-          cause: error,
-        },
-      );
+      throw openFailed(file, error);
     }
   }
 
@@ -308,9 +301,15 @@ function storeFailed(file: string, failure: { message: string; code?: unknown })
 export function cacheStats(dir: string): CacheStats | undefined {
   const file = path.join(dir, CACHE_FILE);
   if (!fs.existsSync(file)) return undefined;
-  // not read-only: a WAL database may need its -shm file created to be read
-  const db = openCacheDb(file, { fileMustExist: true });
-  ownerOnly(file);
+  let db: Database.Database | undefined;
+  try {
+    // not read-only: a WAL database may need its -shm file created to be read
+    db = openCacheDb(file, { fileMustExist: true });
+    ownerOnly(file);
+  } catch (error) {
+    db?.close();
+    throw openFailed(file, error);
+  }
   try {
     return readStats(db);
   } finally {
@@ -339,19 +338,39 @@ function readStats(
 }
 
 /**
- * Delete the cache of the state folder `dir`; returns what it held (undefined: there was none).
- * Under the pipeline's lock: a run in progress keeps its cache (the lock error says who holds it).
+ * Delete the cache of the state folder `dir`; returns what it held (undefined: there was none;
+ * `unreadable`: why its figures could not be read, e.g. a newer batchpipe wrote it: it is deleted
+ * all the same, since clearing is how one gets past such a cache). Under the pipeline's lock: a run
+ * in progress keeps its cache (the lock error says who holds it).
  */
-export function clearCache(dir: string): CacheStats | undefined {
+export function clearCache(dir: string): CacheStats | { unreadable: string } | undefined {
   const lock = acquireLock(dir, { command: "cache --clear" });
   try {
-    const before = cacheStats(dir);
+    let before: CacheStats | { unreadable: string } | undefined;
+    try {
+      before = cacheStats(dir);
+    } catch (error) {
+      before = { unreadable: (error as Error).message };
+    }
     const file = path.join(dir, CACHE_FILE);
     for (const f of [file, `${file}-wal`, `${file}-shm`]) fs.rmSync(f, { force: true });
     return before;
   } finally {
     lock.release();
   }
+}
+
+/** why a cache file could not be opened, with what to do about it */
+function openFailed(file: string, error: unknown): BatchpipeError {
+  const hint =
+    error instanceof NewerLayoutError
+      ? "Run it with the batchpipe version that wrote the cache (or a later one), or empty it with `batchpipe cache <spec> --clear` (its requests are then paid for again)."
+      : "Check the state folder's permissions and free space; `batchpipe cache <spec> --clear` starts an empty cache.";
+  return new BatchpipeError(
+    ErrorCodes.STATE_FAILED,
+    `cannot open the result cache ${file}: ${(error as Error).message}`,
+    { hint, cause: error },
+  );
 }
 
 function fileBytes(file: string): number {

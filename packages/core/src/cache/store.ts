@@ -57,6 +57,9 @@ export const MERGE_AT = 50_000;
 /** eviction goes this far under the bound, so the scan that drops evicted keys runs rarely */
 const EVICT_TO = 0.9;
 
+/** a cache written by a newer batchpipe: this one cannot read it, and does not change it */
+export class NewerLayoutError extends Error {}
+
 /** open the cache file with its settings, creating or upgrading its tables */
 export function openCacheDb(file: string, o: { fileMustExist?: boolean } = {}): Database.Database {
   const db = new Database(file, o);
@@ -278,8 +281,8 @@ function upgrade(db: Database.Database): void {
   // IMMEDIATE, and the version read again inside: a `plan` and a run opening the cache at once
   db.transaction(() => {
     if (version() > SCHEMA_VERSION) {
-      throw new Error(
-        `its layout (${version()}) is newer than this batchpipe's (${SCHEMA_VERSION}): use the batchpipe that wrote it`,
+      throw new NewerLayoutError(
+        `its layout (${version()}) is newer than this batchpipe's (${SCHEMA_VERSION}): a newer batchpipe wrote it`,
       );
     }
     if (version() === SCHEMA_VERSION) return;
