@@ -163,7 +163,7 @@ export class CacheStore {
         this.levels[0]!++;
         this.count++;
       } else {
-        // stored twice since its level moved down (rare: an identical request paid twice): the
+        // stored twice since keys_0 last moved down (rare: an identical request paid twice): the
         // newer answers; the older stays in its block, dead, until the block is evicted
         this.updateKey.run(seq, i - first, costs[i], key);
       }
