@@ -113,14 +113,14 @@ export class ResultCache implements CacheLookup {
   static open(dir: string, o: { provider: string; maxBytes: number; mergeAt?: number }): ResultCache {
     makeStateDir(dir);
     const file = path.join(dir, CACHE_FILE);
+    const db = openCacheFile(file);
     try {
-      const db = openCacheDb(file);
       // room for the first two key levels (~10 MB at most): a lookup then reads one page from disk,
       // in the last level (store.ts)
       db.pragma("cache_size = -12288");
-      ownerOnly(file);
       return new ResultCache(db, o.provider, { file, maxBytes: o.maxBytes, mergeAt: o.mergeAt ?? MERGE_AT });
     } catch (error) {
+      db.close();
       throw openFailed(file, error);
     }
   }
@@ -301,15 +301,8 @@ function storeFailed(file: string, failure: { message: string; code?: unknown })
 export function cacheStats(dir: string): CacheStats | undefined {
   const file = path.join(dir, CACHE_FILE);
   if (!fs.existsSync(file)) return undefined;
-  let db: Database.Database | undefined;
-  try {
-    // not read-only: a WAL database may need its -shm file created to be read
-    db = openCacheDb(file, { fileMustExist: true });
-    ownerOnly(file);
-  } catch (error) {
-    db?.close();
-    throw openFailed(file, error);
-  }
+  // not read-only: a WAL database may need its -shm file created to be read
+  const db = openCacheFile(file, { fileMustExist: true });
   try {
     return readStats(db);
   } finally {
@@ -357,6 +350,19 @@ export function clearCache(dir: string): CacheStats | { unreadable: string } | u
     return before;
   } finally {
     lock.release();
+  }
+}
+
+/** the cache file opened (created or upgraded as needed), owner-only; a failure says what to do */
+function openCacheFile(file: string, o: { fileMustExist?: boolean } = {}): Database.Database {
+  let db: Database.Database | undefined;
+  try {
+    db = openCacheDb(file, o);
+    ownerOnly(file);
+    return db;
+  } catch (error) {
+    db?.close();
+    throw openFailed(file, error);
   }
 }
 
