@@ -12,6 +12,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { ensureInput } from "./lib/data.js";
 import { startEmulator } from "./lib/emulator.js";
+import { processCpuMs } from "./lib/measure.js";
 import { chatSpec } from "./lib/spec.js";
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url));
@@ -54,17 +55,19 @@ export async function firstBatch(n) {
         for (const line of lines) {
           const event = JSON.parse(line);
           const ms = Math.round(performance.now() - started);
+          // the CLI's CPU so far beside each time: on a shared machine it tells what the wall time
+          // would be unloaded
           if (event.type === "run_started" && at.runStarted === undefined) {
             at.runStarted = ms;
-            at.cpuMsToRunStarted = cpuMs(child.pid);
+            at.cpuMsToRunStarted = processCpuMs(child.pid);
           }
           if (event.type === "read_progress" && event.records >= 50_000 && at.read50k === undefined) {
             at.read50k = ms;
-            at.cpuMsToRead50k = cpuMs(child.pid);
+            at.cpuMsToRead50k = processCpuMs(child.pid);
           }
           if (event.type === "shard_submitted" && at.firstBatch === undefined) {
             at.firstBatch = ms;
-            at.cpuMsToFirstBatch = cpuMs(child.pid);
+            at.cpuMsToFirstBatch = processCpuMs(child.pid);
             child.kill("SIGKILL");
           }
         }
@@ -77,20 +80,6 @@ export async function firstBatch(n) {
   } finally {
     await emulator.close();
     fs.rmSync(work, { recursive: true, force: true });
-  }
-}
-
-/**
- * CPU time (user + system) a process has used so far, from /proc (Linux; null elsewhere): on a
- * shared machine it tells what the wall time would be unloaded, as the CLI runs on one thread
- */
-function cpuMs(pid) {
-  try {
-    const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-    // utime and stime are fields 14 and 15 of the line (11 and 12 after the command name)
-    return Math.round(((Number(fields[11]) + Number(fields[12])) * 1000) / 100);
-  } catch {
-    return null;
   }
 }
 

@@ -4,12 +4,10 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { processCpuMs } from "./measure.js";
 
 const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 const BIN = path.join(ROOT, "packages/openai-emulator/bin/batchpipe-emulator.js");
-
-// USER_HZ: 100 on every Linux this runs on (getconf CLK_TCK)
-const CLOCK_TICKS = 100;
 
 /** instant completion: no validation or finalizing latency, lines as fast as the machine runs them */
 export const INSTANT = {
@@ -45,15 +43,7 @@ export async function startEmulator(options = INSTANT) {
       const res = await fetch(`${origin}/_emulator/state`);
       return res.json();
     },
-    cpuMs() {
-      try {
-        // fields 14 and 15 of /proc/<pid>/stat (after the command's closing paren): utime, stime in ticks
-        const fields = fs.readFileSync(`/proc/${child.pid}/stat`, "utf8").split(") ")[1].split(" ");
-        return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
-      } catch {
-        return null;
-      }
-    },
+    cpuMs: () => processCpuMs(child.pid),
     async close() {
       if (child.exitCode === null) {
         const exited = new Promise((r) => child.once("exit", r));

@@ -60,6 +60,20 @@ export async function runMeasured(o) {
   return { code, wallMs, peakRssMB, cpuMs, mainRunMs, mainWaitMs, stdout, stderr };
 }
 
+// USER_HZ: 100 on every Linux this runs on (getconf CLK_TCK)
+const CLOCK_TICKS = 100;
+
+/** CPU time (user + system, ms) process `pid` has used so far, from /proc (Linux; null elsewhere) */
+export function processCpuMs(pid) {
+  try {
+    // utime and stime are fields 14 and 15 of the line (11 and 12 after the command's closing paren)
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return null;
+  }
+}
+
 /** the median of the known values (the lower middle one of an even count); null when none is known */
 export function median(values) {
   const known = values.filter((v) => v != null).sort((a, b) => a - b);

@@ -198,11 +198,7 @@ export class CacheStore {
   private merge(level: number): void {
     const from = KEY_LEVELS[level]!;
     const into = KEY_LEVELS[level + 1]!;
-    const both = (
-      this.db.prepare(`SELECT count(*) AS n FROM ${from} f JOIN ${into} k ON k.key = f.key`).get() as {
-        n: number;
-      }
-    ).n;
+    const both = keysAlsoIn(this.db, from, [into]);
     this.db.exec(`INSERT OR REPLACE INTO ${into} SELECT key, seq, i, cost FROM ${from}; DELETE FROM ${from}`);
     this.levels[level + 1]! += this.levels[level]! - both;
     this.levels[level] = 0;
@@ -239,15 +235,17 @@ export class CacheStore {
  */
 export function duplicates(db: Database.Database): number {
   let n = 0;
-  for (let level = 0; level < KEY_LEVELS.length - 1; level++) {
-    const older = KEY_LEVELS.slice(level + 1)
-      .map((table) => `EXISTS (SELECT 1 FROM ${table} o WHERE o.key = k.key)`)
-      .join(" OR ");
-    n += (
-      db.prepare(`SELECT count(*) AS n FROM ${KEY_LEVELS[level]} k WHERE ${older}`).get() as { n: number }
-    ).n;
-  }
+  for (let level = 0; level < KEY_LEVELS.length - 1; level++)
+    n += keysAlsoIn(db, KEY_LEVELS[level]!, KEY_LEVELS.slice(level + 1));
   return n;
+}
+
+/** the keys of level `table` that one of the levels `others` holds too */
+function keysAlsoIn(db: Database.Database, table: string, others: readonly string[]): number {
+  const inOthers = others
+    .map((other) => `EXISTS (SELECT 1 FROM ${other} o WHERE o.key = k.key)`)
+    .join(" OR ");
+  return (db.prepare(`SELECT count(*) AS n FROM ${table} k WHERE ${inOthers}`).get() as { n: number }).n;
 }
 
 /**
