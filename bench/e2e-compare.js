@@ -15,7 +15,7 @@ const BENCH = path.dirname(fileURLToPath(import.meta.url));
 const CLI = path.join(BENCH, "..", "packages/batchpipe/bin/batchpipe.js");
 export const POLL_MS = 200;
 
-/** @returns {Promise<{ n: number, batchpipe: Figure, jsonlOnly?: Figure, baseline: Figure, floor: Figure }>} */
+/** @returns {Promise<{ n: number, batchpipe: Figure, jsonlOnly?: Figure, jsonlNoCache?: Figure, baseline: Figure, floor: Figure }>} */
 export async function runE2E(n, { log = () => {}, profileDir, withJsonlOnly = true } = {}) {
   const input = await ensureInput(n);
   const work = path.join(DATA_DIR, `e2e-${n}`);
@@ -39,9 +39,13 @@ export async function runE2E(n, { log = () => {}, profileDir, withJsonlOnly = tr
   log(`  batchpipe run (jsonl + sqlite sinks), N=${n.toLocaleString("en-US")}…`);
   const batchpipe = await runBatchpipe({ n, input, work, sqlite: true, profileDir });
   let jsonlOnly;
+  let jsonlNoCache;
   if (withJsonlOnly) {
     log(`  batchpipe run (jsonl sink only, like the baseline), N=${n.toLocaleString("en-US")}…`);
     jsonlOnly = await runBatchpipe({ n, input, work, sqlite: false });
+    // what storing the results in the result cache costs: the same run keeping no cache
+    log(`  batchpipe run (jsonl sink only, no result cache), N=${n.toLocaleString("en-US")}…`);
+    jsonlNoCache = await runBatchpipe({ n, input, work, sqlite: false, cache: false });
   }
 
   log(`  floor (streams + JSON only), N=${n.toLocaleString("en-US")}…`);
@@ -53,13 +57,13 @@ export async function runE2E(n, { log = () => {}, profileDir, withJsonlOnly = tr
   check(fr, "floor");
   const floor = figure(n, fr, fs.statSync(floorOut).size);
   fs.rmSync(work, { recursive: true, force: true });
-  return { n, batchpipe, jsonlOnly, baseline, floor };
+  return { n, batchpipe, jsonlOnly, jsonlNoCache, baseline, floor };
 }
 
 /** `batchpipe run` in a child process against its own emulator; checks every record succeeded */
-async function runBatchpipe({ n, input, work, sqlite, profileDir }) {
+async function runBatchpipe({ n, input, work, sqlite, cache = true, profileDir }) {
   const spec = path.join(work, "pipeline.yaml");
-  fs.writeFileSync(spec, pipelineYaml(path.relative(work, input), sqlite));
+  fs.writeFileSync(spec, pipelineYaml(path.relative(work, input), sqlite, cache));
   try {
     return await withEmulator(async (url) => {
       let firstBatchMs = null;
@@ -98,14 +102,15 @@ async function runBatchpipe({ n, input, work, sqlite, profileDir }) {
 // the jsonl-only run keeps the fields the baseline writes; the other run keeps the default rows
 const SAME_FIELDS_AS_BASELINE = "fields: [id, output, usage]";
 
-function pipelineYaml(input, sqlite) {
+/** `cache: false`: `batch.cache_max_size: 0`, no result cache kept (nothing stored, nothing looked up) */
+function pipelineYaml(input, sqlite, cache) {
   return chatSpec({
     name: "bench-e2e",
     // biome-ignore lint/suspicious/noTemplateCurlyInString: ${VAR} is the spec syntax
     baseUrl: "${OPENAI_BASE_URL}",
     source: `{ use: jsonl, path: ${JSON.stringify(input)} }`,
     temperature: 0,
-    batch: { poll_interval: `${POLL_MS}ms` },
+    batch: { poll_interval: `${POLL_MS}ms`, ...(cache ? {} : { cache_max_size: 0 }) },
     sinks: sqlite
       ? [
           "{ use: jsonl, path: ./out/results.jsonl }",

@@ -113,7 +113,7 @@ function runOthers() {
 function medianRound(each) {
   if (each.length === 1) return each[0];
   const s = { ...each[0], rounds: each };
-  for (const run of ["batchpipe", "jsonlOnly", "baseline", "floor"]) {
+  for (const run of ["batchpipe", "jsonlOnly", "jsonlNoCache", "baseline", "floor"]) {
     if (!each[0][run]) continue;
     const figure = { ...each[0][run] };
     for (const key of [

@@ -17,9 +17,12 @@ function roundsLine(s) {
   const ratio = (f, r) => (f ? `${(f.wallMs / r.baseline.wallMs).toFixed(2)}x` : "-");
   const each = s.rounds.map(
     (r, i) =>
-      `${i + 1}: ${ratio(r.batchpipe, r)} / ${ratio(r.jsonlOnly, r)}, ${r.batchpipe.peakRssMB?.toFixed(0) ?? "?"} MB`,
+      `${i + 1}: ${ratio(r.batchpipe, r)} / ${ratio(r.jsonlOnly, r)}${r.jsonlNoCache ? ` / ${ratio(r.jsonlNoCache, r)}` : ""}, ${r.batchpipe.peakRssMB?.toFixed(0) ?? "?"} MB`,
   );
-  return `  - N=${fmt(s.n)}, ${s.rounds.length} rounds (the figures above are medians), each round's wall / baseline (jsonl + sqlite / jsonl only) and peak RSS: ${each.join("; ")}`;
+  const runs = s.jsonlNoCache
+    ? "jsonl + sqlite / jsonl only / jsonl only without the cache"
+    : "jsonl + sqlite / jsonl only";
+  return `  - N=${fmt(s.n)}, ${s.rounds.length} rounds (the figures above are medians), each round's wall / baseline (${runs}) and peak RSS: ${each.join("; ")}`;
 }
 
 /**
@@ -32,6 +35,7 @@ function cpuBudget(s, cores) {
   const runs = [
     ["batchpipe", s.batchpipe],
     ["jsonl sink only", s.jsonlOnly],
+    ["jsonl sink only without the result cache", s.jsonlNoCache],
     ["baseline", s.baseline],
   ].filter(([, f]) => f && f.cpuMs != null && f.emulatorCpuMs != null);
   if (runs.length === 0) return null;
@@ -67,7 +71,8 @@ export function renderResults(r) {
     "",
     "N chat records (~250 B each) → prompt transform → emulator (own process, instant completion) →",
     "jsonl + sqlite sinks with the default rows, through `batchpipe run` in a child process (and once more",
-    "with the jsonl sink only, keeping the baseline's fields `id, output, usage`), each from an empty state",
+    "with the jsonl sink only, keeping the baseline's fields `id, output, usage`, and that once more keeping",
+    "no result cache, `batch.cache_max_size: 0`: what storing each result costs), each from an empty state",
     "folder (an empty result cache). Baseline: bench/baseline-openai-script.js",
     "(openai SDK: batch files of 50,000 lines, upload, create, poll, download, one results JSONL). Floor:",
     "bench/floor-streams.js (read the input, write as many result bytes as batchpipe's JSONL sink, streams +",
@@ -81,6 +86,7 @@ export function renderResults(r) {
     for (const [label, f] of [
       ["batchpipe", s.batchpipe],
       ["batchpipe, jsonl sink only (the baseline's fields)", s.jsonlOnly],
+      ["batchpipe, jsonl sink only, no result cache (`cache_max_size: 0`)", s.jsonlNoCache],
       ["baseline", s.baseline],
       ["floor", s.floor],
     ]) {
@@ -93,7 +99,7 @@ export function renderResults(r) {
   lines.push("");
   for (const s of r.sizes) {
     lines.push(
-      `- N=${fmt(s.n)}: batchpipe/baseline wall **${(s.batchpipe.wallMs / s.baseline.wallMs).toFixed(2)}x**, batchpipe/floor wall **${(s.batchpipe.wallMs / s.floor.wallMs).toFixed(2)}x**, CPU ${(s.batchpipe.cpuMs / s.baseline.cpuMs).toFixed(2)}x baseline and ${(s.batchpipe.cpuMs / s.floor.cpuMs).toFixed(2)}x floor, batchpipe/baseline RSS ${(s.batchpipe.peakRssMB / s.baseline.peakRssMB).toFixed(2)}x${s.jsonlOnly ? `; jsonl sink only: ${(s.jsonlOnly.wallMs / s.baseline.wallMs).toFixed(2)}x baseline wall, ${(s.jsonlOnly.cpuMs / s.baseline.cpuMs).toFixed(2)}x CPU` : ""}; ${s.batchpipe.batches} batches, ${s.batchpipe.identical ?? "?"} identical requests; sqlite sink ${(s.batchpipe.sqliteBytes / 1e6).toFixed(0)} MB`,
+      `- N=${fmt(s.n)}: batchpipe/baseline wall **${(s.batchpipe.wallMs / s.baseline.wallMs).toFixed(2)}x**, batchpipe/floor wall **${(s.batchpipe.wallMs / s.floor.wallMs).toFixed(2)}x**, CPU ${(s.batchpipe.cpuMs / s.baseline.cpuMs).toFixed(2)}x baseline and ${(s.batchpipe.cpuMs / s.floor.cpuMs).toFixed(2)}x floor, batchpipe/baseline RSS ${(s.batchpipe.peakRssMB / s.baseline.peakRssMB).toFixed(2)}x${s.jsonlOnly ? `; jsonl sink only: ${(s.jsonlOnly.wallMs / s.baseline.wallMs).toFixed(2)}x baseline wall, ${(s.jsonlOnly.cpuMs / s.baseline.cpuMs).toFixed(2)}x CPU` : ""}${s.jsonlNoCache ? ` (without the result cache: ${(s.jsonlNoCache.wallMs / s.baseline.wallMs).toFixed(2)}x wall, ${(s.jsonlNoCache.cpuMs / s.baseline.cpuMs).toFixed(2)}x CPU)` : ""}; ${s.batchpipe.batches} batches, ${s.batchpipe.identical ?? "?"} identical requests; sqlite sink ${(s.batchpipe.sqliteBytes / 1e6).toFixed(0)} MB`,
     );
     const budget = cpuBudget(s, r.machine.cores);
     if (budget) lines.push(budget);
