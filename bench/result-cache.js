@@ -16,6 +16,8 @@ const EXTRA = Number(process.argv[3] ?? 0);
 const BEFORE = Number(process.argv[4] ?? 0);
 const words = "the delivery was quick and the build quality matches the price; ";
 const PART = 5_000;
+/** a batch of the default size after the first (the read's shard-writer.ts): a rerun's hits come back shuffled within one */
+const BATCH = 12_500;
 const { ResultCache } = await import("../packages/core/dist/cache/index.js");
 const { RequestIndex } = await import("../packages/core/dist/engine/read/id-index.js");
 
@@ -84,6 +86,22 @@ t = clock();
 let hits = 0;
 for (let i = 0; i < N; i++) if (cache.get(digests[i])) hits++;
 const hitMs = since(t);
+const readInOrder = cache.blocksRead;
+// a rerun whose batches came back in another order than their requests (a provider returns a
+// batch's results in any order): hits shuffled within each batch's 12,500
+const shuffled = Array.from({ length: N }, (_, i) => i);
+for (let from = 0; from < N; from += BATCH) {
+  const end = Math.min(N, from + BATCH);
+  for (let i = end - 1; i > from; i--) {
+    const j = from + ((i * 7919 + 13) % (i - from + 1));
+    [shuffled[i], shuffled[j]] = [shuffled[j], shuffled[i]];
+  }
+}
+t = clock();
+let shuffledHits = 0;
+for (const i of shuffled) if (cache.get(digests[i])) shuffledHits++;
+const shuffledMs = since(t);
+const readShuffled = cache.blocksRead - readInOrder;
 const missing = Array.from({ length: N }, (_, i) => digest(N + i));
 t = clock();
 let misses = 0;
@@ -102,7 +120,12 @@ console.log(
 console.log(`  store: ${us(writeMs)} per result (CPU of both threads), of which`);
 console.log(`    add (JSON, handed to the writer; the caller's thread): ${us(addMs)}`);
 console.log(`    flush, ${PART} per commit (the caller waits for the writer): ${us(flushMs)}`);
-console.log(`  look up, found (select + inflate): ${us(hitMs)} per request (${hits} hits)`);
+console.log(
+  `  look up, found (select + inflate): ${us(hitMs)} per request (${hits} hits, ${readInOrder} blocks read)`,
+);
+console.log(
+  `  look up, found in another order (shuffled within each ${BATCH}): ${us(shuffledMs)} per request (${shuffledHits} hits, ${readShuffled} blocks read)`,
+);
 console.log(`  look up, not found (select): ${us(missMs)} per request (${misses} misses)`);
 console.log(
   `  stored ${(stats.bytes / (N + BEFORE)).toFixed(0)} bytes per result (${((stats.bytes / (N + BEFORE) / (rawBytes / N)) * 100).toFixed(0)}% of the JSON); cache.db + WAL ${(stats.fileBytes / 1e6).toFixed(1)} MB`,

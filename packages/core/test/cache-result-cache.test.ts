@@ -276,7 +276,7 @@ describe("ResultCache", async () => {
       cache.add(digest(i), r, i / 1000);
     }
     await cache.flush();
-    // in an order that jumps between blocks, far more of them than the reader keeps inflated
+    // in an order that jumps between blocks
     const order = Array.from({ length: 1000 }, (_, i) => (i * 389) % 1000);
     for (const i of order) {
       const hit = cache.get(digest(i))!;
@@ -296,6 +296,37 @@ describe("ResultCache", async () => {
     expect(blocks.n).toBeGreaterThanOrEqual(Math.ceil(999 / 32) + 1);
     expect(blocks.n).toBeLessThan(50);
     expect(blocks.single).toBeGreaterThanOrEqual(1);
+  });
+
+  it("hits in another order than stored (a provider returns a batch's results in any order) read each block once; past ~16 MB the oldest go and are read again when asked", async () => {
+    const dir = tempDir();
+    const cache = ResultCache.open(dir, { provider: "openai", maxBytes: 1 << 30 });
+    for (let i = 0; i < 3200; i++) cache.add(digest(i), result(i), 0);
+    await cache.flush();
+    const stored = () => {
+      const db = new Database(path.join(dir, "cache.db"), { readonly: true });
+      const n = (db.prepare("SELECT count(*) AS n FROM blocks").get() as { n: number }).n;
+      db.close();
+      return n;
+    };
+    const blocks = stored();
+    expect(blocks).toBeGreaterThanOrEqual(100);
+    // every hit jumps to another block: with the last 8 blocks kept, ~3,100 were read
+    const order = Array.from({ length: 3200 }, (_, i) => (i * 1031) % 3200);
+    for (const i of order) expect(cache.get(digest(i))!.json).toBe(JSON.stringify(result(i)));
+    expect(cache.blocksRead).toBe(blocks);
+    // ~24 MB of results (~2 KB each, 16 to a block): the first blocks go as the last are read
+    for (let i = 3200; i < 15_200; i++) cache.add(digest(i), result(i, 200), 0);
+    await cache.flush();
+    for (let i = 3200; i < 15_200; i++) expect(cache.get(digest(i))).toBeDefined();
+    const read = cache.blocksRead;
+    expect(read - blocks).toBe(stored() - blocks);
+    expect(cache.get(digest(3200))!.json).toBe(JSON.stringify(result(3200, 200)));
+    expect(cache.blocksRead).toBe(read + 1);
+    // the newest stayed
+    expect(cache.get(digest(15_199))!.json).toBe(JSON.stringify(result(15_199, 200)));
+    expect(cache.blocksRead).toBe(read + 1);
+    await cache.close();
   });
 
   it("an earlier build that opens this cache keeps to tables of its own; what it stored is taken in later", async () => {
