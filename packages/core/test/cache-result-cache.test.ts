@@ -311,7 +311,7 @@ describe("ResultCache", async () => {
     };
     const blocks = stored();
     expect(blocks).toBeGreaterThanOrEqual(100);
-    // every hit jumps to another block: with the last 8 blocks kept, ~3,100 were read
+    // every hit jumps to another block: with the last 8 blocks kept, each of the 3,200 read one
     const order = Array.from({ length: 3200 }, (_, i) => (i * 1031) % 3200);
     for (const i of order) expect(cache.get(digest(i))!.json).toBe(JSON.stringify(result(i)));
     expect(cache.blocksRead).toBe(blocks);
