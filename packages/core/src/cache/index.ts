@@ -1,10 +1,2 @@
-export {
-  CACHE_FILE,
-  type CachedResult,
-  type CacheHit,
-  type CacheLookup,
-  type CacheStats,
-  cacheStats,
-  clearCache,
-  ResultCache,
-} from "./result-cache.js";
+export { CACHE_FILE, type CacheStats, cacheStats, clearCache } from "./cache-file.js";
+export { type CachedResult, type CacheHit, type CacheLookup, ResultCache } from "./result-cache.js";

@@ -13,17 +13,16 @@
  * synchronous = NORMAL (a process crash loses nothing; a power loss may lose the last entries,
  * which are then paid for again).
  */
-import fs from "node:fs";
 import path from "node:path";
 import { Worker } from "node:worker_threads";
 import { inflateRawSync } from "node:zlib";
 import type Database from "better-sqlite3";
 import { BatchpipeError, ErrorCodes, systemError } from "../errors.js";
-import { acquireLock, makeStateDir, ownerOnly } from "../state/lock.js";
+import { makeStateDir } from "../state/lock.js";
+import { CACHE_FILE, type CacheStats, openCacheFile, openFailed, readStats } from "./cache-file.js";
 import type { RowsMessage, WriterData, WriterMessage, WriterReply } from "./cache-writer.js";
-import { cacheFigures, duplicates, KEY_LEVELS, MERGE_AT, NewerLayoutError, openCacheDb } from "./store.js";
+import { cacheFigures, KEY_LEVELS, MERGE_AT } from "./store.js";
 
-export const CACHE_FILE = "cache.db";
 /** successes handed to the writer at a time (at most), and the JSON bytes of a hand-over to start with */
 const HAND_OVER = 512;
 const HAND_OVER_BYTES = 1 << 20;
@@ -49,16 +48,6 @@ export interface CachedResult {
 export interface CacheHit {
   json: string;
   cost: number;
-}
-
-export interface CacheStats {
-  entries: number;
-  /** stored (compressed) bytes of the values */
-  bytes: number;
-  /** the cache file and its WAL on disk */
-  fileBytes: number;
-  oldest: number | null;
-  newest: number | null;
 }
 
 /** the read side of the cache, as the read phase sees it */
@@ -314,96 +303,4 @@ function storeFailed(file: string, failure: { message: string; code?: unknown })
       cause: failure,
     },
   );
-}
-
-/** the cache's figures without opening it for writing; undefined when there is none */
-export function cacheStats(dir: string): CacheStats | undefined {
-  const file = path.join(dir, CACHE_FILE);
-  if (!fs.existsSync(file)) return undefined;
-  // not read-only: a WAL database may need its -shm file created to be read
-  const db = openCacheFile(file, { fileMustExist: true });
-  try {
-    return readStats(db);
-  } finally {
-    db.close();
-  }
-}
-
-/** the figures; by default it counts the key rows and sums the blocks (scans of whole tables) */
-function readStats(
-  db: Database.Database,
-  figures: { count: number; bytes: number } = cacheFigures(db),
-): CacheStats {
-  const at = (order: string) =>
-    (
-      db.prepare(`SELECT created_at AS t FROM blocks ORDER BY seq ${order} LIMIT 1`).get() as
-        | { t: number }
-        | undefined
-    )?.t ?? null;
-  return {
-    entries: figures.count - duplicates(db),
-    bytes: figures.bytes,
-    fileBytes: fileBytes(db.name),
-    oldest: at("ASC"),
-    newest: at("DESC"),
-  };
-}
-
-/**
- * Delete the cache of the state folder `dir`; returns what it held (undefined: there was none;
- * `unreadable`: why its figures could not be read, e.g. a newer batchpipe wrote it: it is deleted
- * all the same, since clearing is how one gets past such a cache). Under the pipeline's lock: a run
- * in progress keeps its cache (the lock error says who holds it).
- */
-export function clearCache(dir: string): CacheStats | { unreadable: string } | undefined {
-  const lock = acquireLock(dir, { command: "cache --clear" });
-  try {
-    let before: CacheStats | { unreadable: string } | undefined;
-    try {
-      before = cacheStats(dir);
-    } catch (error) {
-      before = { unreadable: (error as Error).message };
-    }
-    const file = path.join(dir, CACHE_FILE);
-    for (const f of [file, `${file}-wal`, `${file}-shm`]) fs.rmSync(f, { force: true });
-    return before;
-  } finally {
-    lock.release();
-  }
-}
-
-/** the cache file opened (created or upgraded as needed), owner-only; a failure says what to do */
-function openCacheFile(file: string, o: { fileMustExist?: boolean } = {}): Database.Database {
-  let db: Database.Database | undefined;
-  try {
-    db = openCacheDb(file, o);
-    ownerOnly(file);
-    return db;
-  } catch (error) {
-    db?.close();
-    throw openFailed(file, error);
-  }
-}
-
-/** why a cache file could not be opened, with what to do about it */
-function openFailed(file: string, error: unknown): BatchpipeError {
-  const hint =
-    error instanceof NewerLayoutError
-      ? "Run it with the batchpipe version that wrote the cache (or a later one), or empty it with `batchpipe cache <spec> --clear` (its requests are then paid for again)."
-      : "Check the state folder's permissions and free space; `batchpipe cache <spec> --clear` starts an empty cache.";
-  return new BatchpipeError(
-    ErrorCodes.STATE_FAILED,
-    `cannot open the result cache ${file}: ${(error as Error).message}`,
-    { hint, cause: error },
-  );
-}
-
-function fileBytes(file: string): number {
-  let total = 0;
-  for (const f of [file, `${file}-wal`]) {
-    try {
-      total += fs.statSync(f).size;
-    } catch {}
-  }
-  return total;
 }
