@@ -298,6 +298,22 @@ describe("ResultCache", async () => {
     expect(blocks.single).toBeGreaterThanOrEqual(1);
   });
 
+  it("hand-over buffers the writer gives back are filled again: every result of many flushes comes back byte for byte", async () => {
+    const dir = tempDir();
+    const cache = ResultCache.open(dir, { provider: "openai", maxBytes: 1 << 30 });
+    // a ~1.3 MB result needs a buffer larger than a spare: it gets one of its own
+    const big = { response: { text: "x".repeat(1_300_000) }, usage: {}, model: "m" };
+    const stored = (i: number) => (i === 2500 ? big : result(i, 1 + ((i * 7) % 60)));
+    for (let part = 0; part < 6; part++) {
+      // each part hands over several times; the writer's buffers come back while flush() waits
+      for (let i = part * 700; i < (part + 1) * 700; i++) cache.add(digest(i), stored(i), i);
+      await cache.flush();
+    }
+    for (let i = 0; i < 4200; i++) expect(cache.get(digest(i))?.json).toBe(JSON.stringify(stored(i)));
+    expect(cache.size).toBe(4200);
+    await cache.close();
+  });
+
   it("hits in another order than stored (a provider returns a batch's results in any order) read each block once; past ~16 MB the oldest go and are read again when asked", async () => {
     const dir = tempDir();
     const cache = ResultCache.open(dir, { provider: "openai", maxBytes: 1 << 30 });

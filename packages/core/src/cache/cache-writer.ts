@@ -12,9 +12,10 @@ import { CacheStore, openCacheDb } from "./store.js";
  */
 export type WriterMessage = RowsMessage | { type: "commit"; id: number } | { type: "close" };
 
-/** to the cache: a commit's outcome with the figures after it, or closed */
+/** to the cache: a commit's outcome with the figures after it, a stored batch's buffers back, or closed */
 export type WriterReply =
   | { type: "committed"; id: number; count: number; bytes: number }
+  | { type: "stored"; rows: RowsMessage }
   | { type: "failed"; id: number; message: string; code?: unknown }
   | { type: "closed" };
 
@@ -43,8 +44,8 @@ let failure: Error | undefined;
 
 port.on("message", (message: WriterMessage) => {
   if (message.type === "rows") {
-    if (failure !== undefined) return;
     try {
+      if (failure !== undefined) throw failure;
       const { n, keyLength, ends, costs } = message;
       const keys = Buffer.from(message.keys.buffer, message.keys.byteOffset, message.keys.byteLength);
       const json = Buffer.from(message.json.buffer, message.json.byteOffset, message.json.byteLength);
@@ -52,6 +53,14 @@ port.on("message", (message: WriterMessage) => {
     } catch (error) {
       failure = error as Error;
     }
+    // the buffers go back for the next hand-over (SQLite copied what it keeps)
+    const { keys, json, ends, costs } = message;
+    port.postMessage({ type: "stored", rows: message } satisfies WriterReply, [
+      keys.buffer,
+      json.buffer,
+      ends.buffer,
+      costs.buffer,
+    ] as ArrayBuffer[]);
   } else if (message.type === "commit") {
     try {
       if (failure !== undefined) throw failure;
