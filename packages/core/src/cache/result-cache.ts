@@ -234,9 +234,12 @@ export class ResultCache implements CacheLookup {
     this.send(b, [b.keys.buffer, b.json.buffer, b.ends.buffer, b.costs.buffer] as ArrayBuffer[]);
   }
 
-  /** the writer's buffers back (as plain typed arrays: a moved Buffer arrives as a Uint8Array) */
+  /**
+   * the writer's buffers back (as plain typed arrays: a moved Buffer arrives as a Uint8Array); one
+   * made larger for a large result is dropped, not kept for the rest of the run
+   */
   private takeBack(rows: RowsMessage): void {
-    if (this.spares.length >= SPARES) return;
+    if (this.spares.length >= SPARES || rows.json.byteLength !== HAND_OVER_BYTES) return;
     const buffer = (a: Uint8Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
     this.spares.push({ ...rows, n: 0, keys: buffer(rows.keys), json: buffer(rows.json) });
   }
