@@ -32,6 +32,33 @@ const SECOND_LAYOUT = `CREATE TABLE IF NOT EXISTS results (seq INTEGER PRIMARY K
   PRAGMA user_version = 2`;
 const tempDir = () => fs.mkdtempSync(path.join(os.tmpdir(), "bp-cache-unit-"));
 
+/** a cache file of the third or fourth layout with these key tables and results 1, 2, 3 as blocks 1, 2, 3 */
+function olderLayout(dir: string, version: number, keyTables: string[]) {
+  const db = new Database(path.join(dir, "cache.db"));
+  const keys = (name: string) =>
+    `CREATE TABLE ${name} (key BLOB PRIMARY KEY, seq INTEGER NOT NULL, i INTEGER NOT NULL, cost REAL NOT NULL) WITHOUT ROWID;`;
+  db.exec(`CREATE TABLE blocks (seq INTEGER PRIMARY KEY AUTOINCREMENT, value BLOB NOT NULL, ends BLOB,
+      size INTEGER NOT NULL, created_at INTEGER NOT NULL, z INTEGER NOT NULL);
+    ${keyTables.map(keys).join("\n")}
+    PRAGMA user_version = ${version}`);
+  const json = [1, 2, 3].map((i) => JSON.stringify(result(i)));
+  const insert = db.prepare(
+    "INSERT INTO blocks (value, ends, size, created_at, z) VALUES (?, NULL, ?, 1, 0)",
+  );
+  for (const j of json) insert.run(Buffer.from(j), j.length);
+  return { db, json };
+}
+
+/** after the upgrade, results 1, 2 and 3 answer (costs 0.1, 0.2, 0.3) and count once each */
+async function expectUpgraded(dir: string, json: string[]) {
+  const cache = ResultCache.open(dir, { provider: "openai", maxBytes: 1 << 30 });
+  expect(cache.stats()).toMatchObject({ entries: 3 });
+  expect(cache.get(digest(1))).toEqual({ json: json[0], cost: 0.1 });
+  expect(cache.get(digest(2))).toEqual({ json: json[1], cost: 0.2 });
+  expect(cache.get(digest(3))).toEqual({ json: json[2], cost: 0.3 });
+  await cache.close();
+}
+
 describe("ResultCache", async () => {
   it("gives back what was stored, byte for byte, compressed on disk; nothing before flush; per provider", async () => {
     const dir = tempDir();
@@ -153,7 +180,7 @@ describe("ResultCache", async () => {
 
   it("keys moved down every level still answer; one stored again answers with its newest result and counts once; eviction takes keys from every level", async () => {
     const dir = tempDir();
-    // levels of 5 and 20 keys, then the last: 1,000 keys reach all three
+    // levels of 5, 20 and 320 keys, then the last: 1,000 keys reach all four
     let cache = ResultCache.open(dir, { provider: "openai", maxBytes: 1 << 30, mergeAt: 5 });
     const store = async (from: number, to: number, value = (i: number) => result(i)) => {
       for (let i = from; i < to; i++) {
@@ -163,7 +190,7 @@ describe("ResultCache", async () => {
       await cache.flush();
     };
     const db = new Database(path.join(dir, "cache.db"), { readonly: true });
-    const LEVELS = ["keys_0", "keys_1", "keys_2"];
+    const LEVELS = ["keys_0", "keys_1", "keys_2", "keys_3"];
     const rows = () =>
       LEVELS.map((t) => (db.prepare(`SELECT count(*) AS n FROM ${t}`).get() as { n: number }).n);
     const levelsOf = (i: number) =>
@@ -177,24 +204,24 @@ describe("ResultCache", async () => {
           .get() as { n: number }
       ).n;
     await store(0, 1000);
-    expect(rows()).toEqual([4, 12, 984]);
-    expect(levelsOf(0)).toEqual([2]);
+    expect(rows()).toEqual([4, 12, 312, 672]);
+    expect(levelsOf(0)).toEqual([3]);
     expect(levelsOf(999)).toEqual([0]);
     for (const i of [0, 1, 333, 640, 990, 999])
       expect(JSON.parse(cache.get(digest(i))!.json)).toEqual(result(i));
     // stored again: the newer copy, in an upper level, answers
     await store(0, 1, () => result(7000));
-    expect(levelsOf(0)).toEqual([1, 2]);
+    expect(levelsOf(0)).toEqual([1, 3]);
     expect(JSON.parse(cache.get(digest(0))!.json)).toEqual(result(7000));
     expect(cache.stats().entries).toBe(1000);
     // and once more: three copies, the newest answers, the entry counts once
     await store(0, 1, () => result(9000));
-    expect(levelsOf(0)).toEqual([0, 1, 2]);
+    expect(levelsOf(0)).toEqual([0, 1, 3]);
     expect(JSON.parse(cache.get(digest(0))!.json)).toEqual(result(9000));
     expect(cache.stats().entries).toBe(1000);
     // as the levels move down, the copies fold into one
     await store(1000, 1040);
-    expect(levelsOf(0)).toEqual([2]);
+    expect(levelsOf(0)).toEqual([3]);
     expect(JSON.parse(cache.get(digest(0))!.json)).toEqual(result(9000));
     expect(cache.stats().entries).toBe(1040);
     expect(cacheStats(dir)!.entries).toBe(1040);
@@ -230,19 +257,44 @@ describe("ResultCache", async () => {
     expect((written() - before) / 20_000).toBeLessThan(5_000);
   });
 
+  it("storing into a cache much larger than its levels writes a bounded share of it per result", async () => {
+    // levels of 10, 40 and 640 keys, then the last: with 20,000 keys, the last level is rewritten
+    // every 640 results (~3.9 KB written a result over the last 4,000). With the third level as the
+    // last, it was rewritten every 40 (~20.6 KB a result); at 20M real keys, 14 GB per 1M results
+    const written = () => Number(/wchar: (\d+)/.exec(fs.readFileSync("/proc/self/io", "utf8"))![1]);
+    const cache = ResultCache.open(tempDir(), { provider: "openai", maxBytes: 1 << 30, mergeAt: 10 });
+    let before = 0;
+    for (let i = 0; i < 20_000; i++) {
+      if (i === 16_000) before = written();
+      cache.add(digest(i), result(i, 1), 0);
+      if (i % 50 === 49) await cache.flush();
+    }
+    await cache.close();
+    expect((written() - before) / 4_000).toBeLessThan(8_000);
+  });
+
+  it("reads a cache of the fourth layout (three levels of keys) after upgrading it: its last level stays the last", async () => {
+    const dir = tempDir();
+    const { db, json } = olderLayout(dir, 4, ["keys_0", "keys_1", "keys_2"]);
+    // 1 in the last level, 2 in the first, 3 in the last and stored again since (block 3, level 1)
+    db.prepare("INSERT INTO keys_2 VALUES (?, 1, 0, 0.1), (?, 1, 0, 0.1)").run(
+      cacheKey(digest(1)),
+      cacheKey(digest(3)),
+    );
+    db.prepare("INSERT INTO keys_0 VALUES (?, 2, 0, 0.2)").run(cacheKey(digest(2)));
+    db.prepare("INSERT INTO keys_1 VALUES (?, 3, 0, 0.3)").run(cacheKey(digest(3)));
+    db.close();
+    await expectUpgraded(dir, json);
+    const after = new Database(path.join(dir, "cache.db"), { readonly: true });
+    const count = (t: string) => (after.prepare(`SELECT count(*) AS n FROM ${t}`).get() as { n: number }).n;
+    expect(["keys_0", "keys_1", "keys_2", "keys_3"].map(count)).toEqual([1, 1, 0, 2]);
+    expect(after.pragma("user_version", { simple: true })).toBe(5);
+    after.close();
+  });
+
   it("reads a cache of the third layout (two levels of keys) after upgrading it", async () => {
     const dir = tempDir();
-    const db = new Database(path.join(dir, "cache.db"));
-    db.exec(`CREATE TABLE blocks (seq INTEGER PRIMARY KEY AUTOINCREMENT, value BLOB NOT NULL, ends BLOB,
-        size INTEGER NOT NULL, created_at INTEGER NOT NULL, z INTEGER NOT NULL);
-      CREATE TABLE result_keys (key BLOB PRIMARY KEY, seq INTEGER NOT NULL, i INTEGER NOT NULL, cost REAL NOT NULL) WITHOUT ROWID;
-      CREATE TABLE fresh_keys (key BLOB PRIMARY KEY, seq INTEGER NOT NULL, i INTEGER NOT NULL, cost REAL NOT NULL) WITHOUT ROWID;
-      PRAGMA user_version = 3`);
-    const json = [1, 2, 3].map((i) => JSON.stringify(result(i)));
-    const insert = db.prepare(
-      "INSERT INTO blocks (value, ends, size, created_at, z) VALUES (?, NULL, ?, 1, 0)",
-    );
-    for (const j of json) insert.run(Buffer.from(j), j.length);
+    const { db, json } = olderLayout(dir, 3, ["result_keys", "fresh_keys"]);
     // 1 merged, 2 waiting, 3 merged and stored again since (its newer result is block 3)
     db.prepare("INSERT INTO result_keys VALUES (?, 1, 0, 0.1), (?, 1, 0, 0.1)").run(
       cacheKey(digest(1)),
@@ -253,12 +305,7 @@ describe("ResultCache", async () => {
       cacheKey(digest(3)),
     );
     db.close();
-    const cache = ResultCache.open(dir, { provider: "openai", maxBytes: 1 << 30 });
-    expect(cache.stats()).toMatchObject({ entries: 3 });
-    expect(cache.get(digest(1))).toEqual({ json: json[0], cost: 0.1 });
-    expect(cache.get(digest(2))).toEqual({ json: json[1], cost: 0.2 });
-    expect(cache.get(digest(3))).toEqual({ json: json[2], cost: 0.3 });
-    await cache.close();
+    await expectUpgraded(dir, json);
   });
 
   it("stores results in blocks: each comes back byte for byte in any order, a large one alone; compressed", async () => {
@@ -382,16 +429,16 @@ describe("ResultCache", async () => {
   it("refuses a cache of a newer layout (STATE_FAILED) and leaves it as it is", () => {
     const dir = tempDir();
     const db = new Database(path.join(dir, "cache.db"));
-    db.pragma("user_version = 5");
+    db.pragma("user_version = 6");
     db.close();
     expect(() => ResultCache.open(dir, { provider: "openai", maxBytes: 1 << 30 })).toThrow(
       expect.objectContaining({
         code: "STATE_FAILED",
-        message: expect.stringMatching(/layout \(5\) is newer/),
+        message: expect.stringMatching(/layout \(6\) is newer/),
       }),
     );
     const after = new Database(path.join(dir, "cache.db"));
-    expect(after.pragma("user_version", { simple: true })).toBe(5);
+    expect(after.pragma("user_version", { simple: true })).toBe(6);
     after.close();
   });
 

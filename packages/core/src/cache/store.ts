@@ -28,17 +28,18 @@ const DEFLATE = { level: zlib.Z_BEST_SPEED };
  * move down a level when it is full, in key order, so a move writes each page of the level below
  * about once. With two levels the one below was the whole cache, rewritten every MERGE_AT results:
  * storing a result cost 2.7 µs of the writer's time with 1M keys, 10.9 µs with 5M, and grew on.
- * The middle level holds LEVEL_RATIO times the first before it moves into the last, which is so
- * rewritten LEVEL_RATIO times less often: 2.4 µs at 1M, 4.7 µs at 5M (bench/result-cache.js; its
- * third argument stores on top of that many keys). A larger ratio rewrites the last level less
- * often still, but a lookup asks every level, and the first two are small enough to stay in the
- * reader's page cache (result-cache.ts) only at this ratio: with 16, a lookup at 5M keys cost
- * ~2.5 µs more than with two levels; with 4, ~0.5 µs. A key stored again is in more than one level
- * until they merge: the newest answers. AUTOINCREMENT: a block's seq is never used again once
- * evicted, so the reader's copy of a block can never be another block's.
+ * `keys_1` holds 4 times `keys_0` before it moves down: at that ratio both stay small enough for
+ * the reader's page cache (result-cache.ts; with 16, a lookup at 5M keys cost ~2.5 µs more).
+ * `keys_2` holds 16 times `keys_1` (3.2M keys) before it moves into the last level: with `keys_2`
+ * as the last level, every move of `keys_1` rewrote the whole of it, and storing 1M results on top
+ * of 20M wrote 14 GB (bench/lib/analysis.md, twelfth pass). Up to 3.2M keys a lookup reads one
+ * page from disk, as before; past it, two. A key stored again is in more than one level until they
+ * merge: the newest answers. AUTOINCREMENT: a block's seq is never used again once evicted, so the
+ * reader's copy of a block can never be another block's.
  */
-export const KEY_LEVELS = ["keys_0", "keys_1", "keys_2"] as const;
-const LEVEL_RATIO = 4;
+export const KEY_LEVELS = ["keys_0", "keys_1", "keys_2", "keys_3"] as const;
+/** keys a level holds before it moves down, in MERGE_AT (the last level has no limit) */
+const LEVEL_SIZE = [1, 4, 64];
 const keyTable = (name: string) =>
   `CREATE TABLE IF NOT EXISTS ${name} (key BLOB PRIMARY KEY, seq INTEGER NOT NULL, i INTEGER NOT NULL, cost REAL NOT NULL) WITHOUT ROWID;`;
 const SCHEMA = `
@@ -51,8 +52,8 @@ CREATE TABLE IF NOT EXISTS blocks (
   z INTEGER NOT NULL);
 ${KEY_LEVELS.map(keyTable).join("\n")}
 `;
-const SCHEMA_VERSION = 4;
-/** keys_0 moves down at this many keys, keys_1 at LEVEL_RATIO times as many */
+const SCHEMA_VERSION = 5;
+/** keys_0 moves down at this many keys (the levels below at LEVEL_SIZE times as many) */
 export const MERGE_AT = 50_000;
 /** eviction goes this far under the bound, so the scan that drops evicted keys runs rarely */
 const EVICT_TO = 0.9;
@@ -174,7 +175,7 @@ export class CacheStore {
   commit(): void {
     if (!this.db.inTransaction) return;
     for (let level = 0; level < KEY_LEVELS.length - 1; level++) {
-      if (this.levels[level]! < this.o.mergeAt * LEVEL_RATIO ** level) break;
+      if (this.levels[level]! < this.o.mergeAt * LEVEL_SIZE[level]!) break;
       this.merge(level);
     }
     this.evict();
@@ -253,9 +254,11 @@ function keysAlsoIn(db: Database.Database, table: string, others: readonly strin
  * 1, one `entries` table with a unique key; 2, a `results` row per result with `keys` and `fresh`
  * pointing at it. Each of their results becomes a block of one (`ends` NULL), numbered after this
  * layout's blocks: nothing paid for is lost. 3 had this layout's blocks with two levels of keys
- * (`fresh_keys`, `result_keys`): they become the first and the last. This layout's tables have names of their own, so an
- * earlier build that opens this cache makes its own tables beside them (it starts empty, it does not
- * fail), and what it stored there is taken in when this build opens the cache again.
+ * (`fresh_keys`, `result_keys`): they become the first and the last. 4 had three levels: its last
+ * (`keys_2`) becomes this layout's last (`keys_3`). The earlier layouts' tables have names of their
+ * own, so a build of one that opens this cache makes its own tables beside these (it starts empty,
+ * it does not fail), and what it stored there is taken in when this build opens the cache again; a
+ * build of layout 4 refuses it as newer.
  */
 function upgrade(db: Database.Database): void {
   const version = () => db.pragma("user_version", { simple: true }) as number;
@@ -286,6 +289,8 @@ function upgrade(db: Database.Database): void {
     if (version() === SCHEMA_VERSION) return;
     const first = KEY_LEVELS[0];
     const last = KEY_LEVELS[KEY_LEVELS.length - 1]!;
+    // the fourth layout's last level (keys_2) stays the last (keys_3): it may hold more than keys_2 now may
+    if (has("keys_2") && !has(last)) db.exec(`ALTER TABLE keys_2 RENAME TO ${last}`);
     if (has("fresh_keys")) db.exec(`ALTER TABLE fresh_keys RENAME TO ${first}`);
     if (has("result_keys")) db.exec(`ALTER TABLE result_keys RENAME TO ${last}`);
     db.exec(SCHEMA);
