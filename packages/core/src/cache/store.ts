@@ -32,10 +32,11 @@ const DEFLATE = { level: zlib.Z_BEST_SPEED };
  * the reader's page cache (result-cache.ts; with 16, a lookup at 5M keys cost ~2.5 µs more).
  * `keys_2` holds 16 times `keys_1` (3.2M keys) before it moves into the last level: with `keys_2`
  * as the last level, every move of `keys_1` rewrote the whole of it, and storing 1M results on top
- * of 20M wrote 14 GB (bench/lib/analysis.md, twelfth pass). Up to 3.2M keys a lookup reads one
- * page from disk, as before; past it, two. A key stored again is in more than one level until they
- * merge: the newest answers. AUTOINCREMENT: a block's seq is never used again once evicted, so the
- * reader's copy of a block can never be another block's.
+ * of 20M wrote 14 GB; with the third level, 4M on top of 21M wrote 9 GB (bench/lib/analysis.md,
+ * twelfth pass). Up to 3.2M keys a lookup reads one page from disk, as before; past it, two. A
+ * key stored again is in more than one level until they merge: the newest answers. AUTOINCREMENT:
+ * a block's seq is never used again once evicted, so the reader's copy of a block can never be
+ * another block's.
  */
 export const KEY_LEVELS = ["keys_0", "keys_1", "keys_2", "keys_3"] as const;
 /** keys a level holds before it moves down, in MERGE_AT (the last level has no limit) */
