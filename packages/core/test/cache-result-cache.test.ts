@@ -31,6 +31,8 @@ const SECOND_LAYOUT = `CREATE TABLE IF NOT EXISTS results (seq INTEGER PRIMARY K
   CREATE TABLE IF NOT EXISTS fresh (key BLOB PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
   PRAGMA user_version = 2`;
 const tempDir = () => fs.mkdtempSync(path.join(os.tmpdir(), "bp-cache-unit-"));
+/** bytes this process has written so far (its threads' too) */
+const bytesWritten = () => Number(/wchar: (\d+)/.exec(fs.readFileSync("/proc/self/io", "utf8"))![1]);
 
 /** a cache file of the third or fourth layout with these key tables and results 1, 2, 3 as blocks 1, 2, 3 */
 function olderLayout(dir: string, version: number, keyTables: string[]) {
@@ -246,31 +248,29 @@ describe("ResultCache", async () => {
     // 20,000 results, a commit per 50, the first level moving down every 100: with two levels the
     // whole key table was rewritten at each move, 156 MB in all (14, 32, 48, 63 MB a quarter);
     // with three, ~60 MB (8, 14, 16, 22)
-    const written = () => Number(/wchar: (\d+)/.exec(fs.readFileSync("/proc/self/io", "utf8"))![1]);
     const cache = ResultCache.open(tempDir(), { provider: "openai", maxBytes: 1 << 30, mergeAt: 100 });
-    const before = written();
+    const before = bytesWritten();
     for (let i = 0; i < 20_000; i++) {
       cache.add(digest(i), result(i, 1), 0);
       if (i % 50 === 49) await cache.flush();
     }
     await cache.close();
-    expect((written() - before) / 20_000).toBeLessThan(5_000);
+    expect((bytesWritten() - before) / 20_000).toBeLessThan(5_000);
   });
 
   it("storing into a cache much larger than its levels writes a bounded share of it per result", async () => {
     // levels of 10, 40 and 640 keys, then the last: with 20,000 keys, the last level is rewritten
     // every 640 results (~3.9 KB written a result over the last 4,000). With the third level as the
     // last, it was rewritten every 40 (~20.6 KB a result); at 20M real keys, 14 GB per 1M results
-    const written = () => Number(/wchar: (\d+)/.exec(fs.readFileSync("/proc/self/io", "utf8"))![1]);
     const cache = ResultCache.open(tempDir(), { provider: "openai", maxBytes: 1 << 30, mergeAt: 10 });
     let before = 0;
     for (let i = 0; i < 20_000; i++) {
-      if (i === 16_000) before = written();
+      if (i === 16_000) before = bytesWritten();
       cache.add(digest(i), result(i, 1), 0);
       if (i % 50 === 49) await cache.flush();
     }
     await cache.close();
-    expect((written() - before) / 4_000).toBeLessThan(8_000);
+    expect((bytesWritten() - before) / 4_000).toBeLessThan(8_000);
   });
 
   it("reads a cache of the fourth layout (three levels of keys) after upgrading it: its last level stays the last", async () => {

@@ -4,7 +4,7 @@
  * ~10 µs a result on the collecting thread (SQLite inserts, merges, compression).
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { CacheStore, openCacheDb } from "./store.js";
+import { asBuffer, CacheStore, movedBuffers, openCacheDb } from "./store.js";
 
 /**
  * from the cache: `n` results to insert (their keys of `keyLength` bytes and their JSON back to back,
@@ -47,20 +47,15 @@ port.on("message", (message: WriterMessage) => {
     try {
       if (failure !== undefined) throw failure;
       const { n, keyLength, ends, costs } = message;
-      const keys = Buffer.from(message.keys.buffer, message.keys.byteOffset, message.keys.byteLength);
-      const json = Buffer.from(message.json.buffer, message.json.byteOffset, message.json.byteLength);
-      store.insert({ n, keyLength, keys, json, ends, costs }, Date.now());
+      store.insert(
+        { n, keyLength, keys: asBuffer(message.keys), json: asBuffer(message.json), ends, costs },
+        Date.now(),
+      );
     } catch (error) {
       failure = error as Error;
     }
     // the buffers go back for the next hand-over (SQLite copied what it keeps)
-    const { keys, json, ends, costs } = message;
-    port.postMessage({ type: "stored", rows: message } satisfies WriterReply, [
-      keys.buffer,
-      json.buffer,
-      ends.buffer,
-      costs.buffer,
-    ] as ArrayBuffer[]);
+    port.postMessage({ type: "stored", rows: message } satisfies WriterReply, movedBuffers(message));
   } else if (message.type === "commit") {
     try {
       if (failure !== undefined) throw failure;

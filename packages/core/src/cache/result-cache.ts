@@ -21,7 +21,7 @@ import { BatchpipeError, ErrorCodes, systemError } from "../errors.js";
 import { makeStateDir } from "../state/lock.js";
 import { CACHE_FILE, type CacheStats, openCacheFile, openFailed, readStats } from "./cache-file.js";
 import type { RowsMessage, WriterData, WriterMessage, WriterReply } from "./cache-writer.js";
-import { cacheFigures, KEY_LEVELS, MERGE_AT } from "./store.js";
+import { asBuffer, cacheFigures, KEY_LEVELS, MERGE_AT, movedBuffers } from "./store.js";
 
 /** successes handed to the writer at a time (at most), and the JSON bytes of a hand-over to start with */
 const HAND_OVER = 512;
@@ -231,7 +231,7 @@ export class ResultCache implements CacheLookup {
     if (b.n === 0) return;
     this.batch = this.newBatch(HAND_OVER_BYTES);
     this.uncommitted += b.n;
-    this.send(b, [b.keys.buffer, b.json.buffer, b.ends.buffer, b.costs.buffer] as ArrayBuffer[]);
+    this.send(b, movedBuffers(b));
   }
 
   /**
@@ -240,8 +240,7 @@ export class ResultCache implements CacheLookup {
    */
   private takeBack(rows: RowsMessage): void {
     if (this.spares.length >= SPARES || rows.json.byteLength !== HAND_OVER_BYTES) return;
-    const buffer = (a: Uint8Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
-    this.spares.push({ ...rows, n: 0, keys: buffer(rows.keys), json: buffer(rows.json) });
+    this.spares.push({ ...rows, n: 0, keys: asBuffer(rows.keys), json: asBuffer(rows.json) });
   }
 
   /** buffers of their own (not Buffer's shared pool), moved to the writer when handed over: a spare, or new ones */

@@ -101,6 +101,21 @@ export interface StoredResults {
   costs: Float64Array;
 }
 
+/** the buffers of results handed over between threads: moved with postMessage, not copied */
+export function movedBuffers(r: {
+  keys: Uint8Array;
+  json: Uint8Array;
+  ends: Uint32Array;
+  costs: Float64Array;
+}): ArrayBuffer[] {
+  return [r.keys.buffer, r.json.buffer, r.ends.buffer, r.costs.buffer] as ArrayBuffer[];
+}
+
+/** a moved Buffer arrives as a Uint8Array: the same bytes as a Buffer again */
+export function asBuffer(a: Uint8Array): Buffer {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+}
+
 /** the write side: every call but commit() runs inside the transaction the first insert opens */
 export class CacheStore {
   private readonly insertBlockRow: Database.Statement;
