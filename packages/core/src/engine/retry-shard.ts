@@ -1,7 +1,7 @@
 import path from "node:path";
 import type { ShardRow } from "../state/index.js";
 import { decodeShardMeta } from "./codecs/shard-meta.js";
-import { NOT_SUBMITTED, readFileLines, retryShardName, SyncWriter } from "./read/index.js";
+import { NOT_SUBMITTED, readFileLines, retryShardName, SyncWriter, syncFiles } from "./read/index.js";
 import type { ShardMetaIndex } from "./shard-meta-index.js";
 
 export async function writeRetryShard(options: {
@@ -40,6 +40,8 @@ export async function writeRetryShard(options: {
     requests.close();
     metaOut.close();
   }
+  // durable before the caller records the retry shard
+  await syncFiles([path.join(stateDir, file), path.join(stateDir, metaFile)]);
   return {
     ...shard,
     name,

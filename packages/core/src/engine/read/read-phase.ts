@@ -40,6 +40,7 @@ import {
 import { DuplicateIds, duplicateMessage } from "./duplicates.js";
 import { createEstimator } from "./estimator.js";
 import { type FanoutGate, FanoutRows } from "./fanout-gate.js";
+import { syncFiles } from "./files.js";
 import { RequestIndex } from "./id-index.js";
 import { invalidRecordRow, prepFailuresFile, rejectedRow } from "./prep-failures.js";
 import { failedRead, guardSource, interrupted, toRequest } from "./read-errors.js";
@@ -338,7 +339,10 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
     estimator.close();
     closeTables();
   }
-  const shards = writer.finish();
+  // the last shards and the failures written since the last checkpoint are durable before the
+  // caller records the end of the read
+  const { shards, files: unsynced } = writer.finish();
+  await syncFiles([...unsynced, path.join(stateDir, prepFailuresFile(runId))]);
   totals.shards = shards.length;
   totals.estimatedCost = sumCosts(costByModel, pricesFor(pipeline.spec.pricing));
   options.onProgress?.(totals.read);

@@ -94,6 +94,8 @@ export interface ShardWriterState {
 export class ShardWriter {
   private readonly open = new Map<string, OpenShard>();
   readonly sealed: ShardRow[] = [];
+  /** files of shards sealed since the last checkpoint: closed, synced by the caller before it records them */
+  private unsynced: string[] = [];
   private seq = 0;
 
   constructor(
@@ -169,12 +171,12 @@ export class ShardWriter {
   }
 
   /**
-   * Open shards, flushed and described (for a read checkpoint), with their files: the caller syncs
-   * them before it records the checkpoint.
+   * Open shards, flushed and described (for a read checkpoint), with their files and those of the
+   * shards sealed since the last checkpoint: the caller syncs them before it records the checkpoint.
    */
   checkpoint(): { state: ShardWriterState; files: string[] } {
     const open: OpenShardState[] = [];
-    const files: string[] = [];
+    const files = this.takeUnsynced();
     for (const shard of this.open.values()) {
       open.push({
         seq: shard.seq,
@@ -196,12 +198,19 @@ export class ShardWriter {
     return { state: { seq: this.seq, open }, files };
   }
 
-  /** seal every open shard; returns all sealed shards in order */
-  finish(): ShardRow[] {
+  /** seal every open shard; returns all sealed shards in order, and the files to sync before recording them */
+  finish(): { shards: ShardRow[]; files: string[] } {
     for (const shard of this.open.values()) this.seal(shard);
     this.open.clear();
     this.sealed.sort((a, b) => a.seq - b.seq);
-    return this.sealed;
+    return { shards: this.sealed, files: this.takeUnsynced() };
+  }
+
+  /** the files of the shards sealed since the last call (closed, not yet synced) */
+  private takeUnsynced(): string[] {
+    const files = this.unsynced;
+    this.unsynced = [];
+    return files;
   }
 
   /** close files without sealing (on abort) */
@@ -247,6 +256,10 @@ export class ShardWriter {
   private seal(shard: OpenShard): void {
     shard.lines.close();
     shard.metas.close();
+    this.unsynced.push(
+      path.join(this.options.stateDir, shard.file),
+      path.join(this.options.stateDir, shard.metaFile),
+    );
     this.sealed.push({
       runId: this.options.runId,
       name: shard.name,
