@@ -122,6 +122,47 @@ describe("ResultCache", async () => {
     await cache.close();
   });
 
+  it("keeps its figures in the file: an open reads them instead of counting; a store that did not keep them is counted again", async () => {
+    const dir = tempDir();
+    let cache = ResultCache.open(dir, { provider: "openai", maxBytes: 1 << 30 });
+    for (let i = 0; i < 100; i++) cache.add(digest(i), result(i), 0.01);
+    await cache.close();
+    const db = new Database(path.join(dir, "cache.db"));
+    const kept = () =>
+      db.prepare("SELECT bytes, levels FROM figures").get() as { bytes: number; levels: string };
+    expect(JSON.parse(kept().levels)).toEqual([100, 0, 0, 0]);
+    expect(kept().bytes).toBe(cacheStats(dir)!.bytes);
+    // the row is what an open reads: no scan of the keys (at 20M stored results ~1 s from a cold disk)
+    db.exec(`UPDATE figures SET levels = '[7,0,0,0]'`);
+    cache = ResultCache.open(dir, { provider: "openai", maxBytes: 1 << 30 });
+    expect(cache.size).toBe(7);
+    await cache.close();
+    expect(cacheStats(dir)!.entries).toBe(7);
+    // a build of this layout from before the row stores a result without keeping it: counted again
+    const json = JSON.stringify(result(100));
+    const { lastInsertRowid: seq } = db
+      .prepare("INSERT INTO blocks (value, ends, size, created_at, z) VALUES (?, NULL, ?, 1, 0)")
+      .run(Buffer.from(json), json.length);
+    db.prepare("INSERT INTO keys_0 VALUES (?, ?, 0, 0.01)").run(cacheKey(digest(100)), seq);
+    cache = ResultCache.open(dir, { provider: "openai", maxBytes: 1 << 30 });
+    expect(cache.size).toBe(101);
+    await cache.close();
+    // and kept again by that open, though it stored nothing
+    expect(JSON.parse(kept().levels)).toEqual([101, 0, 0, 0]);
+    cache = ResultCache.open(dir, { provider: "openai", maxBytes: 1 << 30 });
+    cache.add(digest(101), result(101), 0.01);
+    await cache.close();
+    expect(JSON.parse(kept().levels)).toEqual([102, 0, 0, 0]);
+    // a cache from before the figures table gets it, counted
+    db.exec("DROP TABLE figures");
+    cache = ResultCache.open(dir, { provider: "openai", maxBytes: 1 << 30 });
+    expect(cache.size).toBe(102);
+    expect(JSON.parse(cache.get(digest(100))!.json)).toEqual(result(100));
+    await cache.close();
+    expect(cacheStats(dir)!.entries).toBe(102);
+    db.close();
+  });
+
   it("evicts the oldest blocks first once the stored bytes pass the bound, down to 90% of it", async () => {
     // each flush of 10 results stores one block: measure one
     const probe = ResultCache.open(tempDir(), { provider: "openai", maxBytes: 1 << 30 });

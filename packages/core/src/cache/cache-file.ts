@@ -35,7 +35,7 @@ export function cacheStats(dir: string): CacheStats | undefined {
   }
 }
 
-/** the figures; by default it counts the key rows and sums the blocks (scans of whole tables) */
+/** the figures (by default those the last commit kept, store.ts), with the entries stored twice told apart (a scan of the upper key levels) */
 export function readStats(
   db: Database.Database,
   figures: { count: number; bytes: number } = cacheFigures(db),

@@ -21,7 +21,7 @@ import { BatchpipeError, ErrorCodes, systemError } from "../errors.js";
 import { makeStateDir } from "../state/lock.js";
 import { CACHE_FILE, type CacheStats, openCacheFile, openFailed, readStats } from "./cache-file.js";
 import type { RowsMessage, WriterData, WriterMessage, WriterReply } from "./cache-writer.js";
-import { asBuffer, cacheFigures, KEY_LEVELS, MERGE_AT, movedBuffers } from "./store.js";
+import { asBuffer, KEY_LEVELS, MERGE_AT, movedBuffers, openFigures } from "./store.js";
 
 /** successes handed to the writer at a time (at most), and the JSON bytes of a hand-over to start with */
 const HAND_OVER = 512;
@@ -108,7 +108,7 @@ export class ResultCache implements CacheLookup {
       `SELECT seq, i, cost FROM (${levels.join(" UNION ALL ")}) ORDER BY o LIMIT 1`,
     );
     this.selectBlock = db.prepare("SELECT value, ends, z FROM blocks WHERE seq = ?");
-    const figures = cacheFigures(db);
+    const figures = openFigures(db);
     this.count = figures.count;
     this.bytes = figures.bytes;
   }

@@ -52,6 +52,12 @@ CREATE TABLE IF NOT EXISTS blocks (
   -- 1: value is raw-deflated; 0: as it is
   z INTEGER NOT NULL);
 ${KEY_LEVELS.map(keyTable).join("\n")}
+-- what cacheFigures() returns, kept by each commit; valid while seq is the blocks' AUTOINCREMENT
+-- counter (a build of this layout before the row was kept stores without it: counted again)
+CREATE TABLE IF NOT EXISTS figures (
+  one INTEGER PRIMARY KEY CHECK (one = 1), seq INTEGER NOT NULL, bytes INTEGER NOT NULL,
+  -- each level's key rows, a JSON array
+  levels TEXT NOT NULL);
 `;
 const SCHEMA_VERSION = 5;
 /** keys_0 moves down at this many keys (the levels below at LEVEL_SIZE times as many) */
@@ -74,18 +80,77 @@ export function openCacheDb(file: string, o: { fileMustExist?: boolean } = {}): 
   return db;
 }
 
+export interface CacheFigures {
+  /** key rows: an entry stored again counts once per level it is in until the levels merge (duplicates() tells them) */
+  count: number;
+  /** stored (compressed) bytes */
+  bytes: number;
+  /** the key rows of each level */
+  levels: number[];
+  /** read from the figures row (false: counted) */
+  kept: boolean;
+}
+
 /**
- * what the cache holds: `count` key rows (an entry stored again counts once per level it is in
- * until the levels merge; duplicates() tells them), `levels` the rows of each level, stored bytes
+ * What the cache holds: from the figures row the last commit left, or, when a writer that does not
+ * keep it stored since, counted (a scan of every key and block: at 20M stored results ~170 ms, or
+ * ~1 s from a cold disk cache, at every open of a run, a plan and the writer thread).
  */
-export function cacheFigures(db: Database.Database): { count: number; bytes: number; levels: number[] } {
+export function cacheFigures(db: Database.Database): CacheFigures {
+  const kept = db.prepare("SELECT seq, bytes, levels FROM figures").get() as
+    | { seq: number; bytes: number; levels: string }
+    | undefined;
+  if (kept !== undefined && kept.seq === blocksCounter(db)) {
+    const levels = JSON.parse(kept.levels) as number[];
+    return { count: levels.reduce((sum, rows) => sum + rows, 0), bytes: kept.bytes, levels, kept: true };
+  }
   const n = (sql: string) => (db.prepare(sql).get() as { n: number }).n;
   const levels = KEY_LEVELS.map((table) => n(`SELECT count(*) AS n FROM ${table}`));
   return {
     count: levels.reduce((sum, rows) => sum + rows, 0),
     bytes: n("SELECT coalesce(sum(size), 0) AS n FROM blocks"),
     levels,
+    kept: false,
   };
+}
+
+/**
+ * cacheFigures(), kept for the next opens when they had to be counted (the run may store nothing:
+ * a rerun answered from the cache). Left to a later open when another connection holds the write
+ * lock past busy_timeout (a `plan` beside a run storing results).
+ */
+export function openFigures(db: Database.Database): CacheFigures {
+  const figures = cacheFigures(db);
+  if (figures.kept) return figures;
+  try {
+    return db
+      .transaction(() => {
+        const counted = cacheFigures(db);
+        writeFigures(db, counted);
+        return counted;
+      })
+      .immediate();
+  } catch (error) {
+    if ((error as { code?: unknown }).code !== "SQLITE_BUSY") throw error;
+    return figures;
+  }
+}
+
+/** the figures row, for the blocks as they are (inside a transaction) */
+function writeFigures(db: Database.Database, f: { bytes: number; levels: number[] }): void {
+  db.prepare("INSERT OR REPLACE INTO figures (one, seq, bytes, levels) VALUES (1, ?, ?, ?)").run(
+    blocksCounter(db),
+    f.bytes,
+    JSON.stringify(f.levels),
+  );
+}
+
+/** the blocks' AUTOINCREMENT counter: every store moves it on, and nothing moves it back */
+function blocksCounter(db: Database.Database): number {
+  const row = db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'blocks'").get() as
+    | { seq: number }
+    | undefined;
+  return row?.seq ?? 0;
 }
 
 /**
@@ -195,7 +260,12 @@ export class CacheStore {
       this.merge(level);
     }
     this.evict();
+    this.keep();
     this.db.exec("COMMIT");
+  }
+
+  private keep(): void {
+    writeFigures(this.db, { bytes: this.bytes, levels: this.levels });
   }
 
   /** drop what was inserted since the last commit; the figures are read again */
@@ -274,13 +344,15 @@ function keysAlsoIn(db: Database.Database, table: string, others: readonly strin
  * (`keys_2`) becomes this layout's last (`keys_3`). The earlier layouts' tables have names of their
  * own, so a build of one that opens this cache makes its own tables beside these (it starts empty,
  * it does not fail), and what it stored there is taken in when this build opens the cache again; a
- * build of layout 4 refuses it as newer.
+ * build of layout 4 refuses it as newer. The `figures` table came later in layout 5: a cache
+ * without it gets it, and a build of layout 5 from before it stores without keeping it, which
+ * cacheFigures() notices.
  */
 function upgrade(db: Database.Database): void {
   const version = () => db.pragma("user_version", { simple: true }) as number;
-  if (version() === SCHEMA_VERSION) return;
   const has = (table: string) =>
     db.prepare("SELECT name FROM sqlite_master WHERE type='table' AND name=?").get(table) !== undefined;
+  if (version() === SCHEMA_VERSION && has("figures")) return;
   /** the results of `from` (its seq, value, size, cost, created_at, z) as blocks of one, with their keys */
   const takeIn = (from: string, keys: [table: string, into: string][]) => {
     const after = (
@@ -302,7 +374,11 @@ function upgrade(db: Database.Database): void {
         `its layout (${version()}) is newer than this batchpipe's (${SCHEMA_VERSION}): a newer batchpipe wrote it`,
       );
     }
-    if (version() === SCHEMA_VERSION) return;
+    // this layout before the figures row was kept: the table is added (the row comes with the next commit)
+    if (version() === SCHEMA_VERSION) {
+      db.exec(SCHEMA);
+      return;
+    }
     const first = KEY_LEVELS[0];
     const last = KEY_LEVELS[KEY_LEVELS.length - 1]!;
     // the fourth layout's last level (keys_2) stays the last (keys_3): it may hold more than keys_2 now may
