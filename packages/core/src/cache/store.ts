@@ -116,8 +116,9 @@ export function cacheFigures(db: Database.Database): CacheFigures {
 
 /**
  * cacheFigures(), kept for the next opens when they had to be counted (the run may store nothing:
- * a rerun answered from the cache). Left to a later open when another connection holds the write
- * lock past busy_timeout (a `plan` beside a run storing results).
+ * a rerun answered from the cache). Keeping them only saves later opens a scan, so when it cannot
+ * be done (another connection holds the write lock past busy_timeout, as a run storing results
+ * does beside a `plan`; a file this user may read but not write) it is left to a later open.
  */
 export function openFigures(db: Database.Database): CacheFigures {
   const figures = cacheFigures(db);
@@ -130,8 +131,7 @@ export function openFigures(db: Database.Database): CacheFigures {
         return counted;
       })
       .immediate();
-  } catch (error) {
-    if ((error as { code?: unknown }).code !== "SQLITE_BUSY") throw error;
+  } catch {
     return figures;
   }
 }

@@ -340,9 +340,9 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
     closeTables();
   }
   // the last shards and the failures written since the last checkpoint are durable before the
-  // caller records the end of the read
+  // caller records the end of the read (a read that records nothing, a plan's, syncs nothing)
   const { shards, files: unsynced } = writer.finish();
-  await syncFiles([...unsynced, path.join(stateDir, prepFailuresFile(runId))]);
+  if (options.onCheckpoint) await syncFiles([...unsynced, path.join(stateDir, prepFailuresFile(runId))]);
   totals.shards = shards.length;
   totals.estimatedCost = sumCosts(costByModel, pricesFor(pipeline.spec.pricing));
   options.onProgress?.(totals.read);
