@@ -100,12 +100,12 @@ export class ResultCache implements CacheLookup {
     this.prefix = Buffer.from(`${provider}\n`);
     this.keyLength = this.prefix.length + 12;
     this.batch = this.newBatch(HAND_OVER_BYTES);
-    // the newest level first: a key stored again since its level moved down points at its newer result
-    const levels = KEY_LEVELS.map(
-      (table, o) => `SELECT ${o} AS o, seq, i, cost FROM ${table} WHERE key = @key`,
-    );
+    // the newest level first: a key stored again since its level moved down points at its newer
+    // result. SQLite runs a UNION ALL's arms in order and stops at the LIMIT, so the first row is
+    // the newest level's (the levels test in cache-result-cache.test.ts holds it to that); sorting
+    // on the level instead cost ~1.2 µs a lookup (bench/lib/analysis.md, thirteenth pass)
     this.selectKey = db.prepare(
-      `SELECT seq, i, cost FROM (${levels.join(" UNION ALL ")}) ORDER BY o LIMIT 1`,
+      `${KEY_LEVELS.map((table) => `SELECT seq, i, cost FROM ${table} WHERE key = @key`).join(" UNION ALL ")} LIMIT 1`,
     );
     this.selectBlock = db.prepare("SELECT value, ends, z FROM blocks WHERE seq = ?");
     const figures = openFigures(db);
@@ -142,6 +142,7 @@ export class ResultCache implements CacheLookup {
   }
 
   get(digest: readonly number[]): CacheHit | undefined {
+    this.snapshot();
     const key = this.key(digest);
     const at = this.selectKey.get({ key });
     if (!at) return undefined;
@@ -151,6 +152,22 @@ export class ResultCache implements CacheLookup {
     const start = at.i === 0 ? 0 : block.ends!.readUInt32LE(4 * (at.i - 1));
     const end = block.ends ? block.ends.readUInt32LE(4 * at.i) : block.json.length;
     return { json: block.json.toString("utf8", start, end), cost: at.cost };
+  }
+
+  /**
+   * The lookups of one turn of the event loop share a read transaction: a statement on its own took
+   * and gave back SQLite's WAL read lock (two fcntl calls and an fstat, ~2 µs of system time a
+   * lookup). A turn is short (the read yields every few ms), so the writer's commits are seen a turn
+   * later at most (at once after flush()), and its checkpoints are not held back.
+   */
+  private snapshot(): void {
+    if (this.db.inTransaction) return;
+    this.db.exec("BEGIN");
+    setImmediate(() => this.endSnapshot());
+  }
+
+  private endSnapshot(): void {
+    if (this.db.open && this.db.inTransaction) this.db.exec("COMMIT");
   }
 
   private block(seq: number): { json: Buffer; ends: Buffer | null } | undefined {
@@ -205,9 +222,12 @@ export class ResultCache implements CacheLookup {
     const done = new Promise<void>((resolve, reject) => this.waiting.set(id, { resolve, reject }));
     this.send({ type: "commit", id });
     await done;
+    // a lookup after the flush sees what it stored (the snapshot may be older than the commit)
+    this.endSnapshot();
   }
 
   stats(): CacheStats {
+    this.endSnapshot();
     return readStats(this.db, { count: this.count, bytes: this.bytes });
   }
 
@@ -222,6 +242,7 @@ export class ResultCache implements CacheLookup {
         writer.postMessage({ type: "close" } satisfies WriterMessage);
         await this.writerExited;
       }
+      this.endSnapshot();
       this.db.close();
     }
   }
