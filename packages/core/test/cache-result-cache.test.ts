@@ -454,31 +454,38 @@ describe("ResultCache", async () => {
     await cache.close();
   });
 
-  it("the lookups of one turn share a snapshot: what another connection stores in that turn is seen from the next", async () => {
+  it("until it stores, the lookups of one turn share a snapshot (what another connection stores then is seen from the next turn); once it stores, each lookup sees the latest", async () => {
     const dir = tempDir();
-    const cache = ResultCache.open(dir, { provider: "openai", maxBytes: 1 << 30 });
+    let cache = ResultCache.open(dir, { provider: "openai", maxBytes: 1 << 30 });
     cache.add(digest(1), result(1), 0.1);
-    await cache.flush();
-    expect(cache.get(digest(2))).toBeUndefined();
-    // stored in the same turn (as the writer thread may commit at any time)
+    await cache.close();
     const db = new Database(path.join(dir, "cache.db"));
-    const json = JSON.stringify(result(2));
-    const { lastInsertRowid: seq } = db
-      .prepare("INSERT INTO blocks (value, ends, size, created_at, z) VALUES (?, NULL, ?, 1, 0)")
-      .run(Buffer.from(json), json.length);
-    db.prepare("INSERT INTO keys_0 VALUES (?, ?, 0, 0.2)").run(cacheKey(digest(2)), seq);
+    /** what another connection (the writer thread) stores */
+    const storeElsewhere = (i: number) => {
+      const json = JSON.stringify(result(i));
+      const { lastInsertRowid: seq } = db
+        .prepare("INSERT INTO blocks (value, ends, size, created_at, z) VALUES (?, NULL, ?, 1, 0)")
+        .run(Buffer.from(json), json.length);
+      db.prepare("INSERT INTO keys_0 VALUES (?, ?, 0, 0.2)").run(cacheKey(digest(i)), seq);
+      return { json, cost: 0.2 };
+    };
+    const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+    // a rerun's cache: it looks up, stores nothing
+    cache = ResultCache.open(dir, { provider: "openai", maxBytes: 1 << 30 });
+    expect(cache.get(digest(2))).toBeUndefined();
+    const two = storeElsewhere(2);
     expect(cache.get(digest(2))).toBeUndefined();
     expect(cache.get(digest(1))).toEqual({ json: JSON.stringify(result(1)), cost: 0.1 });
-    await new Promise((resolve) => setImmediate(resolve));
-    expect(cache.get(digest(2))).toEqual({ json, cost: 0.2 });
-    // a snapshot open does not hold the writer back
+    await nextTurn();
+    expect(cache.get(digest(2))).toEqual(two);
+    // once it stores, its writer thread commits: no read transaction is held across lookups
     cache.add(digest(3), result(3), 0.3);
     await cache.flush();
+    expect(cache.get(digest(3))).toEqual({ json: JSON.stringify(result(3)), cost: 0.3 });
+    const four = storeElsewhere(4);
+    expect(cache.get(digest(4))).toEqual(four);
     db.close();
     await cache.close();
-    const again = ResultCache.open(dir, { provider: "openai", maxBytes: 1 << 30 });
-    expect(again.get(digest(3))).toEqual({ json: JSON.stringify(result(3)), cost: 0.3 });
-    await again.close();
   });
 
   it("a key whose block the writer evicted between the lookup's two reads is a miss, not a crash", async () => {

@@ -155,13 +155,15 @@ export class ResultCache implements CacheLookup {
   }
 
   /**
-   * The lookups of one turn of the event loop share a read transaction: a statement on its own took
-   * and gave back SQLite's WAL read lock (two fcntl calls and an fstat, ~2 µs of system time a
-   * lookup). A turn is short (the read yields every few ms), so the writer's commits are seen a turn
-   * later at most (at once after flush()), and its checkpoints are not held back.
+   * Until this run stores a result (a rerun answered from the cache stores none), the lookups of one
+   * turn of the event loop share a read transaction: a statement on its own took and gave back
+   * SQLite's WAL read lock (two fcntl calls and an fstat, ~2 µs of system time a lookup). Not once
+   * the writer thread commits: a read transaction open most of the time kept its checkpoints from
+   * reaching the WAL's end, and the WAL of a 1M run over a 100k cache grew to 150 MB (55 MB with a
+   * lock per lookup; bench/lib/analysis.md, thirteenth pass).
    */
   private snapshot(): void {
-    if (this.db.inTransaction) return;
+    if (this.db.inTransaction || this.writer !== undefined) return;
     this.db.exec("BEGIN");
     setImmediate(() => this.endSnapshot());
   }
@@ -281,7 +283,10 @@ export class ResultCache implements CacheLookup {
 
   private send(message: WriterMessage, transfer?: ArrayBuffer[]): void {
     if (this.writerError) throw this.writerError;
-    this.writer ??= this.startWriter();
+    if (this.writer === undefined) {
+      this.endSnapshot();
+      this.writer = this.startWriter();
+    }
     this.writer.postMessage(message, transfer);
   }
 
