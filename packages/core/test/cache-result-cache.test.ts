@@ -454,7 +454,7 @@ describe("ResultCache", async () => {
     await cache.close();
   });
 
-  it("until it stores, the lookups of one turn share a snapshot (what another connection stores then is seen from the next turn); once it stores, each lookup sees the latest", async () => {
+  it("a run's cache, until it stores, shares a snapshot among the lookups of one turn (what another connection stores then is seen from the next turn); once it stores, and in a plan's, each lookup sees the latest", async () => {
     const dir = tempDir();
     let cache = ResultCache.open(dir, { provider: "openai", maxBytes: 1 << 30 });
     cache.add(digest(1), result(1), 0.1);
@@ -470,8 +470,14 @@ describe("ResultCache", async () => {
       return { json, cost: 0.2 };
     };
     const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+    // a plan's cache (no lock: a run beside it may be storing)
+    const plan = ResultCache.open(dir, { provider: "openai", maxBytes: 1 << 30 });
+    expect(plan.get(digest(5))).toBeUndefined();
+    const five = storeElsewhere(5);
+    expect(plan.get(digest(5))).toEqual(five);
+    await plan.close();
     // a rerun's cache: it looks up, stores nothing
-    cache = ResultCache.open(dir, { provider: "openai", maxBytes: 1 << 30 });
+    cache = ResultCache.open(dir, { provider: "openai", maxBytes: 1 << 30, locked: true });
     expect(cache.get(digest(2))).toBeUndefined();
     const two = storeElsewhere(2);
     expect(cache.get(digest(2))).toBeUndefined();

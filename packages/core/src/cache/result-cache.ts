@@ -88,6 +88,8 @@ export class ResultCache implements CacheLookup {
   private readonly spares: Batch[] = [];
   /** successes handed over since the last commit */
   private uncommitted = 0;
+  /** opened under the pipeline's lock: no other process writes the cache */
+  private locked = false;
   /** stored bytes and results, as the writer's last commit left them */
   private bytes: number;
   private count: number;
@@ -115,9 +117,13 @@ export class ResultCache implements CacheLookup {
 
   /**
    * open (creating) the cache of the state folder `dir`, for `provider` (its label); `mergeAt`: keys
-   * gathered before they are merged (store.ts; tests make it small)
+   * gathered before they are merged (store.ts; tests make it small); `locked`: the caller holds the
+   * pipeline's lock (a run), so no other process writes the cache (snapshot())
    */
-  static open(dir: string, o: { provider: string; maxBytes: number; mergeAt?: number }): ResultCache {
+  static open(
+    dir: string,
+    o: { provider: string; maxBytes: number; mergeAt?: number; locked?: boolean },
+  ): ResultCache {
     makeStateDir(dir);
     const file = path.join(dir, CACHE_FILE);
     const db = openCacheFile(file);
@@ -125,7 +131,13 @@ export class ResultCache implements CacheLookup {
       // room for the first two key levels (~10 MB at most): a lookup then reads one page from disk,
       // in the last level (store.ts)
       db.pragma("cache_size = -12288");
-      return new ResultCache(db, o.provider, { file, maxBytes: o.maxBytes, mergeAt: o.mergeAt ?? MERGE_AT });
+      const cache = new ResultCache(db, o.provider, {
+        file,
+        maxBytes: o.maxBytes,
+        mergeAt: o.mergeAt ?? MERGE_AT,
+      });
+      cache.locked = o.locked === true;
+      return cache;
     } catch (error) {
       db.close();
       throw openFailed(file, error);
@@ -155,15 +167,16 @@ export class ResultCache implements CacheLookup {
   }
 
   /**
-   * Until this run stores a result (a rerun answered from the cache stores none), the lookups of one
-   * turn of the event loop share a read transaction: a statement on its own took and gave back
-   * SQLite's WAL read lock (two fcntl calls and an fstat, ~2 µs of system time a lookup). Not once
-   * the writer thread commits: a read transaction open most of the time kept its checkpoints from
-   * reaching the WAL's end, and the WAL of a 1M run over a 100k cache grew to 150 MB (55 MB with a
-   * lock per lookup; bench/lib/analysis.md, thirteenth pass).
+   * While nothing writes the cache (a run, under the pipeline's lock, until it stores a result: a
+   * rerun answered from the cache stores none), the lookups of one turn of the event loop share a
+   * read transaction: a statement on its own took and gave back SQLite's WAL read lock (two fcntl
+   * calls and an fstat, ~2 µs of system time a lookup). Not while a writer commits (this run's
+   * writer thread, or a run beside a `plan`): a read transaction open most of the time kept its
+   * checkpoints from reaching the WAL's end, and the WAL of a 1M run over a 100k cache grew to
+   * 150 MB (55 MB with a lock per lookup; bench/lib/analysis.md, thirteenth pass).
    */
   private snapshot(): void {
-    if (this.db.inTransaction || this.writer !== undefined) return;
+    if (!this.locked || this.db.inTransaction || this.writer !== undefined) return;
     this.db.exec("BEGIN");
     setImmediate(() => this.endSnapshot());
   }

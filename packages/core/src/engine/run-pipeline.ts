@@ -243,7 +243,8 @@ export function buildReport(
 function openCache(pipeline: EnginePipeline, stateDir: string): ResultCache | undefined {
   const maxBytes = pipeline.spec.batch.cache_max_size;
   if (maxBytes === 0) return undefined;
-  return ResultCache.open(stateDir, { provider: pipeline.provider.label, maxBytes });
+  // a run holds the pipeline's lock: no other process writes its cache
+  return ResultCache.open(stateDir, { provider: pipeline.provider.label, maxBytes, locked: true });
 }
 
 /** where the read phase looks requests up: nowhere with --no-cache or allow_same_dataset */
