@@ -88,8 +88,6 @@ export class ResultCache implements CacheLookup {
   private readonly spares: Batch[] = [];
   /** successes handed over since the last commit */
   private uncommitted = 0;
-  /** opened under the pipeline's lock: no other process writes the cache */
-  private locked = false;
   /** stored bytes and results, as the writer's last commit left them */
   private bytes: number;
   private count: number;
@@ -98,6 +96,8 @@ export class ResultCache implements CacheLookup {
     private readonly db: Database.Database,
     provider: string,
     private readonly data: WriterData,
+    /** opened under the pipeline's lock: no other process writes the cache */
+    private readonly locked: boolean,
   ) {
     this.prefix = Buffer.from(`${provider}\n`);
     this.keyLength = this.prefix.length + 12;
@@ -131,13 +131,8 @@ export class ResultCache implements CacheLookup {
       // room for the first two key levels (~10 MB at most): a lookup then reads one page from disk,
       // in the last level (store.ts)
       db.pragma("cache_size = -12288");
-      const cache = new ResultCache(db, o.provider, {
-        file,
-        maxBytes: o.maxBytes,
-        mergeAt: o.mergeAt ?? MERGE_AT,
-      });
-      cache.locked = o.locked === true;
-      return cache;
+      const data = { file, maxBytes: o.maxBytes, mergeAt: o.mergeAt ?? MERGE_AT };
+      return new ResultCache(db, o.provider, data, o.locked === true);
     } catch (error) {
       db.close();
       throw openFailed(file, error);

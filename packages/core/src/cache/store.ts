@@ -93,8 +93,9 @@ export interface CacheFigures {
 
 /**
  * What the cache holds: from the figures row the last commit left, or, when a writer that does not
- * keep it stored since, counted (a scan of every key and block: at 20M stored results ~170 ms, or
- * ~1 s from a cold disk cache, at every open of a run, a plan and the writer thread).
+ * keep it stored since, counted (a scan of every key and block, which every open of a run, a plan
+ * and the writer thread made before the row was kept: at 20M stored results ~170 ms, or ~1 s from
+ * a cold disk cache).
  */
 export function cacheFigures(db: Database.Database): CacheFigures {
   const kept = db.prepare("SELECT seq, bytes, levels FROM figures").get() as
