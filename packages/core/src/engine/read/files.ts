@@ -1,13 +1,12 @@
 /**
  * File helpers of the read phase (and of retry shards): a buffered synchronous writer that can
- * continue a file cut back to a checkpoint, a synchronous line reader for the same, and fsync of
- * several files in parallel. Files are synced only that way, off the main thread: a shard's seal
+ * continue a file cut back to a checkpoint, line readers (a synchronous one for the same, a
+ * streaming one) over one line splitter, and fsync of several files in parallel. Files are synced only that way, off the main thread: a shard's seal
  * synced its two files on it, which blocked a 1M run's main thread for ~0.2 s in all (162 fsyncs;
  * bench/lib/analysis.md, thirteenth pass).
  */
 import fs from "node:fs";
 import path from "node:path";
-import readline from "node:readline";
 
 /**
  * A buffered synchronous file writer: constant memory, no stream back-pressure to juggle.
@@ -84,27 +83,50 @@ export function* readLinesSync(file: string, limit?: number): Generator<string> 
   try {
     const end = limit ?? fs.fstatSync(fd).size;
     const chunk = Buffer.allocUnsafe(1 << 20);
-    let parts: Buffer[] = [];
+    const lines = new LineSplitter();
     let pos = 0;
     while (pos < end) {
       const n = fs.readSync(fd, chunk, 0, Math.min(chunk.length, end - pos), pos);
       if (n === 0) throw new Error(`${file} is shorter than ${end} bytes`);
       pos += n;
-      const view = chunk.subarray(0, n);
-      let start = 0;
-      for (let nl = view.indexOf(10); nl !== -1; nl = view.indexOf(10, start)) {
-        parts.push(view.subarray(start, nl));
-        yield Buffer.concat(parts).toString("utf8");
-        parts = [];
-        start = nl + 1;
-      }
-      // copy: the chunk is reused
-      if (start < n) parts.push(Buffer.from(view.subarray(start)));
+      yield* lines.split(chunk.subarray(0, n));
     }
-    if (parts.length > 0) throw new Error(`${file} ends inside a line at ${end} bytes`);
+    if (lines.rest !== undefined) throw new Error(`${file} ends inside a line at ${end} bytes`);
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/**
+ * Splits a file read chunk by chunk into its lines (at "\n"; a "\r" before it is dropped: the
+ * files are JSON lines, where a raw "\r" can only end a line). A line a chunk's end cuts is copied
+ * (the chunk is reused) and completed by the next.
+ */
+class LineSplitter {
+  /** the start of a line the last chunk cut */
+  rest: Buffer | undefined;
+
+  *split(view: Buffer): Generator<string> {
+    let start = 0;
+    for (let nl = view.indexOf(10); nl !== -1; nl = view.indexOf(10, start)) {
+      if (this.rest === undefined) yield lineOf(view, start, nl);
+      else {
+        const whole = Buffer.concat([this.rest, view.subarray(start, nl)]);
+        this.rest = undefined;
+        yield lineOf(whole, 0, whole.length);
+      }
+      start = nl + 1;
+    }
+    if (start < view.length) {
+      const cut = view.subarray(start);
+      this.rest = Buffer.concat(this.rest === undefined ? [cut] : [this.rest, cut]);
+    }
+  }
+}
+
+/** bytes [start, end) as text, without a "\r" that ends them */
+function lineOf(bytes: Buffer, start: number, end: number): string {
+  return bytes.toString("utf8", start, end > start && bytes[end - 1] === 13 ? end - 1 : end);
 }
 
 /** make files durable, in parallel on libuv's threads (a separate descriptor: the writer may close its own) */
@@ -121,7 +143,27 @@ export async function syncFiles(files: string[]): Promise<void> {
   );
 }
 
-/** a file's lines (any line ending), streamed */
-export function readFileLines(file: string): AsyncIterable<string> {
-  return readline.createInterface({ input: fs.createReadStream(file), crlfDelay: Number.POSITIVE_INFINITY });
+/**
+ * The lines of a file this engine wrote (JSON lines), streamed in 256 KB reads. readline held up
+ * to 1,024 lines ahead of its reader and split with a regular expression: a rerun's collection of
+ * cached shards promoted a seventh of what it allocated (bench/lib/analysis.md, thirteenth pass).
+ */
+export async function* readFileLines(file: string): AsyncGenerator<string> {
+  const handle = await fs.promises.open(file, "r");
+  try {
+    const chunk = Buffer.allocUnsafe(LINES_CHUNK);
+    const lines = new LineSplitter();
+    for (let pos = 0; ; ) {
+      const { bytesRead } = await handle.read(chunk, 0, chunk.length, pos);
+      if (bytesRead === 0) break;
+      pos += bytesRead;
+      yield* lines.split(chunk.subarray(0, bytesRead));
+    }
+    // a last line without its newline
+    if (lines.rest !== undefined) yield lineOf(lines.rest, 0, lines.rest.length);
+  } finally {
+    await handle.close();
+  }
 }
+
+const LINES_CHUNK = 1 << 18;
