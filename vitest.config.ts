@@ -8,5 +8,7 @@ export default defineConfig({
     // end-to-end tests start servers and child processes; 2 cores here
     pool: "forks",
     maxWorkers: 2,
+    // every temp folder of a run under one, removed at its end
+    globalSetup: ["scripts/vitest-tmpdir.ts"],
   },
 });
