@@ -87,8 +87,8 @@ export class Deadline {
     const file = liveFile(ctx.stateDir, shard);
     const answered = await keepCompleteAnswers(file);
     const out = fs.openSync(file, "a", 0o600);
+    const lines = readFileLines(path.join(ctx.stateDir, shard.file))[Symbol.asyncIterator]();
     try {
-      const lines = readFileLines(path.join(ctx.stateDir, shard.file))[Symbol.asyncIterator]();
       let index = 0;
       const next = async (): Promise<{ index: number; line: string } | null> => {
         for (;;) {
@@ -114,6 +114,8 @@ export class Deadline {
       fs.fsyncSync(out);
     } finally {
       fs.closeSync(out);
+      // the shard file's handle, when the workers stopped before its end (aborted, or a call failed)
+      await lines.return?.(undefined);
     }
     // rows answered this way show batch_id "live"
     return answeredLocally("live", ANSWERED_LIVE, { live: path.relative(ctx.stateDir, file) });
