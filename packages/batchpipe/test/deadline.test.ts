@@ -34,6 +34,8 @@ afterAll(async () => {
 });
 
 const ids = (n: number) => Array.from({ length: n }, (_, i) => `rec-${i + 1}`);
+/** live calls the emulator has answered so far */
+const liveCalls = async () => (await emulator.state()).calls["POST /v1/chat/completions"] ?? 0;
 
 describe("batch.deadline", () => {
   it("batches that never finish: cancelled at the deadline, every request answered live, every id once", async () => {
@@ -94,7 +96,6 @@ describe("batch.deadline", () => {
       baseUrl: emulator.url,
       batch: { max_requests: 100, deadline: "3s" },
     });
-    const liveCalls = async () => (await emulator.state()).calls["POST /v1/chat/completions"] ?? 0;
     const before = await liveCalls();
     // each live answer takes 100 ms: 400 of them, 8 at a time, take ~5 s, so the kill lands mid-way
     await emulator.configure({
@@ -118,6 +119,34 @@ describe("batch.deadline", () => {
     // answers kept in the live files are not asked again: at most the calls in flight at the kill
     expect((await liveCalls()) - before).toBeLessThanOrEqual(400 + 8);
   }, 120_000);
+
+  it("a live call that throws: the calls in flight beside it still keep their answers, and the run after sends each request once", async () => {
+    const dir = tempDir();
+    writeDataset(dir, 40);
+    const spec = writePipeline(dir, {
+      ...SENTIMENT,
+      name: "deadline-throw",
+      baseUrl: emulator.url,
+      batch: { max_requests: 40, deadline: "1s" },
+    });
+    const plugin = path.join(FIXTURES, "plugins/throwing-live-provider.ts");
+    fs.writeFileSync(spec, fs.readFileSync(spec, "utf8").replace("  use: openai", `  use: ${plugin}`));
+    const before = await liveCalls();
+    // rec-1 is the shard's first request: its call throws while the next 7 are in flight
+    const first = await batchpipe(["run", spec, "--json"], {
+      cwd: dir,
+      env: { BP_TEST_LIVE_THROW: "rec-1" },
+    });
+    expect(first.code, first.stderr).not.toBe(0);
+    expect(first.stderr).toContain("the live call broke");
+    const answered = await liveCalls();
+    expect(answered - before).toBeGreaterThanOrEqual(7);
+    const second = await batchpipe(["run", spec, "--json"], { cwd: dir });
+    expect(second.code, second.stderr).toBe(0);
+    expect(exactlyOnceInSinks(dir, ids(40))).toEqual(ONCE);
+    // every request reached the provider once: those answered beside the failed call were kept
+    expect((await liveCalls()) - before).toBe(40);
+  }, 60_000);
 
   it("a provider without a live API refuses batch.deadline before submitting anything", async () => {
     const dir = tempDir();

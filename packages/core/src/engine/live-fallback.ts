@@ -99,9 +99,11 @@ export class Deadline {
           if (!answered.has(i)) return { index: i, line: value };
         }
       };
+      /** a worker's call threw: the others take no new job, and their calls in flight are kept */
+      let failed = false;
       const worker = async () => {
         for (let job = await next(); job !== null; job = await next()) {
-          if (ctx.signal.aborted) return;
+          if (ctx.signal.aborted || failed) return;
           const result: LiveResult = await withCallSignal(ctx.signal, (signal) => live(job.line, { signal }));
           // joined by its line in the shard, as batch results of providers with ids of their own are
           fs.writeSync(
@@ -110,8 +112,19 @@ export class Deadline {
           );
         }
       };
-      await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+      // every worker settles before `out` is closed: one still in its call when another failed
+      // wrote its answer to a closed descriptor (lost, and paid again on the next run)
+      const settled = await Promise.allSettled(
+        Array.from({ length: CONCURRENCY }, () =>
+          worker().catch((error: unknown) => {
+            failed = true;
+            throw error;
+          }),
+        ),
+      );
       fs.fsyncSync(out);
+      const failure = settled.find((r) => r.status === "rejected");
+      if (failure) throw failure.reason;
     } finally {
       fs.closeSync(out);
       // the shard file's handle, when the workers stopped before its end (aborted, or a call failed)
