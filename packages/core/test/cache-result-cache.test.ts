@@ -51,6 +51,16 @@ function olderLayout(dir: string, version: number, keyTables: string[]) {
   return { db, json };
 }
 
+/** result i stored through another connection `db` (a block of one, its key in the first level); what a hit on it gives */
+function storeBeside(db: Database.Database, i: number, cost: number) {
+  const json = JSON.stringify(result(i));
+  const { lastInsertRowid: seq } = db
+    .prepare("INSERT INTO blocks (value, ends, size, created_at, z) VALUES (?, NULL, ?, 1, 0)")
+    .run(Buffer.from(json), json.length);
+  db.prepare("INSERT INTO keys_0 VALUES (?, ?, 0, ?)").run(cacheKey(digest(i)), seq, cost);
+  return { json, cost };
+}
+
 /** after the upgrade, results 1, 2 and 3 answer (costs 0.1, 0.2, 0.3) and count once each */
 async function expectUpgraded(dir: string, json: string[]) {
   const cache = ResultCache.open(dir, { provider: "openai", maxBytes: 1 << 30 });
@@ -139,11 +149,7 @@ describe("ResultCache", async () => {
     await cache.close();
     expect(cacheStats(dir)!.entries).toBe(7);
     // a build of this layout from before the row stores a result without keeping it: counted again
-    const json = JSON.stringify(result(100));
-    const { lastInsertRowid: seq } = db
-      .prepare("INSERT INTO blocks (value, ends, size, created_at, z) VALUES (?, NULL, ?, 1, 0)")
-      .run(Buffer.from(json), json.length);
-    db.prepare("INSERT INTO keys_0 VALUES (?, ?, 0, 0.01)").run(cacheKey(digest(100)), seq);
+    storeBeside(db, 100, 0.01);
     cache = ResultCache.open(dir, { provider: "openai", maxBytes: 1 << 30 });
     expect(cache.size).toBe(101);
     await cache.close();
@@ -461,14 +467,7 @@ describe("ResultCache", async () => {
     await cache.close();
     const db = new Database(path.join(dir, "cache.db"));
     /** what another connection (the writer thread) stores */
-    const storeElsewhere = (i: number) => {
-      const json = JSON.stringify(result(i));
-      const { lastInsertRowid: seq } = db
-        .prepare("INSERT INTO blocks (value, ends, size, created_at, z) VALUES (?, NULL, ?, 1, 0)")
-        .run(Buffer.from(json), json.length);
-      db.prepare("INSERT INTO keys_0 VALUES (?, ?, 0, 0.2)").run(cacheKey(digest(i)), seq);
-      return { json, cost: 0.2 };
-    };
+    const storeElsewhere = (i: number) => storeBeside(db, i, 0.2);
     const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
     // a plan's cache (no lock: a run beside it may be storing)
     const plan = ResultCache.open(dir, { provider: "openai", maxBytes: 1 << 30 });

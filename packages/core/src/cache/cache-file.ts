@@ -8,7 +8,7 @@ import path from "node:path";
 import type Database from "better-sqlite3";
 import { BatchpipeError, ErrorCodes } from "../errors.js";
 import { acquireLock, ownerOnly } from "../state/lock.js";
-import { cacheFigures, duplicates, NewerLayoutError, openCacheDb } from "./store.js";
+import { cacheFigures, duplicates, NewerLayoutError, openCacheDb } from "./tables.js";
 
 export const CACHE_FILE = "cache.db";
 
@@ -35,7 +35,7 @@ export function cacheStats(dir: string): CacheStats | undefined {
   }
 }
 
-/** the figures (by default those the last commit kept, store.ts), with the entries stored twice told apart (a scan of the upper key levels) */
+/** the figures (by default those the last commit kept, tables.ts), with the entries stored twice told apart (a scan of the upper key levels) */
 export function readStats(
   db: Database.Database,
   figures: { count: number; bytes: number } = cacheFigures(db),

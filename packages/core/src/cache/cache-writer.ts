@@ -4,7 +4,8 @@
  * ~10 µs a result on the collecting thread (SQLite inserts, merges, compression).
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { asBuffer, CacheStore, movedBuffers, openCacheDb } from "./store.js";
+import { asBuffer, CacheStore, movedBuffers } from "./store.js";
+import { openCacheDb } from "./tables.js";
 
 /**
  * from the cache: `n` results to insert (their keys of `keyLength` bytes and their JSON back to back,

@@ -21,7 +21,8 @@ import { BatchpipeError, ErrorCodes, systemError } from "../errors.js";
 import { makeStateDir } from "../state/lock.js";
 import { CACHE_FILE, type CacheStats, openCacheFile, openFailed, readStats } from "./cache-file.js";
 import type { RowsMessage, WriterData, WriterMessage, WriterReply } from "./cache-writer.js";
-import { asBuffer, KEY_LEVELS, MERGE_AT, movedBuffers, openFigures } from "./store.js";
+import { asBuffer, MERGE_AT, movedBuffers } from "./store.js";
+import { KEY_LEVELS, openFigures } from "./tables.js";
 
 /** successes handed to the writer at a time (at most), and the JSON bytes of a hand-over to start with */
 const HAND_OVER = 512;
