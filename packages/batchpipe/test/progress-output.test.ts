@@ -3,7 +3,7 @@
 // something moved, the cost so far and correct plurals; plain lines when not a terminal.
 import type { ProgressSnapshot } from "@batchpipe/core";
 import { describe, expect, it } from "vitest";
-import { createProgressRenderer } from "../src/commands/run-output.js";
+import { createProgressRenderer, renderReport } from "../src/commands/run-output.js";
 
 function stream(tty: boolean) {
   const chunks: string[] = [];
@@ -116,5 +116,40 @@ describe("progress output", () => {
     expect(chunks2).toHaveLength(1);
     expect(chunks2[0]).toMatch(/^ {2}█░+ 3% · 10\/300 delivered \| ok 0 · failed 0 · .*\n$/);
     expect(chunks2[0]).not.toContain("\u001b[");
+  });
+
+  it("the report's counts take their plurals (one shard, one queue refusal)", () => {
+    const report = {
+      run: "r2",
+      name: "demo",
+      status: "completed",
+      read: 3000,
+      succeeded: 3000,
+      failed: 0,
+      failedByCode: {},
+      retried: 0,
+      unexpected: 0,
+      missing: 0,
+      unaccounted: 0,
+      identical: 0,
+      cached: 2990,
+      cachedRequests: 1,
+      cachedSaved: 0.02,
+      answeredLive: 0,
+      batches: 2,
+      queueRefusals: 1,
+      shards: 1,
+      inputTokens: 407,
+      outputTokens: 67,
+      cost: 0.0001,
+      estimatedCost: 0.0001,
+      durationMs: 700,
+    } satisfies Parameters<typeof renderReport>[0];
+    const text = renderReport(report);
+    expect(text).toContain("  batches          2 (1 shard, 1 queue refusal)\n");
+    expect(text).toContain("1 request not sent");
+    expect(renderReport({ ...report, shards: 3, queueRefusals: 0 })).toContain(
+      "2 (3 shards, 0 queue refusals)",
+    );
   });
 });

@@ -186,7 +186,10 @@ export function renderReport(report: RunReport): string {
     ["unexpected lines", fmt(report.unexpected)],
     ["missing lines", fmt(report.missing)],
     ["unaccounted", fmt(report.unaccounted)],
-    ["batches", `${fmt(report.batches)} (${report.shards} shards, ${report.queueRefusals} queue refusals)`],
+    [
+      "batches",
+      `${fmt(report.batches)} (${plural(report.shards, "shard")}, ${plural(report.queueRefusals, "queue refusal")})`,
+    ],
     ["tokens", `${fmt(report.inputTokens)} in / ${fmt(report.outputTokens)} out`],
     [
       "cost",
