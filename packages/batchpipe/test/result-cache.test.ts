@@ -130,6 +130,35 @@ describe("the result cache", () => {
     expect(await sentSince(before)).toBe(300);
   });
 
+  it("answers only with what the same server answered: another base_url sends everything; back to the first, its results answer", async () => {
+    const { dir, spec, ids } = pipeline("origin", 200);
+    expect((await run(spec, dir)).code).toBe(0);
+    const original = fs.readFileSync(spec, "utf8");
+    const pointedAt = (url: string) => original.replace(`base_url: ${emulator.url}\n`, `base_url: ${url}\n`);
+    // another OpenAI-compatible server (its own process, its own answers)
+    const other = await startEmulatorProcess({ timeScale: 1000, seed: 7 });
+    try {
+      fs.writeFileSync(spec, pointedAt(other.url));
+      const planned = await batchpipe(["plan", spec, "--json"], { cwd: dir });
+      expect(JSON.parse(planned.stdout).totals).toMatchObject({ requests: 200, cached: 0 });
+      const elsewhere = await run(spec, dir);
+      expect(elsewhere.code, elsewhere.stderr).toBe(0);
+      const sentThere = (await other.state()).batches.reduce((n, b) => n + b.request_counts.total, 0);
+      expect(sentThere).toBe(200);
+      expect(report(elsewhere)).toMatchObject({ succeeded: 200, cached: 0 });
+      expect(exactlyOnceInSinks(dir, ids)).toEqual(ONCE);
+    } finally {
+      await other.close();
+    }
+    // the first server again (a trailing slash is the same URL): answered from the cache
+    fs.writeFileSync(spec, pointedAt(`${emulator.url}/`));
+    const before = await batchCount();
+    const back = await run(spec, dir);
+    expect(back.code, back.stderr).toBe(0);
+    expect(await sentSince(before)).toBe(0);
+    expect(report(back)).toMatchObject({ succeeded: 200, cached: 200 });
+  });
+
   it("a run with 300 failures, run again once the provider is well, sends exactly those 300", async () => {
     const { dir, spec, ids } = pipeline("failures", 1000, { max_attempts: 1 });
     const failing = ids.filter((_, i) => i % 3 === 0).slice(0, 300);

@@ -291,6 +291,13 @@ export interface ProviderPlugin<S extends AnySchema = AnySchema> extends Checkab
   encode(request: RequestLine, options: z.output<S>): EncodedRequest;
   /** the convenient part of a success's response (DESIGN §1), or why it cannot be had */
   output(response: Record<string, unknown>, request: OutputRequest): OutputResult;
+  /**
+   * Optional, pure: which service answers, for a plugin whose options (or the environment they
+   * fall back on) can point it at more than one, e.g. an OpenAI-compatible API's base URL. The
+   * result cache answers a request only with a result from the same origin. Undefined (or no
+   * method): the plugin's own service, known by its name.
+   */
+  origin?(options: z.output<S>, env: Record<string, string | undefined>): string | undefined;
   open(ctx: ProviderContext<z.output<S>>): Promise<ProviderConnection>;
 }
 
@@ -311,6 +318,15 @@ export function defineProvider<S extends AnySchema>(
   plugin: Omit<ProviderPlugin<S>, "kind">,
 ): ProviderPlugin<S> {
   return { kind: "provider", ...plugin };
+}
+
+/**
+ * A base URL as a provider's origin (ProviderPlugin.origin): undefined for the plugin's default
+ * service, else the URL without its trailing slash.
+ */
+export function baseUrlOrigin(url: string | undefined, defaultUrl: string): string | undefined {
+  const trimmed = url?.replace(/\/+$/, "");
+  return !trimmed || trimmed === defaultUrl.replace(/\/+$/, "") ? undefined : trimmed;
 }
 
 export function defineSink<S extends AnySchema>(plugin: Omit<SinkPlugin<S>, "kind">): SinkPlugin<S> {

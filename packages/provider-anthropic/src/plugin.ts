@@ -2,9 +2,9 @@
  * `use: anthropic`: Anthropic's Message Batches. Pure parts (limits, encode, output) need no
  * connection; `open` reads the key from the environment the engine passes (never process.env).
  */
-import { defineProvider, type ProviderLimits } from "@batchpipe/core/plugin";
+import { baseUrlOrigin, defineProvider, type ProviderLimits } from "@batchpipe/core/plugin";
 import { encodeRequest, extractOutput } from "./format.js";
-import { anthropicOptions, clientOptions } from "./options.js";
+import { anthropicOptions, clientOptions, DEFAULT_ANTHROPIC_BASE_URL } from "./options.js";
 
 /**
  * Anthropic's documented limits (reference/providers.md §1): 100,000 requests or 256 MB per batch,
@@ -26,6 +26,9 @@ export default defineProvider({
   limits: (options) => ({ ...ANTHROPIC_LIMITS, maxEnqueued: options.max_enqueued_requests ?? null }),
   encode: (request) => encodeRequest(request),
   output: (response, request) => extractOutput(response, request),
+  // another server at base_url answers differently: its results are not Anthropic's
+  origin: (options, env) =>
+    baseUrlOrigin(options.base_url || env.ANTHROPIC_BASE_URL, DEFAULT_ANTHROPIC_BASE_URL),
   check: ({ options, env }) =>
     options.api_key || env.ANTHROPIC_API_KEY
       ? {}

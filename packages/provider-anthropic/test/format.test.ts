@@ -15,6 +15,17 @@ const tag = { pipeline: "p", run: "r1", shard: "00001", submission: 1 };
 const tagId = submissionTagId(tag);
 
 describe("requests and ids", () => {
+  test("origin (the result cache keeps servers apart): none for Anthropic itself, else the base URL or ANTHROPIC_BASE_URL", () => {
+    const origin = (options: object, env: Record<string, string> = {}) =>
+      anthropic.origin!(anthropic.options.parse(options), env);
+    expect(origin({})).toBeUndefined();
+    expect(origin({ base_url: "https://api.anthropic.com/" })).toBeUndefined();
+    expect(origin({}, { ANTHROPIC_BASE_URL: "http://127.0.0.1:4000" })).toBe("http://127.0.0.1:4000");
+    expect(origin({ base_url: "http://127.0.0.1:5000/" }, { ANTHROPIC_BASE_URL: "http://x" })).toBe(
+      "http://127.0.0.1:5000",
+    );
+  });
+
   test("a request becomes {custom_id, params}; the create replaces any id with the tagged one", () => {
     const id = `a/b:c "quoted" \\ ${"x".repeat(80)}`;
     const body = { model: "claude-haiku-4-5", max_tokens: 10, messages: [{ role: "user", content: "hi" }] };

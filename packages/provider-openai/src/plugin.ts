@@ -3,9 +3,9 @@
  * Pure parts (limits, encode, output) need no connection; `open` reads the key from the
  * environment the engine passes (never process.env).
  */
-import { defineProvider, type ProviderLimits } from "@batchpipe/core/plugin";
+import { baseUrlOrigin, defineProvider, type ProviderLimits } from "@batchpipe/core/plugin";
 import { encodeRequest, extractOutput } from "./format.js";
-import { clientOptions, openaiOptions } from "./options.js";
+import { clientOptions, DEFAULT_OPENAI_BASE_URL, openaiOptions } from "./options.js";
 
 /** OpenAI's documented limits (reference/openai-batch-api.md) */
 export const OPENAI_LIMITS: ProviderLimits = {
@@ -22,6 +22,8 @@ export default defineProvider({
   limits: () => OPENAI_LIMITS,
   encode: (request) => encodeRequest(request),
   output: (response, request) => extractOutput(response, request),
+  // another OpenAI-compatible server answers differently: its results are not OpenAI's
+  origin: (options, env) => baseUrlOrigin(options.base_url || env.OPENAI_BASE_URL, DEFAULT_OPENAI_BASE_URL),
   check: ({ options, env }) =>
     options.api_key || env.OPENAI_API_KEY
       ? {}

@@ -7,6 +7,20 @@ const signal = () => new AbortController().signal;
 const missing = { id: "batch_missing", data: null };
 
 describe("options", () => {
+  it("origin (the result cache keeps servers apart): none for OpenAI itself, else the base URL from the options or OPENAI_BASE_URL", () => {
+    const origin = (options: object, env: Record<string, string> = {}) =>
+      openai.origin!(openai.options.parse(options), env);
+    expect(origin({})).toBeUndefined();
+    expect(origin({ base_url: "https://api.openai.com/v1/" })).toBeUndefined();
+    expect(origin({ base_url: "http://127.0.0.1:8000/v1/" })).toBe("http://127.0.0.1:8000/v1");
+    expect(origin({}, { OPENAI_BASE_URL: "https://example.openai.azure.com/openai" })).toBe(
+      "https://example.openai.azure.com/openai",
+    );
+    expect(origin({ base_url: "http://127.0.0.1:8000/v1" }, { OPENAI_BASE_URL: "http://elsewhere/v1" })).toBe(
+      "http://127.0.0.1:8000/v1",
+    );
+  });
+
   it("base_url and api_key come from the options, else OPENAI_BASE_URL / OPENAI_API_KEY", async () => {
     const emu = await createEmulator({ apiKey: "sk-env-key-123456789" });
     try {

@@ -22,7 +22,7 @@ export default defineCommand({
     const ctx = cliContext(context);
     const { io } = ctx;
     const { pipeline, stateDir } = await loadPipelineArg(ctx, context.args);
-    const plan = await planPipeline(pipeline, { stateDir, noCache: noCache(context.args) });
+    const plan = await planPipeline(pipeline, { stateDir, noCache: noCache(context.args), env: ctx.env });
     if (context.args.json) {
       io.stdout.write(`${JSON.stringify(plan, null, 2)}\n`);
       return ExitCode.OK;

@@ -3,7 +3,7 @@
  * already succeeded (provider, endpoint, templated body) is answered from here in later runs
  * instead of being sent; failures are never stored, so a rerun retries exactly what failed.
  *
- * Key: the provider's label, then the read phase's 96-bit request digest (endpoint + body), which
+ * Key: the provider's label (and its origin, e.g. a base URL: cacheProvider), then the read phase's 96-bit request digest (endpoint + body), which
  * the shard meta lines already carry, so storing a result costs no hashing at collection. Value:
  * the provider's success (response, usage, model) as JSON, stored in raw-deflated blocks of
  * consecutive results (store.ts). Bounded: past `maxBytes` of stored bytes the oldest blocks go
@@ -18,6 +18,7 @@ import { Worker } from "node:worker_threads";
 import { inflateRawSync } from "node:zlib";
 import type Database from "better-sqlite3";
 import { BatchpipeError, ErrorCodes, systemError } from "../errors.js";
+import type { ProviderPlugin } from "../plugin.js";
 import { makeStateDir } from "../state/lock.js";
 import { CACHE_FILE, type CacheStats, openCacheFile, openFailed, readStats } from "./cache-file.js";
 import type { RowsMessage, WriterData, WriterMessage, WriterReply } from "./cache-writer.js";
@@ -57,6 +58,19 @@ export interface CachedResult {
 export interface CacheHit {
   json: string;
   cost: number;
+}
+
+/**
+ * Who answers a request, the first part of its key: the provider's label, and the origin its plugin
+ * names (ProviderPlugin.origin): `use: openai` pointed at another OpenAI-compatible server gets
+ * results of its own, not those the first one gave
+ */
+export function cacheProvider(
+  provider: { label: string; plugin: ProviderPlugin; options: unknown },
+  env: Record<string, string | undefined>,
+): string {
+  const origin = provider.plugin.origin?.(provider.options, env);
+  return origin ? `${provider.label} ${origin}` : provider.label;
 }
 
 /** the read side of the cache, as the read phase sees it */

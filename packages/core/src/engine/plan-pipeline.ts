@@ -6,7 +6,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { isFromCache } from "../cache/cached-shard.js";
-import { CACHE_FILE, ResultCache } from "../cache/index.js";
+import { CACHE_FILE, cacheProvider, ResultCache } from "../cache/index.js";
 import { estimateCost, livePricesFor, pricesFor, shardCost } from "../estimate/pricing.js";
 import { type Logger, silentLogger } from "../plugin.js";
 import type { RunTotals } from "../state/index.js";
@@ -50,6 +50,8 @@ export async function planPipeline(
     stateDir?: string;
     /** as run --no-cache: count every request as sent */
     noCache?: boolean;
+    /** what the provider's options fall back on (its base URL: the result cache's origin); default process.env */
+    env?: Record<string, string | undefined>;
   } = {},
 ): Promise<PlanResult> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "batchpipe-plan-"));
@@ -62,7 +64,7 @@ export async function planPipeline(
     pipeline.spec.batch.cache_max_size > 0 &&
     fs.existsSync(path.join(stateDir, CACHE_FILE))
       ? ResultCache.open(stateDir, {
-          provider: pipeline.provider.label,
+          provider: cacheProvider(pipeline.provider, options.env ?? process.env),
           maxBytes: pipeline.spec.batch.cache_max_size,
         })
       : undefined;

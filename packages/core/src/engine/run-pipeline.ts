@@ -7,7 +7,7 @@
 import { setMaxListeners } from "node:events";
 import path from "node:path";
 import { isFromCache } from "../cache/cached-shard.js";
-import { type CacheLookup, ResultCache } from "../cache/index.js";
+import { type CacheLookup, cacheProvider, ResultCache } from "../cache/index.js";
 import { BatchpipeError, ErrorCodes } from "../errors.js";
 import { pricesFor } from "../estimate/pricing.js";
 import type { Logger } from "../plugin.js";
@@ -56,7 +56,7 @@ async function runOnce(pipeline: EnginePipeline, options: RunOptions): Promise<R
   let provider: ProviderConnection | undefined;
   let cache: ResultCache | undefined;
   try {
-    cache = openCache(pipeline, stateDir);
+    cache = openCache(pipeline, stateDir, options.env ?? process.env);
     let run = state.unfinishedRun();
     const resumed = run !== undefined;
     if (!run && !state.latestRun() && !options.force) {
@@ -240,11 +240,16 @@ export function buildReport(
 }
 
 /** the pipeline's result cache (written by every run; batch.cache_max_size 0 keeps none) */
-function openCache(pipeline: EnginePipeline, stateDir: string): ResultCache | undefined {
+function openCache(
+  pipeline: EnginePipeline,
+  stateDir: string,
+  env: Record<string, string | undefined>,
+): ResultCache | undefined {
   const maxBytes = pipeline.spec.batch.cache_max_size;
   if (maxBytes === 0) return undefined;
+  const provider = cacheProvider(pipeline.provider, env);
   // a run holds the pipeline's lock: no other process writes its cache
-  return ResultCache.open(stateDir, { provider: pipeline.provider.label, maxBytes, locked: true });
+  return ResultCache.open(stateDir, { provider, maxBytes, locked: true });
 }
 
 /** where the read phase looks requests up: nowhere with --no-cache or allow_same_dataset */
