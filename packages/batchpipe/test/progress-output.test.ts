@@ -104,6 +104,8 @@ describe("progress output", () => {
   it("reading shows the records read; not a terminal: plain lines, at most one per interval", () => {
     const { io, chunks } = stream(false);
     const renderer = createProgressRenderer(io, { tty: false, plainEveryMs: 60_000 });
+    // a snapshot before anything was read is not shown (it said "0/0 read so far delivered")
+    renderer.onEvent({ type: "progress", snapshot: snapshot({ total: 0, reading: true }) });
     renderer.onEvent({ type: "read_progress", run: "r1", records: 120_000 });
     renderer.onEvent({ type: "progress", snapshot: snapshot({ done: 10 }) });
     renderer.onEvent({ type: "progress", snapshot: snapshot({ done: 20 }) });

@@ -10,10 +10,12 @@
  */
 import { stat } from "node:fs/promises";
 import {
+  BatchpipeError,
   type Checkpoint,
   cannotResume,
   checkInputPath,
   defineSource,
+  ErrorCodes,
   type InvalidRecord,
   invalidInput,
   invalidInputError,
@@ -71,6 +73,7 @@ export default defineSource({
       // a pipe is read once: its records carry no cursor, so a run that stops reads it from the start
       const once = isStreamInput(file);
       if (resume && once) throw cannotResume(`${file} is a pipe, which cannot be read again`, PLUGIN);
+      if (file === STDIN_PATH && process.stdin.isTTY) throw stdinIsTerminal();
       // a gzip stream cannot seek: re-read it and skip the lines already handled
       const skipThrough = resume && gzip ? resume.line : 0;
       if (resume && !gzip && (await stat(file)).size < resume.offset) {
@@ -99,6 +102,18 @@ export default defineSource({
 });
 
 // --- internal ---
+
+/** nothing piped in: the run would wait for records typed at the terminal, without saying so */
+function stdinIsTerminal(): BatchpipeError {
+  return new BatchpipeError(
+    ErrorCodes.SOURCE_FAILED,
+    'source path "-" reads standard input, which is a terminal here: nothing is piped in',
+    {
+      hint: "Pipe the records in (`producer | batchpipe run pipeline.yaml`, or `batchpipe run pipeline.yaml < data.jsonl`), or set the source's path to a file or a named pipe.",
+      plugin: PLUGIN,
+    },
+  );
+}
 
 const PLUGIN = "source:jsonl";
 // the engine reads a record without a cursor as "no place to resume from": reading starts over

@@ -1,5 +1,5 @@
 // Named pipes and standard input: real FIFOs (mkfifo) fed by real producer processes.
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -117,6 +117,42 @@ describe("a named pipe", () => {
 });
 
 describe("standard input (`path: -`)", () => {
+  // `script` (util-linux) runs the reader on a pseudo-terminal: its stdin is a terminal, as when
+  // nothing is piped into `batchpipe run`
+  const hasScript = spawnSync("script", ["--version"]).status === 0;
+  test.skipIf(!hasScript)(
+    "a terminal on stdin is refused at once (SOURCE_FAILED, pipe the records in)",
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), "bp-jsonl-tty-"));
+      const file = join(dir, "reader.mjs");
+      writeFileSync(
+        file,
+        `const { default: source } = await import(${JSON.stringify(resolve(import.meta.dirname, "../dist/index.js"))});
+      const ctx = { options: source.options.parse({ path: "-" }), resolvePath: (p) => p, logger: console,
+        signal: new AbortController().signal, checkpoint: undefined };
+      console.log("stdin is a terminal: " + String(process.stdin.isTTY === true));
+      try { for await (const item of source.read(ctx)) console.log("read", JSON.stringify(item)); console.log("ended"); }
+      catch (error) { console.log(error.code, error.message, "|", error.hint); process.exitCode = 3; }`,
+      );
+      const reader = spawn("script", ["-qec", `${JSON.stringify(process.execPath)} ${file}`, "/dev/null"], {
+        stdio: ["pipe", "pipe", "inherit"],
+      });
+      children.push(reader);
+      let out = "";
+      reader.stdout!.on("data", (d) => {
+        out += d;
+      });
+      // without the check the reader waits for typed records: stopped here, it fails below
+      const timer = setTimeout(() => reader.kill("SIGKILL"), 5000);
+      const code = await new Promise((r) => reader.once("close", r));
+      clearTimeout(timer);
+      expect(out).toContain("stdin is a terminal: true");
+      expect(out).toContain('SOURCE_FAILED source path "-" reads standard input, which is a terminal here');
+      expect(out).toContain("Pipe the records in");
+      expect(code).toBe(3);
+    },
+  );
+
   test("records come from stdin as they are written, at file `-` and their line, without cursors", async () => {
     // the source in its own process, its stdin a pipe from this test
     const entry = resolve(import.meta.dirname, "../dist/index.js");
@@ -134,7 +170,7 @@ describe("standard input (`path: -`)", () => {
     });
     const until = async (n: number) => {
       while (out.split("\n").length <= n) {
-        if (reader.exitCode !== null) throw new Error(`the reader exited ${reader.exitCode}: ${out}`);
+        if (reader.exitCode !== null) throw new Error(`the reader exited $reader.exitCode: $out`);
         await new Promise((r) => setTimeout(r, 20));
       }
     };

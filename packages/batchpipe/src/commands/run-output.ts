@@ -48,6 +48,8 @@ export function createProgressRenderer(
     onEvent(event) {
       switch (event.type) {
         case "progress":
+          // nothing read yet: "0/0 read so far delivered" says nothing ("reading…" follows)
+          if (event.snapshot.reading && event.snapshot.total === 0) return;
           last = event.snapshot;
           if (options.tty) {
             const wait = 250 - (Date.now() - lastDraw);
