@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -17,8 +18,15 @@ const result = (i: number, repeat = 20) => ({
   usage: { input_tokens: 12, output_tokens: 40 },
   model: "gpt-4o-mini",
 });
-/** the key the cache stores for a digest under the provider "openai" */
+/** the key the cache stores for a digest under the provider "openai": its tag (8 bytes of SHA-256), then the digest */
 const cacheKey = (d: number[]) => {
+  const k = Buffer.alloc(8 + 12);
+  createHash("sha256").update("openai").digest().copy(k, 0, 0, 8);
+  for (const [i, w] of d.entries()) k.writeUInt32LE(w >>> 0, 8 + 4 * i);
+  return k;
+};
+/** the key layouts 1–5 stored: the provider's label as text and a newline, then the digest */
+const textKey = (d: number[]) => {
   const k = Buffer.alloc(7 + 12);
   k.write("openai\n");
   for (const [i, w] of d.entries()) k.writeUInt32LE(w >>> 0, 7 + 4 * i);
@@ -57,14 +65,14 @@ function storeBeside(db: Database.Database, i: number, cost: number) {
   const { lastInsertRowid: seq } = db
     .prepare("INSERT INTO blocks (value, ends, size, created_at, z) VALUES (?, NULL, ?, 1, 0)")
     .run(Buffer.from(json), json.length);
-  db.prepare("INSERT INTO keys_0 VALUES (?, ?, 0, ?)").run(cacheKey(digest(i)), seq, cost);
+  db.prepare("INSERT INTO level_0 VALUES (?, ?, 0, ?)").run(cacheKey(digest(i)), seq, cost);
   return { json, cost };
 }
 
-/** after the upgrade, results 1, 2 and 3 answer (costs 0.1, 0.2, 0.3) and count once each */
-async function expectUpgraded(dir: string, json: string[]) {
+/** after the upgrade, results 1, 2 and 3 answer (costs 0.1, 0.2, 0.3) and count once each (with `entries` in all) */
+async function expectUpgraded(dir: string, json: string[], entries = 3) {
   const cache = ResultCache.open(dir, { provider: "openai", maxBytes: 1 << 30 });
-  expect(cache.stats()).toMatchObject({ entries: 3 });
+  expect(cache.stats()).toMatchObject({ entries });
   expect(cache.get(digest(1))).toEqual({ json: json[0], cost: 0.1 });
   expect(cache.get(digest(2))).toEqual({ json: json[1], cost: 0.2 });
   expect(cache.get(digest(3))).toEqual({ json: json[2], cost: 0.3 });
@@ -239,7 +247,7 @@ describe("ResultCache", async () => {
       await cache.flush();
     };
     const db = new Database(path.join(dir, "cache.db"), { readonly: true });
-    const LEVELS = ["keys_0", "keys_1", "keys_2", "keys_3"];
+    const LEVELS = ["level_0", "level_1", "level_2", "level_3"];
     const rows = () =>
       LEVELS.map((t) => (db.prepare(`SELECT count(*) AS n FROM ${t}`).get() as { n: number }).n);
     const levelsOf = (i: number) =>
@@ -325,18 +333,59 @@ describe("ResultCache", async () => {
     const { db, json } = olderLayout(dir, 4, ["keys_0", "keys_1", "keys_2"]);
     // 1 in the last level, 2 in the first, 3 in the last and stored again since (block 3, level 1)
     db.prepare("INSERT INTO keys_2 VALUES (?, 1, 0, 0.1), (?, 1, 0, 0.1)").run(
-      cacheKey(digest(1)),
-      cacheKey(digest(3)),
+      textKey(digest(1)),
+      textKey(digest(3)),
     );
-    db.prepare("INSERT INTO keys_0 VALUES (?, 2, 0, 0.2)").run(cacheKey(digest(2)));
-    db.prepare("INSERT INTO keys_1 VALUES (?, 3, 0, 0.3)").run(cacheKey(digest(3)));
+    db.prepare("INSERT INTO keys_0 VALUES (?, 2, 0, 0.2)").run(textKey(digest(2)));
+    db.prepare("INSERT INTO keys_1 VALUES (?, 3, 0, 0.3)").run(textKey(digest(3)));
     db.close();
     await expectUpgraded(dir, json);
     const after = new Database(path.join(dir, "cache.db"), { readonly: true });
     const count = (t: string) => (after.prepare(`SELECT count(*) AS n FROM ${t}`).get() as { n: number }).n;
-    expect(["keys_0", "keys_1", "keys_2", "keys_3"].map(count)).toEqual([1, 1, 0, 2]);
-    expect(after.pragma("user_version", { simple: true })).toBe(5);
+    expect(["level_0", "level_1", "level_2", "level_3"].map(count)).toEqual([1, 1, 0, 2]);
+    expect(after.pragma("user_version", { simple: true })).toBe(6);
     after.close();
+  });
+
+  it("reads a cache of the fifth layout (keys begin with the provider's label as text) after upgrading it: each key gets its tag, in the same level; the figures stay", async () => {
+    const dir = tempDir();
+    const { db, json } = olderLayout(dir, 5, ["keys_0", "keys_1", "keys_2", "keys_3"]);
+    db.exec(`CREATE TABLE figures (one INTEGER PRIMARY KEY CHECK (one = 1), seq INTEGER NOT NULL,
+      bytes INTEGER NOT NULL, levels TEXT NOT NULL)`);
+    // 1 in the last level, 2 in the third, 3 in the last and stored again since (block 3, level 0)
+    db.prepare("INSERT INTO keys_3 VALUES (?, 1, 0, 0.1), (?, 1, 0, 0.1)").run(
+      textKey(digest(1)),
+      textKey(digest(3)),
+    );
+    db.prepare("INSERT INTO keys_2 VALUES (?, 2, 0, 0.2)").run(textKey(digest(2)));
+    db.prepare("INSERT INTO keys_0 VALUES (?, 3, 0, 0.3)").run(textKey(digest(3)));
+    // the same request under another provider's label: kept apart
+    db.prepare("INSERT INTO keys_3 VALUES (?, 2, 0, 0.4)").run(
+      Buffer.concat([Buffer.from("provider (anthropic)\n"), textKey(digest(1)).subarray(7)]),
+    );
+    const bytes = json.reduce((n, j) => n + j.length, 0);
+    db.prepare("INSERT INTO figures VALUES (1, 3, ?, '[1,0,1,3]')").run(bytes);
+    db.close();
+    // 1, 2 and 3 under "openai", and 1 under the other label
+    await expectUpgraded(dir, json, 4);
+    const after = new Database(path.join(dir, "cache.db"), { readonly: true });
+    const count = (t: string) => (after.prepare(`SELECT count(*) AS n FROM ${t}`).get() as { n: number }).n;
+    expect(["level_0", "level_1", "level_2", "level_3"].map(count)).toEqual([1, 0, 1, 3]);
+    expect(after.prepare("SELECT name FROM sqlite_master WHERE name LIKE 'keys_%'").all()).toEqual([]);
+    expect(after.prepare("SELECT seq FROM level_3 WHERE key = ?").get(cacheKey(digest(1)))).toEqual({
+      seq: 1,
+    });
+    expect(after.prepare("SELECT length(key) AS n FROM level_3 LIMIT 1").get()).toEqual({ n: 20 });
+    expect(after.pragma("user_version", { simple: true })).toBe(6);
+    // the figures row still holds (nothing was counted again)
+    expect(after.prepare("SELECT levels FROM figures").get()).toEqual({ levels: "[1,0,1,3]" });
+    after.close();
+    const anthropic = ResultCache.open(dir, { provider: "anthropic-label", maxBytes: 1 << 30 });
+    expect(anthropic.get(digest(1))).toBeUndefined();
+    await anthropic.close();
+    const labelled = ResultCache.open(dir, { provider: "provider (anthropic)", maxBytes: 1 << 30 });
+    expect(labelled.get(digest(1))).toEqual({ json: json[1], cost: 0.4 });
+    await labelled.close();
   });
 
   it("reads a cache of the third layout (two levels of keys) after upgrading it", async () => {
@@ -344,12 +393,12 @@ describe("ResultCache", async () => {
     const { db, json } = olderLayout(dir, 3, ["result_keys", "fresh_keys"]);
     // 1 merged, 2 waiting, 3 merged and stored again since (its newer result is block 3)
     db.prepare("INSERT INTO result_keys VALUES (?, 1, 0, 0.1), (?, 1, 0, 0.1)").run(
-      cacheKey(digest(1)),
-      cacheKey(digest(3)),
+      textKey(digest(1)),
+      textKey(digest(3)),
     );
     db.prepare("INSERT INTO fresh_keys VALUES (?, 2, 0, 0.2), (?, 3, 0, 0.3)").run(
-      cacheKey(digest(2)),
-      cacheKey(digest(3)),
+      textKey(digest(2)),
+      textKey(digest(3)),
     );
     db.close();
     await expectUpgraded(dir, json);
@@ -450,7 +499,7 @@ describe("ResultCache", async () => {
     db.exec(SECOND_LAYOUT);
     const json = JSON.stringify(result(9));
     db.prepare("INSERT INTO results VALUES (1, ?, ?, 0.9, 1, 0)").run(Buffer.from(json), json.length);
-    db.prepare("INSERT INTO keys VALUES (?, 1)").run(cacheKey(digest(9)));
+    db.prepare("INSERT INTO keys VALUES (?, 1)").run(textKey(digest(9)));
     db.close();
     cache = ResultCache.open(dir, { provider: "openai", maxBytes: 1 << 30 });
     expect(cache.stats()).toMatchObject({ entries: 4 });
@@ -509,16 +558,16 @@ describe("ResultCache", async () => {
   it("refuses a cache of a newer layout (STATE_FAILED) and leaves it as it is", () => {
     const dir = tempDir();
     const db = new Database(path.join(dir, "cache.db"));
-    db.pragma("user_version = 6");
+    db.pragma("user_version = 7");
     db.close();
     expect(() => ResultCache.open(dir, { provider: "openai", maxBytes: 1 << 30 })).toThrow(
       expect.objectContaining({
         code: "STATE_FAILED",
-        message: expect.stringMatching(/layout \(6\) is newer/),
+        message: expect.stringMatching(/layout \(7\) is newer/),
       }),
     );
     const after = new Database(path.join(dir, "cache.db"));
-    expect(after.pragma("user_version", { simple: true })).toBe(6);
+    expect(after.pragma("user_version", { simple: true })).toBe(7);
     after.close();
   });
 
@@ -537,8 +586,8 @@ describe("ResultCache", async () => {
     insert.run(2, deflated, deflated.length, 0.75, 1);
     // merged, and stored again since the last merge (its older result still stored)
     insert.run(3, Buffer.from(small), small.length, 0.25, 0);
-    db.prepare("INSERT INTO keys VALUES (?, 1), (?, 2)").run(cacheKey(digest(1)), cacheKey(digest(2)));
-    db.prepare("INSERT INTO fresh VALUES (?, 3)").run(cacheKey(digest(1)));
+    db.prepare("INSERT INTO keys VALUES (?, 1), (?, 2)").run(textKey(digest(1)), textKey(digest(2)));
+    db.prepare("INSERT INTO fresh VALUES (?, 3)").run(textKey(digest(1)));
     db.close();
     const cache = ResultCache.open(dir, { provider: "openai", maxBytes: 1 << 30 });
     expect(cache.stats()).toMatchObject({ entries: 2 });
@@ -558,7 +607,7 @@ describe("ResultCache", async () => {
       size INTEGER NOT NULL, cost REAL NOT NULL, created_at INTEGER NOT NULL, z INTEGER NOT NULL)`);
     const json = JSON.stringify(result(1));
     db.prepare("INSERT INTO entries (key, value, size, cost, created_at, z) VALUES (?, ?, ?, 0.5, 1, 0)").run(
-      cacheKey(digest(1)),
+      textKey(digest(1)),
       Buffer.from(json),
       json.length,
     );

@@ -3,7 +3,7 @@
  * already succeeded (provider, endpoint, templated body) is answered from here in later runs
  * instead of being sent; failures are never stored, so a rerun retries exactly what failed.
  *
- * Key: the provider's label (and its origin, e.g. a base URL: cacheProvider), then the read phase's 96-bit request digest (endpoint + body), which
+ * Key: a tag of the provider (its label and origin, e.g. a base URL: cacheProvider; tables.ts), then the read phase's 96-bit request digest (endpoint + body), which
  * the shard meta lines already carry, so storing a result costs no hashing at collection. Value:
  * the provider's success (response, usage, model) as JSON, stored in raw-deflated blocks of
  * consecutive results (store.ts). Bounded: past `maxBytes` of stored bytes the oldest blocks go
@@ -23,7 +23,7 @@ import { makeStateDir } from "../state/lock.js";
 import { CACHE_FILE, type CacheStats, openCacheFile, openFailed, readStats } from "./cache-file.js";
 import type { RowsMessage, WriterData, WriterMessage, WriterReply } from "./cache-writer.js";
 import { asBuffer, MERGE_AT, movedBuffers } from "./store.js";
-import { KEY_LEVELS, openFigures } from "./tables.js";
+import { KEY_LEVELS, openFigures, providerTag } from "./tables.js";
 
 /** successes handed to the writer at a time (at most), and the JSON bytes of a hand-over to start with */
 const HAND_OVER = 512;
@@ -114,7 +114,7 @@ export class ResultCache implements CacheLookup {
     /** opened under the pipeline's lock: no other process writes the cache */
     private readonly locked: boolean,
   ) {
-    this.prefix = Buffer.from(`${provider}\n`);
+    this.prefix = providerTag(provider);
     this.keyLength = this.prefix.length + 12;
     this.batch = this.newBatch(HAND_OVER_BYTES);
     // the newest level first: a key stored again since its level moved down points at its newer

@@ -25,14 +25,14 @@ const DEFLATE = { level: zlib.Z_BEST_SPEED };
 /**
  * Why keys live apart from the results, in levels: a random key inserted into a large B-tree
  * dirties one page of it, so committing a delivery part's 5,000 keys into a 1M-entry index rewrote
- * ~5,000 of its pages (WAL, then checkpoint). A part's keys go to `keys_0`, which stays small, and
+ * ~5,000 of its pages (WAL, then checkpoint). A part's keys go to `level_0`, which stays small, and
  * move down a level when it is full, in key order, so a move writes each page of the level below
  * about once. With two levels the one below was the whole cache, rewritten every MERGE_AT results:
  * storing a result cost 2.7 µs of the writer's time with 1M keys, 10.9 µs with 5M, and grew on.
- * `keys_1` holds 4 times `keys_0` before it moves down: at that ratio both stay small enough for
+ * `level_1` holds 4 times `level_0` before it moves down: at that ratio both stay small enough for
  * the reader's page cache (result-cache.ts; with 16, a lookup at 5M keys cost ~2.5 µs more).
- * `keys_2` holds 16 times `keys_1` (3.2M keys) before it moves into the last level: with `keys_2`
- * as the last level, every move of `keys_1` rewrote the whole of it, and storing 1M results on top
+ * `level_2` holds 16 times `level_1` (3.2M keys) before it moves into the last level: with `level_2`
+ * as the last level, every move of `level_1` rewrote the whole of it, and storing 1M results on top
  * of 20M wrote 14 GB; with the third level, 4M on top of 21M wrote 9 GB (bench/lib/analysis.md,
  * twelfth pass). Up to 3.2M keys a lookup reads one page from disk, as before; past it, two. A
  * key stored again is in more than one level until they merge: the newest answers. AUTOINCREMENT:
@@ -41,7 +41,7 @@ const DEFLATE = { level: zlib.Z_BEST_SPEED };
  * down, in MERGE_AT (the last level has no limit).
  */
 const LEVEL_SIZE = [1, 4, 64];
-/** keys_0 moves down at this many keys (the levels below at LEVEL_SIZE times as many) */
+/** level_0 moves down at this many keys (the levels below at LEVEL_SIZE times as many) */
 export const MERGE_AT = 50_000;
 /** eviction goes this far under the bound, so the scan that drops evicted keys runs rarely */
 const EVICT_TO = 0.9;
@@ -138,7 +138,7 @@ export class CacheStore {
         this.levels[0]!++;
         this.count++;
       } else {
-        // stored twice since keys_0 last moved down (rare: an identical request paid twice): the
+        // stored twice since level_0 last moved down (rare: an identical request paid twice): the
         // newer answers; the older stays in its block, dead, until the block is evicted
         this.updateKey.run(seq, i - first, costs[i], key);
       }
