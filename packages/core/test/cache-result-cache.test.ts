@@ -555,6 +555,18 @@ describe("ResultCache", async () => {
     await cache.close();
   });
 
+  it("a damaged cache file is refused (STATE_FAILED) with what to do about damage, not about permissions", () => {
+    const dir = tempDir();
+    fs.writeFileSync(path.join(dir, "cache.db"), Buffer.alloc(64 * 1024, 0xff));
+    expect(() => ResultCache.open(dir, { provider: "openai", maxBytes: 1 << 30 })).toThrow(
+      expect.objectContaining({
+        code: "STATE_FAILED",
+        message: expect.stringMatching(/cannot open the result cache .*cache\.db: file is not a database/),
+        hint: expect.stringMatching(/^The cache file is damaged .*batchpipe cache <spec> --clear/),
+      }),
+    );
+  });
+
   it("refuses a cache of a newer layout (STATE_FAILED) and leaves it as it is", () => {
     const dir = tempDir();
     const db = new Database(path.join(dir, "cache.db"));

@@ -93,10 +93,13 @@ export function openCacheFile(file: string, o: { fileMustExist?: boolean } = {})
 
 /** why a cache file could not be opened, with what to do about it */
 export function openFailed(file: string, error: unknown): BatchpipeError {
+  const code = (error as { code?: unknown }).code;
   const hint =
     error instanceof NewerLayoutError
       ? "Run it with the batchpipe version that wrote the cache (or a later one), or empty it with `batchpipe cache <spec> --clear` (its requests are then paid for again)."
-      : "Check the state folder's permissions and free space; `batchpipe cache <spec> --clear` starts an empty cache.";
+      : code === "SQLITE_CORRUPT" || code === "SQLITE_NOTADB"
+        ? "The cache file is damaged (cut short, or written over). Restore it from a backup, or empty it with `batchpipe cache <spec> --clear`: the runs' results and state are not in it, but the requests it answered are paid for again."
+        : "Check the state folder's permissions and free space; `batchpipe cache <spec> --clear` starts an empty cache.";
   return new BatchpipeError(
     ErrorCodes.STATE_FAILED,
     `cannot open the result cache ${file}: ${(error as Error).message}`,
