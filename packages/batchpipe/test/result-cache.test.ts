@@ -234,6 +234,12 @@ describe("the result cache", () => {
 
     const plan = await batchpipe(["plan", spec], { cwd: dir });
     expect(plan.stdout).toMatch(/120 requests are answered from the result cache, not sent \(saved \$/);
+    // its shard uploads nothing and sends no tokens: size and tokens are "-" (they showed the
+    // results file's size and the tokens an earlier run paid for, beside totals of 0)
+    expect(plan.stdout).toMatch(
+      /^ {2}\d+ \(cached\) +gpt-4o-mini +\/v1\/chat\/completions +120 +- +- +\$0\.0000$/m,
+    );
+    expect(plan.stdout).toMatch(/estimated input tokens +0$/m);
 
     const cleared = await batchpipe(["cache", spec, "--clear"], { cwd: dir });
     expect(cleared.code, cleared.stderr).toBe(0);

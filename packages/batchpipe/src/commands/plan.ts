@@ -44,13 +44,14 @@ export default defineCommand({
     const shown = plan.shards.slice(0, 20);
     const table = [
       ["shard", "model", "endpoint", "requests", "size", "in tokens", "cost"],
+      // a shard answered from the cache uploads nothing and sends no tokens (its file holds the results)
       ...shown.map((s) => [
         s.cached ? `${s.name} (cached)` : s.name,
         s.model || "-",
         s.endpoint,
         fmt(s.requests),
-        size(s.bytes),
-        fmt(s.inputTokens),
+        s.cached ? "-" : size(s.bytes),
+        s.cached ? "-" : fmt(s.inputTokens),
         s.cost === null ? "?" : money(s.cost),
       ]),
     ];
