@@ -3,8 +3,9 @@
  * already succeeded (provider, endpoint, templated body) is answered from here in later runs
  * instead of being sent; failures are never stored, so a rerun retries exactly what failed.
  *
- * Key: a tag of the provider (its label and origin, e.g. a base URL: cacheProvider; tables.ts), then the read phase's 96-bit request digest (endpoint + body), which
- * the shard meta lines already carry, so storing a result costs no hashing at collection. Value:
+ * Key: a tag of who answered (the provider's label and origin, e.g. a base URL: cacheProvider;
+ * tables.ts), then the read phase's 96-bit request digest (endpoint + body), which the shard meta
+ * lines already carry, so storing a result costs no hashing at collection. Value:
  * the provider's success (response, usage, model) as JSON, stored in raw-deflated blocks of
  * consecutive results (store.ts). Bounded: past `maxBytes` of stored bytes the oldest blocks go
  * first (a refreshed entry counts as new).

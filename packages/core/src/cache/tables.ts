@@ -163,10 +163,10 @@ export function keysAlsoIn(db: Database.Database, table: string, others: readonl
  * blocks with two levels of keys (`fresh_keys`, `result_keys`): they become the first and the last;
  * 4 had three (`keys_0`, `keys_1`, `keys_2`): its last becomes the last; 5 had four (`keys_0` to
  * `keys_3`), and later a `figures` table. Each layout's key tables have names of their own, so a
- * build of layout 1 or 2 that opens this cache makes its own tables beside these (it starts empty,
- * it does not fail), and what it stored there is taken in when this build opens the cache again;
- * a build of layouts 3–5 refuses it as newer. A build of layout 5 from before its figures row
- * stored without keeping it, which cacheFigures() notices.
+ * build of layout 1 or 2 (or an early one of 3) that opens this cache makes its own tables beside
+ * these (it starts empty, it does not fail), and what it stored there is taken in when this build
+ * opens the cache again; the builds of layouts 3–5 since 2679ea6 refuse it as newer. A build of
+ * layout 5 from before its figures row stored without keeping it, which cacheFigures() notices.
  */
 function upgrade(db: Database.Database): void {
   const version = () => db.pragma("user_version", { simple: true }) as number;
