@@ -95,6 +95,15 @@ describe("the result cache", () => {
     const plan = await batchpipe(["plan", spec, "--json"], { cwd: dir });
     expect(plan.code, plan.stderr).toBe(0);
     expect(JSON.parse(plan.stdout).totals).toMatchObject({ read: 500, cached: 500, requests: 0 });
+    // cached shards send no tokens: none are estimated for them
+    const shards = JSON.parse(plan.stdout).shards as {
+      cached: boolean;
+      inputTokens: number;
+      outputTokens: number;
+    }[];
+    expect(shards.length).toBeGreaterThan(0);
+    for (const shard of shards)
+      expect(shard).toMatchObject({ cached: true, inputTokens: 0, outputTokens: 0 });
   });
 
   it("10 changed records send exactly 10; --no-cache and allow_same_dataset send everything", async () => {

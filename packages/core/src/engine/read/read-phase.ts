@@ -207,15 +207,6 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
       }
 
       const { line, model, json } = provider.plugin.encode(request, provider.options);
-      const bytes = Buffer.byteLength(line) + 1;
-      const inputTokens = estimator.estimate(model, request);
-      const outputTokens = estimateOutputTokens(request.body, { url: request.url });
-      const tooLarge = requestTooLarge(limits, { bytes, inputTokens });
-      if (tooLarge) {
-        totals.rejected++;
-        fail(rejectedRow(item, { code: "request_too_large", message: tooLarge, id }));
-        return;
-      }
       const digest = RequestIndex.digest(request.url, JSON.stringify(request.body));
       const same = requests.get(digest);
       // a root whose collection began cannot deliver more fan-out rows (fanout-gate.ts)
@@ -232,13 +223,9 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
         });
         return;
       }
-      const entry: ShardEntry = {
+      const entry: Omit<ShardEntry, "line" | "bytes" | "inputTokens" | "outputTokens"> = {
         model: batchKey.has("model") ? model : "",
         endpoint: batchKey.has("endpoint") ? request.url : "",
-        line,
-        bytes,
-        inputTokens,
-        outputTokens,
         id,
         requestDigest: digest,
         jsonOutput: json,
@@ -246,12 +233,21 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
         source: item.position,
       };
       // --- result cache (cache/): a request that succeeded in an earlier run is not sent again, nor
-      // one identical to a request whose collection began in this run (its result may be cached now)
+      // one identical to a request whose collection began in this run (its result may be cached now).
+      // It sends no tokens: none are estimated, its shard counts none (plan), and limits lowered
+      // since it was paid do not refuse it
       const hit = lookUpAll || same ? options.cache?.get(digest) : undefined;
       if (hit) {
         const cached = cachedLine(id, hit);
         const bytes = Buffer.byteLength(cached) + 1;
-        const placed = writer.add({ ...entry, line: cached, bytes, cached: true });
+        const placed = writer.add({
+          ...entry,
+          line: cached,
+          bytes,
+          inputTokens: 0,
+          outputTokens: 0,
+          cached: true,
+        });
         requests.set(digest, placed.seq, placed.index);
         cachedShards.add(placed.seq);
         totals.cached = (totals.cached ?? 0) + 1;
@@ -260,7 +256,16 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
         return;
       }
       // --- end result cache
-      const placed = writer.add(entry);
+      const bytes = Buffer.byteLength(line) + 1;
+      const inputTokens = estimator.estimate(model, request);
+      const outputTokens = estimateOutputTokens(request.body, { url: request.url });
+      const tooLarge = requestTooLarge(limits, { bytes, inputTokens });
+      if (tooLarge) {
+        totals.rejected++;
+        fail(rejectedRow(item, { code: "request_too_large", message: tooLarge, id }));
+        return;
+      }
+      const placed = writer.add({ ...entry, line, bytes, inputTokens, outputTokens });
       requests.set(digest, placed.seq, placed.index);
       totals.requests++;
       totals.estimatedInputTokens += inputTokens;
