@@ -207,6 +207,15 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
       }
 
       const { line, model, json } = provider.plugin.encode(request, provider.options);
+      const bytes = Buffer.byteLength(line) + 1;
+      const inputTokens = estimator.estimate(model, request);
+      const outputTokens = estimateOutputTokens(request.body, { url: request.url });
+      const tooLarge = requestTooLarge(limits, { bytes, inputTokens });
+      if (tooLarge) {
+        totals.rejected++;
+        fail(rejectedRow(item, { code: "request_too_large", message: tooLarge, id }));
+        return;
+      }
       const digest = RequestIndex.digest(request.url, JSON.stringify(request.body));
       const same = requests.get(digest);
       // a root whose collection began cannot deliver more fan-out rows (fanout-gate.ts)
@@ -223,9 +232,13 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
         });
         return;
       }
-      const entry: Omit<ShardEntry, "line" | "bytes" | "inputTokens" | "outputTokens"> = {
+      const entry: ShardEntry = {
         model: batchKey.has("model") ? model : "",
         endpoint: batchKey.has("endpoint") ? request.url : "",
+        line,
+        bytes,
+        inputTokens,
+        outputTokens,
         id,
         requestDigest: digest,
         jsonOutput: json,
@@ -233,13 +246,12 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
         source: item.position,
       };
       // --- result cache (cache/): a request that succeeded in an earlier run is not sent again, nor
-      // one identical to a request whose collection began in this run (its result may be cached now).
-      // It sends no tokens: none are estimated, its shard counts none (plan), and limits lowered
-      // since it was paid do not refuse it
+      // one identical to a request whose collection began in this run (its result may be cached now)
       const hit = lookUpAll || same ? options.cache?.get(digest) : undefined;
       if (hit) {
         const cached = cachedLine(id, hit);
         const bytes = Buffer.byteLength(cached) + 1;
+        // it sends no tokens: its shard counts none (plan showed those an earlier run paid)
         const placed = writer.add({
           ...entry,
           line: cached,
@@ -256,16 +268,7 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
         return;
       }
       // --- end result cache
-      const bytes = Buffer.byteLength(line) + 1;
-      const inputTokens = estimator.estimate(model, request);
-      const outputTokens = estimateOutputTokens(request.body, { url: request.url });
-      const tooLarge = requestTooLarge(limits, { bytes, inputTokens });
-      if (tooLarge) {
-        totals.rejected++;
-        fail(rejectedRow(item, { code: "request_too_large", message: tooLarge, id }));
-        return;
-      }
-      const placed = writer.add({ ...entry, line, bytes, inputTokens, outputTokens });
+      const placed = writer.add(entry);
       requests.set(digest, placed.seq, placed.index);
       totals.requests++;
       totals.estimatedInputTokens += inputTokens;
