@@ -14,7 +14,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { setImmediate as nextTurn } from "node:timers/promises";
-import { cachedLine, isFromCache } from "../../cache/cached-shard.js";
+import { cachedEntry, isFromCache } from "../../cache/cached-shard.js";
 import type { CacheLookup } from "../../cache/index.js";
 import { isBatchpipeError } from "../../errors.js";
 import type { EstimateMode } from "../../estimate/estimate-tokens.js";
@@ -249,25 +249,7 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
       // one identical to a request whose collection began in this run (its result may be cached now)
       const hit = lookUpAll || same ? options.cache?.get(digest) : undefined;
       if (hit) {
-        const cached = cachedLine(id, hit);
-        const bytes = Buffer.byteLength(cached) + 1;
-        // it sends no tokens: its shard counts none (plan showed those an earlier run paid). A
-        // literal, not a spread of `entry`: in this V8 a spread that adds a property costs ~0.9 µs
-        // (bench/lib/analysis.md, fourteenth pass)
-        const placed = writer.add({
-          model: entry.model,
-          endpoint: entry.endpoint,
-          line: cached,
-          bytes,
-          inputTokens: 0,
-          outputTokens: 0,
-          id,
-          requestDigest: digest,
-          jsonOutput: json,
-          input: item.data,
-          source: item.position,
-          cached: true,
-        });
+        const placed = writer.add(cachedEntry(entry, hit));
         requests.set(digest, placed.seq, placed.index);
         cachedShards.add(placed.seq);
         totals.cached = (totals.cached ?? 0) + 1;
