@@ -64,6 +64,7 @@ export {
   type FieldsOption,
   fieldsOption,
   isDefaultColumns,
+  type ProjectionHooks,
   ROW_FIELDS,
   type RowProjector,
 } from "./rows/projection.js";

@@ -44,7 +44,7 @@ export default defineSink({
   name: "jsonl",
   options,
   check: ({ options, resolvePath }) => ({ writes: [{ path: resolvePath(options.path), option: "path" }] }),
-  async open({ options, resolvePath, checkpoint }) {
+  async open({ options, resolvePath, checkpoint, logger }) {
     const path = resolvePath(options.path);
     await mkdir(dirname(path), { recursive: true });
     // "a" would ignore positions on Linux; "r+" needs the file to exist, so create it first
@@ -66,7 +66,8 @@ export default defineSink({
       );
     }
     await file.truncate(start);
-    return createWriter(file, start, compileFields(options.fields));
+    const warn = (message: string) => logger.warn(`jsonl sink ${options.path}: fields: ${message}`);
+    return createWriter(file, start, compileFields(options.fields, { warn }));
   },
 });
 

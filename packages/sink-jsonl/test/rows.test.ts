@@ -72,6 +72,40 @@ test("fields: all is the whole row; a list keeps those fields and paths, renamed
   ]);
 });
 
+test("a path into a text output has no value and says so once, through the logger (the requests asked for no JSON)", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "sink-jsonl-rows-"));
+  try {
+    const warnings: string[] = [];
+    const parsed = sink.options.parse({
+      path: "out.jsonl",
+      fields: ["id", "output.sentiment", "usage.total_tokens"],
+    });
+    const logger = {
+      ...createTestContext(dir, parsed).logger,
+      warn: (message: string) => warnings.push(message),
+    };
+    const handle = await sink.open({ ...createTestContext(dir, parsed), logger, checkpoint: undefined });
+    const text = (id: string): SuccessRow => ({ ...success, id, output: "The review is positive." });
+    await handle.write([text("t1"), text("t2"), success]);
+    await handle.commit("k1");
+    await handle.close();
+    const rows = readFileSync(join(dir, "out.jsonl"), "utf8")
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
+    expect(rows).toEqual([
+      { id: "t1", usage_total_tokens: 3 },
+      { id: "t2", usage_total_tokens: 3 },
+      { id: "s1", output_sentiment: "positive", usage_total_tokens: 3 },
+    ]);
+    expect(warnings).toEqual([
+      'jsonl sink out.jsonl: fields: output.sentiment has no value: in row "t1" (and maybe others) `output` is text ("The review is positive."), which has no fields. Ask for JSON output in the request body (e.g. response_format: { type: json_schema, … }), or keep `output` itself.',
+    ]);
+  } finally {
+    rmSync(dir, { recursive: true });
+  }
+});
+
 test("a fresh sink empties an existing file; append: true keeps its lines", async () => {
   const earlier = `${JSON.stringify({ id: "earlier" })}\n`;
   expect((await writeRows({ fields: ["id"] }, earlier)).map((row) => (row as { id: string }).id)).toEqual([

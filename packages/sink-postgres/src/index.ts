@@ -58,12 +58,14 @@ export type PostgresSinkOptions = z.output<typeof options>;
 export default defineSink({
   name: "postgres",
   options,
-  async open({ options, checkpoint }) {
+  async open({ options, checkpoint, logger }) {
     const redact = redactor(options.url);
+    const where = qualified(options.schema, options.table);
+    const warn = (message: string) => logger.warn(`postgres sink ${where}: columns: ${message}`);
     const target = {
       schema: options.schema,
       table: options.table,
-      columns: compileColumns(options.columns),
+      columns: compileColumns(options.columns, { warn }),
       isDefault: isDefaultColumns(options.columns),
     };
     const label = `${describeUrl(options.url)} ${qualified(options.schema, options.table)}`;

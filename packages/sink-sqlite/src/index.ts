@@ -52,10 +52,12 @@ export default defineSink({
     writes: [{ path: resolvePath(options.path), option: "path", part: options.table.toLowerCase() }],
     problems: reservedTable(options.table),
   }),
-  async open({ options, resolvePath, checkpoint }) {
+  async open({ options, resolvePath, checkpoint, logger }) {
     const path = resolvePath(options.path);
     await mkdir(dirname(path), { recursive: true });
-    const table = openSqliteTable(path, options.table, checkpoint, options.columns);
+    const warn = (message: string) =>
+      logger.warn(`sqlite sink ${options.path} (table ${options.table}): columns: ${message}`);
+    const table = openSqliteTable(path, options.table, checkpoint, options.columns, { warn });
     return {
       async write(rows: readonly ResultRow[]): Promise<void> {
         table.write(rows);

@@ -13,6 +13,7 @@ import {
   type ColumnsOption,
   compileColumns,
   isDefaultColumns,
+  type ProjectionHooks,
   type ResultRow,
 } from "@batchpipe/core/plugin";
 import Database from "better-sqlite3";
@@ -134,10 +135,11 @@ export function openSqliteTable(
   table: string,
   checkpoint: Checkpoint | undefined,
   columns: ColumnsOption | undefined,
+  hooks: ProjectionHooks = {},
 ): TableHandle {
   const connection = acquireConnection(path);
   try {
-    return openTable(connection, path, table, checkpoint, columns);
+    return openTable(connection, path, table, checkpoint, columns, hooks);
   } catch (error) {
     releaseConnection(connection);
     throw error;
@@ -150,11 +152,12 @@ function openTable(
   table: string,
   checkpoint: Checkpoint | undefined,
   option: ColumnsOption | undefined,
+  hooks: ProjectionHooks,
 ) {
   const { db } = connection;
   supersede(connection, path, table);
   const quoted = `"${table}"`;
-  const columns = prepareColumns(db, path, table, compileColumns(option), isDefaultColumns(option));
+  const columns = prepareColumns(db, path, table, compileColumns(option, hooks), isDefaultColumns(option));
   db.exec(`
     CREATE TABLE IF NOT EXISTS _batchpipe_commits (
       seq INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -308,6 +308,35 @@ test("columns: paths into a JSON output and usage, renamed; a value keeps its ty
   rmSync(dir, { recursive: true });
 });
 
+test("a column into a text output is NULL and says so once, through the logger", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "sink-sqlite-"));
+  const warnings: string[] = [];
+  const options = sink.options.parse({ path: "r.db", columns: ["id", "output.sentiment"] });
+  const context = createTestContext(dir, options);
+  const handle = await sink.open({
+    ...context,
+    logger: { ...context.logger, warn: (message: string) => warnings.push(message) },
+    checkpoint: undefined,
+  });
+  await handle.write([
+    success("a", "positive, I think"),
+    success("b", "negative"),
+    success("c", { sentiment: "neutral" }),
+  ]);
+  await handle.commit("k1");
+  await handle.close();
+  expect(query(join(dir, "r.db"), "SELECT id, output_sentiment FROM results ORDER BY id")).toEqual([
+    { id: "a", output_sentiment: null },
+    { id: "b", output_sentiment: null },
+    { id: "c", output_sentiment: "neutral" },
+  ]);
+  expect(warnings).toHaveLength(1);
+  expect(warnings[0]).toMatch(
+    /^sqlite sink r\.db \(table results\): columns: output\.sentiment has no value: in row "a" \(and maybe others\) `output` is text \("positive, I think"\), which has no fields\. Ask for JSON output/,
+  );
+  rmSync(dir, { recursive: true });
+});
+
 test("a table the old default created: the default writes into it; listed columns it lacks are added", async () => {
   const dir = mkdtempSync(join(tmpdir(), "sink-sqlite-"));
   const file = join(dir, "r.db");

@@ -133,15 +133,25 @@ type Entry = string | Record<string, string>;
 /** A compiled JSON projection: the object a row becomes (the row itself when nothing is dropped). */
 export type RowProjector = (row: ResultRow) => unknown;
 
+/** What a compiled projection tells its sink (through the sink's logger). */
+export interface ProjectionHooks {
+  /**
+   * A path reaches into a field that holds text or a number (`output.sentiment` where a row's
+   * `output` is the model's text: its requests did not ask for JSON output), so it has no value
+   * in such rows. Said once per path.
+   */
+  warn?(message: string): void;
+}
+
 /** compile `fields:` (undefined: the default) once; the projector runs per row */
-export function compileFields(option: FieldsOption | undefined): RowProjector {
+export function compileFields(option: FieldsOption | undefined, hooks: ProjectionHooks = {}): RowProjector {
   if (option === "all") return (row) => row;
   if (option === undefined) {
-    const success = compileObject(DEFAULT_SUCCESS_FIELDS);
+    const success = compileObject(DEFAULT_SUCCESS_FIELDS, hooks);
     // the failure row is kept whole
     return (row) => (row.status === "success" ? success(row) : row);
   }
-  return compileObject(option);
+  return compileObject(option, hooks);
 }
 
 /** One column of a table sink. */
@@ -166,11 +176,11 @@ export type ColumnKind = "text" | "integer" | "time" | "json" | "value";
  * compile `columns:` (undefined: the default) once. `id` and `status` are always the first columns. The default's
  * `input`, `source_file` and `source_line` are read from failure rows only.
  */
-export function compileColumns(option: ColumnsOption | undefined): Column[] {
+export function compileColumns(option: ColumnsOption | undefined, hooks: ProjectionHooks = {}): Column[] {
   const entries: readonly Entry[] = option === "all" ? ALL_COLUMNS : (option ?? DEFAULT_COLUMNS);
   const columns = entries.map((entry) => {
     const { name, path } = parseEntry(entry);
-    return column(name, path);
+    return column(name, path, hooks);
   });
   if (option === undefined) {
     for (const c of columns) {
@@ -209,10 +219,10 @@ const KINDS: Record<string, ColumnKind> = {
   created_at: "time",
 };
 
-function column(name: string, path: string): Column {
+function column(name: string, path: string, hooks: ProjectionHooks = {}): Column {
   const split = aliased(path).split(".");
   const kind = KINDS[path] ?? (split.length === 1 ? "json" : "value");
-  return { name, path: split, kind, get: getter(split) };
+  return { name, path: split, kind, get: getter(split, hooks) };
 }
 
 /** `source_file` and `source_line` are the table names of `source.file` and `source.line` */
@@ -221,14 +231,41 @@ function aliased(path: string): string {
 }
 
 /** a getter for a split path: one property read per segment, undefined where the path ends early */
-function getter(path: readonly string[]): (row: ResultRow) => unknown {
+function getter(path: readonly string[], hooks: ProjectionHooks = {}): (row: ResultRow) => unknown {
   const [first, second, ...rest] = path as [string, ...string[]];
   if (second === undefined) return (row) => (row as unknown as Record<string, unknown>)[first];
+  const intoScalar = hooks.warn && scalarWarning(path.join("."), first, hooks.warn);
   return (row) => {
     let value = (row as unknown as Record<string, unknown>)[first];
+    if (intoScalar && value !== undefined && value !== null && typeof value !== "object")
+      intoScalar(row, value);
     value = step(value, second);
     for (let i = 0; i < rest.length && value !== undefined; i++) value = step(value, rest[i]!);
     return value;
+  };
+}
+
+/** the warning of a path that reaches into a row's text or number, said once */
+function scalarWarning(
+  path: string,
+  field: string,
+  warn: (message: string) => void,
+): (row: ResultRow, value: unknown) => void {
+  let said = false;
+  return (row, value) => {
+    if (said) return;
+    said = true;
+    const shown =
+      typeof value === "string"
+        ? `text (${JSON.stringify(value.slice(0, 40))}${value.length > 40 ? "…" : ""})`
+        : typeof value;
+    const why =
+      field === "output"
+        ? " Ask for JSON output in the request body (e.g. response_format: { type: json_schema, … }), or keep `output` itself."
+        : "";
+    warn(
+      `${path} has no value: in row "${row.id}" (and maybe others) \`${field}\` is ${shown}, which has no fields.${why}`,
+    );
   };
 }
 
@@ -239,13 +276,13 @@ function step(value: unknown, key: string): unknown {
 }
 
 /** an object of the entries' values, in their order; a value the row lacks is left out */
-function compileObject(entries: readonly Entry[]): RowProjector {
+function compileObject(entries: readonly Entry[], hooks: ProjectionHooks): RowProjector {
   const names: string[] = [];
   const getters: ((row: ResultRow) => unknown)[] = [];
   for (const entry of entries) {
     const { name, path } = parseEntry(entry);
     names.push(name);
-    getters.push(getter(path.split(".")));
+    getters.push(getter(path.split("."), hooks));
   }
   const count = names.length;
   return (row) => {
