@@ -1,7 +1,8 @@
 // Issue 13 item 11, through the real CLI: `status` says a run that ended on an error is stopped,
 // with the reason; `--json` ends with an error event; an empty source is a warning; a plugin that
 // breaks its contract is named; a YAML quote or bracket never closed is shown where it opens; a
-// `run` on a pipeline that `watch` processes is refused.
+// `run` on a pipeline that `watch` processes is refused. A sink's field path into a text output
+// is one warning that names the run.
 import fs from "node:fs";
 import path from "node:path";
 import type { Emulator } from "@batchpipe/openai-emulator";
@@ -40,6 +41,34 @@ sinks: ${sinks}
 `;
 
 describe("honest reporting", () => {
+  test("a field path into a text output: one warning naming the sink, the path and the fix, with the run's id; the rows lack it", async () => {
+    const dir = tempDir();
+    fs.writeFileSync(path.join(dir, "data.jsonl"), records(20));
+    fs.writeFileSync(
+      path.join(dir, "pipeline.yaml"),
+      offline(
+        "{ use: jsonl, path: ./data.jsonl }",
+        "[{ use: jsonl, path: ./out/lean.jsonl, fields: [id, output.sentiment] }]",
+      ),
+    );
+    const run = await batchpipe(["run", "pipeline.yaml", "--json"], { cwd: dir });
+    expect(run.code, run.stderr).toBe(0);
+    const started = run.events.find((e) => e.type === "run_started") as { run: string };
+    const warnings = run.events.filter((e) => e.type === "warning");
+    expect(warnings).toEqual([
+      {
+        type: "warning",
+        run: started.run,
+        message: expect.stringMatching(
+          /^jsonl sink \.\/out\/lean\.jsonl: fields: output\.sentiment has no value: in row "\S+" \(and maybe others\) `output` is text \(.*\), which has no fields\. Ask for JSON output in the request body/,
+        ),
+      },
+    ]);
+    const rows = readJsonl(path.join(dir, "out/lean.jsonl")) as Record<string, unknown>[];
+    expect(rows).toHaveLength(20);
+    for (const row of rows) expect(Object.keys(row)).toEqual(["id"]);
+  });
+
   test("a run that ended on an error: --json ends with an error event; status says stopped, and why", async () => {
     const dir = tempDir();
     fs.writeFileSync(path.join(dir, "data.jsonl"), records(20));

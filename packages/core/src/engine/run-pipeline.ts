@@ -49,7 +49,9 @@ async function runOnce(pipeline: EnginePipeline, options: RunOptions): Promise<R
   const signal = options.signal ?? new AbortController().signal;
   // one listener per concurrent provider call and sleep
   setMaxListeners(64, signal);
-  const logger = eventLogger(emit);
+  // plugins' warnings name the run once it is known (a provider opened before it names none)
+  let currentRun = "";
+  const logger = eventLogger(emit, () => currentRun);
   const { checkpointEvery, deliveryPartSize, deadline } = resolveTuning(options);
   const lock = acquireLock(stateDir);
   const state = openState(stateDir);
@@ -65,6 +67,7 @@ async function runOnce(pipeline: EnginePipeline, options: RunOptions): Promise<R
       await refuseLostState(pipeline, provider, stateDir, signal);
     }
     run ??= state.createRun();
+    currentRun = run.id;
     const resume = run.status === "reading" ? loadReadResume(pipeline, state, run.id) : undefined;
     emit({
       type: "run_started",
@@ -262,8 +265,8 @@ function cacheLookup(
   return cache;
 }
 
-function eventLogger(emit: (event: EngineEvent) => void): Logger {
-  const warn = (message: string) => emit({ type: "warning", run: "", message });
+function eventLogger(emit: (event: EngineEvent) => void, run: () => string): Logger {
+  const warn = (message: string) => emit({ type: "warning", run: run(), message });
   return { debug() {}, info() {}, warn, error: warn };
 }
 
