@@ -37,6 +37,23 @@ const ids = (n: number) => Array.from({ length: n }, (_, i) => `rec-${i + 1}`);
 /** live calls the emulator has answered so far */
 const liveCalls = async () => (await emulator.state()).calls["POST /v1/chat/completions"] ?? 0;
 
+/** the sentiment pipeline over `n` records in a folder of its own; `provider`: a fixture plugin instead of openai */
+function deadlinePipeline(
+  name: string,
+  n: number,
+  batch: Record<string, string | number>,
+  provider?: string,
+) {
+  const dir = tempDir();
+  writeDataset(dir, n);
+  const spec = writePipeline(dir, { ...SENTIMENT, name, baseUrl: emulator.url, batch });
+  if (provider) {
+    const plugin = path.join(FIXTURES, "plugins", provider);
+    fs.writeFileSync(spec, fs.readFileSync(spec, "utf8").replace("  use: openai", `  use: ${plugin}`));
+  }
+  return { dir, spec };
+}
+
 describe("batch.deadline", () => {
   it("batches that never finish: cancelled at the deadline, every request answered live, every id once", async () => {
     const dir = tempDir();
@@ -87,15 +104,8 @@ describe("batch.deadline", () => {
   }, 90_000);
 
   it("SIGKILL while late work is answered live, then run again: every id once, each request sent live at most once more", async () => {
-    const dir = tempDir();
-    writeDataset(dir, 400);
     // every request is answered live (the batches never end); the kill lands during those calls
-    const spec = writePipeline(dir, {
-      ...SENTIMENT,
-      name: "deadline-crash",
-      baseUrl: emulator.url,
-      batch: { max_requests: 100, deadline: "3s" },
-    });
+    const { dir, spec } = deadlinePipeline("deadline-crash", 400, { max_requests: 100, deadline: "3s" });
     const before = await liveCalls();
     // each live answer takes 100 ms: 400 of them, 8 at a time, take ~5 s, so the kill lands mid-way
     await emulator.configure({
@@ -121,16 +131,12 @@ describe("batch.deadline", () => {
   }, 120_000);
 
   it("a live call that throws: the calls in flight beside it still keep their answers, and the run after sends each request once", async () => {
-    const dir = tempDir();
-    writeDataset(dir, 40);
-    const spec = writePipeline(dir, {
-      ...SENTIMENT,
-      name: "deadline-throw",
-      baseUrl: emulator.url,
-      batch: { max_requests: 40, deadline: "1s" },
-    });
-    const plugin = path.join(FIXTURES, "plugins/throwing-live-provider.ts");
-    fs.writeFileSync(spec, fs.readFileSync(spec, "utf8").replace("  use: openai", `  use: ${plugin}`));
+    const { dir, spec } = deadlinePipeline(
+      "deadline-throw",
+      40,
+      { max_requests: 40, deadline: "1s" },
+      "throwing-live-provider.ts",
+    );
     const before = await liveCalls();
     // rec-1 is the shard's first request: its call throws while the next 7 are in flight
     const first = await batchpipe(["run", spec, "--json"], {
@@ -149,15 +155,7 @@ describe("batch.deadline", () => {
   }, 60_000);
 
   it("a provider without a live API refuses batch.deadline before submitting anything", async () => {
-    const dir = tempDir();
-    writeDataset(dir, 3);
-    const spec = writePipeline(dir, { ...SENTIMENT, name: "deadline-nolive", baseUrl: emulator.url });
-    const plugin = path.join(FIXTURES, "plugins/no-live-provider.ts");
-    const text = fs
-      .readFileSync(spec, "utf8")
-      .replace("  use: openai", `  use: ${plugin}`)
-      .replace("batch:\n", "batch:\n  deadline: 1m\n");
-    fs.writeFileSync(spec, text);
+    const { dir, spec } = deadlinePipeline("deadline-nolive", 3, { deadline: "1m" }, "no-live-provider.ts");
     const before = (await emulator.state()).calls["POST /v1/batches"] ?? 0;
     const run = await batchpipe(["run", spec], { cwd: dir });
     expect(run.code).toBe(2);

@@ -80,11 +80,9 @@ test("a path into a text output has no value and says so once, through the logge
       path: "out.jsonl",
       fields: ["id", "output.sentiment", "usage.total_tokens"],
     });
-    const logger = {
-      ...createTestContext(dir, parsed).logger,
-      warn: (message: string) => warnings.push(message),
-    };
-    const handle = await sink.open({ ...createTestContext(dir, parsed), logger, checkpoint: undefined });
+    const context = createTestContext(dir, parsed);
+    const logger = { ...context.logger, warn: (message: string) => warnings.push(message) };
+    const handle = await sink.open({ ...context, logger, checkpoint: undefined });
     const text = (id: string): SuccessRow => ({ ...success, id, output: "The review is positive." });
     await handle.write([text("t1"), text("t2"), success]);
     await handle.commit("k1");

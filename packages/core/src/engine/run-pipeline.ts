@@ -52,18 +52,20 @@ async function runOnce(pipeline: EnginePipeline, options: RunOptions): Promise<R
   // plugins' warnings name the run once it is known (a provider opened before it names none)
   let currentRun = "";
   const logger = eventLogger(emit, () => currentRun);
+  // what the provider's options fall back on: its key, and its base URL (the cache's origin)
+  const env = options.env ?? process.env;
   const { checkpointEvery, deliveryPartSize, deadline } = resolveTuning(options);
   const lock = acquireLock(stateDir);
   const state = openState(stateDir);
   let provider: ProviderConnection | undefined;
   let cache: ResultCache | undefined;
   try {
-    cache = openCache(pipeline, stateDir, options.env ?? process.env);
+    cache = openCache(pipeline, stateDir, env);
     let run = state.unfinishedRun();
     const resumed = run !== undefined;
     if (!run && !state.latestRun() && !options.force) {
       // a new state: if it was lost or emptied, the provider still has this pipeline's batches
-      provider = await openProvider(pipeline, { env: options.env ?? process.env, logger, signal });
+      provider = await openProvider(pipeline, { env, logger, signal });
       await refuseLostState(pipeline, provider, stateDir, signal);
     }
     run ??= state.createRun();
@@ -81,7 +83,7 @@ async function runOnce(pipeline: EnginePipeline, options: RunOptions): Promise<R
     const reading = run.status === "reading";
     const runId = run.id;
     if (!reading) refuseCost(pipeline, run, state.shards(run.id));
-    provider ??= await openProvider(pipeline, { env: options.env ?? process.env, logger, signal });
+    provider ??= await openProvider(pipeline, { env, logger, signal });
     // the read stops when the loop fails (and the loop when the read fails)
     const stopRead = new AbortController();
     const gate = new FanoutGate(state.shards(run.id));

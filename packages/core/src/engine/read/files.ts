@@ -1,9 +1,9 @@
 /**
  * File helpers of the read phase (and of retry shards): a buffered synchronous writer that can
  * continue a file cut back to a checkpoint, line readers (a synchronous one for the same, a
- * streaming one) over one line splitter, and fsync of several files in parallel. Files are synced only that way, off the main thread: a shard's seal
- * synced its two files on it, which blocked a 1M run's main thread for ~0.2 s in all (162 fsyncs;
- * bench/lib/analysis.md, thirteenth pass).
+ * streaming one) over one line splitter, and fsync of several files in parallel. Files are synced
+ * only that way, off the main thread: a shard's seal synced its two files on it, which blocked a
+ * 1M run's main thread for ~0.2 s in all (162 fsyncs; bench/lib/analysis.md, thirteenth pass).
  */
 import fs from "node:fs";
 import path from "node:path";
