@@ -12,6 +12,7 @@
  */
 import { z } from "zod";
 import type { ResultRow } from "../plugin.js";
+import { closest } from "../spec/issues.js";
 
 /** the top-level fields a path may start with */
 export const ROW_FIELDS = [
@@ -64,45 +65,96 @@ export const ALL_COLUMNS = [
 const PATH = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_-]+)*$/;
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-function pathSchema(extra: readonly string[]) {
-  const starts = [...ROW_FIELDS, ...extra];
+/**
+ * The option's shape is checked loosely (so a wrong entry is reported at its own place, not as "the
+ * list is wrong"), then each entry by `entryProblems`.
+ */
+function projectionSchema(extra: readonly string[], names: "any" | "identifier") {
+  // the patterns are for editors (the JSON Schema); entryProblems checks them with better messages
+  const path = z.string().meta({ pattern: PATH.source });
+  const name =
+    names === "identifier"
+      ? z.string().meta({ pattern: IDENTIFIER.source })
+      : z.string().meta({ minLength: 1 });
+  const entry = z.union([path, z.record(name, path)]);
+  const shape = (input: unknown) => {
+    const list: unknown[] = Array.isArray(input) ? input : [];
+    const bad = list.findIndex((e) => !isEntryShape(e));
+    return bad >= 0
+      ? `entry ${bad + 1} (${describeEntry(list[bad])}) must be a path (e.g. output.sentiment) or one { name: path }`
+      : 'must be "all" or a list of row fields and paths, e.g. [id, output, usage]';
+  };
   return z
-    .string()
-    .regex(PATH, "must be a row field, or a dotted path into one (e.g. output.sentiment)")
-    .refine((path) => starts.includes(path.split(".")[0]!), {
-      message: `must start with a row field: ${starts.join(", ")}`,
+    .union([z.literal("all"), z.array(entry).min(1)], { error: (issue) => shape(issue.input) })
+    .superRefine((value, ctx) => {
+      if (value === "all") return;
+      const seen = new Set<string>();
+      for (const [i, item] of value.entries()) {
+        for (const message of entryProblems(item, extra, names, seen))
+          ctx.addIssue({ code: "custom", path: [i], message });
+      }
     });
 }
 
-function projectionSchema(extra: readonly string[], names: "any" | "identifier") {
-  const path = pathSchema(extra);
-  const name =
-    names === "identifier"
-      ? z.string().regex(IDENTIFIER, "must be a plain SQL identifier (letters, digits, _)")
-      : z.string().min(1);
-  const entry = z.union([
-    path,
-    z
-      .record(name, path)
-      .refine((entry) => Object.keys(entry).length === 1, { message: "one { name: path } per entry" }),
-  ]);
-  const shape = 'must be "all" or a list of row fields and paths, e.g. [id, output, usage]';
-  return z.union([z.literal("all"), z.array(entry).min(1)], { error: shape }).superRefine((value, ctx) => {
-    if (value === "all") return;
-    const seen = new Set<string>();
-    for (const [i, item] of value.entries()) {
-      const { name } = parseEntry(item);
-      if (names === "identifier" && !IDENTIFIER.test(name)) {
-        ctx.addIssue({
-          code: "custom",
-          path: [i],
-          message: `its column name "${name}" is not a plain SQL identifier: rename it, e.g. { my_name: ${item} }`,
-        });
-      }
-      if (seen.has(name)) ctx.addIssue({ code: "custom", path: [i], message: `"${name}" is named twice` });
-      seen.add(name);
-    }
-  });
+/**
+ * What is wrong with one entry: its path, its name (table sinks: a plain SQL identifier, compared
+ * without case as SQL does), a name used twice (`seen`), or a renamed path that takes the name of
+ * a row field's own column (`{ id: usage.total_tokens }` would overwrite every row's id).
+ */
+function entryProblems(
+  item: Entry,
+  extra: readonly string[],
+  names: "any" | "identifier",
+  seen: Set<string>,
+): string[] {
+  const problems: string[] = [];
+  if (typeof item !== "string" && Object.keys(item).length !== 1) return ["one { name: path } per entry"];
+  const { name, path } = parseEntry(item);
+  const starts = [...ROW_FIELDS, ...extra];
+  const first = path.split(".")[0]!;
+  const validPath = PATH.test(path);
+  if (!validPath) {
+    problems.push(
+      `${JSON.stringify(path)} is not a path: a row field, or a dotted path into one of letters, digits, _ and - (e.g. output.sentiment)`,
+    );
+  } else if (!starts.includes(first)) {
+    const near = closest(first, starts);
+    problems.push(
+      `${JSON.stringify(path)} must start with a row field${near ? ` (did you mean "${near}"?)` : ""}: ${starts.join(", ")}`,
+    );
+  }
+  const table = names === "identifier";
+  if (name === "") problems.push("a name must not be empty");
+  // a path entry's name comes from its path: a wrong path is reported once, above
+  else if (table && !IDENTIFIER.test(name) && (validPath || typeof item !== "string")) {
+    const example = /^[A-Za-z0-9_.]+$/.test(path) ? path : "output.field";
+    problems.push(
+      `its column name "${name}" is not a plain SQL identifier (letters, digits, _, not starting with a digit): rename it, e.g. { my_name: ${example} }`,
+    );
+  }
+  const key = table ? name.toLowerCase() : name;
+  const own = table ? starts : ["id", "status"];
+  if (typeof item !== "string" && own.includes(key) && name !== path) {
+    problems.push(
+      path === key
+        ? `"${name}" differs from the row field ${path} only by case: write ${path}`
+        : `"${name}" is the name of the row's own ${key} ${table ? "column" : "field"}: give ${path} a name of its own, e.g. { my_${key}: ${path} }`,
+    );
+  }
+  if (seen.has(key)) problems.push(`"${name}" is named twice`);
+  seen.add(key);
+  return problems;
+}
+
+function isEntryShape(entry: unknown): boolean {
+  if (typeof entry === "string") return true;
+  if (entry === null || typeof entry !== "object" || Array.isArray(entry)) return false;
+  return Object.values(entry).every((value) => typeof value === "string");
+}
+
+function describeEntry(entry: unknown): string {
+  const text = JSON.stringify(entry) ?? String(entry);
+  return text.length > 60 ? `${text.slice(0, 60)}…` : text;
 }
 
 /** `fields:` of a JSON-shaped sink (sink-jsonl) */
@@ -204,7 +256,8 @@ export function isDefaultColumns(option: ColumnsOption | undefined): boolean {
 
 function parseEntry(entry: Entry): { name: string; path: string } {
   if (typeof entry === "string") return { name: entry.replaceAll(".", "_"), path: entry };
-  const [name, path] = Object.entries(entry)[0]!;
+  // a map with no key of its own (YAML's `{ __proto__: output }`) is refused by entryProblems
+  const [name, path] = Object.entries(entry)[0] ?? ["", ""];
   return { name, path };
 }
 
