@@ -67,7 +67,9 @@ export default defineSink({
     }
     await file.truncate(start);
     const warn = (message: string) => logger.warn(`jsonl sink ${options.path}: fields: ${message}`);
-    return createWriter(file, start, compileFields(options.fields, { warn }));
+    // appending after text that does not end its line: the first row would be glued onto it
+    const lead = checkpoint === undefined && start > 0 && !(await endsLine(file, start)) ? "\n" : "";
+    return createWriter(file, start, compileFields(options.fields, { warn }), lead);
   },
 });
 
@@ -81,13 +83,20 @@ const BUFFER_BYTES = 1 << 20;
  */
 const PENDING_CHARS = 1 << 14;
 
-function createWriter(file: FileHandle, start: number, project: RowProjector) {
+/** whether the byte before `end` is a newline */
+async function endsLine(file: FileHandle, end: number): Promise<boolean> {
+  const last = Buffer.alloc(1);
+  await file.read(last, 0, 1, end - 1);
+  return last[0] === 0x0a;
+}
+
+function createWriter(file: FileHandle, start: number, project: RowProjector, lead: string) {
   // bytes before `position` are in the file; `buffer[0, used)` waits for the next flush;
   // `pending` holds lines not yet encoded: one buffer.write per PENDING_CHARS
   let position = start;
   let buffer = Buffer.allocUnsafe(BUFFER_BYTES);
   let used = 0;
-  let pending = "";
+  let pending = lead;
 
   async function encode(): Promise<void> {
     // UTF-8 needs at most 3 bytes per UTF-16 code unit

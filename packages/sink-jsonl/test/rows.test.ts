@@ -113,6 +113,12 @@ test("a fresh sink empties an existing file; append: true keeps its lines", asyn
   expect(
     (await writeRows({ fields: ["id"], append: true }, earlier)).map((row) => (row as { id: string }).id),
   ).toEqual(["earlier", "s1", "f1"]);
+  // a last line without its newline is ended first: the first row is not glued onto it
+  expect(
+    (await writeRows({ fields: ["id"], append: true }, JSON.stringify({ id: "earlier" }))).map(
+      (row) => (row as { id: string }).id,
+    ),
+  ).toEqual(["earlier", "s1", "f1"]);
 });
 
 test("fields that are not row paths are refused with their place", () => {
