@@ -14,6 +14,8 @@ it("the quickstart runs offline with the built-in emulator: 200 reviews, each on
   expect(run.stdout).toMatch(/completed: every request succeeded/);
   expect(run.stdout).toMatch(/succeeded +200/);
   expect(run.stdout).toMatch(/unaccounted +0/);
+  // a first run has nothing cached, and says no more than that
+  expect(run.stdout).toMatch(/cached +0\n/);
 
   const rows = fs
     .readFileSync(path.join(dir, "out/results.jsonl"), "utf8")

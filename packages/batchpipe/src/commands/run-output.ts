@@ -183,7 +183,9 @@ export function renderReport(report: RunReport): string {
     ["identical", `${fmt(report.identical)} (sent once, result fanned back)`],
     [
       "cached",
-      `${fmt(report.cached)} (answered from the result cache: ${plural(report.cachedRequests, "request")} not sent, saved ${money(report.cachedSaved)})`,
+      report.cached === 0
+        ? "0"
+        : `${fmt(report.cached)} (answered from the result cache: ${plural(report.cachedRequests, "request")} not sent, saved ${money(report.cachedSaved)})`,
     ],
     ["unexpected lines", fmt(report.unexpected)],
     ["missing lines", fmt(report.missing)],
