@@ -31,7 +31,7 @@ function failure(handle: TransformHandle, data: Record<string, unknown>): Batchp
 }
 
 describe("the prompt transform", () => {
-  test("renders chat completions, embeddings, responses and completions requests", async () => {
+  test("renders chat completions, embeddings, responses, completions and moderations requests", async () => {
     const data = { id: 42, text: "great product", tokens: [1, 2, 3] };
     const requests = [];
     for (const [endpoint, body] of [
@@ -42,6 +42,7 @@ describe("the prompt transform", () => {
       ["/v1/embeddings", { model: "text-embedding-3-small", input: "{{ text }}" }],
       ["/v1/responses", { model: "gpt-4.1-mini", input: "Summarise: {{ text | upcase }}" }],
       ["/v1/completions", { model: "gpt-3.5-turbo-instruct", prompt: "{{ text }} ->", max_tokens: 5 }],
+      ["/v1/moderations", { model: "omni-moderation-latest", input: "{{ text }}" }],
     ] as const) {
       requests.push((await create({ endpoint, body })).toRequest(record(data)));
     }
@@ -65,6 +66,11 @@ describe("the prompt transform", () => {
         custom_id: "42",
         url: "/v1/completions",
         body: { model: "gpt-3.5-turbo-instruct", prompt: "great product ->", max_tokens: 5 },
+      },
+      {
+        custom_id: "42",
+        url: "/v1/moderations",
+        body: { model: "omni-moderation-latest", input: "great product" },
       },
     ]);
   });

@@ -32,6 +32,7 @@ export const PROMPT_ENDPOINTS = [
   "/v1/embeddings",
   "/v1/responses",
   "/v1/completions",
+  "/v1/moderations",
 ] as const;
 export type PromptEndpoint = (typeof PROMPT_ENDPOINTS)[number];
 
@@ -41,6 +42,7 @@ const REQUIRED_BODY_KEY: Record<PromptEndpoint, string> = {
   "/v1/embeddings": "input",
   "/v1/responses": "input",
   "/v1/completions": "prompt",
+  "/v1/moderations": "input",
 };
 
 const liquid = new Liquid({
