@@ -58,6 +58,31 @@ describe("the state folder (emulator in its own process)", () => {
     expect(again.stderr).not.toContain("STATE_LOST");
   }, 120_000);
 
+  it("a state folder belongs to one pipeline: another pipeline given it is refused before it reads or sends", async () => {
+    const one = tempDir("bp-owner-one-");
+    const two = tempDir("bp-owner-two-");
+    const shared = path.join(one, "shared-state");
+    writeDataset(one, 20);
+    writeDataset(two, 20);
+    writePipeline(one, { baseUrl: emulator.url, name: "owner-one" });
+    writePipeline(two, { baseUrl: emulator.url, name: "owner-two", prompt: "Two: {{ text }}" });
+    const first = await batchpipe(["run", "pipeline.yaml", "--state-dir", shared], { cwd: one });
+    expect(first.code, first.stderr).toBe(0);
+    expect(fs.readFileSync(path.join(shared, "pipeline"), "utf8")).toBe("owner-one\n");
+
+    // before the fix, `run` resumed or answered owner-one's run and cache as its own
+    for (const command of ["run", "plan", "status", "runs", "cache", "cancel", "stop"]) {
+      const refused = await batchpipe([command, "pipeline.yaml", "--state-dir", shared], { cwd: two });
+      expect({ command, code: refused.code }).toEqual({ command, code: 1 });
+      expect(refused.stderr).toContain('belongs to the pipeline "owner-one", not "owner-two" (STATE_FAILED)');
+    }
+    expect(await batchesOf("owner-two")).toBe(0);
+    expect(fs.existsSync(path.join(two, "out/results.jsonl"))).toBe(false);
+    // its own pipeline still runs there (answered from its cache)
+    const again = await batchpipe(["run", "pipeline.yaml", "--state-dir", shared], { cwd: one });
+    expect(again.code, again.stderr).toBe(0);
+  }, 120_000);
+
   it("another folder running a pipeline of the same name is not refused", async () => {
     const a = tempDir("bp-same-name-a-");
     const b = tempDir("bp-same-name-b-");

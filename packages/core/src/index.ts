@@ -62,7 +62,7 @@ export {
 } from "./spec/schema.js";
 export { parseDuration, parseSize } from "./spec/units.js";
 // for readers of a state folder (batchpipe view): who holds the run lock, the schema version, the rows
-export { lockHolder, STATE_SCHEMA_VERSION } from "./state/index.js";
+export { checkStateOwner, lockHolder, STATE_SCHEMA_VERSION } from "./state/index.js";
 export { type RawRun, type RawShard, refuseVersion, schemaVersion, toRun, toShard } from "./state/schema.js";
 export type { RunCounters, RunRow, RunStatus, RunTotals, ShardRow, ShardStatus } from "./state/types.js";
 export { default as promptTransform, type PromptOptions } from "./transform/prompt.js";

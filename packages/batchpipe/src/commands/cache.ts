@@ -1,6 +1,6 @@
 /** `batchpipe cache <pipeline.yaml> [--clear]`: the pipeline's result cache: entries, size, age; or empty it. */
 
-import { cacheStats, clearCache, defaultStateDir, formatBytes } from "@batchpipe/core";
+import { cacheStats, checkStateOwner, clearCache, defaultStateDir, formatBytes } from "@batchpipe/core";
 import { defineCommand } from "citty";
 import { cliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
@@ -27,6 +27,7 @@ export default defineCommand({
     const { pipeline, stateDir: given } = await loadPipelineArg(ctx, context.args);
     const stateDir = given ?? defaultStateDir(pipeline);
     const name = pipeline.spec.name;
+    checkStateOwner(stateDir, name, { claim: false });
     if (context.args.clear) {
       const before = clearCache(stateDir);
       if (context.args.json)

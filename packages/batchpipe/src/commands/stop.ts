@@ -2,6 +2,7 @@
 
 import {
   BatchpipeError,
+  checkStateOwner,
   defaultStateDir,
   ErrorCodes,
   parseDuration,
@@ -32,6 +33,7 @@ export default defineCommand({
     const args = context.args;
     const { pipeline, stateDir: given } = await loadPipelineArg(ctx, args);
     const stateDir = given ?? defaultStateDir(pipeline);
+    checkStateOwner(stateDir, pipeline.spec.name, { claim: false });
     const command = readDaemon(stateDir)?.command[1] === "watch" ? "watch" : "run";
     const result = await stopDaemon(stateDir, {
       timeoutMs: args.timeout ? (parseDuration(args.timeout) as number) : 60_000,

@@ -9,7 +9,7 @@ import { isFromCache } from "../cache/cached-shard.js";
 import { CACHE_FILE, cacheProvider, ResultCache } from "../cache/index.js";
 import { estimateCost, livePricesFor, pricesFor, shardCost } from "../estimate/pricing.js";
 import { type Logger, silentLogger } from "../plugin.js";
-import type { RunTotals } from "../state/index.js";
+import { checkStateOwner, type RunTotals } from "../state/index.js";
 import { runReadPhase } from "./read/index.js";
 import type { EnginePipeline } from "./types.js";
 
@@ -54,10 +54,11 @@ export async function planPipeline(
     env?: Record<string, string | undefined>;
   } = {},
 ): Promise<PlanResult> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "batchpipe-plan-"));
-  const logger: Logger = options.logger ?? silentLogger;
   // what a run would take from the result cache (never created here: plan writes no state)
   const stateDir = options.stateDir ?? path.join(pipeline.dir, ".batchpipe", pipeline.spec.name);
+  checkStateOwner(stateDir, pipeline.spec.name, { claim: false });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "batchpipe-plan-"));
+  const logger: Logger = options.logger ?? silentLogger;
   const cache =
     !options.noCache &&
     !pipeline.spec.batch.allow_same_dataset &&

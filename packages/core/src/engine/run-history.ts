@@ -1,7 +1,7 @@
 /** `pipelineRuns`: a pipeline's past runs, newest first, from its state (read-only, no lock). */
 import fs from "node:fs";
 import path from "node:path";
-import { lockHolder, openState, type RunCounters, type RunStatus } from "../state/index.js";
+import { checkStateOwner, lockHolder, openState, type RunCounters, type RunStatus } from "../state/index.js";
 import { defaultStateDir } from "./run-pipeline.js";
 import type { EnginePipeline } from "./types.js";
 
@@ -23,6 +23,7 @@ export function pipelineRuns(
   const stateDir = path.resolve(options.stateDir ?? defaultStateDir(pipeline));
   const result = { name: pipeline.spec.name, stateDir, runs: [] as RunSummary[] };
   if (!fs.existsSync(path.join(stateDir, "state.db"))) return result;
+  checkStateOwner(stateDir, pipeline.spec.name, { claim: false });
   const running = lockHolder(stateDir) !== undefined;
   const state = openState(stateDir, { keepVersion: true });
   try {

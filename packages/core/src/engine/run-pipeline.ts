@@ -14,6 +14,7 @@ import type { Logger } from "../plugin.js";
 import type { ProviderConnection } from "../provider/contract.js";
 import {
   acquireLock,
+  checkStateOwner,
   openState,
   type RunCounters,
   type RunRow,
@@ -55,6 +56,7 @@ async function runOnce(pipeline: EnginePipeline, options: RunOptions): Promise<R
   // what the provider's options fall back on: its key, and its base URL (the cache's origin)
   const env = options.env ?? process.env;
   const { checkpointEvery, deliveryPartSize, deadline } = resolveTuning(options);
+  checkStateOwner(stateDir, pipeline.spec.name, { claim: true });
   const lock = acquireLock(stateDir);
   const state = openState(stateDir);
   let provider: ProviderConnection | undefined;

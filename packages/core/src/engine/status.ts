@@ -8,7 +8,14 @@ import fs from "node:fs";
 import path from "node:path";
 import type { ErrorSummary } from "../errors.js";
 import { type Logger, silentLogger } from "../plugin.js";
-import { lockHolder, openState, type RunCounters, type RunTotals, type ShardStatus } from "../state/index.js";
+import {
+  checkStateOwner,
+  lockHolder,
+  openState,
+  type RunCounters,
+  type RunTotals,
+  type ShardStatus,
+} from "../state/index.js";
 import { defaultStateDir, noRunError, openProvider } from "./run-pipeline.js";
 import type { EnginePipeline } from "./types.js";
 
@@ -48,6 +55,7 @@ export function pipelineStatus(pipeline: EnginePipeline, options: { stateDir?: s
     runningPid: lockHolder(stateDir)?.pid ?? null,
   };
   if (!fs.existsSync(path.join(stateDir, "state.db"))) return result;
+  checkStateOwner(stateDir, pipeline.spec.name, { claim: false });
   const state = openState(stateDir, { keepVersion: true });
   try {
     const run = state.unfinishedRun() ?? state.latestRun({ meaningful: true });
@@ -138,6 +146,7 @@ export async function cancelRun(
 ): Promise<CancelResult> {
   const stateDir = path.resolve(options.stateDir ?? defaultStateDir(pipeline));
   if (!fs.existsSync(path.join(stateDir, "state.db"))) throw noRunError(pipeline.spec.name);
+  checkStateOwner(stateDir, pipeline.spec.name, { claim: false });
   const state = openState(stateDir, { keepVersion: true });
   try {
     const run = state.unfinishedRun();

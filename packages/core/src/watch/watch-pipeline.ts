@@ -13,7 +13,7 @@ import { watch as chokidarWatch, type FSWatcher } from "chokidar";
 import type { EnginePipeline } from "../engine/types.js";
 import { BatchpipeError, ErrorCodes } from "../errors.js";
 import { isStreamInput, STDIN_PATH } from "../input-files.js";
-import { acquireLock } from "../state/index.js";
+import { acquireLock, checkStateOwner } from "../state/index.js";
 import { excluded, isExcluded, listFiles, removeStaleSnapshots, settledFiles } from "./files.js";
 import { createQueue } from "./queue.js";
 import { openRegistry } from "./registry.js";
@@ -30,6 +30,7 @@ export async function watchPipeline(
   const stateDir = path.resolve(
     options.stateDir ?? path.join(pipeline.dir, ".batchpipe", pipeline.spec.name),
   );
+  checkStateOwner(stateDir, pipeline.spec.name, { claim: true });
   const watchDir = path.join(stateDir, "watch");
   const target = watchTarget(pipeline);
   const emit = (event: WatchEvent) => options.onEvent?.(event);
