@@ -86,6 +86,9 @@ export default defineProvider({
   name: "emulator",
   options: emulatorProviderOptions,
   // it emulates the real APIs, limits included (a test that lowers the emulator's own wants to see them hit)
+  // its two dialects answer differently (an Anthropic `message` is no chat completion): the
+  // result cache keeps them apart; openai names none, so the quickstart's reruns keep their entries
+  origin: (options) => (options.api === "anthropic" ? "api anthropic" : undefined),
   limits: (options) =>
     options.api === "anthropic" ? anthropicPlugin().limits(anthropicOptions(options)) : openai.limits({}),
   encode: (request, options) =>

@@ -29,6 +29,13 @@ async function open(options: Record<string, unknown>): Promise<ProviderConnectio
 }
 
 describe("use: emulator", () => {
+  it("the result cache keeps its two dialects apart (an Anthropic answer never stands in for an OpenAI one)", () => {
+    const origin = (options: object) => emulator.origin!(emulator.options.parse(options), {});
+    expect(origin({})).toBeUndefined();
+    expect(origin({ api: "openai" })).toBeUndefined();
+    expect(origin({ api: "anthropic" })).toBe("api anthropic");
+  });
+
   it("needs no key, and close() stops the emulator it started", async () => {
     const connection = await open({ retry_attempts: 2, retry_min_delay_ms: 5 });
     const signal = new AbortController().signal;

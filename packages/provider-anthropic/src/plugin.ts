@@ -27,8 +27,13 @@ export default defineProvider({
   encode: (request) => encodeRequest(request),
   output: (response, request) => extractOutput(response, request),
   // another server at base_url answers differently: its results are not Anthropic's
-  origin: (options, env) =>
-    baseUrlOrigin(options.base_url || env.ANTHROPIC_BASE_URL, DEFAULT_ANTHROPIC_BASE_URL),
+  // the betas asked for (anthropic-beta) can change the answers: a result under one set is not
+  // another's
+  origin: (options, env) => {
+    const server = baseUrlOrigin(options.base_url || env.ANTHROPIC_BASE_URL, DEFAULT_ANTHROPIC_BASE_URL);
+    const betas = options.betas?.length ? `betas ${[...options.betas].sort().join(",")}` : undefined;
+    return [server, betas].filter(Boolean).join(" ") || undefined;
+  },
   check: ({ options, env }) =>
     options.api_key || env.ANTHROPIC_API_KEY
       ? {}

@@ -24,6 +24,12 @@ describe("requests and ids", () => {
     expect(origin({ base_url: "http://127.0.0.1:5000/" }, { ANTHROPIC_BASE_URL: "http://x" })).toBe(
       "http://127.0.0.1:5000",
     );
+    // betas can change the answers: each set is an origin of its own, in any order
+    expect(origin({ betas: ["b-2", "a-1"] })).toBe("betas a-1,b-2");
+    expect(origin({ betas: ["a-1", "b-2"], base_url: "http://127.0.0.1:5000" })).toBe(
+      "http://127.0.0.1:5000 betas a-1,b-2",
+    );
+    expect(origin({ betas: [] })).toBeUndefined();
   });
 
   test("a request becomes {custom_id, params}; the create replaces any id with the tagged one", () => {
