@@ -104,6 +104,13 @@ export class ResultCache implements CacheLookup {
   private readonly spares: Batch[] = [];
   /** successes handed over since the last commit */
   private uncommitted = 0;
+  /**
+   * a store that failed (a damaged or read-only file, a full disk): later results are not stored,
+   * and the run goes on (the cache saves money; it never holds up a delivery). flush() throws it
+   * once, for its caller to say.
+   */
+  private storeFailure: Error | undefined;
+  private storeFailureSaid = false;
   /** stored bytes and results, as the writer's last commit left them */
   private bytes: number;
   private count: number;
@@ -219,8 +226,17 @@ export class ResultCache implements CacheLookup {
     return block;
   }
 
-  /** queue a success; it is stored by the next flush() */
+  /** queue a success; it is stored by the next flush() (none is, once a store failed) */
   add(digest: readonly number[], result: CachedResult, cost: number): void {
+    if (this.storeFailure) return;
+    try {
+      this.queue(digest, result, cost);
+    } catch (error) {
+      this.storeFailure = error as Error;
+    }
+  }
+
+  private queue(digest: readonly number[], result: CachedResult, cost: number): void {
     const json = JSON.stringify(result);
     const bytes = Buffer.byteLength(json);
     let b = this.batch;
@@ -239,8 +255,25 @@ export class ResultCache implements CacheLookup {
     if (b.n === HAND_OVER) this.handOver();
   }
 
-  /** resolves once what add() queued is committed (the oldest entries evicted past the bound) */
+  /**
+   * resolves once what add() queued is committed (the oldest entries evicted past the bound);
+   * rejects once if storing failed, and resolves at once from then on
+   */
   async flush(): Promise<void> {
+    if (!this.storeFailure) {
+      try {
+        await this.commit();
+      } catch (error) {
+        this.storeFailure = error as Error;
+      }
+    }
+    if (this.storeFailure && !this.storeFailureSaid) {
+      this.storeFailureSaid = true;
+      throw this.storeFailure;
+    }
+  }
+
+  private async commit(): Promise<void> {
     this.handOver();
     if (this.uncommitted === 0) return;
     this.uncommitted = 0;
@@ -372,8 +405,7 @@ function storeFailed(file: string, failure: { message: string; code?: unknown })
     ErrorCodes.STATE_FAILED,
     `cannot store results in the result cache ${file}: ${what}`,
     {
-      // nothing of the part was recorded as delivered: the next run delivers it again
-      hint: "Free space in the state folder (or move it with --state-dir) and run the same command again: the run resumes where it stopped. If the cache itself is damaged, `batchpipe cache <spec> --clear` empties it (its results are then paid for again).",
+      hint: "Check the state folder's free space and permissions (or move it with --state-dir). If the cache itself is damaged, `batchpipe cache <spec> --clear` empties it (its results are then paid for again).",
       // the writer's error, or what its reply said of it (its code tells a full disk from a bug)
       cause: failure,
     },

@@ -6,7 +6,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { cachedResults, isFromCache } from "../cache/cached-shard.js";
-import { ErrorCodes, isBatchpipeError } from "../errors.js";
+import { type BatchpipeError, ErrorCodes, isBatchpipeError } from "../errors.js";
 import { livePricesFor, pricesFor } from "../estimate/pricing.js";
 import type { FailureRow } from "../plugin.js";
 import type { ShardRow } from "../state/index.js";
@@ -123,6 +123,18 @@ export class Delivery {
     return outcome;
   }
 
+  /** a cache that cannot store does not hold up the delivery of paid results: said once, and the run goes on */
+  private async flushCache(): Promise<void> {
+    try {
+      await this.ctx.cache?.flush();
+    } catch (error) {
+      const { message, hint } = error as BatchpipeError;
+      this.ctx.logger.warn(
+        `${message}. This run goes on without storing its results: they are delivered, and a later run pays for them again.${hint ? ` ${hint}` : ""}`,
+      );
+    }
+  }
+
   private async collectOnce(shard: ShardRow, noRetry: boolean, acceptGone: boolean): Promise<CollectOutcome> {
     const { ctx } = this;
     const key = `${ctx.runId}:${shard.name}`;
@@ -139,7 +151,7 @@ export class Delivery {
     // a part's successes are committed to the cache with its rows, before the delivery is recorded:
     // a crash in between leaves an extra entry (harmless), never a recorded result missing from it
     const commit = async (sinks: SinkSet, at: string) =>
-      (await Promise.all([ctx.cache?.flush(), sinks.commit(at)]))[1];
+      (await Promise.all([this.flushCache(), sinks.commit(at)]))[1];
     /** what this collection delivered, for the event */
     let delivered = emptyCounters();
     let result: CollectResult;
