@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
@@ -639,5 +640,21 @@ describe("ResultCache", async () => {
     expect(clearCache(dir)).toMatchObject({ entries: 1 });
     expect(cacheStats(dir)).toBeUndefined();
     expect(clearCache(dir)).toBeUndefined();
+  });
+
+  it("clearCache of a file that cannot be deleted says why (EPERM), not ENOTDIR", async () => {
+    const dir = tempDir();
+    const cache = ResultCache.open(dir, { provider: "openai", maxBytes: 1 << 30 });
+    cache.add(digest(1), result(1), 0);
+    await cache.close();
+    const file = path.join(dir, "cache.db");
+    // an immutable file (root ignores permissions, not this); a file system without it: nothing to test
+    if (spawnSync("chattr", ["+i", file]).status !== 0) return;
+    try {
+      expect(() => clearCache(dir)).toThrow(expect.objectContaining({ code: "EPERM" }));
+    } finally {
+      spawnSync("chattr", ["-i", file]);
+    }
+    expect(clearCache(dir)).toMatchObject({ entries: 1 });
   });
 });

@@ -71,7 +71,15 @@ export function clearCache(dir: string): CacheStats | { unreadable: string } | u
       before = { unreadable: (error as Error).message };
     }
     const file = path.join(dir, CACHE_FILE);
-    for (const f of [file, `${file}-wal`, `${file}-shm`]) fs.rmSync(f, { force: true });
+    // unlink, not rmSync: a file that cannot be deleted says why (EPERM), where rmSync's fallback
+    // to a folder's removal reported ENOTDIR
+    for (const f of [file, `${file}-wal`, `${file}-shm`]) {
+      try {
+        fs.unlinkSync(f);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+      }
+    }
     return before;
   } finally {
     lock.release();
