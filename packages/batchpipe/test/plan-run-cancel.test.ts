@@ -36,6 +36,7 @@ describe("batchpipe plan", () => {
     expect(result.stderr).toBe("");
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/200 records → 174 requests in 3 shards/);
+    expect(result.stdout).toMatch(/\n {2}26 records repeat an identical request/);
     // a shard's size for people (it was "49925 bytes": the spec's size format, exact)
     expect(result.stdout).toMatch(/00001 +gpt-4o-mini +\/v1\/chat\/completions +80 +\d+\.\d KB /);
     expect(result.stdout).toMatch(/estimated input tokens +[\d,]+/);
@@ -48,6 +49,11 @@ describe("batchpipe plan", () => {
     });
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/network used/);
+    // one of each is said in the singular (it said "1 records → 1 requests")
+    const data = path.join(dir, "data.jsonl");
+    fs.writeFileSync(data, `${fs.readFileSync(data, "utf8").split("\n")[0]}\n`);
+    const one = await batchpipe(["plan", "pipeline.yaml"], { cwd: dir });
+    expect(one.stdout).toMatch(/1 record → 1 request in 1 shard\n/);
   });
 });
 

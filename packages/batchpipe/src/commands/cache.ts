@@ -63,7 +63,7 @@ export default defineCommand({
       ["newest", `${when(stats.newest)} UTC`],
     ];
     ctx.io.stdout.write(
-      `result cache of ${name} (${stateDir}/cache.db)\n${rows.map(([k, v]) => `  ${k.padEnd(9)}${v}`).join("\n")}\n  (batchpipe cache ${context.args.pipeline} --clear empties it; run --no-cache sends everything again)\n`,
+      `result cache of ${name} (${stateDir}/cache.db)\n${rows.map(([k, v]) => `  ${k.padEnd(9)}${v}`).join("\n")}\n  (batchpipe cache ${context.args.pipeline}${given ? ` --state-dir ${given}` : ""} --clear empties it; run --no-cache sends everything again)\n`,
     );
     return ExitCode.OK;
   },

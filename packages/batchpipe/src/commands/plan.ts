@@ -5,7 +5,7 @@ import { defineCommand } from "citty";
 import { cliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
 import { loadPipelineArg, noCache, noCacheArg, pipelineArgs, stateDirArg } from "./pipeline-args.js";
-import { duration, fmt, money, size } from "./run-output.js";
+import { duration, fmt, money, plural, size } from "./run-output.js";
 
 export default defineCommand({
   meta: {
@@ -30,16 +30,18 @@ export default defineCommand({
     const t = plan.totals;
     const out: string[] = [];
     out.push(
-      `plan for ${plan.name}: ${fmt(t.read)} records → ${fmt(t.requests)} requests in ${t.shards} shard${t.shards === 1 ? "" : "s"}`,
+      `plan for ${plan.name}: ${plural(t.read, "record")} → ${plural(t.requests, "request")} in ${plural(t.shards, "shard")}`,
     );
     if (t.identical)
-      out.push(`  ${fmt(t.identical)} records repeat an identical request (sent once, result fanned back)`);
+      out.push(
+        `  ${plural(t.identical, "record")} ${t.identical === 1 ? "repeats" : "repeat"} an identical request (sent once, result fanned back)`,
+      );
     if (t.cached)
       out.push(
-        `  ${fmt(t.cached)} requests are answered from the result cache, not sent (saved ${money(t.cachedCost ?? 0)}; run --no-cache sends them)`,
+        `  ${plural(t.cached, "request")} ${t.cached === 1 ? "is" : "are"} answered from the result cache, not sent (saved ${money(t.cachedCost ?? 0)}; run --no-cache sends them)`,
       );
     for (const [code, n] of Object.entries(plan.failedByCode))
-      out.push(`  ${fmt(n)} records fail before sending: ${code}`);
+      out.push(`  ${plural(n, "record")} ${n === 1 ? "fails" : "fail"} before sending: ${code}`);
     out.push("");
     const shown = plan.shards.slice(0, 20);
     const table = [
