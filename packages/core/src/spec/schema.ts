@@ -153,7 +153,7 @@ export const batchSchema = z
         "false: a request that already succeeded under this name is answered from the result cache, not paid for again; true: every request is sent (as run --no-cache).",
     }),
     cache_max_size: size(
-      "The result cache's bound (.batchpipe/<name>/cache.db, compressed results): past it the oldest entries go first. 0: nothing is kept.",
+      "The result cache's bound (.batchpipe/<name>/cache.db, compressed results): past it the oldest entries go first. 0: the cache is off (nothing is answered from it or stored; what it holds stays until `batchpipe cache --clear`).",
       Number.MAX_SAFE_INTEGER,
     ).default(1024 ** 3),
     max_cost: z.number().positive().nullable().default(null).meta({
