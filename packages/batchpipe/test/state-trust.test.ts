@@ -83,6 +83,35 @@ describe("the state folder (emulator in its own process)", () => {
     expect(again.code, again.stderr).toBe(0);
   }, 120_000);
 
+  it("a run resumed after its spec was edited says what changed (it went on silently with a mix)", async () => {
+    const dir = tempDir("bp-spec-changed-");
+    writeDataset(dir, 30);
+    writePipeline(dir, { baseUrl: emulator.url, name: "spec-changed", batch: { max_requests: 10 } });
+    const killed = await batchpipe(["run", "pipeline.yaml", "--json"], {
+      cwd: dir,
+      onEvent: (event, child) => {
+        if (event.type === "shard_submitted") child.kill("SIGKILL");
+      },
+    });
+    expect(killed.signal).toBe("SIGKILL");
+    writePipeline(dir, {
+      baseUrl: emulator.url,
+      name: "spec-changed",
+      batch: { max_requests: 10 },
+      prompt: "Now say: {{ text }}",
+    });
+    const resumed = await batchpipe(["run", "pipeline.yaml", "--json"], { cwd: dir });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.events.find((e) => e.type === "run_started")).toMatchObject({ resumed: true });
+    const warnings = resumed.events.filter((e) => e.type === "warning").map((e) => e.message);
+    expect(warnings).toEqual([
+      expect.stringMatching(/^the spec's transform changed since run r1-\S+ began: it resumes/),
+    ]);
+    // a new run of the edited spec has nothing to say about it
+    const again = await batchpipe(["run", "pipeline.yaml", "--json"], { cwd: dir });
+    expect(again.events.filter((e) => e.type === "warning")).toEqual([]);
+  }, 120_000);
+
   it("another folder running a pipeline of the same name is not refused", async () => {
     const a = tempDir("bp-same-name-a-");
     const b = tempDir("bp-same-name-b-");

@@ -26,6 +26,7 @@ import { FanoutGate } from "./read/index.js";
 import { loadReadResume, readRun } from "./read-run.js";
 import { RunLoop } from "./run-loop.js";
 import { costCapRefusal } from "./scheduler.js";
+import { rememberSpec, specChangedWarning } from "./spec-changes.js";
 import { resolveTuning } from "./tuning.js";
 import type {
   EngineEvent,
@@ -70,7 +71,10 @@ async function runOnce(pipeline: EnginePipeline, options: RunOptions): Promise<R
       provider = await openProvider(pipeline, { env, logger, signal });
       await refuseLostState(pipeline, provider, stateDir, signal);
     }
-    run ??= state.createRun();
+    if (!run) {
+      run = state.createRun();
+      rememberSpec(state, run.id, pipeline);
+    }
     currentRun = run.id;
     const resume = run.status === "reading" ? loadReadResume(pipeline, state, run.id) : undefined;
     emit({
@@ -82,6 +86,8 @@ async function runOnce(pipeline: EnginePipeline, options: RunOptions): Promise<R
       ...(resume?.resume ? { readFrom: resume.resume.checkpoint.read } : {}),
     });
     if (resume?.warning) emit({ type: "warning", run: run.id, message: resume.warning });
+    const changed = resumed ? specChangedWarning(state, run.id, pipeline) : undefined;
+    if (changed) emit({ type: "warning", run: run.id, message: changed });
     const reading = run.status === "reading";
     const runId = run.id;
     if (!reading) refuseCost(pipeline, run, state.shards(run.id));
