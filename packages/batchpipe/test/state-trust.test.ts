@@ -94,6 +94,9 @@ describe("the state folder (emulator in its own process)", () => {
       },
     });
     expect(killed.signal).toBe("SIGKILL");
+    // plan shows a new run's work; it says that `run` would resume this one instead
+    const plan = await batchpipe(["plan", "pipeline.yaml"], { cwd: dir });
+    expect(plan.stdout).toMatch(/⚠ run r1-\S+ is unfinished: `run` resumes it/);
     writePipeline(dir, {
       baseUrl: emulator.url,
       name: "spec-changed",

@@ -84,6 +84,10 @@ export default defineCommand({
         `  if batch.deadline (${duration(deadline)}) passes before any batch ends: up to ${money(plan.liveWorstCase)} at live prices`,
       );
     }
+    if (plan.unfinishedRun)
+      out.push(
+        `  ⚠ run ${plan.unfinishedRun} is unfinished: \`run\` resumes it (sending only what it has not sent) instead of this plan; \`batchpipe status\` shows it`,
+      );
     out.push("  (nothing was sent: plan reads and shards locally)");
     io.stdout.write(`${out.join("\n")}\n`);
     return ExitCode.OK;

@@ -9,7 +9,7 @@ import { isFromCache } from "../cache/cached-shard.js";
 import { CACHE_FILE, cacheProvider, ResultCache } from "../cache/index.js";
 import { estimateCost, livePricesFor, pricesFor, shardCost } from "../estimate/pricing.js";
 import { type Logger, silentLogger } from "../plugin.js";
-import { checkStateOwner, type RunTotals } from "../state/index.js";
+import { checkStateOwner, openState, type RunTotals } from "../state/index.js";
 import { runReadPhase } from "./read/index.js";
 import type { EnginePipeline } from "./types.js";
 
@@ -38,6 +38,11 @@ export interface PlanResult {
    * passes before any batch ends); null without a deadline or when a model's price is unknown.
    */
   liveWorstCase: number | null;
+  /**
+   * The pipeline's unfinished run, if it has one: `run` resumes it (sending only what it has not
+   * sent) instead of doing what this plan shows
+   */
+  unfinishedRun: string | null;
 }
 
 export async function planPipeline(
@@ -104,6 +109,7 @@ export async function planPipeline(
       totals: read.totals,
       failedByCode,
       liveWorstCase,
+      unfinishedRun: unfinishedRun(stateDir),
       shards: read.shards.map((s) => ({
         name: s.name,
         model: s.model,
@@ -119,5 +125,16 @@ export async function planPipeline(
   } finally {
     await cache?.close();
     fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** the unfinished run of the state folder, read without taking the pipeline's lock */
+function unfinishedRun(stateDir: string): string | null {
+  if (!fs.existsSync(path.join(stateDir, "state.db"))) return null;
+  const state = openState(stateDir, { keepVersion: true });
+  try {
+    return state.unfinishedRun()?.id ?? null;
+  } finally {
+    state.close();
   }
 }
