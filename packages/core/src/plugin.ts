@@ -201,6 +201,13 @@ export interface SinkHandle {
   commit(key: string): Promise<Checkpoint>;
   /** optional: whether the delivery `key` was already committed (for sinks that record it atomically) */
   committed?(key: string): Promise<boolean>;
+  /**
+   * Optional, for sinks that keep rows across runs (upsert by id): records of this delivery that
+   * ended the other way (successes, to an `errors` sink; failures, to a result sink). Drop the
+   * rows you hold for them, so a rerun leaves no stale row: a failure a later run fixed, a success
+   * whose changed request now fails. Durable with the next `commit`, like `write`.
+   */
+  forget?(ids: readonly string[]): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -1,6 +1,7 @@
 /**
  * Every sink of a run, opened at its last recorded checkpoint. A delivery writes rows (successes to
- * `sinks`, failures to `errors`), commits every sink with the delivery key and returns the new
+ * `sinks`, failures to `errors`; a sink that keeps rows across runs is told the ids that went the
+ * other way: SinkHandle.forget), commits every sink with the delivery key and returns the new
  * checkpoints, which the caller records in one state transaction: that record is the commit point.
  */
 import fs from "node:fs";
@@ -143,12 +144,18 @@ export class SinkSet {
     const rows = this.buffers[role];
     if (rows.length === 0) return;
     this.buffers[role] = [];
+    let ids: string[] | undefined;
     for (const sink of this.sinks) {
-      if (sink.role !== role || sink.skip) continue;
+      if (sink.skip) continue;
       try {
-        await withTimeout(sink.handle.write(rows), this.timeoutMs, sink.label, "write");
+        if (sink.role === role)
+          await withTimeout(sink.handle.write(rows), this.timeoutMs, sink.label, "write");
+        else if (sink.handle.forget) {
+          ids ??= rows.map((row) => row.id);
+          await withTimeout(sink.handle.forget(ids), this.timeoutMs, sink.label, "forget");
+        }
       } catch (error) {
-        throw pluginFailed(sink.label, "write", error);
+        throw pluginFailed(sink.label, sink.role === role ? "write" : "forget", error);
       }
     }
   }

@@ -1,0 +1,74 @@
+// A sink that keeps rows across runs (upsert by id) is told which records of a delivery ended the
+// other way (SinkHandle.forget), so a rerun leaves no stale row in it.
+import { expect, it } from "vitest";
+import { officialPlugins, tempDir } from "../../batchpipe/test/support/harness.js";
+import { runSpec } from "../src/index.js";
+import { defineSink, defineSource, z } from "../src/plugin.js";
+
+const source = defineSource({
+  name: "numbers",
+  options: z.strictObject({ count: z.number().int() }),
+  async *read({ options }) {
+    for (let i = 1; i <= options.count; i++)
+      yield { data: { id: `n${i}`, text: `number ${i}` }, position: { file: "numbers", line: i }, cursor: i };
+  },
+});
+
+/** a sink that records what it is told, by role */
+function recordingSink(into: { written: string[]; forgotten: string[] }, forgets: boolean) {
+  return defineSink({
+    name: forgets ? "keeps-rows" : "plain",
+    options: z.strictObject({}),
+    async open() {
+      return {
+        async write(rows) {
+          into.written.push(...rows.map((r) => r.id));
+        },
+        ...(forgets
+          ? {
+              async forget(ids: readonly string[]) {
+                into.forgotten.push(...ids);
+              },
+            }
+          : {}),
+        commit: async () => 0,
+        close: async () => {},
+      };
+    },
+  });
+}
+
+it("results sinks forget the failed ids, errors sinks the succeeded ones; a sink without forget() is left alone", async () => {
+  const results = { written: [] as string[], forgotten: [] as string[] };
+  const errors = { written: [] as string[], forgotten: [] as string[] };
+  const plain = { written: [] as string[], forgotten: [] as string[] };
+  const result = await runSpec(
+    {
+      version: 1,
+      name: "forget",
+      provider: {
+        use: "emulator",
+        emulator: {
+          timeScale: 3600,
+          lineRules: [{ customIds: ["n2", "n5"], error: "context_length_exceeded" }],
+        },
+      },
+      source: { use: source, count: 6 },
+      transform: {
+        endpoint: "/v1/chat/completions",
+        id: "{{ id }}",
+        body: { model: "gpt-4o-mini", messages: [{ role: "user", content: "{{ text }}" }] },
+      },
+      batch: { poll_interval: "50ms", max_requests: 3 },
+      sinks: [{ use: recordingSink(results, true) }, { use: recordingSink(plain, false) }],
+      errors: [{ use: recordingSink(errors, true) }],
+    },
+    { dir: tempDir(), builtins: officialPlugins },
+  );
+  expect(result.report).toMatchObject({ succeeded: 4, failed: 2 });
+  expect(results.written.sort()).toEqual(["n1", "n3", "n4", "n6"]);
+  expect(results.forgotten.sort()).toEqual(["n2", "n5"]);
+  expect(errors.written.sort()).toEqual(["n2", "n5"]);
+  expect(errors.forgotten.sort()).toEqual(["n1", "n3", "n4", "n6"]);
+  expect(plain.forgotten).toEqual([]);
+});
