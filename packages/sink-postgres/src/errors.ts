@@ -8,12 +8,16 @@ import { BatchpipeError } from "@batchpipe/core/plugin";
 export type Redact = (text: string) => string;
 
 const USERINFO = /^(postgres(?:ql)?:\/\/)([^@/?#]*)@/;
-/** a password in any connection URL a message quotes */
-const ANY_PASSWORD = /(postgres(?:ql)?:\/\/[^:@/\s]*):[^@\s]*@/g;
+/** a password in any connection URL a message quotes ('/' ends the userinfo: it cannot be in one) */
+const ANY_PASSWORD = /(postgres(?:ql)?:\/\/[^:@/\s]*):[^@\s/]*@/g;
 
-/** removes `url` and its password from text */
+/**
+ * Removes the password of `url` from text: the userinfo's and a `?password=` parameter's (pg reads
+ * both), raw and decoded. Only the password: the URL itself is no secret without it, and messages
+ * name the server by it (a whole-URL needle blanked a URL without a password entirely).
+ */
 export function redactor(url: string): Redact {
-  const secrets = [url];
+  const secrets: string[] = [];
   const userinfo = url.match(USERINFO)?.[2] ?? "";
   const colon = userinfo.indexOf(":");
   if (colon !== -1) {
@@ -25,6 +29,11 @@ export function redactor(url: string): Redact {
       // not percent-encoded: the raw form is enough
     }
   }
+  const query = url.split("#")[0]!.split("?")[1] ?? "";
+  for (const param of query.split("&"))
+    if (param.startsWith("password=")) secrets.push(param.slice("password=".length));
+  secrets.push(...new URLSearchParams(query).getAll("password"));
+  // shorter than 3 characters would blank ordinary text; a URL quoted whole still loses it below
   const needles = secrets.filter((s) => s.length >= 3).sort((a, b) => b.length - a.length);
   return (text) => {
     let out = text;

@@ -359,4 +359,24 @@ describe("sink-postgres", () => {
     });
     expect(String(refused)).not.toMatch(/pw%40secret|pw@secret/);
   });
+
+  it("a URL without a password is named in full in messages (only a password is redacted)", async () => {
+    const message = async (u: string) => {
+      const error = await sink
+        .open({
+          ...createTestContext("/tmp", sink.options.parse({ url: u, table: "nopw" })),
+          checkpoint: undefined,
+        })
+        .catch((e: Error) => e);
+      return String(error).replace(String(server.port), "<port>").replace(DB, "<db>");
+    };
+    const bare = url.replace(`:${POSTGRES_PASSWORD}@`, "@");
+    // the server asks for a password the URL does not have; then a port nothing listens on
+    expect(await message(bare)).toMatchInlineSnapshot(
+      `"BatchpipeError: cannot connect to postgres://postgres@127.0.0.1:<port>/<db> "public"."nopw": SASL: SCRAM-SERVER-FIRST-MESSAGE: client password must be a string"`,
+    );
+    expect(await message(bare.replace(`:${server.port}/`, ":1/"))).toMatchInlineSnapshot(
+      `"BatchpipeError: cannot connect to postgres://postgres@127.0.0.1:1/<db> "public"."nopw": connect ECONNREFUSED 127.0.0.1:1 (ECONNREFUSED)"`,
+    );
+  });
 });
