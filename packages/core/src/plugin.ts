@@ -226,6 +226,22 @@ export interface PluginPath {
   part?: string;
 }
 
+/**
+ * Something other than a file a plugin writes (a table on a database server), as its `check` hook
+ * declares it. Two declarations clash when their `target`s are equal strings (and their `part`s,
+ * when both have one): batchpipe cannot resolve a server's name, so the plugin names it the one way
+ * every writer of it would, e.g. `postgres://host:5432/database` with the host in lower case and
+ * the defaults filled in.
+ */
+export interface PluginTarget {
+  /** the target without credentials (it is shown in messages), e.g. `postgres://db.internal:5432/app` */
+  target: string;
+  /** the option that holds it: a clash points at this key of the spec entry */
+  option: string;
+  /** the part the plugin owns alone (a table, e.g. `public.results`); writers of different parts may share a target */
+  part?: string;
+}
+
 /** A problem a plugin sees in its options before anything runs. */
 export interface PluginProblem {
   message: string;
@@ -238,11 +254,14 @@ export interface PluginProblem {
 /**
  * What `check` answers. The engine does the I/O: every `reads` path must exist, every `writes`
  * path's folder must be writable, no two plugins write the same file (or part), and no plugin
- * writes what another reads or what the state folder holds.
+ * writes what another reads or what the state folder holds. No two plugins may write the same
+ * `targets` entry (or part) either.
  */
 export interface PluginCheck {
   reads?: PluginPath[];
   writes?: PluginPath[];
+  /** what the plugin writes that is not a file (a database table) */
+  targets?: PluginTarget[];
   problems?: PluginProblem[];
 }
 

@@ -26,6 +26,7 @@ import type pg from "pg";
 import { batchJson } from "./columns.js";
 import { connectionFailed, describeUrl, queryFailed, type Redact, redactor } from "./errors.js";
 import { COMMITS, prepareTable, qualified } from "./table.js";
+import { targetOf } from "./target.js";
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const IDENTIFIER_MESSAGE = "must be a plain SQL identifier (letters, digits, _; not starting with a digit)";
@@ -58,6 +59,9 @@ export type PostgresSinkOptions = z.output<typeof options>;
 export default defineSink({
   name: "postgres",
   options,
+  // the table it writes, so that validate refuses a second sink (or an errors entry) on it: their
+  // upserts of one id would overwrite each other's rows, or wait on each other's transactions
+  check: ({ options, env }) => ({ targets: targetOf(options, env) }),
   async open({ options, checkpoint, logger }) {
     const redact = redactor(options.url);
     const where = qualified(options.schema, options.table);

@@ -2,8 +2,9 @@
  * Checks of a loaded pipeline against the machine, before a single record is read: each plugin's
  * `check` hook declares what it reads and writes and what it lacks (a key); here those paths are
  * looked at (inputs exist, output folders are writable) and compared (two writers on one file, a
- * sink on the source's input or inside the state folder). Every problem is reported at once, at
- * the spec entry it comes from, as one SPEC_INVALID error.
+ * sink on the source's input or inside the state folder), and so are the non-file targets plugins
+ * write (two writers on one database table). Every problem is reported at once, at the spec entry
+ * it comes from, as one SPEC_INVALID error.
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -52,6 +53,7 @@ function pipelineIssues(pipeline: Pipeline, options: CheckPipelineOptions): Spec
   const issues: SpecIssue[] = [];
   const reads: Declared[] = [];
   const writes: Declared[] = [];
+  const targets: Declared[] = [];
   for (const entry of entries) {
     const answer = runCheck(entry, pipeline, env, issues);
     for (const problem of answer.problems ?? [])
@@ -65,6 +67,12 @@ function pipelineIssues(pipeline: Pipeline, options: CheckPipelineOptions): Spec
       if (at.path !== STDIN_PATH) reads.push({ entry, at: { ...at, canonical: canonical(at.path) } });
     for (const at of answer.writes ?? [])
       writes.push({ entry, at: { ...at, canonical: canonical(at.path) } });
+    // a target is no path: it compares as the plugin wrote it
+    for (const at of answer.targets ?? [])
+      targets.push({
+        entry,
+        at: { path: at.target, option: at.option, part: at.part, canonical: at.target },
+      });
   }
   for (const read of reads) {
     if (!fs.existsSync(read.at.path))
@@ -83,6 +91,10 @@ function pipelineIssues(pipeline: Pipeline, options: CheckPipelineOptions): Spec
       stateClash(write, stateDir) ??
       unwritable(write.at.path);
     if (problem) issues.push(pathIssue(write, problem.message, problem.hint));
+  }
+  for (const [index, target] of targets.entries()) {
+    const problem = clash(target, targets.slice(0, index), "target");
+    if (problem) issues.push(pathIssue(target, problem.message, problem.hint));
   }
   return issues;
 }
@@ -120,8 +132,8 @@ function pathIssue(declared: Declared, message: string, hint: string): SpecIssue
 
 type Problem = { message: string; hint: string };
 
-/** the same file (or the same part of it) written by an earlier entry */
-function clash(write: Declared, earlier: Declared[]): Problem | undefined {
+/** the same file or target (or the same part of it) written by an earlier entry */
+function clash(write: Declared, earlier: Declared[], what: "file" | "target" = "file"): Problem | undefined {
   const other = earlier.find(
     (o) =>
       o.at.canonical === write.at.canonical &&
@@ -134,8 +146,10 @@ function clash(write: Declared, earlier: Declared[]): Problem | undefined {
       ? `${label(other)} already writes "${write.at.part}" in ${write.at.path}`
       : `${label(other)} already writes ${write.at.path}`,
     hint: both
-      ? "give each sink its own table (or file)"
-      : "give each sink (and each errors entry) its own file: two writers on one file overwrite each other",
+      ? what === "file"
+        ? "give each sink its own table (or file)"
+        : "give each sink (and each errors entry) its own table: two writers on one table overwrite each other's rows"
+      : `give each sink (and each errors entry) its own ${what}: two writers on one ${what} overwrite each other`,
   };
 }
 
