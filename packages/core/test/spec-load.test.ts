@@ -207,6 +207,36 @@ sinks:
     ]);
   });
 
+  test("a password written out in any URL is an inline secret, at the password; references and other text are not", async () => {
+    const yaml = `version: 1
+name: reviews
+provider:
+  base_url: https://proxy:pr0xy-pw@proxy.internal/v1
+  api_key: \${KEY}
+source: { use: jsonl, path: ./in.jsonl }
+transform:
+  body:
+    model: m
+    messages: [{ role: user, content: "user:pass@host is no URL; see https://example.com/a:b@c" }]
+sinks:
+  - { use: jsonl, path: "./out/\${USER_NAME}:\${PW}@x.jsonl" }
+  - use: jsonl
+    path: >-
+      https://a:\${PW}@host/x
+`;
+    expect(await problems(yaml, { KEY: "k", USER_NAME: "u", PW: "p" })).toEqual([
+      "4:27 provider.base_url: holds a password written out in a URL (hidden here): it must come from the environment",
+    ]);
+    const dir = writeFiles({ "pipeline.yaml": yaml });
+    const env = { KEY: "k", USER_NAME: "u", PW: "p" };
+    const allowed = await loadPipeline(join(dir, "pipeline.yaml"), {
+      env,
+      builtins,
+      allowInlineSecrets: true,
+    });
+    expect(allowed.provider.options).toMatchObject({ base_url: "https://proxy:pr0xy-pw@proxy.internal/v1" });
+  });
+
   test("unknown keys everywhere are reported at the key, with the closest valid key", async () => {
     const dir = writeFiles({
       "pipeline.yaml": `version: 1

@@ -138,4 +138,50 @@ describe("sink-postgres check: the table it writes", () => {
     });
     expect(await cli(["validate", "pipeline.yaml"], { cwd: dir, env })).toMatchObject({ code: 0 });
   });
+
+  it("a password written out in the URL is refused like an inline api_key, unless --allow-inline-secrets; it is hidden in the frame", async () => {
+    const dir = tempDir("bp-sink-pg-inline-");
+    writeDataset(dir, 3);
+    const spec = (sinks: string[]) =>
+      writePipeline(dir, { baseUrl: "http://127.0.0.1:9/v1", name: "pg-inline", sinks });
+    spec([
+      '- { use: postgres, url: "postgres://app:s3cret-pw@db.example.com/app", table: results }',
+      '- { use: postgres, url: "postgres://app@db.example.com/app?password=s3cret-pw", table: other }',
+    ]);
+    const env = { OPENAI_API_KEY: "sk-test" };
+    const refused = await cli(["validate", "pipeline.yaml"], { cwd: dir, env });
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatchInlineSnapshot(`
+      "pipeline.yaml:18:43 sinks[0].url: holds a password written out in a URL (hidden here): it must come from the environment
+        16 |   poll_interval: 50ms
+        17 | sinks:
+      > 18 |   - { use: postgres, url: "postgres://app:*********@db.example.com/app", table: results }
+           |                                           ^^^^^^^^^
+        19 |   - { use: postgres, url: "postgres://app@db.example.com/app?password=*********", table: other }
+        20 | errors:
+        hint: write the whole value as a reference, e.g. url: "\${DATABASE_URL}", or just the password, e.g. user:\${DB_PASSWORD}@host; revoke the password if this file was shared
+
+      pipeline.yaml:19:71 sinks[1].url: holds a password written out in a URL (hidden here): it must come from the environment
+        17 | sinks:
+        18 |   - { use: postgres, url: "postgres://app:*********@db.example.com/app", table: results }
+      > 19 |   - { use: postgres, url: "postgres://app@db.example.com/app?password=*********", table: other }
+           |                                                                       ^^^^^^^^^
+        20 | errors:
+        21 |   - { use: jsonl, path: ./out/errors.jsonl }
+        hint: write the whole value as a reference, e.g. url: "\${DATABASE_URL}", or just the password, e.g. user:\${DB_PASSWORD}@host; revoke the password if this file was shared
+
+      ✖ pipeline.yaml has 2 problems (SPEC_INVALID)
+      "
+    `);
+    expect(refused.stderr).not.toContain("s3cret");
+
+    expect(
+      await cli(["validate", "pipeline.yaml", "--allow-inline-secrets"], { cwd: dir, env }),
+    ).toMatchObject({ code: 0 });
+    // the password as a reference is no inline secret
+    spec([`- { use: postgres, url: "postgres://app:${ref("PGPASSWORD")}@db.example.com/app" }`]);
+    expect(
+      await cli(["validate", "pipeline.yaml"], { cwd: dir, env: { ...env, PGPASSWORD: "s3cret-pw" } }),
+    ).toMatchObject({ code: 0 });
+  });
 });

@@ -11,7 +11,10 @@ export const pipelineArgs = {
     valueHint: "pipeline.yaml",
     required: true,
   },
-  "allow-inline-secrets": { type: "boolean", description: "Accept provider.api_key written inline" },
+  "allow-inline-secrets": {
+    type: "boolean",
+    description: "Accept secrets written inline (provider.api_key, a password in a URL)",
+  },
 } as const;
 
 export const stateDirArg = {

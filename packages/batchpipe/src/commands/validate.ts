@@ -13,7 +13,8 @@ export default defineCommand({
     pipeline: pipelineArg,
     "allow-inline-secrets": {
       type: "boolean",
-      description: "Accept provider.api_key written inline instead of as an environment variable reference",
+      description:
+        "Accept secrets written inline (provider.api_key, a password in a URL) instead of as environment variable references",
     },
   },
   async run(context) {

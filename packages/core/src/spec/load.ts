@@ -23,7 +23,7 @@ import { findNode, locateIssues, type SpecText, specError, toDotPath } from "./l
 import { isRecord, pluginSlots, type ResolvedPlugin, resolveSlot } from "./plugin-slots.js";
 import { formatBytes, type PipelineSpec, pipelineSchema } from "./schema.js";
 import { parseSize } from "./units.js";
-import { checkApiKey, interpolateDocument, parseSpec, toData } from "./yaml-text.js";
+import { checkApiKey, checkUrlPasswords, interpolateDocument, parseSpec, toData } from "./yaml-text.js";
 
 export type { ResolvedPlugin } from "./plugin-slots.js";
 
@@ -45,7 +45,7 @@ export interface Pipeline {
 export interface LoadPipelineOptions {
   /** for `${VAR}` interpolation; default process.env */
   env?: Env;
-  /** allow `provider.api_key` written inline instead of as a `${VAR}` reference */
+  /** allow secrets written inline (`provider.api_key`, a password in a URL) instead of as `${VAR}` references */
   allowInlineSecrets?: boolean;
   /** plugins by the name used in `use`, taking precedence over built-ins and packages */
   plugins?: Record<string, Plugin>;
@@ -73,6 +73,7 @@ export async function loadPipeline(file: string, options: LoadPipelineOptions = 
   const spec = parseSpec(text, absolute);
   const issues = interpolateDocument(spec, options.env ?? process.env);
   checkApiKey(spec, issues, options.allowInlineSecrets ?? false);
+  checkUrlPasswords(spec, issues, options.allowInlineSecrets ?? false);
   return buildPipeline(toData(spec), {
     file: absolute,
     dir: path.dirname(absolute),

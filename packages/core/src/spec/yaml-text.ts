@@ -1,6 +1,7 @@
 /**
  * The spec file as YAML text: parsed with positions (syntax errors located), `${VAR}` references
- * interpolated in place, and an inline `provider.api_key` refused (and hidden from frames).
+ * interpolated in place, and inline secrets refused (and hidden from frames): `provider.api_key`,
+ * and the password of a URL anywhere in the spec (a sink's database URL).
  */
 import {
   type Document,
@@ -211,4 +212,55 @@ export function checkApiKey(spec: SpecText, issues: SpecIssue[], allowInline: bo
     hint: `put the key in an environment variable and write api_key: \${${variable}}; revoke the key if this file was shared`,
     range: [node.range[0], node.range[1]],
   });
+}
+
+/**
+ * A password written out in a URL, in any value (`url: postgres://user:secret@host/db`): the same
+ * policy as api_key, since the spec is committed. Read from the text as written, as interpolation
+ * has already replaced the references: a password that is a `${VAR}` reference is no secret here.
+ * Only the password is hidden from frames, so the frame still shows which URL it is.
+ */
+export function checkUrlPasswords(spec: SpecText, issues: SpecIssue[], allowInline: boolean) {
+  const visit = (node: unknown, at: SpecPath) => {
+    if (isMap(node)) {
+      for (const pair of node.items) {
+        const key = isScalar(pair.key) ? pair.key.value : pair.key;
+        if (typeof key === "string" || typeof key === "number") visit(pair.value, [...at, key]);
+      }
+    } else if (isSeq(node)) {
+      for (const [index, item] of node.items.entries()) visit(item, [...at, index]);
+    } else if (isScalar(node) && typeof node.value === "string" && node.range) {
+      const start = node.range[0];
+      const written = spec.text.slice(start, node.range[1]);
+      if (!written.includes("://")) return;
+      for (const [from, to] of inlinePasswords(written)) {
+        spec.secrets.push([start + from, start + to]);
+        if (allowInline) continue;
+        const key = String(at.at(-1) ?? "url");
+        const variable = key === "url" ? "DATABASE_URL" : key.toUpperCase();
+        issues.push({
+          path: at,
+          message: "holds a password written out in a URL (hidden here): it must come from the environment",
+          hint: `write the whole value as a reference, e.g. ${key}: "\${${variable}}", or just the password, e.g. user:\${DB_PASSWORD}@host; revoke the password if this file was shared`,
+          range: [start + from, start + to],
+        });
+      }
+    }
+  };
+  visit(spec.doc.contents, []);
+}
+
+/** a URL's userinfo password, or its ?password= parameter */
+const URL_PASSWORD = /[A-Za-z][A-Za-z0-9+.-]*:\/\/[^\s/?#@:"']*:([^\s/?#@"']+)@|[?&]password=([^\s&#"']+)/g;
+
+/** where passwords are written out in `text` (offsets); a password made of references only is none */
+function inlinePasswords(text: string): [number, number][] {
+  const found: [number, number][] = [];
+  for (const match of text.matchAll(URL_PASSWORD)) {
+    const password = match[1] ?? match[2]!;
+    if (password.replace(/\$\{[^}]*\}/g, "") === "") continue;
+    const end = match.index + match[0].length - (match[1] === undefined ? 0 : 1);
+    found.push([end - password.length, end]);
+  }
+  return found;
 }
