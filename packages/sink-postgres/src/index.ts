@@ -94,8 +94,19 @@ export default defineSink({
       await client.query("BEGIN");
       const upsert = await prepareTable(client, target);
       await restore(client, options.schema, options.table, checkpoint, label);
+      // rows this run did not write, which forget() may have to drop (an empty table has none, and
+      // the rows a run writes never go the other way later in it)
+      const { rows: held } = await client.query(`SELECT 1 FROM ${where} LIMIT 1`);
       await client.query("COMMIT");
-      return openHandle({ client, upsert, schema: options.schema, table: options.table, label, redact });
+      return openHandle({
+        client,
+        upsert,
+        schema: options.schema,
+        table: options.table,
+        label,
+        redact,
+        holdsRows: held.length > 0,
+      });
     } catch (error) {
       await client.end().catch(() => {});
       throw queryFailed(label, "open", error, redact);
@@ -112,8 +123,10 @@ function openHandle(o: {
   table: string;
   label: string;
   redact: Redact;
+  holdsRows: boolean;
 }) {
   const { client, upsert, label, redact } = o;
+  const where = qualified(o.schema, o.table);
   const commits = qualified(o.schema, COMMITS);
   let inTransaction = false;
   /** why calls fail from now on: a statement failed inside the delivery's transaction */
@@ -173,6 +186,12 @@ function openHandle(o: {
           },
         );
       }
+    },
+    /** records that ended the other way in this run: their rows of earlier runs are stale */
+    async forget(ids: readonly string[]): Promise<void> {
+      if (ids.length === 0 || !o.holdsRows) return;
+      await begin("forget");
+      await query("forget", `DELETE FROM ${where} WHERE id = ANY($1::text[])`, [ids]);
     },
     async commit(key: string): Promise<Checkpoint> {
       await begin("commit");

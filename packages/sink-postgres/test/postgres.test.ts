@@ -360,6 +360,25 @@ describe("sink-postgres", () => {
     expect(String(refused)).not.toMatch(/pw%40secret|pw@secret/);
   });
 
+  it("forget() drops an earlier run's rows of records that ended the other way, with the commit", async () => {
+    const earlier = await open({ table: "forgets" });
+    await earlier.write([success("f1", "a"), success("f2", "b"), success("f3", "c")]);
+    await earlier.commit("run1");
+    await earlier.close();
+    // the next run: f2's changed request failed (in the errors table); f1 and f3 are delivered again
+    const next = await open({ table: "forgets" });
+    await next.write([success("f1", "a2")]);
+    await next.forget!(["f2"]);
+    // not committed: the row is still there for others, and a close without commit keeps it
+    await next.close();
+    expect((await query("SELECT id FROM forgets ORDER BY id")).map((r) => r.id)).toEqual(["f1", "f2", "f3"]);
+    const again = await open({ table: "forgets" });
+    await again.forget!(["f2", "not-there"]);
+    await again.commit("run2");
+    await again.close();
+    expect((await query("SELECT id FROM forgets ORDER BY id")).map((r) => r.id)).toEqual(["f1", "f3"]);
+  });
+
   it("a URL without a password is named in full in messages (only a password is redacted)", async () => {
     const message = async (u: string) => {
       const error = await sink
