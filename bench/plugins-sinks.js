@@ -2,9 +2,11 @@
 // Times only the sinks' write + commit. Rows are plain objects built outside the timed part, from an
 // output line as the emulator writes it (JSON.parse, as the engine reads it) and the record.
 // Targets: sqlite >= 100,000 rows/s, jsonl >= 200,000 rows/s.
-// Usage: pnpm build && node bench/plugins-sinks.js [rows] [all|jsonl|sqlite] [full|lean] [default|whole]
+// Usage: pnpm build && node bench/plugins-sinks.js [rows] [all|jsonl|sqlite] [full|lean] [default|whole|paths]
 // The last argument is what the sinks keep: their default projection (DESIGN §1: no response, input
-// nor source for a success) or the whole row (`fields: all`, `columns: all`).
+// nor source for a success), the whole row (`fields: all`, `columns: all`), or dotted paths into
+// the output and usage (PATHS: a text, a real and two integers a row, the values a sqlite sink
+// binds by their own type).
 // Peak RSS is the process's so far: run one sink (jsonl or sqlite) for its own figure.
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import os, { tmpdir } from "node:os";
@@ -18,6 +20,14 @@ const only = process.argv[3]; // "jsonl" or "sqlite" to run one sink
 const shape = process.argv[4] ?? "full";
 const projection = process.argv[5] ?? "default";
 const whole = projection === "whole";
+const paths = projection === "paths";
+const PATHS = [
+  "id",
+  "output.sentiment",
+  { confidence: "output.confidence" },
+  { tokens: "usage.total_tokens" },
+  { input_tokens: "usage.input_tokens" },
+];
 const SHARD = 50_000;
 const WRITE_BATCH = 1000;
 
@@ -25,18 +35,29 @@ const { default: sqlite } = await import("../packages/sink-sqlite/dist/index.js"
 const { default: jsonl } = await import("../packages/sink-jsonl/dist/index.js");
 
 let baselineCpuRate = 0;
-console.log(`rows: ${shape}; sinks keep: ${whole ? "the whole row" : "their default projection"}`);
+const kept = whole ? "the whole row" : paths ? "paths into output and usage" : "their default projection";
+console.log(`rows: ${shape}; sinks keep: ${kept}`);
 const results = [baseline()];
 if (only !== "sqlite")
   results.push(
-    await run("sink-jsonl", jsonl, { path: "out/results.jsonl", ...(whole && { fields: "all" }) }, 200_000),
+    await run(
+      "sink-jsonl",
+      jsonl,
+      { path: "out/results.jsonl", ...(whole && { fields: "all" }), ...(paths && { fields: PATHS }) },
+      200_000,
+    ),
   );
 if (only !== "jsonl") {
   results.push(
     await run(
       "sink-sqlite",
       sqlite,
-      { path: "out/results.db", table: "results", ...(whole && { columns: "all" }) },
+      {
+        path: "out/results.db",
+        table: "results",
+        ...(whole && { columns: "all" }),
+        ...(paths && { columns: [...PATHS, "created_at"] }),
+      },
       100_000,
     ),
   );
