@@ -40,7 +40,8 @@ const DECLARED: Record<ColumnKind, string> = {
   value: "",
 };
 
-type Value = string | number | null;
+/** a bigint is an integer: better-sqlite3 binds a number as a double, so 41 would be stored as 41.0 */
+type Value = string | number | bigint | null;
 
 /**
  * The sinks of this process on one database file share ONE connection, so they share its write
@@ -188,6 +189,7 @@ function openTable(
   const bound = columns.filter((c) => c.kind !== "time");
   const BOUND = bound.length;
   const getters = bound.map((c) => c.get);
+  const typed = bound.map((c) => c.kind === "value");
   const names = bound.map((c) => c.name);
   const withTime = columns.some((c) => c.kind === "time");
   const timeName = columns.find((c) => c.kind === "time")?.name;
@@ -233,7 +235,7 @@ function openTable(
 
   return {
     write(rows: readonly ResultRow[]): void {
-      const values = toValues(rows, getters);
+      const values = toValues(rows, getters, typed);
       begin();
       const now = new Date().toISOString();
       // created_at's named parameter, when the table has it
@@ -293,15 +295,36 @@ function sharedValues(
   return named;
 }
 
-/** the bound columns of every row, one row after another */
-function toValues(rows: readonly ResultRow[], getters: readonly ((row: ResultRow) => unknown)[]): Value[] {
+/**
+ * The bound columns of every row, one row after another; `typed[c]`: column c is a path's value,
+ * which keeps its own type (its column is declared without one).
+ */
+function toValues(
+  rows: readonly ResultRow[],
+  getters: readonly ((row: ResultRow) => unknown)[],
+  typed: readonly boolean[],
+): Value[] {
   const width = getters.length;
   const values: Value[] = new Array(rows.length * width);
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i]!;
-    for (let c = 0; c < width; c++) values[i * width + c] = sqlValue(getters[c]!(row));
+    for (let c = 0; c < width; c++) {
+      const value = getters[c]!(row);
+      values[i * width + c] = typed[c] ? typedValue(value) : sqlValue(value);
+    }
   }
   return values;
+}
+
+/**
+ * A path's value in a column without a declared type, where SQLite keeps the type it is bound as:
+ * an integer (a safe one: past 2^53 a double may not be the integer that was written) or a
+ * boolean as INTEGER, through a bigint (a number would be stored as REAL, 41.0); else as sqlValue.
+ */
+function typedValue(value: unknown): Value {
+  if (typeof value === "number") return Number.isSafeInteger(value) ? BigInt(value) : value;
+  if (typeof value === "boolean") return value ? 1n : 0n;
+  return sqlValue(value);
 }
 
 /**

@@ -308,6 +308,39 @@ test("columns: paths into a JSON output and usage, renamed; a value keeps its ty
   rmSync(dir, { recursive: true });
 });
 
+test("a path's value is stored as its own type: an integer or a boolean as INTEGER, a fraction as REAL, text as TEXT", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "sink-sqlite-"));
+  const output = { n: 41, yes: true, no: false, half: 0.5, s: "x", past: 2 ** 53, list: [1] };
+  const columns = Object.keys(output).map((key) => ({ [key]: `output.${key}` }));
+  const handle = await open(dir, { path: "r.db", columns: [...columns, { tokens: "usage.total_tokens" }] });
+  // 17 rows: one statement of 16 (the rows agree on the shared columns) and one alone
+  await handle.write(Array.from({ length: 17 }, (_, i) => success(`r${i}`, output)));
+  await handle.commit("k1");
+  await handle.close();
+  const types = Object.keys(output)
+    .map((key) => `typeof(${key}) AS ${key}`)
+    .join(", ");
+  expect(query(join(dir, "r.db"), `SELECT DISTINCT ${types}, typeof(tokens) AS tokens FROM results`)).toEqual(
+    [
+      {
+        n: "integer",
+        yes: "integer",
+        no: "integer",
+        half: "real",
+        s: "text",
+        // past 2^53 a number may not be the integer it was written as: it stays REAL
+        past: "real",
+        list: "text",
+        tokens: "integer",
+      },
+    ],
+  );
+  expect(
+    query(join(dir, "r.db"), "SELECT n, yes, no, half, s, list, tokens FROM results WHERE id = 'r16'"),
+  ).toEqual([{ n: 41, yes: 1, no: 0, half: 0.5, s: "x", list: "[1]", tokens: 3 }]);
+  rmSync(dir, { recursive: true });
+});
+
 test("a column into a text output is NULL and says so once, through the logger", async () => {
   const dir = mkdtempSync(join(tmpdir(), "sink-sqlite-"));
   const warnings: string[] = [];
