@@ -402,6 +402,88 @@ test("a table the old default created: the default writes into it; listed column
   rmSync(dir, { recursive: true });
 });
 
+test("a refused open leaves the table as it was; its hint lists the columns as entries that fix it", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "sink-sqlite-"));
+  const file = join(dir, "r.db");
+  // the default columns: created_at is NOT NULL
+  const first = await open(dir, { path: "r.db" });
+  await first.write([success("a", { echo: "hi" })]);
+  const checkpoint = await first.commit("k1");
+  await first.close();
+  const schema = () => query(file, "SELECT name, sql FROM sqlite_master ORDER BY name");
+  const before = schema();
+  const columns = ["output.echo", { tokens: "usage.total_tokens" }];
+  const refused = await open(dir, { path: "r.db", columns }).catch((error: unknown) => error);
+  expect(refused).toMatchObject({ code: "PLUGIN_FAILED" });
+  const { message, hint } = refused as { message: string; hint: string };
+  expect({ message: message.replace(dir, "<dir>"), hint }).toMatchInlineSnapshot(`
+    {
+      "hint": "Add them to columns (e.g. columns: [id, status, output.echo, { tokens: usage.total_tokens }, created_at]), or name another table.",
+      "message": "<dir>/r.db: table "results" has NOT NULL column(s) created_at that the sink's columns do not write",
+    }
+  `);
+  // no column was added: the open checks before it alters
+  expect(schema()).toEqual(before);
+  // nor by an open that its checkpoint refuses
+  await expect(open(dir, { path: "r.db", columns: [...columns, "created_at"] }, 99)).rejects.toMatchObject({
+    code: "PLUGIN_FAILED",
+    message: expect.stringContaining("no commit 99"),
+  });
+  expect(schema()).toEqual(before);
+  // the hint's list, as written there, opens the table and writes each column
+  const fixed = await open(
+    dir,
+    {
+      path: "r.db",
+      columns: ["id", "status", "output.echo", { tokens: "usage.total_tokens" }, "created_at"],
+    },
+    checkpoint,
+  );
+  await fixed.write([success("b", { echo: "there" })]);
+  await fixed.commit("k2");
+  await fixed.close();
+  expect(query(file, "SELECT id, output_echo, tokens FROM results ORDER BY id")).toEqual([
+    { id: "a", output_echo: null, tokens: null },
+    { id: "b", output_echo: "there", tokens: 3 },
+  ]);
+  rmSync(dir, { recursive: true });
+});
+
+test("a NOT NULL column no entry can write, or two names SQLite takes for one, are refused before the table changes", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "sink-sqlite-"));
+  const file = join(dir, "r.db");
+  const db = new Database(file);
+  db.exec(`CREATE TABLE results (id TEXT PRIMARY KEY NOT NULL, status TEXT NOT NULL, note TEXT NOT NULL,
+    "Created_At" TEXT NOT NULL);
+    CREATE TABLE stamped (id TEXT PRIMARY KEY NOT NULL, "Created_At" TEXT NOT NULL)`);
+  db.close();
+  const schema = () => query(file, "SELECT name, sql FROM sqlite_master WHERE name = 'results'");
+  const before = schema();
+  // note is no row field: no entry writes it; Created_At is written by created_at
+  await expect(open(dir, { path: "r.db", columns: ["output"] })).rejects.toMatchObject({
+    code: "PLUGIN_FAILED",
+    message: expect.stringContaining("NOT NULL column(s) note, Created_At"),
+    hint: "No columns entry writes note (not a row field): name another table, or recreate this one with them nullable or with a default.",
+  });
+  expect(schema()).toEqual(before);
+  await expect(open(dir, { path: "r.db", table: "stamped", columns: ["output"] })).rejects.toMatchObject({
+    hint: "Add them to columns (e.g. columns: [id, status, output, created_at]), or name another table.",
+  });
+  // the schema allows both names; ADD COLUMN of the second one would fail after the first
+  await expect(
+    open(dir, {
+      path: "r.db",
+      columns: [{ Tokens: "usage.total_tokens" }, { tokens: "usage.input_tokens" }],
+    }),
+  ).rejects.toMatchObject({
+    code: "PLUGIN_FAILED",
+    message: expect.stringContaining("would get the columns Tokens and tokens"),
+    hint: "Rename one of them in columns.",
+  });
+  expect(schema()).toEqual(before);
+  rmSync(dir, { recursive: true });
+});
+
 test("columns that are not row paths or SQL names are refused with their place", () => {
   const issues = (columns: unknown) =>
     sink.options.safeParse({ path: "r.db", columns }).error?.issues.map((i) => [i.path.join("."), i.message]);
