@@ -41,6 +41,15 @@ const DECLARED: Record<ColumnKind, string> = {
   value: "",
 };
 
+/** how a column of each kind converts a row's value (the functions are at the bottom) */
+const CONVERTERS: Record<ColumnKind, (value: unknown) => Value> = {
+  text: sqlValue,
+  integer: sqlValue,
+  time: sqlValue,
+  json: jsonText,
+  value: typedValue,
+};
+
 /** a bigint is an integer: better-sqlite3 binds a number as a double, so 41 would be stored as 41.0 */
 type Value = string | number | bigint | null;
 
@@ -191,7 +200,7 @@ function openTable(
   const bound = columns.filter((c) => c.kind !== "time");
   const BOUND = bound.length;
   const getters = bound.map((c) => c.get);
-  const typed = bound.map((c) => c.kind === "value");
+  const converters = bound.map((c) => CONVERTERS[c.kind]);
   const names = bound.map((c) => c.name);
   const withTime = columns.some((c) => c.kind === "time");
   const timeName = columns.find((c) => c.kind === "time")?.name;
@@ -237,7 +246,7 @@ function openTable(
 
   return {
     write(rows: readonly ResultRow[]): void {
-      const values = toValues(rows, getters, typed);
+      const values = toValues(rows, getters, converters);
       begin();
       const now = new Date().toISOString();
       // created_at's named parameter, when the table has it
@@ -297,25 +306,41 @@ function sharedValues(
   return named;
 }
 
-/**
- * The bound columns of every row, one row after another; `typed[c]`: column c is a path's value,
- * which keeps its own type (its column is declared without one).
- */
+/** the bound columns of every row, one row after another, each as its column's kind stores it */
 function toValues(
   rows: readonly ResultRow[],
   getters: readonly ((row: ResultRow) => unknown)[],
-  typed: readonly boolean[],
+  converters: readonly ((value: unknown) => Value)[],
 ): Value[] {
   const width = getters.length;
   const values: Value[] = new Array(rows.length * width);
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i]!;
-    for (let c = 0; c < width; c++) {
-      const value = getters[c]!(row);
-      values[i * width + c] = typed[c] ? typedValue(value) : sqlValue(value);
-    }
+    for (let c = 0; c < width; c++) values[i * width + c] = converters[c]!(getters[c]!(row));
   }
   return values;
+}
+
+/**
+ * A value as SQLite stores it: strings and numbers as they are, booleans as 1/0, objects and
+ * arrays as JSON text, NULL for a missing value (and for one JSON cannot hold, such as a function).
+ * A column of a known type (text, integer, time) converts what it is given by its affinity.
+ */
+function sqlValue(value: unknown): Value {
+  if (value === undefined || value === null) return null;
+  if (typeof value === "string" || typeof value === "number") return value;
+  if (typeof value === "boolean") return value ? 1 : 0;
+  return JSON.stringify(value) ?? null;
+}
+
+/**
+ * A whole field (a TEXT column): a string as it is, anything else as JSON text, a number or a
+ * boolean too (bound as a number, TEXT affinity would store 41 as "41.0" and true as "1.0").
+ */
+function jsonText(value: unknown): Value {
+  if (value === undefined || value === null) return null;
+  if (typeof value === "string") return value;
+  return JSON.stringify(value) ?? null;
 }
 
 /**
@@ -327,17 +352,6 @@ function typedValue(value: unknown): Value {
   if (typeof value === "number") return Number.isSafeInteger(value) ? BigInt(value) : value;
   if (typeof value === "boolean") return value ? 1n : 0n;
   return sqlValue(value);
-}
-
-/**
- * A value as SQLite stores it: strings and numbers as they are, booleans as 1/0, objects and
- * arrays as JSON text, NULL for a missing value (and for one JSON cannot hold, such as a function).
- */
-function sqlValue(value: unknown): Value {
-  if (value === undefined || value === null) return null;
-  if (typeof value === "string" || typeof value === "number") return value;
-  if (typeof value === "boolean") return value ? 1 : 0;
-  return JSON.stringify(value) ?? null;
 }
 
 /**

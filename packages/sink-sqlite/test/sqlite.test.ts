@@ -341,6 +341,23 @@ test("a path's value is stored as its own type: an integer or a boolean as INTEG
   rmSync(dir, { recursive: true });
 });
 
+test("a whole field that is a number or a boolean is its JSON text, as an object is", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "sink-sqlite-"));
+  const handle = await open(dir, { path: "r.db", columns: ["output"] });
+  await handle.write([success("n", 41), success("half", 0.5), success("yes", true), success("s", "41")]);
+  await handle.commit("k1");
+  await handle.close();
+  expect(
+    query(join(dir, "r.db"), "SELECT id, output, typeof(output) AS type FROM results ORDER BY id"),
+  ).toEqual([
+    { id: "half", output: "0.5", type: "text" },
+    { id: "n", output: "41", type: "text" },
+    { id: "s", output: "41", type: "text" },
+    { id: "yes", output: "true", type: "text" },
+  ]);
+  rmSync(dir, { recursive: true });
+});
+
 test("a column into a text output is NULL and says so once, through the logger", async () => {
   const dir = mkdtempSync(join(tmpdir(), "sink-sqlite-"));
   const warnings: string[] = [];
