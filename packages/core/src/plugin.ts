@@ -202,10 +202,11 @@ export interface SinkHandle {
   /** optional: whether the delivery `key` was already committed (for sinks that record it atomically) */
   committed?(key: string): Promise<boolean>;
   /**
-   * Optional, for sinks that keep rows across runs (upsert by id): records of this delivery that
-   * ended the other way (successes, to an `errors` sink; failures, to a result sink). Drop the
-   * rows you hold for them, so a rerun leaves no stale row: a failure a later run fixed, a success
-   * whose changed request now fails. Durable with the next `commit`, like `write`.
+   * Optional, for result sinks that keep rows across runs (upsert by id): records of this delivery
+   * whose request failed at the provider. Drop the rows you hold for them (an earlier run's success,
+   * whose changed request now fails), so a rerun leaves no stale success. Durable with the next
+   * `commit`, like `write`. Never called for `errors` sinks, nor for records that failed before they
+   * were sent (a duplicate_id shares its id with a record that may succeed in the same run).
    */
   forget?(ids: readonly string[]): Promise<void>;
   close(): Promise<void>;

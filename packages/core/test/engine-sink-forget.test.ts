@@ -1,5 +1,5 @@
-// A sink that keeps rows across runs (upsert by id) is told which records of a delivery ended the
-// other way (SinkHandle.forget), so a rerun leaves no stale row in it.
+// A result sink that keeps rows across runs (upsert by id) is told which records of a delivery
+// failed at the provider (SinkHandle.forget), so a rerun leaves no stale success in it.
 import { expect, it } from "vitest";
 import { officialPlugins, tempDir } from "../../batchpipe/test/support/harness.js";
 import { runSpec } from "../src/index.js";
@@ -11,6 +11,12 @@ const source = defineSource({
   async *read({ options }) {
     for (let i = 1; i <= options.count; i++)
       yield { data: { id: `n${i}`, text: `number ${i}` }, position: { file: "numbers", line: i }, cursor: i };
+    // n1 again: a duplicate_id, which fails before it is sent while n1 itself succeeds
+    yield {
+      data: { id: "n1", text: "again" },
+      position: { file: "numbers", line: options.count + 1 },
+      cursor: 0,
+    };
   },
 });
 
@@ -38,7 +44,7 @@ function recordingSink(into: { written: string[]; forgotten: string[] }, forgets
   });
 }
 
-it("results sinks forget the failed ids, errors sinks the succeeded ones; a sink without forget() is left alone", async () => {
+it("result sinks forget the ids whose request failed at the provider, not those that failed before sending; errors sinks are not told", async () => {
   const results = { written: [] as string[], forgotten: [] as string[] };
   const errors = { written: [] as string[], forgotten: [] as string[] };
   const plain = { written: [] as string[], forgotten: [] as string[] };
@@ -65,10 +71,11 @@ it("results sinks forget the failed ids, errors sinks the succeeded ones; a sink
     },
     { dir: tempDir(), builtins: officialPlugins },
   );
-  expect(result.report).toMatchObject({ succeeded: 4, failed: 2 });
+  expect(result.report).toMatchObject({ succeeded: 4, failed: 3 });
   expect(results.written.sort()).toEqual(["n1", "n3", "n4", "n6"]);
+  // n1's duplicate failed before it was sent: n1's success row must stay
   expect(results.forgotten.sort()).toEqual(["n2", "n5"]);
-  expect(errors.written.sort()).toEqual(["n2", "n5"]);
-  expect(errors.forgotten.sort()).toEqual(["n1", "n3", "n4", "n6"]);
+  expect(errors.written.sort()).toEqual(["n1", "n2", "n5"]);
+  expect(errors.forgotten).toEqual([]);
   expect(plain.forgotten).toEqual([]);
 });

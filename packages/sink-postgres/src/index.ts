@@ -95,7 +95,7 @@ export default defineSink({
       const upsert = await prepareTable(client, target);
       await restore(client, options.schema, options.table, checkpoint, label);
       // rows this run did not write, which forget() may have to drop (an empty table has none, and
-      // the rows a run writes never go the other way later in it)
+      // a record whose request fails in a run has no success row of that run)
       const { rows: held } = await client.query(`SELECT 1 FROM ${where} LIMIT 1`);
       await client.query("COMMIT");
       return openHandle({
@@ -187,7 +187,7 @@ function openHandle(o: {
         );
       }
     },
-    /** records that ended the other way in this run: their rows of earlier runs are stale */
+    /** records whose request failed in this run: their success rows of earlier runs are stale */
     async forget(ids: readonly string[]): Promise<void> {
       if (ids.length === 0 || !o.holdsRows) return;
       await begin("forget");

@@ -62,6 +62,9 @@ export default defineSink({
       async write(rows: readonly ResultRow[]): Promise<void> {
         table.write(rows);
       },
+      async forget(ids: readonly string[]): Promise<void> {
+        table.forget(ids);
+      },
       async commit(key: string): Promise<Checkpoint> {
         return table.commit(key);
       },

@@ -230,6 +230,10 @@ function openTable(
     "INSERT OR REPLACE INTO _batchpipe_commits (table_name, key, committed_at) VALUES (?, ?, ?)",
   );
   const isCommitted = db.prepare("SELECT 1 FROM _batchpipe_commits WHERE table_name = ? AND key = ?").pluck();
+  // rows this run did not write, which forget() may have to drop (an empty table has none, and the
+  // a record whose request fails in a run has no success row of that run)
+  const holdsRows = db.prepare(`SELECT 1 FROM ${quoted} LIMIT 1`).get() !== undefined;
+  const forgetIds = db.prepare(`DELETE FROM ${quoted} WHERE id IN (SELECT value FROM json_each(?))`);
   // IMMEDIATE: take the write lock now, not on a later statement (a deferred transaction that
   // must upgrade can fail with SQLITE_BUSY without waiting)
   const begin = () => {
@@ -266,6 +270,12 @@ function openTable(
         upsertShared!.run(...own, shared);
       }
       for (; i < rows.length; i++) upsertOne.run(...values.slice(i * BOUND, (i + 1) * BOUND), ...at);
+    },
+    /** records whose request failed in this run: their success rows of earlier runs are stale */
+    forget(ids: readonly string[]): void {
+      if (!holdsRows || ids.length === 0) return;
+      begin();
+      forgetIds.run(JSON.stringify(ids));
     },
     commit(key: string): number {
       begin();
@@ -373,17 +383,8 @@ function prepareColumns(
       hint,
       plugin: "sink:sqlite",
     });
-  // SQLite's column names ignore case: { Tokens: … } beside { tokens: … } would be one column twice
-  const seen = new Map<string, string>();
-  for (const c of columns) {
-    const other = seen.get(c.name.toLowerCase());
-    if (other !== undefined)
-      throw fail(
-        `would get the columns ${other} and ${c.name}, which SQLite takes for one (its column names ignore case)`,
-        "Rename one of them in columns.",
-      );
-    seen.set(c.name.toLowerCase(), c.name);
-  }
+  // two names SQLite takes for one ({ Tokens: … } beside { tokens: … }) never get here: the
+  // columns option refuses them (rows/projection.ts)
   const declare = (c: Column) =>
     c.name === "id"
       ? `"id" TEXT PRIMARY KEY NOT NULL`

@@ -127,6 +127,29 @@ test("an upsert replaces the row for an id and keeps its created_at", async () =
   rmSync(dir, { recursive: true });
 });
 
+test("forget() drops an earlier run's rows of records that ended the other way, with the commit", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "sink-sqlite-"));
+  const file = join(dir, "r.db");
+  const ids = () => query(file, "SELECT id FROM results ORDER BY id").map((r) => r.id);
+  const earlier = await open(dir, { path: "r.db" });
+  await earlier.write([success("f1", "a"), success("f2", "b"), success("f3", "c")]);
+  await earlier.commit("run1");
+  await earlier.close();
+  // the next run: f2's changed request failed (its row goes to the errors sink); a close without
+  // commit keeps the row
+  const next = await open(dir, { path: "r.db" });
+  await next.write([success("f1", "a2")]);
+  await next.forget!(["f2"]);
+  await next.close();
+  expect(ids()).toEqual(["f1", "f2", "f3"]);
+  const again = await open(dir, { path: "r.db" });
+  await again.forget!(["f2", "not-there", `x" OR 1=1 --`]);
+  await again.commit("run2");
+  await again.close();
+  expect(ids()).toEqual(["f1", "f3"]);
+  rmSync(dir, { recursive: true });
+});
+
 test("two tables in one database keep their commits apart", async () => {
   const dir = mkdtempSync(join(tmpdir(), "sink-sqlite-"));
   const results = await open(dir, { path: "r.db", table: "results" });
@@ -486,17 +509,16 @@ test("a NOT NULL column no entry can write, or two names SQLite takes for one, a
   await expect(open(dir, { path: "r.db", table: "stamped", columns: ["output"] })).rejects.toMatchObject({
     hint: "Add them to columns (e.g. columns: [id, status, output, created_at]), or name another table.",
   });
-  // the schema allows both names; ADD COLUMN of the second one would fail after the first
-  await expect(
-    open(dir, {
-      path: "r.db",
-      columns: [{ Tokens: "usage.total_tokens" }, { tokens: "usage.input_tokens" }],
-    }),
-  ).rejects.toMatchObject({
-    code: "PLUGIN_FAILED",
-    message: expect.stringContaining("would get the columns Tokens and tokens"),
-    hint: "Rename one of them in columns.",
-  });
+  // two names SQLite takes for one (ADD COLUMN of the second would fail after the first) are
+  // refused by the option itself, before anything opens
+  expect(
+    sink.options
+      .safeParse({
+        path: "r.db",
+        columns: [{ Tokens: "usage.total_tokens" }, { tokens: "usage.input_tokens" }],
+      })
+      .error?.issues.map((i) => i.message),
+  ).toEqual(['"tokens" is named twice']);
   expect(schema()).toEqual(before);
   rmSync(dir, { recursive: true });
 });

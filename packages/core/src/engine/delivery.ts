@@ -158,7 +158,7 @@ export class Delivery {
     let checkpoints: Awaited<ReturnType<SinkSet["commit"]>>;
     try {
       const sinks = this.sinks!;
-      await sinks.begin(partStart(routedDone + partSize));
+      await sinks.begin(partStart(routedDone + partSize), { forget: true });
       result = await withCallSignal(ctx.signal, (signal) =>
         collectShard({
           // a shard answered through the live API after batch.deadline: its answers, at live prices
@@ -187,7 +187,7 @@ export class Delivery {
             ctx.state.recordDelivery({ runId: ctx.runId, key: partKey(end), checkpoints, counters });
             ctx.counters = counters;
             delivered = addCounters(delivered, delta);
-            await sinks.begin(partStart(end + partSize));
+            await sinks.begin(partStart(end + partSize), { forget: true });
             this.options.onPart?.();
           },
         }),

@@ -1,7 +1,7 @@
 /**
  * Every sink of a run, opened at its last recorded checkpoint. A delivery writes rows (successes to
- * `sinks`, failures to `errors`; a sink that keeps rows across runs is told the ids that went the
- * other way: SinkHandle.forget), commits every sink with the delivery key and returns the new
+ * `sinks`, failures to `errors`; a result sink that keeps rows across runs is told the ids whose
+ * request failed: SinkHandle.forget), commits every sink with the delivery key and returns the new
  * checkpoints, which the caller records in one state transaction: that record is the commit point.
  */
 import fs from "node:fs";
@@ -26,6 +26,9 @@ const ROWS_PER_WRITE = 500;
 export const DEFAULT_PLUGIN_TIMEOUT_MS = 5 * 60_000;
 
 export class SinkSet {
+  /** the current delivery tells result sinks its failed ids (a collection: not the read's failures) */
+  private forgets = false;
+
   private constructor(
     private readonly sinks: OpenSink[],
     private readonly buffers: { sinks: ResultRow[]; errors: ResultRow[] },
@@ -91,10 +94,14 @@ export class SinkSet {
     return new SinkSet(opened, { sinks: [], errors: [] }, timeoutMs);
   }
 
-  /** start a delivery: sinks that already committed `key` are left out of it */
-  async begin(key: string): Promise<void> {
+  /**
+   * start a delivery: sinks that already committed `key` are left out of it; `forget`: its failures
+   * are of requests sent (a collection), which result sinks are told of (SinkHandle.forget)
+   */
+  async begin(key: string, o: { forget?: boolean } = {}): Promise<void> {
     this.buffers.sinks = [];
     this.buffers.errors = [];
+    this.forgets = o.forget === true;
     for (const sink of this.sinks) {
       sink.skip = false;
       if (sink.handle.committed) {
@@ -150,7 +157,7 @@ export class SinkSet {
       try {
         if (sink.role === role)
           await withTimeout(sink.handle.write(rows), this.timeoutMs, sink.label, "write");
-        else if (sink.handle.forget) {
+        else if (role === "errors" && this.forgets && sink.handle.forget) {
           ids ??= rows.map((row) => row.id);
           await withTimeout(sink.handle.forget(ids), this.timeoutMs, sink.label, "forget");
         }
