@@ -222,6 +222,22 @@ describe("the jsonl source on a pipe (real CLI, emulator)", () => {
     expect(stdout).toContain("is valid");
   });
 
+  it('`batchpipe run --detach` with `path: "-"` is refused: the background process has no stdin (it read nothing and said "completed")', async () => {
+    const dir = tempDir();
+    const spec = writePipeline(dir, {
+      baseUrl: emu.url,
+      name: "detach-stdin",
+      source: '  { use: jsonl, path: "-" }',
+    });
+    const run = withStdin(["run", spec, "--detach"], dir);
+    run.child.stdin!.end(records(5));
+    const { code, stderr } = await run.done;
+    expect(code).toBe(2);
+    expect(stderr).toContain("reads standard input, which a background run (--detach) does not have (USAGE)");
+    expect(batchesOf(emu, "detach-stdin")).toHaveLength(0);
+    expect(fs.existsSync(path.join(dir, ".batchpipe/detach-stdin/daemon.json"))).toBe(false);
+  });
+
   it("`batchpipe watch` refuses standard input and a named pipe (usage error) instead of waiting for files", async () => {
     const dir = tempDir();
     execFileSync("mkfifo", [path.join(dir, "in.fifo")]);

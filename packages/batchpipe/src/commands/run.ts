@@ -18,7 +18,7 @@ import {
 } from "@batchpipe/core";
 import { defineCommand } from "citty";
 import { cliContext } from "../context.js";
-import { startRunDaemon } from "../detach.js";
+import { refuseDetachedStdin, startRunDaemon } from "../detach.js";
 import { exitCodeForSignal, trapSignals } from "../signals.js";
 import { loadPipelineArg, noCache, noCacheArg, pipelineArgs, stateDirArg } from "./pipeline-args.js";
 import { createProgressRenderer, EMPTY_SOURCE, renderReport } from "./run-output.js";
@@ -53,6 +53,7 @@ export default defineCommand({
     // in a `--detach` child: record the exit code for `batchpipe status`
     enterDaemonChild(env);
     if (args.detach) {
+      refuseDetachedStdin(pipeline, env);
       const info = startRunDaemon({
         spec: args.pipeline,
         stateDir: stateDir ?? defaultStateDir(pipeline),
