@@ -134,6 +134,25 @@ describe("the prompt transform", () => {
     );
   });
 
+  test("an id from an integer past 2^53 − 1 fails its record (JSON.parse had rounded it: it named another record)", async () => {
+    // 9007199254740993 in the source arrives as 9007199254740992
+    const big = JSON.parse('{"id": 9007199254740993}').id as number;
+    for (const id of ["{{ id }}", "doc-{{ id }}"]) {
+      const handle = await create({ id, body: { model: "m", messages: [] } });
+      const error = failure(handle, { id: big });
+      expect([error.code, error.message]).toEqual([
+        "template_error",
+        expect.stringContaining("the id uses the number 9007199254740992, past 2^53 − 1"),
+      ]);
+      expect(error.message).toContain(
+        'Write the ids as strings in the source (e.g. "id": "9007199254740993")',
+      );
+      // exact integers, and the same digits as text, render as before
+      expect(handle.toRequest(record({ id: 9007199254740991 })).custom_id).toMatch(/9007199254740991$/);
+      expect(handle.toRequest(record({ id: "9007199254740993" })).custom_id).toMatch(/9007199254740993$/);
+    }
+  });
+
   test("`| default:` and {% if %} accept a missing variable; nested missing properties fail", async () => {
     const handle = await create({
       body: {

@@ -124,7 +124,7 @@ export default defineTransform({
 export function createPromptRenderer(options: PromptOptions): {
   toRequest(record: SourceRecord): RequestLine;
 } {
-  const renderId = compileString(options.id, ["id"]);
+  const renderId = compileString(options.id, ["id"], { exactIntegers: true });
   const renderBody = compileNode(options.body, ["body"]);
   const url = options.endpoint;
   return {
@@ -137,6 +137,7 @@ export function createPromptRenderer(options: PromptOptions): {
           throw new Error(
             `the id rendered to ${raw === null ? "null" : Array.isArray(raw) ? "a list" : "a mapping"}`,
           );
+        if (typeof raw === "number") refuseInexact(raw);
         id = String(raw);
         if (id === "") throw new Error("the id rendered empty");
         const body = renderBody(scope) as Record<string, unknown>;
@@ -185,7 +186,19 @@ function isTemplate(text: string): boolean {
   return text.includes("{{") || text.includes("{%");
 }
 
-function compileString(text: string, where: OptionPath): Render {
+/**
+ * An integer past 2^53 − 1 has lost digits by the time it is a number (JSON.parse rounds
+ * 9007199254740993 to …992): as an id it would name another record, or collide with it
+ */
+function refuseInexact(value: unknown): void {
+  if (typeof value === "number" && Number.isInteger(value) && !Number.isSafeInteger(value))
+    throw new Error(
+      `the id uses the number ${value}, past 2^53 − 1 (9007199254740991): numbers that large lose digits when they are read, so it may not be the record's id. Write the ids as strings in the source (e.g. "id": "9007199254740993")`,
+    );
+}
+
+/** `exactIntegers`: refuse a number that may have lost digits (refuseInexact; the id's template) */
+function compileString(text: string, where: OptionPath, o: { exactIntegers?: boolean } = {}): Render {
   if (!isTemplate(text)) return () => text;
   const single = SINGLE_OUTPUT.exec(text);
   if (single && !single[1]!.includes("}}") && !single[1]!.includes("{{"))
@@ -205,6 +218,7 @@ function compileString(text: string, where: OptionPath): Render {
     for (const part of parts) {
       if (typeof part === "string") out += part;
       else {
+        if (o.exactIntegers) refuseInexact(lookupValue(scope.data, part));
         const value = lookup(scope.data, part);
         if (value === MISS) return slow(scope);
         out += value;
