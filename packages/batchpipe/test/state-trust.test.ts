@@ -87,10 +87,14 @@ describe("the state folder (emulator in its own process)", () => {
     const dir = tempDir("bp-spec-changed-");
     writeDataset(dir, 30);
     writePipeline(dir, { baseUrl: emulator.url, name: "spec-changed", batch: { max_requests: 10 } });
+    // killed once its read has ended (planned) and a batch is out: a read that resumes checks
+    // the spec itself (read-resume.test.ts)
+    const seen = new Set<string>();
     const killed = await batchpipe(["run", "pipeline.yaml", "--json"], {
       cwd: dir,
       onEvent: (event, child) => {
-        if (event.type === "shard_submitted") child.kill("SIGKILL");
+        seen.add(event.type);
+        if (seen.has("planned") && seen.has("shard_submitted")) child.kill("SIGKILL");
       },
     });
     expect(killed.signal).toBe("SIGKILL");

@@ -86,7 +86,9 @@ async function runOnce(pipeline: EnginePipeline, options: RunOptions): Promise<R
       ...(resume?.resume ? { readFrom: resume.resume.checkpoint.read } : {}),
     });
     if (resume?.warning) emit({ type: "warning", run: run.id, message: resume.warning });
-    const changed = resumed ? specChangedWarning(state, run.id, pipeline) : undefined;
+    // a read that resumes checks the spec itself (it starts over, or refuses once shards were sent)
+    const changed =
+      resumed && run.status !== "reading" ? specChangedWarning(state, run.id, pipeline) : undefined;
     if (changed) emit({ type: "warning", run: run.id, message: changed });
     const reading = run.status === "reading";
     const runId = run.id;

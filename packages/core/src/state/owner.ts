@@ -19,15 +19,18 @@ export const OWNER_FILE = "pipeline";
  */
 export function checkStateOwner(dir: string, name: string, o: { claim: boolean }): void {
   const file = path.join(dir, OWNER_FILE);
+  // a folder that cannot be made says why (STATE_FAILED from makeStateDir)
+  if (o.claim) makeStateDir(dir);
   let owner: string | undefined;
   try {
     owner = fs.readFileSync(file, "utf8").trim();
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw ownerFailed(file, error);
+    const code = (error as NodeJS.ErrnoException).code;
+    // no folder yet (or a file where one would be): nothing claimed it
+    if (code !== "ENOENT" && code !== "ENOTDIR") throw ownerFailed(file, error);
   }
   if (owner === undefined) {
     if (!o.claim) return;
-    makeStateDir(dir);
     try {
       fs.writeFileSync(file, `${name}\n`, { mode: 0o600 });
     } catch (error) {
