@@ -119,7 +119,7 @@ describe("the state folder (emulator in its own process)", () => {
     expect(again.events.filter((e) => e.type === "warning")).toEqual([]);
   }, 120_000);
 
-  it("another folder running a pipeline of the same name is not refused", async () => {
+  it("another folder running a pipeline of the same name is not refused, but said (it may be this one's state elsewhere)", async () => {
     const a = tempDir("bp-same-name-a-");
     const b = tempDir("bp-same-name-b-");
     for (const dir of [a, b]) {
@@ -130,6 +130,13 @@ describe("the state folder (emulator in its own process)", () => {
     const other = await batchpipe(["run", "pipeline.yaml"], { cwd: b });
     expect(other.stderr).not.toContain("STATE_LOST");
     expect(other.code).toBe(0);
+    // before, nothing was said: a --state-dir left out paid for everything again in silence
+    expect(other.stdout + other.stderr).toMatch(
+      /the provider has batches of pipeline "same-name" submitted from another state folder \(newest: batch_\w+\)/,
+    );
+    // its own folder again: its batches are its own, nothing to say
+    const again = await batchpipe(["run", "pipeline.yaml"], { cwd: b });
+    expect(again.stdout + again.stderr).not.toContain("another state folder");
   });
 
   it("a lost state stops a watcher too; watch --force processes the folder", async () => {

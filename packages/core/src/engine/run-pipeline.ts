@@ -69,7 +69,7 @@ async function runOnce(pipeline: EnginePipeline, options: RunOptions): Promise<R
     if (!run && !state.latestRun() && !options.force) {
       // a new state: if it was lost or emptied, the provider still has this pipeline's batches
       provider = await openProvider(pipeline, { env, logger, signal });
-      await refuseLostState(pipeline, provider, stateDir, signal);
+      await refuseLostState(pipeline, provider, stateDir, signal, logger);
     }
     if (!run) {
       run = state.createRun();
@@ -188,11 +188,21 @@ async function refuseLostState(
   provider: ProviderConnection,
   stateDir: string,
   signal: AbortSignal,
+  logger: Logger,
 ): Promise<void> {
   const name = pipeline.spec.name;
   const found =
     (await provider.findByPipeline?.(name, { state: stateTag(stateDir), limit: 5, signal })) ?? [];
-  if (found.length === 0) return;
+  if (found.length === 0) {
+    // another folder's batches of this name: another copy of the project (not refused), or this
+    // one's state under another path (a --state-dir left out, a moved folder): said, not refused
+    const other = (await provider.findByPipeline?.(name, { limit: 1, signal })) ?? [];
+    if (other[0])
+      logger.warn(
+        `the provider has batches of pipeline "${name}" submitted from another state folder (newest: ${other[0].id}); this state (${stateDir}) is new, so this run sends everything itself. If that folder was this pipeline's state (a --state-dir left out, a moved project), stop now (Ctrl-C) and run with --state-dir pointing at it`,
+      );
+    return;
+  }
   const newest = found[0]!;
   const when = newest.createdAt ? ` created ${new Date(newest.createdAt).toISOString()}` : "";
   throw new BatchpipeError(
