@@ -16,6 +16,7 @@ import {
   signalOnce,
   startEmulator,
   tempDir,
+  waitFor,
   writeDataset,
   writePipeline,
 } from "./support/harness.js";
@@ -120,6 +121,43 @@ describe("the jsonl source on a pipe (real CLI, emulator)", () => {
     // deleted once their batch ends, so the counts are what is left to look at)
     const batches = batchesOf(emu, "stdin-crash");
     expect(batches.reduce((sum, b) => sum + b.request_counts.total, 0)).toBe(12_000);
+  });
+
+  it("SIGKILL after shards of stdin were sent: fed again in another order, the resumed read refuses (it skipped unread records); in the same order it resumes, each record once", async () => {
+    const dir = tempDir();
+    const data = writeDataset(dir, 6_000, { file: "export.jsonl" });
+    const spec = writePipeline(dir, {
+      baseUrl: emu.url,
+      name: "stdin-refed",
+      source: '  { use: jsonl, path: "-" }',
+      batch: { max_requests: 1_000 },
+    });
+    const lines = fs.readFileSync(data, "utf8").trimEnd().split("\n");
+    const first = withStdin(["run", spec, "--json"], dir, { readCheckpointEvery: 500 });
+    first.child.stdin!.write(`${lines.slice(0, 4_000).join("\n")}\n`);
+    // shards of the first 4,000 are out (a resumed read then skips what its checkpoint covers)
+    await waitFor(() => batchesOf(emu, "stdin-refed").length >= 2, 30_000, "two batches of stdin");
+    first.child.kill("SIGKILL");
+    await first.done;
+
+    // an export without ORDER BY: the same records, another order
+    const shuffled = [...lines.slice(0, 4_000)].reverse().concat(lines.slice(4_000));
+    const refed = withStdin(["run", spec, "--json"], dir);
+    // it stops before it has read all of it: the rest of the write meets a closed pipe
+    refed.child.stdin!.on("error", () => {});
+    refed.child.stdin!.end(`${shuffled.join("\n")}\n`);
+    const refused = await refed.done;
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain("was fed other records than before the interruption");
+    expect(refused.stderr).toContain("(SOURCE_FAILED)");
+
+    const again = withStdin(["run", spec, "--json"], dir);
+    again.child.stdin!.end(`${lines.join("\n")}\n`);
+    const resumed = await again.done;
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expectEachOnce(path.join(dir, "out/results.jsonl"), 6_000);
+    const sent = batchesOf(emu, "stdin-refed").reduce((sum, b) => sum + b.request_counts.total, 0);
+    expect(sent).toBe(6_000);
   });
 
   it("`batchpipe run` reads a named pipe that a producer process writes, each record once", async () => {

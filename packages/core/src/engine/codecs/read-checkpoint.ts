@@ -23,6 +23,11 @@ export interface ReadCheckpoint {
   source: { cursor: Checkpoint } | null;
   /** where the read's first record was: a source that yields it again ignored the cursor */
   first: RecordPosition | null;
+  /**
+   * a source without a cursor (standard input, a pipe): a hash of the records read, so a resumed
+   * read that skips them can tell whether the producer fed the same ones (recordsHash in read-phase.ts)
+   */
+  records?: number;
   totals: RunTotals;
   costByModel: [string, { input: number; output: number }][];
   estimator: EstimatorState;

@@ -44,7 +44,14 @@ import { syncFiles } from "./files.js";
 import { RequestIndex } from "./id-index.js";
 import { invalidRecordRow, prepFailuresFile, rejectedRow } from "./prep-failures.js";
 import { failedRead, guardSource, interrupted, toRequest } from "./read-errors.js";
-import { openReadFiles, type ReadResume, ReadStartsOver } from "./resume.js";
+import {
+  HASH_SEED,
+  openReadFiles,
+  type ReadResume,
+  ReadStartsOver,
+  recordsHash,
+  refedOtherRecords,
+} from "./resume.js";
 import { requestTooLarge, type ShardEntry, shardLimits, shardName } from "./shard-writer.js";
 
 export interface ReadPhaseOptions {
@@ -138,6 +145,10 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
   // a source without a cursor, restarted after shards were submitted: the records the checkpoint
   // covers are read again and skipped (the same source yields the same records, so the same shards)
   let skip = resume?.skip ? (saved?.read ?? 0) : 0;
+  // what those records must hash to: fed in another order (an export without ORDER BY), the skip
+  // would pass over records never read and deliver others twice (as duplicate_id)
+  const skippedHash = skip > 0 ? saved?.records : undefined;
+  let readHash = skip > 0 ? HASH_SEED : (saved?.records ?? HASH_SEED);
   let first: RecordPosition | null = saved?.first ?? null;
   let yielded = 0;
   let lastTurn = performance.now();
@@ -155,6 +166,7 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
       read: totals.read,
       source: last.cursor === undefined ? null : { cursor: last.cursor },
       first,
+      ...(last.cursor === undefined ? { records: readHash } : {}),
       totals: { ...totals },
       costByModel: [...costByModel].map(([model, c]) => [model, { ...c }]),
       estimator: estimator.state(),
@@ -282,8 +294,13 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
     for await (const item of records) {
       if (skip > 0) {
         skip--;
+        if (skippedHash === undefined) continue;
+        readHash = recordsHash(readHash, item);
+        if (skip === 0 && readHash !== skippedHash)
+          throw refedOtherRecords(pipeline.source.label, saved!.read);
         continue;
       }
+      if (item.cursor === undefined) readHash = recordsHash(readHash, item);
       yielded++;
       if (first === null) first = item.position;
       else if (yielded === 1 && saved && !resume?.skip && samePosition(item.position, first)) {
