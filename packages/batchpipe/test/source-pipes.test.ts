@@ -56,6 +56,19 @@ function withStdin(args: string[], cwd: string, engine?: Record<string, number>)
   return { child, done };
 }
 
+/** a pipeline reading standard input, and the export (`records` lines) a producer feeds it */
+function stdinExport(name: string, records: number, maxRequests: number) {
+  const dir = tempDir();
+  const data = writeDataset(dir, records, { file: "export.jsonl" });
+  const spec = writePipeline(dir, {
+    baseUrl: emu.url,
+    name,
+    source: '  { use: jsonl, path: "-" }',
+    batch: { max_requests: maxRequests },
+  });
+  return { dir, data, spec };
+}
+
 interface Row {
   id: string;
   source: { file: string; line: number };
@@ -92,15 +105,8 @@ describe("the jsonl source on a pipe (real CLI, emulator)", () => {
   });
 
   it("SIGKILL while reading stdin: the next run reads from the start (no cursor) and the producer feeds it again; each record once", async () => {
-    const dir = tempDir();
-    const data = writeDataset(dir, 12_000, { file: "export.jsonl" });
-    const spec = writePipeline(dir, {
-      baseUrl: emu.url,
-      name: "stdin-crash",
-      source: '  { use: jsonl, path: "-" }',
-      // one shard for all 12,000: nothing is submitted before the crash (no first, smaller shard)
-      batch: { max_requests: 50_000 },
-    });
+    // one shard for all 12,000: nothing is submitted before the crash (no first, smaller shard)
+    const { dir, data, spec } = stdinExport("stdin-crash", 12_000, 50_000);
     const first = withStdin(["run", spec, "--json"], dir, { readCheckpointEvery: 1000 });
     // 10,000 records, then the producer holds stdin open: the read waits, with checkpoints committed
     const lines = fs.readFileSync(data, "utf8").split("\n");
@@ -124,14 +130,7 @@ describe("the jsonl source on a pipe (real CLI, emulator)", () => {
   });
 
   it("SIGKILL after shards of stdin were sent: fed again in another order, the resumed read refuses (it skipped unread records); in the same order it resumes, each record once", async () => {
-    const dir = tempDir();
-    const data = writeDataset(dir, 6_000, { file: "export.jsonl" });
-    const spec = writePipeline(dir, {
-      baseUrl: emu.url,
-      name: "stdin-refed",
-      source: '  { use: jsonl, path: "-" }',
-      batch: { max_requests: 1_000 },
-    });
+    const { dir, data, spec } = stdinExport("stdin-refed", 6_000, 1_000);
     const lines = fs.readFileSync(data, "utf8").trimEnd().split("\n");
     const first = withStdin(["run", spec, "--json"], dir, { readCheckpointEvery: 500 });
     first.child.stdin!.write(`${lines.slice(0, 4_000).join("\n")}\n`);
