@@ -159,6 +159,30 @@ describe("the jsonl source on a pipe (real CLI, emulator)", () => {
     expect(sent).toBe(6_000);
   });
 
+  it("SIGKILL after shards were sent, then resumed: records identical to those shards' requests wait for their collection and are answered from the cache, not paid again", async () => {
+    const { dir, spec } = stdinExport("stdin-identical", 0, 1_000);
+    // 4,000 distinct requests, then 16,000 records repeating them
+    const lines = Array.from({ length: 20_000 }, (_, i) =>
+      JSON.stringify({ id: `i${i}`, text: `body ${i % 4_000}` }),
+    );
+    const first = withStdin(["run", spec, "--json"], dir, { readCheckpointEvery: 500 });
+    first.child.stdin!.write(`${lines.slice(0, 4_000).join("\n")}\n`);
+    await waitFor(() => batchesOf(emu, "stdin-identical").length >= 2, 30_000, "two batches of stdin");
+    first.child.kill("SIGKILL");
+    await first.done;
+
+    // the resumed run collects the batches that ended meanwhile while it reads the repeats
+    const again = withStdin(["run", spec, "--json"], dir);
+    again.child.stdin!.end(`${lines.join("\n")}\n`);
+    const resumed = await again.done;
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expectEachOnce(path.join(dir, "out/results.jsonl"), 20_000);
+    // before, 1,000 to 3,700 of the repeats were sent again (a user's four kills: 6,224 / 7,670 /
+    // 5,248 / 7,027 requests for 5,000 distinct ones)
+    const sent = batchesOf(emu, "stdin-identical").reduce((sum, b) => sum + b.request_counts.total, 0);
+    expect(sent).toBe(4_000);
+  });
+
   it("`batchpipe run` reads a named pipe that a producer process writes, each record once", async () => {
     const dir = tempDir();
     const data = writeDataset(dir, 200, { file: "export.jsonl" });

@@ -11,13 +11,20 @@ export async function collectEnded(
     cancelling: boolean;
     /** false while the read may still add identical requests of the root (read-link.ts) */
     mayCollect(root: string): boolean;
+    /** the collection of a shard of `root` has ended, however it went */
+    collectionDone(root: string): void;
     collected(shard: ShardRow): void;
   },
 ): Promise<void> {
   for (const shard of shardsIn(ctx, "ended")) {
     if (!delivery.due(shard) || !o.mayCollect(shard.root)) continue;
     if (ctx.signal.aborted) throw interrupted();
-    const outcome = await delivery.collect(shard, o.cancelling);
+    let outcome: Awaited<ReturnType<typeof delivery.collect>>;
+    try {
+      outcome = await delivery.collect(shard, o.cancelling);
+    } finally {
+      o.collectionDone(shard.root);
+    }
     if (!outcome.ok) continue;
     if (outcome.retryShard) ctx.shards.set(outcome.retryShard.name, outcome.retryShard);
     const d = outcome.delivered;

@@ -47,6 +47,11 @@ export class ReadLink {
     return !this.reading || this.gate === undefined || this.gate.close(root);
   }
 
+  /** a collection mayCollect let begin has ended: a read waiting for its result goes on */
+  collectionDone(root: string): void {
+    this.gate?.collectionDone(root);
+  }
+
   wake(): void {
     this.wakeUp?.();
   }

@@ -190,6 +190,7 @@ export class RunLoop {
     await collectEnded(this.ctx, this.delivery, {
       cancelling: this.cancelling,
       mayCollect: (root) => this.read.mayCollect(root),
+      collectionDone: (root) => this.read.collectionDone(root),
       collected: (shard) => {
         this.tracker.collected(shard.name);
         this.cleanUp.collected(shard);

@@ -15,7 +15,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { cachedEntry, isFromCache } from "../../cache/cached-shard.js";
-import type { CacheLookup } from "../../cache/index.js";
+import type { CacheHit, CacheLookup } from "../../cache/index.js";
 import { isBatchpipeError } from "../../errors.js";
 import type { EstimateMode } from "../../estimate/estimate-tokens.js";
 import { estimateOutputTokens } from "../../estimate/index.js";
@@ -260,16 +260,32 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
       // --- result cache (cache/): a request that succeeded in an earlier run is not sent again, nor
       // one identical to a request whose collection began in this run (its result may be cached now)
       const hit = lookUpAll || same ? options.cache?.get(digest) : undefined;
-      if (hit) {
-        const placed = writer.add(cachedEntry(entry, hit));
-        requests.set(digest, placed.seq, placed.index);
-        cachedShards.add(placed.seq);
-        totals.cached = (totals.cached ?? 0) + 1;
-        totals.cachedRecords = (totals.cachedRecords ?? 0) + 1;
-        totals.cachedCost = (totals.cachedCost ?? 0) + hit.cost;
-        return;
-      }
+      if (hit) return placeCached(entry, hit);
+      // its twin is being collected (a resumed run collects the batches that ended meanwhile while
+      // it reads): wait for that to end and take its result, instead of paying for it again
+      const collecting =
+        same && options.cache ? gate?.whileCollecting(shardName(same.shard), signal) : undefined;
+      if (collecting)
+        return collecting.then(() => {
+          const late = options.cache?.get(digest);
+          if (late) placeCached(entry, late);
+          else placeNew(entry, model);
+        });
       // --- end result cache
+      placeNew(entry, model);
+    };
+
+    const placeCached = (entry: ShardEntry, hit: CacheHit) => {
+      const placed = writer.add(cachedEntry(entry, hit));
+      requests.set(entry.requestDigest, placed.seq, placed.index);
+      cachedShards.add(placed.seq);
+      totals.cached = (totals.cached ?? 0) + 1;
+      totals.cachedRecords = (totals.cachedRecords ?? 0) + 1;
+      totals.cachedCost = (totals.cachedCost ?? 0) + hit.cost;
+    };
+
+    const placeNew = (entry: ShardEntry, model: string) => {
+      const { requestDigest: digest, inputTokens, outputTokens } = entry;
       const placed = writer.add(entry);
       requests.set(digest, placed.seq, placed.index);
       totals.requests++;
@@ -310,7 +326,8 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
         );
       }
       totals.read++;
-      place(item);
+      const waiting = place(item);
+      if (waiting) await waiting;
       // a shard is committed (and so submittable) as soon as it is sealed, a slow source's too; so
       // are fan-out rows a collection waits for
       const early = writer.sealed.length > committedCount || gate?.wantCheckpoint === true;
