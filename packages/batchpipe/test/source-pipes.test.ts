@@ -69,6 +69,22 @@ function stdinExport(name: string, records: number, maxRequests: number) {
   return { dir, data, spec };
 }
 
+/** `run` fed `lines` on stdin, holding it open after them, SIGKILLed once two of its batches exist */
+async function killAfterTwoBatches(name: string, spec: string, dir: string, lines: string[]) {
+  const first = withStdin(["run", spec, "--json"], dir, { readCheckpointEvery: 500 });
+  first.child.stdin!.write(`${lines.join("\n")}\n`);
+  await waitFor(() => batchesOf(emu, name).length >= 2, 30_000, "two batches of stdin");
+  first.child.kill("SIGKILL");
+  await first.done;
+}
+
+/** `run` fed all of `lines` on stdin, to its end */
+function runFed(spec: string, dir: string, lines: string[]) {
+  const run = withStdin(["run", spec, "--json"], dir);
+  run.child.stdin!.end(`${lines.join("\n")}\n`);
+  return run.done;
+}
+
 interface Row {
   id: string;
   source: { file: string; line: number };
@@ -132,12 +148,8 @@ describe("the jsonl source on a pipe (real CLI, emulator)", () => {
   it("SIGKILL after shards of stdin were sent: fed again in another order, the resumed read refuses (it skipped unread records); in the same order it resumes, each record once", async () => {
     const { dir, data, spec } = stdinExport("stdin-refed", 6_000, 1_000);
     const lines = fs.readFileSync(data, "utf8").trimEnd().split("\n");
-    const first = withStdin(["run", spec, "--json"], dir, { readCheckpointEvery: 500 });
-    first.child.stdin!.write(`${lines.slice(0, 4_000).join("\n")}\n`);
     // shards of the first 4,000 are out (a resumed read then skips what its checkpoint covers)
-    await waitFor(() => batchesOf(emu, "stdin-refed").length >= 2, 30_000, "two batches of stdin");
-    first.child.kill("SIGKILL");
-    await first.done;
+    await killAfterTwoBatches("stdin-refed", spec, dir, lines.slice(0, 4_000));
 
     // an export without ORDER BY: the same records, another order
     const shuffled = [...lines.slice(0, 4_000)].reverse().concat(lines.slice(4_000));
@@ -150,9 +162,7 @@ describe("the jsonl source on a pipe (real CLI, emulator)", () => {
     expect(refused.stderr).toContain("was fed other records than before the interruption");
     expect(refused.stderr).toContain("(SOURCE_FAILED)");
 
-    const again = withStdin(["run", spec, "--json"], dir);
-    again.child.stdin!.end(`${lines.join("\n")}\n`);
-    const resumed = await again.done;
+    const resumed = await runFed(spec, dir, lines);
     expect(resumed.code, resumed.stderr).toBe(0);
     expectEachOnce(path.join(dir, "out/results.jsonl"), 6_000);
     const sent = batchesOf(emu, "stdin-refed").reduce((sum, b) => sum + b.request_counts.total, 0);
@@ -165,16 +175,10 @@ describe("the jsonl source on a pipe (real CLI, emulator)", () => {
     const lines = Array.from({ length: 20_000 }, (_, i) =>
       JSON.stringify({ id: `i${i}`, text: `body ${i % 4_000}` }),
     );
-    const first = withStdin(["run", spec, "--json"], dir, { readCheckpointEvery: 500 });
-    first.child.stdin!.write(`${lines.slice(0, 4_000).join("\n")}\n`);
-    await waitFor(() => batchesOf(emu, "stdin-identical").length >= 2, 30_000, "two batches of stdin");
-    first.child.kill("SIGKILL");
-    await first.done;
+    await killAfterTwoBatches("stdin-identical", spec, dir, lines.slice(0, 4_000));
 
     // the resumed run collects the batches that ended meanwhile while it reads the repeats
-    const again = withStdin(["run", spec, "--json"], dir);
-    again.child.stdin!.end(`${lines.join("\n")}\n`);
-    const resumed = await again.done;
+    const resumed = await runFed(spec, dir, lines);
     expect(resumed.code, resumed.stderr).toBe(0);
     expectEachOnce(path.join(dir, "out/results.jsonl"), 20_000);
     // before, 1,000 to 3,700 of the repeats were sent again (a user's four kills: 6,224 / 7,670 /
