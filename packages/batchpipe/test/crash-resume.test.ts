@@ -54,9 +54,9 @@ function seededMoments(seed: number): Moment[] {
 
 async function crashAndResume(emulator: EmulatorProcess, seed: number) {
   const dir = tempDir("bp-crash-");
-  // enough shards (10) that each seeded moment still comes in the run it is meant for: with 1,000
-  // records a resumed run could end before its kill landed
-  const n = 2000;
+  // enough shards (15) that each seeded moment still comes in the run it is meant for: with 1,000
+  // records a resumed run could end before its kill landed, and with 2,000 one run in ten did
+  const n = 3000;
   writeDataset(dir, n);
   const spec = writePipeline(dir, {
     ...SENTIMENT,
