@@ -4,9 +4,11 @@
  * The read runs beside the run loop (streaming submission): a shard sealed and committed by a
  * checkpoint is visible to the loop, which may submit it while the source is still being read. So
  * a duplicate custom_id fails its record (`duplicate_id`) instead of refusing the run, and an
- * identical request fans out only to a root whose collection has not begun (fanout-gate.ts).
+ * identical request fans out only to a root whose collection has not begun, or waits for that
+ * collection and takes its result from the cache (fanout-gate.ts).
  *
- * This file is the loop; each record takes one pass through `place`, top to bottom. The jobs around
+ * This file is the loop; each record takes one pass through `place`, top to bottom, and ends in
+ * `placeCached` or `placeNew` when it becomes a shard entry. The jobs around
  * it have their own modules: checkpoints.ts and resume.ts (a read that stops continues from its
  * last checkpoint), duplicates.ts, estimator.ts, prep-failures.ts (records that never became
  * requests) and shard-writer.ts; the formats written are in ../codecs/.
