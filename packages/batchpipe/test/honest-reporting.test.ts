@@ -92,6 +92,8 @@ describe("honest reporting", () => {
       exitCode: 1,
     });
     const status = await batchpipe(["status", "pipeline.yaml"], { cwd: dir });
+    // records, not requests: identical and cached records are counted too (it said "requests")
+    expect(status.stdout).toMatch(/\n {2}records \d+\/\d+ done · ok \d+/);
     const shown = status.stdout
       .split("\n")
       .slice(0, 4)

@@ -61,7 +61,20 @@ export default defineSink({
   options,
   // the table it writes, so that validate refuses a second sink (or an errors entry) on it: their
   // upserts of one id would overwrite each other's rows, or wait on each other's transactions
-  check: ({ options, env }) => ({ targets: targetOf(options, env) }),
+  check: ({ options, env }) => ({
+    targets: targetOf(options, env),
+    // its own bookkeeping table: refused before anything connects (it failed at open, obscurely)
+    problems:
+      options.table === COMMITS
+        ? [
+            {
+              option: "table",
+              message: `"${options.table}" is the sink's own bookkeeping table`,
+              hint: "name the table after what it holds, e.g. table: results",
+            },
+          ]
+        : [],
+  }),
   async open({ options, checkpoint, logger }) {
     const redact = redactor(options.url);
     const where = qualified(options.schema, options.table);

@@ -24,6 +24,22 @@ function targets(options: Record<string, unknown>, env: Record<string, string | 
 }
 
 describe("sink-postgres check: the table it writes", () => {
+  it("refuses its own bookkeeping table as the table to write", () => {
+    const check = (table: string) =>
+      sink.check!({
+        options: sink.options.parse({ url: "postgres:///app", table }),
+        resolvePath: (p) => p,
+        env: {},
+      }).problems;
+    expect(check("_batchpipe_commits")).toEqual([
+      expect.objectContaining({
+        option: "table",
+        message: '"_batchpipe_commits" is the sink\'s own bookkeeping table',
+      }),
+    ]);
+    expect(check("results")).toEqual([]);
+  });
+
   it("names the database as pg connects to it, without credentials, and the table as PostgreSQL resolves it", async () => {
     const app = "postgres://db.example.com:5432/app";
     const cases: [Record<string, unknown>, string, string][] = [

@@ -47,7 +47,7 @@ export default defineCommand({
       ...stoppedLines(run, context.args.pipeline),
       `  started ${new Date(run.createdAt).toISOString()}${run.finishedAt ? ` · finished ${new Date(run.finishedAt).toISOString()}` : ""}`,
       // while the source is read (streaming submission) the total is not known yet
-      `  requests ${fmt(c.succeeded + c.failed)}/${run.totals ? fmt(total) : "? (source still being read)"} done · ok ${fmt(c.succeeded)} · failed ${fmt(c.failed)} · retried ${fmt(c.retried)}`,
+      `  records ${fmt(c.succeeded + c.failed)}/${run.totals ? fmt(total) : "? (source still being read)"} done · ok ${fmt(c.succeeded)} · failed ${fmt(c.failed)} · retried ${fmt(c.retried)}`,
       `  shards ${
         Object.entries(run.shards)
           .map(([k, n]) => `${k} ${n}`)
