@@ -127,13 +127,20 @@ describe("the state folder (emulator in its own process)", () => {
       writePipeline(dir, { baseUrl: emulator.url, name: "same-name" });
     }
     expect((await batchpipe(["run", "pipeline.yaml"], { cwd: a })).code).toBe(0);
-    const other = await batchpipe(["run", "pipeline.yaml"], { cwd: b });
+    const other = await batchpipe(["run", "pipeline.yaml", "--json"], { cwd: b });
     expect(other.stderr).not.toContain("STATE_LOST");
     expect(other.code).toBe(0);
     // before, nothing was said: a --state-dir left out paid for everything again in silence
-    expect(other.stdout + other.stderr).toMatch(
-      /the provider has batches of pipeline "same-name" submitted from another state folder \(newest: batch_\w+\)/,
-    );
+    const started = other.events.find((e) => e.type === "run_started");
+    expect(other.events.filter((e) => e.type === "warning")).toEqual([
+      {
+        type: "warning",
+        run: started?.run,
+        message: expect.stringMatching(
+          /^the provider has batches of pipeline "same-name" submitted from another state folder \(newest: batch_\w+\)/,
+        ),
+      },
+    ]);
     // its own folder again: its batches are its own, nothing to say
     const again = await batchpipe(["run", "pipeline.yaml"], { cwd: b });
     expect(again.stdout + again.stderr).not.toContain("another state folder");

@@ -62,6 +62,8 @@ async function runOnce(pipeline: EnginePipeline, options: RunOptions): Promise<R
   const state = openState(stateDir);
   let provider: ProviderConnection | undefined;
   let cache: ResultCache | undefined;
+  /** a new state's warning about this pipeline's batches from another state folder, said once the run exists */
+  let otherFolder: string | undefined;
   try {
     cache = openCache(pipeline, stateDir, env);
     let run = state.unfinishedRun();
@@ -69,7 +71,7 @@ async function runOnce(pipeline: EnginePipeline, options: RunOptions): Promise<R
     if (!run && !state.latestRun() && !options.force) {
       // a new state: if it was lost or emptied, the provider still has this pipeline's batches
       provider = await openProvider(pipeline, { env, logger, signal });
-      await refuseLostState(pipeline, provider, stateDir, signal, logger);
+      otherFolder = await refuseLostState(pipeline, provider, stateDir, signal);
     }
     if (!run) {
       run = state.createRun();
@@ -86,6 +88,7 @@ async function runOnce(pipeline: EnginePipeline, options: RunOptions): Promise<R
       ...(resume?.resume ? { readFrom: resume.resume.checkpoint.read } : {}),
     });
     if (resume?.warning) emit({ type: "warning", run: run.id, message: resume.warning });
+    if (otherFolder) emit({ type: "warning", run: run.id, message: otherFolder });
     // a read that resumes checks the spec itself (it starts over, or refuses once shards were sent)
     const changed =
       resumed && run.status !== "reading" ? specChangedWarning(state, run.id, pipeline) : undefined;
@@ -180,16 +183,17 @@ function refuseCost(pipeline: EnginePipeline, run: RunRow, shards: readonly Shar
 }
 
 /**
- * On a new state: refuse (STATE_LOST) when the provider has batches tagged with this pipeline's
- * name. The state that knew them is gone, so running would submit (and pay for) everything again.
+ * On a new state: refuse (STATE_LOST) when the provider has batches of this pipeline from this
+ * state folder. The state that knew them is gone, so running would submit (and pay for) everything
+ * again. Batches of the name from another folder give a warning instead (returned: the run it
+ * belongs to does not exist yet).
  */
 async function refuseLostState(
   pipeline: EnginePipeline,
   provider: ProviderConnection,
   stateDir: string,
   signal: AbortSignal,
-  logger: Logger,
-): Promise<void> {
+): Promise<string | undefined> {
   const name = pipeline.spec.name;
   const found =
     (await provider.findByPipeline?.(name, { state: stateTag(stateDir), limit: 5, signal })) ?? [];
@@ -198,10 +202,8 @@ async function refuseLostState(
     // one's state under another path (a --state-dir left out, a moved folder): said, not refused
     const other = (await provider.findByPipeline?.(name, { limit: 1, signal })) ?? [];
     if (other[0])
-      logger.warn(
-        `the provider has batches of pipeline "${name}" submitted from another state folder (newest: ${other[0].id}); this state (${stateDir}) is new, so this run sends everything itself. If that folder was this pipeline's state (a --state-dir left out, a moved project), stop now (Ctrl-C) and run with --state-dir pointing at it`,
-      );
-    return;
+      return `the provider has batches of pipeline "${name}" submitted from another state folder (newest: ${other[0].id}); this state (${stateDir}) is new, so this run sends everything itself. If that folder was this pipeline's state (a --state-dir left out, a moved project), stop now (Ctrl-C) and run with --state-dir pointing at it`;
+    return undefined;
   }
   const newest = found[0]!;
   const when = newest.createdAt ? ` created ${new Date(newest.createdAt).toISOString()}` : "";
