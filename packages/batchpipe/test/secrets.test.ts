@@ -12,8 +12,10 @@ import {
   cli,
   filesContaining,
   records,
+  startBatchpipe,
   startEmulator,
   tempDir,
+  waitFor,
   writePipeline,
 } from "./support/harness.js";
 
@@ -129,6 +131,16 @@ describe("secrets", () => {
     const run = await batchpipe(["run", spec, "--allow-inline-secrets", "--json"], { cwd: dir, env });
     expect(run.code, run.stderr).toBe(0);
     allowed.push(run);
+    // view refuses it too, and takes the flag (it had none: a spec allowed so could not be viewed)
+    const notViewed = await cli(["view", spec, "--port", "0"], { cwd: dir, env });
+    expect(notViewed.code).toBe(2);
+    expect(notViewed.stderr).toMatch(/api_key/);
+    const view = startBatchpipe(["view", spec, "--port", "0", "--allow-inline-secrets"], { cwd: dir, env });
+    await waitFor(() => view.stdout().includes("listening on"), 30_000, "view to listen");
+    view.child.kill("SIGINT");
+    const viewed = await view.done;
+    expect(viewed.code, viewed.stderr).toBe(0);
+    allowed.push(viewed);
     // the spec holds the key (the user's choice); nothing batchpipe wrote does
     fs.rmSync(spec);
     expectNoKey(dir, [...refused, ...allowed]);

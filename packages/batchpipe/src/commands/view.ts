@@ -12,6 +12,7 @@ import { defineCommand } from "citty";
 import { type CliContext, cliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
 import { officialPlugins } from "../official-plugins.js";
+import { pipelineArgs } from "./pipeline-args.js";
 
 export default defineCommand({
   meta: {
@@ -33,12 +34,13 @@ export default defineCommand({
     },
     open: { type: "boolean", description: "Open the page in the default browser" },
     "state-dir": { type: "string", description: "Where the run state lives (one spec only)" },
+    "allow-inline-secrets": pipelineArgs["allow-inline-secrets"],
   },
   async run(context) {
     const ctx = cliContext(context);
     const args = context.args;
     const given = (context.args._ as string[]).length > 0 ? (context.args._ as string[]) : ["."];
-    const pipelines = await findPipelines(ctx, given);
+    const pipelines = await findPipelines(ctx, given, args["allow-inline-secrets"] === true);
     if (pipelines.length === 0) {
       throw new BatchpipeError(ErrorCodes.USAGE, `no pipeline spec found in ${given.join(", ")}`, {
         hint: "Name a pipeline file: `batchpipe view pipeline.yaml`.",
@@ -72,7 +74,11 @@ export default defineCommand({
 });
 
 /** the specs named, and the specs found under the folders named (a YAML file with version, name and source) */
-async function findPipelines(ctx: CliContext, given: string[]): Promise<Pipeline[]> {
+async function findPipelines(
+  ctx: CliContext,
+  given: string[],
+  allowInlineSecrets: boolean,
+): Promise<Pipeline[]> {
   const pipelines: Pipeline[] = [];
   for (const arg of given) {
     const target = path.resolve(ctx.cwd, arg);
@@ -82,12 +88,12 @@ async function findPipelines(ctx: CliContext, given: string[]): Promise<Pipeline
       });
     }
     if (!fs.statSync(target).isDirectory()) {
-      pipelines.push(await load(ctx, target));
+      pipelines.push(await load(ctx, target, allowInlineSecrets));
       continue;
     }
     for (const file of specFiles(target, 3)) {
       try {
-        pipelines.push(await load(ctx, file));
+        pipelines.push(await load(ctx, file, allowInlineSecrets));
       } catch (error) {
         ctx.io.stderr.write(`skipped ${path.relative(ctx.cwd, file)}: ${(error as Error).message}\n`);
       }
@@ -96,8 +102,8 @@ async function findPipelines(ctx: CliContext, given: string[]): Promise<Pipeline
   return pipelines;
 }
 
-function load(ctx: CliContext, file: string): Promise<Pipeline> {
-  return loadPipeline(file, { env: ctx.env, builtins: officialPlugins });
+function load(ctx: CliContext, file: string, allowInlineSecrets: boolean): Promise<Pipeline> {
+  return loadPipeline(file, { env: ctx.env, builtins: officialPlugins, allowInlineSecrets });
 }
 
 const SKIP = new Set(["node_modules", ".git", ".batchpipe", "dist"]);
