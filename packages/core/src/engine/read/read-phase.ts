@@ -3,15 +3,14 @@
  *
  * The read runs beside the run loop (streaming submission): a shard sealed and committed by a
  * checkpoint is visible to the loop, which may submit it while the source is still being read. So
- * a duplicate custom_id fails its record (`duplicate_id`) instead of refusing the run, and an
- * identical request fans out only to a root whose collection has not begun, or waits for that
- * collection and takes its result from the cache (fanout-gate.ts).
+ * a duplicate custom_id fails its record (`duplicate_id`), and an identical request fans out only
+ * to a root whose collection has not begun, or waits for it and takes its cached result.
  *
- * This file is the loop; each record takes one pass through `place`, top to bottom, and ends in
- * `placeCached` or `placeNew` when it becomes a shard entry. The jobs around
- * it have their own modules: checkpoints.ts and resume.ts (a read that stops continues from its
- * last checkpoint), duplicates.ts, estimator.ts, prep-failures.ts (records that never became
- * requests) and shard-writer.ts; the formats written are in ../codecs/.
+ * This file is the loop; each record takes one pass through `place` (ending in `placeCached` or
+ * `placeNew` when it becomes a shard entry). The jobs around it have their own modules:
+ * checkpoints.ts and resume.ts (a read that stops continues from its last checkpoint),
+ * duplicates.ts, estimator.ts, prep-failures.ts (records that never became requests) and
+ * shard-writer.ts; the formats written are in ../codecs/ (fanout-gate.ts: identical requests).
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -46,14 +45,7 @@ import { syncFiles } from "./files.js";
 import { RequestIndex } from "./id-index.js";
 import { invalidRecordRow, prepFailuresFile, rejectedRow } from "./prep-failures.js";
 import { failedRead, guardSource, interrupted, toRequest } from "./read-errors.js";
-import {
-  HASH_SEED,
-  openReadFiles,
-  type ReadResume,
-  ReadStartsOver,
-  recordsHash,
-  refedOtherRecords,
-} from "./resume.js";
+import { CoveredRecords, openReadFiles, type ReadResume, ReadStartsOver } from "./resume.js";
 import { requestTooLarge, type ShardEntry, shardLimits, shardName } from "./shard-writer.js";
 
 export interface ReadPhaseOptions {
@@ -144,13 +136,8 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
   // shards sealed up to the last checkpoint (the run loop may submit those)
   let committedCount = writer.sealed.length;
   const gate = options.gate;
-  // a source without a cursor, restarted after shards were submitted: the records the checkpoint
-  // covers are read again and skipped (the same source yields the same records, so the same shards)
-  let skip = resume?.skip ? (saved?.read ?? 0) : 0;
-  // what those records must hash to: fed in another order (an export without ORDER BY), the skip
-  // would pass over records never read and deliver others twice (as duplicate_id)
-  const skippedHash = skip > 0 ? saved?.records : undefined;
-  let readHash = skip > 0 ? HASH_SEED : (saved?.records ?? HASH_SEED);
+  // a cursor-less source restarted after shards were sent: what its checkpoint covers is skipped
+  const covered = new CoveredRecords(pipeline.source.label, saved, resume?.skip === true);
   let first: RecordPosition | null = saved?.first ?? null;
   let yielded = 0;
   let lastTurn = performance.now();
@@ -168,7 +155,7 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
       read: totals.read,
       source: last.cursor === undefined ? null : { cursor: last.cursor },
       first,
-      ...(last.cursor === undefined ? { records: readHash } : {}),
+      ...(last.cursor === undefined ? { records: covered.hash } : {}),
       totals: { ...totals },
       costByModel: [...costByModel].map(([model, c]) => [model, { ...c }]),
       estimator: estimator.state(),
@@ -270,8 +257,7 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
       if (collecting)
         return collecting.then(() => {
           const late = options.cache?.get(digest);
-          if (late) placeCached(entry, late);
-          else placeNew(entry, model);
+          return late ? placeCached(entry, late) : placeNew(entry, model);
         });
       // --- end result cache
       placeNew(entry, model);
@@ -310,15 +296,7 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
       pipeline.source.label,
     );
     for await (const item of records) {
-      if (skip > 0) {
-        skip--;
-        if (skippedHash === undefined) continue;
-        readHash = recordsHash(readHash, item);
-        if (skip === 0 && readHash !== skippedHash)
-          throw refedOtherRecords(pipeline.source.label, saved!.read);
-        continue;
-      }
-      if (item.cursor === undefined) readHash = recordsHash(readHash, item);
+      if (covered.skips(item)) continue;
       yielded++;
       if (first === null) first = item.position;
       else if (yielded === 1 && saved && !resume?.skip && samePosition(item.position, first)) {
@@ -348,12 +326,7 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
         lastTurn = performance.now();
       }
     }
-    if (skip > 0) {
-      throw new ReadStartsOver(
-        `${pipeline.source.label} yielded ${saved!.read - skip} records, fewer than the ${saved!.read} its last read checkpoint covers`,
-        false,
-      );
-    }
+    covered.ended();
     // the last checkpoint is committed before the caller records the end of the read
     await commits.settle();
   } catch (error) {

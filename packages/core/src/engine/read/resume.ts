@@ -114,20 +114,68 @@ function restoreTables(o: {
   for (const id of resume.fanoutIds) duplicates.restore(id);
 }
 
-export const HASH_SEED = 0x811c9dc5;
+/**
+ * A source without a cursor, restarted after shards were submitted: the records its checkpoint
+ * covers are read again and skipped (the same source yields the same records, so the same
+ * shards). They must be the records read then: fed in another order (an export without ORDER BY),
+ * the skip would pass over records never read and deliver others twice (as duplicate_id). So a
+ * checkpoint of such a source keeps a hash of the records read (`records`), checked here.
+ */
+export class CoveredRecords {
+  private left: number;
+  private readonly expected: number | undefined;
+  /** the hash of the records read so far (sources without a cursor), for the next checkpoint */
+  hash: number;
+
+  constructor(
+    private readonly source: string,
+    private readonly saved: ReadCheckpoint | undefined,
+    skip: boolean,
+  ) {
+    this.left = skip ? (saved?.read ?? 0) : 0;
+    this.expected = this.left > 0 ? saved?.records : undefined;
+    this.hash = this.left > 0 ? HASH_SEED : (saved?.records ?? HASH_SEED);
+  }
+
+  /** true when `item` is one of the covered records (skipped); throws at their end if they differ */
+  skips(item: SourceItem): boolean {
+    if (this.left === 0) {
+      if (item.cursor === undefined) this.hash = recordsHash(this.hash, item);
+      return false;
+    }
+    this.left--;
+    if (this.expected === undefined) return true;
+    this.hash = recordsHash(this.hash, item);
+    if (this.left === 0 && this.hash !== this.expected)
+      throw refedOtherRecords(this.source, this.saved!.read);
+    return true;
+  }
+
+  /** the source ended: it must have yielded every covered record again */
+  ended(): void {
+    if (this.left === 0) return;
+    const read = this.saved!.read;
+    throw new ReadStartsOver(
+      `${this.source} yielded ${read - this.left} records, fewer than the ${read} its last read checkpoint covers`,
+      false,
+    );
+  }
+}
+
+const HASH_SEED = 0x811c9dc5;
 
 /**
  * FNV-1a over the record's JSON, for sources without a cursor only (~1 µs a record): a number
  * that a checkpoint can keep, where a crypto hash's state cannot be saved
  */
-export function recordsHash(hash: number, item: SourceItem): number {
+function recordsHash(hash: number, item: SourceItem): number {
   const text = `${JSON.stringify(isInvalidRecord(item) ? item.invalid : item.data)}\n`;
   let h = hash;
   for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
   return h >>> 0;
 }
 
-export function refedOtherRecords(source: string, read: number): BatchpipeError {
+function refedOtherRecords(source: string, read: number): BatchpipeError {
   return new BatchpipeError(
     ErrorCodes.SOURCE_FAILED,
     `${source} was fed other records than before the interruption: its first ${read} records, which the resumed read skips (they were read, and shards of them sent), are not the ones read then`,
