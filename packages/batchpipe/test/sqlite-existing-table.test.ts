@@ -3,18 +3,14 @@
 // the refusal leaves the table as it was, and its hint, pasted into the spec, is the fix.
 import fs from "node:fs";
 import path from "node:path";
-import Database from "better-sqlite3";
 import { expect, it } from "vitest";
-import { batchpipe, tempDir, writeDataset, writeEmulatorPipeline } from "./support/harness.js";
-
-function query(file: string, sql: string): Record<string, unknown>[] {
-  const db = new Database(file, { readonly: true });
-  try {
-    return db.prepare(sql).all() as Record<string, unknown>[];
-  } finally {
-    db.close();
-  }
-}
+import {
+  batchpipe,
+  querySqlite as query,
+  tempDir,
+  writeDataset,
+  writeEmulatorPipeline,
+} from "./support/harness.js";
 
 /** the spec with `sink` as its one sink */
 function setSink(spec: string, sink: string): void {

@@ -3,9 +3,8 @@
 // a request that no longer exists, beside the record's failure in the errors sink).
 import fs from "node:fs";
 import path from "node:path";
-import Database from "better-sqlite3";
 import { expect, it } from "vitest";
-import { batchpipe, tempDir, writeDataset, writeEmulatorPipeline } from "./support/harness.js";
+import { batchpipe, readSqliteIds, tempDir, writeDataset, writeEmulatorPipeline } from "./support/harness.js";
 
 it("a rerun whose changed request fails at the provider drops the record's earlier success row", async () => {
   const dir = tempDir("bp-sqlite-rerun-");
@@ -22,14 +21,7 @@ it("a rerun whose changed request fails at the provider drops the record's earli
   withSinks("");
   const first = await batchpipe(["run", "pipeline.yaml"], { cwd: dir });
   expect(first.code, first.stderr).toBe(0);
-  const ids = () => {
-    const db = new Database(path.join(dir, "out/results.db"), { readonly: true });
-    try {
-      return db.prepare("SELECT id FROM results ORDER BY id").pluck().all();
-    } finally {
-      db.close();
-    }
-  };
+  const ids = () => readSqliteIds(path.join(dir, "out/results.db")).sort();
   const all = ids();
   expect(all).toHaveLength(8);
 

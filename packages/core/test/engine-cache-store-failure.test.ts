@@ -5,16 +5,7 @@ import path from "node:path";
 import { expect, it } from "vitest";
 import { officialPlugins, readJsonl, tempDir } from "../../batchpipe/test/support/harness.js";
 import { runSpec } from "../src/index.js";
-import { defineSource, z } from "../src/plugin.js";
-
-const source = defineSource({
-  name: "numbers",
-  options: z.strictObject({ count: z.number().int() }),
-  async *read({ options }) {
-    for (let i = 1; i <= options.count; i++)
-      yield { data: { id: `n${i}`, text: `number ${i}` }, position: { file: "numbers", line: i }, cursor: i };
-  },
-});
+import { numbersSpec } from "./fixtures/numbers-spec.js";
 
 it("a cache whose writer cannot open its file: one warning, and every result is delivered", async () => {
   const dir = tempDir();
@@ -22,19 +13,12 @@ it("a cache whose writer cannot open its file: one warning, and every result is 
   const warnings: string[] = [];
   let swapped = false;
   const result = await runSpec(
-    {
-      version: 1,
+    numbersSpec({
       name: "store-fails",
-      provider: { use: "emulator", emulator: { timeScale: 3600 } },
-      source: { use: source, count: 12 },
-      transform: {
-        endpoint: "/v1/chat/completions",
-        id: "{{ id }}",
-        body: { model: "gpt-4o-mini", messages: [{ role: "user", content: "{{ text }}" }] },
-      },
-      batch: { poll_interval: "50ms", max_requests: 4 },
+      count: 12,
+      maxRequests: 4,
       sinks: [{ use: "jsonl", path: "./out/results.jsonl" }],
-    },
+    }),
     {
       dir,
       builtins: officialPlugins,

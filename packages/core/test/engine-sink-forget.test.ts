@@ -3,22 +3,8 @@
 import { expect, it } from "vitest";
 import { officialPlugins, tempDir } from "../../batchpipe/test/support/harness.js";
 import { runSpec } from "../src/index.js";
-import { defineSink, defineSource, z } from "../src/plugin.js";
-
-const source = defineSource({
-  name: "numbers",
-  options: z.strictObject({ count: z.number().int() }),
-  async *read({ options }) {
-    for (let i = 1; i <= options.count; i++)
-      yield { data: { id: `n${i}`, text: `number ${i}` }, position: { file: "numbers", line: i }, cursor: i };
-    // n1 again: a duplicate_id, which fails before it is sent while n1 itself succeeds
-    yield {
-      data: { id: "n1", text: "again" },
-      position: { file: "numbers", line: options.count + 1 },
-      cursor: 0,
-    };
-  },
-});
+import { defineSink, z } from "../src/plugin.js";
+import { numbersSpec } from "./fixtures/numbers-spec.js";
 
 /** a sink that records what it is told, by role */
 function recordingSink(into: { written: string[]; forgotten: string[] }, forgets: boolean) {
@@ -49,26 +35,16 @@ it("result sinks forget the ids whose request failed at the provider, not those 
   const errors = { written: [] as string[], forgotten: [] as string[] };
   const plain = { written: [] as string[], forgotten: [] as string[] };
   const result = await runSpec(
-    {
-      version: 1,
+    numbersSpec({
       name: "forget",
-      provider: {
-        use: "emulator",
-        emulator: {
-          timeScale: 3600,
-          lineRules: [{ customIds: ["n2", "n5"], error: "context_length_exceeded" }],
-        },
-      },
-      source: { use: source, count: 6 },
-      transform: {
-        endpoint: "/v1/chat/completions",
-        id: "{{ id }}",
-        body: { model: "gpt-4o-mini", messages: [{ role: "user", content: "{{ text }}" }] },
-      },
-      batch: { poll_interval: "50ms", max_requests: 3 },
+      count: 6,
+      maxRequests: 3,
+      // n1 again at the end: a duplicate_id, which fails before it is sent while n1 itself succeeds
+      repeatFirst: true,
+      emulator: { lineRules: [{ customIds: ["n2", "n5"], error: "context_length_exceeded" }] },
       sinks: [{ use: recordingSink(results, true) }, { use: recordingSink(plain, false) }],
       errors: [{ use: recordingSink(errors, true) }],
-    },
+    }),
     { dir: tempDir(), builtins: officialPlugins },
   );
   expect(result.report).toMatchObject({ succeeded: 4, failed: 3 });

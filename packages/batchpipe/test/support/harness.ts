@@ -399,9 +399,14 @@ export function readJsonl<T = Record<string, unknown>>(file: string): T[] {
 }
 
 export function readSqliteIds(file: string, table = "results"): string[] {
+  return querySqlite<{ id: string }>(file, `SELECT id FROM ${table}`).map((r) => r.id);
+}
+
+/** the rows of a query on a SQLite file, opened read-only */
+export function querySqlite<T = Record<string, unknown>>(file: string, sql: string): T[] {
   const db = new Database(file, { readonly: true });
   try {
-    return (db.prepare(`SELECT id FROM ${table}`).all() as { id: string }[]).map((r) => r.id);
+    return db.prepare(sql).all() as T[];
   } finally {
     db.close();
   }

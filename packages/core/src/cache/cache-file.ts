@@ -6,7 +6,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import type Database from "better-sqlite3";
-import { BatchpipeError, ErrorCodes } from "../errors.js";
+import { BatchpipeError, ErrorCodes, systemError } from "../errors.js";
 import { acquireLock, ownerOnly } from "../state/lock.js";
 import { cacheFigures, duplicates, NewerLayoutError, openCacheDb } from "./tables.js";
 
@@ -123,4 +123,19 @@ function fileBytes(file: string): number {
     } catch {}
   }
   return total;
+}
+
+/** the writer's failure: its error's message and (SQLite's) code */
+export function storeFailed(file: string, failure: { message: string; code?: unknown }): BatchpipeError {
+  // a full disk says so: "the disk is full (SQLITE_FULL): …"
+  const what = systemError(failure)?.message ?? failure.message;
+  return new BatchpipeError(
+    ErrorCodes.STATE_FAILED,
+    `cannot store results in the result cache ${file}: ${what}`,
+    {
+      hint: "Check the state folder's free space and permissions (or move it with --state-dir). If the cache itself is damaged, `batchpipe cache <spec> --clear` empties it (its results are then paid for again).",
+      // the writer's error, or what its reply said of it (its code tells a full disk from a bug)
+      cause: failure,
+    },
+  );
 }

@@ -3,7 +3,7 @@
  * already succeeded (provider, endpoint, templated body) is answered from here in later runs
  * instead of being sent; failures are never stored, so a rerun retries exactly what failed.
  *
- * Key: a tag of who answered (the provider's label and origin, e.g. a base URL: cacheProvider;
+ * Key: a tag of who answered (the provider's label and origin, e.g. a base URL: cacheProvider in
  * tables.ts), then the read phase's 96-bit request digest (endpoint + body), which the shard meta
  * lines already carry, so storing a result costs no hashing at collection. Value:
  * the provider's success (response, usage, model) as JSON, stored in raw-deflated blocks of
@@ -18,10 +18,15 @@ import path from "node:path";
 import { Worker } from "node:worker_threads";
 import { inflateRawSync } from "node:zlib";
 import type Database from "better-sqlite3";
-import { BatchpipeError, ErrorCodes, systemError } from "../errors.js";
-import type { ProviderPlugin } from "../plugin.js";
 import { makeStateDir } from "../state/lock.js";
-import { CACHE_FILE, type CacheStats, openCacheFile, openFailed, readStats } from "./cache-file.js";
+import {
+  CACHE_FILE,
+  type CacheStats,
+  openCacheFile,
+  openFailed,
+  readStats,
+  storeFailed,
+} from "./cache-file.js";
 import type { RowsMessage, WriterData, WriterMessage, WriterReply } from "./cache-writer.js";
 import { asBuffer, MERGE_AT, movedBuffers } from "./store.js";
 import { KEY_LEVELS, openFigures, providerTag } from "./tables.js";
@@ -59,19 +64,6 @@ export interface CachedResult {
 export interface CacheHit {
   json: string;
   cost: number;
-}
-
-/**
- * Who answers a request, the first part of its key: the provider's label, and the origin its plugin
- * names (ProviderPlugin.origin): `use: openai` pointed at another OpenAI-compatible server gets
- * results of its own, not those the first one gave
- */
-export function cacheProvider(
-  provider: { label: string; plugin: ProviderPlugin; options: unknown },
-  env: Record<string, string | undefined>,
-): string {
-  const origin = provider.plugin.origin?.(provider.options, env);
-  return origin ? `${provider.label} ${origin}` : provider.label;
 }
 
 /** the read side of the cache, as the read phase sees it */
@@ -395,19 +387,4 @@ export class ResultCache implements CacheLookup {
     into.writeUInt32LE(digest[1]! >>> 0, d + 4);
     into.writeUInt32LE(digest[2]! >>> 0, d + 8);
   }
-}
-
-/** the writer's failure: its error's message and (SQLite's) code */
-function storeFailed(file: string, failure: { message: string; code?: unknown }): BatchpipeError {
-  // a full disk says so: "the disk is full (SQLITE_FULL): …"
-  const what = systemError(failure)?.message ?? failure.message;
-  return new BatchpipeError(
-    ErrorCodes.STATE_FAILED,
-    `cannot store results in the result cache ${file}: ${what}`,
-    {
-      hint: "Check the state folder's free space and permissions (or move it with --state-dir). If the cache itself is damaged, `batchpipe cache <spec> --clear` empties it (its results are then paid for again).",
-      // the writer's error, or what its reply said of it (its code tells a full disk from a bug)
-      cause: failure,
-    },
-  );
 }

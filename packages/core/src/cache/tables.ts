@@ -5,6 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import Database from "better-sqlite3";
+import type { ProviderPlugin } from "../plugin.js";
 
 /**
  * the key levels' tables, newest first (store.ts); layouts 3–5 named theirs `keys_0`… and keyed
@@ -41,6 +42,19 @@ const SCHEMA_VERSION = 6;
  * 7.3–7.7 µs of CPU, a hit 5.2 instead of 6.2–6.5 µs.
  */
 export const TAG_BYTES = 8;
+
+/**
+ * Who answers a request, the first part of its key: the provider's label, and the origin its plugin
+ * names (ProviderPlugin.origin): `use: openai` pointed at another OpenAI-compatible server gets
+ * results of its own, not those the first one gave
+ */
+export function cacheProvider(
+  provider: { label: string; plugin: ProviderPlugin; options: unknown },
+  env: Record<string, string | undefined>,
+): string {
+  const origin = provider.plugin.origin?.(provider.options, env);
+  return origin ? `${provider.label} ${origin}` : provider.label;
+}
 
 export function providerTag(provider: string): Buffer {
   return createHash("sha256").update(provider).digest().subarray(0, TAG_BYTES);

@@ -154,16 +154,8 @@ function syntaxErrors(errors: YAMLError[]): YAMLError[] {
 /** interpolate every string scalar in place; problems point at the reference inside the scalar */
 export function interpolateDocument(spec: SpecText, env: Env): SpecIssue[] {
   const issues: SpecIssue[] = [];
-  const visit = (node: unknown, at: SpecPath) => {
-    if (isMap(node)) {
-      for (const pair of node.items) {
-        const key = isScalar(pair.key) ? pair.key.value : pair.key;
-        if (typeof key === "string" || typeof key === "number") visit(pair.value, [...at, key]);
-      }
-    } else if (isSeq(node)) {
-      for (const [index, item] of node.items.entries()) visit(item, [...at, index]);
-    } else if (isScalar(node) && typeof node.value === "string" && hasReference(node.value)) {
-      const original = node.value;
+  forEachString(spec.doc.contents, (node, original, at) => {
+    if (hasReference(original)) {
       const result = interpolate(original, env);
       const start = node.range?.[0] ?? 0;
       const source = spec.text.slice(start, node.range?.[1] ?? start);
@@ -173,9 +165,23 @@ export function interpolateDocument(spec: SpecText, env: Env): SpecIssue[] {
           ? coercePlainScalar(result.value)
           : result.value;
     }
-  };
-  visit(spec.doc.contents, []);
+  });
   return issues;
+}
+
+/** every string scalar of a document, with its path (map keys that are strings or numbers) */
+function forEachString(root: unknown, each: (node: Scalar, value: string, at: SpecPath) => void): void {
+  const visit = (node: unknown, at: SpecPath) => {
+    if (isMap(node)) {
+      for (const pair of node.items) {
+        const key = isScalar(pair.key) ? pair.key.value : pair.key;
+        if (typeof key === "string" || typeof key === "number") visit(pair.value, [...at, key]);
+      }
+    } else if (isSeq(node)) {
+      for (const [index, item] of node.items.entries()) visit(item, [...at, index]);
+    } else if (isScalar(node) && typeof node.value === "string") each(node, node.value, at);
+  };
+  visit(root, []);
 }
 
 function problemIssue(
@@ -221,15 +227,8 @@ export function checkApiKey(spec: SpecText, issues: SpecIssue[], allowInline: bo
  * Only the password is hidden from frames, so the frame still shows which URL it is.
  */
 export function checkUrlPasswords(spec: SpecText, issues: SpecIssue[], allowInline: boolean) {
-  const visit = (node: unknown, at: SpecPath) => {
-    if (isMap(node)) {
-      for (const pair of node.items) {
-        const key = isScalar(pair.key) ? pair.key.value : pair.key;
-        if (typeof key === "string" || typeof key === "number") visit(pair.value, [...at, key]);
-      }
-    } else if (isSeq(node)) {
-      for (const [index, item] of node.items.entries()) visit(item, [...at, index]);
-    } else if (isScalar(node) && typeof node.value === "string" && node.range) {
+  forEachString(spec.doc.contents, (node, _value, at) => {
+    if (node.range) {
       const start = node.range[0];
       const written = spec.text.slice(start, node.range[1]);
       if (!written.includes("://")) return;
@@ -246,8 +245,7 @@ export function checkUrlPasswords(spec: SpecText, issues: SpecIssue[], allowInli
         });
       }
     }
-  };
-  visit(spec.doc.contents, []);
+  });
 }
 
 /** a URL's userinfo password, or its ?password= parameter */
