@@ -308,6 +308,25 @@ describe("read phase resume", () => {
     expectEachIdOnce(dir, ids);
   });
 
+  // the read's checkpoint covers only what shapes the read (source, transform, limits): an edit of
+  // the sinks went on silently before, with the rows before the stop in one form and after in another
+  it("a read resumed from its checkpoint after its sinks were edited says so; the read still resumes", async () => {
+    const { dir, spec, ids } = await stoppedRead("read-resume-sinks-changed");
+
+    fs.writeFileSync(
+      spec,
+      fs.readFileSync(spec, "utf8").replace("fields: all", "fields: [id, status, output]"),
+    );
+    const second = await batchpipe(["run", spec, "--json"], { cwd: dir, engine: ENGINE });
+    expect(second.code, second.stderr).toBe(3);
+    expect(second.events[0]).toMatchObject({ type: "run_started", resumed: true, readFrom: 1000 });
+    expect(events(second, "warning")).toMatchObject([
+      { message: expect.stringMatching(/^the spec's sinks changed since run r1-\S+ began: it resumes/) },
+    ]);
+    expect(report(second)).toMatchObject({ read: 1500, failed: 3, unaccounted: 0 });
+    expectEachIdOnce(dir, ids);
+  });
+
   // issue 17: the dataset fingerprint is gone; a state folder written before (schema version 2, a
   // runs.fingerprint column, the datasets table, a read checkpoint holding the chain) resumes, and
   // is marked version 3 (what new state folders are) so that a build from before refuses it; only a

@@ -89,9 +89,12 @@ async function runOnce(pipeline: EnginePipeline, options: RunOptions): Promise<R
     });
     if (resume?.warning) emit({ type: "warning", run: run.id, message: resume.warning });
     if (otherFolder) emit({ type: "warning", run: run.id, message: otherFolder });
-    // a read that resumes checks the spec itself (it starts over, or refuses once shards were sent)
+    // a read that starts over says so itself (and one that cannot, refuses); one that resumes from
+    // its checkpoint had the same source, transform and limits, but its sinks or provider may differ
     const changed =
-      resumed && run.status !== "reading" ? specChangedWarning(state, run.id, pipeline) : undefined;
+      resumed && (run.status !== "reading" || resume?.resume)
+        ? specChangedWarning(state, run.id, pipeline)
+        : undefined;
     if (changed) emit({ type: "warning", run: run.id, message: changed });
     const reading = run.status === "reading";
     const runId = run.id;
