@@ -202,11 +202,12 @@ export interface SinkHandle {
   /** optional: whether the delivery `key` was already committed (for sinks that record it atomically) */
   committed?(key: string): Promise<boolean>;
   /**
-   * Optional, for result sinks that keep rows across runs (upsert by id): records of this delivery
-   * whose request failed at the provider. Drop the rows you hold for them (an earlier run's success,
-   * whose changed request now fails), so a rerun leaves no stale success. Durable with the next
-   * `commit`, like `write`. Never called for `errors` sinks, nor for records that failed before they
-   * were sent (a duplicate_id shares its id with a record that may succeed in the same run).
+   * Optional, for sinks that keep rows across runs (upsert by id): records of this delivery your
+   * rows of earlier runs are stale for. Drop the rows you hold for them. A result sink is given the
+   * records whose request failed at the provider (an earlier success, whose changed request now
+   * fails), an `errors` sink those that succeeded (an earlier failure, now fixed). Durable with the
+   * next `commit`, like `write`. Never given a record that failed before it was sent (a duplicate_id
+   * shares its id with a record that succeeds in the same run).
    */
   forget?(ids: readonly string[]): Promise<void>;
   close(): Promise<void>;

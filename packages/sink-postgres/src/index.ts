@@ -107,8 +107,8 @@ export default defineSink({
       await client.query("BEGIN");
       const upsert = await prepareTable(client, target);
       await restore(client, options.schema, options.table, checkpoint, label);
-      // rows this run did not write, which forget() may have to drop (an empty table has none, and
-      // a record whose request fails in a run has no success row of that run)
+      // rows this run did not write, which forget() may have to drop (an empty table has none:
+      // forget() is never given an id this run wrote a row for)
       const { rows: held } = await client.query(`SELECT 1 FROM ${where} LIMIT 1`);
       await client.query("COMMIT");
       return openHandle({
@@ -200,7 +200,7 @@ function openHandle(o: {
         );
       }
     },
-    /** records whose request failed in this run: their success rows of earlier runs are stale */
+    /** rows of earlier runs made stale: a failed request's success, or (an errors table) a success's failure */
     async forget(ids: readonly string[]): Promise<void> {
       if (ids.length === 0 || !o.holdsRows) return;
       await begin("forget");

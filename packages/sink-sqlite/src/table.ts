@@ -220,8 +220,8 @@ function openTable(
     "INSERT OR REPLACE INTO _batchpipe_commits (table_name, key, committed_at) VALUES (?, ?, ?)",
   );
   const isCommitted = db.prepare("SELECT 1 FROM _batchpipe_commits WHERE table_name = ? AND key = ?").pluck();
-  // rows this run did not write, which forget() may have to drop (an empty table has none, and the
-  // a record whose request fails in a run has no success row of that run)
+  // rows this run did not write, which forget() may have to drop (an empty table has none:
+  // forget() is never given an id this run wrote a row for)
   const holdsRows = db.prepare(`SELECT 1 FROM ${quoted} LIMIT 1`).get() !== undefined;
   const forgetIds = db.prepare(`DELETE FROM ${quoted} WHERE id IN (SELECT value FROM json_each(?))`);
   // IMMEDIATE: take the write lock now, not on a later statement (a deferred transaction that
@@ -261,7 +261,7 @@ function openTable(
       }
       for (; i < rows.length; i++) upsertOne.run(...values.slice(i * BOUND, (i + 1) * BOUND), ...at);
     },
-    /** records whose request failed in this run: their success rows of earlier runs are stale */
+    /** rows of earlier runs made stale: a failed request's success, or (an errors table) a success's failure */
     forget(ids: readonly string[]): void {
       if (!holdsRows || ids.length === 0) return;
       begin();

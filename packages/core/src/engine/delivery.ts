@@ -46,6 +46,8 @@ export class Delivery {
   private sinks: SinkSet | undefined;
   /** per shard whose collection failed: when to try again, after how many failures (`gone`: 404/410 in a row) */
   private readonly backoff = new Map<string, { at: number; failures: number; gone: number }>();
+  /** the read's failures were handed to the sinks (keepUnsentFailures) */
+  private unsentKept = false;
 
   constructor(
     private readonly ctx: LoopContext,
@@ -61,6 +63,26 @@ export class Delivery {
       signal: this.ctx.signal,
       pluginTimeoutMs: this.options.pluginTimeoutMs,
     });
+    // the read's failures may have reached the sinks before a crash: a success must not drop them
+    if (this.ctx.state.getRun(this.ctx.runId)?.status !== "reading") await this.keepUnsentFailures();
+  }
+
+  /**
+   * An errors sink that keeps rows across runs drops an id's failure rows when it succeeds
+   * (SinkHandle.forget), except this run's failures of records never sent: a duplicate_id shares its
+   * id with the success of its first occurrence. Their ids, once the read has written them all.
+   */
+  private async keepUnsentFailures(): Promise<void> {
+    const sinks = this.sinks!;
+    if (this.unsentKept || !sinks.clearsFailures) return;
+    this.unsentKept = true;
+    const ids = new Set<string>();
+    const file = path.join(this.ctx.stateDir, prepFailuresFile(this.ctx.runId));
+    if (fs.existsSync(file)) {
+      for await (const line of readFileLines(file))
+        if (line !== "") ids.add((JSON.parse(line) as FailureRow).id);
+    }
+    sinks.keepFailures(ids);
   }
 
   async close(): Promise<void> {
@@ -70,6 +92,7 @@ export class Delivery {
 
   /** the failure rows of records that never became requests (written by the read phase) */
   async prepFailures(): Promise<void> {
+    await this.keepUnsentFailures();
     const { ctx } = this;
     const key = `${ctx.runId}:prep`;
     if (ctx.state.delivered(key)) return;

@@ -1,8 +1,9 @@
 /**
  * Every sink of a run, opened at its last recorded checkpoint. A delivery writes rows (successes to
- * `sinks`, failures to `errors`; a result sink that keeps rows across runs is told the ids whose
- * request failed: SinkHandle.forget), commits every sink with the delivery key and returns the new
- * checkpoints, which the caller records in one state transaction: that record is the commit point.
+ * `sinks`, failures to `errors`; a sink that keeps rows across runs is told the ids its rows of
+ * earlier runs are stale for: SinkHandle.forget), commits every sink with the delivery key and
+ * returns the new checkpoints, which the caller records in one state transaction: that record is
+ * the commit point.
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -26,8 +27,13 @@ const ROWS_PER_WRITE = 500;
 export const DEFAULT_PLUGIN_TIMEOUT_MS = 5 * 60_000;
 
 export class SinkSet {
-  /** the current delivery tells result sinks its failed ids (a collection: not the read's failures) */
+  /**
+   * the current delivery (a collection: not the read's failures) tells result sinks its failed ids
+   * and errors sinks its succeeded ones
+   */
   private forgets = false;
+  /** ids that failed before they were sent in this run: their failure rows may share an id with a success */
+  private unsent: ReadonlySet<string> = new Set();
 
   private constructor(
     private readonly sinks: OpenSink[],
@@ -114,6 +120,16 @@ export class SinkSet {
     }
   }
 
+  /** whether an errors sink drops failure rows of earlier runs for ids that succeed (SinkHandle.forget) */
+  get clearsFailures(): boolean {
+    return this.sinks.some((s) => s.role === "errors" && s.handle.forget !== undefined);
+  }
+
+  /** the ids of this run's failures before sending: a success of the same id never drops their rows */
+  keepFailures(ids: ReadonlySet<string>): void {
+    this.unsent = ids;
+  }
+
   async write(row: ResultRow): Promise<void> {
     const role = row.status === "success" ? "sinks" : "errors";
     const buffer = this.buffers[role];
@@ -157,9 +173,11 @@ export class SinkSet {
       try {
         if (sink.role === role)
           await withTimeout(sink.handle.write(rows), this.timeoutMs, sink.label, "write");
-        else if (role === "errors" && this.forgets && sink.handle.forget) {
-          ids ??= rows.map((row) => row.id);
-          await withTimeout(sink.handle.forget(ids), this.timeoutMs, sink.label, "forget");
+        else if (this.forgets && sink.handle.forget) {
+          // failed requests' ids for result sinks, succeeded ones for errors sinks
+          ids ??= rows.flatMap((row) => (role === "errors" || !this.unsent.has(row.id) ? [row.id] : []));
+          if (ids.length > 0)
+            await withTimeout(sink.handle.forget(ids), this.timeoutMs, sink.label, "forget");
         }
       } catch (error) {
         throw pluginFailed(sink.label, sink.role === role ? "write" : "forget", error);
