@@ -140,16 +140,32 @@ function isUsageError(error: unknown): boolean {
 async function checkFlags(command: CommandDef<ArgsDef>, rawArgs: string[], name: string) {
   const defs = typeof command.args === "function" ? await command.args() : await command.args;
   const known = new Set<string>();
+  /** flags that take a value, with what it is */
+  const valued = new Map<string, string>();
   for (const [flag, def] of Object.entries(defs ?? {})) {
     if (def.type === "positional") continue;
-    known.add(kebab(flag));
     const aliases = "alias" in def && def.alias ? [def.alias].flat() : [];
-    for (const alias of aliases) known.add(alias);
+    for (const name of [kebab(flag), ...aliases]) {
+      known.add(name);
+      if (def.type === "string")
+        valued.set(name, "valueHint" in def && def.valueHint ? `a ${def.valueHint}` : "a value");
+    }
   }
-  for (const arg of rawArgs) {
+  let value = false;
+  for (const [i, arg] of rawArgs.entries()) {
     if (arg === "--") break;
-    if (!arg.startsWith("-") || arg === "-") continue;
+    if (value || !arg.startsWith("-") || arg === "-") {
+      value = false;
+      continue;
+    }
     const given = arg.replace(/^--?/, "").split("=")[0]!;
+    // citty would take the next flag as the value (`--state-dir --force`: a folder named --force)
+    // or ignore the flag; a value may be `-` (standard input) or a negative number
+    const next = rawArgs[i + 1];
+    if (valued.has(given) && !arg.includes("=") && (next === undefined || /^-(-|[^\d])/.test(next))) {
+      throw new UsageError(`${arg} needs ${valued.get(given)} after it`);
+    }
+    value = valued.has(given) && !arg.includes("=");
     // `--no-x` negates a boolean x, unless a flag is declared as no-x (--no-cache)
     const flag = given.replace(/^no-/, "");
     if ([given, flag].some((f) => known.has(f) || known.has(kebab(f)))) continue;

@@ -1,3 +1,4 @@
+import fs from "node:fs";
 import { describe, expect, test } from "vitest";
 import { batchpipe, cli, writeFiles } from "./support/harness.js";
 
@@ -186,6 +187,36 @@ describe("the command line frame", () => {
         "stdout": "",
       }
     `);
+  });
+
+  // before, `--state-dir` alone was ignored (the default state), and `--state-dir --force` ran in
+  // a folder named --force without --force: a fresh state, so a fresh cache, every request paid again
+  test("a flag that takes a value, given none, exits 2 before anything runs", async () => {
+    const dir = writeFiles({});
+    for (const args of [
+      ["run", "x.yaml", "--state-dir"],
+      ["run", "x.yaml", "--state-dir", "--force"],
+      ["status", "x.yaml", "--state-dir", "--json"],
+      ["runs", "x.yaml", "--limit"],
+      ["try", "x.yaml", "-n", "--ids", "a"],
+    ]) {
+      const result = await cli(args, { cwd: dir });
+      expect({ args, code: result.code }).toEqual({ args, code: 2 });
+      expect(result.stderr).toMatch(
+        /^✖ (--state-dir needs a folder|--limit needs a value|-n needs a value) after it\n/,
+      );
+    }
+    expect(fs.readdirSync(dir)).toEqual([]);
+    // a value may be `-` or a negative number, or follow `=` (these get as far as reading x.yaml)
+    for (const args of [
+      ["runs", "x.yaml", "--limit", "-1"],
+      ["runs", "x.yaml", "--limit=--x"],
+      ["status", "x.yaml", "--state-dir", "-"],
+    ]) {
+      expect((await cli(args, { cwd: dir })).stderr, args.join(" ")).toMatch(
+        /^✖ cannot read the pipeline file/,
+      );
+    }
   });
 
   test("a missing argument exits 2", async () => {

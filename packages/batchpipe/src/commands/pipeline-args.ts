@@ -20,6 +20,7 @@ export const pipelineArgs = {
 export const stateDirArg = {
   "state-dir": {
     type: "string",
+    valueHint: "folder",
     description: "Where the run state lives (default .batchpipe/<name> beside the spec)",
   },
 } as const;

@@ -33,7 +33,11 @@ export default defineCommand({
         "Address to listen on (default 127.0.0.1); any other needs the access token printed in the URL",
     },
     open: { type: "boolean", description: "Open the page in the default browser" },
-    "state-dir": { type: "string", description: "Where the run state lives (one spec only)" },
+    "state-dir": {
+      type: "string",
+      valueHint: "folder",
+      description: "Where the run state lives (one spec only)",
+    },
     "allow-inline-secrets": pipelineArgs["allow-inline-secrets"],
   },
   async run(context) {
