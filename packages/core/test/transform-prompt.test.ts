@@ -224,7 +224,7 @@ sinks: [{ use: jsonl, path: out.jsonl }]
     });
     const templates = [
       "{{ s }} and {{ n }}, {{ f }}, {{ b }}, [{{ z }}], {{ neg }}, {{ big }}",
-      "{{ a }} / {{ o }} / {{ o.k }} / {{ deep.x.y }}",
+      "{{ o.k }} / {{ deep.x.y }}",
       "{{s}}{{n}}",
       "{{ s.size }} {{ a.first }} {{ a[1] }}",
       "{{- s -}} x {{ s | upcase }}",
@@ -251,6 +251,47 @@ sinks: [{ use: jsonl, path: out.jsonl }]
       expect(rendered[`t${index}`], template).toBe(
         reference.parseAndRenderSync(template, { id: 1, ...data }),
       );
+  });
+
+  // LiquidJS's own output differs here: "[object Object]", an array's items run together ("1x"),
+  // and `date` in the host's time zone (the same data asked another question on another machine,
+  // and the result cache, keyed by the request, missed)
+  test("objects and arrays inside text render as JSON; `date` shows UTC whatever the host's time zone", async () => {
+    const handle = await create({
+      endpoint: "/v1/embeddings",
+      body: {
+        model: "m",
+        input: "{{ o }} / {{ a }} / {{ a | join: ', ' }} / {{ o.k }} / {{ z }}",
+        day: "{{ day | date: '%Y-%m-%d %a' }}",
+        at: "{{ at | date: '%Y-%m-%d %H:%M' }}",
+        zoned: "{{ zoned | date: '%Y-%m-%d %H:%M' }}",
+      },
+    });
+    const data = {
+      id: 1,
+      o: { k: "v", n: [1] },
+      a: [1, "x"],
+      z: null,
+      day: "2024-01-15",
+      at: "2024-01-15 23:30",
+      zoned: "2024-01-15T10:00:00+05:00",
+    };
+    const was = process.env.TZ;
+    try {
+      for (const tz of ["UTC", "America/New_York", "Asia/Kolkata"]) {
+        process.env.TZ = tz;
+        expect(handle.toRequest(record(data)).body, tz).toEqual({
+          model: "m",
+          input: '{"k":"v","n":[1]} / [1,"x"] / 1, x / v / ',
+          day: "2024-01-15 Mon",
+          at: "2024-01-15 23:30",
+          zoned: "2024-01-15 05:00",
+        });
+      }
+    } finally {
+      if (was === undefined) delete process.env.TZ;
+      else process.env.TZ = was;
+    }
   });
 
   test("an unknown endpoint is rejected with the valid ones", () => {

@@ -50,6 +50,23 @@ const liquid = new Liquid({
   strictFilters: true,
   lenientIf: true,
   ownPropertyOnly: true,
+  // a prompt must not depend on the machine: `date` shows UTC, not the host's time zone (the
+  // request body is the result cache's key, and the same data must ask the same everywhere)
+  timezoneOffset: 0,
+  // an object or array inside text is its JSON, not "[object Object]" or its items run together
+  outputEscape: (value: unknown) => {
+    if (value === null || value === undefined) return "";
+    if (value instanceof Date) return value.toISOString();
+    return typeof value === "object" ? JSON.stringify(value) : String(value);
+  },
+});
+/** a date and time without an offset, which JavaScript would read in the host's time zone */
+const LOCAL_DATE_TIME = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/;
+const liquidDate = liquid.filters.date!;
+liquid.registerFilter("date", function (this: unknown, value: unknown, ...args: unknown[]) {
+  const utc =
+    typeof value === "string" && LOCAL_DATE_TIME.test(value) ? `${value.replace(" ", "T")}Z` : value;
+  return (liquidDate as (...a: unknown[]) => unknown).call(this, utc, ...args);
 });
 
 /** a template reads the record, never a file: the tags that would read one fail to parse */
