@@ -2,6 +2,7 @@
 // the provider); the resumed run pays for nothing twice; a second SIGINT exits at once.
 import type { ChildProcess } from "node:child_process";
 import fs from "node:fs";
+import net from "node:net";
 import path from "node:path";
 import type { Emulator } from "@batchpipe/openai-emulator";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -82,6 +83,32 @@ describe("signals", () => {
     expectEachOnce(path.join(dir, "out/results.jsonl"), 20);
     // two shards, two batches: the interrupted runs' batches were adopted, not paid for again
     expect(ours("term")).toHaveLength(2);
+  });
+
+  // the first run of a new state asks the provider for this pipeline's batches before the run
+  // exists; a signal then aborted that call and was reported as a bug (exit 1)
+  it("a signal while the provider's first call is in flight is an interruption (exit 143), not an unexpected error", async () => {
+    // a provider that takes the connection and never answers
+    const sockets: net.Socket[] = [];
+    const server = net.createServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const dir = tempDir();
+      fs.writeFileSync(path.join(dir, "data.jsonl"), records(5));
+      const { port } = server.address() as net.AddressInfo;
+      writePipeline(dir, { baseUrl: `http://127.0.0.1:${port}/v1`, name: "first-call" });
+      const running = startBatchpipe(["run", "pipeline.yaml", "--json"], { cwd: dir });
+      for (let i = 0; sockets.length === 0 && i < 200; i++) await sleep(25);
+      expect(sockets.length).toBeGreaterThan(0);
+      running.child.kill("SIGTERM");
+      const run = await running.done;
+      expect(run.stderr).not.toContain("unexpected error");
+      expect(run.code).toBe(143);
+      expect(run.events.at(-1)).toMatchObject({ type: "interrupted", signal: "SIGTERM" });
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   it("a second SIGINT exits at once, even while a plugin call is stuck", async () => {

@@ -8,7 +8,7 @@ import { setMaxListeners } from "node:events";
 import path from "node:path";
 import { isFromCache } from "../cache/cached-shard.js";
 import { type CacheLookup, cacheProvider, ResultCache } from "../cache/index.js";
-import { BatchpipeError, ErrorCodes } from "../errors.js";
+import { BatchpipeError, ErrorCodes, isBatchpipeError } from "../errors.js";
 import { pricesFor } from "../estimate/pricing.js";
 import type { Logger } from "../plugin.js";
 import type { ProviderConnection } from "../provider/contract.js";
@@ -22,7 +22,7 @@ import {
   stateTag,
 } from "../state/index.js";
 import { runNotifying } from "./notify.js";
-import { FanoutGate } from "./read/index.js";
+import { FanoutGate, interrupted } from "./read/index.js";
 import { loadReadResume, readRun } from "./read-run.js";
 import { RunLoop } from "./run-loop.js";
 import { costCapRefusal } from "./scheduler.js";
@@ -160,6 +160,11 @@ async function runOnce(pipeline: EnginePipeline, options: RunOptions): Promise<R
     const report = buildReport(pipeline, state.getRun(run.id)!, counters, status);
     emit({ type: "run_finished", report });
     return { run: run.id, status, report, exitCode: counters.failed > 0 ? 3 : 0 };
+  } catch (error) {
+    // the signal aborted a call in flight (the provider's SDK throws its own abort error): the run
+    // was interrupted, and what it did so far is in the state
+    if (signal.aborted && !isBatchpipeError(error)) throw interrupted();
+    throw error;
   } finally {
     await provider?.close().catch(() => undefined);
     // every delivery committed its successes already: this stops the writer
