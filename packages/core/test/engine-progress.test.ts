@@ -32,7 +32,7 @@ describe("ProgressTracker", () => {
         ],
         0,
       ),
-      [{ total: 500, completed: 0, failed: 0 }],
+      [["s0", { total: 500, completed: 0, failed: 0 }]],
     );
     expect(first).toMatchObject({ submitted: 500, finished: 0, done: 0, eta: null });
 
@@ -46,7 +46,7 @@ describe("ProgressTracker", () => {
         ],
         0,
       ),
-      [{ total: 500, completed: 90, failed: 10 }],
+      [["s0", { total: 500, completed: 90, failed: 10 }]],
     );
     expect(second).toMatchObject({ submitted: 500, finished: 100 });
     expect(second.eta).toBe(190_000);
@@ -61,7 +61,7 @@ describe("ProgressTracker", () => {
         ],
         500,
       ),
-      [{ total: 500, completed: 0, failed: 0 }],
+      [["s1", { total: 500, completed: 0, failed: 0 }]],
     );
     expect(third).toMatchObject({ done: 500, submitted: 500, finished: 0 });
     expect(third.eta).toBe(20_000);
@@ -69,5 +69,29 @@ describe("ProgressTracker", () => {
     vi.setSystemTime(31_000);
     const done = tracker.snapshot(context([{ status: "collected", requests: 1000 }], 1000), []);
     expect(done.eta).toBe(0);
+  });
+
+  // a batch that ended kept its last poll's counts until collected: its requests counted twice
+  // ("60 finished at the provider" for 40 submitted)
+  it("an ended batch's requests count once as finished, whatever its last poll said", () => {
+    const tracker = new ProgressTracker({ startedAt: 0, total: 40 });
+    const snapshot = tracker.snapshot(
+      context(
+        [
+          { status: "ended", requests: 20 },
+          { status: "open", requests: 20 },
+        ],
+        0,
+      ),
+      [
+        ["s0", { total: 20, completed: 15, failed: 0 }],
+        ["s1", { total: 20, completed: 5, failed: 1 }],
+      ],
+    );
+    expect(snapshot).toMatchObject({
+      submitted: 40,
+      finished: 26,
+      inFlight: { total: 20, completed: 5, failed: 1 },
+    });
   });
 });

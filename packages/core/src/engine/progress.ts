@@ -43,13 +43,13 @@ export class ProgressTracker {
     const now = Date.now();
     if (!force && now - this.lastEmitted < EMIT_EVERY_MS) return;
     this.lastEmitted = now;
-    ctx.emit({ type: "progress", snapshot: this.snapshot(ctx, this.inFlight.values()) });
+    ctx.emit({ type: "progress", snapshot: this.snapshot(ctx, this.inFlight) });
   }
 
   snapshot(
     ctx: LoopContext,
-    /** per open batch: the provider's request counts */
-    inFlight: Iterable<BatchCounts>,
+    /** per shard: its batch's request counts, as the provider last reported them */
+    inFlight: Iterable<[string, BatchCounts]>,
   ): ProgressSnapshot {
     const shards: ProgressSnapshot["shards"] = {};
     let submitted = 0;
@@ -60,7 +60,10 @@ export class ProgressTracker {
       if (s.status === "ended") finished += s.requests;
     }
     const counts = { completed: 0, failed: 0, total: 0, processing: 0 };
-    for (const c of inFlight) {
+    for (const [shard, c] of inFlight) {
+      // an ended shard's requests count as finished above, whatever its last poll said
+      const status = ctx.shards.get(shard)?.status;
+      if (status !== "open" && status !== "submitting") continue;
       counts.completed += c.completed;
       counts.failed += c.failed;
       counts.total += c.total;
