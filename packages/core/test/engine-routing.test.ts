@@ -112,9 +112,11 @@ const failed = (id: string, code: string, retryable: boolean): ResultItem => ({
 async function collect(
   ids: string[],
   items: ResultItem[],
-  over: Partial<CollectOptions> & { json?: boolean } = {},
+  over: Partial<CollectOptions> & { json?: boolean; unsent?: boolean } = {},
 ) {
   const { dir, shard } = setup(ids, { json: over.json });
+  // a shard the run was cancelled before submitting has no batch id
+  if (over.unsent) shard.batchId = null;
   const rows: ResultRow[] = [];
   const parts: number[] = [];
   const batch = over.batch === undefined ? ended() : over.batch;
@@ -238,6 +240,20 @@ describe("routing the results of an ended batch", () => {
       const final = await collect(["a", "b"], [ok("a")], { batch: ended({ ending }), maxAttempts: 1 });
       expect(final.rows.find((r) => r.id === "b")).toMatchObject({ error: { code } });
     }
+  });
+
+  // a run cancelled while reading reported its unsent requests as "missing lines 181,250"
+  it("a shard cancelled before it was sent: its requests fail as batch_cancelled and are not missing lines", async () => {
+    const { rows, result } = await collect(["a", "b"], [], {
+      unsent: true,
+      noRetry: true,
+      batch: ended({ id: "", status: "cancelled", ending: "cancelled" }),
+    });
+    expect(rows.map((r) => (r.status === "failed" ? r.error.code : ""))).toEqual([
+      "batch_cancelled",
+      "batch_cancelled",
+    ]);
+    expect(result.counters).toMatchObject({ missing: 0, unexpected: 0 });
   });
 
   it("a batch error about a line fails that request for good; a vanished batch retries everything", async () => {

@@ -151,11 +151,11 @@ async function collectWith(options: CollectOptions, metas: ShardMetaIndex): Prom
   // a shard never submitted (the run was cancelled first) or given up as stuck has no results to
   // read; one answered through the live API after batch.deadline has its answers instead
   let unavailable: string | null = null;
-  if (
-    batch &&
-    (shard.batchId || isAnsweredLive(batch) || isFromCache(batch)) &&
-    batch.status !== STUCK_STATUS
-  ) {
+  const hasResults =
+    batch !== null &&
+    Boolean(shard.batchId || isAnsweredLive(batch) || isFromCache(batch)) &&
+    batch.status !== STUCK_STATUS;
+  if (hasResults) {
     try {
       for await (const item of options.provider.results(batch, { signal: options.signal })) {
         const found = item.kind === "unreadable" ? undefined : lookUp(metas, item);
@@ -179,7 +179,8 @@ async function collectWith(options: CollectOptions, metas: ShardMetaIndex): Prom
   for (const [id, entry] of metas.entries()) {
     if (seen.has(id)) continue;
     const lineError = lineErrors.get(entry.index + 1);
-    if (!lineError && live()) counters.missing++;
+    // a missing line is one the provider's results lacked, not a request never sent
+    if (!lineError && hasResults && live()) counters.missing++;
     await route(
       entry,
       lineError
