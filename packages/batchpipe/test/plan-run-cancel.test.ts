@@ -6,6 +6,7 @@ import {
   checkExactlyOnce,
   type EmulatorProcess,
   FIXTURES,
+  querySqlite,
   ROOT,
   readJsonl,
   SENTIMENT,
@@ -146,6 +147,8 @@ describe("batchpipe run: usage and control (real CLI, emulator over HTTP)", () =
     });
     await emulator.configure({ latencies: { linesPerSecond: 30 } });
     let cancel: Promise<Awaited<ReturnType<typeof batchpipe>>> | undefined;
+    // what the state holds of the open batches once one has done some (`view` shows it)
+    let seen: { completed: number }[] | undefined;
     const run = await batchpipe(["run", spec, "--json"], {
       cwd: dir,
       onEvent: (event) => {
@@ -153,10 +156,19 @@ describe("batchpipe run: usage and control (real CLI, emulator over HTTP)", () =
           event.type === "batch_status" &&
           (event as { counts?: { completed: number } }).counts!.completed > 0
         ) {
+          seen ??= querySqlite<{ batch: string }>(
+            path.join(dir, ".batchpipe/cancel/state.db"),
+            "SELECT batch FROM shards WHERE status = 'open'",
+          ).map((row) => (JSON.parse(row.batch) as { counts: { completed: number } }).counts);
           cancel ??= batchpipe(["cancel", spec], { cwd: dir });
         }
       },
     });
+    // before, the batches' counts stayed as they were when created (0 of 0) until they ended
+    expect(
+      seen?.some((counts) => counts.completed > 0),
+      JSON.stringify(seen),
+    ).toBe(true);
     const cancelled = await cancel!;
     await emulator.configure({ latencies: { linesPerSecond: 400 } });
     expect(cancelled.code, cancelled.stderr).toBe(0);

@@ -350,7 +350,8 @@ export class RunLoop {
       }
       if (changed) {
         if (batch.counts) this.tracker.batchCounts(shard.name, batch.counts);
-        if (batch.status !== shard.batchStatus) patchShard(this.ctx, shard, { batchStatus: batch.status });
+        // the batch as last seen, with its counts (status and view show them while it runs)
+        patchShard(this.ctx, shard, { batchStatus: batch.status, batch });
         emitBatchStatus(this.ctx, shard, batch);
       }
       if (batch.state === "ended") this.ended(shard, batch);
