@@ -145,6 +145,35 @@ describe("secrets", () => {
     fs.rmSync(spec);
     expectNoKey(dir, [...refused, ...allowed]);
   });
+
+  // before, every command that only reads the state refused a spec whose key variable is unset
+  // (SPEC_INVALID, exit 2): a detached run could not be looked at or stopped from another shell
+  it("status, runs, logs, cache and stop read the state without the key; run, plan and cancel still need it", async () => {
+    const dir = tempDir();
+    fs.writeFileSync(path.join(dir, "data.jsonl"), records(5));
+    const spec = writePipeline(dir, { baseUrl: emu.url, name: "keyless", provider: [KEY_REF] });
+    const first = await batchpipe(["run", spec], {
+      cwd: dir,
+      env: { OPENAI_API_KEY: undefined, BP_KEY: KEY },
+    });
+    expect(first.code).toBe(3);
+    const env = { OPENAI_API_KEY: undefined, BP_KEY: undefined };
+    for (const command of ["status", "runs", "logs", "cache", "stop"]) {
+      const run = await cli([command, spec], { cwd: dir, env });
+      expect({ command, stderr: run.stderr }).not.toMatchObject({
+        stderr: expect.stringContaining("BP_KEY"),
+      });
+      expect(run.stderr, command).not.toContain("SPEC_INVALID");
+    }
+    const status = JSON.parse((await cli(["status", spec, "--json"], { cwd: dir, env })).stdout);
+    expect(status).toMatchObject({ name: "keyless" });
+    expect(JSON.stringify(status)).toMatch(/"succeeded": ?4/);
+    for (const command of ["run", "plan", "cancel"]) {
+      const run = await cli([command, spec], { cwd: dir, env });
+      expect({ command, code: run.code }).toEqual({ command, code: 2 });
+      expect(run.stderr, command).toContain("BP_KEY");
+    }
+  });
 });
 
 function sleep(ms: number) {

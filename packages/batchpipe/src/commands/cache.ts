@@ -24,7 +24,7 @@ export default defineCommand({
   },
   async run(context) {
     const ctx = cliContext(context);
-    const { pipeline, stateDir: given } = await loadPipelineArg(ctx, context.args);
+    const { pipeline, stateDir: given } = await loadPipelineArg(ctx, context.args, { keyUnused: true });
     const stateDir = given ?? defaultStateDir(pipeline);
     const name = pipeline.spec.name;
     checkStateOwner(stateDir, name, { claim: false });

@@ -20,7 +20,7 @@ export default defineCommand({
   async run(context) {
     const ctx = cliContext(context);
     const args = context.args;
-    const { pipeline, stateDir: given } = await loadPipelineArg(ctx, args);
+    const { pipeline, stateDir: given } = await loadPipelineArg(ctx, args, { keyUnused: true });
     const stateDir = given ?? defaultStateDir(pipeline);
     const log = daemonPaths(stateDir).log;
     if (!fs.existsSync(log)) {

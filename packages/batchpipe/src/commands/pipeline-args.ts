@@ -43,11 +43,14 @@ export function noCache(args: { cache?: unknown; "no-cache"?: unknown }): boolea
 export async function loadPipelineArg(
   ctx: CliContext,
   args: { pipeline: string; "allow-inline-secrets"?: boolean; "state-dir"?: string },
+  /** `keyUnused`: the command only reads the state (the provider's key may be unset) */
+  o: { keyUnused?: boolean } = {},
 ): Promise<{ pipeline: Pipeline; stateDir: string | undefined }> {
   const pipeline = await loadPipeline(path.resolve(ctx.cwd, args.pipeline), {
     env: ctx.env,
     allowInlineSecrets: args["allow-inline-secrets"],
     builtins: officialPlugins,
+    keyUnused: o.keyUnused,
   });
   return { pipeline, stateDir: args["state-dir"] ? path.resolve(ctx.cwd, args["state-dir"]) : undefined };
 }

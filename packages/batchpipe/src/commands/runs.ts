@@ -17,7 +17,7 @@ export default defineCommand({
   },
   async run(context) {
     const ctx = cliContext(context);
-    const { pipeline, stateDir } = await loadPipelineArg(ctx, context.args);
+    const { pipeline, stateDir } = await loadPipelineArg(ctx, context.args, { keyUnused: true });
     const limit = context.args.limit === undefined ? 50 : Number(context.args.limit);
     if (!Number.isInteger(limit) || limit < 1) {
       ctx.io.stderr.write(`✖ --limit expects a whole number of runs, got ${context.args.limit} (USAGE)\n`);

@@ -17,7 +17,7 @@ export default defineCommand({
   async run(context) {
     const ctx = cliContext(context);
     const { io } = ctx;
-    const { pipeline, stateDir } = await loadPipelineArg(ctx, context.args);
+    const { pipeline, stateDir } = await loadPipelineArg(ctx, context.args, { keyUnused: true });
     const status = pipelineStatus(pipeline, {
       stateDir,
     });

@@ -31,7 +31,7 @@ export default defineCommand({
   async run(context) {
     const ctx = cliContext(context);
     const args = context.args;
-    const { pipeline, stateDir: given } = await loadPipelineArg(ctx, args);
+    const { pipeline, stateDir: given } = await loadPipelineArg(ctx, args, { keyUnused: true });
     const stateDir = given ?? defaultStateDir(pipeline);
     checkStateOwner(stateDir, pipeline.spec.name, { claim: false });
     const command = readDaemon(stateDir)?.command[1] === "watch" ? "watch" : "run";

@@ -107,7 +107,8 @@ async function findPipelines(
 }
 
 function load(ctx: CliContext, file: string, allowInlineSecrets: boolean): Promise<Pipeline> {
-  return loadPipeline(file, { env: ctx.env, builtins: officialPlugins, allowInlineSecrets });
+  // the view reads the state: the provider's key may be unset
+  return loadPipeline(file, { env: ctx.env, builtins: officialPlugins, allowInlineSecrets, keyUnused: true });
 }
 
 const SKIP = new Set(["node_modules", ".git", ".batchpipe", "dist"]);

@@ -51,6 +51,11 @@ export interface LoadPipelineOptions {
   plugins?: Record<string, Plugin>;
   /** built-in plugins by kind and name (the batchpipe CLI passes the official ones) */
   builtins?: PluginRegistry;
+  /**
+   * the caller never calls the provider (it reads the state: status, runs, logs): an unset
+   * `${VAR}` in `provider.api_key` is left out instead of being an error
+   */
+  keyUnused?: boolean;
 }
 
 export interface ResolvePipelineOptions extends LoadPipelineOptions {
@@ -71,7 +76,12 @@ export async function loadPipeline(file: string, options: LoadPipelineOptions = 
     });
   }
   const spec = parseSpec(text, absolute);
-  const issues = interpolateDocument(spec, options.env ?? process.env);
+  let issues = interpolateDocument(spec, options.env ?? process.env);
+  if (options.keyUnused) {
+    const isKey = (issue: SpecIssue) => issue.path.join(".") === "provider.api_key";
+    if (issues.some(isKey)) spec.doc.deleteIn(["provider", "api_key"]);
+    issues = issues.filter((issue) => !isKey(issue));
+  }
   checkApiKey(spec, issues, options.allowInlineSecrets ?? false);
   checkUrlPasswords(spec, issues, options.allowInlineSecrets ?? false);
   return buildPipeline(toData(spec), {
