@@ -22,6 +22,7 @@ export {
   runPipeline,
   type StatusResult,
   type StopReason,
+  shownRunStatus,
   type TryItem,
   type TryOptions,
   tryPipeline,

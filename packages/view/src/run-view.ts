@@ -5,7 +5,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { RunRow, ShardRow } from "@batchpipe/core";
-import { estimateCost } from "@batchpipe/core";
+import { estimateCost, shownRunStatus } from "@batchpipe/core";
 import { silentLogger } from "@batchpipe/core/plugin";
 import { recordFiles, type ViewPipeline } from "./catalog.js";
 import { failureHint } from "./failure-hints.js";
@@ -22,7 +22,7 @@ export function runsView(pipelines: ViewPipeline[]) {
         file: view.file,
         stateDir: view.state.dir,
         runningPid,
-        runs: view.state.runs().map((run) => runSummary(run)),
+        runs: view.state.runs().map((run) => runSummary(run, runningPid !== null)),
       };
     } catch (error) {
       return {
@@ -40,12 +40,13 @@ export function runView(view: ViewPipeline, run: RunRow) {
   const shards = view.state.shards(run.id);
   const delivered = new Map(view.state.deliveries(run.id).map((d) => [d.key, d.at]));
   const now = Date.now();
+  const summary = runSummary(run, view.state.runningPid() !== null);
   return {
     pipeline: { key: view.key, name: view.name, file: view.file },
-    run: runSummary(run),
+    run: summary,
     totals: run.totals,
     counters: run.counters,
-    running: view.state.runningPid() !== null && (run.status === "running" || run.status === "reading"),
+    running: summary.status === "running" || summary.status === "reading",
     now,
     batches: shards.map((s) => ({
       shard: s.name,
@@ -96,11 +97,12 @@ export async function recordView(view: ViewPipeline, run: RunRow, ref: string) {
 
 // --- internal ---
 
-function runSummary(run: RunRow) {
+/** `running`: whether a process holds the pipeline's lock (an unfinished run without one is `stopped`) */
+function runSummary(run: RunRow, running: boolean) {
   const c = run.counters;
   return {
     id: run.id,
-    status: run.status,
+    status: shownRunStatus(run.status, running),
     cancelRequested: run.cancelRequested,
     createdAt: run.createdAt,
     finishedAt: run.finishedAt,

@@ -1,6 +1,6 @@
 export type { RunEndNotice } from "./notify.js";
 export { type PlanResult, type PlanShard, planPipeline } from "./plan-pipeline.js";
-export { pipelineRuns, type RunSummary } from "./run-history.js";
+export { pipelineRuns, type RunSummary, shownRunStatus } from "./run-history.js";
 export { buildReport, defaultStateDir, runPipeline } from "./run-pipeline.js";
 export {
   type CancelResult,

@@ -28,10 +28,9 @@ export function pipelineRuns(
   const state = openState(stateDir, { keepVersion: true });
   try {
     for (const run of state.runs(options.limit ?? 50)) {
-      const unfinished = run.status === "reading" || run.status === "running";
       result.runs.push({
         id: run.id,
-        status: unfinished && !running ? "stopped" : run.status,
+        status: shownRunStatus(run.status, running),
         createdAt: run.createdAt,
         finishedAt: run.finishedAt,
         read: run.totals?.read ?? null,
@@ -43,4 +42,13 @@ export function pipelineRuns(
     state.close();
   }
   return result;
+}
+
+/**
+ * The status a run is shown with: the state's, except `stopped` for an unfinished run (reading or
+ * running) that no process is running (it ended on an error, a signal or a kill; `run` resumes it).
+ * `running`: whether a process holds the pipeline's lock.
+ */
+export function shownRunStatus(status: RunStatus, running: boolean): RunStatus | "stopped" {
+  return (status === "reading" || status === "running") && !running ? "stopped" : status;
 }

@@ -16,6 +16,7 @@ import {
   type RunTotals,
   type ShardStatus,
 } from "../state/index.js";
+import { shownRunStatus } from "./run-history.js";
 import { defaultStateDir, noRunError, openProvider } from "./run-pipeline.js";
 import type { EnginePipeline } from "./types.js";
 
@@ -75,11 +76,11 @@ export function pipelineStatus(pipeline: EnginePipeline, options: { stateDir?: s
       }
     }
     // an unfinished run whose process is gone ended on an error, a signal or a kill: never "running"
-    const unfinished = run.status === "reading" || run.status === "running";
-    const stopped = unfinished && result.runningPid === null;
+    const status = shownRunStatus(run.status, result.runningPid !== null);
+    const stopped = status === "stopped";
     result.run = {
       id: run.id,
-      status: stopped ? "stopped" : run.status,
+      status,
       stopped: stopped ? readStopReason(stateDir, run.id) : null,
       cancelRequested: run.cancelRequested,
       createdAt: run.createdAt,

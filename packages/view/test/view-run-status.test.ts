@@ -1,0 +1,69 @@
+/**
+ * A run's status as the viewer shows it, over a real run through the CLI (the emulator over loopback
+ * HTTP) interrupted by SIGTERM: an unfinished run no process runs is `stopped`, as `batchpipe runs`
+ * and `status` say, never `running` (the page would keep polling it as live).
+ */
+import { loadPipeline } from "@batchpipe/core";
+import type { Emulator } from "@batchpipe/openai-emulator";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  batchpipe,
+  cli,
+  officialPlugins,
+  startEmulator,
+  tempDir,
+  writeDataset,
+  writePipeline,
+} from "../../batchpipe/test/support/harness.js";
+import { startViewServer, type ViewServer } from "../src/index.js";
+
+let emulator: Emulator;
+let server: ViewServer | undefined;
+
+beforeAll(async () => {
+  // slow enough that the batches are still running when the signal arrives
+  emulator = await startEmulator({ timeScale: 1, latencies: { validation: 0.2, linesPerSecond: 10 } });
+});
+
+afterAll(async () => {
+  await server?.close();
+  await emulator?.close();
+});
+
+describe("the viewer's run status", () => {
+  it("shows a run interrupted by SIGTERM as stopped, not running", async () => {
+    const dir = tempDir("bp-view-status-");
+    writeDataset(dir, 20);
+    const spec = writePipeline(dir, { baseUrl: emulator.url, name: "stopped", batch: { max_requests: 10 } });
+    let signalled = false;
+    const run = await batchpipe(["run", "pipeline.yaml", "--json"], {
+      cwd: dir,
+      onEvent(event, child) {
+        if (event.type === "shard_submitted" && !signalled) {
+          signalled = true;
+          child.kill("SIGTERM");
+        }
+      },
+    });
+    expect(run.code).toBe(143);
+    const runs = await cli(["runs", spec, "--json"], { env: { OPENAI_API_KEY: "sk-test" } });
+    const listed = JSON.parse(runs.stdout) as { runs: { id: string; status: string }[] };
+    expect(listed.runs[0]!.status).toBe("stopped");
+    const id = listed.runs[0]!.id;
+
+    const pipeline = await loadPipeline(spec, {
+      env: { OPENAI_API_KEY: "sk-test" },
+      builtins: officialPlugins,
+    });
+    server = await startViewServer({ pipelines: [{ pipeline }] });
+    const get = async (route: string) => (await fetch(new URL(route, server!.url))).json();
+    const all = (await get("/api/runs")) as {
+      pipelines: { runningPid: number | null; runs: { id: string; status: string }[] }[];
+    };
+    expect(all.pipelines[0]!.runningPid).toBeNull();
+    expect(all.pipelines[0]!.runs.map((r) => [r.id, r.status])).toEqual([[id, "stopped"]]);
+    const one = (await get(`/api/run?pipeline=0&run=${id}`)) as { run: { status: string }; running: boolean };
+    expect(one.run.status).toBe("stopped");
+    expect(one.running).toBe(false);
+  });
+});
