@@ -2,8 +2,11 @@
  * The pipelines a viewer shows, and where each run's records are. batchpipe keeps no copy of the
  * results: they are in the pipeline's first jsonl sink (successes) and first jsonl error sink
  * (failures). A jsonl sink starts empty at each run that delivers (the engine's sink key includes
- * the run id), so its file holds the records of the latest such run, up to the byte offset that run
- * last committed: bytes past it are not durable yet and are not shown.
+ * the run id), so its file holds the records of the latest such run; with `append: true`, and in
+ * watch mode (each file group a run carrying the sinks on from the run before), a run adds its
+ * records after those of the runs before it instead. A run's records are the bytes from where it
+ * started (the checkpoint the run before it ended at, when it appended; 0 when it started the file
+ * afresh) to the byte offset it last committed: bytes past it are not durable yet and are not shown.
  */
 import path from "node:path";
 import type { RunRow } from "@batchpipe/core";
@@ -26,10 +29,9 @@ export interface SinkFile {
   path: string;
   /** the engine's sink key without the run id: `sinks[0]:jsonl` */
   slot: string;
+  /** `append: true`: each run adds its rows after those of the runs before it */
+  append: boolean;
 }
-
-/** statuses of runs that opened their sinks (a run still reading or skipped has not touched them) */
-const DELIVERING = new Set(["running", "done", "cancelled"]);
 
 export function createCatalog(pipelines: { pipeline: EnginePipeline; stateDir?: string }[]): ViewPipeline[] {
   return pipelines.map(({ pipeline, stateDir }, i) => ({
@@ -47,6 +49,8 @@ export interface RecordFile {
   /** "s" successes, "e" failures */
   tag: "s" | "e";
   path: string;
+  /** where the run's records start */
+  start: number;
   /** bytes committed by the run */
   limit: number;
 }
@@ -57,14 +61,14 @@ export interface RunRowFiles {
   note: string | null;
 }
 
-/** the files holding `run`'s records, each with the bytes the run committed to it */
+/** the files holding `run`'s records, each with the bytes the run wrote to it */
 export function recordFiles(view: ViewPipeline, run: RunRow): RunRowFiles {
   const files: RecordFile[] = [];
   const notes: string[] = [];
   if (run.status === "skipped") {
     return { files, note: "This run was skipped: the dataset had been processed already, nothing was sent." };
   }
-  const owner = view.state.runs().find((r) => DELIVERING.has(r.status));
+  const watched = view.state.watchRuns();
   for (const [tag, sink] of [
     ["s", view.results],
     ["e", view.errors],
@@ -76,21 +80,56 @@ export function recordFiles(view: ViewPipeline, run: RunRow): RunRowFiles {
       );
       continue;
     }
-    if (owner && owner.id !== run.id && DELIVERING.has(run.status)) {
-      notes.push(`${path.basename(sink.path)} now holds the records of run ${owner.id}`);
+    const span = runSpan(view, sink, run.id, watched);
+    // a run that wrote nothing to the file lost nothing when a later run started it afresh
+    if (span.replacedBy.length > 0 && span.limit > span.start) {
+      const [first, ...more] = span.replacedBy;
+      const runs = more.length > 0 ? `runs ${first} to ${more.at(-1)}` : `run ${first}`;
+      notes.push(`${path.basename(sink.path)} now holds the records of ${runs}`);
       continue;
     }
-    const checkpoint = view.state.checkpoint(`${run.id}|${sink.slot}`);
-    files.push({ tag, path: sink.path, limit: typeof checkpoint === "number" ? checkpoint : 0 });
+    files.push({ tag, path: sink.path, start: span.start, limit: span.limit });
   }
   return { files, note: notes.length > 0 ? `${notes.join("; ")}.` : null };
+}
+
+// --- internal ---
+
+/**
+ * Where `runId`'s rows are in the sink's file, from the checkpoints every run recorded for it in
+ * order: a run that appends starts where the run before it ended, any other starts the file afresh
+ * (and so replaces the rows of every run before it). `replacedBy`: the runs whose rows the file
+ * holds now, when one of them started it afresh after `runId`.
+ */
+function runSpan(
+  view: ViewPipeline,
+  sink: SinkFile,
+  runId: string,
+  watched: Set<string>,
+): { start: number; limit: number; replacedBy: string[] } {
+  const history = view.state.sinkCheckpoints(sink.slot);
+  const at = history.findIndex((h) => h.runId === runId);
+  if (at === -1) return { start: 0, limit: 0, replacedBy: [] };
+  const appends = (id: string) => sink.append || watched.has(id);
+  const offset = (checkpoint: unknown) => (typeof checkpoint === "number" ? checkpoint : 0);
+  const own = history[at]!;
+  const limit = offset(own.checkpoint);
+  // before its first delivery a run's checkpoint is where it started; after it, the run before's end
+  const start = own.opened ? limit : appends(runId) && at > 0 ? offset(history[at - 1]!.checkpoint) : 0;
+  const afresh = history.findLastIndex((h, i) => i > at && !appends(h.runId));
+  const replacedBy = afresh === -1 ? [] : history.slice(afresh).map((h) => h.runId);
+  return { start: Math.min(start, limit), limit, replacedBy };
 }
 
 function firstJsonl(pipeline: EnginePipeline, role: "sinks" | "errors"): SinkFile | null {
   const index = pipeline[role].findIndex((ref) => ref.use === "jsonl");
   if (index === -1) return null;
   const ref = pipeline[role][index]!;
-  const file = (ref.options as { path?: unknown }).path;
+  const { path: file, append } = ref.options as { path?: unknown; append?: unknown };
   if (typeof file !== "string") return null;
-  return { path: path.resolve(pipeline.dir, file), slot: `${role}[${index}]:${ref.use}` };
+  return {
+    path: path.resolve(pipeline.dir, file),
+    slot: `${role}[${index}]:${ref.use}`,
+    append: append === true,
+  };
 }

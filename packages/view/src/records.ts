@@ -47,17 +47,18 @@ export function scanRecords(o: {
   budgetMs: number;
 }): RecordPage {
   const wanted = o.files.filter((f) => fileWanted(f, o.query));
-  const total = wanted.reduce((sum, f) => sum + f.limit, 0);
+  const total = wanted.reduce((sum, f) => sum + f.limit - f.start, 0);
   const match = matcher(o.query);
   const deadline = performance.now() + o.budgetMs;
   let [fileIndex, offset] = parseCursor(o.cursor);
   const rows: RecordSummary[] = [];
   const scannedBefore = (index: number, at: number) =>
-    wanted.slice(0, index).reduce((sum, f) => sum + f.limit, 0) + at;
+    wanted.slice(0, index).reduce((sum, f) => sum + f.limit - f.start, 0) + at - wanted[index]!.start;
 
-  for (; fileIndex < wanted.length; fileIndex++, offset = 0) {
+  for (; fileIndex < wanted.length; fileIndex++, offset = undefined) {
     const file = wanted[fileIndex]!;
-    for (const chunk of readChunks(file.path, offset, file.limit)) {
+    // a cursor never points before the run's records
+    for (const chunk of readChunks(file.path, Math.max(offset ?? 0, file.start), file.limit)) {
       for (const lineStart of match.candidates(chunk.bytes)) {
         const lineEnd = chunk.bytes.indexOf(10, lineStart);
         const row = parseRow(chunk.bytes.toString("utf8", lineStart, lineEnd));
@@ -82,16 +83,16 @@ export function scanRecords(o: {
   return { rows, next: null, scanned: total, total };
 }
 
-/** the record at `ref` (`<tag>:<offset>`), within what the run committed */
+/** the record at `ref` (`<tag>:<offset>`), within what the run wrote */
 export function readRecord(files: RecordFile[], ref: string): Record<string, unknown> | undefined {
   const [tag, at] = ref.split(":");
   const file = files.find((f) => f.tag === tag);
-  if (!file) return undefined;
+  if (!file || !(Number(at) >= file.start)) return undefined;
   const line = readLineAt(file.path, Number(at), file.limit);
   return line === undefined ? undefined : parseRow(line);
 }
 
-/** up to `perCode` failures of each code, from the start of the failures file, within `budgetMs` */
+/** up to `perCode` failures of each code, from the start of the run's failures, within `budgetMs` */
 export function failureExamples(
   files: RecordFile[],
   perCode: number,
@@ -101,7 +102,7 @@ export function failureExamples(
   const deadline = performance.now() + budgetMs;
   const file = files.find((f) => f.tag === "e");
   if (!file) return { examples, complete: true };
-  for (const chunk of readChunks(file.path, 0, file.limit)) {
+  for (const chunk of readChunks(file.path, file.start, file.limit)) {
     for (const lineStart of lineStarts(chunk.bytes)) {
       const row = parseRow(chunk.bytes.toString("utf8", lineStart, chunk.bytes.indexOf(10, lineStart)));
       const code = row ? codeOf(row) : null;
@@ -163,9 +164,9 @@ function fileWanted(file: RecordFile, query: RecordQuery): boolean {
   return true;
 }
 
-function parseCursor(cursor: string | undefined): [number, number] {
+function parseCursor(cursor: string | undefined): [number, number | undefined] {
   const m = /^(\d+):(\d+)$/.exec(cursor ?? "");
-  return m ? [Number(m[1]), Number(m[2])] : [0, 0];
+  return m ? [Number(m[1]), Number(m[2])] : [0, undefined];
 }
 
 function nextFile(index: number, count: number): string | null {

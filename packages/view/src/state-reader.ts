@@ -72,12 +72,45 @@ export class StateReader {
     ).filter((d) => !d.key.includes("#"));
   }
 
-  /** the byte offset a jsonl sink last committed for `runId` (see the engine's sinkKey) */
-  checkpoint(sinkKey: string): unknown {
-    const row = this.open()?.prepare("SELECT checkpoint FROM sink_checkpoints WHERE sink = ?").get(sinkKey) as
-      | { checkpoint: string }
-      | undefined;
-    return row ? JSON.parse(row.checkpoint) : undefined;
+  /**
+   * every run's last checkpoint of the sink `slot` (`sinks[0]:jsonl`), oldest run first: a run has
+   * one from when it opened the sink (its starting point, under the key `<sink>|open`) on; each
+   * delivery replaces it
+   */
+  sinkCheckpoints(slot: string): { runId: string; checkpoint: unknown; opened: boolean }[] {
+    const db = this.open();
+    if (!db) return [];
+    const rows = db
+      .prepare(
+        `SELECT r.id AS runId, s.checkpoint, s.key FROM sink_checkpoints s JOIN runs r ON s.sink = r.id || '|' || ?
+         ORDER BY r.seq`,
+      )
+      .all(slot) as { runId: string; checkpoint: string; key: string }[];
+    return rows.map((row) => ({
+      runId: row.runId,
+      checkpoint: JSON.parse(row.checkpoint),
+      opened: row.key.endsWith("|open"),
+    }));
+  }
+
+  /** the runs `batchpipe watch` started (one per file group, each carrying its sinks on from the one before) */
+  watchRuns(): Set<string> {
+    const file = path.join(this.dir, "watch", "watch.db");
+    if (!fs.existsSync(file)) return new Set();
+    const db = new Database(file, { readonly: true, fileMustExist: true });
+    try {
+      db.pragma("busy_timeout = 2000");
+      // a watcher starting up has created the file but maybe not yet its tables
+      if (!db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'groups'").get()) {
+        return new Set();
+      }
+      const rows = db.prepare("SELECT run_id FROM groups WHERE run_id IS NOT NULL").all() as {
+        run_id: string;
+      }[];
+      return new Set(rows.map((row) => row.run_id));
+    } finally {
+      db.close();
+    }
   }
 
   /** the pid of the process running the pipeline (the lock's holder), read without taking the lock */
