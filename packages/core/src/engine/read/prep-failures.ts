@@ -10,32 +10,40 @@ import { readLinesSync } from "./files.js";
 /** the prep-failures file, relative to the state dir */
 export const prepFailuresFile = (runId: string) => path.join(runId, "prep-failures.jsonl");
 
-/** the row of a record the source could not parse */
-export function invalidRecordRow(item: InvalidRecord): FailureRow {
+/**
+ * The failure rows of one read. A row's id is its request's custom_id when the transform rendered
+ * one, else the record's position, `<file>:<line>`: the file relative to the spec's folder (`dir`),
+ * so two files of one name in different folders (`date=…/part-0.jsonl`) give distinct ids, or the
+ * source's own locator when it is not a path (`-` for standard input).
+ */
+export function failureRows(dir: string) {
+  const positionId = (position: RecordPosition) =>
+    `${path.isAbsolute(position.file) ? path.relative(dir, position.file).split(path.sep).join("/") : position.file}:${position.line}`;
   return {
-    id: positionId(item.position),
-    status: "failed",
-    error: { code: item.invalid.code, message: item.invalid.message, status_code: null },
-    attempts: 0,
-    batch_id: null,
-    input: null,
-    source: item.position,
-  };
-}
-
-/** the row of a record whose request was refused; `id` defaults to the record's own */
-export function rejectedRow(
-  record: SourceRecord,
-  error: { code: string; message: string; id?: string },
-): FailureRow {
-  return {
-    id: error.id ?? recordId(record),
-    status: "failed",
-    error: { code: error.code, message: error.message, status_code: null },
-    attempts: 0,
-    batch_id: null,
-    input: record.data,
-    source: record.position,
+    /** the row of a record the source could not parse */
+    invalid(item: InvalidRecord): FailureRow {
+      return {
+        id: positionId(item.position),
+        status: "failed",
+        error: { code: item.invalid.code, message: item.invalid.message, status_code: null },
+        attempts: 0,
+        batch_id: null,
+        input: null,
+        source: item.position,
+      };
+    },
+    /** the row of a record whose request was refused; without a custom_id (`id` absent or empty), its position's */
+    rejected(record: SourceRecord, error: { code: string; message: string; id?: string }): FailureRow {
+      return {
+        id: error.id || positionId(record.position),
+        status: "failed",
+        error: { code: error.code, message: error.message, status_code: null },
+        attempts: 0,
+        batch_id: null,
+        input: record.data,
+        source: record.position,
+      };
+    },
   };
 }
 
@@ -48,13 +56,4 @@ export function* takenIds(file: string, bytes: number): Generator<string> {
     const row = JSON.parse(line) as FailureRow;
     if (row.error.code === "request_too_large") yield row.id;
   }
-}
-
-function recordId(record: SourceRecord): string {
-  const id = record.data.id;
-  return typeof id === "string" || typeof id === "number" ? String(id) : positionId(record.position);
-}
-
-function positionId(position: RecordPosition): string {
-  return `${path.basename(position.file)}:${position.line}`;
 }

@@ -43,7 +43,7 @@ import { createEstimator } from "./estimator.js";
 import { type FanoutGate, FanoutRows } from "./fanout-gate.js";
 import { syncFiles } from "./files.js";
 import { RequestIndex } from "./id-index.js";
-import { invalidRecordRow, prepFailuresFile, rejectedRow } from "./prep-failures.js";
+import { failureRows, prepFailuresFile } from "./prep-failures.js";
 import { failedRead, guardSource, interrupted, toRequest } from "./read-errors.js";
 import { CoveredRecords, openReadFiles, type ReadResume, ReadStartsOver } from "./resume.js";
 import { requestTooLarge, type ShardEntry, shardLimits, shardName } from "./shard-writer.js";
@@ -144,6 +144,7 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
   // every request is looked up only when the cache had entries at the start (a lookup costs ~4–8 µs)
   const lookUpAll = (options.cache?.size ?? 0) > 0;
 
+  const rows = failureRows(pipeline.dir);
   const fail = (row: FailureRow) => failures.write(`${JSON.stringify(row)}\n`);
 
   const checkpoint = async (last: SourceItem) => {
@@ -184,13 +185,13 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
     const place = (item: SourceItem) => {
       if (isInvalidRecord(item)) {
         totals.invalid++;
-        fail(invalidRecordRow(item));
+        fail(rows.invalid(item));
         return;
       }
       const request = toRequest(transform, item, pipeline.transform.label);
       if (isBatchpipeError(request)) {
         totals.rejected++;
-        fail(rejectedRow(item, { code: request.code, message: request.message, id: request.recordId }));
+        fail(rows.rejected(item, { code: request.code, message: request.message, id: request.recordId }));
         return;
       }
       const id = request.custom_id;
@@ -198,12 +199,12 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
       if (earlier !== undefined) {
         totals.rejected++;
         const message = `"${id}" was already delivered for this pipeline (from ${earlier}); the first occurrence wins`;
-        fail(rejectedRow(item, { code: "duplicate_id", message, id }));
+        fail(rows.rejected(item, { code: "duplicate_id", message, id }));
         return;
       }
       if (!duplicates.take(id)) {
         totals.rejected++;
-        fail(rejectedRow(item, { code: "duplicate_id", message: duplicateMessage(id, item.position), id }));
+        fail(rows.rejected(item, { code: "duplicate_id", message: duplicateMessage(id, item.position), id }));
         return;
       }
 
@@ -214,7 +215,7 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
       const tooLarge = requestTooLarge(limits, { bytes, inputTokens });
       if (tooLarge) {
         totals.rejected++;
-        fail(rejectedRow(item, { code: "request_too_large", message: tooLarge, id }));
+        fail(rows.rejected(item, { code: "request_too_large", message: tooLarge, id }));
         return;
       }
       const digest = RequestIndex.digest(request.url, JSON.stringify(request.body));
