@@ -72,7 +72,7 @@ export async function* readRows(file: string, options: ReadRowsOptions): AsyncGe
   let first = base === 0;
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
-      if (first) checkEncoding(file, chunk);
+      if (first) checkStart(file, chunk);
       first = false;
       lines.push(chunk);
       fed += chunk.length;
@@ -195,12 +195,28 @@ function describe(error: CsvError | undefined): string {
   return error?.code ?? "the row cannot be split into fields";
 }
 
-function checkEncoding(file: string, chunk: Buffer): void {
+/** refuses a file no row of which could be read right: UTF-16, or lines ended by a lone \r */
+function checkStart(file: string, chunk: Buffer): void {
   if ((chunk[0] === 0xff && chunk[1] === 0xfe) || (chunk[0] === 0xfe && chunk[1] === 0xff)) {
     throw new BatchpipeError("SOURCE_FAILED", `${file} is UTF-16 (it starts with a UTF-16 byte order mark)`, {
       loc: { file, line: 1, column: 1 },
       hint: "Convert it to UTF-8 first, e.g. `iconv -f UTF-16 -t UTF-8 in.csv > out.csv`.",
       plugin: "source:csv",
     });
+  }
+  // a lone \r (old Mac line ends) does not end a row: the whole file would be one (header) row, and
+  // its records would vanish without a failure. A first chunk without any \n but with a \r before
+  // more text is such a file (a header or first row longer than a chunk is not plausible)
+  const cr = chunk.indexOf(CR);
+  if (cr !== -1 && cr < chunk.length - 1 && chunk.indexOf(NEWLINE) === -1) {
+    throw new BatchpipeError(
+      "SOURCE_FAILED",
+      `${file} ends its lines with a lone \\r (classic Mac line ends), which does not end a CSV row: the whole file would read as one row`,
+      {
+        loc: { file, line: 1, column: cr + 1 },
+        hint: "Convert the line ends to \\n first, e.g. `tr '\\r' '\\n' < in.csv > out.csv`, and run again.",
+        plugin: "source:csv",
+      },
+    );
   }
 }
