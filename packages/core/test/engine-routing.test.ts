@@ -30,7 +30,7 @@ function setup(ids: string[], o: { json?: boolean } = {}) {
           rootIndex: i,
           requestDigest: [i + 1, 0, 0],
           jsonOutput: o.json ?? false,
-          input: { n: i },
+          input: JSON.stringify({ n: i }),
           source: { file: "/data.jsonl", line: i + 1 },
         }),
       )

@@ -14,7 +14,10 @@ function metaFile(metas: ShardMeta[]): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "meta-index-"));
   dirs.push(dir);
   const file = path.join(dir, "00001.meta.jsonl");
-  fs.writeFileSync(file, metas.map((m) => `${encodeShardMeta(m)}\n`).join(""));
+  fs.writeFileSync(
+    file,
+    metas.map((m) => `${encodeShardMeta({ ...m, input: JSON.stringify(m.input) })}\n`).join(""),
+  );
   return file;
 }
 

@@ -15,6 +15,7 @@ import {
 } from "../plugin.js";
 import type { LiveResult } from "../provider/contract.js";
 import { guardSource, toRequest } from "./read/read-errors.js";
+import { recordJson, tooDeep } from "./read/too-deep.js";
 import { openProvider } from "./run-pipeline.js";
 import type { EnginePipeline } from "./types.js";
 
@@ -93,12 +94,24 @@ export async function* tryPipeline(
         yield { id: `(line ${item.position.line})`, source: item.position, sent: false, error: item.invalid };
         continue;
       }
+      // as the read: a record nested too deeply to serialise is not sent (read/too-deep.ts)
+      if (recordJson(item.data) === undefined) {
+        if (wanted) continue;
+        done++;
+        yield {
+          id: `(line ${item.position.line})`,
+          source: item.position,
+          sent: false,
+          error: tooDeep(item).invalid,
+        };
+        continue;
+      }
       const request = toRequest(transform, item, pipeline.transform.label);
       if (request instanceof BatchpipeError) {
         if (wanted) continue;
         done++;
         yield {
-          id: request.recordId ?? `(line ${item.position.line})`,
+          id: request.recordId || `(line ${item.position.line})`,
           source: item.position,
           sent: false,
           error: { code: request.code, message: request.message },

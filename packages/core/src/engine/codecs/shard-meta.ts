@@ -23,19 +23,21 @@ export interface ShardMeta {
   source: RecordPosition;
 }
 
-/** the line without its newline */
-export function encodeShardMeta(meta: ShardMeta): string {
-  return JSON.stringify({
-    id: meta.id,
-    inputTokens: meta.inputTokens,
-    outputTokens: meta.outputTokens,
-    rootIndex: meta.rootIndex,
-    requestDigest: meta.requestDigest,
-    // absent when false (JSON.stringify leaves out undefined)
-    jsonOutput: meta.jsonOutput || undefined,
-    input: meta.input,
-    source: meta.source,
-  });
+/** the line without its newline; `input` is the record's data as JSON text (serialised once, by the read) */
+export function encodeShardMeta(meta: Omit<ShardMeta, "input"> & { input: string }): string {
+  return withInput(
+    {
+      id: meta.id,
+      inputTokens: meta.inputTokens,
+      outputTokens: meta.outputTokens,
+      rootIndex: meta.rootIndex,
+      requestDigest: meta.requestDigest,
+      // absent when false (JSON.stringify leaves out undefined)
+      jsonOutput: meta.jsonOutput || undefined,
+      source: meta.source,
+    },
+    meta.input,
+  );
 }
 
 export function decodeShardMeta(line: string): ShardMeta {
@@ -55,4 +57,9 @@ export function decodeShardMeta(line: string): ShardMeta {
   }
   meta.jsonOutput = meta.jsonOutput === true;
   return meta as ShardMeta;
+}
+
+/** `fields` as a JSON object with `"input":<input>` (JSON text, serialised once by the read) added last */
+export function withInput(fields: object, input: string): string {
+  return `${JSON.stringify(fields).slice(0, -1)},"input":${input}}`;
 }

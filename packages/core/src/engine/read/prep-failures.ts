@@ -5,6 +5,7 @@
  */
 import path from "node:path";
 import type { FailureRow, InvalidRecord, RecordPosition, SourceRecord } from "../../plugin.js";
+import { withInput } from "../codecs/shard-meta.js";
 import { readLinesSync } from "./files.js";
 
 /** the prep-failures file, relative to the state dir */
@@ -20,9 +21,9 @@ export function failureRows(dir: string) {
   const positionId = (position: RecordPosition) =>
     `${path.isAbsolute(position.file) ? path.relative(dir, position.file).split(path.sep).join("/") : position.file}:${position.line}`;
   return {
-    /** the row of a record the source could not parse */
-    invalid(item: InvalidRecord): FailureRow {
-      return {
+    /** the line of a record the source could not parse */
+    invalid(item: InvalidRecord): string {
+      const row: FailureRow = {
         id: positionId(item.position),
         status: "failed",
         error: { code: item.invalid.code, message: item.invalid.message, status_code: null },
@@ -31,18 +32,26 @@ export function failureRows(dir: string) {
         input: null,
         source: item.position,
       };
+      return JSON.stringify(row);
     },
-    /** the row of a record whose request was refused; without a custom_id (`id` absent or empty), its position's */
-    rejected(record: SourceRecord, error: { code: string; message: string; id?: string }): FailureRow {
-      return {
+    /**
+     * The line of a record whose request was refused (`input`: its data as JSON text); without a
+     * custom_id (`id` absent or empty), its position's.
+     */
+    rejected(
+      record: SourceRecord,
+      error: { code: string; message: string; id?: string },
+      input: string,
+    ): string {
+      const row: Omit<FailureRow, "input"> = {
         id: error.id || positionId(record.position),
         status: "failed",
         error: { code: error.code, message: error.message, status_code: null },
         attempts: 0,
         batch_id: null,
-        input: record.data,
         source: record.position,
       };
+      return withInput(row, input);
     },
   };
 }

@@ -20,14 +20,8 @@ import type { CacheHit, CacheLookup } from "../../cache/index.js";
 import { isBatchpipeError } from "../../errors.js";
 import type { EstimateMode } from "../../estimate/estimate-tokens.js";
 import { estimateOutputTokens } from "../../estimate/index.js";
-import { estimateCost, type ModelPrice, pricesFor } from "../../estimate/pricing.js";
-import {
-  type FailureRow,
-  isInvalidRecord,
-  type Logger,
-  type RecordPosition,
-  type SourceItem,
-} from "../../plugin.js";
+import { pricesFor } from "../../estimate/pricing.js";
+import { isInvalidRecord, type Logger, type RecordPosition, type SourceItem } from "../../plugin.js";
 import { checkTransformHandle } from "../../plugins/contract.js";
 import type { FanoutBatch, RunTotals, ShardRow } from "../../state/index.js";
 import type { ReadCheckpoint } from "../codecs/read-checkpoint.js";
@@ -45,8 +39,10 @@ import { syncFiles } from "./files.js";
 import { RequestIndex } from "./id-index.js";
 import { failureRows, prepFailuresFile } from "./prep-failures.js";
 import { failedRead, guardSource, interrupted, toRequest } from "./read-errors.js";
+import { emptyTotals, sumCosts } from "./read-totals.js";
 import { CoveredRecords, openReadFiles, type ReadResume, ReadStartsOver } from "./resume.js";
 import { requestTooLarge, type ShardEntry, shardLimits, shardName } from "./shard-writer.js";
+import { encodeRequest, recordJson, tooDeep } from "./too-deep.js";
 
 export interface ReadPhaseOptions {
   pipeline: EnginePipeline;
@@ -145,7 +141,7 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
   const lookUpAll = (options.cache?.size ?? 0) > 0;
 
   const rows = failureRows(pipeline.dir);
-  const fail = (row: FailureRow) => failures.write(`${JSON.stringify(row)}\n`);
+  const fail = (line: string) => failures.write(`${line}\n`);
 
   const checkpoint = async (last: SourceItem) => {
     const found = fanout.take();
@@ -188,10 +184,19 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
         fail(rows.invalid(item));
         return;
       }
+      // the record's data as JSON, once: what a shard's meta, a fan-out row or a failure row holds
+      const input = recordJson(item.data);
+      if (input === undefined) {
+        totals.invalid++;
+        fail(rows.invalid(tooDeep(item)));
+        return;
+      }
       const request = toRequest(transform, item, pipeline.transform.label);
       if (isBatchpipeError(request)) {
         totals.rejected++;
-        fail(rows.rejected(item, { code: request.code, message: request.message, id: request.recordId }));
+        fail(
+          rows.rejected(item, { code: request.code, message: request.message, id: request.recordId }, input),
+        );
         return;
       }
       const id = request.custom_id;
@@ -199,26 +204,37 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
       if (earlier !== undefined) {
         totals.rejected++;
         const message = `"${id}" was already delivered for this pipeline (from ${earlier}); the first occurrence wins`;
-        fail(rows.rejected(item, { code: "duplicate_id", message, id }));
+        fail(rows.rejected(item, { code: "duplicate_id", message, id }, input));
         return;
       }
       if (!duplicates.take(id)) {
         totals.rejected++;
-        fail(rows.rejected(item, { code: "duplicate_id", message: duplicateMessage(id, item.position), id }));
+        fail(
+          rows.rejected(
+            item,
+            { code: "duplicate_id", message: duplicateMessage(id, item.position), id },
+            input,
+          ),
+        );
         return;
       }
 
-      const { line, model, json } = provider.plugin.encode(request, provider.options);
+      const encoded = encodeRequest(provider, request);
+      if (encoded === undefined) {
+        totals.rejected++;
+        fail(rows.rejected(item, { ...tooDeep(item, "its request").invalid, id }, input));
+        return;
+      }
+      const { line, model, json, digest } = encoded;
       const bytes = Buffer.byteLength(line) + 1;
       const inputTokens = estimator.estimate(model, request);
       const outputTokens = estimateOutputTokens(request.body, { url: request.url });
       const tooLarge = requestTooLarge(limits, { bytes, inputTokens });
       if (tooLarge) {
         totals.rejected++;
-        fail(rows.rejected(item, { code: "request_too_large", message: tooLarge, id }));
+        fail(rows.rejected(item, { code: "request_too_large", message: tooLarge, id }, input));
         return;
       }
-      const digest = RequestIndex.digest(request.url, JSON.stringify(request.body));
       const same = requests.get(digest);
       // a root whose collection began cannot deliver more fan-out rows (fanout-gate.ts)
       if (same && (gate?.canFanOut(shardName(same.shard)) ?? true)) {
@@ -229,7 +245,7 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
         fanout.add(root, {
           canonical: String(same.index),
           recordId: id,
-          input: JSON.stringify(item.data),
+          input,
           source: JSON.stringify(item.position),
         });
         return;
@@ -244,7 +260,7 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
         id,
         requestDigest: digest,
         jsonOutput: json,
-        input: item.data,
+        input,
         source: item.position,
       };
       // --- result cache (cache/): a request that succeeded in an earlier run is not sent again, nor
@@ -365,36 +381,6 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
 const PROGRESS_EVERY = 10_000;
 /** the longest the read keeps the thread before the run loop gets a turn */
 const TURN_MS = 2;
-
-function emptyTotals(): RunTotals {
-  return {
-    read: 0,
-    invalid: 0,
-    rejected: 0,
-    requests: 0,
-    identical: 0,
-    cached: 0,
-    cachedRecords: 0,
-    cachedCost: 0,
-    shards: 0,
-    estimatedInputTokens: 0,
-    estimatedOutputTokens: 0,
-    estimatedCost: null,
-  };
-}
-
-function sumCosts(
-  byModel: Map<string, { input: number; output: number }>,
-  prices: Readonly<Record<string, ModelPrice>>,
-): number | null {
-  let total = 0;
-  for (const [model, tokens] of byModel) {
-    const cost = estimateCost({ model, inputTokens: tokens.input, outputTokens: tokens.output, prices });
-    if (cost === null) return null;
-    total += cost;
-  }
-  return total;
-}
 
 function samePosition(a: RecordPosition, b: RecordPosition): boolean {
   return a.file === b.file && a.line === b.line;

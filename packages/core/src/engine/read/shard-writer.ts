@@ -39,7 +39,8 @@ export interface ShardEntry {
   id: string;
   requestDigest: [number, number, number];
   jsonOutput: boolean;
-  input: Record<string, unknown>;
+  /** the record's data as JSON text */
+  input: string;
   source: RecordPosition;
   /** answered from the result cache: `line` is its cached result, in a shard of its own (cache/cached-shard.ts) */
   cached?: boolean;
