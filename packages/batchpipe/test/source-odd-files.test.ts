@@ -35,4 +35,23 @@ describe("odd source files (real CLI)", () => {
     expect(run.stderr).toContain("lone \\r");
     expect(run.stderr).toContain("tr '\\r' '\\n'");
   });
+
+  it("a quote left open in row 11 of 100,000: the failure and a warning say it swallowed lines 12 to 100,001, and the fix", async () => {
+    let csv = "id,text\n";
+    for (let i = 1; i <= 100_000; i++) csv += i === 11 ? `${i},"6 inch\n` : `${i},row ${i}\n`;
+    const dir = writeFiles({ "pipeline.yaml": oddSpec("{ use: csv, path: ./data.csv }"), "data.csv": csv });
+    const run = await batchpipe(["run", "pipeline.yaml", "--json"], { cwd: dir });
+    expect(run.code, run.stderr).toBe(3);
+    expect(report(run)).toMatchObject({ read: 11, succeeded: 10, failed: 1, unaccounted: 0 });
+    const why =
+      'the row on line 12 opens a quoted field that is never closed: lines 12 to 100,001 (the end of the file) were read as this one row, so the 99,989 lines after line 12 are not records. Close the quote (a quote inside a quoted field is written ""), or set `quote` to a character the data does not use, and run again';
+    const errors = readJsonl<{ id: string; error: { message: string } }>(`${dir}/out/errors.jsonl`);
+    expect(errors.map((e) => [e.id, e.error.message])).toEqual([
+      ["data.csv:12", `${dir}/data.csv:12: malformed CSV: ${why}`],
+    ]);
+    // the one failure row would hide 99,989 lines: a warning says so while the run reads
+    expect(run.events.filter((e) => e.type === "warning").map((e) => e.message)).toContain(
+      `${dir}/data.csv:12: ${why}`,
+    );
+  });
 });

@@ -99,14 +99,14 @@ export default defineSource({
   options,
   // a glob is matched when the run reads; a plain file or folder must exist before it starts
   check: checkInputPath,
-  async *read({ options, resolvePath, signal, checkpoint }) {
+  async *read({ options, resolvePath, signal, checkpoint, logger }) {
     const { files, first, cursor } = await resolveInputFiles<CsvCursor>(resolvePath(options.path), {
       extensions: [".csv", ".csv.gz"],
       plugin: PLUGIN,
       checkpoint,
       cursorFields: ["offset", "line"],
     });
-    const parse: ReadRowsOptions = { ...options, signal };
+    const parse: ReadRowsOptions = { ...options, signal, logger };
     for (let i = first; i < files.length; i++) {
       const file = files[i]!;
       const resume = i === first ? cursor : undefined;

@@ -1,4 +1,4 @@
-import { BatchpipeError, openInputFile } from "@batchpipe/core/plugin";
+import { BatchpipeError, type Logger, openInputFile } from "@batchpipe/core/plugin";
 import { type CsvError, type Options, Parser } from "csv-parse";
 
 /** A CSV row as csv-parse split it (`fields`), or a row it could not split (`error`). */
@@ -24,6 +24,8 @@ export interface ReadRowsOptions {
   /** the number of lines before `start` */
   lineBefore?: number;
   signal?: AbortSignal;
+  /** warned when a quoted field left open swallows the lines after its own */
+  logger?: Logger;
 }
 
 /**
@@ -39,7 +41,9 @@ export async function* readRows(file: string, options: ReadRowsOptions): AsyncGe
   let batch: Row[] = [];
   const add = (end: number, fields: string[] | undefined, error: string | undefined) => {
     const line = lines.row(end);
-    batch.push({ line, linesBefore: lines.count, end, fields, error });
+    const row: Row = { line, linesBefore: lines.count, end, fields, error };
+    batch.push(row);
+    return row;
   };
   const parser = new RowParser(
     {
@@ -57,7 +61,11 @@ export async function* readRows(file: string, options: ReadRowsOptions): AsyncGe
       skip_records_with_error: true,
       on_skip: (error: CsvError | undefined) => {
         // with the relaxed options above, only the end of the file leaves a row unsplit
-        add(ending ? fed : base + parser.info.bytes, undefined, describe(error));
+        const row = add(ending ? fed : base + parser.info.bytes, undefined, undefined);
+        // a quote left open swallows every line after it: say which, and warn (one failure row hides them)
+        const last = lines.count + (lastByte === NEWLINE ? 0 : 1);
+        row.error = describe(error, row.line, last);
+        if (last > row.line) options.logger?.warn(`${file}:${row.line}: ${row.error}`);
       },
     },
     (fields) => add(base + parser.info.bytes, fields, undefined),
@@ -65,6 +73,7 @@ export async function* readRows(file: string, options: ReadRowsOptions): AsyncGe
   let failed: unknown;
   let fed = base;
   let ending = false;
+  let lastByte: number | undefined;
   parser.on("error", (error) => {
     failed = error;
   });
@@ -76,6 +85,7 @@ export async function* readRows(file: string, options: ReadRowsOptions): AsyncGe
       first = false;
       lines.push(chunk);
       fed += chunk.length;
+      lastByte = chunk[chunk.length - 1];
       parser.write(chunk);
       if (failed) throw failed;
       if (batch.length > 0) {
@@ -190,9 +200,16 @@ class LineCounter {
   }
 }
 
-function describe(error: CsvError | undefined): string {
-  if (error?.code === "CSV_QUOTE_NOT_CLOSED") return "a quoted field is still open at the end of the file";
-  return error?.code ?? "the row cannot be split into fields";
+/** why a row could not be split; `line` to `last`: the lines it spans (to the end of the file) */
+function describe(error: CsvError | undefined, line: number, last: number): string {
+  if (error?.code !== "CSV_QUOTE_NOT_CLOSED") return error?.code ?? "the row cannot be split into fields";
+  if (last <= line) return "a quoted field is still open at the end of the file";
+  const count = (n: number) => n.toLocaleString("en-US");
+  return (
+    `the row on line ${count(line)} opens a quoted field that is never closed: lines ${count(line)} to ${count(last)} ` +
+    `(the end of the file) were read as this one row, so the ${count(last - line)} lines after line ${count(line)} are not records. ` +
+    'Close the quote (a quote inside a quoted field is written ""), or set `quote` to a character the data does not use, and run again'
+  );
 }
 
 /** refuses a file no row of which could be read right: UTF-16, or lines ended by a lone \r */
