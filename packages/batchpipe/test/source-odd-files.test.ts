@@ -54,4 +54,43 @@ describe("odd source files (real CLI)", () => {
       `${dir}/data.csv:12: ${why}`,
     );
   });
+
+  it("a UTF-16 jsonl file stops the run with SOURCE_FAILED and the hint to convert it, as a UTF-16 CSV does", async () => {
+    const utf16 = Buffer.concat([
+      Buffer.from([0xff, 0xfe]),
+      Buffer.from('{"id":"a","text":"hi"}\n', "utf16le"),
+    ]);
+    for (const [file, source] of [
+      ["data.jsonl", "{ use: jsonl, path: ./data.jsonl }"],
+      ["data.csv", "{ use: csv, path: ./data.csv }"],
+    ] as const) {
+      const dir = writeFiles({ "pipeline.yaml": oddSpec(source), [file]: utf16 });
+      const run = await batchpipe(["run", "pipeline.yaml"], { cwd: dir });
+      expect(run.code).toBe(1);
+      expect(run.stderr).toContain(
+        `${file} is UTF-16 (it starts with a UTF-16 byte order mark) (SOURCE_FAILED)`,
+      );
+      expect(run.stderr).toContain(`iconv -f UTF-16 -t UTF-8 in.${file.split(".")[1]}`);
+    }
+  });
+
+  it("a jsonl line of only U+00A0 is an invalid_input failure (JSON.parse refuses it); a line of spaces and tabs is blank", async () => {
+    const dir = writeFiles({
+      "pipeline.yaml": oddSpec("{ use: jsonl, path: ./data.jsonl }"),
+      "data.jsonl": '{"id":"a","text":"one"}\n\u00a0\n \t \n{"id":"b","text":"two"}\n',
+    });
+    const run = await batchpipe(["run", "pipeline.yaml", "--json"], { cwd: dir });
+    expect(run.code, run.stderr).toBe(3);
+    expect(report(run)).toMatchObject({ read: 3, succeeded: 2, failed: 1, unaccounted: 0 });
+    const errors = readJsonl<{ id: string; error: { code: string; message: string } }>(
+      `${dir}/out/errors.jsonl`,
+    );
+    expect(errors.map((e) => [e.id, e.error.code, e.error.message])).toEqual([
+      [
+        "data.jsonl:2",
+        "invalid_input",
+        `${dir}/data.jsonl:2: invalid JSON: the line holds only whitespace JSON does not allow (U+00A0): remove it, or make the line empty`,
+      ],
+    ]);
+  });
 });

@@ -69,6 +69,7 @@ export {
   type RowProjector,
 } from "./rows/projection.js";
 export { cannotResume, invalidInput, invalidInputError } from "./source-items.js";
+export { refuseUtf16 } from "./text-encoding.js";
 export { z };
 
 import type {

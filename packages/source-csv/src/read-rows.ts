@@ -1,4 +1,4 @@
-import { BatchpipeError, type Logger, openInputFile } from "@batchpipe/core/plugin";
+import { BatchpipeError, type Logger, openInputFile, refuseUtf16 } from "@batchpipe/core/plugin";
 import { type CsvError, type Options, Parser } from "csv-parse";
 
 /** A CSV row as csv-parse split it (`fields`), or a row it could not split (`error`). */
@@ -214,13 +214,7 @@ function describe(error: CsvError | undefined, line: number, last: number): stri
 
 /** refuses a file no row of which could be read right: UTF-16, or lines ended by a lone \r */
 function checkStart(file: string, chunk: Buffer): void {
-  if ((chunk[0] === 0xff && chunk[1] === 0xfe) || (chunk[0] === 0xfe && chunk[1] === 0xff)) {
-    throw new BatchpipeError("SOURCE_FAILED", `${file} is UTF-16 (it starts with a UTF-16 byte order mark)`, {
-      loc: { file, line: 1, column: 1 },
-      hint: "Convert it to UTF-8 first, e.g. `iconv -f UTF-16 -t UTF-8 in.csv > out.csv`.",
-      plugin: "source:csv",
-    });
-  }
+  refuseUtf16(file, chunk, { plugin: "source:csv", ext: "csv" });
   // a lone \r (old Mac line ends) does not end a row: the whole file would be one (header) row, and
   // its records would vanish without a failure. A first chunk without any \n but with a \r before
   // more text is such a file (a header or first row longer than a chunk is not plausible)

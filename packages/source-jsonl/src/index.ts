@@ -133,7 +133,12 @@ function parseLine(file: string, line: Line, seekable: boolean): SourceItem | un
   let end = bytes.length;
   if (end > 0 && bytes[end - 1] === 0x0d) end--;
   const text = bytes.toString("utf8", 0, end);
-  if (isBlank(text)) return undefined;
+  // fast path: JSON lines almost always start with `{`
+  if (text.charCodeAt(0) !== 0x7b) {
+    if (isBlank(text)) return undefined;
+    if (text.trim() === "")
+      return invalid(`invalid JSON: the line holds only ${notJsonSpace(text)}`, position, cursor);
+  }
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -150,11 +155,16 @@ function invalid(message: string, position: RecordPosition, cursor: JsonlCursor 
   return invalidInput(message, position, cursor as unknown as Checkpoint);
 }
 
+/** empty, or only JSON's whitespace (space, tab, \r; JSON.parse refuses U+00A0 and the other Unicode spaces) */
 function isBlank(text: string): boolean {
-  // fast path: JSON lines almost always start with `{`
-  const first = text.charCodeAt(0);
-  if (first === 0x7b) return false;
-  return text.trim() === "";
+  return /^[ \t\r]*$/.test(text);
+}
+
+/** a whitespace-only line that is not blank: which characters JSON does not take as whitespace */
+function notJsonSpace(text: string): string {
+  const odd = [...new Set(text.replace(/[ \t\r]/g, ""))];
+  const names = odd.map((c) => `U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}`);
+  return `whitespace JSON does not allow (${names.join(", ")}): remove it, or make the line empty`;
 }
 
 function describe(value: unknown): string {

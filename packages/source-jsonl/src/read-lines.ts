@@ -1,6 +1,6 @@
 import { isUtf8 } from "node:buffer";
 import type { Readable } from "node:stream";
-import { openInputFile } from "@batchpipe/core/plugin";
+import { openInputFile, refuseUtf16 } from "@batchpipe/core/plugin";
 
 /** One line of a file, without its `\n` (a trailing `\r` is still there). */
 export interface Line {
@@ -39,8 +39,12 @@ export async function* readLines(file: string, options: ReadLinesOptions = {}): 
   let offset = gzip ? 0 : start;
   let carry: Buffer[] = [];
   let carryLength = 0;
+  // a UTF-16 file would fail every line as not UTF-8: refused at its start, with what to do
+  let first = start === 0;
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
+      if (first) refuseUtf16(file, chunk, { plugin: "source:jsonl", ext: "jsonl" });
+      first = false;
       let from = 0;
       let newline = chunk.indexOf(NEWLINE, from);
       const lines: Line[] = [];
