@@ -10,6 +10,7 @@ import { parquetHeader, readPage } from "hyparquet/src/column.js";
 import { convert, DEFAULT_PARSERS } from "hyparquet/src/convert.js";
 import { getMaxRepetitionLevel, getTreePath } from "hyparquet/src/schema.js";
 import { compressors } from "hyparquet-compressors";
+import { exactNumbers, isDecimal } from "./exact-numbers.js";
 
 /**
  * One leaf (physical) column of a row group, decoded a page at a time: only the rows of the current
@@ -23,6 +24,8 @@ export class LeafColumn {
   /** a record of a repeated column may go on in the next page (data page v1) */
   private readonly repeated: boolean;
   private dictionary: DecodedArray | undefined;
+  /** DECIMAL and FLOAT values as the file holds them (exact-numbers.ts) */
+  private readonly exact: ((values: DecodedArray) => unknown[]) | undefined;
   private values: DecodedArray = [];
   private at = 0;
   private done = false;
@@ -36,14 +39,19 @@ export class LeafColumn {
   ) {
     const schemaPath = getTreePath(schema, meta.path_in_schema);
     this.path = meta.path_in_schema.join(".");
+    const element = schemaPath[schemaPath.length - 1]!.element;
+    this.exact = exactNumbers(element, meta.type);
+    // a DECIMAL is decoded unscaled (not as hyparquet's float64) and made a string here
+    const decimal = isDecimal(element);
     this.decoder = {
       pathInSchema: meta.path_in_schema,
-      element: schemaPath[schemaPath.length - 1]!.element,
+      element: decimal ? { ...element, converted_type: undefined, logical_type: undefined } : element,
       schemaPath,
       type: meta.type,
       codec: meta.codec,
       parsers: DEFAULT_PARSERS,
       compressors,
+      ...(decimal ? { utf8: false } : {}),
     };
     this.repeated = getMaxRepetitionLevel(schemaPath) > 0;
     const start = Number(meta.dictionary_page_offset || meta.data_page_offset);
@@ -103,7 +111,7 @@ export class LeafColumn {
       return;
     }
     if (!result.data) return;
-    this.values = result.data;
+    this.values = this.exact ? (this.exact(result.data) as DecodedArray) : result.data;
     this.at = 0;
     const dropped = Math.min(this.skip, this.complete());
     this.at += dropped;
