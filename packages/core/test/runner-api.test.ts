@@ -114,6 +114,31 @@ describe("BatchRunner", () => {
     expect(outputs.find((o) => o.id === "2")!.error?.code).toBeTruthy();
   });
 
+  it("runs /v1/moderations, an endpoint the prompt transform takes too", async () => {
+    const outputs: BatchOutputItem[] = [];
+    class Runner extends BatchRunner {
+      static override workConfig = {
+        name: "moderations",
+        endpoint: "/v1/moderations",
+        model: "omni-moderation-latest",
+        // the emulator's batches take OpenAI's four classic endpoints unless told otherwise
+        provider: { use: "emulator", emulator: { timeScale: 3600, endpoints: ["/v1/moderations"] } },
+        batch: FAST,
+      };
+      static override *upload(): Iterable<BatchInputItem> {
+        yield { id: "m1", input: "a harmless sentence" };
+      }
+      static override async download(items: AsyncIterable<BatchOutputItem>) {
+        await collect(items, outputs);
+      }
+    }
+    const result = await Runner.run({ dir: tempDir(), builtins: officialPlugins });
+    expect(result.report).toMatchObject({ read: 1, succeeded: 1, failed: 0 });
+    expect((outputs[0]!.response as { results: { flagged: boolean }[] }).results).toEqual([
+      expect.objectContaining({ flagged: false }),
+    ]);
+  });
+
   it("rejects a bad workConfig with every problem and a hint", async () => {
     class Runner extends BatchRunner {
       static override workConfig = { name: "bad name!", endpoint: "/v1/chat", typo: true } as never;

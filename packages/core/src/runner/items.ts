@@ -2,7 +2,7 @@
 import type { RecordPosition, Usage } from "../plugin.js";
 
 /**
- * One request to make. Give `messages` (chat), `input` (embeddings) or `body` (the whole request
+ * One request to make. Give `messages` (chat), `input` (embeddings, moderations) or `body` (the whole request
  * body, for full control); `workConfig.model` and `workConfig.body` fill in what a body lacks.
  */
 export interface BatchInputItem {

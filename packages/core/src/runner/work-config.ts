@@ -5,13 +5,7 @@
 import { z } from "zod";
 import { BatchpipeError, ErrorCodes } from "../errors.js";
 import { batchSchema, providerSchema } from "../spec/schema.js";
-
-export const ENDPOINTS = [
-  "/v1/chat/completions",
-  "/v1/embeddings",
-  "/v1/responses",
-  "/v1/completions",
-] as const;
+import { PROMPT_ENDPOINTS } from "../transform/prompt.js";
 
 export const workConfigSchema = z.strictObject({
   name: z
@@ -24,7 +18,8 @@ export const workConfigSchema = z.strictObject({
     .string()
     .regex(/^\d+h$/, { error: 'expected a window in hours such as "24h"' })
     .default("24h"),
-  endpoint: z.enum(ENDPOINTS).default("/v1/chat/completions"),
+  /** the prompt transform's list: an item goes where a prompt can */
+  endpoint: z.enum(PROMPT_ENDPOINTS).default("/v1/chat/completions"),
   allow_same_dataset: z.boolean().default(false),
   clean_up: z.boolean().default(true),
   /** put in every request body that has no `model` */
@@ -49,7 +44,7 @@ export const workConfigSchema = z.strictObject({
 export interface WorkConfig {
   name: string;
   completion_window?: string;
-  /** /v1/chat/completions (default), /v1/embeddings, /v1/responses or /v1/completions */
+  /** /v1/chat/completions (default), /v1/embeddings, /v1/responses, /v1/completions or /v1/moderations */
   endpoint?: string;
   allow_same_dataset?: boolean;
   clean_up?: boolean;
@@ -109,7 +104,7 @@ function hintFor(issue: z.core.$ZodIssue): string {
   const key = String(issue.path[0] ?? "");
   if (issue.code === "unrecognized_keys")
     return `The keys are ${Object.keys(workConfigSchema.shape).join(", ")}.`;
-  if (key === "endpoint") return `Use one of ${ENDPOINTS.join(", ")}.`;
+  if (key === "endpoint") return `Use one of ${PROMPT_ENDPOINTS.join(", ")}.`;
   if (key === "name") return "The name keys the state folder (.batchpipe/<name>) and the batches' metadata.";
   if (key === "batch")
     return "batch takes the pipeline spec's batch options (max_requests, poll_interval, …).";
