@@ -2,7 +2,9 @@
 // Packs every publishable package with `pnpm pack`, checks each tarball (no workspace: ranges, the
 // files its exports and bin name, README and LICENSE, no build info), installs the tarballs with
 // npm into an empty project outside the workspace, runs `npx batchpipe run` there on a pipeline
-// against the built-in emulator and checks every id is in both sinks once.
+// against the built-in emulator and checks every id is in both sinks once. A strict TypeScript
+// project (strict, module nodenext, no skipLibCheck) that imports every public entry point compiles
+// there: our .d.ts files need no type package the user would have to add.
 // Usage: pnpm build && node scripts/pack-install-test.mjs   (run by .ci/run after the tests)
 import { execFileSync, spawnSync } from "node:child_process";
 import fs from "node:fs";
@@ -32,6 +34,7 @@ try {
     run("npm", ["install", "--no-audit", "--no-fund", ...packed], { cwd: project });
     checkInstalledFromTarballs(packed);
   });
+  step("strict tsc", () => typecheckConsumer());
   step("npx batchpipe run", () => runPipeline());
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   say(`✓ pack-install: ${packed.length} packages packed, installed and run in ${seconds} s`);
@@ -153,6 +156,40 @@ function runPipeline() {
     if (JSON.stringify(sorted) !== JSON.stringify([...ids].sort()))
       fail(`the ${sink} sink does not hold every id once: ${JSON.stringify(sorted)}`);
   }
+}
+
+/** a consumer's strict `tsc --noEmit` over every public entry point, with the workspace's TypeScript */
+function typecheckConsumer() {
+  const dir = path.join(project, "strict-ts");
+  fs.mkdirSync(dir);
+  fs.writeFileSync(path.join(dir, "package.json"), `${JSON.stringify({ type: "module", private: true })}\n`);
+  const compilerOptions = {
+    strict: true,
+    module: "nodenext",
+    moduleResolution: "nodenext",
+    target: "es2022",
+    skipLibCheck: false,
+    noEmit: true,
+    types: ["node"],
+    // @types/node from the workspace: the project has no type packages of its own
+    typeRoots: [path.join(ROOT, "node_modules/@types")],
+  };
+  fs.writeFileSync(
+    path.join(dir, "tsconfig.json"),
+    `${JSON.stringify({ compilerOptions, files: ["consumer.ts"] }, null, 2)}\n`,
+  );
+  fs.writeFileSync(
+    path.join(dir, "consumer.ts"),
+    [
+      'import { runCli } from "batchpipe";',
+      'import { BatchRunner, runSpec } from "@batchpipe/core";',
+      'import { defineSink, z } from "@batchpipe/core/plugin";',
+      'import { testSink } from "@batchpipe/core/testing";',
+      "export const used = [runCli, BatchRunner, runSpec, defineSink, z, testSink];",
+      "",
+    ].join("\n"),
+  );
+  run(process.execPath, [path.join(ROOT, "node_modules/typescript/bin/tsc"), "-p", dir], { cwd: dir });
 }
 
 function run(command, args, options) {

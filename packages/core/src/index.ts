@@ -64,7 +64,15 @@ export {
 export { parseDuration, parseSize } from "./spec/units.js";
 // for readers of a state folder (batchpipe view): who holds the run lock, the schema version, the rows
 export { checkStateOwner, lockHolder, STATE_SCHEMA_VERSION } from "./state/index.js";
-export { type RawRun, type RawShard, refuseVersion, schemaVersion, toRun, toShard } from "./state/schema.js";
+export {
+  type RawRun,
+  type RawShard,
+  refuseVersion,
+  type SqliteReader,
+  schemaVersion,
+  toRun,
+  toShard,
+} from "./state/schema.js";
 export type { RunCounters, RunRow, RunStatus, RunTotals, ShardRow, ShardStatus } from "./state/types.js";
 export { default as promptTransform, type PromptOptions } from "./transform/prompt.js";
 export * from "./watch/index.js";

@@ -35,7 +35,10 @@ export function cacheStats(dir: string): CacheStats | undefined {
   }
 }
 
-/** the figures (by default those the last commit kept, tables.ts), with the entries stored twice told apart (a scan of the upper key levels) */
+/**
+ * the figures (by default those the last commit kept, tables.ts), with the entries stored twice told apart (a scan of the upper key levels)
+ * @internal (better-sqlite3 types stay out of the published .d.ts: stripInternal)
+ */
 export function readStats(
   db: Database.Database,
   figures: { count: number; bytes: number } = cacheFigures(db),
@@ -86,7 +89,10 @@ export function clearCache(dir: string): CacheStats | { unreadable: string } | u
   }
 }
 
-/** the cache file opened (created or upgraded as needed), owner-only; a failure says what to do */
+/**
+ * the cache file opened (created or upgraded as needed), owner-only; a failure says what to do
+ * @internal (better-sqlite3 types stay out of the published .d.ts: stripInternal)
+ */
 export function openCacheFile(file: string, o: { fileMustExist?: boolean } = {}): Database.Database {
   let db: Database.Database | undefined;
   try {

@@ -85,6 +85,7 @@ export class CacheStore {
   /** the key rows of each level */
   private levels: number[] = [];
 
+  /** @internal (better-sqlite3 types stay out of the published .d.ts: stripInternal) */
   constructor(
     private readonly db: Database.Database,
     private readonly o: { maxBytes: number; mergeAt: number },

@@ -63,7 +63,10 @@ export function providerTag(provider: string): Buffer {
 /** a cache written by a newer batchpipe: this one cannot read it, and does not change it */
 export class NewerLayoutError extends Error {}
 
-/** open the cache file with its settings, creating or upgrading its tables */
+/**
+ * open the cache file with its settings, creating or upgrading its tables
+ * @internal (better-sqlite3 types stay out of the published .d.ts: stripInternal)
+ */
 export function openCacheDb(file: string, o: { fileMustExist?: boolean } = {}): Database.Database {
   const db = new Database(file, o);
   // a new cache's page size (an existing one keeps its own): fewer pages and cells for blocks of KBs
@@ -91,6 +94,7 @@ export interface CacheFigures {
  * keep it stored since, counted (a scan of every key and block, which every open of a run, a plan
  * and the writer thread made before the row was kept: at 20M stored results ~170 ms, or ~1 s from
  * a cold disk cache).
+ * @internal (better-sqlite3 types stay out of the published .d.ts: stripInternal)
  */
 export function cacheFigures(db: Database.Database): CacheFigures {
   const kept = db.prepare("SELECT seq, bytes, levels FROM figures").get() as
@@ -115,6 +119,7 @@ export function cacheFigures(db: Database.Database): CacheFigures {
  * a rerun answered from the cache). Keeping them only saves later opens a scan, so when it cannot
  * be done (another connection holds the write lock past busy_timeout, as a run storing results
  * does beside a `plan`; a file this user may read but not write) it is left to a later open.
+ * @internal (better-sqlite3 types stay out of the published .d.ts: stripInternal)
  */
 export function openFigures(db: Database.Database): CacheFigures {
   const figures = cacheFigures(db);
@@ -132,7 +137,10 @@ export function openFigures(db: Database.Database): CacheFigures {
   }
 }
 
-/** the figures row, for the blocks as they are (inside a transaction) */
+/**
+ * the figures row, for the blocks as they are (inside a transaction)
+ * @internal (better-sqlite3 types stay out of the published .d.ts: stripInternal)
+ */
 export function writeFigures(db: Database.Database, f: { bytes: number; levels: number[] }): void {
   db.prepare("INSERT OR REPLACE INTO figures (one, seq, bytes, levels) VALUES (1, ?, ?, ?)").run(
     blocksCounter(db),
@@ -152,6 +160,7 @@ function blocksCounter(db: Database.Database): number {
 /**
  * key rows beyond the first of their key (entries stored again, in more than one level): each
  * level's keys that an older level holds too
+ * @internal (better-sqlite3 types stay out of the published .d.ts: stripInternal)
  */
 export function duplicates(db: Database.Database): number {
   let n = 0;
@@ -160,7 +169,10 @@ export function duplicates(db: Database.Database): number {
   return n;
 }
 
-/** the keys of level `table` that one of the levels `others` holds too */
+/**
+ * the keys of level `table` that one of the levels `others` holds too
+ * @internal (better-sqlite3 types stay out of the published .d.ts: stripInternal)
+ */
 export function keysAlsoIn(db: Database.Database, table: string, others: readonly string[]): number {
   const inOthers = others
     .map((other) => `EXISTS (SELECT 1 FROM ${other} o WHERE o.key = k.key)`)

@@ -10,14 +10,9 @@ import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { BatchpipeError, ErrorCodes } from "../errors.js";
-import {
-  holdExclusive,
-  lockHolder,
-  makeStateDir,
-  ownerOnly,
-  processStartTime,
-  writeAtomic,
-} from "../state/index.js";
+import { lockHolder, makeStateDir, ownerOnly, processStartTime, writeAtomic } from "../state/index.js";
+// not re-exported by state/index.ts: it is @internal, and a re-export of it would break the .d.ts
+import { holdExclusive } from "../state/lock.js";
 
 export interface DaemonPaths {
   pid: string;

@@ -1,6 +1,5 @@
 export {
   acquireLock,
-  holdExclusive,
   isHeld,
   LOCK_FILE,
   lockHolder,

@@ -97,6 +97,7 @@ export function lockHolder(dir: string): { pid: number; command: string } | unde
  * Tried in short attempts with a random pause between them: processes that open a new lock file at
  * the same moment can each take SQLite's shared lock and then wait on one another for the whole
  * busy timeout, so that all of them give up (seen with six daemon starts racing).
+ * @internal (better-sqlite3 types stay out of the published .d.ts: stripInternal)
  */
 export function holdExclusive(file: string, waitMs: number): Database.Database | undefined {
   const deadline = Date.now() + waitMs;

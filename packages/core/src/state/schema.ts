@@ -50,6 +50,7 @@ CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 /**
  * `keepVersion` false: an earlier version this build opens is marked STATE_SCHEMA_VERSION (it will
  * write runs); true: left as it is (openState's option)
+ * @internal (better-sqlite3 types stay out of the published .d.ts: stripInternal)
  */
 export function migrate(db: Database.Database, file: string, o: { keepVersion: boolean }): void {
   const hasMeta = db.prepare("SELECT name FROM sqlite_master WHERE type='table' AND name='meta'").get();
@@ -69,8 +70,16 @@ export function migrate(db: Database.Database, file: string, o: { keepVersion: b
   db.prepare("INSERT INTO meta (key, value) VALUES ('schema_version', ?)").run(String(STATE_SCHEMA_VERSION));
 }
 
+/**
+ * What schemaVersion reads through: a better-sqlite3 Database (typed by its shape, so that the
+ * published .d.ts need not import better-sqlite3's types, which a user's project may not have).
+ */
+export interface SqliteReader {
+  prepare(sql: string): { get(...params: unknown[]): unknown };
+}
+
 /** the schema version a state database records (undefined if none) */
-export function schemaVersion(db: Database.Database): string | undefined {
+export function schemaVersion(db: SqliteReader): string | undefined {
   const row = db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as
     | { value: string }
     | undefined;

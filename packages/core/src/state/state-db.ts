@@ -33,6 +33,7 @@ import {
 
 export interface StateStore {
   readonly dir: string;
+  /** @internal (better-sqlite3 types stay out of the published .d.ts: stripInternal) */
   readonly db: Database.Database;
   /** meaningful: skip runs that were skipped or failed before submitting */
   latestRun(options?: { meaningful?: boolean }): RunRow | undefined;
