@@ -2,9 +2,9 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { testSink } from "@batchpipe/core/testing";
 import { test } from "vitest";
-import sink, { type JsonlSinkOptions } from "../src/index.js";
+import sink from "../src/index.js";
 
-const checks = testSink<JsonlSinkOptions>(sink, {
+const checks = testSink(sink, {
   makeOptions: () => ({ path: "out/results.jsonl" }),
   readBack: (options, dir) =>
     readFileSync(join(dir, options.path), "utf8")

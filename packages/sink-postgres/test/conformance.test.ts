@@ -1,7 +1,7 @@
 // The sink conformance suite against a real PostgreSQL server (started for this file).
 import { testSink } from "@batchpipe/core/testing";
 import { afterAll, beforeAll, test } from "vitest";
-import sink, { type PostgresSinkOptions } from "../src/index.js";
+import sink from "../src/index.js";
 import { startPostgres } from "./support/postgres-server.mjs";
 
 let server: Awaited<ReturnType<typeof startPostgres>>;
@@ -15,7 +15,7 @@ afterAll(async () => {
   await server?.stop();
 });
 
-const checks = testSink<PostgresSinkOptions>(sink, {
+const checks = testSink(sink, {
   // a table per check: the checks share one database
   makeOptions: () => ({ url, table: `sentiment_${++tables}` }),
   readBack: async (options) => {

@@ -2,9 +2,9 @@ import { join } from "node:path";
 import { testSink } from "@batchpipe/core/testing";
 import Database from "better-sqlite3";
 import { test } from "vitest";
-import sink, { type SqliteSinkOptions } from "../src/index.js";
+import sink from "../src/index.js";
 
-const checks = testSink<SqliteSinkOptions>(sink, {
+const checks = testSink(sink, {
   makeOptions: () => ({ path: "out/results.db", table: "sentiment" }),
   readBack: (options, dir) => {
     const db = new Database(join(dir, options.path), { readonly: true });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { Checkpoint, FailureRow, ResultRow, SinkHandle, SinkPlugin, SuccessRow } from "../plugin.js";
+import type { Checkpoint, FailureRow, ResultRow, SinkHandle, SinkPlugin, SuccessRow, z } from "../plugin.js";
 import { optionChecks } from "./check-options.js";
 import {
   type ConformanceCheck,
@@ -19,7 +19,7 @@ export interface ReadBackRow {
 export interface TestSinkOptions<O = unknown> {
   /** raw (unparsed) options for a sink whose output lives under `dir` */
   makeOptions(dir: string): unknown;
-  /** every row in the sink's output, in any order */
+  /** every row in the sink's output, in any order; `options` are the sink's parsed options (its schema's output) */
   readBack(options: O, dir: string): Promise<readonly ReadBackRow[]> | readonly ReadBackRow[];
   /** bad options and the path the schema must report for each */
   invalidOptions?: readonly InvalidOptionsCase[];
@@ -29,7 +29,11 @@ export interface TestSinkOptions<O = unknown> {
  * The sink conformance suite: what every sink must do for the engine's exactly-once delivery
  * (DESIGN §3). Returns checks to register with a test runner; core itself does not depend on one.
  */
-export function testSink<O>(plugin: SinkPlugin, options: TestSinkOptions<O>): ConformanceCheck[] {
+export function testSink<S extends z.ZodType>(
+  plugin: SinkPlugin<S>,
+  options: TestSinkOptions<z.output<S>>,
+): ConformanceCheck[] {
+  type O = z.output<S>;
   const label = `sink:${plugin.name}`;
   const check = (name: string, run: (sink: SinkFixture<O>) => Promise<void>): ConformanceCheck => ({
     name: `${label}: ${name}`,
