@@ -1,3 +1,4 @@
+import fs from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, test } from "vitest";
@@ -156,6 +157,55 @@ console.log(JSON.stringify([error.code, error.message, error.hint]));`;
         "install @batchpipe/sink-sqlite beside the spec (\`npm i @batchpipe/sink-sqlite\`), or run the spec with the batchpipe command line, which includes it",
       ]
     `);
+  });
+
+  test("core alone: every official name's hint names the package it comes in, which `use` then finds", async () => {
+    // a child process: `pnpm exec vitest` sets a NODE_PATH that would find every workspace package
+    const script = `import { OFFICIAL_PLUGINS, resolvePlugin } from ${JSON.stringify(CORE)};
+const hints = {};
+for (const [kind, names] of Object.entries(OFFICIAL_PLUGINS))
+  for (const name of names)
+    hints[kind + " " + name] = await resolvePlugin(kind, name, { dir: process.cwd() }).then((p) => "found " + p.name, (e) => e.hint);
+console.log(JSON.stringify(hints));`;
+    const run = await runNode(["--input-type=module", "-e", script], { cwd: writeFiles({}) });
+    expect(run.stderr).toBe("");
+    const hints = JSON.parse(run.stdout);
+    // core knows the package of each plugin the command line includes
+    for (const [kind, registry] of Object.entries(officialPlugins))
+      for (const name of Object.keys(registry!)) expect(hints).toHaveProperty([`${kind} ${name}`]);
+    expect(hints).toMatchInlineSnapshot(`
+      {
+        "provider anthropic": "install @batchpipe/provider-anthropic beside the spec (\`npm i @batchpipe/provider-anthropic\`), or run the spec with the batchpipe command line, which includes it",
+        "provider emulator": "install @batchpipe/openai-emulator beside the spec (\`npm i @batchpipe/openai-emulator\`), or run the spec with the batchpipe command line, which includes it",
+        "provider openai": "install @batchpipe/provider-openai beside the spec (\`npm i @batchpipe/provider-openai\`), or run the spec with the batchpipe command line, which includes it",
+        "sink jsonl": "install @batchpipe/sink-jsonl beside the spec (\`npm i @batchpipe/sink-jsonl\`), or run the spec with the batchpipe command line, which includes it",
+        "sink postgres": "install @batchpipe/sink-postgres beside the spec (\`npm i @batchpipe/sink-postgres\`), or run the spec with the batchpipe command line, which includes it",
+        "sink sqlite": "install @batchpipe/sink-sqlite beside the spec (\`npm i @batchpipe/sink-sqlite\`), or run the spec with the batchpipe command line, which includes it",
+        "source csv": "install @batchpipe/source-csv beside the spec (\`npm i @batchpipe/source-csv\`), or run the spec with the batchpipe command line, which includes it",
+        "source jsonl": "install @batchpipe/source-jsonl beside the spec (\`npm i @batchpipe/source-jsonl\`), or run the spec with the batchpipe command line, which includes it",
+        "source parquet": "install @batchpipe/source-parquet beside the spec (\`npm i @batchpipe/source-parquet\`), or run the spec with the batchpipe command line, which includes it",
+        "transform prompt": "found prompt",
+      }
+    `);
+    // the emulator's package installed beside the spec: `use: emulator` finds its ./provider export
+    const dir = writeFiles({});
+    fs.mkdirSync(join(dir, "node_modules/@batchpipe"), { recursive: true });
+    fs.symlinkSync(
+      join(ROOT, "packages/openai-emulator"),
+      join(dir, "node_modules/@batchpipe/openai-emulator"),
+    );
+    const found = await runNode(
+      [
+        "--input-type=module",
+        "-e",
+        `import { resolvePlugin } from ${JSON.stringify(CORE)};
+const plugin = await resolvePlugin("provider", "emulator", { dir: process.cwd() });
+console.log(plugin.kind, plugin.name);`,
+      ],
+      { cwd: dir },
+    );
+    expect(found.stderr).toBe("");
+    expect(found.stdout.trim()).toBe("provider emulator");
   });
 
   test("a missing plugin names what was tried and no package name guessed from `use`; a near miss gets a suggestion", async () => {

@@ -49,13 +49,34 @@ const BUILTINS: { [K in PluginKind]: Record<string, PluginOfKind<K>> } = {
   provider: {},
 };
 
-/** the official names, for "did you mean" */
-export const OFFICIAL_PLUGINS: Record<PluginKind, string[]> = {
-  source: ["jsonl", "csv", "parquet"],
-  transform: ["prompt"],
-  sink: ["jsonl", "sqlite", "postgres"],
-  provider: ["openai", "emulator"],
+/**
+ * The official plugins' names and the package (with its export) each comes in: found there when it
+ * is installed beside the spec, and named in the hint when it is not. The batchpipe command line
+ * includes them all (its officialPlugins registry; core does not depend on it).
+ */
+export const OFFICIAL_PACKAGES: Record<PluginKind, Record<string, string>> = {
+  source: {
+    jsonl: "@batchpipe/source-jsonl",
+    csv: "@batchpipe/source-csv",
+    parquet: "@batchpipe/source-parquet",
+  },
+  transform: { prompt: "@batchpipe/core" },
+  sink: {
+    jsonl: "@batchpipe/sink-jsonl",
+    sqlite: "@batchpipe/sink-sqlite",
+    postgres: "@batchpipe/sink-postgres",
+  },
+  provider: {
+    openai: "@batchpipe/provider-openai",
+    emulator: "@batchpipe/openai-emulator/provider",
+    anthropic: "@batchpipe/provider-anthropic",
+  },
 };
+
+/** the official names, for "did you mean" */
+export const OFFICIAL_PLUGINS = Object.fromEntries(
+  Object.entries(OFFICIAL_PACKAGES).map(([kind, packages]) => [kind, Object.keys(packages)]),
+) as Record<PluginKind, string[]>;
 
 /** Resolve and load the plugin `use` names; throws PLUGIN_NOT_FOUND or PLUGIN_INVALID (without a loc). */
 export async function resolvePlugin<K extends PluginKind>(
@@ -178,7 +199,15 @@ function resolvePackage(name: string, dir: string): string | undefined {
 
 function packageCandidates(kind: PluginKind, use: string): string[] {
   if (use.startsWith("@") || use.startsWith("batchpipe-")) return [use];
-  return [`@batchpipe/${kind}-${use}`, `batchpipe-${kind}-${use}`];
+  const guessed = [`@batchpipe/${kind}-${use}`, `batchpipe-${kind}-${use}`];
+  const official = Object.hasOwn(OFFICIAL_PACKAGES[kind], use) ? OFFICIAL_PACKAGES[kind][use] : undefined;
+  return official ? [...new Set([official, ...guessed])] : guessed;
+}
+
+/** the package to install for a specifier: "@batchpipe/openai-emulator/provider" → "@batchpipe/openai-emulator" */
+function packageName(specifier: string): string {
+  const parts = specifier.split("/");
+  return parts.slice(0, specifier.startsWith("@") ? 2 : 1).join("/");
 }
 
 function checkPlugin<K extends PluginKind>(kind: K, value: unknown, from: string): PluginOfKind<K> {
@@ -233,9 +262,11 @@ function notFound(
 function notFoundHint(kind: PluginKind, use: string, candidates: string[], official: string[]): string {
   const close = closest(use, official);
   if (close && close !== use) return `did you mean "${close}"?`;
-  if (official.includes(use))
-    return `install ${candidates[0]} beside the spec (\`npm i ${candidates[0]}\`), or run the spec with the batchpipe command line, which includes it`;
-  if (candidates[0] === use) return `install ${use} beside the spec (\`npm i ${use}\`)`;
+  if (official.includes(use)) {
+    const name = packageName(candidates[0]!);
+    return `install ${name} beside the spec (\`npm i ${name}\`), or run the spec with the batchpipe command line, which includes it`;
+  }
+  if (candidates[0] === use) return `install ${use} beside the spec (\`npm i ${packageName(use)}\`)`;
   return `the official ${kind} plugins are ${official.join(", ")}; for another, point at a plugin file (use: ./plugins/${use}.ts) or install a plugin package and give its name in \`use\``;
 }
 
