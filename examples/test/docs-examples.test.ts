@@ -76,6 +76,7 @@ describe("docs/writing-plugins.md: its TypeScript snippets type-check as written
       "testSink(",
       "declare function readCsv(file: string): { id: string; status: string }[];\n",
     ],
+    ["the defineTransform example", "export default defineTransform(", ""],
   ])(
     "%s",
     async (_name, marker, declarations) => {
