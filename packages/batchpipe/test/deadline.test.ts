@@ -161,6 +161,7 @@ describe("batch.deadline", () => {
     expect(run.code).toBe(2);
     expect(run.stderr).toContain("batch.deadline is set but the provider");
     expect(run.stderr).toContain("has no live API to finish late work with");
+    expect(run.stderr).not.toContain("provider provider");
     expect((await emulator.state()).calls["POST /v1/batches"] ?? 0).toBe(before);
   });
 });

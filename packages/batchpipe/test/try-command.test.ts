@@ -112,6 +112,16 @@ describe("batchpipe try", () => {
     expect(missing.stderr).toContain("⚠ no record has the id zzz");
   });
 
+  it("a provider without a live API is refused (USAGE, exit 2), named once", async () => {
+    const dir = tempDir();
+    fs.cpSync(path.join(ROOT, "examples/writing-plugins"), dir, { recursive: true });
+    const run = await batchpipe(["try", "echo.yaml", "-n", "1"], { cwd: dir });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(
+      "✖ the provider (echo) has no live API, so records cannot be tried one by one (USAGE)",
+    );
+  });
+
   it("a reader that stops early (| head) ends it quietly", async () => {
     const dir = tempDir();
     fs.writeFileSync(path.join(dir, "data.jsonl"), records(5));

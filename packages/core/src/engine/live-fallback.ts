@@ -41,7 +41,7 @@ export class Deadline {
     if (this.at !== null && !ctx.provider.live) {
       throw new BatchpipeError(
         ErrorCodes.USAGE,
-        `batch.deadline is set but the provider ${ctx.pipeline.provider.label} has no live API to finish late work with`,
+        `batch.deadline is set but the ${ctx.pipeline.provider.label} has no live API to finish late work with`,
         { hint: "Remove batch.deadline, or use a provider with live calls (openai, emulator)." },
       );
     }

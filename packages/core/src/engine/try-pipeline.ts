@@ -67,7 +67,7 @@ export async function* tryPipeline(
     if (!provider.live) {
       throw new BatchpipeError(
         ErrorCodes.USAGE,
-        `the provider ${pipeline.provider.label} has no live API, so records cannot be tried one by one`,
+        `the ${pipeline.provider.label} has no live API, so records cannot be tried one by one`,
         {
           hint: "Use `batchpipe plan` to see the requests and their cost, or a provider with live calls (openai, emulator).",
         },
