@@ -156,6 +156,29 @@ describe("BatchRunner", () => {
     );
   });
 
+  it("an unknown key in a nested workConfig object gets that object's keys and the closest one", async () => {
+    class R extends BatchRunner {
+      static override workConfig = { name: "nested", batch: { poll_intervl: "1s" } };
+    }
+    const error = (await R.run({ dir: tempDir(), builtins: officialPlugins }).catch(
+      (e) => e,
+    )) as BatchpipeError;
+    expect([error.code, error.message, error.hint]).toMatchInlineSnapshot(`
+      [
+        "SPEC_INVALID",
+        "R.workConfig.batch: unknown key(s) poll_intervl",
+        "did you mean "poll_interval" for "poll_intervl"? The keys of batch are max_requests, max_bytes, max_enqueued_tokens, max_attempts, poll_interval, max_outage, cache_max_size, max_cost, plugin_timeout, deadline.",
+      ]
+    `);
+    class Top extends BatchRunner {
+      static override workConfig = { name: "top", modle: "gpt-4o-mini" };
+    }
+    const top = (await Top.run({ dir: tempDir(), builtins: officialPlugins }).catch(
+      (e) => e,
+    )) as BatchpipeError;
+    expect(top.hint).toMatch(/^did you mean "model" for "modle"\? The keys are name, completion_window, /);
+  });
+
   it("runSpec runs a spec object with inline plugin objects and built-in names", async () => {
     const dir = tempDir();
     const source = defineSource({

@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { BatchpipeError, ErrorCodes } from "../errors.js";
+import { closest } from "../spec/issues.js";
 import { batchSchema, providerSchema } from "../spec/schema.js";
 import { PROMPT_ENDPOINTS } from "../transform/prompt.js";
 
@@ -102,8 +103,17 @@ export function parseWorkConfig(value: unknown, owner = "workConfig"): ParsedWor
 
 function hintFor(issue: z.core.$ZodIssue): string {
   const key = String(issue.path[0] ?? "");
-  if (issue.code === "unrecognized_keys")
-    return `The keys are ${Object.keys(workConfigSchema.shape).join(", ")}.`;
+  if (issue.code === "unrecognized_keys") {
+    // the keys of the object that has the unknown ones: workConfig itself or a nested one (batch)
+    const keys = keysAt(issue.path);
+    const where = issue.path.length > 0 ? `The keys of ${issue.path.join(".")} are` : "The keys are";
+    const guesses = issue.keys.flatMap((unknown) => {
+      const close = closest(unknown, keys);
+      return close ? [`"${close}" for "${unknown}"`] : [];
+    });
+    const guess = guesses.length > 0 ? `did you mean ${guesses.join(", ")}? ` : "";
+    return `${guess}${where} ${keys.join(", ")}.`;
+  }
   if (key === "endpoint") return `Use one of ${PROMPT_ENDPOINTS.join(", ")}.`;
   if (key === "name") return "The name keys the state folder (.batchpipe/<name>) and the batches' metadata.";
   if (key === "batch")
@@ -111,6 +121,24 @@ function hintFor(issue: z.core.$ZodIssue): string {
   if (key === "provider")
     return 'provider is { use: "openai" | "emulator", base_url?, api_key?, emulator? }.';
   return "See docs/programmatic-api.md for every workConfig key.";
+}
+
+/** the keys of the object schema at `path` under workConfigSchema (through optional/default/partial wrappers) */
+function keysAt(path: readonly PropertyKey[]): string[] {
+  let schema = unwrap(workConfigSchema);
+  for (const key of path) {
+    const shape = (schema as { shape?: Record<string, z.ZodType> }).shape;
+    if (!shape || typeof key !== "string" || !Object.hasOwn(shape, key)) return [];
+    schema = unwrap(shape[key]!);
+  }
+  const shape = (schema as { shape?: Record<string, z.ZodType> }).shape;
+  return shape ? Object.keys(shape) : [];
+}
+
+function unwrap(schema: z.ZodType): z.ZodType {
+  let inner = schema;
+  while ("innerType" in inner.def) inner = inner.def.innerType as z.ZodType;
+  return inner;
 }
 
 function failWith(error: BatchpipeError): never {
