@@ -97,12 +97,23 @@ function addFrame(error: BatchpipeError): BatchpipeError {
   }
 }
 
-function causes(error: Error): string {
+/** the error's stack, its causes' and those of its listed problems (a plugin module's own error) */
+function causes(error: BatchpipeError): string {
   let out = "";
   if (error.stack) out += `\n\n${error.stack}`;
-  let cause = error.cause;
+  out += causeChain(error.cause, "[cause]");
+  for (const detail of error.details ?? []) {
+    const path = (detail as { path?: string }).path;
+    out += causeChain(detail.cause, path ? `[cause of ${path}]` : "[cause]");
+  }
+  return out;
+}
+
+function causeChain(first: unknown, label: string): string {
+  let out = "";
+  let cause = first;
   for (let depth = 0; cause !== undefined && depth < 5; depth++) {
-    out += `\n  [cause] ${cause instanceof Error ? (cause.stack ?? cause.message) : String(cause)}`;
+    out += `\n  ${label} ${cause instanceof Error ? (cause.stack ?? cause.message) : String(cause)}`;
     cause = cause instanceof Error ? cause.cause : undefined;
   }
   return out;

@@ -174,6 +174,30 @@ describe("plugin failures", () => {
     expect(run.stderr).not.toMatch(STACK_LINE);
   });
 
+  it("a plugin file with a syntax error is named with its own file:line:col; --debug prints the parser's error", async () => {
+    const dir = tempDir();
+    fs.writeFileSync(path.join(dir, "data.jsonl"), records(1));
+    fs.mkdirSync(path.join(dir, "plugins"));
+    fs.writeFileSync(
+      path.join(dir, "plugins/syntax.ts"),
+      'import { defineSink } from "@batchpipe/core/plugin";\nexport default defineSink({ name: "x",\n',
+    );
+    const spec = writePipeline(dir, {
+      baseUrl: emu.url,
+      name: "syntax",
+      sinks: ["- { use: ./plugins/syntax.ts }"],
+    });
+    const run = await batchpipe(["validate", spec], { cwd: dir });
+    expect(run.code).toBe(2);
+    // jiti's place is 0-based in its column; shown 1-based, relative to the folder the command ran in
+    expect(run.stderr).toContain(
+      "sinks[0].use: ./plugins/syntax.ts failed to load: ParseError: Unexpected token at plugins/syntax.ts:3:1 (PLUGIN_INVALID)",
+    );
+    const debug = await batchpipe(["validate", spec, "--debug"], { cwd: dir });
+    expect(debug.stderr).toContain("[cause of sinks[0].use] Error: ParseError: Unexpected token");
+    expect(debug.stderr).toContain(`${path.join(dir, "plugins/syntax.ts")}:3:0`);
+  });
+
   it("a source that throws mid-stream stops the run before any spend; the next run reads to the end", async () => {
     const dir = tempDir();
     fs.writeFileSync(path.join(dir, "data.jsonl"), records(30));

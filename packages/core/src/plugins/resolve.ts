@@ -272,9 +272,27 @@ function notFoundHint(kind: PluginKind, use: string, candidates: string[], offic
 
 function loadFailed(what: string, error: unknown): BatchpipeError {
   const message = error instanceof Error ? error.message : String(error);
-  return new BatchpipeError(ErrorCodes.PLUGIN_INVALID, `${what} failed to load: ${message.split("\n")[0]}`, {
-    hint: "fix the error in the plugin module (run it with --debug for the stack)",
-    plugin: what,
-    cause: error,
-  });
+  const [first = "", ...rest] = message.split("\n");
+  const at = parseErrorPlace(rest);
+  return new BatchpipeError(
+    ErrorCodes.PLUGIN_INVALID,
+    `${what} failed to load: ${first.trim()}${at ? ` at ${at}` : ""}`,
+    {
+      hint: "fix the error in the plugin module (run it with --debug for the stack)",
+      plugin: what,
+      cause: error,
+    },
+  );
+}
+
+/**
+ * jiti puts a syntax error's place on the message's second line, " /path/plugin.ts:3:0", with a
+ * 0-based column: returned as file:line:col with the column 1-based, as batchpipe writes places
+ */
+function parseErrorPlace(lines: string[]): string | undefined {
+  for (const line of lines) {
+    const match = /^\s*(\S.*):(\d+):(\d+)\s*$/.exec(line);
+    if (match) return `${match[1]}:${match[2]}:${Number(match[3]) + 1}`;
+  }
+  return undefined;
 }

@@ -14,6 +14,8 @@ export interface SpecIssue {
   atKey?: boolean;
   /** an exact place in the file (offsets), when the path is not precise enough */
   range?: [number, number];
+  /** what went wrong underneath (a plugin module's own error): its stack is printed under --debug */
+  cause?: unknown;
 }
 
 /** Messages for zod issues that read well after `path:`. Schema-level messages take precedence. */

@@ -23,9 +23,21 @@ export class SpecIssueError extends BatchpipeError {
   constructor(
     code: string,
     message: string,
-    options: { path: string; frame?: string; loc?: SourceLocation; hint?: string; plugin?: string },
+    options: {
+      path: string;
+      frame?: string;
+      loc?: SourceLocation;
+      hint?: string;
+      plugin?: string;
+      cause?: unknown;
+    },
   ) {
-    super(code, message, { hint: options.hint, loc: options.loc, plugin: options.plugin });
+    super(code, message, {
+      hint: options.hint,
+      loc: options.loc,
+      plugin: options.plugin,
+      cause: options.cause,
+    });
     this.path = options.path;
     this.frame = options.frame;
   }
@@ -80,7 +92,12 @@ export function locateIssues(
     if (!text)
       return {
         offset: 0,
-        error: new SpecIssueError(code, issue.message, { path, hint: issue.hint, loc: undefined }),
+        error: new SpecIssueError(code, issue.message, {
+          path,
+          hint: issue.hint,
+          loc: undefined,
+          cause: issue.cause,
+        }),
       };
     const range = issue.range ?? findNode(text.doc, issue.path, issue.atKey)?.range ?? [0, 0];
     const start = range[0];
@@ -94,6 +111,7 @@ export function locateIssues(
         frame,
         hint: issue.hint,
         loc: { file: file ?? text.file, line, column: col },
+        cause: issue.cause,
       }),
     };
   });

@@ -82,7 +82,15 @@ export async function resolveSlot(
   } catch (error) {
     if (!(error instanceof BatchpipeError)) throw error;
     return {
-      issues: [{ path: [...slot.path, "use"], message: error.message, hint: error.hint, code: error.code }],
+      issues: [
+        {
+          path: [...slot.path, "use"],
+          message: error.message,
+          hint: error.hint,
+          code: error.code,
+          cause: error.cause,
+        },
+      ],
     };
   }
   const schema = plugin.options as z.ZodType;
