@@ -7,7 +7,7 @@ import { createGunzip } from "node:zlib";
 import { glob, isDynamicPattern } from "tinyglobby";
 import { BatchpipeError } from "./errors.js";
 import type { Checkpoint } from "./plugin.js";
-import { resumePoint } from "./source-items.js";
+import { type FilesBefore, resumePoint } from "./source-items.js";
 import { globRoot, staysInside } from "./watch/links.js";
 
 export interface ResolveInputFilesOptions<C extends { file: string }> {
@@ -77,10 +77,15 @@ export function checkInputPath(
 export async function resolveInputFiles<C extends { file: string }>(
   path: string,
   options: ResolveInputFilesOptions<C>,
-): Promise<{ files: string[]; first: number; cursor: C | undefined }> {
+): Promise<{ files: string[]; first: number; cursor: C | undefined; before(index: number): FilesBefore }> {
   const files = await listFiles(path, options);
+  const sizes = await Promise.all(files.map(fileSize));
   const fields = options.cursorFields;
-  return { files, ...resumePoint<C>(files, options.checkpoint, { fields, plugin: options.plugin }) };
+  const resume = resumePoint<C>(files, options.checkpoint, { fields, plugin: options.plugin, sizes });
+  // the files listed before each file, with their sizes now: its cursors' `before`
+  const before = (index: number): FilesBefore =>
+    files.slice(0, index).map((file, i): [string, number] => [file, sizes[i]!]);
+  return { files, ...resume, before };
 }
 
 /**
@@ -187,6 +192,13 @@ async function listFiles(
 
 function byCodeUnit(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** a listed file's size (-1 for standard input and pipes, which are read once) */
+async function fileSize(file: string): Promise<number> {
+  if (file === STDIN_PATH) return -1;
+  const stats = await stat(file).catch(() => undefined);
+  return stats?.isFile() ? stats.size : -1;
 }
 
 async function isFile(file: string): Promise<boolean> {

@@ -68,7 +68,7 @@ export {
   ROW_FIELDS,
   type RowProjector,
 } from "./rows/projection.js";
-export { cannotResume, invalidInput, invalidInputError } from "./source-items.js";
+export { cannotResume, type FilesBefore, invalidInput, invalidInputError } from "./source-items.js";
 export { refuseUtf16 } from "./text-encoding.js";
 export { z };
 

@@ -14,6 +14,7 @@ import {
   cannotResume,
   checkInputPath,
   defineSource,
+  type FilesBefore,
   type InvalidRecord,
   invalidInput,
   invalidInputError,
@@ -87,11 +88,15 @@ export const options = z
 
 export type CsvSourceOptions = z.output<typeof options>;
 
-/** Where reading resumes: after the row of `file` that ends at byte `offset`, with `line` newlines before it. */
+/**
+ * Where reading resumes: after the row of `file` that ends at byte `offset`, with `line` newlines
+ * before it; `before`: the files read before `file` (absent in cursors of earlier builds).
+ */
 export interface CsvCursor {
   file: string;
   offset: number;
   line: number;
+  before?: FilesBefore;
 }
 
 export default defineSource({
@@ -100,7 +105,7 @@ export default defineSource({
   // a glob is matched when the run reads; a plain file or folder must exist before it starts
   check: checkInputPath,
   async *read({ options, resolvePath, signal, checkpoint, logger }) {
-    const { files, first, cursor } = await resolveInputFiles<CsvCursor>(resolvePath(options.path), {
+    const { files, first, cursor, before } = await resolveInputFiles<CsvCursor>(resolvePath(options.path), {
       extensions: [".csv", ".csv.gz"],
       plugin: PLUGIN,
       checkpoint,
@@ -110,6 +115,7 @@ export default defineSource({
     for (let i = first; i < files.length; i++) {
       const file = files[i]!;
       const resume = i === first ? cursor : undefined;
+      const filesBefore = before(i);
       const gzip = file.endsWith(".gz");
       // a gzip stream cannot seek: re-read it and skip the rows already handled
       const skipThrough = resume && gzip ? resume.offset : 0;
@@ -134,7 +140,7 @@ export default defineSource({
             continue;
           }
           if (row.end <= skipThrough) continue;
-          const item = toItem(file, row, toRecord!);
+          const item = toItem(file, row, toRecord!, filesBefore);
           if (options.on_invalid === "fail" && "invalid" in item) throw invalidInputError(item, ON_FAIL);
           signal.throwIfAborted();
           yield item;
@@ -152,9 +158,9 @@ const ON_FAIL = {
   hint: "Fix the row, or set `on_invalid: skip_row` to report it as a failed record and go on.",
 };
 
-function toItem(file: string, row: Row, toRecord: ToRecord): SourceItem {
+function toItem(file: string, row: Row, toRecord: ToRecord, before: FilesBefore): SourceItem {
   const position = { file, line: row.line };
-  const cursor: CsvCursor = { file, offset: row.end, line: row.linesBefore };
+  const cursor: CsvCursor = { file, offset: row.end, line: row.linesBefore, before };
   if (row.fields === undefined) return invalid(`malformed CSV: ${row.error}`, position, cursor);
   const result = toRecord(row.fields);
   if (typeof result === "string") return invalid(result, position, cursor);

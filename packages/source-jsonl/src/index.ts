@@ -16,6 +16,7 @@ import {
   checkInputPath,
   defineSource,
   ErrorCodes,
+  type FilesBefore,
   type InvalidRecord,
   invalidInput,
   invalidInputError,
@@ -45,11 +46,15 @@ export const options = z.strictObject({
 
 export type JsonlSourceOptions = z.output<typeof options>;
 
-/** Where reading resumes: after line `line` of `file`, which ends at byte `offset`. */
+/**
+ * Where reading resumes: after line `line` of `file`, which ends at byte `offset`; `before`: the
+ * files read before `file` (absent in cursors of earlier builds).
+ */
 export interface JsonlCursor {
   file: string;
   line: number;
   offset: number;
+  before?: FilesBefore;
 }
 
 export default defineSource({
@@ -59,7 +64,7 @@ export default defineSource({
   check: (ctx) => checkInputPath(ctx, { streams: true }),
   async *read({ options, resolvePath, signal, checkpoint }) {
     const path = options.path === STDIN_PATH ? STDIN_PATH : resolvePath(options.path);
-    const { files, first, cursor } = await resolveInputFiles<JsonlCursor>(path, {
+    const { files, first, cursor, before } = await resolveInputFiles<JsonlCursor>(path, {
       extensions: [".jsonl", ".jsonl.gz"],
       plugin: PLUGIN,
       checkpoint,
@@ -72,6 +77,7 @@ export default defineSource({
       const gzip = file.endsWith(".gz");
       // a pipe is read once: its records carry no cursor, so a run that stops reads it from the start
       const once = isStreamInput(file);
+      const filesBefore = once ? undefined : before(i);
       if (resume && once) throw cannotResume(`${file} is a pipe, which cannot be read again`, PLUGIN);
       if (file === STDIN_PATH && process.stdin.isTTY) throw stdinIsTerminal();
       // a gzip stream cannot seek: re-read it and skip the lines already handled
@@ -90,7 +96,7 @@ export default defineSource({
       for await (const lines of chunks) {
         for (const line of lines) {
           if (line.line <= skipThrough) continue;
-          const item = parseLine(file, line, !once);
+          const item = parseLine(file, line, filesBefore);
           if (item === undefined) continue;
           if (options.on_invalid === "fail" && "invalid" in item) throw invalidInputError(item, ON_FAIL);
           signal.throwIfAborted();
@@ -123,9 +129,10 @@ const ON_FAIL = {
   hint: "Fix the line, or set `on_invalid: skip_row` to report it as a failed record and go on.",
 };
 
-function parseLine(file: string, line: Line, seekable: boolean): SourceItem | undefined {
+/** `before`: the cursor's, undefined for a pipe (its records carry no cursor) */
+function parseLine(file: string, line: Line, before: FilesBefore | undefined): SourceItem | undefined {
   const position = { file, line: line.line };
-  const cursor = seekable ? { file, line: line.line, offset: line.end } : NO_CURSOR;
+  const cursor = before ? { file, line: line.line, offset: line.end, before } : NO_CURSOR;
   if (!line.utf8) return invalid("the line is not valid UTF-8", position, cursor);
   let bytes = line.bytes;
   if (line.line === 1 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf)

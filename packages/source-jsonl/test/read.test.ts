@@ -42,7 +42,7 @@ describe("line outcomes", () => {
     const dir = fixture({ "in.jsonl": '{"id":"a"}\n{"id":"b"}' });
     const items = await read(dir, { path: "in.jsonl" });
     expect(summary(items)).toEqual(["1:a", "2:b"]);
-    expect(items[1]!.cursor).toEqual({ file: join(dir, "in.jsonl"), line: 2, offset: 21 });
+    expect(items[1]!.cursor).toEqual({ file: join(dir, "in.jsonl"), line: 2, offset: 21, before: [] });
   });
 
   test("invalid JSON, non-objects and invalid UTF-8 become invalid_input records with their line", async () => {

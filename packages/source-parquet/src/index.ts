@@ -14,6 +14,7 @@ import {
   cannotResume,
   checkInputPath,
   defineSource,
+  type FilesBefore,
   resolveInputFiles,
   type SourceRecord,
   z,
@@ -44,10 +45,14 @@ export const options = z.strictObject({
 
 export type ParquetSourceOptions = z.output<typeof options>;
 
-/** Where reading resumes: after row `row` (0-based) of `file`. */
+/**
+ * Where reading resumes: after row `row` (0-based) of `file`; `before`: the files read before
+ * `file` (absent in cursors of earlier builds).
+ */
 export interface ParquetCursor {
   file: string;
   row: number;
+  before?: FilesBefore;
 }
 
 export default defineSource({
@@ -56,12 +61,15 @@ export default defineSource({
   // a glob is matched when the run reads; a plain file or folder must exist before it starts
   check: checkInputPath,
   async *read({ options, resolvePath, signal, checkpoint }) {
-    const { files, first, cursor } = await resolveInputFiles<ParquetCursor>(resolvePath(options.path), {
-      extensions: [".parquet"],
-      plugin: PLUGIN,
-      checkpoint,
-      cursorFields: ["row"],
-    });
+    const { files, first, cursor, before } = await resolveInputFiles<ParquetCursor>(
+      resolvePath(options.path),
+      {
+        extensions: [".parquet"],
+        plugin: PLUGIN,
+        checkpoint,
+        cursorFields: ["row"],
+      },
+    );
     for (let i = first; i < files.length; i++) {
       const file = files[i]!;
       const { buffer, metadata } = await openParquet(file);
@@ -70,7 +78,7 @@ export default defineSource({
         const next = i === first && cursor ? cursor.row + 1 : 0;
         if (next > Number(metadata.num_rows))
           throw cannotResume(`${file} has fewer rows than when it was read`, PLUGIN);
-        for await (const batch of readFile(file, buffer, metadata, columns, next)) {
+        for await (const batch of readFile(file, buffer, metadata, { columns, next, before: before(i) })) {
           for (const item of batch) {
             signal.throwIfAborted();
             yield item;
@@ -92,8 +100,7 @@ async function* readFile(
   file: string,
   buffer: AsyncBuffer,
   metadata: FileMetaData,
-  columns: readonly string[],
-  next: number,
+  { columns, next, before }: { columns: readonly string[]; next: number; before: FilesBefore },
 ): AsyncGenerator<SourceRecord[]> {
   let groupStart = 0;
   for (const [group, rowGroup] of metadata.row_groups.entries()) {
@@ -118,7 +125,7 @@ async function* readFile(
       if (batch.done) break;
       const items: SourceRecord[] = new Array(batch.value.length);
       for (const [i, data] of batch.value.entries()) {
-        const cursor: ParquetCursor = { file, row };
+        const cursor: ParquetCursor = { file, row, before };
         row++;
         items[i] = {
           data: toJsonRecord(data),
