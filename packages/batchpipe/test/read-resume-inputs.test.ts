@@ -81,6 +81,41 @@ describe("read resume: the input files changed", () => {
     expect([...ids.values()].every((count) => count === 1)).toBe(true);
   }, 180_000);
 
+  it("a file overwritten since the read stopped (same size, other records): refused, naming it; appended to, it resumes", async () => {
+    const dir = tempDir();
+    const data = writeDataset(dir, 30_000, { id: (i) => `o${i}` });
+    const spec = writePipeline(dir, { baseUrl: emu.url, name: "resume-file-overwritten" });
+    await killedWhileReading(spec, dir);
+
+    const read = fs.readFileSync(data);
+    writeDataset(dir, 30_000, { id: (i) => `n${i}` });
+    expect(fs.statSync(data).size).toBe(read.length);
+    const refused = await batchpipe(["run", spec, "--json"], { cwd: dir, engine: ENGINE });
+    expect(refused.code, refused.stderr).toBe(1);
+    const error = errorEvent(refused);
+    expect(error.code).toBe("SOURCE_FAILED");
+    expect(error.message).toMatch(
+      new RegExp(
+        `^cannot resume: ${data} changed since it was read: its bytes before byte \\d+, where reading stopped, are not those read$`,
+      ),
+    );
+    expect(error.hint).toContain("Restore the file as it was (adding to its end is fine)");
+
+    // the file as it was, with records added at its end: the read resumes and reads them
+    fs.writeFileSync(data, read);
+    fs.appendFileSync(
+      data,
+      Array.from({ length: 100 }, (_, i) => `${JSON.stringify({ id: `p${i}`, text: "added" })}\n`).join(""),
+    );
+    const resumed = await batchpipe(["run", spec, "--json"], { cwd: dir, engine: ENGINE, timeoutMs: 90_000 });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.events[0]).toMatchObject({ type: "run_started", resumed: true });
+    expect(report(resumed)).toMatchObject({ read: 30_100, succeeded: 30_100, unaccounted: 0 });
+    const ids = resultIds(dir);
+    expect(ids.size).toBe(30_100);
+    expect([...ids.keys()].some((id) => id.startsWith("n"))).toBe(false);
+  }, 180_000);
+
   it("a file before the cursor's that grew or went away: refused, naming it and its sizes", async () => {
     const dir = tempDir();
     fs.mkdirSync(path.join(dir, "data"));

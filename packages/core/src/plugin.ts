@@ -14,6 +14,7 @@ export {
   resolveInputFiles,
   STDIN_PATH,
 } from "./input-files.js";
+export { checkFileCursor, stampFileCursor } from "./input-sample.js";
 export type {
   BatchEnding,
   BatchRef,
@@ -293,6 +294,12 @@ export interface SourcePlugin<S extends AnySchema = AnySchema> extends Checkable
   name: string;
   options: S;
   read(ctx: SourceContext<z.output<S>>): AsyncIterable<SourceItem>;
+  /**
+   * Optional: the cursor a read checkpoint records, given the last record's (e.g. with a sample of
+   * the file's bytes before it, which `read` checks when it resumes). Called once per checkpoint,
+   * never per record; without it the record's cursor is recorded as it is.
+   */
+  stampCursor?(cursor: Checkpoint): Promise<Checkpoint>;
 }
 
 export interface TransformPlugin<S extends AnySchema = AnySchema> extends Checkable<z.output<S>> {

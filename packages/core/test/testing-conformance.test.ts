@@ -102,7 +102,7 @@ describe("testSource", () => {
 
   test("a source that ignores its checkpoint fails the resume check", async () => {
     expect(await failures(testSource(fileSource({ ignoreCheckpoint: true }), sourceOptions))).toEqual([
-      "source:test-file: resuming from the cursor of record k yields records k+1.. exactly once",
+      "source:test-file: resuming from the (stamped) cursor of record k yields records k+1.. exactly once",
     ]);
   });
 

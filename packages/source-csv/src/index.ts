@@ -12,6 +12,7 @@ import {
   BatchpipeError,
   type Checkpoint,
   cannotResume,
+  checkFileCursor,
   checkInputPath,
   defineSource,
   type FilesBefore,
@@ -21,6 +22,7 @@ import {
   type RecordPosition,
   resolveInputFiles,
   type SourceItem,
+  stampFileCursor,
   z,
 } from "@batchpipe/core/plugin";
 import { type ColumnType, columnTypes, compileColumns, type ToRecord } from "./columns.js";
@@ -90,13 +92,15 @@ export type CsvSourceOptions = z.output<typeof options>;
 
 /**
  * Where reading resumes: after the row of `file` that ends at byte `offset`, with `line` newlines
- * before it; `before`: the files read before `file` (absent in cursors of earlier builds).
+ * before it; `before`: the files read before `file`; `sample`: of the bytes read, added at
+ * checkpoints (stampFileCursor). Both are absent in cursors of earlier builds.
  */
 export interface CsvCursor {
   file: string;
   offset: number;
   line: number;
   before?: FilesBefore;
+  sample?: string;
 }
 
 export default defineSource({
@@ -104,6 +108,7 @@ export default defineSource({
   options,
   // a glob is matched when the run reads; a plain file or folder must exist before it starts
   check: checkInputPath,
+  stampCursor: stampFileCursor,
   async *read({ options, resolvePath, signal, checkpoint, logger }) {
     const { files, first, cursor, before } = await resolveInputFiles<CsvCursor>(resolvePath(options.path), {
       extensions: [".csv", ".csv.gz"],
@@ -120,6 +125,7 @@ export default defineSource({
       // a gzip stream cannot seek: re-read it and skip the rows already handled
       const skipThrough = resume && gzip ? resume.offset : 0;
       const seek = resume && !gzip && resume.offset > 0 ? resume : undefined;
+      if (resume) await checkFileCursor(file, resume, PLUGIN);
       if (seek && (await stat(file)).size < seek.offset)
         throw cannotResume(`${file} is shorter than when it was read`, PLUGIN);
       // resuming mid-file: the header is read on its own

@@ -1,4 +1,4 @@
-import { statSync } from "node:fs";
+import { statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import type { BatchpipeError, Checkpoint, SourceItem } from "@batchpipe/core/plugin";
@@ -190,6 +190,28 @@ describe("inputs and resume", () => {
     expect(rest.map((item) => ("data" in item ? item.data.id : "?"))).toEqual(["b1", "c1"]);
     const globbed = await read(dir, { path: "in/2024-*.csv" });
     expect(globbed.map((item) => ("data" in item ? item.data.id : "?"))).toEqual(["feb"]);
+  });
+
+  test("a cursor stamped at a checkpoint: a file appended to resumes; one overwritten (plain or .gz) is SOURCE_FAILED", async () => {
+    const rows = (tag: string) => `id,text\n${[1, 2, 3, 4].map((i) => `${tag}${i},text ${i}`).join("\n")}\n`;
+    const dir = fixture({ "in.csv": rows("o"), "in.csv.gz": gzipSync(rows("o")) });
+    for (const name of ["in.csv", "in.csv.gz"]) {
+      const file = join(dir, name);
+      const items = await read(dir, { path: name });
+      const cursor = JSON.parse(JSON.stringify(await source.stampCursor!(items[1]!.cursor)));
+      expect(cursor.sample).toMatch(/^\d+:[0-9a-f]{32}$/);
+      if (name === "in.csv") {
+        writeFileSync(file, `${rows("o")}o5,text 5\n`);
+        expect(summary(await read(dir, { path: name }, cursor))).toEqual(["4:o3", "5:o4", "6:o5"]);
+      }
+      // the same size, other records
+      writeFileSync(file, name.endsWith(".gz") ? gzipSync(rows("n")) : rows("n"));
+      await expect(read(dir, { path: name }, cursor)).rejects.toMatchObject({
+        code: "SOURCE_FAILED",
+        message: expect.stringContaining(`cannot resume: ${file} changed since it was read: its `),
+        hint: expect.stringContaining("batchpipe cancel"),
+      });
+    }
   });
 
   test("resume after an invalid row, and a cursor past the end of a changed file", async () => {

@@ -13,6 +13,7 @@ import {
   BatchpipeError,
   type Checkpoint,
   cannotResume,
+  checkFileCursor,
   checkInputPath,
   defineSource,
   ErrorCodes,
@@ -25,6 +26,7 @@ import {
   resolveInputFiles,
   type SourceItem,
   STDIN_PATH,
+  stampFileCursor,
   z,
 } from "@batchpipe/core/plugin";
 import { type Line, readLines } from "./read-lines.js";
@@ -48,13 +50,15 @@ export type JsonlSourceOptions = z.output<typeof options>;
 
 /**
  * Where reading resumes: after line `line` of `file`, which ends at byte `offset`; `before`: the
- * files read before `file` (absent in cursors of earlier builds).
+ * files read before `file`; `sample`: of the bytes read, added at checkpoints (stampFileCursor). Both
+ * are absent in cursors of earlier builds.
  */
 export interface JsonlCursor {
   file: string;
   line: number;
   offset: number;
   before?: FilesBefore;
+  sample?: string;
 }
 
 export default defineSource({
@@ -62,6 +66,7 @@ export default defineSource({
   options,
   // a glob is matched when the run reads; a plain file, folder or pipe must exist before it starts
   check: (ctx) => checkInputPath(ctx, { streams: true }),
+  stampCursor: stampFileCursor,
   async *read({ options, resolvePath, signal, checkpoint }) {
     const path = options.path === STDIN_PATH ? STDIN_PATH : resolvePath(options.path);
     const { files, first, cursor, before } = await resolveInputFiles<JsonlCursor>(path, {
@@ -82,6 +87,7 @@ export default defineSource({
       if (file === STDIN_PATH && process.stdin.isTTY) throw stdinIsTerminal();
       // a gzip stream cannot seek: re-read it and skip the lines already handled
       const skipThrough = resume && gzip ? resume.line : 0;
+      if (resume) await checkFileCursor(file, resume, PLUGIN);
       if (resume && !gzip && (await stat(file)).size < resume.offset) {
         throw cannotResume(`${file} is shorter than when it was read`, PLUGIN);
       }

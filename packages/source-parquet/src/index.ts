@@ -8,6 +8,7 @@
  * the values JSON has no form for become: 64-bit integers → numbers (strings beyond 2^53),
  * timestamps and dates → ISO 8601 strings, binary → base64.
  */
+import { createHash } from "node:crypto";
 import {
   BatchpipeError,
   type Checkpoint,
@@ -47,12 +48,14 @@ export type ParquetSourceOptions = z.output<typeof options>;
 
 /**
  * Where reading resumes: after row `row` (0-based) of `file`; `before`: the files read before
- * `file` (absent in cursors of earlier builds).
+ * `file`; `footer`: a hash of the file's footer (its row groups, their sizes and statistics), which
+ * a rewritten file does not keep. Both are absent in cursors of earlier builds (not checked).
  */
 export interface ParquetCursor {
   file: string;
   row: number;
   before?: FilesBefore;
+  footer?: string;
 }
 
 export default defineSource({
@@ -78,7 +81,11 @@ export default defineSource({
         const next = i === first && cursor ? cursor.row + 1 : 0;
         if (next > Number(metadata.num_rows))
           throw cannotResume(`${file} has fewer rows than when it was read`, PLUGIN);
-        for await (const batch of readFile(file, buffer, metadata, { columns, next, before: before(i) })) {
+        const footer = await footerHash(buffer);
+        if (i === first && typeof cursor?.footer === "string" && cursor.footer !== footer)
+          throw fileRewritten(file);
+        const at = { columns, next, before: before(i), footer };
+        for await (const batch of readFile(file, buffer, metadata, at)) {
           for (const item of batch) {
             signal.throwIfAborted();
             yield item;
@@ -100,16 +107,16 @@ async function* readFile(
   file: string,
   buffer: AsyncBuffer,
   metadata: FileMetaData,
-  { columns, next, before }: { columns: readonly string[]; next: number; before: FilesBefore },
+  at: { columns: readonly string[]; next: number; before: FilesBefore; footer: string },
 ): AsyncGenerator<SourceRecord[]> {
   let groupStart = 0;
   for (const [group, rowGroup] of metadata.row_groups.entries()) {
     const groupEnd = groupStart + Number(rowGroup.num_rows);
-    let row = Math.max(groupStart, next);
+    let row = Math.max(groupStart, at.next);
     const skip = row - groupStart;
     groupStart = groupEnd;
     if (row >= groupEnd) continue;
-    const batches = readRowGroup(buffer, metadata, { columns, group, skip });
+    const batches = readRowGroup(buffer, metadata, { columns: at.columns, group, skip });
     for (;;) {
       const batch = await batches.next().catch((error: unknown) => {
         throw new BatchpipeError(
@@ -125,7 +132,7 @@ async function* readFile(
       if (batch.done) break;
       const items: SourceRecord[] = new Array(batch.value.length);
       for (const [i, data] of batch.value.entries()) {
-        const cursor: ParquetCursor = { file, row, before };
+        const cursor: ParquetCursor = { file, row, before: at.before, footer: at.footer };
         row++;
         items[i] = {
           data: toJsonRecord(data),
@@ -151,6 +158,25 @@ async function openParquet(file: string): Promise<{ buffer: FileBuffer; metadata
       cause: error,
     });
   }
+}
+
+/** a hash of the file's footer (its metadata), which lists its row groups with their sizes and offsets */
+async function footerHash(buffer: AsyncBuffer): Promise<string> {
+  const size = buffer.byteLength;
+  const length = new DataView(await buffer.slice(size - 8, size)).getUint32(0, true);
+  const footer = await buffer.slice(Math.max(0, size - 8 - length), size - 8);
+  return createHash("sha256").update(new Uint8Array(footer)).digest("hex").slice(0, 32);
+}
+
+function fileRewritten(file: string): BatchpipeError {
+  return new BatchpipeError(
+    "SOURCE_FAILED",
+    `cannot resume: ${file} changed since it was read: its footer (row groups, sizes, statistics) is not the one read`,
+    {
+      hint: "Resuming at the old row would mix old and new rows. Restore the file as it was and run again; or `batchpipe cancel` the run and run again: the result cache answers the requests that already succeeded.",
+      plugin: PLUGIN,
+    },
+  );
 }
 
 /** the columns to read: `columns` (each checked to be in the file) or all top-level ones */

@@ -95,6 +95,25 @@ describe("inputs", () => {
     expect(await read(dir, { path: "data/[bc].parquet" })).toHaveLength(14);
   });
 
+  test("a file rewritten since its cursor (same row count, other rows) is SOURCE_FAILED; an old cursor without footer is not checked", async () => {
+    const dir = tempDir();
+    const columns = { id: { type: "UTF8" } };
+    const file = join(dir, "in.parquet");
+    await writeParquet(file, columns, [{ id: "old1" }, { id: "old2" }, { id: "old3" }]);
+    const cursor = JSON.parse(JSON.stringify((await read(dir, { path: "in.parquet" }))[0]!.cursor));
+    await writeParquet(file, columns, [{ id: "new1" }, { id: "new2" }, { id: "new3" }]);
+    await expect(read(dir, { path: "in.parquet" }, cursor)).rejects.toMatchObject({
+      code: "SOURCE_FAILED",
+      message: `cannot resume: ${file} changed since it was read: its footer (row groups, sizes, statistics) is not the one read`,
+      hint: expect.stringContaining("batchpipe cancel"),
+    });
+    const { footer: _, ...earlier } = cursor;
+    expect((await read(dir, { path: "in.parquet" }, earlier)).map((item) => item.data.id)).toEqual([
+      "new2",
+      "new3",
+    ]);
+  });
+
   test("a file that is not Parquet, and a cursor for a file no longer an input, are SOURCE_FAILED", async () => {
     const dir = tempDir();
     writeFileSync(join(dir, "bad.parquet"), "id,text\n1,x\n");

@@ -21,8 +21,16 @@ export function createGroupSource(
   onFileRead?: (file: string, records: number) => void,
 ): EngineResolvedPlugin<SourcePlugin> {
   const inner = source.plugin;
+  const stamp = inner.stampCursor;
   const plugin: SourcePlugin = {
     ...inner,
+    // the inner source stamps its own cursor, inside the group's
+    stampCursor:
+      stamp &&
+      (async (cursor) => {
+        const { file, cursor: innerCursor } = cursor as { file: number; cursor: Checkpoint };
+        return { file, cursor: await stamp(innerCursor) };
+      }),
     async *read(ctx) {
       // the group's cursor is { file: index in the group, cursor: the inner source's cursor }, so an
       // interrupted read resumes inside the file it stopped in

@@ -143,14 +143,18 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
   const rows = failureRows(pipeline.dir);
   const fail = (line: string) => failures.write(`${line}\n`);
 
+  const stamp = pipeline.source.plugin.stampCursor;
   const checkpoint = async (last: SourceItem) => {
+    // once per checkpoint: the source may add what its resume checks (a sample of the file)
+    const cursor =
+      stamp && options.onCheckpoint && last.cursor !== undefined ? await stamp(last.cursor) : last.cursor;
     const found = fanout.take();
     if (!options.onCheckpoint) return;
     const shards = writer.checkpoint();
     const state: ReadCheckpoint = {
       identity,
       read: totals.read,
-      source: last.cursor === undefined ? null : { cursor: last.cursor },
+      source: cursor === undefined ? null : { cursor },
       first,
       ...(last.cursor === undefined ? { records: covered.hash } : {}),
       totals: { ...totals },
