@@ -137,3 +137,70 @@ describe("read resume: the input files changed", () => {
     expect(error.message).toContain(`${path.join(dir, "data", "b.jsonl")} (read before) is gone`);
   }, 180_000);
 });
+
+// a source beside the spec: `count` records; at record `fail_at` it waits for `go` (the test writes it
+// once a shard was submitted) and throws
+const FAILING_SOURCE = `
+import fs from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
+import { defineSource, z } from "@batchpipe/core/plugin";
+
+export default defineSource({
+  name: "failing",
+  options: z.strictObject({ count: z.number().int(), fail_at: z.number().int(), go: z.string(), marker: z.string() }),
+  async *read({ options, resolvePath, checkpoint }) {
+    const marker = resolvePath(options.marker);
+    for (let i = typeof checkpoint === "number" ? checkpoint + 1 : 1; i <= options.count; i++) {
+      if (i === options.fail_at && fs.existsSync(marker)) {
+        for (let waited = 0; !fs.existsSync(resolvePath(options.go)); waited += 20) {
+          if (waited > 60_000) throw new Error("no shard was submitted");
+          await sleep(20);
+        }
+        fs.rmSync(marker);
+        throw new Error("connection reset at record " + i);
+      }
+      yield { data: { id: "s" + i, text: "text " + i }, position: { file: "db", line: i }, cursor: i };
+    }
+  },
+});
+`;
+
+describe("a source that fails after shards were submitted", () => {
+  it("the hint says how many shards were submitted (not 'nothing was submitted'); the next run resumes", async () => {
+    const dir = tempDir();
+    fs.mkdirSync(path.join(dir, "plugins"));
+    fs.writeFileSync(path.join(dir, "plugins", "failing.ts"), FAILING_SOURCE);
+    fs.writeFileSync(path.join(dir, "broken"), "");
+    const spec = writePipeline(dir, {
+      baseUrl: emu.url,
+      name: "resume-source-failed-submitted",
+      source: "  { use: ./plugins/failing.ts, count: 5000, fail_at: 4000, go: ./go, marker: ./broken }",
+      batch: { max_requests: 500 },
+    });
+    const first = await batchpipe(["run", spec, "--json"], {
+      cwd: dir,
+      engine: ENGINE,
+      onEvent: (event) => {
+        if (event.type === "shard_submitted") fs.writeFileSync(path.join(dir, "go"), "");
+      },
+    });
+    expect(first.code, first.stderr).toBe(1);
+    const error = errorEvent(first);
+    expect(error.message).toBe("source (failing) failed while reading: connection reset at record 4000");
+    const sent =
+      /^Fix the source and run again; reading resumes at record (\d+) \((\d+) shards? \(([\d,]+) requests?\) read before it (was|were) already submitted and go(es)? on at the provider; the (\d+) records before it are kept\)\.$/.exec(
+        error.hint,
+      );
+    expect(sent, error.hint).not.toBeNull();
+    expect(Number(sent![2])).toBeGreaterThanOrEqual(1);
+    expect(Number(sent![3].replace(",", ""))).toBe(Number(sent![2]) * 500);
+    expect(Number(sent![6])).toBe(Number(sent![1]) - 1);
+
+    const second = await batchpipe(["run", spec, "--json"], { cwd: dir, engine: ENGINE, timeoutMs: 90_000 });
+    expect(second.code, second.stderr).toBe(0);
+    expect(report(second)).toMatchObject({ read: 5000, succeeded: 5000, unaccounted: 0 });
+    const ids = resultIds(dir);
+    expect(ids.size).toBe(5000);
+    expect([...ids.values()].every((count) => count === 1)).toBe(true);
+  }, 180_000);
+});

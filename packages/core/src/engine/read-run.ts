@@ -19,6 +19,7 @@ import {
   readFailure,
   readIdentity,
   runReadPhase,
+  withSubmitted,
 } from "./read/index.js";
 import type { EngineEvent, EnginePipeline } from "./types.js";
 
@@ -104,7 +105,8 @@ export async function readRun(o: ReadRunOptions): Promise<void> {
       }
       // the state stays when the read can resume from a checkpoint (the error says where), and
       // always once a shard may be at the provider
-      if (readFailure(error)?.keep || submitted(state, run.id)) throw error;
+      if (readFailure(error)?.keep || submitted(state, run.id))
+        throw withSubmitted(error, sentShards(state, run.id));
       forget("its read failed");
       state.finishRun(run.id, "failed");
       throw error;
@@ -182,6 +184,12 @@ export function loadReadResume(
 /** whether a shard of the run may be at the provider (or was answered) */
 function submitted(state: StateStore, runId: string): boolean {
   return state.shards(runId).some((s) => s.status !== "pending");
+}
+
+/** the shards of the run that may be at the provider (or were answered), and their requests */
+function sentShards(state: StateStore, runId: string): { shards: number; requests: number } {
+  const sent = state.shards(runId).filter((s) => s.status !== "pending");
+  return { shards: sent.length, requests: sent.reduce((sum, s) => sum + s.requests, 0) };
 }
 
 function cannotRestart(pipeline: EnginePipeline, why: string): BatchpipeError {

@@ -50,8 +50,22 @@ export function failedRead(
     // a source that cannot even start from its cursor: the next run reads from the start
     !(fromSource && o.resumedWithoutRecord);
   const failure: ReadFailure = { keep, resumeAt: keep ? o.recorded + 1 : 1 };
-  const out = fromSource ? sourceFailure(error as BatchpipeError, failure) : error;
+  const out = fromSource ? sourceFailure(error as BatchpipeError, failure, NONE_SUBMITTED) : error;
   if (out !== null && typeof out === "object") readFailures.set(out, failure);
+  if (fromSource) sourceFailures.set(out as object, error as BatchpipeError);
+  return out;
+}
+
+/**
+ * A failed read's error once the caller knows what the run loop submitted meanwhile (streaming
+ * submission): a source's error then says how many shards (and requests) are at the provider.
+ */
+export function withSubmitted(error: unknown, submitted: { shards: number; requests: number }): unknown {
+  const source = error !== null && typeof error === "object" ? sourceFailures.get(error) : undefined;
+  const failure = readFailure(error);
+  if (!source || !failure || submitted.shards === 0) return error;
+  const out = sourceFailure(source, failure, submitted);
+  readFailures.set(out, failure);
   return out;
 }
 
@@ -134,15 +148,31 @@ export function toRequest(
 
 /** errors thrown by the source (wrapped by guardSource) */
 const sourceErrors = new WeakSet<object>();
+/** failedRead's error for a source's → the source's (withSubmitted words it again) */
+const sourceFailures = new WeakMap<object, BatchpipeError>();
+const NONE_SUBMITTED = { shards: 0, requests: 0 };
 
 const SOURCE_HINT = "Fix the source's problem and run again.";
 
-/** a source's error with a hint that says where the next run reads from */
-function sourceFailure(error: BatchpipeError, failure: ReadFailure): BatchpipeError {
+/**
+ * a source's error with a hint that says where the next run reads from and what was submitted
+ * (the run loop submits shards while the source is read)
+ */
+function sourceFailure(
+  error: BatchpipeError,
+  failure: ReadFailure,
+  submitted: { shards: number; requests: number },
+): BatchpipeError {
   const wrapped = error.code === ErrorCodes.PLUGIN_FAILED && error.hint === SOURCE_HINT;
+  const sent =
+    submitted.shards === 0
+      ? "nothing was submitted"
+      : `${plural(submitted.shards, "shard")} (${plural(submitted.requests, "request")}) read before it ${submitted.shards === 1 ? "was" : "were"} already submitted and ${submitted.shards === 1 ? "goes" : "go"} on at the provider`;
   const where = failure.keep
-    ? `reading resumes at record ${failure.resumeAt} (nothing was submitted; the ${failure.resumeAt - 1} records before it are kept).`
-    : "nothing was submitted, the read starts over.";
+    ? `reading resumes at record ${failure.resumeAt} (${sent}; the ${failure.resumeAt - 1} records before it are kept).`
+    : submitted.shards === 0
+      ? "nothing was submitted, the read starts over."
+      : `${sent}, so the run's state is kept and the next run continues it.`;
   const hint = wrapped
     ? `Fix the source and run again; ${where}`
     : `${error.hint ? `${error.hint} ` : ""}${where.charAt(0).toUpperCase()}${where.slice(1)}`;
@@ -154,4 +184,8 @@ function sourceFailure(error: BatchpipeError, failure: ReadFailure): BatchpipeEr
     details: error.details,
     cause: error.cause ?? error,
   });
+}
+
+function plural(n: number, word: string): string {
+  return `${n.toLocaleString("en-US")} ${word}${n === 1 ? "" : "s"}`;
 }
