@@ -1,7 +1,9 @@
 // Odd source input, end to end through `batchpipe run` against the emulator: every line has the
-// outcome docs/input-handling.md documents, and duplicate ids stop the run before anything is spent.
+// outcome docs/input-handling.md documents, and duplicate ids stop the run before anything is spent; a
+// damaged .gz stops it naming the file.
 import fs from "node:fs";
 import path from "node:path";
+import zlib from "node:zlib";
 import type { Emulator } from "@batchpipe/openai-emulator";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { batchpipe, readJsonl, report, startEmulator, tempDir, writePipeline } from "./support/harness.js";
@@ -128,5 +130,31 @@ describe("source input oddities (jsonl source, real CLI)", () => {
         .map((r) => r.id)
         .sort(),
     ).toEqual(["r1", "r2", "r3"]);
+  });
+
+  it("a cut-short or damaged .jsonl.gz stops the run with SOURCE_FAILED naming the file and the line reached", async () => {
+    const dir = tempDir();
+    const lines = Array.from({ length: 20_000 }, (_, i) => JSON.stringify({ id: `g${i}`, text: `t ${i}` }));
+    const whole = zlib.gzipSync(`${lines.join("\n")}\n`);
+    fs.writeFileSync(path.join(dir, "data.jsonl.gz"), whole.subarray(0, whole.length >> 1));
+    const spec = writePipeline(dir, { baseUrl: emu.url, name: "gz-cut", data: "data.jsonl.gz" });
+    const cut = await batchpipe(["run", spec], { cwd: dir });
+    expect(cut.code, cut.stderr).toBe(1);
+    const file = path.join(dir, "data.jsonl.gz");
+    // the CLI shows the file relative to the folder it runs in, at the line after the last read
+    expect(cut.stderr).toMatch(
+      /data\.jsonl\.gz: its gzip data is damaged or cut short after line (\d+) \(unexpected end of file\) \(SOURCE_FAILED\)\n {2}at data\.jsonl\.gz:\d+:1/,
+    );
+    expect(cut.stderr).toContain(`Check the file (\`gzip -t ${file}\`)`);
+
+    // not gzip at all (a fresh run: resuming the one above would refuse the changed file)
+    const other = tempDir();
+    fs.writeFileSync(path.join(other, "data.jsonl.gz"), '{"id":"not compressed"}\n');
+    const otherSpec = writePipeline(other, { baseUrl: emu.url, name: "gz-bad", data: "data.jsonl.gz" });
+    const damaged = await batchpipe(["run", otherSpec], { cwd: other });
+    expect(damaged.code, damaged.stderr).toBe(1);
+    expect(damaged.stderr).toContain(
+      "data.jsonl.gz is not valid gzip data (incorrect header check): nothing in it could be read",
+    );
   });
 });

@@ -115,6 +115,27 @@ export function openInputFile(
   return raw.pipe(gunzip);
 }
 
+/**
+ * The error a `.gz` input's stream fails with when its data is damaged or cut short (zlib's
+ * `Z_DATA_ERROR`, `Z_BUF_ERROR`, …) as SOURCE_FAILED naming the file and the last line read
+ * (`line`, 0 when none); any other error as it is.
+ */
+export function gzipFailure(error: unknown, o: { file: string; line: number; plugin: string }): unknown {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code !== "string" || !code.startsWith("Z_")) return error;
+  const why = (error as Error).message;
+  const message =
+    o.line === 0
+      ? `${o.file} is not valid gzip data (${why}): nothing in it could be read`
+      : `${o.file}: its gzip data is damaged or cut short after line ${o.line} (${why})`;
+  return new BatchpipeError("SOURCE_FAILED", message, {
+    loc: { file: o.file, line: o.line + 1, column: 1 },
+    hint: `Check the file (\`gzip -t ${o.file}\`): it may be incomplete (still being copied or written) or damaged. Replace it with a complete copy (or, if it is not compressed, drop .gz from its name) and run again.`,
+    plugin: o.plugin,
+    cause: error,
+  });
+}
+
 // --- internal ---
 
 /**

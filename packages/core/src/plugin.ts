@@ -7,6 +7,7 @@ import { z } from "zod";
 export { BatchpipeError, ErrorCodes } from "./errors.js";
 export {
   checkInputPath,
+  gzipFailure,
   isGlobPath,
   isStreamInput,
   openInputFile,

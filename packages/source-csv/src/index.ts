@@ -16,6 +16,7 @@ import {
   checkInputPath,
   defineSource,
   type FilesBefore,
+  gzipFailure,
   type InvalidRecord,
   invalidInput,
   invalidInputError,
@@ -133,24 +134,31 @@ export default defineSource({
       let toRecord = names ? compileColumns(file, 1, names, options.types) : undefined;
       let headerPending = options.header && !seek;
       const rows = readRows(file, { ...parse, start: seek?.offset ?? 0, lineBefore: seek?.line ?? 0 });
-      for await (const batch of rows) {
-        for (const row of batch) {
-          if (headerPending) {
-            headerPending = false;
-            toRecord = compileColumns(
-              file,
-              row.line,
-              options.columns ?? headerNames(file, row),
-              options.types,
-            );
-            continue;
+      // the lines read so far (per batch), for the error of a damaged .gz
+      let reached = 0;
+      try {
+        for await (const batch of rows) {
+          reached = batch.at(-1)?.linesBefore ?? reached;
+          for (const row of batch) {
+            if (headerPending) {
+              headerPending = false;
+              toRecord = compileColumns(
+                file,
+                row.line,
+                options.columns ?? headerNames(file, row),
+                options.types,
+              );
+              continue;
+            }
+            if (row.end <= skipThrough) continue;
+            const item = toItem(file, row, toRecord!, filesBefore);
+            if (options.on_invalid === "fail" && "invalid" in item) throw invalidInputError(item, ON_FAIL);
+            signal.throwIfAborted();
+            yield item;
           }
-          if (row.end <= skipThrough) continue;
-          const item = toItem(file, row, toRecord!, filesBefore);
-          if (options.on_invalid === "fail" && "invalid" in item) throw invalidInputError(item, ON_FAIL);
-          signal.throwIfAborted();
-          yield item;
         }
+      } catch (error) {
+        throw gzip ? gzipFailure(error, { file, line: reached, plugin: PLUGIN }) : error;
       }
     }
   },

@@ -214,6 +214,27 @@ describe("inputs and resume", () => {
     }
   });
 
+  test("a cut-short or damaged .csv.gz is SOURCE_FAILED naming the file and the line reached", async () => {
+    const rows = Array.from({ length: 30_000 }, (_, i) => `r${i},text ${i}`);
+    const whole = gzipSync(`id,text\n${rows.join("\n")}\n`);
+    const dir = fixture({
+      "cut.csv.gz": whole.subarray(0, whole.length >> 1),
+      "bad.csv.gz": "id,text\n1,x\n",
+    });
+    await expect(read(dir, { path: "cut.csv.gz" })).rejects.toMatchObject({
+      code: "SOURCE_FAILED",
+      message: expect.stringMatching(
+        /cut\.csv\.gz: its gzip data is damaged or cut short after line \d+ \(unexpected end of file\)$/,
+      ),
+      hint: expect.stringContaining("gzip -t"),
+    });
+    await expect(read(dir, { path: "bad.csv.gz" })).rejects.toMatchObject({
+      code: "SOURCE_FAILED",
+      message: `${join(dir, "bad.csv.gz")} is not valid gzip data (incorrect header check): nothing in it could be read`,
+      loc: { file: join(dir, "bad.csv.gz"), line: 1, column: 1 },
+    });
+  });
+
   test("resume after an invalid row, and a cursor past the end of a changed file", async () => {
     const dir = fixture({ "in.csv": messy });
     const items = await read(dir, { path: "in.csv", types: { stars: "integer" } });

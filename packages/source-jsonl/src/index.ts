@@ -95,6 +95,7 @@ export default defineSource({
         start: resume && !gzip ? resume.offset : 0,
         lineBefore: resume && !gzip ? resume.line : 0,
         signal,
+        plugin: PLUGIN,
         // read at run time, never at module load
         stream: file === STDIN_PATH ? process.stdin : undefined,
       });

@@ -1,6 +1,6 @@
 import { isUtf8 } from "node:buffer";
 import type { Readable } from "node:stream";
-import { openInputFile, refuseUtf16 } from "@batchpipe/core/plugin";
+import { gzipFailure, openInputFile, refuseUtf16 } from "@batchpipe/core/plugin";
 
 /** One line of a file, without its `\n` (a trailing `\r` is still there). */
 export interface Line {
@@ -15,6 +15,8 @@ export interface Line {
 }
 
 export interface ReadLinesOptions {
+  /** the plugin a damaged .gz file's SOURCE_FAILED names */
+  plugin?: string;
   /** byte offset to start at; must be the start of a line (plain files only) */
   start?: number;
   /** the line number of the line at `start`, minus one */
@@ -88,6 +90,9 @@ export async function* readLines(file: string, options: ReadLinesOptions = {}): 
       const bytes = Buffer.concat(carry, carryLength);
       yield [{ bytes, line: line + 1, end: offset + bytes.length, utf8: isUtf8(bytes) }];
     }
+  } catch (error) {
+    // a damaged or cut-short .gz: name the file and the last line read
+    throw gzip ? gzipFailure(error, { file, line, plugin: options.plugin ?? "source" }) : error;
   } finally {
     stream.destroy();
   }
