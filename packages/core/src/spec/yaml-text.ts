@@ -26,6 +26,7 @@ import {
 } from "./interpolate.js";
 import type { SpecIssue, SpecPath } from "./issues.js";
 import { locateIssues, type SpecText, specError } from "./locate.js";
+import { collectionKeyIssues } from "./yaml-hints.js";
 
 /** yaml's messages that speak to a library user rather than to a spec author */
 const YAML_MESSAGES: Record<string, string> = {
@@ -58,7 +59,8 @@ function bareDash(text: string, at: number): boolean {
 /** YAML with positions; throws SPEC_INVALID for syntax errors and an empty file */
 export function parseSpec(text: string, file: string): SpecText {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  // logLevel "error": yaml would otherwise print its warnings to the process (a library never does)
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, logLevel: "error" });
   const spec: SpecText = { file, text, doc, lineCounter, secrets: [] };
   const issues: SpecIssue[] = syntaxErrors(doc.errors).map(
     (error) =>
@@ -74,6 +76,7 @@ export function parseSpec(text: string, file: string): SpecText {
         range: error.pos,
       },
   );
+  if (issues.length === 0) issues.push(...collectionKeyIssues(doc, text));
   if (issues.length === 0 && doc.contents === null)
     issues.push({
       path: [],
