@@ -52,3 +52,58 @@ describe("an unquoted {{ template }} that YAML reads as a mapping", () => {
     expect(run.stderr).toContain('write id: "{{ id }}"');
   });
 });
+
+describe("a YAML syntax error that quoting the value fixes gets the quoted value as its hint", () => {
+  const body = (content: string) => `transform:
+  id: "{{ id }}"
+  body:
+    model: gpt-4o-mini
+    messages: [{ role: user, content: ${content} }]`;
+  test.each([
+    {
+      name: "a package name starting with @",
+      yaml: spec(body('"{{ text }}"'), "errors: [{ use: @acme/bp-sink }]\n"),
+      at: "pipeline.yaml:12:17 Plain value cannot start with reserved character @",
+      hint: 'hint: a value cannot start with @ unquoted: write use: "@acme/bp-sink"',
+    },
+    {
+      name: "a colon inside a flow mapping's value",
+      yaml: spec(body("Review: {{ text }}")),
+      at: "pipeline.yaml:9:39 Block collections are not allowed within flow collections",
+      hint: 'hint: a value that holds ": " must be quoted, or YAML reads it as a nested key: write content: "Review: {{ text }}"',
+    },
+    {
+      name: "a colon inside a block value",
+      yaml: spec(`transform:
+  id: "{{ id }}"
+  body:
+    model: gpt-4o-mini
+    messages:
+      - role: user
+        content: Review: {{ text }}`),
+      at: "pipeline.yaml:11:18 Nested mappings are not allowed in compact mappings",
+      hint: 'write content: "Review: {{ text }}"',
+    },
+    {
+      name: "a template followed by more text",
+      yaml: spec(`transform:
+  id: {{ id }}-x
+  body: { model: gpt-4o-mini, messages: [{ role: user, content: "{{ text }}" }] }`),
+      at: "pipeline.yaml:6:15 Unexpected scalar at node end",
+      hint: 'hint: a {{ … }} template must be quoted, or YAML reads its braces as a mapping: write id: "{{ id }}-x"',
+    },
+  ])("$name", async ({ yaml, at, hint }) => {
+    const run = await validate(yaml);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(at);
+    expect(run.stderr).toContain(hint);
+  });
+
+  test("a value on a line indented too far keeps the indentation hint", async () => {
+    const run = await validate(
+      spec(body('"{{ text }}"'), "batch:\n  poll_interval: 200ms\n    max_requests: 5\n"),
+    );
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain("hint: a key has both a value and a nested mapping: check the indentation");
+  });
+});

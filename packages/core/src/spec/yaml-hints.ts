@@ -6,15 +6,32 @@
 import { type Document, isCollection, isMap, isScalar, isSeq, type Pair } from "yaml";
 import type { SpecIssue, SpecPath } from "./issues.js";
 
+/**
+ * The hint for a syntax error at `at` that quoting a value fixes (`content: Review: {{ text }}`,
+ * `use: @acme/bp-sink`, `id: {{ id }}-x`): the `key: value` the error sits in, written quoted.
+ */
+export function quoteHint(text: string, at: number): string | undefined {
+  const lineStart = text.lastIndexOf("\n", at - 1) + 1;
+  const lineEnd = text.indexOf("\n", at) === -1 ? text.length : text.indexOf("\n", at);
+  const line = text.slice(lineStart, lineEnd);
+  const col = at - lineStart;
+  const key = [...line.matchAll(/(?:^|[\s{,[])([A-Za-z_$][\w.$-]*):[ \t]+/g)]
+    .filter((match) => match.index + match[0].length <= col)
+    .at(-1);
+  if (!key) return undefined;
+  const from = key.index + key[0].length;
+  return valueHint(key[1]!, writtenValue(line.slice(from), inFlow(line.slice(0, from))));
+}
+
 /** the hint for `key: value` where `value` is written unquoted; undefined when quoting would not help */
 export function valueHint(key: string, value: string): string | undefined {
   if (value === "" || /^["']/.test(value)) return undefined;
-  const reason = value.includes("{{")
-    ? "a {{ … }} template must be quoted, or YAML reads its braces as a mapping"
-    : /^[@`]/.test(value)
-      ? `a value cannot start with ${value[0]} unquoted`
-      : /:\s/.test(value)
-        ? 'a value that holds ": " must be quoted, or YAML reads it as a nested key'
+  const reason = /^[@`]/.test(value)
+    ? `a value cannot start with ${value[0]} unquoted`
+    : /:\s/.test(value)
+      ? 'a value that holds ": " must be quoted, or YAML reads it as a nested key'
+      : value.includes("{{")
+        ? "a {{ … }} template must be quoted, or YAML reads its braces as a mapping"
         : /\s#/.test(value)
           ? 'a value that holds " #" must be quoted, or YAML reads the rest as a comment'
           : undefined;
@@ -64,6 +81,32 @@ function forEachPair(root: unknown, at: SpecPath, each: (pair: Pair, map: Node, 
 }
 
 type Node = { range?: [number, number, number] | null };
+
+/** the line up to here opens more `{`/`[` than it closes (a `{{ }}` template aside) */
+function inFlow(before: string): boolean {
+  const stripped = before.replace(/\{\{.*?\}\}/g, "");
+  return (stripped.match(/[{[]/g)?.length ?? 0) > (stripped.match(/[}\]]/g)?.length ?? 0);
+}
+
+/** the value written from the start of `rest`: to the line's end or comment, or in flow to its `,` `}` `]` */
+function writtenValue(rest: string, flow: boolean): string {
+  let end = rest.length;
+  let depth = 0;
+  for (let index = 0; index < rest.length; index++) {
+    const pair = rest.slice(index, index + 2);
+    if (pair === "{{" || pair === "}}") {
+      depth += pair === "{{" ? 1 : -1;
+      index++;
+    } else if (depth <= 0 && /\s/.test(rest[index]!) && rest[index + 1] === "#") {
+      end = index;
+      break;
+    } else if (depth <= 0 && flow && /[,}\]]/.test(rest[index]!)) {
+      end = index;
+      break;
+    }
+  }
+  return rest.slice(0, end).trim();
+}
 
 /** `value` as a YAML quoted scalar: double quotes, or single ones when it holds a double quote */
 function quote(value: string): string {

@@ -26,7 +26,7 @@ import {
 } from "./interpolate.js";
 import type { SpecIssue, SpecPath } from "./issues.js";
 import { locateIssues, type SpecText, specError } from "./locate.js";
-import { collectionKeyIssues } from "./yaml-hints.js";
+import { collectionKeyIssues, quoteHint } from "./yaml-hints.js";
 
 /** yaml's messages that speak to a library user rather than to a spec author */
 const YAML_MESSAGES: Record<string, string> = {
@@ -45,6 +45,15 @@ const YAML_HINTS: Record<string, string> = {
   MISSING_CHAR: "a quote or bracket is not closed",
   MULTILINE_IMPLICIT_KEY: "a key must fit on one line; is a `:` or a quote missing?",
 };
+
+/** errors that an unquoted value causes (`use: @acme/x`, `content: Review: {{ text }}`, `id: {{ id }}-x`) */
+const QUOTABLE = new Set([
+  "BAD_SCALAR_START",
+  "BLOCK_IN_FLOW",
+  "BLOCK_AS_IMPLICIT_KEY",
+  "UNEXPECTED_TOKEN",
+  "MULTILINE_IMPLICIT_KEY",
+]);
 
 /** `path: -` (standard input) read as a list item */
 const DASH_HINT = 'a bare `-` starts a YAML list: quote it, e.g. `path: "-"` for standard input';
@@ -72,7 +81,9 @@ export function parseSpec(text: string, file: string): SpecText {
             ? FLOW_HINT
             : bareDash(text, error.pos[0])
               ? DASH_HINT
-              : (YAML_HINTS[error.code] ?? "fix the YAML syntax"),
+              : ((QUOTABLE.has(error.code) ? quoteHint(text, error.pos[0]) : undefined) ??
+                YAML_HINTS[error.code] ??
+                "fix the YAML syntax"),
         range: error.pos,
       },
   );
