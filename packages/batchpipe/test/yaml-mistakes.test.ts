@@ -107,3 +107,21 @@ describe("a YAML syntax error that quoting the value fixes gets the quoted value
     expect(run.stderr).toContain("hint: a key has both a value and a nested mapping: check the indentation");
   });
 });
+
+test("a key given twice is named with its path and where it is first given", async () => {
+  const run = await validate(
+    spec(
+      `transform:
+  id: "{{ id }}"
+  body: { model: gpt-4o-mini, messages: [{ role: user, content: "{{ text }}" }] }`,
+      "batch:\n  poll_interval: 200ms\n  max_requests: 5\n  poll_interval: 1s\n",
+    ),
+  );
+  expect(run.code).toBe(2);
+  expect(run.stderr).toContain(
+    'pipeline.yaml:13:3 batch.poll_interval: duplicate key "poll_interval": first given on line 11',
+  );
+  expect(run.stderr).toContain(
+    "hint: a key may appear only once in a mapping: keep the one with the value you mean",
+  );
+});

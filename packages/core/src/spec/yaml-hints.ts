@@ -1,9 +1,9 @@
 /**
  * Hints for YAML mistakes a spec author makes, found in the parsed document and its text: an
  * unquoted value that YAML reads as something else (a template `{{ x }}` read as a mapping, a value
- * that starts with `@` or holds `: `), and the hint that shows it quoted.
+ * that starts with `@` or holds `: `), and the hint that shows it quoted; a key written twice.
  */
-import { type Document, isCollection, isMap, isScalar, isSeq, type Pair } from "yaml";
+import { type Document, isCollection, isMap, isScalar, isSeq, type Pair, type Scalar } from "yaml";
 import type { SpecIssue, SpecPath } from "./issues.js";
 
 /**
@@ -63,6 +63,35 @@ export function collectionKeyIssues(doc: Document, text: string): SpecIssue[] {
     });
   });
   return issues;
+}
+
+/** what a DUPLICATE_KEY error at `at` (the second key) says: the key, its path and where the first one is */
+export function duplicateKeyIssue(
+  doc: Document,
+  at: [number, number],
+  linePos: (offset: number) => { line: number; col: number },
+): SpecIssue | undefined {
+  let issue: SpecIssue | undefined;
+  forEachPair(doc.contents, [], (pair, map, path) => {
+    const range = isScalar(pair.key) ? pair.key.range : undefined;
+    if (issue || !range || range[0] !== at[0] || !isMap(map)) return;
+    const key = (pair.key as Scalar).value;
+    const first = map.items.find((item) => isScalar(item.key) && item.key.value === key);
+    const firstAt = first && isScalar(first.key) && first.key.range ? linePos(first.key.range[0]) : undefined;
+    const second = linePos(at[0]);
+    const where = !firstAt
+      ? ""
+      : firstAt.line === second.line
+        ? `: first given on line ${firstAt.line}, column ${firstAt.col}`
+        : `: first given on line ${firstAt.line}`;
+    issue = {
+      path: [...path, typeof key === "number" ? key : String(key)],
+      message: `duplicate key ${JSON.stringify(key)}${where}`,
+      hint: "a key may appear only once in a mapping: keep the one with the value you mean and remove the other",
+      range: at,
+    };
+  });
+  return issue;
 }
 
 // --- internal ---

@@ -26,7 +26,7 @@ import {
 } from "./interpolate.js";
 import type { SpecIssue, SpecPath } from "./issues.js";
 import { locateIssues, type SpecText, specError } from "./locate.js";
-import { collectionKeyIssues, quoteHint } from "./yaml-hints.js";
+import { collectionKeyIssues, duplicateKeyIssue, quoteHint } from "./yaml-hints.js";
 
 /** yaml's messages that speak to a library user rather than to a spec author */
 const YAML_MESSAGES: Record<string, string> = {
@@ -73,7 +73,10 @@ export function parseSpec(text: string, file: string): SpecText {
   const spec: SpecText = { file, text, doc, lineCounter, secrets: [] };
   const issues: SpecIssue[] = syntaxErrors(doc.errors).map(
     (error) =>
-      unclosedIssue(doc, text, error) ?? {
+      unclosedIssue(doc, text, error) ??
+      (error.code === "DUPLICATE_KEY"
+        ? duplicateKeyIssue(doc, error.pos, (offset) => lineCounter.linePos(offset))
+        : undefined) ?? {
         path: [],
         message: YAML_MESSAGES[error.code] ?? error.message.split("\n")[0]!,
         hint:
