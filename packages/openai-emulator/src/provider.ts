@@ -17,12 +17,13 @@ import {
 } from "@batchpipe/core/plugin";
 import openai, { callOptions, callSettings } from "@batchpipe/provider-openai/plugin";
 import type { EmulatorOptions } from "./options.js";
+import { emulatorOptionsSchema } from "./options-schema.js";
 
 export const emulatorProviderOptions = z.strictObject({
   api: z.enum(["openai", "anthropic"]).optional().meta({
     description: "Which API the run speaks to the emulator: openai (default) or anthropic (Message Batches).",
   }),
-  emulator: z.record(z.string(), z.unknown()).optional().meta({
+  emulator: emulatorOptionsSchema.optional().meta({
     description: "Options for the in-process emulator (EmulatorOptions, e.g. { timeScale: 3600 }).",
   }),
   api_key: z.string().min(1).optional().meta({
