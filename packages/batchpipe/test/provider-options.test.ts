@@ -1,5 +1,7 @@
 // A provider's options that only fail when the run reaches the provider are refused by `validate`
 // (and so by `run`, before it reads anything), at their place with the fix: through the real CLI.
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { batchpipe, writeFiles } from "./support/harness.js";
 
@@ -48,5 +50,43 @@ describe("the emulator provider's `emulator:` options", () => {
     );
     expect(validate.stderr).toContain("provider.emulator.latencies.validaton: unknown key");
     expect(validate.stderr).toContain("provider.emulator.lineRules[0].rate:");
+  });
+});
+
+describe("batch.completion_window", () => {
+  const window48 = "batch:\n  completion_window: 48h\n";
+
+  test("the emulator (which answers as OpenAI) refuses anything but 24h at validate, and run stops before reading", async () => {
+    const dir = folder(spec("{ use: emulator, emulator: { timeScale: 3600 } }", window48));
+    const validate = await batchpipe(["validate", "pipeline.yaml"], { cwd: dir });
+    expect(validate.code).toBe(2);
+    expect(validate.stderr).toContain(
+      "pipeline.yaml:11:22 batch.completion_window: the emulator provider accepts only 24h",
+    );
+    expect(validate.stderr).toContain("hint: write completion_window: 24h, or leave the key out");
+    const run = await batchpipe(["run", "pipeline.yaml", "--json"], { cwd: dir });
+    expect(run.code).toBe(2);
+    expect(run.events.map((event) => event.type)).toEqual(["error"]);
+    expect(existsSync(join(dir, "out"))).toBe(false);
+  });
+
+  test("openai at OpenAI refuses it; openai at another (compatible) base URL passes it on", async () => {
+    const atOpenAI = await batchpipe(["validate", "pipeline.yaml"], {
+      cwd: folder(spec("{ use: openai }", window48)),
+      env: { OPENAI_BASE_URL: undefined },
+    });
+    expect(atOpenAI.code).toBe(2);
+    expect(atOpenAI.stderr).toContain("batch.completion_window: the openai provider accepts only 24h");
+    const compatible = await batchpipe(["validate", "pipeline.yaml"], {
+      cwd: folder(spec('{ use: openai, base_url: "http://127.0.0.1:9/v1" }', window48)),
+      env: { OPENAI_BASE_URL: undefined },
+    });
+    expect(compatible.stderr).toBe("");
+    expect(compatible.code).toBe(0);
+    const compatibleByEnv = await batchpipe(["validate", "pipeline.yaml"], {
+      cwd: folder(spec("{ use: openai }", window48)),
+      env: { OPENAI_BASE_URL: "http://127.0.0.1:9/v1" },
+    });
+    expect(compatibleByEnv.code).toBe(0);
   });
 });

@@ -336,6 +336,16 @@ export interface ProviderPlugin<S extends AnySchema = AnySchema> extends Checkab
    * method): the plugin's own service, known by its name.
    */
   origin?(options: z.output<S>, env: Record<string, string | undefined>): string | undefined;
+  /**
+   * Optional, pure: the `batch.completion_window` values the service accepts (OpenAI's Batch API:
+   * only "24h"), checked when the spec loads, so a window the service would refuse is a spec error
+   * at its place rather than an HTTP 400 after the read and the upload. Undefined (or no method):
+   * the window is passed on for the service to judge (an OpenAI-compatible server may accept others).
+   */
+  completionWindows?(
+    options: z.output<S>,
+    env: Record<string, string | undefined>,
+  ): readonly string[] | undefined;
   open(ctx: ProviderContext<z.output<S>>): Promise<ProviderConnection>;
 }
 

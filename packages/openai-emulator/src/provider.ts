@@ -92,6 +92,8 @@ export default defineProvider({
   origin: (options) => (options.api === "anthropic" ? "api anthropic" : undefined),
   limits: (options) =>
     options.api === "anthropic" ? anthropicPlugin().limits(anthropicOptions(options)) : openai.limits({}),
+  // its OpenAI API, as OpenAI's, refuses any window but 24h; Anthropic's has none to send
+  completionWindows: (options) => (options.api === "anthropic" ? undefined : ["24h"]),
   encode: (request, options) =>
     options.api === "anthropic"
       ? anthropicPlugin().encode(request, encodeOptions(options))

@@ -5,7 +5,7 @@
  */
 import { baseUrlOrigin, defineProvider, type ProviderLimits } from "@batchpipe/core/plugin";
 import { encodeRequest, extractOutput } from "./format.js";
-import { clientOptions, DEFAULT_OPENAI_BASE_URL, openaiOptions } from "./options.js";
+import { clientOptions, DEFAULT_OPENAI_BASE_URL, type OpenAIOptions, openaiOptions } from "./options.js";
 
 /** OpenAI's documented limits (reference/openai-batch-api.md) */
 export const OPENAI_LIMITS: ProviderLimits = {
@@ -23,7 +23,9 @@ export default defineProvider({
   encode: (request) => encodeRequest(request),
   output: (response, request) => extractOutput(response, request),
   // another OpenAI-compatible server answers differently: its results are not OpenAI's
-  origin: (options, env) => baseUrlOrigin(options.base_url || env.OPENAI_BASE_URL, DEFAULT_OPENAI_BASE_URL),
+  origin,
+  // OpenAI's Batch API refuses any other window with a 400; a compatible server may accept others
+  completionWindows: (options, env) => (origin(options, env) === undefined ? ["24h"] : undefined),
   check: ({ options, env }) =>
     options.api_key || env.OPENAI_API_KEY
       ? {}
@@ -43,3 +45,7 @@ export default defineProvider({
 });
 
 export { callOptions, callSettings } from "./options.js";
+
+function origin(options: OpenAIOptions, env: Record<string, string | undefined>): string | undefined {
+  return baseUrlOrigin(options.base_url || env.OPENAI_BASE_URL, DEFAULT_OPENAI_BASE_URL);
+}

@@ -88,6 +88,7 @@ export async function loadPipeline(file: string, options: LoadPipelineOptions = 
     file: absolute,
     dir: path.dirname(absolute),
     text: spec,
+    env: options.env ?? process.env,
     issues,
     plugins: options.plugins,
     builtins: options.builtins,
@@ -104,6 +105,7 @@ export async function resolvePipeline(spec: unknown, options: ResolvePipelineOpt
   return buildPipeline(data, {
     file: null,
     dir: path.resolve(options.dir),
+    env: options.env ?? process.env,
     issues,
     plugins: options.plugins,
     builtins: options.builtins,
@@ -116,6 +118,8 @@ interface BuildContext {
   file: string | null;
   dir: string;
   text?: SpecText;
+  /** the environment the spec was interpolated with (a provider's completion windows may depend on it) */
+  env: Env;
   /** problems found before the schema ran (environment variables, secrets) */
   issues: SpecIssue[];
   plugins?: Record<string, Plugin>;
@@ -132,7 +136,8 @@ async function buildPipeline(data: unknown, ctx: BuildContext): Promise<Pipeline
   for (const result of results) issues.push(...result.issues);
   const resolved = results.map((result) => result.resolved);
   const providerRef = resolved.find((entry, index) => entry && slots[index]!.path[0] === "provider");
-  if (providerRef) issues.push(...providerLimitIssues(data, providerRef as ResolvedPlugin<ProviderPlugin>));
+  if (providerRef)
+    issues.push(...providerLimitIssues(data, providerRef as ResolvedPlugin<ProviderPlugin>, ctx.env));
 
   const blocked = ctx.issues.map((issue) => toDotPath(issue.path));
   const reported = issues.filter(
@@ -175,8 +180,8 @@ export function specTextOf(pipeline: Pipeline): SpecText | undefined {
 
 const specTexts = new WeakMap<Pipeline, SpecText>();
 
-/** batch sizes the spec sets past what the provider accepts in one batch (other problems aside) */
-function providerLimitIssues(data: unknown, provider: ResolvedPlugin<ProviderPlugin>): SpecIssue[] {
+/** batch sizes the spec sets past what the provider accepts in one batch, or a window it refuses (other problems aside) */
+function providerLimitIssues(data: unknown, provider: ResolvedPlugin<ProviderPlugin>, env: Env): SpecIssue[] {
   const batch = isRecord(data) && isRecord(data.batch) ? data.batch : {};
   const limits = provider.plugin.limits(provider.options);
   const issues: SpecIssue[] = [];
@@ -193,6 +198,14 @@ function providerLimitIssues(data: unknown, provider: ResolvedPlugin<ProviderPlu
       path: ["batch", "max_bytes"],
       message: `must be at most ${formatBytes(limits.maxBytes)}`,
       hint,
+    });
+  const windows = provider.plugin.completionWindows?.(provider.options, env);
+  const window = batch.completion_window;
+  if (windows && typeof window === "string" && !windows.includes(window))
+    issues.push({
+      path: ["batch", "completion_window"],
+      message: `the ${provider.plugin.name} provider accepts only ${windows.join(", ")}`,
+      hint: `write completion_window: ${windows[0]}, or leave the key out (the default is 24h)`,
     });
   return issues;
 }
