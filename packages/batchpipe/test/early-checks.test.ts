@@ -197,6 +197,36 @@ errors:
     `);
   });
 
+  test("a glob that matches no file is refused like a missing path (run records no run); watch starts on it", async () => {
+    const dir = writeFiles({
+      "inbox/notes.txt": "not a jsonl file\n",
+      "pipeline.yaml": `${HEAD.replace("./data.jsonl", "./inbox/*.jsonl")}sinks:
+  - { use: jsonl, path: ./out/results.jsonl }
+`,
+    });
+    const validate = await cli(["validate", "pipeline.yaml"], {
+      cwd: dir,
+      env: { OPENAI_API_KEY: "sk-test" },
+    });
+    expect(validate.code).toBe(2);
+    expect(validate.stderr).toContain("✖ pipeline.yaml has a problem (SPEC_INVALID)");
+    expect(validate.stderr).toContain(
+      "pipeline.yaml:4:29 source.path: no file matches the glob inbox/*.jsonl",
+    );
+    expect(validate.stderr).toContain("hint: check the path; it is relative to the spec file");
+    expect(validate.stderr).toContain("(SPEC_INVALID)");
+    const run = await batchpipe(["run", "pipeline.yaml"], { cwd: dir });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain("source.path: no file matches the glob");
+    // refused before the run starts: no stopped run in a state folder
+    expect(fs.existsSync(path.join(dir, ".batchpipe"))).toBe(false);
+    const watch = await batchpipe(["watch", "pipeline.yaml", "--once", "--settle", "200ms", "--json"], {
+      cwd: dir,
+    });
+    expect(watch.code).toBe(0);
+    expect(watch.events.map((event) => event.type)).toEqual(["watching", "summary"]);
+  });
+
   test("the csv and parquet sources and the anthropic provider check their input and key too", async () => {
     const dir = writeFiles({
       "pipeline.yaml": `version: 1

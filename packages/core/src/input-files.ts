@@ -4,7 +4,7 @@ import { Socket } from "node:net";
 import { join } from "node:path";
 import { addAbortSignal, PassThrough, type Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
-import { glob, isDynamicPattern } from "tinyglobby";
+import { glob, globSync, isDynamicPattern } from "tinyglobby";
 import { BatchpipeError } from "./errors.js";
 import type { Checkpoint } from "./plugin.js";
 import { type FilesBefore, resumePoint } from "./source-items.js";
@@ -45,20 +45,32 @@ export function isGlobPath(path: string): boolean {
 
 /**
  * A file source's `check`: the file, folder or named pipe its `path` names must exist before the run
- * starts; a glob is matched when the run reads. With `streams` (a source that reads pipes), `-`
+ * starts, and a glob must match a file (watch mode lets it match none: it waits for files). With `streams` (a source that reads pipes), `-`
  * (standard input) is declared as the path `-`.
  */
 export function checkInputPath(
   ctx: { options: { path: string }; resolvePath(path: string): string },
   options: { streams?: boolean } = {},
 ): {
-  reads?: { path: string; option: string }[];
+  reads?: { path: string; option: string; glob?: boolean }[];
 } {
   if (options.streams && ctx.options.path === STDIN_PATH)
     return { reads: [{ path: STDIN_PATH, option: "path" }] };
-  return isGlobPath(ctx.options.path)
-    ? {}
-    : { reads: [{ path: ctx.resolvePath(ctx.options.path), option: "path" }] };
+  return {
+    reads: [
+      isGlobPath(ctx.options.path)
+        ? { path: ctx.resolvePath(ctx.options.path), option: "path", glob: true }
+        : { path: ctx.resolvePath(ctx.options.path), option: "path" },
+    ],
+  };
+}
+
+/** a glob matches at least one file that listFiles would read (one inside the glob's fixed start) */
+export function globMatchesAFile(path: string): boolean {
+  const root = globRoot(path);
+  return globSync(path, { absolute: true, onlyFiles: true, expandDirectories: false }).some((file) =>
+    staysInside(file, root),
+  );
 }
 
 /**

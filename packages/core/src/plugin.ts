@@ -229,6 +229,8 @@ export interface PluginPath {
   option: string;
   /** for writes: the part of the file the plugin owns alone (a SQLite table); writers of different parts may share a file */
   part?: string;
+  /** for reads: `path` is a glob, which must match a file (watch mode, which waits for files, lets it match none) */
+  glob?: boolean;
 }
 
 /**

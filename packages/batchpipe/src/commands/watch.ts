@@ -58,7 +58,8 @@ export default defineCommand({
     const { pipeline, stateDir: given } = await loadPipelineArg(ctx, args);
     const stateDir = given ?? defaultStateDir(pipeline);
     // a wrong path, a missing key or two sinks on one file: said now, before a file is taken
-    checkPipeline(pipeline, { env, stateDir });
+    // (a folder or a glob with no file yet is fine: watch waits for files)
+    checkPipeline(pipeline, { env, stateDir, allowEmptyGlobs: true });
     // in a `--detach` child: record the exit code for `batchpipe status`
     enterDaemonChild(env);
     if (args.detach) {

@@ -8,7 +8,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { STDIN_PATH } from "../input-files.js";
+import { globMatchesAFile, STDIN_PATH } from "../input-files.js";
 import type { Plugin, PluginCheck, PluginPath } from "../plugin.js";
 import type { Env } from "./interpolate.js";
 import type { SpecIssue, SpecPath } from "./issues.js";
@@ -21,6 +21,8 @@ export interface CheckPipelineOptions {
   env?: Env;
   /** the run's state folder; default .batchpipe/<name> beside the spec */
   stateDir?: string;
+  /** a source's glob may match no file yet (watch mode waits for files) */
+  allowEmptyGlobs?: boolean;
 }
 
 /** Throws a SPEC_INVALID error listing every problem found; I/O is a few stat calls. */
@@ -63,8 +65,16 @@ function pipelineIssues(pipeline: Pipeline, options: CheckPipelineOptions): Spec
         hint: problem.hint,
       });
     // standard input is there by definition, and no sink can write to it
-    for (const at of answer.reads ?? [])
-      if (at.path !== STDIN_PATH) reads.push({ entry, at: { ...at, canonical: canonical(at.path) } });
+    for (const at of answer.reads ?? []) {
+      if (at.glob) {
+        if (!options.allowEmptyGlobs && !fs.existsSync(at.path) && !globMatchesAFile(at.path))
+          issues.push({
+            path: [...entry.path, at.option],
+            message: `no file matches the glob ${at.path}`,
+            hint: "check the path; it is relative to the spec file (batchpipe watch starts without files and waits for them)",
+          });
+      } else if (at.path !== STDIN_PATH) reads.push({ entry, at: { ...at, canonical: canonical(at.path) } });
+    }
     for (const at of answer.writes ?? [])
       writes.push({ entry, at: { ...at, canonical: canonical(at.path) } });
     // a target is no path: it compares as the plugin wrote it
