@@ -26,6 +26,8 @@ export async function createPipelineJsonSchema(
   properties.transform = { ...transform, description: properties.transform?.description };
   properties.sinks = { ...properties.sinks, items: sink };
   properties.errors = { ...properties.errors, items: sink };
+  acceptReferences(schema);
+  schema.definitions = { ...(schema.definitions as object), reference: REFERENCE_DEFINITION };
   return { $schema: "http://json-schema.org/draft-07/schema#", ...withoutSchemaKey(schema) };
 }
 
@@ -57,6 +59,77 @@ function pluginRefJson(kind: PluginKind, useOptional: boolean, builtins?: Plugin
     additionalProperties: true,
   });
   return { anyOf: branches };
+}
+
+/**
+ * `${VAR}` references are interpolated before the spec is validated, so a value written as one
+ * (`max_requests: ${N:-50}`, `url: "${DATABASE_URL}"`) is valid wherever a value is: every schema a
+ * scalar value is checked against (a type other than object/array, an enum, a const, a string
+ * with a pattern or format) also accepts a string that holds a reference. `use` is left as it is:
+ * its last branch (a plugin by package or path) already takes any other string.
+ */
+function acceptReferences(node: JsonSchema): void {
+  const each = (map: unknown) => {
+    if (!isSchema(map)) return;
+    for (const [key, value] of Object.entries(map))
+      if (isSchema(value) && key !== "use") map[key] = withReference(value);
+  };
+  each(node.properties);
+  each(node.definitions);
+  if (isSchema(node.items)) node.items = withReference(node.items);
+  if (isSchema(node.additionalProperties))
+    node.additionalProperties = withReference(node.additionalProperties);
+  for (const key of ["anyOf", "oneOf", "allOf"])
+    if (Array.isArray(node[key]))
+      for (const branch of node[key] as unknown[]) if (isSchema(branch)) acceptReferences(branch);
+}
+
+/** where a value may be a reference; defined once, under the root's `definitions` */
+const REFERENCE: JsonSchema = { $ref: "#/definitions/reference" };
+
+const REFERENCE_DEFINITION: JsonSchema = {
+  type: "string",
+  pattern: "\\$\\{[^}]+\\}",
+  description:
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: ${VAR} is the spec syntax
+    "A ${VAR} or ${VAR:-default} reference, interpolated from the environment before the spec is checked.",
+};
+
+function withReference(node: JsonSchema): JsonSchema {
+  acceptReferences(node);
+  if (!checksScalar(node)) return node;
+  if (
+    Array.isArray(node.anyOf) &&
+    Object.keys(node).every((key) => key === "anyOf" || key === "description" || key === "default")
+  )
+    return { ...node, anyOf: [...node.anyOf, REFERENCE] };
+  const { description, default: fallback, ...rest } = node;
+  return {
+    ...(description === undefined ? {} : { description }),
+    ...(fallback === undefined ? {} : { default: fallback }),
+    anyOf: [rest, REFERENCE],
+  };
+}
+
+/** the schema checks a scalar a reference could stand for, and would refuse some strings */
+function checksScalar(node: JsonSchema): boolean {
+  if (Array.isArray(node.anyOf))
+    return (node.anyOf as unknown[]).some((branch) => isSchema(branch) && checksScalar(branch));
+  if ("const" in node || Array.isArray(node.enum)) return true;
+  const types = Array.isArray(node.type)
+    ? (node.type as string[])
+    : typeof node.type === "string"
+      ? [node.type]
+      : [];
+  if (types.some((type) => type !== "object" && type !== "array" && type !== "string")) return true;
+  return (
+    types.includes("string") &&
+    ["pattern", "format", "minLength", "maxLength", "not"].some((key) => key in node)
+  );
+}
+
+function isSchema(value: unknown): value is JsonSchema {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 function toJson(schema: z.ZodType): JsonSchema {
