@@ -151,11 +151,9 @@ async function collectWith(options: CollectOptions, metas: ShardMetaIndex): Prom
   // a shard never submitted (the run was cancelled first) or given up as stuck has no results to
   // read; one answered through the live API after batch.deadline has its answers instead
   let unavailable: string | null = null;
-  const hasResults =
-    batch !== null &&
-    Boolean(shard.batchId || isAnsweredLive(batch) || isFromCache(batch)) &&
-    batch.status !== STUCK_STATUS;
-  if (hasResults) {
+  // a shard the run was cancelled before submitting was never sent
+  const sent = batch === null || Boolean(shard.batchId || isAnsweredLive(batch) || isFromCache(batch));
+  if (batch && sent && batch.status !== STUCK_STATUS) {
     try {
       for await (const item of options.provider.results(batch, { signal: options.signal })) {
         const found = item.kind === "unreadable" ? undefined : lookUp(metas, item);
@@ -180,7 +178,7 @@ async function collectWith(options: CollectOptions, metas: ShardMetaIndex): Prom
     if (seen.has(id)) continue;
     const lineError = lineErrors.get(entry.index + 1);
     // a missing line is one the provider's results lacked, not a request never sent
-    if (!lineError && hasResults && live()) counters.missing++;
+    if (!lineError && sent && live()) counters.missing++;
     await route(
       entry,
       lineError
