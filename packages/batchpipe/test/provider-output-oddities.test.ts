@@ -1,5 +1,5 @@
 // Provider output oddities (reference §3.2, §3.8, §6.2): malformed lines, lines for unknown
-// custom_ids, requests in neither file, "" file ids, a batch that vanishes (404). Each is counted
+// custom_ids, requests in neither file, "" file ids (a batch that vanishes: batch-gone.test.ts). Each is counted
 // in the reconciliation (unexpected / missing), missing requests are retried, and every record
 // still ends exactly once in a sink: never a crash, never a silent loss.
 import fs from "node:fs";
@@ -103,42 +103,5 @@ describe("provider output oddities", () => {
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatchObject({ id: "r2", attempts: 2, error: { code: "missing_result" } });
     expect(errors[0]!.error!.message).toMatch(/has no result for this request/);
-  });
-
-  it("a batch that disappears (404 on poll) is reported and its requests are resubmitted", async () => {
-    const { run, results, errors, warnings } = await runWith(
-      { faults: [{ route: "GET /v1/batches/:id", status: 404, calls: [1] }] },
-      4,
-    );
-    expect(run.stderr).toBe("");
-    expect(run.code).toBe(0);
-    expect(warnings.some((w) => /disappeared/.test(w))).toBe(true);
-    expect(report(run)).toMatchObject({
-      read: 4,
-      succeeded: 4,
-      failed: 0,
-      missing: 4,
-      retried: 4,
-      batches: 2,
-    });
-    const ok = idCounts(results);
-    expect(ok.size).toBe(4);
-    expect([...ok.values()].every((n) => n === 1)).toBe(true);
-    expect(errors).toEqual([]);
-  });
-
-  it("a batch that disappears on every poll ends as batch_missing failures after max_attempts", async () => {
-    const { run, results, errors } = await runWith(
-      { faults: [{ route: "GET /v1/batches/:id", status: 404 }] },
-      2,
-      { max_attempts: 2 },
-    );
-    expect(run.code).toBe(3);
-    expect(report(run)).toMatchObject({ read: 2, succeeded: 0, failed: 2, unaccounted: 0 });
-    expect(results).toEqual([]);
-    expect(errors.map((e) => [e.id, e.error!.code, e.attempts]).sort()).toEqual([
-      ["r1", "batch_missing", 2],
-      ["r2", "batch_missing", 2],
-    ]);
   });
 });

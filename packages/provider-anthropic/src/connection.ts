@@ -12,11 +12,16 @@ import {
   type ResultItem,
   tagKey,
 } from "@batchpipe/core/plugin";
-import { type AnthropicClient, type AnthropicClientOptions, createAnthropicClient } from "./client.js";
+import {
+  type AnthropicClient,
+  type AnthropicClientOptions,
+  createAnthropicClient,
+  type MessageBatch,
+} from "./client.js";
 import { toResultItem } from "./format.js";
 import { submissionTagId } from "./ids.js";
 import { createLiveCaller } from "./live.js";
-import { belongsTo, type Located, locate } from "./locate.js";
+import { belongsTo, CLOCK_SKEW_MS, type Located, locate } from "./locate.js";
 
 type Found = Extract<Located, { kind: "found" }>;
 
@@ -105,7 +110,10 @@ export function createAnthropicConnection(options: AnthropicConnectionOptions): 
         if (!st) continue;
         let located: Found | null = null;
         if (st.batchId) {
-          const batch = await client.retrieve(st.batchId, signal);
+          // a retrieve that answers 404 is checked against the list: one 404 is no proof it is gone
+          const batch =
+            (await client.retrieve(st.batchId, signal)) ??
+            (await listed(client, st.batchId, st.startedAt, signal));
           if (batch) located = { kind: "found", batch, confirmed: true };
         } else {
           const result = await lookUp({
@@ -173,8 +181,21 @@ async function* streamResults(
   signal: AbortSignal,
 ): AsyncGenerator<ResultItem> {
   const { tagId } = dataOf(snapshot);
-  const batch = await client.retrieve(snapshot.id, signal);
-  if (!batch) return;
+  // a retrieve answering 404 is checked against the list; absent from both, the download of its
+  // results is "gone" (404): the engine takes the results as lost only after several in a row
+  const batch =
+    (await client.retrieve(snapshot.id, signal)) ??
+    (await listed(client, snapshot.id, snapshot.createdAt ?? 0, signal));
+  if (!batch) {
+    const route = `GET /v1/messages/batches/${snapshot.id}`;
+    throw new ProviderError({
+      route,
+      status: 404,
+      attempts: 1,
+      message: `${route} answered 404 and the batch is not in the list: its results cannot be read`,
+      hint: "The batch was deleted at the provider; its requests are retried once it stays gone.",
+    });
+  }
   let n = 0;
   for await (const text of client.resultLines(batch, signal)) {
     n++;
@@ -205,4 +226,18 @@ function stagedFor(staged: JsonValue, tagId: string | null): Staged | null {
     requests: typeof staged.requests === "number" ? staged.requests : -1,
     batchId: typeof staged.batchId === "string" && staged.batchId !== "" ? staged.batchId : null,
   };
+}
+
+/** the batch of this id in the provider's list (newest first, down to its create less the clock skew) */
+async function listed(
+  client: AnthropicClient,
+  id: string,
+  startedAt: number,
+  signal: AbortSignal,
+): Promise<MessageBatch | null> {
+  for await (const batch of client.list(signal)) {
+    if (batch.id === id) return batch;
+    if (Date.parse(batch.created_at) < startedAt - CLOCK_SKEW_MS) return null;
+  }
+  return null;
 }

@@ -39,8 +39,8 @@ export type CollectOutcome =
   /** the results could not be read this time (the caller retries later) */
   | { ok: false; error: unknown };
 
-/** downloads answering 404/410 in a row before a batch's results are taken as gone */
-const GONE_TRIES = 3;
+/** downloads (or polls) answering 404/410 in a row before a batch's results (or the batch) are taken as gone */
+export const GONE_TRIES = 3;
 
 export class Delivery {
   private sinks: SinkSet | undefined;

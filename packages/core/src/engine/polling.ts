@@ -4,11 +4,16 @@
  * (created + completion window + grace, on our clock: a provider may send no expires_at, and its
  * clock is not ours) is asked to cancel once, so what it finished can be collected; still running
  * a grace period later, it is given up as batch_stuck and its requests get a new attempt.
+ *
+ * A batch we created is taken as gone (its requests paid for again) only after GONE_TRIES polls in
+ * a row answered 404/410, on the poll backoff, and then only if the provider's list does not hold
+ * it either (found by the run's tag, as after a crash): one passing 404 must not pay twice.
  */
 import { isBatchpipeError } from "../errors.js";
-import type { BatchSnapshot } from "../provider/contract.js";
+import { type BatchSnapshot, tagKey } from "../provider/contract.js";
 import type { ShardRow } from "../state/index.js";
 import { STUCK_STATUS } from "./collect.js";
+import { GONE_TRIES } from "./delivery.js";
 import {
   describeError,
   type LoopContext,
@@ -17,9 +22,12 @@ import {
   providerFailed,
   warn,
 } from "./loop-context.js";
+import { submissionTag } from "./submission.js";
 import { withCallSignal } from "./types.js";
 
 const CONCURRENT_POLLS = 8;
+/** how far before its create to look for a batch in the provider's list (clocks differ) */
+const LIST_MARGIN_MS = 15 * 60_000;
 
 interface Timing {
   nextPollAt: number;
@@ -35,6 +43,8 @@ export type PollOutcome =
 export class Poller {
   private readonly timing = new Map<string, Timing>();
   private readonly cancelAsked = new Set<string>();
+  /** per shard: polls in a row that answered 404/410 */
+  private readonly notFound = new Map<string, number>();
 
   constructor(private readonly ctx: LoopContext) {}
 
@@ -49,6 +59,7 @@ export class Poller {
 
   untrack(shard: ShardRow): void {
     this.timing.delete(shard.name);
+    this.notFound.delete(shard.name);
   }
 
   /** the earliest time a poll is due, or undefined */
@@ -77,18 +88,20 @@ export class Poller {
     this.timing.set(shard.name, timing);
     const maxInterval = Math.max(this.base, Math.min(this.base * 10, 10 * 60_000));
     const ref = { id: shard.batchId!, data: shard.batch?.data ?? null };
-    let batch: BatchSnapshot | null;
+    let batch: BatchSnapshot | null | undefined;
     try {
       batch = await withCallSignal(this.ctx.signal, (signal) => this.ctx.provider.poll(ref, { signal }));
+      providerAnswered(this.ctx);
+      if (batch === null) batch = await this.notFoundAnswer(shard, timing);
+      else this.notFound.delete(shard.name);
     } catch (error) {
       if (this.ctx.signal.aborted) return undefined;
       providerFailed(this.ctx, error);
-      timing.interval = Math.min(timing.interval * 2, Math.max(this.base, MAX_RETRY_DELAY_MS));
-      timing.nextPollAt = Date.now() + timing.interval;
+      this.backOff(timing);
       warn(this.ctx, `could not poll batch ${shard.batchId}: ${describeError(error)}`);
       return undefined;
     }
-    providerAnswered(this.ctx);
+    if (batch === undefined) return undefined;
     if (batch === null) return { shard, batch: null, changed: true };
     const c = batch.counts;
     const key = `${batch.status}:${c?.completed ?? ""}:${c?.failed ?? ""}`;
@@ -105,6 +118,48 @@ export class Poller {
       if (stuck) return { shard, batch: stuck, changed: true };
     }
     return { shard, batch, changed };
+  }
+
+  private backOff(timing: Timing): void {
+    timing.interval = Math.min(timing.interval * 2, Math.max(this.base, MAX_RETRY_DELAY_MS));
+    timing.nextPollAt = Date.now() + timing.interval;
+  }
+
+  /**
+   * A poll answered 404/410: polled again (backing off) until GONE_TRIES in a row; then the batch
+   * is looked for in the provider's list by the shard's tag. undefined: not decided yet; null: gone.
+   */
+  private async notFoundAnswer(shard: ShardRow, timing: Timing): Promise<BatchSnapshot | null | undefined> {
+    const n = (this.notFound.get(shard.name) ?? 0) + 1;
+    this.notFound.set(shard.name, n);
+    if (n < GONE_TRIES) {
+      this.backOff(timing);
+      warn(
+        this.ctx,
+        `batch ${shard.batchId} (shard ${shard.name}) was not found by the provider (404/410, ${n} of ${GONE_TRIES} in a row before it is taken as gone); polling it again`,
+      );
+      return undefined;
+    }
+    const tag = submissionTag(this.ctx, shard);
+    const known: string[] = [];
+    for (const s of this.ctx.shards.values()) if (s.batchId && s.name !== shard.name) known.push(s.batchId);
+    const found = await withCallSignal(this.ctx.signal, (signal) =>
+      this.ctx.provider.find([tag], {
+        since: (shard.createdAt ?? this.ctx.runCreatedAt) - LIST_MARGIN_MS,
+        signal,
+        staged: new Map([[tagKey(tag), shard.staged]]),
+        known,
+      }),
+    );
+    const listed = found.get(tagKey(tag));
+    if (!listed) return null;
+    this.notFound.delete(shard.name);
+    this.backOff(timing);
+    warn(
+      this.ctx,
+      `batch ${shard.batchId} (shard ${shard.name}) answered 404/410 to ${n} polls in a row but the provider still lists it (as ${listed.id}, ${listed.status}); it is kept, not paid for again`,
+    );
+    return listed;
   }
 
   /** cancels a batch past its deadline once; past the grace after that, the batch is given up */

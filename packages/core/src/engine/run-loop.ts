@@ -11,7 +11,7 @@ import type { BatchSnapshot, ProviderConnection } from "../provider/contract.js"
 import type { RunCounters, RunRow, RunTotals, ShardRow, StateStore } from "../state/index.js";
 import { ShardCleanUp } from "./clean-up.js";
 import { collectEnded } from "./collect-ended.js";
-import { Delivery } from "./delivery.js";
+import { Delivery, GONE_TRIES } from "./delivery.js";
 import { Deadline } from "./live-fallback.js";
 import {
   checkOutage,
@@ -343,7 +343,7 @@ export class RunLoop {
       if (batch === null) {
         warn(
           this.ctx,
-          `batch ${shard.batchId} (shard ${shard.name}) disappeared from the provider; its requests are retried`,
+          `batch ${shard.batchId} (shard ${shard.name}) disappeared from the provider (404/410 to ${GONE_TRIES} polls in a row, and not in its list); its requests are retried`,
         );
         this.ended(shard, null);
         continue;
