@@ -197,6 +197,7 @@ async function* streamResults(
     });
   }
   let n = 0;
+  let readable = 0;
   for await (const text of client.resultLines(batch, signal)) {
     n++;
     const where = `line ${n} of batch ${batch.id}'s results`;
@@ -207,7 +208,23 @@ async function* streamResults(
       yield { kind: "unreadable", reason: `${where} is not JSON: ${(error as Error).message}` };
       continue;
     }
+    // a result line, even of another submission's tag (a batch adopted by its shape)
+    if (typeof (line as { custom_id?: unknown } | null)?.custom_id === "string") readable++;
     yield toResultItem(line, tagId, where);
+  }
+  // an ended batch that counted requests but whose results hold none (an empty body, a proxy's
+  // page): "gone" to the engine, which tries again on its backoff before paying for them again
+  const ended = (snapshot.counts?.completed ?? 0) + (snapshot.counts?.failed ?? 0);
+  if (readable === 0 && ended > 0) {
+    const route = `GET /v1/messages/batches/${batch.id}/results`;
+    throw new ProviderError({
+      route,
+      status: 404,
+      resultsAbsent: true,
+      attempts: 1,
+      message: `batch ${batch.id} reports ${ended} requests ended (done, and billed, by the provider) but ${route} held no result line`,
+      hint: "Tried again on a backoff; after 3 tries in a row its requests are missing (and retried). Check the batch at the provider.",
+    });
   }
 }
 

@@ -93,7 +93,7 @@ export function createOpenAIConnection(options: OpenAIConnectionOptions): Provid
     },
 
     results(batch, { signal }) {
-      return streamResults(client, batchData(batch.data), maxLineBytes, signal);
+      return streamResults(client, batch, maxLineBytes, signal);
     },
 
     cancel: (batch) => client.cancelBatch(batch.id),
@@ -142,13 +142,27 @@ function stagedFileId(staged: JsonValue): string | null {
   return typeof staged.fileId === "string" && staged.fileId !== "" ? staged.fileId : null;
 }
 
-/** the output file, then the error file, line by line */
+/**
+ * The output file, then the error file, line by line. A batch whose counts say requests completed
+ * but whose output file is absent (a known quirk: its id may show up after `completed`), or holds
+ * no result line (an empty body, a proxy's page), is asked for again; still so, the results are
+ * "gone" (a 404 to the engine: tried again on its backoff, the requests retried after 3 in a row).
+ * Nothing of the output file is yielded as a result before its first readable line, so this never
+ * breaks off a delivery half-routed.
+ */
 async function* streamResults(
   client: OpenAIClient,
-  data: { output_file_id: string | null; error_file_id: string | null },
+  batch: BatchSnapshot,
   maxLineBytes: number,
   signal: AbortSignal,
 ): AsyncGenerator<ResultItem> {
+  let data = batchData(batch.data);
+  const completed = batch.counts?.completed ?? 0;
+  if (completed > 0 && !data.output_file_id) {
+    const fresh = await client.retrieveBatch(batch.id, { signal });
+    if (fresh) data = batchData(toSnapshot(fresh).data);
+    if (!data.output_file_id) throw resultsAbsent(batch.id, completed, "has no output file");
+  }
   for (const [which, fileId] of [
     ["output", data.output_file_id],
     ["error", data.error_file_id],
@@ -159,6 +173,7 @@ async function* streamResults(
     const stop = () => stream.destroy(signal.reason);
     signal.addEventListener("abort", stop, { once: true });
     let n = 0;
+    let readable = 0;
     try {
       for await (const line of boundedLines(stream, maxLineBytes)) {
         n++;
@@ -168,7 +183,11 @@ async function* streamResults(
             kind: "unreadable",
             reason: `${where} is longer than ${maxLineBytes} bytes (max_line_bytes); skipped`,
           };
-        } else if (line.text.trim() !== "") yield toResultItem(line.text, where);
+        } else if (line.text.trim() !== "") {
+          const item = toResultItem(line.text, where);
+          if (item.kind !== "unreadable") readable++;
+          yield item;
+        }
       }
     } catch (error) {
       if (signal.aborted) throw signal.reason ?? error;
@@ -183,7 +202,22 @@ async function* streamResults(
       signal.removeEventListener("abort", stop);
       stream.destroy();
     }
+    if (which === "output" && readable === 0 && completed > 0)
+      throw resultsAbsent(batch.id, completed, `has an output file (${fileId}) without a result line`);
   }
+}
+
+/** results the batch's counts say exist but that cannot be read: a 404 to the engine (see streamResults) */
+function resultsAbsent(batchId: string, completed: number, what: string): ProviderError {
+  const route = `GET /batches/${batchId}`;
+  return new ProviderError({
+    route,
+    status: 404,
+    resultsAbsent: true,
+    attempts: 1,
+    message: `batch ${batchId} reports ${completed} requests completed (done, and billed, by the provider) but ${what}`,
+    hint: "Tried again on a backoff (a late output file is a known quirk); after 3 tries in a row its requests are missing (and retried). Check the batch at the provider.",
+  });
 }
 
 /** one line of an output or error file */

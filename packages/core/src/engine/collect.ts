@@ -151,6 +151,8 @@ async function collectWith(options: CollectOptions, metas: ShardMetaIndex): Prom
   // a shard never submitted (the run was cancelled first) or given up as stuck has no results to
   // read; one answered through the live API after batch.deadline has its answers instead
   let unavailable: string | null = null;
+  /** the results the counts promise were absent every time: unread requests are missing, not gone */
+  let absent = false;
   // a shard the run was cancelled before submitting was never sent
   const sent = batch === null || Boolean(shard.batchId || isAnsweredLive(batch) || isFromCache(batch));
   if (batch && sent && batch.status !== STUCK_STATUS) {
@@ -168,6 +170,7 @@ async function collectWith(options: CollectOptions, metas: ShardMetaIndex): Prom
       // results that stay gone (404/410) never come back: what was not read gets a new attempt
       if (!options.acceptGone || !resultsGone(error)) throw error;
       unavailable = (error as Error).message;
+      absent = (error as { resultsAbsent?: boolean }).resultsAbsent === true;
     }
   }
 
@@ -183,7 +186,7 @@ async function collectWith(options: CollectOptions, metas: ShardMetaIndex): Prom
       entry,
       lineError
         ? { kind: "failure", id, error: { ...lineError, status_code: null }, retryable: false }
-        : unavailable !== null
+        : unavailable !== null && !absent
           ? {
               kind: "failure",
               id,
@@ -194,7 +197,7 @@ async function collectWith(options: CollectOptions, metas: ShardMetaIndex): Prom
               },
               retryable: true,
             }
-          : missingOutcome(id, batch),
+          : missingOutcome(id, batch, absent ? unavailable : null),
     );
   }
 
@@ -275,7 +278,8 @@ function lookUp(metas: ShardMetaIndex, item: Outcome): { id: string; entry: Meta
   return entry && { id: item.id, entry };
 }
 
-function missingOutcome(id: string, batch: BatchSnapshot | null): Outcome {
+/** `absent`: why the results the batch's counts promise could not be read */
+function missingOutcome(id: string, batch: BatchSnapshot | null, absent: string | null = null): Outcome {
   const failure = (code: string, message: string): Outcome => ({
     kind: "failure",
     id,
@@ -294,7 +298,10 @@ function missingOutcome(id: string, batch: BatchSnapshot | null): Outcome {
       return failure(first?.code ?? "batch_failed", first?.message ?? "the batch failed");
     }
     default:
-      return failure("missing_result", `the ${batch.status} batch has no result for this request`);
+      return failure(
+        "missing_result",
+        `the ${batch.status} batch has no result for this request${absent ? ` (${absent})` : ""}`,
+      );
   }
 }
 

@@ -96,6 +96,11 @@ export class ProviderError extends BatchpipeError {
   readonly route: string;
   readonly status?: number;
   readonly attempts: number;
+  /**
+   * With status 404: results the batch's counts say exist are absent or empty. Tried again like a
+   * gone result file; after that their requests are `missing` (missing_result), not results_unavailable.
+   */
+  readonly resultsAbsent: boolean;
 
   constructor(args: {
     route: string;
@@ -105,6 +110,7 @@ export class ProviderError extends BatchpipeError {
     attempts: number;
     /** PROVIDER_UNREACHABLE: no answer from the API at all (refused, DNS, TLS) or a refused key */
     unreachable?: boolean;
+    resultsAbsent?: boolean;
   }) {
     super(args.unreachable ? ErrorCodes.PROVIDER_UNREACHABLE : ErrorCodes.PROVIDER_FAILED, args.message, {
       hint: args.hint,
@@ -112,6 +118,7 @@ export class ProviderError extends BatchpipeError {
     this.route = args.route;
     this.status = args.status;
     this.attempts = args.attempts;
+    this.resultsAbsent = args.resultsAbsent === true;
   }
 }
 
