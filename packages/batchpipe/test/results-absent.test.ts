@@ -3,8 +3,6 @@
 // is asked again on a backoff before its requests are paid for again; when they are, a warning says
 // what the provider did. A loopback proxy in front of the emulator blanks output_file_id.
 import fs from "node:fs";
-import http from "node:http";
-import type { AddressInfo } from "node:net";
 import path from "node:path";
 import type { Emulator, EmulatorOptions } from "@batchpipe/openai-emulator";
 import { afterEach, describe, expect, it } from "vitest";
@@ -19,47 +17,29 @@ import {
   tempDir,
   writePipeline,
 } from "./support/harness.js";
+import { type LoopbackProxy, startProxy } from "./support/loopback-proxy.js";
 
 let emu: Emulator | undefined;
-let proxy: http.Server | undefined;
+let proxy: LoopbackProxy | undefined;
 afterEach(async () => {
-  proxy?.closeAllConnections();
-  await new Promise((resolve) => (proxy ? proxy.close(resolve) : resolve(undefined)));
+  await proxy?.close();
   await emu?.close();
   emu = undefined;
   proxy = undefined;
 });
 
-/** forwards to the emulator; a completed batch's output_file_id reads null for its first `blank` retrieves */
-async function blankingProxy(target: URL, blank: number): Promise<string> {
+/** a completed batch's output_file_id reads null for its first `blank` retrieves */
+async function blankingProxy(target: string, blank: number): Promise<string> {
   let blanked = 0;
-  proxy = http.createServer((req, res) => {
-    const forward = http.request(
-      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
-      (answer) => {
-        const chunks: Buffer[] = [];
-        answer.on("data", (c: Buffer) => chunks.push(c));
-        answer.on("end", () => {
-          let body = Buffer.concat(chunks);
-          if (req.method === "GET" && /^\/v1\/batches\/[^/?]+$/.test(req.url ?? "")) {
-            const batch = JSON.parse(body.toString()) as { status?: string; output_file_id?: string | null };
-            if (batch.status === "completed" && blanked < blank) {
-              blanked++;
-              batch.output_file_id = null;
-              body = Buffer.from(JSON.stringify(batch));
-            }
-          }
-          const headers = { ...answer.headers, "content-length": String(body.length) };
-          delete headers["transfer-encoding"];
-          res.writeHead(answer.statusCode ?? 502, headers);
-          res.end(body);
-        });
-      },
-    );
-    req.pipe(forward);
+  proxy = await startProxy(target, (req, body) => {
+    if (req.method !== "GET" || !/^\/v1\/batches\/[^/?]+$/.test(req.url ?? "")) return undefined;
+    const batch = JSON.parse(body.toString()) as { status?: string; output_file_id?: string | null };
+    if (batch.status !== "completed" || blanked >= blank) return undefined;
+    blanked++;
+    batch.output_file_id = null;
+    return { body: Buffer.from(JSON.stringify(batch)) };
   });
-  await new Promise<void>((resolve) => proxy!.listen(0, "127.0.0.1", resolve));
-  return `http://127.0.0.1:${(proxy.address() as AddressInfo).port}/v1`;
+  return `${proxy.origin}/v1`;
 }
 
 async function runAt(baseUrl: (emu: Emulator) => Promise<string> | string, options: EmulatorOptions = {}) {
@@ -80,7 +60,7 @@ const CONTENT = "GET /v1/files/:id/content";
 
 describe("results the batch's counts promise but that are absent", () => {
   it("an output file id that shows up late: asked again, read, nothing paid twice", async () => {
-    const { run, batches } = await runAt((e) => blankingProxy(new URL(e.url), 2));
+    const { run, batches } = await runAt((e) => blankingProxy(e.url, 2));
     expect(run.code, run.stderr).toBe(0);
     expect(report(run)).toMatchObject({ succeeded: 20, missing: 0, retried: 0, batches: 1 });
     expect(batches).toHaveLength(1);
@@ -107,7 +87,7 @@ describe("results the batch's counts promise but that are absent", () => {
   });
 
   it("an output file that never shows: after 3 tries its requests are retried, and the warning says they were done and billed", async () => {
-    const { run, batches, errors, warnings } = await runAt((e) => blankingProxy(new URL(e.url), 1_000));
+    const { run, batches, errors, warnings } = await runAt((e) => blankingProxy(e.url, 1_000));
     expect(run.code).toBe(3);
     expect(batches).toHaveLength(2);
     expect(new Set(errors.map((e) => e.error.code))).toEqual(new Set(["missing_result"]));

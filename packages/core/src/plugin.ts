@@ -53,6 +53,7 @@ export {
   statusOf,
   withRetries,
 } from "./provider/http-retry.js";
+export { idleBody } from "./provider/idle-body.js";
 export {
   ALL_COLUMNS,
   type Column,

@@ -8,7 +8,7 @@ import readline from "node:readline";
 import { Readable } from "node:stream";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import Anthropic, { NotFoundError } from "@anthropic-ai/sdk";
-import { BatchpipeError, ErrorCodes, keyRedactor, type Logger } from "@batchpipe/core/plugin";
+import { BatchpipeError, ErrorCodes, idleBody, keyRedactor, type Logger } from "@batchpipe/core/plugin";
 import { customId } from "./ids.js";
 import {
   type RetryContext,
@@ -169,7 +169,12 @@ export function createAnthropicClient(options: AnthropicClientOptions) {
         signal,
       );
       if (!response.body) return;
-      const stream = Readable.fromWeb(response.body as WebReadableStream<Uint8Array>);
+      // the call's timeout covers the headers; a body that stalls is failed after as long a silence
+      const stream = idleBody(
+        Readable.fromWeb(response.body as WebReadableStream<Uint8Array>),
+        options.timeoutMs ?? 600_000,
+        route,
+      );
       const stop = () => stream.destroy(signal.reason);
       signal.addEventListener("abort", stop, { once: true });
       const lines = readline.createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY });

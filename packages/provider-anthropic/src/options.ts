@@ -22,7 +22,10 @@ export const anthropicOptions = z.strictObject({
     description:
       "Beta features for every batch, sent as the anthropic-beta header (e.g. structured-outputs-2025-11-13 for output_format).",
   }),
-  timeout_ms: z.int().positive().optional().meta({ description: "Timeout of one API call. Default 600000." }),
+  timeout_ms: z.int().positive().optional().meta({
+    description:
+      "Timeout of one API call, and the longest silence of a result download mid-body. Default 600000.",
+  }),
   ...retryOptions,
 });
 

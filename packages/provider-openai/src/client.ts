@@ -7,7 +7,7 @@
 import fs from "node:fs";
 import { Readable } from "node:stream";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
-import { keyRedactor, type Logger } from "@batchpipe/core/plugin";
+import { idleBody, keyRedactor, type Logger } from "@batchpipe/core/plugin";
 import OpenAI, { NotFoundError, toStreamingFile } from "openai";
 import { checkContent, checkedBatch, checkedFile, checkPage, parsed } from "./answers.js";
 import {
@@ -211,7 +211,12 @@ export function createOpenAIClient(options: OpenAIClientOptions): OpenAIClient {
         opts.signal,
       );
       if (!response.body) return Readable.from([]);
-      return Readable.fromWeb(response.body as WebReadableStream<Uint8Array>);
+      // the call's timeout covers the headers; a body that stalls is failed after as long a silence
+      return idleBody(
+        Readable.fromWeb(response.body as WebReadableStream<Uint8Array>),
+        options.timeoutMs ?? 60_000,
+        `GET /files/${id}/content`,
+      );
     },
 
     async deleteFile(id) {

@@ -6,7 +6,10 @@ export const DEFAULT_OPENAI_BASE_URL = "https://api.openai.com/v1";
 
 /** call timeouts and retries: the defaults suit the real API; tests shorten them */
 export const callOptions = {
-  timeout_ms: z.int().positive().optional().meta({ description: "Timeout of one API call. Default 60000." }),
+  timeout_ms: z.int().positive().optional().meta({
+    description:
+      "Timeout of one API call, and the longest silence of a result download mid-body. Default 60000.",
+  }),
   upload_timeout_ms: z
     .int()
     .positive()
