@@ -34,7 +34,7 @@ export type {
   SubmitOptions,
   SubmitResult,
 } from "./provider/contract.js";
-export { liveFailure, tagKey } from "./provider/contract.js";
+export { liveFailure, redactedResult, tagKey } from "./provider/contract.js";
 export {
   type CallFailure,
   DEFAULT_RETRY_POLICY,

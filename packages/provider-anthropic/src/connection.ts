@@ -8,8 +8,10 @@ import {
   type BatchRef,
   type BatchSnapshot,
   type JsonValue,
+  keyRedactor,
   type ProviderConnection,
   type ResultItem,
+  redactedResult,
   tagKey,
 } from "@batchpipe/core/plugin";
 import {
@@ -41,6 +43,8 @@ interface Staged {
 export function createAnthropicConnection(options: AnthropicConnectionOptions): ProviderConnection {
   const client = createAnthropicClient(options);
   const live = createLiveCaller(options);
+  // a result's error message can echo what the provider was sent, the key included
+  const redact = keyRedactor(options.apiKey, "sk-ant-");
   // an ambiguous lookup stays so until batches end: ask again after a while, not on every turn
   const ambiguous = new Map<string, { until: number; message: string }>();
   const lookUp = async (o: Parameters<typeof locate>[1]): Promise<Located> => {
@@ -146,7 +150,7 @@ export function createAnthropicConnection(options: AnthropicConnectionOptions): 
     },
 
     results(batch, { signal }) {
-      return streamResults(client, batch, signal);
+      return streamResults(client, batch, redact, signal);
     },
 
     async cancel(ref) {
@@ -178,6 +182,7 @@ const AMBIGUOUS_HINT =
 async function* streamResults(
   client: AnthropicClient,
   snapshot: BatchSnapshot,
+  redact: (text: string) => string,
   signal: AbortSignal,
 ): AsyncGenerator<ResultItem> {
   const { tagId } = dataOf(snapshot);
@@ -205,12 +210,12 @@ async function* streamResults(
     try {
       line = JSON.parse(text);
     } catch (error) {
-      yield { kind: "unreadable", reason: `${where} is not JSON: ${(error as Error).message}` };
+      yield { kind: "unreadable", reason: redact(`${where} is not JSON: ${(error as Error).message}`) };
       continue;
     }
     // a result line, even of another submission's tag (a batch adopted by its shape)
     if (typeof (line as { custom_id?: unknown } | null)?.custom_id === "string") readable++;
-    yield toResultItem(line, tagId, where);
+    yield redactedResult(toResultItem(line, tagId, where), redact);
   }
   // an ended batch that counted requests but whose results hold none (an empty body, a proxy's
   // page): "gone" to the engine, which tries again on its backoff before paying for them again

@@ -5,8 +5,10 @@
 import {
   type BatchSnapshot,
   type JsonValue,
+  keyRedactor,
   type ProviderConnection,
   type ResultItem,
+  redactedResult,
   type SubmissionTag,
   tagKey,
 } from "@batchpipe/core/plugin";
@@ -29,6 +31,8 @@ export const DEFAULT_MAX_LINE_BYTES = 128 * 1024 * 1024;
 export function createOpenAIConnection(options: OpenAIConnectionOptions): ProviderConnection {
   const client = createOpenAIClient(options);
   const maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
+  // a result line's error message can echo what the provider was sent, the key included
+  const redact = keyRedactor(options.apiKey, "sk-");
   return {
     live: createLiveCaller(options),
 
@@ -93,7 +97,7 @@ export function createOpenAIConnection(options: OpenAIConnectionOptions): Provid
     },
 
     results(batch, { signal }) {
-      return streamResults(client, batch, maxLineBytes, signal);
+      return streamResults(client, batch, { maxLineBytes, redact }, signal);
     },
 
     cancel: (batch) => client.cancelBatch(batch.id),
@@ -153,7 +157,7 @@ function stagedFileId(staged: JsonValue): string | null {
 async function* streamResults(
   client: OpenAIClient,
   batch: BatchSnapshot,
-  maxLineBytes: number,
+  { maxLineBytes, redact }: { maxLineBytes: number; redact: (text: string) => string },
   signal: AbortSignal,
 ): AsyncGenerator<ResultItem> {
   let data = batchData(batch.data);
@@ -186,7 +190,7 @@ async function* streamResults(
         } else if (line.text.trim() !== "") {
           const item = toResultItem(line.text, where);
           if (item.kind !== "unreadable") readable++;
-          yield item;
+          yield redactedResult(item, redact);
         }
       }
     } catch (error) {

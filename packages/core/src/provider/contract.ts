@@ -229,6 +229,16 @@ export function liveFailure(
   return { kind: "failure", id, error: { code, message, status_code: status }, retryable };
 }
 
+/**
+ * A result with the key taken out of its error message (or of why its line is unreadable): a
+ * provider's per-request message can echo what it was sent, the Authorization header included.
+ */
+export function redactedResult(item: ResultItem, redact: (text: string) => string): ResultItem {
+  if (item.kind === "failure") item.error.message = redact(item.error.message);
+  else if (item.kind === "unreadable") item.reason = redact(item.reason);
+  return item;
+}
+
 /** The key find() answers by. */
 export function tagKey(tag: Pick<SubmissionTag, "shard" | "submission">): string {
   return `${tag.shard}#${tag.submission}`;
