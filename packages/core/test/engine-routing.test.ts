@@ -185,9 +185,10 @@ describe("routing the results of an ended batch", () => {
       ["a", "b", "c"],
       [failed("a", "server_error", true), failed("b", "invalid_request", false), ok("c")],
     );
+    // failures are held until the results end (a later success for their id would win)
     expect(rows.map((r) => [r.id, r.status, r.status === "failed" ? r.error.code : null])).toEqual([
-      ["b", "failed", "invalid_request"],
       ["c", "success", null],
+      ["b", "failed", "invalid_request"],
     ]);
     expect(result.counters).toMatchObject({
       retried: 1,

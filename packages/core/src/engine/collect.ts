@@ -66,6 +66,9 @@ export interface CollectResult {
   unavailable: string | null;
 }
 
+/** failures held back while a batch's results are read (a later success for the id wins); past it, first seen wins */
+const HELD_FAILURES = 50_000;
+
 /** the status of a batch given up on as stuck (polling.ts): it has no results to read */
 export const STUCK_STATUS = "stuck";
 
@@ -155,14 +158,24 @@ async function collectWith(options: CollectOptions, metas: ShardMetaIndex): Prom
   let absent = false;
   // a shard the run was cancelled before submitting was never sent
   const sent = batch === null || Boolean(shard.batchId || isAnsweredLive(batch) || isFromCache(batch));
+  // a failure is held until the results end (up to HELD_FAILURES): a success for the same id,
+  // wherever it comes, wins (it was paid for); the order of routing stays the same on every read
+  const held = new Map<string, { entry: MetaEntry; item: Outcome }>();
   if (batch && sent && batch.status !== STUCK_STATUS) {
     try {
       for await (const item of options.provider.results(batch, { signal: options.signal })) {
         const found = item.kind === "unreadable" ? undefined : lookUp(metas, item);
-        if (item.kind === "unreadable" || !found || seen.has(found.id)) {
+        const conflict = found && item.kind === "failure" && held.has(found.id);
+        if (item.kind === "unreadable" || !found || seen.has(found.id) || conflict) {
           if (live()) counters.unexpected++;
           continue;
         }
+        if (item.kind === "failure" && held.size < HELD_FAILURES) {
+          held.set(found.id, { entry: found.entry, item });
+          continue;
+        }
+        // a success over a failure held for its id: the failure line is the unexpected one
+        if (held.delete(found.id) && live()) counters.unexpected++;
         seen.add(found.id);
         await route(found.entry, item);
       }
@@ -172,6 +185,10 @@ async function collectWith(options: CollectOptions, metas: ShardMetaIndex): Prom
       unavailable = (error as Error).message;
       absent = (error as { resultsAbsent?: boolean }).resultsAbsent === true;
     }
+  }
+  for (const [id, { entry, item }] of held) {
+    seen.add(id);
+    await route(entry, item);
   }
 
   // requests without a result: a batch error about their line, or how the batch ended
