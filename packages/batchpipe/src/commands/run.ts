@@ -49,7 +49,8 @@ export default defineCommand({
     const { pipeline, stateDir } = await loadPipelineArg(cliContext(context), args);
     // a wrong path, a missing key or two sinks on one file: said now, before a record is read
     checkPipeline(pipeline, { env, stateDir });
-    if (!args.force) refuseWatched(stateDir ?? defaultStateDir(pipeline), args.pipeline);
+    if (!args.force)
+      refuseWatched(stateDir ?? defaultStateDir(pipeline), args.pipeline, Boolean(args.detach));
     // in a `--detach` child: record the exit code for `batchpipe status`
     enterDaemonChild(env);
     if (args.detach) {
@@ -132,18 +133,22 @@ function stopReason(error: unknown, signalName: string | undefined): ErrorSummar
 /**
  * A pipeline `batchpipe watch` processes takes its files one by one; a `run` would read the whole
  * folder as one new dataset, pay for it again and start its sinks afresh. Read-only: the watch
- * registry is only looked at.
+ * registry is only looked at. A watcher that runs (in the background or not) is refused too: an
+ * idle one holds only its watch/ lock, not the state lock a run takes.
  */
-function refuseWatched(stateDir: string, spec: string): void {
+function refuseWatched(stateDir: string, spec: string, detach: boolean): void {
+  const daemon = readDaemon(stateDir);
+  // `run --detach` beside any running daemon: startDaemon refuses it, naming the daemon's pid
+  if (detach && daemon?.state === "running") return;
   const watched = readWatchCounts(stateDir);
-  // a watcher running in the background: the daemon and lock checks say so, with its pid
-  if (!watched || readDaemon(stateDir)?.state === "running") return;
-  const files = watched.done + watched.pending + watched.failed;
+  const watcher = daemon?.state === "running" && daemon.command[1] === "watch" ? daemon.pid : undefined;
+  if (!watched && watcher === undefined) return;
+  const files = watched ? watched.done + watched.pending + watched.failed : 0;
   throw new BatchpipeError(
     ErrorCodes.USAGE,
-    `this pipeline is processed by \`batchpipe watch\` (${files} file${files === 1 ? "" : "s"} taken so far): a run would read the whole source again as a new dataset and pay for it twice`,
+    `this pipeline is processed by \`batchpipe watch\`${watcher !== undefined ? ` (running in the background, pid ${watcher})` : ""} (${files} file${files === 1 ? "" : "s"} taken so far): a run would read the whole source again as a new dataset and pay for it twice`,
     {
-      hint: `let the watcher take the files (batchpipe watch ${spec}, or with --once to process what is there and exit); --force runs the whole source anyway`,
+      hint: `let the watcher take the files (batchpipe watch ${spec}, or with --once to process what is there and exit)${watcher !== undefined ? `; stop it first with batchpipe stop ${spec}` : ""}; --force runs the whole source anyway`,
     },
   );
 }
