@@ -2,7 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
-import { readJsonl, startWatcher, tempDir } from "./support/harness.js";
+import { batchpipe, readJsonl, startWatcher, tempDir } from "./support/harness.js";
 
 /** a temp folder with ./data/ and a pipeline over it (in-process emulator, jsonl sink) */
 function onceFixture(name: string, extra: { source?: string; batch?: string } = {}): string {
@@ -128,5 +128,34 @@ describe("batchpipe watch --once", () => {
     expect(await once(["--no-cache"])).toMatchObject({ succeeded: 3, cached: 0, batches: 1 });
     const ids = readJsonl<{ id: string }>(path.join(dir, "out/results.jsonl")).map((r) => r.id);
     expect(ids.sort()).toEqual(["a1", "a2", "a3", "b1", "b2", "b3", "c1", "c2", "c3"]);
+  });
+
+  it("a pipeline `run` processed is refused (exit 2) instead of delivering the run's records again", async () => {
+    const dir = onceFixture("watch-after-run");
+    const write = (name: string, ids: string[]) =>
+      fs.writeFileSync(
+        path.join(dir, "data", name),
+        ids.map((id) => `${JSON.stringify({ id, text: id })}\n`).join(""),
+      );
+    write("x.jsonl", ["x1", "x2"]);
+    write("y.jsonl", ["y1"]);
+    const run = await batchpipe(["run", "pipeline.yaml", "--json"], { cwd: dir });
+    expect(run.code, run.stderr).toBe(0);
+    write("z.jsonl", ["z1"]);
+    const results = path.join(dir, "out/results.jsonl");
+    const refused = await batchpipe(["watch", "pipeline.yaml", "--once", "--settle", "100ms"], { cwd: dir });
+    expect(refused.code, refused.stderr).toBe(2);
+    expect(refused.stderr).toContain("this pipeline was processed by `batchpipe run`");
+    expect(refused.stderr).toContain("pass --force");
+    expect(readJsonl(results)).toHaveLength(3);
+    // the files the run read moved away, --force watches what arrives from now on, after the run's rows
+    fs.renameSync(path.join(dir, "data/x.jsonl"), path.join(dir, "x.jsonl"));
+    fs.renameSync(path.join(dir, "data/y.jsonl"), path.join(dir, "y.jsonl"));
+    const w = startWatcher(dir, undefined, ["--once", "--settle", "100ms", "--force"]);
+    expect((await w.done).code).toBe(0);
+    const ids = readJsonl<{ id: string }>(results).map((r) => r.id);
+    expect([...ids.slice(0, 3).sort(), ...ids.slice(3)]).toEqual(["x1", "x2", "y1", "z1"]);
+    // the watcher took a file: no longer refused without --force
+    expect((await startWatcher(dir, undefined, ["--once", "--settle", "100ms"]).done).code).toBe(0);
   });
 });

@@ -40,7 +40,7 @@ export default defineCommand({
     force: {
       type: "boolean",
       description:
-        "Submit even if the state is new but the provider has batches of this pipeline's name (a lost state.db: STATE_LOST)",
+        "Watch although `batchpipe run` processed this pipeline (its files would be taken again), and submit even if the state is new but the provider has batches of this pipeline's name (a lost state.db: STATE_LOST)",
     },
     ...noCacheArg(
       "Send every request of each file, none answered from the result cache (the results still refresh it)",

@@ -35,6 +35,8 @@ export interface GroupRow {
 export interface WatchRegistry {
   /** whether this version of the file was already taken */
   known(file: string, sha: string): boolean;
+  /** whether any file was ever taken (a group made) */
+  taken(): boolean;
   createGroup(files: WatchedFile[]): GroupRow;
   pendingGroups(): GroupRow[];
   setRun(groupId: number, runId: string): void;
@@ -114,6 +116,7 @@ export function openRegistry(dir: string): WatchRegistry {
   return {
     known: (file, sha) =>
       db.prepare("SELECT 1 FROM files WHERE path = ? AND sha = ?").get(file, sha) !== undefined,
+    taken: () => db.prepare("SELECT 1 FROM groups LIMIT 1").get() !== undefined,
     createGroup: db.transaction(insertGroup),
     pendingGroups: () =>
       (

@@ -38,7 +38,11 @@ export interface WatchOptions {
   signal?: AbortSignal;
   onEvent?: (event: WatchEvent) => void;
   env?: Record<string, string | undefined>;
-  /** RunOptions.force for each group's run: submit even when the state is new but the provider has this pipeline's batches */
+  /**
+   * Watch a state folder `batchpipe run` processed (refused otherwise: the run's files would be
+   * taken again), and RunOptions.force for each group's run: submit even when the state is new but
+   * the provider has this pipeline's batches
+   */
   force?: boolean;
   /** RunOptions.noCache for each group's run: every request is sent, none answered from the result cache */
   noCache?: boolean;

@@ -8,12 +8,13 @@
  * another; every group writes to the same sinks. Rows carry `source.file`: the original path.
  */
 import { setMaxListeners } from "node:events";
+import fs from "node:fs";
 import path from "node:path";
 import { watch as chokidarWatch, type FSWatcher } from "chokidar";
 import type { EnginePipeline } from "../engine/types.js";
 import { BatchpipeError, ErrorCodes } from "../errors.js";
 import { isStreamInput, STDIN_PATH } from "../input-files.js";
-import { acquireLock, checkStateOwner } from "../state/index.js";
+import { acquireLock, checkStateOwner, openState } from "../state/index.js";
 import { excluded, isExcluded, listFiles, removeStaleSnapshots, settledFiles } from "./files.js";
 import { createQueue } from "./queue.js";
 import { openRegistry } from "./registry.js";
@@ -47,6 +48,7 @@ export async function watchPipeline(
   const ctx: GroupContext = { pipeline, stateDir, registry, emit, signal, options, summary };
   let watcher: FSWatcher | undefined;
   try {
+    if (!options.force && !registry.taken()) refuseRunState(stateDir, target);
     removeStaleSnapshots(watchDir, registry);
     const watching = () =>
       emit({ type: "watching", target: target.describe, root: target.root, once: Boolean(options.once) });
@@ -112,6 +114,31 @@ export async function watchPipeline(
 }
 
 // --- internal ---
+
+/**
+ * A state folder `batchpipe run` processed, and no watcher ever: the run's files are not in the
+ * registry and the ids it delivered not in its delivered table, so a watcher would take the same
+ * files as new ones and deliver their records a second time (after the run's rows, the sinks being
+ * carried over). Refused, as `run` refuses a watched pipeline; --force watches anyway.
+ */
+function refuseRunState(stateDir: string, target: WatchTarget): void {
+  if (!fs.existsSync(path.join(stateDir, "state.db"))) return;
+  const state = openState(stateDir);
+  let run: string | undefined;
+  try {
+    run = state.latestRun()?.id;
+  } finally {
+    state.close();
+  }
+  if (!run) return;
+  throw new BatchpipeError(
+    ErrorCodes.USAGE,
+    `this pipeline was processed by \`batchpipe run\` (run ${run}, state ${stateDir}): a watcher would take the files of ${target.describe} that run read as new ones and deliver their records again`,
+    {
+      hint: "Keep using `batchpipe run` for it; or watch with another pipeline name or --state-dir and other sink paths; or move the files the run read out of the folder and pass --force (the watcher then appends to the run's sinks; it does not know the ids that run delivered).",
+    },
+  );
+}
 
 function watchTarget(pipeline: EnginePipeline): WatchTarget {
   const options = pipeline.source.options as Record<string, unknown> | undefined;
