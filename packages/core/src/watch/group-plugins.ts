@@ -42,11 +42,12 @@ export function createGroupSource(
           options: { ...(ctx.options as Record<string, unknown>), path: file.snapshot },
           checkpoint: index === from?.file ? from.cursor : undefined,
         });
-        let records = 0;
+        // counted from the file's start: the cursor carries the count, a resumed read goes on from it
+        let records = index === from?.file ? from.records : 0;
         for await (const item of items) {
           if (item.position.file === file.snapshot) item.position = { ...item.position, file: file.path };
-          item.cursor = { file: index, cursor: item.cursor };
           records++;
+          item.cursor = { file: index, cursor: item.cursor, records };
           yield item;
         }
         onFileRead?.(file.path, records);
@@ -60,18 +61,17 @@ export function createGroupSource(
 function groupCursor(
   checkpoint: Checkpoint | undefined,
   count: number,
-): { file: number; cursor: Checkpoint } | undefined {
+): { file: number; cursor: Checkpoint; records: number } | undefined {
   if (typeof checkpoint !== "object" || checkpoint === null || Array.isArray(checkpoint)) return undefined;
-  const { file, cursor } = checkpoint as { file?: unknown; cursor?: Checkpoint };
+  const { file, cursor, records } = checkpoint as { file?: unknown; cursor?: Checkpoint; records?: unknown };
   if (typeof file !== "number" || !Number.isInteger(file) || file < 0 || file >= count) return undefined;
-  return { file, cursor: cursor as Checkpoint };
+  // a cursor written before the count was carried: the records of this session only
+  return { file, cursor: cursor as Checkpoint, records: typeof records === "number" ? records : 0 };
 }
-
-export type FileCounts = Map<string, { succeeded: number; failed: number }>;
 
 /**
  * Wrap a sink: open it at the previous run's checkpoint when the engine has none for this run;
- * when `counts` is given, count committed rows per source file (for per-file progress).
+ * `onCommitted` gets the rows of each commit, with its key, once the sink has them.
  */
 export function createCarrySink(
   ref: EngineResolvedPlugin<SinkPlugin>,
@@ -79,9 +79,7 @@ export function createCarrySink(
     role: "sinks" | "errors";
     index: number;
     stateDir: string;
-    counts?: FileCounts;
-    /** called with the rows of each commit, once the sink has them */
-    onCommitted?: (rows: ResultRow[]) => void;
+    onCommitted?: (rows: ResultRow[], key: string) => void;
   },
 ): EngineResolvedPlugin<SinkPlugin> {
   const inner = ref.plugin;
@@ -92,8 +90,8 @@ export function createCarrySink(
       const checkpoint =
         ctx.checkpoint !== undefined ? ctx.checkpoint : lastCheckpoint(options.stateDir, suffix);
       const handle = await inner.open({ ...ctx, checkpoint });
-      const { counts, onCommitted } = options;
-      if (!counts && !onCommitted) return handle;
+      const { onCommitted } = options;
+      if (!onCommitted) return handle;
       let pending: ResultRow[] = [];
       return {
         ...handle,
@@ -104,13 +102,7 @@ export function createCarrySink(
         },
         async commit(key) {
           const result = await handle.commit(key);
-          onCommitted?.(pending);
-          for (const row of counts ? pending : []) {
-            const entry = counts!.get(row.source.file) ?? { succeeded: 0, failed: 0 };
-            if (row.status === "success") entry.succeeded++;
-            else entry.failed++;
-            counts!.set(row.source.file, entry);
-          }
+          onCommitted(pending, key);
           pending = [];
           return result;
         },

@@ -40,17 +40,21 @@ export interface WatchRegistry {
   createGroup(files: WatchedFile[]): GroupRow;
   pendingGroups(): GroupRow[];
   setRun(groupId: number, runId: string): void;
+  /** `counted`: store the group's per-file counts (fileCounts) on its files */
   finishGroup(
     groupId: number,
     status: "done" | "failed",
     result: Record<string, unknown>,
-    perFile?: Map<string, { succeeded: number; failed: number }>,
+    counted?: boolean,
   ): void;
   /**
    * Remember the record ids a group delivered to a sink (the first group to deliver an id owns it):
-   * exactly once per id across every file of the watch.
+   * exactly once per id across every file of the watch. `count`: the commit's key (with the sink);
+   * its rows are counted per file under it, a commit made again after a crash replacing its count.
    */
-  recordDelivered(groupId: number, rows: { id: string; file: string }[]): void;
+  recordDelivered(groupId: number, rows: { id: string; file: string; ok: boolean }[], count?: string): void;
+  /** the rows each file of the group delivered so far, over every process that ran the group */
+  fileCounts(groupId: number): Map<string, { succeeded: number; failed: number }>;
   /** the file an earlier group delivered `id` from, or undefined (ids of `groupId` itself excluded) */
   deliveredBefore(id: string, groupId: number): string | undefined;
   /** replace a group by one group per file (their ids collide when run together) */
@@ -81,10 +85,25 @@ export function openRegistry(dir: string): WatchRegistry {
       done_at INTEGER, succeeded INTEGER, failed INTEGER, PRIMARY KEY (path, sha));
     CREATE INDEX IF NOT EXISTS files_group ON files (group_id);
     CREATE TABLE IF NOT EXISTS delivered (id TEXT PRIMARY KEY, group_id INTEGER NOT NULL, file TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS commit_counts (key TEXT NOT NULL, file TEXT NOT NULL, group_id INTEGER NOT NULL,
+      succeeded INTEGER NOT NULL, failed INTEGER NOT NULL, PRIMARY KEY (key, file));
   `);
   ownerOnly(file);
   const insertDelivered = db.prepare("INSERT OR IGNORE INTO delivered (id, group_id, file) VALUES (?, ?, ?)");
   const selectDelivered = db.prepare("SELECT file FROM delivered WHERE id = ? AND group_id != ?").pluck();
+  const insertCount = db.prepare(
+    "INSERT OR REPLACE INTO commit_counts (key, file, group_id, succeeded, failed) VALUES (?, ?, ?, ?, ?)",
+  );
+  const fileCounts = (groupId: number) =>
+    new Map(
+      (
+        db
+          .prepare(
+            "SELECT file, SUM(succeeded) AS succeeded, SUM(failed) AS failed FROM commit_counts WHERE group_id = ? GROUP BY file",
+          )
+          .all(groupId) as { file: string; succeeded: number; failed: number }[]
+      ).map((r) => [r.file, { succeeded: r.succeeded, failed: r.failed }]),
+    );
   const filesOf = (groupId: number): WatchedFile[] =>
     db
       .prepare("SELECT path, sha, size, snapshot FROM files WHERE group_id = ? ORDER BY rowid")
@@ -131,12 +150,8 @@ export function openRegistry(dir: string): WatchRegistry {
       ).map(groupRow),
     setRun: (groupId, runId) => db.prepare("UPDATE groups SET run_id = ? WHERE id = ?").run(runId, groupId),
     finishGroup: db.transaction(
-      (
-        groupId: number,
-        status: "done" | "failed",
-        result: Record<string, unknown>,
-        perFile?: Map<string, { succeeded: number; failed: number }>,
-      ) => {
+      (groupId: number, status: "done" | "failed", result: Record<string, unknown>, counted?: boolean) => {
+        const perFile = counted ? fileCounts(groupId) : undefined;
         const now = Date.now();
         db.prepare("UPDATE groups SET status = ?, finished_at = ?, result = ? WHERE id = ?").run(
           status,
@@ -148,14 +163,26 @@ export function openRegistry(dir: string): WatchRegistry {
           "UPDATE files SET status = ?, done_at = ?, succeeded = ?, failed = ? WHERE group_id = ? AND path = ?",
         );
         for (const f of filesOf(groupId)) {
-          const counts = perFile?.get(f.path);
+          const counts = perFile && (perFile.get(f.path) ?? { succeeded: 0, failed: 0 });
           update.run(status, now, counts?.succeeded ?? null, counts?.failed ?? null, groupId, f.path);
         }
       },
     ),
-    recordDelivered: db.transaction((groupId: number, rows: { id: string; file: string }[]) => {
-      for (const row of rows) insertDelivered.run(row.id, groupId, row.file);
-    }),
+    recordDelivered: db.transaction(
+      (groupId: number, rows: { id: string; file: string; ok: boolean }[], count?: string) => {
+        const perFile = new Map<string, { succeeded: number; failed: number }>();
+        for (const row of rows) {
+          insertDelivered.run(row.id, groupId, row.file);
+          if (count === undefined) continue;
+          const entry = perFile.get(row.file) ?? { succeeded: 0, failed: 0 };
+          if (row.ok) entry.succeeded++;
+          else entry.failed++;
+          perFile.set(row.file, entry);
+        }
+        for (const [file, c] of perFile) insertCount.run(count, file, groupId, c.succeeded, c.failed);
+      },
+    ),
+    fileCounts,
     deliveredBefore: (id, groupId) => selectDelivered.get(id, groupId) as string | undefined,
     splitGroup: db.transaction((groupId: number) => {
       const files = filesOf(groupId);

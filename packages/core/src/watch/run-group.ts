@@ -10,7 +10,7 @@ import { BatchpipeError, ErrorCodes, isBatchpipeError } from "../errors.js";
 import type { ResultRow } from "../plugin.js";
 import { openState } from "../state/index.js";
 import { cleanSnapshots, sleep } from "./files.js";
-import { createCarrySink, createGroupSource, type FileCounts } from "./group-plugins.js";
+import { createCarrySink, createGroupSource } from "./group-plugins.js";
 import type { GroupRow } from "./registry.js";
 import type { GroupContext } from "./types.js";
 
@@ -21,7 +21,7 @@ export async function runGroup(ctx: GroupContext, group: GroupRow, resumed: bool
   if (group.runId) {
     const finished = finishedRun(ctx.stateDir, group.runId);
     if (finished) {
-      registry.finishGroup(group.id, "done", { run: group.runId, status: finished });
+      registry.finishGroup(group.id, "done", { run: group.runId, status: finished }, true);
       cleanSnapshots(group);
       return;
     }
@@ -29,13 +29,12 @@ export async function runGroup(ctx: GroupContext, group: GroupRow, resumed: bool
   emit({ type: "group_started", group: group.id, files, resumed });
   let attempt = 0;
   for (;;) {
-    const counts: FileCounts = new Map();
     // a signal per run: listeners the engine leaves on it do not pile up over a long watch
     const controller = new AbortController();
     const abort = () => controller.abort();
     ctx.signal.addEventListener("abort", abort, { once: true });
     try {
-      const result = await runPipeline(groupPipeline(ctx, group, counts), {
+      const result = await runPipeline(groupPipeline(ctx, group), {
         signal: controller.signal,
         stateDir: ctx.stateDir,
         env: ctx.options.env,
@@ -52,7 +51,9 @@ export async function runGroup(ctx: GroupContext, group: GroupRow, resumed: bool
           emit({ type: "engine", group: group.id, event });
         },
       });
-      registry.finishGroup(group.id, "done", { run: result.run, status: result.status }, counts);
+      registry.finishGroup(group.id, "done", { run: result.run, status: result.status }, true);
+      // counted over every process that ran the group (a resumed one delivers only the rest)
+      const counts = registry.fileCounts(group.id);
       cleanSnapshots(group);
       ctx.summary.groups++;
       ctx.summary.files += group.files.length;
@@ -101,12 +102,14 @@ export async function runGroup(ctx: GroupContext, group: GroupRow, resumed: bool
   }
 }
 
-function groupPipeline(ctx: GroupContext, group: GroupRow, counts: FileCounts): EnginePipeline {
+function groupPipeline(ctx: GroupContext, group: GroupRow): EnginePipeline {
   const { pipeline, stateDir } = ctx;
-  const onCommitted = (rows: ResultRow[]) =>
+  // the rows of the first sink and the first errors sink are counted per file, once per commit key
+  const committed = (role: string, index: number) => (rows: ResultRow[], key: string) =>
     ctx.registry.recordDelivered(
       group.id,
-      rows.map((r) => ({ id: r.id, file: r.source.file })),
+      rows.map((r) => ({ id: r.id, file: r.source.file, ok: r.status === "success" })),
+      index === 0 ? `${role}:${key}` : undefined,
     );
   return {
     ...pipeline,
@@ -118,8 +121,7 @@ function groupPipeline(ctx: GroupContext, group: GroupRow, counts: FileCounts): 
         role: "sinks",
         index,
         stateDir,
-        counts: index === 0 ? counts : undefined,
-        onCommitted,
+        onCommitted: committed("sinks", index),
       }),
     ),
     errors: pipeline.errors.map((ref, index) =>
@@ -127,8 +129,7 @@ function groupPipeline(ctx: GroupContext, group: GroupRow, counts: FileCounts): 
         role: "errors",
         index,
         stateDir,
-        counts: index === 0 ? counts : undefined,
-        onCommitted,
+        onCommitted: committed("errors", index),
       }),
     ),
   };
