@@ -144,6 +144,8 @@ function describe(event: WatchEvent, rel: (file: string) => string): string | un
       return event.once
         ? `processing ${rel(event.target)}`
         : `watching ${rel(event.target)} (Ctrl-C to stop)`;
+    case "folder_missing":
+      return `${rel(event.root)} does not exist: waiting for it to be created`;
     case "file_queued":
       return `+ ${rel(event.file)} (${event.bytes} bytes) queued`;
     case "file_skipped":

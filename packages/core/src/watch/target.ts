@@ -27,11 +27,12 @@ export interface WatchTarget {
 const DATA_FILE = /\.jsonl(\.gz)?$/;
 const GLOB_CHARS = /[*?[\]{}]/;
 
-export function resolveWatchTarget(pattern: string): WatchTarget {
+/** `folder`: the path names a folder (it ends with a `/`), even one that does not exist yet */
+export function resolveWatchTarget(pattern: string, o: { folder?: boolean } = {}): WatchTarget {
   const absolute = path.resolve(pattern);
   if (!GLOB_CHARS.test(absolute)) {
     const stats = fs.statSync(absolute, { throwIfNoEntry: false });
-    if (stats?.isDirectory()) {
+    if (stats?.isDirectory() || (o.folder && !stats)) {
       return {
         root: absolute,
         depth: 0,

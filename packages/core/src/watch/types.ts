@@ -9,6 +9,11 @@ export type WatchEvent =
    * now on is seen. --once: the start; the files there once the unfinished groups ran are taken.
    */
   | { type: "watching"; target: string; root: string; once: boolean }
+  /**
+   * The watched folder does not exist (yet, or any more): it is watched once it is there, and a
+   * folder replaced while watched is watched anew (`watching` then follows)
+   */
+  | { type: "folder_missing"; root: string }
   | { type: "file_queued"; file: string; sha: string; bytes: number }
   | {
       type: "file_skipped";

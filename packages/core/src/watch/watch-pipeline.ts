@@ -10,12 +10,12 @@
 import { setMaxListeners } from "node:events";
 import fs from "node:fs";
 import path from "node:path";
-import { watch as chokidarWatch, type FSWatcher } from "chokidar";
 import type { EnginePipeline } from "../engine/types.js";
 import { BatchpipeError, ErrorCodes } from "../errors.js";
 import { isStreamInput, STDIN_PATH } from "../input-files.js";
 import { acquireLock, checkStateOwner, openState } from "../state/index.js";
-import { excluded, isExcluded, listFiles, removeStaleSnapshots, settledFiles } from "./files.js";
+import { excluded, removeStaleSnapshots, settledFiles } from "./files.js";
+import { type FolderWatch, watchFolder } from "./folder-watch.js";
 import { createQueue } from "./queue.js";
 import { openRegistry } from "./registry.js";
 import { interrupted, runGroup } from "./run-group.js";
@@ -46,7 +46,8 @@ export async function watchPipeline(
   const registry = openRegistry(watchDir);
   const summary: WatchSummary = { groups: 0, files: 0, filesFailed: 0, succeeded: 0, failed: 0 };
   const ctx: GroupContext = { pipeline, stateDir, registry, emit, signal, options, summary };
-  let watcher: FSWatcher | undefined;
+  let watcher: FolderWatch | undefined;
+  let fail: (error: unknown) => void = () => {};
   try {
     if (!options.force && !registry.taken()) refuseRunState(stateDir, target);
     removeStaleSnapshots(watchDir, registry);
@@ -63,46 +64,27 @@ export async function watchPipeline(
       await queue.drain();
       return summary;
     }
-    watcher = chokidarWatch(target.root, {
-      depth: target.depth,
-      ignoreInitial: false,
-      awaitWriteFinish: { stabilityThreshold: options.settle ?? 1000, pollInterval: 100 },
-      ignored: (file, stats) => {
-        if (isExcluded(file, excluded(pipeline, stateDir))) return true;
-        return Boolean(stats?.isFile()) && !target.matches(path.resolve(file));
-      },
-    });
     const stopped = new Promise<void>((resolve, reject) => {
       signal.addEventListener("abort", () => resolve(), { once: true });
-      watcher!.on("error", (error) => reject(error));
+      fail = reject;
       queue.onFatal(reject);
     });
-    // chokidar applies awaitWriteFinish only after its initial scan: a file found by the scan may
-    // still be being written, so it gets the same settle wait here. `scan`: what the scan reported.
-    let scan: Set<string> | undefined = new Set();
-    const offer = (file: string, settle: boolean) => {
-      const absolute = path.resolve(file);
-      scan?.add(absolute);
-      if (!target.allows(absolute)) {
-        emit({ type: "file_skipped", file: absolute, sha: "", reason: "link out of the folder" });
-        return;
-      }
-      void queue.offer(absolute, { settle });
-    };
-    watcher.on("add", (file) => offer(file, scan !== undefined));
-    watcher.on("change", (file) => offer(file, scan !== undefined));
-    await Promise.race([new Promise<void>((resolve) => watcher!.once("ready", () => resolve())), stopped]);
-    if (!signal.aborted) {
-      const reported = scan;
-      scan = undefined;
-      // chokidar lists a folder before it watches it: a file created in between gets no event
-      // until the folder changes again. Every watch is set now; a second listing finds such files
-      // (one also reported later is recognised by the queue and runs once).
-      for (const file of listFiles(target, excluded(pipeline, stateDir)))
-        if (!reported.has(file)) offer(file, true);
-      // only now: a file written from here on gets an event
-      watching();
-    }
+    watcher = watchFolder({
+      target,
+      excluded: excluded(pipeline, stateDir),
+      settle: options.settle ?? 1000,
+      signal,
+      onFile: (file, settle) => {
+        if (!target.allows(file)) {
+          emit({ type: "file_skipped", file, sha: "", reason: "link out of the folder" });
+          return;
+        }
+        void queue.offer(file, { settle });
+      },
+      onWatching: watching,
+      onMissing: () => emit({ type: "folder_missing", root: target.root }),
+      onError: (error) => fail(error),
+    });
     await stopped;
     await queue.stop();
     throw interrupted();
@@ -159,5 +141,5 @@ function watchTarget(pipeline: EnginePipeline): WatchTarget {
       { hint: "Use `batchpipe run` for a pipe, or path: ./inbox/ (a folder) for watch." },
     );
   }
-  return resolveWatchTarget(target);
+  return resolveWatchTarget(target, { folder: /[\\/]$/.test(source) });
 }
