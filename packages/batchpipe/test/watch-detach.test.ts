@@ -105,4 +105,22 @@ describe("batchpipe watch --detach", () => {
         .sort(),
     ).toEqual(["a1", "a2", "a3", "b1", "b2", "b3"]);
   });
+
+  it("a duration flag that is not a duration is a usage error (exit 2), before anything starts", async () => {
+    const dir = tempDir("bp-daemon-durations-");
+    writeWatchPipeline(dir, "watch-durations");
+    for (const [args, flag, value] of [
+      [["watch", "pipeline.yaml", "--once", "--settle", "abc"], "settle", "abc"],
+      [["watch", "pipeline.yaml", "--detach", "--coalesce", "abc"], "coalesce", "abc"],
+      [["watch", "pipeline.yaml", "--once", "--settle", "500"], "settle", "500"],
+      [["stop", "pipeline.yaml", "--timeout", "abc"], "timeout", "abc"],
+    ] as const) {
+      const result = await batchpipe([...args], { cwd: dir });
+      expect(result.code, `${args.join(" ")}: ${result.stderr}`).toBe(2);
+      expect(result.stderr).toContain(`--${flag} expects a duration, got "${value}"`);
+      expect(result.stderr).toContain("ms, s, m, h or d");
+    }
+    // nothing was started
+    expect(readDaemon(path.join(dir, ".batchpipe/watch-durations"))).toBeNull();
+  });
 });

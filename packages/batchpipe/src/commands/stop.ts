@@ -5,13 +5,13 @@ import {
   checkStateOwner,
   defaultStateDir,
   ErrorCodes,
-  parseDuration,
   readDaemon,
   stopDaemon,
 } from "@batchpipe/core";
 import { defineCommand } from "citty";
 import { cliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
+import { durationArg } from "./duration-arg.js";
 import { loadPipelineArg, pipelineArgs, stateDirArg } from "./pipeline-args.js";
 
 export default defineCommand({
@@ -31,12 +31,13 @@ export default defineCommand({
   async run(context) {
     const ctx = cliContext(context);
     const args = context.args;
+    const timeoutMs = durationArg("timeout", args.timeout) ?? 60_000;
     const { pipeline, stateDir: given } = await loadPipelineArg(ctx, args, { keyUnused: true });
     const stateDir = given ?? defaultStateDir(pipeline);
     checkStateOwner(stateDir, pipeline.spec.name, { claim: false });
     const command = readDaemon(stateDir)?.command[1] === "watch" ? "watch" : "run";
     const result = await stopDaemon(stateDir, {
-      timeoutMs: args.timeout ? (parseDuration(args.timeout) as number) : 60_000,
+      timeoutMs,
     });
     if (!result?.signalled) {
       throw new BatchpipeError(ErrorCodes.USAGE, `no background run of "${pipeline.spec.name}" is running`, {

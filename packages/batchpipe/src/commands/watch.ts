@@ -6,7 +6,6 @@ import {
   ErrorCodes,
   enterDaemonChild,
   isBatchpipeError,
-  parseDuration,
   type WatchEvent,
   watchPipeline,
 } from "@batchpipe/core";
@@ -15,6 +14,7 @@ import { cliContext } from "../context.js";
 import { startCliDaemon } from "../detach.js";
 import { ExitCode } from "../exit-codes.js";
 import { exitCodeForSignal, trapSignals } from "../signals.js";
+import { durationArg } from "./duration-arg.js";
 import { loadPipelineArg, noCache, noCacheArg, pipelineArgs, stateDirArg } from "./pipeline-args.js";
 import { createProgressRenderer } from "./run-output.js";
 
@@ -55,6 +55,9 @@ export default defineCommand({
     const ctx = cliContext(context);
     const { io, cwd, env } = ctx;
     const args = context.args;
+    // a wrong value is said before anything starts (a --detach child would only log it)
+    const settle = durationArg("settle", args.settle);
+    const coalesce = durationArg("coalesce", args.coalesce);
     const { pipeline, stateDir: given } = await loadPipelineArg(ctx, args);
     const stateDir = given ?? defaultStateDir(pipeline);
     // a wrong path, a missing key or two sinks on one file: said now, before a file is taken
@@ -112,8 +115,8 @@ export default defineCommand({
         force: args.force,
         noCache: noCache(args),
         engine: ctx.engine,
-        settle: args.settle ? (parseDuration(args.settle) as number) : undefined,
-        coalesce: args.coalesce ? (parseDuration(args.coalesce) as number) : undefined,
+        settle,
+        coalesce,
       });
       renderer?.stop();
       if (args.json) io.stdout.write(`${JSON.stringify({ type: "summary", ...summary })}\n`);

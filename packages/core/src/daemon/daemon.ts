@@ -136,7 +136,7 @@ export interface StopResult {
   exitCode: number | null;
 }
 
-/** SIGTERM the daemon (it saves its state and exits) and wait for it to end. */
+/** SIGTERM the daemon (it saves its state and exits) and wait for it to end (default 60 s, as `batchpipe stop`). */
 export async function stopDaemon(
   stateDir: string,
   options: { timeoutMs?: number } = {},
@@ -150,7 +150,7 @@ export async function stopDaemon(
   } catch {
     return { pid: daemon.pid, signalled: false, stopped: true, exitCode: null };
   }
-  const deadline = Date.now() + (options.timeoutMs ?? 30_000);
+  const deadline = Date.now() + (options.timeoutMs ?? 60_000);
   while (Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 100));
     if (!isAlive(daemon.pid)) break;
