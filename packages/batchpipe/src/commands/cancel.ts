@@ -1,6 +1,6 @@
 /** `batchpipe cancel <pipeline.yaml>`: cancel the open batches of the unfinished run. */
 
-import { cancelRun } from "@batchpipe/core";
+import { cancelRun, defaultStateDir, readWatchCounts } from "@batchpipe/core";
 import { defineCommand } from "citty";
 import { cliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
@@ -28,8 +28,10 @@ export default defineCommand({
       `■ run ${result.run}: cancel requested; ${result.cancelled.length} open batch${result.cancelled.length === 1 ? "" : "es"} cancelled\n`,
     );
     for (const f of result.failed) io.stderr.write(`  ⚠ could not cancel ${f.batchId}: ${f.message}\n`);
+    // a watched pipeline's runs are its watcher's (`run` refuses it)
+    const command = readWatchCounts(stateDir ?? defaultStateDir(pipeline)) ? "watch" : "run";
     io.stdout.write(
-      `  A running \`batchpipe run\` delivers the finished results and stops; if none is running, \`batchpipe run ${context.args.pipeline}\` does it.\n`,
+      `  A running \`batchpipe ${command}\` delivers the finished results and stops; if none is running, \`batchpipe ${command} ${context.args.pipeline}\` does it.\n`,
     );
     return result.failed.length > 0 ? ExitCode.RUN_ERROR : ExitCode.OK;
   },

@@ -44,7 +44,8 @@ export default defineCommand({
     const total = run.totals?.read ?? 0;
     const lines = [
       `${status.name}: run ${run.id} ${run.status}${run.cancelRequested ? " (cancel requested)" : ""}${status.runningPid ? ` · running in pid ${status.runningPid}` : ""}`,
-      ...stoppedLines(run, context.args.pipeline),
+      // a watched pipeline resumes with `batchpipe watch` (`run` refuses it)
+      ...stoppedLines(run, `batchpipe ${watch ? "watch" : "run"} ${context.args.pipeline}`),
       `  started ${new Date(run.createdAt).toISOString()}${run.finishedAt ? ` · finished ${new Date(run.finishedAt).toISOString()}` : ""}`,
       // while the source is read (streaming submission) the total is not known yet
       `  records ${fmt(c.succeeded + c.failed)}/${run.totals ? fmt(total) : "? (source still being read)"} done · ok ${fmt(c.succeeded)} · failed ${fmt(c.failed)} · retried ${fmt(c.retried)}`,
@@ -65,7 +66,7 @@ export default defineCommand({
 });
 
 /** why an unfinished run is not running, and how to go on */
-function stoppedLines(run: NonNullable<StatusResult["run"]>, spec: string): string[] {
+function stoppedLines(run: NonNullable<StatusResult["run"]>, resume: string): string[] {
   if (run.status !== "stopped") return [];
   const reason = run.stopped;
   return [
@@ -73,6 +74,6 @@ function stoppedLines(run: NonNullable<StatusResult["run"]>, spec: string): stri
       ? `  ended on: ${reason.message} (${reason.code}) at ${new Date(reason.at).toISOString()}`
       : "  the process running it is gone (killed, or the machine restarted); no error was recorded",
     ...(reason?.hint ? [`  hint: ${reason.hint}`] : []),
-    `  resume with: batchpipe run ${spec}`,
+    `  resume with: ${resume}`,
   ];
 }

@@ -2,10 +2,13 @@
 import path from "node:path";
 import {
   checkPipeline,
+  clearRunStop,
   defaultStateDir,
   ErrorCodes,
   enterDaemonChild,
   isBatchpipeError,
+  recordRunStop,
+  summarizeError,
   type WatchEvent,
   watchPipeline,
 } from "@batchpipe/core";
@@ -92,7 +95,13 @@ export default defineCommand({
     const trap = trapSignals({ io, quiet: Boolean(args.json) });
     const renderer = args.json ? undefined : createProgressRenderer(io, { tty: false, plainEveryMs: 5000 });
     const rel = (file: string) => path.relative(cwd, file) || file;
+    // the run of the group in progress: `status` says why it stopped, if it does
+    let runId: string | undefined;
     const onEvent = (event: WatchEvent) => {
+      if (event.type === "group_run") {
+        runId = event.run;
+        clearRunStop(stateDir);
+      } else if (event.type === "group_finished" || event.type === "group_failed") runId = undefined;
       if (args.json) {
         const out =
           event.type === "group_failed" || event.type === "group_retry" || event.type === "file_error"
@@ -129,6 +138,14 @@ export default defineCommand({
     } catch (error) {
       renderer?.stop();
       const signalName = trap.received();
+      if (runId)
+        recordRunStop(
+          stateDir,
+          runId,
+          signalName
+            ? { code: ErrorCodes.INTERRUPTED, message: `interrupted by ${signalName}` }
+            : summarizeError(error),
+        );
       if (signalName && isBatchpipeError(error) && error.code === ErrorCodes.INTERRUPTED) {
         if (!args.json)
           io.stderr.write("■ stopped; unfinished files resume at the next `batchpipe watch`.\n");

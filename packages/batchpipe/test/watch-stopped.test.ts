@@ -1,0 +1,40 @@
+// A watcher stopped in the middle of a group (SIGTERM: `batchpipe stop`, Ctrl-C): what `status`
+// and `cancel` say about the group's unfinished run, and what `watch --json` prints.
+import fs from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import {
+  batchpipe,
+  type CliEvent,
+  signalOnce,
+  startBatchpipe,
+  tempDir,
+  writeEmulatorPipeline,
+} from "./support/harness.js";
+
+describe("batchpipe watch stopped mid-group", () => {
+  it("status and cancel name `batchpipe watch` and the stop", async () => {
+    const dir = tempDir("bp-watch-stopped-");
+    fs.mkdirSync(path.join(dir, "inbox"));
+    writeEmulatorPipeline(dir, { name: "watch-stopped" });
+    fs.writeFileSync(path.join(dir, "inbox/a.jsonl"), '{"id":"a1","text":"x"}\n{"id":"a2","text":"y"}\n');
+    const w = startBatchpipe(
+      ["watch", "pipeline.yaml", "--json", "--settle", "100ms", "--coalesce", "100ms"],
+      {
+        cwd: dir,
+        onEvent: (event, child) => {
+          if (event.type === "engine" && (event.event as CliEvent).type === "shard_submitted")
+            signalOnce(child, "SIGTERM");
+        },
+      },
+    );
+    expect((await w.done).code).toBe(143);
+
+    const status = await batchpipe(["status", "pipeline.yaml"], { cwd: dir });
+    expect(status.stdout).toContain("ended on: interrupted by SIGTERM (INTERRUPTED)");
+    expect(status.stdout).toContain("resume with: batchpipe watch pipeline.yaml");
+    expect(status.stdout).not.toContain("batchpipe run");
+    const cancel = await batchpipe(["cancel", "pipeline.yaml"], { cwd: dir });
+    expect(cancel.stdout).toContain("`batchpipe watch pipeline.yaml` does it");
+  });
+});
