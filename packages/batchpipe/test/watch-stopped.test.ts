@@ -13,7 +13,7 @@ import {
 } from "./support/harness.js";
 
 describe("batchpipe watch stopped mid-group", () => {
-  it("status and cancel name `batchpipe watch` and the stop", async () => {
+  it("status and cancel name `batchpipe watch` and the stop; --json ends with an interrupted event", async () => {
     const dir = tempDir("bp-watch-stopped-");
     fs.mkdirSync(path.join(dir, "inbox"));
     writeEmulatorPipeline(dir, { name: "watch-stopped" });
@@ -29,6 +29,11 @@ describe("batchpipe watch stopped mid-group", () => {
       },
     );
     expect((await w.done).code).toBe(143);
+    expect(w.events.at(-1)).toEqual({
+      type: "interrupted",
+      signal: "SIGTERM",
+      resume: "batchpipe watch pipeline.yaml",
+    });
 
     const status = await batchpipe(["status", "pipeline.yaml"], { cwd: dir });
     expect(status.stdout).toContain("ended on: interrupted by SIGTERM (INTERRUPTED)");

@@ -147,8 +147,13 @@ export default defineCommand({
             : summarizeError(error),
         );
       if (signalName && isBatchpipeError(error) && error.code === ErrorCodes.INTERRUPTED) {
-        if (!args.json)
-          io.stderr.write("■ stopped; unfinished files resume at the next `batchpipe watch`.\n");
+        const command = `batchpipe watch ${args.pipeline}${args["state-dir"] ? ` --state-dir ${args["state-dir"]}` : ""}`;
+        // as `run --json`: a script learns the watcher stopped, and how to go on
+        if (args.json)
+          io.stdout.write(
+            `${JSON.stringify({ type: "interrupted", signal: signalName, resume: command })}\n`,
+          );
+        else io.stderr.write("■ stopped; unfinished files resume at the next `batchpipe watch`.\n");
         return exitCodeForSignal(signalName);
       }
       throw error;
