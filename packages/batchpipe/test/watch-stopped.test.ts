@@ -1,5 +1,6 @@
-// A watcher stopped in the middle of a group (SIGTERM: `batchpipe stop`, Ctrl-C): what `status`
-// and `cancel` say about the group's unfinished run, and what `watch --json` prints.
+// What a watcher says: stopped in the middle of a group (SIGTERM: `batchpipe stop`, Ctrl-C), what
+// `status` and `cancel` say about the group's unfinished run and what `watch --json` prints; and
+// an engine warning, said once.
 import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -41,5 +42,20 @@ describe("batchpipe watch stopped mid-group", () => {
     expect(status.stdout).not.toContain("batchpipe run");
     const cancel = await batchpipe(["cancel", "pipeline.yaml"], { cwd: dir });
     expect(cancel.stdout).toContain("`batchpipe watch pipeline.yaml` does it");
+  });
+});
+
+describe("batchpipe watch output", () => {
+  it("an engine warning is printed once", async () => {
+    const dir = tempDir("bp-watch-warning-");
+    fs.mkdirSync(path.join(dir, "inbox"));
+    writeEmulatorPipeline(dir, { name: "watch-warning" });
+    fs.appendFileSync(path.join(dir, "pipeline.yaml"), 'notify: [{ command: "exit 3" }]\n');
+    fs.writeFileSync(path.join(dir, "inbox/a.jsonl"), '{"id":"a1","text":"x"}\n');
+    const result = await batchpipe(["watch", "pipeline.yaml", "--once", "--settle", "100ms"], { cwd: dir });
+    expect(result.code, result.stderr).toBe(0);
+    const warnings = result.stderr.split("\n").filter((line) => line.includes("exit 3"));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/^ {2}⚠ the notify command `exit 3`/);
   });
 });

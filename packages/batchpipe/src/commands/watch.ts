@@ -193,8 +193,7 @@ function describe(event: WatchEvent, rel: (file: string) => string): string | un
       return `! ${event.error.message}; retrying in ${Math.round(event.inMs / 1000)}s`;
     case "idle":
       return "waiting for files…";
-    case "engine":
-      return event.event.type === "warning" ? `! ${event.event.message}` : undefined;
+    // an engine event (its warnings included) is the progress renderer's
     default:
       return undefined;
   }
