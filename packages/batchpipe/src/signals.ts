@@ -17,15 +17,23 @@ export function exitCodeForSignal(name: StopSignal): number {
   return name === "SIGINT" ? 130 : 143;
 }
 
-export function trapSignals(options: { io: CliIo; quiet: boolean; onFirst?: () => void }): SignalTrap {
+/** `background`: a `--detach` child, which no Ctrl-C reaches: its log says how to quit at once */
+export function trapSignals(options: {
+  io: CliIo;
+  quiet: boolean;
+  background?: boolean;
+  onFirst?: () => void;
+}): SignalTrap {
   const controller = new AbortController();
   let received: StopSignal | undefined;
   const handler = (name: StopSignal) => () => {
     if (received) process.exit(exitCodeForSignal(name));
     received = name;
     options.onFirst?.();
-    if (!options.quiet)
-      options.io.stderr.write(`\n${name} received: saving state (press Ctrl-C again to quit at once)…\n`);
+    const again = options.background
+      ? `another SIGTERM (kill ${process.pid}) quits at once`
+      : "press Ctrl-C again to quit at once";
+    if (!options.quiet) options.io.stderr.write(`\n${name} received: saving state (${again})…\n`);
     controller.abort();
   };
   const sigint = handler("SIGINT");

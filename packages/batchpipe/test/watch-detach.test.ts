@@ -66,6 +66,9 @@ describe("batchpipe watch --detach", () => {
     expect(readDaemon(stateDir)).toMatchObject({ state: "finished", exitCode: 143 });
     const log = fs.readFileSync(path.join(stateDir, "daemon.log"), "utf8");
     expect(log).toContain("f2.jsonl: 3 succeeded, 0 failed");
+    // no Ctrl-C reaches a background process: its log says what does
+    expect(log).toContain(`SIGTERM received: saving state (another SIGTERM (kill ${pid}) quits at once)`);
+    expect(log).not.toContain("Ctrl-C");
     expect(
       checkExactlyOnce(
         readJsonl<{ id: string }>(results).map((r) => r.id),

@@ -52,7 +52,7 @@ export default defineCommand({
     if (!args.force)
       refuseWatched(stateDir ?? defaultStateDir(pipeline), args.pipeline, Boolean(args.detach));
     // in a `--detach` child: record the exit code for `batchpipe status`
-    enterDaemonChild(env);
+    const background = enterDaemonChild(env) !== undefined;
     if (args.detach) {
       refuseDetachedStdin(pipeline, env);
       const info = startRunDaemon({
@@ -72,7 +72,7 @@ export default defineCommand({
       );
       return 0;
     }
-    const trap = trapSignals({ io, quiet: Boolean(args.json), onFirst: () => renderer?.clear() });
+    const trap = trapSignals({ io, quiet: Boolean(args.json), background, onFirst: () => renderer?.clear() });
 
     const renderer = args.json
       ? undefined

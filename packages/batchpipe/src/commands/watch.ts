@@ -67,7 +67,7 @@ export default defineCommand({
     // (a folder or a glob with no file yet is fine: watch waits for files)
     checkPipeline(pipeline, { env, stateDir, allowEmptyGlobs: true });
     // in a `--detach` child: record the exit code for `batchpipe status`
-    enterDaemonChild(env);
+    const background = enterDaemonChild(env) !== undefined;
     if (args.detach) {
       const info = startCliDaemon({
         command: "watch",
@@ -92,7 +92,7 @@ export default defineCommand({
       );
       return ExitCode.OK;
     }
-    const trap = trapSignals({ io, quiet: Boolean(args.json) });
+    const trap = trapSignals({ io, quiet: Boolean(args.json), background });
     const renderer = args.json ? undefined : createProgressRenderer(io, { tty: false, plainEveryMs: 5000 });
     const rel = (file: string) => path.relative(cwd, file) || file;
     // the run of the group in progress: `status` says why it stopped, if it does
@@ -110,7 +110,7 @@ export default defineCommand({
         io.stdout.write(`${JSON.stringify(out)}\n`);
         return;
       }
-      const line = describe(event, rel);
+      const line = describe(event, rel, background ? `batchpipe stop ${args.pipeline}` : "Ctrl-C");
       if (line) io.stderr.write(`${line}\n`);
       if (event.type === "engine") renderer!.onEvent(event.event);
     };
@@ -163,12 +163,13 @@ export default defineCommand({
   },
 });
 
-function describe(event: WatchEvent, rel: (file: string) => string): string | undefined {
+/** `stop`: what stops the watcher (Ctrl-C, or `batchpipe stop` for a background one) */
+function describe(event: WatchEvent, rel: (file: string) => string, stop: string): string | undefined {
   switch (event.type) {
     case "watching":
       return event.once
         ? `processing ${rel(event.target)}`
-        : `watching ${rel(event.target)} (Ctrl-C to stop)`;
+        : `watching ${rel(event.target)} (${stop} to stop)`;
     case "folder_missing":
       return `${rel(event.root)} does not exist: waiting for it to be created`;
     case "file_queued":
