@@ -1,12 +1,13 @@
 // What a watcher says: stopped in the middle of a group (SIGTERM: `batchpipe stop`, Ctrl-C), what
 // `status` and `cancel` say about the group's unfinished run and what `watch --json` prints; and
-// an engine warning, said once.
+// an engine warning, said once; an invalid line, named by the user's file.
 import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import {
   batchpipe,
   type CliEvent,
+  readJsonl,
   signalOnce,
   startBatchpipe,
   tempDir,
@@ -57,5 +58,18 @@ describe("batchpipe watch output", () => {
     const warnings = result.stderr.split("\n").filter((line) => line.includes("exit 3"));
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatch(/^ {2}⚠ the notify command `exit 3`/);
+  });
+
+  it("an invalid line is named by the file it is in, not by the watcher's snapshot", async () => {
+    const dir = tempDir("bp-watch-invalid-");
+    fs.mkdirSync(path.join(dir, "inbox"));
+    writeEmulatorPipeline(dir, { name: "watch-invalid", errors: true });
+    fs.writeFileSync(path.join(dir, "inbox/bad.jsonl"), '{"id":"a1","text":"x"}\nnot json\n');
+    const result = await batchpipe(["watch", "pipeline.yaml", "--once", "--settle", "100ms"], { cwd: dir });
+    expect(result.code, result.stderr).toBe(3);
+    const [row] = readJsonl<{ error: { code: string; message: string } }>(path.join(dir, "out/errors.jsonl"));
+    expect(row!.error.code).toBe("invalid_input");
+    expect(row!.error.message).toContain(`${path.join(dir, "inbox/bad.jsonl")}:2: invalid JSON`);
+    expect(`${result.stdout}${result.stderr}${row!.error.message}`).not.toContain("snapshots");
   });
 });

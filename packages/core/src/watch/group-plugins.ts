@@ -44,11 +44,21 @@ export function createGroupSource(
         });
         // counted from the file's start: the cursor carries the count, a resumed read goes on from it
         let records = index === from?.file ? from.records : 0;
-        for await (const item of items) {
-          if (item.position.file === file.snapshot) item.position = { ...item.position, file: file.path };
-          records++;
-          item.cursor = { file: index, cursor: item.cursor, records };
-          yield item;
+        // messages name the user's file, not the snapshot (`inbox/bad.jsonl:2: invalid JSON`)
+        const named = (message: string) => message.replaceAll(file.snapshot, file.path);
+        try {
+          for await (const item of items) {
+            if (item.position.file === file.snapshot) item.position = { ...item.position, file: file.path };
+            if ("invalid" in item) item.invalid = { ...item.invalid, message: named(item.invalid.message) };
+            records++;
+            item.cursor = { file: index, cursor: item.cursor, records };
+            yield item;
+          }
+        } catch (error) {
+          // on_invalid: fail, an unreadable gzip: the error names the file too
+          if (error instanceof Error && error.message.includes(file.snapshot))
+            error.message = named(error.message);
+          throw error;
         }
         onFileRead?.(file.path, records);
       }
