@@ -21,6 +21,11 @@ export const ErrorCodes = {
    * submitted, or stayed unreachable longer than batch.max_outage; the state is saved
    */
   PROVIDER_UNREACHABLE: "PROVIDER_UNREACHABLE",
+  /**
+   * a shard is bigger than the provider's queue allows (refused with nothing else of the run in
+   * flight): waiting cannot help; smaller shards (batch.max_enqueued_tokens / max_requests) can
+   */
+  QUEUE_TOO_SMALL: "QUEUE_TOO_SMALL",
   /** the state database is locked, corrupt or from an incompatible version */
   STATE_FAILED: "STATE_FAILED",
   /**

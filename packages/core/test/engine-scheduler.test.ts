@@ -94,6 +94,48 @@ describe("scheduler", () => {
     expect(s.next(shards, 6 * MINUTE, 0).submit).toBe(shards[0]);
   });
 
+  it("the wait keeps doubling when the refused shard's batch is created and then failed for the queue (OpenAI)", () => {
+    const s = scheduler();
+    const shards = [shard("s1", { status: "open" })];
+    for (const [i, at] of [0, 2, 6, 14].entries()) {
+      // created, then failed for the queue: the wait doubles (2, 4, 8, 16 min), never back to 2
+      s.refused(shards, shards[0]!, at * MINUTE);
+      shards[0]!.status = "queued";
+      const wait = 2 ** (i + 1) * MINUTE;
+      expect(s.next(shards, at * MINUTE + wait - 1, 0).submit).toBeNull();
+      expect(s.next(shards, at * MINUTE + wait, 0).submit).toBe(shards[0]);
+      shards[0]!.status = "open";
+    }
+    // a batch of it that ended without a refusal: the next refusal starts from the first wait again
+    s.accepted(shards[0]!);
+    s.refused(shards, shards[0]!, 100 * MINUTE);
+    shards[0]!.status = "queued";
+    expect(s.next(shards, 102 * MINUTE, 0).submit).toBe(shards[0]);
+  });
+
+  it("a shard refused alone never fits: at once over the limit the refusal states, else after 5 refusals in a row", () => {
+    const openai =
+      "Enqueued token limit reached for gpt-4o-mini in organization org-x. Limit: 1,000 enqueued tokens.";
+    const s = scheduler();
+    const big = shard("s1", { tokens: 1500, status: "submitting" });
+    s.refused([big], big, 0);
+    expect(s.neverFits(big, openai)?.code).toBe("QUEUE_TOO_SMALL");
+    expect(s.neverFits(big, openai)?.message).toContain("~1,500 tokens");
+    // under the stated limit (other work of the organisation fills the queue): it waits, 5 times
+    const small = shard("s2", { tokens: 500, status: "submitting" });
+    for (let i = 1; i <= 4; i++) {
+      s.refused([small], small, i * MINUTE);
+      expect(s.neverFits(small, openai)).toBeNull();
+    }
+    s.refused([small], small, 5 * MINUTE);
+    expect(s.neverFits(small, openai)?.message).toContain("refused 5 times in a row");
+    // refused while another shard of the run is in flight: only the budget is learnt
+    const other = shard("s3", { tokens: 5000, status: "open" });
+    const third = shard("s4", { tokens: 1500, status: "submitting" });
+    s.refused([other, third], third, 0);
+    expect(s.neverFits(third, openai)).toBeNull();
+  });
+
   it("starts from budgets learnt by an earlier process", () => {
     const s = scheduler({ learned: { "gpt-4o-mini": 150 } });
     const shards = [shard("s1", { status: "open", tokens: 100 }), shard("s2", { tokens: 100 })];

@@ -94,7 +94,7 @@ export function createProgressRenderer(
           return;
         case "queue_full":
           line(
-            `  ⏸ queue full for ${event.model}: shard ${event.shard} waits (${fmt(event.inFlight)} ${event.unit} in flight)`,
+            `  ⏸ queue full for ${event.queue}: shard ${event.shard} waits (${fmt(event.inFlight)} ${event.unit} in flight)`,
           );
           return;
         case "budget_exceeded":

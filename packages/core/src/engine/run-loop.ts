@@ -6,6 +6,7 @@
  * by one state transaction, so the loop can be killed anywhere and started again.
  */
 import type { ResultCache } from "../cache/index.js";
+import type { BatchpipeError } from "../errors.js";
 import type { Logger } from "../plugin.js";
 import type { BatchSnapshot, ProviderConnection } from "../provider/contract.js";
 import type { RunCounters, RunRow, RunTotals, ShardRow, StateStore } from "../state/index.js";
@@ -80,6 +81,8 @@ export class RunLoop {
   /** the submission in flight beside the turn's collections and polls (settleSubmission) */
   private submission: Promise<void> | undefined;
   private submissionFailure: { error: unknown } | undefined;
+  /** a shard the provider's queue can never take (Scheduler.neverFits): the run stops with it */
+  private queueStop: BatchpipeError | undefined;
   private totals: RunTotals | null;
   /** the files of collected shards (batch.clean_up) */
   readonly cleanUp: ShardCleanUp;
@@ -157,6 +160,7 @@ export class RunLoop {
         await this.pollDue();
         await this.collectEnded();
         await this.settleSubmission();
+        if (this.queueStop) throw this.queueStop;
         // past the deadline, a shard is answered through the live API instead (one per turn)
         if (this.deadline.passed && !this.cancelling && this.read.maySubmit()) await this.submitNext();
         // records that never became requests: their rows once the read has written them all
@@ -293,7 +297,6 @@ export class RunLoop {
       this.refused(shard, result.queueFull);
       return false;
     }
-    this.scheduler.accepted(shard);
     this.opened(shard, result.batch, !fresh);
     return true;
   }
@@ -329,10 +332,13 @@ export class RunLoop {
       run: this.runId,
       shard: shard.name,
       model: shard.model,
+      queue: this.scheduler.queueName(shard),
       inFlight: this.scheduler.inFlight(shards, this.scheduler.queueKey(shard), shard.name),
       unit: this.scheduler.unit,
       message,
     });
+    // waiting cannot help a shard bigger than the queue: the turn stops the run (queueStop)
+    this.queueStop ??= this.scheduler.neverFits(shard, message) ?? undefined;
   }
 
   // --- tracking ---
@@ -365,6 +371,7 @@ export class RunLoop {
       this.refused(shard, batch.queueFull);
       return;
     }
+    this.scheduler.accepted(shard);
     patchShard(this.ctx, shard, { status: "ended", batchStatus: batch?.status ?? "missing", batch });
   }
 

@@ -44,6 +44,8 @@ export type Decision =
   | { submit: null; blocked: "queue" | "rate" | "cost" | null; cost?: { projected: number } };
 
 const HOUR = 3_600_000;
+/** refusals in a row, with nothing else of the run in the queue, after which a shard never fits */
+const NEVER_FITS_AFTER = 5;
 /** statuses whose work sits in the provider's queue */
 const IN_FLIGHT = new Set(["open", "submitting"]);
 /** statuses of shards that may be submitted */
@@ -54,7 +56,7 @@ export class Scheduler {
   private readonly creations: number[];
   /** per queue key: batches ended so far (a refused shard waits for the next one) */
   private readonly endedByKey = new Map<string, number>();
-  private readonly refusedAt = new Map<string, { ended: number; at: number; waits: number }>();
+  private readonly refusedAt = new Map<string, { ended: number; at: number; waits: number; alone: number }>();
 
   constructor(private readonly options: SchedulerOptions) {
     this.learned = new Map(Object.entries(options.learned ?? {}));
@@ -69,6 +71,11 @@ export class Scheduler {
   /** the queue a shard's work counts against */
   queueKey(shard: Pick<SchedulerShard, "model">): string {
     return this.options.queue.per === "model" ? shard.model : "*";
+  }
+
+  /** the queue a shard's work counts against, in words */
+  queueName(shard: Pick<SchedulerShard, "model">): string {
+    return this.options.queue.per === "model" ? shard.model : "the account";
   }
 
   /** what a shard takes of its queue */
@@ -113,8 +120,12 @@ export class Scheduler {
     this.creations.push(now);
   }
 
-  /** a shard's batch was created (after waiting in the queue or not) */
-  accepted(shard: SchedulerShard): void {
+  /**
+   * a shard's batch ended without a queue refusal: it is no longer waiting for the queue. (Not at
+   * creation: OpenAI creates a batch and fails it for the queue afterwards, and the shard's wait must
+   * keep growing across such refusals.)
+   */
+  accepted(shard: Pick<SchedulerShard, "name">): void {
     this.refusedAt.delete(shard.name);
   }
 
@@ -131,8 +142,41 @@ export class Scheduler {
       ended: this.endedByKey.get(key) ?? 0,
       at: now,
       waits: (previous?.waits ?? 0) + 1,
+      // refusals in a row with nothing else of the run in its queue
+      alone: inFlight === 0 ? (previous?.alone ?? 0) + 1 : 0,
     });
     return Object.fromEntries(this.learned);
+  }
+
+  /**
+   * A shard the queue can never take: refused with nothing else of the run in its queue, and either
+   * bigger than the limit the provider's refusal states, or refused so NEVER_FITS_AFTER times in a
+   * row (each after a longer wait). Waiting cannot help: the run stops and says how to shrink shards.
+   */
+  neverFits(shard: SchedulerShard, message: string): BatchpipeError | null {
+    const refused = this.refusedAt.get(shard.name);
+    if (!refused || refused.alone === 0) return null;
+    const stated = statedLimit(message);
+    const size = this.size(shard);
+    const over = stated !== null && size > stated;
+    if (!over && refused.alone < NEVER_FITS_AFTER) return null;
+    const unit = this.unit;
+    const queue = `the queue of ${this.queueName(shard)}`;
+    const allows = over
+      ? `the provider allows ${stated.toLocaleString("en-US")} enqueued ${unit}`
+      : `it was refused ${refused.alone} times in a row, each after a longer wait`;
+    const knob =
+      unit === "tokens"
+        ? "batch.max_enqueued_tokens (or batch.max_requests)"
+        : "batch.max_requests (or the provider's max_enqueued_requests)";
+    const below = over ? ` below ${stated.toLocaleString("en-US")}` : "";
+    return new BatchpipeError(
+      ErrorCodes.QUEUE_TOO_SMALL,
+      `shard ${shard.name} (~${size.toLocaleString("en-US")} ${unit}) can never fit ${queue}: the provider refused it with nothing else of this run in flight, and ${allows}. Provider: ${message}`,
+      {
+        hint: `Set ${knob}${below} so shards are sealed smaller, then \`batchpipe cancel\` this run and run again: requests that succeeded are answered from the result cache. (If other work of your organisation fills the queue, run again later: the run resumes.)`,
+      },
+    );
   }
 
   /** a batch ended: its queue has room again */
@@ -175,6 +219,17 @@ export class Scheduler {
       if (s.status === "open" || s.status === "ended") projected += this.options.shardCost(s);
     return projected;
   }
+}
+
+/**
+ * The limit a queue refusal states, e.g. OpenAI's "Limit: 2,000,000 enqueued tokens" or Anthropic's
+ * "your organization's limit of 100,000 (…)"; null when it states none.
+ */
+export function statedLimit(message: string): number | null {
+  const match = /\blimit(?: of|:)\s*([\d,]+)/i.exec(message);
+  if (!match) return null;
+  const value = Number(match[1]!.replaceAll(",", ""));
+  return Number.isFinite(value) && value > 0 ? value : null;
 }
 
 /** the run stops: the next batch would pass batch.max_cost */

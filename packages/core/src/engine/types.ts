@@ -91,6 +91,8 @@ export type EngineEvent =
       run: string;
       shard: string;
       model: string;
+      /** the queue in words: the model's (OpenAI) or "the account" (Anthropic) */
+      queue: string;
       /** what the queue holds now, in its unit */
       inFlight: number;
       unit: "tokens" | "requests";
