@@ -27,7 +27,14 @@ export function encodeRequest(request: RequestLine): EncodedRequest {
     line: `{"custom_id":${JSON.stringify(custom_id)},"method":"POST","url":${JSON.stringify(url)},"body":${JSON.stringify(body)}}`,
     model: typeof body.model === "string" ? body.model : "",
     json: wantsJson(body),
+    inputs: url === "/v1/embeddings" ? embeddingInputs(body.input) : 1,
   };
+}
+
+/** what an embeddings request counts toward OpenAI's 50,000 inputs per batch: an array's items (one array of token ids is one input) */
+function embeddingInputs(input: unknown): number {
+  if (!Array.isArray(input) || input.length === 0) return 1;
+  return typeof input[0] === "number" ? 1 : input.length;
 }
 
 /** null when the line is not a result line at all */

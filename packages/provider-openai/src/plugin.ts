@@ -13,6 +13,8 @@ export const OPENAI_LIMITS: ProviderLimits = {
   maxBytes: 200 * 1024 * 1024,
   batchKey: ["model", "endpoint"],
   queue: { counts: "tokens", per: "model" },
+  // the embeddings endpoint's cap; other requests count 1 each, within maxRequests anyway
+  maxInputs: 50_000,
   createsPerHour: 2000,
 };
 

@@ -71,6 +71,7 @@ describe("options", () => {
       maxBytes: 200 * 1024 * 1024,
       batchKey: ["model", "endpoint"],
       queue: { counts: "tokens", per: "model" },
+      maxInputs: 50_000,
       createsPerHour: 2000,
     });
   });

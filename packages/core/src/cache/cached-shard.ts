@@ -31,6 +31,7 @@ export function cachedEntry(entry: ShardEntry, hit: CacheHit): ShardEntry {
     bytes: Buffer.byteLength(line) + 1,
     inputTokens: 0,
     outputTokens: 0,
+    inputs: 0,
     id: entry.id,
     requestDigest: entry.requestDigest,
     jsonOutput: entry.jsonOutput,

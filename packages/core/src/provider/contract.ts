@@ -23,6 +23,12 @@ export interface ProviderLimits {
    * and over what (each model, or every batch of the account).
    */
   queue: { counts: "tokens" | "requests"; per: "model" | "account" };
+  /**
+   * inputs per batch, summed over its requests (EncodedRequest.inputs), when the provider caps them
+   * apart from requests (OpenAI: 50,000 embedding inputs, an array `input` counting each item);
+   * absent or null: no such cap
+   */
+  maxInputs?: number | null;
   /** batch creations allowed per hour; null when the provider sets no such limit */
   createsPerHour: number | null;
   /**
@@ -40,6 +46,8 @@ export interface EncodedRequest {
   model: string;
   /** the response's text output is JSON to be parsed (the request asked for JSON output) */
   json: boolean;
+  /** what the request counts toward ProviderLimits.maxInputs; absent: 1 */
+  inputs?: number;
 }
 
 /** Where a submission can be found again after a crash (metadata, or another durable tag). */

@@ -229,11 +229,11 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
         fail(rows.rejected(item, { ...tooDeep(item, "its request").invalid, id }, input));
         return;
       }
-      const { line, model, json, digest } = encoded;
+      const { line, model, json, digest, inputs } = encoded;
       const bytes = Buffer.byteLength(line) + 1;
       const inputTokens = estimator.estimate(model, request);
       const outputTokens = estimateOutputTokens(request.body, { url: request.url });
-      const tooLarge = requestTooLarge(limits, { bytes, inputTokens });
+      const tooLarge = requestTooLarge(limits, { bytes, inputTokens, inputs });
       if (tooLarge) {
         totals.rejected++;
         fail(rows.rejected(item, { code: "request_too_large", message: tooLarge, id }, input));
@@ -261,6 +261,7 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
         bytes,
         inputTokens,
         outputTokens,
+        inputs,
         id,
         requestDigest: digest,
         jsonOutput: json,

@@ -24,6 +24,8 @@ export interface ShardLimits {
   maxBytes: number;
   /** per-shard estimated input tokens; null = no limit */
   maxTokens: number | null;
+  /** per-shard inputs (ProviderLimits.maxInputs, e.g. OpenAI's embedding inputs); null = no limit */
+  maxInputs: number | null;
 }
 
 /** A request to place: its line and what its meta line holds. */
@@ -36,6 +38,8 @@ export interface ShardEntry {
   bytes: number;
   inputTokens: number;
   outputTokens: number;
+  /** what it counts toward ShardLimits.maxInputs (EncodedRequest.inputs) */
+  inputs: number;
   id: string;
   requestDigest: [number, number, number];
   jsonOutput: boolean;
@@ -58,13 +62,15 @@ export function shardFiles(runId: string, seq: number): { file: string; metaFile
 /** why a request fits no shard at all, or undefined when it fits an empty one */
 export function requestTooLarge(
   limits: ShardLimits,
-  request: { bytes: number; inputTokens: number },
+  request: { bytes: number; inputTokens: number; inputs: number },
 ): string | undefined {
-  const { maxBytes, maxTokens } = limits;
+  const { maxBytes, maxTokens, maxInputs } = limits;
   if (request.bytes > maxBytes)
     return `the request is ${request.bytes} bytes, over batch.max_bytes (${maxBytes})`;
   if (maxTokens !== null && request.inputTokens > maxTokens)
     return `the request has ~${request.inputTokens} input tokens, over batch.max_enqueued_tokens (${maxTokens})`;
+  if (maxInputs !== null && request.inputs > maxInputs)
+    return `the request has ${request.inputs} inputs, over the provider's ${maxInputs} inputs per batch`;
   return undefined;
 }
 
@@ -77,6 +83,8 @@ export interface OpenShardState {
   bytes: number;
   tokens: number;
   outputTokens: number;
+  /** ShardEntry.inputs summed (absent in checkpoints of earlier builds: 0) */
+  inputs?: number;
   /** a shard of results from the cache (cache/cached-shard.ts) */
   cached?: boolean;
   /** bytes of the request file and of the meta file */
@@ -128,12 +136,13 @@ export class ShardWriter {
   add(entry: ShardEntry): { seq: number; index: number } {
     const key = openKey(entry);
     let shard = this.open.get(key);
-    const { maxBytes, maxTokens } = this.options.limits;
+    const { maxBytes, maxTokens, maxInputs } = this.options.limits;
     if (
       shard &&
       (shard.requests + 1 > shard.maxRequests ||
         shard.bytes + entry.bytes > maxBytes ||
-        (maxTokens !== null && shard.tokens + entry.inputTokens > maxTokens))
+        (maxTokens !== null && shard.tokens + entry.inputTokens > maxTokens) ||
+        (maxInputs !== null && shard.inputs + entry.inputs > maxInputs))
     ) {
       this.seal(shard);
       this.open.delete(key);
@@ -148,6 +157,7 @@ export class ShardWriter {
         bytes: 0,
         tokens: 0,
         outputTokens: 0,
+        inputs: 0,
         ...(entry.cached ? { cached: true } : {}),
       });
       this.open.set(key, shard);
@@ -156,6 +166,7 @@ export class ShardWriter {
     shard.bytes += entry.bytes;
     shard.tokens += entry.inputTokens;
     shard.outputTokens += entry.outputTokens;
+    shard.inputs += entry.inputs;
     shard.lines.write(`${entry.line}\n`);
     const meta = encodeShardMeta({
       id: entry.id,
@@ -187,6 +198,7 @@ export class ShardWriter {
         bytes: shard.bytes,
         tokens: shard.tokens,
         outputTokens: shard.outputTokens,
+        inputs: shard.inputs,
         ...(shard.cached ? { cached: true } : {}),
         fileBytes: shard.lines.flushed(),
         metaBytes: shard.metas.flushed(),
@@ -245,6 +257,7 @@ export class ShardWriter {
       bytes: s.bytes,
       tokens: s.tokens,
       outputTokens: s.outputTokens,
+      inputs: s.inputs ?? 0,
       cached: s.cached === true,
       maxRequests: sent
         ? Math.min(maxRequests, ramp.steady, ramp.first * 2 ** Math.min(s.seq - 1, 30))
@@ -310,6 +323,7 @@ interface OpenShard {
   bytes: number;
   tokens: number;
   outputTokens: number;
+  inputs: number;
   cached: boolean;
   /** how many requests it may hold (its place in the ramp, shardLimits) */
   maxRequests: number;
@@ -344,5 +358,6 @@ export function shardLimits(
     maxBytes: Math.min(batch.max_bytes ?? provider.maxBytes, provider.maxBytes),
     // a token queue caps a shard's estimated input tokens; a request queue is capped by maxRequests
     maxTokens: provider.queue.counts === "tokens" ? batch.max_enqueued_tokens : null,
+    maxInputs: provider.maxInputs ?? null,
   };
 }

@@ -34,10 +34,12 @@ export function tooDeep(record: SourceRecord, what = "the record"): InvalidRecor
 export function encodeRequest(
   provider: EnginePipeline["provider"],
   request: RequestLine,
-): { line: string; model: string; json: boolean; digest: [number, number, number] } | undefined {
+):
+  | { line: string; model: string; json: boolean; inputs: number; digest: [number, number, number] }
+  | undefined {
   try {
-    const { line, model, json } = provider.plugin.encode(request, provider.options);
-    return { line, model, json, digest: RequestIndex.digest(request.url, JSON.stringify(request.body)) };
+    const { line, model, json, inputs = 1 } = provider.plugin.encode(request, provider.options);
+    return { line, model, json, inputs, digest: RequestIndex.digest(request.url, JSON.stringify(request.body)) };
   } catch (error) {
     if (isStackOverflow(error)) return undefined;
     throw error;
