@@ -8,8 +8,10 @@ import {
   batchpipe,
   type EmulatorProcess,
   readJsonl,
+  records,
   startEmulatorProcess,
   tempDir,
+  writePipeline,
 } from "./support/harness.js";
 
 let emu: EmulatorProcess | undefined;
@@ -60,4 +62,37 @@ describe("per-batch limits besides the request count", () => {
     expect(readJsonl(path.join(dir, "out/results.jsonl"))).toHaveLength(600);
     expect((await emu.state()).counters.batches_failed ?? 0).toBe(0);
   }, 150_000);
+
+  for (const [limit, code, setting] of [
+    [{ maxBatchLines: 10 }, "too_many_tasks", "batch.max_requests"],
+    [{ maxBatchBytes: 2000 }, "file_too_large", "batch.max_bytes"],
+  ] as const) {
+    it(`a batch that fails validation as a whole with ${code} is not resubmitted as is: the run stops naming ${setting}`, async () => {
+      emu = await startEmulatorProcess({ timeScale: 1, ...limit });
+      const dir = tempDir();
+      fs.writeFileSync(path.join(dir, "data.jsonl"), records(20));
+      const spec = writePipeline(dir, { baseUrl: emu.url, batch: { poll_interval: "50ms" } });
+      const run = await batchpipe(["run", spec, "--json"], { cwd: dir, timeoutMs: 60_000 });
+      expect(run.code, run.stderr).toBe(1);
+      const error = run.events.find((e) => e.type === "error") as {
+        code: string;
+        message: string;
+        hint: string;
+      };
+      expect(error.code).toBe("PROVIDER_FAILED");
+      expect(error.message).toMatch(
+        new RegExp(
+          `^batch \\S+ of shard 00001 \\(20 requests, \\d+ bytes\\) failed validation as a whole with ${code}: `,
+        ),
+      );
+      expect(error.hint).toContain(`Set ${setting} below what the provider allows`);
+      expect((await emu.state()).counters.batches_created).toBe(1);
+      // no record was failed for it: the run resumes once the shards are smaller
+      expect(
+        fs.existsSync(path.join(dir, "out/errors.jsonl"))
+          ? readJsonl(path.join(dir, "out/errors.jsonl"))
+          : [],
+      ).toEqual([]);
+    }, 90_000);
+  }
 });

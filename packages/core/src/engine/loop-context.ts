@@ -195,6 +195,31 @@ export function retryDelay(ctx: LoopContext, failures: number): number {
   return Math.min(base * 2 ** Math.max(0, failures - 1), Math.max(base, MAX_RETRY_DELAY_MS));
 }
 
+/**
+ * Whole-batch validation codes a resubmission of the same shard cannot fix (OpenAI's and Azure's),
+ * with the setting that seals smaller shards
+ */
+const SHARD_TOO_LARGE: Record<string, string> = {
+  too_many_tasks: "batch.max_requests",
+  too_many_inputs: "batch.max_requests",
+  file_too_large: "batch.max_bytes",
+};
+
+/** a batch that failed as a whole for its shard's size: the run stops instead of resubmitting it as is */
+export function shardTooLarge(shard: ShardRow, batch: BatchSnapshot | null): BatchpipeError | null {
+  if (batch?.ending !== "failed") return null;
+  const error = batch.errors.find((e) => e.line === null && SHARD_TOO_LARGE[e.code] !== undefined);
+  if (!error) return null;
+  const setting = SHARD_TOO_LARGE[error.code]!;
+  return new BatchpipeError(
+    ErrorCodes.PROVIDER_FAILED,
+    `batch ${batch.id} of shard ${shard.name} (${shard.requests} requests, ${shard.bytes} bytes) failed validation as a whole with ${error.code}: ${error.message} Resubmitting the same shard cannot fix it, so the run stopped with its state saved`,
+    {
+      hint: `Set ${setting} below what the provider allows (shards are sealed under it), then \`batchpipe cancel\` this run and run again: requests that succeeded are answered from the result cache.`,
+    },
+  );
+}
+
 export const HOUR = 3_600_000;
 /** the state key of the queue budgets learned from refusals */
 export const LEARNED_BUDGETS = "learned_budgets";

@@ -27,6 +27,7 @@ import {
   providerFailed,
   runScheduler,
   shardsIn,
+  shardTooLarge,
   unfinishedShards,
   waitingShards,
   warn,
@@ -81,8 +82,11 @@ export class RunLoop {
   /** the submission in flight beside the turn's collections and polls (settleSubmission) */
   private submission: Promise<void> | undefined;
   private submissionFailure: { error: unknown } | undefined;
-  /** a shard the provider's queue can never take (Scheduler.neverFits): the run stops with it */
-  private queueStop: BatchpipeError | undefined;
+  /**
+   * waiting or resubmitting cannot help (Scheduler.neverFits, shardTooLarge): the turn stops the run
+   * with it, the shard left as it was (a resumed run meets it again)
+   */
+  private stopWith: BatchpipeError | undefined;
   private totals: RunTotals | null;
   /** the files of collected shards (batch.clean_up) */
   readonly cleanUp: ShardCleanUp;
@@ -160,7 +164,7 @@ export class RunLoop {
         await this.pollDue();
         await this.collectEnded();
         await this.settleSubmission();
-        if (this.queueStop) throw this.queueStop;
+        if (this.stopWith) throw this.stopWith;
         // past the deadline, a shard is answered through the live API instead (one per turn)
         if (this.deadline.passed && !this.cancelling && this.read.maySubmit()) await this.submitNext();
         // records that never became requests: their rows once the read has written them all
@@ -337,8 +341,8 @@ export class RunLoop {
       unit: this.scheduler.unit,
       message,
     });
-    // waiting cannot help a shard bigger than the queue: the turn stops the run (queueStop)
-    this.queueStop ??= this.scheduler.neverFits(shard, message) ?? undefined;
+    // waiting cannot help a shard bigger than the queue: the turn stops the run (stopWith)
+    this.stopWith ??= this.scheduler.neverFits(shard, message) ?? undefined;
   }
 
   // --- tracking ---
@@ -369,6 +373,12 @@ export class RunLoop {
     this.poller.untrack(shard);
     if (batch?.queueFull) {
       this.refused(shard, batch.queueFull);
+      return;
+    }
+    const tooLarge = shardTooLarge(shard, batch);
+    if (tooLarge) {
+      // not collected: its requests would be resubmitted unchanged, to fail the same way
+      this.stopWith ??= tooLarge;
       return;
     }
     this.scheduler.accepted(shard);
