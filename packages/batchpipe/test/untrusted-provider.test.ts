@@ -148,6 +148,31 @@ describe("a provider that cannot be reached (item 2)", () => {
     expect(dnsRun.stderr).toMatch(/PROVIDER_UNREACHABLE/);
   });
 
+  it("a server that accepts connections and never answers, before anything was submitted: PROVIDER_UNREACHABLE after 3 timeouts, naming the base URL", async () => {
+    const sockets: net.Socket[] = [];
+    const server = net.createServer((socket) => void sockets.push(socket));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}/v1`;
+      // the default retry_attempts (8); each call times out after 300 ms
+      const dir = tempDir();
+      fs.writeFileSync(path.join(dir, "data.jsonl"), records(3));
+      const spec = writePipeline(dir, {
+        baseUrl: url,
+        provider: ["retry_min_delay_ms: 10", "retry_max_delay_ms: 50", "timeout_ms: 300"],
+      });
+      const run = await batchpipe(["run", spec], { cwd: dir, timeoutMs: 60_000 });
+      expect(run.code).toBe(1);
+      expect(run.stderr).toMatch(
+        /failed after 3 attempts: .*timed out.*\(provider at http:\/\/127\.0\.0\.1:\d+\/v1\) \(PROVIDER_UNREACHABLE\)/,
+      );
+      expect(run.stderr).toContain("raise provider.timeout_ms");
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
   it("the anthropic provider too: connection refused ends the run with PROVIDER_UNREACHABLE after 3 attempts, naming the base URL", async () => {
     const url = `http://127.0.0.1:${await closedPort()}`;
     const dir = tempDir();

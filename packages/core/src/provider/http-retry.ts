@@ -108,7 +108,7 @@ export class ProviderError extends BatchpipeError {
     hint: string;
     status?: number;
     attempts: number;
-    /** PROVIDER_UNREACHABLE: no answer from the API at all (refused, DNS, TLS) or a refused key */
+    /** PROVIDER_UNREACHABLE: no answer from the API at all (refused, DNS, TLS, timed out every time) or a refused key */
     unreachable?: boolean;
     resultsAbsent?: boolean;
   }) {
@@ -170,7 +170,7 @@ export async function withRetries<T>(
           failure !== undefined &&
           n < ctx.policy.maxAttempts &&
           isRetryable(failure) &&
-          !(isUnreachable(failure) && n >= UNREACHABLE_ATTEMPTS);
+          !(givesUpEarly(failure) && n >= UNREACHABLE_ATTEMPTS);
         if (!again) throw toProviderError(ctx, route, error, failure, n);
         const delayMs = retryDelay(failure, n, ctx.policy);
         const info: RetryInfo = {
@@ -189,6 +189,16 @@ export async function withRetries<T>(
   } finally {
     signal?.removeEventListener("abort", follow);
   }
+}
+
+/**
+ * Failures tried UNREACHABLE_ATTEMPTS times, not maxAttempts: no server at the address, a refused key,
+ * or no answer within the call's timeout (a server that accepts connections and never answers took
+ * 8 timeouts, ~9.5 min at 60 s, to fail). Past that the engine decides: before anything was submitted
+ * the run stops (PROVIDER_UNREACHABLE), after it the outage clock runs (batch.max_outage).
+ */
+function givesUpEarly(failure: CallFailure | undefined): boolean {
+  return isUnreachable(failure) || failure?.kind === "timeout";
 }
 
 /** Connection errors, timeouts, odd answers, 408/409/429/5xx, or whatever `x-should-retry` says. */
@@ -287,7 +297,9 @@ function toProviderError(
   if (error instanceof BatchpipeError) return error;
   const status = statusOf(failure);
   const tries = attempts > 1 ? ` after ${attempts} attempts` : "";
-  const unreachable = isUnreachable(failure);
+  // a call that timed out every time is reported like one that found no server (the engine stops a
+  // run that has submitted nothing, and counts it toward batch.max_outage otherwise)
+  const unreachable = givesUpEarly(failure);
   // the address is what to check when the API could not be reached or answered oddly
   const where =
     ctx.baseURL && (unreachable || failure?.kind === "connection" || failure?.kind === "answer")
@@ -313,6 +325,9 @@ function genericHint(failure: CallFailure | undefined): string {
   if (isUnreachable(failure)) {
     return "Check provider.base_url: the address and port, http vs https, that the server is running and reachable from here (network, proxy, firewall, DNS) and, for TLS errors, its certificate.";
   }
+  if (failure?.kind === "timeout") {
+    return "Nothing answered within the call's timeout: check provider.base_url (a port where something accepts connections but never answers, a proxy, a firewall) and the network; for a provider that is only slow, raise provider.timeout_ms. Run again to resume.";
+  }
   if (failure?.kind === "answer") {
     return "Something other than the API answered (a proxy, a captive portal, a wrong provider.base_url); check the base URL and the network, then run again: the run resumes where it stopped.";
   }
@@ -321,7 +336,7 @@ function genericHint(failure: CallFailure | undefined): string {
   if (status !== undefined && status >= 400 && status < 500 && ![408, 409, 429].includes(status)) {
     return "The provider rejected the request; fix what the message names.";
   }
-  if (failure?.kind === "connection" || failure?.kind === "timeout" || (status ?? 0) >= 429) {
+  if (failure?.kind === "connection" || (status ?? 0) >= 429) {
     return "The provider kept failing or could not be reached; check provider.base_url and the provider's status, then run again (the run resumes where it stopped).";
   }
   return "Run again to resume; if it keeps failing, report it with this message.";
