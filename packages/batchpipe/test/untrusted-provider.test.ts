@@ -116,6 +116,20 @@ describe("answers that are not the API's (item 1)", () => {
     expect(report(run)).toMatchObject({ succeeded: 5, failed: 0, batches: 1 });
   });
 
+  it("creates answered 500 again and again: each warning names the submission that failed, not a check", async () => {
+    const { run, results, warnings } = await runWith(
+      { faults: [{ route: "POST /v1/batches", calls: [1, 2, 3, 4, 5, 6, 7, 8, 9] }] },
+      3,
+      { batch: { poll_interval: "50ms" } },
+    );
+    expect(run.code, run.stderr).toBe(0);
+    expectEachOnce(results, 3);
+    // the engine's own warnings (the provider's "retrying in N ms" aside)
+    const engine = warnings.filter((w) => w.startsWith("could not"));
+    expect(engine.length).toBeGreaterThan(1);
+    for (const warning of engine) expect(warning).toMatch(/^could not submit shard 00001\b.*POST \/batches/);
+  });
+
   it("a result file answered with an HTML page is not read as results: the download is retried", async () => {
     const { run, results } = await runWith(
       { faults: [{ route: "GET /v1/files/:id/content", calls: [1], body: "<html>502 Bad Gateway</html>" }] },

@@ -210,11 +210,15 @@ export class RunLoop {
   // --- reconciliation after a crash ---
 
   private async tryReconcile(): Promise<void> {
+    // the shard being submitted again once the provider said it has no batch of it (what failed)
+    let submitting: ShardRow | undefined;
     try {
       await reconcileSubmissions(this.ctx, {
         found: (shard, batch) => this.opened(shard, batch, true),
         notFound: async (shard) => {
+          submitting = shard;
           await this.submit(shard, false);
+          submitting = undefined;
         },
       });
       this.needsReconcile = false;
@@ -223,7 +227,9 @@ export class RunLoop {
       providerFailed(this.ctx, error);
       warn(
         this.ctx,
-        `could not check the provider for interrupted submissions; retrying: ${describeError(error)}`,
+        submitting
+          ? `could not submit shard ${submitting.name} (the provider has no batch of its earlier try); retrying later: ${describeError(error)}`
+          : `could not check the provider for interrupted submissions; retrying: ${describeError(error)}`,
       );
     }
   }
