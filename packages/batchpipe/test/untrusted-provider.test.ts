@@ -130,6 +130,59 @@ describe("answers that are not the API's (item 1)", () => {
     for (const warning of engine) expect(warning).toMatch(/^could not submit shard 00001\b.*POST \/batches/);
   });
 
+  it("request counts past the batch's size (completed + failed > total) are clamped where they enter: progress never runs negative", async () => {
+    emu = await startEmulator({ timeScale: 1, latencies: { linesPerSecond: 2 } });
+    const { dir, spec } = setUp(emu.url, 4, { batch: { poll_interval: "50ms" } });
+    const child = startBatchpipe(["run", spec, "--json"], { cwd: dir, timeoutMs: 60_000 });
+    let id: string | undefined;
+    for (let i = 0; i < 200 && !id; i++) {
+      id = emu.state().batches[0]?.id;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    const real = (await (
+      await fetch(`${emu.url}/batches/${id}`, { headers: { authorization: "Bearer x" } })
+    ).json()) as Record<string, unknown>;
+    const wrong = { ...real, status: "in_progress", request_counts: { total: 5, completed: 3, failed: 99 } };
+    emu.configure({
+      faults: [
+        {
+          route: "GET /v1/batches/:id",
+          body: JSON.stringify(wrong),
+          contentType: "application/json",
+          status: 200,
+        },
+      ],
+    });
+    for (
+      let i = 0;
+      i < 200 &&
+      !child.events.some(
+        (e) => e.type === "batch_status" && (e.counts as { completed: number }).completed === 3,
+      );
+      i++
+    )
+      await new Promise((r) => setTimeout(r, 25));
+    emu.configure({ faults: [] });
+    const run = await child.done;
+    expect(run.code, run.stderr).toBe(0);
+    const statuses = run.events.filter((e) => e.type === "batch_status");
+    // the wrong answer (3 completed, 99 failed of 5) as it entered: within the 4 requests sent
+    expect(statuses.map((e) => e.counts)).toContainEqual({ total: 4, completed: 3, failed: 1 });
+    for (const { counts } of statuses as unknown as {
+      counts: { total: number; completed: number; failed: number };
+    }[])
+      expect(counts.completed + counts.failed).toBeLessThanOrEqual(counts.total);
+    for (const e of run.events.filter((e) => e.type === "progress")) {
+      const s = e.snapshot as {
+        submitted: number;
+        finished: number;
+        inFlight: { total: number; completed: number; failed: number };
+      };
+      expect(s.finished).toBeLessThanOrEqual(s.submitted);
+      expect(s.inFlight.completed + s.inFlight.failed).toBeLessThanOrEqual(4);
+    }
+  });
+
   it("a result file answered with an HTML page is not read as results: the download is retried", async () => {
     const { run, results } = await runWith(
       { faults: [{ route: "GET /v1/files/:id/content", calls: [1], body: "<html>502 Bad Gateway</html>" }] },

@@ -14,6 +14,24 @@ const EMIT_EVERY_MS = 250;
 /** an open batch's request counts, as its provider last reported them */
 type BatchCounts = { total: number; completed: number; failed: number; processing?: number };
 
+/**
+ * A provider's counts made consistent with the shard they are about, where they enter (a poll):
+ * whole numbers, completed and failed together never past the requests sent, the total between them
+ * and the requests sent, processing within what is left. A provider that reports completed > total (or negative, or not numbers)
+ * otherwise showed "102 finished at the provider · -82 running" for a batch of 20.
+ */
+export function saneCounts(counts: BatchCounts, requests: number): BatchCounts {
+  const clamp = (n: unknown, max: number) =>
+    typeof n === "number" && Number.isFinite(n) ? Math.min(Math.max(0, Math.floor(n)), max) : 0;
+  const completed = clamp(counts.completed, requests);
+  const failed = clamp(counts.failed, requests - completed);
+  const total = Math.max(clamp(counts.total, requests), completed + failed);
+  const sane: BatchCounts = { total, completed, failed };
+  if (counts.processing !== undefined)
+    sane.processing = clamp(counts.processing, requests - completed - failed);
+  return sane;
+}
+
 export class ProgressTracker {
   private readonly samples: { at: number; progressed: number }[] = [];
   /** each open batch's counts, by shard name; forgotten once its shard is collected */

@@ -33,7 +33,7 @@ import {
   warn,
 } from "./loop-context.js";
 import { Poller } from "./polling.js";
-import { ProgressTracker } from "./progress.js";
+import { ProgressTracker, saneCounts } from "./progress.js";
 import { type FanoutGate, interrupted } from "./read/index.js";
 import { ReadLink } from "./read-link.js";
 import { budgetExceeded, type Scheduler } from "./scheduler.js";
@@ -365,10 +365,12 @@ export class RunLoop {
         continue;
       }
       if (changed) {
-        if (batch.counts) this.tracker.batchCounts(shard.name, batch.counts);
+        // the provider's counts are made consistent with the shard where they enter (saneCounts)
+        const seen = batch.counts ? { ...batch, counts: saneCounts(batch.counts, shard.requests) } : batch;
+        if (seen.counts) this.tracker.batchCounts(shard.name, seen.counts);
         // the batch as last seen, with its counts (status and view show them while it runs)
-        patchShard(this.ctx, shard, { batchStatus: batch.status, batch });
-        emitBatchStatus(this.ctx, shard, batch);
+        patchShard(this.ctx, shard, { batchStatus: batch.status, batch: seen });
+        emitBatchStatus(this.ctx, shard, seen);
       }
       if (batch.state === "ended") this.ended(shard, batch);
     }
