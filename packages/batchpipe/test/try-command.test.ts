@@ -3,6 +3,7 @@
 // nothing written: no state folder, no sink, no batch or file at the provider.
 import { execFile } from "node:child_process";
 import fs from "node:fs";
+import net from "node:net";
 import path from "node:path";
 import { promisify } from "node:util";
 import type { Emulator } from "@batchpipe/openai-emulator";
@@ -120,6 +121,38 @@ describe("batchpipe try", () => {
     expect(run.stderr).toContain(
       "✖ the provider (echo) has no live API, so records cannot be tried one by one (USAGE)",
     );
+  });
+
+  it("a provider that cannot be reached, or refuses the key, is PROVIDER_UNREACHABLE (exit 1, as for run), not failed requests (exit 3)", async () => {
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as net.AddressInfo;
+    await new Promise((resolve) => server.close(resolve));
+    const dir = tempDir();
+    fs.writeFileSync(path.join(dir, "data.jsonl"), records(2));
+    const closed = writePipeline(dir, { baseUrl: `http://127.0.0.1:${port}/v1`, name: "try-closed" });
+    const run = await batchpipe(["try", closed, "-n", "2"], { cwd: dir });
+    expect(run.code, run.stderr).toBe(1);
+    expect(run.stderr).toMatch(
+      /no answer from the provider for the first record tried \(r1\): .*127\.0\.0\.1.*\(PROVIDER_UNREACHABLE\)/,
+    );
+    expect(run.stderr).toContain("Check provider.base_url");
+
+    const keyed = await startEmulator({ apiKey: "sk-right" });
+    try {
+      const spec = writePipeline(dir, { baseUrl: keyed.url, name: "try-key" });
+      const refused = await batchpipe(["try", spec, "-n", "2"], {
+        cwd: dir,
+        env: { OPENAI_API_KEY: "sk-wrong-1234" },
+      });
+      expect(refused.code, refused.stderr).toBe(1);
+      expect(refused.stderr).toMatch(
+        /the provider refused the API key \(HTTP 401\) .*\(PROVIDER_UNREACHABLE\)/,
+      );
+      expect(refused.stderr).not.toContain("sk-wrong-1234");
+    } finally {
+      await keyed.close();
+    }
   });
 
   it("a reader that stops early (| head) ends it quietly", async () => {

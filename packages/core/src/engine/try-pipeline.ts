@@ -76,6 +76,8 @@ export async function* tryPipeline(
     const prices = livePricesFor(pipeline.spec.pricing);
     const { plugin, options: providerOptions } = pipeline.provider;
     let done = 0;
+    /** the provider has answered a live call of this try */
+    let answered = false;
     const records = guardSource(
       pipeline.source.plugin.read({
         options: pipeline.source.options,
@@ -124,6 +126,10 @@ export async function* tryPipeline(
       const started = Date.now();
       const result = await provider.live(line, { signal });
       const ms = Date.now() - started;
+      // no answer at all, or the key refused, before the provider ever answered: what `run` calls
+      // PROVIDER_UNREACHABLE (exit 1), not a failed request (exit 3)
+      if (!answered && unreachable(result)) throw unreachableError(result, pipeline.provider.label);
+      answered = true;
       const usage = result.kind === "success" ? result.usage : null;
       yield {
         id: request.custom_id,
@@ -148,4 +154,28 @@ export async function* tryPipeline(
   } finally {
     await provider.close().catch(() => undefined);
   }
+}
+
+/** a live call that found no API (a connection error, whatever its cause) or whose key was refused */
+function unreachable(result: LiveResult): result is Extract<LiveResult, { kind: "failure" }> {
+  if (result.kind !== "failure") return false;
+  const status = result.error.status_code;
+  return status === 401 || status === 403 || (status === null && result.error.code === "connection_error");
+}
+
+function unreachableError(
+  result: Extract<LiveResult, { kind: "failure" }>,
+  provider: string,
+): BatchpipeError {
+  const refused = result.error.status_code !== null;
+  return new BatchpipeError(
+    ErrorCodes.PROVIDER_UNREACHABLE,
+    `${refused ? `the provider refused the API key (HTTP ${result.error.status_code})` : "no answer from the provider"} for the first record tried (${result.id}): ${result.error.message}`,
+    {
+      plugin: provider,
+      hint: refused
+        ? "Check the API key (the provider's env variable or provider.api_key) and that provider.base_url is the provider it belongs to."
+        : "Check provider.base_url (the address and port, http vs https), that the server is running and reachable from here (network, proxy, firewall), and provider.timeout_ms for a slow one.",
+    },
+  );
 }
