@@ -83,6 +83,25 @@ export function emitSubmitted(ctx: LoopContext, shard: ShardRow, adopted: boolea
   });
 }
 
+/** the provider's queue refused the shard (what its queue holds besides it, in the queue's unit) */
+export function emitQueueFull(
+  ctx: LoopContext,
+  scheduler: Scheduler,
+  shard: ShardRow,
+  message: string,
+): void {
+  ctx.emit({
+    type: "queue_full",
+    run: ctx.runId,
+    shard: shard.name,
+    model: shard.model,
+    queue: scheduler.queueName(shard),
+    inFlight: scheduler.inFlight(ctx.shards.values(), scheduler.queueKey(shard), shard.name),
+    unit: scheduler.unit,
+    message,
+  });
+}
+
 /** a batch's status or counts changed */
 export function emitBatchStatus(ctx: LoopContext, shard: ShardRow, batch: BatchSnapshot): void {
   ctx.emit({

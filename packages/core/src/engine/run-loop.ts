@@ -19,6 +19,7 @@ import {
   describeError,
   emitBatchStatus,
   emitBudgetExceeded,
+  emitQueueFull,
   emitSubmitted,
   HOUR,
   LEARNED_BUDGETS,
@@ -337,16 +338,7 @@ export class RunLoop {
     this.ctx.state.saveCounters(this.runId, this.ctx.counters);
     patchShard(this.ctx, shard, { status: "queued", batchId: null, batchStatus: null });
     this.poller.untrack(shard);
-    this.ctx.emit({
-      type: "queue_full",
-      run: this.runId,
-      shard: shard.name,
-      model: shard.model,
-      queue: this.scheduler.queueName(shard),
-      inFlight: this.scheduler.inFlight(shards, this.scheduler.queueKey(shard), shard.name),
-      unit: this.scheduler.unit,
-      message,
-    });
+    emitQueueFull(this.ctx, this.scheduler, shard, message);
     // waiting cannot help a shard bigger than the queue: the turn stops the run (stopWith)
     this.stopWith ??= this.scheduler.neverFits(shard, message) ?? undefined;
   }
