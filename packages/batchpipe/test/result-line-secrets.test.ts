@@ -66,6 +66,7 @@ describe("a result line's error message that echoes the key", () => {
     });
     const dir = tempDir();
     fs.writeFileSync(path.join(dir, "data.jsonl"), records(5));
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: ${VAR} is the spec syntax
     const spec = writePipeline(dir, { baseUrl: `${origin}/v1`, provider: ["api_key: ${OPENAI_API_KEY}"] });
     const run = await batchpipe(["run", spec, "--json"], { cwd: dir, env: { OPENAI_API_KEY: OPENAI_KEY } });
     expect(run.code, run.stderr).toBe(3);

@@ -39,7 +39,13 @@ export function encodeRequest(
   | undefined {
   try {
     const { line, model, json, inputs = 1 } = provider.plugin.encode(request, provider.options);
-    return { line, model, json, inputs, digest: RequestIndex.digest(request.url, JSON.stringify(request.body)) };
+    return {
+      line,
+      model,
+      json,
+      inputs,
+      digest: RequestIndex.digest(request.url, JSON.stringify(request.body)),
+    };
   } catch (error) {
     if (isStackOverflow(error)) return undefined;
     throw error;
