@@ -28,8 +28,9 @@ export function createGroupSource(
     stampCursor:
       stamp &&
       (async (cursor) => {
-        const { file, cursor: innerCursor } = cursor as { file: number; cursor: Checkpoint };
-        return { file, cursor: await stamp(innerCursor) };
+        // the group's own fields (the file's index, the records counted) stay as they are
+        const group = cursor as { file: number; cursor: Checkpoint; records?: number };
+        return { ...group, cursor: await stamp(group.cursor) };
       }),
     async *read(ctx) {
       // the group's cursor is { file: index in the group, cursor: the inner source's cursor }, so an
