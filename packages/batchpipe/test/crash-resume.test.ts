@@ -54,9 +54,11 @@ function seededMoments(seed: number): Moment[] {
 
 async function crashAndResume(emulator: EmulatorProcess, seed: number) {
   const dir = tempDir("bp-crash-");
-  // enough shards (15) that each seeded moment still comes in the run it is meant for: with 1,000
-  // records a resumed run could end before its kill landed, and with 2,000 one run in ten did
-  const n = 3000;
+  // enough shards (30) that each seeded moment still comes in the run it is meant for: with 1,000
+  // records a resumed run could end before its kill landed, with 2,000 one run in ten did, and with
+  // 3,000 (15 shards) a resumed run could stage every shard left before its kill, so the next had no
+  // second submission to be killed at (4 kills of 6 in a loaded CI run; 8 of 8 runs with 6 at 6,000)
+  const n = 6000;
   writeDataset(dir, n);
   const spec = writePipeline(dir, {
     ...SENTIMENT,
