@@ -303,6 +303,42 @@ describe("a provider that cannot be reached (item 2)", () => {
   });
 });
 
+describe("an outage counted from its first failing call", () => {
+  afterEach(async () => {
+    await emuProcess?.close();
+    emuProcess = undefined;
+  });
+
+  // a poll's own tries and timeouts took minutes before the outage clock started, so max_outage
+  // was only checked after a second round of them (3 min 14 s for a max_outage of 10 s)
+  it("batch.max_outage counts the time of the first failing poll: the run stops after one round of its tries", async () => {
+    emuProcess = await startEmulatorProcess({
+      timeScale: 1,
+      latencies: { linesPerSecond: 1, validation: 0.05 },
+    });
+    const { dir, spec } = setUp(emuProcess.url, 4, {
+      batch: { max_outage: "1s" },
+      provider: ["timeout_ms: 600"],
+    });
+    const child = startBatchpipe(["run", spec, "--json"], {
+      cwd: dir,
+      timeoutMs: 60_000,
+      onEvent: (event) => {
+        // every poll from now on answers after the client gave up on it
+        if (event.type === "shard_submitted")
+          void emuProcess!.configure({
+            faults: [{ route: "GET /v1/batches/:id", kind: "delay", delayMs: 5000 }],
+          });
+      },
+    });
+    const first = await child.done;
+    expect(first.code, first.stderr).toBe(1);
+    expect(first.stderr).toMatch(/longer than batch\.max_outage \(1 s\)/);
+    // one round is retry_attempts (2) polls; before, two rounds ran before the run stopped
+    expect((await emuProcess.state()).counters.faults_injected).toBeLessThanOrEqual(3);
+  });
+});
+
 describe("results that cannot be read (item 3)", () => {
   it("an output file answering 404 once is read on the next try; three times in a row, its requests get a new attempt", async () => {
     // a passing glitch: nothing is paid for twice

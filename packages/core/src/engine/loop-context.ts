@@ -35,6 +35,8 @@ export interface LoopContext {
     last?: unknown;
     /** the provider answered a call of this process */
     answered?: boolean;
+    /** when it last answered (ms) */
+    answeredAt?: number;
   };
   /**
    * When a batch that has not ended is cancelled: `afterMs` after its creation (default: the
@@ -173,11 +175,13 @@ function submittedAny(ctx: LoopContext): boolean {
  * runs the outage clock, the next try backs off (capped), and past batch.max_outage the run stops
  * with its state saved.
  */
-export function providerFailed(ctx: LoopContext, error: unknown): void {
+export function providerFailed(ctx: LoopContext, error: unknown, startedAt?: number): void {
   if (fatalProviderError(error, ctx)) throw error;
   const now = Date.now();
   const outage = ctx.outage;
-  outage.since ??= now;
+  // the outage began when the failing call did (its own tries and timeouts may have taken minutes),
+  // not before the provider's last answer
+  outage.since ??= Math.max(startedAt ?? now, outage.answeredAt ?? 0);
   outage.failures++;
   outage.retryAt = now + retryDelay(ctx, outage.failures);
   outage.last = error;
@@ -191,6 +195,7 @@ export function providerAnswered(ctx: LoopContext): void {
   ctx.outage.retryAt = 0;
   ctx.outage.last = undefined;
   ctx.outage.answered = true;
+  ctx.outage.answeredAt = Date.now();
 }
 
 /** throws once the provider has been failing for longer than batch.max_outage */

@@ -89,6 +89,7 @@ export class Poller {
     const maxInterval = Math.max(this.base, Math.min(this.base * 10, 10 * 60_000));
     const ref = { id: shard.batchId!, data: shard.batch?.data ?? null };
     let batch: BatchSnapshot | null | undefined;
+    const startedAt = Date.now();
     try {
       batch = await withCallSignal(this.ctx.signal, (signal) => this.ctx.provider.poll(ref, { signal }));
       providerAnswered(this.ctx);
@@ -96,7 +97,7 @@ export class Poller {
       else this.notFound.delete(shard.name);
     } catch (error) {
       if (this.ctx.signal.aborted) return undefined;
-      providerFailed(this.ctx, error);
+      providerFailed(this.ctx, error, startedAt);
       this.backOff(timing);
       warn(this.ctx, `could not poll batch ${shard.batchId}: ${describeError(error)}`);
       return undefined;

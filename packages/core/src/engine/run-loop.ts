@@ -285,11 +285,12 @@ export class RunLoop {
     }
     const shard = this.ctx.shards.get(decision.submit.name)!;
     let opened: boolean;
+    const startedAt = Date.now();
     try {
       opened = await this.submit(shard, true);
     } catch (error) {
       if (this.ctx.signal.aborted) throw interrupted();
-      providerFailed(this.ctx, error);
+      providerFailed(this.ctx, error, startedAt);
       warn(this.ctx, `could not submit shard ${shard.name}; retrying later: ${describeError(error)}`);
       this.needsReconcile = true;
       return;
