@@ -16,12 +16,15 @@ import { STUCK_STATUS } from "./collect.js";
 import { GONE_TRIES } from "./delivery.js";
 import {
   describeError,
+  emitBatchStatus,
   type LoopContext,
   MAX_RETRY_DELAY_MS,
+  patchShard,
   providerAnswered,
   providerFailed,
   warn,
 } from "./loop-context.js";
+import { type ProgressTracker, saneCounts } from "./progress.js";
 import { submissionTag } from "./submission.js";
 import { withCallSignal } from "./types.js";
 
@@ -212,6 +215,29 @@ function stuckSnapshot(batch: BatchSnapshot): BatchSnapshot {
       },
     ],
   };
+}
+
+/**
+ * What a poll that brought news of a batch leaves: its counts made consistent with the shard where
+ * they enter (saneCounts), the batch stored as last seen (status and view show it while it runs),
+ * and told; a batch gone from the provider is said to be
+ */
+export function recordPoll(
+  ctx: LoopContext,
+  tracker: ProgressTracker,
+  { shard, batch }: { shard: ShardRow; batch: BatchSnapshot | null },
+): void {
+  if (batch === null) {
+    warn(
+      ctx,
+      `batch ${shard.batchId} (shard ${shard.name}) disappeared from the provider (404/410 to ${GONE_TRIES} polls in a row, and not in its list); its requests are retried`,
+    );
+    return;
+  }
+  const seen = batch.counts ? { ...batch, counts: saneCounts(batch.counts, shard.requests) } : batch;
+  if (seen.counts) tracker.batchCounts(shard.name, seen.counts);
+  patchShard(ctx, shard, { batchStatus: batch.status, batch: seen });
+  emitBatchStatus(ctx, shard, seen);
 }
 
 /** "24h" → ms */

@@ -12,12 +12,11 @@ import type { BatchSnapshot, ProviderConnection } from "../provider/contract.js"
 import type { RunCounters, RunRow, RunTotals, ShardRow, StateStore } from "../state/index.js";
 import { ShardCleanUp } from "./clean-up.js";
 import { collectEnded } from "./collect-ended.js";
-import { Delivery, GONE_TRIES } from "./delivery.js";
+import { Delivery } from "./delivery.js";
 import { Deadline } from "./live-fallback.js";
 import {
   checkOutage,
   describeError,
-  emitBatchStatus,
   emitBudgetExceeded,
   emitQueueFull,
   emitSubmitted,
@@ -33,8 +32,8 @@ import {
   waitingShards,
   warn,
 } from "./loop-context.js";
-import { Poller } from "./polling.js";
-import { ProgressTracker, saneCounts } from "./progress.js";
+import { Poller, recordPoll } from "./polling.js";
+import { ProgressTracker } from "./progress.js";
 import { type FanoutGate, interrupted } from "./read/index.js";
 import { ReadLink } from "./read-link.js";
 import { budgetExceeded, type Scheduler } from "./scheduler.js";
@@ -348,24 +347,10 @@ export class RunLoop {
 
   private async pollDue(): Promise<void> {
     this.checkSignal();
-    for (const { shard, batch, changed } of await this.poller.pollDue(shardsIn(this.ctx, "open"))) {
-      if (batch === null) {
-        warn(
-          this.ctx,
-          `batch ${shard.batchId} (shard ${shard.name}) disappeared from the provider (404/410 to ${GONE_TRIES} polls in a row, and not in its list); its requests are retried`,
-        );
-        this.ended(shard, null);
-        continue;
-      }
-      if (changed) {
-        // the provider's counts are made consistent with the shard where they enter (saneCounts)
-        const seen = batch.counts ? { ...batch, counts: saneCounts(batch.counts, shard.requests) } : batch;
-        if (seen.counts) this.tracker.batchCounts(shard.name, seen.counts);
-        // the batch as last seen, with its counts (status and view show them while it runs)
-        patchShard(this.ctx, shard, { batchStatus: batch.status, batch: seen });
-        emitBatchStatus(this.ctx, shard, seen);
-      }
-      if (batch.state === "ended") this.ended(shard, batch);
+    for (const outcome of await this.poller.pollDue(shardsIn(this.ctx, "open"))) {
+      const { shard, batch, changed } = outcome;
+      if (changed) recordPoll(this.ctx, this.tracker, outcome);
+      if (batch === null || batch.state === "ended") this.ended(shard, batch);
     }
   }
 
