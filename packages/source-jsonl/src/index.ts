@@ -6,7 +6,8 @@
  * start of a file is stripped; a trailing `\r` (CRLF) is dropped; a last line without a newline is
  * still read; a line that is not valid UTF-8, not valid JSON, or a JSON value that is not an object
  * becomes an `invalid_input` record (`on_invalid: skip_row`, the default) or stops the run with
- * SOURCE_FAILED at file:line (`on_invalid: fail`).
+ * SOURCE_FAILED at file:line (`on_invalid: fail`). An integer past 2^53 − 1 is read as the string of
+ * its digits (exact-integers.ts).
  */
 import { stat } from "node:fs/promises";
 import {
@@ -29,6 +30,7 @@ import {
   stampFileCursor,
   z,
 } from "@batchpipe/core/plugin";
+import { mayHaveRoundedIntegers, parseWithExactIntegers } from "./exact-integers.js";
 import { type Line, readLines } from "./read-lines.js";
 
 export const options = z.strictObject({
@@ -156,6 +158,7 @@ function parseLine(file: string, line: Line, before: FilesBefore | undefined): S
   let value: unknown;
   try {
     value = JSON.parse(text);
+    if (mayHaveRoundedIntegers(value)) value = parseWithExactIntegers(text);
   } catch (error) {
     return invalid(`invalid JSON: ${(error as Error).message}`, position, cursor);
   }

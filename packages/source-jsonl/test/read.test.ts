@@ -33,6 +33,25 @@ function summary(items: SourceItem[]): string[] {
 }
 
 describe("line outcomes", () => {
+  test("an integer past 2^53 − 1 keeps its digits, as a string (JSON.parse rounded it)", async () => {
+    const dir = fixture({
+      "in.jsonl": [
+        '{"id":12345678901234567891,"order":{"no":-9007199254740993,"list":[9007199254740993]},"text":"12345678901234567891 \\" 99999999999999999"}',
+        '{"id":9007199254740991,"price":1.2345678901234567891,"big":1e300,"n":2}',
+      ].join("\n"),
+    });
+    const [first, second] = (await read(dir, { path: "in.jsonl" })) as Array<{
+      data: Record<string, unknown>;
+    }>;
+    expect(first!.data).toEqual({
+      id: "12345678901234567891",
+      order: { no: "-9007199254740993", list: ["9007199254740993"] },
+      text: '12345678901234567891 " 99999999999999999',
+    });
+    // safe integers, fractions and exponents stay numbers
+    expect(second!.data).toEqual({ id: 9007199254740991, price: 1.2345678901234567, big: 1e300, n: 2 });
+  });
+
   test("blank lines are skipped but counted; CRLF and a BOM are handled", async () => {
     const dir = fixture({ "in.jsonl": '\uFEFF{"id":"a"}\r\n\r\n   \n{"id":"b"}\r\n\n{"id":"c"}\n' });
     expect(summary(await read(dir, { path: "in.jsonl" }))).toEqual(["1:a", "4:b", "6:c"]);
