@@ -215,6 +215,35 @@ sinks: [{ use: jsonl, path: out.jsonl }]
     ]);
   });
 
+  test("an output of a literal that renders nothing ({{ empty }}, {{ nil }}) is refused at its place: a field of that name was lost", async () => {
+    const dir = writeFiles({
+      "pipeline.yaml": `version: 1
+name: literal-outputs
+source: { use: jsonl, path: in.jsonl }
+transform:
+  body:
+    model: m
+    messages:
+      - { role: user, content: "Is it {{ empty }}? {{ nil | default: 'x' }} {{blank.a}}" }
+    user: "{% if note == empty %}{{ true }}{% endif %}{{ empty_box }}"
+sinks: [{ use: jsonl, path: out.jsonl }]
+`,
+    });
+    const error = await loadPipeline(join(dir, "pipeline.yaml"), {
+      env: {},
+      builtins: officialPlugins,
+    }).catch((thrown) => thrown);
+    expect(
+      (error.details as SpecIssueError[]).map(
+        (detail) => `${detail.loc?.line}:${detail.loc?.column} ${detail.path}: ${detail.message}`,
+      ),
+    ).toEqual([
+      '8:32 transform.body.messages[0].content: {{ empty }} outputs Liquid\'s literal `empty` (always nothing), not the record\'s field "empty": for that field write {{ ["empty"] }}',
+      "8:32 transform.body.messages[0].content: {{ nil | default: 'x' }} outputs Liquid's literal `nil` (always nothing), not the record's field \"nil\": for that field write {{ [\"nil\"] }}",
+      '8:32 transform.body.messages[0].content: {{blank.a}} outputs Liquid\'s literal `blank` (always nothing), not the record\'s field "blank": for that field write {{ ["blank"] }}',
+    ]);
+  });
+
   test("renders exactly what LiquidJS renders, on the fast path and off it", async () => {
     const reference = new Liquid({
       strictVariables: true,

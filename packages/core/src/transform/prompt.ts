@@ -390,5 +390,19 @@ function checkTemplate(text: string, path: (string | number)[], ctx: z.Refinemen
     const message =
       error instanceof Error ? error.message.replace(/, line:\d+, col:\d+$/, "") : String(error);
     ctx.addIssue({ code: "custom", path, message: `invalid template: ${message}`, input: text });
+    return;
+  }
+  for (const match of text.matchAll(OUTPUT)) {
+    const word = LITERAL_OUTPUT.exec(match[1]!)?.[1];
+    if (word)
+      ctx.addIssue({
+        code: "custom",
+        path,
+        message: `{{${match[1]}}} outputs Liquid's literal \`${word}\` (always nothing), not the record's field "${word}": for that field write {{ ["${word}"] }}`,
+        input: text,
+      });
   }
 }
+
+/** an output that starts with a literal rendering nothing; a field of that name needs ["name"] */
+const LITERAL_OUTPUT = /^\s*(nil|null|empty|blank)\s*(?:$|[.|[])/;
