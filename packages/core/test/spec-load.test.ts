@@ -290,6 +290,21 @@ sinks:
     ]);
   });
 
+  test("a wrong choice names the value written (a typo shows), not only its type", async () => {
+    expect(
+      await problems(
+        minimal
+          .replace("path: ./in.jsonl }", "path: ./in.jsonl, on_invalid: skipp }")
+          .replace("transform:\n", "transform:\n  endpoint: /v1/chat/completion\n"),
+      ),
+    ).toEqual([
+      '3:53 source.on_invalid: expected "skip_row" or "fail", got "skipp"',
+      expect.stringMatching(
+        /^5:13 transform.endpoint: expected .*"\/v1\/chat\/completions".*, got "\/v1\/chat\/completion"$/,
+      ),
+    ]);
+  });
+
   test("an empty sinks list and a wrong version are errors", async () => {
     expect(
       await problems(minimal.replace("version: 1", "version: 2").replace(/sinks: .*/, "sinks: []")),

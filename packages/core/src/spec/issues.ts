@@ -35,7 +35,8 @@ export function specErrorMap(issue: z.core.$ZodRawIssue): string | undefined {
       if (issue.origin === "string") return `expected at most ${issue.maximum} characters`;
       return `must be ${issue.inclusive ? "at most" : "less than"} ${issue.maximum}`;
     case "invalid_value":
-      return `expected ${issue.values.map((value) => JSON.stringify(value)).join(" or ")}, got ${describeValue(issue.input)}`;
+      // the choice written, so a typo shows (`got "skipp"`, not `got a string`)
+      return `expected ${issue.values.map((value) => JSON.stringify(value)).join(" or ")}, got ${typeof issue.input === "string" && issue.input.length <= 60 ? JSON.stringify(issue.input) : describeValue(issue.input)}`;
     default:
       return undefined;
   }
