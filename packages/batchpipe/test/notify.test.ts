@@ -157,6 +157,25 @@ describe("notify", () => {
     ]);
   }, 90_000);
 
+  it("a command that leaves a process in the background (holding its stderr) does not hold up the run's end", async () => {
+    const dir = tempDir();
+    // the background sleep inherits the command's stderr: the run waited for it to close (600 s)
+    const spec = notifyingPipeline(dir, "background", {
+      n: 1,
+      from: 30,
+      extra: "  - command: sleep 600 & echo $! > sleep.pid",
+    });
+    try {
+      const run = await batchpipe(["run", spec, "--json"], { cwd: dir, env: { HOOK_BASE: url } });
+      expect(run.code).toBe(0);
+      expect(run.events.filter((e) => e.type === "warning")).toEqual([]);
+      expect(readJsonl<Notice>(path.join(dir, "notices.jsonl")).map((n) => n.status)).toEqual(["completed"]);
+    } finally {
+      const pid = Number(fs.readFileSync(path.join(dir, "sleep.pid"), "utf8"));
+      if (pid > 0) process.kill(pid, "SIGKILL");
+    }
+  }, 60_000);
+
   it("validate refuses a notify entry that is neither a webhook nor a command", async () => {
     const dir = tempDir();
     const spec = writePipeline(dir, { baseUrl: emu.url });

@@ -124,14 +124,21 @@ async function postWebhook(
 
 function runCommand(command: string, body: string, o: NotifyOptions): Promise<void> {
   return new Promise((resolve) => {
+    // its own process group, so a timeout stops what the command started too
     const child = spawn(command, {
       shell: true,
       cwd: o.cwd,
       env: o.env as NodeJS.ProcessEnv,
       stdio: ["pipe", "ignore", "pipe"],
-      timeout: COMMAND_TIMEOUT_MS,
+      detached: true,
     });
     let stderr = "";
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      stopGroup(child.pid, "SIGTERM");
+      setTimeout(() => stopGroup(child.pid, "SIGKILL"), 2000).unref();
+    }, COMMAND_TIMEOUT_MS);
     child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
       if (stderr.length < 2000) stderr += chunk;
     });
@@ -139,17 +146,46 @@ function runCommand(command: string, body: string, o: NotifyOptions): Promise<vo
     child.stdin.on("error", () => undefined);
     child.stdin.end(body);
     child.on("error", (error) => {
+      clearTimeout(timer);
       o.warn(`the notify command \`${command}\` could not start: ${error.message}`);
       resolve();
     });
-    child.on("close", (code, signal) => {
-      if (code !== 0) {
-        const why = signal ? `was killed by ${signal}` : `exited with ${code}`;
+    child.on("exit", (code, signal) => {
+      clearTimeout(timer);
+      let reported = false;
+      const report = () => {
+        if (reported) return;
+        reported = true;
+        child.stderr.destroy();
+        if (code === 0) return resolve();
+        const why = timedOut
+          ? `did not end within ${COMMAND_TIMEOUT_MS / 1000} s and was stopped`
+          : signal
+            ? `was killed by ${signal}`
+            : `exited with ${code}`;
         o.warn(`the notify command \`${command}\` ${why}${stderr.trim() ? `: ${stderr.trim()}` : ""}`);
+        resolve();
+      };
+      // a process the command left in the background may hold its stderr open: do not wait for it
+      if (child.stderr.closed) report();
+      else {
+        const grace = setTimeout(report, 200);
+        child.stderr.once("close", () => {
+          clearTimeout(grace);
+          report();
+        });
       }
-      resolve();
     });
   });
+}
+
+function stopGroup(pid: number | undefined, signal: NodeJS.Signals): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // already gone
+  }
 }
 
 function safeOrigin(url: string): string {
