@@ -108,9 +108,11 @@ describe("batchpipe try", () => {
     expect(run.code).toBe(3);
     expect(run.stdout).toMatch(/── b \(data\.jsonl:2\) ─+\nnot sent: .*text.* \(template_error\)/);
     expect(run.stdout).toContain("2 records tried: 1 answered, 1 failed");
-    const missing = await batchpipe(["try", spec, "--ids", "zzz"], { cwd: dir });
+    const missing = await batchpipe(["try", spec, "--ids", "zzz,a"], { cwd: dir });
     expect(missing.code).toBe(3);
     expect(missing.stderr).toContain("⚠ no record has the id zzz");
+    // the id not found was not tried: it said "2 records tried: 1 answered, 1 failed"
+    expect(missing.stdout).toContain("1 record tried: 1 answered, 0 failed, 1 id not found");
   });
 
   it("a provider without a live API is refused (USAGE, exit 2), named once", async () => {

@@ -56,20 +56,22 @@ export default defineCommand({
     const missing = (ids ?? []).filter((id) => !seen.has(id));
     if (missing.length > 0) {
       io.stderr.write(`⚠ no record has the id ${missing.join(", ")}\n`);
-      failed += missing.length;
     }
     if (!args.json) {
       const total = answered + failed;
+      const notFound =
+        missing.length > 0 ? `, ${fmt(missing.length)} id${missing.length === 1 ? "" : "s"} not found` : "";
       const price =
         cost === null
           ? "cost unknown (add the model under `pricing:`)"
           : `$${cost.toFixed(6)} at live prices`;
       io.stdout.write(
-        `${fmt(total)} record${total === 1 ? "" : "s"} tried: ${fmt(answered)} answered, ${fmt(failed)} failed · ${fmt(inputTokens)} in / ${fmt(outputTokens)} out tokens · ${price}\n` +
+        `${fmt(total)} record${total === 1 ? "" : "s"} tried: ${fmt(answered)} answered, ${fmt(failed)} failed${notFound} · ${fmt(inputTokens)} in / ${fmt(outputTokens)} out tokens · ${price}\n` +
           "nothing was written (no run state, no sinks); `batchpipe plan` shows the batch cost of the whole dataset\n",
       );
     }
-    return failed > 0 ? ExitCode.FAILED_REQUESTS : ExitCode.OK;
+    // an id no record has is not an answer either: exit 3, as for a failed record
+    return failed + missing.length > 0 ? ExitCode.FAILED_REQUESTS : ExitCode.OK;
   },
 });
 
