@@ -10,22 +10,15 @@
  * (frozen) between requests. Text with only `{{ name }}` / `{{ a.b }}` outputs is rendered by a
  * direct lookup (about 20x faster than LiquidJS); whenever that lookup finds no plain value, the
  * record goes through LiquidJS, so output and errors are LiquidJS's own. A record whose template
- * fails becomes a `template_error` failure.
+ * fails becomes a `template_error` failure. The LiquidJS set-up and the spec-time checks of the
+ * templates are liquid.ts's.
  */
-import {
-  Context,
-  Liquid,
-  Tag,
-  type TagToken,
-  type Template,
-  type TopLevelToken,
-  toValueSync,
-  Value,
-} from "liquidjs";
+import { Context, type Template, toValueSync, Value } from "liquidjs";
 import { BatchpipeError } from "../errors.js";
 import { defineTransform, type RequestLine, type SourceRecord, z } from "../plugin.js";
 import { closest } from "../spec/issues.js";
 import { toDotPath } from "../spec/locate.js";
+import { checkTemplates, isTemplate, liquid, OUTPUT } from "./liquid.js";
 
 export const PROMPT_ENDPOINTS = [
   "/v1/chat/completions",
@@ -44,42 +37,6 @@ const REQUIRED_BODY_KEY: Record<PromptEndpoint, string> = {
   "/v1/completions": "prompt",
   "/v1/moderations": "input",
 };
-
-const liquid = new Liquid({
-  strictVariables: true,
-  strictFilters: true,
-  lenientIf: true,
-  ownPropertyOnly: true,
-  // a prompt must not depend on the machine: `date` shows UTC, not the host's time zone (the
-  // request body is the result cache's key, and the same data must ask the same everywhere)
-  timezoneOffset: 0,
-  // an object or array inside text is its JSON, not "[object Object]" or its items run together
-  outputEscape: (value: unknown) => {
-    if (value === null || value === undefined) return "";
-    if (value instanceof Date) return value.toISOString();
-    return typeof value === "object" ? JSON.stringify(value) : String(value);
-  },
-});
-/** a date and time without an offset, which JavaScript would read in the host's time zone */
-const LOCAL_DATE_TIME = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/;
-const liquidDate = liquid.filters.date!;
-liquid.registerFilter("date", function (this: unknown, value: unknown, ...args: unknown[]) {
-  const utc =
-    typeof value === "string" && LOCAL_DATE_TIME.test(value) ? `${value.replace(" ", "T")}Z` : value;
-  return (liquidDate as (...a: unknown[]) => unknown).call(this, utc, ...args);
-});
-
-/** a template reads the record, never a file: the tags that would read one fail to parse */
-class NoFileTag extends Tag {
-  constructor(token: TagToken, remain: TopLevelToken[], engine: Liquid) {
-    super(token, remain, engine);
-    throw new Error(
-      `{% ${token.name} %} is not available: templates cannot read files; write the text into the template`,
-    );
-  }
-  render(): void {}
-}
-for (const name of ["include", "render", "layout"]) liquid.registerTag(name, NoFileTag);
 
 /** where in the options a template sits: ["body", "messages", 0, "content"] */
 type OptionPath = (string | number)[];
@@ -114,8 +71,7 @@ export const promptOptions = z
     }),
   })
   .superRefine((options, ctx) => {
-    checkTemplate(options.id, ["id"], ctx);
-    walkStrings(options.body, ["body"], (text, path) => checkTemplate(text, path, ctx));
+    checkTemplates(options, ctx);
     if (typeof options.body.model !== "string")
       ctx.addIssue({
         code: "custom",
@@ -195,13 +151,8 @@ const SINGLE_OUTPUT = /^\{\{-?\s*([\s\S]*?)\s*-?\}\}$/;
 /** `name` or `a.b.c`: looked up directly; anything else (filters, indexes, `.size`) goes through LiquidJS */
 const SIMPLE_PATH = /^\s*([A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*)*)\s*$/;
 const LIQUID_WORDS = new Set(["nil", "null", "true", "false", "empty", "blank", "size", "first", "last"]);
-const OUTPUT = /\{\{([\s\S]*?)\}\}/g;
 /** no value found by the fast lookup: LiquidJS decides (and raises its own strict errors) */
 const MISS = Symbol("miss");
-
-function isTemplate(text: string): boolean {
-  return text.includes("{{") || text.includes("{%");
-}
 
 /**
  * An integer past 2^53 − 1 has lost digits by the time it is a number (JSON.parse rounds
@@ -369,40 +320,3 @@ function templateError(error: unknown, record: SourceRecord, id: string | undefi
     cause: original,
   });
 }
-
-function walkStrings(
-  node: unknown,
-  path: (string | number)[],
-  visit: (text: string, path: (string | number)[]) => void,
-) {
-  if (typeof node === "string") visit(node, path);
-  else if (Array.isArray(node)) {
-    for (const [index, item] of node.entries()) walkStrings(item, [...path, index], visit);
-  } else if (node !== null && typeof node === "object")
-    for (const [key, value] of Object.entries(node)) walkStrings(value, [...path, key], visit);
-}
-
-function checkTemplate(text: string, path: (string | number)[], ctx: z.RefinementCtx) {
-  if (!isTemplate(text)) return;
-  try {
-    liquid.parse(text);
-  } catch (error) {
-    const message =
-      error instanceof Error ? error.message.replace(/, line:\d+, col:\d+$/, "") : String(error);
-    ctx.addIssue({ code: "custom", path, message: `invalid template: ${message}`, input: text });
-    return;
-  }
-  for (const match of text.matchAll(OUTPUT)) {
-    const word = LITERAL_OUTPUT.exec(match[1]!)?.[1];
-    if (word)
-      ctx.addIssue({
-        code: "custom",
-        path,
-        message: `{{${match[1]}}} outputs Liquid's literal \`${word}\` (always nothing), not the record's field "${word}": for that field write {{ ["${word}"] }}`,
-        input: text,
-      });
-  }
-}
-
-/** an output that starts with a literal rendering nothing; a field of that name needs ["name"] */
-const LITERAL_OUTPUT = /^\s*(nil|null|empty|blank)\s*(?:$|[.|[])/;
