@@ -10,6 +10,7 @@
  */
 import { BatchpipeError, ErrorCodes } from "../errors.js";
 import {
+  type Checkpoint,
   defineSink,
   defineSource,
   defineTransform,
@@ -27,27 +28,43 @@ import type { ParsedWorkConfig } from "./work-config.js";
 
 export type UploadFunction = () => AsyncIterable<BatchInputItem> | Iterable<BatchInputItem>;
 
-/** A source reading `upload()`; positions are `<label>:<n>` (the n-th item). */
+/**
+ * A source reading `upload()`; positions are `<label>:<n>` (the n-th item).
+ *
+ * upload() cannot start after an item, so a resumed read calls it again from its first item and
+ * skips the items the checkpoint covers. The cursor `{ n, ids }` keeps a hash of the ids read, and
+ * the skipped items must have the same ids in the same order: an upload() that yields them in another
+ * order (a query without ORDER BY) is refused, where skipping by count lost the items that took the
+ * skipped places. The hash is over the ids only, cheap per item.
+ */
 export function createUploadSource(upload: UploadFunction, label = "upload()"): SourcePlugin {
   return defineSource({
     name: "upload",
     options: z.strictObject({}),
-    async *read({ signal }): AsyncIterable<SourceItem> {
+    async *read({ signal, checkpoint }): AsyncIterable<SourceItem> {
+      const from = uploadCursor(checkpoint);
       let n = 0;
+      let ids = ID_HASH_SEED;
       for await (const item of upload()) {
         signal.throwIfAborted();
         n++;
+        ids = idHash(ids, item);
+        if (n <= from.n) {
+          if (n === from.n && from.ids !== undefined && ids !== from.ids) throw otherItems(label, n);
+          continue;
+        }
         const position = { file: label, line: n };
         if (item === null || typeof item !== "object" || Array.isArray(item)) {
           yield {
             invalid: { code: "invalid_input", message: `upload() yielded ${describe(item)}, not an item` },
             position,
-            cursor: n,
+            cursor: { n, ids },
           };
           continue;
         }
-        yield { data: item as Record<string, unknown>, position, cursor: n };
+        yield { data: item as Record<string, unknown>, position, cursor: { n, ids } };
       }
+      if (n < from.n) throw otherItems(label, from.n, n);
     },
   });
 }
@@ -194,6 +211,42 @@ function toErrorItem(row: FailureRow | SuccessRow): BatchErrorItem {
 
 async function* iterate<T>(items: T[]): AsyncIterable<T> {
   yield* items;
+}
+
+const ID_HASH_SEED = 0x811c9dc5;
+
+/** the upload source's cursor; a bare number is an earlier build's (the item number, no ids) */
+function uploadCursor(checkpoint: Checkpoint | undefined): { n: number; ids: number | undefined } {
+  if (typeof checkpoint === "number") return { n: checkpoint, ids: undefined };
+  const cursor = checkpoint as { n?: unknown; ids?: unknown } | null | undefined;
+  if (cursor && typeof cursor.n === "number")
+    return { n: cursor.n, ids: typeof cursor.ids === "number" ? cursor.ids : undefined };
+  return { n: 0, ids: undefined };
+}
+
+/** FNV-1a over the item's id (and a separator) */
+function idHash(hash: number, item: unknown): number {
+  const id = item !== null && typeof item === "object" ? (item as { id?: unknown }).id : undefined;
+  const text = `${typeof id === "string" || typeof id === "number" ? id : ""}\n`;
+  let h = hash;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
+/** a resumed upload() that yields other items than the ones its checkpoint covers */
+function otherItems(label: string, read: number, yielded?: number): BatchpipeError {
+  const what =
+    yielded === undefined
+      ? `its first ${read} items are not the ones read before the interruption (their ids differ or come in another order)`
+      : `it yielded ${yielded} items, fewer than the ${read} read before the interruption`;
+  return new BatchpipeError(
+    ErrorCodes.SOURCE_FAILED,
+    `${label} was called again to resume the read, but ${what}: they cannot be skipped without losing or repeating items`,
+    {
+      hint: "Make upload() yield the same items in the same order as before (sort the query, e.g. ORDER BY id), then run again.",
+      plugin: label,
+    },
+  );
 }
 
 function invalid(message: string, recordId?: string): BatchpipeError {
