@@ -109,7 +109,9 @@ export abstract class BatchRunner {
       process.once("SIGTERM", stop);
       process.once("SIGINT", stop);
     }
-    options.signal?.addEventListener("abort", stop, { once: true });
+    // a signal aborted already fires no "abort" event: without this the run went on and paid
+    if (options.signal?.aborted) stop();
+    else options.signal?.addEventListener("abort", stop, { once: true });
     try {
       return await runSpec(spec, {
         dir,
