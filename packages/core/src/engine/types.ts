@@ -174,18 +174,18 @@ export interface EngineTuning {
 }
 
 export interface RunOptions extends EngineTuning {
-  signal?: AbortSignal;
-  onEvent?: (event: EngineEvent) => void;
+  signal?: AbortSignal | undefined;
+  onEvent?: ((event: EngineEvent) => void) | undefined;
   /** default: `.batchpipe/<name>` beside the spec */
-  stateDir?: string;
+  stateDir?: string | undefined;
   /** run on a new state although the provider has batches of this pipeline (STATE_LOST) */
-  force?: boolean;
+  force?: boolean | undefined;
   /**
    * Send every request, none answered from the result cache (as batch.allow_same_dataset: true);
    * the successes still refresh the cache.
    */
-  noCache?: boolean;
-  env?: Record<string, string | undefined>;
+  noCache?: boolean | undefined;
+  env?: Record<string, string | undefined> | undefined;
   /**
    * Where a record id was already delivered for this pipeline (watch mode: by an earlier file), or
    * undefined. Such a record fails as `duplicate_id` (the first occurrence wins) instead of being sent.

@@ -26,18 +26,18 @@ import { type ParsedWorkConfig, parseWorkConfig, type WorkConfig } from "./work-
 
 export interface BatchRunnerRunOptions {
   /** start a background process and return at once (see the class comment) */
-  detach?: boolean;
+  detach?: boolean | undefined;
   /** the folder the state folder (`.batchpipe/<name>`) goes in; default process.cwd() */
-  dir?: string;
-  signal?: AbortSignal;
-  onEvent?: (event: EngineEvent) => void;
+  dir?: string | undefined;
+  signal?: AbortSignal | undefined;
+  onEvent?: ((event: EngineEvent) => void) | undefined;
   /** run on a new state although the provider has batches of this name (STATE_LOST) */
-  force?: boolean;
+  force?: boolean | undefined;
   /** send every request, none answered from the result cache (as `batchpipe run --no-cache`) */
-  noCache?: boolean;
-  env?: Env;
+  noCache?: boolean | undefined;
+  env?: Env | undefined;
   /** plugins known by name (`use: emulator`); default the class's static `builtins` */
-  builtins?: PluginRegistry;
+  builtins?: PluginRegistry | undefined;
 }
 
 /** What `run({ detach: true })` returns in the starting process. */
@@ -46,14 +46,15 @@ export interface DetachedRun extends DaemonInfo {
   stateDir: string;
 }
 
+// `| undefined` on each: a subclass's statics are read as such under exactOptionalPropertyTypes
 type RunnerClass = {
   name: string;
-  workConfig?: WorkConfig;
+  workConfig?: WorkConfig | undefined;
   /** plugins known by name; the `batchpipe` package's BatchRunner sets the official ones */
-  builtins?: PluginRegistry;
-  upload?: UploadFunction;
-  download?: (items: AsyncIterable<BatchOutputItem>) => Promise<void> | void;
-  downloadError?: (items: AsyncIterable<BatchErrorItem>) => Promise<void> | void;
+  builtins?: PluginRegistry | undefined;
+  upload?: UploadFunction | undefined;
+  download?: ((items: AsyncIterable<BatchOutputItem>) => Promise<void> | void) | undefined;
+  downloadError?: ((items: AsyncIterable<BatchErrorItem>) => Promise<void> | void) | undefined;
 };
 
 // biome-ignore lint/complexity/noStaticOnlyClass: the seed's shape is a class with static members

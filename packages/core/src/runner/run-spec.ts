@@ -13,13 +13,13 @@ import { type Pipeline, resolvePipeline } from "../spec/load.js";
 
 export interface RunSpecOptions extends Omit<RunOptions, "env"> {
   /** the folder relative paths (and the default state folder) resolve against; default process.cwd() */
-  dir?: string;
+  dir?: string | undefined;
   /** plugins by the name used in `use`, before built-ins and packages */
-  plugins?: Record<string, Plugin>;
+  plugins?: Record<string, Plugin> | undefined;
   /** built-in plugins by kind and name, e.g. `{ source: { jsonl } }` for `use: jsonl` */
-  builtins?: PluginRegistry;
+  builtins?: PluginRegistry | undefined;
   /** for `${VAR}` interpolation and the provider's key; default process.env */
-  env?: Env;
+  env?: Env | undefined;
 }
 
 /**
