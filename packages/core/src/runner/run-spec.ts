@@ -4,7 +4,8 @@
  */
 import path from "node:path";
 import { defaultStateDir, runPipeline } from "../engine/run-pipeline.js";
-import type { RunOptions, RunResult } from "../engine/types.js";
+import type { EngineEvent, RunOptions, RunResult } from "../engine/types.js";
+import { BatchpipeError, ErrorCodes } from "../errors.js";
 import type { Plugin } from "../plugin.js";
 import type { PluginRegistry } from "../plugins/resolve.js";
 import { checkPipeline } from "../spec/check.js";
@@ -33,7 +34,17 @@ export async function runSpec(spec: unknown, options: RunSpecOptions = {}): Prom
     env: options.env,
     stateDir: path.resolve(options.stateDir ?? defaultStateDir(pipeline)),
   });
-  return runPipeline(pipeline, runOptions);
+  const guard = guardOnEvent(runOptions.onEvent, runOptions.signal);
+  if (!guard) return runPipeline(pipeline, runOptions);
+  let result: RunResult;
+  try {
+    result = await runPipeline(pipeline, { ...runOptions, onEvent: guard.onEvent, signal: guard.signal });
+  } catch (error) {
+    throw guard.failure(false) ?? error;
+  }
+  const failure = guard.failure(true);
+  if (failure) throw failure;
+  return result;
 }
 
 /** `resolvePipeline` with the defaults of runSpec (dir = cwd) */
@@ -47,4 +58,53 @@ export function resolveSpec(
     builtins: options.builtins,
     env: options.env,
   });
+}
+
+// --- internal ---
+
+/**
+ * The app's onEvent, made safe for the engine: a callback that throws (a logger writing to a closed
+ * socket) threw at the engine's emit site, in the middle of whatever the engine was doing, and the
+ * run rejected with the callback's bare error. Now the throw is caught, the run is stopped through
+ * the signal (its state saved) and it rejects with PLUGIN_FAILED naming onEvent and the event.
+ */
+function guardOnEvent(
+  onEvent: RunOptions["onEvent"],
+  signal: AbortSignal | undefined,
+):
+  | {
+      onEvent: (event: EngineEvent) => void;
+      signal: AbortSignal;
+      failure: (ended: boolean) => BatchpipeError | undefined;
+    }
+  | undefined {
+  if (!onEvent) return undefined;
+  const stop = new AbortController();
+  let thrown: { error: unknown; type: string } | undefined;
+  return {
+    onEvent(event) {
+      if (thrown) return;
+      try {
+        onEvent(event);
+      } catch (error) {
+        thrown = { error, type: event.type };
+        stop.abort();
+      }
+    },
+    signal: signal ? AbortSignal.any([signal, stop.signal]) : stop.signal,
+    failure(ended) {
+      if (!thrown) return undefined;
+      return new BatchpipeError(
+        ErrorCodes.PLUGIN_FAILED,
+        `onEvent threw on a "${thrown.type}" event: ${(thrown.error as Error)?.message ?? String(thrown.error)}`,
+        {
+          hint: ended
+            ? "The run ended all the same (its results were delivered); fix the callback."
+            : "The run stopped there with its state saved: fix the callback and run again to resume it.",
+          plugin: "onEvent",
+          cause: thrown.error,
+        },
+      );
+    },
+  };
 }
