@@ -55,6 +55,16 @@ export function acquireLock(dir: string, options: { command?: string } = {}): St
   const lock = holdExclusive(file, WAIT_MS);
   if (!lock) {
     const holder = lockHolder(dir);
+    // a program running a pipeline twice at once (two run() calls of a server): not another process
+    if (holder?.pid === process.pid) {
+      throw new BatchpipeError(
+        ErrorCodes.STATE_FAILED,
+        `this process is already running this pipeline (${dir}): an earlier run of it (run(), runSpec(), watch) has not ended`,
+        {
+          hint: "Await the earlier run before starting another of the same pipeline, or give this one its own state folder (workConfig.state_dir, the stateDir option).",
+        },
+      );
+    }
     throw new BatchpipeError(
       ErrorCodes.STATE_FAILED,
       `another batchpipe process (pid ${holder?.pid ?? "?"}, ${holder?.command ?? "run"}) is running this pipeline (${dir})`,
