@@ -134,9 +134,32 @@ function mask(text: SpecText): string {
   return out;
 }
 
-/** one SPEC_INVALID error that lists every located problem of `file` */
+/**
+ * one SPEC_INVALID error that lists every located problem of `file`. A spec given as an object
+ * (runSpec) has no file to frame: its message says each problem's path and what is wrong, and the
+ * hint is the problem's own (there is no `batchpipe validate` for an object).
+ */
 export function specError(details: BatchpipeError[], file: string): BatchpipeError {
   const count = details.length === 1 ? "a problem" : `${details.length} problems`;
+  if (details.length > 0 && details.every((detail) => detail.loc === undefined)) {
+    const problems = details.map((detail) => {
+      const at = detail instanceof SpecIssueError && detail.path ? `${detail.path}: ` : "";
+      return `${at}${detail.message}`;
+    });
+    return new BatchpipeError(
+      ErrorCodes.SPEC_INVALID,
+      problems.length === 1
+        ? `${file} has a problem at ${problems[0]}`
+        : `${file} has ${count}:\n${problems.map((p) => `  ${p}`).join("\n")}`,
+      {
+        details,
+        hint:
+          details.length === 1 && details[0]!.hint
+            ? details[0]!.hint
+            : "Fix them in the spec object and run again (each problem's hint is in error.details).",
+      },
+    );
+  }
   return new BatchpipeError(ErrorCodes.SPEC_INVALID, `${file} has ${count}`, {
     details,
     loc: details[0]?.loc,
