@@ -197,9 +197,11 @@ export function renderReport(report: RunReport): string {
     ["tokens", `${fmt(report.inputTokens)} in / ${fmt(report.outputTokens)} out`],
     [
       "cost",
-      report.answeredLive > 0
-        ? `${money(report.cost)}: batch prices, and live prices for ${plural(report.answeredLive, "request")} answered live after batch.deadline (estimated ${money(report.estimatedCost)} at batch prices)`
-        : `${money(report.cost)} at batch prices (estimated ${money(report.estimatedCost)})`,
+      report.unpriced > 0
+        ? `${report.cost > 0 ? `${money(report.cost)} at batch prices, plus` : "unknown:"} ${unpriced(report.unpriced)}`
+        : report.answeredLive > 0
+          ? `${money(report.cost)}: batch prices, and live prices for ${plural(report.answeredLive, "request")} answered live after batch.deadline (estimated ${money(report.estimatedCost)} at batch prices)`
+          : `${money(report.cost)} at batch prices (estimated ${money(report.estimatedCost)})`,
     ],
     ["time", duration(report.durationMs)],
   ];
@@ -208,6 +210,17 @@ export function renderReport(report: RunReport): string {
 
 export function fmt(n: number): string {
   return n.toLocaleString("en-US");
+}
+
+/** what a run spent: "unknown", or at least its cost, when some requests went to a model without a known price */
+export function spent(c: { cost: number; unpriced: number }): string {
+  if (c.unpriced === 0) return money(c.cost);
+  return c.cost > 0 ? `≥${money(c.cost)}` : "unknown";
+}
+
+/** requests paid for at a price batchpipe does not know, and how to make it known */
+export function unpriced(n: number): string {
+  return `${plural(n, "request")} to a model without a known price (add it under \`pricing:\` in the spec)`;
 }
 
 export function money(n: number | null): string {

@@ -5,7 +5,7 @@ import { defineCommand } from "citty";
 import { cliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
 import { loadPipelineArg, pipelineArgs, stateDirArg } from "./pipeline-args.js";
-import { duration, fmt, money } from "./run-output.js";
+import { duration, fmt, spent } from "./run-output.js";
 
 export default defineCommand({
   meta: { name: "runs", description: "List a pipeline's past runs with counts, cost and duration" },
@@ -40,7 +40,7 @@ export default defineCommand({
       r.read === null ? "-" : fmt(r.read),
       fmt(r.counters.succeeded),
       fmt(r.counters.failed),
-      money(r.counters.cost),
+      spent(r.counters),
       fmt(r.counters.batches),
     ]);
     const header = ["run", "status", "started (UTC)", "took", "read", "ok", "failed", "cost", "batches"];

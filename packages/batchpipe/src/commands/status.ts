@@ -5,7 +5,7 @@ import { defineCommand } from "citty";
 import { cliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
 import { loadPipelineArg, pipelineArgs, stateDirArg } from "./pipeline-args.js";
-import { fmt, money } from "./run-output.js";
+import { fmt, money, spent, unpriced } from "./run-output.js";
 
 export default defineCommand({
   meta: { name: "status", description: "Show the state of a pipeline's latest run" },
@@ -54,7 +54,7 @@ export default defineCommand({
           .map(([k, n]) => `${k} ${n}`)
           .join(", ") || "-"
       } · batches ${fmt(c.batches)}`,
-      `  tokens ${fmt(c.inputTokens)} in / ${fmt(c.outputTokens)} out · cost ${money(c.cost)}${run.totals?.estimatedCost != null ? ` (estimated ${money(run.totals.estimatedCost)})` : ""}`,
+      `  tokens ${fmt(c.inputTokens)} in / ${fmt(c.outputTokens)} out · cost ${spent(c)}${c.unpriced > 0 ? `: ${unpriced(c.unpriced)}` : run.totals?.estimatedCost != null ? ` (estimated ${money(run.totals.estimatedCost)})` : ""}`,
     ];
     for (const b of run.batches)
       lines.push(

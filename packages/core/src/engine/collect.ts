@@ -247,15 +247,17 @@ function successOf(
   if (usage && !isFromCache(options.batch)) {
     counters.inputTokens += usage.input_tokens;
     counters.outputTokens += usage.output_tokens;
-    cost =
-      estimateCost({
-        model: shard.model || model || "",
-        inputTokens: usage.input_tokens,
-        outputTokens: usage.output_tokens,
-        cachedTokens: usage.cached_tokens,
-        cacheWriteTokens: usage.cache_creation_tokens,
-        prices: options.prices,
-      }) ?? 0;
+    const priced = estimateCost({
+      model: shard.model || model || "",
+      inputTokens: usage.input_tokens,
+      outputTokens: usage.output_tokens,
+      cachedTokens: usage.cached_tokens,
+      cacheWriteTokens: usage.cache_creation_tokens,
+      prices: options.prices,
+    });
+    // a model without a known price: its tokens were paid, at a price batchpipe cannot tell
+    if (priced === null) counters.unpriced++;
+    else cost = priced;
     counters.cost += cost;
   }
   const output = options.output(outcome.response, {

@@ -18,6 +18,7 @@ export function addCounters(counters: RunCounters, delta: RunCounters): RunCount
   next.outputTokens += delta.outputTokens;
   next.cost += delta.cost;
   next.answeredLive += delta.answeredLive;
+  next.unpriced += delta.unpriced;
   return next;
 }
 

@@ -269,6 +269,7 @@ export function buildReport(
     inputTokens: counters.inputTokens,
     outputTokens: counters.outputTokens,
     cost: counters.cost,
+    unpriced: counters.unpriced,
     estimatedCost: run.totals?.estimatedCost ?? null,
     durationMs: (run.finishedAt ?? Date.now()) - run.createdAt,
   };

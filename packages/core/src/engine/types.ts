@@ -156,7 +156,10 @@ export interface RunReport {
   shards: number;
   inputTokens: number;
   outputTokens: number;
+  /** at batch prices (and live ones for `answeredLive`), of the requests whose model has a known price */
   cost: number;
+  /** requests paid for (in the tokens) whose model has no known price: not in `cost`, which is then a floor */
+  unpriced: number;
   estimatedCost: number | null;
   durationMs: number;
 }

@@ -64,6 +64,8 @@ export interface RunCounters {
   cost: number;
   /** successes answered through the live API after batch.deadline (in `cost` at live prices) */
   answeredLive: number;
+  /** paid requests of a model without a known price: in the tokens, not in `cost` (unknown) */
+  unpriced: number;
 }
 
 export interface RunRow {
@@ -120,6 +122,7 @@ export const emptyCounters = (): RunCounters => ({
   outputTokens: 0,
   cost: 0,
   answeredLive: 0,
+  unpriced: 0,
 });
 
 export interface FanoutRow {
