@@ -95,6 +95,8 @@ function chatTokens(body: Record<string, unknown>, count: Count): number {
   let total = CHAT_REPLY_PRIMER;
   const messages = Array.isArray(body.messages) ? body.messages : [];
   for (const message of messages) total += messageTokens(message, count);
+  // Anthropic's Messages requests hold the system prompt beside the messages (a string or text blocks)
+  if (body.system !== undefined) total += contentTokens(body.system, count) + CHAT_MESSAGE_OVERHEAD;
   return total + extrasTokens(body, count);
 }
 
