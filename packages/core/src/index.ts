@@ -1,3 +1,4 @@
+export { isFromCache } from "./cache/cached-shard.js";
 export { type CacheStats, cacheStats, clearCache } from "./cache/index.js";
 export * from "./daemon/index.js";
 export {
@@ -28,7 +29,7 @@ export {
   tryPipeline,
 } from "./engine/index.js";
 export * from "./errors.js";
-export { estimateCost } from "./estimate/index.js";
+export { estimateCost, livePricesFor, pricesFor, shardCost } from "./estimate/index.js";
 export type * from "./plugin.js";
 export {
   OFFICIAL_PLUGINS,

@@ -41,6 +41,9 @@ export const fmt = (n) => (n === null || n === undefined ? "–" : Number(n).toL
 // as the CLI's report writes it
 export const money = (n) =>
   n === null || n === undefined ? "–" : `$${n < 0.01 ? n.toFixed(4) : n.toFixed(2)}`;
+// a run's cost: "unknown", or at least its cost, when some requests went to a model without a known price
+export const spent = (run) =>
+  run.unpriced > 0 ? (run.cost > 0 ? `≥${money(run.cost)}` : "unknown") : money(run.cost);
 export const time = (ms) => (ms ? new Date(ms).toLocaleString() : "–");
 
 export function duration(ms) {

@@ -11,6 +11,7 @@ import {
   runLink,
   setCrumbs,
   show,
+  spent,
   table,
   time,
 } from "./dom.js";
@@ -43,7 +44,7 @@ export async function runsPage() {
         h("td", { class: "num", "data-col": "failed" }, fmt(r.failed)),
         h("td", { class: "num" }, fmt(r.identical)),
         h("td", { class: "num", "data-col": "estimated" }, money(r.estimatedCost)),
-        h("td", { class: "num", "data-col": "cost" }, money(r.cost)),
+        h("td", { class: "num", "data-col": "cost" }, spent(r)),
         h("td", { class: "num" }, fmt(r.batches)),
       ),
     );
@@ -94,7 +95,12 @@ export async function runPage(p, r) {
     ),
     card("succeeded", h("span", { id: "succeeded" }, fmt(run.succeeded))),
     card("failed", h("a", { href: failuresLink(p, r) }, fmt(run.failed))),
-    card("cost", `${money(run.cost)} (est. ${money(run.estimatedCost)})`),
+    card(
+      "cost",
+      run.unpriced > 0
+        ? `${spent(run)} (${fmt(run.unpriced)} requests to a model without a known price: add it under pricing: in the spec)`
+        : `${money(run.cost)} (est. ${money(run.estimatedCost)})`,
+    ),
     card("started", time(run.createdAt)),
     card("duration", duration((run.finishedAt ?? data.now) - run.createdAt)),
     card("batches", fmt(run.batches)),

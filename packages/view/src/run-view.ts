@@ -5,7 +5,14 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { RunRow, ShardRow } from "@batchpipe/core";
-import { estimateCost, shownRunStatus } from "@batchpipe/core";
+import {
+  estimateCost,
+  isFromCache,
+  livePricesFor,
+  pricesFor,
+  shardCost,
+  shownRunStatus,
+} from "@batchpipe/core";
 import { silentLogger } from "@batchpipe/core/plugin";
 import { recordFiles, type ViewPipeline } from "./catalog.js";
 import { failureHint } from "./failure-hints.js";
@@ -63,7 +70,7 @@ export function runView(view: ViewPipeline, run: RunRow) {
       expiresAt: s.batch?.expiresAt ?? null,
     })),
     queue: queueUse(view, shards),
-    costByModel: costByModel(run, shards),
+    costByModel: costByModel(view, run, shards),
     progress: progress(run, shards, delivered),
     records: recordFiles(view, run).note,
   };
@@ -81,8 +88,15 @@ export function failuresView(view: ViewPipeline, run: RunRow) {
 export async function recordView(view: ViewPipeline, run: RunRow, ref: string) {
   const row = readRecord(recordFiles(view, run).files, ref);
   if (!row) return undefined;
-  const usage = row.usage as { input_tokens?: number; output_tokens?: number; cached_tokens?: number } | null;
+  const usage = row.usage as {
+    input_tokens?: number;
+    output_tokens?: number;
+    cached_tokens?: number;
+    cache_creation_tokens?: number;
+  } | null;
   const model = typeof row.model === "string" ? row.model : (view.state.shards(run.id)[0]?.model ?? "");
+  // at the pipeline's prices, as the run counted it (live ones for a request answered live)
+  const pricing = view.pipeline.spec.pricing;
   const cost =
     usage && typeof usage.input_tokens === "number"
       ? estimateCost({
@@ -90,6 +104,8 @@ export async function recordView(view: ViewPipeline, run: RunRow, ref: string) {
           inputTokens: usage.input_tokens,
           outputTokens: usage.output_tokens ?? 0,
           cachedTokens: usage.cached_tokens,
+          cacheWriteTokens: usage.cache_creation_tokens,
+          prices: row.batch_id === "live" ? livePricesFor(pricing) : pricesFor(pricing),
         })
       : null;
   return { row, cost, request: await requestOf(view, run, row) };
@@ -114,6 +130,8 @@ function runSummary(run: RunRow, running: boolean) {
     failedByCode: c.failedByCode,
     estimatedCost: run.totals?.estimatedCost ?? null,
     cost: c.cost,
+    /** requests paid for at a price not known: not in `cost` */
+    unpriced: c.unpriced,
     batches: c.batches,
   };
 }
@@ -137,19 +155,20 @@ function queueUse(view: ViewPipeline, shards: ShardRow[]) {
  * Estimated cost per model from the shards' token estimates; the actual cost is kept per run, not
  * per model, so it is shown beside the one model when there is only one.
  */
-function costByModel(run: RunRow, shards: ShardRow[]) {
-  const byModel = new Map<string, { tokens: number; outputTokens: number }>();
+function costByModel(view: ViewPipeline, run: RunRow, shards: ShardRow[]) {
+  const prices = pricesFor(view.pipeline.spec.pricing);
+  const byModel = new Map<string, number | null>();
   for (const s of shards.filter((s) => s.attempt === 1)) {
-    const entry = byModel.get(s.model) ?? { tokens: 0, outputTokens: 0 };
-    entry.tokens += s.tokens;
-    entry.outputTokens += s.outputTokens;
-    byModel.set(s.model, entry);
+    // a shard the result cache answered was paid in an earlier run
+    const cost = isFromCache(s.batch) ? 0 : shardCost(s, run.totals, prices);
+    const sum = byModel.has(s.model) ? byModel.get(s.model)! : 0;
+    byModel.set(s.model, sum === null || cost === null ? null : sum + cost);
   }
   const single = byModel.size === 1;
-  return [...byModel].map(([model, t]) => ({
+  return [...byModel].map(([model, estimated]) => ({
     model,
-    estimated: estimateCost({ model, inputTokens: t.tokens, outputTokens: t.outputTokens }),
-    actual: single ? run.counters.cost : null,
+    estimated,
+    actual: single && run.counters.unpriced === 0 ? run.counters.cost : null,
   }));
 }
 

@@ -9,4 +9,13 @@ export {
   estimateRequestTokens,
 } from "./estimate-tokens.js";
 export { FAST_SAFETY_FACTOR, fastTokenCount } from "./fast-count.js";
-export { BATCH_PRICES, BATCH_PRICES_DATE, estimateCost, type ModelPrice, priceFor } from "./pricing.js";
+export {
+  BATCH_PRICES,
+  BATCH_PRICES_DATE,
+  estimateCost,
+  livePricesFor,
+  type ModelPrice,
+  priceFor,
+  pricesFor,
+  shardCost,
+} from "./pricing.js";
