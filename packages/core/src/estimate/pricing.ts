@@ -52,6 +52,8 @@ function claude(input: number, output: number): ModelPrice {
   return { input: input / 2, output: output / 2, cached_input: input / 20, cache_write: (input * 1.25) / 2 };
 }
 
+const FREE: ModelPrice = { input: 0, output: 0 };
+
 export const BATCH_PRICES: Readonly<Record<string, ModelPrice>> = {
   "gpt-5": { input: 0.625, output: 5, cached_input: 0.0625 },
   "gpt-5-mini": { input: 0.125, output: 1, cached_input: 0.0125 },
@@ -67,6 +69,12 @@ export const BATCH_PRICES: Readonly<Record<string, ModelPrice>> = {
   "text-embedding-3-small": { input: 0.01, output: 0 },
   "text-embedding-3-large": { input: 0.065, output: 0 },
   "text-embedding-ada-002": { input: 0.05, output: 0 },
+  // the moderation endpoint is free of charge (OpenAI's pricing page, "Moderation": free)
+  "omni-moderation-latest": FREE,
+  "omni-moderation": FREE,
+  "text-moderation-latest": FREE,
+  "text-moderation-stable": FREE,
+  "text-moderation-007": FREE,
   ...CLAUDE_BATCH_PRICES,
 };
 
