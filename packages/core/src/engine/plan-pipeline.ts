@@ -7,7 +7,7 @@ import os from "node:os";
 import path from "node:path";
 import { isFromCache } from "../cache/cached-shard.js";
 import { CACHE_FILE, cacheProvider, ResultCache } from "../cache/index.js";
-import { estimateCost, livePricesFor, pricesFor, shardCost } from "../estimate/pricing.js";
+import { pricesFor, shardCost } from "../estimate/pricing.js";
 import { type Logger, silentLogger } from "../plugin.js";
 import { checkStateOwner, openState, type RunTotals } from "../state/index.js";
 import { runReadPhase } from "./read/index.js";
@@ -91,19 +91,8 @@ export async function planPipeline(
       const code = (JSON.parse(line) as { error: { code: string } }).error.code;
       failedByCode[code] = (failedByCode[code] ?? 0) + 1;
     }
-    const livePrices = livePricesFor(pipeline.spec.pricing);
-    let liveWorstCase: number | null = pipeline.spec.batch.deadline === null ? null : 0;
-    for (const s of read.shards) {
-      if (liveWorstCase === null) break;
-      if (isFromCache(s.batch)) continue;
-      const cost = estimateCost({
-        model: s.model,
-        inputTokens: s.tokens,
-        outputTokens: s.outputTokens,
-        prices: livePrices,
-      });
-      liveWorstCase = cost === null ? null : liveWorstCase + cost;
-    }
+    // per model, not per shard: a shard that mixes models has none to price it by
+    const liveWorstCase = pipeline.spec.batch.deadline === null ? null : read.liveCost;
     return {
       name: pipeline.spec.name,
       totals: read.totals,

@@ -20,7 +20,7 @@ import type { CacheHit, CacheLookup } from "../../cache/index.js";
 import { isBatchpipeError } from "../../errors.js";
 import type { EstimateMode } from "../../estimate/estimate-tokens.js";
 import { estimateOutputTokens } from "../../estimate/index.js";
-import { pricesFor } from "../../estimate/pricing.js";
+import { livePricesFor, pricesFor } from "../../estimate/pricing.js";
 import { isInvalidRecord, type Logger, type RecordPosition, type SourceItem } from "../../plugin.js";
 import { checkTransformHandle } from "../../plugins/contract.js";
 import type { FanoutBatch, RunTotals, ShardRow } from "../../state/index.js";
@@ -84,6 +84,8 @@ export interface ReadPhaseResult {
   fanout: FanoutBatch[];
   /** failure rows of records that never became requests (JSONL, relative to the state dir) */
   failuresFile: string;
+  /** the estimated cost of the requests to send at live prices (plan's batch.deadline worst case); null when a price is unknown */
+  liveCost: number | null;
 }
 
 export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhaseResult> {
@@ -380,6 +382,7 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
     shards,
     fanout: fanout.take(),
     failuresFile: prepFailuresFile(runId),
+    liveCost: sumCosts(costByModel, livePricesFor(pipeline.spec.pricing)),
   };
 }
 
