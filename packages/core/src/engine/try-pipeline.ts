@@ -145,6 +145,7 @@ export async function* tryPipeline(
               inputTokens: usage.input_tokens,
               outputTokens: usage.output_tokens,
               cachedTokens: usage.cached_tokens,
+              cacheWriteTokens: usage.cache_creation_tokens,
               prices,
             })
           : null,
