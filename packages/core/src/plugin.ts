@@ -142,6 +142,8 @@ export interface Usage {
   cached_tokens?: number;
   /** input tokens written to a prompt cache (part of input_tokens; Anthropic bills them above the input price) */
   cache_creation_tokens?: number;
+  /** of cache_creation_tokens, those written for an hour (Anthropic bills them at 2x the input price); absent: none */
+  cache_creation_1h_tokens?: number;
   reasoning_tokens?: number;
 }
 

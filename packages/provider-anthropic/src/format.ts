@@ -82,7 +82,8 @@ export function extractOutput(message: Record<string, unknown>, request: OutputR
 
 /**
  * Anthropic's usage in the engine's terms: input_tokens counts every input token (as OpenAI's
- * does), the cache reads and writes among them are cached_tokens and cache_creation_tokens.
+ * does), the cache reads and writes among them are cached_tokens and cache_creation_tokens, and
+ * the writes for an hour among those cache_creation_1h_tokens.
  * Anthropic's own figures stay in the response's usage.
  */
 export function toUsage(raw: unknown): Usage | null {
@@ -92,13 +93,19 @@ export function toUsage(raw: unknown): Usage | null {
   const written = num(raw.cache_creation_input_tokens);
   const output = num(raw.output_tokens);
   const input = fresh + read + written;
-  return {
+  const usage: Usage = {
     input_tokens: input,
     output_tokens: output,
     total_tokens: input + output,
     cached_tokens: read,
     cache_creation_tokens: written,
   };
+  // writes for an hour cost more than 5-minute ones: named when there are any
+  const hour = isObject(raw.cache_creation)
+    ? Math.min(num(raw.cache_creation.ephemeral_1h_input_tokens), written)
+    : 0;
+  if (hour > 0) usage.cache_creation_1h_tokens = hour;
+  return usage;
 }
 
 /**

@@ -93,6 +93,7 @@ export async function recordView(view: ViewPipeline, run: RunRow, ref: string) {
     output_tokens?: number;
     cached_tokens?: number;
     cache_creation_tokens?: number;
+    cache_creation_1h_tokens?: number;
   } | null;
   const model = typeof row.model === "string" ? row.model : (view.state.shards(run.id)[0]?.model ?? "");
   // at the pipeline's prices, as the run counted it (live ones for a request answered live)
@@ -105,6 +106,7 @@ export async function recordView(view: ViewPipeline, run: RunRow, ref: string) {
           outputTokens: usage.output_tokens ?? 0,
           cachedTokens: usage.cached_tokens,
           cacheWriteTokens: usage.cache_creation_tokens,
+          cacheWrite1hTokens: usage.cache_creation_1h_tokens,
           prices: row.batch_id === "live" ? livePricesFor(pricing) : pricesFor(pricing),
         })
       : null;

@@ -253,6 +253,7 @@ function successOf(
       outputTokens: usage.output_tokens,
       cachedTokens: usage.cached_tokens,
       cacheWriteTokens: usage.cache_creation_tokens,
+      cacheWrite1hTokens: usage.cache_creation_1h_tokens,
       prices: options.prices,
     });
     // a model without a known price: its tokens were paid, at a price batchpipe cannot tell

@@ -146,6 +146,7 @@ export async function* tryPipeline(
               outputTokens: usage.output_tokens,
               cachedTokens: usage.cached_tokens,
               cacheWriteTokens: usage.cache_creation_tokens,
+              cacheWrite1hTokens: usage.cache_creation_1h_tokens,
               prices,
             })
           : null,

@@ -19,6 +19,8 @@ export interface ModelPrice {
   cached_input?: number;
   /** input written to a prompt cache (Anthropic); absent: billed at the input price */
   cache_write?: number;
+  /** input written to a prompt cache for an hour (Anthropic); absent: at the cache_write price */
+  cache_write_1h?: number;
 }
 
 export const BATCH_PRICES_DATE = "2026-11-27";
@@ -29,8 +31,8 @@ export const BATCH_PRICES_DATE = "2026-11-27";
  * pricing page (docs.anthropic.com/en/docs/about-claude/pricing: "Batch input/output" and the cache
  * columns), list prices checked on 2026-12-05 against third-party tables: Opus 4.5/4.6 $5/$25, Opus
  * 4/4.1 and 3 $15/$75, Sonnet 3.7/4/4.5/4.6 $3/$15, Haiku 4.5 $1/$5, Haiku 3.5 $0.80/$4, Haiku 3
- * $0.25/$1.25. Not modelled: 1-hour cache writes (2x input, priced here as 5-minute ones) and the
- * long-context rate of Sonnet 4/4.5 past 200K input tokens.
+ * $0.25/$1.25; 1-hour cache writes 2x input. Not modelled: the long-context rate of Sonnet 4/4.5
+ * past 200K input tokens.
  */
 const CLAUDE_BATCH_PRICES: Readonly<Record<string, ModelPrice>> = {
   "claude-opus-4-6": claude(5, 25),
@@ -49,7 +51,13 @@ const CLAUDE_BATCH_PRICES: Readonly<Record<string, ModelPrice>> = {
 
 /** a Claude model's batch price from its list price (USD per 1M tokens) */
 function claude(input: number, output: number): ModelPrice {
-  return { input: input / 2, output: output / 2, cached_input: input / 20, cache_write: (input * 1.25) / 2 };
+  return {
+    input: input / 2,
+    output: output / 2,
+    cached_input: input / 20,
+    cache_write: (input * 1.25) / 2,
+    cache_write_1h: (input * 2) / 2,
+  };
 }
 
 const FREE: ModelPrice = { input: 0, output: 0 };
@@ -104,17 +112,25 @@ export function estimateCost(args: {
   cachedTokens?: number;
   /** input tokens written to a prompt cache, part of inputTokens too */
   cacheWriteTokens?: number;
+  /** of cacheWriteTokens, those written for an hour */
+  cacheWrite1hTokens?: number;
   prices?: Readonly<Record<string, ModelPrice>>;
 }): number | null {
   const price = priceFor(args.model, args.prices);
   if (!price) return null;
   const cached = Math.min(args.cachedTokens ?? 0, args.inputTokens);
   const written = Math.min(args.cacheWriteTokens ?? 0, args.inputTokens - cached);
+  const hour = Math.min(args.cacheWrite1hTokens ?? 0, written);
   const uncached = args.inputTokens - cached - written;
   const cachedRate = price.cached_input ?? price.input;
   const writeRate = price.cache_write ?? price.input;
+  const hourRate = price.cache_write_1h ?? writeRate;
   return (
-    (uncached * price.input + cached * cachedRate + written * writeRate + args.outputTokens * price.output) /
+    (uncached * price.input +
+      cached * cachedRate +
+      (written - hour) * writeRate +
+      hour * hourRate +
+      args.outputTokens * price.output) /
     1_000_000
   );
 }
@@ -144,6 +160,7 @@ function scaled(price: ModelPrice, factor: number): ModelPrice {
   const out: ModelPrice = { input: price.input * factor, output: price.output * factor };
   if (price.cached_input !== undefined) out.cached_input = price.cached_input * factor;
   if (price.cache_write !== undefined) out.cache_write = price.cache_write * factor;
+  if (price.cache_write_1h !== undefined) out.cache_write_1h = price.cache_write_1h * factor;
   return out;
 }
 
