@@ -70,6 +70,8 @@ export const BATCH_PRICES: Readonly<Record<string, ModelPrice>> = {
   "gpt-4.1-mini": { input: 0.2, output: 0.8, cached_input: 0.05 },
   "gpt-4.1-nano": { input: 0.05, output: 0.2, cached_input: 0.0125 },
   "gpt-4o": { input: 1.25, output: 5, cached_input: 0.625 },
+  // gpt-4o's first snapshot kept its launch price ($5 / $15 list) and has no cached rate
+  "gpt-4o-2024-05-13": { input: 2.5, output: 7.5 },
   "gpt-4o-mini": { input: 0.075, output: 0.3, cached_input: 0.0375 },
   o3: { input: 1, output: 4, cached_input: 0.25 },
   "o3-mini": { input: 0.55, output: 2.2, cached_input: 0.275 },
@@ -88,8 +90,9 @@ export const BATCH_PRICES: Readonly<Record<string, ModelPrice>> = {
 
 /**
  * The batch price of a model, or null when unknown. Dated snapshots ("gpt-4o-2024-08-06",
- * "gpt-4-0613") map to their base model; other variants ("gpt-4o-audio-preview") do not, since
- * they are priced differently.
+ * "gpt-4-0613") and "-latest" aliases ("claude-3-5-haiku-latest") map to their base model, unless
+ * the table prices them apart; other variants ("gpt-4o-audio-preview") do not, since they are
+ * priced differently.
  */
 export function priceFor(
   model: string,
@@ -188,8 +191,8 @@ function withSpecPrices(
   return prices;
 }
 
-/** "-2024-08-06", "-0613" or Anthropic's "-20250929" at the end of a model name */
-const SNAPSHOT_SUFFIX = /-(\d{4}-\d{2}-\d{2}|\d{8}|\d{4})$/;
+/** "-2024-08-06", "-0613", Anthropic's "-20250929" or its "-latest" aliases at the end of a model name */
+const SNAPSHOT_SUFFIX = /-(\d{4}-\d{2}-\d{2}|\d{8}|\d{4}|latest)$/;
 
 /** the estimated cost of one request of a run (USD), for shards that mix models; 0 when unknown */
 export function averageCost(
