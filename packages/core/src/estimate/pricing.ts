@@ -184,11 +184,24 @@ function withSpecPrices(
   let prices = memo.get(pricing);
   if (!prices) {
     const own: Record<string, ModelPrice> = { ...table };
-    for (const [model, entry] of Object.entries(pricing)) own[model] = scaled(entry, factor(entry));
+    for (const [model, entry] of Object.entries(pricing))
+      own[model] = scaled(withCacheWrites(entry), factor(entry));
     prices = own;
     memo.set(pricing, prices);
   }
   return prices;
+}
+
+/**
+ * A spec's list price with Anthropic's prompt-cache write rates (1.25x the input price, 2x for an
+ * hour): only Anthropic reports cache writes, so they apply to no other provider's requests.
+ */
+function withCacheWrites(entry: PricingEntry): ModelPrice {
+  const price: ModelPrice = { input: entry.input, output: entry.output };
+  if (entry.cached_input !== undefined) price.cached_input = entry.cached_input;
+  price.cache_write = entry.input * 1.25;
+  price.cache_write_1h = entry.input * 2;
+  return price;
 }
 
 /** "-2024-08-06", "-0613", Anthropic's "-20250929" or its "-latest" aliases at the end of a model name */
