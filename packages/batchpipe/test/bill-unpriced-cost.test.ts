@@ -33,6 +33,11 @@ describe("the cost of requests to a model without a known price", () => {
     expect(r.inputTokens).toBeGreaterThan(0);
     expect(r.cost).toBe(0);
     expect(r.unpriced).toBe(12);
+    // the progress events say so as they go
+    const last = json.events.filter((e) => e.type === "progress").at(-1) as {
+      snapshot: { unpriced: number };
+    };
+    expect(last.snapshot.unpriced).toBe(12);
 
     // sent again (--no-cache): paid again, at a price still unknown
     const text = await batchpipe(["run", spec, "--no-cache"], { cwd: dir });

@@ -145,7 +145,7 @@ function progressLines(s: ProgressSnapshot): string[] {
   ];
   return [
     `  ${bar} ${pct}% · ${stages.join(" · ")}`,
-    `  ok ${fmt(s.succeeded)} · failed ${fmt(s.failed)} · tokens ${fmt(s.inputTokens)} in / ${fmt(s.outputTokens)} out · cost ${money(s.cost)} · elapsed ${duration(s.elapsedMs)}${s.eta !== null && s.eta > 0 ? ` · ETA ${duration(s.eta)}` : ""}`,
+    `  ok ${fmt(s.succeeded)} · failed ${fmt(s.failed)} · tokens ${fmt(s.inputTokens)} in / ${fmt(s.outputTokens)} out · cost ${spent(s)} · elapsed ${duration(s.elapsedMs)}${s.eta !== null && s.eta > 0 ? ` · ETA ${duration(s.eta)}` : ""}`,
   ];
 }
 
@@ -214,7 +214,7 @@ export function fmt(n: number): string {
 
 /** what a run spent: "unknown", or at least its cost, when some requests went to a model without a known price */
 export function spent(c: { cost: number; unpriced: number }): string {
-  if (c.unpriced === 0) return money(c.cost);
+  if (!c.unpriced) return money(c.cost);
   return c.cost > 0 ? `≥${money(c.cost)}` : "unknown";
 }
 

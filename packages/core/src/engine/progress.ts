@@ -106,6 +106,7 @@ export class ProgressTracker {
       inputTokens: counters.inputTokens,
       outputTokens: counters.outputTokens,
       cost: counters.cost,
+      unpriced: counters.unpriced,
       inFlight: counts,
       // the work left is unknown while the source is read
       eta: this.reading ? null : eta,

@@ -42,6 +42,8 @@ export interface ProgressSnapshot {
   inputTokens: number;
   outputTokens: number;
   cost: number;
+  /** paid requests whose model has no known price: not in `cost` */
+  unpriced: number;
   /**
    * requests done per open batch's provider counts (not yet delivered); `processing`: requests the
    * provider reports as processing (Anthropic counts nothing else until a batch ends)
