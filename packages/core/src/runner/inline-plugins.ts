@@ -23,6 +23,7 @@ import {
   type TransformPlugin,
   z,
 } from "../plugin.js";
+import { REQUIRED_BODY_KEY } from "../transform/prompt.js";
 import type { BatchErrorItem, BatchInputItem, BatchOutputItem } from "./items.js";
 import type { ParsedWorkConfig } from "./work-config.js";
 
@@ -77,6 +78,10 @@ export function createItemTransform(
     name: "work-item",
     options: z.strictObject({}),
     create() {
+      // the key the endpoint's body needs: messages (chat), prompt (completions) or input
+      const key = REQUIRED_BODY_KEY[config.endpoint];
+      const use = (given: "messages" | "input") =>
+        `${config.endpoint} takes ${key}, not ${given}: ${key === "prompt" ? "give body: { prompt }" : `yield { id, ${key} }`} (or a whole body)`;
       return {
         toRequest(record) {
           const item = record.data as BatchInputItem;
@@ -92,8 +97,12 @@ export function createItemTransform(
             body = { ...item.body };
           } else if (item.messages !== undefined) {
             if (!Array.isArray(item.messages)) throw invalid("messages must be an array", customId);
-            body = { ...config.body, messages: item.messages };
+            // the Responses API takes a list of messages as its input
+            if (key === "messages") body = { ...config.body, messages: item.messages };
+            else if (config.endpoint === "/v1/responses") body = { ...config.body, input: item.messages };
+            else throw invalid(use("messages"), customId);
           } else if (item.input !== undefined) {
+            if (key !== "input") throw invalid(use("input"), customId);
             body = { ...config.body, input: item.input };
           } else {
             throw invalid("the item has none of messages, input or body", customId);

@@ -30,7 +30,7 @@ export const PROMPT_ENDPOINTS = [
 export type PromptEndpoint = (typeof PROMPT_ENDPOINTS)[number];
 
 /** the key each endpoint's body cannot do without */
-const REQUIRED_BODY_KEY: Record<PromptEndpoint, string> = {
+export const REQUIRED_BODY_KEY: Record<PromptEndpoint, string> = {
   "/v1/chat/completions": "messages",
   "/v1/embeddings": "input",
   "/v1/responses": "input",
