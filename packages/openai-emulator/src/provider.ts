@@ -7,6 +7,7 @@
  * a separate emulator (`batchpipe emulator --port N`) and `use: openai` with
  * `base_url: http://127.0.0.1:N/v1` (or `use: anthropic` with `base_url: http://127.0.0.1:N`).
  */
+import { createRequire } from "node:module";
 import {
   BatchpipeError,
   defineProvider,
@@ -41,23 +42,28 @@ type Options = z.output<typeof emulatorProviderOptions>;
 /**
  * The Anthropic provider plugin, loaded by name when installed: @batchpipe/provider-anthropic is
  * a dependency of this package (issue 14), but `api: openai` runs must not need it.
+ *
+ * Loaded with require() (Node >= 20.19 loads an ES module so), not a top-level `await import()`:
+ * a module graph with a top-level await cannot be require()d, so a CommonJS app's
+ * `require("batchpipe")` failed with ERR_REQUIRE_ASYNC_MODULE.
  */
 const ANTHROPIC_PLUGIN = "@batchpipe/provider-anthropic";
 let loadError: unknown;
-const anthropic: ProviderPlugin | undefined = await import(`${ANTHROPIC_PLUGIN}/plugin`).then(
-  (m: { default: ProviderPlugin }) => m.default,
-  (error: unknown) => {
-    loadError = error;
-    return undefined;
-  },
-);
+let anthropic: ProviderPlugin | undefined;
+try {
+  anthropic = (createRequire(import.meta.url)(`${ANTHROPIC_PLUGIN}/plugin`) as { default: ProviderPlugin })
+    .default;
+} catch (error) {
+  loadError = error;
+}
 
 function anthropicPlugin(): ProviderPlugin {
   if (anthropic) return anthropic;
-  const reason =
-    (loadError as { code?: string })?.code === "ERR_MODULE_NOT_FOUND"
-      ? "is not installed"
-      : `failed to load: ${String(loadError)}`;
+  const reason = ["MODULE_NOT_FOUND", "ERR_MODULE_NOT_FOUND"].includes(
+    (loadError as { code?: string })?.code ?? "",
+  )
+    ? "is not installed"
+    : `failed to load: ${String(loadError)}`;
   throw new BatchpipeError(
     ErrorCodes.PLUGIN_NOT_FOUND,
     `provider: { use: emulator, api: anthropic } needs the package ${ANTHROPIC_PLUGIN}, which ${reason}.`,
