@@ -64,7 +64,10 @@ export abstract class BatchRunner {
   static builtins: PluginRegistry | undefined;
 
   /** yield the requests: `{ id, messages }`, `{ id, input }` or `{ id, body }` */
-  static upload(): AsyncIterable<BatchInputItem> | Iterable<BatchInputItem> {
+  static upload():
+    | AsyncIterable<BatchInputItem>
+    | Iterable<BatchInputItem>
+    | Promise<AsyncIterable<BatchInputItem> | Iterable<BatchInputItem>> {
     throw new BatchpipeError(ErrorCodes.SPEC_INVALID, "the runner class does not define upload()", {
       hint: 'Add `static async *upload() { yield { id: "1", messages: [...] } }` to the class.',
     });
@@ -136,8 +139,14 @@ export abstract class BatchRunner {
 export function runnerSpec(runner: RunnerClass, config: ParsedWorkConfig): Record<string, unknown> {
   const upload = runner.upload?.bind(runner);
   const download = runner.download?.bind(runner);
-  if (!upload) throw new BatchpipeError(ErrorCodes.SPEC_INVALID, `${runner.name} has no upload()`);
-  if (!download) throw new BatchpipeError(ErrorCodes.SPEC_INVALID, `${runner.name} has no download()`);
+  if (!upload)
+    throw new BatchpipeError(ErrorCodes.SPEC_INVALID, `${runner.name} has no upload()`, {
+      hint: 'Add `static async *upload() { yield { id: "1", messages: [...] } }` to the class.',
+    });
+  if (!download)
+    throw new BatchpipeError(ErrorCodes.SPEC_INVALID, `${runner.name} has no download()`, {
+      hint: "Add `static async download(items) { for await (const item of items) { … } }` to the class.",
+    });
   const downloadError = runner.downloadError?.bind(runner);
   return {
     version: 1,

@@ -27,7 +27,10 @@ import { REQUIRED_BODY_KEY } from "../transform/prompt.js";
 import type { BatchErrorItem, BatchInputItem, BatchOutputItem } from "./items.js";
 import type { ParsedWorkConfig } from "./work-config.js";
 
-export type UploadFunction = () => AsyncIterable<BatchInputItem> | Iterable<BatchInputItem>;
+export type UploadFunction = () =>
+  | AsyncIterable<BatchInputItem>
+  | Iterable<BatchInputItem>
+  | Promise<AsyncIterable<BatchInputItem> | Iterable<BatchInputItem>>;
 
 /**
  * A source reading `upload()`; positions are `<label>:<n>` (the n-th item).
@@ -46,7 +49,7 @@ export function createUploadSource(upload: UploadFunction, label = "upload()"): 
       const from = uploadCursor(checkpoint);
       let n = 0;
       let ids = ID_HASH_SEED;
-      for await (const item of upload()) {
+      for await (const item of await uploaded(upload, label)) {
         signal.throwIfAborted();
         n++;
         ids = idHash(ids, item);
@@ -220,6 +223,26 @@ function toErrorItem(row: FailureRow | SuccessRow): BatchErrorItem {
 
 async function* iterate<T>(items: T[]): AsyncIterable<T> {
   yield* items;
+}
+
+/** what upload() returned, awaited if a promise (an async function returning an array); refused if not iterable */
+async function uploaded(
+  upload: UploadFunction,
+  label: string,
+): Promise<AsyncIterable<BatchInputItem> | Iterable<BatchInputItem>> {
+  let items: unknown = upload();
+  if (typeof (items as PromiseLike<unknown> | null)?.then === "function") items = await items;
+  const iterable = items as Record<symbol, unknown> | null | undefined;
+  if (
+    typeof iterable?.[Symbol.asyncIterator] === "function" ||
+    typeof iterable?.[Symbol.iterator] === "function"
+  )
+    return items as AsyncIterable<BatchInputItem> | Iterable<BatchInputItem>;
+  const what = items === null || items === undefined ? String(items) : `a ${typeof items}`;
+  throw new BatchpipeError(ErrorCodes.PLUGIN_FAILED, `${label} returned ${what}, not items`, {
+    hint: "Write upload() as a generator (`static async *upload() { yield { id, messages } }`), or return an array of items.",
+    plugin: label,
+  });
 }
 
 const ID_HASH_SEED = 0x811c9dc5;
