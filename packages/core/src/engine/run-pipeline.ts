@@ -219,7 +219,7 @@ async function refuseLostState(
     ErrorCodes.STATE_LOST,
     `the provider has ${found.length === 5 ? "5 or more" : found.length} batch(es) of pipeline "${name}" (newest: ${newest.id}${when}), but its state in ${stateDir} is new: running would submit and pay for everything again`,
     {
-      hint: "Restore the state folder (state.db) from a backup or point --state-dir at it; or, to submit everything again anyway, add --force (or rename the pipeline).",
+      hint: "Restore the state folder (state.db) from a backup or point --state-dir at it (from code: the stateDir option, workConfig.state_dir); or, to submit everything again anyway, add --force (from code: force: true), or rename the pipeline.",
     },
   );
 }
