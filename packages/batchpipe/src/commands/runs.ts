@@ -1,6 +1,6 @@
 /** `batchpipe runs <pipeline.yaml>`: a pipeline's past runs, newest first, from its state (no network). */
 
-import { pipelineRuns } from "@batchpipe/core";
+import { BatchpipeError, ErrorCodes, pipelineRuns } from "@batchpipe/core";
 import { defineCommand } from "citty";
 import { cliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
@@ -17,12 +17,18 @@ export default defineCommand({
   },
   async run(context) {
     const ctx = cliContext(context);
-    const { pipeline, stateDir } = await loadPipelineArg(ctx, context.args, { keyUnused: true });
     const limit = context.args.limit === undefined ? 50 : Number(context.args.limit);
     if (!Number.isInteger(limit) || limit < 1) {
-      ctx.io.stderr.write(`✖ --limit expects a whole number of runs, got ${context.args.limit} (USAGE)\n`);
-      return ExitCode.USAGE;
+      // thrown, so that --json gets the error event too
+      throw new BatchpipeError(
+        ErrorCodes.USAGE,
+        `--limit expects a whole number of runs, got ${context.args.limit}`,
+        {
+          hint: "Give how many runs to list, newest first, e.g. --limit 10.",
+        },
+      );
     }
+    const { pipeline, stateDir } = await loadPipelineArg(ctx, context.args, { keyUnused: true });
     const { name, stateDir: dir, runs } = pipelineRuns(pipeline, { stateDir, limit });
     if (context.args.json) {
       ctx.io.stdout.write(`${JSON.stringify({ name, stateDir: dir, runs }, null, 2)}\n`);

@@ -4,7 +4,7 @@
  * prices. Nothing is written: no state, no sinks.
  */
 
-import { type TryItem, tryPipeline } from "@batchpipe/core";
+import { BatchpipeError, ErrorCodes, type TryItem, tryPipeline } from "@batchpipe/core";
 import { defineCommand } from "citty";
 import { cliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
@@ -28,8 +28,14 @@ export default defineCommand({
     const args = context.args;
     const limit = args.number === undefined ? 5 : Number(args.number);
     if (!Number.isInteger(limit) || limit < 1 || limit > 100) {
-      io.stderr.write(`✖ -n expects a number of records from 1 to 100, got ${args.number} (USAGE)\n`);
-      return ExitCode.USAGE;
+      // thrown, so that --json gets the error event too
+      throw new BatchpipeError(
+        ErrorCodes.USAGE,
+        `-n expects a number of records from 1 to 100, got ${args.number}`,
+        {
+          hint: "Give how many records to send from the first, e.g. -n 5 (or name them with --ids).",
+        },
+      );
     }
     const ids = args.ids
       ?.split(",")
