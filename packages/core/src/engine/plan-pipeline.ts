@@ -10,7 +10,7 @@ import { CACHE_FILE, cacheProvider, ResultCache } from "../cache/index.js";
 import { pricesFor, shardCost } from "../estimate/pricing.js";
 import { type Logger, silentLogger } from "../plugin.js";
 import { checkStateOwner, openState, type RunTotals } from "../state/index.js";
-import { runReadPhase } from "./read/index.js";
+import { runReadPhase, withoutResume } from "./read/index.js";
 import type { EnginePipeline } from "./types.js";
 
 export interface PlanShard {
@@ -83,6 +83,8 @@ export async function planPipeline(
       logger,
       onProgress: options.onProgress,
       cache: cache && cache.size > 0 ? cache : undefined,
+    }).catch((error: unknown) => {
+      throw withoutResume(error);
     });
     const failedByCode: Record<string, number> = {};
     const failures = fs.readFileSync(path.join(dir, read.failuresFile), "utf8");

@@ -69,6 +69,14 @@ export function withSubmitted(error: unknown, submitted: { shards: number; reque
   return out;
 }
 
+/**
+ * A failed read's error as the source gave it, without what a run would resume (`batchpipe plan`
+ * reads into a throwaway folder and submits nothing: it has no run to continue).
+ */
+export function withoutResume(error: unknown): unknown {
+  return (error !== null && typeof error === "object" && sourceFailures.get(error)) || error;
+}
+
 export function interrupted(): BatchpipeError {
   return new BatchpipeError(ErrorCodes.INTERRUPTED, "interrupted; the state is saved", {
     hint: "Run the same command again to resume.",
