@@ -17,6 +17,7 @@ export default defineCommand({
   },
   async run(context) {
     const ctx = cliContext(context);
+    const { pipeline, stateDir } = await loadPipelineArg(ctx, context.args, { keyUnused: true });
     const limit = context.args.limit === undefined ? 50 : Number(context.args.limit);
     if (!Number.isInteger(limit) || limit < 1) {
       // thrown, so that --json gets the error event too
@@ -28,7 +29,6 @@ export default defineCommand({
         },
       );
     }
-    const { pipeline, stateDir } = await loadPipelineArg(ctx, context.args, { keyUnused: true });
     const { name, stateDir: dir, runs } = pipelineRuns(pipeline, { stateDir, limit });
     if (context.args.json) {
       ctx.io.stdout.write(`${JSON.stringify({ name, stateDir: dir, runs }, null, 2)}\n`);
