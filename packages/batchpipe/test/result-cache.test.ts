@@ -243,6 +243,13 @@ describe("the result cache", () => {
 
     const plan = await batchpipe(["plan", spec], { cwd: dir });
     expect(plan.stdout).toMatch(/120 requests are answered from the result cache, not sent \(saved \$/);
+    // it said "120 records → 0 requests in 1 shard"
+    expect(plan.stdout).toMatch(/^plan for shown: 120 records → nothing to send$/m);
+    const rerun = await batchpipe(["run", spec], { cwd: dir });
+    expect(rerun.code, rerun.stderr).toBe(0);
+    expect(rerun.stderr).toMatch(
+      /^ {2}read 120 records → nothing to send · 120 requests answered from the cache/m,
+    );
     // its shard uploads nothing and sends no tokens: size and tokens are "-" (they showed the
     // results file's size and the tokens an earlier run paid for, beside totals of 0)
     expect(plan.stdout).toMatch(

@@ -28,9 +28,11 @@ export default defineCommand({
       return ExitCode.OK;
     }
     const t = plan.totals;
+    // shards answered from the result cache send nothing: they are listed below, marked (cached)
+    const sent = plan.shards.filter((shard) => !shard.cached).length;
     const out: string[] = [];
     out.push(
-      `plan for ${plan.name}: ${plural(t.read, "record")} → ${plural(t.requests, "request")} in ${plural(t.shards, "shard")}`,
+      `plan for ${plan.name}: ${plural(t.read, "record")} → ${t.requests === 0 ? "nothing to send" : `${plural(t.requests, "request")} in ${plural(sent, "shard")}`}`,
     );
     if (t.identical)
       out.push(

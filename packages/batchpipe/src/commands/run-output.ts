@@ -86,8 +86,8 @@ export function createProgressRenderer(
           return;
         case "planned":
           line(
-            `  read ${plural(event.totals.read, "record")} → ${plural(event.totals.requests, "request")} in ${plural(event.totals.shards, "shard")}` +
-              `${event.totals.identical ? ` (${fmt(event.totals.identical)} identical sent once)` : ""}` +
+            `  read ${plural(event.totals.read, "record")} → ${toSend(event.totals)}` +
+              `${event.totals.identical ? ` (${fmt(event.totals.identical)} identical ${event.totals.requests ? "sent once" : "answered once"})` : ""}` +
               `${event.totals.cached ? ` · ${plural(event.totals.cached, "request")} answered from the cache (saved ~${money(event.totals.cachedCost ?? 0)})` : ""}` +
               ` · ~${fmt(event.totals.estimatedInputTokens)} input tokens · est. ${money(event.totals.estimatedCost)}`,
           );
@@ -246,4 +246,14 @@ export function duration(ms: number): string {
   const m = Math.floor(s / 60);
   if (m < 60) return `${m}m${String(s % 60).padStart(2, "0")}s`;
   return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, "0")}m`;
+}
+
+/**
+ * what the read leaves to send: its requests and their shards. Shards answered from the result
+ * cache count among the shards but send nothing, so with cached requests the shards go unsaid.
+ */
+function toSend(totals: { requests: number; shards: number; cached?: number }): string {
+  if (totals.requests === 0) return "nothing to send";
+  if (totals.cached) return `${plural(totals.requests, "request")} to send`;
+  return `${plural(totals.requests, "request")} in ${plural(totals.shards, "shard")}`;
 }
