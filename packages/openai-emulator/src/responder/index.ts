@@ -26,8 +26,11 @@ export function respond(endpoint: string, body: Record<string, unknown>, ctx: Re
   const input = estimateRequestTokens(endpoint, body);
   switch (endpoint) {
     case "/v1/chat/completions": {
-      const content = chatContent(body);
-      const output = Math.max(1, estimateTextTokens(content));
+      const {
+        text: content,
+        output,
+        cut,
+      } = capped(chatContent(body), body.max_completion_tokens ?? body.max_tokens);
       return {
         usage: { input, output },
         body: {
@@ -40,7 +43,7 @@ export function respond(endpoint: string, body: Record<string, unknown>, ctx: Re
               index: 0,
               message: { role: "assistant", content, refusal: null, annotations: [] },
               logprobs: null,
-              finish_reason: "stop",
+              finish_reason: cut ? "length" : "stop",
             },
           ],
           usage: {
@@ -61,23 +64,22 @@ export function respond(endpoint: string, body: Record<string, unknown>, ctx: Re
       };
     }
     case "/v1/responses": {
-      const text = responsesText(body);
-      const output = Math.max(1, estimateTextTokens(text));
+      const { text, output, cut } = capped(responsesText(body), body.max_output_tokens);
       return {
         usage: { input, output },
         body: {
           id: `resp_${ctx.ids.hex(32)}`,
           object: "response",
           created_at: ctx.now,
-          status: "completed",
+          status: cut ? "incomplete" : "completed",
           error: null,
-          incomplete_details: null,
+          incomplete_details: cut ? { reason: "max_output_tokens" } : null,
           model,
           output: [
             {
               type: "message",
               id: `msg_${ctx.ids.hex(32)}`,
-              status: "completed",
+              status: cut ? "incomplete" : "completed",
               role: "assistant",
               content: [{ type: "output_text", text, annotations: [] }],
             },
@@ -111,10 +113,10 @@ export function respond(endpoint: string, body: Record<string, unknown>, ctx: Re
       };
     }
     case "/v1/completions": {
-      const text = inputsOf(body.prompt)
+      const prompt = inputsOf(body.prompt)
         .map((p) => (typeof p === "string" ? p : ""))
         .join("\n");
-      const output = Math.max(1, estimateTextTokens(text));
+      const { text, output, cut } = capped(prompt, body.max_tokens);
       return {
         usage: { input, output },
         body: {
@@ -122,7 +124,7 @@ export function respond(endpoint: string, body: Record<string, unknown>, ctx: Re
           object: "text_completion",
           created: ctx.now,
           model,
-          choices: [{ text, index: 0, logprobs: null, finish_reason: "stop" }],
+          choices: [{ text, index: 0, logprobs: null, finish_reason: cut ? "length" : "stop" }],
           usage: { prompt_tokens: input, completion_tokens: output, total_tokens: input + output },
         },
       };
@@ -140,6 +142,19 @@ export function respond(endpoint: string, body: Record<string, unknown>, ctx: Re
     default:
       return { usage: { input, output: 0 }, body: { object: "echo", model, echo: body } };
   }
+}
+
+/**
+ * The answer as a model given an output cap writes it: past the cap (max_tokens,
+ * max_completion_tokens, max_output_tokens) the text is cut at 4 characters a token and the
+ * completion tokens are the cap, as OpenAI bills them (finish_reason "length").
+ */
+function capped(text: string, cap: unknown): { text: string; output: number; cut: boolean } {
+  const output = Math.max(1, estimateTextTokens(text));
+  if (typeof cap !== "number" || !Number.isInteger(cap) || cap < 1 || output <= cap) {
+    return { text, output, cut: false };
+  }
+  return { text: text.slice(0, cap * 4), output: cap, cut: true };
 }
 
 /** Chat content: JSON for json_schema/json_object formats, else the last user message echoed. */
