@@ -179,7 +179,7 @@ function describe(event: WatchEvent, rel: (file: string) => string, stop: string
     case "file_error":
       return `! ${event.error.message}; ${event.retryInMs === null ? "not processed this time" : `trying again in ${Math.round(event.retryInMs / 1000)}s`}`;
     case "group_started":
-      return `▶ ${event.resumed ? "resuming" : "running"} ${event.files.length} file(s): ${event.files.map(rel).join(", ")}`;
+      return `▶ ${event.resumed ? "resuming" : "running"} ${event.files.length} file(s): ${fileList(event.files, rel)}`;
     case "file_read":
       return `  ${rel(event.file)}: ${event.records} record(s) read`;
     case "file_done":
@@ -189,7 +189,7 @@ function describe(event: WatchEvent, rel: (file: string) => string, stop: string
     case "group_split":
       return `↯ these files cannot run together (${event.reason.split("\n")[0]}): running each on its own`;
     case "group_failed":
-      return `✖ ${event.files.map(rel).join(", ")}: ${event.error.message}${event.error.hint ? `\n  hint: ${event.error.hint}` : ""}`;
+      return `✖ ${fileList(event.files, rel)}: ${event.error.message}${event.error.hint ? `\n  hint: ${event.error.hint}` : ""}`;
     case "group_retry":
       return `! ${event.error.message}; retrying in ${Math.round(event.inMs / 1000)}s`;
     case "idle":
@@ -198,4 +198,13 @@ function describe(event: WatchEvent, rel: (file: string) => string, stop: string
     default:
       return undefined;
   }
+}
+
+/** files named in a human line: the first few, then how many more (`--json` events list them all) */
+const NAMED_FILES = 5;
+
+function fileList(files: readonly string[], rel: (file: string) => string): string {
+  const named = files.slice(0, NAMED_FILES).map(rel).join(", ");
+  const more = files.length - NAMED_FILES;
+  return more > 0 ? `${named} and ${more.toLocaleString("en-US")} more` : named;
 }
