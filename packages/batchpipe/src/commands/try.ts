@@ -88,11 +88,12 @@ function renderItem(item: TryItem): string {
     lines.push(`not sent: ${item.error.message} (${item.error.code})`, "");
     return `${lines.join("\n")}\n`;
   }
-  lines.push(`request  POST ${item.request.url}`, indent(compactJson(item.request.body)));
+  const shown = { shortened: false };
+  lines.push(`request  POST ${item.request.url}`, indent(compactJson(shorten(item.request.body, shown))));
   const r = item.result;
   if (r.kind === "failure") {
-    lines.push(`answer   ✖ ${r.error.message} (${r.error.code}${r.retryable ? ", retryable" : ""})`, "");
-    return `${lines.join("\n")}\n`;
+    lines.push(`answer   ✖ ${r.error.message} (${r.error.code}${r.retryable ? ", retryable" : ""})`);
+    return `${[...lines, ...shortenedNote(shown), ""].join("\n")}\n`;
   }
   const usage = r.usage
     ? ` · ${fmt(r.usage.input_tokens)} in / ${fmt(r.usage.output_tokens)} out tokens`
@@ -100,10 +101,39 @@ function renderItem(item: TryItem): string {
   const price = item.cost === null ? " · cost unknown" : ` · $${item.cost.toFixed(6)}`;
   lines.push(`answer   ✔ ${item.ms} ms${usage}${price}`);
   const out = item.output;
-  if (out?.ok) lines.push(indent(typeof out.output === "string" ? out.output : compactJson(out.output)));
-  else if (out) lines.push(`  ✖ ${out.message} (invalid_json_output)`);
-  lines.push("");
-  return `${lines.join("\n")}\n`;
+  if (out?.ok) {
+    const output = shorten(out.output, shown);
+    lines.push(indent(typeof output === "string" ? output : compactJson(output)));
+  } else if (out) lines.push(`  ✖ ${out.message} (invalid_json_output)`);
+  return `${[...lines, ...shortenedNote(shown), ""].join("\n")}\n`;
+}
+
+/** longer texts and lists are cut in what is printed (a record of megabytes is not dumped whole) */
+const SHOWN_CHARS = 2000;
+const SHOWN_ITEMS = 20;
+
+/** `value` with its long strings and arrays cut for display; `shown.shortened` says if any was */
+function shorten(value: unknown, shown: { shortened: boolean }): unknown {
+  if (typeof value === "string") {
+    if (value.length <= SHOWN_CHARS) return value;
+    shown.shortened = true;
+    return `${value.slice(0, SHOWN_CHARS)}… [${fmt(value.length - SHOWN_CHARS)} more characters]`;
+  }
+  if (Array.isArray(value)) {
+    const items = value.slice(0, SHOWN_ITEMS).map((v) => shorten(v, shown));
+    if (value.length <= SHOWN_ITEMS) return items;
+    shown.shortened = true;
+    return [...items, `… [${fmt(value.length - SHOWN_ITEMS)} more items]`];
+  }
+  if (value !== null && typeof value === "object") {
+    // fromEntries: a "__proto__" key stays a key
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, shorten(v, shown)]));
+  }
+  return value;
+}
+
+function shortenedNote(shown: { shortened: boolean }): string[] {
+  return shown.shortened ? ["  (long values are cut here; `--json` prints them whole)"] : [];
 }
 
 function indent(text: string): string {
