@@ -19,7 +19,7 @@ import { ExitCode } from "../exit-codes.js";
 import { exitCodeForSignal, trapSignals } from "../signals.js";
 import { durationArg } from "./duration-arg.js";
 import { loadPipelineArg, noCache, noCacheArg, pipelineArgs, stateDirArg } from "./pipeline-args.js";
-import { createProgressRenderer } from "./run-output.js";
+import { createProgressRenderer, fmt } from "./run-output.js";
 
 export default defineCommand({
   meta: {
@@ -131,7 +131,7 @@ export default defineCommand({
       if (args.json) io.stdout.write(`${JSON.stringify({ type: "summary", ...summary })}\n`);
       else
         io.stdout.write(
-          `${summary.files} file(s) in ${summary.groups} run(s): ${summary.succeeded} succeeded, ${summary.failed} failed${summary.filesFailed ? ` · ${summary.filesFailed} file(s) could not be processed` : ""}\n`,
+          `${fmt(summary.files)} file(s) in ${fmt(summary.groups)} run(s): ${fmt(summary.succeeded)} succeeded, ${fmt(summary.failed)} failed${summary.filesFailed ? ` · ${fmt(summary.filesFailed)} file(s) could not be processed` : ""}\n`,
         );
       if (summary.filesFailed > 0) return ExitCode.RUN_ERROR;
       return summary.failed > 0 ? ExitCode.FAILED_REQUESTS : ExitCode.OK;
@@ -173,7 +173,7 @@ function describe(event: WatchEvent, rel: (file: string) => string, stop: string
     case "folder_missing":
       return `${rel(event.root)} does not exist: waiting for it to be created`;
     case "file_queued":
-      return `+ ${rel(event.file)} (${event.bytes} bytes) queued`;
+      return `+ ${rel(event.file)} (${fmt(event.bytes)} bytes) queued`;
     case "file_skipped":
       return `= ${rel(event.file)} already processed (same content)`;
     case "file_error":
@@ -181,11 +181,11 @@ function describe(event: WatchEvent, rel: (file: string) => string, stop: string
     case "group_started":
       return `▶ ${event.resumed ? "resuming" : "running"} ${event.files.length} file(s): ${fileList(event.files, rel)}`;
     case "file_read":
-      return `  ${rel(event.file)}: ${event.records} record(s) read`;
+      return `  ${rel(event.file)}: ${fmt(event.records)} record(s) read`;
     case "file_done":
-      return `✓ ${rel(event.file)}: ${event.succeeded} succeeded, ${event.failed} failed`;
+      return `✓ ${rel(event.file)}: ${fmt(event.succeeded)} succeeded, ${fmt(event.failed)} failed`;
     case "group_finished":
-      return `■ run ${event.report.run} ${event.status}: ${event.report.succeeded} succeeded, ${event.report.failed} failed, ${event.report.batches} batch(es)`;
+      return `■ run ${event.report.run} ${event.status}: ${fmt(event.report.succeeded)} succeeded, ${fmt(event.report.failed)} failed, ${fmt(event.report.batches)} batch(es)`;
     case "group_split":
       return `↯ these files cannot run together (${event.reason.split("\n")[0]}): running each on its own`;
     case "group_failed":
