@@ -1,3 +1,4 @@
+import { randomInt } from "node:crypto";
 import fs from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -43,7 +44,9 @@ export async function createEmulator(options: EmulatorOptions = {}): Promise<Emu
   const dataDir = resolved.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "batchpipe-emulator-"));
   fs.mkdirSync(dataDir, { recursive: true });
   const clock = createClock(resolved.timeScale);
-  const ids = createIds(createRandom(resolved.seed));
+  // without a seed, ids differ from one start to the next (as a provider's do): a run resumed in a
+  // new process must not find its old batch ids naming the new emulator's batches
+  const ids = createIds(createRandom(options.seed ?? randomInt(2 ** 32)));
   const ctx: EmulatorContext = {
     get options() {
       return resolved;
