@@ -4,7 +4,9 @@
  * provider is called, and what the provider stages on the way (an uploaded file) is recorded as it
  * happens, so a crash at any point neither loses a batch nor pays for one twice.
  */
+import fs from "node:fs";
 import path from "node:path";
+import { BatchpipeError, ErrorCodes } from "../errors.js";
 import type { BatchSnapshot, SubmissionTag, SubmitResult } from "../provider/contract.js";
 import { tagKey } from "../provider/contract.js";
 import { type ShardRow, stateTag } from "../state/index.js";
@@ -38,11 +40,13 @@ export function submissionTag(ctx: LoopContext, shard: ShardRow): SubmissionTag 
  */
 export async function submitShard(ctx: LoopContext, shard: ShardRow, fresh: boolean): Promise<SubmitResult> {
   const submission = fresh ? shard.submission + 1 : shard.submission;
+  const file = path.join(ctx.stateDir, shard.file);
+  if (shard.staged === null) checkShardFile(file, shard);
   patchShard(ctx, shard, { status: "submitting", submission });
   const result = await withCallSignal(ctx.signal, (signal) =>
     ctx.provider.submit(
       {
-        file: path.join(ctx.stateDir, shard.file),
+        file,
         requests: shard.requests,
         bytes: shard.bytes,
         model: shard.model,
@@ -156,3 +160,27 @@ const NEVER_SUBMITTED: BatchSnapshot = {
   createdAt: null,
   expiresAt: null,
 };
+
+/**
+ * The shard file as the read wrote it: one cut short or changed in the state folder (a full disk, a
+ * restored backup, a hand edit) would send fewer or garbled requests, and the records of the lines
+ * lost would end neither succeeded nor failed (15 of 90 in a tester's run, reported as a success).
+ * Checked before the first submission (nothing staged at the provider yet: a staged upload is
+ * reused, and a collected shard's file may be cleaned up), before anything is paid.
+ */
+function checkShardFile(file: string, shard: ShardRow): void {
+  let size: number | undefined;
+  try {
+    size = fs.statSync(file).size;
+  } catch {}
+  if (size === shard.bytes) return;
+  throw new BatchpipeError(
+    ErrorCodes.STATE_FAILED,
+    size === undefined
+      ? `the shard file ${file} is missing: shard ${shard.name} (${shard.requests} requests) cannot be submitted`
+      : `the shard file ${file} has ${size} bytes, but ${shard.bytes} were written when its ${shard.requests} requests were read: it was cut short or changed outside batchpipe, and submitting it would lose or garble requests`,
+    {
+      hint: "Restore the state folder from a backup, or give this run up: `batchpipe cancel <spec>` and run it (its requests not sent fail as batch_cancelled), then run again to send them (what succeeded is answered from the result cache).",
+    },
+  );
+}

@@ -1,0 +1,78 @@
+// A damaged state folder: files of it cut short or written over between two runs say so (where,
+// what to do) before anything is paid, instead of losing records or blaming permissions.
+import fs from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  batchpipe,
+  type EmulatorProcess,
+  readJsonl,
+  report,
+  startEmulatorProcess,
+  tempDir,
+  writeDataset,
+  writePipeline,
+} from "./support/harness.js";
+
+describe("a damaged state folder (emulator in its own process)", () => {
+  let emulator: EmulatorProcess;
+  beforeAll(async () => {
+    emulator = await startEmulatorProcess();
+  });
+  afterAll(async () => {
+    await emulator?.close();
+  });
+
+  const batchesOf = async (name: string) =>
+    (await emulator.state()).batches.filter((b) => b.metadata?.batchpipe_name === name).length;
+
+  it("a shard file cut short before its submission stops the run (nothing sent for it); cancel, run, run again delivers every record", async () => {
+    const dir = tempDir("bp-cut-shard-");
+    writeDataset(dir, 90);
+    // max_cost below the estimate: the read is kept, nothing is submitted
+    const spec = (maxCost: number) =>
+      writePipeline(dir, {
+        baseUrl: emulator.url,
+        name: "cut-shard",
+        maxTokens: 20,
+        batch: { max_requests: 30, max_cost: maxCost },
+      });
+    spec(0.000001);
+    const held = await batchpipe(["run", "pipeline.yaml"], { cwd: dir });
+    expect(held.code).toBe(1);
+    expect(held.stderr).toContain("(BUDGET_EXCEEDED)");
+    const runDir = fs.readdirSync(path.join(dir, ".batchpipe/cut-shard")).find((f) => f.startsWith("r1-"))!;
+    const shard = path.join(dir, ".batchpipe/cut-shard", runDir, "shards/00002.jsonl");
+    const bytes = fs.statSync(shard).size;
+    // the second shard cut in the middle of a line (a full disk, a restored backup)
+    fs.truncateSync(shard, Math.floor(bytes / 2));
+
+    spec(1);
+    const cut = await batchpipe(["run", "pipeline.yaml"], { cwd: dir });
+    // before the fix: exit 0, "every request succeeded", and 15 of the 90 records in no sink (unaccounted 15)
+    expect(cut.code).toBe(1);
+    const error = cut.stderr.slice(cut.stderr.indexOf("✖"));
+    expect(
+      error.replace(runDir, "<run>").replace(/\d+ bytes, but \d+/, "N bytes, but M"),
+    ).toMatchInlineSnapshot(`
+        "✖ the shard file .batchpipe/cut-shard/<run>/shards/00002.jsonl has N bytes, but M were written when its 30 requests were read: it was cut short or changed outside batchpipe, and submitting it would lose or garble requests (STATE_FAILED)
+          hint: Restore the state folder from a backup, or give this run up: \`batchpipe cancel <spec>\` and run it (its requests not sent fail as batch_cancelled), then run again to send them (what succeeded is answered from the result cache).
+        "
+      `);
+    // the first shard may have gone before the damaged one was reached; never the damaged one
+    const sent = await batchesOf("cut-shard");
+    expect(sent).toBeLessThanOrEqual(1);
+
+    const cancelled = await batchpipe(["cancel", "pipeline.yaml"], { cwd: dir });
+    expect(cancelled.code, cancelled.stderr).toBe(0);
+    const ended = await batchpipe(["run", "pipeline.yaml", "--json"], { cwd: dir });
+    expect(ended.code, ended.stderr).toBe(3);
+    expect(report(ended)).toMatchObject({ read: 90, failedByCode: { batch_cancelled: 60 }, unaccounted: 0 });
+    const again = await batchpipe(["run", "pipeline.yaml", "--json"], { cwd: dir });
+    expect(again.code, again.stderr).toBe(0);
+    expect(report(again)).toMatchObject({ read: 90, succeeded: 90, failed: 0, unaccounted: 0 });
+    const ids = readJsonl<{ id: string }>(path.join(dir, "out/results.jsonl")).map((r) => r.id);
+    expect(new Set(ids).size).toBe(90);
+    expect(ids).toHaveLength(90);
+  }, 120_000);
+});
