@@ -75,4 +75,25 @@ describe("a damaged state folder (emulator in its own process)", () => {
     expect(new Set(ids).size).toBe(90);
     expect(ids).toHaveLength(90);
   }, 120_000);
+
+  it("a state.db cut short says it is damaged and what to do (it blamed the folder's permissions, without the cause)", async () => {
+    const dir = tempDir("bp-cut-state-");
+    writeDataset(dir, 40);
+    writePipeline(dir, { baseUrl: emulator.url, name: "cut-state", batch: { max_requests: 10 } });
+    const first = await batchpipe(["run", "pipeline.yaml"], { cwd: dir });
+    expect(first.code, first.stderr).toBe(0);
+    const stateDb = path.join(dir, ".batchpipe/cut-state/state.db");
+    // cut in the middle of its pages (a full disk, a copy taken while a run wrote it)
+    fs.truncateSync(stateDb, Math.floor(fs.statSync(stateDb).size / 2));
+    for (const command of ["run", "status", "runs", "cancel"]) {
+      const refused = await batchpipe([command, "pipeline.yaml"], { cwd: dir });
+      expect({ command, code: refused.code }).toEqual({ command, code: 1 });
+      expect(refused.stderr).toMatchInlineSnapshot(`
+        "✖ the state database .batchpipe/cut-state/state.db is damaged: database disk image is malformed (STATE_FAILED)
+          hint: It was cut short or written over (a full disk, a copy taken while a run wrote it). Restore the state folder from a backup. Without one, move the file aside and run again: batches this pipeline has at the provider then stop the run with STATE_LOST, and \`--force\` sends again what the result cache does not answer.
+        "
+      `);
+    }
+    expect(await batchesOf("cut-state")).toBe(4);
+  }, 120_000);
 });

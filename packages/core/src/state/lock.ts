@@ -9,6 +9,7 @@ import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { BatchpipeError, ErrorCodes } from "../errors.js";
+import { stateOpenFailed } from "./open-failure.js";
 
 export interface StateLock {
   release(): void;
@@ -137,10 +138,7 @@ function tryExclusive(file: string, timeoutMs: number): Database.Database | unde
   } catch (error) {
     db?.close();
     if (isBusy(error)) return undefined;
-    throw new BatchpipeError(ErrorCodes.STATE_FAILED, `cannot take the lock ${file}`, {
-      hint: "Check the folder's permissions and free space, or move the state elsewhere with --state-dir.",
-      cause: error,
-    });
+    throw stateOpenFailed("the lock", file, error);
   }
 }
 

@@ -7,9 +7,10 @@
 import { createHash } from "node:crypto";
 import path from "node:path";
 import Database from "better-sqlite3";
-import { BatchpipeError, ErrorCodes } from "../errors.js";
+import { BatchpipeError } from "../errors.js";
 import type { Checkpoint } from "../plugin.js";
 import { makeStateDir, ownerOnly } from "./lock.js";
+import { stateOpenFailed } from "./open-failure.js";
 import {
   migrate,
   type RawRun,
@@ -108,10 +109,7 @@ export function openState(dir: string, options: { keepVersion?: boolean } = {}):
     ownerOnly(file);
   } catch (error) {
     if (error instanceof BatchpipeError) throw error;
-    throw new BatchpipeError(ErrorCodes.STATE_FAILED, `cannot open the state database ${file}`, {
-      hint: "Check the folder's permissions, or move the state elsewhere with --state-dir.",
-      cause: error,
-    });
+    throw stateOpenFailed("the state database", file, error);
   }
   return createStore(dir, db);
 }
