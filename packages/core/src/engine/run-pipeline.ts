@@ -19,9 +19,12 @@ import {
   type RunCounters,
   type RunRow,
   type ShardRow,
+  type StateLock,
+  type StateStore,
   stateTag,
 } from "../state/index.js";
 import { runNotifying } from "./notify.js";
+import { lockOutputs } from "./output-locks.js";
 import { FanoutGate, interrupted } from "./read/index.js";
 import { loadReadResume, readRun } from "./read-run.js";
 import { RunLoop } from "./run-loop.js";
@@ -59,7 +62,17 @@ async function runOnce(pipeline: EnginePipeline, options: RunOptions): Promise<R
   const { checkpointEvery, deliveryPartSize, deadline } = resolveTuning(options);
   checkStateOwner(stateDir, pipeline.spec.name, { claim: true });
   const lock = acquireLock(stateDir);
-  const state = openState(stateDir);
+  // a run that cannot start lets go of what it holds (a BatchRunner's process goes on)
+  let outputs: StateLock | undefined;
+  let state: StateStore;
+  try {
+    outputs = lockOutputs(pipeline);
+    state = openState(stateDir);
+  } catch (error) {
+    outputs?.release();
+    lock.release();
+    throw error;
+  }
   let provider: ProviderConnection | undefined;
   let cache: ResultCache | undefined;
   /** a new state's warning about this pipeline's batches from another state folder, said once the run exists */
@@ -170,6 +183,7 @@ async function runOnce(pipeline: EnginePipeline, options: RunOptions): Promise<R
     // every delivery committed its successes already: this stops the writer
     await cache?.close().catch(() => undefined);
     state.close();
+    outputs?.release();
     lock.release();
   }
 }
