@@ -96,4 +96,49 @@ describe("a damaged state folder (emulator in its own process)", () => {
     }
     expect(await batchesOf("cut-state")).toBe(4);
   }, 120_000);
+
+  it("a shard meta file cut short stops the run at its collection (it retried without end); state.db aside and --force finish it", async () => {
+    const dir = tempDir("bp-cut-meta-");
+    writeDataset(dir, 90);
+    const spec = (maxCost: number) =>
+      writePipeline(dir, {
+        baseUrl: emulator.url,
+        name: "cut-meta",
+        maxTokens: 20,
+        batch: { max_requests: 30, max_cost: maxCost },
+      });
+    spec(0.000001);
+    const held = await batchpipe(["run", "pipeline.yaml"], { cwd: dir });
+    expect(held.stderr).toContain("(BUDGET_EXCEEDED)");
+    const stateDir = path.join(dir, ".batchpipe/cut-meta");
+    const runDir = fs.readdirSync(stateDir).find((f) => f.startsWith("r1-"))!;
+    const meta = path.join(stateDir, runDir, "shards/00002.meta.jsonl");
+    fs.truncateSync(meta, Math.floor(fs.statSync(meta).size / 2));
+
+    spec(1);
+    // before the fix: "could not read the results of batch …; retrying" every few seconds, for ever
+    const cut = await batchpipe(["run", "pipeline.yaml"], { cwd: dir, timeoutMs: 90_000 });
+    expect(cut.code).toBe(1);
+    const error = cut.stderr.slice(cut.stderr.indexOf("✖"));
+    expect(
+      error
+        .replace(runDir, "<run>")
+        .replace(/line \d+\) is damaged, not JSON \(.*\):/, "line N) is damaged, not JSON (…):"),
+    ).toMatchInlineSnapshot(`
+        "✖ a shard meta line (.batchpipe/cut-meta/<run>/shards/00002.meta.jsonl line N) is damaged, not JSON (…): the state folder was cut short or changed outside batchpipe (STATE_FAILED)
+          hint: Restore the state folder from a backup. Without one, start over: move its state.db aside (the result cache, cache.db, stays) and run with --force: requests that succeeded are answered from the result cache, the others are sent again.
+        "
+      `);
+
+    // what its hint says: state.db aside (the result cache stays), then --force
+    fs.renameSync(path.join(stateDir, "state.db"), path.join(dir, "state.db.damaged"));
+    for (const f of ["state.db-wal", "state.db-shm"]) fs.rmSync(path.join(stateDir, f), { force: true });
+    const forced = await batchpipe(["run", "pipeline.yaml", "--force", "--json"], { cwd: dir });
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(report(forced)).toMatchObject({ read: 90, succeeded: 90, failed: 0, unaccounted: 0 });
+    expect((report(forced) as { cached: number }).cached).toBeGreaterThan(0);
+    const ids = readJsonl<{ id: string }>(path.join(dir, "out/results.jsonl")).map((r) => r.id);
+    expect(ids).toHaveLength(90);
+    expect(new Set(ids).size).toBe(90);
+  }, 180_000);
 });

@@ -174,9 +174,14 @@ export class ShardMetaIndex {
 
   /** the meta line at `index`, decoded, its id kept */
   private decode(index: number): ShardMeta {
-    const meta = decodeShardMeta(this.line(index));
+    const meta = decodeShardMeta(this.line(index), () => this.place(index));
     this.idAt[index] = meta.id;
     return meta;
+  }
+
+  /** the line's place, for an error: its file and line number */
+  private place(index: number): string {
+    return `${this.file} line ${index + 1}`;
   }
 
   /** `decoded`: the line's meta, decoded for its id already (handed out once) */
@@ -185,7 +190,7 @@ export class ShardMetaIndex {
     return {
       index,
       meta: () => {
-        const out = meta ?? decodeShardMeta(this.line(index));
+        const out = meta ?? decodeShardMeta(this.line(index), () => this.place(index));
         meta = undefined;
         return out;
       },

@@ -40,8 +40,22 @@ export function encodeShardMeta(meta: Omit<ShardMeta, "input"> & { input: string
   );
 }
 
-export function decodeShardMeta(line: string): ShardMeta {
-  const meta = JSON.parse(line) as Partial<ShardMeta>;
+/** `where`: the file and line, for the error a damaged line gets */
+export function decodeShardMeta(line: string, where?: () => string): ShardMeta {
+  let meta: Partial<ShardMeta>;
+  try {
+    meta = JSON.parse(line) as Partial<ShardMeta>;
+  } catch (error) {
+    // a file of the state cut short or written over: collecting again cannot mend it (it was taken
+    // for a provider's failure to read results, and retried every few seconds without end)
+    throw new BatchpipeError(
+      ErrorCodes.STATE_FAILED,
+      `a shard meta line${where ? ` (${where()})` : ""} is damaged, not JSON (${(error as Error).message}): the state folder was cut short or changed outside batchpipe`,
+      {
+        hint: "Restore the state folder from a backup. Without one, start over: move its state.db aside (the result cache, cache.db, stays) and run with --force: requests that succeeded are answered from the result cache, the others are sent again.",
+      },
+    );
+  }
   if (
     typeof meta.id !== "string" ||
     typeof meta.inputTokens !== "number" ||
