@@ -31,7 +31,7 @@ provider:
 source: { use: jsonl, path: ./live-data.jsonl }
 transform:
   id: "{{ id }}"
-  body: { model: gpt-4o-mini, max_tokens: 5, messages: [{ role: user, content: "{{ text }}" }] }
+  body: { model: gpt-4o-mini, max_tokens: 20, messages: [{ role: user, content: "{{ text }}" }] }
 batch: { poll_interval: 200ms, max_requests: 10, max_enqueued_tokens: 200 }
 # the viewer shows a record's input and request from the rows: keep them whole
 sinks: [{ use: jsonl, path: ./out/live.jsonl, fields: all }]
