@@ -138,6 +138,8 @@ describe("progress output", () => {
       cachedRequests: 1,
       cachedSaved: 0.02,
       answeredLive: 0,
+      cut: 0,
+      cutByReason: {},
       batches: 2,
       queueRefusals: 1,
       shards: 1,

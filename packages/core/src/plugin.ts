@@ -20,6 +20,7 @@ export type {
   BatchEnding,
   BatchRef,
   BatchSnapshot,
+  CutReason,
   EncodedRequest,
   FindOptions,
   LiveResult,

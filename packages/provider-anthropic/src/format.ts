@@ -4,6 +4,7 @@
  * line of a batch's results.
  */
 import type {
+  CutReason,
   EncodedRequest,
   OutputRequest,
   OutputResult,
@@ -64,20 +65,41 @@ export function wantsJson(body: Record<string, unknown>): boolean {
  */
 export function extractOutput(message: Record<string, unknown>, request: OutputRequest): OutputResult {
   const blocks = Array.isArray(message.content) ? message.content.filter(isObject) : [];
-  if (request.json) {
-    const call = blocks.find((b) => b.type === "tool_use");
-    if (call) return { ok: true, output: call.input ?? null };
-  }
-  const texts = blocks.filter((b) => b.type === "text" && typeof b.text === "string").map((b) => b.text);
-  const text = texts.length > 0 ? texts.join("") : null;
-  if (request.json && text !== null) {
-    try {
-      return { ok: true, output: JSON.parse(text) };
-    } catch (error) {
-      return { ok: false, message: `the model's output is not valid JSON: ${(error as Error).message}` };
+  const cut = stopCut(message.stop_reason);
+  let output: unknown;
+  const call = request.json ? blocks.find((b) => b.type === "tool_use") : undefined;
+  if (call) output = call.input ?? null;
+  else {
+    const texts = blocks.filter((b) => b.type === "text" && typeof b.text === "string").map((b) => b.text);
+    output = texts.length > 0 ? texts.join("") : null;
+    if (request.json && output !== null) {
+      try {
+        output = JSON.parse(output as string);
+      } catch (error) {
+        const note =
+          cut === "max_tokens"
+            ? " (the answer was cut short at max_tokens: raise it)"
+            : cut === "content_filter"
+              ? " (the model refused: stop_reason refusal)"
+              : "";
+        return {
+          ok: false,
+          message: `the model's output is not valid JSON${note}: ${(error as Error).message}`,
+        };
+      }
     }
   }
-  return { ok: true, output: text };
+  return cut ? { ok: true, output, cut } : { ok: true, output };
+}
+
+/**
+ * An answer the model did not finish: stop_reason "max_tokens" (or "model_context_window_exceeded":
+ * the context window left less room than max_tokens), or "refusal" (its safety filter stopped it).
+ */
+function stopCut(reason: unknown): CutReason | undefined {
+  if (reason === "max_tokens" || reason === "model_context_window_exceeded") return "max_tokens";
+  if (reason === "refusal") return "content_filter";
+  return undefined;
 }
 
 /**

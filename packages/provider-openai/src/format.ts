@@ -3,7 +3,14 @@
  * (output or error file) judged on its own (reference §3.2): success ⇔ response.status_code is 2xx
  * and error is null, whichever file it came from. Failures say whether a new attempt can help.
  */
-import type { EncodedRequest, OutputRequest, OutputResult, RequestLine, Usage } from "@batchpipe/core/plugin";
+import type {
+  CutReason,
+  EncodedRequest,
+  OutputRequest,
+  OutputResult,
+  RequestLine,
+  Usage,
+} from "@batchpipe/core/plugin";
 
 export type LineOutcome =
   | { kind: "success"; body: Record<string, unknown> }
@@ -77,30 +84,59 @@ function retryableStatus(status: number): boolean {
 export function extractOutput(body: Record<string, unknown>, request: OutputRequest): OutputResult {
   const url = request.endpoint.replace(/^\/v1/, "");
   let text: unknown;
+  let cut: CutReason | undefined;
   if (url === "/chat/completions") {
     const choices = Array.isArray(body.choices) ? body.choices : [];
     const message = isObject(choices[0]) && isObject(choices[0].message) ? choices[0].message : undefined;
     text = message?.content ?? null;
+    cut = isObject(choices[0]) ? finishCut(choices[0].finish_reason) : undefined;
   } else if (url === "/embeddings") {
     const data = Array.isArray(body.data) ? body.data : [];
     const vectors = data.map((d) => (isObject(d) ? d.embedding : undefined));
     return { ok: true, output: vectors.length === 1 ? vectors[0] : vectors };
   } else if (url === "/responses") {
     text = typeof body.output_text === "string" ? body.output_text : responsesText(body.output);
+    cut = responsesCut(body);
   } else if (url === "/completions") {
     const choices = Array.isArray(body.choices) ? body.choices : [];
     text = isObject(choices[0]) ? (choices[0].text ?? null) : null;
+    cut = isObject(choices[0]) ? finishCut(choices[0].finish_reason) : undefined;
   } else {
     return { ok: true, output: body };
   }
   if (request.json && typeof text === "string") {
     try {
-      return { ok: true, output: JSON.parse(text) };
+      return cut ? { ok: true, output: JSON.parse(text), cut } : { ok: true, output: JSON.parse(text) };
     } catch (error) {
-      return { ok: false, message: `the model's output is not valid JSON: ${(error as Error).message}` };
+      return {
+        ok: false,
+        message: `the model's output is not valid JSON${cutNote(cut)}: ${(error as Error).message}`,
+      };
     }
   }
-  return { ok: true, output: text };
+  return cut ? { ok: true, output: text, cut } : { ok: true, output: text };
+}
+
+/** why a JSON output that does not parse may be partial */
+function cutNote(cut: CutReason | undefined): string {
+  if (cut === "max_tokens") return " (the answer was cut short at max_tokens: raise it)";
+  if (cut === "content_filter") return " (the answer was stopped by the provider's content filter)";
+  return "";
+}
+
+/** chat and completions: finish_reason "length" (max_tokens or max_completion_tokens reached) or "content_filter" */
+function finishCut(reason: unknown): CutReason | undefined {
+  if (reason === "length") return "max_tokens";
+  if (reason === "content_filter") return "content_filter";
+  return undefined;
+}
+
+/** the Responses API: status "incomplete" with incomplete_details.reason max_output_tokens or content_filter */
+function responsesCut(body: Record<string, unknown>): CutReason | undefined {
+  if (body.status !== "incomplete") return undefined;
+  const reason = isObject(body.incomplete_details) ? body.incomplete_details.reason : undefined;
+  // the documented reasons are max_output_tokens and content_filter: an incomplete answer is cut either way
+  return reason === "content_filter" ? "content_filter" : "max_tokens";
 }
 
 /** Whether a request asked for JSON output (chat response_format, responses text.format). */

@@ -205,7 +205,35 @@ export function renderReport(report: RunReport): string {
     ],
     ["time", duration(report.durationMs)],
   ];
-  return `${head}\n${rows.map(([k, v]) => `  ${k.padEnd(17)}${v}`).join("\n")}\n`;
+  return `${head}\n${rows.map(([k, v]) => `  ${k.padEnd(17)}${v}`).join("\n")}\n${cutLines(report)}`;
+}
+
+/** answers the model cut short succeeded, but their rows hold partial output: say how many, and the fix */
+function cutLines(report: RunReport): string {
+  // a report of an older version has no cut counts
+  return Object.entries(report.cutByReason ?? {})
+    .filter(([, n]) => n > 0)
+    .map(([reason, n]) => {
+      const answers = `${fmt(n)} of ${plural(report.succeeded, "answer")} ${n === 1 ? "was" : "were"}`;
+      const rows = n === 1 ? "its row holds" : "their rows hold";
+      if (reason === "max_tokens")
+        return `⚠ ${answers} cut short at max_tokens: ${rows} partial output (raise max_tokens, max_completion_tokens or max_output_tokens in the transform's body, and run again)\n`;
+      if (reason === "content_filter")
+        return `⚠ ${answers} stopped by the provider's content filter: ${rows} partial output or none\n`;
+      return `⚠ ${answers} cut short (${reason}): ${rows} partial output\n`;
+    })
+    .join("");
+}
+
+/** "3 cut short at max_tokens, 1 by the content filter", or "" when none was cut (status, watch) */
+export function cutCounts(byReason: Record<string, number> | undefined): string {
+  return Object.entries(byReason ?? {})
+    .filter(([, n]) => n > 0)
+    .map(
+      ([reason, n]) =>
+        `${fmt(n)} cut short ${reason === "content_filter" ? "by the content filter" : `at ${reason}`}`,
+    )
+    .join(", ");
 }
 
 export function fmt(n: number): string {

@@ -5,7 +5,7 @@ import { defineCommand } from "citty";
 import { cliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
 import { loadPipelineArg, pipelineArgs, stateDirArg } from "./pipeline-args.js";
-import { fmt, money, spent, unpriced } from "./run-output.js";
+import { cutCounts, fmt, money, spent, unpriced } from "./run-output.js";
 
 export default defineCommand({
   meta: { name: "status", description: "Show the state of a pipeline's latest run" },
@@ -48,7 +48,7 @@ export default defineCommand({
       ...stoppedLines(run, `batchpipe ${watch ? "watch" : "run"} ${context.args.pipeline}`),
       `  started ${new Date(run.createdAt).toISOString()}${run.finishedAt ? ` · finished ${new Date(run.finishedAt).toISOString()}` : ""}`,
       // while the source is read (streaming submission) the total is not known yet
-      `  records ${fmt(c.succeeded + c.failed)}/${run.totals ? fmt(total) : "? (source still being read)"} done · ok ${fmt(c.succeeded)} · failed ${fmt(c.failed)} · retried ${fmt(c.retried)}`,
+      `  records ${fmt(c.succeeded + c.failed)}/${run.totals ? fmt(total) : "? (source still being read)"} done · ok ${fmt(c.succeeded)}${cutCounts(c.cutByReason) && ` (${cutCounts(c.cutByReason)})`} · failed ${fmt(c.failed)} · retried ${fmt(c.retried)}`,
       `  shards ${
         Object.entries(run.shards)
           .map(([k, n]) => `${k} ${n}`)

@@ -105,6 +105,12 @@ function renderItem(item: TryItem): string {
     const output = shorten(out.output, shown);
     lines.push(indent(typeof output === "string" ? output : compactJson(output)));
   } else if (out) lines.push(`  ✖ ${out.message} (invalid_json_output)`);
+  if (out?.ok && out.cut === "max_tokens")
+    lines.push(
+      "  ⚠ cut short at max_tokens: the output above is partial (raise max_tokens in the transform's body)",
+    );
+  else if (out?.ok && out.cut === "content_filter")
+    lines.push("  ⚠ stopped by the provider's content filter: the output above is partial");
   return `${[...lines, ...shortenedNote(shown), ""].join("\n")}\n`;
 }
 

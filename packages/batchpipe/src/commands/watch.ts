@@ -19,7 +19,7 @@ import { ExitCode } from "../exit-codes.js";
 import { exitCodeForSignal, trapSignals } from "../signals.js";
 import { durationArg } from "./duration-arg.js";
 import { loadPipelineArg, noCache, noCacheArg, pipelineArgs, stateDirArg } from "./pipeline-args.js";
-import { createProgressRenderer, fmt } from "./run-output.js";
+import { createProgressRenderer, cutCounts, fmt } from "./run-output.js";
 
 export default defineCommand({
   meta: {
@@ -185,7 +185,7 @@ function describe(event: WatchEvent, rel: (file: string) => string, stop: string
     case "file_done":
       return `✓ ${rel(event.file)}: ${fmt(event.succeeded)} succeeded, ${fmt(event.failed)} failed`;
     case "group_finished":
-      return `■ run ${event.report.run} ${event.status}: ${fmt(event.report.succeeded)} succeeded, ${fmt(event.report.failed)} failed, ${fmt(event.report.batches)} batch(es)`;
+      return `■ run ${event.report.run} ${event.status}: ${fmt(event.report.succeeded)} succeeded${cutCounts(event.report.cutByReason) && ` (${cutCounts(event.report.cutByReason)}: partial output)`}, ${fmt(event.report.failed)} failed, ${fmt(event.report.batches)} batch(es)`;
     case "group_split":
       return `↯ these files cannot run together (${event.reason.split("\n")[0]}): running each on its own`;
     case "group_failed":

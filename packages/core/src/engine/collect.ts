@@ -10,7 +10,7 @@ import type { CachedResult } from "../cache/index.js";
 import { ErrorCodes, isBatchpipeError } from "../errors.js";
 import { estimateCost, type ModelPrice } from "../estimate/pricing.js";
 import type { FailureRow, ProviderPlugin, RecordPosition, ResultRow, SuccessRow } from "../plugin.js";
-import type { BatchSnapshot, ProviderConnection, ResultItem } from "../provider/contract.js";
+import type { BatchSnapshot, CutReason, ProviderConnection, ResultItem } from "../provider/contract.js";
 import type { FanoutRow, ShardRow } from "../state/index.js";
 import type { ShardMeta } from "./codecs/shard-meta.js";
 import { countFailure, emptyCounters, type RunCounters } from "./counters.js";
@@ -118,8 +118,14 @@ async function collectWith(options: CollectOptions, metas: ShardMetaIndex): Prom
           const { response, usage, model } = outcome;
           options.remember?.(meta.requestDigest, { response, usage, model }, success.cost);
         }
+        const cut = success.cut;
         for (const target of targets(meta, fanout)) {
           counters.succeeded++;
+          // an answer cut short is delivered as it is (partial output) and counted per record
+          if (cut !== undefined) {
+            counters.cut++;
+            counters.cutByReason[cut] = (counters.cutByReason[cut] ?? 0) + 1;
+          }
           await options.sinks.write({
             ...success.row,
             id: target.id,
@@ -237,7 +243,7 @@ function successOf(
   outcome: Extract<Outcome, { kind: "success" }>,
   counters: RunCounters,
 ):
-  | { ok: true; row: SuccessRow; cost: number }
+  | { ok: true; row: SuccessRow; cost: number; cut: CutReason | undefined }
   | { ok: false; failure: Extract<Outcome, { kind: "failure" }> } {
   const { shard } = options;
   const usage = outcome.usage;
@@ -288,7 +294,7 @@ function successOf(
     input: meta.input,
     source: meta.source,
   };
-  return { ok: true, row, cost };
+  return { ok: true, row, cost, cut: output.cut };
 }
 
 /** the request a result answers: by its line in the shard file when the provider gives it, else by id */

@@ -19,6 +19,9 @@ export function addCounters(counters: RunCounters, delta: RunCounters): RunCount
   next.cost += delta.cost;
   next.answeredLive += delta.answeredLive;
   next.unpriced += delta.unpriced;
+  next.cut += delta.cut;
+  for (const [reason, n] of Object.entries(delta.cutByReason))
+    next.cutByReason[reason] = (next.cutByReason[reason] ?? 0) + n;
   return next;
 }
 

@@ -277,6 +277,8 @@ export function buildReport(
     cachedRequests: run.totals?.cached ?? 0,
     cachedSaved: run.totals?.cachedCost ?? 0,
     answeredLive: counters.answeredLive,
+    cut: counters.cut,
+    cutByReason: counters.cutByReason,
     batches: counters.batches,
     queueRefusals: counters.queueRefusals,
     shards: run.totals?.shards ?? 0,

@@ -13,7 +13,7 @@ import {
   type RequestLine,
   silentLogger,
 } from "../plugin.js";
-import type { LiveResult } from "../provider/contract.js";
+import type { LiveResult, OutputResult } from "../provider/contract.js";
 import { guardSource, toRequest } from "./read/read-errors.js";
 import { recordJson, tooDeep } from "./read/too-deep.js";
 import { openProvider } from "./run-pipeline.js";
@@ -39,7 +39,7 @@ export type TryItem = {
       request: RequestLine;
       result: LiveResult;
       /** the convenient output (as sinks would get it) of a success */
-      output: { ok: true; output: unknown } | { ok: false; message: string } | null;
+      output: OutputResult | null;
       /** USD at live prices; null when the model's price is unknown */
       cost: number | null;
       ms: number;

@@ -153,6 +153,13 @@ export interface RunReport {
   cachedSaved: number;
   /** successes answered through the live API after batch.deadline, at live prices (in `cost`) */
   answeredLive: number;
+  /**
+   * successes whose answer the model cut short, among `succeeded` (their rows hold partial output):
+   * every answer this run delivered, those from the result cache included
+   */
+  cut: number;
+  /** `cut` by reason: `max_tokens` (the request's output-token limit), `content_filter` */
+  cutByReason: Record<string, number>;
   batches: number;
   queueRefusals: number;
   shards: number;

@@ -224,7 +224,19 @@ export interface OutputRequest {
   json: boolean;
 }
 
-export type OutputResult = { ok: true; output: unknown } | { ok: false; message: string };
+/**
+ * Why the model stopped before its answer's end: `max_tokens` (the request's output-token limit:
+ * OpenAI's finish_reason "length", the Responses API's incomplete max_output_tokens, Anthropic's
+ * stop_reason "max_tokens"), `content_filter` (the provider's filter stopped it: finish_reason
+ * "content_filter", Anthropic's "refusal").
+ */
+export type CutReason = "max_tokens" | "content_filter";
+
+/**
+ * What `output` takes from a response. `cut`: the answer was cut short (its output is partial); the
+ * run counts such answers per reason and delivers them as successes. Absent: a whole answer.
+ */
+export type OutputResult = { ok: true; output: unknown; cut?: CutReason } | { ok: false; message: string };
 
 /** a live call's failure (`retryable`: the engine may send the request again) */
 export function liveFailure(

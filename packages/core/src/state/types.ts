@@ -66,6 +66,13 @@ export interface RunCounters {
   answeredLive: number;
   /** paid requests of a model without a known price: in the tokens, not in `cost` (unknown) */
   unpriced: number;
+  /**
+   * successes whose answer the model cut short (partial output: max_tokens reached, or a content
+   * filter), among `succeeded`; 0 in runs of older versions
+   */
+  cut: number;
+  /** `cut` by reason (CutReason: max_tokens, content_filter) */
+  cutByReason: Record<string, number>;
 }
 
 export interface RunRow {
@@ -123,6 +130,8 @@ export const emptyCounters = (): RunCounters => ({
   cost: 0,
   answeredLive: 0,
   unpriced: 0,
+  cut: 0,
+  cutByReason: {},
 });
 
 export interface FanoutRow {
