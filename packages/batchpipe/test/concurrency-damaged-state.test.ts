@@ -141,4 +141,40 @@ describe("a damaged state folder (emulator in its own process)", () => {
     expect(ids).toHaveLength(90);
     expect(new Set(ids).size).toBe(90);
   }, 180_000);
+
+  it("records that end neither succeeded nor failed (a meta file cut at a line's end) are not reported as a completed run", async () => {
+    const dir = tempDir("bp-cut-meta-line-");
+    writeDataset(dir, 90);
+    const spec = (maxCost: number) =>
+      writePipeline(dir, {
+        baseUrl: emulator.url,
+        name: "cut-meta-line",
+        maxTokens: 20,
+        batch: { max_requests: 30, max_cost: maxCost },
+      });
+    spec(0.000001);
+    const held = await batchpipe(["run", "pipeline.yaml"], { cwd: dir });
+    expect(held.stderr).toContain("(BUDGET_EXCEEDED)");
+    const stateDir = path.join(dir, ".batchpipe/cut-meta-line");
+    const runDir = fs.readdirSync(stateDir).find((f) => f.startsWith("r1-"))!;
+    const meta = path.join(stateDir, runDir, "shards/00002.meta.jsonl");
+    // the last 10 lines gone, cut where a line ends: every line left parses
+    const lines = fs.readFileSync(meta, "utf8").split("\n").filter(Boolean);
+    fs.writeFileSync(meta, `${lines.slice(0, -10).join("\n")}\n`);
+
+    spec(1);
+    const cut = await batchpipe(["run", "pipeline.yaml"], { cwd: dir });
+    // before: exit 0, "completed: every request succeeded", and 10 records in no sink (unaccounted 10)
+    expect(cut.code).toBe(3);
+    expect(cut.stdout.split("\n")[0]!.replace(/r1-\w+/, "<run>")).toMatchInlineSnapshot(
+      `"⚠ run <run> finished with 10 records in no sink (neither succeeded nor failed): run again to send them (what succeeded is answered from the result cache)"`,
+    );
+    expect(cut.stdout).toMatch(/^ {2}unaccounted +10$/m);
+    // what the head line tells: run again; the next run sends the 10 and answers the rest from the cache
+    const again = await batchpipe(["run", "pipeline.yaml"], { cwd: dir });
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toContain("completed: every request succeeded");
+    const ids = readJsonl<{ id: string }>(path.join(dir, "out/results.jsonl")).map((r) => r.id);
+    expect(new Set(ids).size).toBe(90);
+  }, 120_000);
 });

@@ -170,11 +170,13 @@ export function renderReport(report: RunReport): string {
       ? `⚠ run ${report.run} read no records: ${EMPTY_SOURCE}`
       : report.status === "completed"
         ? `✓ run ${report.run} completed: every request succeeded`
-        : report.status === "partial"
-          ? `⚠ run ${report.run} finished with ${fmt(report.failed)} failed request${report.failed === 1 ? "" : "s"} (in the error sinks)`
-          : report.status === "cancelled"
-            ? `■ run ${report.run} cancelled`
-            : `✓ run ${report.run} skipped`;
+        : report.status === "partial" && report.unaccounted !== 0
+          ? `⚠ run ${report.run} finished with ${plural(report.unaccounted, "record")} in no sink (neither succeeded nor failed)${report.failed ? ` and ${fmt(report.failed)} failed` : ""}: run again to send them (what succeeded is answered from the result cache)`
+          : report.status === "partial"
+            ? `⚠ run ${report.run} finished with ${fmt(report.failed)} failed request${report.failed === 1 ? "" : "s"} (in the error sinks)`
+            : report.status === "cancelled"
+              ? `■ run ${report.run} cancelled`
+              : `✓ run ${report.run} skipped`;
   const rows: [string, string][] = [
     ["read", fmt(report.read)],
     ["succeeded", fmt(report.succeeded)],

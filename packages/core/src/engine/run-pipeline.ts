@@ -169,10 +169,13 @@ async function runOnce(pipeline: EnginePipeline, options: RunOptions): Promise<R
     if (pipeline.spec.batch.clean_up)
       emit({ type: "cleaned_up", run: run.id, shards: await loop.cleanUp.finish() });
     state.finishRun(run.id, cancelled ? "cancelled" : "done");
-    const status: RunStatusResult = cancelled ? "cancelled" : counters.failed > 0 ? "partial" : "completed";
+    // records that ended neither succeeded nor failed reached no sink: never a completed run
+    const lost = (run.totals?.read ?? 0) - counters.succeeded - counters.failed;
+    const incomplete = counters.failed > 0 || (!cancelled && lost !== 0);
+    const status: RunStatusResult = cancelled ? "cancelled" : incomplete ? "partial" : "completed";
     const report = buildReport(pipeline, state.getRun(run.id)!, counters, status);
     emit({ type: "run_finished", report });
-    return { run: run.id, status, report, exitCode: counters.failed > 0 ? 3 : 0 };
+    return { run: run.id, status, report, exitCode: incomplete ? 3 : 0 };
   } catch (error) {
     // the signal aborted a call in flight (the provider's SDK throws its own abort error): the run
     // was interrupted, and what it did so far is in the state
