@@ -9,7 +9,7 @@ import { defineCommand } from "citty";
 import { cliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
 import { loadPipelineArg, pipelineArgs } from "./pipeline-args.js";
-import { fmt } from "./run-output.js";
+import { fmt, plural } from "./run-output.js";
 
 export default defineCommand({
   meta: {
@@ -65,14 +65,13 @@ export default defineCommand({
     }
     if (!args.json) {
       const total = answered + failed;
-      const notFound =
-        missing.length > 0 ? `, ${fmt(missing.length)} id${missing.length === 1 ? "" : "s"} not found` : "";
+      const notFound = missing.length > 0 ? `, ${plural(missing.length, "id")} not found` : "";
       const price =
         cost === null
           ? "cost unknown (add the model under `pricing:`)"
           : `$${cost.toFixed(6)} at live prices`;
       io.stdout.write(
-        `${fmt(total)} record${total === 1 ? "" : "s"} tried: ${fmt(answered)} answered, ${fmt(failed)} failed${notFound} · ${fmt(inputTokens)} in / ${fmt(outputTokens)} out tokens · ${price}\n` +
+        `${plural(total, "record")} tried: ${fmt(answered)} answered, ${fmt(failed)} failed${notFound} · ${fmt(inputTokens)} in / ${fmt(outputTokens)} out tokens · ${price}\n` +
           "nothing was written (no run state, no sinks); `batchpipe plan` shows the batch cost of the whole dataset\n",
       );
     }

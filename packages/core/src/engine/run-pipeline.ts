@@ -170,8 +170,7 @@ async function runOnce(pipeline: EnginePipeline, options: RunOptions): Promise<R
       emit({ type: "cleaned_up", run: run.id, shards: await loop.cleanUp.finish() });
     state.finishRun(run.id, cancelled ? "cancelled" : "done");
     // records that ended neither succeeded nor failed reached no sink: never a completed run
-    const lost = (run.totals?.read ?? 0) - counters.succeeded - counters.failed;
-    const incomplete = counters.failed > 0 || (!cancelled && lost !== 0);
+    const incomplete = counters.failed > 0 || (!cancelled && unaccounted(run, counters) !== 0);
     const status: RunStatusResult = cancelled ? "cancelled" : incomplete ? "partial" : "completed";
     const report = buildReport(pipeline, state.getRun(run.id)!, counters, status);
     emit({ type: "run_finished", report });
@@ -274,7 +273,7 @@ export function buildReport(
     retried: counters.retried,
     unexpected: counters.unexpected,
     missing: counters.missing,
-    unaccounted: status === "skipped" ? 0 : read - counters.succeeded - counters.failed,
+    unaccounted: status === "skipped" ? 0 : unaccounted(run, counters),
     identical: run.totals?.identical ?? 0,
     cached: run.totals?.cachedRecords ?? 0,
     cachedRequests: run.totals?.cached ?? 0,
@@ -292,6 +291,11 @@ export function buildReport(
     estimatedCost: run.totals?.estimatedCost ?? null,
     durationMs: (run.finishedAt ?? Date.now()) - run.createdAt,
   };
+}
+
+/** records read that ended neither succeeded nor failed: 0 unless records reached no sink */
+function unaccounted(run: RunRow, counters: RunCounters): number {
+  return (run.totals?.read ?? 0) - counters.succeeded - counters.failed;
 }
 
 /** the pipeline's result cache (written by every run; batch.cache_max_size 0 keeps none) */
