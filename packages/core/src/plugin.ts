@@ -5,6 +5,7 @@
 import { z } from "zod";
 
 export { BatchpipeError, ErrorCodes } from "./errors.js";
+export { parseJsonExact } from "./exact-json.js";
 export {
   checkInputPath,
   gzipFailure,

@@ -1,4 +1,4 @@
-import { BatchpipeError } from "@batchpipe/core/plugin";
+import { BatchpipeError, parseJsonExact } from "@batchpipe/core/plugin";
 
 export const columnTypes = ["string", "number", "integer", "boolean", "json"] as const;
 export type ColumnType = (typeof columnTypes)[number];
@@ -83,7 +83,8 @@ const CONVERTERS: Record<Exclude<ColumnType, "string">, (value: string) => unkno
   },
   json(value) {
     try {
-      return JSON.parse(value);
+      // integers past 2^53 − 1 keep their digits, as in a jsonl line
+      return parseJsonExact(value);
     } catch {
       return INVALID;
     }

@@ -79,6 +79,16 @@ describe("rows", () => {
     ]);
   });
 
+  test("a json column keeps the digits of an integer past 2^53 − 1, as a jsonl line does", async () => {
+    const dir = fixture({ "in.csv": 'id,meta\n1,"{""order"": 12345678901234567891, ""n"": 7}"\n' });
+    const rows = await read(dir, { path: "in.csv", types: { meta: "json" } });
+    // JSON.parse alone gives 12345678901234567000
+    expect("data" in rows[0]! && rows[0].data).toEqual({
+      id: "1",
+      meta: { order: "12345678901234567891", n: 7 },
+    });
+  });
+
   test("on_invalid: fail stops with SOURCE_FAILED at the line the row starts", async () => {
     const dir = fixture({ "in.csv": messy });
     const error = (await read(dir, { path: "in.csv", on_invalid: "fail" }).catch((e) => e)) as BatchpipeError;

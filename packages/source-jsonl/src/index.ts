@@ -23,6 +23,7 @@ import {
   invalidInput,
   invalidInputError,
   isStreamInput,
+  parseJsonExact,
   type RecordPosition,
   resolveInputFiles,
   type SourceItem,
@@ -30,7 +31,6 @@ import {
   stampFileCursor,
   z,
 } from "@batchpipe/core/plugin";
-import { mayHaveRoundedIntegers, parseWithExactIntegers } from "./exact-integers.js";
 import { type Line, readLines } from "./read-lines.js";
 
 export const options = z.strictObject({
@@ -157,8 +157,7 @@ function parseLine(file: string, line: Line, before: FilesBefore | undefined): S
   }
   let value: unknown;
   try {
-    value = JSON.parse(text);
-    if (mayHaveRoundedIntegers(value)) value = parseWithExactIntegers(text);
+    value = parseJsonExact(text);
   } catch (error) {
     return invalid(`invalid JSON: ${(error as Error).message}`, position, cursor);
   }
