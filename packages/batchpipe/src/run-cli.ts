@@ -7,7 +7,7 @@
  * are registered in COMMANDS below, imported lazily.
  */
 import { readFileSync } from "node:fs";
-import { closest, type EngineTuning } from "@batchpipe/core";
+import { closest, type EngineTuning, ErrorCodes } from "@batchpipe/core";
 import { type ArgsDef, type CommandDef, defineCommand, renderUsage, runCommand } from "citty";
 import { type CliContext, type CliIo, stripAnsi, wantsColor } from "./context.js";
 import { ExitCode } from "./exit-codes.js";
@@ -77,7 +77,10 @@ export async function runCli(argv: string[], options: RunCliOptions = {}): Promi
       return ExitCode.OK;
     }
     err(`${await renderUsage(main)}\n`);
-    if (args.length > 0) err(`\n✖ unknown option ${args[0]}\n`);
+    if (args.length > 0)
+      err(
+        `\n${usageError(`unknown option ${args[0]}`, "a command comes first; `batchpipe <command> --help` lists its options")}`,
+      );
     return ExitCode.USAGE;
   }
 
@@ -85,9 +88,11 @@ export async function runCli(argv: string[], options: RunCliOptions = {}): Promi
   const load = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!load) {
     const suggestion = closest(name, Object.keys(COMMANDS));
-    err(`✖ unknown command "${name}"\n`);
     err(
-      `  hint: ${suggestion ? `did you mean "${suggestion}"?` : `the commands are ${Object.keys(COMMANDS).join(", ")}`}\n`,
+      usageError(
+        `unknown command "${name}"`,
+        suggestion ? `did you mean "${suggestion}"?` : `the commands are ${Object.keys(COMMANDS).join(", ")}`,
+      ),
     );
     return ExitCode.USAGE;
   }
@@ -105,7 +110,7 @@ export async function runCli(argv: string[], options: RunCliOptions = {}): Promi
     // a script reading --json gets the error as an event too, not only a bare exit code
     if (rest.includes("--json")) out(`${JSON.stringify(errorEvent(error, isUsageError(error)))}\n`);
     if (isUsageError(error)) {
-      err(`✖ ${stripAnsi((error as Error).message)}\n  hint: see \`batchpipe ${name} --help\`\n`);
+      err(usageError(stripAnsi((error as Error).message), `see \`batchpipe ${name} --help\``));
       return ExitCode.USAGE;
     }
     err(`${renderError(error, { color: ctx.color.stderr, debug: ctx.debug, cwd: ctx.cwd })}\n`);
@@ -130,6 +135,11 @@ const main = defineCommand({
 
 class UsageError extends Error {
   override name = "CLIError";
+}
+
+/** a command-line mistake, rendered as a BatchpipeError of code USAGE is */
+function usageError(message: string, hint: string): string {
+  return `✖ ${message} (${ErrorCodes.USAGE})\n  hint: ${hint}\n`;
 }
 
 function isUsageError(error: unknown): boolean {

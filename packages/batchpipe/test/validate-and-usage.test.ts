@@ -169,7 +169,7 @@ describe("the command line frame", () => {
     expect(await cli(["valdate", "pipeline.yaml"])).toMatchInlineSnapshot(`
       {
         "code": 2,
-        "stderr": "✖ unknown command "valdate"
+        "stderr": "✖ unknown command "valdate" (USAGE)
         hint: did you mean "validate"?
       ",
         "stdout": "",
@@ -181,12 +181,22 @@ describe("the command line frame", () => {
     expect(await cli(["validate", "--allow-inline-secret", "x.yaml"])).toMatchInlineSnapshot(`
       {
         "code": 2,
-        "stderr": "✖ unknown option --allow-inline-secret for validate (did you mean --allow-inline-secrets?)
+        "stderr": "✖ unknown option --allow-inline-secret for validate (did you mean --allow-inline-secrets?) (USAGE)
         hint: see \`batchpipe validate --help\`
       ",
         "stdout": "",
       }
     `);
+  });
+
+  // the text named no code for command-line mistakes, unlike every other error (the --json event did)
+  test("an option before any command exits 2 naming USAGE, after the program's usage", async () => {
+    const result = await cli(["--bogus"]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/^Run datasets/);
+    expect(result.stderr).toMatch(
+      /\n✖ unknown option --bogus \(USAGE\)\n {2}hint: a command comes first; `batchpipe <command> --help` lists its options\n$/,
+    );
   });
 
   // before, `--state-dir` alone was ignored (the default state), and `--state-dir --force` ran in
@@ -203,7 +213,7 @@ describe("the command line frame", () => {
       const result = await cli(args, { cwd: dir });
       expect({ args, code: result.code }).toEqual({ args, code: 2 });
       expect(result.stderr).toMatch(
-        /^✖ (--state-dir needs a folder|--limit needs a value|-n needs a value) after it\n/,
+        /^✖ (--state-dir needs a folder|--limit needs a value|-n needs a value) after it \(USAGE\)\n/,
       );
     }
     expect(fs.readdirSync(dir)).toEqual([]);
@@ -223,7 +233,7 @@ describe("the command line frame", () => {
     const result = await cli(["validate"]);
     expect(result.code).toBe(2);
     expect(result.stderr).toMatchInlineSnapshot(`
-      "✖ Missing required positional argument: PIPELINE
+      "✖ Missing required positional argument: PIPELINE (USAGE)
         hint: see \`batchpipe validate --help\`
       "
     `);
