@@ -15,10 +15,7 @@ const open = (...args: Parameters<typeof createEstimator>) => {
   return estimator;
 };
 
-/**
- * Build the tables beforehand (the calibration's 1 s budget counts their build too, which a busy
- * machine can spend whole); the returned function lets go of this hold once the estimator has its own.
- */
+/** build the tables beforehand; the returned function lets go of this hold once the estimator has its own */
 const warm = (name: EncodingName) => {
   const release = holdEncodings();
   loadEncoding(name);
@@ -64,6 +61,22 @@ describe("the read's token estimator", () => {
     estimator.estimate("gpt-3.5-turbo", chat("gpt-3.5-turbo", "Fine."));
     release();
     expect(loadedEncodings()).toEqual(["cl100k_base"]);
+  });
+
+  // the sample was bounded by 1 s of counting (the tables' build included), so it, and `plan`'s
+  // estimate, changed with the machine's load: 500 requests of ~1,000 tokens were all counted on a
+  // quiet machine, fewer on a busy one
+  it("calibrates on a sample bounded by tokens, the same however busy the machine is", () => {
+    const estimator = open(undefined);
+    const text = Array.from({ length: 700 }, (_, i) => `word${i % 50}`).join(" ");
+    const fast = estimator.estimate("gpt-4o-mini", chat("gpt-4o-mini", text));
+    for (let i = 1; i < 600; i++) estimator.estimate("gpt-4o-mini", chat("gpt-4o-mini", text));
+    const [[, c]] = estimator.state().calibration as [[string, { n: number; fast: number }]];
+    // 300,000 tokens of the fast count: the request that reaches them is the last one counted
+    expect(c.n).toBe(Math.ceil(300_000 / (c.fast / c.n)));
+    expect(c.n).toBeLessThan(500);
+    expect(fast).toBeGreaterThan(0);
+    expect(loadedEncodings()).toEqual([]);
   });
 
   it("holds the tables until closed when every estimate is exact", () => {

@@ -8,7 +8,7 @@
  * way: since submission streams, the read runs beside the collection, and tables kept to the end
  * of the read added to the run's peak memory. A model first seen after that builds them again.
  */
-import { holdEncodings } from "../../estimate/encoding.js";
+import { encodingForModel, holdEncodings, loadEncoding } from "../../estimate/encoding.js";
 import type { EstimateMode } from "../../estimate/estimate-tokens.js";
 import { estimateRequestTokens } from "../../estimate/index.js";
 import type { RequestLine } from "../../plugin.js";
@@ -18,6 +18,8 @@ export interface EstimatorState {
   calibration: [string, { exact: number; fast: number; n: number }][];
   /** time spent on exact counts so far */
   exactMs: number;
+  /** fast-count tokens of the requests counted exactly so far (absent in checkpoints before it) */
+  exactTokens?: number;
 }
 
 export interface TokenEstimator {
@@ -34,6 +36,7 @@ export function createEstimator(mode: EstimateMode | undefined, restored?: Estim
     restored?.calibration.map(([model, c]) => [model, { ...c }]) ?? [],
   );
   let exactMs = restored?.exactMs ?? 0;
+  let exactTokens = restored?.exactTokens ?? 0;
   /** lets go of the tokenizer tables; set while they are held */
   let release = mode === "exact" ? holdEncodings() : undefined;
   const letGo = () => {
@@ -46,12 +49,22 @@ export function createEstimator(mode: EstimateMode | undefined, restored?: Estim
     calibration.set(model, c);
     const fast = estimateRequestTokens(request, { mode: "fast" });
     // BPE is quadratic in a long run without spaces (a base64 blob, a 50 MB line): calibrate on
-    // small requests only, within a time budget
-    if (c.n < CALIBRATION_REQUESTS && fast <= CALIBRATION_MAX_TOKENS && exactMs < CALIBRATION_MAX_MS) {
+    // small requests only, within a budget of tokens (the same sample however busy the machine is)
+    // and, for text that is slow to count all the same, of time
+    if (
+      c.n < CALIBRATION_REQUESTS &&
+      fast <= CALIBRATION_MAX_TOKENS &&
+      exactTokens < CALIBRATION_TOTAL_TOKENS &&
+      exactMs < CALIBRATION_MAX_MS
+    ) {
       release ??= holdEncodings();
+      // the tables' build is not counting: on a busy machine it took the whole time budget, and the
+      // sample, so the estimate, changed with the load
+      loadEncoding(encodingForModel(typeof request.body.model === "string" ? request.body.model : undefined));
       const started = performance.now();
       const exact = estimateRequestTokens(request, { mode: "exact" });
       exactMs += performance.now() - started;
+      exactTokens += fast;
       c.exact += exact;
       c.fast += fast;
       c.n++;
@@ -61,13 +74,18 @@ export function createEstimator(mode: EstimateMode | undefined, restored?: Estim
     // keep the fast count's own margin when it overestimates less than the sample said
     return Math.ceil((fast * Math.max(c.exact, 1)) / Math.max(c.fast, 1));
   };
-  /** no calibration under way: every model that began one finished it, or the time budget is spent */
+  /** no calibration under way: every model that began one finished it, or a budget is spent */
   const calibrated = () =>
     exactMs >= CALIBRATION_MAX_MS ||
+    exactTokens >= CALIBRATION_TOTAL_TOKENS ||
     [...calibration.values()].every((c) => c.n === 0 || c.n >= CALIBRATION_REQUESTS);
   return {
     estimate,
-    state: () => ({ calibration: [...calibration].map(([model, c]) => [model, { ...c }]), exactMs }),
+    state: () => ({
+      calibration: [...calibration].map(([model, c]) => [model, { ...c }]),
+      exactMs,
+      exactTokens,
+    }),
     close: letGo,
   };
 }
@@ -75,3 +93,5 @@ export function createEstimator(mode: EstimateMode | undefined, restored?: Estim
 const CALIBRATION_REQUESTS = 500;
 const CALIBRATION_MAX_TOKENS = 2000;
 const CALIBRATION_MAX_MS = 1000;
+/** all models together; ~0.1–0.3 s of counting for ordinary text on one core here */
+const CALIBRATION_TOTAL_TOKENS = 300_000;
