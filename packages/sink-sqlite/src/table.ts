@@ -328,7 +328,8 @@ function toValues(
  */
 function sqlValue(value: unknown): Value {
   if (value === undefined || value === null) return null;
-  if (typeof value === "string" || typeof value === "number") return value;
+  if (typeof value === "string") return wellFormed(value);
+  if (typeof value === "number") return value;
   if (typeof value === "boolean") return value ? 1 : 0;
   return JSON.stringify(value) ?? null;
 }
@@ -339,8 +340,19 @@ function sqlValue(value: unknown): Value {
  */
 function jsonText(value: unknown): Value {
   if (value === undefined || value === null) return null;
-  if (typeof value === "string") return value;
+  if (typeof value === "string") return wellFormed(value);
   return JSON.stringify(value) ?? null;
+}
+
+/**
+ * A string SQLite can store as UTF-8: a lone surrogate (half of a UTF-16 pair, e.g. "\ud800" in a
+ * JSON source, or cut from an answer) becomes U+FFFD. Bound as it is, it was stored as bytes that
+ * are not UTF-8 (ED A0 80), and readers that decode strictly (Python's sqlite3, pandas) failed on
+ * the whole row. JSON text needs nothing: JSON.stringify escapes a lone surrogate.
+ */
+function wellFormed(value: string): string {
+  const text = value as string & { isWellFormed(): boolean; toWellFormed(): string };
+  return text.isWellFormed() ? value : text.toWellFormed();
 }
 
 /**

@@ -126,4 +126,42 @@ describe("sink-sqlite hardening", () => {
       db.close();
     }
   });
+
+  // a lone surrogate was stored as the bytes ED A0 80, which are not UTF-8: Python's sqlite3 (and
+  // pandas over it) failed on the row with "Could not decode to UTF-8"
+  it("stores a lone surrogate as U+FFFD, so the text is UTF-8 any reader can decode", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sink-sqlite-surrogate-"));
+    const handle = await sink.open({
+      ...createTestContext(dir, sink.options.parse({ path: "./out.db", table: "results" })),
+      checkpoint: undefined,
+    });
+    await handle.write([
+      {
+        id: "r1",
+        status: "success",
+        output: "half \ud800 a pair, and \ud83d\ude42 a whole one",
+        response: {},
+        usage: null,
+        model: "gpt-4o-mini",
+        batch_id: null,
+        attempts: 1,
+        input: { text: "\udc00" },
+        source: { file: "/data/in.jsonl", line: 1 },
+      },
+    ]);
+    await handle.commit("k1");
+    await handle.close();
+    const db = new Database(join(dir, "out.db"), { readonly: true });
+    try {
+      const row = db.prepare("SELECT hex(output) AS output FROM results WHERE id = 'r1'").get() as {
+        output: string;
+      };
+      const utf8 = Buffer.from(row.output, "hex");
+      expect(new TextDecoder("utf-8", { fatal: true }).decode(utf8)).toBe(
+        "half \ufffd a pair, and 🙂 a whole one",
+      );
+    } finally {
+      db.close();
+    }
+  });
 });
