@@ -82,7 +82,6 @@ function pipelineYaml(input, url) {
     name: "bench-engine",
     baseUrl: url,
     source: `{ use: jsonl, path: "${input}" }`,
-    maxTokens: 20,
     system: "Classify the sentiment of the review.",
     batch: { poll_interval: "200ms" },
     sinks: [

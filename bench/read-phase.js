@@ -93,7 +93,6 @@ function pipelineYaml(input) {
     name: "bench-read",
     baseUrl: "http://127.0.0.1:9/v1",
     source: `{ use: bench-source, path: "${input}" }`,
-    maxTokens: 20,
     system: "Classify the sentiment of the review.",
     sinks: ["{ use: jsonl, path: ./out/results.jsonl }"],
     errors: false,
