@@ -133,10 +133,7 @@ describe.each<Dialect>(["openai", "anthropic"])("answers cut at max_tokens (%s d
     const status = await batchpipe(["status", "pipeline.yaml"], { cwd: dir, env });
     expect(status.stdout).toContain(`ok 30 (${LONG} cut short at max_tokens) · failed 0`);
     const json = await batchpipe(["status", "pipeline.yaml", "--json"], { cwd: dir, env });
-    expect(JSON.parse(json.stdout).run.counters).toMatchObject({
-      cut: LONG,
-      cutByReason: { max_tokens: LONG },
-    });
+    expect(JSON.parse(json.stdout).run.counters).toMatchObject({ cutByReason: { max_tokens: LONG } });
 
     // a rerun answered from the result cache delivers the same cut answers: it says so again
     const rerun = await batchpipe(["run", "pipeline.yaml", "--json"], { cwd: dir, env });

@@ -122,10 +122,7 @@ async function collectWith(options: CollectOptions, metas: ShardMetaIndex): Prom
         for (const target of targets(meta, fanout)) {
           counters.succeeded++;
           // an answer cut short is delivered as it is (partial output) and counted per record
-          if (cut !== undefined) {
-            counters.cut++;
-            counters.cutByReason[cut] = (counters.cutByReason[cut] ?? 0) + 1;
-          }
+          if (cut !== undefined) counters.cutByReason[cut] = (counters.cutByReason[cut] ?? 0) + 1;
           await options.sinks.write({
             ...success.row,
             id: target.id,

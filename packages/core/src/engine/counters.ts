@@ -19,7 +19,6 @@ export function addCounters(counters: RunCounters, delta: RunCounters): RunCount
   next.cost += delta.cost;
   next.answeredLive += delta.answeredLive;
   next.unpriced += delta.unpriced;
-  next.cut += delta.cut;
   for (const [reason, n] of Object.entries(delta.cutByReason))
     next.cutByReason[reason] = (next.cutByReason[reason] ?? 0) + n;
   return next;
@@ -29,4 +28,11 @@ export function addCounters(counters: RunCounters, delta: RunCounters): RunCount
 export function countFailure(counters: RunCounters, code: string): void {
   counters.failed++;
   counters.failedByCode[code] = (counters.failedByCode[code] ?? 0) + 1;
+}
+
+/** the successes whose answer was cut short, whatever the reason */
+export function cutTotal(counters: Pick<RunCounters, "cutByReason">): number {
+  let total = 0;
+  for (const n of Object.values(counters.cutByReason)) total += n;
+  return total;
 }

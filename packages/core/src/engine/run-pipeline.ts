@@ -23,6 +23,7 @@ import {
   type StateStore,
   stateTag,
 } from "../state/index.js";
+import { cutTotal } from "./counters.js";
 import { runNotifying } from "./notify.js";
 import { lockOutputs } from "./output-locks.js";
 import { FanoutGate, interrupted } from "./read/index.js";
@@ -279,7 +280,7 @@ export function buildReport(
     cachedRequests: run.totals?.cached ?? 0,
     cachedSaved: run.totals?.cachedCost ?? 0,
     answeredLive: counters.answeredLive,
-    cut: counters.cut,
+    cut: cutTotal(counters),
     cutByReason: counters.cutByReason,
     batches: counters.batches,
     queueRefusals: counters.queueRefusals,

@@ -178,7 +178,7 @@ export function toRun(raw: RawRun | undefined): RunRow | undefined {
       finishedAt: raw.finished_at,
       cancelRequested: raw.cancel_requested === 1,
       totals: raw.totals ? (JSON.parse(raw.totals) as RunTotals) : null,
-      counters: { ...emptyCounters(), ...(JSON.parse(raw.counters) as Partial<RunCounters>) },
+      counters: storedCounters(raw.counters),
     }
   );
 }
@@ -198,4 +198,13 @@ export function shardParams(row: ShardRow): Record<string, unknown> {
   for (const [key, column] of Object.entries(SHARD_COLUMNS))
     out[column] = toColumn(column, row[key as keyof ShardRow]);
   return out;
+}
+
+/**
+ * A run's counters as stored (those a version did not know read as none). The total of cut answers
+ * one version kept beside cutByReason is dropped: it is their sum, derived where it is shown.
+ */
+function storedCounters(json: string): RunCounters {
+  const { cut: _derived, ...stored } = JSON.parse(json) as Partial<RunCounters> & { cut?: unknown };
+  return { ...emptyCounters(), ...stored };
 }

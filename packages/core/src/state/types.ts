@@ -68,10 +68,9 @@ export interface RunCounters {
   unpriced: number;
   /**
    * successes whose answer the model cut short (partial output: max_tokens reached, or a content
-   * filter), among `succeeded`; 0 in runs of older versions
+   * filter), among `succeeded`, by reason (CutReason); empty in runs of older versions. The one
+   * record of them: their total is its sum (cutTotal), never kept beside it to disagree
    */
-  cut: number;
-  /** `cut` by reason (CutReason: max_tokens, content_filter) */
   cutByReason: Record<string, number>;
 }
 
@@ -130,7 +129,6 @@ export const emptyCounters = (): RunCounters => ({
   cost: 0,
   answeredLive: 0,
   unpriced: 0,
-  cut: 0,
   cutByReason: {},
 });
 
