@@ -55,6 +55,7 @@ const lineRule = z.strictObject({
   message: z.string().optional(),
   oddity: z.enum(["omit", "malformed", "unknown_id", "long_line"]).optional(),
   lineBytes: z.int().positive().optional(),
+  stop: z.enum(["content_filter"]).optional(),
 } satisfies Record<keyof LineRule, z.ZodType>);
 
 export const emulatorOptionsSchema: z.ZodType<EmulatorOptions> = z.strictObject({

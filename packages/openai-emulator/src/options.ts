@@ -128,7 +128,7 @@ export interface LineRule {
   customIds?: string[];
   customIdPattern?: string;
   rate?: number;
-  /** Required unless `oddity` is set. */
+  /** Required unless `oddity` or `stop` is set. */
   error?: LineErrorKind;
   /** Override the HTTP status of the error line (not for request_timeout). */
   status?: number;
@@ -144,9 +144,18 @@ export interface LineRule {
   oddity?: LineOddity;
   /** For oddity long_line: the line's length in bytes. Default 1 MiB. */
   lineBytes?: number;
+  /**
+   * A success the model stopped before its end instead of an error (`error` is then ignored):
+   * `content_filter` answers the first half of the text, with chat's and completions'
+   * `finish_reason: "content_filter"`, the Responses API's `status: "incomplete"` and
+   * `incomplete_details.reason: "content_filter"`, Anthropic's `stop_reason: "refusal"`.
+   */
+  stop?: LineStop;
 }
 
 export type LineOddity = "omit" | "malformed" | "unknown_id" | "long_line";
+
+export type LineStop = "content_filter";
 
 export interface ResolvedOptions {
   port: number;

@@ -5,6 +5,8 @@
  */
 import { createHash } from "node:crypto";
 import { isKnownModel } from "../context.js";
+import type { LineStop } from "../options.js";
+import { capped } from "../responder/index.js";
 import { sampleFromSchema } from "../responder/json-schema.js";
 import { estimateRequestTokens, estimateTextTokens, textOf } from "../responder/tokens.js";
 import type { AnthropicIds } from "./ids.js";
@@ -99,12 +101,13 @@ function cachedPrefix(params: Params): { key: string; tokens: number; ttl: strin
   return { key: hash.digest("hex"), tokens: prefix.reduce((sum, p) => sum + p.tokens, 0), ttl };
 }
 
-/** A Messages API `message` for valid params. */
+/** A Messages API `message` for valid params; `stop`: the model stops before the answer's end (a line rule's) */
 export function respondMessage(
   params: Params,
   ids: AnthropicIds,
   serviceTier: "batch" | "standard",
   cache: Set<string>,
+  stop?: LineStop,
 ): AnthropicAnswer {
   const model = String(params.model);
   const total = estimateMessageTokens(params);
@@ -125,15 +128,12 @@ export function respondMessage(
     stopReason = "tool_use";
     output = Math.max(1, estimateTextTokens(JSON.stringify(toolInput)));
   } else {
-    let text = textAnswer(params);
-    output = Math.max(1, estimateTextTokens(text));
-    if (output > maxTokens) {
-      // cut like a model that ran out of max_tokens
-      text = text.slice(0, maxTokens * 4);
-      output = maxTokens;
-      stopReason = "max_tokens";
-    }
-    content = [{ type: "text", text }];
+    // cut like a model that ran out of max_tokens, or that the filter stopped (Anthropic: a refusal)
+    const answer = capped(textAnswer(params), maxTokens, stop);
+    output = answer.output;
+    if (answer.cut === "length") stopReason = "max_tokens";
+    if (answer.cut === "content_filter") stopReason = "refusal";
+    content = [{ type: "text", text: answer.text }];
   }
   return {
     usage: { input, output },

@@ -114,13 +114,13 @@ function execute(
     options.lineRules.length > 0
       ? matchLineRule(options.lineRules, customId, attempt, options.seed, model, "")
       : undefined;
-  if (failure && !failure.oddity) {
+  if (failure && !failure.oddity && !failure.stop) {
     const code = failure.error.code ?? "";
     const status = failure.status ?? 504;
     errored(status, MESSAGES[code]?.(model) ?? DEFAULT_MESSAGES[anthropicType(status)] ?? "Error");
     return;
   }
-  const answer = respondMessage(request.params, host.ids, "batch", host.promptCache);
+  const answer = respondMessage(request.params, host.ids, "batch", host.promptCache, failure?.stop);
   record.outcomes.succeeded++;
   host.paid.set(customId, (host.paid.get(customId) ?? 0) + 1);
   const hash = createHash("sha256").update(JSON.stringify(request.params)).digest("hex");

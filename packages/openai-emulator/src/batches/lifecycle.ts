@@ -242,7 +242,7 @@ function executeLine(
     }
     return;
   }
-  if (failure) {
+  if (failure && !failure.stop) {
     bump(host.ctx, "lines_failed");
     batch.request_counts.failed++;
     if (failure.status === null) {
@@ -262,7 +262,7 @@ function executeLine(
     }
     return;
   }
-  const answer = respond(batch.endpoint, request.body, { ids, now: clock.nowSeconds() });
+  const answer = respond(batch.endpoint, request.body, { ids, now: clock.nowSeconds(), stop: failure?.stop });
   ok.append({
     id,
     custom_id: customId,

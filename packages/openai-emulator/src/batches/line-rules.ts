@@ -1,4 +1,4 @@
-import type { LineErrorKind, LineOddity, LineRule } from "../options.js";
+import type { LineErrorKind, LineOddity, LineRule, LineStop } from "../options.js";
 import { hashUnit } from "../random.js";
 
 export interface LineFailure {
@@ -9,6 +9,8 @@ export interface LineFailure {
   oddity?: LineOddity;
   /** for oddity long_line */
   lineBytes?: number;
+  /** not a failure: a success the model stopped before its end (LineRule.stop) */
+  stop?: LineStop;
 }
 
 /**
@@ -30,7 +32,8 @@ export function matchLineRule(
     if (rule.rate !== undefined && hashUnit(seed, i, customId, attempt) >= rule.rate) continue;
     if (rule.attempts !== undefined && attempt > rule.attempts) continue;
     const failure = failureFor(rule.error ?? "server_error", model, requestId, rule);
-    return rule.oddity ? { ...failure, oddity: rule.oddity, lineBytes: rule.lineBytes } : failure;
+    if (rule.oddity) return { ...failure, oddity: rule.oddity, lineBytes: rule.lineBytes };
+    return rule.stop ? { ...failure, stop: rule.stop } : failure;
   }
   return undefined;
 }

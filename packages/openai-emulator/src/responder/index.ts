@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import type { LineStop } from "../options.js";
 import type { Ids } from "../random.js";
 import { sampleFromSchema } from "./json-schema.js";
 import { estimateRequestTokens, estimateTextTokens, inputsOf, textOf } from "./tokens.js";
@@ -18,6 +19,8 @@ export interface ResponderContext {
   ids: Ids;
   /** Unix seconds. */
   now: number;
+  /** the model stops before the answer's end (a line rule's `stop`) */
+  stop?: LineStop;
 }
 
 /** The deterministic fake model behind every endpoint. Unknown endpoints get a minimal echo object. */
@@ -30,7 +33,7 @@ export function respond(endpoint: string, body: Record<string, unknown>, ctx: Re
         text: content,
         output,
         cut,
-      } = capped(chatContent(body), body.max_completion_tokens ?? body.max_tokens);
+      } = capped(chatContent(body), body.max_completion_tokens ?? body.max_tokens, ctx.stop);
       return {
         usage: { input, output },
         body: {
@@ -43,7 +46,7 @@ export function respond(endpoint: string, body: Record<string, unknown>, ctx: Re
               index: 0,
               message: { role: "assistant", content, refusal: null, annotations: [] },
               logprobs: null,
-              finish_reason: cut ? "length" : "stop",
+              finish_reason: cut ?? "stop",
             },
           ],
           usage: {
@@ -64,7 +67,7 @@ export function respond(endpoint: string, body: Record<string, unknown>, ctx: Re
       };
     }
     case "/v1/responses": {
-      const { text, output, cut } = capped(responsesText(body), body.max_output_tokens);
+      const { text, output, cut } = capped(responsesText(body), body.max_output_tokens, ctx.stop);
       return {
         usage: { input, output },
         body: {
@@ -73,7 +76,7 @@ export function respond(endpoint: string, body: Record<string, unknown>, ctx: Re
           created_at: ctx.now,
           status: cut ? "incomplete" : "completed",
           error: null,
-          incomplete_details: cut ? { reason: "max_output_tokens" } : null,
+          incomplete_details: cut ? { reason: cut === "content_filter" ? cut : "max_output_tokens" } : null,
           model,
           output: [
             {
@@ -116,7 +119,7 @@ export function respond(endpoint: string, body: Record<string, unknown>, ctx: Re
       const prompt = inputsOf(body.prompt)
         .map((p) => (typeof p === "string" ? p : ""))
         .join("\n");
-      const { text, output, cut } = capped(prompt, body.max_tokens);
+      const { text, output, cut } = capped(prompt, body.max_tokens, ctx.stop);
       return {
         usage: { input, output },
         body: {
@@ -124,7 +127,7 @@ export function respond(endpoint: string, body: Record<string, unknown>, ctx: Re
           object: "text_completion",
           created: ctx.now,
           model,
-          choices: [{ text, index: 0, logprobs: null, finish_reason: cut ? "length" : "stop" }],
+          choices: [{ text, index: 0, logprobs: null, finish_reason: cut ?? "stop" }],
           usage: { prompt_tokens: input, completion_tokens: output, total_tokens: input + output },
         },
       };
@@ -147,14 +150,20 @@ export function respond(endpoint: string, body: Record<string, unknown>, ctx: Re
 /**
  * The answer as a model given an output cap writes it: past the cap (max_tokens,
  * max_completion_tokens, max_output_tokens) the text is cut at 4 characters a token and the
- * completion tokens are the cap, as OpenAI bills them (finish_reason "length").
+ * completion tokens are the cap, as OpenAI bills them (finish_reason "length"). A content filter's
+ * stop (`stop`) ends it after its first half, before any cap.
  */
-function capped(text: string, cap: unknown): { text: string; output: number; cut: boolean } {
+export function capped(
+  whole: string,
+  cap: unknown,
+  stop?: LineStop,
+): { text: string; output: number; cut: "length" | LineStop | null } {
+  const text = stop === "content_filter" ? whole.slice(0, Math.floor(whole.length / 2)) : whole;
   const output = Math.max(1, estimateTextTokens(text));
   if (typeof cap !== "number" || !Number.isInteger(cap) || cap < 1 || output <= cap) {
-    return { text, output, cut: false };
+    return { text, output, cut: stop ?? null };
   }
-  return { text: text.slice(0, cap * 4), output: cap, cut: true };
+  return { text: text.slice(0, cap * 4), output: cap, cut: "length" };
 }
 
 /** Chat content: JSON for json_schema/json_object formats, else the last user message echoed. */
