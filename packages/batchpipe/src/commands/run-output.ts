@@ -145,7 +145,7 @@ function progressLines(s: ProgressSnapshot): string[] {
   ];
   return [
     `  ${bar} ${pct}% · ${stages.join(" · ")}`,
-    `  ok ${fmt(s.succeeded)} · failed ${fmt(s.failed)} · tokens ${fmt(s.inputTokens)} in / ${fmt(s.outputTokens)} out · cost ${spent(s)} · elapsed ${duration(s.elapsedMs)}${s.eta !== null && s.eta > 0 ? ` · ETA ${duration(s.eta)}` : ""}`,
+    `  ok ${fmt(s.succeeded)}${cutCounts(s.cutByReason) && ` (${cutCounts(s.cutByReason)})`} · failed ${fmt(s.failed)} · tokens ${fmt(s.inputTokens)} in / ${fmt(s.outputTokens)} out · cost ${spent(s)} · elapsed ${duration(s.elapsedMs)}${s.eta !== null && s.eta > 0 ? ` · ETA ${duration(s.eta)}` : ""}`,
   ];
 }
 

@@ -1,6 +1,6 @@
 /** `batchpipe runs <pipeline.yaml>`: a pipeline's past runs, newest first, from its state (no network). */
 
-import { BatchpipeError, ErrorCodes, pipelineRuns } from "@batchpipe/core";
+import { BatchpipeError, ErrorCodes, pipelineRuns, type RunCounters } from "@batchpipe/core";
 import { defineCommand } from "citty";
 import { cliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
@@ -44,7 +44,7 @@ export default defineCommand({
       new Date(r.createdAt).toISOString().replace("T", " ").slice(0, 19),
       r.finishedAt ? duration(r.finishedAt - r.createdAt) : "-",
       r.read === null ? "-" : fmt(r.read),
-      fmt(r.counters.succeeded),
+      okCell(r.counters),
       fmt(r.counters.failed),
       spent(r.counters),
       fmt(r.counters.batches),
@@ -61,3 +61,9 @@ export default defineCommand({
     return ExitCode.OK;
   },
 });
+
+/** "30", or "30 (10 cut)": the answers cut short among them (`status` says why) */
+function okCell(c: RunCounters): string {
+  const cut = Object.values(c.cutByReason).reduce((sum, n) => sum + n, 0);
+  return cut > 0 ? `${fmt(c.succeeded)} (${fmt(cut)} cut)` : fmt(c.succeeded);
+}

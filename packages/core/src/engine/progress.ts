@@ -102,6 +102,7 @@ export class ProgressTracker {
       submitted,
       finished,
       succeeded: counters.succeeded,
+      cutByReason: counters.cutByReason,
       failed: counters.failed,
       inputTokens: counters.inputTokens,
       outputTokens: counters.outputTokens,

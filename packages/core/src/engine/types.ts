@@ -38,6 +38,8 @@ export interface ProgressSnapshot {
   /** of those, finished at the provider (by its own counts where it reports them) */
   finished: number;
   succeeded: number;
+  /** successes whose answer the model cut short, among `succeeded`, by reason (RunCounters.cutByReason) */
+  cutByReason: Record<string, number>;
   failed: number;
   inputTokens: number;
   outputTokens: number;
