@@ -70,6 +70,22 @@ export const failuresLink = (p, r) => `#/failures/${encodeURIComponent(p)}/${enc
 
 export const badge = (status) => h("span", { class: `badge ${status}`, "data-status": status }, status);
 
+/** answers cut short, whatever the reason, from a run's cutByReason */
+export const cutTotal = (byReason) => Object.values(byReason ?? {}).reduce((sum, n) => sum + n, 0);
+/** "2 at max_tokens · 1 by the content filter" */
+export const cutReasons = (byReason) =>
+  Object.entries(byReason ?? {})
+    .filter(([, n]) => n > 0)
+    .map(
+      ([reason, n]) => `${fmt(n)} ${reason === "content_filter" ? "by the content filter" : `at ${reason}`}`,
+    )
+    .join(" · ");
+/** what a cut row's output is, and what to do */
+export const cutMeaning = (reason) =>
+  reason === "content_filter"
+    ? "stopped by the provider's content filter: the output is partial or empty"
+    : `cut short at ${reason}: the output is partial (raise max_tokens in the transform's body)`;
+
 export function table(headers, rows, attrs) {
   return h(
     "table",

@@ -2,6 +2,7 @@
 import {
   api,
   badge,
+  cutMeaning,
   fmt,
   h,
   jsonTree,
@@ -70,6 +71,7 @@ export async function recordsPage(p, r, params) {
     h("h1", null, "Records"),
     form,
     runData.records ? h("p", { class: "note" }, runData.records) : null,
+    runData.cutNote ? h("p", { class: "note" }, runData.cutNote) : null,
     h(
       "table",
       { class: "records" },
@@ -103,9 +105,9 @@ export async function recordsPage(p, r, params) {
         body.append(
           h(
             "tr",
-            { "data-status": row.status, "data-code": row.code ?? "" },
+            { "data-status": row.status, "data-code": row.code ?? "", "data-cut": row.cut ?? "" },
             h("td", null, h("a", { href: recordLink(p, r, row.ref) }, row.id)),
-            h("td", null, badge(row.status)),
+            h("td", null, badge(row.status), row.cut ? cutBadge(row.cut) : null),
             h("td", null, row.code ?? ""),
             h("td", { class: "clip" }, row.output),
             h("td", { class: "clip" }, row.input),
@@ -146,9 +148,10 @@ export async function recordsPage(p, r, params) {
 
 export async function recordPage(p, r, ref) {
   setCrumbs(["runs", "#/"], [r, runLink(p, r)], ["records", recordsLink(p, r)], ["record"]);
-  const { row, cost, request } = await api("/api/record", { pipeline: p, run: r, ref });
+  const { row, cost, cut, request } = await api("/api/record", { pipeline: p, run: r, ref });
   const facts = [
     ["status", badge(row.status)],
+    cut ? ["cut short", h("span", { id: "cut" }, cutBadge(cut), ` ${cutMeaning(cut)}`)] : null,
     ["attempts", row.attempts],
     ["batch", row.batch_id ?? "–"],
     ["model", row.model ?? "–"],
@@ -162,7 +165,7 @@ export async function recordPage(p, r, ref) {
     h(
       "dl",
       { class: "facts" },
-      facts.map(([k, v]) => [h("dt", null, k), h("dd", null, v)]),
+      facts.filter(Boolean).map(([k, v]) => [h("dt", null, k), h("dd", null, v)]),
     ),
     row.error
       ? h(
@@ -232,4 +235,9 @@ export async function failuresPage(p, r) {
     ),
   );
   return false;
+}
+
+/** marks a success whose answer the model cut short (max_tokens, content_filter) */
+function cutBadge(reason) {
+  return h("span", { class: "badge cut", "data-cut": reason, title: cutMeaning(reason) }, `cut: ${reason}`);
 }

@@ -2,6 +2,8 @@
 import {
   api,
   badge,
+  cutReasons,
+  cutTotal,
   duration,
   failuresLink,
   fmt,
@@ -40,7 +42,19 @@ export async function runsPage() {
         h("td", null, time(r.createdAt)),
         h("td", null, duration((r.finishedAt ?? Date.now()) - r.createdAt)),
         h("td", { class: "num", "data-col": "read" }, fmt(r.read)),
-        h("td", { class: "num", "data-col": "succeeded" }, fmt(r.succeeded)),
+        h(
+          "td",
+          { class: "num", "data-col": "succeeded" },
+          fmt(r.succeeded),
+          // the answers cut short among them, their reasons on hover
+          cutTotal(r.cutByReason) > 0
+            ? h(
+                "span",
+                { class: "cut", title: `cut short: ${cutReasons(r.cutByReason)}` },
+                ` (${fmt(cutTotal(r.cutByReason))} cut)`,
+              )
+            : null,
+        ),
         h("td", { class: "num", "data-col": "failed" }, fmt(r.failed)),
         h("td", { class: "num" }, fmt(r.identical)),
         h("td", { class: "num", "data-col": "estimated" }, money(r.estimatedCost)),
@@ -94,6 +108,9 @@ export async function runPage(p, r) {
       progressBar(pct),
     ),
     card("succeeded", h("span", { id: "succeeded" }, fmt(run.succeeded))),
+    cutTotal(run.cutByReason) > 0
+      ? card("cut short (partial output)", h("span", { id: "cut" }, cutReasons(run.cutByReason)))
+      : null,
     card("failed", h("a", { href: failuresLink(p, r) }, fmt(run.failed))),
     card(
       "cost",

@@ -31,6 +31,8 @@ export interface SinkFile {
   slot: string;
   /** `append: true`: each run adds its rows after those of the runs before it */
   append: boolean;
+  /** its rows keep the whole response (`fields: all`, or `response` among them) */
+  keepsResponse: boolean;
 }
 
 export function createCatalog(pipelines: { pipeline: EnginePipeline; stateDir?: string }[]): ViewPipeline[] {
@@ -125,11 +127,16 @@ function firstJsonl(pipeline: EnginePipeline, role: "sinks" | "errors"): SinkFil
   const index = pipeline[role].findIndex((ref) => ref.use === "jsonl");
   if (index === -1) return null;
   const ref = pipeline[role][index]!;
-  const { path: file, append } = ref.options as { path?: unknown; append?: unknown };
+  const {
+    path: file,
+    append,
+    fields,
+  } = ref.options as { path?: unknown; append?: unknown; fields?: unknown };
   if (typeof file !== "string") return null;
   return {
     path: path.resolve(pipeline.dir, file),
     slot: `${role}[${index}]:${ref.use}`,
     append: append === true,
+    keepsResponse: fields === "all" || (Array.isArray(fields) && fields.includes("response")),
   };
 }

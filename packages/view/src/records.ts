@@ -21,6 +21,8 @@ export interface RecordSummary {
   id: string;
   status: string;
   code: string | null;
+  /** why the model cut the answer short (max_tokens, content_filter), null for a whole one or unknown */
+  cut: string | null;
   /** the start of the output (or the error message) */
   output: string;
   /** the start of the input */
@@ -45,6 +47,8 @@ export function scanRecords(o: {
   pageSize: number;
   /** stop scanning after this long, with fewer rows and a cursor */
   budgetMs: number;
+  /** why a row's answer was cut short, if it was (read from the row by the provider) */
+  cutOf?: (row: Record<string, unknown>) => string | null;
 }): RecordPage {
   const wanted = o.files.filter((f) => fileWanted(f, o.query));
   const total = wanted.reduce((sum, f) => sum + f.limit - f.start, 0);
@@ -63,7 +67,7 @@ export function scanRecords(o: {
         const lineEnd = chunk.bytes.indexOf(10, lineStart);
         const row = parseRow(chunk.bytes.toString("utf8", lineStart, lineEnd));
         if (!row || !match.row(row)) continue;
-        rows.push(summarize(row, `${file.tag}:${chunk.start + lineStart}`));
+        rows.push(summarize(row, `${file.tag}:${chunk.start + lineStart}`, o.cutOf));
         if (rows.length >= o.pageSize) {
           const after = chunk.start + lineEnd + 1;
           const next = after < file.limit ? `${fileIndex}:${after}` : nextFile(fileIndex, wanted.length);
@@ -187,13 +191,18 @@ function codeOf(row: Record<string, unknown>): string | null {
   return typeof code === "string" ? code : null;
 }
 
-function summarize(row: Record<string, unknown>, ref: string): RecordSummary {
+function summarize(
+  row: Record<string, unknown>,
+  ref: string,
+  cutOf?: (row: Record<string, unknown>) => string | null,
+): RecordSummary {
   const error = row.error as { message?: unknown } | undefined;
   return {
     ref,
     id: String(row.id),
     status: String(row.status ?? (error ? "failed" : "success")),
     code: codeOf(row),
+    cut: cutOf ? cutOf(row) : null,
     output: preview(error ? error.message : row.output),
     input: preview(row.input),
   };

@@ -73,6 +73,7 @@ export function runView(view: ViewPipeline, run: RunRow) {
     costByModel: costByModel(view, run, shards),
     progress: progress(run, shards, delivered),
     records: recordFiles(view, run).note,
+    cutNote: cutNote(view, run),
   };
 }
 
@@ -110,7 +111,24 @@ export async function recordView(view: ViewPipeline, run: RunRow, ref: string) {
           prices: row.batch_id === "live" ? livePricesFor(pricing) : pricesFor(pricing),
         })
       : null;
-  return { row, cost, request: await requestOf(view, run, row) };
+  return { row, cost, cut: cutReader(view, run)(row), request: await requestOf(view, run, row) };
+}
+
+/**
+ * Why a row's answer was cut short (max_tokens, content_filter), or null: the pipeline's provider
+ * reads it from the row's response, as the run did (a row without its response cannot tell).
+ */
+export function cutReader(view: ViewPipeline, run: RunRow): (row: Record<string, unknown>) => string | null {
+  const shards = view.state.shards(run.id);
+  const { plugin } = view.pipeline.provider;
+  return (row) => {
+    const response = row.response;
+    if (row.status !== "success" || !response || typeof response !== "object") return null;
+    // the endpoint of the row's batch (a row answered from the cache: the run's first)
+    const endpoint = (shards.find((s) => s.batchId === row.batch_id) ?? shards[0])?.endpoint ?? "";
+    const output = plugin.output(response as Record<string, unknown>, { endpoint, json: false });
+    return output.ok ? (output.cut ?? null) : null;
+  };
 }
 
 // --- internal ---
@@ -128,6 +146,8 @@ function runSummary(run: RunRow, running: boolean) {
     requests: run.totals?.requests ?? null,
     identical: run.totals?.identical ?? null,
     succeeded: c.succeeded,
+    /** successes whose answer the model cut short, by reason (max_tokens, content_filter) */
+    cutByReason: c.cutByReason,
     failed: c.failed,
     failedByCode: c.failedByCode,
     estimatedCost: run.totals?.estimatedCost ?? null,
@@ -226,6 +246,16 @@ async function requestOf(view: ViewPipeline, run: RunRow, row: Record<string, un
   } catch (error) {
     return { from: "transform", error: message(error) };
   }
+}
+
+/**
+ * Why the run's cut rows are not marked: its jsonl sink keeps no response (the provider reads the
+ * reason from it); null when they are, or when none was cut.
+ */
+function cutNote(view: ViewPipeline, run: RunRow): string | null {
+  const cut = Object.values(run.counters.cutByReason).reduce((sum, n) => sum + n, 0);
+  if (cut === 0 || !view.results || view.results.keepsResponse) return null;
+  return `${cut} of the run's answers were cut short, but ${path.basename(view.results.path)} keeps no response to tell which: add response to the sink's fields (or fields: all) to see them marked.`;
 }
 
 function message(error: unknown): string {

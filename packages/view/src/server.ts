@@ -14,7 +14,7 @@ import { fileURLToPath } from "node:url";
 import type { EnginePipeline } from "@batchpipe/core";
 import { createCatalog, recordFiles, type ViewPipeline } from "./catalog.js";
 import { type RecordQuery, scanRecords } from "./records.js";
-import { failuresView, recordView, runsView, runView } from "./run-view.js";
+import { cutReader, failuresView, recordView, runsView, runView } from "./run-view.js";
 
 export interface ViewServerOptions {
   pipelines: { pipeline: EnginePipeline; stateDir?: string }[];
@@ -138,6 +138,7 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, ctx: 
         // the page asks for what its current page still lacks
         pageSize: Math.min(PAGE_SIZE, Math.max(1, Number(url.searchParams.get("limit")) || PAGE_SIZE)),
         budgetMs: SCAN_BUDGET_MS,
+        cutOf: cutReader(view, run),
       });
       return send(res, 200, { ...page, note: files.note });
     }
