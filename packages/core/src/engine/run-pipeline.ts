@@ -112,6 +112,13 @@ async function runOnce(pipeline: EnginePipeline, options: RunOptions): Promise<R
     if (changed) emit({ type: "warning", run: run.id, message: changed });
     const reading = run.status === "reading";
     const runId = run.id;
+    const noCache = keepNoCache(state, run.id, options.noCache === true);
+    if (resumed && reading && noCache && !options.noCache)
+      emit({
+        type: "warning",
+        run: run.id,
+        message: `run ${run.id} began with --no-cache: it goes on sending every request, none answered from the result cache`,
+      });
     if (!reading) refuseCost(pipeline, run, state.shards(run.id));
     provider ??= await openProvider(pipeline, { env, logger, signal });
     // the read stops when the loop fails (and the loop when the read fails)
@@ -145,7 +152,7 @@ async function runOnce(pipeline: EnginePipeline, options: RunOptions): Promise<R
           deliveredBefore: options.deliveredBefore,
           resume: resume?.resume,
           checkpointEvery,
-          cache: cacheLookup(cache, pipeline, options),
+          cache: cacheLookup(cache, pipeline, noCache),
           gate,
           urgent: () => loop.submitting,
           onShards: (shards) => loop.addShards(shards),
@@ -316,10 +323,21 @@ function openCache(
 function cacheLookup(
   cache: ResultCache | undefined,
   pipeline: EnginePipeline,
-  options: RunOptions,
+  noCache: boolean,
 ): CacheLookup | undefined {
-  if (!cache || options.noCache || pipeline.spec.batch.allow_same_dataset) return undefined;
+  if (!cache || noCache || pipeline.spec.batch.allow_same_dataset) return undefined;
   return cache;
+}
+
+/**
+ * Whether the run sends every request (--no-cache): given once, kept in its state, so that its
+ * resumes (a plain `batchpipe run`, as the resume hint says) do not answer from the cache what the
+ * user asked to send again.
+ */
+function keepNoCache(state: StateStore, runId: string, given: boolean): boolean {
+  const key = `no-cache:${runId}`;
+  if (given) state.setValue(key, "1");
+  return given || state.getValue(key) === "1";
 }
 
 function eventLogger(emit: (event: EngineEvent) => void, run: () => string): Logger {

@@ -196,7 +196,7 @@ export interface RunOptions extends EngineTuning {
   force?: boolean | undefined;
   /**
    * Send every request, none answered from the result cache (as batch.allow_same_dataset: true);
-   * the successes still refresh the cache.
+   * the successes still refresh the cache. Kept with the run: its resumes send every request too.
    */
   noCache?: boolean | undefined;
   env?: Record<string, string | undefined> | undefined;
