@@ -276,6 +276,9 @@ export interface ChildOptions {
   onStderr?(stderr: string, child: ChildProcess): void;
   /** SIGKILL after this long, a safety net (the test then fails on the signal); default 120 s */
   timeoutMs?: number;
+  /** run the child as this user (tests run as root, whom file permissions do not stop) */
+  uid?: number;
+  gid?: number;
 }
 
 export interface RunningChild {
@@ -526,6 +529,8 @@ function startNode(args: string[], o: ChildOptions): RunningChild {
     cwd: o.cwd,
     env: childEnv(o.env),
     stdio: ["ignore", "pipe", "pipe"],
+    uid: o.uid,
+    gid: o.gid,
   });
   const run: ChildRun = { code: null, signal: null, stdout: "", stderr: "", events: [], ms: 0 };
   const timer = setTimeout(() => signalOnce(child, "SIGKILL"), o.timeoutMs ?? 120_000);

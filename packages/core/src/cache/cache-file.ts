@@ -8,7 +8,8 @@ import path from "node:path";
 import type Database from "better-sqlite3";
 import { BatchpipeError, ErrorCodes, systemError } from "../errors.js";
 import { acquireLock, ownerOnly } from "../state/lock.js";
-import { cacheFigures, duplicates, NewerLayoutError, openCacheDb } from "./tables.js";
+import { openReadOnly } from "../state/read-only.js";
+import { cacheFigures, duplicates, isCurrentLayout, NewerLayoutError, openCacheDb } from "./tables.js";
 
 export const CACHE_FILE = "cache.db";
 
@@ -26,10 +27,9 @@ export interface CacheStats {
 export function cacheStats(dir: string): CacheStats | undefined {
   const file = path.join(dir, CACHE_FILE);
   if (!fs.existsSync(file)) return undefined;
-  // not read-only: a WAL database may need its -shm file created to be read
-  const db = openCacheFile(file, { fileMustExist: true });
+  const db = openCacheToRead(file);
   try {
-    return readStats(db);
+    return { ...readStats(db), fileBytes: fileBytes(file) };
   } finally {
     db.close();
   }
@@ -103,6 +103,24 @@ export function openCacheFile(file: string, o: { fileMustExist?: boolean } = {})
     db?.close();
     throw openFailed(file, error);
   }
+}
+
+/**
+ * the cache file opened to read only (the figures, a plan's lookups): a read-only state folder can
+ * be looked at. One of an earlier layout is upgraded first (which writes), a newer one refused.
+ * @internal (better-sqlite3 types stay out of the published .d.ts: stripInternal)
+ */
+export function openCacheToRead(file: string): Database.Database {
+  let db: Database.Database;
+  try {
+    db = openReadOnly(file);
+    db.pragma("busy_timeout = 5000");
+  } catch (error) {
+    throw openFailed(file, error);
+  }
+  if (isCurrentLayout(db)) return db;
+  db.close();
+  return openCacheFile(file, { fileMustExist: true });
 }
 
 /** why a cache file could not be opened, with what to do about it */

@@ -23,6 +23,7 @@ import {
   CACHE_FILE,
   type CacheStats,
   openCacheFile,
+  openCacheToRead,
   openFailed,
   readStats,
   storeFailed,
@@ -133,15 +134,16 @@ export class ResultCache implements CacheLookup {
   /**
    * open (creating) the cache of the state folder `dir`, for `provider` (its label); `mergeAt`: keys
    * gathered before they are merged (store.ts; tests make it small); `locked`: the caller holds the
-   * pipeline's lock (a run), so no other process writes the cache (snapshot())
+   * pipeline's lock (a run), so no other process writes the cache (snapshot()); `readOnly`: to look
+   * requests up, never to store (plan): an existing file, opened read-only
    */
   static open(
     dir: string,
-    o: { provider: string; maxBytes: number; mergeAt?: number; locked?: boolean },
+    o: { provider: string; maxBytes: number; mergeAt?: number; locked?: boolean; readOnly?: boolean },
   ): ResultCache {
-    makeStateDir(dir);
     const file = path.join(dir, CACHE_FILE);
-    const db = openCacheFile(file);
+    if (!o.readOnly) makeStateDir(dir);
+    const db = o.readOnly ? openCacheToRead(file) : openCacheFile(file);
     try {
       // room for the first two key levels (~10 MB at most): a lookup then reads one page from disk,
       // in the last level (store.ts)

@@ -60,6 +60,15 @@ export function providerTag(provider: string): Buffer {
   return createHash("sha256").update(provider).digest().subarray(0, TAG_BYTES);
 }
 
+/**
+ * whether the cache has this build's layout (else upgrade() takes it in, or refuses a newer one)
+ * @internal (better-sqlite3 types stay out of the published .d.ts: stripInternal)
+ */
+export function isCurrentLayout(db: Database.Database): boolean {
+  const figures = db.prepare("SELECT name FROM sqlite_master WHERE type='table' AND name='figures'").get();
+  return db.pragma("user_version", { simple: true }) === SCHEMA_VERSION && figures !== undefined;
+}
+
 /** a cache written by a newer batchpipe: this one cannot read it, and does not change it */
 export class NewerLayoutError extends Error {}
 
@@ -198,7 +207,7 @@ function upgrade(db: Database.Database): void {
   const version = () => db.pragma("user_version", { simple: true }) as number;
   const has = (table: string) =>
     db.prepare("SELECT name FROM sqlite_master WHERE type='table' AND name=?").get(table) !== undefined;
-  if (version() === SCHEMA_VERSION && has("figures")) return;
+  if (isCurrentLayout(db)) return;
   const retag = retagging(db);
   /** the results of `from` (its seq, value, size, cost, created_at, z) as blocks of one, with their keys */
   const takeIn = (from: string, keys: [table: string, into: string][]) => {

@@ -72,6 +72,7 @@ export async function planPipeline(
       ? ResultCache.open(stateDir, {
           provider: cacheProvider(pipeline.provider, options.env ?? process.env),
           maxBytes: pipeline.spec.batch.cache_max_size,
+          readOnly: true,
         })
       : undefined;
   try {
@@ -122,7 +123,7 @@ export async function planPipeline(
 /** the unfinished run of the state folder, read without taking the pipeline's lock */
 function unfinishedRun(stateDir: string): string | null {
   if (!fs.existsSync(path.join(stateDir, "state.db"))) return null;
-  const state = openState(stateDir, { keepVersion: true });
+  const state = openState(stateDir, { readOnly: true });
   try {
     return state.unfinishedRun()?.id ?? null;
   } finally {

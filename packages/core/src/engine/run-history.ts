@@ -25,7 +25,7 @@ export function pipelineRuns(
   if (!fs.existsSync(path.join(stateDir, "state.db"))) return result;
   checkStateOwner(stateDir, pipeline.spec.name, { claim: false });
   const running = lockHolder(stateDir) !== undefined;
-  const state = openState(stateDir, { keepVersion: true });
+  const state = openState(stateDir, { readOnly: true });
   try {
     for (const run of state.runs(options.limit ?? 50)) {
       result.runs.push({

@@ -57,7 +57,7 @@ export function pipelineStatus(pipeline: EnginePipeline, options: { stateDir?: s
   };
   if (!fs.existsSync(path.join(stateDir, "state.db"))) return result;
   checkStateOwner(stateDir, pipeline.spec.name, { claim: false });
-  const state = openState(stateDir, { keepVersion: true });
+  const state = openState(stateDir, { readOnly: true });
   try {
     const run = state.unfinishedRun() ?? state.latestRun({ meaningful: true });
     if (!run) return result;

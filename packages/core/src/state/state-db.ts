@@ -11,6 +11,7 @@ import { BatchpipeError } from "../errors.js";
 import type { Checkpoint } from "../plugin.js";
 import { makeStateDir, ownerOnly } from "./lock.js";
 import { stateOpenFailed } from "./open-failure.js";
+import { openReadOnly } from "./read-only.js";
 import {
   migrate,
   type RawRun,
@@ -89,13 +90,19 @@ export interface StateStore {
 }
 
 /**
- * Open (creating if needed) the state database in `dir`. `keepVersion`: for commands that only look
- * (status, runs) or write nothing a version-2 build lacks (cancel): an earlier version's file keeps
- * its version, so the build that wrote it can still finish its run (schema.ts).
+ * Open (creating if needed) the state database in `dir`. `keepVersion`: for commands that write
+ * nothing a version-2 build lacks (cancel): an earlier version's file keeps its version, so the
+ * build that wrote it can still finish its run (schema.ts). `readOnly`: for commands that only look
+ * (status, runs, plan): the file must exist, and is neither changed nor made owner-only, so a
+ * read-only state folder can be looked at.
  */
-export function openState(dir: string, options: { keepVersion?: boolean } = {}): StateStore {
-  makeStateDir(dir);
+export function openState(
+  dir: string,
+  options: { keepVersion?: boolean; readOnly?: boolean } = {},
+): StateStore {
   const file = path.join(dir, "state.db");
+  if (options.readOnly) return createStore(dir, openToRead(file));
+  makeStateDir(dir);
   let db: Database.Database;
   try {
     db = new Database(file);
@@ -112,6 +119,21 @@ export function openState(dir: string, options: { keepVersion?: boolean } = {}):
     throw stateOpenFailed("the state database", file, error);
   }
   return createStore(dir, db);
+}
+
+/** the state database opened to read only, its version checked (never changed) */
+function openToRead(file: string): Database.Database {
+  let db: Database.Database | undefined;
+  try {
+    db = openReadOnly(file);
+    db.pragma("busy_timeout = 5000");
+    migrate(db, file, { keepVersion: true });
+    return db;
+  } catch (error) {
+    db?.close();
+    if (error instanceof BatchpipeError) throw error;
+    throw stateOpenFailed("the state database", file, error);
+  }
 }
 
 /** the SubmissionTag.state of batches submitted from the state folder `dir`: its path, hashed */
