@@ -5,7 +5,7 @@ import { defineCommand } from "citty";
 import { cliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
 import { loadPipelineArg, noCache, noCacheArg, pipelineArgs, stateDirArg } from "./pipeline-args.js";
-import { duration, fmt, money, plural, size } from "./run-output.js";
+import { cachedSaved, duration, fmt, money, plural, size } from "./run-output.js";
 
 export default defineCommand({
   meta: {
@@ -40,7 +40,7 @@ export default defineCommand({
       );
     if (t.cached)
       out.push(
-        `  ${plural(t.cached, "request")} ${t.cached === 1 ? "is" : "are"} answered from the result cache, not sent (saved ${money(t.cachedCost ?? 0)}; run --no-cache sends them)`,
+        `  ${plural(t.cached, "request")} ${t.cached === 1 ? "is" : "are"} answered from the result cache, not sent (${cachedSaved(t)}; run --no-cache sends them)`,
       );
     for (const [code, n] of Object.entries(plan.failedByCode))
       out.push(`  ${plural(n, "record")} ${n === 1 ? "fails" : "fail"} before sending: ${code}`);

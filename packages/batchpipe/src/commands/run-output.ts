@@ -88,7 +88,7 @@ export function createProgressRenderer(
           line(
             `  read ${plural(event.totals.read, "record")} → ${toSend(event.totals)}` +
               `${event.totals.identical ? ` (${fmt(event.totals.identical)} identical ${event.totals.requests ? "sent once" : "answered once"})` : ""}` +
-              `${event.totals.cached ? ` · ${plural(event.totals.cached, "request")} answered from the cache (saved ~${money(event.totals.cachedCost ?? 0)})` : ""}` +
+              `${event.totals.cached ? ` · ${plural(event.totals.cached, "request")} answered from the cache (${cachedSaved(event.totals)})` : ""}` +
               ` · ~${fmt(event.totals.estimatedInputTokens)} input tokens · est. ${money(event.totals.estimatedCost)}`,
           );
           return;
@@ -187,7 +187,7 @@ export function renderReport(report: RunReport): string {
       "cached",
       report.cached === 0
         ? "0"
-        : `${fmt(report.cached)} (answered from the result cache: ${plural(report.cachedRequests, "request")} not sent, saved ${money(report.cachedSaved)})`,
+        : `${fmt(report.cached)} (answered from the result cache: ${plural(report.cachedRequests, "request")} not sent, ${saved({ cost: report.cachedSaved, unpriced: report.cachedUnpriced, requests: report.cachedRequests })})`,
     ],
     ["unexpected lines", fmt(report.unexpected)],
     ["missing lines", fmt(report.missing)],
@@ -253,9 +253,22 @@ export function unpriced(n: number): string {
   return `${plural(n, "request")} to a model without a known price (add it under \`pricing:\` in the spec)`;
 }
 
+/** "$1.20"; under a cent two significant digits ("$0.0042", "$0.0000084": 50 embeddings are not "$0.0000") */
 export function money(n: number | null): string {
   if (n === null) return "unknown (a model's price is not known: add it under `pricing:` in the spec)";
-  return n < 0.01 ? `$${n.toFixed(4)}` : `$${n.toFixed(2)}`;
+  if (n >= 0.01) return `$${n.toFixed(2)}`;
+  if (n <= 0) return `$${n.toFixed(4)}`;
+  return `$${n.toFixed(Math.min(20, Math.max(4, 1 - Math.floor(Math.log10(n)))))}`;
+}
+
+/**
+ * what requests answered from the result cache saved: what they cost when paid, unknown for the
+ * `unpriced` of them paid at a price batchpipe did not know (not $0: they were paid)
+ */
+export function saved(c: { cost: number; unpriced: number; requests: number }): string {
+  if (!c.unpriced) return `saved ${money(c.cost)}`;
+  if (c.unpriced >= c.requests) return "saving unknown: a model without a known price";
+  return `saved at least ${money(c.cost)}: ${fmt(c.unpriced)} of them went to a model without a known price`;
 }
 
 /**
@@ -286,4 +299,17 @@ function toSend(totals: { requests: number; shards: number; cached?: number }): 
   if (totals.requests === 0) return "nothing to send";
   if (totals.cached) return `${plural(totals.requests, "request")} to send`;
   return `${plural(totals.requests, "request")} in ${plural(totals.shards, "shard")}`;
+}
+
+/** saved() of the read's totals */
+export function cachedSaved(totals: {
+  cached?: number;
+  cachedCost?: number;
+  cachedUnpriced?: number;
+}): string {
+  return saved({
+    cost: totals.cachedCost ?? 0,
+    unpriced: totals.cachedUnpriced ?? 0,
+    requests: totals.cached ?? 0,
+  });
 }

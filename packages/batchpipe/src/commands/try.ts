@@ -9,7 +9,7 @@ import { defineCommand } from "citty";
 import { cliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
 import { loadPipelineArg, pipelineArgs } from "./pipeline-args.js";
-import { fmt, plural } from "./run-output.js";
+import { fmt, money, plural } from "./run-output.js";
 
 export default defineCommand({
   meta: {
@@ -67,9 +67,7 @@ export default defineCommand({
       const total = answered + failed;
       const notFound = missing.length > 0 ? `, ${plural(missing.length, "id")} not found` : "";
       const price =
-        cost === null
-          ? "cost unknown (add the model under `pricing:`)"
-          : `$${cost.toFixed(6)} at live prices`;
+        cost === null ? "cost unknown (add the model under `pricing:`)" : `${money(cost)} at live prices`;
       io.stdout.write(
         `${plural(total, "record")} tried: ${fmt(answered)} answered, ${fmt(failed)} failed${notFound} · ${fmt(inputTokens)} in / ${fmt(outputTokens)} out tokens · ${price}\n` +
           "nothing was written (no run state, no sinks); `batchpipe plan` shows the batch cost of the whole dataset\n",
@@ -97,7 +95,7 @@ function renderItem(item: TryItem): string {
   const usage = r.usage
     ? ` · ${fmt(r.usage.input_tokens)} in / ${fmt(r.usage.output_tokens)} out tokens`
     : "";
-  const price = item.cost === null ? " · cost unknown" : ` · $${item.cost.toFixed(6)}`;
+  const price = item.cost === null ? " · cost unknown" : ` · ${money(item.cost)}`;
   lines.push(`answer   ✔ ${item.ms} ms${usage}${price}`);
   const out = item.output;
   if (out?.ok) {

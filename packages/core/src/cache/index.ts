@@ -1,3 +1,3 @@
 export { CACHE_FILE, type CacheStats, cacheStats, clearCache } from "./cache-file.js";
-export { type CachedResult, type CacheHit, type CacheLookup, ResultCache } from "./result-cache.js";
+export { type CachedResult, type CacheHit, type CacheLookup, ResultCache, UNPRICED } from "./result-cache.js";
 export { cacheProvider } from "./tables.js";

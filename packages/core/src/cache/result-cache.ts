@@ -61,7 +61,13 @@ export interface CachedResult {
   model: string | null;
 }
 
-/** a hit: the stored JSON of a CachedResult (decompressed, not parsed) and what it cost when paid */
+/**
+ * the cost stored for a result paid at a price batchpipe did not know: the column is NOT NULL, and
+ * 0 is a free request's (moderations)
+ */
+export const UNPRICED = -1;
+
+/** a hit: the stored JSON of a CachedResult (decompressed, not parsed) and what it cost when paid (or UNPRICED) */
 export interface CacheHit {
   json: string;
   cost: number;

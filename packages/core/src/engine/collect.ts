@@ -6,7 +6,7 @@
  */
 import path from "node:path";
 import { isFromCache } from "../cache/cached-shard.js";
-import type { CachedResult } from "../cache/index.js";
+import { type CachedResult, UNPRICED } from "../cache/index.js";
 import { ErrorCodes, isBatchpipeError } from "../errors.js";
 import { estimateCost, type ModelPrice } from "../estimate/pricing.js";
 import type { FailureRow, ProviderPlugin, RecordPosition, ResultRow, SuccessRow } from "../plugin.js";
@@ -116,7 +116,7 @@ async function collectWith(options: CollectOptions, metas: ShardMetaIndex): Prom
       if (success.ok) {
         if (!fromCache) {
           const { response, usage, model } = outcome;
-          options.remember?.(meta.requestDigest, { response, usage, model }, success.cost);
+          options.remember?.(meta.requestDigest, { response, usage, model }, success.cost ?? UNPRICED);
         }
         const cut = success.cut;
         for (const target of targets(meta, fanout)) {
@@ -239,13 +239,13 @@ function successOf(
   meta: ShardMeta,
   outcome: Extract<Outcome, { kind: "success" }>,
   counters: RunCounters,
-):
-  | { ok: true; row: SuccessRow; cost: number; cut: CutReason | undefined }
+): /** cost null: paid at a price batchpipe does not know */
+  | { ok: true; row: SuccessRow; cost: number | null; cut: CutReason | undefined }
   | { ok: false; failure: Extract<Outcome, { kind: "failure" }> } {
   const { shard } = options;
   const usage = outcome.usage;
   const model = outcome.model ?? (shard.model || null);
-  let cost = 0;
+  let cost: number | null = 0;
   // a result from the cache was paid for in an earlier run: this run spends no tokens on it
   if (usage && !isFromCache(options.batch)) {
     counters.inputTokens += usage.input_tokens;
@@ -261,8 +261,8 @@ function successOf(
     });
     // a model without a known price: its tokens were paid, at a price batchpipe cannot tell
     if (priced === null) counters.unpriced++;
-    else cost = priced;
-    counters.cost += cost;
+    else counters.cost += priced;
+    cost = priced;
   }
   const output = options.output(outcome.response, {
     endpoint: shard.endpoint,

@@ -286,6 +286,7 @@ export function buildReport(
     cached: run.totals?.cachedRecords ?? 0,
     cachedRequests: run.totals?.cached ?? 0,
     cachedSaved: run.totals?.cachedCost ?? 0,
+    cachedUnpriced: run.totals?.cachedUnpriced ?? 0,
     answeredLive: counters.answeredLive,
     cut: cutTotal(counters),
     cutByReason: counters.cutByReason,

@@ -153,6 +153,8 @@ export interface RunReport {
   cachedRequests: number;
   /** what the cached requests cost when they were paid: what this run did not spend */
   cachedSaved: number;
+  /** cached requests paid at a price batchpipe did not know: what they saved is not in cachedSaved */
+  cachedUnpriced: number;
   /** successes answered through the live API after batch.deadline, at live prices (in `cost`) */
   answeredLive: number;
   /**

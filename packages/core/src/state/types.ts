@@ -40,6 +40,8 @@ export interface RunTotals {
   cachedRecords?: number;
   /** what the cached requests cost when they were paid (batch prices of their usage) */
   cachedCost?: number;
+  /** cached requests that went to a model without a known price when paid: not in cachedCost */
+  cachedUnpriced?: number;
   shards: number;
   estimatedInputTokens: number;
   estimatedOutputTokens: number;

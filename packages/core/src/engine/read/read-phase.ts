@@ -16,7 +16,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { cachedEntry, isFromCache } from "../../cache/cached-shard.js";
-import type { CacheHit, CacheLookup } from "../../cache/index.js";
+import { type CacheHit, type CacheLookup, UNPRICED } from "../../cache/index.js";
 import { isBatchpipeError } from "../../errors.js";
 import type { EstimateMode } from "../../estimate/estimate-tokens.js";
 import { estimateOutputTokens } from "../../estimate/index.js";
@@ -293,7 +293,8 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
       cachedShards.add(placed.seq);
       totals.cached = (totals.cached ?? 0) + 1;
       totals.cachedRecords = (totals.cachedRecords ?? 0) + 1;
-      totals.cachedCost = (totals.cachedCost ?? 0) + hit.cost;
+      if (hit.cost === UNPRICED) totals.cachedUnpriced = (totals.cachedUnpriced ?? 0) + 1;
+      else totals.cachedCost = (totals.cachedCost ?? 0) + hit.cost;
     };
 
     const placeNew = (entry: ShardEntry, model: string) => {

@@ -12,6 +12,7 @@ export function emptyTotals(): RunTotals {
     cached: 0,
     cachedRecords: 0,
     cachedCost: 0,
+    cachedUnpriced: 0,
     shards: 0,
     estimatedInputTokens: 0,
     estimatedOutputTokens: 0,
