@@ -200,8 +200,9 @@ async function collectWith(options: CollectOptions, metas: ShardMetaIndex): Prom
   for (const [id, entry] of metas.entries()) {
     if (seen.has(id)) continue;
     const lineError = lineErrors.get(entry.index + 1);
-    // a missing line is one the provider's results lacked, not a request never sent
-    if (!lineError && sent && live()) counters.missing++;
+    // a missing line is one the provider's results lacked, not a request never sent, nor one of a
+    // batch that vanished (null: no results to lack it; its requests are counted as retried)
+    if (!lineError && batch && sent && live()) counters.missing++;
     await route(
       entry,
       lineError
