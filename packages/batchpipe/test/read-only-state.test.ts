@@ -8,7 +8,15 @@ import fs from "node:fs";
 import path from "node:path";
 import type { Emulator } from "@batchpipe/openai-emulator";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { batchpipe, report, runNode, startEmulator, tempDir, writePipeline } from "./support/harness.js";
+import {
+  batchpipe,
+  records,
+  report,
+  runNode,
+  startEmulator,
+  tempDir,
+  writePipeline,
+} from "./support/harness.js";
 
 let emu: Emulator;
 beforeAll(async () => {
@@ -92,6 +100,24 @@ describe("commands that only read, on a read-only state folder", () => {
       const runs = await batchpipe(["runs", "pipeline.yaml", "--json"], as);
       expect(runs.code, runs.stderr).toBe(0);
       expect(JSON.parse(runs.stdout).runs).toMatchObject([{ status: "stopped" }]);
+    } finally {
+      execFileSync("chmod", ["-R", "u+w", stateDir]);
+    }
+  });
+
+  it("status of a pipeline `watch` processed reads its watch registry too", async () => {
+    const dir = tempDir();
+    fs.mkdirSync(path.join(dir, "inbox"));
+    fs.writeFileSync(path.join(dir, "inbox", "a.jsonl"), records(5));
+    writePipeline(dir, { baseUrl: emu.url, name: "read-only", source: "  { use: jsonl, path: ./inbox/ }" });
+    const watch = await batchpipe(["watch", "pipeline.yaml", "--once", "--settle", "200ms"], { cwd: dir });
+    expect(watch.code, watch.stderr).toBe(0);
+    const { stateDir, as } = readOnlyState(dir);
+    try {
+      expect(fs.readdirSync(path.join(stateDir, "watch"))).not.toContain("watch.db-shm");
+      const status = await batchpipe(["status", "pipeline.yaml"], as);
+      expect(status.stderr).toBe("");
+      expect(status.stdout).toContain("  watch: 1 file(s) processed, 0 pending, 0 failed\n");
     } finally {
       execFileSync("chmod", ["-R", "u+w", stateDir]);
     }

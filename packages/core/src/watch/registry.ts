@@ -12,7 +12,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
-import { makeStateDir, ownerOnly } from "../state/index.js";
+import { makeStateDir, openReadOnly, ownerOnly } from "../state/index.js";
 
 export type GroupStatus = "pending" | "done" | "failed" | "split";
 
@@ -214,7 +214,7 @@ export interface WatchSummaryCounts {
 export function readWatchCounts(stateDir: string): WatchSummaryCounts | null {
   const file = path.join(stateDir, "watch", "watch.db");
   if (!fs.existsSync(file)) return null;
-  const db = new Database(file, { readonly: true, fileMustExist: true });
+  const db = openReadOnly(file);
   try {
     db.pragma("busy_timeout = 5000");
     // a watcher starting up has created the file but maybe not yet its tables: nothing taken yet
