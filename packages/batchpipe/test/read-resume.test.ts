@@ -183,7 +183,7 @@ async function stoppedRead(name: string, prepare?: (dir: string) => void) {
   prepare?.(dir);
   const first = await batchpipe(["run", spec], { cwd: dir, engine: ENGINE });
   expect(first.code, first.stderr).toBe(1);
-  expect(first.stderr).toContain("reading resumes at record 1001");
+  expect(first.stderr).toContain("reading resumes at record 1,001");
   return { dir, spec, ids };
 }
 
@@ -205,7 +205,7 @@ describe("read phase resume", () => {
       "source (resumable) failed while reading: connection reset at record 2346",
     );
     expect(first.stderr).toContain("PLUGIN_FAILED");
-    expect(first.stderr).toContain("Fix the source and run again; reading resumes at record 2001");
+    expect(first.stderr).toContain("Fix the source and run again; reading resumes at record 2,001");
     expect(batchesOf(emu, name)).toHaveLength(0);
     // the state is intact: the run is still reading, its checkpoint covers 2,000 records
     expect(stateRow<{ status: string }>(dir, name, "SELECT status FROM runs")).toEqual([
@@ -274,7 +274,7 @@ describe("read phase resume", () => {
     expect(first.code, first.stderr).toBe(1);
     // the last committed checkpoint: the one at 2,000 records, or one a shard sealed after it
     // (4 KB shards seal every few records, and each seal is checkpointed at once)
-    const resumesAt = Number(/reading resumes at record (\d+)/.exec(first.stderr)?.[1]);
+    const resumesAt = Number(/reading resumes at record ([\d,]+)/.exec(first.stderr)?.[1]?.replace(",", ""));
     expect(resumesAt).toBeGreaterThanOrEqual(2001);
     expect(resumesAt).toBeLessThanOrEqual(2101);
 

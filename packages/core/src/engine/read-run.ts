@@ -21,6 +21,7 @@ import {
   runReadPhase,
   withSubmitted,
 } from "./read/index.js";
+import { fmt } from "./read/read-errors.js";
 import type { EngineEvent, EnginePipeline } from "./types.js";
 
 export interface ReadRunOptions {
@@ -91,7 +92,7 @@ export async function readRun(o: ReadRunOptions): Promise<void> {
           emit({
             type: "warning",
             run: run.id,
-            message: `${error.message}; its first ${resume.checkpoint.read} records are skipped`,
+            message: `${error.message}; its first ${fmt(resume.checkpoint.read)} records are skipped`,
           });
           resume = { ...resume, skip: true };
           continue;
@@ -175,7 +176,7 @@ export function loadReadResume(
     },
     ...(checkpoint.source === null
       ? {
-          warning: `${pipeline.source.label} gives no cursor and shards were already submitted: it is read again from the start and the ${checkpoint.read} records its last read checkpoint covers are skipped`,
+          warning: `${pipeline.source.label} gives no cursor and shards were already submitted: it is read again from the start and the ${fmt(checkpoint.read)} records its last read checkpoint covers are skipped`,
         }
       : {}),
   };

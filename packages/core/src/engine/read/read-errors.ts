@@ -177,7 +177,7 @@ function sourceFailure(
       ? "nothing was submitted"
       : `${plural(submitted.shards, "shard")} (${plural(submitted.requests, "request")}) read before it ${submitted.shards === 1 ? "was" : "were"} already submitted and ${submitted.shards === 1 ? "goes" : "go"} on at the provider`;
   const where = failure.keep
-    ? `reading resumes at record ${failure.resumeAt} (${sent}; the ${failure.resumeAt - 1} records before it are kept).`
+    ? `reading resumes at record ${fmt(failure.resumeAt)} (${sent}; the ${plural(failure.resumeAt - 1, "record")} before it are kept).`
     : submitted.shards === 0
       ? "nothing was submitted, the read starts over."
       : `${sent}, so the run's state is kept and the next run continues it.`;
@@ -195,5 +195,10 @@ function sourceFailure(
 }
 
 function plural(n: number, word: string): string {
-  return `${n.toLocaleString("en-US")} ${word}${n === 1 ? "" : "s"}`;
+  return `${fmt(n)} ${word}${n === 1 ? "" : "s"}`;
+}
+
+/** a count in a message: 12,345 (as the CLI's) */
+export function fmt(n: number): string {
+  return n.toLocaleString("en-US");
 }

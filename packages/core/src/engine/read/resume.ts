@@ -13,6 +13,7 @@ import type { DuplicateIds } from "./duplicates.js";
 import { readLinesSync, SyncWriter } from "./files.js";
 import type { RequestIndex } from "./id-index.js";
 import { prepFailuresFile, takenIds } from "./prep-failures.js";
+import { fmt } from "./read-errors.js";
 import { type ShardLimits, ShardWriter, shardFiles } from "./shard-writer.js";
 
 export interface ReadResume {
@@ -156,7 +157,7 @@ export class CoveredRecords {
     if (this.left === 0) return;
     const read = this.saved!.read;
     throw new ReadStartsOver(
-      `${this.source} yielded ${read - this.left} records, fewer than the ${read} its last read checkpoint covers`,
+      `${this.source} yielded ${fmt(read - this.left)} records, fewer than the ${fmt(read)} its last read checkpoint covers`,
       false,
     );
   }
@@ -178,7 +179,7 @@ function recordsHash(hash: number, item: SourceItem): number {
 function refedOtherRecords(source: string, read: number): BatchpipeError {
   return new BatchpipeError(
     ErrorCodes.SOURCE_FAILED,
-    `${source} was fed other records than before the interruption: its first ${read} records, which the resumed read skips (they were read, and shards of them sent), are not the ones read then`,
+    `${source} was fed other records than before the interruption: its first ${fmt(read)} records, which the resumed read skips (they were read, and shards of them sent), are not the ones read then`,
     {
       hint: "Feed the same records in the same order (e.g. sort the export), then run again; or `batchpipe cancel` this run and run again: what succeeded is answered from the result cache.",
     },
