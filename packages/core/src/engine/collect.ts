@@ -53,7 +53,8 @@ export interface CollectOptions {
   commitPart(end: number, delta: RunCounters): Promise<void>;
   /**
    * The result cache's write side: each success delivered (not re-derived) from a paid batch, with
-   * its request digest and what it cost; the caller stores them before it commits the part.
+   * its request digest and what it cost (UNPRICED: not known); the caller stores them before it
+   * commits the part.
    */
   remember?(digest: readonly number[], result: CachedResult, cost: number): void;
 }
@@ -234,13 +235,16 @@ export function resultsGone(error: unknown): boolean {
   return status === 404 || status === 410;
 }
 
-/** the success row's common part (the caller sets each target's id, input and source), with its cost counted */
+/**
+ * the success row's common part (the caller sets each target's id, input and source), with its cost
+ * counted (null: paid at a price batchpipe does not know)
+ */
 function successOf(
   options: CollectOptions,
   meta: ShardMeta,
   outcome: Extract<Outcome, { kind: "success" }>,
   counters: RunCounters,
-): /** cost null: paid at a price batchpipe does not know */
+):
   | { ok: true; row: SuccessRow; cost: number | null; cut: CutReason | undefined }
   | { ok: false; failure: Extract<Outcome, { kind: "failure" }> } {
   const { shard } = options;
