@@ -1,6 +1,9 @@
 /**
  * The queue of a watch: files that are ready wait here (settled, snapshotted, not seen before) and
  * run as groups, one group at a time; files that arrive within `coalesce` of each other share one.
+ * A group takes every file waiting, however many: one engine run shards them into as many batches
+ * as the provider's limits need, so a burst of files costs one completion window, not one per
+ * slice of files (a group's cost is linear in its files: their list, a registry row each).
  */
 import fs from "node:fs";
 import type { BatchpipeError } from "../errors.js";
@@ -21,6 +24,8 @@ export interface Queue {
 /** collects ready files and runs them in groups, one group at a time */
 export function createQueue(ctx: GroupContext, watchDir: string): Queue {
   const pending: WatchedFile[] = [];
+  // the versions in `pending` (path + sha): a file seen again is recognised without a scan of them all
+  const pendingKeys = new Set<string>();
   const inFlight = new Set<string>();
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> = Promise.resolve();
@@ -30,7 +35,6 @@ export function createQueue(ctx: GroupContext, watchDir: string): Queue {
   let hashing = Promise.resolve();
   const coalesce = ctx.options.coalesce ?? 2000;
   const settle = ctx.options.settle ?? 1000;
-  const maxFiles = ctx.options.maxGroupFiles ?? 1000;
 
   // a steady trickle of files must not postpone a group for ever
   const maxWait = coalesce * 10;
@@ -41,13 +45,18 @@ export function createQueue(ctx: GroupContext, watchDir: string): Queue {
     timer = undefined;
     if (pending.length === 0 || scheduled) return;
     scheduled = true;
+    // files that arrived by now and still wait to be hashed join this group: a burst whose
+    // hashing outlasts `maxWait` is one group, not a group of what was hashed in time and another
+    const arrived = hashing;
     running = running
       .then(async () => {
+        await arrived;
         scheduled = false;
         while (pending.length > 0 && !ctx.signal.aborted) {
           // files leave `pending` as their group enters the registry (both synchronous): a file
           // seen again in between is always recognised
-          const group = ctx.registry.createGroup(pending.splice(0, maxFiles));
+          const group = ctx.registry.createGroup(pending.splice(0));
+          pendingKeys.clear();
           await runGroup(ctx, group, false);
         }
         if (!ctx.options.once && !ctx.signal.aborted) ctx.emit({ type: "idle" });
@@ -110,10 +119,8 @@ export function createQueue(ctx: GroupContext, watchDir: string): Queue {
           const taken = await copy(file);
           if (!taken) return;
           const snapshot = taken.file;
-          if (
-            ctx.registry.known(file, snapshot.sha) ||
-            pending.some((p) => p.path === file && p.sha === snapshot.sha)
-          ) {
+          const key = `${file}\0${snapshot.sha}`;
+          if (ctx.registry.known(file, snapshot.sha) || pendingKeys.has(key)) {
             // only the fresh copy goes: the queued version's snapshot is the same name
             fs.rmSync(taken.temp, { force: true });
             ctx.emit({ type: "file_skipped", file, sha: snapshot.sha, reason: "already processed" });
@@ -122,7 +129,11 @@ export function createQueue(ctx: GroupContext, watchDir: string): Queue {
           fs.renameSync(taken.temp, snapshot.snapshot);
           if (pending.length === 0) firstQueuedAt = Date.now();
           pending.push(snapshot);
+          pendingKeys.add(key);
           ctx.emit({ type: "file_queued", file, sha: snapshot.sha, bytes: snapshot.size });
+          // --once: drain() starts the one group, once every file is queued (a timer would start
+          // one with the files hashed by `maxWait`, and another with the rest)
+          if (ctx.options.once) return;
           if (timer) clearTimeout(timer);
           timer = setTimeout(flush, Math.max(0, Math.min(coalesce, firstQueuedAt + maxWait - Date.now())));
         } finally {

@@ -159,12 +159,14 @@ export function openRegistry(dir: string): WatchRegistry {
           JSON.stringify(result),
           groupId,
         );
+        // by the primary key: `group_id = ? AND path = ?` went through the group's index, a scan
+        // of the group's rows for each of its files (20,000 files: 200 million rows)
         const update = db.prepare(
-          "UPDATE files SET status = ?, done_at = ?, succeeded = ?, failed = ? WHERE group_id = ? AND path = ?",
+          "UPDATE files SET status = ?, done_at = ?, succeeded = ?, failed = ? WHERE path = ? AND sha = ? AND group_id = ?",
         );
         for (const f of filesOf(groupId)) {
           const counts = perFile && (perFile.get(f.path) ?? { succeeded: 0, failed: 0 });
-          update.run(status, now, counts?.succeeded ?? null, counts?.failed ?? null, groupId, f.path);
+          update.run(status, now, counts?.succeeded ?? null, counts?.failed ?? null, f.path, f.sha, groupId);
         }
       },
     ),

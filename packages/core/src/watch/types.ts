@@ -55,10 +55,11 @@ export interface WatchOptions {
   engine?: EngineTuning;
   /** ms a file's size must stay unchanged before it counts as written (default 1000) */
   settle?: number;
-  /** ms without a new file before a group starts (default 2000; a group waits at most 10× this) */
+  /**
+   * ms without a new file before a group starts (default 2000; a group waits at most 10× this, then
+   * takes every file that arrived, however many). --once: one group of every file there.
+   */
   coalesce?: number;
-  /** the most files in one group (default 1000) */
-  maxGroupFiles?: number;
 }
 
 export interface WatchSummary {
