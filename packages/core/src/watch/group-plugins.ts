@@ -18,7 +18,11 @@ import type { WatchedFile } from "./registry.js";
 export function createGroupSource(
   source: EngineResolvedPlugin<SourcePlugin>,
   files: WatchedFile[],
-  onFileRead?: (file: string, records: number) => void,
+  on: {
+    fileRead?: (file: string, records: number) => void;
+    /** the inner source threw reading `files[index]` */
+    fileFailed?: (index: number) => void;
+  } = {},
 ): EngineResolvedPlugin<SourcePlugin> {
   const inner = source.plugin;
   const stamp = inner.stampCursor;
@@ -56,12 +60,13 @@ export function createGroupSource(
             yield item;
           }
         } catch (error) {
+          on.fileFailed?.(index);
           // on_invalid: fail, an unreadable gzip: the error names the file too
           if (error instanceof Error && error.message.includes(file.snapshot))
             error.message = named(error.message);
           throw error;
         }
-        onFileRead?.(file.path, records);
+        on.fileRead?.(file.path, records);
       }
     },
   };

@@ -57,8 +57,12 @@ export interface WatchRegistry {
   fileCounts(groupId: number): Map<string, { succeeded: number; failed: number }>;
   /** the file an earlier group delivered `id` from, or undefined (ids of `groupId` itself excluded) */
   deliveredBefore(id: string, groupId: number): string | undefined;
-  /** replace a group by one group per file (their ids collide when run together) */
-  splitGroup(groupId: number): GroupRow[];
+  /**
+   * Replace a group whose run failed: `at`, the index of the file at fault, becomes a group of its
+   * own between one of the files before it and one of those after it (in order: the first
+   * occurrence of an id stays first); without `at`, one group per file.
+   */
+  splitGroup(groupId: number, at?: number): GroupRow[];
   /** every file version with its status, oldest first */
   files(): (WatchedFile & {
     status: string;
@@ -186,10 +190,14 @@ export function openRegistry(dir: string): WatchRegistry {
     ),
     fileCounts,
     deliveredBefore: (id, groupId) => selectDelivered.get(id, groupId) as string | undefined,
-    splitGroup: db.transaction((groupId: number) => {
+    splitGroup: db.transaction((groupId: number, at?: number) => {
       const files = filesOf(groupId);
       db.prepare("UPDATE groups SET status = 'split', finished_at = ? WHERE id = ?").run(Date.now(), groupId);
-      return files.map((f) => insertGroup([f]));
+      const parts =
+        at === undefined || at >= files.length
+          ? files.map((f) => [f])
+          : [files.slice(0, at), [files[at]!], files.slice(at + 1)].filter((part) => part.length > 0);
+      return parts.map((part) => insertGroup(part));
     }),
     files: () =>
       (

@@ -1,6 +1,6 @@
 /**
  * One group of files, run as one engine run to its end: resumed after a crash, retried while the
- * failure is one a later attempt may get past, split into one run per file when a file is at fault.
+ * failure is one a later attempt may get past, split when a file is at fault (registry.splitGroup).
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -33,24 +33,29 @@ export async function runGroup(ctx: GroupContext, group: GroupRow, resumed: bool
     const controller = new AbortController();
     const abort = () => controller.abort();
     ctx.signal.addEventListener("abort", abort, { once: true });
+    // the index of the file the source failed in, if it did
+    let faulty: number | undefined;
     try {
-      const result = await runPipeline(groupPipeline(ctx, group), {
-        signal: controller.signal,
-        stateDir: ctx.stateDir,
-        env: ctx.options.env,
-        force: ctx.options.force,
-        noCache: ctx.options.noCache,
-        ...ctx.options.engine,
-        // exactly once per id across files: an id an earlier group delivered fails as duplicate_id
-        deliveredBefore: (id) => registry.deliveredBefore(id, group.id),
-        onEvent: (event) => {
-          if (event.type === "run_started") {
-            registry.setRun(group.id, event.run);
-            emit({ type: "group_run", group: group.id, run: event.run });
-          }
-          emit({ type: "engine", group: group.id, event });
+      const result = await runPipeline(
+        groupPipeline(ctx, group, (index) => (faulty = index)),
+        {
+          signal: controller.signal,
+          stateDir: ctx.stateDir,
+          env: ctx.options.env,
+          force: ctx.options.force,
+          noCache: ctx.options.noCache,
+          ...ctx.options.engine,
+          // exactly once per id across files: an id an earlier group delivered fails as duplicate_id
+          deliveredBefore: (id) => registry.deliveredBefore(id, group.id),
+          onEvent: (event) => {
+            if (event.type === "run_started") {
+              registry.setRun(group.id, event.run);
+              emit({ type: "group_run", group: group.id, run: event.run });
+            }
+            emit({ type: "engine", group: group.id, event });
+          },
         },
-      });
+      );
       registry.finishGroup(group.id, "done", { run: result.run, status: result.status }, true);
       // counted over every process that ran the group (a resumed one delivers only the rest)
       const counts = registry.fileCounts(group.id);
@@ -72,9 +77,10 @@ export async function runGroup(ctx: GroupContext, group: GroupRow, resumed: bool
       if (failure.code === ErrorCodes.STATE_LOST) throw failure;
       const retry = resumable(ctx.stateDir, failure);
       if (!retry && group.files.length > 1) {
-        // ids collide across files, or one file is unreadable: each file becomes its own run, so
-        // only the file at fault fails
-        const groups = registry.splitGroup(group.id);
+        // a file the source failed in runs alone, the files before it and those after it as a
+        // group each (a bad file among 20,000: 3 runs, not 20,000); a failure no file is known for:
+        // each file becomes its own run. Either way only the file at fault fails.
+        const groups = registry.splitGroup(group.id, faulty);
         emit({
           type: "group_split",
           group: group.id,
@@ -102,7 +108,11 @@ export async function runGroup(ctx: GroupContext, group: GroupRow, resumed: bool
   }
 }
 
-function groupPipeline(ctx: GroupContext, group: GroupRow): EnginePipeline {
+function groupPipeline(
+  ctx: GroupContext,
+  group: GroupRow,
+  onFileFailed: (index: number) => void,
+): EnginePipeline {
   const { pipeline, stateDir } = ctx;
   // the rows of the first sink and the first errors sink are counted per file, once per commit key
   const committed = (role: string, index: number) => (rows: ResultRow[], key: string) =>
@@ -113,9 +123,10 @@ function groupPipeline(ctx: GroupContext, group: GroupRow): EnginePipeline {
     );
   return {
     ...pipeline,
-    source: createGroupSource(pipeline.source, group.files, (file, records) =>
-      ctx.emit({ type: "file_read", group: group.id, file, records }),
-    ),
+    source: createGroupSource(pipeline.source, group.files, {
+      fileRead: (file, records) => ctx.emit({ type: "file_read", group: group.id, file, records }),
+      fileFailed: onFileFailed,
+    }),
     sinks: pipeline.sinks.map((ref, index) =>
       createCarrySink(ref, {
         role: "sinks",
