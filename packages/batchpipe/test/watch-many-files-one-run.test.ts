@@ -53,15 +53,16 @@ describe("batchpipe watch: many files queued together", () => {
 
   it("a watcher given a burst of files runs the files that arrived together as one group", async () => {
     const { dir, ids } = inbox("watch-many-burst", 400);
-    const w = startBatchpipe(["watch", "pipeline.yaml", "--json", "--settle", "1s", "--coalesce", "10ms"], {
+    const w = startBatchpipe(["watch", "pipeline.yaml", "--json", "--settle", "2s", "--coalesce", "10ms"], {
       cwd: dir,
       onEvent: (event, child) => {
         if (event.type === "idle") child.kill("SIGTERM");
       },
     });
     await w.done;
-    // the files chokidar found at the start all arrived at once: before, the group that started
-    // 100 ms after the first was queued took those hashed by then, and the rest made more runs
+    // the files chokidar found at the start all arrived at once (its scan takes far less than the
+    // 2 s settle): before, the group that started 100 ms after the first was queued took those
+    // hashed by then ([2, 111, 287] here), and the rest made more runs
     expect(groups(w.events)).toEqual([400]);
     const counts = idCounts(readJsonl<{ id: string }>(path.join(dir, "out/results.jsonl")));
     expect(counts.size).toBe(ids.length);
