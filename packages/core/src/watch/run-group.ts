@@ -35,27 +35,27 @@ export async function runGroup(ctx: GroupContext, group: GroupRow, resumed: bool
     ctx.signal.addEventListener("abort", abort, { once: true });
     // the index of the file the source failed in, if it did
     let faulty: number | undefined;
+    const pipeline = groupPipeline(ctx, group, (index) => {
+      faulty = index;
+    });
     try {
-      const result = await runPipeline(
-        groupPipeline(ctx, group, (index) => (faulty = index)),
-        {
-          signal: controller.signal,
-          stateDir: ctx.stateDir,
-          env: ctx.options.env,
-          force: ctx.options.force,
-          noCache: ctx.options.noCache,
-          ...ctx.options.engine,
-          // exactly once per id across files: an id an earlier group delivered fails as duplicate_id
-          deliveredBefore: (id) => registry.deliveredBefore(id, group.id),
-          onEvent: (event) => {
-            if (event.type === "run_started") {
-              registry.setRun(group.id, event.run);
-              emit({ type: "group_run", group: group.id, run: event.run });
-            }
-            emit({ type: "engine", group: group.id, event });
-          },
+      const result = await runPipeline(pipeline, {
+        signal: controller.signal,
+        stateDir: ctx.stateDir,
+        env: ctx.options.env,
+        force: ctx.options.force,
+        noCache: ctx.options.noCache,
+        ...ctx.options.engine,
+        // exactly once per id across files: an id an earlier group delivered fails as duplicate_id
+        deliveredBefore: (id) => registry.deliveredBefore(id, group.id),
+        onEvent: (event) => {
+          if (event.type === "run_started") {
+            registry.setRun(group.id, event.run);
+            emit({ type: "group_run", group: group.id, run: event.run });
+          }
+          emit({ type: "engine", group: group.id, event });
         },
-      );
+      });
       registry.finishGroup(group.id, "done", { run: result.run, status: result.status }, true);
       // counted over every process that ran the group (a resumed one delivers only the rest)
       const counts = registry.fileCounts(group.id);
