@@ -33,6 +33,8 @@ export function createQueue(ctx: GroupContext, watchDir: string): Queue {
   // what stopped the groups (e.g. STATE_LOST): drain() throws it (--once has no fatal handler)
   let failure: unknown;
   let hashing = Promise.resolve();
+  // files the hashing has got through (queued, skipped or failed): a group waits while it moves
+  let hashed = 0;
   const coalesce = ctx.options.coalesce ?? 2000;
   const settle = ctx.options.settle ?? 1000;
 
@@ -46,11 +48,13 @@ export function createQueue(ctx: GroupContext, watchDir: string): Queue {
     if (pending.length === 0 || scheduled) return;
     scheduled = true;
     // files that arrived by now and still wait to be hashed join this group: a burst whose
-    // hashing outlasts `maxWait` is one group, not a group of what was hashed in time and another
+    // hashing outlasts `maxWait` is one group, not a group of what was hashed in time and another.
+    // Waited for while the hashing moves: a file still being written (never settling) stops it,
+    // and would have held the files queued before it for as long as it grew
     const arrived = hashing;
     running = running
       .then(async () => {
-        await arrived;
+        await whileMoving(arrived, maxWait);
         scheduled = false;
         while (pending.length > 0 && !ctx.signal.aborted) {
           // files leave `pending` as their group enters the registry (both synchronous): a file
@@ -65,6 +69,22 @@ export function createQueue(ctx: GroupContext, watchDir: string): Queue {
         failure ??= error;
         fatal(error);
       });
+  };
+
+  /** until `arrived` settles, or the hashing got through no file for `stallMs` */
+  const whileMoving = async (arrived: Promise<void>, stallMs: number) => {
+    let settled = false;
+    const done = arrived.then(() => {
+      settled = true;
+    });
+    for (;;) {
+      const before = hashed;
+      let timer: NodeJS.Timeout | undefined;
+      // the timer is cleared either way: --once must not wait for it
+      await Promise.race([done, new Promise<void>((resolve) => (timer = setTimeout(resolve, stallMs)))]);
+      clearTimeout(timer);
+      if (settled || hashed === before) return;
+    }
   };
 
   // files whose snapshot failed: attempts so far, and the timers of their next try
@@ -138,6 +158,7 @@ export function createQueue(ctx: GroupContext, watchDir: string): Queue {
           timer = setTimeout(flush, Math.max(0, Math.min(coalesce, firstQueuedAt + maxWait - Date.now())));
         } finally {
           inFlight.delete(file);
+          hashed++;
         }
       });
       return hashing;
