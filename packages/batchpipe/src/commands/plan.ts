@@ -44,6 +44,14 @@ export default defineCommand({
       );
     for (const [code, n] of Object.entries(plan.failedByCode))
       out.push(`  ${plural(n, "record")} ${n === 1 ? "fails" : "fail"} before sending: ${code}`);
+    const near = plan.mayNotFit;
+    if (near.count > 0) {
+      out.push(
+        `  ⚠ ${plural(near.count, "request")} may not fit ${near.count === 1 ? "its" : "their"} model's context window (the input is an estimate: sent anyway; the provider fails what does not fit):`,
+      );
+      for (const { id, message } of near.first) out.push(`      ${id}: ${message}`);
+      if (near.count > near.first.length) out.push(`      … and ${fmt(near.count - near.first.length)} more`);
+    }
     out.push("");
     const shown = plan.shards.slice(0, 20);
     const table = [

@@ -10,7 +10,7 @@ import { CACHE_FILE, cacheProvider, ResultCache } from "../cache/index.js";
 import { pricesFor, shardCost } from "../estimate/pricing.js";
 import { type Logger, silentLogger } from "../plugin.js";
 import { checkStateOwner, openState, type RunTotals } from "../state/index.js";
-import { runReadPhase, withoutResume } from "./read/index.js";
+import { type MayNotFit, runReadPhase, withoutResume } from "./read/index.js";
 import type { EnginePipeline } from "./types.js";
 
 export interface PlanShard {
@@ -31,8 +31,16 @@ export interface PlanResult {
   name: string;
   totals: RunTotals;
   shards: PlanShard[];
-  /** failures known before any request is sent, by code (invalid_input, template_error, request_too_large) */
+  /**
+   * failures known before any request is sent, by code (invalid_input, template_error,
+   * request_too_large, and over a model's limits: context_length_exceeded, max_tokens_too_large)
+   */
   failedByCode: Record<string, number>;
+  /**
+   * requests that may not fit their model's context window (their input is an estimate, so they
+   * are sent): how many, and the first few ids with why
+   */
+  mayNotFit: MayNotFit;
   /**
    * With batch.deadline: the cost if every request is answered through the live API (the deadline
    * passes before any batch ends); null without a deadline or when a model's price is unknown.
@@ -100,6 +108,7 @@ export async function planPipeline(
       name: pipeline.spec.name,
       totals: read.totals,
       failedByCode,
+      mayNotFit: read.mayNotFit,
       liveWorstCase,
       unfinishedRun: unfinishedRun(stateDir),
       shards: read.shards.map((s) => ({

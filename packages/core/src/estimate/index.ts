@@ -10,6 +10,14 @@ export {
 } from "./estimate-tokens.js";
 export { FAST_SAFETY_FACTOR, fastTokenCount } from "./fast-count.js";
 export {
+  checkLimits,
+  ESTIMATE_MARGIN,
+  type LimitProblem,
+  limitsFor,
+  MODEL_LIMITS,
+  type ModelLimits,
+} from "./limits.js";
+export {
   BATCH_PRICES,
   BATCH_PRICES_DATE,
   estimateCost,

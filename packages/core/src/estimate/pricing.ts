@@ -98,10 +98,14 @@ export function priceFor(
   model: string,
   prices: Readonly<Record<string, ModelPrice>> = BATCH_PRICES,
 ): ModelPrice | null {
-  const exact = prices[model];
-  if (exact) return exact;
+  return modelEntry(prices, model);
+}
+
+/** a model's entry in a table by model name: its own, else its base model's (see priceFor); null when absent */
+export function modelEntry<T>(table: Readonly<Record<string, T>>, model: string): T | null {
+  if (Object.hasOwn(table, model)) return table[model]!;
   const base = model.replace(SNAPSHOT_SUFFIX, "");
-  return prices[base] ?? null;
+  return Object.hasOwn(table, base) ? table[base]! : null;
 }
 
 /**

@@ -58,11 +58,14 @@ export function failureRows(dir: string) {
 
 /**
  * The custom_ids taken by the first `bytes` of a prep-failures file: a request too large for any
- * shard had its id taken (a later duplicate of it is still a duplicate).
+ * shard, or over its model's limits, had its id taken (a later duplicate of it is still a duplicate).
  */
 export function* takenIds(file: string, bytes: number): Generator<string> {
   for (const line of readLinesSync(file, bytes)) {
     const row = JSON.parse(line) as FailureRow;
-    if (row.error.code === "request_too_large") yield row.id;
+    if (TAKES_ID.has(row.error.code)) yield row.id;
   }
 }
+
+/** the codes of failures found after the request's id was taken (read-phase.ts `place`) */
+const TAKES_ID = new Set(["request_too_large", "max_tokens_too_large", "context_length_exceeded"]);

@@ -20,6 +20,7 @@ import { type CacheHit, type CacheLookup, UNPRICED } from "../../cache/index.js"
 import { isBatchpipeError } from "../../errors.js";
 import type { EstimateMode } from "../../estimate/estimate-tokens.js";
 import { estimateOutputTokens } from "../../estimate/index.js";
+import { checkLimits, limitsLookup } from "../../estimate/limits.js";
 import { livePricesFor, pricesFor } from "../../estimate/pricing.js";
 import { isInvalidRecord, type Logger, type RecordPosition, type SourceItem } from "../../plugin.js";
 import { checkTransformHandle } from "../../plugins/contract.js";
@@ -86,6 +87,14 @@ export interface ReadPhaseResult {
   failuresFile: string;
   /** the estimated cost of the requests to send at live prices (plan's batch.deadline worst case); null when a price is unknown */
   liveCost: number | null;
+  /** requests sent though their estimated input may not fit their model's context window (of this read) */
+  mayNotFit: MayNotFit;
+}
+
+export interface MayNotFit {
+  count: number;
+  /** the first few ids, and why */
+  first: { id: string; message: string }[];
 }
 
 export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhaseResult> {
@@ -141,6 +150,10 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
   let lastTurn = performance.now();
   // every request is looked up only when the cache had entries at the start (a lookup costs ~4–8 µs)
   const lookUpAll = (options.cache?.size ?? 0) > 0;
+
+  // the models' context windows and output limits (estimate/limits.ts); unknown models are not checked
+  const limitsOf = limitsLookup();
+  const mayNotFit: MayNotFit = { count: 0, first: [] };
 
   const rows = failureRows(pipeline.dir);
   const fail = (line: string) => failures.write(`${line}\n`);
@@ -241,6 +254,15 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
         fail(rows.rejected(item, { code: "request_too_large", message: tooLarge, id }, input));
         return;
       }
+      const modelLimits = limitsOf(model);
+      const overLimit = modelLimits && checkLimits(model, modelLimits, { inputTokens, body: request.body });
+      if (overLimit?.fail) {
+        totals.rejected++;
+        fail(rows.rejected(item, { code: overLimit.code, message: overLimit.message, id }, input));
+        return;
+      }
+      if (overLimit && mayNotFit.count++ < MAY_NOT_FIT_SHOWN)
+        mayNotFit.first.push({ id, message: overLimit.message });
       const same = requests.get(digest);
       // a root whose collection began cannot deliver more fan-out rows (fanout-gate.ts)
       if (same && (gate?.canFanOut(shardName(same.shard)) ?? true)) {
@@ -376,6 +398,10 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
   const { shards, files: unsynced } = writer.finish();
   if (options.onCheckpoint) await syncFiles([...unsynced, path.join(stateDir, prepFailuresFile(runId))]);
   totals.shards = shards.length;
+  if (mayNotFit.count > 0)
+    logger.warn(
+      `${mayNotFit.count} ${mayNotFit.count === 1 ? "request" : "requests"} may not fit their model's context window (the input is an estimate; sent anyway), e.g. ${mayNotFit.first[0]!.id}: ${mayNotFit.first[0]!.message}`,
+    );
   totals.estimatedCost = sumCosts(costByModel, pricesFor(pipeline.spec.pricing));
   options.onProgress?.(totals.read);
   return {
@@ -384,10 +410,13 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
     fanout: fanout.take(),
     failuresFile: prepFailuresFile(runId),
     liveCost: sumCosts(costByModel, livePricesFor(pipeline.spec.pricing)),
+    mayNotFit,
   };
 }
 
 const PROGRESS_EVERY = 10_000;
+/** the ids of requests that may not fit their model kept for `plan` to show */
+const MAY_NOT_FIT_SHOWN = 5;
 /** the longest the read keeps the thread before the run loop gets a turn */
 const TURN_MS = 2;
 

@@ -1,0 +1,165 @@
+// Requests over their model's limits (packages/core/src/estimate/limits.ts): a 1.3M-token prompt
+// to gpt-4o-mini (context window 128,000) and max_tokens 100,000 (its output limit is 16,384)
+// passed plan and run and were sent, to be failed by the provider. They now fail as records
+// before anything is sent (context_length_exceeded, max_tokens_too_large) and plan counts them; a
+// request whose estimated input is over the window but may fit (the estimate may be high) is sent,
+// and plan names it. A model the table does not know is not checked.
+import fs from "node:fs";
+import path from "node:path";
+import type { Emulator } from "@batchpipe/openai-emulator";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { env as anthropicEnv } from "./support/anthropic.js";
+import { batchesOf, batchpipe, readJsonl, report, startEmulator, tempDir } from "./support/harness.js";
+
+let emu: Emulator;
+beforeAll(async () => {
+  emu = await startEmulator({ models: ["gpt-*", "acme-*"] });
+});
+afterAll(async () => {
+  await emu?.close();
+});
+
+const words = (n: number) => "word ".repeat(n);
+
+/** four records: one that fits, ~1.5M estimated tokens, ~160K (over 128K, may fit), max_tokens 100,000 */
+function writeRecords(dir: string): void {
+  const rows = [
+    { id: "fits", text: "hello", max: 100 },
+    { id: "huge", text: words(1_300_000), max: 100 },
+    { id: "near", text: words(140_000), max: 100 },
+    { id: "big-answer", text: "hello", max: 100_000 },
+  ];
+  fs.writeFileSync(path.join(dir, "data.jsonl"), rows.map((r) => JSON.stringify(r)).join("\n"));
+}
+
+function writeSpec(dir: string, o: { name: string; model: string; provider?: string }): string {
+  const file = path.join(dir, "pipeline.yaml");
+  fs.writeFileSync(
+    file,
+    [
+      "version: 1",
+      `name: ${o.name}`,
+      o.provider ?? `provider: { use: openai, base_url: ${emu.url} }`,
+      "source: { use: jsonl, path: ./data.jsonl }",
+      "transform:",
+      '  id: "{{ id }}"',
+      "  body:",
+      `    model: ${o.model}`,
+      '    max_tokens: "{{ max }}"',
+      '    messages: [{ role: user, content: "{{ text }}" }]',
+      "batch: { poll_interval: 50ms }",
+      "sinks: [{ use: jsonl, path: ./out/results.jsonl }]",
+      "errors: [{ use: jsonl, path: ./out/errors.jsonl }]",
+      "",
+    ].join("\n"),
+  );
+  return file;
+}
+
+type ErrorRow = { id: string; error: { code: string; message: string; status_code: number | null } };
+
+describe("requests over their model's context window or output limit", () => {
+  it("plan counts those that cannot fit as failures and names those that may not", async () => {
+    const dir = tempDir();
+    writeRecords(dir);
+    const spec = writeSpec(dir, { name: "limits-plan", model: "gpt-4o-mini" });
+    const plan = await batchpipe(["plan", spec], { cwd: dir });
+    expect(plan.code, plan.stderr).toBe(0);
+    const head = plan.stdout.split("\n\n")[0]!.replace(/~\d+ input/g, "~N input");
+    expect(head).toMatchInlineSnapshot(`
+      "plan for limits-plan: 4 records → 2 requests in 1 shard
+        1 record fails before sending: context_length_exceeded
+        1 record fails before sending: max_tokens_too_large
+        ⚠ 1 request may not fit its model's context window (the input is an estimate: sent anyway; the provider fails what does not fit):
+            near: may not fit: ~N input tokens (estimated) + 100 max_tokens against gpt-4o-mini's context window of 128000"
+    `);
+    const json = JSON.parse((await batchpipe(["plan", spec, "--json"], { cwd: dir })).stdout) as {
+      failedByCode: Record<string, number>;
+      mayNotFit: { count: number; first: { id: string }[] };
+      totals: { requests: number; estimatedOutputTokens: number };
+    };
+    expect(json.failedByCode).toEqual({ context_length_exceeded: 1, max_tokens_too_large: 1 });
+    expect(json.mayNotFit).toMatchObject({ count: 1, first: [{ id: "near" }] });
+    // the 100,000 max_tokens no longer counts in the estimate (it was 100,200 output tokens)
+    expect(json.totals).toMatchObject({ requests: 2, estimatedOutputTokens: 200 });
+  });
+
+  it("run fails them as records with the fix, and sends only the others", async () => {
+    const dir = tempDir();
+    writeRecords(dir);
+    const spec = writeSpec(dir, { name: "limits-run", model: "gpt-4o-mini" });
+    const run = await batchpipe(["run", spec, "--json"], { cwd: dir });
+    expect(run.code, run.stderr).toBe(3);
+    expect(report(run)).toMatchObject({ read: 4, succeeded: 2, failed: 2 });
+    // two requests sent, in one batch
+    expect(batchesOf(emu, "limits-run").map((b) => b.request_counts.total)).toEqual([2]);
+    const errors = readJsonl<ErrorRow>(path.join(dir, "out/errors.jsonl")).sort((a, b) =>
+      a.id.localeCompare(b.id),
+    );
+    expect(
+      errors.map((e) => ({ ...e.error, message: e.error.message.replace(/~\d+/, "~N") })),
+    ).toMatchInlineSnapshot(`
+        [
+          {
+            "code": "max_tokens_too_large",
+            "message": "100000 output tokens asked (max_tokens) is over gpt-4o-mini's limit of 16384: lower max_tokens to 16384 or less, or pick a model with a higher output limit",
+            "status_code": null,
+          },
+          {
+            "code": "context_length_exceeded",
+            "message": "the request cannot fit its model: ~N input tokens (estimated) + 100 max_tokens against gpt-4o-mini's context window of 128000, not sent: shorten the input, lower max_tokens or pick a model with a larger context window",
+            "status_code": null,
+          },
+        ]
+      `);
+    expect(errors.map((e) => e.id)).toEqual(["big-answer", "huge"]);
+  });
+
+  it("a dated snapshot is checked as its model; a model the table does not know is not checked", async () => {
+    const snapshot = tempDir();
+    writeRecords(snapshot);
+    const dated = writeSpec(snapshot, { name: "limits-snapshot", model: "gpt-4o-mini-2024-07-18" });
+    const plan = JSON.parse((await batchpipe(["plan", dated, "--json"], { cwd: snapshot })).stdout);
+    expect(plan.failedByCode).toEqual({ context_length_exceeded: 1, max_tokens_too_large: 1 });
+
+    const unknown = tempDir();
+    writeRecords(unknown);
+    const spec = writeSpec(unknown, { name: "limits-unknown", model: "acme-large" });
+    const json = JSON.parse((await batchpipe(["plan", spec, "--json"], { cwd: unknown })).stdout);
+    expect(json.failedByCode).toEqual({});
+    expect(json.mayNotFit).toEqual({ count: 0, first: [] });
+    expect(json.totals.requests).toBe(4);
+  });
+
+  it("Claude: max_tokens over the output limit fails; models that stop at the window check the input alone", async () => {
+    const dir = tempDir();
+    fs.writeFileSync(
+      path.join(dir, "data.jsonl"),
+      [
+        // claude-3-5-haiku answers at most 8,192 tokens
+        { id: "haiku-10k", model: "claude-3-5-haiku-20241022", max: 10_000, text: "hello" },
+        { id: "haiku-8k", model: "claude-3-5-haiku-latest", max: 8_192, text: "hello" },
+        // input + max_tokens over the 200K window: refused by Claude 3 Haiku; Haiku 4.5's answer
+        // would stop at the window (~150K of input fits it)
+        { id: "old-window", model: "claude-3-haiku", max: 4_000, text: words(230_000) },
+        { id: "new-window", model: "claude-haiku-4-5", max: 64_000, text: words(150_000) },
+      ]
+        .map((r) => JSON.stringify(r))
+        .join("\n"),
+    );
+    const spec = writeSpec(dir, {
+      name: "limits-claude",
+      model: '"{{ model }}"',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: ${VAR} is the spec syntax
+      provider: 'provider: { use: anthropic, api_key: "${ANTHROPIC_API_KEY}" }',
+    });
+    const plan = await batchpipe(["plan", spec, "--json"], { cwd: dir, env: anthropicEnv });
+    expect(plan.code, plan.stderr).toBe(0);
+    const json = JSON.parse(plan.stdout) as {
+      failedByCode: Record<string, number>;
+      mayNotFit: { first: { id: string; message: string }[] };
+    };
+    expect(json.failedByCode).toEqual({ max_tokens_too_large: 1 });
+    expect(json.mayNotFit.first.map((f) => f.id)).toEqual(["old-window"]);
+  });
+});
