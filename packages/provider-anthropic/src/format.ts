@@ -77,11 +77,13 @@ export function extractOutput(message: Record<string, unknown>, request: OutputR
         output = JSON.parse(output as string);
       } catch (error) {
         const note =
-          cut === "max_tokens"
-            ? " (the answer was cut short at max_tokens: raise it)"
-            : cut === "content_filter"
-              ? " (the model refused: stop_reason refusal)"
-              : "";
+          message.stop_reason === "model_context_window_exceeded"
+            ? " (the answer was cut short at the model's context window: shorten the input or pick a model with a larger window; raising max_tokens cannot help)"
+            : cut === "max_tokens"
+              ? " (the answer was cut short at max_tokens: raise it)"
+              : cut === "content_filter"
+                ? " (the model refused: stop_reason refusal)"
+                : "";
         return {
           ok: false,
           message: `the model's output is not valid JSON${note}: ${(error as Error).message}`,
@@ -94,7 +96,8 @@ export function extractOutput(message: Record<string, unknown>, request: OutputR
 
 /**
  * An answer the model did not finish: stop_reason "max_tokens" (or "model_context_window_exceeded":
- * the context window left less room than max_tokens), or "refusal" (its safety filter stopped it).
+ * the context window left less room than max_tokens, counted with them; its hint differs, above),
+ * or "refusal" (its safety filter stopped it).
  */
 function stopCut(reason: unknown): CutReason | undefined {
   if (reason === "max_tokens" || reason === "model_context_window_exceeded") return "max_tokens";
