@@ -32,7 +32,10 @@ function writeRecords(dir: string): void {
   fs.writeFileSync(path.join(dir, "data.jsonl"), rows.map((r) => JSON.stringify(r)).join("\n"));
 }
 
-function writeSpec(dir: string, o: { name: string; model: string; provider?: string }): string {
+function writeSpec(
+  dir: string,
+  o: { name: string; model: string; provider?: string; extra?: string[] },
+): string {
   const file = path.join(dir, "pipeline.yaml");
   fs.writeFileSync(
     file,
@@ -50,6 +53,7 @@ function writeSpec(dir: string, o: { name: string; model: string; provider?: str
       "batch: { poll_interval: 50ms }",
       "sinks: [{ use: jsonl, path: ./out/results.jsonl }]",
       "errors: [{ use: jsonl, path: ./out/errors.jsonl }]",
+      ...(o.extra ?? []),
       "",
     ].join("\n"),
   );
@@ -129,6 +133,29 @@ describe("requests over their model's context window or output limit", () => {
     expect(json.failedByCode).toEqual({});
     expect(json.mayNotFit).toEqual({ count: 0, first: [] });
     expect(json.totals.requests).toBe(4);
+  });
+
+  it("the spec's model_limits: states a custom model's limits, or overrides the table's", async () => {
+    const dir = tempDir();
+    writeRecords(dir);
+    const spec = writeSpec(dir, {
+      name: "limits-custom",
+      model: "acme-large",
+      extra: ["model_limits:", "  acme-large: { context_window: 8192, max_output_tokens: 1024 }"],
+    });
+    const json = JSON.parse((await batchpipe(["plan", spec, "--json"], { cwd: dir })).stdout);
+    // "near" (~150K estimated tokens) is far over 8,192 too
+    expect(json.failedByCode).toEqual({ context_length_exceeded: 2, max_tokens_too_large: 1 });
+    expect(json.totals.requests).toBe(1);
+
+    const wider = writeSpec(dir, {
+      name: "limits-override",
+      model: "gpt-4o-mini",
+      extra: ["model_limits:", "  gpt-4o-mini: { context_window: 2000000, max_output_tokens: 100000 }"],
+    });
+    const over = JSON.parse((await batchpipe(["plan", wider, "--json"], { cwd: dir })).stdout);
+    expect(over.failedByCode).toEqual({});
+    expect(over.mayNotFit.count).toBe(0);
   });
 
   it("Claude: max_tokens over the output limit fails; models that stop at the window check the input alone", async () => {

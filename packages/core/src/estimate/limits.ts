@@ -9,8 +9,10 @@
  * output limit the request fails.
  *
  * Where a model's limit depends on a beta header or changed over time, the table holds the larger
- * figure: a request that may fit is never failed (the provider refuses what does not).
+ * figure: a request that may fit is never failed (the provider refuses what does not). A spec's
+ * `model_limits:` adds models or overrides these.
  */
+import type { ModelLimitsEntry } from "../spec/schema.js";
 import { modelEntry } from "./pricing.js";
 
 export interface ModelLimits {
@@ -82,6 +84,17 @@ export function limitsFor(
   table: Readonly<Record<string, ModelLimits>> = MODEL_LIMITS,
 ): ModelLimits | null {
   return modelEntry(table, model);
+}
+
+/** The limits a pipeline uses: the table above, with the spec's `model_limits:` on top. */
+export function limitsTableFor(
+  specLimits: Readonly<Record<string, ModelLimitsEntry>> | undefined,
+): Readonly<Record<string, ModelLimits>> {
+  if (!specLimits || Object.keys(specLimits).length === 0) return MODEL_LIMITS;
+  const table: Record<string, ModelLimits> = { ...MODEL_LIMITS };
+  for (const [model, entry] of Object.entries(specLimits))
+    table[model] = { context: entry.context_window, output: entry.max_output_tokens };
+  return table;
 }
 
 /** limitsFor, remembering the models seen (a dataset's requests share a few; at most 1,000 kept) */

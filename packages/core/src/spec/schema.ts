@@ -52,6 +52,13 @@ export interface PipelineSpec {
   notify: NotifyTarget[];
   /** list prices (USD per 1M tokens) of models batchpipe does not know, or overrides */
   pricing: Record<string, PricingEntry>;
+  /** context windows and output limits of models batchpipe does not know, or overrides */
+  model_limits?: Record<string, ModelLimitsEntry>;
+}
+
+export interface ModelLimitsEntry {
+  context_window: number;
+  max_output_tokens: number;
 }
 
 export interface PricingEntry {
@@ -232,6 +239,28 @@ export const pricingSchema = z
       "Per-model list prices for models batchpipe does not know (or to override its table), e.g. for OpenAI-compatible providers; plan, max_cost and the report use them.",
   });
 
+export const modelLimitsSchema = z
+  .record(
+    z.string().min(1),
+    z.strictObject({
+      context_window: z
+        .number()
+        .int()
+        .positive()
+        .meta({ description: "Tokens of input and output the model holds together." }),
+      max_output_tokens: z
+        .number()
+        .int()
+        .positive()
+        .meta({ description: "The most output tokens a request may ask for (max_tokens)." }),
+    }),
+  )
+  .default({})
+  .meta({
+    description:
+      "Per-model context window and output limit for models batchpipe does not know (or to override its table): a request over them fails before it is sent, one that may not fit is named by plan. Models in neither are not checked.",
+  });
+
 export const pipelineSchema = z
   .strictObject({
     version: z.literal(1, { error: "expected 1 (the only spec version)" }),
@@ -259,6 +288,7 @@ export const pipelineSchema = z
     }),
     notify: notifySchema,
     pricing: pricingSchema,
+    model_limits: modelLimitsSchema,
   })
   .meta({ title: "batchpipe pipeline", description: "A batchpipe pipeline spec (version 1)." });
 

@@ -20,7 +20,7 @@ import { type CacheHit, type CacheLookup, UNPRICED } from "../../cache/index.js"
 import { isBatchpipeError } from "../../errors.js";
 import type { EstimateMode } from "../../estimate/estimate-tokens.js";
 import { estimateOutputTokens } from "../../estimate/index.js";
-import { checkLimits, limitsLookup } from "../../estimate/limits.js";
+import { checkLimits, limitsLookup, limitsTableFor } from "../../estimate/limits.js";
 import { livePricesFor, pricesFor } from "../../estimate/pricing.js";
 import { isInvalidRecord, type Logger, type RecordPosition, type SourceItem } from "../../plugin.js";
 import { checkTransformHandle } from "../../plugins/contract.js";
@@ -151,8 +151,9 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
   // every request is looked up only when the cache had entries at the start (a lookup costs ~4–8 µs)
   const lookUpAll = (options.cache?.size ?? 0) > 0;
 
-  // the models' context windows and output limits (estimate/limits.ts); unknown models are not checked
-  const limitsOf = limitsLookup();
+  // the models' context windows and output limits (estimate/limits.ts, the spec's model_limits:);
+  // unknown models are not checked
+  const limitsOf = limitsLookup(limitsTableFor(pipeline.spec.model_limits));
   const mayNotFit: MayNotFit = { count: 0, first: [] };
 
   const rows = failureRows(pipeline.dir);
