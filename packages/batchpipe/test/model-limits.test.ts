@@ -75,7 +75,7 @@ describe("requests over their model's context window or output limit", () => {
         1 record fails before sending: context_length_exceeded
         1 record fails before sending: max_tokens_too_large
         ⚠ 1 request may not fit its model's context window (the input is an estimate: sent anyway; the provider fails what does not fit):
-            near: may not fit: ~N input tokens (estimated) + 100 max_tokens against gpt-4o-mini's context window of 128000"
+            near: ~N input tokens (estimated) + 100 max_tokens against gpt-4o-mini's context window of 128000"
     `);
     const json = JSON.parse((await batchpipe(["plan", spec, "--json"], { cwd: dir })).stdout) as {
       failedByCode: Record<string, number>;
@@ -103,19 +103,19 @@ describe("requests over their model's context window or output limit", () => {
     expect(
       errors.map((e) => ({ ...e.error, message: e.error.message.replace(/~\d+/, "~N") })),
     ).toMatchInlineSnapshot(`
-        [
-          {
-            "code": "max_tokens_too_large",
-            "message": "100000 output tokens asked (max_tokens) is over gpt-4o-mini's limit of 16384: lower max_tokens to 16384 or less, or pick a model with a higher output limit",
-            "status_code": null,
-          },
-          {
-            "code": "context_length_exceeded",
-            "message": "the request cannot fit its model: ~N input tokens (estimated) + 100 max_tokens against gpt-4o-mini's context window of 128000, not sent: shorten the input, lower max_tokens or pick a model with a larger context window",
-            "status_code": null,
-          },
-        ]
-      `);
+      [
+        {
+          "code": "max_tokens_too_large",
+          "message": "max_tokens 100000 is over gpt-4o-mini's output limit of 16384: lower it to 16384 or less, or pick a model with a higher output limit",
+          "status_code": null,
+        },
+        {
+          "code": "context_length_exceeded",
+          "message": "~N input tokens (estimated) + 100 max_tokens cannot fit gpt-4o-mini's context window of 128000, even were the estimate twice too high: shorten the input, lower max_tokens or pick a model with a larger context window",
+          "status_code": null,
+        },
+      ]
+    `);
     expect(errors.map((e) => e.id)).toEqual(["big-answer", "huge"]);
   });
 
@@ -156,6 +156,30 @@ describe("requests over their model's context window or output limit", () => {
     const over = JSON.parse((await batchpipe(["plan", wider, "--json"], { cwd: dir })).stdout);
     expect(over.failedByCode).toEqual({});
     expect(over.mayNotFit.count).toBe(0);
+  });
+
+  it("validate: a max_tokens over the model's output limit is shown at its place in the spec", async () => {
+    const dir = tempDir();
+    writeRecords(dir);
+    const spec = writeSpec(dir, { name: "limits-validate", model: "gpt-4o" });
+    fs.writeFileSync(spec, fs.readFileSync(spec, "utf8").replace('"{{ max }}"', "20000"));
+    const bad = await batchpipe(["validate", spec], { cwd: dir });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.replaceAll(dir, "<dir>")).toMatchInlineSnapshot(`
+      "pipeline.yaml:9:17 transform.body.max_tokens: max_tokens 20000 is over gpt-4o's output limit of 16384: lower it to 16384 or less, or pick a model with a higher output limit (the first record, data.jsonl:1, asks for it: the others probably do too)
+         7 |   body:
+         8 |     model: gpt-4o
+      >  9 |     max_tokens: 20000
+           |                 ^^^^^
+        10 |     messages: [{ role: user, content: "{{ text }}" }]
+        11 | batch: { poll_interval: 50ms }
+
+      ✖ pipeline.yaml has a problem (SPEC_INVALID)
+      "
+    `);
+    // within the limit: valid
+    fs.writeFileSync(spec, fs.readFileSync(spec, "utf8").replace("20000", "16384"));
+    expect((await batchpipe(["validate", spec], { cwd: dir })).code).toBe(0);
   });
 
   it("Claude: max_tokens over the output limit fails; models that stop at the window check the input alone", async () => {

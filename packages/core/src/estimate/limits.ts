@@ -126,12 +126,23 @@ export function checkLimits(
   limits: ModelLimits,
   request: { inputTokens: number; body: Record<string, unknown> },
 ): LimitProblem | undefined {
-  const maxTokens = requestedOutput(request.body);
+  const { body } = request;
+  // the first cap set counts (as estimateOutputTokens reads them); no closure: this runs per record
+  const key =
+    body.max_completion_tokens != null
+      ? "max_completion_tokens"
+      : body.max_tokens != null
+        ? "max_tokens"
+        : body.max_output_tokens != null
+          ? "max_output_tokens"
+          : undefined;
+  const value = key === undefined ? 0 : body[key];
+  const maxTokens = typeof value === "number" && Number.isFinite(value) && value > 0 ? value : 0;
   if (maxTokens > limits.output)
     return {
       fail: true,
       code: "max_tokens_too_large",
-      message: `${maxTokens} output tokens asked (max_tokens) is over ${model}'s limit of ${limits.output}: lower max_tokens to ${limits.output} or less, or pick a model with a higher output limit`,
+      message: `${key} ${maxTokens} is over ${model}'s output limit of ${limits.output}: lower it to ${limits.output} or less, or pick a model with a higher output limit`,
     };
   const room = Math.min(
     limits.input ?? limits.context,
@@ -139,19 +150,20 @@ export function checkLimits(
   );
   const input = request.inputTokens;
   if (input <= room) return undefined;
-  const asked = limits.stopsAtWindow || maxTokens === 0 ? "" : ` + ${maxTokens} max_tokens`;
-  const what = `~${input} input tokens (estimated)${asked} against ${model}'s ${limits.input !== undefined && room === limits.input ? `input limit of ${limits.input}` : `context window of ${limits.context}`}`;
+  const asked = limits.stopsAtWindow || maxTokens === 0 ? "" : ` + ${maxTokens} ${key}`;
+  const limit =
+    limits.input !== undefined && room === limits.input
+      ? `input limit of ${limits.input}`
+      : `context window of ${limits.context}`;
+  const what = `~${input} input tokens (estimated)${asked}`;
   if (input > room * ESTIMATE_MARGIN)
     return {
       fail: true,
       code: "context_length_exceeded",
-      message: `the request cannot fit its model: ${what}, not sent: shorten the input${asked ? ", lower max_tokens" : ""} or pick a model with a larger context window`,
+      message: `${what} cannot fit ${model}'s ${limit}, even were the estimate twice too high: shorten the input${asked ? `, lower ${key}` : ""} or pick a model with a larger context window`,
     };
-  return { fail: false, message: `may not fit: ${what}` };
+  return { fail: false, message: `${what} against ${model}'s ${limit}` };
 }
 
-/** the output tokens a request asks for at most (its first cap set), 0 when it sets none */
-function requestedOutput(body: Record<string, unknown>): number {
-  const value = body.max_completion_tokens ?? body.max_tokens ?? body.max_output_tokens;
-  return typeof value === "number" && Number.isFinite(value) && value > 0 ? value : 0;
-}
+/** a request's caps on its output, in the order checkLimits reads them */
+export const OUTPUT_KEYS = ["max_completion_tokens", "max_tokens", "max_output_tokens"] as const;

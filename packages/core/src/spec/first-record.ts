@@ -4,6 +4,7 @@
  * as a failure row per record after the run.
  */
 import { BatchpipeError, ErrorCodes, isBatchpipeError } from "../errors.js";
+import { checkLimits, limitsFor, limitsTableFor, OUTPUT_KEYS } from "../estimate/limits.js";
 import { isStreamInput } from "../input-files.js";
 import { isInvalidRecord, type SourceRecord, silentLogger } from "../plugin.js";
 import { checkSourceItem, checkTransformHandle } from "../plugins/contract.js";
@@ -38,9 +39,9 @@ export async function checkFirstRecord(
     ),
     transform.label,
   );
+  let request: ReturnType<typeof handle.toRequest>;
   try {
-    handle.toRequest(record);
-    return true;
+    request = handle.toRequest(record);
   } catch (error) {
     if (!isBatchpipeError(error)) throw pluginFailed(transform.label, "toRequest", error);
     const option = (error as { option?: unknown }).option;
@@ -58,6 +59,31 @@ export async function checkFirstRecord(
     const name = pipeline.file ?? "the pipeline spec";
     throw specError(locateIssues([issue], specTextOf(pipeline), pipeline.file), name);
   }
+  // a malformed request (no body) is the run's invalid_request failure, not checked here
+  if (isObject(request?.body)) checkOutputLimit(pipeline, request.body, record);
+  return true;
+}
+
+/**
+ * The first record's max_tokens over its model's output limit (estimate/limits.ts): every record
+ * would fail as max_tokens_too_large when max_tokens is the spec's, so it is shown at its place.
+ */
+function checkOutputLimit(pipeline: Pipeline, body: Record<string, unknown>, record: SourceRecord): void {
+  const model = typeof body.model === "string" ? body.model : "";
+  const limits = limitsFor(model, limitsTableFor(pipeline.spec.model_limits));
+  const problem = limits && checkLimits(model, limits, { inputTokens: 0, body });
+  if (!problem?.fail) return;
+  const { transform } = pipeline;
+  const options = transform.options as { body?: Record<string, unknown> } | undefined;
+  const key = OUTPUT_KEYS.find((k) => options?.body?.[k] !== undefined);
+  const issue: SpecIssue = {
+    path: key ? [...transform.path, "body", key] : transform.path,
+    message: `${problem.message} (the first record, ${record.position.file}:${record.position.line}, asks for it: the others probably do too)`,
+  };
+  throw specError(
+    locateIssues([issue], specTextOf(pipeline), pipeline.file),
+    pipeline.file ?? "the pipeline spec",
+  );
 }
 
 /** the first readable record; lines the source cannot parse are skipped (the run reports them) */
@@ -108,4 +134,8 @@ function pluginFailed(label: string, doing: string, error: unknown): BatchpipeEr
     `${label} failed in ${doing}: ${(error as Error)?.message ?? String(error)}`,
     { hint: "Fix the plugin's problem and validate again.", plugin: label, cause: error },
   );
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
 }

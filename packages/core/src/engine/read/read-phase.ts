@@ -401,7 +401,7 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
   totals.shards = shards.length;
   if (mayNotFit.count > 0)
     logger.warn(
-      `${mayNotFit.count} ${mayNotFit.count === 1 ? "request" : "requests"} may not fit their model's context window (the input is an estimate; sent anyway), e.g. ${mayNotFit.first[0]!.id}: ${mayNotFit.first[0]!.message}`,
+      `${mayNotFit.count === 1 ? "1 request" : `${mayNotFit.count} requests`} may not fit the model's context window (the input is an estimate; sent anyway), e.g. ${mayNotFit.first[0]!.id}: ${mayNotFit.first[0]!.message}`,
     );
   totals.estimatedCost = sumCosts(costByModel, pricesFor(pipeline.spec.pricing));
   options.onProgress?.(totals.read);
