@@ -182,6 +182,28 @@ describe("requests over their model's context window or output limit", () => {
     expect((await batchpipe(["validate", spec], { cwd: dir })).code).toBe(0);
   });
 
+  it("try does not send them either: each is shown as not sent, with the fix", async () => {
+    const dir = tempDir();
+    writeRecords(dir);
+    const spec = writeSpec(dir, {
+      name: "limits-try",
+      model: "gpt-4o-mini",
+      provider: "provider: { use: emulator }",
+    });
+    const run = await batchpipe(["try", spec, "-n", "4"], { cwd: dir });
+    expect(run.code, run.stderr).toBe(3);
+    const notSent = run.stdout
+      .split("\n")
+      .filter((l) => l.startsWith("not sent"))
+      .map((l) => l.replace(/~\d+/, "~N"));
+    expect(notSent).toMatchInlineSnapshot(`
+      [
+        "not sent: ~N input tokens (estimated) + 100 max_tokens cannot fit gpt-4o-mini's context window of 128000, even were the estimate twice too high: shorten the input, lower max_tokens or pick a model with a larger context window (context_length_exceeded)",
+        "not sent: max_tokens 100000 is over gpt-4o-mini's output limit of 16384: lower it to 16384 or less, or pick a model with a higher output limit (max_tokens_too_large)",
+      ]
+    `);
+  });
+
   it("Claude: max_tokens over the output limit fails; models that stop at the window check the input alone", async () => {
     const dir = tempDir();
     fs.writeFileSync(

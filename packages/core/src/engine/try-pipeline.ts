@@ -5,6 +5,8 @@
  */
 import path from "node:path";
 import { BatchpipeError, ErrorCodes } from "../errors.js";
+import { estimateRequestTokens } from "../estimate/estimate-tokens.js";
+import { checkLimits, limitsLookup, limitsTableFor } from "../estimate/limits.js";
 import { estimateCost, livePricesFor } from "../estimate/pricing.js";
 import {
   isInvalidRecord,
@@ -75,6 +77,7 @@ export async function* tryPipeline(
     }
     const prices = livePricesFor(pipeline.spec.pricing);
     const { plugin, options: providerOptions } = pipeline.provider;
+    const limitsOf = limitsLookup(limitsTableFor(pipeline.spec.model_limits));
     let done = 0;
     /** the provider has answered a live call of this try */
     let answered = false;
@@ -123,6 +126,19 @@ export async function* tryPipeline(
       if (wanted && !wanted.has(request.custom_id)) continue;
       done++;
       const { line, model, json } = plugin.encode(request, providerOptions);
+      // as the read: a request over its model's limits is not sent (estimate/limits.ts)
+      const modelLimits = limitsOf(model);
+      const inputTokens = modelLimits ? estimateRequestTokens(request) : 0;
+      const overLimit = modelLimits && checkLimits(model, modelLimits, { inputTokens, body: request.body });
+      if (overLimit?.fail) {
+        yield {
+          id: request.custom_id,
+          source: item.position,
+          sent: false,
+          error: { code: overLimit.code, message: overLimit.message },
+        };
+        continue;
+      }
       const started = Date.now();
       const result = await provider.live(line, { signal });
       const ms = Date.now() - started;
