@@ -4,6 +4,7 @@
 // before anything is sent (context_length_exceeded, max_tokens_too_large) and plan counts them; a
 // request whose estimated input is over the window but may fit (the estimate may be high) is sent,
 // and plan names it. A model the table does not know is not checked.
+import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import type { Emulator } from "@batchpipe/openai-emulator";
@@ -204,8 +205,16 @@ describe("requests over their model's context window or output limit", () => {
     `);
   });
 
-  it("Claude: max_tokens over the output limit fails; models that stop at the window check the input alone", async () => {
+  it("Claude: max_tokens over the output limit fails; models that stop at the window check the input alone; a PDF is never failed on its estimate", async () => {
     const dir = tempDir();
+    const pdf = {
+      type: "document",
+      source: {
+        type: "base64",
+        media_type: "application/pdf",
+        data: randomBytes(3_000_000).toString("base64"),
+      },
+    };
     fs.writeFileSync(
       path.join(dir, "data.jsonl"),
       [
@@ -216,6 +225,8 @@ describe("requests over their model's context window or output limit", () => {
         // would stop at the window (~150K of input fits it)
         { id: "old-window", model: "claude-3-haiku", max: 4_000, text: words(230_000) },
         { id: "new-window", model: "claude-haiku-4-5", max: 64_000, text: words(150_000) },
+        // a 3 MB PDF (~2.2M tokens if its base64 were text; Claude counts its pages): sent, named
+        { id: "pdf", model: "claude-3-5-haiku", max: 100, text: [pdf] },
       ]
         .map((r) => JSON.stringify(r))
         .join("\n"),
@@ -233,6 +244,6 @@ describe("requests over their model's context window or output limit", () => {
       mayNotFit: { first: { id: string; message: string }[] };
     };
     expect(json.failedByCode).toEqual({ max_tokens_too_large: 1 });
-    expect(json.mayNotFit.first.map((f) => f.id)).toEqual(["old-window"]);
+    expect(json.mayNotFit.first.map((f) => f.id)).toEqual(["old-window", "pdf"]);
   });
 });

@@ -5,8 +5,9 @@
  * The input's token count is an estimate (estimate-tokens.ts: the fast count runs 0.9–1.6× the
  * exact one, calibrated towards 1×; Claude's tokenizer is not OpenAI's), so a request fails only
  * when it could not fit even if the estimate were twice the real count; between that and the
- * estimate itself it is sent, and `plan` warns about it. max_tokens is exact: over the model's
- * output limit the request fails.
+ * estimate itself it is sent, and `plan` warns about it; a request with images, documents or audio
+ * (estimated from their JSON) is never failed on its estimate. max_tokens is exact: over the
+ * model's output limit the request fails.
  *
  * Where a model's limit depends on a beta header or changed over time, the table holds the larger
  * figure: a request that may fit is never failed (the provider refuses what does not). A spec's
@@ -156,7 +157,9 @@ export function checkLimits(
       ? `input limit of ${limits.input}`
       : `context window of ${limits.context}`;
   const what = `~${input} input tokens (estimated)${asked}`;
-  if (input > room * ESTIMATE_MARGIN)
+  // images, documents and audio are estimated from their JSON (a base64 PDF as text: ~2.2M tokens
+  // for 4 MB), far from what the model counts: such a request is never failed on its estimate
+  if (input > room * ESTIMATE_MARGIN && !holdsMedia(body))
     return {
       fail: true,
       code: "context_length_exceeded",
@@ -167,3 +170,31 @@ export function checkLimits(
 
 /** a request's caps on its output, in the order checkLimits reads them */
 export const OUTPUT_KEYS = ["max_completion_tokens", "max_tokens", "max_output_tokens"] as const;
+
+/** a message or input item of the request holds an image, a document, a file or audio */
+function holdsMedia(body: Record<string, unknown>): boolean {
+  for (const list of [body.messages, body.input, body.system]) {
+    if (!Array.isArray(list)) continue;
+    for (const item of list) {
+      const content = isObject(item) && Array.isArray(item.content) ? item.content : [item];
+      if (content.some((part) => isObject(part) && MEDIA.has(part.type as string))) return true;
+    }
+  }
+  return false;
+}
+
+/** the part types of media in OpenAI's and Anthropic's requests */
+const MEDIA = new Set([
+  "image_url",
+  "input_image",
+  "image",
+  "document",
+  "file",
+  "input_file",
+  "input_audio",
+  "audio",
+]);
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
