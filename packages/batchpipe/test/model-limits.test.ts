@@ -159,6 +159,29 @@ describe("requests over their model's context window or output limit", () => {
     expect(over.mayNotFit.count).toBe(0);
   });
 
+  it("gpt-5: the input alone has a limit (272,000 of its 400,000)", async () => {
+    const dir = tempDir();
+    fs.writeFileSync(
+      path.join(dir, "data.jsonl"),
+      [
+        { id: "short", text: "hello", max: 1000 },
+        { id: "over", text: words(600_000), max: 1000 },
+        { id: "close", text: words(300_000), max: 1000 },
+      ]
+        .map((r) => JSON.stringify(r))
+        .join("\n"),
+    );
+    const spec = writeSpec(dir, { name: "limits-gpt5", model: "gpt-5-mini" });
+    const json = JSON.parse((await batchpipe(["plan", spec, "--json"], { cwd: dir })).stdout) as {
+      failedByCode: Record<string, number>;
+      mayNotFit: { first: { id: string; message: string }[] };
+    };
+    expect(json.failedByCode).toEqual({ context_length_exceeded: 1 });
+    expect(json.mayNotFit.first.map((f) => [f.id, f.message.replace(/~\d+/, "~N")])).toEqual([
+      ["close", "~N input tokens (estimated) against gpt-5-mini's input limit of 272000"],
+    ]);
+  });
+
   it("validate: a max_tokens over the model's output limit is shown at its place in the spec", async () => {
     const dir = tempDir();
     writeRecords(dir);

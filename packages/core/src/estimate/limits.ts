@@ -151,11 +151,11 @@ export function checkLimits(
   );
   const input = request.inputTokens;
   if (input <= room) return undefined;
-  const asked = limits.stopsAtWindow || maxTokens === 0 ? "" : ` + ${maxTokens} ${key}`;
+  // the input limit (gpt-5) and a window the answer stops at hold the input alone
+  const inputOnly = limits.stopsAtWindow || room === limits.input;
+  const asked = inputOnly || maxTokens === 0 ? "" : ` + ${maxTokens} ${key}`;
   const limit =
-    limits.input !== undefined && room === limits.input
-      ? `input limit of ${limits.input}`
-      : `context window of ${limits.context}`;
+    room === limits.input ? `input limit of ${limits.input}` : `context window of ${limits.context}`;
   const what = `~${input} input tokens (estimated)${asked}`;
   // images, documents and audio are estimated from their JSON (a base64 PDF as text: ~2.2M tokens
   // for 4 MB), far from what the model counts: such a request is never failed on its estimate
