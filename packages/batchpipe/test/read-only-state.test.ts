@@ -13,6 +13,7 @@ import {
   records,
   report,
   runNode,
+  startBatchpipe,
   startEmulator,
   tempDir,
   writePipeline,
@@ -119,6 +120,40 @@ describe("commands that only read, on a read-only state folder", () => {
       expect(status.stderr).toBe("");
       expect(status.stdout).toContain("  watch: 1 file(s) processed, 0 pending, 0 failed\n");
     } finally {
+      execFileSync("chmod", ["-R", "u+w", stateDir]);
+    }
+  });
+
+  // the view opened state.db (and watch.db) read-only too, but a WAL file in a folder it cannot
+  // write could not be opened: every pipeline said "attempt to write a readonly database"
+  it("batchpipe view shows the runs of a read-only state", async () => {
+    const { dir, run } = await pipelineRun(30);
+    expect(run.code, run.stderr).toBe(0);
+    const { stateDir, as } = readOnlyState(dir);
+    const view = startBatchpipe(["view", "pipeline.yaml", "--port", "0"], as);
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        const poll = setInterval(() => {
+          const found = /listening on (http:\/\/\S+\/)/.exec(view.stdout());
+          if (found) {
+            clearInterval(poll);
+            resolve(found[1]!);
+          }
+        }, 50);
+        void view.done.then((end) => {
+          clearInterval(poll);
+          reject(new Error(`view ended: ${end.stderr}`));
+        });
+      });
+      const { pipelines } = (await (await fetch(`${url}api/runs`)).json()) as {
+        pipelines: { key: string; error?: string; runs?: { id: string }[] }[];
+      };
+      expect(pipelines).toHaveLength(1);
+      expect(pipelines[0]!.error).toBeUndefined();
+      expect(pipelines[0]!.runs).toHaveLength(1);
+    } finally {
+      view.child.kill("SIGTERM");
+      await view.done;
       execFileSync("chmod", ["-R", "u+w", stateDir]);
     }
   });

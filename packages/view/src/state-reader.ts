@@ -7,6 +7,7 @@ import fs from "node:fs";
 import path from "node:path";
 import {
   lockHolder,
+  openSqliteToRead,
   type RawRun,
   type RawShard,
   type RunRow,
@@ -16,7 +17,7 @@ import {
   toRun,
   toShard,
 } from "@batchpipe/core";
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
 
 export class StateReader {
   private db: Database.Database | undefined;
@@ -28,7 +29,8 @@ export class StateReader {
     if (this.db) return this.db;
     const file = path.join(this.dir, "state.db");
     if (!fs.existsSync(file)) return null;
-    const db = new Database(file, { readonly: true, fileMustExist: true });
+    // in a folder this user cannot write, a file closed cleanly is read from a copy (core's state/read-only.ts)
+    const db = openSqliteToRead<Database.Database>(file);
     db.pragma("busy_timeout = 2000");
     const refused = refuseVersion(
       file,
@@ -97,7 +99,7 @@ export class StateReader {
   watchRuns(): Set<string> {
     const file = path.join(this.dir, "watch", "watch.db");
     if (!fs.existsSync(file)) return new Set();
-    const db = new Database(file, { readonly: true, fileMustExist: true });
+    const db = openSqliteToRead<Database.Database>(file);
     try {
       db.pragma("busy_timeout = 2000");
       // a watcher starting up has created the file but maybe not yet its tables

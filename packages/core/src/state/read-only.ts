@@ -30,6 +30,14 @@ export function openReadOnly(file: string): Database.Database {
   }
 }
 
+/**
+ * openReadOnly for a package that brings its own better-sqlite3 (batchpipe view): `Db` is its
+ * Database type, so core's published types need not name better-sqlite3's.
+ */
+export function openSqliteToRead<Db>(file: string): Db {
+  return openReadOnly(file) as Db;
+}
+
 function copyable(file: string, error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   if (code !== "SQLITE_READONLY_DIRECTORY" && code !== "SQLITE_CANTOPEN") return false;
