@@ -61,13 +61,19 @@ export function connectionFailed(label: string, error: unknown, redact: Redact):
 
 export function queryFailed(label: string, hook: string, error: unknown, redact: Redact): BatchpipeError {
   if (error instanceof BatchpipeError) return error;
+  const code = (error as { code?: string } | undefined)?.code;
   return new BatchpipeError("PLUGIN_FAILED", redact(`${label}: ${hook} failed: ${describe(error)}`), {
-    hint: "Fix the database problem and run again: the run resumes from its last commit.",
+    hint: `${(code && HINTS[code]) || "Fix the database problem and run again"}: the run resumes from its last commit.`,
     plugin: "sink:postgres",
   });
 }
 
 // --- internal ---
+
+/** what to do about the server errors a run meets (SQLSTATE codes) */
+const HINTS: Record<string, string> = {
+  "42501": "Grant the sink's role what it lacks (or name a table it may write), then run again",
+};
 
 function describe(error: unknown): string {
   if (!(error instanceof Error)) return String(error);

@@ -25,7 +25,7 @@ import {
 import type pg from "pg";
 import { batchJson } from "./columns.js";
 import { connectionFailed, describeUrl, queryFailed, type Redact, redactor } from "./errors.js";
-import { COMMITS, prepareTable, qualified } from "./table.js";
+import { COMMITS, checkPrivileges, prepareTable, qualified } from "./table.js";
 import { targetOf } from "./target.js";
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -110,6 +110,12 @@ export default defineSink({
       // rows this run did not write, which forget() may have to drop (an empty table has none:
       // forget() is never given an id this run wrote a row for)
       const { rows: held } = await client.query(`SELECT 1 FROM ${where} LIMIT 1`);
+      await checkPrivileges(client, {
+        schema: options.schema,
+        table: options.table,
+        upsert,
+        deletes: held.length > 0,
+      });
       await client.query("COMMIT");
       return openHandle({
         client,

@@ -26,6 +26,9 @@ export interface Upsert {
   sql: string;
   /** the value of each place in a row's array */
   getters: Getter[];
+  /** the columns it inserts, and those it updates on conflict */
+  inserted: string[];
+  updated: string[];
 }
 
 /** `"schema"."name"` (names are validated identifiers; quoting keeps their case) */
@@ -41,15 +44,16 @@ export async function prepareTable(client: pg.Client, target: Target): Promise<U
   const table = qualified(target.schema, target.table);
   await client.query("SELECT pg_advisory_xact_lock($1)", [DDL_LOCK]);
   const declarations = target.columns.map((c) => `"${c.name}" ${createType(c)}`);
-  await client.query(`CREATE TABLE IF NOT EXISTS ${table} (${declarations.join(", ")})`);
-  await client.query(`
-    CREATE TABLE IF NOT EXISTS ${qualified(target.schema, COMMITS)} (
-      seq bigserial PRIMARY KEY,
-      table_name text NOT NULL,
-      key text NOT NULL,
-      committed_at timestamptz NOT NULL DEFAULT now(),
-      UNIQUE (table_name, key)
-    )`);
+  await createIfMissing(client, table, declarations.join(", "));
+  await createIfMissing(
+    client,
+    qualified(target.schema, COMMITS),
+    `seq bigserial PRIMARY KEY,
+     table_name text NOT NULL,
+     key text NOT NULL,
+     committed_at timestamptz NOT NULL DEFAULT now(),
+     UNIQUE (table_name, key)`,
+  );
   let columns = await tableColumns(client, table);
   checkTable(columns, table, target.columns);
   if (!target.isDefault) {
@@ -65,7 +69,77 @@ export async function prepareTable(client: pg.Client, target: Target): Promise<U
   return upsertFor(columns, table, target.columns);
 }
 
+/**
+ * Refuse at open a role that could not write the rows: without INSERT or UPDATE the first write
+ * failed, after the run had paid for its batches. SELECT on the table, and SELECT and DELETE on the
+ * commit records, are used by open itself. DELETE on the table is needed only when it holds rows
+ * (forget() removes stale rows of earlier runs).
+ */
+export async function checkPrivileges(
+  client: pg.Client,
+  o: { schema: string; table: string; upsert: Upsert; deletes: boolean },
+): Promise<void> {
+  const table = qualified(o.schema, o.table);
+  const commits = qualified(o.schema, COMMITS);
+  const needs: [relation: string, privilege: string, column: string | null][] = [
+    ...o.upsert.inserted.map((c): [string, string, string] => [table, "INSERT", c]),
+    ...o.upsert.updated.map((c): [string, string, string] => [table, "UPDATE", c]),
+    ...(o.deletes ? [[table, "DELETE", null] as [string, string, null]] : []),
+    [commits, "INSERT", null],
+    [commits, "UPDATE", null],
+  ];
+  const { rows } = await client.query<{ i: string }>(
+    `SELECT i FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS n(rel, priv, col, i)
+      WHERE NOT CASE WHEN col IS NULL THEN has_table_privilege(rel, priv)
+                     ELSE has_column_privilege(rel, col, priv) END`,
+    [needs.map((n) => n[0]), needs.map((n) => n[1]), needs.map((n) => n[2])],
+  );
+  if (rows.length === 0) return;
+  // relation → privilege → the columns it lacks it on (none: the whole table)
+  const missing = new Map<string, Map<string, string[]>>();
+  for (const { i } of rows) {
+    const [relation, privilege, column] = needs[Number(i) - 1]!;
+    const privileges = missing.get(relation) ?? new Map<string, string[]>();
+    missing.set(
+      relation,
+      privileges.set(privilege, [...(privileges.get(privilege) ?? []), ...(column ? [column] : [])]),
+    );
+  }
+  const { rows: role } = await client.query<{ name: string }>("SELECT current_user AS name");
+  const user = role[0]!.name;
+  const lacks = [...missing].map(([relation, privileges]) => {
+    const what = [...privileges].map(([p, columns]) =>
+      columns.length > 0 ? `${p} (${columns.join(", ")})` : p,
+    );
+    return relation === table ? what.join(", ") : `${what.join(", ")} on ${relation}`;
+  });
+  // why DELETE: the reason is not obvious from the rows the run writes
+  const why = missing.get(table)?.has("DELETE")
+    ? " (it holds rows of earlier runs: a row a later answer of its id makes stale is deleted)"
+    : "";
+  const grants = [...missing].map(
+    ([relation, privileges]) => `GRANT ${[...privileges.keys()].join(", ")} ON ${relation} TO ${user}`,
+  );
+  throw new BatchpipeError(
+    "PLUGIN_FAILED",
+    `${table}: the role ${user} may not write the sink's rows: it lacks ${lacks.join("; ")}${why}`,
+    { hint: `${grants.join("; ")}, or name a table it may write.`, plugin: "sink:postgres" },
+  );
+}
+
 // --- internal ---
+
+/**
+ * CREATE TABLE only when the table is missing: even with IF NOT EXISTS it needs CREATE on the
+ * schema, which a role that may only write tables made for it lacks (PostgreSQL 15's default on
+ * public). The DDL lock keeps another sink from creating it in between.
+ */
+async function createIfMissing(client: pg.Client, table: string, declarations: string): Promise<void> {
+  const { rows } = await client.query<{ found: boolean }>("SELECT to_regclass($1) IS NOT NULL AS found", [
+    table,
+  ]);
+  if (!rows[0]!.found) await client.query(`CREATE TABLE ${table} (${declarations})`);
+}
 
 interface TableColumn {
   name: string;
@@ -131,7 +205,8 @@ function upsertFor(columns: readonly TableColumn[], table: string, projected: re
     names.push(`"${time.name}"`);
     values.push("now()");
   }
-  const updates = written.filter((c) => c.name !== "id").map((c) => `"${c.name}" = excluded."${c.name}"`);
+  const updated = written.filter((c) => c.name !== "id").map((c) => c.name);
+  const updates = updated.map((name) => `"${name}" = excluded."${name}"`);
   // $1 is parsed as json (a quick check) and each row's array as jsonb on its own: one jsonb parse
   // of the whole batch cost the server twice as much CPU. OFFSET 0 keeps the subquery from being
   // inlined, which would parse the row again for each column.
@@ -139,5 +214,10 @@ function upsertFor(columns: readonly TableColumn[], table: string, projected: re
     SELECT ${values.join(", ")}
       FROM json_array_elements($1::json) AS j, LATERAL (SELECT j::jsonb AS e OFFSET 0) AS row
     ON CONFLICT (id) DO ${updates.length > 0 ? `UPDATE SET ${updates.join(", ")}` : "NOTHING"}`;
-  return { sql, getters: written.map((c) => byName.get(c.name)!.get) };
+  return {
+    sql,
+    getters: written.map((c) => byName.get(c.name)!.get),
+    inserted: names.map((name) => name.slice(1, -1)),
+    updated,
+  };
 }
