@@ -70,8 +70,17 @@ export function queryFailed(label: string, hook: string, error: unknown, redact:
 
 // --- internal ---
 
+const LOST =
+  "The connection to the server was lost (a restart, or its session was ended): run again once it accepts connections";
 /** what to do about the server errors a run meets (SQLSTATE codes) */
 const HINTS: Record<string, string> = {
+  "57P01": LOST,
+  "57P02": LOST,
+  "57P03": LOST,
+  "57014":
+    "The server cancelled a statement of the sink (up to 2,000 rows at a time): the role's statement_timeout is too short for it. Raise it (ALTER ROLE … SET statement_timeout = '5min'), or for the sink's session only, in its url: ?options=-c%20statement_timeout%3D0; then run again",
+  "25P03":
+    "The server ended the sink's session: the sink keeps one transaction open from a delivery's first write to its commit, longer than the role's idle_in_transaction_session_timeout. Raise it, or for the sink's session only, in its url: ?options=-c%20idle_in_transaction_session_timeout%3D0; then run again",
   "42501": "Grant the sink's role what it lacks (or name a table it may write), then run again",
 };
 

@@ -94,9 +94,12 @@ export default defineSink({
       application_name: "batchpipe",
       connectionTimeoutMillis: 30_000,
     });
-    // a connection lost between calls is reported by the next call; without a listener it would
-    // be an uncaught 'error' event
-    client.on("error", () => {});
+    // a connection lost between calls is reported by the next call, which pg fails with "not
+    // queryable": the lost connection's error says why (without a listener it would be uncaught)
+    let lost: unknown;
+    client.on("error", (error) => {
+      lost ??= error;
+    });
     try {
       await client.connect();
     } catch (error) {
@@ -125,6 +128,7 @@ export default defineSink({
         label,
         redact,
         holdsRows: held.length > 0,
+        lost: () => lost,
       });
     } catch (error) {
       await client.end().catch(() => {});
@@ -143,6 +147,8 @@ function openHandle(o: {
   label: string;
   redact: Redact;
   holdsRows: boolean;
+  /** why the connection was lost, if it was */
+  lost: () => unknown;
 }) {
   const { client, upsert, label, redact } = o;
   const where = qualified(o.schema, o.table);
@@ -174,7 +180,7 @@ function openHandle(o: {
       return await client.query<R>(sql, params);
     } catch (error) {
       // the transaction is aborted: nothing of this delivery may be committed now
-      failed = queryFailed(label, hook, error, redact);
+      failed = queryFailed(label, hook, o.lost() ?? error, redact);
       throw failed;
     }
   };
@@ -201,7 +207,7 @@ function openHandle(o: {
           () => {},
           (error: unknown) => {
             // the transaction is aborted: nothing of this delivery may be committed now
-            failed = queryFailed(label, "write", error, redact);
+            failed = queryFailed(label, "write", o.lost() ?? error, redact);
           },
         );
       }
