@@ -51,6 +51,40 @@ export function describeUrl(url: string): string {
   );
 }
 
+const ENCODE_HINT =
+  "Write it as postgres://user:password@host:5432/database with @ : / ? # in the user name or password percent-encoded (%40 %3A %2F %3F %23).";
+
+/**
+ * A user name or password with @ / ? or # written as it is: pg reads part of it as the host, port,
+ * database or query, so it connects elsewhere and messages that name the server would show that
+ * part. A trailing query of key=value pairs may hold an @ of its own (?user=me@corp).
+ */
+export function unencodedUserinfo(url: string): boolean {
+  const rest = url.replace(/^postgres(ql)?:\/\//, "");
+  if (rest.includes("#")) return true;
+  const main = rest.replace(/\?[\w.-]+=[^?#]*$/, "");
+  const at = main.lastIndexOf("@");
+  return at !== -1 && /[@/?]/.test(main.slice(0, at));
+}
+
+export const unencodedProblem = {
+  option: "url",
+  message: "its user name or password holds @ / ? or # as it is, so part of it would be read as the server",
+  hint: ENCODE_HINT,
+};
+
+/** pg could not parse the URL: the message does not quote it (a password may be anywhere in it) */
+export function invalidUrl(error: unknown): BatchpipeError {
+  return new BatchpipeError(
+    "PLUGIN_FAILED",
+    `the sink's url is not a connection URL pg can read (${describe(error)})`,
+    {
+      hint: ENCODE_HINT,
+      plugin: "sink:postgres",
+    },
+  );
+}
+
 export function connectionFailed(label: string, error: unknown, redact: Redact): BatchpipeError {
   return new BatchpipeError("PLUGIN_FAILED", redact(`cannot connect to ${label}: ${describe(error)}`), {
     // biome-ignore lint/suspicious/noTemplateCurlyInString: ${VAR} is the spec syntax

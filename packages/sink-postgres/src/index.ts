@@ -24,7 +24,16 @@ import {
 } from "@batchpipe/core/plugin";
 import type pg from "pg";
 import { batchJson } from "./columns.js";
-import { connectionFailed, describeUrl, queryFailed, type Redact, redactor } from "./errors.js";
+import {
+  connectionFailed,
+  describeUrl,
+  invalidUrl,
+  queryFailed,
+  type Redact,
+  redactor,
+  unencodedProblem,
+  unencodedUserinfo,
+} from "./errors.js";
 import { COMMITS, checkPrivileges, prepareTable, qualified } from "./table.js";
 import { targetOf } from "./target.js";
 
@@ -62,10 +71,10 @@ export default defineSink({
   // the table it writes, so that validate refuses a second sink (or an errors entry) on it: their
   // upserts of one id would overwrite each other's rows, or wait on each other's transactions
   check: ({ options, env }) => ({
-    targets: targetOf(options, env),
+    targets: unencodedUserinfo(options.url) ? [] : targetOf(options, env),
     // its own bookkeeping table: refused before anything connects (it failed at open, obscurely)
-    problems:
-      options.table === COMMITS
+    problems: [
+      ...(options.table === COMMITS
         ? [
             {
               option: "table",
@@ -73,7 +82,10 @@ export default defineSink({
               hint: "name the table after what it holds, e.g. table: results",
             },
           ]
-        : [],
+        : []),
+      // refused before anything is named after it: the server's name would show part of the password
+      ...(unencodedUserinfo(options.url) ? [unencodedProblem] : []),
+    ],
   }),
   async open({ options, checkpoint, logger }) {
     const redact = redactor(options.url);
@@ -89,11 +101,17 @@ export default defineSink({
     // loaded when a run opens the sink: the CLI that bundles this sink should not pay for pg's
     // load (~0.3 s here) on every command
     const { default: postgres } = await import("pg");
-    const client = new postgres.Client({
-      connectionString: options.url,
-      application_name: "batchpipe",
-      connectionTimeoutMillis: 30_000,
-    });
+    let client: pg.Client;
+    try {
+      client = new postgres.Client({
+        connectionString: options.url,
+        application_name: "batchpipe",
+        connectionTimeoutMillis: 30_000,
+      });
+    } catch (error) {
+      // pg parses the URL here (a port that is no number, a # in a password)
+      throw invalidUrl(error);
+    }
     // a connection lost between calls is reported by the next call, which pg fails with "not
     // queryable": the lost connection's error says why (without a listener it would be uncaught)
     let lost: unknown;
