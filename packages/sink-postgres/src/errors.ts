@@ -93,11 +93,29 @@ export function connectionFailed(label: string, error: unknown, redact: Redact):
   });
 }
 
-export function queryFailed(label: string, hook: string, error: unknown, redact: Redact): BatchpipeError {
+export function queryFailed(
+  label: string,
+  hook: string,
+  error: unknown,
+  redact: Redact,
+  casts: readonly { name: string; type: string }[] = [],
+): BatchpipeError {
   if (error instanceof BatchpipeError) return error;
   const code = (error as { code?: string } | undefined)?.code;
-  return new BatchpipeError("PLUGIN_FAILED", redact(`${label}: ${hook} failed: ${describe(error)}`), {
-    hint: `${(code && HINTS[code]) || "Fix the database problem and run again"}: the run resumes from its last commit.`,
+  // a value its column's type refused (22P02 …): the server does not say which column
+  const type =
+    code?.startsWith("22") && /for (?:type|enum) (.+?):/.exec(String((error as Error).message))?.[1];
+  const columns = type ? casts.filter((c) => c.type === type).map((c) => c.name) : [];
+  const which =
+    columns.length > 0
+      ? ` (the table's ${type} column${columns.length > 1 ? "s" : ""}: ${columns.join(", ")})`
+      : "";
+  return new BatchpipeError("PLUGIN_FAILED", redact(`${label}: ${hook} failed: ${describe(error)}${which}`), {
+    hint: `${
+      which
+        ? `A row's value does not fit its column's type: change the column's type (e.g. to jsonb or text) or leave it out of the sink's columns, then run again`
+        : (code && HINTS[code]) || "Fix the database problem and run again"
+    }: the run resumes from its last commit.`,
     plugin: "sink:postgres",
   });
 }

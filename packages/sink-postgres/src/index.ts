@@ -225,7 +225,7 @@ function openHandle(o: {
           () => {},
           (error: unknown) => {
             // the transaction is aborted: nothing of this delivery may be committed now
-            failed = queryFailed(label, "write", o.lost() ?? error, redact);
+            failed = queryFailed(label, "write", o.lost() ?? error, redact, upsert.casts);
           },
         );
       }

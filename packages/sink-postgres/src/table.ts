@@ -29,6 +29,8 @@ export interface Upsert {
   /** the columns it inserts, and those it updates on conflict */
   inserted: string[];
   updated: string[];
+  /** the type each written value is cast to, by column (to name the column a value did not fit) */
+  casts: { name: string; type: string }[];
 }
 
 /** `"schema"."name"` (names are validated identifiers; quoting keeps their case) */
@@ -219,5 +221,6 @@ function upsertFor(columns: readonly TableColumn[], table: string, projected: re
     getters: written.map((c) => byName.get(c.name)!.get),
     inserted: names.map((name) => name.slice(1, -1)),
     updated,
+    casts: written.filter((c) => !c.json).map((c) => ({ name: c.name, type: c.type })),
   };
 }
