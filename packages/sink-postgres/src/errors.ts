@@ -104,7 +104,7 @@ export function queryFailed(
   const code = (error as { code?: string } | undefined)?.code;
   // a value its column's type refused (22P02 …): the server does not say which column
   const type =
-    code?.startsWith("22") && /for (?:type|enum) (.+?):/.exec(String((error as Error).message))?.[1];
+    code?.startsWith("22") && /for (?:type|enum) (.+?)(?::|$)/.exec(String((error as Error).message))?.[1];
   const columns = type ? casts.filter((c) => c.type === type).map((c) => c.name) : [];
   const which =
     columns.length > 0

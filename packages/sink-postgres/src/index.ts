@@ -169,7 +169,6 @@ function openHandle(o: {
   lost: () => unknown;
 }) {
   const { client, upsert, label, redact } = o;
-  const where = qualified(o.schema, o.table);
   const commits = qualified(o.schema, COMMITS);
   let inTransaction = false;
   /** why calls fail from now on: a statement failed inside the delivery's transaction */
@@ -234,7 +233,7 @@ function openHandle(o: {
     async forget(ids: readonly string[]): Promise<void> {
       if (ids.length === 0 || !o.holdsRows) return;
       await begin("forget");
-      await query("forget", `DELETE FROM ${where} WHERE id = ANY($1::text[])`, [ids]);
+      await query("forget", upsert.forget, [ids]);
     },
     async commit(key: string): Promise<Checkpoint> {
       await begin("commit");

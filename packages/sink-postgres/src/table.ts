@@ -31,6 +31,8 @@ export interface Upsert {
   updated: string[];
   /** the type each written value is cast to, by column (to name the column a value did not fit) */
   casts: { name: string; type: string }[];
+  /** deletes the rows of the ids ($1, a text array) */
+  forget: string;
 }
 
 /** `"schema"."name"` (names are validated identifiers; quoting keeps their case) */
@@ -145,8 +147,13 @@ async function createIfMissing(client: pg.Client, table: string, declarations: s
 
 interface TableColumn {
   name: string;
-  /** format_type: what the INSERT casts the text to */
+  /** format_type, for messages (varchar(8)) */
   type: string;
+  /**
+   * what the INSERT casts the text to: the type without its modifier ("pg_catalog"."varchar"), so
+   * that storing it checks the length (a cast to varchar(8) cut a longer value, an id too, silently)
+   */
+  cast: string;
   json: boolean;
   /** NOT NULL without a default: the sink must write it */
   required: boolean;
@@ -158,12 +165,14 @@ async function tableColumns(client: pg.Client, table: string): Promise<TableColu
   const { rows } = await client.query<TableColumn>(
     `SELECT a.attname AS name,
             format_type(a.atttypid, a.atttypmod) AS type,
+            format('%I.%I', tn.nspname, t.typname) AS cast,
             t.typname IN ('json', 'jsonb') AS json,
             a.attnotnull AND NOT a.atthasdef AND a.attidentity = '' AND a.attgenerated = '' AS required,
             EXISTS (SELECT 1 FROM pg_index i
                      WHERE i.indrelid = a.attrelid AND i.indisunique AND i.indpred IS NULL
                        AND i.indnkeyatts = 1 AND i.indkey[0] = a.attnum) AS unique
        FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+       JOIN pg_namespace tn ON tn.oid = t.typnamespace
       WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped
       ORDER BY a.attnum`,
     [table],
@@ -199,7 +208,7 @@ function upsertFor(columns: readonly TableColumn[], table: string, projected: re
   // a JSON column takes the value itself (JSON null is SQL NULL); any other its text: a string
   // as it is, anything else as JSON text
   const values = written.map((c, i) =>
-    c.json ? `NULLIF(e->${i}, 'null')::${c.type}` : `(e->>${i})::${c.type}`,
+    c.json ? `NULLIF(e->${i}, 'null')::${c.type}` : `(e->>${i})::${c.cast}`,
   );
   // created_at is written once, by the first insert of an id
   const time = projected.find((c) => c.kind === "time");
@@ -222,5 +231,7 @@ function upsertFor(columns: readonly TableColumn[], table: string, projected: re
     inserted: names.map((name) => name.slice(1, -1)),
     updated,
     casts: written.filter((c) => !c.json).map((c) => ({ name: c.name, type: c.type })),
+    // the ids as the id column's type, so that its index is used (bigint = text has no operator)
+    forget: `DELETE FROM ${table} WHERE id = ANY($1::text[]::${columns.find((c) => c.name === "id")!.cast}[])`,
   };
 }
