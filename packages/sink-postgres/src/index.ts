@@ -101,29 +101,34 @@ export default defineSink({
     // loaded when a run opens the sink: the CLI that bundles this sink should not pay for pg's
     // load (~0.3 s here) on every command
     const { default: postgres } = await import("pg");
-    let client: pg.Client;
-    try {
-      client = new postgres.Client({
-        connectionString: options.url,
-        application_name: "batchpipe",
-        connectionTimeoutMillis: 30_000,
+    const connect = async (): Promise<Connection> => {
+      let client: pg.Client;
+      try {
+        client = new postgres.Client({
+          connectionString: options.url,
+          application_name: "batchpipe",
+          connectionTimeoutMillis: 30_000,
+        });
+      } catch (error) {
+        // pg parses the URL here (a port that is no number, a # in a password)
+        throw invalidUrl(error);
+      }
+      const connection: Connection = { client, lost: undefined };
+      // a connection lost between calls is reported by the next call, which pg fails with "not
+      // queryable": the lost connection's error says why (without a listener it would be uncaught)
+      client.on("error", (error) => {
+        connection.lost ??= error;
       });
-    } catch (error) {
-      // pg parses the URL here (a port that is no number, a # in a password)
-      throw invalidUrl(error);
-    }
-    // a connection lost between calls is reported by the next call, which pg fails with "not
-    // queryable": the lost connection's error says why (without a listener it would be uncaught)
-    let lost: unknown;
-    client.on("error", (error) => {
-      lost ??= error;
-    });
-    try {
-      await client.connect();
-    } catch (error) {
-      await client.end().catch(() => {});
-      throw connectionFailed(label, error, redact);
-    }
+      try {
+        await client.connect();
+      } catch (error) {
+        await client.end().catch(() => {});
+        throw connectionFailed(label, error, redact);
+      }
+      return connection;
+    };
+    const connection = await connect();
+    const { client } = connection;
     try {
       await client.query("BEGIN");
       const upsert = await prepareTable(client, target);
@@ -139,14 +144,14 @@ export default defineSink({
       });
       await client.query("COMMIT");
       return openHandle({
-        client,
+        connection,
+        connect,
         upsert,
         schema: options.schema,
         table: options.table,
         label,
         redact,
         holdsRows: held.length > 0,
-        lost: () => lost,
       });
     } catch (error) {
       await client.end().catch(() => {});
@@ -157,18 +162,24 @@ export default defineSink({
 
 // --- internal ---
 
-function openHandle(o: {
+/** a connection, and why it was lost if it was */
+interface Connection {
   client: pg.Client;
+  lost: unknown;
+}
+
+function openHandle(o: {
+  connection: Connection;
+  connect: () => Promise<Connection>;
   upsert: Awaited<ReturnType<typeof prepareTable>>;
   schema: string;
   table: string;
   label: string;
   redact: Redact;
   holdsRows: boolean;
-  /** why the connection was lost, if it was */
-  lost: () => unknown;
 }) {
-  const { client, upsert, label, redact } = o;
+  const { upsert, label, redact } = o;
+  let { connection } = o;
   const commits = qualified(o.schema, COMMITS);
   let inTransaction = false;
   /** why calls fail from now on: a statement failed inside the delivery's transaction */
@@ -193,11 +204,17 @@ function openHandle(o: {
     params?: unknown[],
   ) => {
     await settle();
+    // lost with no transaction open, it held nothing uncommitted: a new one goes on. A run waits
+    // hours on its batches, past an idle_session_timeout, a proxy's idle cut or a server restart.
+    if (!inTransaction && connection.lost !== undefined) {
+      await connection.client.end().catch(() => {});
+      connection = await o.connect();
+    }
     try {
-      return await client.query<R>(sql, params);
+      return await connection.client.query<R>(sql, params);
     } catch (error) {
       // the transaction is aborted: nothing of this delivery may be committed now
-      failed = queryFailed(label, hook, o.lost() ?? error, redact);
+      failed = queryFailed(label, hook, connection.lost ?? error, redact);
       throw failed;
     }
   };
@@ -220,11 +237,11 @@ function openHandle(o: {
           values: [batchJson(chunk, upsert.getters)],
         };
         await settle();
-        pending = client.query(statement).then(
+        pending = connection.client.query(statement).then(
           () => {},
           (error: unknown) => {
             // the transaction is aborted: nothing of this delivery may be committed now
-            failed = queryFailed(label, "write", o.lost() ?? error, redact, upsert.casts);
+            failed = queryFailed(label, "write", connection.lost ?? error, redact, upsert.casts);
           },
         );
       }
@@ -262,7 +279,7 @@ function openHandle(o: {
       closed = true;
       await pending;
       // ending the session rolls back what was not committed
-      await client.end().catch(() => {});
+      await connection.client.end().catch(() => {});
     },
   };
 }
