@@ -4,7 +4,11 @@
 // npm into an empty project outside the workspace, runs `npx batchpipe run` there on a pipeline
 // against the built-in emulator and checks every id is in both sinks once. A strict TypeScript
 // project (strict, module nodenext, no skipLibCheck) that imports every public entry point compiles
-// there: our .d.ts files need no type package the user would have to add.
+// there: our .d.ts files need no type package the user would have to add. An app that depends on
+// `batchpipe` alone, laid out as pnpm lays it out (only `batchpipe` in its node_modules, the
+// @batchpipe/* packages beside batchpipe's real folder), type-checks every ts sample of
+// docs/programmatic-api.md with what a library user imports, and runs its js samples (ESM) and a
+// CommonJS app.
 // Usage: pnpm build && node scripts/pack-install-test.mjs   (run by .ci/run after the tests)
 import { execFileSync, spawnSync } from "node:child_process";
 import fs from "node:fs";
@@ -36,6 +40,7 @@ try {
   });
   step("strict tsc", () => typecheckConsumer());
   step("npx batchpipe run", () => runPipeline());
+  step("batchpipe-only app", () => checkBatchpipeOnlyApp());
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   say(`✓ pack-install: ${packed.length} packages packed, installed and run in ${seconds} s`);
   say(`  ${timings.map(([name, ms]) => `${name} ${(ms / 1000).toFixed(1)} s`).join(", ")}`);
@@ -163,6 +168,109 @@ function typecheckConsumer() {
   const dir = path.join(project, "strict-ts");
   fs.mkdirSync(dir);
   fs.writeFileSync(path.join(dir, "package.json"), `${JSON.stringify({ type: "module", private: true })}\n`);
+  fs.writeFileSync(
+    path.join(dir, "consumer.ts"),
+    [
+      'import { runCli } from "batchpipe";',
+      'import { BatchRunner, runSpec } from "@batchpipe/core";',
+      'import { defineSink, z } from "@batchpipe/core/plugin";',
+      'import { testSink } from "@batchpipe/core/testing";',
+      "export const used = [runCli, BatchRunner, runSpec, defineSink, z, testSink];",
+      "",
+    ].join("\n"),
+  );
+  typecheck(dir, ["consumer.ts"]);
+}
+
+/**
+ * An app whose node_modules holds `batchpipe` only (a link to the installed one, as pnpm links a
+ * direct dependency): @batchpipe/core cannot be imported from it, so it must get from `batchpipe`
+ * what the docs import.
+ */
+function checkBatchpipeOnlyApp() {
+  const app = path.join(work, "app");
+  fs.mkdirSync(path.join(app, "node_modules"), { recursive: true });
+  fs.symlinkSync(
+    path.join(project, "node_modules/batchpipe"),
+    path.join(app, "node_modules/batchpipe"),
+    "dir",
+  );
+  const manifest = { type: "module", private: true, dependencies: { batchpipe: "0.1.0" } };
+  fs.writeFileSync(path.join(app, "package.json"), `${JSON.stringify(manifest)}\n`);
+  const strict = spawnSync(process.execPath, ["-e", 'require.resolve("@batchpipe/core")'], { cwd: app });
+  if (strict.status === 0) fail(`${app} can import @batchpipe/core: the layout is not strict`);
+
+  // every fenced sample of the doc: ts ones type-checked, js ones run
+  const doc = fs.readFileSync(path.join(ROOT, "docs/programmatic-api.md"), "utf8");
+  const samples = [...doc.matchAll(/^```(ts|js)\n([\s\S]*?)^```$/gm)].map(([, lang, code]) => ({
+    lang,
+    code,
+  }));
+  const tsFiles = ["consumer.ts"];
+  const jsFiles = [];
+  samples.forEach(({ lang, code }, i) => {
+    const file = `doc-sample-${i + 1}.${lang === "ts" ? "ts" : "mjs"}`;
+    fs.writeFileSync(path.join(app, file), code);
+    (lang === "ts" ? tsFiles : jsFiles).push(file);
+  });
+  fs.writeFileSync(
+    path.join(app, "consumer.ts"),
+    [
+      "import {",
+      "  type BatchErrorItem, type BatchInputItem, type BatchItemError, type BatchOutputItem,",
+      "  BatchpipeError, BatchRunner, type BatchRunnerRunOptions, type DaemonInfo, type DetachedRun,",
+      "  type EngineEvent, type ErrorCode, ErrorCodes, isBatchpipeError, officialPlugins,",
+      "  type PipelineSpec, type PluginRegistry, readDaemon, resolveSpec, type RunReport, type RunResult,",
+      "  runSpec, type RunSpecOptions, stopDaemon, type WorkConfig,",
+      '} from "batchpipe";',
+      'import { defineSink, defineSource, defineTransform, type ResultRow, type SinkPlugin, z } from "batchpipe/plugin";',
+      "export type Types = [BatchErrorItem, BatchInputItem, BatchItemError, BatchOutputItem, BatchRunnerRunOptions,",
+      "  DaemonInfo, DetachedRun, EngineEvent, ErrorCode, PipelineSpec, PluginRegistry, RunReport, RunResult,",
+      "  RunSpecOptions, WorkConfig, ResultRow, SinkPlugin];",
+      "export const values = [BatchpipeError, BatchRunner, ErrorCodes, isBatchpipeError, officialPlugins, readDaemon,",
+      "  resolveSpec, runSpec, stopDaemon, defineSink, defineSource, defineTransform, z];",
+      "",
+    ].join("\n"),
+  );
+  typecheck(app, tsFiles);
+
+  fs.copyFileSync(path.join(ROOT, "examples/programmatic/data.jsonl"), path.join(app, "data.jsonl"));
+  for (const file of jsFiles) {
+    const output = run(process.execPath, [file], { cwd: app });
+    if (!/^completed: /m.test(output))
+      fail(`${file} (a sample of docs/programmatic-api.md) printed:\n${output}`);
+  }
+  fs.writeFileSync(
+    path.join(app, "app.cjs"),
+    `const { runSpec } = require("batchpipe");
+const { defineSource, z } = require("batchpipe/plugin");
+const numbers = defineSource({
+  name: "numbers",
+  options: z.strictObject({}),
+  async *read() {
+    for (let i = 1; i <= 3; i++) yield { data: { id: "n" + i }, position: { file: "numbers", line: i }, cursor: i };
+  },
+});
+runSpec(
+  {
+    version: 1,
+    name: "commonjs-app",
+    provider: { use: "emulator", emulator: { timeScale: 3600 } },
+    source: { use: numbers },
+    transform: { id: "{{ id }}", body: { model: "gpt-4o-mini", messages: [{ role: "user", content: "{{ id }}" }] } },
+    batch: { poll_interval: "200ms" },
+    sinks: [{ use: "jsonl", path: "./out/cjs.jsonl" }],
+  },
+  { dir: __dirname },
+).then((result) => console.log(result.status, result.report.succeeded));
+`,
+  );
+  const output = run(process.execPath, ["app.cjs"], { cwd: app }).trim();
+  if (output !== "completed 3") fail(`the CommonJS app printed ${JSON.stringify(output)}, not "completed 3"`);
+}
+
+/** `tsc --noEmit` over `files` in `dir`, strict, with the workspace's TypeScript and @types/node */
+function typecheck(dir, files) {
   const compilerOptions = {
     strict: true,
     module: "nodenext",
@@ -176,18 +284,7 @@ function typecheckConsumer() {
   };
   fs.writeFileSync(
     path.join(dir, "tsconfig.json"),
-    `${JSON.stringify({ compilerOptions, files: ["consumer.ts"] }, null, 2)}\n`,
-  );
-  fs.writeFileSync(
-    path.join(dir, "consumer.ts"),
-    [
-      'import { runCli } from "batchpipe";',
-      'import { BatchRunner, runSpec } from "@batchpipe/core";',
-      'import { defineSink, z } from "@batchpipe/core/plugin";',
-      'import { testSink } from "@batchpipe/core/testing";',
-      "export const used = [runCli, BatchRunner, runSpec, defineSink, z, testSink];",
-      "",
-    ].join("\n"),
+    `${JSON.stringify({ compilerOptions, files }, null, 2)}\n`,
   );
   run(process.execPath, [path.join(ROOT, "node_modules/typescript/bin/tsc"), "-p", dir], { cwd: dir });
 }

@@ -2,8 +2,8 @@
 // The spec is the YAML spec's shape and is checked by the same schema; `use` takes a plugin object,
 // or a name that `plugins` maps to one. Run: pnpm --filter @batchpipe/examples programmatic-spec
 
-import { defineSink, defineSource, z } from "@batchpipe/core/plugin";
 import { runSpec } from "batchpipe";
+import { defineSink, defineSource, z } from "batchpipe/plugin";
 
 const here = import.meta.dirname;
 

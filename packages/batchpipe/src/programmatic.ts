@@ -5,7 +5,9 @@
  */
 import {
   BatchRunner as CoreBatchRunner,
+  resolveSpec as coreResolveSpec,
   runSpec as coreRunSpec,
+  type Pipeline,
   type PluginRegistry,
   type RunResult,
   type RunSpecOptions,
@@ -18,4 +20,11 @@ export abstract class BatchRunner extends CoreBatchRunner {
 
 export function runSpec(spec: unknown, options: RunSpecOptions = {}): Promise<RunResult> {
   return coreRunSpec(spec, { builtins: officialPlugins, ...options });
+}
+
+export function resolveSpec(
+  spec: unknown,
+  options: Pick<RunSpecOptions, "dir" | "plugins" | "builtins" | "env"> = {},
+): Promise<Pipeline> {
+  return coreResolveSpec(spec, { builtins: officialPlugins, ...options });
 }
