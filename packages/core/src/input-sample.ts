@@ -49,7 +49,7 @@ export async function checkFileCursor(
         : `its bytes before byte ${end}, where reading stopped, are not those read`;
   throw new BatchpipeError("SOURCE_FAILED", `cannot resume: ${file} changed since it was read: ${what}`, {
     plugin,
-    hint: `Resuming at the old position would mix old and new records. Restore the file as it was (adding to its end is fine) and run again; or \`batchpipe cancel\` the run and run again: the result cache answers the requests that already succeeded.`,
+    hint: `Resuming at the old position would mix old and new records. Restore the file as it was (adding to its end is fine) and run again; or \`batchpipe cancel\` (from code: cancelRun) the run and run again: the result cache answers the requests that already succeeded.`,
   });
 }
 

@@ -76,7 +76,7 @@ function filesBeforeChanged(file: string, changes: string[], plugin: string): Ba
     "SOURCE_FAILED",
     `cannot resume: the input files that sort before ${file}, where reading stopped, changed since they were read: ${shown.join("; ")}`,
     {
-      hint: "Resuming would skip their records (or read them twice). Restore those files as they were and run again; or `batchpipe cancel` the run and run again: the result cache answers the requests that already succeeded. Files that sort after it may be added: they are read.",
+      hint: "Resuming would skip their records (or read them twice). Restore those files as they were and run again; or `batchpipe cancel` (from code: cancelRun) the run and run again: the result cache answers the requests that already succeeded. Files that sort after it may be added: they are read.",
       plugin,
     },
   );

@@ -72,7 +72,7 @@ export function startDaemon(options: StartDaemonOptions): DaemonInfo {
   const starting = holdExclusive(path.join(stateDir, "daemon.lock"), 2000);
   if (!starting) {
     throw new BatchpipeError(ErrorCodes.STATE_FAILED, `a daemon is being started for ${label}`, {
-      hint: "Check it with `batchpipe status <spec>`.",
+      hint: "Check it with `batchpipe status <spec>` (from code: readDaemon(stateDir)).",
     });
   }
   try {
@@ -82,7 +82,7 @@ export function startDaemon(options: StartDaemonOptions): DaemonInfo {
         ErrorCodes.STATE_FAILED,
         `a daemon (pid ${current.pid}) is already running ${label}`,
         {
-          hint: "Follow it with `batchpipe logs <spec> -f`, or end it with `batchpipe stop <spec>` (it saves its state).",
+          hint: "Follow it with `batchpipe logs <spec> -f` (its log is daemon.log in the state folder), or end it with `batchpipe stop <spec>` (from code: stopDaemon(stateDir); it saves its state).",
         },
       );
     }

@@ -239,7 +239,7 @@ export function shardTooLarge(shard: ShardRow, batch: BatchSnapshot | null): Bat
     ErrorCodes.PROVIDER_FAILED,
     `batch ${batch.id} of shard ${shard.name} (${shard.requests} requests, ${shard.bytes} bytes) failed validation as a whole with ${error.code}: ${error.message} Resubmitting the same shard cannot fix it, so the run stopped with its state saved`,
     {
-      hint: `Set ${setting} below what the provider allows (shards are sealed under it), then \`batchpipe cancel\` this run and run again: requests that succeeded are answered from the result cache.`,
+      hint: `Set ${setting} below what the provider allows (shards are sealed under it), then \`batchpipe cancel\` (from code: cancelRun) this run and run again: requests that succeeded are answered from the result cache.`,
     },
   );
 }

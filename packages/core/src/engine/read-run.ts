@@ -198,7 +198,7 @@ function cannotRestart(pipeline: EnginePipeline, why: string): BatchpipeError {
     ErrorCodes.STATE_FAILED,
     `the interrupted read of pipeline "${pipeline.spec.name}" cannot continue (${why}), and shards it made were already submitted: reading again would send their records twice`,
     {
-      hint: "Restore the spec and source as they were and run again; or `batchpipe cancel` the run (its submitted batches are cancelled and delivered) and start a new one.",
+      hint: "Restore the spec and source as they were and run again; or `batchpipe cancel` (from code: cancelRun) the run (its submitted batches are cancelled and delivered) and start a new one.",
     },
   );
 }

@@ -234,7 +234,7 @@ async function refuseLostState(
     // one's state under another path (a --state-dir left out, a moved folder): said, not refused
     const other = (await provider.findByPipeline?.(name, { limit: 1, signal })) ?? [];
     if (other[0])
-      return `the provider has batches of pipeline "${name}" submitted from another state folder (newest: ${other[0].id}); this state (${stateDir}) is new, so this run sends everything itself. If that folder was this pipeline's state (a --state-dir left out, a moved project), stop now (Ctrl-C) and run with --state-dir pointing at it`;
+      return `the provider has batches of pipeline "${name}" submitted from another state folder (newest: ${other[0].id}); this state (${stateDir}) is new, so this run sends everything itself. If that folder was this pipeline's state (a --state-dir left out, a moved project), stop now (Ctrl-C) and run with --state-dir (from code: the stateDir option, workConfig.state_dir) pointing at it`;
     return undefined;
   }
   const newest = found[0]!;
@@ -349,6 +349,6 @@ function eventLogger(emit: (event: EngineEvent) => void, run: () => string): Log
 /** a STATE_FAILED error for commands that need an unfinished run */
 export function noRunError(name: string): BatchpipeError {
   return new BatchpipeError(ErrorCodes.USAGE, `pipeline "${name}" has no unfinished run`, {
-    hint: "Start one with `batchpipe run <spec>`.",
+    hint: "Start one with `batchpipe run <spec>` (from code: runSpec, Runner.run()).",
   });
 }

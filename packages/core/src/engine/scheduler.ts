@@ -184,7 +184,7 @@ export class Scheduler {
       ErrorCodes.QUEUE_TOO_SMALL,
       `shard ${shard.name} (~${size.toLocaleString("en-US")} ${unit}) can never fit ${queue}: the provider refused it with nothing else of this run in flight, and ${allows}. Provider: ${message}`,
       {
-        hint: `Set ${knob}${below} so shards are sealed smaller, then \`batchpipe cancel\` this run and run again: requests that succeeded are answered from the result cache. (If other work of your organisation fills the queue, run again later: the run resumes.)`,
+        hint: `Set ${knob}${below} so shards are sealed smaller, then \`batchpipe cancel\` (from code: cancelRun) this run and run again: requests that succeeded are answered from the result cache. (If other work of your organisation fills the queue, run again later: the run resumes.)`,
       },
     );
   }

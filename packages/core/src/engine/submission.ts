@@ -180,7 +180,7 @@ function checkShardFile(file: string, shard: ShardRow): void {
       ? `the shard file ${file} is missing: shard ${shard.name} (${shard.requests} requests) cannot be submitted`
       : `the shard file ${file} has ${size} bytes, but ${shard.bytes} were written when its ${shard.requests} requests were read: it was cut short or changed outside batchpipe, and submitting it would lose or garble requests`,
     {
-      hint: "Restore the state folder from a backup, or give this run up: `batchpipe cancel <spec>` and run it (its requests not sent fail as batch_cancelled), then run again to send them (what succeeded is answered from the result cache).",
+      hint: "Restore the state folder from a backup, or give this run up: `batchpipe cancel <spec>` (from code: cancelRun) and run it (its requests not sent fail as batch_cancelled), then run again to send them (what succeeded is answered from the result cache).",
     },
   );
 }

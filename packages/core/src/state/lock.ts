@@ -34,7 +34,7 @@ export function makeStateDir(dir: string): void {
       ErrorCodes.STATE_FAILED,
       `cannot create the state folder ${dir}: ${(error as Error).message}`,
       {
-        hint: "Check the path and its permissions and free space, or move the state elsewhere with --state-dir.",
+        hint: "Check the path and its permissions and free space, or move the state elsewhere with --state-dir (from code: the stateDir option, workConfig.state_dir).",
         cause: error,
       },
     );
@@ -70,7 +70,7 @@ export function acquireLock(dir: string, options: { command?: string } = {}): St
       ErrorCodes.STATE_FAILED,
       `another batchpipe process (pid ${holder?.pid ?? "?"}, ${holder?.command ?? "run"}) is running this pipeline (${dir})`,
       {
-        hint: "Wait for it to finish, or stop it (it saves its state); `batchpipe status` shows its progress.",
+        hint: "Wait for it to finish, or stop it (it saves its state); `batchpipe status` shows its progress (from code: readDaemon(stateDir), for a background run).",
       },
     );
   }

@@ -14,7 +14,7 @@ export function stateOpenFailed(what: string, file: string, error: unknown): Bat
       ErrorCodes.STATE_FAILED,
       `${what} ${file} is damaged: ${(error as Error).message}`,
       {
-        hint: "It was cut short or written over (a full disk, a copy taken while a run wrote it). Restore the state folder from a backup. Without one, move the file aside and run again: batches this pipeline has at the provider then stop the run with STATE_LOST, and `--force` sends again what the result cache does not answer.",
+        hint: "It was cut short or written over (a full disk, a copy taken while a run wrote it). Restore the state folder from a backup. Without one, move the file aside and run again: batches this pipeline has at the provider then stop the run with STATE_LOST, and `--force` (from code: force: true) sends again what the result cache does not answer.",
         cause: error,
       },
     );
@@ -24,7 +24,7 @@ export function stateOpenFailed(what: string, file: string, error: unknown): Bat
     ErrorCodes.STATE_FAILED,
     `cannot open ${what} ${file}: ${reason?.message ?? (error as Error)?.message ?? String(error)}`,
     {
-      hint: "Check the state folder's permissions and free space (a read-only folder cannot hold a run), or move the state elsewhere with --state-dir.",
+      hint: "Check the state folder's permissions and free space (a read-only folder cannot hold a run), or move the state elsewhere with --state-dir (from code: the stateDir option, workConfig.state_dir).",
       cause: error,
     },
   );

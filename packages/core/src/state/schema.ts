@@ -59,7 +59,7 @@ export function migrate(db: Database.Database, file: string, o: { keepVersion: b
     const refused = refuseVersion(
       file,
       version,
-      "Use the batchpipe version that created it, or point --state-dir at a fresh folder.",
+      "Use the batchpipe version that created it, or point --state-dir (from code: the stateDir option, workConfig.state_dir) at a fresh folder.",
     );
     if (refused) throw refused;
     if (!o.keepVersion && Number(version) !== STATE_SCHEMA_VERSION)

@@ -117,7 +117,7 @@ function refuseRunState(stateDir: string, target: WatchTarget): void {
     ErrorCodes.USAGE,
     `this pipeline was processed by \`batchpipe run\` (run ${run}, state ${stateDir}): a watcher would take the files of ${target.describe} that run read as new ones and deliver their records again`,
     {
-      hint: "Keep using `batchpipe run` for it; or watch with another pipeline name or --state-dir and other sink paths; or move the files the run read out of the folder and pass --force (the watcher then appends to the run's sinks; it does not know the ids that run delivered).",
+      hint: "Keep using `batchpipe run` for it; or watch with another pipeline name or --state-dir and other sink paths; or move the files the run read out of the folder and pass --force (from code: force: true; the watcher then appends to the run's sinks; it does not know the ids that run delivered).",
     },
   );
 }
@@ -138,7 +138,9 @@ function watchTarget(pipeline: EnginePipeline): WatchTarget {
     throw new BatchpipeError(
       ErrorCodes.USAGE,
       `batchpipe watch reads files that arrive in a folder; ${source === STDIN_PATH ? "standard input" : `the named pipe ${target}`} is read by \`batchpipe run\``,
-      { hint: "Use `batchpipe run` for a pipe, or path: ./inbox/ (a folder) for watch." },
+      {
+        hint: "Use `batchpipe run` (from code: runSpec) for a pipe, or path: ./inbox/ (a folder) for watch.",
+      },
     );
   }
   return resolveWatchTarget(target, { folder: /[\\/]$/.test(source) });

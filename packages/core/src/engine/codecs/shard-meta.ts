@@ -52,7 +52,7 @@ export function decodeShardMeta(line: string, where?: () => string): ShardMeta {
       ErrorCodes.STATE_FAILED,
       `a shard meta line${where ? ` (${where()})` : ""} is damaged, not JSON (${(error as Error).message}): the state folder was cut short or changed outside batchpipe`,
       {
-        hint: "Restore the state folder from a backup. Without one, start over: move its state.db aside (the result cache, cache.db, stays) and run with --force: requests that succeeded are answered from the result cache, the others are sent again.",
+        hint: "Restore the state folder from a backup. Without one, start over: move its state.db aside (the result cache, cache.db, stays) and run with --force (from code: force: true): requests that succeeded are answered from the result cache, the others are sent again.",
       },
     );
   }

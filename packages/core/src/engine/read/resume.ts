@@ -181,7 +181,7 @@ function refedOtherRecords(source: string, read: number): BatchpipeError {
     ErrorCodes.SOURCE_FAILED,
     `${source} was fed other records than before the interruption: its first ${fmt(read)} records, which the resumed read skips (they were read, and shards of them sent), are not the ones read then`,
     {
-      hint: "Feed the same records in the same order (e.g. sort the export), then run again; or `batchpipe cancel` this run and run again: what succeeded is answered from the result cache.",
+      hint: "Feed the same records in the same order (e.g. sort the export), then run again; or `batchpipe cancel` (from code: cancelRun) this run and run again: what succeeded is answered from the result cache.",
     },
   );
 }
