@@ -7,8 +7,8 @@
 // there: our .d.ts files need no type package the user would have to add. An app that depends on
 // `batchpipe` alone, laid out as pnpm lays it out (only `batchpipe` in its node_modules, the
 // @batchpipe/* packages beside batchpipe's real folder), type-checks every ts sample of
-// docs/programmatic-api.md with what a library user imports, and runs its js samples (ESM) and a
-// CommonJS app.
+// docs/programmatic-api.md with what a library user imports, and runs its js samples (ESM), a
+// CommonJS app and a spec whose plugin file imports batchpipe/plugin.
 // Usage: pnpm build && node scripts/pack-install-test.mjs   (run by .ci/run after the tests)
 import { execFileSync, spawnSync } from "node:child_process";
 import fs from "node:fs";
@@ -267,6 +267,40 @@ runSpec(
   );
   const output = run(process.execPath, ["app.cjs"], { cwd: app }).trim();
   if (output !== "completed 3") fail(`the CommonJS app printed ${JSON.stringify(output)}, not "completed 3"`);
+
+  // a plugin file of the project (loaded with jiti) imports the plugin API from batchpipe/plugin
+  fs.mkdirSync(path.join(app, "plugins"));
+  fs.writeFileSync(
+    path.join(app, "plugins/numbers.ts"),
+    `import { defineSource, z } from "batchpipe/plugin";
+export default defineSource({
+  name: "numbers",
+  options: z.strictObject({ count: z.number() }),
+  async *read({ options }) {
+    for (let i = 1; i <= options.count; i++) yield { data: { id: \`n\${i}\` }, position: { file: "numbers", line: i }, cursor: i };
+  },
+});
+`,
+  );
+  fs.writeFileSync(
+    path.join(app, "pipeline.yaml"),
+    [
+      "version: 1",
+      "name: plugin-file",
+      "provider: { use: emulator }",
+      "source: { use: ./plugins/numbers.ts, count: 3 }",
+      "transform:",
+      '  id: "{{ id }}"',
+      '  body: { model: gpt-4o-mini, messages: [{ role: user, content: "{{ id }}" }] }',
+      "batch: { poll_interval: 200ms }",
+      "sinks: [{ use: jsonl, path: ./out/plugin-file.jsonl }]",
+      "",
+    ].join("\n"),
+  );
+  const bin = path.join(app, "node_modules/batchpipe/bin/batchpipe.js");
+  const report = run(process.execPath, [bin, "run", "pipeline.yaml"], { cwd: app });
+  if (!/succeeded +3\b/.test(report))
+    fail(`a spec with a plugin file importing batchpipe/plugin:\n${report}`);
 }
 
 /** `tsc --noEmit` over `files` in `dir`, strict, with the workspace's TypeScript and @types/node */
