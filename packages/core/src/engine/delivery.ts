@@ -219,14 +219,20 @@ export class Delivery {
     } catch (error) {
       // rows written past the last recorded checkpoint must go: reopen every sink at its checkpoint
       await this.close();
-      await this.open();
+      const reopenFailure = await this.open().then(
+        () => undefined,
+        (reopen: unknown) => reopen,
+      );
       if (ctx.signal.aborted) throw interrupted();
+      // the run stops on what went wrong, not on a reopen that failed after it (a database server
+      // still down once the write lost its connection)
       if (
         isBatchpipeError(error) &&
         error.code !== ErrorCodes.PROVIDER_FAILED &&
         error.code !== ErrorCodes.PROVIDER_UNREACHABLE
       )
         throw error;
+      if (reopenFailure !== undefined) throw reopenFailure;
       // a provider error counts towards an outage (and a fatal one, e.g. a revoked key, stops the run)
       if (isBatchpipeError(error) && !resultsGone(error)) providerFailed(ctx, error);
       warn(
