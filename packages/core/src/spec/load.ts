@@ -52,8 +52,9 @@ export interface LoadPipelineOptions {
   /** built-in plugins by kind and name (the batchpipe CLI passes the official ones) */
   builtins?: PluginRegistry;
   /**
-   * the caller never calls the provider (it reads the state: status, runs, logs): an unset
-   * `${VAR}` in `provider.api_key` is left out instead of being an error
+   * the caller never calls the provider nor opens a sink (it reads the state: status, runs, logs,
+   * view): an unset `${VAR}` in `provider.api_key` is left out, and one in a sink's options (a
+   * database URL) leaves that sink's options unchecked, instead of being an error
    */
   keyUnused?: boolean;
 }
@@ -77,10 +78,14 @@ export async function loadPipeline(file: string, options: LoadPipelineOptions = 
   }
   const spec = parseSpec(text, absolute);
   let issues = interpolateDocument(spec, options.env ?? process.env);
+  let unchecked: SpecPath[] = [];
   if (options.keyUnused) {
     const isKey = (issue: SpecIssue) => issue.path.join(".") === "provider.api_key";
     if (issues.some(isKey)) spec.doc.deleteIn(["provider", "api_key"]);
-    issues = issues.filter((issue) => !isKey(issue));
+    // a sink is never opened: its options are not checked where a variable was missing
+    const inSink = (issue: SpecIssue) => issue.path[0] === "sinks" || issue.path[0] === "errors";
+    unchecked = issues.filter(inSink).map((issue) => issue.path);
+    issues = issues.filter((issue) => !isKey(issue) && !inSink(issue));
   }
   checkApiKey(spec, issues, options.allowInlineSecrets ?? false);
   checkUrlPasswords(spec, issues, options.allowInlineSecrets ?? false);
@@ -90,6 +95,7 @@ export async function loadPipeline(file: string, options: LoadPipelineOptions = 
     text: spec,
     env: options.env ?? process.env,
     issues,
+    unchecked,
     plugins: options.plugins,
     builtins: options.builtins,
   });
@@ -122,6 +128,8 @@ interface BuildContext {
   env: Env;
   /** problems found before the schema ran (environment variables, secrets) */
   issues: SpecIssue[];
+  /** paths whose problems are not reported (LoadPipelineOptions.keyUnused) */
+  unchecked?: SpecPath[];
   plugins?: Record<string, Plugin>;
   builtins?: PluginRegistry;
 }
@@ -139,7 +147,7 @@ async function buildPipeline(data: unknown, ctx: BuildContext): Promise<Pipeline
   if (providerRef)
     issues.push(...providerLimitIssues(data, providerRef as ResolvedPlugin<ProviderPlugin>, ctx.env));
 
-  const blocked = ctx.issues.map((issue) => toDotPath(issue.path));
+  const blocked = [...ctx.issues.map((issue) => issue.path), ...(ctx.unchecked ?? [])].map(toDotPath);
   const reported = issues.filter(
     (issue, index) =>
       index < ctx.issues.length ||
