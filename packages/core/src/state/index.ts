@@ -10,7 +10,7 @@ export {
   writeAtomic,
 } from "./lock.js";
 export { checkStateOwner, OWNER_FILE } from "./owner.js";
-export { openReadOnly, openSqliteToRead } from "./read-only.js";
+export { openSqliteToRead } from "./read-only.js";
 export { STATE_SCHEMA_VERSION } from "./schema.js";
 export * from "./state-db.js";
 export * from "./types.js";

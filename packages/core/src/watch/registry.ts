@@ -12,7 +12,9 @@
 import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
-import { makeStateDir, openReadOnly, ownerOnly } from "../state/index.js";
+import { makeStateDir, ownerOnly } from "../state/index.js";
+// @internal in the published types (better-sqlite3's): imported from its module, not the index
+import { openReadOnly } from "../state/read-only.js";
 
 export type GroupStatus = "pending" | "done" | "failed" | "split";
 
