@@ -9,10 +9,10 @@
  * This file is the loop; each record takes one pass through `place` (ending in `placeCached` or
  * `placeNew` when it becomes a shard entry). The jobs around it have their own modules:
  * checkpoints.ts and resume.ts (a read that stops continues from its last checkpoint),
- * duplicates.ts, estimator.ts, prep-failures.ts (records that never became requests) and
+ * duplicates.ts, estimator.ts, limits-check.ts (a model's context window and output limit),
+ * prep-failures.ts (records that never became requests) and
  * shard-writer.ts; the formats written are in ../codecs/ (fanout-gate.ts: identical requests).
  */
-import fs from "node:fs";
 import path from "node:path";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { cachedEntry, isFromCache } from "../../cache/cached-shard.js";
@@ -20,7 +20,6 @@ import { type CacheHit, type CacheLookup, UNPRICED } from "../../cache/index.js"
 import { isBatchpipeError } from "../../errors.js";
 import type { EstimateMode } from "../../estimate/estimate-tokens.js";
 import { estimateOutputTokens } from "../../estimate/index.js";
-import { checkLimits, limitsLookup, limitsTableFor } from "../../estimate/limits.js";
 import { livePricesFor, pricesFor } from "../../estimate/pricing.js";
 import { isInvalidRecord, type Logger, type RecordPosition, type SourceItem } from "../../plugin.js";
 import { checkTransformHandle } from "../../plugins/contract.js";
@@ -33,15 +32,15 @@ import {
   DEFAULT_CHECKPOINT_EVERY,
   readIdentity,
 } from "./checkpoints.js";
-import { DuplicateIds, duplicateMessage } from "./duplicates.js";
+import { duplicateMessage } from "./duplicates.js";
 import { createEstimator } from "./estimator.js";
 import { type FanoutGate, FanoutRows } from "./fanout-gate.js";
 import { syncFiles } from "./files.js";
-import { RequestIndex } from "./id-index.js";
+import { createLimitsCheck, type MayNotFit } from "./limits-check.js";
 import { failureRows, prepFailuresFile } from "./prep-failures.js";
 import { failedRead, guardSource, interrupted, toRequest } from "./read-errors.js";
 import { emptyTotals, sumCosts } from "./read-totals.js";
-import { CoveredRecords, openReadFiles, type ReadResume, ReadStartsOver } from "./resume.js";
+import { CoveredRecords, openRead, type ReadResume, ReadStartsOver } from "./resume.js";
 import { requestTooLarge, type ShardEntry, shardLimits, shardName } from "./shard-writer.js";
 import { encodeRequest, recordJson, tooDeep } from "./too-deep.js";
 
@@ -91,12 +90,6 @@ export interface ReadPhaseResult {
   mayNotFit: MayNotFit;
 }
 
-export interface MayNotFit {
-  count: number;
-  /** the first few ids, and why */
-  first: { id: string; message: string }[];
-}
-
 export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhaseResult> {
   const { pipeline, stateDir, runId, signal, logger, resume } = options;
   const saved = resume?.checkpoint;
@@ -106,25 +99,12 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
   const limits = shardLimits(pipeline.spec.batch, providerLimits);
   const batchKey = new Set(providerLimits.batchKey);
   const resolvePath = (p: string) => path.resolve(pipeline.dir, p);
-  // past their memory share the id and request tables go to disk here (scratch: a resumed read
-  // rebuilds them from the meta files, so an interrupted read's are stale)
-  const tables = { spillDir: path.join(stateDir, runId, "read-tables") };
-  fs.rmSync(tables.spillDir, { recursive: true, force: true });
-  const duplicates = new DuplicateIds(tables);
-  const requests = new RequestIndex(tables);
-  const closeTables = () => {
-    duplicates.close();
-    requests.close();
-    fs.rmSync(tables.spillDir, { recursive: true, force: true });
-  };
-  let files: ReturnType<typeof openReadFiles>;
-  try {
-    files = openReadFiles({ stateDir, runId, limits, resume, duplicates, requests });
-  } catch (error) {
-    closeTables();
-    throw error;
-  }
-  const { writer, failures } = files;
+  const { writer, failures, duplicates, requests, closeTables } = openRead({
+    stateDir,
+    runId,
+    limits,
+    resume,
+  });
   // holds the calibration's tokenizer tables only while it calibrates (or estimates exactly)
   const estimator = createEstimator(options.estimate, saved?.estimator);
   const totals: RunTotals = saved ? { ...saved.totals } : emptyTotals();
@@ -151,10 +131,7 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
   // every request is looked up only when the cache had entries at the start (a lookup costs ~4–8 µs)
   const lookUpAll = (options.cache?.size ?? 0) > 0;
 
-  // the models' context windows and output limits (estimate/limits.ts, the spec's model_limits:);
-  // unknown models are not checked
-  const limitsOf = limitsLookup(limitsTableFor(pipeline.spec.model_limits));
-  const mayNotFit: MayNotFit = { count: 0, first: [] };
+  const modelLimits = createLimitsCheck(pipeline.spec.model_limits);
 
   const rows = failureRows(pipeline.dir);
   const fail = (line: string) => failures.write(`${line}\n`);
@@ -255,15 +232,12 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
         fail(rows.rejected(item, { code: "request_too_large", message: tooLarge, id }, input));
         return;
       }
-      const modelLimits = limitsOf(model);
-      const overLimit = modelLimits && checkLimits(model, modelLimits, { inputTokens, body: request.body });
+      const overLimit = modelLimits.failure(id, model, inputTokens, request.body);
       if (overLimit?.fail) {
         totals.rejected++;
         fail(rows.rejected(item, { code: overLimit.code, message: overLimit.message, id }, input));
         return;
       }
-      if (overLimit && mayNotFit.count++ < MAY_NOT_FIT_SHOWN)
-        mayNotFit.first.push({ id, message: overLimit.message });
       const same = requests.get(digest);
       // a root whose collection began cannot deliver more fan-out rows (fanout-gate.ts)
       if (same && (gate?.canFanOut(shardName(same.shard)) ?? true)) {
@@ -399,10 +373,8 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
   const { shards, files: unsynced } = writer.finish();
   if (options.onCheckpoint) await syncFiles([...unsynced, path.join(stateDir, prepFailuresFile(runId))]);
   totals.shards = shards.length;
-  if (mayNotFit.count > 0)
-    logger.warn(
-      `${mayNotFit.count === 1 ? "1 request" : `${mayNotFit.count} requests`} may not fit the model's context window (the input is an estimate; sent anyway), e.g. ${mayNotFit.first[0]!.id}: ${mayNotFit.first[0]!.message}`,
-    );
+  const mayNotFitWarning = modelLimits.warning();
+  if (mayNotFitWarning) logger.warn(mayNotFitWarning);
   totals.estimatedCost = sumCosts(costByModel, pricesFor(pipeline.spec.pricing));
   options.onProgress?.(totals.read);
   return {
@@ -411,13 +383,11 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
     fanout: fanout.take(),
     failuresFile: prepFailuresFile(runId),
     liveCost: sumCosts(costByModel, livePricesFor(pipeline.spec.pricing)),
-    mayNotFit,
+    mayNotFit: modelLimits.mayNotFit,
   };
 }
 
 const PROGRESS_EVERY = 10_000;
-/** the ids of requests that may not fit their model kept for `plan` to show */
-const MAY_NOT_FIT_SHOWN = 5;
 /** the longest the read keeps the thread before the run loop gets a turn */
 const TURN_MS = 2;
 

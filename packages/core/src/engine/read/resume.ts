@@ -3,15 +3,16 @@
  * file are cut back to the recorded lengths, the tables of ids and requests are rebuilt from them
  * (and from the recorded fan-out ids), and the source is asked to read after the recorded cursor.
  */
+import fs from "node:fs";
 import path from "node:path";
 import { BatchpipeError, ErrorCodes, isBatchpipeError } from "../../errors.js";
 import { isInvalidRecord, type SourceItem } from "../../plugin.js";
 import type { ShardRow } from "../../state/index.js";
 import type { ReadCheckpoint } from "../codecs/read-checkpoint.js";
 import { decodeShardMeta, type ShardMeta } from "../codecs/shard-meta.js";
-import type { DuplicateIds } from "./duplicates.js";
+import { DuplicateIds } from "./duplicates.js";
 import { readLinesSync, SyncWriter } from "./files.js";
-import type { RequestIndex } from "./id-index.js";
+import { RequestIndex } from "./id-index.js";
 import { prepFailuresFile, takenIds } from "./prep-failures.js";
 import { fmt } from "./read-errors.js";
 import { type ShardLimits, ShardWriter, shardFiles } from "./shard-writer.js";
@@ -42,8 +43,37 @@ export class ReadStartsOver extends Error {
   }
 }
 
+/**
+ * The id and request tables and the files of a read, opened afresh or continued from `resume`
+ * (openReadFiles). Past their memory share the tables go to disk in the run's `read-tables`:
+ * scratch, which `closeTables` removes (a resumed read rebuilds them from the meta files).
+ */
+export function openRead(o: {
+  stateDir: string;
+  runId: string;
+  limits: ShardLimits;
+  resume: ReadResume | undefined;
+}) {
+  const tables = { spillDir: path.join(o.stateDir, o.runId, "read-tables") };
+  fs.rmSync(tables.spillDir, { recursive: true, force: true });
+  const duplicates = new DuplicateIds(tables);
+  const requests = new RequestIndex(tables);
+  const closeTables = () => {
+    duplicates.close();
+    requests.close();
+    fs.rmSync(tables.spillDir, { recursive: true, force: true });
+  };
+  try {
+    const { writer, failures } = openReadFiles({ ...o, duplicates, requests });
+    return { writer, failures, duplicates, requests, closeTables };
+  } catch (error) {
+    closeTables();
+    throw error;
+  }
+}
+
 /** The files a read writes, opened afresh or continued from `resume` with the tables rebuilt. */
-export function openReadFiles(o: {
+function openReadFiles(o: {
   stateDir: string;
   runId: string;
   limits: ShardLimits;
