@@ -6,7 +6,6 @@
 import path from "node:path";
 import { BatchpipeError, ErrorCodes } from "../errors.js";
 import { estimateRequestTokens } from "../estimate/estimate-tokens.js";
-import { checkLimits, limitsLookup, limitsTableFor } from "../estimate/limits.js";
 import { estimateCost, livePricesFor } from "../estimate/pricing.js";
 import {
   isInvalidRecord,
@@ -16,6 +15,7 @@ import {
   silentLogger,
 } from "../plugin.js";
 import type { LiveResult, OutputResult } from "../provider/contract.js";
+import { createLimitsCheck } from "./read/limits-check.js";
 import { guardSource, toRequest } from "./read/read-errors.js";
 import { recordJson, tooDeep } from "./read/too-deep.js";
 import { openProvider } from "./run-pipeline.js";
@@ -77,7 +77,7 @@ export async function* tryPipeline(
     }
     const prices = livePricesFor(pipeline.spec.pricing);
     const { plugin, options: providerOptions } = pipeline.provider;
-    const limitsOf = limitsLookup(limitsTableFor(pipeline.spec.model_limits));
+    const modelLimits = createLimitsCheck(pipeline.spec.model_limits);
     let done = 0;
     /** the provider has answered a live call of this try */
     let answered = false;
@@ -126,10 +126,13 @@ export async function* tryPipeline(
       if (wanted && !wanted.has(request.custom_id)) continue;
       done++;
       const { line, model, json } = plugin.encode(request, providerOptions);
-      // as the read: a request over its model's limits is not sent (estimate/limits.ts)
-      const modelLimits = limitsOf(model);
-      const inputTokens = modelLimits ? estimateRequestTokens(request) : 0;
-      const overLimit = modelLimits && checkLimits(model, modelLimits, { inputTokens, body: request.body });
+      // as the read: a request over its model's limits is not sent
+      const overLimit = modelLimits.failure(
+        request.custom_id,
+        model,
+        estimateRequestTokens(request),
+        request.body,
+      );
       if (overLimit?.fail) {
         yield {
           id: request.custom_id,
