@@ -76,37 +76,50 @@ describe("sink-postgres: the server ends or cancels the sink's work", () => {
     const admin = new pg.Client({ connectionString: url });
     await admin.connect();
     let terminated = 0;
+    // The session must be ended while its transaction holds written rows: ended between two
+    // deliveries it held nothing, and the sink rightly reconnects. Polling pg_stat_activity for an
+    // open transaction raced its COMMIT, so the sink's COMMIT is held instead: a deferred trigger
+    // waits for an advisory lock the test holds, and the session is ended while it waits.
     const terminate = async (child: ChildProcess) => {
-      // once a delivery part is in and the sink's transaction holds written, uncommitted rows
-      while (terminated === 0 && child.exitCode === null && child.signalCode === null) {
-        const rows = await admin.query("SELECT count(*)::int AS n FROM results").then(
-          (r) => r.rows[0].n as number,
-          () => 0, // the table is not created yet
-        );
-        if (rows === 0) continue;
+      const running = () => child.exitCode === null && child.signalCode === null;
+      // the sink creates its table when it opens, before any batch has ended
+      while (running()) {
+        const { rows } = await admin.query("SELECT to_regclass('public.results') IS NOT NULL AS found");
+        if (rows[0].found) break;
+      }
+      await admin.query("SELECT pg_advisory_lock(4242)");
+      await admin.query(`CREATE FUNCTION hold_commit() RETURNS trigger LANGUAGE plpgsql AS
+        'BEGIN PERFORM pg_advisory_xact_lock_shared(4242); RETURN NULL; END'`);
+      await admin.query(`CREATE CONSTRAINT TRIGGER hold_commit AFTER INSERT OR UPDATE ON results
+        DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION hold_commit()`);
+      while (terminated === 0 && running()) {
         const { rows: ended } = await admin.query(
           `SELECT pg_terminate_backend(pid) AS done FROM pg_stat_activity
-            WHERE datname = $1 AND application_name = 'batchpipe' AND backend_xid IS NOT NULL`,
+            WHERE datname = $1 AND application_name = 'batchpipe' AND wait_event = 'advisory'`,
           [database],
         );
         terminated = ended.filter((r) => r.done).length;
       }
+      await admin.query("SELECT pg_advisory_unlock(4242)");
+      await admin.query("DROP TRIGGER hold_commit ON results");
     };
+    let terminating: Promise<void> | undefined;
     const first = await batchpipe(["run", spec, "--json"], {
       cwd: dir,
       env,
       engine: { deliveryPartSize: 40 },
       onEvent: (event, child) => {
-        if (event.type === "run_started") void terminate(child);
+        if (event.type === "run_started") terminating = terminate(child);
       },
     });
+    await terminating;
     await admin.end();
     expect(terminated).toBe(1);
     expect(first.code, first.stderr).toBe(1);
     const error = first.events.find((e) => e.type === "error")!;
     expect(error.code).toBe("PLUGIN_FAILED");
     expect(error.message).toMatch(
-      /"public"\."results": (write|forget|commit) failed: terminating connection due to administrator command \(57P01\)$/,
+      /"public"\."results": commit failed: terminating connection due to administrator command \(57P01\)$/,
     );
     expect(error.hint).toMatchInlineSnapshot(
       `"The connection to the server was lost (a restart, or its session was ended): run again once it accepts connections: the run resumes from its last commit."`,
