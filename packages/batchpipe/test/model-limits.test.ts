@@ -73,8 +73,12 @@ describe("requests over their model's context window or output limit", () => {
     const head = plan.stdout.split("\n\n")[0]!.replace(/~\d+ input/g, "~N input");
     expect(head).toMatchInlineSnapshot(`
       "plan for limits-plan: 4 records → 2 requests in 1 shard
-        1 record fails before sending: context_length_exceeded
-        1 record fails before sending: max_tokens_too_large
+        ✖ 1 record fails before sending: context_length_exceeded
+            huge: ~N input tokens (estimated) + 100 max_tokens cannot fit gpt-4o-mini's context window of 128000, even were the estimate twice too high: shorten the input, lower max_tokens or pick a model with a larger context window
+            The prompt plus max_tokens is over the model's context window; shorten the input or lower max_tokens.
+        ✖ 1 record fails before sending: max_tokens_too_large
+            big-answer: max_tokens 100000 is over gpt-4o-mini's output limit of 16384: lower it to 16384 or less, or pick a model with a higher output limit
+            The request's max_tokens (or max_completion_tokens, max_output_tokens) is over its model's output limit; lower it, or pick a model with a higher output limit (model_limits: in the spec for a model batchpipe does not know).
         ⚠ 1 request may not fit its model's context window (the input is an estimate: sent anyway; the provider fails what does not fit):
             near: ~N input tokens (estimated) + 100 max_tokens against gpt-4o-mini's context window of 128000"
     `);

@@ -30,6 +30,7 @@ export {
 } from "./engine/index.js";
 export * from "./errors.js";
 export { estimateCost, livePricesFor, pricesFor, shardCost } from "./estimate/index.js";
+export { failureHint } from "./failure-hints.js";
 export type * from "./plugin.js";
 export {
   OFFICIAL_PLUGINS,
@@ -74,6 +75,14 @@ export {
   toRun,
   toShard,
 } from "./state/schema.js";
-export type { RunCounters, RunRow, RunStatus, RunTotals, ShardRow, ShardStatus } from "./state/types.js";
+export type {
+  FailureExample,
+  RunCounters,
+  RunRow,
+  RunStatus,
+  RunTotals,
+  ShardRow,
+  ShardStatus,
+} from "./state/types.js";
 export { default as promptTransform, type PromptOptions } from "./transform/prompt.js";
 export * from "./watch/index.js";

@@ -7,6 +7,7 @@ import path from "node:path";
 import type { RunRow, ShardRow } from "@batchpipe/core";
 import {
   estimateCost,
+  failureHint,
   isFromCache,
   livePricesFor,
   pricesFor,
@@ -15,7 +16,6 @@ import {
 } from "@batchpipe/core";
 import { silentLogger } from "@batchpipe/core/plugin";
 import { recordFiles, type ViewPipeline } from "./catalog.js";
-import { failureHint } from "./failure-hints.js";
 import { readChunks } from "./line-scan.js";
 import { failureExamples, readRecord } from "./records.js";
 

@@ -1,6 +1,6 @@
 /** `batchpipe plan <pipeline.yaml>`: read and shard locally, print shards, tokens and cost. No network. */
 
-import { planPipeline } from "@batchpipe/core";
+import { failureHint, planPipeline } from "@batchpipe/core";
 import { defineCommand } from "citty";
 import { cliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
@@ -42,8 +42,15 @@ export default defineCommand({
       out.push(
         `  ${plural(t.cached, "request")} ${t.cached === 1 ? "is" : "are"} answered from the result cache, not sent (${cachedSaved(t)}; run --no-cache sends them)`,
       );
-    for (const [code, n] of Object.entries(plan.failedByCode))
-      out.push(`  ${plural(n, "record")} ${n === 1 ? "fails" : "fail"} before sending: ${code}`);
+    for (const [code, n] of Object.entries(plan.failedByCode)) {
+      out.push(`  ✖ ${plural(n, "record")} ${n === 1 ? "fails" : "fail"} before sending: ${code}`);
+      const first = plan.firstFailures[code];
+      if (first)
+        out.push(
+          `      ${n === 1 ? "" : "the first, "}${first.id}: ${first.message}`,
+          `      ${failureHint(code)}`,
+        );
+    }
     const near = plan.mayNotFit;
     if (near.count > 0) {
       out.push(

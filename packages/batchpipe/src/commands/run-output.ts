@@ -1,5 +1,11 @@
 /** Rendering of run events for people: live progress on a TTY, periodic lines otherwise, the final report. */
-import type { EngineEvent, ProgressSnapshot, RunReport } from "@batchpipe/core";
+import {
+  type EngineEvent,
+  type FailureExample,
+  failureHint,
+  type ProgressSnapshot,
+  type RunReport,
+} from "@batchpipe/core";
 import type { CliIo } from "../context.js";
 
 const ESC = "\u001b[";
@@ -207,7 +213,43 @@ export function renderReport(report: RunReport): string {
     ],
     ["time", duration(report.durationMs)],
   ];
-  return `${head}\n${rows.map(([k, v]) => `  ${k.padEnd(17)}${v}`).join("\n")}\n${cutLines(report)}`;
+  return `${head}\n${rows.map(([k, v]) => `  ${k.padEnd(17)}${v}`).join("\n")}\n${cutLines(report)}${failureLines(report)}`;
+}
+
+/** how many failure codes the report explains (the most frequent); the rest are in the error sinks */
+const CODES_EXPLAINED = 5;
+
+/**
+ * Why records failed: the first failure of each code (the most frequent first) and what to do, so a
+ * run whose million records all fail one way says why without opening the error sink. A report's or
+ * a run's counters (`status`).
+ */
+export function failureLines(report: {
+  failed: number;
+  failedByCode: Record<string, number>;
+  firstFailures?: Record<string, FailureExample> | undefined;
+}): string {
+  // a report or a run of an older version has no examples
+  const examples = report.firstFailures ?? {};
+  const codes = Object.entries(report.failedByCode)
+    .filter(([code]) => examples[code] !== undefined)
+    .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+  if (codes.length === 0) return "";
+  const lines = [`✖ why ${report.failed === 1 ? "it" : "they"} failed (the first record of each code):`];
+  for (const [code, n] of codes.slice(0, CODES_EXPLAINED)) {
+    const { id, message } = examples[code]!;
+    lines.push(`  ${code} (${fmt(n)}): ${id}: ${clip(message, 300)}`);
+    lines.push(`    ${failureHint(code)}`);
+  }
+  if (codes.length > CODES_EXPLAINED)
+    lines.push(`  … and ${plural(codes.length - CODES_EXPLAINED, "other code")}: see the error sinks`);
+  return `${lines.join("\n")}\n`;
+}
+
+/** one line of at most `max` characters */
+function clip(text: string, max: number): string {
+  const line = text.replace(/\s*\n\s*/g, " ");
+  return line.length > max ? `${line.slice(0, max - 1)}…` : line;
 }
 
 /** answers the model cut short succeeded, but their rows hold partial output: say how many, and the fix */

@@ -5,7 +5,7 @@ import { defineCommand } from "citty";
 import { cliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
 import { loadPipelineArg, pipelineArgs, stateDirArg } from "./pipeline-args.js";
-import { cutCounts, fmt, money, spent, unpriced } from "./run-output.js";
+import { cutCounts, failureLines, fmt, money, spent, unpriced } from "./run-output.js";
 
 export default defineCommand({
   meta: { name: "status", description: "Show the state of a pipeline's latest run" },
@@ -60,7 +60,7 @@ export default defineCommand({
       lines.push(
         `  batch ${b.batchId} shard ${b.shard} (attempt ${b.attempt}, ${fmt(b.requests)} requests): ${b.status ?? "?"}`,
       );
-    io.stdout.write(`${lines.join("\n")}\n${daemonLine}${watchLine}`);
+    io.stdout.write(`${lines.join("\n")}\n${failureLines(c)}${daemonLine}${watchLine}`);
     return ExitCode.OK;
   },
 });

@@ -150,7 +150,7 @@ async function collectWith(options: CollectOptions, metas: ShardMetaIndex): Prom
         input: target.input,
         source: target.source,
       };
-      countFailure(counters, outcome.error.code);
+      countFailure(counters, row);
       await options.sinks.write(row);
     }
   };

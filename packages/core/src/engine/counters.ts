@@ -1,4 +1,5 @@
 /** The run's counters: one type for the run's totals and for what one delivery adds to them. */
+import type { FailureRow } from "../plugin.js";
 import { emptyCounters, type RunCounters } from "../state/index.js";
 
 export { emptyCounters, type RunCounters };
@@ -21,13 +22,16 @@ export function addCounters(counters: RunCounters, delta: RunCounters): RunCount
   next.unpriced += delta.unpriced;
   for (const [reason, n] of Object.entries(delta.cutByReason))
     next.cutByReason[reason] = (next.cutByReason[reason] ?? 0) + n;
+  for (const [code, example] of Object.entries(delta.firstFailures)) next.firstFailures[code] ??= example;
   return next;
 }
 
-/** count one final failure */
-export function countFailure(counters: RunCounters, code: string): void {
+/** count one final failure (the first of its code is kept as its example) */
+export function countFailure(counters: RunCounters, row: Pick<FailureRow, "id" | "error">): void {
+  const { code, message } = row.error;
   counters.failed++;
   counters.failedByCode[code] = (counters.failedByCode[code] ?? 0) + 1;
+  counters.firstFailures[code] ??= { id: row.id, message };
 }
 
 /** the successes whose answer was cut short, whatever the reason */

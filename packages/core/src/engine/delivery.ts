@@ -104,7 +104,7 @@ export class Delivery {
       for await (const line of readFileLines(file)) {
         if (line === "") continue;
         const row = JSON.parse(line) as FailureRow;
-        countFailure(counters, row.error.code);
+        countFailure(counters, row);
         await sinks.write(row);
       }
     }

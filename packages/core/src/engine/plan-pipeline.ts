@@ -8,8 +8,8 @@ import path from "node:path";
 import { isFromCache } from "../cache/cached-shard.js";
 import { CACHE_FILE, cacheProvider, ResultCache } from "../cache/index.js";
 import { pricesFor, shardCost } from "../estimate/pricing.js";
-import { type Logger, silentLogger } from "../plugin.js";
-import { checkStateOwner, openState, type RunTotals } from "../state/index.js";
+import { type FailureRow, type Logger, silentLogger } from "../plugin.js";
+import { checkStateOwner, type FailureExample, openState, type RunTotals } from "../state/index.js";
 import { type MayNotFit, runReadPhase, withoutResume } from "./read/index.js";
 import type { EnginePipeline } from "./types.js";
 
@@ -36,6 +36,8 @@ export interface PlanResult {
    * request_too_large, and over a model's limits: context_length_exceeded, max_tokens_too_large)
    */
   failedByCode: Record<string, number>;
+  /** the first record of each code in failedByCode: its id and why it fails */
+  firstFailures: Record<string, FailureExample>;
   /**
    * requests that may not fit their model's context window (their input is an estimate, so they
    * are sent): how many, and the first few ids with why
@@ -96,11 +98,13 @@ export async function planPipeline(
       throw withoutResume(error);
     });
     const failedByCode: Record<string, number> = {};
+    const firstFailures: Record<string, FailureExample> = {};
     const failures = fs.readFileSync(path.join(dir, read.failuresFile), "utf8");
     for (const line of failures.split("\n")) {
       if (!line) continue;
-      const code = (JSON.parse(line) as { error: { code: string } }).error.code;
-      failedByCode[code] = (failedByCode[code] ?? 0) + 1;
+      const { id, error } = JSON.parse(line) as FailureRow;
+      failedByCode[error.code] = (failedByCode[error.code] ?? 0) + 1;
+      firstFailures[error.code] ??= { id, message: error.message };
     }
     // per model, not per shard: a shard that mixes models has none to price it by
     const liveWorstCase = pipeline.spec.batch.deadline === null ? null : read.liveCost;
@@ -108,6 +112,7 @@ export async function planPipeline(
       name: pipeline.spec.name,
       totals: read.totals,
       failedByCode,
+      firstFailures,
       mayNotFit: read.mayNotFit,
       liveWorstCase,
       unfinishedRun: unfinishedRun(stateDir),

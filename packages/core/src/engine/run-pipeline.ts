@@ -278,6 +278,7 @@ export function buildReport(
     succeeded: counters.succeeded,
     failed: counters.failed,
     failedByCode: counters.failedByCode,
+    firstFailures: counters.firstFailures,
     retried: counters.retried,
     unexpected: counters.unexpected,
     missing: counters.missing,

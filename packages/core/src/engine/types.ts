@@ -1,7 +1,7 @@
 /** The engine's inputs (a resolved pipeline), its events and its result. */
 import type { ProviderPlugin, SinkPlugin, SourcePlugin, TransformPlugin } from "../plugin.js";
 import type { PipelineSpec } from "../spec/schema.js";
-import type { RunCounters, RunTotals, ShardStatus } from "../state/index.js";
+import type { FailureExample, RunCounters, RunTotals, ShardStatus } from "../state/index.js";
 
 export interface EngineResolvedPlugin<P> {
   plugin: P;
@@ -141,6 +141,8 @@ export interface RunReport {
   succeeded: number;
   failed: number;
   failedByCode: Record<string, number>;
+  /** the first failure of each code in failedByCode: its record id and message */
+  firstFailures: Record<string, FailureExample>;
   retried: number;
   unexpected: number;
   missing: number;

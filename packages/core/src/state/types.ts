@@ -74,6 +74,18 @@ export interface RunCounters {
    * record of them: their total is its sum (cutTotal), never kept beside it to disagree
    */
   cutByReason: Record<string, number>;
+  /**
+   * the first final failure of each code (failedByCode's keys): the report shows it, so a run of a
+   * million records that all fail the same way says why without opening the error sink; empty in
+   * runs of older versions
+   */
+  firstFailures: Record<string, FailureExample>;
+}
+
+/** one failed record, for the report: its id and why it failed (the error's message) */
+export interface FailureExample {
+  id: string;
+  message: string;
 }
 
 export interface RunRow {
@@ -132,6 +144,7 @@ export const emptyCounters = (): RunCounters => ({
   answeredLive: 0,
   unpriced: 0,
   cutByReason: {},
+  firstFailures: {},
 });
 
 export interface FanoutRow {

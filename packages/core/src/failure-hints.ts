@@ -1,9 +1,12 @@
-/** What to do about each failure code a record can end with (DESIGN §1), shown on the failures page. */
+/**
+ * What to do about each failure code a record can end with (DESIGN §1): the run's report shows it
+ * beside the first failure of each code, and `batchpipe view` on its failures page.
+ */
 const HINTS: Record<string, string> = {
   invalid_input:
     "The source line is not a JSON object; fix the line (its file and line number are in the record) and run again.",
   template_error:
-    "The prompt template needs a field this record lacks; add the field to the record or a default in the template ({{ x | default: '' }}).",
+    "The prompt template needs a field this record lacks; add the field to the record or a default in the template ({{ x | default: '' }}). `batchpipe validate` shows the template's place in the spec.",
   request_too_large:
     "The rendered request is over the provider's per-request or per-batch size; shorten the input or split the record.",
   duplicate_id:
@@ -17,8 +20,14 @@ const HINTS: Record<string, string> = {
   batch_missing:
     "The batch disappeared from the provider before its results were read; run again to resend these requests.",
   missing_result: "The provider ended the batch without a result for this request; run again to resend it.",
+  max_tokens_too_large:
+    "The request's max_tokens (or max_completion_tokens, max_output_tokens) is over its model's output limit; lower it, or pick a model with a higher output limit (model_limits: in the spec for a model batchpipe does not know).",
   context_length_exceeded:
     "The prompt plus max_tokens is over the model's context window; shorten the input or lower max_tokens.",
+  model_not_found:
+    "The provider does not know the model, or the key has no access to it; check body.model's spelling against the provider's model list.",
+  content_policy_violation:
+    "The provider refused the request under its usage policy; change the input of these records, or leave them out.",
   rate_limit_exceeded: "The provider rate-limited the request; run again later, or lower the batch size.",
   token_limit_exceeded:
     "The provider's enqueued-token queue was full; set batch.max_enqueued_tokens to your tier's limit.",
@@ -30,6 +39,6 @@ const HINTS: Record<string, string> = {
 export function failureHint(code: string): string {
   return (
     HINTS[code] ??
-    "Read the message of an example below; failures are not cached, so running again retries exactly these records."
+    "Read the message; failures are not cached, so running again retries exactly these records."
   );
 }
