@@ -85,10 +85,30 @@ export function invalidUrl(error: unknown): BatchpipeError {
   );
 }
 
-export function connectionFailed(label: string, error: unknown, redact: Redact): BatchpipeError {
+/** pg could not read a file the URL names (sslrootcert, sslcert, sslkey): a path is no secret */
+export function unreadableFile(error: unknown, redact: Redact): BatchpipeError {
+  return new BatchpipeError(
+    "PLUGIN_FAILED",
+    redact(`the sink's url names a file pg cannot read: ${describe(error)}`),
+    {
+      hint: "Check the paths of sslrootcert, sslcert and sslkey in the url (relative ones are read from the working directory).",
+      plugin: "sink:postgres",
+    },
+  );
+}
+
+/** `hint` says what to do about this failure (a TLS one) when known */
+export function connectionFailed(
+  label: string,
+  error: unknown,
+  redact: Redact,
+  hint?: string,
+): BatchpipeError {
   return new BatchpipeError("PLUGIN_FAILED", redact(`cannot connect to ${label}: ${describe(error)}`), {
-    // biome-ignore lint/suspicious/noTemplateCurlyInString: ${VAR} is the spec syntax
-    hint: "Check the sink's url (e.g. url: ${DATABASE_URL}), the password, and that the server accepts connections.",
+    hint:
+      hint ??
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: ${VAR} is the spec syntax
+      "Check the sink's url (e.g. url: ${DATABASE_URL}), the password, and that the server accepts connections.",
     plugin: "sink:postgres",
   });
 }

@@ -33,7 +33,9 @@ import {
   redactor,
   unencodedProblem,
   unencodedUserinfo,
+  unreadableFile,
 } from "./errors.js";
+import { isNoTls, libpqUrl, sslmodeOf, sslProblems, tlsHint } from "./ssl.js";
 import { COMMITS, checkPrivileges, prepareTable, qualified } from "./table.js";
 import { targetOf } from "./target.js";
 
@@ -84,7 +86,7 @@ export default defineSink({
           ]
         : []),
       // refused before anything is named after it: the server's name would show part of the password
-      ...(unencodedUserinfo(options.url) ? [unencodedProblem] : []),
+      ...(unencodedUserinfo(options.url) ? [unencodedProblem] : sslProblems(options.url)),
     ],
   }),
   async open({ options, checkpoint, logger }) {
@@ -101,15 +103,18 @@ export default defineSink({
     // loaded when a run opens the sink: the CLI that bundles this sink should not pay for pg's
     // load (~0.3 s here) on every command
     const { default: postgres } = await import("pg");
-    const connect = async (): Promise<Connection> => {
+    /** a connection through `url` (the URL as pg is given it); pg's error when it fails */
+    const connectTo = async (url: string): Promise<Connection> => {
       let client: pg.Client;
       try {
         client = new postgres.Client({
-          connectionString: options.url,
+          connectionString: url,
           application_name: "batchpipe",
           connectionTimeoutMillis: 30_000,
         });
       } catch (error) {
+        // pg reads the files the URL names here (sslrootcert …)
+        if (typeof (error as { path?: unknown }).path === "string") throw unreadableFile(error, redact);
         // pg parses the URL here (a port that is no number, a # in a password)
         throw invalidUrl(error);
       }
@@ -123,9 +128,24 @@ export default defineSink({
         await client.connect();
       } catch (error) {
         await client.end().catch(() => {});
-        throw connectionFailed(label, error, redact);
+        throw error;
       }
       return connection;
+    };
+    const connect = async (): Promise<Connection> => {
+      try {
+        try {
+          return await connectTo(libpqUrl(options.url));
+        } catch (error) {
+          // libpq's prefer: a server without TLS gets a plain connection (pg has no such fallback)
+          if (sslmodeOf(options.url) === "prefer" && isNoTls(error))
+            return await connectTo(libpqUrl(options.url, "disable"));
+          throw error;
+        }
+      } catch (error) {
+        if (error instanceof BatchpipeError) throw error;
+        throw connectionFailed(label, error, redact, tlsHint(error, options.url));
+      }
     };
     const connection = await connect();
     const { client } = connection;

@@ -31,8 +31,10 @@ export const POSTGRES_PASSWORD = "bp-test-pw-7Qx";
 let databases = 0;
 
 /**
- * @param {{ settings?: Record<string, string> }} [options] extra `-c name=value` settings; default
- *   fsync off (tests kill clients, not the server)
+ * @param {{ settings?: Record<string, string>, ssl?: { cert: string, key: string } }} [options]
+ *   settings: extra `-c name=value` settings; default fsync off (tests kill clients, not the server).
+ *   ssl: PEM files of the server's certificate and key: the server turns TLS on with copies of them
+ *   (owned by the server's user, the key mode 0600, as postgres demands)
  * @returns {Promise<PostgresServer>}
  */
 export async function startPostgres(options = {}) {
@@ -61,7 +63,11 @@ export async function startPostgres(options = {}) {
   fs.rmSync(pwfile);
 
   const port = await freePort();
-  const settings = { fsync: "off", ...options.settings };
+  const settings = {
+    fsync: "off",
+    ...(options.ssl && sslSettings(root, options.ssl, user)),
+    ...options.settings,
+  };
   const args = [
     "-D",
     data,
@@ -120,6 +126,20 @@ export async function startPostgres(options = {}) {
 }
 
 // --- internal ---
+
+/** copies of the certificate and key in the server's folder, readable by its user only */
+function sslSettings(root, ssl, user) {
+  const files = { ssl_cert_file: ssl.cert, ssl_key_file: ssl.key };
+  const settings = { ssl: "on" };
+  for (const [name, from] of Object.entries(files)) {
+    const to = path.join(root, path.basename(name));
+    fs.copyFileSync(from, to);
+    fs.chmodSync(to, 0o600);
+    if (user.uid !== undefined) fs.chownSync(to, user.uid, user.gid);
+    settings[name] = to;
+  }
+  return settings;
+}
 
 function findBinDir() {
   const base = "/usr/lib/postgresql";
