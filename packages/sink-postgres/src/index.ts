@@ -43,6 +43,8 @@ const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const IDENTIFIER_MESSAGE = "must be a plain SQL identifier (letters, digits, _; not starting with a digit)";
 /** rows per INSERT … SELECT FROM json_array_elements($1): one parameter whatever the count */
 const ROWS_PER_STATEMENT = 2000;
+/** idle time before the first TCP keepalive probe: under the idle cuts of NATs and load balancers (~4-5 min) */
+const KEEPALIVE_DELAY_MS = 60_000;
 
 export const options = z.strictObject({
   url: z
@@ -111,6 +113,10 @@ export default defineSink({
           connectionString: url,
           application_name: "batchpipe",
           connectionTimeoutMillis: 30_000,
+          // a run waits hours on its batches with this connection idle: a dead peer or a NAT's
+          // cut is noticed by the probes then, not at the next write
+          keepAlive: true,
+          keepAliveInitialDelayMillis: KEEPALIVE_DELAY_MS,
         });
       } catch (error) {
         // pg reads the files the URL names here (sslrootcert …)
