@@ -51,26 +51,34 @@ export function describeUrl(url: string): string {
   );
 }
 
+/** query parameters whose value may hold an @ as it is */
+const AT_IN_VALUE =
+  /^(user|password|options|application_name|fallback_application_name|sslcert|sslkey|sslrootcert)=/;
+
 const ENCODE_HINT =
   "Write it as postgres://user:password@host:5432/database with @ : / ? # in the user name or password percent-encoded (%40 %3A %2F %3F %23).";
 
 /**
  * A user name or password with @ / ? or # written as it is: pg reads part of it as the host, port,
  * database or query, so it connects elsewhere and messages that name the server would show that
- * part. A trailing query of key=value pairs may hold an @ of its own (?user=me@corp).
+ * part. The query starts at the first ?; an @ after it is the userinfo's (1?a=b@host/db), unless it
+ * is in the value of a parameter that may hold one (?user=me@corp, Azure's user@server names).
  */
 export function unencodedUserinfo(url: string): boolean {
   const rest = url.replace(/^postgres(ql)?:\/\//, "");
   if (rest.includes("#")) return true;
-  const main = rest.replace(/\?[\w.-]+=[^?#]*$/, "");
+  const start = rest.indexOf("?");
+  const main = start === -1 ? rest : rest.slice(0, start);
+  const query = start === -1 ? "" : rest.slice(start + 1);
+  if (query.split("&").some((param) => param.includes("@") && !AT_IN_VALUE.test(param))) return true;
   const at = main.lastIndexOf("@");
-  return at !== -1 && /[@/?]/.test(main.slice(0, at));
+  return at !== -1 && /[@/]/.test(main.slice(0, at));
 }
 
 export const unencodedProblem = {
   option: "url",
   message: "its user name or password holds @ / ? or # as it is, so part of it would be read as the server",
-  hint: ENCODE_HINT,
+  hint: `${ENCODE_HINT.slice(0, -1)}: the password p?ss#1 is written p%3Fss%231 (encodeURIComponent in JavaScript).`,
 };
 
 /** pg could not parse the URL: the message does not quote it (a password may be anywhere in it) */
