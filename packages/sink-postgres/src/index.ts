@@ -88,7 +88,7 @@ export default defineSink({
           ]
         : []),
       // refused before anything is named after it: the server's name would show part of the password
-      ...(unencodedUserinfo(options.url) ? [unencodedProblem] : sslProblems(options.url)),
+      ...(unencodedUserinfo(options.url) ? [unencodedProblem] : sslProblems(options.url, env)),
     ],
   }),
   async open({ options, checkpoint, logger }) {
@@ -139,18 +139,20 @@ export default defineSink({
       return connection;
     };
     const connect = async (): Promise<Connection> => {
+      // pg reads PG* variables from the process's environment when it connects; so does this
+      const sslmode = sslmodeOf(options.url, process.env);
       try {
         try {
-          return await connectTo(libpqUrl(options.url));
+          return await connectTo(libpqUrl(options.url, sslmode));
         } catch (error) {
           // libpq's prefer: a server without TLS gets a plain connection (pg has no such fallback)
-          if (sslmodeOf(options.url) === "prefer" && isNoTls(error))
+          if (sslmode === "prefer" && isNoTls(error))
             return await connectTo(libpqUrl(options.url, "disable"));
           throw error;
         }
       } catch (error) {
         if (error instanceof BatchpipeError) throw error;
-        throw connectionFailed(label, error, redact, tlsHint(error, options.url));
+        throw connectionFailed(label, error, redact, tlsHint(error, sslmode));
       }
     };
     const connection = await connect();

@@ -5,35 +5,40 @@
  * encrypts without verifying (verify-ca when sslrootcert is given, as in libpq), verify-ca checks
  * the chain but not the host name, verify-full both. The sink adds that parameter to the URL it
  * hands pg. pg has no fallback for prefer (it then encrypts without verifying, or fails on a
- * server without TLS): the sink connects again without TLS, as libpq does.
+ * server without TLS): the sink connects again without TLS, as libpq does. PGSSLMODE, which
+ * libpq reads when the URL has no sslmode, is read the same way.
  */
 import type { PluginProblem } from "@batchpipe/core/plugin";
 
 /** libpq's, less allow (try a plain connection first: pg has no way to) */
 const SSL_MODES = ["disable", "prefer", "require", "verify-ca", "verify-full"];
 
-/** the URL pg is given: libpq's sslmode meanings, and `sslmode` over the URL's own when given */
+/**
+ * The URL pg is given: libpq's sslmode meanings, and `sslmode` over the URL's own when given (pg
+ * reads PGSSLMODE only when the URL has no sslmode, with its own meanings: the sink passes it here)
+ */
 export function libpqUrl(url: string, sslmode?: string): string {
   const hash = url.indexOf("#");
   const base = hash === -1 ? url : url.slice(0, hash);
-  const added = `uselibpqcompat=true${sslmode ? `&sslmode=${sslmode}` : ""}`;
+  const added = `uselibpqcompat=true${sslmode ? `&sslmode=${encodeURIComponent(sslmode)}` : ""}`;
   // pg reads the last of a repeated parameter: these win over the URL's own
   return `${base}${base.includes("?") ? "&" : "?"}${added}${hash === -1 ? "" : url.slice(hash)}`;
 }
 
-/** the URL's sslmode, as pg reads it (the last one) */
-export function sslmodeOf(url: string): string | undefined {
-  return queryOf(url).getAll("sslmode").at(-1);
+/** the URL's sslmode as pg reads it (the last one), else PGSSLMODE's, as libpq reads them */
+export function sslmodeOf(url: string, env: Record<string, string | undefined>): string | undefined {
+  return queryOf(url).getAll("sslmode").at(-1) ?? (env.PGSSLMODE || undefined);
 }
 
 /** check's problems with the URL's TLS parameters: pure, before anything connects */
-export function sslProblems(url: string): PluginProblem[] {
-  const mode = sslmodeOf(url);
+export function sslProblems(url: string, env: Record<string, string | undefined>): PluginProblem[] {
+  const mode = sslmodeOf(url, env);
+  const named = queryOf(url).has("sslmode") ? "sslmode" : "PGSSLMODE";
   if (mode !== undefined && !SSL_MODES.includes(mode)) {
     return [
       {
         option: "url",
-        message: `sslmode=${mode.slice(0, 40)} is not an sslmode the sink knows`,
+        message: `${named}=${mode.slice(0, 40)} is not an sslmode the sink knows`,
         hint: `Use one of ${SSL_MODES.join(", ")} (libpq's meanings)${
           mode === "no-verify"
             ? ": for pg's no-verify, sslmode=require encrypts without verifying the server"
@@ -62,13 +67,13 @@ export function isNoTls(error: unknown): boolean {
   return error instanceof Error && error.message === NO_TLS;
 }
 
-/** what to do about a TLS failure to connect, or undefined for another failure */
-export function tlsHint(error: unknown, url: string): string | undefined {
+/** what to do about a TLS failure to connect with `sslmode`, or undefined for another failure */
+export function tlsHint(error: unknown, sslmode = "verify-full"): string | undefined {
   if (isNoTls(error))
     return "The server does not accept TLS connections: use sslmode=disable (or prefer) in the url, or turn ssl on at the server.";
   const code = (error as { code?: unknown } | undefined)?.code;
   if (typeof code !== "string") return undefined;
-  const mode = sslmodeOf(url) ?? "verify-full";
+  const mode = sslmode;
   if (code === "ERR_TLS_CERT_ALTNAME_INVALID")
     return `The server's certificate does not name the host the url connects to (sslmode=${mode} checks it): connect by a name the certificate holds, or use sslmode=verify-ca to check the certificate but not the host name.`;
   if (/CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)/.test(code))

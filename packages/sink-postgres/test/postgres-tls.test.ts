@@ -58,7 +58,7 @@ afterAll(async () => {
   await Promise.all([tls?.stop(), plain?.stop(), emulator?.close()]);
 });
 
-async function run(url: string) {
+async function run(url: string, env: Record<string, string> = {}) {
   const dir = tempDir("bp-pg-tls-run-");
   writeDataset(dir, 5);
   const spec = writePipeline(dir, {
@@ -66,7 +66,7 @@ async function run(url: string) {
     name: "pg-tls",
     sinks: [`- { use: postgres, ${URL_REF} }`],
   });
-  return batchpipe(["run", spec, "--json"], { cwd: dir, env: { DATABASE_URL: url } });
+  return batchpipe(["run", spec, "--json"], { cwd: dir, env: { DATABASE_URL: url, ...env } });
 }
 
 /** opens the sink on `url`: whether its session uses TLS, asked of the server */
@@ -106,6 +106,14 @@ describe("sink-postgres: sslmode as libpq reads it", () => {
     expect(await tls.query("SELECT count(*)::int AS n FROM results")).toEqual([{ n: 5 }]);
     expect(result.stderr).not.toMatch(/warning/i);
     expect(await openAndAsk(tls, `${tls.url()}?sslmode=require`)).toBe(true);
+  }, 120_000);
+
+  it("PGSSLMODE=require, with no sslmode in the url, means require too (pg read it as verify-full)", async () => {
+    await tls.query("DROP TABLE IF EXISTS results");
+    const result = await run(tls.url(), { PGSSLMODE: "require" });
+    expect(result.code, result.stderr).toBe(0);
+    expect(await tls.query("SELECT count(*)::int AS n FROM results")).toEqual([{ n: 5 }]);
+    expect(result.stderr).not.toMatch(/warning/i);
   }, 120_000);
 
   it("verify-full refuses the self-signed certificate and says what to do, with no warning", async () => {
@@ -151,8 +159,8 @@ describe("sink-postgres: sslmode as libpq reads it", () => {
   }, 60_000);
 
   it("check refuses an sslmode libpq does not have, and verify-ca without sslrootcert", () => {
-    const problems = (url: string) =>
-      sink.check!({ options: sink.options.parse({ url }), resolvePath: (p) => p, env: {} }).problems;
+    const problems = (url: string, env: Record<string, string> = {}) =>
+      sink.check!({ options: sink.options.parse({ url }), resolvePath: (p) => p, env }).problems;
     expect(problems("postgres://h/db?sslmode=no-verify")).toMatchInlineSnapshot(`
       [
         {
@@ -174,6 +182,11 @@ describe("sink-postgres: sslmode as libpq reads it", () => {
         },
       ]
     `);
+    expect(problems("postgres://h/db", { PGSSLMODE: "no-verify" })[0]?.message).toBe(
+      "PGSSLMODE=no-verify is not an sslmode the sink knows",
+    );
+    // the url's sslmode wins over PGSSLMODE, as in libpq
+    expect(problems("postgres://h/db?sslmode=require", { PGSSLMODE: "no-verify" })).toEqual([]);
     for (const mode of ["disable", "prefer", "require", "verify-full"])
       expect(problems(`postgres://h/db?sslmode=${mode}`)).toEqual([]);
     expect(problems("postgres://h/db?sslmode=verify-ca&sslrootcert=/etc/ca.crt")).toEqual([]);
