@@ -68,12 +68,11 @@ export function isNoTls(error: unknown): boolean {
 }
 
 /** what to do about a TLS failure to connect with `sslmode`, or undefined for another failure */
-export function tlsHint(error: unknown, sslmode = "verify-full"): string | undefined {
+export function tlsHint(error: unknown, mode = "verify-full"): string | undefined {
   if (isNoTls(error))
     return "The server does not accept TLS connections: use sslmode=disable (or prefer) in the url, or turn ssl on at the server.";
   const code = (error as { code?: unknown } | undefined)?.code;
   if (typeof code !== "string") return undefined;
-  const mode = sslmode;
   if (code === "ERR_TLS_CERT_ALTNAME_INVALID")
     return `The server's certificate does not name the host the url connects to (sslmode=${mode} checks it): connect by a name the certificate holds, or use sslmode=verify-ca to check the certificate but not the host name.`;
   if (/CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)/.test(code))
