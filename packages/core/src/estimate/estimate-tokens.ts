@@ -1,11 +1,13 @@
 /**
  * Offline input-token estimates for one batch request line. Used for the per-model queue budget
  * (enqueued-token limit) and for cost projections, so it errs on the high side: tools, response
- * formats and images are counted too. Exact mode tokenises with gpt-tokenizer; fast mode is a
- * character heuristic that never tokenises (see bench/estimate-tokens.js for both speeds).
+ * formats and media are counted too. Exact mode tokenises with gpt-tokenizer; fast mode is a
+ * character heuristic that never tokenises (see bench/estimate-tokens.js for both speeds). Images,
+ * files and audio are estimated from their headers in either mode (media-tokens.ts).
  */
 import { type EncodingName, encodingForModel, loadEncoding } from "./encoding.js";
 import { fastTokenCount } from "./fast-count.js";
+import { mediaPartTokens } from "./media-tokens.js";
 
 export type EstimateMode = "exact" | "fast";
 
@@ -20,28 +22,25 @@ export interface EstimateOptions {
 /** Per-message framing tokens in chat formats (<|start|>role ... <|end|>), and the reply primer. */
 export const CHAT_MESSAGE_OVERHEAD = 3;
 export const CHAT_REPLY_PRIMER = 3;
-/** What OpenAI bills for an image input at detail "low", and a 1024×1024 image at "high"/"auto". */
-const IMAGE_TOKENS_LOW = 85;
-const IMAGE_TOKENS_HIGH = 765;
-
 /** The input tokens of one request (`{ url, body }` of a batch input line). */
 export function estimateRequestTokens(
   line: { url: string; body: Record<string, unknown> },
   options: EstimateOptions = {},
 ): number {
   const { body } = line;
-  const count = counterFor(typeof body.model === "string" ? body.model : undefined, options.mode);
+  const model = typeof body.model === "string" ? body.model : undefined;
+  const count = counterFor(model, options.mode);
   const url = line.url.replace(/^\/v1/, "");
   switch (url) {
     case "/chat/completions":
-      return chatTokens(body, count);
+      return chatTokens(body, count, model);
     case "/embeddings":
     case "/moderations":
-      return inputTokens(body.input, count);
+      return inputTokens(body.input, count, model);
     case "/responses":
-      return responsesTokens(body, count);
+      return responsesTokens(body, count, model);
     case "/completions":
-      return inputTokens(body.prompt, count) + extrasTokens(body, count);
+      return inputTokens(body.prompt, count, model) + extrasTokens(body, count);
     default:
       return count(JSON.stringify(body));
   }
@@ -91,16 +90,16 @@ let last: { model: string | undefined; name: EncodingName } = {
   name: encodingForModel(undefined),
 };
 
-function chatTokens(body: Record<string, unknown>, count: Count): number {
+function chatTokens(body: Record<string, unknown>, count: Count, model: string | undefined): number {
   let total = CHAT_REPLY_PRIMER;
   const messages = Array.isArray(body.messages) ? body.messages : [];
-  for (const message of messages) total += messageTokens(message, count);
+  for (const message of messages) total += messageTokens(message, count, model);
   // Anthropic's Messages requests hold the system prompt beside the messages (a string or text blocks)
-  if (body.system !== undefined) total += contentTokens(body.system, count) + CHAT_MESSAGE_OVERHEAD;
+  if (body.system !== undefined) total += contentTokens(body.system, count, model) + CHAT_MESSAGE_OVERHEAD;
   return total + extrasTokens(body, count);
 }
 
-function responsesTokens(body: Record<string, unknown>, count: Count): number {
+function responsesTokens(body: Record<string, unknown>, count: Count, model: string | undefined): number {
   let total = 0;
   if (typeof body.instructions === "string") total += count(body.instructions) + CHAT_MESSAGE_OVERHEAD;
   const input = body.input;
@@ -108,17 +107,17 @@ function responsesTokens(body: Record<string, unknown>, count: Count): number {
     total += count(input) + CHAT_MESSAGE_OVERHEAD + CHAT_REPLY_PRIMER;
   } else if (Array.isArray(input)) {
     total += CHAT_REPLY_PRIMER;
-    for (const item of input) total += messageTokens(item, count);
+    for (const item of input) total += messageTokens(item, count, model);
   }
   return total + extrasTokens(body, count);
 }
 
-function messageTokens(message: unknown, count: Count): number {
+function messageTokens(message: unknown, count: Count, model: string | undefined): number {
   if (!isObject(message)) return 0;
   let total = CHAT_MESSAGE_OVERHEAD;
   if (typeof message.role === "string") total += count(message.role);
   if (typeof message.name === "string") total += count(message.name) + 1;
-  total += contentTokens(message.content, count);
+  total += contentTokens(message.content, count, model);
   // function/tool calls and their outputs (chat `tool_calls`, responses `function_call` items)
   if (message.tool_calls !== undefined) total += count(JSON.stringify(message.tool_calls));
   if (typeof message.arguments === "string") total += count(message.arguments);
@@ -126,24 +125,26 @@ function messageTokens(message: unknown, count: Count): number {
   return total;
 }
 
-function contentTokens(content: unknown, count: Count): number {
+function contentTokens(content: unknown, count: Count, model: string | undefined): number {
   if (typeof content === "string") return count(content);
   if (!Array.isArray(content)) return 0;
   let total = 0;
   for (const part of content) {
     if (typeof part === "string") total += count(part);
-    else if (isObject(part)) total += partTokens(part, count);
+    else if (isObject(part)) total += partTokens(part, count, model);
   }
   return total;
 }
 
-function partTokens(part: Record<string, unknown>, count: Count): number {
+function partTokens(part: Record<string, unknown>, count: Count, model: string | undefined): number {
   if (typeof part.text === "string") return count(part.text);
-  if (part.type === "image_url" || part.type === "input_image") {
-    const detail = isObject(part.image_url) ? part.image_url.detail : part.detail;
-    return detail === "low" ? IMAGE_TOKENS_LOW : IMAGE_TOKENS_HIGH;
-  }
-  // audio / files: their size is unknown offline; count the serialised part as text (an overestimate)
+  // images, documents, files and audio: from their headers, never their base64 as text
+  const media = mediaPartTokens(part, model, count);
+  if (media !== undefined) return media;
+  // Anthropic tool results hold content blocks (text, images) of their own
+  if (part.type === "tool_result" && part.content !== undefined)
+    return contentTokens(part.content, count, model);
+  // anything else (a file id, an unknown part): its serialised JSON as text (an overestimate)
   return fastTokenCount(JSON.stringify(part));
 }
 
@@ -159,7 +160,7 @@ function extrasTokens(body: Record<string, unknown>, count: Count): number {
 }
 
 /** embeddings / moderations `input`, completions `prompt`: a string, strings, or token arrays */
-function inputTokens(input: unknown, count: Count): number {
+function inputTokens(input: unknown, count: Count, model: string | undefined): number {
   if (typeof input === "string") return count(input);
   if (!Array.isArray(input)) return 0;
   if (input.every((x) => typeof x === "number")) return input.length;
@@ -167,7 +168,7 @@ function inputTokens(input: unknown, count: Count): number {
   for (const item of input) {
     if (typeof item === "string") total += count(item);
     else if (Array.isArray(item)) total += item.length;
-    else if (isObject(item)) total += partTokens(item, count);
+    else if (isObject(item)) total += partTokens(item, count, model);
   }
   return total;
 }

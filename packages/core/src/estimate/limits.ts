@@ -6,8 +6,8 @@
  * exact one, calibrated towards 1×; Claude's tokenizer is not OpenAI's), so a request fails only
  * when it could not fit even if the estimate were twice the real count; between that and the
  * estimate itself it is sent, and `plan` warns about it; a request with images, documents or audio
- * (estimated from their JSON) is never failed on its estimate. max_tokens is exact: over the
- * model's output limit the request fails.
+ * (estimated from their headers by rules that err high: media-tokens.ts) is never failed on its
+ * estimate. max_tokens is exact: over the model's output limit the request fails.
  *
  * Where a model's limit depends on a beta header or changed over time, the table holds the larger
  * figure: a request that may fit is never failed (the provider refuses what does not). A spec's
@@ -157,8 +157,8 @@ export function checkLimits(
   const limit =
     room === limits.input ? `input limit of ${limits.input}` : `context window of ${limits.context}`;
   const what = `~${input} input tokens (estimated)${asked}`;
-  // images, documents and audio are estimated from their JSON (a base64 PDF as text: ~2.2M tokens
-  // for 4 MB), far from what the model counts: such a request is never failed on its estimate
+  // images, documents and audio are estimated from their headers by rules that err high (a PDF
+  // whose pages are hidden counts one per 32 KB): such a request is never failed on its estimate
   if (input > room * ESTIMATE_MARGIN && !holdsMedia(body))
     return {
       fail: true,
