@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { png } from "../../batchpipe/test/support/media-bytes.js";
 import { createEstimator, type TokenEstimator } from "../src/engine/read/estimator.js";
 import { type EncodingName, holdEncodings, loadEncoding, loadedEncodings } from "../src/estimate/encoding.js";
+import { estimateRequestTokens } from "../src/estimate/index.js";
 
 const chat = (model: string, text: string) => ({
   custom_id: "x",
@@ -77,6 +79,43 @@ describe("the read's token estimator", () => {
     expect(c.n).toBeLessThan(500);
     expect(fast).toBeGreaterThan(0);
     expect(loadedEncodings()).toEqual([]);
+  });
+
+  it("calibrates the text alone: an image's tokens (from its header) are neither scaled nor scale the text", () => {
+    const image = `data:image/png;base64,${png(1024, 1024).toString("base64")}`;
+    const withImage = (text: string) => ({
+      custom_id: "x",
+      url: "/v1/chat/completions",
+      body: {
+        model: "gpt-4o",
+        messages: [
+          {
+            role: "user",
+            content: [
+              { type: "text", text },
+              { type: "image_url", image_url: { url: image } },
+            ],
+          },
+        ],
+      },
+    });
+    const review = (i: number) =>
+      `Review ${i}: the kettle boils fast, the lid is stiff, and the handle gets warm after a while.`;
+    // a sample of text alone, then a request with an image: the image keeps its 765 tokens
+    const textFirst = open(undefined);
+    for (let i = 0; i < 500; i++) textFirst.estimate("gpt-4o", chat("gpt-4o", review(i)));
+    const [[, c]] = textFirst.state().calibration as [[string, { exact: number; fast: number }]];
+    expect(c.exact / c.fast).toBeLessThan(0.95); // the fast count errs high on text
+    const request = withImage(review(501));
+    const textTokens = estimateRequestTokens(request, { mode: "exact" }) - 765;
+    const estimate = textFirst.estimate("gpt-4o", request);
+    expect(estimate).toBeGreaterThanOrEqual(765 + textTokens);
+    expect(estimate - 765).toBeLessThan(estimateRequestTokens(request, { mode: "fast" }) - 765 + 1);
+    // a sample of images: the text of later requests is still scaled as text
+    const imagesFirst = open(undefined);
+    for (let i = 0; i < 500; i++) imagesFirst.estimate("gpt-4o", withImage(review(i)));
+    const [[, d]] = imagesFirst.state().calibration as [[string, { exact: number; fast: number }]];
+    expect(d.exact / d.fast).toBeCloseTo(c.exact / c.fast, 2);
   });
 
   it("holds the tables until closed when every estimate is exact", () => {

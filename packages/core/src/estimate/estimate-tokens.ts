@@ -27,20 +27,43 @@ export function estimateRequestTokens(
   line: { url: string; body: Record<string, unknown> },
   options: EstimateOptions = {},
 ): number {
+  return estimateRequestTokenParts(line, options).total;
+}
+
+/**
+ * The input tokens of one request, and how many of them are its media's (images, files, audio:
+ * counted from their headers, the same in both modes): a calibration of the fast count against the
+ * exact one scales only the rest.
+ */
+export function estimateRequestTokenParts(
+  line: { url: string; body: Record<string, unknown> },
+  options: EstimateOptions = {},
+): { total: number; media: number } {
   const { body } = line;
-  const model = typeof body.model === "string" ? body.model : undefined;
-  const count = counterFor(model, options.mode);
-  const url = line.url.replace(/^\/v1/, "");
+  const walk: Walk = { model: typeof body.model === "string" ? body.model : undefined, media: 0 };
+  const total = requestTokens(line.url, body, counterFor(walk.model, options.mode), walk);
+  return { total, media: walk.media };
+}
+
+/** what the walk over a request knows and adds up besides the total */
+interface Walk {
+  model: string | undefined;
+  /** media tokens met so far */
+  media: number;
+}
+
+function requestTokens(endpoint: string, body: Record<string, unknown>, count: Count, walk: Walk): number {
+  const url = endpoint.replace(/^\/v1/, "");
   switch (url) {
     case "/chat/completions":
-      return chatTokens(body, count, model);
+      return chatTokens(body, count, walk);
     case "/embeddings":
     case "/moderations":
-      return inputTokens(body.input, count, model);
+      return inputTokens(body.input, count, walk);
     case "/responses":
-      return responsesTokens(body, count, model);
+      return responsesTokens(body, count, walk);
     case "/completions":
-      return inputTokens(body.prompt, count, model) + extrasTokens(body, count);
+      return inputTokens(body.prompt, count, walk) + extrasTokens(body, count);
     default:
       return count(JSON.stringify(body));
   }
@@ -90,16 +113,16 @@ let last: { model: string | undefined; name: EncodingName } = {
   name: encodingForModel(undefined),
 };
 
-function chatTokens(body: Record<string, unknown>, count: Count, model: string | undefined): number {
+function chatTokens(body: Record<string, unknown>, count: Count, walk: Walk): number {
   let total = CHAT_REPLY_PRIMER;
   const messages = Array.isArray(body.messages) ? body.messages : [];
-  for (const message of messages) total += messageTokens(message, count, model);
+  for (const message of messages) total += messageTokens(message, count, walk);
   // Anthropic's Messages requests hold the system prompt beside the messages (a string or text blocks)
-  if (body.system !== undefined) total += contentTokens(body.system, count, model) + CHAT_MESSAGE_OVERHEAD;
+  if (body.system !== undefined) total += contentTokens(body.system, count, walk) + CHAT_MESSAGE_OVERHEAD;
   return total + extrasTokens(body, count);
 }
 
-function responsesTokens(body: Record<string, unknown>, count: Count, model: string | undefined): number {
+function responsesTokens(body: Record<string, unknown>, count: Count, walk: Walk): number {
   let total = 0;
   if (typeof body.instructions === "string") total += count(body.instructions) + CHAT_MESSAGE_OVERHEAD;
   const input = body.input;
@@ -107,17 +130,17 @@ function responsesTokens(body: Record<string, unknown>, count: Count, model: str
     total += count(input) + CHAT_MESSAGE_OVERHEAD + CHAT_REPLY_PRIMER;
   } else if (Array.isArray(input)) {
     total += CHAT_REPLY_PRIMER;
-    for (const item of input) total += messageTokens(item, count, model);
+    for (const item of input) total += messageTokens(item, count, walk);
   }
   return total + extrasTokens(body, count);
 }
 
-function messageTokens(message: unknown, count: Count, model: string | undefined): number {
+function messageTokens(message: unknown, count: Count, walk: Walk): number {
   if (!isObject(message)) return 0;
   let total = CHAT_MESSAGE_OVERHEAD;
   if (typeof message.role === "string") total += count(message.role);
   if (typeof message.name === "string") total += count(message.name) + 1;
-  total += contentTokens(message.content, count, model);
+  total += contentTokens(message.content, count, walk);
   // function/tool calls and their outputs (chat `tool_calls`, responses `function_call` items)
   if (message.tool_calls !== undefined) total += count(JSON.stringify(message.tool_calls));
   if (typeof message.arguments === "string") total += count(message.arguments);
@@ -125,25 +148,28 @@ function messageTokens(message: unknown, count: Count, model: string | undefined
   return total;
 }
 
-function contentTokens(content: unknown, count: Count, model: string | undefined): number {
+function contentTokens(content: unknown, count: Count, walk: Walk): number {
   if (typeof content === "string") return count(content);
   if (!Array.isArray(content)) return 0;
   let total = 0;
   for (const part of content) {
     if (typeof part === "string") total += count(part);
-    else if (isObject(part)) total += partTokens(part, count, model);
+    else if (isObject(part)) total += partTokens(part, count, walk);
   }
   return total;
 }
 
-function partTokens(part: Record<string, unknown>, count: Count, model: string | undefined): number {
+function partTokens(part: Record<string, unknown>, count: Count, walk: Walk): number {
   if (typeof part.text === "string") return count(part.text);
   // images, documents, files and audio: from their headers, never their base64 as text
-  const media = mediaPartTokens(part, model, count);
-  if (media !== undefined) return media;
+  const media = mediaPartTokens(part, walk.model, count);
+  if (media !== undefined) {
+    walk.media += media;
+    return media;
+  }
   // Anthropic tool results hold content blocks (text, images) of their own
   if (part.type === "tool_result" && part.content !== undefined)
-    return contentTokens(part.content, count, model);
+    return contentTokens(part.content, count, walk);
   // anything else (a file id, an unknown part): its serialised JSON as text (an overestimate)
   return fastTokenCount(JSON.stringify(part));
 }
@@ -160,7 +186,7 @@ function extrasTokens(body: Record<string, unknown>, count: Count): number {
 }
 
 /** embeddings / moderations `input`, completions `prompt`: a string, strings, or token arrays */
-function inputTokens(input: unknown, count: Count, model: string | undefined): number {
+function inputTokens(input: unknown, count: Count, walk: Walk): number {
   if (typeof input === "string") return count(input);
   if (!Array.isArray(input)) return 0;
   if (input.every((x) => typeof x === "number")) return input.length;
@@ -168,7 +194,7 @@ function inputTokens(input: unknown, count: Count, model: string | undefined): n
   for (const item of input) {
     if (typeof item === "string") total += count(item);
     else if (Array.isArray(item)) total += item.length;
-    else if (isObject(item)) total += partTokens(item, count, model);
+    else if (isObject(item)) total += partTokens(item, count, walk);
   }
   return total;
 }
