@@ -73,7 +73,7 @@ describe("pricing and the cost cap", () => {
     const first = await batchpipe(["run", spec], { cwd: dir });
     expect(first.code).toBe(1);
     expect(first.stderr).toMatch(
-      /the run's estimated cost \$0\.\d{4} is above batch\.max_cost \(\$0\.05\); nothing was submitted/,
+      /the run's estimated cost \$0\.\d{2} is above batch\.max_cost \(\$0\.05\); nothing was submitted/,
     );
     expect(first.stderr).toContain("BUDGET_EXCEEDED");
     expect(batchesOf(emu, "acme-cap")).toHaveLength(0);

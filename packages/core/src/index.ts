@@ -31,6 +31,7 @@ export {
 export * from "./errors.js";
 export { estimateCost, livePricesFor, pricesFor, shardCost } from "./estimate/index.js";
 export { failureHint } from "./failure-hints.js";
+export { formatMoney } from "./format-money.js";
 export type * from "./plugin.js";
 export {
   OFFICIAL_PLUGINS,

@@ -3,6 +3,7 @@ import {
   type EngineEvent,
   type FailureExample,
   failureHint,
+  formatMoney,
   type ProgressSnapshot,
   type RunReport,
 } from "@batchpipe/core";
@@ -295,12 +296,10 @@ export function unpriced(n: number): string {
   return `${plural(n, "request")} to a model without a known price (add it under \`pricing:\` in the spec)`;
 }
 
-/** "$1.20"; under a cent two significant digits ("$0.0042", "$0.0000084": 50 embeddings are not "$0.0000") */
+/** core's formatMoney ("$1.20"; under a cent two significant digits), or why the cost is unknown */
 export function money(n: number | null): string {
   if (n === null) return "unknown (a model's price is not known: add it under `pricing:` in the spec)";
-  if (n >= 0.01) return `$${n.toFixed(2)}`;
-  if (n <= 0) return `$${n.toFixed(4)}`;
-  return `$${n.toFixed(Math.min(20, Math.max(4, 1 - Math.floor(Math.log10(n)))))}`;
+  return formatMoney(n);
 }
 
 /**

@@ -6,6 +6,7 @@
  */
 import { BatchpipeError, ErrorCodes } from "../errors.js";
 import { type ModelPrice, priceFor } from "../estimate/pricing.js";
+import { formatMoney } from "../format-money.js";
 import type { ProviderLimits } from "../provider/contract.js";
 
 /** What the scheduler needs of a shard. */
@@ -253,7 +254,7 @@ export function statedLimit(message: string): number | null {
 export function budgetExceeded(maxCost: number | null, spent: number): BatchpipeError {
   return new BatchpipeError(
     ErrorCodes.BUDGET_EXCEEDED,
-    `the next batch would take the run past batch.max_cost ($${maxCost}); spent so far $${spent.toFixed(4)}`,
+    `the next batch would take the run past batch.max_cost (${maxCost === null ? "unset" : formatMoney(maxCost)}); spent so far ${formatMoney(spent)}`,
     { hint: "Raise batch.max_cost and run again: the run resumes where it stopped." },
   );
 }
@@ -286,7 +287,7 @@ export function costCapRefusal(o: {
   if (o.estimatedCost <= o.maxCost) return null;
   return new BatchpipeError(
     ErrorCodes.BUDGET_EXCEEDED,
-    `the run's estimated cost $${o.estimatedCost.toFixed(4)} is above batch.max_cost ($${o.maxCost}); nothing was submitted`,
+    `the run's estimated cost ${formatMoney(o.estimatedCost)} is above batch.max_cost (${formatMoney(o.maxCost)}); nothing was submitted`,
     {
       hint: "Raise batch.max_cost or shrink the dataset, then run again: the read is kept and the run resumes.",
     },
