@@ -2,6 +2,8 @@
 // elements whose data children are text nodes only: a model output of `<img onerror=…>` shows as
 // those characters, never as HTML.
 
+import { formatMoney } from "./format.js";
+
 export const token = new URLSearchParams(location.search).get("token");
 export const main = document.getElementById("main");
 const crumbs = document.getElementById("crumbs");
@@ -38,9 +40,8 @@ export async function api(path, params) {
 }
 
 export const fmt = (n) => (n === null || n === undefined ? "–" : Number(n).toLocaleString("en-US"));
-// as the CLI's report writes it
-export const money = (n) =>
-  n === null || n === undefined ? "–" : `$${n < 0.01 ? n.toFixed(4) : n.toFixed(2)}`;
+// as the CLI's report writes it (under a cent, two significant digits)
+export const money = (n) => (n === null || n === undefined ? "–" : formatMoney(n));
 // a run's cost: "unknown", or at least its cost, when some requests went to a model without a known price
 export const spent = (run) =>
   run.unpriced > 0 ? (run.cost > 0 ? `≥${money(run.cost)}` : "unknown") : money(run.cost);

@@ -6,6 +6,7 @@ import {
   fmt,
   h,
   jsonTree,
+  money,
   nav,
   recordLink,
   recordsLink,
@@ -157,8 +158,8 @@ export async function recordPage(p, r, ref) {
     ["model", row.model ?? "–"],
     ["source", row.source ? `${row.source.file ?? ""}${row.source.line ? `:${row.source.line}` : ""}` : "–"],
     ["usage", row.usage ? `${fmt(row.usage.input_tokens)} in / ${fmt(row.usage.output_tokens)} out` : "–"],
-    // one record costs fractions of a cent
-    ["cost", cost === null || cost === undefined ? "–" : `$${cost.toFixed(6)}`],
+    // one record costs fractions of a cent: two significant digits
+    ["cost", money(cost)],
   ];
   show(
     h("h1", null, "Record ", h("span", { class: "mono", id: "record-id" }, row.id)),

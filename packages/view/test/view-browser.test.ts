@@ -6,6 +6,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
+import { formatMoney } from "@batchpipe/core";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -99,7 +100,7 @@ afterAll(async () => {
 });
 
 /** as the CLI's report writes it */
-const money = (n: number) => (n < 0.01 ? `$${n.toFixed(4)}` : `$${n.toFixed(2)}`);
+const money = formatMoney;
 
 describe("batchpipe view in Chromium", () => {
   it("lists the quickstart's run with its counts and cost", async () => {
