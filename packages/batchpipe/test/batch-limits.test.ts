@@ -82,7 +82,7 @@ describe("per-batch limits besides the request count", () => {
       expect(error.code).toBe("PROVIDER_FAILED");
       expect(error.message).toMatch(
         new RegExp(
-          `^batch \\S+ of shard 00001 \\(20 requests, \\d+ bytes\\) failed validation as a whole with ${code}: `,
+          `^batch \\S+ of shard 00001 \\(20 requests, [\\d,]+ bytes\\) failed validation as a whole with ${code}: `,
         ),
       );
       expect(error.hint).toContain(`Set ${setting} below what the provider allows`);

@@ -53,7 +53,7 @@ describe("a damaged state folder (emulator in its own process)", () => {
     expect(cut.code).toBe(1);
     const error = cut.stderr.slice(cut.stderr.indexOf("✖"));
     expect(
-      error.replace(runDir, "<run>").replace(/\d+ bytes, but \d+/, "N bytes, but M"),
+      error.replace(runDir, "<run>").replace(/[\d,]+ bytes, but [\d,]+/, "N bytes, but M"),
     ).toMatchInlineSnapshot(`
         "✖ the shard file .batchpipe/cut-shard/<run>/shards/00002.jsonl has N bytes, but M were written when its 30 requests were read: it was cut short or changed outside batchpipe, and submitting it would lose or garble requests (STATE_FAILED)
           hint: Restore the state folder from a backup, or give this run up: \`batchpipe cancel <spec>\` (from code: cancelRun) and run it (its requests not sent fail as batch_cancelled), then run again to send them (what succeeded is answered from the result cache).

@@ -81,7 +81,7 @@ export default defineCommand({
       );
     }
     if (plan.shards.length > shown.length)
-      out.push(`  … and ${plan.shards.length - shown.length} more shards`);
+      out.push(`  … and ${fmt(plan.shards.length - shown.length)} more shards`);
     out.push("");
     out.push(`  estimated input tokens   ${fmt(t.estimatedInputTokens)}`);
     out.push(`  estimated output tokens  ${fmt(t.estimatedOutputTokens)} (max_tokens, or a default guess)`);

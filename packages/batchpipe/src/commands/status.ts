@@ -51,7 +51,7 @@ export default defineCommand({
       `  records ${fmt(c.succeeded + c.failed)}/${run.totals ? fmt(total) : "? (source still being read)"} done · ok ${fmt(c.succeeded)}${cutCounts(c.cutByReason) && ` (${cutCounts(c.cutByReason)})`} · failed ${fmt(c.failed)} · retried ${fmt(c.retried)}`,
       `  shards ${
         Object.entries(run.shards)
-          .map(([k, n]) => `${k} ${n}`)
+          .map(([k, n]) => `${k} ${fmt(n)}`)
           .join(", ") || "-"
       } · batches ${fmt(c.batches)}`,
       `  tokens ${fmt(c.inputTokens)} in / ${fmt(c.outputTokens)} out · cost ${spent(c)}${c.unpriced > 0 ? `: ${unpriced(c.unpriced)}` : run.totals?.estimatedCost != null ? ` (estimated ${money(run.totals.estimatedCost)})` : ""}`,

@@ -9,6 +9,7 @@ import { pricesFor, shardCost } from "../estimate/pricing.js";
 import type { Logger } from "../plugin.js";
 import type { BatchSnapshot, ProviderConnection } from "../provider/contract.js";
 import type { RunCounters, RunTotals, ShardRow, ShardStatus, StateStore } from "../state/index.js";
+import { fmt } from "./read/read-errors.js";
 import { Scheduler } from "./scheduler.js";
 import type { EngineEvent, EnginePipeline } from "./types.js";
 
@@ -237,7 +238,7 @@ export function shardTooLarge(shard: ShardRow, batch: BatchSnapshot | null): Bat
   const setting = SHARD_TOO_LARGE[error.code]!;
   return new BatchpipeError(
     ErrorCodes.PROVIDER_FAILED,
-    `batch ${batch.id} of shard ${shard.name} (${shard.requests} requests, ${shard.bytes} bytes) failed validation as a whole with ${error.code}: ${error.message} Resubmitting the same shard cannot fix it, so the run stopped with its state saved`,
+    `batch ${batch.id} of shard ${shard.name} (${fmt(shard.requests)} requests, ${fmt(shard.bytes)} bytes) failed validation as a whole with ${error.code}: ${error.message} Resubmitting the same shard cannot fix it, so the run stopped with its state saved`,
     {
       hint: `Set ${setting} below what the provider allows (shards are sealed under it), then \`batchpipe cancel\` (from code: cancelRun) this run and run again: requests that succeeded are answered from the result cache.`,
     },

@@ -19,6 +19,7 @@ import {
   waitingShards,
   warn,
 } from "./loop-context.js";
+import { fmt } from "./read/read-errors.js";
 import { withCallSignal } from "./types.js";
 
 /** how far back before the run's start to look for its submissions (clocks differ) */
@@ -177,8 +178,8 @@ function checkShardFile(file: string, shard: ShardRow): void {
   throw new BatchpipeError(
     ErrorCodes.STATE_FAILED,
     size === undefined
-      ? `the shard file ${file} is missing: shard ${shard.name} (${shard.requests} requests) cannot be submitted`
-      : `the shard file ${file} has ${size} bytes, but ${shard.bytes} were written when its ${shard.requests} requests were read: it was cut short or changed outside batchpipe, and submitting it would lose or garble requests`,
+      ? `the shard file ${file} is missing: shard ${shard.name} (${fmt(shard.requests)} requests) cannot be submitted`
+      : `the shard file ${file} has ${fmt(size)} bytes, but ${fmt(shard.bytes)} were written when its ${fmt(shard.requests)} requests were read: it was cut short or changed outside batchpipe, and submitting it would lose or garble requests`,
     {
       hint: "Restore the state folder from a backup, or give this run up: `batchpipe cancel <spec>` (from code: cancelRun) and run it (its requests not sent fail as batch_cancelled), then run again to send them (what succeeded is answered from the result cache).",
     },

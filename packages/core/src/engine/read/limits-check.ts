@@ -6,6 +6,7 @@
  */
 import { checkLimits, type LimitProblem, limitsLookup, limitsTableFor } from "../../estimate/limits.js";
 import type { PipelineSpec } from "../../spec/schema.js";
+import { fmt } from "./read-errors.js";
 
 export interface MayNotFit {
   count: number;
@@ -43,7 +44,7 @@ export function createLimitsCheck(modelLimits: PipelineSpec["model_limits"]): Li
     warning() {
       const { count, first } = mayNotFit;
       if (count === 0) return undefined;
-      return `${count === 1 ? "1 request" : `${count} requests`} may not fit the model's context window (the input is an estimate; sent anyway), e.g. ${first[0]!.id}: ${first[0]!.message}`;
+      return `${count === 1 ? "1 request" : `${fmt(count)} requests`} may not fit the model's context window (the input is an estimate; sent anyway), e.g. ${first[0]!.id}: ${first[0]!.message}`;
     },
   };
 }

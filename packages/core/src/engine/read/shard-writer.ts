@@ -12,6 +12,7 @@ import type { ProviderLimits } from "../../provider/contract.js";
 import type { ShardRow } from "../../state/index.js";
 import { encodeShardMeta } from "../codecs/shard-meta.js";
 import { SyncWriter } from "./files.js";
+import { fmt } from "./read-errors.js";
 
 export interface ShardLimits {
   maxRequests: number;
@@ -66,11 +67,11 @@ export function requestTooLarge(
 ): string | undefined {
   const { maxBytes, maxTokens, maxInputs } = limits;
   if (request.bytes > maxBytes)
-    return `the request is ${request.bytes} bytes, over batch.max_bytes (${maxBytes})`;
+    return `the request is ${fmt(request.bytes)} bytes, over batch.max_bytes (${fmt(maxBytes)})`;
   if (maxTokens !== null && request.inputTokens > maxTokens)
-    return `the request has ~${request.inputTokens} input tokens, over batch.max_enqueued_tokens (${maxTokens})`;
+    return `the request has ~${fmt(request.inputTokens)} input tokens, over batch.max_enqueued_tokens (${fmt(maxTokens)})`;
   if (maxInputs !== null && request.inputs > maxInputs)
-    return `the request has ${request.inputs} inputs, over the provider's ${maxInputs} inputs per batch`;
+    return `the request has ${fmt(request.inputs)} inputs, over the provider's ${fmt(maxInputs)} inputs per batch`;
   return undefined;
 }
 
