@@ -7,6 +7,7 @@ import os from "node:os";
 import path from "node:path";
 import { isFromCache } from "../cache/cached-shard.js";
 import { CACHE_FILE, cacheProvider, ResultCache } from "../cache/index.js";
+import { BatchpipeError, ErrorCodes, systemError } from "../errors.js";
 import { pricesFor, shardCost } from "../estimate/pricing.js";
 import { type FailureRow, type Logger, silentLogger } from "../plugin.js";
 import { checkStateOwner, type FailureExample, openState, type RunTotals } from "../state/index.js";
@@ -72,7 +73,13 @@ export async function planPipeline(
   // what a run would take from the result cache (never created here: plan writes no state)
   const stateDir = options.stateDir ?? path.join(pipeline.dir, ".batchpipe", pipeline.spec.name);
   checkStateOwner(stateDir, pipeline.spec.name, { claim: false });
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "batchpipe-plan-"));
+  const tmp = os.tmpdir();
+  let dir: string;
+  try {
+    dir = fs.mkdtempSync(path.join(tmp, "batchpipe-plan-"));
+  } catch (error) {
+    throw tempFolderError(tmp, error);
+  }
   const logger: Logger = options.logger ?? silentLogger;
   const cache =
     !options.noCache &&
@@ -95,7 +102,8 @@ export async function planPipeline(
       onProgress: options.onProgress,
       cache: cache && cache.size > 0 ? cache : undefined,
     }).catch((error: unknown) => {
-      throw withoutResume(error);
+      // the machine's problem here is the temp folder's (a full disk): plan has no run to resume
+      throw systemError(error) ? tempFolderError(tmp, error) : withoutResume(error);
     });
     const failedByCode: Record<string, number> = {};
     const firstFailures: Record<string, FailureExample> = {};
@@ -143,4 +151,16 @@ function unfinishedRun(stateDir: string): string | null {
   } finally {
     state.close();
   }
+}
+
+/**
+ * plan's temp folder could not be made or written (TMPDIR missing, not a folder, not writable, or
+ * full): said with what to do for plan, which writes no state and has no run to resume
+ */
+function tempFolderError(tmp: string, error: unknown): BatchpipeError {
+  const cause = systemError(error)?.message ?? (error instanceof Error ? error.message : String(error));
+  return new BatchpipeError(ErrorCodes.SYSTEM, `plan could not write its temp folder in ${tmp}: ${cause}`, {
+    hint: "plan reads the dataset into a temp folder under TMPDIR and removes it at its end (it writes no state): point TMPDIR at a folder you can write with room for the shards (e.g. TMPDIR=/var/tmp), or free space there, and run plan again.",
+    cause: error,
+  });
 }
