@@ -7,6 +7,7 @@ export {
   type BatchOutputItem,
   BatchpipeError,
   type BatchRunnerRunOptions,
+  type BatchRunnerStateOptions,
   type CancelResult,
   cancelRun,
   clearCache,

@@ -1,7 +1,8 @@
 /**
  * `BatchRunner`: the seed's runner class. A subclass declares `static workConfig`, `upload()`,
  * `download()` and optionally `downloadError()`; `Runner.run()` runs them through the engine (the
- * same sharding, queueing, retries and resume as `batchpipe run`).
+ * same sharding, queueing, retries and resume as `batchpipe run`). `Runner.status()` and
+ * `Runner.cancel()` are `batchpipe status` and `batchpipe cancel` for a runner, which has no spec file.
  *
  * Detach: `run({ detach: true })` starts this same script again (node, its flags and
  * process.argv) as a background process with BATCHPIPE_DAEMON=1 and returns at once; in that child
@@ -10,6 +11,7 @@
 import path from "node:path";
 import { type DaemonInfo, enterDaemonChild, startDaemon } from "../daemon/daemon.js";
 import { defaultStateDir } from "../engine/run-pipeline.js";
+import { type CancelResult, cancelRun, pipelineStatus, type StatusResult } from "../engine/status.js";
 import type { EngineEvent, RunResult } from "../engine/types.js";
 import { BatchpipeError, ErrorCodes } from "../errors.js";
 import type { PluginRegistry } from "../plugins/resolve.js";
@@ -21,7 +23,7 @@ import {
   type UploadFunction,
 } from "./inline-plugins.js";
 import type { BatchErrorItem, BatchInputItem, BatchOutputItem } from "./items.js";
-import { runSpec } from "./run-spec.js";
+import { resolveSpec, runSpec } from "./run-spec.js";
 import { type ParsedWorkConfig, parseWorkConfig, type WorkConfig } from "./work-config.js";
 
 export interface BatchRunnerRunOptions {
@@ -39,6 +41,9 @@ export interface BatchRunnerRunOptions {
   /** plugins known by name (`use: emulator`); default the class's static `builtins` */
   builtins?: PluginRegistry | undefined;
 }
+
+/** What `status()` and `cancel()` take: where the state is, as `run()` was given it. */
+export type BatchRunnerStateOptions = Pick<BatchRunnerRunOptions, "dir" | "env" | "builtins">;
 
 /** What `run({ detach: true })` returns in the starting process. */
 export interface DetachedRun extends DaemonInfo {
@@ -89,11 +94,7 @@ export abstract class BatchRunner {
     // biome-ignore lint/complexity/noUselessThisAlias: see above
     // biome-ignore lint/complexity/noThisInStatic: see above
     const runner: RunnerClass = this;
-    const config = parseWorkConfig(runner.workConfig, `${runner.name}.workConfig`);
-    const dir = path.resolve(options.dir ?? process.cwd());
-    const stateDir = config.state_dir
-      ? path.resolve(dir, config.state_dir)
-      : defaultStateDir({ dir, spec: { name: config.name } as never });
+    const { config, dir, stateDir } = runnerState(runner, options);
     const daemonDir = options.detach ? enterDaemonChild() : undefined;
     if (options.detach && daemonDir === undefined) {
       const info = startDaemon({
@@ -132,6 +133,28 @@ export abstract class BatchRunner {
       process.off("SIGINT", stop);
       options.signal?.removeEventListener("abort", stop);
     }
+  }
+
+  /**
+   * The runner's latest run, as `batchpipe status` shows it (read-only: a run in progress, in this
+   * process or a detached one, is read while it writes). `run` is null before the first run.
+   */
+  static async status(this: RunnerClass, options: BatchRunnerStateOptions = {}): Promise<StatusResult> {
+    // biome-ignore lint/complexity/noThisInStatic: the subclass status() was called on
+    const { pipeline, stateDir } = await runnerPipeline(this, options);
+    return pipelineStatus(pipeline, { stateDir });
+  }
+
+  /**
+   * Cancel the unfinished run, as `batchpipe cancel` does: the run is flagged and its open batches
+   * are cancelled at the provider. A `run()` in progress (here or detached) delivers what finished
+   * and resolves `cancelled`, the rest failed as `batch_cancelled`; with none in progress, the next
+   * `run()` does that. Rejects (`USAGE`, "has no unfinished run") when there is none.
+   */
+  static async cancel(this: RunnerClass, options: BatchRunnerStateOptions = {}): Promise<CancelResult> {
+    // biome-ignore lint/complexity/noThisInStatic: the subclass cancel() was called on
+    const { pipeline, stateDir } = await runnerPipeline(this, options);
+    return cancelRun(pipeline, { stateDir, env: options.env });
   }
 }
 
@@ -172,6 +195,27 @@ export function runnerSpec(runner: RunnerClass, config: ParsedWorkConfig): Recor
 }
 
 // --- internal ---
+
+/** the runner's work config, the folder its paths resolve against, and its state folder */
+function runnerState(runner: RunnerClass, options: { dir?: string | undefined }) {
+  const config = parseWorkConfig(runner.workConfig, `${runner.name}.workConfig`);
+  const dir = path.resolve(options.dir ?? process.cwd());
+  const stateDir = config.state_dir
+    ? path.resolve(dir, config.state_dir)
+    : defaultStateDir({ dir, spec: { name: config.name } as never });
+  return { config, dir, stateDir };
+}
+
+/** the pipeline a runner class stands for, resolved (nothing is read or sent), and its state folder */
+async function runnerPipeline(runner: RunnerClass, options: BatchRunnerStateOptions) {
+  const { config, dir, stateDir } = runnerState(runner, options);
+  const pipeline = await resolveSpec(runnerSpec(runner, config), {
+    dir,
+    env: options.env,
+    builtins: options.builtins ?? runner.builtins,
+  });
+  return { pipeline, stateDir };
+}
 
 /** a daemon's log: one line per event that matters */
 function logEvent(event: EngineEvent): void {

@@ -1,4 +1,9 @@
-export { BatchRunner, type BatchRunnerRunOptions, type DetachedRun } from "./batch-runner.js";
+export {
+  BatchRunner,
+  type BatchRunnerRunOptions,
+  type BatchRunnerStateOptions,
+  type DetachedRun,
+} from "./batch-runner.js";
 export type { BatchErrorItem, BatchInputItem, BatchItemError, BatchOutputItem } from "./items.js";
 export { type RunSpecOptions, resolveSpec, runSpec } from "./run-spec.js";
 export { type WorkConfig, workConfigSchema } from "./work-config.js";
