@@ -8,6 +8,8 @@
  * returns and the engine records the commit. A crash between the two means the delivery is handed
  * over again on resume: at-least-once (exactly-once if the callback is idempotent, an upsert by id).
  */
+
+import { fmt } from "../engine/read/read-errors.js";
 import { BatchpipeError, ErrorCodes } from "../errors.js";
 import {
   type Checkpoint,
@@ -269,8 +271,8 @@ function idHash(hash: number, item: unknown): number {
 function otherItems(label: string, read: number, yielded?: number): BatchpipeError {
   const what =
     yielded === undefined
-      ? `its first ${read} items are not the ones read before the interruption (their ids differ or come in another order)`
-      : `it yielded ${yielded} items, fewer than the ${read} read before the interruption`;
+      ? `its first ${fmt(read)} items are not the ones read before the interruption (their ids differ or come in another order)`
+      : `it yielded ${fmt(yielded)} items, fewer than the ${fmt(read)} read before the interruption`;
   return new BatchpipeError(
     ErrorCodes.SOURCE_FAILED,
     `${label} was called again to resume the read, but ${what}: they cannot be skipped without losing or repeating items`,
