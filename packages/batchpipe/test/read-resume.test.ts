@@ -392,7 +392,7 @@ describe("read phase resume", () => {
     expect(events(second, "warning")).toMatchObject([
       {
         message:
-          "source (resumable) yielded its first record again instead of resuming after record 1000; reading starts over",
+          "source (resumable) yielded its first record again instead of resuming after record 1,000; reading starts over",
       },
     ]);
     expect(report(second)).toMatchObject({ read: 1500, failed: 3, unaccounted: 0 });

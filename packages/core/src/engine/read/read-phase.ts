@@ -38,7 +38,7 @@ import { type FanoutGate, FanoutRows } from "./fanout-gate.js";
 import { syncFiles } from "./files.js";
 import { createLimitsCheck, type MayNotFit } from "./limits-check.js";
 import { failureRows, prepFailuresFile } from "./prep-failures.js";
-import { failedRead, guardSource, interrupted, toRequest } from "./read-errors.js";
+import { failedRead, fmt, guardSource, interrupted, toRequest } from "./read-errors.js";
 import { emptyTotals, sumCosts } from "./read-totals.js";
 import { CoveredRecords, openRead, type ReadResume, ReadStartsOver } from "./resume.js";
 import { requestTooLarge, type ShardEntry, shardLimits, shardName } from "./shard-writer.js";
@@ -323,7 +323,7 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
       if (first === null) first = item.position;
       else if (yielded === 1 && saved && !resume?.skip && samePosition(item.position, first)) {
         throw new ReadStartsOver(
-          `${pipeline.source.label} yielded its first record again instead of resuming after record ${saved.read}`,
+          `${pipeline.source.label} yielded its first record again instead of resuming after record ${fmt(saved.read)}`,
           true,
         );
       }
