@@ -347,9 +347,9 @@ function eventLogger(emit: (event: EngineEvent) => void, run: () => string): Log
   return { debug() {}, info() {}, warn, error: warn };
 }
 
-/** a STATE_FAILED error for commands that need an unfinished run */
+/** a USAGE error for commands that need an unfinished run */
 export function noRunError(name: string): BatchpipeError {
   return new BatchpipeError(ErrorCodes.USAGE, `pipeline "${name}" has no unfinished run`, {
-    hint: "Start one with `batchpipe run <spec>` (from code: runSpec, Runner.run()).",
+    hint: "Start one with `batchpipe run <spec>` (from code: runSpec, or your BatchRunner class's run()).",
   });
 }
