@@ -123,6 +123,7 @@ export type LineErrorKind =
 /**
  * A per-line failure. A line matches when every given condition holds: its custom_id is in `customIds`,
  * matches `customIdPattern` (a RegExp source), and a seeded draw is below `rate`. No condition: every line.
+ * Live requests follow them too, named by OpenAI's `user` or Anthropic's `metadata.user_id` (live-rules.ts).
  */
 export interface LineRule {
   customIds?: string[];

@@ -42,6 +42,8 @@ export class AnthropicBatches {
   readonly ids: AnthropicIds;
   private readonly batches = new Map<string, MessageBatchRecord>();
   readonly executions = new Map<string, number>();
+  /** executions of live requests (POST /v1/messages) per id, for line rules that count attempts */
+  readonly liveAttempts = new Map<string, number>();
   readonly paid = new Map<string, number>();
   /** custom_ids of each success, by the sha256 of its params */
   readonly paidParams = new Map<string, string[]>();
@@ -230,6 +232,7 @@ export class AnthropicBatches {
     this.life = unbounded();
     this.batches.clear();
     this.executions.clear();
+    this.liveAttempts.clear();
     this.paid.clear();
     this.paidParams.clear();
     this.promptCache.clear();

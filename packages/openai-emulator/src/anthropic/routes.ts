@@ -1,6 +1,7 @@
 import type { IncomingMessage } from "node:http";
 import { drain } from "../http/body.js";
 import type { Dialect, Route, RouteFactory } from "../http/server.js";
+import { anthropicLiveId, matchLiveRule } from "../live-rules.js";
 import { checkCreateBody, readBody } from "./create.js";
 import type { AnthropicBatches } from "./engine.js";
 import {
@@ -11,6 +12,7 @@ import {
   invalid,
 } from "./errors.js";
 import { checkParams, respondMessage } from "./responder.js";
+import { anthropicRuleError } from "./run.js";
 
 /** Anthropic's Message Batches API (and a synchronous POST /v1/messages) on the emulator's port. */
 export function anthropicDialect(batches: AnthropicBatches): Dialect {
@@ -56,7 +58,7 @@ function routes(route: RouteFactory, batches: AnthropicBatches): Route[] {
       const { path, bytes } = batches.results(params[0]!);
       return { file: path, bytes, headers: { "content-type": "application/binary" } };
     }),
-    route("POST", "/v1/messages", async ({ req }) => {
+    route("POST", "/v1/messages", async ({ req, requestId }) => {
       const body = await readBody(req, 32 * 1024 * 1024);
       if (!body || typeof body !== "object" || Array.isArray(body))
         throw invalid("Input should be a valid dictionary");
@@ -64,7 +66,22 @@ function routes(route: RouteFactory, batches: AnthropicBatches): Route[] {
       const error = checkParams(params, ctx.options.anthropicModels, false);
       if (error) throw new AnthropicError(error.status, error.message, { type: error.type });
       if (params.stream === true) throw invalid("stream: the emulator does not stream; send stream: false");
-      return { json: respondMessage(params, batches.ids, "standard", batches.promptCache).message };
+      const model = String(params.model);
+      const failure = matchLiveRule({
+        rules: ctx.options.lineRules,
+        id: anthropicLiveId(params),
+        body: params,
+        attempts: batches.liveAttempts,
+        seed: ctx.options.seed,
+        model,
+        requestId,
+      });
+      if (failure && !failure.stop) {
+        const ruled = anthropicRuleError(failure, model);
+        throw new AnthropicError(ruled.status, ruled.message, { type: ruled.type });
+      }
+      const answer = respondMessage(params, batches.ids, "standard", batches.promptCache, failure?.stop);
+      return { json: answer.message };
     }),
   ];
 }

@@ -6,7 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import { setMaxListeners } from "node:events";
-import { matchLineRule } from "../batches/line-rules.js";
+import { type LineFailure, matchLineRule } from "../batches/line-rules.js";
 import { ResultFile } from "../batches/results.js";
 import { bump } from "../context.js";
 import { createRandom, hashUnit } from "../random.js";
@@ -115,9 +115,8 @@ function execute(
       ? matchLineRule(options.lineRules, customId, attempt, options.seed, model, "")
       : undefined;
   if (failure && !failure.oddity && !failure.stop) {
-    const code = failure.error.code ?? "";
-    const status = failure.status ?? 504;
-    errored(status, MESSAGES[code]?.(model) ?? DEFAULT_MESSAGES[anthropicType(status)] ?? "Error");
+    const { status, message } = anthropicRuleError(failure, model);
+    errored(status, message);
     return;
   }
   const answer = respondMessage(request.params, host.ids, "batch", host.promptCache, failure?.stop);
@@ -132,6 +131,17 @@ function execute(
   }
   const id = failure?.oddity === "unknown_id" ? `unknown-${customId}` : customId;
   results.append({ custom_id: id, result: { type: "succeeded", message: answer.message } });
+}
+
+/** A line rule's error as Anthropic words it (no HTTP status, a request_timeout: 504 timeout_error). */
+export function anthropicRuleError(
+  failure: LineFailure,
+  model: string,
+): { status: number; type: string; message: string } {
+  const code = failure.error.code ?? "";
+  const status = failure.status ?? 504;
+  const type = anthropicType(status);
+  return { status, type, message: MESSAGES[code]?.(model) ?? DEFAULT_MESSAGES[type] ?? "Error" };
 }
 
 /** Anthropic's wording for the line-rule kinds (rules' `message` applies to the OpenAI side). */

@@ -17,7 +17,8 @@ export class BatchEngine {
   readonly queue = new EnqueuedQueue();
   private readonly batches = new Map<string, BatchRecord>();
   private readonly creations: number[] = [];
-  private readonly attempts = new Map<string, number>();
+  /** executions so far per custom_id (batch lines and live requests), for line rules that count them */
+  readonly attempts = new Map<string, number>();
   private life = unboundedController();
   private seq = 0;
   private readonly running = new Set<Promise<void>>();

@@ -15,7 +15,9 @@ export interface LineFailure {
 
 /**
  * The first rule matching this execution of `customId`, as a failure; undefined when the line should succeed.
- * `attempt` is the 1-based execution count of this custom_id across batches.
+ * `attempt` is the 1-based execution count of this custom_id across batches. `named` false: `customId`
+ * is only the key of the rate draw (a live request that carries no id), so rules that name
+ * custom_ids do not match it.
  */
 export function matchLineRule(
   rules: readonly LineRule[],
@@ -24,9 +26,11 @@ export function matchLineRule(
   seed: number,
   model: string,
   requestId: string,
+  named = true,
 ): LineFailure | undefined {
   for (let i = 0; i < rules.length; i++) {
     const rule = rules[i]!;
+    if (!named && (rule.customIds || rule.customIdPattern !== undefined)) continue;
     if (rule.customIds && !rule.customIds.includes(customId)) continue;
     if (rule.customIdPattern !== undefined && !compiled(rule.customIdPattern).test(customId)) continue;
     if (rule.rate !== undefined && hashUnit(seed, i, customId, attempt) >= rule.rate) continue;

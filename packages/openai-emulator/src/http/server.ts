@@ -7,6 +7,7 @@ import type { BatchEngine } from "../batches/engine.js";
 import { bump, type EmulatorContext } from "../context.js";
 import { publicFile } from "../files/store.js";
 import { receiveUpload } from "../files/upload.js";
+import { matchLiveRule, openaiLiveError, openaiLiveId } from "../live-rules.js";
 import type { FaultRule } from "../options.js";
 import { hashUnit } from "../random.js";
 import { respond } from "../responder/index.js";
@@ -23,6 +24,8 @@ export interface Call {
   req: IncomingMessage;
   params: string[];
   query: URLSearchParams;
+  /** this answer's x-request-id (request-id on Anthropic's routes) */
+  requestId: string;
 }
 
 export interface Route {
@@ -135,7 +138,12 @@ export function createHandler(parts: ServerParts) {
     }
     let reply: Reply;
     try {
-      reply = await match.route.handler({ req, params: match.params, query: url.searchParams });
+      reply = await match.route.handler({
+        req,
+        params: match.params,
+        query: url.searchParams,
+        requestId,
+      });
     } catch (error) {
       await drain(req);
       reply = fail(error);
@@ -205,14 +213,26 @@ function buildRoutes({ ctx, engine, dialects }: ServerParts): Route[] {
   ];
   for (const endpoint of RESPONDER_ENDPOINTS) {
     routes.push(
-      route("POST", endpoint, async ({ req }) => {
+      route("POST", endpoint, async ({ req, requestId }) => {
         const body = await readJson(req);
         if (!body || typeof body !== "object" || typeof (body as { model?: unknown }).model !== "string") {
           throw invalidRequest("you must provide a model parameter", "model", "missing_required_parameter");
         }
-        const answer = respond(endpoint, body as Record<string, unknown>, {
+        const request = body as Record<string, unknown>;
+        const failure = matchLiveRule({
+          rules: ctx.options.lineRules,
+          id: openaiLiveId(request),
+          body: request,
+          attempts: engine.attempts,
+          seed: ctx.options.seed,
+          model: request.model as string,
+          requestId,
+        });
+        if (failure && !failure.stop) throw openaiLiveError(failure);
+        const answer = respond(endpoint, request, {
           ids: ctx.ids,
           now: ctx.clock.nowSeconds(),
+          stop: failure?.stop,
         });
         return { json: answer.body };
       }),
