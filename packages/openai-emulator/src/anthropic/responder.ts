@@ -8,7 +8,7 @@ import { isKnownModel } from "../context.js";
 import type { LineStop } from "../options.js";
 import { capped } from "../responder/index.js";
 import { sampleFromSchema } from "../responder/json-schema.js";
-import { estimateRequestTokens, estimateTextTokens, textOf } from "../responder/tokens.js";
+import { contentTokens, estimateRequestTokens, estimateTextTokens, textOf } from "../responder/tokens.js";
 import type { AnthropicIds } from "./ids.js";
 
 export interface AnthropicAnswer {
@@ -60,7 +60,7 @@ export function checkParams(
 export function estimateMessageTokens(params: Params): number {
   const tools = Array.isArray(params.tools) ? estimateTextTokens(JSON.stringify(params.tools)) : 0;
   return (
-    estimateRequestTokens("/v1/chat/completions", { messages: params.messages }) +
+    estimateRequestTokens("/v1/chat/completions", { model: params.model, messages: params.messages }) +
     estimateTextTokens(textOf(params.system)) +
     tools
   );
@@ -73,16 +73,18 @@ export function estimateMessageTokens(params: Params): number {
  */
 function cachedPrefix(params: Params): { key: string; tokens: number; ttl: string } | undefined {
   const pieces: { json: string; tokens: number; ttl: string | undefined }[] = [];
-  const add = (part: unknown, text: string) => {
+  const add = (part: unknown, tokens: number) => {
     const control = (part as Params | null)?.cache_control as Params | undefined;
     const ttl = control ? String(control.ttl ?? "5m") : undefined;
-    pieces.push({ json: JSON.stringify(part), tokens: estimateTextTokens(text), ttl });
+    pieces.push({ json: JSON.stringify(part), tokens, ttl });
   };
-  for (const tool of Array.isArray(params.tools) ? params.tools : []) add(tool, JSON.stringify(tool));
+  const model = String(params.model);
+  for (const tool of Array.isArray(params.tools) ? params.tools : [])
+    add(tool, estimateTextTokens(JSON.stringify(tool)));
   const blocks = (content: unknown) => (Array.isArray(content) ? content : [content]);
-  for (const block of blocks(params.system ?? [])) add(block, textOf([block]));
+  for (const block of blocks(params.system ?? [])) add(block, contentTokens([block], model));
   for (const message of params.messages as Params[]) {
-    for (const block of blocks(message.content)) add(block, textOf([block]));
+    for (const block of blocks(message.content)) add(block, contentTokens([block], model));
   }
   let last = -1;
   pieces.forEach((p, i) => {

@@ -1,8 +1,11 @@
 /**
  * The emulator's token estimator (cheap, deterministic, documented in README.md):
- * ceil(characters / 4) of every text, plus 4 tokens per chat message and 3 per request.
- * It drives the enqueued-token queue and the `usage` of every response.
+ * ceil(characters / 4) of every text, a fixed figure per image (image-tokens.ts), plus 4 tokens
+ * per chat message and 3 per request. It drives the enqueued-token queue and the `usage` of every
+ * response.
  */
+import { imageTokens } from "./image-tokens.js";
+
 export function estimateTextTokens(text: string): number {
   return Math.ceil(text.length / 4);
 }
@@ -12,14 +15,17 @@ const PER_REQUEST = 3;
 
 /** Estimated input tokens of one request body for `endpoint`. */
 export function estimateRequestTokens(endpoint: string, body: Record<string, unknown>): number {
+  const model = typeof body.model === "string" ? body.model : undefined;
   switch (endpoint) {
     case "/v1/chat/completions":
-      return PER_REQUEST + messagesTokens(body.messages);
+      return PER_REQUEST + messagesTokens(body.messages, model);
     case "/v1/responses":
       return (
         PER_REQUEST +
         (typeof body.instructions === "string" ? estimateTextTokens(body.instructions) : 0) +
-        (Array.isArray(body.input) ? messagesTokens(body.input) : estimateTextTokens(textOf(body.input)))
+        (Array.isArray(body.input)
+          ? messagesTokens(body.input, model)
+          : estimateTextTokens(textOf(body.input)))
       );
     case "/v1/embeddings":
       return inputsOf(body.input).reduce<number>((sum, input) => sum + inputTokens(input), 0);
@@ -65,12 +71,17 @@ function inputTokens(input: unknown): number {
   return estimateTextTokens(textOf(input));
 }
 
-function messagesTokens(messages: unknown): number {
+function messagesTokens(messages: unknown, model: string | undefined): number {
   if (!Array.isArray(messages)) return 0;
   let sum = 0;
   for (const message of messages) {
     const m = (message ?? {}) as Record<string, unknown>;
-    sum += PER_MESSAGE + estimateTextTokens(textOf(m.content));
+    sum += PER_MESSAGE + contentTokens(m.content, model);
   }
   return sum;
+}
+
+/** The input tokens of a content: its text and its images. */
+export function contentTokens(content: unknown, model: string | undefined): number {
+  return estimateTextTokens(textOf(content)) + imageTokens(content, model);
 }
