@@ -12,7 +12,7 @@ import type { FaultRule } from "../options.js";
 import { hashUnit } from "../random.js";
 import { respond } from "../responder/index.js";
 import { ApiError, invalidRequest, notFound } from "./api-error.js";
-import { drain, readJson } from "./body.js";
+import { BodyTooLarge, drain, NOT_JSON, OPENAI_LIVE_BODY_LIMIT, readJson } from "./body.js";
 
 /** What a route handler hands back: a JSON body, or a file streamed from disk. */
 export type Reply =
@@ -214,7 +214,9 @@ function buildRoutes({ ctx, engine, dialects }: ServerParts): Route[] {
   for (const endpoint of RESPONDER_ENDPOINTS) {
     routes.push(
       route("POST", endpoint, async ({ req, requestId }) => {
-        const body = await readJson(req);
+        const body = await readJson(req, OPENAI_LIVE_BODY_LIMIT, liveBodyErrors).catch((e: unknown) => e);
+        if (body instanceof BodyTooLarge) return liveTooLarge();
+        if (body instanceof Error) throw body;
         if (!body || typeof body !== "object" || typeof (body as { model?: unknown }).model !== "string") {
           throw invalidRequest("you must provide a model parameter", "model", "missing_required_parameter");
         }
@@ -278,6 +280,25 @@ export function pickFault(
     return rule;
   }
   return undefined;
+}
+
+const liveBodyErrors = {
+  tooLarge: () => new BodyTooLarge(OPENAI_LIVE_BODY_LIMIT),
+  notJson: () => invalidRequest(NOT_JSON),
+};
+
+/**
+ * A live request past OPENAI_LIVE_BODY_LIMIT, as OpenAI answers it: its edge (Cloudflare) sends 413
+ * with an HTML page, not the API's JSON error (a 413 whose body did not parse as JSON for
+ * gpt-4-vision, OSU-NLP-Group/SeeAct#26; the page, openai/codex#2908). The SDK reads it as an
+ * APIError with status 413 and no code.
+ */
+function liveTooLarge(): Reply {
+  return {
+    status: 413,
+    raw: "<html>\r\n<head><title>413 Request Entity Too Large</title></head>\r\n<body>\r\n<center><h1>413 Request Entity Too Large</h1></center>\r\n<hr><center>cloudflare</center>\r\n</body>\r\n</html>\r\n",
+    headers: { "content-type": "text/html" },
+  };
 }
 
 function faultReply(fault: FaultRule): Reply {
