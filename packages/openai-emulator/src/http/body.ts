@@ -3,11 +3,11 @@ import { invalidRequest } from "./api-error.js";
 
 /**
  * OpenAI's live routes (chat completions, responses, embeddings, completions, moderations) take a
- * request body of up to 50 MB: the documented payload limit per request ("Up to 50 MB total payload
- * size per request", platform.openai.com/docs/guides/images-vision, "Image input requirements"; file
- * inputs, base64 PDFs included, count in the same request, platform.openai.com/docs/guides/pdf-files).
- * Past it the API's edge answers 413 with an HTML page, not the API's JSON error (liveTooLarge in
- * server.ts). Anthropic's POST /v1/messages takes 32 MB (its own route).
+ * request body of up to 50 MB: the documented limit per request (platform.openai.com/docs/guides/
+ * images-vision, "Image input requirements": up to 20 MB per image, 500 images and 50 MB per
+ * request; base64 file inputs travel in the same body, platform.openai.com/docs/guides/pdf-files).
+ * Past it the API's edge answers 413 with an HTML page, not the API's JSON error (tooLarge in
+ * live-routes.ts). Anthropic's POST /v1/messages takes 32 MB (its own route).
  */
 export const OPENAI_LIVE_BODY_LIMIT = 50 * 1024 * 1024;
 

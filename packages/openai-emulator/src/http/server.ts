@@ -7,12 +7,11 @@ import type { BatchEngine } from "../batches/engine.js";
 import { bump, type EmulatorContext } from "../context.js";
 import { publicFile } from "../files/store.js";
 import { receiveUpload } from "../files/upload.js";
-import { matchLiveRule, openaiLiveError, openaiLiveId } from "../live-rules.js";
 import type { FaultRule } from "../options.js";
 import { hashUnit } from "../random.js";
-import { respond } from "../responder/index.js";
 import { ApiError, invalidRequest, notFound } from "./api-error.js";
-import { BodyTooLarge, drain, NOT_JSON, OPENAI_LIVE_BODY_LIMIT, readJson } from "./body.js";
+import { drain, readJson } from "./body.js";
+import { liveRoutes } from "./live-routes.js";
 
 /** What a route handler hands back: a JSON body, or a file streamed from disk. */
 export type Reply =
@@ -60,14 +59,6 @@ export interface ServerParts {
   /** The /_emulator/* endpoints (no auth). */
   internal(method: string, path: string, req: IncomingMessage): Promise<Reply | undefined>;
 }
-
-const RESPONDER_ENDPOINTS = [
-  "/v1/chat/completions",
-  "/v1/embeddings",
-  "/v1/responses",
-  "/v1/completions",
-  "/v1/moderations",
-];
 
 /** The request listener: auth, x-request-id, call counting, faults, routing and error envelopes. */
 export function createHandler(parts: ServerParts) {
@@ -211,35 +202,7 @@ function buildRoutes({ ctx, engine, dialects }: ServerParts): Route[] {
       return { json: engine.cancel(params[0]!) };
     }),
   ];
-  for (const endpoint of RESPONDER_ENDPOINTS) {
-    routes.push(
-      route("POST", endpoint, async ({ req, requestId }) => {
-        const body = await readJson(req, OPENAI_LIVE_BODY_LIMIT, liveBodyErrors).catch((e: unknown) => e);
-        if (body instanceof BodyTooLarge) return liveTooLarge();
-        if (body instanceof Error) throw body;
-        if (!body || typeof body !== "object" || typeof (body as { model?: unknown }).model !== "string") {
-          throw invalidRequest("you must provide a model parameter", "model", "missing_required_parameter");
-        }
-        const request = body as Record<string, unknown>;
-        const failure = matchLiveRule({
-          rules: ctx.options.lineRules,
-          id: openaiLiveId(request),
-          body: request,
-          attempts: engine.attempts,
-          seed: ctx.options.seed,
-          model: request.model as string,
-          requestId,
-        });
-        if (failure && !failure.stop) throw openaiLiveError(failure);
-        const answer = respond(endpoint, request, {
-          ids: ctx.ids,
-          now: ctx.clock.nowSeconds(),
-          stop: failure?.stop,
-        });
-        return { json: answer.body };
-      }),
-    );
-  }
+  routes.push(...liveRoutes(route, ctx, engine));
   for (const dialect of dialects ?? []) routes.push(...dialect.routes(route));
   return routes;
 }
@@ -280,25 +243,6 @@ export function pickFault(
     return rule;
   }
   return undefined;
-}
-
-const liveBodyErrors = {
-  tooLarge: () => new BodyTooLarge(OPENAI_LIVE_BODY_LIMIT),
-  notJson: () => invalidRequest(NOT_JSON),
-};
-
-/**
- * A live request past OPENAI_LIVE_BODY_LIMIT, as OpenAI answers it: its edge (Cloudflare) sends 413
- * with an HTML page, not the API's JSON error (a 413 whose body did not parse as JSON for
- * gpt-4-vision, OSU-NLP-Group/SeeAct#26; the page, openai/codex#2908). The SDK reads it as an
- * APIError with status 413 and no code.
- */
-function liveTooLarge(): Reply {
-  return {
-    status: 413,
-    raw: "<html>\r\n<head><title>413 Request Entity Too Large</title></head>\r\n<body>\r\n<center><h1>413 Request Entity Too Large</h1></center>\r\n<hr><center>cloudflare</center>\r\n</body>\r\n</html>\r\n",
-    headers: { "content-type": "text/html" },
-  };
 }
 
 function faultReply(fault: FaultRule): Reply {
