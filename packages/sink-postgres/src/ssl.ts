@@ -19,15 +19,22 @@ const SSL_MODES = ["disable", "prefer", "require", "verify-ca", "verify-full"];
  */
 export function libpqUrl(url: string, sslmode?: string): string {
   const hash = url.indexOf("#");
-  const base = hash === -1 ? url : url.slice(0, hash);
+  const base = withoutSystemRoot(hash === -1 ? url : url.slice(0, hash));
   const added = `uselibpqcompat=true${sslmode ? `&sslmode=${encodeURIComponent(sslmode)}` : ""}`;
   // pg reads the last of a repeated parameter: these win over the URL's own
   return `${base}${base.includes("?") ? "&" : "?"}${added}${hash === -1 ? "" : url.slice(hash)}`;
 }
 
-/** the URL's sslmode as pg reads it (the last one), else PGSSLMODE's, as libpq reads them */
+/**
+ * the URL's sslmode as pg reads it (the last one), else PGSSLMODE's, as libpq reads them; with
+ * sslrootcert=system and neither, verify-full (libpq's default then)
+ */
 export function sslmodeOf(url: string, env: Record<string, string | undefined>): string | undefined {
-  return queryOf(url).getAll("sslmode").at(-1) ?? (env.PGSSLMODE || undefined);
+  const query = queryOf(url);
+  return (
+    query.getAll("sslmode").at(-1) ??
+    (env.PGSSLMODE || (query.get("sslrootcert") === SYSTEM_ROOT ? "verify-full" : undefined))
+  );
 }
 
 /** check's problems with the URL's TLS parameters: pure, before anything connects */
@@ -46,6 +53,16 @@ export function sslProblems(url: string, env: Record<string, string | undefined>
               ? ": allow (a plain connection first) is not supported; prefer tries TLS first"
               : ""
         }.`,
+      },
+    ];
+  }
+  // libpq refuses a weaker mode with the system's CAs: they would check nothing that matters
+  if (queryOf(url).get("sslrootcert") === SYSTEM_ROOT && mode !== "verify-full") {
+    return [
+      {
+        option: "url",
+        message: `sslrootcert=system needs sslmode=verify-full (${named}=${mode?.slice(0, 40)})`,
+        hint: "Use sslmode=verify-full with sslrootcert=system (or leave sslmode out: it is then verify-full), as libpq requires.",
       },
     ];
   }
@@ -81,6 +98,23 @@ export function tlsHint(error: unknown, mode = "verify-full"): string | undefine
 }
 
 // --- internal ---
+
+/**
+ * libpq's sslrootcert=system (PostgreSQL 16): the trusted CAs of the system, not a file. pg would
+ * read a file named "system"; without sslrootcert it verifies against Node's trusted CAs (its
+ * bundled list, NODE_EXTRA_CA_CERTS, or the system's with --use-openssl-ca), so the sink leaves it out.
+ */
+const SYSTEM_ROOT = "system";
+
+function withoutSystemRoot(url: string): string {
+  const start = url.indexOf("?");
+  if (start === -1) return url;
+  const kept = url
+    .slice(start + 1)
+    .split("&")
+    .filter((param) => param !== `sslrootcert=${SYSTEM_ROOT}`);
+  return `${url.slice(0, start)}${kept.length > 0 ? `?${kept.join("&")}` : ""}`;
+}
 
 /** pg's error (lib/connection.js) when the server answers the TLS request with N */
 const NO_TLS = "The server does not support SSL connections";
