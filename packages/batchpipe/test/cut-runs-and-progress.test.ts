@@ -59,7 +59,7 @@ it("the progress events count cut answers per reason and the progress line shows
   } as unknown as Parameters<typeof createProgressRenderer>[0];
   createProgressRenderer(io, { tty: false }).onEvent({ type: "progress", snapshot: last });
   expect(lines.join("")).toContain(
-    "| ok 6 (2 cut short at max_tokens, 2 cut short by the content filter) · failed 0 · tokens",
+    "| ok 6 (2 cut short at max_tokens, 2 stopped by the content filter) · failed 0 · tokens",
   );
 });
 

@@ -270,13 +270,14 @@ function cutLines(report: RunReport): string {
     .join("");
 }
 
-/** "3 cut short at max_tokens, 1 by the content filter", or "" when none was cut (status, watch) */
+/** "3 cut short at max_tokens, 1 stopped by the content filter" (the report's words), or "" when none was cut (status, watch) */
 export function cutCounts(byReason: Record<string, number> | undefined): string {
   return Object.entries(byReason ?? {})
     .filter(([, n]) => n > 0)
-    .map(
-      ([reason, n]) =>
-        `${fmt(n)} cut short ${reason === "content_filter" ? "by the content filter" : `at ${reason}`}`,
+    .map(([reason, n]) =>
+      reason === "content_filter"
+        ? `${fmt(n)} stopped by the content filter`
+        : `${fmt(n)} cut short at ${reason}`,
     )
     .join(", ");
 }
