@@ -10,6 +10,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { BatchpipeError, ErrorCodes } from "../errors.js";
+import { makeDirs } from "../make-dirs.js";
 import { holdExclusive, type StateLock } from "../state/lock.js";
 import type { EnginePipeline } from "./types.js";
 
@@ -48,7 +49,7 @@ export function lockOutputs(pipeline: EnginePipeline): StateLock {
  */
 function holdOutput(output: string): { close(): void } | null | undefined {
   try {
-    fs.mkdirSync(path.dirname(output), { recursive: true });
+    makeDirs(path.dirname(output));
     return (
       holdExclusive(path.join(path.dirname(output), `.${path.basename(output)}.batchpipe-lock`), WAIT_MS) ??
       null

@@ -9,6 +9,7 @@ import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { BatchpipeError, ErrorCodes } from "../errors.js";
+import { makeDirs } from "../make-dirs.js";
 import { stateOpenFailed } from "./open-failure.js";
 
 export interface StateLock {
@@ -26,7 +27,7 @@ const WAIT_MS = 250;
  */
 export function makeStateDir(dir: string): void {
   try {
-    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    makeDirs(dir, 0o700);
     // a folder made by an older batchpipe (or a umask) may be wider
     if ((fs.statSync(dir).mode & 0o077) !== 0) fs.chmodSync(dir, 0o700);
   } catch (error) {
