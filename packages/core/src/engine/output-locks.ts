@@ -7,7 +7,6 @@
  * beside the output: `.<name>.batchpipe-lock`, left in place (deleting it would let two processes
  * each lock a file of that name).
  */
-import fs from "node:fs";
 import path from "node:path";
 import { BatchpipeError, ErrorCodes } from "../errors.js";
 import { makeDirs } from "../make-dirs.js";
