@@ -51,11 +51,14 @@ export default defineCommand({
       createEmulator(options: Record<string, unknown>): Promise<{ url: string; close(): Promise<void> }>;
     };
     const emulator = await createEmulator(options);
-    io.stdout.write(`batchpipe-emulator listening on ${emulator.url}\n`);
-    const signal = await new Promise<string>((resolve) => {
+    // listening for the signals before saying so (as view does): a SIGTERM right after the line
+    // must close the emulator, not kill the process
+    const stopped = new Promise<string>((resolve) => {
       process.once("SIGINT", () => resolve("SIGINT"));
       process.once("SIGTERM", () => resolve("SIGTERM"));
     });
+    io.stdout.write(`batchpipe-emulator listening on ${emulator.url}\n`);
+    const signal = await stopped;
     await emulator.close();
     io.stderr.write(`emulator stopped (${signal})\n`);
     return ExitCode.OK;

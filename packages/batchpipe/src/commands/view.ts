@@ -63,14 +63,17 @@ export default defineCommand({
       host: args.host,
       port,
     });
+    // listening for the signals before saying so: a Ctrl-C (or a test's SIGINT) right after the
+    // line must stop the server cleanly, not kill the process
+    const stopped = new Promise<string>((resolve) => {
+      process.once("SIGINT", () => resolve("SIGINT"));
+      process.once("SIGTERM", () => resolve("SIGTERM"));
+    });
     ctx.io.stdout.write(
       `batchpipe view: ${pipelines.map((p) => p.spec.name).join(", ")}\nlistening on ${server.url}\n`,
     );
     if (args.open) openBrowser(server.url);
-    const signal = await new Promise<string>((resolve) => {
-      process.once("SIGINT", () => resolve("SIGINT"));
-      process.once("SIGTERM", () => resolve("SIGTERM"));
-    });
+    const signal = await stopped;
     await server.close();
     ctx.io.stderr.write(`view stopped (${signal})\n`);
     return ExitCode.OK;
