@@ -32,13 +32,17 @@ export default defineCommand({
         },
       );
     }
-    let offset = copy(log, 0, ctx.io.stdout, !args.follow);
-    if (!args.follow) return ExitCode.OK;
+    if (!args.follow) {
+      copy(log, 0, ctx.io.stdout, true);
+      return ExitCode.OK;
+    }
+    // listening for Ctrl-C before the first lines are out (a test's SIGINT right after them)
     let stop = false;
     const onSigint = () => {
       stop = true;
     };
     process.once("SIGINT", onSigint);
+    let offset = copy(log, 0, ctx.io.stdout);
     try {
       // poll: works on every file system, and a log line a second late is fine
       while (!stop) {
