@@ -65,20 +65,26 @@ export function resolveWatchTarget(pattern: string, o: { folder?: boolean } = {}
   };
 }
 
-/** a glob over `/`-separated relative paths → an anchored RegExp */
+/**
+ * A glob over `/`-separated relative paths → an anchored RegExp. As the source's glob (tinyglobby,
+ * `dot: false`), a wildcard never matches a name that starts with a dot: `*.jsonl` leaves out
+ * `.x.jsonl` (and macOS's `._x.jsonl`), `**` leaves out `.git/`; `.*.jsonl` names them on purpose.
+ */
 export function globToRegExp(glob: string): RegExp {
   let out = "";
   let braces = 0;
   for (let i = 0; i < glob.length; i++) {
     const c = glob[i]!;
+    // a segment that does not start with a literal dot matches no dot name
+    if ((i === 0 || glob[i - 1] === "/") && c !== ".") out += "(?!\\.)";
     if (c === "*") {
       if (glob[i + 1] === "*") {
         // `**/` matches any number of folders (zero included); a trailing `**` anything
         if (glob[i + 2] === "/") {
-          out += "(?:[^/]*/)*";
+          out += "(?:[^/]*/(?!\\.))*";
           i += 2;
         } else {
-          out += ".*";
+          out += "(?:[^/]|/(?!\\.))*";
           i += 1;
         }
       } else out += "[^/]*";
