@@ -175,7 +175,9 @@ function describe(event: WatchEvent, rel: (file: string) => string, stop: string
     case "file_queued":
       return `+ ${rel(event.file)} (${fmt(event.bytes)} bytes) queued`;
     case "file_skipped":
-      return `= ${rel(event.file)} already processed (same content)`;
+      return event.reason === "link out of the folder"
+        ? `- ${rel(event.file)} skipped: a link to a file outside the watched folder (name the file or its folder in the source's path to read it)`
+        : `= ${rel(event.file)} ${event.reason} (same content)`;
     case "file_error":
       return `! ${event.error.message}; ${event.retryInMs === null ? "not processed this time" : `trying again in ${Math.round(event.retryInMs / 1000)}s`}`;
     case "group_started":

@@ -140,10 +140,12 @@ export function createQueue(ctx: GroupContext, watchDir: string): Queue {
           if (!taken) return;
           const snapshot = taken.file;
           const key = `${file}\0${snapshot.sha}`;
-          if (ctx.registry.known(file, snapshot.sha) || pendingKeys.has(key)) {
+          const queued = pendingKeys.has(key);
+          if (queued || ctx.registry.known(file, snapshot.sha)) {
             // only the fresh copy goes: the queued version's snapshot is the same name
             fs.rmSync(taken.temp, { force: true });
-            ctx.emit({ type: "file_skipped", file, sha: snapshot.sha, reason: "already processed" });
+            const reason = queued ? "already queued" : "already processed";
+            ctx.emit({ type: "file_skipped", file, sha: snapshot.sha, reason });
             return;
           }
           fs.renameSync(taken.temp, snapshot.snapshot);

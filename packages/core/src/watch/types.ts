@@ -19,7 +19,8 @@ export type WatchEvent =
       type: "file_skipped";
       file: string;
       sha: string;
-      reason: "already processed" | "link out of the folder";
+      /** already queued: this content waits in the next group (a second write of the same bytes) */
+      reason: "already processed" | "already queued" | "link out of the folder";
     }
   /** the file could not be copied to its snapshot (unreadable, disk full); retryInMs null: given up (--once) */
   | { type: "file_error"; file: string; error: BatchpipeError; retryInMs: number | null }
