@@ -1,10 +1,12 @@
 /** `batchpipe stop <pipeline.yaml>`: end the pipeline's background run cleanly (it saves its state). */
 
+import path from "node:path";
 import {
   BatchpipeError,
   checkStateOwner,
   defaultStateDir,
   ErrorCodes,
+  lockHolder,
   readDaemon,
   stopDaemon,
 } from "@batchpipe/core";
@@ -40,6 +42,18 @@ export default defineCommand({
       timeoutMs,
     });
     if (!result?.signalled) {
+      // a foreground watcher holds the lock in watch/ (and the pipeline's while a group runs), a run the pipeline's
+      const holder = lockHolder(path.join(stateDir, "watch")) ?? lockHolder(stateDir);
+      if (holder && (holder.command === "run" || holder.command === "watch")) {
+        const pid = holder.pid > 0 ? ` (pid ${holder.pid})` : "";
+        throw new BatchpipeError(
+          ErrorCodes.USAGE,
+          `"${pipeline.spec.name}" is not running in the background: a \`batchpipe ${holder.command}\`${pid} runs it in a terminal`,
+          {
+            hint: `Press Ctrl-C in that terminal${holder.pid > 0 ? `, or kill ${holder.pid} (SIGTERM)` : ""}: it saves its state, and \`batchpipe ${holder.command} ${args.pipeline}\` resumes.`,
+          },
+        );
+      }
       throw new BatchpipeError(ErrorCodes.USAGE, `no background run of "${pipeline.spec.name}" is running`, {
         hint: "Start one with `batchpipe run <spec> --detach`; `batchpipe status <spec>` shows the last one.",
       });
