@@ -30,8 +30,10 @@ export default defineCommand({
     for (const f of result.failed) io.stderr.write(`  ⚠ could not cancel ${f.batchId}: ${f.message}\n`);
     // a watched pipeline's runs are its watcher's (`run` refuses it)
     const command = readWatchCounts(stateDir ?? defaultStateDir(pipeline)) ? "watch" : "run";
+    // a watcher ends the cancelled run and goes on with the next files; a run stops
+    const after = command === "watch" ? "and goes on watching" : "and stops";
     io.stdout.write(
-      `  A running \`batchpipe ${command}\` delivers the finished results and stops; if none is running, \`batchpipe ${command} ${context.args.pipeline}\` does it.\n`,
+      `  A running \`batchpipe ${command}\` delivers the finished results ${after}; if none is running, \`batchpipe ${command} ${context.args.pipeline}\` does it.\n`,
     );
     return result.failed.length > 0 ? ExitCode.RUN_ERROR : ExitCode.OK;
   },
