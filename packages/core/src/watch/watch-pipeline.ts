@@ -62,6 +62,8 @@ export async function watchPipeline(
       const files = await settledFiles(target, excluded(pipeline, stateDir), options.settle ?? 1000, signal);
       for (const file of files) await queue.offer(file);
       await queue.drain();
+      // a signal in the settle wait or between groups leaves files untaken: not a finished pass
+      if (signal.aborted) throw interrupted();
       return summary;
     }
     const stopped = new Promise<void>((resolve, reject) => {
