@@ -20,14 +20,34 @@ export const liquid = new Liquid({
     return typeof value === "object" ? JSON.stringify(value) : String(value);
   },
 });
-/** a date and time without an offset, which JavaScript would read in the host's time zone */
+/** an ISO date and time without an offset, which JavaScript would read in the host's time zone */
 const LOCAL_DATE_TIME = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/;
-const liquidDate = liquid.filters.date!;
-liquid.registerFilter("date", function (this: unknown, value: unknown, ...args: unknown[]) {
-  const utc =
-    typeof value === "string" && LOCAL_DATE_TIME.test(value) ? `${value.replace(" ", "T")}Z` : value;
-  return (liquidDate as (...a: unknown[]) => unknown).call(this, utc, ...args);
-});
+/** ISO dates, which JavaScript reads as UTC, and Liquid's own words and unix seconds */
+const READ_AS_UTC = /^(\d{4}-\d{2}(-\d{2})?|\d+|now|today)$/;
+/** a zone of the text's own: Z, UTC, GMT, a US zone's abbreviation, or an offset at the end */
+const ZONE = /\b(UTC?|GMT|Z|[ECMP][SD]T)\b|\d[Zz]$|[+-]\d{2}:?\d{2}(\s*\([^)]*\))?$/i;
+
+/**
+ * Text that JavaScript reads in the host's time zone ("2024-03-01 10:00", and the forms of
+ * spreadsheet exports: "3/1/2024", "Mar 1, 2024 10:00 PM") read as UTC instead; other values as
+ * they are. Without it a record renders another day east or west of UTC ("3/1/2024" in Tokyo is
+ * 2024-02-29 15:00 UTC).
+ */
+function utcDate(value: unknown): unknown {
+  if (typeof value !== "string") return value;
+  const text = value.trim();
+  if (READ_AS_UTC.test(text) || ZONE.test(text)) return value;
+  if (LOCAL_DATE_TIME.test(text)) return `${text.replace(" ", "T")}Z`;
+  const time = Date.parse(`${text} UTC`);
+  return Number.isNaN(time) ? value : new Date(time).toISOString();
+}
+// every filter that reads a date
+for (const name of ["date", "date_to_xmlschema", "date_to_rfc822", "date_to_string", "date_to_long_string"]) {
+  const filter = liquid.filters[name] as (...args: unknown[]) => unknown;
+  liquid.registerFilter(name, function (this: unknown, value: unknown, ...args: unknown[]) {
+    return filter.call(this, utcDate(value), ...args);
+  });
+}
 
 /** a template reads the record, never a file: the tags that would read one fail to parse */
 class NoFileTag extends Tag {
