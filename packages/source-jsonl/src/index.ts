@@ -144,8 +144,8 @@ function parseLine(file: string, line: Line, before: FilesBefore | undefined): S
   const cursor = before ? { file, line: line.line, offset: line.end, before } : NO_CURSOR;
   if (!line.utf8) return invalid("the line is not valid UTF-8", position, cursor);
   let bytes = line.bytes;
-  if (line.line === 1 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf)
-    bytes = bytes.subarray(3);
+  // a BOM starts the first line of a file, and any line of files joined with `cat`
+  if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) bytes = bytes.subarray(3);
   let end = bytes.length;
   if (end > 0 && bytes[end - 1] === 0x0d) end--;
   const text = bytes.toString("utf8", 0, end);
