@@ -1,3 +1,4 @@
+import { isUtf8 } from "node:buffer";
 import { BatchpipeError, type Logger, openInputFile, refuseUtf16 } from "@batchpipe/core/plugin";
 import { type CsvError, type Options, Parser } from "csv-parse";
 
@@ -39,10 +40,18 @@ export async function* readRows(file: string, options: ReadRowsOptions): AsyncGe
   const base = gzip ? 0 : (options.start ?? 0);
   const lines = new LineCounter(base, gzip ? 0 : (options.lineBefore ?? 0));
   let batch: Row[] = [];
+  // bytes that are not UTF-8 become U+FFFD: said once, at the first row that holds one
+  const utf8 = options.encoding === "utf8" ? new Utf8Check() : undefined;
+  let suspect = false;
+  let warned = false;
   const add = (end: number, fields: string[] | undefined, error: string | undefined) => {
     const line = lines.row(end);
     const row: Row = { line, linesBefore: lines.count, end, fields, error };
     batch.push(row);
+    if (suspect && !warned && fields?.some((field) => field.includes("\uFFFD"))) {
+      warned = true;
+      options.logger?.warn(`${file}:${line}: ${NOT_UTF8}`);
+    }
     return row;
   };
   const parser = new RowParser(
@@ -86,6 +95,7 @@ export async function* readRows(file: string, options: ReadRowsOptions): AsyncGe
       lines.push(chunk);
       fed += chunk.length;
       lastByte = chunk[chunk.length - 1];
+      if (utf8 && !suspect) suspect = utf8.invalid(chunk);
       parser.write(chunk);
       if (failed) throw failed;
       if (batch.length > 0) {
@@ -93,6 +103,8 @@ export async function* readRows(file: string, options: ReadRowsOptions): AsyncGe
         batch = [];
       }
     }
+    // a sequence left open at the end of the file
+    if (utf8?.open) suspect = true;
     await new Promise<void>((resolve, reject) => {
       parser.once("finish", resolve);
       parser.once("error", reject);
@@ -110,6 +122,41 @@ export async function* readRows(file: string, options: ReadRowsOptions): AsyncGe
 
 const NEWLINE = 0x0a;
 const CR = 0x0d;
+const NOT_UTF8 =
+  "the file holds bytes that are not valid UTF-8 (the first in this row), read as U+FFFD (\uFFFD). " +
+  "If it is Latin-1 or Windows-1252 (a CSV saved by Excel on Windows), set `encoding: latin1` in the source and run again";
+
+/** Whether read chunks hold bytes that are not UTF-8; a character cut by a chunk's end is checked with the next. */
+class Utf8Check {
+  /** the start of a character the last chunk ended inside */
+  private tail: Buffer | undefined;
+
+  get open(): boolean {
+    return this.tail !== undefined;
+  }
+
+  invalid(chunk: Buffer): boolean {
+    const bytes = this.tail ? Buffer.concat([this.tail, chunk]) : chunk;
+    this.tail = undefined;
+    if (isUtf8(bytes)) return false;
+    const cut = openCharacter(bytes);
+    if (cut < bytes.length) this.tail = Buffer.from(bytes.subarray(cut));
+    return !isUtf8(bytes.subarray(0, cut));
+  }
+}
+
+/** where a multi-byte character that `bytes` ends inside starts; bytes.length when none does */
+function openCharacter(bytes: Buffer): number {
+  for (let i = bytes.length - 1; i >= 0 && i >= bytes.length - 3; i--) {
+    const byte = bytes[i]!;
+    if (byte < 0x80) break;
+    if (byte >= 0xc0) {
+      const size = byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : 2;
+      return bytes.length - i < size ? i : bytes.length;
+    }
+  }
+  return bytes.length;
+}
 
 /**
  * csv-parse's stream, with each record handed to `onRow` as it is split (when `info.bytes` is
