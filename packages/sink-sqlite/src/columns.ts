@@ -26,6 +26,7 @@ export function prepareColumns(
   table: string,
   columns: Column[],
   isDefault: boolean,
+  warn?: (message: string) => void,
 ): Column[] {
   const quoted = `"${table}"`;
   const fail = (message: string, hint: string) =>
@@ -73,6 +74,16 @@ export function prepareColumns(
     throw fail(
       message,
       `Add them to columns (e.g. columns: [${[...written.map(specEntry), ...entries].join(", ")}]), or name another table.`,
+    );
+  }
+  // the upsert writes only these columns: the table's others keep an earlier run's values in the
+  // rows this run writes again (a tokens column beside a new output)
+  const kept = existing.filter((c) => !c.pk && !names.has(c.name.toLowerCase())).map((c) => c.name);
+  if (warn && kept.length > 0 && db.prepare(`SELECT 1 FROM ${quoted} LIMIT 1`).get() !== undefined) {
+    const one = kept.length === 1;
+    warn(
+      `the table has the column${one ? "" : "s"} ${kept.join(", ")}, which these columns do not write: the rows this run writes keep what an earlier run left there, which may not belong to their new output. ` +
+        `List ${one ? "its entry" : "their entries"} in columns again, or drop ${one ? "it" : "them"} (${kept.map((name) => `ALTER TABLE ${quoted} DROP COLUMN "${name}"`).join("; ")})`,
     );
   }
   const added = isDefault ? [] : columns.filter((c) => !has.has(c.name.toLowerCase()));

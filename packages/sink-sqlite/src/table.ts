@@ -180,7 +180,14 @@ function openTable(
     );
   }
   // after every check that may refuse the open: it changes the table only when the open succeeds
-  const columns = prepareColumns(db, path, table, compileColumns(option, hooks), isDefaultColumns(option));
+  const columns = prepareColumns(
+    db,
+    path,
+    table,
+    compileColumns(option, hooks),
+    isDefaultColumns(option),
+    hooks.warn,
+  );
   db.prepare("DELETE FROM _batchpipe_commits WHERE table_name = ? AND seq > ?").run(table, restoreTo);
   // inside another sink's open transaction, the restore is uncommitted work of this sink too
   const state: TableState = { dirty: db.inTransaction, broken: undefined };
