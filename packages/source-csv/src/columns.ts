@@ -55,8 +55,7 @@ export function compileColumns(
       else if (value === "") record[name] = null;
       else {
         const converted = convert(value);
-        if (converted === INVALID)
-          return `column "${name}": expected ${types[name]}, got ${JSON.stringify(value)}`;
+        if (converted === INVALID) return invalidValue(name, types[name]!, value);
         record[name] = converted;
       }
     }
@@ -67,6 +66,14 @@ export function compileColumns(
 // --- internal ---
 
 const INVALID = Symbol("invalid");
+const INTEGER = /^\s*[+-]?\d+\s*$/;
+
+/** why `value` is not of `type`; an integer too big for a number says what keeps its digits */
+function invalidValue(name: string, type: ColumnType, value: string): string {
+  if (type === "integer" && INTEGER.test(value))
+    return `column "${name}": ${value.trim()} is past 2^53 − 1 (9007199254740991), beyond which a number loses digits; leave the column a string (no type) or type it json (which keeps such integers as strings of their digits)`;
+  return `column "${name}": expected ${type}, got ${JSON.stringify(value)}`;
+}
 
 const CONVERTERS: Record<Exclude<ColumnType, "string">, (value: string) => unknown> = {
   number(value) {
@@ -74,7 +81,7 @@ const CONVERTERS: Record<Exclude<ColumnType, "string">, (value: string) => unkno
     return Number.isFinite(number) ? number : INVALID;
   },
   integer(value) {
-    const number = /^\s*[+-]?\d+\s*$/.test(value) ? Number(value) : Number.NaN;
+    const number = INTEGER.test(value) ? Number(value) : Number.NaN;
     return Number.isSafeInteger(number) ? number : INVALID;
   },
   boolean(value) {
