@@ -60,11 +60,10 @@ export const options = z
           "A type per column for values that should not stay strings; an empty cell in a typed column becomes null.",
         examples: ["{ stars: integer, price: number, tags: json }"],
       }),
-    delimiter: z
-      .string()
-      .min(1)
-      .default(",")
-      .meta({ description: "The field delimiter, e.g. `;` or `\\t`." }),
+    delimiter: z.string().min(1).default(",").meta({
+      description:
+        "The field delimiter, e.g. `;` or `\\t` (a tab, however YAML quotes it: `\\t`, `'\\t'` and `\"\\t\"` are all a tab).",
+    }),
     quote: z.string().length(1).default('"').meta({ description: "The quote character around fields." }),
     escape: z
       .string()
@@ -117,7 +116,9 @@ export default defineSource({
       checkpoint,
       cursorFields: ["offset", "line"],
     });
-    const parse: ReadRowsOptions = { ...options, signal, logger };
+    // YAML reads an unquoted or single-quoted \t as a backslash and a t, never a delimiter one means
+    const delimiter = options.delimiter === "\\t" ? "\t" : options.delimiter;
+    const parse: ReadRowsOptions = { ...options, delimiter, signal, logger };
     for (let i = first; i < files.length; i++) {
       const file = files[i]!;
       const resume = i === first ? cursor : undefined;
