@@ -131,7 +131,8 @@ export default defineSource({
       if (seek && (await stat(file)).size < seek.offset)
         throw cannotResume(`${file} is shorter than when it was read`, PLUGIN);
       // resuming mid-file: the header is read on its own
-      const names = options.columns ?? (seek && options.header ? await readHeader(file, parse) : undefined);
+      let header = seek && options.header ? await readHeader(file, parse) : undefined;
+      const names = options.columns ?? header;
       let toRecord = names ? compileColumns(file, 1, names, options.types) : undefined;
       let headerPending = options.header && !seek;
       const rows = readRows(file, { ...parse, start: seek?.offset ?? 0, lineBefore: seek?.line ?? 0 });
@@ -143,16 +144,12 @@ export default defineSource({
           for (const row of batch) {
             if (headerPending) {
               headerPending = false;
-              toRecord = compileColumns(
-                file,
-                row.line,
-                options.columns ?? headerNames(file, row),
-                options.types,
-              );
+              header = headerNames(file, row);
+              toRecord = compileColumns(file, row.line, options.columns ?? header, options.types);
               continue;
             }
             if (row.end <= skipThrough) continue;
-            const item = toItem(file, row, toRecord!, filesBefore);
+            const item = toItem(file, row, toRecord!, filesBefore, header);
             if (options.on_invalid === "fail" && "invalid" in item) throw invalidInputError(item, ON_FAIL);
             signal.throwIfAborted();
             yield item;
@@ -173,13 +170,33 @@ const ON_FAIL = {
   hint: "Fix the row, or set `on_invalid: skip_row` to report it as a failed record and go on.",
 };
 
-function toItem(file: string, row: Row, toRecord: ToRecord, before: FilesBefore): SourceItem {
+/** `header`: the file's header row, which a row of files joined with `cat` repeats */
+function toItem(
+  file: string,
+  row: Row,
+  toRecord: ToRecord,
+  before: FilesBefore,
+  header: readonly string[] | undefined,
+): SourceItem {
   const position = { file, line: row.line };
   const cursor: CsvCursor = { file, offset: row.end, line: row.linesBefore, before };
   if (row.fields === undefined) return invalid(`malformed CSV: ${row.error}`, position, cursor);
+  if (header && repeats(row.fields, header))
+    return invalid(
+      "the row repeats the header row (files joined with `cat`?): it is not a record",
+      position,
+      cursor,
+    );
   const result = toRecord(row.fields);
   if (typeof result === "string") return invalid(result, position, cursor);
   return { data: result, position, cursor: cursor as unknown as Checkpoint };
+}
+
+/** whether a row is the header again (the BOM its own file began with is still before it) */
+function repeats(fields: readonly string[], header: readonly string[]): boolean {
+  if (fields.length !== header.length) return false;
+  const first = fields[0]!.charCodeAt(0) === 0xfeff ? fields[0]!.slice(1) : fields[0];
+  return first === header[0] && fields.every((field, i) => i === 0 || field === header[i]);
 }
 
 /** the header row's names; a header csv-parse could not split stops the run */
