@@ -29,6 +29,11 @@ export interface ResolveInputFilesOptions<C extends { file: string }> {
 /** a source's `path: -`: standard input */
 export const STDIN_PATH = "-";
 
+/** a gzipped input by its name: `.gz` in any case (`EXPORT.CSV.GZ` from a Windows share) */
+export function isGzipFile(file: string): boolean {
+  return /\.gz$/i.test(file);
+}
+
 /**
  * Whether a resolved input path is read once, as a stream: standard input (`-`) or a named pipe.
  * It looks without opening: opening a pipe for reading waits until a writer appears.
@@ -110,7 +115,7 @@ export function openInputFile(
   file: string,
   options: { start?: number; signal?: AbortSignal; stream?: Readable } = {},
 ): Readable {
-  const gzip = file.endsWith(".gz");
+  const gzip = isGzipFile(file);
   let raw: Readable;
   if (options.stream) raw = options.signal ? addAbortSignal(options.signal, options.stream) : options.stream;
   else if (isStreamInput(file)) raw = openPipe(file, options.signal);
@@ -201,7 +206,9 @@ async function listFiles(
     const entries = await readdir(path, { withFileTypes: true });
     const files: string[] = [];
     for (const entry of entries) {
-      if (!options.extensions.some((ext) => entry.name.endsWith(ext))) continue;
+      // in any case: B.CSV beside a.csv was skipped without a word
+      const name = entry.name.toLowerCase();
+      if (!options.extensions.some((ext) => name.endsWith(ext))) continue;
       const file = join(path, entry.name);
       if (entry.isFile() || (entry.isSymbolicLink() && (await isFile(file)) && staysInside(file, path)))
         files.push(file);

@@ -9,6 +9,7 @@
 import { createHash } from "node:crypto";
 import { open } from "node:fs/promises";
 import { BatchpipeError } from "./errors.js";
+import { isGzipFile } from "./input-files.js";
 import type { Checkpoint } from "./plugin.js";
 
 /**
@@ -19,7 +20,7 @@ export async function stampFileCursor(cursor: Checkpoint): Promise<Checkpoint> {
   const { file, offset } = cursor as { file?: unknown; offset?: unknown };
   if (typeof file !== "string" || typeof offset !== "number") return cursor;
   try {
-    const end = file.endsWith(".gz") ? undefined : offset;
+    const end = isGzipFile(file) ? undefined : offset;
     return { ...(cursor as Record<string, Checkpoint>), sample: await sample(file, end) };
   } catch {
     return cursor;
@@ -40,7 +41,7 @@ export async function checkFileCursor(
   const end = Number(cursor.sample.slice(0, cursor.sample.indexOf(":")));
   const now = await sample(file, end).catch(() => undefined);
   if (now === cursor.sample) return;
-  const gzip = file.endsWith(".gz");
+  const gzip = isGzipFile(file);
   const what =
     now === undefined
       ? `it is shorter than when it was read (${end} bytes)`

@@ -10,6 +10,7 @@ export {
   checkInputPath,
   gzipFailure,
   isGlobPath,
+  isGzipFile,
   isStreamInput,
   openInputFile,
   type ResolveInputFilesOptions,

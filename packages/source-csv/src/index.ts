@@ -20,6 +20,7 @@ import {
   type InvalidRecord,
   invalidInput,
   invalidInputError,
+  isGzipFile,
   type RecordPosition,
   resolveInputFiles,
   type SourceItem,
@@ -123,7 +124,7 @@ export default defineSource({
       const file = files[i]!;
       const resume = i === first ? cursor : undefined;
       const filesBefore = before(i);
-      const gzip = file.endsWith(".gz");
+      const gzip = isGzipFile(file);
       // a gzip stream cannot seek: re-read it and skip the rows already handled
       const skipThrough = resume && gzip ? resume.offset : 0;
       const seek = resume && !gzip && resume.offset > 0 ? resume : undefined;

@@ -1,5 +1,5 @@
 import { isUtf8 } from "node:buffer";
-import { BatchpipeError, type Logger, openInputFile, refuseUtf16 } from "@batchpipe/core/plugin";
+import { BatchpipeError, isGzipFile, type Logger, openInputFile, refuseUtf16 } from "@batchpipe/core/plugin";
 import { type CsvError, type Options, Parser } from "csv-parse";
 
 /** A CSV row as csv-parse split it (`fields`), or a row it could not split (`error`). */
@@ -36,7 +36,7 @@ export interface ReadRowsOptions {
  * longest row.
  */
 export async function* readRows(file: string, options: ReadRowsOptions): AsyncGenerator<Row[]> {
-  const gzip = file.endsWith(".gz");
+  const gzip = isGzipFile(file);
   const base = gzip ? 0 : (options.start ?? 0);
   const lines = new LineCounter(base, gzip ? 0 : (options.lineBefore ?? 0));
   let batch: Row[] = [];

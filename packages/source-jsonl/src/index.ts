@@ -22,6 +22,7 @@ import {
   type InvalidRecord,
   invalidInput,
   invalidInputError,
+  isGzipFile,
   isStreamInput,
   parseJsonExact,
   type RecordPosition,
@@ -81,7 +82,7 @@ export default defineSource({
     for (let i = first; i < files.length; i++) {
       const file = files[i]!;
       const resume = i === first ? cursor : undefined;
-      const gzip = file.endsWith(".gz");
+      const gzip = isGzipFile(file);
       // a pipe is read once: its records carry no cursor, so a run that stops reads it from the start
       const once = isStreamInput(file);
       const filesBefore = once ? undefined : before(i);

@@ -1,6 +1,6 @@
 import { isUtf8 } from "node:buffer";
 import type { Readable } from "node:stream";
-import { gzipFailure, openInputFile, refuseUtf16 } from "@batchpipe/core/plugin";
+import { gzipFailure, isGzipFile, openInputFile, refuseUtf16 } from "@batchpipe/core/plugin";
 
 /** One line of a file, without its `\n` (a trailing `\r` is still there). */
 export interface Line {
@@ -34,7 +34,7 @@ export interface ReadLinesOptions {
  * validity is checked once per chunk, and per line only when a chunk is not valid.
  */
 export async function* readLines(file: string, options: ReadLinesOptions = {}): AsyncGenerator<Line[]> {
-  const gzip = file.endsWith(".gz");
+  const gzip = isGzipFile(file);
   const start = options.start ?? 0;
   const stream = openInputFile(file, { start, signal: options.signal, stream: options.stream });
   let line = options.lineBefore ?? 0;

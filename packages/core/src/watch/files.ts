@@ -8,6 +8,7 @@ import path from "node:path";
 import { pipeline as pipe } from "node:stream/promises";
 import type { EnginePipeline } from "../engine/types.js";
 import { BatchpipeError, ErrorCodes } from "../errors.js";
+import { isGzipFile } from "../input-files.js";
 import type { GroupRow, WatchedFile, WatchRegistry } from "./registry.js";
 import type { WatchTarget } from "./target.js";
 
@@ -122,7 +123,7 @@ export async function takeSnapshot(
   }
   const sha = hash.digest("hex");
   // keep the extension: the source reads .gz files as gzip
-  const ext = file.endsWith(".gz") ? ".jsonl.gz" : ".jsonl";
+  const ext = isGzipFile(file) ? ".jsonl.gz" : ".jsonl";
   // named by path and content: two paths with the same content are two inputs
   const name = createHash("sha256").update(file).digest("hex").slice(0, 12);
   const snapshot = path.join(dir, `${sha.slice(0, 32)}-${name}${ext}`);

@@ -24,7 +24,7 @@ export interface WatchTarget {
   allows(file: string): boolean;
 }
 
-const DATA_FILE = /\.jsonl(\.gz)?$/;
+const DATA_FILE = /\.jsonl(\.gz)?$/i;
 const GLOB_CHARS = /[*?[\]{}]/;
 
 /** `folder`: the path names a folder (it ends with a `/`), even one that does not exist yet */
