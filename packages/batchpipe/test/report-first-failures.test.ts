@@ -17,7 +17,7 @@ beforeAll(async () => {
       {
         customIds: ["r3", "r4"],
         error: "context_length_exceeded",
-        message: "too long for the model: r3 or r4",
+        message: "too long for the model",
       },
       { customIds: ["r5"], error: "model_not_found", message: "the model does not exist" },
     ],
@@ -69,7 +69,7 @@ describe("the report says why records failed", () => {
     ).toMatchInlineSnapshot(`
       [
         "✖ why they failed (the first record of each code):",
-        "  context_length_exceeded (2): r3|r4: too long for the model: r3 or r4",
+        "  context_length_exceeded (2): r3|r4: too long for the model",
         "    The prompt plus max_tokens is over the model's context window; shorten the input or lower max_tokens.",
         "  model_not_found (1): r5: the model does not exist",
         "    The provider does not know the model, or the key has no access to it; check body.model's spelling against the provider's model list.",

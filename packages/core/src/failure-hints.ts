@@ -4,7 +4,7 @@
  */
 const HINTS: Record<string, string> = {
   invalid_input:
-    "The source line is not a JSON object; fix the line (its file and line number are in the record) and run again.",
+    "The source could not read this record (the message says why: not a JSON object, a CSV row that does not parse, a value of the wrong type); fix it at its file and line, and run again.",
   template_error:
     "The prompt template needs a field this record lacks; add the field to the record or a default in the template ({{ x | default: '' }}). `batchpipe validate` shows the template's place in the spec.",
   request_too_large:

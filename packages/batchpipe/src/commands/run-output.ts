@@ -239,7 +239,9 @@ export function failureLines(report: {
   const lines = [`✖ why ${report.failed === 1 ? "it" : "they"} failed (the first record of each code):`];
   for (const [code, n] of codes.slice(0, CODES_EXPLAINED)) {
     const { id, message } = examples[code]!;
-    lines.push(`  ${code} (${fmt(n)}): ${id}: ${clip(message, 300)}`);
+    // a record without an id of its own is named by its place, which its message already says
+    const which = message.includes(id) ? "" : `${id}: `;
+    lines.push(`  ${code} (${fmt(n)}): ${which}${clip(message, 300)}`);
     lines.push(`    ${failureHint(code)}`);
   }
   if (codes.length > CODES_EXPLAINED)
