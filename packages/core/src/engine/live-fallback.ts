@@ -12,10 +12,12 @@
 import fs from "node:fs";
 import path from "node:path";
 import { BatchpipeError, ErrorCodes } from "../errors.js";
+import { averageCost, livePricesFor, pricesFor, shardCost } from "../estimate/pricing.js";
 import type { BatchSnapshot, LiveResult, ProviderConnection, ResultItem } from "../provider/contract.js";
-import type { ShardRow } from "../state/index.js";
+import type { RunTotals, ShardRow } from "../state/index.js";
 import {
   describeError,
+  emitBudgetExceeded,
   type LoopContext,
   patchShard,
   shardsIn,
@@ -23,19 +25,28 @@ import {
   warn,
 } from "./loop-context.js";
 import { interrupted, readFileLines } from "./read/index.js";
+import { budgetExceeded } from "./scheduler.js";
 import { withCallSignal } from "./types.js";
 
 /** the provider status word of a shard answered through the live API */
 export const ANSWERED_LIVE = "answered_live";
 /** live calls in flight at once */
 const CONCURRENCY = 8;
+/** shards whose batch may still deliver results (and spend) */
+const BUSY = ["open", "submitting", "ended"] as const;
 
 export class Deadline {
   /** ms since the epoch; null without batch.deadline */
   readonly at: number | null;
   private passedAt: number | null = null;
+  /** answering a shard live would pass batch.max_cost (said once) */
+  private overBudget = false;
 
-  constructor(private readonly ctx: LoopContext) {
+  /** `totals`: the read's, once it has ended (a shard that mixes models is priced by their average) */
+  constructor(
+    private readonly ctx: LoopContext,
+    private readonly totals: () => RunTotals | null,
+  ) {
     const ms = ctx.pipeline.spec.batch.deadline;
     this.at = ms === null ? null : ctx.runCreatedAt + ms;
     if (this.at !== null && !ctx.provider.live) {
@@ -70,14 +81,41 @@ export class Deadline {
     }
   }
 
-  /** Past the deadline: the next shard without a batch is answered live; false when none is left. */
+  /**
+   * Past the deadline: the next shard without a batch is answered live; false when none is left.
+   * batch.max_cost holds as before a batch: a shard whose live cost would pass it waits for the
+   * open batches to be collected, then the run stops with BUDGET_EXCEEDED (raised, it resumes).
+   */
   async answerNext(): Promise<boolean> {
     const shard = waitingShards(this.ctx)[0];
     if (!shard) return false;
+    const projected = this.projectedCost(shard);
+    if (projected !== null) {
+      if (!this.overBudget) emitBudgetExceeded(this.ctx, projected);
+      this.overBudget = true;
+      if (BUSY.some((status) => shardsIn(this.ctx, status).length > 0)) return false;
+      throw budgetExceeded(this.ctx.pipeline.spec.batch.max_cost, this.ctx.counters.cost);
+    }
     const batch = await this.answer(shard);
     if (this.ctx.signal.aborted) throw interrupted();
     patchShard(this.ctx, shard, { status: "ended", batchId: null, batchStatus: batch.status, batch });
     return true;
+  }
+
+  /**
+   * batch.max_cost as the scheduler checks it before a batch, at live prices: what was spent, plus
+   * the open batches, plus the shard. The projection when it passes the cap, else null.
+   */
+  private projectedCost(shard: ShardRow): number | null {
+    const { spec } = this.ctx.pipeline;
+    const totals = this.totals();
+    const max = spec.batch.max_cost;
+    if (max === null) return null;
+    const batchPrices = pricesFor(spec.pricing);
+    let projected = this.ctx.counters.cost + liveShardCost(shard, totals, livePricesFor(spec.pricing));
+    for (const s of this.ctx.shards.values())
+      if (s.status === "open" || s.status === "ended") projected += shardCost(s, totals, batchPrices) ?? 0;
+    return projected > max ? projected : null;
   }
 
   /** Send every request of the shard that has no live answer yet; returns the shard's "batch". */
@@ -169,6 +207,22 @@ export function liveResults(stateDir: string, field = "live"): Pick<ProviderConn
       }
     },
   };
+}
+
+/**
+ * A shard's estimated cost at live prices (0 when unknown); a shard that mixes models (model "")
+ * costs the run's live average per request.
+ */
+function liveShardCost(
+  shard: ShardRow,
+  totals: RunTotals | null,
+  prices: Parameters<typeof shardCost>[2],
+): number {
+  if (shard.model !== "") return shardCost(shard, totals, prices) ?? 0;
+  const live = totals?.estimatedLiveCost;
+  // a run of an older version recorded the batch average only: live prices are twice it
+  if (!totals || live === undefined) return 2 * averageCost(totals) * shard.requests;
+  return averageCost({ estimatedCost: live, requests: totals.requests }) * shard.requests;
 }
 
 function liveFile(stateDir: string, shard: ShardRow): string {

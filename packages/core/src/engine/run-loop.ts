@@ -114,7 +114,7 @@ export class RunLoop {
     };
     this.scheduler = runScheduler(this.ctx, () => this.totals);
     this.poller = new Poller(this.ctx);
-    this.deadline = new Deadline(this.ctx);
+    this.deadline = new Deadline(this.ctx, () => this.totals);
     this.cleanUp = new ShardCleanUp(this.ctx, o.pipeline.spec.batch.clean_up, this.read.reading);
     this.delivery = new Delivery(this.ctx, {
       pluginTimeoutMs: o.pluginTimeoutMs,

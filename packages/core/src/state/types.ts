@@ -46,6 +46,8 @@ export interface RunTotals {
   estimatedInputTokens: number;
   estimatedOutputTokens: number;
   estimatedCost: number | null;
+  /** the same requests at live prices (batch.deadline's fallback and its max_cost check); absent in runs of older versions */
+  estimatedLiveCost?: number | null;
 }
 
 export interface RunCounters {

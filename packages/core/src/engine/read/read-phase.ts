@@ -376,13 +376,14 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
   const mayNotFitWarning = modelLimits.warning();
   if (mayNotFitWarning) logger.warn(mayNotFitWarning);
   totals.estimatedCost = sumCosts(costByModel, pricesFor(pipeline.spec.pricing));
+  totals.estimatedLiveCost = sumCosts(costByModel, livePricesFor(pipeline.spec.pricing));
   options.onProgress?.(totals.read);
   return {
     totals,
     shards,
     fanout: fanout.take(),
     failuresFile: prepFailuresFile(runId),
-    liveCost: sumCosts(costByModel, livePricesFor(pipeline.spec.pricing)),
+    liveCost: totals.estimatedLiveCost,
     mayNotFit: modelLimits.mayNotFit,
   };
 }
