@@ -42,6 +42,9 @@ export default defineCommand({
       .map((id) => id.trim())
       .filter(Boolean);
     const { pipeline } = await loadPipelineArg(ctx, args);
+    const { plugin, options } = pipeline.provider;
+    // a provider whose batches are not split by endpoint takes none (Anthropic: the Messages API)
+    const endpointApplies = plugin.limits(options).batchKey.includes("endpoint");
     const seen = new Set<string>();
     let answered = 0;
     let failed = 0;
@@ -57,7 +60,7 @@ export default defineCommand({
         outputTokens += item.result.usage?.output_tokens ?? 0;
         cost = cost === null || item.cost === null ? null : cost + item.cost;
       } else failed++;
-      io.stdout.write(args.json ? `${JSON.stringify(item)}\n` : renderItem(item));
+      io.stdout.write(args.json ? `${JSON.stringify(item)}\n` : renderItem(item, endpointApplies));
     }
     const missing = (ids ?? []).filter((id) => !seen.has(id));
     if (missing.length > 0) {
@@ -78,7 +81,7 @@ export default defineCommand({
   },
 });
 
-function renderItem(item: TryItem): string {
+function renderItem(item: TryItem, endpointApplies: boolean): string {
   const head = `── ${item.id} (${item.source.file.split("/").pop()}:${item.source.line}) `;
   const lines = [head.padEnd(72, "─")];
   if (!item.sent) {
@@ -86,7 +89,10 @@ function renderItem(item: TryItem): string {
     return `${lines.join("\n")}\n`;
   }
   const shown = { shortened: false };
-  lines.push(`request  POST ${item.request.url}`, indent(compactJson(shorten(item.request.body, shown))));
+  const to = endpointApplies
+    ? `POST ${item.request.url}`
+    : "to the provider's live API (the transform's endpoint does not apply)";
+  lines.push(`request  ${to}`, indent(compactJson(shorten(item.request.body, shown))));
   const r = item.result;
   if (r.kind === "failure") {
     lines.push(`answer   ✖ ${r.error.message} (${r.error.code}${r.retryable ? ", retryable" : ""})`);
