@@ -14,12 +14,15 @@ import path from "node:path";
 import { BatchpipeError, ErrorCodes } from "../errors.js";
 import { averageCost, livePricesFor, pricesFor, shardCost } from "../estimate/pricing.js";
 import type { BatchSnapshot, LiveResult, ProviderConnection, ResultItem } from "../provider/contract.js";
+import { ProviderError } from "../provider/http-retry.js";
 import type { RunTotals, ShardRow } from "../state/index.js";
 import {
   describeError,
   emitBudgetExceeded,
   type LoopContext,
   patchShard,
+  providerAnswered,
+  providerFailed,
   shardsIn,
   waitingShards,
   warn,
@@ -96,8 +99,22 @@ export class Deadline {
       if (BUSY.some((status) => shardsIn(this.ctx, status).length > 0)) return false;
       throw budgetExceeded(this.ctx.pipeline.spec.batch.max_cost, this.ctx.counters.cost);
     }
-    const batch = await this.answer(shard);
+    if (this.ctx.outage.retryAt > Date.now()) return false;
+    const startedAt = Date.now();
+    const { batch, down, answered } = await this.answer(shard);
     if (this.ctx.signal.aborted) throw interrupted();
+    if (answered) providerAnswered(this.ctx);
+    if (down) {
+      // an outage, not the records' failure: what has no answer waits and is sent again (up to
+      // batch.max_outage, then the run stops with its state saved)
+      providerFailed(this.ctx, outageError(down), startedAt);
+      const wait = Math.max(0, Math.round((this.ctx.outage.retryAt - Date.now()) / 1000));
+      warn(
+        this.ctx,
+        `the live API did not answer shard ${shard.name} (${down.error.code}: ${down.error.message}); its requests without an answer are sent again in ${wait} s`,
+      );
+      return false;
+    }
     patchShard(this.ctx, shard, { status: "ended", batchId: null, batchStatus: batch.status, batch });
     return true;
   }
@@ -118,14 +135,21 @@ export class Deadline {
     return projected > max ? projected : null;
   }
 
-  /** Send every request of the shard that has no live answer yet; returns the shard's "batch". */
-  private async answer(shard: ShardRow): Promise<BatchSnapshot> {
+  /**
+   * Send every request of the shard that has no live answer yet; returns the shard's "batch", or
+   * `down`, the first answer that says the API is down (the others then take no new request).
+   */
+  private async answer(
+    shard: ShardRow,
+  ): Promise<{ batch: BatchSnapshot; down: LiveFailure | undefined; answered: boolean }> {
     const { ctx } = this;
     const live = ctx.provider.live!;
     const file = liveFile(ctx.stateDir, shard);
-    const answered = await keepCompleteAnswers(file);
+    const kept = await keepCompleteAnswers(file);
     const out = fs.openSync(file, "a", 0o600);
     const lines = readFileLines(path.join(ctx.stateDir, shard.file))[Symbol.asyncIterator]();
+    let down: LiveFailure | undefined;
+    let answered = false;
     try {
       let index = 0;
       const next = async (): Promise<{ index: number; line: string } | null> => {
@@ -134,15 +158,21 @@ export class Deadline {
           if (done) return null;
           if (value === "") continue;
           const i = index++;
-          if (!answered.has(i)) return { index: i, line: value };
+          if (!kept.has(i)) return { index: i, line: value };
         }
       };
-      /** a worker's call threw: the others take no new job, and their calls in flight are kept */
+      /** a worker's call threw, or the API is down: the others take no new job, and their calls in flight are kept */
       let failed = false;
       const worker = async () => {
         for (let job = await next(); job !== null; job = await next()) {
           if (ctx.signal.aborted || failed) return;
           const result: LiveResult = await withCallSignal(ctx.signal, (signal) => live(job.line, { signal }));
+          if (result.kind === "failure" && apiDown(result)) {
+            down ??= result;
+            failed = true;
+            return;
+          }
+          answered = true;
           // joined by its line in the shard, as batch results of providers with ids of their own are
           fs.writeSync(
             out,
@@ -169,7 +199,8 @@ export class Deadline {
       await lines.return?.(undefined);
     }
     // rows answered this way show batch_id "live"
-    return answeredLocally("live", ANSWERED_LIVE, { live: path.relative(ctx.stateDir, file) });
+    const batch = answeredLocally("live", ANSWERED_LIVE, { live: path.relative(ctx.stateDir, file) });
+    return { batch, down, answered };
   }
 }
 
@@ -223,6 +254,31 @@ function liveShardCost(
   // a run of an older version recorded the batch average only: live prices are twice it
   if (!totals || live === undefined) return 2 * averageCost(totals) * shard.requests;
   return averageCost({ estimatedCost: live, requests: totals.requests }) * shard.requests;
+}
+
+type LiveFailure = Extract<LiveResult, { kind: "failure" }>;
+
+/**
+ * The answer says the API is down or busy, not that the request failed: no answer at all (the
+ * provider's own retries spent), rate limited, overloaded or unavailable.
+ */
+function apiDown(result: LiveFailure): boolean {
+  const status = result.error.status_code;
+  if (status === null) return result.error.code === "connection_error";
+  return (
+    status === 408 || status === 429 || status === 502 || status === 503 || status === 504 || status === 529
+  );
+}
+
+function outageError(down: LiveFailure): ProviderError {
+  const status = down.error.status_code ?? undefined;
+  return new ProviderError({
+    route: "live call",
+    message: `live call: ${down.error.code}: ${down.error.message}`,
+    hint: "Check that provider.base_url is reachable; the run goes on once the provider answers.",
+    status,
+    attempts: 1,
+  });
 }
 
 function liveFile(stateDir: string, shard: ShardRow): string {
