@@ -28,8 +28,16 @@ const STATUS_OF: Record<string, number> = {
   overloaded_error: 529,
 };
 
-/** the one error type a new attempt cannot fix (the request must change) */
-export const FINAL_ERROR = "invalid_request_error";
+/**
+ * the error types a new attempt of the same request cannot fix (the request, or what the account may
+ * use, must change): a model Anthropic does not have is a not_found_error
+ */
+export const FINAL_ERRORS: ReadonlySet<string> = new Set([
+  "invalid_request_error",
+  "not_found_error",
+  "permission_error",
+  "request_too_large",
+]);
 
 /** One shard line: the transform's body is the Messages request (`endpoint` does not apply). */
 export function encodeRequest(request: RequestLine): EncodedRequest {
@@ -163,7 +171,7 @@ export function toResultItem(line: unknown, tagId: string, where: string): Resul
         id,
         index,
         error: { code, message, status_code: STATUS_OF[code] ?? null },
-        retryable: code !== FINAL_ERROR,
+        retryable: !FINAL_ERRORS.has(code),
       };
     }
     case "canceled":

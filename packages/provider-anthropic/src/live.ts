@@ -5,7 +5,7 @@
  */
 import Anthropic from "@anthropic-ai/sdk";
 import { keyRedactor, type LiveResult, liveFailure } from "@batchpipe/core/plugin";
-import { FINAL_ERROR, isObject, toUsage } from "./format.js";
+import { FINAL_ERRORS, isObject, toUsage } from "./format.js";
 
 export interface LiveCallerOptions {
   baseURL: string;
@@ -47,7 +47,7 @@ export function createLiveCaller(options: LiveCallerOptions) {
       if (error instanceof Anthropic.APIError && typeof error.status === "number") {
         const body = isObject(error.error) && isObject(error.error.error) ? error.error.error : {};
         const code = typeof body.type === "string" ? body.type : `http_${error.status}`;
-        const retryable = code !== FINAL_ERROR && error.status !== 400 && error.status !== 404;
+        const retryable = !FINAL_ERRORS.has(code) && ![400, 403, 404, 413].includes(error.status);
         return liveFailure(id, code, redact(error.message), error.status, retryable);
       }
       const message =
