@@ -50,7 +50,8 @@ function pipeline(dir: string, dialect: "openai" | "anthropic"): string {
       "transform:",
       '  id: "{{ id }}"',
       `  body: { model: ${model}, max_tokens: 16, messages: [{ role: user, content: "Say: {{ text }}" }] }`,
-      "batch: { max_requests: 30, poll_interval: 50ms, deadline: 1s, max_attempts: 1 }",
+      // the deadline passes before any batch is created: every request goes live, once (max_attempts 1)
+      "batch: { max_requests: 30, poll_interval: 50ms, deadline: 1ms, max_attempts: 1 }",
       "sinks:",
       "  - { use: jsonl, path: ./out/results.jsonl }",
       "errors:",
