@@ -35,6 +35,8 @@ import { withCallSignal } from "./types.js";
 export const ANSWERED_LIVE = "answered_live";
 /** live calls in flight at once */
 const CONCURRENCY = 8;
+/** how often a live pass looks for a cancel of the run */
+const CANCEL_CHECK_MS = 250;
 /** shards whose batch may still deliver results (and spend) */
 const BUSY = ["open", "submitting", "ended"] as const;
 
@@ -101,8 +103,18 @@ export class Deadline {
     }
     if (this.ctx.outage.retryAt > Date.now()) return false;
     const startedAt = Date.now();
-    const { batch, down, answered } = await this.answer(shard);
+    const { batch, down, answered, cancelled } = await this.answer(shard);
     if (this.ctx.signal.aborted) throw interrupted();
+    if (cancelled) {
+      // what was answered is delivered; the rest fails as batch_cancelled, as a cancelled batch's
+      patchShard(this.ctx, shard, {
+        status: "ended",
+        batchId: null,
+        batchStatus: "cancelled",
+        batch: { ...batch, ending: "cancelled" },
+      });
+      return false;
+    }
     if (answered) providerAnswered(this.ctx);
     if (down) {
       // an outage, not the records' failure: what has no answer waits and is sent again (up to
@@ -141,7 +153,7 @@ export class Deadline {
    */
   private async answer(
     shard: ShardRow,
-  ): Promise<{ batch: BatchSnapshot; down: LiveFailure | undefined; answered: boolean }> {
+  ): Promise<{ batch: BatchSnapshot; down: LiveFailure | undefined; answered: boolean; cancelled: boolean }> {
     const { ctx } = this;
     const live = ctx.provider.live!;
     const file = liveFile(ctx.stateDir, shard);
@@ -150,6 +162,9 @@ export class Deadline {
     const lines = readFileLines(path.join(ctx.stateDir, shard.file))[Symbol.asyncIterator]();
     let down: LiveFailure | undefined;
     let answered = false;
+    // `batchpipe cancel` (another process) is recorded in the state: looked at every CANCEL_CHECK_MS
+    let cancelled = false;
+    let checkedAt = Date.now();
     try {
       let index = 0;
       const next = async (): Promise<{ index: number; line: string } | null> => {
@@ -166,6 +181,11 @@ export class Deadline {
       const worker = async () => {
         for (let job = await next(); job !== null; job = await next()) {
           if (ctx.signal.aborted || failed) return;
+          if (Date.now() - checkedAt >= CANCEL_CHECK_MS) {
+            checkedAt = Date.now();
+            cancelled ||= ctx.state.getRun(ctx.runId)?.cancelRequested === true;
+          }
+          if (cancelled) return;
           const result: LiveResult = await withCallSignal(ctx.signal, (signal) => live(job.line, { signal }));
           if (result.kind === "failure" && apiDown(result)) {
             down ??= result;
@@ -200,7 +220,7 @@ export class Deadline {
     }
     // rows answered this way show batch_id "live"
     const batch = answeredLocally("live", ANSWERED_LIVE, { live: path.relative(ctx.stateDir, file) });
-    return { batch, down, answered };
+    return { batch, down, answered, cancelled };
   }
 }
 
