@@ -40,7 +40,8 @@ describe("cancel during batch.deadline's live fallback", () => {
       ...SENTIMENT,
       name: "deadline-cancel",
       baseUrl: emulator.url,
-      batch: { max_requests: N, deadline: "1s" },
+      // the deadline passes before any batch is created: every request goes live
+      batch: { max_requests: N, deadline: "1ms" },
     });
     const before = await liveCalls();
     let cancelled: Promise<unknown> | undefined;
@@ -53,6 +54,9 @@ describe("cancel during batch.deadline's live fallback", () => {
     });
     await cancelled;
     expect(run.code, run.stderr).toBe(3);
+    // the requests the live pass never sent are not results the provider lost ("missing lines")
+    const report = run.events.find((e) => e.type === "run_finished")?.report as Record<string, number>;
+    expect(report.missing).toBe(0);
     const sent = (await liveCalls()) - before;
     // 400 calls of 200 ms, 8 at a time, take ~10 s: the cancel (a CLI started at the deadline) lands ~1 s in
     expect(sent).toBeLessThan(N / 2);

@@ -201,9 +201,11 @@ async function collectWith(options: CollectOptions, metas: ShardMetaIndex): Prom
   for (const [id, entry] of metas.entries()) {
     if (seen.has(id)) continue;
     const lineError = lineErrors.get(entry.index + 1);
-    // a missing line is one the provider's results lacked, not a request never sent, nor one of a
-    // batch that vanished (null: no results to lack it; its requests are counted as retried)
-    if (!lineError && batch && sent && live()) counters.missing++;
+    // a missing line is one the provider's results lacked, not a request never sent (nor one a
+    // live pass stopped by a cancel never sent), nor one of a batch that vanished (null: no results
+    // to lack it; its requests are counted as retried)
+    const unsent = isAnsweredLive(batch) && batch?.ending === "cancelled";
+    if (!lineError && batch && sent && !unsent && live()) counters.missing++;
     await route(
       entry,
       lineError
