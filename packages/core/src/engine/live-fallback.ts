@@ -28,7 +28,7 @@ import {
   warn,
 } from "./loop-context.js";
 import { interrupted, readFileLines } from "./read/index.js";
-import { budgetExceeded } from "./scheduler.js";
+import { budgetExceeded, projectedSpend } from "./scheduler.js";
 import { withCallSignal } from "./types.js";
 
 /** the provider status word of a shard answered through the live API */
@@ -141,9 +141,11 @@ export class Deadline {
     const max = spec.batch.max_cost;
     if (max === null) return null;
     const batchPrices = pricesFor(spec.pricing);
-    let projected = this.ctx.counters.cost + liveShardCost(shard, totals, livePricesFor(spec.pricing));
-    for (const s of this.ctx.shards.values())
-      if (s.status === "open" || s.status === "ended") projected += shardCost(s, totals, batchPrices) ?? 0;
+    const projected = projectedSpend(
+      this.ctx.counters.cost + liveShardCost(shard, totals, livePricesFor(spec.pricing)),
+      this.ctx.shards.values(),
+      (s) => shardCost(s, totals, batchPrices) ?? 0,
+    );
     return projected > max ? projected : null;
   }
 

@@ -11,6 +11,7 @@ import { BatchpipeError, ErrorCodes, systemError } from "../errors.js";
 import { pricesFor, shardCost } from "../estimate/pricing.js";
 import { type FailureRow, type Logger, silentLogger } from "../plugin.js";
 import { checkStateOwner, type FailureExample, openState, type RunTotals } from "../state/index.js";
+import { countFailure, emptyCounters } from "./counters.js";
 import { type MayNotFit, runReadPhase, withoutResume } from "./read/index.js";
 import type { EnginePipeline } from "./types.js";
 
@@ -105,15 +106,11 @@ export async function planPipeline(
       // the machine's problem here is the temp folder's (a full disk): plan has no run to resume
       throw systemError(error) ? tempFolderError(tmp, error) : withoutResume(error);
     });
-    const failedByCode: Record<string, number> = {};
-    const firstFailures: Record<string, FailureExample> = {};
+    // counted as a run counts them when it delivers these failures
+    const counters = emptyCounters();
     const failures = fs.readFileSync(path.join(dir, read.failuresFile), "utf8");
-    for (const line of failures.split("\n")) {
-      if (!line) continue;
-      const { id, error } = JSON.parse(line) as FailureRow;
-      failedByCode[error.code] = (failedByCode[error.code] ?? 0) + 1;
-      firstFailures[error.code] ??= { id, message: error.message };
-    }
+    for (const line of failures.split("\n")) if (line) countFailure(counters, JSON.parse(line) as FailureRow);
+    const { failedByCode, firstFailures } = counters;
     // per model, not per shard: a shard that mixes models has none to price it by
     const liveWorstCase = pipeline.spec.batch.deadline === null ? null : read.liveCost;
     return {

@@ -225,11 +225,23 @@ export class Scheduler {
 
   private projectedCost(shards: readonly SchedulerShard[], shard: SchedulerShard, spent: number): number {
     if (this.options.maxCost === null) return 0;
-    let projected = spent + this.options.shardCost(shard);
-    for (const s of shards)
-      if (s.status === "open" || s.status === "ended") projected += this.options.shardCost(s);
-    return projected;
+    return projectedSpend(spent + this.options.shardCost(shard), shards, this.options.shardCost);
   }
+}
+
+/**
+ * What the run will have spent once `next` (spent so far plus the shard about to go, batch or
+ * live) and every shard whose batch is open or ended but not yet collected are paid: what
+ * batch.max_cost is checked against.
+ */
+export function projectedSpend<S extends { status: string }>(
+  next: number,
+  shards: Iterable<S>,
+  costOf: (shard: S) => number,
+): number {
+  let projected = next;
+  for (const s of shards) if (s.status === "open" || s.status === "ended") projected += costOf(s);
+  return projected;
 }
 
 /**
