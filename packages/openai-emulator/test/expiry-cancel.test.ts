@@ -70,14 +70,32 @@ describe("cancellation", () => {
     expect(again.status).toBe("cancelled");
   });
 
-  it("cancelling while validating ends cancelled without files", async () => {
+  it("cancelling while validating ends cancelled with a batch_cancelled line for every request", async () => {
     h = await startHarness({ latencies: { validation: 0.5 } });
     const created = await submit(h, lines(10));
     await h.client.batches.cancel(created.id);
     const { batch } = await waitForBatch(h.client, created.id);
     expect(batch.status).toBe("cancelled");
+    expect(batch.in_progress_at).toBeNull();
+    expect(batch.request_counts).toEqual({ total: 10, completed: 0, failed: 10 });
     expect(batch.output_file_id).toBeNull();
-    expect(batch.error_file_id).toBeNull();
+    const errors = await readLinesOf(h.client, batch.error_file_id);
+    expect(errors.map((l) => l.custom_id).sort()).toEqual(
+      lines(10)
+        .map((_, i) => `r-${i}`)
+        .sort(),
+    );
+    for (const line of errors) {
+      expect(line).toEqual({
+        id: expect.stringMatching(/^batch_req_/),
+        custom_id: line.custom_id,
+        response: null,
+        error: {
+          code: "batch_cancelled",
+          message: "This request was cancelled before it could be executed.",
+        },
+      });
+    }
   });
 
   it("409 on a completed or failed batch, 404 on an unknown id", async () => {

@@ -44,7 +44,7 @@ export async function runBatch(
   const cancel = record.cancel.signal;
   await clock.sleep(options.latencies.validation, anySignal(cancel, life));
   if (life.aborted) return;
-  if (cancel.aborted) return finishCancelled(host, record, undefined, undefined, life);
+  if (cancel.aborted) return cancelBeforeRun(host, record, body.input_file_id, life);
 
   const file = host.visibleFile(body.input_file_id);
   if (!file) {
@@ -74,7 +74,7 @@ export async function runBatch(
     signal: anySignal(cancel, life),
   });
   if (life.aborted) return;
-  if (cancel.aborted) return finishCancelled(host, record, undefined, undefined, life);
+  if (cancel.aborted) return cancelBeforeRun(host, record, body.input_file_id, life);
   if (scan.lines === 0) {
     return failBatch(host, record, [
       {
@@ -124,7 +124,7 @@ async function execute(
   total: number,
   life: AbortSignal,
 ): Promise<void> {
-  const { clock, store, ids } = host.ctx;
+  const { clock, store } = host.ctx;
   const { batch } = record;
   const cancel = record.cancel.signal;
   if (batch.status === "validating") batch.status = "in_progress";
@@ -165,16 +165,7 @@ async function execute(
         }
       }
       if (stop) {
-        bad.append({
-          id: ids.batchRequest(),
-          custom_id: request.custom_id,
-          response: null,
-          error: {
-            code: stop === "expired" ? "batch_expired" : "batch_cancelled",
-            message: stop === "expired" ? EXPIRED_MESSAGE : CANCELLED_MESSAGE,
-          },
-        });
-        batch.request_counts.failed++;
+        appendUnexecuted(host, record, bad, request.custom_id, stop);
         continue;
       }
       executeLine(host, record, request, ok, bad);
@@ -274,6 +265,72 @@ function executeLine(
   usage.input_tokens += answer.usage.input;
   usage.output_tokens += answer.usage.output;
   usage.total_tokens += answer.usage.input + answer.usage.output;
+}
+
+/** a request the batch never executed: an error-file line with no response, counted as failed */
+function appendUnexecuted(
+  host: BatchHost,
+  record: BatchRecord,
+  bad: ResultFile,
+  customId: string,
+  stop: "expired" | "cancelled",
+): void {
+  bad.append({
+    id: host.ctx.ids.batchRequest(),
+    custom_id: customId,
+    response: null,
+    error: {
+      code: stop === "expired" ? "batch_expired" : "batch_cancelled",
+      message: stop === "expired" ? EXPIRED_MESSAGE : CANCELLED_MESSAGE,
+    },
+  });
+  record.batch.request_counts.failed++;
+}
+
+/**
+ * A batch cancelled while validating: none of its requests ran, and each goes to the error file
+ * as `batch_cancelled` (response null), as the requests a cancel stops mid-run do. Without them a
+ * client that reconciles the files against its input counts every request as lost (batchpipe's
+ * "missing lines": 400 of 400). The requests are the input's lines that name a custom_id; a line
+ * that does not parse names no request. No input file (never visible): no lines.
+ */
+async function cancelBeforeRun(
+  host: BatchHost,
+  record: BatchRecord,
+  inputFileId: string,
+  life: AbortSignal,
+): Promise<void> {
+  const file = host.visibleFile(inputFileId);
+  if (!file) return finishCancelled(host, record, undefined, undefined, life);
+  const { store } = host.ctx;
+  const ok = new ResultFile(store.tmpPath(".out"));
+  const bad = new ResultFile(store.tmpPath(".err"));
+  try {
+    const slices = new TimeSlices();
+    for await (const { line } of readLines(file.path)) {
+      if (life.aborted) return;
+      const customId = customIdOf(line);
+      if (customId === undefined) continue;
+      record.batch.request_counts.total++;
+      appendUnexecuted(host, record, bad, customId, "cancelled");
+      if (slices.due()) await slices.turn();
+    }
+    await finishCancelled(host, record, ok, bad, life);
+  } finally {
+    ok.dispose();
+    bad.dispose();
+  }
+}
+
+/** the custom_id an input line names (undefined: blank, not JSON, or none given) */
+function customIdOf(line: string): string | undefined {
+  if (line.trim() === "") return undefined;
+  try {
+    const id = (JSON.parse(line) as { custom_id?: unknown } | null)?.custom_id;
+    return typeof id === "string" ? id : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 async function finishCancelled(
