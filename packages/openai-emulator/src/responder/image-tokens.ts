@@ -1,7 +1,8 @@
 /**
- * Input tokens of the images in a message's content, a fixed figure per image: the emulator does
- * not read image sizes, so each image counts as batchpipe's estimate counts one of unknown size
- * (@batchpipe/core estimate/media-tokens.ts; the emulator's main entry does not load core):
+ * Input tokens of an image in a message's content (media-tokens.ts walks the content), a fixed
+ * figure per image: the emulator does not read image sizes, so each image counts as batchpipe's
+ * estimate counts one of unknown size (@batchpipe/core estimate/media-tokens.ts; the emulator's
+ * main entry does not load core):
  *
  * - OpenAI (`image_url` parts, the Responses API's `input_image`): a 1024×1024 image by the
  *   published rules (platform.openai.com/docs/guides/images-vision, "Calculating costs"): detail
@@ -12,29 +13,12 @@
  *   image Claude takes without resizing (docs.anthropic.com/en/docs/build-with-claude/vision,
  *   "Calculate image costs": width × height / 750, ~1.15 megapixels).
  */
-const ANTHROPIC_IMAGE_TOKENS = 1600;
+export const ANTHROPIC_IMAGE_TOKENS = 1600;
 const UNKNOWN_PATCHES = (1024 / 32) * (1024 / 32);
 const UNKNOWN_TILES = 4;
 
-/** The image tokens of a content (a string, or an array of parts that may nest `content`). */
-export function imageTokens(content: unknown, model: string | undefined): number {
-  if (!Array.isArray(content)) return 0;
-  let sum = 0;
-  for (const part of content) {
-    if (!part || typeof part !== "object") continue;
-    const p = part as Record<string, unknown>;
-    if (p.type === "image_url") {
-      const image = p.image_url as Record<string, unknown> | string | undefined;
-      const detail = image && typeof image === "object" ? image.detail : p.detail;
-      sum += openaiImageTokens(detail, model);
-    } else if (p.type === "input_image") sum += openaiImageTokens(p.detail, model);
-    else if (p.type === "image") sum += ANTHROPIC_IMAGE_TOKENS;
-    else if (p.content !== undefined) sum += imageTokens(p.content, model);
-  }
-  return sum;
-}
-
-function openaiImageTokens(detail: unknown, model: string | undefined): number {
+/** an OpenAI image of unknown size (1024×1024) at `detail`, by the model's rule */
+export function openaiImageTokens(detail: unknown, model: string | undefined): number {
   const m = model ?? "";
   const patches = (multiplier: number) => Math.ceil(UNKNOWN_PATCHES * multiplier);
   if (m.startsWith("gpt-4.1-mini") || m.startsWith("gpt-5-mini")) return patches(1.62);

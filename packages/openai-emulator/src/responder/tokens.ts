@@ -1,10 +1,10 @@
 /**
  * The emulator's token estimator (cheap, deterministic, documented in README.md):
- * ceil(characters / 4) of every text, a fixed figure per image (image-tokens.ts), plus 4 tokens
- * per chat message and 3 per request. It drives the enqueued-token queue and the `usage` of every
- * response.
+ * ceil(characters / 4) of every text, media by batchpipe's rules (media-tokens.ts: a fixed figure
+ * per image, PDFs by their pages, audio by its duration), plus 4 tokens per chat message and 3 per
+ * request. It drives the enqueued-token queue and the `usage` of every response.
  */
-import { imageTokens } from "./image-tokens.js";
+import { mediaTokens } from "./media-tokens.js";
 
 export function estimateTextTokens(text: string): number {
   return Math.ceil(text.length / 4);
@@ -81,7 +81,7 @@ function messagesTokens(messages: unknown, model: string | undefined): number {
   return sum;
 }
 
-/** The input tokens of a content: its text and its images. */
+/** The input tokens of a content: its text and its media (images, files, audio). */
 export function contentTokens(content: unknown, model: string | undefined): number {
-  return estimateTextTokens(textOf(content)) + imageTokens(content, model);
+  return estimateTextTokens(textOf(content)) + mediaTokens(content, model);
 }
