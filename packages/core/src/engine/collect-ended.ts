@@ -9,6 +9,8 @@ export async function collectEnded(
   delivery: Delivery,
   o: {
     cancelling: boolean;
+    /** batch.deadline has passed: what a cancelled batch left undone goes live (CollectOptions) */
+    deadlinePassed: boolean;
     /** false while the read may still add identical requests of the root (read-link.ts) */
     mayCollect(root: string): boolean;
     /** the collection of a shard of `root` has ended, however it went */
@@ -21,7 +23,7 @@ export async function collectEnded(
     if (ctx.signal.aborted) throw interrupted();
     let outcome: Awaited<ReturnType<typeof delivery.collect>>;
     try {
-      outcome = await delivery.collect(shard, o.cancelling);
+      outcome = await delivery.collect(shard, { noRetry: o.cancelling, deadlinePassed: o.deadlinePassed });
     } finally {
       o.collectionDone(shard.root);
     }

@@ -35,6 +35,11 @@ export interface CollectOptions {
   /** the run is being cancelled: nothing is retried */
   noRetry: boolean;
   /**
+   * batch.deadline has passed: a request a cancelled batch left undone (batch_cancelled) was never
+   * executed, so it goes live in a retry shard whatever batch.max_attempts says
+   */
+  deadlinePassed?: boolean;
+  /**
    * Results answering 404/410 are taken as gone (their unread requests get a new attempt); until
    * then such an answer is thrown like any failed download (it may be a passing glitch).
    */
@@ -73,6 +78,9 @@ const HELD_FAILURES = 50_000;
 /** the status of a batch given up on as stuck (polling.ts): it has no results to read */
 export const STUCK_STATUS = "stuck";
 
+/** the code of a request its batch's cancel left undone (the providers' own results use it too) */
+const CANCELLED = "batch_cancelled";
+
 /** a request's outcome: a result of the provider's, or one made up for a request without any */
 type Outcome = Exclude<ResultItem, { kind: "unreadable" }>;
 
@@ -88,7 +96,12 @@ export async function collectShard(options: CollectOptions): Promise<CollectResu
 async function collectWith(options: CollectOptions, metas: ShardMetaIndex): Promise<CollectResult> {
   const { shard, batch } = options;
   const fanout = groupFanout(options.fanout);
-  const retryAllowed = !options.noRetry && shard.attempt < options.maxAttempts;
+  const attemptsLeft = shard.attempt < options.maxAttempts;
+  /** a retryable failure gets a retry shard: while attempts remain, or undone at the deadline's cancel */
+  const retries = (outcome: Extract<Outcome, { kind: "failure" }>) =>
+    outcome.retryable &&
+    !options.noRetry &&
+    (attemptsLeft || (options.deadlinePassed === true && outcome.error.code === CANCELLED));
   const fromCache = isFromCache(batch);
   let counters = emptyCounters();
   const seen = new Set<string>();
@@ -99,7 +112,7 @@ async function collectWith(options: CollectOptions, metas: ShardMetaIndex): Prom
 
   const route = async (entry: MetaEntry, outcome: Outcome) => {
     if (live()) await deliver(entry, outcome);
-    else if (outcome.kind === "failure" && outcome.retryable && retryAllowed) retry.add(entry.index);
+    else if (outcome.kind === "failure" && retries(outcome)) retry.add(entry.index);
     routed++;
     // parts are counted from where the last run's ended (its part size may have been another);
     // the last part is the delivery's own commit, under the shard's key (see Delivery)
@@ -135,7 +148,7 @@ async function collectWith(options: CollectOptions, metas: ShardMetaIndex): Prom
       }
       outcome = success.failure;
     }
-    if (outcome.retryable && retryAllowed) {
+    if (retries(outcome)) {
       retry.add(entry.index);
       counters.retried++;
       return;
@@ -322,7 +335,7 @@ function missingOutcome(id: string, batch: BatchSnapshot | null, absent: string 
     case "expired":
       return failure("batch_expired", "the request was not executed before the completion window expired");
     case "cancelled":
-      return failure("batch_cancelled", "the batch was cancelled before the request was executed");
+      return failure(CANCELLED, "the batch was cancelled before the request was executed");
     case "failed": {
       const first = batch.errors[0];
       return failure(first?.code ?? "batch_failed", first?.message ?? "the batch failed");

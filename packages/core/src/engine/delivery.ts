@@ -10,7 +10,7 @@ import { type BatchpipeError, ErrorCodes, isBatchpipeError } from "../errors.js"
 import { livePricesFor, pricesFor } from "../estimate/pricing.js";
 import type { FailureRow } from "../plugin.js";
 import type { ShardRow } from "../state/index.js";
-import { type CollectResult, collectShard, resultsGone } from "./collect.js";
+import { type CollectOptions, type CollectResult, collectShard, resultsGone } from "./collect.js";
 import { addCounters, countFailure, emptyCounters, type RunCounters } from "./counters.js";
 import { isAnsweredLive, liveResults } from "./live-fallback.js";
 import {
@@ -130,12 +130,15 @@ export class Delivery {
    * and its retry shard (if any) recorded in the same transaction; on failure it is tried again
    * after a capped backoff.
    */
-  async collect(shard: ShardRow, noRetry: boolean): Promise<CollectOutcome> {
-    const outcome = await this.collectOnce(
-      shard,
-      noRetry,
-      (this.backoff.get(shard.name)?.gone ?? 0) + 1 >= GONE_TRIES,
-    );
+  async collect(
+    shard: ShardRow,
+    o: Pick<CollectOptions, "noRetry" | "deadlinePassed">,
+  ): Promise<CollectOutcome> {
+    const outcome = await this.collectOnce(shard, {
+      noRetry: o.noRetry,
+      deadlinePassed: o.deadlinePassed,
+      acceptGone: (this.backoff.get(shard.name)?.gone ?? 0) + 1 >= GONE_TRIES,
+    });
     const before = this.backoff.get(shard.name);
     if (outcome.ok) this.backoff.delete(shard.name);
     else {
@@ -158,7 +161,10 @@ export class Delivery {
     }
   }
 
-  private async collectOnce(shard: ShardRow, noRetry: boolean, acceptGone: boolean): Promise<CollectOutcome> {
+  private async collectOnce(
+    shard: ShardRow,
+    o: Pick<CollectOptions, "noRetry" | "deadlinePassed" | "acceptGone">,
+  ): Promise<CollectOutcome> {
     const { ctx } = this;
     const key = `${ctx.runId}:${shard.name}`;
     const { partSize } = this.options;
@@ -196,8 +202,9 @@ export class Delivery {
           shard,
           batch: shard.batch,
           fanout: ctx.state.fanoutFor(ctx.runId, shard.root),
-          noRetry,
-          acceptGone,
+          noRetry: o.noRetry,
+          deadlinePassed: o.deadlinePassed,
+          acceptGone: o.acceptGone,
           sinks,
           signal,
           partSize,

@@ -197,6 +197,7 @@ export class RunLoop {
   private async collectEnded(): Promise<void> {
     await collectEnded(this.ctx, this.delivery, {
       cancelling: this.cancelling,
+      deadlinePassed: this.deadline.passed,
       mayCollect: (root) => this.read.mayCollect(root),
       collectionDone: (root) => this.read.collectionDone(root),
       collected: (shard) => {
