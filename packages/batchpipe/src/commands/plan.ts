@@ -66,7 +66,7 @@ export default defineCommand({
       // a shard answered from the cache uploads nothing and sends no tokens (its file holds the results)
       ...shown.map((s) => [
         s.cached ? `${s.name} (cached)` : s.name,
-        s.model || "-",
+        s.models.join(", ") || "-",
         s.endpoint,
         fmt(s.requests),
         s.cached ? "-" : size(s.bytes),

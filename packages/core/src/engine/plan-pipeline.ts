@@ -17,7 +17,10 @@ import type { EnginePipeline } from "./types.js";
 
 export interface PlanShard {
   name: string;
+  /** the model its batch is for; "" when the provider's batches mix models (Anthropic) */
   model: string;
+  /** the models of its requests (one unless the provider's batches mix them) */
+  models: string[];
   endpoint: string;
   requests: number;
   bytes: number;
@@ -124,6 +127,7 @@ export async function planPipeline(
       shards: read.shards.map((s) => ({
         name: s.name,
         model: s.model,
+        models: s.model === "" ? (read.shardModels.get(s.seq) ?? []) : [s.model],
         endpoint: s.endpoint,
         requests: s.requests,
         bytes: s.bytes,

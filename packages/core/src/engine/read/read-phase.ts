@@ -88,6 +88,11 @@ export interface ReadPhaseResult {
   liveCost: number | null;
   /** requests sent though their estimated input may not fit their model's context window (of this read) */
   mayNotFit: MayNotFit;
+  /**
+   * The models of each shard (by seq) whose batches mix models (its `model` is ""), in the order
+   * met; of this read only (a resumed read knows those it placed itself). For plan's table.
+   */
+  shardModels: Map<number, string[]>;
 }
 
 export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhaseResult> {
@@ -109,6 +114,14 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
   const estimator = createEstimator(options.estimate, saved?.estimator);
   const totals: RunTotals = saved ? { ...saved.totals } : emptyTotals();
   const costByModel = new Map<string, { input: number; output: number }>(saved?.costByModel ?? []);
+  const shardModels = new Map<number, Set<string>>();
+  /** a request of `model` was placed in shard `seq`: remembered when the shard's batches mix models */
+  const placedModel = (seq: number, entry: ShardEntry, model: string) => {
+    if (entry.model !== "" || model === "") return;
+    const models = shardModels.get(seq);
+    if (models) models.add(model);
+    else shardModels.set(seq, new Set([model]));
+  };
   const fanout = new FanoutRows();
   const commits = new CheckpointCommits(
     options.onCheckpoint ?? (() => undefined),
@@ -270,7 +283,7 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
       // --- result cache (cache/): a request that succeeded in an earlier run is not sent again, nor
       // one identical to a request whose collection began in this run (its result may be cached now)
       const hit = lookUpAll || same ? options.cache?.get(digest) : undefined;
-      if (hit) return placeCached(entry, hit);
+      if (hit) return placeCached(entry, hit, model);
       // its twin is being collected (a resumed run collects the batches that ended meanwhile while
       // it reads): wait for that to end and take its result, instead of paying for it again
       const collecting =
@@ -278,14 +291,15 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
       if (collecting)
         return collecting.then(() => {
           const late = options.cache?.get(digest);
-          return late ? placeCached(entry, late) : placeNew(entry, model);
+          return late ? placeCached(entry, late, model) : placeNew(entry, model);
         });
       // --- end result cache
       placeNew(entry, model);
     };
 
-    const placeCached = (entry: ShardEntry, hit: CacheHit) => {
+    const placeCached = (entry: ShardEntry, hit: CacheHit, model: string) => {
       const placed = writer.add(cachedEntry(entry, hit));
+      placedModel(placed.seq, entry, model);
       requests.set(entry.requestDigest, placed.seq, placed.index);
       cachedShards.add(placed.seq);
       totals.cached = (totals.cached ?? 0) + 1;
@@ -297,6 +311,7 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
     const placeNew = (entry: ShardEntry, model: string) => {
       const { requestDigest: digest, inputTokens, outputTokens } = entry;
       const placed = writer.add(entry);
+      placedModel(placed.seq, entry, model);
       requests.set(digest, placed.seq, placed.index);
       totals.requests++;
       totals.estimatedInputTokens += inputTokens;
@@ -385,6 +400,7 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
     failuresFile: prepFailuresFile(runId),
     liveCost: totals.estimatedLiveCost,
     mayNotFit: modelLimits.mayNotFit,
+    shardModels: new Map([...shardModels].map(([seq, models]) => [seq, [...models]])),
   };
 }
 
