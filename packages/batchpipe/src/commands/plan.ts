@@ -51,6 +51,11 @@ export default defineCommand({
           `      ${failureHint(code)}`,
         );
     }
+    // what `run` would warn about as it reads
+    const { warnings } = plan;
+    for (const message of warnings.first) out.push(`  ⚠ ${message}`);
+    if (warnings.count > warnings.first.length)
+      out.push(`  ⚠ … and ${plural(warnings.count - warnings.first.length, "more warning")}`);
     const near = plan.mayNotFit;
     if (near.count > 0) {
       out.push(

@@ -54,6 +54,11 @@ export interface PlanResult {
    */
   liveWorstCase: number | null;
   /**
+   * What the read warned about (the source's warnings, e.g. a CSV that is not UTF-8), as `run`
+   * prints them: how many, and the first few
+   */
+  warnings: { count: number; first: string[] };
+  /**
    * The pipeline's unfinished run, if it has one: `run` resumes it (sending only what it has not
    * sent) instead of doing what this plan shows
    */
@@ -84,7 +89,24 @@ export async function planPipeline(
   } catch (error) {
     throw tempFolderError(tmp, error);
   }
-  const logger: Logger = options.logger ?? silentLogger;
+  // the read's warnings are the plan's (and the caller's logger's, if it gave one)
+  const warnings: PlanResult["warnings"] = { count: 0, first: [] };
+  const given = options.logger ?? silentLogger;
+  const keep = (message: string) => {
+    if (warnings.count++ < WARNINGS_SHOWN) warnings.first.push(message);
+  };
+  const logger: Logger = {
+    debug: (message, data) => given.debug(message, data),
+    info: (message, data) => given.info(message, data),
+    warn: (message, data) => {
+      keep(message);
+      given.warn(message, data);
+    },
+    error: (message, data) => {
+      keep(message);
+      given.error(message, data);
+    },
+  };
   const cache =
     !options.noCache &&
     !pipeline.spec.batch.allow_same_dataset &&
@@ -103,6 +125,7 @@ export async function planPipeline(
       runId: "plan",
       signal: options.signal ?? new AbortController().signal,
       logger,
+      quietMayNotFit: true,
       onProgress: options.onProgress,
       cache: cache && cache.size > 0 ? cache : undefined,
     }).catch((error: unknown) => {
@@ -123,6 +146,7 @@ export async function planPipeline(
       firstFailures,
       mayNotFit: read.mayNotFit,
       liveWorstCase,
+      warnings,
       unfinishedRun: unfinishedRun(stateDir),
       shards: read.shards.map((s) => ({
         name: s.name,
@@ -142,6 +166,9 @@ export async function planPipeline(
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
+
+/** the warnings a plan keeps (it counts them all) */
+const WARNINGS_SHOWN = 20;
 
 /** the unfinished run of the state folder, read without taking the pipeline's lock */
 function unfinishedRun(stateDir: string): string | null {

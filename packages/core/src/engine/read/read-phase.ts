@@ -50,6 +50,8 @@ export interface ReadPhaseOptions {
   runId: string;
   signal: AbortSignal;
   logger: Logger;
+  /** the caller shows `mayNotFit` itself (plan): the read does not warn about it */
+  quietMayNotFit?: boolean;
   estimate?: EstimateMode;
   onProgress?(records: number): void;
   /** records between checkpoints (default 10,000) */
@@ -389,7 +391,7 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
   if (options.onCheckpoint) await syncFiles([...unsynced, path.join(stateDir, prepFailuresFile(runId))]);
   totals.shards = shards.length;
   const mayNotFitWarning = modelLimits.warning();
-  if (mayNotFitWarning) logger.warn(mayNotFitWarning);
+  if (mayNotFitWarning && !options.quietMayNotFit) logger.warn(mayNotFitWarning);
   totals.estimatedCost = sumCosts(costByModel, pricesFor(pipeline.spec.pricing));
   totals.estimatedLiveCost = sumCosts(costByModel, livePricesFor(pipeline.spec.pricing));
   options.onProgress?.(totals.read);
