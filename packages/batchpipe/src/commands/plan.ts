@@ -105,6 +105,11 @@ export default defineCommand({
       out.push(
         `  if batch.deadline (${duration(deadline)}) passes before any batch ends: up to ${money(plan.liveWorstCase)} at live prices`,
       );
+      const live = plan.liveWorstCase;
+      if (max !== null && live !== null && live > max && (t.estimatedCost === null || t.estimatedCost <= max))
+        out.push(
+          `  ⚠ that worst case, ${money(live)}, is over batch.max_cost (${money(max)}): a run whose deadline passes with this much undone stops with BUDGET_EXCEEDED before the live shard that would pass the cap (the rest waits until it resumes under a higher cap). To answer all of it live, raise batch.max_cost to ${money(live)}; or set a later batch.deadline, so that fewer requests are left to go live`,
+        );
     }
     if (plan.unfinishedRun)
       out.push(
