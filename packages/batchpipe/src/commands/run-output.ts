@@ -209,7 +209,7 @@ export function renderReport(report: RunReport): string {
       report.unpriced > 0
         ? `${report.cost > 0 ? `${money(report.cost)} at batch prices, plus` : "unknown:"} ${unpriced(report.unpriced)}`
         : report.answeredLive > 0
-          ? `${money(report.cost)}: batch prices, and live prices for ${plural(report.answeredLive, "request")} answered live after batch.deadline (estimated ${money(report.estimatedCost)} at batch prices)`
+          ? `${money(report.cost)}: batch prices, and live prices for ${plural(report.answeredLive, "record")} answered live after batch.deadline (estimated ${money(report.estimatedCost)} at batch prices)`
           : `${money(report.cost)} at batch prices (estimated ${money(report.estimatedCost)})`,
     ],
     ["time", duration(report.durationMs)],

@@ -157,7 +157,7 @@ export interface RunReport {
   cachedSaved: number;
   /** cached requests paid at a price batchpipe did not know: what they saved is not in cachedSaved */
   cachedUnpriced: number;
-  /** successes answered through the live API after batch.deadline, at live prices (in `cost`) */
+  /** successes (records, identical ones each counted) answered through the live API after batch.deadline, at live prices (in `cost`) */
   answeredLive: number;
   /**
    * successes whose answer the model cut short, among `succeeded` (their rows hold partial output):
