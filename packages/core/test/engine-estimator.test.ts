@@ -1,4 +1,5 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { randomBytes } from "node:crypto";
+import { afterEach, describe, expect, it, onTestFinished } from "vitest";
 import { png } from "../../batchpipe/test/support/media-bytes.js";
 import { createEstimator, type TokenEstimator } from "../src/engine/read/estimator.js";
 import { type EncodingName, holdEncodings, loadEncoding, loadedEncodings } from "../src/estimate/encoding.js";
@@ -117,6 +118,49 @@ describe("the read's token estimator", () => {
     const [[, d]] = imagesFirst.state().calibration as [[string, { exact: number; fast: number }]];
     expect(d.exact / d.fast).toBeCloseTo(c.exact / c.fast, 2);
   });
+
+  // a sample of English set one factor (~0.87) for all text: Thai came out ~20 % under its real
+  // count, base64 ~28 % under. Each kind of text is scaled by its own factor now, 1 for a kind the
+  // sample did not hold
+  it.each(["gpt-4o-mini", "gpt-3.5-turbo"])(
+    "%s: text unlike an English sample is not scaled below its real count, and English stays near it",
+    (model) => {
+      const estimator = open(undefined);
+      // the exact counts below hold the tables too, and let go of them at the end
+      const release = holdEncodings();
+      onTestFinished(release);
+      const review = (i: number) =>
+        `Review ${i}: the kettle boils fast, the lid is stiff, and the handle gets warm after a while. I would buy it again.`;
+      for (let i = 0; i < 500; i++) estimator.estimate(model, chat(model, review(i)));
+      const samples: Record<string, string> = {
+        thai: "สินค้าชิ้นนี้คุณภาพดีมาก จัดส่งรวดเร็ว แต่บรรจุภัณฑ์เสียหายเล็กน้อย ราคาไม่แพงเกินไป แนะนำให้ซื้อ ".repeat(4),
+        thai2: "ฉันสั่งกาต้มน้ำไฟฟ้าเมื่อสัปดาห์ที่แล้ว ใช้งานได้ดี ต้มน้ำเร็ว ฝาปิดแน่น ด้ามจับร้อนนิดหน่อย ".repeat(4),
+        chinese: "这个水壶烧水很快，盖子有点紧，用了一会儿把手会变热。价格合适，我还会再买。".repeat(4),
+        arabic:
+          "الغلاية تغلي الماء بسرعة، والغطاء صلب قليلاً، والمقبض يسخن بعد فترة. سأشتريها مرة أخرى. ".repeat(4),
+        emoji: "Love it 😍😍🔥 fast 🚀 lid 👎 handle 🥵🥵 buy again ✅💯 ".repeat(6),
+        code: "def boil(kettle):\n    if kettle.lid.stiff():\n        return {'ok': False, 'temp': kettle.temp()}\n    return None\n".repeat(
+          4,
+        ),
+        base64: randomBytes(1500).toString("base64"),
+        digits: Array.from({ length: 60 }, (_, i) => String((i * 7919) % 100000)).join(", "),
+      };
+      for (const [name, text] of Object.entries(samples)) {
+        const request = chat(model, text);
+        const exact = estimateRequestTokens(request, { mode: "exact" });
+        expect(estimator.estimate(model, request) / exact, name).toBeGreaterThanOrEqual(1);
+      }
+      let estimated = 0;
+      let exact = 0;
+      for (let i = 1000; i < 1100; i++) {
+        const request = chat(model, review(i));
+        estimated += estimator.estimate(model, request);
+        exact += estimateRequestTokens(request, { mode: "exact" });
+      }
+      expect(estimated / exact).toBeGreaterThanOrEqual(0.97);
+      expect(estimated / exact).toBeLessThan(1.08);
+    },
+  );
 
   it("holds the tables until closed when every estimate is exact", () => {
     const estimator = open("exact");

@@ -6,7 +6,7 @@
  * files and audio are estimated from their headers in either mode (media-tokens.ts).
  */
 import { type EncodingName, encodingForModel, loadEncoding } from "./encoding.js";
-import { fastTokenCount } from "./fast-count.js";
+import { fastTokenCount, fastTokenKinds, TEXT_KINDS } from "./fast-count.js";
 import { mediaPartTokens } from "./media-tokens.js";
 
 export type EstimateMode = "exact" | "fast";
@@ -44,6 +44,29 @@ export function estimateRequestTokenParts(
   const total = requestTokens(line.url, body, counterFor(walk.model, options.mode), walk);
   return { total, media: walk.media };
 }
+
+/**
+ * The fast count of one request, with its media tokens and its text's tokens by kind (fast-count.ts,
+ * TEXT_KINDS): what a calibration scales (calibration.ts). The rest (total − media − Σ kinds: the
+ * chat framing, token arrays, rounding) is the same in the exact count. `kinds` is reused by the
+ * next call: read it before.
+ */
+export function estimateRequestTokenKinds(line: { url: string; body: Record<string, unknown> }): {
+  total: number;
+  media: number;
+  kinds: Float64Array;
+} {
+  const { body } = line;
+  const walk: Walk = { model: typeof body.model === "string" ? body.model : undefined, media: 0 };
+  REQUEST_KINDS.fill(0);
+  const count = encodingOf(walk.model) === "cl100k_base" ? kindsCl100k : kindsO200k;
+  const total = requestTokens(line.url, body, count, walk);
+  return { total, media: walk.media, kinds: REQUEST_KINDS };
+}
+
+const REQUEST_KINDS = new Float64Array(TEXT_KINDS);
+const kindsO200k: Count = (text) => fastTokenKinds(text, "o200k_base", REQUEST_KINDS);
+const kindsCl100k: Count = (text) => fastTokenKinds(text, "cl100k_base", REQUEST_KINDS);
 
 /** what the walk over a request knows and adds up besides the total */
 interface Walk {

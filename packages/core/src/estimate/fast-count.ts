@@ -1,27 +1,70 @@
 /**
  * A tokenizer-free token estimate: a one-pass imitation of the BPE pre-tokenizer (words, digit
- * groups, punctuation runs, CJK characters) with per-script rates, times a safety factor.
- * Calibrated on English prose, reviews, JS/Python code, JSON, German, French, Chinese, Japanese,
- * Russian, Arabic, Hindi, emoji and numbers: 0.9–1.6× the exact count, ~1.2–1.3× on English.
- * Random strings (base64) come out low (~0.75×). bench/estimate-tokens.js prints the ratios.
+ * groups, punctuation runs, CJK characters) with per-script rates, times a safety factor. Each
+ * kind of text (TEXT_KINDS) is meant to come out at or above the exact count on its own, so that a
+ * kind a calibration sample did not hold is never scaled below it (calibration.ts): on English
+ * prose, reviews, JS/Python code, JSON, German, French, Vietnamese, Chinese, Japanese, Korean,
+ * Thai, Russian, Greek, Arabic, Hebrew, Hindi, Tamil, emoji, numbers, hex and base64 it runs
+ * 1.0–1.7× the exact count, ~1.2–1.35× on English. bench/estimate-tokens.js prints the ratios.
  */
 import type { EncodingName } from "./encoding.js";
 
 export const FAST_SAFETY_FACTOR = 1.15;
 
+/**
+ * The kinds of text the fast count tells apart, each with its own rate (and, after a calibration,
+ * its own factor): words of ASCII letters; of Latin, Cyrillic or Greek letters beyond ASCII; of
+ * other alphabets (Arabic, Hebrew, Indic, Thai, ...); CJK, kana, Hangul and other wide characters;
+ * emoji and other astral characters; digits; punctuation and white space; random-looking runs of
+ * letters and digits (base64, hex, keys).
+ */
+export const TEXT_KINDS = 8;
+
 export function fastTokenCount(text: string, encoding: EncodingName = "o200k_base"): number {
+  return Math.ceil(countKinds(text, encoding) * FAST_SAFETY_FACTOR);
+}
+
+/**
+ * fastTokenCount, adding the text's tokens by kind (TEXT_KINDS, the safety factor included) into
+ * `kinds`: they add up to the count before it is rounded up.
+ */
+export function fastTokenKinds(text: string, encoding: EncodingName, kinds: Float64Array): number {
+  const total = countKinds(text, encoding);
+  for (let j = 0; j < TEXT_KINDS; j++) kinds[j]! += KINDS[j]! * FAST_SAFETY_FACTOR;
+  return Math.ceil(total * FAST_SAFETY_FACTOR);
+}
+
+/** the tokens of `text` before the safety factor, by kind in KINDS */
+function countKinds(text: string, encoding: EncodingName): number {
   const cl100k = encoding === "cl100k_base";
-  // word cost in twelfths of a token per letter: ASCII 6 letters a token; Latin/Cyrillic/Greek 3
-  // (2 in cl100k); other alphabets (Arabic, Hebrew, Indic, ...) 3 (1 in cl100k)
-  const latinUnits = cl100k ? 6 : 4;
+  // word cost in twelfths of a token per letter: ASCII 6 letters a token; Latin/Cyrillic 3 (~1.7 in
+  // cl100k); Greek and Vietnamese 3 (1 in cl100k); other alphabets (Arabic, Hebrew, ...) 3 (1 in
+  // cl100k); Indic scripts 3 (0.7 in cl100k); Thai, Lao, Tibetan, Myanmar, Khmer ~2.2 (1)
+  const latinUnits = cl100k ? 7 : 4;
+  const greekUnits = cl100k ? 12 : 4;
   const otherUnits = cl100k ? 12 : 4;
-  const cjkTokens = cl100k ? 1 : 0.8;
-  let tokens = 0;
+  const indicUnits = cl100k ? 17 : 4;
+  const thaiUnits = cl100k ? 12 : 5.5;
+  const cjkTokens = cl100k ? 1.3 : 0.85;
+  const astralTokens = cl100k ? 3 : 2;
+  const k = KINDS.fill(0);
   let word = 0; // twelfths
+  let wordKind = ASCII_WORDS;
   let digits = 0;
   let prev = 0; // class of the previous char
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
+  // a run of ASCII letters, digits and + / = (a word, a number, an id, base64): where it switches
+  // often between lower case, upper case and digits it is random, and BPE cuts it small
+  let runStart = -1;
+  let switches = 0;
+  let upper = false;
+  let lower = false;
+  // the tokens of the kinds a run adds to, when it began
+  let words0 = 0;
+  let digits0 = 0;
+  let punct0 = 0;
+  for (let i = 0; i <= text.length; i++) {
+    // past the end: a space, which ends the last run
+    const c = i < text.length ? text.charCodeAt(i) : 32;
     const cls =
       c < 128
         ? ASCII_CLASS[c]!
@@ -32,56 +75,129 @@ export function fastTokenCount(text: string, encoding: EncodingName = "o200k_bas
           : c < 0x2000
             ? OTHER
             : WIDE;
+    if (cls <= UPPER || cls === DIGIT || c === 43 || c === 47 || c === 61) {
+      if (runStart < 0) {
+        runStart = i;
+        switches = 0;
+        upper = false;
+        lower = false;
+        words0 = k[ASCII_WORDS]!;
+        digits0 = k[DIGITS]!;
+        punct0 = k[PUNCTUATION]!;
+      } else if (cls !== prev && !(cls === LOWER && prev === UPPER)) switches++;
+      if (cls === UPPER) upper = true;
+      else if (cls === LOWER) lower = true;
+    } else if (runStart >= 0) {
+      const length = i - runStart;
+      if (length >= RANDOM_RUN && switches * 4 >= length) {
+        // close the run's word or number, and move what it counted to the random kind
+        if (word !== 0) {
+          k[wordKind]! += Math.ceil(word / 12);
+          word = 0;
+          wordKind = ASCII_WORDS;
+        }
+        if (digits !== 0) {
+          k[DIGITS]! += Math.ceil(digits / 3);
+          digits = 0;
+        }
+        const counted = k[ASCII_WORDS]! - words0 + k[DIGITS]! - digits0 + k[PUNCTUATION]! - punct0;
+        k[ASCII_WORDS] = words0;
+        k[DIGITS] = digits0;
+        k[PUNCTUATION] = punct0;
+        // o200k cuts base64 every ~1.45 characters, hex every ~1.75 (cl100k: 1.37, 1.75)
+        const rate = upper && lower ? (cl100k ? 0.75 : 0.7) : 0.58;
+        k[RANDOM]! += Math.max(counted, length * rate);
+      }
+      runStart = -1;
+    }
+    if (i === text.length) break;
     if (cls <= OTHER) {
       if (digits !== 0) {
-        tokens += Math.ceil(digits / 3);
+        k[DIGITS]! += Math.ceil(digits / 3);
         digits = 0;
       }
       // camelCase splits into words
       if (cls === UPPER && prev === LOWER) {
-        tokens += Math.ceil(word / 12);
+        k[wordKind]! += Math.ceil(word / 12);
         word = 0;
+        wordKind = ASCII_WORDS;
       }
-      word += cls <= UPPER ? 2 : cls === LATIN ? latinUnits : otherUnits;
+      if (cls <= UPPER) word += 2;
+      else if (cls === LATIN) {
+        word += c >= 0x370 && c < 0x400 ? greekUnits : latinUnits;
+        if (wordKind === ASCII_WORDS) wordKind = LATIN_WORDS;
+      } else if (c >= 0x1e00 && c < 0x1f00) {
+        // Latin Extended Additional (Vietnamese)
+        word += otherUnits;
+        if (wordKind === ASCII_WORDS) wordKind = LATIN_WORDS;
+      } else {
+        word +=
+          (c >= 0xe00 && c < 0x1100) || (c >= 0x1780 && c < 0x1800)
+            ? thaiUnits
+            : c >= 0x900 && c < 0xe00
+              ? indicUnits
+              : otherUnits;
+        wordKind = OTHER_WORDS;
+      }
       prev = cls;
       continue;
     }
     if (word !== 0) {
-      tokens += Math.ceil(word / 12);
+      k[wordKind]! += Math.ceil(word / 12);
       word = 0;
+      wordKind = ASCII_WORDS;
     }
     if (cls === DIGIT) {
+      // a number after a space: the space is a token of its own
+      if (digits === 0 && prev === SPACE) k[PUNCTUATION]! += 1;
       digits++;
     } else {
       if (digits !== 0) {
-        tokens += Math.ceil(digits / 3);
+        k[DIGITS]! += Math.ceil(digits / 3);
         digits = 0;
       }
       if (cls === SPACE) {
         // a space joins the next word; only runs of spaces cost
-        if (prev === SPACE) tokens += 0.5;
+        if (prev === SPACE) k[PUNCTUATION]! += 0.5;
       } else if (cls === NEWLINE) {
-        tokens += 0.5;
+        k[PUNCTUATION]! += 0.5;
       } else if (cls === PUNCT) {
         // punctuation runs merge ('":"', '});')
-        tokens += prev === PUNCT ? 0.5 : 1;
+        k[PUNCTUATION]! += prev === PUNCT ? 0.5 : 1;
       } else if (c >= 0xd800 && c <= 0xdbff) {
         // astral plane (emoji): a surrogate pair, usually 1–3 tokens
-        tokens += 2;
+        k[ASTRAL]! += astralTokens;
         i++;
       } else if (c >= 0x2e80 && (c < 0xd800 || c >= 0xf900)) {
-        tokens += cjkTokens;
+        k[WIDE_CHARS]! += cjkTokens;
       } else {
-        tokens += 1;
+        k[WIDE_CHARS]! += 1;
       }
     }
     prev = cls;
   }
-  if (word !== 0) tokens += Math.ceil(word / 12);
-  if (digits !== 0) tokens += Math.ceil(digits / 3);
-  return Math.ceil(tokens * FAST_SAFETY_FACTOR);
+  if (word !== 0) k[wordKind]! += Math.ceil(word / 12);
+  if (digits !== 0) k[DIGITS]! += Math.ceil(digits / 3);
+  let total = 0;
+  for (let j = 0; j < TEXT_KINDS; j++) total += k[j]!;
+  return total;
 }
 
+// kinds of text (TEXT_KINDS)
+const ASCII_WORDS = 0;
+const LATIN_WORDS = 1;
+const OTHER_WORDS = 2;
+const WIDE_CHARS = 3;
+const ASTRAL = 4;
+const DIGITS = 5;
+const PUNCTUATION = 6;
+const RANDOM = 7;
+/** the last count's tokens by kind */
+const KINDS = new Float64Array(TEXT_KINDS);
+/** the shortest run of letters and digits taken for random (base64, hex) */
+const RANDOM_RUN = 16;
+
+// classes of characters
 const LOWER = 0;
 const UPPER = 1;
 const LATIN = 2;
