@@ -5,7 +5,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { png } from "../../batchpipe/test/support/media-bytes.js";
-import { estimateRequestTokens } from "../src/estimate/index.js";
+import { checkLimits, estimateCost, estimateRequestTokens, limitsFor } from "../src/estimate/index.js";
 import { imageSize, pdfPages, wavSeconds } from "../src/estimate/media-size.js";
 import { anthropicImageTokensOfSize, openaiImageTokensOfSize } from "../src/estimate/media-tokens.js";
 
@@ -114,6 +114,59 @@ describe("OpenAI's image rules", () => {
       estimateRequestTokens({ url: "/v1/responses", body: { model: "gpt-4o", input } });
     const withImage = responses([{ role: "user", content: [{ type: "input_image", image_url: url }] }]);
     expect(withImage - responses([{ role: "user", content: [] }])).toBe(1105);
+  });
+});
+
+// gpt-4o-mini bills an image ~33× gpt-4o's tokens (gpt-4o's price at its lower token price): a
+// pricing rule, not what the image takes of the window. Counted for the window too, 5 images of
+// 2048×2048 (25,501 tokens each) said "may not fit" its 128,000 tokens
+describe("gpt-4o-mini's image multiplier", () => {
+  const image = `data:image/png;base64,${png(2048, 2048).toString("base64")}`;
+  const request = (text: string, images: number) => ({
+    url: "/v1/chat/completions",
+    body: {
+      model: "gpt-4o-mini",
+      max_tokens: 1000,
+      messages: [
+        {
+          role: "user",
+          content: [
+            { type: "text", text },
+            ...Array.from({ length: images }, () => ({ type: "image_url", image_url: { url: image } })),
+          ],
+        },
+      ],
+    },
+  });
+  const limits = limitsFor("gpt-4o-mini")!;
+
+  it("counts for the cost: 2833 + 5667 a tile, priced at gpt-4o-mini's input price", () => {
+    const line = request("Describe these.", 5);
+    const inputTokens = estimateRequestTokens(line);
+    expect(inputTokens).toBeGreaterThanOrEqual(5 * (2833 + 4 * 5667));
+    const cost = estimateCost({ model: "gpt-4o-mini", inputTokens, outputTokens: 0 })!;
+    expect(cost).toBeGreaterThanOrEqual(
+      estimateCost({ model: "gpt-4o-mini", inputTokens: 5 * 25501, outputTokens: 0 })!,
+    );
+  });
+
+  it("does not count toward the context window: 5 large images fit, images and a long text do not", () => {
+    const line = request("Describe these.", 5);
+    const inputTokens = estimateRequestTokens(line);
+    expect(inputTokens).toBeGreaterThan(limits.context - 1000);
+    expect(checkLimits("gpt-4o-mini", limits, { inputTokens, body: line.body })).toBeUndefined();
+    // the text itself over the window: still may not fit (a request with images is never failed on its estimate)
+    const long = request("word ".repeat(130_000), 5);
+    const problem = checkLimits("gpt-4o-mini", limits, {
+      inputTokens: estimateRequestTokens(long),
+      body: long.body,
+    });
+    expect(problem).toMatchObject({ fail: false });
+    // and a text over the window alone
+    const text = request("word ".repeat(130_000), 0);
+    expect(
+      checkLimits("gpt-4o-mini", limits, { inputTokens: estimateRequestTokens(text), body: text.body }),
+    ).toMatchObject({ fail: false });
   });
 });
 

@@ -14,6 +14,7 @@
  * `model_limits:` adds models or overrides these.
  */
 import type { ModelLimitsEntry } from "../spec/schema.js";
+import { billedOnlyMediaTokens } from "./media-tokens.js";
 import { modelEntry } from "./pricing.js";
 
 export interface ModelLimits {
@@ -149,7 +150,10 @@ export function checkLimits(
     limits.input ?? limits.context,
     limits.context - (limits.stopsAtWindow ? 0 : maxTokens),
   );
-  const input = request.inputTokens;
+  let input = request.inputTokens;
+  if (input <= room) return undefined;
+  // gpt-4o-mini's images are billed ~33× the tokens they take of the window: count what they take
+  input -= billedOnlyMediaTokens(body, model);
   if (input <= room) return undefined;
   // the input limit (gpt-5) and a window the answer stops at hold the input alone
   const inputOnly = limits.stopsAtWindow || room === limits.input;

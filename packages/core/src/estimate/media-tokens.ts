@@ -11,7 +11,9 @@
  *   gpt-4o-mini bills images at 2833 + 5667 a tile, about gpt-4o's price at its lower token price
  *   (measured: 2845 input tokens at "low" and 8512 at "high" for a 128×64 image with five words of
  *   text, community.openai.com/t/vision-more-than-one-way-to-send-a-request-undocumented-and-
- *   different-pricing-realized/1262691; pictoken's notes say the same). Patch models (gpt-4.1-mini
+ *   different-pricing-realized/1262691; pictoken's notes say the same). That is a pricing rule
+ *   (33× gpt-4o's tokens at 1/33 of its token price): the context-window check counts such an image
+ *   as gpt-4o's (billedOnlyMediaTokens); cost and the queue budget count what is billed. Patch models (gpt-4.1-mini
  *   /-nano, gpt-5-mini/-nano, o4-mini): 32 px patches, at most 1536, times 1.62 / 2.46 / 1.72 (the
  *   docs' multipliers; gpt-5-mini/-nano were measured billed lower, 1.2 / 1.5, never higher),
  *   whatever the detail. An image of unknown size (a URL, a file id, an unreadable header) counts
@@ -86,6 +88,30 @@ export function mediaPartTokens(
     default:
       return undefined;
   }
+}
+
+/**
+ * The input tokens a request's media are billed for beyond what they take of the context window:
+ * gpt-4o-mini's images are billed at 2833 + 5667 a tile, ~33× gpt-4o's 85 + 170, gpt-4o's price at
+ * its ~33× lower token price (a pricing rule: openai.com/api/pricing lists the image price beside
+ * the token price; the model sees the image as gpt-4o does). 0 for other models.
+ */
+export function billedOnlyMediaTokens(body: Record<string, unknown>, model: string): number {
+  if (!model.startsWith("gpt-4o-mini")) return 0;
+  let extra = 0;
+  const none = () => 0;
+  for (const list of [body.messages, body.input]) {
+    if (!Array.isArray(list)) continue;
+    for (const item of list) {
+      const content = isObject(item) && Array.isArray(item.content) ? item.content : [item];
+      for (const part of content) {
+        if (!isObject(part)) continue;
+        const billed = mediaPartTokens(part, model, none);
+        if (billed !== undefined) extra += billed - (mediaPartTokens(part, "gpt-4o", none) ?? 0);
+      }
+    }
+  }
+  return extra;
 }
 
 // ---- OpenAI images
