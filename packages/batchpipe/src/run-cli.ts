@@ -179,7 +179,15 @@ async function checkFlags(command: CommandDef<ArgsDef>, rawArgs: string[], name:
     // `--no-x` negates a boolean x, unless a flag is declared as no-x (--no-cache)
     const flag = given.replace(/^no-/, "");
     if ([given, flag].some((f) => known.has(f) || known.has(kebab(f)))) continue;
-    const suggestion = closest(flag, [...known]) ?? (known.has(`no-${flag}`) ? `no-${flag}` : undefined);
+    // one letter is one edit from every other letter: `-n` is no typo of `-f`, so a one-letter
+    // option gets no suggestion, and only long names are suggested (with their `--`)
+    const suggestion =
+      flag.length === 1
+        ? undefined
+        : (closest(
+            flag,
+            [...known].filter((name) => name.length > 1),
+          ) ?? (known.has(`no-${flag}`) ? `no-${flag}` : undefined));
     throw new UsageError(
       `unknown option ${arg.split("=")[0]} for ${name}${suggestion ? ` (did you mean --${suggestion}?)` : ""}`,
     );

@@ -189,6 +189,25 @@ describe("the command line frame", () => {
     `);
   });
 
+  // `logs -n 3` said "did you mean --f?": any letter is one edit from -f, and the alias -f was
+  // offered as a long option; a one-letter option now gets no suggestion, a long one only long names
+  test("a mistyped one-letter option gets no suggestion; a long one is never offered a letter", async () => {
+    const dir = writeFiles({});
+    const short = await batchpipe(["logs", "pipeline.yaml", "-n", "3"], { cwd: dir });
+    expect({ code: short.code, stderr: short.stderr }).toMatchInlineSnapshot(`
+      {
+        "code": 2,
+        "stderr": "✖ unknown option -n for logs (USAGE)
+        hint: see \`batchpipe logs --help\`
+      ",
+      }
+    `);
+    const long = await batchpipe(["logs", "pipeline.yaml", "--fo"], { cwd: dir });
+    expect(long.stderr).toMatch(/^✖ unknown option --fo for logs \(USAGE\)\n/);
+    const typo = await batchpipe(["logs", "pipeline.yaml", "--folow"], { cwd: dir });
+    expect(typo.stderr).toMatch(/^✖ unknown option --folow for logs \(did you mean --follow\?\) \(USAGE\)\n/);
+  });
+
   // the text named no code for command-line mistakes, unlike every other error (the --json event did)
   test("an option before any command exits 2 naming USAGE, after the program's usage", async () => {
     const result = await cli(["--bogus"]);
