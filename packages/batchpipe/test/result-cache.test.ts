@@ -261,10 +261,33 @@ describe("the result cache", () => {
     expect(cleared.code, cleared.stderr).toBe(0);
     expect(cleared.stdout).toMatch(/cleared the result cache of shown: 120 entries/);
     expect((await batchpipe(["cache", spec], { cwd: dir })).stdout).toMatch(/empty/);
+    // the second --clear said "shown has no result cache": not what was done, nor that all is well
+    const twice = await batchpipe(["cache", spec, "--clear"], { cwd: dir });
+    expect({ code: twice.code, stdout: twice.stdout.replace(dir, "<dir>") }).toMatchInlineSnapshot(`
+      {
+        "code": 0,
+        "stdout": "✓ nothing to clear: the result cache of shown is already empty (state: <dir>/.batchpipe/shown)
+      ",
+      }
+    `);
     const before = await batchCount();
     const again = await run(spec, dir);
     expect(again.code, again.stderr).toBe(0);
     expect(await sentSince(before)).toBe(120);
+  });
+
+  // it said "never has no result cache" and made .batchpipe/never/ (with a run.lock) to say so
+  it("cache --clear of a pipeline never run says there is nothing to clear and makes no state folder", async () => {
+    const { dir, spec } = pipeline("never", 3);
+    const cleared = await batchpipe(["cache", spec, "--clear"], { cwd: dir });
+    expect({ code: cleared.code, stdout: cleared.stdout.replace(dir, "<dir>") }).toMatchInlineSnapshot(`
+      {
+        "code": 0,
+        "stdout": "✓ nothing to clear: the result cache of never is already empty (state: <dir>/.batchpipe/never)
+      ",
+      }
+    `);
+    expect(fs.existsSync(path.join(dir, ".batchpipe"))).toBe(false);
   });
 
   it("a cache written by a newer batchpipe: run, plan and cache refuse it (STATE_FAILED, what to do) and leave it; cache --clear empties it", async () => {

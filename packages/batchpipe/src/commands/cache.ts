@@ -1,5 +1,6 @@
 /** `batchpipe cache <pipeline.yaml> [--clear]`: the pipeline's result cache: entries, size, age; or empty it. */
 
+import fs from "node:fs";
 import { cacheStats, checkStateOwner, clearCache, defaultStateDir, formatBytes } from "@batchpipe/core";
 import { defineCommand } from "citty";
 import { cliContext } from "../context.js";
@@ -29,13 +30,14 @@ export default defineCommand({
     const name = pipeline.spec.name;
     checkStateOwner(stateDir, name, { claim: false });
     if (context.args.clear) {
-      const before = clearCache(stateDir);
+      // no state folder: nothing to clear, and clearing makes none (the lock would)
+      const before = fs.existsSync(stateDir) ? clearCache(stateDir) : undefined;
       if (context.args.json)
         ctx.io.stdout.write(`${JSON.stringify({ name, stateDir, cleared: before ?? null })}\n`);
       else
         ctx.io.stdout.write(
           !before
-            ? `${name} has no result cache (state: ${stateDir})\n`
+            ? `✓ nothing to clear: the result cache of ${name} is already empty (state: ${stateDir})\n`
             : "unreadable" in before
               ? `✓ cleared the result cache of ${name} (its figures could not be read: ${before.unreadable})\n`
               : `✓ cleared the result cache of ${name}: ${plural(before.entries, "entry", "entries")}, ${size(before.fileBytes)} on disk\n`,
