@@ -1,5 +1,7 @@
 /** `batchpipe logs <pipeline.yaml> [-f]`: the log of the pipeline's background run. */
+import { EventEmitter, once } from "node:events";
 import fs from "node:fs";
+import { StringDecoder } from "node:string_decoder";
 import { BatchpipeError, daemonPaths, defaultStateDir, ErrorCodes, readDaemon } from "@batchpipe/core";
 import { defineCommand } from "citty";
 import { cliContext } from "../context.js";
@@ -33,7 +35,7 @@ export default defineCommand({
       );
     }
     if (!args.follow) {
-      copy(log, 0, ctx.io.stdout, true);
+      await copy(log, 0, ctx.io.stdout, true);
       return ExitCode.OK;
     }
     // listening for Ctrl-C before the first lines are out (a test's SIGINT right after them)
@@ -42,14 +44,14 @@ export default defineCommand({
       stop = true;
     };
     process.once("SIGINT", onSigint);
-    let offset = copy(log, 0, ctx.io.stdout);
+    let offset = await copy(log, 0, ctx.io.stdout);
     try {
       // poll: works on every file system, and a log line a second late is fine
       while (!stop) {
         await new Promise((resolve) => setTimeout(resolve, 200));
-        offset = copy(log, offset, ctx.io.stdout);
+        offset = await copy(log, offset, ctx.io.stdout);
         if (readDaemon(stateDir)?.state !== "running") {
-          offset = copy(log, offset, ctx.io.stdout, true);
+          offset = await copy(log, offset, ctx.io.stdout, true);
           break;
         }
       }
@@ -60,19 +62,53 @@ export default defineCommand({
   },
 });
 
-/** write the lines of `file` from `offset` on (with `all`, a last unfinished line too); returns the new offset */
-function copy(file: string, offset: number, out: { write(text: string): unknown }, all = false): number {
+/**
+ * write the lines of `file` from `offset` on (with `all`, a last unfinished line too), streamed a
+ * chunk at a time: a long run's log is never held whole. Returns the new offset.
+ */
+async function copy(file: string, offset: number, out: Output, all = false): Promise<number> {
   const size = fs.statSync(file, { throwIfNoEntry: false })?.size ?? 0;
   if (size <= offset) return size < offset ? 0 : offset;
-  const fd = fs.openSync(file, "r");
+  const handle = await fs.promises.open(file, "r");
   try {
-    const buffer = Buffer.alloc(size - offset);
-    const read = fs.readSync(fd, buffer, 0, buffer.length, offset);
-    // whole lines only, so a UTF-8 sequence is never cut
-    const end = all ? read : buffer.lastIndexOf(0x0a, read - 1) + 1;
-    if (end > 0) out.write(buffer.subarray(0, end).toString("utf8"));
-    return offset + end;
+    // whole lines only: a line the run is still writing waits for the next look
+    const end = all ? size : await lineEnd(handle, offset, size);
+    if (end === offset) return offset;
+    const stream = handle.createReadStream({
+      start: offset,
+      end: end - 1,
+      autoClose: false,
+      highWaterMark: CHUNK,
+    });
+    // a UTF-8 sequence cut by a chunk's edge is completed by the next chunk
+    const decoder = new StringDecoder("utf8");
+    for await (const chunk of stream) await write(out, decoder.write(chunk as Buffer));
+    await write(out, decoder.end());
+    return end;
   } finally {
-    fs.closeSync(fd);
+    await handle.close();
   }
+}
+
+type Output = { write(text: string): unknown };
+
+const CHUNK = 64 * 1024;
+
+/** the offset just past the last newline in [from, to) of the file, or `from` when there is none */
+async function lineEnd(handle: fs.promises.FileHandle, from: number, to: number): Promise<number> {
+  const buffer = Buffer.alloc(Math.min(CHUNK, to - from));
+  for (let stop = to; stop > from; ) {
+    const start = Math.max(from, stop - buffer.length);
+    const { bytesRead } = await handle.read(buffer, 0, stop - start, start);
+    const at = buffer.lastIndexOf(0x0a, bytesRead - 1);
+    if (at !== -1) return start + at + 1;
+    stop = start;
+  }
+  return from;
+}
+
+/** write `text`, waiting for a stream that asks for it (write returned false) to drain */
+async function write(out: Output, text: string): Promise<void> {
+  if (text === "" || out.write(text) !== false) return;
+  if (out instanceof EventEmitter) await once(out, "drain");
 }
