@@ -223,7 +223,10 @@ sinks:
     `);
   });
 
-  test("run refuses a pipeline that watch processes, instead of paying for the whole folder again", async () => {
+  // run --force went through: the jsonl sink was rewritten with that run's rows only, so the rows of a
+  // file processed and moved away were lost (4 rows → 2); the refusal spoke of paying twice, which
+  // the result cache prevents: losing rows was the risk
+  test("run refuses a pipeline that watch processes, --force too: the watcher's rows stay", async () => {
     const dir = writeFiles({
       "data/a.jsonl": records(2),
       "pipeline.yaml": offline("{ use: jsonl, path: ./data/ }"),
@@ -235,15 +238,34 @@ sinks:
     expect((await second.done).code).toBe(0);
     const results = path.join(dir, "out/results.jsonl");
     expect(readJsonl(results)).toHaveLength(4);
+    // a processed file is archived: only the watcher's rows hold its results now
+    fs.renameSync(path.join(dir, "data/a.jsonl"), path.join(dir, "a.jsonl"));
 
     const run = await batchpipe(["run", "pipeline.yaml"], { cwd: dir });
     expect(run.code).toBe(2);
-    expect(run.stderr).toMatchInlineSnapshot(`
-      "✖ this pipeline is processed by \`batchpipe watch\` (2 files taken so far): a run would read the whole source again as a new dataset and pay for it twice (USAGE)
-        hint: let the watcher take the files (batchpipe watch pipeline.yaml, or with --once to process what is there and exit); --force runs the whole source anyway
+    expect(run.stderr.replaceAll(dir, "<dir>")).toMatchInlineSnapshot(`
+      "✖ this pipeline is processed by \`batchpipe watch\` (2 files taken so far): a run would read the whole source as one new dataset, and its sinks would then hold that run's rows only: the rows of files processed and no longer in the folder would be lost (USAGE)
+        hint: to process what is in the folder now, run batchpipe watch pipeline.yaml --once (new and changed files; the rows so far stay). To start the outputs over from the whole source, losing the rows of files no longer there: remove <dir>/.batchpipe/honest/watch (the watcher's record of the files it took), then run. --force does not skip this check
       "
     `);
+    const forced = await batchpipe(["run", "pipeline.yaml", "--force"], { cwd: dir });
+    expect(forced.code).toBe(2);
+    expect(forced.stderr).toBe(run.stderr);
     // the watcher's results are untouched
-    expect(readJsonl(results)).toHaveLength(4);
+    expect(
+      readJsonl<{ id: string }>(results)
+        .map((r) => r.id)
+        .sort(),
+    ).toEqual(["r1", "r2", "r3", "r4"]);
+
+    // the way the hint gives to start over: the whole source (what is left of it) anew
+    fs.rmSync(path.join(dir, ".batchpipe/honest/watch"), { recursive: true });
+    const anew = await batchpipe(["run", "pipeline.yaml"], { cwd: dir });
+    expect(anew.code, anew.stderr).toBe(0);
+    expect(
+      readJsonl<{ id: string }>(results)
+        .map((r) => r.id)
+        .sort(),
+    ).toEqual(["r3", "r4"]);
   });
 });

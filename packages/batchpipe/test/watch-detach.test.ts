@@ -53,11 +53,12 @@ describe("batchpipe watch --detach", () => {
     await waitFor(() => readJsonl(results).length >= 9, 40_000, "9 results");
     const status = await batchpipe(["status", "pipeline.yaml"], { cwd: dir });
     expect(status.stdout).toContain(`daemon pid ${pid} running`);
-    // a foreground run beside the idle watcher is refused as after it (it would pay for every file again)
+    // a foreground run beside the idle watcher is refused as after it (its sinks would lose the watcher's rows)
     const run = await batchpipe(["run", "pipeline.yaml"], { cwd: dir });
     expect(run.code, run.stderr).toBe(2);
     expect(run.stderr).toContain(`processed by \`batchpipe watch\` (running in the background, pid ${pid})`);
-    expect(run.stderr).toContain("stop it first with batchpipe stop pipeline.yaml");
+    expect(run.stderr).toContain("the running watcher takes the files that arrive");
+    expect(run.stderr).toContain("stop the watcher (batchpipe stop pipeline.yaml), remove ");
 
     const stop = await batchpipe(["stop", "pipeline.yaml"], { cwd: dir });
     expect(stop.code).toBe(0);
