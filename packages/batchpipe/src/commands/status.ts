@@ -42,6 +42,8 @@ export default defineCommand({
     }
     const c = run.counters;
     const total = run.totals?.read ?? 0;
+    // a cancel no process has acted on: the batches' states are those last polled, before it
+    const unsettled = run.cancelRequested && run.status === "stopped";
     const lines = [
       `${status.name}: run ${run.id} ${run.status}${run.cancelRequested ? " (cancel requested)" : ""}${status.runningPid ? ` · running in pid ${status.runningPid}` : ""}`,
       // a watched pipeline resumes with `batchpipe watch` (`run` refuses it)
@@ -58,7 +60,7 @@ export default defineCommand({
     ];
     for (const b of run.batches)
       lines.push(
-        `  batch ${b.batchId} shard ${b.shard} (attempt ${b.attempt}, ${fmt(b.requests)} requests): ${b.status ?? "?"}`,
+        `  batch ${b.batchId} shard ${b.shard} (attempt ${b.attempt}, ${fmt(b.requests)} requests): ${b.status ?? "?"}${unsettled ? " when last polled" : ""}`,
       );
     io.stdout.write(`${lines.join("\n")}\n${failureLines(c)}${daemonLine}${watchLine}`);
     return ExitCode.OK;
@@ -74,6 +76,11 @@ function stoppedLines(run: NonNullable<StatusResult["run"]>, resume: string): st
       ? `  ended on: ${reason.message} (${reason.code}) at ${new Date(reason.at).toISOString()}`
       : "  the process running it is gone (killed, or the machine restarted); no error was recorded",
     ...(reason?.hint ? [`  hint: ${reason.hint}`] : []),
-    `  resume with: ${resume}`,
+    ...(run.cancelRequested
+      ? [
+          "  the cancel is not settled: no batchpipe process runs this run, so its batches' states are those last polled",
+          `  settle it with: ${resume} (it collects the batches' final states, delivers what finished and fails the rest as batch_cancelled)`,
+        ]
+      : [`  resume with: ${resume}`]),
   ];
 }
