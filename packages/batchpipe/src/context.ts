@@ -3,8 +3,8 @@ import type { EngineTuning } from "@batchpipe/core";
 import type { CommandContext } from "citty";
 
 export interface CliIo {
-  stdout: { write(text: string): unknown; isTTY?: boolean };
-  stderr: { write(text: string): unknown; isTTY?: boolean };
+  stdout: { write(text: string): unknown; isTTY?: boolean; columns?: number };
+  stderr: { write(text: string): unknown; isTTY?: boolean; columns?: number };
 }
 
 export interface CliContext {

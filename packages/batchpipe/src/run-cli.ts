@@ -12,6 +12,7 @@ import { type ArgsDef, type CommandDef, defineCommand, renderUsage, runCommand }
 import { type CliContext, type CliIo, stripAnsi, wantsColor } from "./context.js";
 import { ExitCode } from "./exit-codes.js";
 import { errorEvent, exitCodeFor, renderError } from "./render-error.js";
+import { usageWidth, wrapUsage } from "./usage-text.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: commands have their own argument types
 type LazyCommand = () => Promise<CommandDef<any>>;
@@ -73,10 +74,10 @@ export async function runCli(argv: string[], options: RunCliOptions = {}): Promi
       return ExitCode.OK;
     }
     if (wantsHelp(args)) {
-      out(`${await renderUsage(main)}\n`);
+      out(`${wrapUsage(await renderUsage(main), usageWidth(io.stdout))}\n`);
       return ExitCode.OK;
     }
-    err(`${await renderUsage(main)}\n`);
+    err(`${wrapUsage(await renderUsage(main), usageWidth(io.stderr))}\n`);
     if (args.length > 0)
       err(
         `\n${usageError(`unknown option ${args[0]}`, "a command comes first; `batchpipe <command> --help` lists its options")}`,
@@ -99,7 +100,7 @@ export async function runCli(argv: string[], options: RunCliOptions = {}): Promi
   const command = await load();
   const rest = args.slice(nameIndex + 1);
   if (wantsHelp(rest)) {
-    out(`${await renderUsage(command, main)}\n`);
+    out(`${wrapUsage(await renderUsage(command, main), usageWidth(io.stdout))}\n`);
     return ExitCode.OK;
   }
   try {

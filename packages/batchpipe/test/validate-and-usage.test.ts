@@ -269,12 +269,48 @@ describe("the command line frame", () => {
     }
   });
 
+  // citty pads every row of a table to the longest: watch's description made each line of
+  // `batchpipe --help` 234 columns wide, broken in two with a run of blanks on an 80-column terminal
+  test("help is wrapped to the terminal's width (80 when not a terminal), each description under itself", async () => {
+    const { COMMANDS, runCli } = await import("../src/run-cli.js");
+    for (const [width, stdout] of [
+      [80, { isTTY: false, columns: 200 }],
+      [60, { isTTY: true, columns: 60 }],
+    ] as const) {
+      for (const args of [["--help"], ...Object.keys(COMMANDS).map((name) => [name, "--help"])]) {
+        let text = "";
+        const write = (chunk: string) => (text += chunk);
+        expect(await runCli(args, { env: {}, io: { stdout: { ...stdout, write }, stderr: { write } } })).toBe(
+          0,
+        );
+        for (const line of text.split("\n")) {
+          expect(line, `${args.join(" ")}: trailing blanks`).toBe(line.trimEnd());
+          // only a single word longer than the width (the list of commands) may stick out
+          if (line.trim().includes(" "))
+            expect(line.length, `${args.join(" ")} at ${width}: ${line}`).toBeLessThanOrEqual(width);
+        }
+        if (args[0] === "--help") {
+          const rows = text.split("\n");
+          const watch = rows.findIndex((line) => /^ +watch {4}Watch the source/.test(line));
+          const column = rows[watch]!.indexOf("Watch the source");
+          // the continuation lines start at the description's column
+          expect(rows[watch + 1]!.search(/\S/)).toBe(column);
+          expect(text.replace(/\n +/g, " ")).toContain(
+            "a record whose id an earlier file delivered fails as duplicate_id (errors sink)",
+          );
+        }
+      }
+    }
+  });
+
   // a boolean `cache` defaulting to true listed `--cache` (which did nothing) and a bare `--no-cache`
   test("run, plan and watch list --no-cache alone, with its meaning; --cache is refused", async () => {
     for (const command of ["run", "plan", "watch"]) {
       const help = await cli([command, "--help"]);
       expect(help.code).toBe(0);
-      const lines = help.stdout.split("\n").filter((line) => /--(no-)?cache\b/.test(line));
+      // a description wraps under itself (usage-text.ts): join its lines back
+      const rows = help.stdout.replace(/\n {20,}/g, " ");
+      const lines = rows.split("\n").filter((line) => /--(no-)?cache\b/.test(line));
       expect(lines, command).toHaveLength(1);
       expect(lines[0]!.trim()).toMatch(/^--no-cache +\S.*none answered from the result cache/);
       expect(lines[0]).not.toContain("Default");
