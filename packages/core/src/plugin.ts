@@ -213,10 +213,10 @@ export interface SinkHandle {
   /**
    * Optional, for sinks that keep rows across runs (upsert by id): records of this delivery your
    * rows of earlier runs are stale for. Drop the rows you hold for them. A result sink is given the
-   * records whose request failed at the provider (an earlier success, whose changed request now
-   * fails), an `errors` sink those that succeeded (an earlier failure, now fixed). Durable with the
-   * next `commit`, like `write`. Never given a record that failed before it was sent (a duplicate_id
-   * shares its id with a record that succeeds in the same run).
+   * records whose request failed, at the provider or before it was sent (an earlier success, whose
+   * changed request or template now fails), an `errors` sink those that succeeded (an earlier
+   * failure, now fixed). Durable with the next `commit`, like `write`. Never given an id a record of
+   * the same run succeeds under (a duplicate_id shares its id with its first occurrence).
    */
   forget?(ids: readonly string[]): Promise<void>;
   close(): Promise<void>;

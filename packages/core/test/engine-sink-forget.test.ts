@@ -1,10 +1,12 @@
 // A sink that keeps rows across runs (upsert by id) is told which of its rows a delivery makes
 // stale (SinkHandle.forget): a result sink the records whose request failed at the provider, an
-// errors sink those that succeeded, so a rerun leaves no stale success nor fixed failure in it.
+// errors sink those that succeeded, so a rerun leaves no stale success nor fixed failure in it. A
+// result sink is also told the records that failed before they were sent (a template that now fails
+// for them), except a duplicate_id and an id a record of the run was sent under.
 import { expect, it } from "vitest";
 import { officialPlugins, tempDir } from "../../batchpipe/test/support/harness.js";
 import { runSpec } from "../src/index.js";
-import { defineSink, z } from "../src/plugin.js";
+import { defineSink, defineSource, z } from "../src/plugin.js";
 import { numbersSpec } from "./fixtures/numbers-spec.js";
 
 interface Told {
@@ -70,3 +72,66 @@ it("result sinks forget the ids whose request failed at the provider, errors sin
   expect(errors.held).toEqual(new Set(["n1", "n2", "n5"]));
   expect(plain.forgotten).toEqual([]);
 });
+
+it("result sinks forget the ids that failed before they were sent, except an id a record of the run was sent under", async () => {
+  const results = told();
+  const errors = told();
+  let delivered: () => void = () => {};
+  const firstDelivery = new Promise<void>((resolve) => {
+    delivered = resolve;
+  });
+  const sink = recordingSink(results, true);
+  const results_ = defineSink({
+    ...sink,
+    async open(ctx) {
+      const handle = await sink.open(ctx);
+      return {
+        ...handle,
+        async write(rows) {
+          await handle.write(rows);
+          delivered();
+        },
+      };
+    },
+  });
+  let collectedWhileReading = false;
+  const position = (line: number) => ({ file: "records", line });
+  const source = defineSource({
+    name: "records",
+    options: z.strictObject({}),
+    async *read() {
+      // a's template fails, then a record of id a is sent: a's success must stay
+      yield { data: { id: "a" }, position: position(1), cursor: 1 };
+      yield { data: { id: "a", text: "a" }, position: position(2), cursor: 2 };
+      yield { data: { id: "b", text: "b" }, position: position(3), cursor: 3 };
+      yield { data: { id: "c", text: "c" }, position: position(4), cursor: 4 };
+      // e seals the shard of a, b and c, which is delivered while the read goes on (before the
+      // read's failures are)
+      yield { data: { id: "e", text: "e" }, position: position(5), cursor: 5 };
+      collectedWhileReading = await Promise.race([
+        firstDelivery.then(() => true),
+        new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 20_000)),
+      ]);
+      // b was sent and succeeded, then a record of id b fails its template: b's success must stay
+      yield { data: { id: "b" }, position: position(6), cursor: 6 };
+      // d failed before it was sent, and nothing of id d was sent: an earlier run's row of d is stale
+      yield { data: { id: "d" }, position: position(7), cursor: 7 };
+    },
+  });
+  const spec = numbersSpec({
+    name: "forget-unsent",
+    count: 0,
+    maxRequests: 3,
+    sinks: [{ use: results_ }],
+    errors: [{ use: recordingSink(errors, true) }],
+  });
+  const result = await runSpec(
+    { ...spec, source: { use: source } },
+    // a checkpoint after each record: the shard of a, b and c is submitted while the read waits
+    { dir: tempDir(), builtins: officialPlugins, readCheckpointEvery: 1 },
+  );
+  expect(collectedWhileReading).toBe(true);
+  expect(result.report).toMatchObject({ succeeded: 4, failed: 3 });
+  expect(results.forgotten).toEqual(["d"]);
+  expect(results.held).toEqual(new Set(["a", "b", "c", "e"]));
+}, 60_000);

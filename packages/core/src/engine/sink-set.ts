@@ -11,6 +11,7 @@ import { BatchpipeError, ErrorCodes, isBatchpipeError } from "../errors.js";
 import type { Checkpoint, Logger, ResultRow, SinkHandle, SinkPlugin } from "../plugin.js";
 import { checkSinkHandle } from "../plugins/contract.js";
 import type { StateStore } from "../state/index.js";
+import type { IdSet } from "./read/id-index.js";
 import type { EnginePipeline, EngineResolvedPlugin } from "./types.js";
 
 interface OpenSink {
@@ -34,6 +35,8 @@ export class SinkSet {
   private forgets = false;
   /** ids that failed before they were sent in this run: their failure rows may share an id with a success */
   private unsent: ReadonlySet<string> = new Set();
+  /** the ids of the successes written, while the caller wants them (trackSuccesses) */
+  private successes: IdSet | undefined;
 
   private constructor(
     private readonly sinks: OpenSink[],
@@ -125,13 +128,46 @@ export class SinkSet {
     return this.sinks.some((s) => s.role === "errors" && s.handle.forget !== undefined);
   }
 
+  /** whether a result sink drops rows of earlier runs for ids that fail (SinkHandle.forget) */
+  get forgetsResults(): boolean {
+    return this.sinks.some((s) => s.role === "sinks" && s.handle.forget !== undefined);
+  }
+
   /** the ids of this run's failures before sending: a success of the same id never drops their rows */
   keepFailures(ids: ReadonlySet<string>): void {
     this.unsent = ids;
   }
 
+  /** add the id of every success written from now on to `ids` (undefined: stop) */
+  trackSuccesses(ids: IdSet | undefined): void {
+    this.successes = ids;
+  }
+
+  /**
+   * tell the result sinks that keep rows across runs (SinkHandle.forget) that their rows for `ids`
+   * are stale: records of this delivery that failed before they were sent
+   */
+  async forgetResults(ids: readonly string[]): Promise<void> {
+    for (const sink of this.sinks) {
+      if (sink.skip || sink.role !== "sinks" || !sink.handle.forget) continue;
+      for (let at = 0; at < ids.length; at += ROWS_PER_WRITE) {
+        try {
+          await withTimeout(
+            sink.handle.forget(ids.slice(at, at + ROWS_PER_WRITE)),
+            this.timeoutMs,
+            sink.label,
+            "forget",
+          );
+        } catch (error) {
+          throw pluginFailed(sink.label, "forget", error);
+        }
+      }
+    }
+  }
+
   async write(row: ResultRow): Promise<void> {
     const role = row.status === "success" ? "sinks" : "errors";
+    if (role === "sinks") this.successes?.add(row.id);
     const buffer = this.buffers[role];
     buffer.push(row);
     if (buffer.length >= ROWS_PER_WRITE) await this.flush(role);
