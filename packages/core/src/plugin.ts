@@ -73,6 +73,7 @@ export {
   type ProjectionHooks,
   ROW_FIELDS,
   type RowProjector,
+  unwrittenColumnsWarning,
 } from "./rows/projection.js";
 export { cannotResume, type FilesBefore, invalidInput, invalidInputError } from "./source-items.js";
 export { refuseUtf16 } from "./text-encoding.js";

@@ -20,6 +20,7 @@ import {
   defineSink,
   isDefaultColumns,
   type ResultRow,
+  unwrittenColumnsWarning,
   z,
 } from "@batchpipe/core/plugin";
 import type pg from "pg";
@@ -171,6 +172,10 @@ export default defineSink({
         deletes: held.length > 0,
       });
       await client.query("COMMIT");
+      // the upsert writes only its columns: the table's others keep an earlier run's values in the
+      // rows this run writes again (a tokens column beside a new output)
+      if (held.length > 0 && upsert.unwritten.length > 0)
+        warn(unwrittenColumnsWarning(upsert.unwritten, where));
       return openHandle({
         connection,
         connect,

@@ -33,6 +33,11 @@ export interface Upsert {
   casts: { name: string; type: string }[];
   /** deletes the rows of the ids ($1, a text array) */
   forget: string;
+  /**
+   * the table's columns it does not write (besides generated and identity ones): in a row it writes
+   * again they keep what an earlier run left there
+   */
+  unwritten: string[];
 }
 
 /** `"schema"."name"` (names are validated identifiers; quoting keeps their case) */
@@ -159,6 +164,8 @@ interface TableColumn {
   required: boolean;
   /** the column alone is a unique key (primary key or unique index without a predicate) */
   unique: boolean;
+  /** generated or an identity column: its value is the table's own, not a run's */
+  own: boolean;
 }
 
 async function tableColumns(client: pg.Client, table: string): Promise<TableColumn[]> {
@@ -168,6 +175,7 @@ async function tableColumns(client: pg.Client, table: string): Promise<TableColu
             format('%I.%I', tn.nspname, t.typname) AS cast,
             t.typname IN ('json', 'jsonb') AS json,
             a.attnotnull AND NOT a.atthasdef AND a.attidentity = '' AND a.attgenerated = '' AS required,
+            a.attidentity <> '' OR a.attgenerated <> '' AS own,
             EXISTS (SELECT 1 FROM pg_index i
                      WHERE i.indrelid = a.attrelid AND i.indisunique AND i.indpred IS NULL
                        AND i.indnkeyatts = 1 AND i.indkey[0] = a.attnum) AS unique
@@ -233,5 +241,8 @@ function upsertFor(columns: readonly TableColumn[], table: string, projected: re
     casts: written.filter((c) => !c.json).map((c) => ({ name: c.name, type: c.type })),
     // the ids as the id column's type, so that its index is used (bigint = text has no operator)
     forget: `DELETE FROM ${table} WHERE id = ANY($1::text[]::${columns.find((c) => c.name === "id")!.cast}[])`,
+    unwritten: columns
+      .filter((c) => c.name !== "id" && !c.own && !names.includes(`"${c.name}"`))
+      .map((c) => c.name),
   };
 }

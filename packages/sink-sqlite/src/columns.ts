@@ -2,7 +2,13 @@
  * The sqlite sink's table columns: a new table created with them, an existing one fitted to them
  * (columns it lacks added), or refused at open with the columns list that fixes it.
  */
-import { BatchpipeError, type Column, type ColumnKind, columnsOption } from "@batchpipe/core/plugin";
+import {
+  BatchpipeError,
+  type Column,
+  type ColumnKind,
+  columnsOption,
+  unwrittenColumnsWarning,
+} from "@batchpipe/core/plugin";
 import type Database from "better-sqlite3";
 
 /** how a created table declares a column of each kind; a path's value keeps its own type */
@@ -79,13 +85,8 @@ export function prepareColumns(
   // the upsert writes only these columns: the table's others keep an earlier run's values in the
   // rows this run writes again (a tokens column beside a new output)
   const kept = existing.filter((c) => !c.pk && !names.has(c.name.toLowerCase())).map((c) => c.name);
-  if (warn && kept.length > 0 && db.prepare(`SELECT 1 FROM ${quoted} LIMIT 1`).get() !== undefined) {
-    const one = kept.length === 1;
-    warn(
-      `the table has the column${one ? "" : "s"} ${kept.join(", ")}, which these columns do not write: the rows this run writes keep what an earlier run left there, which may not belong to their new output. ` +
-        `List ${one ? "its entry" : "their entries"} in columns again, or drop ${one ? "it" : "them"} (${kept.map((name) => `ALTER TABLE ${quoted} DROP COLUMN "${name}"`).join("; ")})`,
-    );
-  }
+  if (warn && kept.length > 0 && db.prepare(`SELECT 1 FROM ${quoted} LIMIT 1`).get() !== undefined)
+    warn(unwrittenColumnsWarning(kept, quoted));
   const added = isDefault ? [] : columns.filter((c) => !has.has(c.name.toLowerCase()));
   if (added.length > 0) {
     // all or none (in another sink's open transaction, a savepoint of it)

@@ -252,6 +252,19 @@ export function isDefaultColumns(option: ColumnsOption | undefined): boolean {
   return option === undefined;
 }
 
+/**
+ * What a table sink that upserts by id says at open when the table, which holds rows, has columns
+ * its `columns` do not write (`unwritten`; an earlier run listed them): the rows it writes again
+ * keep an earlier run's values there. `table` as SQL names it (quoted), for the DROP COLUMN.
+ */
+export function unwrittenColumnsWarning(unwritten: readonly string[], table: string): string {
+  const one = unwritten.length === 1;
+  return (
+    `the table has the column${one ? "" : "s"} ${unwritten.join(", ")}, which these columns do not write: the rows this run writes keep what an earlier run left there, which may not belong to their new output. ` +
+    `List ${one ? "its entry" : "their entries"} in columns again, or drop ${one ? "it" : "them"} (${unwritten.map((name) => `ALTER TABLE ${table} DROP COLUMN "${name}"`).join("; ")})`
+  );
+}
+
 // --- internal ---
 
 function parseEntry(entry: Entry): { name: string; path: string } {
