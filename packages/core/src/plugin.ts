@@ -18,6 +18,7 @@ export {
   STDIN_PATH,
 } from "./input-files.js";
 export { checkFileCursor, stampFileCursor } from "./input-sample.js";
+export { makeOutputFolder } from "./make-dirs.js";
 export type {
   BatchEnding,
   BatchRef,

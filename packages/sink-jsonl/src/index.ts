@@ -10,14 +10,14 @@
  *
  * `fields` projects each row (DESIGN §1; the projection is compiled once, in `open`).
  */
-import { type FileHandle, mkdir, open } from "node:fs/promises";
-import { dirname } from "node:path";
+import { type FileHandle, open } from "node:fs/promises";
 import {
   BatchpipeError,
   type Checkpoint,
   compileFields,
   defineSink,
   fieldsOption,
+  makeOutputFolder,
   type ResultRow,
   type RowProjector,
   z,
@@ -46,7 +46,7 @@ export default defineSink({
   check: ({ options, resolvePath }) => ({ writes: [{ path: resolvePath(options.path), option: "path" }] }),
   async open({ options, resolvePath, checkpoint, logger }) {
     const path = resolvePath(options.path);
-    await mkdir(dirname(path), { recursive: true });
+    makeOutputFolder(path, { plugin: "sink:jsonl", option: "path" });
     // "a" would ignore positions on Linux; "r+" needs the file to exist, so create it first
     await (await open(path, "a")).close();
     const file = await open(path, "r+");

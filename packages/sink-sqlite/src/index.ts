@@ -11,12 +11,11 @@
  * fresh sink (no checkpoint) forgets every commit record of its table and keeps the rows, which
  * later deliveries upsert.
  */
-import { mkdir } from "node:fs/promises";
-import { dirname } from "node:path";
 import {
   type Checkpoint,
   columnsOption,
   defineSink,
+  makeOutputFolder,
   type PluginProblem,
   type ResultRow,
   z,
@@ -54,7 +53,7 @@ export default defineSink({
   }),
   async open({ options, resolvePath, checkpoint, logger }) {
     const path = resolvePath(options.path);
-    await mkdir(dirname(path), { recursive: true });
+    makeOutputFolder(path, { plugin: "sink:sqlite", option: "path" });
     const warn = (message: string) =>
       logger.warn(`sqlite sink ${options.path} (table ${options.table}): columns: ${message}`);
     const table = openSqliteTable(path, options.table, checkpoint, options.columns, { warn });

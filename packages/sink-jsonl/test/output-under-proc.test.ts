@@ -1,0 +1,42 @@
+// An output folder that cannot be made because mkdir answers ENOENT under a parent that exists
+// (/proc, /sys): the sink's own `mkdir(dir, { recursive: true })` never settled on Node 20, so a run
+// with `path: /proc/x/out.jsonl` hung. The sink makes its folder with core's makeOutputFolder now
+// and fails at once with PLUGIN_FAILED, the path and what to do. The real CLI in a child process,
+// killed (SIGKILL) if it is still running after 20 s.
+import fs from "node:fs";
+import path from "node:path";
+import { expect, it } from "vitest";
+import { batchpipe, tempDir } from "../../batchpipe/test/support/harness.js";
+
+it("a jsonl sink path under /proc fails as PLUGIN_FAILED instead of hanging", async () => {
+  const dir = tempDir("bp-jsonl-proc-");
+  fs.writeFileSync(path.join(dir, "data.jsonl"), '{"id":1,"text":"a"}\n');
+  fs.writeFileSync(
+    path.join(dir, "pipeline.yaml"),
+    [
+      "version: 1",
+      "name: jsonl-proc",
+      "provider: { use: emulator, emulator: { timeScale: 3600 } }",
+      "source: { use: jsonl, path: ./data.jsonl }",
+      "transform:",
+      '  id: "{{ id }}"',
+      '  body: { model: gpt-4o-mini, messages: [{ role: user, content: "{{ text }}" }] }',
+      "batch: { poll_interval: 50ms }",
+      "sinks: [{ use: jsonl, path: /proc/batchpipe-x/out.jsonl }]",
+      "",
+    ].join("\n"),
+  );
+  const run = await batchpipe(["run", "pipeline.yaml", "--json"], { cwd: dir, timeoutMs: 20_000 });
+  expect(run.signal, `still running after ${run.ms} ms`).toBeNull();
+  expect(run.code, run.stderr).toBe(1);
+  expect(run.events.find((e) => e.type === "error")).toMatchInlineSnapshot(`
+    {
+      "code": "PLUGIN_FAILED",
+      "exitCode": 1,
+      "hint": "Give path a file in a folder that can be made and written (not under /proc or /sys), or create the folder, and run again.",
+      "message": "cannot create the folder /proc/batchpipe-x of path /proc/batchpipe-x/out.jsonl: ENOENT: no such file or directory, mkdir '/proc/batchpipe-x'",
+      "plugin": "sink:jsonl",
+      "type": "error",
+    }
+  `);
+}, 30_000);
