@@ -58,7 +58,10 @@ describe("batchpipe watch --detach", () => {
     expect(run.code, run.stderr).toBe(2);
     expect(run.stderr).toContain(`processed by \`batchpipe watch\` (running in the background, pid ${pid})`);
     expect(run.stderr).toContain("the running watcher takes the files that arrive");
-    expect(run.stderr).toContain("stop the watcher (batchpipe stop pipeline.yaml), remove ");
+    expect(run.stderr).toContain("stop the watcher (batchpipe stop pipeline.yaml), then run with --force");
+    // --force does not run beside a running watcher
+    const forced = await batchpipe(["run", "pipeline.yaml", "--force"], { cwd: dir });
+    expect(forced.code, forced.stderr).toBe(2);
 
     const stop = await batchpipe(["stop", "pipeline.yaml"], { cwd: dir });
     expect(stop.code).toBe(0);

@@ -1,6 +1,5 @@
 /** `batchpipe run <pipeline.yaml>`: run (or resume) a pipeline to the end and print its reconciliation report. */
 
-import path from "node:path";
 import {
   BatchpipeError,
   checkPipeline,
@@ -35,7 +34,7 @@ export default defineCommand({
     force: {
       type: "boolean",
       description:
-        "Run although the state is new but the provider has batches of this name (a lost state.db: STATE_LOST)",
+        "Run although the state is new but the provider has batches of this name (a lost state.db: STATE_LOST), or a stopped watcher took files of this source (its sinks then hold this run's rows only)",
     },
     ...noCacheArg("Send every request, none answered from the result cache (the results still refresh it)"),
     json: { type: "boolean", description: "Print one JSON event per line on stdout (for scripts)" },
@@ -137,10 +136,9 @@ function stopReason(error: unknown, signalName: string | undefined): ErrorSummar
  * A pipeline `batchpipe watch` processes takes its files one by one, and its sinks keep the rows of
  * every file. A `run` would read the whole folder as one new dataset, and its sinks would hold that
  * run's rows only (a jsonl sink is rewritten): the rows of files processed and since moved away would
- * be lost. --force does not skip this (it did, and rows were lost); only a watch state with no file
- * taken and no watcher running lets it through. Read-only: the watch registry is only looked at. A
- * watcher that runs (in the background or not) is refused too: an idle one holds only its watch/
- * lock, not the state lock a run takes.
+ * be lost. The refusal says so (it spoke of paying twice, which the result cache prevents), and
+ * --force runs anyway, unless a watcher runs (in the background or not: an idle one holds only its
+ * watch/ lock, not the state lock a run takes). Read-only: the watch registry is only looked at.
  */
 function refuseWatched(stateDir: string, spec: string, o: { detach: boolean; force: boolean }): void {
   const daemon = readDaemon(stateDir);
@@ -150,12 +148,12 @@ function refuseWatched(stateDir: string, spec: string, o: { detach: boolean; for
   const watcher = daemon?.state === "running" && daemon.command[1] === "watch" ? daemon.pid : undefined;
   if (!watched && watcher === undefined) return;
   const files = watched ? watched.done + watched.pending + watched.failed : 0;
-  if (o.force && files === 0 && watcher === undefined) return;
+  if (o.force && watcher === undefined) return;
   throw new BatchpipeError(
     ErrorCodes.USAGE,
     `this pipeline is processed by \`batchpipe watch\`${watcher !== undefined ? ` (running in the background, pid ${watcher})` : ""} (${files} file${files === 1 ? "" : "s"} taken so far): a run would read the whole source as one new dataset, and its sinks would then hold that run's rows only: the rows of files processed and no longer in the folder would be lost`,
     {
-      hint: `${watcher !== undefined ? "the running watcher takes the files that arrive" : `to process what is in the folder now, run batchpipe watch ${spec} --once`} (new and changed files; the rows so far stay). To start the outputs over from the whole source, losing the rows of files no longer there: ${watcher !== undefined ? `stop the watcher (batchpipe stop ${spec}), ` : ""}remove ${path.join(stateDir, "watch")} (the watcher's record of the files it took), then run. --force does not skip this check`,
+      hint: `${watcher !== undefined ? "the running watcher takes the files that arrive" : `to process what is in the folder now, run batchpipe watch ${spec} --once`} (new and changed files; the rows so far stay). To start the outputs over from the whole source, losing the rows of files no longer there: ${watcher !== undefined ? `stop the watcher (batchpipe stop ${spec}), then ` : ""}run with --force`,
     },
   );
 }
