@@ -2,7 +2,7 @@
 // stale (SinkHandle.forget): a result sink the records whose request failed at the provider, an
 // errors sink those that succeeded, so a rerun leaves no stale success nor fixed failure in it. A
 // result sink is also told the records that failed before they were sent (a template that now fails
-// for them), except a duplicate_id and an id a record of the run was sent under.
+// for them) and took their id, which no duplicate_id did.
 import { expect, it } from "vitest";
 import { officialPlugins, tempDir } from "../../batchpipe/test/support/harness.js";
 import { runSpec } from "../src/index.js";
@@ -73,7 +73,7 @@ it("result sinks forget the ids whose request failed at the provider, errors sin
   expect(plain.forgotten).toEqual([]);
 });
 
-it("result sinks forget the ids that failed before they were sent, except an id a record of the run was sent under", async () => {
+it("result sinks forget the ids that failed before they were sent; such a record's id is taken, so no later record of the run succeeds under it", async () => {
   const results = told();
   const errors = told();
   let delivered: () => void = () => {};
@@ -100,22 +100,25 @@ it("result sinks forget the ids that failed before they were sent, except an id 
     name: "records",
     options: z.strictObject({}),
     async *read() {
-      // a's template fails, then a record of id a is sent: a's success must stay
+      // a's template fails: it takes id a (an earlier run's row of a is stale), so the next record
+      // of id a is a duplicate_id, not sent
       yield { data: { id: "a" }, position: position(1), cursor: 1 };
       yield { data: { id: "a", text: "a" }, position: position(2), cursor: 2 };
       yield { data: { id: "b", text: "b" }, position: position(3), cursor: 3 };
       yield { data: { id: "c", text: "c" }, position: position(4), cursor: 4 };
-      // e seals the shard of a, b and c, which is delivered while the read goes on (before the
-      // read's failures are)
       yield { data: { id: "e", text: "e" }, position: position(5), cursor: 5 };
+      // f seals the shard of b, c and e, which is delivered while the read goes on (before the
+      // read's failures are)
+      yield { data: { id: "f", text: "f" }, position: position(6), cursor: 6 };
       collectedWhileReading = await Promise.race([
         firstDelivery.then(() => true),
         new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 20_000)),
       ]);
-      // b was sent and succeeded, then a record of id b fails its template: b's success must stay
-      yield { data: { id: "b" }, position: position(6), cursor: 6 };
+      // b was sent and succeeded, then a record of id b fails its template: a duplicate_id, and b's
+      // success stays
+      yield { data: { id: "b" }, position: position(7), cursor: 7 };
       // d failed before it was sent, and nothing of id d was sent: an earlier run's row of d is stale
-      yield { data: { id: "d" }, position: position(7), cursor: 7 };
+      yield { data: { id: "d" }, position: position(8), cursor: 8 };
     },
   });
   const spec = numbersSpec({
@@ -127,11 +130,12 @@ it("result sinks forget the ids that failed before they were sent, except an id 
   });
   const result = await runSpec(
     { ...spec, source: { use: source } },
-    // a checkpoint after each record: the shard of a, b and c is submitted while the read waits
+    // a checkpoint after each record: the shard of b, c and e is submitted while the read waits
     { dir: tempDir(), builtins: officialPlugins, readCheckpointEvery: 1 },
   );
   expect(collectedWhileReading).toBe(true);
-  expect(result.report).toMatchObject({ succeeded: 4, failed: 3 });
-  expect(results.forgotten).toEqual(["d"]);
-  expect(results.held).toEqual(new Set(["a", "b", "c", "e"]));
+  expect(result.report).toMatchObject({ succeeded: 4, failed: 4 });
+  expect(result.report.failedByCode).toEqual({ template_error: 2, duplicate_id: 2 });
+  expect(results.forgotten).toEqual(["a", "d"]);
+  expect(results.held).toEqual(new Set(["b", "c", "e", "f"]));
 }, 60_000);

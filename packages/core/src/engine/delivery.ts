@@ -21,8 +21,7 @@ import {
   retryDelay,
   warn,
 } from "./loop-context.js";
-import { IdSet } from "./read/id-index.js";
-import { interrupted, prepFailuresFile, readFileLines } from "./read/index.js";
+import { interrupted, prepFailuresFile, readFileLines, tookId } from "./read/index.js";
 import { SinkSet } from "./sink-set.js";
 import { withCallSignal } from "./types.js";
 
@@ -49,11 +48,6 @@ export class Delivery {
   private readonly backoff = new Map<string, { at: number; failures: number; gone: number }>();
   /** the read's failures were handed to the sinks (keepUnsentFailures) */
   private unsentKept = false;
-  /**
-   * until the read's failures are delivered: the ids of the successes delivered (`complete`: every
-   * one of this run's, none was recorded before this process), which their result rows must keep
-   */
-  private successes: { ids: IdSet; complete: boolean } | undefined;
 
   constructor(
     private readonly ctx: LoopContext,
@@ -71,10 +65,6 @@ export class Delivery {
     });
     // the read's failures may have reached the sinks before a crash: a success must not drop them
     if (this.ctx.state.getRun(this.ctx.runId)?.status !== "reading") await this.keepUnsentFailures();
-    if (!this.ctx.state.delivered(prepKey(this.ctx.runId))) {
-      this.successes ??= { ids: new IdSet(), complete: this.ctx.counters.succeeded === 0 };
-      this.sinks.trackSuccesses(this.successes.ids);
-    }
   }
 
   /**
@@ -102,45 +92,29 @@ export class Delivery {
 
   /**
    * The failure rows of records that never became requests (written by the read phase). A result
-   * sink that keeps rows across runs drops its rows of them (an earlier run's success, SinkHandle.forget),
-   * except for a duplicate_id (its id is the success of its first occurrence) and an id a record of
-   * this run was sent under.
+   * sink that keeps rows across runs drops its rows of those that took their id (an earlier run's
+   * success, SinkHandle.forget): no record of this run succeeds under such an id (tookId).
    */
   async prepFailures(): Promise<void> {
     await this.keepUnsentFailures();
     const { ctx } = this;
-    const key = prepKey(ctx.runId);
+    const key = `${ctx.runId}:prep`;
     if (ctx.state.delivered(key)) return;
     const file = path.join(ctx.stateDir, prepFailuresFile(ctx.runId));
     const sinks = this.sinks!;
-    await sinks.begin(key);
+    await sinks.begin(key, { forget: (row) => tookId(row as FailureRow, ctx.pipeline.dir) });
     const counters = structuredClone(ctx.counters);
-    const stale: string[] = [];
-    let kept = 0;
-    const successes = this.successes;
     if (fs.existsSync(file)) {
       for await (const line of readFileLines(file)) {
         if (line === "") continue;
         const row = JSON.parse(line) as FailureRow;
         countFailure(counters, row);
         await sinks.write(row);
-        if (row.error.code === "duplicate_id") continue;
-        if (!successes?.complete) kept++;
-        // false for an id delivered as a success (or listed already)
-        else if (successes.ids.add(row.id)) stale.push(row.id);
       }
     }
-    if (kept > 0 && sinks.forgetsResults)
-      warn(
-        ctx,
-        `this run resumed after some of its results were delivered, so the result sinks keep what earlier runs wrote for the ${kept} records that failed before they were sent this time. Their failure rows are in the errors sinks: delete the result rows of those ids`,
-      );
-    await sinks.forgetResults(stale);
     const checkpoints = await sinks.commit(key);
     ctx.state.recordDelivery({ runId: ctx.runId, key, checkpoints, counters });
     ctx.counters = counters;
-    this.successes = undefined;
-    sinks.trackSuccesses(undefined);
   }
 
   /** whether a collection of the shard may be tried now (not backing off after a failure) */
@@ -217,7 +191,7 @@ export class Delivery {
     let checkpoints: Awaited<ReturnType<SinkSet["commit"]>>;
     try {
       const sinks = this.sinks!;
-      await sinks.begin(partStart(routedDone + partSize), { forget: true });
+      await sinks.begin(partStart(routedDone + partSize), { forget: everyRow });
       result = await withCallSignal(ctx.signal, (signal) =>
         collectShard({
           // a shard answered through the live API after batch.deadline: its answers, at live prices
@@ -247,7 +221,7 @@ export class Delivery {
             ctx.state.recordDelivery({ runId: ctx.runId, key: partKey(end), checkpoints, counters });
             ctx.counters = counters;
             delivered = addCounters(delivered, delta);
-            await sinks.begin(partStart(end + partSize), { forget: true });
+            await sinks.begin(partStart(end + partSize), { forget: everyRow });
             this.options.onPart?.();
           },
         }),
@@ -301,10 +275,8 @@ export class Delivery {
   }
 }
 
-/** the delivery key of the read's failures */
-function prepKey(runId: string): string {
-  return `${runId}:prep`;
-}
+/** a collection's rows all make the other role's rows of their id stale (SinkSet.begin) */
+const everyRow = () => true;
 
 /**
  * The parts of a delivery cut short by a build that numbered them (`key#p0`, `key#p1`…): they are

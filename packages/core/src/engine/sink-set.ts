@@ -11,7 +11,6 @@ import { BatchpipeError, ErrorCodes, isBatchpipeError } from "../errors.js";
 import type { Checkpoint, Logger, ResultRow, SinkHandle, SinkPlugin } from "../plugin.js";
 import { checkSinkHandle } from "../plugins/contract.js";
 import type { StateStore } from "../state/index.js";
-import type { IdSet } from "./read/id-index.js";
 import type { EnginePipeline, EngineResolvedPlugin } from "./types.js";
 
 interface OpenSink {
@@ -32,11 +31,10 @@ export class SinkSet {
    * the current delivery (a collection: not the read's failures) tells result sinks its failed ids
    * and errors sinks its succeeded ones
    */
-  private forgets = false;
+  /** which rows of this delivery make other sinks' rows of their id stale (begin's `forget`) */
+  private forgets: ((row: ResultRow) => boolean) | undefined;
   /** ids that failed before they were sent in this run: their failure rows may share an id with a success */
   private unsent: ReadonlySet<string> = new Set();
-  /** the ids of the successes written, while the caller wants them (trackSuccesses) */
-  private successes: IdSet | undefined;
 
   private constructor(
     private readonly sinks: OpenSink[],
@@ -104,13 +102,15 @@ export class SinkSet {
   }
 
   /**
-   * start a delivery: sinks that already committed `key` are left out of it; `forget`: its failures
-   * are of requests sent (a collection), which result sinks are told of (SinkHandle.forget)
+   * start a delivery: sinks that already committed `key` are left out of it; `forget`: the rows
+   * whose id the sinks of the other role are told of (SinkHandle.forget): in a collection every
+   * row (a failed request makes an earlier success stale, a success an earlier failure), among the
+   * read's failures those that took their id
    */
-  async begin(key: string, o: { forget?: boolean } = {}): Promise<void> {
+  async begin(key: string, o: { forget?: (row: ResultRow) => boolean } = {}): Promise<void> {
     this.buffers.sinks = [];
     this.buffers.errors = [];
-    this.forgets = o.forget === true;
+    this.forgets = o.forget;
     for (const sink of this.sinks) {
       sink.skip = false;
       if (sink.handle.committed) {
@@ -128,46 +128,13 @@ export class SinkSet {
     return this.sinks.some((s) => s.role === "errors" && s.handle.forget !== undefined);
   }
 
-  /** whether a result sink drops rows of earlier runs for ids that fail (SinkHandle.forget) */
-  get forgetsResults(): boolean {
-    return this.sinks.some((s) => s.role === "sinks" && s.handle.forget !== undefined);
-  }
-
   /** the ids of this run's failures before sending: a success of the same id never drops their rows */
   keepFailures(ids: ReadonlySet<string>): void {
     this.unsent = ids;
   }
 
-  /** add the id of every success written from now on to `ids` (undefined: stop) */
-  trackSuccesses(ids: IdSet | undefined): void {
-    this.successes = ids;
-  }
-
-  /**
-   * tell the result sinks that keep rows across runs (SinkHandle.forget) that their rows for `ids`
-   * are stale: records of this delivery that failed before they were sent
-   */
-  async forgetResults(ids: readonly string[]): Promise<void> {
-    for (const sink of this.sinks) {
-      if (sink.skip || sink.role !== "sinks" || !sink.handle.forget) continue;
-      for (let at = 0; at < ids.length; at += ROWS_PER_WRITE) {
-        try {
-          await withTimeout(
-            sink.handle.forget(ids.slice(at, at + ROWS_PER_WRITE)),
-            this.timeoutMs,
-            sink.label,
-            "forget",
-          );
-        } catch (error) {
-          throw pluginFailed(sink.label, "forget", error);
-        }
-      }
-    }
-  }
-
   async write(row: ResultRow): Promise<void> {
     const role = row.status === "success" ? "sinks" : "errors";
-    if (role === "sinks") this.successes?.add(row.id);
     const buffer = this.buffers[role];
     buffer.push(row);
     if (buffer.length >= ROWS_PER_WRITE) await this.flush(role);
@@ -210,8 +177,12 @@ export class SinkSet {
         if (sink.role === role)
           await withTimeout(sink.handle.write(rows), this.timeoutMs, sink.label, "write");
         else if (this.forgets && sink.handle.forget) {
-          // failed requests' ids for result sinks, succeeded ones for errors sinks
-          ids ??= rows.flatMap((row) => (role === "errors" || !this.unsent.has(row.id) ? [row.id] : []));
+          // failures' ids for result sinks, successes' for errors sinks (not an id that failed
+          // before it was sent in this run: its failure row stays)
+          const forgets = this.forgets;
+          ids ??= rows.flatMap((row) =>
+            forgets(row) && (role === "errors" || !this.unsent.has(row.id)) ? [row.id] : [],
+          );
           if (ids.length > 0)
             await withTimeout(sink.handle.forget(ids), this.timeoutMs, sink.label, "forget");
         }

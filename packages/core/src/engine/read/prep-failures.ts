@@ -18,8 +18,7 @@ export const prepFailuresFile = (runId: string) => path.join(runId, "prep-failur
  * source's own locator when it is not a path (`-` for standard input).
  */
 export function failureRows(dir: string) {
-  const positionId = (position: RecordPosition) =>
-    `${path.isAbsolute(position.file) ? path.relative(dir, position.file).split(path.sep).join("/") : position.file}:${position.line}`;
+  const positionId = (position: RecordPosition) => positionIdIn(dir, position);
   return {
     /** the line of a record the source could not parse */
     invalid(item: InvalidRecord): string {
@@ -57,15 +56,23 @@ export function failureRows(dir: string) {
 }
 
 /**
- * The custom_ids taken by the first `bytes` of a prep-failures file: a request too large for any
- * shard, or over its model's limits, had its id taken (a later duplicate of it is still a duplicate).
+ * Whether a failure row's record took its custom_id (read-phase.ts `place`: the first occurrence
+ * of an id wins, even when it fails): a record refused with an id of its own (by the transform, too
+ * large, over its model's limits). Not a duplicate_id (the id is an earlier record's), nor a record
+ * without one (its id is its position in `dir`, the spec's folder).
  */
-export function* takenIds(file: string, bytes: number): Generator<string> {
+export function tookId(row: FailureRow, dir: string): boolean {
+  return row.error.code !== "duplicate_id" && row.input !== null && row.id !== positionIdIn(dir, row.source);
+}
+
+/** the custom_ids taken by the first `bytes` of a prep-failures file (tookId) */
+export function* takenIds(file: string, bytes: number, dir: string): Generator<string> {
   for (const line of readLinesSync(file, bytes)) {
     const row = JSON.parse(line) as FailureRow;
-    if (TAKES_ID.has(row.error.code)) yield row.id;
+    if (tookId(row, dir)) yield row.id;
   }
 }
 
-/** the codes of failures found after the request's id was taken (read-phase.ts `place`) */
-const TAKES_ID = new Set(["request_too_large", "max_tokens_too_large", "context_length_exceeded"]);
+function positionIdIn(dir: string, position: RecordPosition): string {
+  return `${path.isAbsolute(position.file) ? path.relative(dir, position.file).split(path.sep).join("/") : position.file}:${position.line}`;
+}

@@ -21,7 +21,13 @@ import { isBatchpipeError } from "../../errors.js";
 import type { EstimateMode } from "../../estimate/estimate-tokens.js";
 import { estimateOutputTokens } from "../../estimate/index.js";
 import { livePricesFor, pricesFor } from "../../estimate/pricing.js";
-import { isInvalidRecord, type Logger, type RecordPosition, type SourceItem } from "../../plugin.js";
+import {
+  isInvalidRecord,
+  type Logger,
+  type RecordPosition,
+  type SourceItem,
+  type SourceRecord,
+} from "../../plugin.js";
 import { checkTransformHandle } from "../../plugins/contract.js";
 import type { FanoutBatch, RunTotals, ShardRow } from "../../state/index.js";
 import type { ReadCheckpoint } from "../codecs/read-checkpoint.js";
@@ -108,6 +114,7 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
   const resolvePath = (p: string) => path.resolve(pipeline.dir, p);
   const { writer, failures, duplicates, requests, closeTables } = openRead({
     stateDir,
+    dir: pipeline.dir,
     runId,
     limits,
     resume,
@@ -189,6 +196,24 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
     );
     transformLabel = pipeline.transform.label;
 
+    /**
+     * takes the record's custom_id; the failure row of a duplicate when an earlier record of the
+     * run (or of an earlier run, RunOptions.deliveredBefore) has it: the first occurrence wins
+     */
+    const duplicateOf = (item: SourceRecord, id: string, input: string): string | undefined => {
+      const earlier = options.deliveredBefore?.(id);
+      if (earlier !== undefined) {
+        const message = `"${id}" was already delivered for this pipeline (from ${earlier}); the first occurrence wins`;
+        return rows.rejected(item, { code: "duplicate_id", message, id }, input);
+      }
+      if (duplicates.take(id)) return undefined;
+      return rows.rejected(
+        item,
+        { code: "duplicate_id", message: duplicateMessage(id, item.position), id },
+        input,
+      );
+    };
+
     /** one record: a failure row, a duplicate id, a request identical to one placed, or a new request */
     const place = (item: SourceItem) => {
       if (isInvalidRecord(item)) {
@@ -206,28 +231,20 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
       const request = toRequest(transform, item, pipeline.transform.label);
       if (isBatchpipeError(request)) {
         totals.rejected++;
+        // a refused record takes its id too: the first occurrence wins, so no later record of the
+        // run succeeds under the id whose earlier rows its failure makes stale (Delivery.prepFailures)
+        const id = request.recordId;
         fail(
-          rows.rejected(item, { code: request.code, message: request.message, id: request.recordId }, input),
+          (id && duplicateOf(item, id, input)) ||
+            rows.rejected(item, { code: request.code, message: request.message, id }, input),
         );
         return;
       }
       const id = request.custom_id;
-      const earlier = options.deliveredBefore?.(id);
-      if (earlier !== undefined) {
+      const duplicate = duplicateOf(item, id, input);
+      if (duplicate !== undefined) {
         totals.rejected++;
-        const message = `"${id}" was already delivered for this pipeline (from ${earlier}); the first occurrence wins`;
-        fail(rows.rejected(item, { code: "duplicate_id", message, id }, input));
-        return;
-      }
-      if (!duplicates.take(id)) {
-        totals.rejected++;
-        fail(
-          rows.rejected(
-            item,
-            { code: "duplicate_id", message: duplicateMessage(id, item.position), id },
-            input,
-          ),
-        );
+        fail(duplicate);
         return;
       }
 

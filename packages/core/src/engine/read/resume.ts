@@ -50,6 +50,8 @@ export class ReadStartsOver extends Error {
  */
 export function openRead(o: {
   stateDir: string;
+  /** the spec's folder (the failure rows' position ids are relative to it) */
+  dir: string;
   runId: string;
   limits: ShardLimits;
   resume: ReadResume | undefined;
@@ -75,6 +77,7 @@ export function openRead(o: {
 /** The files a read writes, opened afresh or continued from `resume` with the tables rebuilt. */
 function openReadFiles(o: {
   stateDir: string;
+  dir: string;
   runId: string;
   limits: ShardLimits;
   resume: ReadResume | undefined;
@@ -108,10 +111,11 @@ function openReadFiles(o: {
 
 /**
  * The id and request tables as they were at the checkpoint, from the shards' meta files (cut at
- * their recorded lengths), the ids of request_too_large failures and the recorded fan-out ids.
+ * their recorded lengths), the ids the read's failures took (tookId) and the recorded fan-out ids.
  */
 function restoreTables(o: {
   stateDir: string;
+  dir: string;
   runId: string;
   resume: ReadResume;
   duplicates: DuplicateIds;
@@ -141,7 +145,7 @@ function restoreTables(o: {
     }
   }
   const failures = path.join(stateDir, prepFailuresFile(runId));
-  for (const id of takenIds(failures, resume.checkpoint.failuresBytes)) duplicates.restore(id);
+  for (const id of takenIds(failures, resume.checkpoint.failuresBytes, o.dir)) duplicates.restore(id);
   for (const id of resume.fanoutIds) duplicates.restore(id);
 }
 
