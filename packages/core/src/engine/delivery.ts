@@ -17,13 +17,13 @@ import {
   describeError,
   type LoopContext,
   providerAnswered,
+  providerCall,
   providerFailed,
   retryDelay,
   warn,
 } from "./loop-context.js";
 import { interrupted, prepFailuresFile, readFileLines, tookId } from "./read/index.js";
 import { SinkSet } from "./sink-set.js";
-import { withCallSignal } from "./types.js";
 
 export interface DeliveryOptions {
   /** per sink call */
@@ -192,7 +192,7 @@ export class Delivery {
     try {
       const sinks = this.sinks!;
       await sinks.begin(partStart(routedDone + partSize), { forget: everyRow });
-      result = await withCallSignal(ctx.signal, (signal) =>
+      result = await providerCall(ctx, (signal) =>
         collectShard({
           // a shard answered through the live API after batch.deadline: its answers, at live prices
           ...(isAnsweredLive(shard.batch)

@@ -22,6 +22,7 @@ import {
   type LoopContext,
   patchShard,
   providerAnswered,
+  providerCall,
   providerFailed,
   shardsIn,
   waitingShards,
@@ -29,7 +30,6 @@ import {
 } from "./loop-context.js";
 import { interrupted, readFileLines } from "./read/index.js";
 import { budgetExceeded, projectedSpend } from "./scheduler.js";
-import { withCallSignal } from "./types.js";
 
 /** the provider status word of a shard answered through the live API */
 export const ANSWERED_LIVE = "answered_live";
@@ -188,7 +188,7 @@ export class Deadline {
             cancelled ||= ctx.state.getRun(ctx.runId)?.cancelRequested === true;
           }
           if (cancelled) return;
-          const result: LiveResult = await withCallSignal(ctx.signal, (signal) => live(job.line, { signal }));
+          const result: LiveResult = await providerCall(ctx, (signal) => live(job.line, { signal }));
           if (result.kind === "failure" && apiDown(result)) {
             down ??= result;
             failed = true;

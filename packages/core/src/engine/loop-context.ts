@@ -8,10 +8,11 @@ import { BatchpipeError, ErrorCodes, isBatchpipeError } from "../errors.js";
 import { pricesFor, shardCost } from "../estimate/pricing.js";
 import type { Logger } from "../plugin.js";
 import type { BatchSnapshot, ProviderConnection } from "../provider/contract.js";
+import { withRetryDeadline } from "../provider/http-retry.js";
 import type { RunCounters, RunTotals, ShardRow, ShardStatus, StateStore } from "../state/index.js";
 import { fmt } from "./read/read-errors.js";
 import { Scheduler } from "./scheduler.js";
-import type { EngineEvent, EnginePipeline } from "./types.js";
+import { type EngineEvent, type EnginePipeline, withCallSignal } from "./types.js";
 
 export interface LoopContext {
   pipeline: EnginePipeline;
@@ -197,6 +198,18 @@ export function providerAnswered(ctx: LoopContext): void {
   ctx.outage.last = undefined;
   ctx.outage.answered = true;
   ctx.outage.answeredAt = Date.now();
+}
+
+/**
+ * One provider call of the run: with a signal of its own that follows the run's, and retries (the
+ * provider's, withRetries) that start none past the end of batch.max_outage, counted as the outage
+ * clock counts it: from the start of the outage under way, else from the start of the call. A
+ * call's own retries (minutes of them) then cannot keep the run going long past max_outage.
+ */
+export function providerCall<T>(ctx: LoopContext, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const deadline = (startedAt: number) =>
+    (ctx.outage.since ?? startedAt) + ctx.pipeline.spec.batch.max_outage;
+  return withRetryDeadline(deadline, () => withCallSignal(ctx.signal, fn));
 }
 
 /** throws once the provider has been failing for longer than batch.max_outage */

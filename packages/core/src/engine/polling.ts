@@ -21,12 +21,12 @@ import {
   MAX_RETRY_DELAY_MS,
   patchShard,
   providerAnswered,
+  providerCall,
   providerFailed,
   warn,
 } from "./loop-context.js";
 import { type ProgressTracker, saneCounts } from "./progress.js";
 import { submissionTag } from "./submission.js";
-import { withCallSignal } from "./types.js";
 
 const CONCURRENT_POLLS = 8;
 /** how far before its create to look for a batch in the provider's list (clocks differ) */
@@ -94,7 +94,7 @@ export class Poller {
     let batch: BatchSnapshot | null | undefined;
     const startedAt = Date.now();
     try {
-      batch = await withCallSignal(this.ctx.signal, (signal) => this.ctx.provider.poll(ref, { signal }));
+      batch = await providerCall(this.ctx, (signal) => this.ctx.provider.poll(ref, { signal }));
       providerAnswered(this.ctx);
       if (batch === null) batch = await this.notFoundAnswer(shard, timing);
       else this.notFound.delete(shard.name);
@@ -147,7 +147,7 @@ export class Poller {
     const tag = submissionTag(this.ctx, shard);
     const known: string[] = [];
     for (const s of this.ctx.shards.values()) if (s.batchId && s.name !== shard.name) known.push(s.batchId);
-    const found = await withCallSignal(this.ctx.signal, (signal) =>
+    const found = await providerCall(this.ctx, (signal) =>
       this.ctx.provider.find([tag], {
         since: (shard.createdAt ?? this.ctx.runCreatedAt) - LIST_MARGIN_MS,
         signal,

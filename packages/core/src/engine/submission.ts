@@ -15,12 +15,12 @@ import {
   type LoopContext,
   patchShard,
   providerAnswered,
+  providerCall,
   shardsIn,
   waitingShards,
   warn,
 } from "./loop-context.js";
 import { fmt } from "./read/read-errors.js";
-import { withCallSignal } from "./types.js";
 
 /** how far back before the run's start to look for its submissions (clocks differ) */
 const RECONCILE_MARGIN_MS = 15 * 60_000;
@@ -44,7 +44,7 @@ export async function submitShard(ctx: LoopContext, shard: ShardRow, fresh: bool
   const file = path.join(ctx.stateDir, shard.file);
   if (shard.staged === null) checkShardFile(file, shard);
   patchShard(ctx, shard, { status: "submitting", submission });
-  const result = await withCallSignal(ctx.signal, (signal) =>
+  const result = await providerCall(ctx, (signal) =>
     ctx.provider.submit(
       {
         file,
@@ -86,7 +86,7 @@ export async function reconcileSubmissions(
 ): Promise<void> {
   const submitting = shardsIn(ctx, "submitting");
   if (submitting.length === 0) return;
-  const found = await withCallSignal(ctx.signal, (signal) =>
+  const found = await providerCall(ctx, (signal) =>
     ctx.provider.find(
       submitting.map((s) => submissionTag(ctx, s)),
       {

@@ -8,6 +8,7 @@
  * What is generic to HTTP lives here; a provider tells it how to read its SDK's errors
  * (`readFailure`) and what to tell its user (`hint`).
  */
+import { AsyncLocalStorage } from "node:async_hooks";
 import { z } from "zod";
 import { BatchpipeError, ErrorCodes } from "../errors.js";
 import type { Logger } from "../plugin.js";
@@ -142,8 +143,27 @@ export interface RetryContext {
  */
 const UNREACHABLE_ATTEMPTS = 3;
 
+/** the deadline of the retries of the calls made inside withRetryDeadline */
+const retryDeadline = new AsyncLocalStorage<(startedAt: number) => number>();
+
 /**
- * Runs `attempt` until it succeeds, fails with a non-retryable error, or runs out of attempts.
+ * Runs `fn` with a deadline for the retries of every `withRetries` call made inside it (however deep
+ * in a provider): `deadline(startedAt)`, given when the call began, is the time (ms) after which no
+ * retry may start; a call whose next retry would start later fails with its last failure instead.
+ * An attempt in flight is never cut: a slow upload that is being answered is not an outage. The
+ * engine sets it to the end of batch.max_outage, so that one call's own retries (minutes of them)
+ * cannot keep a run going long past it.
+ */
+export function withRetryDeadline<T>(
+  deadline: (startedAt: number) => number,
+  fn: () => Promise<T>,
+): Promise<T> {
+  return retryDeadline.run(deadline, fn);
+}
+
+/**
+ * Runs `attempt` until it succeeds, fails with a non-retryable error, runs out of attempts, or its
+ * next retry would start past the deadline of an enclosing withRetryDeadline.
  * An abort rejects with the signal's reason.
  *
  * `attempt` gets a signal of this call's own that follows `signal`: an SDK may leave a listener on
@@ -155,6 +175,7 @@ export async function withRetries<T>(
   attempt: (signal: AbortSignal) => Promise<T>,
   signal?: AbortSignal,
 ): Promise<T> {
+  const startedAt = Date.now();
   const call = new AbortController();
   const follow = () => call.abort(signal?.reason);
   if (signal?.aborted) follow();
@@ -173,6 +194,11 @@ export async function withRetries<T>(
           !(givesUpEarly(failure) && n >= UNREACHABLE_ATTEMPTS);
         if (!again) throw toProviderError(ctx, route, error, failure, n);
         const delayMs = retryDelay(failure, n, ctx.policy);
+        // a retry that would start past the caller's deadline is its caller's to decide (the engine's: batch.max_outage)
+        const deadline = retryDeadline.getStore();
+        if (deadline && Date.now() + delayMs > deadline(startedAt)) {
+          throw toProviderError(ctx, route, error, failure, n);
+        }
         const info: RetryInfo = {
           route,
           attempt: n,

@@ -1,0 +1,72 @@
+// batch.max_outage is a promise about time: a provider failing for that long stops the run (state
+// saved, resumable). The run loop checked it between provider calls, but one call, with the
+// provider's own retries inside it, could run long past it: with retries of 1 s doubling to 4 s
+// (8 attempts, ~20 s), a 3 s max_outage stopped the run ~20 s into an outage. The retries of a
+// call the engine makes now start no wait that would end after the outage's deadline.
+import fs from "node:fs";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import {
+  batchpipe,
+  type EmulatorProcess,
+  idCounts,
+  readJsonl,
+  records,
+  startBatchpipe,
+  startEmulatorProcess,
+  tempDir,
+  writePipeline,
+} from "./support/harness.js";
+
+let emulator: EmulatorProcess | undefined;
+afterEach(async () => {
+  await emulator?.close();
+  emulator = undefined;
+});
+
+/** the provider's retries of one call span ~17–23 s (1 + 2 + 4 × 5 s, with jitter) */
+const SLOW_RETRIES = ["retry_attempts: 8", "retry_min_delay_ms: 1000", "retry_max_delay_ms: 4000"];
+const MAX_OUTAGE_S = 3;
+
+describe("batch.max_outage bounds the provider's own retries", () => {
+  it("an outage after submission stops the run about max_outage after it began, with the outage error; a rerun resumes without paying again", async () => {
+    emulator = await startEmulatorProcess({
+      timeScale: 1,
+      latencies: { linesPerSecond: 1, validation: 0.05 },
+    });
+    const dir = tempDir();
+    fs.writeFileSync(path.join(dir, "data.jsonl"), records(4));
+    const spec = writePipeline(dir, {
+      baseUrl: emulator.url,
+      provider: SLOW_RETRIES,
+      batch: { max_outage: `${MAX_OUTAGE_S}s` },
+    });
+    let outageAt = 0;
+    const child = startBatchpipe(["run", spec, "--json"], {
+      cwd: dir,
+      timeoutMs: 90_000,
+      onEvent: (event) => {
+        // every call from now on answers 503
+        if (event.type === "shard_submitted" && outageAt === 0) {
+          outageAt = Date.now();
+          void emulator!.configure({ faults: [{ route: "*", status: 503 }] });
+        }
+      },
+    });
+    const first = await child.done;
+    const seconds = (Date.now() - outageAt) / 1000;
+    expect(first.code, first.stderr).toBe(1);
+    expect(first.stderr).toMatch(/longer than batch\.max_outage \(3 s\)/);
+    expect(first.stderr).toContain("PROVIDER_UNREACHABLE");
+    expect(first.stderr).toMatch(/HTTP 503/);
+    // the outage's deadline plus a turn of the loop and a loaded machine's slack; before: 17-23 s
+    expect(seconds, first.stderr).toBeLessThan(MAX_OUTAGE_S + 4);
+
+    await emulator.configure({ faults: [], latencies: { linesPerSecond: 1000 } });
+    const second = await batchpipe(["run", spec, "--json"], { cwd: dir, timeoutMs: 60_000 });
+    expect(second.code, second.stderr).toBe(0);
+    const counts = idCounts(readJsonl<{ id: string }>(path.join(dir, "out/results.jsonl")));
+    expect([...counts.values()]).toEqual([1, 1, 1, 1]);
+    expect((await emulator.state()).batches).toHaveLength(1);
+  });
+});
