@@ -2,10 +2,12 @@
 // saved, resumable). The run loop checked it between provider calls, but one call, with the
 // provider's own retries inside it, could run long past it: with retries of 1 s doubling to 4 s
 // (8 attempts, ~20 s), a 3 s max_outage stopped the run ~20 s into an outage. The retries of a
-// call the engine makes now start no wait that would end after the outage's deadline.
+// call the engine makes now start no wait that would end after the outage's deadline. Both
+// dialects; Anthropic's through retry-after (4 s, 7 retries: ~28 s), which a retry honours.
 import fs from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { env as anthropicEnv, anthropicState, writeAnthropicPipeline } from "./support/anthropic.js";
 import {
   batchpipe,
   type EmulatorProcess,
@@ -68,5 +70,52 @@ describe("batch.max_outage bounds the provider's own retries", () => {
     const counts = idCounts(readJsonl<{ id: string }>(path.join(dir, "out/results.jsonl")));
     expect([...counts.values()]).toEqual([1, 1, 1, 1]);
     expect((await emulator.state()).batches).toHaveLength(1);
+  });
+
+  it("the anthropic provider too: an overloaded API answering retry-after 4 s stops the run about max_outage after the outage began", async () => {
+    emulator = await startEmulatorProcess({
+      timeScale: 1,
+      latencies: { linesPerSecond: 1, validation: 0.05 },
+    });
+    const dir = tempDir();
+    const ids = writeAnthropicPipeline(dir, {
+      name: "outage-deadline",
+      baseUrl: emulator.origin,
+      n: 4,
+      provider: ["retry_attempts: 8"],
+      batch: { max_outage: `${MAX_OUTAGE_S}s` },
+    });
+    let outageAt = 0;
+    const child = startBatchpipe(["run", "pipeline.yaml", "--json"], {
+      cwd: dir,
+      env: anthropicEnv,
+      timeoutMs: 90_000,
+      onEvent: (event) => {
+        if (event.type === "shard_submitted" && outageAt === 0) {
+          outageAt = Date.now();
+          void emulator!.configure({ faults: [{ route: "*", status: 529, retryAfter: 4 }] });
+        }
+      },
+    });
+    const first = await child.done;
+    const seconds = (Date.now() - outageAt) / 1000;
+    expect(first.code, first.stderr).toBe(1);
+    expect(first.stderr).toMatch(/longer than batch\.max_outage \(3 s\)/);
+    expect(first.stderr).toContain("PROVIDER_UNREACHABLE");
+    // before: ~28 s (7 retries after 4 s each)
+    expect(seconds, first.stderr).toBeLessThan(MAX_OUTAGE_S + 4);
+
+    await emulator.configure({ faults: [], latencies: { linesPerSecond: 1000 } });
+    const second = await batchpipe(["run", "pipeline.yaml", "--json"], {
+      cwd: dir,
+      env: anthropicEnv,
+      timeoutMs: 60_000,
+    });
+    expect(second.code, second.stderr).toBe(0);
+    const counts = idCounts(readJsonl<{ id: string }>(path.join(dir, "out/results.jsonl")));
+    expect(ids.map((id) => counts.get(id))).toEqual([1, 1, 1, 1]);
+    const state = await anthropicState(emulator);
+    expect(state.batches).toHaveLength(1);
+    expect(state.paid_twice).toEqual([]);
   });
 });
