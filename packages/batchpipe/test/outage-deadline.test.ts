@@ -3,7 +3,9 @@
 // provider's own retries inside it, could run long past it: with retries of 1 s doubling to 4 s
 // (8 attempts, ~20 s), a 3 s max_outage stopped the run ~20 s into an outage. The retries of a
 // call the engine makes now start no wait that would end after the outage's deadline. Both
-// dialects; Anthropic's through retry-after (4 s, 7 retries: ~28 s), which a retry honours.
+// dialects; Anthropic's through retry-after (4 s, 7 retries: ~28 s), which a retry honours. The
+// live calls past batch.deadline ran on the SDKs' own retries (4, after retry-after 4 s: 16 s of a
+// 3 s max_outage); they now run on the same retry loop, under the same deadline.
 import fs from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -17,6 +19,7 @@ import {
   startBatchpipe,
   startEmulatorProcess,
   tempDir,
+  writeDataset,
   writePipeline,
 } from "./support/harness.js";
 
@@ -118,4 +121,56 @@ describe("batch.max_outage bounds the provider's own retries", () => {
     expect(state.batches).toHaveLength(1);
     expect(state.paid_twice).toEqual([]);
   });
+
+  it.each(["openai", "anthropic"] as const)(
+    "the live API past batch.deadline (%s): its calls' retries stop at max_outage too",
+    async (dialect) => {
+      emulator = await startEmulatorProcess({ timeScale: 1, latencies: { validation: 0.05 } });
+      const dir = tempDir();
+      writeDataset(dir, 8);
+      const provider =
+        dialect === "openai"
+          ? ["  use: openai", `  base_url: ${emulator.url}`]
+          : ["  use: anthropic", `  base_url: ${emulator.origin}`];
+      const model = dialect === "openai" ? "gpt-4o-mini" : "claude-haiku-4-5";
+      fs.writeFileSync(
+        path.join(dir, "pipeline.yaml"),
+        [
+          "version: 1",
+          `name: live-outage-${dialect}`,
+          "provider:",
+          ...provider,
+          "source: { use: jsonl, path: ./data.jsonl }",
+          "transform:",
+          '  id: "{{ id }}"',
+          `  body: { model: ${model}, max_tokens: 16, messages: [{ role: user, content: "Say: {{ text }}" }] }`,
+          // the deadline passes before any batch is created: every request goes live
+          `batch: { poll_interval: 50ms, deadline: 1ms, max_outage: ${MAX_OUTAGE_S}s }`,
+          "sinks:",
+          "  - { use: jsonl, path: ./out/results.jsonl }",
+          "",
+        ].join("\n"),
+      );
+      const route = dialect === "openai" ? "POST /v1/chat/completions" : "POST /v1/messages";
+      await emulator.configure({ faults: [{ route, status: 503, retryAfter: 4 }] });
+      const env = { OPENAI_API_KEY: "sk-test", ...anthropicEnv };
+      const startedAt = Date.now();
+      const first = await batchpipe(["run", "pipeline.yaml", "--json"], { cwd: dir, env, timeoutMs: 90_000 });
+      const seconds = (Date.now() - startedAt) / 1000;
+      expect(first.code, first.stderr).toBe(1);
+      expect(first.stderr).toMatch(/longer than batch\.max_outage \(3 s\)/);
+      // the outage begins with the first live call, shortly after the start; before: ~17 s
+      expect(seconds, first.stderr).toBeLessThan(MAX_OUTAGE_S + 5);
+
+      await emulator.configure({ faults: [] });
+      const second = await batchpipe(["run", "pipeline.yaml", "--json"], {
+        cwd: dir,
+        env,
+        timeoutMs: 60_000,
+      });
+      expect(second.code, second.stderr).toBe(0);
+      const counts = idCounts(readJsonl<{ id: string }>(path.join(dir, "out/results.jsonl")));
+      expect([...counts.values()]).toEqual(Array(8).fill(1));
+    },
+  );
 });
