@@ -65,9 +65,10 @@ function itemProblem(item: unknown): string | undefined {
       return "an invalid-record marker without { code, message }";
     return placed ? undefined : "an invalid-record marker without position { file, line }";
   }
+  if (!("data" in value)) return `${describeExport(item)} instead of a record { data, position, cursor }`;
   const data = value.data;
   if (data === null || typeof data !== "object" || Array.isArray(data))
-    return `${describeExport(item)} instead of a record { data, position, cursor }`;
+    return `a record whose data is ${describe(data)}, not an object of the record's fields`;
   return placed ? undefined : "a record without position { file, line }";
 }
 
