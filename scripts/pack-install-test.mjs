@@ -7,7 +7,7 @@
 // there: our .d.ts files need no type package the user would have to add. An app that depends on
 // `batchpipe` alone, laid out as pnpm lays it out (only `batchpipe` in its node_modules, the
 // @batchpipe/* packages beside batchpipe's real folder), type-checks every ts sample of
-// docs/programmatic-api.md with what a library user imports, and runs its js samples (ESM), a
+// docs/programmatic-api.md with what a library user imports (batchpipe/testing too), and runs its js samples (ESM), a
 // CommonJS app and a spec whose plugin file imports batchpipe/plugin.
 // Usage: pnpm build && node scripts/pack-install-test.mjs   (run by .ci/run after the tests)
 import { execFileSync, spawnSync } from "node:child_process";
@@ -224,11 +224,12 @@ function checkBatchpipeOnlyApp() {
       "  runSpec, type RunSpecOptions, stopDaemon, type WorkConfig,",
       '} from "batchpipe";',
       'import { defineSink, defineSource, defineTransform, type ResultRow, type SinkPlugin, z } from "batchpipe/plugin";',
+      'import { type ConformanceCheck, testProvider, testSink, testSource } from "batchpipe/testing";',
       "export type Types = [BatchErrorItem, BatchInputItem, BatchItemError, BatchOutputItem, BatchRunnerRunOptions,",
       "  DaemonInfo, DetachedRun, EngineEvent, ErrorCode, PipelineSpec, PluginRegistry, RunReport, RunResult,",
-      "  RunSpecOptions, WorkConfig, ResultRow, SinkPlugin];",
+      "  RunSpecOptions, WorkConfig, ResultRow, SinkPlugin, ConformanceCheck];",
       "export const values = [BatchpipeError, BatchRunner, ErrorCodes, isBatchpipeError, officialPlugins, readDaemon,",
-      "  resolveSpec, runSpec, stopDaemon, defineSink, defineSource, defineTransform, z];",
+      "  resolveSpec, runSpec, stopDaemon, defineSink, defineSource, defineTransform, z, testSink, testSource, testProvider];",
       "",
     ].join("\n"),
   );

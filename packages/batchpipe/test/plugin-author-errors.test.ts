@@ -1,5 +1,8 @@
-// What the author of a badly written plugin is told, through the real CLI: each message names the
-// plugin, says what it handed back and what it should hand back.
+// What a plugin author meets, through the real CLI and real child processes: each message about a
+// badly written plugin names the plugin, says what it handed back and what it should hand back; a
+// project that depends on `batchpipe` alone can test its plugins with the conformance suite.
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, test } from "vitest";
 import { batchpipe, FIXTURES, writeFiles } from "./support/harness.js";
@@ -27,4 +30,45 @@ describe("a source that breaks its contract", () => {
       "
     `);
   });
+});
+
+test("a project that depends on batchpipe alone runs the conformance suite from batchpipe/testing", () => {
+  // the layout pnpm gives an app: only `batchpipe` in its node_modules (@batchpipe/core is not importable)
+  const app = writeFiles({
+    "package.json": JSON.stringify({ type: "module", private: true }),
+    "check.mjs": `import { testSink } from "batchpipe/testing";
+import { defineSink, z } from "batchpipe/plugin";
+const rows = new Map();
+const memory = defineSink({
+  name: "memory",
+  options: z.strictObject({ key: z.string() }),
+  async open({ checkpoint }) {
+    const kept = new Map(checkpoint ?? []);
+    rows.clear();
+    for (const [id, row] of kept) rows.set(id, row);
+    let pending = [];
+    return {
+      async write(batch) { pending.push(...batch); },
+      async commit() {
+        for (const row of pending) rows.set(row.id, { id: row.id, status: row.status });
+        pending = [];
+        return [...rows];
+      },
+      async close() {},
+    };
+  },
+});
+const checks = testSink(memory, { makeOptions: () => ({ key: "k" }), readBack: () => [...rows.values()] });
+const failed = [];
+for (const check of checks) await check.run().catch((error) => failed.push(check.name + ": " + error.message));
+console.log(JSON.stringify({ checks: checks.length, failed }));
+`,
+  });
+  fs.mkdirSync(path.join(app, "node_modules"));
+  fs.symlinkSync(path.resolve(import.meta.dirname, ".."), path.join(app, "node_modules/batchpipe"), "dir");
+  const env = { ...process.env };
+  delete env.NODE_PATH;
+  const run = spawnSync(process.execPath, ["check.mjs"], { cwd: app, env, encoding: "utf8" });
+  expect(run.stderr).toBe("");
+  expect(JSON.parse(run.stdout)).toEqual({ checks: expect.any(Number), failed: [] });
 });
