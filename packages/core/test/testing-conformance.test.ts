@@ -5,7 +5,9 @@ import { defineSink, defineSource, type SinkPlugin, type SourcePlugin, z } from 
 import { type ConformanceCheck, testSink, testSource } from "../src/testing/index.js";
 
 /** A minimal JSONL sink; `flaws` switch off the parts exactly-once depends on. */
-function fileSink(flaws: { noTruncate?: boolean; laxOptions?: boolean } = {}): SinkPlugin {
+function fileSink(
+  flaws: { noTruncate?: boolean; laxOptions?: boolean; checkpoint?: (size: number) => unknown } = {},
+): SinkPlugin {
   const shape = { path: z.string() };
   return defineSink({
     name: "test-file",
@@ -20,7 +22,8 @@ function fileSink(flaws: { noTruncate?: boolean; laxOptions?: boolean } = {}): S
           appendFileSync(path, rows.map((row) => `${JSON.stringify(row)}\n`).join(""));
         },
         async commit() {
-          return readFileSync(path).length;
+          const size = readFileSync(path).length;
+          return (flaws.checkpoint ? flaws.checkpoint(size) : size) as number;
         },
         async close() {},
       };
@@ -61,6 +64,13 @@ const sourceOptions = {
   },
 };
 
+/** the message each failing check throws, by check name */
+async function messages(checks: ConformanceCheck[]): Promise<Record<string, string>> {
+  const failed: Record<string, string> = {};
+  for (const check of checks) await check.run().catch((error: Error) => (failed[check.name] = error.message));
+  return failed;
+}
+
 async function failures(checks: ConformanceCheck[]): Promise<string[]> {
   const failed: string[] = [];
   for (const check of checks) await check.run().catch(() => failed.push(check.name));
@@ -84,6 +94,23 @@ describe("testSink", () => {
     expect(await failures(testSink(fileSink({ laxOptions: true }), sinkOptions))).toEqual([
       "sink:test-file: an unknown option is rejected at its key",
     ]);
+  });
+
+  test("a commit that returns no JSON checkpoint is told so, naming the sink", async () => {
+    const none = await messages(testSink(fileSink({ checkpoint: () => undefined }), sinkOptions));
+    expect(Object.values(none)[0]).toMatchInlineSnapshot(
+      `"sink:test-file: commit() returned undefined, not a JSON checkpoint: the engine stores it as JSON and hands it back to open() as \`checkpoint\`, so return a JSON value (a number, string, array or plain object) that says what is durable, e.g. the file's size"`,
+    );
+    const map = await messages(
+      testSink(fileSink({ checkpoint: (size) => new Map([["size", size]]) }), sinkOptions),
+    );
+    expect(Object.values(map)[0]).toMatchInlineSnapshot(
+      `"sink:test-file: commit() returned Map(1) { 'size' => 2224 }, not a JSON checkpoint: the engine stores it as JSON and hands it back to open() as \`checkpoint\`, so return a JSON value (a number, string, array or plain object) that says what is durable, e.g. the file's size"`,
+    );
+    const big = await messages(testSink(fileSink({ checkpoint: (size) => BigInt(size) }), sinkOptions));
+    expect(Object.values(big)[0]).toMatchInlineSnapshot(
+      `"sink:test-file: commit() returned 2224n, not a JSON checkpoint: the engine stores it as JSON and hands it back to open() as \`checkpoint\`, so return a JSON value (a number, string, array or plain object) that says what is durable, e.g. the file's size"`,
+    );
   });
 
   test("an invalid-options case at the wrong path fails", async () => {

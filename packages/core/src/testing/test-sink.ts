@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { inspect, isDeepStrictEqual } from "node:util";
 import type { Checkpoint, FailureRow, ResultRow, SinkHandle, SinkPlugin, SuccessRow, z } from "../plugin.js";
 import { optionChecks } from "./check-options.js";
 import {
@@ -64,7 +65,7 @@ export function testSink<S extends z.ZodType>(
       const first = await sink.open(undefined);
       await first.write(rows);
       await first.commit("k1");
-      const checkpoint = roundTrip(await first.commit("k2"));
+      const checkpoint = roundTrip(label, await first.commit("k2"));
       await first.close();
       const second = await sink.open(checkpoint);
       await second.close();
@@ -78,7 +79,7 @@ export function testSink<S extends z.ZodType>(
         await crashed.write(a);
         await crashed.commit("k-a");
         await crashed.write(b);
-        const checkpoint = roundTrip(await crashed.commit("k-b"));
+        const checkpoint = roundTrip(label, await crashed.commit("k-b"));
         await crashed.write(x); // never committed: the process "dies" here
         const resumed = await sink.open(checkpoint);
         if (resumed.committed) assert.equal(await resumed.committed("k-b"), true, "committed(k-b)");
@@ -98,7 +99,7 @@ export function testSink<S extends z.ZodType>(
         const crashed = await sink.open(undefined);
         try {
           await crashed.write(a);
-          const checkpoint = roundTrip(await crashed.commit("k-a"));
+          const checkpoint = roundTrip(label, await crashed.commit("k-a"));
           await crashed.write(b);
           await crashed.commit("k-b"); // committed, but the engine never recorded this checkpoint
           await crashed.write(x); // never committed
@@ -216,7 +217,22 @@ function makeRows(prefix: string, count: number, { large = false } = {}): Result
   });
 }
 
-/** the engine stores checkpoints as JSON */
-function roundTrip(checkpoint: Checkpoint): Checkpoint {
-  return JSON.parse(JSON.stringify(checkpoint)) as Checkpoint;
+/** the engine stores checkpoints as JSON: what commit() returned, as open() gets it back */
+function roundTrip(label: string, checkpoint: Checkpoint): Checkpoint {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(checkpoint);
+  } catch {
+    text = undefined;
+  }
+  const back: unknown = text === undefined ? undefined : JSON.parse(text);
+  if (text === undefined || !isDeepStrictEqual(back, checkpoint)) {
+    const shown = inspect(checkpoint, { depth: 2, breakLength: Number.POSITIVE_INFINITY });
+    assert.fail(
+      `${label}: commit() returned ${shown.length > 80 ? `${shown.slice(0, 77)}...` : shown}, not a JSON checkpoint: ` +
+        "the engine stores it as JSON and hands it back to open() as `checkpoint`, so return a JSON value " +
+        "(a number, string, array or plain object) that says what is durable, e.g. the file's size",
+    );
+  }
+  return back as Checkpoint;
 }
