@@ -133,6 +133,24 @@ describe("testSource", () => {
     ]);
   });
 
+  test("a source that does not give the fixture's records back as they are is told what they hold", async () => {
+    const lossy = {
+      writeFixture: (dir: string, records: readonly Record<string, unknown>[]) =>
+        sourceOptions.writeFixture(
+          dir,
+          records.map((r) => ({ id: r.id, text: r.text })),
+        ),
+    };
+    const failed = await messages(testSource(fileSource(), lossy));
+    expect(
+      failed["source:test-file: reads every record once, in order, with positions and JSON cursors"]?.split(
+        "\n",
+      )[0],
+    ).toMatchInlineSnapshot(
+      `"source:test-file: the records read are not the ones writeFixture was given, in order (200 read of 200; record 1 was given as { id: 'r00000', text: 'quote " backslash \\\\ newline \\n ünïcødé 🚀 0', n: 0, nested: { list: [ 0, null, true ], empty: {} } }, read as { id: 'r00000', text: 'quote " backslash \\\\ newline \\n ünïcødé 🚀 0' }). Each is { id, text, n, nested }: text a string (some with a quote, a backslash, a newline and non-ASCII), n an integer, nested an object with a list; write every field in the source's format so that read() gives each record back as its data, deep-equal (a CSV source declares n and nested as typed columns)"`,
+    );
+  });
+
   test("a source that ignores the signal fails the abort check", async () => {
     expect(await failures(testSource(fileSource({ ignoreSignal: true }), sourceOptions))).toEqual([
       "source:test-file: aborting the signal stops reading",

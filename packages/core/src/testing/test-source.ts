@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { inspect, isDeepStrictEqual } from "node:util";
 import type { Checkpoint, SourceItem, SourcePlugin, SourceRecord } from "../plugin.js";
 import { optionChecks } from "./check-options.js";
 import {
@@ -9,7 +10,12 @@ import {
 } from "./conformance.js";
 
 export interface TestSourceOptions {
-  /** write `records` in the source's format under `dir` (in this order) and return raw options that read them */
+  /**
+   * write `records` in the source's format under `dir` (in this order) and return raw options that
+   * read them. Each record is `{ id: "r00000", text, n, nested }`: `text` a string (some with a
+   * quote, a backslash, a newline and non-ASCII), `n` an integer, `nested` an object holding a list
+   * and an empty object; the source must give each back as its `data`, deep-equal.
+   */
   writeFixture(dir: string, records: readonly Record<string, unknown>[]): Promise<unknown> | unknown;
   /** bad options and the path the schema must report for each */
   invalidOptions?: readonly InvalidOptionsCase[];
@@ -43,10 +49,18 @@ export function testSource(plugin: SourcePlugin, options: TestSourceOptions): Co
 
     check("reads every record once, in order, with positions and JSON cursors", async (dir) => {
       const items = await read(dir, records);
-      assert.deepEqual(
-        items.map((item) => item.data),
-        records,
-      );
+      const data = items.map((item) => item.data);
+      const first = records.findIndex((record, i) => !isDeepStrictEqual(data[i], record));
+      if (first !== -1 || data.length !== records.length) {
+        const at = first === -1 ? records.length : first;
+        assert.fail(
+          `${label}: the records read are not the ones writeFixture was given, in order ` +
+            `(${data.length} read of ${records.length}; record ${at + 1} was given as ${show(records[at])}, read as ${show(data[at])}). ` +
+            "Each is { id, text, n, nested }: text a string (some with a quote, a backslash, a newline and non-ASCII), " +
+            "n an integer, nested an object with a list; write every field in the source's format so that " +
+            "read() gives each record back as its data, deep-equal (a CSV source declares n and nested as typed columns)",
+        );
+      }
       for (const item of items) {
         assert.equal(typeof item.position.file, "string");
         assert.ok(Number.isInteger(item.position.line) && item.position.line >= 1, "1-based line");
@@ -139,6 +153,10 @@ function makeRecords(count: number): Record<string, unknown>[] {
     n: i,
     nested: { list: [i, null, true], empty: {} },
   }));
+}
+
+function show(value: unknown): string {
+  return inspect(value, { depth: 3, breakLength: Number.POSITIVE_INFINITY });
 }
 
 function roundTrip(checkpoint: Checkpoint): Checkpoint {
