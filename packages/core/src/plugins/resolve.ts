@@ -225,8 +225,12 @@ function checkPlugin<K extends PluginKind>(kind: K, value: unknown, from: string
 }
 
 function throwInvalid(kind: PluginKind, message: string, from: string): never {
+  const made = `${DEFINERS[kind]}({ name, options, ${HOOKS[kind]}() {...} })`;
   throw new BatchpipeError(ErrorCodes.PLUGIN_INVALID, message, {
-    hint: `export the plugin as the default export: export default ${DEFINERS[kind]}({ name, options, ${HOOKS[kind]}() {...} }) with ${DEFINERS[kind]} from "@batchpipe/core/plugin"`,
+    // a plugin given in code is no module's export: say how to make it, not how to export it
+    hint: from.startsWith("the plugin ")
+      ? `make it with ${made}: options is a zod schema (z from "@batchpipe/core/plugin" or "batchpipe/plugin")`
+      : `export the plugin as the default export: export default ${made} with ${DEFINERS[kind]} from "@batchpipe/core/plugin"`,
     plugin: from,
   });
 }

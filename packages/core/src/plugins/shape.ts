@@ -17,6 +17,13 @@ export function isPlugin(value: unknown): value is Plugin {
   );
 }
 
+/** an object with a string `kind`: what a spec takes as a plugin object in `use`, whole or not */
+export function isPluginObject(value: unknown): value is { kind: string } {
+  return (
+    typeof value === "object" && value !== null && typeof (value as { kind?: unknown }).kind === "string"
+  );
+}
+
 export function isPluginOfKind(value: unknown, kind: PluginKind): value is Plugin {
   return isPlugin(value) && value.kind === kind;
 }

@@ -6,7 +6,7 @@ import type { z } from "zod";
 import { BatchpipeError, ErrorCodes } from "../errors.js";
 import type { Plugin, PluginKind } from "../plugin.js";
 import { type PluginRegistry, resolvePlugin } from "../plugins/resolve.js";
-import { isPlugin } from "../plugins/shape.js";
+import { isPluginObject } from "../plugins/shape.js";
 import {
   issuesFromZod,
   knownKeys,
@@ -41,7 +41,9 @@ export function pluginSlots(data: unknown): Slot[] {
   if (!isRecord(data)) return [];
   const slots: Slot[] = [];
   const add = (kind: PluginKind, at: SpecPath, value: unknown) => {
-    if (isRecord(value) && (typeof value.use === "string" ? value.use !== "" : isPlugin(value.use)))
+    // a plugin object the schema takes (an object with a kind) gets a slot even when it is not a
+    // whole plugin: resolving it names what it lacks, where dropping it lost its results unsaid
+    if (isRecord(value) && (typeof value.use === "string" ? value.use !== "" : isPluginObject(value.use)))
       slots.push({ kind, path: at, ref: value as PluginRef });
   };
   const provider = data.provider ?? {};

@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import type { Plugin, SinkPlugin, SourcePlugin, TransformPlugin } from "../plugin.js";
+import { isPluginObject } from "../plugins/shape.js";
 import { parseDuration, parseSize } from "./units.js";
 
 /** A plugin named by `use`, with its options flat beside it. */
@@ -102,10 +103,9 @@ export const size = (description: string, max: number) =>
     })
     .meta({ description });
 
-const pluginObject = z.custom<Plugin>(
-  (value) => typeof value === "object" && value !== null && typeof (value as Plugin).kind === "string",
-  { error: "expected a plugin name, package, path or plugin object" },
-);
+const pluginObject = z.custom<Plugin>(isPluginObject, {
+  error: "expected a plugin name, package, path or plugin object",
+});
 
 /** `use` plus the plugin's options; the options are checked later by the plugin's schema */
 export const pluginRefSchema = z.looseObject({
