@@ -12,6 +12,7 @@ import {
   readJsonl,
   readSqliteIds,
   startEmulatorProcess,
+  startWatcher,
   tempDir,
   writePipeline,
 } from "../../batchpipe/test/support/harness.js";
@@ -47,5 +48,34 @@ describe("a rerun where a record fails before it is sent", () => {
     expect(await run()).toEqual({ code: 3, ids: ["rec-1", "rec-3"] });
     const errors = readJsonl(path.join(dir, "out/errors.jsonl")) as { id: string; error: { code: string } }[];
     expect(errors.map((e) => [e.id, e.error.code])).toEqual([["rec-2", "template_error"]]);
+  }, 120_000);
+
+  // a later watched file's record of an id an earlier file delivered, whose template fails: that id
+  // is the earlier file's, so the record is a duplicate_id and the earlier success row stays (had
+  // the failure taken the id, the table would have lost a success no run took back)
+  it("keeps an earlier watched file's success row when a later file's record of that id fails its template", async () => {
+    const dir = tempDir("bp-rerun-unsent-watch-");
+    fs.mkdirSync(path.join(dir, "inbox"));
+    writePipeline(dir, {
+      baseUrl: emulator.url,
+      name: "rerun-unsent-watch",
+      sinks: [],
+      sqlite: true,
+      source: "  { use: jsonl, path: ./inbox/ }",
+    });
+    const once = async () => (await startWatcher(dir, undefined, ["--once", "--settle", "200ms"]).done).code;
+    fs.writeFileSync(
+      path.join(dir, "inbox/a.jsonl"),
+      lines([
+        { id: "x", text: "x" },
+        { id: "y", text: "y" },
+      ]),
+    );
+    expect(await once()).toBe(0);
+    fs.writeFileSync(path.join(dir, "inbox/b.jsonl"), lines([{ id: "x" }, { id: "z", text: "z" }]));
+    expect(await once()).toBe(3);
+    expect(readSqliteIds(path.join(dir, "out/results.db")).sort()).toEqual(["x", "y", "z"]);
+    const errors = readJsonl(path.join(dir, "out/errors.jsonl")) as { id: string; error: { code: string } }[];
+    expect(errors.map((e) => [e.id, e.error.code])).toEqual([["x", "duplicate_id"]]);
   }, 120_000);
 });
