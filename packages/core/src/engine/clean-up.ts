@@ -12,14 +12,14 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { ShardRow } from "../state/index.js";
-import type { LoopContext } from "./loop-context.js";
+import { type LoopContext, providerCall } from "./loop-context.js";
 
 export class ShardCleanUp {
   /** each collected shard's clean-up at the provider, under way or done: whether it succeeded */
   private readonly started = new Map<string, Promise<boolean>>();
 
   constructor(
-    private readonly ctx: Pick<LoopContext, "provider" | "runId" | "emit" | "shards" | "stateDir">,
+    private readonly ctx: LoopContext,
     private readonly enabled: boolean,
     /** the run's source is still being read: a resumed read would rebuild its tables from the meta files */
     private reading: boolean,
@@ -66,7 +66,8 @@ export class ShardCleanUp {
     if (shard.staged === null && shard.batchId === null) return false;
     const batch = shard.batchId ? { id: shard.batchId, data: shard.batch?.data ?? null } : null;
     try {
-      await this.ctx.provider.cleanUp({ staged: shard.staged, batch });
+      // its retries stop at batch.max_outage, as every provider call's of the run
+      await providerCall(this.ctx, () => this.ctx.provider.cleanUp({ staged: shard.staged, batch }));
       return true;
     } catch (error) {
       this.ctx.emit({

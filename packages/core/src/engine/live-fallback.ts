@@ -17,9 +17,9 @@ import type { BatchSnapshot, LiveResult, ProviderConnection, ResultItem } from "
 import { ProviderError } from "../provider/http-retry.js";
 import type { RunTotals, ShardRow } from "../state/index.js";
 import {
-  describeError,
   emitBudgetExceeded,
   type LoopContext,
+  optionalCallFailed,
   patchShard,
   providerAnswered,
   providerCall,
@@ -78,10 +78,20 @@ export class Deadline {
       `the run passed batch.deadline: ${count(open.length, "open batch", "open batches")} cancelled, and the requests without a result (${count(waiting.length, "shard")} not submitted, and what the cancelled batches leave undone) go through the live API, at live prices`,
     );
     for (const shard of open) {
+      const startedAt = Date.now();
       try {
-        await this.ctx.provider.cancel({ id: shard.batchId!, data: shard.batch?.data ?? null });
+        const ref = { id: shard.batchId!, data: shard.batch?.data ?? null };
+        await providerCall(this.ctx, () => this.ctx.provider.cancel(ref));
+        providerAnswered(this.ctx);
       } catch (error) {
-        warn(this.ctx, `could not cancel batch ${shard.batchId} at the deadline: ${describeError(error)}`);
+        if (this.ctx.signal.aborted) throw interrupted();
+        // an outage: past batch.max_outage the run stops here (state saved; a rerun cancels again)
+        optionalCallFailed(
+          this.ctx,
+          error,
+          startedAt,
+          `could not cancel batch ${shard.batchId} at the deadline`,
+        );
       }
     }
   }

@@ -212,6 +212,22 @@ export function providerCall<T>(ctx: LoopContext, fn: (signal: AbortSignal) => P
   return withRetryDeadline(deadline, () => withCallSignal(ctx.signal, fn));
 }
 
+/**
+ * A call the run can do without failed (a cancel): a warning says so, and a failure time may fix
+ * (not a 400/404 for a batch that has ended meanwhile) runs the outage clock like any provider
+ * call's, so cancels failing through an outage stop the run about batch.max_outage into it, as
+ * polls do (their own retries stop there too: providerCall).
+ */
+export function optionalCallFailed(
+  ctx: LoopContext,
+  error: unknown,
+  startedAt: number,
+  message: string,
+): void {
+  warn(ctx, `${message}: ${describeError(error)}`, isBatchpipeError(error) ? error.code : undefined);
+  if (!fatalProviderError(error, ctx)) providerFailed(ctx, error, startedAt);
+}
+
 /** throws once the provider has been failing for longer than batch.max_outage */
 export function checkOutage(ctx: LoopContext): void {
   const { since, last } = ctx.outage;

@@ -9,7 +9,6 @@
  * a row answered 404/410, on the poll backoff, and then only if the provider's list does not hold
  * it either (found by the run's tag, as after a crash): one passing 404 must not pay twice.
  */
-import { isBatchpipeError } from "../errors.js";
 import { type BatchSnapshot, tagKey } from "../provider/contract.js";
 import type { ShardRow } from "../state/index.js";
 import { STUCK_STATUS } from "./collect.js";
@@ -19,6 +18,7 @@ import {
   emitBatchStatus,
   type LoopContext,
   MAX_RETRY_DELAY_MS,
+  optionalCallFailed,
   patchShard,
   providerAnswered,
   providerCall,
@@ -181,13 +181,19 @@ export class Poller {
         `batch ${batch.id} (shard ${shard.name}) has not ended by its deadline (created + completion window + grace); cancelling it to collect what it finished`,
       );
       const ref = { id: batch.id, data: batch.data };
-      await this.ctx.provider.cancel(ref).catch((error: unknown) => {
-        warn(
+      const startedAt = Date.now();
+      try {
+        await providerCall(this.ctx, () => this.ctx.provider.cancel(ref));
+        providerAnswered(this.ctx);
+      } catch (error) {
+        if (this.ctx.signal.aborted) return null;
+        optionalCallFailed(
           this.ctx,
-          `could not cancel batch ${batch.id} (shard ${shard.name}): ${describeError(error)}`,
-          isBatchpipeError(error) ? error.code : undefined,
+          error,
+          startedAt,
+          `could not cancel batch ${batch.id} (shard ${shard.name})`,
         );
-      });
+      }
       return null;
     }
     if (now < deadline + graceMs) return null;

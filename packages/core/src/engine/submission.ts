@@ -142,7 +142,9 @@ export function cancelShards(ctx: LoopContext): void {
     });
   }
   for (const shard of shardsIn(ctx, "open")) {
-    void ctx.provider.cancel({ id: shard.batchId!, data: shard.batch?.data ?? null }).catch((error) => {
+    const ref = { id: shard.batchId!, data: shard.batch?.data ?? null };
+    // not awaited by the loop; its retries still stop at batch.max_outage
+    void providerCall(ctx, () => ctx.provider.cancel(ref)).catch((error) => {
       warn(ctx, `could not cancel batch ${shard.batchId}: ${describeError(error)}`);
     });
   }
