@@ -184,6 +184,11 @@ export class RunLoop {
       this.progress(true);
       return { counters: this.ctx.counters, cancelled: this.cancelling };
     } finally {
+      // The stop waits for a submission in flight: one attempt at most (providerCall starts no retry
+      // past batch.max_outage), but an upload's attempt may last up to the provider's upload timeout
+      // (OpenAI: upload_timeout_ms, 10 min by default); README and errors.md state the bound. Cutting
+      // it would be as safe as a crash (the shard stays `submitting`; the next run finds a finished
+      // upload or create before repeating it, so nothing is paid twice) but is not done yet.
       await this.submission;
       await this.delivery.close();
     }
