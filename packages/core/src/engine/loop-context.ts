@@ -206,10 +206,15 @@ export function providerAnswered(ctx: LoopContext): void {
  * clock counts it: from the start of the outage under way, else from the start of the call. A
  * call's own retries (minutes of them) then cannot keep the run going long past max_outage.
  */
-export function providerCall<T>(ctx: LoopContext, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+export function providerCall<T>(
+  ctx: LoopContext,
+  fn: (signal: AbortSignal) => Promise<T>,
+  /** the run's, or one that also follows it */
+  signal: AbortSignal = ctx.signal,
+): Promise<T> {
   const deadline = (startedAt: number) =>
     (ctx.outage.since ?? startedAt) + ctx.pipeline.spec.batch.max_outage;
-  return withRetryDeadline(deadline, () => withCallSignal(ctx.signal, fn));
+  return withRetryDeadline(deadline, () => withCallSignal(signal, fn));
 }
 
 /**

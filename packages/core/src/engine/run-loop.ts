@@ -83,6 +83,15 @@ export class RunLoop {
   private submission: Promise<void> | undefined;
   private submissionFailure: { error: unknown } | undefined;
   /**
+   * Aborted when the loop stops on an error (an outage past batch.max_outage, a sink's failure):
+   * the submission in flight is cut rather than waited for (an upload's attempt may last up to the
+   * provider's upload timeout, 10 min by default for OpenAI). That is as safe as a crash: the
+   * shard stays `submitting`, and the next run finds a finished upload or create before repeating
+   * it, so nothing is paid twice.
+   */
+  private readonly stopping = new AbortController();
+  private readonly submitSignal: AbortSignal;
+  /**
    * waiting or resubmitting cannot help (Scheduler.neverFits, shardTooLarge): the turn stops the run
    * with it, the shard left as it was (a resumed run meets it again)
    */
@@ -112,6 +121,7 @@ export class RunLoop {
       deadline: o.deadline,
       cache: o.cache,
     };
+    this.submitSignal = AbortSignal.any([o.signal, this.stopping.signal]);
     this.scheduler = runScheduler(this.ctx, () => this.totals);
     this.poller = new Poller(this.ctx);
     this.deadline = new Deadline(this.ctx, () => this.totals);
@@ -183,12 +193,10 @@ export class RunLoop {
       }
       this.progress(true);
       return { counters: this.ctx.counters, cancelled: this.cancelling };
+    } catch (error) {
+      this.stopping.abort(error);
+      throw error;
     } finally {
-      // The stop waits for a submission in flight: one attempt at most (providerCall starts no retry
-      // past batch.max_outage), but an upload's attempt may last up to the provider's upload timeout
-      // (OpenAI: upload_timeout_ms, 10 min by default); README and errors.md state the bound. Cutting
-      // it would be as safe as a crash (the shard stays `submitting`; the next run finds a finished
-      // upload or create before repeating it, so nothing is paid twice) but is not done yet.
       await this.submission;
       await this.delivery.close();
     }
@@ -258,8 +266,17 @@ export class RunLoop {
       });
   }
 
-  /** a turn ends with its submission: nothing else runs beside one (reconciliation least of all) */
+  /**
+   * A turn ends with its submission: nothing else runs beside one (reconciliation least of all).
+   * During an outage it waits no longer than batch.max_outage's end: the run then stops, and the
+   * stop cuts the submission (`stopping`) instead of waiting out an upload's timeout.
+   */
   private async settleSubmission(): Promise<void> {
+    const since = this.ctx.outage.since;
+    if (this.submission && since !== null) {
+      await untilOrLater(this.submission, since + this.ctx.pipeline.spec.batch.max_outage);
+      checkOutage(this.ctx);
+    }
     await this.submission;
     const failure = this.submissionFailure;
     this.submissionFailure = undefined;
@@ -307,7 +324,7 @@ export class RunLoop {
   /** false: the provider's queue refused the shard */
   private async submit(shard: ShardRow, fresh: boolean): Promise<boolean> {
     this.submitting = true;
-    const result = await submitShard(this.ctx, shard, fresh).finally(() => {
+    const result = await submitShard(this.ctx, shard, fresh, this.submitSignal).finally(() => {
       this.submitting = false;
     });
     if ("queueFull" in result) {
@@ -402,5 +419,20 @@ export class RunLoop {
 
   private progress(force: boolean): void {
     this.tracker.emit(this.ctx, force);
+  }
+}
+
+/** `promise` settled, or the time `at` (ms) came, whichever is first; never rejects */
+async function untilOrLater(promise: Promise<unknown>, at: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      promise.catch(() => undefined),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, Math.max(0, at - Date.now()));
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -37,36 +37,46 @@ export function submissionTag(ctx: LoopContext, shard: ShardRow): SubmissionTag 
 
 /**
  * Submit the shard as one batch. `fresh`: a new submission (a new tag); otherwise the same
- * submission is tried again after it was not found at the provider.
+ * submission is tried again after it was not found at the provider. `signal` (the run's, or one
+ * that follows it) cuts the upload or create in flight: the shard stays `submitting`, and the next
+ * run reconciles it as after a crash (a finished upload or create is found, never paid twice).
  */
-export async function submitShard(ctx: LoopContext, shard: ShardRow, fresh: boolean): Promise<SubmitResult> {
+export async function submitShard(
+  ctx: LoopContext,
+  shard: ShardRow,
+  fresh: boolean,
+  signal: AbortSignal = ctx.signal,
+): Promise<SubmitResult> {
   const submission = fresh ? shard.submission + 1 : shard.submission;
   const file = path.join(ctx.stateDir, shard.file);
   if (shard.staged === null) checkShardFile(file, shard);
   patchShard(ctx, shard, { status: "submitting", submission });
-  const result = await providerCall(ctx, (signal) =>
-    ctx.provider.submit(
-      {
-        file,
-        requests: shard.requests,
-        bytes: shard.bytes,
-        model: shard.model,
-        endpoint: shard.endpoint,
-        completionWindow: ctx.pipeline.spec.batch.completion_window,
-        tag: submissionTag(ctx, shard),
-      },
-      {
-        signal,
-        staged: shard.staged,
-        stage(data) {
-          patchShard(ctx, shard, { staged: data });
-          ctx.emit({ type: "shard_staged", run: ctx.runId, shard: shard.name });
+  const result = await providerCall(
+    ctx,
+    (signal) =>
+      ctx.provider.submit(
+        {
+          file,
+          requests: shard.requests,
+          bytes: shard.bytes,
+          model: shard.model,
+          endpoint: shard.endpoint,
+          completionWindow: ctx.pipeline.spec.batch.completion_window,
+          tag: submissionTag(ctx, shard),
         },
-        maybeStarted: !fresh,
-        since: ctx.runCreatedAt - RECONCILE_MARGIN_MS,
-        known: knownBatches(ctx),
-      },
-    ),
+        {
+          signal,
+          staged: shard.staged,
+          stage(data) {
+            patchShard(ctx, shard, { staged: data });
+            ctx.emit({ type: "shard_staged", run: ctx.runId, shard: shard.name });
+          },
+          maybeStarted: !fresh,
+          since: ctx.runCreatedAt - RECONCILE_MARGIN_MS,
+          known: knownBatches(ctx),
+        },
+      ),
+    signal,
   );
   providerAnswered(ctx);
   return result;
