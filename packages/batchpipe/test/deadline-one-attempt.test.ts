@@ -1,8 +1,8 @@
 // batch.deadline with batch.max_attempts 1: the requests of a batch the deadline cancelled failed as
 // batch_cancelled (30 of 30, exit 3), where with max_attempts 2 they went live. A request the
 // deadline's cancel left undone was never executed: it spends no attempt and goes live like the
-// shards never submitted. Both dialects (OpenAI reports the undone requests as missing lines,
-// Anthropic as canceled results).
+// shards never submitted, and its row counts the one attempt that ran (it showed attempts 2).
+// Both dialects (OpenAI reports the undone requests as missing lines, Anthropic as canceled results).
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -76,9 +76,13 @@ describe.each(["openai", "anthropic"] as const)("batch.deadline with max_attempt
     expect(warning?.message).toMatch(/1 open batch cancelled/);
     const report = finished?.report as Record<string, number>;
     expect(report).toMatchObject({ read: N, succeeded: N, failed: 0, batches: 1, answeredLive: N });
-    const rows = readJsonl<{ id: string; batch_id: string }>(path.join(dir, "out/results.jsonl"));
+    const rows = readJsonl<{ id: string; batch_id: string; attempts: number }>(
+      path.join(dir, "out/results.jsonl"),
+    );
     expect(rows.map((r) => r.id).sort()).toEqual([...ids].sort());
     expect(rows.every((r) => r.batch_id === "live")).toBe(true);
+    // each request ran once, live: the cancelled batch never ran it
+    expect(rows.map((r) => r.attempts)).toEqual(Array(N).fill(1));
     expect(
       fs.existsSync(path.join(dir, "out/errors.jsonl")) ? readJsonl(path.join(dir, "out/errors.jsonl")) : [],
     ).toEqual([]);

@@ -106,13 +106,19 @@ async function collectWith(options: CollectOptions, metas: ShardMetaIndex): Prom
   let counters = emptyCounters();
   const seen = new Set<string>();
   const retry = new Set<number>();
+  /** of `retry`: undone at the deadline's cancel, never run: its attempt is not spent */
+  const unspent = new Set<number>();
+  const retryLater = (index: number, outcome: Extract<Outcome, { kind: "failure" }>) => {
+    retry.add(index);
+    if (options.deadlinePassed === true && outcome.error.code === CANCELLED) unspent.add(index);
+  };
   let routed = 0;
   /** false while re-deriving parts committed before a crash: no writes, no counting */
   const live = () => routed >= options.routedDone;
 
   const route = async (entry: MetaEntry, outcome: Outcome) => {
     if (live()) await deliver(entry, outcome);
-    else if (outcome.kind === "failure" && retries(outcome)) retry.add(entry.index);
+    else if (outcome.kind === "failure" && retries(outcome)) retryLater(entry.index, outcome);
     routed++;
     // parts are counted from where the last run's ended (its part size may have been another);
     // the last part is the delivery's own commit, under the shard's key (see Delivery)
@@ -149,7 +155,7 @@ async function collectWith(options: CollectOptions, metas: ShardMetaIndex): Prom
       outcome = success.failure;
     }
     if (retries(outcome)) {
-      retry.add(entry.index);
+      retryLater(entry.index, outcome);
       counters.retried++;
       return;
     }
@@ -158,7 +164,7 @@ async function collectWith(options: CollectOptions, metas: ShardMetaIndex): Prom
         id: target.id,
         status: "failed",
         error: outcome.error,
-        attempts: shard.attempt,
+        attempts: shard.attempt - (meta.unspent ?? 0),
         batch_id: batch?.id ?? shard.batchId,
         input: target.input,
         source: target.source,
@@ -239,7 +245,9 @@ async function collectWith(options: CollectOptions, metas: ShardMetaIndex): Prom
   }
 
   const retryShard =
-    retry.size > 0 ? await writeRetryShard({ stateDir: options.stateDir, shard, metas, retry }) : null;
+    retry.size > 0
+      ? await writeRetryShard({ stateDir: options.stateDir, shard, metas, retry, unspent })
+      : null;
   return { counters, retryShard, unavailable };
 }
 
@@ -307,7 +315,7 @@ function successOf(
     usage,
     model,
     batch_id: options.batch?.id ?? shard.batchId,
-    attempts: shard.attempt,
+    attempts: shard.attempt - (meta.unspent ?? 0),
     input: meta.input,
     source: meta.source,
   };

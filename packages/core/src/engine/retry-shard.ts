@@ -1,6 +1,6 @@
 import path from "node:path";
 import type { ShardRow } from "../state/index.js";
-import { decodeShardMeta } from "./codecs/shard-meta.js";
+import { decodeShardMeta, encodeShardMeta, type ShardMeta } from "./codecs/shard-meta.js";
 import { NOT_SUBMITTED, readFileLines, retryShardName, SyncWriter, syncFiles } from "./read/index.js";
 import type { ShardMetaIndex } from "./shard-meta-index.js";
 
@@ -10,8 +10,10 @@ export async function writeRetryShard(options: {
   metas: ShardMetaIndex;
   /** indexes of the requests to retry */
   retry: ReadonlySet<number>;
+  /** of those, the ones whose attempt was not spent (undone at batch.deadline's cancel) */
+  unspent?: ReadonlySet<number>;
 }): Promise<ShardRow> {
-  const { shard, stateDir, metas, retry } = options;
+  const { shard, stateDir, metas, retry, unspent } = options;
   const attempt = shard.attempt + 1;
   const name = retryShardName(shard.root, attempt);
   const base = path.join(path.dirname(shard.file), name);
@@ -29,10 +31,11 @@ export async function writeRetryShard(options: {
       const i = index++;
       if (!retry.has(i)) continue;
       const metaLine = metas.line(i);
-      requests.write(`${line}\n`);
-      metaOut.write(`${metaLine}\n`);
-      bytes += Buffer.byteLength(line) + 1;
       const meta = decodeShardMeta(metaLine);
+      requests.write(`${line}\n`);
+      // the request's rows count the attempts spent: the retry shard's, less those that never ran
+      metaOut.write(`${unspent?.has(i) ? notRun(meta) : metaLine}\n`);
+      bytes += Buffer.byteLength(line) + 1;
       tokens += meta.inputTokens;
       outputTokens += meta.outputTokens;
     }
@@ -54,4 +57,19 @@ export async function writeRetryShard(options: {
     outputTokens,
     ...NOT_SUBMITTED,
   };
+}
+
+/** the meta line of a request whose attempt never ran: one more unspent attempt */
+function notRun(meta: ShardMeta): string {
+  return encodeShardMeta({
+    id: meta.id,
+    inputTokens: meta.inputTokens,
+    outputTokens: meta.outputTokens,
+    rootIndex: meta.rootIndex,
+    requestDigest: meta.requestDigest,
+    jsonOutput: meta.jsonOutput,
+    unspent: (meta.unspent ?? 0) + 1,
+    source: meta.source,
+    input: JSON.stringify(meta.input),
+  });
 }

@@ -19,6 +19,11 @@ export interface ShardMeta {
   requestDigest: [number, number, number];
   /** the request asked for JSON output (the output is parsed) */
   jsonOutput: boolean;
+  /**
+   * attempts of the request that never ran (a batch.deadline cancel left it undone): its rows show
+   * the shard's attempt less these, the attempts the provider was asked to run it
+   */
+  unspent?: number;
   input: Record<string, unknown>;
   source: RecordPosition;
 }
@@ -34,6 +39,7 @@ export function encodeShardMeta(meta: Omit<ShardMeta, "input"> & { input: string
       requestDigest: meta.requestDigest,
       // absent when false (JSON.stringify leaves out undefined)
       jsonOutput: meta.jsonOutput || undefined,
+      unspent: meta.unspent || undefined,
       source: meta.source,
     },
     meta.input,
