@@ -8,7 +8,7 @@ import { BatchpipeError, ErrorCodes, isBatchpipeError } from "../errors.js";
 import { pricesFor, shardCost } from "../estimate/pricing.js";
 import type { Logger } from "../plugin.js";
 import type { BatchSnapshot, ProviderConnection } from "../provider/contract.js";
-import { withRetryDeadline } from "../provider/http-retry.js";
+import { withRetryDeadline } from "../provider/retry-deadline.js";
 import type { RunCounters, RunTotals, ShardRow, ShardStatus, StateStore } from "../state/index.js";
 import { fmt } from "./read/read-errors.js";
 import { Scheduler } from "./scheduler.js";

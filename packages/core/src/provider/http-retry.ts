@@ -8,10 +8,10 @@
  * What is generic to HTTP lives here; a provider tells it how to read its SDK's errors
  * (`readFailure`) and what to tell its user (`hint`).
  */
-import { AsyncLocalStorage } from "node:async_hooks";
 import { z } from "zod";
 import { BatchpipeError, ErrorCodes } from "../errors.js";
 import type { Logger } from "../plugin.js";
+import { currentRetryDeadline } from "./retry-deadline.js";
 
 export interface RetryPolicy {
   /** attempts in total, including the first (default 8) */
@@ -143,24 +143,6 @@ export interface RetryContext {
  */
 const UNREACHABLE_ATTEMPTS = 3;
 
-/** the deadline of the retries of the calls made inside withRetryDeadline */
-const retryDeadline = new AsyncLocalStorage<(startedAt: number) => number>();
-
-/**
- * Runs `fn` with a deadline for the retries of every `withRetries` call made inside it (however deep
- * in a provider): `deadline(startedAt)`, given when the call began, is the time (ms) after which no
- * retry may start; a call whose next retry would start later fails with its last failure instead.
- * An attempt in flight is never cut: a slow upload that is being answered is not an outage. The
- * engine sets it to the end of batch.max_outage, so that one call's own retries (minutes of them)
- * cannot keep a run going long past it.
- */
-export function withRetryDeadline<T>(
-  deadline: (startedAt: number) => number,
-  fn: () => Promise<T>,
-): Promise<T> {
-  return retryDeadline.run(deadline, fn);
-}
-
 /**
  * Runs `attempt` until it succeeds, fails with a non-retryable error, runs out of attempts, or its
  * next retry would start past the deadline of an enclosing withRetryDeadline.
@@ -195,7 +177,7 @@ export async function withRetries<T>(
         if (!again) throw toProviderError(ctx, route, error, failure, n);
         const delayMs = retryDelay(failure, n, ctx.policy);
         // a retry that would start past the caller's deadline is its caller's to decide (the engine's: batch.max_outage)
-        const deadline = retryDeadline.getStore();
+        const deadline = currentRetryDeadline();
         if (deadline && Date.now() + delayMs > deadline(startedAt)) {
           throw toProviderError(ctx, route, error, failure, n);
         }
