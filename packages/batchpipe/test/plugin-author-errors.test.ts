@@ -18,6 +18,24 @@ batch: { poll_interval: 50ms }
 sinks: [{ use: jsonl, path: ./out/results.jsonl }]
 `;
 
+/** a fixture plugin of test/fixtures/plugins with its options, as a spec's flow mapping */
+const fixture = (file: string, options = "") =>
+  `{ use: ${path.join(FIXTURES, "plugins", file)}${options ? `, ${options}` : ""} }`;
+
+/** an offline pipeline over three jsonl records, with one part swapped for a fixture's */
+const pipeline = (o: { source?: string; transform?: string; sink?: string }) => ({
+  "data.jsonl": [1, 2, 3].map((i) => `${JSON.stringify({ id: `r${i}`, text: `hello ${i}` })}\n`).join(""),
+  "pipeline.yaml": `version: 1
+name: plugin-author
+provider: { use: emulator, emulator: { timeScale: 3600 } }
+source: ${o.source ?? "{ use: jsonl, path: ./data.jsonl }"}
+transform: ${o.transform ?? '{ id: "{{ id }}", body: { model: gpt-4o-mini, messages: [{ role: user, content: "{{ text }}" }] } }'}
+batch: { poll_interval: 50ms }
+sinks: [${o.sink ?? "{ use: jsonl, path: ./out/results.jsonl }"}]
+errors: [{ use: jsonl, path: ./out/errors.jsonl }]
+`,
+});
+
 describe("a source that breaks its contract", () => {
   test("a record whose data is not an object is told what its data is", async () => {
     const source = `{ use: ${path.join(FIXTURES, "plugins/string-data-source.ts")} }`;
@@ -27,6 +45,19 @@ describe("a source that breaks its contract", () => {
     expect(run.stderr).toMatchInlineSnapshot(`
       "✖ source (string-data) broke the plugin contract: yielded a record whose data is a string, not an object of the record's fields (PLUGIN_INVALID)
         hint: A source yields { data: { ...fields }, position: { file, line }, cursor } per record (SourceRecord in @batchpipe/core/plugin); fix the plugin. Nothing was submitted, the read starts over.
+      "
+    `);
+  });
+});
+
+describe("a sink that breaks its contract", () => {
+  test("a commit() that throws on the first, empty commit after open is named as commit", async () => {
+    const dir = writeFiles(pipeline({ sink: fixture("contract-breaking-sink.ts", "commit: throws") }));
+    const run = await batchpipe(["run", "pipeline.yaml", "--json"], { cwd: dir });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatchInlineSnapshot(`
+      "✖ sinks[0] (contract-breaking) failed in commit: cannot read properties of undefined (reading 'fd') (PLUGIN_FAILED)
+        hint: Fix the sink's problem and run again: the run resumes where it stopped.
       "
     `);
   });

@@ -64,7 +64,7 @@ export class SinkSet {
       keepPrivate(ref, resolvePath, [state.dir, path.join(pipeline.dir, ".batchpipe")]);
       const checkpoint = state.sinkCheckpoint(key);
       const openKey = `${key}|open`;
-      let start: Checkpoint | undefined;
+      let handle: SinkHandle;
       try {
         const opening = withTimeout(
           ref.plugin.open({
@@ -78,18 +78,18 @@ export class SinkSet {
           ref.label,
           "open",
         );
-        const handle = checkSinkHandle(await opening, ref.label);
-        opened.push({ key, role, label: ref.label, handle, skip: false });
-        // a fresh sink's starting point is recorded before it gets a row: a run that crashes
-        // before its first delivery is recorded resumes from there, not as fresh again (which
-        // would keep what it wrote, e.g. in a jsonl file with append: true)
-        if (checkpoint === undefined)
-          start = await withTimeout(handle.commit(openKey), timeoutMs, ref.label, "commit");
+        handle = checkSinkHandle(await opening, ref.label);
       } catch (error) {
         throw pluginFailed(ref.label, "open", error);
       }
+      opened.push({ key, role, label: ref.label, handle, skip: false });
+      if (checkpoint !== undefined) return;
+      // a fresh sink's starting point is recorded before it gets a row: a run that crashes before
+      // its first delivery is recorded resumes from there, not as fresh again (which would keep
+      // what it wrote, e.g. in a jsonl file with append: true)
+      const start = await commitOne(handle, openKey, ref.label, timeoutMs);
       // outside the sink's failures: the state's own (its disk full) is reported as such
-      if (checkpoint === undefined) state.recordSinkCheckpoint(key, start as Checkpoint, openKey);
+      state.recordSinkCheckpoint(key, start, openKey);
     };
     try {
       for (const [i, ref] of pipeline.sinks.entries()) await openOne("sinks", i, ref);
@@ -145,18 +145,8 @@ export class SinkSet {
     await this.flush("sinks");
     await this.flush("errors");
     const checkpoints: Record<string, Checkpoint> = {};
-    for (const sink of this.sinks) {
-      try {
-        checkpoints[sink.key] = await withTimeout(
-          sink.handle.commit(key),
-          this.timeoutMs,
-          sink.label,
-          "commit",
-        );
-      } catch (error) {
-        throw pluginFailed(sink.label, "commit", error);
-      }
-    }
+    for (const sink of this.sinks)
+      checkpoints[sink.key] = await commitOne(sink.handle, key, sink.label, this.timeoutMs);
     return checkpoints;
   }
 
@@ -218,21 +208,30 @@ function withTimeout<T>(call: Promise<T>, ms: number, label: string, hook: strin
   return Promise.race([Promise.resolve(call), timeout]).finally(() => clearTimeout(timer));
 }
 
+/** a sink's commit(key): its checkpoint; PLUGIN_FAILED naming it when it throws */
+async function commitOne(handle: SinkHandle, key: string, label: string, ms: number): Promise<Checkpoint> {
+  try {
+    return await withTimeout(handle.commit(key), ms, label, "commit");
+  } catch (error) {
+    throw pluginFailed(label, "commit", error);
+  }
+}
+
 function formatMs(ms: number): string {
   return ms % 60_000 === 0 ? `${ms / 60_000} min` : ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
 }
 
+function describe(error: unknown): string {
+  return (error as Error)?.message ?? String(error);
+}
+
 function pluginFailed(label: string, hook: string, error: unknown): BatchpipeError {
   if (isBatchpipeError(error)) return error;
-  return new BatchpipeError(
-    ErrorCodes.PLUGIN_FAILED,
-    `${label} failed in ${hook}: ${(error as Error)?.message ?? String(error)}`,
-    {
-      hint: "Fix the sink's problem and run again: the run resumes where it stopped.",
-      plugin: label,
-      cause: error,
-    },
-  );
+  return new BatchpipeError(ErrorCodes.PLUGIN_FAILED, `${label} failed in ${hook}: ${describe(error)}`, {
+    hint: "Fix the sink's problem and run again: the run resumes where it stopped.",
+    plugin: label,
+    cause: error,
+  });
 }
 
 /**
