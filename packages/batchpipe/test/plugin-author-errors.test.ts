@@ -61,6 +61,35 @@ describe("a sink that breaks its contract", () => {
       "
     `);
   });
+
+  test("a commit() returning undefined is refused at that commit, before the sink gets a row", async () => {
+    const dir = writeFiles(pipeline({ sink: fixture("contract-breaking-sink.ts", "commit: undefined") }));
+    const run = await batchpipe(["run", "pipeline.yaml", "--json"], { cwd: dir });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatchInlineSnapshot(`
+      "✖ sinks[0] (contract-breaking) broke the plugin contract: commit() returned undefined, not a JSON checkpoint: the engine stores it as JSON and hands it back to open() as \`checkpoint\` when the run resumes (PLUGIN_INVALID)
+        hint: Return a JSON value (a number, string, array or plain object) that says what is durable, e.g. the file's size (Checkpoint in @batchpipe/core/plugin); fix the plugin.
+      "
+    `);
+    expect(run.events.some((e) => e.type === "shard_submitted")).toBe(false);
+  });
+
+  test.each([
+    ["bigint", "a bigint (1n)"],
+    ["map", "a Map"],
+    ["function", "a checkpoint with a function at checkpoint.reopen"],
+  ])(
+    "a commit() returning what JSON does not give back (%s) is refused naming the sink",
+    async (commit, what) => {
+      const dir = writeFiles(pipeline({ sink: fixture("contract-breaking-sink.ts", `commit: ${commit}`) }));
+      const run = await batchpipe(["run", "pipeline.yaml", "--json"], { cwd: dir });
+      expect(run.code).toBe(2);
+      expect(run.stderr).toContain(
+        `✖ sinks[0] (contract-breaking) broke the plugin contract: commit() returned ${what}, not a JSON checkpoint`,
+      );
+      expect(run.stderr).toContain("(PLUGIN_INVALID)");
+    },
+  );
 });
 
 test("a project that depends on batchpipe alone runs the conformance suite from batchpipe/testing", () => {

@@ -9,7 +9,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { BatchpipeError, ErrorCodes, isBatchpipeError } from "../errors.js";
 import type { Checkpoint, Logger, ResultRow, SinkHandle, SinkPlugin } from "../plugin.js";
-import { checkSinkHandle } from "../plugins/contract.js";
+import { checkCheckpoint, checkSinkHandle } from "../plugins/contract.js";
 import type { StateStore } from "../state/index.js";
 import type { EnginePipeline, EngineResolvedPlugin } from "./types.js";
 
@@ -208,13 +208,15 @@ function withTimeout<T>(call: Promise<T>, ms: number, label: string, hook: strin
   return Promise.race([Promise.resolve(call), timeout]).finally(() => clearTimeout(timer));
 }
 
-/** a sink's commit(key): its checkpoint; PLUGIN_FAILED naming it when it throws */
+/** a sink's commit(key): its checkpoint, checked to survive JSON; PLUGIN_FAILED naming it when it throws */
 async function commitOne(handle: SinkHandle, key: string, label: string, ms: number): Promise<Checkpoint> {
+  let checkpoint: unknown;
   try {
-    return await withTimeout(handle.commit(key), ms, label, "commit");
+    checkpoint = await withTimeout(handle.commit(key), ms, label, "commit");
   } catch (error) {
     throw pluginFailed(label, "commit", error);
   }
+  return checkCheckpoint(checkpoint, label);
 }
 
 function formatMs(ms: number): string {

@@ -1,10 +1,11 @@
 /**
  * The plugin contract, checked where the engine takes what a plugin hands back: each item a source
- * yields, the handle a sink's `open` and a transform's `create` return. A plugin that breaks it
+ * yields, the handle a sink's `open` and a transform's `create` return, each checkpoint a sink's
+ * `commit` returns. A plugin that breaks it
  * gets an error naming it and what it handed back, never a TypeError deep in the engine.
  */
 import { BatchpipeError, ErrorCodes } from "../errors.js";
-import type { SinkHandle, SourceItem, TransformHandle } from "../plugin.js";
+import type { Checkpoint, SinkHandle, SourceItem, TransformHandle } from "../plugin.js";
 import { describeExport } from "./shape.js";
 
 /** an item a source yielded, as is; PLUGIN_INVALID naming the source when it is not a record */
@@ -39,6 +40,57 @@ export function checkTransformHandle(handle: unknown, label: string): TransformH
       "create() returns { toRequest(record) { return { custom_id, url, body } } }; fix the plugin.",
     );
   return handle as TransformHandle;
+}
+
+/**
+ * what a sink's commit() returned, as is; PLUGIN_INVALID naming the sink when it does not survive
+ * JSON as is: the engine stores it as JSON and hands it back to open() on resume, so undefined (or a
+ * Map, a bigint...) would reopen the sink as fresh (or fail to store)
+ */
+export function checkCheckpoint(value: unknown, label: string): Checkpoint {
+  const problem = checkpointProblem(value);
+  if (problem)
+    throw broken(
+      label,
+      `commit() returned ${problem}, not a JSON checkpoint: the engine stores it as JSON and hands it back to open() as \`checkpoint\` when the run resumes`,
+      "Return a JSON value (a number, string, array or plain object) that says what is durable, e.g. the file's size (Checkpoint in @batchpipe/core/plugin); fix the plugin.",
+    );
+  return value as Checkpoint;
+}
+
+/**
+ * why `value` is not a checkpoint that JSON gives back as is ("undefined", "a checkpoint with a
+ * bigint (3n) at checkpoint.size"), or undefined when it is (the engine and the testSink suite check this)
+ */
+export function checkpointProblem(value: unknown): string | undefined {
+  const found = jsonProblem(value, "", new Set());
+  if (!found) return undefined;
+  return found.at === "" ? found.what : `a checkpoint with ${found.what} at checkpoint${found.at}`;
+}
+
+/** a value as a message shows it: "undefined", "a string (\"hi\")", "a bigint (1n)", "a Map", "a list" */
+export function describeValue(value: unknown): string {
+  if (value === undefined || value === null) return String(value);
+  if (Array.isArray(value)) return "a list";
+  switch (typeof value) {
+    case "string":
+      return `a string (${JSON.stringify(value.length > 40 ? `${value.slice(0, 39)}…` : value)})`;
+    case "number":
+    case "boolean":
+      return `a ${typeof value} (${value})`;
+    case "bigint":
+      return `a bigint (${value}n)`;
+    case "function":
+      return "a function";
+    case "symbol":
+      return "a symbol";
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== null && proto !== Object.prototype) {
+    const name = (proto as { constructor?: { name?: unknown } }).constructor?.name;
+    if (typeof name === "string" && name !== "") return `${/^[AEIOU]/.test(name) ? "an" : "a"} ${name}`;
+  }
+  return describeExport(value);
 }
 
 // --- internal ---
@@ -82,4 +134,40 @@ function broken(label: string, message: string, hint: string): BatchpipeError {
     hint,
     plugin: label,
   });
+}
+
+/** the first part of `value` JSON does not give back as is: where (".a[2]") and what it is */
+function jsonProblem(
+  value: unknown,
+  at: string,
+  seen: Set<object>,
+): { at: string; what: string } | undefined {
+  if (value === null || typeof value === "string" || typeof value === "boolean") return undefined;
+  if (typeof value === "number") return Number.isFinite(value) ? undefined : { at, what: String(value) };
+  if (typeof value !== "object") return { at, what: describeValue(value) };
+  if (seen.has(value)) return { at, what: "a circular reference" };
+  const proto = Object.getPrototypeOf(value);
+  if (!Array.isArray(value) && proto !== Object.prototype && proto !== null)
+    return { at, what: describeValue(value) };
+  seen.add(value);
+  try {
+    if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) {
+        const found = jsonProblem(value[i], `${at}[${i}]`, seen);
+        if (found) return found;
+      }
+      return undefined;
+    }
+    for (const [key, item] of Object.entries(value)) {
+      const found = jsonProblem(
+        item,
+        /^[A-Za-z_$][\w$]*$/.test(key) ? `${at}.${key}` : `${at}[${JSON.stringify(key)}]`,
+        seen,
+      );
+      if (found) return found;
+    }
+    return undefined;
+  } finally {
+    seen.delete(value);
+  }
 }
