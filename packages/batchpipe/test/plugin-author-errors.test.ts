@@ -90,6 +90,31 @@ describe("a sink that breaks its contract", () => {
       expect(run.stderr).toContain("(PLUGIN_INVALID)");
     },
   );
+
+  test("a close() that throws once every row is committed: the run succeeds and says so, naming the sink", async () => {
+    const dir = writeFiles(pipeline({ sink: fixture("contract-breaking-sink.ts", "close_throws: true") }));
+    const run = await batchpipe(["run", "pipeline.yaml", "--json"], { cwd: dir });
+    expect(run.code).toBe(0);
+    expect(run.events.filter((e) => e.type === "warning")).toMatchInlineSnapshot(
+      [{ run: expect.any(String) }],
+      `
+      [
+        {
+          "code": "PLUGIN_FAILED",
+          "message": "sinks[0] (contract-breaking) failed in close: the connection was already closed (the rows it committed are delivered; check that it released what it holds, e.g. a file or a connection)",
+          "run": Any<String>,
+          "type": "warning",
+        },
+      ]
+    `,
+    );
+    const again = writeFiles(pipeline({ sink: fixture("contract-breaking-sink.ts", "close_throws: true") }));
+    const human = await batchpipe(["run", "pipeline.yaml"], { cwd: again });
+    expect(human.code).toBe(0);
+    expect(human.stderr).toContain(
+      "⚠ sinks[0] (contract-breaking) failed in close: the connection was already closed",
+    );
+  });
 });
 
 test("a project that depends on batchpipe alone runs the conformance suite from batchpipe/testing", () => {

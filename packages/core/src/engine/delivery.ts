@@ -85,9 +85,11 @@ export class Delivery {
     sinks.keepFailures(ids);
   }
 
+  /** a sink that fails to close is said (a warning), not a failed run: its rows are committed */
   async close(): Promise<void> {
-    await this.sinks?.close();
+    const failures = (await this.sinks?.close()) ?? [];
     this.sinks = undefined;
+    for (const message of failures) warn(this.ctx, message, ErrorCodes.PLUGIN_FAILED);
   }
 
   /**

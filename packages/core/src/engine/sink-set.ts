@@ -150,10 +150,25 @@ export class SinkSet {
     return checkpoints;
   }
 
-  async close(): Promise<void> {
-    await Promise.allSettled(
+  /**
+   * close every sink; returns what each sink that failed to close said (the run's results are
+   * committed by then: the caller warns, it does not fail the run)
+   */
+  async close(): Promise<string[]> {
+    const closed = await Promise.allSettled(
       this.sinks.map((s) => withTimeout(s.handle.close(), this.timeoutMs, s.label, "close")),
     );
+    return closed.flatMap((outcome, i) => {
+      if (outcome.status === "fulfilled") return [];
+      const { label } = this.sinks[i]!;
+      // a timeout already names the sink and the hook
+      const what = isBatchpipeError(outcome.reason)
+        ? outcome.reason.message
+        : `${label} failed in close: ${describe(outcome.reason)}`;
+      return [
+        `${what} (the rows it committed are delivered; check that it released what it holds, e.g. a file or a connection)`,
+      ];
+    });
   }
 
   private async flush(role: "sinks" | "errors"): Promise<void> {
