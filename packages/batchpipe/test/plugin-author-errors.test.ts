@@ -48,6 +48,20 @@ describe("a source that breaks its contract", () => {
       "
     `);
   });
+
+  test.each([
+    ["a list", "", "a list"],
+    ["a promise of a list", "promise: true", "a Promise"],
+  ])("read() returning %s is told to be an async generator", async (_, options, returned) => {
+    const dir = writeFiles(pipeline({ source: fixture("list-source.ts", options) }));
+    const run = await batchpipe(["run", "pipeline.yaml", "--json"], { cwd: dir });
+    expect(run.code).toBe(2);
+    expect(run.stderr.replace(returned, "<returned>")).toMatchInlineSnapshot(`
+      "✖ source (list) broke the plugin contract: read() returned <returned>, not an async iterable of records (PLUGIN_INVALID)
+        hint: Write read as an async generator, \`async *read(ctx) { ... yield { data, position, cursor } }\`, so records stream one at a time (SourcePlugin in @batchpipe/core/plugin); fix the plugin. Nothing was submitted, the read starts over.
+      "
+    `);
+  });
 });
 
 describe("a sink that breaks its contract", () => {

@@ -15,6 +15,20 @@ export function checkSourceItem(item: unknown, label: string): SourceItem {
   return item as SourceItem;
 }
 
+/**
+ * what a source's read() returned, as is; PLUGIN_INVALID naming the source when it is not an async
+ * iterable (a list, a promise of one): records stream one at a time from an async generator
+ */
+export function checkSourceItems(items: unknown, label: string): AsyncIterable<SourceItem> {
+  if (typeof (items as { [Symbol.asyncIterator]?: unknown } | null)?.[Symbol.asyncIterator] === "function")
+    return items as AsyncIterable<SourceItem>;
+  throw broken(
+    label,
+    `read() returned ${describeValue(items)}, not an async iterable of records`,
+    "Write read as an async generator, `async *read(ctx) { ... yield { data, position, cursor } }`, so records stream one at a time (SourcePlugin in @batchpipe/core/plugin); fix the plugin.",
+  );
+}
+
 /** the handle a sink's open() returned, as is; PLUGIN_INVALID naming the sink when it lacks a hook */
 export function checkSinkHandle(handle: unknown, label: string): SinkHandle {
   if (handle === null || typeof handle !== "object")

@@ -7,7 +7,7 @@ import { BatchpipeError, ErrorCodes, isBatchpipeError } from "../errors.js";
 import { checkLimits, limitsFor, limitsTableFor, OUTPUT_KEYS } from "../estimate/limits.js";
 import { isStreamInput } from "../input-files.js";
 import { isInvalidRecord, type SourceRecord, silentLogger } from "../plugin.js";
-import { checkSourceItem, checkTransformHandle } from "../plugins/contract.js";
+import { checkSourceItem, checkSourceItems, checkTransformHandle } from "../plugins/contract.js";
 import type { SpecIssue } from "./issues.js";
 import { type Pipeline, specTextOf } from "./load.js";
 import { locateIssues, specError, toDotPath } from "./locate.js";
@@ -89,13 +89,16 @@ function checkOutputLimit(pipeline: Pipeline, body: Record<string, unknown>, rec
 /** the first readable record; lines the source cannot parse are skipped (the run reports them) */
 async function firstRecord(pipeline: Pipeline, signal: AbortSignal): Promise<SourceRecord | undefined> {
   const { source } = pipeline;
-  const items = source.plugin.read({
-    options: source.options,
-    resolvePath: pipeline.resolvePath,
-    logger: silentLogger,
-    signal,
-    checkpoint: undefined,
-  });
+  const items = checkSourceItems(
+    source.plugin.read({
+      options: source.options,
+      resolvePath: pipeline.resolvePath,
+      logger: silentLogger,
+      signal,
+      checkpoint: undefined,
+    }),
+    source.label,
+  );
   for await (const item of items) {
     const checked = checkSourceItem(item, source.label);
     if (!isInvalidRecord(checked)) return checked;

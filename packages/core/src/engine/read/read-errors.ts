@@ -5,7 +5,7 @@
  */
 import { BatchpipeError, ErrorCodes, isBatchpipeError } from "../../errors.js";
 import type { RequestLine, SourceItem, SourceRecord } from "../../plugin.js";
-import { checkSourceItem } from "../../plugins/contract.js";
+import { checkSourceItem, checkSourceItems } from "../../plugins/contract.js";
 
 /** How a failed read phase leaves the state: kept to resume at record `resumeAt`, or not. */
 export interface ReadFailure {
@@ -100,7 +100,17 @@ export function guardSource(items: AsyncIterable<SourceItem>, label: string): As
   };
   return {
     [Symbol.asyncIterator]() {
-      const it = items[Symbol.asyncIterator]();
+      // a read() that returns a list (or a promise of one) is named here, not in a TypeError
+      let it: AsyncIterator<SourceItem>;
+      try {
+        it = checkSourceItems(items, label)[Symbol.asyncIterator]();
+      } catch (caught) {
+        const error = wrap(caught);
+        return {
+          next: () => Promise.reject(error),
+          return: (value?: unknown) => Promise.resolve({ done: true as const, value }),
+        };
+      }
       return {
         next: () =>
           it
