@@ -5,7 +5,7 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, test } from "vitest";
-import { batchpipe, FIXTURES, writeFiles } from "./support/harness.js";
+import { batchpipe, FIXTURES, readJsonl, writeFiles } from "./support/harness.js";
 
 /** an offline pipeline (the emulator in process) over `source` */
 const offline = (source: string) => `version: 1
@@ -129,6 +129,63 @@ describe("a sink that breaks its contract", () => {
       "⚠ sinks[0] (contract-breaking) failed in close: the connection was already closed",
     );
   });
+});
+
+describe("a transform that breaks its contract", () => {
+  test("a toRequest() returning a string stops the run, naming the transform and the record", async () => {
+    const dir = writeFiles(
+      pipeline({ transform: fixture("contract-breaking-transform.ts", "returns: string") }),
+    );
+    const run = await batchpipe(["run", "pipeline.yaml", "--json"], { cwd: dir });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatchInlineSnapshot(`
+      "✖ transform (contract-breaking) broke the plugin contract: toRequest() returned a string ("Say: hello 1") for the record at data.jsonl:1, not a request { custom_id, url, body } (PLUGIN_INVALID)
+        hint: toRequest(record) returns { custom_id, url, body } (RequestLine in @batchpipe/core/plugin), or throws a BatchpipeError for a record it cannot turn into a request; fix the plugin.
+      "
+    `);
+  });
+
+  test("a toRequest() that throws a plain Error stops the run, naming the transform, the record and the error", async () => {
+    const dir = writeFiles(
+      pipeline({ transform: fixture("contract-breaking-transform.ts", "returns: throws") }),
+    );
+    const run = await batchpipe(["run", "pipeline.yaml", "--json"], { cwd: dir });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatchInlineSnapshot(`
+      "✖ transform (contract-breaking) failed in toRequest() on the record at data.jsonl:1: it threw Error: no template for r1 (PLUGIN_FAILED)
+        hint: For a record it cannot turn into a request, toRequest() throws a BatchpipeError (new BatchpipeError(code, message) from @batchpipe/core/plugin): that record becomes a failure row and the run goes on; anything else it throws stops the run. Fix the transform and run again.
+      "
+    `);
+  });
+
+  test.each([
+    ["body-string", 'body is a string ("Say: hello 1")'],
+    ["no-id", "custom_id is undefined"],
+  ])(
+    "a request whose fields are wrong (%s) fails each record, saying which transform, where and what to return",
+    async (returns, what) => {
+      const dir = writeFiles(
+        pipeline({ transform: fixture("contract-breaking-transform.ts", `returns: ${returns}`) }),
+      );
+      const run = await batchpipe(["run", "pipeline.yaml", "--json"], { cwd: dir });
+      expect(run.code).toBe(3);
+      const failures = readJsonl<{ error: { code: string; message: string } }>(
+        path.join(dir, "out/errors.jsonl"),
+      );
+      expect(failures.map((f) => f.error.code)).toEqual([
+        "invalid_request",
+        "invalid_request",
+        "invalid_request",
+      ]);
+      expect(failures[0]!.error.message.replace(dir, "<dir>")).toBe(
+        `transform (contract-breaking) returned a request whose ${what} for the record at <dir>/data.jsonl:1: ${
+          returns === "no-id"
+            ? "return { custom_id, url, body } with custom_id a non-empty string (the record's id)"
+            : 'return { custom_id, url, body } with url the endpoint\'s path (e.g. "/v1/chat/completions") and body an object (e.g. { model, messages })'
+        }`,
+      );
+    },
+  );
 });
 
 test("a project that depends on batchpipe alone runs the conformance suite from batchpipe/testing", () => {

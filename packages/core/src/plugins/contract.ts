@@ -1,11 +1,11 @@
 /**
  * The plugin contract, checked where the engine takes what a plugin hands back: each item a source
  * yields, the handle a sink's `open` and a transform's `create` return, each checkpoint a sink's
- * `commit` returns. A plugin that breaks it
+ * `commit` returns, each request a transform's `toRequest` returns. A plugin that breaks it
  * gets an error naming it and what it handed back, never a TypeError deep in the engine.
  */
 import { BatchpipeError, ErrorCodes } from "../errors.js";
-import type { Checkpoint, SinkHandle, SourceItem, TransformHandle } from "../plugin.js";
+import type { Checkpoint, SinkHandle, SourceItem, SourceRecord, TransformHandle } from "../plugin.js";
 import { describeExport } from "./shape.js";
 
 /** an item a source yielded, as is; PLUGIN_INVALID naming the source when it is not a record */
@@ -82,6 +82,19 @@ export function checkpointProblem(value: unknown): string | undefined {
   return found.at === "" ? found.what : `a checkpoint with ${found.what} at checkpoint${found.at}`;
 }
 
+/**
+ * the transform's request for `record` as is; PLUGIN_INVALID naming the transform when it is not an
+ * object at all (its fields are checked per record: a bad one fails that record)
+ */
+export function checkRequest(request: unknown, record: SourceRecord, label: string): void {
+  if (request !== null && typeof request === "object" && !Array.isArray(request)) return;
+  throw broken(
+    label,
+    `toRequest() returned ${describeValue(request)} for the record at ${record.position.file}:${record.position.line}, not a request { custom_id, url, body }`,
+    TRANSFORM_HINT,
+  );
+}
+
 /** a value as a message shows it: "undefined", "a string (\"hi\")", "a bigint (1n)", "a Map", "a list" */
 export function describeValue(value: unknown): string {
   if (value === undefined || value === null) return String(value);
@@ -108,6 +121,9 @@ export function describeValue(value: unknown): string {
 }
 
 // --- internal ---
+
+const TRANSFORM_HINT =
+  "toRequest(record) returns { custom_id, url, body } (RequestLine in @batchpipe/core/plugin), or throws a BatchpipeError for a record it cannot turn into a request; fix the plugin.";
 
 const SOURCE_HINT =
   "A source yields { data: { ...fields }, position: { file, line }, cursor } per record (SourceRecord in @batchpipe/core/plugin); fix the plugin.";

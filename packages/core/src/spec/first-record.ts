@@ -7,7 +7,12 @@ import { BatchpipeError, ErrorCodes, isBatchpipeError } from "../errors.js";
 import { checkLimits, limitsFor, limitsTableFor, OUTPUT_KEYS } from "../estimate/limits.js";
 import { isStreamInput } from "../input-files.js";
 import { isInvalidRecord, type SourceRecord, silentLogger } from "../plugin.js";
-import { checkSourceItem, checkSourceItems, checkTransformHandle } from "../plugins/contract.js";
+import {
+  checkRequest,
+  checkSourceItem,
+  checkSourceItems,
+  checkTransformHandle,
+} from "../plugins/contract.js";
 import type { SpecIssue } from "./issues.js";
 import { type Pipeline, specTextOf } from "./load.js";
 import { locateIssues, specError, toDotPath } from "./locate.js";
@@ -59,8 +64,9 @@ export async function checkFirstRecord(
     const name = pipeline.file ?? "the pipeline spec";
     throw specError(locateIssues([issue], specTextOf(pipeline), pipeline.file), name);
   }
+  checkRequest(request, record, transform.label);
   // a malformed request (no body) is the run's invalid_request failure, not checked here
-  if (isObject(request?.body)) checkOutputLimit(pipeline, request.body, record);
+  if (isObject(request.body)) checkOutputLimit(pipeline, request.body, record);
   return true;
 }
 

@@ -5,7 +5,7 @@
  */
 import { BatchpipeError, ErrorCodes, isBatchpipeError } from "../../errors.js";
 import type { RequestLine, SourceItem, SourceRecord } from "../../plugin.js";
-import { checkSourceItem, checkSourceItems } from "../../plugins/contract.js";
+import { checkRequest, checkSourceItem, checkSourceItems, describeValue } from "../../plugins/contract.js";
 
 /** How a failed read phase leaves the state: kept to resume at record `resumeAt`, or not. */
 export interface ReadFailure {
@@ -38,7 +38,7 @@ export function failedRead(
   const fromSource = sourceErrors.has(error as object);
   const fromTransform =
     isBatchpipeError(error) &&
-    error.code === ErrorCodes.PLUGIN_FAILED &&
+    (error.code === ErrorCodes.PLUGIN_FAILED || error.code === ErrorCodes.PLUGIN_INVALID) &&
     o.transform !== undefined &&
     error.plugin === o.transform;
   const keep =
@@ -145,21 +145,30 @@ export function toRequest(
     if (isBatchpipeError(error)) return error;
     throw new BatchpipeError(
       ErrorCodes.PLUGIN_FAILED,
-      `the transform threw on the record at ${record.position.file}:${record.position.line}: ${(error as Error)?.message ?? String(error)}`,
+      `${label} failed in toRequest() on the record at ${at(record)}: it threw ${thrown(error)}`,
       {
-        hint: "A transform should throw a BatchpipeError for a bad record; fix the plugin.",
+        hint: "For a record it cannot turn into a request, toRequest() throws a BatchpipeError (new BatchpipeError(code, message) from @batchpipe/core/plugin): that record becomes a failure row and the run goes on; anything else it throws stops the run. Fix the transform and run again.",
         plugin: label,
         cause: error,
       },
     );
   }
-  if (typeof request?.custom_id !== "string" || request.custom_id.length === 0) {
-    return new BatchpipeError("invalid_request", "the transform produced an empty custom_id");
+  checkRequest(request, record, label);
+  // a request whose fields are wrong fails its record (they may come from the record's data)
+  const { custom_id: id, url, body } = request;
+  if (typeof id !== "string" || id.length === 0) {
+    return new BatchpipeError(
+      "invalid_request",
+      `${label} returned a request whose custom_id is ${id === "" ? "empty" : describeValue(id)} for the record at ${at(record)}: return { custom_id, url, body } with custom_id a non-empty string (the record's id)`,
+    );
   }
-  if (typeof request.url !== "string" || typeof request.body !== "object" || request.body === null) {
-    return new BatchpipeError("invalid_request", "the transform produced a request without url or body", {
-      recordId: request.custom_id,
-    });
+  if (typeof url !== "string" || typeof body !== "object" || body === null || Array.isArray(body)) {
+    const what = typeof url !== "string" ? `url is ${describeValue(url)}` : `body is ${describeValue(body)}`;
+    return new BatchpipeError(
+      "invalid_request",
+      `${label} returned a request whose ${what} for the record at ${at(record)}: return { custom_id, url, body } with url the endpoint's path (e.g. "/v1/chat/completions") and body an object (e.g. { model, messages })`,
+      { recordId: id },
+    );
   }
   return request;
 }
@@ -171,6 +180,15 @@ const sourceFailures = new WeakMap<object, BatchpipeError>();
 const NONE_SUBMITTED = { shards: 0, requests: 0 };
 
 const SOURCE_HINT = "Fix the source's problem and run again.";
+
+function at(record: SourceRecord): string {
+  return `${record.position.file}:${record.position.line}`;
+}
+
+/** what a plugin threw, as a message shows it: "TypeError: boom", "a string (\"boom\")" */
+function thrown(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : describeValue(error);
+}
 
 /**
  * a source's error with a hint that says where the next run reads from and what was submitted
