@@ -22,7 +22,7 @@ class Runner extends BatchRunner {
 const result = await Runner.run();
 const succeeded: number = result.report.succeeded;
 const detached = await Runner.run({ detach: true });
-const pid: number | undefined = "detached" in detached ? detached.pid : undefined;
+const pid: number | undefined = detached.detached ? detached.pid : undefined;
 void succeeded;
 void pid;
 `,
@@ -41,6 +41,62 @@ void pid;
       "es2022",
       "--skipLibCheck",
       "runner.ts",
+    ],
+    { cwd: dir },
+  );
+  expect(result.stdout + result.stderr).toBe("");
+  expect(result.code).toBe(0);
+}, 90_000);
+
+it("Runner.run({ detach }) with a boolean (examples/programmatic/run.mjs in TypeScript) is a RunResult or a DetachedRun", async () => {
+  const dir = tempDir("bp-runner-detach-types-");
+  fs.writeFileSync(path.join(dir, "package.json"), '{ "type": "module" }\n');
+  const batchpipe = path.join(ROOT, "packages/batchpipe/dist/index.js");
+  fs.writeFileSync(
+    path.join(dir, "run.ts"),
+    `import { BatchRunner, type DetachedRun, type RunResult } from ${JSON.stringify(batchpipe)};
+class Runner extends BatchRunner {
+  static override workConfig = { name: "detach-types", model: "gpt-4o-mini" };
+  static override async *upload() { yield { id: "1", messages: [{ role: "user", content: "hi" }] }; }
+}
+declare const process: { argv: string[] }; // no @types/node in this folder
+// as the docs say: the same call in the starting process and in the background one
+const detach = process.argv.includes("--detach");
+const result = await Runner.run({ dir: ".", detach, force: true });
+if (result.detached) {
+  const started: DetachedRun = result;
+  console.log(started.pid, started.log, started.stateDir);
+} else {
+  const ran: RunResult = result;
+  console.log(ran.report.succeeded);
+}
+// without detach (or detach: false) it is the RunResult alone
+const plain: RunResult = await Runner.run({ dir: "." });
+const notDetached: RunResult = await Runner.run({ detach: false });
+// detach: true may be either (the background process runs it in the foreground)
+const either = await Runner.run({ detach: true });
+const pid: number | undefined = either.detached ? either.pid : undefined;
+void plain;
+void notDetached;
+void pid;
+`,
+  );
+  const tsc = path.join(ROOT, "node_modules/typescript/bin/tsc");
+  const result = await runNode(
+    [
+      tsc,
+      "--noEmit",
+      "--strict",
+      "--exactOptionalPropertyTypes",
+      "--noImplicitOverride",
+      "--module",
+      "nodenext",
+      "--moduleResolution",
+      "nodenext",
+      "--target",
+      "es2022",
+      "--skipLibCheck",
+      "run.ts",
     ],
     { cwd: dir },
   );

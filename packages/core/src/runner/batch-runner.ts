@@ -84,11 +84,20 @@ export abstract class BatchRunner {
   /** optional: receives the final failures; when absent they go to download() with status "failed" */
   static downloadError?(items: AsyncIterable<BatchErrorItem>): Promise<void> | void;
 
+  /** runs in this process: the RunResult */
   static run(
     this: RunnerClass,
-    options: BatchRunnerRunOptions & { detach: true },
-  ): Promise<DetachedRun | RunResult>;
-  static run(this: RunnerClass, options?: BatchRunnerRunOptions): Promise<RunResult>;
+    options?: BatchRunnerRunOptions & { detach?: false | undefined },
+  ): Promise<RunResult>;
+  /**
+   * `detach` true or a boolean (`process.argv.includes("--detach")`): a DetachedRun in the starting
+   * process, the RunResult in the background one (and when not detaching); `if (result.detached)`
+   * tells them apart
+   */
+  static run(
+    this: RunnerClass,
+    options: BatchRunnerRunOptions,
+  ): Promise<(RunResult & { detached?: false }) | DetachedRun>;
   static async run(this: RunnerClass, options: BatchRunnerRunOptions = {}): Promise<RunResult | DetachedRun> {
     // `this` is the subclass run() was called on: its statics are the runner
     // biome-ignore lint/complexity/noUselessThisAlias: see above
