@@ -62,6 +62,29 @@ describe("a source that breaks its contract", () => {
       "
     `);
   });
+
+  test("a record whose cursor is a function is refused, not lost at the next checkpoint", async () => {
+    const dir = writeFiles(pipeline({ source: fixture("function-cursor-source.ts") }));
+    const run = await batchpipe(["run", "pipeline.yaml", "--json"], { cwd: dir });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatchInlineSnapshot(`
+      "✖ source (function-cursor) broke the plugin contract: yielded a record (list:1) whose cursor is a function, not a JSON value (PLUGIN_INVALID)
+        hint: A record's cursor is a JSON value (a number, string, array or plain object) that read() gets back as ctx.checkpoint to resume after it; leave it undefined when the source cannot resume. Fix the plugin. Nothing was submitted, the read starts over.
+      "
+    `);
+  });
+
+  test("a cursor JSON cannot hold after the first record is refused at the read's checkpoint", async () => {
+    const dir = writeFiles(pipeline({ source: fixture("function-cursor-source.ts", "from: 3") }));
+    const run = await batchpipe(["run", "pipeline.yaml", "--json"], {
+      cwd: dir,
+      engine: { readCheckpointEvery: 1 },
+    });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(
+      "✖ source (function-cursor) broke the plugin contract: yielded a record (list:3) whose cursor is a function, not a JSON value (PLUGIN_INVALID)",
+    );
+  });
 });
 
 describe("a sink that breaks its contract", () => {

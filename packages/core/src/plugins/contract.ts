@@ -29,6 +29,23 @@ export function checkSourceItems(items: unknown, label: string): AsyncIterable<S
   );
 }
 
+/**
+ * a record's cursor; PLUGIN_INVALID naming the source when JSON would not give it back as is: it is
+ * stored at each read checkpoint and handed back to read() as ctx.checkpoint (undefined: the source
+ * cannot resume)
+ */
+export function checkCursor(item: SourceItem, label: string): void {
+  if (item.cursor === undefined) return;
+  const found = jsonProblem(item.cursor, "", new Set());
+  if (!found) return;
+  const what = found.at === "" ? `is ${found.what}` : `holds ${found.what} at cursor${found.at}`;
+  throw broken(
+    label,
+    `yielded a record (${item.position.file}:${item.position.line}) whose cursor ${what}, not a JSON value`,
+    "A record's cursor is a JSON value (a number, string, array or plain object) that read() gets back as ctx.checkpoint to resume after it; leave it undefined when the source cannot resume. Fix the plugin.",
+  );
+}
+
 /** the handle a sink's open() returned, as is; PLUGIN_INVALID naming the sink when it lacks a hook */
 export function checkSinkHandle(handle: unknown, label: string): SinkHandle {
   if (handle === null || typeof handle !== "object")

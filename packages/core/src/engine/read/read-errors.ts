@@ -5,7 +5,13 @@
  */
 import { BatchpipeError, ErrorCodes, isBatchpipeError } from "../../errors.js";
 import type { RequestLine, SourceItem, SourceRecord } from "../../plugin.js";
-import { checkRequest, checkSourceItem, checkSourceItems, describeValue } from "../../plugins/contract.js";
+import {
+  checkCursor,
+  checkRequest,
+  checkSourceItem,
+  checkSourceItems,
+  describeValue,
+} from "../../plugins/contract.js";
 
 /** How a failed read phase leaves the state: kept to resume at record `resumeAt`, or not. */
 export interface ReadFailure {
@@ -111,13 +117,20 @@ export function guardSource(items: AsyncIterable<SourceItem>, label: string): As
           return: (value?: unknown) => Promise.resolve({ done: true as const, value }),
         };
       }
+      // the first record's cursor is checked (a source gives them all one shape), the others at
+      // each read checkpoint (read-phase.ts): not once per record
+      let first = true;
       return {
         next: () =>
           it
             .next()
             .then((result) => {
               // a source that yields the wrong shape is named here, not in a TypeError further on
-              if (!result.done) checkSourceItem(result.value, label);
+              if (!result.done) {
+                checkSourceItem(result.value, label);
+                if (first) checkCursor(result.value, label);
+                first = false;
+              }
               return result;
             })
             .catch((error: unknown) => {

@@ -28,7 +28,7 @@ import {
   type SourceItem,
   type SourceRecord,
 } from "../../plugin.js";
-import { checkTransformHandle } from "../../plugins/contract.js";
+import { checkCursor, checkTransformHandle } from "../../plugins/contract.js";
 import type { FanoutBatch, RunTotals, ShardRow } from "../../state/index.js";
 import type { ReadCheckpoint } from "../codecs/read-checkpoint.js";
 import type { EnginePipeline } from "../types.js";
@@ -163,6 +163,8 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
     // once per checkpoint: the source may add what its resume checks (a sample of the file)
     const cursor =
       stamp && options.onCheckpoint && last.cursor !== undefined ? await stamp(last.cursor) : last.cursor;
+    // stored as JSON and handed back to read(): one JSON cannot hold is refused, not lost
+    checkCursor({ ...last, cursor }, pipeline.source.label);
     const found = fanout.take();
     if (!options.onCheckpoint) return;
     const shards = writer.checkpoint();
