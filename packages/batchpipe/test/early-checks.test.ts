@@ -191,7 +191,7 @@ errors:
       {
         "code": 0,
         "stderr": "",
-        "stdout": "✓ pipeline.yaml is valid (source jsonl, transform prompt, 3 sinks)
+        "stdout": "✓ pipeline.yaml is valid (source jsonl, transform prompt, 3 sinks, 1 errors sink)
       ",
       }
     `);

@@ -24,7 +24,7 @@ sinks:
       {
         "code": 0,
         "stderr": "",
-        "stdout": "✓ pipeline.yaml is valid (source jsonl, transform prompt, 2 sinks)
+        "stdout": "✓ pipeline.yaml is valid (source jsonl, transform prompt, 2 sinks, 1 errors sink)
       ",
       }
     `);

@@ -6,6 +6,7 @@ import { pipelineArg } from "../args.js";
 import { cliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
 import { officialPlugins } from "../official-plugins.js";
+import { plural } from "./run-output.js";
 
 export default defineCommand({
   meta: { name: "validate", description: "Check a pipeline spec and its plugins without running it" },
@@ -29,7 +30,8 @@ export default defineCommand({
     checkPipeline(pipeline, { env });
     // a template that fails on the first record fails on them all
     const hasRecords = await checkFirstRecord(pipeline);
-    const sinks = pipeline.sinks.length === 1 ? "1 sink" : `${pipeline.sinks.length} sinks`;
+    // the errors sinks too (the default one when the spec names none): where failures go
+    const sinks = `${plural(pipeline.sinks.length, "sink")}, ${plural(pipeline.errors.length, "errors sink")}`;
     const parts = `source ${pipeline.source.plugin.name}, transform ${pipeline.transform.plugin.name}, ${sinks}`;
     io.stdout.write(`✓ ${displayPath(file, cwd)} is valid (${parts})\n`);
     if (!hasRecords) io.stderr.write("⚠ the source has no records: a run would have nothing to send\n");
