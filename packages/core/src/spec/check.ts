@@ -56,6 +56,10 @@ function pipelineIssues(pipeline: Pipeline, options: CheckPipelineOptions): Spec
   const reads: Declared[] = [];
   const writes: Declared[] = [];
   const targets: Declared[] = [];
+  // a spec object (runSpec) has no file: its paths are relative to the `dir` it was given
+  const relative = pipeline.file
+    ? "it is relative to the spec file"
+    : `it is relative to the spec's dir (${pipeline.dir}; runSpec's \`dir\` option, default the current folder)`;
   for (const entry of entries) {
     const answer = runCheck(entry, pipeline, env, issues);
     for (const problem of answer.problems ?? [])
@@ -71,7 +75,7 @@ function pipelineIssues(pipeline: Pipeline, options: CheckPipelineOptions): Spec
           issues.push({
             path: [...entry.path, at.option],
             message: `no file matches the glob ${at.path}`,
-            hint: "check the path; it is relative to the spec file (batchpipe watch starts without files and waits for them)",
+            hint: `check the path; ${relative} (batchpipe watch starts without files and waits for them)`,
           });
       } else if (at.path !== STDIN_PATH) reads.push({ entry, at: { ...at, canonical: canonical(at.path) } });
     }
@@ -86,13 +90,7 @@ function pipelineIssues(pipeline: Pipeline, options: CheckPipelineOptions): Spec
   }
   for (const read of reads) {
     if (!fs.existsSync(read.at.path))
-      issues.push(
-        pathIssue(
-          read,
-          `no such file or folder: ${read.at.path}`,
-          "check the path; it is relative to the spec file",
-        ),
-      );
+      issues.push(pathIssue(read, `no such file or folder: ${read.at.path}`, `check the path; ${relative}`));
   }
   for (const [index, write] of writes.entries()) {
     const problem =
