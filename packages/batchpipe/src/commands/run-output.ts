@@ -239,14 +239,22 @@ export function failureLines(report: {
   const lines = [`✖ why ${report.failed === 1 ? "it" : "they"} failed (the first record of each code):`];
   for (const [code, n] of codes.slice(0, CODES_EXPLAINED)) {
     const { id, message } = examples[code]!;
-    // a record without an id of its own is named by its place, which its message already says
-    const which = message.includes(id) ? "" : `${id}: `;
+    const which = namesRecord(message, id) ? "" : `${id}: `;
     lines.push(`  ${code} (${fmt(n)}): ${which}${clip(message, 300)}`);
     lines.push(`    ${failureHint(code)}`);
   }
   if (codes.length > CODES_EXPLAINED)
     lines.push(`  … and ${plural(codes.length - CODES_EXPLAINED, "other code")}: see the error sinks`);
   return `${lines.join("\n")}\n`;
+}
+
+/**
+ * whether a failure's message already names its record: a record without an id of its own by its
+ * place (`data.jsonl:7`), or an id quoted (`custom_id "x"`). Not any text that holds the id: a
+ * record "a" failing with "…produced a request…" still needs its id.
+ */
+function namesRecord(message: string, id: string): boolean {
+  return message.includes(`"${id}"`) || (/:\d+$/.test(id) && message.includes(id));
 }
 
 /** one line of at most `max` characters */
