@@ -258,6 +258,10 @@ function chart(progress, now) {
     "figure",
     null,
     el,
-    h("figcaption", { class: "muted" }, "requests collected over time (per delivered batch)"),
+    h(
+      "figcaption",
+      { class: "muted" },
+      "requests collected over time (per delivered batch; a retried request counts once, when its last attempt is collected)",
+    ),
   );
 }

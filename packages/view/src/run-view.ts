@@ -194,11 +194,26 @@ function costByModel(view: ViewPipeline, run: RunRow, shards: ShardRow[]) {
   }));
 }
 
-/** requests collected over time, from the shards' committed deliveries, and the records done now */
+/**
+ * requests collected over time, from the shards' committed deliveries, and the records done now. A
+ * request counts once, when its last attempt is collected: a shard's requests that a next attempt's
+ * shard retries count at that shard's delivery, not at this one's
+ */
 function progress(run: RunRow, shards: ShardRow[], delivered: Map<string, number>) {
   const points: [number, number][] = [[run.createdAt, 0]];
+  const retried = new Map<string, number>();
+  for (const s of shards) {
+    if (s.attempt > 1)
+      retried.set(
+        `${s.root}:${s.attempt - 1}`,
+        (retried.get(`${s.root}:${s.attempt - 1}`) ?? 0) + s.requests,
+      );
+  }
   const times = shards
-    .map((s) => ({ at: delivered.get(`${run.id}:${s.name}`), requests: s.requests }))
+    .map((s) => ({
+      at: delivered.get(`${run.id}:${s.name}`),
+      requests: s.requests - (retried.get(`${s.root}:${s.attempt}`) ?? 0),
+    }))
     .filter((d): d is { at: number; requests: number } => d.at !== undefined)
     .sort((a, b) => a.at - b.at);
   let done = 0;

@@ -1,0 +1,104 @@
+/**
+ * `batchpipe view` as a user meets it: a run whose failed requests were retried (the emulator fails
+ * two requests' first attempt), with a record the template cannot render; a run of an empty dataset;
+ * the page in a 400 px wide window and driven from the keyboard while it polls. Real runs through the
+ * CLI and the official openai provider against the emulator, the viewer's server in this process,
+ * headless Chromium (Debian's) through playwright-core.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { loadPipeline } from "@batchpipe/core";
+import type { Emulator } from "@batchpipe/openai-emulator";
+import { type Browser, chromium, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { cli, officialPlugins, startEmulator, tempDir } from "../../batchpipe/test/support/harness.js";
+import { startViewServer, type ViewServer } from "../src/index.js";
+
+const env = { OPENAI_API_KEY: "sk-test" };
+
+let emu: Emulator;
+let server: ViewServer;
+let browser: Browser;
+let page: Page;
+/** pipeline name → its key and its one run */
+const runs: Record<string, { key: string; run: string }> = {};
+
+beforeAll(async () => {
+  // the first attempt of r03 and r47 fails (server_error); their second attempt succeeds
+  emu = await startEmulator({
+    lineRules: [{ customIds: ["r03", "r47"], error: "server_error", attempts: 1 }],
+  });
+  const dir = tempDir("bp-view-use-");
+  // 60 records, r10 without the text the template needs
+  fs.writeFileSync(
+    path.join(dir, "data.jsonl"),
+    Array.from({ length: 60 }, (_, i) => {
+      const id = `r${String(i + 1).padStart(2, "0")}`;
+      return `${JSON.stringify(id === "r10" ? { id } : { id, text: `review ${id}` })}\n`;
+    }).join(""),
+  );
+  fs.writeFileSync(path.join(dir, "empty.jsonl"), "");
+  const specs = [
+    ["retried", "./data.jsonl"],
+    ["empty", "./empty.jsonl"],
+  ].map(([name, data]) => {
+    const file = path.join(dir, `${name}.yaml`);
+    fs.writeFileSync(
+      file,
+      [
+        "version: 1",
+        `name: ${name}`,
+        `provider: { use: openai, base_url: "${emu.url}" }`,
+        `source: { use: jsonl, path: ${data} }`,
+        "transform:",
+        '  id: "{{ id }}"',
+        '  body: { model: gpt-4o-mini, max_tokens: 20, messages: [{ role: user, content: "{{ text }}" }] }',
+        "batch: { poll_interval: 50ms, max_requests: 25 }",
+        `sinks: [{ use: jsonl, path: ./out/${name}.jsonl, fields: all }]`,
+        `errors: [{ use: jsonl, path: ./out/${name}-errors.jsonl }]`,
+        "",
+      ].join("\n"),
+    );
+    return file;
+  });
+  for (const spec of specs) expect((await cli(["run", spec], { env })).code).toBeLessThanOrEqual(3);
+  const pipelines = [];
+  for (const spec of specs)
+    pipelines.push({ pipeline: await loadPipeline(spec, { env, builtins: officialPlugins }) });
+  server = await startViewServer({ pipelines });
+  const body = (await (await fetch(new URL("/api/runs", server.url))).json()) as {
+    pipelines: { key: string; name: string; runs: { id: string }[] }[];
+  };
+  for (const p of body.pipelines) runs[p.name] = { key: p.key, run: p.runs[0]!.id };
+  browser = await chromium.launch({ executablePath: "/usr/bin/chromium" });
+  page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+  await emu?.close();
+});
+
+async function api<T>(route: string, params: Record<string, string>): Promise<T> {
+  const url = new URL(route, server.url);
+  for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
+  return (await (await fetch(url)).json()) as T;
+}
+
+const hash = (page: string, name: string, rest = "") =>
+  `${server.url}#/${page}/${runs[name]!.key}/${runs[name]!.run}${rest}`;
+
+describe("the viewer's figures", () => {
+  it("the progress chart counts a retried request once: it ends at the run's requests, not above", async () => {
+    const { key, run } = runs.retried!;
+    const data = await api<{
+      progress: { points: [number, number][]; total: number };
+      counters: { retried: number; succeeded: number };
+    }>("/api/run", { pipeline: key, run });
+    expect(data.counters.retried).toBe(2);
+    // 60 records, r10 failed at the template: 59 requests, r03 and r47 sent twice
+    expect(data.progress.total).toBe(59);
+    expect(data.progress.points.at(-1)![1]).toBe(59);
+  });
+});
