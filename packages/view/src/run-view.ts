@@ -231,9 +231,12 @@ function progress(run: RunRow, shards: ShardRow[], delivered: Map<string, number
 
 /**
  * The request as sent: its line in the shard file while the run keeps its shard files; after a
- * run cleans them up, the request rendered again from the record's input by the spec's transform.
+ * run cleans them up, the request rendered again from the record's input by the spec's transform;
+ * null for a record that was never sent.
  */
 async function requestOf(view: ViewPipeline, run: RunRow, row: Record<string, unknown>) {
+  // a record that failed before it was sent (its template, its source line, a duplicate id) made none
+  if (row.attempts === 0) return null;
   const shards = view.state.shards(run.id).filter((s) => row.batch_id && s.batchId === row.batch_id);
   const needle = `"custom_id":${JSON.stringify(row.id)}`;
   for (const shard of shards) {

@@ -101,4 +101,20 @@ describe("the viewer's figures", () => {
     expect(data.progress.total).toBe(59);
     expect(data.progress.points.at(-1)![1]).toBe(59);
   });
+
+  it("a record that failed before it was sent has no request, not one 'rendered again'", async () => {
+    const { key, run } = runs.retried!;
+    const page = await api<{ rows: { ref: string; id: string }[] }>("/api/records", {
+      pipeline: key,
+      run,
+      code: "template_error",
+    });
+    expect(page.rows.map((r) => r.id)).toEqual(["r10"]);
+    const record = await api<{ request: unknown }>("/api/record", {
+      pipeline: key,
+      run,
+      ref: page.rows[0]!.ref,
+    });
+    expect(record.request).toBeNull();
+  });
 });
