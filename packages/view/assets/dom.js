@@ -56,10 +56,37 @@ export function duration(ms) {
   return `${Math.floor(m / 60)}h ${m % 60}m`;
 }
 
-/** the page's content (null and false children are left out) */
+/**
+ * the page's content (null and false children are left out). A page that polls shows itself again
+ * every 1.5 s: the element the keyboard was on (the same link, button or field) gets the focus back
+ */
 export function show(...children) {
+  const focused = focusKey(document.activeElement);
   main.replaceChildren();
   append(main, children);
+  if (focused) findFocusable(focused)?.focus({ preventScroll: true });
+}
+
+const FOCUSABLE = "a[href], button, input, select, textarea, summary";
+const focusSignature = (el) =>
+  `${el.tagName}|${el.getAttribute("href") ?? el.getAttribute("name") ?? ""}|${el.textContent}`;
+
+/**
+ * which of the page's focusable elements `el` is: its signature and which one of those alike, and its
+ * place among all of them (for a link whose text moved, such as a live count)
+ */
+function focusKey(el) {
+  if (!el || el === main || !main.contains(el)) return null;
+  const all = [...main.querySelectorAll(FOCUSABLE)];
+  const signature = focusSignature(el);
+  const alike = all.filter((e) => focusSignature(e) === signature);
+  return { signature, index: alike.indexOf(el), place: all.indexOf(el) };
+}
+
+function findFocusable({ signature, index, place }) {
+  const all = [...main.querySelectorAll(FOCUSABLE)];
+  const alike = all.filter((e) => focusSignature(e) === signature);
+  return alike.length > 0 ? alike[Math.min(index, alike.length - 1)] : all[place];
 }
 
 export const runLink = (p, r) => `#/run/${encodeURIComponent(p)}/${encodeURIComponent(r)}`;

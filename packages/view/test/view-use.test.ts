@@ -118,3 +118,20 @@ describe("the viewer's figures", () => {
     expect(record.request).toBeNull();
   });
 });
+
+describe("the page in Chromium", () => {
+  it("keeps the keyboard's focus on the link it was on while the runs page polls", async () => {
+    await page.goto(server.url);
+    await page.locator("table.runs").first().waitFor();
+    const link = `a[href="#/run/${runs.empty!.key}/${runs.empty!.run}"]`;
+    await page.focus(link);
+    // two polls (every 1.5 s) re-render the page
+    await page.waitForTimeout(3500);
+    expect(await page.evaluate(() => document.activeElement?.getAttribute("href") ?? null)).toBe(
+      `#/run/${runs.empty!.key}/${runs.empty!.run}`,
+    );
+    await page.keyboard.press("Enter");
+    await page.locator("table.batches").waitFor();
+    expect(page.url()).toBe(hash("run", "empty"));
+  });
+});
