@@ -114,22 +114,27 @@ export const cutMeaning = (reason) =>
     ? "stopped by the provider's content filter: the output is partial or empty"
     : `cut short at ${reason}: the output is partial (raise max_tokens in the transform's body)`;
 
+/** a table in a box that scrolls sideways when it is wider than the window (the page never does) */
 export function table(headers, rows, attrs) {
-  return h(
-    "table",
-    attrs,
+  return scrollBox(
     h(
-      "thead",
-      null,
+      "table",
+      attrs,
       h(
-        "tr",
+        "thead",
         null,
-        headers.map((x) => h("th", null, x)),
+        h(
+          "tr",
+          null,
+          headers.map((x) => h("th", null, x)),
+        ),
       ),
+      h("tbody", null, rows),
     ),
-    h("tbody", null, rows),
   );
 }
+
+export const scrollBox = (el) => h("div", { class: "scroll" }, el);
 
 export function setCrumbs(...items) {
   crumbs.replaceChildren();

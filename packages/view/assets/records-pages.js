@@ -11,6 +11,7 @@ import {
   recordLink,
   recordsLink,
   runLink,
+  scrollBox,
   setCrumbs,
   show,
   textBlock,
@@ -73,19 +74,21 @@ export async function recordsPage(p, r, params) {
     form,
     runData.records ? h("p", { class: "note" }, runData.records) : null,
     runData.cutNote ? h("p", { class: "note" }, runData.cutNote) : null,
-    h(
-      "table",
-      { class: "records" },
+    scrollBox(
       h(
-        "thead",
-        null,
+        "table",
+        { class: "records" },
         h(
-          "tr",
+          "thead",
           null,
-          ["id", "status", "code", "output", "input"].map((x) => h("th", null, x)),
+          h(
+            "tr",
+            null,
+            ["id", "status", "code", "output", "input"].map((x) => h("th", null, x)),
+          ),
         ),
+        body,
       ),
-      body,
     ),
     state,
     pager,

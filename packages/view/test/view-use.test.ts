@@ -134,4 +134,25 @@ describe("the page in Chromium", () => {
     await page.locator("table.batches").waitFor();
     expect(page.url()).toBe(hash("run", "empty"));
   });
+
+  it("fits a 400 px wide window: no page scrolls sideways (wide tables scroll in their box)", async () => {
+    const narrow = await browser.newPage({ viewport: { width: 400, height: 800 } });
+    const { key, run } = runs.retried!;
+    const records = await api<{ rows: { ref: string }[] }>("/api/records", { pipeline: key, run });
+    const widths: Record<string, number> = {};
+    for (const [name, url, ready] of [
+      ["runs", server.url, "table.runs"],
+      ["run", hash("run", "retried"), "table.batches"],
+      ["records", hash("records", "retried"), "table.records tbody tr"],
+      ["record", `${hash("record", "retried")}/${encodeURIComponent(records.rows[0]!.ref)}`, "#output"],
+      ["failures", hash("failures", "retried"), "section.failure"],
+    ] as const) {
+      await narrow.goto("about:blank");
+      await narrow.goto(url);
+      await narrow.locator(ready).first().waitFor();
+      widths[name] = await narrow.evaluate(() => document.documentElement.scrollWidth);
+    }
+    await narrow.close();
+    expect(widths).toEqual({ runs: 400, run: 400, records: 400, record: 400, failures: 400 });
+  });
 });
