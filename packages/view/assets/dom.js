@@ -114,8 +114,11 @@ export const cutMeaning = (reason) =>
     ? "stopped by the provider's content filter: the output is partial or empty"
     : `cut short at ${reason}: the output is partial (raise max_tokens in the transform's body)`;
 
-/** a table in a box that scrolls sideways when it is wider than the window (the page never does) */
-export function table(headers, rows, attrs) {
+/**
+ * a table in a box that scrolls sideways when it is wider than the window (the page never does);
+ * `empty`: what its one row says when it has none
+ */
+export function table(headers, rows, attrs, empty) {
   return scrollBox(
     h(
       "table",
@@ -129,7 +132,13 @@ export function table(headers, rows, attrs) {
           headers.map((x) => h("th", null, x)),
         ),
       ),
-      h("tbody", null, rows),
+      h(
+        "tbody",
+        null,
+        rows.length === 0 && empty
+          ? h("tr", null, h("td", { class: "muted", colspan: headers.length }, empty))
+          : rows,
+      ),
     ),
   );
 }

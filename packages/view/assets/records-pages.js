@@ -124,7 +124,13 @@ export async function recordsPage(p, r, params) {
         ? `searched ${pct}% of the run's records…`
         : `searched all of the run's records`;
     } while (next && shown < 50);
-    state.textContent = shown === 0 ? "No record matches." : state.textContent.replace("…", "");
+    const unfiltered = Object.keys(query).length === 0 && cursors.length === 1;
+    state.textContent =
+      shown > 0
+        ? state.textContent.replace("…", "")
+        : unfiltered && !runData.records
+          ? "This run has no records."
+          : "No record matches.";
     if (cursors.length > 1)
       pager.append(
         h(

@@ -97,7 +97,8 @@ export async function runPage(p, r) {
   const run = data.run;
   const total = run.read ?? 0;
   const done = run.succeeded + run.failed;
-  const pct = total > 0 ? Math.floor((100 * done) / total) : 0;
+  // a run that read nothing and ended has done all it had to
+  const pct = total > 0 ? Math.floor((100 * done) / total) : run.status === "done" ? 100 : 0;
   const cards = h(
     "div",
     { class: "cards" },
@@ -156,6 +157,7 @@ export async function runPage(p, r) {
       ),
     ),
     { class: "batches" },
+    "No batch: nothing was sent.",
   );
   const queue = table(
     ["model", "open batches", "enqueued tokens (est.)", "limit"],
@@ -169,6 +171,8 @@ export async function runPage(p, r) {
         h("td", { class: "num" }, q.limit === null ? "unlimited" : fmt(q.limit)),
       ),
     ),
+    null,
+    "No batch.",
   );
   const costs = table(
     ["model", "estimated", "actual"],
@@ -181,6 +185,8 @@ export async function runPage(p, r) {
         h("td", { class: "num" }, money(c.actual)),
       ),
     ),
+    null,
+    "Nothing was sent.",
   );
   show(
     h("h1", null, `Run ${run.id}`),

@@ -155,4 +155,20 @@ describe("the page in Chromium", () => {
     await narrow.close();
     expect(widths).toEqual({ runs: 400, run: 400, records: 400, record: 400, failures: 400 });
   });
+
+  it("shows a run of an empty dataset as done with nothing to show, not 0% done and blank tables", async () => {
+    await page.goto("about:blank");
+    await page.goto(hash("run", "empty"));
+    await page.locator("table.batches").waitFor();
+    expect(await page.locator("#progress").textContent()).toBe("0 / 0 (100%)");
+    expect(await page.locator("table.batches tbody").textContent()).toBe("No batch: nothing was sent.");
+    await page.goto("about:blank");
+    await page.goto(hash("records", "empty"));
+    await waitForText("#scan-state");
+    expect(await page.locator("#scan-state").textContent()).toBe("This run has no records.");
+  });
 });
+
+async function waitForText(selector: string): Promise<void> {
+  await page.waitForFunction((s) => (document.querySelector(s)?.textContent ?? "") !== "", selector);
+}
