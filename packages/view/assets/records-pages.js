@@ -67,7 +67,7 @@ export async function recordsPage(p, r, params) {
     h("button", { type: "submit" }, "Search"),
   );
   const body = h("tbody");
-  const state = h("p", { class: "muted", id: "scan-state" });
+  const state = h("p", { class: "muted", id: "scan-state", tabindex: -1 });
   const pager = h("p", { class: "pager" });
   show(
     h("h1", null, "Records"),
@@ -94,7 +94,8 @@ export async function recordsPage(p, r, params) {
     pager,
   );
   const mine = nav.generation;
-  const load = async (cursor) => {
+  // moved by the pager: the focus goes to the new page's first record (its buttons are replaced)
+  const load = async (cursor, moved = false) => {
     body.replaceChildren();
     pager.replaceChildren();
     let next = cursor;
@@ -131,6 +132,7 @@ export async function recordsPage(p, r, params) {
         : unfiltered && !runData.records
           ? "This run has no records."
           : "No record matches.";
+    if (moved) (body.querySelector("a") ?? state).focus();
     if (cursors.length > 1)
       pager.append(
         h(
@@ -138,7 +140,7 @@ export async function recordsPage(p, r, params) {
           {
             onclick: () => {
               cursors.pop();
-              load(cursors.at(-1));
+              load(cursors.at(-1), true);
             },
           },
           "← Previous",
@@ -147,7 +149,7 @@ export async function recordsPage(p, r, params) {
     if (next) {
       const onclick = () => {
         cursors.push(next);
-        load(next);
+        load(next, true);
       };
       pager.append(h("button", { onclick }, "Next →"));
     }

@@ -169,6 +169,24 @@ describe("the page in Chromium", () => {
   });
 });
 
+describe("the records pager from the keyboard", () => {
+  it("after Next, the focus is on the new page's first record, not lost to the page's body", async () => {
+    await page.goto("about:blank");
+    await page.goto(hash("records", "retried"));
+    await page.locator("table.records tbody tr").nth(49).waitFor();
+    await page.focus(".pager button");
+    await page.keyboard.press("Enter");
+    await page.waitForFunction(() => document.querySelectorAll("table.records tbody tr").length === 10);
+    const first = await page.locator("table.records tbody tr a").first().textContent();
+    expect(await page.evaluate(() => document.activeElement?.textContent ?? null)).toBe(first);
+    // and back
+    await page.focus(".pager button");
+    await page.keyboard.press("Enter");
+    await page.waitForFunction(() => document.querySelectorAll("table.records tbody tr").length === 50);
+    expect(await page.evaluate(() => document.activeElement?.closest("table.records") !== null)).toBe(true);
+  });
+});
+
 async function waitForText(selector: string): Promise<void> {
   await page.waitForFunction((s) => (document.querySelector(s)?.textContent ?? "") !== "", selector);
 }
