@@ -203,18 +203,24 @@ export async function recordPage(p, r, ref) {
       "section",
       { id: "request" },
       h("h2", null, "Request"),
-      request
-        ? [
-            h(
-              "p",
-              { class: "muted" },
-              request.from === "shard"
-                ? `as sent, from shard ${request.shard}`
-                : "rendered again from the record's input by the spec's transform (the run removed its shard files)",
-            ),
-            request.error ? h("p", { class: "error" }, request.error) : jsonTree(request.line),
-          ]
-        : h("p", { class: "muted" }, "no request was made for this record"),
+      request?.from === "gone"
+        ? h(
+            "p",
+            { class: "muted" },
+            "Not kept: the run removed its shard files, and this sink keeps no input to render the request again from: add input to its fields (or fields: all).",
+          )
+        : request
+          ? [
+              h(
+                "p",
+                { class: "muted" },
+                request.from === "shard"
+                  ? `as sent, from shard ${request.shard}`
+                  : "rendered again from the record's input by the spec's transform (the run removed its shard files)",
+              ),
+              request.error ? h("p", { class: "error" }, request.error) : jsonTree(request.line),
+            ]
+          : h("p", { class: "muted" }, "no request was made for this record"),
     ),
     "output" in row ? h("section", { id: "output" }, h("h2", null, "Output"), textBlock(row.output)) : null,
     row.response ? h("section", null, h("h2", null, "Response"), jsonTree(row.response, false)) : null,

@@ -231,8 +231,8 @@ function progress(run: RunRow, shards: ShardRow[], delivered: Map<string, number
 
 /**
  * The request as sent: its line in the shard file while the run keeps its shard files; after a
- * run cleans them up, the request rendered again from the record's input by the spec's transform;
- * null for a record that was never sent.
+ * run cleans them up, the request rendered again from the record's input by the spec's transform
+ * (`gone` when the sink keeps no input); null for a record that was never sent.
  */
 async function requestOf(view: ViewPipeline, run: RunRow, row: Record<string, unknown>) {
   // a record that failed before it was sent (its template, its source line, a duplicate id) made none
@@ -250,7 +250,8 @@ async function requestOf(view: ViewPipeline, run: RunRow, row: Record<string, un
       return { from: "shard", shard: shard.name, line: JSON.parse(line) };
     }
   }
-  if (!row.input || typeof row.input !== "object") return null;
+  // sent, but its line is gone with the shard files and the sink kept no input to render it from
+  if (!row.input || typeof row.input !== "object") return { from: "gone" };
   try {
     const { plugin, options } = view.pipeline.transform;
     const handle = await plugin.create({

@@ -38,10 +38,13 @@ beforeAll(async () => {
     }).join(""),
   );
   fs.writeFileSync(path.join(dir, "empty.jsonl"), "");
+  fs.writeFileSync(path.join(dir, "plain.jsonl"), `${JSON.stringify({ id: "p1", text: "plain review" })}\n`);
   const specs = [
-    ["retried", "./data.jsonl"],
-    ["empty", "./empty.jsonl"],
-  ].map(([name, data]) => {
+    ["retried", "./data.jsonl", "fields: all"],
+    ["empty", "./empty.jsonl", "fields: all"],
+    // the sink's default fields: no input, no response
+    ["plain", "./plain.jsonl", ""],
+  ].map(([name, data, fields]) => {
     const file = path.join(dir, `${name}.yaml`);
     fs.writeFileSync(
       file,
@@ -54,7 +57,7 @@ beforeAll(async () => {
         '  id: "{{ id }}"',
         '  body: { model: gpt-4o-mini, max_tokens: 20, messages: [{ role: user, content: "{{ text }}" }] }',
         "batch: { poll_interval: 50ms, max_requests: 25 }",
-        `sinks: [{ use: jsonl, path: ./out/${name}.jsonl, fields: all }]`,
+        `sinks: [{ use: jsonl, path: ./out/${name}.jsonl${fields ? `, ${fields}` : ""} }]`,
         `errors: [{ use: jsonl, path: ./out/${name}-errors.jsonl }]`,
         "",
       ].join("\n"),
@@ -116,6 +119,25 @@ describe("the viewer's figures", () => {
       ref: page.rows[0]!.ref,
     });
     expect(record.request).toBeNull();
+  });
+
+  it("a record sent in a batch whose request is gone (shard files removed, no input kept) says so", async () => {
+    const { key, run } = runs.plain!;
+    const list = await api<{ rows: { ref: string }[] }>("/api/records", { pipeline: key, run });
+    const ref = list.rows[0]!.ref;
+    const record = await api<{ row: { attempts: number }; request: unknown }>("/api/record", {
+      pipeline: key,
+      run,
+      ref,
+    });
+    expect(record.row.attempts).toBe(1);
+    expect(record.request).toEqual({ from: "gone" });
+    await page.goto("about:blank");
+    await page.goto(`${hash("record", "plain")}/${encodeURIComponent(ref)}`);
+    await page.locator("#request").waitFor();
+    expect(await page.locator("#request").textContent()).toBe(
+      "RequestNot kept: the run removed its shard files, and this sink keeps no input to render the request again from: add input to its fields (or fields: all).",
+    );
   });
 });
 
