@@ -40,7 +40,7 @@ export async function runsPage() {
         h("td", null, h("a", { href: runLink(p.key, r.id) }, r.id)),
         h("td", null, badge(r.status)),
         h("td", null, time(r.createdAt)),
-        h("td", null, duration((r.finishedAt ?? Date.now()) - r.createdAt)),
+        h("td", { "data-col": "duration" }, runDuration(r, Date.now())),
         h("td", { class: "num", "data-col": "read" }, fmt(r.read)),
         h(
           "td",
@@ -120,7 +120,7 @@ export async function runPage(p, r) {
         : `${money(run.cost)} (est. ${money(run.estimatedCost)})`,
     ),
     card("started", time(run.createdAt)),
-    card("duration", duration((run.finishedAt ?? data.now) - run.createdAt)),
+    card("duration", h("span", { id: "duration" }, runDuration(run, data.now))),
     card("batches", fmt(run.batches)),
   );
   const batches = table(
@@ -211,6 +211,12 @@ export async function runPage(p, r) {
     ),
   );
   return data.running || run.status === "running" || run.status === "reading";
+}
+
+/** how long a run took, or has been going; unknown for one stopped (no process runs it, `batchpipe runs` says "-") */
+function runDuration(run, now) {
+  if (run.finishedAt) return duration(run.finishedAt - run.createdAt);
+  return run.status === "stopped" ? "–" : duration(now - run.createdAt);
 }
 
 function card(label, ...value) {

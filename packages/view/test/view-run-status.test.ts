@@ -1,10 +1,12 @@
 /**
  * A run's status as the viewer shows it, over a real run through the CLI (the emulator over loopback
  * HTTP) interrupted by SIGTERM: an unfinished run no process runs is `stopped`, as `batchpipe runs`
- * and `status` say, never `running` (the page would keep polling it as live).
+ * and `status` say, never `running` (the page would keep polling it as live); its duration is unknown
+ * ("–", as `batchpipe runs` writes "-"), not the time since it started.
  */
 import { loadPipeline } from "@batchpipe/core";
 import type { Emulator } from "@batchpipe/openai-emulator";
+import { type Browser, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   batchpipe,
@@ -19,6 +21,7 @@ import { startViewServer, type ViewServer } from "../src/index.js";
 
 let emulator: Emulator;
 let server: ViewServer | undefined;
+let browser: Browser | undefined;
 
 beforeAll(async () => {
   // slow enough that the batches are still running when the signal arrives
@@ -26,6 +29,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await browser?.close();
   await server?.close();
   await emulator?.close();
 });
@@ -65,5 +69,16 @@ describe("the viewer's run status", () => {
     const one = (await get(`/api/run?pipeline=0&run=${id}`)) as { run: { status: string }; running: boolean };
     expect(one.run.status).toBe("stopped");
     expect(one.running).toBe(false);
+
+    // no process runs it: its duration is not known (as `batchpipe runs` says), not a clock ticking on
+    browser = await chromium.launch({ executablePath: "/usr/bin/chromium" });
+    const page = await browser.newPage();
+    await page.goto(server.url);
+    const cell = page.locator(`tr[data-run="${id}"] [data-col="duration"]`);
+    await cell.waitFor();
+    expect(await cell.textContent()).toBe("–");
+    await page.goto(`${server.url}#/run/0/${id}`);
+    await page.locator("#duration").waitFor();
+    expect(await page.locator("#duration").textContent()).toBe("–");
   });
 });
