@@ -28,7 +28,13 @@ export async function runsPage() {
       p.name,
       " ",
       h("small", { class: "muted" }, p.file ?? ""),
-      p.runningPid ? h("span", { class: "badge running" }, `running · pid ${p.runningPid}`) : null,
+      p.runningPid
+        ? h(
+            "span",
+            { class: "badge running" },
+            `${p.runningCommand === "watch" ? "watching" : "running"} · pid ${p.runningPid}`,
+          )
+        : null,
     );
     const attrs = { "data-pipeline": p.name };
     if (p.error) return h("section", attrs, head, h("p", { class: "error" }, p.error));

@@ -22,13 +22,16 @@ import { failureExamples, readRecord } from "./records.js";
 export function runsView(pipelines: ViewPipeline[]) {
   return pipelines.map((view) => {
     try {
-      const runningPid = view.state.runningPid();
+      const holder = view.state.holder();
+      const runningPid = holder?.pid ?? null;
       return {
         key: view.key,
         name: view.name,
         file: view.file,
         stateDir: view.state.dir,
         runningPid,
+        /** `run` or `watch`: how that process runs the pipeline */
+        runningCommand: holder?.command ?? null,
         runs: view.state.runs().map((run) => runSummary(run, runningPid !== null)),
       };
     } catch (error) {

@@ -117,7 +117,15 @@ export class StateReader {
 
   /** the pid of the process running the pipeline (the lock's holder), read without taking the lock */
   runningPid(): number | null {
-    return lockHolder(this.dir)?.pid ?? null;
+    return this.holder()?.pid ?? null;
+  }
+
+  /**
+   * the process running the pipeline, and how: `run`, or `watch` (a watcher holds its own lock in
+   * watch/ while it waits for files, the run lock only while a file group runs)
+   */
+  holder(): { pid: number; command: string } | null {
+    return lockHolder(this.dir) ?? lockHolder(path.join(this.dir, "watch")) ?? null;
   }
 
   close(): void {

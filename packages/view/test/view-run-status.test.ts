@@ -4,6 +4,9 @@
  * and `status` say, never `running` (the page would keep polling it as live); its duration is unknown
  * ("–", as `batchpipe runs` writes "-"), not the time since it started.
  */
+
+import fs from "node:fs";
+import path from "node:path";
 import { loadPipeline } from "@batchpipe/core";
 import type { Emulator } from "@batchpipe/openai-emulator";
 import { type Browser, chromium } from "playwright-core";
@@ -12,8 +15,11 @@ import {
   batchpipe,
   cli,
   officialPlugins,
+  signalOnce,
+  startBatchpipe,
   startEmulator,
   tempDir,
+  waitFor,
   writeDataset,
   writePipeline,
 } from "../../batchpipe/test/support/harness.js";
@@ -80,5 +86,59 @@ describe("the viewer's run status", () => {
     await page.goto(`${server.url}#/run/0/${id}`);
     await page.locator("#duration").waitFor();
     expect(await page.locator("#duration").textContent()).toBe("–");
+  });
+
+  it("shows a watcher waiting for files as the process running the pipeline, as batchpipe status does", async () => {
+    const dir = tempDir("bp-view-watching-");
+    fs.mkdirSync(path.join(dir, "inbox"));
+    fs.writeFileSync(path.join(dir, "inbox", "a.jsonl"), `${JSON.stringify({ id: "w1", text: "one" })}\n`);
+    const spec = path.join(dir, "pipeline.yaml");
+    fs.writeFileSync(
+      spec,
+      [
+        "version: 1",
+        "name: watching",
+        `provider: { use: openai, base_url: "${emulator.url}" }`,
+        "source: { use: jsonl, path: ./inbox/*.jsonl }",
+        "transform:",
+        '  id: "{{ id }}"',
+        '  body: { model: gpt-4o-mini, max_tokens: 5, messages: [{ role: user, content: "{{ text }}" }] }',
+        "batch: { poll_interval: 50ms }",
+        "sinks: [{ use: jsonl, path: ./out/results.jsonl }]",
+        "",
+      ].join("\n"),
+    );
+    const pipeline = await loadPipeline(spec, {
+      env: { OPENAI_API_KEY: "sk-test" },
+      builtins: officialPlugins,
+    });
+    const view = await startViewServer({ pipelines: [{ pipeline }] });
+    const watcher = startBatchpipe(["watch", spec, "--settle", "100ms"], {
+      cwd: dir,
+      env: { OPENAI_API_KEY: "sk-test" },
+      timeoutMs: 120_000,
+    });
+    try {
+      type Runs = { pipelines: { runningPid: number | null; runs: { status: string }[] }[] };
+      const runs = async () => (await (await fetch(new URL("/api/runs", view.url))).json()) as Runs;
+      // the file's run is done: the watcher waits for the next file
+      await waitFor(
+        async () => (await runs()).pipelines[0]!.runs[0]?.status === "done",
+        60_000,
+        "the file's run",
+      );
+      expect((await runs()).pipelines[0]!.runningPid).toBe(watcher.child.pid);
+      browser ??= await chromium.launch({ executablePath: "/usr/bin/chromium" });
+      const page = await browser.newPage();
+      await page.goto(view.url);
+      await page.locator('section[data-pipeline="watching"] h2 .badge').waitFor();
+      expect(await page.locator('section[data-pipeline="watching"] h2 .badge').textContent()).toBe(
+        `watching · pid ${watcher.child.pid}`,
+      );
+    } finally {
+      signalOnce(watcher.child, "SIGTERM");
+      await watcher.done;
+      await view.close();
+    }
   });
 });
