@@ -171,8 +171,22 @@ export function jsonTree(value, open = true) {
   );
 }
 
-/** text as written; a string holding JSON is also shown as a tree */
+/** text as written; a string holding a JSON object or array is shown as a tree, and says so */
 export function textBlock(value) {
-  if (typeof value === "string") return h("pre", { class: "text" }, value);
-  return jsonTree(value);
+  if (typeof value !== "string") return jsonTree(value);
+  const json = parsedJson(value);
+  if (json === undefined) return h("pre", { class: "text" }, value);
+  return [h("p", { class: "muted" }, "text holding JSON, shown as a tree:"), jsonTree(json)];
+}
+
+/** the object or array a text holds, or undefined */
+function parsedJson(text) {
+  const start = text.trimStart()[0];
+  if (start !== "{" && start !== "[") return undefined;
+  try {
+    const value = JSON.parse(text);
+    return value !== null && typeof value === "object" ? value : undefined;
+  } catch {
+    return undefined;
+  }
 }

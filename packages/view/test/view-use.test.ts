@@ -29,12 +29,13 @@ beforeAll(async () => {
     lineRules: [{ customIds: ["r03", "r47"], error: "server_error", attempts: 1 }],
   });
   const dir = tempDir("bp-view-use-");
-  // 60 records, r10 without the text the template needs
+  // 60 records, r10 without the text the template needs, r20's text JSON (the emulator answers with it)
   fs.writeFileSync(
     path.join(dir, "data.jsonl"),
     Array.from({ length: 60 }, (_, i) => {
       const id = `r${String(i + 1).padStart(2, "0")}`;
-      return `${JSON.stringify(id === "r10" ? { id } : { id, text: `review ${id}` })}\n`;
+      const text = id === "r20" ? JSON.stringify({ label: "positive", score: 0.9 }) : `review ${id}`;
+      return `${JSON.stringify(id === "r10" ? { id } : { id, text })}\n`;
     }).join(""),
   );
   fs.writeFileSync(path.join(dir, "empty.jsonl"), "");
@@ -188,6 +189,18 @@ describe("the page in Chromium", () => {
     await page.goto(hash("records", "empty"));
     await waitForText("#scan-state");
     expect(await page.locator("#scan-state").textContent()).toBe("This run has no records.");
+  });
+});
+
+describe("a record's output", () => {
+  it("shows text holding JSON as a collapsible tree, as README says", async () => {
+    const { key, run } = runs.retried!;
+    const list = await api<{ rows: { ref: string }[] }>("/api/records", { pipeline: key, run, q: "r20" });
+    await page.goto("about:blank");
+    await page.goto(`${hash("record", "retried")}/${encodeURIComponent(list.rows[0]!.ref)}`);
+    await page.locator("#output").waitFor();
+    expect(await page.locator("#output details.json").count()).toBe(1);
+    expect(await page.locator("#output li").allTextContents()).toEqual(['label: "positive"', "score: 0.9"]);
   });
 });
 
