@@ -148,7 +148,7 @@ export async function runPage(p, r) {
         null,
         h("td", null, b.shard),
         h("td", { class: "num" }, b.attempt),
-        h("td", null, b.model),
+        h("td", null, modelName(b.model)),
         h("td", { class: "mono" }, b.batchId ?? "–"),
         h("td", null, badge(b.status), b.batchStatus ? ` ${b.batchStatus}` : ""),
         h("td", { class: "num" }, fmt(b.requests)),
@@ -171,13 +171,13 @@ export async function runPage(p, r) {
       h(
         "tr",
         null,
-        h("td", null, q.model),
+        h("td", null, modelName(q.model)),
         h("td", { class: "num" }, fmt(q.batches)),
         h("td", { class: "num" }, fmt(q.tokens)),
         h("td", { class: "num" }, q.limit === null ? "unlimited" : fmt(q.limit)),
       ),
     ),
-    null,
+    { class: "queue" },
     "No batch.",
   );
   const costs = table(
@@ -186,12 +186,12 @@ export async function runPage(p, r) {
       h(
         "tr",
         null,
-        h("td", null, c.model),
+        h("td", null, modelName(c.model)),
         h("td", { class: "num" }, money(c.estimated)),
         h("td", { class: "num" }, money(c.actual)),
       ),
     ),
-    null,
+    { class: "costs" },
     "Nothing was sent.",
   );
   show(
@@ -224,6 +224,9 @@ function runDuration(run, now) {
   if (run.finishedAt) return duration(run.finishedAt - run.createdAt);
   return run.status === "stopped" ? "–" : duration(now - run.createdAt);
 }
+
+/** a shard's model; none when the provider's batches mix models (Anthropic's) */
+const modelName = (model) => model || "all models";
 
 function card(label, ...value) {
   return h(

@@ -65,6 +65,24 @@ beforeAll(async () => {
     );
     return file;
   });
+  // Anthropic's batches mix models: its shards carry no model
+  const anthropic = path.join(dir, "anthropic.yaml");
+  fs.writeFileSync(
+    anthropic,
+    [
+      "version: 1",
+      "name: anthropic",
+      "provider: { use: emulator, api: anthropic, emulator: { timeScale: 3600 } }",
+      "source: { use: jsonl, path: ./plain.jsonl }",
+      "transform:",
+      '  id: "{{ id }}"',
+      '  body: { model: claude-haiku-4-5, max_tokens: 20, messages: [{ role: user, content: "{{ text }}" }] }',
+      "batch: { poll_interval: 50ms }",
+      "sinks: [{ use: jsonl, path: ./out/anthropic.jsonl }]",
+      "",
+    ].join("\n"),
+  );
+  specs.push(anthropic);
   for (const spec of specs) expect((await cli(["run", spec], { env })).code).toBeLessThanOrEqual(3);
   const pipelines = [];
   for (const spec of specs)
@@ -189,6 +207,19 @@ describe("the page in Chromium", () => {
     await page.goto(hash("records", "empty"));
     await waitForText("#scan-state");
     expect(await page.locator("#scan-state").textContent()).toBe("This run has no records.");
+  });
+});
+
+describe("an Anthropic run (batches that mix models)", () => {
+  it("names no model where the batches have none: 'all models', not blank cells", async () => {
+    await page.goto("about:blank");
+    await page.goto(hash("run", "anthropic"));
+    await page.locator("table.batches tbody tr").first().waitFor();
+    const column = async (table: string, n: number) =>
+      page.locator(`${table} tbody tr td:nth-child(${n})`).allTextContents();
+    expect(await column("table.batches", 3)).toEqual(["all models"]);
+    expect(await column("table.queue", 1)).toEqual(["all models"]);
+    expect(await column("table.costs", 1)).toEqual(["all models"]);
   });
 });
 
