@@ -145,10 +145,17 @@ export function table(headers, rows, attrs, empty) {
 
 export const scrollBox = (el) => h("div", { class: "scroll" }, el);
 
+/** the crumbs, and the window's title: the page, then its run ("records · name · r1 — batchpipe view") */
 export function setCrumbs(...items) {
   crumbs.replaceChildren();
   for (const [label, href] of items) append(crumbs, [" / ", href ? h("a", { href }, label) : label]);
+  const labels = items.map(([label]) => label);
+  const place = labels.length <= 2 ? labels.at(-1) : `${labels.at(-1)} · ${labels[1]}`;
+  document.title = `${place} — batchpipe view`;
 }
+
+/** a run's label in the crumbs: its pipeline's name and its id */
+export const runLabel = (name, r) => `${name} · ${r}`;
 
 /** JSON as a collapsible tree: objects and arrays are <details>, leaves are text */
 export function jsonTree(value, open = true) {

@@ -10,6 +10,7 @@ import {
   nav,
   recordLink,
   recordsLink,
+  runLabel,
   runLink,
   scrollBox,
   setCrumbs,
@@ -18,7 +19,6 @@ import {
 } from "./dom.js";
 
 export async function recordsPage(p, r, params) {
-  setCrumbs(["runs", "#/"], [r, runLink(p, r)], ["records"]);
   const query = {};
   for (const key of ["q", "status", "code"]) if (params.get(key)) query[key] = params.get(key);
   const cursors = [params.get("cursor") ?? ""];
@@ -28,6 +28,7 @@ export async function recordsPage(p, r, params) {
   let prefetched = slice(cursors[0]);
   prefetched.catch(() => undefined);
   const runData = await api("/api/run", { pipeline: p, run: r });
+  setCrumbs(["runs", "#/"], [runLabel(runData.pipeline.name, r), runLink(p, r)], ["records"]);
   const codes = Object.keys(runData.run.failedByCode);
   const q = h("input", {
     type: "search",
@@ -159,8 +160,13 @@ export async function recordsPage(p, r, params) {
 }
 
 export async function recordPage(p, r, ref) {
-  setCrumbs(["runs", "#/"], [r, runLink(p, r)], ["records", recordsLink(p, r)], ["record"]);
-  const { row, cost, cut, request } = await api("/api/record", { pipeline: p, run: r, ref });
+  const { pipeline, row, cost, cut, request } = await api("/api/record", { pipeline: p, run: r, ref });
+  setCrumbs(
+    ["runs", "#/"],
+    [runLabel(pipeline.name, r), runLink(p, r)],
+    ["records", recordsLink(p, r)],
+    ["record"],
+  );
   const facts = [
     ["status", badge(row.status)],
     cut ? ["cut short", h("span", { id: "cut" }, cutBadge(cut), ` ${cutMeaning(cut)}`)] : null,
@@ -229,8 +235,8 @@ export async function recordPage(p, r, ref) {
 }
 
 export async function failuresPage(p, r) {
-  setCrumbs(["runs", "#/"], [r, runLink(p, r)], ["failures"]);
   const data = await api("/api/failures", { pipeline: p, run: r });
+  setCrumbs(["runs", "#/"], [runLabel(data.pipeline.name, r), runLink(p, r)], ["failures"]);
   show(
     h("h1", null, "Failures"),
     data.note ? h("p", { class: "note" }, data.note) : null,

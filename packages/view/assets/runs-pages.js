@@ -10,6 +10,7 @@ import {
   h,
   money,
   recordsLink,
+  runLabel,
   runLink,
   setCrumbs,
   show,
@@ -99,7 +100,7 @@ export async function runsPage() {
 
 export async function runPage(p, r) {
   const data = await api("/api/run", { pipeline: p, run: r });
-  setCrumbs(["runs", "#/"], [`${data.pipeline.name} · ${r}`]);
+  setCrumbs(["runs", "#/"], [runLabel(data.pipeline.name, r)]);
   const run = data.run;
   const total = run.read ?? 0;
   const done = run.succeeded + run.failed;

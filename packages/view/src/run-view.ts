@@ -86,7 +86,7 @@ export function failuresView(view: ViewPipeline, run: RunRow) {
   const codes = Object.entries(run.counters.failedByCode)
     .sort((a, b) => b[1] - a[1])
     .map(([code, count]) => ({ code, count, hint: failureHint(code), examples: examples[code] ?? [] }));
-  return { codes, complete, note: files.note };
+  return { pipeline: { key: view.key, name: view.name }, codes, complete, note: files.note };
 }
 
 export async function recordView(view: ViewPipeline, run: RunRow, ref: string) {
@@ -114,7 +114,13 @@ export async function recordView(view: ViewPipeline, run: RunRow, ref: string) {
           prices: row.batch_id === "live" ? livePricesFor(pricing) : pricesFor(pricing),
         })
       : null;
-  return { row, cost, cut: cutReader(view, run)(row), request: await requestOf(view, run, row) };
+  return {
+    pipeline: { key: view.key, name: view.name },
+    row,
+    cost,
+    cut: cutReader(view, run)(row),
+    request: await requestOf(view, run, row),
+  };
 }
 
 /**

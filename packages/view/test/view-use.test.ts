@@ -223,6 +223,31 @@ describe("an Anthropic run (batches that mix models)", () => {
   });
 });
 
+describe("where the page is", () => {
+  it("names the pipeline in the crumbs and the window's title on every page of a run", async () => {
+    const { key, run } = runs.retried!;
+    const list = await api<{ rows: { ref: string }[] }>("/api/records", { pipeline: key, run });
+    const seen: Record<string, [string, string]> = {};
+    for (const [name, url, ready] of [
+      ["run", hash("run", "retried"), "table.batches"],
+      ["records", hash("records", "retried"), "table.records tbody tr"],
+      ["record", `${hash("record", "retried")}/${encodeURIComponent(list.rows[0]!.ref)}`, "#output"],
+      ["failures", hash("failures", "retried"), "section.failure"],
+    ] as const) {
+      await page.goto("about:blank");
+      await page.goto(url);
+      await page.locator(ready).first().waitFor();
+      seen[name] = [(await page.locator("#crumbs").textContent())!, await page.title()];
+    }
+    expect(seen).toEqual({
+      run: [` / runs / retried · ${run}`, `retried · ${run} — batchpipe view`],
+      records: [` / runs / retried · ${run} / records`, `records · retried · ${run} — batchpipe view`],
+      record: [` / runs / retried · ${run} / records / record`, `record · retried · ${run} — batchpipe view`],
+      failures: [` / runs / retried · ${run} / failures`, `failures · retried · ${run} — batchpipe view`],
+    });
+  });
+});
+
 describe("a record's output", () => {
   it("shows text holding JSON as a collapsible tree, as README says", async () => {
     const { key, run } = runs.retried!;
