@@ -33,19 +33,20 @@ export async function recordsPage(p, r, params) {
   const q = h("input", {
     type: "search",
     name: "q",
+    "aria-label": "search the records",
     placeholder: "id or text in input / output",
     value: params.get("q") ?? "",
   });
   const status = h(
     "select",
-    { name: "status" },
+    { name: "status", "aria-label": "status" },
     ["", "success", "failed"].map((s) =>
       h("option", { value: s, selected: (params.get("status") ?? "") === s }, s || "any status"),
     ),
   );
   const code = h(
     "select",
-    { name: "code" },
+    { name: "code", "aria-label": "failure code" },
     h("option", { value: "" }, "any failure code"),
     codes.map((c) => h("option", { value: c, selected: params.get("code") === c }, c)),
   );

@@ -248,6 +248,17 @@ describe("where the page is", () => {
   });
 });
 
+describe("the records filters", () => {
+  it("have names a screen reader says, not only a placeholder", async () => {
+    await page.goto("about:blank");
+    await page.goto(hash("records", "retried"));
+    await page.locator("table.records tbody tr").first().waitFor();
+    expect(await page.getByRole("searchbox", { name: "search the records" }).count()).toBe(1);
+    expect(await page.getByRole("combobox", { name: "status" }).count()).toBe(1);
+    expect(await page.getByRole("combobox", { name: "failure code" }).count()).toBe(1);
+  });
+});
+
 describe("a record's output", () => {
   it("shows text holding JSON as a collapsible tree, as README says", async () => {
     const { key, run } = runs.retried!;
