@@ -119,6 +119,12 @@ export async function runPage(p, r) {
     cutTotal(run.cutByReason) > 0
       ? card("cut short (partial output)", h("span", { id: "cut" }, cutReasons(run.cutByReason)))
       : null,
+    run.cached > 0
+      ? card(
+          "from the result cache",
+          h("span", { id: "cached" }, `${fmt(run.cached)} (paid for in an earlier run)`),
+        )
+      : null,
     card("failed", h("a", { href: failuresLink(p, r) }, fmt(run.failed))),
     card(
       "cost",

@@ -154,6 +154,8 @@ function runSummary(run: RunRow, running: boolean) {
     read: run.totals?.read ?? null,
     requests: run.totals?.requests ?? null,
     identical: run.totals?.identical ?? null,
+    /** records answered from the result cache (paid for in an earlier run) */
+    cached: run.totals?.cachedRecords ?? null,
     succeeded: c.succeeded,
     /** successes whose answer the model cut short, by reason (max_tokens, content_filter) */
     cutByReason: c.cutByReason,

@@ -39,12 +39,18 @@ beforeAll(async () => {
     }).join(""),
   );
   fs.writeFileSync(path.join(dir, "empty.jsonl"), "");
+  fs.writeFileSync(
+    path.join(dir, "cached.jsonl"),
+    Array.from({ length: 5 }, (_, i) => `${JSON.stringify({ id: `c${i}`, text: `cached ${i}` })}\n`).join(""),
+  );
   fs.writeFileSync(path.join(dir, "plain.jsonl"), `${JSON.stringify({ id: "p1", text: "plain review" })}\n`);
   const specs = [
     ["retried", "./data.jsonl", "fields: all"],
     ["empty", "./empty.jsonl", "fields: all"],
     // the sink's default fields: no input, no response
     ["plain", "./plain.jsonl", ""],
+    // run twice: the second run's answers come from the result cache
+    ["cached", "./cached.jsonl", ""],
   ].map(([name, data, fields]) => {
     const file = path.join(dir, `${name}.yaml`);
     fs.writeFileSync(
@@ -84,6 +90,7 @@ beforeAll(async () => {
   );
   specs.push(anthropic);
   for (const spec of specs) expect((await cli(["run", spec], { env })).code).toBeLessThanOrEqual(3);
+  expect((await cli(["run", path.join(dir, "cached.yaml"), "--force"], { env })).code).toBe(0);
   const pipelines = [];
   for (const spec of specs)
     pipelines.push({ pipeline: await loadPipeline(spec, { env, builtins: officialPlugins }) });
@@ -256,6 +263,16 @@ describe("the records filters", () => {
     expect(await page.getByRole("searchbox", { name: "search the records" }).count()).toBe(1);
     expect(await page.getByRole("combobox", { name: "status" }).count()).toBe(1);
     expect(await page.getByRole("combobox", { name: "failure code" }).count()).toBe(1);
+  });
+});
+
+describe("a run answered from the result cache", () => {
+  it("says how many results came from the cache, not only 5 succeeded with no batch and no cost", async () => {
+    await page.goto("about:blank");
+    await page.goto(hash("run", "cached"));
+    await page.locator("table.batches").waitFor();
+    expect(await page.locator("#succeeded").textContent()).toBe("5");
+    expect(await page.locator("#cached").textContent()).toBe("5 (paid for in an earlier run)");
   });
 });
 
