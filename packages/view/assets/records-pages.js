@@ -102,6 +102,7 @@ export async function recordsPage(p, r, params) {
     pager.replaceChildren();
     let next = cursor;
     let shown = 0;
+    let pct = 0;
     // a page is 50 rows; a search answers in slices of ~300 ms and goes on from its cursor
     do {
       const page = await (prefetched ?? slice(next, 50 - shown));
@@ -122,16 +123,21 @@ export async function recordsPage(p, r, params) {
         );
       }
       next = page.next;
-      const pct = page.total > 0 ? Math.floor((100 * page.scanned) / page.total) : 100;
+      pct = page.total > 0 ? Math.floor((100 * page.scanned) / page.total) : 100;
       state.textContent = next
         ? `searched ${pct}% of the run's records…`
         : `searched all of the run's records`;
     } while (next && shown < 50);
-    const unfiltered = Object.keys(query).length === 0 && cursors.length === 1;
+    const unfiltered = Object.keys(query).length === 0;
+    // a listing, not a search: which records these are
+    const first = (cursors.length - 1) * 50 + 1;
+    const listed = `records ${fmt(first)}–${fmt(first + shown - 1)} · ${next ? `${pct}%` : "all"} of the run's records read`;
     state.textContent =
       shown > 0
-        ? state.textContent.replace("…", "")
-        : unfiltered && !runData.records
+        ? unfiltered
+          ? listed
+          : state.textContent.replace("…", "")
+        : unfiltered && cursors.length === 1 && !runData.records
           ? "This run has no records."
           : "No record matches.";
     if (moved) (body.querySelector("a") ?? state).focus();

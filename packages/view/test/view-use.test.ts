@@ -293,9 +293,16 @@ describe("the records pager from the keyboard", () => {
     await page.goto("about:blank");
     await page.goto(hash("records", "retried"));
     await page.locator("table.records tbody tr").nth(49).waitFor();
+    // a listing, not a search: which records are shown
+    expect(await page.locator("#scan-state").textContent()).toMatch(
+      /^records 1–50 · \d+% of the run's records read$/,
+    );
     await page.focus(".pager button");
     await page.keyboard.press("Enter");
     await page.waitForFunction(() => document.querySelectorAll("table.records tbody tr").length === 10);
+    expect(await page.locator("#scan-state").textContent()).toBe(
+      "records 51–60 · all of the run's records read",
+    );
     const first = await page.locator("table.records tbody tr a").first().textContent();
     expect(await page.evaluate(() => document.activeElement?.textContent ?? null)).toBe(first);
     // and back
