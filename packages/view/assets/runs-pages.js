@@ -211,6 +211,9 @@ export async function runPage(p, r) {
       h("a", { href: failuresLink(p, r) }, `Failures (${fmt(run.failed)})`),
     ),
     data.records ? h("p", { class: "note" }, data.records) : null,
+    data.stopped
+      ? h("p", { class: "note", id: "stopped" }, stoppedText(data.stopped, run.cancelRequested))
+      : null,
     cards,
     h("h2", null, "Progress"),
     chart(data.progress, data.running ? data.now : null),
@@ -230,6 +233,16 @@ export async function runPage(p, r) {
 function runDuration(run, now) {
   if (run.finishedAt) return duration(run.finishedAt - run.createdAt);
   return run.status === "stopped" ? "–" : duration(now - run.createdAt);
+}
+
+/** why a stopped run stopped and how to go on (or settle its cancel), as `batchpipe status` says */
+function stoppedText({ reason, resume }, cancelRequested) {
+  const why = reason
+    ? `Stopped on: ${reason.message} (${reason.code}) at ${time(reason.at)}.${reason.hint ? ` ${reason.hint}` : ""}`
+    : "Stopped: the process running it is gone (killed, or the machine restarted); no error was recorded.";
+  return cancelRequested
+    ? `${why} The cancel is not settled: its batches' states are those last polled. Settle it with: ${resume}`
+    : `${why} Resume with: ${resume}`;
 }
 
 /** a shard's model; none when the provider's batches mix models (Anthropic's) */

@@ -10,6 +10,7 @@ import {
   failureHint,
   isFromCache,
   livePricesFor,
+  pipelineStatus,
   pricesFor,
   shardCost,
   shownRunStatus,
@@ -75,6 +76,7 @@ export function runView(view: ViewPipeline, run: RunRow) {
     queue: queueUse(view, shards),
     costByModel: costByModel(view, run, shards),
     progress: progress(run, shards, delivered),
+    stopped: summary.status === "stopped" ? stoppedView(view, run) : null,
     records: recordFiles(view, run).note,
     cutNote: cutNote(view, run),
   };
@@ -286,6 +288,18 @@ function cutNote(view: ViewPipeline, run: RunRow): string | null {
   const cut = Object.values(run.counters.cutByReason).reduce((sum, n) => sum + n, 0);
   if (cut === 0 || !view.results || view.results.keepsResponse) return null;
   return `${cut} of the run's answers were cut short, but ${path.basename(view.results.path)} keeps no response to tell which: add response to the sink's fields (or fields: all) to see them marked.`;
+}
+
+/**
+ * Why a stopped run stopped (when its process could say: not after a kill -9) and the command that
+ * goes on with it, as `batchpipe status` says
+ */
+function stoppedView(view: ViewPipeline, run: RunRow) {
+  const status = pipelineStatus(view.pipeline, { stateDir: view.state.dir });
+  const reason = status.run?.id === run.id ? status.run.stopped : null;
+  // a watched pipeline resumes with `batchpipe watch` (`run` refuses it)
+  const command = view.state.watchRuns().has(run.id) ? "watch" : "run";
+  return { reason, resume: `batchpipe ${command} ${view.file ?? "<spec>"}` };
 }
 
 function message(error: unknown): string {

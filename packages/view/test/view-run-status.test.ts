@@ -86,6 +86,12 @@ describe("the viewer's run status", () => {
     await page.goto(`${server.url}#/run/0/${id}`);
     await page.locator("#duration").waitFor();
     expect(await page.locator("#duration").textContent()).toBe("–");
+    // why it stopped and how to go on, as `batchpipe status` says
+    const stopped = (await page.locator("#stopped").textContent({ timeout: 5000 }))!;
+    expect(stopped).toMatch(
+      /^Stopped on: interrupted by SIGTERM \(INTERRUPTED\) at .+\. Resume with: batchpipe run (.+)$/,
+    );
+    expect(stopped.endsWith(`batchpipe run ${spec}`)).toBe(true);
   });
 
   it("shows a watcher waiting for files as the process running the pipeline, as batchpipe status does", async () => {
