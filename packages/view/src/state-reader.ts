@@ -24,7 +24,7 @@ export class StateReader {
 
   constructor(readonly dir: string) {}
 
-  /** null while no run has created the state database */
+  /** null while no run has created the state database (or while the first one is creating it) */
   private open(): Database.Database | null {
     if (this.db) return this.db;
     const file = path.join(this.dir, "state.db");
@@ -32,11 +32,14 @@ export class StateReader {
     // in a folder this user cannot write, a file closed cleanly is read from a copy (core's state/read-only.ts)
     const db = openSqliteToRead<Database.Database>(file);
     db.pragma("busy_timeout = 2000");
-    const refused = refuseVersion(
-      file,
-      schemaVersion(db),
-      "View it with the batchpipe version that created it.",
-    );
+    // a first run is creating the database: no run yet until it has written its schema version
+    const hasMeta = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get();
+    const version = hasMeta ? schemaVersion(db) : undefined;
+    if (version === undefined) {
+      db.close();
+      return null;
+    }
+    const refused = refuseVersion(file, version, "View it with the batchpipe version that created it.");
     if (refused) {
       db.close();
       throw refused;

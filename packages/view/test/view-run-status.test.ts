@@ -147,4 +147,37 @@ describe("the viewer's run status", () => {
       await view.close();
     }
   });
+
+  it("shows a pipeline whose first run is creating its state database as not run yet, not an error", async () => {
+    const dir = tempDir("bp-view-first-run-");
+    writeDataset(dir, 30);
+    const spec = writePipeline(dir, { baseUrl: emulator.url, name: "first", batch: { max_requests: 10 } });
+    const pipeline = await loadPipeline(spec, {
+      env: { OPENAI_API_KEY: "sk-test" },
+      builtins: officialPlugins,
+    });
+    const view = await startViewServer({ pipelines: [{ pipeline }] });
+    try {
+      const seen = new Set<string>();
+      const run = batchpipe(["run", "pipeline.yaml"], { cwd: dir, env: { OPENAI_API_KEY: "sk-test" } });
+      let ended = false;
+      void run.then(() => {
+        ended = true;
+      });
+      // the runs page polls while the run creates state.db and its tables
+      while (!ended) {
+        const body = (await (await fetch(new URL("/api/runs", view.url))).json()) as {
+          pipelines: { error?: string; runs?: unknown[] }[];
+        };
+        const p = body.pipelines[0]!;
+        seen.add(
+          p.error ? `error: ${p.error.replace(dir, "<dir>")}` : p.runs!.length === 0 ? "no run yet" : "a run",
+        );
+      }
+      expect((await run).code).toBe(0);
+      expect([...seen].filter((s) => s.startsWith("error"))).toEqual([]);
+    } finally {
+      await view.close();
+    }
+  });
 });
