@@ -9,6 +9,7 @@ import {
   fmt,
   h,
   money,
+  nav,
   recordsLink,
   runLabel,
   runLink,
@@ -19,9 +20,19 @@ import {
   time,
 } from "./dom.js";
 
+/** what the runs page shows now, and in which navigation: a poll that brings nothing new leaves it be */
+let shownRuns = { generation: -1, text: "" };
+
 export async function runsPage() {
   setCrumbs(["runs"]);
   const { pipelines } = await api("/api/runs");
+  const live = pipelines.some(
+    (p) => p.runningPid || p.runs?.some((r) => r.status === "running" || r.status === "reading"),
+  );
+  // drawn anew only when something changed (or a run's duration is counting): a selection stays
+  const text = JSON.stringify(pipelines);
+  if (!live && shownRuns.generation === nav.generation && shownRuns.text === text) return live;
+  shownRuns = { generation: nav.generation, text };
   const sections = pipelines.map((p) => {
     const head = h(
       "h2",
@@ -93,9 +104,7 @@ export async function runsPage() {
     );
   });
   show(h("h1", null, "Runs"), ...sections);
-  return pipelines.some(
-    (p) => p.runningPid || p.runs?.some((r) => r.status === "running" || r.status === "reading"),
-  );
+  return live;
 }
 
 export async function runPage(p, r) {

@@ -183,6 +183,20 @@ describe("the page in Chromium", () => {
     expect(page.url()).toBe(hash("run", "empty"));
   });
 
+  it("keeps a selection on the runs page while it polls and nothing changed (one can copy a run's id)", async () => {
+    await page.goto("about:blank");
+    await page.goto(server.url);
+    const cell = `tr[data-run="${runs.retried!.run}"] td:first-child`;
+    await page.locator(cell).waitFor();
+    await page.evaluate((selector) => {
+      const td = document.querySelector(selector)!;
+      window.getSelection()!.selectAllChildren(td);
+    }, cell);
+    // two polls (every 1.5 s)
+    await page.waitForTimeout(3500);
+    expect(await page.evaluate(() => window.getSelection()!.toString())).toBe(runs.retried!.run);
+  });
+
   it("fits a 400 px wide window: no page scrolls sideways (wide tables scroll in their box)", async () => {
     const narrow = await browser.newPage({ viewport: { width: 400, height: 800 } });
     const { key, run } = runs.retried!;
