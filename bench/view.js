@@ -69,10 +69,11 @@ try {
   figures.push(["runs page over HTTP (page + scripts + /api/runs), first load", cold.ms]);
   figures.push(["runs page over HTTP, median of 3 more", await median(async () => (await runsPage()).ms)]);
   const run = cold.body.pipelines[0].runs[0].id;
+  const key = cold.body.pipelines[0].key;
   const recordsPage = async () => {
     const t = performance.now();
     await page();
-    const first = await api("/api/records", { pipeline: "0", run });
+    const first = await api("/api/records", { pipeline: key, run });
     return { ms: performance.now() - t, body: first.body };
   };
   const first = await recordsPage();
@@ -84,7 +85,7 @@ try {
     "first records page over HTTP, median of 3 more",
     await median(async () => (await recordsPage()).ms),
   ]);
-  figures.push(["run page data (/api/run)", (await api("/api/run", { pipeline: "0", run })).ms]);
+  figures.push(["run page data (/api/run)", (await api("/api/run", { pipeline: key, run })).ms]);
 
   // a search walks the files from cursor to cursor, as the page does
   const search = async (q, untilEnd) => {
@@ -93,7 +94,7 @@ try {
     let requests = 0;
     const t = performance.now();
     do {
-      const r = await api("/api/records", { pipeline: "0", run, q, ...(cursor ? { cursor } : {}) });
+      const r = await api("/api/records", { pipeline: key, run, q, ...(cursor ? { cursor } : {}) });
       rows += r.body.rows.length;
       cursor = r.body.next;
       requests++;
@@ -111,7 +112,7 @@ try {
   const ref = first.body.rows[0].ref;
   figures.push([
     "a record's page data (/api/record)",
-    (await api("/api/record", { pipeline: "0", run, ref })).ms,
+    (await api("/api/record", { pipeline: key, run, ref })).ms,
   ]);
 
   const browser = await browserFigures(url, run);

@@ -14,7 +14,10 @@ import { defaultStateDir, type EnginePipeline } from "@batchpipe/core";
 import { StateReader } from "./state-reader.js";
 
 export interface ViewPipeline {
-  /** the pipeline's key in URLs (its position in the list) */
+  /**
+   * the pipeline's key in URLs: its name (`name~2`, `name~3` for a second and third spec of the same
+   * name), so a link stays good when the viewer lists other specs beside it or in another order
+   */
   key: string;
   name: string;
   /** the spec file, null for a pipeline built in code */
@@ -36,8 +39,9 @@ export interface SinkFile {
 }
 
 export function createCatalog(pipelines: { pipeline: EnginePipeline; stateDir?: string }[]): ViewPipeline[] {
-  return pipelines.map(({ pipeline, stateDir }, i) => ({
-    key: String(i),
+  const seen = new Map<string, number>();
+  return pipelines.map(({ pipeline, stateDir }) => ({
+    key: keyOf(pipeline.spec.name, seen),
     name: pipeline.spec.name,
     file: pipeline.file,
     pipeline,
@@ -96,6 +100,13 @@ export function recordFiles(view: ViewPipeline, run: RunRow): RunRowFiles {
 }
 
 // --- internal ---
+
+/** a pipeline's name, or the name with its rank among the specs of that name */
+function keyOf(name: string, seen: Map<string, number>): string {
+  const count = (seen.get(name) ?? 0) + 1;
+  seen.set(name, count);
+  return count === 1 ? name : `${name}~${count}`;
+}
 
 /**
  * Where `runId`'s rows are in the sink's file, from the checkpoints every run recorded for it in

@@ -39,16 +39,17 @@ async function serve(spec: string) {
   const server = await startViewServer({ pipelines: [{ pipeline }] });
   servers.push(server);
   const get = async <T>(route: string) => (await (await fetch(new URL(route, server.url))).json()) as T;
-  const runs = (await get<{ pipelines: { runs: { id: string; succeeded: number; failed: number }[] }[] }>(
-    "/api/runs",
-  ))!.pipelines[0]!.runs;
+  const listed = (await get<{
+    pipelines: { key: string; runs: { id: string; succeeded: number; failed: number }[] }[];
+  }>("/api/runs"))!.pipelines[0]!;
+  const runs = listed.runs;
   /** every record of a run, page by page, by status, with the note the page shows */
   const records = async (run: string) => {
     const ids: Record<string, string[]> = { success: [], failed: [] };
     let cursor: string | null = null;
     let note: string | null = null;
     do {
-      const query = new URLSearchParams({ pipeline: "0", run, ...(cursor ? { cursor } : {}) });
+      const query = new URLSearchParams({ pipeline: listed.key, run, ...(cursor ? { cursor } : {}) });
       const page = await get<{
         rows: { id: string; status: string }[];
         next: string | null;
@@ -86,7 +87,7 @@ describe("a run's records in a jsonl sink that keeps earlier runs' rows", () => 
     }
     // the run page says nothing about a newer run holding the file
     expect(
-      (await view.get<{ records: string | null }>(`/api/run?pipeline=0&run=${first!.id}`)).records,
+      (await view.get<{ records: string | null }>(`/api/run?pipeline=test&run=${first!.id}`)).records,
     ).toBeNull();
   });
 
@@ -108,7 +109,7 @@ describe("a run's records in a jsonl sink that keeps earlier runs' rows", () => 
     expect(await view.records(second!.id)).toEqual({ success: ids("b", 5), failed: ids("a", 5), note: null });
     expect(await view.records(first!.id)).toEqual({ success: ids("a", 5), failed: [], note: null });
     const failures = await view.get<{ codes: { code: string; count: number; examples: unknown[] }[] }>(
-      `/api/failures?pipeline=0&run=${first!.id}`,
+      `/api/failures?pipeline=view-watch&run=${first!.id}`,
     );
     expect(failures.codes).toEqual([]);
 

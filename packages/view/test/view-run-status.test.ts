@@ -72,7 +72,10 @@ describe("the viewer's run status", () => {
     };
     expect(all.pipelines[0]!.runningPid).toBeNull();
     expect(all.pipelines[0]!.runs.map((r) => [r.id, r.status])).toEqual([[id, "stopped"]]);
-    const one = (await get(`/api/run?pipeline=0&run=${id}`)) as { run: { status: string }; running: boolean };
+    const one = (await get(`/api/run?pipeline=stopped&run=${id}`)) as {
+      run: { status: string };
+      running: boolean;
+    };
     expect(one.run.status).toBe("stopped");
     expect(one.running).toBe(false);
 
@@ -83,7 +86,7 @@ describe("the viewer's run status", () => {
     const cell = page.locator(`tr[data-run="${id}"] [data-col="duration"]`);
     await cell.waitFor();
     expect(await cell.textContent()).toBe("–");
-    await page.goto(`${server.url}#/run/0/${id}`);
+    await page.goto(`${server.url}#/run/stopped/${id}`);
     await page.locator("#duration").waitFor();
     expect(await page.locator("#duration").textContent()).toBe("–");
     // why it stopped and how to go on, as `batchpipe status` says

@@ -54,13 +54,16 @@ async function get(server: ViewServer, route: string, init: RequestInit = {}) {
 }
 
 async function records(server: ViewServer, params: Record<string, string>) {
-  const runs = (await (await get(server, "/api/runs")).json()) as { pipelines: { runs: { id: string }[] }[] };
+  const runs = (await (await get(server, "/api/runs")).json()) as {
+    pipelines: { key: string; runs: { id: string }[] }[];
+  };
+  const { key } = runs.pipelines[0]!;
   const run = runs.pipelines[0]!.runs[0]!.id;
   const ids: string[] = [];
   let cursor: string | null = null;
   let pages = 0;
   do {
-    const query = new URLSearchParams({ pipeline: "0", run, ...params, ...(cursor ? { cursor } : {}) });
+    const query = new URLSearchParams({ pipeline: key, run, ...params, ...(cursor ? { cursor } : {}) });
     const page = (await (await get(server, `/api/records?${query}`)).json()) as {
       rows: { id: string }[];
       next: string | null;
@@ -162,11 +165,12 @@ describe("the viewer's server", () => {
     expect(again.code).toBe(0);
     const server = await serve();
     const runs = (await (await get(server, "/api/runs")).json()) as {
-      pipelines: { runs: { id: string }[] }[];
+      pipelines: { key: string; runs: { id: string }[] }[];
     };
     const [newer, older] = runs.pipelines[0]!.runs;
+    const { key } = runs.pipelines[0]!;
     const page = async (run: string) =>
-      (await (await get(server, `/api/records?pipeline=0&run=${run}`)).json()) as {
+      (await (await get(server, `/api/records?pipeline=${key}&run=${run}`)).json()) as {
         rows: unknown[];
         note: string | null;
       };

@@ -18,6 +18,7 @@ const env = { OPENAI_API_KEY: "sk-test" };
 
 let emu: Emulator;
 let server: ViewServer;
+let reversed: ViewServer;
 let browser: Browser;
 let page: Page;
 /** pipeline name → its key and its one run */
@@ -95,6 +96,8 @@ beforeAll(async () => {
   for (const spec of specs)
     pipelines.push({ pipeline: await loadPipeline(spec, { env, builtins: officialPlugins }) });
   server = await startViewServer({ pipelines });
+  // the same pipelines, listed the other way round (a spec added to the folder, another viewer)
+  reversed = await startViewServer({ pipelines: [...pipelines].reverse() });
   const body = (await (await fetch(new URL("/api/runs", server.url))).json()) as {
     pipelines: { key: string; name: string; runs: { id: string }[] }[];
   };
@@ -106,6 +109,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await server?.close();
+  await reversed?.close();
   await emu?.close();
 });
 
@@ -164,6 +168,26 @@ describe("the viewer's figures", () => {
     expect(await page.locator("#request").textContent()).toBe(
       "RequestNot kept: the run removed its shard files, and this sink keeps no input to render the request again from: add input to its fields (or fields: all).",
     );
+  });
+});
+
+describe("links to a pipeline's pages", () => {
+  it("stay the same when the viewer lists its pipelines in another order (a bookmark, a viewer restarted)", async () => {
+    const keys = async (view: ViewServer) => {
+      const body = (await (await fetch(new URL("/api/runs", view.url))).json()) as {
+        pipelines: { key: string; name: string }[];
+      };
+      return Object.fromEntries(body.pipelines.map((p) => [p.name, p.key]));
+    };
+    const before = await keys(server);
+    expect(await keys(reversed)).toEqual(before);
+    // and a link made from one viewer opens the same run on the other
+    const { run } = runs.retried!;
+    const url = new URL("/api/run", reversed.url);
+    url.searchParams.set("pipeline", before.retried!);
+    url.searchParams.set("run", run);
+    const data = (await (await fetch(url)).json()) as { pipeline?: { name: string } };
+    expect(data.pipeline?.name).toBe("retried");
   });
 });
 
