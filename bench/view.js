@@ -115,7 +115,7 @@ try {
     (await api("/api/record", { pipeline: key, run, ref })).ms,
   ]);
 
-  const browser = await browserFigures(url, run);
+  const browser = await browserFigures(url, key, run);
   figures.push(...browser);
 } finally {
   const exited = new Promise((r) => viewer.once("exit", r));
@@ -132,7 +132,7 @@ for (const [what, ms] of figures) console.log(`  ${what.padEnd(100)} ${ms.toFixe
 console.log(`  ${"viewer peak RSS".padEnd(100)} ${(rss.maxRSS / 1024).toFixed(0).padStart(7)} MB`);
 
 /** the same pages in headless Chromium, when it is installed: until their rows are on screen */
-async function browserFigures(url, run) {
+async function browserFigures(url, key, run) {
   if (!fs.existsSync("/usr/bin/chromium")) return [];
   const require = createRequire(path.join(ROOT, "packages/view/package.json"));
   const { chromium } = require("playwright-core");
@@ -149,7 +149,7 @@ async function browserFigures(url, run) {
     const recordsPage = async () => {
       await page.goto("about:blank");
       const t = performance.now();
-      await page.goto(`${url}#/records/0/${run}`);
+      await page.goto(`${url}#/records/${encodeURIComponent(key)}/${run}`);
       await page.locator("table.records tbody tr").nth(49).waitFor();
       return performance.now() - t;
     };
