@@ -33,10 +33,20 @@ async function route() {
       if (again || page === runsPage) timer = setTimeout(tick, POLL_MS);
     } catch (error) {
       if (mine !== nav.generation) return;
-      show(h("p", { class: "error" }, String(error.message ?? error)));
+      show(h("p", { class: "error" }, failure(error)));
+      // a poll that failed (the viewer restarted, a moment's error) is tried again: a page that polls
+      // keeps polling
+      if (page === runsPage || live.textContent) timer = setTimeout(tick, POLL_MS);
     }
   };
   await tick();
+}
+
+/** what went wrong, in words: a fetch that found no viewer says so */
+function failure(error) {
+  return error instanceof TypeError
+    ? "The viewer does not answer (stopped or restarting?): trying again every 1.5 s."
+    : String(error.message ?? error);
 }
 
 window.addEventListener("hashchange", route);

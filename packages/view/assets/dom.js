@@ -7,8 +7,8 @@ import { formatMoney } from "./format.js";
 export const token = new URLSearchParams(location.search).get("token");
 export const main = document.getElementById("main");
 const crumbs = document.getElementById("crumbs");
-/** bumped at each navigation: a page's late answers are dropped */
-export const nav = { generation: 0 };
+/** generation: bumped at each navigation (a page's late answers are dropped); shown: at each show() */
+export const nav = { generation: 0, shown: 0 };
 
 /** an element with attributes, listeners (onx) and children; strings become text nodes */
 export function h(tag, props, ...children) {
@@ -62,6 +62,7 @@ export function duration(ms) {
  */
 export function show(...children) {
   const focused = focusKey(document.activeElement);
+  nav.shown++;
   main.replaceChildren();
   append(main, children);
   if (focused) findFocusable(focused)?.focus({ preventScroll: true });

@@ -20,8 +20,8 @@ import {
   time,
 } from "./dom.js";
 
-/** what the runs page shows now, and in which navigation: a poll that brings nothing new leaves it be */
-let shownRuns = { generation: -1, text: "" };
+/** what the runs page shows now, and which show() drew it: a poll that brings nothing new leaves it be */
+let shownRuns = { shown: -1, text: "" };
 
 export async function runsPage() {
   setCrumbs(["runs"]);
@@ -31,8 +31,7 @@ export async function runsPage() {
   );
   // drawn anew only when something changed (or a run's duration is counting): a selection stays
   const text = JSON.stringify(pipelines);
-  if (!live && shownRuns.generation === nav.generation && shownRuns.text === text) return live;
-  shownRuns = { generation: nav.generation, text };
+  if (!live && shownRuns.shown === nav.shown && shownRuns.text === text) return live;
   const sections = pipelines.map((p) => {
     const head = h(
       "h2",
@@ -104,6 +103,7 @@ export async function runsPage() {
     );
   });
   show(h("h1", null, "Runs"), ...sections);
+  shownRuns = { shown: nav.shown, text };
   return live;
 }
 

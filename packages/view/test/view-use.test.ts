@@ -21,6 +21,8 @@ let server: ViewServer;
 let reversed: ViewServer;
 let browser: Browser;
 let page: Page;
+/** pipeline name → its spec file */
+const specFiles: Record<string, string> = {};
 /** pipeline name → its key and its one run */
 const runs: Record<string, { key: string; run: string }> = {};
 
@@ -90,6 +92,7 @@ beforeAll(async () => {
     ].join("\n"),
   );
   specs.push(anthropic);
+  for (const spec of specs) specFiles[path.basename(spec, ".yaml")] = spec;
   for (const spec of specs) expect((await cli(["run", spec], { env })).code).toBeLessThanOrEqual(3);
   expect((await cli(["run", path.join(dir, "cached.yaml"), "--force"], { env })).code).toBe(0);
   const pipelines = [];
@@ -188,6 +191,33 @@ describe("links to a pipeline's pages", () => {
     url.searchParams.set("run", run);
     const data = (await (await fetch(url)).json()) as { pipeline?: { name: string } };
     expect(data.pipeline?.name).toBe("retried");
+  });
+});
+
+describe("a viewer restarted while its page is open", () => {
+  it("the runs page says it cannot reach the viewer, then comes back when it answers again", async () => {
+    const pipelines = [
+      { pipeline: await loadPipeline(specFiles.retried!, { env, builtins: officialPlugins }) },
+    ];
+    let first = await startViewServer({ pipelines });
+    const port = first.port;
+    const other = await browser.newPage();
+    try {
+      await other.goto(first.url);
+      await other.locator("table.runs").waitFor();
+      await first.close();
+      // a poll fails: the page says so
+      await other.locator("main p.error").waitFor({ timeout: 10_000 });
+      expect(await other.locator("main p.error").textContent()).toBe(
+        "The viewer does not answer (stopped or restarting?): trying again every 1.5 s.",
+      );
+      first = await startViewServer({ pipelines, port });
+      // and the next polls find it again
+      await other.locator("table.runs").waitFor({ timeout: 10_000 });
+    } finally {
+      await other.close();
+      await first.close();
+    }
   });
 });
 
