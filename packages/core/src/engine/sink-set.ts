@@ -28,10 +28,9 @@ export const DEFAULT_PLUGIN_TIMEOUT_MS = 5 * 60_000;
 
 export class SinkSet {
   /**
-   * the current delivery (a collection: not the read's failures) tells result sinks its failed ids
-   * and errors sinks its succeeded ones
+   * which rows of the current delivery make the other role's rows of their id stale (begin's
+   * `forget`): result sinks are told of failed ids, errors sinks of succeeded ones
    */
-  /** which rows of this delivery make other sinks' rows of their id stale (begin's `forget`) */
   private forgets: ((row: ResultRow) => boolean) | undefined;
   /** ids that failed before they were sent in this run: their failure rows may share an id with a success */
   private unsent: ReadonlySet<string> = new Set();
