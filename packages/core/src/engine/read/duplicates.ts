@@ -20,9 +20,19 @@ export class DuplicateIds {
     this.ids.close();
   }
 
-  /** take the id; false when it was taken before (the record is a duplicate) */
-  take(id: string): boolean {
-    return this.ids.add(id);
+  /**
+   * take a record's id; the duplicate_id message when an earlier record has it: of this run, or of
+   * an earlier one (`deliveredBefore`, watch), which this run does not take. The first occurrence wins.
+   */
+  claim(
+    id: string,
+    at: RecordPosition,
+    deliveredBefore?: (id: string) => string | undefined,
+  ): string | undefined {
+    const earlier = deliveredBefore?.(id);
+    if (earlier !== undefined)
+      return `"${id}" was already delivered for this pipeline (from ${earlier}); the first occurrence wins`;
+    return this.ids.add(id) ? undefined : duplicateMessage(id, at);
   }
 
   /** an id taken before the checkpoint a read resumes from */

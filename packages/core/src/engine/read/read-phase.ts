@@ -38,7 +38,6 @@ import {
   DEFAULT_CHECKPOINT_EVERY,
   readIdentity,
 } from "./checkpoints.js";
-import { duplicateMessage } from "./duplicates.js";
 import { createEstimator } from "./estimator.js";
 import { type FanoutGate, FanoutRows } from "./fanout-gate.js";
 import { syncFiles } from "./files.js";
@@ -198,22 +197,12 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
     );
     transformLabel = pipeline.transform.label;
 
-    /**
-     * takes the record's custom_id; the failure row of a duplicate when an earlier record of the
-     * run (or of an earlier run, RunOptions.deliveredBefore) has it: the first occurrence wins
-     */
+    /** takes the record's custom_id; the failure row of a duplicate when an earlier record has it */
     const duplicateOf = (item: SourceRecord, id: string, input: string): string | undefined => {
-      const earlier = options.deliveredBefore?.(id);
-      if (earlier !== undefined) {
-        const message = `"${id}" was already delivered for this pipeline (from ${earlier}); the first occurrence wins`;
-        return rows.rejected(item, { code: "duplicate_id", message, id }, input);
-      }
-      if (duplicates.take(id)) return undefined;
-      return rows.rejected(
-        item,
-        { code: "duplicate_id", message: duplicateMessage(id, item.position), id },
-        input,
-      );
+      const message = duplicates.claim(id, item.position, options.deliveredBefore);
+      return message === undefined
+        ? undefined
+        : rows.rejected(item, { code: "duplicate_id", message, id }, input);
     };
 
     /** one record: a failure row, a duplicate id, a request identical to one placed, or a new request */
