@@ -6,28 +6,18 @@
  * a duplicate custom_id fails its record (`duplicate_id`), and an identical request fans out only
  * to a root whose collection has not begun, or waits for it and takes its cached result.
  *
- * This file is the loop; each record takes one pass through `place` (ending in `placeCached` or
- * `placeNew` when it becomes a shard entry). The jobs around it have their own modules:
- * checkpoints.ts and resume.ts (a read that stops continues from its last checkpoint),
- * duplicates.ts, estimator.ts, limits-check.ts (a model's context window and output limit),
- * prep-failures.ts (records that never became requests) and
- * shard-writer.ts; the formats written are in ../codecs/ (fanout-gate.ts: identical requests).
+ * This file is the loop: each record takes one pass through RecordPlacement.place (placement.ts:
+ * a failure row, a duplicate id, an identical request, a cached or a new shard entry). The jobs
+ * around it have their own modules: checkpoints.ts and resume.ts (a read that stops continues from
+ * its last checkpoint), duplicates.ts, estimator.ts, limits-check.ts (a model's context window and
+ * output limit), prep-failures.ts (records that never became requests) and shard-writer.ts; the
+ * formats written are in ../codecs/ (fanout-gate.ts: identical requests).
  */
 import path from "node:path";
 import { setImmediate as nextTurn } from "node:timers/promises";
-import { cachedEntry, isFromCache } from "../../cache/cached-shard.js";
-import { type CacheHit, type CacheLookup, UNPRICED } from "../../cache/index.js";
-import { isBatchpipeError } from "../../errors.js";
+import type { CacheLookup } from "../../cache/index.js";
 import type { EstimateMode } from "../../estimate/estimate-tokens.js";
-import { estimateOutputTokens } from "../../estimate/index.js";
-import { livePricesFor, pricesFor } from "../../estimate/pricing.js";
-import {
-  isInvalidRecord,
-  type Logger,
-  type RecordPosition,
-  type SourceItem,
-  type SourceRecord,
-} from "../../plugin.js";
+import type { Logger, RecordPosition, SourceItem } from "../../plugin.js";
 import { checkCursor, checkTransformHandle } from "../../plugins/contract.js";
 import type { FanoutBatch, RunTotals, ShardRow } from "../../state/index.js";
 import type { ReadCheckpoint } from "../codecs/read-checkpoint.js";
@@ -42,12 +32,12 @@ import { createEstimator } from "./estimator.js";
 import { type FanoutGate, FanoutRows } from "./fanout-gate.js";
 import { syncFiles } from "./files.js";
 import { createLimitsCheck, type MayNotFit } from "./limits-check.js";
-import { failureRows, prepFailuresFile } from "./prep-failures.js";
-import { failedRead, fmt, guardSource, interrupted, toRequest } from "./read-errors.js";
-import { emptyTotals, sumCosts } from "./read-totals.js";
+import { RecordPlacement } from "./placement.js";
+import { prepFailuresFile } from "./prep-failures.js";
+import { failedRead, fmt, guardSource, interrupted } from "./read-errors.js";
+import { emptyTotals } from "./read-totals.js";
 import { CoveredRecords, openRead, type ReadResume, ReadStartsOver } from "./resume.js";
-import { requestTooLarge, type ShardEntry, shardLimits, shardName } from "./shard-writer.js";
-import { encodeRequest, recordJson, tooDeep } from "./too-deep.js";
+import { shardLimits } from "./shard-writer.js";
 
 export interface ReadPhaseOptions {
   pipeline: EnginePipeline;
@@ -106,10 +96,7 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
   const { pipeline, stateDir, runId, signal, logger, resume } = options;
   const saved = resume?.checkpoint;
   const every = options.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY;
-  const provider = pipeline.provider;
-  const providerLimits = provider.plugin.limits(provider.options);
-  const limits = shardLimits(pipeline.spec.batch, providerLimits);
-  const batchKey = new Set(providerLimits.batchKey);
+  const limits = shardLimits(pipeline.spec.batch, pipeline.provider.plugin.limits(pipeline.provider.options));
   const resolvePath = (p: string) => path.resolve(pipeline.dir, p);
   const { writer, failures, duplicates, requests, closeTables } = openRead({
     stateDir,
@@ -121,26 +108,12 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
   // holds the calibration's tokenizer tables only while it calibrates (or estimates exactly)
   const estimator = createEstimator(options.estimate, saved?.estimator);
   const totals: RunTotals = saved ? { ...saved.totals } : emptyTotals();
-  const costByModel = new Map<string, { input: number; output: number }>(saved?.costByModel ?? []);
-  const shardModels = new Map<number, Set<string>>();
-  /** a request of `model` was placed in shard `seq`: remembered when the shard's batches mix models */
-  const placedModel = (seq: number, entry: ShardEntry, model: string) => {
-    if (entry.model !== "" || model === "") return;
-    const models = shardModels.get(seq);
-    if (models) models.add(model);
-    else shardModels.set(seq, new Set([model]));
-  };
   const fanout = new FanoutRows();
   const commits = new CheckpointCommits(
     options.onCheckpoint ?? (() => undefined),
     resume && { checkpoint: resume.checkpoint, sealed: resume.sealed.length },
   );
   const identity = readIdentity(pipeline);
-  /** shards answered from the result cache (by seq): a record identical to one of theirs is cached too */
-  const cachedShards = new Set<number>([
-    ...(resume?.sealed ?? []).filter((s) => isFromCache(s.batch)).map((s) => s.seq),
-    ...(saved?.writer.open ?? []).filter((s) => s.cached).map((s) => s.seq),
-  ]);
   // shards sealed up to the last checkpoint (the run loop may submit those)
   let committedCount = writer.sealed.length;
   const gate = options.gate;
@@ -149,16 +122,11 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
   let first: RecordPosition | null = saved?.first ?? null;
   let yielded = 0;
   let lastTurn = performance.now();
-  // every request is looked up only when the cache had entries at the start (a lookup costs ~4–8 µs)
-  const lookUpAll = (options.cache?.size ?? 0) > 0;
-
   const modelLimits = createLimitsCheck(pipeline.spec.model_limits);
-
-  const rows = failureRows(pipeline.dir);
-  const fail = (line: string) => failures.write(`${line}\n`);
+  let placement: RecordPlacement | undefined;
 
   const stamp = pipeline.source.plugin.stampCursor;
-  const checkpoint = async (last: SourceItem) => {
+  const checkpoint = async (last: SourceItem, costs: RecordPlacement) => {
     // once per checkpoint: the source may add what its resume checks (a sample of the file)
     const cursor =
       stamp && options.onCheckpoint && last.cursor !== undefined ? await stamp(last.cursor) : last.cursor;
@@ -174,7 +142,7 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
       first,
       ...(last.cursor === undefined ? { records: covered.hash } : {}),
       totals: { ...totals },
-      costByModel: [...costByModel].map(([model, c]) => [model, { ...c }]),
+      costByModel: costs.costState(),
       estimator: estimator.state(),
       writer: shards.state,
       failuresBytes: failures.flushed(),
@@ -196,141 +164,24 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
       pipeline.transform.label,
     );
     transformLabel = pipeline.transform.label;
-
-    /** takes the record's custom_id; the failure row of a duplicate when an earlier record has it */
-    const duplicateOf = (item: SourceRecord, id: string, input: string): string | undefined => {
-      const message = duplicates.claim(id, item.position, options.deliveredBefore);
-      return message === undefined
-        ? undefined
-        : rows.rejected(item, { code: "duplicate_id", message, id }, input);
-    };
-
-    /** one record: a failure row, a duplicate id, a request identical to one placed, or a new request */
-    const place = (item: SourceItem) => {
-      if (isInvalidRecord(item)) {
-        totals.invalid++;
-        fail(rows.invalid(item));
-        return;
-      }
-      // the record's data as JSON, once: what a shard's meta, a fan-out row or a failure row holds
-      const input = recordJson(item.data);
-      if (input === undefined) {
-        totals.invalid++;
-        fail(rows.invalid(tooDeep(item)));
-        return;
-      }
-      const request = toRequest(transform, item, pipeline.transform.label);
-      if (isBatchpipeError(request)) {
-        totals.rejected++;
-        // a refused record takes its id too: the first occurrence wins, so no later record of the
-        // run succeeds under the id whose earlier rows its failure makes stale (Delivery.prepFailures)
-        const id = request.recordId;
-        fail(
-          (id && duplicateOf(item, id, input)) ||
-            rows.rejected(item, { code: request.code, message: request.message, id }, input),
-        );
-        return;
-      }
-      const id = request.custom_id;
-      const duplicate = duplicateOf(item, id, input);
-      if (duplicate !== undefined) {
-        totals.rejected++;
-        fail(duplicate);
-        return;
-      }
-
-      const encoded = encodeRequest(provider, request);
-      if (encoded === undefined) {
-        totals.rejected++;
-        fail(rows.rejected(item, { ...tooDeep(item, "its request").invalid, id }, input));
-        return;
-      }
-      const { line, model, json, digest, inputs } = encoded;
-      const bytes = Buffer.byteLength(line) + 1;
-      const inputTokens = estimator.estimate(model, request);
-      const outputTokens = estimateOutputTokens(request.body, { url: request.url });
-      const tooLarge = requestTooLarge(limits, { bytes, inputTokens, inputs });
-      if (tooLarge) {
-        totals.rejected++;
-        fail(rows.rejected(item, { code: "request_too_large", message: tooLarge, id }, input));
-        return;
-      }
-      const overLimit = modelLimits.failure(id, model, inputTokens, request.body);
-      if (overLimit?.fail) {
-        totals.rejected++;
-        fail(rows.rejected(item, { code: overLimit.code, message: overLimit.message, id }, input));
-        return;
-      }
-      const same = requests.get(digest);
-      // a root whose collection began cannot deliver more fan-out rows (fanout-gate.ts)
-      if (same && (gate?.canFanOut(shardName(same.shard)) ?? true)) {
-        totals.identical++;
-        if (cachedShards.has(same.shard)) totals.cachedRecords = (totals.cachedRecords ?? 0) + 1;
-        const root = shardName(same.shard);
-        gate?.added(root);
-        fanout.add(root, {
-          canonical: String(same.index),
-          recordId: id,
-          input,
-          source: JSON.stringify(item.position),
-        });
-        return;
-      }
-      const entry: ShardEntry = {
-        model: batchKey.has("model") ? model : "",
-        endpoint: batchKey.has("endpoint") ? request.url : "",
-        line,
-        bytes,
-        inputTokens,
-        outputTokens,
-        inputs,
-        id,
-        requestDigest: digest,
-        jsonOutput: json,
-        input,
-        source: item.position,
-      };
-      // --- result cache (cache/): a request that succeeded in an earlier run is not sent again, nor
-      // one identical to a request whose collection began in this run (its result may be cached now)
-      const hit = lookUpAll || same ? options.cache?.get(digest) : undefined;
-      if (hit) return placeCached(entry, hit, model);
-      // its twin is being collected (a resumed run collects the batches that ended meanwhile while
-      // it reads): wait for that to end and take its result, instead of paying for it again
-      const collecting =
-        same && options.cache ? gate?.whileCollecting(shardName(same.shard), signal) : undefined;
-      if (collecting)
-        return collecting.then(() => {
-          const late = options.cache?.get(digest);
-          return late ? placeCached(entry, late, model) : placeNew(entry, model);
-        });
-      // --- end result cache
-      placeNew(entry, model);
-    };
-
-    const placeCached = (entry: ShardEntry, hit: CacheHit, model: string) => {
-      const placed = writer.add(cachedEntry(entry, hit));
-      placedModel(placed.seq, entry, model);
-      requests.set(entry.requestDigest, placed.seq, placed.index);
-      cachedShards.add(placed.seq);
-      totals.cached = (totals.cached ?? 0) + 1;
-      totals.cachedRecords = (totals.cachedRecords ?? 0) + 1;
-      if (hit.cost === UNPRICED) totals.cachedUnpriced = (totals.cachedUnpriced ?? 0) + 1;
-      else totals.cachedCost = (totals.cachedCost ?? 0) + hit.cost;
-    };
-
-    const placeNew = (entry: ShardEntry, model: string) => {
-      const { requestDigest: digest, inputTokens, outputTokens } = entry;
-      const placed = writer.add(entry);
-      placedModel(placed.seq, entry, model);
-      requests.set(digest, placed.seq, placed.index);
-      totals.requests++;
-      totals.estimatedInputTokens += inputTokens;
-      totals.estimatedOutputTokens += outputTokens;
-      const perModel = costByModel.get(model) ?? { input: 0, output: 0 };
-      perModel.input += inputTokens;
-      perModel.output += outputTokens;
-      costByModel.set(model, perModel);
-    };
+    placement = new RecordPlacement({
+      pipeline,
+      transform,
+      totals,
+      resume,
+      writer,
+      duplicates,
+      requests,
+      estimator,
+      limits,
+      modelLimits,
+      fanout,
+      fail: (line) => failures.write(`${line}\n`),
+      signal,
+      cache: options.cache,
+      deliveredBefore: options.deliveredBefore,
+      gate,
+    });
 
     const records = guardSource(
       pipeline.source.plugin.read({
@@ -353,13 +204,13 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
         );
       }
       totals.read++;
-      const waiting = place(item);
+      const waiting = placement.place(item);
       if (waiting) await waiting;
       // a shard is committed (and so submittable) as soon as it is sealed, a slow source's too; so
       // are fan-out rows a collection waits for
       const early = writer.sealed.length > committedCount || gate?.wantCheckpoint === true;
       if (totals.read % every === 0 || early) {
-        await checkpoint(item);
+        await checkpoint(item, placement);
         if (signal.aborted) throw interrupted();
       }
       if (totals.read % PROGRESS_EVERY === 0) {
@@ -400,17 +251,16 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
   totals.shards = shards.length;
   const mayNotFitWarning = modelLimits.warning();
   if (mayNotFitWarning && !options.quietMayNotFit) logger.warn(mayNotFitWarning);
-  totals.estimatedCost = sumCosts(costByModel, pricesFor(pipeline.spec.pricing));
-  totals.estimatedLiveCost = sumCosts(costByModel, livePricesFor(pipeline.spec.pricing));
+  const liveCost = placement.sumCosts(pipeline.spec.pricing);
   options.onProgress?.(totals.read);
   return {
     totals,
     shards,
     fanout: fanout.take(),
     failuresFile: prepFailuresFile(runId),
-    liveCost: totals.estimatedLiveCost,
+    liveCost,
     mayNotFit: modelLimits.mayNotFit,
-    shardModels: new Map([...shardModels].map(([seq, models]) => [seq, [...models]])),
+    shardModels: placement.modelsByShard(),
   };
 }
 
