@@ -9,6 +9,7 @@ import {
   type EmulatorProcess,
   readJsonl,
   SENTIMENT,
+  STALLED_BATCHES,
   startEmulatorProcess,
   tempDir,
   writeDataset,
@@ -19,8 +20,7 @@ let emulator: EmulatorProcess;
 beforeAll(async () => {
   // batches never get anywhere; each live answer takes 200 ms
   emulator = await startEmulatorProcess({
-    timeScale: 1,
-    latencies: { linesPerSecond: 0.001, validation: 0.05 },
+    ...STALLED_BATCHES,
     faults: [{ route: "POST /v1/chat/completions", kind: "delay", delayMs: 200 }],
   });
 });

@@ -4,25 +4,24 @@
 // BUDGET_EXCEEDED before the live shard that would pass the cap, and resumes once the cap is raised.
 // Both dialects: OpenAI (shards of one model) and Anthropic (shards that mix models, priced by the
 // run's average).
-import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   batchpipe,
+  type Dialect,
   type EmulatorProcess,
+  DIALECT_KEYS as env,
   readJsonl,
+  STALLED_BATCHES,
   startEmulatorProcess,
   tempDir,
   writeDataset,
+  writeDialectPipeline,
 } from "./support/harness.js";
 
 let emulator: EmulatorProcess;
 beforeAll(async () => {
-  // one line per 1,000 s: a batch never gets anywhere during the test
-  emulator = await startEmulatorProcess({
-    timeScale: 1,
-    latencies: { linesPerSecond: 0.001, validation: 0.05 },
-  });
+  emulator = await startEmulatorProcess(STALLED_BATCHES);
 });
 afterAll(async () => {
   await emulator?.close();
@@ -31,38 +30,10 @@ afterAll(async () => {
 const N = 60;
 const ids = Array.from({ length: N }, (_, i) => `rec-${i + 1}`);
 
-function pipeline(dir: string, dialect: "openai" | "anthropic", maxCost: number | null): string {
-  const provider =
-    dialect === "openai"
-      ? ["  use: openai", `  base_url: ${emulator.url}`]
-      : ["  use: anthropic", `  base_url: ${emulator.origin}`];
-  const model = dialect === "openai" ? "gpt-4o-mini" : "claude-haiku-4-5";
-  const spec = path.join(dir, "pipeline.yaml");
-  fs.writeFileSync(
-    spec,
-    [
-      "version: 1",
-      `name: cap-${dialect}`,
-      "provider:",
-      ...provider,
-      "source: { use: jsonl, path: ./data.jsonl }",
-      "transform:",
-      '  id: "{{ id }}"',
-      `  body: { model: ${model}, max_tokens: 16, messages: [{ role: user, content: "Say: {{ text }}" }] }`,
-      "batch:",
-      "  max_requests: 20",
-      "  poll_interval: 50ms",
-      "  deadline: 1s",
-      ...(maxCost === null ? [] : [`  max_cost: ${maxCost}`]),
-      "sinks:",
-      "  - { use: jsonl, path: ./out/results.jsonl }",
-      "",
-    ].join("\n"),
-  );
-  return spec;
+function pipeline(dir: string, dialect: Dialect, maxCost: number | null): string {
+  const batch = { max_requests: 20, deadline: "1s", ...(maxCost === null ? {} : { max_cost: maxCost }) };
+  return writeDialectPipeline(dir, { dialect, emulator, name: `cap-${dialect}`, batch });
 }
-
-const env = { OPENAI_API_KEY: "sk-test", ANTHROPIC_API_KEY: "sk-ant-test" };
 
 describe.each(["openai", "anthropic"] as const)("batch.max_cost past batch.deadline (%s)", (dialect) => {
   it("the live fallback stops at the cap, and the run resumes once it is raised", async () => {

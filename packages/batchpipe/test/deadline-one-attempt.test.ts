@@ -9,19 +9,18 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   batchpipe,
   type EmulatorProcess,
+  DIALECT_KEYS as env,
   readJsonl,
+  STALLED_BATCHES,
   startEmulatorProcess,
   tempDir,
   writeDataset,
+  writeDialectPipeline,
 } from "./support/harness.js";
 
 let emulator: EmulatorProcess;
 beforeAll(async () => {
-  // one line per 1,000 s: a batch never gets anywhere during the test
-  emulator = await startEmulatorProcess({
-    timeScale: 1,
-    latencies: { linesPerSecond: 0.001, validation: 0.05 },
-  });
+  emulator = await startEmulatorProcess(STALLED_BATCHES);
 });
 afterAll(async () => {
   await emulator?.close();
@@ -30,43 +29,18 @@ afterAll(async () => {
 const N = 30;
 const ids = Array.from({ length: N }, (_, i) => `rec-${i + 1}`);
 
-function pipeline(dir: string, dialect: "openai" | "anthropic"): string {
-  const provider =
-    dialect === "openai"
-      ? ["  use: openai", `  base_url: ${emulator.url}`]
-      : ["  use: anthropic", `  base_url: ${emulator.origin}`];
-  const model = dialect === "openai" ? "gpt-4o-mini" : "claude-haiku-4-5";
-  const spec = path.join(dir, "pipeline.yaml");
-  fs.writeFileSync(
-    spec,
-    [
-      "version: 1",
-      `name: one-attempt-${dialect}`,
-      "provider:",
-      ...provider,
-      "source: { use: jsonl, path: ./data.jsonl }",
-      "transform:",
-      '  id: "{{ id }}"',
-      `  body: { model: ${model}, max_tokens: 16, messages: [{ role: user, content: "Say: {{ text }}" }] }`,
-      // one batch, created well before the deadline, cancelled by it
-      "batch: { max_requests: 30, poll_interval: 50ms, deadline: 3s, max_attempts: 1 }",
-      "sinks:",
-      "  - { use: jsonl, path: ./out/results.jsonl }",
-      "errors:",
-      "  - { use: jsonl, path: ./out/errors.jsonl }",
-      "",
-    ].join("\n"),
-  );
-  return spec;
-}
-
-const env = { OPENAI_API_KEY: "sk-test", ANTHROPIC_API_KEY: "sk-ant-test" };
-
 describe.each(["openai", "anthropic"] as const)("batch.deadline with max_attempts 1 (%s)", (dialect) => {
   it("the batch the deadline cancels: its requests go live, every id succeeds once", async () => {
     const dir = tempDir();
     writeDataset(dir, N);
-    const spec = pipeline(dir, dialect);
+    const spec = writeDialectPipeline(dir, {
+      dialect,
+      emulator,
+      name: `one-attempt-${dialect}`,
+      // one batch, created well before the deadline, cancelled by it
+      batch: { max_requests: 30, deadline: "3s", max_attempts: 1 },
+      errors: true,
+    });
     const run = await batchpipe(["run", spec, "--json"], { cwd: dir, env });
     const finished = run.events.find((e) => e.type === "run_finished");
     expect(run.code, JSON.stringify(finished)).toBe(0);

@@ -14,6 +14,7 @@ import {
   ONCE,
   readJsonl,
   SENTIMENT,
+  STALLED_BATCHES,
   signalOnce,
   startEmulatorProcess,
   tempDir,
@@ -23,11 +24,7 @@ import {
 
 let emulator: EmulatorProcess;
 beforeAll(async () => {
-  // one line per 1,000 s: a batch never gets anywhere during the test
-  emulator = await startEmulatorProcess({
-    timeScale: 1,
-    latencies: { linesPerSecond: 0.001, validation: 0.05 },
-  });
+  emulator = await startEmulatorProcess(STALLED_BATCHES);
 });
 afterAll(async () => {
   await emulator?.close();

@@ -49,6 +49,15 @@ export function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> 
   return createEmulator({ seed: 3, timeScale: 1000, ...options });
 }
 
+/**
+ * an emulator process whose batches never get anywhere during a test (one line per 1,000 s), for
+ * batch.deadline and outage tests; real time (timeScale 1)
+ */
+export const STALLED_BATCHES = {
+  timeScale: 1,
+  latencies: { linesPerSecond: 0.001, validation: 0.05 },
+} as const;
+
 export interface EmulatorProcess {
   url: string;
   origin: string;
@@ -218,6 +227,54 @@ export function writePipeline(dir: string, o: PipelineOptions): string {
     ].map((l) => `  ${l}`),
     "errors:",
     ...(o.errors ?? ["- { use: jsonl, path: ./out/errors.jsonl }"]).map((l) => `  ${l}`),
+  ];
+  const file = path.join(dir, "pipeline.yaml");
+  fs.writeFileSync(file, `${lines.join("\n")}\n`);
+  return file;
+}
+
+/** the API dialects of the emulator: the `openai` provider, or the `anthropic` one */
+export type Dialect = "openai" | "anthropic";
+
+/** both dialects' API keys, for a child's env */
+export const DIALECT_KEYS = { OPENAI_API_KEY: "sk-test", ANTHROPIC_API_KEY: "sk-ant-test" };
+
+/**
+ * writes `<dir>/pipeline.yaml` against an emulator process in either dialect: the `openai` provider
+ * and gpt-4o-mini, or the `anthropic` one and claude-haiku-4-5; a jsonl source of ./data.jsonl (as
+ * writeDataset writes it), 16 output tokens, results in ./out/results.jsonl and, with `errors`,
+ * failures in ./out/errors.jsonl; polling every 50ms unless `batch` says otherwise
+ */
+export function writeDialectPipeline(
+  dir: string,
+  o: {
+    dialect: Dialect;
+    emulator: Pick<EmulatorProcess, "url" | "origin">;
+    name: string;
+    batch: Record<string, string | number>;
+    errors?: boolean;
+  },
+): string {
+  const [provider, baseUrl, model] =
+    o.dialect === "openai"
+      ? ["openai", o.emulator.url, "gpt-4o-mini"]
+      : ["anthropic", o.emulator.origin, "claude-haiku-4-5"];
+  const batch = { poll_interval: "50ms", ...o.batch };
+  const lines = [
+    "version: 1",
+    `name: ${o.name}`,
+    "provider:",
+    `  use: ${provider}`,
+    `  base_url: ${baseUrl}`,
+    "source: { use: jsonl, path: ./data.jsonl }",
+    "transform:",
+    '  id: "{{ id }}"',
+    `  body: { model: ${model}, max_tokens: 16, messages: [{ role: user, content: "Say: {{ text }}" }] }`,
+    "batch:",
+    ...Object.entries(batch).map(([k, v]) => `  ${k}: ${v}`),
+    "sinks:",
+    "  - { use: jsonl, path: ./out/results.jsonl }",
+    ...(o.errors ? ["errors:", "  - { use: jsonl, path: ./out/errors.jsonl }"] : []),
   ];
   const file = path.join(dir, "pipeline.yaml");
   fs.writeFileSync(file, `${lines.join("\n")}\n`);
