@@ -12,16 +12,19 @@ import { afterEach, describe, expect, it } from "vitest";
 import { env as anthropicEnv, anthropicState, writeAnthropicPipeline } from "./support/anthropic.js";
 import {
   batchpipe,
+  DIALECT_KEYS,
   type EmulatorProcess,
+  expectEachOnce,
   idCounts,
   readJsonl,
   records,
-  startBatchpipe,
   startEmulatorProcess,
   tempDir,
   writeDataset,
+  writeDialectPipeline,
   writePipeline,
 } from "./support/harness.js";
+import { expectStoppedByOutage, SLOW_RETRIES, startIntoOutage } from "./support/outage.js";
 
 let emulator: EmulatorProcess | undefined;
 afterEach(async () => {
@@ -29,8 +32,6 @@ afterEach(async () => {
   emulator = undefined;
 });
 
-/** the provider's retries of one call span ~17–23 s (1 + 2 + 4 × 5 s, with jitter) */
-const SLOW_RETRIES = ["retry_attempts: 8", "retry_min_delay_ms: 1000", "retry_max_delay_ms: 4000"];
 const MAX_OUTAGE_S = 3;
 
 describe("batch.max_outage bounds the provider's own retries", () => {
@@ -46,32 +47,19 @@ describe("batch.max_outage bounds the provider's own retries", () => {
       provider: SLOW_RETRIES,
       batch: { max_outage: `${MAX_OUTAGE_S}s` },
     });
-    let outageAt = 0;
-    const child = startBatchpipe(["run", spec, "--json"], {
+    // every call from the first submission on answers 503
+    const outage = startIntoOutage(emulator, ["run", spec, "--json"], [{ route: "*", status: 503 }], {
       cwd: dir,
-      timeoutMs: 90_000,
-      onEvent: (event) => {
-        // every call from now on answers 503
-        if (event.type === "shard_submitted" && outageAt === 0) {
-          outageAt = Date.now();
-          void emulator!.configure({ faults: [{ route: "*", status: 503 }] });
-        }
-      },
     });
-    const first = await child.done;
-    const seconds = (Date.now() - outageAt) / 1000;
-    expect(first.code, first.stderr).toBe(1);
-    expect(first.stderr).toMatch(/longer than batch\.max_outage \(3 s\)/);
-    expect(first.stderr).toContain("PROVIDER_UNREACHABLE");
+    const first = await outage.done;
+    // before: 17-23 s
+    expectStoppedByOutage(first, { since: outage.outageAt(), maxOutageS: MAX_OUTAGE_S });
     expect(first.stderr).toMatch(/HTTP 503/);
-    // the outage's deadline plus a turn of the loop and a loaded machine's slack; before: 17-23 s
-    expect(seconds, first.stderr).toBeLessThan(MAX_OUTAGE_S + 4);
 
     await emulator.configure({ faults: [], latencies: { linesPerSecond: 1000 } });
     const second = await batchpipe(["run", spec, "--json"], { cwd: dir, timeoutMs: 60_000 });
     expect(second.code, second.stderr).toBe(0);
-    const counts = idCounts(readJsonl<{ id: string }>(path.join(dir, "out/results.jsonl")));
-    expect([...counts.values()]).toEqual([1, 1, 1, 1]);
+    expectEachOnce(path.join(dir, "out/results.jsonl"), 4);
     expect((await emulator.state()).batches).toHaveLength(1);
   });
 
@@ -88,25 +76,15 @@ describe("batch.max_outage bounds the provider's own retries", () => {
       provider: ["retry_attempts: 8"],
       batch: { max_outage: `${MAX_OUTAGE_S}s` },
     });
-    let outageAt = 0;
-    const child = startBatchpipe(["run", "pipeline.yaml", "--json"], {
-      cwd: dir,
-      env: anthropicEnv,
-      timeoutMs: 90_000,
-      onEvent: (event) => {
-        if (event.type === "shard_submitted" && outageAt === 0) {
-          outageAt = Date.now();
-          void emulator!.configure({ faults: [{ route: "*", status: 529, retryAfter: 4 }] });
-        }
-      },
-    });
-    const first = await child.done;
-    const seconds = (Date.now() - outageAt) / 1000;
-    expect(first.code, first.stderr).toBe(1);
-    expect(first.stderr).toMatch(/longer than batch\.max_outage \(3 s\)/);
-    expect(first.stderr).toContain("PROVIDER_UNREACHABLE");
+    const outage = startIntoOutage(
+      emulator,
+      ["run", "pipeline.yaml", "--json"],
+      [{ route: "*", status: 529, retryAfter: 4 }],
+      { cwd: dir, env: anthropicEnv },
+    );
+    const first = await outage.done;
     // before: ~28 s (7 retries after 4 s each)
-    expect(seconds, first.stderr).toBeLessThan(MAX_OUTAGE_S + 4);
+    expectStoppedByOutage(first, { since: outage.outageAt(), maxOutageS: MAX_OUTAGE_S });
 
     await emulator.configure({ faults: [], latencies: { linesPerSecond: 1000 } });
     const second = await batchpipe(["run", "pipeline.yaml", "--json"], {
@@ -128,32 +106,16 @@ describe("batch.max_outage bounds the provider's own retries", () => {
       emulator = await startEmulatorProcess({ timeScale: 1, latencies: { validation: 0.05 } });
       const dir = tempDir();
       writeDataset(dir, 8);
-      const provider =
-        dialect === "openai"
-          ? ["  use: openai", `  base_url: ${emulator.url}`]
-          : ["  use: anthropic", `  base_url: ${emulator.origin}`];
-      const model = dialect === "openai" ? "gpt-4o-mini" : "claude-haiku-4-5";
-      fs.writeFileSync(
-        path.join(dir, "pipeline.yaml"),
-        [
-          "version: 1",
-          `name: live-outage-${dialect}`,
-          "provider:",
-          ...provider,
-          "source: { use: jsonl, path: ./data.jsonl }",
-          "transform:",
-          '  id: "{{ id }}"',
-          `  body: { model: ${model}, max_tokens: 16, messages: [{ role: user, content: "Say: {{ text }}" }] }`,
-          // the deadline passes before any batch is created: every request goes live
-          `batch: { poll_interval: 50ms, deadline: 1ms, max_outage: ${MAX_OUTAGE_S}s }`,
-          "sinks:",
-          "  - { use: jsonl, path: ./out/results.jsonl }",
-          "",
-        ].join("\n"),
-      );
+      writeDialectPipeline(dir, {
+        dialect,
+        emulator,
+        name: `live-outage-${dialect}`,
+        // the deadline passes before any batch is created: every request goes live
+        batch: { deadline: "1ms", max_outage: `${MAX_OUTAGE_S}s` },
+      });
       const route = dialect === "openai" ? "POST /v1/chat/completions" : "POST /v1/messages";
       await emulator.configure({ faults: [{ route, status: 503, retryAfter: 4 }] });
-      const env = { OPENAI_API_KEY: "sk-test", ...anthropicEnv };
+      const env = DIALECT_KEYS;
       const startedAt = Date.now();
       const first = await batchpipe(["run", "pipeline.yaml", "--json"], { cwd: dir, env, timeoutMs: 90_000 });
       const seconds = (Date.now() - startedAt) / 1000;
@@ -169,8 +131,7 @@ describe("batch.max_outage bounds the provider's own retries", () => {
         timeoutMs: 60_000,
       });
       expect(second.code, second.stderr).toBe(0);
-      const counts = idCounts(readJsonl<{ id: string }>(path.join(dir, "out/results.jsonl")));
-      expect([...counts.values()]).toEqual(Array(8).fill(1));
+      expectEachOnce(path.join(dir, "out/results.jsonl"), 8);
     },
   );
 });
