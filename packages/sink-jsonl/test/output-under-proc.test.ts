@@ -3,30 +3,15 @@
 // with `path: /proc/x/out.jsonl` hung. The sink makes its folder with core's makeOutputFolder now
 // and fails at once with PLUGIN_FAILED, the path and what to do. The real CLI in a child process,
 // killed (SIGKILL) if it is still running after 20 s.
-import fs from "node:fs";
-import path from "node:path";
 import { expect, it } from "vitest";
-import { batchpipe, tempDir } from "../../batchpipe/test/support/harness.js";
+import { runOneRecord } from "../../batchpipe/test/support/harness.js";
 
 it("a jsonl sink path under /proc fails as PLUGIN_FAILED instead of hanging", async () => {
-  const dir = tempDir("bp-jsonl-proc-");
-  fs.writeFileSync(path.join(dir, "data.jsonl"), '{"id":1,"text":"a"}\n');
-  fs.writeFileSync(
-    path.join(dir, "pipeline.yaml"),
-    [
-      "version: 1",
-      "name: jsonl-proc",
-      "provider: { use: emulator, emulator: { timeScale: 3600 } }",
-      "source: { use: jsonl, path: ./data.jsonl }",
-      "transform:",
-      '  id: "{{ id }}"',
-      '  body: { model: gpt-4o-mini, messages: [{ role: user, content: "{{ text }}" }] }',
-      "batch: { poll_interval: 50ms }",
-      "sinks: [{ use: jsonl, path: /proc/batchpipe-x/out.jsonl }]",
-      "",
-    ].join("\n"),
-  );
-  const run = await batchpipe(["run", "pipeline.yaml", "--json"], { cwd: dir, timeoutMs: 20_000 });
+  const run = await runOneRecord({
+    name: "jsonl-proc",
+    sink: "{ use: jsonl, path: /proc/batchpipe-x/out.jsonl }",
+    timeoutMs: 20_000,
+  });
   expect(run.signal, `still running after ${run.ms} ms`).toBeNull();
   expect(run.code, run.stderr).toBe(1);
   expect(run.events.find((e) => e.type === "error")).toMatchInlineSnapshot(`

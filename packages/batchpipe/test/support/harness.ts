@@ -284,11 +284,12 @@ export function writeDialectPipeline(
 /**
  * writes `<dir>/pipeline.yaml` for the in-process emulator (no separate process; it forgets its
  * batches when the run ends): a jsonl source of `source` (default ./inbox/), `{{ text }}` as the
- * prompt, results in ./out/results.jsonl and, with `errors`, failures in ./out/errors.jsonl
+ * prompt, results in `sinks` (flow items; default ./out/results.jsonl, every field) and, with
+ * `errors`, failures in ./out/errors.jsonl
  */
 export function writeEmulatorPipeline(
   dir: string,
-  o: { name: string; source?: string; errors?: boolean },
+  o: { name: string; source?: string; sinks?: string[]; errors?: boolean },
 ): string {
   const file = path.join(dir, "pipeline.yaml");
   const lines = [
@@ -300,11 +301,22 @@ export function writeEmulatorPipeline(
     '  id: "{{ id }}"',
     '  body: { model: gpt-4o-mini, messages: [{ role: user, content: "{{ text }}" }] }',
     "batch: { poll_interval: 50ms }",
-    "sinks: [{ use: jsonl, path: ./out/results.jsonl, fields: all }]",
+    `sinks: [${(o.sinks ?? ["{ use: jsonl, path: ./out/results.jsonl, fields: all }"]).join(", ")}]`,
     ...(o.errors ? ["errors: [{ use: jsonl, path: ./out/errors.jsonl }]"] : []),
   ];
   fs.writeFileSync(file, `${lines.join("\n")}\n`);
   return file;
+}
+
+/**
+ * `batchpipe run --json` in a child process over one record, through the in-process emulator into
+ * `sink` (a flow item), in a temp folder of its own
+ */
+export function runOneRecord(o: { name: string; sink: string; timeoutMs?: number }): Promise<ChildRun> {
+  const dir = tempDir(`bp-${o.name}-`);
+  fs.writeFileSync(path.join(dir, "data.jsonl"), '{"id":1,"text":"a"}\n');
+  writeEmulatorPipeline(dir, { name: o.name, source: "./data.jsonl", sinks: [o.sink] });
+  return batchpipe(["run", "pipeline.yaml", "--json"], { cwd: dir, timeoutMs: o.timeoutMs });
 }
 
 // --- the CLI and node scripts in child processes ---
