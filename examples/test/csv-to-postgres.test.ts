@@ -1,15 +1,12 @@
 import fs from "node:fs";
 import path from "node:path";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { beforeAll, expect, it } from "vitest";
 import { batchpipe, ROOT, tempDir } from "../../packages/batchpipe/test/support/harness.js";
-import { startPostgres } from "../../packages/sink-postgres/test/support/postgres-server.mjs";
+import { sharedPostgres } from "../../packages/sink-postgres/test/support/postgres-server.mjs";
 
-let server: Awaited<ReturnType<typeof startPostgres>>;
+let server: Awaited<ReturnType<typeof sharedPostgres>>;
 beforeAll(async () => {
-  server = await startPostgres();
-});
-afterAll(async () => {
-  await server?.stop();
+  server = await sharedPostgres();
 });
 
 it("csv-to-postgres runs offline with the built-in emulator into a real PostgreSQL: 24 reviews, each once, run twice", async () => {

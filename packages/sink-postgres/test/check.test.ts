@@ -3,20 +3,17 @@
 // a sink and an errors entry there overwrite each other's rows by id, and two sinks wait on each
 // other's uncommitted upserts until plugin_timeout.
 import { createTestContext } from "@batchpipe/core/testing";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { cli, tempDir, writeDataset, writePipeline } from "../../batchpipe/test/support/harness.js";
 import sink from "../src/index.js";
-import { POSTGRES_PASSWORD, startPostgres } from "./support/postgres-server.mjs";
+import { POSTGRES_PASSWORD, sharedPostgres } from "./support/postgres-server.mjs";
 
 // ${VAR} references in YAML, not JS templates
 const ref = (name: string) => ["$", `{${name}}`].join("");
 
-let server: Awaited<ReturnType<typeof startPostgres>>;
+let server: Awaited<ReturnType<typeof sharedPostgres>>;
 beforeAll(async () => {
-  server = await startPostgres();
-});
-afterAll(async () => {
-  await server?.stop();
+  server = await sharedPostgres();
 });
 
 function targets(options: Record<string, unknown>, env: Record<string, string | undefined> = { USER: "me" }) {

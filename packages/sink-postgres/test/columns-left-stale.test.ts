@@ -6,19 +6,16 @@
 // what to do.
 import fs from "node:fs";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { batchpipe, tempDir } from "../../batchpipe/test/support/harness.js";
-import { startPostgres } from "./support/postgres-server.mjs";
+import { sharedPostgres } from "./support/postgres-server.mjs";
 
 // a ${VAR} reference in YAML, not a JS template
 const URL_REF = ['url: "$', '{DATABASE_URL}"'].join("");
 
-let server: Awaited<ReturnType<typeof startPostgres>>;
+let server: Awaited<ReturnType<typeof sharedPostgres>>;
 beforeAll(async () => {
-  server = await startPostgres();
-});
-afterAll(async () => {
-  await server?.stop();
+  server = await sharedPostgres();
 });
 
 function spec(columns: string, prompt: string): string {

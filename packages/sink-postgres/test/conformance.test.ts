@@ -1,18 +1,15 @@
 // The sink conformance suite against a real PostgreSQL server (started for this file).
 import { testSink } from "@batchpipe/core/testing";
-import { afterAll, beforeAll, test } from "vitest";
+import { beforeAll, test } from "vitest";
 import sink from "../src/index.js";
-import { startPostgres } from "./support/postgres-server.mjs";
+import { sharedPostgres } from "./support/postgres-server.mjs";
 
-let server: Awaited<ReturnType<typeof startPostgres>>;
+let server: Awaited<ReturnType<typeof sharedPostgres>>;
 let url: string;
 let tables = 0;
 beforeAll(async () => {
-  server = await startPostgres();
+  server = await sharedPostgres();
   url = await server.createDatabase();
-});
-afterAll(async () => {
-  await server?.stop();
 });
 
 const checks = testSink(sink, {

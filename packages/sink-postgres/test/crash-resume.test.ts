@@ -19,7 +19,7 @@ import {
   writeDataset,
   writePipeline,
 } from "../../batchpipe/test/support/harness.js";
-import { POSTGRES_PASSWORD, startPostgres } from "./support/postgres-server.mjs";
+import { POSTGRES_PASSWORD, sharedPostgres } from "./support/postgres-server.mjs";
 
 // a ${VAR} reference in YAML, not a JS template
 const URL_REF = ['url: "$', '{DATABASE_URL}"'].join("");
@@ -27,16 +27,16 @@ const N = 1200;
 /** small parts (engine tuning): a shard's delivery is many transactions, so kills land between and inside them */
 const ENGINE = { deliveryPartSize: 40 };
 
-let server: Awaited<ReturnType<typeof startPostgres>>;
+let server: Awaited<ReturnType<typeof sharedPostgres>>;
 let emulator: EmulatorProcess;
 beforeAll(async () => {
   [server, emulator] = await Promise.all([
-    startPostgres(),
+    sharedPostgres(),
     startEmulatorProcess({ timeScale: 1, latencies: { linesPerSecond: 2000, validation: 0.05 } }),
   ]);
 });
 afterAll(async () => {
-  await Promise.all([server?.stop(), emulator?.close()]);
+  await emulator?.close();
 });
 
 /**

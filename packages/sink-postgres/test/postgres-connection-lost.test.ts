@@ -18,22 +18,22 @@ import {
   writePipeline,
 } from "../../batchpipe/test/support/harness.js";
 import sink from "../src/index.js";
-import { POSTGRES_PASSWORD, startPostgres } from "./support/postgres-server.mjs";
+import { POSTGRES_PASSWORD, sharedPostgres } from "./support/postgres-server.mjs";
 
 // a ${VAR} reference in YAML, not a JS template
 const URL_REF = ['url: "$', '{DATABASE_URL}"'].join("");
 const N = 600;
 
-let server: Awaited<ReturnType<typeof startPostgres>>;
+let server: Awaited<ReturnType<typeof sharedPostgres>>;
 let emulator: EmulatorProcess;
 beforeAll(async () => {
   [server, emulator] = await Promise.all([
-    startPostgres(),
+    sharedPostgres(),
     startEmulatorProcess({ timeScale: 1, latencies: { linesPerSecond: 2000, validation: 0.05 } }),
   ]);
 });
 afterAll(async () => {
-  await Promise.all([server?.stop(), emulator?.close()]);
+  await emulator?.close();
 });
 
 function success(id: string) {
@@ -134,7 +134,7 @@ describe("sink-postgres: the server ends or cancels the sink's work", () => {
   }, 180_000);
 
   it("idle_in_transaction_session_timeout ends the session between a write and its commit: the hint names it", async () => {
-    const url = await roleWith("idler", "idle_in_transaction_session_timeout = '100ms'");
+    const url = await roleWith("idle_tx", "idle_in_transaction_session_timeout = '100ms'");
     const handle = await sink.open({
       ...createTestContext("/tmp", sink.options.parse({ url })),
       checkpoint: undefined,

@@ -14,23 +14,23 @@ import {
   writeDataset,
   writePipeline,
 } from "../../batchpipe/test/support/harness.js";
-import { POSTGRES_PASSWORD, startPostgres } from "./support/postgres-server.mjs";
+import { POSTGRES_PASSWORD, sharedPostgres } from "./support/postgres-server.mjs";
 
 // a ${VAR} reference in YAML, not a JS template
 const URL_REF = ['url: "$', '{DATABASE_URL}"'].join("");
 const N = 300;
 
-let server: Awaited<ReturnType<typeof startPostgres>>;
+let server: Awaited<ReturnType<typeof sharedPostgres>>;
 let emulator: EmulatorProcess;
 beforeAll(async () => {
   [server, emulator] = await Promise.all([
-    startPostgres(),
+    sharedPostgres(),
     // a batch takes ~1 s: longer than the role's idle_session_timeout
     startEmulatorProcess({ timeScale: 1, latencies: { linesPerSecond: 200, validation: 0.2 } }),
   ]);
 });
 afterAll(async () => {
-  await Promise.all([server?.stop(), emulator?.close()]);
+  await emulator?.close();
 });
 
 describe("sink-postgres: its idle connection ended between deliveries", () => {

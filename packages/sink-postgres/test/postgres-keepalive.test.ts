@@ -5,16 +5,13 @@
 // timer armed, due within the sink's delay (60 s; Linux's default is 2 hours). Before, no timer.
 import { readFileSync } from "node:fs";
 import { createTestContext } from "@batchpipe/core/testing";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import sink from "../src/index.js";
-import { startPostgres } from "./support/postgres-server.mjs";
+import { sharedPostgres } from "./support/postgres-server.mjs";
 
-let server: Awaited<ReturnType<typeof startPostgres>>;
+let server: Awaited<ReturnType<typeof sharedPostgres>>;
 beforeAll(async () => {
-  server = await startPostgres();
-});
-afterAll(async () => {
-  await server?.stop();
+  server = await sharedPostgres();
 });
 
 /** USER_HZ: /proc/net/tcp gives the timer's due time in clock ticks */
@@ -37,14 +34,16 @@ function timerOf(port: number): { active: number; dueSeconds: number } {
 
 describe("sink-postgres: TCP keepalive on its connection", () => {
   it("the sink's socket has its keepalive timer armed, due within a minute, while it waits", async () => {
-    const url = await server.createDatabase();
+    const database = `keepalive_${process.pid}`;
+    const url = await server.createDatabase(database);
     const handle = await sink.open({
       ...createTestContext("/tmp", sink.options.parse({ url })),
       checkpoint: undefined,
     });
     try {
       const [session] = await server.query(
-        "SELECT client_port FROM pg_stat_activity WHERE application_name = 'batchpipe'",
+        "SELECT client_port FROM pg_stat_activity WHERE application_name = 'batchpipe' AND datname = $1",
+        [database],
       );
       expect(session?.client_port).toBeGreaterThan(0);
       const timer = timerOf(session.client_port);

@@ -12,21 +12,21 @@ import {
   writeDataset,
   writePipeline,
 } from "../../batchpipe/test/support/harness.js";
-import { startPostgres } from "./support/postgres-server.mjs";
+import { sharedPostgres } from "./support/postgres-server.mjs";
 
 // a ${VAR} reference in YAML, not a JS template
 const URL_REF = ['url: "$', '{DATABASE_URL}"'].join("");
 const APP_PASSWORD = "app-pw-Lp4";
 const N = 30;
 
-let server: Awaited<ReturnType<typeof startPostgres>>;
+let server: Awaited<ReturnType<typeof sharedPostgres>>;
 let emulator: EmulatorProcess;
 beforeAll(async () => {
-  [server, emulator] = await Promise.all([startPostgres(), startEmulatorProcess()]);
+  [server, emulator] = await Promise.all([sharedPostgres(), startEmulatorProcess()]);
   await server.query(`CREATE ROLE app LOGIN PASSWORD '${APP_PASSWORD}'`);
 });
 afterAll(async () => {
-  await Promise.all([server?.stop(), emulator?.close()]);
+  await emulator?.close();
 });
 
 /** a database whose tables the superuser created: app may use public, not create in it */

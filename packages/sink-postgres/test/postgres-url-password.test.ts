@@ -12,7 +12,7 @@ import {
   writeDataset,
   writePipeline,
 } from "../../batchpipe/test/support/harness.js";
-import { startPostgres } from "./support/postgres-server.mjs";
+import { sharedPostgres } from "./support/postgres-server.mjs";
 
 // a ${VAR} reference in YAML, not a JS template
 const URL_REF = ['url: "$', '{DATABASE_URL}"'].join("");
@@ -20,16 +20,16 @@ const PASSWORD = "p@ss/w0rd-Kx7";
 /** what pg read as the host and database: the password's tail */
 const TAIL = "w0rd-Kx7";
 
-let server: Awaited<ReturnType<typeof startPostgres>>;
+let server: Awaited<ReturnType<typeof sharedPostgres>>;
 let emulator: EmulatorProcess;
 beforeAll(async () => {
-  [server, emulator] = await Promise.all([startPostgres(), startEmulatorProcess()]);
+  [server, emulator] = await Promise.all([sharedPostgres(), startEmulatorProcess()]);
   await server.query(`CREATE ROLE writer LOGIN PASSWORD '${PASSWORD}'`);
   await server.createDatabase("writer");
   await server.query("ALTER DATABASE writer OWNER TO writer");
 });
 afterAll(async () => {
-  await Promise.all([server?.stop(), emulator?.close()]);
+  await emulator?.close();
 });
 
 async function run(url: string) {

@@ -4,7 +4,7 @@
 // password's head as the port and the rest as the query. Now validate and run refuse it at the
 // url's line, quoting nothing of it, and say how to percent-encode; the encoded URL connects.
 import { createTestContext } from "@batchpipe/core/testing";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import {
   cli,
   filesContaining,
@@ -13,7 +13,7 @@ import {
   writePipeline,
 } from "../../batchpipe/test/support/harness.js";
 import sink from "../src/index.js";
-import { startPostgres } from "./support/postgres-server.mjs";
+import { sharedPostgres } from "./support/postgres-server.mjs";
 
 // a ${VAR} reference in YAML, not a JS template
 const URL_REF = ['url: "$', '{DATABASE_URL}"'].join("");
@@ -21,15 +21,12 @@ const PASSWORD = "1?a=b-Zq8";
 /** what pg read as the query: the password's tail */
 const TAIL = "a=b-Zq8";
 
-let server: Awaited<ReturnType<typeof startPostgres>>;
+let server: Awaited<ReturnType<typeof sharedPostgres>>;
 beforeAll(async () => {
-  server = await startPostgres();
+  server = await sharedPostgres();
   await server.query(`CREATE ROLE querier LOGIN PASSWORD '${PASSWORD}'`);
   await server.createDatabase("querier");
   await server.query("ALTER DATABASE querier OWNER TO querier");
-});
-afterAll(async () => {
-  await server?.stop();
 });
 
 const problems = (url: string) =>

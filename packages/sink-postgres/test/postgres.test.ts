@@ -2,19 +2,16 @@
 // an existing table (its own columns and types), hostile values, and the errors it reports.
 import type { FailureRow, ResultRow, SuccessRow } from "@batchpipe/core/plugin";
 import { createTestContext } from "@batchpipe/core/testing";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import sink from "../src/index.js";
-import { POSTGRES_PASSWORD, startPostgres } from "./support/postgres-server.mjs";
+import { POSTGRES_PASSWORD, sharedPostgres } from "./support/postgres-server.mjs";
 
-let server: Awaited<ReturnType<typeof startPostgres>>;
+let server: Awaited<ReturnType<typeof sharedPostgres>>;
 let url: string;
 const DB = `sink_${process.pid}`;
 beforeAll(async () => {
-  server = await startPostgres();
+  server = await sharedPostgres();
   url = await server.createDatabase(DB);
-});
-afterAll(async () => {
-  await server?.stop();
 });
 
 const query = <R extends Record<string, unknown>>(sql: string, params: unknown[] = []) =>

@@ -14,18 +14,18 @@ import {
   tempDir,
   writePipeline,
 } from "../../batchpipe/test/support/harness.js";
-import { startPostgres } from "./support/postgres-server.mjs";
+import { sharedPostgres } from "./support/postgres-server.mjs";
 
 // a ${VAR} reference in YAML, not a JS template
 const URL_REF = ['url: "$', '{DATABASE_URL}"'].join("");
 
-let server: Awaited<ReturnType<typeof startPostgres>>;
+let server: Awaited<ReturnType<typeof sharedPostgres>>;
 let emulator: EmulatorProcess;
 beforeAll(async () => {
-  [server, emulator] = await Promise.all([startPostgres(), startEmulatorProcess()]);
+  [server, emulator] = await Promise.all([sharedPostgres(), startEmulatorProcess()]);
 });
 afterAll(async () => {
-  await Promise.all([server?.stop(), emulator?.close()]);
+  await emulator?.close();
 });
 
 const lines = (records: object[]) => records.map((r) => `${JSON.stringify(r)}\n`).join("");

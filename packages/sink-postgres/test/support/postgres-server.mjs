@@ -7,8 +7,12 @@
  *
  * Plain JS, so that bench/ can start one too. Local connections (unix socket) are trusted; TCP needs a password (scram-sha-256), so a test can
  * pass a real password in a URL. The superuser `postgres` has password POSTGRES_PASSWORD.
+ *
+ * A test run shares one server: sharedPostgres() asks the run's global setup
+ * (postgres-global-setup.ts) for it, which starts it on the first ask and stops it when the run ends.
  */
 import { execFileSync, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
@@ -17,18 +21,26 @@ import pg from "pg";
 
 export const POSTGRES_PASSWORD = "bp-test-pw-7Qx";
 
+/** where the run's global setup takes asks for the shared server (an http URL on loopback) */
+export const SHARED_POSTGRES_ENV = "BATCHPIPE_TEST_POSTGRES";
+
 /**
  * @typedef {object} PostgresServer
  * @property {number} port
  * @property {(database?: string) => string} url a superuser URL over loopback TCP (with its password)
  *   for `database` (default postgres)
- * @property {(name?: string) => Promise<string>} createDatabase a new empty database; returns its URL
+ * @property {(name?: string) => Promise<string>} createDatabase a new empty database (by default a
+ *   name no other test of the run takes); returns its URL
  * @property {(sql: string, params?: unknown[], database?: string) => Promise<any[]>} query SQL as the
  *   superuser in `database`: its rows
  * @property {() => Promise<void>} stop
  */
 
+/** @typedef {Omit<PostgresServer, "stop">} SharedPostgres */
+
 let databases = 0;
+/** in default database names: test files share a server, and a process id is not unique over time */
+const nameTag = randomBytes(4).toString("hex");
 
 /**
  * @param {{ settings?: Record<string, string>, ssl?: { cert: string, key: string } }} [options]
@@ -90,6 +102,47 @@ export async function startPostgres(options = {}) {
   });
   const exited = new Promise((resolve) => child.once("exit", () => resolve()));
 
+  const server = serverAt(port);
+  try {
+    await waitUntilReady(server.url(), child, () => log);
+  } catch (error) {
+    await stopChild(child, exited);
+    fs.rmSync(root, { recursive: true, force: true });
+    throw error;
+  }
+
+  return {
+    ...server,
+    async stop() {
+      await stopChild(child, exited);
+      fs.rmSync(root, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * The test run's one server, started on the first ask and stopped when the run ends (by the global
+ * setup of the root vitest.config.ts). A test file takes databases and roles of its own names
+ * (createDatabase's default is one), leaves the server's settings alone and does not stop it:
+ * tests that need a server of their own (TLS, other settings) start one with startPostgres.
+ * @returns {Promise<SharedPostgres>}
+ */
+export async function sharedPostgres() {
+  const ask = process.env[SHARED_POSTGRES_ENV];
+  if (!ask)
+    throw new Error(
+      `no shared PostgreSQL server: ${SHARED_POSTGRES_ENV} is not set. Run the tests with the root vitest.config.ts (its globalSetup starts the server), or call startPostgres().`,
+    );
+  const res = await fetch(ask, { method: "POST" });
+  const body = await res.text();
+  if (!res.ok) throw new Error(`the shared PostgreSQL server did not start: ${body}`);
+  return serverAt(Number(body));
+}
+
+// --- internal ---
+
+/** @returns {SharedPostgres} the superuser's access to the server on `port` */
+function serverAt(port) {
   const url = (database = "postgres") =>
     `postgres://postgres:${POSTGRES_PASSWORD}@127.0.0.1:${port}/${database}`;
   const query = async (sql, params = [], database = undefined) => {
@@ -101,31 +154,16 @@ export async function startPostgres(options = {}) {
       await client.end();
     }
   };
-
-  try {
-    await waitUntilReady(url(), child, () => log);
-  } catch (error) {
-    await stopChild(child, exited);
-    fs.rmSync(root, { recursive: true, force: true });
-    throw error;
-  }
-
   return {
     port,
     url,
     query,
-    async createDatabase(name = `db_${process.pid}_${++databases}`) {
+    async createDatabase(name = `db_${process.pid}_${nameTag}_${++databases}`) {
       await query(`CREATE DATABASE "${name}"`);
       return url(name);
     },
-    async stop() {
-      await stopChild(child, exited);
-      fs.rmSync(root, { recursive: true, force: true });
-    },
   };
 }
-
-// --- internal ---
 
 /** copies of the certificate and key in the server's folder, readable by its user only */
 function sslSettings(root, ssl, user) {
