@@ -8,10 +8,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { batchpipe, tempDir } from "../../batchpipe/test/support/harness.js";
-import { sharedPostgres } from "./support/postgres-server.mjs";
-
-// a ${VAR} reference in YAML, not a JS template
-const URL_REF = ['url: "$', '{DATABASE_URL}"'].join("");
+import { sharedPostgres, URL_REF } from "./support/postgres-server.mjs";
 
 let server: Awaited<ReturnType<typeof sharedPostgres>>;
 beforeAll(async () => {

@@ -19,10 +19,8 @@ import {
   writeDataset,
   writePipeline,
 } from "../../batchpipe/test/support/harness.js";
-import { POSTGRES_PASSWORD, sharedPostgres } from "./support/postgres-server.mjs";
+import { POSTGRES_PASSWORD, sharedPostgres, URL_REF } from "./support/postgres-server.mjs";
 
-// a ${VAR} reference in YAML, not a JS template
-const URL_REF = ['url: "$', '{DATABASE_URL}"'].join("");
 const N = 1200;
 /** small parts (engine tuning): a shard's delivery is many transactions, so kills land between and inside them */
 const ENGINE = { deliveryPartSize: 40 };

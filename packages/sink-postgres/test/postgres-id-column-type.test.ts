@@ -15,10 +15,7 @@ import {
   writePipeline,
 } from "../../batchpipe/test/support/harness.js";
 import sink from "../src/index.js";
-import { sharedPostgres } from "./support/postgres-server.mjs";
-
-// a ${VAR} reference in YAML, not a JS template
-const URL_REF = ['url: "$', '{DATABASE_URL}"'].join("");
+import { sharedPostgres, URL_REF } from "./support/postgres-server.mjs";
 
 let server: Awaited<ReturnType<typeof sharedPostgres>>;
 let emulator: EmulatorProcess;

@@ -14,10 +14,8 @@ import {
   writeDataset,
   writePipeline,
 } from "../../batchpipe/test/support/harness.js";
-import { POSTGRES_PASSWORD, sharedPostgres } from "./support/postgres-server.mjs";
+import { POSTGRES_PASSWORD, sharedPostgres, URL_REF } from "./support/postgres-server.mjs";
 
-// a ${VAR} reference in YAML, not a JS template
-const URL_REF = ['url: "$', '{DATABASE_URL}"'].join("");
 const N = 300;
 
 let server: Awaited<ReturnType<typeof sharedPostgres>>;

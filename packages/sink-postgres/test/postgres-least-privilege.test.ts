@@ -12,10 +12,8 @@ import {
   writeDataset,
   writePipeline,
 } from "../../batchpipe/test/support/harness.js";
-import { sharedPostgres } from "./support/postgres-server.mjs";
+import { sharedPostgres, URL_REF } from "./support/postgres-server.mjs";
 
-// a ${VAR} reference in YAML, not a JS template
-const URL_REF = ['url: "$', '{DATABASE_URL}"'].join("");
 const APP_PASSWORD = "app-pw-Lp4";
 const N = 30;
 

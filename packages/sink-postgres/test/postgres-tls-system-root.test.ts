@@ -15,10 +15,7 @@ import {
   writeDataset,
   writePipeline,
 } from "../../batchpipe/test/support/harness.js";
-import { startPostgres } from "./support/postgres-server.mjs";
-
-// a ${VAR} reference in YAML, not a JS template
-const URL_REF = ['url: "$', '{DATABASE_URL}"'].join("");
+import { startPostgres, URL_REF } from "./support/postgres-server.mjs";
 
 let server: Awaited<ReturnType<typeof startPostgres>>;
 let emulator: EmulatorProcess;

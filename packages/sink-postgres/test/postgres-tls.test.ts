@@ -17,10 +17,8 @@ import {
   writePipeline,
 } from "../../batchpipe/test/support/harness.js";
 import sink from "../src/index.js";
-import { startPostgres } from "./support/postgres-server.mjs";
+import { startPostgres, URL_REF } from "./support/postgres-server.mjs";
 
-// a ${VAR} reference in YAML, not a JS template
-const URL_REF = ['url: "$', '{DATABASE_URL}"'].join("");
 /** the name in the certificate: not the 127.0.0.1 the tests connect to */
 const CERT_HOST = "db.example";
 

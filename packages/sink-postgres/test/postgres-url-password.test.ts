@@ -12,10 +12,8 @@ import {
   writeDataset,
   writePipeline,
 } from "../../batchpipe/test/support/harness.js";
-import { sharedPostgres } from "./support/postgres-server.mjs";
+import { sharedPostgres, URL_REF } from "./support/postgres-server.mjs";
 
-// a ${VAR} reference in YAML, not a JS template
-const URL_REF = ['url: "$', '{DATABASE_URL}"'].join("");
 const PASSWORD = "p@ss/w0rd-Kx7";
 /** what pg read as the host and database: the password's tail */
 const TAIL = "w0rd-Kx7";

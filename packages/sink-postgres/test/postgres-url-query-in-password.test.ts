@@ -13,10 +13,8 @@ import {
   writePipeline,
 } from "../../batchpipe/test/support/harness.js";
 import sink from "../src/index.js";
-import { sharedPostgres } from "./support/postgres-server.mjs";
+import { sharedPostgres, URL_REF } from "./support/postgres-server.mjs";
 
-// a ${VAR} reference in YAML, not a JS template
-const URL_REF = ['url: "$', '{DATABASE_URL}"'].join("");
 const PASSWORD = "1?a=b-Zq8";
 /** what pg read as the query: the password's tail */
 const TAIL = "a=b-Zq8";

@@ -21,6 +21,12 @@ import pg from "pg";
 
 export const POSTGRES_PASSWORD = "bp-test-pw-7Qx";
 
+/**
+ * a sink's url option as the reference `${DATABASE_URL}`, for a spec's YAML (the test passes
+ * DATABASE_URL); joined, so that it does not read as a JS template
+ */
+export const URL_REF = ['url: "$', '{DATABASE_URL}"'].join("");
+
 /** where the run's global setup takes asks for the shared server (an http URL on loopback) */
 export const SHARED_POSTGRES_ENV = "BATCHPIPE_TEST_POSTGRES";
 
