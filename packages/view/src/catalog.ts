@@ -38,17 +38,44 @@ export interface SinkFile {
   keepsResponse: boolean;
 }
 
-export function createCatalog(pipelines: { pipeline: EnginePipeline; stateDir?: string }[]): ViewPipeline[] {
+export interface CatalogEntry {
+  pipeline: EnginePipeline;
+  stateDir?: string;
+}
+
+/**
+ * The pipelines listed, in the order they came: those the viewer started with, then those added
+ * while it runs (a spec written into a watched folder). A pipeline keeps its key once given.
+ */
+export interface Catalog {
+  list: ViewPipeline[];
+  /** lists the pipelines not listed yet (by spec file; a pipeline built in code is always new) */
+  add(pipelines: CatalogEntry[]): void;
+}
+
+export function createCatalog(pipelines: CatalogEntry[]): Catalog {
   const seen = new Map<string, number>();
-  return pipelines.map(({ pipeline, stateDir }) => ({
-    key: keyOf(pipeline.spec.name, seen),
-    name: pipeline.spec.name,
-    file: pipeline.file,
-    pipeline,
-    state: new StateReader(path.resolve(stateDir ?? defaultStateDir(pipeline))),
-    results: firstJsonl(pipeline, "sinks"),
-    errors: firstJsonl(pipeline, "errors"),
-  }));
+  const files = new Set<string>();
+  const catalog: Catalog = {
+    list: [],
+    add(more) {
+      for (const { pipeline, stateDir } of more) {
+        if (pipeline.file !== null && files.has(pipeline.file)) continue;
+        if (pipeline.file !== null) files.add(pipeline.file);
+        catalog.list.push({
+          key: keyOf(pipeline.spec.name, seen),
+          name: pipeline.spec.name,
+          file: pipeline.file,
+          pipeline,
+          state: new StateReader(path.resolve(stateDir ?? defaultStateDir(pipeline))),
+          results: firstJsonl(pipeline, "sinks"),
+          errors: firstJsonl(pipeline, "errors"),
+        });
+      }
+    },
+  };
+  catalog.add(pipelines);
+  return catalog;
 }
 
 export interface RecordFile {

@@ -12,12 +12,18 @@ import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { EnginePipeline } from "@batchpipe/core";
-import { createCatalog, recordFiles, type ViewPipeline } from "./catalog.js";
+import { type Catalog, type CatalogEntry, createCatalog, recordFiles } from "./catalog.js";
 import { type RecordQuery, scanRecords } from "./records.js";
 import { cutReader, failuresView, recordView, runsView, runView } from "./run-view.js";
 
 export interface ViewServerOptions {
   pipelines: { pipeline: EnginePipeline; stateDir?: string }[];
+  /**
+   * Pipelines to list beside them, asked again (at most every 1.5 s) when a page asks for the runs
+   * or for a pipeline not listed: a spec written into the folder the viewer shows is listed without
+   * restarting it. Those whose spec file is listed already are left out.
+   */
+  discover?: () => Promise<CatalogEntry[]>;
   /** default 127.0.0.1 */
   host?: string;
   /** default 0: a free port */
@@ -51,6 +57,8 @@ const HEADERS = {
 /** records per page, and how long one records request may scan before it answers with a cursor */
 const PAGE_SIZE = 50;
 const SCAN_BUDGET_MS = 300;
+/** how often the pipelines to list are looked for again (options.discover) */
+const DISCOVER_EVERY_MS = 1500;
 
 export function isLoopback(host: string): boolean {
   return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
@@ -61,9 +69,11 @@ export async function startViewServer(options: ViewServerOptions): Promise<ViewS
   const token =
     options.token !== undefined ? options.token : isLoopback(host) ? null : randomBytes(24).toString("hex");
   const catalog = createCatalog(options.pipelines);
+  const discover = discoverer(catalog, options.discover);
   const server = http.createServer((req, res) => {
-    handle(req, res, { catalog, token, host, port: (server.address() as AddressInfo).port }).catch(
-      (error: unknown) => send(res, 500, { error: error instanceof Error ? error.message : String(error) }),
+    const port = (server.address() as AddressInfo).port;
+    handle(req, res, { catalog, discover, token, host, port }).catch((error: unknown) =>
+      send(res, 500, { error: error instanceof Error ? error.message : String(error) }),
     );
   });
   await new Promise<void>((resolve, reject) => {
@@ -76,7 +86,7 @@ export async function startViewServer(options: ViewServerOptions): Promise<ViewS
     url: `http://${shown}:${port}/${token ? `?token=${token}` : ""}`,
     port,
     close: async () => {
-      for (const view of catalog) view.state.close();
+      for (const view of catalog.list) view.state.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
@@ -84,7 +94,9 @@ export async function startViewServer(options: ViewServerOptions): Promise<ViewS
 }
 
 interface Context {
-  catalog: ViewPipeline[];
+  catalog: Catalog;
+  /** lists the pipelines added since (a no-op without options.discover) */
+  discover: () => Promise<void>;
   token: string | null;
   host: string;
   port: number;
@@ -118,10 +130,17 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, ctx: 
   }
   if (SCRIPTS.has(route.slice(1)) || route === "/style.css") return asset(res, route.slice(1));
   if (route === "/favicon.ico") return void res.writeHead(204, HEADERS).end();
-  if (route === "/api/runs") return send(res, 200, { pipelines: runsView(ctx.catalog) });
+  if (route === "/api/runs") {
+    await ctx.discover();
+    return send(res, 200, { pipelines: runsView(ctx.catalog.list) });
+  }
   if (!route.startsWith("/api/")) return send(res, 404, { error: "not found" });
 
-  const view = ctx.catalog.find((p) => p.key === url.searchParams.get("pipeline"));
+  const key = url.searchParams.get("pipeline");
+  const find = () => ctx.catalog.list.find((p) => p.key === key);
+  // a link to a pipeline added since the last look
+  if (!find()) await ctx.discover();
+  const view = find();
   const run = view?.state.run(url.searchParams.get("run") ?? "");
   if (!view || !run) return send(res, 404, { error: "no such pipeline or run" });
   switch (route) {
@@ -149,6 +168,24 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, ctx: 
     default:
       return send(res, 404, { error: "not found" });
   }
+}
+
+/** options.discover, asked at most every 1.5 s (callers meanwhile share the last answer) */
+function discoverer(catalog: Catalog, discover: (() => Promise<CatalogEntry[]>) | undefined) {
+  if (!discover) return async () => undefined;
+  let last = 0;
+  let pending: Promise<void> | null = null;
+  return (): Promise<void> => {
+    if (pending) return pending;
+    if (Date.now() - last < DISCOVER_EVERY_MS) return Promise.resolve();
+    pending = discover()
+      .then((found) => catalog.add(found))
+      .finally(() => {
+        last = Date.now();
+        pending = null;
+      });
+    return pending;
+  };
 }
 
 function recordQuery(params: URLSearchParams): RecordQuery {

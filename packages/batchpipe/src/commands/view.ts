@@ -44,7 +44,8 @@ export default defineCommand({
     const ctx = cliContext(context);
     const args = context.args;
     const given = (context.args._ as string[]).length > 0 ? (context.args._ as string[]) : ["."];
-    const pipelines = await findPipelines(ctx, given, args["allow-inline-secrets"] === true);
+    const finder = pipelineFinder(ctx, given, args["allow-inline-secrets"] === true);
+    const pipelines = await finder.initial();
     if (pipelines.length === 0) {
       throw new BatchpipeError(ErrorCodes.USAGE, `no pipeline spec found in ${given.join(", ")}`, {
         hint: "Name a pipeline file: `batchpipe view pipeline.yaml`.",
@@ -60,6 +61,8 @@ export default defineCommand({
     const stateDir = args["state-dir"] ? path.resolve(ctx.cwd, args["state-dir"]) : undefined;
     const server = await startViewServer({
       pipelines: pipelines.map((pipeline) => ({ pipeline, stateDir })),
+      // specs written into the folders named while the viewer runs are listed too
+      discover: async () => (await finder.added()).map((pipeline) => ({ pipeline })),
       host: args.host,
       port,
     });
@@ -80,33 +83,65 @@ export default defineCommand({
   },
 });
 
-/** the specs named, and the specs found under the folders named (a YAML file with version, name and source) */
-async function findPipelines(
-  ctx: CliContext,
-  given: string[],
-  allowInlineSecrets: boolean,
-): Promise<Pipeline[]> {
-  const pipelines: Pipeline[] = [];
-  for (const arg of given) {
-    const target = path.resolve(ctx.cwd, arg);
-    if (!fs.existsSync(target)) {
-      throw new BatchpipeError(ErrorCodes.USAGE, `${arg} does not exist`, {
-        hint: "Name a pipeline file or a folder holding pipeline files.",
-      });
+/**
+ * The specs named, and the specs found under the folders named (a YAML file with version, name and
+ * source): `initial()` at start; `added()` later, the specs that have appeared under those folders
+ * since (a spec that does not load is tried again once its file changes, and said so once).
+ */
+function pipelineFinder(ctx: CliContext, given: string[], allowInlineSecrets: boolean) {
+  const targets = given.map((arg) => ({ arg, target: path.resolve(ctx.cwd, arg) }));
+  const known = new Set<string>();
+  /** spec files that did not load → their size and mtime then */
+  const failed = new Map<string, string>();
+  const stamp = (file: string) => {
+    const stat = fs.statSync(file, { throwIfNoEntry: false });
+    return stat ? `${stat.size}:${stat.mtimeMs}` : "";
+  };
+  const tryLoad = async (file: string, out: Pipeline[]) => {
+    known.add(file);
+    try {
+      out.push(await load(ctx, file, allowInlineSecrets));
+      failed.delete(file);
+    } catch (error) {
+      known.delete(file);
+      failed.set(file, stamp(file));
+      ctx.io.stderr.write(`skipped ${path.relative(ctx.cwd, file)}: ${(error as Error).message}\n`);
     }
-    if (!fs.statSync(target).isDirectory()) {
-      pipelines.push(await load(ctx, target, allowInlineSecrets));
-      continue;
-    }
-    for (const file of specFiles(target, 3)) {
-      try {
-        pipelines.push(await load(ctx, file, allowInlineSecrets));
-      } catch (error) {
-        ctx.io.stderr.write(`skipped ${path.relative(ctx.cwd, file)}: ${(error as Error).message}\n`);
+  };
+  return {
+    async initial(): Promise<Pipeline[]> {
+      const pipelines: Pipeline[] = [];
+      for (const { arg, target } of targets) {
+        if (!fs.existsSync(target)) {
+          throw new BatchpipeError(ErrorCodes.USAGE, `${arg} does not exist`, {
+            hint: "Name a pipeline file or a folder holding pipeline files.",
+          });
+        }
+        if (!fs.statSync(target).isDirectory()) {
+          known.add(target);
+          pipelines.push(await load(ctx, target, allowInlineSecrets));
+          continue;
+        }
+        for (const file of specFiles(target, 3)) if (!known.has(file)) await tryLoad(file, pipelines);
       }
-    }
-  }
-  return pipelines;
+      return pipelines;
+    },
+    async added(): Promise<Pipeline[]> {
+      const pipelines: Pipeline[] = [];
+      for (const { target } of targets) {
+        // a folder removed since shows nothing new
+        if (!fs.statSync(target, { throwIfNoEntry: false })?.isDirectory()) continue;
+        for (const file of specFiles(target, 3, known)) {
+          if (known.has(file) || failed.get(file) === stamp(file)) continue;
+          await tryLoad(file, pipelines);
+        }
+      }
+      if (pipelines.length > 0) {
+        ctx.io.stderr.write(`batchpipe view: added ${pipelines.map((p) => p.spec.name).join(", ")}\n`);
+      }
+      return pipelines;
+    },
+  };
 }
 
 function load(ctx: CliContext, file: string, allowInlineSecrets: boolean): Promise<Pipeline> {
@@ -116,15 +151,21 @@ function load(ctx: CliContext, file: string, allowInlineSecrets: boolean): Promi
 
 const SKIP = new Set(["node_modules", ".git", ".batchpipe", "dist"]);
 
-function specFiles(dir: string, depth: number): string[] {
+/** the spec files under `dir` (`known`: files listed already, not read again) */
+function specFiles(dir: string, depth: number, known?: Set<string>): string[] {
   const out: string[] = [];
-  for (const entry of fs
-    .readdirSync(dir, { withFileTypes: true })
-    .sort((a, b) => a.name.localeCompare(b.name))) {
+  // a folder removed or unreadable (while the viewer looks again) holds no spec
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return out;
+  }
+  for (const entry of entries.sort((a, b) => a.name.localeCompare(b.name))) {
     const full = path.join(dir, entry.name);
     if (entry.isDirectory()) {
-      if (depth > 0 && !SKIP.has(entry.name)) out.push(...specFiles(full, depth - 1));
-    } else if (/\.ya?ml$/.test(entry.name) && looksLikeSpec(full)) {
+      if (depth > 0 && !SKIP.has(entry.name)) out.push(...specFiles(full, depth - 1, known));
+    } else if (/\.ya?ml$/.test(entry.name) && (known?.has(full) || looksLikeSpec(full))) {
       out.push(full);
     }
   }
@@ -132,7 +173,12 @@ function specFiles(dir: string, depth: number): string[] {
 }
 
 function looksLikeSpec(file: string): boolean {
-  const text = fs.readFileSync(file, "utf8");
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch {
+    return false;
+  }
   return /^version:/m.test(text) && /^name:/m.test(text) && /^source:/m.test(text);
 }
 
