@@ -181,16 +181,19 @@ export async function runPage(p, r) {
     { class: "batches" },
     "No batch: nothing was sent.",
   );
+  // the queue as the provider counts it: OpenAI's enqueued tokens per model, Anthropic's requests
+  // across models
+  const tokens = data.queue.counts === "tokens";
   const queue = table(
-    ["model", "open batches", "enqueued tokens (est.)", "limit"],
-    data.queue.map((q) =>
+    ["model", "open batches", tokens ? "enqueued tokens (est.)" : "enqueued requests", "limit"],
+    data.queue.rows.map((q) =>
       h(
         "tr",
         null,
         h("td", null, modelName(q.model)),
         h("td", { class: "num" }, fmt(q.batches)),
-        h("td", { class: "num" }, fmt(q.tokens)),
-        h("td", { class: "num" }, q.limit === null ? "unlimited" : fmt(q.limit)),
+        h("td", { class: "num" }, fmt(q.enqueued)),
+        h("td", { class: "num" }, queueLimit(q)),
       ),
     ),
     { class: "queue" },
@@ -231,7 +234,12 @@ export async function runPage(p, r) {
     h(
       "div",
       { class: "two" },
-      h("div", null, h("h2", null, "Queue per model"), queue),
+      h(
+        "div",
+        null,
+        h("h2", null, data.queue.per === "model" ? "Queue per model" : "Queue (all models)"),
+        queue,
+      ),
       h("div", null, h("h2", null, "Cost by model"), costs),
     ),
   );
@@ -252,6 +260,12 @@ function stoppedText({ reason, resume }, cancelRequested) {
   return cancelRequested
     ? `${why} The cancel is not settled: its batches' states are those last polled. Settle it with: ${resume}`
     : `${why} Resume with: ${resume}`;
+}
+
+/** a queue's budget, and where it comes from */
+function queueLimit(q) {
+  if (q.limit === null) return "none set (learnt from the provider's refusals)";
+  return q.limitFrom === "learnt" ? `${fmt(q.limit)} (learnt from a refusal)` : fmt(q.limit);
 }
 
 /** a shard's model; none when the provider's batches mix models (Anthropic's) */

@@ -171,19 +171,45 @@ function runSummary(run: RunRow, running: boolean) {
   };
 }
 
-/** estimated tokens of the open batches per model, against batch.max_enqueued_tokens */
+/**
+ * The provider's queue as the engine's scheduler counts it (runScheduler in core's loop-context.ts):
+ * OpenAI's counts estimated input tokens per model against `batch.max_enqueued_tokens`; Anthropic's
+ * counts requests across all models against the provider's `max_enqueued_requests`. One row per
+ * queue (per model, or one for the account): the open batches, what they hold in the queue's unit,
+ * and the budget (the one set, or the one learnt from the provider's refusals, or none yet).
+ */
 function queueUse(view: ViewPipeline, shards: ShardRow[]) {
-  const limit = view.pipeline.spec.batch.max_enqueued_tokens ?? null;
-  const byModel = new Map<string, { tokens: number; batches: number }>();
+  const { plugin, options } = view.pipeline.provider;
+  const limits = plugin.limits(options);
+  const { counts, per } = limits.queue;
+  const configured =
+    counts === "tokens" ? view.pipeline.spec.batch.max_enqueued_tokens : (limits.maxEnqueued ?? null);
+  const learned = view.state.learnedBudgets();
+  const byQueue = new Map<string, { model: string; enqueued: number; batches: number }>();
   for (const s of shards) {
-    const entry = byModel.get(s.model) ?? { tokens: 0, batches: 0 };
+    // the scheduler's queue key: the model, or "*" for the account's one queue
+    const key = per === "model" ? s.model : "*";
+    const entry = byQueue.get(key) ?? { model: per === "model" ? s.model : "", enqueued: 0, batches: 0 };
     if (s.status === "open" || s.status === "submitting") {
-      entry.tokens += s.tokens;
+      entry.enqueued += counts === "tokens" ? s.tokens : s.requests;
       entry.batches++;
     }
-    byModel.set(s.model, entry);
+    byQueue.set(key, entry);
   }
-  return [...byModel].map(([model, use]) => ({ model, ...use, limit }));
+  const rows = [...byQueue].map(([key, use]) => {
+    const learnt = learned[key];
+    const limit = learnt !== undefined && (configured === null || learnt < configured) ? learnt : configured;
+    return {
+      model: use.model,
+      batches: use.batches,
+      enqueued: use.enqueued,
+      limit,
+      /** where the limit comes from: the spec or provider options, a refusal, or none known */
+      limitFrom: limit === null ? null : limit === configured ? "set" : "learnt",
+    };
+  });
+  /** counts: estimated input tokens (OpenAI) or requests (Anthropic); per: model, or the account */
+  return { counts, per, rows };
 }
 
 /**

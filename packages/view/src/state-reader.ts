@@ -66,6 +66,17 @@ export class StateReader {
     );
   }
 
+  /**
+   * the queue budgets the runs learnt from the provider's refusals, by queue (a model, or "*" for
+   * the account): the kv value core's engine keeps under LEARNED_BUDGETS (loop-context.ts)
+   */
+  learnedBudgets(): Record<string, number> {
+    const row = this.open()?.prepare("SELECT value FROM kv WHERE key = 'learned_budgets'").get() as
+      | { value: string }
+      | undefined;
+    return row ? (JSON.parse(row.value) as Record<string, number>) : {};
+  }
+
   /** shard deliveries (not their parts) with when they were committed */
   deliveries(runId: string): { key: string; at: number }[] {
     const db = this.open();

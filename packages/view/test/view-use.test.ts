@@ -81,7 +81,7 @@ beforeAll(async () => {
     [
       "version: 1",
       "name: anthropic",
-      "provider: { use: emulator, api: anthropic, emulator: { timeScale: 3600 } }",
+      "provider: { use: emulator, api: anthropic, max_enqueued_requests: 500, emulator: { timeScale: 3600 } }",
       "source: { use: jsonl, path: ./plain.jsonl }",
       "transform:",
       '  id: "{{ id }}"',
@@ -295,6 +295,34 @@ describe("an Anthropic run (batches that mix models)", () => {
     expect(await column("table.batches", 3)).toEqual(["all models"]);
     expect(await column("table.queue", 1)).toEqual(["all models"]);
     expect(await column("table.costs", 1)).toEqual(["all models"]);
+  });
+
+  it("shows the queue as the provider counts it: Anthropic's requests (all models), OpenAI's tokens per model", async () => {
+    const queue = async (name: string) => {
+      await page.goto("about:blank");
+      await page.goto(hash("run", name));
+      await page.locator("table.queue tbody tr").first().waitFor();
+      return {
+        title: await page.evaluate(
+          () =>
+            document.querySelector("table.queue")?.closest(".scroll")?.previousElementSibling?.textContent,
+        ),
+        heads: await page.locator("table.queue th").allTextContents(),
+        limit: await page.locator("table.queue tbody tr td:nth-child(4)").allTextContents(),
+      };
+    };
+    expect(await queue("anthropic")).toEqual({
+      title: "Queue (all models)",
+      heads: ["model", "open batches", "enqueued requests", "limit"],
+      // the provider's max_enqueued_requests
+      limit: ["500"],
+    });
+    expect(await queue("retried")).toEqual({
+      title: "Queue per model",
+      heads: ["model", "open batches", "enqueued tokens (est.)", "limit"],
+      // no max_enqueued_tokens: the engine learns the budget from the provider's refusals
+      limit: ["none set (learnt from the provider's refusals)"],
+    });
   });
 });
 
