@@ -1,4 +1,4 @@
-// batchpipe view: the page's router. Pages: #/ runs · #/run/P/R · #/records/P/R?q&status&code ·
+// batchpipe view: the page's router. Pages: #/ runs · #/runs/P?offset=N (a pipeline's older runs) · #/run/P/R · #/records/P/R?q&status&code ·
 // #/record/P/R/REF · #/failures/P/R. The runs and run pages poll while shown, so a run in progress
 // moves. Plain DOM, no framework, no build step.
 import { h, nav, show } from "./dom.js";
@@ -18,25 +18,27 @@ async function route() {
   const parts = (pathPart || "/").split("/").filter(Boolean).map(decodeURIComponent);
   const params = new URLSearchParams(queryPart ?? "");
   const pages = {
+    runs: () => runsPage(parts[1], params),
     run: () => runPage(parts[1], parts[2]),
     records: () => recordsPage(parts[1], parts[2], params),
     record: () => recordPage(parts[1], parts[2], parts[3]),
     failures: () => failuresPage(parts[1], parts[2]),
   };
   const page = pages[parts[0]] ?? runsPage;
+  // finished runs move no more, but a new run may start: the runs pages keep polling
+  const polls = page === runsPage || parts[0] === "runs";
   const tick = async () => {
     try {
       const again = await page();
       if (mine !== nav.generation) return;
       live.textContent = again ? "● live" : "";
-      // finished runs move no more, but a new run may start: the runs page keeps polling
-      if (again || page === runsPage) timer = setTimeout(tick, POLL_MS);
+      if (again || polls) timer = setTimeout(tick, POLL_MS);
     } catch (error) {
       if (mine !== nav.generation) return;
       show(h("p", { class: "error" }, failure(error)));
       // a poll that failed (the viewer restarted, a moment's error) is tried again: a page that polls
       // keeps polling
-      if (page === runsPage || live.textContent) timer = setTimeout(tick, POLL_MS);
+      if (polls || live.textContent) timer = setTimeout(tick, POLL_MS);
     }
   };
   await tick();

@@ -90,6 +90,7 @@ function findFocusable({ signature, index, place }) {
   return alike.length > 0 ? alike[Math.min(index, alike.length - 1)] : all[place];
 }
 
+export const runsLink = (p, offset) => `#/runs/${encodeURIComponent(p)}${offset ? `?offset=${offset}` : ""}`;
 export const runLink = (p, r) => `#/run/${encodeURIComponent(p)}/${encodeURIComponent(r)}`;
 export const recordsLink = (p, r, q) =>
   `#/records/${encodeURIComponent(p)}/${encodeURIComponent(r)}${q ? `?${new URLSearchParams(q)}` : ""}`;

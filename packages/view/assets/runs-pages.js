@@ -13,6 +13,7 @@ import {
   recordsLink,
   runLabel,
   runLink,
+  runsLink,
   setCrumbs,
   show,
   spent,
@@ -23,9 +24,14 @@ import {
 /** what the runs page shows now, and which show() drew it: a poll that brings nothing new leaves it be */
 let shownRuns = { shown: -1, text: "" };
 
-export async function runsPage() {
-  setCrumbs(["runs"]);
-  const { pipelines } = await api("/api/runs");
+/**
+ * every pipeline's newest runs (a page of them, with a link to the older ones); or, given a
+ * pipeline's key, that pipeline's runs from `offset` on (`#/runs/KEY?offset=N`)
+ */
+export async function runsPage(key, params) {
+  const offset = Number(params?.get("offset")) || 0;
+  const { pipelines, pageSize } = await api("/api/runs", key ? { pipeline: key, offset } : {});
+  setCrumbs(...(key ? [["runs", "#/"], [pipelines[0]?.name ?? key]] : [["runs"]]));
   const live = pipelines.some(
     (p) => p.runningPid || p.runs?.some((r) => r.status === "running" || r.status === "reading"),
   );
@@ -83,6 +89,13 @@ export async function runsPage() {
       "section",
       attrs,
       head,
+      key
+        ? h(
+            "p",
+            { class: "muted" },
+            `runs ${fmt(p.offset + 1)}–${fmt(p.offset + p.runs.length)} of ${fmt(p.runCount)}`,
+          )
+        : null,
       table(
         [
           "run",
@@ -100,11 +113,34 @@ export async function runsPage() {
         rows,
         { class: "runs" },
       ),
+      runsPager(p, key !== undefined, pageSize),
     );
   });
-  show(h("h1", null, "Runs"), ...sections);
+  show(h("h1", null, key ? `Runs of ${pipelines[0]?.name ?? key}` : "Runs"), ...sections);
   shownRuns = { shown: nav.shown, text };
   return live;
+}
+
+/** the links to a pipeline's older (and newer) runs, when it has more than a page holds */
+function runsPager(p, paged, pageSize) {
+  const older = p.offset + p.runs.length < p.runCount;
+  if (!paged) {
+    return older
+      ? h(
+          "p",
+          { class: "pager" },
+          h("a", { href: runsLink(p.key, pageSize) }, `Older runs (${fmt(p.runCount)} in all) →`),
+        )
+      : null;
+  }
+  if (p.offset === 0 && !older) return null;
+  return h(
+    "p",
+    { class: "pager" },
+    p.offset > 0 ? h("a", { href: runsLink(p.key, Math.max(0, p.offset - pageSize)) }, "← Newer") : null,
+    p.offset > 0 && older ? " · " : null,
+    older ? h("a", { href: runsLink(p.key, p.offset + pageSize) }, "Older →") : null,
+  );
 }
 
 export async function runPage(p, r) {

@@ -20,7 +20,11 @@ import { recordFiles, type ViewPipeline } from "./catalog.js";
 import { readChunks } from "./line-scan.js";
 import { failureExamples, readRecord } from "./records.js";
 
-export function runsView(pipelines: ViewPipeline[]) {
+/**
+ * Each pipeline's runs, newest first, a page of them (`limit` from the `offset`th on: a folder that
+ * watch mode fills with a run per file holds thousands), with how many it has in all.
+ */
+export function runsView(pipelines: ViewPipeline[], page: { offset: number; limit: number }) {
   return pipelines.map((view) => {
     try {
       const holder = view.state.holder();
@@ -33,7 +37,9 @@ export function runsView(pipelines: ViewPipeline[]) {
         runningPid,
         /** `run` or `watch`: how that process runs the pipeline */
         runningCommand: holder?.command ?? null,
-        runs: view.state.runs().map((run) => runSummary(run, runningPid !== null)),
+        runs: view.state.runs(page).map((run) => runSummary(run, runningPid !== null)),
+        runCount: view.state.runCount(),
+        offset: page.offset,
       };
     } catch (error) {
       return {

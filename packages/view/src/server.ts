@@ -56,6 +56,8 @@ const HEADERS = {
 };
 /** records per page, and how long one records request may scan before it answers with a cursor */
 const PAGE_SIZE = 50;
+/** runs per pipeline on the runs page */
+const RUNS_PAGE = 50;
 const SCAN_BUDGET_MS = 300;
 /** how often the pipelines to list are looked for again (options.discover) */
 const DISCOVER_EVERY_MS = 1500;
@@ -132,7 +134,15 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, ctx: 
   if (route === "/favicon.ico") return void res.writeHead(204, HEADERS).end();
   if (route === "/api/runs") {
     await ctx.discover();
-    return send(res, 200, { pipelines: runsView(ctx.catalog.list) });
+    // every pipeline's newest runs; or one pipeline's, from an offset (its older runs, page by page)
+    const key = url.searchParams.get("pipeline");
+    const offset = Math.max(0, Math.floor(Number(url.searchParams.get("offset")) || 0));
+    const pipelines = key === null ? ctx.catalog.list : ctx.catalog.list.filter((p) => p.key === key);
+    if (key !== null && pipelines.length === 0) return send(res, 404, { error: "no such pipeline" });
+    return send(res, 200, {
+      pipelines: runsView(pipelines, { offset, limit: RUNS_PAGE }),
+      pageSize: RUNS_PAGE,
+    });
   }
   if (!route.startsWith("/api/")) return send(res, 404, { error: "not found" });
 

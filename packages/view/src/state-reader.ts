@@ -48,10 +48,18 @@ export class StateReader {
     return db;
   }
 
-  runs(): RunRow[] {
+  /** the runs, newest first: `limit` of them from the `offset`th on */
+  runs({ offset, limit }: { offset: number; limit: number }): RunRow[] {
     const db = this.open();
     if (!db) return [];
-    return (db.prepare("SELECT * FROM runs ORDER BY seq DESC").all() as RawRun[]).map((raw) => toRun(raw)!);
+    return (
+      db.prepare("SELECT * FROM runs ORDER BY seq DESC LIMIT ? OFFSET ?").all(limit, offset) as RawRun[]
+    ).map((raw) => toRun(raw)!);
+  }
+
+  runCount(): number {
+    const row = this.open()?.prepare("SELECT COUNT(*) AS n FROM runs").get() as { n: number } | undefined;
+    return row?.n ?? 0;
   }
 
   run(id: string): RunRow | undefined {
