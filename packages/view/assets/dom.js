@@ -16,8 +16,11 @@ export function h(tag, props, ...children) {
   for (const [key, value] of Object.entries(props ?? {})) {
     if (value === null || value === undefined || value === false) continue;
     if (key === "class") el.className = value;
-    else if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
-    else el.setAttribute(key, String(value));
+    else if (key.startsWith("on")) {
+      el.addEventListener(key.slice(2), value);
+      // its listener is the new one's: show() replaces such an element rather than keeping the old
+      el.dataset.listens = "";
+    } else el.setAttribute(key, String(value));
   }
   append(el, children);
   return el;
@@ -58,14 +61,61 @@ export function duration(ms) {
 
 /**
  * the page's content (null and false children are left out). A page that polls shows itself again
- * every 1.5 s: the element the keyboard was on (the same link, button or field) gets the focus back
+ * every 1.5 s: then only what changed is changed in the page (a text, an attribute, a row more or
+ * less), so a selection, a table scrolled sideways, the focus stay; a page shown after a navigation
+ * replaces the last one whole. The element the keyboard was on (the same link, button or field)
+ * gets the focus back if it was replaced.
  */
 export function show(...children) {
   const focused = focusKey(document.activeElement);
+  const again = shownAt === nav.generation;
+  shownAt = nav.generation;
   nav.shown++;
-  main.replaceChildren();
-  append(main, children);
-  if (focused) findFocusable(focused)?.focus({ preventScroll: true });
+  if (again) {
+    const next = document.createElement("main");
+    append(next, children);
+    patchChildren(main, next);
+  } else {
+    main.replaceChildren();
+    append(main, children);
+  }
+  if (focused && !main.contains(document.activeElement))
+    findFocusable(focused)?.focus({ preventScroll: true });
+}
+
+/** the navigation whose page main shows */
+let shownAt = -1;
+
+/** makes `from`'s children those of `to`, node by node, changing only what differs */
+function patchChildren(from, to) {
+  const old = [...from.childNodes];
+  const next = [...to.childNodes];
+  next.forEach((node, i) => {
+    const here = old[i];
+    if (!here) from.append(node);
+    else if (!sameKind(here, node)) from.replaceChild(node, here);
+    else if (node.nodeType === Node.ELEMENT_NODE) patchElement(here, node);
+    else if (here.data !== node.data) here.data = node.data;
+  });
+  for (const node of old.slice(next.length)) node.remove();
+}
+
+function patchElement(el, to) {
+  for (const { name, value } of [...to.attributes])
+    if (el.getAttribute(name) !== value) el.setAttribute(name, value);
+  for (const { name } of [...el.attributes]) if (!to.hasAttribute(name)) el.removeAttribute(name);
+  patchChildren(el, to);
+}
+
+/** the same tag (and a row of the same run or record), neither with a listener of its own */
+function sameKind(a, b) {
+  if (a.nodeType !== b.nodeType || a.nodeName !== b.nodeName) return false;
+  if (a.nodeType !== Node.ELEMENT_NODE) return true;
+  return (
+    !a.hasAttribute("data-listens") &&
+    !b.hasAttribute("data-listens") &&
+    a.getAttribute("data-run") === b.getAttribute("data-run")
+  );
 }
 
 const FOCUSABLE = "a[href], button, input, select, textarea, summary";

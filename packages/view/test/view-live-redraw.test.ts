@@ -1,0 +1,102 @@
+/**
+ * A live run's page, polled every 1.5 s, changes only what changed: the page's elements stay (a
+ * table scrolled sideways in a narrow window stays scrolled, a selection stays) while its progress
+ * moves. A real run started in the background (`run --detach`) against the emulator provider at
+ * real speed, the viewer's server in this process, headless Chromium (Debian's) via playwright-core.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { loadPipeline } from "@batchpipe/core";
+import { type Browser, chromium } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { batchpipe, officialPlugins, tempDir, waitFor } from "../../batchpipe/test/support/harness.js";
+import { startViewServer, type ViewServer } from "../src/index.js";
+
+/** 60 records, 10 a batch, a batch at a time: some 15 s */
+const SPEC = `version: 1
+name: slow
+provider:
+  use: emulator
+  emulator: { timeScale: 1, latencies: { validation: 0.5, linesPerSecond: 10, finalizing: 0.2 } }
+source: { use: jsonl, path: ./data.jsonl }
+transform:
+  id: "{{ id }}"
+  body: { model: gpt-4o-mini, max_tokens: 20, messages: [{ role: user, content: "{{ text }}" }] }
+batch: { poll_interval: 200ms, max_requests: 10, max_enqueued_tokens: 200 }
+sinks: [{ use: jsonl, path: ./out/slow.jsonl }]
+`;
+
+let dir: string;
+let server: ViewServer;
+let browser: Browser;
+
+beforeAll(async () => {
+  dir = tempDir("bp-view-live-");
+  fs.writeFileSync(
+    path.join(dir, "data.jsonl"),
+    Array.from(
+      { length: 60 },
+      (_, i) => `${JSON.stringify({ id: `d${i + 1}`, text: `line ${i + 1}` })}\n`,
+    ).join(""),
+  );
+  const spec = path.join(dir, "slow.yaml");
+  fs.writeFileSync(spec, SPEC);
+  server = await startViewServer({
+    pipelines: [{ pipeline: await loadPipeline(spec, { env: {}, builtins: officialPlugins }) }],
+  });
+  browser = await chromium.launch({ executablePath: "/usr/bin/chromium" });
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+  // the background run, if a failure left it going
+  await batchpipe(["cancel", "slow.yaml"], { cwd: dir }).catch(() => undefined);
+});
+
+describe("a live run's page", () => {
+  it("keeps its elements while it polls: the batches table stays scrolled sideways, the title selected", async () => {
+    const page = await browser.newPage({ viewport: { width: 400, height: 800 } });
+    expect((await batchpipe(["run", "slow.yaml", "--detach"], { cwd: dir })).code).toBe(0);
+    let run = "";
+    await waitFor(
+      async () => {
+        const body = (await (await fetch(new URL("/api/runs", server.url))).json()) as {
+          pipelines: { runs: { id: string }[] }[];
+        };
+        run = body.pipelines[0]!.runs[0]?.id ?? "";
+        return run !== "";
+      },
+      30_000,
+      "the run to start",
+    );
+    await page.goto(`${server.url}#/run/slow/${run}`);
+    await page.locator("table.batches tbody tr").first().waitFor();
+    await page.waitForFunction(() => document.getElementById("live")?.textContent === "● live");
+    // the user scrolls the batches table sideways and selects the run's title
+    const before = await page.evaluate(() => {
+      const box = document.querySelector("table.batches")!.closest(".scroll") as HTMLElement & {
+        mark?: number;
+      };
+      box.scrollLeft = 200;
+      box.mark = 1;
+      window.getSelection()!.selectAllChildren(document.querySelector("main h1")!);
+      return { scrolled: box.scrollLeft, progress: document.getElementById("progress")!.textContent };
+    });
+    expect(before.scrolled).toBeGreaterThan(0);
+    // the progress moves: polls redrew the page
+    await page.waitForFunction(
+      (shown) => document.getElementById("progress")?.textContent !== shown,
+      before.progress,
+      { timeout: 30_000 },
+    );
+    const after = await page.evaluate(() => {
+      const box = document.querySelector("table.batches")!.closest(".scroll") as HTMLElement & {
+        mark?: number;
+      };
+      return { same: box.mark === 1, scrolled: box.scrollLeft, selected: window.getSelection()!.toString() };
+    });
+    expect(after).toEqual({ same: true, scrolled: before.scrolled, selected: `Run ${run}` });
+    await page.close();
+  }, 90_000);
+});
