@@ -31,7 +31,8 @@ async function route() {
     try {
       const again = await page();
       if (mine !== nav.generation) return;
-      live.textContent = again ? "● live" : "";
+      // null: the page keeps its own live mark and polls itself (a live run's records)
+      if (again !== null) live.textContent = again ? "● live" : "";
       if (again || polls) timer = setTimeout(tick, POLL_MS);
     } catch (error) {
       if (mine !== nav.generation) return;

@@ -96,38 +96,45 @@ export async function recordsPage(p, r, params) {
     pager,
   );
   const mine = nav.generation;
-  // moved by the pager: the focus goes to the new page's first record (its buttons are replaced)
-  const load = async (cursor, moved = false) => {
-    body.replaceChildren();
-    pager.replaceChildren();
+  /** the last load's: its ticket (a later load, the pager's or a poll's, drops an earlier one) and its end */
+  let loads = 0;
+  const last = { next: null, pager: "" };
+  const live = document.getElementById("live");
+  let running = runData.running;
+  // moved by the pager: the focus goes to the new page's first record (its buttons are replaced);
+  // refresh: the same page again while the run delivers: the rows it lacked are added, the others stay
+  const load = async (cursor, { moved = false, refresh = false } = {}) => {
+    const ticket = ++loads;
+    if (!refresh) {
+      body.replaceChildren();
+      pager.replaceChildren();
+      last.pager = "";
+    }
     let next = cursor;
-    let shown = 0;
+    const rows = [];
     let pct = 0;
     // a page is 50 rows; a search answers in slices of ~300 ms and goes on from its cursor
     do {
-      const page = await (prefetched ?? slice(next, 50 - shown));
+      const page = await (prefetched ?? slice(next, 50 - rows.length));
       prefetched = null;
-      if (mine !== nav.generation) return;
+      if (mine !== nav.generation || ticket !== loads) return;
       for (const row of page.rows) {
-        shown++;
-        body.append(
-          h(
-            "tr",
-            { "data-status": row.status, "data-code": row.code ?? "", "data-cut": row.cut ?? "" },
-            h("td", null, h("a", { href: recordLink(p, r, row.ref) }, row.id)),
-            h("td", null, badge(row.status), row.cut ? cutBadge(row.cut) : null),
-            h("td", null, row.code ?? ""),
-            h("td", { class: "clip" }, row.output),
-            h("td", { class: "clip" }, row.input),
-          ),
-        );
+        rows.push(row);
+        if (!refresh) body.append(recordRow(row));
       }
       next = page.next;
       pct = page.total > 0 ? Math.floor((100 * page.scanned) / page.total) : 100;
-      state.textContent = next
-        ? `searched ${pct}% of the run's records…`
-        : `searched all of the run's records`;
-    } while (next && shown < 50);
+      if (!refresh) state.textContent = next ? `searched ${pct}% of the run's records…` : searched(next, pct);
+    } while (next && rows.length < 50);
+    if (refresh) {
+      // the rows shown stay when the page starts with them (a run appends): only the new ones are added
+      const shownRefs = [...body.rows].map((tr) => tr.dataset.ref);
+      const keeps = shownRefs.every((ref, i) => rows[i]?.ref === ref);
+      if (!keeps) body.replaceChildren();
+      for (const row of rows.slice(keeps ? shownRefs.length : 0)) body.append(recordRow(row));
+    }
+    last.next = next;
+    const shown = rows.length;
     const unfiltered = Object.keys(query).length === 0;
     // a listing, not a search: which records these are
     const first = (cursors.length - 1) * 50 + 1;
@@ -136,11 +143,18 @@ export async function recordsPage(p, r, params) {
       shown > 0
         ? unfiltered
           ? listed
-          : state.textContent.replace("…", "")
-        : unfiltered && cursors.length === 1 && !runData.records
-          ? "This run has no records."
-          : "No record matches.";
+          : searched(next, pct)
+        : running
+          ? "No record yet: they appear here as the run delivers them."
+          : unfiltered && cursors.length === 1 && !runData.records
+            ? "This run has no records."
+            : "No record matches.";
     if (moved) (body.querySelector("a") ?? state).focus();
+    // the pager's buttons, drawn again only when they change (the focus may be on one)
+    const shape = `${cursors.length > 1}|${Boolean(next)}`;
+    if (shape === last.pager) return;
+    last.pager = shape;
+    pager.replaceChildren();
     if (cursors.length > 1)
       pager.append(
         h(
@@ -148,7 +162,7 @@ export async function recordsPage(p, r, params) {
           {
             onclick: () => {
               cursors.pop();
-              load(cursors.at(-1), true);
+              load(cursors.at(-1), { moved: true });
             },
           },
           "← Previous",
@@ -157,14 +171,67 @@ export async function recordsPage(p, r, params) {
     if (next) {
       const onclick = () => {
         cursors.push(next);
-        load(next, true);
+        load(next, { moved: true });
       };
       pager.append(h("button", { onclick }, "Next →"));
     }
   };
+  const recordRow = (row) =>
+    h(
+      "tr",
+      {
+        "data-ref": row.ref,
+        "data-status": row.status,
+        "data-code": row.code ?? "",
+        "data-cut": row.cut ?? "",
+      },
+      h("td", null, h("a", { href: recordLink(p, r, row.ref) }, row.id)),
+      h("td", null, badge(row.status), row.cut ? cutBadge(row.cut) : null),
+      h("td", null, row.code ?? ""),
+      h("td", { class: "clip" }, row.output),
+      h("td", { class: "clip" }, row.input),
+    );
   await load(cursors[0]);
-  return false;
+  if (!running) return false;
+  // a live run: its records are read again as it delivers them, on the page and with the filters
+  // shown (a page the run's new rows cannot reach, one with a next page, stays as it is)
+  live.textContent = "● live";
+  let seen = delivered(runData.run);
+  const watch = async () => {
+    if (mine !== nav.generation) return;
+    try {
+      const now = await api("/api/run", { pipeline: p, run: r });
+      if (mine !== nav.generation) return;
+      running = now.running;
+      // failure codes met since: the filter offers them too
+      for (const c of Object.keys(now.run.failedByCode))
+        if (!codes.includes(c)) {
+          codes.push(c);
+          code.append(h("option", { value: c }, c));
+        }
+      const count = delivered(now.run);
+      if ((count !== seen || !running) && !last.next) await load(cursors.at(-1), { refresh: true });
+      seen = count;
+    } catch {
+      // the viewer does not answer (restarting?): tried again at the next poll
+    }
+    if (mine !== nav.generation) return;
+    live.textContent = running ? "● live" : "";
+    if (running) setTimeout(watch, POLL_MS);
+  };
+  setTimeout(watch, POLL_MS);
+  // the router leaves the live mark and the polling to this page
+  return null;
 }
+
+const POLL_MS = 1500;
+
+/** what a search has read of the run's records */
+const searched = (next, pct) =>
+  next ? `searched ${pct}% of the run's records` : "searched all of the run's records";
+
+/** the run's records delivered so far (and its status: a run that ends is read once more) */
+const delivered = (run) => `${run.succeeded}|${run.failed}|${run.status}`;
 
 export async function recordPage(p, r, ref) {
   const { pipeline, row, cost, cut, request } = await api("/api/record", { pipeline: p, run: r, ref });

@@ -1,7 +1,7 @@
 /**
  * A live run's page, polled every 1.5 s, changes only what changed: the page's elements stay (a
  * table scrolled sideways in a narrow window stays scrolled, a selection stays) while its progress
- * moves. A real run started in the background (`run --detach`) against the emulator provider at
+ * moves. A live run's records page shows the records delivered after it opened. A real run started in the background (`run --detach`) against the emulator provider at
  * real speed, the viewer's server in this process, headless Chromium (Debian's) via playwright-core.
  */
 import fs from "node:fs";
@@ -13,8 +13,8 @@ import { batchpipe, officialPlugins, tempDir, waitFor } from "../../batchpipe/te
 import { startViewServer, type ViewServer } from "../src/index.js";
 
 /** 60 records, 10 a batch, a batch at a time: some 15 s */
-const SPEC = `version: 1
-name: slow
+const spec = (name: string) => `version: 1
+name: ${name}
 provider:
   use: emulator
   emulator: { timeScale: 1, latencies: { validation: 0.5, linesPerSecond: 10, finalizing: 0.2 } }
@@ -23,7 +23,7 @@ transform:
   id: "{{ id }}"
   body: { model: gpt-4o-mini, max_tokens: 20, messages: [{ role: user, content: "{{ text }}" }] }
 batch: { poll_interval: 200ms, max_requests: 10, max_enqueued_tokens: 200 }
-sinks: [{ use: jsonl, path: ./out/slow.jsonl }]
+sinks: [{ use: jsonl, path: ./out/${name}.jsonl }]
 `;
 
 let dir: string;
@@ -39,11 +39,13 @@ beforeAll(async () => {
       (_, i) => `${JSON.stringify({ id: `d${i + 1}`, text: `line ${i + 1}` })}\n`,
     ).join(""),
   );
-  const spec = path.join(dir, "slow.yaml");
-  fs.writeFileSync(spec, SPEC);
-  server = await startViewServer({
-    pipelines: [{ pipeline: await loadPipeline(spec, { env: {}, builtins: officialPlugins }) }],
-  });
+  const pipelines = [];
+  for (const name of ["slow", "slow2"]) {
+    const file = path.join(dir, `${name}.yaml`);
+    fs.writeFileSync(file, spec(name));
+    pipelines.push({ pipeline: await loadPipeline(file, { env: {}, builtins: officialPlugins }) });
+  }
+  server = await startViewServer({ pipelines });
   browser = await chromium.launch({ executablePath: "/usr/bin/chromium" });
 }, 60_000);
 
@@ -51,7 +53,8 @@ afterAll(async () => {
   await browser?.close();
   await server?.close();
   // the background run, if a failure left it going
-  await batchpipe(["cancel", "slow.yaml"], { cwd: dir }).catch(() => undefined);
+  for (const name of ["slow", "slow2"])
+    await batchpipe(["cancel", `${name}.yaml`], { cwd: dir }).catch(() => undefined);
 });
 
 describe("a live run's page", () => {
@@ -99,4 +102,45 @@ describe("a live run's page", () => {
     expect(after).toEqual({ same: true, scrolled: before.scrolled, selected: `Run ${run}` });
     await page.close();
   }, 90_000);
+});
+
+describe("a live run's records page", () => {
+  it("shows the records delivered after it opened, on its page and with its filter, without a reload", async () => {
+    const listing = await browser.newPage();
+    const search = await browser.newPage();
+    expect((await batchpipe(["run", "slow2.yaml", "--detach"], { cwd: dir })).code).toBe(0);
+    let run = "";
+    await waitFor(
+      async () => {
+        const body = (await (await fetch(new URL("/api/runs", server.url))).json()) as {
+          pipelines: { name: string; runs: { id: string }[] }[];
+        };
+        run = body.pipelines.find((p) => p.name === "slow2")!.runs[0]?.id ?? "";
+        return run !== "";
+      },
+      30_000,
+      "the run to start",
+    );
+    // opened while the run is young: few records or none delivered yet
+    await listing.goto(`${server.url}#/records/slow2/${run}`);
+    await search.goto(`${server.url}#/records/slow2/${run}?q=${encodeURIComponent("line 5")}`);
+    await listing.locator("#scan-state").waitFor();
+    const opened = await listing.locator("table.records tbody tr").count();
+    expect(opened).toBeLessThan(50);
+    // a reload would lose this
+    await listing.evaluate(() => Object.assign(window, { mark: 1 }));
+    await listing.locator("table.records tbody tr").nth(49).waitFor({ timeout: 60_000 });
+    await listing.locator(".pager button", { hasText: "Next →" }).waitFor({ timeout: 30_000 });
+    expect(await listing.locator("#scan-state").textContent()).toMatch(/^records 1–50 · /);
+    expect(await listing.evaluate(() => (window as unknown as { mark?: number }).mark)).toBe(1);
+    // the search's page: "line 5" and "line 50" to "line 59", as they are delivered
+    await search.waitForFunction(() => document.getElementById("live")?.textContent === "", null, {
+      timeout: 60_000,
+    });
+    const ids = await search.locator("table.records tbody tr td:first-child").allTextContents();
+    expect(ids.sort()).toEqual(["d5", "d50", "d51", "d52", "d53", "d54", "d55", "d56", "d57", "d58", "d59"]);
+    expect(await search.locator("#scan-state").textContent()).toBe("searched all of the run's records");
+    await listing.close();
+    await search.close();
+  }, 120_000);
 });
