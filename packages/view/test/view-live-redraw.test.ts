@@ -134,9 +134,24 @@ describe("a live run's records page", () => {
     expect(await listing.locator("#scan-state").textContent()).toMatch(/^records 1–50 · /);
     expect(await listing.evaluate(() => (window as unknown as { mark?: number }).mark)).toBe(1);
     // the search's page: "line 5" and "line 50" to "line 59", as they are delivered
-    await search.waitForFunction(() => document.getElementById("live")?.textContent === "", null, {
-      timeout: 60_000,
-    });
+    await waitFor(
+      async () => {
+        const url = new URL("/api/run", server.url);
+        url.searchParams.set("pipeline", "slow2");
+        url.searchParams.set("run", run);
+        return ((await (await fetch(url)).json()) as { run: { status: string } }).run.status === "done";
+      },
+      60_000,
+      "the run to end",
+    );
+    // the page read the records once more at the run's end, and is live no more
+    await search.waitForFunction(
+      () =>
+        document.getElementById("live")?.textContent === "" &&
+        document.querySelectorAll("table.records tbody tr").length === 11,
+      null,
+      { timeout: 10_000 },
+    );
     const ids = await search.locator("table.records tbody tr td:first-child").allTextContents();
     expect(ids.sort()).toEqual(["d5", "d50", "d51", "d52", "d53", "d54", "d55", "d56", "d57", "d58", "d59"]);
     expect(await search.locator("#scan-state").textContent()).toBe("searched all of the run's records");
