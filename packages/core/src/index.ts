@@ -9,6 +9,7 @@ export {
   type EngineEvent,
   type EnginePipeline,
   type EngineTuning,
+  LEARNED_BUDGETS,
   type PlanResult,
   type ProgressSnapshot,
   pipelineRuns,

@@ -6,6 +6,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import {
+  LEARNED_BUDGETS,
   lockHolder,
   openSqliteToRead,
   type RawRun,
@@ -76,10 +77,10 @@ export class StateReader {
 
   /**
    * the queue budgets the runs learnt from the provider's refusals, by queue (a model, or "*" for
-   * the account): the kv value core's engine keeps under LEARNED_BUDGETS (loop-context.ts)
+   * the account): the kv value core's engine keeps under LEARNED_BUDGETS
    */
   learnedBudgets(): Record<string, number> {
-    const row = this.open()?.prepare("SELECT value FROM kv WHERE key = 'learned_budgets'").get() as
+    const row = this.open()?.prepare("SELECT value FROM kv WHERE key = ?").get(LEARNED_BUDGETS) as
       | { value: string }
       | undefined;
     return row ? (JSON.parse(row.value) as Record<string, number>) : {};

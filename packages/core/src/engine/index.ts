@@ -1,3 +1,5 @@
+/** the state's kv key of the queue budgets learnt from refusals (the viewer reads it) */
+export { LEARNED_BUDGETS } from "./loop-context.js";
 export type { RunEndNotice } from "./notify.js";
 export { type PlanResult, type PlanShard, planPipeline } from "./plan-pipeline.js";
 export { pipelineRuns, type RunSummary, shownRunStatus } from "./run-history.js";
