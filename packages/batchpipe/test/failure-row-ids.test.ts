@@ -50,6 +50,34 @@ describe("failure row ids (real CLI, SQLite errors table)", () => {
     ]);
   });
 
+  it("a failure row's message names the record's file as its id does, from the spec's folder, whatever the current folder", async () => {
+    const dir = writeFiles({
+      "pipeline.yaml": spec("{ use: jsonl, path: ./data/in.jsonl }"),
+      "data/in.jsonl": '{"id":"a","text":"x"}\nnot json\n{"id":"b"}\n',
+      "elsewhere/.keep": "",
+    });
+    const run = await batchpipe(["run", "../pipeline.yaml"], { cwd: path.join(dir, "elsewhere") });
+    expect(run.code, run.stderr).toBe(3);
+    const rows = querySqlite<ErrorRow>(
+      path.join(dir, "out/errors.db"),
+      "SELECT id, error FROM errors ORDER BY id",
+    );
+    expect(
+      rows.map((r) => ({ id: r.id, message: (JSON.parse(r.error) as { message: string }).message })),
+    ).toMatchInlineSnapshot(`
+        [
+          {
+            "id": "b",
+            "message": "undefined variable "text" in body.messages[0].content (record at data/in.jsonl:3)",
+          },
+          {
+            "id": "data/in.jsonl:2",
+            "message": "data/in.jsonl:2: invalid JSON: Unexpected token 'o', "not json" is not valid JSON",
+          },
+        ]
+      `);
+  });
+
   it("CSV rows with an empty id cell fail as template_error, each with its own position id", async () => {
     const dir = writeFiles({
       "pipeline.yaml": spec("{ use: csv, path: ./in/data.csv }"),

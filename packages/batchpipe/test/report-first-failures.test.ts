@@ -73,7 +73,7 @@ describe("the report says why records failed", () => {
         "    The prompt plus max_tokens is over the model's context window; shorten the input or lower max_tokens.",
         "  model_not_found (1): r5: the model does not exist",
         "    The provider does not know the model, or the key has no access to it; check body.model's spelling against the provider's model list.",
-        "  template_error (1): r6: undefined variable "text" in body.messages[0].content (record at <dir>/data.jsonl:6)",
+        "  template_error (1): r6: undefined variable "text" in body.messages[0].content (record at data.jsonl:6)",
         "    The prompt template needs a field this record lacks; add the field to the record or a default in the template ({{ x | default: '' }}). \`batchpipe validate\` shows the template's place in the spec.",
       ]
     `);
@@ -105,7 +105,7 @@ describe("the report says why records failed", () => {
     expect(plan.stdout.split("\n\n")[0]!.replaceAll(dir, "<dir>")).toMatchInlineSnapshot(`
       "plan for first-failures: 6 records → nothing to send
         ✖ 6 records fail before sending: template_error
-            the first, r1: undefined variable "txt" in body.messages[0].content (record at <dir>/data.jsonl:1)
+            the first, r1: undefined variable "txt" in body.messages[0].content (record at data.jsonl:1)
             The prompt template needs a field this record lacks; add the field to the record or a default in the template ({{ x | default: '' }}). \`batchpipe validate\` shows the template's place in the spec."
     `);
 
@@ -114,7 +114,7 @@ describe("the report says why records failed", () => {
     expect(whyLines(run.stdout.replaceAll(dir, "<dir>"))).toMatchInlineSnapshot(`
       [
         "✖ why they failed (the first record of each code):",
-        "  template_error (6): r1: undefined variable "txt" in body.messages[0].content (record at <dir>/data.jsonl:1)",
+        "  template_error (6): r1: undefined variable "txt" in body.messages[0].content (record at data.jsonl:1)",
         "    The prompt template needs a field this record lacks; add the field to the record or a default in the template ({{ x | default: '' }}). \`batchpipe validate\` shows the template's place in the spec.",
       ]
     `);

@@ -47,7 +47,7 @@ describe("odd source files (real CLI)", () => {
       'the row on line 12 opens a quoted field that is never closed: lines 12 to 100,001 (the end of the file) were read as this one row, so the 99,989 lines after line 12 are not records. Close the quote (a quote inside a quoted field is written ""), or set `quote` to a character the data does not use, and run again';
     const errors = readJsonl<{ id: string; error: { message: string } }>(`${dir}/out/errors.jsonl`);
     expect(errors.map((e) => [e.id, e.error.message])).toEqual([
-      ["data.csv:12", `${dir}/data.csv:12: malformed CSV: ${why}`],
+      ["data.csv:12", `data.csv:12: malformed CSV: ${why}`],
     ]);
     // the one failure row would hide 99,989 lines: a warning says so while the run reads
     expect(run.events.filter((e) => e.type === "warning").map((e) => e.message)).toContain(
@@ -89,7 +89,7 @@ describe("odd source files (real CLI)", () => {
       [
         "data.jsonl:2",
         "invalid_input",
-        `${dir}/data.jsonl:2: invalid JSON: the line holds only whitespace JSON does not allow (U+00A0): remove it, or make the line empty`,
+        "data.jsonl:2: invalid JSON: the line holds only whitespace JSON does not allow (U+00A0): remove it, or make the line empty",
       ],
     ]);
   });

@@ -15,17 +15,24 @@ export const prepFailuresFile = (runId: string) => path.join(runId, "prep-failur
  * The failure rows of one read. A row's id is its request's custom_id when the transform rendered
  * one, else the record's position, `<file>:<line>`: the file relative to the spec's folder (`dir`),
  * so two files of one name in different folders (`date=…/part-0.jsonl`) give distinct ids, or the
- * source's own locator when it is not a path (`-` for standard input).
+ * source's own locator when it is not a path (`-` for standard input). A row's message names files
+ * the same way (sources and transforms write absolute paths): rows of one pipeline read the same
+ * from any machine or folder, in a table they share.
  */
 export function failureRows(dir: string) {
   const positionId = (position: RecordPosition) => positionIdIn(dir, position);
+  const message = (text: string, position: RecordPosition) => messageIn(dir, text, position);
   return {
     /** the line of a record the source could not parse */
     invalid(item: InvalidRecord): string {
       const row: FailureRow = {
         id: positionId(item.position),
         status: "failed",
-        error: { code: item.invalid.code, message: item.invalid.message, status_code: null },
+        error: {
+          code: item.invalid.code,
+          message: message(item.invalid.message, item.position),
+          status_code: null,
+        },
         attempts: 0,
         batch_id: null,
         input: null,
@@ -45,7 +52,7 @@ export function failureRows(dir: string) {
       const row: Omit<FailureRow, "input"> = {
         id: error.id || positionId(record.position),
         status: "failed",
-        error: { code: error.code, message: error.message, status_code: null },
+        error: { code: error.code, message: message(error.message, record.position), status_code: null },
         attempts: 0,
         batch_id: null,
         source: record.position,
@@ -74,5 +81,22 @@ export function* takenIds(file: string, bytes: number, dir: string): Generator<s
 }
 
 function positionIdIn(dir: string, position: RecordPosition): string {
-  return `${path.isAbsolute(position.file) ? path.relative(dir, position.file).split(path.sep).join("/") : position.file}:${position.line}`;
+  return `${fileIn(dir, position.file)}:${position.line}`;
+}
+
+/** a record's file as its position id names it: from `dir` when absolute, else the source's locator */
+function fileIn(dir: string, file: string): string {
+  return path.isAbsolute(file) ? path.relative(dir, file).split(path.sep).join("/") : file;
+}
+
+/**
+ * A failure message with the record's file named as in its id, and any other file in `dir` (an
+ * earlier record's, a duplicate's first occurrence) from `dir` too
+ */
+function messageIn(dir: string, message: string, position: RecordPosition): string {
+  let out = message;
+  if (path.isAbsolute(position.file) && out.includes(position.file))
+    out = out.split(position.file).join(fileIn(dir, position.file));
+  const prefix = dir.endsWith(path.sep) ? dir : `${dir}${path.sep}`;
+  return out.includes(prefix) ? out.split(prefix).join("") : out;
 }
