@@ -1,7 +1,7 @@
 import { constants, createReadStream, close as fsClose, open as fsOpen, statSync } from "node:fs";
 import { readdir, stat } from "node:fs/promises";
 import { Socket } from "node:net";
-import { join } from "node:path";
+import { isAbsolute, join } from "node:path";
 import { addAbortSignal, PassThrough, type Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
 import { glob, globSync, isDynamicPattern } from "tinyglobby";
@@ -227,7 +227,18 @@ async function listFiles(
     if (files.length === 0) throw fail(`no file matches the glob ${path}`, "Check `path`.");
     return files.sort(byCodeUnit);
   }
-  throw fail(`no such file or folder: ${path}`, "Check `path`; it is relative to the spec file.");
+  throw fail(`no such file or folder: ${path}`, missingPathHint(path));
+}
+
+/**
+ * Where a missing `path` was looked for: a source resolves its option from the pipeline's folder
+ * (ctx.resolvePath) and passes the result, absolute; a relative path here was not resolved, so the
+ * file system looked for it from the current folder.
+ */
+function missingPathHint(path: string): string {
+  if (isAbsolute(path))
+    return "Check the source's `path`: a relative `path` is resolved from the spec file's folder (for a pipeline given in code, from its `dir`, default the current folder), which gave the path above.";
+  return `The path was looked for from the current folder (${process.cwd()}), not from the spec file's folder: the source must resolve its \`path\` with ctx.resolvePath() before passing it to resolveInputFiles.`;
 }
 
 function byCodeUnit(a: string, b: string): number {

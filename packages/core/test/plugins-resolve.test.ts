@@ -67,7 +67,9 @@ export const plugin = defineTransform({
 
   test("a module of the wrong kind, a non-plugin and a missing file are reported at their `use`", async () => {
     const error = await loadError(join(fixtures, "wrong-kind.yaml"));
-    expect(formatSpecError(error, { cwd: fixtures })).toMatchInlineSnapshot(`
+    expect(
+      formatSpecError(error, { cwd: fixtures }).replaceAll(fixtures.replace(/\/$/, ""), "<fixtures>"),
+    ).toMatchInlineSnapshot(`
       "wrong-kind.yaml:5:8 transform.use: ./plugins/wrong-kind.ts exports a sink plugin ("not-a-transform"), but a transform plugin is expected here (PLUGIN_INVALID)
         3 | source: { use: jsonl, path: ./data/in.jsonl }
         4 | transform:
@@ -90,7 +92,7 @@ export const plugin = defineTransform({
         7 |   - use: ./plugins/not-a-plugin.ts
       > 8 |   - use: ./plugins/missing.ts
           |          ^^^^^^^^^^^^^^^^^^^^
-        hint: paths in \`use\` are relative to the spec file's folder
+        hint: a path in \`use\` is relative to <fixtures> (the spec file's folder; for a pipeline given in code, its \`dir\`, default the current folder)
 
       ✖ wrong-kind.yaml has 3 problems (SPEC_INVALID)"
     `);

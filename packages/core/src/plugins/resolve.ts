@@ -149,7 +149,9 @@ async function loadFile(use: string, dir: string): Promise<unknown> {
       ErrorCodes.PLUGIN_NOT_FOUND,
       `plugin file ${use} does not exist (looked for ${file})`,
       {
-        hint: "paths in `use` are relative to the spec file's folder",
+        hint: path.isAbsolute(use)
+          ? "check the path"
+          : `a path in \`use\` is relative to ${dir} (the spec file's folder; for a pipeline given in code, its \`dir\`, default the current folder)`,
         plugin: use,
       },
     );
