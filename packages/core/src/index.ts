@@ -67,7 +67,13 @@ export {
 } from "./spec/schema.js";
 export { parseDuration, parseSize } from "./spec/units.js";
 // for readers of a state folder (batchpipe view): who holds the run lock, the schema version, the rows
-export { checkStateOwner, lockHolder, openSqliteToRead, STATE_SCHEMA_VERSION } from "./state/index.js";
+export {
+  checkStateOwner,
+  type LockHolder,
+  lockHolder,
+  openSqliteToRead,
+  STATE_SCHEMA_VERSION,
+} from "./state/index.js";
 export {
   type RawRun,
   type RawShard,

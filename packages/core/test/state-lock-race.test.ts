@@ -1,9 +1,18 @@
 // The run lock and the daemon's pid file under processes racing for them (real child processes,
 // started at the same instant, some SIGKILLed while they hold the lock).
+
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { ROOT, runNode, signalOnce, tempDir } from "../../batchpipe/test/support/harness.js";
+import {
+  batchpipe,
+  ROOT,
+  runNode,
+  signalOnce,
+  tempDir,
+  writeEmulatorPipeline,
+} from "../../batchpipe/test/support/harness.js";
 
 const STATE = path.join(ROOT, "packages/core/dist/state/index.js");
 const DAEMON = path.join(ROOT, "packages/core/dist/daemon/index.js");
@@ -93,6 +102,98 @@ setTimeout(() => {}, 60_000);
     expect(ended.signal).toBe("SIGKILL");
     expect(lockHolder(state)).toBeUndefined();
     expect(fs.statSync(state).mode & 0o777).toBe(0o700);
+  });
+});
+
+describe("a holder that has taken the lock but not yet named itself (starting)", () => {
+  it("is running, pid unknown: never pid 0, nor an earlier holder's pid; `batchpipe run` beside it says it is starting", async () => {
+    const dir = tempDir("bp-lock-starting-");
+    writeEmulatorPipeline(dir, { name: "starting", source: "./data.jsonl" });
+    fs.writeFileSync(path.join(dir, "data.jsonl"), '{"id":"a","text":"x"}\n');
+    const state = path.join(dir, ".batchpipe", "starting");
+    fs.mkdirSync(state, { recursive: true });
+    // an earlier holder SIGKILLed while it held the lock left its name behind; its pid is gone
+    const gone = Number(spawnSync(process.execPath, ["-e", "console.log(process.pid)"]).stdout.toString());
+    fs.writeFileSync(path.join(state, "run.lock.json"), `${gone} 123456 run\n`);
+    // the lock is taken the way acquireLock takes it, and held there, before the holder writes its name
+    const file = script(
+      dir,
+      "take.mjs",
+      `import { holdExclusive } from ${JSON.stringify(path.join(ROOT, "packages/core/dist/state/lock.js"))};
+holdExclusive(path.join(dir, "run.lock"), 1000);
+console.log(JSON.stringify({ type: "held" }));
+setTimeout(() => {}, 60_000);
+`,
+    );
+    const { lockHolder } = await import("../src/state/lock.js");
+    let seen: Promise<{
+      holder: ReturnType<typeof lockHolder>;
+      stale: ReturnType<typeof lockHolder>;
+      run: string;
+    }>;
+    const ended = await runNode([file, state, "0", "0"], {
+      cwd: dir,
+      onEvent: (event, child) => {
+        if (event.type !== "held") return;
+        seen = (async () => {
+          try {
+            const stale = lockHolder(state);
+            fs.rmSync(path.join(state, "run.lock.json"));
+            const holder = lockHolder(state);
+            const run = await batchpipe(["run", "pipeline.yaml"], { cwd: dir });
+            return { holder, stale, run: `${run.code} ${run.stderr}` };
+          } finally {
+            signalOnce(child, "SIGKILL");
+          }
+        })();
+      },
+    });
+    expect(ended.signal).toBe("SIGKILL");
+    const { holder, stale, run } = await seen!;
+    expect(stale).toEqual({ pid: null, command: "run" });
+    expect(holder).toEqual({ pid: null, command: "run" });
+    expect(run.replaceAll(dir, "<dir>")).toMatchInlineSnapshot(`
+      "1 ✖ another batchpipe process (starting: its pid is not known yet) is running this pipeline (.batchpipe/starting) (STATE_FAILED)
+        hint: Wait for it to finish, or stop it (it saves its state); \`batchpipe status\` shows its progress (from code: readDaemon(stateDir), for a background run).
+      "
+    `);
+  });
+
+  it("a loop of lockHolder beside a process taking and releasing the lock sees its pid or none, never pid 0", async () => {
+    const dir = tempDir("bp-lock-loop-");
+    const state = path.join(dir, "state");
+    const file = script(
+      dir,
+      "cycle.mjs",
+      `import { acquireLock } from ${JSON.stringify(STATE)};
+let held = 0;
+while (Date.now() < until) {
+  const lock = acquireLock(dir);
+  held++;
+  const end = Date.now() + 2; while (Date.now() < end) {}
+  lock.release();
+}
+console.log(JSON.stringify({ held, pid: process.pid }));
+`,
+    );
+    const { lockHolder } = await import("../src/state/lock.js");
+    const startAt = Date.now() + 1000;
+    const cycling = runNode([file, state, String(startAt), String(startAt + 3000)], { cwd: dir });
+    const pids = new Map<string, number>();
+    while (Date.now() < startAt + 3000) {
+      const holder = lockHolder(state);
+      if (holder) pids.set(String(holder.pid), (pids.get(String(holder.pid)) ?? 0) + 1);
+      await new Promise((r) => setImmediate(r));
+    }
+    const ended = await cycling;
+    expect(ended.stderr).toBe("");
+    const { held, pid } = JSON.parse(ended.stdout.trim()) as { held: number; pid: number };
+    expect(held).toBeGreaterThan(10);
+    expect(pids.get(String(pid)), JSON.stringify([...pids])).toBeGreaterThan(0);
+    expect(
+      [...pids.keys()].filter((p) => p !== String(pid) && p !== "null"),
+      JSON.stringify([...pids]),
+    ).toEqual([]);
   });
 });
 

@@ -33,7 +33,7 @@ export async function runsPage(key, params) {
   const { pipelines, pageSize } = await api("/api/runs", key ? { pipeline: key, offset } : {});
   setCrumbs(...(key ? [["runs", "#/"], [pipelines[0]?.name ?? key]] : [["runs"]]));
   const live = pipelines.some(
-    (p) => p.runningPid || p.runs?.some((r) => r.status === "running" || r.status === "reading"),
+    (p) => p.runningCommand || p.runs?.some((r) => r.status === "running" || r.status === "reading"),
   );
   // drawn anew only when something changed (or a run's duration is counting): a selection stays
   const text = JSON.stringify(pipelines);
@@ -45,11 +45,12 @@ export async function runsPage(key, params) {
       p.name,
       " ",
       h("small", { class: "muted" }, p.file ?? ""),
-      p.runningPid
+      // runningCommand without a pid: a holder still starting
+      p.runningCommand
         ? h(
             "span",
             { class: "badge running" },
-            `${p.runningCommand === "watch" ? "watching" : "running"} · pid ${p.runningPid}`,
+            `${p.runningCommand === "watch" ? "watching" : "running"} · ${p.runningPid ? `pid ${p.runningPid}` : "starting"}`,
           )
         : null,
     );

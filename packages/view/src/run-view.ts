@@ -37,7 +37,8 @@ export function runsView(pipelines: ViewPipeline[], page: { offset: number; limi
         runningPid,
         /** `run` or `watch`: how that process runs the pipeline */
         runningCommand: holder?.command ?? null,
-        runs: view.state.runs(page).map((run) => runSummary(run, runningPid !== null)),
+        // a holder still starting has no pid yet, and runs all the same
+        runs: view.state.runs(page).map((run) => runSummary(run, holder !== null)),
         runCount: view.state.runCount(),
         offset: page.offset,
       };
@@ -57,7 +58,7 @@ export function runView(view: ViewPipeline, run: RunRow) {
   const shards = view.state.shards(run.id);
   const delivered = new Map(view.state.deliveries(run.id).map((d) => [d.key, d.at]));
   const now = Date.now();
-  const summary = runSummary(run, view.state.runningPid() !== null);
+  const summary = runSummary(run, view.state.running());
   return {
     pipeline: { key: view.key, name: view.name, file: view.file },
     run: summary,

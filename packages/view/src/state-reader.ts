@@ -7,6 +7,7 @@ import fs from "node:fs";
 import path from "node:path";
 import {
   LEARNED_BUDGETS,
+  type LockHolder,
   lockHolder,
   openSqliteToRead,
   type RawRun,
@@ -138,16 +139,17 @@ export class StateReader {
     }
   }
 
-  /** the pid of the process running the pipeline (the lock's holder), read without taking the lock */
-  runningPid(): number | null {
-    return this.holder()?.pid ?? null;
+  /** whether a process runs the pipeline (holds its lock, or a watcher's), read without taking the lock */
+  running(): boolean {
+    return this.holder() !== null;
   }
 
   /**
    * the process running the pipeline, and how: `run`, or `watch` (a watcher holds its own lock in
-   * watch/ while it waits for files, the run lock only while a file group runs)
+   * watch/ while it waits for files, the run lock only while a file group runs); its pid is null
+   * while it starts (lockHolder)
    */
-  holder(): { pid: number; command: string } | null {
+  holder(): LockHolder | null {
     return lockHolder(this.dir) ?? lockHolder(path.join(this.dir, "watch")) ?? null;
   }
 

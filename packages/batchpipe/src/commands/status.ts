@@ -45,7 +45,7 @@ export default defineCommand({
     // a cancel no process has acted on: the batches' states are those last polled, before it
     const unsettled = run.cancelRequested && run.status === "stopped";
     const lines = [
-      `${status.name}: run ${run.id} ${run.status}${run.cancelRequested ? " (cancel requested)" : ""}${status.runningPid ? ` · running in pid ${status.runningPid}` : ""}`,
+      `${status.name}: run ${run.id} ${run.status}${run.cancelRequested ? " (cancel requested)" : ""}${status.running ? ` · ${status.runningPid === null ? "its process is starting" : `running in pid ${status.runningPid}`}` : ""}`,
       // a watched pipeline resumes with `batchpipe watch` (`run` refuses it)
       ...stoppedLines(run, `batchpipe ${watch ? "watch" : "run"} ${context.args.pipeline}`),
       `  started ${new Date(run.createdAt).toISOString()}${run.finishedAt ? ` · finished ${new Date(run.finishedAt).toISOString()}` : ""}`,

@@ -45,12 +45,12 @@ export default defineCommand({
       // a foreground watcher holds the lock in watch/ (and the pipeline's while a group runs), a run the pipeline's
       const holder = lockHolder(path.join(stateDir, "watch")) ?? lockHolder(stateDir);
       if (holder && (holder.command === "run" || holder.command === "watch")) {
-        const pid = holder.pid > 0 ? ` (pid ${holder.pid})` : "";
+        const pid = holder.pid !== null ? ` (pid ${holder.pid})` : "";
         throw new BatchpipeError(
           ErrorCodes.USAGE,
           `"${pipeline.spec.name}" is not running in the background: a \`batchpipe ${holder.command}\`${pid} runs it in a terminal`,
           {
-            hint: `Press Ctrl-C in that terminal${holder.pid > 0 ? `, or kill ${holder.pid} (SIGTERM)` : ""}: it saves its state, and \`batchpipe ${holder.command} ${args.pipeline}\` resumes.`,
+            hint: `Press Ctrl-C in that terminal${holder.pid !== null ? `, or kill ${holder.pid} (SIGTERM)` : ""}: it saves its state, and \`batchpipe ${holder.command} ${args.pipeline}\` resumes.`,
           },
         );
       }

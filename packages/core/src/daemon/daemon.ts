@@ -10,7 +10,15 @@ import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { BatchpipeError, ErrorCodes } from "../errors.js";
-import { lockHolder, makeStateDir, ownerOnly, processStartTime, writeAtomic } from "../state/index.js";
+import {
+  describeHolder,
+  isAlive,
+  lockHolder,
+  makeStateDir,
+  ownerOnly,
+  processStartTime,
+  writeAtomic,
+} from "../state/index.js";
 // not re-exported by state/index.ts: it is @internal, and a re-export of it would break the .d.ts
 import { holdExclusive } from "../state/lock.js";
 
@@ -91,7 +99,7 @@ export function startDaemon(options: StartDaemonOptions): DaemonInfo {
     if (holder) {
       throw new BatchpipeError(
         ErrorCodes.STATE_FAILED,
-        `another batchpipe process (pid ${holder.pid}, ${holder.command}) is running ${label}`,
+        `another batchpipe process (${describeHolder(holder)}) is running ${label}`,
         { hint: "Wait for it to finish or stop it first; one process runs a pipeline at a time." },
       );
     }
@@ -191,16 +199,6 @@ export function enterDaemonChild(env: Record<string, string | undefined> = proce
     }
   });
   return stateDir;
-}
-
-/** whether the process `pid` exists */
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 // --- internal ---

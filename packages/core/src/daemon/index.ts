@@ -1,3 +1,4 @@
+export { isAlive } from "../state/index.js";
 export {
   DAEMON_ENV,
   type DaemonInfo,
@@ -5,7 +6,6 @@ export {
   type DaemonStatus,
   daemonPaths,
   enterDaemonChild,
-  isAlive,
   readDaemon,
   type StartDaemonOptions,
   type StopResult,

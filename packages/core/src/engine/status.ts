@@ -43,17 +43,21 @@ export interface StatusResult {
     shards: Partial<Record<ShardStatus, number>>;
     batches: { shard: string; batchId: string; status: string | null; attempt: number; requests: number }[];
   } | null;
-  /** pid of a process holding the pipeline's lock, if any */
+  /** a process holds the pipeline's lock: it runs the pipeline */
+  running: boolean;
+  /** that process's pid; null when none, or while it starts (it holds the lock, not yet named) */
   runningPid: number | null;
 }
 
 export function pipelineStatus(pipeline: EnginePipeline, options: { stateDir?: string } = {}): StatusResult {
   const stateDir = path.resolve(options.stateDir ?? defaultStateDir(pipeline));
+  const holder = lockHolder(stateDir);
   const result: StatusResult = {
     name: pipeline.spec.name,
     stateDir,
     run: null,
-    runningPid: lockHolder(stateDir)?.pid ?? null,
+    running: holder !== undefined,
+    runningPid: holder?.pid ?? null,
   };
   if (!fs.existsSync(path.join(stateDir, "state.db"))) return result;
   checkStateOwner(stateDir, pipeline.spec.name, { claim: false });
@@ -76,7 +80,7 @@ export function pipelineStatus(pipeline: EnginePipeline, options: { stateDir?: s
       }
     }
     // an unfinished run whose process is gone ended on an error, a signal or a kill: never "running"
-    const status = shownRunStatus(run.status, result.runningPid !== null);
+    const status = shownRunStatus(run.status, result.running);
     const stopped = status === "stopped";
     result.run = {
       id: run.id,

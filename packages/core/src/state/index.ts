@@ -1,7 +1,10 @@
 export {
   acquireLock,
+  describeHolder,
+  isAlive,
   isHeld,
   LOCK_FILE,
+  type LockHolder,
   lockHolder,
   makeStateDir,
   ownerOnly,

@@ -18,6 +18,17 @@ export interface StateLock {
 
 export const LOCK_FILE = "run.lock";
 
+/**
+ * Who holds a pipeline's lock. `pid` is null while the holder starts (or ends): it holds the lock but
+ * has not yet written who it is, or the file still names an earlier holder, now gone. Such a holder
+ * runs the pipeline all the same.
+ */
+export interface LockHolder {
+  pid: number | null;
+  /** `run` or `watch` (`run` while the holder is not known) */
+  command: string;
+}
+
 /** how long a process waits for the lock before it reports the holder: only what a probe (lockHolder, µs) may take */
 const WAIT_MS = 250;
 
@@ -54,6 +65,8 @@ export function ownerOnly(file: string): void {
 export function acquireLock(dir: string, options: { command?: string } = {}): StateLock {
   makeStateDir(dir);
   const file = path.join(dir, LOCK_FILE);
+  // made before the lock is taken: the time it is held without saying who holds it stays short
+  const mine = `${process.pid} ${processStartTime(process.pid) ?? "?"} ${options.command ?? "run"}\n`;
   const lock = holdExclusive(file, WAIT_MS);
   if (!lock) {
     const holder = lockHolder(dir);
@@ -69,14 +82,13 @@ export function acquireLock(dir: string, options: { command?: string } = {}): St
     }
     throw new BatchpipeError(
       ErrorCodes.STATE_FAILED,
-      `another batchpipe process (pid ${holder?.pid ?? "?"}, ${holder?.command ?? "run"}) is running this pipeline (${dir})`,
+      `another batchpipe process (${describeHolder(holder)}) is running this pipeline (${dir})`,
       {
         hint: "Wait for it to finish, or stop it (it saves its state); `batchpipe status` shows its progress (from code: readDaemon(stateDir), for a background run).",
       },
     );
   }
   const info = `${file}.json`;
-  const mine = `${process.pid} ${processStartTime(process.pid) ?? "?"} ${options.command ?? "run"}\n`;
   writeAtomic(info, mine);
   return {
     release() {
@@ -88,18 +100,37 @@ export function acquireLock(dir: string, options: { command?: string } = {}): St
   };
 }
 
-/** the live process holding the pipeline's lock, if any */
-export function lockHolder(dir: string): { pid: number; command: string } | undefined {
+/**
+ * The live process holding the pipeline's lock, if any. Its pid is null while it starts: the lock is
+ * taken before `run.lock.json` names the holder, and that file may still name an earlier holder
+ * that was killed (a pid that is gone, or now another process's).
+ */
+export function lockHolder(dir: string): LockHolder | undefined {
   const file = path.join(dir, LOCK_FILE);
   if (!isHeld(file)) return undefined;
   let text = "";
   try {
     text = fs.readFileSync(`${file}.json`, "utf8");
   } catch {}
-  // held, but its holder has not written who it is yet
-  const [pidText, , command] = text.trim().split(" ");
+  const [pidText, start, command] = text.trim().split(" ");
   const pid = Number(pidText);
-  return { pid: Number.isInteger(pid) && pid > 0 ? pid : 0, command: command ?? "run" };
+  if (!Number.isInteger(pid) || pid <= 0 || !isSameProcess(pid, start)) return { pid: null, command: "run" };
+  return { pid, command: command ?? "run" };
+}
+
+/** a lock holder as messages name it: `pid 123, run`, or `starting` while it is not known */
+export function describeHolder(holder: LockHolder | undefined): string {
+  return holder?.pid ? `pid ${holder.pid}, ${holder.command}` : "starting: its pid is not known yet";
+}
+
+/** whether process `pid` exists (EPERM: it does, another user's) */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
 }
 
 /**
@@ -187,6 +218,13 @@ export function processStartTime(pid: number): string | undefined {
 }
 
 // --- internal ---
+
+/** whether `pid` is alive and, where start times are known (Linux), the process that started at `start` */
+function isSameProcess(pid: number, start: string | undefined): boolean {
+  if (!isAlive(pid)) return false;
+  const now = processStartTime(pid);
+  return start === undefined || start === "?" || now === undefined || now === start;
+}
 
 function isBusy(error: unknown): boolean {
   const code = (error as { code?: string }).code ?? "";
