@@ -7,12 +7,14 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import {
   batchpipe,
+  officialPlugins,
   ROOT,
   runNode,
   signalOnce,
   tempDir,
   writeEmulatorPipeline,
 } from "../../batchpipe/test/support/harness.js";
+import { runSpec } from "../src/index.js";
 
 const STATE = path.join(ROOT, "packages/core/dist/state/index.js");
 const DAEMON = path.join(ROOT, "packages/core/dist/daemon/index.js");
@@ -44,7 +46,7 @@ const marker = path.join(dir, "inside");
 let held = 0, overlaps = 0, refused = 0;
 while (Date.now() < until) {
   let lock;
-  try { lock = acquireLock(dir); } catch {
+  try { lock = await acquireLock(dir); } catch {
     refused++;
     // try again soon (a real second run would not try at all)
     const pause = Date.now() + 5 + Math.random() * 10; while (Date.now() < pause) {}
@@ -81,7 +83,7 @@ console.log(JSON.stringify({ held, overlaps, refused }));
       dir,
       "hold.mjs",
       `import { acquireLock } from ${JSON.stringify(STATE)};
-acquireLock(dir, { command: "watch" });
+await acquireLock(dir, { command: "watch" });
 console.log(JSON.stringify({ type: "held" }));
 setTimeout(() => {}, 60_000);
 `,
@@ -168,7 +170,7 @@ setTimeout(() => {}, 60_000);
       `import { acquireLock } from ${JSON.stringify(STATE)};
 let held = 0;
 while (Date.now() < until) {
-  const lock = acquireLock(dir);
+  const lock = await acquireLock(dir);
   held++;
   const end = Date.now() + 2; while (Date.now() < end) {}
   lock.release();
@@ -194,6 +196,60 @@ console.log(JSON.stringify({ held, pid: process.pid }));
       [...pids.keys()].filter((p) => p !== String(pid) && p !== "null"),
       JSON.stringify([...pids]),
     ).toEqual([]);
+  });
+});
+
+describe("waiting for a lock another process holds", () => {
+  it("lets the event loop turn: runSpec's refusal takes the lock's wait, and a 5 ms interval runs meanwhile", async () => {
+    const dir = tempDir("bp-lock-wait-");
+    fs.writeFileSync(path.join(dir, "data.jsonl"), '{"id":"a","text":"x"}\n');
+    const file = script(
+      dir,
+      "hold.mjs",
+      `import { acquireLock } from ${JSON.stringify(STATE)};
+await acquireLock(path.join(dir, ".batchpipe", "waiting"));
+console.log(JSON.stringify({ type: "held" }));
+setTimeout(() => {}, 60_000);
+`,
+    );
+    const spec = {
+      version: 1,
+      name: "waiting",
+      provider: { use: "emulator", emulator: { timeScale: 3600 } },
+      source: { use: "jsonl", path: "./data.jsonl" },
+      transform: { body: { model: "gpt-4o-mini", messages: [{ role: "user", content: "{{ text }}" }] } },
+      sinks: [{ use: "jsonl", path: "./out/results.jsonl" }],
+    };
+    let seen: Promise<{ code: string; ms: number; ticks: number }>;
+    const ended = await runNode([file, dir, "0", "0"], {
+      cwd: dir,
+      onEvent: (event, child) => {
+        if (event.type !== "held") return;
+        seen = (async () => {
+          try {
+            // the plugins' modules are loaded once, outside the figures
+            await runSpec(spec, { dir, builtins: officialPlugins }).catch(() => {});
+            let ticks = 0;
+            const interval = setInterval(() => ticks++, 5);
+            const start = performance.now();
+            const error = (await runSpec(spec, { dir, builtins: officialPlugins }).catch((e) => e)) as {
+              code: string;
+            };
+            const ms = performance.now() - start;
+            clearInterval(interval);
+            return { code: error.code, ms, ticks };
+          } finally {
+            signalOnce(child, "SIGKILL");
+          }
+        })();
+      },
+    });
+    expect(ended.signal).toBe("SIGKILL");
+    const { code, ms, ticks } = await seen!;
+    expect(code).toBe("STATE_FAILED");
+    expect(ms).toBeGreaterThanOrEqual(200);
+    // ~50 where the loop turns while waiting; 0 where the wait blocked it
+    expect(ticks, `${ticks} runs of the interval in ${ms.toFixed(0)} ms`).toBeGreaterThanOrEqual(10);
   });
 });
 

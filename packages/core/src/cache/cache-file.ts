@@ -7,7 +7,7 @@ import fs from "node:fs";
 import path from "node:path";
 import type Database from "better-sqlite3";
 import { BatchpipeError, ErrorCodes, systemError } from "../errors.js";
-import { acquireLock, ownerOnly } from "../state/lock.js";
+import { acquireLockSync, ownerOnly } from "../state/lock.js";
 import { openReadOnly } from "../state/read-only.js";
 import { cacheFigures, duplicates, isCurrentLayout, NewerLayoutError, openCacheDb } from "./tables.js";
 
@@ -65,7 +65,7 @@ export function readStats(
  * in progress keeps its cache (the lock error says who holds it).
  */
 export function clearCache(dir: string): CacheStats | { unreadable: string } | undefined {
-  const lock = acquireLock(dir, { command: "cache --clear" });
+  const lock = acquireLockSync(dir, { command: "cache --clear" });
   try {
     let before: CacheStats | { unreadable: string } | undefined;
     try {

@@ -20,7 +20,7 @@ import {
   writeAtomic,
 } from "../state/index.js";
 // not re-exported by state/index.ts: it is @internal, and a re-export of it would break the .d.ts
-import { holdExclusive } from "../state/lock.js";
+import { holdExclusiveSync } from "../state/lock.js";
 
 export interface DaemonPaths {
   pid: string;
@@ -77,7 +77,7 @@ export function startDaemon(options: StartDaemonOptions): DaemonInfo {
   makeStateDir(stateDir);
   const paths = daemonPaths(stateDir);
   const label = options.name ? `pipeline "${options.name}"` : `the pipeline in ${stateDir}`;
-  const starting = holdExclusive(path.join(stateDir, "daemon.lock"), 2000);
+  const starting = holdExclusiveSync(path.join(stateDir, "daemon.lock"), 2000);
   if (!starting) {
     throw new BatchpipeError(ErrorCodes.STATE_FAILED, `a daemon is being started for ${label}`, {
       hint: "Check it with `batchpipe status <spec>` (from code: readDaemon(stateDir)).",

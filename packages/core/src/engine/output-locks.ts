@@ -17,7 +17,7 @@ import type { EnginePipeline } from "./types.js";
 const WAIT_MS = 250;
 
 /** the lock of every file the pipeline's sinks write alone; refused when another run holds one */
-export function lockOutputs(pipeline: EnginePipeline): StateLock {
+export async function lockOutputs(pipeline: EnginePipeline): Promise<StateLock> {
   const held: { close(): void }[] = [];
   const release = () => {
     for (const lock of held.splice(0)) lock.close();
@@ -30,7 +30,7 @@ export function lockOutputs(pipeline: EnginePipeline): StateLock {
       for (const write of writes) {
         if (write.part !== undefined || seen.has(write.path)) continue;
         seen.add(write.path);
-        const lock = holdOutput(write.path);
+        const lock = await holdOutput(write.path);
         if (lock === null) throw refused(pipeline, write.path, ref.label, write.option);
         if (lock) held.push(lock);
       }
@@ -46,12 +46,14 @@ export function lockOutputs(pipeline: EnginePipeline): StateLock {
  * the lock of `output`: null when another process holds it; undefined when it cannot be taken at
  * all (a folder that cannot be made or written: the sink's own open says so, at its place)
  */
-function holdOutput(output: string): { close(): void } | null | undefined {
+async function holdOutput(output: string): Promise<{ close(): void } | null | undefined> {
   try {
     makeDirs(path.dirname(output));
     return (
-      holdExclusive(path.join(path.dirname(output), `.${path.basename(output)}.batchpipe-lock`), WAIT_MS) ??
-      null
+      (await holdExclusive(
+        path.join(path.dirname(output), `.${path.basename(output)}.batchpipe-lock`),
+        WAIT_MS,
+      )) ?? null
     );
   } catch {
     return undefined;

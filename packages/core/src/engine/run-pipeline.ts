@@ -62,12 +62,12 @@ async function runOnce(pipeline: EnginePipeline, options: RunOptions): Promise<R
   const env = options.env ?? process.env;
   const { checkpointEvery, deliveryPartSize, deadline } = resolveTuning(options);
   checkStateOwner(stateDir, pipeline.spec.name, { claim: true });
-  const lock = acquireLock(stateDir);
+  const lock = await acquireLock(stateDir);
   // a run that cannot start lets go of what it holds (a BatchRunner's process goes on)
   let outputs: StateLock | undefined;
   let state: StateStore;
   try {
-    outputs = lockOutputs(pipeline);
+    outputs = await lockOutputs(pipeline);
     state = openState(stateDir);
   } catch (error) {
     outputs?.release();

@@ -1,5 +1,6 @@
 export {
   acquireLock,
+  acquireLockSync,
   describeHolder,
   isAlive,
   isHeld,

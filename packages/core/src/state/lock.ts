@@ -7,6 +7,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import Database from "better-sqlite3";
 import { BatchpipeError, ErrorCodes } from "../errors.js";
 import { makeDirs } from "../make-dirs.js";
@@ -62,42 +63,19 @@ export function ownerOnly(file: string): void {
   }
 }
 
-export function acquireLock(dir: string, options: { command?: string } = {}): StateLock {
-  makeStateDir(dir);
-  const file = path.join(dir, LOCK_FILE);
-  // made before the lock is taken: the time it is held without saying who holds it stays short
-  const mine = `${process.pid} ${processStartTime(process.pid) ?? "?"} ${options.command ?? "run"}\n`;
-  const lock = holdExclusive(file, WAIT_MS);
-  if (!lock) {
-    const holder = lockHolder(dir);
-    // a program running a pipeline twice at once (two run() calls of a server): not another process
-    if (holder?.pid === process.pid) {
-      throw new BatchpipeError(
-        ErrorCodes.STATE_FAILED,
-        `this process is already running this pipeline (${dir}): an earlier run of it (run(), runSpec(), watch) has not ended`,
-        {
-          hint: "Await the earlier run before starting another of the same pipeline, or give this one its own state folder (workConfig.state_dir, the stateDir option).",
-        },
-      );
-    }
-    throw new BatchpipeError(
-      ErrorCodes.STATE_FAILED,
-      `another batchpipe process (${describeHolder(holder)}) is running this pipeline (${dir})`,
-      {
-        hint: "Wait for it to finish, or stop it (it saves its state); `batchpipe status` shows its progress (from code: readDaemon(stateDir), for a background run).",
-      },
-    );
-  }
-  const info = `${file}.json`;
-  writeAtomic(info, mine);
-  return {
-    release() {
-      try {
-        if (fs.readFileSync(info, "utf8") === mine) fs.rmSync(info, { force: true });
-      } catch {}
-      lock.close();
-    },
-  };
+/**
+ * Take the pipeline's lock in `dir`, waiting up to WAIT_MS (the event loop turns meanwhile); throws
+ * STATE_FAILED naming the holder when another process (or an earlier run in this one) has it.
+ */
+export async function acquireLock(dir: string, options: { command?: string } = {}): Promise<StateLock> {
+  const { file, mine } = lockFile(dir, options);
+  return claimLock(dir, mine, await holdExclusive(file, WAIT_MS));
+}
+
+/** acquireLock for a synchronous caller (clearCache): it waits without an event loop turn */
+export function acquireLockSync(dir: string, options: { command?: string } = {}): StateLock {
+  const { file, mine } = lockFile(dir, options);
+  return claimLock(dir, mine, holdExclusiveSync(file, WAIT_MS));
 }
 
 /**
@@ -137,29 +115,41 @@ export function isAlive(pid: number): boolean {
  * Take the exclusive lock on `file` (an SQLite file made for it), waiting up to `waitMs`; undefined
  * when another connection holds it. The lock lasts until close() or the process's end.
  *
- * Tried in short attempts with a random pause between them: processes that open a new lock file at
- * the same moment can each take SQLite's shared lock and then wait on one another for the whole
- * busy timeout, so that all of them give up (seen with six daemon starts racing).
+ * Tried in attempts that never wait inside SQLite, with a random pause between them (a timer: the
+ * event loop turns). An attempt that waited on SQLite's busy handler blocked the thread for as long,
+ * and processes that open a new lock file at the same moment can each take SQLite's shared lock and
+ * then wait on one another for the whole busy timeout, so that all of them give up (seen with six
+ * daemon starts racing).
  * @internal (better-sqlite3 types stay out of the published .d.ts: stripInternal)
  */
-export function holdExclusive(file: string, waitMs: number): Database.Database | undefined {
+export async function holdExclusive(file: string, waitMs: number): Promise<Database.Database | undefined> {
   const deadline = Date.now() + waitMs;
   for (;;) {
-    const left = deadline - Date.now();
-    const lock = tryExclusive(file, Math.max(0, Math.min(left, ATTEMPT_MS)));
-    if (lock) return lock;
-    if (Date.now() >= deadline) return undefined;
-    sleepSync(Math.min(20 + Math.random() * 80, Math.max(0, deadline - Date.now())));
+    const lock = tryExclusive(file);
+    if (lock || Date.now() >= deadline) return lock;
+    await sleep(pauseBefore(deadline));
   }
 }
 
-/** one attempt at the slowest `timeoutMs` of SQLite's own waiting */
-const ATTEMPT_MS = 250;
+/**
+ * holdExclusive for a synchronous caller (startDaemon, clearCache): it pauses without an event loop turn
+ * @internal
+ */
+export function holdExclusiveSync(file: string, waitMs: number): Database.Database | undefined {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const lock = tryExclusive(file);
+    if (lock || Date.now() >= deadline) return lock;
+    const ms = pauseBefore(deadline);
+    if (ms > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+  }
+}
 
-function tryExclusive(file: string, timeoutMs: number): Database.Database | undefined {
+/** one attempt: the lock, or undefined at once when another connection holds it */
+function tryExclusive(file: string): Database.Database | undefined {
   let db: Database.Database | undefined;
   try {
-    db = new Database(file, { timeout: timeoutMs });
+    db = new Database(file, { timeout: 0 });
     ownerOnly(file);
     // EXCLUSIVE locking mode: the lock the first write takes is kept until the connection closes
     db.pragma("locking_mode = EXCLUSIVE");
@@ -174,9 +164,9 @@ function tryExclusive(file: string, timeoutMs: number): Database.Database | unde
   }
 }
 
-/** wait without an event loop turn: taking a lock is synchronous */
-function sleepSync(ms: number): void {
-  if (ms > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+/** 20–100 ms, random (racing processes do not retry in step), and not past the deadline */
+function pauseBefore(deadline: number): number {
+  return Math.min(20 + Math.random() * 80, Math.max(0, deadline - Date.now()));
 }
 
 /** whether a live process holds the exclusive lock on `file` (a probe: it never waits) */
@@ -218,6 +208,48 @@ export function processStartTime(pid: number): string | undefined {
 }
 
 // --- internal ---
+
+/** the lock file of `dir` (made) and the line that names this process as its holder */
+function lockFile(dir: string, options: { command?: string }): { file: string; mine: string } {
+  makeStateDir(dir);
+  // made before the lock is taken: the time it is held without saying who holds it stays short
+  const mine = `${process.pid} ${processStartTime(process.pid) ?? "?"} ${options.command ?? "run"}\n`;
+  return { file: path.join(dir, LOCK_FILE), mine };
+}
+
+/** the lock taken (its holder named), or the STATE_FAILED of a lock another holds */
+function claimLock(dir: string, mine: string, lock: Database.Database | undefined): StateLock {
+  if (!lock) {
+    const holder = lockHolder(dir);
+    // a program running a pipeline twice at once (two run() calls of a server): not another process
+    if (holder?.pid === process.pid) {
+      throw new BatchpipeError(
+        ErrorCodes.STATE_FAILED,
+        `this process is already running this pipeline (${dir}): an earlier run of it (run(), runSpec(), watch) has not ended`,
+        {
+          hint: "Await the earlier run before starting another of the same pipeline, or give this one its own state folder (workConfig.state_dir, the stateDir option).",
+        },
+      );
+    }
+    throw new BatchpipeError(
+      ErrorCodes.STATE_FAILED,
+      `another batchpipe process (${describeHolder(holder)}) is running this pipeline (${dir})`,
+      {
+        hint: "Wait for it to finish, or stop it (it saves its state); `batchpipe status` shows its progress (from code: readDaemon(stateDir), for a background run).",
+      },
+    );
+  }
+  const info = `${path.join(dir, LOCK_FILE)}.json`;
+  writeAtomic(info, mine);
+  return {
+    release() {
+      try {
+        if (fs.readFileSync(info, "utf8") === mine) fs.rmSync(info, { force: true });
+      } catch {}
+      lock.close();
+    },
+  };
+}
 
 /** whether `pid` is alive and, where start times are known (Linux), the process that started at `start` */
 function isSameProcess(pid: number, start: string | undefined): boolean {

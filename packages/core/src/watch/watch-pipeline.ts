@@ -42,7 +42,7 @@ export async function watchPipeline(
   options.signal?.addEventListener("abort", () => controller.abort(), { once: true });
   const signal = controller.signal;
   // one watcher per pipeline: the registry has one writer
-  const lock = acquireLock(watchDir, { command: "watch" });
+  const lock = await acquireLock(watchDir, { command: "watch" });
   const registry = openRegistry(watchDir);
   const summary: WatchSummary = { groups: 0, files: 0, filesFailed: 0, succeeded: 0, failed: 0 };
   const ctx: GroupContext = { pipeline, stateDir, registry, emit, signal, options, summary };
