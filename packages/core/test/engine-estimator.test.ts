@@ -1,4 +1,5 @@
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
+import fs from "node:fs";
 import { afterEach, describe, expect, it, onTestFinished } from "vitest";
 import { png } from "../../batchpipe/test/support/media-bytes.js";
 import { createEstimator, type TokenEstimator } from "../src/engine/read/estimator.js";
@@ -159,6 +160,74 @@ describe("the read's token estimator", () => {
       }
       expect(estimated / exact).toBeGreaterThanOrEqual(0.97);
       expect(estimated / exact).toBeLessThan(1.08);
+    },
+  );
+
+  // the fast count took every ASCII word for an English one (~6 letters a token) and the English
+  // sample scaled it down further: German came out at 0.97x its real count in o200k and 0.76x in
+  // cl100k, Finnish at 0.73x / 0.61x. A text that is not English now counts its words at the rates of
+  // other Latin-script languages
+  it.each(["gpt-4o-mini", "gpt-3.5-turbo"])(
+    "%s: prose in other languages after an English sample is not estimated below its real count",
+    (model) => {
+      const estimator = open(undefined);
+      const release = holdEncodings();
+      onTestFinished(release);
+      const lines = (name: string) =>
+        fs
+          .readFileSync(new URL(`fixtures/languages/${name}.txt`, import.meta.url), "utf8")
+          .split("\n")
+          .filter((line) => line.trim() !== "");
+      /** the text's lines, three to a request */
+      const requests = (name: string) => {
+        const all = lines(name);
+        const texts: string[] = [];
+        for (let i = 0; i < all.length; i += 3) texts.push(all.slice(i, i + 3).join(" "));
+        return texts;
+      };
+      const english = lines("english");
+      for (let i = 0; i < 500; i++) {
+        estimator.estimate(
+          model,
+          chat(model, `${english[i % english.length]} ${english[(i * 7 + 3) % english.length]}`),
+        );
+      }
+      let bytes = Buffer.alloc(0);
+      while (bytes.length < 1500) bytes = Buffer.concat([bytes, createHash("sha256").update(bytes).digest()]);
+      const texts: Record<string, string[]> = {
+        english: requests("english"),
+        code: [fs.readFileSync(new URL("fixtures/languages/code.txt", import.meta.url), "utf8")],
+        json: lines("json"),
+        digits: [Array.from({ length: 60 }, (_, i) => String((i * 7919) % 100000)).join(", ")],
+        base64: [bytes.subarray(0, 1500).toString("base64")],
+      };
+      for (const name of [
+        "german",
+        "finnish",
+        "dutch",
+        "polish",
+        "french",
+        "spanish",
+        "turkish",
+        "vietnamese",
+      ]) {
+        texts[name] = requests(name);
+      }
+      texts.thai = requests("thai");
+      texts.chinese = requests("chinese");
+      const ratios: Record<string, number> = {};
+      for (const [name, list] of Object.entries(texts)) {
+        let estimated = 0;
+        let exact = 0;
+        for (const text of list) {
+          const request = chat(model, text);
+          estimated += estimator.estimate(model, request);
+          exact += estimateRequestTokens(request, { mode: "exact" });
+        }
+        ratios[name] = estimated / exact;
+      }
+      for (const [name, ratio] of Object.entries(ratios)) expect(ratio, name).toBeGreaterThanOrEqual(1);
+      expect(ratios.english).toBeLessThan(1.1);
     },
   );
 

@@ -6,6 +6,9 @@
  * prose, reviews, JS/Python code, JSON, German, French, Vietnamese, Chinese, Japanese, Korean,
  * Thai, Russian, Greek, Arabic, Hebrew, Hindi, Tamil, emoji, numbers, hex and base64 it runs
  * 1.0–1.7× the exact count, ~1.2–1.35× on English. bench/estimate-tokens.js prints the ratios.
+ * ASCII words cost the English rate only in text that holds common English words (STOP_WORDS): in
+ * German, Dutch, Finnish, Polish, Turkish prose they split far more (a 5-letter Finnish word is ~2
+ * tokens in cl100k), and Romance languages' long words more than English ones.
  */
 import type { EncodingName } from "./encoding.js";
 
@@ -46,10 +49,29 @@ function countKinds(text: string, encoding: EncodingName): number {
   const indicUnits = cl100k ? 17 : 4;
   const thaiUnits = cl100k ? 12 : 5.5;
   const cjkTokens = cl100k ? 1.3 : 0.85;
+  // an ASCII letter of a text that is not English (BPE's merges are mostly English, so its words
+  // split more): Romance languages' words (STOP_WORDS) ~5 letters free, then ~2.4 (o200k 4) letters
+  // a token; others (German, Dutch, Finnish, Polish, Turkish, ...) 4 letters a token (3 in cl100k)
+  const foreignUnits = cl100k ? 4 : 3;
+  const romanceUnits = cl100k ? 5 : 3;
+  const romanceFree = cl100k ? 24 : 18;
   const astralTokens = cl100k ? 3 : 2;
   const k = KINDS.fill(0);
   let word = 0; // twelfths
   let wordKind = ASCII_WORDS;
+  // the word's ASCII letters, and the first of them (5 bits each) while it is short: to tell English
+  // words (STOP_WORDS) from others
+  let ascii = 0;
+  let letters = 0;
+  // the ASCII words, the English ones among them, and the tokens of all words counted as not English
+  let words = 0;
+  let english = 0;
+  let foreign = 0;
+  let foreign0 = 0;
+  let romanceWords = 0;
+  let romance = 0;
+  let romance0 = 0;
+  let wordsAt0 = 0;
   let digits = 0;
   let prev = 0; // class of the previous char
   // a run of ASCII letters, digits and + / = (a word, a number, an id, base64): where it switches
@@ -82,6 +104,9 @@ function countKinds(text: string, encoding: EncodingName): number {
         upper = false;
         lower = false;
         words0 = k[ASCII_WORDS]!;
+        foreign0 = foreign;
+        romance0 = romance;
+        wordsAt0 = words;
         digits0 = k[DIGITS]!;
         punct0 = k[PUNCTUATION]!;
       } else if (cls !== prev && !(cls === LOWER && prev === UPPER)) switches++;
@@ -93,7 +118,10 @@ function countKinds(text: string, encoding: EncodingName): number {
         // close the run's word or number, and move what it counted to the random kind
         if (word !== 0) {
           k[wordKind]! += Math.ceil(word / 12);
+          foreign += Math.ceil((word + ascii * (foreignUnits - 2)) / 12);
+          romance += Math.max(1, Math.ceil((word + ascii * (romanceUnits - 2) - romanceFree) / 12));
           word = 0;
+          ascii = 0;
           wordKind = ASCII_WORDS;
         }
         if (digits !== 0) {
@@ -102,6 +130,9 @@ function countKinds(text: string, encoding: EncodingName): number {
         }
         const counted = k[ASCII_WORDS]! - words0 + k[DIGITS]! - digits0 + k[PUNCTUATION]! - punct0;
         k[ASCII_WORDS] = words0;
+        foreign = foreign0;
+        romance = romance0;
+        words = wordsAt0;
         k[DIGITS] = digits0;
         k[PUNCTUATION] = punct0;
         // o200k cuts base64 every ~1.45 characters, hex every ~1.75 (cl100k: 1.37, 1.75)
@@ -119,11 +150,17 @@ function countKinds(text: string, encoding: EncodingName): number {
       // camelCase splits into words
       if (cls === UPPER && prev === LOWER) {
         k[wordKind]! += Math.ceil(word / 12);
+        foreign += Math.ceil((word + ascii * (foreignUnits - 2)) / 12);
+        romance += Math.max(1, Math.ceil((word + ascii * (romanceUnits - 2) - romanceFree) / 12));
         word = 0;
+        ascii = 0;
         wordKind = ASCII_WORDS;
       }
-      if (cls <= UPPER) word += 2;
-      else if (cls === LATIN) {
+      if (cls <= UPPER) {
+        word += 2;
+        if (ascii++ === 0) letters = c & 31;
+        else if (ascii < 6) letters = letters * 32 + (c & 31);
+      } else if (cls === LATIN) {
         word += c >= 0x370 && c < 0x400 ? greekUnits : latinUnits;
         if (wordKind === ASCII_WORDS) wordKind = LATIN_WORDS;
       } else if (c >= 0x1e00 && c < 0x1f00) {
@@ -144,7 +181,17 @@ function countKinds(text: string, encoding: EncodingName): number {
     }
     if (word !== 0) {
       k[wordKind]! += Math.ceil(word / 12);
+      foreign += Math.ceil((word + ascii * (foreignUnits - 2)) / 12);
+      romance += Math.max(1, Math.ceil((word + ascii * (romanceUnits - 2) - romanceFree) / 12));
+      if (wordKind !== OTHER_WORDS) words++;
+      if (wordKind === ASCII_WORDS) {
+        if (ascii < 6 && STOP_WORDS[letters % STOP_SLOTS] === letters) {
+          if (STOP_LANGUAGE[letters % STOP_SLOTS] === ENGLISH) english++;
+          else romanceWords++;
+        }
+      }
       word = 0;
+      ascii = 0;
       wordKind = ASCII_WORDS;
     }
     if (cls === DIGIT) {
@@ -176,8 +223,19 @@ function countKinds(text: string, encoding: EncodingName): number {
     }
     prev = cls;
   }
-  if (word !== 0) k[wordKind]! += Math.ceil(word / 12);
+  if (word !== 0) {
+    k[wordKind]! += Math.ceil(word / 12);
+    foreign += Math.ceil((word + ascii * (foreignUnits - 2)) / 12);
+    romance += Math.max(1, Math.ceil((word + ascii * (romanceUnits - 2) - romanceFree) / 12));
+  }
   if (digits !== 0) k[DIGITS]! += Math.ceil(digits / 3);
+  // prose whose words are not English (few of them are common English ones): its words, ASCII or
+  // not, cost what other Latin-script languages do, and are of the Latin kind. Code and JSON (a
+  // punctuation token for every few words) keep the English rate: their names are English words
+  if (english * ENGLISH_SHARE < words && k[PUNCTUATION]! * 3 < words) {
+    k[ASCII_WORDS] = 0;
+    k[LATIN_WORDS] = romanceWords * ENGLISH_SHARE < words ? foreign : romance;
+  }
   let total = 0;
   for (let j = 0; j < TEXT_KINDS; j++) total += k[j]!;
   return total;
@@ -194,8 +252,39 @@ const PUNCTUATION = 6;
 const RANDOM = 7;
 /** the last count's tokens by kind */
 const KINDS = new Float64Array(TEXT_KINDS);
+/** the fewest slots (a prime) that hold each of STOP_WORDS in a slot of its own */
+const STOP_SLOTS = 617;
 /** the shortest run of letters and digits taken for random (base64, hex) */
 const RANDOM_RUN = 16;
+
+/**
+ * common words of English, and of French, Spanish, Italian, Portuguese, that are not words of other
+ * Latin-script languages, each as its letters' low 5 bits (a, A = 1), in a table of STOP_SLOTS slots
+ * by that number's remainder; STOP_LANGUAGE holds the language of each
+ */
+const STOP_WORDS = new Int32Array(STOP_SLOTS).fill(-1);
+const STOP_LANGUAGE = new Uint8Array(STOP_SLOTS);
+const ENGLISH = 1;
+const ROMANCE = 2;
+for (const [language, words] of [
+  [
+    ENGLISH,
+    "the and of it that for with this but you my are have not be they at from by or which would been were has had their his its we our your will can all there what when",
+  ],
+  [
+    ROMANCE,
+    "la le el que les des du une los las del por con et est il che per una sur pour dans al lo pas qui como para mais sont",
+  ],
+] as const) {
+  for (const w of words.split(" ")) {
+    let n = 0;
+    for (let i = 0; i < w.length; i++) n = n * 32 + (w.charCodeAt(i) & 31);
+    STOP_WORDS[n % STOP_SLOTS] = n;
+    STOP_LANGUAGE[n % STOP_SLOTS] = language;
+  }
+}
+/** a text is English when at least 1 in ENGLISH_SHARE of its ASCII words is in STOP_WORDS */
+const ENGLISH_SHARE = 8;
 
 // classes of characters
 const LOWER = 0;
