@@ -8,6 +8,8 @@ import path from "node:path";
 import type { FailureRow, SuccessRow } from "@batchpipe/core/plugin";
 import type { Emulator } from "@batchpipe/openai-emulator";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+// @ts-expect-error: a plain .mjs helper (parquetjs-lite has no types)
+import { writeParquet } from "../../source-parquet/test/fixtures/write-fixtures.mjs";
 import {
   batchpipe,
   expectEachOnce,
@@ -146,6 +148,36 @@ describe("parquet source (real CLI)", () => {
       },
       created: "2026-11-03T12:00:00.000Z",
     });
+  });
+
+  it("a null struct or list column is null in the record, as a null plain column is: the template renders it empty", async () => {
+    const dir = tempDir();
+    const columns = {
+      id: { type: "UTF8" },
+      text: { type: "UTF8", optional: true },
+      meta: { optional: true, fields: { product: { type: "UTF8" } } },
+      tags: { type: "UTF8", repeated: true },
+    };
+    const rows = [
+      { id: "a", text: "full", meta: { product: "lamp" }, tags: ["x", "y"] },
+      { id: "b", text: undefined, meta: undefined, tags: [] },
+    ];
+    await writeParquet(path.join(dir, "in.parquet"), columns, rows);
+    const spec = writePipeline(dir, {
+      baseUrl: emu.url,
+      source: "  { use: parquet, path: ./in.parquet }",
+      prompt: "{{ id }}: {{ text }} / {{ meta.product }} / {{ tags | join: '+' }}",
+    });
+
+    const run = await batchpipe(["run", spec, "--json"], { cwd: dir });
+    expect(run.stderr).toBe("");
+    expect(run.code).toBe(0);
+    expect(report(run)).toMatchObject({ read: 2, succeeded: 2, failed: 0 });
+    const byId = new Map(readJsonl<SuccessRow>(path.join(dir, "out/results.jsonl")).map((r) => [r.id, r]));
+    expect(byId.get("a")!.output).toBe("a: full / lamp / x+y");
+    expect(byId.get("b")!.output).toBe("b:  /  / ");
+    // an empty repeated field is null, as one nested in a struct already was
+    expect(byId.get("b")!.input).toEqual({ id: "b", text: null, meta: null, tags: null });
   });
 
   it("a column the file lacks stops the run before anything is sent: SOURCE_FAILED naming the columns it has", async () => {

@@ -5,8 +5,14 @@
 export function toJsonRecord(row: Record<string, unknown>): Record<string, unknown> {
   for (const key in row) {
     const value = row[key];
-    // most columns are strings, numbers and booleans: leave them in place
-    if (typeof value === "object" || typeof value === "bigint" || typeof value === "number")
+    // most columns are strings, numbers and booleans: leave them in place. A null struct or list
+    // column is assembled as undefined, which JSON drops: it becomes null, as a null plain column is
+    if (
+      typeof value === "object" ||
+      typeof value === "bigint" ||
+      typeof value === "number" ||
+      value === undefined
+    )
       row[key] = toJson(value);
   }
   return row;
