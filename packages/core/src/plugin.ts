@@ -306,6 +306,12 @@ export interface SourcePlugin<S extends AnySchema = AnySchema> extends Checkable
   options: S;
   read(ctx: SourceContext<z.output<S>>): AsyncIterable<SourceItem>;
   /**
+   * Optional: the endings, in lower case, of the data files it reads from a folder `path`
+   * (`[".csv", ".csv.gz"]`; a name matches in any case). `batchpipe watch` on a folder takes those
+   * files; without it, a watched folder's `*.jsonl` and `*.jsonl.gz` files.
+   */
+  extensions?: readonly string[];
+  /**
    * Optional: the cursor a read checkpoint records, given the last record's (e.g. with a sample of
    * the file's bytes before it, which `read` checks when it resumes). Called once per checkpoint,
    * never per record; without it the record's cursor is recorded as it is.

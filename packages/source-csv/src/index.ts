@@ -104,15 +104,19 @@ export interface CsvCursor {
   sample?: string;
 }
 
+/** the data files of a folder `path` (watch mode takes the same) */
+const EXTENSIONS = [".csv", ".csv.gz"];
+
 export default defineSource({
   name: "csv",
   options,
+  extensions: EXTENSIONS,
   // a glob is matched when the run reads; a plain file or folder must exist before it starts
   check: checkInputPath,
   stampCursor: stampFileCursor,
   async *read({ options, resolvePath, signal, checkpoint, logger }) {
     const { files, first, cursor, before } = await resolveInputFiles<CsvCursor>(resolvePath(options.path), {
-      extensions: [".csv", ".csv.gz"],
+      extensions: EXTENSIONS,
       plugin: PLUGIN,
       checkpoint,
       cursorFields: ["offset", "line"],

@@ -64,16 +64,20 @@ export interface JsonlCursor {
   sample?: string;
 }
 
+/** the data files of a folder `path` (watch mode takes the same) */
+const EXTENSIONS = [".jsonl", ".jsonl.gz"];
+
 export default defineSource({
   name: "jsonl",
   options,
+  extensions: EXTENSIONS,
   // a glob is matched when the run reads; a plain file, folder or pipe must exist before it starts
   check: (ctx) => checkInputPath(ctx, { streams: true }),
   stampCursor: stampFileCursor,
   async *read({ options, resolvePath, signal, checkpoint }) {
     const path = options.path === STDIN_PATH ? STDIN_PATH : resolvePath(options.path);
     const { files, first, cursor, before } = await resolveInputFiles<JsonlCursor>(path, {
-      extensions: [".jsonl", ".jsonl.gz"],
+      extensions: EXTENSIONS,
       plugin: PLUGIN,
       checkpoint,
       cursorFields: ["line", "offset"],

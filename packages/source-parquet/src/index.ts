@@ -58,16 +58,20 @@ export interface ParquetCursor {
   footer?: string;
 }
 
+/** the data files of a folder `path` (watch mode takes the same) */
+const EXTENSIONS = [".parquet"];
+
 export default defineSource({
   name: "parquet",
   options,
+  extensions: EXTENSIONS,
   // a glob is matched when the run reads; a plain file or folder must exist before it starts
   check: checkInputPath,
   async *read({ options, resolvePath, signal, checkpoint }) {
     const { files, first, cursor, before } = await resolveInputFiles<ParquetCursor>(
       resolvePath(options.path),
       {
-        extensions: [".parquet"],
+        extensions: EXTENSIONS,
         plugin: PLUGIN,
         checkpoint,
         cursorFields: ["row"],

@@ -8,7 +8,6 @@ import path from "node:path";
 import { pipeline as pipe } from "node:stream/promises";
 import type { EnginePipeline } from "../engine/types.js";
 import { BatchpipeError, ErrorCodes } from "../errors.js";
-import { isGzipFile } from "../input-files.js";
 import type { GroupRow, WatchedFile, WatchRegistry } from "./registry.js";
 import type { WatchTarget } from "./target.js";
 
@@ -122,13 +121,16 @@ export async function takeSnapshot(
     throw snapshotFailed(file, error);
   }
   const sha = hash.digest("hex");
-  // keep the extension: the source reads .gz files as gzip
-  const ext = isGzipFile(file) ? ".jsonl.gz" : ".jsonl";
+  // keep the file's extension (`.csv.gz`): the source reads .gz files as gzip, and may go by it
+  const ext = EXTENSION.exec(path.basename(file))?.[0] ?? "";
   // named by path and content: two paths with the same content are two inputs
   const name = createHash("sha256").update(file).digest("hex").slice(0, 12);
   const snapshot = path.join(dir, `${sha.slice(0, 32)}-${name}${ext}`);
   return { file: { path: file, sha, size, snapshot }, temp };
 }
+
+/** a name's last extension, with the one before it when that is `.gz` (`.csv.gz`) */
+const EXTENSION = /(\.[A-Za-z0-9]+)?\.gz$|\.[A-Za-z0-9]+$/i;
 
 /** why a file could not be copied: the input cannot be read (SOURCE_FAILED) or the copy written (STATE_FAILED) */
 function snapshotFailed(file: string, error: unknown): BatchpipeError {

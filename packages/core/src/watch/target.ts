@@ -1,7 +1,8 @@
 /**
  * What a watcher watches: the folder, file or glob of the source's `path` option, as a root folder
  * plus a matcher for files under it. chokidar 5 has no globs, so globs are compiled here to a
- * RegExp (`*`, `**`, `?`, `[…]`, `{a,b}`); a folder means every *.jsonl / *.jsonl.gz directly in it.
+ * RegExp (`*`, `**`, `?`, `[…]`, `{a,b}`); a folder means every file directly in it with one of the
+ * source's extensions (`*.csv`, `*.csv.gz`), in any case, as the source reads a folder.
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -24,20 +25,32 @@ export interface WatchTarget {
   allows(file: string): boolean;
 }
 
-const DATA_FILE = /\.jsonl(\.gz)?$/i;
+/** a folder's data files when the source does not say (SourcePlugin.extensions) */
+const DEFAULT_EXTENSIONS = [".jsonl", ".jsonl.gz"];
 const GLOB_CHARS = /[*?[\]{}]/;
 
-/** `folder`: the path names a folder (it ends with a `/`), even one that does not exist yet */
-export function resolveWatchTarget(pattern: string, o: { folder?: boolean } = {}): WatchTarget {
+/**
+ * `folder`: the path names a folder (it ends with a `/`), even one that does not exist yet;
+ * `extensions`: the endings (lower case) of a folder's data files, the source's
+ */
+export function resolveWatchTarget(
+  pattern: string,
+  o: { folder?: boolean; extensions?: readonly string[] } = {},
+): WatchTarget {
   const absolute = path.resolve(pattern);
   if (!GLOB_CHARS.test(absolute)) {
     const stats = fs.statSync(absolute, { throwIfNoEntry: false });
     if (stats?.isDirectory() || (o.folder && !stats)) {
+      const extensions = o.extensions?.length ? o.extensions : DEFAULT_EXTENSIONS;
+      const dataFile = (file: string) => {
+        const name = file.toLowerCase();
+        return extensions.some((ext) => name.endsWith(ext));
+      };
       return {
         root: absolute,
         depth: 0,
-        matches: (file) => path.dirname(file) === absolute && DATA_FILE.test(file),
-        describe: `${absolute}${path.sep}*.jsonl`,
+        matches: (file) => path.dirname(file) === absolute && dataFile(file),
+        describe: `${absolute}${path.sep}*${extensions[0]}`,
         allows: (file) => staysInside(file, absolute),
       };
     }

@@ -131,7 +131,9 @@ function watchTarget(pipeline: EnginePipeline): WatchTarget {
     throw new BatchpipeError(
       ErrorCodes.USAGE,
       `batchpipe watch needs a source with a \`path\` option (a folder or a glob); ${pipeline.source.label} has none`,
-      { hint: "Use the jsonl source with path: ./inbox/ or path: ./inbox/*.jsonl" },
+      {
+        hint: "Use a file source (jsonl, csv, parquet) with path: ./inbox/ or a glob (path: ./inbox/*.jsonl)",
+      },
     );
   }
   const target = path.resolve(pipeline.dir, source);
@@ -145,5 +147,8 @@ function watchTarget(pipeline: EnginePipeline): WatchTarget {
       },
     );
   }
-  return resolveWatchTarget(target, { folder: /[\\/]$/.test(source) });
+  return resolveWatchTarget(target, {
+    folder: /[\\/]$/.test(source),
+    extensions: pipeline.source.plugin.extensions,
+  });
 }
