@@ -180,6 +180,20 @@ describe("parquet source (real CLI)", () => {
     expect(byId.get("b")!.input).toEqual({ id: "b", text: null, meta: null, tags: null });
   });
 
+  it("an empty file (an export that failed, or not begun) stops the run saying it is empty", async () => {
+    const dir = tempDir();
+    fs.writeFileSync(path.join(dir, "empty.parquet"), "");
+    const spec = writePipeline(dir, {
+      baseUrl: emu.url,
+      source: "  { use: parquet, path: ./empty.parquet }",
+    });
+    const run = await batchpipe(["run", spec], { cwd: dir });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(
+      "empty.parquet is empty (0 bytes): a Parquet file ends with its footer, which this one lacks (SOURCE_FAILED)",
+    );
+  });
+
   it("a column the file lacks stops the run before anything is sent: SOURCE_FAILED naming the columns it has", async () => {
     const dir = tempDir();
     fs.copyFileSync(

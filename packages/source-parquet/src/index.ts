@@ -150,19 +150,33 @@ async function* readFile(
 }
 
 async function openParquet(file: string): Promise<{ buffer: FileBuffer; metadata: FileMetaData }> {
+  const hint = "Check `path`; the file may be damaged or still being written.";
   let buffer: FileBuffer | undefined;
   try {
     buffer = await openFileBuffer(file);
+    // hyparquet would read the footer's length before its end: a RangeError about a DataView
+    if (buffer.byteLength < MIN_SIZE) {
+      const size = buffer.byteLength === 0 ? "empty (0 bytes)" : `only ${buffer.byteLength} bytes`;
+      throw new BatchpipeError(
+        "SOURCE_FAILED",
+        `${file} is ${size}: a Parquet file ends with its footer, which this one lacks`,
+        { hint, plugin: PLUGIN },
+      );
+    }
     return { buffer, metadata: await parquetMetadataAsync(buffer) };
   } catch (error) {
     await buffer?.close();
+    if (error instanceof BatchpipeError) throw error;
     throw new BatchpipeError("SOURCE_FAILED", `${file} is not a readable Parquet file: ${message(error)}`, {
-      hint: "Check `path`; the file may be damaged or still being written.",
+      hint,
       plugin: PLUGIN,
       cause: error,
     });
   }
 }
+
+/** "PAR1", the footer's length, "PAR1": the least a Parquet file holds */
+const MIN_SIZE = 12;
 
 /** a hash of the file's footer (its metadata), which lists its row groups with their sizes and offsets */
 async function footerHash(buffer: AsyncBuffer): Promise<string> {
