@@ -134,6 +134,9 @@ export function createQueue(ctx: GroupContext, watchDir: string): Queue {
       hashing = hashing.then(async () => {
         await settled;
         if (ctx.signal.aborted || inFlight.has(file)) return;
+        // a named pipe (or a socket) is no file that arrives: opening one waits for a writer, and
+        // would hold every file after it. Skipped, never opened, as the source's folder listing does
+        if (fs.statSync(file, { throwIfNoEntry: false })?.isFile() === false) return;
         inFlight.add(file);
         try {
           const taken = await copy(file);
