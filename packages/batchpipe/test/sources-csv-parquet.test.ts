@@ -79,6 +79,25 @@ describe("csv source (real CLI)", () => {
     ]);
   });
 
+  it("`columns` with another count than the header's names stops the run at the header, not a failure row per row", async () => {
+    const dir = tempDir();
+    fs.writeFileSync(path.join(dir, "data.csv"), "id,text,stars\na,x,5\nb,y,4\n");
+    const spec = writePipeline(dir, {
+      baseUrl: emu.url,
+      source: "  { use: csv, path: ./data.csv, columns: [id, text] }",
+    });
+    const run = await batchpipe(["run", spec], { cwd: dir });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(
+      "`columns` names 2 columns (id, text), but the header row has 3 (id, text, stars) (SOURCE_FAILED)\n  at data.csv:1:1",
+    );
+    expect(run.stderr).toContain(
+      "hint: Give one name per column of the header (they replace its names, in order), or leave `columns` out to use the header's.",
+    );
+    const errors = path.join(dir, "out/errors.jsonl");
+    expect(fs.existsSync(errors) ? readJsonl(errors) : []).toEqual([]);
+  });
+
   it("kill -9 while reading 40,000 rows: the next run resumes from a byte-offset checkpoint; each id once", async () => {
     const name = "csv-kill";
     const n = 40_000;

@@ -150,6 +150,7 @@ export default defineSource({
             if (headerPending) {
               headerPending = false;
               header = headerNames(file, row);
+              if (options.columns) checkColumnCount(file, row.line, options.columns, header);
               toRecord = compileColumns(file, row.line, options.columns ?? header, options.types);
               continue;
             }
@@ -214,6 +215,20 @@ function headerNames(file: string, row: Row): string[] {
     });
   }
   return row.fields;
+}
+
+/** `columns` renames the header's names one for one: another count would fail every row */
+function checkColumnCount(file: string, line: number, columns: readonly string[], header: readonly string[]) {
+  if (columns.length === header.length) return;
+  throw new BatchpipeError(
+    "SOURCE_FAILED",
+    `\`columns\` names ${columns.length} columns (${columns.join(", ")}), but the header row has ${header.length} (${header.join(", ")})`,
+    {
+      loc: { file, line, column: 1 },
+      hint: "Give one name per column of the header (they replace its names, in order), or leave `columns` out to use the header's.",
+      plugin: PLUGIN,
+    },
+  );
 }
 
 async function readHeader(file: string, parse: ReadRowsOptions): Promise<string[] | undefined> {
