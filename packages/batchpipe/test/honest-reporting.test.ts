@@ -157,6 +157,19 @@ describe("honest reporting", () => {
     `);
   });
 
+  test("validate on a source whose records are all invalid says so, not that it has none", async () => {
+    const dir = writeFiles({
+      "data.csv": "id,stars\na,x\nb,y\n",
+      "pipeline.yaml": offline("{ use: csv, path: ./data.csv, types: { stars: integer } }"),
+    });
+    const validate = await cli(["validate", "pipeline.yaml"], { cwd: dir });
+    expect(validate.code).toBe(0);
+    expect(validate.stderr).toMatchInlineSnapshot(`
+      "⚠ the source has no record a run could send: all 2 records are invalid (the first: data.csv:2: column "stars": expected integer, got "x"); a run would write each as a failure row. Fix the data or the source's options (e.g. types, columns), then validate again
+      "
+    `);
+  });
+
   test("a plugin that breaks its contract is named, never 'a bug in batchpipe'", async () => {
     const source = `{ use: ${path.join(FIXTURES, "plugins/wrong-shape-source.ts")} }`;
     const dir = writeFiles({ "pipeline.yaml": offline(source) });

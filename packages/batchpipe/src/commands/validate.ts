@@ -1,6 +1,12 @@
 /** `batchpipe validate <pipeline.yaml>`: load the spec and its plugins, print every problem or a one-line summary. */
 import path from "node:path";
-import { checkFirstRecord, checkPipeline, displayPath, loadPipeline } from "@batchpipe/core";
+import {
+  checkFirstRecord,
+  checkPipeline,
+  displayPath,
+  type FirstRecordCheck,
+  loadPipeline,
+} from "@batchpipe/core";
 import { defineCommand } from "citty";
 import { pipelineArg } from "../args.js";
 import { cliContext } from "../context.js";
@@ -29,12 +35,23 @@ export default defineCommand({
     // paths, keys and output folders, checked against this machine
     checkPipeline(pipeline, { env });
     // a template that fails on the first record fails on them all
-    const hasRecords = await checkFirstRecord(pipeline);
+    const first = await checkFirstRecord(pipeline);
     // the errors sinks too (the default one when the spec names none): where failures go
     const sinks = `${plural(pipeline.sinks.length, "sink")}, ${plural(pipeline.errors.length, "errors sink")}`;
     const parts = `source ${pipeline.source.plugin.name}, transform ${pipeline.transform.plugin.name}, ${sinks}`;
     io.stdout.write(`✓ ${displayPath(file, cwd)} is valid (${parts})\n`);
-    if (!hasRecords) io.stderr.write("⚠ the source has no records: a run would have nothing to send\n");
+    if (!first.found) io.stderr.write(`⚠ ${noRecordWarning(first, cwd)}\n`);
     return ExitCode.OK;
   },
 });
+
+/** a source without a record the run could send: none at all, or none it could parse */
+function noRecordWarning({ invalid, firstInvalid }: FirstRecordCheck, cwd: string): string {
+  if (invalid === 0 || !firstInvalid) return "the source has no records: a run would have nothing to send";
+  const { file } = firstInvalid.position;
+  const message = path.isAbsolute(file)
+    ? firstInvalid.invalid.message.replaceAll(file, displayPath(file, cwd))
+    : firstInvalid.invalid.message;
+  const all = invalid === 1 ? "its only record is invalid" : `all ${plural(invalid, "record")} are invalid`;
+  return `the source has no record a run could send: ${all} (the first: ${message}); a run would write ${invalid === 1 ? "it as a failure row" : "each as a failure row"}. Fix the data or the source's options (e.g. types, columns), then validate again`;
+}

@@ -6,7 +6,7 @@
 import { BatchpipeError, ErrorCodes, isBatchpipeError } from "../errors.js";
 import { checkLimits, limitsFor, limitsTableFor, OUTPUT_KEYS } from "../estimate/limits.js";
 import { isStreamInput } from "../input-files.js";
-import { isInvalidRecord, type SourceRecord, silentLogger } from "../plugin.js";
+import { type InvalidRecord, isInvalidRecord, type SourceRecord, silentLogger } from "../plugin.js";
 import {
   checkRequest,
   checkSourceItem,
@@ -17,21 +17,32 @@ import type { SpecIssue } from "./issues.js";
 import { type Pipeline, specTextOf } from "./load.js";
 import { locateIssues, specError, toDotPath } from "./locate.js";
 
+/** what checkFirstRecord found before the first record it could render */
+export interface FirstRecordCheck {
+  /** a readable record was found (or the source, a pipe, was not sampled) */
+  found: boolean;
+  /** records the source could not parse, before the first readable one (all of them when none) */
+  invalid: number;
+  /** the first of those */
+  firstInvalid?: InvalidRecord;
+}
+
 /**
- * Throws SPEC_INVALID when the first record fails to render; returns whether there was one. A source
- * that reads a pipe or standard input is not sampled (true): its data can be read only once, by the
- * run, and opening a pipe waits for a writer.
+ * Throws SPEC_INVALID when the first record fails to render. A source that reads a pipe or standard
+ * input is not sampled (found): its data can be read only once, by the run, and opening a pipe
+ * waits for a writer.
  */
 export async function checkFirstRecord(
   pipeline: Pipeline,
   options: { signal?: AbortSignal } = {},
-): Promise<boolean> {
-  if (readsStream(pipeline)) return true;
+): Promise<FirstRecordCheck> {
+  if (readsStream(pipeline)) return { found: true, invalid: 0 };
   const signal = options.signal ?? new AbortController().signal;
-  const record = await named(pipeline.source.label, "reading the first record", () =>
+  const scan = await named(pipeline.source.label, "reading the first record", () =>
     firstRecord(pipeline, signal),
   );
-  if (!record) return false;
+  const { record } = scan;
+  if (!record) return scan;
   const { transform } = pipeline;
   const handle = checkTransformHandle(
     await named(transform.label, "create", () =>
@@ -67,7 +78,7 @@ export async function checkFirstRecord(
   checkRequest(request, record, transform.label);
   // a malformed request (no body) is the run's invalid_request failure, not checked here
   if (isObject(request.body)) checkOutputLimit(pipeline, request.body, record);
-  return true;
+  return scan;
 }
 
 /**
@@ -92,8 +103,11 @@ function checkOutputLimit(pipeline: Pipeline, body: Record<string, unknown>, rec
   );
 }
 
-/** the first readable record; lines the source cannot parse are skipped (the run reports them) */
-async function firstRecord(pipeline: Pipeline, signal: AbortSignal): Promise<SourceRecord | undefined> {
+/** the first readable record; records the source cannot parse are counted (the run reports them) */
+async function firstRecord(
+  pipeline: Pipeline,
+  signal: AbortSignal,
+): Promise<FirstRecordCheck & { record?: SourceRecord }> {
   const { source } = pipeline;
   const items = checkSourceItems(
     source.plugin.read({
@@ -105,11 +119,15 @@ async function firstRecord(pipeline: Pipeline, signal: AbortSignal): Promise<Sou
     }),
     source.label,
   );
+  let invalid = 0;
+  let firstInvalid: InvalidRecord | undefined;
   for await (const item of items) {
     const checked = checkSourceItem(item, source.label);
-    if (!isInvalidRecord(checked)) return checked;
+    if (!isInvalidRecord(checked)) return { found: true, invalid, firstInvalid, record: checked };
+    invalid++;
+    firstInvalid ??= checked;
   }
-  return undefined;
+  return { found: false, invalid, firstInvalid };
 }
 
 /** whether the source declares (in its pure `check`) a read of standard input or a named pipe */

@@ -25,7 +25,7 @@ export interface ReadCheckpoint {
   first: RecordPosition | null;
   /**
    * a source without a cursor (standard input, a pipe): a hash of the records read, so a resumed
-   * read that skips them can tell whether the producer fed the same ones (recordsHash in read-phase.ts)
+   * read that skips them can tell whether the producer fed the same ones (recordsHash in read/resume.ts)
    */
   records?: number;
   totals: RunTotals;

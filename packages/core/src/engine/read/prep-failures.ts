@@ -63,9 +63,9 @@ export function failureRows(dir: string) {
 }
 
 /**
- * Whether a failure row's record took its custom_id (read-phase.ts `place`: the first occurrence
- * of an id wins, even when it fails): a record refused with an id of its own (by the transform, too
- * large, over its model's limits). Not a duplicate_id (the id is an earlier record's), nor a record
+ * Whether a failure row's record took its custom_id (RecordPlacement.place, placement.ts: the first
+ * occurrence of an id wins, even when it fails): a record refused with an id of its own (by the
+ * transform, too large, over its model's limits). Not a duplicate_id (the id is an earlier record's), nor a record
  * without one (its id is its position in `dir`, the spec's folder).
  */
 export function tookId(row: FailureRow, dir: string): boolean {
