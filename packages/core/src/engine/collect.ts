@@ -96,12 +96,15 @@ export async function collectShard(options: CollectOptions): Promise<CollectResu
 async function collectWith(options: CollectOptions, metas: ShardMetaIndex): Promise<CollectResult> {
   const { shard, batch } = options;
   const fanout = groupFanout(options.fanout);
-  const attemptsLeft = shard.attempt < options.maxAttempts;
-  /** a retryable failure gets a retry shard: while attempts remain, or undone at the deadline's cancel */
-  const retries = (outcome: Extract<Outcome, { kind: "failure" }>) =>
+  /**
+   * a retryable failure gets a retry shard: while the request has attempts left (those a deadline's
+   * cancel left unspent are not counted), or undone at the deadline's cancel
+   */
+  const retries = (outcome: Extract<Outcome, { kind: "failure" }>, meta: ShardMeta) =>
     outcome.retryable &&
     !options.noRetry &&
-    (attemptsLeft || (options.deadlinePassed === true && outcome.error.code === CANCELLED));
+    (shard.attempt - (meta.unspent ?? 0) < options.maxAttempts ||
+      (options.deadlinePassed === true && outcome.error.code === CANCELLED));
   const fromCache = isFromCache(batch);
   let counters = emptyCounters();
   const seen = new Set<string>();
@@ -118,7 +121,7 @@ async function collectWith(options: CollectOptions, metas: ShardMetaIndex): Prom
 
   const route = async (entry: MetaEntry, outcome: Outcome) => {
     if (live()) await deliver(entry, outcome);
-    else if (outcome.kind === "failure" && retries(outcome)) retryLater(entry.index, outcome);
+    else if (outcome.kind === "failure" && retries(outcome, entry.meta())) retryLater(entry.index, outcome);
     routed++;
     // parts are counted from where the last run's ended (its part size may have been another);
     // the last part is the delivery's own commit, under the shard's key (see Delivery)
@@ -154,7 +157,7 @@ async function collectWith(options: CollectOptions, metas: ShardMetaIndex): Prom
       }
       outcome = success.failure;
     }
-    if (retries(outcome)) {
+    if (retries(outcome, meta)) {
       retryLater(entry.index, outcome);
       counters.retried++;
       return;

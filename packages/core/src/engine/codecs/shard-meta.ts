@@ -20,8 +20,9 @@ export interface ShardMeta {
   /** the request asked for JSON output (the output is parsed) */
   jsonOutput: boolean;
   /**
-   * attempts of the request that never ran (a batch.deadline cancel left it undone): its rows show
-   * the shard's attempt less these, the attempts the provider was asked to run it
+   * attempts of the request that never ran (a batch.deadline cancel left it undone): its rows show,
+   * and batch.max_attempts counts, the shard's attempt less these: the attempts the provider was
+   * asked to run it
    */
   unspent?: number;
   input: Record<string, unknown>;
