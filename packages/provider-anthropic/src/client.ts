@@ -122,28 +122,38 @@ export function createAnthropicClient(options: AnthropicClientOptions) {
     },
 
     /** a batch that is gone (404) or already ended (409) is not an error */
-    async cancel(id: string): Promise<void> {
-      await withRetries(ctx, `POST /v1/messages/batches/${id}/cancel`, async (signal) => {
-        try {
-          await client.messages.batches.cancel(id, {}, { signal });
-        } catch (error) {
-          const status = statusOf(error);
-          if (status === 404 || status === 409) return;
-          throw error;
-        }
-      });
+    async cancel(id: string, signal?: AbortSignal): Promise<void> {
+      await withRetries(
+        ctx,
+        `POST /v1/messages/batches/${id}/cancel`,
+        async (callSignal) => {
+          try {
+            await client.messages.batches.cancel(id, {}, { signal: callSignal });
+          } catch (error) {
+            const status = statusOf(error);
+            if (status === 404 || status === 409) return;
+            throw error;
+          }
+        },
+        signal,
+      );
     },
 
     /** deleting a batch that no longer exists is not an error */
-    async delete(id: string): Promise<void> {
-      await withRetries(ctx, `DELETE /v1/messages/batches/${id}`, async (signal) => {
-        try {
-          await client.messages.batches.delete(id, {}, { signal });
-        } catch (error) {
-          if (error instanceof NotFoundError) return;
-          throw error;
-        }
-      });
+    async delete(id: string, signal?: AbortSignal): Promise<void> {
+      await withRetries(
+        ctx,
+        `DELETE /v1/messages/batches/${id}`,
+        async (callSignal) => {
+          try {
+            await client.messages.batches.delete(id, {}, { signal: callSignal });
+          } catch (error) {
+            if (error instanceof NotFoundError) return;
+            throw error;
+          }
+        },
+        signal,
+      );
     },
 
     /** the results' lines, as text, streamed (only the request is retried: a half-read body cannot be) */

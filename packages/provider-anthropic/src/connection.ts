@@ -153,21 +153,22 @@ export function createAnthropicConnection(options: AnthropicConnectionOptions): 
       return streamResults(client, batch, redact, signal);
     },
 
-    async cancel(ref) {
+    async cancel(ref, options) {
       // a batch adopted by its shape may be someone else's until its results say otherwise
       if (!dataOf(ref).confirmed) return;
-      await client.cancel(ref.id);
+      await client.cancel(ref.id, options?.signal);
     },
 
-    async cleanUp({ staged, batch }) {
+    async cleanUp({ staged, batch }, options) {
+      const signal = options?.signal;
       const id = batch?.id || stagedFor(staged, null)?.batchId;
       if (!id) return;
-      const found = await client.retrieve(id);
+      const found = await client.retrieve(id, signal);
       // only an ended batch can be deleted; one not confirmed ours is left alone unless its results are ours
       if (found?.processing_status !== "ended") return;
       const data = batch ? dataOf(batch) : { tagId: stagedFor(staged, null)!.tagId, confirmed: true };
-      if (!data.confirmed && !(await belongsTo(client, found, data.tagId))) return;
-      await client.delete(id);
+      if (!data.confirmed && !(await belongsTo(client, found, data.tagId, signal))) return;
+      await client.delete(id, signal);
     },
 
     async close() {},

@@ -182,17 +182,22 @@ export function createOpenAIClient(options: OpenAIClientOptions): OpenAIClient {
 
     retrieveBatch,
 
-    async cancelBatch(id) {
-      await withRetries(ctx, `POST /batches/${id}/cancel`, async (signal) => {
-        try {
-          checkedBatch(await parsed(client.batches.cancel(id, { signal })));
-        } catch (error) {
-          const status = statusOf(error);
-          // gone (404) or already ended (409): nothing left to stop
-          if (status === 404 || status === 409) return;
-          throw error;
-        }
-      });
+    async cancelBatch(id, opts = {}) {
+      await withRetries(
+        ctx,
+        `POST /batches/${id}/cancel`,
+        async (signal) => {
+          try {
+            checkedBatch(await parsed(client.batches.cancel(id, { signal })));
+          } catch (error) {
+            const status = statusOf(error);
+            // gone (404) or already ended (409): nothing left to stop
+            if (status === 404 || status === 409) return;
+            throw error;
+          }
+        },
+        opts.signal,
+      );
     },
 
     listBatches,
@@ -219,15 +224,20 @@ export function createOpenAIClient(options: OpenAIClientOptions): OpenAIClient {
       );
     },
 
-    async deleteFile(id) {
-      await withRetries(ctx, `DELETE /files/${id}`, async () => {
-        try {
-          await client.files.delete(id);
-        } catch (error) {
-          if (error instanceof NotFoundError) return;
-          throw error;
-        }
-      });
+    async deleteFile(id, opts = {}) {
+      await withRetries(
+        ctx,
+        `DELETE /files/${id}`,
+        async (signal) => {
+          try {
+            await client.files.delete(id, { signal });
+          } catch (error) {
+            if (error instanceof NotFoundError) return;
+            throw error;
+          }
+        },
+        opts.signal,
+      );
     },
 
     async close() {},

@@ -100,9 +100,10 @@ export function createOpenAIConnection(options: OpenAIConnectionOptions): Provid
       return streamResults(client, batch, { maxLineBytes, redact }, signal);
     },
 
-    cancel: (batch) => client.cancelBatch(batch.id),
+    cancel: (batch, options) => client.cancelBatch(batch.id, { signal: options?.signal }),
 
-    async cleanUp({ staged, batch }) {
+    async cleanUp({ staged, batch }, options) {
+      const signal = options?.signal;
       const ids = new Set<string>();
       const fileId = stagedFileId(staged);
       if (fileId) ids.add(fileId);
@@ -110,12 +111,12 @@ export function createOpenAIConnection(options: OpenAIConnectionOptions): Provid
         let data = batchData(batch.data);
         if (!data.output_file_id && !data.error_file_id) {
           // a ref stored before the batch ended does not know its result files yet
-          const fresh = await client.retrieveBatch(batch.id);
+          const fresh = await client.retrieveBatch(batch.id, { signal });
           if (fresh) data = batchData(toSnapshot(fresh).data);
         }
         for (const id of [data.input_file_id, data.output_file_id, data.error_file_id]) if (id) ids.add(id);
       }
-      for (const id of ids) await client.deleteFile(id);
+      for (const id of ids) await client.deleteFile(id, { signal });
     },
 
     close: () => client.close(),

@@ -87,7 +87,7 @@ export interface OpenAIClient {
   /** null when the batch no longer exists (404) */
   retrieveBatch(id: string, options?: { signal?: AbortSignal }): Promise<BatchInfo | null>;
   /** a batch that is gone (404) or already ended (409) is not an error */
-  cancelBatch(id: string): Promise<void>;
+  cancelBatch(id: string, options?: { signal?: AbortSignal }): Promise<void>;
   /** newest first */
   listBatches(options?: { signal?: AbortSignal }): AsyncIterable<BatchInfo>;
   /** files with the given purpose (default all), newest first */
@@ -95,6 +95,6 @@ export interface OpenAIClient {
   /** the file's content as a byte stream (never buffered whole) */
   downloadFile(id: string, options?: { signal?: AbortSignal }): Promise<Readable>;
   /** deleting a file that no longer exists is not an error */
-  deleteFile(id: string): Promise<void>;
+  deleteFile(id: string, options?: { signal?: AbortSignal }): Promise<void>;
   close(): Promise<void>;
 }

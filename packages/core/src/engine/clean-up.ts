@@ -13,6 +13,7 @@ import fs from "node:fs";
 import path from "node:path";
 import type { ShardRow } from "../state/index.js";
 import { type LoopContext, providerCall } from "./loop-context.js";
+import { interrupted } from "./read/index.js";
 
 export class ShardCleanUp {
   /** each collected shard's clean-up at the provider, under way or done: whether it succeeded */
@@ -44,7 +45,8 @@ export class ShardCleanUp {
 
   /**
    * the run's end: every shard cleaned up at the provider (those collected already, once), then the
-   * run's local folder; how many shards were cleaned up
+   * run's local folder; how many shards were cleaned up. A stop meanwhile interrupts the run, whose
+   * next start cleans up what is left.
    */
   async finish(): Promise<number> {
     let cleaned = 0;
@@ -52,6 +54,7 @@ export class ShardCleanUp {
       const early = await this.started.get(shard.name);
       if (early === true || (early === undefined && (await this.cleanUp(shard)))) cleaned++;
     }
+    if (this.ctx.signal.aborted) throw interrupted();
     this.remove(this.ctx.runId);
     return cleaned;
   }
@@ -67,9 +70,13 @@ export class ShardCleanUp {
     const batch = shard.batchId ? { id: shard.batchId, data: shard.batch?.data ?? null } : null;
     try {
       // its retries stop at batch.max_outage, as every provider call's of the run
-      await providerCall(this.ctx, () => this.ctx.provider.cleanUp({ staged: shard.staged, batch }));
+      await providerCall(this.ctx, (signal) =>
+        this.ctx.provider.cleanUp({ staged: shard.staged, batch }, { signal }),
+      );
       return true;
     } catch (error) {
+      // a stop cut it short: the run's end (this run resumed) cleans up what is left
+      if (this.ctx.signal.aborted) return false;
       this.ctx.emit({
         type: "warning",
         run: this.ctx.runId,

@@ -81,7 +81,7 @@ export class Deadline {
       const startedAt = Date.now();
       try {
         const ref = { id: shard.batchId!, data: shard.batch?.data ?? null };
-        await providerCall(this.ctx, () => this.ctx.provider.cancel(ref));
+        await providerCall(this.ctx, (signal) => this.ctx.provider.cancel(ref, { signal }));
         providerAnswered(this.ctx);
       } catch (error) {
         if (this.ctx.signal.aborted) throw interrupted();

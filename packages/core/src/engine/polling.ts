@@ -183,7 +183,7 @@ export class Poller {
       const ref = { id: batch.id, data: batch.data };
       const startedAt = Date.now();
       try {
-        await providerCall(this.ctx, () => this.ctx.provider.cancel(ref));
+        await providerCall(this.ctx, (signal) => this.ctx.provider.cancel(ref, { signal }));
         providerAnswered(this.ctx);
       } catch (error) {
         if (this.ctx.signal.aborted) return null;

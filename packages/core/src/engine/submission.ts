@@ -154,7 +154,9 @@ export function cancelShards(ctx: LoopContext): void {
   for (const shard of shardsIn(ctx, "open")) {
     const ref = { id: shard.batchId!, data: shard.batch?.data ?? null };
     // not awaited by the loop; its retries still stop at batch.max_outage
-    void providerCall(ctx, () => ctx.provider.cancel(ref)).catch((error) => {
+    void providerCall(ctx, (signal) => ctx.provider.cancel(ref, { signal })).catch((error) => {
+      // a stop cut it short: the run's own message says it stopped
+      if (ctx.signal.aborted) return;
       warn(ctx, `could not cancel batch ${shard.batchId}: ${describeError(error)}`);
     });
   }

@@ -196,10 +196,19 @@ export interface ProviderConnection {
   poll(batch: BatchRef, options: { signal: AbortSignal }): Promise<BatchSnapshot | null>;
   /** every result of an ended batch, streamed (never held whole) */
   results(batch: BatchSnapshot, options: { signal: AbortSignal }): AsyncIterable<ResultItem>;
-  /** ask the provider to stop the batch; what finished is still delivered */
-  cancel(batch: BatchRef): Promise<void>;
-  /** delete what the shard left at the provider (staged data and the batch's files or the batch) */
-  cleanUp(shard: { staged: JsonValue; batch: BatchRef | null }): Promise<void>;
+  /**
+   * ask the provider to stop the batch; what finished is still delivered. The engine always passes
+   * `signal` (optional for callers of older versions): once it aborts, stop retrying and reject
+   */
+  cancel(batch: BatchRef, options?: { signal: AbortSignal }): Promise<void>;
+  /**
+   * delete what the shard left at the provider (staged data and the batch's files or the batch);
+   * `signal` as cancel's
+   */
+  cleanUp(
+    shard: { staged: JsonValue; batch: BatchRef | null },
+    options?: { signal: AbortSignal },
+  ): Promise<void>;
   /**
    * Optional: send one request (a line as `encode` made it) through the provider's live
    * (synchronous) API, at live prices: `batchpipe try`, and the requests still without a result

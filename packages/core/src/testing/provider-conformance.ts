@@ -112,7 +112,7 @@ export function testProvider(plugin: ProviderPlugin, options: TestProviderOption
       assert.equal(ended.ending, "completed", `the batch ended ${ended.ending} (${ended.status})`);
       assert.equal(ended.queueFull, null, "queueFull on a completed batch");
       p.expectEachOnce(await p.results(connection, ended), "exactly");
-      await connection.cleanUp({ staged: submitted.staged, batch: roundTrip(ended) });
+      await connection.cleanUp({ staged: submitted.staged, batch: roundTrip(ended) }, { signal: p.signal });
     }),
 
     check("after a crash, find() answers each submitted tag and nothing is created twice", async (p) => {
@@ -176,18 +176,18 @@ export function testProvider(plugin: ProviderPlugin, options: TestProviderOption
       const endedB = await p.waitEnded(resumed, b);
       p.expectEachOnce(await p.results(resumed, endedB), "exactly");
       const endedA = await p.waitEnded(resumed, a.batch);
-      await resumed.cleanUp({ staged: a.staged, batch: roundTrip(endedA) });
-      await resumed.cleanUp({ staged: stagedB, batch: roundTrip(endedB) });
+      await resumed.cleanUp({ staged: a.staged, batch: roundTrip(endedA) }, { signal: p.signal });
+      await resumed.cleanUp({ staged: stagedB, batch: roundTrip(endedB) }, { signal: p.signal });
     }),
 
     check("cancel stops a running batch, or is harmless on an ended one", async (p) => {
       const connection = await p.open();
       const submitted = await p.submit(connection, await p.writeShard(p.tag()));
-      await connection.cancel(roundTrip(submitted.batch));
+      await connection.cancel(roundTrip(submitted.batch), { signal: p.signal });
       const ended = await p.waitEnded(connection, submitted.batch);
       // what finished before the cancel still comes back; the rest may be absent
       p.expectEachOnce(await p.results(connection, ended), "at most");
-      await connection.cancel(roundTrip(ended));
+      await connection.cancel(roundTrip(ended), { signal: p.signal });
     }),
 
     check("cleanUp is harmless twice, and with nothing to clean", async (p) => {
@@ -195,9 +195,9 @@ export function testProvider(plugin: ProviderPlugin, options: TestProviderOption
       const submitted = await p.submit(connection, await p.writeShard(p.tag()));
       const ended = await p.waitEnded(connection, submitted.batch);
       const shard = { staged: submitted.staged, batch: roundTrip(ended) };
-      await connection.cleanUp(shard);
-      await connection.cleanUp(shard);
-      await connection.cleanUp({ staged: null, batch: null });
+      await connection.cleanUp(shard, { signal: p.signal });
+      await connection.cleanUp(shard, { signal: p.signal });
+      await connection.cleanUp({ staged: null, batch: null }, { signal: p.signal });
     }),
   ];
 }
