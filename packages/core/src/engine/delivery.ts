@@ -105,16 +105,18 @@ export class Delivery {
     const file = path.join(ctx.stateDir, prepFailuresFile(ctx.runId));
     const sinks = this.sinks!;
     await sinks.begin(key, { forget: (row) => tookId(row as FailureRow, ctx.pipeline.dir) });
-    const counters = structuredClone(ctx.counters);
+    // added to the run's counters once committed: a submission in flight counts its batch meanwhile
+    const delta = emptyCounters();
     if (fs.existsSync(file)) {
       for await (const line of readFileLines(file)) {
         if (line === "") continue;
         const row = JSON.parse(line) as FailureRow;
-        countFailure(counters, row);
+        countFailure(delta, row);
         await sinks.write(row);
       }
     }
     const checkpoints = await sinks.commit(key);
+    const counters = addCounters(ctx.counters, delta);
     ctx.state.recordDelivery({ runId: ctx.runId, key, checkpoints, counters });
     ctx.counters = counters;
   }

@@ -165,15 +165,22 @@ export class RunLoop {
       for (;;) {
         this.read.check();
         this.checkSignal();
-        this.checkCancel();
-        await this.deadline.check(Date.now());
+        const now = Date.now();
+        await this.settleIfDue(now);
+        // none of these runs beside a submission (settleIfDue ended it when one was due)
+        if (!this.submission) {
+          this.checkCancel();
+          await this.deadline.check(now);
+        }
         checkOutage(this.ctx);
-        if (this.needsReconcile && this.ctx.outage.retryAt <= Date.now()) await this.tryReconcile();
+        if (this.needsReconcile && !this.submission && this.ctx.outage.retryAt <= Date.now())
+          await this.tryReconcile();
         this.startSubmission();
         await this.collectEnded();
         await this.pollDue();
         await this.collectEnded();
-        await this.settleSubmission();
+        // a slow upload goes on through the next turns, which poll and collect meanwhile
+        await this.settleSubmission(false);
         if (this.stopWith) throw this.stopWith;
         // past the deadline, a shard is answered through the live API instead (one per turn)
         if (this.deadline.passed && !this.cancelling && this.read.maySubmit()) await this.submitNext();
@@ -184,6 +191,7 @@ export class RunLoop {
         }
         this.progress(false);
         this.read.check();
+        // (a submission in flight holds an unfinished shard)
         if (!this.read.reading && unfinishedShards(this.ctx) === 0 && !this.needsReconcile) break;
         const busy = ["open", "submitting", "ended"] as const;
         if (this.budgetBlocked && busy.every((status) => shardsIn(this.ctx, status).length === 0)) {
@@ -251,8 +259,9 @@ export class RunLoop {
   // --- submission ---
 
   /**
-   * One submission at a time, beside the turn's collections and polls (submitting between them
-   * idled the provider, or left ended shards uncollected). Its failure waits for settleSubmission.
+   * One submission at a time, beside the turns' collections and polls (submitting between them
+   * idled the provider, or left ended shards uncollected). Its failure waits for settleSubmission;
+   * its end wakes the loop.
    */
   private startSubmission(): void {
     if (this.submission || this.submissionFailure || this.cancelling || this.deadline.passed) return;
@@ -263,15 +272,28 @@ export class RunLoop {
       })
       .finally(() => {
         this.submission = undefined;
+        this.read.wake();
       });
   }
 
   /**
-   * A turn ends with its submission: nothing else runs beside one (reconciliation least of all).
+   * What must not run beside a submission waits for the one in flight: reconciliation, a cancel
+   * and the deadline's (they cancel the open batches, its own included once it is open).
+   */
+  private async settleIfDue(now: number): Promise<void> {
+    if (!this.submission) return;
+    const deadlineDue = this.deadline.at !== null && !this.deadline.passed && now >= this.deadline.at;
+    const cancelDue = !this.cancelling && this.ctx.state.getRun(this.ctx.runId)?.cancelRequested === true;
+    if (this.needsReconcile || deadlineDue || cancelDue) await this.settleSubmission(true);
+  }
+
+  /**
+   * The submission's end, and its failure thrown; without `wait`, only a submission that has ended.
    * During an outage it waits no longer than batch.max_outage's end: the run then stops, and the
    * stop cuts the submission (`stopping`) instead of waiting out an upload's timeout.
    */
-  private async settleSubmission(): Promise<void> {
+  private async settleSubmission(wait: boolean): Promise<void> {
+    if (this.submission && !wait) return;
     const since = this.ctx.outage.since;
     if (this.submission && since !== null) {
       await untilOrLater(this.submission, since + this.ctx.pipeline.spec.batch.max_outage);
