@@ -54,7 +54,7 @@ CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
  */
 export function migrate(db: Database.Database, file: string, o: { keepVersion: boolean }): void {
   const hasMeta = db.prepare("SELECT name FROM sqlite_master WHERE type='table' AND name='meta'").get();
-  if (hasMeta) {
+  if (hasMeta && (db.readonly || !unfinishedCreation(db))) {
     const version = schemaVersion(db);
     const refused = refuseVersion(
       file,
@@ -66,8 +66,23 @@ export function migrate(db: Database.Database, file: string, o: { keepVersion: b
       db.prepare("UPDATE meta SET value = ? WHERE key = 'schema_version'").run(String(STATE_SCHEMA_VERSION));
     return;
   }
-  db.exec(SCHEMA);
-  db.prepare("INSERT INTO meta (key, value) VALUES ('schema_version', ?)").run(String(STATE_SCHEMA_VERSION));
+  // one transaction: a process killed while it creates the file leaves no half-made schema
+  db.transaction(() => {
+    db.exec(SCHEMA);
+    db.prepare("INSERT INTO meta (key, value) VALUES ('schema_version', ?)").run(
+      String(STATE_SCHEMA_VERSION),
+    );
+  })();
+}
+
+/**
+ * A file whose creation a killed process left half done (a build that created the tables one by
+ * one): a meta table without a version, and no run. Its tables are made anew (CREATE IF NOT EXISTS).
+ */
+function unfinishedCreation(db: Database.Database): boolean {
+  if (schemaVersion(db) !== undefined) return false;
+  const hasRuns = db.prepare("SELECT name FROM sqlite_master WHERE type='table' AND name='runs'").get();
+  return !hasRuns || db.prepare("SELECT 1 FROM runs LIMIT 1").get() === undefined;
 }
 
 /**
