@@ -77,6 +77,7 @@ describe("docs/writing-plugins.md: its TypeScript snippets type-check as written
       "declare function readCsv(file: string): { id: string; status: string }[];\n",
     ],
     ["the defineTransform example", "export default defineTransform(", ""],
+    ["the testProvider snippet", "testProvider(echo", ""],
   ])(
     "%s",
     async (_name, marker, declarations) => {
@@ -92,6 +93,9 @@ describe("docs/writing-plugins.md: its TypeScript snippets type-check as written
         path.join(EXAMPLES, "writing-plugins/plugins/csv-sink.ts"),
         path.join(dir, "plugins/csv-sink.ts"),
       );
+      fs.cpSync(path.join(EXAMPLES, "writing-plugins/providers"), path.join(dir, "providers"), {
+        recursive: true,
+      });
       fs.writeFileSync(path.join(dir, "snippet.ts"), `${snippet}${declarations}`);
       const tsc = path.join(ROOT, "node_modules/typescript/bin/tsc");
       const flags = ["--noEmit", "--strict", "--module", "nodenext", "--moduleResolution", "nodenext"];
