@@ -43,4 +43,14 @@ describe("upload() shapes", () => {
       `"PLUGIN_FAILED: Runner.upload() returned null, not items | Write upload() as a generator (\`static async *upload() { yield { id, messages } }\`), or return an array of items. Nothing was submitted, the read starts over."`,
     );
   });
+
+  it("an upload() that throws stops the run naming the class's upload()", async () => {
+    const thrown = await runner("throws", async function* () {
+      yield rows[0];
+      throw new Error("the database went away");
+    });
+    expect(thrown).toMatchInlineSnapshot(
+      `"PLUGIN_FAILED: Runner.upload() threw: the database went away | Fix upload() and run again. Nothing was submitted, the read starts over."`,
+    );
+  });
 });

@@ -10,7 +10,7 @@
  */
 
 import { fmt } from "../engine/read/read-errors.js";
-import { BatchpipeError, ErrorCodes } from "../errors.js";
+import { BatchpipeError, ErrorCodes, isBatchpipeError } from "../errors.js";
 import {
   type Checkpoint,
   defineSink,
@@ -51,7 +51,7 @@ export function createUploadSource(upload: UploadFunction, label = "upload()"): 
       const from = uploadCursor(checkpoint);
       let n = 0;
       let ids = ID_HASH_SEED;
-      for await (const item of await uploaded(upload, label)) {
+      for await (const item of namedErrors(await uploaded(upload, label), label)) {
         signal.throwIfAborted();
         n++;
         ids = idHash(ids, item);
@@ -232,8 +232,13 @@ async function uploaded(
   upload: UploadFunction,
   label: string,
 ): Promise<AsyncIterable<BatchInputItem> | Iterable<BatchInputItem>> {
-  let items: unknown = upload();
-  if (typeof (items as PromiseLike<unknown> | null)?.then === "function") items = await items;
+  let items: unknown;
+  try {
+    items = upload();
+    if (typeof (items as PromiseLike<unknown> | null)?.then === "function") items = await items;
+  } catch (error) {
+    throw uploadThrew(label, error);
+  }
   const iterable = items as Record<symbol, unknown> | null | undefined;
   if (
     typeof iterable?.[Symbol.asyncIterator] === "function" ||
@@ -245,6 +250,32 @@ async function uploaded(
     hint: "Write upload() as a generator (`static async *upload() { yield { id, messages } }`), or return an array of items.",
     plugin: label,
   });
+}
+
+/**
+ * The items, an error upload() throws while it yields them named by `label` (the class's upload()):
+ * the engine's label for this source, "source (upload)", does not say which runner's it is.
+ */
+async function* namedErrors<T>(items: AsyncIterable<T> | Iterable<T>, label: string): AsyncIterable<T> {
+  try {
+    yield* items;
+  } catch (error) {
+    throw uploadThrew(label, error);
+  }
+}
+
+/** a BatchpipeError upload() threw stands as it is; anything else is PLUGIN_FAILED naming it */
+function uploadThrew(label: string, error: unknown): unknown {
+  if (isBatchpipeError(error)) return error;
+  return new BatchpipeError(
+    ErrorCodes.PLUGIN_FAILED,
+    `${label} threw: ${(error as Error)?.message ?? String(error)}`,
+    {
+      hint: "Fix upload() and run again.",
+      plugin: label,
+      cause: error,
+    },
+  );
 }
 
 const ID_HASH_SEED = 0x811c9dc5;
