@@ -103,7 +103,7 @@ export async function resolvePlugin<K extends PluginKind>(
     const file = resolvePackage(name, options.dir);
     if (file) return checkPlugin(kind, await loadPackage(name, file), name);
   }
-  throw notFound(kind, use, candidates, options.builtins);
+  throw notFound(kind, use, candidates, options);
 }
 
 /** core's own built-in (`prompt`) or the registry's plugin of that name */
@@ -254,19 +254,30 @@ function notFound(
   kind: PluginKind,
   use: string,
   candidates: string[],
-  builtins: PluginRegistry | undefined,
+  options: Pick<ResolvePluginOptions, "plugins" | "builtins">,
 ): BatchpipeError {
-  const official = [...new Set([...OFFICIAL_PLUGINS[kind], ...Object.keys(builtins?.[kind] ?? {})])];
+  const official = [...new Set([...OFFICIAL_PLUGINS[kind], ...Object.keys(options.builtins?.[kind] ?? {})])];
+  // the names `plugins` gives this kind (runSpec's plugins: { memory }): a typo of one is the likeliest
+  const given = Object.entries(options.plugins ?? {})
+    .filter(([, plugin]) => plugin?.kind === kind)
+    .map(([name]) => name);
+  const tried = given.length > 0 ? "the plugins given in code, the built-ins" : "the built-ins";
   return new BatchpipeError(
     ErrorCodes.PLUGIN_NOT_FOUND,
-    `cannot find the ${kind} plugin "${use}" (tried the built-ins, ${candidates.join(", ")})`,
-    { hint: notFoundHint(kind, use, candidates, official), plugin: use },
+    `cannot find the ${kind} plugin "${use}" (tried ${tried}, ${candidates.join(", ")})`,
+    { hint: notFoundHint(kind, use, candidates, official, given), plugin: use },
   );
 }
 
 /** never suggests installing a package whose name was only guessed from `use` */
-function notFoundHint(kind: PluginKind, use: string, candidates: string[], official: string[]): string {
-  const close = closest(use, official);
+function notFoundHint(
+  kind: PluginKind,
+  use: string,
+  candidates: string[],
+  official: string[],
+  given: string[],
+): string {
+  const close = closest(use, [...given, ...official]);
   if (close && close !== use) return `did you mean "${close}"?`;
   if (official.includes(use)) {
     const name = packageName(candidates[0]!);
