@@ -31,8 +31,13 @@ function fileSink(
   });
 }
 
-/** A minimal JSONL source; `ignoreCheckpoint` breaks resume, `ignoreSignal` breaks abort. */
-function fileSource(flaws: { ignoreCheckpoint?: boolean; ignoreSignal?: boolean } = {}): SourcePlugin {
+/**
+ * A minimal JSONL source; `ignoreCheckpoint` breaks resume, `ignoreSignal` breaks abort; `noCursor`
+ * gives no cursor, as a source of standard input does (allowed: the engine reads it from the start)
+ */
+function fileSource(
+  flaws: { ignoreCheckpoint?: boolean; ignoreSignal?: boolean; noCursor?: boolean } = {},
+): SourcePlugin {
   return defineSource({
     name: "test-file",
     options: z.strictObject({ path: z.string() }),
@@ -41,7 +46,8 @@ function fileSource(flaws: { ignoreCheckpoint?: boolean; ignoreSignal?: boolean 
       const start = flaws.ignoreCheckpoint ? 0 : ((checkpoint as number | undefined) ?? 0);
       for (let i = start; i < lines.length; i++) {
         if (!flaws.ignoreSignal) signal.throwIfAborted();
-        yield { data: JSON.parse(lines[i]!), position: { file: "in", line: i + 1 }, cursor: i + 1 };
+        const cursor = flaws.noCursor ? undefined : i + 1;
+        yield { data: JSON.parse(lines[i]!), position: { file: "in", line: i + 1 }, cursor };
       }
     },
   });
@@ -125,6 +131,10 @@ describe("testSink", () => {
 describe("testSource", () => {
   test("a correct source passes every check", async () => {
     expect(await failures(testSource(fileSource(), sourceOptions))).toEqual([]);
+  });
+
+  test("a source without cursors (it cannot resume, as docs/writing-plugins.md allows) passes every check", async () => {
+    expect(await messages(testSource(fileSource({ noCursor: true }), sourceOptions))).toEqual({});
   });
 
   test("a source that ignores its checkpoint fails the resume check", async () => {
