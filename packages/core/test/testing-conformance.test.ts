@@ -32,6 +32,52 @@ function fileSink(
 }
 
 /**
+ * A sink that cannot roll back (as an HTTP API or a queue): rows are buffered until commit, which
+ * upserts them by id with the delivery's key in one write (the output is the last row of each id);
+ * `committed(key)` answers from the keys written. docs/writing-plugins.md: the engine then skips a
+ * delivery the sink already has.
+ */
+function keyedSink(): SinkPlugin {
+  return defineSink({
+    name: "test-keyed",
+    options: z.strictObject({ path: z.string() }),
+    async open({ options, resolvePath }) {
+      const path = resolvePath(options.path);
+      if (!existsSync(path)) writeFileSync(path, "");
+      const lines = () => readFileSync(path, "utf8").split("\n").filter(Boolean);
+      let pending: unknown[] = [];
+      return {
+        async write(rows) {
+          pending.push(...rows);
+        },
+        async commit(key) {
+          const text = pending.map((row) => `${JSON.stringify({ key, row })}\n`).join("");
+          appendFileSync(path, text || `${JSON.stringify({ key })}\n`);
+          pending = [];
+          return lines().length;
+        },
+        async committed(key) {
+          return lines().some((line) => JSON.parse(line).key === key);
+        },
+        async close() {},
+      };
+    },
+  });
+}
+
+const keyedOptions = {
+  makeOptions: () => ({ path: "out.jsonl" }),
+  readBack: (options: { path: string }, dir: string) => {
+    const rows = new Map<string, { id: string }>();
+    for (const line of readFileSync(join(dir, options.path), "utf8").split("\n").filter(Boolean)) {
+      const { row } = JSON.parse(line) as { row?: { id: string } };
+      if (row) rows.set(row.id, row);
+    }
+    return [...rows.values()];
+  },
+};
+
+/**
  * A minimal JSONL source; `ignoreCheckpoint` breaks resume, `ignoreSignal` breaks abort; `noCursor`
  * gives no cursor, as a source of standard input does (allowed: the engine reads it from the start)
  */
@@ -126,6 +172,10 @@ describe("testSink", () => {
     });
     expect(await failures(checks)).toEqual(["sink:test-file: invalid option table is reported at its path"]);
   });
+});
+
+test("testSink: a sink that cannot roll back but answers committed(key) passes every check", async () => {
+  expect(await messages(testSink(keyedSink(), keyedOptions))).toEqual({});
 });
 
 describe("testSource", () => {

@@ -105,12 +105,14 @@ export function testSink<S extends z.ZodType>(
           await crashed.commit("k-b"); // committed, but the engine never recorded this checkpoint
           await crashed.write(x); // never committed
           const resumed = await sink.open(checkpoint);
-          if (resumed.committed) {
+          if (resumed.committed)
             assert.equal(await resumed.committed("k-a"), true, "committed(k-a) before the checkpoint");
-            assert.equal(await resumed.committed("k-b"), false, "committed(k-b) after the checkpoint");
+          // as the engine does: a delivery the sink says it has (one that cannot roll back keeps
+          // k-b) is not handed to it again; one it rolled back to the checkpoint is
+          if (!(await resumed.committed?.("k-b"))) {
+            await resumed.write(b);
+            await resumed.commit("k-b");
           }
-          await resumed.write(b);
-          await resumed.commit("k-b");
           await resumed.write(c);
           await resumed.commit("k-c");
           if (resumed.committed)
