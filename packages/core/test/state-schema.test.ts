@@ -125,13 +125,14 @@ describe("state schema version", () => {
   it("batchpipe view (read-only) reads a version-2 file without marking it, and refuses one it does not know", () => {
     const dir = oldState("2");
     const reader = new StateReader(dir);
-    expect(reader.runs()).toMatchObject([{ id: "r1-old", status: "running" }]);
+    const page = { offset: 0, limit: 50 };
+    expect(reader.runs(page)).toMatchObject([{ id: "r1-old", status: "running" }]);
     expect(reader.shards("r1-old")).toMatchObject([{ name: "s0001", batchId: "batch_1" }]);
     reader.close();
     expect(version(dir)).toBe("2");
 
     const unknown = oldState("99");
-    expect(() => new StateReader(unknown).runs()).toThrow(
+    expect(() => new StateReader(unknown).runs(page)).toThrow(
       /has schema version 99, this batchpipe reads version 2 or 3/,
     );
   });
