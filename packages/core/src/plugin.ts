@@ -38,7 +38,7 @@ export type {
   SubmitOptions,
   SubmitResult,
 } from "./provider/contract.js";
-export { liveFailure, redactedResult, tagKey } from "./provider/contract.js";
+export { baseUrlOrigin, liveFailure, redactedResult, tagKey } from "./provider/contract.js";
 export {
   type CallFailure,
   DEFAULT_RETRY_POLICY,
@@ -78,6 +78,8 @@ export {
 } from "./rows/projection.js";
 export { cannotResume, type FilesBefore, invalidInput, invalidInputError } from "./source-items.js";
 export { refuseUtf16 } from "./text-encoding.js";
+/** the symlink policy of sources and watch mode (a listed file counts if its real path stays inside) */
+export { globRoot, staysInside } from "./watch/links.js";
 export { z };
 
 import type {
@@ -384,18 +386,6 @@ export function defineProvider<S extends AnySchema>(
   return { kind: "provider", ...plugin };
 }
 
-/**
- * A base URL as a provider's origin (ProviderPlugin.origin): undefined for the plugin's default
- * service, else the URL without its trailing slash.
- */
-export function baseUrlOrigin(url: string | undefined, defaultUrl: string): string | undefined {
-  const trimmed = url?.replace(/\/+$/, "");
-  return !trimmed || trimmed === defaultUrl.replace(/\/+$/, "") ? undefined : trimmed;
-}
-
 export function defineSink<S extends AnySchema>(plugin: Omit<SinkPlugin<S>, "kind">): SinkPlugin<S> {
   return { kind: "sink", ...plugin };
 }
-
-/** the symlink policy of sources and watch mode (a listed file counts if its real path stays inside) */
-export { globRoot, staysInside } from "./watch/links.js";

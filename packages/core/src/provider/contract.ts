@@ -274,3 +274,12 @@ export function tagKey(tag: Pick<SubmissionTag, "shard" | "submission">): string
 }
 
 export type { Logger, RequestLine };
+
+/**
+ * A base URL as a provider's origin (ProviderPlugin.origin): undefined for the plugin's default
+ * service, else the URL without its trailing slash.
+ */
+export function baseUrlOrigin(url: string | undefined, defaultUrl: string): string | undefined {
+  const trimmed = url?.replace(/\/+$/, "");
+  return !trimmed || trimmed === defaultUrl.replace(/\/+$/, "") ? undefined : trimmed;
+}
