@@ -54,6 +54,39 @@ describe("files", () => {
     ).rejects.toMatchObject({ status: 400, code: "invalid_value", param: "purpose" });
   });
 
+  it("rejects an expires_after whose anchor is not created_at, or that has no anchor, and keeps nothing", async () => {
+    h = await startHarness();
+    const form = (fields: Record<string, string>) => {
+      const body = new FormData();
+      body.set("purpose", "batch");
+      for (const [k, v] of Object.entries(fields)) body.set(k, v);
+      body.set("file", new Blob(["{}\n"]), "x.jsonl");
+      return fetch(`${h.emu.url}/files`, { method: "POST", headers: { authorization: "Bearer x" }, body });
+    };
+    const bogus = await form({ "expires_after[anchor]": "bogus", "expires_after[seconds]": "3600" });
+    expect(bogus.status).toBe(400);
+    expect(await bogus.json()).toEqual({
+      error: {
+        message: "Invalid value: 'bogus'. Supported values are: 'created_at'.",
+        type: "invalid_request_error",
+        param: "expires_after.anchor",
+        code: "invalid_value",
+      },
+    });
+    const noAnchor = await form({ "expires_after[seconds]": "3600" });
+    expect(noAnchor.status).toBe(400);
+    expect(await noAnchor.json()).toMatchObject({
+      error: { param: "expires_after.anchor", code: "missing_required_parameter" },
+    });
+    const noSeconds = await form({ "expires_after[anchor]": "created_at" });
+    expect(noSeconds.status).toBe(400);
+    expect(await noSeconds.json()).toMatchObject({
+      error: { param: "expires_after.seconds", code: "missing_required_parameter" },
+    });
+    expect((await h.client.files.list()).data).toEqual([]);
+    expect(fs.readdirSync(path.join(h.emu.dataDir, "tmp"))).toEqual([]);
+  });
+
   it("lists with after/limit/order/purpose and first_id/last_id/has_more", async () => {
     h = await startHarness();
     const ids: string[] = [];

@@ -106,7 +106,27 @@ export async function receiveUpload(
     );
   }
   let expiresAfterSeconds: number | undefined;
+  const anchor = fields["expires_after[anchor]"];
   const seconds = fields["expires_after[seconds]"];
+  if (anchor !== undefined || seconds !== undefined) {
+    // both fields or neither; the only anchor is the upload time
+    const problem =
+      anchor === undefined
+        ? missingField("expires_after.anchor")
+        : anchor !== "created_at"
+          ? invalidRequest(
+              `Invalid value: '${anchor}'. Supported values are: 'created_at'.`,
+              "expires_after.anchor",
+              "invalid_value",
+            )
+          : seconds === undefined
+            ? missingField("expires_after.seconds")
+            : undefined;
+    if (problem) {
+      discard();
+      throw problem;
+    }
+  }
   if (seconds !== undefined) {
     const n = Number(seconds);
     if (!Number.isInteger(n) || n < 3600 || n > 2_592_000) {
@@ -130,6 +150,10 @@ export async function receiveUpload(
     sha256: received.sha256,
     expiresAfterSeconds,
   });
+}
+
+function missingField(name: string): ApiError {
+  return invalidRequest(`Missing required parameter: '${name}'.`, name, "missing_required_parameter");
 }
 
 /** The light upload-time check: the first non-blank line is a JSON object. */
