@@ -1,3 +1,4 @@
+import fs from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
 import { chatLine, type Harness, startHarness, submit, upload, waitForBatch, writeJsonl } from "./helpers.js";
 
@@ -125,6 +126,28 @@ describe("batch create: synchronous checks", () => {
         message: "Cannot find file file-nope, or organization org-emulator does not have access to it.",
       },
     ]);
+  });
+
+  it("refuses an input file not uploaded with purpose batch (a batch's output file included)", async () => {
+    h = await startHarness();
+    const lines = writeJsonl(h.dir, "in.jsonl", [chatLine("a", "hi")]);
+    const userData = await h.client.files.create({ file: fs.createReadStream(lines), purpose: "user_data" });
+    const params = { endpoint: "/v1/chat/completions", completion_window: "24h" } as const;
+    const error = await h.client.batches.create({ ...params, input_file_id: userData.id }).catch((e) => e);
+    expect(error).toMatchObject({
+      status: 400,
+      type: "invalid_request_error",
+      param: "input_file_id",
+      code: "invalid_value",
+      error: {
+        message: `The input file ${userData.id} has purpose 'user_data'; a batch's input file must be uploaded with purpose 'batch'.`,
+      },
+    });
+    const { batch } = await waitForBatch(h.client, (await submit(h, [chatLine("a", "hi")])).id);
+    await expect(
+      h.client.batches.create({ ...params, input_file_id: batch.output_file_id! }),
+    ).rejects.toMatchObject({ status: 400, param: "input_file_id" });
+    expect(h.emu.state().batches).toHaveLength(1);
   });
 
   it("a file deleted before validation makes the batch fail", async () => {

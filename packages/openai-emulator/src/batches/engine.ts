@@ -47,6 +47,13 @@ export class BatchEngine {
         "file_id",
       );
     }
+    if (file && file.purpose !== "batch") {
+      throw invalidRequest(
+        `The input file ${file.id} has purpose '${file.purpose}'; a batch's input file must be uploaded with purpose 'batch'.`,
+        "input_file_id",
+        "invalid_value",
+      );
+    }
     this.checkCreationRate();
     if (options.failFastTokenLimit && file) {
       const scan = await scanInput(file.path, this.scanOptions(body.endpoint));
