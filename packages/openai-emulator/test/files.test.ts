@@ -3,7 +3,7 @@ import path from "node:path";
 import OpenAI, { toFile } from "openai";
 import { afterEach, describe, expect, it } from "vitest";
 import { createEmulator } from "../src/index.js";
-import { type Harness, startHarness, upload, writeJsonl } from "./helpers.js";
+import { chatLine, type Harness, startHarness, upload, waitForBatch, writeJsonl } from "./helpers.js";
 
 let h: Harness;
 afterEach(async () => h?.close());
@@ -52,6 +52,57 @@ describe("files", () => {
         purpose: "nope" as "batch",
       }),
     ).rejects.toMatchObject({ status: 400, code: "invalid_value", param: "purpose" });
+  });
+
+  it("a file past its expires_at is gone (404, not listed); output_expires_after sets both result files' expiry", async () => {
+    // an hour passes in 0.1 s
+    h = await startHarness({ timeScale: 36_000, lineRules: [{ customIds: ["b"], error: "server_error" }] });
+    const input = await h.client.files.create({
+      file: await toFile(
+        Buffer.from(
+          `${[chatLine("a", "hi"), chatLine("b", "hi")].map((l) => JSON.stringify(l)).join("\n")}\n`,
+        ),
+        "in.jsonl",
+      ),
+      purpose: "batch",
+    });
+    expect(input.expires_at).toBe(input.created_at + 30 * 86400);
+    const short = await h.client.files.create({
+      file: await toFile(Buffer.from("{}\n"), "short.jsonl"),
+      purpose: "user_data",
+      expires_after: { anchor: "created_at", seconds: 3600 },
+    });
+    const params = {
+      input_file_id: input.id,
+      endpoint: "/v1/chat/completions",
+      completion_window: "24h",
+    } as const;
+    const created = await h.client.batches.create({
+      ...params,
+      output_expires_after: { anchor: "created_at", seconds: 3600 },
+    });
+    const { batch } = await waitForBatch(h.client, created.id);
+    expect(batch.request_counts).toEqual({ total: 2, completed: 1, failed: 1 });
+    for (const id of [batch.output_file_id!, batch.error_file_id!]) {
+      const file = await h.client.files.retrieve(id);
+      expect(file.purpose).toBe("batch_output");
+      expect(file.expires_at).toBe(file.created_at + 3600);
+    }
+    const { batch: plain } = await waitForBatch(h.client, (await h.client.batches.create(params)).id);
+    const kept = await h.client.files.retrieve(plain.output_file_id!);
+    expect(kept.expires_at).toBe(kept.created_at + 30 * 86400);
+
+    await new Promise((r) => setTimeout(r, 250));
+    for (const id of [short.id, batch.output_file_id!, batch.error_file_id!]) {
+      await expect(h.client.files.retrieve(id)).rejects.toMatchObject({
+        status: 404,
+        error: { message: `No such File object: ${id}`, type: "invalid_request_error" },
+      });
+      await expect(h.client.files.content(id)).rejects.toMatchObject({ status: 404 });
+      await expect(h.client.files.delete(id)).rejects.toMatchObject({ status: 404 });
+    }
+    const listed = (await h.client.files.list()).data.map((f) => f.id);
+    expect(listed.sort()).toEqual([input.id, plain.output_file_id!, plain.error_file_id!].sort());
   });
 
   it("rejects an expires_after whose anchor is not created_at, or that has no anchor, and keeps nothing", async () => {
