@@ -231,7 +231,13 @@ describe("Anthropic Message Batches: create, retrieve, results", () => {
         [request("a", "x"), request("b/c", "x")],
         "requests.1.custom_id: String should match pattern '^[a-zA-Z0-9_-]{1,64}$'",
       ],
-      [[request("a".repeat(65), "x")], "requests.0.custom_id: String should match pattern"],
+      // the length is checked before the pattern, as anthropics/anthropic-sdk-python#984 saw it
+      [[request("a".repeat(65), "x")], "requests.0.custom_id: String should have at most 64 characters"],
+      [
+        [request("a", "x"), request("", "x")],
+        "requests.1.custom_id: String should have at least 1 character",
+      ],
+      [[request("é".repeat(65), "x")], "requests.0.custom_id: String should have at most 64 characters"],
       [
         [request("a", "x"), request("b", "x"), request("a", "y")],
         "requests.2.custom_id: Duplicate custom_id 'a'",

@@ -48,6 +48,10 @@ export function checkCreateBody(raw: unknown, options: ResolvedOptions): BatchRe
     if (customId === undefined) throw invalid(`requests.${i}.custom_id: Field required`);
     if (typeof customId !== "string")
       throw invalid(`requests.${i}.custom_id: Input should be a valid string`);
+    // the length before the pattern, in characters (code points), as the API's validation words it
+    const length = [...customId].length;
+    if (length === 0) throw invalid(`requests.${i}.custom_id: String should have at least 1 character`);
+    if (length > 64) throw invalid(`requests.${i}.custom_id: String should have at most 64 characters`);
     if (!CUSTOM_ID.test(customId)) {
       throw invalid(`requests.${i}.custom_id: String should match pattern '^[a-zA-Z0-9_-]{1,64}$'`);
     }
