@@ -14,6 +14,7 @@ import { invalidRequest } from "./http/api-error.js";
 import { readJson } from "./http/body.js";
 import { createHandler, type Reply } from "./http/server.js";
 import { type EmulatorOptions, mergeOptions, type ResolvedOptions, resolveOptions } from "./options.js";
+import { checkEmulatorOptions } from "./options-schema.js";
 import { createIds, createRandom } from "./random.js";
 import { type EmulatorState, snapshotState } from "./state.js";
 
@@ -39,7 +40,7 @@ const FIXED = new Set(["port", "host", "dataDir"]);
 
 /** Start the emulator on loopback: OpenAI's Files + Batches API and Anthropic's Message Batches API. */
 export async function createEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
-  let resolved = resolveOptions(options);
+  let resolved = resolveOptions(checkEmulatorOptions(options, "createEmulator options"));
   const ownDir = resolved.dataDir === undefined;
   const dataDir = resolved.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "batchpipe-emulator-"));
   fs.mkdirSync(dataDir, { recursive: true });
@@ -65,7 +66,7 @@ export async function createEmulator(options: EmulatorOptions = {}): Promise<Emu
 
   const configure = (patch: EmulatorOptions) => {
     const filtered = Object.fromEntries(
-      Object.entries(patch).filter(([k]) => !FIXED.has(k)),
+      Object.entries(checkEmulatorOptions(patch, "configure")).filter(([k]) => !FIXED.has(k)),
     ) as EmulatorOptions;
     const next = mergeOptions(resolved, filtered);
     if (next.timeScale !== resolved.timeScale) clock.setScale(next.timeScale);

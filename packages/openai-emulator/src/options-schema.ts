@@ -94,3 +94,21 @@ export const emulatorOptionsSchema: z.ZodType<EmulatorOptions> = z.strictObject(
   anthropicMaxBatchBytes: count.optional(),
   omitExpiresAt: z.boolean().optional(),
 } satisfies Record<keyof EmulatorOptions, z.ZodType>);
+
+/**
+ * `given` checked against emulatorOptionsSchema: a misspelt option (`customId` for `customIds`) or a
+ * wrong type is an Error naming it, where it silently did nothing (its lines all failed or passed).
+ */
+export function checkEmulatorOptions(given: unknown, where: string): EmulatorOptions {
+  const result = emulatorOptionsSchema.safeParse(given);
+  if (result.success) return given as EmulatorOptions;
+  const problems = result.error.issues.flatMap((issue) =>
+    issue.code === "unrecognized_keys"
+      ? issue.keys.map((key) => `unknown option '${[...issue.path, key].join(".")}'`)
+      : [`${issue.path.join(".") || "options"}: ${issue.message}`],
+  );
+  // a TypeError: the bin shows its message alone (the user's to fix)
+  throw new TypeError(
+    `${where}: ${problems.join("; ")} (the options: the "Options" section of the emulator's README)`,
+  );
+}

@@ -254,7 +254,7 @@ describe("transport", () => {
       body: JSON.stringify({ queueLimit: { "gpt-4o": 5 } }),
     });
     expect(typo.status).toBe(400);
-    expect((await typo.json()).error.message).toContain("Unknown emulator option 'queueLimit'");
+    expect((await typo.json()).error.message).toContain("unknown option 'queueLimit'");
     await expect(createEmulator({ latencies: { finalising: 1 } as never })).rejects.toThrow(
       /latencies.finalising/,
     );
