@@ -21,6 +21,15 @@ export default defineCommand({
   async run(context) {
     const { io, cwd } = cliContext(context);
     const dir = path.resolve(cwd, context.args.folder ?? ".");
+    const blocking = fileInTheWay(dir);
+    if (blocking)
+      throw new BatchpipeError(
+        ErrorCodes.USAGE,
+        `${path.relative(cwd, blocking) || blocking} is a file, not a folder`,
+        {
+          hint: "Name a new or existing folder, e.g. `batchpipe init my-pipeline`.",
+        },
+      );
     const spec = path.join(dir, "pipeline.yaml");
     const data = path.join(dir, "data.jsonl");
     for (const file of [spec, data]) {
@@ -49,6 +58,25 @@ export default defineCommand({
     return ExitCode.OK;
   },
 });
+
+/** the folder itself, or the nearest folder above it, when it is a file (mkdir would fail on it) */
+function fileInTheWay(dir: string): string | undefined {
+  for (let at = dir; ; at = path.dirname(at)) {
+    const stat = statOrUndefined(at);
+    if (stat) return stat.isDirectory() ? undefined : at;
+    if (path.dirname(at) === at) return undefined;
+  }
+}
+
+/** undefined when nothing is there, or when a file above it is (ENOTDIR) */
+function statOrUndefined(file: string): fs.Stats | undefined {
+  try {
+    return fs.statSync(file, { throwIfNoEntry: false });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOTDIR") return undefined;
+    throw error;
+  }
+}
 
 /** appends the entries the file lacks; true when it wrote something */
 function addToGitignore(file: string, entries: string[]): boolean {

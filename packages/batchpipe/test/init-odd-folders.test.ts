@@ -1,0 +1,24 @@
+// `batchpipe init [folder]` where the folder cannot be one (a file is there) says so plainly, and a
+// folder whose name YAML would read as a number or a boolean still gets a pipeline that runs.
+import fs from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { batchpipe, tempDir } from "./support/harness.js";
+
+describe("init in odd folders", () => {
+  it("a file where the folder would go is a usage error that names it, not a bug", async () => {
+    const root = tempDir();
+    fs.writeFileSync(path.join(root, "data.jsonl"), '{"id":1}\n');
+    const init = await batchpipe(["init", "data.jsonl"], { cwd: root });
+    expect(init.code).toBe(2);
+    expect(init.stderr).not.toContain("unexpected error");
+    expect(init.stderr).toContain("✖ data.jsonl is a file, not a folder (USAGE)");
+    expect(init.stderr).toContain("hint: Name a new or existing folder, e.g. `batchpipe init my-pipeline`.");
+    // nothing written, the file left as it was
+    expect(fs.readFileSync(path.join(root, "data.jsonl"), "utf8")).toBe('{"id":1}\n');
+    // a file on the way to the folder too
+    const deeper = await batchpipe(["init", "data.jsonl/sub"], { cwd: root });
+    expect(deeper.code).toBe(2);
+    expect(deeper.stderr).toContain("✖ data.jsonl is a file, not a folder (USAGE)");
+  });
+});
