@@ -21,4 +21,16 @@ describe("init in odd folders", () => {
     expect(deeper.code).toBe(2);
     expect(deeper.stderr).toContain("✖ data.jsonl is a file, not a folder (USAGE)");
   });
+
+  it("a folder named like a number or a boolean (2024, true) gets a pipeline whose name is a string", async () => {
+    const root = tempDir();
+    for (const folder of ["2024", "true", "1e3", "null"]) {
+      const init = await batchpipe(["init", folder], { cwd: root });
+      expect(init.code).toBe(0);
+      const validate = await batchpipe(["validate", path.join(folder, "pipeline.yaml")], { cwd: root });
+      expect(validate.stderr, folder).not.toContain("expected a string");
+      expect(validate.code, folder).toBe(0);
+    }
+    expect(fs.readFileSync(path.join(root, "2024", "pipeline.yaml"), "utf8")).toContain('name: "2024" #');
+  });
 });

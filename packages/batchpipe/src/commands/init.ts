@@ -108,12 +108,17 @@ const SAMPLE = [
   { id: "q5", text: "The strap broke the first time I used it." },
 ];
 
+/** the name as a YAML scalar: quoted when YAML would read it as a number, a boolean or null (a folder named 2024) */
+function yamlName(name: string): string {
+  return /^[A-Za-z]/.test(name) && !/^(true|false|null|yes|no|on|off|y|n)$/i.test(name) ? name : `"${name}"`;
+}
+
 function pipelineYaml(name: string): string {
   return `# A batchpipe pipeline: every record of the source becomes one request to a batch API, and every
 # result reaches every sink exactly once. Check it with \`batchpipe validate pipeline.yaml\`, see what it
 # would cost with \`batchpipe plan pipeline.yaml\`, run it with \`batchpipe run pipeline.yaml\`.
 version: 1
-name: ${name} # keys the run state (.batchpipe/${name}/) and tags the batches at the provider
+name: ${yamlName(name)} # keys the run state (.batchpipe/${name}/) and tags the batches at the provider
 
 provider:
   use: emulator # a local OpenAI Batch API emulator: no key, no network, answers in seconds
