@@ -26,7 +26,9 @@ export default defineCommand({
           unknown
         >;
       } catch (error) {
-        throw new BatchpipeError(ErrorCodes.USAGE, `cannot read the emulator config ${args.config}`, {
+        const why =
+          (error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (error as Error).message;
+        throw new BatchpipeError(ErrorCodes.USAGE, `cannot read the emulator config ${args.config}: ${why}`, {
           hint: "Give a JSON file of emulator options (see the emulator's README).",
           cause: error,
         });
@@ -50,7 +52,9 @@ export default defineCommand({
     const { createEmulator } = (await import(emulatorPackage)) as {
       createEmulator(options: Record<string, unknown>): Promise<{ url: string; close(): Promise<void> }>;
     };
-    const emulator = await createEmulator(options);
+    const emulator = await createEmulator(options).catch((error: unknown) => {
+      throw usageError(error, options);
+    });
     // listening for the signals before saying so (as view does): a SIGTERM right after the line
     // must close the emulator, not kill the process
     const stopped = new Promise<string>((resolve) => {
@@ -64,3 +68,22 @@ export default defineCommand({
     return ExitCode.OK;
   },
 });
+
+// --- internal ---
+
+/** what createEmulator refused (an option it does not know or a value out of range, a port in use) as a usage error; anything else as it is */
+function usageError(error: unknown, options: Record<string, unknown>): unknown {
+  // createEmulator throws a TypeError for the options it refuses
+  if (error instanceof TypeError)
+    return new BatchpipeError(ErrorCodes.USAGE, error.message, {
+      hint: "See the emulator's options in its README (packages/openai-emulator) and `batchpipe emulator --help`.",
+      cause: error,
+    });
+  if ((error as NodeJS.ErrnoException).code === "EADDRINUSE")
+    return new BatchpipeError(
+      ErrorCodes.USAGE,
+      `port ${String(options.port)} on ${String(options.host ?? "127.0.0.1")} is in use`,
+      { hint: "Give another --port, or leave it out for a free one.", cause: error },
+    );
+  return error;
+}
