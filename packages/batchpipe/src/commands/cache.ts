@@ -5,7 +5,7 @@ import { cacheStats, checkStateOwner, clearCache, defaultStateDir, formatBytes }
 import { defineCommand } from "citty";
 import { cliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
-import { loadPipelineArg, pipelineArgs, stateDirArg } from "./pipeline-args.js";
+import { loadPipelineArg, pipelineArgs, pipelineCommand, stateDirArg } from "./pipeline-args.js";
 import { fmt, plural, size } from "./run-output.js";
 
 export default defineCommand({
@@ -65,7 +65,7 @@ export default defineCommand({
       ["newest", `${when(stats.newest)} UTC`],
     ];
     ctx.io.stdout.write(
-      `result cache of ${name} (${stateDir}/cache.db)\n${rows.map(([k, v]) => `  ${k.padEnd(9)}${v}`).join("\n")}\n  (batchpipe cache ${context.args.pipeline}${given ? ` --state-dir ${given}` : ""} --clear empties it; run --no-cache sends everything again)\n`,
+      `result cache of ${name} (${stateDir}/cache.db)\n${rows.map(([k, v]) => `  ${k.padEnd(9)}${v}`).join("\n")}\n  (${pipelineCommand("cache", context.args, "--clear")} empties it; run --no-cache sends everything again)\n`,
     );
     return ExitCode.OK;
   },

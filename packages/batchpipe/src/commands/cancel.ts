@@ -4,7 +4,7 @@ import { cancelRun, defaultStateDir, readWatchCounts } from "@batchpipe/core";
 import { defineCommand } from "citty";
 import { cliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
-import { loadPipelineArg, pipelineArgs, stateDirArg } from "./pipeline-args.js";
+import { loadPipelineArg, pipelineArgs, pipelineCommand, stateDirArg } from "./pipeline-args.js";
 
 export default defineCommand({
   meta: {
@@ -33,7 +33,7 @@ export default defineCommand({
     // a watcher ends the cancelled run and goes on with the next files; a run stops
     const after = command === "watch" ? "and goes on watching" : "and stops";
     io.stdout.write(
-      `  A running \`batchpipe ${command}\` delivers the finished results ${after}; if none is running, \`batchpipe ${command} ${context.args.pipeline}\` does it.\n`,
+      `  A running \`batchpipe ${command}\` delivers the finished results ${after}; if none is running, \`${pipelineCommand(command, context.args)}\` does it.\n`,
     );
     return result.failed.length > 0 ? ExitCode.RUN_ERROR : ExitCode.OK;
   },

@@ -54,3 +54,16 @@ export async function loadPipelineArg(
   });
   return { pipeline, stateDir: args["state-dir"] ? path.resolve(ctx.cwd, args["state-dir"]) : undefined };
 }
+
+/**
+ * The command line a message tells the user to run next on this pipeline (resume, settle a
+ * cancel, clear the cache): the spec as given and, when one was given, the same --state-dir.
+ */
+export function pipelineCommand(
+  command: string,
+  args: { pipeline: string; "state-dir"?: string },
+  extra = "",
+): string {
+  const stateDir = args["state-dir"] ? ` --state-dir ${args["state-dir"]}` : "";
+  return `batchpipe ${command} ${args.pipeline}${stateDir}${extra ? ` ${extra}` : ""}`;
+}

@@ -4,7 +4,7 @@ import { pipelineStatus, readDaemon, readWatchCounts, type StatusResult } from "
 import { defineCommand } from "citty";
 import { cliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
-import { loadPipelineArg, pipelineArgs, stateDirArg } from "./pipeline-args.js";
+import { loadPipelineArg, pipelineArgs, pipelineCommand, stateDirArg } from "./pipeline-args.js";
 import { cutCounts, failureLines, fmt, money, spent, unpriced } from "./run-output.js";
 
 export default defineCommand({
@@ -47,7 +47,7 @@ export default defineCommand({
     const lines = [
       `${status.name}: run ${run.id} ${run.status}${run.cancelRequested ? " (cancel requested)" : ""}${status.running ? ` · ${status.runningPid === null ? "its process is starting" : `running in pid ${status.runningPid}`}` : ""}`,
       // a watched pipeline resumes with `batchpipe watch` (`run` refuses it)
-      ...stoppedLines(run, `batchpipe ${watch ? "watch" : "run"} ${context.args.pipeline}`),
+      ...stoppedLines(run, pipelineCommand(watch ? "watch" : "run", context.args)),
       `  started ${new Date(run.createdAt).toISOString()}${run.finishedAt ? ` · finished ${new Date(run.finishedAt).toISOString()}` : ""}`,
       // while the source is read (streaming submission) the total is not known yet
       `  records ${fmt(c.succeeded + c.failed)}/${run.totals ? fmt(total) : "? (source still being read)"} done · ok ${fmt(c.succeeded)}${cutCounts(c.cutByReason) && ` (${cutCounts(c.cutByReason)})`} · failed ${fmt(c.failed)} · retried ${fmt(c.retried)}`,

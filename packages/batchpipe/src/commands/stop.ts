@@ -14,7 +14,7 @@ import { defineCommand } from "citty";
 import { cliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
 import { durationArg } from "./duration-arg.js";
-import { loadPipelineArg, pipelineArgs, stateDirArg } from "./pipeline-args.js";
+import { loadPipelineArg, pipelineArgs, pipelineCommand, stateDirArg } from "./pipeline-args.js";
 
 export default defineCommand({
   meta: {
@@ -50,7 +50,7 @@ export default defineCommand({
           ErrorCodes.USAGE,
           `"${pipeline.spec.name}" is not running in the background: a \`batchpipe ${holder.command}\`${pid} runs it in a terminal`,
           {
-            hint: `Press Ctrl-C in that terminal${holder.pid !== null ? `, or kill ${holder.pid} (SIGTERM)` : ""}: it saves its state, and \`batchpipe ${holder.command} ${args.pipeline}\` resumes.`,
+            hint: `Press Ctrl-C in that terminal${holder.pid !== null ? `, or kill ${holder.pid} (SIGTERM)` : ""}: it saves its state, and \`${pipelineCommand(holder.command, args)}\` resumes.`,
           },
         );
       }
@@ -63,12 +63,12 @@ export default defineCommand({
         ErrorCodes.STATE_FAILED,
         `the background run (pid ${result.pid}) did not exit in time`,
         {
-          hint: `It may still be saving; check \`batchpipe status ${args.pipeline}\`, or kill -9 ${result.pid} (the state survives).`,
+          hint: `It may still be saving; check \`${pipelineCommand("status", args)}\`, or kill -9 ${result.pid} (the state survives).`,
         },
       );
     }
     ctx.io.stdout.write(
-      `stopped the background ${command === "watch" ? "watcher" : "run"} (pid ${result.pid}); the state is saved and open batches go on at the provider.\n  resume with: batchpipe ${command} ${args.pipeline} [--detach]\n`,
+      `stopped the background ${command === "watch" ? "watcher" : "run"} (pid ${result.pid}); the state is saved and open batches go on at the provider.\n  resume with: ${pipelineCommand(command, args, "[--detach]")}\n`,
     );
     return ExitCode.OK;
   },
