@@ -1,9 +1,11 @@
 // `batchpipe init [folder]` where the folder cannot be one (a file is there) says so plainly, and a
 // folder whose name YAML would read as a number or a boolean still gets a pipeline that runs.
+
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { batchpipe, tempDir } from "./support/harness.js";
+import { batchpipe, CLI_BIN, tempDir } from "./support/harness.js";
 
 describe("init in odd folders", () => {
   it("a file where the folder would go is a usage error that names it, not a bug", async () => {
@@ -32,5 +34,20 @@ describe("init in odd folders", () => {
       expect(validate.code, folder).toBe(0);
     }
     expect(fs.readFileSync(path.join(root, "2024", "pipeline.yaml"), "utf8")).toContain('name: "2024" #');
+  });
+
+  it("the next steps it prints work when pasted into a shell, in a folder whose name has a space", async () => {
+    const root = tempDir();
+    const init = await batchpipe(["init", "my reviews"], { cwd: root });
+    expect(init.code).toBe(0);
+    const plan = init.stdout.split("\n").find((line) => line.trim().startsWith("batchpipe plan "));
+    expect(plan).toBeDefined();
+    // the line as a user pastes it, with the comment; `batchpipe` is this checkout's bin
+    const out = execFileSync("sh", ["-c", plan!.trim().replace(/^batchpipe /, `node '${CLI_BIN}' `)], {
+      cwd: root,
+      encoding: "utf8",
+      env: { ...process.env, NO_COLOR: "1" },
+    });
+    expect(out).toContain("plan for my-reviews: 5 records");
   });
 });

@@ -9,6 +9,7 @@ import { BatchpipeError, ErrorCodes } from "@batchpipe/core";
 import { defineCommand } from "citty";
 import { cliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
+import { shellArg } from "./pipeline-args.js";
 
 export default defineCommand({
   meta: {
@@ -43,7 +44,7 @@ export default defineCommand({
     fs.writeFileSync(data, SAMPLE.map((record) => `${JSON.stringify(record)}\n`).join(""));
     const ignored = addToGitignore(path.join(dir, ".gitignore"), [".batchpipe/", "out/"]);
     const shown = path.relative(cwd, dir) || ".";
-    const specArg = path.relative(cwd, spec);
+    const specArg = shellArg(path.relative(cwd, spec));
     io.stdout.write(
       [
         `✔ wrote ${path.relative(cwd, spec)}, ${path.relative(cwd, data)} (${SAMPLE.length} records)${ignored ? ` and ${path.join(shown, ".gitignore")}` : ""}`,

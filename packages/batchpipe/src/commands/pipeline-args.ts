@@ -64,6 +64,11 @@ export function pipelineCommand(
   args: { pipeline: string; "state-dir"?: string },
   extra = "",
 ): string {
-  const stateDir = args["state-dir"] ? ` --state-dir ${args["state-dir"]}` : "";
-  return `batchpipe ${command} ${args.pipeline}${stateDir}${extra ? ` ${extra}` : ""}`;
+  const stateDir = args["state-dir"] ? ` --state-dir ${shellArg(args["state-dir"])}` : "";
+  return `batchpipe ${command} ${shellArg(args.pipeline)}${stateDir}${extra ? ` ${extra}` : ""}`;
+}
+
+/** a path as a POSIX shell reads it back: as it is when it is plain, else in single quotes */
+export function shellArg(value: string): string {
+  return /^[\w./:@%+=,-]+$/.test(value) ? value : `'${value.replaceAll("'", "'\\''")}'`;
 }
