@@ -23,9 +23,13 @@ export default defineCommand({
     });
     // the background run started with `run --detach`, if any
     const daemon = readDaemon(status.stateDir);
-    const daemonLine = daemon
-      ? `  daemon pid ${daemon.pid} ${daemon.state}${daemon.exitCode !== null ? ` (exit ${daemon.exitCode})` : ""} · log ${daemon.log}\n`
-      : "";
+    // one that ended before the latest run began ran an earlier run: not shown beside this one
+    const earlier =
+      daemon?.finishedAt != null && status.run != null && daemon.finishedAt < status.run.createdAt;
+    const daemonLine =
+      daemon && !earlier
+        ? `  daemon pid ${daemon.pid} ${daemon.state}${daemon.exitCode !== null ? ` (exit ${daemon.exitCode})` : ""} · log ${daemon.log}\n`
+        : "";
     // files taken by `batchpipe watch`, if it ever ran
     const watch = readWatchCounts(status.stateDir);
     const watchLine = watch
