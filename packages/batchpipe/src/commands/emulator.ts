@@ -1,4 +1,4 @@
-/** `batchpipe emulator [--port N]`: start the OpenAI Batch API emulator (like the batchpipe-emulator bin). */
+/** `batchpipe emulator [--port N] …`: start the OpenAI Batch API emulator, with the batchpipe-emulator bin's options. */
 import fs from "node:fs";
 import path from "node:path";
 import { BatchpipeError, ErrorCodes } from "@batchpipe/core";
@@ -13,7 +13,17 @@ export default defineCommand({
     host: { type: "string", description: "Host (default 127.0.0.1)" },
     "time-scale": { type: "string", description: "Emulated seconds per real second (e.g. 3600)" },
     seed: { type: "string", description: "Seed for ids, output order and faults" },
-    config: { type: "string", description: "A JSON file of emulator options" },
+    config: { type: "string", description: "A JSON file of emulator options (the flags override it)" },
+    "data-dir": {
+      type: "string",
+      valueHint: "folder",
+      description: "Where uploaded and output files are kept (default: a temp folder, removed at the end)",
+    },
+    "api-key": {
+      type: "string",
+      valueHint: "key",
+      description: "The one bearer token it accepts (default: any)",
+    },
   },
   async run(context) {
     const { io, cwd } = cliContext(context);
@@ -47,6 +57,8 @@ export default defineCommand({
       options[key] = n;
     }
     if (args.host) options.host = args.host;
+    if (args["data-dir"]) options.dataDir = path.resolve(cwd, args["data-dir"]);
+    if (args["api-key"]) options.apiKey = args["api-key"];
     // by a name TypeScript does not resolve: the emulator package depends on core (a build-time cycle)
     const emulatorPackage = "@batchpipe/openai-emulator";
     const { createEmulator } = (await import(emulatorPackage)) as {
