@@ -2,7 +2,14 @@
 import { EventEmitter, once } from "node:events";
 import fs from "node:fs";
 import { StringDecoder } from "node:string_decoder";
-import { BatchpipeError, daemonPaths, defaultStateDir, ErrorCodes, readDaemon } from "@batchpipe/core";
+import {
+  BatchpipeError,
+  checkStateOwner,
+  daemonPaths,
+  defaultStateDir,
+  ErrorCodes,
+  readDaemon,
+} from "@batchpipe/core";
 import { defineCommand } from "citty";
 import { cliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
@@ -24,6 +31,8 @@ export default defineCommand({
     const args = context.args;
     const { pipeline, stateDir: given } = await loadPipelineArg(ctx, args, { keyUnused: true });
     const stateDir = given ?? defaultStateDir(pipeline);
+    // another pipeline's folder (--state-dir) holds that pipeline's log, not this one's
+    checkStateOwner(stateDir, pipeline.spec.name, { claim: false });
     const log = daemonPaths(stateDir).log;
     if (!fs.existsSync(log)) {
       throw new BatchpipeError(
