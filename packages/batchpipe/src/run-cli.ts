@@ -153,8 +153,15 @@ async function checkFlags(command: CommandDef<ArgsDef>, rawArgs: string[], name:
   const known = new Set<string>();
   /** flags that take a value, with what it is */
   const valued = new Map<string, string>();
+  /** the positional arguments it declares, as its help names them */
+  const positionals: string[] = [];
+  /** the positional arguments given */
+  const given: string[] = [];
   for (const [flag, def] of Object.entries(defs ?? {})) {
-    if (def.type === "positional") continue;
+    if (def.type === "positional") {
+      positionals.push(flag.toUpperCase());
+      continue;
+    }
     const aliases = "alias" in def && def.alias ? [def.alias].flat() : [];
     for (const name of [kebab(flag), ...aliases]) {
       known.add(name);
@@ -164,22 +171,26 @@ async function checkFlags(command: CommandDef<ArgsDef>, rawArgs: string[], name:
   }
   let value = false;
   for (const [i, arg] of rawArgs.entries()) {
-    if (arg === "--") break;
+    if (arg === "--") {
+      given.push(...rawArgs.slice(i + 1));
+      break;
+    }
     if (value || !arg.startsWith("-") || arg === "-") {
+      if (!value) given.push(arg);
       value = false;
       continue;
     }
-    const given = arg.replace(/^--?/, "").split("=")[0]!;
+    const flagName = arg.replace(/^--?/, "").split("=")[0]!;
     // citty would take the next flag as the value (`--state-dir --force`: a folder named --force)
     // or ignore the flag; a value may be `-` (standard input) or a negative number
     const next = rawArgs[i + 1];
-    if (valued.has(given) && !arg.includes("=") && (next === undefined || /^-(-|[^\d])/.test(next))) {
-      throw new UsageError(`${arg} needs ${valued.get(given)} after it`);
+    if (valued.has(flagName) && !arg.includes("=") && (next === undefined || /^-(-|[^\d])/.test(next))) {
+      throw new UsageError(`${arg} needs ${valued.get(flagName)} after it`);
     }
-    value = valued.has(given) && !arg.includes("=");
+    value = valued.has(flagName) && !arg.includes("=");
     // `--no-x` negates a boolean x, unless a flag is declared as no-x (--no-cache)
-    const flag = given.replace(/^no-/, "");
-    if ([given, flag].some((f) => known.has(f) || known.has(kebab(f)))) continue;
+    const flag = flagName.replace(/^no-/, "");
+    if ([flagName, flag].some((f) => known.has(f) || known.has(kebab(f)))) continue;
     // one letter is one edit from every other letter: `-n` is no typo of `-f`, so a one-letter
     // option gets no suggestion, and only long names are suggested (with their `--`)
     const suggestion =
@@ -193,7 +204,16 @@ async function checkFlags(command: CommandDef<ArgsDef>, rawArgs: string[], name:
       `unknown option ${arg.split("=")[0]} for ${name}${suggestion ? ` (did you mean --${suggestion}?)` : ""}`,
     );
   }
+  // a command takes as many as it declares (view takes any number of specs)
+  const extra = given[positionals.length];
+  if (extra !== undefined && !VARIADIC.has(name))
+    throw new UsageError(
+      `unexpected argument "${extra}": ${name} takes ${positionals.length === 0 ? "none" : `${positionals.length === 1 ? "one" : positionals.length} (${positionals.join(", ")})`}`,
+    );
 }
+
+/** commands whose positional argument may be given several times */
+const VARIADIC = new Set(["view"]);
 
 function kebab(name: string): string {
   return name.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);
