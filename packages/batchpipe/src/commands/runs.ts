@@ -4,7 +4,7 @@ import { BatchpipeError, ErrorCodes, pipelineRuns, type RunCounters } from "@bat
 import { defineCommand } from "citty";
 import { cliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
-import { loadPipelineArg, pipelineArgs, stateDirArg } from "./pipeline-args.js";
+import { loadPipelineArg, pipelineArgs, pipelineCommand, stateDirArg } from "./pipeline-args.js";
 import { duration, fmt, spent } from "./run-output.js";
 
 export default defineCommand({
@@ -29,9 +29,12 @@ export default defineCommand({
         },
       );
     }
-    const { name, stateDir: dir, runs } = pipelineRuns(pipeline, { stateDir, limit });
+    // one more than asked: whether older runs were left out
+    const { name, stateDir: dir, runs: found } = pipelineRuns(pipeline, { stateDir, limit: limit + 1 });
+    const more = found.length > limit;
+    const runs = more ? found.slice(0, limit) : found;
     if (context.args.json) {
-      ctx.io.stdout.write(`${JSON.stringify({ name, stateDir: dir, runs }, null, 2)}\n`);
+      ctx.io.stdout.write(`${JSON.stringify({ name, stateDir: dir, runs, more }, null, 2)}\n`);
       return ExitCode.OK;
     }
     if (runs.length === 0) {
@@ -57,7 +60,12 @@ export default defineCommand({
         .map((c, i) => (i < 3 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
         .join("  ")
         .trimEnd();
-    ctx.io.stdout.write(`${[line(header), ...rows.map(line)].join("\n")}\n`);
+    const older = more
+      ? [
+          `(the newest ${fmt(limit)}; older runs: ${pipelineCommand("runs", context.args, `--limit ${limit + 50}`)})`,
+        ]
+      : [];
+    ctx.io.stdout.write(`${[line(header), ...rows.map(line), ...older].join("\n")}\n`);
     return ExitCode.OK;
   },
 });
