@@ -50,4 +50,13 @@ describe("init in odd folders", () => {
     });
     expect(out).toContain("plan for my-reviews: 5 records");
   });
+
+  it("its way to run for real drops the emulator's 200ms poll_interval, which would poll a real provider every 0.2-2 s", async () => {
+    const root = tempDir();
+    const init = await batchpipe(["init"], { cwd: root });
+    expect(init.stdout).toContain(
+      "then, to run it for real: replace `provider` with `{ use: openai }`, delete the line `poll_interval: 200ms` (the default polls every 30s) and set OPENAI_API_KEY.",
+    );
+    expect(fs.readFileSync(path.join(root, "pipeline.yaml"), "utf8")).toContain("  poll_interval: 200ms #");
+  });
 });

@@ -52,7 +52,7 @@ export default defineCommand({
         "next:",
         `  batchpipe plan ${specArg}   # what it would send and cost`,
         `  batchpipe run ${specArg}    # run it against the built-in emulator (no key, no network)`,
-        "then replace `provider` with `{ use: openai }` and set OPENAI_API_KEY to run it for real.",
+        "then, to run it for real: replace `provider` with `{ use: openai }`, delete the line `poll_interval: 200ms` (the default polls every 30s) and set OPENAI_API_KEY.",
         "",
       ].join("\n"),
     );
