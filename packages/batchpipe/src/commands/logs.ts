@@ -13,7 +13,7 @@ import {
 import { defineCommand } from "citty";
 import { cliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
-import { loadPipelineArg, pipelineArgs, stateDirArg } from "./pipeline-args.js";
+import { loadPipelineArg, pipelineArgs, pipelineCommand, stateDirArg } from "./pipeline-args.js";
 
 export default defineCommand({
   meta: { name: "logs", description: "Show the log of the pipeline's background run" },
@@ -39,7 +39,7 @@ export default defineCommand({
         ErrorCodes.USAGE,
         `"${pipeline.spec.name}" has no background run log (${log})`,
         {
-          hint: "Start a background run with `batchpipe run <spec> --detach`.",
+          hint: `Start a background run with \`${pipelineCommand("run", args, "--detach")}\`.`,
         },
       );
     }

@@ -55,7 +55,7 @@ export default defineCommand({
         );
       }
       throw new BatchpipeError(ErrorCodes.USAGE, `no background run of "${pipeline.spec.name}" is running`, {
-        hint: "Start one with `batchpipe run <spec> --detach`; `batchpipe status <spec>` shows the last one.",
+        hint: `Start one with \`${pipelineCommand("run", args, "--detach")}\`; \`${pipelineCommand("status", args)}\` shows the last one.`,
       });
     }
     if (!result.stopped) {
