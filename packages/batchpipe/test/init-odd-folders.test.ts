@@ -38,7 +38,7 @@ describe("init in odd folders", () => {
 
   it("the next steps it prints work when pasted into a shell, in a folder whose name has a space", async () => {
     const root = tempDir();
-    const init = await batchpipe(["init", "my reviews"], { cwd: root });
+    const init = await batchpipe(["init", "my reviews"], { cwd: root, env: { npm_command: undefined } });
     expect(init.code).toBe(0);
     const plan = init.stdout.split("\n").find((line) => line.trim().startsWith("batchpipe plan "));
     expect(plan).toBeDefined();
@@ -58,5 +58,27 @@ describe("init in odd folders", () => {
       "then, to run it for real: replace `provider` with `{ use: openai }`, delete the line `poll_interval: 200ms` (the default polls every 30s) and set OPENAI_API_KEY.",
     );
     expect(fs.readFileSync(path.join(root, "pipeline.yaml"), "utf8")).toContain("  poll_interval: 200ms #");
+  });
+
+  it("its next steps start the CLI the way it was started: npx, pnpm exec, or batchpipe on the PATH", async () => {
+    const next = async (env: Record<string, string | undefined>) => {
+      const init = await batchpipe(["init"], { cwd: tempDir(), env });
+      return init.stdout
+        .split("\n")
+        .filter((line) => line.includes("pipeline.yaml   #") || line.includes("pipeline.yaml    #"));
+    };
+    const npx = await next({
+      npm_command: "exec",
+      npm_config_user_agent: "npm/11.19.1 node/v20.20.2 linux x64",
+    });
+    expect(npx[0]).toMatch(/^ {2}npx batchpipe plan pipeline\.yaml {3}#/);
+    expect(npx[1]).toMatch(/^ {2}npx batchpipe run pipeline\.yaml {4}#/);
+    const pnpm = await next({
+      npm_command: "exec",
+      npm_config_user_agent: "pnpm/10.34.9 npm/? node/v20.20.2",
+    });
+    expect(pnpm[0]).toMatch(/^ {2}pnpm exec batchpipe plan pipeline\.yaml/);
+    const onPath = await next({ npm_command: undefined, npm_config_user_agent: undefined });
+    expect(onPath[0]).toMatch(/^ {2}batchpipe plan pipeline\.yaml/);
   });
 });

@@ -20,7 +20,7 @@ export default defineCommand({
     folder: { type: "positional", required: false, description: "Where to write them (default: here)" },
   },
   async run(context) {
-    const { io, cwd } = cliContext(context);
+    const { io, cwd, env } = cliContext(context);
     const dir = path.resolve(cwd, context.args.folder ?? ".");
     const blocking = fileInTheWay(dir);
     if (blocking)
@@ -45,13 +45,14 @@ export default defineCommand({
     const ignored = addToGitignore(path.join(dir, ".gitignore"), [".batchpipe/", "out/"]);
     const shown = path.relative(cwd, dir) || ".";
     const specArg = shellArg(path.relative(cwd, spec));
+    const cli = cliCommand(env);
     io.stdout.write(
       [
         `✔ wrote ${path.relative(cwd, spec)}, ${path.relative(cwd, data)} (${SAMPLE.length} records)${ignored ? ` and ${path.join(shown, ".gitignore")}` : ""}`,
         "",
         "next:",
-        `  batchpipe plan ${specArg}   # what it would send and cost`,
-        `  batchpipe run ${specArg}    # run it against the built-in emulator (no key, no network)`,
+        `  ${cli} plan ${specArg}   # what it would send and cost`,
+        `  ${cli} run ${specArg}    # run it against the built-in emulator (no key, no network)`,
         "then, to run it for real: replace `provider` with `{ use: openai }`, delete the line `poll_interval: 200ms` (the default polls every 30s) and set OPENAI_API_KEY.",
         "",
       ].join("\n"),
@@ -59,6 +60,18 @@ export default defineCommand({
     return ExitCode.OK;
   },
 });
+
+/**
+ * how the user started batchpipe, so that the next steps paste as they are: `npx batchpipe` (or
+ * `pnpm exec`) when a package manager ran it from a project's dependencies, else `batchpipe`
+ */
+function cliCommand(env: Record<string, string | undefined>): string {
+  if (env.npm_command !== "exec") return "batchpipe";
+  const agent = env.npm_config_user_agent ?? "";
+  if (agent.startsWith("pnpm/")) return "pnpm exec batchpipe";
+  if (agent.startsWith("yarn/")) return "yarn batchpipe";
+  return "npx batchpipe";
+}
 
 /** the folder itself, or the nearest folder above it, when it is a file (mkdir would fail on it) */
 function fileInTheWay(dir: string): string | undefined {
