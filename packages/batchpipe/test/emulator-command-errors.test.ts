@@ -13,12 +13,13 @@ describe("batchpipe emulator with options it cannot use", () => {
     const misspelt = await batchpipe(["emulator", "--config", "emu.json"], { cwd: dir, timeoutMs: 20_000 });
     expect(misspelt.code).toBe(2);
     expect(misspelt.stderr).not.toContain("unexpected error");
-    expect(misspelt.stderr).toContain("✖ Unknown emulator option 'timeScal'.");
-    expect(misspelt.stderr).toContain("(USAGE)");
+    expect(misspelt.stderr).toContain("✖ emulator options: unknown option 'timeScal' (USAGE)");
 
     const negative = await batchpipe(["emulator", "--time-scale", "-5"], { cwd: dir, timeoutMs: 20_000 });
     expect(negative.code).toBe(2);
-    expect(negative.stderr).toContain("✖ timeScale must be > 0 (got -5) (USAGE)");
+    expect(negative.stderr).toContain(
+      "✖ emulator options: timeScale: Too small: expected number to be >0 (USAGE)",
+    );
   });
 
   it("a port in use is a usage error that says so", async () => {

@@ -40,7 +40,7 @@ const FIXED = new Set(["port", "host", "dataDir"]);
 
 /** Start the emulator on loopback: OpenAI's Files + Batches API and Anthropic's Message Batches API. */
 export async function createEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
-  let resolved = resolveOptions(checkEmulatorOptions(options, "createEmulator options"));
+  let resolved = resolveOptions(checkEmulatorOptions(options, "emulator options"));
   const ownDir = resolved.dataDir === undefined;
   const dataDir = resolved.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "batchpipe-emulator-"));
   fs.mkdirSync(dataDir, { recursive: true });
@@ -66,7 +66,7 @@ export async function createEmulator(options: EmulatorOptions = {}): Promise<Emu
 
   const configure = (patch: EmulatorOptions) => {
     const filtered = Object.fromEntries(
-      Object.entries(checkEmulatorOptions(patch, "configure")).filter(([k]) => !FIXED.has(k)),
+      Object.entries(checkEmulatorOptions(patch, "emulator options")).filter(([k]) => !FIXED.has(k)),
     ) as EmulatorOptions;
     const next = mergeOptions(resolved, filtered);
     if (next.timeScale !== resolved.timeScale) clock.setScale(next.timeScale);

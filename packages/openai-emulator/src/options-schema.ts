@@ -108,7 +108,5 @@ export function checkEmulatorOptions(given: unknown, where: string): EmulatorOpt
       : [`${issue.path.join(".") || "options"}: ${issue.message}`],
   );
   // a TypeError: the bin shows its message alone (the user's to fix)
-  throw new TypeError(
-    `${where}: ${problems.join("; ")} (the options: the "Options" section of the emulator's README)`,
-  );
+  throw new TypeError(`${where}: ${problems.join("; ")}`);
 }

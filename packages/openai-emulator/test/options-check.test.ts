@@ -8,7 +8,7 @@ describe("emulator options are checked", () => {
   it("createEmulator refuses a misspelt option and names it", async () => {
     const options = { lineRules: [{ customId: ["a"], error: "server_error" }] } as unknown as EmulatorOptions;
     await expect(createEmulator(options)).rejects.toThrow(
-      /createEmulator options: unknown option 'lineRules\.0\.customId'/,
+      /emulator options: unknown option 'lineRules\.0\.customId'/,
     );
     await expect(createEmulator({ timeScale: -1 })).rejects.toThrow(/timeScale: /);
   });
