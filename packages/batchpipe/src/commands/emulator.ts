@@ -5,6 +5,7 @@ import { BatchpipeError, ErrorCodes } from "@batchpipe/core";
 import { defineCommand } from "citty";
 import { cliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
+import { portInUse } from "./port-in-use.js";
 
 export default defineCommand({
   meta: { name: "emulator", description: "Start the OpenAI + Anthropic batch API emulator on loopback" },
@@ -91,11 +92,5 @@ function usageError(error: unknown, options: Record<string, unknown>): unknown {
       hint: "See the emulator's options in its README (packages/openai-emulator) and `batchpipe emulator --help`.",
       cause: error,
     });
-  if ((error as NodeJS.ErrnoException).code === "EADDRINUSE")
-    return new BatchpipeError(
-      ErrorCodes.USAGE,
-      `port ${String(options.port)} on ${String(options.host ?? "127.0.0.1")} is in use`,
-      { hint: "Give another --port, or leave it out for a free one.", cause: error },
-    );
-  return error;
+  return portInUse(error, options.port, options.host) ?? error;
 }

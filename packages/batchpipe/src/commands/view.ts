@@ -13,6 +13,7 @@ import { type CliContext, cliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
 import { officialPlugins } from "../official-plugins.js";
 import { pipelineArgs } from "./pipeline-args.js";
+import { portInUse } from "./port-in-use.js";
 
 export default defineCommand({
   meta: {
@@ -65,6 +66,8 @@ export default defineCommand({
       discover: async () => (await finder.added()).map((pipeline) => ({ pipeline })),
       host: args.host,
       port,
+    }).catch((error: unknown) => {
+      throw portInUse(error, port, args.host) ?? error;
     });
     // listening for the signals before saying so: a Ctrl-C (or a test's SIGINT) right after the
     // line must stop the server cleanly, not kill the process
