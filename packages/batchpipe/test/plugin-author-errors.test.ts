@@ -181,6 +181,22 @@ describe("a transform that breaks its contract", () => {
     `);
   });
 
+  test.each(["run", "try", "plan"])(
+    "a create() that throws a plain Error stops `%s`, naming the transform and the error",
+    async (command) => {
+      const dir = writeFiles(
+        pipeline({ transform: fixture("contract-breaking-transform.ts", "create: throws") }),
+      );
+      const run = await batchpipe([command, "pipeline.yaml"], { cwd: dir });
+      expect(run.code).toBe(1);
+      expect(run.stderr.replace(/^▶ .*\n/, "")).toMatchInlineSnapshot(`
+        "✖ transform (contract-breaking) failed in create: the prompt file templates/ask.liquid is missing (PLUGIN_FAILED)
+          hint: Fix the plugin's problem and run again.
+        "
+      `);
+    },
+  );
+
   test.each([
     ["body-string", 'body is a string ("Say: hello 1")'],
     ["no-id", "custom_id is undefined"],

@@ -14,6 +14,7 @@ import {
   type RequestLine,
   silentLogger,
 } from "../plugin.js";
+import { createTransform } from "../plugins/contract.js";
 import type { LiveResult, OutputResult } from "../provider/contract.js";
 import { createLimitsCheck } from "./read/limits-check.js";
 import { guardSource, toRequest } from "./read/read-errors.js";
@@ -58,12 +59,7 @@ export async function* tryPipeline(
   const wanted = options.ids ? new Set(options.ids) : null;
   const limit = wanted ? wanted.size : (options.limit ?? 5);
   const resolvePath = (p: string) => path.resolve(pipeline.dir, p);
-  const transform = await pipeline.transform.plugin.create({
-    options: pipeline.transform.options,
-    resolvePath,
-    logger,
-    signal,
-  });
+  const transform = await createTransform(pipeline.transform, { resolvePath, logger, signal });
   const provider = await openProvider(pipeline, { env: options.env ?? process.env, logger, signal });
   try {
     if (!provider.live) {

@@ -4,8 +4,16 @@
  * `commit` returns, each request a transform's `toRequest` returns. A plugin that breaks it
  * gets an error naming it and what it handed back, never a TypeError deep in the engine.
  */
-import { BatchpipeError, ErrorCodes } from "../errors.js";
-import type { Checkpoint, SinkHandle, SourceItem, SourceRecord, TransformHandle } from "../plugin.js";
+import { BatchpipeError, ErrorCodes, isBatchpipeError } from "../errors.js";
+import type {
+  Checkpoint,
+  Logger,
+  SinkHandle,
+  SourceItem,
+  SourceRecord,
+  TransformHandle,
+  TransformPlugin,
+} from "../plugin.js";
 import { describeExport } from "./shape.js";
 
 /** an item a source yielded, as is; PLUGIN_INVALID naming the source when it is not a record */
@@ -60,6 +68,62 @@ export function checkSinkHandle(handle: unknown, label: string): SinkHandle {
       SINK_HINT,
     );
   return handle as SinkHandle;
+}
+
+/**
+ * A transform's checked handle: what its create() throws is named as `callPlugin` names it (a
+ * missing prompt file is PLUGIN_FAILED naming the transform, not a bare Error).
+ */
+export async function createTransform(
+  transform: { plugin: TransformPlugin; options: unknown; label: string },
+  ctx: { resolvePath(path: string): string; logger: Logger; signal: AbortSignal },
+  hint?: string,
+): Promise<TransformHandle> {
+  const handle = await callPlugin(
+    transform.label,
+    "create",
+    () =>
+      transform.plugin.create({
+        options: transform.options,
+        resolvePath: ctx.resolvePath,
+        logger: ctx.logger,
+        signal: ctx.signal,
+      }),
+    hint,
+  );
+  return checkTransformHandle(handle, transform.label);
+}
+
+/**
+ * What a plugin's call returns. A BatchpipeError it throws stands as it is (it says what to do);
+ * anything else (a TypeError, a missing file) is PLUGIN_FAILED naming the plugin and what it was doing.
+ */
+export async function callPlugin<T>(
+  label: string,
+  doing: string,
+  call: () => Promise<T> | T,
+  hint?: string,
+): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    throw namePluginError(label, doing, error, hint);
+  }
+}
+
+/** what a plugin threw, as callPlugin names it */
+export function namePluginError(
+  label: string,
+  doing: string,
+  error: unknown,
+  hint = "Fix the plugin's problem and run again.",
+): BatchpipeError {
+  if (isBatchpipeError(error)) return error;
+  return new BatchpipeError(
+    ErrorCodes.PLUGIN_FAILED,
+    `${label} failed in ${doing}: ${(error as Error)?.message ?? String(error)}`,
+    { hint, plugin: label, cause: error },
+  );
 }
 
 /** the handle a transform's create() returned, as is; PLUGIN_INVALID naming it without toRequest() */

@@ -3,15 +3,17 @@
  * records do not have fails on every record, and is better reported at its place in the spec than
  * as a failure row per record after the run.
  */
-import { BatchpipeError, ErrorCodes, isBatchpipeError } from "../errors.js";
+import { isBatchpipeError } from "../errors.js";
 import { checkLimits, limitsFor, limitsTableFor, OUTPUT_KEYS } from "../estimate/limits.js";
 import { isStreamInput } from "../input-files.js";
 import { type InvalidRecord, isInvalidRecord, type SourceRecord, silentLogger } from "../plugin.js";
 import {
+  callPlugin,
   checkRequest,
   checkSourceItem,
   checkSourceItems,
-  checkTransformHandle,
+  createTransform,
+  namePluginError,
 } from "../plugins/contract.js";
 import type { SpecIssue } from "./issues.js";
 import { type Pipeline, specTextOf } from "./load.js";
@@ -38,28 +40,25 @@ export async function checkFirstRecord(
 ): Promise<FirstRecordCheck> {
   if (readsStream(pipeline)) return { found: true, invalid: 0 };
   const signal = options.signal ?? new AbortController().signal;
-  const scan = await named(pipeline.source.label, "reading the first record", () =>
-    firstRecord(pipeline, signal),
+  const scan = await callPlugin(
+    pipeline.source.label,
+    "reading the first record",
+    () => firstRecord(pipeline, signal),
+    VALIDATE_HINT,
   );
   const { record } = scan;
   if (!record) return scan;
   const { transform } = pipeline;
-  const handle = checkTransformHandle(
-    await named(transform.label, "create", () =>
-      transform.plugin.create({
-        options: transform.options,
-        resolvePath: pipeline.resolvePath,
-        logger: silentLogger,
-        signal,
-      }),
-    ),
-    transform.label,
+  const handle = await createTransform(
+    transform,
+    { resolvePath: pipeline.resolvePath, logger: silentLogger, signal },
+    VALIDATE_HINT,
   );
   let request: ReturnType<typeof handle.toRequest>;
   try {
     request = handle.toRequest(record);
   } catch (error) {
-    if (!isBatchpipeError(error)) throw pluginFailed(transform.label, "toRequest", error);
+    if (!isBatchpipeError(error)) throw namePluginError(transform.label, "toRequest", error, VALIDATE_HINT);
     const option = (error as { option?: unknown }).option;
     const where = Array.isArray(option) ? toDotPath(option) : "";
     // the issue is shown at the template: the message need not say which one, nor the record twice
@@ -146,22 +145,7 @@ function readsStream(pipeline: Pipeline): boolean {
   }
 }
 
-/** a plugin's own error as it is; anything else (a TypeError in the plugin) names the plugin */
-async function named<T>(label: string, doing: string, call: () => Promise<T> | T): Promise<T> {
-  try {
-    return await call();
-  } catch (error) {
-    throw isBatchpipeError(error) ? error : pluginFailed(label, doing, error);
-  }
-}
-
-function pluginFailed(label: string, doing: string, error: unknown): BatchpipeError {
-  return new BatchpipeError(
-    ErrorCodes.PLUGIN_FAILED,
-    `${label} failed in ${doing}: ${(error as Error)?.message ?? String(error)}`,
-    { hint: "Fix the plugin's problem and validate again.", plugin: label, cause: error },
-  );
-}
+const VALIDATE_HINT = "Fix the plugin's problem and validate again.";
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);

@@ -18,7 +18,7 @@ import { setImmediate as nextTurn } from "node:timers/promises";
 import type { CacheLookup } from "../../cache/index.js";
 import type { EstimateMode } from "../../estimate/estimate-tokens.js";
 import type { Logger, RecordPosition, SourceItem } from "../../plugin.js";
-import { checkCursor, checkTransformHandle } from "../../plugins/contract.js";
+import { checkCursor, createTransform } from "../../plugins/contract.js";
 import type { FanoutBatch, RunTotals, ShardRow } from "../../state/index.js";
 import type { ReadCheckpoint } from "../codecs/read-checkpoint.js";
 import type { EnginePipeline } from "../types.js";
@@ -154,15 +154,7 @@ export async function runReadPhase(options: ReadPhaseOptions): Promise<ReadPhase
 
   let transformLabel: string | undefined;
   try {
-    const transform = checkTransformHandle(
-      await pipeline.transform.plugin.create({
-        options: pipeline.transform.options,
-        resolvePath,
-        logger,
-        signal,
-      }),
-      pipeline.transform.label,
-    );
+    const transform = await createTransform(pipeline.transform, { resolvePath, logger, signal });
     transformLabel = pipeline.transform.label;
     placement = new RecordPlacement({
       pipeline,
