@@ -47,17 +47,25 @@ function hintOf(stderr: string): string | undefined {
 }
 
 describe("the hint of a source path that names no file (real CLI)", () => {
-  it("plan: a relative `path` is said to be resolved from the spec file's folder, which the message shows", async () => {
+  it("plan: a relative `path` is said to be resolved from the spec file's folder, at its place in the spec, with the path it gave", async () => {
     // the data sits beside the current folder, the spec one folder down: ./data/in.jsonl misses it
     const dir = writeFiles({
       "specs/pipeline.yaml": spec("{ use: jsonl, path: ./data/in.jsonl }"),
       "data/in.jsonl": '{"id":"a","text":"x"}\n',
     });
     const plan = await batchpipe(["plan", "specs/pipeline.yaml"], { cwd: dir });
-    expect(plan.code).toBe(1);
+    expect(plan.code).toBe(2);
     expect(plan.stderr.trim()).toMatchInlineSnapshot(`
-      "✖ no such file or folder: specs/data/in.jsonl (SOURCE_FAILED)
-        hint: Check the source's \`path\`: a relative \`path\` is resolved from the spec file's folder (for a pipeline given in code, from its \`dir\`, default the current folder), which gave the path above."
+      "specs/pipeline.yaml:4:29 source.path: no such file or folder: specs/data/in.jsonl
+        2 | name: hints
+        3 | provider: { use: emulator, emulator: { timeScale: 3600 } }
+      > 4 | source: { use: jsonl, path: ./data/in.jsonl }
+          |                             ^^^^^^^^^^^^^^^
+        5 | transform:
+        6 |   id: "{{ id }}"
+        hint: check the path; it is relative to the spec file
+
+      ✖ specs/pipeline.yaml has a problem (SPEC_INVALID)"
     `);
   });
 

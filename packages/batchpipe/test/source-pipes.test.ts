@@ -120,6 +120,20 @@ describe("the jsonl source on a pipe (real CLI, emulator)", () => {
     expect(failure!.error!.message).toMatch(/^-:301: invalid JSON/);
   });
 
+  it('`batchpipe try` and `plan` with `path: "-"` read the records piped to stdin (their spec check passes standard input)', async () => {
+    const dir = tempDir();
+    const data = writeDataset(dir, 3, { file: "export.jsonl" });
+    const spec = writePipeline(dir, { baseUrl: emu.url, source: '  { use: jsonl, path: "-" }' });
+    for (const command of ["try", "plan"]) {
+      const run = withStdin([command, spec], dir);
+      fs.createReadStream(data).pipe(run.child.stdin);
+      const { code, stdout, stderr } = await run.done;
+      expect(stderr).toBe("");
+      expect(code).toBe(0);
+      expect(stdout).toContain(command === "try" ? "3 records tried: 3 answered" : "3 records → 3 requests");
+    }
+  });
+
   it("SIGKILL while reading stdin: the next run reads from the start (no cursor) and the producer feeds it again; each record once", async () => {
     // one shard for all 12,000: nothing is submitted before the crash (no first, smaller shard)
     const { dir, data, spec } = stdinExport("stdin-crash", 12_000, 50_000);

@@ -1,6 +1,6 @@
 /** `batchpipe plan <pipeline.yaml>`: read and shard locally, print shards, tokens and cost. No network. */
 
-import { failureHint, planPipeline } from "@batchpipe/core";
+import { checkPipeline, failureHint, planPipeline } from "@batchpipe/core";
 import { defineCommand } from "citty";
 import { cliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
@@ -22,6 +22,8 @@ export default defineCommand({
     const ctx = cliContext(context);
     const { io } = ctx;
     const { pipeline, stateDir } = await loadPipelineArg(ctx, context.args);
+    // a wrong path or two sinks on one file, at its place in the spec, as `run` says it (no key needed)
+    checkPipeline(pipeline, { env: ctx.env, stateDir, offline: true });
     const plan = await planPipeline(pipeline, { stateDir, noCache: noCache(context.args), env: ctx.env });
     if (context.args.json) {
       io.stdout.write(`${JSON.stringify(plan, null, 2)}\n`);

@@ -4,7 +4,7 @@
  * prices. Nothing is written: no state, no sinks.
  */
 
-import { BatchpipeError, ErrorCodes, type TryItem, tryPipeline } from "@batchpipe/core";
+import { BatchpipeError, checkPipeline, ErrorCodes, type TryItem, tryPipeline } from "@batchpipe/core";
 import { defineCommand } from "citty";
 import { cliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
@@ -42,6 +42,8 @@ export default defineCommand({
       .map((id) => id.trim())
       .filter(Boolean);
     const { pipeline } = await loadPipelineArg(ctx, args);
+    // a wrong path or a missing key, at its place in the spec, as `run` says it
+    checkPipeline(pipeline, { env });
     const { plugin, options } = pipeline.provider;
     // a provider whose batches are not split by endpoint takes none (Anthropic: the Messages API)
     const endpointApplies = plugin.limits(options).batchKey.includes("endpoint");

@@ -23,6 +23,8 @@ export interface CheckPipelineOptions {
   stateDir?: string;
   /** a source's glob may match no file yet (watch mode waits for files) */
   allowEmptyGlobs?: boolean;
+  /** the command calls no provider (`plan`): the provider's check (its API key) is not asked */
+  offline?: boolean;
 }
 
 /** Throws a SPEC_INVALID error listing every problem found; I/O is a few stat calls. */
@@ -46,7 +48,7 @@ function pipelineIssues(pipeline: Pipeline, options: CheckPipelineOptions): Spec
     path.resolve(options.stateDir ?? path.join(pipeline.dir, ".batchpipe", pipeline.spec.name)),
   );
   const entries: ResolvedPlugin<Plugin>[] = [
-    pipeline.provider,
+    ...(options.offline ? [] : [pipeline.provider]),
     pipeline.source,
     pipeline.transform,
     ...pipeline.sinks,
