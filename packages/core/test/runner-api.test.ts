@@ -179,6 +179,25 @@ describe("BatchRunner", () => {
     expect(top.hint).toMatch(/^did you mean "model" for "modle"\? The keys are name, completion_window, /);
   });
 
+  it("without an API key: the problem is at workConfig.provider, with where a runner takes the key", async () => {
+    class Reviews extends BatchRunner {
+      static override workConfig = { name: "no-key", model: "gpt-4o-mini" };
+      static override async *upload() {
+        yield { id: "1", messages: [{ role: "user", content: "hi" }] };
+      }
+    }
+    const error = (await Reviews.run({ dir: tempDir(), builtins: officialPlugins, env: {} }).catch(
+      (e) => e,
+    )) as BatchpipeError;
+    expect([error.code, error.message, error.hint]).toMatchInlineSnapshot(`
+      [
+        "SPEC_INVALID",
+        "Reviews.workConfig.provider: no OpenAI API key: OPENAI_API_KEY is not set",
+        "export OPENAI_API_KEY=sk-... (or use provider: { use: emulator } to try batchpipe offline); a runner reads the environment run({ env }) gives (default process.env), and takes the provider's options in workConfig.provider ({ use, base_url?, api_key? })",
+      ]
+    `);
+  });
+
   it("runSpec runs a spec object with inline plugin objects and built-in names", async () => {
     const dir = tempDir();
     const source = defineSource({

@@ -13,9 +13,10 @@ import { type DaemonInfo, enterDaemonChild, startDaemon } from "../daemon/daemon
 import { defaultStateDir } from "../engine/run-pipeline.js";
 import { type CancelResult, cancelRun, pipelineStatus, type StatusResult } from "../engine/status.js";
 import type { EngineEvent, RunResult } from "../engine/types.js";
-import { BatchpipeError, ErrorCodes } from "../errors.js";
+import { BatchpipeError, ErrorCodes, isBatchpipeError } from "../errors.js";
 import type { PluginRegistry } from "../plugins/resolve.js";
 import type { Env } from "../spec/interpolate.js";
+import { SpecIssueError } from "../spec/locate.js";
 import {
   createCallbackSink,
   createItemTransform,
@@ -137,6 +138,8 @@ export abstract class BatchRunner {
         env: options.env,
         builtins: options.builtins ?? runner.builtins,
       });
+    } catch (error) {
+      throw inWorkConfig(error, runner);
     } finally {
       process.off("SIGTERM", stop);
       process.off("SIGINT", stop);
@@ -222,9 +225,48 @@ async function runnerPipeline(runner: RunnerClass, options: BatchRunnerStateOpti
     dir,
     env: options.env,
     builtins: options.builtins ?? runner.builtins,
+  }).catch((error: unknown) => {
+    throw inWorkConfig(error, runner);
   });
   return { pipeline, stateDir };
 }
+
+/**
+ * A problem of the spec a runner stands for, said where the runner's author wrote it, as
+ * parseWorkConfig says its own: "Reviews.workConfig.provider: no OpenAI API key", not "the pipeline
+ * spec has a problem at provider" (a runner has no spec). Problems elsewhere are left as they are.
+ */
+function inWorkConfig(error: unknown, runner: RunnerClass): unknown {
+  if (!isBatchpipeError(error) || error.code !== ErrorCodes.SPEC_INVALID || error.loc) return error;
+  const owner = `${runner.name}.workConfig`;
+  const details = error.details ?? [];
+  const paths = details.map((d) => (d instanceof SpecIssueError ? workConfigPath(d.path) : undefined));
+  if (details.length === 0 || paths.some((p) => p === undefined)) return error;
+  const moved = details.map((d, i) => {
+    const at = paths[i]!;
+    const hint = at.startsWith("provider") ? `${d.hint ? `${d.hint}; ` : ""}${KEY_HINT}` : d.hint;
+    return new BatchpipeError(d.code, `${owner}.${at}: ${d.message}`, { hint, cause: d.cause });
+  });
+  const first = moved[0]!;
+  return new BatchpipeError(
+    ErrorCodes.SPEC_INVALID,
+    moved.length === 1
+      ? first.message
+      : `${owner} has ${moved.length} problems:\n${moved.map((d) => `  ${d.message}`).join("\n")}`,
+    { hint: first.hint, details: moved, cause: error },
+  );
+}
+
+/** where a key of the spec runnerSpec builds comes from in workConfig (undefined: not from workConfig) */
+function workConfigPath(specPath: string): string | undefined {
+  if (specPath === "name" || specPath === "provider" || specPath.startsWith("provider.")) return specPath;
+  const batch = /^batch\.(completion_window|clean_up|allow_same_dataset)$/.exec(specPath);
+  if (batch) return batch[1];
+  return specPath.startsWith("batch.") ? specPath : undefined;
+}
+
+const KEY_HINT =
+  "a runner reads the environment run({ env }) gives (default process.env), and takes the provider's options in workConfig.provider ({ use, base_url?, api_key? })";
 
 /** a daemon's log: one line per event that matters */
 function logEvent(event: EngineEvent): void {
