@@ -177,7 +177,7 @@ describe("honest reporting", () => {
     expect(run.code).toBe(2);
     expect(run.stderr).toMatchInlineSnapshot(`
       "✖ source (wrong-shape) broke the plugin contract: yielded an object with keys id, text instead of a record { data, position, cursor } (PLUGIN_INVALID)
-        hint: A source yields { data: { ...fields }, position: { file, line }, cursor } per record (SourceRecord in @batchpipe/core/plugin); fix the plugin. Nothing was submitted, the read starts over.
+        hint: A source yields { data: { ...fields }, position: { file, line }, cursor } per record (SourceRecord in "batchpipe/plugin" or "@batchpipe/core/plugin"); fix the plugin. Nothing was submitted, the read starts over.
       "
     `);
     const sink = `[{ use: ${path.join(FIXTURES, "plugins/no-commit-sink.ts")} }]`;
@@ -189,7 +189,7 @@ describe("honest reporting", () => {
     expect(broken.code).toBe(2);
     expect(broken.stderr).toMatchInlineSnapshot(`
       "✖ sinks[0] (no-commit) broke the plugin contract: open() returned a handle without commit() (PLUGIN_INVALID)
-        hint: open() returns { write(rows), commit(key), close() } (SinkHandle in @batchpipe/core/plugin); fix the plugin.
+        hint: open() returns { write(rows), commit(key), close() } (SinkHandle in "batchpipe/plugin" or "@batchpipe/core/plugin"); fix the plugin.
       "
     `);
     expect(broken.events.some((e) => e.type === "shard_submitted")).toBe(false);

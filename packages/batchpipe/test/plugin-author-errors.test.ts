@@ -44,7 +44,7 @@ describe("a source that breaks its contract", () => {
     expect(run.code).toBe(2);
     expect(run.stderr).toMatchInlineSnapshot(`
       "✖ source (string-data) broke the plugin contract: yielded a record whose data is a string, not an object of the record's fields (PLUGIN_INVALID)
-        hint: A source yields { data: { ...fields }, position: { file, line }, cursor } per record (SourceRecord in @batchpipe/core/plugin); fix the plugin. Nothing was submitted, the read starts over.
+        hint: A source yields { data: { ...fields }, position: { file, line }, cursor } per record (SourceRecord in "batchpipe/plugin" or "@batchpipe/core/plugin"); fix the plugin. Nothing was submitted, the read starts over.
       "
     `);
   });
@@ -58,7 +58,7 @@ describe("a source that breaks its contract", () => {
     expect(run.code).toBe(2);
     expect(run.stderr.replace(returned, "<returned>")).toMatchInlineSnapshot(`
       "✖ source (list) broke the plugin contract: read() returned <returned>, not an async iterable of records (PLUGIN_INVALID)
-        hint: Write read as an async generator, \`async *read(ctx) { ... yield { data, position, cursor } }\`, so records stream one at a time (SourcePlugin in @batchpipe/core/plugin); fix the plugin. Nothing was submitted, the read starts over.
+        hint: Write read as an async generator, \`async *read(ctx) { ... yield { data, position, cursor } }\`, so records stream one at a time (SourcePlugin in "batchpipe/plugin" or "@batchpipe/core/plugin"); fix the plugin. Nothing was submitted, the read starts over.
       "
     `);
   });
@@ -105,7 +105,7 @@ describe("a sink that breaks its contract", () => {
     expect(run.code).toBe(2);
     expect(run.stderr).toMatchInlineSnapshot(`
       "✖ sinks[0] (contract-breaking) broke the plugin contract: commit() returned undefined, not a JSON checkpoint: the engine stores it as JSON and hands it back to open() as \`checkpoint\` when the run resumes (PLUGIN_INVALID)
-        hint: Return a JSON value (a number, string, array or plain object) that says what is durable, e.g. the file's size (Checkpoint in @batchpipe/core/plugin); fix the plugin.
+        hint: Return a JSON value (a number, string, array or plain object) that says what is durable, e.g. the file's size (Checkpoint in "batchpipe/plugin" or "@batchpipe/core/plugin"); fix the plugin.
       "
     `);
     expect(run.events.some((e) => e.type === "shard_submitted")).toBe(false);
@@ -163,7 +163,7 @@ describe("a transform that breaks its contract", () => {
     expect(run.code).toBe(2);
     expect(run.stderr).toMatchInlineSnapshot(`
       "✖ transform (contract-breaking) broke the plugin contract: toRequest() returned a string ("Say: hello 1") for the record at data.jsonl:1, not a request { custom_id, url, body } (PLUGIN_INVALID)
-        hint: toRequest(record) returns { custom_id, url, body } (RequestLine in @batchpipe/core/plugin), or throws a BatchpipeError for a record it cannot turn into a request; fix the plugin.
+        hint: toRequest(record) returns { custom_id, url, body } (RequestLine in "batchpipe/plugin" or "@batchpipe/core/plugin"), or throws a BatchpipeError for a record it cannot turn into a request; fix the plugin.
       "
     `);
   });
@@ -176,7 +176,7 @@ describe("a transform that breaks its contract", () => {
     expect(run.code).toBe(1);
     expect(run.stderr).toMatchInlineSnapshot(`
       "✖ transform (contract-breaking) failed in toRequest() on the record at data.jsonl:1: it threw Error: no template for r1 (PLUGIN_FAILED)
-        hint: For a record it cannot turn into a request, toRequest() throws a BatchpipeError (new BatchpipeError(code, message) from @batchpipe/core/plugin): that record becomes a failure row and the run goes on; anything else it throws stops the run. Fix the transform and run again.
+        hint: For a record it cannot turn into a request, toRequest() throws a BatchpipeError (new BatchpipeError(code, message) from "batchpipe/plugin" or "@batchpipe/core/plugin"): that record becomes a failure row and the run goes on; anything else it throws stops the run. Fix the transform and run again.
       "
     `);
   });

@@ -54,7 +54,7 @@ describe("runSpec: an inline plugin object that is not a whole plugin", () => {
     expect(await outcome(numbers, sink)).toMatchInlineSnapshot(`
       {
         "code": "SPEC_INVALID",
-        "hint": "make it with defineSink({ name, options, open() {...} }): options is a zod schema (z from "@batchpipe/core/plugin" or "batchpipe/plugin")",
+        "hint": "make it with defineSink({ name, options, open() {...} }): options is a zod schema (z from "batchpipe/plugin" or "@batchpipe/core/plugin")",
         "message": "the pipeline spec has a problem at sinks[0].use: the plugin object is a sink plugin ("no-options") that lacks options (a zod schema)",
       }
     `);
@@ -78,7 +78,7 @@ describe("runSpec: an inline plugin object that is not a whole plugin", () => {
     expect(await outcome(source as unknown as SourcePlugin, sink)).toMatchInlineSnapshot(`
       {
         "code": "SPEC_INVALID",
-        "hint": "make it with defineSource({ name, options, read() {...} }): options is a zod schema (z from "@batchpipe/core/plugin" or "batchpipe/plugin")",
+        "hint": "make it with defineSource({ name, options, read() {...} }): options is a zod schema (z from "batchpipe/plugin" or "@batchpipe/core/plugin")",
         "message": "the pipeline spec has a problem at source.use: the plugin object is a source plugin ("typo") that lacks read()",
       }
     `);

@@ -77,7 +77,7 @@ export const plugin = defineTransform({
           |        ^^^^^^^^^^^^^^^^^^^^^^^
         6 | sinks:
         7 |   - use: ./plugins/not-a-plugin.ts
-        hint: export the plugin as the default export: export default defineTransform({ name, options, create() {...} }) with defineTransform from "@batchpipe/core/plugin"
+        hint: export the plugin as the default export: export default defineTransform({ name, options, create() {...} }) with defineTransform from "batchpipe/plugin" or "@batchpipe/core/plugin"
 
       wrong-kind.yaml:7:10 sinks[0].use: ./plugins/not-a-plugin.ts exports an object with keys transform, version, not a sink plugin (PLUGIN_INVALID)
         5 |   use: ./plugins/wrong-kind.ts
@@ -85,7 +85,7 @@ export const plugin = defineTransform({
       > 7 |   - use: ./plugins/not-a-plugin.ts
           |          ^^^^^^^^^^^^^^^^^^^^^^^^^
         8 |   - use: ./plugins/missing.ts
-        hint: export the plugin as the default export: export default defineSink({ name, options, open() {...} }) with defineSink from "@batchpipe/core/plugin"
+        hint: export the plugin as the default export: export default defineSink({ name, options, open() {...} }) with defineSink from "batchpipe/plugin" or "@batchpipe/core/plugin"
 
       wrong-kind.yaml:8:10 sinks[1].use: plugin file ./plugins/missing.ts does not exist (looked for plugins/missing.ts) (PLUGIN_NOT_FOUND)
         6 | sinks:

@@ -33,7 +33,7 @@ export function checkSourceItems(items: unknown, label: string): AsyncIterable<S
   throw broken(
     label,
     `read() returned ${describeValue(items)}, not an async iterable of records`,
-    "Write read as an async generator, `async *read(ctx) { ... yield { data, position, cursor } }`, so records stream one at a time (SourcePlugin in @batchpipe/core/plugin); fix the plugin.",
+    `Write read as an async generator, \`async *read(ctx) { ... yield { data, position, cursor } }\`, so records stream one at a time (SourcePlugin in ${PLUGIN_API}); fix the plugin.`,
   );
 }
 
@@ -126,6 +126,13 @@ export function namePluginError(
   );
 }
 
+/**
+ * The plugin API as hints name it: an app that depends on `batchpipe` imports it from
+ * "batchpipe/plugin", a plugin package (or a plugin file run by a global CLI) from
+ * "@batchpipe/core/plugin" (docs/writing-plugins.md).
+ */
+export const PLUGIN_API = '"batchpipe/plugin" or "@batchpipe/core/plugin"';
+
 /** the handle a transform's create() returned, as is; PLUGIN_INVALID naming it without toRequest() */
 export function checkTransformHandle(handle: unknown, label: string): TransformHandle {
   if (typeof (handle as { toRequest?: unknown } | null)?.toRequest !== "function")
@@ -148,7 +155,7 @@ export function checkCheckpoint(value: unknown, label: string): Checkpoint {
     throw broken(
       label,
       `commit() returned ${problem}, not a JSON checkpoint: the engine stores it as JSON and hands it back to open() as \`checkpoint\` when the run resumes`,
-      "Return a JSON value (a number, string, array or plain object) that says what is durable, e.g. the file's size (Checkpoint in @batchpipe/core/plugin); fix the plugin.",
+      `Return a JSON value (a number, string, array or plain object) that says what is durable, e.g. the file's size (Checkpoint in ${PLUGIN_API}); fix the plugin.`,
     );
   return value as Checkpoint;
 }
@@ -203,13 +210,10 @@ export function describeValue(value: unknown): string {
 
 // --- internal ---
 
-const TRANSFORM_HINT =
-  "toRequest(record) returns { custom_id, url, body } (RequestLine in @batchpipe/core/plugin), or throws a BatchpipeError for a record it cannot turn into a request; fix the plugin.";
+const TRANSFORM_HINT = `toRequest(record) returns { custom_id, url, body } (RequestLine in ${PLUGIN_API}), or throws a BatchpipeError for a record it cannot turn into a request; fix the plugin.`;
 
-const SOURCE_HINT =
-  "A source yields { data: { ...fields }, position: { file, line }, cursor } per record (SourceRecord in @batchpipe/core/plugin); fix the plugin.";
-const SINK_HINT =
-  "open() returns { write(rows), commit(key), close() } (SinkHandle in @batchpipe/core/plugin); fix the plugin.";
+const SOURCE_HINT = `A source yields { data: { ...fields }, position: { file, line }, cursor } per record (SourceRecord in ${PLUGIN_API}); fix the plugin.`;
+const SINK_HINT = `open() returns { write(rows), commit(key), close() } (SinkHandle in ${PLUGIN_API}); fix the plugin.`;
 
 /** what is wrong with a yielded item, or undefined for a record or an invalid-record marker */
 function itemProblem(item: unknown): string | undefined {

@@ -20,6 +20,7 @@ import type {
 } from "../plugin.js";
 import { closest } from "../spec/issues.js";
 import prompt from "../transform/prompt.js";
+import { PLUGIN_API } from "./contract.js";
 import { describeExport, isPluginOfKind, pluginShapeProblem } from "./shape.js";
 
 export type PluginOfKind<K extends PluginKind> = K extends "source"
@@ -231,8 +232,8 @@ function throwInvalid(kind: PluginKind, message: string, from: string): never {
   throw new BatchpipeError(ErrorCodes.PLUGIN_INVALID, message, {
     // a plugin given in code is no module's export: say how to make it, not how to export it
     hint: from.startsWith("the plugin ")
-      ? `make it with ${made}: options is a zod schema (z from "@batchpipe/core/plugin" or "batchpipe/plugin")`
-      : `export the plugin as the default export: export default ${made} with ${DEFINERS[kind]} from "@batchpipe/core/plugin"`,
+      ? `make it with ${made}: options is a zod schema (z from ${PLUGIN_API})`
+      : `export the plugin as the default export: export default ${made} with ${DEFINERS[kind]} from ${PLUGIN_API}`,
     plugin: from,
   });
 }

@@ -11,6 +11,7 @@ import {
   checkSourceItem,
   checkSourceItems,
   describeValue,
+  PLUGIN_API,
 } from "../../plugins/contract.js";
 
 /** How a failed read phase leaves the state: kept to resume at record `resumeAt`, or not. */
@@ -160,7 +161,7 @@ export function toRequest(
       ErrorCodes.PLUGIN_FAILED,
       `${label} failed in toRequest() on the record at ${at(record)}: it threw ${thrown(error)}`,
       {
-        hint: "For a record it cannot turn into a request, toRequest() throws a BatchpipeError (new BatchpipeError(code, message) from @batchpipe/core/plugin): that record becomes a failure row and the run goes on; anything else it throws stops the run. Fix the transform and run again.",
+        hint: `For a record it cannot turn into a request, toRequest() throws a BatchpipeError (new BatchpipeError(code, message) from ${PLUGIN_API}): that record becomes a failure row and the run goes on; anything else it throws stops the run. Fix the transform and run again.`,
         plugin: label,
         cause: error,
       },
