@@ -4,11 +4,13 @@
 // exited only when the call gave up. They now get the run's signal, as every other call does.
 import fs from "node:fs";
 import path from "node:path";
+import { type BatchpipeError, cancelRun, loadPipeline } from "@batchpipe/core";
 import { afterEach, describe, expect, it } from "vitest";
 import { writeAnthropicPipeline } from "./support/anthropic.js";
 import {
   batchpipe,
   type EmulatorProcess,
+  officialPlugins,
   records,
   signalOnce,
   startBatchpipe,
@@ -90,6 +92,48 @@ describe.each(["openai", "anthropic"] as const)(
         false,
       );
       expect(ms, run.stderr).toBeLessThan(STOP_WITHIN_MS);
+    }, 60_000);
+
+    it("cancelRun (`batchpipe cancel` with no run going), retrying through a 503 outage: its signal ends it within ~2 s", async () => {
+      const route =
+        dialect === "openai" ? "POST /v1/batches/:id/cancel" : "POST /v1/messages/batches/:id/cancel";
+      // batches never get anywhere during the test; only the cancel meets the outage
+      emulator = await startEmulatorProcess({
+        timeScale: 1,
+        latencies: { linesPerSecond: 0.001, validation: 0.05 },
+        faults: [{ ...OUTAGE, route }],
+      });
+      const dir = tempDir();
+      const file = spec(dir, dialect, { poll_interval: "5s" });
+      // a run that leaves its batch open at the provider (killed once it is submitted)
+      const killed = await batchpipe(["run", file, "--json"], {
+        cwd: dir,
+        env,
+        timeoutMs: 60_000,
+        onEvent: (event, proc) => {
+          if (event.type === "shard_submitted") signalOnce(proc, "SIGKILL");
+        },
+      });
+      expect(killed.signal, killed.stderr).toBe("SIGKILL");
+      const pipeline = await loadPipeline(file, { env, builtins: officialPlugins });
+      const controller = new AbortController();
+      let stoppedAt = 0;
+      // the cancel's first attempt fails at once: the stop comes in its first retry pause
+      setTimeout(() => {
+        stoppedAt = Date.now();
+        controller.abort();
+      }, 1500);
+      const error = (await cancelRun(pipeline, { env, signal: controller.signal }).then(
+        (result) => result,
+        (e: unknown) => e,
+      )) as BatchpipeError;
+      const ms = Date.now() - stoppedAt;
+      expect(stoppedAt).toBeGreaterThan(0);
+      expect(ms).toBeLessThan(STOP_WITHIN_MS);
+      expect([error.code, error.message.replace(/run \S+/, "run <id>")]).toEqual([
+        "INTERRUPTED",
+        "cancel interrupted: 0 of 1 open batches of run <id> cancelled; the run is flagged to cancel",
+      ]);
     }, 60_000);
 
     it("the clean-up of a collected batch, retrying through a 503 outage: SIGTERM ends the run within ~2 s", async () => {

@@ -6,7 +6,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import type { ErrorSummary } from "../errors.js";
+import { BatchpipeError, ErrorCodes, type ErrorSummary } from "../errors.js";
 import { type Logger, silentLogger } from "../plugin.js";
 import {
   checkStateOwner,
@@ -147,7 +147,16 @@ export interface CancelResult {
 
 export async function cancelRun(
   pipeline: EnginePipeline,
-  options: { stateDir?: string; env?: Record<string, string | undefined>; logger?: Logger } = {},
+  options: {
+    stateDir?: string;
+    env?: Record<string, string | undefined>;
+    logger?: Logger;
+    /**
+     * stops the provider's calls (their retries through an outage too): cancelRun then rejects
+     * INTERRUPTED; the run stays flagged, and the next run (or cancel) cancels what is left
+     */
+    signal?: AbortSignal;
+  } = {},
 ): Promise<CancelResult> {
   const stateDir = path.resolve(options.stateDir ?? defaultStateDir(pipeline));
   if (!fs.existsSync(path.join(stateDir, "state.db"))) throw noRunError(pipeline.spec.name);
@@ -160,17 +169,21 @@ export async function cancelRun(
     const open = state.shards(run.id).filter((s) => s.status === "open" && s.batchId);
     const result: CancelResult = { run: run.id, cancelled: [], failed: [] };
     if (open.length === 0) return result;
+    const signal = options.signal ?? new AbortController().signal;
     const provider = await openProvider(pipeline, {
       env: options.env ?? process.env,
       logger: options.logger ?? silentLogger,
-      signal: new AbortController().signal,
+      signal,
     });
     try {
       for (const shard of open) {
+        if (signal.aborted) throw cancelInterrupted(result, open.length);
         try {
-          await provider.cancel({ id: shard.batchId!, data: shard.batch?.data ?? null });
+          await provider.cancel({ id: shard.batchId!, data: shard.batch?.data ?? null }, { signal });
           result.cancelled.push(shard.batchId!);
         } catch (error) {
+          // a call the stop cut short did not fail: the stop is what happened
+          if (signal.aborted) throw cancelInterrupted(result, open.length);
           result.failed.push({ batchId: shard.batchId!, message: (error as Error).message });
         }
       }
@@ -181,4 +194,15 @@ export async function cancelRun(
   } finally {
     state.close();
   }
+}
+
+/** cancelRun stopped by its signal: what it had cancelled, and that the run stays flagged */
+function cancelInterrupted(result: CancelResult, open: number): BatchpipeError {
+  return new BatchpipeError(
+    ErrorCodes.INTERRUPTED,
+    `cancel interrupted: ${result.cancelled.length} of ${open} open batches of run ${result.run} cancelled; the run is flagged to cancel`,
+    {
+      hint: "Cancel again to cancel the rest at the provider, or run the pipeline: the run cancels them itself and ends.",
+    },
+  );
 }

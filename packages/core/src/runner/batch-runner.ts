@@ -44,7 +44,10 @@ export interface BatchRunnerRunOptions {
 }
 
 /** What `status()` and `cancel()` take: where the state is, as `run()` was given it. */
-export type BatchRunnerStateOptions = Pick<BatchRunnerRunOptions, "dir" | "env" | "builtins">;
+export type BatchRunnerStateOptions = Pick<BatchRunnerRunOptions, "dir" | "env" | "builtins"> & {
+  /** cancel(): stops its provider calls (retries through an outage too); it then rejects INTERRUPTED */
+  signal?: AbortSignal | undefined;
+};
 
 /** What `run({ detach: true })` returns in the starting process. */
 export interface DetachedRun extends DaemonInfo {
@@ -166,7 +169,11 @@ export abstract class BatchRunner {
   static async cancel(this: RunnerClass, options: BatchRunnerStateOptions = {}): Promise<CancelResult> {
     // biome-ignore lint/complexity/noThisInStatic: the subclass cancel() was called on
     const { pipeline, stateDir } = await runnerPipeline(this, options);
-    return cancelRun(pipeline, { stateDir, env: options.env });
+    return cancelRun(pipeline, {
+      stateDir,
+      env: options.env,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
   }
 }
 
