@@ -44,7 +44,7 @@ export * from "./runner/index.js";
 export { type CheckPipelineOptions, checkPipeline } from "./spec/check.js";
 export { codeFrame } from "./spec/code-frame.js";
 export { checkFirstRecord, type FirstRecordCheck } from "./spec/first-record.js";
-export { displayPath, type FormatErrorOptions, formatSpecError } from "./spec/format.js";
+export { displayMessage, displayPath, type FormatErrorOptions, formatSpecError } from "./spec/format.js";
 export type { Env } from "./spec/interpolate.js";
 export { closest } from "./spec/issues.js";
 export { createPipelineJsonSchema } from "./spec/json-schema.js";

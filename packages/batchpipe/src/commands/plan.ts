@@ -1,6 +1,6 @@
 /** `batchpipe plan <pipeline.yaml>`: read and shard locally, print shards, tokens and cost. No network. */
 
-import { checkPipeline, failureHint, planPipeline } from "@batchpipe/core";
+import { checkPipeline, displayMessage, failureHint, planPipeline } from "@batchpipe/core";
 import { defineCommand } from "citty";
 import { cliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
@@ -55,7 +55,8 @@ export default defineCommand({
     }
     // what `run` would warn about as it reads
     const { warnings } = plan;
-    for (const message of warnings.first) out.push(`  ⚠ ${message}`);
+    // files named relative to the current folder, as errors are (--json keeps the absolute path)
+    for (const message of warnings.first) out.push(`  ⚠ ${displayMessage(message, ctx.cwd)}`);
     if (warnings.count > warnings.first.length)
       out.push(`  ⚠ … and ${plural(warnings.count - warnings.first.length, "more warning")}`);
     const near = plan.mayNotFit;

@@ -1,5 +1,6 @@
 /** Rendering of run events for people: live progress on a TTY, periodic lines otherwise, the final report. */
 import {
+  displayMessage,
   type EngineEvent,
   type FailureExample,
   failureHint,
@@ -21,7 +22,12 @@ export interface ProgressRenderer {
 /** TTY: a redrawn block (at most 4 times a second). Otherwise: a progress line every `plainEveryMs`. */
 export function createProgressRenderer(
   io: CliIo,
-  options: { tty: boolean; plainEveryMs?: number },
+  options: {
+    tty: boolean;
+    plainEveryMs?: number;
+    /** warnings name the files under it relative to it, as errors do (--json events keep the absolute path) */
+    cwd?: string;
+  },
 ): ProgressRenderer {
   const out = io.stderr;
   let drawn = 0;
@@ -110,7 +116,7 @@ export function createProgressRenderer(
           );
           return;
         case "warning":
-          line(`  ⚠ ${event.message}`);
+          line(`  ⚠ ${options.cwd ? displayMessage(event.message, options.cwd) : event.message}`);
           return;
         default:
           return;

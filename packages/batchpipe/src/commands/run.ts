@@ -78,7 +78,7 @@ export default defineCommand({
 
     const renderer = args.json
       ? undefined
-      : createProgressRenderer(io, { tty: Boolean(io.stderr.isTTY) && env.TERM !== "dumb" });
+      : createProgressRenderer(io, { tty: Boolean(io.stderr.isTTY) && env.TERM !== "dumb", cwd });
     let runId: string | undefined;
     const onEvent = (event: EngineEvent) => {
       if (event.type === "run_started") {

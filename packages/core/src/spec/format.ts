@@ -60,8 +60,8 @@ function formatOne(error: BatchpipeError, ctx: { paint: Paint; cwd: string; head
   return lines.join("\n");
 }
 
-/** messages name files by absolute path; show them relative like the locations */
-function displayMessage(message: string, cwd: string): string {
+/** messages (errors, warnings) name files by absolute path; show them relative like the locations */
+export function displayMessage(message: string, cwd: string): string {
   const prefix = cwd.endsWith(path.sep) ? cwd : `${cwd}${path.sep}`;
   return message.split(prefix).join("");
 }
