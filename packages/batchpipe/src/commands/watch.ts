@@ -93,7 +93,9 @@ export default defineCommand({
       return ExitCode.OK;
     }
     const trap = trapSignals({ io, quiet: Boolean(args.json), background });
-    const renderer = args.json ? undefined : createProgressRenderer(io, { tty: false, plainEveryMs: 5000 });
+    const renderer = args.json
+      ? undefined
+      : createProgressRenderer(io, { tty: false, plainEveryMs: 5000, cwd });
     const rel = (file: string) => path.relative(cwd, file) || file;
     // the run of the group in progress: `status` says why it stopped, if it does
     let runId: string | undefined;

@@ -42,15 +42,23 @@ export function createGroupSource(
       const from = groupCursor(ctx.checkpoint, files.length);
       for (let index = from?.file ?? 0; index < files.length; index++) {
         const file = files[index]!;
+        // messages name the user's file, not the snapshot (`inbox/bad.jsonl:2: invalid JSON`), the
+        // source's warnings too (a csv that is not UTF-8)
+        const named = (message: string) => message.replaceAll(file.snapshot, file.path);
+        const { logger } = ctx;
         const items = inner.read({
           ...ctx,
           options: { ...(ctx.options as Record<string, unknown>), path: file.snapshot },
           checkpoint: index === from?.file ? from.cursor : undefined,
+          logger: {
+            debug: (message, data) => logger.debug(named(message), data),
+            info: (message, data) => logger.info(named(message), data),
+            warn: (message, data) => logger.warn(named(message), data),
+            error: (message, data) => logger.error(named(message), data),
+          },
         });
         // counted from the file's start: the cursor carries the count, a resumed read goes on from it
         let records = index === from?.file ? from.records : 0;
-        // messages name the user's file, not the snapshot (`inbox/bad.jsonl:2: invalid JSON`)
-        const named = (message: string) => message.replaceAll(file.snapshot, file.path);
         try {
           for await (const item of items) {
             if (item.position.file === file.snapshot) item.position = { ...item.position, file: file.path };
