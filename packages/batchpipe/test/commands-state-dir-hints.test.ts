@@ -1,4 +1,5 @@
-// The commands status, stop and cancel print a command to go on with (resume, settle a cancel).
+// The commands run --detach, status, stop and cancel print a command to go on with (follow, stop,
+// resume, settle a cancel).
 // Given --state-dir, that command must carry it: without it, `batchpipe run` opens the default
 // state folder, not the run's, and does not resume it.
 import fs from "node:fs";
@@ -20,6 +21,9 @@ describe("status, stop and cancel under --state-dir", () => {
     const at = ["--state-dir", "st"];
     const started = await batchpipe(["run", "pipeline.yaml", "--detach", ...at], { cwd: dir });
     expect(started.code).toBe(0);
+    expect(started.stdout).toContain(
+      "follow it: batchpipe logs pipeline.yaml --state-dir st -f · stop it: batchpipe stop pipeline.yaml --state-dir st\n",
+    );
     await waitFor(
       async () => {
         const status = await batchpipe(["status", "pipeline.yaml", "--json", ...at], { cwd: dir });

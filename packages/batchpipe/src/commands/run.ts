@@ -20,7 +20,14 @@ import { defineCommand } from "citty";
 import { cliContext } from "../context.js";
 import { refuseDetachedStdin, startRunDaemon } from "../detach.js";
 import { exitCodeForSignal, trapSignals } from "../signals.js";
-import { loadPipelineArg, noCache, noCacheArg, pipelineArgs, stateDirArg } from "./pipeline-args.js";
+import {
+  loadPipelineArg,
+  noCache,
+  noCacheArg,
+  pipelineArgs,
+  pipelineCommand,
+  stateDirArg,
+} from "./pipeline-args.js";
 import { createProgressRenderer, EMPTY_SOURCE, renderReport } from "./run-output.js";
 
 export default defineCommand({
@@ -70,7 +77,7 @@ export default defineCommand({
       io.stdout.write(
         args.json
           ? `${JSON.stringify({ type: "detached", ...info })}\n`
-          : `started in the background: pid ${info.pid}\n  log: ${info.log}\n  follow it: batchpipe logs ${args.pipeline} -f · stop it: batchpipe stop ${args.pipeline}\n`,
+          : `started in the background: pid ${info.pid}\n  log: ${info.log}\n  follow it: ${pipelineCommand("logs", args, "-f")} · stop it: ${pipelineCommand("stop", args)}\n`,
       );
       return 0;
     }
@@ -109,7 +116,7 @@ export default defineCommand({
       // `status` then says the run stopped, and why, instead of "running"
       if (runId) recordRunStop(stateDir ?? defaultStateDir(pipeline), runId, stopReason(error, signalName));
       if (signalName && isBatchpipeError(error) && error.code === ErrorCodes.INTERRUPTED) {
-        const command = `batchpipe run ${args.pipeline}${args["state-dir"] ? ` --state-dir ${args["state-dir"]}` : ""}`;
+        const command = pipelineCommand("run", args);
         if (args.json)
           io.stdout.write(
             `${JSON.stringify({ type: "interrupted", signal: signalName, resume: command })}\n`,

@@ -18,7 +18,14 @@ import { startCliDaemon } from "../detach.js";
 import { ExitCode } from "../exit-codes.js";
 import { exitCodeForSignal, trapSignals } from "../signals.js";
 import { durationArg } from "./duration-arg.js";
-import { loadPipelineArg, noCache, noCacheArg, pipelineArgs, stateDirArg } from "./pipeline-args.js";
+import {
+  loadPipelineArg,
+  noCache,
+  noCacheArg,
+  pipelineArgs,
+  pipelineCommand,
+  stateDirArg,
+} from "./pipeline-args.js";
 import { createProgressRenderer, cutCounts, fmt } from "./run-output.js";
 
 export default defineCommand({
@@ -88,7 +95,7 @@ export default defineCommand({
       io.stdout.write(
         args.json
           ? `${JSON.stringify({ type: "detached", ...info })}\n`
-          : `watching in the background: pid ${info.pid}\n  log: ${info.log}\n  follow it: batchpipe logs ${args.pipeline} -f · stop it: batchpipe stop ${args.pipeline}\n`,
+          : `watching in the background: pid ${info.pid}\n  log: ${info.log}\n  follow it: ${pipelineCommand("logs", args, "-f")} · stop it: ${pipelineCommand("stop", args)}\n`,
       );
       return ExitCode.OK;
     }
