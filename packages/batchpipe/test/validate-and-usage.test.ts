@@ -157,8 +157,8 @@ sinks: [{ use: jsonl, path: out.jsonl }]
     const result = await cli(["validate", "nope.yaml"], { cwd: dir });
     expect(result.code).toBe(2);
     expect(result.stderr.replaceAll(dir, "<root>")).toMatchInlineSnapshot(`
-      "✖ cannot read the pipeline file nope.yaml (SPEC_INVALID)
-        hint: check the path
+      "✖ cannot read the pipeline file nope.yaml: there is no such file (SPEC_INVALID)
+        hint: Check the path (a relative one is read from the current folder), or write a pipeline with \`batchpipe init\`.
       "
     `);
   });

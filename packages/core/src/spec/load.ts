@@ -71,10 +71,7 @@ export async function loadPipeline(file: string, options: LoadPipelineOptions = 
   try {
     text = await readFile(absolute, "utf8");
   } catch (error) {
-    throw new BatchpipeError(ErrorCodes.SPEC_INVALID, `cannot read the pipeline file ${file}`, {
-      hint: (error as NodeJS.ErrnoException).code === "ENOENT" ? "check the path" : undefined,
-      cause: error,
-    });
+    throw unreadableSpec(file, error);
   }
   const spec = parseSpec(text, absolute);
   let issues = interpolateDocument(spec, options.env ?? process.env);
@@ -251,4 +248,24 @@ function interpolateObject(value: unknown, at: SpecPath, env: Env, issues: SpecI
     return out;
   }
   return value;
+}
+
+/** the pipeline file cannot be read: why (no such file, a folder, no permission) and what to do */
+function unreadableSpec(file: string, error: unknown): BatchpipeError {
+  const code = (error as NodeJS.ErrnoException).code;
+  const why =
+    code === "ENOENT"
+      ? ": there is no such file"
+      : code === "EISDIR"
+        ? ": it is a folder (name the .yaml file in it)"
+        : code === "EACCES" || code === "EPERM"
+          ? ": permission denied"
+          : `: ${(error as Error).message}`;
+  return new BatchpipeError(ErrorCodes.SPEC_INVALID, `cannot read the pipeline file ${file}${why}`, {
+    hint:
+      code === "ENOENT"
+        ? "Check the path (a relative one is read from the current folder), or write a pipeline with `batchpipe init`."
+        : undefined,
+    cause: error,
+  });
 }
