@@ -129,7 +129,8 @@ let jiti: Jiti | undefined;
 
 /**
  * Plugin files importing `@batchpipe/core/...` get the running core (one zod instance, the same API),
- * even beside a spec with no node_modules
+ * even beside a spec with no node_modules; so do those importing `batchpipe/plugin` and
+ * `batchpipe/testing` (the batchpipe package's re-exports of the same modules)
  */
 function getJiti(): Jiti {
   const core = fileURLToPath(new URL("../../", import.meta.url));
@@ -138,6 +139,8 @@ function getJiti(): Jiti {
       "@batchpipe/core/plugin": path.join(core, "dist/plugin.js"),
       "@batchpipe/core/testing": path.join(core, "dist/testing/index.js"),
       "@batchpipe/core": path.join(core, "dist/index.js"),
+      "batchpipe/plugin": path.join(core, "dist/plugin.js"),
+      "batchpipe/testing": path.join(core, "dist/testing/index.js"),
     },
   });
   return jiti;
