@@ -30,6 +30,7 @@ import {
 } from "./loop-context.js";
 import { interrupted, readFileLines } from "./read/index.js";
 import { budgetExceeded, projectedSpend } from "./scheduler.js";
+import { cancelRequested } from "./submission.js";
 
 /** the provider status word of a shard answered through the live API */
 export const ANSWERED_LIVE = "answered_live";
@@ -67,9 +68,14 @@ export class Deadline {
     return this.passedAt !== null;
   }
 
+  /** the deadline has come at `now` and check() has not yet acted on it */
+  due(now: number): boolean {
+    return this.at !== null && !this.passed && now >= this.at;
+  }
+
   /** once, when the deadline passes: every open batch is asked to stop */
   async check(now: number): Promise<void> {
-    if (this.at === null || this.passed || now < this.at) return;
+    if (!this.due(now)) return;
     this.passedAt = now;
     const open = shardsIn(this.ctx, "open");
     const waiting = waitingShards(this.ctx);
@@ -195,7 +201,7 @@ export class Deadline {
           if (ctx.signal.aborted || failed) return;
           if (Date.now() - checkedAt >= CANCEL_CHECK_MS) {
             checkedAt = Date.now();
-            cancelled ||= ctx.state.getRun(ctx.runId)?.cancelRequested === true;
+            cancelled ||= cancelRequested(ctx);
           }
           if (cancelled) return;
           const result: LiveResult = await providerCall(ctx, (signal) => live(job.line, { signal }));

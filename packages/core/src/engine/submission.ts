@@ -127,9 +127,14 @@ function knownBatches(ctx: LoopContext): string[] {
   return ids;
 }
 
+/** whether `batchpipe cancel` asked to stop the run (a flag in the state another process sets) */
+export function cancelRequested(ctx: LoopContext): boolean {
+  return ctx.state.getRun(ctx.runId)?.cancelRequested === true;
+}
+
 /** `batchpipe cancel` asked to stop the run: its open batches are cancelled (true once it has) */
 export function cancelIfRequested(ctx: LoopContext): boolean {
-  if (!ctx.state.getRun(ctx.runId)?.cancelRequested) return false;
+  if (!cancelRequested(ctx)) return false;
   warn(
     ctx,
     "the run was cancelled: open batches are cancelled, finished results delivered, the rest fails as batch_cancelled",

@@ -26,7 +26,7 @@ import type { Poller } from "./polling.js";
 import { interrupted } from "./read/index.js";
 import type { ReadLink } from "./read-link.js";
 import type { Scheduler } from "./scheduler.js";
-import { reconcileSubmissions, submitShard } from "./submission.js";
+import { cancelRequested, reconcileSubmissions, submitShard } from "./submission.js";
 
 export interface SubmissionParts {
   scheduler: Scheduler;
@@ -149,9 +149,8 @@ export class Submissions {
    */
   async settleIfDue(now: number): Promise<void> {
     if (!this.submission) return;
-    const deadlineDue = this.deadline.at !== null && !this.deadline.passed && now >= this.deadline.at;
-    const cancelDue = !this.cancelling() && this.ctx.state.getRun(this.ctx.runId)?.cancelRequested === true;
-    if (this.needsReconcile || deadlineDue || cancelDue) await this.settle(true);
+    const cancelDue = !this.cancelling() && cancelRequested(this.ctx);
+    if (this.needsReconcile || this.deadline.due(now) || cancelDue) await this.settle(true);
   }
 
   /**
