@@ -45,20 +45,23 @@ function spec(dir: string, dialect: "openai" | "anthropic", batch: Record<string
   return path.join(dir, "pipeline.yaml");
 }
 
+/** an emulator whose batches never get anywhere during the test; only a batch's cancel meets the outage */
+function startCancelOutage(dialect: "openai" | "anthropic"): Promise<EmulatorProcess> {
+  const route = dialect === "openai" ? "POST /v1/batches/:id/cancel" : "POST /v1/messages/batches/:id/cancel";
+  return startEmulatorProcess({
+    timeScale: 1,
+    latencies: { linesPerSecond: 0.001, validation: 0.05 },
+    faults: [{ ...OUTAGE, route }],
+  });
+}
+
 const env = { OPENAI_API_KEY: "sk-test", ANTHROPIC_API_KEY: "sk-ant-test" };
 
 describe.each(["openai", "anthropic"] as const)(
   "a stop during a retrying call ends the run at once (%s)",
   (dialect) => {
     it("the deadline's cancel, retrying through a 503 outage: SIGTERM ends the run within ~2 s", async () => {
-      // batches never get anywhere during the test; only the cancel meets the outage
-      const route =
-        dialect === "openai" ? "POST /v1/batches/:id/cancel" : "POST /v1/messages/batches/:id/cancel";
-      emulator = await startEmulatorProcess({
-        timeScale: 1,
-        latencies: { linesPerSecond: 0.001, validation: 0.05 },
-        faults: [{ ...OUTAGE, route }],
-      });
+      emulator = await startCancelOutage(dialect);
       const dir = tempDir();
       // a long max_outage, so that only the stop can end the run
       const file = spec(dir, dialect, { max_outage: "10m", deadline: "4s", poll_interval: "5s" });
@@ -95,14 +98,7 @@ describe.each(["openai", "anthropic"] as const)(
     }, 60_000);
 
     it("cancelRun (`batchpipe cancel` with no run going), retrying through a 503 outage: its signal ends it within ~2 s", async () => {
-      const route =
-        dialect === "openai" ? "POST /v1/batches/:id/cancel" : "POST /v1/messages/batches/:id/cancel";
-      // batches never get anywhere during the test; only the cancel meets the outage
-      emulator = await startEmulatorProcess({
-        timeScale: 1,
-        latencies: { linesPerSecond: 0.001, validation: 0.05 },
-        faults: [{ ...OUTAGE, route }],
-      });
+      emulator = await startCancelOutage(dialect);
       const dir = tempDir();
       const file = spec(dir, dialect, { poll_interval: "5s" });
       // a run that leaves its batch open at the provider (killed once it is submitted)
