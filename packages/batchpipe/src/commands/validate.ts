@@ -3,6 +3,7 @@ import path from "node:path";
 import {
   checkFirstRecord,
   checkPipeline,
+  displayMessage,
   displayPath,
   type FirstRecordCheck,
   loadPipeline,
@@ -48,10 +49,8 @@ export default defineCommand({
 /** a source without a record the run could send: none at all, or none it could parse */
 function noRecordWarning({ invalid, firstInvalid }: FirstRecordCheck, cwd: string): string {
   if (invalid === 0 || !firstInvalid) return "the source has no records: a run would have nothing to send";
-  const { file } = firstInvalid.position;
-  const message = path.isAbsolute(file)
-    ? firstInvalid.invalid.message.replaceAll(file, displayPath(file, cwd))
-    : firstInvalid.invalid.message;
+  // its file named from the current folder, as the CLI's errors and warnings name theirs
+  const message = displayMessage(firstInvalid.invalid.message, cwd);
   const all = invalid === 1 ? "its only record is invalid" : `all ${plural(invalid, "record")} are invalid`;
   return `the source has no record a run could send: ${all} (the first: ${message}); a run would write ${invalid === 1 ? "it as a failure row" : "each as a failure row"}. Fix the data or the source's options (e.g. types, columns), then validate again`;
 }
