@@ -97,6 +97,7 @@ export function openRegistry(dir: string): WatchRegistry {
   ownerOnly(file);
   const insertDelivered = db.prepare("INSERT OR IGNORE INTO delivered (id, group_id, file) VALUES (?, ?, ?)");
   const selectDelivered = db.prepare("SELECT file FROM delivered WHERE id = ? AND group_id != ?").pluck();
+  const deleteCounts = db.prepare("DELETE FROM commit_counts WHERE key = ?");
   const insertCount = db.prepare(
     "INSERT OR REPLACE INTO commit_counts (key, file, group_id, succeeded, failed) VALUES (?, ?, ?, ?, ?)",
   );
@@ -187,6 +188,10 @@ export function openRegistry(dir: string): WatchRegistry {
           else entry.failed++;
           perFile.set(row.file, entry);
         }
+        if (count === undefined) return;
+        // a commit made again replaces its count whole: after a crash it may hold other files' rows,
+        // or none (a shard whose batch was lost delivers nothing and is sent again under a new key)
+        deleteCounts.run(count);
         for (const [file, c] of perFile) insertCount.run(count, file, groupId, c.succeeded, c.failed);
       },
     ),
