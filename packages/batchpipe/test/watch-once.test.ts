@@ -81,26 +81,43 @@ describe("batchpipe watch --once", () => {
     check.close();
   });
 
-  it("a file the source cannot read fails on its own; the others of its group are processed", async () => {
+  it("a file the source fails in ends at its bad line and fails; the others of its group are processed", async () => {
     const dir = onceFixture("watch-bad", { source: "on_invalid: fail" });
     fs.writeFileSync(path.join(dir, "data", "good.jsonl"), '{"id":"g1","text":"x"}\n');
-    fs.writeFileSync(path.join(dir, "data", "bad.jsonl"), '{"id":"b1","text":"x"}\nnot json\n');
+    fs.writeFileSync(
+      path.join(dir, "data", "bad.jsonl"),
+      '{"id":"b1","text":"x"}\nnot json\n{"id":"b2","text":"y"}\n',
+    );
     const w = startWatcher(dir, undefined, ["--once", "--settle", "200ms"]);
     expect((await w.done).code).toBe(1);
-    expect(w.events.at(-1)).toMatchObject({ type: "summary", files: 1, filesFailed: 1, succeeded: 1 });
-    expect(w.events.some((e) => e.type === "group_split")).toBe(true);
-    const failed = w.events.find((e) => e.type === "group_failed") as {
-      files: string[];
+    expect(w.events.at(-1)).toMatchObject({ type: "summary", files: 1, filesFailed: 1, succeeded: 2 });
+    const failed = w.events.find((e) => e.type === "file_failed") as {
+      file: string;
+      records: number;
       error: { code: string };
     };
-    expect(failed.files.map((f) => path.basename(f))).toEqual(["bad.jsonl"]);
-    expect(failed.error.code).toBe("SOURCE_FAILED");
-    expect(readJsonl<{ id: string }>(path.join(dir, "out/results.jsonl")).map((r) => r.id)).toEqual(["g1"]);
-    // the failed version is not tried again; a fixed file is
-    fs.writeFileSync(path.join(dir, "data", "bad.jsonl"), '{"id":"b1","text":"x"}\n');
+    expect([path.basename(failed.file), failed.records, failed.error.code]).toEqual([
+      "bad.jsonl",
+      1,
+      "SOURCE_FAILED",
+    ]);
+    expect(
+      w.events.filter((e) => e.type === "file_done").map((e) => [path.basename(e.file as string), e.status]),
+    ).toEqual([
+      ["bad.jsonl", "failed"],
+      ["good.jsonl", "done"],
+    ]);
+    expect(
+      readJsonl<{ id: string }>(path.join(dir, "out/results.jsonl"))
+        .map((r) => r.id)
+        .sort(),
+    ).toEqual(["b1", "g1"]);
+    // the failed version is not tried again; a fixed file is: its new ids delivered, b1 (delivered
+    // from the failed version) a duplicate_id as for any rewritten file (exit 3: a record failed)
+    fs.writeFileSync(path.join(dir, "data", "bad.jsonl"), '{"id":"b1","text":"x"}\n{"id":"b2","text":"y"}\n');
     const again = startWatcher(dir, undefined, ["--once", "--settle", "200ms"]);
-    expect((await again.done).code).toBe(0);
-    expect(again.events.at(-1)).toMatchObject({ type: "summary", files: 1, succeeded: 1 });
+    expect((await again.done).code).toBe(3);
+    expect(again.events.at(-1)).toMatchObject({ type: "summary", files: 1, succeeded: 1, failed: 1 });
   });
 
   // issue 17: watch takes --no-cache as run does

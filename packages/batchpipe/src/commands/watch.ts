@@ -113,7 +113,10 @@ export default defineCommand({
       } else if (event.type === "group_finished" || event.type === "group_failed") runId = undefined;
       if (args.json) {
         const out =
-          event.type === "group_failed" || event.type === "group_retry" || event.type === "file_error"
+          event.type === "group_failed" ||
+          event.type === "group_retry" ||
+          event.type === "file_error" ||
+          event.type === "file_failed"
             ? { ...event, error: { code: event.error.code, message: event.error.message } }
             : event;
         io.stdout.write(`${JSON.stringify(out)}\n`);
@@ -140,7 +143,7 @@ export default defineCommand({
       if (args.json) io.stdout.write(`${JSON.stringify({ type: "summary", ...summary })}\n`);
       else
         io.stdout.write(
-          `${fmt(summary.files)} file(s) in ${fmt(summary.groups)} run(s): ${fmt(summary.succeeded)} succeeded, ${fmt(summary.failed)} failed${summary.filesFailed ? ` · ${fmt(summary.filesFailed)} file(s) could not be processed` : ""}\n`,
+          `${fmt(summary.files)} file(s) in ${fmt(summary.groups)} run(s): ${fmt(summary.succeeded)} succeeded, ${fmt(summary.failed)} failed${summary.filesFailed ? ` · ${fmt(summary.filesFailed)} file(s) failed (see above)` : ""}\n`,
         );
       if (summary.filesFailed > 0) return ExitCode.RUN_ERROR;
       return summary.failed > 0 ? ExitCode.FAILED_REQUESTS : ExitCode.OK;
@@ -194,7 +197,11 @@ function describe(event: WatchEvent, rel: (file: string) => string, stop: string
     case "file_read":
       return `  ${rel(event.file)}: ${fmt(event.records)} record(s) read`;
     case "file_done":
-      return `✓ ${rel(event.file)}: ${fmt(event.succeeded)} succeeded, ${fmt(event.failed)} failed`;
+      return event.status === "failed"
+        ? `✖ ${rel(event.file)}: ${fmt(event.succeeded)} succeeded, ${fmt(event.failed)} failed before the source failed in it`
+        : `✓ ${rel(event.file)}: ${fmt(event.succeeded)} succeeded, ${fmt(event.failed)} failed`;
+    case "file_failed":
+      return `✖ ${event.error.message.replaceAll(event.file, rel(event.file))}${event.error.hint ? `\n  hint: ${event.error.hint}` : ""}`;
     case "group_finished":
       return `■ run ${event.report.run} ${event.status}: ${fmt(event.report.succeeded)} succeeded${cutCounts(event.report.cutByReason) && ` (${cutCounts(event.report.cutByReason)}: partial output)`}, ${fmt(event.report.failed)} failed, ${fmt(event.report.batches)} batch(es)`;
     case "group_split":

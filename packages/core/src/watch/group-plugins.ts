@@ -20,8 +20,12 @@ export function createGroupSource(
   files: WatchedFile[],
   on: {
     fileRead?: (file: string, records: number) => void;
-    /** the inner source threw reading `files[index]` */
-    fileFailed?: (index: number) => void;
+    /**
+     * the inner source threw reading `files[index]` (a bad line with `on_invalid: fail`, an
+     * unreadable file) after `records` of its records: the file ends there and the read goes on
+     * with the next one (the records before the failure are kept: they may already be paid)
+     */
+    fileFailed?: (index: number, records: number, error: unknown) => void;
   } = {},
 ): EngineResolvedPlugin<SourcePlugin> {
   const inner = source.plugin;
@@ -68,11 +72,13 @@ export function createGroupSource(
             yield item;
           }
         } catch (error) {
-          on.fileFailed?.(index);
+          // the read was stopped (the run ends), not failed by the file
+          if (ctx.signal.aborted) throw error;
           // on_invalid: fail, an unreadable gzip: the error names the file too
           if (error instanceof Error && error.message.includes(file.snapshot))
             error.message = named(error.message);
-          throw error;
+          on.fileFailed?.(index, records, error);
+          continue;
         }
         on.fileRead?.(file.path, records);
       }

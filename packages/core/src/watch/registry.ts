@@ -55,16 +55,22 @@ export interface WatchRegistry {
    * its rows are counted per file under it, a commit made again after a crash replacing its count.
    */
   recordDelivered(groupId: number, rows: { id: string; file: string; ok: boolean }[], count?: string): void;
+  /**
+   * The source failed in `file` (it ends there; its group's run goes on): the file is `failed`
+   * once its group finishes, with the rows it delivered before the failure counted.
+   */
+  failFile(groupId: number, file: WatchedFile): void;
+  /** the paths of the group's files the source failed in */
+  failedFiles(groupId: number): Set<string>;
   /** the rows each file of the group delivered so far, over every process that ran the group */
   fileCounts(groupId: number): Map<string, { succeeded: number; failed: number }>;
   /** the file an earlier group delivered `id` from, or undefined (ids of `groupId` itself excluded) */
   deliveredBefore(id: string, groupId: number): string | undefined;
   /**
-   * Replace a group whose run failed: `at`, the index of the file at fault, becomes a group of its
-   * own between one of the files before it and one of those after it (in order: the first
-   * occurrence of an id stays first); without `at`, one group per file.
+   * Replace a group whose run failed by one group per file (in order: the first occurrence of an
+   * id stays first).
    */
-  splitGroup(groupId: number, at?: number): GroupRow[];
+  splitGroup(groupId: number): GroupRow[];
   /** every file version with its status, oldest first */
   files(): (WatchedFile & {
     status: string;
@@ -91,6 +97,8 @@ export function openRegistry(dir: string): WatchRegistry {
       done_at INTEGER, succeeded INTEGER, failed INTEGER, PRIMARY KEY (path, sha));
     CREATE INDEX IF NOT EXISTS files_group ON files (group_id);
     CREATE TABLE IF NOT EXISTS delivered (id TEXT PRIMARY KEY, group_id INTEGER NOT NULL, file TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS failed_files (path TEXT NOT NULL, sha TEXT NOT NULL, group_id INTEGER NOT NULL,
+      PRIMARY KEY (path, sha, group_id));
     CREATE TABLE IF NOT EXISTS commit_counts (key TEXT NOT NULL, file TEXT NOT NULL, group_id INTEGER NOT NULL,
       succeeded INTEGER NOT NULL, failed INTEGER NOT NULL, PRIMARY KEY (key, file));
   `);
@@ -111,6 +119,8 @@ export function openRegistry(dir: string): WatchRegistry {
           .all(groupId) as { file: string; succeeded: number; failed: number }[]
       ).map((r) => [r.file, { succeeded: r.succeeded, failed: r.failed }]),
     );
+  const failedFiles = (groupId: number) =>
+    new Set(db.prepare("SELECT path FROM failed_files WHERE group_id = ?").pluck().all(groupId) as string[]);
   const filesOf = (groupId: number): WatchedFile[] =>
     db
       .prepare("SELECT path, sha, size, snapshot FROM files WHERE group_id = ? ORDER BY rowid")
@@ -171,9 +181,19 @@ export function openRegistry(dir: string): WatchRegistry {
         const update = db.prepare(
           "UPDATE files SET status = ?, done_at = ?, succeeded = ?, failed = ? WHERE path = ? AND sha = ? AND group_id = ?",
         );
+        const cut = failedFiles(groupId);
         for (const f of filesOf(groupId)) {
           const counts = perFile && (perFile.get(f.path) ?? { succeeded: 0, failed: 0 });
-          update.run(status, now, counts?.succeeded ?? null, counts?.failed ?? null, f.path, f.sha, groupId);
+          const fileStatus = cut.has(f.path) ? "failed" : status;
+          update.run(
+            fileStatus,
+            now,
+            counts?.succeeded ?? null,
+            counts?.failed ?? null,
+            f.path,
+            f.sha,
+            groupId,
+          );
         }
       },
     ),
@@ -197,15 +217,16 @@ export function openRegistry(dir: string): WatchRegistry {
     ),
     fileCounts,
     deliveredBefore: (id, groupId) => selectDelivered.get(id, groupId) as string | undefined,
-    splitGroup: db.transaction((groupId: number, at?: number) => {
+    splitGroup: db.transaction((groupId: number) => {
       const files = filesOf(groupId);
       db.prepare("UPDATE groups SET status = 'split', finished_at = ? WHERE id = ?").run(Date.now(), groupId);
-      const parts =
-        at === undefined || at >= files.length
-          ? files.map((f) => [f])
-          : [files.slice(0, at), [files[at]!], files.slice(at + 1)].filter((part) => part.length > 0);
-      return parts.map((part) => insertGroup(part));
+      return files.map((f) => insertGroup([f]));
     }),
+    failFile: (groupId, file) =>
+      db
+        .prepare("INSERT OR IGNORE INTO failed_files (path, sha, group_id) VALUES (?, ?, ?)")
+        .run(file.path, file.sha, groupId),
+    failedFiles,
     files: () =>
       (
         db
@@ -223,7 +244,7 @@ export interface WatchSummaryCounts {
   done: number;
   /** taken, waiting for or in a run */
   pending: number;
-  /** could not be processed (unreadable, colliding ids) */
+  /** could not be processed, or only up to the line the source failed at (unreadable, colliding ids) */
   failed: number;
 }
 

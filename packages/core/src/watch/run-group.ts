@@ -1,6 +1,7 @@
 /**
  * One group of files, run as one engine run to its end: resumed after a crash, retried while the
- * failure is one a later attempt may get past, split when a file is at fault (registry.splitGroup).
+ * failure is one a later attempt may get past, split when it is not (registry.splitGroup). A file
+ * the source fails in ends at its failure and is marked failed; the run goes on with the others.
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -33,11 +34,7 @@ export async function runGroup(ctx: GroupContext, group: GroupRow, resumed: bool
     const controller = new AbortController();
     const abort = () => controller.abort();
     ctx.signal.addEventListener("abort", abort, { once: true });
-    // the index of the file the source failed in, if it did
-    let faulty: number | undefined;
-    const pipeline = groupPipeline(ctx, group, (index) => {
-      faulty = index;
-    });
+    const pipeline = groupPipeline(ctx, group);
     try {
       const result = await runPipeline(pipeline, {
         signal: controller.signal,
@@ -59,14 +56,18 @@ export async function runGroup(ctx: GroupContext, group: GroupRow, resumed: bool
       registry.finishGroup(group.id, "done", { run: result.run, status: result.status }, true);
       // counted over every process that ran the group (a resumed one delivers only the rest)
       const counts = registry.fileCounts(group.id);
+      // the files the source failed in, whichever process read them
+      const cut = registry.failedFiles(group.id);
       cleanSnapshots(group);
       ctx.summary.groups++;
-      ctx.summary.files += group.files.length;
+      ctx.summary.files += group.files.length - cut.size;
+      ctx.summary.filesFailed += cut.size;
       ctx.summary.succeeded += result.report.succeeded;
       ctx.summary.failed += result.report.failed;
       for (const file of files) {
         const c = counts.get(file) ?? { succeeded: 0, failed: 0 };
-        emit({ type: "file_done", group: group.id, file, succeeded: c.succeeded, failed: c.failed });
+        const status = cut.has(file) ? "failed" : "done";
+        emit({ type: "file_done", group: group.id, file, succeeded: c.succeeded, failed: c.failed, status });
       }
       emit({ type: "group_finished", group: group.id, status: result.status, report: result.report });
       return;
@@ -77,10 +78,9 @@ export async function runGroup(ctx: GroupContext, group: GroupRow, resumed: bool
       if (failure.code === ErrorCodes.STATE_LOST) throw failure;
       const retry = resumable(ctx.stateDir, failure);
       if (!retry && group.files.length > 1) {
-        // a file the source failed in runs alone, the files before it and those after it as a
-        // group each (a bad file among 20,000: 3 runs, not 20,000); a failure no file is known for:
-        // each file becomes its own run. Either way only the file at fault fails.
-        const groups = registry.splitGroup(group.id, faulty);
+        // no file is known to be at fault (the source's failures end their file instead): each
+        // file becomes its own run, so that only the files the failure comes back with fail
+        const groups = registry.splitGroup(group.id);
         emit({
           type: "group_split",
           group: group.id,
@@ -108,11 +108,7 @@ export async function runGroup(ctx: GroupContext, group: GroupRow, resumed: bool
   }
 }
 
-function groupPipeline(
-  ctx: GroupContext,
-  group: GroupRow,
-  onFileFailed: (index: number) => void,
-): EnginePipeline {
+function groupPipeline(ctx: GroupContext, group: GroupRow): EnginePipeline {
   const { pipeline, stateDir } = ctx;
   // the rows of the first sink and the first errors sink are counted per file, once per commit key
   const committed = (role: string, index: number) => (rows: ResultRow[], key: string) =>
@@ -125,7 +121,19 @@ function groupPipeline(
     ...pipeline,
     source: createGroupSource(pipeline.source, group.files, {
       fileRead: (file, records) => ctx.emit({ type: "file_read", group: group.id, file, records }),
-      fileFailed: onFileFailed,
+      fileFailed: (index, records, thrown) => {
+        const file = group.files[index]!;
+        const error = asBatchpipeError(thrown);
+        const kept = `its ${records.toLocaleString("en-US")} record(s) before it are processed`;
+        const cut = new BatchpipeError(error.code, error.message, {
+          hint: `${error.hint ? `${error.hint} ` : ""}The file ends there: ${kept}. A new version of the file is processed as a new file (the ids delivered from this one fail as duplicate_id).`,
+          loc: error.loc,
+          recordId: error.recordId,
+          cause: error,
+        });
+        ctx.registry.failFile(group.id, file);
+        ctx.emit({ type: "file_failed", group: group.id, file: file.path, records, error: cut });
+      },
     }),
     sinks: pipeline.sinks.map((ref, index) =>
       createCarrySink(ref, {

@@ -28,7 +28,17 @@ export type WatchEvent =
   | { type: "group_run"; group: number; run: string }
   /** the file was read: `records` become requests (or failures) of the group's run */
   | { type: "file_read"; group: number; file: string; records: number }
-  | { type: "file_done"; group: number; file: string; succeeded: number; failed: number }
+  /** a file's rows; `failed`: the source failed in the file (file_failed), the rows before it were processed */
+  | {
+      type: "file_done";
+      group: number;
+      file: string;
+      succeeded: number;
+      failed: number;
+      status: "done" | "failed";
+    }
+  /** the source failed in a file after `records` of its records: the file ends there, the run goes on */
+  | { type: "file_failed"; group: number; file: string; records: number; error: BatchpipeError }
   | { type: "group_finished"; group: number; status: RunResult["status"]; report: RunResult["report"] }
   | { type: "group_split"; group: number; groups: number[]; reason: string }
   | { type: "group_failed"; group: number; files: string[]; error: BatchpipeError }
@@ -67,7 +77,7 @@ export interface WatchSummary {
   groups: number;
   /** files processed */
   files: number;
-  /** files that could not be processed (see the group_failed events) */
+  /** files that could not be processed, or only up to where the source failed in them (group_failed, file_failed) */
   filesFailed: number;
   succeeded: number;
   failed: number;
