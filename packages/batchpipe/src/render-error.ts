@@ -3,7 +3,7 @@
  * of the machine (full disk, permissions) as such; anything else as a short message with a "this is
  * a bug" hint (the stack only under --debug).
  */
-import { readFileSync } from "node:fs";
+import { closeSync, openSync, readSync, statSync } from "node:fs";
 import {
   type BatchpipeError,
   codeFrame,
@@ -87,13 +87,46 @@ export function exitCodeFor(error: unknown): number {
 function addFrame(error: BatchpipeError): BatchpipeError {
   const loc = error.loc!;
   try {
-    const frame = codeFrame(readFileSync(loc.file, "utf8"), loc.line, loc.column);
+    const text = linesOf(loc.file, loc.line + 2);
+    if (text === undefined) return error;
+    const frame = codeFrame(text, loc.line, loc.column);
     return Object.assign(Object.create(Object.getPrototypeOf(error)), error, {
       frame,
       message: error.message,
     });
   } catch {
     return error;
+  }
+}
+
+/** how much of a file a frame reads at most to reach its line */
+const FRAME_READ_LIMIT = 64 * 1024 * 1024;
+
+/**
+ * The text of a regular file up to its line `last` (or its end), for a frame; undefined for what a
+ * frame cannot show: a pipe or a device (reading it would wait for a writer that may be gone), a
+ * binary file (gzip, parquet), a line past the first 64 MB.
+ */
+function linesOf(file: string, last: number): string | undefined {
+  if (!statSync(file).isFile()) return undefined;
+  const fd = openSync(file, "r");
+  try {
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    let newlines = 0;
+    while (newlines < last) {
+      if (bytes >= FRAME_READ_LIMIT) return undefined;
+      const chunk = Buffer.alloc(64 * 1024);
+      const n = readSync(fd, chunk, 0, chunk.length, null);
+      if (n === 0) break;
+      chunks.push(chunk.subarray(0, n));
+      bytes += n;
+      for (let at = chunk.indexOf(10); at !== -1 && at < n; at = chunk.indexOf(10, at + 1)) newlines++;
+    }
+    const text = Buffer.concat(chunks);
+    return text.includes(0) ? undefined : text.toString("utf8");
+  } finally {
+    closeSync(fd);
   }
 }
 
