@@ -106,8 +106,17 @@ export async function createEmulator(options: EmulatorOptions = {}): Promise<Emu
     return undefined;
   };
 
+  // a delayed answer (a `delay` fault) ends with the emulator: its timer would hold the process up
+  const closing = new AbortController();
   const server = http.createServer(
-    createHandler({ ctx, engine, calls, internal, dialects: [anthropicDialect(anthropic)] }),
+    createHandler({
+      ctx,
+      engine,
+      calls,
+      internal,
+      dialects: [anthropicDialect(anthropic)],
+      closing: closing.signal,
+    }),
   );
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
@@ -135,6 +144,7 @@ export async function createEmulator(options: EmulatorOptions = {}): Promise<Emu
     reset,
     close() {
       closed ??= (async () => {
+        closing.abort();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeAllConnections();

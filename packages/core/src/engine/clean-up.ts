@@ -18,6 +18,8 @@ import { interrupted } from "./read/index.js";
 export class ShardCleanUp {
   /** each collected shard's clean-up at the provider, under way or done: whether it succeeded */
   private readonly started = new Map<string, Promise<boolean>>();
+  /** stops the clean-ups under way when the run fails (abandon) */
+  private readonly stop = new AbortController();
 
   constructor(
     private readonly ctx: LoopContext,
@@ -59,6 +61,16 @@ export class ShardCleanUp {
     return cleaned;
   }
 
+  /**
+   * The run failed: the clean-ups under way stop (their retries could outlast the run by up to
+   * batch.max_outage, and the in-process emulator closes under them); the next start cleans up
+   * what is left, as after a stop.
+   */
+  async abandon(): Promise<void> {
+    this.stop.abort();
+    await Promise.all(this.started.values());
+  }
+
   /** a file or folder of the state folder */
   private remove(file: string): void {
     fs.rmSync(path.join(this.ctx.stateDir, file), { recursive: true, force: true });
@@ -70,13 +82,15 @@ export class ShardCleanUp {
     const batch = shard.batchId ? { id: shard.batchId, data: shard.batch?.data ?? null } : null;
     try {
       // its retries stop at batch.max_outage, as every provider call's of the run
-      await providerCall(this.ctx, (signal) =>
-        this.ctx.provider.cleanUp({ staged: shard.staged, batch }, { signal }),
+      await providerCall(
+        this.ctx,
+        (signal) => this.ctx.provider.cleanUp({ staged: shard.staged, batch }, { signal }),
+        AbortSignal.any([this.ctx.signal, this.stop.signal]),
       );
       return true;
     } catch (error) {
-      // a stop cut it short: the run's end (this run resumed) cleans up what is left
-      if (this.ctx.signal.aborted) return false;
+      // a stop or the run's failure cut it short: the run's end (this run resumed) cleans up what is left
+      if (this.ctx.signal.aborted || this.stop.signal.aborted) return false;
       this.ctx.emit({
         type: "warning",
         run: this.ctx.runId,

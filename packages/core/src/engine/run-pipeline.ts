@@ -168,6 +168,9 @@ async function runOnce(pipeline: EnginePipeline, options: RunOptions): Promise<R
     let ran: Awaited<ReturnType<RunLoop["run"]>>;
     try {
       ran = await loop.run();
+    } catch (error) {
+      await loop.cleanUp.abandon();
+      throw error;
     } finally {
       stopRead.abort();
       await read;

@@ -58,6 +58,8 @@ export interface ServerParts {
   calls: Map<string, number>;
   /** The /_emulator/* endpoints (no auth). */
   internal(method: string, path: string, req: IncomingMessage): Promise<Reply | undefined>;
+  /** aborted when the emulator closes: a delayed answer then ends without one */
+  closing?: AbortSignal;
 }
 
 /** The request listener: auth, x-request-id, call counting, faults, routing and error envelopes. */
@@ -116,7 +118,10 @@ export function createHandler(parts: ServerParts) {
 
     const fault = pickFault(ctx.options.faults, key, n, ctx.options.seed);
     if (fault) bump(ctx, "faults_injected");
-    if (fault?.delayMs) await sleepReal(fault.delayMs);
+    if (fault?.delayMs) {
+      const waited = await sleepReal(fault.delayMs, true, { signal: parts.closing }).catch(() => false);
+      if (!waited) return;
+    }
     if (fault?.kind === "reset") {
       // a network outage: the connection closes without an answer
       req.socket.destroy();
