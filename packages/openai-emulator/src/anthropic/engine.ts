@@ -103,18 +103,21 @@ export class AnthropicBatches {
   /** Newest first; `after_id` pages to older batches, `before_id` to newer ones. */
   list(query: { limit: number; afterId?: string; beforeId?: string }, resultsBase: string) {
     const items = [...this.batches.values()].filter((r) => !r.deleted).sort((a, b) => b.seq - a.seq);
+    // a cursor is a place in the list: a deleted batch (a client deleting as it lists) keeps its
+    // place; an unknown id gives an empty page, never the first page again (an endless `for await`)
+    const place = (id: string) => this.batches.get(id)?.seq ?? Number.NaN;
     let page: MessageBatchRecord[];
     let hasMore: boolean;
     if (query.beforeId !== undefined) {
-      const at = items.findIndex((r) => r.id === query.beforeId);
-      const newer = at >= 0 ? items.slice(0, at) : [];
+      const at = place(query.beforeId);
+      const newer = items.filter((r) => r.seq > at);
       page = newer.slice(Math.max(0, newer.length - query.limit));
       hasMore = newer.length > query.limit;
     } else {
       let rest = items;
       if (query.afterId !== undefined) {
-        const at = items.findIndex((r) => r.id === query.afterId);
-        rest = at >= 0 ? items.slice(at + 1) : [];
+        const at = place(query.afterId);
+        rest = items.filter((r) => r.seq < at);
       }
       page = rest.slice(0, query.limit);
       hasMore = rest.length > query.limit;

@@ -109,8 +109,9 @@ export class BatchEngine {
   list(after: string | undefined, limit: number): { data: BatchObject[]; has_more: boolean } {
     let items = [...this.batches.values()].sort((a, b) => b.seq - a.seq);
     if (after) {
+      // an unknown cursor ends the list: restarting from the top made an SDK's `for await` repeat pages
       const at = items.findIndex((r) => r.batch.id === after);
-      if (at >= 0) items = items.slice(at + 1);
+      items = at >= 0 ? items.slice(at + 1) : [];
     }
     return { data: items.slice(0, limit).map((r) => this.view(r)), has_more: items.length > limit };
   }

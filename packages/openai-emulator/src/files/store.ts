@@ -40,6 +40,8 @@ export class FileStore {
   readonly dir: string;
   readonly tmpDir: string;
   private readonly files = new Map<string, StoredFile>();
+  /** place in the list of deleted and expired files, so a list paged after one goes on from there */
+  private readonly gone = new Map<string, number>();
   private seq = 0;
 
   constructor(
@@ -107,6 +109,7 @@ export class FileStore {
     const file = this.files.get(id);
     if (!file) return false;
     this.files.delete(id);
+    this.gone.set(id, file.seq);
     // an open reader (a running batch) keeps its descriptor; unlink is safe
     fs.rmSync(file.path, { force: true });
     return true;
@@ -121,8 +124,10 @@ export class FileStore {
     let items = this.all().filter((f) => !query.purpose || f.purpose === query.purpose);
     items.sort((a, b) => (query.order === "asc" ? a.seq - b.seq : b.seq - a.seq));
     if (query.after) {
-      const at = items.findIndex((f) => f.id === query.after);
-      items = at >= 0 ? items.slice(at + 1) : items;
+      // by place, so a cursor that was deleted (a client deleting as it lists) or is filtered out
+      // still pages on; an unknown one ends the list rather than restart it (an endless `for await`)
+      const at = this.files.get(query.after)?.seq ?? this.gone.get(query.after);
+      items = at === undefined ? [] : items.filter((f) => (query.order === "asc" ? f.seq > at : f.seq < at));
     }
     const limit = query.limit ?? 10_000;
     return { data: items.slice(0, limit), has_more: items.length > limit };
@@ -130,6 +135,7 @@ export class FileStore {
 
   clear(): void {
     for (const id of [...this.files.keys()]) this.delete(id);
+    this.gone.clear();
   }
 }
 
