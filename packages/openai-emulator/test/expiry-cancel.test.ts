@@ -70,6 +70,30 @@ describe("cancellation", () => {
     expect(again.status).toBe("cancelled");
   });
 
+  it("while cancelling, request_counts.failed counts only requests that ran and failed; once cancelled, the rest too", async () => {
+    // OpenAI's reference example of a cancelling batch: total 100, completed 23, failed 1
+    h = await startHarness({
+      latencies: { linesPerSecond: 200, cancelDrain: 1 },
+      lineRules: [{ customIds: ["r-1", "r-3"], error: "server_error" }],
+    });
+    const created = await submit(h, lines(1000));
+    await waitForBatch(h.client, created.id, { until: (b) => (b.request_counts?.completed ?? 0) >= 20 });
+    await h.client.batches.cancel(created.id);
+    const seen: { total: number; completed: number; failed: number }[] = [];
+    const { batch } = await waitForBatch(h.client, created.id, {
+      until: (b) => {
+        if (b.status === "cancelling") seen.push(b.request_counts!);
+        return b.status === "cancelled";
+      },
+    });
+    expect(seen.length).toBeGreaterThan(1);
+    for (const counts of seen)
+      expect(counts).toEqual({ total: 1000, completed: counts.completed, failed: 2 });
+    const done = batch.request_counts!.completed;
+    expect(batch.request_counts).toEqual({ total: 1000, completed: done, failed: 1000 - done });
+    expect(await readLinesOf(h.client, batch.error_file_id)).toHaveLength(1000 - done);
+  });
+
   it("cancelling while validating ends cancelled with a batch_cancelled line for every request", async () => {
     h = await startHarness({ latencies: { validation: 0.5 } });
     const created = await submit(h, lines(10));

@@ -138,6 +138,7 @@ async function execute(
     const expireAtMs = (batch.expires_at + host.ctx.options.latencies.expiryLag) * 1000;
     let stop: "expired" | "cancelled" | undefined;
     let done = 0;
+    let unexecuted = 0;
     const slices = new TimeSlices();
     const checkStop = () => {
       if (stop) return;
@@ -165,14 +166,16 @@ async function execute(
         }
       }
       if (stop) {
-        appendUnexecuted(host, record, bad, request.custom_id, stop);
+        appendUnexecuted(host, bad, request.custom_id, stop);
+        unexecuted++;
         continue;
       }
       executeLine(host, record, request, ok, bad);
       done++;
     }
-    if (stop === "cancelled") return await finishCancelled(host, record, ok, bad, life);
+    if (stop === "cancelled") return await finishCancelled(host, record, ok, bad, life, unexecuted);
     if (stop === "expired") {
+      batch.request_counts.failed += unexecuted;
       publishFiles(host.ctx, record, ok, bad);
       terminal(host, record, "expired");
       return;
@@ -267,10 +270,9 @@ function executeLine(
   usage.total_tokens += answer.usage.input + answer.usage.output;
 }
 
-/** a request the batch never executed: an error-file line with no response, counted as failed */
+/** a request the batch never executed: an error-file line with no response (the caller counts it) */
 function appendUnexecuted(
   host: BatchHost,
-  record: BatchRecord,
   bad: ResultFile,
   customId: string,
   stop: "expired" | "cancelled",
@@ -284,7 +286,6 @@ function appendUnexecuted(
       message: stop === "expired" ? EXPIRED_MESSAGE : CANCELLED_MESSAGE,
     },
   });
-  record.batch.request_counts.failed++;
 }
 
 /**
@@ -307,15 +308,17 @@ async function cancelBeforeRun(
   const bad = new ResultFile(store.tmpPath(".err"));
   try {
     const slices = new TimeSlices();
+    let unexecuted = 0;
     for await (const { line } of readLines(file.path)) {
       if (life.aborted) return;
       const customId = customIdOf(line);
       if (customId === undefined) continue;
       record.batch.request_counts.total++;
-      appendUnexecuted(host, record, bad, customId, "cancelled");
+      appendUnexecuted(host, bad, customId, "cancelled");
+      unexecuted++;
       if (slices.due()) await slices.turn();
     }
-    await finishCancelled(host, record, ok, bad, life);
+    await finishCancelled(host, record, ok, bad, life, unexecuted);
   } finally {
     ok.dispose();
     bad.dispose();
@@ -339,9 +342,13 @@ async function finishCancelled(
   ok: ResultFile | undefined,
   bad: ResultFile | undefined,
   life: AbortSignal,
+  unexecuted = 0,
 ): Promise<void> {
   await host.ctx.clock.sleep(host.ctx.options.latencies.cancelDrain, life);
   if (life.aborted) return;
+  // while cancelling, failed counts only requests that ran and failed (OpenAI's reference example:
+  // cancelling, total 100, completed 23, failed 1); the never-run ones join it once cancelled
+  record.batch.request_counts.failed += unexecuted;
   if (ok && bad) publishFiles(host.ctx, record, ok, bad);
   terminal(host, record, "cancelled");
 }
