@@ -61,7 +61,7 @@ describe("list cursors", () => {
     expect(h.emu.state().calls["GET /v1/files"]).toBe(3 + 3);
   });
 
-  it("Anthropic: after_id / before_id of a deleted batch page on from its place; an unknown one is empty", async () => {
+  it("Anthropic: after_id / before_id of a deleted batch page on from its place; an empty one is none, an unknown one ends the list", async () => {
     a = await startAnthropic();
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) {
@@ -80,6 +80,14 @@ describe("list cursors", () => {
     }
     const newer = await a.client.messages.batches.list({ before_id: ids[4] });
     expect(newer.data.map((b) => b.id)).toEqual([...more].reverse());
+    // an empty cursor (a hand-written client's first page) is no cursor: the newest batches
+    for (const cursor of ["after_id", "before_id"]) {
+      const res = await fetch(`${a.emu.baseUrl}/v1/messages/batches?${cursor}=`, {
+        headers: { "x-api-key": "k", "anthropic-version": "2023-06-01" },
+      });
+      const body = (await res.json()) as { data: { id: string }[] };
+      expect(body.data.map((b) => b.id)).toEqual([...more].reverse());
+    }
     for (const query of [{ after_id: "msgbatch_unknown" }, { before_id: "msgbatch_unknown" }]) {
       const page = await a.client.messages.batches.list(query);
       expect(page.data).toEqual([]);

@@ -39,8 +39,9 @@ function routes(route: RouteFactory, batches: AnthropicBatches): Route[] {
       const page = batches.list(
         {
           limit,
-          afterId: query.get("after_id") ?? undefined,
-          beforeId: query.get("before_id") ?? undefined,
+          // an empty cursor is none, as `after=` is on OpenAI's lists
+          afterId: query.get("after_id") || undefined,
+          beforeId: query.get("before_id") || undefined,
         },
         origin(req),
       );
