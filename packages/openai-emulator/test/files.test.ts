@@ -232,6 +232,12 @@ describe("transport", () => {
         code: null,
       },
     });
+    // an id that is not valid percent-encoding names no file: 404, not a 500 the SDK retries
+    const badId = await fetch(`${h.emu.url}/files/%E0%A4%A`, {
+      headers: { authorization: "Bearer sk-right" },
+    });
+    expect(badId.status).toBe(404);
+    expect((await badId.json()).error.message).toBe("No such File object: %E0%A4%A");
   });
 
   it("serves the introspection, config and reset endpoints", async () => {

@@ -98,7 +98,7 @@ export function createHandler(parts: ServerParts) {
       if (route.method !== method) continue;
       const m = route.pattern.exec(path);
       if (m) {
-        match = { route, params: m.slice(1).map(decodeURIComponent) };
+        match = { route, params: m.slice(1).map(decodeParam) };
         break;
       }
     }
@@ -302,6 +302,15 @@ function send(res: ServerResponse, reply: Reply): void {
   res.setHeader("content-type", "application/json");
   res.setHeader("content-length", String(Buffer.byteLength(body)));
   res.end(body);
+}
+
+/** a path id as sent when it is not valid percent-encoding: then it names nothing (404), not a 500 */
+function decodeParam(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw;
+  }
 }
 
 function listBody<T extends { id: string }>(data: T[], hasMore: boolean) {
