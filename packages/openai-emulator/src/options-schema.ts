@@ -6,6 +6,7 @@
  */
 import { z } from "@batchpipe/core/plugin";
 import type { EmulatorOptions, FaultRule, LatencyOptions, LineRule } from "./options.js";
+import { ROUTE_KEYS } from "./route-keys.js";
 
 const nonNegative = z.number().min(0);
 const count = z.int().min(0);
@@ -21,8 +22,12 @@ const latencies = z.strictObject({
   fileVisibility: nonNegative.optional(),
 } satisfies Record<keyof LatencyOptions, z.ZodType>);
 
+const route = z.string().refine((key) => key === "*" || ROUTE_KEYS.includes(key), {
+  error: (issue) => `no route '${issue.input}': one of ${ROUTE_KEYS.join(", ")}, or *`,
+});
+
 const fault = z.strictObject({
-  route: z.string(),
+  route,
   calls: z.array(z.int().positive()).optional(),
   rate: rate.optional(),
   kind: z.enum(["error", "delay", "drop", "reset"]).optional(),

@@ -13,6 +13,25 @@ describe("emulator options are checked", () => {
     await expect(createEmulator({ timeScale: -1 })).rejects.toThrow(/timeScale: /);
   });
 
+  it("a fault for a route the emulator does not serve is refused, naming it (it never fired)", async () => {
+    await expect(
+      createEmulator({ faults: [{ route: "GET /v1/batches/{id}", status: 503 }] }),
+    ).rejects.toThrow(
+      /faults\.0\.route: no route 'GET \/v1\/batches\/\{id\}': one of .*GET \/v1\/batches\/:id, /,
+    );
+    await expect(createEmulator({ faults: [{ route: "get /v1/batches", status: 503 }] })).rejects.toThrow(
+      /faults\.0\.route: no route 'get \/v1\/batches'/,
+    );
+    const emulator = await createEmulator({
+      faults: [
+        { route: "*", kind: "delay", delayMs: 0 },
+        { route: "GET /v1/messages/batches/:id/results", status: 503 },
+        { route: "POST /v1/embeddings", status: 503 },
+      ],
+    });
+    await emulator.close();
+  });
+
   it("/_emulator/config refuses one with a 400 and keeps the options it had", async () => {
     const emulator = await createEmulator({ seed: 1 });
     try {

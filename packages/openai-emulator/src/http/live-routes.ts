@@ -6,20 +6,13 @@ import type { BatchEngine } from "../batches/engine.js";
 import type { EmulatorContext } from "../context.js";
 import { matchLiveRule, openaiLiveError, openaiLiveId } from "../live-rules.js";
 import { respond } from "../responder/index.js";
+import { LIVE_ENDPOINTS } from "../route-keys.js";
 import { invalidRequest } from "./api-error.js";
 import { BodyTooLarge, NOT_JSON, OPENAI_LIVE_BODY_LIMIT, readJson } from "./body.js";
 import type { Reply, Route, RouteFactory } from "./server.js";
 
-const ENDPOINTS = [
-  "/v1/chat/completions",
-  "/v1/embeddings",
-  "/v1/responses",
-  "/v1/completions",
-  "/v1/moderations",
-];
-
 export function liveRoutes(route: RouteFactory, ctx: EmulatorContext, engine: BatchEngine): Route[] {
-  return ENDPOINTS.map((endpoint) =>
+  return LIVE_ENDPOINTS.map((endpoint) =>
     route("POST", endpoint, async ({ req, requestId }) => {
       const body = await readJson(req, OPENAI_LIVE_BODY_LIMIT, bodyErrors).catch((e: unknown) => e);
       if (body instanceof BodyTooLarge) return tooLarge();

@@ -9,6 +9,7 @@ import { publicFile } from "../files/store.js";
 import { receiveUpload } from "../files/upload.js";
 import type { FaultRule } from "../options.js";
 import { hashUnit } from "../random.js";
+import { ROUTE_KEYS } from "../route-keys.js";
 import { ApiError, invalidRequest, notFound } from "./api-error.js";
 import { drain, readJson } from "./body.js";
 import { liveRoutes } from "./live-routes.js";
@@ -151,12 +152,12 @@ export function createHandler(parts: ServerParts) {
 
 function buildRoutes({ ctx, engine, dialects }: ServerParts): Route[] {
   const { store } = ctx;
-  const route: RouteFactory = (method, path, handler) => ({
-    method,
-    key: `${method} ${path}`,
-    pattern: new RegExp(`^${path.replace(/:id/g, "([^/]+)")}$`),
-    handler,
-  });
+  const route: RouteFactory = (method, path, handler) => {
+    const key = `${method} ${path}`;
+    // fault rules are checked against ROUTE_KEYS: a route missing there could not be faulted
+    if (!ROUTE_KEYS.includes(key)) throw new Error(`route ${key} is missing from ROUTE_KEYS`);
+    return { method, key, pattern: new RegExp(`^${path.replace(/:id/g, "([^/]+)")}$`), handler };
+  };
   const mustFile = (id: string) => {
     const file = store.get(id);
     if (!file) throw notFound(`No such File object: ${id}`);
