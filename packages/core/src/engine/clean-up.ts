@@ -13,6 +13,7 @@ import fs from "node:fs";
 import path from "node:path";
 import type { ShardRow } from "../state/index.js";
 import { type LoopContext, providerCall } from "./loop-context.js";
+import { partLogFile } from "./part-log.js";
 import { interrupted } from "./read/index.js";
 
 export class ShardCleanUp {
@@ -32,6 +33,7 @@ export class ShardCleanUp {
   collected(shard: ShardRow): void {
     if (!this.enabled || this.started.has(shard.name)) return;
     this.remove(shard.file);
+    this.remove(partLogFile(shard.file));
     if (!this.reading) this.remove(shard.metaFile);
     this.started.set(shard.name, this.cleanUp(shard));
   }

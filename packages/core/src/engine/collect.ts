@@ -15,6 +15,7 @@ import type { FanoutRow, ShardRow } from "../state/index.js";
 import type { ShardMeta } from "./codecs/shard-meta.js";
 import { countFailure, emptyCounters, type RunCounters } from "./counters.js";
 import { isAnsweredLive } from "./live-fallback.js";
+import { PartLog, partLogFile } from "./part-log.js";
 import { writeRetryShard } from "./retry-shard.js";
 import { type MetaEntry, ShardMetaIndex } from "./shard-meta-index.js";
 
@@ -111,22 +112,29 @@ async function collectWith(options: CollectOptions, metas: ShardMetaIndex): Prom
   const retry = new Set<number>();
   /** of `retry`: undone at the deadline's cancel, never run: its attempt is not spent */
   const unspent = new Set<number>();
+  const logFile = path.join(options.stateDir, partLogFile(shard.file));
+  const log = new PartLog(logFile);
   const retryLater = (index: number, outcome: Extract<Outcome, { kind: "failure" }>) => {
     retry.add(index);
-    if (options.deadlinePassed === true && outcome.error.code === CANCELLED) unspent.add(index);
+    const notSpent = options.deadlinePassed === true && outcome.error.code === CANCELLED;
+    if (notSpent) unspent.add(index);
+    if (live()) log.retried(index, notSpent);
   };
   let routed = 0;
   /** false while re-deriving parts committed before a crash: no writes, no counting */
   const live = () => routed >= options.routedDone;
 
   const route = async (entry: MetaEntry, outcome: Outcome) => {
-    if (live()) await deliver(entry, outcome);
-    else if (outcome.kind === "failure" && retries(outcome, entry.meta())) retryLater(entry.index, outcome);
+    if (live()) {
+      log.routed(entry.index);
+      await deliver(entry, outcome);
+    } else if (outcome.kind === "failure" && retries(outcome, entry.meta())) retryLater(entry.index, outcome);
     routed++;
     // parts are counted from where the last run's ended (its part size may have been another);
     // the last part is the delivery's own commit, under the shard's key (see Delivery)
     const partEnds = routed > options.routedDone && (routed - options.routedDone) % options.partSize === 0;
     if (partEnds && routed < shard.requests) {
+      log.end(routed);
       await options.commitPart(routed, counters);
       counters = emptyCounters();
     }
@@ -216,6 +224,10 @@ async function collectWith(options: CollectOptions, metas: ShardMetaIndex): Prom
     seen.add(id);
     await route(entry, item);
   }
+  // results gone before the committed parts were re-derived: the log says what those parts routed
+  // (delivered, or sent to the retry shard), so they are neither sent nor delivered again
+  if (unavailable !== null && !live())
+    routed += PartLog.takeCommitted(logFile, options.routedDone, metas.entries(), { seen, retry, unspent });
 
   // requests without a result: a batch error about their line, or how the batch ended
   const lineErrors = new Map<number, { code: string; message: string }>();

@@ -42,12 +42,12 @@ export interface WatchRegistry {
   createGroup(files: WatchedFile[]): GroupRow;
   pendingGroups(): GroupRow[];
   setRun(groupId: number, runId: string): void;
-  /** `counted`: store the group's per-file counts (fileCounts) on its files */
+  /** `counted`: store the group's per-file counts (fileCounts, with this predicate) on its files */
   finishGroup(
     groupId: number,
     status: "done" | "failed",
     result: Record<string, unknown>,
-    counted?: boolean,
+    counted?: Recorded,
   ): void;
   /**
    * Remember the record ids a group delivered to a sink (the first group to deliver an id owns it):
@@ -62,8 +62,13 @@ export interface WatchRegistry {
   failFile(groupId: number, file: WatchedFile): void;
   /** the paths of the group's files the source failed in */
   failedFiles(groupId: number): Set<string>;
-  /** the rows each file of the group delivered so far, over every process that ran the group */
-  fileCounts(groupId: number): Map<string, { succeeded: number; failed: number }>;
+  /**
+   * The rows each file of the group delivered so far, over every process that ran the group: the
+   * commits whose delivery the run's state recorded (`recorded`, given the engine's key). A sink's
+   * commit the state never recorded was rolled back when the sink reopened, and its rows were
+   * delivered again, maybe cut otherwise (another part size).
+   */
+  fileCounts(groupId: number, recorded: Recorded): Map<string, { succeeded: number; failed: number }>;
   /** the file an earlier group delivered `id` from, or undefined (ids of `groupId` itself excluded) */
   deliveredBefore(id: string, groupId: number): string | undefined;
   /**
@@ -80,6 +85,9 @@ export interface WatchRegistry {
   })[];
   close(): void;
 }
+
+/** whether the run's state recorded the delivery committed under this key */
+export type Recorded = (key: string) => boolean;
 
 export function openRegistry(dir: string): WatchRegistry {
   makeStateDir(dir);
@@ -109,16 +117,21 @@ export function openRegistry(dir: string): WatchRegistry {
   const insertCount = db.prepare(
     "INSERT OR REPLACE INTO commit_counts (key, file, group_id, succeeded, failed) VALUES (?, ?, ?, ?, ?)",
   );
-  const fileCounts = (groupId: number) =>
-    new Map(
-      (
-        db
-          .prepare(
-            "SELECT file, SUM(succeeded) AS succeeded, SUM(failed) AS failed FROM commit_counts WHERE group_id = ? GROUP BY file",
-          )
-          .all(groupId) as { file: string; succeeded: number; failed: number }[]
-      ).map((r) => [r.file, { succeeded: r.succeeded, failed: r.failed }]),
-    );
+  const fileCounts = (groupId: number, recorded: Recorded) => {
+    const rows = db
+      .prepare("SELECT key, file, succeeded, failed FROM commit_counts WHERE group_id = ?")
+      .all(groupId) as { key: string; file: string; succeeded: number; failed: number }[];
+    const counts = new Map<string, { succeeded: number; failed: number }>();
+    for (const row of rows) {
+      // `<role>:<the engine's commit key>`
+      if (!recorded(row.key.slice(row.key.indexOf(":") + 1))) continue;
+      const entry = counts.get(row.file) ?? { succeeded: 0, failed: 0 };
+      entry.succeeded += row.succeeded;
+      entry.failed += row.failed;
+      counts.set(row.file, entry);
+    }
+    return counts;
+  };
   const failedFiles = (groupId: number) =>
     new Set(db.prepare("SELECT path FROM failed_files WHERE group_id = ?").pluck().all(groupId) as string[]);
   const filesOf = (groupId: number): WatchedFile[] =>
@@ -167,8 +180,8 @@ export function openRegistry(dir: string): WatchRegistry {
       ).map(groupRow),
     setRun: (groupId, runId) => db.prepare("UPDATE groups SET run_id = ? WHERE id = ?").run(runId, groupId),
     finishGroup: db.transaction(
-      (groupId: number, status: "done" | "failed", result: Record<string, unknown>, counted?: boolean) => {
-        const perFile = counted ? fileCounts(groupId) : undefined;
+      (groupId: number, status: "done" | "failed", result: Record<string, unknown>, counted?: Recorded) => {
+        const perFile = counted ? fileCounts(groupId, counted) : undefined;
         const now = Date.now();
         db.prepare("UPDATE groups SET status = ?, finished_at = ?, result = ? WHERE id = ?").run(
           status,

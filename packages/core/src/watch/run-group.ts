@@ -12,7 +12,7 @@ import type { ResultRow } from "../plugin.js";
 import { openState } from "../state/index.js";
 import { cleanSnapshots, sleep } from "./files.js";
 import { createCarrySink, createGroupSource } from "./group-plugins.js";
-import type { GroupRow } from "./registry.js";
+import type { GroupRow, Recorded } from "./registry.js";
 import type { GroupContext } from "./types.js";
 
 /** run one group to its end: resume its run, or only record it when its run already finished */
@@ -22,7 +22,9 @@ export async function runGroup(ctx: GroupContext, group: GroupRow, resumed: bool
   if (group.runId) {
     const finished = finishedRun(ctx.stateDir, group.runId);
     if (finished) {
-      registry.finishGroup(group.id, "done", { run: group.runId, status: finished }, true);
+      withRecorded(ctx.stateDir, (recorded) =>
+        registry.finishGroup(group.id, "done", { run: group.runId, status: finished }, recorded),
+      );
       cleanSnapshots(group);
       return;
     }
@@ -53,9 +55,11 @@ export async function runGroup(ctx: GroupContext, group: GroupRow, resumed: bool
           emit({ type: "engine", group: group.id, event });
         },
       });
-      registry.finishGroup(group.id, "done", { run: result.run, status: result.status }, true);
       // counted over every process that ran the group (a resumed one delivers only the rest)
-      const counts = registry.fileCounts(group.id);
+      const counts = withRecorded(ctx.stateDir, (recorded) => {
+        registry.finishGroup(group.id, "done", { run: result.run, status: result.status }, recorded);
+        return registry.fileCounts(group.id, recorded);
+      });
       // the files the source failed in, whichever process read them
       const cut = registry.failedFiles(group.id);
       cleanSnapshots(group);
@@ -152,6 +156,16 @@ function groupPipeline(ctx: GroupContext, group: GroupRow): EnginePipeline {
       }),
     ),
   };
+}
+
+/** `use` with the state's record of deliveries (Recorded), the state closed after */
+function withRecorded<T>(stateDir: string, use: (recorded: Recorded) => T): T {
+  const state = openState(stateDir);
+  try {
+    return use((key) => state.delivered(key));
+  } finally {
+    state.close();
+  }
 }
 
 /** the status of a finished engine run, or undefined while it is unfinished (or unknown) */
