@@ -1,7 +1,7 @@
 // batchpipe view: the page's router. Pages: #/ runs · #/runs/P?offset=N (a pipeline's older runs) · #/run/P/R · #/records/P/R?q&status&code ·
 // #/record/P/R/REF · #/failures/P/R. The runs and run pages poll while shown, so a run in progress
 // moves. Plain DOM, no framework, no build step.
-import { h, nav, show } from "./dom.js";
+import { api, h, nav, show } from "./dom.js";
 import { failuresPage, recordPage, recordsPage } from "./records-pages.js";
 import { runPage, runsPage } from "./runs-pages.js";
 
@@ -27,6 +27,37 @@ async function route() {
   const page = pages[parts[0]] ?? runsPage;
   // finished runs move no more, but a new run may start: the runs pages keep polling
   const polls = page === runsPage || parts[0] === "runs";
+  // a page of one pipeline that does not poll asks whether its spec is still listed
+  const pipeline = page !== runsPage && parts[0] !== "runs" ? parts[1] : undefined;
+  const listed = async () => {
+    try {
+      await api("/api/pipeline", { pipeline });
+    } catch (error) {
+      if (mine !== nav.generation) return;
+      if (error.gone) return gone(error);
+    }
+    if (mine === nav.generation) timer = setTimeout(listed, POLL_MS);
+  };
+  // the page says its pipeline is gone (its own polling stops), and comes back if a spec is listed
+  // again under its key (written back at its place)
+  const gone = (error) => {
+    const stopped = ++nav.generation;
+    live.textContent = "";
+    show(
+      h("p", { class: "error", id: "gone" }, error.message),
+      h("p", null, h("a", { href: "#/" }, "← all runs")),
+    );
+    const back = async () => {
+      const found = await api("/api/pipeline", { pipeline }).then(
+        () => true,
+        () => false,
+      );
+      if (stopped !== nav.generation) return;
+      if (found) route();
+      else timer = setTimeout(back, POLL_MS);
+    };
+    timer = setTimeout(back, POLL_MS);
+  };
   const tick = async () => {
     try {
       const again = await page();
@@ -34,8 +65,10 @@ async function route() {
       // null: the page keeps its own live mark and polls itself (a live run's records)
       if (again !== null) live.textContent = again ? "● live" : "";
       if (again || polls) timer = setTimeout(tick, POLL_MS);
+      else if (pipeline !== undefined) timer = setTimeout(listed, POLL_MS);
     } catch (error) {
       if (mine !== nav.generation) return;
+      if (error.gone) return gone(error);
       show(h("p", { class: "error" }, failure(error)));
       // a poll that failed (the viewer restarted, a moment's error) is tried again: a page that polls
       // keeps polling

@@ -38,7 +38,12 @@ export async function api(path, params) {
   if (token) query.set("token", token);
   const res = await fetch(`${path}?${query}`);
   const body = await res.json();
-  if (!res.ok) throw new Error(body.error ?? `HTTP ${res.status}`);
+  if (!res.ok) {
+    const error = new Error(body.error ?? `HTTP ${res.status}`);
+    // the pipeline's spec file was removed or renamed since: its pages are gone
+    error.gone = body.gone === true;
+    throw error;
+  }
   return body;
 }
 

@@ -8,6 +8,7 @@
  * started (the checkpoint the run before it ended at, when it appended; 0 when it started the file
  * afresh) to the byte offset it last committed: bytes past it are not durable yet and are not shown.
  */
+import fs from "node:fs";
 import path from "node:path";
 import type { RunRow } from "@batchpipe/core";
 import { defaultStateDir, type EnginePipeline } from "@batchpipe/core";
@@ -45,25 +46,33 @@ export interface CatalogEntry {
 
 /**
  * The pipelines listed, in the order they came: those the viewer started with, then those added
- * while it runs (a spec written into a watched folder). A pipeline keeps its key once given.
+ * while it runs (a spec written into a watched folder). A pipeline keeps its key while listed; one
+ * whose spec file is gone (deleted, or renamed: the new name is listed anew) is dropped, and its key
+ * goes to the next spec of that name (a renamed spec's open pages keep working).
  */
 export interface Catalog {
   list: ViewPipeline[];
   /** lists the pipelines not listed yet (by spec file; a pipeline built in code is always new) */
   add(pipelines: CatalogEntry[]): void;
+  /** drops the pipelines whose spec file no longer exists */
+  prune(): void;
+  /** the spec file of the pipeline `key` named until it was dropped (and its key not given again) */
+  gone(key: string): string | undefined;
 }
 
 export function createCatalog(pipelines: CatalogEntry[]): Catalog {
-  const seen = new Map<string, number>();
   const files = new Set<string>();
+  const dropped = new Map<string, string>();
   const catalog: Catalog = {
     list: [],
     add(more) {
       for (const { pipeline, stateDir } of more) {
         if (pipeline.file !== null && files.has(pipeline.file)) continue;
         if (pipeline.file !== null) files.add(pipeline.file);
+        const key = keyOf(pipeline.spec.name, catalog.list);
+        dropped.delete(key);
         catalog.list.push({
-          key: keyOf(pipeline.spec.name, seen),
+          key,
           name: pipeline.spec.name,
           file: pipeline.file,
           pipeline,
@@ -73,6 +82,16 @@ export function createCatalog(pipelines: CatalogEntry[]): Catalog {
         });
       }
     },
+    prune() {
+      catalog.list = catalog.list.filter((view) => {
+        if (view.file === null || fs.existsSync(view.file)) return true;
+        files.delete(view.file);
+        dropped.set(view.key, view.file);
+        view.state.close();
+        return false;
+      });
+    },
+    gone: (key) => dropped.get(key),
   };
   catalog.add(pipelines);
   return catalog;
@@ -128,11 +147,12 @@ export function recordFiles(view: ViewPipeline, run: RunRow): RunRowFiles {
 
 // --- internal ---
 
-/** a pipeline's name, or the name with its rank among the specs of that name */
-function keyOf(name: string, seen: Map<string, number>): string {
-  const count = (seen.get(name) ?? 0) + 1;
-  seen.set(name, count);
-  return count === 1 ? name : `${name}~${count}`;
+/** a pipeline's name, or the name with the first free rank among the listed specs of that name */
+function keyOf(name: string, listed: ViewPipeline[]): string {
+  const taken = new Set(listed.map((view) => view.key));
+  let rank = 1;
+  while (taken.has(rank === 1 ? name : `${name}~${rank}`)) rank++;
+  return rank === 1 ? name : `${name}~${rank}`;
 }
 
 /**

@@ -21,7 +21,8 @@ export interface ViewServerOptions {
   /**
    * Pipelines to list beside them, asked again (at most every 1.5 s) when a page asks for the runs
    * or for a pipeline not listed: a spec written into the folder the viewer shows is listed without
-   * restarting it. Those whose spec file is listed already are left out.
+   * restarting it. Those whose spec file is listed already are left out. (With or without it, a
+   * pipeline whose spec file is gone, deleted or renamed, is no longer listed.)
    */
   discover?: () => Promise<CatalogEntry[]>;
   /** default 127.0.0.1 */
@@ -97,7 +98,7 @@ export async function startViewServer(options: ViewServerOptions): Promise<ViewS
 
 interface Context {
   catalog: Catalog;
-  /** lists the pipelines added since (a no-op without options.discover) */
+  /** drops the pipelines whose spec is gone, lists those added since (options.discover) */
   discover: () => Promise<void>;
   token: string | null;
   host: string;
@@ -138,21 +139,29 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, ctx: 
     const key = url.searchParams.get("pipeline");
     const offset = Math.max(0, Math.floor(Number(url.searchParams.get("offset")) || 0));
     const pipelines = key === null ? ctx.catalog.list : ctx.catalog.list.filter((p) => p.key === key);
-    if (key !== null && pipelines.length === 0) return send(res, 404, { error: "no such pipeline" });
+    if (key !== null && pipelines.length === 0) return notListed(res, ctx.catalog, key, "no such pipeline");
     return send(res, 200, {
       pipelines: runsView(pipelines, { offset, limit: RUNS_PAGE }),
       pageSize: RUNS_PAGE,
     });
   }
   if (!route.startsWith("/api/")) return send(res, 404, { error: "not found" });
+  if (route === "/api/pipeline") {
+    // an open page asks whether its pipeline is still listed
+    await ctx.discover();
+    const key = url.searchParams.get("pipeline") ?? "";
+    const view = ctx.catalog.list.find((p) => p.key === key);
+    if (!view) return notListed(res, ctx.catalog, key, "no such pipeline");
+    return send(res, 200, { key: view.key, name: view.name, file: view.file });
+  }
 
-  const key = url.searchParams.get("pipeline");
-  const find = () => ctx.catalog.list.find((p) => p.key === key);
-  // a link to a pipeline added since the last look
-  if (!find()) await ctx.discover();
-  const view = find();
-  const run = view?.state.run(url.searchParams.get("run") ?? "");
-  if (!view || !run) return send(res, 404, { error: "no such pipeline or run" });
+  const key = url.searchParams.get("pipeline") ?? "";
+  // a link to a pipeline added since the last look, or one whose spec was removed since
+  await ctx.discover();
+  const view = ctx.catalog.list.find((p) => p.key === key);
+  if (!view) return notListed(res, ctx.catalog, key, "no such pipeline or run");
+  const run = view.state.run(url.searchParams.get("run") ?? "");
+  if (!run) return send(res, 404, { error: "no such pipeline or run" });
   switch (route) {
     case "/api/run":
       return send(res, 200, runView(view, run));
@@ -180,15 +189,18 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, ctx: 
   }
 }
 
-/** options.discover, asked at most every 1.5 s (callers meanwhile share the last answer) */
+/**
+ * The pipelines whose spec file is gone dropped, then options.discover asked, at most every 1.5 s
+ * (callers meanwhile share the last answer): a renamed spec is dropped before it is listed anew
+ */
 function discoverer(catalog: Catalog, discover: (() => Promise<CatalogEntry[]>) | undefined) {
-  if (!discover) return async () => undefined;
   let last = 0;
   let pending: Promise<void> | null = null;
   return (): Promise<void> => {
     if (pending) return pending;
     if (Date.now() - last < DISCOVER_EVERY_MS) return Promise.resolve();
-    pending = discover()
+    catalog.prune();
+    pending = (discover ? discover() : Promise.resolve([]))
       .then((found) => catalog.add(found))
       .finally(() => {
         last = Date.now();
@@ -196,6 +208,19 @@ function discoverer(catalog: Catalog, discover: (() => Promise<CatalogEntry[]>) 
       });
     return pending;
   };
+}
+
+/** 404: the pipeline is not listed, or no longer (`gone`: its spec file was removed or renamed) */
+function notListed(res: http.ServerResponse, catalog: Catalog, key: string, error: string): void {
+  const file = catalog.gone(key);
+  if (file === undefined) {
+    send(res, 404, { error });
+    return;
+  }
+  send(res, 404, {
+    error: `This pipeline is no longer listed: its spec file ${file} was removed or renamed since the viewer listed it.`,
+    gone: true,
+  });
 }
 
 function recordQuery(params: URLSearchParams): RecordQuery {

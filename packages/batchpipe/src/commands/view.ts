@@ -89,7 +89,8 @@ export default defineCommand({
 /**
  * The specs named, and the specs found under the folders named (a YAML file with version, name and
  * source): `initial()` at start; `added()` later, the specs that have appeared under those folders
- * since (a spec that does not load is tried again once its file changes, and said so once).
+ * since, or again at a named spec's place (a spec that does not load is tried again once its file
+ * changes, and said so once).
  */
 function pipelineFinder(ctx: CliContext, given: string[], allowInlineSecrets: boolean) {
   const targets = given.map((arg) => ({ arg, target: path.resolve(ctx.cwd, arg) }));
@@ -131,9 +132,16 @@ function pipelineFinder(ctx: CliContext, given: string[], allowInlineSecrets: bo
     },
     async added(): Promise<Pipeline[]> {
       const pipelines: Pipeline[] = [];
+      // a spec removed (the viewer drops it) is listed again if a file comes back at its place
+      for (const file of known) if (!fs.existsSync(file)) known.delete(file);
       for (const { target } of targets) {
+        const stat = fs.statSync(target, { throwIfNoEntry: false });
+        if (stat?.isFile()) {
+          if (!known.has(target) && failed.get(target) !== stamp(target)) await tryLoad(target, pipelines);
+          continue;
+        }
         // a folder removed since shows nothing new
-        if (!fs.statSync(target, { throwIfNoEntry: false })?.isDirectory()) continue;
+        if (!stat?.isDirectory()) continue;
         for (const file of specFiles(target, 3, known)) {
           if (known.has(file) || failed.get(file) === stamp(file)) continue;
           await tryLoad(file, pipelines);
