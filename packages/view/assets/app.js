@@ -1,4 +1,4 @@
-// batchpipe view: the page's router. Pages: #/ runs · #/runs/P?offset=N (a pipeline's older runs) · #/run/P/R · #/records/P/R?q&status&code ·
+// batchpipe view: the page's router. Pages: #/ runs · #/runs/P?offset=N (a pipeline's older runs) · #/run/P/R?batches=N · #/records/P/R?q&status&code ·
 // #/record/P/R/REF · #/failures/P/R. The runs and run pages poll while shown, so a run in progress
 // moves. Plain DOM, no framework, no build step.
 import { api, h, nav, show } from "./dom.js";
@@ -19,7 +19,7 @@ async function route() {
   const params = new URLSearchParams(queryPart ?? "");
   const pages = {
     runs: () => runsPage(parts[1], params),
-    run: () => runPage(parts[1], parts[2]),
+    run: () => runPage(parts[1], parts[2], params),
     records: () => recordsPage(parts[1], parts[2], params),
     record: () => recordPage(parts[1], parts[2], parts[3]),
     failures: () => failuresPage(parts[1], parts[2]),

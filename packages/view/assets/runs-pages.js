@@ -144,8 +144,13 @@ function runsPager(p, paged, pageSize) {
   );
 }
 
-export async function runPage(p, r) {
-  const data = await api("/api/run", { pipeline: p, run: r });
+export async function runPage(p, r, params) {
+  const batchOffset = Number(params?.get("batches")) || 0;
+  const data = await api("/api/run", {
+    pipeline: p,
+    run: r,
+    ...(batchOffset ? { batches: batchOffset } : {}),
+  });
   setCrumbs(["runs", "#/"], [runLabel(data.pipeline.name, r)]);
   const run = data.run;
   const total = run.read ?? 0;
@@ -267,7 +272,9 @@ export async function runPage(p, r) {
     h("h2", null, "Progress"),
     chart(data.progress, data.running ? data.now : null),
     h("h2", null, "Batches"),
+    batchesShown(data),
     batches,
+    batchesPager(p, r, data),
     h(
       "div",
       { class: "two" },
@@ -281,6 +288,42 @@ export async function runPage(p, r) {
     ),
   );
   return data.running || run.status === "running" || run.status === "reading";
+}
+
+/**
+ * which of the run's batches the table lists (a page of them), and how many are in each state.
+ * It and the pager are there, empty, before any batch: a poll's patch then keeps the elements after them
+ */
+function batchesShown(data) {
+  if (data.batchCount === 0) return h("p", { class: "muted", id: "batches-shown" });
+  const last = data.batchOffset + data.batches.length;
+  const states = Object.entries(data.batchStates)
+    .sort((a, b) => b[1] - a[1])
+    .map(([state, n]) => `${fmt(n)} ${state}`)
+    .join(" · ");
+  return h(
+    "p",
+    { class: "muted", id: "batches-shown" },
+    data.batchCount > data.batches.length
+      ? `batches ${fmt(data.batchOffset + 1)}–${fmt(last)} of ${fmt(data.batchCount)} · ${states}`
+      : states,
+  );
+}
+
+/** the links to the run's earlier and later batches, when it has more than a page */
+function batchesPager(p, r, data) {
+  const size = data.batchPageSize;
+  const earlier = data.batchOffset > 0;
+  const later = data.batchOffset + data.batches.length < data.batchCount;
+  if (!earlier && !later) return h("p", { class: "pager" });
+  const at = (offset) => `${runLink(p, r)}${offset > 0 ? `?batches=${offset}` : ""}`;
+  return h(
+    "p",
+    { class: "pager" },
+    earlier ? h("a", { href: at(Math.max(0, data.batchOffset - size)) }, "← Earlier batches") : null,
+    earlier && later ? " · " : null,
+    later ? h("a", { href: at(data.batchOffset + size) }, "Later batches →") : null,
+  );
 }
 
 /** how long a run took, or has been going; unknown for one stopped (no process runs it, `batchpipe runs` says "-") */

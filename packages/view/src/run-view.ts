@@ -4,7 +4,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import type { RunRow, ShardRow } from "@batchpipe/core";
+import type { BatchSnapshot, RunRow } from "@batchpipe/core";
 import {
   estimateCost,
   failureHint,
@@ -19,6 +19,7 @@ import { silentLogger } from "@batchpipe/core/plugin";
 import { recordFiles, type ViewPipeline } from "./catalog.js";
 import { readChunks } from "./line-scan.js";
 import { failureExamples, readRecord } from "./records.js";
+import type { ShardFact } from "./state-reader.js";
 
 /**
  * Each pipeline's runs, newest first, a page of them (`limit` from the `offset`th on: a folder that
@@ -54,8 +55,17 @@ export function runsView(pipelines: ViewPipeline[], page: { offset: number; limi
   });
 }
 
-export function runView(view: ViewPipeline, run: RunRow) {
-  const shards = view.state.shards(run.id);
+/** batches a run's page lists at a time, and the points its progress chart draws at most */
+export const BATCHES_PAGE = 100;
+const CHART_POINTS = 400;
+
+/**
+ * A run's page: its batches `BATCHES_PAGE` at a time from `batchOffset` (with how many there are in
+ * each state), so what a poll sends and draws stays bounded at thousands of batches.
+ */
+export function runView(view: ViewPipeline, run: RunRow, batchOffset = 0) {
+  const shards = view.state.shardFacts(run.id);
+  const page = view.state.shardPage(run.id, batchOffset, BATCHES_PAGE);
   const delivered = new Map(view.state.deliveries(run.id).map((d) => [d.key, d.at]));
   const now = Date.now();
   const summary = runSummary(run, view.state.running());
@@ -66,7 +76,11 @@ export function runView(view: ViewPipeline, run: RunRow) {
     counters: run.counters,
     running: summary.status === "running" || summary.status === "reading",
     now,
-    batches: shards.map((s) => ({
+    batchCount: shards.length,
+    batchOffset,
+    batchPageSize: BATCHES_PAGE,
+    batchStates: countBy(shards, (s) => s.status),
+    batches: page.map((s) => ({
       shard: s.name,
       attempt: s.attempt,
       model: s.model,
@@ -108,7 +122,8 @@ export async function recordView(view: ViewPipeline, run: RunRow, ref: string) {
     cache_creation_tokens?: number;
     cache_creation_1h_tokens?: number;
   } | null;
-  const model = typeof row.model === "string" ? row.model : (view.state.shards(run.id)[0]?.model ?? "");
+  const model =
+    typeof row.model === "string" ? row.model : (view.state.shardPage(run.id, 0, 1)[0]?.model ?? "");
   // at the pipeline's prices, as the run counted it (live ones for a request answered live)
   const pricing = view.pipeline.spec.pricing;
   const cost =
@@ -137,13 +152,14 @@ export async function recordView(view: ViewPipeline, run: RunRow, ref: string) {
  * reads it from the row's response, as the run did (a row without its response cannot tell).
  */
 export function cutReader(view: ViewPipeline, run: RunRow): (row: Record<string, unknown>) => string | null {
-  const shards = view.state.shards(run.id);
+  const shards = view.state.shardFacts(run.id);
+  const endpoints = new Map(shards.map((s) => [s.batchId, s.endpoint]));
   const { plugin } = view.pipeline.provider;
   return (row) => {
     const response = row.response;
     if (row.status !== "success" || !response || typeof response !== "object") return null;
     // the endpoint of the row's batch (a row answered from the cache: the run's first)
-    const endpoint = (shards.find((s) => s.batchId === row.batch_id) ?? shards[0])?.endpoint ?? "";
+    const endpoint = endpoints.get(row.batch_id as string) ?? shards[0]?.endpoint ?? "";
     const output = plugin.output(response as Record<string, unknown>, { endpoint, json: false });
     return output.ok ? (output.cut ?? null) : null;
   };
@@ -185,7 +201,7 @@ function runSummary(run: RunRow, running: boolean) {
  * queue (per model, or one for the account): the open batches, what they hold in the queue's unit,
  * and the budget (the one set, or the one learnt from the provider's refusals, or none yet).
  */
-function queueUse(view: ViewPipeline, shards: ShardRow[]) {
+function queueUse(view: ViewPipeline, shards: ShardFact[]) {
   const { plugin, options } = view.pipeline.provider;
   const limits = plugin.limits(options);
   const { counts, per } = limits.queue;
@@ -223,12 +239,14 @@ function queueUse(view: ViewPipeline, shards: ShardRow[]) {
  * Estimated cost per model from the shards' token estimates; the actual cost is kept per run, not
  * per model, so it is shown beside the one model when there is only one.
  */
-function costByModel(view: ViewPipeline, run: RunRow, shards: ShardRow[]) {
+function costByModel(view: ViewPipeline, run: RunRow, shards: ShardFact[]) {
   const prices = pricesFor(view.pipeline.spec.pricing);
   const byModel = new Map<string, number | null>();
   for (const s of shards.filter((s) => s.attempt === 1)) {
     // a shard the result cache answered was paid in an earlier run
-    const cost = isFromCache(s.batch) ? 0 : shardCost(s, run.totals, prices);
+    const cost = isFromCache({ status: s.batchStatus } as BatchSnapshot)
+      ? 0
+      : shardCost(s, run.totals, prices);
     const sum = byModel.has(s.model) ? byModel.get(s.model)! : 0;
     byModel.set(s.model, sum === null || cost === null ? null : sum + cost);
   }
@@ -245,7 +263,7 @@ function costByModel(view: ViewPipeline, run: RunRow, shards: ShardRow[]) {
  * request counts once, when its last attempt is collected: a shard's requests that a next attempt's
  * shard retries count at that shard's delivery, not at this one's
  */
-function progress(run: RunRow, shards: ShardRow[], delivered: Map<string, number>) {
+function progress(run: RunRow, shards: ShardFact[], delivered: Map<string, number>) {
   const points: [number, number][] = [[run.createdAt, 0]];
   const retried = new Map<string, number>();
   for (const s of shards) {
@@ -263,10 +281,12 @@ function progress(run: RunRow, shards: ShardRow[], delivered: Map<string, number
     .filter((d): d is { at: number; requests: number } => d.at !== undefined)
     .sort((a, b) => a.at - b.at);
   let done = 0;
-  for (const d of times) {
+  // at most CHART_POINTS points (the chart is 720 wide): every step-th delivery, and the last
+  const step = Math.ceil(times.length / CHART_POINTS);
+  times.forEach((d, i) => {
     done += d.requests;
-    points.push([d.at, done]);
-  }
+    if ((i + 1) % step === 0 || i === times.length - 1) points.push([d.at, done]);
+  });
   return {
     points,
     total: run.totals?.requests ?? null,
@@ -283,7 +303,7 @@ function progress(run: RunRow, shards: ShardRow[], delivered: Map<string, number
 async function requestOf(view: ViewPipeline, run: RunRow, row: Record<string, unknown>) {
   // a record that failed before it was sent (its template, its source line, a duplicate id) made none
   if (row.attempts === 0) return null;
-  const shards = view.state.shards(run.id).filter((s) => row.batch_id && s.batchId === row.batch_id);
+  const shards = typeof row.batch_id === "string" ? view.state.shardsOfBatch(run.id, row.batch_id) : [];
   const needle = `"custom_id":${JSON.stringify(row.id)}`;
   for (const shard of shards) {
     const file = path.join(view.state.dir, shard.file);
@@ -333,6 +353,12 @@ function stoppedView(view: ViewPipeline, run: RunRow) {
   // a watched pipeline resumes with `batchpipe watch` (`run` refuses it)
   const command = view.state.watchRuns().has(run.id) ? "watch" : "run";
   return { reason, resume: `batchpipe ${command} ${view.file ?? "<spec>"}` };
+}
+
+function countBy<T>(items: T[], key: (item: T) => string): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const item of items) counts[key(item)] = (counts[key(item)] ?? 0) + 1;
+  return counts;
 }
 
 function message(error: unknown): string {

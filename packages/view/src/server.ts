@@ -137,7 +137,7 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, ctx: 
     await ctx.discover();
     // every pipeline's newest runs; or one pipeline's, from an offset (its older runs, page by page)
     const key = url.searchParams.get("pipeline");
-    const offset = Math.max(0, Math.floor(Number(url.searchParams.get("offset")) || 0));
+    const offset = offsetParam(url.searchParams.get("offset"));
     const pipelines = key === null ? ctx.catalog.list : ctx.catalog.list.filter((p) => p.key === key);
     if (key !== null && pipelines.length === 0) return notListed(res, ctx.catalog, key, "no such pipeline");
     return send(res, 200, {
@@ -164,7 +164,7 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, ctx: 
   if (!run) return send(res, 404, { error: "no such pipeline or run" });
   switch (route) {
     case "/api/run":
-      return send(res, 200, runView(view, run));
+      return send(res, 200, runView(view, run, offsetParam(url.searchParams.get("batches"))));
     case "/api/failures":
       return send(res, 200, failuresView(view, run));
     case "/api/records": {
@@ -222,6 +222,8 @@ function notListed(res: http.ServerResponse, catalog: Catalog, key: string, erro
     gone: true,
   });
 }
+
+const offsetParam = (value: string | null) => Math.max(0, Math.floor(Number(value) || 0));
 
 function recordQuery(params: URLSearchParams): RecordQuery {
   const status = params.get("status");

@@ -15,11 +15,28 @@ import {
   type RunRow,
   refuseVersion,
   type ShardRow,
+  type ShardStatus,
   schemaVersion,
   toRun,
   toShard,
 } from "@batchpipe/core";
 import type Database from "better-sqlite3";
+
+/** a shard's columns a run's page counts with (the engine sets batchStatus with the batch snapshot) */
+export type ShardFact = Pick<
+  ShardRow,
+  | "name"
+  | "root"
+  | "attempt"
+  | "model"
+  | "endpoint"
+  | "requests"
+  | "tokens"
+  | "outputTokens"
+  | "status"
+  | "batchId"
+  | "batchStatus"
+>;
 
 export class StateReader {
   private db: Database.Database | undefined;
@@ -68,12 +85,53 @@ export class StateReader {
     return toRun(this.open()?.prepare("SELECT * FROM runs WHERE id = ?").get(id) as RawRun | undefined);
   }
 
+  /**
+   * what a run's page counts of each of the run's shards (not what the provider staged, nor the
+   * batch snapshot): a poll reads them all, cheaply, at thousands of shards
+   */
+  shardFacts(runId: string): ShardFact[] {
+    const db = this.open();
+    if (!db) return [];
+    return (
+      db
+        .prepare(
+          `SELECT name, root, attempt, model, endpoint, requests, tokens, output_tokens AS outputTokens,
+             status, batch_id AS batchId, batch_status AS batchStatus
+           FROM shards WHERE run_id = ? ORDER BY seq`,
+        )
+        .all(runId) as ShardFact[]
+    ).map((fact) => ({ ...fact, status: fact.status as ShardStatus }));
+  }
+
+  /** the run's shards whole, in order (a run's page reads shardFacts and a shardPage) */
   shards(runId: string): ShardRow[] {
     const db = this.open();
     if (!db) return [];
     return (db.prepare("SELECT * FROM shards WHERE run_id = ? ORDER BY seq").all(runId) as RawShard[]).map(
       toShard,
     );
+  }
+
+  /** `limit` of the run's shards whole, in order, from the `offset`th on */
+  shardPage(runId: string, offset: number, limit: number): ShardRow[] {
+    const db = this.open();
+    if (!db) return [];
+    return (
+      db
+        .prepare("SELECT * FROM shards WHERE run_id = ? ORDER BY seq LIMIT ? OFFSET ?")
+        .all(runId, limit, offset) as RawShard[]
+    ).map(toShard);
+  }
+
+  /** the run's shards that sent the batch `batchId` (a queue refusal's retry reuses none) */
+  shardsOfBatch(runId: string, batchId: string): ShardRow[] {
+    const db = this.open();
+    if (!db) return [];
+    return (
+      db
+        .prepare("SELECT * FROM shards WHERE run_id = ? AND batch_id = ? ORDER BY seq")
+        .all(runId, batchId) as RawShard[]
+    ).map(toShard);
   }
 
   /**
