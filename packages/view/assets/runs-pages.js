@@ -382,7 +382,9 @@ function chart(progress, now) {
   const t0 = points[0][0];
   const t1 = Math.max(points.at(-1)[0], t0 + 1000);
   const yMax = Math.max(progress.total ?? 0, points.at(-1)[1], 1);
-  const x = (t) => 40 + ((t - t0) / (t1 - t0)) * (W - 60);
+  // room for the top label right-aligned left of the axis (11px digits are under 7px wide)
+  const L = Math.max(40, 10 + 7 * fmt(yMax).length);
+  const x = (t) => L + ((t - t0) / (t1 - t0)) * (W - L - 20);
   const y = (n) => H - 25 - (n / yMax) * (H - 40);
   let d = "";
   points.forEach(([t, n], i) => {
@@ -390,12 +392,12 @@ function chart(progress, now) {
   });
   const el = svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart", role: "img" });
   el.append(
-    svg("line", { x1: 40, y1: H - 25, x2: W - 20, y2: H - 25, class: "axis" }),
-    svg("line", { x1: 40, y1: 15, x2: 40, y2: H - 25, class: "axis" }),
+    svg("line", { x1: L, y1: H - 25, x2: W - 20, y2: H - 25, class: "axis" }),
+    svg("line", { x1: L, y1: 15, x2: L, y2: H - 25, class: "axis" }),
     svg("path", { d, class: "line" }),
-    svg("text", { x: 36, y: 20, "text-anchor": "end" }, fmt(yMax)),
-    svg("text", { x: 36, y: H - 25, "text-anchor": "end" }, "0"),
-    svg("text", { x: 40, y: H - 8 }, time(t0)),
+    svg("text", { x: L - 4, y: 20, "text-anchor": "end", class: "y-max" }, fmt(yMax)),
+    svg("text", { x: L - 4, y: H - 25, "text-anchor": "end" }, "0"),
+    svg("text", { x: L, y: H - 8 }, time(t0)),
     svg("text", { x: W - 20, y: H - 8, "text-anchor": "end" }, `+${duration(t1 - t0)}`),
   );
   return h(
