@@ -344,7 +344,7 @@ function stoppedText({ reason, resume }, cancelRequested) {
 
 /** a queue's budget, and where it comes from */
 function queueLimit(q) {
-  if (q.limit === null) return "none set (learnt from the provider's refusals)";
+  if (q.limit === null) return "none set, none learnt yet (the run learns one from the provider's refusals)";
   return q.limitFrom === "learnt" ? `${fmt(q.limit)} (learnt from a refusal)` : fmt(q.limit);
 }
 

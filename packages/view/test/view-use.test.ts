@@ -321,7 +321,7 @@ describe("an Anthropic run (batches that mix models)", () => {
       title: "Queue per model",
       heads: ["model", "open batches", "enqueued tokens (est.)", "limit"],
       // no max_enqueued_tokens: the engine learns the budget from the provider's refusals
-      limit: ["none set (learnt from the provider's refusals)"],
+      limit: ["none set, none learnt yet (the run learns one from the provider's refusals)"],
     });
   });
 });
