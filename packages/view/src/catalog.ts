@@ -52,7 +52,10 @@ export interface CatalogEntry {
  */
 export interface Catalog {
   list: ViewPipeline[];
-  /** lists the pipelines not listed yet (by spec file; a pipeline built in code is always new) */
+  /**
+   * lists the pipelines not listed yet (a pipeline built in code is always new); one whose spec file
+   * is listed replaces it (the spec edited): same name, same key and state
+   */
   add(pipelines: CatalogEntry[]): void;
   /** drops the pipelines whose spec file no longer exists */
   prune(): void;
@@ -61,25 +64,39 @@ export interface Catalog {
 }
 
 export function createCatalog(pipelines: CatalogEntry[]): Catalog {
-  const files = new Set<string>();
+  /** the listed spec files, each with the state folder it was given (undefined: the default) */
+  const files = new Map<string, string | undefined>();
   const dropped = new Map<string, string>();
   const catalog: Catalog = {
     list: [],
     add(more) {
-      for (const { pipeline, stateDir } of more) {
-        if (pipeline.file !== null && files.has(pipeline.file)) continue;
-        if (pipeline.file !== null) files.add(pipeline.file);
-        const key = keyOf(pipeline.spec.name, catalog.list);
-        dropped.delete(key);
-        catalog.list.push({
-          key,
+      for (const { pipeline, stateDir: given } of more) {
+        const file = pipeline.file;
+        // a spec listed already comes again when it was edited: it is shown as it is now
+        const at = file === null ? -1 : catalog.list.findIndex((view) => view.file === file);
+        const stateDir = path.resolve(
+          given ?? (file !== null ? files.get(file) : undefined) ?? defaultStateDir(pipeline),
+        );
+        if (file !== null) files.set(file, given ?? files.get(file));
+        const old = catalog.list[at];
+        const same = old !== undefined && old.name === pipeline.spec.name && old.state.dir === stateDir;
+        if (old && !same) {
+          old.state.close();
+          catalog.list.splice(at, 1);
+        }
+        const view = {
+          key: same ? old.key : keyOf(pipeline.spec.name, catalog.list),
           name: pipeline.spec.name,
-          file: pipeline.file,
+          file,
           pipeline,
-          state: new StateReader(path.resolve(stateDir ?? defaultStateDir(pipeline))),
+          state: same ? old.state : new StateReader(stateDir),
           results: firstJsonl(pipeline, "sinks"),
           errors: firstJsonl(pipeline, "errors"),
-        });
+        };
+        dropped.delete(view.key);
+        if (same) catalog.list[at] = view;
+        else if (old) catalog.list.splice(at, 0, view);
+        else catalog.list.push(view);
       }
     },
     prune() {

@@ -21,7 +21,7 @@ export interface ViewServerOptions {
   /**
    * Pipelines to list beside them, asked again (at most every 1.5 s) when a page asks for the runs
    * or for a pipeline not listed: a spec written into the folder the viewer shows is listed without
-   * restarting it. Those whose spec file is listed already are left out. (With or without it, a
+   * restarting it. One whose spec file is listed replaces it (the spec was edited). (With or without it, a
    * pipeline whose spec file is gone, deleted or renamed, is no longer listed.)
    */
   discover?: () => Promise<CatalogEntry[]>;

@@ -94,7 +94,8 @@ export default defineCommand({
  */
 function pipelineFinder(ctx: CliContext, given: string[], allowInlineSecrets: boolean) {
   const targets = given.map((arg) => ({ arg, target: path.resolve(ctx.cwd, arg) }));
-  const known = new Set<string>();
+  /** the spec files listed → their size and mtime when loaded (a spec edited since is loaded again) */
+  const known = new Map<string, string>();
   /** spec files that did not load → their size and mtime then */
   const failed = new Map<string, string>();
   const stamp = (file: string) => {
@@ -102,7 +103,7 @@ function pipelineFinder(ctx: CliContext, given: string[], allowInlineSecrets: bo
     return stat ? `${stat.size}:${stat.mtimeMs}` : "";
   };
   const tryLoad = async (file: string, out: Pipeline[]) => {
-    known.add(file);
+    known.set(file, stamp(file));
     try {
       out.push(await load(ctx, file, allowInlineSecrets));
       failed.delete(file);
@@ -122,7 +123,7 @@ function pipelineFinder(ctx: CliContext, given: string[], allowInlineSecrets: bo
           });
         }
         if (!fs.statSync(target).isDirectory()) {
-          known.add(target);
+          known.set(target, stamp(target));
           pipelines.push(await load(ctx, target, allowInlineSecrets));
           continue;
         }
@@ -132,8 +133,13 @@ function pipelineFinder(ctx: CliContext, given: string[], allowInlineSecrets: bo
     },
     async added(): Promise<Pipeline[]> {
       const pipelines: Pipeline[] = [];
-      // a spec removed (the viewer drops it) is listed again if a file comes back at its place
-      for (const file of known) if (!fs.existsSync(file)) known.delete(file);
+      // a spec removed (the viewer drops it) is listed again if a file comes back at its place; one
+      // edited is loaded again (the viewer shows it as it is now)
+      const edited: Pipeline[] = [];
+      for (const [file, at] of known) {
+        if (!fs.existsSync(file)) known.delete(file);
+        else if (stamp(file) !== at && failed.get(file) !== stamp(file)) await tryLoad(file, edited);
+      }
       for (const { target } of targets) {
         const stat = fs.statSync(target, { throwIfNoEntry: false });
         if (stat?.isFile()) {
@@ -150,7 +156,11 @@ function pipelineFinder(ctx: CliContext, given: string[], allowInlineSecrets: bo
       if (pipelines.length > 0) {
         ctx.io.stderr.write(`batchpipe view: added ${pipelines.map((p) => p.spec.name).join(", ")}\n`);
       }
-      return pipelines;
+      if (edited.length > 0) {
+        const files = edited.map((p) => path.relative(ctx.cwd, p.file ?? ""));
+        ctx.io.stderr.write(`batchpipe view: loaded again (edited) ${files.join(", ")}\n`);
+      }
+      return [...edited, ...pipelines];
     },
   };
 }
@@ -163,7 +173,7 @@ function load(ctx: CliContext, file: string, allowInlineSecrets: boolean): Promi
 const SKIP = new Set(["node_modules", ".git", ".batchpipe", "dist"]);
 
 /** the spec files under `dir` (`known`: files listed already, not read again) */
-function specFiles(dir: string, depth: number, known?: Set<string>): string[] {
+function specFiles(dir: string, depth: number, known?: { has(file: string): boolean }): string[] {
   const out: string[] = [];
   // a folder removed or unreadable (while the viewer looks again) holds no spec
   let entries: fs.Dirent[];
