@@ -23,8 +23,15 @@ export async function recordsPage(p, r, params) {
   for (const key of ["q", "status", "code"]) if (params.get(key)) query[key] = params.get(key);
   const cursors = [params.get("cursor") ?? ""];
   // the run (for its failure codes) and the first slice of records, fetched together
-  const slice = (cursor, limit = 50) =>
-    api("/api/records", { pipeline: p, run: r, ...query, limit, ...(cursor ? { cursor } : {}) });
+  const slice = (cursor, limit = 50, from = null) =>
+    api("/api/records", {
+      pipeline: p,
+      run: r,
+      ...query,
+      limit,
+      ...(cursor ? { cursor } : {}),
+      ...(from ? { from: Object.entries(from).map(([tag, at]) => `${tag}:${at}`) } : {}),
+    });
   let prefetched = slice(cursors[0]);
   prefetched.catch(() => undefined);
   const runData = await api("/api/run", { pipeline: p, run: r });
@@ -98,7 +105,7 @@ export async function recordsPage(p, r, params) {
   const mine = nav.generation;
   /** the last load's: its ticket (a later load, the pager's or a poll's, drops an earlier one) and its end */
   let loads = 0;
-  const last = { next: null, pager: "" };
+  const last = { next: null, pager: "", ends: null };
   const live = document.getElementById("live");
   let running = runData.running;
   // moved by the pager: the focus goes to the new page's first record (its buttons are replaced);
@@ -110,23 +117,30 @@ export async function recordsPage(p, r, params) {
       pager.replaceChildren();
       last.pager = "";
     }
-    let next = cursor;
+    // a page not full that was read to the end reads only what the run added since (not the whole
+    // files again at every delivery: a search on a large live run)
+    const from = refresh && last.ends && !last.next && body.rows.length < 50 ? last.ends : null;
+    const already = from ? body.rows.length : 0;
+    let next = from ? null : cursor;
     const rows = [];
     let pct = 0;
+    let ends = null;
     // a page is 50 rows; a search answers in slices of ~300 ms and goes on from its cursor
     do {
-      const page = await (prefetched ?? slice(next, 50 - rows.length));
+      const page = await (prefetched ?? slice(next, 50 - already - rows.length, from));
       prefetched = null;
       if (mine !== nav.generation || ticket !== loads) return;
       for (const row of page.rows) {
         rows.push(row);
-        if (!refresh) body.append(recordRow(row));
+        if (!refresh || from) body.append(recordRow(row));
       }
       next = page.next;
+      ends = page.ends;
       pct = page.total > 0 ? Math.floor((100 * page.scanned) / page.total) : 100;
       if (!refresh) state.textContent = next ? `searched ${pct}% of the run's records…` : searched(next, pct);
-    } while (next && rows.length < 50);
-    if (refresh) {
+    } while (next && already + rows.length < 50);
+    last.ends = next ? null : ends;
+    if (refresh && !from) {
       // the rows shown stay when the page starts with them (a run appends): only the new ones are added
       const shownRefs = [...body.rows].map((tr) => tr.dataset.ref);
       const keeps = shownRefs.every((ref, i) => rows[i]?.ref === ref);
@@ -134,7 +148,7 @@ export async function recordsPage(p, r, params) {
       for (const row of rows.slice(keeps ? shownRefs.length : 0)) body.append(recordRow(row));
     }
     last.next = next;
-    const shown = rows.length;
+    const shown = already + rows.length;
     const unfiltered = Object.keys(query).length === 0;
     // a listing, not a search: which records these are
     const first = (cursors.length - 1) * 50 + 1;

@@ -36,6 +36,8 @@ export interface RecordPage {
   /** bytes scanned so far (up to `next`) of all the files the query reads */
   scanned: number;
   total: number;
+  /** where each file read ends (what the run had committed): `from` of a later scan of what it adds */
+  ends: Partial<Record<RecordFile["tag"], number>>;
 }
 
 const PREVIEW = 160;
@@ -49,8 +51,16 @@ export function scanRecords(o: {
   budgetMs: number;
   /** why a row's answer was cut short, if it was (read from the row by the provider) */
   cutOf?: (row: Record<string, unknown>) => string | null;
+  /**
+   * only the bytes from these offsets (an earlier answer's `ends`): a live run's page that has read
+   * to the end reads only what the run added since, not the whole files again
+   */
+  from?: Partial<Record<RecordFile["tag"], number>>;
 }): RecordPage {
-  const wanted = o.files.filter((f) => fileWanted(f, o.query));
+  const wanted = o.files
+    .filter((f) => fileWanted(f, o.query))
+    .map((f) => ({ ...f, start: Math.min(f.limit, Math.max(f.start, o.from?.[f.tag] ?? f.start)) }));
+  const ends = Object.fromEntries(wanted.map((f) => [f.tag, f.limit]));
   const total = wanted.reduce((sum, f) => sum + f.limit - f.start, 0);
   const match = matcher(o.query);
   const deadline = performance.now() + o.budgetMs;
@@ -71,7 +81,7 @@ export function scanRecords(o: {
         if (rows.length >= o.pageSize) {
           const after = chunk.start + lineEnd + 1;
           const next = after < file.limit ? `${fileIndex}:${after}` : nextFile(fileIndex, wanted.length);
-          return { rows, next, scanned: scannedBefore(fileIndex, after), total };
+          return { rows, next, scanned: scannedBefore(fileIndex, after), total, ends };
         }
       }
       if (performance.now() > deadline && chunk.end < file.limit) {
@@ -80,11 +90,12 @@ export function scanRecords(o: {
           next: `${fileIndex}:${chunk.end}`,
           scanned: scannedBefore(fileIndex, chunk.end),
           total,
+          ends,
         };
       }
     }
   }
-  return { rows, next: null, scanned: total, total };
+  return { rows, next: null, scanned: total, total, ends };
 }
 
 /** the record at `ref` (`<tag>:<offset>`), within what the run wrote */

@@ -177,6 +177,7 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, ctx: 
         pageSize: Math.min(PAGE_SIZE, Math.max(1, Number(url.searchParams.get("limit")) || PAGE_SIZE)),
         budgetMs: SCAN_BUDGET_MS,
         cutOf: cutReader(view, run),
+        from: fromParam(url.searchParams.get("from")),
       });
       return send(res, 200, { ...page, note: files.note });
     }
@@ -221,6 +222,17 @@ function notListed(res: http.ServerResponse, catalog: Catalog, key: string, erro
     error: `This pipeline is no longer listed: its spec file ${file} was removed or renamed since the viewer listed it.`,
     gone: true,
   });
+}
+
+/** `s:N,e:M`: where each of the run's files is read from */
+function fromParam(value: string | null): Partial<Record<"s" | "e", number>> | undefined {
+  if (!value) return undefined;
+  const from: Partial<Record<"s" | "e", number>> = {};
+  for (const part of value.split(",")) {
+    const m = /^([se]):(\d+)$/.exec(part);
+    if (m) from[m[1] as "s" | "e"] = Number(m[2]);
+  }
+  return from;
 }
 
 const offsetParam = (value: string | null) => Math.max(0, Math.floor(Number(value) || 0));

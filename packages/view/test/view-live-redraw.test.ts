@@ -40,7 +40,7 @@ beforeAll(async () => {
     ).join(""),
   );
   const pipelines = [];
-  for (const name of ["slow", "slow2"]) {
+  for (const name of ["slow", "slow2", "slow3"]) {
     const file = path.join(dir, `${name}.yaml`);
     fs.writeFileSync(file, spec(name));
     pipelines.push({ pipeline: await loadPipeline(file, { env: {}, builtins: officialPlugins }) });
@@ -53,7 +53,7 @@ afterAll(async () => {
   await browser?.close();
   await server?.close();
   // the background run, if a failure left it going
-  for (const name of ["slow", "slow2"])
+  for (const name of ["slow", "slow2", "slow3"])
     await batchpipe(["cancel", `${name}.yaml`], { cwd: dir }).catch(() => undefined);
 });
 
@@ -157,5 +157,45 @@ describe("a live run's records page", () => {
     expect(await search.locator("#scan-state").textContent()).toBe("searched all of the run's records");
     await listing.close();
     await search.close();
+  }, 120_000);
+});
+
+describe("a live run's search page", () => {
+  it("reads only what the run adds at each delivery, not its whole records again", async () => {
+    const page = await browser.newPage();
+    const answers: { total: number }[] = [];
+    page.on("response", async (response) => {
+      if (response.url().includes("/api/records?")) answers.push(await response.json());
+    });
+    expect((await batchpipe(["run", "slow3.yaml", "--detach"], { cwd: dir })).code).toBe(0);
+    let run = "";
+    await waitFor(
+      async () => {
+        const body = (await (await fetch(new URL("/api/runs", server.url))).json()) as {
+          pipelines: { name: string; runs: { id: string }[] }[];
+        };
+        run = body.pipelines.find((p) => p.name === "slow3")!.runs[0]?.id ?? "";
+        return run !== "";
+      },
+      30_000,
+      "the run to start",
+    );
+    await page.goto(`${server.url}#/records/slow3/${run}?q=${encodeURIComponent("line 1")}`);
+    // "line 1" and "line 10" to "line 19", as they are delivered; the page is live no more at the end
+    await page.waitForFunction(
+      () =>
+        document.getElementById("live")?.textContent === "" &&
+        document.querySelectorAll("table.records tbody tr").length === 11,
+      null,
+      { timeout: 60_000 },
+    );
+    const ids = await page.locator("table.records tbody tr td:first-child").allTextContents();
+    expect(ids.sort()).toEqual(["d1", "d10", "d11", "d12", "d13", "d14", "d15", "d16", "d17", "d18", "d19"]);
+    // read again at several deliveries, each byte of the records once
+    expect(answers.length).toBeGreaterThan(2);
+    // (the run failed none: its records are all in its jsonl sink)
+    const size = fs.statSync(path.join(dir, "out", "slow3.jsonl")).size;
+    expect(answers.reduce((sum, a) => sum + a.total, 0)).toBe(size);
+    await page.close();
   }, 120_000);
 });
