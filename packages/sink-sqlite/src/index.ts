@@ -20,6 +20,7 @@ import {
   type ResultRow,
   z,
 } from "@batchpipe/core/plugin";
+import { sqliteFailure } from "./errors.js";
 import { openSqliteTable } from "./table.js";
 
 export const options = z.strictObject({
@@ -56,22 +57,32 @@ export default defineSink({
     makeOutputFolder(path, { plugin: "sink:sqlite", option: "path" });
     const warn = (message: string) =>
       logger.warn(`sqlite sink ${options.path} (table ${options.table}): columns: ${message}`);
-    const table = openSqliteTable(path, options.table, checkpoint, options.columns, { warn });
+    // SQLite's errors name no file: `guard` names it, the table and the fix
+    const guard = <T>(doing: string, run: () => T): T => {
+      try {
+        return run();
+      } catch (error) {
+        throw sqliteFailure(error, path, options.table, doing);
+      }
+    };
+    const table = guard("open", () =>
+      openSqliteTable(path, options.table, checkpoint, options.columns, { warn }),
+    );
     return {
       async write(rows: readonly ResultRow[]): Promise<void> {
-        table.write(rows);
+        guard("write", () => table.write(rows));
       },
       async forget(ids: readonly string[]): Promise<void> {
-        table.forget(ids);
+        guard("forget", () => table.forget(ids));
       },
       async commit(key: string): Promise<Checkpoint> {
-        return table.commit(key);
+        return guard("commit", () => table.commit(key));
       },
       async committed(key: string): Promise<boolean> {
-        return table.committed(key);
+        return guard("committed", () => table.committed(key));
       },
       async close(): Promise<void> {
-        table.close();
+        guard("close", () => table.close());
       },
     };
   },
