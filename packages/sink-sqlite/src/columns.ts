@@ -61,6 +61,13 @@ export function prepareColumns(
   }
   const has = new Set(existing.map((c) => c.name.toLowerCase()));
   if (!has.has("id")) throw fail("has no id column", "Add one, or name another table.");
+  // the upsert's ON CONFLICT(id) needs it (SQLite refused the statement: "ON CONFLICT clause does
+  // not match any PRIMARY KEY or UNIQUE constraint")
+  if (!idIsUnique(db, quoted, existing))
+    throw fail(
+      "has an id column that is not its primary key nor unique, so rows cannot be upserted by id",
+      `Make it unique (CREATE UNIQUE INDEX "${table}_id" ON ${quoted} (id), once its ids are unique), or name another table.`,
+    );
   const written = isDefault ? columns.filter((c) => has.has(c.name.toLowerCase())) : columns;
   const names = new Set(written.map((c) => c.name.toLowerCase()));
   const missing = existing
@@ -96,6 +103,28 @@ export function prepareColumns(
     }).immediate();
   }
   return written;
+}
+
+/** whether `id` alone is the primary key or has a unique index without a WHERE (SQLite compares names without case) */
+function idIsUnique(
+  db: Database.Database,
+  quoted: string,
+  existing: { name: string; pk: number }[],
+): boolean {
+  const key = existing.filter((c) => c.pk > 0);
+  if (key.length === 1 && key[0]!.name.toLowerCase() === "id") return true;
+  const indexes = db.prepare(`PRAGMA index_list(${quoted})`).all() as {
+    name: string;
+    unique: number;
+    partial: number;
+  }[];
+  return indexes.some((index) => {
+    if (!index.unique || index.partial) return false;
+    const names = db.prepare(`PRAGMA index_info("${index.name.replaceAll('"', '""')}")`).all() as {
+      name: string | null;
+    }[];
+    return names.length === 1 && names[0]!.name?.toLowerCase() === "id";
+  });
 }
 
 /**
