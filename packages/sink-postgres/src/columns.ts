@@ -4,7 +4,16 @@
  * both sides than an array parameter per column); the INSERT takes each value out of it and casts
  * it to the column's type, so an existing table may declare json, jsonb, text, integer, … as it likes.
  */
-import type { Column, ResultRow } from "@batchpipe/core/plugin";
+import {
+  type Column,
+  type ColumnsOption,
+  compileColumns,
+  type PluginProblem,
+  type ResultRow,
+} from "@batchpipe/core/plugin";
+
+/** PostgreSQL keeps the first NAMEDATALEN - 1 bytes of an identifier, quoted or not */
+export const NAME_BYTES = 63;
 
 /** how a table the sink creates declares a column (the projection's columns are shared with sink-sqlite) */
 export function createType(column: Column): string {
@@ -38,4 +47,19 @@ export function batchJson(rows: readonly ResultRow[], getters: readonly Getter[]
   return json.replace(/(\\+)u(0000|d[89a-f][0-9a-f]{2})/g, (match, slashes: string) =>
     slashes.length % 2 === 1 ? `${slashes}ufffd` : match,
   );
+}
+
+/**
+ * Column names PostgreSQL would cut: the table got the cut name, which the sink never matched, so
+ * the column stayed NULL in every row (and a rerun warned that it was not written). Names are
+ * ASCII (the option's pattern), so a byte is a character.
+ */
+export function longColumnNames(option: ColumnsOption | undefined): PluginProblem[] {
+  return compileColumns(option)
+    .filter((c) => c.name.length > NAME_BYTES)
+    .map((c) => ({
+      option: "columns",
+      message: `the column name "${c.name}" has ${c.name.length} characters: PostgreSQL keeps the first ${NAME_BYTES} of a name, so the sink could not write it`,
+      hint: `name it in ${NAME_BYTES} characters or fewer, e.g. { ${c.name.slice(0, 20).replace(/_+$/, "")}: ${c.path.join(".")} }`,
+    }));
 }

@@ -24,7 +24,7 @@ import {
   z,
 } from "@batchpipe/core/plugin";
 import type pg from "pg";
-import { batchJson } from "./columns.js";
+import { batchJson, longColumnNames } from "./columns.js";
 import {
   connectionFailed,
   describeUrl,
@@ -88,6 +88,7 @@ export default defineSink({
             },
           ]
         : []),
+      ...longColumnNames(options.columns),
       // refused before anything is named after it: the server's name would show part of the password
       ...(unencodedUserinfo(options.url) ? [unencodedProblem] : sslProblems(options.url, env)),
     ],

@@ -5,9 +5,7 @@
  * the one way pg would connect and PostgreSQL would resolve them.
  */
 import type { PluginTarget } from "@batchpipe/core/plugin";
-
-/** PostgreSQL keeps the first NAMEDATALEN - 1 bytes of an identifier, quoted or not */
-const NAME_BYTES = 63;
+import { NAME_BYTES } from "./columns.js";
 
 export function targetOf(
   o: { url: string; schema: string; table: string },
