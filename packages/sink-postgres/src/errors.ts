@@ -142,7 +142,8 @@ export function queryFailed(
     hint: `${
       which
         ? `A row's value does not fit its column's type: change the column's type (e.g. to jsonb or text) or leave it out of the sink's columns, then run again`
-        : (code && HINTS[code]) || "Fix the database problem and run again"
+        : (code && HINTS[code]?.(String((error as Error).message))) ||
+          "Fix the database problem and run again"
     }: the run resumes from its last commit.`,
     plugin: "sink:postgres",
   });
@@ -152,16 +153,21 @@ export function queryFailed(
 
 const LOST =
   "The connection to the server was lost (a restart, or its session was ended): run again once it accepts connections";
-/** what to do about the server errors a run meets (SQLSTATE codes) */
-const HINTS: Record<string, string> = {
-  "57P01": LOST,
-  "57P02": LOST,
-  "57P03": LOST,
-  "57014":
+/** what to do about the server errors a run meets (SQLSTATE codes), from the server's message */
+const HINTS: Record<string, (message: string) => string> = {
+  "57P01": () => LOST,
+  "57P02": () => LOST,
+  "57P03": () => LOST,
+  // the sink creates a missing table, not its schema
+  "3F000": (message) => {
+    const schema = /schema "(.+)" does not exist/.exec(message)?.[1];
+    return `The sink's schema does not exist: create it (${schema ? `CREATE SCHEMA "${schema}"` : "CREATE SCHEMA …"}), or set schema to one that exists (default public), then run again`;
+  },
+  "57014": () =>
     "The server cancelled a statement of the sink (up to 2,000 rows at a time): the role's statement_timeout is too short for it. Raise it (ALTER ROLE … SET statement_timeout = '5min'), or for the sink's session only, in its url: ?options=-c%20statement_timeout%3D0; then run again",
-  "25P03":
+  "25P03": () =>
     "The server ended the sink's session: the sink keeps one transaction open from a delivery's first write to its commit, longer than the role's idle_in_transaction_session_timeout. Raise it, or for the sink's session only, in its url: ?options=-c%20idle_in_transaction_session_timeout%3D0; then run again",
-  "42501": "Grant the sink's role what it lacks (or name a table it may write), then run again",
+  "42501": () => "Grant the sink's role what it lacks (or name a table it may write), then run again",
 };
 
 function describe(error: unknown): string {

@@ -260,6 +260,7 @@ describe("sink-postgres", () => {
     await expect(open({ table: "t", schema: "missing_schema" })).rejects.toMatchObject({
       code: "PLUGIN_FAILED",
       message: expect.stringContaining('schema "missing_schema" does not exist'),
+      hint: 'The sink\'s schema does not exist: create it (CREATE SCHEMA "missing_schema"), or set schema to one that exists (default public), then run again: the run resumes from its last commit.',
     });
     await query("CREATE SCHEMA team");
     const inSchema = await open({ table: "results", schema: "team" });
