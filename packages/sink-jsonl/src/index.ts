@@ -10,7 +10,7 @@
  *
  * `fields` projects each row (DESIGN §1; the projection is compiled once, in `open`).
  */
-import { type FileHandle, open } from "node:fs/promises";
+import { type FileHandle, open, stat } from "node:fs/promises";
 import {
   BatchpipeError,
   type Checkpoint,
@@ -47,6 +47,7 @@ export default defineSink({
   async open({ options, resolvePath, checkpoint, logger }) {
     const path = resolvePath(options.path);
     makeOutputFolder(path, { plugin: "sink:jsonl", option: "path" });
+    await refuseNonFile(path);
     // "a" would ignore positions on Linux; "r+" needs the file to exist, so create it first
     await (await open(path, "a")).close();
     const file = await open(path, "r+");
@@ -82,6 +83,23 @@ const BUFFER_BYTES = 1 << 20;
  * space, where building them costs more.
  */
 const PENDING_CHARS = 1 << 14;
+
+/**
+ * A device or pipe (/dev/null, /dev/stdout, a FIFO) cannot be cut back to a commit: its open
+ * failed with "EINVAL: invalid argument, ftruncate", naming neither the path nor a fix.
+ */
+async function refuseNonFile(path: string): Promise<void> {
+  const kind = await stat(path).then(
+    (s) =>
+      s.isFile() ? undefined : s.isFIFO() ? "a pipe" : s.isCharacterDevice() ? "a device" : "not a file",
+    () => undefined,
+  );
+  if (kind === undefined) return;
+  throw new BatchpipeError("PLUGIN_FAILED", `${path} is ${kind}, not a regular file`, {
+    hint: "The jsonl sink cuts its file back to the last commit when a run resumes, which only a regular file allows: give path a file (e.g. ./out/results.jsonl) and follow it with tail -f, or leave the sink out.",
+    plugin: "sink:jsonl",
+  });
+}
 
 /** whether the byte before `end` is a newline */
 async function endsLine(file: FileHandle, end: number): Promise<boolean> {
