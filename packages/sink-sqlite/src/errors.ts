@@ -3,6 +3,7 @@
  * database file") said no file and no fix; they become PLUGIN_FAILED naming the database, the table
  * and what to do about that error code.
  */
+import { statSync } from "node:fs";
 import { BatchpipeError } from "@batchpipe/core/plugin";
 
 /** `doing`: the sink call that failed (open, write, commit, …) */
@@ -15,6 +16,26 @@ export function sqliteFailure(error: unknown, path: string, table: string, doing
     `${path} (table "${table}"): ${doing} failed: ${(error as Error).message} (${code})`,
     { hint: `${hintFor(code)}; the run resumes from its last commit.`, plugin: "sink:sqlite", cause: error },
   );
+}
+
+/**
+ * A device or pipe (/dev/null, a FIFO) is no database file: SQLite failed on it with "disk I/O
+ * error" (SQLITE_IOERR_FSYNC, SQLITE_IOERR_READ), which says nothing of the path.
+ */
+export function refuseNonFile(path: string): void {
+  let kind: string | undefined;
+  try {
+    const stat = statSync(path);
+    if (!stat.isFile())
+      kind = stat.isFIFO() ? "a pipe" : stat.isCharacterDevice() ? "a device" : "not a file";
+  } catch {
+    // nothing there: SQLite creates it
+  }
+  if (kind === undefined) return;
+  throw new BatchpipeError("PLUGIN_FAILED", `${path} is ${kind}, not a regular file`, {
+    hint: "A SQLite database is a regular file (with its -wal and -shm files beside it): give path a file, e.g. ./out/results.db.",
+    plugin: "sink:sqlite",
+  });
 }
 
 // --- internal ---

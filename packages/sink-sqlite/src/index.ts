@@ -20,7 +20,7 @@ import {
   type ResultRow,
   z,
 } from "@batchpipe/core/plugin";
-import { sqliteFailure } from "./errors.js";
+import { refuseNonFile, sqliteFailure } from "./errors.js";
 import { openSqliteTable } from "./table.js";
 
 export const options = z.strictObject({
@@ -55,6 +55,7 @@ export default defineSink({
   async open({ options, resolvePath, checkpoint, logger }) {
     const path = resolvePath(options.path);
     makeOutputFolder(path, { plugin: "sink:sqlite", option: "path" });
+    refuseNonFile(path);
     const warn = (message: string) =>
       logger.warn(`sqlite sink ${options.path} (table ${options.table}): columns: ${message}`);
     // SQLite's errors name no file: `guard` names it, the table and the fix

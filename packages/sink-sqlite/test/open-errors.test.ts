@@ -67,3 +67,32 @@ it("a writable database in a folder this user cannot write: says SQLite needs th
     fs.chmodSync(out, 0o755);
   }
 }, 60_000);
+
+// a device or pipe failed with SQLite's "disk I/O error" (SQLITE_IOERR_FSYNC / _READ)
+it.each([
+  ["/dev/null", "a device"],
+  ["a named pipe", "a pipe"],
+])(
+  "path %s: PLUGIN_FAILED saying it is no regular file",
+  async (target, kind) => {
+    const dir = pipelineDir("sqlite-not-a-file");
+    let file = target;
+    if (target === "a named pipe") {
+      file = path.join(dir, "out", "results.db");
+      execFileSync("mkfifo", [file]);
+    }
+    fs.writeFileSync(
+      path.join(dir, "pipeline.yaml"),
+      fs.readFileSync(path.join(dir, "pipeline.yaml"), "utf8").replace("./out/results.db", file),
+    );
+    const run = await batchpipe(["run", "pipeline.yaml", "--json"], { cwd: dir, timeoutMs: 30_000 });
+    expect(run.code, run.stderr).toBe(1);
+    expect(errorOf(run)).toMatchObject({
+      code: "PLUGIN_FAILED",
+      plugin: "sink:sqlite",
+      message: `${file} is ${kind}, not a regular file`,
+      hint: "A SQLite database is a regular file (with its -wal and -shm files beside it): give path a file, e.g. ./out/results.db.",
+    });
+  },
+  40_000,
+);
