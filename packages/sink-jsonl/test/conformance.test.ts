@@ -14,6 +14,8 @@ const checks = testSink(sink, {
   invalidOptions: [
     { options: {}, path: ["path"] },
     { options: { path: 42 }, path: ["path"] },
+    // "-" is standard input to the sources; here it was a file named "-"
+    { options: { path: "-" }, path: ["path"] },
   ],
 });
 

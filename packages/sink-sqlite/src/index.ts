@@ -27,6 +27,11 @@ export const options = z.strictObject({
   path: z
     .string()
     .min(1)
+    // the sources read standard input from "-": here it was a file named "-" beside the spec
+    .refine((path) => path !== "-", {
+      message:
+        'a sink writes a file: "-" would be a file named "-", not standard output; give a file, e.g. ./out/results.db',
+    })
     .meta({
       description: "The SQLite database file, relative to the spec file; created with its parent folders.",
       examples: ["./out/results.db"],

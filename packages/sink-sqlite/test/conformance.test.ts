@@ -31,6 +31,8 @@ const checks = testSink(sink, {
     { options: { path: "x.db", table: "1abc" }, path: ["table"] },
     { options: { path: "x.db", table: 'x"; DROP TABLE t; --' }, path: ["table"] },
     { options: { table: "ok" }, path: ["path"] },
+    // "-" is standard input to the sources; here it was a file named "-"
+    { options: { path: "-" }, path: ["path"] },
   ],
 });
 
