@@ -67,6 +67,8 @@ export function compileColumns(
 
 const INVALID = Symbol("invalid");
 const INTEGER = /^\s*[+-]?\d+\s*$/;
+/** a decimal number, as a CSV writes one (Number() alone also took 0x1A, 0b11 and 0o17) */
+const NUMBER = /^\s*[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?\s*$/i;
 
 /** why `value` is not of `type`; an integer too big for a number says what keeps its digits */
 function invalidValue(name: string, type: ColumnType, value: string): string {
@@ -77,7 +79,7 @@ function invalidValue(name: string, type: ColumnType, value: string): string {
 
 const CONVERTERS: Record<Exclude<ColumnType, "string">, (value: string) => unknown> = {
   number(value) {
-    const number = value.trim() === "" ? Number.NaN : Number(value);
+    const number = NUMBER.test(value) ? Number(value) : Number.NaN;
     return Number.isFinite(number) ? number : INVALID;
   },
   integer(value) {

@@ -79,6 +79,21 @@ describe("rows", () => {
     ]);
   });
 
+  test("a number column takes decimal numbers only: hex, binary and octal text is invalid, not converted", async () => {
+    const dir = fixture({
+      "in.csv": "id,n\n1,-1.5e3\n2,.5\n3, 7. \n4,0x1A\n5,0b11\n6,0o17\n7,Infinity\n8,1e400\n",
+    });
+    const rows = await read(dir, { path: "in.csv", types: { n: "number" } });
+    expect(rows.map((item) => ("data" in item ? item.data.n : item.invalid.message))).toEqual([
+      -1500,
+      0.5,
+      7,
+      ...["0x1A", "0b11", "0o17", "Infinity", "1e400"].map(
+        (text, i) => `${join(dir, "in.csv")}:${i + 5}: column "n": expected number, got "${text}"`,
+      ),
+    ]);
+  });
+
   test("a json column keeps the digits of an integer past 2^53 − 1, as a jsonl line does", async () => {
     const dir = fixture({ "in.csv": 'id,meta\n1,"{""order"": 12345678901234567891, ""n"": 7}"\n' });
     const rows = await read(dir, { path: "in.csv", types: { meta: "json" } });
