@@ -167,6 +167,9 @@ const HINTS: Record<string, (message: string) => string> = {
     "The server cancelled a statement of the sink (up to 2,000 rows at a time): the role's statement_timeout is too short for it. Raise it (ALTER ROLE … SET statement_timeout = '5min'), or for the sink's session only, in its url: ?options=-c%20statement_timeout%3D0; then run again",
   "25P03": () =>
     "The server ended the sink's session: the sink keeps one transaction open from a delivery's first write to its commit, longer than the role's idle_in_transaction_session_timeout. Raise it, or for the sink's session only, in its url: ?options=-c%20idle_in_transaction_session_timeout%3D0; then run again",
+  // a hot standby (read replica), or default_transaction_read_only on for the role or database
+  "25006": () =>
+    "The server takes no writes in the sink's session: it is a read replica (hot standby), or default_transaction_read_only is on for the role or the database. Point url at the primary, or turn it off (ALTER ROLE … SET default_transaction_read_only = off; for the sink's session only, in its url: ?options=-c%20default_transaction_read_only%3Doff), then run again",
   "42501": () => "Grant the sink's role what it lacks (or name a table it may write), then run again",
 };
 
