@@ -68,8 +68,7 @@ interface TableState {
 const connections = new Map<string, Connection>();
 
 function acquireConnection(path: string): Connection {
-  // one key per file, whatever path spelling reaches it (the folder exists: open created it)
-  const key = join(realpathSync(dirname(path)), basename(path));
+  const key = fileKey(path);
   let connection = connections.get(key);
   if (!connection) {
     const db = new Database(path);
@@ -94,6 +93,18 @@ function acquireConnection(path: string): Connection {
   }
   connection.users++;
   return connection;
+}
+
+/**
+ * One key per file, whatever path (symlinks to it or its folder) reaches it: with a connection each,
+ * two sinks on one file locked each other out. The folder exists (open made it), the file may not.
+ */
+function fileKey(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return join(realpathSync(dirname(path)), basename(path));
+  }
 }
 
 /**

@@ -211,6 +211,23 @@ test("two sinks on one file share a connection: neither waits for the other's wr
   rmSync(dir, { recursive: true });
 });
 
+test("a symlink to the database file reaches the same connection: no SQLITE_BUSY between the sinks", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "sink-sqlite-"));
+  const results = await open(dir, { path: "real.db", table: "results" });
+  symlinkSync(join(dir, "real.db"), join(dir, "latest.db"));
+  const errors = await open(dir, { path: "latest.db", table: "errors" });
+  await results.write([success("a", "x")]);
+  // with a connection each, this waited 5 s (busy_timeout) for the results sink's write lock and failed
+  await errors.write([success("b", "y")]);
+  await errors.commit("shard-1");
+  await results.commit("shard-1");
+  await results.close();
+  await errors.close();
+  expect(query(join(dir, "real.db"), "SELECT id FROM results")).toEqual([{ id: "a" }]);
+  expect(query(join(dir, "real.db"), "SELECT id FROM errors")).toEqual([{ id: "b" }]);
+  rmSync(dir, { recursive: true });
+});
+
 test("opening a table again rolls back what its older sink had not committed; that sink then fails", async () => {
   const dir = mkdtempSync(join(tmpdir(), "sink-sqlite-"));
   const older = await open(dir, { path: "r.db", table: "results" });
