@@ -10,6 +10,7 @@
  * its digits (exact-integers.ts).
  */
 import { stat } from "node:fs/promises";
+import { basename } from "node:path";
 import {
   BatchpipeError,
   type Checkpoint,
@@ -164,10 +165,12 @@ function parseLine(file: string, line: Line, before: FilesBefore | undefined): S
   try {
     value = parseJsonExact(text);
   } catch (error) {
-    return invalid(`invalid JSON: ${(error as Error).message}`, position, cursor);
+    const note = looksLikeArrayLine(text) ? `: ${jsonArrayNote(file)}` : "";
+    return invalid(`invalid JSON: ${(error as Error).message}${note}`, position, cursor);
   }
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
-    return invalid(`expected a JSON object, got ${describe(value)}`, position, cursor);
+    const note = Array.isArray(value) && value.some(isObject) ? `: ${jsonArrayNote(file)}` : "";
+    return invalid(`expected a JSON object, got ${describe(value)}${note}`, position, cursor);
   }
   return { data: value as Record<string, unknown>, position, cursor: cursor as unknown as Checkpoint };
 }
@@ -186,6 +189,25 @@ function notJsonSpace(text: string): string {
   const odd = [...new Set(text.replace(/[ \t\r]/g, ""))];
   const names = odd.map((c) => `U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}`);
   return `whitespace JSON does not allow (${names.join(", ")}): remove it, or make the line empty`;
+}
+
+/**
+ * A JSON file (one array of objects, pretty-printed or not) given as JSON Lines: its lines failed
+ * as "Unexpected end of JSON input" ([), "Unexpected non-whitespace character" ({…},), never
+ * saying what the file is.
+ */
+function looksLikeArrayLine(text: string): boolean {
+  const line = text.trim();
+  return line === "[" || line === "]" || line.startsWith("[{") || /^\{.*\}\s*,$/.test(line);
+}
+
+function jsonArrayNote(file: string): string {
+  const name = basename(file);
+  return `the file looks like a JSON array of objects, not JSON Lines (one object per line, no [ ] or commas between them); convert it, e.g. jq -c '.[]' ${name} > ${name.replace(/\.json$/i, "")}.jsonl`;
+}
+
+function isObject(value: unknown): boolean {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
 }
 
 function describe(value: unknown): string {

@@ -92,6 +92,24 @@ describe("line outcomes", () => {
     );
   });
 
+  test("a JSON array of objects given as JSON Lines: its lines say what the file is and how to convert it", async () => {
+    const note =
+      "the file looks like a JSON array of objects, not JSON Lines (one object per line, no [ ] or commas between them); convert it, e.g. jq -c '.[]' data.json > data.jsonl";
+    const dir = fixture({
+      "data.json": '[\n  {"id": "a"},\n  {"id": "b"}\n]\n',
+      "one.json": '[{"id": "a"}, {"id": "b"}]\n',
+    });
+    expect(summary(await read(dir, { path: "data.json" }))).toEqual([
+      `1:!invalid JSON: Unexpected end of JSON input: ${note}`,
+      expect.stringMatching(/^2:!invalid JSON: .*: the file looks like a JSON array of objects/),
+      "3:b",
+      `4:!invalid JSON: Unexpected token ']', "]" is not valid JSON: ${note}`,
+    ]);
+    expect(summary(await read(dir, { path: "one.json" }))).toEqual([
+      `1:!expected a JSON object, got an array: ${note.replace("data.json > data.jsonl", "one.json > one.jsonl")}`,
+    ]);
+  });
+
   test("on_invalid: fail stops with SOURCE_FAILED at file:line", async () => {
     const dir = fixture({ "in.jsonl": '{"id":"a"}\n\n[1]\n{"id":"b"}\n' });
     const error = (await read(dir, { path: "in.jsonl", on_invalid: "fail" }).catch(
