@@ -54,5 +54,10 @@ function hintFor(code: string): string {
   if (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED"))
     return "Another process held the database's write lock for more than 5 s (a database browser with unsaved changes?): close it, then run again";
   if (code.startsWith("SQLITE_FULL")) return "The disk is full: free space, then run again";
+  // a table the user made: its column types and constraints are its own
+  if (code.startsWith("SQLITE_MISMATCH"))
+    return "A value does not fit its column's type (an INTEGER PRIMARY KEY id takes integers only; so do a STRICT table's typed columns): change the column's type, or name another table, then run again";
+  if (code.startsWith("SQLITE_CONSTRAINT"))
+    return "A constraint of the table (the message names it) refused a row the sink writes: drop or relax it, or name another table, then run again";
   return "Fix the database problem, then run again";
 }

@@ -75,3 +75,37 @@ test.each([
 ])("an id that is unique (%s) takes the upsert", async (_, sql) => {
   expect(await writeInto(sql)).toEqual([{ id: expect.anything(), output: "again" }]);
 });
+
+// the table's own column types and constraints refused a row: SQLite's message, and what to do
+test.each([
+  [
+    "text ids in an INTEGER PRIMARY KEY",
+    "CREATE TABLE mine (id INTEGER PRIMARY KEY, status TEXT, output TEXT)",
+    "abc",
+    /write failed: datatype mismatch \(SQLITE_MISMATCH\)$/,
+    /^A value does not fit its column's type \(an INTEGER PRIMARY KEY id takes integers only/,
+  ],
+  [
+    "a CHECK",
+    "CREATE TABLE mine (id TEXT PRIMARY KEY, status TEXT, output TEXT CHECK (length(output) < 3))",
+    "7",
+    /write failed: CHECK constraint failed: length\(output\) < 3 \(SQLITE_CONSTRAINT_CHECK\)$/,
+    /^A constraint of the table \(the message names it\) refused a row the sink writes/,
+  ],
+])("a row the table refuses (%s): PLUGIN_FAILED with what to do", async (_, sql, id, message, hint) => {
+  const dir = mkdtempSync(join(tmpdir(), "sink-sqlite-id-"));
+  const file = join(dir, "out.db");
+  const db = new Database(file);
+  db.exec(sql);
+  db.close();
+  const handle = await sink.open(createTestContext(dir, sink.options.parse({ path: file, table: "mine" })));
+  try {
+    await expect(handle.write([{ ...row, id, output: "long" }])).rejects.toMatchObject({
+      code: "PLUGIN_FAILED",
+      message: expect.stringMatching(message),
+      hint: expect.stringMatching(hint),
+    });
+  } finally {
+    await handle.close();
+  }
+});
