@@ -161,7 +161,13 @@ const HINTS: Record<string, (message: string) => string> = {
   // the sink creates a missing table, not its schema
   "3F000": (message) => {
     const schema = /schema "(.+)" does not exist/.exec(message)?.[1];
-    return `The sink's schema does not exist: create it (${schema ? `CREATE SCHEMA "${schema}"` : "CREATE SCHEMA …"}), or set schema to one that exists (default public), then run again`;
+    // an unquoted CREATE SCHEMA Staging made staging
+    const lower = schema?.toLowerCase();
+    const twin =
+      schema && lower !== schema
+        ? ` (the sink quotes schema: ${schema}, so its case counts: an unquoted CREATE SCHEMA ${schema} made ${lower}; to use that one, set schema: ${lower})`
+        : "";
+    return `The sink's schema does not exist${twin}: create it (${schema ? `CREATE SCHEMA "${schema}"` : "CREATE SCHEMA …"}), or set schema to one that exists (default public), then run again`;
   },
   "57014": () =>
     "The server cancelled a statement of the sink (up to 2,000 rows at a time): the role's statement_timeout is too short for it. Raise it (ALTER ROLE … SET statement_timeout = '5min'), or for the sink's session only, in its url: ?options=-c%20statement_timeout%3D0; then run again",

@@ -177,6 +177,10 @@ export default defineSink({
       // rows this run writes again (a tokens column beside a new output)
       if (held.length > 0 && upsert.unwritten.length > 0)
         warn(unwrittenColumnsWarning(upsert.unwritten, where));
+      if (upsert.twin)
+        logger.warn(
+          `postgres sink: created the table ${where} beside ${upsert.twin}: the sink quotes table: ${options.table}, so its case counts (an unquoted CREATE TABLE ${options.table} made ${options.table.toLowerCase()}). To write that one, set table: ${options.table.toLowerCase()}`,
+        );
       return openHandle({
         connection,
         connect,

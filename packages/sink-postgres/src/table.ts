@@ -33,6 +33,8 @@ export interface Upsert {
   casts: { name: string; type: string }[];
   /** deletes the rows of the ids ($1, a text array) */
   forget: string;
+  /** the table in lower case, when the sink created this one beside it (set by prepareTable) */
+  twin?: string | undefined;
   /**
    * the table's columns it does not write (besides generated and identity ones): in a row it writes
    * again they keep what an earlier run left there
@@ -53,7 +55,13 @@ export async function prepareTable(client: pg.Client, target: Target): Promise<U
   const table = qualified(target.schema, target.table);
   await client.query("SELECT pg_advisory_xact_lock($1)", [DDL_LOCK]);
   const declarations = target.columns.map((c) => `"${c.name}" ${createType(c)}`);
-  await createIfMissing(client, table, declarations.join(", "));
+  const created = await createIfMissing(client, table, declarations.join(", "));
+  // an unquoted CREATE TABLE Sentiment made sentiment: the sink (which quotes) made a second table
+  const lower = target.table.toLowerCase();
+  const twin =
+    created && lower !== target.table && (await exists(client, qualified(target.schema, lower)))
+      ? qualified(target.schema, lower)
+      : undefined;
   await createIfMissing(
     client,
     qualified(target.schema, COMMITS),
@@ -75,7 +83,7 @@ export async function prepareTable(client: pg.Client, target: Target): Promise<U
     }
     if (missing.length > 0) columns = await tableColumns(client, table);
   }
-  return upsertFor(columns, table, target.columns);
+  return { ...upsertFor(columns, table, target.columns), twin };
 }
 
 /**
@@ -143,11 +151,17 @@ export async function checkPrivileges(
  * schema, which a role that may only write tables made for it lacks (PostgreSQL 15's default on
  * public). The DDL lock keeps another sink from creating it in between.
  */
-async function createIfMissing(client: pg.Client, table: string, declarations: string): Promise<void> {
+async function createIfMissing(client: pg.Client, table: string, declarations: string): Promise<boolean> {
+  if (await exists(client, table)) return false;
+  await client.query(`CREATE TABLE ${table} (${declarations})`);
+  return true;
+}
+
+async function exists(client: pg.Client, table: string): Promise<boolean> {
   const { rows } = await client.query<{ found: boolean }>("SELECT to_regclass($1) IS NOT NULL AS found", [
     table,
   ]);
-  if (!rows[0]!.found) await client.query(`CREATE TABLE ${table} (${declarations})`);
+  return rows[0]!.found;
 }
 
 interface TableColumn {
