@@ -112,13 +112,22 @@ export function connectionFailed(
   redact: Redact,
   hint?: string,
 ): BatchpipeError {
+  const missing = missingDatabase(error);
   return new BatchpipeError("PLUGIN_FAILED", redact(`cannot connect to ${label}: ${describe(error)}`), {
     hint:
       hint ??
+      (missing && redact(missing)) ??
       // biome-ignore lint/suspicious/noTemplateCurlyInString: ${VAR} is the spec syntax
       "Check the sink's url (e.g. url: ${DATABASE_URL}), the password, and that the server accepts connections.",
     plugin: "sink:postgres",
   });
+}
+
+/** the server has no database of the url's name (3D000): the sink creates tables, not databases */
+function missingDatabase(error: unknown): string | undefined {
+  if ((error as { code?: unknown } | undefined)?.code !== "3D000") return undefined;
+  const name = /database "(.+)" does not exist/.exec(String((error as Error).message))?.[1];
+  return `The url names a database the server does not have: create it (${name ? `CREATE DATABASE "${name}"` : "CREATE DATABASE …"}, or createdb), or fix the database in the url (its path, after the port), then run again.`;
 }
 
 export function queryFailed(
