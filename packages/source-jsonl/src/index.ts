@@ -203,7 +203,12 @@ function looksLikeArrayLine(text: string): boolean {
 
 function jsonArrayNote(file: string): string {
   const name = basename(file);
-  return `the file looks like a JSON array of objects, not JSON Lines (one object per line, no [ ] or commas between them); convert it, e.g. jq -c '.[]' ${name} > ${name.replace(/\.json$/i, "")}.jsonl`;
+  // standard input has no file name to give jq: the conversion goes in the pipe
+  const convert =
+    file === STDIN_PATH
+      ? "pipe it through jq -c '.[]' on the way in"
+      : `e.g. jq -c '.[]' ${name} > ${name.replace(/\.json$/i, "")}.jsonl`;
+  return `the ${file === STDIN_PATH ? "input" : "file"} looks like a JSON array of objects, not JSON Lines (one object per line, no [ ] or commas between them); convert it, ${convert}`;
 }
 
 function isObject(value: unknown): boolean {

@@ -178,7 +178,7 @@ describe("standard input (`path: -`)", () => {
     // the first record comes out while stdin is still open
     await until(1);
     expect(reader.exitCode).toBeNull();
-    reader.stdin!.end('\n{"id":"s3"}\n[]\n');
+    reader.stdin!.end('\n{"id":"s3"}\n[]\n[{"id":"s5"}]\n');
     const code = await new Promise((r) => reader.once("close", r));
     expect(code).toBe(0);
     const lines = out
@@ -189,11 +189,14 @@ describe("standard input (`path: -`)", () => {
       { file: "-", line: 1 },
       { file: "-", line: 3 },
       { file: "-", line: 4 },
+      { file: "-", line: 5 },
     ]);
     expect(lines.map((item) => item.data?.id ?? item.invalid.message)).toEqual([
       "s1",
       "s3",
       "-:4: expected a JSON object, got an array",
+      // standard input has no file name for jq: the note says to convert it in the pipe
+      "-:5: expected a JSON object, got an array: the input looks like a JSON array of objects, not JSON Lines (one object per line, no [ ] or commas between them); convert it, pipe it through jq -c '.[]' on the way in",
     ]);
     expect(lines.some((item) => "cursor" in item)).toBe(false);
   });
