@@ -4,13 +4,10 @@
  * of one request, the in-process emulator), the viewer's server in this process, headless Chromium
  * (Debian's) via playwright-core.
  */
-import fs from "node:fs";
-import path from "node:path";
-import { loadPipeline } from "@batchpipe/core";
-import { type Browser, chromium } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { batchpipe, officialPlugins, tempDir } from "../../batchpipe/test/support/harness.js";
-import { startViewServer, type ViewServer } from "../src/index.js";
+import type { ViewServer } from "../src/index.js";
+import { type ViewedRun, viewedRun } from "./support/viewed-run.js";
 
 const spec = `version: 1
 name: many
@@ -23,30 +20,24 @@ batch: { poll_interval: 50ms, max_requests: 1 }
 sinks: [{ use: jsonl, path: ./out/many.jsonl }]
 `;
 
+let viewed: ViewedRun;
 let server: ViewServer;
 let browser: Browser;
 let run: string;
 
 beforeAll(async () => {
-  const dir = tempDir("bp-view-batches-");
-  fs.writeFileSync(
-    path.join(dir, "data.jsonl"),
+  viewed = await viewedRun(
+    "many",
+    spec,
     Array.from({ length: 150 }, (_, i) => `${JSON.stringify({ id: `d${i + 1}`, text: `line ${i}` })}\n`).join(
       "",
     ),
   );
-  fs.writeFileSync(path.join(dir, "many.yaml"), spec);
-  const done = await batchpipe(["run", "many.yaml", "--json"], { cwd: dir });
-  expect(done.code).toBe(0);
-  run = String(done.events.find((e) => e.type === "run_started")?.run);
-  const pipeline = await loadPipeline(path.join(dir, "many.yaml"), { env: {}, builtins: officialPlugins });
-  server = await startViewServer({ pipelines: [{ pipeline }] });
-  browser = await chromium.launch({ executablePath: "/usr/bin/chromium" });
+  ({ server, browser, run } = viewed);
 }, 120_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await server?.close();
+  await viewed?.close();
 });
 
 describe("a run of 150 batches", () => {

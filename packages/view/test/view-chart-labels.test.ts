@@ -3,13 +3,10 @@
  * was cut to `00,000` by the chart's left edge. A real run of 100,000 records (two batches, the
  * in-process emulator), the viewer's server in this process, headless Chromium (Debian's).
  */
-import fs from "node:fs";
-import path from "node:path";
-import { loadPipeline } from "@batchpipe/core";
-import { type Browser, chromium } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { batchpipe, officialPlugins, tempDir } from "../../batchpipe/test/support/harness.js";
-import { startViewServer, type ViewServer } from "../src/index.js";
+import type { ViewServer } from "../src/index.js";
+import { type ViewedRun, viewedRun } from "./support/viewed-run.js";
 
 const spec = `version: 1
 name: large
@@ -22,28 +19,22 @@ batch: { poll_interval: 50ms, max_requests: 50000 }
 sinks: [{ use: jsonl, path: ./out/large.jsonl, fields: [id, status] }]
 `;
 
+let viewed: ViewedRun;
 let server: ViewServer;
 let browser: Browser;
 let run: string;
 
 beforeAll(async () => {
-  const dir = tempDir("bp-view-chart-");
-  fs.writeFileSync(
-    path.join(dir, "data.jsonl"),
+  viewed = await viewedRun(
+    "large",
+    spec,
     Array.from({ length: 100_000 }, (_, i) => `{"id":"d${i}","text":"t${i}"}\n`).join(""),
   );
-  fs.writeFileSync(path.join(dir, "large.yaml"), spec);
-  const done = await batchpipe(["run", "large.yaml", "--json"], { cwd: dir });
-  expect(done.code).toBe(0);
-  run = String(done.events.find((e) => e.type === "run_started")?.run);
-  const pipeline = await loadPipeline(path.join(dir, "large.yaml"), { env: {}, builtins: officialPlugins });
-  server = await startViewServer({ pipelines: [{ pipeline }] });
-  browser = await chromium.launch({ executablePath: "/usr/bin/chromium" });
+  ({ server, browser, run } = viewed);
 }, 120_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await server?.close();
+  await viewed?.close();
 });
 
 describe("the progress chart of a run of 100,000 requests", () => {
