@@ -1,6 +1,6 @@
 /**
- * SIGINT/SIGTERM for long commands (run, watch): the first signal aborts the work so it saves its
- * state; a second one leaves at once (the state is consistent at every step).
+ * SIGINT/SIGTERM for long commands (run, watch, cancel): the first signal aborts the work so it saves
+ * its state; a second one leaves at once (the state is consistent at every step).
  */
 import type { CliIo } from "./context.js";
 
@@ -23,6 +23,8 @@ export function trapSignals(options: {
   quiet: boolean;
   background?: boolean;
   onFirst?: () => void;
+  /** what the first signal does, as the message says it (default "saving state") */
+  doing?: string;
 }): SignalTrap {
   const controller = new AbortController();
   let received: StopSignal | undefined;
@@ -33,7 +35,8 @@ export function trapSignals(options: {
     const again = options.background
       ? `another SIGTERM (kill ${process.pid}) quits at once`
       : "press Ctrl-C again to quit at once";
-    if (!options.quiet) options.io.stderr.write(`\n${name} received: saving state (${again})…\n`);
+    if (!options.quiet)
+      options.io.stderr.write(`\n${name} received: ${options.doing ?? "saving state"} (${again})…\n`);
     controller.abort();
   };
   const sigint = handler("SIGINT");
