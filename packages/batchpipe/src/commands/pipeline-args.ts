@@ -68,6 +68,16 @@ export function pipelineCommand(
   return `batchpipe ${command} ${shellArg(args.pipeline)}${stateDir}${extra ? ` ${extra}` : ""}`;
 }
 
+/**
+ * What becomes of the open batches when the process running a pipeline stops: a provider's go on,
+ * the in-process emulator's (`use: emulator`) end with the process, and the next run sends again.
+ */
+export function openBatchesAfterStop(pipeline: Pipeline): string {
+  return pipeline.spec.provider.use === "emulator"
+    ? "the in-process emulator stopped with this process, and the open batches with it: the next run finds them gone and sends their requests again"
+    : "open batches go on at the provider";
+}
+
 /** a path as a POSIX shell reads it back: as it is when it is plain, else in single quotes */
 export function shellArg(value: string): string {
   return /^[\w./:@%+=,-]+$/.test(value) ? value : `'${value.replaceAll("'", "'\\''")}'`;

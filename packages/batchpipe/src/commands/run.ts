@@ -24,6 +24,7 @@ import {
   loadPipelineArg,
   noCache,
   noCacheArg,
+  openBatchesAfterStop,
   pipelineArgs,
   pipelineCommand,
   stateDirArg,
@@ -123,7 +124,7 @@ export default defineCommand({
           );
         else
           io.stderr.write(
-            `■ stopped; the state is saved and open batches go on at the provider.\n  resume with: ${command}\n`,
+            `■ stopped; the state is saved; ${openBatchesAfterStop(pipeline)}.\n  resume with: ${command}\n`,
           );
         return exitCodeForSignal(signalName);
       }

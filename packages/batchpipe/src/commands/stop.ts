@@ -14,7 +14,13 @@ import { defineCommand } from "citty";
 import { cliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
 import { durationArg } from "./duration-arg.js";
-import { loadPipelineArg, pipelineArgs, pipelineCommand, stateDirArg } from "./pipeline-args.js";
+import {
+  loadPipelineArg,
+  openBatchesAfterStop,
+  pipelineArgs,
+  pipelineCommand,
+  stateDirArg,
+} from "./pipeline-args.js";
 
 export default defineCommand({
   meta: {
@@ -68,7 +74,7 @@ export default defineCommand({
       );
     }
     ctx.io.stdout.write(
-      `stopped the background ${command === "watch" ? "watcher" : "run"} (pid ${result.pid}); the state is saved and open batches go on at the provider.\n  resume with: ${pipelineCommand(command, args, "[--detach]")}\n`,
+      `stopped the background ${command === "watch" ? "watcher" : "run"} (pid ${result.pid}); the state is saved; ${openBatchesAfterStop(pipeline)}.\n  resume with: ${pipelineCommand(command, args, "[--detach]")}\n`,
     );
     return ExitCode.OK;
   },

@@ -1,0 +1,75 @@
+// `provider: { use: emulator }` runs the emulator inside the CLI process. A run stopped by Ctrl-C,
+// or a background one by `batchpipe stop`, said "open batches go on at the provider", but those
+// batches die with the process: the next run polls them, gets 404s and sends their requests again.
+// The stop now says so; a run against a provider of its own keeps the old wording (signals.test).
+import fs from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { batchpipe, records, signalOnce, startBatchpipe, tempDir, waitFor } from "./support/harness.js";
+
+/** the in-process emulator, answering one line every 2 s: the batch is open when the run stops */
+function slowEmulatorPipeline(): string {
+  const dir = tempDir("bp-emu-stop-");
+  fs.writeFileSync(path.join(dir, "data.jsonl"), records(5));
+  fs.writeFileSync(
+    path.join(dir, "pipeline.yaml"),
+    [
+      "version: 1",
+      "name: emu-stop",
+      "provider: { use: emulator, emulator: { timeScale: 1, latencies: { linesPerSecond: 0.5 } } }",
+      "source: { use: jsonl, path: ./data.jsonl }",
+      "transform:",
+      '  id: "{{ id }}"',
+      '  body: { model: gpt-4o-mini, messages: [{ role: user, content: "{{ text }}" }] }',
+      "batch: { poll_interval: 50ms }",
+      "sinks: [{ use: jsonl, path: ./out/results.jsonl }]",
+      "",
+    ].join("\n"),
+  );
+  return dir;
+}
+
+const GONE =
+  "the in-process emulator stopped with this process, and the open batches with it: the next run finds them gone and sends their requests again";
+
+describe("a stopped run on the in-process emulator says its batches ended with it", () => {
+  it("Ctrl-C on `batchpipe run`", async () => {
+    const dir = slowEmulatorPipeline();
+    const run = await batchpipe(["run", "pipeline.yaml"], {
+      cwd: dir,
+      timeoutMs: 60_000,
+      onStderr: (stderr, child) => {
+        if (stderr.includes("1 shard")) signalOnce(child, "SIGINT", 300);
+      },
+    });
+    expect(run.code, run.stderr).toBe(130);
+    expect(run.stderr).toContain(
+      `■ stopped; the state is saved; ${GONE}.\n  resume with: batchpipe run pipeline.yaml\n`,
+    );
+    expect(run.stderr).not.toContain("go on at the provider");
+  }, 60_000);
+
+  it("`batchpipe stop` on `run --detach`", async () => {
+    const dir = slowEmulatorPipeline();
+    const started = await batchpipe(["run", "pipeline.yaml", "--detach"], { cwd: dir });
+    expect(started.code, started.stderr).toBe(0);
+    await waitFor(
+      async () =>
+        (await batchpipe(["status", "pipeline.yaml"], { cwd: dir })).stdout.includes("  batch batch_"),
+      30_000,
+      "the batch submitted",
+    );
+    const stop = await batchpipe(["stop", "pipeline.yaml"], { cwd: dir });
+    expect(stop.code, stop.stderr).toBe(0);
+    expect(stop.stdout).toMatch(
+      new RegExp(`^stopped the background run \\(pid \\d+\\); the state is saved; ${GONE}\\.\\n`),
+    );
+    // what it says is so: the batch is gone and its requests are sent again
+    const resume = await batchpipe(["run", "pipeline.yaml", "--json"], { cwd: dir, timeoutMs: 60_000 });
+    expect(resume.code, resume.stderr).toBe(0);
+    expect(resume.events.find((e) => e.type === "shard_collected")).toMatchObject({
+      status: "missing",
+      retried: 5,
+    });
+  }, 90_000);
+});
