@@ -17,11 +17,26 @@ export interface CliContext {
   env: Record<string, string | undefined>;
   /** RunCliOptions.engine, for every run a command starts */
   engine: EngineTuning;
+  /** how the user started batchpipe (cliCommand), for the commands messages print */
+  cli: string;
 }
 
 /** the CliContext runCli hands to a command through citty's `data` */
 export function cliContext(context: CommandContext<never> | { data?: unknown }): CliContext {
   return context.data as CliContext;
+}
+
+/**
+ * how the user started batchpipe, so that printed commands paste as they are: `npx batchpipe` (or
+ * `pnpm exec`, `yarn`) when a package manager ran it from a project's dependencies (it is then not
+ * on the PATH), else `batchpipe`
+ */
+export function cliCommand(env: Record<string, string | undefined>): string {
+  if (env.npm_command !== "exec") return "batchpipe";
+  const agent = env.npm_config_user_agent ?? "";
+  if (agent.startsWith("pnpm/")) return "pnpm exec batchpipe";
+  if (agent.startsWith("yarn/")) return "yarn batchpipe";
+  return "npx batchpipe";
 }
 
 /** colour on a TTY, never under NO_COLOR or TERM=dumb; FORCE_COLOR forces it */

@@ -9,7 +9,7 @@
 import { readFileSync } from "node:fs";
 import { closest, type EngineTuning, ErrorCodes } from "@batchpipe/core";
 import { type ArgsDef, type CommandDef, defineCommand, renderUsage, runCommand } from "citty";
-import { type CliContext, type CliIo, stripAnsi, wantsColor } from "./context.js";
+import { type CliContext, type CliIo, cliCommand, stripAnsi, wantsColor } from "./context.js";
 import { ExitCode } from "./exit-codes.js";
 import { errorEvent, exitCodeFor, renderError } from "./render-error.js";
 import { usageWidth, wrapUsage } from "./usage-text.js";
@@ -59,6 +59,7 @@ export async function runCli(argv: string[], options: RunCliOptions = {}): Promi
     env,
     cwd: options.cwd ?? process.cwd(),
     engine: options.engine ?? {},
+    cli: cliCommand(env),
     debug: argv.includes("--debug"),
     color: { stdout: wantsColor(io.stdout, env), stderr: wantsColor(io.stderr, env) },
   };
@@ -111,7 +112,7 @@ export async function runCli(argv: string[], options: RunCliOptions = {}): Promi
     // a script reading --json gets the error as an event too, not only a bare exit code
     if (rest.includes("--json")) out(`${JSON.stringify(errorEvent(error, isUsageError(error)))}\n`);
     if (isUsageError(error)) {
-      err(usageError(stripAnsi((error as Error).message), `see \`batchpipe ${name} --help\``));
+      err(usageError(stripAnsi((error as Error).message), `see \`${ctx.cli} ${name} --help\``));
       return ExitCode.USAGE;
     }
     err(`${renderError(error, { color: ctx.color.stderr, debug: ctx.debug, cwd: ctx.cwd })}\n`);

@@ -65,7 +65,7 @@ export default defineCommand({
       ["newest", `${when(stats.newest)} UTC`],
     ];
     ctx.io.stdout.write(
-      `result cache of ${name} (${stateDir}/cache.db)\n${rows.map(([k, v]) => `  ${k.padEnd(9)}${v}`).join("\n")}\n  (${pipelineCommand("cache", context.args, "--clear")} empties it; run --no-cache sends everything again)\n`,
+      `result cache of ${name} (${stateDir}/cache.db)\n${rows.map(([k, v]) => `  ${k.padEnd(9)}${v}`).join("\n")}\n  (${pipelineCommand("cache", context.args, "--clear", ctx.cli)} empties it; run --no-cache sends everything again)\n`,
     );
     return ExitCode.OK;
   },

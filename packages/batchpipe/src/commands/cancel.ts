@@ -50,7 +50,7 @@ export default defineCommand({
         const who = command === "watch" ? "watcher" : "run";
         const end = command === "watch" ? "and go on watching" : "and end";
         io.stderr.write(
-          `■ ${error.message}.\n  cancel the rest at the provider: ${pipelineCommand("cancel", args)}\n  or let the ${who} cancel them, deliver the finished results ${end}: ${pipelineCommand(command, args)}\n`,
+          `■ ${error.message}.\n  cancel the rest at the provider: ${pipelineCommand("cancel", args, "", ctx.cli)}\n  or let the ${who} cancel them, deliver the finished results ${end}: ${pipelineCommand(command, args, "", ctx.cli)}\n`,
         );
         return exitCodeForSignal(signalName);
       }
@@ -59,7 +59,7 @@ export default defineCommand({
       );
       for (const f of result.failed) io.stderr.write(`  ⚠ could not cancel ${f.batchId}: ${f.message}\n`);
       io.stdout.write(
-        `  A running \`batchpipe ${command}\` delivers the finished results ${after}; if none is running, \`${pipelineCommand(command, args)}\` does it.\n`,
+        `  A running \`batchpipe ${command}\` delivers the finished results ${after}; if none is running, \`${pipelineCommand(command, args, "", ctx.cli)}\` does it.\n`,
       );
       return result.failed.length > 0 ? ExitCode.RUN_ERROR : ExitCode.OK;
     } finally {

@@ -20,7 +20,7 @@ export default defineCommand({
     folder: { type: "positional", required: false, description: "Where to write them (default: here)" },
   },
   async run(context) {
-    const { io, cwd, env } = cliContext(context);
+    const { io, cwd, cli } = cliContext(context);
     const dir = path.resolve(cwd, context.args.folder ?? ".");
     const blocking = fileInTheWay(dir);
     if (blocking)
@@ -28,7 +28,7 @@ export default defineCommand({
         ErrorCodes.USAGE,
         `${path.relative(cwd, blocking) || blocking} is a file, not a folder`,
         {
-          hint: "Name a new or existing folder, e.g. `batchpipe init my-pipeline`.",
+          hint: `Name a new or existing folder, e.g. \`${cli} init my-pipeline\`.`,
         },
       );
     const spec = path.join(dir, "pipeline.yaml");
@@ -36,7 +36,7 @@ export default defineCommand({
     for (const file of [spec, data]) {
       if (fs.existsSync(file))
         throw new BatchpipeError(ErrorCodes.USAGE, `${file} exists; init never overwrites a file`, {
-          hint: "Run it in an empty folder, e.g. `batchpipe init my-pipeline`.",
+          hint: `Run it in an empty folder, e.g. \`${cli} init my-pipeline\`.`,
         });
     }
     fs.mkdirSync(dir, { recursive: true });
@@ -45,7 +45,6 @@ export default defineCommand({
     const ignored = addToGitignore(path.join(dir, ".gitignore"), [".batchpipe/", "out/"]);
     const shown = path.relative(cwd, dir) || ".";
     const specArg = shellArg(path.relative(cwd, spec));
-    const cli = cliCommand(env);
     io.stdout.write(
       [
         `✔ wrote ${path.relative(cwd, spec)}, ${path.relative(cwd, data)} (${SAMPLE.length} records)${ignored ? ` and ${path.join(shown, ".gitignore")}` : ""}`,
@@ -60,18 +59,6 @@ export default defineCommand({
     return ExitCode.OK;
   },
 });
-
-/**
- * how the user started batchpipe, so that the next steps paste as they are: `npx batchpipe` (or
- * `pnpm exec`) when a package manager ran it from a project's dependencies, else `batchpipe`
- */
-function cliCommand(env: Record<string, string | undefined>): string {
-  if (env.npm_command !== "exec") return "batchpipe";
-  const agent = env.npm_config_user_agent ?? "";
-  if (agent.startsWith("pnpm/")) return "pnpm exec batchpipe";
-  if (agent.startsWith("yarn/")) return "yarn batchpipe";
-  return "npx batchpipe";
-}
 
 /** the folder itself, or the nearest folder above it, when it is a file (mkdir would fail on it) */
 function fileInTheWay(dir: string): string | undefined {

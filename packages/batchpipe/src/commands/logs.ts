@@ -39,7 +39,7 @@ export default defineCommand({
         ErrorCodes.USAGE,
         `"${pipeline.spec.name}" has no background run log (${log})`,
         {
-          hint: `Start a background run with \`${pipelineCommand("run", args, "--detach")}\`.`,
+          hint: `Start a background run with \`${pipelineCommand("run", args, "--detach", ctx.cli)}\`.`,
         },
       );
     }

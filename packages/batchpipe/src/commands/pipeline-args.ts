@@ -58,14 +58,16 @@ export async function loadPipelineArg(
 /**
  * The command line a message tells the user to run next on this pipeline (resume, settle a
  * cancel, clear the cache): the spec as given and, when one was given, the same --state-dir.
+ * `cli`: how the user started batchpipe (CliContext.cli; `npx batchpipe` when not on the PATH).
  */
 export function pipelineCommand(
   command: string,
   args: { pipeline: string; "state-dir"?: string },
   extra = "",
+  cli = "batchpipe",
 ): string {
   const stateDir = args["state-dir"] ? ` --state-dir ${shellArg(args["state-dir"])}` : "";
-  return `batchpipe ${command} ${shellArg(args.pipeline)}${stateDir}${extra ? ` ${extra}` : ""}`;
+  return `${cli} ${command} ${shellArg(args.pipeline)}${stateDir}${extra ? ` ${extra}` : ""}`;
 }
 
 /**

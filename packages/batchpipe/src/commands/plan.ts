@@ -116,7 +116,7 @@ export default defineCommand({
     }
     if (plan.unfinishedRun)
       out.push(
-        `  ⚠ run ${plan.unfinishedRun} is unfinished: \`run\` resumes it (sending only what it has not sent) instead of this plan; \`batchpipe status\` shows it`,
+        `  ⚠ run ${plan.unfinishedRun} is unfinished: \`run\` resumes it (sending only what it has not sent) instead of this plan; \`${ctx.cli} status\` shows it`,
       );
     out.push("  (nothing was sent: plan reads and shards locally)");
     io.stdout.write(`${out.join("\n")}\n`);

@@ -52,12 +52,12 @@ export default defineCommand({
     },
   },
   async run(context) {
-    const { io, cwd, env, engine } = cliContext(context);
+    const { io, cwd, env, engine, cli } = cliContext(context);
     const args = context.args;
     const { pipeline, stateDir } = await loadPipelineArg(cliContext(context), args);
     // a wrong path, a missing key or two sinks on one file: said now, before a record is read
     checkPipeline(pipeline, { env, stateDir });
-    refuseWatched(stateDir ?? defaultStateDir(pipeline), args.pipeline, {
+    refuseWatched(stateDir ?? defaultStateDir(pipeline), args, cli, {
       detach: Boolean(args.detach),
       force: Boolean(args.force),
     });
@@ -78,7 +78,7 @@ export default defineCommand({
       io.stdout.write(
         args.json
           ? `${JSON.stringify({ type: "detached", ...info })}\n`
-          : `started in the background: pid ${info.pid}\n  log: ${info.log}\n  follow it: ${pipelineCommand("logs", args, "-f")} · stop it: ${pipelineCommand("stop", args)}\n`,
+          : `started in the background: pid ${info.pid}\n  log: ${info.log}\n  follow it: ${pipelineCommand("logs", args, "-f", cli)} · stop it: ${pipelineCommand("stop", args, "", cli)}\n`,
       );
       return 0;
     }
@@ -117,7 +117,7 @@ export default defineCommand({
       // `status` then says the run stopped, and why, instead of "running"
       if (runId) recordRunStop(stateDir ?? defaultStateDir(pipeline), runId, stopReason(error, signalName));
       if (signalName && isBatchpipeError(error) && error.code === ErrorCodes.INTERRUPTED) {
-        const command = pipelineCommand("run", args);
+        const command = pipelineCommand("run", args, "", cli);
         if (args.json)
           io.stdout.write(
             `${JSON.stringify({ type: "interrupted", signal: signalName, resume: command })}\n`,
@@ -148,7 +148,12 @@ function stopReason(error: unknown, signalName: string | undefined): ErrorSummar
  * --force runs anyway, unless a watcher runs (in the background or not: an idle one holds only its
  * watch/ lock, not the state lock a run takes). Read-only: the watch registry is only looked at.
  */
-function refuseWatched(stateDir: string, spec: string, o: { detach: boolean; force: boolean }): void {
+function refuseWatched(
+  stateDir: string,
+  args: { pipeline: string; "state-dir"?: string },
+  cli: string,
+  o: { detach: boolean; force: boolean },
+): void {
   const daemon = readDaemon(stateDir);
   // `run --detach` beside any running daemon: startDaemon refuses it, naming the daemon's pid
   if (o.detach && daemon?.state === "running") return;
@@ -161,7 +166,7 @@ function refuseWatched(stateDir: string, spec: string, o: { detach: boolean; for
     ErrorCodes.USAGE,
     `this pipeline is processed by \`batchpipe watch\`${watcher !== undefined ? ` (running in the background, pid ${watcher})` : ""} (${files} file${files === 1 ? "" : "s"} taken so far): a run would read the whole source as one new dataset, and its sinks would then hold that run's rows only: the rows of files processed and no longer in the folder would be lost`,
     {
-      hint: `${watcher !== undefined ? "the running watcher takes the files that arrive" : `to process what is in the folder now, run batchpipe watch ${spec} --once`} (new and changed files; the rows so far stay). To start the outputs over from the whole source, losing the rows of files no longer there: ${watcher !== undefined ? `stop the watcher (batchpipe stop ${spec}), then ` : ""}run with --force`,
+      hint: `${watcher !== undefined ? "the running watcher takes the files that arrive" : `to process what is in the folder now, run ${pipelineCommand("watch", args, "--once", cli)}`} (new and changed files; the rows so far stay). To start the outputs over from the whole source, losing the rows of files no longer there: ${watcher !== undefined ? `stop the watcher (${pipelineCommand("stop", args, "", cli)}), then ` : ""}run with --force`,
     },
   );
 }

@@ -62,7 +62,7 @@ export default defineCommand({
         .trimEnd();
     const older = more
       ? [
-          `(the newest ${fmt(limit)}; older runs: ${pipelineCommand("runs", context.args, `--limit ${limit + 50}`)})`,
+          `(the newest ${fmt(limit)}; older runs: ${pipelineCommand("runs", context.args, `--limit ${limit + 50}`, ctx.cli)})`,
         ]
       : [];
     ctx.io.stdout.write(`${[line(header), ...rows.map(line), ...older].join("\n")}\n`);

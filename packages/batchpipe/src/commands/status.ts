@@ -51,7 +51,7 @@ export default defineCommand({
     const lines = [
       `${status.name}: run ${run.id} ${run.status}${run.cancelRequested ? " (cancel requested)" : ""}${status.running ? ` · ${status.runningPid === null ? "its process is starting" : `running in pid ${status.runningPid}`}` : ""}`,
       // a watched pipeline resumes with `batchpipe watch` (`run` refuses it)
-      ...stoppedLines(run, pipelineCommand(watch ? "watch" : "run", context.args)),
+      ...stoppedLines(run, pipelineCommand(watch ? "watch" : "run", context.args, "", ctx.cli)),
       `  started ${new Date(run.createdAt).toISOString()}${run.finishedAt ? ` · finished ${new Date(run.finishedAt).toISOString()}` : ""}`,
       // while the source is read (streaming submission) the total is not known yet
       `  records ${fmt(c.succeeded + c.failed)}/${run.totals ? fmt(total) : "? (source still being read)"} done · ok ${fmt(c.succeeded)}${cutCounts(c.cutByReason) && ` (${cutCounts(c.cutByReason)})`} · failed ${fmt(c.failed)} · retried ${fmt(c.retried)}`,

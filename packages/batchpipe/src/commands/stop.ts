@@ -56,12 +56,12 @@ export default defineCommand({
           ErrorCodes.USAGE,
           `"${pipeline.spec.name}" is not running in the background: a \`batchpipe ${holder.command}\`${pid} runs it in a terminal`,
           {
-            hint: `Press Ctrl-C in that terminal${holder.pid !== null ? `, or kill ${holder.pid} (SIGTERM)` : ""}: it saves its state, and \`${pipelineCommand(holder.command, args)}\` resumes.`,
+            hint: `Press Ctrl-C in that terminal${holder.pid !== null ? `, or kill ${holder.pid} (SIGTERM)` : ""}: it saves its state, and \`${pipelineCommand(holder.command, args, "", ctx.cli)}\` resumes.`,
           },
         );
       }
       throw new BatchpipeError(ErrorCodes.USAGE, `no background run of "${pipeline.spec.name}" is running`, {
-        hint: `Start one with \`${pipelineCommand("run", args, "--detach")}\`; \`${pipelineCommand("status", args)}\` shows the last one.`,
+        hint: `Start one with \`${pipelineCommand("run", args, "--detach", ctx.cli)}\`; \`${pipelineCommand("status", args, "", ctx.cli)}\` shows the last one.`,
       });
     }
     if (!result.stopped) {
@@ -69,12 +69,12 @@ export default defineCommand({
         ErrorCodes.STATE_FAILED,
         `the background run (pid ${result.pid}) did not exit in time`,
         {
-          hint: `It may still be saving; check \`${pipelineCommand("status", args)}\`, or kill -9 ${result.pid} (the state survives).`,
+          hint: `It may still be saving; check \`${pipelineCommand("status", args, "", ctx.cli)}\`, or kill -9 ${result.pid} (the state survives).`,
         },
       );
     }
     ctx.io.stdout.write(
-      `stopped the background ${command === "watch" ? "watcher" : "run"} (pid ${result.pid}); the state is saved; ${openBatchesAfterStop(pipeline)}.\n  resume with: ${pipelineCommand(command, args, "[--detach]")}\n`,
+      `stopped the background ${command === "watch" ? "watcher" : "run"} (pid ${result.pid}); the state is saved; ${openBatchesAfterStop(pipeline)}.\n  resume with: ${pipelineCommand(command, args, "[--detach]", ctx.cli)}\n`,
     );
     return ExitCode.OK;
   },

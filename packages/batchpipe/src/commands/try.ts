@@ -75,7 +75,7 @@ export default defineCommand({
         cost === null ? "cost unknown (add the model under `pricing:`)" : `${money(cost)} at live prices`;
       io.stdout.write(
         `${plural(total, "record")} tried: ${fmt(answered)} answered, ${fmt(failed)} failed${notFound} · ${fmt(inputTokens)} in / ${fmt(outputTokens)} out tokens · ${price}\n` +
-          "nothing was written (no run state, no sinks); `batchpipe plan` shows the batch cost of the whole dataset\n",
+          `nothing was written (no run state, no sinks); \`${ctx.cli} plan\` shows the batch cost of the whole dataset\n`,
       );
     }
     // an id no record has is not an answer either: exit 3, as for a failed record

@@ -378,12 +378,16 @@ export function runNode(args: string[], o: ChildOptions = {}): Promise<ChildRun>
 /**
  * The environment of every child: process.env, OPENAI_API_KEY=sk-test, NO_COLOR=1, then `extra`.
  * Without the NODE_PATH `pnpm exec` sets (it lists every package of the workspace), so a child
- * resolves packages the way it would in a user's project.
+ * resolves packages the way it would in a user's project; without its npm_command=exec and user
+ * agent, so a child prints commands as for batchpipe on the PATH (`batchpipe run`, not
+ * `pnpm exec batchpipe run`) however vitest was started.
  */
 export function childEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
   const env: Record<string, string | undefined> = {
     ...process.env,
     NODE_PATH: undefined,
+    npm_command: undefined,
+    npm_config_user_agent: undefined,
     OPENAI_API_KEY: "sk-test",
     NO_COLOR: "1",
     FORCE_COLOR: undefined,
