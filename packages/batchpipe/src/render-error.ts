@@ -8,6 +8,7 @@ import {
   type BatchpipeError,
   codeFrame,
   ErrorCodes,
+  type ErrorSummary,
   formatSpecError,
   isBatchpipeError,
   summarizeError,
@@ -21,17 +22,25 @@ export interface RenderErrorOptions {
   cwd: string;
 }
 
+/**
+ * A hint's note for library callers, "(from code: clearCache(stateDir))" beside the command a CLI
+ * user runs: the CLI prints the text without it. Core writes every note in this one form.
+ */
+export function withoutCodeNotes(text: string): string {
+  return text.replace(/ ?\(from code: (?:[^()]|\([^()]*\))*\)/g, "");
+}
+
 export function renderError(error: unknown, options: RenderErrorOptions): string {
   if (isBatchpipeError(error)) {
     const withFrame =
       error.loc && !(error as { frame?: unknown }).frame && !error.details ? addFrame(error) : error;
-    let text = formatSpecError(withFrame, { color: options.color, cwd: options.cwd });
+    let text = formatSpecError(forCli(withFrame), { color: options.color, cwd: options.cwd });
     if (options.debug) text += causes(error);
     return text;
   }
   const system = systemError(error);
   if (system) {
-    const lines = [`✖ ${system.message}`, `  hint: ${system.hint}`];
+    const lines = [`✖ ${system.message}`, `  hint: ${withoutCodeNotes(system.hint)}`];
     if (options.debug && error instanceof Error && error.stack) lines.push("", error.stack);
     return lines.join("\n");
   }
@@ -46,7 +55,7 @@ export function renderError(error: unknown, options: RenderErrorOptions): string
 export function errorEvent(error: unknown, usage = false): Record<string, unknown> {
   const exitCode = usage ? ExitCode.USAGE : exitCodeFor(error);
   if (!isBatchpipeError(error)) {
-    if (!usage) return { type: "error", ...summarizeError(error), exitCode };
+    if (!usage) return { type: "error", ...summaryForCli(error), exitCode };
     const message = error instanceof Error ? error.message : String(error);
     return { type: "error", code: ErrorCodes.USAGE, message, exitCode };
   }
@@ -54,11 +63,11 @@ export function errorEvent(error: unknown, usage = false): Record<string, unknow
     message: detail.message,
     path: (detail as { path?: string }).path,
     loc: detail.loc,
-    hint: detail.hint,
+    hint: detail.hint && withoutCodeNotes(detail.hint),
   }));
   return {
     type: "error",
-    ...summarizeError(error),
+    ...summaryForCli(error),
     ...(error.plugin ? { plugin: error.plugin } : {}),
     ...(error.loc ? { loc: error.loc } : {}),
     ...(problems ? { problems } : {}),
@@ -83,6 +92,26 @@ export function exitCodeFor(error: unknown): number {
 }
 
 // --- internal ---
+
+/** the error as the CLI shows it: its message and hints without their notes for library callers */
+function forCli(error: BatchpipeError): BatchpipeError {
+  const clean = (e: BatchpipeError, more: object = {}): BatchpipeError =>
+    Object.assign(Object.create(Object.getPrototypeOf(e)), e, {
+      message: withoutCodeNotes(e.message),
+      ...(e.hint ? { hint: withoutCodeNotes(e.hint) } : {}),
+      ...more,
+    });
+  return clean(error, error.details ? { details: error.details.map((d) => clean(d)) } : {});
+}
+
+function summaryForCli(error: unknown): ErrorSummary {
+  const summary = summarizeError(error);
+  return {
+    ...summary,
+    message: withoutCodeNotes(summary.message),
+    ...(summary.hint ? { hint: withoutCodeNotes(summary.hint) } : {}),
+  };
+}
 
 function addFrame(error: BatchpipeError): BatchpipeError {
   const loc = error.loc!;

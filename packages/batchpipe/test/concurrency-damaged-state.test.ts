@@ -55,10 +55,15 @@ describe("a damaged state folder (emulator in its own process)", () => {
     expect(
       error.replace(runDir, "<run>").replace(/[\d,]+ bytes, but [\d,]+/, "N bytes, but M"),
     ).toMatchInlineSnapshot(`
-        "✖ the shard file .batchpipe/cut-shard/<run>/shards/00002.jsonl has N bytes, but M were written when its 30 requests were read: it was cut short or changed outside batchpipe, and submitting it would lose or garble requests (STATE_FAILED)
-          hint: Restore the state folder from a backup, or give this run up: \`batchpipe cancel <spec>\` (from code: cancelRun) and run it (its requests not sent fail as batch_cancelled), then run again to send them (what succeeded is answered from the result cache).
-        "
-      `);
+      "✖ the shard file .batchpipe/cut-shard/<run>/shards/00002.jsonl has N bytes, but M were written when its 30 requests were read: it was cut short or changed outside batchpipe, and submitting it would lose or garble requests (STATE_FAILED)
+        hint: Restore the state folder from a backup, or give this run up: \`batchpipe cancel <spec>\` and run it (its requests not sent fail as batch_cancelled), then run again to send them (what succeeded is answered from the result cache).
+      "
+    `);
+    // status repeats the hint the run stopped on, as the CLI prints it (no note for library callers)
+    const status = await batchpipe(["status", "pipeline.yaml"], { cwd: dir });
+    expect(status.stdout).toContain(
+      "  hint: Restore the state folder from a backup, or give this run up: `batchpipe cancel <spec>` and run it",
+    );
     // the first shard may have gone before the damaged one was reached; never the damaged one
     const sent = await batchesOf("cut-shard");
     expect(sent).toBeLessThanOrEqual(1);
@@ -90,7 +95,7 @@ describe("a damaged state folder (emulator in its own process)", () => {
       expect({ command, code: refused.code }).toEqual({ command, code: 1 });
       expect(refused.stderr).toMatchInlineSnapshot(`
         "✖ the state database .batchpipe/cut-state/state.db is damaged: database disk image is malformed (STATE_FAILED)
-          hint: It was cut short or written over (a full disk, a copy taken while a run wrote it). Restore the state folder from a backup. Without one, move the file aside and run again: batches this pipeline has at the provider then stop the run with STATE_LOST, and \`--force\` (from code: force: true) sends again what the result cache does not answer.
+          hint: It was cut short or written over (a full disk, a copy taken while a run wrote it). Restore the state folder from a backup. Without one, move the file aside and run again: batches this pipeline has at the provider then stop the run with STATE_LOST, and \`--force\` sends again what the result cache does not answer.
         "
       `);
     }
@@ -125,10 +130,10 @@ describe("a damaged state folder (emulator in its own process)", () => {
         .replace(runDir, "<run>")
         .replace(/line \d+\) is damaged, not JSON \(.*\):/, "line N) is damaged, not JSON (…):"),
     ).toMatchInlineSnapshot(`
-        "✖ a shard meta line (.batchpipe/cut-meta/<run>/shards/00002.meta.jsonl line N) is damaged, not JSON (…): the state folder was cut short or changed outside batchpipe (STATE_FAILED)
-          hint: Restore the state folder from a backup. Without one, start over: move its state.db aside (the result cache, cache.db, stays) and run with --force (from code: force: true): requests that succeeded are answered from the result cache, the others are sent again.
-        "
-      `);
+      "✖ a shard meta line (.batchpipe/cut-meta/<run>/shards/00002.meta.jsonl line N) is damaged, not JSON (…): the state folder was cut short or changed outside batchpipe (STATE_FAILED)
+        hint: Restore the state folder from a backup. Without one, start over: move its state.db aside (the result cache, cache.db, stays) and run with --force: requests that succeeded are answered from the result cache, the others are sent again.
+      "
+    `);
 
     // what its hint says: state.db aside (the result cache stays), then --force
     fs.renameSync(path.join(stateDir, "state.db"), path.join(dir, "state.db.damaged"));

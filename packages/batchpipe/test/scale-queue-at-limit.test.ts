@@ -46,7 +46,7 @@ describe("max_enqueued_tokens at the provider's whole queue", () => {
       `"shard 00001 (~N tokens) can never fit the queue of gpt-4o-mini: the provider refused it with nothing else of this run in flight, and it was refused 5 times in a row, each after a longer wait, at ~N of the 10,000 enqueued tokens it allows: the provider counts a shard's tokens its own way, which can come to more than batchpipe's estimate. Provider: Enqueued token limit reached for gpt-4o-mini in organization org-emulator. Limit: 10,000 enqueued tokens. Please try again once some in_progress batches have been completed."`,
     );
     expect(error.hint).toMatchInlineSnapshot(
-      `"Set batch.max_enqueued_tokens (or batch.max_requests) below 10,000 (e.g. 9,000, leaving room for that count) so shards are sealed smaller, then \`batchpipe cancel\` (from code: cancelRun) this run and run again: requests that succeeded are answered from the result cache. (If other work of your organisation fills the queue, run again later: the run resumes.)"`,
+      `"Set batch.max_enqueued_tokens (or batch.max_requests) below 10,000 (e.g. 9,000, leaving room for that count) so shards are sealed smaller, then \`batchpipe cancel\` this run and run again: requests that succeeded are answered from the result cache. (If other work of your organisation fills the queue, run again later: the run resumes.)"`,
     );
     expect((await emu.state()).counters.token_limit_exceeded).toBeGreaterThanOrEqual(5);
   }, 120_000);

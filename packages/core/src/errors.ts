@@ -152,7 +152,7 @@ export function systemError(error: unknown): Required<ErrorSummary> | undefined 
     code: ErrorCodes.SYSTEM,
     errno,
     message: `${found[1]} (${errno}): ${errorMessage(error)}`,
-    hint: "fix it (free space, permissions, or move the state with --state-dir, from code the stateDir option) and run the same command again: the run resumes where it stopped",
+    hint: "fix it (free space, permissions, or move the state with --state-dir (from code: the stateDir option)) and run the same command again: the run resumes where it stopped",
   };
 }
 

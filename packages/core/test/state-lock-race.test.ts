@@ -156,7 +156,7 @@ setTimeout(() => {}, 60_000);
     expect(holder).toEqual({ pid: null, command: "run" });
     expect(run.replaceAll(dir, "<dir>")).toMatchInlineSnapshot(`
       "1 ✖ another batchpipe process (starting: its pid is not known yet) is running this pipeline (.batchpipe/starting) (STATE_FAILED)
-        hint: Wait for it to finish, or stop it (it saves its state); \`batchpipe status\` shows its progress (from code: readDaemon(stateDir), for a background run).
+        hint: Wait for it to finish, or stop it (it saves its state); \`batchpipe status\` shows its progress.
       "
     `);
   });

@@ -9,6 +9,7 @@ import {
   type RunReport,
 } from "@batchpipe/core";
 import type { CliIo } from "../context.js";
+import { withoutCodeNotes } from "../render-error.js";
 
 const ESC = "\u001b[";
 
@@ -116,7 +117,9 @@ export function createProgressRenderer(
           );
           return;
         case "warning":
-          line(`  ⚠ ${options.cwd ? displayMessage(event.message, options.cwd) : event.message}`);
+          line(
+            `  ⚠ ${withoutCodeNotes(options.cwd ? displayMessage(event.message, options.cwd) : event.message)}`,
+          );
           return;
         default:
           return;

@@ -4,6 +4,7 @@ import { pipelineStatus, readDaemon, readWatchCounts, type StatusResult } from "
 import { defineCommand } from "citty";
 import { cliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
+import { withoutCodeNotes } from "../render-error.js";
 import { loadPipelineArg, pipelineArgs, pipelineCommand, stateDirArg } from "./pipeline-args.js";
 import { cutCounts, failureLines, fmt, money, spent, unpriced } from "./run-output.js";
 
@@ -77,9 +78,9 @@ function stoppedLines(run: NonNullable<StatusResult["run"]>, resume: string): st
   const reason = run.stopped;
   return [
     reason
-      ? `  ended on: ${reason.message} (${reason.code}) at ${new Date(reason.at).toISOString()}`
+      ? `  ended on: ${withoutCodeNotes(reason.message)} (${reason.code}) at ${new Date(reason.at).toISOString()}`
       : "  the process running it is gone (killed, or the machine restarted); no error was recorded",
-    ...(reason?.hint ? [`  hint: ${reason.hint}`] : []),
+    ...(reason?.hint ? [`  hint: ${withoutCodeNotes(reason.hint)}`] : []),
     ...(run.cancelRequested
       ? [
           "  the cancel is not settled: no batchpipe process runs this run, so its batches' states are those last polled",

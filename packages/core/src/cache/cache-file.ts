@@ -128,7 +128,7 @@ export function openFailed(file: string, error: unknown): BatchpipeError {
   const code = (error as { code?: unknown }).code;
   const hint =
     error instanceof NewerLayoutError
-      ? "Run it with the batchpipe version that wrote the cache (or a later one), or empty it with `batchpipe cache <spec> --clear` (from code: clearCache(stateDir); its requests are then paid for again)."
+      ? "Run it with the batchpipe version that wrote the cache (or a later one), or empty it with `batchpipe cache <spec> --clear` (from code: clearCache(stateDir)): its requests are then paid for again."
       : code === "SQLITE_CORRUPT" || code === "SQLITE_NOTADB"
         ? "The cache file is damaged (cut short, or written over). Restore it from a backup, or empty it with `batchpipe cache <spec> --clear` (from code: clearCache(stateDir)): the runs' results and state are not in it, but the requests it answered are paid for again."
         : "Check the state folder's permissions and free space; `batchpipe cache <spec> --clear` (from code: clearCache(stateDir)) starts an empty cache.";
@@ -157,7 +157,7 @@ export function storeFailed(file: string, failure: { message: string; code?: unk
     ErrorCodes.STATE_FAILED,
     `cannot store results in the result cache ${file}: ${what}`,
     {
-      hint: "Check the state folder's free space and permissions (or move it with --state-dir, from code the stateDir option). If the cache itself is damaged, `batchpipe cache <spec> --clear` (from code: clearCache(stateDir)) empties it (its results are then paid for again).",
+      hint: "Check the state folder's free space and permissions (or move it with --state-dir (from code: the stateDir option)). If the cache itself is damaged, `batchpipe cache <spec> --clear` (from code: clearCache(stateDir)) empties it (its results are then paid for again).",
       // the writer's error, or what its reply said of it (its code tells a full disk from a bug)
       cause: failure,
     },

@@ -90,7 +90,7 @@ export function startDaemon(options: StartDaemonOptions): DaemonInfo {
         ErrorCodes.STATE_FAILED,
         `a daemon (pid ${current.pid}) is already running ${label}`,
         {
-          hint: "Follow it with `batchpipe logs <spec> -f` (its log is daemon.log in the state folder), or end it with `batchpipe stop <spec>` (from code: stopDaemon(stateDir); it saves its state).",
+          hint: "Follow it with `batchpipe logs <spec> -f` (its log is daemon.log in the state folder), or end it with `batchpipe stop <spec>` (from code: stopDaemon(stateDir)), which saves its state.",
         },
       );
     }

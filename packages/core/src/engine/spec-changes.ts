@@ -49,5 +49,5 @@ export function specChangedWarning(
   const now = specParts(pipeline);
   const changed = [...new Set([...Object.keys(was), ...Object.keys(now)])].filter((p) => was[p] !== now[p]);
   if (changed.length === 0) return undefined;
-  return `the spec's ${changed.join(", ")} changed since run ${runId} began: it resumes, and what it read, sent or delivered before keeps the spec it began with. To apply the change to every record, let the run end (or \`batchpipe cancel\` it, from code cancelRun), then run again: requests that succeeded are answered from the result cache`;
+  return `the spec's ${changed.join(", ")} changed since run ${runId} began: it resumes, and what it read, sent or delivered before keeps the spec it began with. To apply the change to every record, let the run end (or \`batchpipe cancel\` it (from code: cancelRun)), then run again: requests that succeeded are answered from the result cache`;
 }

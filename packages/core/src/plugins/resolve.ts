@@ -299,7 +299,7 @@ function loadFailed(what: string, error: unknown): BatchpipeError {
     ErrorCodes.PLUGIN_INVALID,
     `${what} failed to load: ${first.trim()}${at ? ` at ${at}` : ""}`,
     {
-      hint: "fix the error in the plugin module (run it with --debug for the stack; from code: the error's cause holds it)",
+      hint: "fix the error in the plugin module (run it with --debug for the stack (from code: the error's cause holds it))",
       plugin: what,
       cause: error,
     },

@@ -43,7 +43,7 @@ export function checkStateOwner(dir: string, name: string, o: { claim: boolean }
       ErrorCodes.STATE_FAILED,
       `the state folder ${dir} belongs to the pipeline "${owner}", not "${name}"`,
       {
-        hint: `Give each pipeline a state folder of its own: leave out --state-dir (from code: the stateDir option, workConfig.state_dir; the default is .batchpipe/<name> beside the spec) or name another folder. If the pipeline was renamed, write its new name into ${file}.`,
+        hint: `Give each pipeline a state folder of its own: leave out --state-dir (from code: the stateDir option, workConfig.state_dir) for the default, .batchpipe/<name> beside the spec, or name another folder. If the pipeline was renamed, write its new name into ${file}.`,
       },
     );
 }

@@ -119,7 +119,7 @@ function refuseRunState(stateDir: string, target: WatchTarget): void {
     ErrorCodes.USAGE,
     `this pipeline was processed by \`batchpipe run\` (run ${run}, state ${stateDir}): a watcher would take the files of ${target.describe} that run read as new ones and deliver their records again`,
     {
-      hint: "Keep using `batchpipe run` for it; or watch with another pipeline name or --state-dir and other sink paths; or move the files the run read out of the folder and pass --force (from code: force: true; the watcher then appends to the run's sinks; it does not know the ids that run delivered).",
+      hint: "Keep using `batchpipe run` for it; or watch with another pipeline name or --state-dir and other sink paths; or move the files the run read out of the folder and pass --force (from code: force: true): the watcher then appends to the run's sinks (it does not know the ids that run delivered).",
     },
   );
 }
