@@ -55,7 +55,7 @@ export default defineCommand({
       ...stoppedLines(run, pipelineCommand(watch ? "watch" : "run", context.args, "", ctx.cli)),
       `  started ${new Date(run.createdAt).toISOString()}${run.finishedAt ? ` · finished ${new Date(run.finishedAt).toISOString()}` : ""}`,
       // while the source is read (streaming submission) the total is not known yet
-      `  records ${fmt(c.succeeded + c.failed)}/${run.totals ? fmt(total) : "? (source still being read)"} done · ok ${fmt(c.succeeded)}${cutCounts(c.cutByReason) && ` (${cutCounts(c.cutByReason)})`} · failed ${fmt(c.failed)} · retried ${fmt(c.retried)}`,
+      `  records ${fmt(c.succeeded + c.failed)}${run.totals ? `/${fmt(total)} done` : " done so far, of a total not known yet (the source is still being read)"} · ok ${fmt(c.succeeded)}${cutCounts(c.cutByReason) && ` (${cutCounts(c.cutByReason)})`} · failed ${fmt(c.failed)} · retried ${fmt(c.retried)}`,
       `  shards ${
         Object.entries(run.shards)
           .map(([k, n]) => `${k} ${fmt(n)}`)
