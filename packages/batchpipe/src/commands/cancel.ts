@@ -1,11 +1,13 @@
 /** `batchpipe cancel <pipeline.yaml>`: cancel the open batches of the unfinished run. */
 
 import {
+  BatchpipeError,
   type CancelResult,
   cancelRun,
   defaultStateDir,
   ErrorCodes,
   isBatchpipeError,
+  pipelineStatus,
   readWatchCounts,
 } from "@batchpipe/core";
 import { defineCommand } from "citty";
@@ -36,6 +38,18 @@ export default defineCommand({
       const command = readWatchCounts(stateDir ?? defaultStateDir(pipeline)) ? "watch" : "run";
       // a watcher ends the cancelled run and goes on with the next files; a run stops
       const after = command === "watch" ? "and goes on watching" : "and stops";
+      // said here: core's "no unfinished run" hints at starting one, which is not what a cancel wants
+      const latest = pipelineStatus(pipeline, { stateDir }).run;
+      if (latest === null || latest.finishedAt !== null)
+        throw new BatchpipeError(
+          ErrorCodes.USAGE,
+          `pipeline "${pipeline.spec.name}" has no unfinished run: nothing to cancel`,
+          {
+            hint: latest
+              ? `Its latest run, ${latest.id} (${latest.status}), has ended; \`${pipelineCommand("status", args, "", ctx.cli)}\` shows it.`
+              : "It has not run yet.",
+          },
+        );
       const stopped = trap.received();
       if (stopped) {
         io.stderr.write("■ stopped before the cancel began: nothing was cancelled or flagged.\n");
