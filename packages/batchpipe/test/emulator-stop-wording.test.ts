@@ -64,6 +64,11 @@ describe("a stopped run on the in-process emulator says its batches ended with i
     expect(stop.stdout).toMatch(
       new RegExp(`^stopped the background run \\(pid \\d+\\); the state is saved; ${GONE}\\.\\n`),
     );
+    // status, read from the state, says the same of the batches it lists
+    const status = await batchpipe(["status", "pipeline.yaml"], { cwd: dir });
+    expect(status.stdout).toMatch(
+      /\n {2}batch batch_\w+ shard 00001 \(attempt 1, 5 requests\): in_progress when last polled\n {2}these batches were in the in-process emulator, which stopped with its process: the next run finds them gone and sends their requests again\n/,
+    );
     // what it says is so: the batch is gone and its requests are sent again
     const resume = await batchpipe(["run", "pipeline.yaml", "--json"], { cwd: dir, timeoutMs: 60_000 });
     expect(resume.code, resume.stderr).toBe(0);

@@ -75,9 +75,14 @@ export function pipelineCommand(
  * the in-process emulator's (`use: emulator`) end with the process, and the next run sends again.
  */
 export function openBatchesAfterStop(pipeline: Pipeline): string {
-  return pipeline.spec.provider.use === "emulator"
+  return inProcessEmulator(pipeline)
     ? "the in-process emulator stopped with this process, and the open batches with it: the next run finds them gone and sends their requests again"
     : "open batches go on at the provider";
+}
+
+/** `provider: { use: emulator }`: the emulator runs inside the process running the pipeline */
+export function inProcessEmulator(pipeline: Pipeline): boolean {
+  return pipeline.spec.provider.use === "emulator";
 }
 
 /** a path as a POSIX shell reads it back: as it is when it is plain, else in single quotes */

@@ -5,7 +5,13 @@ import { defineCommand } from "citty";
 import { cliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
 import { withoutCodeNotes } from "../render-error.js";
-import { loadPipelineArg, pipelineArgs, pipelineCommand, stateDirArg } from "./pipeline-args.js";
+import {
+  inProcessEmulator,
+  loadPipelineArg,
+  pipelineArgs,
+  pipelineCommand,
+  stateDirArg,
+} from "./pipeline-args.js";
 import { cutCounts, failureLines, fmt, money, spent, unpriced } from "./run-output.js";
 
 export default defineCommand({
@@ -47,8 +53,8 @@ export default defineCommand({
     }
     const c = run.counters;
     const total = run.totals?.read ?? 0;
-    // a cancel no process has acted on: the batches' states are those last polled, before it
-    const unsettled = run.cancelRequested && run.status === "stopped";
+    // no process runs it (a cancel not acted on, too): the batches' states are those last polled
+    const unpolled = run.status === "stopped";
     const lines = [
       `${status.name}: run ${run.id} ${run.status}${run.cancelRequested ? " (cancel requested)" : ""}${status.running ? ` · ${status.runningPid === null ? "its process is starting" : `running in pid ${status.runningPid}`}` : ""}`,
       // a watched pipeline resumes with `batchpipe watch` (`run` refuses it)
@@ -65,7 +71,12 @@ export default defineCommand({
     ];
     for (const b of run.batches)
       lines.push(
-        `  batch ${b.batchId} shard ${b.shard} (attempt ${b.attempt}, ${fmt(b.requests)} requests): ${b.status ?? "?"}${unsettled ? " when last polled" : ""}`,
+        `  batch ${b.batchId} shard ${b.shard} (attempt ${b.attempt}, ${fmt(b.requests)} requests): ${b.status ?? "?"}${unpolled ? " when last polled" : ""}`,
+      );
+    // no process runs it: the in-process emulator's batches ended with the process that ran them
+    if (run.batches.length > 0 && run.status === "stopped" && inProcessEmulator(pipeline))
+      lines.push(
+        "  these batches were in the in-process emulator, which stopped with its process: the next run finds them gone and sends their requests again",
       );
     io.stdout.write(`${lines.join("\n")}\n${failureLines(c)}${daemonLine}${watchLine}`);
     return ExitCode.OK;
