@@ -81,7 +81,7 @@ export async function runCli(argv: string[], options: RunCliOptions = {}): Promi
     err(`${wrapUsage(await renderUsage(main), usageWidth(io.stderr))}\n`);
     if (args.length > 0)
       err(
-        `\n${usageError(`unknown option ${args[0]}`, "a command comes first; `batchpipe <command> --help` lists its options")}`,
+        `\n${usageError(`unknown option ${args[0]}`, `a command comes first; \`${ctx.cli} <command> --help\` lists its options`)}`,
       );
     return ExitCode.USAGE;
   }

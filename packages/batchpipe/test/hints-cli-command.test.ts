@@ -85,6 +85,10 @@ describe("the commands a hint prints start the way the user started batchpipe", 
     expect(pnpm.stderr).toContain(
       "hint: Start one with `pnpm exec batchpipe run pipeline.yaml --state-dir st --detach`;",
     );
+    const noCommand = await batchpipe(["--bogus"], { cwd: dir, env: PNPM });
+    expect(noCommand.stderr).toContain(
+      "  hint: a command comes first; `pnpm exec batchpipe <command> --help` lists its options\n",
+    );
     const bare = await batchpipe(["stop", "pipeline.yaml"], {
       cwd: dir,
       env: { npm_command: undefined, npm_config_user_agent: undefined },
