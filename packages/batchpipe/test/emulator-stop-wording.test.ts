@@ -2,39 +2,16 @@
 // or a background one by `batchpipe stop`, said "open batches go on at the provider", but those
 // batches die with the process: the next run polls them, gets 404s and sends their requests again.
 // The stop now says so; a run against a provider of its own keeps the old wording (signals.test).
-import fs from "node:fs";
-import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { batchpipe, records, signalOnce, startBatchpipe, tempDir, waitFor } from "./support/harness.js";
-
-/** the in-process emulator, answering one line every 2 s: the batch is open when the run stops */
-function slowEmulatorPipeline(): string {
-  const dir = tempDir("bp-emu-stop-");
-  fs.writeFileSync(path.join(dir, "data.jsonl"), records(5));
-  fs.writeFileSync(
-    path.join(dir, "pipeline.yaml"),
-    [
-      "version: 1",
-      "name: emu-stop",
-      "provider: { use: emulator, emulator: { timeScale: 1, latencies: { linesPerSecond: 0.5 } } }",
-      "source: { use: jsonl, path: ./data.jsonl }",
-      "transform:",
-      '  id: "{{ id }}"',
-      '  body: { model: gpt-4o-mini, messages: [{ role: user, content: "{{ text }}" }] }',
-      "batch: { poll_interval: 50ms }",
-      "sinks: [{ use: jsonl, path: ./out/results.jsonl }]",
-      "",
-    ].join("\n"),
-  );
-  return dir;
-}
+import { batchpipe, signalOnce, waitFor } from "./support/harness.js";
+import { slowEmulatorPipeline, speedUp } from "./support/slow-emulator.js";
 
 const GONE =
   "the in-process emulator stopped with this process, and the open batches with it: the next run finds them gone and sends their requests again";
 
 describe("a stopped run on the in-process emulator says its batches ended with it", () => {
   it("Ctrl-C on `batchpipe run`", async () => {
-    const dir = slowEmulatorPipeline();
+    const dir = slowEmulatorPipeline("emu-stop", 5);
     const run = await batchpipe(["run", "pipeline.yaml"], {
       cwd: dir,
       timeoutMs: 60_000,
@@ -50,7 +27,7 @@ describe("a stopped run on the in-process emulator says its batches ended with i
   }, 60_000);
 
   it("`batchpipe stop` on `run --detach`", async () => {
-    const dir = slowEmulatorPipeline();
+    const dir = slowEmulatorPipeline("emu-stop", 5);
     const started = await batchpipe(["run", "pipeline.yaml", "--detach"], { cwd: dir });
     expect(started.code, started.stderr).toBe(0);
     await waitFor(
@@ -70,6 +47,7 @@ describe("a stopped run on the in-process emulator says its batches ended with i
       /\n {2}batch batch_\w+ shard 00001 \(attempt 1, 5 requests\): in_progress when last polled\n {2}these batches were in the in-process emulator, which stopped with its process: the next run finds them gone and sends their requests again\n/,
     );
     // what it says is so: the batch is gone and its requests are sent again
+    speedUp(dir);
     const resume = await batchpipe(["run", "pipeline.yaml", "--json"], { cwd: dir, timeoutMs: 60_000 });
     expect(resume.code, resume.stderr).toBe(0);
     expect(resume.events.find((e) => e.type === "shard_collected")).toMatchObject({

@@ -3,39 +3,16 @@
 // run --detach, stop, status, cancel and cache began with a bare `batchpipe`, which the shell does
 // not find. They now use the same detection as init (npm_command=exec and the package manager's
 // user agent); run on the PATH they still say `batchpipe`.
-import fs from "node:fs";
-import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { batchpipe, records, tempDir, waitFor } from "./support/harness.js";
+import { batchpipe, tempDir, waitFor } from "./support/harness.js";
+import { slowEmulatorPipeline } from "./support/slow-emulator.js";
 
 const NPX = { npm_command: "exec", npm_config_user_agent: "npm/11.19.1 node/v20.20.2 linux x64" };
 const PNPM = { npm_command: "exec", npm_config_user_agent: "pnpm/10.34.9 npm/? node/v20.20.2" };
 
-/** the in-process emulator, answering one line every 2 s: the batch stays open a while */
-function slowEmulatorPipeline(): string {
-  const dir = tempDir("bp-cli-command-");
-  fs.writeFileSync(path.join(dir, "data.jsonl"), records(3));
-  fs.writeFileSync(
-    path.join(dir, "pipeline.yaml"),
-    [
-      "version: 1",
-      "name: cli-command",
-      "provider: { use: emulator, emulator: { timeScale: 1, latencies: { linesPerSecond: 0.5 } } }",
-      "source: { use: jsonl, path: ./data.jsonl }",
-      "transform:",
-      '  id: "{{ id }}"',
-      '  body: { model: gpt-4o-mini, messages: [{ role: user, content: "{{ text }}" }] }',
-      "batch: { poll_interval: 50ms }",
-      "sinks: [{ use: jsonl, path: ./out/results.jsonl }]",
-      "",
-    ].join("\n"),
-  );
-  return dir;
-}
-
 describe("the commands a hint prints start the way the user started batchpipe", () => {
   it("npx: run --detach, stop, status, cancel", async () => {
-    const dir = slowEmulatorPipeline();
+    const dir = slowEmulatorPipeline("cli-command", 3);
     const o = { cwd: dir, env: NPX };
     const detach = await batchpipe(["run", "pipeline.yaml", "--detach"], o);
     expect(detach.code, detach.stderr).toBe(0);
@@ -80,7 +57,7 @@ describe("the commands a hint prints start the way the user started batchpipe", 
   }, 60_000);
 
   it("pnpm exec, and a bare `batchpipe` when it is on the PATH", async () => {
-    const dir = slowEmulatorPipeline();
+    const dir = slowEmulatorPipeline("cli-command", 3);
     const pnpm = await batchpipe(["stop", "pipeline.yaml", "--state-dir", "st"], { cwd: dir, env: PNPM });
     expect(pnpm.stderr).toContain(
       "hint: Start one with `pnpm exec batchpipe run pipeline.yaml --state-dir st --detach`;",

@@ -8,7 +8,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { withoutCodeNotes } from "../src/render-error.js";
-import { batchpipe, ROOT, records, tempDir, waitFor } from "./support/harness.js";
+import { batchpipe, ROOT, waitFor } from "./support/harness.js";
+import { slowEmulatorPipeline, speedUp } from "./support/slow-emulator.js";
 
 /** every line of core's sources that holds a "from code" note */
 function coreNoteLines(): { file: string; line: string }[] {
@@ -26,27 +27,6 @@ function coreNoteLines(): { file: string; line: string }[] {
   return found;
 }
 
-function slowEmulatorPipeline(): string {
-  const dir = tempDir("bp-code-notes-");
-  fs.writeFileSync(path.join(dir, "data.jsonl"), records(3));
-  fs.writeFileSync(
-    path.join(dir, "pipeline.yaml"),
-    [
-      "version: 1",
-      "name: code-notes",
-      "provider: { use: emulator, emulator: { timeScale: 1, latencies: { linesPerSecond: 0.5 } } }",
-      "source: { use: jsonl, path: ./data.jsonl }",
-      "transform:",
-      '  id: "{{ id }}"',
-      '  body: { model: gpt-4o-mini, messages: [{ role: user, content: "Say: {{ text }}" }] }',
-      "batch: { poll_interval: 50ms }",
-      "sinks: [{ use: jsonl, path: ./out/results.jsonl }]",
-      "",
-    ].join("\n"),
-  );
-  return dir;
-}
-
 describe("the CLI prints hints without their notes for library users", () => {
   it("every note in core's hints is one the CLI drops whole", () => {
     const lines = coreNoteLines();
@@ -56,7 +36,7 @@ describe("the CLI prints hints without their notes for library users", () => {
   });
 
   it("errors, their --json events and the warnings of `run`", async () => {
-    const dir = slowEmulatorPipeline();
+    const dir = slowEmulatorPipeline("code-notes", 3, "Say: {{ text }}");
     const started = await batchpipe(["run", "pipeline.yaml", "--detach"], { cwd: dir });
     expect(started.code, started.stderr).toBe(0);
     await waitFor(
@@ -84,6 +64,7 @@ describe("the CLI prints hints without their notes for library users", () => {
     expect(stop.code, stop.stderr).toBe(0);
 
     // the prompt changed before the resume: the warning says what a cancel would do, for the CLI
+    speedUp(dir);
     const spec = path.join(dir, "pipeline.yaml");
     fs.writeFileSync(spec, fs.readFileSync(spec, "utf8").replace("Say: ", "Repeat: "));
     const resumed = await batchpipe(["run", "pipeline.yaml"], { cwd: dir, timeoutMs: 60_000 });
