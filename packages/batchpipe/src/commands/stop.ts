@@ -13,6 +13,7 @@ import {
 import { defineCommand } from "citty";
 import { cliContext } from "../context.js";
 import { ExitCode } from "../exit-codes.js";
+import { exitCodeForSignal, trapSignals } from "../signals.js";
 import { durationArg } from "./duration-arg.js";
 import {
   loadPipelineArg,
@@ -44,9 +45,24 @@ export default defineCommand({
     const stateDir = given ?? defaultStateDir(pipeline);
     checkStateOwner(stateDir, pipeline.spec.name, { claim: false });
     const command = readDaemon(stateDir)?.command[1] === "watch" ? "watch" : "run";
-    const result = await stopDaemon(stateDir, {
-      timeoutMs,
-    });
+    // the wait is ours (stopDaemon only signals): a Ctrl-C ends it and says where the run stands
+    const trap = trapSignals({ io: ctx.io, quiet: false, doing: "no longer waiting" });
+    let result: Awaited<ReturnType<typeof stopDaemon>>;
+    try {
+      result = await stopDaemon(stateDir, { timeoutMs: 0 });
+      if (result?.signalled && !result.stopped) {
+        result.stopped = await waitForExit(stateDir, timeoutMs, trap.signal);
+        const signalName = trap.received();
+        if (signalName) {
+          ctx.io.stderr.write(
+            `■ stopped waiting; the background ${command === "watch" ? "watcher" : "run"} (pid ${result.pid}) has the stop signal and goes on saving its state.\n  follow it: ${pipelineCommand("logs", args, "-f", ctx.cli)} · end it at once: kill -9 ${result.pid} (the state survives)\n`,
+          );
+          return exitCodeForSignal(signalName);
+        }
+      }
+    } finally {
+      trap.dispose();
+    }
     if (!result?.signalled) {
       // a foreground watcher holds the lock in watch/ (and the pipeline's while a group runs), a run the pipeline's
       const holder = lockHolder(path.join(stateDir, "watch")) ?? lockHolder(stateDir);
@@ -79,3 +95,13 @@ export default defineCommand({
     return ExitCode.OK;
   },
 });
+
+/** true once the daemon has exited, false at the timeout or when `signal` aborts */
+async function waitForExit(stateDir: string, timeoutMs: number, signal: AbortSignal): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (!signal.aborted && Date.now() < deadline) {
+    if (readDaemon(stateDir)?.state !== "running") return true;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return readDaemon(stateDir)?.state !== "running";
+}
