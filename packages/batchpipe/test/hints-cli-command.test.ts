@@ -1,10 +1,12 @@
 // Installed with `npm i -D batchpipe`, batchpipe is not on the PATH: the user runs `npx batchpipe`
 // (or `pnpm exec batchpipe`). `init` printed its next steps that way, but the commands printed by
-// run --detach, stop, status, cancel and cache began with a bare `batchpipe`, which the shell does
+// run --detach, stop, status, cancel, cache and watch began with a bare `batchpipe`, which the shell does
 // not find. They now use the same detection as init (npm_command=exec and the package manager's
 // user agent); run on the PATH they still say `batchpipe`.
+import fs from "node:fs";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { batchpipe, tempDir, waitFor } from "./support/harness.js";
+import { batchpipe, startBatchpipe, tempDir, waitFor, writeEmulatorPipeline } from "./support/harness.js";
 import { slowEmulatorPipeline } from "./support/slow-emulator.js";
 
 const NPX = { npm_command: "exec", npm_config_user_agent: "npm/11.19.1 node/v20.20.2 linux x64" };
@@ -43,6 +45,30 @@ describe("the commands a hint prints start the way the user started batchpipe", 
       "hint: Start one with `npx batchpipe run pipeline.yaml --detach`; `npx batchpipe status pipeline.yaml` shows the last one.",
     );
   }, 90_000);
+
+  it("npx: watch --detach, its stop, and a watcher's interrupted event", async () => {
+    const dir = tempDir("bp-cli-command-watch-");
+    fs.mkdirSync(path.join(dir, "inbox"));
+    writeEmulatorPipeline(dir, { name: "cli-command-watch" });
+    const o = { cwd: dir, env: NPX };
+    const detach = await batchpipe(["watch", "pipeline.yaml", "--detach"], o);
+    expect(detach.code, detach.stderr).toBe(0);
+    expect(detach.stdout).toContain(
+      "  follow it: npx batchpipe logs pipeline.yaml -f · stop it: npx batchpipe stop pipeline.yaml\n",
+    );
+    expect((await batchpipe(["stop", "pipeline.yaml"], o)).code).toBe(0);
+    const watcher = startBatchpipe(["watch", "pipeline.yaml", "--json"], {
+      ...o,
+      onEvent: (event, child) => {
+        if (event.type === "watching") child.kill("SIGTERM");
+      },
+    });
+    const done = await watcher.done;
+    expect(done.events.at(-1)).toMatchObject({
+      type: "interrupted",
+      resume: "npx batchpipe watch pipeline.yaml",
+    });
+  }, 60_000);
 
   it("npx: init, then cache after a run", async () => {
     const dir = tempDir("bp-cli-command-");

@@ -95,7 +95,7 @@ export default defineCommand({
       io.stdout.write(
         args.json
           ? `${JSON.stringify({ type: "detached", ...info })}\n`
-          : `watching in the background: pid ${info.pid}\n  log: ${info.log}\n  follow it: ${pipelineCommand("logs", args, "-f")} · stop it: ${pipelineCommand("stop", args)}\n`,
+          : `watching in the background: pid ${info.pid}\n  log: ${info.log}\n  follow it: ${pipelineCommand("logs", args, "-f", ctx.cli)} · stop it: ${pipelineCommand("stop", args, "", ctx.cli)}\n`,
       );
       return ExitCode.OK;
     }
@@ -122,7 +122,7 @@ export default defineCommand({
         io.stdout.write(`${JSON.stringify(out)}\n`);
         return;
       }
-      const line = describe(event, rel, background ? `batchpipe stop ${args.pipeline}` : "Ctrl-C");
+      const line = describe(event, rel, background ? pipelineCommand("stop", args, "", ctx.cli) : "Ctrl-C");
       if (line) io.stderr.write(`${line}\n`);
       if (event.type === "engine") renderer!.onEvent(event.event);
     };
@@ -159,13 +159,13 @@ export default defineCommand({
             : summarizeError(error),
         );
       if (signalName && isBatchpipeError(error) && error.code === ErrorCodes.INTERRUPTED) {
-        const command = `batchpipe watch ${args.pipeline}${args["state-dir"] ? ` --state-dir ${args["state-dir"]}` : ""}`;
+        const command = pipelineCommand("watch", args, "", ctx.cli);
         // as `run --json`: a script learns the watcher stopped, and how to go on
         if (args.json)
           io.stdout.write(
             `${JSON.stringify({ type: "interrupted", signal: signalName, resume: command })}\n`,
           );
-        else io.stderr.write("■ stopped; unfinished files resume at the next `batchpipe watch`.\n");
+        else io.stderr.write(`■ stopped; unfinished files resume at the next \`${command}\`.\n`);
         return exitCodeForSignal(signalName);
       }
       throw error;
