@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { BatchpipeError, ErrorCodes } from "../errors.js";
+import type { ProviderPlugin } from "../plugin.js";
 import { closest } from "../spec/issues.js";
 import { batchSchema, providerSchema } from "../spec/schema.js";
 import { PROMPT_ENDPOINTS } from "../transform/prompt.js";
@@ -53,25 +54,48 @@ export interface WorkConfig {
   model?: string;
   /** fields added to every request built from `messages` / `input` (temperature, response_format, …) */
   body?: Record<string, unknown>;
-  /** `{ use: "openai" | "emulator", base_url?, api_key?, emulator? }`; default OpenAI with OPENAI_API_KEY */
-  provider?: { use?: string; base_url?: string; api_key?: string; emulator?: Record<string, unknown> };
+  /**
+   * `{ use: "openai" | "anthropic" | "emulator", base_url?, api_key?, emulator?, … }`: the provider's
+   * options sit beside `use` (checked by its schema); default OpenAI with OPENAI_API_KEY
+   */
+  provider?: {
+    use?: string | ProviderPlugin;
+    base_url?: string;
+    api_key?: string;
+    emulator?: Record<string, unknown>;
+    [option: string]: unknown;
+  };
   /** the spec's other batch options */
   batch?: {
-    max_requests?: number;
-    /** bytes, or a size such as "100MB" */
-    max_bytes?: number | string;
+    /** null: the provider's limit (the first batch 6,250, then 12,500) */
+    max_requests?: number | null;
+    /** bytes, or a size such as "100MB"; null: the provider's limit */
+    max_bytes?: number | string | null;
     max_enqueued_tokens?: number | null;
     max_attempts?: number;
     /** ms, or a duration such as "30s" */
     poll_interval?: number | string;
+    /** ms, or a duration such as "6h" */
+    max_outage?: number | string;
+    /** bytes, or a size such as "1GB"; 0 turns the result cache off */
+    cache_max_size?: number | string;
     max_cost?: number | null;
     /** ms, or a duration such as "5m" */
     plugin_timeout?: number | string;
+    /** ms, or a duration such as "12h"; null: none */
+    deadline?: number | string | null;
   };
   /** default `.batchpipe/<name>` in run()'s `dir` */
   state_dir?: string;
 }
 export type ParsedWorkConfig = z.output<typeof workConfigSchema>;
+
+// WorkConfig.batch must name every key the schema takes: a key it lacks is refused by tsc in a
+// runner's workConfig although run() accepts it
+type SchemaBatchKey = keyof NonNullable<z.input<typeof workConfigSchema>["batch"]>;
+type MissingBatchKey = Exclude<SchemaBatchKey, keyof NonNullable<WorkConfig["batch"]>>;
+const batchKeysCovered: [MissingBatchKey] extends [never] ? true : MissingBatchKey = true;
+void batchKeysCovered;
 
 export function parseWorkConfig(value: unknown, owner = "workConfig"): ParsedWorkConfig {
   if (value === undefined || value === null) {
