@@ -156,7 +156,7 @@ console.log(JSON.stringify([error.code, error.message, error.hint]));`;
       [
         "PLUGIN_NOT_FOUND",
         "cannot find the sink plugin "sqlite" (tried the built-ins, @batchpipe/sink-sqlite, batchpipe-sink-sqlite)",
-        "install @batchpipe/sink-sqlite beside the spec (\`npm i @batchpipe/sink-sqlite\`), or run the spec with the batchpipe command line, which includes it",
+        "install @batchpipe/sink-sqlite beside the spec (\`npm i @batchpipe/sink-sqlite\`), or run the spec with the batchpipe command line, which includes it; from code, import runSpec or BatchRunner from "batchpipe" instead of "@batchpipe/core" (or pass builtins: officialPlugins from "batchpipe")",
       ]
     `);
   });
@@ -177,15 +177,15 @@ console.log(JSON.stringify(hints));`;
       for (const name of Object.keys(registry!)) expect(hints).toHaveProperty([`${kind} ${name}`]);
     expect(hints).toMatchInlineSnapshot(`
       {
-        "provider anthropic": "install @batchpipe/provider-anthropic beside the spec (\`npm i @batchpipe/provider-anthropic\`), or run the spec with the batchpipe command line, which includes it",
-        "provider emulator": "install @batchpipe/openai-emulator beside the spec (\`npm i @batchpipe/openai-emulator\`), or run the spec with the batchpipe command line, which includes it",
-        "provider openai": "install @batchpipe/provider-openai beside the spec (\`npm i @batchpipe/provider-openai\`), or run the spec with the batchpipe command line, which includes it",
-        "sink jsonl": "install @batchpipe/sink-jsonl beside the spec (\`npm i @batchpipe/sink-jsonl\`), or run the spec with the batchpipe command line, which includes it",
-        "sink postgres": "install @batchpipe/sink-postgres beside the spec (\`npm i @batchpipe/sink-postgres\`), or run the spec with the batchpipe command line, which includes it",
-        "sink sqlite": "install @batchpipe/sink-sqlite beside the spec (\`npm i @batchpipe/sink-sqlite\`), or run the spec with the batchpipe command line, which includes it",
-        "source csv": "install @batchpipe/source-csv beside the spec (\`npm i @batchpipe/source-csv\`), or run the spec with the batchpipe command line, which includes it",
-        "source jsonl": "install @batchpipe/source-jsonl beside the spec (\`npm i @batchpipe/source-jsonl\`), or run the spec with the batchpipe command line, which includes it",
-        "source parquet": "install @batchpipe/source-parquet beside the spec (\`npm i @batchpipe/source-parquet\`), or run the spec with the batchpipe command line, which includes it",
+        "provider anthropic": "install @batchpipe/provider-anthropic beside the spec (\`npm i @batchpipe/provider-anthropic\`), or run the spec with the batchpipe command line, which includes it; from code, import runSpec or BatchRunner from "batchpipe" instead of "@batchpipe/core" (or pass builtins: officialPlugins from "batchpipe")",
+        "provider emulator": "install @batchpipe/openai-emulator beside the spec (\`npm i @batchpipe/openai-emulator\`), or run the spec with the batchpipe command line, which includes it; from code, import runSpec or BatchRunner from "batchpipe" instead of "@batchpipe/core" (or pass builtins: officialPlugins from "batchpipe")",
+        "provider openai": "install @batchpipe/provider-openai beside the spec (\`npm i @batchpipe/provider-openai\`), or run the spec with the batchpipe command line, which includes it; from code, import runSpec or BatchRunner from "batchpipe" instead of "@batchpipe/core" (or pass builtins: officialPlugins from "batchpipe")",
+        "sink jsonl": "install @batchpipe/sink-jsonl beside the spec (\`npm i @batchpipe/sink-jsonl\`), or run the spec with the batchpipe command line, which includes it; from code, import runSpec or BatchRunner from "batchpipe" instead of "@batchpipe/core" (or pass builtins: officialPlugins from "batchpipe")",
+        "sink postgres": "install @batchpipe/sink-postgres beside the spec (\`npm i @batchpipe/sink-postgres\`), or run the spec with the batchpipe command line, which includes it; from code, import runSpec or BatchRunner from "batchpipe" instead of "@batchpipe/core" (or pass builtins: officialPlugins from "batchpipe")",
+        "sink sqlite": "install @batchpipe/sink-sqlite beside the spec (\`npm i @batchpipe/sink-sqlite\`), or run the spec with the batchpipe command line, which includes it; from code, import runSpec or BatchRunner from "batchpipe" instead of "@batchpipe/core" (or pass builtins: officialPlugins from "batchpipe")",
+        "source csv": "install @batchpipe/source-csv beside the spec (\`npm i @batchpipe/source-csv\`), or run the spec with the batchpipe command line, which includes it; from code, import runSpec or BatchRunner from "batchpipe" instead of "@batchpipe/core" (or pass builtins: officialPlugins from "batchpipe")",
+        "source jsonl": "install @batchpipe/source-jsonl beside the spec (\`npm i @batchpipe/source-jsonl\`), or run the spec with the batchpipe command line, which includes it; from code, import runSpec or BatchRunner from "batchpipe" instead of "@batchpipe/core" (or pass builtins: officialPlugins from "batchpipe")",
+        "source parquet": "install @batchpipe/source-parquet beside the spec (\`npm i @batchpipe/source-parquet\`), or run the spec with the batchpipe command line, which includes it; from code, import runSpec or BatchRunner from "batchpipe" instead of "@batchpipe/core" (or pass builtins: officialPlugins from "batchpipe")",
         "transform prompt": "found prompt",
       }
     `);
