@@ -175,6 +175,15 @@ export function checkpointProblem(value: unknown): string | undefined {
  * object at all (its fields are checked per record: a bad one fails that record)
  */
 export function checkRequest(request: unknown, record: SourceRecord, label: string): void {
+  if (typeof (request as PromiseLike<unknown> | null)?.then === "function") {
+    // an async toRequest: its rejection would crash the process unhandled, its request is lost
+    Promise.resolve(request).catch(() => {});
+    throw broken(
+      label,
+      `toRequest() returned a Promise for the record at ${record.position.file}:${record.position.line}: it must return the request itself`,
+      "toRequest(record) is synchronous: make it a plain function returning { custom_id, url, body }, and do the async work (a file, a lookup table) in create(), which may be async.",
+    );
+  }
   if (request !== null && typeof request === "object" && !Array.isArray(request)) return;
   throw broken(
     label,
