@@ -8,7 +8,13 @@ import { type ConformanceCheck, testProvider } from "../src/testing/index.js";
  * "crash"); each batch ends at its first poll. `flaws` break what the suite is there to catch.
  */
 function memoryProvider(
-  flaws: { forgetful?: boolean; echoTwice?: boolean; rawNewline?: boolean; cancelThrows?: boolean } = {},
+  flaws: {
+    forgetful?: boolean;
+    echoTwice?: boolean;
+    rawNewline?: boolean;
+    cancelThrows?: boolean;
+    asyncOutput?: boolean;
+  } = {},
 ): ProviderPlugin {
   const batches = new Map<string, { ids: string[]; tag: string; polls: number }>();
   const snapshot = (id: string): BatchSnapshot => {
@@ -42,7 +48,10 @@ function memoryProvider(
       model: typeof request.body.model === "string" ? request.body.model : "",
       json: false,
     }),
-    output: (response) => ({ ok: true, output: response }),
+    // an async output() (a JS provider): the engine reads `ok` off a Promise and fails every request
+    output: flaws.asyncOutput
+      ? ((async (response: unknown) => ({ ok: true, output: response })) as never)
+      : (response) => ({ ok: true, output: response }),
     async open() {
       return {
         async submit(shard) {
@@ -115,6 +124,15 @@ describe("testProvider", () => {
     expect(failed).toContain(
       "provider:memory: encode gives one line per request, its own per id, and the shard's bytes add up",
     );
+  });
+
+  test("an output() that answers with a Promise fails the exactly-once check, saying why", async () => {
+    const checks = testProvider(memoryProvider({ asyncOutput: true }), options);
+    expect(await failures(checks)).toEqual([
+      "provider:memory: a submitted shard ends and every request comes back exactly once",
+    ]);
+    const check = checks.find((c) => c.name.endsWith("every request comes back exactly once"))!;
+    await expect(check.run()).rejects.toThrow("output() returned a Promise for conformance-1");
   });
 
   test("a cancel that throws fails the cancel check", async () => {

@@ -111,7 +111,9 @@ export function testProvider(plugin: ProviderPlugin, options: TestProviderOption
       const ended = await p.waitEnded(connection, submitted.batch);
       assert.equal(ended.ending, "completed", `the batch ended ${ended.ending} (${ended.status})`);
       assert.equal(ended.queueFull, null, "queueFull on a completed batch");
-      p.expectEachOnce(await p.results(connection, ended), "exactly");
+      const items = await p.results(connection, ended);
+      p.expectEachOnce(items, "exactly");
+      p.expectOutputs(items);
       await connection.cleanUp({ staged: submitted.staged, batch: roundTrip(ended) }, { signal: p.signal });
     }),
 
@@ -329,6 +331,33 @@ class ProviderFixture {
     for (const e of s.errors) assert.ok(typeof e.code === "string" && typeof e.message === "string", "error");
     if (s.counts) for (const n of Object.values(s.counts)) assert.ok(Number.isInteger(n) && n >= 0, "counts");
     for (const t of [s.createdAt, s.expiresAt]) assert.ok(t === null || Number.isFinite(t), "times in ms");
+  }
+
+  /** output() turns each success's response into the row's output, synchronously, as collect does */
+  expectOutputs(items: readonly ResultItem[]): void {
+    for (const item of items) {
+      if (item.kind !== "success") continue;
+      const request =
+        item.index === undefined
+          ? this.requests.find((r) => r.custom_id === item.id)
+          : this.requests[item.index];
+      if (!request) continue;
+      const { json } = this.plugin.encode(request, this.parsed);
+      let out: unknown;
+      try {
+        out = this.plugin.output(item.response, { endpoint: request.url, json });
+      } catch (error) {
+        assert.fail(`output() threw for ${request.custom_id}: ${(error as Error)?.message ?? String(error)}`);
+      }
+      assert.ok(
+        typeof (out as PromiseLike<unknown> | null)?.then !== "function",
+        `output() returned a Promise for ${request.custom_id}: it must answer synchronously with { ok: true, output } or { ok: false, message } (a Promise has no ok: the engine fails every request as invalid_json_output)`,
+      );
+      const result = out as { ok?: unknown; message?: unknown } | null;
+      assert.equal(typeof result?.ok, "boolean", `output() for ${request.custom_id}: { ok: boolean, … }`);
+      if (result?.ok === false)
+        assert.equal(typeof result.message, "string", `output() for ${request.custom_id}: a message`);
+    }
   }
 
   expectEachOnce(items: readonly ResultItem[], how: "exactly" | "at most"): void {
