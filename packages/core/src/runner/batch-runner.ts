@@ -202,6 +202,8 @@ export function runnerSpec(runner: RunnerClass, config: ParsedWorkConfig): Recor
       clean_up: config.clean_up,
       allow_same_dataset: config.allow_same_dataset,
     },
+    ...(config.pricing ? { pricing: config.pricing } : {}),
+    ...(config.model_limits ? { model_limits: config.model_limits } : {}),
     sinks: [{ use: createCallbackSink(download, { name: `${runner.name}.download()` }) }],
     errors: [
       {
@@ -244,6 +246,15 @@ async function runnerPipeline(runner: RunnerClass, options: BatchRunnerStateOpti
  * spec has a problem at provider" (a runner has no spec). Problems elsewhere are left as they are.
  */
 function inWorkConfig(error: unknown, runner: RunnerClass): unknown {
+  if (
+    isBatchpipeError(error) &&
+    error.code === ErrorCodes.BUDGET_EXCEEDED &&
+    error.hint?.includes(SPEC_PRICING)
+  )
+    return new BatchpipeError(error.code, error.message, {
+      hint: error.hint.replace(SPEC_PRICING, `to ${runner.name}.workConfig: pricing:`),
+      cause: error,
+    });
   if (!isBatchpipeError(error) || error.code !== ErrorCodes.SPEC_INVALID || error.loc) return error;
   const owner = `${runner.name}.workConfig`;
   const details = error.details ?? [];
@@ -266,11 +277,14 @@ function inWorkConfig(error: unknown, runner: RunnerClass): unknown {
 
 /** where a key of the spec runnerSpec builds comes from in workConfig (undefined: not from workConfig) */
 function workConfigPath(specPath: string): string | undefined {
-  if (specPath === "name" || specPath === "provider" || specPath.startsWith("provider.")) return specPath;
+  if (/^(name|provider|pricing|model_limits)(\.|$)/.test(specPath)) return specPath;
   const batch = /^batch\.(completion_window|clean_up|allow_same_dataset)$/.exec(specPath);
   if (batch) return batch[1];
   return specPath.startsWith("batch.") ? specPath : undefined;
 }
+
+/** the scheduler's hint for a model without a price names the spec's key; a runner's is in workConfig */
+const SPEC_PRICING = "to the spec: pricing:";
 
 const KEY_HINT =
   "a runner reads the environment run({ env }) gives (default process.env), and takes the provider's options in workConfig.provider ({ use, base_url?, api_key? })";

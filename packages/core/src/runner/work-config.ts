@@ -6,7 +6,7 @@ import { z } from "zod";
 import { BatchpipeError, ErrorCodes } from "../errors.js";
 import type { ProviderPlugin } from "../plugin.js";
 import { closest } from "../spec/issues.js";
-import { batchSchema, providerSchema } from "../spec/schema.js";
+import { batchSchema, modelLimitsSchema, pricingSchema, providerSchema } from "../spec/schema.js";
 import { PROMPT_ENDPOINTS } from "../transform/prompt.js";
 
 export const workConfigSchema = z.strictObject({
@@ -36,6 +36,10 @@ export const workConfigSchema = z.strictObject({
     .optional(),
   /** default `.batchpipe/<name>` in the run's folder */
   state_dir: z.string().min(1).optional(),
+  /** the spec's pricing: list prices of models batchpipe does not know (a fine-tune), for max_cost */
+  pricing: pricingSchema.optional(),
+  /** the spec's model_limits: context window and output limit of models batchpipe does not know */
+  model_limits: modelLimitsSchema.optional(),
 });
 
 /**
@@ -87,6 +91,13 @@ export interface WorkConfig {
   };
   /** default `.batchpipe/<name>` in run()'s `dir` */
   state_dir?: string;
+  /** list prices, USD per 1M tokens, of models batchpipe does not know (a fine-tune): max_cost needs them */
+  pricing?: Record<
+    string,
+    { input: number; output?: number; cached_input?: number; batch_discount?: number }
+  >;
+  /** context window and output limit of models batchpipe does not know */
+  model_limits?: Record<string, { context_window: number; max_output_tokens: number }>;
 }
 export type ParsedWorkConfig = z.output<typeof workConfigSchema>;
 
@@ -152,8 +163,11 @@ function keysAt(path: readonly PropertyKey[]): string[] {
   let schema = unwrap(workConfigSchema);
   for (const key of path) {
     const shape = (schema as { shape?: Record<string, z.ZodType> }).shape;
-    if (!shape || typeof key !== "string" || !Object.hasOwn(shape, key)) return [];
-    schema = unwrap(shape[key]!);
+    // a record (pricing: { <model>: {...} }): every key has the value's schema
+    const value = (schema.def as { valueType?: z.ZodType }).valueType;
+    if (shape && typeof key === "string" && Object.hasOwn(shape, key)) schema = unwrap(shape[key]!);
+    else if (value) schema = unwrap(value);
+    else return [];
   }
   const shape = (schema as { shape?: Record<string, z.ZodType> }).shape;
   return shape ? Object.keys(shape) : [];
