@@ -109,6 +109,29 @@ describe("docs/writing-plugins.md: its TypeScript snippets type-check as written
   );
 });
 
+describe("docs/programmatic-api.md: its TypeScript snippets type-check as written", () => {
+  // as in an app that depends on `batchpipe` alone, with the flags strict projects add
+  it("every ts block, under --strict --noImplicitOverride --exactOptionalPropertyTypes", async () => {
+    const snippets = tsSnippets("docs/programmatic-api.md");
+    expect(snippets.length).toBeGreaterThanOrEqual(5);
+    const dir = tempDir("bp-docs-api-snippets-");
+    fs.mkdirSync(path.join(dir, "node_modules"), { recursive: true });
+    fs.symlinkSync(path.join(ROOT, "packages/batchpipe"), path.join(dir, "node_modules/batchpipe"));
+    fs.writeFileSync(path.join(dir, "package.json"), '{ "type": "module" }\n');
+    const files = snippets.map((code, i) => {
+      fs.writeFileSync(path.join(dir, `snippet${i + 1}.ts`), code);
+      return `snippet${i + 1}.ts`;
+    });
+    const tsc = path.join(ROOT, "node_modules/typescript/bin/tsc");
+    const flags = ["--noEmit", "--strict", "--noImplicitOverride", "--exactOptionalPropertyTypes"];
+    flags.push("--module", "nodenext", "--moduleResolution", "nodenext", "--target", "es2022");
+    flags.push("--skipLibCheck", "--types", "node", "--typeRoots", path.join(ROOT, "node_modules/@types"));
+    const result = await runNode([tsc, ...flags, ...files], { cwd: dir });
+    expect(result.stdout + result.stderr).toBe("");
+    expect(result.code).toBe(0);
+  }, 90_000);
+});
+
 describe("examples/writing-plugins: the CSV sink", () => {
   // as docs/writing-plugins.md writes it: `options` is the sink's parsed options, inferred from the plugin
   for (const check of testSink(csvSink, {
