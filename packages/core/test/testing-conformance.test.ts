@@ -134,6 +134,16 @@ describe("testSink", () => {
     expect(await failures(testSink(fileSink(), sinkOptions))).toEqual([]);
   });
 
+  // a sink on a database sets it up first: "valid options parse" passed, every other check failed
+  // with a ZodError on the promise
+  test("makeOptions may return a promise (a database to set up): a correct sink passes every check", async () => {
+    const makeOptions = async () => {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      return { path: "out.jsonl" };
+    };
+    expect(await failures(testSink(fileSink(), { ...sinkOptions, makeOptions }))).toEqual([]);
+  });
+
   test("a sink that does not restore its checkpoint fails the crash checks", async () => {
     expect(await failures(testSink(fileSink({ noTruncate: true }), sinkOptions))).toEqual([
       "sink:test-file: after a crash, reopening at the last checkpoint drops uncommitted rows",

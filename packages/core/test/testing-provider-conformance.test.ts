@@ -105,6 +105,14 @@ describe("testProvider", () => {
     expect(await failures(testProvider(memoryProvider(), options))).toEqual([]);
   });
 
+  test("makeOptions may return a promise: a correct provider passes every check", async () => {
+    // an option the provider requires: a promise parsed as the options was refused by every check
+    // but "valid options parse"
+    const provider = { ...memoryProvider(), options: z.strictObject({ region: z.string() }) };
+    const makeOptions = async () => ({ region: "eu" });
+    expect(await failures(testProvider(provider, { ...options, makeOptions }))).toEqual([]);
+  });
+
   test("a provider that cannot find its submissions fails the crash check", async () => {
     expect(await failures(testProvider(memoryProvider({ forgetful: true }), options))).toEqual([
       "provider:memory: after a crash, find() answers each submitted tag and nothing is created twice",

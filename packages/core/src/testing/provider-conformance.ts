@@ -23,7 +23,7 @@ import {
 } from "./conformance.js";
 
 export interface TestProviderOptions {
-  /** raw (unparsed) options for the provider; `dir` is the check's own temp folder */
+  /** raw (unparsed) options for the provider, or a promise of them; `dir` is the check's own temp folder */
   makeOptions(dir: string): unknown;
   /** the environment `open` gets (default: none) */
   env?: Record<string, string | undefined>;
@@ -54,7 +54,7 @@ export function testProvider(plugin: ProviderPlugin, options: TestProviderOption
     name: `${label}: ${name}`,
     run: () =>
       withTempDir(async (dir) => {
-        const fixture = new ProviderFixture(plugin, options, dir);
+        const fixture = new ProviderFixture(plugin, options, dir, await options.makeOptions(dir));
         try {
           await run(fixture);
         } finally {
@@ -228,8 +228,9 @@ class ProviderFixture {
     readonly plugin: ProviderPlugin,
     readonly options: TestProviderOptions,
     readonly dir: string,
+    rawOptions: unknown,
   ) {
-    this.parsed = plugin.options.parse(options.makeOptions(dir));
+    this.parsed = plugin.options.parse(rawOptions);
     this.requests = options.requests ?? DEFAULT_REQUESTS;
   }
 

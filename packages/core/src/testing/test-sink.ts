@@ -19,7 +19,7 @@ export interface ReadBackRow {
 }
 
 export interface TestSinkOptions<O = unknown> {
-  /** raw (unparsed) options for a sink whose output lives under `dir` */
+  /** raw (unparsed) options for a sink whose output lives under `dir`, or a promise of them (a database to set up) */
   makeOptions(dir: string): unknown;
   /** every row in the sink's output, in any order; `options` are the sink's parsed options (its schema's output) */
   readBack(options: O, dir: string): Promise<readonly ReadBackRow[]> | readonly ReadBackRow[];
@@ -39,7 +39,8 @@ export function testSink<S extends z.ZodType>(
   const label = `sink:${plugin.name}`;
   const check = (name: string, run: (sink: SinkFixture<O>) => Promise<void>): ConformanceCheck => ({
     name: `${label}: ${name}`,
-    run: () => withTempDir((dir) => run(new SinkFixture(plugin, options, dir))),
+    run: () =>
+      withTempDir(async (dir) => run(new SinkFixture(plugin, options, dir, await options.makeOptions(dir)))),
   });
 
   return [
@@ -146,8 +147,9 @@ class SinkFixture<O> {
     readonly plugin: SinkPlugin,
     readonly options: TestSinkOptions<O>,
     readonly dir: string,
+    rawOptions: unknown,
   ) {
-    this.parsed = plugin.options.parse(options.makeOptions(dir)) as O;
+    this.parsed = plugin.options.parse(rawOptions) as O;
   }
 
   open(checkpoint: Checkpoint | undefined): Promise<SinkHandle> {
