@@ -4,7 +4,7 @@
  * (`./plugins/x.ts`, loaded with jiti: TypeScript without a build step) → `@batchpipe/<kind>-<name>`
  * → `batchpipe-<kind>-<name>`. Packages resolve from the spec's folder: core depends on no plugin.
  */
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -148,23 +148,44 @@ function getJiti(): Jiti {
 
 async function loadFile(use: string, dir: string): Promise<unknown> {
   const file = path.resolve(dir, use);
-  if (!existsSync(file))
+  if (!existsSync(file)) {
+    // `./plugins/x.js` for x.ts (an import's NodeNext spelling) or no extension at all
+    const near = PLUGIN_EXTENSIONS.map((ext) => `${use.replace(/\.[cm]?js$/, "")}${ext}`).find((other) =>
+      existsSync(path.resolve(dir, other)),
+    );
     throw new BatchpipeError(
       ErrorCodes.PLUGIN_NOT_FOUND,
       `plugin file ${use} does not exist (looked for ${file})`,
       {
-        hint: path.isAbsolute(use)
-          ? "check the path"
-          : `a path in \`use\` is relative to ${dir} (the spec file's folder; for a pipeline given in code, its \`dir\`, default the current folder)`,
+        hint: near
+          ? `did you mean use: ${near}? (\`use\` names the plugin file itself, its extension included)`
+          : path.isAbsolute(use)
+            ? "check the path"
+            : `a path in \`use\` is relative to ${dir} (the spec file's folder; for a pipeline given in code, its \`dir\`, default the current folder)`,
         plugin: use,
       },
     );
+  }
+  if (statSync(file).isDirectory()) {
+    const files = readdirSync(file).filter((name) => PLUGIN_EXTENSIONS.some((ext) => name.endsWith(ext)));
+    const shown = files.slice(0, 5).map((name) => `${use.replace(/\/+$/, "")}/${name}`);
+    throw new BatchpipeError(ErrorCodes.PLUGIN_NOT_FOUND, `plugin file ${use} is a folder (${file})`, {
+      hint:
+        shown.length > 0
+          ? `name the plugin file in it: ${shown.map((f) => `use: ${f}`).join(", ")}${files.length > 5 ? ", …" : ""}`
+          : "name the plugin file itself (use: ./plugins/x.ts)",
+      plugin: use,
+    });
+  }
   try {
     return pickExport(await getJiti().import(file));
   } catch (error) {
     throw loadFailed(use, error);
   }
 }
+
+/** the files a path in `use` may name, as isPathLike takes them */
+const PLUGIN_EXTENSIONS = [".ts", ".mts", ".cts", ".js", ".mjs", ".cjs"];
 
 async function loadPackage(name: string, file: string): Promise<unknown> {
   try {
