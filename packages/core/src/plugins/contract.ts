@@ -30,9 +30,14 @@ export function checkSourceItem(item: unknown, label: string): SourceItem {
 export function checkSourceItems(items: unknown, label: string): AsyncIterable<SourceItem> {
   if (typeof (items as { [Symbol.asyncIterator]?: unknown } | null)?.[Symbol.asyncIterator] === "function")
     return items as AsyncIterable<SourceItem>;
+  // a `*read()` without `async` hands back a generator, which describeValue calls "an empty object"
+  const syncIterable =
+    typeof (items as { [Symbol.iterator]?: unknown } | null)?.[Symbol.iterator] === "function" &&
+    !Array.isArray(items) &&
+    typeof items !== "string";
   throw broken(
     label,
-    `read() returned ${describeValue(items)}, not an async iterable of records`,
+    `read() returned ${syncIterable ? "a generator that is not async (`*read` without `async`)" : describeValue(items)}, not an async iterable of records`,
     `Write read as an async generator, \`async *read(ctx) { ... yield { data, position, cursor } }\`, so records stream one at a time (SourcePlugin in ${PLUGIN_API}); fix the plugin.`,
   );
 }
