@@ -262,7 +262,9 @@ function inWorkConfig(error: unknown, runner: RunnerClass): unknown {
   if (details.length === 0 || paths.some((p) => p === undefined)) return error;
   const moved = details.map((d, i) => {
     const at = paths[i]!;
-    const hint = at.startsWith("provider") ? `${d.hint ? `${d.hint}; ` : ""}${KEY_HINT}` : d.hint;
+    // where a runner's key and provider options come from; not about which plugin `use` names
+    const keyRelated = at.startsWith("provider") && at !== "provider.use";
+    const hint = keyRelated ? `${d.hint ? `${d.hint}; ` : ""}${KEY_HINT}` : d.hint;
     return new BatchpipeError(d.code, `${owner}.${at}: ${d.message}`, { hint, cause: d.cause });
   });
   const first = moved[0]!;
