@@ -151,3 +151,56 @@ void [Outage, Nulls, Annotated];
   expect(result.stdout + result.stderr).toBe("");
   expect(result.code).toBe(0);
 }, 90_000);
+
+it("upload() may yield messages and bodies typed with the OpenAI SDK's interfaces, and literals with other keys", async () => {
+  const dir = tempDir("bp-runner-sdk-types-");
+  fs.writeFileSync(path.join(dir, "package.json"), '{ "type": "module" }\n');
+  fs.mkdirSync(path.join(dir, "node_modules"));
+  fs.symlinkSync(path.join(ROOT, "node_modules/openai"), path.join(dir, "node_modules/openai"));
+  const batchpipe = path.join(ROOT, "packages/batchpipe/dist/index.js");
+  fs.writeFileSync(
+    path.join(dir, "upload.ts"),
+    `import { BatchRunner, type BatchInputItem } from ${JSON.stringify(batchpipe)};
+import type { ChatCompletionCreateParamsNonStreaming, ChatCompletionMessageParam } from "openai/resources/chat/completions";
+
+// an app's own interface (no index signature), as the SDK's are
+interface Message { role: "user" | "system"; content: string }
+declare const history: ChatCompletionMessageParam[];
+declare const mine: readonly Message[];
+declare const params: ChatCompletionCreateParamsNonStreaming;
+
+class Runner extends BatchRunner {
+  static override workConfig = { name: "sdk-types", model: "gpt-4o-mini" };
+  static override async *upload(): AsyncIterable<BatchInputItem> {
+    yield { id: "1", messages: history };
+    yield { id: "2", messages: mine };
+    yield { id: "3", body: params };
+    yield { id: 4, messages: [{ role: "user", content: "hi", name: "bob" }], dbKey: 7 };
+    yield { id: "5", messages: [{ role: "assistant", tool_calls: [] }, { role: "tool", tool_call_id: "t", content: "42" }] };
+  }
+}
+void Runner;
+`,
+  );
+  const tsc = path.join(ROOT, "node_modules/typescript/bin/tsc");
+  const result = await runNode(
+    [
+      tsc,
+      "--noEmit",
+      "--strict",
+      "--exactOptionalPropertyTypes",
+      "--noImplicitOverride",
+      "--module",
+      "nodenext",
+      "--moduleResolution",
+      "nodenext",
+      "--target",
+      "es2022",
+      "--skipLibCheck",
+      "upload.ts",
+    ],
+    { cwd: dir },
+  );
+  expect(result.stdout + result.stderr).toBe("");
+  expect(result.code).toBe(0);
+}, 90_000);

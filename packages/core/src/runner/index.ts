@@ -4,6 +4,12 @@ export {
   type BatchRunnerStateOptions,
   type DetachedRun,
 } from "./batch-runner.js";
-export type { BatchErrorItem, BatchInputItem, BatchItemError, BatchOutputItem } from "./items.js";
+export type {
+  BatchErrorItem,
+  BatchInputItem,
+  BatchItemError,
+  BatchMessage,
+  BatchOutputItem,
+} from "./items.js";
 export { type RunSpecOptions, resolveSpec, runSpec } from "./run-spec.js";
 export { type WorkConfig, workConfigSchema } from "./work-config.js";

@@ -8,9 +8,10 @@ import type { RecordPosition, Usage } from "../plugin.js";
 export interface BatchInputItem {
   /** the custom_id: unique in the dataset */
   id: string | number;
-  messages?: { role: string; content: unknown; [key: string]: unknown }[];
+  messages?: readonly BatchMessage[];
   input?: unknown;
-  body?: Record<string, unknown>;
+  /** any object: an SDK's params interface (ChatCompletionCreateParams) has no index signature */
+  body?: object;
   /** anything else is kept and handed back as `input` on the result */
   [key: string]: unknown;
 }
@@ -20,6 +21,14 @@ export interface BatchItemError {
   message: string;
   status_code: number | null;
 }
+
+/**
+ * A chat message: a literal may hold any other key (`name`, `tool_calls`), and an interface such as
+ * the OpenAI SDK's ChatCompletionMessageParam (no index signature, `content` optional) fits too.
+ */
+export type BatchMessage =
+  | { role: string; content?: unknown; [key: string]: unknown }
+  | { role: string; content?: unknown };
 
 /** A result handed to `download()`. */
 export interface BatchOutputItem {
