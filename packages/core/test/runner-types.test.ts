@@ -204,3 +204,39 @@ void Runner;
   expect(result.stdout + result.stderr).toBe("");
   expect(result.code).toBe(0);
 }, 90_000);
+
+it("upload() may return or yield an app's own item interface (no index signature)", async () => {
+  const dir = tempDir("bp-runner-item-interface-");
+  fs.writeFileSync(path.join(dir, "package.json"), '{ "type": "module" }\n');
+  const batchpipe = path.join(ROOT, "packages/batchpipe/dist/index.js");
+  fs.writeFileSync(
+    path.join(dir, "items.ts"),
+    `import { BatchRunner } from ${JSON.stringify(batchpipe)};
+interface Review { id: string; messages: { role: "user"; content: string }[]; reviewId: number }
+declare function load(): Promise<Review[]>;
+class FromArray extends BatchRunner {
+  static override workConfig = { name: "from-array", model: "gpt-4o-mini" };
+  static override async upload() { return load(); }
+}
+class FromGenerator extends BatchRunner {
+  static override workConfig = { name: "from-generator", model: "gpt-4o-mini" };
+  static override async *upload() { for (const review of await load()) yield review; }
+}
+void [FromArray, FromGenerator];
+`,
+  );
+  const tsc = path.join(ROOT, "node_modules/typescript/bin/tsc");
+  const flags = ["--noEmit", "--strict", "--exactOptionalPropertyTypes", "--noImplicitOverride"];
+  flags.push(
+    "--module",
+    "nodenext",
+    "--moduleResolution",
+    "nodenext",
+    "--target",
+    "es2022",
+    "--skipLibCheck",
+  );
+  const result = await runNode([tsc, ...flags, "items.ts"], { cwd: dir });
+  expect(result.stdout + result.stderr).toBe("");
+  expect(result.code).toBe(0);
+}, 90_000);

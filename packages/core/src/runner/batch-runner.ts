@@ -23,7 +23,7 @@ import {
   createUploadSource,
   type UploadFunction,
 } from "./inline-plugins.js";
-import type { BatchErrorItem, BatchInputItem, BatchOutputItem } from "./items.js";
+import type { BatchErrorItem, BatchInputFields, BatchOutputItem } from "./items.js";
 import { resolveSpec, runSpec } from "./run-spec.js";
 import { type ParsedWorkConfig, parseWorkConfig, type WorkConfig } from "./work-config.js";
 
@@ -74,9 +74,9 @@ export abstract class BatchRunner {
 
   /** yield the requests: `{ id, messages }`, `{ id, input }` or `{ id, body }` */
   static upload():
-    | AsyncIterable<BatchInputItem>
-    | Iterable<BatchInputItem>
-    | Promise<AsyncIterable<BatchInputItem> | Iterable<BatchInputItem>> {
+    | AsyncIterable<BatchInputFields>
+    | Iterable<BatchInputFields>
+    | Promise<AsyncIterable<BatchInputFields> | Iterable<BatchInputFields>> {
     throw new BatchpipeError(ErrorCodes.SPEC_INVALID, "the runner class does not define upload()", {
       hint: 'Add `static async *upload() { yield { id: "1", messages: [...] } }` to the class.',
     });

@@ -6,6 +6,7 @@ export {
 } from "./batch-runner.js";
 export type {
   BatchErrorItem,
+  BatchInputFields,
   BatchInputItem,
   BatchItemError,
   BatchMessage,

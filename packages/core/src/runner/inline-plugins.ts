@@ -26,13 +26,13 @@ import {
   z,
 } from "../plugin.js";
 import { REQUIRED_BODY_KEY } from "../transform/prompt.js";
-import type { BatchErrorItem, BatchInputItem, BatchOutputItem } from "./items.js";
+import type { BatchErrorItem, BatchInputFields, BatchInputItem, BatchOutputItem } from "./items.js";
 import type { ParsedWorkConfig } from "./work-config.js";
 
 export type UploadFunction = () =>
-  | AsyncIterable<BatchInputItem>
-  | Iterable<BatchInputItem>
-  | Promise<AsyncIterable<BatchInputItem> | Iterable<BatchInputItem>>;
+  | AsyncIterable<BatchInputFields>
+  | Iterable<BatchInputFields>
+  | Promise<AsyncIterable<BatchInputFields> | Iterable<BatchInputFields>>;
 
 /**
  * A source reading `upload()`; positions are `<label>:<n>` (the n-th item).

@@ -2,16 +2,23 @@
 import type { RecordPosition, Usage } from "../plugin.js";
 
 /**
- * One request to make. Give `messages` (chat), `input` (embeddings, moderations) or `body` (the whole request
- * body, for full control); `workConfig.model` and `workConfig.body` fill in what a body lacks.
+ * What `upload()` may yield: the fields batchpipe reads, so an app's own interface (no index
+ * signature) fits; any other key is kept and handed back as `input` on the result.
  */
-export interface BatchInputItem {
+export interface BatchInputFields {
   /** the custom_id: unique in the dataset */
   id: string | number;
   messages?: readonly BatchMessage[];
   input?: unknown;
   /** any object: an SDK's params interface (ChatCompletionCreateParams) has no index signature */
   body?: object;
+}
+
+/**
+ * One request to make. Give `messages` (chat), `input` (embeddings, moderations) or `body` (the whole request
+ * body, for full control); `workConfig.model` and `workConfig.body` fill in what a body lacks.
+ */
+export interface BatchInputItem extends BatchInputFields {
   /** anything else is kept and handed back as `input` on the result */
   [key: string]: unknown;
 }
