@@ -124,6 +124,16 @@ function runCheck(
       resolvePath: pipeline.resolvePath,
       env,
     });
+    if (typeof (answer as PromiseLike<unknown> | null)?.then === "function") {
+      // an async check(): its answer never comes in time, and its rejection would crash the process
+      Promise.resolve(answer).catch(() => {});
+      issues.push({
+        path: [...entry.path, "use"],
+        message: `the ${entry.plugin.kind} plugin "${entry.plugin.name}" returned a Promise from check(): it must return its answer itself`,
+        hint: "check() is synchronous and must not do I/O: make it a plain function that looks at the options (and paths); reach a server in open(), which may be async",
+      });
+      return {};
+    }
     return answer !== null && typeof answer === "object" ? (answer as PluginCheck) : {};
   } catch (error) {
     issues.push({
