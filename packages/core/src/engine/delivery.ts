@@ -9,6 +9,7 @@ import { cachedResults, isFromCache } from "../cache/cached-shard.js";
 import { type BatchpipeError, ErrorCodes, isBatchpipeError } from "../errors.js";
 import { livePricesFor, pricesFor } from "../estimate/pricing.js";
 import type { FailureRow } from "../plugin.js";
+import { checkedOutput } from "../plugins/contract.js";
 import type { ShardRow } from "../state/index.js";
 import { type CollectOptions, type CollectResult, collectShard, resultsGone } from "./collect.js";
 import { addCounters, countFailure, emptyCounters, type RunCounters } from "./counters.js";
@@ -204,7 +205,7 @@ export class Delivery {
             : isFromCache(shard.batch)
               ? { provider: cachedResults(ctx.stateDir) }
               : { provider: ctx.provider, prices: pricesFor(ctx.pipeline.spec.pricing) }),
-          output: ctx.pipeline.provider.plugin.output,
+          output: checkedOutput(ctx.pipeline.provider.plugin),
           maxAttempts: ctx.pipeline.spec.batch.max_attempts,
           stateDir: ctx.stateDir,
           shard,

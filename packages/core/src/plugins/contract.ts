@@ -8,6 +8,7 @@ import { BatchpipeError, ErrorCodes, isBatchpipeError } from "../errors.js";
 import type {
   Checkpoint,
   Logger,
+  ProviderPlugin,
   SinkHandle,
   SourceItem,
   SourceRecord,
@@ -263,6 +264,25 @@ function broken(label: string, message: string, hint: string): BatchpipeError {
     hint,
     plugin: label,
   });
+}
+
+/**
+ * The provider's output(), checked: an async one (a Promise for its result) stops the run, where it
+ * made every paid result a failed one (invalid_json_output, no message)
+ */
+export function checkedOutput(plugin: ProviderPlugin): ProviderPlugin["output"] {
+  return (response, request) => {
+    const result = plugin.output(response, request);
+    if (typeof (result as unknown as PromiseLike<unknown> | null)?.then === "function") {
+      Promise.resolve(result).catch(() => {});
+      throw broken(
+        `provider (${plugin.name})`,
+        "output() returned a Promise: it must return its result itself",
+        "output(response, request) is synchronous: make it a plain function returning { ok, output } or { ok: false, message }. The batch stays collectable: run again once the provider is fixed.",
+      );
+    }
+    return result;
+  };
 }
 
 /** the first part of `value` JSON does not give back as is: where (".a[2]") and what it is */
