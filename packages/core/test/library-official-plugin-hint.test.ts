@@ -40,3 +40,25 @@ console.log(JSON.stringify({ code: error?.code, details: error?.details?.map((d)
     expect(detail.hint).toContain('builtins: officialPlugins from "batchpipe"');
   }
 }, 60_000);
+
+it("the plugins a spec did not name (provider openai, the errors sink jsonl): the message says they are the defaults", async () => {
+  const dir = tempDir("bp-implied-hint-");
+  const core = path.join(ROOT, "packages/core/dist/index.js");
+  fs.writeFileSync(
+    path.join(dir, "app.mjs"),
+    `import { resolveSpec } from ${JSON.stringify(core)};
+const spec = { version: 1, name: "implied-hint", source: { use: "jsonl", path: "./in.jsonl" }, transform: { id: "{{ id }}", body: { model: "gpt-4o-mini" } }, sinks: [{ use: "jsonl", path: "./out.jsonl" }] };
+const error = await resolveSpec(spec, { dir: process.cwd() }).then(() => undefined, (e) => e);
+console.log(JSON.stringify(error?.details?.map((d) => [d.path, d.message])));
+`,
+  );
+  const result = await runNode(["app.mjs"], { cwd: dir });
+  expect(result.stderr).toBe("");
+  const details = JSON.parse(result.stdout) as [string, string][];
+  const at = (where: string) => details.find(([p]) => p === where)?.[1];
+  expect(at("provider.use")).toContain("(the default provider: the spec names none)");
+  expect(at("errors[0].use")).toContain("(the default errors sink: the spec has no errors:)");
+  // a plugin the spec names is not called a default
+  expect(at("source.use")).not.toContain("default");
+  expect(at("sinks[0].use")).not.toContain("default");
+}, 60_000);

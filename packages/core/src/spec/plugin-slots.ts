@@ -34,37 +34,50 @@ export interface Slot {
   kind: PluginKind;
   path: SpecPath;
   ref: PluginRef;
+  /** the slot is a default the spec did not write: what its messages say it is */
+  implied?: string;
 }
 
 /** every plugin reference in the raw data, with defaults for `transform` and `errors` */
 export function pluginSlots(data: unknown): Slot[] {
   if (!isRecord(data)) return [];
   const slots: Slot[] = [];
-  const add = (kind: PluginKind, at: SpecPath, value: unknown) => {
+  const add = (kind: PluginKind, at: SpecPath, value: unknown, implied?: string) => {
     // a plugin object the schema takes (an object with a kind) gets a slot even when it is not a
     // whole plugin: resolving it names what it lacks, where dropping it lost its results unsaid
     if (isRecord(value) && (typeof value.use === "string" ? value.use !== "" : isPluginObject(value.use)))
-      slots.push({ kind, path: at, ref: value as PluginRef });
+      slots.push({ kind, path: at, ref: value as PluginRef, ...(implied ? { implied } : {}) });
   };
   const provider = data.provider ?? {};
-  add(
-    "provider",
-    ["provider"],
-    isRecord(provider) && provider.use === undefined ? { use: "openai", ...provider } : provider,
-  );
+  if (isRecord(provider) && provider.use === undefined)
+    add(
+      "provider",
+      ["provider"],
+      { use: "openai", ...provider },
+      "the default provider: the spec names none",
+    );
+  else add("provider", ["provider"], provider);
   add("source", ["source"], data.source);
   const transform = data.transform ?? {};
-  add(
-    "transform",
-    ["transform"],
-    isRecord(transform) && transform.use === undefined ? { use: "prompt", ...transform } : transform,
-  );
+  if (isRecord(transform) && transform.use === undefined)
+    add(
+      "transform",
+      ["transform"],
+      { use: "prompt", ...transform },
+      "the default transform: the spec names none",
+    );
+  else add("transform", ["transform"], transform);
   if (Array.isArray(data.sinks))
     for (const [index, ref] of data.sinks.entries()) add("sink", ["sinks", index], ref);
   if (Array.isArray(data.errors))
     for (const [index, ref] of data.errors.entries()) add("sink", ["errors", index], ref);
   else if (data.errors === undefined && typeof data.name === "string" && /^[\w-]+$/.test(data.name))
-    add("sink", ["errors", 0], { use: "jsonl", path: `.batchpipe/${data.name}/errors.jsonl` });
+    add(
+      "sink",
+      ["errors", 0],
+      { use: "jsonl", path: `.batchpipe/${data.name}/errors.jsonl` },
+      "the default errors sink: the spec has no errors:",
+    );
   return slots;
 }
 
@@ -87,7 +100,7 @@ export async function resolveSlot(
       issues: [
         {
           path: [...slot.path, "use"],
-          message: error.message,
+          message: slot.implied ? `${error.message} (${slot.implied})` : error.message,
           hint: error.hint,
           code: error.code,
           cause: error.cause,
