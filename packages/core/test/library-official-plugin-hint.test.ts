@@ -36,7 +36,7 @@ console.log(JSON.stringify({ code: error?.code, details: error?.details?.map((d)
   expect(details.map((d) => /"(\w+)"/.exec(d.message)?.[1])).toEqual(["emulator", "jsonl", "jsonl", "jsonl"]);
   for (const detail of details) {
     expect(detail.message).toContain("cannot find the");
-    expect(detail.hint).toContain('from code, import runSpec or BatchRunner from "batchpipe"');
+    expect(detail.hint).toContain('(from code: import runSpec or BatchRunner from "batchpipe"');
     expect(detail.hint).toContain('builtins: officialPlugins from "batchpipe"');
   }
 }, 60_000);

@@ -307,7 +307,7 @@ function notFoundHint(
   if (official.includes(use)) {
     const name = packageName(candidates[0]!);
     // from code (@batchpipe/core's runSpec or BatchRunner), the official plugins come from `batchpipe`
-    return `install ${name} beside the spec (\`npm i ${name}\`), or run the spec with the batchpipe command line, which includes it; from code, import runSpec or BatchRunner from "batchpipe" instead of "@batchpipe/core" (or pass builtins: officialPlugins from "batchpipe")`;
+    return `install ${name} beside the spec (\`npm i ${name}\`), or run the spec with the batchpipe command line, which includes it (from code: import runSpec or BatchRunner from "batchpipe" instead of "@batchpipe/core", or pass builtins: officialPlugins from "batchpipe")`;
   }
   if (candidates[0] === use) return `install ${use} beside the spec (\`npm i ${packageName(use)}\`)`;
   return `the official ${kind} plugins are ${official.join(", ")}; for another, point at a plugin file (use: ./plugins/${use}.ts) or install a plugin package and give its name in \`use\``;
