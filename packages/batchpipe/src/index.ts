@@ -2,8 +2,10 @@
 // alone has it (under pnpm it cannot import @batchpipe/core). The plugin API is `batchpipe/plugin`.
 export {
   type BatchErrorItem,
+  type BatchInputFields,
   type BatchInputItem,
   type BatchItemError,
+  type BatchMessage,
   type BatchOutputItem,
   BatchpipeError,
   type BatchRunnerRunOptions,

@@ -205,14 +205,17 @@ void Runner;
   expect(result.code).toBe(0);
 }, 90_000);
 
-it("upload() may return or yield an app's own item interface (no index signature)", async () => {
+it("upload() may return or yield an app's own item interface (no index signature); batchpipe exports the item and message types", async () => {
   const dir = tempDir("bp-runner-item-interface-");
   fs.writeFileSync(path.join(dir, "package.json"), '{ "type": "module" }\n');
   const batchpipe = path.join(ROOT, "packages/batchpipe/dist/index.js");
   fs.writeFileSync(
     path.join(dir, "items.ts"),
-    `import { BatchRunner } from ${JSON.stringify(batchpipe)};
+    `import { type BatchInputFields, type BatchMessage, BatchRunner } from ${JSON.stringify(batchpipe)};
 interface Review { id: string; messages: { role: "user"; content: string }[]; reviewId: number }
+// an app that depends on batchpipe alone names the item and message types from it
+const message: BatchMessage = { role: "user", content: "hi" };
+const item: BatchInputFields = { id: "1", messages: [message] };
 declare function load(): Promise<Review[]>;
 class FromArray extends BatchRunner {
   static override workConfig = { name: "from-array", model: "gpt-4o-mini" };
@@ -222,7 +225,7 @@ class FromGenerator extends BatchRunner {
   static override workConfig = { name: "from-generator", model: "gpt-4o-mini" };
   static override async *upload() { for (const review of await load()) yield review; }
 }
-void [FromArray, FromGenerator];
+void [FromArray, FromGenerator, item];
 `,
   );
   const tsc = path.join(ROOT, "node_modules/typescript/bin/tsc");
