@@ -4,12 +4,38 @@ import path from "node:path";
 import { expect, it } from "vitest";
 import { ROOT, runNode, tempDir } from "../../batchpipe/test/support/harness.js";
 
-it("a BatchRunner subclass written as in the docs type-checks (strict, NodeNext)", async () => {
-  const dir = tempDir("bp-runner-types-");
+/**
+ * `source` type-checked as `file` by tsc (strict, NodeNext; unless `exactOptional: false`, with
+ * exactOptionalPropertyTypes and noImplicitOverride too) in a module project of its own; `openai`:
+ * with the OpenAI SDK installed
+ */
+async function typeCheck(
+  prefix: string,
+  file: string,
+  source: string,
+  o: { exactOptional?: boolean; openai?: boolean } = {},
+) {
+  const dir = tempDir(prefix);
   fs.writeFileSync(path.join(dir, "package.json"), '{ "type": "module" }\n');
+  if (o.openai) {
+    // the app's own dependency on the OpenAI SDK, for its types
+    fs.mkdirSync(path.join(dir, "node_modules"));
+    fs.symlinkSync(path.join(ROOT, "node_modules/openai"), path.join(dir, "node_modules/openai"));
+  }
+  fs.writeFileSync(path.join(dir, file), source);
+  const tsc = path.join(ROOT, "node_modules/typescript/bin/tsc");
+  const stricter = o.exactOptional !== false ? ["--exactOptionalPropertyTypes", "--noImplicitOverride"] : [];
+  const project = ["--module", "nodenext", "--moduleResolution", "nodenext", "--target", "es2022"];
+  return runNode([tsc, "--noEmit", "--strict", ...stricter, ...project, "--skipLibCheck", file], {
+    cwd: dir,
+  });
+}
+
+it("a BatchRunner subclass written as in the docs type-checks (strict, NodeNext)", async () => {
   const core = path.join(ROOT, "packages/core/dist/index.js");
-  fs.writeFileSync(
-    path.join(dir, "runner.ts"),
+  const result = await typeCheck(
+    "bp-runner-types-",
+    "runner.ts",
     `import { BatchRunner, type BatchErrorItem, type BatchOutputItem } from ${JSON.stringify(core)};
 class Runner extends BatchRunner {
   static workConfig = { name: "example", completion_window: "24h", endpoint: "/v1/chat/completions",
@@ -26,34 +52,17 @@ const pid: number | undefined = detached.detached ? detached.pid : undefined;
 void succeeded;
 void pid;
 `,
-  );
-  const tsc = path.join(ROOT, "node_modules/typescript/bin/tsc");
-  const result = await runNode(
-    [
-      tsc,
-      "--noEmit",
-      "--strict",
-      "--module",
-      "nodenext",
-      "--moduleResolution",
-      "nodenext",
-      "--target",
-      "es2022",
-      "--skipLibCheck",
-      "runner.ts",
-    ],
-    { cwd: dir },
+    { exactOptional: false },
   );
   expect(result.stdout + result.stderr).toBe("");
   expect(result.code).toBe(0);
 }, 90_000);
 
 it("Runner.run({ detach }) with a boolean (examples/programmatic/run.mjs in TypeScript) is a RunResult or a DetachedRun", async () => {
-  const dir = tempDir("bp-runner-detach-types-");
-  fs.writeFileSync(path.join(dir, "package.json"), '{ "type": "module" }\n');
   const batchpipe = path.join(ROOT, "packages/batchpipe/dist/index.js");
-  fs.writeFileSync(
-    path.join(dir, "run.ts"),
+  const result = await typeCheck(
+    "bp-runner-detach-types-",
+    "run.ts",
     `import { BatchRunner, type DetachedRun, type RunResult } from ${JSON.stringify(batchpipe)};
 class Runner extends BatchRunner {
   static override workConfig = { name: "detach-types", model: "gpt-4o-mini" };
@@ -81,35 +90,15 @@ void notDetached;
 void pid;
 `,
   );
-  const tsc = path.join(ROOT, "node_modules/typescript/bin/tsc");
-  const result = await runNode(
-    [
-      tsc,
-      "--noEmit",
-      "--strict",
-      "--exactOptionalPropertyTypes",
-      "--noImplicitOverride",
-      "--module",
-      "nodenext",
-      "--moduleResolution",
-      "nodenext",
-      "--target",
-      "es2022",
-      "--skipLibCheck",
-      "run.ts",
-    ],
-    { cwd: dir },
-  );
   expect(result.stdout + result.stderr).toBe("");
   expect(result.code).toBe(0);
 }, 90_000);
 
 it("a workConfig may hold every batch option the schema takes and a provider's own options (inferred or annotated WorkConfig)", async () => {
-  const dir = tempDir("bp-runner-workconfig-types-");
-  fs.writeFileSync(path.join(dir, "package.json"), '{ "type": "module" }\n');
   const batchpipe = path.join(ROOT, "packages/batchpipe/dist/index.js");
-  fs.writeFileSync(
-    path.join(dir, "config.ts"),
+  const result = await typeCheck(
+    "bp-runner-workconfig-types-",
+    "config.ts",
     `import { BatchRunner, type WorkConfig } from ${JSON.stringify(batchpipe)};
 // max_outage alone: a batch block sharing no key with the type was refused as a whole
 class Outage extends BatchRunner {
@@ -129,37 +118,15 @@ class Annotated extends BatchRunner {
 void [Outage, Nulls, Annotated];
 `,
   );
-  const tsc = path.join(ROOT, "node_modules/typescript/bin/tsc");
-  const result = await runNode(
-    [
-      tsc,
-      "--noEmit",
-      "--strict",
-      "--exactOptionalPropertyTypes",
-      "--noImplicitOverride",
-      "--module",
-      "nodenext",
-      "--moduleResolution",
-      "nodenext",
-      "--target",
-      "es2022",
-      "--skipLibCheck",
-      "config.ts",
-    ],
-    { cwd: dir },
-  );
   expect(result.stdout + result.stderr).toBe("");
   expect(result.code).toBe(0);
 }, 90_000);
 
 it("upload() may yield messages and bodies typed with the OpenAI SDK's interfaces, and literals with other keys", async () => {
-  const dir = tempDir("bp-runner-sdk-types-");
-  fs.writeFileSync(path.join(dir, "package.json"), '{ "type": "module" }\n');
-  fs.mkdirSync(path.join(dir, "node_modules"));
-  fs.symlinkSync(path.join(ROOT, "node_modules/openai"), path.join(dir, "node_modules/openai"));
   const batchpipe = path.join(ROOT, "packages/batchpipe/dist/index.js");
-  fs.writeFileSync(
-    path.join(dir, "upload.ts"),
+  const result = await typeCheck(
+    "bp-runner-sdk-types-",
+    "upload.ts",
     `import { BatchRunner, type BatchInputItem } from ${JSON.stringify(batchpipe)};
 import type { ChatCompletionCreateParamsNonStreaming, ChatCompletionMessageParam } from "openai/resources/chat/completions";
 
@@ -181,36 +148,17 @@ class Runner extends BatchRunner {
 }
 void Runner;
 `,
-  );
-  const tsc = path.join(ROOT, "node_modules/typescript/bin/tsc");
-  const result = await runNode(
-    [
-      tsc,
-      "--noEmit",
-      "--strict",
-      "--exactOptionalPropertyTypes",
-      "--noImplicitOverride",
-      "--module",
-      "nodenext",
-      "--moduleResolution",
-      "nodenext",
-      "--target",
-      "es2022",
-      "--skipLibCheck",
-      "upload.ts",
-    ],
-    { cwd: dir },
+    { openai: true },
   );
   expect(result.stdout + result.stderr).toBe("");
   expect(result.code).toBe(0);
 }, 90_000);
 
 it("upload() may return or yield an app's own item interface (no index signature); batchpipe exports the item and message types", async () => {
-  const dir = tempDir("bp-runner-item-interface-");
-  fs.writeFileSync(path.join(dir, "package.json"), '{ "type": "module" }\n');
   const batchpipe = path.join(ROOT, "packages/batchpipe/dist/index.js");
-  fs.writeFileSync(
-    path.join(dir, "items.ts"),
+  const result = await typeCheck(
+    "bp-runner-item-interface-",
+    "items.ts",
     `import { type BatchInputFields, type BatchMessage, BatchRunner } from ${JSON.stringify(batchpipe)};
 interface Review { id: string; messages: { role: "user"; content: string }[]; reviewId: number }
 // an app that depends on batchpipe alone names the item and message types from it
@@ -228,18 +176,6 @@ class FromGenerator extends BatchRunner {
 void [FromArray, FromGenerator, item];
 `,
   );
-  const tsc = path.join(ROOT, "node_modules/typescript/bin/tsc");
-  const flags = ["--noEmit", "--strict", "--exactOptionalPropertyTypes", "--noImplicitOverride"];
-  flags.push(
-    "--module",
-    "nodenext",
-    "--moduleResolution",
-    "nodenext",
-    "--target",
-    "es2022",
-    "--skipLibCheck",
-  );
-  const result = await runNode([tsc, ...flags, "items.ts"], { cwd: dir });
   expect(result.stdout + result.stderr).toBe("");
   expect(result.code).toBe(0);
 }, 90_000);
