@@ -48,25 +48,16 @@ export function pluginSlots(data: unknown): Slot[] {
     if (isRecord(value) && (typeof value.use === "string" ? value.use !== "" : isPluginObject(value.use)))
       slots.push({ kind, path: at, ref: value as PluginRef, ...(implied ? { implied } : {}) });
   };
-  const provider = data.provider ?? {};
-  if (isRecord(provider) && provider.use === undefined)
-    add(
-      "provider",
-      ["provider"],
-      { use: "openai", ...provider },
-      "the default provider: the spec names none",
-    );
-  else add("provider", ["provider"], provider);
+  // a provider or transform without `use` is the default one, and its messages say so
+  const addDefaulted = (kind: "provider" | "transform", value: unknown, use: string) => {
+    const ref = value ?? {};
+    if (isRecord(ref) && ref.use === undefined)
+      add(kind, [kind], { use, ...ref }, `the default ${kind}: the spec names none`);
+    else add(kind, [kind], ref);
+  };
+  addDefaulted("provider", data.provider, "openai");
   add("source", ["source"], data.source);
-  const transform = data.transform ?? {};
-  if (isRecord(transform) && transform.use === undefined)
-    add(
-      "transform",
-      ["transform"],
-      { use: "prompt", ...transform },
-      "the default transform: the spec names none",
-    );
-  else add("transform", ["transform"], transform);
+  addDefaulted("transform", data.transform, "prompt");
   if (Array.isArray(data.sinks))
     for (const [index, ref] of data.sinks.entries()) add("sink", ["sinks", index], ref);
   if (Array.isArray(data.errors))
